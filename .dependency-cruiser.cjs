@@ -1,0 +1,82 @@
+/**
+ * Enforces the module direction of ARCHITECTURE.md:
+ *   core <- conditions <- schema <- engine -> store (interface) <- store/sqlite, store/postgres
+ *   server, client, cli, validation: the only places that wire concrete parts together.
+ */
+const pure = "^src/(core|conditions|schema|engine)/";
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "core-is-the-bottom",
+      comment: "core holds plain types and helpers; it imports no other Latch module",
+      severity: "error",
+      from: { path: "^src/core/" },
+      to: { path: "^src/(?!core/)" },
+    },
+    {
+      name: "conditions-only-core",
+      severity: "error",
+      from: { path: "^src/conditions/" },
+      to: { path: "^src/(?!core/|conditions/)" },
+    },
+    {
+      name: "schema-only-core-and-conditions",
+      severity: "error",
+      from: { path: "^src/schema/" },
+      to: { path: "^src/(?!core/|conditions/|schema/)" },
+    },
+    {
+      name: "engine-sees-store-interface-only",
+      comment:
+        "the engine talks to the store interface and the cache; never a concrete backend or generated code",
+      severity: "error",
+      from: { path: "^src/engine/" },
+      to: { path: "^src/(?!core/|conditions/|schema/|engine/|cache/|store/[^/]+$)" },
+    },
+    {
+      name: "store-interface-is-abstract",
+      comment: "the store interface and its shared helpers import no backend",
+      severity: "error",
+      from: { path: "^src/store/[^/]+$" },
+      to: { path: "^src/(?!core/|conditions/|schema/|store/[^/]+$)" },
+    },
+    {
+      name: "backends-see-the-interface",
+      severity: "error",
+      from: { path: "^src/store/(sqlite|postgres)/" },
+      to: { path: "^src/(?!core/|conditions/|schema/|store/)" },
+    },
+    {
+      name: "no-node-builtins-in-pure-modules",
+      comment: "engine, schema, conditions and core run anywhere: no node:* imports",
+      severity: "error",
+      from: { path: pure },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
+      name: "generated-code-only-at-the-edge",
+      severity: "error",
+      from: { path: "^src/(?!server/|client/|cli/|gen/)" },
+      to: { path: "^src/gen/" },
+    },
+    {
+      name: "concrete-parts-wired-at-the-edge",
+      severity: "error",
+      from: { path: "^src/(core|conditions|schema|engine|cache|store)/" },
+      to: { path: "^src/(server|client|cli|validation)/" },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { extensions: [".ts", ".js"] },
+    exclude: { path: "\\.(test|case)\\.ts$" },
+  },
+};

@@ -1,0 +1,121 @@
+/** The engine's public contract: what Check, CheckBulk, Expand and the lookups take and give. */
+import type { CheckState, ObjectRef, Relationship, Revision, SubjectRef } from "../core/index.js";
+
+export type Consistency =
+  | { readonly kind: "minimize-latency" }
+  | { readonly kind: "at-least-as-fresh"; readonly token: string }
+  | { readonly kind: "at-exact-snapshot"; readonly token: string }
+  | { readonly kind: "fully-consistent" };
+
+export interface CheckRequest {
+  readonly resource: ObjectRef;
+  /** A permission or relation of the resource's type. */
+  readonly permission: string;
+  readonly subject: SubjectRef;
+  /** Request context for caveats; stored relationship context wins over it. */
+  readonly context?: Readonly<Record<string, unknown>>;
+  /** Relationships that hold for this request only; validated like writes. */
+  readonly contextualRelationships?: readonly Relationship[];
+  readonly consistency?: Consistency;
+  readonly explain?: boolean;
+}
+
+/** One caveat evaluation as shown in an explanation. */
+export interface CaveatTrace {
+  readonly name: string;
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly result: "true" | "false" | "missing" | "error";
+  readonly missing?: readonly string[];
+  readonly error?: string;
+}
+
+/** Why a check came out as it did: one node per evaluated expression step. */
+export interface ExplainNode {
+  /** e.g. `document:q3#view`, `union`, `viewer->view`, `caveat in_window`. */
+  readonly label: string;
+  readonly state: CheckState;
+  readonly caveats?: readonly CaveatTrace[];
+  readonly children?: readonly ExplainNode[];
+  readonly cached?: boolean;
+}
+
+export interface CheckResult {
+  readonly state: CheckState;
+  /** Names of caveat parameters that would decide a CONDITIONAL result; empty otherwise. */
+  readonly missing: readonly string[];
+  readonly revision: Revision;
+  /** The revision as an opaque token for the client. */
+  readonly token: string;
+  readonly explain?: ExplainNode;
+}
+
+export interface CheckBulkItem {
+  readonly resource: ObjectRef;
+  readonly permission: string;
+  readonly subject: SubjectRef;
+  readonly context?: Readonly<Record<string, unknown>>;
+}
+
+export type CheckBulkItemResult =
+  | { readonly ok: true; readonly state: CheckState; readonly missing: readonly string[] }
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
+export interface CheckBulkRequest {
+  readonly items: readonly CheckBulkItem[];
+  readonly consistency?: Consistency;
+  readonly contextualRelationships?: readonly Relationship[];
+}
+
+export interface CheckBulkResult {
+  readonly results: readonly CheckBulkItemResult[];
+  readonly revision: Revision;
+  readonly token: string;
+}
+
+export interface ExpandRequest {
+  readonly resource: ObjectRef;
+  readonly permission: string;
+  readonly consistency?: Consistency;
+}
+
+export type ExpandNode =
+  | {
+      readonly kind: "union" | "intersection" | "exclusion";
+      readonly object: ObjectRef;
+      readonly relation: string;
+      readonly children: readonly ExpandNode[];
+    }
+  | {
+      readonly kind: "leaf";
+      readonly object: ObjectRef;
+      readonly relation: string;
+      readonly subjects: readonly {
+        readonly subject: SubjectRef;
+        readonly caveat?: string;
+        readonly expiration?: Date;
+      }[];
+    };
+
+export interface ExpandResult {
+  readonly tree: ExpandNode;
+  readonly revision: Revision;
+  readonly token: string;
+}
+
+export interface EngineStats {
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
+  readonly dispatches: number;
+}
+
+export interface RequestOptions {
+  /** Aborts long work (deep checks, lookups) with a `deadline-exceeded` LatchError. */
+  readonly signal?: AbortSignal;
+}
+
+export interface Engine {
+  check(request: CheckRequest, options?: RequestOptions): Promise<CheckResult>;
+  checkBulk(request: CheckBulkRequest, options?: RequestOptions): Promise<CheckBulkResult>;
+  expand(request: ExpandRequest, options?: RequestOptions): Promise<ExpandResult>;
+  stats(): EngineStats;
+}

@@ -1,0 +1,155 @@
+/**
+ * The store contract. Small, async and batched so that SQLite (embedded) and PostgreSQL (shared)
+ * implement it alike; one conformance suite (`test/store/*.case.ts`) runs against every backend.
+ */
+import type { Relationship, Revision } from "../core/index.js";
+
+export interface SubjectFilter {
+  readonly type: string;
+  readonly id?: string;
+  /** `""` matches subjects without a relation (plain objects and wildcards) only. */
+  readonly relation?: string;
+}
+
+export interface RelationshipFilter {
+  readonly resourceType: string;
+  readonly resourceId?: string;
+  readonly resourceIdPrefix?: string;
+  readonly relation?: string;
+  readonly subject?: SubjectFilter;
+  readonly caveatName?: string;
+}
+
+export interface ReadOptions {
+  /** Read as of this revision; the current one when absent. */
+  readonly revision?: Revision;
+  readonly limit?: number;
+  /** Opaque cursor from a previous page. */
+  readonly cursor?: string;
+}
+
+export interface ReadPage {
+  readonly relationships: readonly Relationship[];
+  /** Present when more may follow; pass it back to continue after the last relationship. */
+  readonly cursor?: string;
+  readonly revision: Revision;
+}
+
+/** Forward: for many resources of one type, every relationship on the given relations. */
+export interface ForwardQuery {
+  readonly resourceType: string;
+  readonly resourceIds: readonly string[];
+  readonly relations: readonly string[];
+  /** Only subjects of this type (and relation, when given: "" for none); any when absent. */
+  readonly subjectType?: string;
+  readonly subjectRelation?: string;
+  readonly subjectIds?: readonly string[];
+}
+
+/** Reverse: relationships on `resourceType#relations` whose subject is one of the given ones. */
+export interface ReverseQuery {
+  readonly resourceType: string;
+  readonly relations: readonly string[];
+  readonly subjectType: string;
+  /** Subject ids to match; include `*` to also find wildcard relationships. */
+  readonly subjectIds: readonly string[];
+  /** "" for plain objects and wildcards, else the subject-set relation. */
+  readonly subjectRelation: string;
+}
+
+export type UpdateOperation = "create" | "touch" | "delete";
+
+export interface RelationshipUpdate {
+  readonly operation: UpdateOperation;
+  readonly relationship: Relationship;
+}
+
+export interface Precondition {
+  readonly operation: "must-match" | "must-not-match";
+  readonly filter: RelationshipFilter;
+}
+
+export interface Change {
+  readonly revision: Revision;
+  readonly operation: "touch" | "delete";
+  readonly relationship: Relationship;
+}
+
+export interface SchemaChange {
+  readonly revision: Revision;
+  readonly schemaText: string;
+}
+
+export interface ChangesPage {
+  /** Relationship changes after the given revision, ordered by revision then write order. */
+  readonly changes: readonly Change[];
+  readonly schemaChanges: readonly SchemaChange[];
+  /** The revision the page reaches; pass it to the next call to continue. */
+  readonly revision: Revision;
+}
+
+export interface StoredSchema {
+  readonly text: string;
+  readonly revision: Revision;
+}
+
+export interface ImportResult {
+  readonly revision: Revision;
+  readonly count: number;
+}
+
+/**
+ * Everything the engine and the API need from a datastore. Reads take a revision and see exactly
+ * the writes up to it. Relationships whose expiration has passed are invisible to every read.
+ */
+export interface Store {
+  /** Identity of this datastore; revision tokens carry it so one store refuses another's token. */
+  readonly storeId: string;
+
+  currentRevision(): Promise<Revision>;
+
+  /** Current schema text and the revision it was written at, or undefined before the first write. */
+  readSchema(revision?: Revision): Promise<StoredSchema | undefined>;
+  /**
+   * Validates and stores a schema. Refused (nothing written) when it does not compile or when it
+   * would orphan stored relationships, with the affected relations and counts.
+   */
+  writeSchema(text: string): Promise<Revision>;
+
+  readRelationships(filter: RelationshipFilter, options?: ReadOptions): Promise<ReadPage>;
+  /** One query, many ids: the engine's forward path. */
+  lookupForward(query: ForwardQuery, revision: Revision): Promise<readonly Relationship[]>;
+  /** One query, many subject ids: the reverse path for lookups and membership expansion. */
+  lookupReverse(query: ReverseQuery, revision: Revision): Promise<readonly Relationship[]>;
+
+  /**
+   * One transaction: every relationship validated against the current schema, every
+   * precondition checked, then all updates applied at one new revision; or nothing at all.
+   */
+  write(updates: readonly RelationshipUpdate[], preconditions?: readonly Precondition[]): Promise<Revision>;
+  deleteRelationships(
+    filter: RelationshipFilter,
+    options?: { readonly limit?: number; readonly preconditions?: readonly Precondition[] },
+  ): Promise<{ readonly revision: Revision; readonly deleted: number }>;
+
+  /** Changes after `after`, in order, at most `limit` relationship changes. */
+  changesSince(after: Revision, limit?: number): Promise<ChangesPage>;
+
+  /** Validated bulk load in batched transactions. */
+  importRelationships(
+    relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
+    options?: { readonly batchSize?: number },
+  ): Promise<ImportResult>;
+  /** Every relationship at a revision, in a stable order. */
+  exportRelationships(revision?: Revision): AsyncIterable<Relationship>;
+
+  /** Deletes up to `limit` expired relationships; returns how many. Safe to call concurrently. */
+  sweepExpired(limit?: number): Promise<number>;
+
+  /** Opaque, tamper-evident token for a revision of this store. */
+  encodeRevision(revision: Revision): string;
+  /** Decodes a token, refusing one from another store or one that was altered. */
+  decodeRevision(token: string): Revision;
+
+  close(): Promise<void>;
+}
