@@ -1,0 +1,3 @@
+export { createCache } from "./create-cache.js";
+export { estimateSize } from "./estimate-size.js";
+export type { Cache, CacheOptions, CacheStats } from "./types.js";
