@@ -1,2 +1,3 @@
 export * from "./errors.js";
+export * from "./relationship-string.js";
 export * from "./types.js";

@@ -1,0 +1,312 @@
+/**
+ * The one parser and formatter for the relationship string form used by the CLI, validation files,
+ * tests and logs:
+ *
+ *   resource-type:id#relation@subject-type:id[#relation][caveat[:{json}]][expiration:RFC3339]
+ *
+ * `#...` on the subject is the same subject as no relation and is normalised away. Types and caveat
+ * names may carry slash-separated prefixes (`acme/document`); relations may not.
+ */
+import { LatchError } from "./errors.js";
+import type { CaveatRef, ObjectRef, Relationship, SubjectRef } from "./types.js";
+import { WILDCARD_ID } from "./types.js";
+
+/** SpiceDB's bound on object ids. */
+export const MAX_OBJECT_ID_LENGTH = 1024;
+/** Characters an object id may use; `*` alone is the subject wildcard and is not an id. */
+export const OBJECT_ID_PATTERN = /^[a-zA-Z0-9/_|\-=+]{1,1024}$/;
+/** A type (or caveat) name: lowercase segments separated by `/`. */
+export const TYPE_NAME_PATTERN = /^(?:[a-z][a-z0-9_]*\/)*[a-z][a-z0-9_]*$/;
+export const RELATION_NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
+export const CAVEAT_NAME_PATTERN = TYPE_NAME_PATTERN;
+/** The subject relation that means "the object itself". */
+export const ELLIPSIS_RELATION = "...";
+
+/** The relationship string (or one of its parts) is malformed. `details.column` is 1-based. */
+export class RelationshipParseError extends LatchError {
+  override readonly name = "RelationshipParseError";
+}
+
+export function isValidObjectId(id: string): boolean {
+  return OBJECT_ID_PATTERN.test(id);
+}
+
+const NAME_START = /[a-z]/;
+const NAME_PART = /[a-z0-9_]/;
+const ID_CHAR = /[a-zA-Z0-9/_|\-=+]/;
+
+/** A cursor over the input that knows how to complain precisely. */
+class Scanner {
+  pos = 0;
+  constructor(readonly input: string) {}
+
+  peek(): string | undefined {
+    return this.input[this.pos];
+  }
+
+  atEnd(): boolean {
+    return this.pos >= this.input.length;
+  }
+
+  fail(expected: string, at = this.pos, message?: string): never {
+    const found = this.input[at];
+    const foundText = found === undefined ? "end of input" : `'${found}'`;
+    const column = at + 1;
+    throw new RelationshipParseError(
+      "relationship/syntax",
+      "invalid-argument",
+      `${message ?? `expected ${expected}, found ${foundText}`} at column ${column} in "${excerpt(this.input)}"`,
+      { column, expected, found: found ?? null, input: this.input },
+    );
+  }
+
+  expect(char: string, what: string): void {
+    if (this.input[this.pos] !== char) this.fail(what);
+    this.pos++;
+  }
+
+  /** `name(/name)*` with names `[a-z][a-z0-9_]*`; `prefixed` allows the slashes. */
+  name(what: string, prefixed: boolean): string {
+    const start = this.pos;
+    for (;;) {
+      if (!NAME_START.test(this.peek() ?? "")) this.fail(`${what} (a lowercase letter)`);
+      this.pos++;
+      while (NAME_PART.test(this.peek() ?? "")) this.pos++;
+      if (!prefixed || this.peek() !== "/") break;
+      this.pos++;
+    }
+    return this.input.slice(start, this.pos);
+  }
+
+  objectId(allowWildcard: boolean): string {
+    const start = this.pos;
+    if (allowWildcard && this.peek() === WILDCARD_ID) {
+      this.pos++;
+      return WILDCARD_ID;
+    }
+    while (ID_CHAR.test(this.peek() ?? "")) this.pos++;
+    if (this.pos === start) {
+      this.fail(
+        allowWildcard ? "an object id ([a-zA-Z0-9/_|-=+]) or '*'" : "an object id ([a-zA-Z0-9/_|-=+])",
+      );
+    }
+    if (this.pos - start > MAX_OBJECT_ID_LENGTH) {
+      this.fail(
+        `an object id of at most ${MAX_OBJECT_ID_LENGTH} characters`,
+        start,
+        `object id is ${this.pos - start} characters long, more than ${MAX_OBJECT_ID_LENGTH}`,
+      );
+    }
+    return this.input.slice(start, this.pos);
+  }
+
+  objectRef(what: string): ObjectRef {
+    const type = this.name(`${what} type`, true);
+    this.expect(":", `':' after the ${what} type`);
+    if (this.peek() === WILDCARD_ID) this.fail("", this.pos, `a ${what} id cannot be the wildcard '*'`);
+    const id = this.objectId(false);
+    return { type, id };
+  }
+
+  subjectRef(): SubjectRef {
+    const type = this.name("subject type", true);
+    this.expect(":", "':' after the subject type");
+    const id = this.objectId(true);
+    if (this.peek() !== "#") return { type, id };
+    const hashAt = this.pos;
+    this.pos++;
+    if (this.input.startsWith(ELLIPSIS_RELATION, this.pos)) {
+      this.pos += ELLIPSIS_RELATION.length;
+      return { type, id };
+    }
+    if (id === WILDCARD_ID) this.fail("", hashAt, "a wildcard subject cannot have a relation");
+    const relation = this.name("subject relation or '...'", false);
+    return { type, id, relation };
+  }
+
+  /** `[name]` or `[name:{json}]`, the scanner standing on `[`. */
+  caveat(): CaveatRef {
+    this.pos++;
+    const name = this.name("caveat name", true);
+    if (this.peek() === "]") {
+      this.pos++;
+      return { name };
+    }
+    this.expect(":", "':' or ']' after the caveat name");
+    const jsonStart = this.pos;
+    if (this.peek() !== "{") this.fail("'{' starting the caveat context (a JSON object)");
+    const jsonEnd = this.jsonObjectEnd();
+    let context: unknown;
+    try {
+      context = JSON.parse(this.input.slice(jsonStart, jsonEnd));
+    } catch (error) {
+      const message = (error as Error).message;
+      // V8 names the offending offset; point at it when it does.
+      const offset = /at position (\d+)/.exec(message)?.[1];
+      this.fail(
+        "a JSON object",
+        jsonStart + (offset === undefined ? 0 : Number(offset)),
+        `caveat context is not valid JSON (${message})`,
+      );
+    }
+    this.pos = jsonEnd;
+    this.expect("]", "']' after the caveat context");
+    return { name, context: context as Record<string, unknown> };
+  }
+
+  /** The index just past the JSON object starting at `pos`, honouring strings and escapes. */
+  jsonObjectEnd(): number {
+    let depth = 0;
+    let inString = false;
+    for (let i = this.pos; i < this.input.length; i++) {
+      const c = this.input[i];
+      if (inString) {
+        if (c === "\\") i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === "{" || c === "[") depth++;
+      else if (c === "}" || c === "]") {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+    }
+    return this.fail("the end of the caveat context '}'", this.input.length);
+  }
+
+  /** `[expiration:RFC3339]`, the scanner standing just past `[expiration`. */
+  expiration(): Date {
+    this.expect(":", "':' after 'expiration'");
+    const start = this.pos;
+    const end = this.input.indexOf("]", start);
+    if (end < 0) this.fail("']' after the expiration time", this.input.length);
+    const date = parseRfc3339(this.input.slice(start, end));
+    if (date === undefined) {
+      this.fail("an RFC 3339 time like 2027-01-01T00:00:00Z", start, "expiration is not an RFC 3339 time");
+    }
+    this.pos = end + 1;
+    return date;
+  }
+}
+
+function excerpt(input: string): string {
+  return input.length <= 200 ? input : `${input.slice(0, 200)}…`;
+}
+
+const EXPIRATION_OPEN = "[expiration";
+
+export function parseRelationship(input: string): Relationship {
+  const s = new Scanner(input);
+  const resource = s.objectRef("resource");
+  s.expect("#", "'#' after the resource id");
+  const relation = s.name("relation", false);
+  s.expect("@", "'@' after the relation");
+  const subject = s.subjectRef();
+  let caveat: CaveatRef | undefined;
+  let expiration: Date | undefined;
+  // `expiration` is reserved: `[expiration:...]` is always the expiration, never a caveat.
+  const atExpiration = () =>
+    input.startsWith(EXPIRATION_OPEN, s.pos) && !NAME_PART.test(input[s.pos + EXPIRATION_OPEN.length] ?? "");
+  if (s.peek() === "[" && !atExpiration()) caveat = s.caveat();
+  if (s.peek() === "[") {
+    if (!atExpiration()) s.fail("'expiration' (a relationship has at most one caveat)", s.pos + 1);
+    s.pos += EXPIRATION_OPEN.length;
+    expiration = s.expiration();
+  }
+  if (!s.atEnd()) {
+    s.fail(
+      caveat === undefined && expiration === undefined
+        ? "'[' (caveat or expiration) or end of input"
+        : expiration === undefined
+          ? "'[expiration:' or end of input"
+          : "end of input",
+    );
+  }
+  return {
+    resource,
+    relation,
+    subject,
+    ...(caveat === undefined ? {} : { caveat }),
+    ...(expiration === undefined ? {} : { expiration }),
+  };
+}
+
+export function parseObjectRef(input: string): ObjectRef {
+  const s = new Scanner(input);
+  const ref = s.objectRef("object");
+  if (!s.atEnd()) s.fail("end of input");
+  return ref;
+}
+
+export function parseSubjectRef(input: string): SubjectRef {
+  const s = new Scanner(input);
+  const ref = s.subjectRef();
+  if (!s.atEnd()) s.fail("end of input");
+  return ref;
+}
+
+export function formatObjectRef(ref: ObjectRef): string {
+  return `${ref.type}:${ref.id}`;
+}
+
+export function formatSubjectRef(ref: SubjectRef): string {
+  return ref.relation === undefined || ref.relation === ELLIPSIS_RELATION
+    ? `${ref.type}:${ref.id}`
+    : `${ref.type}:${ref.id}#${ref.relation}`;
+}
+
+export function formatRelationship(r: Relationship): string {
+  let out = `${r.resource.type}:${r.resource.id}#${r.relation}@${formatSubjectRef(r.subject)}`;
+  if (r.caveat !== undefined) {
+    out +=
+      r.caveat.context === undefined
+        ? `[${r.caveat.name}]`
+        : `[${r.caveat.name}:${JSON.stringify(r.caveat.context)}]`;
+  }
+  if (r.expiration !== undefined) out += `[expiration:${formatTimestamp(r.expiration)}]`;
+  return out;
+}
+
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Parses an RFC 3339 time (`2027-01-01T00:00:00Z`, `2024-10-03T07:16:28.068632-07:00`). Digits
+ * past milliseconds are truncated: a JavaScript Date holds no more. Returns undefined for anything
+ * else, including impossible dates such as February 30th, which `Date.parse` would accept.
+ */
+export function parseRfc3339(text: string): Date | undefined {
+  const m = RFC3339.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const millis = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0"));
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  // setUTCFullYear, unlike Date.UTC, keeps years 0-99 as they are.
+  const local = new Date(0);
+  local.setUTCFullYear(year, month - 1, day);
+  // A rolled-over day means the date does not exist (February 30th), which Date.parse would accept.
+  if (local.getUTCDate() !== day || local.getUTCMonth() !== month - 1) return undefined;
+  let offsetMinutes = 0;
+  if (m[8] === undefined) {
+    const offsetHours = Number(m[10]);
+    const offsetMins = Number(m[11]);
+    if (offsetHours > 23 || offsetMins > 59) return undefined;
+    offsetMinutes = (m[9] === "-" ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  }
+  const date = new Date(
+    local.getTime() + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 + millis,
+  );
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** `2027-01-01T00:00:00Z`, with milliseconds only when they are not zero. */
+export function formatTimestamp(date: Date): string {
+  const iso = date.toISOString();
+  return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
+}
