@@ -1,1 +1,3 @@
+export type { EngineOptions } from "./engine.js";
+export { createEngine } from "./engine.js";
 export type * from "./types.js";

@@ -1,0 +1,258 @@
+/**
+ * `createEngine`: Check, CheckBulk and Expand over a store. Each request resolves its revision and
+ * the schema plan at that revision, walks the permission graph through the dispatcher (and so the
+ * cache), then evaluates the caveat expression it collected once, with the request context.
+ */
+import { LatchError, type Relationship, type Revision } from "../core/index.js";
+import type { Store } from "../store/index.js";
+import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./evaluate-caveats.js";
+import { type Acc, dispatch } from "./evaluator.js";
+import { expandTree } from "./expand.js";
+import { toExplainNode } from "./explain.js";
+import type { Member } from "./membership.js";
+import type { Plan, PlanMember } from "./plan.js";
+import type { RequestContext, ResultStore, TraceNode } from "./request-context.js";
+import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
+import { createRevisions } from "./revisions.js";
+import type {
+  CaveatTrace,
+  CheckBulkItemResult,
+  CheckBulkRequest,
+  CheckBulkResult,
+  CheckRequest,
+  CheckResult,
+  Engine,
+  EngineStats,
+  ExpandRequest,
+  ExpandResult,
+  RequestOptions,
+} from "./types.js";
+import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
+
+export interface EngineOptions {
+  readonly store: Store;
+  /** Maximum dispatch depth of one check (default 50). */
+  readonly maxDepth?: number;
+  /** Subproblem cache bounds, or `false` for none (default 100,000 entries, 64 MiB). */
+  readonly cache?: { readonly maxEntries?: number; readonly maxBytes?: number } | false;
+  /** How long `minimize-latency` reuses the current revision (default 100 ms). */
+  readonly quantizationMs?: number;
+  /** Most items in one CheckBulk (default 1,000). */
+  readonly maxBulkItems?: number;
+  /** Most contextual relationships in one request (default 100). */
+  readonly maxContextualRelationships?: number;
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  const store = options.store;
+  const maxDepth = options.maxDepth ?? 50;
+  const maxBulkItems = options.maxBulkItems ?? 1000;
+  const maxContextual = options.maxContextualRelationships ?? 100;
+  const revisions = createRevisions(store, options.quantizationMs ?? 100);
+  const shared: SharedResults | undefined =
+    options.cache === false
+      ? undefined
+      : createSharedResults(
+          options.cache?.maxEntries ?? 100_000,
+          options.cache?.maxBytes ?? 64 * 1024 * 1024,
+        );
+  let dispatches = 0;
+
+  const makeContext = (
+    plan: Plan,
+    revision: Revision,
+    subject: CheckRequest["subject"],
+    subjectKey: string,
+    contextual: ReadonlyMap<string, readonly Relationship[]> | undefined,
+    explain: boolean,
+    signal: AbortSignal | undefined,
+    tuples: RequestContext["tuples"],
+    results: ResultStore,
+  ): RequestContext => ({
+    plan,
+    revision,
+    store,
+    subject,
+    subjectKey,
+    contextual,
+    results,
+    tuples,
+    explain,
+    maxDepth,
+    signal,
+    now: Date.now(),
+    dispatches: 0,
+  });
+
+  const resultsFor = (contextual: unknown): ResultStore =>
+    // Contextual relationships change answers for this request only: keep them out of the cache.
+    contextual === undefined || shared === undefined ? createRequestResults() : shared;
+
+  const run = async (ctx: RequestContext, member: PlanMember, ids: readonly string[]) => {
+    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
+    try {
+      return await dispatch(ctx, member, ids, undefined, acc);
+    } finally {
+      dispatches += ctx.dispatches;
+    }
+  };
+
+  const traceLeaf =
+    (plan: Plan, context: CheckRequest["context"]) =>
+    (node: TraceNode): CaveatTrace | undefined => {
+      if (node.caveat === undefined) return undefined;
+      const merged = mergeContext(context, node.caveat.context);
+      const def = plan.schema.caveats.get(node.caveat.name);
+      if (def === undefined)
+        return { name: node.caveat.name, context: merged, result: "error", error: "unknown" };
+      const r = def.condition.evaluate(merged);
+      return {
+        name: node.caveat.name,
+        context: merged,
+        result: r.kind,
+        ...(r.kind === "missing" ? { missing: r.missing } : {}),
+        ...(r.kind === "error" ? { error: r.message } : {}),
+      };
+    };
+
+  const abortCheck = (signal: AbortSignal | undefined) => {
+    if (signal?.aborted) {
+      throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
+    }
+  };
+
+  return {
+    async check(request: CheckRequest, opts?: RequestOptions): Promise<CheckResult> {
+      const signal = opts?.signal;
+      abortCheck(signal);
+      validateContext(request.context);
+      const revision = await revisions.resolve(request.consistency);
+      const plan = await revisions.planAt(revision);
+      const member = resolveMember(plan, request.resource, request.permission);
+      const subjectKey = validateSubject(plan, request.subject);
+      const contextual = indexContextual(plan, request.contextualRelationships, maxContextual);
+      const explain = request.explain === true;
+      const ctx = makeContext(
+        plan,
+        revision,
+        request.subject,
+        subjectKey,
+        contextual,
+        explain,
+        signal,
+        new Map(),
+        resultsFor(contextual),
+      );
+      const out = await run(ctx, member, [request.resource.id]);
+      const evaluator: CaveatEvaluator = createCaveatEvaluator(plan.schema, request.context);
+      const m: Member | undefined = out.m.get(request.resource.id);
+      const verdict = evaluator.verdict(m);
+      const trace = out.t?.get(request.resource.id)?.[0];
+      return {
+        state: verdict.state,
+        missing: verdict.missing,
+        revision,
+        token: store.encodeRevision(revision),
+        ...(explain && trace !== undefined
+          ? { explain: toExplainNode(trace, evaluator, traceLeaf(plan, request.context)) }
+          : {}),
+      };
+    },
+
+    async checkBulk(request: CheckBulkRequest, opts?: RequestOptions): Promise<CheckBulkResult> {
+      const signal = opts?.signal;
+      abortCheck(signal);
+      if (request.items.length > maxBulkItems) {
+        throw new LatchError(
+          "check/too-many-items",
+          "resource-exhausted",
+          `at most ${maxBulkItems} items per bulk check, got ${request.items.length}`,
+          { max: maxBulkItems, count: request.items.length },
+        );
+      }
+      const revision = await revisions.resolve(request.consistency);
+      const plan = await revisions.planAt(revision);
+      const contextual = indexContextual(plan, request.contextualRelationships, maxContextual);
+      const results: CheckBulkItemResult[] = new Array(request.items.length);
+      const fail = (i: number, e: unknown) => {
+        if (e instanceof LatchError) results[i] = { ok: false, error: { code: e.code, message: e.message } };
+        else throw e;
+      };
+      // Items that ask the same question of the same subject share one batched walk.
+      const groups = new Map<string, { member: PlanMember; subjectKey: string; items: number[] }>();
+      request.items.forEach((item, i) => {
+        try {
+          validateContext(item.context);
+          const member = resolveMember(plan, item.resource, item.permission);
+          const subjectKey = validateSubject(plan, item.subject);
+          const key = `${member.label}@${subjectKey}`;
+          const group = groups.get(key);
+          if (group === undefined) groups.set(key, { member, subjectKey, items: [i] });
+          else group.items.push(i);
+        } catch (e) {
+          fail(i, e);
+        }
+      });
+      const tuples: RequestContext["tuples"] = new Map();
+      const resultStore = resultsFor(contextual);
+      for (const group of groups.values()) {
+        const subject = request.items[group.items[0]!]!.subject;
+        const ctx = () =>
+          makeContext(
+            plan,
+            revision,
+            subject,
+            group.subjectKey,
+            contextual,
+            false,
+            signal,
+            tuples,
+            resultStore,
+          );
+        const ids = group.items.map((i) => request.items[i]!.resource.id);
+        let members: Map<string, Member>;
+        try {
+          members = (await run(ctx(), group.member, ids)).m;
+        } catch (e) {
+          if (!(e instanceof LatchError) || e.code === "request/deadline-exceeded") throw e;
+          // Isolate the failure: one item's error must not fail its neighbours.
+          members = new Map();
+          for (const i of group.items) {
+            const id = request.items[i]!.resource.id;
+            try {
+              const m = (await run(ctx(), group.member, [id])).m.get(id);
+              if (m !== undefined) members.set(id, m);
+            } catch (inner) {
+              if (inner instanceof LatchError && inner.code === "request/deadline-exceeded") throw inner;
+              fail(i, inner);
+            }
+          }
+        }
+        for (const i of group.items) {
+          if (results[i] !== undefined) continue;
+          const item = request.items[i]!;
+          try {
+            const v = createCaveatEvaluator(plan.schema, item.context).verdict(members.get(item.resource.id));
+            results[i] = { ok: true, state: v.state, missing: v.missing };
+          } catch (e) {
+            fail(i, e);
+          }
+        }
+      }
+      return { results, revision, token: store.encodeRevision(revision) };
+    },
+
+    async expand(request: ExpandRequest, opts?: RequestOptions): Promise<ExpandResult> {
+      abortCheck(opts?.signal);
+      const revision = await revisions.resolve(request.consistency);
+      const plan = await revisions.planAt(revision);
+      const member = resolveMember(plan, request.resource, request.permission);
+      const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal);
+      return { tree, revision, token: store.encodeRevision(revision) };
+    },
+
+    stats(): EngineStats {
+      return { cacheHits: shared?.hits ?? 0, cacheMisses: shared?.misses ?? 0, dispatches };
+    },
+  };
+}

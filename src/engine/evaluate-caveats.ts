@@ -1,0 +1,138 @@
+/**
+ * Evaluates a membership once, at the end of a check, with the request context. Three-valued:
+ * true, false, or missing (with the parameter names that would decide it). A caveat that errors
+ * never allows: the whole check fails with `check/caveat-error`, as SpiceDB returns an error.
+ */
+import { type CheckState, LatchError } from "../core/index.js";
+import type { CompiledSchema } from "../schema/index.js";
+import type { CaveatExpr, Member } from "./membership.js";
+import type { CaveatTrace } from "./types.js";
+
+export interface Verdict {
+  readonly state: CheckState;
+  readonly missing: readonly string[];
+}
+
+type Tri =
+  | { readonly v: "true" }
+  | { readonly v: "false" }
+  | { readonly v: "missing"; readonly missing: Set<string> };
+
+const TRUE: Tri = { v: "true" };
+const FALSE: Tri = { v: "false" };
+
+export interface CaveatEvaluator {
+  /** The verdict for a membership; throws `check/caveat-error` when a caveat fails to evaluate. */
+  verdict(member: Member | undefined): Verdict;
+  /** Evaluations of the caveat leaves, for explanations. */
+  readonly traces: CaveatTrace[];
+}
+
+export function mergeContext(
+  request: Readonly<Record<string, unknown>> | undefined,
+  stored: Readonly<Record<string, unknown>> | undefined,
+): Readonly<Record<string, unknown>> {
+  if (stored === undefined) return request ?? {};
+  if (request === undefined) return stored;
+  // Stored relationship context wins over request context.
+  return { ...request, ...stored };
+}
+
+export function createCaveatEvaluator(
+  schema: CompiledSchema,
+  requestContext: Readonly<Record<string, unknown>> | undefined,
+  trace = false,
+): CaveatEvaluator {
+  const traces: CaveatTrace[] = [];
+  const leafCache = new Map<CaveatExpr, Tri>();
+
+  const leaf = (expr: Extract<CaveatExpr, { op: "caveat" }>): Tri => {
+    const hit = leafCache.get(expr);
+    if (hit !== undefined) return hit;
+    const def = schema.caveats.get(expr.name);
+    const context = mergeContext(requestContext, expr.context);
+    if (def === undefined) {
+      throw new LatchError("check/caveat-error", "failed-precondition", `unknown caveat ${expr.name}`, {
+        caveat: expr.name,
+      });
+    }
+    const result = def.condition.evaluate(context);
+    if (trace) {
+      traces.push({
+        name: expr.name,
+        context,
+        result: result.kind,
+        ...(result.kind === "missing" ? { missing: result.missing } : {}),
+        ...(result.kind === "error" ? { error: result.message } : {}),
+      });
+    }
+    let out: Tri;
+    switch (result.kind) {
+      case "true":
+        out = TRUE;
+        break;
+      case "false":
+        out = FALSE;
+        break;
+      case "missing":
+        out = { v: "missing", missing: new Set(result.missing) };
+        break;
+      default:
+        throw new LatchError(
+          "check/caveat-error",
+          "invalid-argument",
+          `caveat ${expr.name} failed to evaluate: ${result.message}`,
+          { caveat: expr.name, context },
+        );
+    }
+    leafCache.set(expr, out);
+    return out;
+  };
+
+  const evaluate = (expr: CaveatExpr): Tri => {
+    switch (expr.op) {
+      case "caveat":
+        return leaf(expr);
+      case "not": {
+        const r = evaluate(expr.child);
+        return r.v === "true" ? FALSE : r.v === "false" ? TRUE : r;
+      }
+      case "and": {
+        let missing: Set<string> | undefined;
+        for (const child of expr.children) {
+          const r = evaluate(child);
+          if (r.v === "false") return FALSE;
+          if (r.v === "missing") {
+            missing ??= new Set();
+            for (const m of r.missing) missing.add(m);
+          }
+        }
+        return missing === undefined ? TRUE : { v: "missing", missing };
+      }
+      case "or": {
+        let missing: Set<string> | undefined;
+        for (const child of expr.children) {
+          const r = evaluate(child);
+          if (r.v === "true") return TRUE;
+          if (r.v === "missing") {
+            missing ??= new Set();
+            for (const m of r.missing) missing.add(m);
+          }
+        }
+        return missing === undefined ? FALSE : { v: "missing", missing };
+      }
+    }
+  };
+
+  return {
+    traces,
+    verdict(member) {
+      if (member === undefined) return { state: "DENIED", missing: [] };
+      if (member === true) return { state: "ALLOWED", missing: [] };
+      const r = evaluate(member);
+      if (r.v === "true") return { state: "ALLOWED", missing: [] };
+      if (r.v === "false") return { state: "DENIED", missing: [] };
+      return { state: "CONDITIONAL", missing: [...r.missing].sort() };
+    },
+  };
+}

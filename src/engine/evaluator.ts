@@ -1,0 +1,489 @@
+/**
+ * The check evaluator. Every subproblem — "which of these objects have `member` for the request's
+ * subject" — goes through `dispatch`, batched over many object ids so that fan-out (subject sets,
+ * arrows, bulk items) costs one store read per type, not one per tuple. Results are memberships
+ * (true or a caveat expression), so they do not depend on the request context and can be cached.
+ *
+ * Cycles: a subproblem already on the current path counts as "not a member" there (the least
+ * fixpoint SpiceDB's semantics imply for recursive data). A result that leaned on such a cut to an
+ * ancestor is only valid on that path, so it is not cached; when the cut hit a sibling in the same
+ * batch, the batch is recomputed id by id.
+ */
+import { LatchError, type Relationship } from "../core/index.js";
+import {
+  addMember,
+  andMember,
+  type CaveatExpr,
+  caveatLeaf,
+  exceptMember,
+  type Member,
+  type Memberships,
+  orMember,
+} from "./membership.js";
+import type { PlanMember, PlanNode } from "./plan.js";
+import type { RequestContext, TraceNode } from "./request-context.js";
+
+/** The ids of one dispatch frame on the current path. */
+interface Stack {
+  readonly parent: Stack | undefined;
+  readonly label: string;
+  readonly ids: ReadonlySet<string>;
+  readonly depth: number;
+}
+
+/** Facts gathered while computing a frame. */
+interface Acc {
+  /** Shallowest frame depth a cycle cut pointed to (Infinity: none). */
+  minCut: number;
+  /** Earliest expiration among relationships read (ms since epoch; Infinity: none). */
+  validUntil: number;
+}
+
+type Traces = Map<string, TraceNode[]>;
+
+interface Out {
+  readonly m: Memberships;
+  readonly t: Traces | undefined;
+}
+
+type Leaf = Extract<CaveatExpr, { op: "caveat" }>;
+
+const caveatOf = (r: Relationship): Leaf | undefined =>
+  r.caveat === undefined ? undefined : (caveatLeaf(r.caveat.name, r.caveat.context) as Leaf);
+
+const memberOf = (r: Relationship): Member => caveatOf(r) ?? true;
+
+function onStack(stack: Stack | undefined, label: string, id: string): number {
+  for (let s = stack; s !== undefined; s = s.parent) {
+    if (s.label === label && s.ids.has(id)) return s.depth;
+  }
+  return -1;
+}
+
+function pushTrace(t: Traces | undefined, id: string, node: TraceNode): void {
+  if (t === undefined) return;
+  const list = t.get(id);
+  if (list === undefined) t.set(id, [node]);
+  else list.push(node);
+}
+
+export function resultKey(ctx: RequestContext, member: PlanMember, id: string): string {
+  return `${ctx.plan.id}|${ctx.revision}|${member.def.name}:${id}#${member.name}@${ctx.subjectKey}`;
+}
+
+/** Which of `ids` (objects of `member.def`) have `member` for the request's subject. */
+export async function dispatch(
+  ctx: RequestContext,
+  member: PlanMember,
+  ids: readonly string[],
+  stack: Stack | undefined,
+  acc: Acc,
+): Promise<Out> {
+  if (ctx.signal?.aborted) {
+    throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
+  }
+  const depth = stack === undefined ? 1 : stack.depth + 1;
+  if (depth > ctx.maxDepth) {
+    throw new LatchError(
+      "check/max-depth-exceeded",
+      "failed-precondition",
+      `check exceeded the maximum depth of ${ctx.maxDepth} at ${member.label}; the data nests too deep`,
+      { maxDepth: ctx.maxDepth, at: member.label },
+    );
+  }
+  ctx.dispatches++;
+  const m: Memberships = new Map();
+  const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+  const subject = ctx.subject;
+  const todo: string[] = [];
+  for (const id of ids) {
+    // A subject set checked against itself is a member of itself.
+    if (subject.relation === member.name && subject.type === member.def.name && subject.id === id) {
+      m.set(id, true);
+      pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
+      continue;
+    }
+    const cut = onStack(stack, member.label, id);
+    if (cut >= 0) {
+      if (cut < acc.minCut) acc.minCut = cut;
+      pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
+      continue;
+    }
+    if (!ctx.explain) {
+      const hit = ctx.results.get(resultKey(ctx, member, id), ctx.now);
+      if (hit !== undefined) {
+        if (hit !== null) m.set(id, hit);
+        continue;
+      }
+    }
+    todo.push(id);
+  }
+  if (todo.length === 0) return { m, t };
+  const unique = todo.length > 1 ? [...new Set(todo)] : todo;
+  await computeInto(ctx, member, unique, stack, depth, acc, m, t);
+  return { m, t };
+}
+
+async function computeInto(
+  ctx: RequestContext,
+  member: PlanMember,
+  ids: readonly string[],
+  stack: Stack | undefined,
+  depth: number,
+  acc: Acc,
+  m: Memberships,
+  t: Traces | undefined,
+): Promise<void> {
+  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth };
+  const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
+  const out = await evalNode(ctx, member, member.node, ids, frame, sub);
+  if (sub.minCut === depth && ids.length > 1) {
+    // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
+    for (const id of ids) await computeInto(ctx, member, [id], stack, depth, acc, m, t);
+    return;
+  }
+  if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
+  const cacheable = sub.minCut >= depth && !ctx.explain;
+  if (sub.minCut < depth && sub.minCut < acc.minCut) acc.minCut = sub.minCut;
+  for (const id of ids) {
+    const r = out.m.get(id);
+    if (r !== undefined) m.set(id, r);
+    if (cacheable) ctx.results.set(resultKey(ctx, member, id), r, sub.validUntil);
+    if (t !== undefined) {
+      const children = out.t?.get(id);
+      pushTrace(t, id, {
+        label: `${member.def.name}:${id}#${member.name}`,
+        member: r,
+        ...(children === undefined ? {} : { children }),
+      });
+    }
+  }
+}
+
+async function evalNode(
+  ctx: RequestContext,
+  member: PlanMember,
+  node: PlanNode,
+  ids: readonly string[],
+  frame: Stack,
+  acc: Acc,
+): Promise<Out> {
+  switch (node.k) {
+    case "nil":
+      return { m: new Map(), t: undefined };
+    case "computed":
+      return dispatch(ctx, node.target, ids, frame, acc);
+    case "relation":
+      return evalRelation(ctx, member, node.name, ids, frame, acc);
+    case "arrow":
+      return evalArrow(ctx, member, node, ids, frame, acc);
+    case "union": {
+      const m: Memberships = new Map();
+      const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+      let remaining = ids;
+      for (const child of node.children) {
+        const r = await evalNode(ctx, member, child, remaining, frame, acc);
+        for (const [id, x] of r.m) addMember(m, id, x);
+        collect(t, r, remaining, "union");
+        remaining = remaining.filter((id) => m.get(id) !== true);
+        if (remaining.length === 0) break;
+      }
+      return { m, t: wrap(t, ids, m, "union") };
+    }
+    case "intersection": {
+      let cur: Memberships | undefined;
+      const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+      let active = ids;
+      for (const child of node.children) {
+        const r = await evalNode(ctx, member, child, active, frame, acc);
+        collect(t, r, active, "intersection");
+        if (cur === undefined) cur = r.m;
+        else {
+          const next: Memberships = new Map();
+          for (const id of active) {
+            const x = andMember(cur.get(id), r.m.get(id));
+            if (x !== undefined) next.set(id, x);
+          }
+          cur = next;
+        }
+        active = active.filter((id) => cur?.has(id));
+        if (active.length === 0) break;
+      }
+      const m = cur ?? new Map();
+      return { m, t: wrap(t, ids, m, "intersection") };
+    }
+    case "exclusion": {
+      const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+      const base = await evalNode(ctx, member, node.base, ids, frame, acc);
+      collect(t, base, ids, "base");
+      const active = ids.filter((id) => base.m.has(id));
+      const m: Memberships = new Map();
+      if (active.length > 0) {
+        const subtract = await evalNode(ctx, member, node.subtract, active, frame, acc);
+        collect(t, subtract, active, "subtract");
+        for (const id of active) {
+          const x = exceptMember(base.m.get(id), subtract.m.get(id));
+          if (x !== undefined) m.set(id, x);
+        }
+      }
+      return { m, t: wrap(t, ids, m, "exclusion") };
+    }
+  }
+}
+
+/** Adds a child's traces under the current node, with a placeholder for ids it did not reach. */
+function collect(t: Traces | undefined, r: Out, ids: readonly string[], label: string): void {
+  if (t === undefined) return;
+  for (const id of ids) {
+    const nodes = r.t?.get(id);
+    const member = r.m.get(id);
+    if (nodes !== undefined && nodes.length === 1) pushTrace(t, id, nodes[0]!);
+    else pushTrace(t, id, { label, member, ...(nodes === undefined ? {} : { children: nodes }) });
+  }
+}
+
+function wrap(
+  t: Traces | undefined,
+  ids: readonly string[],
+  m: Memberships,
+  label: string,
+): Traces | undefined {
+  if (t === undefined) return undefined;
+  const out: Traces = new Map();
+  for (const id of ids) {
+    const children = t.get(id);
+    out.set(id, [{ label, member: m.get(id), ...(children === undefined ? {} : { children }) }]);
+  }
+  return out;
+}
+
+/** Reads `relation` for many objects, fetching every relation the member needs in one call. */
+export async function readTuples(
+  ctx: RequestContext,
+  member: PlanMember,
+  relation: string,
+  ids: readonly string[],
+  acc: Acc,
+): Promise<Map<string, readonly Relationship[]>> {
+  const type = member.def.name;
+  const wanted = member.prefetch.includes(relation) ? member.prefetch : [relation];
+  let byId = ctx.tuples.get(`${type}#${relation}`);
+  const missing = byId === undefined ? ids : ids.filter((id) => !byId!.has(id));
+  if (missing.length > 0) {
+    const found = await ctx.store.lookupForward(
+      { resourceType: type, resourceIds: missing, relations: wanted },
+      ctx.revision,
+    );
+    const maps = new Map<string, Map<string, Relationship[]>>();
+    for (const rel of wanted) {
+      let memo = ctx.tuples.get(`${type}#${rel}`);
+      if (memo === undefined) {
+        memo = new Map();
+        ctx.tuples.set(`${type}#${rel}`, memo);
+      }
+      const fresh = new Map<string, Relationship[]>();
+      for (const id of missing) {
+        if (memo.has(id)) continue;
+        const list: Relationship[] = [];
+        const extra = ctx.contextual?.get(`${type}:${id}#${rel}`);
+        if (extra !== undefined) {
+          for (const r of extra)
+            if (r.expiration === undefined || r.expiration.getTime() > ctx.now) list.push(r);
+        }
+        fresh.set(id, list);
+        memo.set(id, list);
+      }
+      maps.set(rel, fresh);
+    }
+    for (const r of found) maps.get(r.relation)?.get(r.resource.id)?.push(r);
+    byId = ctx.tuples.get(`${type}#${relation}`);
+  }
+  const out = new Map<string, readonly Relationship[]>();
+  for (const id of ids) {
+    const list = byId!.get(id) ?? [];
+    for (const r of list) {
+      if (r.expiration !== undefined) {
+        const at = r.expiration.getTime();
+        if (at < acc.validUntil) acc.validUntil = at;
+      }
+    }
+    out.set(id, list);
+  }
+  return out;
+}
+
+async function evalRelation(
+  ctx: RequestContext,
+  member: PlanMember,
+  relation: string,
+  ids: readonly string[],
+  frame: Stack,
+  acc: Acc,
+): Promise<Out> {
+  const tuples = await readTuples(ctx, member, relation, ids, acc);
+  const m: Memberships = new Map();
+  const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+  const s = ctx.subject;
+  // Subject sets to expand, by `type#relation`, then subject id, then the (id, caveat) they feed.
+  let sets: Map<string, Map<string, { id: string; r: Relationship }[]>> | undefined;
+  for (const id of ids) {
+    for (const r of tuples.get(id) ?? []) {
+      const sub = r.subject;
+      if (sub.relation === undefined) {
+        // A wildcard matches every object of its type, never a subject set.
+        if (sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*")) {
+          const x = memberOf(r);
+          addMember(m, id, x);
+          pushTrace(t, id, directTrace(ctx, id, relation, r, x));
+        }
+        continue;
+      }
+      if (sub.type === s.type && sub.id === s.id && sub.relation === s.relation) {
+        const x = memberOf(r);
+        addMember(m, id, x);
+        pushTrace(t, id, directTrace(ctx, id, relation, r, x));
+        continue;
+      }
+      sets ??= new Map();
+      const key = `${sub.type}#${sub.relation}`;
+      let bySubject = sets.get(key);
+      if (bySubject === undefined) {
+        bySubject = new Map();
+        sets.set(key, bySubject);
+      }
+      const feeds = bySubject.get(sub.id);
+      if (feeds === undefined) bySubject.set(sub.id, [{ id, r }]);
+      else feeds.push({ id, r });
+    }
+  }
+  if (sets !== undefined) {
+    for (const [key, bySubject] of sets) {
+      const hash = key.indexOf("#");
+      const target = ctx.plan.defs.get(key.slice(0, hash))?.members.get(key.slice(hash + 1));
+      if (target === undefined) continue;
+      // Objects already plainly allowed need no more work.
+      const subjectIds: string[] = [];
+      for (const [sid, feeds] of bySubject) {
+        if (t !== undefined || feeds.some((f) => m.get(f.id) !== true)) subjectIds.push(sid);
+      }
+      if (subjectIds.length === 0) continue;
+      const r = await dispatch(ctx, target, subjectIds, frame, acc);
+      for (const sid of subjectIds) {
+        const x = r.m.get(sid);
+        for (const f of bySubject.get(sid)!) {
+          const y = andMember(x, caveatOf(f.r) ?? true);
+          addMember(m, f.id, y);
+          if (t !== undefined) {
+            const caveat = caveatOf(f.r);
+            pushTrace(t, f.id, {
+              label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)}`,
+              member: y,
+              ...(caveat === undefined ? {} : { caveat }),
+              children: r.t?.get(sid) ?? [],
+            });
+          }
+        }
+      }
+    }
+  }
+  return { m, t: wrapRelation(t, ids, m, `${member.def.name}`, relation) };
+}
+
+function directTrace(
+  ctx: RequestContext,
+  id: string,
+  relation: string,
+  r: Relationship,
+  x: Member,
+): TraceNode {
+  const caveat = caveatOf(r);
+  const who = r.subject.id === "*" ? `${r.subject.type}:*` : ctx.subjectKey;
+  return {
+    label: `${r.resource.type}:${id}#${relation}@${who}`,
+    member: x,
+    ...(caveat === undefined ? {} : { caveat }),
+  };
+}
+
+function wrapRelation(
+  t: Traces | undefined,
+  ids: readonly string[],
+  m: Memberships,
+  type: string,
+  relation: string,
+): Traces | undefined {
+  if (t === undefined) return undefined;
+  const out: Traces = new Map();
+  for (const id of ids) {
+    const children = t.get(id) ?? [];
+    out.set(id, [{ label: `relation ${type}:${id}#${relation}`, member: m.get(id), children }]);
+  }
+  return out;
+}
+
+async function evalArrow(
+  ctx: RequestContext,
+  member: PlanMember,
+  node: Extract<PlanNode, { k: "arrow" }>,
+  ids: readonly string[],
+  frame: Stack,
+  acc: Acc,
+): Promise<Out> {
+  const tuples = await readTuples(ctx, member, node.tupleset, ids, acc);
+  const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+  // Subjects by type, then id; the arrow follows the object and ignores any subject relation.
+  const byType = new Map<string, Set<string>>();
+  for (const id of ids) {
+    for (const r of tuples.get(id) ?? []) {
+      if (r.subject.id === "*") continue;
+      let set = byType.get(r.subject.type);
+      if (set === undefined) {
+        set = new Set();
+        byType.set(r.subject.type, set);
+      }
+      set.add(r.subject.id);
+    }
+  }
+  const results = new Map<string, Out>();
+  for (const [type, set] of byType) {
+    const target = node.targets.get(type);
+    if (target === undefined) continue;
+    results.set(type, await dispatch(ctx, target, [...set], frame, acc));
+  }
+  const m: Memberships = new Map();
+  const arrowLabel =
+    node.mode === "all" ? `${node.tupleset}.all(${node.computed})` : `${node.tupleset}->${node.computed}`;
+  for (const id of ids) {
+    const list = (tuples.get(id) ?? []).filter((r) => r.subject.id !== "*");
+    let acc2: Member | undefined;
+    let first = true;
+    for (const r of list) {
+      const sub = results.get(r.subject.type);
+      const x = andMember(sub?.m.get(r.subject.id), caveatOf(r) ?? true);
+      if (node.mode === "any") acc2 = orMember(acc2, x);
+      else {
+        acc2 = first ? x : andMember(acc2, x);
+        first = false;
+      }
+      if (t !== undefined) {
+        const caveat = caveatOf(r);
+        pushTrace(t, id, {
+          label: `${member.def.name}:${id}#${node.tupleset}@${r.subject.type}:${r.subject.id} -> ${node.computed}`,
+          member: x,
+          ...(caveat === undefined ? {} : { caveat }),
+          children: sub?.t?.get(r.subject.id) ?? [],
+        });
+      }
+    }
+    if (acc2 !== undefined) m.set(id, acc2);
+  }
+  if (t === undefined) return { m, t };
+  const out: Traces = new Map();
+  for (const id of ids) {
+    const children = t.get(id) ?? [];
+    out.set(id, [{ label: arrowLabel, member: m.get(id), children }]);
+  }
+  return { m, t: out };
+}
+
+export type { Acc, Stack };

@@ -1,0 +1,84 @@
+/**
+ * Membership of one subject in one subproblem, as SpiceDB's membership sets carry it: either a
+ * plain "yes" (`true`) or a caveat expression that decides it once the request context is known.
+ * "No" is never stored: it is the absence of an entry. Expressions stay unevaluated while the
+ * graph is walked, so a subproblem's result does not depend on the request context and can be
+ * cached and shared by every request at the same revision.
+ */
+
+export type CaveatExpr =
+  | {
+      readonly op: "caveat";
+      readonly name: string;
+      readonly context: Readonly<Record<string, unknown>> | undefined;
+    }
+  | { readonly op: "and"; readonly children: readonly CaveatExpr[] }
+  | { readonly op: "or"; readonly children: readonly CaveatExpr[] }
+  | { readonly op: "not"; readonly child: CaveatExpr };
+
+/** `true`: a member without conditions; an expression: a member when it evaluates to true. */
+export type Member = true | CaveatExpr;
+
+/** Per resource id; ids absent are not members. */
+export type Memberships = Map<string, Member>;
+
+export function caveatLeaf(name: string, context: Readonly<Record<string, unknown>> | undefined): CaveatExpr {
+  return { op: "caveat", name, context };
+}
+
+export function orMember(a: Member | undefined, b: Member | undefined): Member | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  if (a === true || b === true) return true;
+  const children: CaveatExpr[] = [];
+  for (const x of [a, b]) {
+    if (x.op === "or") children.push(...x.children);
+    else children.push(x);
+  }
+  return { op: "or", children };
+}
+
+export function andMember(a: Member | undefined, b: Member | undefined): Member | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  if (a === true) return b;
+  if (b === true) return a;
+  const children: CaveatExpr[] = [];
+  for (const x of [a, b]) {
+    if (x.op === "and") children.push(...x.children);
+    else children.push(x);
+  }
+  return { op: "and", children };
+}
+
+/** `base - subtract`. */
+export function exceptMember(base: Member | undefined, subtract: Member | undefined): Member | undefined {
+  if (base === undefined) return undefined;
+  if (subtract === undefined) return base;
+  if (subtract === true) return undefined;
+  const negated: CaveatExpr = subtract.op === "not" ? subtract.child : { op: "not", child: subtract };
+  return andMember(base, negated);
+}
+
+/** Adds `m` to the entry of `id`, by union. */
+export function addMember(into: Memberships, id: string, m: Member | undefined): void {
+  if (m === undefined) return;
+  const prev = into.get(id);
+  const next = orMember(prev, m);
+  if (next !== undefined) into.set(id, next);
+}
+
+/** A rough byte size for cache accounting. */
+export function memberSize(m: Member | undefined): number {
+  if (m === undefined || m === true) return 8;
+  switch (m.op) {
+    case "caveat":
+      return 64 + m.name.length * 2 + (m.context === undefined ? 0 : JSON.stringify(m.context).length * 2);
+    case "not":
+      return 16 + memberSize(m.child);
+    default: {
+      let size = 16;
+      for (const c of m.children) size += memberSize(c);
+      return size;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/** What one request carries through the evaluator. */
+import type { Relationship, Revision, SubjectRef } from "../core/index.js";
+import type { Store } from "../store/index.js";
+import type { CaveatExpr, Member } from "./membership.js";
+import type { Plan } from "./plan.js";
+
+/** Where subproblem results are kept: the shared cache, or a map private to one request. */
+export interface ResultStore {
+  get(key: string, now: number): Member | null | undefined;
+  set(key: string, member: Member | undefined, validUntil: number): void;
+}
+
+/** An explanation node before its caveats are evaluated. */
+export interface TraceNode {
+  readonly label: string;
+  readonly member: Member | undefined;
+  readonly children?: readonly TraceNode[];
+  /** The caveat of the relationship this node stands for. */
+  readonly caveat?: Extract<CaveatExpr, { op: "caveat" }>;
+  readonly cached?: boolean;
+}
+
+export interface RequestContext {
+  readonly plan: Plan;
+  readonly revision: Revision;
+  readonly store: Store;
+  readonly subject: SubjectRef;
+  /** `type:id` or `type:id#relation`. */
+  readonly subjectKey: string;
+  /** Contextual relationships by `type:id#relation`. */
+  readonly contextual: ReadonlyMap<string, readonly Relationship[]> | undefined;
+  readonly results: ResultStore;
+  /** Relationships already read in this request, by `type#relation`, then resource id. */
+  readonly tuples: Map<string, Map<string, readonly Relationship[]>>;
+  readonly explain: boolean;
+  readonly maxDepth: number;
+  readonly signal: AbortSignal | undefined;
+  /** Wall-clock milliseconds at the start of the request (expiration is judged against it). */
+  readonly now: number;
+  dispatches: number;
+}

@@ -1,0 +1,97 @@
+/** Request checks that turn caller mistakes into invalid-argument errors before any work. */
+import {
+  formatSubjectRef,
+  LatchError,
+  type ObjectRef,
+  type Relationship,
+  type SubjectRef,
+  WILDCARD_ID,
+} from "../core/index.js";
+import { validateRelationship } from "../store/index.js";
+import type { Plan, PlanMember } from "./plan.js";
+
+export function resolveMember(plan: Plan, resource: ObjectRef, permission: string): PlanMember {
+  const def = plan.defs.get(resource.type);
+  if (def === undefined) {
+    throw new LatchError("check/unknown-type", "invalid-argument", `unknown object type ${resource.type}`, {
+      type: resource.type,
+    });
+  }
+  const member = def.members.get(permission);
+  if (member === undefined) {
+    throw new LatchError(
+      "check/unknown-permission",
+      "invalid-argument",
+      `${resource.type} has no relation or permission ${permission}`,
+      { type: resource.type, permission },
+    );
+  }
+  if (resource.id === "" || resource.id === WILDCARD_ID) {
+    throw new LatchError(
+      "check/invalid-resource",
+      "invalid-argument",
+      `invalid resource id "${resource.id}"`,
+    );
+  }
+  return member;
+}
+
+export function validateSubject(plan: Plan, subject: SubjectRef): string {
+  const def = plan.defs.get(subject.type);
+  if (def === undefined) {
+    throw new LatchError("check/unknown-type", "invalid-argument", `unknown subject type ${subject.type}`, {
+      type: subject.type,
+    });
+  }
+  if (subject.id === WILDCARD_ID) {
+    throw new LatchError(
+      "check/wildcard-subject",
+      "invalid-argument",
+      "a check's subject cannot be a wildcard; check a concrete subject",
+    );
+  }
+  if (subject.id === "")
+    throw new LatchError("check/invalid-subject", "invalid-argument", "empty subject id");
+  if (subject.relation !== undefined && !def.members.has(subject.relation)) {
+    throw new LatchError(
+      "check/unknown-permission",
+      "invalid-argument",
+      `${subject.type} has no relation or permission ${subject.relation}`,
+      { type: subject.type, permission: subject.relation },
+    );
+  }
+  return formatSubjectRef(subject);
+}
+
+export function validateContext(context: unknown): void {
+  if (context === undefined) return;
+  if (context === null || typeof context !== "object" || Array.isArray(context)) {
+    throw new LatchError("check/invalid-context", "invalid-argument", "the context must be a JSON object");
+  }
+}
+
+/** Indexes contextual relationships by `type:id#relation`, after validating them like writes. */
+export function indexContextual(
+  plan: Plan,
+  relationships: readonly Relationship[] | undefined,
+  max: number,
+): Map<string, Relationship[]> | undefined {
+  if (relationships === undefined || relationships.length === 0) return undefined;
+  if (relationships.length > max) {
+    throw new LatchError(
+      "check/too-many-contextual-relationships",
+      "resource-exhausted",
+      `at most ${max} contextual relationships per request, got ${relationships.length}`,
+      { max, count: relationships.length },
+    );
+  }
+  const out = new Map<string, Relationship[]>();
+  for (const r of relationships) {
+    validateRelationship(plan.schema, r);
+    const key = `${r.resource.type}:${r.resource.id}#${r.relation}`;
+    const list = out.get(key);
+    if (list === undefined) out.set(key, [r]);
+    else list.push(r);
+  }
+  return out;
+}

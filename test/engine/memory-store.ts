@@ -1,0 +1,126 @@
+/**
+ * A deliberately simple in-memory Store for engine tests: a list of (relationship, revision added,
+ * revision removed) rows, read by linear scan. Only what the engine uses is implemented.
+ */
+import { LatchError, type Relationship, type Revision } from "../../src/core/index.js";
+import { compileSchema } from "../../src/schema/index.js";
+import type { ForwardQuery, ReverseQuery, Store } from "../../src/store/index.js";
+
+interface Row {
+  readonly r: Relationship;
+  readonly added: Revision;
+  removed: Revision | undefined;
+}
+
+export interface MemoryStore extends Store {
+  /** Sets the schema (compiled to check it) at a new revision. */
+  writeSchema(text: string): Promise<Revision>;
+  /** Count of lookupForward/lookupReverse calls, for batching assertions. */
+  readonly reads: number;
+}
+
+const keyOf = (r: Relationship) =>
+  `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}#${r.subject.relation ?? ""}`;
+
+export function createMemoryStore(id = "memory"): MemoryStore {
+  let revision = 0n;
+  const rows: Row[] = [];
+  const schemas: { text: string; revision: Revision }[] = [];
+  let reads = 0;
+  const visible = (row: Row, at: Revision, now: number) =>
+    row.added <= at &&
+    (row.removed === undefined || row.removed > at) &&
+    (row.r.expiration === undefined || row.r.expiration.getTime() > now);
+  const unsupported = (): never => {
+    throw new Error("not supported by the memory store");
+  };
+  const store: MemoryStore = {
+    storeId: id,
+    get reads() {
+      return reads;
+    },
+    async currentRevision() {
+      return revision;
+    },
+    async readSchema(at) {
+      const r = at ?? revision;
+      let found: { text: string; revision: Revision } | undefined;
+      for (const s of schemas) if (s.revision <= r) found = s;
+      return found;
+    },
+    async writeSchema(text) {
+      compileSchema(text);
+      revision++;
+      schemas.push({ text, revision });
+      return revision;
+    },
+    readRelationships: unsupported,
+    async lookupForward(q: ForwardQuery, at: Revision) {
+      reads++;
+      const now = Date.now();
+      const ids = new Set(q.resourceIds);
+      const rels = new Set(q.relations);
+      return rows
+        .filter(
+          (row) =>
+            visible(row, at, now) &&
+            row.r.resource.type === q.resourceType &&
+            ids.has(row.r.resource.id) &&
+            rels.has(row.r.relation),
+        )
+        .map((row) => row.r);
+    },
+    async lookupReverse(q: ReverseQuery, at: Revision) {
+      reads++;
+      const now = Date.now();
+      const ids = new Set(q.subjectIds);
+      const rels = new Set(q.relations);
+      return rows
+        .filter(
+          (row) =>
+            visible(row, at, now) &&
+            row.r.resource.type === q.resourceType &&
+            rels.has(row.r.relation) &&
+            row.r.subject.type === q.subjectType &&
+            ids.has(row.r.subject.id) &&
+            (row.r.subject.relation ?? "") === q.subjectRelation,
+        )
+        .map((row) => row.r);
+    },
+    async write(updates) {
+      revision++;
+      for (const u of updates) {
+        const k = keyOf(u.relationship);
+        for (const row of rows) if (row.removed === undefined && keyOf(row.r) === k) row.removed = revision;
+        if (u.operation !== "delete") rows.push({ r: u.relationship, added: revision, removed: undefined });
+      }
+      return revision;
+    },
+    deleteRelationships: unsupported,
+    changesSince: unsupported,
+    async importRelationships(relationships) {
+      const list: Relationship[] = [];
+      for await (const r of relationships) list.push(r);
+      const rev = await store.write(
+        list.map((relationship) => ({ operation: "touch" as const, relationship })),
+      );
+      return { revision: rev, count: list.length };
+    },
+    exportRelationships: unsupported,
+    async sweepExpired() {
+      return 0;
+    },
+    encodeRevision(r) {
+      return `${id}.${r}`;
+    },
+    decodeRevision(token) {
+      const [store, r] = token.split(".");
+      if (store !== id || r === undefined || !/^\d+$/.test(r)) {
+        throw new LatchError("revision/invalid-token", "invalid-argument", "foreign or malformed token");
+      }
+      return BigInt(r);
+    },
+    async close() {},
+  };
+  return store;
+}
