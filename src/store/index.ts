@@ -1,1 +1,6 @@
+export * from "./cursor.js";
+export * from "./errors.js";
+export * from "./orphans.js";
+export * from "./revision-token.js";
 export type * from "./types.js";
+export * from "./validate.js";

@@ -1,0 +1,27 @@
+/**
+ * Typed errors raised by every store backend. Codes are stable: callers, tests and the gRPC edge
+ * match on `code`, never on message text.
+ */
+import { type ErrorDetails, type ErrorKind, LatchError } from "../core/index.js";
+
+/** A relationship that the current schema does not allow (or that is malformed). */
+export class RelationshipValidationError extends LatchError {
+  override readonly name: string = "RelationshipValidationError";
+  constructor(code: string, message: string, details: ErrorDetails = {}, options?: ErrorOptions) {
+    super(code, "invalid-argument", message, details, options);
+  }
+}
+
+/** Anything else a store refuses: preconditions, limits, missing schema, orphaning, tokens, cursors. */
+export class StoreError extends LatchError {
+  override readonly name: string = "StoreError";
+  constructor(
+    code: string,
+    kind: ErrorKind,
+    message: string,
+    details: ErrorDetails = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, kind, message, details, options);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Versioned migrations, applied in order on open inside one IMMEDIATE transaction, so two
+ * processes opening a new file at once cannot both apply them. A file migrated by a newer Latch
+ * (a version we do not know) is refused rather than written to.
+ */
+import type Database from "better-sqlite3";
+import { StoreError } from "../errors.js";
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Live rows carry deleted_rev = MAX_REVISION. */
+export const MAX_REVISION = 9223372036854775807n;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "relationships, revisions, changes, schemas",
+    sql: `
+      CREATE TABLE store_meta (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE revisions (
+        revision INTEGER PRIMARY KEY,
+        committed_at INTEGER NOT NULL
+      );
+
+      -- MVCC rows: a row is visible at revision R when created_rev <= R < deleted_rev. A TOUCH
+      -- closes the old row and opens a new one, so reads pinned to an old revision keep seeing
+      -- the old caveat. Clustered on the forward key (WITHOUT ROWID) so the engine's forward
+      -- lookup reads each object's relationships from one contiguous range with no second lookup.
+      CREATE TABLE relationships (
+        resource_type TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        subject_relation TEXT NOT NULL,
+        deleted_rev INTEGER NOT NULL,
+        created_rev INTEGER NOT NULL,
+        caveat_name TEXT,
+        caveat_context TEXT,
+        expiration INTEGER,
+        PRIMARY KEY (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, deleted_rev)
+      ) WITHOUT ROWID;
+
+      CREATE INDEX relationships_reverse
+        ON relationships (subject_type, subject_id, subject_relation, resource_type, relation);
+
+      CREATE INDEX relationships_expiration
+        ON relationships (expiration) WHERE expiration IS NOT NULL;
+
+      -- The changes feed: appended in (revision, seq) order, read by range.
+      CREATE TABLE changes (
+        revision INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        operation INTEGER NOT NULL, -- 1 touch, 2 delete
+        resource_type TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        subject_relation TEXT NOT NULL,
+        caveat_name TEXT,
+        caveat_context TEXT,
+        expiration INTEGER,
+        PRIMARY KEY (revision, seq)
+      ) WITHOUT ROWID;
+
+      -- Schema history: every schema ever written, at its revision.
+      CREATE TABLE schemas (
+        revision INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+export function applyMigrations(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const row = db.prepare("SELECT coalesce(max(version), 0) AS v FROM migrations").get() as { v: number };
+  const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (row.v > known) {
+    throw new StoreError(
+      "store/newer-version",
+      "failed-precondition",
+      `this database was migrated to version ${row.v} by a newer Latch; this one knows up to ${known}. Upgrade Latch to open it.`,
+    );
+  }
+  const record = db.prepare("INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)");
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= row.v) continue;
+    db.exec(migration.sql);
+    record.run(migration.version, migration.name, new Date().toISOString());
+  }
+}

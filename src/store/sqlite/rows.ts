@@ -1,0 +1,156 @@
+/** Row <-> relationship conversion and filter SQL, shared by every statement of the SQLite store. */
+import type { CaveatRef, Relationship, Revision, SubjectRef } from "../../core/index.js";
+import type { RelationshipKey } from "../cursor.js";
+import { StoreError } from "../errors.js";
+import type { RelationshipFilter } from "../types.js";
+import { subjectRelationOf } from "../validate.js";
+
+/** Column order of every relationship read (`.raw()` rows). */
+export const REL_COLUMNS =
+  "resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expiration";
+
+export const KEY_COLUMNS = "resource_type, resource_id, relation, subject_type, subject_id, subject_relation";
+
+/** Visible at a revision (bound twice) and not expired at a time in ms. */
+export const VISIBLE = "created_rev <= ? AND deleted_rev > ? AND (expiration IS NULL OR expiration > ?)";
+
+export type RawRow = unknown[];
+
+export function rowToRelationship(row: RawRow): Relationship {
+  const subjectRelation = row[5] as string;
+  const subject: SubjectRef =
+    subjectRelation === ""
+      ? { type: row[3] as string, id: row[4] as string }
+      : { type: row[3] as string, id: row[4] as string, relation: subjectRelation };
+  const resource = { type: row[0] as string, id: row[1] as string };
+  const caveatName = row[6] as string | null;
+  const expiration = row[8] as number | null;
+  if (caveatName === null && expiration === null) return { resource, relation: row[2] as string, subject };
+  const out: {
+    resource: typeof resource;
+    relation: string;
+    subject: SubjectRef;
+    caveat?: CaveatRef;
+    expiration?: Date;
+  } = { resource, relation: row[2] as string, subject };
+  if (caveatName !== null) {
+    const context = row[7] as string | null;
+    out.caveat = context === null ? { name: caveatName } : { name: caveatName, context: JSON.parse(context) };
+  }
+  if (expiration !== null) out.expiration = new Date(expiration);
+  return out;
+}
+
+export function keyOfRow(row: RawRow): RelationshipKey {
+  return [
+    row[0] as string,
+    row[1] as string,
+    row[2] as string,
+    row[3] as string,
+    row[4] as string,
+    row[5] as string,
+  ];
+}
+
+/** Stored caveat context is JSON; an empty context is stored as none. */
+export function serializeContext(r: Relationship): string | null {
+  const context = r.caveat?.context;
+  if (context === undefined || Object.keys(context).length === 0) return null;
+  return JSON.stringify(context, (_key, value) =>
+    typeof value === "bigint"
+      ? value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(value)
+        : value.toString()
+      : value,
+  );
+}
+
+/** The 11 columns of an insert, in table order after the key. */
+export function identityParams(r: Relationship): [string, string, string, string, string, string] {
+  return [
+    r.resource.type,
+    r.resource.id,
+    r.relation,
+    r.subject.type,
+    r.subject.id,
+    subjectRelationOf(r) ?? "",
+  ];
+}
+
+export function identityKey(r: Relationship): string {
+  return identityParams(r).join("\u0000");
+}
+
+/** Smallest string greater than every string starting with `prefix` (for an index range). */
+function prefixUpperBound(prefix: string): string | undefined {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (Number.isNaN(last) || last >= 0xd7ff) return undefined;
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
+
+export function checkFilter(filter: RelationshipFilter): void {
+  if (typeof filter?.resourceType !== "string" || filter.resourceType.length === 0) {
+    throw new StoreError(
+      "store/invalid-filter",
+      "invalid-argument",
+      "relationship filter needs a resource type (`resourceType`).",
+    );
+  }
+  if (
+    filter.subject !== undefined &&
+    (typeof filter.subject.type !== "string" || filter.subject.type === "")
+  ) {
+    throw new StoreError(
+      "store/invalid-filter",
+      "invalid-argument",
+      "a subject filter needs a subject type.",
+    );
+  }
+}
+
+/** SQL conditions for a filter, pushing their parameters in order. */
+export function filterConditions(filter: RelationshipFilter, params: unknown[]): string[] {
+  const where = ["resource_type = ?"];
+  params.push(filter.resourceType);
+  if (filter.resourceId !== undefined) {
+    where.push("resource_id = ?");
+    params.push(filter.resourceId);
+  }
+  if (filter.resourceIdPrefix !== undefined && filter.resourceIdPrefix !== "") {
+    const upper = prefixUpperBound(filter.resourceIdPrefix);
+    where.push("resource_id >= ?");
+    params.push(filter.resourceIdPrefix);
+    if (upper !== undefined) {
+      where.push("resource_id < ?");
+      params.push(upper);
+    }
+    where.push("substr(resource_id, 1, ?) = ?");
+    params.push(filter.resourceIdPrefix.length, filter.resourceIdPrefix);
+  }
+  if (filter.relation !== undefined) {
+    where.push("relation = ?");
+    params.push(filter.relation);
+  }
+  const subject = filter.subject;
+  if (subject !== undefined) {
+    where.push("subject_type = ?");
+    params.push(subject.type);
+    if (subject.id !== undefined) {
+      where.push("subject_id = ?");
+      params.push(subject.id);
+    }
+    if (subject.relation !== undefined) {
+      where.push("subject_relation = ?");
+      params.push(subject.relation === "..." ? "" : subject.relation);
+    }
+  }
+  if (filter.caveatName !== undefined) {
+    where.push("caveat_name = ?");
+    params.push(filter.caveatName);
+  }
+  return where;
+}
+
+export function visibleParams(revision: Revision, now: number): [Revision, Revision, number] {
+  return [revision, revision, now];
+}

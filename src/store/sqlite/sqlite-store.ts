@@ -1,0 +1,519 @@
+/**
+ * The embedded store: better-sqlite3 over one file (or `:memory:`). better-sqlite3 is synchronous,
+ * so every method runs to completion without interleaving inside this process; the async surface
+ * is the contract shared with PostgreSQL. See connection.ts for durability and multi-process use.
+ */
+import type Database from "better-sqlite3";
+import type { Relationship, Revision } from "../../core/index.js";
+import { type CompiledSchema, compileSchema } from "../../schema/index.js";
+import { decodeCursor, encodeCursor, type RelationshipKey } from "../cursor.js";
+import { StoreError } from "../errors.js";
+import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
+import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
+import type {
+  Change,
+  ChangesPage,
+  ForwardQuery,
+  ImportResult,
+  Precondition,
+  ReadOptions,
+  ReadPage,
+  RelationshipFilter,
+  RelationshipUpdate,
+  ReverseQuery,
+  SchemaChange,
+  Store,
+  StoredSchema,
+} from "../types.js";
+import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
+import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
+import { importBatch } from "./import-batch.js";
+import { MAX_REVISION } from "./migrations.js";
+import {
+  checkFilter,
+  filterConditions,
+  identityKey,
+  identityParams,
+  KEY_COLUMNS,
+  keyOfRow,
+  type RawRow,
+  REL_COLUMNS,
+  rowToRelationship,
+  serializeContext,
+  VISIBLE,
+} from "./rows.js";
+import { prepareStatements, type Statements } from "./statements.js";
+
+export interface SqliteStoreOptions extends ConnectionOptions {
+  /** Most updates in one write (default 1,000). */
+  readonly maxUpdatesPerWrite?: number;
+  /** Relationships per import transaction (default 5,000). */
+  readonly importBatchSize?: number;
+  /** Default and maximum page size of changesSince (default 1,000). */
+  readonly changesPageSize?: number;
+}
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+const TOUCH = 1;
+const DELETE = 2;
+
+function json(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+function positiveInt(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new StoreError(
+      "store/invalid-limit",
+      "invalid-argument",
+      `${what} must be a positive integer, got ${value}.`,
+    );
+  }
+  return value;
+}
+
+export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  return new SqliteStore(openConnection(options), options);
+}
+
+class SqliteStore implements Store {
+  readonly storeId: string;
+  private readonly db: Database.Database;
+  private readonly s: Statements;
+  private readonly codec: RevisionCodec;
+  private readonly dynamic = new Map<string, Stmt>();
+  private readonly maxUpdates: number;
+  private readonly importBatchSize: number;
+  private readonly changesPageSize: number;
+  private compiled: { readonly revision: number; readonly schema: CompiledSchema } | undefined;
+  private readonly writeTx: (
+    updates: readonly RelationshipUpdate[],
+    pre: readonly Precondition[],
+  ) => Revision;
+  private readonly deleteTx: (
+    filter: RelationshipFilter,
+    limit: number | undefined,
+    pre: readonly Precondition[],
+  ) => { revision: Revision; deleted: number };
+  private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
+  private readonly importTx: (batch: readonly Relationship[]) => Revision;
+  private readonly sweepTx: (limit: number) => number;
+  private readonly changesTx: (after: Revision, limit: number) => ChangesPage;
+
+  constructor(connection: Connection, options: SqliteStoreOptions) {
+    this.db = connection.db;
+    this.storeId = connection.storeId;
+    this.codec = createRevisionCodec(connection.storeId, connection.tokenSecret);
+    this.s = prepareStatements(this.db);
+    this.maxUpdates = options.maxUpdatesPerWrite ?? 1_000;
+    this.importBatchSize = options.importBatchSize ?? 5_000;
+    this.changesPageSize = options.changesPageSize ?? 1_000;
+    const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
+      const t = this.db.transaction(fn);
+      return (...args: A): R => t.immediate(...args);
+    };
+    this.writeTx = tx((updates, pre) => this.applyWrite(updates, pre));
+    this.deleteTx = tx((filter, limit, pre) => this.applyDelete(filter, limit, pre));
+    this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
+    this.importTx = tx((batch) => this.applyImport(batch));
+    this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
+    // Deferred: a read transaction, so both queries of a page see one snapshot.
+    const read = this.db.transaction((after: Revision, limit: number) => this.readChanges(after, limit));
+    this.changesTx = (after, limit) => read.deferred(after, limit);
+  }
+
+  private current(): Revision {
+    return BigInt(this.s.currentRevision.get() as number);
+  }
+
+  private prepared(sql: string): Stmt {
+    let stmt = this.dynamic.get(sql);
+    if (stmt === undefined) {
+      stmt = this.db.prepare(sql);
+      if (stmt.reader) stmt.raw();
+      this.dynamic.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** The schema writes validate against; recompiled only when another revision of it appears. */
+  private schemaForWrite(): CompiledSchema {
+    const revision = this.s.latestSchemaRevision.get() as number | undefined;
+    if (revision === undefined) {
+      throw new StoreError(
+        "schema/missing",
+        "failed-precondition",
+        "no schema has been written to this store yet: relationships are validated against it. Write a schema first.",
+      );
+    }
+    if (this.compiled?.revision !== revision) {
+      const [text] = this.s.latestSchema.get() as [string, number];
+      this.compiled = { revision, schema: compileSchema(text) };
+    }
+    return this.compiled.schema;
+  }
+
+  async currentRevision(): Promise<Revision> {
+    return this.current();
+  }
+
+  async readSchema(revision?: Revision): Promise<StoredSchema | undefined> {
+    const row = (revision === undefined ? this.s.latestSchema.get() : this.s.schemaAt.get(revision)) as
+      | [string, number]
+      | undefined;
+    return row === undefined ? undefined : { text: row[0], revision: BigInt(row[1]) };
+  }
+
+  async writeSchema(text: string): Promise<Revision> {
+    const schema = compileSchema(text);
+    return this.schemaTx(text, schema);
+  }
+
+  private applySchema(text: string, schema: CompiledSchema): Revision {
+    const now = Date.now();
+    const shapes: ShapeCount[] = (this.s.liveShapes.all(now) as RawRow[]).map((row) => ({
+      resourceType: row[0] as string,
+      relation: row[1] as string,
+      subjectType: row[2] as string,
+      subjectRelation: row[3] === "" ? undefined : (row[3] as string),
+      wildcard: row[4] === 1,
+      caveatName: (row[5] as string | null) ?? undefined,
+      hasExpiration: row[6] === 1,
+      count: row[7] as number,
+    }));
+    const orphans = findOrphans(schema, shapes);
+    if (orphans.length > 0) throw wouldOrphanError(orphans);
+    const revision = this.current() + 1n;
+    this.s.insertRevision.run(revision, now);
+    this.s.insertSchema.run(revision, text, schema.hash);
+    this.compiled = { revision: Number(revision), schema };
+    return revision;
+  }
+
+  async readRelationships(filter: RelationshipFilter, options: ReadOptions = {}): Promise<ReadPage> {
+    checkFilter(filter);
+    const limit = positiveInt(options.limit, "limit");
+    let revision = options.revision;
+    let after: RelationshipKey | undefined;
+    if (options.cursor !== undefined) {
+      const cursor = decodeCursor(options.cursor, filter);
+      if (revision !== undefined && revision !== cursor.revision) {
+        throw new StoreError(
+          "cursor/revision-mismatch",
+          "invalid-argument",
+          `the cursor reads revision ${cursor.revision} but revision ${revision} was asked for; pass the cursor alone.`,
+        );
+      }
+      revision = cursor.revision;
+      after = cursor.after;
+    }
+    revision ??= this.current();
+    const params: unknown[] = [];
+    const where = filterConditions(filter, params);
+    if (after !== undefined) {
+      // Leave out the key columns the filter fixes: SQLite then seeks straight to the cursor
+      // instead of scanning every earlier row of the type.
+      const skip = filter.resourceId !== undefined ? 2 : 1;
+      const columns = KEY_COLUMNS.split(", ").slice(skip);
+      where.push(`(${columns.join(", ")}) > (${columns.map(() => "?").join(", ")})`);
+      params.push(...after.slice(skip));
+    }
+    where.push(VISIBLE);
+    params.push(revision, revision, Date.now());
+    let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
+    if (limit !== undefined) {
+      sql += " LIMIT ?";
+      params.push(limit + 1);
+    }
+    const rows = this.prepared(sql).all(params) as RawRow[];
+    if (limit === undefined || rows.length <= limit) {
+      return { relationships: rows.map(rowToRelationship), revision };
+    }
+    rows.length = limit;
+    const cursor = encodeCursor({ revision, after: keyOfRow(rows[limit - 1]!) }, filter);
+    return { relationships: rows.map(rowToRelationship), cursor, revision };
+  }
+
+  async lookupForward(query: ForwardQuery, revision: Revision): Promise<readonly Relationship[]> {
+    if (query.resourceIds.length === 0 || query.relations.length === 0) return [];
+    const params: unknown[] = [query.resourceType, json(query.resourceIds), json(query.relations)];
+    let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE resource_type = ?
+      AND resource_id IN (SELECT value FROM json_each(?)) AND relation IN (SELECT value FROM json_each(?))`;
+    if (query.subjectType !== undefined) {
+      sql += " AND subject_type = ?";
+      params.push(query.subjectType);
+    }
+    if (query.subjectRelation !== undefined) {
+      sql += " AND subject_relation = ?";
+      params.push(query.subjectRelation === "..." ? "" : query.subjectRelation);
+    }
+    if (query.subjectIds !== undefined) {
+      if (query.subjectIds.length === 0) return [];
+      sql += " AND subject_id IN (SELECT value FROM json_each(?))";
+      params.push(json(query.subjectIds));
+    }
+    sql += ` AND ${VISIBLE}`;
+    params.push(revision, revision, Date.now());
+    return (this.prepared(sql).all(params) as RawRow[]).map(rowToRelationship);
+  }
+
+  async lookupReverse(query: ReverseQuery, revision: Revision): Promise<readonly Relationship[]> {
+    if (query.subjectIds.length === 0 || query.relations.length === 0) return [];
+    // INDEXED BY: without statistics the planner would prefer the primary key's resource_type prefix.
+    const sql = `SELECT ${REL_COLUMNS} FROM relationships INDEXED BY relationships_reverse WHERE subject_type = ?
+      AND subject_id IN (SELECT value FROM json_each(?)) AND subject_relation = ? AND resource_type = ?
+      AND relation IN (SELECT value FROM json_each(?)) AND ${VISIBLE}`;
+    const params = [
+      query.subjectType,
+      json(query.subjectIds),
+      query.subjectRelation === "..." ? "" : query.subjectRelation,
+      query.resourceType,
+      json(query.relations),
+      revision,
+      revision,
+      Date.now(),
+    ];
+    return (this.prepared(sql).all(params) as RawRow[]).map(rowToRelationship);
+  }
+
+  async write(
+    updates: readonly RelationshipUpdate[],
+    preconditions: readonly Precondition[] = [],
+  ): Promise<Revision> {
+    if (updates.length > this.maxUpdates) {
+      throw new StoreError(
+        "write/too-many-updates",
+        "resource-exhausted",
+        `a write may hold at most ${this.maxUpdates} updates; got ${updates.length}. Split it, or use importRelationships for bulk loads.`,
+        { limit: this.maxUpdates, count: updates.length },
+      );
+    }
+    const seen = new Set<string>();
+    for (const update of updates) {
+      if (update.operation !== "create" && update.operation !== "touch" && update.operation !== "delete") {
+        throw new StoreError(
+          "write/invalid-operation",
+          "invalid-argument",
+          `unknown update operation \`${String(update.operation)}\`; use create, touch or delete.`,
+        );
+      }
+      const key = identityKey(update.relationship);
+      if (seen.has(key)) {
+        throw new StoreError(
+          "write/duplicate-update",
+          "invalid-argument",
+          `the write updates ${describeRelationship(update.relationship)} more than once; a relationship may appear once per write.`,
+        );
+      }
+      seen.add(key);
+    }
+    return this.writeTx(updates, preconditions);
+  }
+
+  private checkPreconditions(preconditions: readonly Precondition[], revision: Revision, now: number): void {
+    for (const pre of preconditions) {
+      checkFilter(pre.filter);
+      const params: unknown[] = [];
+      const where = filterConditions(pre.filter, params);
+      where.push(VISIBLE);
+      params.push(revision, revision, now);
+      const found = this.prepared(`SELECT 1 FROM relationships WHERE ${where.join(" AND ")} LIMIT 1`).get(
+        params,
+      );
+      const matched = found !== undefined;
+      if (matched !== (pre.operation === "must-match")) {
+        throw new StoreError(
+          "write/precondition-failed",
+          "failed-precondition",
+          `precondition failed: ${pre.operation === "must-match" ? "no relationship matches" : "a relationship matches"} ${json(pre.filter)}; nothing was written.`,
+          { precondition: pre },
+        );
+      }
+    }
+  }
+
+  private applyWrite(
+    updates: readonly RelationshipUpdate[],
+    preconditions: readonly Precondition[],
+  ): Revision {
+    const schema = this.schemaForWrite();
+    for (const { operation, relationship } of updates) {
+      if (operation === "delete") validateRelationshipForDelete(schema, relationship);
+      else validateRelationship(schema, relationship);
+    }
+    const now = Date.now();
+    const current = this.current();
+    this.checkPreconditions(preconditions, current, now);
+    const revision = current + 1n;
+    this.s.insertRevision.run(revision, now);
+    let seq = 0;
+    for (const { operation, relationship: r } of updates) {
+      const ids = identityParams(r);
+      const existing = this.s.selectLive.get(ids) as
+        | [number, string | null, string | null, number | null]
+        | undefined;
+      const live = existing !== undefined && (existing[3] === null || existing[3] > now);
+      if (operation === "create" && live) {
+        throw new StoreError(
+          "relationship/already-exists",
+          "already-exists",
+          `${describeRelationship(r)} already exists; CREATE refuses to replace it. Use TOUCH to upsert; nothing was written.`,
+          { relationship: describeRelationship(r) },
+        );
+      }
+      if (existing !== undefined) this.s.closeLive.run(revision, ...ids);
+      if (operation === "delete") {
+        if (live)
+          this.s.insertChange.run(revision, seq++, DELETE, ...ids, existing[1], existing[2], existing[3]);
+        continue;
+      }
+      const caveat = r.caveat?.name ?? null;
+      const context = serializeContext(r);
+      const expiration = r.expiration?.getTime() ?? null;
+      this.s.insertRelationship.run(...ids, revision, caveat, context, expiration);
+      this.s.insertChange.run(revision, seq++, TOUCH, ...ids, caveat, context, expiration);
+    }
+    return revision;
+  }
+
+  async deleteRelationships(
+    filter: RelationshipFilter,
+    options: { readonly limit?: number; readonly preconditions?: readonly Precondition[] } = {},
+  ): Promise<{ readonly revision: Revision; readonly deleted: number }> {
+    checkFilter(filter);
+    return this.deleteTx(filter, positiveInt(options.limit, "limit"), options.preconditions ?? []);
+  }
+
+  private applyDelete(
+    filter: RelationshipFilter,
+    limit: number | undefined,
+    preconditions: readonly Precondition[],
+  ): { revision: Revision; deleted: number } {
+    this.schemaForWrite();
+    const now = Date.now();
+    const current = this.current();
+    this.checkPreconditions(preconditions, current, now);
+    const params: unknown[] = [];
+    const where = filterConditions(filter, params);
+    where.push(VISIBLE);
+    params.push(current, current, now);
+    let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
+    if (limit !== undefined) {
+      sql += " LIMIT ?";
+      params.push(limit);
+    }
+    const rows = this.prepared(sql).all(params) as RawRow[];
+    const revision = current + 1n;
+    this.s.insertRevision.run(revision, now);
+    let seq = 0;
+    for (const row of rows) {
+      const key = keyOfRow(row);
+      this.s.closeLive.run(revision, ...key);
+      this.s.insertChange.run(revision, seq++, DELETE, ...key, row[6], row[7], row[8]);
+    }
+    return { revision, deleted: rows.length };
+  }
+
+  async changesSince(after: Revision, limit?: number): Promise<ChangesPage> {
+    const size = Math.min(positiveInt(limit, "limit") ?? this.changesPageSize, this.changesPageSize);
+    return this.changesTx(after, size);
+  }
+
+  private readChanges(after: Revision, limit: number): ChangesPage {
+    const current = this.current();
+    let rows = this.s.changesRange.all(after, current, limit + 1) as RawRow[];
+    let reached = current;
+    if (rows.length > limit) {
+      // Pages end on a revision boundary, so `reached` can be passed back without losing changes.
+      const cut = BigInt(rows[limit]![0] as string);
+      rows = rows.slice(0, limit).filter((row) => BigInt(row[0] as string) < cut);
+      reached = cut - 1n;
+      if (rows.length === 0) {
+        rows = this.s.changesOfRevision.all(cut) as RawRow[];
+        reached = cut;
+      }
+    }
+    const changes: Change[] = rows.map((row) => ({
+      revision: BigInt(row[0] as string),
+      operation: row[1] === TOUCH ? "touch" : "delete",
+      relationship: rowToRelationship(row.slice(2)),
+    }));
+    const schemaChanges: SchemaChange[] = (this.s.schemaChanges.all(after, reached) as RawRow[]).map(
+      (row) => ({
+        revision: BigInt(row[0] as number),
+        schemaText: row[1] as string,
+      }),
+    );
+    return { changes, schemaChanges, revision: reached > after ? reached : after };
+  }
+
+  async importRelationships(
+    relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
+    options: { readonly batchSize?: number } = {},
+  ): Promise<ImportResult> {
+    const batchSize = positiveInt(options.batchSize, "batchSize") ?? this.importBatchSize;
+    this.schemaForWrite();
+    let count = 0;
+    let revision = this.current();
+    let batch: Relationship[] = [];
+    const flush = () => {
+      revision = this.importTx(batch);
+      count += batch.length;
+      batch = [];
+    };
+    if (Symbol.iterator in relationships) {
+      for (const r of relationships) {
+        batch.push(r);
+        if (batch.length >= batchSize) flush();
+      }
+    } else {
+      for await (const r of relationships) {
+        batch.push(r);
+        if (batch.length >= batchSize) flush();
+      }
+    }
+    if (batch.length > 0) flush();
+    return { revision, count };
+  }
+
+  private applyImport(batch: readonly Relationship[]): Revision {
+    const schema = this.schemaForWrite();
+    for (const r of batch) validateRelationship(schema, r);
+    const now = Date.now();
+    const revision = this.current() + 1n;
+    this.s.insertRevision.run(revision, now);
+    importBatch(this.s, batch, revision);
+    return revision;
+  }
+
+  async *exportRelationships(revision?: Revision): AsyncIterable<Relationship> {
+    const at = revision ?? this.current();
+    const page = 1_000;
+    let rows = this.s.exportFirstPage.all(at, at, Date.now(), page) as RawRow[];
+    while (rows.length > 0) {
+      for (const row of rows) yield rowToRelationship(row);
+      if (rows.length < page) return;
+      rows = this.s.exportPage.all(...keyOfRow(rows[rows.length - 1]!), at, at, Date.now(), page) as RawRow[];
+    }
+  }
+
+  async sweepExpired(limit = 1_000): Promise<number> {
+    return this.sweepTx(positiveInt(limit, "limit") ?? 1_000);
+  }
+
+  encodeRevision(revision: Revision): string {
+    return this.codec.encode(revision);
+  }
+
+  decodeRevision(token: string): Revision {
+    return this.codec.decode(token);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export { MAX_REVISION };
