@@ -151,5 +151,12 @@ export interface Store {
   /** Decodes a token, refusing one from another store or one that was altered. */
   decodeRevision(token: string): Revision;
 
+  /**
+   * Optional push feed: calls `listener` with each newly committed revision (at most once, in
+   * increasing order; revisions may be coalesced), including ones written by other processes on a
+   * shared datastore. Read the changes themselves with `changesSince`. Returns an unsubscribe.
+   */
+  subscribe?(listener: (revision: Revision) => void): () => void;
+
   close(): Promise<void>;
 }
