@@ -1,0 +1,127 @@
+/**
+ * Versioned migrations for the PostgreSQL datastore. Every replica runs them on start (and
+ * `latch migrate` runs them ahead of a deploy); a transaction-scoped advisory lock keyed on the
+ * PG schema name makes concurrent starts queue up instead of racing on `CREATE SCHEMA` or on a
+ * half-applied version. PostgreSQL DDL is transactional, so a failed migration leaves nothing.
+ */
+import type pg from "pg";
+import { StoreError } from "../errors.js";
+import { quoteIdent } from "./sql-names.js";
+
+/** Lock class for `pg_advisory_xact_lock(int, int)`: an arbitrary constant that marks "Latch migrations". */
+const MIGRATION_LOCK_CLASS = 0x4c61_7463; // "Latc"
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** Statements with `{schema}` standing for the quoted PG schema name. */
+  readonly statements: readonly string[];
+}
+
+/** Upper bound of `deleted_rev`: a live row. Kept in SQL as a literal so partial indexes match. */
+export const LIVE_REVISION = 9223372036854775807n;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial",
+    statements: [
+      // Key/value facts shared by every replica: the store identity and the token secret.
+      `CREATE TABLE {schema}.metadata (key text PRIMARY KEY, value text NOT NULL)`,
+      `INSERT INTO {schema}.metadata (key, value) VALUES
+         ('store_id', gen_random_uuid()::text),
+         ('token_secret', encode(sha256(gen_random_uuid()::text::bytea || clock_timestamp()::text::bytea), 'hex'))`,
+      // One row whose lock serializes writers; see revisions.ts for why.
+      `CREATE TABLE {schema}.revision_counter (
+         singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+         revision bigint NOT NULL)`,
+      `INSERT INTO {schema}.revision_counter (revision) VALUES (0)`,
+      `CREATE TABLE {schema}.transactions (
+         revision bigint PRIMARY KEY,
+         committed_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+      `CREATE TABLE {schema}.schemas (
+         revision bigint PRIMARY KEY,
+         text text NOT NULL)`,
+      // MVCC rows: visible at revision R when created_rev <= R < deleted_rev. The *_seq columns
+      // keep the order of updates inside one transaction for the changes feed. COLLATE "C" gives
+      // byte order, the same as SQLite, and lets LIKE 'prefix%' use the btree.
+      `CREATE TABLE {schema}.relationships (
+         resource_type text COLLATE "C" NOT NULL,
+         resource_id text COLLATE "C" NOT NULL,
+         relation text COLLATE "C" NOT NULL,
+         subject_type text COLLATE "C" NOT NULL,
+         subject_id text COLLATE "C" NOT NULL,
+         subject_relation text COLLATE "C" NOT NULL DEFAULT '',
+         caveat_name text COLLATE "C" NOT NULL DEFAULT '',
+         caveat_context jsonb,
+         expires_at timestamptz,
+         created_rev bigint NOT NULL,
+         created_seq integer NOT NULL DEFAULT 0,
+         deleted_rev bigint NOT NULL DEFAULT ${LIVE_REVISION},
+         deleted_seq integer NOT NULL DEFAULT 0)`,
+      // Forward path, ordered reads and the live-key constraint in one index: live rows all carry
+      // deleted_rev = LIVE_REVISION, so uniqueness over (key, deleted_rev) allows one live row per
+      // relationship while keeping its history (a key is deleted at most once per revision).
+      `CREATE UNIQUE INDEX relationships_forward ON {schema}.relationships
+         (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, deleted_rev)`,
+      `CREATE INDEX relationships_reverse ON {schema}.relationships
+         (subject_type, subject_id, subject_relation, resource_type, relation)`,
+      // Rows arrive in revision order, so a BRIN range index serves the changes feed at almost no
+      // cost to imports.
+      `CREATE INDEX relationships_created ON {schema}.relationships USING brin (created_rev)`,
+      `CREATE INDEX relationships_deleted ON {schema}.relationships (deleted_rev)
+         WHERE deleted_rev <> ${LIVE_REVISION}`,
+      `CREATE INDEX relationships_expiring ON {schema}.relationships (expires_at)
+         WHERE expires_at IS NOT NULL`,
+    ],
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/**
+ * Applies the missing migrations in one transaction under the advisory lock. Returns the
+ * versions applied (empty when already current). Refuses a database migrated by a newer Latch.
+ */
+export async function applyMigrations(client: pg.ClientBase, schema: string): Promise<number[]> {
+  const q = quoteIdent(schema);
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1::int, hashtext($2))", [MIGRATION_LOCK_CLASS, schema]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${q}.latch_migrations (
+         version integer PRIMARY KEY,
+         name text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = await client.query<{ version: number }>(`SELECT version FROM ${q}.latch_migrations`);
+    const applied = new Set(done.rows.map((r) => r.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > LATEST_VERSION) {
+      throw new StoreError(
+        "store/newer-version",
+        "failed-precondition",
+        `the database schema ${schema} is at migration ${newest}, newer than this Latch (${LATEST_VERSION}); upgrade Latch`,
+        { schema, databaseVersion: newest, codeVersion: LATEST_VERSION },
+      );
+    }
+    const ran: number[] = [];
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      for (const statement of migration.statements) {
+        await client.query(statement.replaceAll("{schema}", q));
+      }
+      await client.query(`INSERT INTO ${q}.latch_migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
+      ran.push(migration.version);
+    }
+    await client.query("COMMIT");
+    return ran;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,175 @@
+/** Reads pinned to a revision: by filter with cursors, forward and reverse lookups, export. */
+import type pg from "pg";
+import type { Relationship, Revision } from "../../core/index.js";
+import {
+  decodeCursor,
+  encodeCursor,
+  type ForwardQuery,
+  type ReadOptions,
+  type ReadPage,
+  type RelationshipFilter,
+  type RelationshipKey,
+  type ReverseQuery,
+  StoreError,
+} from "../index.js";
+import { withClient } from "./connection.js";
+import { nowParam, runRows, type StoreContext } from "./context.js";
+import { COLUMNS, fromRow } from "./rows.js";
+import { filterPredicates, Params, visibleAt } from "./sql-filter.js";
+import { checkFilter } from "./write.js";
+
+const KEY = "resource_type, resource_id, relation, subject_type, subject_id, subject_relation";
+
+export function readClient<T>(ctx: StoreContext, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(ctx.pool, work, true);
+}
+
+export async function currentRevision(ctx: StoreContext, client: pg.ClientBase): Promise<Revision> {
+  const rows = await runRows(client, ctx.sql.currentRevision, []);
+  return BigInt(rows[0]?.[0] as string);
+}
+
+/** A revision a read may be pinned to: one that exists (a later one could still change). */
+export async function checkedRevision(
+  ctx: StoreContext,
+  client: pg.ClientBase,
+  requested: Revision | undefined,
+): Promise<Revision> {
+  const current = await currentRevision(ctx, client);
+  if (requested === undefined) return current;
+  if (typeof requested !== "bigint" || requested < 0n) {
+    throw new StoreError(
+      "revision/invalid",
+      "invalid-argument",
+      `revision must be a non-negative bigint, got ${String(requested)}.`,
+    );
+  }
+  if (requested > current) {
+    throw new StoreError(
+      "revision/unknown",
+      "failed-precondition",
+      `revision ${requested} does not exist yet (the store is at ${current}); a read cannot be pinned to the future.`,
+      { revision: requested.toString(), current: current.toString() },
+    );
+  }
+  return requested;
+}
+
+function toKey(row: readonly unknown[]): RelationshipKey {
+  return [row[0], row[1], row[2], row[3], row[4], row[5]] as unknown as RelationshipKey;
+}
+
+async function selectPage(
+  ctx: StoreContext,
+  client: pg.ClientBase,
+  filter: RelationshipFilter | undefined,
+  revision: Revision,
+  after: RelationshipKey | undefined,
+  limit: number | undefined,
+): Promise<unknown[][]> {
+  const p = new Params();
+  const where = filter === undefined ? [] : filterPredicates(filter, p);
+  where.push(visibleAt(p.add(revision), p.add(nowParam(ctx))));
+  if (after !== undefined) where.push(`(${KEY}) > (${after.map((k) => p.add(k)).join(", ")})`);
+  const bounded = limit === undefined ? "" : ` LIMIT ${p.add(limit)}`;
+  const text = `SELECT ${COLUMNS} FROM ${ctx.q}.relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY}${bounded}`;
+  const result = await client.query<unknown[]>({ text, values: p.values, rowMode: "array" });
+  return result.rows;
+}
+
+export async function readRelationships(
+  ctx: StoreContext,
+  filter: RelationshipFilter,
+  options: ReadOptions = {},
+): Promise<ReadPage> {
+  checkFilter(filter);
+  const limit = options.limit;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+    throw new StoreError(
+      "store/invalid-limit",
+      "invalid-argument",
+      `limit must be a positive integer, got ${limit}.`,
+    );
+  }
+  const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor, filter);
+  return readClient(ctx, async (client) => {
+    const revision = await checkedRevision(ctx, client, cursor?.revision ?? options.revision);
+    const rows = await selectPage(
+      ctx,
+      client,
+      filter,
+      revision,
+      cursor?.after,
+      limit === undefined ? undefined : limit + 1,
+    );
+    const more = limit !== undefined && rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const relationships = page.map((row) => fromRow(row));
+    const last = page[page.length - 1];
+    if (!more || last === undefined) return { relationships, revision };
+    return { relationships, revision, cursor: encodeCursor({ revision, after: toKey(last) }, filter) };
+  });
+}
+
+export async function lookupForward(
+  ctx: StoreContext,
+  query: ForwardQuery,
+  revision: Revision,
+): Promise<readonly Relationship[]> {
+  if (query.resourceIds.length === 0 || query.relations.length === 0) return [];
+  if (query.subjectIds !== undefined && query.subjectIds.length === 0) return [];
+  const rows = await readClient(ctx, (client) =>
+    runRows(client, ctx.sql.forward, [
+      revision,
+      nowParam(ctx),
+      query.resourceType,
+      query.resourceIds,
+      query.relations,
+      query.subjectType ?? null,
+      query.subjectRelation === undefined
+        ? null
+        : query.subjectRelation === "..."
+          ? ""
+          : query.subjectRelation,
+      query.subjectIds ?? null,
+    ]),
+  );
+  return rows.map((row) => fromRow(row));
+}
+
+export async function lookupReverse(
+  ctx: StoreContext,
+  query: ReverseQuery,
+  revision: Revision,
+): Promise<readonly Relationship[]> {
+  if (query.subjectIds.length === 0 || query.relations.length === 0) return [];
+  const rows = await readClient(ctx, (client) =>
+    runRows(client, ctx.sql.reverse, [
+      revision,
+      nowParam(ctx),
+      query.subjectType,
+      query.subjectIds,
+      query.subjectRelation === "..." ? "" : query.subjectRelation,
+      query.resourceType,
+      query.relations,
+    ]),
+  );
+  return rows.map((row) => fromRow(row));
+}
+
+/** Every visible relationship at a revision, in key order, fetched a page at a time. */
+export async function* exportRelationships(
+  ctx: StoreContext,
+  revision: Revision | undefined,
+  pageSize = 5_000,
+): AsyncIterable<Relationship> {
+  const at = await readClient(ctx, (client) => checkedRevision(ctx, client, revision));
+  let after: RelationshipKey | undefined;
+  for (;;) {
+    const rows = await readClient(ctx, (client) => selectPage(ctx, client, undefined, at, after, pageSize));
+    for (const row of rows) yield fromRow(row);
+    const last = rows[rows.length - 1];
+    if (rows.length < pageSize || last === undefined) return;
+    after = toKey(last);
+  }
+}

@@ -1,0 +1,176 @@
+/** The PostgreSQL store: several stateless Latch replicas on one database. */
+import type { Revision } from "../../core/index.js";
+import { createRevisionCodec, type Store, StoreError } from "../index.js";
+import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
+import type { StoreContext } from "./context.js";
+import { importRelationships } from "./import.js";
+import { createChangeListener } from "./listen.js";
+import { applyMigrations, LATEST_VERSION } from "./migrations.js";
+import {
+  currentRevision,
+  exportRelationships,
+  lookupForward,
+  lookupReverse,
+  readClient,
+  readRelationships,
+} from "./read.js";
+import { changesSince, readSchema, sweepExpired, writeSchema } from "./schema-ops.js";
+import { changesChannel, isValidSchemaName, quoteIdent } from "./sql-names.js";
+import { buildStatements } from "./statements.js";
+import { writeTransaction } from "./transaction.js";
+import { checkFilter, checkPreconditions, deleteMatching, writeUpdates } from "./write.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:5432/db` */
+  readonly url: string;
+  /** PG schema holding Latch's tables (default `public`). */
+  readonly schema?: string;
+  readonly pool?: PoolOptions;
+  /** NOTIFY subscribers of each committed revision (default true). */
+  readonly notify?: boolean;
+  /** Apply pending migrations on open (default true); false refuses an unmigrated database. */
+  readonly migrate?: boolean;
+  /** How often `subscribe` polls while LISTEN is down (default 1000 ms). */
+  readonly pollIntervalMs?: number;
+  /** Clock for expiration, ms since the epoch (default Date.now). */
+  readonly now?: () => number;
+}
+
+/** The store plus the PostgreSQL-only parts. */
+export interface PostgresStore extends Store {
+  subscribe(listener: (revision: Revision) => void): () => void;
+  /** The PG schema this store lives in. */
+  readonly schemaName: string;
+}
+
+function checkSchemaName(schema: string): void {
+  if (!isValidSchemaName(schema)) {
+    throw new StoreError(
+      "store/invalid-pg-schema",
+      "invalid-argument",
+      `PostgreSQL schema name \`${schema}\` is not a plain identifier (letters, digits, _; at most 63).`,
+    );
+  }
+}
+
+/** Applies pending migrations; safe to run from several processes at once. */
+export async function migratePostgres(url: string, schema = "public", pool?: PoolOptions): Promise<number[]> {
+  checkSchemaName(schema);
+  const p = createPool(url, { ...pool, max: 1 });
+  try {
+    return await withClient(p, (client) => applyMigrations(client, schema), true);
+  } finally {
+    await p.end().catch(() => undefined);
+  }
+}
+
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const schemaName = options.schema ?? "public";
+  checkSchemaName(schemaName);
+  const q = quoteIdent(schemaName);
+  const pool = createPool(options.url, options.pool);
+  const channel = changesChannel(schemaName);
+  const ctx: StoreContext = {
+    pool,
+    q,
+    sql: buildStatements(q),
+    channel: options.notify === false ? null : channel,
+    now: options.now ?? Date.now,
+    compiled: undefined,
+  };
+
+  let meta: Map<string, string>;
+  try {
+    meta = await withClient(
+      pool,
+      async (client) => {
+        if (options.migrate !== false) await applyMigrations(client, schemaName);
+        const version = await client
+          .query<{ v: number | null }>(`SELECT max(version) AS v FROM ${q}.latch_migrations`)
+          .catch(() => ({ rows: [{ v: null }] }));
+        if ((version.rows[0]?.v ?? 0) < LATEST_VERSION) {
+          throw new StoreError(
+            "store/not-migrated",
+            "failed-precondition",
+            `PostgreSQL schema ${schemaName} is not migrated to version ${LATEST_VERSION}: run \`latch migrate\` first.`,
+          );
+        }
+        const rows = await client.query<{ key: string; value: string }>(
+          `SELECT key, value FROM ${q}.metadata`,
+        );
+        return new Map(rows.rows.map((r) => [r.key, r.value]));
+      },
+      true,
+    );
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw toStoreError(error);
+  }
+  const storeId = meta.get("store_id");
+  const secret = meta.get("token_secret");
+  if (storeId === undefined || secret === undefined) {
+    await pool.end().catch(() => undefined);
+    throw new StoreError(
+      "store/corrupt",
+      "internal",
+      `PostgreSQL schema ${schemaName} lacks its store identity.`,
+    );
+  }
+  const codec = createRevisionCodec(storeId, Buffer.from(secret, "hex"));
+  const current = () => readClient(ctx, (client) => currentRevision(ctx, client));
+  const listener = createChangeListener({
+    url: options.url,
+    channel,
+    poll: current,
+    pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 5_000,
+  });
+  let closed = false;
+
+  return {
+    storeId,
+    schemaName,
+    currentRevision: current,
+    readSchema: (revision) => readSchema(ctx, revision),
+    writeSchema: (text) => writeSchema(ctx, text),
+    readRelationships: (filter, readOptions) => readRelationships(ctx, filter, readOptions),
+    lookupForward: (query, revision) => lookupForward(ctx, query, revision),
+    lookupReverse: (query, revision) => lookupReverse(ctx, query, revision),
+    async write(updates, preconditions = []) {
+      const { revision } = await writeTransaction(ctx, (client, revision) =>
+        writeUpdates(ctx, client, revision, updates, preconditions),
+      );
+      return revision;
+    },
+    async deleteRelationships(filter, deleteOptions = {}) {
+      checkFilter(filter);
+      const limit = deleteOptions.limit;
+      if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+        throw new StoreError(
+          "store/invalid-limit",
+          "invalid-argument",
+          `limit must be a positive integer, got ${limit}.`,
+        );
+      }
+      const { revision, result } = await writeTransaction(ctx, async (client, revision) => {
+        await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);
+        return deleteMatching(ctx, client, revision, filter, limit);
+      });
+      return { revision, deleted: result };
+    },
+    changesSince: (after, limit) => changesSince(ctx, after, limit),
+    importRelationships: (relationships, importOptions) =>
+      importRelationships(ctx, relationships, importOptions),
+    exportRelationships: (revision) => exportRelationships(ctx, revision),
+    sweepExpired: (limit) => sweepExpired(ctx, limit),
+    encodeRevision: (revision) => codec.encode(revision),
+    decodeRevision: (token) => codec.decode(token),
+    subscribe: (fn) => listener.subscribe(fn),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await listener.close();
+      await pool.end();
+    },
+  };
+}

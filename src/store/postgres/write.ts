@@ -1,0 +1,160 @@
+/** Relationship writes: validated, checked against preconditions, applied at one revision. */
+import type pg from "pg";
+import type { Relationship, Revision } from "../../core/index.js";
+import type { CompiledSchema } from "../../schema/index.js";
+import {
+  describeRelationship,
+  type Precondition,
+  type RelationshipFilter,
+  type RelationshipUpdate,
+  StoreError,
+  validateRelationship,
+  validateRelationshipForDelete,
+} from "../index.js";
+import { nowParam, requireSchema, run, runRows, type StoreContext } from "./context.js";
+import { LIVE_REVISION } from "./migrations.js";
+import { columnValues, emptyColumns, keyOf, keyString, pushColumns } from "./rows.js";
+import { filterPredicates, Params } from "./sql-filter.js";
+
+export function checkFilter(filter: RelationshipFilter): void {
+  if (typeof filter?.resourceType !== "string" || filter.resourceType.length === 0) {
+    throw new StoreError(
+      "store/invalid-filter",
+      "invalid-argument",
+      "relationship filter needs a resource type (`resourceType`).",
+    );
+  }
+  if (
+    filter.subject !== undefined &&
+    (typeof filter.subject.type !== "string" || filter.subject.type === "")
+  ) {
+    throw new StoreError(
+      "store/invalid-filter",
+      "invalid-argument",
+      "a subject filter needs a subject type.",
+    );
+  }
+}
+
+export function validateUpdates(schema: CompiledSchema, updates: readonly RelationshipUpdate[]): void {
+  const seen = new Set<string>();
+  for (const update of updates) {
+    if (update.operation === "delete") validateRelationshipForDelete(schema, update.relationship);
+    else if (update.operation === "create" || update.operation === "touch") {
+      validateRelationship(schema, update.relationship);
+    } else {
+      throw new StoreError(
+        "store/invalid-operation",
+        "invalid-argument",
+        `unknown update operation \`${String(update.operation)}\`: use create, touch or delete.`,
+      );
+    }
+    const key = keyString(update.relationship);
+    if (seen.has(key)) {
+      throw new StoreError(
+        "store/duplicate-update",
+        "invalid-argument",
+        `${describeRelationship(update.relationship)} is updated twice in one write: a write may name each relationship once.`,
+        { relationship: describeRelationship(update.relationship) },
+      );
+    }
+    seen.add(key);
+  }
+}
+
+export async function checkPreconditions(
+  ctx: StoreContext,
+  client: pg.ClientBase,
+  preconditions: readonly Precondition[],
+): Promise<void> {
+  for (const [index, precondition] of preconditions.entries()) {
+    checkFilter(precondition.filter);
+    const p = new Params();
+    const where = filterPredicates(precondition.filter, p);
+    const now = p.add(nowParam(ctx));
+    const sql = `SELECT 1 FROM ${ctx.q}.relationships WHERE ${where.join(" AND ")}
+      AND deleted_rev = ${LIVE_REVISION} AND (expires_at IS NULL OR expires_at > ${now}) LIMIT 1`;
+    const matched = (await client.query(sql, p.values)).rowCount === 1;
+    if (matched !== (precondition.operation === "must-match")) {
+      throw new StoreError(
+        "store/precondition-failed",
+        "failed-precondition",
+        `precondition ${index + 1} failed: ${precondition.operation === "must-match" ? "no relationship matches" : "a relationship matches"} its filter. Nothing was written.`,
+        { index, operation: precondition.operation, filter: precondition.filter },
+      );
+    }
+  }
+}
+
+/**
+ * Applies validated updates at `revision` with two set-based statements whatever their number:
+ * close the live rows they replace or delete, then insert the new rows.
+ */
+export async function applyUpdates(
+  ctx: StoreContext,
+  client: pg.ClientBase,
+  revision: Revision,
+  updates: readonly RelationshipUpdate[],
+): Promise<void> {
+  if (updates.length === 0) return;
+  const now = nowParam(ctx);
+  const keys: string[][] = [[], [], [], [], [], []];
+  const seqs: number[] = [];
+  const isDelete: boolean[] = [];
+  const inserts = emptyColumns();
+  for (const [seq, update] of updates.entries()) {
+    for (const [i, part] of keyOf(update.relationship).entries()) keys[i]?.push(part);
+    seqs.push(seq);
+    isDelete.push(update.operation === "delete");
+    if (update.operation !== "delete") pushColumns(inserts, update.relationship, seq);
+  }
+  const closed = await runRows(client, ctx.sql.closeRows, [revision, now, ...keys, seqs, isDelete]);
+  for (const [seq, visible] of closed) {
+    const update = updates[seq as number];
+    if (update?.operation === "create" && visible === true) throw alreadyExists(update.relationship);
+  }
+  if (inserts.seq.length > 0) await run(client, ctx.sql.insertRows, [revision, ...columnValues(inserts)]);
+}
+
+export function alreadyExists(r: Relationship): StoreError {
+  const text = describeRelationship(r);
+  return new StoreError(
+    "relationship/already-exists",
+    "already-exists",
+    `${text} already exists: CREATE refuses an existing relationship. Use TOUCH to write it whether or not it exists.`,
+    { relationship: text },
+  );
+}
+
+export async function writeUpdates(
+  ctx: StoreContext,
+  client: pg.ClientBase,
+  revision: Revision,
+  updates: readonly RelationshipUpdate[],
+  preconditions: readonly Precondition[],
+): Promise<void> {
+  const schema = await requireSchema(ctx, client);
+  validateUpdates(schema, updates);
+  await checkPreconditions(ctx, client, preconditions);
+  await applyUpdates(ctx, client, revision, updates);
+}
+
+/** Closes up to `limit` visible rows matching `filter` at `revision`; returns how many. */
+export async function deleteMatching(
+  ctx: StoreContext,
+  client: pg.ClientBase,
+  revision: Revision,
+  filter: RelationshipFilter,
+  limit: number | undefined,
+): Promise<number> {
+  const p = new Params();
+  const rev = p.add(revision);
+  const where = filterPredicates(filter, p);
+  const now = p.add(nowParam(ctx));
+  const bounded = limit === undefined ? "" : `LIMIT ${p.add(limit)}`;
+  const sql = `UPDATE ${ctx.q}.relationships SET deleted_rev = ${rev}, deleted_seq = 0
+    WHERE ctid IN (SELECT ctid FROM ${ctx.q}.relationships WHERE ${where.join(" AND ")}
+      AND deleted_rev = ${LIVE_REVISION} AND (expires_at IS NULL OR expires_at > ${now}) ${bounded})`;
+  const result = await client.query(sql, p.values);
+  return result.rowCount ?? 0;
+}
