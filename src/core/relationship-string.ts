@@ -277,21 +277,20 @@ const RFC3339 =
 export function parseRfc3339(text: string): Date | undefined {
   const m = RFC3339.exec(text);
   if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const millis = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0"));
-  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
-  // setUTCFullYear, unlike Date.UTC, keeps years 0-99 as they are.
-  const local = new Date(0);
-  local.setUTCFullYear(year, month - 1, day);
-  // A rolled-over day means the date does not exist (February 30th), which Date.parse would accept.
-  if (local.getUTCDate() !== day || local.getUTCMonth() !== month - 1) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  const fraction = m[7];
+  const millis =
+    fraction === undefined
+      ? 0
+      : Number(fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, "0"));
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  // An impossible day (February 30th) is refused here; Date.parse would roll it over.
+  if (day > daysInMonth(year, month)) return undefined;
   let offsetMinutes = 0;
   if (m[8] === undefined) {
     const offsetHours = Number(m[10]);
@@ -299,10 +298,20 @@ export function parseRfc3339(text: string): Date | undefined {
     if (offsetHours > 23 || offsetMins > 59) return undefined;
     offsetMinutes = (m[9] === "-" ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
-  const date = new Date(
-    local.getTime() + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 + millis,
-  );
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  // Date.UTC reads years 0-99 as 1900-1999; shifting by a 400-year Gregorian cycle avoids that.
+  const utc =
+    year < 100
+      ? Date.UTC(year + 400, month - 1, day, hour, minute, second, millis) - GREGORIAN_CYCLE_MS
+      : Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  return new Date(utc - offsetMinutes * 60_000);
+}
+
+const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) return 29;
+  return DAYS_IN_MONTH[month - 1] ?? 0;
 }
 
 /** `2027-01-01T00:00:00Z`, with milliseconds only when they are not zero. */
