@@ -45,4 +45,13 @@ export interface CompiledCondition {
 export interface ConditionLimits {
   /** Maximum length of a CEL expression in characters. */
   readonly maxExpressionLength: number;
+  /** Maximum number of nodes in the parsed expression. */
+  readonly maxAstNodes?: number;
+  /** Maximum nesting depth of calls, selections, indexes and literals. */
+  readonly maxNestingDepth?: number;
+  /**
+   * Maximum nesting of comprehensions (`all`, `exists`, `map`, `filter`...). Evaluation cost grows
+   * as the list sizes raised to this power, and the CEL library has no runtime cost limit.
+   */
+  readonly maxComprehensionDepth?: number;
 }
