@@ -1,0 +1,386 @@
+/** Conformance: filters, pagination, batched lookups, revision pinning, expiration and sweep. */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Relationship } from "../../../src/core/index.js";
+import type { RelationshipFilter, Store } from "../../../src/store/index.js";
+import {
+  create,
+  expiringIn,
+  exportAll,
+  fmt,
+  matches,
+  readAll,
+  rejection,
+  rel,
+  remove,
+  SCHEMA,
+  type StoreFactory,
+  sleep,
+  storeOrder,
+  touch,
+} from "./helpers.js";
+
+const SEED = [
+  "document:d1#viewer@user:alice",
+  "document:d1#viewer@user:bob",
+  "document:d1#viewer@group:eng#member",
+  "document:d1#owner@user:alice",
+  "document:d1#parent@folder:f1",
+  "document:d10#viewer@user:*",
+  'document:d10#viewer@user:carol[only_on:{"day":"tuesday"}]',
+  "document:d2#viewer@group:eng#member",
+  "document:d2#viewer@group:ops#member",
+  "document:d2#owner@user:bob",
+  "document:e1#viewer@user:alice",
+  "folder:f1#viewer@user:alice",
+  "group:eng#member@user:bob",
+  "group:eng#member@group:ops#member",
+];
+
+export function readCases(factory: StoreFactory): void {
+  let store: Store;
+  beforeEach(async () => {
+    store = await factory();
+    await store.writeSchema(SCHEMA);
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  describe("filters", () => {
+    beforeEach(async () => {
+      await store.write(SEED.map(create));
+    });
+
+    const filters: RelationshipFilter[] = [
+      { resourceType: "document" },
+      { resourceType: "folder" },
+      { resourceType: "document", resourceId: "d1" },
+      { resourceType: "document", resourceIdPrefix: "d1" },
+      { resourceType: "document", resourceIdPrefix: "e" },
+      { resourceType: "document", relation: "owner" },
+      { resourceType: "document", subject: { type: "group" } },
+      { resourceType: "document", subject: { type: "user", id: "alice" } },
+      { resourceType: "document", subject: { type: "user", id: "*" } },
+      { resourceType: "document", subject: { type: "group", relation: "member" } },
+      { resourceType: "document", subject: { type: "user", relation: "" } },
+      { resourceType: "group", subject: { type: "group", id: "ops", relation: "member" } },
+      { resourceType: "document", caveatName: "only_on" },
+      {
+        resourceType: "document",
+        resourceId: "d1",
+        relation: "viewer",
+        subject: { type: "user", id: "bob" },
+      },
+      { resourceType: "nothing" },
+    ];
+    for (const filter of filters) {
+      it(`matches exactly ${JSON.stringify(filter)}`, async () => {
+        const expected = SEED.map(rel)
+          .filter((r) => matches(r, filter))
+          .sort(storeOrder)
+          .map(fmt);
+        expect(await readAll(store, filter)).toEqual(expected);
+      });
+    }
+
+    it("refuses a filter without a resource type", async () => {
+      const error = await rejection(store.readRelationships({ resourceType: "" }));
+      expect(error.kind).toBe("invalid-argument");
+    });
+  });
+
+  describe("pagination", () => {
+    const all = Array.from(
+      { length: 61 },
+      (_, i) => `document:p${String(i).padStart(2, "0")}#viewer@user:u${i % 7}`,
+    );
+
+    beforeEach(async () => {
+      for (let i = 0; i < all.length; i += 20) await store.write(all.slice(i, i + 20).map(create));
+    });
+
+    it("pages through a pinned snapshot with no duplicates and no gaps while writes happen", async () => {
+      const filter = { resourceType: "document" };
+      const snapshot = await store.currentRevision();
+      const expected = await readAll(store, filter, snapshot);
+      expect(expected).toHaveLength(all.length);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page: Awaited<ReturnType<Store["readRelationships"]>> = await store.readRelationships(
+          filter,
+          cursor === undefined ? { limit: 8, revision: snapshot } : { limit: 8, cursor },
+        );
+        expect(page.revision).toBe(snapshot);
+        expect(page.relationships.length).toBeLessThanOrEqual(8);
+        seen.push(...page.relationships.map(fmt));
+        cursor = page.cursor;
+        pages++;
+        // Writes between pages: before and after the cursor, deletes of rows not yet read, touches.
+        await store.write([
+          create(`document:p${String(pages).padStart(2, "0")}a#viewer@user:new`),
+          create(`document:a${pages}#viewer@user:new`),
+          remove(all[(pages * 8 + 3) % all.length]!),
+          touch(`${all[(pages * 8 + 5) % all.length]!}[only_on]`),
+        ]);
+      } while (cursor !== undefined);
+      expect(pages).toBe(Math.ceil(all.length / 8));
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen).toEqual(expected);
+      // The current state did change underneath.
+      expect(await readAll(store, filter)).not.toEqual(expected);
+    });
+
+    it("pages a filtered read, continuing only with the same filter", async () => {
+      const filter = { resourceType: "document", subject: { type: "user", id: "u3" } };
+      const expected = all
+        .map(rel)
+        .filter((r) => matches(r, filter))
+        .map(fmt);
+      const first = await store.readRelationships(filter, { limit: 3 });
+      expect(first.cursor).toBeDefined();
+      const rest = await store.readRelationships(filter, { cursor: first.cursor! });
+      expect([...first.relationships, ...rest.relationships].map(fmt)).toEqual(expected);
+      expect(rest.cursor).toBeUndefined();
+      const error = await rejection(
+        store.readRelationships({ resourceType: "document" }, { cursor: first.cursor! }),
+      );
+      expect(error.code).toBe("cursor/filter-mismatch");
+      const garbage = await rejection(store.readRelationships(filter, { cursor: "not-a-cursor" }));
+      expect(garbage.kind).toBe("invalid-argument");
+    });
+
+    it("returns no cursor when the page is the last", async () => {
+      const page = await store.readRelationships({ resourceType: "document" }, { limit: all.length });
+      expect(page.relationships).toHaveLength(all.length);
+      expect(page.cursor).toBeUndefined();
+    });
+  });
+
+  describe("batched lookups", () => {
+    let revision: bigint;
+    beforeEach(async () => {
+      revision = await store.write(SEED.map(create));
+    });
+
+    const sorted = (rs: readonly Relationship[]) => [...rs].sort(storeOrder).map(fmt);
+    const expect_ = (pred: (r: Relationship) => boolean) =>
+      SEED.map(rel).filter(pred).sort(storeOrder).map(fmt);
+
+    it("forward: many ids and relations in one call", async () => {
+      const got = await store.lookupForward(
+        { resourceType: "document", resourceIds: ["d1", "d2", "missing"], relations: ["viewer", "owner"] },
+        revision,
+      );
+      expect(sorted(got)).toEqual(
+        expect_(
+          (r) =>
+            r.resource.type === "document" &&
+            ["d1", "d2"].includes(r.resource.id) &&
+            ["viewer", "owner"].includes(r.relation),
+        ),
+      );
+    });
+
+    it("forward: restricted by subject type, relation and ids", async () => {
+      const sets = await store.lookupForward(
+        {
+          resourceType: "document",
+          resourceIds: ["d1", "d2", "d10"],
+          relations: ["viewer"],
+          subjectType: "group",
+          subjectRelation: "member",
+        },
+        revision,
+      );
+      expect(sorted(sets)).toEqual(
+        expect_(
+          (r) => r.resource.type === "document" && r.relation === "viewer" && r.subject.type === "group",
+        ),
+      );
+      const direct = await store.lookupForward(
+        {
+          resourceType: "document",
+          resourceIds: ["d1", "d10"],
+          relations: ["viewer"],
+          subjectType: "user",
+          subjectRelation: "",
+          subjectIds: ["bob", "*"],
+        },
+        revision,
+      );
+      expect(sorted(direct)).toEqual(["document:d1#viewer@user:bob", "document:d10#viewer@user:*"]);
+    });
+
+    it("reverse: relationships pointing at subjects, wildcard included on request", async () => {
+      const users = await store.lookupReverse(
+        {
+          resourceType: "document",
+          relations: ["viewer", "owner"],
+          subjectType: "user",
+          subjectIds: ["alice", "carol", "*"],
+          subjectRelation: "",
+        },
+        revision,
+      );
+      expect(sorted(users)).toEqual(
+        expect_(
+          (r) =>
+            r.resource.type === "document" &&
+            r.subject.type === "user" &&
+            ["alice", "carol", "*"].includes(r.subject.id),
+        ),
+      );
+      const sets = await store.lookupReverse(
+        {
+          resourceType: "document",
+          relations: ["viewer"],
+          subjectType: "group",
+          subjectIds: ["eng"],
+          subjectRelation: "member",
+        },
+        revision,
+      );
+      expect(sorted(sets)).toEqual([
+        "document:d1#viewer@group:eng#member",
+        "document:d2#viewer@group:eng#member",
+      ]);
+    });
+
+    it("returns nothing for empty id lists", async () => {
+      expect(
+        await store.lookupForward(
+          { resourceType: "document", resourceIds: [], relations: ["viewer"] },
+          revision,
+        ),
+      ).toEqual([]);
+      expect(
+        await store.lookupReverse(
+          {
+            resourceType: "document",
+            relations: ["viewer"],
+            subjectType: "user",
+            subjectIds: [],
+            subjectRelation: "",
+          },
+          revision,
+        ),
+      ).toEqual([]);
+    });
+  });
+
+  describe("revision pinning", () => {
+    it("reads at an old revision see exactly the writes up to it", async () => {
+      const r1 = await store.write([
+        create("document:a#viewer@user:alice"),
+        create("document:b#viewer@user:bob"),
+      ]);
+      const r2 = await store.write([
+        touch("document:a#viewer@user:alice[only_on]"),
+        create("document:c#viewer@user:carol"),
+      ]);
+      const r3 = await store.write([remove("document:a#viewer@user:alice")]);
+      const filter = { resourceType: "document" };
+      expect(await readAll(store, filter, r1)).toEqual([
+        "document:a#viewer@user:alice",
+        "document:b#viewer@user:bob",
+      ]);
+      expect(await readAll(store, filter, r2)).toEqual([
+        "document:a#viewer@user:alice[only_on]",
+        "document:b#viewer@user:bob",
+        "document:c#viewer@user:carol",
+      ]);
+      expect(await readAll(store, filter, r3)).toEqual([
+        "document:b#viewer@user:bob",
+        "document:c#viewer@user:carol",
+      ]);
+      const forward = (at: bigint) =>
+        store.lookupForward({ resourceType: "document", resourceIds: ["a"], relations: ["viewer"] }, at);
+      expect((await forward(r1)).map(fmt)).toEqual(["document:a#viewer@user:alice"]);
+      expect((await forward(r2)).map(fmt)).toEqual(["document:a#viewer@user:alice[only_on]"]);
+      expect(await forward(r3)).toEqual([]);
+      const reverse = (at: bigint) =>
+        store.lookupReverse(
+          {
+            resourceType: "document",
+            relations: ["viewer"],
+            subjectType: "user",
+            subjectIds: ["alice"],
+            subjectRelation: "",
+          },
+          at,
+        );
+      expect(await reverse(r1)).toHaveLength(1);
+      expect(await reverse(r3)).toHaveLength(0);
+      expect(await exportAll(store, r1)).toEqual([
+        "document:a#viewer@user:alice",
+        "document:b#viewer@user:bob",
+      ]);
+      expect(await exportAll(store, r1 - 1n)).toEqual([]);
+    });
+  });
+
+  describe("expiration", () => {
+    it("hides expired relationships from every read", async () => {
+      const past = expiringIn("document:a#temp@user:old", -5_000);
+      const future = expiringIn("document:a#temp@user:new", 3_600_000);
+      const revision = await store.write([
+        { operation: "create", relationship: past },
+        { operation: "create", relationship: future },
+      ]);
+      expect(await readAll(store, { resourceType: "document" })).toEqual([fmt(future)]);
+      expect(
+        (
+          await store.lookupForward(
+            { resourceType: "document", resourceIds: ["a"], relations: ["temp"] },
+            revision,
+          )
+        ).map(fmt),
+      ).toEqual([fmt(future)]);
+      expect(
+        await store.lookupReverse(
+          {
+            resourceType: "document",
+            relations: ["temp"],
+            subjectType: "user",
+            subjectIds: ["old"],
+            subjectRelation: "",
+          },
+          revision,
+        ),
+      ).toEqual([]);
+      expect(await exportAll(store)).toEqual([fmt(future)]);
+      // An expired relationship does not block CREATE of the same one.
+      await store.write([
+        { operation: "create", relationship: expiringIn("document:a#temp@user:old", 3_600_000) },
+      ]);
+      expect(await readAll(store, { resourceType: "document" })).toHaveLength(2);
+    });
+
+    it("hides a relationship from the moment it expires", async () => {
+      const soon = expiringIn("document:a#temp@user:soon", 400);
+      const revision = await store.write([{ operation: "create", relationship: soon }]);
+      expect(await readAll(store, { resourceType: "document" })).toEqual([fmt(soon)]);
+      await sleep(Math.max(0, soon.expiration!.getTime() - Date.now()) + 50);
+      expect(await readAll(store, { resourceType: "document" })).toEqual([]);
+      expect(await readAll(store, { resourceType: "document" }, revision)).toEqual([]);
+    });
+
+    it("sweeps expired relationships in bounded batches", async () => {
+      await store.write(
+        Array.from({ length: 5 }, (_, i) => ({
+          operation: "create" as const,
+          relationship: expiringIn(`document:x${i}#temp@user:u`, -1_000),
+        })),
+      );
+      await store.write([
+        { operation: "create", relationship: expiringIn("document:keep#temp@user:u", 3_600_000) },
+      ]);
+      expect(await store.sweepExpired(3)).toBe(3);
+      expect(await store.sweepExpired(10)).toBe(2);
+      expect(await store.sweepExpired(10)).toBe(0);
+      expect(await exportAll(store)).toHaveLength(1);
+    });
+  });
+}

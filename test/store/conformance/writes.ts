@@ -1,0 +1,282 @@
+/** Conformance: schema writes, CREATE/TOUCH/DELETE, preconditions, limits, atomicity, orphan refusal. */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Store } from "../../../src/store/index.js";
+import {
+  create,
+  exportAll,
+  readAll,
+  rejection,
+  rel,
+  remove,
+  SCHEMA,
+  type StoreFactory,
+  touch,
+} from "./helpers.js";
+
+export function writeCases(factory: StoreFactory): void {
+  let store: Store;
+  beforeEach(async () => {
+    store = await factory();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  describe("schema", () => {
+    it("refuses relationship writes before any schema exists", async () => {
+      expect(await store.readSchema()).toBeUndefined();
+      const before = await store.currentRevision();
+      const error = await rejection(store.write([create("document:a#viewer@user:alice")]));
+      expect(error.code).toBe("schema/missing");
+      expect(error.kind).toBe("failed-precondition");
+      expect((await rejection(store.importRelationships([rel("document:a#viewer@user:alice")]))).code).toBe(
+        "schema/missing",
+      );
+      expect(await store.currentRevision()).toBe(before);
+    });
+
+    it("stores the schema with its revision and keeps history", async () => {
+      const first = await store.writeSchema(SCHEMA);
+      const second = await store.writeSchema(`${SCHEMA}\ndefinition team {}\n`);
+      expect(second).toBeGreaterThan(first);
+      expect(await store.readSchema()).toEqual({ text: `${SCHEMA}\ndefinition team {}\n`, revision: second });
+      expect(await store.readSchema(first)).toEqual({ text: SCHEMA, revision: first });
+      expect(await store.currentRevision()).toBe(second);
+    });
+
+    it("rejects a schema that does not compile and keeps the old one", async () => {
+      const revision = await store.writeSchema(SCHEMA);
+      const error = await rejection(store.writeSchema("definition document { relation viewer: nobody }"));
+      expect(error.code).toMatch(/^schema\//);
+      expect(error.kind).toBe("invalid-argument");
+      expect((await store.readSchema())?.revision).toBe(revision);
+    });
+
+    it("refuses a schema that would orphan relationships, naming relations and counts", async () => {
+      await store.writeSchema(SCHEMA);
+      await store.write([
+        create("document:a#viewer@group:eng#member"),
+        create("document:b#viewer@group:eng#member"),
+        create("document:a#viewer@user:alice"),
+        create("document:a#parent@folder:f"),
+      ]);
+      const narrowed = SCHEMA.replace("user | group#member | user:* | user with only_on", "user").replace(
+        "relation parent: folder\n",
+        "",
+      );
+      const before = await store.readSchema();
+      const error = (await rejection(store.writeSchema(narrowed))) as unknown as {
+        code: string;
+        kind: string;
+        message: string;
+        details: { orphans: { relation: string; count: number }[] };
+      };
+      expect(error.code).toBe("schema/would-orphan");
+      expect(error.kind).toBe("failed-precondition");
+      expect(error.details.orphans.map((o) => [o.relation, o.count])).toEqual([
+        ["document#parent", 1],
+        ["document#viewer", 2],
+      ]);
+      expect(error.message).toContain("document#viewer");
+      expect(await store.readSchema()).toEqual(before);
+
+      await store.deleteRelationships({ resourceType: "document", subject: { type: "group" } });
+      await store.deleteRelationships({ resourceType: "document", relation: "parent" });
+      const revision = await store.writeSchema(narrowed);
+      expect((await store.readSchema())?.revision).toBe(revision);
+    });
+
+    it("refuses a schema that removes a caveat stored relationships use", async () => {
+      await store.writeSchema(SCHEMA);
+      await store.write([create('document:a#viewer@user:bob[only_on:{"day":"monday"}]')]);
+      const error = await rejection(store.writeSchema(SCHEMA.replace(" | user with only_on", "")));
+      expect(error.code).toBe("schema/would-orphan");
+    });
+  });
+
+  describe("CREATE, TOUCH and DELETE", () => {
+    beforeEach(async () => {
+      await store.writeSchema(SCHEMA);
+    });
+
+    it("CREATE fails when the relationship exists, whatever its caveat, and writes nothing", async () => {
+      await store.write([create("document:a#viewer@user:alice")]);
+      const before = await store.currentRevision();
+      const error = await rejection(
+        store.write([create("document:b#viewer@user:bob"), create("document:a#viewer@user:alice[only_on]")]),
+      );
+      expect(error.code).toBe("relationship/already-exists");
+      expect(error.kind).toBe("already-exists");
+      expect(error.message).toContain("document:a#viewer@user:alice");
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toEqual(["document:a#viewer@user:alice"]);
+    });
+
+    it("TOUCH inserts, then replaces caveat and expiration", async () => {
+      await store.write([touch('document:a#viewer@user:alice[only_on:{"day":"tuesday"}]')]);
+      expect(await readAll(store, { resourceType: "document" })).toEqual([
+        'document:a#viewer@user:alice[only_on:{"day":"tuesday"}]',
+      ]);
+      await store.write([touch("document:a#viewer@user:alice")]);
+      expect(await readAll(store, { resourceType: "document" })).toEqual(["document:a#viewer@user:alice"]);
+      await store.write([touch("document:a#temp@user:alice[expiration:2300-01-01T00:00:00Z]")]);
+      await store.write([
+        touch('document:a#temp@user:alice[over:{"limit":3}][expiration:2301-01-01T00:00:00Z]'),
+      ]);
+      expect(await readAll(store, { resourceType: "document", relation: "temp" })).toEqual([
+        'document:a#temp@user:alice[over:{"limit":3}][expiration:2301-01-01T00:00:00Z]',
+      ]);
+    });
+
+    it("DELETE removes, and deleting an absent relationship is not an error", async () => {
+      await store.write([create("document:a#viewer@user:alice"), create("document:a#viewer@user:bob")]);
+      const revision = await store.write([
+        remove("document:a#viewer@user:alice"),
+        remove("document:z#viewer@user:x"),
+      ]);
+      expect(typeof revision).toBe("bigint");
+      expect(await exportAll(store)).toEqual(["document:a#viewer@user:bob"]);
+      // After a delete, CREATE works again.
+      await store.write([create("document:a#viewer@user:alice")]);
+      expect(await exportAll(store)).toHaveLength(2);
+    });
+
+    it("refuses the same relationship twice in one write", async () => {
+      const error = await rejection(
+        store.write([create("document:a#viewer@user:alice"), remove("document:a#viewer@user:alice")]),
+      );
+      expect(error.code).toBe("write/duplicate-update");
+      expect(await exportAll(store)).toEqual([]);
+    });
+
+    it("refuses a write over the update limit", async () => {
+      const updates = Array.from({ length: 1_001 }, (_, i) => create(`document:d${i}#viewer@user:u${i}`));
+      const error = await rejection(store.write(updates));
+      expect(error.code).toBe("write/too-many-updates");
+      expect(error.kind).toBe("resource-exhausted");
+      expect(await exportAll(store)).toEqual([]);
+    });
+
+    it("gives each write a new, larger revision", async () => {
+      const a = await store.write([create("document:a#viewer@user:alice")]);
+      const b = await store.write([create("document:b#viewer@user:alice")]);
+      expect(b).toBeGreaterThan(a);
+      expect(await store.currentRevision()).toBe(b);
+    });
+
+    it("rejects a batch with one invalid relationship and writes nothing", async () => {
+      await store.write([create("document:seed#viewer@user:alice")]);
+      const before = await store.currentRevision();
+      const beforeAll = await exportAll(store);
+      const bad = [
+        ["document:a#view@user:alice", "relationship/not-a-relation"],
+        ["document:a#viewer@folder:f", "relationship/subject-not-allowed"],
+        ["nothing:a#viewer@user:alice", "relationship/unknown-type"],
+        ["document:a#nope@user:alice", "relationship/unknown-relation"],
+        ["document:a#temp@user:alice[only_on]", "relationship/caveat-not-allowed"],
+        [
+          "document:a#viewer@user:alice[expiration:2300-01-01T00:00:00Z]",
+          "relationship/expiration-not-allowed",
+        ],
+        ['document:a#viewer@user:alice[only_on:{"day":7}]', "relationship/bad-caveat-context"],
+      ] as const;
+      for (const [text, code] of bad) {
+        const error = await rejection(
+          store.write([
+            create("document:ok#viewer@user:bob"),
+            create(text),
+            create("document:ok2#owner@user:bob"),
+          ]),
+        );
+        expect(error.code).toBe(code);
+        expect(error.kind).toBe("invalid-argument");
+        expect(error.message).toContain(text.split("[")[0]);
+      }
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toEqual(beforeAll);
+    });
+  });
+
+  describe("preconditions", () => {
+    beforeEach(async () => {
+      await store.writeSchema(SCHEMA);
+      await store.write([create("document:a#owner@user:alice")]);
+    });
+
+    it("applies the write when must-match and must-not-match hold", async () => {
+      await store.write(
+        [create("document:a#viewer@user:bob")],
+        [
+          {
+            operation: "must-match",
+            filter: { resourceType: "document", resourceId: "a", relation: "owner" },
+          },
+          {
+            operation: "must-not-match",
+            filter: { resourceType: "document", subject: { type: "user", id: "bob" } },
+          },
+        ],
+      );
+      expect(await exportAll(store)).toContain("document:a#viewer@user:bob");
+    });
+
+    it("refuses the whole write when a precondition fails", async () => {
+      const before = await store.currentRevision();
+      for (const pre of [
+        { operation: "must-match", filter: { resourceType: "document", resourceId: "b" } },
+        { operation: "must-not-match", filter: { resourceType: "document", relation: "owner" } },
+      ] as const) {
+        const error = await rejection(store.write([create("document:a#viewer@user:bob")], [pre]));
+        expect(error.code).toBe("write/precondition-failed");
+        expect(error.kind).toBe("failed-precondition");
+        const del = await rejection(
+          store.deleteRelationships({ resourceType: "document" }, { preconditions: [pre] }),
+        );
+        expect(del.code).toBe("write/precondition-failed");
+      }
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toEqual(["document:a#owner@user:alice"]);
+    });
+
+    it("does not count an expired relationship as a match", async () => {
+      await store.write([
+        {
+          operation: "create",
+          relationship: { ...rel("document:x#temp@user:z"), expiration: new Date(Date.now() - 1000) },
+        },
+      ]);
+      const error = await rejection(
+        store.write(
+          [create("document:a#viewer@user:bob")],
+          [{ operation: "must-match", filter: { resourceType: "document", resourceId: "x" } }],
+        ),
+      );
+      expect(error.code).toBe("write/precondition-failed");
+    });
+  });
+
+  describe("delete by filter", () => {
+    beforeEach(async () => {
+      await store.writeSchema(SCHEMA);
+    });
+
+    it("deletes what matches, up to a limit, and reports the count", async () => {
+      await store.write([
+        create("document:a#viewer@user:u1"),
+        create("document:a#viewer@user:u2"),
+        create("document:a#viewer@user:u3"),
+        create("document:a#owner@user:u1"),
+      ]);
+      const first = await store.deleteRelationships(
+        { resourceType: "document", relation: "viewer" },
+        { limit: 2 },
+      );
+      expect(first.deleted).toBe(2);
+      expect(await readAll(store, { resourceType: "document", relation: "viewer" })).toHaveLength(1);
+      const rest = await store.deleteRelationships({ resourceType: "document", relation: "viewer" });
+      expect(rest.deleted).toBe(1);
+      expect(rest.revision).toBeGreaterThan(first.revision);
+      expect(await exportAll(store)).toEqual(["document:a#owner@user:u1"]);
+    });
+  });
+}

@@ -1,0 +1,17 @@
+/**
+ * The store conformance suite: every backend runs exactly these cases with its own factory
+ * (a fresh, empty store per call). Backends differ in speed and deployment, never in behaviour.
+ */
+import { describe } from "vitest";
+import type { Store } from "../../src/store/index.js";
+import { historyCases } from "./conformance/history.js";
+import { readCases } from "./conformance/reads.js";
+import { writeCases } from "./conformance/writes.js";
+
+export function storeConformance(name: string, factory: () => Promise<Store>): void {
+  describe(`store conformance: ${name}`, () => {
+    describe("writes", () => writeCases(factory));
+    describe("reads", () => readCases(factory));
+    describe("history", () => historyCases(factory));
+  });
+}
