@@ -142,7 +142,7 @@ export function compileCondition(
   const parameterNames = new Set(parameters.keys());
   let skeleton: ReturnType<typeof buildSkeleton> | undefined;
 
-  const evaluate = (context: Readonly<Record<string, unknown>>): ConditionResult => {
+  const evaluateUnguarded = (context: Readonly<Record<string, unknown>>): ConditionResult => {
     const values: Record<string, unknown> = Object.create(null);
     let absent: string[] | undefined;
     for (const p of declared) {
@@ -181,6 +181,16 @@ export function compileCondition(
     if (outcome === false) return FALSE;
     if ("unknown" in outcome) return { kind: "missing", missing: [...outcome.unknown].sort() };
     return { kind: "error", message: describeError(outcome.error) };
+  };
+
+  // The contract is "never throws": whatever escapes (a hostile context object, a library bug) is
+  // an error result, and an error never allows.
+  const evaluate = (context: Readonly<Record<string, unknown>>): ConditionResult => {
+    try {
+      return evaluateUnguarded(typeof context === "object" && context !== null ? context : {});
+    } catch (error) {
+      return { kind: "error", message: describeError(error) };
+    }
   };
 
   return Object.freeze({ expression, parameters, evaluate });

@@ -119,6 +119,21 @@ describe("evaluate: conversions from JSON-like context", () => {
     );
   });
 
+  it("never throws, even for a context that is not an object or whose getters throw", () => {
+    const c = compileCondition("a == 1", params({ a: "int" }));
+    expect(c.evaluate(null as unknown as Record<string, unknown>)).toEqual({
+      kind: "missing",
+      missing: ["a"],
+    });
+    const hostile = Object.defineProperty({}, "a", {
+      enumerable: true,
+      get() {
+        throw new Error("no");
+      },
+    });
+    expect(c.evaluate(hostile).kind).toBe("error");
+  });
+
   it("ignores context keys that are not parameters", () => {
     expect(evaluate("a == 1", { a: "int" }, { a: 1, other: "x" })).toEqual(T);
   });
