@@ -19,6 +19,8 @@ export interface PoolOptions {
   readonly statementTimeoutMillis?: number;
   /** Client-side round-trip limit; catches a silent network (default statement timeout + 5 s). */
   readonly queryTimeoutMillis?: number;
+  /** `application_name` of the connections (default `latch`): what operators see in pg_stat_activity. */
+  readonly applicationName?: string;
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
@@ -32,7 +34,7 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     // A transaction left open by a crashed caller must not hold the revision lock forever.
     idle_in_transaction_session_timeout: statementTimeout * 2,
     query_timeout: options.queryTimeoutMillis ?? statementTimeout + 5_000,
-    application_name: "latch",
+    application_name: options.applicationName ?? "latch",
     keepAlive: true,
   });
   // Idle clients whose backend went away emit here; without a listener the process would crash.
@@ -148,13 +150,22 @@ export async function withClient<T>(
     } catch (error) {
       throw toStoreError(error);
     }
+    // A checked-out client whose connection dies between queries emits "error"; unheard, that
+    // would crash the process. The failure also surfaces through the next query.
+    let lost: unknown;
+    const onError = (error: unknown) => {
+      lost = error;
+    };
+    client.on("error", onError);
     try {
       const result = await work(client);
-      client.release();
+      client.off("error", onError);
+      client.release(lost === undefined ? undefined : asError(lost));
       return result;
     } catch (error) {
+      client.off("error", onError);
       const cause = error instanceof NotRetryable ? error.cause : error;
-      const broken = isConnectionFailure(cause);
+      const broken = isConnectionFailure(cause) || lost !== undefined;
       client.release(broken ? asError(cause) : undefined);
       if (broken && retry && attempt === 0 && !(error instanceof NotRetryable)) continue;
       throw toStoreError(cause);

@@ -68,9 +68,9 @@ export async function requireSchema(ctx: StoreContext, client: pg.ClientBase): P
   const current = await currentSchema(ctx, client);
   if (current === undefined) {
     throw new StoreError(
-      "store/no-schema",
+      "schema/missing",
       "failed-precondition",
-      "no schema has been written yet: write a schema before writing relationships.",
+      "no schema has been written to this store yet: relationships are validated against it. Write a schema first.",
     );
   }
   return current.schema;

@@ -15,6 +15,7 @@ export interface ListenerOptions {
   readonly poll: () => Promise<Revision>;
   readonly pollIntervalMs: number;
   readonly connectionTimeoutMillis: number;
+  readonly applicationName: string;
 }
 
 export interface ChangeListener {
@@ -94,7 +95,7 @@ export function createChangeListener(options: ListenerOptions): ChangeListener {
     const next = new pg.Client({
       connectionString: options.url,
       connectionTimeoutMillis: options.connectionTimeoutMillis,
-      application_name: "latch-listen",
+      application_name: options.applicationName,
       keepAlive: true,
     });
     client = next;

@@ -92,6 +92,13 @@ export async function readRelationships(
     );
   }
   const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor, filter);
+  if (cursor !== undefined && options.revision !== undefined && options.revision !== cursor.revision) {
+    throw new StoreError(
+      "cursor/revision-mismatch",
+      "invalid-argument",
+      `the cursor reads revision ${cursor.revision} but revision ${options.revision} was asked for; pass the cursor alone.`,
+    );
+  }
   return readClient(ctx, async (client) => {
     const revision = await checkedRevision(ctx, client, cursor?.revision ?? options.revision);
     const rows = await selectPage(

@@ -2,7 +2,7 @@
 import type { Revision } from "../../core/index.js";
 import { createRevisionCodec, type Store, StoreError } from "../index.js";
 import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
-import type { StoreContext } from "./context.js";
+import { requireSchema, type StoreContext } from "./context.js";
 import { importRelationships } from "./import.js";
 import { createChangeListener } from "./listen.js";
 import { applyMigrations, LATEST_VERSION } from "./migrations.js";
@@ -18,7 +18,7 @@ import { changesSince, readSchema, sweepExpired, writeSchema } from "./schema-op
 import { changesChannel, isValidSchemaName, quoteIdent } from "./sql-names.js";
 import { buildStatements } from "./statements.js";
 import { writeTransaction } from "./transaction.js";
-import { checkFilter, checkPreconditions, deleteMatching, writeUpdates } from "./write.js";
+import { checkFilter, checkPreconditions, checkUpdates, deleteMatching, writeUpdates } from "./write.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:5432/db` */
@@ -41,6 +41,21 @@ export interface PostgresStore extends Store {
   subscribe(listener: (revision: Revision) => void): () => void;
   /** The PG schema this store lives in. */
   readonly schemaName: string;
+}
+
+/** Largest changes page, and the default (as in the SQLite store). */
+const CHANGES_PAGE = 1_000;
+
+function positiveInt(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new StoreError(
+      "store/invalid-limit",
+      "invalid-argument",
+      `${what} must be a positive integer, got ${value}.`,
+    );
+  }
+  return value;
 }
 
 function checkSchemaName(schema: string): void {
@@ -124,6 +139,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     poll: current,
     pollIntervalMs: options.pollIntervalMs ?? 1_000,
     connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 5_000,
+    applicationName: `${options.pool?.applicationName ?? "latch"}-listen`,
   });
   let closed = false;
 
@@ -137,6 +153,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     lookupForward: (query, revision) => lookupForward(ctx, query, revision),
     lookupReverse: (query, revision) => lookupReverse(ctx, query, revision),
     async write(updates, preconditions = []) {
+      checkUpdates(updates);
       const { revision } = await writeTransaction(ctx, (client, revision) =>
         writeUpdates(ctx, client, revision, updates, preconditions),
       );
@@ -153,16 +170,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         );
       }
       const { revision, result } = await writeTransaction(ctx, async (client, revision) => {
+        await requireSchema(ctx, client);
         await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);
         return deleteMatching(ctx, client, revision, filter, limit);
       });
       return { revision, deleted: result };
     },
-    changesSince: (after, limit) => changesSince(ctx, after, limit),
+    changesSince: (after, limit) =>
+      changesSince(ctx, after, Math.min(positiveInt(limit, "limit") ?? CHANGES_PAGE, CHANGES_PAGE)),
     importRelationships: (relationships, importOptions) =>
       importRelationships(ctx, relationships, importOptions),
     exportRelationships: (revision) => exportRelationships(ctx, revision),
-    sweepExpired: (limit) => sweepExpired(ctx, limit),
+    sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),

@@ -36,29 +36,48 @@ export function checkFilter(filter: RelationshipFilter): void {
   }
 }
 
-export function validateUpdates(schema: CompiledSchema, updates: readonly RelationshipUpdate[]): void {
+/** Most updates in one write, as in the SQLite store; bulk loads go through importRelationships. */
+export const MAX_UPDATES_PER_WRITE = 1_000;
+
+export function checkUpdateCount(updates: readonly RelationshipUpdate[]): void {
+  if (updates.length > MAX_UPDATES_PER_WRITE) {
+    throw new StoreError(
+      "write/too-many-updates",
+      "resource-exhausted",
+      `a write may hold at most ${MAX_UPDATES_PER_WRITE} updates; got ${updates.length}. Split it, or use importRelationships for bulk loads.`,
+      { limit: MAX_UPDATES_PER_WRITE, count: updates.length },
+    );
+  }
+}
+
+/** Checks that need no schema, done before the transaction starts (the SQLite store's order). */
+export function checkUpdates(updates: readonly RelationshipUpdate[]): void {
+  checkUpdateCount(updates);
   const seen = new Set<string>();
   for (const update of updates) {
-    if (update.operation === "delete") validateRelationshipForDelete(schema, update.relationship);
-    else if (update.operation === "create" || update.operation === "touch") {
-      validateRelationship(schema, update.relationship);
-    } else {
+    if (update.operation !== "create" && update.operation !== "touch" && update.operation !== "delete") {
       throw new StoreError(
-        "store/invalid-operation",
+        "write/invalid-operation",
         "invalid-argument",
-        `unknown update operation \`${String(update.operation)}\`: use create, touch or delete.`,
+        `unknown update operation \`${String(update.operation)}\`; use create, touch or delete.`,
       );
     }
     const key = keyString(update.relationship);
     if (seen.has(key)) {
       throw new StoreError(
-        "store/duplicate-update",
+        "write/duplicate-update",
         "invalid-argument",
-        `${describeRelationship(update.relationship)} is updated twice in one write: a write may name each relationship once.`,
-        { relationship: describeRelationship(update.relationship) },
+        `the write updates ${describeRelationship(update.relationship)} more than once; a relationship may appear once per write.`,
       );
     }
     seen.add(key);
+  }
+}
+
+export function validateUpdates(schema: CompiledSchema, updates: readonly RelationshipUpdate[]): void {
+  for (const { operation, relationship } of updates) {
+    if (operation === "delete") validateRelationshipForDelete(schema, relationship);
+    else validateRelationship(schema, relationship);
   }
 }
 
@@ -77,7 +96,7 @@ export async function checkPreconditions(
     const matched = (await client.query(sql, p.values)).rowCount === 1;
     if (matched !== (precondition.operation === "must-match")) {
       throw new StoreError(
-        "store/precondition-failed",
+        "write/precondition-failed",
         "failed-precondition",
         `precondition ${index + 1} failed: ${precondition.operation === "must-match" ? "no relationship matches" : "a relationship matches"} its filter. Nothing was written.`,
         { index, operation: precondition.operation, filter: precondition.filter },
