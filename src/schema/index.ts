@@ -1,1 +1,52 @@
+/**
+ * The schema module: SpiceDB schema language text -> checked, immutable `CompiledSchema`.
+ * lexer -> parser (AST with spans) -> compiler (resolved IR); plus a canonical formatter.
+ */
+import type { SchemaAst } from "./ast.js";
+import { compileAst } from "./compiler.js";
+import type { Diagnostic } from "./diagnostics.js";
+import { createSourceFile, SchemaError, sortDiagnostics } from "./diagnostics.js";
+import { formatAst } from "./format.js";
+import type { CompiledSchema } from "./ir.js";
+import { parse } from "./parser.js";
+
+export type * from "./ast.js";
+export type { Diagnostic, Span } from "./diagnostics.js";
+export { renderDiagnostics, SchemaError } from "./diagnostics.js";
+export { formatCompiled } from "./format.js";
 export type * from "./ir.js";
+export type { SchemaStats } from "./lookup.js";
+export { getDefinition, getMember, schemaStats } from "./lookup.js";
+
+export interface SchemaOptions {
+  /** File name shown in diagnostics (default `schema.zed`). */
+  readonly file?: string;
+}
+
+/** Parses without semantic checks. Syntax errors come back as diagnostics, never thrown. */
+export function parseSchema(
+  text: string,
+  options: SchemaOptions = {},
+): { ast: SchemaAst; diagnostics: readonly Diagnostic[] } {
+  return parse(createSourceFile(text, options.file));
+}
+
+/** Parses and checks a schema. Throws `SchemaError` carrying every diagnostic found. */
+export function compileSchema(text: string, options: SchemaOptions = {}): CompiledSchema {
+  const source = createSourceFile(text, options.file);
+  const parsed = parse(source);
+  if (parsed.diagnostics.length > 0) throw new SchemaError(parsed.diagnostics);
+  const result = compileAst(parsed.ast, source);
+  if (!result.schema) throw new SchemaError(sortDiagnostics(result.diagnostics));
+  return result.schema;
+}
+
+/** Canonical text of a schema; comments are kept. Throws `SchemaError` on invalid input. */
+export function formatSchema(text: string, options: SchemaOptions = {}): string {
+  const source = createSourceFile(text, options.file);
+  const parsed = parse(source);
+  if (parsed.diagnostics.length > 0) throw new SchemaError(parsed.diagnostics);
+  const result = compileAst(parsed.ast, source);
+  if (!result.schema) throw new SchemaError(sortDiagnostics(result.diagnostics));
+  return formatAst(parsed.ast);
+}

@@ -1,0 +1,74 @@
+/** `latch schema check FILE...` and `latch schema format FILE`. */
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import {
+  compileSchema,
+  formatSchema,
+  renderDiagnostics,
+  SchemaError,
+  schemaStats,
+} from "../../schema/index.js";
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${file}: cannot read the file: ${reason}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
+}
+
+function reportFailure(file: string, error: unknown): void {
+  if (error instanceof SchemaError) {
+    process.stderr.write(`${renderDiagnostics(error.diagnostics)}\n`);
+    process.stderr.write(`${file}: ${error.diagnostics.length} error(s)\n`);
+  } else {
+    const reason = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${file}: ${reason}\n`);
+  }
+  process.exitCode = 1;
+}
+
+export function schemaCommand(): Command {
+  const command = new Command("schema").description(
+    "check and format schema files (SpiceDB schema language)",
+  );
+
+  command
+    .command("check")
+    .description("compile each schema file and print a summary line per file, or its errors")
+    .argument("<files...>", "schema files (.zed)")
+    .action((files: string[]) => {
+      for (const file of files) {
+        const text = readText(file);
+        if (text === undefined) continue;
+        try {
+          const stats = schemaStats(compileSchema(text, { file }));
+          process.stdout.write(
+            `${file}: ${stats.definitions} definitions, ${stats.relations} relations, ` +
+              `${stats.permissions} permissions, ${stats.caveats} caveats\n`,
+          );
+        } catch (error) {
+          reportFailure(file, error);
+        }
+      }
+    });
+
+  command
+    .command("format")
+    .description("print the canonical formatting of a schema file")
+    .argument("<file>", "schema file (.zed)")
+    .action((file: string) => {
+      const text = readText(file);
+      if (text === undefined) return;
+      try {
+        process.stdout.write(formatSchema(text, { file }));
+      } catch (error) {
+        reportFailure(file, error);
+      }
+    });
+
+  return command;
+}
