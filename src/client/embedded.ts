@@ -1,0 +1,268 @@
+/**
+ * `createEmbedded`: the LatchClient in process, on a SQLite database, with no network. The same
+ * validation and the same answers as the server; errors are the same LatchErrors (by `kind`).
+ */
+import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
+import { LatchError } from "../core/index.js";
+import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
+import type { ObjectReference, SubjectReference } from "../gen/latch/v1/core_pb.js";
+import {
+  DEFAULT_LIMITS,
+  objectRefFromProto,
+  readRevision,
+  subjectRefFromProto,
+  watchChanges,
+} from "../server/index.js";
+import type { Store } from "../store/index.js";
+import { createSqliteStore } from "../store/sqlite/index.js";
+import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
+import type { CallOptions, LatchClient, RelationshipInput } from "./types.js";
+
+export interface EmbeddedOptions {
+  /** A SQLite file path, or `:memory:`. */
+  readonly database: string;
+  /** Written at open unless the stored schema is already this text. */
+  readonly schema?: string;
+  readonly engine?: Omit<EngineOptions, "store">;
+  readonly watchPollMs?: number;
+}
+
+export interface EmbeddedClient extends LatchClient {
+  readonly store: Store;
+  readonly engine: Engine;
+}
+
+/** Same checks as the server edge, so that both modes refuse the same malformed references. */
+function object(input: Parameters<typeof toObject>[0], field: string): ObjectRef {
+  const ref = toObject(input);
+  return objectRefFromProto({ objectType: ref.type, objectId: ref.id } as ObjectReference, field);
+}
+
+function subject(input: Parameters<typeof toSubject>[0], field: string): SubjectRef {
+  const ref = toSubject(input);
+  return subjectRefFromProto(
+    {
+      object: { objectType: ref.type, objectId: ref.id },
+      optionalRelation: ref.relation ?? "",
+    } as SubjectReference,
+    field,
+  );
+}
+
+function signalOf(options: CallOptions | undefined): AbortSignal | undefined {
+  const signals = [
+    ...(options?.signal === undefined ? [] : [options.signal]),
+    ...(options?.timeoutMs === undefined ? [] : [AbortSignal.timeout(options.timeoutMs)]),
+  ];
+  return signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+}
+
+function requestOptions(options: CallOptions | undefined): { signal?: AbortSignal } {
+  const signal = signalOf(options);
+  return signal === undefined ? {} : { signal };
+}
+
+function contextual(list: readonly RelationshipInput[] | undefined): {
+  contextualRelationships?: Relationship[];
+} {
+  return list === undefined || list.length === 0 ? {} : { contextualRelationships: list.map(toRelationship) };
+}
+
+function unimplemented(method: string): LatchError {
+  return new LatchError("api/unimplemented", "failed-precondition", `${method} is not implemented yet`, {
+    method,
+  });
+}
+
+export async function createEmbedded(options: EmbeddedOptions): Promise<EmbeddedClient> {
+  const store = await createSqliteStore({ path: options.database });
+  try {
+    if (options.schema !== undefined) {
+      const stored = await store.readSchema();
+      if (stored?.text !== options.schema) await store.writeSchema(options.schema);
+    }
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const engine = createEngine({ ...options.engine, store });
+  const watches = new AbortController();
+
+  return {
+    store,
+    engine,
+
+    async check(params, opts) {
+      const result = await engine.check(
+        defined({
+          resource: object(params.resource, "resource"),
+          permission: params.permission,
+          subject: subject(params.subject, "subject"),
+          context: params.context,
+          consistency: params.consistency,
+          explain: params.explain,
+          ...contextual(params.contextualRelationships),
+        }),
+        requestOptions(opts),
+      );
+      return {
+        state: result.state,
+        allowed: result.state === "ALLOWED",
+        missing: result.missing,
+        token: result.token,
+        ...(result.explain === undefined ? {} : { explain: result.explain }),
+      };
+    },
+
+    async checkBulk(params, opts) {
+      const result = await engine.checkBulk(
+        defined({
+          items: params.items.map((item, i) =>
+            defined({
+              resource: object(item.resource, `items[${i}].resource`),
+              permission: item.permission,
+              subject: subject(item.subject, `items[${i}].subject`),
+              context: item.context,
+            }),
+          ),
+          consistency: params.consistency,
+          ...contextual(params.contextualRelationships),
+        }),
+        requestOptions(opts),
+      );
+      return { results: result.results, token: result.token };
+    },
+
+    async expand(params, opts) {
+      const result = await engine.expand(
+        defined({
+          resource: object(params.resource, "resource"),
+          permission: params.permission,
+          consistency: params.consistency,
+        }),
+        requestOptions(opts),
+      );
+      return { tree: result.tree, token: result.token };
+    },
+
+    // biome-ignore lint/correctness/useYield: lookups land with issue 6
+    async *lookupResources() {
+      throw unimplemented("LookupResources");
+    },
+
+    // biome-ignore lint/correctness/useYield: lookups land with issue 6
+    async *lookupSubjects() {
+      throw unimplemented("LookupSubjects");
+    },
+
+    async writeRelationships(params) {
+      const revision = await store.write(
+        params.updates.map((u) => ({ operation: u.operation, relationship: toRelationship(u.relationship) })),
+        params.preconditions ?? [],
+      );
+      return { token: store.encodeRevision(revision) };
+    },
+
+    async deleteRelationships(params) {
+      const result = await store.deleteRelationships(
+        params.filter,
+        defined({ limit: params.limit, preconditions: params.preconditions }),
+      );
+      return { token: store.encodeRevision(result.revision), deleted: result.deleted };
+    },
+
+    async *readRelationships(params, opts) {
+      const signal = signalOf(opts);
+      let revision = await readRevision(store, params.consistency);
+      const token = store.encodeRevision(revision);
+      let left = params.limit ?? Number.POSITIVE_INFINITY;
+      let cursor = params.cursor;
+      while (left > 0) {
+        signal?.throwIfAborted();
+        const page = await store.readRelationships(params.filter, {
+          revision,
+          limit: Math.min(1000, left),
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        revision = page.revision;
+        const last = page.relationships.length - 1;
+        for (const [i, relationship] of page.relationships.entries()) {
+          yield {
+            relationship,
+            token,
+            ...(i === last && page.cursor !== undefined ? { cursor: page.cursor } : {}),
+          };
+        }
+        left -= page.relationships.length;
+        if (page.cursor === undefined || page.relationships.length === 0) return;
+        cursor = page.cursor;
+      }
+    },
+
+    async *watch(params, opts) {
+      const signal = signalOf(opts);
+      const batches = watchChanges(store, {
+        ...(params?.after === undefined ? {} : { after: store.decodeRevision(params.after) }),
+        objectTypes: params?.objectTypes ?? [],
+        pollMs: options.watchPollMs ?? 50,
+        signal: signal === undefined ? watches.signal : AbortSignal.any([signal, watches.signal]),
+      });
+      for await (const batch of batches) {
+        yield {
+          token: store.encodeRevision(batch.revision),
+          schemaUpdated: batch.schemaUpdated,
+          updates: batch.changes.map((c) => ({ operation: c.operation, relationship: c.relationship })),
+        };
+      }
+    },
+
+    async importRelationships(relationships, opts) {
+      async function* parsed() {
+        for await (const r of relationships) yield toRelationship(r);
+      }
+      const result = await store.importRelationships(
+        parsed(),
+        defined({
+          batchSize:
+            opts?.batchSize === undefined
+              ? undefined
+              : Math.min(opts.batchSize, DEFAULT_LIMITS.maxImportBatch),
+        }),
+      );
+      return { token: store.encodeRevision(result.revision), count: result.count };
+    },
+
+    async *exportRelationships(params, opts) {
+      const signal = signalOf(opts);
+      const revision = await readRevision(store, params?.consistency);
+      const token = store.encodeRevision(revision);
+      let batch: Relationship[] = [];
+      for await (const r of store.exportRelationships(revision)) {
+        signal?.throwIfAborted();
+        batch.push(r);
+        if (batch.length >= 1000) {
+          yield { relationships: batch, token };
+          batch = [];
+        }
+      }
+      yield { relationships: batch, token };
+    },
+
+    async writeSchema(schema) {
+      const revision = await store.writeSchema(schema);
+      return { token: store.encodeRevision(revision) };
+    },
+
+    async readSchema() {
+      const stored = await store.readSchema();
+      if (stored === undefined)
+        throw new LatchError("schema/not-found", "not-found", "no schema has been written");
+      return { schema: stored.text, token: store.encodeRevision(stored.revision) };
+    },
+
+    async close() {
+      watches.abort();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/** gRPC failures become LatchErrors again on the client, with the server's stable code. */
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type ErrorKind, LatchError } from "../core/index.js";
+
+const KIND_BY_STATUS: Partial<Record<status, ErrorKind>> = {
+  [status.INVALID_ARGUMENT]: "invalid-argument",
+  [status.FAILED_PRECONDITION]: "failed-precondition",
+  [status.NOT_FOUND]: "not-found",
+  [status.ALREADY_EXISTS]: "already-exists",
+  [status.RESOURCE_EXHAUSTED]: "resource-exhausted",
+  [status.DEADLINE_EXCEEDED]: "deadline-exceeded",
+  [status.CANCELLED]: "deadline-exceeded",
+  [status.UNAVAILABLE]: "unavailable",
+  [status.UNAUTHENTICATED]: "unauthenticated",
+  [status.UNIMPLEMENTED]: "failed-precondition",
+};
+
+/** A failure reported by the server (or the channel), as a LatchError. */
+export class RemoteError extends LatchError {
+  override readonly name = "RemoteError";
+  /** The gRPC status code. */
+  readonly status: status;
+  constructor(
+    code: string,
+    kind: ErrorKind,
+    message: string,
+    grpcStatus: status,
+    details: Record<string, unknown>,
+  ) {
+    super(code, kind, message, details);
+    this.status = grpcStatus;
+  }
+}
+
+function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof Error && typeof (error as Partial<ServiceError>).code === "number";
+}
+
+export function fromServiceError(error: unknown): unknown {
+  if (!isServiceError(error)) return error;
+  const metadata = error.metadata instanceof Metadata ? error.metadata : new Metadata();
+  const code = metadata.get("latch-error-code")[0];
+  const requestId = metadata.get("latch-request-id")[0];
+  const raw = metadata.get("latch-error-details-bin")[0];
+  let details: Record<string, unknown> = {};
+  if (raw instanceof Buffer) {
+    try {
+      details = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+    } catch {
+      details = {};
+    }
+  }
+  return new RemoteError(
+    typeof code === "string" ? code : `grpc/${status[error.code]?.toLowerCase() ?? error.code}`,
+    KIND_BY_STATUS[error.code as status] ?? "internal",
+    error.details || error.message,
+    error.code,
+    { ...details, ...(typeof requestId === "string" ? { requestId } : {}) },
+  );
+}

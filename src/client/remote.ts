@@ -1,0 +1,342 @@
+/** `createClient`: the LatchClient over gRPC. */
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { ChannelCredentials, Client } from "@grpc/grpc-js";
+import type { Relationship } from "../core/index.js";
+import {
+  type Relationship as RelationshipMessage,
+  RelationshipUpdate_Operation,
+} from "../gen/latch/v1/core_pb.js";
+import { LookupPermissionship, PermissionService } from "../gen/latch/v1/permission_service_pb.js";
+import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
+import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
+import {
+  consistencyToProto,
+  expandFromProto,
+  explainFromProto,
+  filterToProto,
+  objectRefToProto,
+  permissionshipFromProto,
+  preconditionToProto,
+  relationshipToProto,
+  subjectRefToProto,
+  updateToProto,
+} from "../server/index.js";
+import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
+import { createTransport } from "./transport.js";
+import type { LatchClient, RelationshipInput } from "./types.js";
+
+export interface ClientOptions {
+  /** `host:port` */
+  readonly address: string;
+  readonly token?: string;
+  /** `true` for TLS with the system roots, or explicit PEM material. Plaintext when absent. */
+  readonly tls?:
+    | boolean
+    | { readonly rootCerts?: Buffer; readonly privateKey?: Buffer; readonly certChain?: Buffer };
+  /** Default deadline of unary calls in ms (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Attempts for idempotent calls failing with UNAVAILABLE (default 3). */
+  readonly maxAttempts?: number;
+  /** Largest response accepted, in bytes (default 64 MiB). */
+  readonly maxMessageBytes?: number;
+}
+
+function relationshipFromWire(msg: RelationshipMessage | undefined): Relationship {
+  const r = msg!;
+  const o = r.subject?.object;
+  const rel = r.subject?.optionalRelation ?? "";
+  const caveat = r.optionalCaveat;
+  return {
+    resource: { type: r.resource?.objectType ?? "", id: r.resource?.objectId ?? "" },
+    relation: r.relation,
+    subject: { type: o?.objectType ?? "", id: o?.objectId ?? "", ...(rel === "" ? {} : { relation: rel }) },
+    ...(caveat === undefined
+      ? {}
+      : {
+          caveat: {
+            name: caveat.caveatName,
+            ...(caveat.context === undefined || Object.keys(caveat.context).length === 0
+              ? {}
+              : { context: caveat.context }),
+          },
+        }),
+    ...(r.optionalExpiresAt === undefined ? {} : { expiration: timestampDate(r.optionalExpiresAt) }),
+  };
+}
+
+function lookupState(p: LookupPermissionship): "ALLOWED" | "CONDITIONAL" {
+  return p === LookupPermissionship.CONDITIONAL_PERMISSION ? "CONDITIONAL" : "ALLOWED";
+}
+
+async function* batches<T>(source: AsyncIterable<T> | Iterable<T>, size: number): AsyncIterable<T[]> {
+  let batch: T[] = [];
+  for await (const item of source) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+export function createClient(options: ClientOptions): LatchClient {
+  const tls = options.tls;
+  const credentials =
+    tls === undefined || tls === false
+      ? ChannelCredentials.createInsecure()
+      : tls === true
+        ? ChannelCredentials.createSsl()
+        : ChannelCredentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null);
+  const channel = new Client(options.address, credentials, {
+    "grpc.max_receive_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
+    "grpc.max_send_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
+  });
+  const t = createTransport(channel, {
+    ...(options.token === undefined ? {} : { token: options.token }),
+    timeoutMs: options.timeoutMs ?? 30_000,
+    maxAttempts: options.maxAttempts ?? 3,
+  });
+  const P = PermissionService.method;
+  const R = RelationshipService.method;
+  const S = SchemaService.method;
+  const contextual = (list: readonly RelationshipInput[] | undefined) =>
+    (list ?? []).map((r) => relationshipToProto(toRelationship(r)));
+
+  return {
+    async check(params, opts) {
+      const res = await t.unary(
+        P.checkPermission,
+        defined({
+          resource: objectRefToProto(toObject(params.resource)),
+          permission: params.permission,
+          subject: subjectRefToProto(toSubject(params.subject)),
+          context: params.context as never,
+          consistency: consistencyToProto(params.consistency),
+          withTracing: params.explain ?? false,
+          contextualRelationships: contextual(params.contextualRelationships),
+        }),
+        opts,
+        true,
+      );
+      const state = permissionshipFromProto(res.permissionship);
+      return {
+        state,
+        allowed: state === "ALLOWED",
+        missing: res.partialCaveatInfo?.missingRequiredContext ?? [],
+        token: res.checkedAt?.token ?? "",
+        ...(res.debugTrace === undefined ? {} : { explain: explainFromProto(res.debugTrace) }),
+      };
+    },
+
+    async checkBulk(params, opts) {
+      const res = await t.unary(
+        P.checkBulkPermissions,
+        defined({
+          items: params.items.map((item) =>
+            defined({
+              resource: objectRefToProto(toObject(item.resource)),
+              permission: item.permission,
+              subject: subjectRefToProto(toSubject(item.subject)),
+              context: item.context as never,
+            }),
+          ),
+          consistency: consistencyToProto(params.consistency),
+          contextualRelationships: contextual(params.contextualRelationships),
+        }),
+        opts,
+        true,
+      );
+      return {
+        token: res.checkedAt?.token ?? "",
+        results: res.pairs.map((pair) =>
+          pair.response.case === "item"
+            ? {
+                ok: true as const,
+                state: permissionshipFromProto(pair.response.value.permissionship),
+                missing: pair.response.value.partialCaveatInfo?.missingRequiredContext ?? [],
+              }
+            : {
+                ok: false as const,
+                error: {
+                  code: pair.response.value?.errorCode ?? "internal",
+                  message: pair.response.value?.message ?? "no answer",
+                },
+              },
+        ),
+      };
+    },
+
+    async expand(params, opts) {
+      const res = await t.unary(
+        P.expandPermissionTree,
+        defined({
+          resource: objectRefToProto(toObject(params.resource)),
+          permission: params.permission,
+          consistency: consistencyToProto(params.consistency),
+        }),
+        opts,
+        true,
+      );
+      return { tree: expandFromProto(res.treeRoot!), token: res.expandedAt?.token ?? "" };
+    },
+
+    async *lookupResources(params, opts) {
+      const stream = t.serverStream(
+        P.lookupResources,
+        defined({
+          resourceObjectType: params.resourceType,
+          permission: params.permission,
+          subject: subjectRefToProto(toSubject(params.subject)),
+          context: params.context as never,
+          consistency: consistencyToProto(params.consistency),
+          optionalLimit: params.limit ?? 0,
+        }),
+        opts,
+        true,
+      );
+      for await (const r of stream) {
+        yield {
+          resourceId: r.resourceObjectId,
+          state: lookupState(r.permissionship),
+          missing: r.partialCaveatInfo?.missingRequiredContext ?? [],
+          token: r.lookedUpAt?.token ?? "",
+        };
+      }
+    },
+
+    async *lookupSubjects(params, opts) {
+      const stream = t.serverStream(
+        P.lookupSubjects,
+        defined({
+          resource: objectRefToProto(toObject(params.resource)),
+          permission: params.permission,
+          subjectObjectType: params.subjectType,
+          optionalSubjectRelation: params.subjectRelation ?? "",
+          context: params.context as never,
+          consistency: consistencyToProto(params.consistency),
+        }),
+        opts,
+        true,
+      );
+      for await (const r of stream) {
+        yield {
+          subjectId: r.subject?.subjectObjectId ?? "",
+          state: lookupState(r.subject?.permissionship ?? LookupPermissionship.HAS_PERMISSION),
+          missing: r.subject?.partialCaveatInfo?.missingRequiredContext ?? [],
+          token: r.lookedUpAt?.token ?? "",
+        };
+      }
+    },
+
+    async writeRelationships(params, opts) {
+      const res = await t.unary(
+        R.writeRelationships,
+        {
+          updates: params.updates.map((u) =>
+            updateToProto({ operation: u.operation, relationship: toRelationship(u.relationship) }),
+          ),
+          optionalPreconditions: (params.preconditions ?? []).map(preconditionToProto),
+        },
+        opts,
+        false,
+      );
+      return { token: res.writtenAt?.token ?? "" };
+    },
+
+    async deleteRelationships(params, opts) {
+      const res = await t.unary(
+        R.deleteRelationships,
+        {
+          relationshipFilter: filterToProto(params.filter),
+          optionalPreconditions: (params.preconditions ?? []).map(preconditionToProto),
+          optionalLimit: params.limit ?? 0,
+        },
+        opts,
+        false,
+      );
+      return { token: res.deletedAt?.token ?? "", deleted: Number(res.relationshipsDeletedCount) };
+    },
+
+    async *readRelationships(params, opts) {
+      const stream = t.serverStream(
+        R.readRelationships,
+        defined({
+          relationshipFilter: filterToProto(params.filter),
+          consistency: consistencyToProto(params.consistency),
+          optionalLimit: params.limit ?? 0,
+          optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
+        }),
+        opts,
+        true,
+      );
+      for await (const r of stream) {
+        yield {
+          relationship: relationshipFromWire(r.relationship),
+          token: r.readAt?.token ?? "",
+          ...(r.afterResultCursor === undefined ? {} : { cursor: r.afterResultCursor.token }),
+        };
+      }
+    },
+
+    async *watch(params, opts) {
+      const stream = t.serverStream(
+        R.watch,
+        defined({
+          optionalObjectTypes: [...(params?.objectTypes ?? [])],
+          optionalStartCursor: params?.after === undefined ? undefined : { token: params.after },
+        }),
+        opts,
+        false,
+      );
+      for await (const r of stream) {
+        yield {
+          token: r.changesThrough?.token ?? "",
+          schemaUpdated: r.schemaUpdated,
+          updates: r.updates.map((u) => ({
+            operation:
+              u.operation === RelationshipUpdate_Operation.DELETE ? ("delete" as const) : ("touch" as const),
+            relationship: relationshipFromWire(u.relationship),
+          })),
+        };
+      }
+    },
+
+    async importRelationships(relationships, opts) {
+      const size = opts?.batchSize ?? 1000;
+      async function* requests() {
+        for await (const batch of batches(relationships, size)) {
+          yield { relationships: batch.map((r) => relationshipToProto(toRelationship(r))) };
+        }
+      }
+      const res = await t.clientStream(R.importRelationships, requests(), opts);
+      return { count: Number(res.numLoaded), token: res.writtenAt?.token ?? "" };
+    },
+
+    async *exportRelationships(params, opts) {
+      const stream = t.serverStream(
+        R.exportRelationships,
+        defined({ consistency: consistencyToProto(params?.consistency) }),
+        opts,
+        true,
+      );
+      for await (const r of stream) {
+        yield { token: r.readAt?.token ?? "", relationships: r.relationships.map(relationshipFromWire) };
+      }
+    },
+
+    async writeSchema(schema, opts) {
+      const res = await t.unary(S.writeSchema, { schema }, opts, false);
+      return { token: res.writtenAt?.token ?? "" };
+    },
+
+    async readSchema(opts) {
+      const res = await t.unary(S.readSchema, {}, opts, true);
+      return { schema: res.schemaText, token: res.readAt?.token ?? "" };
+    },
+
+    async close() {
+      t.close();
+    },
+  };
+}

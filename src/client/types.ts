@@ -1,0 +1,182 @@
+/**
+ * The client contract, shared by the gRPC client (`createClient`) and embedded mode
+ * (`createEmbedded`): plain TypeScript objects in and out, revision tokens as opaque strings.
+ */
+import type { CheckState, ObjectRef, Relationship, SubjectRef } from "../core/index.js";
+import type { CheckBulkItemResult, Consistency, ExpandNode, ExplainNode } from "../engine/index.js";
+import type { Precondition, RelationshipFilter, UpdateOperation } from "../store/index.js";
+
+/** `document:q3` or `{ type, id }`. */
+export type ObjectInput = ObjectRef | string;
+/** `user:alice`, `group:eng#member`, `user:*` or `{ type, id, relation? }`. */
+export type SubjectInput = SubjectRef | string;
+/** `document:q3#viewer@user:alice[caveat:{...}][expiration:...]` or a Relationship. */
+export type RelationshipInput = Relationship | string;
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Deadline for this call, from now. */
+  readonly timeoutMs?: number;
+}
+
+export interface CheckParams {
+  readonly resource: ObjectInput;
+  readonly permission: string;
+  readonly subject: SubjectInput;
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly contextualRelationships?: readonly RelationshipInput[];
+  readonly consistency?: Consistency;
+  readonly explain?: boolean;
+}
+
+export interface CheckAnswer {
+  readonly state: CheckState;
+  /** `state === "ALLOWED"`. */
+  readonly allowed: boolean;
+  /** Caveat parameters that would decide a CONDITIONAL answer. */
+  readonly missing: readonly string[];
+  /** The revision the answer was computed at. */
+  readonly token: string;
+  readonly explain?: ExplainNode;
+}
+
+export interface CheckBulkParams {
+  readonly items: readonly {
+    readonly resource: ObjectInput;
+    readonly permission: string;
+    readonly subject: SubjectInput;
+    readonly context?: Readonly<Record<string, unknown>>;
+  }[];
+  readonly contextualRelationships?: readonly RelationshipInput[];
+  readonly consistency?: Consistency;
+}
+
+export interface CheckBulkAnswer {
+  /** One per item, in item order. */
+  readonly results: readonly CheckBulkItemResult[];
+  readonly token: string;
+}
+
+export interface ExpandParams {
+  readonly resource: ObjectInput;
+  readonly permission: string;
+  readonly consistency?: Consistency;
+}
+
+export interface ExpandAnswer {
+  readonly tree: ExpandNode;
+  readonly token: string;
+}
+
+export interface LookupResourcesParams {
+  readonly resourceType: string;
+  readonly permission: string;
+  readonly subject: SubjectInput;
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly consistency?: Consistency;
+  readonly limit?: number;
+}
+
+export interface LookupResourcesItem {
+  readonly resourceId: string;
+  readonly state: Exclude<CheckState, "DENIED">;
+  readonly missing: readonly string[];
+  readonly token: string;
+}
+
+export interface LookupSubjectsParams {
+  readonly resource: ObjectInput;
+  readonly permission: string;
+  readonly subjectType: string;
+  readonly subjectRelation?: string;
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly consistency?: Consistency;
+}
+
+export interface LookupSubjectsItem {
+  readonly subjectId: string;
+  readonly state: Exclude<CheckState, "DENIED">;
+  readonly missing: readonly string[];
+  readonly token: string;
+}
+
+export interface UpdateInput {
+  readonly operation: UpdateOperation;
+  readonly relationship: RelationshipInput;
+}
+
+export interface WriteParams {
+  readonly updates: readonly UpdateInput[];
+  readonly preconditions?: readonly Precondition[];
+}
+
+export interface DeleteParams {
+  readonly filter: RelationshipFilter;
+  readonly preconditions?: readonly Precondition[];
+  readonly limit?: number;
+}
+
+export interface ReadParams {
+  readonly filter: RelationshipFilter;
+  readonly consistency?: Consistency;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface ReadItem {
+  readonly relationship: Relationship;
+  readonly token: string;
+  /** Present on the last relationship of a page: pass it back as `cursor` to continue. */
+  readonly cursor?: string;
+}
+
+export interface WatchParams {
+  /** Changes after this token; from now when absent. */
+  readonly after?: string;
+  readonly objectTypes?: readonly string[];
+}
+
+export interface WatchEvent {
+  readonly updates: readonly {
+    readonly operation: "touch" | "delete";
+    readonly relationship: Relationship;
+  }[];
+  /** Resume from here to receive the changes after this event. */
+  readonly token: string;
+  readonly schemaUpdated: boolean;
+}
+
+export interface ExportBatch {
+  readonly relationships: readonly Relationship[];
+  readonly token: string;
+}
+
+export interface LatchClient {
+  check(params: CheckParams, options?: CallOptions): Promise<CheckAnswer>;
+  checkBulk(params: CheckBulkParams, options?: CallOptions): Promise<CheckBulkAnswer>;
+  expand(params: ExpandParams, options?: CallOptions): Promise<ExpandAnswer>;
+  lookupResources(params: LookupResourcesParams, options?: CallOptions): AsyncIterable<LookupResourcesItem>;
+  lookupSubjects(params: LookupSubjectsParams, options?: CallOptions): AsyncIterable<LookupSubjectsItem>;
+
+  writeRelationships(params: WriteParams, options?: CallOptions): Promise<{ readonly token: string }>;
+  deleteRelationships(
+    params: DeleteParams,
+    options?: CallOptions,
+  ): Promise<{ readonly token: string; readonly deleted: number }>;
+  readRelationships(params: ReadParams, options?: CallOptions): AsyncIterable<ReadItem>;
+  /** Endless until `options.signal` aborts (or the server shuts down). */
+  watch(params?: WatchParams, options?: CallOptions): AsyncIterable<WatchEvent>;
+  importRelationships(
+    relationships: AsyncIterable<RelationshipInput> | Iterable<RelationshipInput>,
+    options?: CallOptions & { readonly batchSize?: number },
+  ): Promise<{ readonly token: string; readonly count: number }>;
+  exportRelationships(
+    params?: { readonly consistency?: Consistency },
+    options?: CallOptions,
+  ): AsyncIterable<ExportBatch>;
+
+  writeSchema(schema: string, options?: CallOptions): Promise<{ readonly token: string }>;
+  readSchema(options?: CallOptions): Promise<{ readonly schema: string; readonly token: string }>;
+
+  close(): Promise<void>;
+}

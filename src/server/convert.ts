@@ -1,0 +1,288 @@
+/**
+ * Converters between wire messages (protobuf-es) and Latch's plain core/store types, in both
+ * directions: the server reads requests with the `from*` functions and the client builds them with
+ * the `to*` ones. Inputs from the wire are validated here so that errors name the offending field.
+ */
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ELLIPSIS_RELATION,
+  isValidObjectId,
+  type ObjectRef,
+  RELATION_NAME_PATTERN,
+  type Relationship,
+  type SubjectRef,
+  TYPE_NAME_PATTERN,
+  WILDCARD_ID,
+} from "../core/index.js";
+import type { Consistency } from "../engine/index.js";
+import {
+  type Consistency as ConsistencyMessage,
+  ConsistencySchema,
+  type ObjectReference,
+  ObjectReferenceSchema,
+  Precondition_Operation,
+  type Precondition as PreconditionMessage,
+  PreconditionSchema,
+  type RelationshipFilter as RelationshipFilterMessage,
+  RelationshipFilterSchema,
+  type Relationship as RelationshipMessage,
+  RelationshipSchema,
+  RelationshipUpdate_Operation,
+  type RelationshipUpdate as RelationshipUpdateMessage,
+  RelationshipUpdateSchema,
+  type SubjectReference,
+  SubjectReferenceSchema,
+} from "../gen/latch/v1/core_pb.js";
+import type { Precondition, RelationshipFilter, RelationshipUpdate, SubjectFilter } from "../store/index.js";
+import { invalidArgument } from "./errors.js";
+
+function checkType(value: string, field: string): string {
+  if (value === "") throw invalidArgument(field, "is required");
+  if (!TYPE_NAME_PATTERN.test(value)) throw invalidArgument(field, `"${value}" is not a valid type name`);
+  return value;
+}
+
+function checkRelation(value: string, field: string): string {
+  if (value === "") throw invalidArgument(field, "is required");
+  if (!RELATION_NAME_PATTERN.test(value))
+    throw invalidArgument(field, `"${value}" is not a valid relation name`);
+  return value;
+}
+
+function checkId(value: string, field: string, wildcard: boolean): string {
+  if (value === "") throw invalidArgument(field, "is required");
+  if (value === WILDCARD_ID && wildcard) return value;
+  if (!isValidObjectId(value)) throw invalidArgument(field, `"${clip(value)}" is not a valid object id`);
+  return value;
+}
+
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+// ---- from the wire ----
+
+export function objectRefFromProto(msg: ObjectReference | undefined, field: string): ObjectRef {
+  if (msg === undefined) throw invalidArgument(field, "is required");
+  return {
+    type: checkType(msg.objectType, `${field}.object_type`),
+    id: checkId(msg.objectId, `${field}.object_id`, false),
+  };
+}
+
+export function subjectRefFromProto(msg: SubjectReference | undefined, field: string): SubjectRef {
+  if (msg?.object === undefined) throw invalidArgument(`${field}.object`, "is required");
+  const type = checkType(msg.object.objectType, `${field}.object.object_type`);
+  const id = checkId(msg.object.objectId, `${field}.object.object_id`, true);
+  const relation = msg.optionalRelation;
+  if (relation === "" || relation === ELLIPSIS_RELATION) return { type, id };
+  if (id === WILDCARD_ID)
+    throw invalidArgument(`${field}.optional_relation`, "a wildcard subject has no relation");
+  return { type, id, relation: checkRelation(relation, `${field}.optional_relation`) };
+}
+
+export function contextFromProto(ctx: JsonObject | undefined): Readonly<Record<string, unknown>> | undefined {
+  return ctx === undefined ? undefined : (ctx as Record<string, unknown>);
+}
+
+export function relationshipFromProto(msg: RelationshipMessage | undefined, field: string): Relationship {
+  if (msg === undefined) throw invalidArgument(field, "is required");
+  const resource = objectRefFromProto(msg.resource, `${field}.resource`);
+  const relation = checkRelation(msg.relation, `${field}.relation`);
+  const subject = subjectRefFromProto(msg.subject, `${field}.subject`);
+  const caveat = msg.optionalCaveat;
+  let caveatRef: Relationship["caveat"];
+  if (caveat !== undefined) {
+    checkType(caveat.caveatName, `${field}.optional_caveat.caveat_name`);
+    caveatRef =
+      caveat.context === undefined || Object.keys(caveat.context).length === 0
+        ? { name: caveat.caveatName }
+        : { name: caveat.caveatName, context: caveat.context as Record<string, unknown> };
+  }
+  return {
+    resource,
+    relation,
+    subject,
+    ...(caveatRef === undefined ? {} : { caveat: caveatRef }),
+    ...(msg.optionalExpiresAt === undefined ? {} : { expiration: timestampDate(msg.optionalExpiresAt) }),
+  };
+}
+
+export function consistencyFromProto(
+  msg: ConsistencyMessage | undefined,
+  field: string,
+): Consistency | undefined {
+  const req = msg?.requirement;
+  switch (req?.case) {
+    case undefined:
+      return undefined;
+    case "minimizeLatency":
+      return { kind: "minimize-latency" };
+    case "fullyConsistent":
+      return { kind: "fully-consistent" };
+    case "atLeastAsFresh":
+      if (req.value.token === "") throw invalidArgument(`${field}.at_least_as_fresh.token`, "is required");
+      return { kind: "at-least-as-fresh", token: req.value.token };
+    case "atExactSnapshot":
+      if (req.value.token === "") throw invalidArgument(`${field}.at_exact_snapshot.token`, "is required");
+      return { kind: "at-exact-snapshot", token: req.value.token };
+  }
+}
+
+export function filterFromProto(
+  msg: RelationshipFilterMessage | undefined,
+  field: string,
+): RelationshipFilter {
+  if (msg === undefined) throw invalidArgument(field, "is required");
+  const subject = msg.optionalSubjectFilter;
+  let subjectFilter: SubjectFilter | undefined;
+  if (subject !== undefined) {
+    const type = checkType(subject.subjectType, `${field}.optional_subject_filter.subject_type`);
+    const rel = subject.optionalRelation?.relation;
+    subjectFilter = {
+      type,
+      ...(subject.optionalSubjectId === ""
+        ? {}
+        : {
+            id: checkId(
+              subject.optionalSubjectId,
+              `${field}.optional_subject_filter.optional_subject_id`,
+              true,
+            ),
+          }),
+      ...(rel === undefined ? {} : { relation: rel === ELLIPSIS_RELATION ? "" : rel }),
+    };
+  }
+  return {
+    resourceType: checkType(msg.resourceType, `${field}.resource_type`),
+    ...(msg.optionalResourceId === ""
+      ? {}
+      : { resourceId: checkId(msg.optionalResourceId, `${field}.optional_resource_id`, false) }),
+    ...(msg.optionalResourceIdPrefix === "" ? {} : { resourceIdPrefix: msg.optionalResourceIdPrefix }),
+    ...(msg.optionalRelation === ""
+      ? {}
+      : { relation: checkRelation(msg.optionalRelation, `${field}.optional_relation`) }),
+    ...(subjectFilter === undefined ? {} : { subject: subjectFilter }),
+    ...(msg.optionalCaveatName === "" ? {} : { caveatName: msg.optionalCaveatName }),
+  };
+}
+
+export function preconditionFromProto(msg: PreconditionMessage, field: string): Precondition {
+  const filter = filterFromProto(msg.filter, `${field}.filter`);
+  switch (msg.operation) {
+    case Precondition_Operation.MUST_MATCH:
+      return { operation: "must-match", filter };
+    case Precondition_Operation.MUST_NOT_MATCH:
+      return { operation: "must-not-match", filter };
+    default:
+      throw invalidArgument(`${field}.operation`, "must be MUST_MATCH or MUST_NOT_MATCH");
+  }
+}
+
+const UPDATE_OPS: Readonly<Record<number, RelationshipUpdate["operation"]>> = {
+  [RelationshipUpdate_Operation.CREATE]: "create",
+  [RelationshipUpdate_Operation.TOUCH]: "touch",
+  [RelationshipUpdate_Operation.DELETE]: "delete",
+};
+
+export function updateFromProto(msg: RelationshipUpdateMessage, field: string): RelationshipUpdate {
+  const operation = UPDATE_OPS[msg.operation];
+  if (operation === undefined) throw invalidArgument(`${field}.operation`, "must be CREATE, TOUCH or DELETE");
+  return { operation, relationship: relationshipFromProto(msg.relationship, `${field}.relationship`) };
+}
+
+// ---- to the wire ----
+
+export function objectRefToProto(ref: ObjectRef): ObjectReference {
+  return create(ObjectReferenceSchema, { objectType: ref.type, objectId: ref.id });
+}
+
+export function subjectRefToProto(ref: SubjectRef): SubjectReference {
+  return create(SubjectReferenceSchema, {
+    object: objectRefToProto(ref),
+    optionalRelation: ref.relation ?? "",
+  });
+}
+
+export function relationshipToProto(r: Relationship): RelationshipMessage {
+  return create(RelationshipSchema, {
+    resource: objectRefToProto(r.resource),
+    relation: r.relation,
+    subject: subjectRefToProto(r.subject),
+    ...(r.caveat === undefined
+      ? {}
+      : {
+          optionalCaveat: {
+            caveatName: r.caveat.name,
+            ...(r.caveat.context === undefined ? {} : { context: r.caveat.context as JsonObject }),
+          },
+        }),
+    ...(r.expiration === undefined ? {} : { optionalExpiresAt: timestampFromDate(r.expiration) }),
+  });
+}
+
+export function consistencyToProto(c: Consistency | undefined): ConsistencyMessage | undefined {
+  if (c === undefined) return undefined;
+  switch (c.kind) {
+    case "minimize-latency":
+      return create(ConsistencySchema, { requirement: { case: "minimizeLatency", value: true } });
+    case "fully-consistent":
+      return create(ConsistencySchema, { requirement: { case: "fullyConsistent", value: true } });
+    case "at-least-as-fresh":
+      return create(ConsistencySchema, {
+        requirement: { case: "atLeastAsFresh", value: { token: c.token } },
+      });
+    case "at-exact-snapshot":
+      return create(ConsistencySchema, {
+        requirement: { case: "atExactSnapshot", value: { token: c.token } },
+      });
+  }
+}
+
+export function filterToProto(f: RelationshipFilter): RelationshipFilterMessage {
+  return create(RelationshipFilterSchema, {
+    resourceType: f.resourceType,
+    optionalResourceId: f.resourceId ?? "",
+    optionalResourceIdPrefix: f.resourceIdPrefix ?? "",
+    optionalRelation: f.relation ?? "",
+    optionalCaveatName: f.caveatName ?? "",
+    ...(f.subject === undefined
+      ? {}
+      : {
+          optionalSubjectFilter: {
+            subjectType: f.subject.type,
+            optionalSubjectId: f.subject.id ?? "",
+            ...(f.subject.relation === undefined
+              ? {}
+              : { optionalRelation: { relation: f.subject.relation } }),
+          },
+        }),
+  });
+}
+
+export function preconditionToProto(p: Precondition): PreconditionMessage {
+  return create(PreconditionSchema, {
+    operation:
+      p.operation === "must-match"
+        ? Precondition_Operation.MUST_MATCH
+        : Precondition_Operation.MUST_NOT_MATCH,
+    filter: filterToProto(p.filter),
+  });
+}
+
+export function updateToProto(u: RelationshipUpdate): RelationshipUpdateMessage {
+  const operation =
+    u.operation === "create"
+      ? RelationshipUpdate_Operation.CREATE
+      : u.operation === "touch"
+        ? RelationshipUpdate_Operation.TOUCH
+        : RelationshipUpdate_Operation.DELETE;
+  return create(RelationshipUpdateSchema, { operation, relationship: relationshipToProto(u.relationship) });
+}
+
+// ---- change direction helpers for fields shared by both sides ----
+
+export function relationshipFromWire(msg: RelationshipMessage): Relationship {
+  return relationshipFromProto(msg, "relationship");
+}

@@ -1,0 +1,277 @@
+/**
+ * Serves protobuf-es service descriptors on @grpc/grpc-js. grpc-js wants a service definition
+ * (path, serializers) and callback-style handlers; we build the definition from the generated
+ * descriptors and let handlers be async functions. Every call goes through one wrapper that
+ * authenticates, ties the deadline and cancellation to an AbortSignal, maps errors to statuses,
+ * and reports to logs and metrics. Nothing a handler throws can escape it.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import {
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  Metadata,
+  type MethodDefinition,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  status,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { LatchError } from "../core/index.js";
+import type { Authenticator } from "./auth.js";
+import { toWireError } from "./errors.js";
+
+export interface CallContext {
+  readonly requestId: string;
+  /** `latch.v1.PermissionService/CheckPermission` */
+  readonly method: string;
+  /** Aborted when the client cancels or the call's deadline passes. */
+  readonly signal: AbortSignal;
+  readonly metadata: Metadata;
+  readonly log: Logger;
+}
+
+type AnyMethod = GenServiceMethods[string];
+
+type Handler<M extends AnyMethod> = M extends {
+  methodKind: "unary";
+  input: infer I extends DescMessage;
+  output: infer O extends DescMessage;
+}
+  ? (request: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>
+  : M extends {
+        methodKind: "server_streaming";
+        input: infer I extends DescMessage;
+        output: infer O extends DescMessage;
+      }
+    ? (request: MessageShape<I>, ctx: CallContext) => AsyncIterable<MessageInitShape<O>>
+    : M extends {
+          methodKind: "client_streaming";
+          input: infer I extends DescMessage;
+          output: infer O extends DescMessage;
+        }
+      ? (requests: AsyncIterable<MessageShape<I>>, ctx: CallContext) => Promise<MessageInitShape<O>>
+      : never;
+
+export type ServiceImplementation<S extends GenServiceMethods> = { [K in keyof S]: Handler<S[K]> };
+
+export interface CallObserver {
+  onCallEnd(event: { readonly method: string; readonly code: status; readonly seconds: number }): void;
+}
+
+export interface AdapterOptions {
+  readonly auth: Authenticator;
+  readonly log: Logger;
+  readonly observer?: CallObserver;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function requestIdOf(metadata: Metadata): string {
+  const given = metadata.get("x-request-id")[0];
+  return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+interface GrpcCall {
+  readonly metadata: Metadata;
+  getDeadline(): Date | number;
+  on(event: "cancelled", listener: () => void): unknown;
+  sendMetadata(metadata: Metadata): void;
+}
+
+/** Starts the bookkeeping of one call and returns its context plus a function to finish it. */
+function begin(call: GrpcCall, method: string, options: AdapterOptions) {
+  const started = process.hrtime.bigint();
+  const requestId = requestIdOf(call.metadata);
+  const controller = new AbortController();
+  const log = options.log.child({ requestId, method });
+  call.on("cancelled", () =>
+    controller.abort(new LatchError("request/cancelled", "deadline-exceeded", "the call was cancelled")),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (Number.isFinite(deadlineMs)) {
+    const abortAtDeadline = () =>
+      controller.abort(new LatchError("request/deadline-exceeded", "deadline-exceeded", "deadline exceeded"));
+    const left = deadlineMs - Date.now();
+    if (left <= 0) abortAtDeadline();
+    else timer = setTimeout(abortAtDeadline, left);
+  }
+  const ctx: CallContext = { requestId, method, signal: controller.signal, metadata: call.metadata, log };
+  const outgoing = new Metadata();
+  outgoing.set("latch-request-id", requestId);
+  call.sendMetadata(outgoing);
+
+  const check = () => {
+    options.auth.authenticate(call.metadata);
+    if (controller.signal.aborted) throw controller.signal.reason;
+  };
+
+  const elapsed = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  const succeed = () => {
+    const seconds = elapsed();
+    log.debug({ code: "OK", ms: seconds * 1000 }, "call");
+    options.observer?.onCallEnd({ method, code: status.OK, seconds });
+  };
+  const fail = (error: unknown) => {
+    const seconds = elapsed();
+    const wire = toWireError(error, requestId);
+    const fields = { code: status[wire.code], errorCode: wire.errorCode, ms: seconds * 1000 };
+    if (wire.unexpected) log.error({ ...fields, err: error }, "call failed unexpectedly");
+    else log.info({ ...fields, message: wire.details }, "call failed");
+    options.observer?.onCallEnd({ method, code: wire.code, seconds });
+    return { code: wire.code, details: wire.details, metadata: wire.metadata };
+  };
+  return { ctx, check, succeed, fail };
+}
+
+function wrapUnary(
+  method: string,
+  handler: (req: unknown, ctx: CallContext) => Promise<unknown>,
+  output: DescMessage,
+  options: AdapterOptions,
+): handleUnaryCall<unknown, unknown> {
+  return (call: ServerUnaryCall<unknown, unknown>, callback) => {
+    const { ctx, check, succeed, fail } = begin(call, method, options);
+    (async () => {
+      check();
+      const result = await handler(call.request, ctx);
+      return create(output, result as MessageInitShape<DescMessage>);
+    })().then(
+      (response) => {
+        succeed();
+        callback(null, response);
+      },
+      (error: unknown) => callback(fail(error)),
+    );
+  };
+}
+
+function waitForDrain(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.on("drain", done);
+    signal.addEventListener("abort", done);
+  });
+}
+
+function wrapServerStream(
+  method: string,
+  handler: (req: unknown, ctx: CallContext) => AsyncIterable<unknown>,
+  output: DescMessage,
+  options: AdapterOptions,
+): handleServerStreamingCall<unknown, unknown> {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const { ctx, check, succeed, fail } = begin(call, method, options);
+    (async () => {
+      check();
+      for await (const item of handler(call.request, ctx)) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        // Respect back-pressure: a slow reader must not make us buffer a whole export.
+        if (!call.write(create(output, item as MessageInitShape<DescMessage>)))
+          await waitForDrain(call, ctx.signal);
+      }
+    })().then(
+      () => {
+        succeed();
+        call.end();
+      },
+      (error: unknown) => {
+        const wire = fail(error);
+        if (!call.cancelled) call.emit("error", wire);
+      },
+    );
+  };
+}
+
+function wrapClientStream(
+  method: string,
+  handler: (reqs: AsyncIterable<unknown>, ctx: CallContext) => Promise<unknown>,
+  output: DescMessage,
+  options: AdapterOptions,
+): handleClientStreamingCall<unknown, unknown> {
+  return (call: ServerReadableStream<unknown, unknown>, callback) => {
+    const { ctx, check, succeed, fail } = begin(call, method, options);
+    (async () => {
+      check();
+      const result = await handler(call as AsyncIterable<unknown>, ctx);
+      return create(output, result as MessageInitShape<DescMessage>);
+    })().then(
+      (response) => {
+        succeed();
+        callback(null, response);
+      },
+      (error: unknown) => {
+        // Stop reading what the client still sends; the answer is already decided.
+        call.destroy();
+        callback(fail(error));
+      },
+    );
+  };
+}
+
+/** The grpc-js service definition for a protobuf-es service: paths and protobuf-es serializers. */
+export function serviceDefinition(service: GenService<GenServiceMethods>): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const m of service.methods) {
+    definition[m.localName] = {
+      path: `/${service.typeName}/${m.name}`,
+      originalName: m.localName,
+      requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
+      responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
+      requestSerialize: (value) => Buffer.from(toBinary(m.input, value as MessageShape<DescMessage>)),
+      requestDeserialize: (bytes: Buffer) => fromBinary(m.input, bytes),
+      responseSerialize: (value) => Buffer.from(toBinary(m.output, value as MessageShape<DescMessage>)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
+    };
+  }
+  return definition as ServiceDefinition;
+}
+
+/** Wraps async handlers into the callback-style implementation grpc-js calls. */
+export function serviceImplementation<S extends GenServiceMethods>(
+  service: GenService<S>,
+  impl: ServiceImplementation<S>,
+  options: AdapterOptions,
+): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const m of service.methods) {
+    const method = `${service.typeName}/${m.name}`;
+    const handler = (impl as Record<string, unknown>)[m.localName];
+    if (typeof handler !== "function") throw new Error(`no handler for ${method}`);
+    switch (m.methodKind) {
+      case "unary":
+        out[m.localName] = wrapUnary(method, handler as never, m.output, options);
+        break;
+      case "server_streaming":
+        out[m.localName] = wrapServerStream(method, handler as never, m.output, options);
+        break;
+      case "client_streaming":
+        out[m.localName] = wrapClientStream(method, handler as never, m.output, options);
+        break;
+      default:
+        throw new Error(`${method}: ${m.methodKind} is not supported`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,137 @@
+/** PermissionService: checks and expansions through the engine. Lookups come with issue 6. */
+import { create } from "@bufbuild/protobuf";
+import type { Relationship } from "../core/index.js";
+import { RELATION_NAME_PATTERN } from "../core/index.js";
+import type { Engine } from "../engine/index.js";
+import type { Relationship as RelationshipMessage } from "../gen/latch/v1/core_pb.js";
+import {
+  type CheckBulkPermissionsPair,
+  CheckBulkPermissionsPairSchema,
+  type PermissionService,
+} from "../gen/latch/v1/permission_service_pb.js";
+import {
+  consistencyFromProto,
+  contextFromProto,
+  objectRefFromProto,
+  relationshipFromProto,
+  subjectRefFromProto,
+} from "./convert.js";
+import { expandToProto, explainToProto, permissionshipToProto } from "./convert-results.js";
+import { invalidArgument, overLimit, UnimplementedError } from "./errors.js";
+import type { ServiceImplementation } from "./grpc-adapter.js";
+import type { ServerLimits } from "./limits.js";
+
+type Methods = (typeof PermissionService)["method"];
+
+function permissionName(value: string, field: string): string {
+  if (value === "") throw invalidArgument(field, "is required");
+  if (!RELATION_NAME_PATTERN.test(value))
+    throw invalidArgument(field, `"${value}" is not a valid permission name`);
+  return value;
+}
+
+function contextualFromProto(
+  list: readonly RelationshipMessage[],
+  limits: ServerLimits,
+): { contextualRelationships?: readonly Relationship[] } {
+  if (list.length === 0) return {};
+  if (list.length > limits.maxContextualRelationships) {
+    throw overLimit("contextual_relationships", limits.maxContextualRelationships, list.length);
+  }
+  return {
+    contextualRelationships: list.map((r, i) => relationshipFromProto(r, `contextual_relationships[${i}]`)),
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+export function permissionHandlers(engine: Engine, limits: ServerLimits): ServiceImplementation<Methods> {
+  return {
+    async checkPermission(req, ctx) {
+      const result = await engine.check(
+        {
+          resource: objectRefFromProto(req.resource, "resource"),
+          permission: permissionName(req.permission, "permission"),
+          subject: subjectRefFromProto(req.subject, "subject"),
+          ...optional("context", contextFromProto(req.context)),
+          ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
+          ...contextualFromProto(req.contextualRelationships, limits),
+          ...(req.withTracing ? { explain: true } : {}),
+        },
+        { signal: ctx.signal },
+      );
+      return {
+        checkedAt: { token: result.token },
+        permissionship: permissionshipToProto(result.state),
+        ...(result.state === "CONDITIONAL"
+          ? { partialCaveatInfo: { missingRequiredContext: [...result.missing] } }
+          : {}),
+        ...(result.explain === undefined ? {} : { debugTrace: explainToProto(result.explain) }),
+      };
+    },
+
+    async checkBulkPermissions(req, ctx) {
+      if (req.items.length > limits.maxBulkItems)
+        throw overLimit("items", limits.maxBulkItems, req.items.length);
+      const items = req.items.map((item, i) => ({
+        resource: objectRefFromProto(item.resource, `items[${i}].resource`),
+        permission: permissionName(item.permission, `items[${i}].permission`),
+        subject: subjectRefFromProto(item.subject, `items[${i}].subject`),
+        ...optional("context", contextFromProto(item.context)),
+      }));
+      const result = await engine.checkBulk(
+        {
+          items,
+          ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
+          ...contextualFromProto(req.contextualRelationships, limits),
+        },
+        { signal: ctx.signal },
+      );
+      const pairs: CheckBulkPermissionsPair[] = result.results.map((r, i) =>
+        create(CheckBulkPermissionsPairSchema, {
+          ...optional("request", req.items[i]),
+          response: r.ok
+            ? {
+                case: "item",
+                value: {
+                  permissionship: permissionshipToProto(r.state),
+                  ...(r.state === "CONDITIONAL"
+                    ? { partialCaveatInfo: { missingRequiredContext: [...r.missing] } }
+                    : {}),
+                },
+              }
+            : {
+                case: "error",
+                // Per-item failures are about that item's input; the engine reports no other kind.
+                value: { statusCode: 3, errorCode: r.error.code, message: r.error.message },
+              },
+        }),
+      );
+      return { checkedAt: { token: result.token }, pairs };
+    },
+
+    async expandPermissionTree(req, ctx) {
+      const result = await engine.expand(
+        {
+          resource: objectRefFromProto(req.resource, "resource"),
+          permission: permissionName(req.permission, "permission"),
+          ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
+        },
+        { signal: ctx.signal },
+      );
+      return { expandedAt: { token: result.token }, treeRoot: expandToProto(result.tree) };
+    },
+
+    // biome-ignore lint/correctness/useYield: answers UNIMPLEMENTED until lookups land (issue 6)
+    async *lookupResources() {
+      throw new UnimplementedError("LookupResources");
+    },
+
+    // biome-ignore lint/correctness/useYield: answers UNIMPLEMENTED until lookups land (issue 6)
+    async *lookupSubjects() {
+      throw new UnimplementedError("LookupSubjects");
+    },
+  };
+}

@@ -1,0 +1,171 @@
+/** RelationshipService: writes, reads, the change feed and bulk import/export, on the store. */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Relationship, Revision } from "../core/index.js";
+import type { Consistency } from "../engine/index.js";
+import {
+  RelationshipUpdate_Operation,
+  type RelationshipUpdate as RelationshipUpdateMessage,
+  type RelationshipUpdateSchema,
+} from "../gen/latch/v1/core_pb.js";
+import type { RelationshipService, WatchResponseSchema } from "../gen/latch/v1/relationship_service_pb.js";
+import type { Change, Store } from "../store/index.js";
+import {
+  consistencyFromProto,
+  filterFromProto,
+  preconditionFromProto,
+  relationshipFromProto,
+  relationshipToProto,
+  updateFromProto,
+} from "./convert.js";
+import { invalidArgument, overLimit } from "./errors.js";
+import type { ServiceImplementation } from "./grpc-adapter.js";
+import type { ServerLimits } from "./limits.js";
+import { watchChanges } from "./watch.js";
+
+type Methods = (typeof RelationshipService)["method"];
+
+export interface RelationshipHandlerOptions {
+  readonly store: Store;
+  readonly limits: ServerLimits;
+  /** How often Watch polls the store for changes when idle. */
+  readonly watchPollMs: number;
+  /** Aborted at shutdown so that endless Watch streams end and in-flight calls can drain. */
+  readonly shutdown: AbortSignal;
+}
+
+const PAGE = 1000;
+
+/** The revision a read runs at. Tokens are decoded even when not needed, to refuse foreign ones. */
+export async function readRevision(store: Store, consistency: Consistency | undefined): Promise<Revision> {
+  if (consistency?.kind === "at-exact-snapshot") return store.decodeRevision(consistency.token);
+  const current = await store.currentRevision();
+  if (consistency?.kind === "at-least-as-fresh") {
+    // Decoding refuses a foreign or altered token; a token of this store is never ahead of it.
+    store.decodeRevision(consistency.token);
+  }
+  return current;
+}
+
+function changeToUpdate(change: Change): MessageInitShape<typeof RelationshipUpdateSchema> {
+  return {
+    operation:
+      change.operation === "touch" ? RelationshipUpdate_Operation.TOUCH : RelationshipUpdate_Operation.DELETE,
+    relationship: relationshipToProto(change.relationship),
+  };
+}
+
+export function relationshipHandlers(options: RelationshipHandlerOptions): ServiceImplementation<Methods> {
+  const { store, limits } = options;
+  return {
+    async writeRelationships(req) {
+      if (req.updates.length === 0) throw invalidArgument("updates", "at least one update is required");
+      if (req.updates.length > limits.maxUpdates)
+        throw overLimit("updates", limits.maxUpdates, req.updates.length);
+      if (req.optionalPreconditions.length > limits.maxPreconditions) {
+        throw overLimit("optional_preconditions", limits.maxPreconditions, req.optionalPreconditions.length);
+      }
+      const updates = req.updates.map((u: RelationshipUpdateMessage, i) =>
+        updateFromProto(u, `updates[${i}]`),
+      );
+      const preconditions = req.optionalPreconditions.map((p, i) =>
+        preconditionFromProto(p, `optional_preconditions[${i}]`),
+      );
+      const revision = await store.write(updates, preconditions);
+      return { writtenAt: { token: store.encodeRevision(revision) } };
+    },
+
+    async deleteRelationships(req) {
+      if (req.optionalPreconditions.length > limits.maxPreconditions) {
+        throw overLimit("optional_preconditions", limits.maxPreconditions, req.optionalPreconditions.length);
+      }
+      const filter = filterFromProto(req.relationshipFilter, "relationship_filter");
+      const preconditions = req.optionalPreconditions.map((p, i) =>
+        preconditionFromProto(p, `optional_preconditions[${i}]`),
+      );
+      const result = await store.deleteRelationships(filter, {
+        ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
+        ...(preconditions.length > 0 ? { preconditions } : {}),
+      });
+      return {
+        deletedAt: { token: store.encodeRevision(result.revision) },
+        relationshipsDeletedCount: BigInt(result.deleted),
+      };
+    },
+
+    async *readRelationships(req, ctx) {
+      const filter = filterFromProto(req.relationshipFilter, "relationship_filter");
+      let revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
+      const token = store.encodeRevision(revision);
+      let left = req.optionalLimit > 0 ? req.optionalLimit : Number.POSITIVE_INFINITY;
+      let cursor = req.optionalCursor?.token === "" ? undefined : req.optionalCursor?.token;
+      while (left > 0 && !ctx.signal.aborted) {
+        const page = await store.readRelationships(filter, {
+          revision,
+          limit: Math.min(PAGE, left),
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        revision = page.revision;
+        const last = page.relationships.length - 1;
+        for (const [i, r] of page.relationships.entries()) {
+          // The store hands out a cursor per page, so only a page's last result carries one.
+          yield {
+            readAt: { token },
+            relationship: relationshipToProto(r),
+            ...(i === last && page.cursor !== undefined ? { afterResultCursor: { token: page.cursor } } : {}),
+          };
+        }
+        left -= page.relationships.length;
+        if (page.cursor === undefined || page.relationships.length === 0) return;
+        cursor = page.cursor;
+      }
+    },
+
+    async *watch(req, ctx) {
+      const start = req.optionalStartCursor;
+      const batches = watchChanges(store, {
+        ...(start === undefined || start.token === "" ? {} : { after: store.decodeRevision(start.token) }),
+        objectTypes: req.optionalObjectTypes,
+        pollMs: options.watchPollMs,
+        signal: AbortSignal.any([ctx.signal, options.shutdown]),
+      });
+      for await (const batch of batches) {
+        const message: MessageInitShape<typeof WatchResponseSchema> = {
+          updates: batch.changes.map(changeToUpdate),
+          changesThrough: { token: store.encodeRevision(batch.revision) },
+          schemaUpdated: batch.schemaUpdated,
+        };
+        yield message;
+      }
+    },
+
+    async importRelationships(requests) {
+      let count = 0;
+      async function* relationships(): AsyncIterable<Relationship> {
+        for await (const msg of requests) {
+          if (msg.relationships.length > limits.maxImportBatch) {
+            throw overLimit("relationships", limits.maxImportBatch, msg.relationships.length);
+          }
+          for (const r of msg.relationships) yield relationshipFromProto(r, `relationships[${count++}]`);
+        }
+      }
+      const result = await store.importRelationships(relationships());
+      return { numLoaded: BigInt(result.count), writtenAt: { token: store.encodeRevision(result.revision) } };
+    },
+
+    async *exportRelationships(req, ctx) {
+      const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
+      const token = store.encodeRevision(revision);
+      let batch: Relationship[] = [];
+      for await (const r of store.exportRelationships(revision)) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        batch.push(r);
+        if (batch.length >= PAGE) {
+          yield { readAt: { token }, relationships: batch.map(relationshipToProto) };
+          batch = [];
+        }
+      }
+      // Always one message, so that an empty store still tells the client its revision.
+      yield { readAt: { token }, relationships: batch.map(relationshipToProto) };
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/** The gRPC edge: the only place where wire messages and status codes exist. */
+export { type Authenticator, createAuthenticator } from "./auth.js";
+export * from "./convert.js";
+export * from "./convert-results.js";
+export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
+export { RequestError, statusForKind, toWireError, UnimplementedError } from "./errors.js";
+export type { CallContext } from "./grpc-adapter.js";
+export { serviceDefinition } from "./grpc-adapter.js";
+export { readRevision } from "./handlers-relationship.js";
+export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
+export {
+  createLogger,
+  createMetrics,
+  type Metrics,
+  splitHostPort,
+  startMetricsServer,
+} from "./observability.js";
+export {
+  createServer,
+  type LatchServer,
+  type RunningServer,
+  ServerConfigError,
+  type ServerOptions,
+  type StartOptions,
+  startServer,
+} from "./server.js";
+export { type WatchBatch, type WatchOptions, watchChanges } from "./watch.js";

@@ -1,0 +1,140 @@
+/** JSON logs (pino) and Prometheus metrics (prom-client) on their own HTTP port. */
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { status } from "@grpc/grpc-js";
+import { type DestinationStream, type LevelWithSilent, type Logger, pino } from "pino";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { EngineStats } from "../engine/index.js";
+import type { Store } from "../store/index.js";
+import type { CallObserver } from "./grpc-adapter.js";
+
+export function createLogger(level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
+  return pino({ level, base: { service: "latch" }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+}
+
+export interface Metrics extends CallObserver {
+  readonly registry: Registry;
+  /** Wraps a store so that every async call is timed per operation. */
+  instrumentStore(store: Store): Store;
+}
+
+export function createMetrics(
+  engineStats: () => EngineStats,
+  options: { defaultMetrics?: boolean } = {},
+): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: "latch_grpc_requests_total",
+    help: "gRPC calls by method and status code",
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "latch_grpc_request_duration_seconds",
+    help: "gRPC call latency by method and status code",
+    labelNames: ["method", "code"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  const storeLatency = new Histogram({
+    name: "latch_store_operation_duration_seconds",
+    help: "Datastore call latency by operation",
+    labelNames: ["operation"] as const,
+    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "latch_engine_cache_hit_ratio",
+    help: "Share of dispatched subproblems answered from the cache since start",
+    registers: [registry],
+    collect() {
+      const s = engineStats();
+      const total = s.cacheHits + s.cacheMisses;
+      this.set(total === 0 ? 0 : s.cacheHits / total);
+    },
+  });
+  for (const [name, key] of [
+    ["latch_engine_cache_hits", "cacheHits"],
+    ["latch_engine_cache_misses", "cacheMisses"],
+    ["latch_engine_dispatches", "dispatches"],
+  ] as const) {
+    new Gauge({
+      name,
+      help: `Engine ${key} since start`,
+      registers: [registry],
+      collect() {
+        this.set(engineStats()[key]);
+      },
+    });
+  }
+
+  return {
+    registry,
+    onCallEnd({ method, code, seconds }) {
+      const labels = { method, code: status[code] ?? String(code) };
+      requests.inc(labels);
+      latency.observe(labels, seconds);
+    },
+    instrumentStore(store) {
+      return new Proxy(store, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          if (typeof value !== "function" || typeof prop !== "string") return value;
+          return (...args: unknown[]) => {
+            const started = process.hrtime.bigint();
+            const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+            if (result instanceof Promise) {
+              const done = () =>
+                storeLatency.observe({ operation: prop }, Number(process.hrtime.bigint() - started) / 1e9);
+              result.then(done, done);
+            }
+            return result;
+          };
+        },
+      });
+    },
+  };
+}
+
+export interface MetricsServer {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Serves `GET /metrics` on its own port so that scraping needs no gRPC token. */
+export async function startMetricsServer(registry: Registry, listen: string): Promise<MetricsServer> {
+  const { host, port } = splitHostPort(listen);
+  const server: HttpServer = createHttpServer((req, res) => {
+    if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": registry.contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    address: `${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (m === null) throw new Error(`expected HOST:PORT, got "${listen}"`);
+  return { host: m[1] ?? (m[2] === "" ? "0.0.0.0" : m[2]!), port: Number(m[3]) };
+}

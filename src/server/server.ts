@@ -1,0 +1,161 @@
+/** The gRPC server: services, auth, health, reflection, limits, graceful shutdown. */
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { Engine } from "../engine/index.js";
+import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
+import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
+import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
+import type { Store } from "../store/index.js";
+import { createAuthenticator } from "./auth.js";
+import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
+import { type AdapterOptions, serviceDefinition, serviceImplementation } from "./grpc-adapter.js";
+import { permissionHandlers } from "./handlers-permission.js";
+import { relationshipHandlers } from "./handlers-relationship.js";
+import { schemaHandlers } from "./handlers-schema.js";
+import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
+import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
+
+export interface ServerOptions {
+  readonly store: Store;
+  readonly engine: Engine;
+  /** Pre-shared bearer tokens. Without any, `insecureNoAuth` must be set. */
+  readonly tokens?: readonly string[];
+  readonly insecureNoAuth?: boolean;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly limits?: Partial<ServerLimits>;
+  /** PEM certificate chain and private key; plaintext when absent. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly watchPollMs?: number;
+}
+
+export interface LatchServer {
+  readonly grpc: Server;
+  readonly limits: ServerLimits;
+  /** Binds and returns the bound address (`127.0.0.1:0` picks a free port). */
+  listen(address: string): Promise<string>;
+  /** Stops accepting, ends Watch streams, waits up to `graceMs` for in-flight calls, then cuts. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export class ServerConfigError extends Error {
+  override readonly name = "ServerConfigError";
+}
+
+export function createServer(options: ServerOptions): LatchServer {
+  const tokens = options.tokens ?? [];
+  if (tokens.length === 0 && options.insecureNoAuth !== true) {
+    throw new ServerConfigError("no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth");
+  }
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const log = options.logger ?? createLogger("info");
+  const grpc = new Server({
+    "grpc.max_receive_message_length": limits.maxMessageBytes,
+    "grpc.max_send_message_length": Math.max(limits.maxMessageBytes, 16 * 1024 * 1024),
+  });
+  const shutdownController = new AbortController();
+  const adapter: AdapterOptions = {
+    auth: createAuthenticator(tokens),
+    log,
+    ...(options.metrics === undefined ? {} : { observer: options.metrics }),
+  };
+  grpc.addService(
+    serviceDefinition(PermissionService),
+    serviceImplementation(PermissionService, permissionHandlers(options.engine, limits), adapter),
+  );
+  grpc.addService(
+    serviceDefinition(RelationshipService),
+    serviceImplementation(
+      RelationshipService,
+      relationshipHandlers({
+        store: options.store,
+        limits,
+        watchPollMs: options.watchPollMs ?? 50,
+        shutdown: shutdownController.signal,
+      }),
+      adapter,
+    ),
+  );
+  grpc.addService(
+    serviceDefinition(SchemaService),
+    serviceImplementation(SchemaService, schemaHandlers(options.store, limits), adapter),
+  );
+  const health = addHealth(grpc);
+  addReflection(grpc);
+
+  const credentials =
+    options.tls === undefined
+      ? ServerCredentials.createInsecure()
+      : ServerCredentials.createSsl(
+          null,
+          [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
+          false,
+        );
+
+  return {
+    grpc,
+    limits,
+    listen(address) {
+      return new Promise((resolve, reject) => {
+        grpc.bindAsync(address, credentials, (error, port) => {
+          if (error !== null) reject(error);
+          else resolve(address.replace(/:\d+$/, `:${port}`));
+        });
+      });
+    },
+    async shutdown(graceMs = 10_000) {
+      for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
+      shutdownController.abort();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          grpc.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        grpc.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+export interface StartOptions extends ServerOptions {
+  readonly listen: string;
+  readonly metricsListen?: string;
+}
+
+export interface RunningServer {
+  readonly address: string;
+  readonly metricsAddress?: string;
+  readonly server: LatchServer;
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+let rejectionLoggerInstalled = false;
+
+/** Creates, binds and starts the metrics endpoint; the caller owns (and closes) the store. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const log = options.logger ?? createLogger("info");
+  if (!rejectionLoggerInstalled) {
+    rejectionLoggerInstalled = true;
+    // A stray rejection must be seen, never take the server down.
+    process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
+  }
+  const server = createServer({ ...options, logger: log });
+  const address = await server.listen(options.listen);
+  let metricsServer: MetricsServer | undefined;
+  if (options.metricsListen !== undefined && options.metrics !== undefined) {
+    metricsServer = await startMetricsServer(options.metrics.registry, options.metricsListen);
+  }
+  return {
+    address,
+    server,
+    ...(metricsServer === undefined ? {} : { metricsAddress: metricsServer.address }),
+    async shutdown(graceMs) {
+      await server.shutdown(graceMs);
+      await metricsServer?.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/** The change feed behind Watch, shared by the server and embedded mode. */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Revision } from "../core/index.js";
+import type { Change, Store } from "../store/index.js";
+
+export interface WatchBatch {
+  /** Every change up to and including this revision has been delivered. */
+  readonly revision: Revision;
+  readonly changes: readonly Change[];
+  readonly schemaUpdated: boolean;
+}
+
+export interface WatchOptions {
+  /** Deliver changes after this revision; from the current one when absent. */
+  readonly after?: Revision;
+  /** Only changes on resources of these types; all when empty. */
+  readonly objectTypes?: readonly string[];
+  readonly pollMs?: number;
+  readonly signal?: AbortSignal;
+  readonly pageSize?: number;
+}
+
+function compare(a: Revision, b: Revision): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Polls `store.changesSince` and yields one batch per revision, in order, so that a consumer
+ * resuming from a batch's revision never sees half a transaction. Ends when the signal aborts.
+ */
+export async function* watchChanges(store: Store, options: WatchOptions = {}): AsyncGenerator<WatchBatch> {
+  let after = options.after ?? (await store.currentRevision());
+  const types = new Set(options.objectTypes ?? []);
+  const signal = options.signal;
+  while (signal?.aborted !== true) {
+    const page = await store.changesSince(after, options.pageSize ?? 1000);
+    const schemaRevisions = new Set(page.schemaChanges.map((s) => s.revision));
+    const byRevision = new Map<Revision, Change[]>();
+    for (const change of page.changes) {
+      if (types.size > 0 && !types.has(change.relationship.resource.type)) continue;
+      const list = byRevision.get(change.revision);
+      if (list === undefined) byRevision.set(change.revision, [change]);
+      else list.push(change);
+    }
+    for (const rev of schemaRevisions) if (!byRevision.has(rev)) byRevision.set(rev, []);
+    for (const revision of [...byRevision.keys()].sort(compare)) {
+      yield { revision, changes: byRevision.get(revision)!, schemaUpdated: schemaRevisions.has(revision) };
+    }
+    const moved = page.revision > after;
+    after = page.revision;
+    if (!moved) {
+      try {
+        await sleep(options.pollMs ?? 50, undefined, signal === undefined ? {} : { signal });
+      } catch {
+        return;
+      }
+    }
+  }
+}
