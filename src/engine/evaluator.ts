@@ -29,6 +29,8 @@ interface Stack {
   readonly label: string;
   readonly ids: ReadonlySet<string>;
   readonly depth: number;
+  /** How many exclusion right-hand sides enclose this frame. */
+  readonly neg: number;
 }
 
 /** Facts gathered while computing a frame. */
@@ -53,9 +55,20 @@ const caveatOf = (r: Relationship): Leaf | undefined =>
 
 const memberOf = (r: Relationship): Member => caveatOf(r) ?? true;
 
-function onStack(stack: Stack | undefined, label: string, id: string): number {
+function onStack(stack: Stack | undefined, label: string, id: string, neg: number): number {
   for (let s = stack; s !== undefined; s = s.parent) {
-    if (s.label === label && s.ids.has(id)) return s.depth;
+    if (s.label === label && s.ids.has(id)) {
+      if (s.neg !== neg) {
+        // Recursion through an exclusion has no well-defined answer (it is not stratified).
+        throw new LatchError(
+          "check/cycle-through-exclusion",
+          "failed-precondition",
+          `${label} depends on itself through the right-hand side of an exclusion`,
+          { at: `${label.replace("#", `:${id}#`)}` },
+        );
+      }
+      return s.depth;
+    }
   }
   return -1;
 }
@@ -78,6 +91,7 @@ export async function dispatch(
   ids: readonly string[],
   stack: Stack | undefined,
   acc: Acc,
+  neg = 0,
 ): Promise<Out> {
   if (ctx.signal?.aborted) {
     throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
@@ -103,7 +117,7 @@ export async function dispatch(
       pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
       continue;
     }
-    const cut = onStack(stack, member.label, id);
+    const cut = onStack(stack, member.label, id, neg);
     if (cut >= 0) {
       if (cut < acc.minCut) acc.minCut = cut;
       pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
@@ -120,7 +134,7 @@ export async function dispatch(
   }
   if (todo.length === 0) return { m, t };
   const unique = todo.length > 1 ? [...new Set(todo)] : todo;
-  await computeInto(ctx, member, unique, stack, depth, acc, m, t);
+  await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg);
   return { m, t };
 }
 
@@ -133,13 +147,14 @@ async function computeInto(
   acc: Acc,
   m: Memberships,
   t: Traces | undefined,
+  neg: number,
 ): Promise<void> {
-  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth };
+  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, neg };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
-  const out = await evalNode(ctx, member, member.node, ids, frame, sub);
+  const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
   if (sub.minCut === depth && ids.length > 1) {
     // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
-    for (const id of ids) await computeInto(ctx, member, [id], stack, depth, acc, m, t);
+    for (const id of ids) await computeInto(ctx, member, [id], stack, depth, acc, m, t, neg);
     return;
   }
   if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
@@ -167,22 +182,23 @@ async function evalNode(
   ids: readonly string[],
   frame: Stack,
   acc: Acc,
+  neg: number,
 ): Promise<Out> {
   switch (node.k) {
     case "nil":
       return { m: new Map(), t: undefined };
     case "computed":
-      return dispatch(ctx, node.target, ids, frame, acc);
+      return dispatch(ctx, node.target, ids, frame, acc, neg);
     case "relation":
-      return evalRelation(ctx, member, node.name, ids, frame, acc);
+      return evalRelation(ctx, member, node.name, ids, frame, acc, neg);
     case "arrow":
-      return evalArrow(ctx, member, node, ids, frame, acc);
+      return evalArrow(ctx, member, node, ids, frame, acc, neg);
     case "union": {
       const m: Memberships = new Map();
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
       let remaining = ids;
       for (const child of node.children) {
-        const r = await evalNode(ctx, member, child, remaining, frame, acc);
+        const r = await evalNode(ctx, member, child, remaining, frame, acc, neg);
         for (const [id, x] of r.m) addMember(m, id, x);
         collect(t, r, remaining, "union");
         remaining = remaining.filter((id) => m.get(id) !== true);
@@ -195,7 +211,7 @@ async function evalNode(
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
       let active = ids;
       for (const child of node.children) {
-        const r = await evalNode(ctx, member, child, active, frame, acc);
+        const r = await evalNode(ctx, member, child, active, frame, acc, neg);
         collect(t, r, active, "intersection");
         if (cur === undefined) cur = r.m;
         else {
@@ -214,12 +230,12 @@ async function evalNode(
     }
     case "exclusion": {
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
-      const base = await evalNode(ctx, member, node.base, ids, frame, acc);
+      const base = await evalNode(ctx, member, node.base, ids, frame, acc, neg);
       collect(t, base, ids, "base");
       const active = ids.filter((id) => base.m.has(id));
       const m: Memberships = new Map();
       if (active.length > 0) {
-        const subtract = await evalNode(ctx, member, node.subtract, active, frame, acc);
+        const subtract = await evalNode(ctx, member, node.subtract, active, frame, acc, neg + 1);
         collect(t, subtract, active, "subtract");
         for (const id of active) {
           const x = exceptMember(base.m.get(id), subtract.m.get(id));
@@ -319,6 +335,7 @@ async function evalRelation(
   ids: readonly string[],
   frame: Stack,
   acc: Acc,
+  neg: number,
 ): Promise<Out> {
   const tuples = await readTuples(ctx, member, relation, ids, acc);
   const m: Memberships = new Map();
@@ -367,7 +384,7 @@ async function evalRelation(
         if (t !== undefined || feeds.some((f) => m.get(f.id) !== true)) subjectIds.push(sid);
       }
       if (subjectIds.length === 0) continue;
-      const r = await dispatch(ctx, target, subjectIds, frame, acc);
+      const r = await dispatch(ctx, target, subjectIds, frame, acc, neg);
       for (const sid of subjectIds) {
         const x = r.m.get(sid);
         for (const f of bySubject.get(sid)!) {
@@ -428,6 +445,7 @@ async function evalArrow(
   ids: readonly string[],
   frame: Stack,
   acc: Acc,
+  neg: number,
 ): Promise<Out> {
   const tuples = await readTuples(ctx, member, node.tupleset, ids, acc);
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
@@ -448,7 +466,7 @@ async function evalArrow(
   for (const [type, set] of byType) {
     const target = node.targets.get(type);
     if (target === undefined) continue;
-    results.set(type, await dispatch(ctx, target, [...set], frame, acc));
+    results.set(type, await dispatch(ctx, target, [...set], frame, acc, neg));
   }
   const m: Memberships = new Map();
   const arrowLabel =
