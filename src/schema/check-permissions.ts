@@ -79,7 +79,7 @@ function checkArrow(
     report(
       "schema/unknown-relation",
       tupleset.span,
-      `\`${text}\` in permission \`${permission.name.text}\` walks \`${tupleset.text}\`, which is not a relation of \`${def.name.text}\`${suggest(tupleset.text, members.keys())}`,
+      `\`${text}\` in permission \`${permission.name.text}\` walks \`${tupleset.text}\`, which is not a relation of \`${def.name.text}\`${suggest(tupleset.text, members.keys())}; declare the relation or fix the name`,
     );
     return;
   }
@@ -111,7 +111,7 @@ function checkArrow(
     report(
       "schema/unknown-permission",
       computed.span,
-      `\`${text}\` in permission \`${permission.name.text}\`: none of the types \`${tupleset.text}\` points to (${types}) has a relation or permission \`${computed.text}\`${suggest(computed.text, candidates)}`,
+      `\`${text}\` in permission \`${permission.name.text}\`: none of the types \`${tupleset.text}\` points to (${types}) has a relation or permission \`${computed.text}\`${suggest(computed.text, candidates)}; add it to one of them or fix the name`,
     );
   }
 }

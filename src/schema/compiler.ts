@@ -145,7 +145,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
         report(
           "schema/unknown-relation",
           subject.relation.span,
-          `\`${subject.type.text}\` has no relation or permission \`${subject.relation.text}\`, used as subject set in ${where}${suggest(subject.relation.text, target.members.keys())}`,
+          `\`${subject.type.text}\` has no relation or permission \`${subject.relation.text}\`, used as subject set in ${where}${suggest(subject.relation.text, target.members.keys())}; add it to \`${subject.type.text}\` or fix the name`,
         );
       }
       if (subject.caveat && !caveats.has(subject.caveat.text)) {

@@ -11,6 +11,10 @@ function compileOrExplain(schema: string, file: string) {
   }
 }
 
+if (!conformancePresent && !requireConformance) {
+  console.warn(`schema conformance tests skipped: ${conformanceDir} not found (set LATCH_CONFORMANCE_DIR)`);
+}
+
 it.runIf(requireConformance)("the conformance folder is present (LATCH_REQUIRE_CONFORMANCE=1)", () => {
   expect(conformancePresent, `missing ${conformanceDir}`).toBe(true);
 });
