@@ -86,7 +86,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   const resultsFor = (contextual: unknown): ResultStore =>
     // Contextual relationships change answers for this request only: keep them out of the cache.
-    contextual === undefined || shared === undefined ? createRequestResults() : shared;
+    contextual !== undefined || shared === undefined ? createRequestResults() : shared;
 
   const run = async (ctx: RequestContext, member: PlanMember, ids: readonly string[]) => {
     const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };

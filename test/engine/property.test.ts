@@ -237,7 +237,7 @@ describe("engine equals the reference evaluator", () => {
           expect(r.state, `bulk ${JSON.stringify(item)}`).toBe(want);
         }
       }),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.LATCH_PROPERTY_RUNS ?? 150) },
     );
     // The generator must exercise every outcome, or the comparison proves little.
     expect(seen.ALLOWED).toBeGreaterThan(0);
