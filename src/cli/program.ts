@@ -1,0 +1,21 @@
+/**
+ * `latch`: the one binary. Each command lives in `commands/` and is wired here, the only place
+ * (with the server and the client) that puts concrete parts together.
+ */
+import { Command } from "commander";
+import { migrateCommand } from "./commands/migrate.js";
+import { schemaCommand } from "./commands/schema.js";
+import { validateCommand } from "./commands/validate.js";
+
+export function createProgram(): Command {
+  const program = new Command("latch")
+    .description(
+      "Fine-grained authorization: relationships and CEL conditions in the SpiceDB schema language",
+    )
+    .version("0.1.0")
+    .showHelpAfterError();
+  program.addCommand(schemaCommand());
+  program.addCommand(validateCommand());
+  program.addCommand(migrateCommand());
+  return program;
+}
