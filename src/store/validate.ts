@@ -31,6 +31,7 @@ export interface RelationshipShape {
 }
 
 export interface ShapeProblem {
+  readonly kind?: undefined;
   readonly code: string;
   /** What is wrong, in a sentence without the relationship itself. */
   readonly problem: string;
@@ -83,6 +84,7 @@ export function resolveRelation(
     };
   }
   const member = definition.members.get(relation);
+  if (member !== undefined && member.kind === "relation") return member;
   const relations = [...definition.members.values()].filter((m) => m.kind === "relation").map((m) => m.name);
   if (member === undefined) {
     return {
@@ -91,14 +93,11 @@ export function resolveRelation(
       fix: `Use one of its relations (${list(relations)}) or add \`relation ${relation}\` to \`definition ${resourceType}\`.`,
     };
   }
-  if (member.kind === "permission") {
-    return {
-      code: "relationship/not-a-relation",
-      problem: `\`${resourceType}#${relation}\` is a permission, computed from other relations, and cannot be written`,
-      fix: `Write to one of the relations of \`${resourceType}\` instead (${list(relations)}).`,
-    };
-  }
-  return member;
+  return {
+    code: "relationship/not-a-relation",
+    problem: `\`${resourceType}#${relation}\` is a permission, computed from other relations, and cannot be written`,
+    fix: `Write to one of the relations of \`${resourceType}\` instead (${list(relations)}).`,
+  };
 }
 
 /**
@@ -112,7 +111,16 @@ export function checkRelationshipShape(
   ignoreTraits = false,
 ): ShapeProblem | undefined {
   const resolved = resolveRelation(schema, shape.resourceType, shape.relation);
-  if ("code" in resolved) return resolved;
+  if (resolved.kind !== "relation") return resolved;
+  // Fast path (every valid relationship): one exact match and nothing allocated.
+  for (const a of resolved.allowed) {
+    if (
+      matchesSubject(a, shape) &&
+      (ignoreTraits || (a.caveat === shape.caveatName && (a.expiration || !shape.hasExpiration)))
+    ) {
+      return undefined;
+    }
+  }
   const where = `\`${shape.resourceType}#${shape.relation}\``;
   const allowed = resolved.allowed;
   const candidates = allowed.filter((a) => matchesSubject(a, shape));

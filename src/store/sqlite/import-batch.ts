@@ -1,12 +1,14 @@
 /**
- * The bulk-load inner loop: multi-row INSERTs of IMPORT_CHUNK rows into relationships and changes,
- * one prepared statement each, so the per-row cost is binding ten values rather than a statement
- * round trip. A chunk that hits an existing live relationship (or repeats one) is redone row by row
- * with TOUCH semantics: import replaces what it meets, so loading the same file twice is harmless.
+ * The bulk-load inner loop: one prepared single-row INSERT per table, parameters in a reused
+ * array. Measured on this machine, multi-row `VALUES (...), (...)` statements were about half as
+ * fast through better-sqlite3, and binding a BigInt costs far more than a number, so revisions are
+ * bound as numbers (safe far beyond any reachable revision: 2^53 writes).
+ * A relationship that is already live is replaced (TOUCH semantics), so loading the same file
+ * twice, or a file listing a relationship twice, is harmless.
  */
-import type { Relationship, Revision } from "../../core/index.js";
-import { identityParams, serializeContext } from "./rows.js";
-import { CHANGE_PARAMS, IMPORT_CHUNK, REL_PARAMS, type Statements } from "./statements.js";
+import type { Relationship } from "../../core/index.js";
+import { serializeContext } from "./rows.js";
+import type { Statements } from "./statements.js";
 
 const TOUCH = 1;
 
@@ -19,80 +21,42 @@ function isConstraintError(error: unknown): boolean {
   );
 }
 
-function fillRow(
-  rel: unknown[],
-  ch: unknown[],
-  at: number,
-  r: Relationship,
-  revision: Revision,
-  seq: number,
-): void {
-  const subjectRelation = r.subject.relation;
-  const caveat = r.caveat === undefined ? null : r.caveat.name;
-  const context = r.caveat === undefined ? null : serializeContext(r);
-  const expiration = r.expiration === undefined ? null : r.expiration.getTime();
-  const sr = subjectRelation === undefined || subjectRelation === "..." ? "" : subjectRelation;
-  let i = at * REL_PARAMS;
-  rel[i++] = r.resource.type;
-  rel[i++] = r.resource.id;
-  rel[i++] = r.relation;
-  rel[i++] = r.subject.type;
-  rel[i++] = r.subject.id;
-  rel[i++] = sr;
-  rel[i++] = revision;
-  rel[i++] = caveat;
-  rel[i++] = context;
-  rel[i] = expiration;
-  let j = at * CHANGE_PARAMS;
-  ch[j++] = revision;
-  ch[j++] = seq;
-  ch[j++] = TOUCH;
-  ch[j++] = r.resource.type;
-  ch[j++] = r.resource.id;
-  ch[j++] = r.relation;
-  ch[j++] = r.subject.type;
-  ch[j++] = r.subject.id;
-  ch[j++] = sr;
-  ch[j++] = caveat;
-  ch[j++] = context;
-  ch[j] = expiration;
-}
-
-function importOne(s: Statements, r: Relationship, revision: Revision, seq: number): void {
-  const rel = new Array<unknown>(REL_PARAMS);
-  const ch = new Array<unknown>(CHANGE_PARAMS);
-  fillRow(rel, ch, 0, r, revision, seq);
-  try {
-    s.insertRelationship.run(rel);
-  } catch (error) {
-    if (!isConstraintError(error)) throw error;
-    const ids = identityParams(r);
-    const existing = s.selectLive.get(ids) as [number] | undefined;
-    if (existing !== undefined && BigInt(existing[0]) === revision) {
-      s.updateLiveInPlace.run(rel[7], rel[8], rel[9], ...ids);
-    } else {
-      s.closeLive.run(revision, ...ids);
-      s.insertRelationship.run(rel);
-    }
-  }
-  s.insertChange.run(ch);
-}
-
-export function importBatch(s: Statements, batch: readonly Relationship[], revision: Revision): void {
-  const rel = new Array<unknown>(IMPORT_CHUNK * REL_PARAMS);
-  const ch = new Array<unknown>(IMPORT_CHUNK * CHANGE_PARAMS);
-  let start = 0;
-  for (; start + IMPORT_CHUNK <= batch.length; start += IMPORT_CHUNK) {
-    for (let k = 0; k < IMPORT_CHUNK; k++) fillRow(rel, ch, k, batch[start + k]!, revision, start + k);
+export function importBatch(s: Statements, batch: readonly Relationship[], revision: number): void {
+  const rel = new Array<unknown>(10);
+  const change = new Array<unknown>(12);
+  change[0] = revision;
+  change[2] = TOUCH;
+  rel[6] = revision;
+  for (let seq = 0; seq < batch.length; seq++) {
+    const r = batch[seq]!;
+    const subjectRelation = r.subject.relation;
+    const sr = subjectRelation === undefined || subjectRelation === "..." ? "" : subjectRelation;
+    const caveat = r.caveat === undefined ? null : r.caveat.name;
+    const context = r.caveat === undefined ? null : serializeContext(r);
+    const expiration = r.expiration === undefined ? null : r.expiration.getTime();
+    change[3] = rel[0] = r.resource.type;
+    change[4] = rel[1] = r.resource.id;
+    change[5] = rel[2] = r.relation;
+    change[6] = rel[3] = r.subject.type;
+    change[7] = rel[4] = r.subject.id;
+    change[8] = rel[5] = sr;
+    change[9] = rel[7] = caveat;
+    change[10] = rel[8] = context;
+    change[11] = rel[9] = expiration;
+    change[1] = seq;
     try {
-      s.insertRelationships.run(rel);
+      s.insertRelationship.run(rel);
     } catch (error) {
       if (!isConstraintError(error)) throw error;
-      // The failed statement left nothing behind; redo this chunk one row at a time.
-      for (let k = 0; k < IMPORT_CHUNK; k++) importOne(s, batch[start + k]!, revision, start + k);
-      continue;
+      const ids = rel.slice(0, 6);
+      const existing = s.selectLive.get(ids) as [number] | undefined;
+      if (existing !== undefined && existing[0] === revision) {
+        s.updateLiveInPlace.run(caveat, context, expiration, ...ids);
+      } else {
+        s.closeLive.run(revision, ...ids);
+        s.insertRelationship.run(rel);
+      }
     }
-    s.insertChanges.run(ch);
+    s.insertChange.run(change);
   }
-  for (; start < batch.length; start++) importOne(s, batch[start]!, revision, start);
 }

@@ -186,8 +186,8 @@ class SqliteStore implements Store {
     const orphans = findOrphans(schema, shapes);
     if (orphans.length > 0) throw wouldOrphanError(orphans);
     const revision = this.current() + 1n;
-    this.s.insertRevision.run(revision, now);
-    this.s.insertSchema.run(revision, text, schema.hash);
+    this.s.insertRevision.run(Number(revision), now);
+    this.s.insertSchema.run(Number(revision), text, schema.hash);
     this.compiled = { revision: Number(revision), schema };
     return revision;
   }
@@ -221,7 +221,7 @@ class SqliteStore implements Store {
       params.push(...after.slice(skip));
     }
     where.push(VISIBLE);
-    params.push(revision, revision, Date.now());
+    params.push(Number(revision), Number(revision), Date.now());
     let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
     if (limit !== undefined) {
       sql += " LIMIT ?";
@@ -255,7 +255,7 @@ class SqliteStore implements Store {
       params.push(json(query.subjectIds));
     }
     sql += ` AND ${VISIBLE}`;
-    params.push(revision, revision, Date.now());
+    params.push(Number(revision), Number(revision), Date.now());
     return (this.prepared(sql).all(params) as RawRow[]).map(rowToRelationship);
   }
 
@@ -318,7 +318,7 @@ class SqliteStore implements Store {
       const params: unknown[] = [];
       const where = filterConditions(pre.filter, params);
       where.push(VISIBLE);
-      params.push(revision, revision, now);
+      params.push(Number(revision), Number(revision), now);
       const found = this.prepared(`SELECT 1 FROM relationships WHERE ${where.join(" AND ")} LIMIT 1`).get(
         params,
       );
@@ -347,7 +347,8 @@ class SqliteStore implements Store {
     const current = this.current();
     this.checkPreconditions(preconditions, current, now);
     const revision = current + 1n;
-    this.s.insertRevision.run(revision, now);
+    const rev = Number(revision);
+    this.s.insertRevision.run(rev, now);
     let seq = 0;
     for (const { operation, relationship: r } of updates) {
       const ids = identityParams(r);
@@ -363,17 +364,16 @@ class SqliteStore implements Store {
           { relationship: describeRelationship(r) },
         );
       }
-      if (existing !== undefined) this.s.closeLive.run(revision, ...ids);
+      if (existing !== undefined) this.s.closeLive.run(rev, ...ids);
       if (operation === "delete") {
-        if (live)
-          this.s.insertChange.run(revision, seq++, DELETE, ...ids, existing[1], existing[2], existing[3]);
+        if (live) this.s.insertChange.run(rev, seq++, DELETE, ...ids, existing[1], existing[2], existing[3]);
         continue;
       }
       const caveat = r.caveat?.name ?? null;
       const context = serializeContext(r);
       const expiration = r.expiration?.getTime() ?? null;
-      this.s.insertRelationship.run(...ids, revision, caveat, context, expiration);
-      this.s.insertChange.run(revision, seq++, TOUCH, ...ids, caveat, context, expiration);
+      this.s.insertRelationship.run(...ids, rev, caveat, context, expiration);
+      this.s.insertChange.run(rev, seq++, TOUCH, ...ids, caveat, context, expiration);
     }
     return revision;
   }
@@ -398,7 +398,7 @@ class SqliteStore implements Store {
     const params: unknown[] = [];
     const where = filterConditions(filter, params);
     where.push(VISIBLE);
-    params.push(current, current, now);
+    params.push(Number(current), Number(current), now);
     let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
     if (limit !== undefined) {
       sql += " LIMIT ?";
@@ -406,12 +406,13 @@ class SqliteStore implements Store {
     }
     const rows = this.prepared(sql).all(params) as RawRow[];
     const revision = current + 1n;
-    this.s.insertRevision.run(revision, now);
+    const rev = Number(revision);
+    this.s.insertRevision.run(rev, now);
     let seq = 0;
     for (const row of rows) {
       const key = keyOfRow(row);
-      this.s.closeLive.run(revision, ...key);
-      this.s.insertChange.run(revision, seq++, DELETE, ...key, row[6], row[7], row[8]);
+      this.s.closeLive.run(rev, ...key);
+      this.s.insertChange.run(rev, seq++, DELETE, ...key, row[6], row[7], row[8]);
     }
     return { revision, deleted: rows.length };
   }
@@ -483,19 +484,25 @@ class SqliteStore implements Store {
     for (const r of batch) validateRelationship(schema, r);
     const now = Date.now();
     const revision = this.current() + 1n;
-    this.s.insertRevision.run(revision, now);
-    importBatch(this.s, batch, revision);
+    this.s.insertRevision.run(Number(revision), now);
+    importBatch(this.s, batch, Number(revision));
     return revision;
   }
 
   async *exportRelationships(revision?: Revision): AsyncIterable<Relationship> {
     const at = revision ?? this.current();
     const page = 1_000;
-    let rows = this.s.exportFirstPage.all(at, at, Date.now(), page) as RawRow[];
+    let rows = this.s.exportFirstPage.all(Number(at), Number(at), Date.now(), page) as RawRow[];
     while (rows.length > 0) {
       for (const row of rows) yield rowToRelationship(row);
       if (rows.length < page) return;
-      rows = this.s.exportPage.all(...keyOfRow(rows[rows.length - 1]!), at, at, Date.now(), page) as RawRow[];
+      rows = this.s.exportPage.all(
+        ...keyOfRow(rows[rows.length - 1]!),
+        Number(at),
+        Number(at),
+        Date.now(),
+        page,
+      ) as RawRow[];
     }
   }
 

@@ -11,15 +11,6 @@ const LIVE = `deleted_rev = ${MAX_REVISION}`;
 const REL_INSERT_COLUMNS =
   "resource_type, resource_id, relation, subject_type, subject_id, subject_relation, created_rev, caveat_name, caveat_context, expiration, deleted_rev";
 
-/** Rows per multi-row insert on the import path: 10 and 12 parameters a row stay far below SQLite's limit. */
-export const IMPORT_CHUNK = 100;
-export const REL_PARAMS = 10;
-export const CHANGE_PARAMS = 12;
-
-function values(count: number, perRow: string): string {
-  return Array.from({ length: count }, () => perRow).join(", ");
-}
-
 const REL_ROW = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${MAX_REVISION})`;
 const CHANGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -34,9 +25,7 @@ export interface Statements {
   readonly closeLive: Stmt;
   readonly updateLiveInPlace: Stmt;
   readonly insertRelationship: Stmt;
-  readonly insertRelationships: Stmt;
   readonly insertChange: Stmt;
-  readonly insertChanges: Stmt;
   readonly changesRange: Stmt;
   readonly changesOfRevision: Stmt;
   readonly schemaChanges: Stmt;
@@ -67,11 +56,7 @@ export function prepareStatements(db: Database.Database): Statements {
       `UPDATE relationships SET caveat_name = ?, caveat_context = ?, expiration = ? WHERE ${IDENTITY} AND ${LIVE}`,
     ),
     insertRelationship: db.prepare(`INSERT INTO relationships (${REL_INSERT_COLUMNS}) VALUES ${REL_ROW}`),
-    insertRelationships: db.prepare(
-      `INSERT INTO relationships (${REL_INSERT_COLUMNS}) VALUES ${values(IMPORT_CHUNK, REL_ROW)}`,
-    ),
     insertChange: db.prepare(`INSERT INTO changes VALUES ${CHANGE_ROW}`),
-    insertChanges: db.prepare(`INSERT INTO changes VALUES ${values(IMPORT_CHUNK, CHANGE_ROW)}`),
     changesRange: db
       .prepare(
         `SELECT ${changeColumns} FROM changes WHERE revision > ? AND revision <= ? ORDER BY revision, seq LIMIT ?`,
