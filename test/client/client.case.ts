@@ -1,0 +1,323 @@
+/**
+ * The client contract: every LatchClient (gRPC and embedded) must pass this suite unchanged.
+ * Each test starts from a fresh database with the fixture schema and relationships.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { filterAuthorized, type LatchClient, type WatchEvent } from "../../src/client/index.js";
+import { isLatchError, type LatchError } from "../../src/core/index.js";
+import { RELATIONSHIPS, SCHEMA } from "./fixtures.js";
+
+export interface ContractTarget {
+  readonly client: LatchClient;
+  cleanup(): Promise<void>;
+}
+
+async function caught(promise: Promise<unknown>): Promise<LatchError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isLatchError(error)) return error;
+    throw error;
+  }
+  throw new Error("expected the call to fail");
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+export function defineClientContract(name: string, open: () => Promise<ContractTarget>): void {
+  describe(`client contract: ${name}`, () => {
+    let target: ContractTarget;
+    let client: LatchClient;
+    let seeded: string;
+
+    beforeEach(async () => {
+      target = await open();
+      client = target.client;
+      await client.writeSchema(SCHEMA);
+      const written = await client.writeRelationships({
+        updates: RELATIONSHIPS.map((relationship) => ({ operation: "touch", relationship })),
+      });
+      seeded = written.token;
+    });
+
+    afterEach(async () => {
+      await target.cleanup();
+    });
+
+    it("reads back the schema it wrote", async () => {
+      const { schema, token } = await client.readSchema();
+      expect(schema).toBe(SCHEMA);
+      expect(token).not.toBe("");
+    });
+
+    it("answers checks through groups, arrows, wildcards and exclusions", async () => {
+      const fresh = { kind: "at-least-as-fresh", token: seeded } as const;
+      const ask = (resource: string, subject: string) =>
+        client.check({ resource, permission: "view", subject, consistency: fresh });
+      expect((await ask("document:q3", "user:alice")).state).toBe("ALLOWED");
+      expect((await ask("document:q3", "user:bob")).state).toBe("DENIED");
+      expect((await ask("document:public", "user:zed")).allowed).toBe(true);
+      expect((await ask("document:public", "user:mallory")).state).toBe("DENIED");
+    });
+
+    it("accepts structured references as well as strings", async () => {
+      const answer = await client.check({
+        resource: { type: "document", id: "memo" },
+        permission: "view",
+        subject: { type: "user", id: "bob" },
+        consistency: { kind: "fully-consistent" },
+      });
+      expect(answer.state).toBe("ALLOWED");
+      expect(answer.token).not.toBe("");
+    });
+
+    it("sees its own write when checking at least as fresh as the write's token", async () => {
+      const before = await client.check({
+        resource: "document:memo",
+        permission: "view",
+        subject: "user:dana",
+      });
+      expect(before.state).toBe("DENIED");
+      const { token } = await client.writeRelationships({
+        updates: [{ operation: "create", relationship: "document:memo#viewer@user:dana" }],
+      });
+      const after = await client.check({
+        resource: "document:memo",
+        permission: "view",
+        subject: "user:dana",
+        consistency: { kind: "at-least-as-fresh", token },
+      });
+      expect(after.state).toBe("ALLOWED");
+      const snapshot = await client.check({
+        resource: "document:memo",
+        permission: "view",
+        subject: "user:dana",
+        consistency: { kind: "at-exact-snapshot", token: seeded },
+      });
+      expect(snapshot.state).toBe("DENIED");
+    });
+
+    it("answers CONDITIONAL with the missing parameters, and decides once they are given", async () => {
+      const base = {
+        resource: "document:secret",
+        permission: "view",
+        subject: "user:carol",
+        consistency: { kind: "fully-consistent" },
+      } as const;
+      const conditional = await client.check(base);
+      expect(conditional.state).toBe("CONDITIONAL");
+      expect(conditional.missing).toEqual(["level"]);
+      expect((await client.check({ ...base, context: { level: 2 } })).state).toBe("ALLOWED");
+      expect((await client.check({ ...base, context: { level: 5 } })).state).toBe("DENIED");
+    });
+
+    it("explains a check when asked", async () => {
+      const answer = await client.check({
+        resource: "document:q3",
+        permission: "view",
+        subject: "user:alice",
+        consistency: { kind: "fully-consistent" },
+        explain: true,
+      });
+      expect(answer.explain?.state).toBe("ALLOWED");
+      expect(answer.explain?.label).toContain("document:q3");
+    });
+
+    it("checks in bulk, one answer per item in item order", async () => {
+      const subjects = ["user:alice", "user:bob", "user:carol", "user:mallory"];
+      const resources = ["document:q3", "document:memo", "document:secret", "document:public"];
+      const items = resources.flatMap((resource) =>
+        subjects.map((subject) => ({ resource, permission: "view", subject })),
+      );
+      const bulk = await client.checkBulk({ items, consistency: { kind: "fully-consistent" } });
+      expect(bulk.results).toHaveLength(items.length);
+      for (const [i, item] of items.entries()) {
+        const single = await client.check({ ...item, consistency: { kind: "fully-consistent" } });
+        const r = bulk.results[i]!;
+        expect(r.ok && r.state, `${item.resource} ${item.subject}`).toBe(single.state);
+      }
+    });
+
+    it("filters items to the authorized ones, in order, across chunks", async () => {
+      const docs = ["q3", "memo", "public", "secret", "nope", "q3", "public"].map((id, n) => ({ id, n }));
+      const kept = await filterAuthorized(client, docs, {
+        subject: "user:alice",
+        permission: "view",
+        resourceOf: (d) => `document:${d.id}`,
+        consistency: { kind: "fully-consistent" },
+        chunkSize: 3,
+      });
+      expect(kept.map((d) => d.n)).toEqual([0, 2, 5, 6]);
+    });
+
+    it("expands a permission into a tree that reaches the direct subjects", async () => {
+      const { tree, token } = await client.expand({
+        resource: "document:memo",
+        permission: "view",
+        consistency: { kind: "fully-consistent" },
+      });
+      expect(token).not.toBe("");
+      const subjects: string[] = [];
+      const walk = (node: typeof tree): void => {
+        if (node.kind === "leaf")
+          for (const s of node.subjects) subjects.push(`${s.subject.type}:${s.subject.id}`);
+        else node.children.forEach(walk);
+      };
+      walk(tree);
+      expect(subjects).toContain("user:bob");
+    });
+
+    it("reads relationships by filter, page by page with cursors", async () => {
+      const all = await collect(client.readRelationships({ filter: { resourceType: "document" } }));
+      expect(all.map((r) => r.relationship.resource.id).sort()).toEqual(
+        ["memo", "public", "public", "q3", "secret"].sort(),
+      );
+      const caveated = all.find((r) => r.relationship.resource.id === "secret")!.relationship;
+      expect(caveated.caveat).toEqual({ name: "max_level", context: { limit: 3 } });
+
+      const first = await collect(
+        client.readRelationships({ filter: { resourceType: "document" }, limit: 2 }),
+      );
+      expect(first).toHaveLength(2);
+      const cursor = first.at(-1)?.cursor;
+      expect(cursor).toBeDefined();
+      const rest = await collect(
+        client.readRelationships({ filter: { resourceType: "document" }, cursor: cursor!, limit: 100 }),
+      );
+      expect([...first, ...rest].map((r) => r.relationship)).toEqual(all.map((r) => r.relationship));
+    });
+
+    it("deletes by filter and reports how many", async () => {
+      const { deleted, token } = await client.deleteRelationships({
+        filter: { resourceType: "document", resourceId: "public" },
+      });
+      expect(deleted).toBe(2);
+      const after = await client.check({
+        resource: "document:public",
+        permission: "view",
+        subject: "user:zed",
+        consistency: { kind: "at-least-as-fresh", token },
+      });
+      expect(after.state).toBe("DENIED");
+    });
+
+    it("refuses a write whose precondition fails, and writes nothing", async () => {
+      const error = await caught(
+        client.writeRelationships({
+          updates: [{ operation: "touch", relationship: "document:memo#viewer@user:erin" }],
+          preconditions: [
+            { operation: "must-match", filter: { resourceType: "document", resourceId: "nope" } },
+          ],
+        }),
+      );
+      expect(error.kind).toBe("failed-precondition");
+      const rows = await collect(
+        client.readRelationships({
+          filter: { resourceType: "document", subject: { type: "user", id: "erin" } },
+        }),
+      );
+      expect(rows).toEqual([]);
+    });
+
+    it("refuses malformed and unknown references as invalid arguments", async () => {
+      const bad = [
+        client.check({
+          resource: { type: "document", id: "has space" },
+          permission: "view",
+          subject: "user:a",
+        }),
+        client.check({ resource: "nosuchtype:x", permission: "view", subject: "user:alice" }),
+        client.check({ resource: "document:q3", permission: "nosuchperm", subject: "user:alice" }),
+        client.writeRelationships({
+          updates: [{ operation: "touch", relationship: "document:x#nosuch@user:a" }],
+        }),
+      ];
+      for (const promise of bad) expect((await caught(promise)).kind).toBe("invalid-argument");
+    });
+
+    it("streams changes in order, and resumes after a given revision", async () => {
+      const controller = new AbortController();
+      const events: WatchEvent[] = [];
+      const seen = (async () => {
+        for await (const event of client.watch({ after: seeded }, { signal: controller.signal })) {
+          events.push(event);
+          if (events.length === 3) controller.abort();
+        }
+      })();
+      const writes = [
+        "document:w1#viewer@user:a1",
+        "document:w2#viewer@user:a2",
+        "document:w3#viewer@user:a3",
+      ];
+      const tokens: string[] = [];
+      for (const relationship of writes) {
+        tokens.push(
+          (await client.writeRelationships({ updates: [{ operation: "touch", relationship }] })).token,
+        );
+      }
+      await seen;
+      expect(events.map((e) => e.updates.map((u) => u.relationship.resource.id))).toEqual([
+        ["w1"],
+        ["w2"],
+        ["w3"],
+      ]);
+      expect(events.every((e) => e.updates.every((u) => u.operation === "touch"))).toBe(true);
+
+      const resumed = new AbortController();
+      const later: WatchEvent[] = [];
+      for await (const event of client.watch({ after: events[1]!.token }, { signal: resumed.signal })) {
+        later.push(event);
+        resumed.abort();
+      }
+      expect(later.map((e) => e.updates[0]?.relationship.resource.id)).toEqual(["w3"]);
+    });
+
+    it("imports in bulk and exports everything", async () => {
+      const many = Array.from({ length: 2500 }, (_, i) => `document:bulk${i}#viewer@user:u${i % 50}`);
+      const imported = await client.importRelationships(many, { batchSize: 700 });
+      expect(imported.count).toBe(2500);
+      const check = await client.check({
+        resource: "document:bulk1234",
+        permission: "view",
+        subject: "user:u34",
+        consistency: { kind: "at-least-as-fresh", token: imported.token },
+      });
+      expect(check.state).toBe("ALLOWED");
+      let total = 0;
+      for await (const batch of client.exportRelationships({ consistency: { kind: "fully-consistent" } })) {
+        total += batch.relationships.length;
+        expect(batch.token).not.toBe("");
+      }
+      expect(total).toBe(2500 + RELATIONSHIPS.length);
+    });
+
+    it("refuses an invalid schema with positions, and keeps the old one", async () => {
+      const error = await caught(
+        client.writeSchema("definition user {}\ndefinition doc { relation r: nosuch }"),
+      );
+      expect(error.kind).toBe("invalid-argument");
+      expect(error.message).toMatch(/:2:\d+/);
+      expect((await client.readSchema()).schema).toBe(SCHEMA);
+    });
+
+    it("refuses a schema that would orphan stored relationships", async () => {
+      const error = await caught(
+        client.writeSchema("definition user {}\ndefinition group { relation member: user }"),
+      );
+      expect(error.kind).toBe("failed-precondition");
+    });
+
+    it("says lookups are not there yet", async () => {
+      const error = await caught(
+        collect(
+          client.lookupResources({ resourceType: "document", permission: "view", subject: "user:alice" }),
+        ),
+      );
+      expect(error.code).toBe("api/unimplemented");
+    });
+  });
+}
