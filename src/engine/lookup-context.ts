@@ -1,0 +1,86 @@
+/**
+ * What the lookups share with the check path: the engine's revision resolver, result store and
+ * limits, a request context for the dispatcher, and the errors they raise.
+ */
+import { LatchError, type Revision, type SubjectRef } from "../core/index.js";
+import type { Store } from "../store/index.js";
+import type { Acc } from "./evaluator.js";
+import type { Plan, PlanMember } from "./plan.js";
+import type { RequestContext, ResultStore } from "./request-context.js";
+import { createRequestResults } from "./results.js";
+import type { Revisions } from "./revisions.js";
+
+export interface LookupDeps {
+  readonly store: Store;
+  readonly revisions: Revisions;
+  /** The engine's shared subproblem cache; a per-request map when absent. */
+  readonly results: ResultStore | undefined;
+  readonly maxDepth: number;
+  /** Reports how many dispatches a lookup made, for the engine's stats. */
+  readonly countDispatches?: (n: number) => void;
+}
+
+export function createLookupContext(
+  deps: LookupDeps,
+  plan: Plan,
+  revision: Revision,
+  subject: SubjectRef,
+  subjectKey: string,
+  signal: AbortSignal | undefined,
+  tuples: RequestContext["tuples"] = new Map(),
+  results: ResultStore = deps.results ?? createRequestResults(),
+): RequestContext {
+  return {
+    plan,
+    revision,
+    store: deps.store,
+    subject,
+    subjectKey,
+    contextual: undefined,
+    results,
+    tuples,
+    explain: false,
+    maxDepth: deps.maxDepth,
+    signal,
+    now: Date.now(),
+    dispatches: 0,
+  };
+}
+
+export const freshAcc = (): Acc => ({
+  minCut: Number.POSITIVE_INFINITY,
+  validUntil: Number.POSITIVE_INFINITY,
+});
+
+/** The member `type#name` of a lookup, with the same error codes as Check. */
+export function resolveLookupMember(plan: Plan, type: string, name: string): PlanMember {
+  const def = plan.defs.get(type);
+  if (def === undefined) {
+    throw new LatchError("check/unknown-type", "invalid-argument", `unknown object type ${type}`, { type });
+  }
+  const member = def.members.get(name);
+  if (member === undefined) {
+    throw new LatchError(
+      "check/unknown-permission",
+      "invalid-argument",
+      `${type} has no relation or permission ${name}`,
+      { type, permission: name },
+    );
+  }
+  return member;
+}
+
+export function deadlineExceeded(cursor: string | undefined): LatchError {
+  return new LatchError(
+    "request/deadline-exceeded",
+    "deadline-exceeded",
+    cursor === undefined
+      ? "the lookup was aborted before its first result"
+      : "the lookup was aborted; resume it with the cursor in details.cursor",
+    cursor === undefined ? {} : { cursor },
+  );
+}
+
+export function isDeadline(e: unknown): boolean {
+  return e instanceof LatchError && e.kind === "deadline-exceeded";
+}

@@ -1,0 +1,63 @@
+/**
+ * LookupResources cursors: the revision token of the page (so a resumed lookup reads the same
+ * snapshot: no duplicates, no gaps), the last resource id returned (results come in id order) and
+ * a fingerprint of the request, so a cursor is refused by a different lookup.
+ */
+import { LatchError } from "../core/index.js";
+
+export interface LookupCursor {
+  readonly token: string;
+  readonly after: string;
+}
+
+const invalid = (why: string) =>
+  new LatchError("lookup/invalid-cursor", "invalid-argument", `the lookup cursor is not valid: ${why}`);
+
+/** FNV-1a, 32 bits: enough to tell one request from another, not a security boundary. */
+export function fingerprint(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+function toBase64Url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): string {
+  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+}
+
+export function encodeCursor(token: string, after: string, request: string): string {
+  return toBase64Url(JSON.stringify([1, token, after, request]));
+}
+
+export function decodeCursor(cursor: string, request: string): LookupCursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fromBase64Url(cursor));
+  } catch {
+    throw invalid("malformed");
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 4 ||
+    parsed[0] !== 1 ||
+    typeof parsed[1] !== "string" ||
+    typeof parsed[2] !== "string" ||
+    typeof parsed[3] !== "string"
+  ) {
+    throw invalid("malformed");
+  }
+  if (parsed[3] !== request) throw invalid("it belongs to a different lookup");
+  return { token: parsed[1], after: parsed[2] };
+}

@@ -1,0 +1,327 @@
+/**
+ * The reverse walk of LookupResources: from the subject, up the reverse indexes, to every object
+ * whose member may contain it. Each member (and each intersection operand) is a cell holding the
+ * ids reached so far, each flagged *definite* when reached along a path of uncaveated
+ * relationships through unions, computed members and `->` arrows only: such an object has the
+ * member for the subject, so Check says ALLOWED and no check is needed. Anything else (a caveat on
+ * the way, an intersection, an exclusion's base, `.all()`) is a candidate for the check path.
+ *
+ * Propagation is semi-naive and round-based: each round sends only the ids new to a cell (or newly
+ * definite) along its edges, and one store call serves every edge with the same
+ * (resource type, subject type, subject relation), however many ids and relations it carries.
+ * A member whose own expression intersects or excludes has its candidates confirmed by the check
+ * dispatcher as they arrive, so a false candidate stops there instead of spreading upwards.
+ */
+import type { Relationship } from "../core/index.js";
+import type { RelationDef } from "../schema/index.js";
+import { dispatch } from "./evaluator.js";
+import { deadlineExceeded, freshAcc } from "./lookup-context.js";
+import type { PlanMember, PlanNode } from "./plan.js";
+import type { RequestContext } from "./request-context.js";
+
+/** Object id -> definite. */
+export type Reached = Map<string, boolean>;
+
+interface Cell {
+  readonly ids: Reached;
+  readonly links: Link[];
+}
+
+interface Edge {
+  readonly resourceType: string;
+  readonly relation: string;
+  readonly subjectType: string;
+  readonly subjectRelation: string;
+  readonly to: Cell;
+  /** False when nothing reached over this edge can be definite (`.all()`). */
+  readonly cap: boolean;
+}
+
+type Link =
+  | { readonly k: "pass"; readonly to: Cell; readonly cap: boolean }
+  | { readonly k: "and"; readonly to: Cell; readonly all: readonly Cell[] }
+  | { readonly k: "lookup"; readonly edge: Edge }
+  | { readonly k: "confirm"; readonly member: PlanMember; readonly to: Cell };
+
+interface LookupBatch {
+  readonly resourceType: string;
+  readonly subjectType: string;
+  readonly subjectRelation: string;
+  readonly ids: Set<string>;
+  readonly edges: Map<Edge, Reached>;
+}
+
+const newCell = (): Cell => ({ ids: new Map(), links: [] });
+
+function hasNonMonotone(node: PlanNode): boolean {
+  switch (node.k) {
+    case "intersection":
+    case "exclusion":
+      return true;
+    case "arrow":
+      return node.mode === "all";
+    case "union":
+      return node.children.some(hasNonMonotone);
+    default:
+      return false;
+  }
+}
+
+/** Every object of `target.def` whose `target` member may hold the context's subject. */
+export async function reverseReach(ctx: RequestContext, target: PlanMember): Promise<Reached> {
+  const walk = new ReverseWalk(ctx);
+  const cell = walk.memberCell(target);
+  await walk.run();
+  return cell.ids;
+}
+
+class ReverseWalk {
+  private readonly cells = new Map<PlanMember, Cell>();
+  private pending = new Map<Cell, Reached>();
+  private lookups = new Map<string, LookupBatch>();
+  private confirms = new Map<PlanMember, { to: Cell; ids: string[] }>();
+  /** Ids the dispatcher already decided, per member that needs confirmation. */
+  private readonly decided = new Map<PlanMember, Set<string>>();
+
+  constructor(private readonly ctx: RequestContext) {}
+
+  memberCell(member: PlanMember): Cell {
+    const known = this.cells.get(member);
+    if (known !== undefined) return known;
+    const cell = newCell();
+    this.cells.set(member, cell);
+    const s = this.ctx.subject;
+    // A subject set is a member of itself.
+    if (s.relation === member.name && s.type === member.def.name) this.add(cell, s.id, true);
+    if (member.isRelation) this.wireRelation(member, cell);
+    else if (hasNonMonotone(member.node)) {
+      const raw = newCell();
+      this.wireNode(member, member.node, raw, true);
+      raw.links.push({ k: "confirm", member, to: cell });
+      this.decided.set(member, new Set());
+    } else this.wireNode(member, member.node, cell, true);
+    return cell;
+  }
+
+  private relationDef(type: string, name: string): RelationDef | undefined {
+    const m = this.ctx.plan.schema.definitions.get(type)?.members.get(name);
+    return m?.kind === "relation" ? m : undefined;
+  }
+
+  private wireRelation(member: PlanMember, cell: Cell): void {
+    const def = this.relationDef(member.def.name, member.name);
+    if (def === undefined) return;
+    const s = this.ctx.subject;
+    const seeds = new Set<string>();
+    for (const a of def.allowed) {
+      if (a.relation === undefined) {
+        // Plain objects and wildcards only ever match a plain subject of their type.
+        if (s.relation === undefined && a.type === s.type) seeds.add(a.wildcard ? "*" : s.id);
+        continue;
+      }
+      const source = this.ctx.plan.defs.get(a.type)?.members.get(a.relation);
+      if (source === undefined) continue;
+      const edge: Edge = {
+        resourceType: member.def.name,
+        relation: member.name,
+        subjectType: a.type,
+        subjectRelation: a.relation,
+        to: cell,
+        cap: true,
+      };
+      this.memberCell(source).links.push({ k: "lookup", edge });
+    }
+    if (seeds.size > 0) {
+      const edge: Edge = {
+        resourceType: member.def.name,
+        relation: member.name,
+        subjectType: s.type,
+        subjectRelation: "",
+        to: cell,
+        cap: true,
+      };
+      this.queueLookup(edge, new Map([...seeds].map((id) => [id, true])));
+    }
+  }
+
+  private wireNode(member: PlanMember, node: PlanNode, out: Cell, cap: boolean): void {
+    switch (node.k) {
+      case "nil":
+      case "relation":
+        return;
+      case "computed":
+        this.memberCell(node.target).links.push({ k: "pass", to: out, cap });
+        return;
+      case "union":
+        for (const child of node.children) this.wireNode(member, child, out, cap);
+        return;
+      case "exclusion":
+        // Only the base yields candidates; the dispatcher applies the subtraction.
+        this.wireNode(member, node.base, out, false);
+        return;
+      case "intersection": {
+        const operands = node.children.map(() => newCell());
+        node.children.forEach((child, i) => {
+          this.wireNode(member, child, operands[i]!, true);
+        });
+        for (const operand of operands) operand.links.push({ k: "and", to: out, all: operands });
+        return;
+      }
+      case "arrow": {
+        const tupleset = this.relationDef(member.def.name, node.tupleset);
+        if (tupleset === undefined) return;
+        const seen = new Set<string>();
+        for (const a of tupleset.allowed) {
+          const target = node.targets.get(a.type);
+          const key = `${a.type}#${a.relation ?? ""}`;
+          if (a.wildcard || target === undefined || seen.has(key)) continue;
+          seen.add(key);
+          const edge: Edge = {
+            resourceType: member.def.name,
+            relation: node.tupleset,
+            subjectType: a.type,
+            // The arrow follows the object whatever the subject relation on the tupleset.
+            subjectRelation: a.relation ?? "",
+            to: out,
+            cap: cap && node.mode === "any",
+          };
+          this.memberCell(target).links.push({ k: "lookup", edge });
+        }
+        return;
+      }
+    }
+  }
+
+  private add(cell: Cell, id: string, definite: boolean): void {
+    const prev = cell.ids.get(id);
+    if (prev === true || (prev === false && !definite)) return;
+    cell.ids.set(id, definite);
+    let delta = this.pending.get(cell);
+    if (delta === undefined) {
+      delta = new Map();
+      this.pending.set(cell, delta);
+    }
+    if (delta.get(id) !== true) delta.set(id, definite);
+  }
+
+  private queueLookup(edge: Edge, delta: Reached): void {
+    const key = `${edge.resourceType}\u0000${edge.subjectType}\u0000${edge.subjectRelation}`;
+    let batch = this.lookups.get(key);
+    if (batch === undefined) {
+      batch = {
+        resourceType: edge.resourceType,
+        subjectType: edge.subjectType,
+        subjectRelation: edge.subjectRelation,
+        ids: new Set(),
+        edges: new Map(),
+      };
+      this.lookups.set(key, batch);
+    }
+    let mine = batch.edges.get(edge);
+    if (mine === undefined) {
+      mine = new Map();
+      batch.edges.set(edge, mine);
+    }
+    for (const [id, definite] of delta) {
+      batch.ids.add(id);
+      if (mine.get(id) !== true) mine.set(id, definite);
+    }
+  }
+
+  /** Pushes pending deltas through the links that need no store call. */
+  private drain(): void {
+    while (this.pending.size > 0) {
+      const [cell, delta] = this.pending.entries().next().value!;
+      this.pending.delete(cell);
+      for (const link of cell.links) {
+        switch (link.k) {
+          case "pass":
+            for (const [id, definite] of delta) this.add(link.to, id, definite && link.cap);
+            break;
+          case "and":
+            for (const id of delta.keys()) {
+              if (link.all.every((c) => c.ids.has(id))) this.add(link.to, id, false);
+            }
+            break;
+          case "lookup":
+            this.queueLookup(link.edge, delta);
+            break;
+          case "confirm": {
+            const decided = this.decided.get(link.member)!;
+            for (const [id, definite] of delta) {
+              // Definite inside the member's own expression means a union branch already holds.
+              if (definite) this.add(link.to, id, true);
+              else if (!decided.has(id)) {
+                decided.add(id);
+                let batch = this.confirms.get(link.member);
+                if (batch === undefined) {
+                  batch = { to: link.to, ids: [] };
+                  this.confirms.set(link.member, batch);
+                }
+                batch.ids.push(id);
+              }
+            }
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  async run(): Promise<void> {
+    for (;;) {
+      this.drain();
+      if (this.lookups.size === 0 && this.confirms.size === 0) return;
+      if (this.ctx.signal?.aborted) throw deadlineExceeded(undefined);
+      const lookups = [...this.lookups.values()];
+      const confirms = this.confirms;
+      this.lookups = new Map();
+      this.confirms = new Map();
+      const rows = await Promise.all(lookups.map((b) => this.read(b)));
+      lookups.forEach((batch, i) => {
+        this.apply(batch, rows[i]!);
+      });
+      for (const [member, { to, ids }] of confirms) {
+        const out = await dispatch(this.ctx, member, ids, undefined, freshAcc());
+        for (const id of ids) {
+          const m = out.m.get(id);
+          if (m !== undefined) this.add(to, id, m === true);
+        }
+      }
+    }
+  }
+
+  private read(batch: LookupBatch): Promise<readonly Relationship[]> {
+    const relations = new Set<string>();
+    for (const edge of batch.edges.keys()) relations.add(edge.relation);
+    return this.ctx.store.lookupReverse(
+      {
+        resourceType: batch.resourceType,
+        relations: [...relations],
+        subjectType: batch.subjectType,
+        subjectIds: [...batch.ids],
+        subjectRelation: batch.subjectRelation,
+      },
+      this.ctx.revision,
+    );
+  }
+
+  private apply(batch: LookupBatch, rows: readonly Relationship[]): void {
+    const byRelation = new Map<string, [Edge, Reached][]>();
+    for (const entry of batch.edges) {
+      const list = byRelation.get(entry[0].relation);
+      if (list === undefined) byRelation.set(entry[0].relation, [entry]);
+      else list.push(entry);
+    }
+    for (const r of rows) {
+      const edges = byRelation.get(r.relation);
+      if (edges === undefined) continue;
+      for (const [edge, delta] of edges) {
+        // One call serves several edges: each takes only the rows of the ids it asked for.
+        const from = delta.get(r.subject.id);
+        if (from === undefined) continue;
+        this.add(edge.to, r.resource.id, from && edge.cap && r.caveat === undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * LookupSubjects: every subject of a type that has a permission on one resource. A forward walk
+ * over every branch of the permission (exclusions' right-hand sides too, since they name the
+ * subjects a wildcard excludes) collects the candidate subjects, flagged definite when reached
+ * along uncaveated unions, computed members and `->` arrows only. The rest are checked through the
+ * dispatcher, sharing the relationships the walk already read, so states equal Check's.
+ *
+ * A wildcard reached on the way is checked as an object no relationship names: that is exactly
+ * what it grants to every subject not listed. It is reported with the concrete subjects it does
+ * not cover (`viewer - banned` under `user:*` excludes the banned ones).
+ */
+import { formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
+import { createCaveatEvaluator, type Verdict } from "./evaluate-caveats.js";
+import { dispatch, readTuples } from "./evaluator.js";
+import {
+  createLookupContext,
+  deadlineExceeded,
+  freshAcc,
+  isDeadline,
+  type LookupDeps,
+  resolveLookupMember,
+} from "./lookup-context.js";
+import type { LookupSubjectResult, LookupSubjectsRequest } from "./lookup-types.js";
+import type { PlanMember, PlanNode } from "./plan.js";
+import type { RequestContext } from "./request-context.js";
+import type { RequestOptions } from "./types.js";
+import { validateContext } from "./validate-request.js";
+
+type Flags = Map<string, boolean>;
+
+interface Found {
+  /** Concrete subject id -> definite. */
+  readonly concrete: Flags;
+  /** Undefined: no wildcard of the type was reached; else whether it is definite. */
+  wildcard: boolean | undefined;
+  /** Every id of the subject type seen anywhere, to pick an id no relationship names. */
+  readonly seen: Set<string>;
+}
+
+export async function* lookupSubjects(
+  deps: LookupDeps,
+  request: LookupSubjectsRequest,
+  options?: RequestOptions,
+): AsyncGenerator<LookupSubjectResult, void, undefined> {
+  const signal = options?.signal;
+  if (signal?.aborted) throw deadlineExceeded(undefined);
+  validateContext(request.context);
+  let dispatches = 0;
+  try {
+    const revision = await deps.revisions.resolve(request.consistency);
+    const plan = await deps.revisions.planAt(revision);
+    const member = resolveLookupMember(plan, request.resource.type, request.permission);
+    if (request.resource.id === "" || request.resource.id === "*") {
+      throw new LatchError("check/invalid-resource", "invalid-argument", `invalid resource id "${request.resource.id}"`);
+    }
+    const subjectDef = plan.defs.get(request.subjectType);
+    if (subjectDef === undefined) {
+      throw new LatchError("check/unknown-type", "invalid-argument", `unknown subject type ${request.subjectType}`, {
+        type: request.subjectType,
+      });
+    }
+    const relation = request.subjectRelation;
+    if (relation !== undefined) resolveLookupMember(plan, request.subjectType, relation);
+    const results = deps.results;
+    const walkCtx = createLookupContext(
+      deps,
+      plan,
+      revision,
+      { type: request.subjectType, id: "*" },
+      "",
+      signal,
+      new Map(),
+      results,
+    );
+    const found = await collect(walkCtx, member, request.resource.id, request.subjectType, relation);
+
+    const evaluator = createCaveatEvaluator(plan.schema, request.context);
+    const verdictFor = async (subject: SubjectRef): Promise<Verdict> => {
+      // Each subject gets its own context (cache keys carry it) over the relationships read so far.
+      const ctx = createLookupContext(
+        deps,
+        plan,
+        revision,
+        subject,
+        formatSubjectRef(subject),
+        signal,
+        walkCtx.tuples,
+        walkCtx.results,
+      );
+      try {
+        const out = await dispatch(ctx, member, [request.resource.id], undefined, freshAcc());
+        return evaluator.verdict(out.m.get(request.resource.id));
+      } finally {
+        dispatches += ctx.dispatches;
+      }
+    };
+    const subjectOf = (id: string): SubjectRef =>
+      relation === undefined ? { type: request.subjectType, id } : { type: request.subjectType, id, relation };
+
+    const states = new Map<string, Verdict>();
+    for (const id of [...found.concrete.keys()].sort()) {
+      states.set(id, found.concrete.get(id) === true ? { state: "ALLOWED", missing: [] } : await verdictFor(subjectOf(id)));
+    }
+    const token = deps.store.encodeRevision(revision);
+    if (found.wildcard !== undefined && relation === undefined) {
+      let anyone: Verdict = { state: "ALLOWED", missing: [] };
+      if (found.wildcard !== true) {
+        let fresh = "__latch_any_subject__";
+        for (let n = 0; found.seen.has(fresh); n++) fresh = `__latch_any_subject_${n}__`;
+        anyone = await verdictFor({ type: request.subjectType, id: fresh });
+      }
+      if (anyone.state !== "DENIED") {
+        const excluded: SubjectRef[] = [];
+        for (const [id, v] of states) if (v.state === "DENIED") excluded.push(subjectOf(id));
+        yield {
+          subject: { type: request.subjectType, id: "*" },
+          state: anyone.state,
+          missing: anyone.missing,
+          excluded,
+          revision,
+          token,
+        };
+      }
+    }
+    for (const [id, v] of states) {
+      if (v.state === "DENIED") continue;
+      if (signal?.aborted) throw deadlineExceeded(undefined);
+      yield { subject: subjectOf(id), state: v.state, missing: v.missing, revision, token };
+    }
+    dispatches += walkCtx.dispatches;
+  } catch (e) {
+    if (isDeadline(e)) throw deadlineExceeded(undefined);
+    throw e;
+  } finally {
+    deps.countDispatches?.(dispatches);
+  }
+}
+
+/** Breadth-first over (member, object) pairs, one batched read per member and round. */
+async function collect(
+  ctx: RequestContext,
+  root: PlanMember,
+  rootId: string,
+  subjectType: string,
+  subjectRelation: string | undefined,
+): Promise<Found> {
+  const found: Found = { concrete: new Map(), wildcard: undefined, seen: new Set() };
+  const visited = new Map<PlanMember, Flags>();
+  let frontier = new Map<PlanMember, Flags>();
+  const mark = (into: Flags, id: string, definite: boolean): boolean => {
+    const prev = into.get(id);
+    if (prev === true || (prev === false && !definite)) return false;
+    into.set(id, definite);
+    return true;
+  };
+  const visit = (member: PlanMember, id: string, definite: boolean) => {
+    let seen = visited.get(member);
+    if (seen === undefined) {
+      seen = new Map();
+      visited.set(member, seen);
+    }
+    if (!mark(seen, id, definite)) return;
+    // A subject set is a member of itself.
+    if (member.def.name === subjectType && member.name === subjectRelation) {
+      found.seen.add(id);
+      mark(found.concrete, id, definite);
+    }
+    let next = frontier.get(member);
+    if (next === undefined) {
+      next = new Map();
+      frontier.set(member, next);
+    }
+    mark(next, id, definite);
+  };
+
+  const walk = async (member: PlanMember, node: PlanNode, ids: Flags, cap: boolean): Promise<void> => {
+    switch (node.k) {
+      case "nil":
+        return;
+      case "computed":
+        for (const [id, d] of ids) visit(node.target, id, d && cap);
+        return;
+      case "union":
+        for (const child of node.children) await walk(member, child, ids, cap);
+        return;
+      case "intersection":
+        for (const child of node.children) await walk(member, child, ids, false);
+        return;
+      case "exclusion":
+        await walk(member, node.base, ids, false);
+        await walk(member, node.subtract, ids, false);
+        return;
+      case "relation": {
+        const tuples = await readTuples(ctx, member, node.name, [...ids.keys()], freshAcc());
+        for (const [id, d] of ids) {
+          const flag = d && cap;
+          for (const r of tuples.get(id) ?? []) {
+            const s = r.subject;
+            const definite = flag && r.caveat === undefined;
+            if (s.type === subjectType) found.seen.add(s.id);
+            if (s.relation === undefined) {
+              if (s.type !== subjectType || subjectRelation !== undefined) continue;
+              if (s.id === "*") found.wildcard = found.wildcard === true || definite;
+              else mark(found.concrete, s.id, definite);
+              continue;
+            }
+            const target = ctx.plan.defs.get(s.type)?.members.get(s.relation);
+            if (target !== undefined) visit(target, s.id, definite);
+            else if (s.type === subjectType && s.relation === subjectRelation) mark(found.concrete, s.id, definite);
+          }
+        }
+        return;
+      }
+      case "arrow": {
+        const tuples = await readTuples(ctx, member, node.tupleset, [...ids.keys()], freshAcc());
+        for (const [id, d] of ids) {
+          const flag = d && cap && node.mode === "any";
+          for (const r of tuples.get(id) ?? []) {
+            if (r.subject.id === "*") continue;
+            const target = node.targets.get(r.subject.type);
+            if (target !== undefined) visit(target, r.subject.id, flag && r.caveat === undefined);
+          }
+        }
+        return;
+      }
+    }
+  };
+
+  visit(root, rootId, true);
+  while (frontier.size > 0) {
+    if (ctx.signal?.aborted) throw deadlineExceeded(undefined);
+    const current = frontier;
+    frontier = new Map();
+    for (const [member, ids] of current) await walk(member, member.node, ids, true);
+  }
+  return found;
+}
