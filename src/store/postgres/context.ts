@@ -66,12 +66,14 @@ export async function currentSchema(
 
 export async function requireSchema(ctx: StoreContext, client: pg.ClientBase): Promise<CompiledSchema> {
   const current = await currentSchema(ctx, client);
-  if (current === undefined) {
-    throw new StoreError(
-      "schema/missing",
-      "failed-precondition",
-      "no schema has been written to this store yet: relationships are validated against it. Write a schema first.",
-    );
-  }
+  if (current === undefined) throw noSchema();
   return current.schema;
+}
+
+export function noSchema(): StoreError {
+  return new StoreError(
+    "schema/missing",
+    "failed-precondition",
+    "no schema has been written to this store yet: relationships are validated against it. Write a schema first.",
+  );
 }

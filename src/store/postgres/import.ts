@@ -1,7 +1,8 @@
 /** Bulk import: validated batches, each one transaction at its own revision, one INSERT each. */
 import type { Relationship, Revision } from "../../core/index.js";
+import type { CompiledSchema } from "../../schema/index.js";
 import { type ImportResult, type RelationshipUpdate, StoreError, validateRelationship } from "../index.js";
-import { requireSchema, run, type StoreContext } from "./context.js";
+import { currentSchema, noSchema, run, type StoreContext } from "./context.js";
 import { currentRevision, readClient } from "./read.js";
 import { columnValues, emptyColumns, keyString, pushColumns } from "./rows.js";
 import { writeTransaction } from "./transaction.js";
@@ -9,28 +10,71 @@ import { applyUpdates } from "./write.js";
 
 const DEFAULT_BATCH = 5_000;
 const MAX_BATCH = 50_000;
+/** After loading this many rows, refresh planner statistics rather than wait for autovacuum. */
+const ANALYZE_AFTER = 10_000;
+
+interface PreparedBatch {
+  readonly unique: readonly Relationship[];
+  /** Insert parameters after the revision, arrays already in PG text form. */
+  readonly values: readonly string[];
+  readonly schemaRevision: Revision;
+}
+
+/** Validation and parameter building: plain CPU work, done outside the revision lock. */
+function prepareBatch(
+  schema: { readonly revision: Revision; readonly schema: CompiledSchema },
+  batch: readonly Relationship[],
+): PreparedBatch {
+  for (const r of batch) validateRelationship(schema.schema, r);
+  const unique = lastOfEach(batch);
+  const columns = emptyColumns();
+  for (const [seq, r] of unique.entries()) pushColumns(columns, r, seq);
+  return {
+    unique,
+    values: columnValues(columns).map((c) => arrayLiteral(c as readonly (string | number | null)[])),
+    schemaRevision: schema.revision,
+  };
+}
+
+/** node-postgres' array serialization, done once per batch ahead of the transaction. */
+function arrayLiteral(values: readonly (string | number | null)[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    parts[i] =
+      v === null || v === undefined
+        ? "NULL"
+        : typeof v === "number"
+          ? String(v)
+          : `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  }
+  return `{${parts.join(",")}}`;
+}
 
 /**
  * Import replaces what it meets (TOUCH semantics, as in the SQLite store), so loading the same file
  * twice is harmless; within a batch the last copy of a relationship wins.
  */
-async function importBatch(ctx: StoreContext, batch: readonly Relationship[]): Promise<Revision> {
+async function importBatch(
+  ctx: StoreContext,
+  batch: readonly Relationship[],
+  prepared: PreparedBatch,
+): Promise<Revision> {
   const { revision } = await writeTransaction(ctx, async (client, revision) => {
-    const schema = await requireSchema(ctx, client);
-    for (const r of batch) validateRelationship(schema, r);
-    const unique = lastOfEach(batch);
-    const columns = emptyColumns();
-    for (const [seq, r] of unique.entries()) pushColumns(columns, r, seq);
+    const schema = await currentSchema(ctx, client);
+    if (schema === undefined) throw noSchema();
+    // A schema written since the batch was prepared: validate again under the lock.
+    const ready = schema.revision === prepared.schemaRevision ? prepared : prepareBatch(schema, batch);
     // Fast path: a plain INSERT; the unique live-key index refuses an existing relationship.
     // Only then (a re-import, or an expired row not yet swept) close the old rows first.
     await client.query("SAVEPOINT import_fast");
     try {
-      await run(client, ctx.sql.insertRows, [revision, ...columnValues(columns)]);
+      await run(client, ctx.sql.insertRows, [revision, ...ready.values]);
       await client.query("RELEASE SAVEPOINT import_fast");
     } catch (error) {
       if ((error as { code?: unknown }).code !== "23505") throw error;
       await client.query("ROLLBACK TO SAVEPOINT import_fast");
-      const updates: RelationshipUpdate[] = unique.map((relationship) => ({
+      const updates: RelationshipUpdate[] = ready.unique.map((relationship) => ({
         operation: "touch",
         relationship,
       }));
@@ -64,24 +108,39 @@ export async function importRelationships(
     );
   }
   // Refuse at once without a schema, even for an empty input.
-  const current = await readClient(ctx, async (client) => {
-    await requireSchema(ctx, client);
-    return currentRevision(ctx, client);
+  const start = await readClient(ctx, async (client) => {
+    const schema = await currentSchema(ctx, client);
+    if (schema === undefined) throw noSchema();
+    return { schema, revision: await currentRevision(ctx, client) };
   });
+  let schema = start.schema;
   let revision: Revision | undefined;
   let count = 0;
+  // One batch in flight: the next one is validated and serialized while PostgreSQL inserts this one.
+  let inflight: Promise<void> | undefined;
+  const flush = async (batch: Relationship[]) => {
+    const prepared = prepareBatch(schema, batch);
+    await inflight;
+    inflight = importBatch(ctx, batch, prepared).then((r) => {
+      revision = r;
+      count += batch.length;
+      schema = ctx.compiled ?? schema;
+    });
+    // Surface a failure at the next await without an unhandled rejection in between.
+    inflight.catch(() => undefined);
+  };
   let batch: Relationship[] = [];
   for await (const relationship of relationships) {
     batch.push(relationship);
     if (batch.length >= batchSize) {
-      revision = await importBatch(ctx, batch);
-      count += batch.length;
+      await flush(batch);
       batch = [];
     }
   }
-  if (batch.length > 0) {
-    revision = await importBatch(ctx, batch);
-    count += batch.length;
+  if (batch.length > 0) await flush(batch);
+  await inflight;
+  if (count >= ANALYZE_AFTER) {
+    await readClient(ctx, (client) => client.query(`ANALYZE ${ctx.q}.relationships`));
   }
-  return { revision: revision ?? current, count };
+  return { revision: revision ?? start.revision, count };
 }
