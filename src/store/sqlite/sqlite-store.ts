@@ -28,6 +28,7 @@ import type {
 import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { importBatch } from "./import-batch.js";
+import { createLookups, type Lookups } from "./lookups.js";
 import { MAX_REVISION } from "./migrations.js";
 import {
   checkFilter,
@@ -84,6 +85,7 @@ class SqliteStore implements Store {
   private readonly s: Statements;
   private readonly codec: RevisionCodec;
   private readonly dynamic = new Map<string, Stmt>();
+  private readonly lookups: Lookups;
   private readonly maxUpdates: number;
   private readonly importBatchSize: number;
   private readonly changesPageSize: number;
@@ -107,6 +109,7 @@ class SqliteStore implements Store {
     this.storeId = connection.storeId;
     this.codec = createRevisionCodec(connection.storeId, connection.tokenSecret);
     this.s = prepareStatements(this.db);
+    this.lookups = createLookups(this.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? 1_000;
     this.importBatchSize = options.importBatchSize ?? 5_000;
     this.changesPageSize = options.changesPageSize ?? 1_000;
@@ -237,45 +240,11 @@ class SqliteStore implements Store {
   }
 
   async lookupForward(query: ForwardQuery, revision: Revision): Promise<readonly Relationship[]> {
-    if (query.resourceIds.length === 0 || query.relations.length === 0) return [];
-    const params: unknown[] = [query.resourceType, json(query.resourceIds), json(query.relations)];
-    let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE resource_type = ?
-      AND resource_id IN (SELECT value FROM json_each(?)) AND relation IN (SELECT value FROM json_each(?))`;
-    if (query.subjectType !== undefined) {
-      sql += " AND subject_type = ?";
-      params.push(query.subjectType);
-    }
-    if (query.subjectRelation !== undefined) {
-      sql += " AND subject_relation = ?";
-      params.push(query.subjectRelation === "..." ? "" : query.subjectRelation);
-    }
-    if (query.subjectIds !== undefined) {
-      if (query.subjectIds.length === 0) return [];
-      sql += " AND subject_id IN (SELECT value FROM json_each(?))";
-      params.push(json(query.subjectIds));
-    }
-    sql += ` AND ${VISIBLE}`;
-    params.push(Number(revision), Number(revision), Date.now());
-    return (this.prepared(sql).all(params) as RawRow[]).map(rowToRelationship);
+    return this.lookups.forward(query, revision);
   }
 
   async lookupReverse(query: ReverseQuery, revision: Revision): Promise<readonly Relationship[]> {
-    if (query.subjectIds.length === 0 || query.relations.length === 0) return [];
-    // INDEXED BY: without statistics the planner would prefer the primary key's resource_type prefix.
-    const sql = `SELECT ${REL_COLUMNS} FROM relationships INDEXED BY relationships_reverse WHERE subject_type = ?
-      AND subject_id IN (SELECT value FROM json_each(?)) AND subject_relation = ? AND resource_type = ?
-      AND relation IN (SELECT value FROM json_each(?)) AND ${VISIBLE}`;
-    const params = [
-      query.subjectType,
-      json(query.subjectIds),
-      query.subjectRelation === "..." ? "" : query.subjectRelation,
-      query.resourceType,
-      json(query.relations),
-      revision,
-      revision,
-      Date.now(),
-    ];
-    return (this.prepared(sql).all(params) as RawRow[]).map(rowToRelationship);
+    return this.lookups.reverse(query, revision);
   }
 
   async write(

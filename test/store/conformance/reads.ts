@@ -248,6 +248,29 @@ export function readCases(factory: StoreFactory): void {
       ]);
     });
 
+    it("handles id lists of any length", async () => {
+      for (const n of [1, 3, 17, 1_500]) {
+        const ids = Array.from({ length: n }, (_, i) => (i === n - 1 ? "d2" : `x${i}`));
+        const got = await store.lookupForward(
+          { resourceType: "document", resourceIds: ids, relations: ["owner"] },
+          revision,
+        );
+        expect(sorted(got)).toEqual(["document:d2#owner@user:bob"]);
+        const subjects = ids.map((id) => (id === "d2" ? "alice" : id));
+        const back = await store.lookupReverse(
+          {
+            resourceType: "folder",
+            relations: ["viewer"],
+            subjectType: "user",
+            subjectIds: subjects,
+            subjectRelation: "",
+          },
+          revision,
+        );
+        expect(sorted(back)).toEqual(["folder:f1#viewer@user:alice"]);
+      }
+    });
+
     it("returns nothing for empty id lists", async () => {
       expect(
         await store.lookupForward(
