@@ -14,7 +14,6 @@ export interface Statements {
   readonly currentRevision: Statement;
   readonly lockRevision: Statement;
   readonly latestSchema: Statement;
-  readonly recordTransaction: Statement;
   readonly forward: Statement;
   readonly reverse: Statement;
   readonly closeRows: Statement;
@@ -46,11 +45,6 @@ export function buildStatements(q: string): Statements {
       name: "latch_latest_schema",
       text: `SELECT revision, CASE WHEN revision = $1 THEN NULL ELSE text END FROM ${q}.schemas
              ORDER BY revision DESC LIMIT 1`,
-    },
-    recordTransaction: {
-      name: "latch_record_transaction",
-      text: `WITH t AS (INSERT INTO ${q}.transactions (revision) VALUES ($1))
-             SELECT CASE WHEN $2::text IS NULL THEN NULL ELSE pg_notify($2, $1::text) END`,
     },
     forward: {
       name: "latch_forward",
