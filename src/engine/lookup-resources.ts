@@ -38,9 +38,14 @@ export async function* lookupResources(
   validateContext(request.context);
   const limit = request.limit;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-    throw new LatchError("lookup/invalid-limit", "invalid-argument", "the limit must be a non-negative integer", {
-      limit,
-    });
+    throw new LatchError(
+      "lookup/invalid-limit",
+      "invalid-argument",
+      "the limit must be a non-negative integer",
+      {
+        limit,
+      },
+    );
   }
   if (limit === 0) return;
   const subjectText = `${request.subject.type}:${request.subject.id}${

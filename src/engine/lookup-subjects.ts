@@ -51,13 +51,22 @@ export async function* lookupSubjects(
     const plan = await deps.revisions.planAt(revision);
     const member = resolveLookupMember(plan, request.resource.type, request.permission);
     if (request.resource.id === "" || request.resource.id === "*") {
-      throw new LatchError("check/invalid-resource", "invalid-argument", `invalid resource id "${request.resource.id}"`);
+      throw new LatchError(
+        "check/invalid-resource",
+        "invalid-argument",
+        `invalid resource id "${request.resource.id}"`,
+      );
     }
     const subjectDef = plan.defs.get(request.subjectType);
     if (subjectDef === undefined) {
-      throw new LatchError("check/unknown-type", "invalid-argument", `unknown subject type ${request.subjectType}`, {
-        type: request.subjectType,
-      });
+      throw new LatchError(
+        "check/unknown-type",
+        "invalid-argument",
+        `unknown subject type ${request.subjectType}`,
+        {
+          type: request.subjectType,
+        },
+      );
     }
     const relation = request.subjectRelation;
     if (relation !== undefined) resolveLookupMember(plan, request.subjectType, relation);
@@ -95,11 +104,16 @@ export async function* lookupSubjects(
       }
     };
     const subjectOf = (id: string): SubjectRef =>
-      relation === undefined ? { type: request.subjectType, id } : { type: request.subjectType, id, relation };
+      relation === undefined
+        ? { type: request.subjectType, id }
+        : { type: request.subjectType, id, relation };
 
     const states = new Map<string, Verdict>();
     for (const id of [...found.concrete.keys()].sort()) {
-      states.set(id, found.concrete.get(id) === true ? { state: "ALLOWED", missing: [] } : await verdictFor(subjectOf(id)));
+      states.set(
+        id,
+        found.concrete.get(id) === true ? { state: "ALLOWED", missing: [] } : await verdictFor(subjectOf(id)),
+      );
     }
     const token = deps.store.encodeRevision(revision);
     if (found.wildcard !== undefined && relation === undefined) {
@@ -206,7 +220,8 @@ async function collect(
             }
             const target = ctx.plan.defs.get(s.type)?.members.get(s.relation);
             if (target !== undefined) visit(target, s.id, definite);
-            else if (s.type === subjectType && s.relation === subjectRelation) mark(found.concrete, s.id, definite);
+            else if (s.type === subjectType && s.relation === subjectRelation)
+              mark(found.concrete, s.id, definite);
           }
         }
         return;
