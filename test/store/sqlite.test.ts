@@ -74,4 +74,29 @@ describe("sqlite file store", () => {
     await a.close();
     await b.close();
   });
+
+  it("announces commits to subscribers, including commits by another connection", async () => {
+    const path = join(dir, "subscribe.db");
+    const a = await createSqliteStore({ path, subscribePollMs: 20 });
+    const b = await createSqliteStore({ path });
+    const seen: bigint[] = [];
+    const unsubscribe = a.subscribe!((revision) => seen.push(revision));
+    const local = await a.writeSchema(SCHEMA);
+    expect(seen).toEqual([local]);
+    const remote = await b.write([
+      {
+        operation: "create",
+        relationship: {
+          resource: { type: "document", id: "x" },
+          relation: "owner",
+          subject: { type: "user", id: "u" },
+        },
+      },
+    ]);
+    for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((done) => setTimeout(done, 20));
+    expect(seen).toEqual([local, remote]);
+    unsubscribe();
+    await a.close();
+    await b.close();
+  });
 });

@@ -11,7 +11,6 @@ import { StoreError } from "../errors.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
 import type {
-  Change,
   ChangesPage,
   ForwardQuery,
   ImportResult,
@@ -21,11 +20,10 @@ import type {
   RelationshipFilter,
   RelationshipUpdate,
   ReverseQuery,
-  SchemaChange,
   Store,
   StoredSchema,
 } from "../types.js";
-import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
+import { describeRelationship, validateRelationship } from "../validate.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { importBatch } from "./import-batch.js";
 import { createLookups, type Lookups } from "./lookups.js";
@@ -34,16 +32,15 @@ import {
   checkFilter,
   filterConditions,
   identityKey,
-  identityParams,
   KEY_COLUMNS,
   keyOfRow,
   type RawRow,
   REL_COLUMNS,
   rowToRelationship,
-  serializeContext,
   VISIBLE,
 } from "./rows.js";
 import { prepareStatements, type Statements } from "./statements.js";
+import { applyDeleteByFilter, applyUpdates, readChangesPage } from "./write-tx.js";
 
 export interface SqliteStoreOptions extends ConnectionOptions {
   /** Most updates in one write (default 1,000). */
@@ -52,14 +49,16 @@ export interface SqliteStoreOptions extends ConnectionOptions {
   readonly importBatchSize?: number;
   /** Default and maximum page size of changesSince (default 1,000). */
   readonly changesPageSize?: number;
+  /** How often subscribers poll for commits by other processes, in ms (default 100). */
+  readonly subscribePollMs?: number;
 }
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
-const TOUCH = 1;
-const DELETE = 2;
+const _TOUCH = 1;
+const _DELETE = 2;
 
-function json(value: unknown): string {
+function _json(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
 
@@ -82,13 +81,18 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
 class SqliteStore implements Store {
   readonly storeId: string;
   private readonly db: Database.Database;
-  private readonly s: Statements;
+  readonly s: Statements;
   private readonly codec: RevisionCodec;
   private readonly dynamic = new Map<string, Stmt>();
   private readonly lookups: Lookups;
   private readonly maxUpdates: number;
   private readonly importBatchSize: number;
   private readonly changesPageSize: number;
+  private readonly listeners = new Set<(revision: Revision) => void>();
+  private readonly pollMs: number;
+  private poll: ReturnType<typeof setInterval> | undefined;
+  private dataVersion = 0;
+  private notified = 0n;
   private compiled: { readonly revision: number; readonly schema: CompiledSchema } | undefined;
   private readonly writeTx: (
     updates: readonly RelationshipUpdate[],
@@ -113,25 +117,29 @@ class SqliteStore implements Store {
     this.maxUpdates = options.maxUpdatesPerWrite ?? 1_000;
     this.importBatchSize = options.importBatchSize ?? 5_000;
     this.changesPageSize = options.changesPageSize ?? 1_000;
+    this.pollMs = options.subscribePollMs ?? 100;
     const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
       const t = this.db.transaction(fn);
       return (...args: A): R => t.immediate(...args);
     };
-    this.writeTx = tx((updates, pre) => this.applyWrite(updates, pre));
-    this.deleteTx = tx((filter, limit, pre) => this.applyDelete(filter, limit, pre));
+    this.writeTx = tx((updates, pre) => applyUpdates(this, this.schemaForWrite(), updates, pre));
+    this.deleteTx = tx((filter, limit, pre) => {
+      this.schemaForWrite();
+      return applyDeleteByFilter(this, filter, limit, pre);
+    });
     this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
     this.importTx = tx((batch) => this.applyImport(batch));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
     // Deferred: a read transaction, so both queries of a page see one snapshot.
-    const read = this.db.transaction((after: Revision, limit: number) => this.readChanges(after, limit));
+    const read = this.db.transaction((after: Revision, limit: number) => readChangesPage(this, after, limit));
     this.changesTx = (after, limit) => read.deferred(after, limit);
   }
 
-  private current(): Revision {
+  current(): Revision {
     return BigInt(this.s.currentRevision.get() as number);
   }
 
-  private prepared(sql: string): Stmt {
+  prepared(sql: string): Stmt {
     let stmt = this.dynamic.get(sql);
     if (stmt === undefined) {
       stmt = this.db.prepare(sql);
@@ -171,7 +179,7 @@ class SqliteStore implements Store {
 
   async writeSchema(text: string): Promise<Revision> {
     const schema = compileSchema(text);
-    return this.schemaTx(text, schema);
+    return this.committed(this.schemaTx(text, schema));
   }
 
   private applySchema(text: string, schema: CompiledSchema): Revision {
@@ -278,73 +286,7 @@ class SqliteStore implements Store {
       }
       seen.add(key);
     }
-    return this.writeTx(updates, preconditions);
-  }
-
-  private checkPreconditions(preconditions: readonly Precondition[], revision: Revision, now: number): void {
-    for (const pre of preconditions) {
-      checkFilter(pre.filter);
-      const params: unknown[] = [];
-      const where = filterConditions(pre.filter, params);
-      where.push(VISIBLE);
-      params.push(Number(revision), Number(revision), now);
-      const found = this.prepared(`SELECT 1 FROM relationships WHERE ${where.join(" AND ")} LIMIT 1`).get(
-        params,
-      );
-      const matched = found !== undefined;
-      if (matched !== (pre.operation === "must-match")) {
-        throw new StoreError(
-          "write/precondition-failed",
-          "failed-precondition",
-          `precondition failed: ${pre.operation === "must-match" ? "no relationship matches" : "a relationship matches"} ${json(pre.filter)}; nothing was written.`,
-          { precondition: pre },
-        );
-      }
-    }
-  }
-
-  private applyWrite(
-    updates: readonly RelationshipUpdate[],
-    preconditions: readonly Precondition[],
-  ): Revision {
-    const schema = this.schemaForWrite();
-    for (const { operation, relationship } of updates) {
-      if (operation === "delete") validateRelationshipForDelete(schema, relationship);
-      else validateRelationship(schema, relationship);
-    }
-    const now = Date.now();
-    const current = this.current();
-    this.checkPreconditions(preconditions, current, now);
-    const revision = current + 1n;
-    const rev = Number(revision);
-    this.s.insertRevision.run(rev, now);
-    let seq = 0;
-    for (const { operation, relationship: r } of updates) {
-      const ids = identityParams(r);
-      const existing = this.s.selectLive.get(ids) as
-        | [number, string | null, string | null, number | null]
-        | undefined;
-      const live = existing !== undefined && (existing[3] === null || existing[3] > now);
-      if (operation === "create" && live) {
-        throw new StoreError(
-          "relationship/already-exists",
-          "already-exists",
-          `${describeRelationship(r)} already exists; CREATE refuses to replace it. Use TOUCH to upsert; nothing was written.`,
-          { relationship: describeRelationship(r) },
-        );
-      }
-      if (existing !== undefined) this.s.closeLive.run(rev, ...ids);
-      if (operation === "delete") {
-        if (live) this.s.insertChange.run(rev, seq++, DELETE, ...ids, existing[1], existing[2], existing[3]);
-        continue;
-      }
-      const caveat = r.caveat?.name ?? null;
-      const context = serializeContext(r);
-      const expiration = r.expiration?.getTime() ?? null;
-      this.s.insertRelationship.run(...ids, rev, caveat, context, expiration);
-      this.s.insertChange.run(rev, seq++, TOUCH, ...ids, caveat, context, expiration);
-    }
-    return revision;
+    return this.committed(this.writeTx(updates, preconditions));
   }
 
   async deleteRelationships(
@@ -352,71 +294,14 @@ class SqliteStore implements Store {
     options: { readonly limit?: number; readonly preconditions?: readonly Precondition[] } = {},
   ): Promise<{ readonly revision: Revision; readonly deleted: number }> {
     checkFilter(filter);
-    return this.deleteTx(filter, positiveInt(options.limit, "limit"), options.preconditions ?? []);
-  }
-
-  private applyDelete(
-    filter: RelationshipFilter,
-    limit: number | undefined,
-    preconditions: readonly Precondition[],
-  ): { revision: Revision; deleted: number } {
-    this.schemaForWrite();
-    const now = Date.now();
-    const current = this.current();
-    this.checkPreconditions(preconditions, current, now);
-    const params: unknown[] = [];
-    const where = filterConditions(filter, params);
-    where.push(VISIBLE);
-    params.push(Number(current), Number(current), now);
-    let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
-    if (limit !== undefined) {
-      sql += " LIMIT ?";
-      params.push(limit);
-    }
-    const rows = this.prepared(sql).all(params) as RawRow[];
-    const revision = current + 1n;
-    const rev = Number(revision);
-    this.s.insertRevision.run(rev, now);
-    let seq = 0;
-    for (const row of rows) {
-      const key = keyOfRow(row);
-      this.s.closeLive.run(rev, ...key);
-      this.s.insertChange.run(rev, seq++, DELETE, ...key, row[6], row[7], row[8]);
-    }
-    return { revision, deleted: rows.length };
+    const result = this.deleteTx(filter, positiveInt(options.limit, "limit"), options.preconditions ?? []);
+    this.committed(result.revision);
+    return result;
   }
 
   async changesSince(after: Revision, limit?: number): Promise<ChangesPage> {
     const size = Math.min(positiveInt(limit, "limit") ?? this.changesPageSize, this.changesPageSize);
     return this.changesTx(after, size);
-  }
-
-  private readChanges(after: Revision, limit: number): ChangesPage {
-    const current = this.current();
-    let rows = this.s.changesRange.all(after, current, limit + 1) as RawRow[];
-    let reached = current;
-    if (rows.length > limit) {
-      // Pages end on a revision boundary, so `reached` can be passed back without losing changes.
-      const cut = BigInt(rows[limit]![0] as string);
-      rows = rows.slice(0, limit).filter((row) => BigInt(row[0] as string) < cut);
-      reached = cut - 1n;
-      if (rows.length === 0) {
-        rows = this.s.changesOfRevision.all(cut) as RawRow[];
-        reached = cut;
-      }
-    }
-    const changes: Change[] = rows.map((row) => ({
-      revision: BigInt(row[0] as string),
-      operation: row[1] === TOUCH ? "touch" : "delete",
-      relationship: rowToRelationship(row.slice(2)),
-    }));
-    const schemaChanges: SchemaChange[] = (this.s.schemaChanges.all(after, reached) as RawRow[]).map(
-      (row) => ({
-        revision: BigInt(row[0] as number),
-        schemaText: row[1] as string,
-      }),
-    );
-    return { changes, schemaChanges, revision: reached > after ? reached : after };
   }
 
   async importRelationships(
@@ -429,7 +314,7 @@ class SqliteStore implements Store {
     let revision = this.current();
     let batch: Relationship[] = [];
     const flush = () => {
-      revision = this.importTx(batch);
+      revision = this.committed(this.importTx(batch));
       count += batch.length;
       batch = [];
     };
@@ -487,7 +372,52 @@ class SqliteStore implements Store {
     return this.codec.decode(token);
   }
 
+  /**
+   * Local commits are announced as they happen; commits by other processes on the same file are
+   * noticed by polling `PRAGMA data_version` (a counter SQLite bumps when another connection
+   * commits), which costs one cheap pragma per interval and only while someone listens.
+   */
+  subscribe(listener: (revision: Revision) => void): () => void {
+    this.listeners.add(listener);
+    if (this.poll === undefined && this.db.open) {
+      this.dataVersion = this.db.pragma("data_version", { simple: true }) as number;
+      this.notified = this.current();
+      this.poll = setInterval(() => {
+        if (!this.db.open) return;
+        const version = this.db.pragma("data_version", { simple: true }) as number;
+        if (version === this.dataVersion) return;
+        this.dataVersion = version;
+        this.committed(this.current());
+      }, this.pollMs);
+      this.poll.unref();
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.poll !== undefined) {
+        clearInterval(this.poll);
+        this.poll = undefined;
+      }
+    };
+  }
+
+  private committed(revision: Revision): Revision {
+    if (this.listeners.size > 0 && revision > this.notified) {
+      this.notified = revision;
+      for (const listener of this.listeners) {
+        try {
+          listener(revision);
+        } catch {
+          // A listener's failure must not fail the write that already committed.
+        }
+      }
+    }
+    return revision;
+  }
+
   async close(): Promise<void> {
+    if (this.poll !== undefined) clearInterval(this.poll);
+    this.poll = undefined;
+    this.listeners.clear();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,172 @@
+/**
+ * The bodies of write transactions and of the changes read. Each runs inside a transaction the
+ * store opened (BEGIN IMMEDIATE for writes), so validation, preconditions and updates see one state.
+ */
+import type Database from "better-sqlite3";
+import type { Revision } from "../../core/index.js";
+import type { CompiledSchema } from "../../schema/index.js";
+import { StoreError } from "../errors.js";
+import type {
+  Change,
+  ChangesPage,
+  Precondition,
+  RelationshipFilter,
+  RelationshipUpdate,
+  SchemaChange,
+} from "../types.js";
+import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
+import {
+  checkFilter,
+  filterConditions,
+  identityParams,
+  KEY_COLUMNS,
+  keyOfRow,
+  type RawRow,
+  REL_COLUMNS,
+  rowToRelationship,
+  serializeContext,
+  VISIBLE,
+} from "./rows.js";
+import type { Statements } from "./statements.js";
+
+export interface WriteContext {
+  readonly s: Statements;
+  prepared(sql: string): Database.Statement<unknown[], unknown>;
+  current(): Revision;
+}
+
+export const TOUCH = 1;
+export const DELETE = 2;
+
+function json(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+export function checkPreconditions(
+  ctx: WriteContext,
+  preconditions: readonly Precondition[],
+  revision: Revision,
+  now: number,
+): void {
+  for (const pre of preconditions) {
+    checkFilter(pre.filter);
+    const params: unknown[] = [];
+    const where = filterConditions(pre.filter, params);
+    where.push(VISIBLE);
+    params.push(Number(revision), Number(revision), now);
+    const found = ctx
+      .prepared(`SELECT 1 FROM relationships WHERE ${where.join(" AND ")} LIMIT 1`)
+      .get(params);
+    const matched = found !== undefined;
+    if (matched !== (pre.operation === "must-match")) {
+      throw new StoreError(
+        "write/precondition-failed",
+        "failed-precondition",
+        `precondition failed: ${pre.operation === "must-match" ? "no relationship matches" : "a relationship matches"} ${json(pre.filter)}; nothing was written.`,
+        { precondition: pre },
+      );
+    }
+  }
+}
+
+export function applyUpdates(
+  ctx: WriteContext,
+  schema: CompiledSchema,
+  updates: readonly RelationshipUpdate[],
+  preconditions: readonly Precondition[],
+): Revision {
+  for (const { operation, relationship } of updates) {
+    if (operation === "delete") validateRelationshipForDelete(schema, relationship);
+    else validateRelationship(schema, relationship);
+  }
+  const now = Date.now();
+  const current = ctx.current();
+  checkPreconditions(ctx, preconditions, current, now);
+  const revision = current + 1n;
+  const rev = Number(revision);
+  ctx.s.insertRevision.run(rev, now);
+  let seq = 0;
+  for (const { operation, relationship: r } of updates) {
+    const ids = identityParams(r);
+    const existing = ctx.s.selectLive.get(ids) as
+      | [number, string | null, string | null, number | null]
+      | undefined;
+    const live = existing !== undefined && (existing[3] === null || existing[3] > now);
+    if (operation === "create" && live) {
+      throw new StoreError(
+        "relationship/already-exists",
+        "already-exists",
+        `${describeRelationship(r)} already exists; CREATE refuses to replace it. Use TOUCH to upsert; nothing was written.`,
+        { relationship: describeRelationship(r) },
+      );
+    }
+    if (existing !== undefined) ctx.s.closeLive.run(rev, ...ids);
+    if (operation === "delete") {
+      if (live) ctx.s.insertChange.run(rev, seq++, DELETE, ...ids, existing[1], existing[2], existing[3]);
+      continue;
+    }
+    const caveat = r.caveat?.name ?? null;
+    const context = serializeContext(r);
+    const expiration = r.expiration?.getTime() ?? null;
+    ctx.s.insertRelationship.run(...ids, rev, caveat, context, expiration);
+    ctx.s.insertChange.run(rev, seq++, TOUCH, ...ids, caveat, context, expiration);
+  }
+  return revision;
+}
+
+export function applyDeleteByFilter(
+  ctx: WriteContext,
+  filter: RelationshipFilter,
+  limit: number | undefined,
+  preconditions: readonly Precondition[],
+): { revision: Revision; deleted: number } {
+  const now = Date.now();
+  const current = ctx.current();
+  checkPreconditions(ctx, preconditions, current, now);
+  const params: unknown[] = [];
+  const where = filterConditions(filter, params);
+  where.push(VISIBLE);
+  params.push(Number(current), Number(current), now);
+  let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
+  if (limit !== undefined) {
+    sql += " LIMIT ?";
+    params.push(limit);
+  }
+  const rows = ctx.prepared(sql).all(params) as RawRow[];
+  const revision = current + 1n;
+  const rev = Number(revision);
+  ctx.s.insertRevision.run(rev, now);
+  let seq = 0;
+  for (const row of rows) {
+    const key = keyOfRow(row);
+    ctx.s.closeLive.run(rev, ...key);
+    ctx.s.insertChange.run(rev, seq++, DELETE, ...key, row[6], row[7], row[8]);
+  }
+  return { revision, deleted: rows.length };
+}
+
+export function readChangesPage(ctx: WriteContext, after: Revision, limit: number): ChangesPage {
+  const current = ctx.current();
+  let rows = ctx.s.changesRange.all(after, current, limit + 1) as RawRow[];
+  let reached = current;
+  if (rows.length > limit) {
+    // Pages end on a revision boundary, so `reached` can be passed back without losing changes.
+    const cut = BigInt(rows[limit]![0] as string);
+    rows = rows.slice(0, limit).filter((row) => BigInt(row[0] as string) < cut);
+    reached = cut - 1n;
+    if (rows.length === 0) {
+      rows = ctx.s.changesOfRevision.all(cut) as RawRow[];
+      reached = cut;
+    }
+  }
+  const changes: Change[] = rows.map((row) => ({
+    revision: BigInt(row[0] as string),
+    operation: row[1] === TOUCH ? "touch" : "delete",
+    relationship: rowToRelationship(row.slice(2)),
+  }));
+  const schemaChanges: SchemaChange[] = (ctx.s.schemaChanges.all(after, reached) as RawRow[]).map((row) => ({
+    revision: BigInt(row[0] as number),
+    schemaText: row[1] as string,
+  }));
+  return { changes, schemaChanges, revision: reached > after ? reached : after };
+}
