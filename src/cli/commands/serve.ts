@@ -1,0 +1,232 @@
+/**
+ * `latch serve`: the gRPC server on the embedded SQLite store. Every flag has an environment
+ * variable, and `--config FILE` (JSON, keys named like the long flags in camelCase) supplies any
+ * of them; precedence is flag, then environment, then config file, then default.
+ */
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import type { LevelWithSilent } from "pino";
+import { createEngine } from "../../engine/index.js";
+import { createLogger, createMetrics, type ServerLimits, startServer } from "../../server/index.js";
+import { createSqliteStore } from "../../store/sqlite/index.js";
+
+interface ServeOptions {
+  listen: string;
+  db: string;
+  schema?: string;
+  token: string[];
+  insecureNoAuth?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  metricsListen?: string;
+  maxMessageBytes?: string;
+  maxBulkItems?: string;
+  maxDepth?: string;
+  logLevel: string;
+  config?: string;
+  shutdownGraceMs?: string;
+}
+
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function int(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new Error(`${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+/** Fills options that came from nowhere but their default with values from the config file. */
+function applyConfig(command: Command, options: ServeOptions): void {
+  if (options.config === undefined) return;
+  const config = JSON.parse(readFileSync(options.config, "utf8")) as Record<string, unknown>;
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new Error(`${options.config}: expected a JSON object`);
+  }
+  const known = new Set(command.options.map((o) => o.attributeName()));
+  for (const [key, raw] of Object.entries(config)) {
+    const name = key === "tokens" ? "token" : key;
+    if (!known.has(name) || name === "config") throw new Error(`${options.config}: unknown setting "${key}"`);
+    const source = command.getOptionValueSource(name);
+    if (source !== undefined && source !== "default") continue;
+    const value =
+      name === "token"
+        ? Array.isArray(raw)
+          ? raw.map(String)
+          : [String(raw)]
+        : typeof raw === "boolean"
+          ? raw
+          : String(raw);
+    command.setOptionValueWithSource(name, value, "config");
+    (options as unknown as Record<string, unknown>)[name] = value;
+  }
+}
+
+export function serveCommand(): Command {
+  const command = new Command("serve")
+    .description("run the Latch gRPC server on a SQLite database")
+    .addOption(new Option("--config <file>", "JSON file with any of these settings").env("LATCH_CONFIG"))
+    .addOption(
+      new Option("--listen <host:port>", "gRPC address").env("LATCH_LISTEN").default("127.0.0.1:50051"),
+    )
+    .addOption(new Option("--db <file>", "SQLite database file").env("LATCH_DB").default("./latch.db"))
+    .addOption(
+      new Option("--schema <file>", "schema written at start (unless already stored)").env("LATCH_SCHEMA"),
+    )
+    .addOption(
+      new Option("--token <token>", "pre-shared bearer token; repeat for several (env: comma-separated)")
+        .env("LATCH_TOKEN")
+        .argParser(collect),
+    )
+    .addOption(
+      new Option("--insecure-no-auth", "serve without any token (development only)").env(
+        "LATCH_INSECURE_NO_AUTH",
+      ),
+    )
+    .addOption(new Option("--tls-cert <file>", "PEM certificate chain").env("LATCH_TLS_CERT"))
+    .addOption(new Option("--tls-key <file>", "PEM private key").env("LATCH_TLS_KEY"))
+    .addOption(
+      new Option("--metrics-listen <host:port>", "serve Prometheus /metrics here").env(
+        "LATCH_METRICS_LISTEN",
+      ),
+    )
+    .addOption(
+      new Option("--max-message-bytes <n>", "largest request accepted (default 4 MiB)").env(
+        "LATCH_MAX_MESSAGE_BYTES",
+      ),
+    )
+    .addOption(
+      new Option("--max-bulk-items <n>", "items per CheckBulk (default 1000)").env("LATCH_MAX_BULK_ITEMS"),
+    )
+    .addOption(
+      new Option("--max-depth <n>", "dispatch depth of one check (default 50)").env("LATCH_MAX_DEPTH"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
+    )
+    .addOption(
+      new Option("--shutdown-grace-ms <n>", "how long in-flight calls may finish at shutdown").env(
+        "LATCH_SHUTDOWN_GRACE_MS",
+      ),
+    );
+
+  command.action(async (options: ServeOptions) => {
+    try {
+      await serve(command, options);
+    } catch (error) {
+      process.stderr.write(`latch serve: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  });
+  return command;
+}
+
+async function serve(command: Command, options: ServeOptions): Promise<void> {
+  applyConfig(command, options);
+  const tokens = (options.token ?? [])
+    .flatMap((t) => t.split(","))
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+  const insecure = options.insecureNoAuth === true || String(options.insecureNoAuth) === "true";
+  if (tokens.length === 0 && !insecure) {
+    throw new Error(
+      "no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth for development",
+    );
+  }
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw new Error("--tls-cert and --tls-key go together");
+  }
+  if (!LEVELS.includes(options.logLevel)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
+  const maxBulkItems = int(options.maxBulkItems, "--max-bulk-items");
+  const maxDepth = int(options.maxDepth, "--max-depth");
+  const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
+  const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
+  const tls =
+    options.tlsCert === undefined || options.tlsKey === undefined
+      ? undefined
+      : { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) };
+  const schemaText = options.schema === undefined ? undefined : readFileSync(options.schema, "utf8");
+
+  const log = createLogger(options.logLevel as LevelWithSilent);
+  if (insecure && tokens.length === 0) {
+    process.stderr.write("WARNING: --insecure-no-auth: every caller can read and write everything\n");
+    log.warn("serving without authentication");
+  }
+
+  const rawStore = await createSqliteStore({ path: options.db });
+  // The engine is created after the metrics so that its store calls are timed too.
+  let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
+  const metrics = options.metricsListen === undefined ? undefined : createMetrics(() => engineStats());
+  const store = metrics === undefined ? rawStore : metrics.instrumentStore(rawStore);
+  const engine = createEngine({
+    store,
+    ...(maxDepth === undefined ? {} : { maxDepth }),
+    ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
+  });
+  engineStats = () => engine.stats();
+
+  try {
+    if (schemaText !== undefined) {
+      const stored = await store.readSchema();
+      if (stored?.text !== schemaText) {
+        await store.writeSchema(schemaText);
+        log.info({ file: options.schema }, "schema written");
+      }
+    }
+    const limits: Partial<ServerLimits> = {
+      ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
+      ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
+    };
+    const running = await startServer({
+      store,
+      engine,
+      tokens,
+      insecureNoAuth: insecure,
+      logger: log,
+      limits,
+      listen: options.listen,
+      ...(metrics === undefined ? {} : { metrics }),
+      ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
+      ...(tls === undefined ? {} : { tls }),
+    });
+    process.stdout.write(`latch listening on ${running.address}${tls === undefined ? "" : " (TLS)"}\n`);
+    if (running.metricsAddress !== undefined) {
+      process.stdout.write(`metrics on http://${running.metricsAddress}/metrics\n`);
+    }
+    log.info({ address: running.address, metrics: running.metricsAddress, db: options.db }, "serving");
+
+    const sweeper = setInterval(() => {
+      store.sweepExpired(10_000).catch((error: unknown) => log.warn({ err: error }, "expired sweep failed"));
+    }, 60_000);
+    sweeper.unref();
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.warn({ signal }, "second signal: exiting now");
+          process.exit(1);
+        }
+        stopping = true;
+        log.info({ signal }, "shutting down: no new calls, finishing in-flight ones");
+        clearInterval(sweeper);
+        running.shutdown(graceMs).then(done, done);
+      };
+      const done = () => {
+        process.off("SIGTERM", stop);
+        process.off("SIGINT", stop);
+        resolve();
+      };
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+    });
+  } finally {
+    await rawStore.close();
+    log.info("stopped");
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Options shared by the data commands (`check`, `relationships`, `schema write|read`): where to
+ * send the request (`--address`/`--token` for a server, `--db` for a database in process), output
+ * format (`--json`), and the error convention: exit code 0 when the command ran, whatever the
+ * answer, and 1 only on errors.
+ */
+import { readFileSync } from "node:fs";
+import { type Command, Option } from "commander";
+import { createClient, createEmbedded, type LatchClient } from "../client/index.js";
+import { isLatchError } from "../core/index.js";
+import type { Consistency } from "../engine/index.js";
+import { renderDiagnostics, SchemaError } from "../schema/index.js";
+
+export const DEFAULT_ADDRESS = "127.0.0.1:50051";
+
+export interface TargetOptions {
+  readonly address?: string;
+  readonly token?: string;
+  readonly db?: string;
+  readonly json?: boolean;
+  readonly tls?: boolean;
+  readonly caCert?: string;
+  readonly timeout?: string;
+}
+
+export function addTargetOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option("--address <host:port>", `Latch server to talk to (default ${DEFAULT_ADDRESS})`).env(
+        "LATCH_ADDRESS",
+      ),
+    )
+    .addOption(new Option("--token <token>", "bearer token for the server").env("LATCH_TOKEN"))
+    .addOption(new Option("--db <file>", "work in process on this SQLite database instead of a server"))
+    .addOption(new Option("--tls", "connect with TLS (system roots unless --ca-cert)"))
+    .addOption(new Option("--ca-cert <file>", "PEM file of the CA that signed the server certificate"))
+    .addOption(new Option("--timeout <ms>", "deadline of each call in milliseconds"))
+    .addOption(new Option("--json", "machine-readable output"));
+}
+
+export async function openTarget(options: TargetOptions): Promise<LatchClient> {
+  if (options.db !== undefined) {
+    if (options.address !== undefined && process.env.LATCH_ADDRESS !== options.address) {
+      throw new UsageError("give either --db or --address, not both");
+    }
+    return createEmbedded({ database: options.db });
+  }
+  const tls =
+    options.caCert !== undefined
+      ? { rootCerts: readFileSync(options.caCert) }
+      : options.tls === true
+        ? true
+        : undefined;
+  return createClient({
+    address: options.address ?? DEFAULT_ADDRESS,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(tls === undefined ? {} : { tls }),
+    ...(options.timeout === undefined ? {} : { timeoutMs: positiveInt(options.timeout, "--timeout") }),
+  });
+}
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+/** `minimize-latency`, `fully-consistent`, `at-least-as-fresh:TOKEN`, `at-exact-snapshot:TOKEN`. */
+export function parseConsistency(text: string | undefined): Consistency | undefined {
+  if (text === undefined) return undefined;
+  if (text === "minimize-latency" || text === "fully-consistent") return { kind: text };
+  const colon = text.indexOf(":");
+  const kind = text.slice(0, colon);
+  const token = text.slice(colon + 1);
+  if (colon > 0 && token !== "" && (kind === "at-least-as-fresh" || kind === "at-exact-snapshot")) {
+    return { kind, token };
+  }
+  throw new UsageError(
+    `--consistency must be minimize-latency, fully-consistent, at-least-as-fresh:TOKEN or at-exact-snapshot:TOKEN, got "${text}"`,
+  );
+}
+
+export function parseJsonObject(text: string | undefined, flag: string): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UsageError(`${flag} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function jsonSafe(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${jsonSafe(value)}\n`);
+}
+
+export function printLine(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** Reports a failure in the chosen format and sets exit code 1. */
+export function reportError(error: unknown, json: boolean | undefined): void {
+  process.exitCode = 1;
+  if (json === true) {
+    const body = isLatchError(error)
+      ? { code: error.code, kind: error.kind, message: error.message, details: error.details }
+      : {
+          code: error instanceof UsageError ? "cli/usage" : "cli/error",
+          message: String((error as Error)?.message ?? error),
+        };
+    process.stderr.write(`${jsonSafe({ error: body })}\n`);
+    return;
+  }
+  if (error instanceof SchemaError) {
+    process.stderr.write(`${renderDiagnostics(error.diagnostics)}\n`);
+    return;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isLatchError(error) ? ` [${error.code}]` : "";
+  process.stderr.write(`error: ${message}${code}\n`);
+}
+
+/**
+ * Runs a command body against the chosen target, closing the client afterwards and turning any
+ * failure into a message plus exit code 1 (never a stack trace).
+ */
+export async function withTarget(
+  options: TargetOptions,
+  body: (client: LatchClient) => Promise<void>,
+): Promise<void> {
+  let client: LatchClient | undefined;
+  try {
+    client = await openTarget(options);
+    await body(client);
+  } catch (error) {
+    reportError(error, options.json);
+  } finally {
+    await client?.close().catch(() => undefined);
+  }
+}
