@@ -55,6 +55,12 @@ export async function checkedRevision(
   return requested;
 }
 
+function unique(ids: readonly string[]): readonly string[] {
+  if (ids.length < 2) return ids;
+  const set = new Set(ids);
+  return set.size === ids.length ? ids : [...set];
+}
+
 function toKey(row: readonly unknown[]): RelationshipKey {
   return [row[0], row[1], row[2], row[3], row[4], row[5]] as unknown as RelationshipKey;
 }
@@ -130,7 +136,7 @@ export async function lookupForward(
       revision,
       nowParam(ctx),
       query.resourceType,
-      query.resourceIds,
+      unique(query.resourceIds),
       query.relations,
       query.subjectType ?? null,
       query.subjectRelation === undefined
@@ -155,7 +161,7 @@ export async function lookupReverse(
       revision,
       nowParam(ctx),
       query.subjectType,
-      query.subjectIds,
+      unique(query.subjectIds),
       query.subjectRelation === "..." ? "" : query.subjectRelation,
       query.resourceType,
       query.relations,
