@@ -153,6 +153,26 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
     expect(await migratePostgres(url, schema)).toEqual([]);
   });
 
+  it("with migrate: false, refuses an unmigrated database and one migrated by a newer Latch", async () => {
+    const schema = schemas.next();
+    const fresh = await createPostgresStore({ url, schema, migrate: false }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(fresh).toMatchObject({ code: "store/not-migrated", kind: "failed-precondition" });
+    await migratePostgres(url, schema);
+    await admin((c) =>
+      c.query(`INSERT INTO "${schema}".latch_migrations (version, name) VALUES (9999, 'future')`),
+    );
+    for (const migrate of [true, false]) {
+      const newer = await createPostgresStore({ url, schema, migrate }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(newer).toMatchObject({ code: "store/newer-version" });
+    }
+  });
+
   it("gives concurrent writers on two replicas distinct, gap-free revisions in commit order", async () => {
     const schema = schemas.next();
     const a = await replica(schema);

@@ -102,8 +102,21 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         if (options.migrate !== false) await applyMigrations(client, schemaName);
         const version = await client
           .query<{ v: number | null }>(`SELECT max(version) AS v FROM ${q}.latch_migrations`)
-          .catch(() => ({ rows: [{ v: null }] }));
-        if ((version.rows[0]?.v ?? 0) < LATEST_VERSION) {
+          .catch((error: unknown) => {
+            // No schema or no migrations table yet: not migrated. Anything else is a real failure.
+            const code = (error as { code?: unknown }).code;
+            if (code === "42P01" || code === "3F000") return { rows: [{ v: null }] };
+            throw error;
+          });
+        const at = version.rows[0]?.v ?? 0;
+        if (at > LATEST_VERSION) {
+          throw new StoreError(
+            "store/newer-version",
+            "failed-precondition",
+            `PostgreSQL schema ${schemaName} is at migration ${at}, newer than this Latch (${LATEST_VERSION}); upgrade Latch.`,
+          );
+        }
+        if (at < LATEST_VERSION) {
           throw new StoreError(
             "store/not-migrated",
             "failed-precondition",
