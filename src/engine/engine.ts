@@ -3,6 +3,8 @@
  * the schema plan at that revision, walks the permission graph through the dispatcher (and so the
  * cache), then evaluates the caveat expression it collected once, with the request context.
  */
+
+import { createCache } from "../cache/index.js";
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./evaluate-caveats.js";
@@ -10,6 +12,7 @@ import { type Acc, dispatch } from "./evaluator.js";
 import { expandTree } from "./expand.js";
 import { toExplainNode } from "./explain.js";
 import type { Member } from "./membership.js";
+import { buildMembershipIndex, type MembershipIndex } from "./membership-index.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
@@ -57,6 +60,21 @@ export function createEngine(options: EngineOptions): Engine {
           options.cache?.maxBytes ?? 64 * 1024 * 1024,
         );
   let dispatches = 0;
+  const indexes =
+    options.cache === false
+      ? undefined
+      : createCache<{ index: MembershipIndex | null; validUntil: number }>({ maxEntries: 10_000 });
+  const tokens = new Map<Revision, string>();
+  /** Tokens are HMAC-signed: sign each revision once. */
+  const tokenOf = (revision: Revision): string => {
+    let token = tokens.get(revision);
+    if (token === undefined) {
+      token = store.encodeRevision(revision);
+      if (tokens.size > 1024) tokens.clear();
+      tokens.set(revision, token);
+    }
+    return token;
+  };
 
   const makeContext = (
     plan: Plan,
@@ -68,21 +86,46 @@ export function createEngine(options: EngineOptions): Engine {
     signal: AbortSignal | undefined,
     tuples: RequestContext["tuples"],
     results: ResultStore,
-  ): RequestContext => ({
-    plan,
-    revision,
-    store,
-    subject,
-    subjectKey,
-    contextual,
-    results,
-    tuples,
-    explain,
-    maxDepth,
-    signal,
-    now: Date.now(),
-    dispatches: 0,
-  });
+  ): RequestContext => {
+    let index: (() => Promise<MembershipIndex | null>) | undefined;
+    const ctx: RequestContext = {
+      plan,
+      revision,
+      store,
+      subject,
+      subjectKey,
+      contextual,
+      results,
+      tuples,
+      explain,
+      maxDepth,
+      signal,
+      now: Date.now(),
+      dispatches: 0,
+      get membershipIndex() {
+        return index;
+      },
+    };
+    if (!explain && contextual === undefined && subject.relation === undefined) {
+      // Built lazily, once per request, and shared across requests at the same revision.
+      let pending: Promise<MembershipIndex | null> | undefined;
+      const key = `${plan.id}|${revision}|${subjectKey}`;
+      index = () => {
+        if (pending !== undefined) return pending;
+        const hit = indexes?.get(key);
+        if (hit !== undefined && hit.validUntil > ctx.now) {
+          pending = Promise.resolve(hit.index);
+          return pending;
+        }
+        pending = buildMembershipIndex(ctx).then((built) => {
+          indexes?.set(key, { index: built, validUntil: built?.validUntil ?? Number.POSITIVE_INFINITY });
+          return built;
+        });
+        return pending;
+      };
+    }
+    return ctx;
+  };
 
   const resultsFor = (contextual: unknown): ResultStore =>
     // Contextual relationships change answers for this request only: keep them out of the cache.
@@ -152,7 +195,7 @@ export function createEngine(options: EngineOptions): Engine {
         state: verdict.state,
         missing: verdict.missing,
         revision,
-        token: store.encodeRevision(revision),
+        token: tokenOf(revision),
         ...(explain && trace !== undefined
           ? { explain: toExplainNode(trace, evaluator, traceLeaf(plan, request.context)) }
           : {}),
@@ -239,7 +282,7 @@ export function createEngine(options: EngineOptions): Engine {
           }
         }
       }
-      return { results, revision, token: store.encodeRevision(revision) };
+      return { results, revision, token: tokenOf(revision) };
     },
 
     async expand(request: ExpandRequest, opts?: RequestOptions): Promise<ExpandResult> {
@@ -248,7 +291,7 @@ export function createEngine(options: EngineOptions): Engine {
       const plan = await revisions.planAt(revision);
       const member = resolveMember(plan, request.resource, request.permission);
       const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal);
-      return { tree, revision, token: store.encodeRevision(revision) };
+      return { tree, revision, token: tokenOf(revision) };
     },
 
     stats(): EngineStats {

@@ -3,7 +3,7 @@
  * to, once, so the hot path never looks a relation up by name, and each member knows which of its
  * object's relations it will read (fetched together, in one store call per batch of objects).
  */
-import type { CompiledSchema, PermissionExpr } from "../schema/index.js";
+import type { AllowedSubject, CompiledSchema, PermissionExpr } from "../schema/index.js";
 
 export interface PlanDef {
   readonly name: string;
@@ -19,6 +19,14 @@ export interface PlanMember {
   node: PlanNode;
   /** Relations of the same object this member may read: read them all at once. */
   prefetch: readonly string[];
+  /** For relations: the allowed subjects, as declared. */
+  readonly allowed: readonly AllowedSubject[];
+  /**
+   * A "membership" relation (like `group#member`): the target of some subject set, and made only
+   * of relations all the way down (no permission behind any of its subject sets). Membership in
+   * it can be found by walking from the subject upwards (reverse lookups) instead of downwards.
+   */
+  indexed: boolean;
 }
 
 export type PlanNode =
@@ -58,6 +66,8 @@ export function buildPlan(schema: CompiledSchema): Plan {
         label: `${name}#${memberName}`,
         node: { k: "nil" },
         prefetch: [],
+        allowed: member.kind === "relation" ? member.allowed : [],
+        indexed: false,
       });
     }
     defs.set(name, planDef);
@@ -109,7 +119,38 @@ export function buildPlan(schema: CompiledSchema): Plan {
   for (const planDef of defs.values()) {
     for (const pm of planDef.members.values()) pm.prefetch = [...collectReads(pm, new Set())];
   }
+  markIndexed(defs);
   return { id: nextPlanId++, schema, defs };
+}
+
+/** Greatest fixpoint: relations whose subject sets all lead to such relations; then keep targets. */
+function markIndexed(defs: ReadonlyMap<string, PlanDef>): void {
+  const closed = new Set<PlanMember>();
+  for (const d of defs.values()) for (const m of d.members.values()) if (m.isRelation) closed.add(m);
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const m of closed) {
+      for (const a of m.allowed) {
+        if (a.relation === undefined) continue;
+        const target = defs.get(a.type)?.members.get(a.relation);
+        if (target === undefined || !closed.has(target)) {
+          closed.delete(m);
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  for (const d of defs.values()) {
+    for (const m of d.members.values()) {
+      for (const a of m.allowed) {
+        if (a.relation === undefined) continue;
+        const target = defs.get(a.type)?.members.get(a.relation);
+        if (target !== undefined && closed.has(target)) target.indexed = true;
+      }
+    }
+  }
 }
 
 function collectReads(member: PlanMember, seen: Set<PlanMember>, out = new Set<string>()): Set<string> {

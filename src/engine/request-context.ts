@@ -2,6 +2,7 @@
 import type { Relationship, Revision, SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import type { CaveatExpr, Member } from "./membership.js";
+import type { MembershipIndex } from "./membership-index.js";
 import type { Plan } from "./plan.js";
 
 /** Where subproblem results are kept: the shared cache, or a map private to one request. */
@@ -38,4 +39,6 @@ export interface RequestContext {
   /** Wall-clock milliseconds at the start of the request (expiration is judged against it). */
   readonly now: number;
   dispatches: number;
+  /** The subject's memberships found upwards (see membership-index.ts); undefined: not used. */
+  readonly membershipIndex?: (() => Promise<MembershipIndex | null>) | undefined;
 }

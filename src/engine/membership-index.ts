@@ -1,0 +1,81 @@
+/**
+ * The subject's memberships, found once per request by walking upwards with reverse lookups: for
+ * `user:u`, the groups it is a member of, then the groups those are members of, and so on (one
+ * store call per level). Subject sets that point into membership relations (see `PlanMember.indexed`)
+ * are then answered by a set lookup instead of a walk down each group.
+ *
+ * Only for plain subjects, without contextual relationships, and only when no relationship on the
+ * way carries a caveat (else the normal walk, which keeps caveat expressions, answers instead).
+ */
+import type { PlanMember } from "./plan.js";
+import type { RequestContext } from "./request-context.js";
+
+export interface MembershipIndex {
+  /** Keys `type:id#relation` the subject is a member of. */
+  readonly members: ReadonlySet<string>;
+  /** Earliest expiration among the relationships walked (ms; Infinity: none). */
+  readonly validUntil: number;
+}
+
+const MAX_LEVELS = 64;
+
+export async function buildMembershipIndex(ctx: RequestContext): Promise<MembershipIndex | null> {
+  const subject = ctx.subject;
+  if (subject.relation !== undefined || ctx.contextual !== undefined) return null;
+  // Indexed relations by the subject kind they accept: `type#relation` ("" for plain and wildcard).
+  const accepting = new Map<string, Map<string, string[]>>();
+  for (const def of ctx.plan.defs.values()) {
+    for (const m of def.members.values()) {
+      if (!m.indexed) continue;
+      for (const a of m.allowed) {
+        const key = `${a.type}#${a.relation ?? ""}`;
+        let byType = accepting.get(key);
+        if (byType === undefined) {
+          byType = new Map();
+          accepting.set(key, byType);
+        }
+        const rels = byType.get(def.name);
+        if (rels === undefined) byType.set(def.name, [m.name]);
+        else if (!rels.includes(m.name)) rels.push(m.name);
+      }
+    }
+  }
+  const members = new Set<string>();
+  let validUntil = Number.POSITIVE_INFINITY;
+  let frontier = new Map<string, Set<string>>([[`${subject.type}#`, new Set([subject.id, "*"])]]);
+  for (let level = 0; frontier.size > 0; level++) {
+    if (level >= MAX_LEVELS) return null;
+    const next = new Map<string, Set<string>>();
+    for (const [kind, ids] of frontier) {
+      const hash = kind.indexOf("#");
+      const subjectType = kind.slice(0, hash);
+      const subjectRelation = kind.slice(hash + 1);
+      for (const [resourceType, relations] of accepting.get(kind) ?? []) {
+        const found = await ctx.store.lookupReverse(
+          { resourceType, relations, subjectType, subjectIds: [...ids], subjectRelation },
+          ctx.revision,
+        );
+        for (const r of found) {
+          if (r.caveat !== undefined) return null;
+          if (r.expiration !== undefined) validUntil = Math.min(validUntil, r.expiration.getTime());
+          const key = `${r.resource.type}:${r.resource.id}#${r.relation}`;
+          if (members.has(key)) continue;
+          members.add(key);
+          const nextKind = `${r.resource.type}#${r.relation}`;
+          let set = next.get(nextKind);
+          if (set === undefined) {
+            set = new Set();
+            next.set(nextKind, set);
+          }
+          set.add(r.resource.id);
+        }
+      }
+    }
+    frontier = next;
+  }
+  return { members, validUntil };
+}
+
+export function isIndexed(member: PlanMember): boolean {
+  return member.indexed;
+}
