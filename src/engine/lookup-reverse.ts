@@ -69,7 +69,7 @@ function hasNonMonotone(node: PlanNode): boolean {
 
 /** Every object of `target.def` whose `target` member may hold the context's subject. */
 export async function reverseReach(ctx: RequestContext, target: PlanMember): Promise<Reached> {
-  const walk = new ReverseWalk(ctx);
+  const walk = new ReverseWalk(ctx, target);
   const cell = walk.memberCell(target);
   await walk.run();
   return cell.ids;
@@ -83,7 +83,11 @@ class ReverseWalk {
   /** Ids the dispatcher already decided, per member that needs confirmation. */
   private readonly decided = new Map<PlanMember, Set<string>>();
 
-  constructor(private readonly ctx: RequestContext) {}
+  constructor(
+    private readonly ctx: RequestContext,
+    /** Its candidates are checked at the end, in sorted chunks: no need to confirm them here. */
+    private readonly target: PlanMember,
+  ) {}
 
   memberCell(member: PlanMember): Cell {
     const known = this.cells.get(member);
@@ -94,7 +98,7 @@ class ReverseWalk {
     // A subject set is a member of itself.
     if (s.relation === member.name && s.type === member.def.name) this.add(cell, s.id, true);
     if (member.isRelation) this.wireRelation(member, cell);
-    else if (hasNonMonotone(member.node)) {
+    else if (member !== this.target && hasNonMonotone(member.node)) {
       const raw = newCell();
       this.wireNode(member, member.node, raw, true);
       raw.links.push({ k: "confirm", member, to: cell });
