@@ -1,10 +1,14 @@
 /**
- * `latch`: the one binary. Each command lives in `commands/` and is wired here, the only place
- * (with the server and the client) that puts concrete parts together.
+ * The `latch` program. Each command lives in `commands/` and is wired here, the only place (with
+ * the server and the client) that puts concrete parts together.
  */
 import { Command } from "commander";
+import { checkCommand } from "./commands/check.js";
 import { migrateCommand } from "./commands/migrate.js";
+import { relationshipsCommand } from "./commands/relationships.js";
 import { schemaCommand } from "./commands/schema.js";
+import { addRemoteSchemaCommands } from "./commands/schema-remote.js";
+import { serveCommand } from "./commands/serve.js";
 import { validateCommand } from "./commands/validate.js";
 
 export function createProgram(): Command {
@@ -14,7 +18,10 @@ export function createProgram(): Command {
     )
     .version("0.1.0")
     .showHelpAfterError();
-  program.addCommand(schemaCommand());
+  program.addCommand(serveCommand());
+  program.addCommand(checkCommand());
+  program.addCommand(relationshipsCommand());
+  program.addCommand(addRemoteSchemaCommands(schemaCommand()));
   program.addCommand(validateCommand());
   program.addCommand(migrateCommand());
   return program;
