@@ -5,12 +5,8 @@
  */
 import { Command } from "commander";
 import { isLatchError } from "../../core/index.js";
-import { migratePostgres, POSTGRES_SCHEMA_VERSION } from "../../store/postgres/index.js";
+import { isPostgresUrl, migratePostgres, POSTGRES_SCHEMA_VERSION } from "../../store/postgres/index.js";
 import { createSqliteStore } from "../../store/sqlite/index.js";
-
-function isPostgresUrl(datastore: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(datastore);
-}
 
 /** The URL without its password, for messages. */
 function redact(datastore: string): string {

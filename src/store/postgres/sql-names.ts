@@ -16,3 +16,8 @@ export function changesChannel(schema: string): string {
   // Identifiers stop at 63 bytes; LISTEN and pg_notify must agree on the truncated name.
   return schema === "public" ? "latch_changes" : `latch_changes_${schema}`.slice(0, 63);
 }
+
+/** Whether a `--datastore` value names PostgreSQL (anything else is a SQLite path). */
+export function isPostgresUrl(datastore: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(datastore);
+}
