@@ -96,7 +96,12 @@ function begin(call: GrpcCall, method: string, options: AdapterOptions) {
   const started = process.hrtime.bigint();
   const requestId = requestIdOf(call.metadata);
   const controller = new AbortController();
-  const log = options.log.child({ requestId, method });
+  // A pino child per call costs more than a fast check; make it only when something is logged.
+  let child: Logger | undefined;
+  const log = (): Logger => {
+    child ??= options.log.child({ requestId, method });
+    return child;
+  };
   call.on("cancelled", () =>
     controller.abort(new LatchError("request/cancelled", "deadline-exceeded", "the call was cancelled")),
   );
@@ -110,7 +115,15 @@ function begin(call: GrpcCall, method: string, options: AdapterOptions) {
     if (left <= 0) abortAtDeadline();
     else timer = setTimeout(abortAtDeadline, left);
   }
-  const ctx: CallContext = { requestId, method, signal: controller.signal, metadata: call.metadata, log };
+  const ctx: CallContext = {
+    requestId,
+    method,
+    signal: controller.signal,
+    metadata: call.metadata,
+    get log() {
+      return log();
+    },
+  };
   const outgoing = new Metadata();
   outgoing.set("latch-request-id", requestId);
   call.sendMetadata(outgoing);
@@ -126,15 +139,15 @@ function begin(call: GrpcCall, method: string, options: AdapterOptions) {
   };
   const succeed = () => {
     const seconds = elapsed();
-    log.debug({ code: "OK", ms: seconds * 1000 }, "call");
+    if (options.log.isLevelEnabled("debug")) log().debug({ code: "OK", ms: seconds * 1000 }, "call");
     options.observer?.onCallEnd({ method, code: status.OK, seconds });
   };
   const fail = (error: unknown) => {
     const seconds = elapsed();
     const wire = toWireError(error, requestId);
     const fields = { code: status[wire.code], errorCode: wire.errorCode, ms: seconds * 1000 };
-    if (wire.unexpected) log.error({ ...fields, err: error }, "call failed unexpectedly");
-    else log.info({ ...fields, message: wire.details }, "call failed");
+    if (wire.unexpected) log().error({ ...fields, err: error }, "call failed unexpectedly");
+    else log().info({ ...fields, message: wire.details }, "call failed");
     options.observer?.onCallEnd({ method, code: wire.code, seconds });
     return { code: wire.code, details: wire.details, metadata: wire.metadata };
   };
