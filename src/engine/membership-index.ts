@@ -8,14 +8,9 @@
  * way carries a caveat (else the normal walk, which keeps caveat expressions, answers instead).
  */
 import type { PlanMember } from "./plan.js";
-import type { RequestContext } from "./request-context.js";
+import type { MembershipIndex, RequestContext } from "./request-context.js";
 
-export interface MembershipIndex {
-  /** Keys `type:id#relation` the subject is a member of. */
-  readonly members: ReadonlySet<string>;
-  /** Earliest expiration among the relationships walked (ms; Infinity: none). */
-  readonly validUntil: number;
-}
+export type { MembershipIndex } from "./request-context.js";
 
 const MAX_LEVELS = 64;
 

@@ -2,8 +2,15 @@
 import type { Relationship, Revision, SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import type { CaveatExpr, Member } from "./membership.js";
-import type { MembershipIndex } from "./membership-index.js";
 import type { Plan } from "./plan.js";
+
+/** The subject's memberships in membership relations (see membership-index.ts). */
+export interface MembershipIndex {
+  /** Keys `type:id#relation` the subject is a member of. */
+  readonly members: ReadonlySet<string>;
+  /** Earliest expiration among the relationships walked (ms; Infinity: none). */
+  readonly validUntil: number;
+}
 
 /** Where subproblem results are kept: the shared cache, or a map private to one request. */
 export interface ResultStore {
