@@ -99,4 +99,51 @@ describe("sqlite file store", () => {
     await a.close();
     await b.close();
   });
+
+  it("bulk-loads an empty store in one transaction and rebuilds the reverse index", async () => {
+    const path = join(dir, "bulk.db");
+    const store = await createSqliteStore({ path });
+    await store.writeSchema(SCHEMA);
+    const rel = (i: number) => ({
+      resource: { type: "document", id: `d${i}` },
+      relation: "viewer",
+      subject: { type: "user", id: `u${i % 10}` },
+    });
+    const bad = {
+      resource: { type: "document", id: "x" },
+      relation: "view",
+      subject: { type: "user", id: "u" },
+    };
+    const before = await store.currentRevision();
+    await expect(store.importRelationships([rel(1), rel(2), bad])).rejects.toMatchObject({
+      code: "relationship/not-a-relation",
+    });
+    expect(await store.currentRevision()).toBe(before);
+
+    const input = Array.from({ length: 1_000 }, (_, i) => rel(i));
+    const result = await store.importRelationships([...input, rel(5)], { batchSize: 300 });
+    expect(result.count).toBe(1_001);
+    expect(result.revision).toBe(before + 4n);
+    const reverse = await store.lookupReverse(
+      {
+        resourceType: "document",
+        relations: ["viewer"],
+        subjectType: "user",
+        subjectIds: ["u3"],
+        subjectRelation: "",
+      },
+      result.revision,
+    );
+    expect(reverse).toHaveLength(100);
+    const feed = await store.changesSince(before, 400);
+    expect(feed.changes).toHaveLength(300);
+    expect(feed.revision).toBe(before + 1n);
+    await store.close();
+
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(path, { readonly: true });
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
+    expect(indexes).toContain("relationships_reverse");
+    db.close();
+  });
 });

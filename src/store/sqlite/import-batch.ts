@@ -21,7 +21,12 @@ function isConstraintError(error: unknown): boolean {
   );
 }
 
-export function importBatch(s: Statements, batch: readonly Relationship[], revision: number): void {
+export function importBatch(
+  s: Statements,
+  batch: readonly Relationship[],
+  revision: number,
+  recordChanges = true,
+): void {
   const rel = new Array<unknown>(10);
   const change = new Array<unknown>(12);
   change[0] = revision;
@@ -57,6 +62,6 @@ export function importBatch(s: Statements, batch: readonly Relationship[], revis
         s.insertRelationship.run(rel);
       }
     }
-    s.insertChange.run(change);
+    if (recordChanges) s.insertChange.run(change);
   }
 }

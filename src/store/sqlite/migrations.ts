@@ -15,6 +15,10 @@ export interface Migration {
 /** Live rows carry deleted_rev = MAX_REVISION. */
 export const MAX_REVISION = 9223372036854775807n;
 
+/** The reverse-path index; the bulk loader drops and rebuilds it (see bulk-load.ts). */
+export const REVERSE_INDEX_DDL =
+  "CREATE INDEX relationships_reverse ON relationships (subject_type, subject_id, subject_relation, resource_type, relation)";
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -49,8 +53,7 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, deleted_rev)
       ) WITHOUT ROWID;
 
-      CREATE INDEX relationships_reverse
-        ON relationships (subject_type, subject_id, subject_relation, resource_type, relation);
+      ${REVERSE_INDEX_DDL};
 
       CREATE INDEX relationships_expiration
         ON relationships (expiration) WHERE expiration IS NOT NULL;

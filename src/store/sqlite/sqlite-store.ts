@@ -24,6 +24,7 @@ import type {
   StoredSchema,
 } from "../types.js";
 import { describeRelationship, validateRelationship } from "../validate.js";
+import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { importBatch } from "./import-batch.js";
 import { createLookups, type Lookups } from "./lookups.js";
@@ -106,6 +107,10 @@ class SqliteStore implements Store {
   private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
   private readonly importTx: (batch: readonly Relationship[]) => Revision;
   private readonly sweepTx: (limit: number) => number;
+  private readonly bulkTx: (
+    source: Iterable<Relationship>,
+    batchSize: number,
+  ) => { revision: Revision; count: number };
   private readonly changesTx: (after: Revision, limit: number) => ChangesPage;
 
   constructor(connection: Connection, options: SqliteStoreOptions) {
@@ -129,10 +134,15 @@ class SqliteStore implements Store {
     });
     this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
     this.importTx = tx((batch) => this.applyImport(batch));
+    this.bulkTx = tx((source, batchSize) => bulkLoad(this, this.schemaForWrite(), source, batchSize));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
     // Deferred: a read transaction, so both queries of a page see one snapshot.
     const read = this.db.transaction((after: Revision, limit: number) => readChangesPage(this, after, limit));
     this.changesTx = (after, limit) => read.deferred(after, limit);
+  }
+
+  exec(sql: string): void {
+    this.db.exec(sql);
   }
 
   current(): Revision {
@@ -310,6 +320,12 @@ class SqliteStore implements Store {
   ): Promise<ImportResult> {
     const batchSize = positiveInt(options.batchSize, "batchSize") ?? this.importBatchSize;
     this.schemaForWrite();
+    if (Symbol.iterator in relationships && isEmpty(this)) {
+      const result = this.bulkTx(relationships, batchSize);
+      if (result.count === 0) return { revision: this.current(), count: 0 };
+      this.committed(result.revision);
+      return result;
+    }
     let count = 0;
     let revision = this.current();
     let batch: Relationship[] = [];
