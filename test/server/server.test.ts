@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import { RelationshipUpdate_Operation } from "../../src/gen/latch/v1/core_pb.js";
 import {
@@ -358,6 +358,54 @@ describe("gRPC server failure handling", () => {
       expect(error.message).toMatch(/request id/);
       explode = false;
       expect((await client.readSchema()).schema).toBe(SCHEMA);
+      await client.close();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("stops a check whose deadline passes while it is running", async () => {
+    let slow = false;
+    const h = await startHarness({
+      metricsListen: "127.0.0.1:0",
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver);
+            if (typeof value !== "function") return value;
+            return async (...args: unknown[]) => {
+              if (slow && prop === "lookupForward") await new Promise((r) => setTimeout(r, 300));
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        }),
+    });
+    try {
+      const client = createClient({ address: h.server.address, token: TOKEN });
+      await client.writeSchema(SCHEMA);
+      await client.writeRelationships({
+        updates: RELATIONSHIPS.map((relationship) => ({ operation: "touch", relationship })),
+      });
+      slow = true;
+      const request = {
+        resource: "document:q3",
+        permission: "view",
+        subject: "user:alice",
+        consistency: { kind: "fully-consistent" },
+      } as const;
+      await expect(client.check(request, { timeoutMs: 100 })).rejects.toMatchObject({
+        kind: "deadline-exceeded",
+      });
+      // The server side must have given up too, not finished the work and answered OK.
+      await vi.waitFor(
+        async () => {
+          const text = await (await fetch(`http://${h.server.metricsAddress}/metrics`)).text();
+          expect(text).toMatch(/PermissionService\/CheckPermission",code="DEADLINE_EXCEEDED"\} 1/);
+        },
+        { timeout: 5000 },
+      );
+      slow = false;
+      expect((await client.check(request)).state).toBe("ALLOWED");
       await client.close();
     } finally {
       await h.close();
