@@ -11,6 +11,9 @@ import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./eva
 import { type Acc, dispatch } from "./evaluator.js";
 import { expandTree } from "./expand.js";
 import { toExplainNode } from "./explain.js";
+import type { LookupDeps } from "./lookup-context.js";
+import { lookupResources } from "./lookup-resources.js";
+import { lookupSubjects } from "./lookup-subjects.js";
 import type { Member } from "./membership.js";
 import { buildMembershipIndex, type MembershipIndex } from "./membership-index.js";
 import type { Plan, PlanMember } from "./plan.js";
@@ -60,6 +63,7 @@ export function createEngine(options: EngineOptions): Engine {
           options.cache?.maxBytes ?? 64 * 1024 * 1024,
         );
   let dispatches = 0;
+  const inFlight = new Map<string, Promise<Member | undefined>>();
   const indexes =
     options.cache === false
       ? undefined
@@ -158,6 +162,19 @@ export function createEngine(options: EngineOptions): Engine {
       };
     };
 
+  const lookupDeps: LookupDeps = {
+    store,
+    revisions,
+    results: shared,
+    maxDepth,
+    tokenOf,
+    makeContext: (plan, revision, subject, subjectKey, signal, tuples, results) =>
+      makeContext(plan, revision, subject, subjectKey, undefined, false, signal, tuples, results),
+    countDispatches: (n) => {
+      dispatches += n;
+    },
+  };
+
   const abortCheck = (signal: AbortSignal | undefined) => {
     if (signal?.aborted) {
       throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
@@ -186,11 +203,36 @@ export function createEngine(options: EngineOptions): Engine {
         new Map(),
         resultsFor(contextual),
       );
-      const out = await run(ctx, member, [request.resource.id]);
+      const id = request.resource.id;
+      let out: Awaited<ReturnType<typeof run>> | undefined;
+      let m: Member | undefined;
+      if (explain || contextual !== undefined) {
+        out = await run(ctx, member, [id]);
+        m = out.m.get(id);
+      } else {
+        // Concurrent identical walks run once (their result does not depend on the context).
+        const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
+        let shared = inFlight.get(key);
+        if (shared === undefined) {
+          shared = run(ctx, member, [id]).then((r) => r.m.get(id));
+          inFlight.set(key, shared);
+          const clear = () => inFlight.delete(key);
+          shared.then(clear, clear);
+          m = await shared;
+        } else {
+          try {
+            m = await shared;
+          } catch (e) {
+            // The first caller's deadline is not ours.
+            if (!(e instanceof LatchError && e.code === "request/deadline-exceeded") || signal?.aborted)
+              throw e;
+            m = (await run(ctx, member, [id])).m.get(id);
+          }
+        }
+      }
       const evaluator: CaveatEvaluator = createCaveatEvaluator(plan.schema, request.context);
-      const m: Member | undefined = out.m.get(request.resource.id);
       const verdict = evaluator.verdict(m);
-      const trace = out.t?.get(request.resource.id)?.[0];
+      const trace = out?.t?.get(id)?.[0];
       return {
         state: verdict.state,
         missing: verdict.missing,
@@ -293,6 +335,10 @@ export function createEngine(options: EngineOptions): Engine {
       const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal);
       return { tree, revision, token: tokenOf(revision) };
     },
+
+    lookupResources: (request, opts) => lookupResources(lookupDeps, request, opts),
+
+    lookupSubjects: (request, opts) => lookupSubjects(lookupDeps, request, opts),
 
     stats(): EngineStats {
       return { cacheHits: shared?.hits ?? 0, cacheMisses: shared?.misses ?? 0, dispatches };

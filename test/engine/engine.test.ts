@@ -242,6 +242,28 @@ describe("consistency and cache", () => {
     expect((await errorOf(at("other.1"))).code).toBe("revision/invalid-token");
   });
 
+  it("runs concurrent identical checks once", async () => {
+    const { store, engine } = await setup([
+      "group:g#member@user:u",
+      "folder:f#viewer@group:g#member",
+      "document:d#parent@folder:f",
+    ]);
+    const before = store.reads;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => check(engine, "document:d", "view", "user:u")),
+    );
+    const reads = store.reads - before;
+    expect(results.every((r) => r.state === "ALLOWED")).toBe(true);
+    const alone = await setup([
+      "group:g#member@user:u",
+      "folder:f#viewer@group:g#member",
+      "document:d#parent@folder:f",
+    ]);
+    const aloneBefore = alone.store.reads;
+    await check(alone.engine, "document:d", "view", "user:u");
+    expect(reads).toBe(alone.store.reads - aloneBefore);
+  });
+
   it("works with the cache disabled", async () => {
     const { engine } = await setup(["document:d#owner@user:a"], { cache: false });
     expect((await check(engine, "document:d", "view", "user:a")).state).toBe("ALLOWED");
