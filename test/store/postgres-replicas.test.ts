@@ -21,8 +21,12 @@ definition user {}
 definition group {
   relation member: user | group#member
 }
+caveat tagged(tags list<string>, note string) {
+  note in tags
+}
 definition document {
   relation viewer: user | group#member | user:* | user with expiration
+  relation tagged: user with tagged
 }
 `;
 
@@ -171,6 +175,20 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
       );
       expect(newer).toMatchObject({ code: "store/newer-version" });
     }
+  });
+
+  it("imports caveat contexts with quotes, backslashes and unicode intact (batched array encoding)", async () => {
+    const store = await replica(schemas.next());
+    await store.writeSchema(SCHEMA);
+    const notes = ['say "hi"', 'back\\slash \\"', "{curly,comma}", "NULL", "ünïcødé ✓", ""];
+    const input = notes.map((note, i) => ({
+      ...rel(`document:n${i}#tagged@user:u${i}`),
+      caveat: { name: "tagged", context: { note, tags: [note, "x,y"] } },
+    }));
+    await store.importRelationships(input, { batchSize: 4 });
+    const page = await store.readRelationships({ resourceType: "document", relation: "tagged" });
+    const byId = new Map(page.relationships.map((r) => [r.resource.id, r.caveat?.context]));
+    for (const [i, note] of notes.entries()) expect(byId.get(`n${i}`)).toEqual({ note, tags: [note, "x,y"] });
   });
 
   it("gives concurrent writers on two replicas distinct, gap-free revisions in commit order", async () => {

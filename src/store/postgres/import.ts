@@ -41,15 +41,15 @@ function arrayLiteral(values: readonly (string | number | null)[]): string {
   const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    parts[i] =
-      v === null || v === undefined
-        ? "NULL"
-        : typeof v === "number"
-          ? String(v)
-          : `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+    if (v === null || v === undefined) parts[i] = "NULL";
+    else if (typeof v === "number") parts[i] = String(v);
+    else parts[i] = NEEDS_ESCAPE.test(v) ? `"${v.replace(NEEDS_ESCAPE_ALL, (c) => `\\${c}`)}"` : `"${v}"`;
   }
   return `{${parts.join(",")}}`;
 }
+
+const NEEDS_ESCAPE = /["\\]/;
+const NEEDS_ESCAPE_ALL = /["\\]/g;
 
 /**
  * Import replaces what it meets (TOUCH semantics, as in the SQLite store), so loading the same file
@@ -88,7 +88,6 @@ function lastOfEach(batch: readonly Relationship[]): Relationship[] {
   const byKey = new Map<string, Relationship>();
   for (const r of batch) {
     const key = keyString(r);
-    byKey.delete(key);
     byKey.set(key, r);
   }
   return byKey.size === batch.length ? [...batch] : [...byKey.values()];

@@ -41,7 +41,8 @@ export function keyOf(r: Relationship): RelationshipKey {
 }
 
 export function keyString(r: Relationship): string {
-  return keyOf(r).join("\u0000");
+  const s = r.subject;
+  return `${r.resource.type}\u0000${r.resource.id}\u0000${r.relation}\u0000${s.type}\u0000${s.id}\u0000${subjectRelationOf(r) ?? ""}`;
 }
 
 /** Column-wise arrays of relationships, the parameters of an `unnest(...)` insert. */
