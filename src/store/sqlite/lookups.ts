@@ -8,7 +8,12 @@
 import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import type { ForwardQuery, ReverseQuery } from "../types.js";
-import { type RawRow, REL_COLUMNS, rowToRelationship, VISIBLE } from "./rows.js";
+import { makeRelationship, type RawRow, VISIBLE } from "./rows.js";
+
+/** Columns the query does not fix: no string is built for a value the caller already holds. */
+const FORWARD_COLUMNS =
+  "resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expiration";
+const REVERSE_COLUMNS = "resource_id, relation, subject_id, caveat_name, caveat_context, expiration";
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
@@ -49,12 +54,6 @@ export function createLookups(db: Database.Database): Lookups {
     }
     return stmt;
   };
-  const run = (stmt: Stmt, params: unknown[]): Relationship[] => {
-    const rows = stmt.all(params) as RawRow[];
-    const out = new Array<Relationship>(rows.length);
-    for (let i = 0; i < rows.length; i++) out[i] = rowToRelationship(rows[i]!);
-    return out;
-  };
 
   return {
     forward(query, revision) {
@@ -72,13 +71,30 @@ export function createLookups(db: Database.Database): Lookups {
       params.push(rev, rev, Date.now());
       const key = `f${ids}:${relations}:${hasType ? 1 : 0}${hasRelation ? 1 : 0}:${subjects}`;
       const stmt = statement(key, () => {
-        let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE resource_type = ? AND ${inSql("resource_id", ids)} AND ${inSql("relation", relations)}`;
+        let sql = `SELECT ${FORWARD_COLUMNS} FROM relationships WHERE resource_type = ? AND ${inSql("resource_id", ids)} AND ${inSql("relation", relations)}`;
         if (hasType) sql += " AND subject_type = ?";
         if (hasRelation) sql += " AND subject_relation = ?";
         if (subjects >= 0) sql += ` AND ${inSql("subject_id", subjects)}`;
         return `${sql} AND ${VISIBLE}`;
       });
-      return run(stmt, params);
+      const rows = stmt.all(params) as RawRow[];
+      const type = query.resourceType;
+      const out = new Array<Relationship>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        out[i] = makeRelationship(
+          type,
+          r[0] as string,
+          r[1] as string,
+          r[2] as string,
+          r[3] as string,
+          r[4] as string,
+          r[5] as string | null,
+          r[6] as string | null,
+          r[7] as number | null,
+        );
+      }
+      return out;
     },
 
     reverse(query, revision) {
@@ -93,9 +109,27 @@ export function createLookups(db: Database.Database): Lookups {
       const stmt = statement(
         `r${subjects}:${relations}`,
         () =>
-          `SELECT ${REL_COLUMNS} FROM relationships INDEXED BY relationships_reverse WHERE subject_type = ? AND ${inSql("subject_id", subjects)} AND subject_relation = ? AND resource_type = ? AND ${inSql("relation", relations)} AND ${VISIBLE}`,
+          `SELECT ${REVERSE_COLUMNS} FROM relationships INDEXED BY relationships_reverse WHERE subject_type = ? AND ${inSql("subject_id", subjects)} AND subject_relation = ? AND resource_type = ? AND ${inSql("relation", relations)} AND ${VISIBLE}`,
       );
-      return run(stmt, params);
+      const rows = stmt.all(params) as RawRow[];
+      const { resourceType, subjectType } = query;
+      const subjectRelation = query.subjectRelation === "..." ? "" : query.subjectRelation;
+      const out = new Array<Relationship>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        out[i] = makeRelationship(
+          resourceType,
+          r[0] as string,
+          r[1] as string,
+          subjectType,
+          r[2] as string,
+          subjectRelation,
+          r[3] as string | null,
+          r[4] as string | null,
+          r[5] as number | null,
+        );
+      }
+      return out;
     },
   };
 }

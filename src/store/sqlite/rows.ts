@@ -17,24 +17,45 @@ export const VISIBLE = "created_rev <= ? AND deleted_rev > ? AND (expiration IS 
 export type RawRow = unknown[];
 
 export function rowToRelationship(row: RawRow): Relationship {
-  const subjectRelation = row[5] as string;
+  return makeRelationship(
+    row[0] as string,
+    row[1] as string,
+    row[2] as string,
+    row[3] as string,
+    row[4] as string,
+    row[5] as string,
+    row[6] as string | null,
+    row[7] as string | null,
+    row[8] as number | null,
+  );
+}
+
+/** Builds a relationship from stored columns; optional parts are left out, never set to undefined. */
+export function makeRelationship(
+  resourceType: string,
+  resourceId: string,
+  relation: string,
+  subjectType: string,
+  subjectId: string,
+  subjectRelation: string,
+  caveatName: string | null,
+  context: string | null,
+  expiration: number | null,
+): Relationship {
   const subject: SubjectRef =
     subjectRelation === ""
-      ? { type: row[3] as string, id: row[4] as string }
-      : { type: row[3] as string, id: row[4] as string, relation: subjectRelation };
-  const resource = { type: row[0] as string, id: row[1] as string };
-  const caveatName = row[6] as string | null;
-  const expiration = row[8] as number | null;
-  if (caveatName === null && expiration === null) return { resource, relation: row[2] as string, subject };
+      ? { type: subjectType, id: subjectId }
+      : { type: subjectType, id: subjectId, relation: subjectRelation };
+  const resource = { type: resourceType, id: resourceId };
+  if (caveatName === null && expiration === null) return { resource, relation, subject };
   const out: {
     resource: typeof resource;
     relation: string;
     subject: SubjectRef;
     caveat?: CaveatRef;
     expiration?: Date;
-  } = { resource, relation: row[2] as string, subject };
+  } = { resource, relation, subject };
   if (caveatName !== null) {
-    const context = row[7] as string | null;
     out.caveat = context === null ? { name: caveatName } : { name: caveatName, context: JSON.parse(context) };
   }
   if (expiration !== null) out.expiration = new Date(expiration);

@@ -314,6 +314,12 @@ class SqliteStore implements Store {
     return this.changesTx(after, size);
   }
 
+  /**
+   * Into an empty store from a synchronous source: one transaction (bulk-load.ts). Otherwise one
+   * transaction and one revision per batch: a bad relationship fails its batch, and the batches
+   * before it stay committed (the error names the relationship). Either way an imported
+   * relationship that already exists is replaced (TOUCH), so a load can be repeated.
+   */
   async importRelationships(
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
     options: { readonly batchSize?: number } = {},
