@@ -18,6 +18,18 @@ export interface LookupDeps {
   readonly maxDepth: number;
   /** Reports how many dispatches a lookup made, for the engine's stats. */
   readonly countDispatches?: (n: number) => void;
+  /** The engine's revision token cache. */
+  readonly tokenOf?: (revision: Revision) => string;
+  /** The engine's own request context builder, so lookups check exactly as Check does. */
+  readonly makeContext?: (
+    plan: Plan,
+    revision: Revision,
+    subject: SubjectRef,
+    subjectKey: string,
+    signal: AbortSignal | undefined,
+    tuples: RequestContext["tuples"],
+    results: ResultStore,
+  ) => RequestContext;
 }
 
 export function createLookupContext(
@@ -30,6 +42,9 @@ export function createLookupContext(
   tuples: RequestContext["tuples"] = new Map(),
   results: ResultStore = deps.results ?? createRequestResults(),
 ): RequestContext {
+  if (deps.makeContext !== undefined && subject.id !== "*") {
+    return deps.makeContext(plan, revision, subject, subjectKey, signal, tuples, results);
+  }
   return {
     plan,
     revision,
@@ -46,6 +61,9 @@ export function createLookupContext(
     dispatches: 0,
   };
 }
+
+export const tokenFor = (deps: LookupDeps, revision: Revision): string =>
+  deps.tokenOf?.(revision) ?? deps.store.encodeRevision(revision);
 
 export const freshAcc = (): Acc => ({
   minCut: Number.POSITIVE_INFINITY,

@@ -37,27 +37,31 @@ function fromBase64Url(text: string): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
-export function encodeCursor(token: string, after: string, request: string): string {
-  return toBase64Url(JSON.stringify([1, token, after, request]));
+/**
+ * The part every cursor of one lookup shares, encoded once; each result appends its id in clear
+ * (ids are plain ASCII; the cursor is opaque to clients all the same).
+ */
+export function cursorPrefix(token: string, request: string): string {
+  return `${toBase64Url(JSON.stringify([1, token, request]))}.`;
 }
 
 export function decodeCursor(cursor: string, request: string): LookupCursor {
+  const dot = cursor.indexOf(".");
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fromBase64Url(cursor));
+    parsed = dot < 0 ? undefined : JSON.parse(fromBase64Url(cursor.slice(0, dot)));
   } catch {
     throw invalid("malformed");
   }
   if (
     !Array.isArray(parsed) ||
-    parsed.length !== 4 ||
+    parsed.length !== 3 ||
     parsed[0] !== 1 ||
     typeof parsed[1] !== "string" ||
-    typeof parsed[2] !== "string" ||
-    typeof parsed[3] !== "string"
+    typeof parsed[2] !== "string"
   ) {
     throw invalid("malformed");
   }
-  if (parsed[3] !== request) throw invalid("it belongs to a different lookup");
-  return { token: parsed[1], after: parsed[2] };
+  if (parsed[2] !== request) throw invalid("it belongs to a different lookup");
+  return { token: parsed[1], after: cursor.slice(dot + 1) };
 }

@@ -15,17 +15,18 @@ import {
   isDeadline,
   type LookupDeps,
   resolveLookupMember,
+  tokenFor,
 } from "./lookup-context.js";
-import { decodeCursor, encodeCursor, fingerprint } from "./lookup-cursor.js";
+import { cursorPrefix, decodeCursor, fingerprint } from "./lookup-cursor.js";
 import { reverseReach } from "./lookup-reverse.js";
-import type { LookupResourceResult, LookupResourcesRequest } from "./lookup-types.js";
 import type { Memberships } from "./membership.js";
-import type { RequestOptions } from "./types.js";
+import type { LookupResourceResult, LookupResourcesRequest, RequestOptions } from "./types.js";
 import { validateContext, validateSubject } from "./validate-request.js";
 
 /** The first chunk is small so the first result comes fast; later ones amortise the dispatch. */
 const FIRST_CHUNK = 64;
 const MAX_CHUNK = 1024;
+const NONE: readonly string[] = Object.freeze([]);
 
 export async function* lookupResources(
   deps: LookupDeps,
@@ -72,31 +73,39 @@ export async function* lookupResources(
       for (const id of reached.keys()) if (after === undefined || id > after) ids.push(id);
       ids.sort();
       const evaluator = createCaveatEvaluator(plan.schema, request.context);
-      const token = deps.store.encodeRevision(revision);
+      const token = tokenFor(deps, revision);
+      const prefix = cursorPrefix(token, requestPrint);
       let emitted = 0;
       let chunk = FIRST_CHUNK;
       for (let start = 0; start < ids.length; ) {
-        const slice = ids.slice(start, start + chunk);
-        start += slice.length;
+        const end = Math.min(ids.length, start + chunk);
         chunk = Math.min(chunk * 4, MAX_CHUNK);
-        const toCheck = slice.filter((id) => reached.get(id) !== true);
-        let checked: Memberships | undefined;
-        if (toCheck.length > 0) checked = (await dispatch(ctx, member, toCheck, undefined, freshAcc())).m;
-        for (const id of slice) {
+        let toCheck: string[] | undefined;
+        for (let i = start; i < end; i++) {
+          const id = ids[i]!;
+          if (reached.get(id) === true) continue;
+          if (toCheck === undefined) toCheck = [id];
+          else toCheck.push(id);
+        }
+        const checked: Memberships | undefined =
+          toCheck === undefined ? undefined : (await dispatch(ctx, member, toCheck, undefined, freshAcc())).m;
+        for (let i = start; i < end; i++) {
+          const id = ids[i]!;
           let state: LookupResourceResult["state"] = "ALLOWED";
-          let missing: readonly string[] = [];
-          if (reached.get(id) !== true) {
-            const verdict = evaluator.verdict(checked?.get(id));
+          let missing: readonly string[] = NONE;
+          if (checked !== undefined && reached.get(id) !== true) {
+            const verdict = evaluator.verdict(checked.get(id));
             if (verdict.state === "DENIED") continue;
             state = verdict.state;
             missing = verdict.missing;
           }
           if (signal?.aborted) throw deadlineExceeded(lastCursor);
-          const cursor = encodeCursor(token, id, requestPrint);
+          const cursor = prefix + id;
           lastCursor = cursor;
           yield { resourceId: id, state, missing, cursor, revision, token };
           if (limit !== undefined && ++emitted >= limit) return;
         }
+        start = end;
       }
     } finally {
       dispatches = ctx.dispatches;

@@ -19,11 +19,11 @@ import {
   isDeadline,
   type LookupDeps,
   resolveLookupMember,
+  tokenFor,
 } from "./lookup-context.js";
-import type { LookupSubjectResult, LookupSubjectsRequest } from "./lookup-types.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
-import type { RequestOptions } from "./types.js";
+import type { LookupSubjectResult, LookupSubjectsRequest, RequestOptions } from "./types.js";
 import { validateContext } from "./validate-request.js";
 
 type Flags = Map<string, boolean>;
@@ -115,7 +115,7 @@ export async function* lookupSubjects(
         found.concrete.get(id) === true ? { state: "ALLOWED", missing: [] } : await verdictFor(subjectOf(id)),
       );
     }
-    const token = deps.store.encodeRevision(revision);
+    const token = tokenFor(deps, revision);
     if (found.wildcard !== undefined && relation === undefined) {
       let anyone: Verdict = { state: "ALLOWED", missing: [] };
       if (found.wildcard !== true) {

@@ -159,7 +159,7 @@ export async function crossCheck(
               continue;
             }
             let got: Awaited<
-              ReturnType<typeof collectAll<import("../../src/engine/lookup-types.js").LookupSubjectResult>>
+              ReturnType<typeof collectAll<import("../../src/engine/types.js").LookupSubjectResult>>
             >;
             try {
               got = await collectAll(
