@@ -20,6 +20,7 @@ import {
   relationshipToProto,
   subjectRefToProto,
   updateToProto,
+  useNodeTextEncoding,
 } from "../server/index.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { createTransport } from "./transport.js";
@@ -81,6 +82,7 @@ async function* batches<T>(source: AsyncIterable<T> | Iterable<T>, size: number)
 }
 
 export function createClient(options: ClientOptions): LatchClient {
+  useNodeTextEncoding();
   const tls = options.tls;
   const credentials =
     tls === undefined || tls === false

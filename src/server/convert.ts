@@ -280,9 +280,3 @@ export function updateToProto(u: RelationshipUpdate): RelationshipUpdateMessage 
         : RelationshipUpdate_Operation.DELETE;
   return create(RelationshipUpdateSchema, { operation, relationship: relationshipToProto(u.relationship) });
 }
-
-// ---- change direction helpers for fields shared by both sides ----
-
-export function relationshipFromWire(msg: RelationshipMessage): Relationship {
-  return relationshipFromProto(msg, "relationship");
-}

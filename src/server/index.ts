@@ -24,4 +24,5 @@ export {
   type StartOptions,
   startServer,
 } from "./server.js";
+export { useNodeTextEncoding } from "./text-encoding.js";
 export { type WatchBatch, type WatchOptions, watchChanges } from "./watch.js";

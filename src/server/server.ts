@@ -14,6 +14,7 @@ import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
+import { useNodeTextEncoding } from "./text-encoding.js";
 
 export interface ServerOptions {
   readonly store: Store;
@@ -47,6 +48,7 @@ export function createServer(options: ServerOptions): LatchServer {
   if (tokens.length === 0 && options.insecureNoAuth !== true) {
     throw new ServerConfigError("no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth");
   }
+  useNodeTextEncoding();
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger ?? createLogger("info");
   const grpc = new Server({

@@ -373,8 +373,9 @@ describe("gRPC server failure handling", () => {
           get(target, prop, receiver) {
             const value = Reflect.get(target, prop, receiver);
             if (typeof value !== "function") return value;
+            if (prop !== "lookupForward") return value.bind(target);
             return async (...args: unknown[]) => {
-              if (slow && prop === "lookupForward") await new Promise((r) => setTimeout(r, 300));
+              if (slow) await new Promise((r) => setTimeout(r, 300));
               return (value as (...a: unknown[]) => unknown).apply(target, args);
             };
           },
