@@ -416,7 +416,7 @@ async function evalRelation(
       }
     }
   }
-  return { m, t: wrapRelation(t, ids, m, `${member.def.name}`, relation) };
+  return { m, t };
 }
 
 function directTrace(
@@ -433,22 +433,6 @@ function directTrace(
     member: x,
     ...(caveat === undefined ? {} : { caveat }),
   };
-}
-
-function wrapRelation(
-  t: Traces | undefined,
-  ids: readonly string[],
-  m: Memberships,
-  type: string,
-  relation: string,
-): Traces | undefined {
-  if (t === undefined) return undefined;
-  const out: Traces = new Map();
-  for (const id of ids) {
-    const children = t.get(id) ?? [];
-    out.set(id, [{ label: `relation ${type}:${id}#${relation}`, member: m.get(id), children }]);
-  }
-  return out;
 }
 
 async function evalArrow(

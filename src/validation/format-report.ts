@@ -11,7 +11,7 @@ export function formatExplain(node: ExplainNode, indent = "    "): string {
     for (const c of n.caveats ?? []) {
       const detail =
         c.result === "missing"
-          ? ` missing ${c.missing?.join(", ")}`
+          ? ` (needs ${c.missing?.join(", ")})`
           : c.result === "error"
             ? ` ${c.error}`
             : "";

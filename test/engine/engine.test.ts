@@ -225,6 +225,32 @@ describe("consistency and cache", () => {
     expect(engine.stats().dispatches).toBeGreaterThan(0);
   });
 
+  it("lets minimize-latency lag inside its window, never the fresher modes", async () => {
+    const { store, engine } = await setup(["document:d#parent@folder:f"], { quantizationMs: 60_000 });
+    const request = {
+      resource: { type: "document", id: "d" },
+      permission: "view",
+      subject: { type: "user", id: "u" },
+    } as const;
+    expect((await engine.check(request)).state).toBe("DENIED");
+    const revision = await write(store, ["folder:f#viewer@user:u"]);
+    // Same quantization window: the older revision (and its cached answer) may be reused.
+    const lagging = await engine.check(request);
+    expect(lagging.revision < revision).toBe(true);
+    expect(lagging.state).toBe("DENIED");
+    const token = store.encodeRevision(revision);
+    const fresh = await engine.check({ ...request, consistency: { kind: "at-least-as-fresh", token } });
+    expect(fresh).toMatchObject({ state: "ALLOWED", revision });
+    expect((await engine.check({ ...request, consistency: { kind: "fully-consistent" } })).state).toBe(
+      "ALLOWED",
+    );
+    const bulk = await engine.checkBulk({
+      items: [request],
+      consistency: { kind: "at-least-as-fresh", token },
+    });
+    expect(bulk.results[0]).toMatchObject({ ok: true, state: "ALLOWED" });
+  });
+
   it("reads an exact snapshot, and refuses future and foreign tokens", async () => {
     const { store, engine } = await setup([]);
     const before = await write(store, ["document:d#owner@user:a"]);
