@@ -1,0 +1,141 @@
+/**
+ * Picks benchmark inputs from a generated corpus by walking plain in-memory indexes, so every case
+ * checks something whose answer is known to be of the intended kind (direct, via groups, via
+ * folders, denied) without asking the engine under test.
+ */
+import type { Relationship } from "../src/core/index.js";
+import { type Corpus, createRandom } from "./corpus.js";
+
+export interface CheckInput {
+  readonly resource: { readonly type: string; readonly id: string };
+  readonly permission: string;
+  readonly subject: { readonly type: string; readonly id: string };
+}
+
+export interface Fixtures {
+  readonly direct: readonly CheckInput[];
+  readonly owner: readonly CheckInput[];
+  readonly groupNested: readonly CheckInput[];
+  readonly folderInherited: readonly CheckInput[];
+  readonly folderAndGroup: readonly CheckInput[];
+  readonly deniedRandom: readonly CheckInput[];
+  /** A user with a typical number of viewable documents, and the one with the most groups. */
+  readonly typicalUser: string;
+  readonly heaviestUser: string;
+  readonly documentIds: readonly string[];
+}
+
+const push = (map: Map<string, string[]>, key: string, value: string) => {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+};
+
+const check = (doc: string, user: string, permission = "view"): CheckInput => ({
+  resource: { type: "document", id: doc },
+  permission,
+  subject: { type: "user", id: user },
+});
+
+export function pickFixtures(corpus: Corpus, count = 2_000, seed = 7): Fixtures {
+  const random = createRandom(seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+
+  const docViewerUsers = new Map<string, string[]>();
+  const docViewerGroups = new Map<string, string[]>();
+  const docOwner = new Map<string, string>();
+  const docParent = new Map<string, string>();
+  const folderOwner = new Map<string, string>();
+  const folderParent = new Map<string, string>();
+  const folderViewerGroups = new Map<string, string[]>();
+  const groupUsers = new Map<string, string[]>();
+  const groupChildren = new Map<string, string[]>();
+  const userGroups = new Map<string, number>();
+
+  for (const r of corpus.relationships as readonly Relationship[]) {
+    const { resource, relation, subject } = r;
+    if (resource.type === "document") {
+      if (relation === "viewer" && subject.type === "user" && subject.id !== "*")
+        push(docViewerUsers, resource.id, subject.id);
+      else if (relation === "viewer" && subject.type === "group")
+        push(docViewerGroups, resource.id, subject.id);
+      else if (relation === "owner") docOwner.set(resource.id, subject.id);
+      else if (relation === "parent") docParent.set(resource.id, subject.id);
+    } else if (resource.type === "folder") {
+      if (relation === "owner") folderOwner.set(resource.id, subject.id);
+      else if (relation === "parent") folderParent.set(resource.id, subject.id);
+      else if (relation === "viewer") push(folderViewerGroups, resource.id, subject.id);
+    } else if (resource.type === "group" && relation === "member") {
+      if (subject.type === "user") {
+        push(groupUsers, resource.id, subject.id);
+        userGroups.set(subject.id, (userGroups.get(subject.id) ?? 0) + 1);
+      } else push(groupChildren, resource.id, subject.id);
+    }
+  }
+
+  // A user of a child group reaches its ancestors: pick members two levels down when there are any.
+  const deepMember = (group: string): string | undefined => {
+    const children = groupChildren.get(group);
+    if (children && children.length > 0) {
+      const grandChildren = groupChildren.get(pick(children));
+      const leaf = grandChildren && grandChildren.length > 0 ? pick(grandChildren) : pick(children);
+      const users = groupUsers.get(leaf);
+      if (users) return pick(users);
+    }
+    const users = groupUsers.get(group);
+    return users ? pick(users) : undefined;
+  };
+
+  const docs = [...docParent.keys()];
+  const users = [...new Set([...docOwner.values(), ...folderOwner.values()])];
+  const direct: CheckInput[] = [];
+  const owner: CheckInput[] = [];
+  const groupNested: CheckInput[] = [];
+  const folderInherited: CheckInput[] = [];
+  const folderAndGroup: CheckInput[] = [];
+  const deniedRandom: CheckInput[] = [];
+
+  for (let attempts = 0; attempts < count * 50 && groupNested.length < count; attempts++) {
+    const doc = pick(docs);
+    const viewers = docViewerUsers.get(doc);
+    if (viewers && direct.length < count) direct.push(check(doc, pick(viewers)));
+    if (owner.length < count) owner.push(check(doc, docOwner.get(doc)!, "edit"));
+    const groups = docViewerGroups.get(doc);
+    if (groups) {
+      const member = deepMember(pick(groups));
+      if (member) groupNested.push(check(doc, member));
+    }
+  }
+  for (let attempts = 0; attempts < count * 50 && folderAndGroup.length < count; attempts++) {
+    const doc = pick(docs);
+    // Walk up the folder tree: an ancestor's owner inherits view; an ancestor's viewer group too.
+    let folder = docParent.get(doc);
+    let hops = 0;
+    while (folder !== undefined && hops < 3 && folderParent.has(folder)) {
+      folder = folderParent.get(folder);
+      hops++;
+    }
+    if (folder === undefined) continue;
+    if (folderInherited.length < count) folderInherited.push(check(doc, folderOwner.get(folder)!));
+    const viewerGroups = folderViewerGroups.get(folder);
+    if (viewerGroups) {
+      const member = deepMember(pick(viewerGroups));
+      if (member) folderAndGroup.push(check(doc, member));
+    }
+  }
+  while (deniedRandom.length < count)
+    deniedRandom.push(check(pick(docs), `u${Math.floor(random() * corpus.shape.users)}`));
+
+  const byGroups = [...userGroups.entries()].sort((a, b) => a[1] - b[1]);
+  return {
+    direct,
+    owner,
+    groupNested,
+    folderInherited,
+    folderAndGroup,
+    deniedRandom,
+    typicalUser: byGroups[Math.floor(byGroups.length / 2)]?.[0] ?? users[0]!,
+    heaviestUser: byGroups[byGroups.length - 1]?.[0] ?? users[0]!,
+    documentIds: docs,
+  };
+}

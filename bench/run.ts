@@ -1,0 +1,243 @@
+/**
+ * `npm run bench` (scale s, quick) or `npm run bench -- --scale m` (the standard corpus).
+ * In-process micro-benchmarks of the hot path, named `op/fixture`; `--filter REGEX` picks cases.
+ * Prints a markdown table and writes JSON plus an SVG plot to bench/results/.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Bench } from "tinybench";
+import type { Relationship } from "../src/core/index.js";
+import { createEngine, type Engine } from "../src/engine/index.js";
+import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { createRandom, generateCorpus, type Scale } from "./corpus.js";
+import { type CheckInput, pickFixtures } from "./fixtures.js";
+import { type CaseResult, machine, markdownTable, summarize, writeResults } from "./report.js";
+
+const { values } = parseArgs({
+  options: {
+    scale: { type: "string", default: "s" },
+    filter: { type: "string", default: "" },
+    time: { type: "string", default: "" },
+    out: { type: "string", default: "bench/results" },
+  },
+});
+const scale = values.scale as Scale;
+if (!["s", "m", "l"].includes(scale)) throw new Error(`--scale must be s, m or l, not ${values.scale}`);
+const filter = new RegExp(values.filter ?? "");
+const timeMs = Number(values.time || (scale === "s" ? 300 : 1000));
+
+const dir = mkdtempSync(join(tmpdir(), "latch-bench-"));
+const results: CaseResult[] = [];
+const memory: Record<string, number> = {};
+
+async function loadStore(path: string, schema: string, relationships: readonly Relationship[]) {
+  const store = await createSqliteStore({ path });
+  await store.writeSchema(schema);
+  const started = performance.now();
+  await store.importRelationships(relationships);
+  return { store, importMs: performance.now() - started };
+}
+
+/** Runs `fn` over the inputs round-robin for the time budget; one latency sample per call. */
+async function measure<T>(
+  name: string,
+  inputs: readonly T[],
+  fn: (input: T) => Promise<unknown>,
+  notes?: string,
+) {
+  if (!filter.test(name) || inputs.length === 0) return;
+  let i = 0;
+  const bench = new Bench({ time: timeMs, warmupTime: Math.min(200, timeMs / 3), retainSamples: true });
+  bench.add(name, async () => {
+    await fn(inputs[i++ % inputs.length]!);
+  });
+  await bench.run();
+  const samples =
+    bench.tasks[0]?.result && "latency" in bench.tasks[0].result
+      ? (bench.tasks[0].result.latency.samples ?? [])
+      : [];
+  const result = summarize(name, samples, notes);
+  results.push(result);
+  console.error(
+    `  ${name}: p50 ${result.p50Us.toFixed(1)} µs, p99 ${result.p99Us.toFixed(1)} µs (${result.samples} samples)`,
+  );
+}
+
+function shuffle<T>(list: T[]): T[] {
+  const random = createRandom(11);
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return list;
+}
+
+const checkWith = (engine: Engine) => (input: CheckInput) => engine.check(input);
+
+async function main() {
+  console.error(`generating corpus ${scale} ...`);
+  const corpus = generateCorpus(scale);
+  const fixtures = pickFixtures(corpus);
+  console.error(`${corpus.relationships.length.toLocaleString("en-US")} relationships; importing ...`);
+  const { store, importMs } = await loadStore(join(dir, "bench.db"), corpus.schema, corpus.relationships);
+  const rate = Math.round((corpus.relationships.length * 1000) / importMs);
+  results.push({
+    ...summarize("import/bulk", [importMs]),
+    opsPerSecond: rate,
+    notes: `${corpus.relationships.length} relationships, ${rate.toLocaleString("en-US")} rel/s`,
+  });
+  memory.embeddedRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
+
+  const uncached = createEngine({ store, cache: false });
+  const cached = createEngine({ store });
+  const check = checkWith(uncached);
+  await measure("check/direct", fixtures.direct, check);
+  await measure("check/owner", fixtures.owner, check);
+  await measure("check/group-nested", fixtures.groupNested, check);
+  await measure("check/folder-inherited", fixtures.folderInherited, check);
+  await measure("check/folder-and-group", fixtures.folderAndGroup, check);
+  await measure("check/denied-random", fixtures.deniedRandom, check);
+  const mix = shuffle([
+    ...fixtures.direct,
+    ...fixtures.groupNested,
+    ...fixtures.folderInherited,
+    ...fixtures.deniedRandom,
+  ]);
+  await measure("check/mix", mix, check, "direct, group, folder and denied interleaved");
+  await measure(
+    "check/cached",
+    fixtures.groupNested.slice(0, 100),
+    checkWith(cached),
+    "100 distinct checks, cache warm",
+  );
+
+  const bulk = (size: number) => {
+    const items = [...fixtures.direct, ...fixtures.groupNested, ...fixtures.deniedRandom];
+    const batches: CheckInput[][] = [];
+    for (let b = 0; b + size <= items.length && batches.length < 50; b += size)
+      batches.push(items.slice(b, b + size));
+    return batches;
+  };
+  await measure("checkbulk/100", bulk(100), (items) => uncached.checkBulk({ items }), "100 items, uncached");
+  await measure(
+    "checkbulk/1000",
+    bulk(1000),
+    (items) => uncached.checkBulk({ items }),
+    "1000 items, uncached",
+  );
+
+  const lookups = uncached as Engine & {
+    lookupResources?: (request: unknown) => AsyncIterable<unknown>;
+    lookupSubjects?: (request: unknown) => AsyncIterable<unknown>;
+  };
+  if (typeof lookups.lookupResources === "function") {
+    const drain = async (iterable: AsyncIterable<unknown>) => {
+      let n = 0;
+      for await (const _ of iterable) n++;
+      return n;
+    };
+    for (const [name, user] of [
+      ["lookup-resources/typical-user", fixtures.typicalUser],
+      ["lookup-resources/heaviest-user", fixtures.heaviestUser],
+    ] as const) {
+      const count = await drain(
+        lookups.lookupResources({
+          resourceType: "document",
+          permission: "view",
+          subject: { type: "user", id: user },
+        }),
+      );
+      await measure(
+        name,
+        [user],
+        (id) =>
+          drain(
+            lookups.lookupResources!({
+              resourceType: "document",
+              permission: "view",
+              subject: { type: "user", id },
+            }),
+          ),
+        `${count} documents`,
+      );
+    }
+    if (typeof lookups.lookupSubjects === "function") {
+      await measure("lookup-subjects/document", fixtures.documentIds.slice(0, 200), (id) =>
+        drain(
+          lookups.lookupSubjects!({
+            resource: { type: "document", id },
+            permission: "view",
+            subjectType: "user",
+          }),
+        ),
+      );
+    }
+  } else {
+    console.error("  lookup-resources/*, lookup-subjects/*: not implemented by the engine yet");
+  }
+
+  let n = 0;
+  await measure(
+    "write/single",
+    Array.from({ length: 1000 }, (_, k) => k),
+    (k) =>
+      store.write([
+        {
+          operation: "touch",
+          relationship: {
+            resource: { type: "document", id: `d${k}` },
+            relation: "viewer",
+            subject: { type: "user", id: `bench${n++}` },
+          },
+        },
+      ]),
+  );
+
+  await caveated();
+  await store.close();
+  report();
+}
+
+/** The caveated variant at the quick scale: what conditions cost on top of the graph walk. */
+async function caveated() {
+  if (!filter.test("check/caveated")) return;
+  const corpus = generateCorpus("s", { caveated: true });
+  const fixtures = pickFixtures(corpus, 1000);
+  const { store } = await loadStore(join(dir, "caveated.db"), corpus.schema, corpus.relationships);
+  const engine = createEngine({ store, cache: false });
+  const inputs = fixtures.direct.map((c) => ({
+    ...c,
+    context: { clearance: 2, purpose: "summarize", now: "2026-06-01T00:00:00Z" },
+  }));
+  await measure(
+    "check/caveated",
+    inputs,
+    (input) => engine.check(input),
+    "scale s caveated variant, context sent",
+  );
+  await store.close();
+}
+
+function report() {
+  const m = machine();
+  console.log(
+    `\n## Latch benchmarks, scale ${scale} (${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit})\n`,
+  );
+  console.log(markdownTable(results));
+  console.log(`\nRSS after loading scale ${scale} in process: ${memory.embeddedRssMiB} MiB`);
+  const files = writeResults(values.out ?? "bench/results", `embedded-${scale}`, {
+    scale,
+    machine: m,
+    memory,
+    results,
+  });
+  console.log(`\nwrote ${files.json} and ${files.svg}`);
+}
+
+try {
+  await main();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
