@@ -16,7 +16,7 @@ caveat min_level(level int, required int) {
 definition user {}
 
 definition group {
-  relation member: user | group#member
+  relation member: user | user with expiration | user:* | group#member
 }
 
 definition folder {
@@ -130,12 +130,28 @@ describe("check", () => {
   });
 
   it("hides expired relationships", async () => {
+    const soon = new Date(Date.now() + 1_500).toISOString().replace(/\.\d+Z$/, "Z");
     const { engine } = await setup([
       "document:d#viewer@user:old[expiration:2020-01-01T00:00:00Z]",
       "document:d#viewer@user:new[expiration:2300-01-01T00:00:00Z]",
+      "group:inner#member@user:gone[expiration:2020-01-01T00:00:00Z]",
+      `group:inner#member@user:brief[expiration:${soon}]`,
+      "group:outer#member@group:inner#member",
+      "group:open#member@user:*",
+      "document:g#viewer@group:outer#member",
+      "document:g#viewer@group:open#member",
+      "document:h#viewer@group:outer#member",
     ]);
     expect((await check(engine, "document:d", "view", "user:old")).state).toBe("DENIED");
     expect((await check(engine, "document:d", "view", "user:new")).state).toBe("ALLOWED");
+    // Through nested groups (the subject's memberships are found upwards) and a wildcard member.
+    expect((await check(engine, "document:h", "view", "user:gone")).state).toBe("DENIED");
+    expect((await check(engine, "document:g", "view", "user:anyone")).state).toBe("ALLOWED");
+    expect((await check(engine, "document:h", "view", "user:anyone")).state).toBe("DENIED");
+    // A cached answer never outlives the expiration it depended on.
+    expect((await check(engine, "document:h", "view", "user:brief")).state).toBe("ALLOWED");
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect((await check(engine, "document:h", "view", "user:brief")).state).toBe("DENIED");
   });
 
   it("rejects unknown types, permissions and wildcard subjects as invalid arguments", async () => {
