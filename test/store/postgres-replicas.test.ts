@@ -139,6 +139,49 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
     }
   });
 
+  it("replaces a LISTEN connection that went silent, and the feed resumes", async () => {
+    const proxy = await startProxy(url);
+    try {
+      const schema = schemas.next();
+      const a = await replica(schema);
+      const app = uniqueName("latchsilent");
+      const b = await replica(schema, {
+        url: proxy.url,
+        heartbeatMs: 100,
+        pool: { connectionTimeoutMillis: 500, queryTimeoutMillis: 1_000, applicationName: app },
+      });
+      const listenPids = async () =>
+        (
+          await admin((c) =>
+            c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
+              `${app}-listen`,
+            ]),
+          )
+        ).rows.map((r) => r.pid);
+      await a.writeSchema(SCHEMA);
+      const seen: bigint[] = [];
+      const unsubscribe = b.subscribe((revision) => seen.push(revision));
+      try {
+        const first = await a.write([touch("document:s1#viewer@user:frank")]);
+        await eventually(() => seen.includes(first), "the first revision");
+        const before = await listenPids();
+        expect(before).toHaveLength(1);
+        proxy.freeze();
+        const second = await a.write([touch("document:s2#viewer@user:frank")]);
+        await eventually(() => seen.includes(second), "a revision written while LISTEN was silent");
+        // The heartbeat gave up on the silent connection and listens on a new one.
+        await eventually(
+          async () => (await listenPids()).some((pid) => !before.includes(pid)),
+          "a replacement LISTEN connection",
+        );
+      } finally {
+        unsubscribe();
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("runs migrations from several replicas at once without error", async () => {
     const schema = schemas.next();
     const results = await Promise.all([

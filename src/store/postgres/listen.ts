@@ -14,6 +14,8 @@ export interface ListenerOptions {
   /** Reads the committed revision; used when LISTEN is down. */
   readonly poll: () => Promise<Revision>;
   readonly pollIntervalMs: number;
+  /** While listening: how often to check the LISTEN connection is alive. */
+  readonly heartbeatMs: number;
   readonly connectionTimeoutMillis: number;
   readonly applicationName: string;
 }
@@ -55,14 +57,33 @@ export function createChangeListener(options: ListenerOptions): ChangeListener {
     }
   };
 
-  const startPolling = (): void => {
-    if (pollTimer !== undefined || closed) return;
-    pollTimer = setInterval(() => void pollOnce(), options.pollIntervalMs);
+  // One timer while anyone subscribes. LISTEN down: poll the counter every pollIntervalMs. LISTEN
+  // up: every heartbeatMs, ping the LISTEN connection (a silent network would otherwise go
+  // unnoticed for TCP keepalive's minutes) and poll once as a guard against a missed notification.
+  const tick = async (): Promise<void> => {
+    pollTimer = undefined;
+    const current = client;
+    if (listening && current !== undefined) {
+      try {
+        await current.query("SELECT 1");
+      } catch {
+        if (client === current) dropClient();
+      }
+    }
+    await pollOnce();
+    schedule();
+  };
+
+  const schedule = (): void => {
+    if (pollTimer !== undefined || closed || listeners.size === 0) return;
+    pollTimer = setTimeout(() => void tick(), listening ? options.heartbeatMs : options.pollIntervalMs);
     pollTimer.unref();
   };
 
+  const startPolling = (): void => schedule();
+
   const stopPolling = (): void => {
-    if (pollTimer !== undefined) clearInterval(pollTimer);
+    if (pollTimer !== undefined) clearTimeout(pollTimer);
     pollTimer = undefined;
   };
 
@@ -85,6 +106,8 @@ export function createChangeListener(options: ListenerOptions): ChangeListener {
       void old.end().catch(() => undefined);
     }
     if (!closed && listeners.size > 0) {
+      // Back to the polling pace at once, not after a pending heartbeat interval.
+      stopPolling();
       startPolling();
       scheduleReconnect();
     }
@@ -97,6 +120,8 @@ export function createChangeListener(options: ListenerOptions): ChangeListener {
       connectionTimeoutMillis: options.connectionTimeoutMillis,
       application_name: options.applicationName,
       keepAlive: true,
+      // Bounds the heartbeat: a LISTEN connection that cannot answer is replaced.
+      query_timeout: options.connectionTimeoutMillis,
     });
     client = next;
     next.on("error", () => {
@@ -122,6 +147,7 @@ export function createChangeListener(options: ListenerOptions): ChangeListener {
       stopPolling();
       // Anything committed while we were not listening.
       await pollOnce();
+      schedule();
     } catch {
       if (client === next) dropClient();
     }

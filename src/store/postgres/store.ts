@@ -32,6 +32,8 @@ export interface PostgresStoreOptions {
   readonly migrate?: boolean;
   /** How often `subscribe` polls while LISTEN is down (default 1000 ms). */
   readonly pollIntervalMs?: number;
+  /** While LISTEN is up, how often its connection is checked alive (default 5000 ms). */
+  readonly heartbeatMs?: number;
   /** Clock for expiration, ms since the epoch (default Date.now). */
   readonly now?: () => number;
 }
@@ -151,6 +153,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     channel,
     poll: current,
     pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    heartbeatMs: options.heartbeatMs ?? 5_000,
     connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 5_000,
     applicationName: `${options.pool?.applicationName ?? "latch"}-listen`,
   });
