@@ -139,7 +139,8 @@ export async function importRelationships(
   if (batch.length > 0) await flush(batch);
   await inflight;
   if (count >= ANALYZE_AFTER) {
-    await readClient(ctx, (client) => client.query(`ANALYZE ${ctx.q}.relationships`));
+    // Only an optimisation: the import has committed, so a failure here must not report it failed.
+    await readClient(ctx, (client) => client.query(`ANALYZE ${ctx.q}.relationships`)).catch(() => undefined);
   }
   return { revision: revision ?? start.revision, count };
 }
