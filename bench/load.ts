@@ -1,0 +1,218 @@
+/**
+ * gRPC load over loopback: `npm run bench:load -- [--scale s] [--concurrency 64] [--duration 10]`.
+ * Starts `latch serve` on a temporary database loaded with the corpus (or targets `--address`),
+ * keeps N calls in flight for a fixed time with a realistic mix, and reports throughput and
+ * p50/p95/p99/max per method, plus the server's RSS.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient, type LatchClient } from "../src/client/index.js";
+import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { createRandom, generateCorpus, type Scale } from "./corpus.js";
+import { type CheckInput, pickFixtures } from "./fixtures.js";
+import { type CaseResult, machine, markdownTable, summarize, writeResults } from "./report.js";
+
+export interface LoadOptions {
+  readonly address?: string;
+  readonly token?: string;
+  readonly scale: Scale;
+  readonly concurrency: number;
+  readonly durationMs: number;
+  /** Only checks (for the checks-per-second figure) instead of the mix. */
+  readonly checksOnly?: boolean;
+  readonly datastore?: string;
+}
+
+type Op = "check" | "checkBulk" | "lookupResources" | "write";
+
+/** Weights of the mix: mostly checks, as a RAG pipeline and its services send them. */
+const MIX: readonly [Op, number][] = [
+  ["check", 0.85],
+  ["checkBulk", 0.08],
+  ["lookupResources", 0.02],
+  ["write", 0.05],
+];
+
+async function waitForServer(client: LatchClient, deadline: number) {
+  for (;;) {
+    try {
+      await client.readSchema({ timeoutMs: 1000 });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function rssMiB(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    return Number.isFinite(kb) ? Math.round(kb / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runLoad(options: LoadOptions) {
+  const corpus = generateCorpus(options.scale);
+  const fixtures = pickFixtures(corpus);
+  const dir = mkdtempSync(join(tmpdir(), "latch-load-"));
+  let server: ChildProcess | undefined;
+  const token = options.token ?? "bench-token";
+  let address = options.address;
+  try {
+    if (address === undefined) {
+      const db = join(dir, "load.db");
+      console.error(`loading ${corpus.relationships.length.toLocaleString("en-US")} relationships ...`);
+      const store = await createSqliteStore({ path: db });
+      await store.writeSchema(corpus.schema);
+      await store.importRelationships(corpus.relationships);
+      await store.close();
+      address = "127.0.0.1:50199";
+      const cli = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+      server = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          cli,
+          "serve",
+          "--db",
+          db,
+          "--listen",
+          address,
+          "--token",
+          token,
+          "--log-level",
+          "warn",
+        ],
+        {
+          stdio: ["ignore", "ignore", "inherit"],
+        },
+      );
+    }
+    const client = createClient({ address, token });
+    await waitForServer(client, Date.now() + 30_000);
+
+    const random = createRandom(3);
+    const checks: CheckInput[] = [
+      ...fixtures.direct,
+      ...fixtures.groupNested,
+      ...fixtures.folderInherited,
+      ...fixtures.deniedRandom,
+    ];
+    const pickOp = (): Op => {
+      if (options.checksOnly) return "check";
+      let r = random();
+      for (const [op, weight] of MIX) {
+        r -= weight;
+        if (r <= 0) return op;
+      }
+      return "check";
+    };
+    const latencies: Record<Op, number[]> = { check: [], checkBulk: [], lookupResources: [], write: [] };
+    const errors: Record<string, number> = {};
+    let writes = 0;
+    const run = async (op: Op) => {
+      const i = Math.floor(random() * checks.length);
+      switch (op) {
+        case "check":
+          return client.check(checks[i]!);
+        case "checkBulk":
+          return client.checkBulk({ items: checks.slice(i, i + 100) });
+        case "lookupResources": {
+          for await (const _ of client.lookupResources({
+            resourceType: "document",
+            permission: "view",
+            subject: { type: "user", id: fixtures.typicalUser },
+          })) {
+            // Drain: the whole answer is the unit of work.
+          }
+          return;
+        }
+        case "write":
+          return client.writeRelationships({
+            updates: [{ operation: "touch", relationship: `document:d${i}#viewer@user:load${writes++}` }],
+          });
+      }
+    };
+
+    // Warm up connections and the server's JIT before measuring.
+    await Promise.all(checks.slice(0, 200).map((c) => client.check(c)));
+    const started = performance.now();
+    const end = started + options.durationMs;
+    const worker = async () => {
+      while (performance.now() < end) {
+        const op = pickOp();
+        const t = performance.now();
+        try {
+          await run(op);
+          latencies[op].push(performance.now() - t);
+        } catch (error) {
+          const key = `${op}: ${(error as Error).message.slice(0, 80)}`;
+          errors[key] = (errors[key] ?? 0) + 1;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: options.concurrency }, worker));
+    const elapsed = performance.now() - started;
+    const serverRss = rssMiB(server?.pid);
+    await client.close();
+
+    const results: CaseResult[] = [];
+    for (const [op, samples] of Object.entries(latencies)) {
+      if (samples.length === 0) continue;
+      const result = summarize(`grpc/${op}`, samples);
+      results.push({
+        ...result,
+        opsPerSecond: (samples.length * 1000) / elapsed,
+        notes: `${options.concurrency} in flight`,
+      });
+    }
+    return { results, errors, serverRssMiB: serverRss, elapsedMs: elapsed };
+  } finally {
+    server?.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      scale: { type: "string", default: "s" },
+      concurrency: { type: "string", default: "64" },
+      duration: { type: "string", default: "10" },
+      address: { type: "string" },
+      token: { type: "string" },
+      "checks-only": { type: "boolean", default: false },
+      out: { type: "string", default: "bench/results" },
+    },
+  });
+  const outcome = await runLoad({
+    scale: values.scale as Scale,
+    concurrency: Number(values.concurrency),
+    durationMs: Number(values.duration) * 1000,
+    checksOnly: values["checks-only"] ?? false,
+    ...(values.address === undefined ? {} : { address: values.address }),
+    ...(values.token === undefined ? {} : { token: values.token }),
+  });
+  const m = machine();
+  console.log(
+    `\n## Latch gRPC load, scale ${values.scale}, ${values.concurrency} in flight (${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit})\n`,
+  );
+  console.log(markdownTable(outcome.results));
+  if (outcome.serverRssMiB !== undefined) console.log(`\nserver RSS at the end: ${outcome.serverRssMiB} MiB`);
+  if (Object.keys(outcome.errors).length > 0) console.log("\nerrors:", outcome.errors);
+  const files = writeResults(values.out ?? "bench/results", `grpc-${values.scale}`, {
+    machine: m,
+    ...outcome,
+  });
+  console.log(`\nwrote ${files.json} and ${files.svg}`);
+}
