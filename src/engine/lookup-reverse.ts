@@ -80,6 +80,7 @@ class ReverseWalk {
   private pending = new Map<Cell, Reached>();
   private lookups = new Map<string, LookupBatch>();
   private confirms = new Map<PlanMember, { to: Cell; ids: string[] }>();
+  private wired = false;
   /** Ids the dispatcher already decided, per member that needs confirmation. */
   private readonly decided = new Map<PlanMember, Set<string>>();
 
@@ -164,8 +165,13 @@ class ReverseWalk {
         this.wireNode(member, node.base, out, false);
         return;
       case "intersection": {
-        const operands = node.children.map(() => newCell());
-        node.children.forEach((child, i) => {
+        // Candidates must be in every operand, so walking one operand is enough (checks decide
+        // the rest). Operands a wildcard of the subject's type reaches would yield every object
+        // of the type (`& cleared` with `cleared: user:* with clearance`): walk the others.
+        const narrow = node.children.filter((child) => !this.reachesWildcard(member, child, new Set()));
+        const walked = narrow.length > 0 ? narrow : node.children;
+        const operands = walked.map(() => newCell());
+        walked.forEach((child, i) => {
           this.wireNode(member, child, operands[i]!, true);
         });
         for (const operand of operands) operand.links.push({ k: "and", to: out, all: operands });
@@ -196,10 +202,46 @@ class ReverseWalk {
     }
   }
 
+  /** Whether a wildcard of the subject's type may feed `node` (statically, from the schema). */
+  private reachesWildcard(member: PlanMember, node: PlanNode, seen: Set<PlanMember>): boolean {
+    const s = this.ctx.subject;
+    if (s.relation !== undefined) return false;
+    const viaMember = (m: PlanMember): boolean => {
+      if (seen.has(m)) return false;
+      seen.add(m);
+      if (!m.isRelation) return this.reachesWildcard(m, m.node, seen);
+      const def = this.relationDef(m.def.name, m.name);
+      return (
+        def?.allowed.some((a) => {
+          if (a.wildcard) return a.type === s.type;
+          if (a.relation === undefined) return false;
+          const source = this.ctx.plan.defs.get(a.type)?.members.get(a.relation);
+          return source !== undefined && viaMember(source);
+        }) ?? false
+      );
+    };
+    switch (node.k) {
+      case "nil":
+        return false;
+      case "relation":
+      case "computed":
+        return viaMember(node.k === "computed" ? node.target : member);
+      case "union":
+      case "intersection":
+        return node.children.some((c) => this.reachesWildcard(member, c, seen));
+      case "exclusion":
+        return this.reachesWildcard(member, node.base, seen);
+      case "arrow":
+        return [...node.targets.values()].some((t) => viaMember(t));
+    }
+  }
+
   private add(cell: Cell, id: string, definite: boolean): void {
     const prev = cell.ids.get(id);
     if (prev === true || (prev === false && !definite)) return;
     cell.ids.set(id, definite);
+    // Every cell is wired before the walk starts: then one nobody reads needs no delta.
+    if (this.wired && cell.links.length === 0) return;
     let delta = this.pending.get(cell);
     if (delta === undefined) {
       delta = new Map();
@@ -273,6 +315,7 @@ class ReverseWalk {
   }
 
   async run(): Promise<void> {
+    this.wired = true;
     for (;;) {
       this.drain();
       if (this.lookups.size === 0 && this.confirms.size === 0) return;

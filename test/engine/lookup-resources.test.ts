@@ -115,6 +115,54 @@ describe("LookupResources", () => {
     expect(store.reads - before).toBeLessThan(100);
   });
 
+  it("does not walk an intersection operand every object has through a wildcard", async () => {
+    const schema = `caveat clearance(sensitivity int, clearance int) {
+  clearance >= sensitivity
+}
+
+definition user {}
+
+definition document {
+  relation viewer: user
+  relation cleared: user:* with clearance
+  permission view = viewer & cleared
+}
+`;
+    const store = createMemoryStore();
+    await store.writeSchema(schema);
+    const lines: Relationship[] = [];
+    for (let d = 0; d < 300; d++) {
+      lines.push({
+        ...parseRelationship(`document:d${String(d).padStart(3, "0")}#cleared@user:*`),
+        caveat: { name: "clearance", context: { sensitivity: d % 3 } },
+      });
+    }
+    lines.push(
+      ...rels(
+        "document:d001#viewer@user:alice",
+        "document:d002#viewer@user:alice",
+        "document:d150#viewer@user:bob",
+      ),
+    );
+    await store.importRelationships(lines);
+    let rows = 0;
+    const reverse = store.lookupReverse.bind(store);
+    store.lookupReverse = async (query, revision) => {
+      const found = await reverse(query, revision);
+      rows += found.length;
+      return found;
+    };
+    const engine = createLookupEngine({ store, quantizationMs: 0 });
+    const got = await collectAll(engine.lookupResources(view("alice", { context: { clearance: 1 } })));
+    expect(got.map((r) => `${r.resourceId}:${r.state}`)).toEqual(["d001:ALLOWED"]);
+    const unknown = await collectAll(engine.lookupResources(view("alice")));
+    expect(unknown.map((r) => [r.resourceId, r.state, r.missing])).toEqual([
+      ["d001", "CONDITIONAL", ["clearance"]],
+      ["d002", "CONDITIONAL", ["clearance"]],
+    ]);
+    expect(rows).toBeLessThan(10);
+  });
+
   it("stops at the limit, and refuses a cursor from another lookup", async () => {
     const engine = await load(
       createMemoryStore(),
