@@ -12,6 +12,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
 import { createClient, type LatchClient } from "../src/client/index.js";
 import { createEngine } from "../src/engine/index.js";
 import { createLogger, startServer } from "../src/server/index.js";
@@ -125,9 +127,58 @@ async function main() {
       return list[Math.floor(random() * list.length)]!;
     });
 
+    // The engine alone, in this process, on the same inputs: what the network and API add is the rest.
+    {
+      const local = await createSqliteStore({ path: db });
+      const engine = createEngine({ store: local });
+      const timeEngine = async (inputs: readonly CheckInput[]) => {
+        const out: number[] = [];
+        for (const input of inputs) {
+          const t = performance.now();
+          await engine.check(input);
+          out.push(performance.now() - t);
+        }
+        return out.sort((a, b) => a - b);
+      };
+      await timeEngine(mix.slice(0, 300));
+      line("engine only, first sight", await timeEngine(mix.slice(300)));
+      line("engine only, warm cache", await timeEngine(mix));
+      await local.close();
+    }
+
     const server = await startChild(db);
     const client = createClient({ address: server.address, token: TOKEN });
     try {
+      // The floor: a health check is a gRPC round trip that does no work of ours.
+      const Health = grpc.makeGenericClientConstructor(healthService, "Health");
+      const health = new Health(server.address, grpc.credentials.createInsecure()) as unknown as {
+        check(req: object, cb: (e: Error | null) => void): void;
+        close(): void;
+      };
+      const ping = () =>
+        new Promise<void>((res, rej) => health.check({ service: "" }, (e) => (e ? rej(e) : res())));
+      const pings: number[] = [];
+      for (let i = 0; i < 3300; i++) {
+        const t = performance.now();
+        await ping();
+        if (i >= 300) pings.push(performance.now() - t);
+      }
+      line(
+        "grpc floor: health check, sequential",
+        pings.sort((a, b) => a - b),
+      );
+      let sent = 0;
+      const tp = performance.now();
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (sent++ < 20_000) await ping();
+        }),
+      );
+      console.log(
+        `${"grpc floor: health checks/s, 64 in flight".padEnd(36)} ${(20_000 / ((performance.now() - tp) / 1000)).toFixed(0)} /s`,
+      );
+      health.close();
+
       await sequential(client, mix.slice(0, 300)); // connection and JIT warm-up
       line("check sequential, first sight", await sequential(client, mix.slice(300)));
       line("check sequential, warm cache", await sequential(client, mix));

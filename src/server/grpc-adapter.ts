@@ -19,7 +19,7 @@ import {
   type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
-  Metadata,
+  type Metadata,
   type MethodDefinition,
   type ServerReadableStream,
   type ServerUnaryCall,
@@ -88,7 +88,6 @@ interface GrpcCall {
   readonly metadata: Metadata;
   getDeadline(): Date | number;
   on(event: "cancelled", listener: () => void): unknown;
-  sendMetadata(metadata: Metadata): void;
 }
 
 /** Starts the bookkeeping of one call and returns its context plus a function to finish it. */
@@ -124,9 +123,7 @@ function begin(call: GrpcCall, method: string, options: AdapterOptions) {
       return log();
     },
   };
-  const outgoing = new Metadata();
-  outgoing.set("latch-request-id", requestId);
-  call.sendMetadata(outgoing);
+  // The request id goes back only with errors (trailers), where a user needs it to find the log.
 
   const check = () => {
     options.auth.authenticate(call.metadata);
