@@ -64,11 +64,10 @@ function isUnavailable(error: unknown): boolean {
 }
 
 export function createTransport(channel: Client, options: TransportOptions): Transport {
-  const metadata = (): Metadata => {
-    const m = new Metadata();
-    if (options.token !== undefined) m.set("authorization", `Bearer ${options.token}`);
-    return m;
-  };
+  // Built and validated once; each call gets a cheap copy (grpc-js may add to it).
+  const base = new Metadata();
+  if (options.token !== undefined) base.set("authorization", `Bearer ${options.token}`);
+  const metadata = (): Metadata => base.clone();
   const callOptions = (
     opts: CallOptions | undefined,
     defaultTimeout: number | undefined,

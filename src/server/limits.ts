@@ -21,7 +21,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxBulkItems: 1000,
   maxUpdates: 1000,
   maxPreconditions: 1000,
-  maxContextualRelationships: 1000,
+  maxContextualRelationships: 100,
   maxImportBatch: 10_000,
   maxSchemaBytes: 1024 * 1024,
 };
