@@ -17,7 +17,7 @@ import { lookupSubjects } from "./lookup-subjects.js";
 import type { Member } from "./membership.js";
 import { buildMembershipIndex, type MembershipIndex } from "./membership-index.js";
 import type { Plan, PlanMember } from "./plan.js";
-import type { RequestContext, ResultStore, TraceNode } from "./request-context.js";
+import type { Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
 import { createRevisions } from "./revisions.js";
 import type {
@@ -64,6 +64,7 @@ export function createEngine(options: EngineOptions): Engine {
         );
   let dispatches = 0;
   const inFlight = new Map<string, Promise<Member | undefined>>();
+  const flights = new Map<string, Flight>();
   const indexes =
     options.cache === false
       ? undefined
@@ -106,6 +107,7 @@ export function createEngine(options: EngineOptions): Engine {
       signal,
       now: Date.now(),
       dispatches: 0,
+      ...(explain || contextual !== undefined ? {} : { flights, state: { waitingOn: undefined } }),
       get membershipIndex() {
         return index;
       },

@@ -21,7 +21,7 @@ import {
   orMember,
 } from "./membership.js";
 import type { PlanMember, PlanNode } from "./plan.js";
-import type { RequestContext, TraceNode } from "./request-context.js";
+import type { Flight, RequestContext, RequestState, TraceNode } from "./request-context.js";
 
 /** The ids of one dispatch frame on the current path. */
 interface Stack {
@@ -124,18 +124,64 @@ export async function dispatch(
       continue;
     }
     if (!ctx.explain) {
-      const hit = ctx.results.get(resultKey(ctx, member, id), ctx.now);
+      const key = resultKey(ctx, member, id);
+      const hit = ctx.results.get(key, ctx.now);
       if (hit !== undefined) {
         if (hit !== null) m.set(id, hit);
         continue;
+      }
+      const flight = ctx.flights?.get(key);
+      if (flight !== undefined && ctx.state !== undefined && !waitsFor(flight.owner, ctx.state)) {
+        ctx.state.waitingOn = flight.owner;
+        let shared: Awaited<Flight["promise"]>;
+        try {
+          shared = await flight.promise;
+        } finally {
+          ctx.state.waitingOn = undefined;
+        }
+        if (shared !== null) {
+          if (shared.m !== undefined) m.set(id, shared.m);
+          if (shared.until < acc.validUntil) acc.validUntil = shared.until;
+          continue;
+        }
       }
     }
     todo.push(id);
   }
   if (todo.length === 0) return { m, t };
   const unique = todo.length > 1 ? [...new Set(todo)] : todo;
-  await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg);
+  const flights = ctx.explain ? undefined : ctx.flights;
+  if (flights === undefined || ctx.state === undefined) {
+    await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg);
+    return { m, t };
+  }
+  // Single-flight: others asking the same subproblems meanwhile wait for these answers.
+  const owned: [string, string, (r: Awaited<Flight["promise"]>) => void][] = [];
+  for (const id of unique) {
+    const key = resultKey(ctx, member, id);
+    if (flights.has(key)) continue;
+    let resolve!: (r: Awaited<Flight["promise"]>) => void;
+    const promise = new Promise<Awaited<Flight["promise"]>>((r) => {
+      resolve = r;
+    });
+    flights.set(key, { owner: ctx.state, promise });
+    owned.push([key, id, resolve]);
+  }
+  let done: { cacheable: boolean; until: number } | undefined;
+  try {
+    done = await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg);
+  } finally {
+    for (const [key, id, resolve] of owned) {
+      flights.delete(key);
+      resolve(done?.cacheable ? { m: m.get(id), until: done.until } : null);
+    }
+  }
   return { m, t };
+}
+
+function waitsFor(owner: RequestState, me: RequestState): boolean {
+  for (let o: RequestState | undefined = owner; o !== undefined; o = o.waitingOn) if (o === me) return true;
+  return false;
 }
 
 async function computeInto(
@@ -148,14 +194,18 @@ async function computeInto(
   m: Memberships,
   t: Traces | undefined,
   neg: number,
-): Promise<void> {
+): Promise<{ cacheable: boolean; until: number }> {
   const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, neg };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
   if (sub.minCut === depth && ids.length > 1) {
     // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
-    for (const id of ids) await computeInto(ctx, member, [id], stack, depth, acc, m, t, neg);
-    return;
+    let all = { cacheable: true, until: Number.POSITIVE_INFINITY };
+    for (const id of ids) {
+      const one = await computeInto(ctx, member, [id], stack, depth, acc, m, t, neg);
+      all = { cacheable: all.cacheable && one.cacheable, until: Math.min(all.until, one.until) };
+    }
+    return all;
   }
   if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
   const cacheable = sub.minCut >= depth && !ctx.explain;
@@ -173,6 +223,7 @@ async function computeInto(
       });
     }
   }
+  return { cacheable, until: sub.validUntil };
 }
 
 async function evalNode(

@@ -12,6 +12,18 @@ export interface MembershipIndex {
   readonly validUntil: number;
 }
 
+/** One request, as seen by others waiting on its subproblems (single-flight). */
+export interface RequestState {
+  /** The request whose subproblem this one awaits now, if any: a wait-for chain, never a cycle. */
+  waitingOn: RequestState | undefined;
+}
+
+/** A subproblem being computed; `null` tells waiters to compute it themselves (path-dependent result). */
+export interface Flight {
+  readonly owner: RequestState;
+  readonly promise: Promise<{ readonly m: Member | undefined; readonly until: number } | null>;
+}
+
 /** Where subproblem results are kept: the shared cache, or a map private to one request. */
 export interface ResultStore {
   get(key: string, now: number): Member | null | undefined;
@@ -46,6 +58,9 @@ export interface RequestContext {
   /** Wall-clock milliseconds at the start of the request (expiration is judged against it). */
   readonly now: number;
   dispatches: number;
+  /** Subproblems in flight in any request, for single-flight; absent when results are private. */
+  readonly flights?: Map<string, Flight> | undefined;
+  readonly state?: RequestState | undefined;
   /** The subject's memberships found upwards (see membership-index.ts); undefined: not used. */
   readonly membershipIndex?: (() => Promise<MembershipIndex | null>) | undefined;
 }

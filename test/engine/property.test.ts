@@ -225,6 +225,24 @@ describe("engine equals the reference evaluator", () => {
           if (want === "unstratified" || got === "unstratified") continue;
           expect(got, JSON.stringify(item)).toBe(want);
         }
+        // Concurrent checks on a fresh engine share in-flight subproblems: same answers, no deadlock.
+        const concurrent = createEngine({ store, quantizationMs: 0 });
+        const together = await Promise.all(
+          items.map((item) =>
+            concurrent.check({ ...item, consistency: { kind: "fully-consistent" } }).then(
+              (r) => r.state as string,
+              (e) => {
+                if (isLatchError(e) && e.code === "check/cycle-through-exclusion") return "unstratified";
+                throw e;
+              },
+            ),
+          ),
+        );
+        for (const [i, item] of items.entries()) {
+          const want = expected[i]!;
+          if (want === "unstratified" || together[i] === "unstratified") continue;
+          expect(together[i], `concurrent ${JSON.stringify(item)}`).toBe(want);
+        }
         const bulk = await engine.checkBulk({ items, consistency: { kind: "fully-consistent" } });
         for (const [i, item] of items.entries()) {
           const r = bulk.results[i]!;
