@@ -1,5 +1,4 @@
 /** The change feed behind Watch, shared by the server and embedded mode. */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Revision } from "../core/index.js";
 import type { Change, Store } from "../store/index.js";
 
@@ -24,36 +23,69 @@ function compare(a: Revision, b: Revision): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Resolves after `ms`, on `wake()`, or when the signal aborts, whichever comes first. */
+function idle(
+  ms: number,
+  signal: AbortSignal | undefined,
+  setWake: (wake: (() => void) | undefined) => void,
+) {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      setWake(undefined);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    setWake(done);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
 /**
- * Polls `store.changesSince` and yields one batch per revision, in order, so that a consumer
- * resuming from a batch's revision never sees half a transaction. Ends when the signal aborts.
+ * Reads `store.changesSince` and yields one batch per revision, in order, so that a consumer
+ * resuming from a batch's revision never sees half a transaction. When idle it waits for the
+ * store's push feed (`subscribe`) if it has one, with polling as the fallback. Ends when the
+ * signal aborts.
  */
 export async function* watchChanges(store: Store, options: WatchOptions = {}): AsyncGenerator<WatchBatch> {
   let after = options.after ?? (await store.currentRevision());
   const types = new Set(options.objectTypes ?? []);
   const signal = options.signal;
-  while (signal?.aborted !== true) {
-    const page = await store.changesSince(after, options.pageSize ?? 1000);
-    const schemaRevisions = new Set(page.schemaChanges.map((s) => s.revision));
-    const byRevision = new Map<Revision, Change[]>();
-    for (const change of page.changes) {
-      if (types.size > 0 && !types.has(change.relationship.resource.type)) continue;
-      const list = byRevision.get(change.revision);
-      if (list === undefined) byRevision.set(change.revision, [change]);
-      else list.push(change);
-    }
-    for (const rev of schemaRevisions) if (!byRevision.has(rev)) byRevision.set(rev, []);
-    for (const revision of [...byRevision.keys()].sort(compare)) {
-      yield { revision, changes: byRevision.get(revision)!, schemaUpdated: schemaRevisions.has(revision) };
-    }
-    const moved = page.revision > after;
-    after = page.revision;
-    if (!moved) {
-      try {
-        await sleep(options.pollMs ?? 50, undefined, signal === undefined ? {} : { signal });
-      } catch {
-        return;
+  const pollMs = options.pollMs ?? 50;
+  let wake: (() => void) | undefined;
+  let notified = false;
+  const unsubscribe = store.subscribe?.(() => {
+    notified = true;
+    wake?.();
+  });
+  // With a push feed, polling only guards against a missed notification.
+  const idleMs = unsubscribe === undefined ? pollMs : Math.max(pollMs, 1000);
+  try {
+    while (signal?.aborted !== true) {
+      notified = false;
+      const page = await store.changesSince(after, options.pageSize ?? 1000);
+      const schemaRevisions = new Set(page.schemaChanges.map((s) => s.revision));
+      const byRevision = new Map<Revision, Change[]>();
+      for (const change of page.changes) {
+        if (types.size > 0 && !types.has(change.relationship.resource.type)) continue;
+        const list = byRevision.get(change.revision);
+        if (list === undefined) byRevision.set(change.revision, [change]);
+        else list.push(change);
+      }
+      for (const rev of schemaRevisions) if (!byRevision.has(rev)) byRevision.set(rev, []);
+      for (const revision of [...byRevision.keys()].sort(compare)) {
+        yield { revision, changes: byRevision.get(revision)!, schemaUpdated: schemaRevisions.has(revision) };
+      }
+      const moved = page.revision > after;
+      after = page.revision;
+      if (!moved && !notified) {
+        await idle(idleMs, signal, (w) => {
+          wake = w;
+        });
       }
     }
+  } finally {
+    unsubscribe?.();
   }
 }
