@@ -7,6 +7,7 @@ import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js"
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import type { Store } from "../store/index.js";
 import { createAuthenticator } from "./auth.js";
+import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 import { type AdapterOptions, serviceDefinition, serviceImplementation } from "./grpc-adapter.js";
 import { permissionHandlers } from "./handlers-permission.js";
@@ -28,6 +29,8 @@ export interface ServerOptions {
   /** PEM certificate chain and private key; plaintext when absent. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly watchPollMs?: number;
+  /** How often health probes the datastore (default 2000 ms); NOT_SERVING while it fails. */
+  readonly healthProbeMs?: number;
 }
 
 export interface LatchServer {
@@ -83,6 +86,12 @@ export function createServer(options: ServerOptions): LatchServer {
     serviceImplementation(SchemaService, schemaHandlers(options.store, limits), adapter),
   );
   const health = addHealth(grpc);
+  const datastoreHealth = startDatastoreHealth({
+    store: options.store,
+    health,
+    log,
+    intervalMs: options.healthProbeMs,
+  });
   addReflection(grpc);
 
   const credentials =
@@ -106,6 +115,7 @@ export function createServer(options: ServerOptions): LatchServer {
       });
     },
     async shutdown(graceMs = 10_000) {
+      datastoreHealth.stop();
       for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
       shutdownController.abort();
       await new Promise<void>((resolve) => {

@@ -1,0 +1,56 @@
+/**
+ * Which store a command opens: a PostgreSQL database when `--datastore` (or `LATCH_DATASTORE`) is a
+ * `postgres://` URL, shared by every replica pointed at it; otherwise a SQLite file, which is the
+ * single-process default. One function, so that `serve` and the data commands agree on the rules.
+ */
+
+import type { Store } from "../store/index.js";
+import { createPostgresStore, isPostgresUrl, type PoolOptions } from "../store/postgres/index.js";
+import { createSqliteStore } from "../store/sqlite/index.js";
+
+export interface DatastoreOptions {
+  /** `postgres://user@host:5432/db`, or a SQLite file path; when absent, `db` is used. */
+  readonly datastore?: string | undefined;
+  /** SQLite file used when no datastore is given. */
+  readonly db: string;
+  /** PostgreSQL schema holding Latch's tables (default `public`). */
+  readonly pgSchema?: string | undefined;
+  /** Pool settings for PostgreSQL; ignored for SQLite. */
+  readonly pool?: PoolOptions;
+}
+
+/** What the datastore is, safe for logs: PostgreSQL URLs lose their password. */
+export function describeDatastore(options: DatastoreOptions): string {
+  const target = chosen(options);
+  if (!isPostgresUrl(target)) return target;
+  try {
+    const url = new URL(target);
+    if (url.password !== "") url.password = "***";
+    const schema = options.pgSchema ?? "public";
+    return `${url.toString()} (schema ${schema})`;
+  } catch {
+    return "postgres://(unparsable URL)";
+  }
+}
+
+function chosen(options: DatastoreOptions): string {
+  const datastore = options.datastore?.trim();
+  return datastore === undefined || datastore === "" ? options.db : datastore;
+}
+
+/** True when the options select PostgreSQL. */
+export function usesPostgres(options: DatastoreOptions): boolean {
+  return isPostgresUrl(chosen(options));
+}
+
+export async function openDatastore(options: DatastoreOptions): Promise<Store> {
+  const target = chosen(options);
+  if (isPostgresUrl(target)) {
+    return createPostgresStore({
+      url: target,
+      ...(options.pgSchema === undefined || options.pgSchema === "" ? {} : { schema: options.pgSchema }),
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
+    });
+  }
+  return createSqliteStore({ path: target });
+}

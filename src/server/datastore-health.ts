@@ -1,0 +1,137 @@
+/**
+ * Health that follows the datastore: a replica whose database cannot be reached says NOT_SERVING,
+ * so that load balancers and orchestrators route around it, and says SERVING again by itself once
+ * the database answers. Probing (rather than counting failed requests) keeps an idle replica's
+ * status true, and a short probe timeout reports a silent network as quickly as a refused one.
+ */
+import type { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import type { Store } from "../store/index.js";
+import { SERVICE_NAMES } from "./discovery.js";
+
+export const DEFAULT_HEALTH_PROBE_MS = 2_000;
+const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
+
+export interface DatastoreHealthOptions {
+  readonly store: Pick<Store, "currentRevision">;
+  /** Called on every change of status (and not otherwise). */
+  readonly onChange: (serving: boolean, reason?: unknown) => void;
+  /** Time between the end of one probe and the start of the next (default 2 s). */
+  readonly intervalMs?: number;
+  /** A probe slower than this counts as a failure (default the smaller of 1 s and the interval). */
+  readonly timeoutMs?: number;
+}
+
+export interface DatastoreHealth {
+  /** The last probe's verdict (true until a probe fails). */
+  readonly serving: boolean;
+  /** Probes now, outside the schedule; resolves with the verdict. */
+  probe(): Promise<boolean>;
+  /** Stops probing; the status is left as it is for the caller to set. */
+  stop(): void;
+}
+
+class ProbeTimeout extends Error {
+  override readonly name = "ProbeTimeout";
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  // The abandoned query may still fail later; that must not become an unhandled rejection.
+  work.catch(() => undefined);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ProbeTimeout(`datastore did not answer in ${ms} ms`)), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+export function watchDatastoreHealth(options: DatastoreHealthOptions): DatastoreHealth {
+  const intervalMs = options.intervalMs ?? DEFAULT_HEALTH_PROBE_MS;
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
+    throw new RangeError(`health probe interval must be a positive number of ms, got ${intervalMs}`);
+  }
+  const timeoutMs = options.timeoutMs ?? Math.min(DEFAULT_PROBE_TIMEOUT_MS, intervalMs);
+  let serving = true;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<boolean> | undefined;
+
+  const settle = (verdict: boolean, reason?: unknown) => {
+    if (stopped || verdict === serving) return;
+    serving = verdict;
+    options.onChange(verdict, reason);
+  };
+
+  const probe = (): Promise<boolean> => {
+    // Overlapping probes would only pile more load on a struggling database.
+    running ??= withTimeout(options.store.currentRevision(), timeoutMs)
+      .then(
+        () => {
+          settle(true);
+          return true;
+        },
+        (error: unknown) => {
+          settle(false, error);
+          return false;
+        },
+      )
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      probe().finally(schedule);
+    }, intervalMs);
+    // Health alone must not keep a process alive.
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    get serving() {
+      return serving;
+    },
+    probe,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Drives the server's health statuses (overall and per service) from the datastore probe. */
+export function startDatastoreHealth(options: {
+  readonly store: Pick<Store, "currentRevision">;
+  readonly health: HealthImplementation;
+  readonly log: Logger;
+  readonly intervalMs?: number | undefined;
+  readonly timeoutMs?: number | undefined;
+}): DatastoreHealth {
+  return watchDatastoreHealth({
+    store: options.store,
+    ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    onChange(serving, reason) {
+      const status = serving ? "SERVING" : "NOT_SERVING";
+      for (const name of ["", ...SERVICE_NAMES]) options.health.setStatus(name, status);
+      if (serving) options.log.info("datastore reachable again: SERVING");
+      else
+        options.log.warn(
+          { err: reason instanceof Error ? reason.message : String(reason) },
+          "datastore unreachable: NOT_SERVING",
+        );
+    },
+  });
+}
