@@ -1,6 +1,6 @@
 /**
- * `latch serve`: the gRPC server on the embedded SQLite store. Every flag has an environment
- * variable, and `--config FILE` (JSON, keys named like the long flags in camelCase) supplies any
+ * `latch serve`: the gRPC server on the embedded SQLite store, or on a PostgreSQL database shared
+ * by several replicas with `--datastore`. Every flag has an environment variable, and `--config FILE` (JSON, keys named like the long flags in camelCase) supplies any
  * of them; precedence is flag, then environment, then config file, then default.
  */
 import { readFileSync } from "node:fs";
@@ -8,11 +8,14 @@ import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
 import { createEngine } from "../../engine/index.js";
 import { createLogger, createMetrics, type ServerLimits, startServer } from "../../server/index.js";
-import { createSqliteStore } from "../../store/sqlite/index.js";
+import { describeDatastore, openDatastore } from "../datastore.js";
 
 interface ServeOptions {
   listen: string;
   db: string;
+  datastore?: string;
+  pgSchema?: string;
+  healthProbeMs?: string;
   schema?: string;
   token: string[];
   insecureNoAuth?: boolean;
@@ -69,12 +72,28 @@ function applyConfig(command: Command, options: ServeOptions): void {
 
 export function serveCommand(): Command {
   const command = new Command("serve")
-    .description("run the Latch gRPC server on a SQLite database")
+    .description("run the Latch gRPC server on a SQLite database or a shared PostgreSQL one")
     .addOption(new Option("--config <file>", "JSON file with any of these settings").env("LATCH_CONFIG"))
     .addOption(
       new Option("--listen <host:port>", "gRPC address").env("LATCH_LISTEN").default("127.0.0.1:50051"),
     )
     .addOption(new Option("--db <file>", "SQLite database file").env("LATCH_DB").default("./latch.db"))
+    .addOption(
+      new Option(
+        "--datastore <url>",
+        "postgres://user@host:5432/db (shared by replicas); overrides --db",
+      ).env("LATCH_DATASTORE"),
+    )
+    .addOption(
+      new Option("--pg-schema <name>", "PostgreSQL schema holding Latch's tables (default public)").env(
+        "LATCH_PG_SCHEMA",
+      ),
+    )
+    .addOption(
+      new Option("--health-probe-ms <n>", "how often health probes the datastore (default 2000)").env(
+        "LATCH_HEALTH_PROBE_MS",
+      ),
+    )
     .addOption(
       new Option("--schema <file>", "schema written at start (unless already stored)").env("LATCH_SCHEMA"),
     )
@@ -146,6 +165,8 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   const maxDepth = int(options.maxDepth, "--max-depth");
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
+  const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
+  const datastore = { datastore: options.datastore, db: options.db, pgSchema: options.pgSchema };
   const tls =
     options.tlsCert === undefined || options.tlsKey === undefined
       ? undefined
@@ -158,7 +179,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     log.warn("serving without authentication");
   }
 
-  const rawStore = await createSqliteStore({ path: options.db });
+  const rawStore = await openDatastore(datastore);
   // The engine is created after the metrics so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
   const metrics = options.metricsListen === undefined ? undefined : createMetrics(() => engineStats());
@@ -193,12 +214,16 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       ...(metrics === undefined ? {} : { metrics }),
       ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
       ...(tls === undefined ? {} : { tls }),
+      ...(healthProbeMs === undefined ? {} : { healthProbeMs }),
     });
     process.stdout.write(`latch listening on ${running.address}${tls === undefined ? "" : " (TLS)"}\n`);
     if (running.metricsAddress !== undefined) {
       process.stdout.write(`metrics on http://${running.metricsAddress}/metrics\n`);
     }
-    log.info({ address: running.address, metrics: running.metricsAddress, db: options.db }, "serving");
+    log.info(
+      { address: running.address, metrics: running.metricsAddress, datastore: describeDatastore(datastore) },
+      "serving",
+    );
 
     const sweeper = setInterval(() => {
       store.sweepExpired(10_000).catch((error: unknown) => log.warn({ err: error }, "expired sweep failed"));
