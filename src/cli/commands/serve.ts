@@ -1,7 +1,8 @@
 /**
  * `latch serve`: the gRPC server on the embedded SQLite store, or on a PostgreSQL database shared
- * by several replicas with `--datastore`. Every flag has an environment variable, and `--config FILE` (JSON, keys named like the long flags in camelCase) supplies any
- * of them; precedence is flag, then environment, then config file, then default.
+ * by several replicas with `--datastore`. Every flag has an environment variable, and
+ * `--config FILE` (JSON, keys named like the long flags in camelCase) supplies any of them;
+ * precedence is flag, then environment, then config file, then default.
  */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
