@@ -143,6 +143,25 @@ async function main() {
       await timeEngine(mix.slice(0, 300));
       line("engine only, first sight", await timeEngine(mix.slice(300)));
       line("engine only, warm cache", await timeEngine(mix));
+      const bulkRandom = createRandom(5);
+      const engineBulk: number[] = [];
+      for (let r = 0; r < 120; r++) {
+        const items = Array.from({ length: 100 }, () => ({
+          resource: {
+            type: "document",
+            id: fx.documentIds[Math.floor(bulkRandom() * fx.documentIds.length)]!,
+          },
+          permission: "view",
+          subject: { type: "user", id: fx.typicalUser },
+        }));
+        const t = performance.now();
+        await engine.checkBulk({ items });
+        if (r >= 20) engineBulk.push(performance.now() - t);
+      }
+      line(
+        "engine only, checkBulk(100)",
+        engineBulk.sort((a, b) => a - b),
+      );
       await local.close();
     }
 
