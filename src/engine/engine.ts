@@ -8,7 +8,7 @@ import { createCache } from "../cache/index.js";
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./evaluate-caveats.js";
-import { type Acc, dispatch } from "./evaluator.js";
+import { type Acc, dispatch, resultKey } from "./evaluator.js";
 import { expandTree } from "./expand.js";
 import { toExplainNode } from "./explain.js";
 import type { LookupDeps } from "./lookup-context.js";
@@ -208,9 +208,12 @@ export function createEngine(options: EngineOptions): Engine {
       const id = request.resource.id;
       let out: Awaited<ReturnType<typeof run>> | undefined;
       let m: Member | undefined;
+      let cachedTop: Member | null | undefined;
       if (explain || contextual !== undefined) {
         out = await run(ctx, member, [id]);
         m = out.m.get(id);
+      } else if ((cachedTop = ctx.results.get(resultKey(ctx, member, id), ctx.now)) !== undefined) {
+        m = cachedTop ?? undefined;
       } else {
         // Concurrent identical walks run once (their result does not depend on the context).
         const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
@@ -232,8 +235,13 @@ export function createEngine(options: EngineOptions): Engine {
           }
         }
       }
-      const evaluator: CaveatEvaluator = createCaveatEvaluator(plan.schema, request.context);
-      const verdict = evaluator.verdict(m);
+      const evaluator: CaveatEvaluator | undefined =
+        explain || (m !== undefined && m !== true)
+          ? createCaveatEvaluator(plan.schema, request.context)
+          : undefined;
+      const verdict =
+        evaluator?.verdict(m) ??
+        (m === true ? { state: "ALLOWED" as const, missing: [] } : { state: "DENIED" as const, missing: [] });
       const trace = out?.t?.get(id)?.[0];
       return {
         state: verdict.state,
@@ -241,7 +249,7 @@ export function createEngine(options: EngineOptions): Engine {
         revision,
         token: tokenOf(revision),
         ...(explain && trace !== undefined
-          ? { explain: toExplainNode(trace, evaluator, traceLeaf(plan, request.context)) }
+          ? { explain: toExplainNode(trace, evaluator!, traceLeaf(plan, request.context)) }
           : {}),
       };
     },
