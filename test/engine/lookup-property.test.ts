@@ -181,8 +181,9 @@ describe("lookups equal the reference evaluator", () => {
       }),
       { numRuns: 80 },
     );
-    // The generator must produce lookups with answers, or the comparison proves little.
-    expect(totals.nonEmpty).toBeGreaterThan(totals.lookups / 10);
+    // The generator must produce lookups with answers, or the comparison proves little (about one
+    // lookup in ten has any; the bound leaves room for unlucky seeds).
+    expect(totals.nonEmpty).toBeGreaterThan(totals.lookups / 20);
     expect(totals.skipped).toBeLessThan(totals.lookups / 4);
   });
 });
