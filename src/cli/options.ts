@@ -10,6 +10,7 @@ import { createClient, createEmbedded, type LatchClient } from "../client/index.
 import { isLatchError } from "../core/index.js";
 import type { Consistency } from "../engine/index.js";
 import { renderDiagnostics, SchemaError } from "../schema/index.js";
+import { openDatastore } from "./datastore.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
 
@@ -17,6 +18,8 @@ export interface TargetOptions {
   readonly address?: string;
   readonly token?: string;
   readonly db?: string;
+  readonly datastore?: string;
+  readonly pgSchema?: string;
   readonly json?: boolean;
   readonly tls?: boolean;
   readonly caCert?: string;
@@ -32,6 +35,10 @@ export function addTargetOptions(command: Command): Command {
     )
     .addOption(new Option("--token <token>", "bearer token for the server").env("LATCH_TOKEN"))
     .addOption(new Option("--db <file>", "work in process on this SQLite database instead of a server"))
+    .addOption(
+      new Option("--datastore <url>", "work in process on this PostgreSQL database (postgres://...) instead"),
+    )
+    .addOption(new Option("--pg-schema <name>", "PostgreSQL schema holding Latch's tables (default public)"))
     .addOption(new Option("--tls", "connect with TLS (system roots unless --ca-cert)"))
     .addOption(new Option("--ca-cert <file>", "PEM file of the CA that signed the server certificate"))
     .addOption(new Option("--timeout <ms>", "deadline of each call in milliseconds"))
@@ -39,11 +46,16 @@ export function addTargetOptions(command: Command): Command {
 }
 
 export async function openTarget(options: TargetOptions): Promise<LatchClient> {
-  if (options.db !== undefined) {
+  if (options.db !== undefined || options.datastore !== undefined) {
     if (options.address !== undefined && process.env.LATCH_ADDRESS !== options.address) {
-      throw new UsageError("give either --db or --address, not both");
+      throw new UsageError("give either --db/--datastore or --address, not both");
     }
-    return createEmbedded({ database: options.db });
+    if (options.db !== undefined && options.datastore !== undefined) {
+      throw new UsageError("give either --db or --datastore, not both");
+    }
+    if (options.db !== undefined) return createEmbedded({ database: options.db });
+    const store = await openDatastore({ datastore: options.datastore, db: "", pgSchema: options.pgSchema });
+    return createEmbedded({ database: "", store });
   }
   const tls =
     options.caCert !== undefined

@@ -21,6 +21,8 @@ import type { CallOptions, LatchClient, RelationshipInput } from "./types.js";
 export interface EmbeddedOptions {
   /** A SQLite file path, or `:memory:`. */
   readonly database: string;
+  /** An open store (e.g. PostgreSQL) used instead of `database`; the client closes it. */
+  readonly store?: Store;
   /** Written at open unless the stored schema is already this text. */
   readonly schema?: string;
   readonly engine?: Omit<EngineOptions, "store">;
@@ -75,7 +77,7 @@ function unimplemented(method: string): LatchError {
 }
 
 export async function createEmbedded(options: EmbeddedOptions): Promise<EmbeddedClient> {
-  const store = await createSqliteStore({ path: options.database });
+  const store = options.store ?? (await createSqliteStore({ path: options.database }));
   try {
     if (options.schema !== undefined) {
       const stored = await store.readSchema();
