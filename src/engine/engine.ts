@@ -208,11 +208,14 @@ export function createEngine(options: EngineOptions): Engine {
       const id = request.resource.id;
       let out: Awaited<ReturnType<typeof run>> | undefined;
       let m: Member | undefined;
-      let cachedTop: Member | null | undefined;
+      const cachedTop =
+        explain || contextual !== undefined
+          ? undefined
+          : ctx.results.get(resultKey(ctx, member, id), ctx.now);
       if (explain || contextual !== undefined) {
         out = await run(ctx, member, [id]);
         m = out.m.get(id);
-      } else if ((cachedTop = ctx.results.get(resultKey(ctx, member, id), ctx.now)) !== undefined) {
+      } else if (cachedTop !== undefined) {
         m = cachedTop ?? undefined;
       } else {
         // Concurrent identical walks run once (their result does not depend on the context).
