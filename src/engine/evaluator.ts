@@ -429,25 +429,25 @@ async function evalRelation(
       const hash = key.indexOf("#");
       const target = ctx.plan.defs.get(key.slice(0, hash))?.members.get(key.slice(hash + 1));
       if (target === undefined) continue;
-      if (target.indexed && t === undefined && ctx.membershipIndex !== undefined) {
-        const index = await ctx.membershipIndex();
-        if (index !== null) {
-          if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
-          const prefix = key.slice(0, hash);
-          const suffix = key.slice(hash);
-          for (const [sid, feeds] of bySubject) {
-            if (!index.members.has(`${prefix}:${sid}${suffix}`)) continue;
-            for (const f of feeds) addMember(m, f.id, caveatOf(f.r) ?? true);
-          }
-          continue;
-        }
-      }
       // Objects already plainly allowed need no more work.
       const subjectIds: string[] = [];
       for (const [sid, feeds] of bySubject) {
         if (t !== undefined || feeds.some((f) => m.get(f.id) !== true)) subjectIds.push(sid);
       }
       if (subjectIds.length === 0) continue;
+      if (target.indexed && t === undefined && ctx.membershipIndex !== undefined) {
+        const index = await ctx.membershipIndex();
+        if (index !== null) {
+          if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
+          const prefix = key.slice(0, hash);
+          const suffix = key.slice(hash);
+          for (const sid of subjectIds) {
+            if (!index.members.has(`${prefix}:${sid}${suffix}`)) continue;
+            for (const f of bySubject.get(sid)!) addMember(m, f.id, caveatOf(f.r) ?? true);
+          }
+          continue;
+        }
+      }
       const r = await dispatch(ctx, target, subjectIds, frame, acc, neg);
       for (const sid of subjectIds) {
         const x = r.m.get(sid);
