@@ -9,11 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { type LoadOperation, runLoad as runOperations } from "../src/cli/load/index.js";
 import { createClient, type LatchClient } from "../src/client/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, pickFixtures } from "./fixtures.js";
-import { type CaseResult, machine, markdownTable, summarize, writeResults } from "./report.js";
+import { machine, markdownTable, writeResults } from "./report.js";
 
 export interface LoadOptions {
   readonly address?: string;
@@ -25,16 +26,6 @@ export interface LoadOptions {
   readonly checksOnly?: boolean;
   readonly datastore?: string;
 }
-
-type Op = "check" | "checkBulk" | "lookupResources" | "write";
-
-/** Weights of the mix: mostly checks, as a RAG pipeline and its services send them. */
-const MIX: readonly [Op, number][] = [
-  ["check", 0.85],
-  ["checkBulk", 0.08],
-  ["lookupResources", 0.02],
-  ["write", 0.05],
-];
 
 async function waitForServer(client: LatchClient, deadline: number) {
   for (;;) {
@@ -107,26 +98,18 @@ export async function runLoad(options: LoadOptions) {
       ...fixtures.folderInherited,
       ...fixtures.deniedRandom,
     ];
-    const pickOp = (): Op => {
-      if (options.checksOnly) return "check";
-      let r = random();
-      for (const [op, weight] of MIX) {
-        r -= weight;
-        if (r <= 0) return op;
-      }
-      return "check";
-    };
-    const latencies: Record<Op, number[]> = { check: [], checkBulk: [], lookupResources: [], write: [] };
-    const errors: Record<string, number> = {};
-    let writes = 0;
-    const run = async (op: Op) => {
-      const i = Math.floor(random() * checks.length);
-      switch (op) {
-        case "check":
-          return client.check(checks[i]!);
-        case "checkBulk":
-          return client.checkBulk({ items: checks.slice(i, i + 100) });
-        case "lookupResources": {
+    const at = (i: number) => checks[i % checks.length]!;
+    const operations: LoadOperation[] = [
+      { name: "grpc/check", weight: 85, run: (i) => client.check(at(i)) },
+      {
+        name: "grpc/checkBulk-100",
+        weight: options.checksOnly ? 0 : 8,
+        run: (i) => client.checkBulk({ items: checks.slice(i % 1000, (i % 1000) + 100) }),
+      },
+      {
+        name: "grpc/lookupResources",
+        weight: options.checksOnly ? 0 : 2,
+        run: async () => {
           for await (const _ of client.lookupResources({
             resourceType: "document",
             permission: "view",
@@ -134,48 +117,28 @@ export async function runLoad(options: LoadOptions) {
           })) {
             // Drain: the whole answer is the unit of work.
           }
-          return;
-        }
-        case "write":
-          return client.writeRelationships({
-            updates: [{ operation: "touch", relationship: `document:d${i}#viewer@user:load${writes++}` }],
-          });
-      }
-    };
+        },
+      },
+      {
+        name: "grpc/write",
+        weight: options.checksOnly ? 0 : 5,
+        run: (i) =>
+          client.writeRelationships({
+            updates: [{ operation: "touch", relationship: `document:d${i % 1000}#viewer@user:load${i}` }],
+          }),
+      },
+    ];
 
     // Warm up connections and the server's JIT before measuring.
     await Promise.all(checks.slice(0, 200).map((c) => client.check(c)));
-    const started = performance.now();
-    const end = started + options.durationMs;
-    const worker = async () => {
-      while (performance.now() < end) {
-        const op = pickOp();
-        const t = performance.now();
-        try {
-          await run(op);
-          latencies[op].push(performance.now() - t);
-        } catch (error) {
-          const key = `${op}: ${(error as Error).message.slice(0, 80)}`;
-          errors[key] = (errors[key] ?? 0) + 1;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: options.concurrency }, worker));
-    const elapsed = performance.now() - started;
+    const { results, errors, elapsedMs } = await runOperations(operations, {
+      concurrency: options.concurrency,
+      durationMs: options.durationMs,
+      random,
+    });
     const serverRss = rssMiB(server?.pid);
     await client.close();
-
-    const results: CaseResult[] = [];
-    for (const [op, samples] of Object.entries(latencies)) {
-      if (samples.length === 0) continue;
-      const result = summarize(`grpc/${op}`, samples);
-      results.push({
-        ...result,
-        opsPerSecond: (samples.length * 1000) / elapsed,
-        notes: `${options.concurrency} in flight`,
-      });
-    }
-    return { results, errors, serverRssMiB: serverRss, elapsedMs: elapsed };
+    return { results, errors, serverRssMiB: serverRss, elapsedMs };
   } finally {
     server?.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));

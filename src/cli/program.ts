@@ -3,6 +3,7 @@
  * the server and the client) that puts concrete parts together.
  */
 import { Command } from "commander";
+import { benchCommand } from "./commands/bench.js";
 import { checkCommand } from "./commands/check.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { relationshipsCommand } from "./commands/relationships.js";
@@ -24,5 +25,6 @@ export function createProgram(): Command {
   program.addCommand(addRemoteSchemaCommands(schemaCommand()));
   program.addCommand(validateCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(benchCommand());
   return program;
 }
