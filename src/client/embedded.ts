@@ -3,7 +3,7 @@
  * validation and the same answers as the server; errors are the same LatchErrors (by `kind`).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
-import { LatchError } from "../core/index.js";
+import { LatchError, TYPE_NAME_PATTERN } from "../core/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
 import type { ObjectReference, SubjectReference } from "../gen/latch/v1/core_pb.js";
 import {
@@ -70,10 +70,18 @@ function contextual(list: readonly RelationshipInput[] | undefined): {
   return list === undefined || list.length === 0 ? {} : { contextualRelationships: list.map(toRelationship) };
 }
 
-function unimplemented(method: string): LatchError {
-  return new LatchError("api/unimplemented", "failed-precondition", `${method} is not implemented yet`, {
-    method,
-  });
+function typeName(value: string, field: string): string {
+  if (!TYPE_NAME_PATTERN.test(value)) {
+    throw new LatchError(
+      "request/invalid-argument",
+      "invalid-argument",
+      `${field}: "${value}" is not a valid type name`,
+      {
+        field,
+      },
+    );
+  }
+  return value;
 }
 
 export async function createEmbedded(options: EmbeddedOptions): Promise<EmbeddedClient> {
@@ -147,14 +155,53 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       return { tree: result.tree, token: result.token };
     },
 
-    // biome-ignore lint/correctness/useYield: lookups land with issue 6
-    async *lookupResources() {
-      throw unimplemented("LookupResources");
+    async *lookupResources(params, opts) {
+      const results = engine.lookupResources(
+        defined({
+          resourceType: typeName(params.resourceType, "resource_object_type"),
+          permission: params.permission,
+          subject: subject(params.subject, "subject"),
+          context: params.context,
+          consistency: params.consistency,
+          limit: params.limit,
+          cursor: params.cursor,
+        }),
+        requestOptions(opts),
+      );
+      for await (const r of results) {
+        yield {
+          resourceId: r.resourceId,
+          state: r.state,
+          missing: r.missing,
+          cursor: r.cursor,
+          token: r.token,
+        };
+      }
     },
 
-    // biome-ignore lint/correctness/useYield: lookups land with issue 6
-    async *lookupSubjects() {
-      throw unimplemented("LookupSubjects");
+    async *lookupSubjects(params, opts) {
+      const relation = params.subjectRelation;
+      const results = engine.lookupSubjects(
+        defined({
+          resource: object(params.resource, "resource"),
+          permission: params.permission,
+          subjectType: typeName(params.subjectType, "subject_object_type"),
+          subjectRelation: relation === "" || relation === "..." ? undefined : relation,
+          context: params.context,
+          consistency: params.consistency,
+        }),
+        requestOptions(opts),
+      );
+      for await (const r of results) {
+        yield {
+          subjectId: r.subject.id,
+          subject: r.subject,
+          ...(r.excluded === undefined || r.excluded.length === 0 ? {} : { excluded: r.excluded }),
+          state: r.state,
+          missing: r.missing,
+          token: r.token,
+        };
+      }
     },
 
     async writeRelationships(params) {

@@ -1,7 +1,7 @@
 /** `createClient`: the LatchClient over gRPC. */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { ChannelCredentials, Client } from "@grpc/grpc-js";
-import type { Relationship } from "../core/index.js";
+import { ChannelCredentials, Client, status as grpcStatus } from "@grpc/grpc-js";
+import { LatchError, type Relationship, type SubjectRef } from "../core/index.js";
 import {
   type Relationship as RelationshipMessage,
   RelationshipUpdate_Operation,
@@ -22,6 +22,7 @@ import {
   updateToProto,
   useNodeTextEncoding,
 } from "../server/index.js";
+import { RemoteError } from "./errors.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { createTransport } from "./transport.js";
 import type { LatchClient, RelationshipInput } from "./types.js";
@@ -63,6 +64,19 @@ function relationshipFromWire(msg: RelationshipMessage | undefined): Relationshi
         }),
     ...(r.optionalExpiresAt === undefined ? {} : { expiration: timestampDate(r.optionalExpiresAt) }),
   };
+}
+
+/**
+ * The client's own deadline timer may fire before the server's trailers arrive: the cursor after
+ * the last item received is the exact place to resume either way.
+ */
+function withResumeCursor(error: unknown, cursor: string | undefined): unknown {
+  if (!(error instanceof LatchError) || error.kind !== "deadline-exceeded") return error;
+  const details = { ...error.details };
+  if (cursor === undefined) delete details.cursor;
+  else details.cursor = cursor;
+  const status = error instanceof RemoteError ? error.status : grpcStatus.DEADLINE_EXCEEDED;
+  return new RemoteError(error.code, error.kind, error.message, status, details);
 }
 
 function lookupState(p: LookupPermissionship): "ALLOWED" | "CONDITIONAL" {
@@ -193,17 +207,26 @@ export function createClient(options: ClientOptions): LatchClient {
           context: params.context as never,
           consistency: consistencyToProto(params.consistency),
           optionalLimit: params.limit ?? 0,
+          optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
         }),
         opts,
         true,
       );
-      for await (const r of stream) {
-        yield {
-          resourceId: r.resourceObjectId,
-          state: lookupState(r.permissionship),
-          missing: r.partialCaveatInfo?.missingRequiredContext ?? [],
-          token: r.lookedUpAt?.token ?? "",
-        };
+      let last = params.cursor;
+      try {
+        for await (const r of stream) {
+          const cursor = r.afterResultCursor?.token ?? "";
+          yield {
+            resourceId: r.resourceObjectId,
+            state: lookupState(r.permissionship),
+            missing: r.partialCaveatInfo?.missingRequiredContext ?? [],
+            cursor,
+            token: r.lookedUpAt?.token ?? "",
+          };
+          last = cursor;
+        }
+      } catch (error) {
+        throw withResumeCursor(error, last);
       }
     },
 
@@ -221,9 +244,22 @@ export function createClient(options: ClientOptions): LatchClient {
         opts,
         true,
       );
+      const relation = params.subjectRelation;
+      const ref = (id: string): SubjectRef => ({
+        type: params.subjectType,
+        id,
+        ...(relation === undefined || relation === "" || relation === "..." || id === "*"
+          ? {}
+          : { relation }),
+      });
       for await (const r of stream) {
+        const id = r.subject?.subjectObjectId ?? "";
         yield {
-          subjectId: r.subject?.subjectObjectId ?? "",
+          subjectId: id,
+          subject: ref(id),
+          ...(r.excludedSubjects.length === 0
+            ? {}
+            : { excluded: r.excludedSubjects.map((s) => ref(s.subjectObjectId)) }),
           state: lookupState(r.subject?.permissionship ?? LookupPermissionship.HAS_PERMISSION),
           missing: r.subject?.partialCaveatInfo?.missingRequiredContext ?? [],
           token: r.lookedUpAt?.token ?? "",

@@ -73,14 +73,20 @@ export interface LookupResourcesParams {
   readonly permission: string;
   readonly subject: SubjectInput;
   readonly context?: Readonly<Record<string, unknown>>;
+  /** Ignored when `cursor` is given: a cursor pins the revision of the lookup it came from. */
   readonly consistency?: Consistency;
+  /** Most results to return; all of them when absent. */
   readonly limit?: number;
+  /** An item's `cursor` (or `details.cursor` of a deadline error): continue after it. */
+  readonly cursor?: string;
 }
 
 export interface LookupResourcesItem {
   readonly resourceId: string;
   readonly state: Exclude<CheckState, "DENIED">;
   readonly missing: readonly string[];
+  /** Pass back as `cursor` to continue after this item, at the same revision. */
+  readonly cursor: string;
   readonly token: string;
 }
 
@@ -94,7 +100,12 @@ export interface LookupSubjectsParams {
 }
 
 export interface LookupSubjectsItem {
+  /** `*` for the wildcard, which stands for every subject of the type but the `excluded` ones. */
   readonly subjectId: string;
+  /** The full subject: type, id and the requested subject relation if any. */
+  readonly subject: SubjectRef;
+  /** On a wildcard item only: the subjects it does not cover (`viewer - banned`). */
+  readonly excluded?: readonly SubjectRef[];
   readonly state: Exclude<CheckState, "DENIED">;
   readonly missing: readonly string[];
   readonly token: string;
@@ -155,6 +166,10 @@ export interface LatchClient {
   check(params: CheckParams, options?: CallOptions): Promise<CheckAnswer>;
   checkBulk(params: CheckBulkParams, options?: CallOptions): Promise<CheckBulkAnswer>;
   expand(params: ExpandParams, options?: CallOptions): Promise<ExpandAnswer>;
+  /**
+   * Streamed in id order at one revision. A deadline ends it with a `deadline-exceeded` error
+   * whose `details.cursor` resumes after the last item received.
+   */
   lookupResources(params: LookupResourcesParams, options?: CallOptions): AsyncIterable<LookupResourcesItem>;
   lookupSubjects(params: LookupSubjectsParams, options?: CallOptions): AsyncIterable<LookupSubjectsItem>;
 

@@ -1,4 +1,4 @@
-/** PermissionService: checks and expansions through the engine. Lookups come with issue 6. */
+/** PermissionService: checks, expansions and lookups through the engine. */
 import { create } from "@bufbuild/protobuf";
 import type { Relationship } from "../core/index.js";
 import { RELATION_NAME_PATTERN } from "../core/index.js";
@@ -17,8 +17,9 @@ import {
   subjectRefFromProto,
 } from "./convert.js";
 import { expandToProto, explainToProto, permissionshipToProto } from "./convert-results.js";
-import { invalidArgument, overLimit, UnimplementedError } from "./errors.js";
+import { invalidArgument, overLimit } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
+import { lookupResources, lookupSubjects } from "./handlers-lookup.js";
 import type { ServerLimits } from "./limits.js";
 
 type Methods = (typeof PermissionService)["method"];
@@ -124,14 +125,8 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
       return { expandedAt: { token: result.token }, treeRoot: expandToProto(result.tree) };
     },
 
-    // biome-ignore lint/correctness/useYield: answers UNIMPLEMENTED until lookups land (issue 6)
-    async *lookupResources() {
-      throw new UnimplementedError("LookupResources");
-    },
+    lookupResources: (req, ctx) => lookupResources(engine, req, ctx),
 
-    // biome-ignore lint/correctness/useYield: answers UNIMPLEMENTED until lookups land (issue 6)
-    async *lookupSubjects() {
-      throw new UnimplementedError("LookupSubjects");
-    },
+    lookupSubjects: (req, ctx) => lookupSubjects(engine, req, ctx),
   };
 }

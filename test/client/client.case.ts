@@ -311,13 +311,192 @@ export function defineClientContract(name: string, open: () => Promise<ContractT
       expect(error.kind).toBe("failed-precondition");
     });
 
-    it("says lookups are not there yet", async () => {
-      const error = await caught(
+    it("looks up resources with their states, the same as Check answers them", async () => {
+      const fresh = { kind: "fully-consistent" } as const;
+      const docs = ["memo", "nope", "public", "q3", "secret"];
+      for (const subject of ["user:alice", "user:bob", "user:carol", "user:mallory"]) {
+        const found = await collect(
+          client.lookupResources({
+            resourceType: "document",
+            permission: "view",
+            subject,
+            consistency: fresh,
+          }),
+        );
+        const expected: { id: string; state: string; missing: readonly string[] }[] = [];
+        for (const id of docs) {
+          const answer = await client.check({
+            resource: `document:${id}`,
+            permission: "view",
+            subject,
+            consistency: fresh,
+          });
+          if (answer.state !== "DENIED") expected.push({ id, state: answer.state, missing: answer.missing });
+        }
+        expect(
+          found.map((r) => ({ id: r.resourceId, state: r.state, missing: r.missing })),
+          subject,
+        ).toEqual(expected);
+        expect(found.every((r) => r.token !== "" && r.cursor !== "")).toBe(true);
+      }
+      const alice = await collect(
+        client.lookupResources({ resourceType: "document", permission: "view", subject: "user:alice" }),
+      );
+      expect(alice.map((r) => r.resourceId)).toEqual(["public", "q3"]);
+    });
+
+    it("decides conditional resources once the context is given", async () => {
+      const lookup = (context?: Record<string, unknown>) =>
         collect(
-          client.lookupResources({ resourceType: "document", permission: "view", subject: "user:alice" }),
+          client.lookupResources({
+            resourceType: "document",
+            permission: "view",
+            subject: "user:carol",
+            ...(context === undefined ? {} : { context }),
+          }),
+        );
+      const without = await lookup();
+      expect(without.find((r) => r.resourceId === "secret")).toMatchObject({
+        state: "CONDITIONAL",
+        missing: ["level"],
+      });
+      expect(without.find((r) => r.resourceId === "public")).toMatchObject({ state: "ALLOWED", missing: [] });
+      const allowed = await lookup({ level: 2 });
+      expect(allowed.find((r) => r.resourceId === "secret")).toMatchObject({ state: "ALLOWED", missing: [] });
+      const denied = await lookup({ level: 5 });
+      expect(denied.map((r) => r.resourceId)).toEqual(["public"]);
+    });
+
+    it("pages resources with limit and cursor at one revision: no duplicates, no gaps", async () => {
+      const ids = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, "0")}`);
+      await client.writeRelationships({
+        updates: ids.map((id) => ({ operation: "touch", relationship: `document:${id}#viewer@user:pager` })),
+      });
+      const params = {
+        resourceType: "document",
+        permission: "view",
+        subject: "user:pager",
+        consistency: { kind: "fully-consistent" },
+      } as const;
+      const all = await collect(client.lookupResources(params));
+      expect(all.map((r) => r.resourceId)).toEqual(["p00", ...ids.slice(1), "public"].sort());
+      const first = await collect(client.lookupResources({ ...params, limit: 7 }));
+      expect(first.map((r) => r.resourceId)).toEqual(all.slice(0, 7).map((r) => r.resourceId));
+      // Writes after the first page must not show in the rest: the cursor pins its revision.
+      await client.writeRelationships({
+        updates: [
+          { operation: "touch", relationship: "document:p99#viewer@user:pager" },
+          { operation: "delete", relationship: "document:p20#viewer@user:pager" },
+        ],
+      });
+      const pages = [first];
+      let cursor = first.at(-1)!.cursor;
+      for (;;) {
+        const page = await collect(client.lookupResources({ ...params, limit: 10, cursor }));
+        if (page.length === 0) break;
+        pages.push(page);
+        cursor = page.at(-1)!.cursor;
+      }
+      expect(pages.flat().map((r) => r.resourceId)).toEqual(all.map((r) => r.resourceId));
+      const now = await collect(client.lookupResources(params));
+      expect(now.map((r) => r.resourceId)).toContain("p99");
+      expect(now.map((r) => r.resourceId)).not.toContain("p20");
+    });
+
+    it("refuses a cursor of another lookup and unknown permissions", async () => {
+      const [first] = await collect(
+        client.lookupResources({
+          resourceType: "document",
+          permission: "view",
+          subject: "user:alice",
+          limit: 1,
+        }),
+      );
+      const other = await caught(
+        collect(
+          client.lookupResources({
+            resourceType: "document",
+            permission: "view",
+            subject: "user:bob",
+            cursor: first!.cursor,
+          }),
         ),
       );
-      expect(error.code).toBe("api/unimplemented");
+      expect(other.kind).toBe("invalid-argument");
+      const unknown = await caught(
+        collect(
+          client.lookupResources({ resourceType: "document", permission: "nosuch", subject: "user:alice" }),
+        ),
+      );
+      expect(unknown.kind).toBe("invalid-argument");
+      const subjects = await caught(
+        collect(
+          client.lookupSubjects({ resource: "document:q3", permission: "nosuch", subjectType: "user" }),
+        ),
+      );
+      expect(subjects.kind).toBe("invalid-argument");
+    });
+
+    it("looks up subjects, a wildcard with the subjects it excludes", async () => {
+      const lookup = async (resource: string, context?: Record<string, unknown>) =>
+        (
+          await collect(
+            client.lookupSubjects({
+              resource,
+              permission: "view",
+              subjectType: "user",
+              consistency: { kind: "fully-consistent" },
+              ...(context === undefined ? {} : { context }),
+            }),
+          )
+        ).map((s) => ({
+          id: s.subjectId,
+          subject: s.subject,
+          state: s.state,
+          missing: s.missing,
+          excluded: s.excluded?.map((e) => `${e.type}:${e.id}`),
+        }));
+      expect(await lookup("document:q3")).toEqual([
+        {
+          id: "alice",
+          subject: { type: "user", id: "alice" },
+          state: "ALLOWED",
+          missing: [],
+          excluded: undefined,
+        },
+      ]);
+      expect(await lookup("document:public")).toEqual([
+        {
+          id: "*",
+          subject: { type: "user", id: "*" },
+          state: "ALLOWED",
+          missing: [],
+          excluded: ["user:mallory"],
+        },
+      ]);
+      expect(await lookup("document:secret")).toEqual([
+        {
+          id: "carol",
+          subject: { type: "user", id: "carol" },
+          state: "CONDITIONAL",
+          missing: ["level"],
+          excluded: undefined,
+        },
+      ]);
+      expect((await lookup("document:secret", { level: 1 }))[0]?.state).toBe("ALLOWED");
+      expect(await lookup("document:secret", { level: 9 })).toEqual([]);
+    });
+
+    it("looks up subject sets when given a subject relation", async () => {
+      const found = await collect(
+        client.lookupSubjects({
+          resource: "folder:plans",
+          permission: "view",
+          subjectType: "group",
+          subjectRelation: "member",
+        }),
+      );
+      expect(found.map((s) => s.subject)).toEqual([{ type: "group", id: "eng", relation: "member" }]);
     });
   });
 }

@@ -236,24 +236,6 @@ describe("gRPC server over loopback", () => {
     await stillServing();
   });
 
-  it("answers UNIMPLEMENTED for lookups until they land", async () => {
-    const client = createClient({ address: h.server.address, token: TOKEN });
-    try {
-      const iterate = async () => {
-        for await (const _ of client.lookupSubjects({
-          resource: "document:q3",
-          permission: "view",
-          subjectType: "user",
-        })) {
-          // nothing expected
-        }
-      };
-      await expect(iterate()).rejects.toMatchObject({ status: status.UNIMPLEMENTED });
-    } finally {
-      await client.close();
-    }
-  });
-
   it("refuses a schema with an error, with its position, and an orphaning one", async () => {
     const invalid = await failure(
       unary(h.schema, "writeSchema", WriteSchemaRequestSchema, {
