@@ -6,7 +6,7 @@
  */
 import type { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
-import type { Store } from "../store/index.js";
+import { type Store, StoreError } from "../store/index.js";
 import { SERVICE_NAMES } from "./discovery.js";
 
 export const DEFAULT_HEALTH_PROBE_MS = 2_000;
@@ -111,6 +111,85 @@ export function watchDatastoreHealth(options: DatastoreHealthOptions): Datastore
   };
 }
 
+/**
+ * A store that fails fast while its database is known to be unreachable. A refused connection
+ * fails quickly by itself, but a silent network (packets dropped) would hold every call until the
+ * driver's connect timeout, so callers would see DEADLINE_EXCEEDED instead of UNAVAILABLE. While
+ * the health probe says the database is down, each call gets `failFastMs` to prove otherwise (an
+ * answer marks it reachable again), then fails with `unavailable`. While it is up, calls pass
+ * straight through.
+ */
+export interface DatastoreGate {
+  readonly store: Store;
+  readonly reachable: boolean;
+  setReachable(reachable: boolean): void;
+}
+
+/** Gated stores by the store object the server sees, so that health can drive its gate. */
+const gates = new WeakMap<object, DatastoreGate>();
+
+export function createDatastoreGate(
+  store: Store,
+  options: { readonly failFastMs?: number } = {},
+): DatastoreGate {
+  const failFastMs = options.failFastMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  let reachable = true;
+  const guard = (work: Promise<unknown>, operation: string): Promise<unknown> => {
+    work.catch(() => undefined);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new StoreError(
+              "store/unavailable",
+              "unavailable",
+              `the datastore is unreachable (${operation} got no answer in ${failFastMs} ms while health checks fail)`,
+            ),
+          ),
+        failFastMs,
+      );
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          reachable = true;
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  };
+  const wrapped = new Map<string | symbol, unknown>();
+  const gated = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== "function" || prop === "close") return value;
+      let fn = wrapped.get(prop);
+      if (fn === undefined) {
+        fn = (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return reachable || !(result instanceof Promise) ? result : guard(result, String(prop));
+        };
+        wrapped.set(prop, fn);
+      }
+      return fn;
+    },
+  });
+  const gate: DatastoreGate = {
+    store: gated,
+    get reachable() {
+      return reachable;
+    },
+    setReachable(value) {
+      reachable = value;
+    },
+  };
+  gates.set(gated, gate);
+  return gate;
+}
+
 /** Drives the server's health statuses (overall and per service) from the datastore probe. */
 export function startDatastoreHealth(options: {
   readonly store: Pick<Store, "currentRevision">;
@@ -124,6 +203,7 @@ export function startDatastoreHealth(options: {
     ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     onChange(serving, reason) {
+      gates.get(options.store)?.setReachable(serving);
       const status = serving ? "SERVING" : "NOT_SERVING";
       for (const name of ["", ...SERVICE_NAMES]) options.health.setStatus(name, status);
       if (serving) options.log.info("datastore reachable again: SERVING");

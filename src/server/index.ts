@@ -2,6 +2,12 @@
 export { type Authenticator, createAuthenticator } from "./auth.js";
 export * from "./convert.js";
 export * from "./convert-results.js";
+export {
+  createDatastoreGate,
+  type DatastoreGate,
+  DEFAULT_HEALTH_PROBE_MS,
+  watchDatastoreHealth,
+} from "./datastore-health.js";
 export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 export { RequestError, statusForKind, toWireError, UnimplementedError } from "./errors.js";
 export type { CallContext } from "./grpc-adapter.js";

@@ -162,6 +162,7 @@ describe.skipIf(PG_URL === undefined)("latch serve replicas on one PostgreSQL da
   let ca: LatchClient;
   let cb: LatchClient;
   let proxy: PgProxy | undefined;
+  let c: Replica | undefined;
 
   beforeAll(async () => {
     expect(await migrate(url, pgSchema)).toContain("applied migration");
@@ -248,9 +249,10 @@ describe.skipIf(PG_URL === undefined)("latch serve replicas on one PostgreSQL da
 
   it("loses the database: NOT_SERVING and UNAVAILABLE, then recovers by itself with nothing lost", async () => {
     proxy = await startProxy(url);
-    const c = await serve(proxy.url, pgSchema);
-    replicas.push(c);
-    const cc = client(c);
+    const replica = await serve(proxy.url, pgSchema);
+    c = replica;
+    replicas.push(replica);
+    const cc = client(replica);
     clients.push(cc);
     const check = (resource: string, token?: string) =>
       cc.check(
@@ -267,10 +269,10 @@ describe.skipIf(PG_URL === undefined)("latch serve replicas on one PostgreSQL da
       updates: [{ operation: "touch", relationship: "document:o1#viewer@user:cy" }],
     });
     expect((await check("document:o1", first.token)).state).toBe("ALLOWED");
-    expect(await healthOf(c)).toBe("SERVING");
+    expect(await healthOf(replica)).toBe("SERVING");
 
     await proxy.cut();
-    await eventually(async () => (await healthOf(c)) === "NOT_SERVING", "C to report NOT_SERVING");
+    await eventually(async () => (await healthOf(replica)) === "NOT_SERVING", "C to report NOT_SERVING");
     // A deadline shorter than any driver timeout: the answer must be UNAVAILABLE, not a timeout.
     const failed = await failureOf(check("document:o1"));
     expect(isLatchError(failed) ? failed.kind : failed).toBe("unavailable");
@@ -288,7 +290,7 @@ describe.skipIf(PG_URL === undefined)("latch serve replicas on one PostgreSQL da
     expect(await healthOf(a)).toBe("SERVING");
 
     await proxy.restore();
-    await eventually(async () => (await healthOf(c)) === "SERVING", "C to report SERVING again");
+    await eventually(async () => (await healthOf(replica)) === "SERVING", "C to report SERVING again");
     expect((await check("document:o1", during.token)).state).toBe("ALLOWED");
     expect((await check("document:o2", during.token)).state).toBe("ALLOWED");
     const stored: string[] = [];
@@ -299,5 +301,31 @@ describe.skipIf(PG_URL === undefined)("latch serve replicas on one PostgreSQL da
       stored.push(formatRelationship(item.relationship));
     }
     expect(stored.sort()).toEqual(["document:o1#viewer@user:cy", "document:o2#viewer@user:cy"]);
+  }, 90_000);
+
+  it("a silent network (nothing answers) also gives NOT_SERVING and UNAVAILABLE, not a timeout", async () => {
+    if (proxy === undefined || c === undefined) throw new Error("needs the replica of the outage test");
+    const replica = c;
+    const cc = client(replica);
+    clients.push(cc);
+    const check = () =>
+      cc.check(
+        {
+          resource: "document:o1",
+          permission: "view",
+          subject: "user:cy",
+          consistency: { kind: "fully-consistent" },
+        },
+        { timeoutMs: 3_000 },
+      );
+    expect((await check()).state).toBe("ALLOWED");
+    proxy.blackhole();
+    await eventually(async () => (await healthOf(replica)) === "NOT_SERVING", "C to report NOT_SERVING");
+    // The driver would wait 5 s to connect; the deadline is 3 s, the answer must still be UNAVAILABLE.
+    const failed = await failureOf(check());
+    expect(isLatchError(failed) ? failed.kind : failed).toBe("unavailable");
+    await proxy.restore();
+    await eventually(async () => (await healthOf(replica)) === "SERVING", "C to report SERVING again");
+    expect((await check()).state).toBe("ALLOWED");
   }, 90_000);
 });

@@ -8,7 +8,13 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
 import { createEngine } from "../../engine/index.js";
-import { createLogger, createMetrics, type ServerLimits, startServer } from "../../server/index.js";
+import {
+  createDatastoreGate,
+  createLogger,
+  createMetrics,
+  type ServerLimits,
+  startServer,
+} from "../../server/index.js";
 import { describeDatastore, openDatastore } from "../datastore.js";
 
 interface ServeOptions {
@@ -184,7 +190,10 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   // The engine is created after the metrics so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
   const metrics = options.metricsListen === undefined ? undefined : createMetrics(() => engineStats());
-  const store = metrics === undefined ? rawStore : metrics.instrumentStore(rawStore);
+  // Gated so that calls fail fast with UNAVAILABLE while health finds the database unreachable.
+  const store = createDatastoreGate(
+    metrics === undefined ? rawStore : metrics.instrumentStore(rawStore),
+  ).store;
   const engine = createEngine({
     store,
     ...(maxDepth === undefined ? {} : { maxDepth }),
