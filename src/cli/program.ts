@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { benchCommand } from "./commands/bench.js";
 import { checkCommand } from "./commands/check.js";
+import { lookupCommand } from "./commands/lookup.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { relationshipsCommand } from "./commands/relationships.js";
 import { schemaCommand } from "./commands/schema.js";
@@ -21,6 +22,7 @@ export function createProgram(): Command {
     .showHelpAfterError();
   program.addCommand(serveCommand());
   program.addCommand(checkCommand());
+  program.addCommand(lookupCommand());
   program.addCommand(relationshipsCommand());
   program.addCommand(addRemoteSchemaCommands(schemaCommand()));
   program.addCommand(validateCommand());
