@@ -29,6 +29,7 @@ import { type Connection, type ConnectionOptions, openConnection } from "./conne
 import { importBatch } from "./import-batch.js";
 import { createLookups, type Lookups } from "./lookups.js";
 import { MAX_REVISION } from "./migrations.js";
+import { createReadSnapshot, type ReadSnapshot } from "./read-snapshot.js";
 import {
   checkFilter,
   filterConditions,
@@ -86,6 +87,7 @@ class SqliteStore implements Store {
   private readonly codec: RevisionCodec;
   private readonly dynamic = new Map<string, Stmt>();
   private readonly lookups: Lookups;
+  private readonly snapshot: ReadSnapshot;
   private readonly maxUpdates: number;
   private readonly importBatchSize: number;
   private readonly changesPageSize: number;
@@ -118,7 +120,8 @@ class SqliteStore implements Store {
     this.storeId = connection.storeId;
     this.codec = createRevisionCodec(connection.storeId, connection.tokenSecret);
     this.s = prepareStatements(this.db);
-    this.lookups = createLookups(this.db);
+    this.snapshot = createReadSnapshot(this.db, options.path);
+    this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? 1_000;
     this.importBatchSize = options.importBatchSize ?? 5_000;
     this.changesPageSize = options.changesPageSize ?? 1_000;
@@ -258,11 +261,11 @@ class SqliteStore implements Store {
   }
 
   async lookupForward(query: ForwardQuery, revision: Revision): Promise<readonly Relationship[]> {
-    return this.lookups.forward(query, revision);
+    return this.snapshot.at(revision, () => this.lookups.forward(query, revision));
   }
 
   async lookupReverse(query: ReverseQuery, revision: Revision): Promise<readonly Relationship[]> {
-    return this.lookups.reverse(query, revision);
+    return this.snapshot.at(revision, () => this.lookups.reverse(query, revision));
   }
 
   async write(
@@ -440,6 +443,7 @@ class SqliteStore implements Store {
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
     this.listeners.clear();
+    this.snapshot.close();
     if (this.db.open) this.db.close();
   }
 }
