@@ -31,7 +31,12 @@ interface Stack {
   readonly depth: number;
   /** How many exclusion right-hand sides enclose this frame. */
   readonly neg: number;
+  /** For each id, the ids of the parent frame it was reached from; absent: the same ids. */
+  readonly origin: Origin | undefined;
 }
+
+/** Callee id -> the caller frame's ids that led to it. */
+type Origin = ReadonlyMap<string, readonly string[]>;
 
 /** Facts gathered while computing a frame. */
 interface Acc {
@@ -55,9 +60,32 @@ const caveatOf = (r: Relationship): Leaf | undefined =>
 
 const memberOf = (r: Relationship): Member => caveatOf(r) ?? true;
 
-function onStack(stack: Stack | undefined, label: string, id: string, neg: number): number {
+/**
+ * The depth of the frame where `id` of `label` is already being computed on this id's own path,
+ * or -1. Batches merge paths: a frame holding the id as a mere sibling (two documents in one
+ * folder chain) is not a cycle, so the walk follows `origin` upwards and only a frame reached
+ * through it counts. Merged origins can still over-approximate a path; such a cut makes the frame
+ * it points to recompute id by id (see computeInto), exactly as before.
+ */
+function onStack(
+  stack: Stack | undefined,
+  label: string,
+  id: string,
+  neg: number,
+  origin: Origin | undefined,
+): number {
+  let any = false;
   for (let s = stack; s !== undefined; s = s.parent) {
     if (s.label === label && s.ids.has(id)) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return -1;
+  let path: Iterable<string> = origin?.get(id) ?? [id];
+  let pathHas = (x: string) => (path as readonly string[]).includes(x);
+  for (let s = stack; s !== undefined; s = s.parent) {
+    if (s.label === label && s.ids.has(id) && pathHas(id)) {
       if (s.neg !== neg) {
         // Recursion through an exclusion has no well-defined answer (it is not stratified).
         throw new LatchError(
@@ -69,6 +97,18 @@ function onStack(stack: Stack | undefined, label: string, id: string, neg: numbe
       }
       return s.depth;
     }
+    const o = s.origin;
+    if (o === undefined) continue;
+    const up = new Set<string>();
+    for (const x of path) {
+      const from = o.get(x);
+      if (from === undefined) {
+        // Unknown provenance: assume every id of the parent frame.
+        for (const y of s.parent?.ids ?? []) up.add(y);
+      } else for (const y of from) up.add(y);
+    }
+    path = up;
+    pathHas = (x: string) => up.has(x);
   }
   return -1;
 }
@@ -92,6 +132,7 @@ export async function dispatch(
   stack: Stack | undefined,
   acc: Acc,
   neg = 0,
+  origin?: Origin,
 ): Promise<Out> {
   if (ctx.signal?.aborted) {
     throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
@@ -117,7 +158,7 @@ export async function dispatch(
       pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
       continue;
     }
-    const cut = onStack(stack, member.label, id, neg);
+    const cut = stack === undefined ? -1 : onStack(stack, member.label, id, neg, origin);
     if (cut >= 0) {
       if (cut < acc.minCut) acc.minCut = cut;
       pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
@@ -152,7 +193,7 @@ export async function dispatch(
   const unique = todo.length > 1 ? [...new Set(todo)] : todo;
   const flights = ctx.explain ? undefined : ctx.flights;
   if (flights === undefined || ctx.state === undefined) {
-    await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg);
+    await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin);
     return { m, t };
   }
   // Single-flight: others asking the same subproblems meanwhile wait for these answers.
@@ -169,7 +210,7 @@ export async function dispatch(
   }
   let done: { cacheable: boolean; until: number } | undefined;
   try {
-    done = await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg);
+    done = await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin);
   } finally {
     for (const [key, id, resolve] of owned) {
       flights.delete(key);
@@ -194,15 +235,16 @@ async function computeInto(
   m: Memberships,
   t: Traces | undefined,
   neg: number,
+  origin: Origin | undefined,
 ): Promise<{ cacheable: boolean; until: number }> {
-  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, neg };
+  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, neg, origin };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
   if (sub.minCut === depth && ids.length > 1) {
     // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
     let all = { cacheable: true, until: Number.POSITIVE_INFINITY };
     for (const id of ids) {
-      const one = await computeInto(ctx, member, [id], stack, depth, acc, m, t, neg);
+      const one = await computeInto(ctx, member, [id], stack, depth, acc, m, t, neg, origin);
       all = { cacheable: all.cacheable && one.cacheable, until: Math.min(all.until, one.until) };
     }
     return all;
@@ -448,7 +490,13 @@ async function evalRelation(
           continue;
         }
       }
-      const r = await dispatch(ctx, target, subjectIds, frame, acc, neg);
+      const origin = new Map<string, string[]>();
+      for (const sid of subjectIds)
+        origin.set(
+          sid,
+          bySubject.get(sid)!.map((f) => f.id),
+        );
+      const r = await dispatch(ctx, target, subjectIds, frame, acc, neg, origin);
       for (const sid of subjectIds) {
         const x = r.m.get(sid);
         for (const f of bySubject.get(sid)!) {
@@ -498,23 +546,25 @@ async function evalArrow(
   const tuples = await readTuples(ctx, member, node.tupleset, ids, acc);
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
   // Subjects by type, then id; the arrow follows the object and ignores any subject relation.
-  const byType = new Map<string, Set<string>>();
+  const byType = new Map<string, Map<string, string[]>>();
   for (const id of ids) {
     for (const r of tuples.get(id) ?? []) {
       if (r.subject.id === "*") continue;
       let set = byType.get(r.subject.type);
       if (set === undefined) {
-        set = new Set();
+        set = new Map();
         byType.set(r.subject.type, set);
       }
-      set.add(r.subject.id);
+      const from = set.get(r.subject.id);
+      if (from === undefined) set.set(r.subject.id, [id]);
+      else if (from[from.length - 1] !== id) from.push(id);
     }
   }
   const results = new Map<string, Out>();
   for (const [type, set] of byType) {
     const target = node.targets.get(type);
     if (target === undefined) continue;
-    results.set(type, await dispatch(ctx, target, [...set], frame, acc, neg));
+    results.set(type, await dispatch(ctx, target, [...set.keys()], frame, acc, neg, set));
   }
   const m: Memberships = new Map();
   const arrowLabel =

@@ -117,7 +117,22 @@ export function buildPlan(schema: CompiledSchema): Plan {
     }
   }
   for (const planDef of defs.values()) {
-    for (const pm of planDef.members.values()) pm.prefetch = [...collectReads(pm, new Set())];
+    // A member read as part of a wider one (`viewer` inside `view = viewer + owner + parent->view`)
+    // prefetches what the wider one reads: the walk asks for them next, and one call reads all.
+    const wide = new Map<PlanMember, Set<string>>();
+    for (const pm of planDef.members.values()) {
+      const seen = new Set<PlanMember>();
+      const reads = collectReads(pm, seen);
+      for (const m of seen) {
+        let set = wide.get(m);
+        if (set === undefined) {
+          set = new Set();
+          wide.set(m, set);
+        }
+        for (const r of reads) set.add(r);
+      }
+    }
+    for (const pm of planDef.members.values()) pm.prefetch = [...(wide.get(pm) ?? [])];
   }
   markIndexed(defs);
   return { id: nextPlanId++, schema, defs };

@@ -61,7 +61,21 @@ export function createLookups(db: Database.Database): Lookups {
       if (query.subjectIds !== undefined && query.subjectIds.length === 0) return [];
       const params: unknown[] = [query.resourceType];
       const ids = bindList(query.resourceIds, params);
-      const relations = bindList(query.relations, params);
+      // Several relations: one index range per object (from the least to the greatest relation,
+      // the rest dropped below) instead of one seek per (object, relation) pair.
+      const wanted = query.relations;
+      let relations = 1;
+      if (wanted.length === 1) params.push(wanted[0]);
+      else {
+        relations = -1;
+        let lo = wanted[0]!;
+        let hi = lo;
+        for (const r of wanted) {
+          if (r < lo) lo = r;
+          if (r > hi) hi = r;
+        }
+        params.push(lo, hi);
+      }
       const hasType = query.subjectType !== undefined;
       const hasRelation = query.subjectRelation !== undefined;
       if (hasType) params.push(query.subjectType);
@@ -71,7 +85,8 @@ export function createLookups(db: Database.Database): Lookups {
       params.push(rev, rev, Date.now());
       const key = `f${ids}:${relations}:${hasType ? 1 : 0}${hasRelation ? 1 : 0}:${subjects}`;
       const stmt = statement(key, () => {
-        let sql = `SELECT ${FORWARD_COLUMNS} FROM relationships WHERE resource_type = ? AND ${inSql("resource_id", ids)} AND ${inSql("relation", relations)}`;
+        const rel = relations === 1 ? "relation = ?" : "relation >= ? AND relation <= ?";
+        let sql = `SELECT ${FORWARD_COLUMNS} FROM relationships WHERE resource_type = ? AND ${inSql("resource_id", ids)} AND ${rel}`;
         if (hasType) sql += " AND subject_type = ?";
         if (hasRelation) sql += " AND subject_relation = ?";
         if (subjects >= 0) sql += ` AND ${inSql("subject_id", subjects)}`;
@@ -79,19 +94,23 @@ export function createLookups(db: Database.Database): Lookups {
       });
       const rows = stmt.all(params) as RawRow[];
       const type = query.resourceType;
-      const out = new Array<Relationship>(rows.length);
+      const out: Relationship[] = [];
+      const filter = wanted.length > 1;
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i]!;
-        out[i] = makeRelationship(
-          type,
-          r[0] as string,
-          r[1] as string,
-          r[2] as string,
-          r[3] as string,
-          r[4] as string,
-          r[5] as string | null,
-          r[6] as string | null,
-          r[7] as number | null,
+        if (filter && !wanted.includes(r[1] as string)) continue;
+        out.push(
+          makeRelationship(
+            type,
+            r[0] as string,
+            r[1] as string,
+            r[2] as string,
+            r[3] as string,
+            r[4] as string,
+            r[5] as string | null,
+            r[6] as string | null,
+            r[7] as number | null,
+          ),
         );
       }
       return out;
