@@ -1,0 +1,160 @@
+/**
+ * Random schemas and relationship sets for the property tests (check and lookups): two object
+ * types whose permissions are random expressions over relations with caveats, wildcards, subject
+ * sets, arrows, `.all()`, expiration and cycles, plus relationships that exercise all of them.
+ */
+import fc from "fast-check";
+import type { Relationship, SubjectRef } from "../../src/core/index.js";
+
+export const TYPES = ["typea", "typeb"] as const;
+export const USERS = ["u0", "u1", "u2"] as const;
+/** Subject-set targets allowed on the `rel0`/`rel1` relations. */
+const SET_TARGETS = ["rel0", "perm0", "perm1"] as const;
+
+export interface Shape {
+  readonly schema: string;
+  readonly sets: readonly (readonly [string, string])[];
+}
+
+export interface ScenarioOptions {
+  readonly ids: readonly string[];
+  /** One extra leaf beside the common ones, so each suite leans on the arrows it cares about. */
+  readonly extraLeaf: string;
+  /** Weights of `rel0` relationship kinds: repeat a mode to make it likelier. */
+  readonly rel0Modes: readonly ("plain" | "caveat" | "expired" | "expires-later")[];
+  readonly maxRelationships: number;
+  /** Request contexts to check with. */
+  readonly contexts: readonly (Readonly<Record<string, unknown>> | undefined)[];
+}
+
+export interface Scenario {
+  readonly shape: Shape;
+  readonly relationships: readonly Relationship[];
+  readonly context: Readonly<Record<string, unknown>> | undefined;
+}
+
+const leafArb = (level: 0 | 1, extra: string) =>
+  fc.oneof(
+    fc.constantFrom("rel0", "rel1", "nil", "par->perm0", "par->rel0", "par.all(rel1)", extra),
+    level === 1 ? fc.constant("perm0") : fc.constant("rel1"),
+  );
+
+const exprArb = (level: 0 | 1, extra: string): fc.Arbitrary<string> =>
+  fc.letrec<{ e: string }>((tie) => ({
+    e: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      leafArb(level, extra),
+      fc
+        .tuple(tie("e"), fc.constantFrom("+", "+", "&", "-"), tie("e"))
+        .map(([a, op, b]) => `(${a} ${op} ${b})`),
+    ),
+  })).e;
+
+function shapeArb(extra: string): fc.Arbitrary<Shape> {
+  return fc
+    .record({
+      p0: fc.tuple(exprArb(0, extra), exprArb(0, extra)),
+      p1: fc.tuple(exprArb(1, extra), exprArb(1, extra)),
+      sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TYPES), fc.constantFrom(...SET_TARGETS)), {
+        minLength: 1,
+        maxLength: 3,
+        selector: ([t, r]) => `${t}#${r}`,
+      }),
+    })
+    .map(({ p0, p1, sets }) => {
+      const setList = sets.map(([t, r]) => `${t}#${r}`).join(" | ");
+      const defs = TYPES.map(
+        (t, i) => `definition ${t} {
+  relation rel0: user | user:* | user with cav1 | user with expiration | ${setList}
+  relation rel1: user | user with cav2 | ${setList} | ${setList.replaceAll(" |", " with cav1 |")} with cav1
+  relation par: typea | typeb | typea with cav1
+  permission perm0 = ${p0[i]}
+  permission perm1 = ${p1[i]}
+}`,
+      );
+      const schema = `use expiration
+
+caveat cav1(x int) {
+  x > 5
+}
+
+caveat cav2(flag bool, x int) {
+  flag || x > 7
+}
+
+definition user {}
+
+${defs.join("\n\n")}
+`;
+      return { schema, sets };
+    });
+}
+
+function relationshipsArb(shape: Shape, options: ScenarioOptions): fc.Arbitrary<Relationship[]> {
+  const past = new Date(Date.now() - 86_400_000);
+  const future = new Date(Date.now() + 86_400_000 * 365);
+  const ctxArb = fc.constantFrom(undefined, undefined, { x: 3 }, { x: 9 });
+  const withCaveat = (name: string, ctx: Record<string, unknown> | undefined) => ({
+    caveat: { name, ...(ctx ? { context: ctx } : {}) },
+  });
+  const resource = fc.record({ type: fc.constantFrom(...TYPES), id: fc.constantFrom(...options.ids) });
+  const setSubject = fc
+    .tuple(fc.constantFrom(...shape.sets), fc.constantFrom(...options.ids))
+    .map(([[type, relation], id]): SubjectRef => ({ type, id, relation }));
+  const user = fc.constantFrom(...USERS).map((id): SubjectRef => ({ type: "user", id }));
+  const r0 = fc
+    .record({
+      resource,
+      subject: fc.oneof(user, fc.constant<SubjectRef>({ type: "user", id: "*" }), setSubject),
+      mode: fc.constantFrom(...options.rel0Modes),
+      ctx: ctxArb,
+    })
+    .map(({ resource, subject, mode, ctx }): Relationship => {
+      const isUser = subject.type === "user" && subject.id !== "*";
+      return {
+        resource,
+        relation: "rel0",
+        subject,
+        ...(isUser && mode === "caveat" ? withCaveat("cav1", ctx) : {}),
+        ...(isUser && mode === "expired" ? { expiration: past } : {}),
+        ...(isUser && mode === "expires-later" ? { expiration: future } : {}),
+      };
+    });
+  const r1 = fc
+    .record({ resource, subject: fc.oneof(user, setSubject), caveated: fc.boolean(), ctx: ctxArb })
+    .map(
+      ({ resource, subject, caveated, ctx }): Relationship => ({
+        resource,
+        relation: "rel1",
+        subject,
+        ...(caveated ? withCaveat(subject.type === "user" ? "cav2" : "cav1", ctx) : {}),
+      }),
+    );
+  const r2 = fc.record({ resource, target: resource, caveated: fc.boolean(), ctx: ctxArb }).map(
+    ({ resource, target, caveated, ctx }): Relationship => ({
+      resource,
+      relation: "par",
+      subject: target,
+      ...(caveated && target.type === "typea" ? withCaveat("cav1", ctx) : {}),
+    }),
+  );
+  return fc.array(fc.oneof(r0, r1, r2), { maxLength: options.maxRelationships }).map((list) => {
+    // One relationship per (resource, relation, subject), as a store keeps it.
+    const byKey = new Map<string, Relationship>();
+    for (const r of list) {
+      const s = r.subject;
+      byKey.set(`${r.resource.type}:${r.resource.id}#${r.relation}@${s.type}:${s.id}#${s.relation ?? ""}`, r);
+    }
+    return [...byKey.values()];
+  });
+}
+
+export function scenarioArb(options: ScenarioOptions): fc.Arbitrary<Scenario> {
+  return shapeArb(options.extraLeaf).chain((shape) =>
+    fc.record({
+      shape: fc.constant(shape),
+      relationships: relationshipsArb(shape, options),
+      context: fc.constantFrom(...options.contexts),
+    }),
+  );
+}
