@@ -8,7 +8,7 @@ import { createCache } from "../cache/index.js";
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./evaluate-caveats.js";
-import { type Acc, dispatch, resultKey } from "./evaluator.js";
+import { type Acc, dispatch, resultKeyOf } from "./evaluator.js";
 import { expandTree } from "./expand.js";
 import { toExplainNode } from "./explain.js";
 import type { LookupDeps } from "./lookup-context.js";
@@ -92,8 +92,9 @@ export function createEngine(options: EngineOptions): Engine {
     tuples: RequestContext["tuples"],
     results: ResultStore,
   ): RequestContext => {
-    let index: (() => Promise<MembershipIndex | null>) | undefined;
-    const ctx: RequestContext = {
+    const shares = !explain && contextual === undefined;
+    // One object shape for every request (no spread, no accessor): the evaluator reads it on every node.
+    const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
       plan,
       revision,
       store,
@@ -107,16 +108,15 @@ export function createEngine(options: EngineOptions): Engine {
       signal,
       now: Date.now(),
       dispatches: 0,
-      ...(explain || contextual !== undefined ? {} : { flights, state: { waitingOn: undefined } }),
-      get membershipIndex() {
-        return index;
-      },
+      flights: shares ? flights : undefined,
+      state: shares ? { waitingOn: undefined } : undefined,
+      membershipIndex: undefined,
     };
-    if (!explain && contextual === undefined && subject.relation === undefined) {
+    if (shares && subject.relation === undefined) {
       // Built lazily, once per request, and shared across requests at the same revision.
       let pending: Promise<MembershipIndex | null> | undefined;
       const key = `${plan.id}|${revision}|${subjectKey}`;
-      index = () => {
+      ctx.membershipIndex = () => {
         if (pending !== undefined) return pending;
         const hit = indexes?.get(key);
         if (hit !== undefined && hit.validUntil > ctx.now) {
@@ -194,26 +194,28 @@ export function createEngine(options: EngineOptions): Engine {
       const subjectKey = validateSubject(plan, request.subject);
       const contextual = indexContextual(plan, request.contextualRelationships, maxContextual);
       const explain = request.explain === true;
-      const ctx = makeContext(
-        plan,
-        revision,
-        request.subject,
-        subjectKey,
-        contextual,
-        explain,
-        signal,
-        new Map(),
-        resultsFor(contextual),
-      );
       const id = request.resource.id;
+      // A cached answer needs no request context at all (building one is most of a hit's cost).
+      const cachedTop =
+        explain || contextual !== undefined || shared === undefined
+          ? undefined
+          : shared.get(resultKeyOf(plan.id, revision, member, id, subjectKey), Date.now());
+      const ctx = () =>
+        makeContext(
+          plan,
+          revision,
+          request.subject,
+          subjectKey,
+          contextual,
+          explain,
+          signal,
+          new Map(),
+          resultsFor(contextual),
+        );
       let out: Awaited<ReturnType<typeof run>> | undefined;
       let m: Member | undefined;
-      const cachedTop =
-        explain || contextual !== undefined
-          ? undefined
-          : ctx.results.get(resultKey(ctx, member, id), ctx.now);
       if (explain || contextual !== undefined) {
-        out = await run(ctx, member, [id]);
+        out = await run(ctx(), member, [id]);
         m = out.m.get(id);
       } else if (cachedTop !== undefined) {
         m = cachedTop ?? undefined;
@@ -222,7 +224,7 @@ export function createEngine(options: EngineOptions): Engine {
         const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
         let shared = inFlight.get(key);
         if (shared === undefined) {
-          shared = run(ctx, member, [id]).then((r) => r.m.get(id));
+          shared = run(ctx(), member, [id]).then((r) => r.m.get(id));
           inFlight.set(key, shared);
           const clear = () => inFlight.delete(key);
           shared.then(clear, clear);
@@ -234,7 +236,7 @@ export function createEngine(options: EngineOptions): Engine {
             // The first caller's deadline is not ours.
             if (!(e instanceof LatchError && e.code === "request/deadline-exceeded") || signal?.aborted)
               throw e;
-            m = (await run(ctx, member, [id])).m.get(id);
+            m = (await run(ctx(), member, [id])).m.get(id);
           }
         }
       }

@@ -9,7 +9,7 @@
  * ancestor is only valid on that path, so it is not cached; when the cut hit a sibling in the same
  * batch, the batch is recomputed id by id.
  */
-import { LatchError, type Relationship } from "../core/index.js";
+import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import {
   addMember,
   andMember,
@@ -121,7 +121,17 @@ function pushTrace(t: Traces | undefined, id: string, node: TraceNode): void {
 }
 
 export function resultKey(ctx: RequestContext, member: PlanMember, id: string): string {
-  return `${ctx.plan.id}|${ctx.revision}|${member.def.name}:${id}#${member.name}@${ctx.subjectKey}`;
+  return resultKeyOf(ctx.plan.id, ctx.revision, member, id, ctx.subjectKey);
+}
+
+export function resultKeyOf(
+  planId: number,
+  revision: Revision,
+  member: PlanMember,
+  id: string,
+  subjectKey: string,
+): string {
+  return `${planId}|${revision}|${member.def.name}:${id}#${member.name}@${subjectKey}`;
 }
 
 /** Which of `ids` (objects of `member.def`) have `member` for the request's subject. */
