@@ -21,7 +21,7 @@ import {
   orMember,
 } from "./membership.js";
 import type { PlanMember, PlanNode } from "./plan.js";
-import type { Flight, RequestContext, RequestState, TraceNode } from "./request-context.js";
+import type { Flight, FlightResult, RequestContext, RequestState, TraceNode } from "./request-context.js";
 
 /** The ids of one dispatch frame on the current path. */
 interface Stack {
@@ -184,9 +184,9 @@ export async function dispatch(
       const flight = ctx.flights?.get(key);
       if (flight !== undefined && ctx.state !== undefined && !waitsFor(flight.owner, ctx.state)) {
         ctx.state.waitingOn = flight.owner;
-        let shared: Awaited<Flight["promise"]>;
+        let shared: FlightResult;
         try {
-          shared = await flight.promise;
+          shared = await flight.wait(id);
         } finally {
           ctx.state.waitingOn = undefined;
         }
@@ -207,27 +207,48 @@ export async function dispatch(
     return { m, t };
   }
   // Single-flight: others asking the same subproblems meanwhile wait for these answers.
-  const owned: [string, string, (r: Awaited<Flight["promise"]>) => void][] = [];
+  const flight = createFlight(ctx.state);
+  const owned: string[] = [];
   for (const id of unique) {
     const key = resultKey(ctx, member, id);
     if (flights.has(key)) continue;
-    let resolve!: (r: Awaited<Flight["promise"]>) => void;
-    const promise = new Promise<Awaited<Flight["promise"]>>((r) => {
-      resolve = r;
-    });
-    flights.set(key, { owner: ctx.state, promise });
-    owned.push([key, id, resolve]);
+    flights.set(key, flight);
+    owned.push(key);
   }
   let done: { cacheable: boolean; until: number } | undefined;
   try {
     done = await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin);
   } finally {
-    for (const [key, id, resolve] of owned) {
-      flights.delete(key);
-      resolve(done?.cacheable ? { m: m.get(id), until: done.until } : null);
-    }
+    for (const key of owned) flights.delete(key);
+    flight.settle((id) => (done?.cacheable ? { m: m.get(id), until: done.until } : null));
   }
   return { m, t };
+}
+
+function createFlight(owner: RequestState): Flight & { settle(answer: (id: string) => FlightResult): void } {
+  let waiters: Map<string, ((r: FlightResult) => void)[]> | undefined;
+  let answer: ((id: string) => FlightResult) | undefined;
+  return {
+    owner,
+    wait(id) {
+      if (answer !== undefined) return Promise.resolve(answer(id));
+      return new Promise<FlightResult>((resolve) => {
+        waiters ??= new Map();
+        const list = waiters.get(id);
+        if (list === undefined) waiters.set(id, [resolve]);
+        else list.push(resolve);
+      });
+    },
+    settle(fn) {
+      answer = fn;
+      if (waiters === undefined) return;
+      for (const [id, list] of waiters) {
+        const r = fn(id);
+        for (const resolve of list) resolve(r);
+      }
+      waiters = undefined;
+    },
+  };
 }
 
 function waitsFor(owner: RequestState, me: RequestState): boolean {

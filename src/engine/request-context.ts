@@ -18,10 +18,16 @@ export interface RequestState {
   waitingOn: RequestState | undefined;
 }
 
-/** A subproblem being computed; `null` tells waiters to compute it themselves (path-dependent result). */
+/** A flight's answer for one id; `null` tells waiters to compute it themselves (path-dependent result). */
+export type FlightResult = { readonly m: Member | undefined; readonly until: number } | null;
+
+/**
+ * Subproblems being computed by one dispatch (one entry per id, all pointing here). The promise
+ * for an id is made only when someone waits for it: most flights are never waited on.
+ */
 export interface Flight {
   readonly owner: RequestState;
-  readonly promise: Promise<{ readonly m: Member | undefined; readonly until: number } | null>;
+  wait(id: string): Promise<FlightResult>;
 }
 
 /** Where subproblem results are kept: the shared cache, or a map private to one request. */
