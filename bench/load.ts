@@ -1,6 +1,7 @@
 /**
  * gRPC load over loopback: `npm run bench:load -- [--scale s] [--concurrency 64] [--duration 10]`.
- * Starts `latch serve` on a temporary database loaded with the corpus (or targets `--address`),
+ * Starts `latch serve` on a temporary database loaded with the corpus (SQLite, or PostgreSQL with
+ * `--datastore postgres://...`, in a schema of its own dropped after; or targets `--address`),
  * keeps N calls in flight for a fixed time with a realistic mix, and reports throughput and
  * p50/p95/p99/max per method, plus the server's RSS.
  */
@@ -9,9 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
+import { openDatastore } from "../src/cli/datastore.js";
 import { type LoadOperation, runLoad as runOperations } from "../src/cli/load/index.js";
 import { createClient, type LatchClient } from "../src/client/index.js";
-import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, pickFixtures } from "./fixtures.js";
 import { machine, markdownTable, writeResults } from "./report.js";
@@ -57,14 +59,33 @@ export async function runLoad(options: LoadOptions) {
   let server: ChildProcess | undefined;
   const token = options.token ?? "bench-token";
   let address = options.address;
+  let cleanup: (() => Promise<void>) | undefined;
   try {
     if (address === undefined) {
+      // A fresh database: a temporary SQLite file, or a PostgreSQL schema of its own dropped after.
       const db = join(dir, "load.db");
+      const pgSchema = `latch_load_${process.pid}`;
+      const target =
+        options.datastore === undefined
+          ? ["--db", db]
+          : ["--datastore", options.datastore, "--pg-schema", pgSchema];
       console.error(`loading ${corpus.relationships.length.toLocaleString("en-US")} relationships ...`);
-      const store = await createSqliteStore({ path: db });
+      const store = await openDatastore({
+        db,
+        ...(options.datastore === undefined ? {} : { datastore: options.datastore, pgSchema }),
+      });
       await store.writeSchema(corpus.schema);
       await store.importRelationships(corpus.relationships);
       await store.close();
+      if (options.datastore !== undefined) {
+        const url = options.datastore;
+        cleanup = async () => {
+          const admin = new pg.Client({ connectionString: url });
+          await admin.connect();
+          await admin.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+          await admin.end();
+        };
+      }
       address = "127.0.0.1:50199";
       const cli = join(import.meta.dirname, "..", "src", "cli", "main.ts");
       server = spawn(
@@ -74,8 +95,7 @@ export async function runLoad(options: LoadOptions) {
           "tsx",
           cli,
           "serve",
-          "--db",
-          db,
+          ...target,
           "--listen",
           address,
           "--token",
@@ -83,9 +103,7 @@ export async function runLoad(options: LoadOptions) {
           "--log-level",
           "warn",
         ],
-        {
-          stdio: ["ignore", "ignore", "inherit"],
-        },
+        { stdio: ["ignore", "ignore", "inherit"] },
       );
     }
     const client = createClient({ address, token });
@@ -142,6 +160,7 @@ export async function runLoad(options: LoadOptions) {
   } finally {
     server?.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
+    await cleanup?.();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -154,6 +173,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       duration: { type: "string", default: "10" },
       address: { type: "string" },
       token: { type: "string" },
+      datastore: { type: "string" },
       "checks-only": { type: "boolean", default: false },
       out: { type: "string", default: "bench/results" },
     },
@@ -165,6 +185,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     checksOnly: values["checks-only"] ?? false,
     ...(values.address === undefined ? {} : { address: values.address }),
     ...(values.token === undefined ? {} : { token: values.token }),
+    ...(values.datastore === undefined ? {} : { datastore: values.datastore }),
   });
   const m = machine();
   console.log(
