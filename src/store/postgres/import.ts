@@ -1,10 +1,16 @@
 /** Bulk import: validated batches, each one transaction at its own revision, one INSERT each. */
 import type { Relationship, Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
-import { type ImportResult, type RelationshipUpdate, StoreError, validateRelationship } from "../index.js";
+import {
+  type ImportResult,
+  type RelationshipUpdate,
+  relationshipKeyString,
+  StoreError,
+  validateRelationship,
+} from "../index.js";
 import { currentSchema, noSchema, run, type StoreContext } from "./context.js";
 import { currentRevision, readClient } from "./read.js";
-import { columnValues, emptyColumns, keyString, pushColumns } from "./rows.js";
+import { columnValues, emptyColumns, pushColumns } from "./rows.js";
 import { writeTransaction } from "./transaction.js";
 import { applyUpdates } from "./write.js";
 
@@ -87,7 +93,7 @@ async function importBatch(
 function lastOfEach(batch: readonly Relationship[]): Relationship[] {
   const byKey = new Map<string, Relationship>();
   for (const r of batch) {
-    const key = keyString(r);
+    const key = relationshipKeyString(r);
     byKey.set(key, r);
   }
   return byKey.size === batch.length ? [...batch] : [...byKey.values()];

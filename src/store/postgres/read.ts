@@ -2,6 +2,7 @@
 import type pg from "pg";
 import type { Relationship, Revision } from "../../core/index.js";
 import {
+  checkFilter,
   decodeCursor,
   encodeCursor,
   type ForwardQuery,
@@ -16,7 +17,6 @@ import { withClient } from "./connection.js";
 import { nowParam, runRows, type StoreContext } from "./context.js";
 import { COLUMNS, fromRow } from "./rows.js";
 import { filterPredicates, Params, visibleAt } from "./sql-filter.js";
-import { checkFilter } from "./write.js";
 
 const KEY = "resource_type, resource_id, relation, subject_type, subject_id, subject_relation";
 

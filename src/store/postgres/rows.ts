@@ -1,7 +1,6 @@
 /** Relationship <-> row conversion, and the column arrays that `unnest` turns back into rows. */
 import type { Relationship } from "../../core/index.js";
-import type { RelationshipKey } from "../index.js";
-import { subjectRelationOf } from "../index.js";
+import { serializeContext, subjectRelationOf } from "../index.js";
 
 /** The columns every relationship read selects, in this order (rows come back as arrays). */
 export const COLUMNS =
@@ -27,22 +26,6 @@ export function fromRow(row: readonly unknown[], offset = 0): Relationship {
     caveatName === "" ? undefined : context === null ? { name: caveatName } : { name: caveatName, context };
   if (caveat === undefined) return expires === null ? base : { ...base, expiration: expires };
   return expires === null ? { ...base, caveat } : { ...base, caveat, expiration: expires };
-}
-
-export function keyOf(r: Relationship): RelationshipKey {
-  return [
-    r.resource.type,
-    r.resource.id,
-    r.relation,
-    r.subject.type,
-    r.subject.id,
-    subjectRelationOf(r) ?? "",
-  ];
-}
-
-export function keyString(r: Relationship): string {
-  const s = r.subject;
-  return `${r.resource.type}\u0000${r.resource.id}\u0000${r.relation}\u0000${s.type}\u0000${s.id}\u0000${subjectRelationOf(r) ?? ""}`;
 }
 
 /** Column-wise arrays of relationships, the parameters of an `unnest(...)` insert. */
@@ -100,17 +83,4 @@ export function columnValues(c: Columns): unknown[] {
     c.expiresAt,
     c.seq,
   ];
-}
-
-/** Stored caveat context is JSON; an empty context is stored as none (as in the SQLite store). */
-export function serializeContext(r: Relationship): string | null {
-  const context = r.caveat?.context;
-  if (context === undefined || Object.keys(context).length === 0) return null;
-  return JSON.stringify(context, (_key, value) =>
-    typeof value === "bigint"
-      ? value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(value)
-        : value.toString()
-      : value,
-  );
 }

@@ -1,6 +1,13 @@
 /** The PostgreSQL store: several stateless Latch replicas on one database. */
 import type { Revision } from "../../core/index.js";
-import { createRevisionCodec, type Store, StoreError } from "../index.js";
+import {
+  checkFilter,
+  checkUpdates,
+  createRevisionCodec,
+  positiveInt,
+  type Store,
+  StoreError,
+} from "../index.js";
 import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
 import { requireSchema, type StoreContext } from "./context.js";
 import { importRelationships } from "./import.js";
@@ -18,7 +25,7 @@ import { changesSince, readSchema, sweepExpired, writeSchema } from "./schema-op
 import { changesChannel, isValidSchemaName, quoteIdent } from "./sql-names.js";
 import { buildStatements } from "./statements.js";
 import { writeTransaction } from "./transaction.js";
-import { checkFilter, checkPreconditions, checkUpdates, deleteMatching, writeUpdates } from "./write.js";
+import { checkPreconditions, deleteMatching, writeUpdates } from "./write.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:5432/db` */
@@ -47,18 +54,6 @@ export interface PostgresStore extends Store {
 
 /** Largest changes page, and the default (as in the SQLite store). */
 const CHANGES_PAGE = 1_000;
-
-function positiveInt(value: number | undefined, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new StoreError(
-      "store/invalid-limit",
-      "invalid-argument",
-      `${what} must be a positive integer, got ${value}.`,
-    );
-  }
-  return value;
-}
 
 function checkSchemaName(schema: string): void {
   if (!isValidSchemaName(schema)) {
@@ -177,14 +172,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
     async deleteRelationships(filter, deleteOptions = {}) {
       checkFilter(filter);
-      const limit = deleteOptions.limit;
-      if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
-        throw new StoreError(
-          "store/invalid-limit",
-          "invalid-argument",
-          `limit must be a positive integer, got ${limit}.`,
-        );
-      }
+      const limit = positiveInt(deleteOptions.limit, "limit");
       const { revision, result } = await writeTransaction(ctx, async (client, revision) => {
         await requireSchema(ctx, client);
         await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);

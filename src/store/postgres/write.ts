@@ -3,76 +3,20 @@ import type pg from "pg";
 import type { Relationship, Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import {
+  checkFilter,
   describeRelationship,
   type Precondition,
   type RelationshipFilter,
   type RelationshipUpdate,
+  relationshipKey,
   StoreError,
   validateRelationship,
   validateRelationshipForDelete,
 } from "../index.js";
 import { nowParam, requireSchema, run, runRows, type StoreContext } from "./context.js";
 import { LIVE_REVISION } from "./migrations.js";
-import { columnValues, emptyColumns, keyOf, keyString, pushColumns } from "./rows.js";
+import { columnValues, emptyColumns, pushColumns } from "./rows.js";
 import { filterPredicates, Params } from "./sql-filter.js";
-
-export function checkFilter(filter: RelationshipFilter): void {
-  if (typeof filter?.resourceType !== "string" || filter.resourceType.length === 0) {
-    throw new StoreError(
-      "store/invalid-filter",
-      "invalid-argument",
-      "relationship filter needs a resource type (`resourceType`).",
-    );
-  }
-  if (
-    filter.subject !== undefined &&
-    (typeof filter.subject.type !== "string" || filter.subject.type === "")
-  ) {
-    throw new StoreError(
-      "store/invalid-filter",
-      "invalid-argument",
-      "a subject filter needs a subject type.",
-    );
-  }
-}
-
-/** Most updates in one write, as in the SQLite store; bulk loads go through importRelationships. */
-export const MAX_UPDATES_PER_WRITE = 1_000;
-
-export function checkUpdateCount(updates: readonly RelationshipUpdate[]): void {
-  if (updates.length > MAX_UPDATES_PER_WRITE) {
-    throw new StoreError(
-      "write/too-many-updates",
-      "resource-exhausted",
-      `a write may hold at most ${MAX_UPDATES_PER_WRITE} updates; got ${updates.length}. Split it, or use importRelationships for bulk loads.`,
-      { limit: MAX_UPDATES_PER_WRITE, count: updates.length },
-    );
-  }
-}
-
-/** Checks that need no schema, done before the transaction starts (the SQLite store's order). */
-export function checkUpdates(updates: readonly RelationshipUpdate[]): void {
-  checkUpdateCount(updates);
-  const seen = new Set<string>();
-  for (const update of updates) {
-    if (update.operation !== "create" && update.operation !== "touch" && update.operation !== "delete") {
-      throw new StoreError(
-        "write/invalid-operation",
-        "invalid-argument",
-        `unknown update operation \`${String(update.operation)}\`; use create, touch or delete.`,
-      );
-    }
-    const key = keyString(update.relationship);
-    if (seen.has(key)) {
-      throw new StoreError(
-        "write/duplicate-update",
-        "invalid-argument",
-        `the write updates ${describeRelationship(update.relationship)} more than once; a relationship may appear once per write.`,
-      );
-    }
-    seen.add(key);
-  }
-}
 
 export function validateUpdates(schema: CompiledSchema, updates: readonly RelationshipUpdate[]): void {
   for (const { operation, relationship } of updates) {
@@ -122,7 +66,7 @@ export async function applyUpdates(
   const isDelete: boolean[] = [];
   const inserts = emptyColumns();
   for (const [seq, update] of updates.entries()) {
-    for (const [i, part] of keyOf(update.relationship).entries()) keys[i]?.push(part);
+    for (const [i, part] of relationshipKey(update.relationship).entries()) keys[i]?.push(part);
     seqs.push(seq);
     isDelete.push(update.operation === "delete");
     if (update.operation !== "delete") pushColumns(inserts, update.relationship, seq);

@@ -7,7 +7,7 @@
  * twice, or a file listing a relationship twice, is harmless.
  */
 import type { Relationship } from "../../core/index.js";
-import { serializeContext } from "./rows.js";
+import { serializeContext } from "../row-keys.js";
 import type { Statements } from "./statements.js";
 
 const TOUCH = 1;

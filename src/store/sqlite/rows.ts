@@ -1,9 +1,7 @@
 /** Row <-> relationship conversion and filter SQL, shared by every statement of the SQLite store. */
 import type { CaveatRef, Relationship, Revision, SubjectRef } from "../../core/index.js";
 import type { RelationshipKey } from "../cursor.js";
-import { StoreError } from "../errors.js";
 import type { RelationshipFilter } from "../types.js";
-import { subjectRelationOf } from "../validate.js";
 
 /** Column order of every relationship read (`.raw()` rows). */
 export const REL_COLUMNS =
@@ -73,60 +71,11 @@ export function keyOfRow(row: RawRow): RelationshipKey {
   ];
 }
 
-/** Stored caveat context is JSON; an empty context is stored as none. */
-export function serializeContext(r: Relationship): string | null {
-  const context = r.caveat?.context;
-  if (context === undefined || Object.keys(context).length === 0) return null;
-  return JSON.stringify(context, (_key, value) =>
-    typeof value === "bigint"
-      ? value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(value)
-        : value.toString()
-      : value,
-  );
-}
-
-/** The 11 columns of an insert, in table order after the key. */
-export function identityParams(r: Relationship): [string, string, string, string, string, string] {
-  return [
-    r.resource.type,
-    r.resource.id,
-    r.relation,
-    r.subject.type,
-    r.subject.id,
-    subjectRelationOf(r) ?? "",
-  ];
-}
-
-export function identityKey(r: Relationship): string {
-  return identityParams(r).join("\u0000");
-}
-
 /** Smallest string greater than every string starting with `prefix` (for an index range). */
 function prefixUpperBound(prefix: string): string | undefined {
   const last = prefix.charCodeAt(prefix.length - 1);
   if (Number.isNaN(last) || last >= 0xd7ff) return undefined;
   return prefix.slice(0, -1) + String.fromCharCode(last + 1);
-}
-
-export function checkFilter(filter: RelationshipFilter): void {
-  if (typeof filter?.resourceType !== "string" || filter.resourceType.length === 0) {
-    throw new StoreError(
-      "store/invalid-filter",
-      "invalid-argument",
-      "relationship filter needs a resource type (`resourceType`).",
-    );
-  }
-  if (
-    filter.subject !== undefined &&
-    (typeof filter.subject.type !== "string" || filter.subject.type === "")
-  ) {
-    throw new StoreError(
-      "store/invalid-filter",
-      "invalid-argument",
-      "a subject filter needs a subject type.",
-    );
-  }
 }
 
 /** SQL conditions for a filter, pushing their parameters in order. */

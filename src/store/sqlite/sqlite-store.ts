@@ -23,7 +23,8 @@ import type {
   Store,
   StoredSchema,
 } from "../types.js";
-import { describeRelationship, validateRelationship } from "../validate.js";
+import { validateRelationship } from "../validate.js";
+import { checkFilter, checkUpdates, MAX_UPDATES_PER_WRITE, positiveInt } from "../write-checks.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { importBatch } from "./import-batch.js";
@@ -31,9 +32,7 @@ import { createLookups, type Lookups } from "./lookups.js";
 import { MAX_REVISION } from "./migrations.js";
 import { createReadSnapshot, type ReadSnapshot } from "./read-snapshot.js";
 import {
-  checkFilter,
   filterConditions,
-  identityKey,
   KEY_COLUMNS,
   keyOfRow,
   type RawRow,
@@ -62,18 +61,6 @@ const _DELETE = 2;
 
 function _json(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
-}
-
-function positiveInt(value: number | undefined, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new StoreError(
-      "store/invalid-limit",
-      "invalid-argument",
-      `${what} must be a positive integer, got ${value}.`,
-    );
-  }
-  return value;
 }
 
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
@@ -122,7 +109,7 @@ class SqliteStore implements Store {
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);
-    this.maxUpdates = options.maxUpdatesPerWrite ?? 1_000;
+    this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
     this.importBatchSize = options.importBatchSize ?? 5_000;
     this.changesPageSize = options.changesPageSize ?? 1_000;
     this.pollMs = options.subscribePollMs ?? 100;
@@ -272,33 +259,7 @@ class SqliteStore implements Store {
     updates: readonly RelationshipUpdate[],
     preconditions: readonly Precondition[] = [],
   ): Promise<Revision> {
-    if (updates.length > this.maxUpdates) {
-      throw new StoreError(
-        "write/too-many-updates",
-        "resource-exhausted",
-        `a write may hold at most ${this.maxUpdates} updates; got ${updates.length}. Split it, or use importRelationships for bulk loads.`,
-        { limit: this.maxUpdates, count: updates.length },
-      );
-    }
-    const seen = new Set<string>();
-    for (const update of updates) {
-      if (update.operation !== "create" && update.operation !== "touch" && update.operation !== "delete") {
-        throw new StoreError(
-          "write/invalid-operation",
-          "invalid-argument",
-          `unknown update operation \`${String(update.operation)}\`; use create, touch or delete.`,
-        );
-      }
-      const key = identityKey(update.relationship);
-      if (seen.has(key)) {
-        throw new StoreError(
-          "write/duplicate-update",
-          "invalid-argument",
-          `the write updates ${describeRelationship(update.relationship)} more than once; a relationship may appear once per write.`,
-        );
-      }
-      seen.add(key);
-    }
+    checkUpdates(updates, this.maxUpdates);
     return this.committed(this.writeTx(updates, preconditions));
   }
 

@@ -6,6 +6,7 @@ import type Database from "better-sqlite3";
 import type { Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import { StoreError } from "../errors.js";
+import { relationshipKey, serializeContext } from "../row-keys.js";
 import type {
   Change,
   ChangesPage,
@@ -15,16 +16,14 @@ import type {
   SchemaChange,
 } from "../types.js";
 import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
+import { checkFilter } from "../write-checks.js";
 import {
-  checkFilter,
   filterConditions,
-  identityParams,
   KEY_COLUMNS,
   keyOfRow,
   type RawRow,
   REL_COLUMNS,
   rowToRelationship,
-  serializeContext,
   VISIBLE,
 } from "./rows.js";
 import type { Statements } from "./statements.js";
@@ -87,7 +86,7 @@ export function applyUpdates(
   ctx.s.insertRevision.run(rev, now);
   let seq = 0;
   for (const { operation, relationship: r } of updates) {
-    const ids = identityParams(r);
+    const ids = relationshipKey(r);
     const existing = ctx.s.selectLive.get(ids) as
       | [number, string | null, string | null, number | null]
       | undefined;
