@@ -161,6 +161,10 @@ export async function dispatch(
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
   const subject = ctx.subject;
   const todo: string[] = [];
+  // Each id's key is built once here (prefix and suffix once per call) and handed on.
+  const pre = `${ctx.plan.id}|${ctx.revision}|${member.def.name}:`;
+  const suf = `#${member.name}@${ctx.subjectKey}`;
+  const keys: string[] = [];
   for (const id of ids) {
     // A subject set checked against itself is a member of itself.
     if (subject.relation === member.name && subject.type === member.def.name && subject.id === id) {
@@ -174,8 +178,9 @@ export async function dispatch(
       pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
       continue;
     }
+    let key = "";
     if (!ctx.explain) {
-      const key = resultKey(ctx, member, id);
+      key = pre + id + suf;
       const hit = ctx.results.get(key, ctx.now);
       if (hit !== undefined) {
         if (hit !== null) m.set(id, hit);
@@ -198,26 +203,39 @@ export async function dispatch(
       }
     }
     todo.push(id);
+    keys.push(key);
   }
   if (todo.length === 0) return { m, t };
-  const unique = todo.length > 1 ? [...new Set(todo)] : todo;
+  let unique = todo;
+  let uniqueKeys = keys;
+  if (todo.length > 1) {
+    const seen = new Set<string>();
+    unique = [];
+    uniqueKeys = [];
+    for (let i = 0; i < todo.length; i++) {
+      const id = todo[i]!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      unique.push(id);
+      uniqueKeys.push(keys[i]!);
+    }
+  }
   const flights = ctx.explain ? undefined : ctx.flights;
   if (flights === undefined || ctx.state === undefined) {
-    await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin);
+    await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin, uniqueKeys);
     return { m, t };
   }
   // Single-flight: others asking the same subproblems meanwhile wait for these answers.
   const flight = createFlight(ctx.state);
   const owned: string[] = [];
-  for (const id of unique) {
-    const key = resultKey(ctx, member, id);
+  for (const key of uniqueKeys) {
     if (flights.has(key)) continue;
     flights.set(key, flight);
     owned.push(key);
   }
   let done: { cacheable: boolean; until: number } | undefined;
   try {
-    done = await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin);
+    done = await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin, uniqueKeys);
   } finally {
     for (const key of owned) flights.delete(key);
     flight.settle((id) => (done?.cacheable ? { m: m.get(id), until: done.until } : null));
@@ -267,6 +285,8 @@ async function computeInto(
   t: Traces | undefined,
   neg: number,
   origin: Origin | undefined,
+  /** The result key of each of `ids` (same order); empty when explaining (nothing is cached). */
+  keys: readonly string[],
 ): Promise<{ cacheable: boolean; until: number }> {
   const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, neg, origin };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
@@ -274,8 +294,8 @@ async function computeInto(
   if (sub.minCut === depth && ids.length > 1) {
     // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
     let all = { cacheable: true, until: Number.POSITIVE_INFINITY };
-    for (const id of ids) {
-      const one = await computeInto(ctx, member, [id], stack, depth, acc, m, t, neg, origin);
+    for (let i = 0; i < ids.length; i++) {
+      const one = await computeInto(ctx, member, [ids[i]!], stack, depth, acc, m, t, neg, origin, [keys[i]!]);
       all = { cacheable: all.cacheable && one.cacheable, until: Math.min(all.until, one.until) };
     }
     return all;
@@ -283,10 +303,11 @@ async function computeInto(
   if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
   const cacheable = sub.minCut >= depth && !ctx.explain;
   if (sub.minCut < depth && sub.minCut < acc.minCut) acc.minCut = sub.minCut;
-  for (const id of ids) {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
     const r = out.m.get(id);
     if (r !== undefined) m.set(id, r);
-    if (cacheable) ctx.results.set(resultKey(ctx, member, id), r, sub.validUntil);
+    if (cacheable) ctx.results.set(keys[i]!, r, sub.validUntil);
     if (t !== undefined) {
       const children = out.t?.get(id);
       pushTrace(t, id, {
