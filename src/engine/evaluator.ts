@@ -332,8 +332,22 @@ async function evalNode(
   switch (node.k) {
     case "nil":
       return { m: new Map(), t: undefined };
-    case "computed":
-      return dispatch(ctx, node.target, ids, frame, acc, neg);
+    case "computed": {
+      const target = node.target;
+      const s = ctx.subject;
+      // A plain relation needs no frame of its own: its only way onwards is a subject set, which
+      // dispatches (and so meets cycles) anyway. Skipping the frame saves a key, a cache write and
+      // a single-flight entry per id. Not when explaining (the trace names the step), nor when the
+      // subject is that very relation (dispatch answers "itself").
+      if (
+        target.node.k === "relation" &&
+        !ctx.explain &&
+        (s.relation !== target.name || s.type !== target.def.name)
+      ) {
+        return evalRelation(ctx, target, target.node.name, ids, frame, acc, neg);
+      }
+      return dispatch(ctx, target, ids, frame, acc, neg);
+    }
     case "relation":
       return evalRelation(ctx, member, node.name, ids, frame, acc, neg);
     case "arrow":
