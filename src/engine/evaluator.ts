@@ -432,59 +432,84 @@ function wrap(
   return out;
 }
 
-/** Reads `relation` for many objects, fetching every relation the member needs in one call. */
+/** Shared by every object without relationships; replaced by a fresh array on the first push. */
+const NONE: Relationship[] = Object.freeze([]) as unknown as Relationship[];
+
+/**
+ * Reads `relation` for many objects, fetching every relation the member needs in one call. The
+ * answer is the request's memo for `relation`: it holds every id asked (and maybe more).
+ */
 export async function readTuples(
   ctx: RequestContext,
   member: PlanMember,
   relation: string,
   ids: readonly string[],
   acc: Acc,
-): Promise<Map<string, readonly Relationship[]>> {
+): Promise<ReadonlyMap<string, readonly Relationship[]>> {
   const type = member.def.name;
-  const wanted = member.prefetch.includes(relation) ? member.prefetch : [relation];
   let byId = ctx.tuples.get(`${type}#${relation}`);
   const missing = byId === undefined ? ids : ids.filter((id) => !byId!.has(id));
   if (missing.length > 0) {
+    const wanted = member.prefetch.includes(relation) ? member.prefetch : [relation];
     const found = await ctx.store.lookupForward(
       { resourceType: type, resourceIds: missing, relations: wanted },
       ctx.revision,
     );
-    const maps = new Map<string, Map<string, Relationship[]>>();
+    // Per wanted relation: its memo, and which ids this call fills (undefined: all of `missing`).
+    const memos = new Map<string, { memo: Map<string, Relationship[]>; fresh: Set<string> | undefined }>();
     for (const rel of wanted) {
-      let memo = ctx.tuples.get(`${type}#${rel}`);
+      // Only this function fills the memos, always with arrays of its own.
+      let memo = ctx.tuples.get(`${type}#${rel}`) as Map<string, Relationship[]> | undefined;
       if (memo === undefined) {
         memo = new Map();
         ctx.tuples.set(`${type}#${rel}`, memo);
       }
-      const fresh = new Map<string, Relationship[]>();
+      let fresh: Set<string> | undefined;
+      for (const id of missing) {
+        if (memo.has(id)) {
+          // An earlier call (for another relation) already read some: add rows only for the rest.
+          const m = memo;
+          fresh = new Set(missing.filter((x) => !m.has(x)));
+          break;
+        }
+      }
       for (const id of missing) {
         if (memo.has(id)) continue;
-        const list: Relationship[] = [];
         const extra = ctx.contextual?.get(`${type}:${id}#${rel}`);
+        let list = NONE;
         if (extra !== undefined) {
+          list = [];
           for (const r of extra)
             if (r.expiration === undefined || r.expiration.getTime() > ctx.now) list.push(r);
         }
-        fresh.set(id, list);
         memo.set(id, list);
       }
-      maps.set(rel, fresh);
+      memos.set(rel, { memo, fresh });
     }
-    for (const r of found) maps.get(r.relation)?.get(r.resource.id)?.push(r);
+    for (const r of found) {
+      const into = memos.get(r.relation);
+      if (into === undefined) continue;
+      const id = r.resource.id;
+      if (into.fresh !== undefined && !into.fresh.has(id)) continue;
+      const list = into.memo.get(id);
+      if (list === undefined) continue;
+      if (list === NONE) into.memo.set(id, [r]);
+      else list.push(r);
+    }
     byId = ctx.tuples.get(`${type}#${relation}`);
   }
-  const out = new Map<string, readonly Relationship[]>();
+  const memo = byId!;
   for (const id of ids) {
-    const list = byId!.get(id) ?? [];
+    const list = memo.get(id);
+    if (list === undefined) continue;
     for (const r of list) {
       if (r.expiration !== undefined) {
         const at = r.expiration.getTime();
         if (at < acc.validUntil) acc.validUntil = at;
       }
     }
-    out.set(id, list);
   }
-  return out;
+  return memo;
 }
 
 async function evalRelation(
