@@ -74,18 +74,15 @@ function onStack(
   neg: number,
   origin: Origin | undefined,
 ): number {
-  let any = false;
+  // The shallowest frame holding the id: the walk below need not go past it.
+  let top: Stack | undefined;
+  for (let s = stack; s !== undefined; s = s.parent) if (s.label === label && s.ids.has(id)) top = s;
+  if (top === undefined) return -1;
+  // The ids on this id's own path at the current frame: one id, the origin's list, or a set.
+  const list: readonly string[] = origin?.get(id) ?? [id];
+  let set: Set<string> | undefined;
   for (let s = stack; s !== undefined; s = s.parent) {
-    if (s.label === label && s.ids.has(id)) {
-      any = true;
-      break;
-    }
-  }
-  if (!any) return -1;
-  let path: Iterable<string> = origin?.get(id) ?? [id];
-  let pathHas = (x: string) => (path as readonly string[]).includes(x);
-  for (let s = stack; s !== undefined; s = s.parent) {
-    if (s.label === label && s.ids.has(id) && pathHas(id)) {
+    if (s.label === label && s.ids.has(id) && (set === undefined ? list.includes(id) : set.has(id))) {
       if (s.neg !== neg) {
         // Recursion through an exclusion has no well-defined answer (it is not stratified).
         throw new LatchError(
@@ -97,18 +94,19 @@ function onStack(
       }
       return s.depth;
     }
+    if (s === top) return -1;
     const o = s.origin;
     if (o === undefined) continue;
     const up = new Set<string>();
-    for (const x of path) {
+    for (const x of set ?? list) {
       const from = o.get(x);
       if (from === undefined) {
         // Unknown provenance: assume every id of the parent frame.
         for (const y of s.parent?.ids ?? []) up.add(y);
       } else for (const y of from) up.add(y);
     }
-    path = up;
-    pathHas = (x: string) => up.has(x);
+    if (up.size === 0) return -1;
+    set = up;
   }
   return -1;
 }
