@@ -1,30 +1,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { schemaCommand } from "../../src/cli/commands/schema.js";
 import { formatSchema } from "../../src/schema/index.js";
+import { runCommand } from "../cli/run-command.js";
 
-async function run(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    await schemaCommand().parseAsync(args, { from: "user" });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  return { stdout, stderr, exitCode };
-}
+const run = (args: string[]) => runCommand(schemaCommand(), args);
 
 const dir = mkdtempSync(join(tmpdir(), "latch-schema-cli-"));
 const good = join(dir, "good.zed");

@@ -9,38 +9,11 @@ import { relationshipsCommand } from "../../src/cli/commands/relationships.js";
 import { addRemoteSchemaCommands } from "../../src/cli/commands/schema-remote.js";
 import { serveCommand } from "../../src/cli/commands/serve.js";
 import { createClient } from "../../src/client/index.js";
+import { runCommand } from "../cli/run-command.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
 
-interface Output {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
-/** Runs a command and returns what it printed and the exit code it set. */
-async function run(command: Command, args: string[]): Promise<Output> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  process.exitCode = 0;
-  try {
-    await command.parseAsync(args, { from: "user" });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { stdout, stderr, exitCode };
-}
+const run = runCommand;
 
 const schemaCli = () => addRemoteSchemaCommands(new Command("schema"));
 

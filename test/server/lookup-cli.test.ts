@@ -2,42 +2,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Command } from "commander";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkCommand } from "../../src/cli/commands/check.js";
 import { lookupCommand } from "../../src/cli/commands/lookup.js";
 import { createClient, createEmbedded } from "../../src/client/index.js";
+import { runCommand } from "../cli/run-command.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
 
-interface Output {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
-async function run(command: Command, args: string[]): Promise<Output> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  process.exitCode = 0;
-  try {
-    await command.parseAsync(args, { from: "user" });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { stdout, stderr, exitCode };
-}
+const run = runCommand;
 
 const lookup = (...args: string[]) => run(lookupCommand(), args);
 const lines = (text: string) => text.split("\n").filter((l) => l !== "");
