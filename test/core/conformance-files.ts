@@ -22,9 +22,18 @@ export function skipConformance(): boolean {
   return true;
 }
 
+/** The validation files' names, sorted; empty when the folder is absent. */
+export function conformanceFileNames(): string[] {
+  return conformanceAvailable
+    ? readdirSync(conformanceDir)
+        .filter((name) => name.endsWith(".yaml"))
+        .sort()
+    : [];
+}
+
 export function conformanceFiles(): { name: string; text: string }[] {
-  return readdirSync(conformanceDir)
-    .filter((name) => name.endsWith(".yaml"))
-    .sort()
-    .map((name) => ({ name, text: readFileSync(resolve(conformanceDir, name), "utf8") }));
+  return conformanceFileNames().map((name) => ({
+    name,
+    text: readFileSync(resolve(conformanceDir, name), "utf8"),
+  }));
 }

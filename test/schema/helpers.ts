@@ -6,6 +6,7 @@ import { expect } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { formatParameterType } from "../../src/conditions/index.js";
 import type { CompiledSchema } from "../../src/schema/index.js";
+import { conformanceDir, conformanceFileNames } from "../core/conformance-files.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const goldenRoot = join(repoRoot, "test/golden/schema");
@@ -59,16 +60,12 @@ export function dumpSchema(schema: CompiledSchema): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-export const conformanceDir = resolve(
-  repoRoot,
-  process.env.LATCH_CONFORMANCE_DIR ?? "../shared/conformance/spicedb",
-);
-export const conformancePresent = existsSync(conformanceDir);
+export { conformanceAvailable as conformancePresent, conformanceDir } from "../core/conformance-files.js";
 export const requireConformance = process.env.LATCH_REQUIRE_CONFORMANCE === "1";
 
 /** The `schema:` of every SpiceDB validation file, by file name. */
 export function conformanceSchemas(): { file: string; schema: string }[] {
-  return listFiles(conformanceDir, ".yaml").map((file) => {
+  return conformanceFileNames().map((file) => {
     const doc = parseYaml(readFileSync(join(conformanceDir, file), "utf8")) as { schema?: unknown };
     return { file, schema: typeof doc.schema === "string" ? doc.schema : "" };
   });
