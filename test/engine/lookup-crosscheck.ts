@@ -13,8 +13,9 @@ import {
   type Relationship,
   type SubjectRef,
 } from "../../src/core/index.js";
+import type { Engine } from "../../src/engine/index.js";
 import type { CompiledSchema } from "../../src/schema/index.js";
-import { collectAll, type LookupEngine } from "./lookup-harness.js";
+import { collectAll } from "./lookup-harness.js";
 
 export type Verdict = CheckState | "error";
 
@@ -56,7 +57,7 @@ export function universe(relationships: readonly Relationship[]) {
 }
 
 export async function crossCheck(
-  engine: LookupEngine,
+  engine: Engine,
   schema: CompiledSchema,
   relationships: readonly Relationship[],
   oracle: Oracle,
@@ -219,7 +220,7 @@ function compareMaps(expected: ReadonlyMap<string, string>, actual: ReadonlyMap<
 }
 
 /** Check through CheckBulk, in chunks within its item limit. */
-export function engineOracle(engine: LookupEngine): Oracle {
+export function engineOracle(engine: Engine): Oracle {
   return async (pairs, permission, context) => {
     const out: Verdict[] = [];
     for (let i = 0; i < pairs.length; i += 500) {

@@ -5,9 +5,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createEngine } from "../../src/engine/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { crossCheck, type Oracle, type Verdict } from "./lookup-crosscheck.js";
-import { createLookupEngine } from "./lookup-harness.js";
 import { createMemoryStore } from "./memory-store.js";
 import { scenarioArb } from "./random-scenarios.js";
 import { CycleThroughExclusion, referenceCheck } from "./reference.js";
@@ -29,7 +29,7 @@ describe("lookups equal the reference evaluator", () => {
         const store = createMemoryStore();
         await store.writeSchema(shape.schema);
         await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
-        const engine = createLookupEngine({ store, quantizationMs: 0 });
+        const engine = createEngine({ store, quantizationMs: 0 });
         const now = Date.now();
         const oracle: Oracle = async (pairs, permission, ctx) =>
           pairs.map(({ resource, subject }): Verdict => {

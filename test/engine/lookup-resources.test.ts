@@ -1,42 +1,12 @@
 /** LookupResources: states, batching, limits, cursors across concurrent writes, deadlines. */
 import { describe, expect, it } from "vitest";
 import { isLatchError, LatchError, parseRelationship, type Relationship } from "../../src/core/index.js";
-import type { Store } from "../../src/store/index.js";
+import { createEngine } from "../../src/engine/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
-import { collectAll, createLookupEngine } from "./lookup-harness.js";
+import { collectAll, loadLookupFixture, rels } from "./lookup-harness.js";
 import { createMemoryStore } from "./memory-store.js";
 
-const SCHEMA = `caveat on_network(ip string, allowed string) {
-  ip == allowed
-}
-
-definition user {}
-
-definition group {
-  relation member: user | group#member
-}
-
-definition folder {
-  relation parent: folder
-  relation viewer: user | group#member
-  permission view = viewer + parent->view
-}
-
-definition document {
-  relation parent: folder
-  relation viewer: user | group#member | user:* | user with on_network
-  relation banned: user
-  permission view = (viewer + parent->view) - banned
-}
-`;
-
-const rels = (...lines: string[]) => lines.map(parseRelationship);
-
-async function load(store: Store, relationships: readonly Relationship[]) {
-  await store.writeSchema(SCHEMA);
-  if (relationships.length > 0) await store.importRelationships(relationships);
-  return createLookupEngine({ store, quantizationMs: 0 });
-}
+const load = loadLookupFixture;
 
 const view = (id: string, extra: Record<string, unknown> = {}) => ({
   resourceType: "document",
@@ -152,7 +122,7 @@ definition document {
       rows += found.length;
       return found;
     };
-    const engine = createLookupEngine({ store, quantizationMs: 0 });
+    const engine = createEngine({ store, quantizationMs: 0 });
     const got = await collectAll(engine.lookupResources(view("alice", { context: { clearance: 1 } })));
     expect(got.map((r) => `${r.resourceId}:${r.state}`)).toEqual(["d001:ALLOWED"]);
     const unknown = await collectAll(engine.lookupResources(view("alice")));

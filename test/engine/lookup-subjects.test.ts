@@ -1,39 +1,10 @@
 /** LookupSubjects: nested groups, folders, caveats, wildcards with exclusions, subject sets. */
 import { describe, expect, it } from "vitest";
-import { formatSubjectRef, parseRelationship } from "../../src/core/index.js";
-import { collectAll, createLookupEngine } from "./lookup-harness.js";
+import { formatSubjectRef } from "../../src/core/index.js";
+import { collectAll, loadLookupFixture, rels } from "./lookup-harness.js";
 import { createMemoryStore } from "./memory-store.js";
 
-const SCHEMA = `caveat on_network(ip string, allowed string) {
-  ip == allowed
-}
-
-definition user {}
-
-definition group {
-  relation member: user | group#member
-}
-
-definition folder {
-  relation parent: folder
-  relation viewer: user | group#member
-  permission view = viewer + parent->view
-}
-
-definition document {
-  relation parent: folder
-  relation viewer: user | group#member | user:* | user with on_network
-  relation banned: user | group#member
-  permission view = (viewer + parent->view) - banned
-}
-`;
-
-async function setup(...lines: string[]) {
-  const store = createMemoryStore();
-  await store.writeSchema(SCHEMA);
-  await store.importRelationships(lines.map(parseRelationship));
-  return createLookupEngine({ store, quantizationMs: 0 });
-}
+const setup = (...lines: string[]) => loadLookupFixture(createMemoryStore(), rels(...lines));
 
 const show = (r: {
   subject: Parameters<typeof formatSubjectRef>[0];

@@ -7,12 +7,12 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { createEngine } from "../../src/engine/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { parseRelationshipsBlock, type ValidationDocument } from "../../src/validation/index.js";
 import { conformanceDir, conformanceFileNames, skipConformance } from "../core/conformance-files.js";
 import { crossCheck, engineOracle } from "../engine/lookup-crosscheck.js";
-import { createLookupEngine } from "../engine/lookup-harness.js";
 
 // Throws (failing the file) when LATCH_REQUIRE_CONFORMANCE=1 and the folder is missing.
 const skip = skipConformance();
@@ -46,7 +46,7 @@ describe.skipIf(skip)("lookup cross-check on the SpiceDB conformance files", () 
       try {
         await store.writeSchema(schemaText);
         if (relationships.length > 0) await store.importRelationships(relationships);
-        const engine = createLookupEngine({ store, quantizationMs: 0 });
+        const engine = createEngine({ store, quantizationMs: 0 });
         const { problems, stats } = await crossCheck(
           engine,
           compileSchema(schemaText),
