@@ -81,15 +81,6 @@ function errorMetadata(code: string, details: unknown, requestId: string): Metad
 }
 
 export function toWireError(error: unknown, requestId: string): WireError {
-  if (error instanceof UnimplementedError) {
-    return {
-      code: status.UNIMPLEMENTED,
-      details: error.message,
-      metadata: errorMetadata(error.code, {}, requestId),
-      unexpected: false,
-      errorCode: error.code,
-    };
-  }
   if (isLatchError(error) && error.kind !== "internal") {
     const diagnostics = diagnosticsOf(error);
     const details = diagnostics.length > 0 ? { ...error.details, diagnostics } : error.details;
@@ -135,12 +126,4 @@ export function overLimit(field: string, limit: number, got: number): RequestErr
     `${field}: ${got} items is over the limit of ${limit}`,
     { field, limit, got },
   );
-}
-
-/** An RPC that is part of the API but not served yet. */
-export class UnimplementedError extends LatchError {
-  override readonly name = "UnimplementedError";
-  constructor(method: string) {
-    super("api/unimplemented", "failed-precondition", `${method} is not implemented yet`, { method });
-  }
 }

@@ -9,7 +9,7 @@ export {
   watchDatastoreHealth,
 } from "./datastore-health.js";
 export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
-export { RequestError, statusForKind, toWireError, UnimplementedError } from "./errors.js";
+export { RequestError, statusForKind, toWireError } from "./errors.js";
 export type { CallContext } from "./grpc-adapter.js";
 export { serviceDefinition } from "./grpc-adapter.js";
 export { readRevision } from "./handlers-relationship.js";
