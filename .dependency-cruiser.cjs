@@ -49,7 +49,7 @@ module.exports = {
     {
       name: "backends-see-the-interface",
       severity: "error",
-      from: { path: "^src/store/(sqlite|postgres)/" },
+      from: { path: "^src/store/(sqlite|postgres|mirror)/" },
       to: { path: "^src/(?!core/|conditions/|schema/|store/)" },
     },
     {

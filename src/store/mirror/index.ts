@@ -1,0 +1,8 @@
+export {
+  createMirroredStore,
+  type MirrorEvent,
+  type MirroredStore,
+  type MirrorOptions,
+  type MirrorState,
+  type MirrorStats,
+} from "./mirror-store.js";

@@ -1,0 +1,230 @@
+/**
+ * The in-memory copy must answer every hot read exactly as the store it wraps: the shared store
+ * suite runs on it, and a seeded random history compares both at every revision, before and after
+ * old versions are compacted, with writes arriving through another connection to the same file.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createRandom } from "../../bench/corpus.js";
+import type { Relationship } from "../../src/core/index.js";
+import type { RelationshipUpdate, Store } from "../../src/store/index.js";
+import { createMirroredStore, type MirrorEvent } from "../../src/store/mirror/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { fmt, rel, SCHEMA } from "./conformance/helpers.js";
+import { storeConformance } from "./store.case.js";
+
+const dir = mkdtempSync(join(tmpdir(), "latch-mirror-"));
+let files = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const nextPath = () => join(dir, `mirror-${files++}.db`);
+
+storeConformance("sqlite file behind the in-memory copy", async () => {
+  const store = createMirroredStore(await createSqliteStore({ path: nextPath() }));
+  expect(await store.ready()).toBe(true);
+  return store;
+});
+
+const DOCS = ["d1", "d2", "d3", "d4"];
+const USERS = ["u1", "u2", "u3", "*"];
+const GROUPS = ["g1", "g2", "g3"];
+
+/** A random update on the conformance schema: plain, wildcard, subject-set and caveated viewers. */
+function randomUpdate(next: () => number): RelationshipUpdate {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const roll = next();
+  let text: string;
+  if (roll < 0.3) text = `document:${pick(DOCS)}#viewer@user:${pick(USERS)}`;
+  else if (roll < 0.5) text = `document:${pick(DOCS)}#viewer@group:${pick(GROUPS)}#member`;
+  else if (roll < 0.65) text = `group:${pick(GROUPS)}#member@user:${pick(USERS.slice(0, 3))}`;
+  else if (roll < 0.8) text = `group:${pick(GROUPS)}#member@group:${pick(GROUPS)}#member`;
+  else if (roll < 0.9) text = `document:${pick(DOCS)}#owner@user:${pick(USERS.slice(0, 3))}`;
+  else
+    text = `document:${pick(DOCS)}#viewer@user:${pick(USERS.slice(0, 3))}[only_on:{"day":"${pick(["monday", "tuesday"])}"}]`;
+  return { operation: next() < 0.3 ? "delete" : "touch", relationship: rel(text) };
+}
+
+const sorted = (list: readonly Relationship[]) => list.map(fmt).sort();
+
+/** Every hot read of the schema's shapes, from both stores, at one revision. */
+async function expectSameReads(copy: Store, truth: Store, revision: bigint): Promise<void> {
+  const forward = [
+    { resourceType: "document", resourceIds: DOCS, relations: ["viewer"] },
+    { resourceType: "document", resourceIds: [...DOCS, "d1"], relations: ["viewer", "owner", "parent"] },
+    {
+      resourceType: "document",
+      resourceIds: ["d2"],
+      relations: ["viewer"],
+      subjectType: "group",
+      subjectRelation: "member",
+    },
+    {
+      resourceType: "document",
+      resourceIds: DOCS,
+      relations: ["viewer"],
+      subjectType: "user",
+      subjectIds: ["u1", "*"],
+    },
+    { resourceType: "group", resourceIds: GROUPS, relations: ["member"] },
+    { resourceType: "folder", resourceIds: ["nothing"], relations: ["viewer"] },
+  ];
+  for (const query of forward) {
+    expect(sorted(await copy.lookupForward(query, revision)), JSON.stringify(query)).toEqual(
+      sorted(await truth.lookupForward(query, revision)),
+    );
+  }
+  const reverse = [
+    {
+      resourceType: "document",
+      relations: ["viewer"],
+      subjectType: "user",
+      subjectIds: ["u1", "*"],
+      subjectRelation: "",
+    },
+    {
+      resourceType: "document",
+      relations: ["viewer", "owner"],
+      subjectType: "user",
+      subjectIds: USERS,
+      subjectRelation: "",
+    },
+    {
+      resourceType: "document",
+      relations: ["viewer"],
+      subjectType: "group",
+      subjectIds: GROUPS,
+      subjectRelation: "member",
+    },
+    {
+      resourceType: "group",
+      relations: ["member"],
+      subjectType: "group",
+      subjectIds: GROUPS,
+      subjectRelation: "member",
+    },
+    {
+      resourceType: "group",
+      relations: ["member"],
+      subjectType: "user",
+      subjectIds: ["u2", "u2"],
+      subjectRelation: "",
+    },
+  ];
+  for (const query of reverse) {
+    expect(sorted(await copy.lookupReverse(query, revision)), JSON.stringify(query)).toEqual(
+      sorted(await truth.lookupReverse(query, revision)),
+    );
+  }
+}
+
+describe("in-memory copy", () => {
+  it("answers like SQLite at every revision of a random history written by another connection", async () => {
+    const path = nextPath();
+    const truth = await createSqliteStore({ path });
+    await truth.writeSchema(SCHEMA);
+    const next = createRandom(7);
+    // Some history before the copy loads, some after.
+    for (let i = 0; i < 20; i++) await truth.write([randomUpdate(next)]);
+    const copy = createMirroredStore(await createSqliteStore({ path }));
+    expect(await copy.ready()).toBe(true);
+    const loadedAt = copy.stats().revision;
+    const revisions: bigint[] = [];
+    for (let i = 0; i < 60; i++) {
+      const batch = Array.from({ length: 1 + Math.floor(next() * 3) }, () => randomUpdate(next));
+      // A batch may name one relationship twice; the store refuses that, which is fine here.
+      const revision = await truth.write(batch).catch(() => undefined);
+      if (revision === undefined) continue;
+      revisions.push(revision);
+      await expectSameReads(copy, truth, revision);
+    }
+    // Older revisions, read after newer changes were applied: the versions kept answer them.
+    for (const revision of revisions) await expectSameReads(copy, truth, revision);
+    // Before the load: the wrapped store answers.
+    await expectSameReads(copy, truth, loadedAt - 5n);
+    expect(copy.stats()).toMatchObject({ state: "ready", floor: loadedAt });
+    await copy.close();
+    await truth.close();
+  });
+
+  it("drops versions no reader can see and sends older reads to the store, still exact", async () => {
+    const truth = await createSqliteStore({ path: nextPath() });
+    await truth.writeSchema(SCHEMA);
+    const copy = createMirroredStore(truth, { retainMs: 0 });
+    expect(await copy.ready()).toBe(true);
+    const next = createRandom(11);
+    const revisions: bigint[] = [];
+    for (let i = 0; i < 40; i++) {
+      const revision = await copy.write([randomUpdate(next)]).catch(() => undefined);
+      if (revision === undefined) continue;
+      revisions.push(revision);
+      // Two catch-ups apart, with no time kept: the floor moves up behind the newest revision.
+      await copy.lookupForward(
+        { resourceType: "document", resourceIds: ["d1"], relations: ["viewer"] },
+        revision,
+      );
+    }
+    const { floor, revision: applied } = copy.stats();
+    expect(floor).toBeGreaterThan(revisions[0]!);
+    expect(applied).toBe(revisions[revisions.length - 1]);
+    for (const revision of revisions) await expectSameReads(copy, truth, revision);
+    await copy.close();
+  });
+
+  it("stays out of the way when the data is larger than its limit", async () => {
+    const truth = await createSqliteStore({ path: nextPath() });
+    await truth.writeSchema(SCHEMA);
+    const revision = await truth.write(
+      ["document:d1#viewer@user:u1", "document:d2#viewer@user:u1", "document:d3#owner@user:u2"].map((t) => ({
+        operation: "touch" as const,
+        relationship: rel(t),
+      })),
+    );
+    const events: MirrorEvent[] = [];
+    const copy = createMirroredStore(truth, { maxRelationships: 2, onEvent: (e) => events.push(e) });
+    expect(await copy.ready()).toBe(false);
+    expect(events).toEqual([{ kind: "too-large", maxRelationships: 2 }]);
+    expect(copy.stats()).toMatchObject({ state: "off", relationships: 0 });
+    await expectSameReads(copy, truth, revision);
+    await copy.close();
+  });
+
+  it("drops the copy when writes take it over its limit, then answers from the store", async () => {
+    const truth = await createSqliteStore({ path: nextPath() });
+    await truth.writeSchema(SCHEMA);
+    const events: MirrorEvent[] = [];
+    const copy = createMirroredStore(truth, { maxRelationships: 3, onEvent: (e) => events.push(e) });
+    expect(await copy.ready()).toBe(true);
+    const revision = await copy.write(
+      ["d1", "d2", "d3", "d4"].map((d) => ({
+        operation: "touch" as const,
+        relationship: rel(`document:${d}#viewer@user:u1`),
+      })),
+    );
+    await expectSameReads(copy, truth, revision);
+    expect(copy.stats().state).toBe("off");
+    expect(events.map((e) => e.kind)).toEqual(["ready", "too-large"]);
+    await copy.close();
+  });
+
+  it("hides an expired relationship from the instant it expires", async () => {
+    const truth = await createSqliteStore({ path: nextPath() });
+    await truth.writeSchema(SCHEMA);
+    const copy = createMirroredStore(truth);
+    expect(await copy.ready()).toBe(true);
+    const soon = new Date(Date.now() + 150).toISOString();
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const revision = await copy.write([
+      { operation: "touch", relationship: rel(`document:d1#temp@user:u1[expiration:${soon}]`) },
+      { operation: "touch", relationship: rel(`document:d1#temp@user:u2[expiration:${later}]`) },
+    ]);
+    const query = { resourceType: "document", resourceIds: ["d1"], relations: ["temp"] };
+    expect(sorted(await copy.lookupForward(query, revision))).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sorted(await copy.lookupForward(query, revision))).toEqual(
+      [`document:d1#temp@user:u2[expiration:${later.replace(".000Z", "Z")}]`].map((t) => fmt(rel(t))),
+    );
+    await expectSameReads(copy, truth, revision);
+    await copy.close();
+  });
+});
