@@ -1,6 +1,7 @@
 /**
  * Engine latency on the standard corpus (about 412k relationships) in a temporary SQLite store.
- * Run: `npx tsx bench/engine-bench.ts [scale]` (scale s, m or l; default m).
+ * Run: `npx tsx bench/engine-bench.ts [scale] [--no-mirror]` (scale s, m or l; default m).
+ * `--no-mirror` reads every relationship from SQLite instead of the in-memory copy (the default).
  *
  * Cases: Check over a mix of direct, group, folder and denied checks with no cache at all
  * ("uncached"), the same with a warm cache ("cached"), and CheckBulk of 100 documents for one user.
@@ -10,11 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CheckRequest, Engine } from "../src/engine/index.js";
 import { createEngine } from "../src/engine/index.js";
+import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, pickFixtures } from "./fixtures.js";
 
-const scale = (process.argv[2] ?? "m") as Scale;
+const args = process.argv.slice(2);
+const scale = (args.find((a) => !a.startsWith("--")) ?? "m") as Scale;
+const mirrored = !args.includes("--no-mirror");
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
@@ -43,11 +47,14 @@ async function main() {
   try {
     const t0 = performance.now();
     const corpus = generateCorpus(scale);
-    const store = await createSqliteStore({ path: join(dir, "bench.db") });
-    await store.writeSchema(corpus.schema);
-    await store.importRelationships(corpus.relationships, { batchSize: 20_000 });
+    const sqlite = await createSqliteStore({ path: join(dir, "bench.db") });
+    await sqlite.writeSchema(corpus.schema);
+    await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
+    const mirror = mirrored ? createMirroredStore(sqlite) : undefined;
+    if (mirror !== undefined && !(await mirror.ready())) throw new Error("the in-memory copy did not load");
+    const store = mirror ?? sqlite;
     console.log(
-      `corpus ${scale}: ${corpus.relationships.length} relationships loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `corpus ${scale}: ${corpus.relationships.length} relationships loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s${mirror === undefined ? ", reads from SQLite" : `, reads from memory (${JSON.stringify(mirror.stats(), (_k, v) => (typeof v === "bigint" ? Number(v) : v))})`}`,
     );
     const fx = pickFixtures(corpus, 2_000);
     const random = createRandom(11);

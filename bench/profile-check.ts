@@ -1,14 +1,22 @@
-/** Profiling helper: `node --cpu-prof --import tsx bench/profile-check.ts [scale]`. Loops uncached checks. */
+/**
+ * Profiling helper: `node --cpu-prof --import tsx bench/profile-check.ts [scale] [--no-mirror]`.
+ * Loops uncached checks; reads come from the in-memory copy unless `--no-mirror`.
+ */
 import { createEngine } from "../src/engine/index.js";
+import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
 import { pickFixtures } from "./fixtures.js";
 
-const scale = (process.argv[2] ?? "s") as Scale;
+const args = process.argv.slice(2);
+const scale = (args.find((a) => !a.startsWith("--")) ?? "s") as Scale;
 const corpus = generateCorpus(scale);
-const store = await createSqliteStore({ path: ":memory:" });
-await store.writeSchema(corpus.schema);
-await store.importRelationships(corpus.relationships, { batchSize: 20_000 });
+const sqlite = await createSqliteStore({ path: ":memory:" });
+await sqlite.writeSchema(corpus.schema);
+await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
+const mirror = args.includes("--no-mirror") ? undefined : createMirroredStore(sqlite);
+await mirror?.ready();
+const store = mirror ?? sqlite;
 const fx = pickFixtures(corpus, 1_000);
 const engine = createEngine({ store, cache: false });
 const inputs = [...fx.deniedRandom, ...fx.folderInherited, ...fx.groupNested];

@@ -14,6 +14,7 @@ import {
   watchChanges,
 } from "../server/index.js";
 import type { Store } from "../store/index.js";
+import { createMirroredStore, type MirrorOptions } from "../store/mirror/index.js";
 import { createSqliteStore } from "../store/sqlite/index.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import type { CallOptions, LatchClient, RelationshipInput } from "./types.js";
@@ -27,6 +28,11 @@ export interface EmbeddedOptions {
   readonly schema?: string;
   readonly engine?: Omit<EngineOptions, "store">;
   readonly watchPollMs?: number;
+  /**
+   * The in-memory copy of the relationships that answers the engine's reads (default on, up to
+   * 2,000,000 relationships); `false` reads everything from the database.
+   */
+  readonly mirror?: MirrorOptions | false;
 }
 
 export interface EmbeddedClient extends LatchClient {
@@ -85,7 +91,8 @@ function typeName(value: string, field: string): string {
 }
 
 export async function createEmbedded(options: EmbeddedOptions): Promise<EmbeddedClient> {
-  const store = options.store ?? (await createSqliteStore({ path: options.database }));
+  const opened = options.store ?? (await createSqliteStore({ path: options.database }));
+  const store = options.mirror === false ? opened : createMirroredStore(opened, options.mirror);
   try {
     if (options.schema !== undefined) {
       const stored = await store.readSchema();

@@ -15,6 +15,7 @@ import {
   type ServerLimits,
   startServer,
 } from "../../server/index.js";
+import { createMirroredStore } from "../../store/mirror/index.js";
 import { describeDatastore, openDatastore } from "../datastore.js";
 
 interface ServeOptions {
@@ -35,6 +36,7 @@ interface ServeOptions {
   logLevel: string;
   config?: string;
   shutdownGraceMs?: string;
+  mirrorMaxRelationships?: string;
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -136,6 +138,12 @@ export function serveCommand(): Command {
       new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
     )
     .addOption(
+      new Option(
+        "--mirror-max-relationships <n>",
+        "most relationships held in memory for the hot reads (default 2000000; 0: none)",
+      ).env("LATCH_MIRROR_MAX_RELATIONSHIPS"),
+    )
+    .addOption(
       new Option("--shutdown-grace-ms <n>", "how long in-flight calls may finish at shutdown").env(
         "LATCH_SHUTDOWN_GRACE_MS",
       ),
@@ -173,6 +181,10 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
   const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
+  const mirrorMax =
+    options.mirrorMaxRelationships === "0"
+      ? 0
+      : int(options.mirrorMaxRelationships, "--mirror-max-relationships");
   const datastore = { datastore: options.datastore, db: options.db, pgSchema: options.pgSchema };
   const tls =
     options.tlsCert === undefined || options.tlsKey === undefined
@@ -186,7 +198,27 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     log.warn("serving without authentication");
   }
 
-  const rawStore = await openDatastore(datastore);
+  const opened = await openDatastore(datastore);
+  const rawStore =
+    mirrorMax === 0
+      ? opened
+      : createMirroredStore(opened, {
+          ...(mirrorMax === undefined ? {} : { maxRelationships: mirrorMax }),
+          onEvent: (event) => {
+            if (event.kind === "ready") {
+              const { relationships, ms } = event;
+              log.info(
+                { relationships, revision: String(event.revision), ms },
+                "relationships loaded into memory",
+              );
+            } else if (event.kind === "too-large") {
+              log.warn(
+                { maxRelationships: event.maxRelationships },
+                "more relationships than --mirror-max-relationships: reading them from the datastore",
+              );
+            } else log.warn({ err: event.error }, "the in-memory copy could not follow the datastore");
+          },
+        });
   // The engine is created after the metrics so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
   const metrics = options.metricsListen === undefined ? undefined : createMetrics(() => engineStats());
