@@ -445,7 +445,10 @@ export async function readTuples(
   acc: Acc,
 ): Promise<ReadonlyMap<string, readonly Relationship[]>> {
   const type = member.def.name;
-  let byId = ctx.tuples.get(`${type}#${relation}`);
+  const members = member.def.members;
+  // Memos are keyed by the relation's plan member: no key string is built per call.
+  const own = members.get(relation);
+  let byId = own === undefined ? undefined : ctx.tuples.get(own);
   const missing = byId === undefined ? ids : ids.filter((id) => !byId!.has(id));
   if (missing.length > 0) {
     const wanted = member.prefetch.includes(relation) ? member.prefetch : [relation];
@@ -457,10 +460,13 @@ export async function readTuples(
     const memos = new Map<string, { memo: Map<string, Relationship[]>; fresh: Set<string> | undefined }>();
     for (const rel of wanted) {
       // Only this function fills the memos, always with arrays of its own.
-      let memo = ctx.tuples.get(`${type}#${rel}`) as Map<string, Relationship[]> | undefined;
+      const relMember = members.get(rel);
+      let memo = (relMember === undefined ? undefined : ctx.tuples.get(relMember)) as
+        | Map<string, Relationship[]>
+        | undefined;
       if (memo === undefined) {
         memo = new Map();
-        ctx.tuples.set(`${type}#${rel}`, memo);
+        if (relMember !== undefined) ctx.tuples.set(relMember, memo);
       }
       let fresh: Set<string> | undefined;
       for (const id of missing) {
@@ -494,7 +500,7 @@ export async function readTuples(
       if (list === NONE) into.memo.set(id, [r]);
       else list.push(r);
     }
-    byId = ctx.tuples.get(`${type}#${relation}`);
+    byId = memos.get(relation)!.memo;
   }
   const memo = byId!;
   for (const id of ids) {

@@ -2,7 +2,7 @@
 import type { Relationship, Revision, SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import type { CaveatExpr, Member } from "./membership.js";
-import type { Plan } from "./plan.js";
+import type { Plan, PlanMember } from "./plan.js";
 
 /** The subject's memberships in membership relations (see membership-index.ts). */
 export interface MembershipIndex {
@@ -56,8 +56,8 @@ export interface RequestContext {
   /** Contextual relationships by `type:id#relation`. */
   readonly contextual: ReadonlyMap<string, readonly Relationship[]> | undefined;
   readonly results: ResultStore;
-  /** Relationships already read in this request, by `type#relation`, then resource id. */
-  readonly tuples: Map<string, Map<string, readonly Relationship[]>>;
+  /** Relationships already read in this request, by the relation's plan member, then resource id. */
+  readonly tuples: Map<PlanMember, Map<string, readonly Relationship[]>>;
   readonly explain: boolean;
   readonly maxDepth: number;
   readonly signal: AbortSignal | undefined;
