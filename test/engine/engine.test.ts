@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { isLatchError, parseRelationship, type Relationship } from "../../src/core/index.js";
 import { createEngine, type Engine, type ExplainNode } from "../../src/engine/index.js";
 import { createMemoryStore, type MemoryStore } from "./memory-store.js";
@@ -130,7 +130,14 @@ describe("check", () => {
   });
 
   it("hides expired relationships", async () => {
-    const soon = new Date(Date.now() + 1_500).toISOString().replace(/\.\d+Z$/, "Z");
+    // Only the clock is faked (timers and I/O run as usual), so expiry does not race a slow machine.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const start = Date.parse("2030-01-01T00:00:00Z");
+    vi.setSystemTime(start);
+    const soon = new Date(start + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
     const { engine } = await setup([
       "document:d#viewer@user:old[expiration:2020-01-01T00:00:00Z]",
       "document:d#viewer@user:new[expiration:2300-01-01T00:00:00Z]",
@@ -150,7 +157,7 @@ describe("check", () => {
     expect((await check(engine, "document:h", "view", "user:anyone")).state).toBe("DENIED");
     // A cached answer never outlives the expiration it depended on.
     expect((await check(engine, "document:h", "view", "user:brief")).state).toBe("ALLOWED");
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    vi.setSystemTime(start + 60_001);
     expect((await check(engine, "document:h", "view", "user:brief")).state).toBe("DENIED");
   });
 

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { createRandom } from "../../bench/corpus.js";
 import type { Relationship } from "../../src/core/index.js";
 import type { RelationshipUpdate, Store } from "../../src/store/index.js";
@@ -212,15 +212,22 @@ describe("in-memory copy", () => {
     await truth.writeSchema(SCHEMA);
     const copy = createMirroredStore(truth);
     expect(await copy.ready()).toBe(true);
-    const soon = new Date(Date.now() + 150).toISOString();
-    const later = new Date(Date.now() + 3_600_000).toISOString();
+    // Only the clock is faked, so the expiry does not race a slow machine.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const start = Date.parse("2030-01-01T00:00:00Z");
+    vi.setSystemTime(start);
+    const soon = new Date(start + 60_000).toISOString();
+    const later = new Date(start + 3_600_000).toISOString();
     const revision = await copy.write([
       { operation: "touch", relationship: rel(`document:d1#temp@user:u1[expiration:${soon}]`) },
       { operation: "touch", relationship: rel(`document:d1#temp@user:u2[expiration:${later}]`) },
     ]);
     const query = { resourceType: "document", resourceIds: ["d1"], relations: ["temp"] };
     expect(sorted(await copy.lookupForward(query, revision))).toHaveLength(2);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    vi.setSystemTime(start + 60_000);
     expect(sorted(await copy.lookupForward(query, revision))).toEqual(
       [`document:d1#temp@user:u2[expiration:${later.replace(".000Z", "Z")}]`].map((t) => fmt(rel(t))),
     );
