@@ -19,10 +19,14 @@ await mirror?.ready();
 const store = mirror ?? sqlite;
 const fx = pickFixtures(corpus, 1_000);
 const engine = createEngine({ store, cache: false });
-const inputs = [...fx.deniedRandom, ...fx.folderInherited, ...fx.groupNested];
+const only = process.env.PROFILE_KIND as keyof typeof fx | undefined;
+const inputs =
+  only === undefined
+    ? [...fx.deniedRandom, ...fx.folderInherited, ...fx.groupNested]
+    : (fx[only] as typeof fx.direct);
 const t0 = performance.now();
 let n = 0;
-while (performance.now() - t0 < 8_000) {
+while (performance.now() - t0 < Number(process.env.PROFILE_MS ?? 8_000)) {
   for (const input of inputs) {
     await engine.check(input);
     n++;

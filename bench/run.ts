@@ -2,6 +2,7 @@
  * `npm run bench` (scale s, quick) or `npm run bench -- --scale m` (the standard corpus).
  * In-process micro-benchmarks of the hot path, named `op/fixture`; `--filter REGEX` picks cases.
  * Prints a markdown table and writes JSON plus an SVG plot to bench/results/.
+ * Reads go through the in-memory copy, as `latch serve` does; `--no-mirror` reads SQLite instead.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { parseArgs } from "node:util";
 import { Bench } from "tinybench";
 import type { Relationship } from "../src/core/index.js";
 import { createEngine, type Engine } from "../src/engine/index.js";
+import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, pickFixtures } from "./fixtures.js";
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     filter: { type: "string", default: "" },
     time: { type: "string", default: "" },
     out: { type: "string", default: "bench/results" },
+    "no-mirror": { type: "boolean", default: false },
   },
 });
 const scale = values.scale as Scale;
@@ -33,11 +36,16 @@ const results: CaseResult[] = [];
 const memory: Record<string, number> = {};
 
 async function loadStore(path: string, schema: string, relationships: readonly Relationship[]) {
-  const store = await createSqliteStore({ path });
-  await store.writeSchema(schema);
+  const sqlite = await createSqliteStore({ path });
+  await sqlite.writeSchema(schema);
   const started = performance.now();
-  await store.importRelationships(relationships);
-  return { store, importMs: performance.now() - started };
+  await sqlite.importRelationships(relationships);
+  const importMs = performance.now() - started;
+  if (values["no-mirror"]) return { store: sqlite, importMs, mirrorMs: undefined };
+  const loading = performance.now();
+  const store = createMirroredStore(sqlite);
+  if (!(await store.ready())) throw new Error("the in-memory copy did not load");
+  return { store, importMs, mirrorMs: performance.now() - loading };
 }
 
 /** Runs `fn` over the inputs round-robin for the time budget; one latency sample per call. */
@@ -81,13 +89,23 @@ async function main() {
   const corpus = generateCorpus(scale);
   const fixtures = pickFixtures(corpus);
   console.error(`${corpus.relationships.length.toLocaleString("en-US")} relationships; importing ...`);
-  const { store, importMs } = await loadStore(join(dir, "bench.db"), corpus.schema, corpus.relationships);
+  const { store, importMs, mirrorMs } = await loadStore(
+    join(dir, "bench.db"),
+    corpus.schema,
+    corpus.relationships,
+  );
   const rate = Math.round((corpus.relationships.length * 1000) / importMs);
   results.push({
     ...summarize("import/bulk", [importMs]),
     opsPerSecond: rate,
     notes: `${corpus.relationships.length} relationships, ${rate.toLocaleString("en-US")} rel/s`,
   });
+  if (mirrorMs !== undefined) {
+    results.push({
+      ...summarize("mirror/load", [mirrorMs]),
+      notes: "loading the in-memory copy from SQLite",
+    });
+  }
   memory.embeddedRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
 
   const uncached = createEngine({ store, cache: false });
@@ -226,9 +244,12 @@ function report() {
     `\n## Latch benchmarks, scale ${scale} (${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit})\n`,
   );
   console.log(markdownTable(results));
-  console.log(`\nRSS after loading scale ${scale} in process: ${memory.embeddedRssMiB} MiB`);
+  console.log(
+    `\nRSS after loading scale ${scale} in process${values["no-mirror"] ? " (no in-memory copy)" : ""}: ${memory.embeddedRssMiB} MiB`,
+  );
   const files = writeResults(values.out ?? "bench/results", `embedded-${scale}`, {
     scale,
+    mirror: !values["no-mirror"],
     machine: m,
     memory,
     results,
