@@ -147,6 +147,28 @@ describe("in-memory copy", () => {
     await truth.close();
   });
 
+  it("follows commits pushed by the store before anyone reads them", async () => {
+    const path = nextPath();
+    const writer = await createSqliteStore({ path });
+    await writer.writeSchema(SCHEMA);
+    const copy = createMirroredStore(await createSqliteStore({ path, subscribePollMs: 10 }));
+    expect(await copy.ready()).toBe(true);
+    const revision = await writer.write([
+      { operation: "touch", relationship: rel("document:d1#viewer@user:u1") },
+    ]);
+    await vi.waitFor(() => expect(copy.stats().revision).toBe(revision), { timeout: 5_000, interval: 10 });
+    expect(
+      (
+        await copy.lookupForward(
+          { resourceType: "document", resourceIds: ["d1"], relations: ["viewer"] },
+          revision,
+        )
+      ).map(fmt),
+    ).toEqual(["document:d1#viewer@user:u1"]);
+    await copy.close();
+    await writer.close();
+  });
+
   it("drops versions no reader can see and sends older reads to the store, still exact", async () => {
     const truth = await createSqliteStore({ path: nextPath() });
     await truth.writeSchema(SCHEMA);

@@ -53,6 +53,9 @@ export interface MirroredStore extends Store {
   stats(): MirrorStats;
 }
 
+/** How long pushed commits wait before the copy reads them, so that a burst costs one read. */
+const FOLLOW_MS = 20;
+
 /** Rows loaded between two yields to the event loop, so a server keeps answering while it loads. */
 const LOAD_SLICE = 20_000;
 
@@ -175,10 +178,21 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
   };
 
   const loaded = load();
-  // Commits pushed by the store (also other processes') are applied before anyone asks for them.
+  // Commits pushed by the store (also other processes') are applied before most readers ask for
+  // them, at most once per FOLLOW_MS: one changes read per write would double a busy writer's load
+  // on the database, and a reader that comes sooner catches up by itself.
+  let newest = -1;
+  let follow: ReturnType<typeof setTimeout> | undefined;
   const unsubscribe = inner.subscribe?.((revision) => {
     if (state !== "ready") return;
-    catchUp(Number(revision)).catch((error: unknown) => notify({ kind: "error", error }));
+    newest = Math.max(newest, Number(revision));
+    if (follow !== undefined) return;
+    follow = setTimeout(() => {
+      follow = undefined;
+      if (state !== "ready" || applied >= newest) return;
+      catchUp(newest).catch((error: unknown) => notify({ kind: "error", error }));
+    }, FOLLOW_MS);
+    follow.unref?.();
   });
 
   const store: MirroredStore = {
@@ -221,6 +235,7 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
     async close() {
       closed = true;
       unsubscribe?.();
+      if (follow !== undefined) clearTimeout(follow);
       index = undefined;
       state = "off";
       await loaded;
