@@ -318,7 +318,11 @@ async function computeInto(
   return { cacheable, until: sub.validUntil };
 }
 
-async function evalNode(
+/**
+ * Not async itself: leaves hand back their callee's promise, so each node costs no extra promise
+ * or microtask; only the combinators below await their children.
+ */
+function evalNode(
   ctx: RequestContext,
   member: PlanMember,
   node: PlanNode,
@@ -329,7 +333,7 @@ async function evalNode(
 ): Promise<Out> {
   switch (node.k) {
     case "nil":
-      return { m: new Map(), t: undefined };
+      return Promise.resolve({ m: new Map(), t: undefined });
     case "computed": {
       const target = node.target;
       const s = ctx.subject;
@@ -350,6 +354,23 @@ async function evalNode(
       return evalRelation(ctx, member, node.name, ids, frame, acc, neg);
     case "arrow":
       return evalArrow(ctx, member, node, ids, frame, acc, neg);
+    case "union":
+    case "intersection":
+    case "exclusion":
+      return evalCombined(ctx, member, node, ids, frame, acc, neg);
+  }
+}
+
+async function evalCombined(
+  ctx: RequestContext,
+  member: PlanMember,
+  node: Extract<PlanNode, { k: "union" | "intersection" | "exclusion" }>,
+  ids: readonly string[],
+  frame: Stack,
+  acc: Acc,
+  neg: number,
+): Promise<Out> {
+  switch (node.k) {
     case "union": {
       const m: Memberships = new Map();
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
