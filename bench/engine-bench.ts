@@ -6,6 +6,8 @@
  * Cases: Check over a mix of direct, group, folder and denied checks with no cache at all
  * ("uncached"), the same with a warm cache ("cached"), and CheckBulk of 100 documents for one user.
  */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -5,6 +5,8 @@
  * keeps N calls in flight for a fixed time with a realistic mix, and reports throughput and
  * p50/p95/p99/max per method, plus the server's RSS.
  */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

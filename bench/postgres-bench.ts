@@ -5,6 +5,8 @@
  * engine's batched forward (100 ids) and reverse lookups, and single-relationship write latency.
  * The corpus is generated before any timer starts.
  */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import pg from "pg";

@@ -2,6 +2,8 @@
  * Profiling helper: `node --cpu-prof --import tsx bench/profile-check.ts [scale] [--no-mirror]`.
  * Loops uncached checks; reads come from the in-memory copy unless `--no-mirror`.
  */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
 import { createEngine } from "../src/engine/index.js";
 import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";

@@ -4,6 +4,8 @@
  * Prints a markdown table and writes JSON plus an SVG plot to bench/results/.
  * Reads go through the in-memory copy, as `latch serve` does; `--no-mirror` reads SQLite instead.
  */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -4,6 +4,8 @@
  * Measures bulk import into a temp-file store, single-relationship write latency and the engine's
  * batched forward/reverse lookups. The corpus is generated before any timer starts.
  */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
