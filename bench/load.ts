@@ -3,7 +3,8 @@
  * Starts `latch serve` on a temporary database loaded with the corpus (SQLite, or PostgreSQL with
  * `--datastore postgres://...`, in a schema of its own dropped after; or targets `--address`),
  * keeps N calls in flight for a fixed time with a realistic mix, and reports throughput and
- * p50/p95/p99/max per method, plus the server's RSS.
+ * p50/p95/p99/max per method, plus the server's RSS. Checks go through a lean HTTP/2 client
+ * (`--client grpc-js` for the Latch client); the other calls through the Latch client.
  */
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
@@ -18,6 +19,7 @@ import { type LoadOperation, runLoad as runOperations } from "../src/cli/load/in
 import { createClient, type LatchClient } from "../src/client/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, pickFixtures } from "./fixtures.js";
+import { createHttp2CheckClient, encodeCheck } from "./http2-check-client.js";
 import { machine, markdownTable, writeResults } from "./report.js";
 
 export interface LoadOptions {
@@ -29,6 +31,11 @@ export interface LoadOptions {
   /** Only checks (for the checks-per-second figure) instead of the mix. */
   readonly checksOnly?: boolean;
   readonly datastore?: string;
+  /**
+   * Which client sends the checks: `http2`, the lean one in http2-check-client.ts (default), or
+   * `grpc-js`, the Latch client, whose own CPU cost bounds the figure on a small machine.
+   */
+  readonly client?: "http2" | "grpc-js";
 }
 
 async function waitForServer(client: LatchClient, deadline: number) {
@@ -119,8 +126,14 @@ export async function runLoad(options: LoadOptions) {
       ...fixtures.deniedRandom,
     ];
     const at = (i: number) => checks[i % checks.length]!;
+    const lean = options.client === "grpc-js" ? undefined : createHttp2CheckClient(address, token);
+    const framed = lean === undefined ? [] : checks.map(encodeCheck);
+    const check =
+      lean === undefined
+        ? (i: number) => client.check(at(i))
+        : (i: number) => lean.check(framed[i % framed.length]!);
     const operations: LoadOperation[] = [
-      { name: "grpc/check", weight: 85, run: (i) => client.check(at(i)) },
+      { name: "grpc/check", weight: 85, run: check },
       {
         name: "grpc/checkBulk-100",
         weight: options.checksOnly ? 0 : 8,
@@ -150,13 +163,14 @@ export async function runLoad(options: LoadOptions) {
     ];
 
     // Warm up connections and the server's JIT before measuring.
-    await Promise.all(checks.slice(0, 200).map((c) => client.check(c)));
+    await Promise.all(checks.slice(0, 200).map((_, i) => check(i)));
     const { results, errors, elapsedMs } = await runOperations(operations, {
       concurrency: options.concurrency,
       durationMs: options.durationMs,
       random,
     });
     const serverRss = rssMiB(server?.pid);
+    lean?.close();
     await client.close();
     return { results, errors, serverRssMiB: serverRss, elapsedMs };
   } finally {
@@ -177,21 +191,26 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       token: { type: "string" },
       datastore: { type: "string" },
       "checks-only": { type: "boolean", default: false },
+      client: { type: "string", default: "http2" },
       out: { type: "string", default: "bench/results" },
     },
   });
+  if (values.client !== "http2" && values.client !== "grpc-js") {
+    throw new Error(`--client must be http2 or grpc-js, not ${values.client}`);
+  }
   const outcome = await runLoad({
     scale: values.scale as Scale,
     concurrency: Number(values.concurrency),
     durationMs: Number(values.duration) * 1000,
     checksOnly: values["checks-only"] ?? false,
+    client: values.client === "grpc-js" ? "grpc-js" : "http2",
     ...(values.address === undefined ? {} : { address: values.address }),
     ...(values.token === undefined ? {} : { token: values.token }),
     ...(values.datastore === undefined ? {} : { datastore: values.datastore }),
   });
   const m = machine();
   console.log(
-    `\n## Latch gRPC load, scale ${values.scale}, ${values.concurrency} in flight (${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit})\n`,
+    `\n## Latch gRPC load, scale ${values.scale}, ${values.concurrency} in flight, checks sent by the ${values.client} client (${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit})\n`,
   );
   console.log(markdownTable(outcome.results));
   if (outcome.serverRssMiB !== undefined) console.log(`\nserver RSS at the end: ${outcome.serverRssMiB} MiB`);
