@@ -86,38 +86,70 @@ function requestIdOf(metadata: Metadata): string {
 
 interface GrpcCall {
   readonly metadata: Metadata;
+  /** Set by grpc-js before it emits `cancelled`. */
+  readonly cancelled: boolean;
   getDeadline(): Date | number;
   on(event: "cancelled", listener: () => void): unknown;
 }
 
-/** Starts the bookkeeping of one call and returns its context plus a function to finish it. */
+const cancelledError = () =>
+  new LatchError("request/cancelled", "deadline-exceeded", "the call was cancelled");
+const deadlineError = () =>
+  new LatchError("request/deadline-exceeded", "deadline-exceeded", "deadline exceeded");
+
+/**
+ * Starts the bookkeeping of one call and returns its context plus a function to finish it.
+ * Everything a fast call may never need (request id, AbortSignal, deadline timer, log child) is
+ * made on first use: on a cached check these cost as much as the check itself.
+ */
 function begin(call: GrpcCall, method: string, options: AdapterOptions) {
-  const started = process.hrtime.bigint();
-  const requestId = requestIdOf(call.metadata);
-  const controller = new AbortController();
+  const started = performance.now();
+  let requestId: string | undefined;
+  const id = (): string => {
+    requestId ??= requestIdOf(call.metadata);
+    return requestId;
+  };
+  let finished = false;
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const expiredAtStart = Number.isFinite(deadlineMs) && deadlineMs - Date.now() <= 0;
+  let controller: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const signal = (): AbortSignal => {
+    if (controller !== undefined) return controller.signal;
+    const c = new AbortController();
+    controller = c;
+    if (finished) return c.signal;
+    if (expiredAtStart) c.abort(deadlineError());
+    // grpc-js emits `cancelled` when the stream closes, also after every call that ended well:
+    // only a call still running is aborted.
+    else if (call.cancelled) c.abort(cancelledError());
+    else {
+      call.on("cancelled", () => {
+        if (!finished) c.abort(cancelledError());
+      });
+      if (Number.isFinite(deadlineMs)) {
+        const left = deadlineMs - Date.now();
+        if (left <= 0) c.abort(deadlineError());
+        else timer = setTimeout(() => c.abort(deadlineError()), left);
+      }
+    }
+    return c.signal;
+  };
   // A pino child per call costs more than a fast check; make it only when something is logged.
   let child: Logger | undefined;
   const log = (): Logger => {
-    child ??= options.log.child({ requestId, method });
+    child ??= options.log.child({ requestId: id(), method });
     return child;
   };
-  call.on("cancelled", () =>
-    controller.abort(new LatchError("request/cancelled", "deadline-exceeded", "the call was cancelled")),
-  );
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (Number.isFinite(deadlineMs)) {
-    const abortAtDeadline = () =>
-      controller.abort(new LatchError("request/deadline-exceeded", "deadline-exceeded", "deadline exceeded"));
-    const left = deadlineMs - Date.now();
-    if (left <= 0) abortAtDeadline();
-    else timer = setTimeout(abortAtDeadline, left);
-  }
   const ctx: CallContext = {
-    requestId,
+    get requestId() {
+      return id();
+    },
     method,
-    signal: controller.signal,
+    get signal() {
+      return signal();
+    },
     metadata: call.metadata,
     get log() {
       return log();
@@ -127,12 +159,13 @@ function begin(call: GrpcCall, method: string, options: AdapterOptions) {
 
   const check = () => {
     options.auth.authenticate(call.metadata);
-    if (controller.signal.aborted) throw controller.signal.reason;
+    if (expiredAtStart) throw deadlineError();
   };
 
   const elapsed = () => {
+    finished = true;
     if (timer !== undefined) clearTimeout(timer);
-    return Number(process.hrtime.bigint() - started) / 1e9;
+    return (performance.now() - started) / 1000;
   };
   const succeed = () => {
     const seconds = elapsed();
@@ -141,7 +174,7 @@ function begin(call: GrpcCall, method: string, options: AdapterOptions) {
   };
   const fail = (error: unknown) => {
     const seconds = elapsed();
-    const wire = toWireError(error, requestId);
+    const wire = toWireError(error, id());
     const fields = { code: status[wire.code], errorCode: wire.errorCode, ms: seconds * 1000 };
     if (wire.unexpected) log().error({ ...fields, err: error }, "call failed unexpectedly");
     else log().info({ ...fields, message: wire.details }, "call failed");

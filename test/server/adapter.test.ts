@@ -1,0 +1,149 @@
+/**
+ * The per-call wrapper on fake grpc-js calls: what a handler sees of cancellation, deadlines and
+ * request ids, including the `cancelled` event grpc-js emits after every call, finished or not.
+ */
+import { EventEmitter } from "node:events";
+import { Metadata, type ServerUnaryCall, status } from "@grpc/grpc-js";
+import { describe, expect, it } from "vitest";
+import { LatchError } from "../../src/core/index.js";
+import { SchemaService } from "../../src/gen/latch/v1/schema_service_pb.js";
+import { createAuthenticator } from "../../src/server/auth.js";
+import { type CallContext, serviceImplementation } from "../../src/server/grpc-adapter.js";
+import { createLogger } from "../../src/server/observability.js";
+
+class FakeCall extends EventEmitter {
+  cancelled = false;
+  readonly request = {};
+  constructor(
+    readonly metadata: Metadata,
+    private readonly deadline: number = Number.POSITIVE_INFINITY,
+  ) {
+    super();
+  }
+  getDeadline() {
+    return this.deadline;
+  }
+  /** What grpc-js does when the stream closes. */
+  close() {
+    this.cancelled = true;
+    this.emit("cancelled", "cancelled");
+  }
+}
+
+interface Outcome {
+  readonly error: { code: status; details: string; metadata: Metadata } | null;
+  readonly value: unknown;
+}
+
+function serve(readSchema: (ctx: CallContext) => Promise<{ schemaText: string }>, tokens = ["t"]) {
+  const impl = serviceImplementation(
+    SchemaService,
+    {
+      readSchema: (_req, ctx) => readSchema(ctx),
+      writeSchema: async () => ({}),
+    },
+    { auth: createAuthenticator(tokens), log: createLogger("silent") },
+  );
+  const handler = impl.readSchema as (call: ServerUnaryCall<unknown, unknown>, cb: unknown) => void;
+  return (call: FakeCall) =>
+    new Promise<Outcome>((resolve) =>
+      handler(
+        call as unknown as ServerUnaryCall<unknown, unknown>,
+        (error: Outcome["error"], value: unknown) => resolve({ error, value }),
+      ),
+    );
+}
+
+function metadata(extra: Record<string, string> = {}): Metadata {
+  const m = new Metadata();
+  m.set("authorization", "Bearer t");
+  for (const [k, v] of Object.entries(extra)) m.set(k, v);
+  return m;
+}
+
+const aborted = (signal: AbortSignal) =>
+  new Promise<unknown>((resolve) => {
+    if (signal.aborted) resolve(signal.reason);
+    else signal.addEventListener("abort", () => resolve(signal.reason), { once: true });
+  });
+
+describe("the call wrapper", () => {
+  it("does not abort the signal of a call that was answered when its stream closes", async () => {
+    let seen: AbortSignal | undefined;
+    const call = new FakeCall(metadata());
+    const outcome = await serve(async (ctx) => {
+      seen = ctx.signal;
+      return { schemaText: "ok" };
+    })(call);
+    expect(outcome.error).toBe(null);
+    call.close();
+    expect(seen?.aborted).toBe(false);
+  });
+
+  it("aborts a running call that the client cancels, and answers with its request id", async () => {
+    const call = new FakeCall(metadata({ "x-request-id": "req-42" }));
+    let id: string | undefined;
+    const running = serve(async (ctx) => {
+      id = ctx.requestId;
+      const signal = ctx.signal;
+      setImmediate(() => call.close());
+      throw await aborted(signal);
+    })(call);
+    const { error } = await running;
+    expect(id).toBe("req-42");
+    expect(error?.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(error?.metadata.get("latch-error-code")).toEqual(["request/cancelled"]);
+    expect(error?.metadata.get("latch-request-id")).toEqual(["req-42"]);
+  });
+
+  it("gives an aborted signal to a handler that first looks after the client cancelled", async () => {
+    const call = new FakeCall(metadata());
+    const { error } = await serve(async (ctx) => {
+      await new Promise((r) => setImmediate(r));
+      call.close();
+      await new Promise((r) => setImmediate(r));
+      expect(ctx.signal.aborted).toBe(true);
+      throw ctx.signal.reason;
+    })(call);
+    expect(error?.metadata.get("latch-error-code")).toEqual(["request/cancelled"]);
+  });
+
+  it("aborts at the deadline with deadline-exceeded", async () => {
+    const call = new FakeCall(metadata(), Date.now() + 20);
+    const { error } = await serve(async (ctx) => {
+      throw await aborted(ctx.signal);
+    })(call);
+    expect(error?.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(error?.metadata.get("latch-error-code")).toEqual(["request/deadline-exceeded"]);
+  });
+
+  it("refuses an expired deadline before the handler runs", async () => {
+    let ran = false;
+    const { error } = await serve(async () => {
+      ran = true;
+      return { schemaText: "" };
+    })(new FakeCall(metadata(), Date.now() - 1));
+    expect(ran).toBe(false);
+    expect(error?.code).toBe(status.DEADLINE_EXCEEDED);
+  });
+
+  it("checks the token before anything else, and makes up a request id when none is given", async () => {
+    let ran = false;
+    const bad = new Metadata();
+    bad.set("authorization", "Bearer nope");
+    const { error } = await serve(async () => {
+      ran = true;
+      return { schemaText: "" };
+    })(new FakeCall(bad, Date.now() - 1));
+    expect(ran).toBe(false);
+    expect(error?.code).toBe(status.UNAUTHENTICATED);
+    const id = error?.metadata.get("latch-request-id")[0];
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    // An id that is not a plain token is replaced rather than echoed into logs and trailers.
+    const odd = await serve(async () => {
+      throw new LatchError("schema/not-found", "not-found", "no schema");
+    })(new FakeCall(metadata({ "x-request-id": "a b" })));
+    expect(odd.error?.code).toBe(status.NOT_FOUND);
+    expect(odd.error?.metadata.get("latch-request-id")[0]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
