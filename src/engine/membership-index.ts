@@ -7,19 +7,24 @@
  * Only for plain subjects, without contextual relationships, and only when no relationship on the
  * way carries a caveat (else the normal walk, which keeps caveat expressions, answers instead).
  */
-import type { PlanMember } from "./plan.js";
+import type { Plan, PlanMember } from "./plan.js";
 import type { MembershipIndex, RequestContext } from "./request-context.js";
 
 export type { MembershipIndex } from "./request-context.js";
 
 const MAX_LEVELS = 64;
 
-export async function buildMembershipIndex(ctx: RequestContext): Promise<MembershipIndex | null> {
-  const subject = ctx.subject;
-  if (subject.relation !== undefined || ctx.contextual !== undefined) return null;
-  // Indexed relations by the subject kind they accept: `type#relation` ("" for plain and wildcard).
+/** Indexed relations by the subject kind they accept (`type#relation`, "" for plain and wildcard), then resource type. */
+type Accepting = ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
+
+/** Computed once per plan: every request walking memberships needs the same answer. */
+const acceptingByPlan = new WeakMap<Plan, Accepting>();
+
+function acceptingOf(plan: Plan): Accepting {
+  const known = acceptingByPlan.get(plan);
+  if (known !== undefined) return known;
   const accepting = new Map<string, Map<string, string[]>>();
-  for (const def of ctx.plan.defs.values()) {
+  for (const def of plan.defs.values()) {
     for (const m of def.members.values()) {
       if (!m.indexed) continue;
       for (const a of m.allowed) {
@@ -35,6 +40,14 @@ export async function buildMembershipIndex(ctx: RequestContext): Promise<Members
       }
     }
   }
+  acceptingByPlan.set(plan, accepting);
+  return accepting;
+}
+
+export async function buildMembershipIndex(ctx: RequestContext): Promise<MembershipIndex | null> {
+  const subject = ctx.subject;
+  if (subject.relation !== undefined || ctx.contextual !== undefined) return null;
+  const accepting = acceptingOf(ctx.plan);
   const members = new Set<string>();
   let validUntil = Number.POSITIVE_INFINITY;
   let frontier = new Map<string, Set<string>>([[`${subject.type}#`, new Set([subject.id, "*"])]]);
