@@ -35,6 +35,9 @@ import type {
 } from "./types.js";
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
 
+const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
+const DENIED = Object.freeze({ state: "DENIED", missing: Object.freeze([]) } as const);
+
 export interface EngineOptions {
   readonly store: Store;
   /** Maximum dispatch depth of one check (default 50). */
@@ -332,7 +335,14 @@ export function createEngine(options: EngineOptions): Engine {
           if (results[i] !== undefined) continue;
           const item = request.items[i]!;
           try {
-            const v = createCaveatEvaluator(plan.schema, item.context).verdict(members.get(item.resource.id));
+            const m = members.get(item.resource.id);
+            // Plain answers need no caveat evaluator (most items of a bulk check).
+            const v =
+              m === true
+                ? ALLOWED
+                : m === undefined
+                  ? DENIED
+                  : createCaveatEvaluator(plan.schema, item.context).verdict(m);
             results[i] = { ok: true, state: v.state, missing: v.missing };
           } catch (e) {
             fail(i, e);
