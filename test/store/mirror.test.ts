@@ -132,8 +132,13 @@ describe("in-memory copy", () => {
     const revisions: bigint[] = [];
     for (let i = 0; i < 60; i++) {
       const batch = Array.from({ length: 1 + Math.floor(next() * 3) }, () => randomUpdate(next));
-      // A batch may name one relationship twice; the store refuses that, which is fine here.
-      const revision = await truth.write(batch).catch(() => undefined);
+      // Now and then a delete by filter, which the changes feed reports row by row.
+      const byFilter = next() < 0.1;
+      const revision = byFilter
+        ? (await truth.deleteRelationships({ resourceType: "document", resourceId: DOCS[i % DOCS.length]! }))
+            .revision
+        : // A batch may name one relationship twice; the store refuses that, which is fine here.
+          await truth.write(batch).catch(() => undefined);
       if (revision === undefined) continue;
       revisions.push(revision);
       await expectSameReads(copy, truth, revision);
