@@ -98,90 +98,102 @@ const deadlineError = () =>
   new LatchError("request/deadline-exceeded", "deadline-exceeded", "deadline exceeded");
 
 /**
- * Starts the bookkeeping of one call and returns its context plus a function to finish it.
- * Everything a fast call may never need (request id, AbortSignal, deadline timer, log child) is
- * made on first use: on a cached check these cost as much as the check itself.
+ * The bookkeeping of one call, and the context its handler sees. One object with its methods on
+ * the prototype, and everything a fast call may never need (request id, AbortSignal, deadline
+ * timer, log child) made on first use: on a cached check these cost as much as the check itself.
  */
-function begin(call: GrpcCall, method: string, options: AdapterOptions) {
-  const started = performance.now();
-  let requestId: string | undefined;
-  const id = (): string => {
-    requestId ??= requestIdOf(call.metadata);
-    return requestId;
-  };
-  let finished = false;
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  const expiredAtStart = Number.isFinite(deadlineMs) && deadlineMs - Date.now() <= 0;
-  let controller: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const signal = (): AbortSignal => {
-    if (controller !== undefined) return controller.signal;
+class CallState implements CallContext {
+  readonly metadata: Metadata;
+  private readonly started = performance.now();
+  private readonly deadlineMs: number;
+  private readonly expiredAtStart: boolean;
+  private id: string | undefined;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private child: Logger | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly call: GrpcCall,
+    readonly method: string,
+    private readonly options: AdapterOptions,
+  ) {
+    this.metadata = call.metadata;
+    const deadline = call.getDeadline();
+    this.deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    this.expiredAtStart = Number.isFinite(this.deadlineMs) && this.deadlineMs - Date.now() <= 0;
+  }
+
+  get requestId(): string {
+    this.id ??= requestIdOf(this.metadata);
+    return this.id;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller !== undefined) return this.controller.signal;
     const c = new AbortController();
-    controller = c;
-    if (finished) return c.signal;
-    if (expiredAtStart) c.abort(deadlineError());
+    this.controller = c;
+    if (this.finished) return c.signal;
+    if (this.expiredAtStart) c.abort(deadlineError());
     // grpc-js emits `cancelled` when the stream closes, also after every call that ended well:
     // only a call still running is aborted.
-    else if (call.cancelled) c.abort(cancelledError());
+    else if (this.call.cancelled) c.abort(cancelledError());
     else {
-      call.on("cancelled", () => {
-        if (!finished) c.abort(cancelledError());
+      this.call.on("cancelled", () => {
+        if (!this.finished) c.abort(cancelledError());
       });
-      if (Number.isFinite(deadlineMs)) {
-        const left = deadlineMs - Date.now();
+      if (Number.isFinite(this.deadlineMs)) {
+        const left = this.deadlineMs - Date.now();
         if (left <= 0) c.abort(deadlineError());
-        else timer = setTimeout(() => c.abort(deadlineError()), left);
+        else this.timer = setTimeout(() => c.abort(deadlineError()), left);
       }
     }
     return c.signal;
-  };
+  }
+
   // A pino child per call costs more than a fast check; make it only when something is logged.
-  let child: Logger | undefined;
-  const log = (): Logger => {
-    child ??= options.log.child({ requestId: id(), method });
-    return child;
-  };
-  const ctx: CallContext = {
-    get requestId() {
-      return id();
-    },
-    method,
-    get signal() {
-      return signal();
-    },
-    metadata: call.metadata,
-    get log() {
-      return log();
-    },
-  };
-  // The request id goes back only with errors (trailers), where a user needs it to find the log.
+  get log(): Logger {
+    this.child ??= this.options.log.child({ requestId: this.requestId, method: this.method });
+    return this.child;
+  }
 
-  const check = () => {
-    options.auth.authenticate(call.metadata);
-    if (expiredAtStart) throw deadlineError();
-  };
+  /** Authentication, then a deadline already passed: before the handler runs. */
+  check(): void {
+    this.options.auth.authenticate(this.metadata);
+    if (this.expiredAtStart) throw deadlineError();
+  }
 
-  const elapsed = () => {
-    finished = true;
-    if (timer !== undefined) clearTimeout(timer);
-    return (performance.now() - started) / 1000;
-  };
-  const succeed = () => {
-    const seconds = elapsed();
-    if (options.log.isLevelEnabled("debug")) log().debug({ code: "OK", ms: seconds * 1000 }, "call");
-    options.observer?.onCallEnd({ method, code: status.OK, seconds });
-  };
-  const fail = (error: unknown) => {
-    const seconds = elapsed();
-    const wire = toWireError(error, id());
+  private elapsed(): number {
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return (performance.now() - this.started) / 1000;
+  }
+
+  succeed(): void {
+    const seconds = this.elapsed();
+    if (this.options.log.isLevelEnabled("debug")) this.log.debug({ code: "OK", ms: seconds * 1000 }, "call");
+    this.options.observer?.onCallEnd({ method: this.method, code: status.OK, seconds });
+  }
+
+  /** Logs and counts a failure; returns what the client gets. The request id goes back only here. */
+  fail(error: unknown): { code: status; details: string; metadata: Metadata } {
+    const seconds = this.elapsed();
+    const wire = toWireError(error, this.requestId);
     const fields = { code: status[wire.code], errorCode: wire.errorCode, ms: seconds * 1000 };
-    if (wire.unexpected) log().error({ ...fields, err: error }, "call failed unexpectedly");
-    else log().info({ ...fields, message: wire.details }, "call failed");
-    options.observer?.onCallEnd({ method, code: wire.code, seconds });
+    if (wire.unexpected) this.log.error({ ...fields, err: error }, "call failed unexpectedly");
+    else this.log.info({ ...fields, message: wire.details }, "call failed");
+    this.options.observer?.onCallEnd({ method: this.method, code: wire.code, seconds });
     return { code: wire.code, details: wire.details, metadata: wire.metadata };
-  };
-  return { ctx, check, succeed, fail };
+  }
+}
+
+/** Runs `start` now; what it throws becomes a rejection, as if it were an async function. */
+function attempt<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function wrapUnary(
@@ -191,17 +203,23 @@ function wrapUnary(
   options: AdapterOptions,
 ): handleUnaryCall<unknown, unknown> {
   return (call: ServerUnaryCall<unknown, unknown>, callback) => {
-    const { ctx, check, succeed, fail } = begin(call, method, options);
-    (async () => {
-      check();
-      const result = await handler(call.request, ctx);
-      return create(output, result as MessageInitShape<DescMessage>);
-    })().then(
-      (response) => {
-        succeed();
+    const state = new CallState(call, method, options);
+    attempt(() => {
+      state.check();
+      return handler(call.request, state);
+    }).then(
+      (result) => {
+        let response: unknown;
+        try {
+          response = create(output, result as MessageInitShape<DescMessage>);
+        } catch (error) {
+          callback(state.fail(error));
+          return;
+        }
+        state.succeed();
         callback(null, response);
       },
-      (error: unknown) => callback(fail(error)),
+      (error: unknown) => callback(state.fail(error)),
     );
   };
 }
@@ -225,9 +243,9 @@ function wrapServerStream(
   options: AdapterOptions,
 ): handleServerStreamingCall<unknown, unknown> {
   return (call: ServerWritableStream<unknown, unknown>) => {
-    const { ctx, check, succeed, fail } = begin(call, method, options);
+    const ctx = new CallState(call, method, options);
     (async () => {
-      check();
+      ctx.check();
       for await (const item of handler(call.request, ctx)) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         // Respect back-pressure: a slow reader must not make us buffer a whole export.
@@ -236,11 +254,11 @@ function wrapServerStream(
       }
     })().then(
       () => {
-        succeed();
+        ctx.succeed();
         call.end();
       },
       (error: unknown) => {
-        const wire = fail(error);
+        const wire = ctx.fail(error);
         if (!call.cancelled) call.emit("error", wire);
       },
     );
@@ -254,20 +272,20 @@ function wrapClientStream(
   options: AdapterOptions,
 ): handleClientStreamingCall<unknown, unknown> {
   return (call: ServerReadableStream<unknown, unknown>, callback) => {
-    const { ctx, check, succeed, fail } = begin(call, method, options);
+    const ctx = new CallState(call, method, options);
     (async () => {
-      check();
+      ctx.check();
       const result = await handler(call as AsyncIterable<unknown>, ctx);
       return create(output, result as MessageInitShape<DescMessage>);
     })().then(
       (response) => {
-        succeed();
+        ctx.succeed();
         callback(null, response);
       },
       (error: unknown) => {
         // Stop reading what the client still sends; the answer is already decided.
         call.destroy();
-        callback(fail(error));
+        callback(ctx.fail(error));
       },
     );
   };
