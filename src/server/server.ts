@@ -57,6 +57,9 @@ export function createServer(options: ServerOptions): LatchServer {
   const grpc = new Server({
     "grpc.max_receive_message_length": limits.maxMessageBytes,
     "grpc.max_send_message_length": Math.max(limits.maxMessageBytes, 16 * 1024 * 1024),
+    // Latch serves no channelz service, so nobody could read what grpc-js would track per call
+    // (an object of callbacks and timestamps for every call).
+    "grpc.enable_channelz": 0,
   });
   const shutdownController = new AbortController();
   const adapter: AdapterOptions = {
