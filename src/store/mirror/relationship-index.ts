@@ -13,6 +13,8 @@ import type { ForwardQuery, ReverseQuery } from "../types.js";
 
 interface Entry {
   readonly rel: Relationship;
+  /** The relationship's relation, kept here too: filtering by it then reads no other object. */
+  readonly relation: string;
   readonly created: number;
   /** The revision that deleted (or replaced) it; Infinity while it lives. */
   deleted: number;
@@ -81,8 +83,10 @@ export class RelationshipIndex {
     const bucket = this.bucketOf(rel, true)!;
     const previous = this.findLive(bucket, rel);
     if (previous !== undefined) this.kill(bucket, previous, revision);
+    const frozen = this.freeze(rel, bucket.resource);
     const entry: Entry = {
-      rel: this.freeze(rel, bucket.resource),
+      rel: frozen,
+      relation: frozen.relation,
       created: revision,
       deleted: Number.POSITIVE_INFINITY,
       expires: rel.expiration === undefined ? Number.POSITIVE_INFINITY : rel.expiration.getTime(),
@@ -135,9 +139,9 @@ export class RelationshipIndex {
       const bucket = byId.get(id);
       if (bucket === undefined) continue;
       for (const e of bucket.entries) {
+        if (single !== undefined ? e.relation !== single : !relations.includes(e.relation)) continue;
         if (e.created > revision || e.deleted <= revision || e.expires <= now) continue;
         const r = e.rel;
-        if (single !== undefined ? r.relation !== single : !relations.includes(r.relation)) continue;
         if (subjectType !== undefined && r.subject.type !== subjectType) continue;
         if (subjectRelation !== undefined && (r.subject.relation ?? "") !== subjectRelation) continue;
         if (subjectIds !== undefined && !subjectIds.has(r.subject.id)) continue;
@@ -166,9 +170,8 @@ export class RelationshipIndex {
       const list = bySubject.get(id);
       if (list === undefined) continue;
       for (const e of list) {
+        if (single !== undefined ? e.relation !== single : !relations.includes(e.relation)) continue;
         if (e.created > revision || e.deleted <= revision || e.expires <= now) continue;
-        const r = e.rel.relation;
-        if (single !== undefined ? r !== single : !relations.includes(r)) continue;
         out.push(e.rel);
       }
     }
