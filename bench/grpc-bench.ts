@@ -1,21 +1,29 @@
 /**
  * gRPC latency and throughput over loopback on the benchmark corpus.
- * Run: `npx tsx bench/grpc-bench.ts [scale]` (s, m or l; default m).
+ * Run: `npx tsx bench/grpc-bench.ts [scale] [--client h2load|grpc-js]` (scale s, m or l; default m).
  *
  * The server runs in a child process (as in production: client and server do not share an event
- * loop); the client is `createClient`, so the numbers include our conversion and auth. Cases:
- * sequential Check (p50/p99, cold then warm cache), Checks per second with 64 in flight, and
- * CheckBulk of 100 documents for one user.
+ * loop). Two kinds of client:
+ * - h2load (nghttp2's C load generator; used when it is on PATH, or with `--client h2load`): a
+ *   cached Check sequentially and with 64 in flight, beside a bare health check on the same server
+ *   (the grpc-js floor), plus the server's CPU time per call. A Node client costs as much CPU as
+ *   the server, so only this measures the server.
+ * - `createClient` (grpc-js, so the numbers include our client's conversion and auth; client-bound):
+ *   sequential Check (p50/p99, cold then warm cache), Checks per second with 64 in flight, and
+ *   CheckBulk of 100 documents for one user. `--client grpc-js` runs only these.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect as http2Connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { createClient, type LatchClient } from "../src/client/index.js";
 import { createEngine } from "../src/engine/index.js";
+import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
 import { createLogger, startServer } from "../src/server/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
@@ -29,7 +37,7 @@ const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
 function line(name: string, sorted: readonly number[]) {
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   console.log(
-    `${name.padEnd(36)} n=${String(sorted.length).padStart(6)}  p50 ${us(pct(sorted, 0.5)).padStart(9)}  p99 ${us(pct(sorted, 0.99)).padStart(9)}  mean ${us(mean).padStart(9)}`,
+    `${name.padEnd(48)} n=${String(sorted.length).padStart(6)}  p50 ${us(pct(sorted, 0.5)).padStart(9)}  p99 ${us(pct(sorted, 0.99)).padStart(9)}  mean ${us(mean).padStart(9)}`,
   );
 }
 
@@ -53,7 +61,7 @@ async function serveChild(db: string) {
   });
 }
 
-async function startChild(db: string): Promise<{ address: string; stop(): void }> {
+async function startChild(db: string): Promise<{ address: string; pid: number; stop(): void }> {
   const child = spawn(
     process.execPath,
     [...process.execArgv, fileURLToPath(import.meta.url), "--serve", db],
@@ -70,7 +78,176 @@ async function startChild(db: string): Promise<{ address: string; stop(): void }
     });
     child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { address, stop: () => child.stdin.end() };
+  return { address, pid: child.pid!, stop: () => child.stdin.end() };
+}
+
+function onPath(command: string): boolean {
+  return spawnSync(command, ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/** A gRPC length-prefixed message, as h2load sends it from a file. */
+function framed(message: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + message.length);
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User plus system CPU seconds of a process, from /proc; undefined where there is none. */
+function cpuSeconds(pid: number): number | undefined {
+  const file = `/proc/${pid}/stat`;
+  if (!existsSync(file)) return undefined;
+  // Fields after the command name start at field 3; utime and stime are fields 14 and 15.
+  const fields = readFileSync(file, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+interface RawTarget {
+  readonly path: string;
+  readonly body: Buffer;
+  readonly token?: string;
+}
+
+/**
+ * A minimal gRPC client on node:http2 (one session, hand-framed requests): checks grpc-status in the
+ * trailers, which h2load cannot, and gives per-call latencies for a p50.
+ */
+function rawClient(address: string) {
+  const session = http2Connect(`http://${address}`);
+  const call = (target: RawTarget) =>
+    new Promise<void>((resolve, reject) => {
+      const req = session.request({
+        ":method": "POST",
+        ":path": target.path,
+        "content-type": "application/grpc",
+        te: "trailers",
+        ...(target.token === undefined ? {} : { authorization: `Bearer ${target.token}` }),
+      });
+      let grpcStatus: unknown;
+      req.on("response", (h) => {
+        grpcStatus ??= h["grpc-status"];
+      });
+      req.on("trailers", (t) => {
+        grpcStatus = t["grpc-status"];
+      });
+      req.on("data", () => {});
+      req.on("end", () =>
+        grpcStatus === "0"
+          ? resolve()
+          : reject(new Error(`${target.path}: grpc-status ${String(grpcStatus)}`)),
+      );
+      req.on("error", reject);
+      req.end(target.body);
+    });
+  return { call, close: () => session.close() };
+}
+
+const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
+
+/** Runs h2load against one method and prints mean latency, calls/s and the server's CPU per call. */
+function h2load(
+  label: string,
+  address: string,
+  target: RawTarget,
+  file: string,
+  inFlight: number,
+  calls: number,
+  pid: number,
+) {
+  const args = [
+    "-c",
+    "1",
+    "-m",
+    String(inFlight),
+    "-n",
+    String(calls),
+    "-H",
+    "content-type: application/grpc",
+    "-H",
+    "te: trailers",
+    ...(target.token === undefined ? [] : ["-H", `authorization: Bearer ${target.token}`]),
+    "-d",
+    file,
+    `http://${address}${target.path}`,
+  ];
+  console.log(`  $ h2load ${args.map(shellQuote).join(" ")}`);
+  const before = cpuSeconds(pid);
+  const out = execFileSync("h2load", args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  const after = cpuSeconds(pid);
+  const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out)?.[1];
+  const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1];
+  const succeeded = Number(/(\d+) succeeded/.exec(out)?.[1] ?? 0);
+  const cpu =
+    before === undefined || after === undefined
+      ? ""
+      : `  server CPU ${(((after - before) * 1e6) / calls).toFixed(0)} µs/call`;
+  console.log(
+    `${label.padEnd(48)} mean ${String(mean).padStart(7)}  ${Number(rate).toFixed(0).padStart(6)} /s${cpu}${succeeded === calls ? "" : `  (only ${succeeded} of ${calls} succeeded)`}`,
+  );
+}
+
+/**
+ * The server measured by a C client: a cached Check sequentially and with 64 in flight, beside a
+ * health check on the same server (grpc-js and HTTP/2 with no Latch code: the floor).
+ */
+async function h2loadCases(server: { address: string; pid: number }, dir: string, input: CheckInput) {
+  const floor: RawTarget = { path: "/grpc.health.v1.Health/Check", body: framed(new Uint8Array()) };
+  const check: RawTarget = {
+    path: "/latch.v1.PermissionService/CheckPermission",
+    token: TOKEN,
+    body: framed(
+      toBinary(
+        CheckPermissionRequestSchema,
+        create(CheckPermissionRequestSchema, {
+          resource: { objectType: input.resource.type, objectId: input.resource.id },
+          permission: input.permission,
+          subject: { object: { objectType: input.subject.type, objectId: input.subject.id } },
+        }),
+      ),
+    ),
+  };
+  const raw = rawClient(server.address);
+  try {
+    // h2load counts HTTP 200 as success and cannot see grpc-status: check each target once here
+    // (which also puts the Check's answer in the cache).
+    await raw.call(floor);
+    await raw.call(check);
+    const cases = [
+      ["floor (health check)", floor],
+      ["check, cached", check],
+    ] as const;
+    console.log(`h2load (server measured by a C client; ${CLK_TCK} Hz CPU accounting):`);
+    for (const [name, target] of cases) {
+      const file = join(dir, `${name.replace(/\W+/g, "-")}.bin`);
+      writeFileSync(file, target.body);
+      h2load(`h2load ${name}, sequential`, server.address, target, file, 1, 20_000, server.pid);
+      h2load(`h2load ${name}, 64 in flight`, server.address, target, file, 64, 200_000, server.pid);
+    }
+    // h2load reports no percentiles; a sequential raw HTTP/2 client from Node gives the p50.
+    for (const [name, target] of cases) {
+      for (let i = 0; i < 1_000; i++) await raw.call(target);
+      const times: number[] = [];
+      for (let i = 0; i < 10_000; i++) {
+        const t = performance.now();
+        await raw.call(target);
+        times.push(performance.now() - t);
+      }
+      line(
+        `raw http2: ${name}, sequential`,
+        times.sort((a, b) => a - b),
+      );
+    }
+  } finally {
+    raw.close();
+  }
 }
 
 async function sequential(client: LatchClient, inputs: readonly CheckInput[]): Promise<number[]> {
@@ -98,8 +275,28 @@ async function concurrent(client: LatchClient, inputs: readonly CheckInput[], in
   return inputs.length / seconds;
 }
 
+function parseArgs(argv: readonly string[]): { scale: Scale; h2load: boolean; grpcJs: boolean } {
+  let scale: Scale = "m";
+  let client: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--client") client = argv[++i];
+    else if (arg.startsWith("--client=")) client = arg.slice("--client=".length);
+    else if (["s", "m", "l"].includes(arg)) scale = arg as Scale;
+    else throw new Error(`unknown argument "${arg}" (expected s, m, l or --client h2load|grpc-js)`);
+  }
+  if (client !== undefined && client !== "h2load" && client !== "grpc-js")
+    throw new Error(`--client must be h2load or grpc-js, got "${client}"`);
+  const hasH2load = onPath("h2load");
+  if (client === "h2load" && !hasH2load)
+    throw new Error("--client h2load: h2load is not on PATH (nghttp2-client)");
+  if (client === undefined && !hasH2load)
+    console.log("h2load not on PATH: only the grpc-js client cases (install nghttp2-client for the others)");
+  return { scale, h2load: client !== "grpc-js" && hasH2load, grpcJs: client !== "h2load" };
+}
+
 async function main() {
-  const scale = (process.argv[2] ?? "m") as Scale;
+  const { scale, h2load: withH2load, grpcJs } = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), "latch-grpc-bench-"));
   const db = join(dir, "bench.db");
   try {
@@ -168,6 +365,10 @@ async function main() {
     const server = await startChild(db);
     const client = createClient({ address: server.address, token: TOKEN });
     try {
+      if (withH2load) await h2loadCases(server, dir, fx.direct[0]!);
+      if (!grpcJs) return;
+      // From here the client is grpc-js in this process: it costs as much CPU as the server, so
+      // these numbers are bound by the client as much as by Latch.
       // The floor: a health check is a gRPC round trip that does no work of ours.
       const Health = grpc.makeGenericClientConstructor(healthService, "Health");
       const health = new Health(server.address, grpc.credentials.createInsecure()) as unknown as {
@@ -183,7 +384,7 @@ async function main() {
         if (i >= 300) pings.push(performance.now() - t);
       }
       line(
-        "grpc floor: health check, sequential",
+        "grpc-js client: health check, sequential",
         pings.sort((a, b) => a - b),
       );
       let sent = 0;
@@ -194,17 +395,17 @@ async function main() {
         }),
       );
       console.log(
-        `${"grpc floor: health checks/s, 64 in flight".padEnd(36)} ${(20_000 / ((performance.now() - tp) / 1000)).toFixed(0)} /s`,
+        `${"grpc-js client: health checks/s, 64 in flight".padEnd(48)} ${(20_000 / ((performance.now() - tp) / 1000)).toFixed(0)} /s`,
       );
       health.close();
 
       await sequential(client, mix.slice(0, 300)); // connection and JIT warm-up
-      line("check sequential, first sight", await sequential(client, mix.slice(300)));
-      line("check sequential, warm cache", await sequential(client, mix));
+      line("grpc-js client: check sequential, first sight", await sequential(client, mix.slice(300)));
+      line("grpc-js client: check sequential, warm cache", await sequential(client, mix));
       const many = Array.from({ length: 30_000 }, (_, i) => mix[i % mix.length]!);
       await concurrent(client, many.slice(0, 2_000), 64);
       const rate = await concurrent(client, many, 64);
-      console.log(`${"checks/s, 64 in flight".padEnd(36)} ${rate.toFixed(0)} /s`);
+      console.log(`${"grpc-js client: checks/s, 64 in flight".padEnd(48)} ${rate.toFixed(0)} /s`);
 
       const docs = fx.documentIds;
       const bulk: number[] = [];
@@ -219,7 +420,7 @@ async function main() {
         if (r >= 20) bulk.push(performance.now() - t);
       }
       line(
-        "checkBulk(100), random documents",
+        "grpc-js client: checkBulk(100), random docs",
         bulk.sort((a, b) => a - b),
       );
     } finally {
