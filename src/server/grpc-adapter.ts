@@ -291,6 +291,11 @@ function wrapClientStream(
   };
 }
 
+/** A Buffer over the encoded bytes: toBinary's array is ours alone, so it need not be copied. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The grpc-js service definition for a protobuf-es service: paths and protobuf-es serializers. */
 export function serviceDefinition(service: GenService<GenServiceMethods>): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
@@ -300,9 +305,9 @@ export function serviceDefinition(service: GenService<GenServiceMethods>): Servi
       originalName: m.localName,
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
-      requestSerialize: (value) => Buffer.from(toBinary(m.input, value as MessageShape<DescMessage>)),
+      requestSerialize: (value) => asBuffer(toBinary(m.input, value as MessageShape<DescMessage>)),
       requestDeserialize: (bytes: Buffer) => fromBinary(m.input, bytes),
-      responseSerialize: (value) => Buffer.from(toBinary(m.output, value as MessageShape<DescMessage>)),
+      responseSerialize: (value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>)),
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
     };
   }
