@@ -21,6 +21,7 @@ import type { Flight, RequestContext, ResultStore, TraceNode } from "./request-c
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
 import { createRevisions } from "./revisions.js";
 import type {
+  Cancellation,
   CaveatTrace,
   CheckBulkItemResult,
   CheckBulkRequest,
@@ -91,7 +92,7 @@ export function createEngine(options: EngineOptions): Engine {
     subjectKey: string,
     contextual: ReadonlyMap<string, readonly Relationship[]> | undefined,
     explain: boolean,
-    signal: AbortSignal | undefined,
+    signal: Cancellation | undefined,
     tuples: RequestContext["tuples"],
     results: ResultStore,
   ): RequestContext => {
@@ -180,7 +181,7 @@ export function createEngine(options: EngineOptions): Engine {
     },
   };
 
-  const abortCheck = (signal: AbortSignal | undefined) => {
+  const abortCheck = (signal: Cancellation | undefined) => {
     if (signal?.aborted) {
       throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
     }

@@ -6,7 +6,7 @@
 import { LatchError, type ObjectRef, type Revision } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import type { PlanMember, PlanNode } from "./plan.js";
-import type { ExpandNode } from "./types.js";
+import type { Cancellation, ExpandNode } from "./types.js";
 
 const MAX_EXPAND_DEPTH = 50;
 
@@ -15,7 +15,7 @@ export async function expandTree(
   revision: Revision,
   member: PlanMember,
   id: string,
-  signal: AbortSignal | undefined,
+  signal: Cancellation | undefined,
 ): Promise<ExpandNode> {
   const expandMember = async (
     m: PlanMember,

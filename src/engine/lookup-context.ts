@@ -9,6 +9,7 @@ import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore } from "./request-context.js";
 import { createRequestResults } from "./results.js";
 import type { Revisions } from "./revisions.js";
+import type { Cancellation } from "./types.js";
 
 export interface LookupDeps {
   readonly store: Store;
@@ -26,7 +27,7 @@ export interface LookupDeps {
     revision: Revision,
     subject: SubjectRef,
     subjectKey: string,
-    signal: AbortSignal | undefined,
+    signal: Cancellation | undefined,
     tuples: RequestContext["tuples"],
     results: ResultStore,
   ) => RequestContext;
@@ -38,7 +39,7 @@ export function createLookupContext(
   revision: Revision,
   subject: SubjectRef,
   subjectKey: string,
-  signal: AbortSignal | undefined,
+  signal: Cancellation | undefined,
   tuples: RequestContext["tuples"] = new Map(),
   results: ResultStore = deps.results ?? createRequestResults(),
 ): RequestContext {

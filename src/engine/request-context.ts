@@ -3,6 +3,7 @@ import type { Relationship, Revision, SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import type { CaveatExpr, Member } from "./membership.js";
 import type { Plan, PlanMember } from "./plan.js";
+import type { Cancellation } from "./types.js";
 
 /** The subject's memberships in membership relations (see membership-index.ts). */
 export interface MembershipIndex {
@@ -60,7 +61,7 @@ export interface RequestContext {
   readonly tuples: Map<PlanMember, Map<string, readonly Relationship[]>>;
   readonly explain: boolean;
   readonly maxDepth: number;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: Cancellation | undefined;
   /** Wall-clock milliseconds at the start of the request (expiration is judged against it). */
   readonly now: number;
   dispatches: number;

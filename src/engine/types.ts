@@ -108,9 +108,18 @@ export interface EngineStats {
   readonly dispatches: number;
 }
 
+/**
+ * What the engine asks of a cancellation signal: it polls `aborted` between steps and never
+ * listens for events, so an AbortSignal will do, and so will any cheaper object with that property
+ * (the server passes its call state: an AbortSignal per call cost more than a cached check).
+ */
+export interface Cancellation {
+  readonly aborted: boolean;
+}
+
 export interface RequestOptions {
   /** Aborts long work (deep checks, lookups) with a `deadline-exceeded` LatchError. */
-  readonly signal?: AbortSignal;
+  readonly signal?: Cancellation;
 }
 
 export interface Engine {

@@ -39,6 +39,11 @@ export interface CallContext {
   readonly method: string;
   /** Aborted when the client cancels or the call's deadline passes. */
   readonly signal: AbortSignal;
+  /**
+   * The same answer as `signal.aborted`, without making the AbortSignal (and its timer and
+   * listener): for work that only polls, such as the engine's (`{ signal: ctx }`).
+   */
+  readonly aborted: boolean;
   readonly metadata: Metadata;
   readonly log: Logger;
 }
@@ -149,6 +154,16 @@ class CallState implements CallContext {
       }
     }
     return c.signal;
+  }
+
+  get aborted(): boolean {
+    if (this.controller !== undefined) return this.controller.signal.aborted;
+    if (this.finished) return false;
+    return (
+      this.expiredAtStart ||
+      this.call.cancelled ||
+      (Number.isFinite(this.deadlineMs) && Date.now() >= this.deadlineMs)
+    );
   }
 
   // A pino child per call costs more than a fast check; make it only when something is logged.

@@ -64,7 +64,7 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
       const contextual = contextualFromProto(req.contextualRelationships, limits);
       if (contextual !== undefined) request.contextualRelationships = contextual;
       if (req.withTracing) request.explain = true;
-      const result = await engine.check(request, { signal: ctx.signal });
+      const result = await engine.check(request, { signal: ctx });
       const response: MessageInitShape<typeof CheckPermissionResponseSchema> = {
         checkedAt: { token: result.token },
         permissionship: permissionshipToProto(result.state),
@@ -90,7 +90,7 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
           ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
           ...optional("contextualRelationships", contextualFromProto(req.contextualRelationships, limits)),
         },
-        { signal: ctx.signal },
+        { signal: ctx },
       );
       const pairs: CheckBulkPermissionsPair[] = result.results.map((r, i) =>
         create(CheckBulkPermissionsPairSchema, {
@@ -122,7 +122,7 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
           permission: permissionName(req.permission, "permission"),
           ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
         },
-        { signal: ctx.signal },
+        { signal: ctx },
       );
       return { expandedAt: { token: result.token }, treeRoot: expandToProto(result.tree) };
     },

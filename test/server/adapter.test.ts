@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Metadata, type ServerUnaryCall, status } from "@grpc/grpc-js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { LatchError } from "../../src/core/index.js";
 import { SchemaService } from "../../src/gen/latch/v1/schema_service_pb.js";
 import { createAuthenticator } from "../../src/server/auth.js";
@@ -106,6 +106,39 @@ describe("the call wrapper", () => {
       throw ctx.signal.reason;
     })(call);
     expect(error?.metadata.get("latch-error-code")).toEqual(["request/cancelled"]);
+  });
+
+  it("answers `aborted` like the signal would, without making one: cancelled, then finished", async () => {
+    const call = new FakeCall(metadata());
+    const seen: boolean[] = [];
+    let context: CallContext | undefined;
+    await serve(async (ctx) => {
+      context = ctx;
+      seen.push(ctx.aborted);
+      call.close();
+      seen.push(ctx.aborted);
+      return { schemaText: "" };
+    })(call);
+    // A finished call is never reported aborted, whatever grpc-js says after it.
+    seen.push(context!.aborted);
+    expect(seen).toEqual([false, true, false]);
+  });
+
+  it("answers `aborted` once the deadline has passed, with no timer", async () => {
+    // Only the clock is faked, so the deadline cannot race a slow machine.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const call = new FakeCall(metadata(), Date.now() + 30_000);
+    const seen: boolean[] = [];
+    await serve(async (ctx) => {
+      seen.push(ctx.aborted);
+      vi.setSystemTime(Date.now() + 30_000);
+      seen.push(ctx.aborted);
+      return { schemaText: "" };
+    })(call);
+    expect(seen).toEqual([false, true]);
   });
 
   it("aborts at the deadline with deadline-exceeded", async () => {
