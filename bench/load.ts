@@ -66,6 +66,8 @@ export async function runLoad(options: LoadOptions) {
   const fixtures = pickFixtures(corpus);
   const dir = mkdtempSync(join(tmpdir(), "latch-load-"));
   let server: ChildProcess | undefined;
+  /** Settles when the server logs that its in-memory copy is loaded (or that it has none). */
+  let loaded: Promise<void> = Promise.resolve();
   const token = options.token ?? "bench-token";
   let address = options.address;
   let cleanup: (() => Promise<void>) | undefined;
@@ -110,13 +112,25 @@ export async function runLoad(options: LoadOptions) {
           "--token",
           token,
           "--log-level",
-          "warn",
+          "info",
         ],
-        { stdio: ["ignore", "ignore", "inherit"] },
+        { stdio: ["ignore", "pipe", "inherit"] },
       );
+      const out = server.stdout!;
+      loaded = new Promise((resolve) => {
+        let tail = "";
+        out.on("data", (chunk: Buffer) => {
+          // Drained whatever it says; only the copy's first word matters here.
+          tail = (tail + chunk.toString("utf8")).slice(-4096);
+          if (/relationships loaded into memory|mirror-max-relationships/.test(tail)) resolve();
+        });
+        out.on("close", () => resolve());
+      });
     }
     const client = createClient({ address, token });
     await waitForServer(client, Date.now() + 30_000);
+    await Promise.race([loaded, new Promise((r) => setTimeout(r, 60_000))]);
+    const loadedRss = rssMiB(server?.pid);
 
     const random = createRandom(3);
     const checks: CheckInput[] = [
@@ -172,7 +186,7 @@ export async function runLoad(options: LoadOptions) {
     const serverRss = rssMiB(server?.pid);
     lean?.close();
     await client.close();
-    return { results, errors, serverRssMiB: serverRss, elapsedMs };
+    return { results, errors, serverRssMiB: serverRss, loadedRssMiB: loadedRss, elapsedMs };
   } finally {
     server?.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
@@ -213,7 +227,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     `\n## Latch gRPC load, scale ${values.scale}, ${values.concurrency} in flight, checks sent by the ${values.client} client (${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit})\n`,
   );
   console.log(markdownTable(outcome.results));
-  if (outcome.serverRssMiB !== undefined) console.log(`\nserver RSS at the end: ${outcome.serverRssMiB} MiB`);
+  if (outcome.loadedRssMiB !== undefined)
+    console.log(`\nserver RSS once loaded, before the load: ${outcome.loadedRssMiB} MiB`);
+  if (outcome.serverRssMiB !== undefined) console.log(`server RSS at the end: ${outcome.serverRssMiB} MiB`);
   if (Object.keys(outcome.errors).length > 0) console.log("\nerrors:", outcome.errors);
   const files = writeResults(values.out ?? "bench/results", `grpc-${values.scale}`, {
     machine: m,
