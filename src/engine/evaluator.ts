@@ -224,7 +224,7 @@ export async function dispatch(
     return { m, t };
   }
   // Single-flight: others asking the same subproblems meanwhile wait for these answers.
-  const flight = createFlight(ctx.state);
+  const flight = new OwnFlight(ctx.state);
   const owned: string[] = [];
   for (const key of uniqueKeys) {
     if (flights.has(key)) continue;
@@ -241,30 +241,32 @@ export async function dispatch(
   return { m, t };
 }
 
-function createFlight(owner: RequestState): Flight & { settle(answer: (id: string) => FlightResult): void } {
-  let waiters: Map<string, ((r: FlightResult) => void)[]> | undefined;
-  let answer: ((id: string) => FlightResult) | undefined;
-  return {
-    owner,
-    wait(id) {
-      if (answer !== undefined) return Promise.resolve(answer(id));
-      return new Promise<FlightResult>((resolve) => {
-        waiters ??= new Map();
-        const list = waiters.get(id);
-        if (list === undefined) waiters.set(id, [resolve]);
-        else list.push(resolve);
-      });
-    },
-    settle(fn) {
-      answer = fn;
-      if (waiters === undefined) return;
-      for (const [id, list] of waiters) {
-        const r = fn(id);
-        for (const resolve of list) resolve(r);
-      }
-      waiters = undefined;
-    },
-  };
+/** One object per dispatch (no closures): most flights are never waited on. */
+class OwnFlight implements Flight {
+  private waiters: Map<string, ((r: FlightResult) => void)[]> | undefined;
+  private answer: ((id: string) => FlightResult) | undefined;
+
+  constructor(readonly owner: RequestState) {}
+
+  wait(id: string): Promise<FlightResult> {
+    if (this.answer !== undefined) return Promise.resolve(this.answer(id));
+    return new Promise<FlightResult>((resolve) => {
+      this.waiters ??= new Map();
+      const list = this.waiters.get(id);
+      if (list === undefined) this.waiters.set(id, [resolve]);
+      else list.push(resolve);
+    });
+  }
+
+  settle(fn: (id: string) => FlightResult): void {
+    this.answer = fn;
+    if (this.waiters === undefined) return;
+    for (const [id, list] of this.waiters) {
+      const r = fn(id);
+      for (const resolve of list) resolve(r);
+    }
+    this.waiters = undefined;
+  }
 }
 
 function waitsFor(owner: RequestState, me: RequestState): boolean {
@@ -379,7 +381,9 @@ async function evalCombined(
         const r = await evalNode(ctx, member, child, remaining, frame, acc, neg);
         for (const [id, x] of r.m) addMember(m, id, x);
         collect(t, r, remaining, "union");
-        remaining = remaining.filter((id) => m.get(id) !== true);
+        if (remaining.length === 1) {
+          if (m.get(remaining[0]!) === true) break;
+        } else remaining = remaining.filter((id) => m.get(id) !== true);
         if (remaining.length === 0) break;
       }
       return { m, t: wrap(t, ids, m, "union") };
@@ -470,7 +474,17 @@ export async function readTuples(
   // Memos are keyed by the relation's plan member: no key string is built per call.
   const own = members.get(relation);
   let byId = own === undefined ? undefined : ctx.tuples.get(own);
-  const missing = byId === undefined ? ids : ids.filter((id) => !byId!.has(id));
+  let missing: readonly string[] = ids;
+  if (byId !== undefined) {
+    // Most calls find every id read already (a relation after its siblings): no list is made then.
+    let absent: string[] | undefined;
+    for (const id of ids) {
+      if (byId.has(id)) continue;
+      if (absent === undefined) absent = [id];
+      else absent.push(id);
+    }
+    missing = absent ?? [];
+  }
   if (missing.length > 0) {
     const wanted = member.prefetch.includes(relation) ? member.prefetch : [relation];
     const found = await ctx.store.lookupForward(
@@ -553,7 +567,7 @@ async function evalRelation(
   // Subject sets to expand, by `type#relation`, then subject id, then the (id, caveat) they feed.
   let sets: Map<string, Map<string, { id: string; r: Relationship }[]>> | undefined;
   for (const id of ids) {
-    for (const r of tuples.get(id) ?? []) {
+    for (const r of tuples.get(id) ?? NONE) {
       const sub = r.subject;
       if (sub.relation === undefined) {
         // A wildcard matches every object of its type, never a subject set.
@@ -664,7 +678,7 @@ async function evalArrow(
   // Subjects by type, then id; the arrow follows the object and ignores any subject relation.
   const byType = new Map<string, Map<string, string[]>>();
   for (const id of ids) {
-    for (const r of tuples.get(id) ?? []) {
+    for (const r of tuples.get(id) ?? NONE) {
       if (r.subject.id === "*") continue;
       let set = byType.get(r.subject.type);
       if (set === undefined) {
@@ -683,13 +697,13 @@ async function evalArrow(
     results.set(type, await dispatch(ctx, target, [...set.keys()], frame, acc, neg, set));
   }
   const m: Memberships = new Map();
-  const arrowLabel =
-    node.mode === "all" ? `${node.tupleset}.all(${node.computed})` : `${node.tupleset}->${node.computed}`;
   for (const id of ids) {
-    const list = (tuples.get(id) ?? []).filter((r) => r.subject.id !== "*");
+    const list = tuples.get(id) ?? NONE;
     let acc2: Member | undefined;
     let first = true;
     for (const r of list) {
+      // A wildcard names no object to follow.
+      if (r.subject.id === "*") continue;
       const sub = results.get(r.subject.type);
       const x = andMember(sub?.m.get(r.subject.id), caveatOf(r) ?? true);
       if (node.mode === "any") acc2 = orMember(acc2, x);
@@ -710,6 +724,8 @@ async function evalArrow(
     if (acc2 !== undefined) m.set(id, acc2);
   }
   if (t === undefined) return { m, t };
+  const arrowLabel =
+    node.mode === "all" ? `${node.tupleset}.all(${node.computed})` : `${node.tupleset}->${node.computed}`;
   const out: Traces = new Map();
   for (const id of ids) {
     const children = t.get(id) ?? [];
