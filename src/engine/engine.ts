@@ -8,7 +8,7 @@ import { createCache } from "../cache/index.js";
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./evaluate-caveats.js";
-import { type Acc, dispatch, resultKeyOf } from "./evaluator.js";
+import { dispatch, resultKeyOf } from "./evaluator.js";
 import { expandTree } from "./expand.js";
 import { toExplainNode } from "./explain.js";
 import type { LookupDeps } from "./lookup-context.js";
@@ -35,6 +35,7 @@ import type {
   RequestOptions,
 } from "./types.js";
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
+import type { Acc } from "./walk-stack.js";
 
 const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
 const DENIED = Object.freeze({ state: "DENIED", missing: Object.freeze([]) } as const);

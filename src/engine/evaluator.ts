@@ -10,6 +10,7 @@
  * batch, the batch is recomputed id by id.
  */
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
+import { OwnFlight, waitsFor } from "./flights.js";
 import {
   addMember,
   andMember,
@@ -21,37 +22,10 @@ import {
   orMember,
 } from "./membership.js";
 import type { PlanMember, PlanNode } from "./plan.js";
-import type { Flight, FlightResult, RequestContext, RequestState, TraceNode } from "./request-context.js";
-
-/** The ids of one dispatch frame on the current path. */
-interface Stack {
-  readonly parent: Stack | undefined;
-  readonly label: string;
-  readonly ids: ReadonlySet<string>;
-  readonly depth: number;
-  /** How many exclusion right-hand sides enclose this frame. */
-  readonly neg: number;
-  /** For each id, the ids of the parent frame it was reached from; absent: the same ids. */
-  readonly origin: Origin | undefined;
-}
-
-/** Callee id -> the caller frame's ids that led to it. */
-type Origin = ReadonlyMap<string, readonly string[]>;
-
-/** Facts gathered while computing a frame. */
-interface Acc {
-  /** Shallowest frame depth a cycle cut pointed to (Infinity: none). */
-  minCut: number;
-  /** Earliest expiration among relationships read (ms since epoch; Infinity: none). */
-  validUntil: number;
-}
-
-type Traces = Map<string, TraceNode[]>;
-
-interface Out {
-  readonly m: Memberships;
-  readonly t: Traces | undefined;
-}
+import { NONE, readTuples } from "./read-tuples.js";
+import type { FlightResult, RequestContext, TraceNode } from "./request-context.js";
+import { collect, type Out, pushTrace, type Traces, wrap } from "./traces.js";
+import { type Acc, type Origin, onStack, type Stack } from "./walk-stack.js";
 
 type Leaf = Extract<CaveatExpr, { op: "caveat" }>;
 
@@ -59,64 +33,6 @@ const caveatOf = (r: Relationship): Leaf | undefined =>
   r.caveat === undefined ? undefined : (caveatLeaf(r.caveat.name, r.caveat.context) as Leaf);
 
 const memberOf = (r: Relationship): Member => caveatOf(r) ?? true;
-
-/**
- * The depth of the frame where `id` of `label` is already being computed on this id's own path,
- * or -1. Batches merge paths: a frame holding the id as a mere sibling (two documents in one
- * folder chain) is not a cycle, so the walk follows `origin` upwards and only a frame reached
- * through it counts. Merged origins can still over-approximate a path; such a cut makes the frame
- * it points to recompute id by id (see computeInto), exactly as before.
- */
-function onStack(
-  stack: Stack | undefined,
-  label: string,
-  id: string,
-  neg: number,
-  origin: Origin | undefined,
-): number {
-  // The shallowest frame holding the id: the walk below need not go past it.
-  let top: Stack | undefined;
-  for (let s = stack; s !== undefined; s = s.parent) if (s.label === label && s.ids.has(id)) top = s;
-  if (top === undefined) return -1;
-  // The ids on this id's own path at the current frame: one id, the origin's list, or a set.
-  const list: readonly string[] = origin?.get(id) ?? [id];
-  let set: Set<string> | undefined;
-  for (let s = stack; s !== undefined; s = s.parent) {
-    if (s.label === label && s.ids.has(id) && (set === undefined ? list.includes(id) : set.has(id))) {
-      if (s.neg !== neg) {
-        // Recursion through an exclusion has no well-defined answer (it is not stratified).
-        throw new LatchError(
-          "check/cycle-through-exclusion",
-          "failed-precondition",
-          `${label} depends on itself through the right-hand side of an exclusion`,
-          { at: `${label.replace("#", `:${id}#`)}` },
-        );
-      }
-      return s.depth;
-    }
-    if (s === top) return -1;
-    const o = s.origin;
-    if (o === undefined) continue;
-    const up = new Set<string>();
-    for (const x of set ?? list) {
-      const from = o.get(x);
-      if (from === undefined) {
-        // Unknown provenance: assume every id of the parent frame.
-        for (const y of s.parent?.ids ?? []) up.add(y);
-      } else for (const y of from) up.add(y);
-    }
-    if (up.size === 0) return -1;
-    set = up;
-  }
-  return -1;
-}
-
-function pushTrace(t: Traces | undefined, id: string, node: TraceNode): void {
-  if (t === undefined) return;
-  const list = t.get(id);
-  if (list === undefined) t.set(id, [node]);
-  else list.push(node);
-}
 
 export function resultKey(ctx: RequestContext, member: PlanMember, id: string): string {
   return resultKeyOf(ctx.plan.id, ctx.revision, member, id, ctx.subjectKey);
@@ -239,39 +155,6 @@ export async function dispatch(
     flight.settle((id) => (done?.cacheable ? { m: m.get(id), until: done.until } : null));
   }
   return { m, t };
-}
-
-/** One object per dispatch (no closures): most flights are never waited on. */
-class OwnFlight implements Flight {
-  private waiters: Map<string, ((r: FlightResult) => void)[]> | undefined;
-  private answer: ((id: string) => FlightResult) | undefined;
-
-  constructor(readonly owner: RequestState) {}
-
-  wait(id: string): Promise<FlightResult> {
-    if (this.answer !== undefined) return Promise.resolve(this.answer(id));
-    return new Promise<FlightResult>((resolve) => {
-      this.waiters ??= new Map();
-      const list = this.waiters.get(id);
-      if (list === undefined) this.waiters.set(id, [resolve]);
-      else list.push(resolve);
-    });
-  }
-
-  settle(fn: (id: string) => FlightResult): void {
-    this.answer = fn;
-    if (this.waiters === undefined) return;
-    for (const [id, list] of this.waiters) {
-      const r = fn(id);
-      for (const resolve of list) resolve(r);
-    }
-    this.waiters = undefined;
-  }
-}
-
-function waitsFor(owner: RequestState, me: RequestState): boolean {
-  for (let o: RequestState | undefined = owner; o !== undefined; o = o.waitingOn) if (o === me) return true;
-  return false;
 }
 
 async function computeInto(
@@ -427,128 +310,6 @@ async function evalCombined(
       return { m, t: wrap(t, ids, m, "exclusion") };
     }
   }
-}
-
-/** Adds a child's traces under the current node, with a placeholder for ids it did not reach. */
-function collect(t: Traces | undefined, r: Out, ids: readonly string[], label: string): void {
-  if (t === undefined) return;
-  for (const id of ids) {
-    const nodes = r.t?.get(id);
-    const member = r.m.get(id);
-    if (nodes !== undefined && nodes.length === 1) pushTrace(t, id, nodes[0]!);
-    else pushTrace(t, id, { label, member, ...(nodes === undefined ? {} : { children: nodes }) });
-  }
-}
-
-function wrap(
-  t: Traces | undefined,
-  ids: readonly string[],
-  m: Memberships,
-  label: string,
-): Traces | undefined {
-  if (t === undefined) return undefined;
-  const out: Traces = new Map();
-  for (const id of ids) {
-    const children = t.get(id);
-    out.set(id, [{ label, member: m.get(id), ...(children === undefined ? {} : { children }) }]);
-  }
-  return out;
-}
-
-/** Shared by every object without relationships; replaced by a fresh array on the first push. */
-const NONE: Relationship[] = Object.freeze([]) as unknown as Relationship[];
-
-/**
- * Reads `relation` for many objects, fetching every relation the member needs in one call. The
- * answer is the request's memo for `relation`: it holds every id asked (and maybe more).
- */
-export async function readTuples(
-  ctx: RequestContext,
-  member: PlanMember,
-  relation: string,
-  ids: readonly string[],
-  acc: Acc,
-): Promise<ReadonlyMap<string, readonly Relationship[]>> {
-  const type = member.def.name;
-  const members = member.def.members;
-  // Memos are keyed by the relation's plan member: no key string is built per call.
-  const own = members.get(relation);
-  let byId = own === undefined ? undefined : ctx.tuples.get(own);
-  let missing: readonly string[] = ids;
-  if (byId !== undefined) {
-    // Most calls find every id read already (a relation after its siblings): no list is made then.
-    let absent: string[] | undefined;
-    for (const id of ids) {
-      if (byId.has(id)) continue;
-      if (absent === undefined) absent = [id];
-      else absent.push(id);
-    }
-    missing = absent ?? [];
-  }
-  if (missing.length > 0) {
-    const wanted = member.prefetch.includes(relation) ? member.prefetch : [relation];
-    const found = await ctx.store.lookupForward(
-      { resourceType: type, resourceIds: missing, relations: wanted },
-      ctx.revision,
-    );
-    // Per wanted relation: its memo, and which ids this call fills (undefined: all of `missing`).
-    const memos = new Map<string, { memo: Map<string, Relationship[]>; fresh: Set<string> | undefined }>();
-    for (const rel of wanted) {
-      // Only this function fills the memos, always with arrays of its own.
-      const relMember = members.get(rel);
-      let memo = (relMember === undefined ? undefined : ctx.tuples.get(relMember)) as
-        | Map<string, Relationship[]>
-        | undefined;
-      if (memo === undefined) {
-        memo = new Map();
-        if (relMember !== undefined) ctx.tuples.set(relMember, memo);
-      }
-      let fresh: Set<string> | undefined;
-      for (const id of missing) {
-        if (memo.has(id)) {
-          // An earlier call (for another relation) already read some: add rows only for the rest.
-          const m = memo;
-          fresh = new Set(missing.filter((x) => !m.has(x)));
-          break;
-        }
-      }
-      for (const id of missing) {
-        if (memo.has(id)) continue;
-        const extra = ctx.contextual?.get(`${type}:${id}#${rel}`);
-        let list = NONE;
-        if (extra !== undefined) {
-          list = [];
-          for (const r of extra)
-            if (r.expiration === undefined || r.expiration.getTime() > ctx.now) list.push(r);
-        }
-        memo.set(id, list);
-      }
-      memos.set(rel, { memo, fresh });
-    }
-    for (const r of found) {
-      const into = memos.get(r.relation);
-      if (into === undefined) continue;
-      const id = r.resource.id;
-      if (into.fresh !== undefined && !into.fresh.has(id)) continue;
-      const list = into.memo.get(id);
-      if (list === undefined) continue;
-      if (list === NONE) into.memo.set(id, [r]);
-      else list.push(r);
-    }
-    byId = memos.get(relation)!.memo;
-  }
-  const memo = byId!;
-  for (const id of ids) {
-    const list = memo.get(id);
-    if (list === undefined) continue;
-    for (const r of list) {
-      if (r.expiration !== undefined) {
-        const at = r.expiration.getTime();
-        if (at < acc.validUntil) acc.validUntil = at;
-      }
-    }
-  }
-  return memo;
 }
 
 async function evalRelation(
@@ -733,5 +494,3 @@ async function evalArrow(
   }
   return { m, t: out };
 }
-
-export type { Acc, Stack };

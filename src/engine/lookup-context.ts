@@ -4,12 +4,12 @@
  */
 import { LatchError, type Revision, type SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
-import type { Acc } from "./evaluator.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore } from "./request-context.js";
 import { createRequestResults } from "./results.js";
 import type { Revisions } from "./revisions.js";
 import type { Cancellation } from "./types.js";
+import type { Acc } from "./walk-stack.js";
 
 export interface LookupDeps {
   readonly store: Store;

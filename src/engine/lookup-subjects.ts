@@ -11,7 +11,7 @@
  */
 import { formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
 import { createCaveatEvaluator, type Verdict } from "./evaluate-caveats.js";
-import { dispatch, readTuples } from "./evaluator.js";
+import { dispatch } from "./evaluator.js";
 import {
   createLookupContext,
   deadlineExceeded,
@@ -22,6 +22,7 @@ import {
   tokenFor,
 } from "./lookup-context.js";
 import type { PlanMember, PlanNode } from "./plan.js";
+import { readTuples } from "./read-tuples.js";
 import type { RequestContext } from "./request-context.js";
 import type { LookupSubjectResult, LookupSubjectsRequest, RequestOptions } from "./types.js";
 import { validateContext } from "./validate-request.js";

@@ -1,0 +1,79 @@
+/**
+ * The path a check walks: one frame per dispatch, so that a subproblem met again on its own path
+ * is recognised as a cycle (see `onStack`), plus the facts a frame gathers while it is computed.
+ */
+import { LatchError } from "../core/index.js";
+
+/** The ids of one dispatch frame on the current path. */
+export interface Stack {
+  readonly parent: Stack | undefined;
+  readonly label: string;
+  readonly ids: ReadonlySet<string>;
+  readonly depth: number;
+  /** How many exclusion right-hand sides enclose this frame. */
+  readonly neg: number;
+  /** For each id, the ids of the parent frame it was reached from; absent: the same ids. */
+  readonly origin: Origin | undefined;
+}
+
+/** Callee id -> the caller frame's ids that led to it. */
+export type Origin = ReadonlyMap<string, readonly string[]>;
+
+/** Facts gathered while computing a frame. */
+export interface Acc {
+  /** Shallowest frame depth a cycle cut pointed to (Infinity: none). */
+  minCut: number;
+  /** Earliest expiration among relationships read (ms since epoch; Infinity: none). */
+  validUntil: number;
+}
+
+/**
+ * The depth of the frame where `id` of `label` is already being computed on this id's own path,
+ * or -1. Batches merge paths: a frame holding the id as a mere sibling (two documents in one
+ * folder chain) is not a cycle, so the walk follows `origin` upwards and only a frame reached
+ * through it counts. Merged origins can still over-approximate a path; such a cut makes the frame
+ * it points to recompute id by id (see computeInto), exactly as before.
+ */
+export function onStack(
+  stack: Stack | undefined,
+  label: string,
+  id: string,
+  neg: number,
+  origin: Origin | undefined,
+): number {
+  // The shallowest frame holding the id: the walk below need not go past it.
+  let top: Stack | undefined;
+  for (let s = stack; s !== undefined; s = s.parent) if (s.label === label && s.ids.has(id)) top = s;
+  if (top === undefined) return -1;
+  // The ids on this id's own path at the current frame: one id, the origin's list, or a set.
+  const list: readonly string[] = origin?.get(id) ?? [id];
+  let set: Set<string> | undefined;
+  for (let s = stack; s !== undefined; s = s.parent) {
+    if (s.label === label && s.ids.has(id) && (set === undefined ? list.includes(id) : set.has(id))) {
+      if (s.neg !== neg) {
+        // Recursion through an exclusion has no well-defined answer (it is not stratified).
+        throw new LatchError(
+          "check/cycle-through-exclusion",
+          "failed-precondition",
+          `${label} depends on itself through the right-hand side of an exclusion`,
+          { at: `${label.replace("#", `:${id}#`)}` },
+        );
+      }
+      return s.depth;
+    }
+    if (s === top) return -1;
+    const o = s.origin;
+    if (o === undefined) continue;
+    const up = new Set<string>();
+    for (const x of set ?? list) {
+      const from = o.get(x);
+      if (from === undefined) {
+        // Unknown provenance: assume every id of the parent frame.
+        for (const y of s.parent?.ids ?? []) up.add(y);
+      } else for (const y of from) up.add(y);
+    }
+    if (up.size === 0) return -1;
+    set = up;
+  }
+  return -1;
+}
