@@ -6,6 +6,7 @@ import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineStats } from "../engine/index.js";
 import type { Store } from "../store/index.js";
+import type { MirrorStats } from "../store/mirror/index.js";
 import type { CallObserver } from "./grpc-adapter.js";
 
 export function createLogger(level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
@@ -20,7 +21,11 @@ export interface Metrics extends CallObserver {
 
 export function createMetrics(
   engineStats: () => EngineStats,
-  options: { defaultMetrics?: boolean } = {},
+  options: {
+    defaultMetrics?: boolean;
+    /** The in-memory copy's state, when the server has one. */
+    mirrorStats?: () => MirrorStats;
+  } = {},
 ): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -67,6 +72,36 @@ export function createMetrics(
         this.set(engineStats()[key]);
       },
     });
+  }
+
+  const mirrorStats = options.mirrorStats;
+  if (mirrorStats !== undefined) {
+    for (const [name, help, value] of [
+      [
+        "latch_mirror_ready",
+        "1 while the in-memory copy answers reads, else 0",
+        (s: MirrorStats) => (s.state === "ready" ? 1 : 0),
+      ],
+      [
+        "latch_mirror_relationships",
+        "Relationships held by the in-memory copy",
+        (s: MirrorStats) => s.relationships,
+      ],
+      [
+        "latch_mirror_revision",
+        "Newest revision applied to the in-memory copy",
+        (s: MirrorStats) => Number(s.revision),
+      ],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value(mirrorStats()));
+        },
+      });
+    }
   }
 
   return {

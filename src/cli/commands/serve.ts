@@ -199,9 +199,9 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   }
 
   const opened = await openDatastore(datastore);
-  const rawStore =
+  const mirror =
     mirrorMax === 0
-      ? opened
+      ? undefined
       : createMirroredStore(opened, {
           ...(mirrorMax === undefined ? {} : { maxRelationships: mirrorMax }),
           onEvent: (event) => {
@@ -219,9 +219,13 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
             } else log.warn({ err: event.error }, "the in-memory copy could not follow the datastore");
           },
         });
+  const rawStore = mirror ?? opened;
   // The engine is created after the metrics so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
-  const metrics = options.metricsListen === undefined ? undefined : createMetrics(() => engineStats());
+  const metrics =
+    options.metricsListen === undefined
+      ? undefined
+      : createMetrics(() => engineStats(), mirror === undefined ? {} : { mirrorStats: () => mirror.stats() });
   // Gated so that calls fail fast with UNAVAILABLE while health finds the database unreachable.
   const store = createDatastoreGate(
     metrics === undefined ? rawStore : metrics.instrumentStore(rawStore),
