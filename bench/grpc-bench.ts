@@ -12,6 +12,8 @@
  *   sequential Check (p50/p99, cold then warm cache), Checks per second with 64 in flight, and
  *   CheckBulk of 100 documents for one user. `--client grpc-js` runs only these.
  */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
@@ -25,6 +27,7 @@ import { createClient, type LatchClient } from "../src/client/index.js";
 import { createEngine } from "../src/engine/index.js";
 import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
 import { createLogger, startServer } from "../src/server/index.js";
+import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, pickFixtures } from "./fixtures.js";
@@ -43,7 +46,9 @@ function line(name: string, sorted: readonly number[]) {
 
 /** Child process: serve the database until stdin closes. */
 async function serveChild(db: string) {
-  const store = await createSqliteStore({ path: db });
+  // As `latch serve` runs: reads through the in-memory copy.
+  const store = createMirroredStore(await createSqliteStore({ path: db }));
+  if (!(await store.ready())) throw new Error("the in-memory copy did not load");
   const engine = createEngine({ store });
   const running = await startServer({
     store,
