@@ -79,6 +79,13 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
     notify(event);
   };
 
+  /** Drops the copy when it holds more than allowed; true when it did. */
+  const overLimit = (): boolean => {
+    if (index === undefined || index.size <= maxRelationships) return false;
+    drop({ kind: "too-large", maxRelationships });
+    return true;
+  };
+
   const applyChanges = async (target: number): Promise<void> => {
     while (applied < target && index !== undefined) {
       const page = await inner.changesSince(BigInt(applied));
@@ -92,10 +99,7 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
       if (reached <= applied) break;
       applied = reached;
       history.push({ revision: applied, at: Date.now() });
-      if (index.size > maxRelationships) {
-        drop({ kind: "too-large", maxRelationships });
-        return;
-      }
+      if (overLimit()) return;
     }
     moveFloor();
   };
@@ -144,6 +148,31 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
     return applied >= r;
   };
 
+  /**
+   * One hot read: from the copy when it may answer at `revision` (catching up first if needed),
+   * else from the wrapped store. Synchronous up to the copy's answer when no catch-up is needed.
+   */
+  const read = async <Q>(
+    query: Q,
+    revision: Revision,
+    fromCopy: (copy: RelationshipIndex, query: Q, r: number) => Relationship[],
+    fromStore: (query: Q, revision: Revision) => Promise<readonly Relationship[]>,
+  ): Promise<readonly Relationship[]> => {
+    const r = Number(revision);
+    if (usable(r) !== undefined && (r <= applied || (await reach(r)))) {
+      // Checked again: the copy may have been dropped while it caught up.
+      const copy = usable(r);
+      if (copy !== undefined) return fromCopy(copy, query, r);
+    }
+    return fromStore(query, revision);
+  };
+  const forward = (copy: RelationshipIndex, query: ForwardQuery, r: number) =>
+    copy.forward(query, r, Date.now());
+  const reverse = (copy: RelationshipIndex, query: ReverseQuery, r: number) =>
+    copy.reverse(query, r, Date.now());
+  const storeForward = (query: ForwardQuery, revision: Revision) => inner.lookupForward(query, revision);
+  const storeReverse = (query: ReverseQuery, revision: Revision) => inner.lookupReverse(query, revision);
+
   const load = async (): Promise<boolean> => {
     const started = Date.now();
     try {
@@ -154,17 +183,11 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
         if (closed || index === undefined) return false;
         into.touch(rel, 0);
         if (++n % LOAD_SLICE === 0) {
-          if (into.size > maxRelationships) {
-            drop({ kind: "too-large", maxRelationships });
-            return false;
-          }
+          if (overLimit()) return false;
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      if (into.size > maxRelationships) {
-        drop({ kind: "too-large", maxRelationships });
-        return false;
-      }
+      if (overLimit()) return false;
       applied = Number(at);
       floor = applied;
       history.push({ revision: applied, at: Date.now() });
@@ -208,22 +231,8 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
     readSchema: (revision) => inner.readSchema(revision),
     writeSchema: (text) => inner.writeSchema(text),
     readRelationships: (filter, opts) => inner.readRelationships(filter, opts),
-    async lookupForward(query: ForwardQuery, revision: Revision): Promise<readonly Relationship[]> {
-      const r = Number(revision);
-      if (usable(r) !== undefined && (r <= applied || (await reach(r)))) {
-        const copy = usable(r);
-        if (copy !== undefined) return copy.forward(query, r, Date.now());
-      }
-      return inner.lookupForward(query, revision);
-    },
-    async lookupReverse(query: ReverseQuery, revision: Revision): Promise<readonly Relationship[]> {
-      const r = Number(revision);
-      if (usable(r) !== undefined && (r <= applied || (await reach(r)))) {
-        const copy = usable(r);
-        if (copy !== undefined) return copy.reverse(query, r, Date.now());
-      }
-      return inner.lookupReverse(query, revision);
-    },
+    lookupForward: (query, revision) => read(query, revision, forward, storeForward),
+    lookupReverse: (query, revision) => read(query, revision, reverse, storeReverse),
     write: (updates, preconditions) => inner.write(updates, preconditions),
     deleteRelationships: (filter, opts) => inner.deleteRelationships(filter, opts),
     changesSince: (after, limit) => inner.changesSince(after, limit),
