@@ -37,6 +37,7 @@ import type {
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
 import type { Acc } from "./walk-stack.js";
 
+/** Verdicts of plain memberships, shared: no caveat decides them. */
 const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
 const DENIED = Object.freeze({ state: "DENIED", missing: Object.freeze([]) } as const);
 
@@ -249,9 +250,7 @@ export function createEngine(options: EngineOptions): Engine {
         explain || (m !== undefined && m !== true)
           ? createCaveatEvaluator(plan.schema, request.context)
           : undefined;
-      const verdict =
-        evaluator?.verdict(m) ??
-        (m === true ? { state: "ALLOWED" as const, missing: [] } : { state: "DENIED" as const, missing: [] });
+      const verdict = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
       const trace = out?.t?.get(id)?.[0];
       return {
         state: verdict.state,
