@@ -13,10 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CheckRequest, Engine } from "../src/engine/index.js";
 import { createEngine } from "../src/engine/index.js";
-import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, pickFixtures } from "./fixtures.js";
+import { type CheckInput, checkMix, loadedMirror, pickFixtures } from "./fixtures.js";
 
 const args = process.argv.slice(2);
 const scale = (args.find((a) => !a.startsWith("--")) ?? "m") as Scale;
@@ -52,27 +51,14 @@ async function main() {
     const sqlite = await createSqliteStore({ path: join(dir, "bench.db") });
     await sqlite.writeSchema(corpus.schema);
     await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
-    const mirror = mirrored ? createMirroredStore(sqlite) : undefined;
-    if (mirror !== undefined && !(await mirror.ready())) throw new Error("the in-memory copy did not load");
+    const mirror = mirrored ? await loadedMirror(sqlite) : undefined;
     const store = mirror ?? sqlite;
     console.log(
       `corpus ${scale}: ${corpus.relationships.length} relationships loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s${mirror === undefined ? ", reads from SQLite" : `, reads from memory (${JSON.stringify(mirror.stats(), (_k, v) => (typeof v === "bigint" ? Number(v) : v))})`}`,
     );
     const fx = pickFixtures(corpus, 2_000);
     const random = createRandom(11);
-    const mix: CheckInput[] = [];
-    const kinds = [
-      fx.direct,
-      fx.owner,
-      fx.groupNested,
-      fx.folderInherited,
-      fx.folderAndGroup,
-      fx.deniedRandom,
-    ];
-    for (let i = 0; i < 6_000; i++) {
-      const list = kinds[i % kinds.length]!;
-      mix.push(list[Math.floor(random() * list.length)]!);
-    }
+    const mix = checkMix(fx, 6_000, random);
 
     const uncached = createEngine({ store, cache: false });
     await time(mix.slice(0, 500), uncached); // JIT warm-up

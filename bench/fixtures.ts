@@ -4,6 +4,8 @@
  * folders, denied) without asking the engine under test.
  */
 import type { Relationship } from "../src/core/index.js";
+import type { Store } from "../src/store/index.js";
+import { createMirroredStore, type MirroredStore } from "../src/store/mirror/index.js";
 import { type Corpus, createRandom } from "./corpus.js";
 
 export interface CheckInput {
@@ -138,4 +140,27 @@ export function pickFixtures(corpus: Corpus, count = 2_000, seed = 7): Fixtures 
     heaviestUser: byGroups[byGroups.length - 1]?.[0] ?? users[0]!,
     documentIds: docs,
   };
+}
+
+/** `count` checks cycling through the six kinds, each a random pick of its kind: the "mix". */
+export function checkMix(fixtures: Fixtures, count: number, random: () => number): CheckInput[] {
+  const kinds = [
+    fixtures.direct,
+    fixtures.owner,
+    fixtures.groupNested,
+    fixtures.folderInherited,
+    fixtures.folderAndGroup,
+    fixtures.deniedRandom,
+  ].filter((list) => list.length > 0);
+  return Array.from({ length: count }, (_, i) => {
+    const list = kinds[i % kinds.length]!;
+    return list[Math.floor(random() * list.length)]!;
+  });
+}
+
+/** The in-memory copy over `store`, loaded, as `latch serve` reads. */
+export async function loadedMirror(store: Store): Promise<MirroredStore> {
+  const mirror = createMirroredStore(store);
+  if (!(await mirror.ready())) throw new Error("the in-memory copy did not load");
+  return mirror;
 }

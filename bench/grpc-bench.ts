@@ -27,10 +27,9 @@ import { createClient, type LatchClient } from "../src/client/index.js";
 import { createEngine } from "../src/engine/index.js";
 import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
 import { createLogger, startServer } from "../src/server/index.js";
-import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, pickFixtures } from "./fixtures.js";
+import { type CheckInput, checkMix, loadedMirror, pickFixtures } from "./fixtures.js";
 
 const TOKEN = "bench-token";
 const pct = (sorted: readonly number[], p: number) =>
@@ -47,8 +46,7 @@ function line(name: string, sorted: readonly number[]) {
 /** Child process: serve the database until stdin closes. */
 async function serveChild(db: string) {
   // As `latch serve` runs: reads through the in-memory copy.
-  const store = createMirroredStore(await createSqliteStore({ path: db }));
-  if (!(await store.ready())) throw new Error("the in-memory copy did not load");
+  const store = await loadedMirror(await createSqliteStore({ path: db }));
   const engine = createEngine({ store });
   const running = await startServer({
     store,
@@ -328,18 +326,7 @@ async function main() {
     );
     const fx = pickFixtures(corpus, 2_000);
     const random = createRandom(11);
-    const kinds = [
-      fx.direct,
-      fx.owner,
-      fx.groupNested,
-      fx.folderInherited,
-      fx.folderAndGroup,
-      fx.deniedRandom,
-    ];
-    const mix = Array.from({ length: 6_000 }, (_, i) => {
-      const list = kinds[i % kinds.length]!;
-      return list[Math.floor(random() * list.length)]!;
-    });
+    const mix = checkMix(fx, 6_000, random);
 
     // The engine alone, in this process, on the same inputs: what the network and API add is the rest.
     {

@@ -11,10 +11,9 @@ import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import pg from "pg";
 import { createEngine } from "../src/engine/index.js";
-import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createPostgresStore } from "../src/store/postgres/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, pickFixtures } from "./fixtures.js";
+import { checkMix, loadedMirror, pickFixtures } from "./fixtures.js";
 
 const url = process.env.LATCH_TEST_POSTGRES_URL;
 if (url === undefined) {
@@ -162,13 +161,7 @@ try {
 
   // The engine over PostgreSQL, no cache: every Check pays its store round trips.
   const fx = pickFixtures(corpus, 1_000);
-  const kinds = [fx.direct, fx.owner, fx.groupNested, fx.folderInherited, fx.folderAndGroup, fx.deniedRandom];
-  const mix: CheckInput[] = [];
-  for (let i = 0; i < 3_000; i++) {
-    const list = kinds[i % kinds.length] ?? [];
-    const input = list[Math.floor(random() * list.length)];
-    if (input !== undefined) mix.push(input);
-  }
+  const mix = checkMix(fx, 3_000, random);
   const engine = createEngine({ store, cache: false });
   for (const input of mix.slice(0, 300)) await engine.check(input);
   const checks: number[] = [];
@@ -180,8 +173,7 @@ try {
   // The same through the in-memory copy, as `latch serve` runs: PostgreSQL answers only the
   // current revision (once per 100 ms window) and the changes feed.
   const loading = performance.now();
-  const mirror = createMirroredStore(store);
-  if (!(await mirror.ready())) throw new Error("the in-memory copy did not load");
+  const mirror = await loadedMirror(store);
   console.log(
     `in-memory copy loaded from PostgreSQL in ${((performance.now() - loading) / 1000).toFixed(1)} s`,
   );

@@ -5,10 +5,9 @@
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
 import { createEngine } from "../src/engine/index.js";
-import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
-import { pickFixtures } from "./fixtures.js";
+import { loadedMirror, pickFixtures } from "./fixtures.js";
 
 const args = process.argv.slice(2);
 const scale = (args.find((a) => !a.startsWith("--")) ?? "s") as Scale;
@@ -16,8 +15,7 @@ const corpus = generateCorpus(scale);
 const sqlite = await createSqliteStore({ path: ":memory:" });
 await sqlite.writeSchema(corpus.schema);
 await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
-const mirror = args.includes("--no-mirror") ? undefined : createMirroredStore(sqlite);
-await mirror?.ready();
+const mirror = args.includes("--no-mirror") ? undefined : await loadedMirror(sqlite);
 const store = mirror ?? sqlite;
 const fx = pickFixtures(corpus, 1_000);
 const engine = createEngine({ store, cache: false });

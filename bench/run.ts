@@ -13,10 +13,9 @@ import { parseArgs } from "node:util";
 import { Bench } from "tinybench";
 import type { Relationship } from "../src/core/index.js";
 import { createEngine, type Engine } from "../src/engine/index.js";
-import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, pickFixtures } from "./fixtures.js";
+import { type CheckInput, loadedMirror, pickFixtures } from "./fixtures.js";
 import { type CaseResult, machine, markdownTable, summarize, writeResults } from "./report.js";
 
 const { values } = parseArgs({
@@ -45,8 +44,7 @@ async function loadStore(path: string, schema: string, relationships: readonly R
   const importMs = performance.now() - started;
   if (values["no-mirror"]) return { store: sqlite, importMs, mirrorMs: undefined };
   const loading = performance.now();
-  const store = createMirroredStore(sqlite);
-  if (!(await store.ready())) throw new Error("the in-memory copy did not load");
+  const store = await loadedMirror(sqlite);
   return { store, importMs, mirrorMs: performance.now() - loading };
 }
 

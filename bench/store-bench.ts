@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Store } from "../src/store/index.js";
-import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
+import { loadedMirror } from "./fixtures.js";
 
 const scaleArg = process.argv.indexOf("--scale");
 const scale = (scaleArg >= 0 ? process.argv[scaleArg + 1] : "m") as Scale;
@@ -169,8 +169,7 @@ try {
   };
   await timeLookups(store, "sqlite");
   const loading = process.hrtime.bigint();
-  const mirror = createMirroredStore(store);
-  if (!(await mirror.ready())) throw new Error("the in-memory copy did not load");
+  const mirror = await loadedMirror(store);
   console.log(`in-memory copy loaded in ${(Number(process.hrtime.bigint() - loading) / 1e9).toFixed(2)} s`);
   await timeLookups(mirror, "in-memory copy");
   console.log(
