@@ -34,10 +34,6 @@ const caveatOf = (r: Relationship): Leaf | undefined =>
 
 const memberOf = (r: Relationship): Member => caveatOf(r) ?? true;
 
-export function resultKey(ctx: RequestContext, member: PlanMember, id: string): string {
-  return resultKeyOf(ctx.plan.id, ctx.revision, member, id, ctx.subjectKey);
-}
-
 export function resultKeyOf(
   planId: number,
   revision: Revision,

@@ -7,7 +7,7 @@
  * Only for plain subjects, without contextual relationships, and only when no relationship on the
  * way carries a caveat (else the normal walk, which keeps caveat expressions, answers instead).
  */
-import type { Plan, PlanMember } from "./plan.js";
+import type { Plan } from "./plan.js";
 import type { MembershipIndex, RequestContext } from "./request-context.js";
 
 export type { MembershipIndex } from "./request-context.js";
@@ -82,8 +82,4 @@ export async function buildMembershipIndex(ctx: RequestContext): Promise<Members
     frontier = next;
   }
   return { members, validUntil };
-}
-
-export function isIndexed(member: PlanMember): boolean {
-  return member.indexed;
 }

@@ -73,11 +73,6 @@ export class RelationshipIndex {
     return this.liveCount;
   }
 
-  /** Entries kept only for readers of older revisions. */
-  get deadCount(): number {
-    return this.dead.length;
-  }
-
   /** Applies a TOUCH at `revision`: replaces the live entry of the same identity, if any. */
   touch(rel: Relationship, revision: number): void {
     const bucket = this.bucketOf(rel, true)!;
