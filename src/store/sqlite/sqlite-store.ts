@@ -56,13 +56,6 @@ export interface SqliteStoreOptions extends ConnectionOptions {
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
-const _TOUCH = 1;
-const _DELETE = 2;
-
-function _json(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
-}
-
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(openConnection(options), options);
 }
