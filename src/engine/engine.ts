@@ -15,11 +15,12 @@ import type { LookupDeps } from "./lookup-context.js";
 import { lookupResources } from "./lookup-resources.js";
 import { lookupSubjects } from "./lookup-subjects.js";
 import type { Member } from "./membership.js";
-import { buildMembershipIndex, type MembershipIndex } from "./membership-index.js";
+import { buildMembershipIndex, type MembershipIndex, snapshotMembershipIndex } from "./membership-index.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
 import { createRevisions } from "./revisions.js";
+import { SnapshotWalk } from "./snapshot-walk.js";
 import type {
   Cancellation,
   CaveatTrace,
@@ -139,6 +140,45 @@ export function createEngine(options: EngineOptions): Engine {
     return ctx;
   };
 
+  /**
+   * A synchronous walk over the store's in-memory snapshot at `revision`, when it has one (see
+   * snapshot-walk.ts); the batched evaluator answers what the walk cannot.
+   */
+  const snapshotWalk = (
+    plan: Plan,
+    revision: Revision,
+    subject: CheckRequest["subject"],
+    subjectKey: string,
+  ): { answer(member: PlanMember, id: string, key?: string): boolean | undefined } | undefined => {
+    const snapshot = store.memorySnapshot?.(revision);
+    if (snapshot === undefined) return undefined;
+    const memberships = (): MembershipIndex | null => {
+      // Shared with the batched evaluator's requests at the same revision.
+      const key = `${plan.id}|${revision}|${subjectKey}`;
+      const hit = indexes?.get(key);
+      if (hit !== undefined && hit.validUntil > Date.now()) return hit.index;
+      const built = snapshotMembershipIndex(plan, subject, snapshot);
+      indexes?.set(key, { index: built, validUntil: built?.validUntil ?? Number.POSITIVE_INFINITY });
+      return built;
+    };
+    const walk = new SnapshotWalk(plan, snapshot, subject, maxDepth, memberships);
+    return {
+      /** The walk's answer, counted and cached like the batched evaluator's; undefined: it has none. */
+      answer(member: PlanMember, id: string, key?: string): boolean | undefined {
+        const steps = walk.steps;
+        const yes = walk.check(member, id);
+        if (yes === undefined) return undefined;
+        dispatches += walk.steps - steps;
+        shared?.set(
+          key ?? resultKeyOf(plan.id, revision, member, id, subjectKey),
+          yes ? true : undefined,
+          walk.validUntil,
+        );
+        return yes;
+      },
+    };
+  };
+
   const resultsFor = (contextual: unknown): ResultStore =>
     // Contextual relationships change answers for this request only: keep them out of the cache.
     contextual !== undefined || shared === undefined ? createRequestResults() : shared;
@@ -220,11 +260,18 @@ export function createEngine(options: EngineOptions): Engine {
         );
       let out: Awaited<ReturnType<typeof run>> | undefined;
       let m: Member | undefined;
+      // Most checks are answered at once by the in-memory walk, when the store has one.
+      const walked =
+        explain || contextual !== undefined || cachedTop !== undefined
+          ? undefined
+          : snapshotWalk(plan, revision, request.subject, subjectKey)?.answer(member, id);
       if (explain || contextual !== undefined) {
         out = await run(ctx(), member, [id]);
         m = out.m.get(id);
       } else if (cachedTop !== undefined) {
         m = cachedTop ?? undefined;
+      } else if (walked !== undefined) {
+        m = walked ? true : undefined;
       } else {
         // Concurrent identical walks run once (their result does not depend on the context).
         const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
@@ -299,8 +346,36 @@ export function createEngine(options: EngineOptions): Engine {
       });
       const tuples: RequestContext["tuples"] = new Map();
       const resultStore = resultsFor(contextual);
+      // One synchronous walk per subject: its answers serve every item of that subject.
+      const walks = new Map<string, ReturnType<typeof snapshotWalk>>();
       for (const group of groups.values()) {
+        abortCheck(signal);
         const subject = request.items[group.items[0]!]!.subject;
+        const members = new Map<string, Member>();
+        let ids: string[] = [];
+        if (contextual === undefined) {
+          let walk = walks.get(group.subjectKey);
+          if (walk === undefined && !walks.has(group.subjectKey)) {
+            walk = snapshotWalk(plan, revision, subject, group.subjectKey);
+            walks.set(group.subjectKey, walk);
+          }
+          const now = Date.now();
+          for (const i of group.items) {
+            const id = request.items[i]!.resource.id;
+            const key =
+              shared === undefined
+                ? undefined
+                : resultKeyOf(plan.id, revision, group.member, id, group.subjectKey);
+            const hit = key === undefined ? undefined : shared?.get(key, now);
+            if (hit !== undefined) {
+              if (hit !== null) members.set(id, hit);
+              continue;
+            }
+            const yes = walk?.answer(group.member, id, key);
+            if (yes === undefined) ids.push(id);
+            else if (yes) members.set(id, true);
+          }
+        } else ids = group.items.map((i) => request.items[i]!.resource.id);
         const ctx = () =>
           makeContext(
             plan,
@@ -313,16 +388,16 @@ export function createEngine(options: EngineOptions): Engine {
             tuples,
             resultStore,
           );
-        const ids = group.items.map((i) => request.items[i]!.resource.id);
-        let members: Map<string, Member>;
         try {
-          members = (await run(ctx(), group.member, ids)).m;
+          if (ids.length > 0)
+            for (const [id, m] of (await run(ctx(), group.member, ids)).m) members.set(id, m);
         } catch (e) {
           if (!(e instanceof LatchError) || e.code === "request/deadline-exceeded") throw e;
           // Isolate the failure: one item's error must not fail its neighbours.
-          members = new Map();
+          const failed = new Set(ids);
           for (const i of group.items) {
             const id = request.items[i]!.resource.id;
+            if (!failed.has(id)) continue;
             try {
               const m = (await run(ctx(), group.member, [id])).m.get(id);
               if (m !== undefined) members.set(id, m);

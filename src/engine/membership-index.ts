@@ -7,6 +7,8 @@
  * Only for plain subjects, without contextual relationships, and only when no relationship on the
  * way carries a caveat (else the normal walk, which keeps caveat expressions, answers instead).
  */
+import type { Relationship, SubjectRef } from "../core/index.js";
+import type { MemorySnapshot, ReverseQuery } from "../store/index.js";
 import type { Plan } from "./plan.js";
 import type { MembershipIndex, RequestContext } from "./request-context.js";
 
@@ -45,9 +47,35 @@ function acceptingOf(plan: Plan): Accepting {
 }
 
 export async function buildMembershipIndex(ctx: RequestContext): Promise<MembershipIndex | null> {
-  const subject = ctx.subject;
-  if (subject.relation !== undefined || ctx.contextual !== undefined) return null;
-  const accepting = acceptingOf(ctx.plan);
+  if (ctx.subject.relation !== undefined || ctx.contextual !== undefined) return null;
+  const walk = membershipWalk(ctx.plan, ctx.subject);
+  let step = walk.next();
+  while (step.done !== true) step = walk.next(await ctx.store.lookupReverse(step.value, ctx.revision));
+  return step.value;
+}
+
+/** The same, read synchronously from a snapshot (a plain subject, no contextual relationships). */
+export function snapshotMembershipIndex(
+  plan: Plan,
+  subject: SubjectRef,
+  snapshot: MemorySnapshot,
+): MembershipIndex | null {
+  if (subject.relation !== undefined) return null;
+  const walk = membershipWalk(plan, subject);
+  let step = walk.next();
+  while (step.done !== true) step = walk.next(snapshot.lookupReverse(step.value));
+  return step.value;
+}
+
+/**
+ * The walk upwards, level by level, as a generator of the reverse queries it needs: each driver
+ * above answers them its own way (awaiting the store, or from a snapshot).
+ */
+function* membershipWalk(
+  plan: Plan,
+  subject: SubjectRef,
+): Generator<ReverseQuery, MembershipIndex | null, readonly Relationship[]> {
+  const accepting = acceptingOf(plan);
   const members = new Set<string>();
   let validUntil = Number.POSITIVE_INFINITY;
   let frontier = new Map<string, Set<string>>([[`${subject.type}#`, new Set([subject.id, "*"])]]);
@@ -59,10 +87,7 @@ export async function buildMembershipIndex(ctx: RequestContext): Promise<Members
       const subjectType = kind.slice(0, hash);
       const subjectRelation = kind.slice(hash + 1);
       for (const [resourceType, relations] of accepting.get(kind) ?? []) {
-        const found = await ctx.store.lookupReverse(
-          { resourceType, relations, subjectType, subjectIds: [...ids], subjectRelation },
-          ctx.revision,
-        );
+        const found = yield { resourceType, relations, subjectType, subjectIds: [...ids], subjectRelation };
         for (const r of found) {
           if (r.caveat !== undefined) return null;
           if (r.expiration !== undefined) validUntil = Math.min(validUntil, r.expiration.getTime());

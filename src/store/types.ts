@@ -158,5 +158,20 @@ export interface Store {
    */
   subscribe?(listener: (revision: Revision) => void): () => void;
 
+  /**
+   * Optional: the relationships at `revision` read synchronously, when the store holds them in
+   * memory (the in-memory copy does); undefined when it cannot answer at that revision now. A
+   * snapshot is for use before the caller next yields to the event loop: it is not kept current.
+   */
+  memorySnapshot?(revision: Revision): MemorySnapshot | undefined;
+
   close(): Promise<void>;
+}
+
+/** Synchronous reads at one revision (see `Store.memorySnapshot`). */
+export interface MemorySnapshot {
+  /** Every relationship of one object, whatever its relation, unexpired and visible at the revision. */
+  relationshipsOf(resourceType: string, resourceId: string): readonly Relationship[];
+  /** As `Store.lookupReverse` at the revision. */
+  lookupReverse(query: ReverseQuery): readonly Relationship[];
 }

@@ -22,7 +22,12 @@ export interface MemoryStore extends Store {
 const keyOf = (r: Relationship) =>
   `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}#${r.subject.relation ?? ""}`;
 
-export function createMemoryStore(id = "memory"): MemoryStore {
+export interface MemoryStoreOptions {
+  /** Also offer synchronous snapshots (`memorySnapshot`), as the in-memory copy does. */
+  readonly snapshots?: boolean;
+}
+
+export function createMemoryStore(id = "memory", options: MemoryStoreOptions = {}): MemoryStore {
   let revision = 0n;
   const rows: Row[] = [];
   const schemas: { text: string; revision: Revision }[] = [];
@@ -33,6 +38,21 @@ export function createMemoryStore(id = "memory"): MemoryStore {
     (row.r.expiration === undefined || row.r.expiration.getTime() > now);
   const unsupported = (): never => {
     throw new Error("not supported by the memory store");
+  };
+  const reverse = (q: ReverseQuery, at: Revision, now: number) => {
+    const ids = new Set(q.subjectIds);
+    const rels = new Set(q.relations);
+    return rows
+      .filter(
+        (row) =>
+          visible(row, at, now) &&
+          row.r.resource.type === q.resourceType &&
+          rels.has(row.r.relation) &&
+          row.r.subject.type === q.subjectType &&
+          ids.has(row.r.subject.id) &&
+          (row.r.subject.relation ?? "") === q.subjectRelation,
+      )
+      .map((row) => row.r);
   };
   const store: MemoryStore = {
     storeId: id,
@@ -72,20 +92,7 @@ export function createMemoryStore(id = "memory"): MemoryStore {
     },
     async lookupReverse(q: ReverseQuery, at: Revision) {
       reads++;
-      const now = Date.now();
-      const ids = new Set(q.subjectIds);
-      const rels = new Set(q.relations);
-      return rows
-        .filter(
-          (row) =>
-            visible(row, at, now) &&
-            row.r.resource.type === q.resourceType &&
-            rels.has(row.r.relation) &&
-            row.r.subject.type === q.subjectType &&
-            ids.has(row.r.subject.id) &&
-            (row.r.subject.relation ?? "") === q.subjectRelation,
-        )
-        .map((row) => row.r);
+      return reverse(q, at, Date.now());
     },
     async write(updates) {
       revision++;
@@ -122,5 +129,20 @@ export function createMemoryStore(id = "memory"): MemoryStore {
     },
     async close() {},
   };
+  if (options.snapshots === true) {
+    store.memorySnapshot = (at) => {
+      const now = Date.now();
+      return {
+        relationshipsOf: (type, objectId) =>
+          rows
+            .filter(
+              (row) =>
+                visible(row, at, now) && row.r.resource.type === type && row.r.resource.id === objectId,
+            )
+            .map((row) => row.r),
+        lookupReverse: (q) => reverse(q, at, now),
+      };
+    };
+  }
   return store;
 }

@@ -116,6 +116,25 @@ async function expectSameReads(copy: Store, truth: Store, revision: bigint): Pro
       sorted(await truth.lookupReverse(query, revision)),
     );
   }
+  // The synchronous snapshot, where the copy offers one at this revision, reads the same.
+  const snapshot = copy.memorySnapshot?.(revision);
+  if (snapshot === undefined) return;
+  const objects = [
+    ["document", [...DOCS, "nothing"], ["parent", "owner", "viewer", "temp"]],
+    ["group", GROUPS, ["member"]],
+  ] as const;
+  for (const [resourceType, ids, relations] of objects) {
+    for (const id of ids) {
+      expect(sorted(snapshot.relationshipsOf(resourceType, id)), `${resourceType}:${id}`).toEqual(
+        sorted(await truth.lookupForward({ resourceType, resourceIds: [id], relations }, revision)),
+      );
+    }
+  }
+  for (const query of reverse) {
+    expect(sorted(snapshot.lookupReverse(query)), `snapshot ${JSON.stringify(query)}`).toEqual(
+      sorted(await truth.lookupReverse(query, revision)),
+    );
+  }
 }
 
 describe("in-memory copy", () => {
@@ -141,12 +160,16 @@ describe("in-memory copy", () => {
           await truth.write(batch).catch(() => undefined);
       if (revision === undefined) continue;
       revisions.push(revision);
+      // Not applied yet: no snapshot (a read catches up first, and then there is one).
+      if (copy.stats().revision < revision) expect(copy.memorySnapshot?.(revision)).toBeUndefined();
       await expectSameReads(copy, truth, revision);
+      expect(copy.memorySnapshot?.(revision)).toBeDefined();
     }
     // Older revisions, read after newer changes were applied: the versions kept answer them.
     for (const revision of revisions) await expectSameReads(copy, truth, revision);
-    // Before the load: the wrapped store answers.
+    // Before the load: the wrapped store answers, and there is no snapshot.
     await expectSameReads(copy, truth, loadedAt - 5n);
+    expect(copy.memorySnapshot?.(loadedAt - 5n)).toBeUndefined();
     expect(copy.stats()).toMatchObject({ state: "ready", floor: loadedAt });
     await copy.close();
     await truth.close();

@@ -233,6 +233,17 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
     readRelationships: (filter, opts) => inner.readRelationships(filter, opts),
     lookupForward: (query, revision) => read(query, revision, forward, storeForward),
     lookupReverse: (query, revision) => read(query, revision, reverse, storeReverse),
+    memorySnapshot(revision) {
+      const r = Number(revision);
+      const copy = usable(r);
+      // Not caught up to `r` yet: the async reads above catch up first.
+      if (copy === undefined || r > applied) return undefined;
+      const now = Date.now();
+      return {
+        relationshipsOf: (type, id) => copy.relationshipsOf(type, id, r, now),
+        lookupReverse: (query) => copy.reverse(query, r, now),
+      };
+    },
     write: (updates, preconditions) => inner.write(updates, preconditions),
     deleteRelationships: (filter, opts) => inner.deleteRelationships(filter, opts),
     changesSince: (after, limit) => inner.changesSince(after, limit),

@@ -36,6 +36,8 @@ const LIVE_MAP_AT = 16;
 
 const NUL = "\u0000";
 
+const NONE: readonly Relationship[] = Object.freeze([]);
+
 function identity(r: Relationship): string {
   const s = r.subject;
   return `${r.relation}${NUL}${s.type}${NUL}${s.id}${NUL}${s.relation ?? ""}`;
@@ -142,6 +144,18 @@ export class RelationshipIndex {
         if (subjectIds !== undefined && !subjectIds.has(r.subject.id)) continue;
         out.push(r);
       }
+    }
+    return out;
+  }
+
+  /** Every relationship of one object visible at `revision` (the synchronous walk's one read). */
+  relationshipsOf(resourceType: string, id: string, revision: number, now: number): readonly Relationship[] {
+    const bucket = this.forwardIndex.get(resourceType)?.get(id);
+    if (bucket === undefined) return NONE;
+    const out: Relationship[] = [];
+    for (const e of bucket.entries) {
+      if (e.created > revision || e.deleted <= revision || e.expires <= now) continue;
+      out.push(e.rel);
     }
     return out;
   }
