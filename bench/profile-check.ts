@@ -1,6 +1,8 @@
 /**
  * Profiling helper: `node --cpu-prof --import tsx bench/profile-check.ts [scale] [--no-mirror]`.
- * Loops uncached checks; reads come from the in-memory copy unless `--no-mirror`.
+ * Loops uncached checks; reads come from the in-memory copy unless `--no-mirror`. `PROFILE_KIND`
+ * picks one kind of check (`deniedRandom`, `groupNested`, ...), `PROFILE_BULK=100` sends them as
+ * CheckBulk requests of that many items instead, `PROFILE_MS` sets how long it runs.
  */
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
@@ -24,13 +26,21 @@ const inputs =
   only === undefined
     ? [...fx.deniedRandom, ...fx.folderInherited, ...fx.groupNested]
     : (fx[only] as typeof fx.direct);
+const bulk = Number(process.env.PROFILE_BULK ?? 0);
 const t0 = performance.now();
 let n = 0;
 while (performance.now() - t0 < Number(process.env.PROFILE_MS ?? 8_000)) {
+  if (bulk > 0) {
+    for (let i = 0; i + bulk <= inputs.length; i += bulk) {
+      await engine.checkBulk({ items: inputs.slice(i, i + bulk) });
+      n += bulk;
+    }
+    continue;
+  }
   for (const input of inputs) {
     await engine.check(input);
     n++;
   }
 }
-console.log(`${n} checks, mean ${((performance.now() - t0) / n) * 1000} µs`);
+console.log(`${n} checks${bulk > 0 ? ` in bulks of ${bulk}` : ""}, mean ${((performance.now() - t0) / n) * 1000} µs`);
 await store.close();

@@ -6,7 +6,7 @@
 
 import { createCache } from "../cache/index.js";
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
-import type { Store } from "../store/index.js";
+import type { MemorySnapshot, Store } from "../store/index.js";
 import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./evaluate-caveats.js";
 import { dispatch, resultKeyOf } from "./evaluator.js";
 import { expandTree } from "./expand.js";
@@ -140,19 +140,15 @@ export function createEngine(options: EngineOptions): Engine {
     return ctx;
   };
 
-  /**
-   * A synchronous walk over the store's in-memory snapshot at `revision`, when it has one (see
-   * snapshot-walk.ts); the batched evaluator answers what the walk cannot.
-   */
+  /** A synchronous walk over the store's in-memory snapshot (see snapshot-walk.ts). */
   const snapshotWalk = (
     plan: Plan,
     revision: Revision,
+    snapshot: MemorySnapshot,
     subject: CheckRequest["subject"],
     subjectKey: string,
-  ): { answer(member: PlanMember, id: string, key?: string): boolean | undefined } | undefined => {
-    const snapshot = store.memorySnapshot?.(revision);
-    if (snapshot === undefined) return undefined;
-    const memberships = (): MembershipIndex | null => {
+  ): SnapshotWalk =>
+    new SnapshotWalk(plan, snapshot, subject, maxDepth, () => {
       // Shared with the batched evaluator's requests at the same revision.
       const key = `${plan.id}|${revision}|${subjectKey}`;
       const hit = indexes?.get(key);
@@ -160,23 +156,24 @@ export function createEngine(options: EngineOptions): Engine {
       const built = snapshotMembershipIndex(plan, subject, snapshot);
       indexes?.set(key, { index: built, validUntil: built?.validUntil ?? Number.POSITIVE_INFINITY });
       return built;
-    };
-    const walk = new SnapshotWalk(plan, snapshot, subject, maxDepth, memberships);
-    return {
-      /** The walk's answer, counted and cached like the batched evaluator's; undefined: it has none. */
-      answer(member: PlanMember, id: string, key?: string): boolean | undefined {
-        const steps = walk.steps;
-        const yes = walk.check(member, id);
-        if (yes === undefined) return undefined;
-        dispatches += walk.steps - steps;
-        shared?.set(
-          key ?? resultKeyOf(plan.id, revision, member, id, subjectKey),
-          yes ? true : undefined,
-          walk.validUntil,
-        );
-        return yes;
-      },
-    };
+    });
+
+  /**
+   * The walk's answer for one object, counted, and cached under `key` (when given) like the
+   * batched evaluator's; undefined when the walk cannot tell and the batched evaluator must.
+   */
+  const answerBy = (
+    walk: SnapshotWalk,
+    member: PlanMember,
+    id: string,
+    key: string | undefined,
+  ): boolean | undefined => {
+    const steps = walk.steps;
+    const yes = walk.check(member, id);
+    if (yes === undefined) return undefined;
+    dispatches += walk.steps - steps;
+    if (key !== undefined) shared?.set(key, yes ? true : undefined, walk.validUntil);
+    return yes;
   };
 
   const resultsFor = (contextual: unknown): ResultStore =>
@@ -242,10 +239,11 @@ export function createEngine(options: EngineOptions): Engine {
       const explain = request.explain === true;
       const id = request.resource.id;
       // A cached answer needs no request context at all (building one is most of a hit's cost).
-      const cachedTop =
+      const topKey =
         explain || contextual !== undefined || shared === undefined
           ? undefined
-          : shared.get(resultKeyOf(plan.id, revision, member, id, subjectKey), Date.now());
+          : resultKeyOf(plan.id, revision, member, id, subjectKey);
+      const cachedTop = topKey === undefined ? undefined : shared?.get(topKey, Date.now());
       const ctx = () =>
         makeContext(
           plan,
@@ -261,10 +259,14 @@ export function createEngine(options: EngineOptions): Engine {
       let out: Awaited<ReturnType<typeof run>> | undefined;
       let m: Member | undefined;
       // Most checks are answered at once by the in-memory walk, when the store has one.
-      const walked =
+      const snapshot =
         explain || contextual !== undefined || cachedTop !== undefined
           ? undefined
-          : snapshotWalk(plan, revision, request.subject, subjectKey)?.answer(member, id);
+          : store.memorySnapshot?.(revision);
+      const walked =
+        snapshot === undefined
+          ? undefined
+          : answerBy(snapshotWalk(plan, revision, snapshot, request.subject, subjectKey), member, id, topKey);
       if (explain || contextual !== undefined) {
         out = await run(ctx(), member, [id]);
         m = out.m.get(id);
@@ -347,16 +349,17 @@ export function createEngine(options: EngineOptions): Engine {
       const tuples: RequestContext["tuples"] = new Map();
       const resultStore = resultsFor(contextual);
       // One synchronous walk per subject: its answers serve every item of that subject.
-      const walks = new Map<string, ReturnType<typeof snapshotWalk>>();
+      const walks = new Map<string, SnapshotWalk>();
+      let snapshot = contextual === undefined ? store.memorySnapshot?.(revision) : undefined;
       for (const group of groups.values()) {
         abortCheck(signal);
         const subject = request.items[group.items[0]!]!.subject;
         const members = new Map<string, Member>();
         let ids: string[] = [];
-        if (contextual === undefined) {
+        if (snapshot !== undefined) {
           let walk = walks.get(group.subjectKey);
-          if (walk === undefined && !walks.has(group.subjectKey)) {
-            walk = snapshotWalk(plan, revision, subject, group.subjectKey);
+          if (walk === undefined) {
+            walk = snapshotWalk(plan, revision, snapshot, subject, group.subjectKey);
             walks.set(group.subjectKey, walk);
           }
           const now = Date.now();
@@ -371,7 +374,7 @@ export function createEngine(options: EngineOptions): Engine {
               if (hit !== null) members.set(id, hit);
               continue;
             }
-            const yes = walk?.answer(group.member, id, key);
+            const yes = answerBy(walk, group.member, id, key);
             if (yes === undefined) ids.push(id);
             else if (yes) members.set(id, true);
           }
@@ -389,8 +392,14 @@ export function createEngine(options: EngineOptions): Engine {
             resultStore,
           );
         try {
-          if (ids.length > 0)
+          if (ids.length > 0) {
             for (const [id, m] of (await run(ctx(), group.member, ids)).m) members.set(id, m);
+            // A snapshot is only good until the next yield: take a fresh one.
+            if (snapshot !== undefined) {
+              snapshot = store.memorySnapshot?.(revision);
+              walks.clear();
+            }
+          }
         } catch (e) {
           if (!(e instanceof LatchError) || e.code === "request/deadline-exceeded") throw e;
           // Isolate the failure: one item's error must not fail its neighbours.

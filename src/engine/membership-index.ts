@@ -78,16 +78,17 @@ function* membershipWalk(
   const accepting = acceptingOf(plan);
   const members = new Set<string>();
   let validUntil = Number.POSITIVE_INFINITY;
-  let frontier = new Map<string, Set<string>>([[`${subject.type}#`, new Set([subject.id, "*"])]]);
+  // Ids in a frontier are distinct: each reaches it once, when first added to `members`.
+  let frontier = new Map<string, string[]>([[`${subject.type}#`, [subject.id, "*"]]]);
   for (let level = 0; frontier.size > 0; level++) {
     if (level >= MAX_LEVELS) return null;
-    const next = new Map<string, Set<string>>();
+    const next = new Map<string, string[]>();
     for (const [kind, ids] of frontier) {
       const hash = kind.indexOf("#");
       const subjectType = kind.slice(0, hash);
       const subjectRelation = kind.slice(hash + 1);
       for (const [resourceType, relations] of accepting.get(kind) ?? []) {
-        const found = yield { resourceType, relations, subjectType, subjectIds: [...ids], subjectRelation };
+        const found = yield { resourceType, relations, subjectType, subjectIds: ids, subjectRelation };
         for (const r of found) {
           if (r.caveat !== undefined) return null;
           if (r.expiration !== undefined) validUntil = Math.min(validUntil, r.expiration.getTime());
@@ -95,12 +96,9 @@ function* membershipWalk(
           if (members.has(key)) continue;
           members.add(key);
           const nextKind = `${r.resource.type}#${r.relation}`;
-          let set = next.get(nextKind);
-          if (set === undefined) {
-            set = new Set();
-            next.set(nextKind, set);
-          }
-          set.add(r.resource.id);
+          const list = next.get(nextKind);
+          if (list === undefined) next.set(nextKind, [r.resource.id]);
+          else list.push(r.resource.id);
         }
       }
     }

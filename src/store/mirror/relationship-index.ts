@@ -29,6 +29,13 @@ interface Bucket {
   readonly resource: ObjectRef;
   entries: Entry[];
   live: Map<string, Entry> | undefined;
+  /** The newest revision that added an entry. */
+  newest: number;
+  /**
+   * Every entry's relationship, kept while none is deleted or expiring: then it is the answer of
+   * `relationshipsOf` at any revision from `newest` on, handed out without copying.
+   */
+  rows: readonly Relationship[] | undefined;
 }
 
 /** Above this many entries a bucket keeps a map of its live entries, so a change finds its row fast. */
@@ -89,6 +96,8 @@ export class RelationshipIndex {
       expires: rel.expiration === undefined ? Number.POSITIVE_INFINITY : rel.expiration.getTime(),
     };
     bucket.entries.push(entry);
+    bucket.rows = undefined;
+    if (revision > bucket.newest) bucket.newest = revision;
     if (bucket.live !== undefined) bucket.live.set(identity(rel), entry);
     else if (bucket.entries.length > LIVE_MAP_AT) {
       bucket.live = new Map();
@@ -152,11 +161,15 @@ export class RelationshipIndex {
   relationshipsOf(resourceType: string, id: string, revision: number, now: number): readonly Relationship[] {
     const bucket = this.forwardIndex.get(resourceType)?.get(id);
     if (bucket === undefined) return NONE;
+    if (bucket.rows !== undefined && bucket.newest <= revision) return bucket.rows;
     const out: Relationship[] = [];
+    let plain = bucket.newest <= revision;
     for (const e of bucket.entries) {
+      if (e.deleted !== Number.POSITIVE_INFINITY || e.expires !== Number.POSITIVE_INFINITY) plain = false;
       if (e.created > revision || e.deleted <= revision || e.expires <= now) continue;
       out.push(e.rel);
     }
+    if (plain) bucket.rows = Object.freeze(out);
     return out;
   }
 
@@ -233,7 +246,7 @@ export class RelationshipIndex {
     let bucket = byId.get(rel.resource.id);
     if (bucket === undefined && create) {
       const resource = Object.freeze({ type: this.name(rel.resource.type), id: rel.resource.id });
-      bucket = { id: rel.resource.id, resource, entries: [], live: undefined };
+      bucket = { id: rel.resource.id, resource, entries: [], live: undefined, newest: 0, rows: undefined };
       byId.set(rel.resource.id, bucket);
     }
     return bucket;
@@ -249,6 +262,7 @@ export class RelationshipIndex {
 
   private kill(bucket: Bucket, entry: Entry, revision: number): void {
     entry.deleted = revision;
+    bucket.rows = undefined;
     bucket.live?.delete(identity(entry.rel));
     this.dead.push(entry);
     this.liveCount--;
