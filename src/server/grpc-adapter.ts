@@ -307,22 +307,40 @@ function wrapClientStream(
 }
 
 /** A Buffer over the encoded bytes: toBinary's array is ours alone, so it need not be copied. */
-function asBuffer(bytes: Uint8Array): Buffer {
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The grpc-js service definition for a protobuf-es service: paths and protobuf-es serializers. */
-export function serviceDefinition(service: GenService<GenServiceMethods>): ServiceDefinition {
+/**
+ * A server-side codec for one method, used instead of protobuf-es's reflection where that is a
+ * visible cost (check-permission-codec.ts); it must give what fromBinary and toBinary give.
+ */
+export interface ServerCodec {
+  readonly decodeRequest: (bytes: Buffer) => unknown;
+  readonly encodeResponse: (message: never) => Buffer;
+}
+
+/**
+ * The grpc-js service definition for a protobuf-es service: paths and protobuf-es serializers, or
+ * for the methods named in `serverCodecs`, their request decoder and response encoder.
+ */
+export function serviceDefinition(
+  service: GenService<GenServiceMethods>,
+  serverCodecs: Readonly<Record<string, ServerCodec>> = {},
+): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const m of service.methods) {
+    const codec = Object.hasOwn(serverCodecs, m.localName) ? serverCodecs[m.localName] : undefined;
     definition[m.localName] = {
       path: `/${service.typeName}/${m.name}`,
       originalName: m.localName,
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: (value) => asBuffer(toBinary(m.input, value as MessageShape<DescMessage>)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(m.input, bytes),
-      responseSerialize: (value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>)),
+      requestDeserialize: codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(m.input, bytes)),
+      responseSerialize:
+        (codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
+        ((value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>))),
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
     };
   }

@@ -1,13 +1,16 @@
 /** PermissionService: checks, expansions and lookups through the engine. */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { Relationship } from "../core/index.js";
 import { RELATION_NAME_PATTERN } from "../core/index.js";
 import type { CheckRequest, Engine } from "../engine/index.js";
-import type { Relationship as RelationshipMessage } from "../gen/latch/v1/core_pb.js";
+import {
+  PartialCaveatInfoSchema,
+  type Relationship as RelationshipMessage,
+} from "../gen/latch/v1/core_pb.js";
 import {
   type CheckBulkPermissionsPair,
   CheckBulkPermissionsPairSchema,
-  type CheckPermissionResponseSchema,
+  type CheckPermissionResponse,
   type PermissionService,
 } from "../gen/latch/v1/permission_service_pb.js";
 import {
@@ -65,12 +68,18 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
       if (contextual !== undefined) request.contextualRelationships = contextual;
       if (req.withTracing) request.explain = true;
       const result = await engine.check(request, { signal: ctx });
-      const response: MessageInitShape<typeof CheckPermissionResponseSchema> = {
-        checkedAt: { token: result.token },
+      // The message itself rather than an init object for create() to copy: what create() would
+      // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
+      // as it is).
+      const response: CheckPermissionResponse = {
+        $typeName: "latch.v1.CheckPermissionResponse",
         permissionship: permissionshipToProto(result.state),
+        checkedAt: { $typeName: "latch.v1.ZedToken", token: result.token },
       };
       if (result.state === "CONDITIONAL")
-        response.partialCaveatInfo = { missingRequiredContext: [...result.missing] };
+        response.partialCaveatInfo = create(PartialCaveatInfoSchema, {
+          missingRequiredContext: [...result.missing],
+        });
       if (result.explain !== undefined) response.debugTrace = explainToProto(result.explain);
       return response;
     },

@@ -7,6 +7,7 @@ import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js"
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import type { Store } from "../store/index.js";
 import { createAuthenticator } from "./auth.js";
+import { checkPermissionCodec } from "./check-permission-codec.js";
 import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 import { type AdapterOptions, serviceDefinition, serviceImplementation } from "./grpc-adapter.js";
@@ -68,7 +69,7 @@ export function createServer(options: ServerOptions): LatchServer {
     ...(options.metrics === undefined ? {} : { observer: options.metrics }),
   };
   grpc.addService(
-    serviceDefinition(PermissionService),
+    serviceDefinition(PermissionService, { checkPermission: checkPermissionCodec }),
     serviceImplementation(PermissionService, permissionHandlers(options.engine, limits), adapter),
   );
   grpc.addService(
