@@ -1,9 +1,14 @@
 /**
  * gRPC latency and throughput over loopback on the benchmark corpus.
- * Run: `npx tsx bench/grpc-bench.ts [scale] [--client h2load|grpc-js]` (scale s, m or l; default m).
+ * Run: `npx tsx bench/grpc-bench.ts [scale] [--client h2load|grpc-js] [--server js|tsx]` (scale s, m
+ * or l; default m).
  *
  * The server runs in a child process (as in production: client and server do not share an event
- * loop). Two kinds of client:
+ * loop), as compiled JavaScript: this file and what it imports, compiled by tsc into the run's
+ * temporary directory, since users run `latch serve` from tsc's output (dist/cli/main.js). Under
+ * tsx every function the server creates per call also goes through esbuild's `__name` helper (about
+ * 2 µs a call that production never pays). `--server tsx` runs the child under tsx instead.
+ * Two kinds of client:
  * - h2load (nghttp2's C load generator; used when it is on PATH, or with `--client h2load`): a
  *   cached Check sequentially and with 64 in flight, beside a bare health check on the same server
  *   (the grpc-js floor), plus the server's CPU time per call. A Node client costs as much CPU as
@@ -15,10 +20,11 @@
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -64,10 +70,47 @@ async function serveChild(db: string) {
   });
 }
 
-async function startChild(db: string): Promise<{ address: string; pid: number; stop(): void }> {
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/**
+ * Compiles this file and what it imports (transpiled only: tsc's --noCheck) into `dir`, with the
+ * project's compiler options, and returns the compiled copy of this file.
+ */
+function compileServer(dir: string): string {
+  const out = join(dir, "js");
+  const config = join(dir, "tsconfig.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      extends: join(ROOT, "tsconfig.json"),
+      compilerOptions: {
+        rootDir: ROOT,
+        outDir: out,
+        typeRoots: [join(ROOT, "node_modules", "@types")],
+        declaration: false,
+        sourceMap: false,
+      },
+      files: [fileURLToPath(import.meta.url)],
+      include: [],
+    }),
+  );
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  execFileSync(process.execPath, [tsc, "-p", config, "--noCheck"], { stdio: "inherit" });
+  // Compiled modules find the project's packages, and are ES modules, as in the project.
+  symlinkSync(join(ROOT, "node_modules"), join(out, "node_modules"), "dir");
+  writeFileSync(join(out, "package.json"), JSON.stringify({ type: "module" }));
+  return join(out, "bench", "grpc-bench.js");
+}
+
+async function startChild(
+  db: string,
+  compiled: string | undefined,
+): Promise<{ address: string; pid: number; stop(): void }> {
   const child = spawn(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), "--serve", db],
+    compiled === undefined
+      ? [...process.execArgv, fileURLToPath(import.meta.url), "--serve", db]
+      : [compiled, "--serve", db],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },
@@ -290,28 +333,45 @@ async function concurrent(client: LatchClient, inputs: readonly CheckInput[], in
   return inputs.length / seconds;
 }
 
-function parseArgs(argv: readonly string[]): { scale: Scale; h2load: boolean; grpcJs: boolean } {
+function parseArgs(argv: readonly string[]): {
+  scale: Scale;
+  h2load: boolean;
+  grpcJs: boolean;
+  compiledServer: boolean;
+} {
   let scale: Scale = "m";
   let client: string | undefined;
+  let server = "js";
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--client") client = argv[++i];
     else if (arg.startsWith("--client=")) client = arg.slice("--client=".length);
+    else if (arg === "--server") server = argv[++i] ?? "";
+    else if (arg.startsWith("--server=")) server = arg.slice("--server=".length);
     else if (["s", "m", "l"].includes(arg)) scale = arg as Scale;
-    else throw new Error(`unknown argument "${arg}" (expected s, m, l or --client h2load|grpc-js)`);
+    else
+      throw new Error(
+        `unknown argument "${arg}" (expected s, m, l, --client h2load|grpc-js or --server js|tsx)`,
+      );
   }
   if (client !== undefined && client !== "h2load" && client !== "grpc-js")
     throw new Error(`--client must be h2load or grpc-js, got "${client}"`);
+  if (server !== "js" && server !== "tsx") throw new Error(`--server must be js or tsx, got "${server}"`);
   const hasH2load = onPath("h2load");
   if (client === "h2load" && !hasH2load)
     throw new Error("--client h2load: h2load is not on PATH (nghttp2-client)");
   if (client === undefined && !hasH2load)
     console.log("h2load not on PATH: only the grpc-js client cases (install nghttp2-client for the others)");
-  return { scale, h2load: client !== "grpc-js" && hasH2load, grpcJs: client !== "h2load" };
+  return {
+    scale,
+    h2load: client !== "grpc-js" && hasH2load,
+    grpcJs: client !== "h2load",
+    compiledServer: server === "js",
+  };
 }
 
 async function main() {
-  const { scale, h2load: withH2load, grpcJs } = parseArgs(process.argv.slice(2));
+  const { scale, h2load: withH2load, grpcJs, compiledServer } = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), "latch-grpc-bench-"));
   const db = join(dir, "bench.db");
   try {
@@ -366,7 +426,13 @@ async function main() {
       await local.close();
     }
 
-    const server = await startChild(db);
+    const compiled = compiledServer ? compileServer(dir) : undefined;
+    console.log(
+      compiled === undefined
+        ? "server child: under tsx (--server tsx)"
+        : `server child: compiled JavaScript (tsc into ${join(dir, "js")}), as latch serve runs from dist/`,
+    );
+    const server = await startChild(db, compiled);
     const client = createClient({ address: server.address, token: TOKEN });
     try {
       if (withH2load) await h2loadCases(server, dir, fx.direct[0]!);
