@@ -31,6 +31,12 @@ const LEN = 2;
 const VARINT = 0;
 const tag = (field: number, wireType: number) => (field << 3) | wireType;
 
+/**
+ * Up to this many bytes, an ASCII string is built in JavaScript: V8 keeps strings this short flat
+ * (longer ones built by `+=` become chains to flatten later, which costs more than Buffer's decoder).
+ */
+const SHORT_STRING = 12;
+
 /** Thrown inside the fast reader when a message is outside what it handles; never escapes. */
 const NOT_HANDLED = Symbol("not handled");
 
@@ -71,11 +77,21 @@ class Reader {
     const stop = this.span(end);
     const start = this.pos;
     this.pos = stop;
-    // Names and ids are ASCII in practice: check that without making a view for isUtf8.
+    const buf = this.buf;
     let i = start;
-    while (i < stop && this.buf[i]! < 0x80) i++;
-    if (i < stop && !isUtf8(this.buf.subarray(i, stop))) throw NOT_HANDLED;
-    return this.buf.toString("utf8", start, stop);
+    // Names and ids are ASCII in practice. Short ones are made here, char by char, for a fraction
+    // of a call into Buffer's decoder; longer ones are only checked here (no view for isUtf8).
+    if (stop - start <= SHORT_STRING) {
+      let text = "";
+      for (; i < stop; i++) {
+        const b = buf[i]!;
+        if (b >= 0x80) break;
+        text += String.fromCharCode(b);
+      }
+      if (i === stop) return text;
+    } else while (i < stop && buf[i]! < 0x80) i++;
+    if (i < stop && !isUtf8(buf.subarray(i, stop))) throw NOT_HANDLED;
+    return buf.toString("utf8", start, stop);
   }
 }
 
@@ -159,6 +175,23 @@ function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
 
+/** UTF-8 length; for ASCII (revision tokens) the string's length, without calling into Buffer. */
+function utf8Length(text: string): number {
+  let i = 0;
+  while (i < text.length && text.charCodeAt(i) < 0x80) i++;
+  return i === text.length ? i : Buffer.byteLength(text, "utf8");
+}
+
+/** Writes `text`, `bytes` long in UTF-8 (as utf8Length gave), at `pos`; returns the end. */
+function writeString(buf: Buffer, pos: number, text: string, bytes: number): number {
+  if (bytes === text.length) {
+    // Only ASCII has as many bytes as UTF-16 units.
+    for (let i = 0; i < bytes; i++) buf[pos + i] = text.charCodeAt(i);
+    return pos + bytes;
+  }
+  return pos + buf.write(text, pos, "utf8");
+}
+
 function writeVarint(buf: Buffer, pos: number, n: number): number {
   while (n > 0x7f) {
     buf[pos++] = (n & 0x7f) | 0x80;
@@ -186,7 +219,7 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
   let size = 0;
   let tokenBytes = 0;
   if (checkedAt !== undefined) {
-    tokenBytes = Buffer.byteLength(checkedAt.token, "utf8");
+    tokenBytes = utf8Length(checkedAt.token);
     const inner = tokenBytes === 0 ? 0 : 1 + varintSize(tokenBytes) + tokenBytes;
     size += 1 + varintSize(inner) + inner;
   }
@@ -194,7 +227,7 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
   let missing: number[] | undefined;
   let infoBytes = 0;
   if (partialCaveatInfo !== undefined) {
-    missing = partialCaveatInfo.missingRequiredContext.map((s) => Buffer.byteLength(s, "utf8"));
+    missing = partialCaveatInfo.missingRequiredContext.map(utf8Length);
     for (const n of missing) infoBytes += 1 + varintSize(n) + n;
     size += 1 + varintSize(infoBytes) + infoBytes;
   }
@@ -206,7 +239,7 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
     if (tokenBytes !== 0) {
       buf[pos++] = tag(1, LEN);
       pos = writeVarint(buf, pos, tokenBytes);
-      pos += buf.write(checkedAt.token, pos, "utf8");
+      pos = writeString(buf, pos, checkedAt.token, tokenBytes);
     }
   }
   if (permissionship !== 0) {
@@ -220,7 +253,7 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
     for (let i = 0; i < names.length; i++) {
       buf[pos++] = tag(1, LEN);
       pos = writeVarint(buf, pos, missing[i]!);
-      pos += buf.write(names[i]!, pos, "utf8");
+      pos = writeString(buf, pos, names[i]!, missing[i]!);
     }
   }
   return buf;

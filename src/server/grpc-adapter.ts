@@ -25,6 +25,7 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  type sendUnaryData,
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
@@ -202,13 +203,27 @@ class CallState implements CallContext {
   }
 }
 
-/** Runs `start` now; what it throws becomes a rejection, as if it were an async function. */
-function attempt<T>(start: () => Promise<T>): Promise<T> {
+/**
+ * One unary call, start to callback. An async function rather than a promise chain: the same
+ * order of events, without three closures and a derived promise per call.
+ */
+async function runUnary(
+  state: CallState,
+  handler: (req: unknown, ctx: CallContext) => Promise<unknown>,
+  request: unknown,
+  output: DescMessage,
+  callback: sendUnaryData<unknown>,
+): Promise<void> {
+  let response: unknown;
   try {
-    return start();
+    state.check();
+    response = create(output, (await handler(request, state)) as MessageInitShape<DescMessage>);
   } catch (error) {
-    return Promise.reject(error);
+    callback(state.fail(error));
+    return;
   }
+  state.succeed();
+  callback(null, response);
 }
 
 function wrapUnary(
@@ -218,24 +233,7 @@ function wrapUnary(
   options: AdapterOptions,
 ): handleUnaryCall<unknown, unknown> {
   return (call: ServerUnaryCall<unknown, unknown>, callback) => {
-    const state = new CallState(call, method, options);
-    attempt(() => {
-      state.check();
-      return handler(call.request, state);
-    }).then(
-      (result) => {
-        let response: unknown;
-        try {
-          response = create(output, result as MessageInitShape<DescMessage>);
-        } catch (error) {
-          callback(state.fail(error));
-          return;
-        }
-        state.succeed();
-        callback(null, response);
-      },
-      (error: unknown) => callback(state.fail(error)),
-    );
+    void runUnary(new CallState(call, method, options), handler, call.request, output, callback);
   };
 }
 
