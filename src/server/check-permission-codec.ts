@@ -49,17 +49,17 @@ class Reader {
     this.pos = start;
   }
 
-  /** A varint that fits 32 bits; more (or a truncated one) is left to protobuf-es. */
+  /**
+   * A length of up to four varint bytes (below 256 MiB, more than a request may hold); a longer
+   * or truncated one is left to protobuf-es.
+   */
   length(end: number): number {
     let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
+    for (let shift = 0; shift < 28; shift += 7) {
       if (this.pos >= end) throw NOT_HANDLED;
       const b = this.buf[this.pos++]!;
       value |= (b & 0x7f) << shift;
-      if (b < 0x80) {
-        if (value < 0) throw NOT_HANDLED;
-        return value;
-      }
+      if (b < 0x80) return value;
     }
     throw NOT_HANDLED;
   }
