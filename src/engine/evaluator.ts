@@ -368,10 +368,9 @@ async function evalRelation(
         const index = await ctx.membershipIndex();
         if (index !== null) {
           if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
-          const prefix = key.slice(0, hash);
-          const suffix = key.slice(hash);
+          const of = index.members.get(target);
           for (const sid of subjectIds) {
-            if (!index.members.has(`${prefix}:${sid}${suffix}`)) continue;
+            if (of === undefined || !of.has(sid)) continue;
             for (const f of bySubject.get(sid)!) addMember(m, f.id, caveatOf(f.r) ?? true);
           }
           continue;

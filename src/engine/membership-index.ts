@@ -9,7 +9,7 @@
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot, ReverseQuery } from "../store/index.js";
-import type { Plan } from "./plan.js";
+import type { Plan, PlanMember } from "./plan.js";
 import type { MembershipIndex, RequestContext } from "./request-context.js";
 
 export type { MembershipIndex } from "./request-context.js";
@@ -76,7 +76,7 @@ function* membershipWalk(
   subject: SubjectRef,
 ): Generator<ReverseQuery, MembershipIndex | null, readonly Relationship[]> {
   const accepting = acceptingOf(plan);
-  const members = new Set<string>();
+  const members = new Map<PlanMember, Set<string>>();
   let validUntil = Number.POSITIVE_INFINITY;
   // Ids in a frontier are distinct: each reaches it once, when first added to `members`.
   let frontier = new Map<string, string[]>([[`${subject.type}#`, [subject.id, "*"]]]);
@@ -92,13 +92,20 @@ function* membershipWalk(
         for (const r of found) {
           if (r.caveat !== undefined) return null;
           if (r.expiration !== undefined) validUntil = Math.min(validUntil, r.expiration.getTime());
-          const key = `${r.resource.type}:${r.resource.id}#${r.relation}`;
-          if (members.has(key)) continue;
-          members.add(key);
-          const nextKind = `${r.resource.type}#${r.relation}`;
-          const list = next.get(nextKind);
-          if (list === undefined) next.set(nextKind, [r.resource.id]);
-          else list.push(r.resource.id);
+          const member = plan.defs.get(r.resource.type)?.members.get(r.relation);
+          if (member === undefined) continue;
+          let ids = members.get(member);
+          if (ids === undefined) {
+            ids = new Set();
+            members.set(member, ids);
+          }
+          const id = r.resource.id;
+          if (ids.has(id)) continue;
+          ids.add(id);
+          // A member's label is its kind, `type#relation`: the next level asks who is in it.
+          const list = next.get(member.label);
+          if (list === undefined) next.set(member.label, [id]);
+          else list.push(id);
         }
       }
     }

@@ -7,8 +7,8 @@ import type { Cancellation } from "./types.js";
 
 /** The subject's memberships in membership relations (see membership-index.ts). */
 export interface MembershipIndex {
-  /** Keys `type:id#relation` the subject is a member of. */
-  readonly members: ReadonlySet<string>;
+  /** The objects whose membership relation the subject is in, by that relation's plan member. */
+  readonly members: ReadonlyMap<PlanMember, ReadonlySet<string>>;
   /** Earliest expiration among the relationships walked (ms; Infinity: none). */
   readonly validUntil: number;
 }

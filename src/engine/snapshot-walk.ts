@@ -34,7 +34,7 @@ export class SnapshotWalk {
   steps = 0;
   private budget = STEP_BUDGET;
   private readonly memo = new Map<PlanMember, Map<string, number>>();
-  private members: ReadonlySet<string> | null | undefined;
+  private members: MembershipIndex["members"] | null | undefined;
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
   private lastId = "";
@@ -147,7 +147,7 @@ export class SnapshotWalk {
         this.members = index?.members ?? null;
         if (index !== null) this.expires(index.validUntil);
       }
-      if (this.members !== null) return this.members.has(`${target.def.name}:${id}#${target.name}`);
+      if (this.members !== null) return this.members.get(target)?.has(id) === true;
     }
     return this.has(target, id, depth + 1);
   }
