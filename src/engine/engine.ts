@@ -20,7 +20,7 @@ import type { Plan, PlanMember } from "./plan.js";
 import type { Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
 import { createRevisions } from "./revisions.js";
-import { SnapshotWalk } from "./snapshot-walk.js";
+import { SnapshotWalk, type WalkAnswer } from "./snapshot-walk.js";
 import type {
   Cancellation,
   CaveatTrace,
@@ -167,13 +167,13 @@ export function createEngine(options: EngineOptions): Engine {
     member: PlanMember,
     id: string,
     key: string | undefined,
-  ): boolean | undefined => {
+  ): WalkAnswer => {
     const steps = walk.steps;
-    const yes = walk.check(member, id);
-    if (yes === undefined) return undefined;
+    const m = walk.check(member, id);
+    if (m === undefined) return undefined;
     dispatches += walk.steps - steps;
-    if (key !== undefined) shared?.set(key, yes ? true : undefined, walk.validUntil);
-    return yes;
+    if (key !== undefined) shared?.set(key, m === false ? undefined : m, walk.validUntil);
+    return m;
   };
 
   const resultsFor = (contextual: unknown): ResultStore =>
@@ -273,7 +273,7 @@ export function createEngine(options: EngineOptions): Engine {
       } else if (cachedTop !== undefined) {
         m = cachedTop ?? undefined;
       } else if (walked !== undefined) {
-        m = walked ? true : undefined;
+        m = walked === false ? undefined : walked;
       } else {
         // Concurrent identical walks run once (their result does not depend on the context).
         const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
@@ -374,9 +374,9 @@ export function createEngine(options: EngineOptions): Engine {
               if (hit !== null) members.set(id, hit);
               continue;
             }
-            const yes = answerBy(walk, group.member, id, key);
-            if (yes === undefined) ids.push(id);
-            else if (yes) members.set(id, true);
+            const m = answerBy(walk, group.member, id, key);
+            if (m === undefined) ids.push(id);
+            else if (m !== false) members.set(id, m);
           }
         } else ids = group.items.map((i) => request.items[i]!.resource.id);
         const ctx = () =>

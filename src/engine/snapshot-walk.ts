@@ -1,28 +1,34 @@
 /**
- * Check over an in-memory snapshot (see `Store.memorySnapshot`): depth first, synchronous, plain
- * booleans. When every relationship is in memory, the batched evaluator's promises, frames, keys
- * and per-level maps cost more than the reads themselves; this walk makes none of them. It answers
- * only what it can answer exactly, and says "unknown" otherwise, leaving the batched evaluator
- * (which keeps caveat expressions, cuts cycles and reports depth errors) to answer:
+ * Check over an in-memory snapshot (see `Store.memorySnapshot`): depth first and synchronous.
+ * When every relationship is in memory, the batched evaluator's promises, frames, keys and
+ * per-level maps cost more than the reads themselves; this walk makes none of them. Its answers
+ * are the batched evaluator's memberships (yes, or a caveat expression), built with the same
+ * algebra (membership.ts). It says "unknown" where the batched evaluator must answer instead:
  *
- * - a caveat that would decide the answer (one on a relationship that does not match is no matter);
- * - a cycle: a subproblem met again on its own path;
- * - a path deeper than the engine's depth limit, or a walk longer than its step budget.
+ * - a cycle: a subproblem met again on its own path (the batched evaluator cuts it, exactly);
+ * - a path deeper than the engine's depth limit (the batched evaluator reports the error);
+ * - a walk longer than its step budget, which bounds the time it blocks the event loop.
  *
  * Subproblem answers are remembered for the walk's life: one walk serves every item of a bulk
  * check that has the same subject.
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
+import { andMember, type CaveatExpr, caveatLeaf, exceptMember, type Member, orMember } from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
+
+const caveatOf = (r: Relationship): CaveatExpr => caveatLeaf(r.caveat!.name, r.caveat!.context);
 
 /** Steps (subproblems computed) one walk may take before it gives up: bounds the time it blocks. */
 const STEP_BUDGET = 20_000;
 
-const NO = 0;
-const YES = 1;
-const ON_PATH = 2;
+/** A walk's answer: a membership, `false` for none, undefined when the walk cannot tell. */
+export type WalkAnswer = Member | false | undefined;
+
+/** Memo entries: a membership, `NO`, or `ON_PATH` while it is being computed. */
+const NO = null;
+const ON_PATH = 0;
 
 /** Thrown inside the walk when it cannot answer exactly; caught at its entry point. */
 const UNKNOWN: unique symbol = Symbol("unknown");
@@ -33,7 +39,7 @@ export class SnapshotWalk {
   /** Subproblems computed, for the engine's statistics. */
   steps = 0;
   private budget = STEP_BUDGET;
-  private readonly memo = new Map<PlanMember, Map<string, number>>();
+  private readonly memo = new Map<PlanMember, Map<string, Member | typeof NO | typeof ON_PATH>>();
   private members: MembershipIndex["members"] | null | undefined;
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
@@ -49,11 +55,11 @@ export class SnapshotWalk {
     private readonly membershipIndex: () => MembershipIndex | null,
   ) {}
 
-  /** Whether the subject has `member` on object `id`; undefined when this walk cannot tell. */
-  check(member: PlanMember, id: string): boolean | undefined {
+  /** The subject's membership in `member` of object `id`; undefined when this walk cannot tell. */
+  check(member: PlanMember, id: string): WalkAnswer {
     this.budget = STEP_BUDGET;
     try {
-      return this.has(member, id, 1);
+      return this.has(member, id, 1) ?? false;
     } catch (e) {
       if (e !== UNKNOWN) throw e;
       // Subproblems left on the path have no answer: start afresh for the next question.
@@ -62,7 +68,7 @@ export class SnapshotWalk {
     }
   }
 
-  private has(member: PlanMember, id: string, depth: number): boolean {
+  private has(member: PlanMember, id: string, depth: number): Member | undefined {
     const s = this.subject;
     // A subject set checked against itself is a member of itself.
     if (s.relation === member.name && s.type === member.def.name && s.id === id) return true;
@@ -74,34 +80,48 @@ export class SnapshotWalk {
     const seen = known.get(id);
     if (seen !== undefined) {
       if (seen === ON_PATH) throw UNKNOWN;
-      return seen === YES;
+      return seen ?? undefined;
     }
     if (depth > this.maxDepth || --this.budget < 0) throw UNKNOWN;
     this.steps++;
     known.set(id, ON_PATH);
-    const yes = this.node(member, member.node, id, depth);
-    known.set(id, yes ? YES : NO);
-    return yes;
+    const m = this.node(member, member.node, id, depth);
+    known.set(id, m ?? NO);
+    return m;
   }
 
-  private node(member: PlanMember, node: PlanNode, id: string, depth: number): boolean {
+  private node(member: PlanMember, node: PlanNode, id: string, depth: number): Member | undefined {
     switch (node.k) {
       case "nil":
-        return false;
+        return undefined;
       case "computed":
         return this.has(node.target, id, depth + 1);
       case "relation":
         return this.relation(member.def, node.name, id, depth);
       case "arrow":
         return this.arrow(member.def, node, id, depth);
-      case "union":
-        for (const child of node.children) if (this.node(member, child, id, depth)) return true;
-        return false;
-      case "intersection":
-        for (const child of node.children) if (!this.node(member, child, id, depth)) return false;
-        return true;
-      case "exclusion":
-        return this.node(member, node.base, id, depth) && !this.node(member, node.subtract, id, depth);
+      case "union": {
+        let m: Member | undefined;
+        for (const child of node.children) {
+          m = orMember(m, this.node(member, child, id, depth));
+          if (m === true) return true;
+        }
+        return m;
+      }
+      case "intersection": {
+        let m: Member | undefined = true;
+        for (const child of node.children) {
+          m = andMember(m, this.node(member, child, id, depth));
+          if (m === undefined) return undefined;
+        }
+        return m;
+      }
+      case "exclusion": {
+        const base = this.node(member, node.base, id, depth);
+        return base === undefined
+          ? undefined
+          : exceptMember(base, this.node(member, node.subtract, id, depth));
+      }
     }
   }
 
@@ -114,32 +134,34 @@ export class SnapshotWalk {
     return rows;
   }
 
-  private relation(def: PlanDef, relation: string, id: string, depth: number): boolean {
+  private relation(def: PlanDef, relation: string, id: string, depth: number): Member | undefined {
     const s = this.subject;
+    let m: Member | undefined;
     for (const r of this.rowsOf(def, id)) {
       if (r.relation !== relation) continue;
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
       const sub = r.subject;
-      let yes: boolean;
+      let x: Member | undefined;
       if (sub.relation === undefined) {
         // A wildcard matches every object of its type, never a subject set.
-        yes = sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*");
+        const matches =
+          sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*");
+        x = matches ? true : undefined;
       } else if (sub.type === s.type && sub.id === s.id && sub.relation === s.relation) {
-        yes = true;
+        x = true;
       } else {
         const target = this.plan.defs.get(sub.type)?.members.get(sub.relation);
-        yes = target !== undefined && this.inSet(target, sub.id, depth);
+        x = target === undefined ? undefined : this.inSet(target, sub.id, depth);
       }
-      if (!yes) continue;
-      // Only a caveat on a relationship that grants access changes the answer.
-      if (r.caveat !== undefined) throw UNKNOWN;
-      return true;
+      if (x === undefined) continue;
+      m = orMember(m, r.caveat === undefined ? x : andMember(x, caveatOf(r)));
+      if (m === true) return true;
     }
-    return false;
+    return m;
   }
 
   /** Whether the subject is in subject set `target` of object `id`. */
-  private inSet(target: PlanMember, id: string, depth: number): boolean {
+  private inSet(target: PlanMember, id: string, depth: number): Member | undefined {
     if (target.indexed) {
       // Walked upwards from the subject once: cheaper than down every group of a nested tree.
       if (this.members === undefined) {
@@ -147,30 +169,37 @@ export class SnapshotWalk {
         this.members = index?.members ?? null;
         if (index !== null) this.expires(index.validUntil);
       }
-      if (this.members !== null) return this.members.get(target)?.has(id) === true;
+      if (this.members !== null) return this.members.get(target)?.has(id) === true ? true : undefined;
     }
     return this.has(target, id, depth + 1);
   }
 
-  private arrow(def: PlanDef, node: Extract<PlanNode, { k: "arrow" }>, id: string, depth: number): boolean {
-    let any = false;
+  private arrow(
+    def: PlanDef,
+    node: Extract<PlanNode, { k: "arrow" }>,
+    id: string,
+    depth: number,
+  ): Member | undefined {
+    let m: Member | undefined;
+    let first = true;
     for (const r of this.rowsOf(def, id)) {
       // A wildcard names no object to follow.
       if (r.relation !== node.tupleset || r.subject.id === "*") continue;
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
       const target = node.targets.get(r.subject.type);
-      const yes = target !== undefined && this.has(target, r.subject.id, depth + 1);
+      const sub = target === undefined ? undefined : this.has(target, r.subject.id, depth + 1);
+      const x = r.caveat === undefined ? sub : andMember(sub, caveatOf(r));
       if (node.mode === "any") {
-        if (!yes) continue;
-        if (r.caveat !== undefined) throw UNKNOWN;
-        return true;
+        m = orMember(m, x);
+        if (m === true) return true;
+        continue;
       }
-      // `.all()`: every object followed must grant it, each without a caveat.
-      if (!yes) return false;
-      if (r.caveat !== undefined) throw UNKNOWN;
-      any = true;
+      // `.all()`: every object followed must grant it.
+      if (x === undefined) return undefined;
+      m = first ? x : andMember(m, x);
+      first = false;
     }
-    return any;
+    return m;
   }
 
   private expires(at: number): void {
