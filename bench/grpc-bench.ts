@@ -8,6 +8,8 @@
  * temporary directory, since users run `latch serve` from tsc's output (dist/cli/main.js). Under
  * tsx every function the server creates per call also goes through esbuild's `__name` helper (about
  * 2 µs a call that production never pays). `--server tsx` runs the child under tsx instead.
+ * `BENCH_SERVER_NODE_ARGS` adds node options to the child, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+ * to profile the server under load (node refuses `--cpu-prof` in NODE_OPTIONS).
  * Two kinds of client:
  * - h2load (nghttp2's C load generator; used when it is on PATH, or with `--client h2load`): a
  *   cached Check sequentially and with 64 in flight, beside a bare health check on the same server
@@ -76,6 +78,9 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
  * Compiles this file and what it imports (transpiled only: tsc's --noCheck) into `dir`, with the
  * project's compiler options, and returns the compiled copy of this file.
  */
+/** Extra node options for the server child, e.g. `BENCH_SERVER_NODE_ARGS=--cpu-prof` to profile it. */
+const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+
 function compileServer(dir: string): string {
   const out = join(dir, "js");
   const config = join(dir, "tsconfig.json");
@@ -109,8 +114,8 @@ async function startChild(
   const child = spawn(
     process.execPath,
     compiled === undefined
-      ? [...process.execArgv, fileURLToPath(import.meta.url), "--serve", db]
-      : [compiled, "--serve", db],
+      ? [...process.execArgv, ...serverNodeArgs, fileURLToPath(import.meta.url), "--serve", db]
+      : [...serverNodeArgs, compiled, "--serve", db],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },
