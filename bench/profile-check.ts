@@ -42,5 +42,7 @@ while (performance.now() - t0 < Number(process.env.PROFILE_MS ?? 8_000)) {
     n++;
   }
 }
-console.log(`${n} checks${bulk > 0 ? ` in bulks of ${bulk}` : ""}, mean ${((performance.now() - t0) / n) * 1000} µs`);
+console.log(
+  `${n} checks${bulk > 0 ? ` in bulks of ${bulk}` : ""}, mean ${((performance.now() - t0) / n) * 1000} µs`,
+);
 await store.close();
