@@ -76,6 +76,16 @@ export function createEngine(options: EngineOptions): Engine {
     options.cache === false
       ? undefined
       : createCache<{ index: MembershipIndex | null; validUntil: number }>({ maxEntries: 10_000 });
+  // The subject's memberships at a revision: shared by every request, whichever walk built them.
+  const membershipKey = (plan: Plan, revision: Revision, subjectKey: string) =>
+    `${plan.id}|${revision}|${subjectKey}`;
+  const knownMemberships = (key: string, now: number): { index: MembershipIndex | null } | undefined => {
+    const hit = indexes?.get(key);
+    return hit !== undefined && hit.validUntil > now ? hit : undefined;
+  };
+  const keepMemberships = (key: string, index: MembershipIndex | null): void => {
+    indexes?.set(key, { index, validUntil: index?.validUntil ?? Number.POSITIVE_INFINITY });
+  };
   const tokens = new Map<Revision, string>();
   /** Tokens are HMAC-signed: sign each revision once. */
   const tokenOf = (revision: Revision): string => {
@@ -122,18 +132,17 @@ export function createEngine(options: EngineOptions): Engine {
     if (shares && subject.relation === undefined) {
       // Built lazily, once per request, and shared across requests at the same revision.
       let pending: Promise<MembershipIndex | null> | undefined;
-      const key = `${plan.id}|${revision}|${subjectKey}`;
+      const key = membershipKey(plan, revision, subjectKey);
       ctx.membershipIndex = () => {
         if (pending !== undefined) return pending;
-        const hit = indexes?.get(key);
-        if (hit !== undefined && hit.validUntil > ctx.now) {
-          pending = Promise.resolve(hit.index);
-          return pending;
-        }
-        pending = buildMembershipIndex(ctx).then((built) => {
-          indexes?.set(key, { index: built, validUntil: built?.validUntil ?? Number.POSITIVE_INFINITY });
-          return built;
-        });
+        const hit = knownMemberships(key, ctx.now);
+        pending =
+          hit !== undefined
+            ? Promise.resolve(hit.index)
+            : buildMembershipIndex(ctx).then((built) => {
+                keepMemberships(key, built);
+                return built;
+              });
         return pending;
       };
     }
@@ -149,12 +158,11 @@ export function createEngine(options: EngineOptions): Engine {
     subjectKey: string,
   ): SnapshotWalk =>
     new SnapshotWalk(plan, snapshot, subject, maxDepth, () => {
-      // Shared with the batched evaluator's requests at the same revision.
-      const key = `${plan.id}|${revision}|${subjectKey}`;
-      const hit = indexes?.get(key);
-      if (hit !== undefined && hit.validUntil > Date.now()) return hit.index;
+      const key = membershipKey(plan, revision, subjectKey);
+      const hit = knownMemberships(key, Date.now());
+      if (hit !== undefined) return hit.index;
       const built = snapshotMembershipIndex(plan, subject, snapshot);
-      indexes?.set(key, { index: built, validUntil: built?.validUntil ?? Number.POSITIVE_INFINITY });
+      keepMemberships(key, built);
       return built;
     });
 
@@ -238,11 +246,11 @@ export function createEngine(options: EngineOptions): Engine {
       const contextual = indexContextual(plan, request.contextualRelationships, maxContextual);
       const explain = request.explain === true;
       const id = request.resource.id;
+      // Explanations and contextual relationships take the batched walk, with no shared cache.
+      const plain = !explain && contextual === undefined;
       // A cached answer needs no request context at all (building one is most of a hit's cost).
       const topKey =
-        explain || contextual !== undefined || shared === undefined
-          ? undefined
-          : resultKeyOf(plan.id, revision, member, id, subjectKey);
+        plain && shared !== undefined ? resultKeyOf(plan.id, revision, member, id, subjectKey) : undefined;
       const cachedTop = topKey === undefined ? undefined : shared?.get(topKey, Date.now());
       const ctx = () =>
         makeContext(
@@ -259,15 +267,12 @@ export function createEngine(options: EngineOptions): Engine {
       let out: Awaited<ReturnType<typeof run>> | undefined;
       let m: Member | undefined;
       // Most checks are answered at once by the in-memory walk, when the store has one.
-      const snapshot =
-        explain || contextual !== undefined || cachedTop !== undefined
-          ? undefined
-          : store.memorySnapshot?.(revision);
+      const snapshot = plain && cachedTop === undefined ? store.memorySnapshot?.(revision) : undefined;
       const walked =
         snapshot === undefined
           ? undefined
           : answerBy(snapshotWalk(plan, revision, snapshot, request.subject, subjectKey), member, id, topKey);
-      if (explain || contextual !== undefined) {
+      if (!plain) {
         out = await run(ctx(), member, [id]);
         m = out.m.get(id);
       } else if (cachedTop !== undefined) {

@@ -5,7 +5,7 @@
  */
 import { type CheckState, LatchError } from "../core/index.js";
 import type { CompiledSchema } from "../schema/index.js";
-import type { CaveatExpr, Member } from "./membership.js";
+import type { CaveatExpr, CaveatLeaf, Member } from "./membership.js";
 import type { CaveatTrace } from "./types.js";
 
 export interface Verdict {
@@ -46,7 +46,7 @@ export function createCaveatEvaluator(
   const traces: CaveatTrace[] = [];
   const leafCache = new Map<CaveatExpr, Tri>();
 
-  const leaf = (expr: Extract<CaveatExpr, { op: "caveat" }>): Tri => {
+  const leaf = (expr: CaveatLeaf): Tri => {
     const hit = leafCache.get(expr);
     if (hit !== undefined) return hit;
     const def = schema.caveats.get(expr.name);

@@ -14,11 +14,12 @@ import { OwnFlight, waitsFor } from "./flights.js";
 import {
   addMember,
   andMember,
-  type CaveatExpr,
-  caveatLeaf,
+  caveatOf,
   exceptMember,
+  grantsDirectly,
   type Member,
   type Memberships,
+  memberOf,
   orMember,
 } from "./membership.js";
 import type { PlanMember, PlanNode } from "./plan.js";
@@ -26,13 +27,6 @@ import { NONE, readTuples } from "./read-tuples.js";
 import type { FlightResult, RequestContext, TraceNode } from "./request-context.js";
 import { collect, type Out, pushTrace, type Traces, wrap } from "./traces.js";
 import { type Acc, type Origin, onStack, type Stack } from "./walk-stack.js";
-
-type Leaf = Extract<CaveatExpr, { op: "caveat" }>;
-
-const caveatOf = (r: Relationship): Leaf | undefined =>
-  r.caveat === undefined ? undefined : (caveatLeaf(r.caveat.name, r.caveat.context) as Leaf);
-
-const memberOf = (r: Relationship): Member => caveatOf(r) ?? true;
 
 export function resultKeyOf(
   planId: number,
@@ -326,21 +320,14 @@ async function evalRelation(
   for (const id of ids) {
     for (const r of tuples.get(id) ?? NONE) {
       const sub = r.subject;
-      if (sub.relation === undefined) {
-        // A wildcard matches every object of its type, never a subject set.
-        if (sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*")) {
-          const x = memberOf(r);
-          addMember(m, id, x);
-          pushTrace(t, id, directTrace(ctx, id, relation, r, x));
-        }
-        continue;
-      }
-      if (sub.type === s.type && sub.id === s.id && sub.relation === s.relation) {
+      if (grantsDirectly(sub, s)) {
         const x = memberOf(r);
         addMember(m, id, x);
         pushTrace(t, id, directTrace(ctx, id, relation, r, x));
         continue;
       }
+      // A plain subject that is not this one, or a wildcard for another subject: nothing to expand.
+      if (sub.relation === undefined) continue;
       sets ??= new Map();
       const key = `${sub.type}#${sub.relation}`;
       let bySubject = sets.get(key);

@@ -16,14 +16,40 @@ export type CaveatExpr =
   | { readonly op: "or"; readonly children: readonly CaveatExpr[] }
   | { readonly op: "not"; readonly child: CaveatExpr };
 
+import type { Relationship, SubjectRef } from "../core/index.js";
+
+export type CaveatLeaf = Extract<CaveatExpr, { op: "caveat" }>;
+
 /** `true`: a member without conditions; an expression: a member when it evaluates to true. */
 export type Member = true | CaveatExpr;
 
 /** Per resource id; ids absent are not members. */
 export type Memberships = Map<string, Member>;
 
-export function caveatLeaf(name: string, context: Readonly<Record<string, unknown>> | undefined): CaveatExpr {
+export function caveatLeaf(name: string, context: Readonly<Record<string, unknown>> | undefined): CaveatLeaf {
   return { op: "caveat", name, context };
+}
+
+/** A relationship's caveat as an expression leaf; undefined when it has none. */
+export function caveatOf(r: Relationship): CaveatLeaf | undefined {
+  return r.caveat === undefined ? undefined : caveatLeaf(r.caveat.name, r.caveat.context);
+}
+
+/** What one relationship grants by itself: yes, or yes under its caveat. */
+export function memberOf(r: Relationship): Member {
+  return caveatOf(r) ?? true;
+}
+
+/**
+ * Whether a relationship's subject is the requested subject itself, with nothing to expand: the
+ * same subject (or subject set), or a wildcard of a plain subject's type. A wildcard never
+ * matches a subject set.
+ */
+export function grantsDirectly(sub: SubjectRef, s: SubjectRef): boolean {
+  if (sub.relation === undefined) {
+    return sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*");
+  }
+  return sub.type === s.type && sub.id === s.id && sub.relation === s.relation;
 }
 
 export function orMember(a: Member | undefined, b: Member | undefined): Member | undefined {

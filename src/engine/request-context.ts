@@ -1,7 +1,7 @@
 /** What one request carries through the evaluator. */
 import type { Relationship, Revision, SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
-import type { CaveatExpr, Member } from "./membership.js";
+import type { CaveatLeaf, Member } from "./membership.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { Cancellation } from "./types.js";
 
@@ -43,7 +43,7 @@ export interface TraceNode {
   readonly member: Member | undefined;
   readonly children?: readonly TraceNode[];
   /** The caveat of the relationship this node stands for. */
-  readonly caveat?: Extract<CaveatExpr, { op: "caveat" }>;
+  readonly caveat?: CaveatLeaf;
   readonly cached?: boolean;
 }
 

@@ -14,11 +14,9 @@
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
-import { andMember, type CaveatExpr, caveatLeaf, exceptMember, type Member, orMember } from "./membership.js";
+import { andMember, exceptMember, grantsDirectly, type Member, memberOf, orMember } from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
-
-const caveatOf = (r: Relationship): CaveatExpr => caveatLeaf(r.caveat!.name, r.caveat!.context);
 
 /** Steps (subproblems computed) one walk may take before it gives up: bounds the time it blocks. */
 const STEP_BUDGET = 20_000;
@@ -142,19 +140,13 @@ export class SnapshotWalk {
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
       const sub = r.subject;
       let x: Member | undefined;
-      if (sub.relation === undefined) {
-        // A wildcard matches every object of its type, never a subject set.
-        const matches =
-          sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*");
-        x = matches ? true : undefined;
-      } else if (sub.type === s.type && sub.id === s.id && sub.relation === s.relation) {
-        x = true;
-      } else {
+      if (grantsDirectly(sub, s)) x = true;
+      else if (sub.relation !== undefined) {
         const target = this.plan.defs.get(sub.type)?.members.get(sub.relation);
         x = target === undefined ? undefined : this.inSet(target, sub.id, depth);
       }
       if (x === undefined) continue;
-      m = orMember(m, r.caveat === undefined ? x : andMember(x, caveatOf(r)));
+      m = orMember(m, andMember(x, memberOf(r)));
       if (m === true) return true;
     }
     return m;
@@ -188,7 +180,7 @@ export class SnapshotWalk {
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
       const target = node.targets.get(r.subject.type);
       const sub = target === undefined ? undefined : this.has(target, r.subject.id, depth + 1);
-      const x = r.caveat === undefined ? sub : andMember(sub, caveatOf(r));
+      const x = andMember(sub, memberOf(r));
       if (node.mode === "any") {
         m = orMember(m, x);
         if (m === true) return true;
