@@ -39,20 +39,22 @@ export function createMemoryStore(id = "memory", options: MemoryStoreOptions = {
   const unsupported = (): never => {
     throw new Error("not supported by the memory store");
   };
+  /** The relationships visible at `at` that `keep` accepts: every read is one scan. */
+  const scan = (at: Revision, now: number, keep: (r: Relationship) => boolean) =>
+    rows.filter((row) => visible(row, at, now) && keep(row.r)).map((row) => row.r);
   const reverse = (q: ReverseQuery, at: Revision, now: number) => {
     const ids = new Set(q.subjectIds);
     const rels = new Set(q.relations);
-    return rows
-      .filter(
-        (row) =>
-          visible(row, at, now) &&
-          row.r.resource.type === q.resourceType &&
-          rels.has(row.r.relation) &&
-          row.r.subject.type === q.subjectType &&
-          ids.has(row.r.subject.id) &&
-          (row.r.subject.relation ?? "") === q.subjectRelation,
-      )
-      .map((row) => row.r);
+    return scan(
+      at,
+      now,
+      (r) =>
+        r.resource.type === q.resourceType &&
+        rels.has(r.relation) &&
+        r.subject.type === q.subjectType &&
+        ids.has(r.subject.id) &&
+        (r.subject.relation ?? "") === q.subjectRelation,
+    );
   };
   const store: MemoryStore = {
     storeId: id,
@@ -77,18 +79,13 @@ export function createMemoryStore(id = "memory", options: MemoryStoreOptions = {
     readRelationships: unsupported,
     async lookupForward(q: ForwardQuery, at: Revision) {
       reads++;
-      const now = Date.now();
       const ids = new Set(q.resourceIds);
       const rels = new Set(q.relations);
-      return rows
-        .filter(
-          (row) =>
-            visible(row, at, now) &&
-            row.r.resource.type === q.resourceType &&
-            ids.has(row.r.resource.id) &&
-            rels.has(row.r.relation),
-        )
-        .map((row) => row.r);
+      return scan(
+        at,
+        Date.now(),
+        (r) => r.resource.type === q.resourceType && ids.has(r.resource.id) && rels.has(r.relation),
+      );
     },
     async lookupReverse(q: ReverseQuery, at: Revision) {
       reads++;
@@ -134,12 +131,7 @@ export function createMemoryStore(id = "memory", options: MemoryStoreOptions = {
       const now = Date.now();
       return {
         relationshipsOf: (type, objectId) =>
-          rows
-            .filter(
-              (row) =>
-                visible(row, at, now) && row.r.resource.type === type && row.r.resource.id === objectId,
-            )
-            .map((row) => row.r),
+          scan(at, now, (r) => r.resource.type === type && r.resource.id === objectId),
         lookupReverse: (q) => reverse(q, at, now),
       };
     };

@@ -59,6 +59,11 @@ function sameIdentity(a: Relationship, b: Relationship): boolean {
   );
 }
 
+/** An entry as a reader at `revision` sees it: created by then, not yet deleted, not expired. */
+function visibleAt(e: Entry, revision: number, now: number): boolean {
+  return e.created <= revision && e.deleted > revision && e.expires > now;
+}
+
 function reverseKey(subjectType: string, subjectRelation: string, resourceType: string): string {
   return `${subjectType}${NUL}${subjectRelation}${NUL}${resourceType}`;
 }
@@ -146,7 +151,7 @@ export class RelationshipIndex {
       if (bucket === undefined) continue;
       for (const e of bucket.entries) {
         if (single !== undefined ? e.relation !== single : !relations.includes(e.relation)) continue;
-        if (e.created > revision || e.deleted <= revision || e.expires <= now) continue;
+        if (!visibleAt(e, revision, now)) continue;
         const r = e.rel;
         if (subjectType !== undefined && r.subject.type !== subjectType) continue;
         if (subjectRelation !== undefined && (r.subject.relation ?? "") !== subjectRelation) continue;
@@ -166,7 +171,7 @@ export class RelationshipIndex {
     let plain = bucket.newest <= revision;
     for (const e of bucket.entries) {
       if (e.deleted !== Number.POSITIVE_INFINITY || e.expires !== Number.POSITIVE_INFINITY) plain = false;
-      if (e.created > revision || e.deleted <= revision || e.expires <= now) continue;
+      if (!visibleAt(e, revision, now)) continue;
       out.push(e.rel);
     }
     if (plain) bucket.rows = Object.freeze(out);
@@ -193,7 +198,7 @@ export class RelationshipIndex {
       if (list === undefined) continue;
       for (const e of list) {
         if (single !== undefined ? e.relation !== single : !relations.includes(e.relation)) continue;
-        if (e.created > revision || e.deleted <= revision || e.expires <= now) continue;
+        if (!visibleAt(e, revision, now)) continue;
         out.push(e.rel);
       }
     }
