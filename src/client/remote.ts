@@ -6,7 +6,11 @@ import {
   type Relationship as RelationshipMessage,
   RelationshipUpdate_Operation,
 } from "../gen/latch/v1/core_pb.js";
-import { LookupPermissionship, PermissionService } from "../gen/latch/v1/permission_service_pb.js";
+import {
+  LookupPermissionship,
+  PermissionService,
+  type ResolvedSubject,
+} from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import {
@@ -25,7 +29,7 @@ import {
 import { RemoteError } from "./errors.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { createTransport } from "./transport.js";
-import type { LatchClient, RelationshipInput } from "./types.js";
+import type { LatchClient, RelationshipInput, SubjectExclusion } from "./types.js";
 
 export interface ClientOptions {
   /** `host:port` */
@@ -81,6 +85,13 @@ function withResumeCursor(error: unknown, cursor: string | undefined): unknown {
 
 function lookupState(p: LookupPermissionship): "ALLOWED" | "CONDITIONAL" {
   return p === LookupPermissionship.CONDITIONAL_PERMISSION ? "CONDITIONAL" : "ALLOWED";
+}
+
+/** Anything but CONDITIONAL_PERMISSION (an unset field too) reads as excluded for sure. */
+function exclusionState(s: ResolvedSubject): Pick<SubjectExclusion, "state" | "missing"> {
+  return s.permissionship === LookupPermissionship.CONDITIONAL_PERMISSION
+    ? { state: "CONDITIONAL", missing: s.partialCaveatInfo?.missingRequiredContext ?? [] }
+    : { state: "EXCLUDED", missing: [] };
 }
 
 async function* batches<T>(source: AsyncIterable<T> | Iterable<T>, size: number): AsyncIterable<T[]> {
@@ -259,7 +270,11 @@ export function createClient(options: ClientOptions): LatchClient {
           subject: ref(id),
           ...(r.excludedSubjects.length === 0
             ? {}
-            : { excluded: r.excludedSubjects.map((s) => ref(s.subjectObjectId)) }),
+            : {
+                excluded: r.excludedSubjects.map(
+                  (s): SubjectExclusion => ({ ...ref(s.subjectObjectId), ...exclusionState(s) }),
+                ),
+              }),
           state: lookupState(r.subject?.permissionship ?? LookupPermissionship.HAS_PERMISSION),
           missing: r.subject?.partialCaveatInfo?.missingRequiredContext ?? [],
           token: r.lookedUpAt?.token ?? "",

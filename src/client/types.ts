@@ -3,7 +3,16 @@
  * (`createEmbedded`): plain TypeScript objects in and out, revision tokens as opaque strings.
  */
 import type { CheckState, ObjectRef, Relationship, SubjectRef } from "../core/index.js";
-import type { CheckBulkItemResult, Consistency, ExpandNode, ExplainNode } from "../engine/index.js";
+import type {
+  CheckBulkItemResult,
+  Consistency,
+  ExpandNode,
+  ExplainNode,
+  SubjectExclusion,
+} from "../engine/index.js";
+
+export type { SubjectExclusion };
+
 import type { Precondition, RelationshipFilter, UpdateOperation } from "../store/index.js";
 
 /** `document:q3` or `{ type, id }`. */
@@ -99,13 +108,24 @@ export interface LookupSubjectsParams {
   readonly consistency?: Consistency;
 }
 
+/**
+ * One LookupSubjects item. What a subject S may do, in three-valued logic (ALLOWED > CONDITIONAL >
+ * DENIED, missing parameters adding up): `own(S) OR (wildcard AND NOT exclusion(S))`, where own(S)
+ * is S's own item (DENIED when absent) and exclusion(S) its entry in the wildcard's `excluded`
+ * (EXCLUDED: true; CONDITIONAL: unknown; absent: false). So when expanding `user:*`, a subject
+ * excluded CONDITIONAL gets at most CONDITIONAL from the wildcard, never ALLOWED. This equals
+ * Check for every subject.
+ */
 export interface LookupSubjectsItem {
   /** `*` for the wildcard, which stands for every subject of the type but the `excluded` ones. */
   readonly subjectId: string;
   /** The full subject: type, id and the requested subject relation if any. */
   readonly subject: SubjectRef;
-  /** On a wildcard item only: the subjects it does not cover (`viewer - banned`). */
-  readonly excluded?: readonly SubjectRef[];
+  /**
+   * On a wildcard item only: the subjects it does not cover (`viewer - banned`), each EXCLUDED
+   * for sure or CONDITIONAL (with the caveat parameters that would decide it).
+   */
+  readonly excluded?: readonly SubjectExclusion[];
   readonly state: Exclude<CheckState, "DENIED">;
   readonly missing: readonly string[];
   readonly token: string;

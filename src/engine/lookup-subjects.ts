@@ -7,7 +7,9 @@
  *
  * A wildcard reached on the way is checked as an object no relationship names: that is exactly
  * what it grants to every subject not listed. It is reported with the concrete subjects it does
- * not cover (`viewer - banned` under `user:*` excludes the banned ones).
+ * not cover, or covers only under caveats (`viewer - banned` under `user:*` excludes the banned
+ * ones, conditionally those banned under a caveat the context leaves open): see
+ * LookupSubjectResult for how a consumer expands it.
  */
 import { formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
 import { createCaveatEvaluator, type Verdict } from "./evaluate-caveats.js";
@@ -24,7 +26,12 @@ import {
 import type { PlanMember, PlanNode } from "./plan.js";
 import { readTuples } from "./read-tuples.js";
 import type { RequestContext } from "./request-context.js";
-import type { LookupSubjectResult, LookupSubjectsRequest, RequestOptions } from "./types.js";
+import type {
+  LookupSubjectResult,
+  LookupSubjectsRequest,
+  RequestOptions,
+  SubjectExclusion,
+} from "./types.js";
 import { validateContext } from "./validate-request.js";
 
 type Flags = Map<string, boolean>;
@@ -125,8 +132,11 @@ export async function* lookupSubjects(
         anyone = await verdictFor({ type: request.subjectType, id: fresh });
       }
       if (anyone.state !== "DENIED") {
-        const excluded: SubjectRef[] = [];
-        for (const [id, v] of states) if (v.state === "DENIED") excluded.push(subjectOf(id));
+        const excluded: SubjectExclusion[] = [];
+        for (const [id, v] of states) {
+          const exclusion = exclusionFor(anyone, v);
+          if (exclusion !== undefined) excluded.push({ ...subjectOf(id), ...exclusion });
+        }
         yield {
           subject: { type: request.subjectType, id: "*" },
           state: anyone.state,
@@ -149,6 +159,30 @@ export async function* lookupSubjects(
   } finally {
     deps.countDispatches?.(dispatches);
   }
+}
+
+/**
+ * How far the wildcard's verdict `anyone` must be cut down for a subject whose own Check verdict
+ * is `own`, so that `own OR (anyone AND NOT exclusion)` equals `own` (see LookupSubjectResult):
+ * - own DENIED: EXCLUDED, the wildcard does not reach it;
+ * - own ALLOWED: no exclusion needed;
+ * - own CONDITIONAL and anyone ALLOWED: CONDITIONAL with own's missing parameters (`user:*`
+ *   minus a subject banned under a caveat the context does not decide);
+ * - both CONDITIONAL: none when the same parameters decide both; CONDITIONAL when own needs
+ *   more of them (its caveats add to the wildcard's); EXCLUDED when own does not need all of the
+ *   wildcard's: the wildcard's part would have brought them in, so for this subject it is false.
+ */
+function exclusionFor(
+  anyone: Verdict,
+  own: Verdict,
+): Pick<SubjectExclusion, "state" | "missing"> | undefined {
+  if (own.state === "DENIED") return { state: "EXCLUDED", missing: [] };
+  if (own.state === "ALLOWED") return undefined;
+  if (anyone.state === "ALLOWED") return { state: "CONDITIONAL", missing: own.missing };
+  const needs = new Set(own.missing);
+  if (!anyone.missing.every((m) => needs.has(m))) return { state: "EXCLUDED", missing: [] };
+  if (needs.size === anyone.missing.length) return undefined;
+  return { state: "CONDITIONAL", missing: own.missing };
 }
 
 /** Breadth-first over (member, object) pairs, one batched read per member and round. */

@@ -179,13 +179,37 @@ export interface LookupSubjectsRequest {
   readonly consistency?: Consistency;
 }
 
+/**
+ * A subject a wildcard result does not cover, or may not cover: `EXCLUDED` for sure, or
+ * `CONDITIONAL` when caveats decide it, with the parameters that would (SpiceDB's
+ * `excluded_subjects` with their permissionship). Still a SubjectRef, so that code reading only
+ * `type` and `id` treats every exclusion as certain, which never grants too much.
+ */
+export interface SubjectExclusion extends SubjectRef {
+  readonly state: "EXCLUDED" | "CONDITIONAL";
+  /** Caveat parameters that would decide a CONDITIONAL exclusion; empty otherwise. */
+  readonly missing: readonly string[];
+}
+
+/**
+ * One LookupSubjects result. To learn what a subject S of the type may do, in three-valued logic
+ * (ALLOWED > CONDITIONAL > DENIED; the missing parameters of the CONDITIONAL parts add up):
+ *
+ *   access(S) = own(S) OR (wildcard.state AND NOT exclusion(S))
+ *
+ * where own(S) is S's own result (DENIED when S is not listed) and exclusion(S) is EXCLUDED
+ * (true), CONDITIONAL, or absent (false). So an S excluded for sure gets nothing from the
+ * wildcard, and an S excluded CONDITIONAL gets at most CONDITIONAL from it, with the
+ * exclusion's missing parameters. This equals Check for every S, listed or not; and a listed S's
+ * own result alone already equals Check, as the wildcard's part never exceeds it.
+ */
 export interface LookupSubjectResult {
   /** A concrete subject, or the wildcard (`id` `*`) standing for every other subject of the type. */
   readonly subject: SubjectRef;
   readonly state: "ALLOWED" | "CONDITIONAL";
   readonly missing: readonly string[];
-  /** On a wildcard result only: subjects of the type the wildcard does not cover (`viewer - banned`). */
-  readonly excluded?: readonly SubjectRef[];
+  /** On a wildcard result only: subjects of the type it does not, or may not, cover (`viewer - banned`). */
+  readonly excluded?: readonly SubjectExclusion[];
   readonly revision: Revision;
   readonly token: string;
 }

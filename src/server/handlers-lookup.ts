@@ -11,7 +11,7 @@ import {
   RELATION_NAME_PATTERN,
   TYPE_NAME_PATTERN,
 } from "../core/index.js";
-import type { Engine } from "../engine/index.js";
+import type { Engine, SubjectExclusion } from "../engine/index.js";
 import {
   LookupPermissionship,
   type LookupResourcesRequest,
@@ -56,6 +56,18 @@ function caveatInfo(missing: readonly string[]): {
   partialCaveatInfo?: { missingRequiredContext: string[] };
 } {
   return missing.length === 0 ? {} : { partialCaveatInfo: { missingRequiredContext: [...missing] } };
+}
+
+/**
+ * As SpiceDB sends them: HAS_PERMISSION when the exclusion holds for sure, CONDITIONAL_PERMISSION
+ * with the parameters that would decide it.
+ */
+function exclusionToProto(e: SubjectExclusion): Resolved {
+  return {
+    subjectObjectId: e.id,
+    permissionship: lookupPermissionship(e.state === "EXCLUDED" ? "ALLOWED" : "CONDITIONAL"),
+    ...caveatInfo(e.missing),
+  };
 }
 
 /** The engine's deadline error, re-made with the cursor of the last result that left this server. */
@@ -140,9 +152,7 @@ export async function* lookupSubjects(
     yield {
       lookedUpAt: { token: r.token },
       subject,
-      excludedSubjects: (r.excluded ?? []).map(
-        (s): Resolved => ({ subjectObjectId: s.id, permissionship: LookupPermissionship.HAS_PERMISSION }),
-      ),
+      excludedSubjects: (r.excluded ?? []).map(exclusionToProto),
     };
   }
 }

@@ -4,6 +4,7 @@
  * printed one per line as they stream in, against a server or a database like `latch check`.
  */
 import { Command } from "commander";
+import type { SubjectExclusion } from "../../client/index.js";
 import type { SubjectRef } from "../../core/index.js";
 import { isLatchError } from "../../core/index.js";
 import {
@@ -34,6 +35,13 @@ function stateText(state: "ALLOWED" | "CONDITIONAL", missing: readonly string[])
 
 function subjectText(s: SubjectRef): string {
   return `${s.type}:${s.id}${s.relation === undefined ? "" : `#${s.relation}`}`;
+}
+
+/** `user:bob`, or `user:bob (conditional: missing x)` when caveats decide whether he is excluded. */
+function exclusionText(e: SubjectExclusion): string {
+  if (e.state === "EXCLUDED") return subjectText(e);
+  const missing = e.missing.length > 0 ? `: missing ${e.missing.join(", ")}` : "";
+  return `${subjectText(e)} (conditional${missing})`;
 }
 
 function commonOptions(command: Command): Command {
@@ -128,7 +136,7 @@ function subjectsCommand(): Command {
           // A wildcard with exclusions reads as the wildcard "except" them; allowed is implied.
           const state =
             excluded.length > 0 && s.state === "ALLOWED" ? "" : ` ${stateText(s.state, s.missing)}`;
-          const except = excluded.length > 0 ? ` except ${excluded.map(subjectText).join(", ")}` : "";
+          const except = excluded.length > 0 ? ` except ${excluded.map(exclusionText).join(", ")}` : "";
           printLine(`${subjectText(s.subject)}${state}${except}`);
         }
       });
