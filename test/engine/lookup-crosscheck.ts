@@ -2,8 +2,10 @@
  * The accessibility cross-check shared by the conformance and property tests: over every object
  * type, member and subject that appears in a data set, LookupResources returns exactly the objects
  * an oracle (Check, or the reference evaluator) says are ALLOWED or CONDITIONAL, with the same
- * state, and LookupSubjects likewise the subjects (a wildcard result standing for every subject it
- * does not exclude).
+ * state, and LookupSubjects likewise the subjects: each subject's own result, and the wildcard
+ * result expanded with the states of its exclusions (own OR (wildcard AND NOT exclusion)), both
+ * equal Check. Where the oracle names the missing parameters of a CONDITIONAL answer, they must
+ * match too.
  */
 import {
   type CheckState,
@@ -17,7 +19,85 @@ import type { Engine } from "../../src/engine/index.js";
 import type { CompiledSchema } from "../../src/schema/index.js";
 import { collectAll } from "./lookup-harness.js";
 
-export type Verdict = CheckState | "error";
+/** A state, or a state with the missing parameters of a CONDITIONAL one (then compared too). */
+export type Verdict =
+  | CheckState
+  | "error"
+  | { readonly state: CheckState; readonly missing: readonly string[] };
+
+/** Three-valued, as Check combines them: the missing parameters of the CONDITIONAL parts add up. */
+interface Tri {
+  readonly state: CheckState;
+  readonly missing: ReadonlySet<string>;
+}
+
+const DENIED: Tri = { state: "DENIED", missing: new Set() };
+const RANK = { DENIED: 0, CONDITIONAL: 1, ALLOWED: 2 } as const;
+
+function combine(a: Tri, b: Tri, pick: "max" | "min"): Tri {
+  const [x, y] = [RANK[a.state], RANK[b.state]];
+  const decided = pick === "max" ? Math.max(x, y) : Math.min(x, y);
+  if (decided !== RANK.CONDITIONAL) return decided === x ? a : b;
+  const missing = new Set<string>();
+  for (const t of [a, b]) if (t.state === "CONDITIONAL") for (const m of t.missing) missing.add(m);
+  return { state: "CONDITIONAL", missing };
+}
+
+const orTri = (a: Tri, b: Tri) => combine(a, b, "max");
+const andTri = (a: Tri, b: Tri) => combine(a, b, "min");
+const notTri = (a: Tri): Tri =>
+  a.state === "CONDITIONAL" ? a : { state: a.state === "ALLOWED" ? "DENIED" : "ALLOWED", missing: new Set() };
+const tri = (state: CheckState, missing: readonly string[] = []): Tri => ({
+  state,
+  missing: new Set(missing),
+});
+
+/**
+ * What LookupSubjects results say about one subject id: its own result OR (the wildcard AND NOT
+ * its exclusion), as LookupSubjectResult documents. Missing parameters are sorted.
+ */
+export function accessFromLookup(
+  results: readonly {
+    readonly subject: { readonly id: string };
+    readonly state: CheckState;
+    readonly missing: readonly string[];
+    readonly excluded?: readonly {
+      readonly id: string;
+      readonly state: "EXCLUDED" | "CONDITIONAL";
+      readonly missing: readonly string[];
+    }[];
+  }[],
+  id: string,
+): { state: CheckState; missing: string[] } {
+  const own = results.find((r) => r.subject.id === id);
+  const wildcard = results.find((r) => r.subject.id === "*");
+  const exclusion = wildcard?.excluded?.find((e) => e.id === id);
+  const fromWildcard =
+    wildcard === undefined
+      ? DENIED
+      : andTri(
+          tri(wildcard.state, wildcard.missing),
+          notTri(
+            exclusion === undefined
+              ? DENIED
+              : tri(exclusion.state === "EXCLUDED" ? "ALLOWED" : "CONDITIONAL", exclusion.missing),
+          ),
+        );
+  const access = orTri(own === undefined ? DENIED : tri(own.state, own.missing), fromWildcard);
+  return { state: access.state, missing: [...access.missing].sort() };
+}
+
+/** The label two answers are compared by: the state, with the missing parameters when the oracle gave them. */
+function label(t: Tri, withMissing: boolean): string {
+  return withMissing && t.state === "CONDITIONAL"
+    ? `CONDITIONAL[${[...t.missing].sort().join(",")}]`
+    : t.state;
+}
+
+function verdictTri(v: Verdict): { tri: Tri; withMissing: boolean } {
+  if (typeof v === "string") return { tri: tri(v === "error" ? "DENIED" : v), withMissing: false };
+  return { tri: tri(v.state, v.missing), withMissing: true };
+}
 
 /** States for many (resource, subject) pairs of one permission, in the order given. */
 export type Oracle = (
@@ -32,6 +112,8 @@ export interface CrossCheckStats {
   /** Combinations skipped because the oracle itself errs on them (e.g. recursion through `-`). */
   skipped: number;
   nonEmpty: number;
+  /** LookupSubjects wildcard results with at least one CONDITIONAL exclusion. */
+  conditionalExclusions: number;
 }
 
 export const FRESH_ID = "zz_nobody_named_this";
@@ -70,7 +152,13 @@ export async function crossCheck(
 ): Promise<{ problems: string[]; stats: CrossCheckStats }> {
   const { objects, sets } = universe(relationships);
   const problems: string[] = [];
-  const stats: CrossCheckStats = { lookupResources: 0, lookupSubjects: 0, skipped: 0, nonEmpty: 0 };
+  const stats: CrossCheckStats = {
+    lookupResources: 0,
+    lookupSubjects: 0,
+    skipped: 0,
+    nonEmpty: 0,
+    conditionalExclusions: 0,
+  };
   const consistency = { kind: "fully-consistent" as const };
   const failed = (what: string, e: unknown) => {
     if (isLatchError(e) && options.tolerate?.(e.code) === true) stats.skipped++;
@@ -98,11 +186,18 @@ export async function crossCheck(
             stats.skipped++;
             continue;
           }
-          const expected = new Map<string, CheckState>();
+          const expected = new Map<string, string>();
+          const withMissing = new Set<string>();
           ids.forEach((id, i) => {
-            if (verdicts[i] !== "DENIED") expected.set(id, verdicts[i] as CheckState);
+            const v = verdictTri(verdicts[i]!);
+            if (v.withMissing) withMissing.add(id);
+            if (v.tri.state !== "DENIED") expected.set(id, label(v.tri, v.withMissing));
           });
-          let got: Awaited<ReturnType<typeof collectAll<{ resourceId: string; state: string }>>>;
+          let got: Awaited<
+            ReturnType<
+              typeof collectAll<{ resourceId: string; state: CheckState; missing: readonly string[] }>
+            >
+          >;
           try {
             got = await collectAll(
               engine.lookupResources({
@@ -119,7 +214,9 @@ export async function crossCheck(
           }
           stats.lookupResources++;
           if (got.length > 0) stats.nonEmpty++;
-          const actual = new Map(got.map((r) => [r.resourceId, r.state]));
+          const actual = new Map(
+            got.map((r) => [r.resourceId, label(tri(r.state, r.missing), withMissing.has(r.resourceId))]),
+          );
           if (actual.size !== got.length) problems.push(`${what}: duplicate results`);
           const sortedIds = got.map((r) => r.resourceId);
           if (sortedIds.some((id, i) => i > 0 && sortedIds[i - 1]! >= id))
@@ -181,25 +278,45 @@ export async function crossCheck(
             if (got.length > 0) stats.nonEmpty++;
             const wildcard = got.find((r) => r.subject.id === "*");
             const explicit = new Map(
-              got.filter((r) => r.subject.id !== "*").map((r) => [r.subject.id, r.state]),
+              got.filter((r) => r.subject.id !== "*").map((r) => [r.subject.id, tri(r.state, r.missing)]),
             );
             if (explicit.size + (wildcard === undefined ? 0 : 1) !== got.length)
               problems.push(`${what}: duplicate results`);
-            const excluded = new Set((wildcard?.excluded ?? []).map((s) => s.id));
-            const expected = new Map<string, CheckState>();
-            const actual = new Map<string, CheckState>();
+            if (wildcard?.excluded?.some((e) => e.state === "CONDITIONAL") === true)
+              stats.conditionalExclusions++;
+            const exclusions = new Map<string, Tri>();
+            for (const e of wildcard?.excluded ?? []) {
+              if (exclusions.has(e.id)) problems.push(`${what}: ${e.id} excluded twice`);
+              exclusions.set(e.id, tri(e.state === "EXCLUDED" ? "ALLOWED" : "CONDITIONAL", e.missing));
+              if (e.state === "EXCLUDED" && e.missing.length > 0)
+                problems.push(`${what}: ${e.id} excluded for sure but with missing parameters`);
+            }
+            const expected = new Map<string, string>();
+            // Each subject's own result, and the wildcard expanded with its exclusions
+            // (own OR (wildcard AND NOT exclusion), as LookupSubjectResult documents).
+            const listed = new Map<string, string>();
+            const expanded = new Map<string, string>();
             pairSubjects.forEach((s, i) => {
-              if (verdicts[i] !== "DENIED") expected.set(s.id, verdicts[i] as CheckState);
-              const state =
-                explicit.get(s.id) ??
-                (wildcard !== undefined && !excluded.has(s.id) ? wildcard.state : undefined);
-              if (state !== undefined) actual.set(s.id, state);
+              const v = verdictTri(verdicts[i]!);
+              if (v.tri.state !== "DENIED") expected.set(s.id, label(v.tri, v.withMissing));
+              const own = explicit.get(s.id);
+              if (own !== undefined) listed.set(s.id, label(own, v.withMissing));
+              const fromWildcard =
+                wildcard === undefined
+                  ? DENIED
+                  : andTri(tri(wildcard.state, wildcard.missing), notTri(exclusions.get(s.id) ?? DENIED));
+              const access = orTri(own ?? DENIED, fromWildcard);
+              if (access.state !== "DENIED") expanded.set(s.id, label(access, v.withMissing));
             });
             for (const sid of explicit.keys()) {
               if (!pairSubjects.some((s) => s.id === sid)) problems.push(`${what}: unknown subject ${sid}`);
             }
-            const diff = compareMaps(expected, actual);
-            if (diff !== "") problems.push(`${what}: ${diff}`);
+            const diff = compareMaps(expected, expanded);
+            if (diff !== "") problems.push(`${what}, the wildcard expanded: ${diff}`);
+            for (const [sid, state] of listed) {
+              if (expected.get(sid) !== state)
+                problems.push(`${what}: ${sid} listed ${state}, Check says ${expected.get(sid) ?? "DENIED"}`);
+            }
           }
         }
       }
@@ -231,7 +348,7 @@ export function engineOracle(engine: Engine): Oracle {
         ...(context === undefined ? {} : { context }),
       }));
       const r = await engine.checkBulk({ items, consistency: { kind: "fully-consistent" } });
-      for (const x of r.results) out.push(x.ok ? x.state : "error");
+      for (const x of r.results) out.push(x.ok ? { state: x.state, missing: x.missing } : "error");
     }
     return out;
   };

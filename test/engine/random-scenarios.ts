@@ -1,6 +1,7 @@
 /**
  * Random schemas and relationship sets for the property tests (check and lookups): two object
- * types whose permissions are random expressions over relations with caveats, wildcards, subject
+ * types whose permissions are random expressions over relations with caveats, wildcards (caveated
+ * too, so exclusions from a wildcard may be conditional on either side), subject
  * sets, arrows, `.all()`, expiration and cycles, plus relationships that exercise all of them.
  */
 import fc from "fast-check";
@@ -25,6 +26,12 @@ export interface ScenarioOptions {
   readonly maxRelationships: number;
   /** Request contexts to check with. */
   readonly contexts: readonly (Readonly<Record<string, unknown>> | undefined)[];
+  /**
+   * Lean on wildcards with exclusions: half the permissions shaped as `rel0 - rel1` (plain,
+   * intersected, nested, through arrows), and in three scenarios of four a `user:*` (caveated or
+   * not) on some object with users in `rel1` beside it, caveated or not.
+   */
+  readonly wildcardExclusions?: boolean;
 }
 
 export interface Scenario {
@@ -33,13 +40,13 @@ export interface Scenario {
   readonly context: Readonly<Record<string, unknown>> | undefined;
 }
 
-const leafArb = (level: 0 | 1, extra: string) =>
+const leafArb = (level: 0 | 1, extra: readonly string[]) =>
   fc.oneof(
-    fc.constantFrom("rel0", "rel1", "nil", "par->perm0", "par->rel0", "par.all(rel1)", extra),
+    fc.constantFrom("rel0", "rel1", "nil", "par->perm0", "par->rel0", "par.all(rel1)", ...extra),
     level === 1 ? fc.constant("perm0") : fc.constant("rel1"),
   );
 
-const exprArb = (level: 0 | 1, extra: string): fc.Arbitrary<string> =>
+const exprArb = (level: 0 | 1, extra: readonly string[]): fc.Arbitrary<string> =>
   fc.letrec<{ e: string }>((tie) => ({
     e: fc.oneof(
       { depthSize: "small", withCrossShrink: true },
@@ -50,11 +57,27 @@ const exprArb = (level: 0 | 1, extra: string): fc.Arbitrary<string> =>
     ),
   })).e;
 
-function shapeArb(extra: string): fc.Arbitrary<Shape> {
+/**
+ * Permissions shaped around a wildcard in `rel0` minus `rel1`: plain, intersected, nested, through
+ * an arrow, and the wildcard itself under a `-` (level 1 may name perm0).
+ */
+const WILDCARD_EXCLUSIONS = [
+  ["(rel0 - rel1)", "((rel0 - rel1) & rel0)", "(rel0 - (rel1 - par->rel0))", "((rel0 - par->rel1) + rel1)"],
+  ["(perm0 - rel1)", "(rel0 - (rel1 - perm0))", "((rel0 & perm0) - rel1)", "(rel0 - par->perm0)"],
+] as const;
+
+function permArb(level: 0 | 1, extra: readonly string[], wildcardExclusions: boolean) {
+  const random = exprArb(level, extra);
+  return wildcardExclusions ? fc.oneof(random, fc.constantFrom(...WILDCARD_EXCLUSIONS[level])) : random;
+}
+
+function shapeArb(extra: readonly string[], wildcardExclusions: boolean): fc.Arbitrary<Shape> {
+  const perm0 = permArb(0, extra, wildcardExclusions);
+  const perm1 = permArb(1, extra, wildcardExclusions);
   return fc
     .record({
-      p0: fc.tuple(exprArb(0, extra), exprArb(0, extra)),
-      p1: fc.tuple(exprArb(1, extra), exprArb(1, extra)),
+      p0: fc.tuple(perm0, perm0),
+      p1: fc.tuple(perm1, perm1),
       sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TYPES), fc.constantFrom(...SET_TARGETS)), {
         minLength: 1,
         maxLength: 3,
@@ -65,7 +88,7 @@ function shapeArb(extra: string): fc.Arbitrary<Shape> {
       const setList = sets.map(([t, r]) => `${t}#${r}`).join(" | ");
       const defs = TYPES.map(
         (t, i) => `definition ${t} {
-  relation rel0: user | user:* | user with cav1 | user with expiration | ${setList}
+  relation rel0: user | user:* | user with cav1 | user:* with cav1 | user with expiration | ${setList}
   relation rel1: user | user with cav2 | ${setList} | ${setList.replaceAll(" |", " with cav1 |")} with cav1
   relation par: typea | typeb | typea with cav1
   permission perm0 = ${p0[i]}
@@ -115,7 +138,8 @@ function relationshipsArb(shape: Shape, options: ScenarioOptions): fc.Arbitrary<
         resource,
         relation: "rel0",
         subject,
-        ...(isUser && mode === "caveat" ? withCaveat("cav1", ctx) : {}),
+        // A caveated wildcard too: a conditional `user:*`, with or without exclusions.
+        ...(subject.type === "user" && mode === "caveat" ? withCaveat("cav1", ctx) : {}),
         ...(isUser && mode === "expired" ? { expiration: past } : {}),
         ...(isUser && mode === "expires-later" ? { expiration: future } : {}),
       };
@@ -138,10 +162,42 @@ function relationshipsArb(shape: Shape, options: ScenarioOptions): fc.Arbitrary<
       ...(caveated && target.type === "typea" ? withCaveat("cav1", ctx) : {}),
     }),
   );
-  return fc.array(fc.oneof(r0, r1, r2), { maxLength: options.maxRelationships }).map((list) => {
+  // A wildcard and the users `rel1` may exclude from it, on one object.
+  const kit = fc
+    .record({
+      resource,
+      wildcardCaveat: fc.boolean(),
+      wildcardCtx: ctxArb,
+      excluded: fc.uniqueArray(
+        fc.record({ id: fc.constantFrom(...USERS), caveated: fc.boolean(), ctx: ctxArb }),
+        { minLength: 1, maxLength: 2, selector: (u) => u.id },
+      ),
+    })
+    .map(({ resource, wildcardCaveat, wildcardCtx, excluded }): Relationship[] => [
+      {
+        resource,
+        relation: "rel0",
+        subject: { type: "user", id: "*" },
+        ...(wildcardCaveat ? withCaveat("cav1", wildcardCtx) : {}),
+      },
+      ...excluded.map(
+        (u): Relationship => ({
+          resource,
+          relation: "rel1",
+          subject: { type: "user", id: u.id },
+          ...(u.caveated ? withCaveat("cav2", u.ctx) : {}),
+        }),
+      ),
+    ]);
+  const kits =
+    options.wildcardExclusions === true
+      ? fc.oneof({ arbitrary: fc.constant([]), weight: 1 }, { arbitrary: kit, weight: 3 })
+      : fc.constant([]);
+  const random = fc.array(fc.oneof(r0, r1, r2), { maxLength: options.maxRelationships });
+  return fc.tuple(kits, random).map(([extra, list]) => {
     // One relationship per (resource, relation, subject), as a store keeps it.
     const byKey = new Map<string, Relationship>();
-    for (const r of list) {
+    for (const r of [...extra, ...list]) {
       const s = r.subject;
       byKey.set(`${r.resource.type}:${r.resource.id}#${r.relation}@${s.type}:${s.id}#${s.relation ?? ""}`, r);
     }
@@ -150,7 +206,7 @@ function relationshipsArb(shape: Shape, options: ScenarioOptions): fc.Arbitrary<
 }
 
 export function scenarioArb(options: ScenarioOptions): fc.Arbitrary<Scenario> {
-  return shapeArb(options.extraLeaf).chain((shape) =>
+  return shapeArb([options.extraLeaf], options.wildcardExclusions === true).chain((shape) =>
     fc.record({
       shape: fc.constant(shape),
       relationships: relationshipsArb(shape, options),
