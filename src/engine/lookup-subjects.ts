@@ -168,9 +168,10 @@ export async function* lookupSubjects(
  * - own ALLOWED: no exclusion needed;
  * - own CONDITIONAL and anyone ALLOWED: CONDITIONAL with own's missing parameters (`user:*`
  *   minus a subject banned under a caveat the context does not decide);
- * - both CONDITIONAL: none when the same parameters decide both; CONDITIONAL when own needs
- *   more of them (its caveats add to the wildcard's); EXCLUDED when own does not need all of the
- *   wildcard's: the wildcard's part would have brought them in, so for this subject it is false.
+ * - both CONDITIONAL: none when the same parameters decide both; CONDITIONAL with the extra ones
+ *   when own needs more (the exclusion's caveats add to the wildcard's, whose parameters the
+ *   wildcard result names already); EXCLUDED when own does not need all of the wildcard's: the
+ *   wildcard's part would have brought them in, so for this subject it is false.
  */
 function exclusionFor(
   anyone: Verdict,
@@ -182,7 +183,8 @@ function exclusionFor(
   const needs = new Set(own.missing);
   if (!anyone.missing.every((m) => needs.has(m))) return { state: "EXCLUDED", missing: [] };
   if (needs.size === anyone.missing.length) return undefined;
-  return { state: "CONDITIONAL", missing: own.missing };
+  for (const m of anyone.missing) needs.delete(m);
+  return { state: "CONDITIONAL", missing: [...needs] };
 }
 
 /** Breadth-first over (member, object) pairs, one batched read per member and round. */

@@ -187,7 +187,10 @@ export interface LookupSubjectsRequest {
  */
 export interface SubjectExclusion extends SubjectRef {
   readonly state: "EXCLUDED" | "CONDITIONAL";
-  /** Caveat parameters that would decide a CONDITIONAL exclusion; empty otherwise. */
+  /**
+   * Caveat parameters that would decide a CONDITIONAL exclusion, beside those the wildcard result
+   * names already; empty otherwise.
+   */
   readonly missing: readonly string[];
 }
 
