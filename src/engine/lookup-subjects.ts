@@ -9,7 +9,7 @@
  * what it grants to every subject not listed. It is reported with the concrete subjects it does
  * not cover (`viewer - banned` under `user:*` excludes the banned ones).
  */
-import { formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
+import { clip, formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
 import { createCaveatEvaluator, type Verdict } from "./evaluate-caveats.js";
 import { dispatch } from "./evaluator.js";
 import {
@@ -55,7 +55,7 @@ export async function* lookupSubjects(
       throw new LatchError(
         "check/invalid-resource",
         "invalid-argument",
-        `invalid resource id "${request.resource.id}"`,
+        `invalid resource id "${clip(request.resource.id)}"`,
       );
     }
     const subjectDef = plan.defs.get(request.subjectType);
@@ -63,9 +63,9 @@ export async function* lookupSubjects(
       throw new LatchError(
         "check/unknown-type",
         "invalid-argument",
-        `unknown subject type ${request.subjectType}`,
+        `unknown subject type ${clip(request.subjectType)}`,
         {
-          type: request.subjectType,
+          type: clip(request.subjectType),
         },
       );
     }
