@@ -137,7 +137,9 @@ export function reportError(error: unknown, json: boolean | undefined): void {
     return;
   }
   if (error instanceof SchemaError) {
+    const more = error.diagnosticCount - error.diagnostics.length;
     process.stderr.write(`${renderDiagnostics(error.diagnostics)}\n`);
+    if (more > 0) process.stderr.write(`… and ${more} more error(s)\n`);
     return;
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -1,4 +1,5 @@
 import type { ParseResult } from "@marcbachmann/cel-js";
+import { clip } from "../core/index.js";
 import { analyse } from "./ast.js";
 import { type Converter, createConverter, failConversion } from "./convert.js";
 import { baseEnvironment } from "./environment.js";
@@ -59,7 +60,8 @@ interface CelErrorLike {
 
 function describeError(error: unknown): string {
   const e = error as CelErrorLike | undefined;
-  return e?.summary ?? e?.message?.split("\n")[0] ?? String(error);
+  // CEL messages can quote context values; a caller's megabyte string must not come back whole.
+  return clip(e?.summary ?? e?.message?.split("\n")[0] ?? String(error), 512);
 }
 
 function offsetDetails(error: unknown): { offset?: number } {
@@ -90,7 +92,7 @@ export function compileCondition(
   });
   for (const [name, type] of parameters) {
     if (!IDENTIFIER.test(name) || RESERVED.has(name)) {
-      throw conditionError("condition/bad-parameter", `'${name}' cannot be a caveat parameter name`, {
+      throw conditionError("condition/bad-parameter", `'${clip(name)}' cannot be a caveat parameter name`, {
         parameter: name,
       });
     }

@@ -1,5 +1,5 @@
 import { Duration, UnsignedInt } from "@marcbachmann/cel-js/evaluator";
-import { parseRfc3339 } from "../core/index.js";
+import { clip, parseRfc3339 } from "../core/index.js";
 import { conditionError } from "./errors.js";
 import { IPAddress, parseIPAddress } from "./ip-address.js";
 import { formatParameterType } from "./parameter-type.js";
@@ -194,8 +194,7 @@ export function createConverter(type: ParameterType): Converter {
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
-  if (typeof value === "string")
-    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "string") return `the string ${JSON.stringify(clip(value, 40))}`;
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
     return `${typeof value} ${String(value)}`;
   }
@@ -208,8 +207,8 @@ export const failConversion: FailFn = (path, type, value) => {
   const parameter = /^[^.[]*/.exec(path)?.[0] ?? path;
   throw conditionError(
     "condition/bad-context",
-    `caveat parameter ${path} must be ${formatParameterType(type)}, got ${describe(value)}`,
-    { parameter, path, expected: formatParameterType(type) },
+    `caveat parameter ${clip(path)} must be ${formatParameterType(type)}, got ${describe(value)}`,
+    { parameter: clip(parameter), path: clip(path), expected: formatParameterType(type) },
   );
 };
 

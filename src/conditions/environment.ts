@@ -1,4 +1,5 @@
 import { Environment } from "@marcbachmann/cel-js";
+import { clip } from "../core/index.js";
 import { IPAddress, parseIPAddress } from "./ip-address.js";
 
 /**
@@ -14,7 +15,7 @@ export function baseEnvironment(): Environment {
     .registerFunction("ipaddress.in_cidr(string): bool", (ip: IPAddress, cidr: string) => ip.inCidr(cidr))
     .registerFunction("ipaddress(string): ipaddress", (text: string) => {
       const ip = parseIPAddress(text);
-      if (ip === undefined) throw new Error(`invalid IP address '${text}'`);
+      if (ip === undefined) throw new Error(`invalid IP address '${clip(text)}'`);
       return ip;
     })
     // Registering == also gives != (the library derives it).

@@ -1,4 +1,5 @@
 import ipaddr from "ipaddr.js";
+import { clip } from "../core/index.js";
 
 /**
  * The value of the `ipaddress` caveat type. Parsing is strict (four-part decimal IPv4, standard
@@ -10,7 +11,7 @@ export class IPAddress {
   /** True when the address lies in the CIDR range; an IPv4 address never matches an IPv6 range. */
   inCidr(cidr: string): boolean {
     const range = parseCidr(cidr);
-    if (range === undefined) throw new Error(`invalid CIDR range '${cidr}'`);
+    if (range === undefined) throw new Error(`invalid CIDR range '${clip(cidr)}'`);
     const [network, bits] = range;
     if (network.kind() !== this.address.kind()) return false;
     return this.address.match(network as ipaddr.IPv4 & ipaddr.IPv6, bits);

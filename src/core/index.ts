@@ -1,3 +1,4 @@
+export * from "./clip.js";
 export * from "./errors.js";
 export * from "./relationship-string.js";
 export * from "./types.js";

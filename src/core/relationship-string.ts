@@ -7,6 +7,7 @@
  * `#...` on the subject is the same subject as no relation and is normalised away. Types and caveat
  * names may carry slash-separated prefixes (`acme/document`); relations may not.
  */
+import { clip } from "./clip.js";
 import { LatchError } from "./errors.js";
 import type { CaveatRef, ObjectRef, Relationship, SubjectRef } from "./types.js";
 import { WILDCARD_ID } from "./types.js";
@@ -52,11 +53,12 @@ class Scanner {
     const found = this.input[at];
     const foundText = found === undefined ? "end of input" : `'${found}'`;
     const column = at + 1;
+    const shown = excerpt(this.input, at);
     throw new RelationshipParseError(
       "relationship/syntax",
       "invalid-argument",
-      `${message ?? `expected ${expected}, found ${foundText}`} at column ${column} in "${excerpt(this.input)}"`,
-      { column, expected, found: found ?? null, input: this.input },
+      `${clip(message ?? `expected ${expected}, found ${foundText}`, 512)} at column ${column} in "${shown}"`,
+      { column, expected, found: found ?? null, input: shown },
     );
   }
 
@@ -188,8 +190,18 @@ class Scanner {
   }
 }
 
-function excerpt(input: string): string {
-  return input.length <= 200 ? input : `${input.slice(0, 200)}…`;
+/** Characters of the input shown on each side of the spot a parse error points at. */
+const EXCERPT_SIDE = 100;
+
+/**
+ * The input as an error quotes it: whole when short, else a window around `at` (the error may be a
+ * megabyte in), marked with ellipses, and the input's length.
+ */
+function excerpt(input: string, at: number): string {
+  if (input.length <= 2 * EXCERPT_SIDE) return input;
+  const start = Math.max(0, Math.min(at - EXCERPT_SIDE, input.length - 2 * EXCERPT_SIDE));
+  const end = start + 2 * EXCERPT_SIDE;
+  return `${start > 0 ? "…" : ""}${input.slice(start, end)}${end < input.length ? "…" : ""} (${input.length} characters)`;
 }
 
 const EXPIRATION_OPEN = "[expiration";

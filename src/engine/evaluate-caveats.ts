@@ -3,7 +3,7 @@
  * true, false, or missing (with the parameter names that would decide it). A caveat that errors
  * never allows: the whole check fails with `check/caveat-error`, as SpiceDB returns an error.
  */
-import { type CheckState, LatchError } from "../core/index.js";
+import { type CheckState, clip, LatchError } from "../core/index.js";
 import type { CompiledSchema } from "../schema/index.js";
 import type { CaveatExpr, CaveatLeaf, Member } from "./membership.js";
 import type { CaveatTrace } from "./types.js";
@@ -52,8 +52,8 @@ export function createCaveatEvaluator(
     const def = schema.caveats.get(expr.name);
     const context = mergeContext(requestContext, expr.context);
     if (def === undefined) {
-      throw new LatchError("check/caveat-error", "failed-precondition", `unknown caveat ${expr.name}`, {
-        caveat: expr.name,
+      throw new LatchError("check/caveat-error", "failed-precondition", `unknown caveat ${clip(expr.name)}`, {
+        caveat: clip(expr.name),
       });
     }
     const result = def.condition.evaluate(context);
@@ -81,8 +81,14 @@ export function createCaveatEvaluator(
         throw new LatchError(
           "check/caveat-error",
           "invalid-argument",
-          `caveat ${expr.name} failed to evaluate: ${result.message}`,
-          { caveat: expr.name, context },
+          `caveat ${clip(expr.name)} failed to evaluate: ${clip(result.message, 512)}`,
+          // The context keys, not the values: a caller's context can be megabytes.
+          {
+            caveat: clip(expr.name),
+            contextKeys: Object.keys(context)
+              .slice(0, 20)
+              .map((k) => clip(k)),
+          },
         );
     }
     leafCache.set(expr, out);

@@ -2,7 +2,7 @@
  * What the lookups share with the check path: the engine's revision resolver, result store and
  * limits, a request context for the dispatcher, and the errors they raise.
  */
-import { LatchError, type Revision, type SubjectRef } from "../core/index.js";
+import { clip, LatchError, type Revision, type SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore } from "./request-context.js";
@@ -75,15 +75,17 @@ export const freshAcc = (): Acc => ({
 export function resolveLookupMember(plan: Plan, type: string, name: string): PlanMember {
   const def = plan.defs.get(type);
   if (def === undefined) {
-    throw new LatchError("check/unknown-type", "invalid-argument", `unknown object type ${type}`, { type });
+    throw new LatchError("check/unknown-type", "invalid-argument", `unknown object type ${clip(type)}`, {
+      type: clip(type),
+    });
   }
   const member = def.members.get(name);
   if (member === undefined) {
     throw new LatchError(
       "check/unknown-permission",
       "invalid-argument",
-      `${type} has no relation or permission ${name}`,
-      { type, permission: name },
+      `${clip(type)} has no relation or permission ${clip(name)}`,
+      { type: clip(type), permission: clip(name) },
     );
   }
   return member;

@@ -11,7 +11,7 @@
  * ones, conditionally those banned under a caveat the context leaves open): see
  * LookupSubjectResult for how a consumer expands it.
  */
-import { formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
+import { clip, formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
 import { createCaveatEvaluator, type Verdict } from "./evaluate-caveats.js";
 import { dispatch } from "./evaluator.js";
 import {
@@ -62,7 +62,7 @@ export async function* lookupSubjects(
       throw new LatchError(
         "check/invalid-resource",
         "invalid-argument",
-        `invalid resource id "${request.resource.id}"`,
+        `invalid resource id "${clip(request.resource.id)}"`,
       );
     }
     const subjectDef = plan.defs.get(request.subjectType);
@@ -70,9 +70,9 @@ export async function* lookupSubjects(
       throw new LatchError(
         "check/unknown-type",
         "invalid-argument",
-        `unknown subject type ${request.subjectType}`,
+        `unknown subject type ${clip(request.subjectType)}`,
         {
-          type: request.subjectType,
+          type: clip(request.subjectType),
         },
       );
     }

@@ -1,5 +1,6 @@
 /** Request checks that turn caller mistakes into invalid-argument errors before any work. */
 import {
+  clip,
   formatSubjectRef,
   LatchError,
   type ObjectRef,
@@ -13,24 +14,29 @@ import type { Plan, PlanMember } from "./plan.js";
 export function resolveMember(plan: Plan, resource: ObjectRef, permission: string): PlanMember {
   const def = plan.defs.get(resource.type);
   if (def === undefined) {
-    throw new LatchError("check/unknown-type", "invalid-argument", `unknown object type ${resource.type}`, {
-      type: resource.type,
-    });
+    throw new LatchError(
+      "check/unknown-type",
+      "invalid-argument",
+      `unknown object type ${clip(resource.type)}`,
+      {
+        type: clip(resource.type),
+      },
+    );
   }
   const member = def.members.get(permission);
   if (member === undefined) {
     throw new LatchError(
       "check/unknown-permission",
       "invalid-argument",
-      `${resource.type} has no relation or permission ${permission}`,
-      { type: resource.type, permission },
+      `${clip(resource.type)} has no relation or permission ${clip(permission)}`,
+      { type: clip(resource.type), permission: clip(permission) },
     );
   }
   if (resource.id === "" || resource.id === WILDCARD_ID) {
     throw new LatchError(
       "check/invalid-resource",
       "invalid-argument",
-      `invalid resource id "${resource.id}"`,
+      `invalid resource id "${clip(resource.id)}"`,
     );
   }
   return member;
@@ -39,9 +45,14 @@ export function resolveMember(plan: Plan, resource: ObjectRef, permission: strin
 export function validateSubject(plan: Plan, subject: SubjectRef): string {
   const def = plan.defs.get(subject.type);
   if (def === undefined) {
-    throw new LatchError("check/unknown-type", "invalid-argument", `unknown subject type ${subject.type}`, {
-      type: subject.type,
-    });
+    throw new LatchError(
+      "check/unknown-type",
+      "invalid-argument",
+      `unknown subject type ${clip(subject.type)}`,
+      {
+        type: clip(subject.type),
+      },
+    );
   }
   if (subject.id === WILDCARD_ID) {
     throw new LatchError(
@@ -56,8 +67,8 @@ export function validateSubject(plan: Plan, subject: SubjectRef): string {
     throw new LatchError(
       "check/unknown-permission",
       "invalid-argument",
-      `${subject.type} has no relation or permission ${subject.relation}`,
-      { type: subject.type, permission: subject.relation },
+      `${clip(subject.type)} has no relation or permission ${clip(subject.relation)}`,
+      { type: clip(subject.type), permission: clip(subject.relation) },
     );
   }
   return formatSubjectRef(subject);

@@ -4,7 +4,7 @@
  */
 import type { ParameterType } from "../conditions/index.js";
 import { compileCondition, formatParameterType, parseParameterType } from "../conditions/index.js";
-import { isLatchError } from "../core/index.js";
+import { clip, isLatchError } from "../core/index.js";
 import type { CaveatNode } from "./ast.js";
 import { typeText } from "./ast.js";
 import type { Span } from "./diagnostics.js";
@@ -32,14 +32,18 @@ export function compileCaveat(node: CaveatNode, report: Report): CaveatDef | und
       report(
         "schema/duplicate-parameter",
         parameter.name.span,
-        `parameter \`${name}\` is declared twice in caveat \`${node.name.text}\`; rename or remove one`,
+        `parameter \`${clip(name)}\` is declared twice in caveat \`${clip(node.name.text)}\`; rename or remove one`,
       );
       ok = false;
       continue;
     }
     seen.add(name);
     if (name.includes("/")) {
-      report("schema/invalid-name", parameter.name.span, `parameter name \`${name}\` cannot contain \`/\``);
+      report(
+        "schema/invalid-name",
+        parameter.name.span,
+        `parameter name \`${clip(name)}\` cannot contain \`/\``,
+      );
       ok = false;
     }
     const text = typeText(parameter.type);
@@ -48,7 +52,7 @@ export function compileCaveat(node: CaveatNode, report: Report): CaveatDef | und
       report(
         "schema/unknown-parameter-type",
         parameter.type.span,
-        `unknown type \`${text}\` for parameter \`${name}\` of caveat \`${node.name.text}\`; use one of ${TYPE_NAMES}`,
+        `unknown type \`${clip(text)}\` for parameter \`${clip(name)}\` of caveat \`${clip(node.name.text)}\`; use one of ${TYPE_NAMES}`,
       );
       ok = false;
       continue;
@@ -63,7 +67,7 @@ export function compileCaveat(node: CaveatNode, report: Report): CaveatDef | und
     report(
       "schema/caveat-syntax",
       { start: node.expressionSpan.start - 1, end: node.expressionSpan.start },
-      `caveat \`${node.name.text}\` has an empty body; write a CEL expression that yields a bool`,
+      `caveat \`${clip(node.name.text)}\` has an empty body; write a CEL expression that yields a bool`,
     );
     return undefined;
   }
@@ -86,14 +90,14 @@ export function compileCaveat(node: CaveatNode, report: Report): CaveatDef | und
     const offset = isLatchError(error) && typeof error.details.offset === "number" ? error.details.offset : 0;
     const at = bodyStart + Math.max(0, Math.min(offset, expression.length - 1));
     const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
-    const declared = [...parameters].map(([n, t]) => `${n} ${formatParameterType(t)}`).join(", ");
+    const declared = [...parameters].map(([n, t]) => `${clip(n)} ${formatParameterType(t)}`).join(", ");
     const fix =
       code === "schema/caveat-syntax"
         ? "fix the CEL syntax"
         : code === "schema/caveat-too-large"
           ? "shorten the expression or split it into several caveats"
           : `make it type-check against the declared parameters (${declared || "none"}) and yield a bool`;
-    report(code, { start: at, end: at + 1 }, `caveat \`${node.name.text}\`: ${reason}; ${fix}`);
+    report(code, { start: at, end: at + 1 }, `caveat \`${clip(node.name.text)}\`: ${reason}; ${fix}`);
     return undefined;
   }
 }

@@ -1,4 +1,5 @@
 /** Checks on permission expressions: names exist, arrows walk relations, no computed cycles. */
+import { clip } from "../core/index.js";
 import type { DefinitionNode, ExprNode, MemberNode, NameNode, PermissionNode } from "./ast.js";
 import type { Span } from "./diagnostics.js";
 import { suggest } from "./names.js";
@@ -10,7 +11,9 @@ type Definitions = ReadonlyMap<
 >;
 
 function arrowText(tupleset: string, computed: string, fn: string | undefined): string {
-  return fn === undefined ? `${tupleset}->${computed}` : `${tupleset}.${fn}(${computed})`;
+  return fn === undefined
+    ? `${clip(tupleset)}->${clip(computed)}`
+    : `${clip(tupleset)}.${clip(fn)}(${clip(computed)})`;
 }
 
 export function checkPermissions(definitions: Definitions, report: Report): void {
@@ -53,7 +56,7 @@ function checkIdentifier(
   report(
     "schema/unknown-relation",
     name.span,
-    `permission \`${permission.name.text}\` refers to \`${name.text}\`, which is not a relation or permission of \`${def.name.text}\`${suggest(name.text, members.keys())}; declare it or fix the name`,
+    `permission \`${clip(permission.name.text)}\` refers to \`${clip(name.text)}\`, which is not a relation or permission of \`${clip(def.name.text)}\`${suggest(name.text, members.keys())}; declare it or fix the name`,
   );
 }
 
@@ -71,7 +74,7 @@ function checkArrow(
     report(
       "schema/invalid-arrow-function",
       expr.function.span,
-      `unknown arrow function \`${expr.function.text}\` in permission \`${permission.name.text}\`; use \`${tupleset.text}.any(${computed.text})\` (any subject grants) or \`${tupleset.text}.all(${computed.text})\` (every subject must grant)`,
+      `unknown arrow function \`${clip(expr.function.text)}\` in permission \`${clip(permission.name.text)}\`; use \`${clip(tupleset.text)}.any(${clip(computed.text)})\` (any subject grants) or \`${clip(tupleset.text)}.all(${clip(computed.text)})\` (every subject must grant)`,
     );
   }
   const relation = members.get(tupleset.text);
@@ -79,7 +82,7 @@ function checkArrow(
     report(
       "schema/unknown-relation",
       tupleset.span,
-      `\`${text}\` in permission \`${permission.name.text}\` walks \`${tupleset.text}\`, which is not a relation of \`${def.name.text}\`${suggest(tupleset.text, members.keys())}; declare the relation or fix the name`,
+      `\`${text}\` in permission \`${clip(permission.name.text)}\` walks \`${clip(tupleset.text)}\`, which is not a relation of \`${clip(def.name.text)}\`${suggest(tupleset.text, members.keys())}; declare the relation or fix the name`,
     );
     return;
   }
@@ -87,7 +90,7 @@ function checkArrow(
     report(
       "schema/arrow-over-permission",
       tupleset.span,
-      `\`${text}\` in permission \`${permission.name.text}\` walks \`${tupleset.text}\`, which is a permission; arrows and \`.any()\`/\`.all()\` must walk a relation, so point it at the relation(s) \`${tupleset.text}\` is built from`,
+      `\`${text}\` in permission \`${clip(permission.name.text)}\` walks \`${clip(tupleset.text)}\`, which is a permission; arrows and \`.any()\`/\`.all()\` must walk a relation, so point it at the relation(s) \`${clip(tupleset.text)}\` is built from`,
     );
     return;
   }
@@ -97,7 +100,7 @@ function checkArrow(
       report(
         "schema/arrow-over-wildcard",
         tupleset.span,
-        `\`${text}\` in permission \`${permission.name.text}\` walks \`${tupleset.text}\`, which allows the wildcard \`${subject.type.text}:*\`; arrows cannot walk wildcards, use a relation without \`:*\``,
+        `\`${text}\` in permission \`${clip(permission.name.text)}\` walks \`${clip(tupleset.text)}\`, which allows the wildcard \`${clip(subject.type.text)}:*\`; arrows cannot walk wildcards, use a relation without \`:*\``,
       );
       return;
     }
@@ -107,11 +110,11 @@ function checkArrow(
   const found = known.some((type) => definitions.get(type)?.members.has(computed.text));
   if (!found) {
     const candidates = known.flatMap((type) => [...(definitions.get(type)?.members.keys() ?? [])]);
-    const types = [...new Set(known)].map((t) => `\`${t}\``).join(", ");
+    const types = [...new Set(known)].map((t) => `\`${clip(t)}\``).join(", ");
     report(
       "schema/unknown-permission",
       computed.span,
-      `\`${text}\` in permission \`${permission.name.text}\`: none of the types \`${tupleset.text}\` points to (${types}) has a relation or permission \`${computed.text}\`${suggest(computed.text, candidates)}; add it to one of them or fix the name`,
+      `\`${text}\` in permission \`${clip(permission.name.text)}\`: none of the types \`${clip(tupleset.text)}\` points to (${types}) has a relation or permission \`${clip(computed.text)}\`${suggest(computed.text, candidates)}; add it to one of them or fix the name`,
     );
   }
 }
@@ -156,11 +159,11 @@ function reportCycles(
     const nextName = rotated[1] ?? first;
     const ref = (refs.get(first) ?? []).find((r) => r.name.text === nextName);
     if (!ref) return;
-    const path = [...rotated, first].map((n) => `\`${n}\``).join(" -> ");
+    const path = [...rotated, first].map((n) => `\`${clip(n)}\``).join(" -> ");
     const message =
       rotated.length === 1
-        ? `permission \`${first}\` of \`${def.name.text}\` refers to itself without walking a relation, so it can never be computed; remove the self-reference or walk a relation with an arrow`
-        : `permissions of \`${def.name.text}\` refer to one another in a cycle (${path}) without walking a relation, so they can never be computed; break the cycle with a relation or an arrow`;
+        ? `permission \`${clip(first)}\` of \`${clip(def.name.text)}\` refers to itself without walking a relation, so it can never be computed; remove the self-reference or walk a relation with an arrow`
+        : `permissions of \`${clip(def.name.text)}\` refer to one another in a cycle (${path}) without walking a relation, so they can never be computed; break the cycle with a relation or an arrow`;
     report("schema/permission-cycle", ref.name.span, message);
   };
 

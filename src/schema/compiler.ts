@@ -2,6 +2,7 @@
  * AST -> CompiledSchema. Every name is resolved and checked here, and every problem becomes a
  * diagnostic; the IR is only built when there are none, so the engine never sees a dangling name.
  */
+import { clip } from "../core/index.js";
 import type { AllowedSubjectNode, CaveatNode, DefinitionNode, MemberNode, SchemaAst } from "./ast.js";
 import { compileCaveat } from "./caveats.js";
 import { checkPermissions } from "./check-permissions.js";
@@ -31,7 +32,7 @@ function joinComments(comments: readonly string[], trailing?: string): string | 
 export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
   const diagnostics: Diagnostic[] = [];
   const report = (code: string, span: { start: number; end: number }, message: string): void => {
-    diagnostics.push(source.diagnostic(code, span, message));
+    source.record(diagnostics, code, span, message);
   };
   const lineOf = (offset: number): number => source.position(offset).line;
 
@@ -46,7 +47,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
         report(
           "schema/unknown-flag",
           statement.flag.span,
-          `unknown feature \`${statement.flag.text}\`; the only feature is \`use expiration\``,
+          `unknown feature \`${clip(statement.flag.text)}\`; the only feature is \`use expiration\``,
         );
     } else if (statement.kind === "definition") {
       const name = statement.name;
@@ -57,7 +58,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
         report(
           "schema/duplicate-definition",
           name.span,
-          `definition \`${name.text}\` is already defined on line ${lineOf(existing.node.name.span.start)}; merge the two or rename one`,
+          `definition \`${clip(name.text)}\` is already defined on line ${lineOf(existing.node.name.span.start)}; merge the two or rename one`,
         );
         continue;
       }
@@ -71,7 +72,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
         report(
           "schema/duplicate-caveat",
           name.span,
-          `caveat \`${name.text}\` is already defined on line ${lineOf(existing.name.span.start)}; rename one of them`,
+          `caveat \`${clip(name.text)}\` is already defined on line ${lineOf(existing.name.span.start)}; rename one of them`,
         );
         continue;
       }
@@ -94,13 +95,13 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
         report(
           "schema/duplicate-member",
           member.name.span,
-          `\`${member.name.text}\` is already a ${existing.kind} of \`${node.name.text}\` (${where}); a relation and a permission cannot share a name, rename one`,
+          `\`${clip(member.name.text)}\` is already a ${existing.kind} of \`${clip(node.name.text)}\` (${where}); a relation and a permission cannot share a name, rename one`,
         );
       } else {
         report(
           `schema/duplicate-${member.kind}`,
           member.name.span,
-          `${member.kind} \`${member.name.text}\` is defined twice in \`${node.name.text}\` (first on ${where}); remove or rename one`,
+          `${member.kind} \`${clip(member.name.text)}\` is defined twice in \`${clip(node.name.text)}\` (first on ${where}); remove or rename one`,
         );
       }
     }
@@ -120,7 +121,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
   ): void {
     const seen = new Set<string>();
     for (const subject of allowed) {
-      const where = `relation \`${relation}\` of \`${def.name.text}\``;
+      const where = `relation \`${clip(relation)}\` of \`${clip(def.name.text)}\``;
       const target = definitions.get(subject.type.text);
       if (!target) {
         const hint = suggest(subject.type.text, definitions.keys());
@@ -129,30 +130,30 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
           report(
             "schema/invalid-wildcard",
             subject.type.span,
-            `wildcard \`${subject.type.text}:*\` in ${where} must name a definition, but \`${subject.type.text}\` is ${what}${hint}`,
+            `wildcard \`${clip(subject.type.text)}:*\` in ${where} must name a definition, but \`${clip(subject.type.text)}\` is ${what}${hint}`,
           );
         } else {
           const extra = caveats.has(subject.type.text)
-            ? `; \`${subject.type.text}\` is a caveat, attach it with \`with ${subject.type.text}\``
-            : `; add \`definition ${subject.type.text} {}\` or fix the name`;
+            ? `; \`${clip(subject.type.text)}\` is a caveat, attach it with \`with ${clip(subject.type.text)}\``
+            : `; add \`definition ${clip(subject.type.text)} {}\` or fix the name`;
           report(
             "schema/unknown-type",
             subject.type.span,
-            `unknown type \`${subject.type.text}\` in ${where}${hint}${extra}`,
+            `unknown type \`${clip(subject.type.text)}\` in ${where}${hint}${extra}`,
           );
         }
       } else if (subject.relation && !target.members.has(subject.relation.text)) {
         report(
           "schema/unknown-relation",
           subject.relation.span,
-          `\`${subject.type.text}\` has no relation or permission \`${subject.relation.text}\`, used as subject set in ${where}${suggest(subject.relation.text, target.members.keys())}; add it to \`${subject.type.text}\` or fix the name`,
+          `\`${clip(subject.type.text)}\` has no relation or permission \`${clip(subject.relation.text)}\`, used as subject set in ${where}${suggest(subject.relation.text, target.members.keys())}; add it to \`${clip(subject.type.text)}\` or fix the name`,
         );
       }
       if (subject.caveat && !caveats.has(subject.caveat.text)) {
         report(
           "schema/unknown-caveat",
           subject.caveat.span,
-          `unknown caveat \`${subject.caveat.text}\` in ${where}${suggest(subject.caveat.text, caveats.keys())}; declare it with \`caveat ${subject.caveat.text}(...) { ... }\``,
+          `unknown caveat \`${clip(subject.caveat.text)}\` in ${where}${suggest(subject.caveat.text, caveats.keys())}; declare it with \`caveat ${clip(subject.caveat.text)}(...) { ... }\``,
         );
       }
       if (subject.expiration && !useExpiration) {
@@ -167,7 +168,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
         report(
           "schema/duplicate-subject-type",
           subject.span,
-          `\`${key}\` is listed twice in ${where}; remove the repeat`,
+          `\`${clip(key, 256)}\` is listed twice in ${where}; remove the repeat`,
         );
       }
       seen.add(key);

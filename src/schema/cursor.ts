@@ -2,6 +2,7 @@
  * Token cursor shared by the parser: lookahead, expectations that record a diagnostic and abort
  * the current statement, and hand-out of the comments that precede a declaration.
  */
+import { clip } from "../core/index.js";
 
 import type { NameNode } from "./ast.js";
 import type { Diagnostic, SourceFile, Span } from "./diagnostics.js";
@@ -19,7 +20,7 @@ export function describe(token: Token): string {
     case "cel":
       return "caveat body";
     default:
-      return `\`${token.text}\``;
+      return `\`${clip(token.text)}\``;
   }
 }
 
@@ -68,7 +69,7 @@ export class TokenCursor {
   }
 
   protected error(code: string, span: Span, message: string): void {
-    this.diagnostics.push(this.source.diagnostic(code, span, message));
+    this.source.record(this.diagnostics, code, span, message);
   }
 
   protected fail(token: Token, expected: string): never {

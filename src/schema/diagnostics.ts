@@ -2,7 +2,18 @@
  * Diagnostics: every problem found in a schema, with a stable code, a position and a caret
  * excerpt. The compiler collects them all before throwing, so an author fixes a file in one pass.
  */
-import { LatchError } from "../core/index.js";
+import { LatchError, truncateText } from "../core/index.js";
+
+/**
+ * Diagnostics kept per source: a megabyte of schema can hold tens of thousands of mistakes, and
+ * nobody reads past the first screens. Past this many, they are only counted.
+ */
+export const MAX_DIAGNOSTICS = 100;
+/** Characters of one diagnostic's message; names in it are clipped already, this bounds the rest. */
+const MAX_MESSAGE = 1024;
+/** Characters of a source line shown in an excerpt, around the spot. */
+const EXCERPT_WIDTH = 160;
+const EXCERPT_BEFORE = 60;
 
 export interface Diagnostic {
   /** Stable code, part of the contract: `schema/unknown-type`, `schema/syntax` ... */
@@ -32,6 +43,13 @@ export interface SourceFile {
   readonly file: string;
   position(offset: number): { line: number; column: number };
   diagnostic(code: string, span: Span, message: string): Diagnostic;
+  /**
+   * Counts a diagnostic and adds it to `list` while fewer than MAX_DIAGNOSTICS were recorded
+   * for this source (by lexer, parser and compiler together).
+   */
+  record(list: Diagnostic[], code: string, span: Span, message: string): void;
+  /** Every diagnostic recorded, kept or not. */
+  readonly diagnosticCount: number;
 }
 
 export function createSourceFile(text: string, file = "schema.zed"): SourceFile {
@@ -69,16 +87,42 @@ export function createSourceFile(text: string, file = "schema.zed"): SourceFile 
 
   function diagnostic(code: string, span: Span, message: string): Diagnostic {
     const { line, column } = position(span.start);
-    const source = lineText(line - 1);
-    const available = Math.max(1, source.length - (column - 1));
+    const full = lineText(line - 1);
+    const available = Math.max(1, full.length - (column - 1));
     const length = Math.max(1, Math.min(span.end - span.start, available));
+    // A long line (a minified schema, a megabyte name) is shown as a window around the spot.
+    let source = full;
+    let at = column - 1;
+    if (full.length > EXCERPT_WIDTH) {
+      const start = Math.max(0, Math.min(at - EXCERPT_BEFORE, full.length - EXCERPT_WIDTH));
+      const end = start + EXCERPT_WIDTH;
+      const lead = start > 0 ? "…" : "";
+      source = `${lead}${full.slice(start, end)}${end < full.length ? "…" : ""}`;
+      at = at - start + lead.length;
+    }
+    const shown = Math.max(1, Math.min(length, source.length - at));
     // Keep tabs in the caret prefix so the caret lines up however the reader's terminal shows tabs.
-    const prefix = source.slice(0, column - 1).replace(/[^\t]/g, " ");
-    const excerpt = `${source}\n${prefix}${"^".repeat(length)}`;
-    return { code, message, file, line, column, length, excerpt };
+    const prefix = source.slice(0, at).replace(/[^\t]/g, " ");
+    const excerpt = `${source}\n${prefix}${"^".repeat(shown)}`;
+    return { code, message: truncateText(message, MAX_MESSAGE), file, line, column, length, excerpt };
   }
 
-  return { text, file, position, diagnostic };
+  let diagnosticCount = 0;
+  function record(list: Diagnostic[], code: string, span: Span, message: string): void {
+    diagnosticCount++;
+    if (diagnosticCount <= MAX_DIAGNOSTICS) list.push(diagnostic(code, span, message));
+  }
+
+  return {
+    text,
+    file,
+    position,
+    diagnostic,
+    record,
+    get diagnosticCount() {
+      return diagnosticCount;
+    },
+  };
 }
 
 /** Renders diagnostics as `file:line:col: error[code]: message` plus a gutter excerpt. */
@@ -96,19 +140,25 @@ export function renderDiagnostics(diagnostics: readonly Diagnostic[]): string {
   return blocks.join("\n\n");
 }
 
-/** Thrown by `compileSchema` and `formatSchema`; carries every diagnostic found. */
+/**
+ * Thrown by `compileSchema` and `formatSchema`; carries the diagnostics found (at most
+ * MAX_DIAGNOSTICS) and `diagnosticCount`, the number of all of them.
+ */
 export class SchemaError extends LatchError {
   override readonly name = "SchemaError";
   readonly diagnostics: readonly Diagnostic[];
+  readonly diagnosticCount: number;
 
-  constructor(diagnostics: readonly Diagnostic[]) {
+  constructor(diagnostics: readonly Diagnostic[], diagnosticCount = diagnostics.length) {
     const first = diagnostics[0];
+    const count = Math.max(diagnosticCount, diagnostics.length);
     const summary = first
       ? `${first.file}:${first.line}:${first.column}: ${first.message}` +
-        (diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : "")
+        (count > 1 ? ` (and ${count - 1} more)` : "")
       : "invalid schema";
-    super("schema/invalid", "invalid-argument", summary, { diagnostics });
+    super("schema/invalid", "invalid-argument", summary, { diagnostics, diagnosticCount: count });
     this.diagnostics = diagnostics;
+    this.diagnosticCount = count;
   }
 }
 

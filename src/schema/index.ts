@@ -12,7 +12,7 @@ import { parse } from "./parser.js";
 
 export type * from "./ast.js";
 export type { Diagnostic, Span } from "./diagnostics.js";
-export { renderDiagnostics, SchemaError } from "./diagnostics.js";
+export { MAX_DIAGNOSTICS, renderDiagnostics, SchemaError } from "./diagnostics.js";
 export { formatCompiled } from "./format.js";
 export type * from "./ir.js";
 export type { SchemaStats } from "./lookup.js";
@@ -35,9 +35,9 @@ export function parseSchema(
 export function compileSchema(text: string, options: SchemaOptions = {}): CompiledSchema {
   const source = createSourceFile(text, options.file);
   const parsed = parse(source);
-  if (parsed.diagnostics.length > 0) throw new SchemaError(parsed.diagnostics);
+  if (parsed.diagnostics.length > 0) throw new SchemaError(parsed.diagnostics, source.diagnosticCount);
   const result = compileAst(parsed.ast, source);
-  if (!result.schema) throw new SchemaError(sortDiagnostics(result.diagnostics));
+  if (!result.schema) throw new SchemaError(sortDiagnostics(result.diagnostics), source.diagnosticCount);
   return result.schema;
 }
 
@@ -45,8 +45,8 @@ export function compileSchema(text: string, options: SchemaOptions = {}): Compil
 export function formatSchema(text: string, options: SchemaOptions = {}): string {
   const source = createSourceFile(text, options.file);
   const parsed = parse(source);
-  if (parsed.diagnostics.length > 0) throw new SchemaError(parsed.diagnostics);
+  if (parsed.diagnostics.length > 0) throw new SchemaError(parsed.diagnostics, source.diagnosticCount);
   const result = compileAst(parsed.ast, source);
-  if (!result.schema) throw new SchemaError(sortDiagnostics(result.diagnostics));
+  if (!result.schema) throw new SchemaError(sortDiagnostics(result.diagnostics), source.diagnosticCount);
   return formatAst(parsed.ast);
 }

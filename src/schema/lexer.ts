@@ -86,12 +86,11 @@ export function tokenize(source: SourceFile): LexResult {
       const close = text.indexOf("*/", pos + 2);
       const end = close < 0 ? text.length : close + 2;
       if (close < 0) {
-        diagnostics.push(
-          source.diagnostic(
-            "schema/unterminated-comment",
-            { start: pos, end: pos + 2 },
-            "block comment is never closed; add `*/` where the comment ends",
-          ),
+        source.record(
+          diagnostics,
+          "schema/unterminated-comment",
+          { start: pos, end: pos + 2 },
+          "block comment is never closed; add `*/` where the comment ends",
         );
       }
       comments.push({ text: text.slice(pos, end), start: pos, end, ownLine: !lineHasContent });
@@ -131,12 +130,11 @@ export function tokenize(source: SourceFile): LexResult {
       const bodyEnd = scanCelBody(text, bodyStart);
       push("cel", text.slice(bodyStart, bodyEnd), bodyStart, bodyEnd);
       if (bodyEnd >= text.length) {
-        diagnostics.push(
-          source.diagnostic(
-            "schema/unterminated-caveat",
-            { start: pos, end: pos + 1 },
-            "caveat body is never closed; add `}` after the CEL expression",
-          ),
+        source.record(
+          diagnostics,
+          "schema/unterminated-caveat",
+          { start: pos, end: pos + 1 },
+          "caveat body is never closed; add `}` after the CEL expression",
         );
         pos = bodyEnd;
       } else {
@@ -152,12 +150,11 @@ export function tokenize(source: SourceFile): LexResult {
     }
     const cp = text.codePointAt(pos) ?? 0;
     const width = cp > 0xffff ? 2 : 1;
-    diagnostics.push(
-      source.diagnostic(
-        "schema/invalid-character",
-        { start: pos, end: pos + width },
-        `unexpected character ${JSON.stringify(String.fromCodePoint(cp))}; names use only ASCII letters, digits and \`_\``,
-      ),
+    source.record(
+      diagnostics,
+      "schema/invalid-character",
+      { start: pos, end: pos + width },
+      `unexpected character ${JSON.stringify(String.fromCodePoint(cp))}; names use only ASCII letters, digits and \`_\``,
     );
     pos += width;
   }

@@ -6,6 +6,7 @@
  * Operator precedence follows SpiceDB: `+` binds tightest, then `&`, then `-`; all three are
  * left-associative, so `a - b + c` is `a - (b + c)` and `a + b & c` is `(a + b) & c`.
  */
+import { clip } from "../core/index.js";
 import type {
   AllowedSubjectNode,
   CaveatNode,
@@ -118,7 +119,7 @@ class Parser extends TokenCursor {
         this.error(
           "schema/syntax",
           name.span,
-          `definition \`${name.text}\` is missing its closing \`}\`; add \`}\` after its last member`,
+          `definition \`${clip(name.text)}\` is missing its closing \`}\`; add \`}\` after its last member`,
         );
         break;
       }
@@ -169,7 +170,7 @@ class Parser extends TokenCursor {
         this.isPunct(after, "}")
       )
     ) {
-      this.fail(after, `a new line or \`;\` after ${member.kind} \`${member.name.text}\``);
+      this.fail(after, `a new line or \`;\` after ${member.kind} \`${clip(member.name.text)}\``);
     }
     const trailingComment = this.takeTrailingComment();
     return trailingComment === undefined ? member : { ...member, trailingComment };
@@ -231,7 +232,7 @@ class Parser extends TokenCursor {
             this.error(
               "schema/syntax",
               trait.span,
-              `only \`expiration\` may follow \`and\`, found \`${trait.text}\`; a relation allows one caveat per subject type`,
+              `only \`expiration\` may follow \`and\`, found \`${clip(trait.text)}\`; a relation allows one caveat per subject type`,
             );
             throw ABORT;
           }
@@ -337,17 +338,17 @@ class Parser extends TokenCursor {
     } else if (this.isPunct(this.peek(), ".")) {
       this.next();
       const fn = this.expectName("`any` or `all` after `.`");
-      this.expectPunct("(", `\`(\` after \`.${fn.text}\``);
+      this.expectPunct("(", `\`(\` after \`.${clip(fn.text)}\``);
       if (this.isPunct(this.peek(), ")")) {
         this.error(
           "schema/invalid-arrow-function",
           this.peek(),
-          `\`.${fn.text}()\` needs the relation or permission to walk to, as in \`${name.text}.${fn.text}(view)\``,
+          `\`.${clip(fn.text)}()\` needs the relation or permission to walk to, as in \`${clip(name.text)}.${clip(fn.text)}(view)\``,
         );
         throw ABORT;
       }
-      const computed = this.expectName(`a relation or permission name inside \`.${fn.text}()\``);
-      const close = this.expectPunct(")", `\`)\` to close \`.${fn.text}(\``);
+      const computed = this.expectName(`a relation or permission name inside \`.${clip(fn.text)}()\``);
+      const close = this.expectPunct(")", `\`)\` to close \`.${clip(fn.text)}(\``);
       node = {
         kind: "arrow",
         tupleset: name,

@@ -6,6 +6,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  clip,
   ELLIPSIS_RELATION,
   isValidObjectId,
   type ObjectRef,
@@ -39,14 +40,15 @@ import { invalidArgument } from "./errors.js";
 
 function checkType(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
-  if (!TYPE_NAME_PATTERN.test(value)) throw invalidArgument(field, `"${value}" is not a valid type name`);
+  if (!TYPE_NAME_PATTERN.test(value))
+    throw invalidArgument(field, `"${clip(value)}" is not a valid type name`);
   return value;
 }
 
 function checkRelation(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${value}" is not a valid relation name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid relation name`);
   return value;
 }
 
@@ -55,10 +57,6 @@ function checkId(value: string, field: string, wildcard: boolean): string {
   if (value === WILDCARD_ID && wildcard) return value;
   if (!isValidObjectId(value)) throw invalidArgument(field, `"${clip(value)}" is not a valid object id`);
   return value;
-}
-
-function clip(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 // ---- from the wire ----

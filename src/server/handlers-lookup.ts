@@ -5,6 +5,7 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  clip,
   ELLIPSIS_RELATION,
   isLatchError,
   LatchError,
@@ -35,14 +36,15 @@ type Resolved = MessageInitShape<typeof ResolvedSubjectSchema>;
 
 function typeName(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
-  if (!TYPE_NAME_PATTERN.test(value)) throw invalidArgument(field, `"${value}" is not a valid type name`);
+  if (!TYPE_NAME_PATTERN.test(value))
+    throw invalidArgument(field, `"${clip(value)}" is not a valid type name`);
   return value;
 }
 
 function permissionName(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${value}" is not a valid permission name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name`);
   return value;
 }
 

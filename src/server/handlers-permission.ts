@@ -1,7 +1,7 @@
 /** PermissionService: checks, expansions and lookups through the engine. */
 import { create } from "@bufbuild/protobuf";
 import type { Relationship } from "../core/index.js";
-import { RELATION_NAME_PATTERN } from "../core/index.js";
+import { clip, RELATION_NAME_PATTERN } from "../core/index.js";
 import type { CheckRequest, Engine } from "../engine/index.js";
 import {
   PartialCaveatInfoSchema,
@@ -21,7 +21,7 @@ import {
   subjectRefFromProto,
 } from "./convert.js";
 import { expandToProto, explainToProto, permissionshipToProto } from "./convert-results.js";
-import { invalidArgument, overLimit } from "./errors.js";
+import { boundStatusMessage, invalidArgument, overLimit } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import { lookupResources, lookupSubjects } from "./handlers-lookup.js";
 import type { ServerLimits } from "./limits.js";
@@ -31,7 +31,7 @@ type Methods = (typeof PermissionService)["method"];
 function permissionName(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${value}" is not a valid permission name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name`);
   return value;
 }
 
@@ -117,7 +117,11 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
             : {
                 case: "error",
                 // Per-item failures are about that item's input; the engine reports no other kind.
-                value: { statusCode: 3, errorCode: r.error.code, message: r.error.message },
+                value: {
+                  statusCode: 3,
+                  errorCode: r.error.code,
+                  message: boundStatusMessage(r.error.message),
+                },
               },
         }),
       );

@@ -37,13 +37,23 @@ export function findOrphans(schema: CompiledSchema, shapes: Iterable<ShapeCount>
     .map(([relation, { count, reasons }]) => ({ relation, count, reasons: [...reasons] }));
 }
 
+/** Relations listed in the error; a schema change can orphan thousands, and the count says so. */
+const LISTED_ORPHANS = 20;
+
 export function wouldOrphanError(orphans: readonly OrphanedRelation[]): StoreError {
   const total = orphans.reduce((n, o) => n + o.count, 0);
-  const lines = orphans.map((o) => `  ${o.relation}: ${o.count} relationship(s): ${o.reasons.join("; ")}`);
+  const listed = orphans.slice(0, LISTED_ORPHANS);
+  const lines = listed.map((o) => `  ${o.relation}: ${o.count} relationship(s): ${o.reasons.join("; ")}`);
+  if (orphans.length > listed.length)
+    lines.push(`  … and ${orphans.length - listed.length} more relation(s)`);
   return new StoreError(
     "schema/would-orphan",
     "failed-precondition",
     `schema not written: it would orphan ${total} stored relationship(s):\n${lines.join("\n")}\nDelete those relationships first (delete by filter), or keep the relations and subject types they use.`,
-    { orphans: orphans.map((o) => ({ relation: o.relation, count: o.count, reasons: o.reasons })) },
+    {
+      orphans: listed.map((o) => ({ relation: o.relation, count: o.count, reasons: o.reasons })),
+      orphanedRelations: orphans.length,
+      ...(orphans.length > listed.length ? { truncated: true } : {}),
+    },
   );
 }

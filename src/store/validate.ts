@@ -9,6 +9,7 @@
 
 import { convertContext } from "../conditions/index.js";
 import {
+  clip,
   formatRelationship,
   MAX_OBJECT_ID_LENGTH,
   OBJECT_ID_PATTERN,
@@ -43,7 +44,7 @@ const LIST_LIMIT = 12;
 
 function list(names: Iterable<string>): string {
   const all = [...names];
-  const shown = all.slice(0, LIST_LIMIT).map((n) => `\`${n}\``);
+  const shown = all.slice(0, LIST_LIMIT).map((n) => `\`${clip(n)}\``);
   if (all.length > LIST_LIMIT) shown.push(`and ${all.length - LIST_LIMIT} more`);
   return shown.length === 0 ? "(none)" : shown.join(", ");
 }
@@ -58,10 +59,9 @@ export function formatAllowedSubject(a: AllowedSubject): string {
 }
 
 function describeSubject(shape: RelationshipShape): string {
-  if (shape.wildcard) return `${shape.subjectType}:*`;
-  return shape.subjectRelation === undefined
-    ? shape.subjectType
-    : `${shape.subjectType}#${shape.subjectRelation}`;
+  const type = clip(shape.subjectType);
+  if (shape.wildcard) return `${type}:*`;
+  return shape.subjectRelation === undefined ? type : `${type}#${clip(shape.subjectRelation)}`;
 }
 
 function matchesSubject(a: AllowedSubject, shape: RelationshipShape): boolean {
@@ -75,7 +75,16 @@ export function resolveRelation(
   resourceType: string,
   relation: string,
 ): RelationDef | ShapeProblem {
-  const definition = schema.definitions.get(resourceType);
+  const member = schema.definitions.get(resourceType)?.members.get(relation);
+  if (member !== undefined && member.kind === "relation") return member;
+  return relationProblem(schema, resourceType, relation);
+}
+
+/** Why `type#relation` cannot be written to; names quoted from the request are clipped. */
+function relationProblem(schema: CompiledSchema, type: string, name: string): ShapeProblem {
+  const resourceType = clip(type);
+  const relation = clip(name);
+  const definition = schema.definitions.get(type);
   if (definition === undefined) {
     return {
       code: "relationship/unknown-type",
@@ -83,8 +92,7 @@ export function resolveRelation(
       fix: `Use a defined type (${list(schema.definitions.keys())}) or add \`definition ${resourceType}\` to the schema.`,
     };
   }
-  const member = definition.members.get(relation);
-  if (member !== undefined && member.kind === "relation") return member;
+  const member = definition.members.get(name);
   const relations = [...definition.members.values()].filter((m) => m.kind === "relation").map((m) => m.name);
   if (member === undefined) {
     return {
@@ -121,7 +129,7 @@ export function checkRelationshipShape(
       return undefined;
     }
   }
-  const where = `\`${shape.resourceType}#${shape.relation}\``;
+  const where = `\`${clip(shape.resourceType)}#${clip(shape.relation)}\``;
   const allowed = resolved.allowed;
   const candidates = allowed.filter((a) => matchesSubject(a, shape));
   if (candidates.length === 0) {
@@ -143,36 +151,46 @@ export function checkRelationshipShape(
       };
     }
     const noCaveat = candidates.some((a) => a.caveat === undefined);
+    const caveatName = clip(shape.caveatName);
     return {
       code: "relationship/caveat-not-allowed",
-      problem: `caveat \`${shape.caveatName}\` is not allowed for \`${describeSubject(shape)}\` on ${where}`,
+      problem: `caveat \`${caveatName}\` is not allowed for \`${describeSubject(shape)}\` on ${where}`,
       fix:
         caveats.length === 0
-          ? `Remove the caveat, or allow \`${describeSubject(shape)} with ${shape.caveatName}\` in the schema.`
-          : `Use ${noCaveat ? "no caveat or " : ""}one of ${list(new Set(caveats))}, or allow \`${describeSubject(shape)} with ${shape.caveatName}\` in the schema.`,
+          ? `Remove the caveat, or allow \`${describeSubject(shape)} with ${caveatName}\` in the schema.`
+          : `Use ${noCaveat ? "no caveat or " : ""}one of ${list(new Set(caveats))}, or allow \`${describeSubject(shape)} with ${caveatName}\` in the schema.`,
     };
   }
   if (shape.hasExpiration && !sameCaveat.some((a) => a.expiration)) {
     const subject =
       shape.caveatName === undefined
         ? describeSubject(shape)
-        : `${describeSubject(shape)} with ${shape.caveatName}`;
+        : `${describeSubject(shape)} with ${clip(shape.caveatName)}`;
     return {
       code: "relationship/expiration-not-allowed",
       problem: `an expiration is not allowed for \`${subject}\` on ${where}`,
-      fix: `Remove the expiration, or allow it in the schema: \`${shape.caveatName === undefined ? `${subject} with expiration` : `${describeSubject(shape)} with ${shape.caveatName} and expiration`}\` (with \`use expiration\`).`,
+      fix: `Remove the expiration, or allow it in the schema: \`${shape.caveatName === undefined ? `${subject} with expiration` : `${describeSubject(shape)} with ${clip(shape.caveatName)} and expiration`}\` (with \`use expiration\`).`,
     };
   }
   return undefined;
 }
 
-/** The string form for messages; never throws, even for relationships the formatter refuses. */
+/** Longest echo of a whole relationship in a message: room for two names and two long ids. */
+const RELATIONSHIP_CLIP = 256;
+
+/**
+ * The string form for messages, clipped; never throws, even for relationships the formatter
+ * refuses.
+ */
 export function describeRelationship(r: Relationship): string {
   try {
-    return formatRelationship(r);
+    return clip(formatRelationship(r), RELATIONSHIP_CLIP);
   } catch {
-    const subject = `${r.subject.type}:${r.subject.id}${r.subject.relation === undefined ? "" : `#${r.subject.relation}`}`;
-    return `${r.resource.type}:${r.resource.id}#${r.relation}@${subject}`;
+    const subject = `${clip(r.subject.type)}:${clip(r.subject.id)}${r.subject.relation === undefined ? "" : `#${clip(r.subject.relation)}`}`;
+    return clip(
+      `${clip(r.resource.type)}:${clip(r.resource.id)}#${clip(r.relation)}@${subject}`,
+      RELATIONSHIP_CLIP,
+    );
   }
 }
 
@@ -201,7 +219,7 @@ function checkId(r: Relationship, id: string, what: string): void {
     fail(
       r,
       "relationship/invalid-id",
-      `the ${what} \`${id}\` contains characters ids may not use`,
+      `the ${what} \`${clip(id)}\` contains characters ids may not use`,
       "Ids may use letters, digits and / _ | - = +.",
     );
   }
@@ -236,7 +254,7 @@ function checkIds(r: Relationship): void {
         r,
         "relationship/invalid-id",
         "a wildcard subject cannot have a relation",
-        `Write \`${r.subject.type}:*\` without \`#${r.subject.relation}\`.`,
+        `Write \`${clip(r.subject.type)}:*\` without \`#${clip(r.subject.relation ?? "")}\`.`,
       );
     }
   } else {
@@ -270,7 +288,7 @@ export function validateRelationship(schema: CompiledSchema, r: Relationship): v
     fail(
       r,
       "relationship/caveat-not-allowed",
-      `caveat \`${r.caveat.name}\` is not defined`,
+      `caveat \`${clip(r.caveat.name)}\` is not defined`,
       "Define it in the schema.",
     );
   }
@@ -290,7 +308,7 @@ export function validateRelationship(schema: CompiledSchema, r: Relationship): v
     fail(
       r,
       "relationship/bad-caveat-context",
-      `the stored context does not fit caveat \`${caveat.name}\`: ${reason}`,
+      `the stored context does not fit caveat \`${caveat.name}\`: ${clip(reason, 512)}`,
       "Give each parameter a value of its declared type.",
       error,
     );

@@ -2,6 +2,7 @@
  * Argument checks every backend runs before touching its database, so both refuse the same inputs
  * with the same codes, kinds and messages.
  */
+import { clip } from "../core/index.js";
 import { StoreError } from "./errors.js";
 import { relationshipKeyString } from "./row-keys.js";
 import type { RelationshipFilter, RelationshipUpdate } from "./types.js";
@@ -59,7 +60,7 @@ export function checkUpdates(
       throw new StoreError(
         "write/invalid-operation",
         "invalid-argument",
-        `unknown update operation \`${String(update.operation)}\`; use create, touch or delete.`,
+        `unknown update operation \`${clip(String(update.operation))}\`; use create, touch or delete.`,
       );
     }
     const key = relationshipKeyString(update.relationship);

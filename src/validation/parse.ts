@@ -1,5 +1,6 @@
 /** Reading SpiceDB validation files: schema, relationships, assertions, expected relations. */
 import {
+  clip,
   LatchError,
   type ObjectRef,
   parseObjectRef,
@@ -63,15 +64,16 @@ export function parseAssertion(kind: AssertionKind, text: string): Assertion {
     try {
       context = JSON.parse(json) as Record<string, unknown>;
     } catch (e) {
-      throw invalid(`assertion context is not valid JSON: ${trimmed}`, {
-        assertion: trimmed,
+      throw invalid(`assertion context is not valid JSON: ${clip(trimmed, 512)}`, {
+        assertion: clip(trimmed, 512),
         cause: String(e),
       });
     }
   }
   const at = main.indexOf("@");
   const hash = main.lastIndexOf("#", at);
-  if (at < 0 || hash < 0) throw invalid(`assertion must look like type:id#permission@subject: ${trimmed}`);
+  if (at < 0 || hash < 0)
+    throw invalid(`assertion must look like type:id#permission@subject: ${clip(trimmed, 512)}`);
   return {
     kind,
     text: trimmed,
@@ -97,10 +99,10 @@ export function parseExpectedRelations(block: ValidationDocument["validation"]):
   const out: ExpectedRelation[] = [];
   for (const [key, entries] of Object.entries(block)) {
     const hash = key.lastIndexOf("#");
-    if (hash < 0) throw invalid(`expected relation key must look like type:id#permission: ${key}`);
+    if (hash < 0) throw invalid(`expected relation key must look like type:id#permission: ${clip(key, 512)}`);
     const subjects = (entries ?? []).map((entry) => {
       const m = /^\s*\[([^\][]+)(?:\[[^\]]*\])?\]/.exec(entry);
-      if (m === null) throw invalid(`expected subject must start with [subject]: ${entry}`);
+      if (m === null) throw invalid(`expected subject must start with [subject]: ${clip(entry, 512)}`);
       const text = m[1]!.trim();
       return { subject: parseSubjectRef(text), text };
     });

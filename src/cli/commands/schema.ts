@@ -23,7 +23,9 @@ function readText(file: string): string | undefined {
 function reportFailure(file: string, error: unknown): void {
   if (error instanceof SchemaError) {
     process.stderr.write(`${renderDiagnostics(error.diagnostics)}\n`);
-    process.stderr.write(`${file}: ${error.diagnostics.length} error(s)\n`);
+    const shown = error.diagnostics.length;
+    const total = error.diagnosticCount;
+    process.stderr.write(`${file}: ${total} error(s)${total > shown ? ` (the first ${shown} shown)` : ""}\n`);
   } else {
     const reason = error instanceof Error ? error.message : String(error);
     process.stderr.write(`${file}: ${reason}\n`);

@@ -1,6 +1,6 @@
 /** Relationship writes: validated, checked against preconditions, applied at one revision. */
 import type pg from "pg";
-import type { Relationship, Revision } from "../../core/index.js";
+import { clipJson, type Relationship, type Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import {
   checkFilter,
@@ -43,7 +43,12 @@ export async function checkPreconditions(
         "write/precondition-failed",
         "failed-precondition",
         `precondition ${index + 1} failed: ${precondition.operation === "must-match" ? "no relationship matches" : "a relationship matches"} its filter. Nothing was written.`,
-        { index, operation: precondition.operation, filter: precondition.filter },
+        {
+          index,
+          operation: precondition.operation,
+          // Each name clipped: a name in a filter can be a megabyte long.
+          filter: JSON.parse(JSON.stringify(precondition.filter, clipJson)) as unknown,
+        },
       );
     }
   }

@@ -3,7 +3,7 @@
  * store opened (BEGIN IMMEDIATE for writes), so validation, preconditions and updates see one state.
  */
 import type Database from "better-sqlite3";
-import type { Revision } from "../../core/index.js";
+import { clipJson, type Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import { StoreError } from "../errors.js";
 import { relationshipKey, serializeContext } from "../row-keys.js";
@@ -37,10 +37,6 @@ export interface WriteContext {
 export const TOUCH = 1;
 export const DELETE = 2;
 
-function json(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
-}
-
 export function checkPreconditions(
   ctx: WriteContext,
   preconditions: readonly Precondition[],
@@ -58,11 +54,13 @@ export function checkPreconditions(
       .get(params);
     const matched = found !== undefined;
     if (matched !== (pre.operation === "must-match")) {
+      // The filter as the caller sent it, each name clipped: a name can be a megabyte long.
+      const filter = JSON.stringify(pre.filter, clipJson);
       throw new StoreError(
         "write/precondition-failed",
         "failed-precondition",
-        `precondition failed: ${pre.operation === "must-match" ? "no relationship matches" : "a relationship matches"} ${json(pre.filter)}; nothing was written.`,
-        { precondition: pre },
+        `precondition failed: ${pre.operation === "must-match" ? "no relationship matches" : "a relationship matches"} ${filter}; nothing was written.`,
+        { precondition: { operation: pre.operation, filter: JSON.parse(filter) as unknown } },
       );
     }
   }
