@@ -3,7 +3,7 @@
  * validation and the same answers as the server; errors are the same LatchErrors (by `kind`).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
-import { clip, LatchError, TYPE_NAME_PATTERN } from "../core/index.js";
+import { clip, LatchError, TYPE_NAME_PATTERN, TYPE_NAME_RULE } from "../core/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
 import type { ObjectReference, SubjectReference } from "../gen/latch/v1/core_pb.js";
 import {
@@ -81,7 +81,7 @@ function typeName(value: string, field: string): string {
     throw new LatchError(
       "request/invalid-argument",
       "invalid-argument",
-      `${field}: "${clip(value)}" is not a valid type name`,
+      `${field}: "${clip(value)}" is not a valid type name (${TYPE_NAME_RULE})`,
       {
         field,
       },

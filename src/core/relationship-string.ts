@@ -16,10 +16,19 @@ import { WILDCARD_ID } from "./types.js";
 export const MAX_OBJECT_ID_LENGTH = 1024;
 /** Characters an object id may use; `*` alone is the subject wildcard and is not an id. */
 export const OBJECT_ID_PATTERN = /^[a-zA-Z0-9/_|\-=+]{1,1024}$/;
-/** A type (or caveat) name: lowercase segments separated by `/`. */
-export const TYPE_NAME_PATTERN = /^(?:[a-z][a-z0-9_]*\/)*[a-z][a-z0-9_]*$/;
-export const RELATION_NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
+/**
+ * A type (or caveat) name: lowercase segments of up to 64 characters separated by `/`, at most 128
+ * in all (SpiceDB's bounds). Bounded so that a huge name is refused at the edge, before any lookup.
+ */
+export const TYPE_NAME_PATTERN = /^(?=.{1,128}$)(?:[a-z][a-z0-9_]{0,63}\/)*[a-z][a-z0-9_]{0,63}$/;
+/** A relation or permission name: up to 64 characters. */
+export const RELATION_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 export const CAVEAT_NAME_PATTERN = TYPE_NAME_PATTERN;
+/** What TYPE_NAME_PATTERN and RELATION_NAME_PATTERN accept, for error messages. */
+export const TYPE_NAME_RULE =
+  "lowercase letters, digits and `_`, starting with a letter, in `/`-separated segments of at most 64 characters, 128 in all";
+export const RELATION_NAME_RULE =
+  "lowercase letters, digits and `_`, starting with a letter, at most 64 characters";
 /** The subject relation that means "the object itself". */
 export const ELLIPSIS_RELATION = "...";
 

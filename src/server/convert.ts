@@ -11,9 +11,11 @@ import {
   isValidObjectId,
   type ObjectRef,
   RELATION_NAME_PATTERN,
+  RELATION_NAME_RULE,
   type Relationship,
   type SubjectRef,
   TYPE_NAME_PATTERN,
+  TYPE_NAME_RULE,
   WILDCARD_ID,
 } from "../core/index.js";
 import type { Consistency } from "../engine/index.js";
@@ -41,14 +43,14 @@ import { invalidArgument } from "./errors.js";
 function checkType(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!TYPE_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid type name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid type name (${TYPE_NAME_RULE})`);
   return value;
 }
 
 function checkRelation(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid relation name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid relation name (${RELATION_NAME_RULE})`);
   return value;
 }
 

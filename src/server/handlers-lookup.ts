@@ -10,7 +10,9 @@ import {
   isLatchError,
   LatchError,
   RELATION_NAME_PATTERN,
+  RELATION_NAME_RULE,
   TYPE_NAME_PATTERN,
+  TYPE_NAME_RULE,
 } from "../core/index.js";
 import type { Engine, SubjectExclusion } from "../engine/index.js";
 import {
@@ -37,14 +39,14 @@ type Resolved = MessageInitShape<typeof ResolvedSubjectSchema>;
 function typeName(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!TYPE_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid type name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid type name (${TYPE_NAME_RULE})`);
   return value;
 }
 
 function permissionName(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name (${RELATION_NAME_RULE})`);
   return value;
 }
 

@@ -1,7 +1,7 @@
 /** PermissionService: checks, expansions and lookups through the engine. */
 import { create } from "@bufbuild/protobuf";
 import type { Relationship } from "../core/index.js";
-import { clip, RELATION_NAME_PATTERN } from "../core/index.js";
+import { clip, RELATION_NAME_PATTERN, RELATION_NAME_RULE } from "../core/index.js";
 import type { CheckRequest, Engine } from "../engine/index.js";
 import {
   PartialCaveatInfoSchema,
@@ -31,7 +31,7 @@ type Methods = (typeof PermissionService)["method"];
 function permissionName(value: string, field: string): string {
   if (value === "") throw invalidArgument(field, "is required");
   if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name`);
+    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name (${RELATION_NAME_RULE})`);
   return value;
 }
 
