@@ -70,7 +70,13 @@ describe("errors built from huge input arrive bounded, and the connection surviv
     const error = await rejection(
       client.check({ resource: { type: HUGE, id: "x" }, permission: "view", subject: "user:bob" }),
     );
-    expectBounded(error, status.INVALID_ARGUMENT, "request/invalid-argument", "not a valid type name", LENGTH_NOTE);
+    expectBounded(
+      error,
+      status.INVALID_ARGUMENT,
+      "request/invalid-argument",
+      "not a valid type name",
+      LENGTH_NOTE,
+    );
     await stillServing();
   });
 
@@ -78,7 +84,13 @@ describe("errors built from huge input arrive bounded, and the connection surviv
     const error = await rejection(
       client.check({ resource: "document:memo", permission: HUGE, subject: "user:bob" }),
     );
-    expectBounded(error, status.INVALID_ARGUMENT, "request/invalid-argument", "not a valid permission name", LENGTH_NOTE);
+    expectBounded(
+      error,
+      status.INVALID_ARGUMENT,
+      "request/invalid-argument",
+      "not a valid permission name",
+      LENGTH_NOTE,
+    );
     await stillServing();
   });
 
@@ -86,7 +98,13 @@ describe("errors built from huge input arrive bounded, and the connection surviv
     const error = await rejection(
       client.check({ resource: "document:memo", permission: "view", subject: { type: HUGE, id: "bob" } }),
     );
-    expectBounded(error, status.INVALID_ARGUMENT, "request/invalid-argument", "not a valid type name", LENGTH_NOTE);
+    expectBounded(
+      error,
+      status.INVALID_ARGUMENT,
+      "request/invalid-argument",
+      "not a valid type name",
+      LENGTH_NOTE,
+    );
     await stillServing();
   });
 
