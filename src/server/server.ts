@@ -1,4 +1,5 @@
 /** The gRPC server: services, auth, health, reflection, limits, graceful shutdown. */
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/index.js";
@@ -7,10 +8,12 @@ import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js"
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import type { Store } from "../store/index.js";
 import { createAuthenticator } from "./auth.js";
+import { authInterceptor } from "./auth-interceptor.js";
 import { checkPermissionCodec } from "./check-permission-codec.js";
 import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
-import { type AdapterOptions, serviceDefinition, serviceImplementation } from "./grpc-adapter.js";
+import { type AdapterOptions, type ServiceImplementation, serviceImplementation } from "./grpc-adapter.js";
+import { methodPaths, type ServerCodec, serverServiceDefinition } from "./grpc-definition.js";
 import { permissionHandlers } from "./handlers-permission.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
@@ -24,6 +27,8 @@ export interface ServerOptions {
   /** Pre-shared bearer tokens. Without any, `insecureNoAuth` must be set. */
   readonly tokens?: readonly string[];
   readonly insecureNoAuth?: boolean;
+  /** Accept tokens shorter than MIN_TOKEN_LENGTH (tests, development). */
+  readonly insecureShortTokens?: boolean;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly limits?: Partial<ServerLimits>;
@@ -47,48 +52,69 @@ export class ServerConfigError extends Error {
   override readonly name = "ServerConfigError";
 }
 
-export function createServer(options: ServerOptions): LatchServer {
+/** Shortest token accepted without `insecureShortTokens`: 16 characters, as a guess-proof floor. */
+export const MIN_TOKEN_LENGTH = 16;
+
+function checkTokens(options: ServerOptions): readonly string[] {
   const tokens = options.tokens ?? [];
   if (tokens.length === 0 && options.insecureNoAuth !== true) {
     throw new ServerConfigError("no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth");
   }
+  if (options.insecureShortTokens !== true) {
+    const short = tokens.findIndex((t) => [...t].length < MIN_TOKEN_LENGTH);
+    if (short >= 0) {
+      throw new ServerConfigError(
+        `token ${short + 1} of ${tokens.length} has ${[...tokens[short]!].length} characters: tokens need at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -hex 24\`), or --insecure-short-tokens for development`,
+      );
+    }
+  }
+  return tokens;
+}
+
+export function createServer(options: ServerOptions): LatchServer {
+  const tokens = checkTokens(options);
   useNodeTextEncoding();
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger ?? createLogger("info");
+  const adapter: AdapterOptions = {
+    log,
+    ...(options.metrics === undefined ? {} : { observer: options.metrics }),
+  };
+  // Every method added below is guarded: its token is checked before its message is read.
+  const guarded = new Set<string>();
   const grpc = new Server({
     "grpc.max_receive_message_length": limits.maxMessageBytes,
     "grpc.max_send_message_length": Math.max(limits.maxMessageBytes, 16 * 1024 * 1024),
     // Latch serves no channelz service, so nobody could read what grpc-js would track per call
     // (an object of callbacks and timestamps for every call).
     "grpc.enable_channelz": 0,
+    interceptors: [authInterceptor(guarded, { ...adapter, auth: createAuthenticator(tokens) })],
   });
-  const shutdownController = new AbortController();
-  const adapter: AdapterOptions = {
-    auth: createAuthenticator(tokens),
-    log,
-    ...(options.metrics === undefined ? {} : { observer: options.metrics }),
+  const add = <S extends GenServiceMethods>(
+    service: GenService<S>,
+    impl: ServiceImplementation<S>,
+    codecs: Readonly<Record<string, ServerCodec>> = {},
+  ) => {
+    for (const path of methodPaths(service)) guarded.add(path);
+    grpc.addService(
+      serverServiceDefinition(service, codecs),
+      serviceImplementation(service, impl, adapter, codecs),
+    );
   };
-  grpc.addService(
-    serviceDefinition(PermissionService, { checkPermission: checkPermissionCodec }),
-    serviceImplementation(PermissionService, permissionHandlers(options.engine, limits), adapter),
+  const shutdownController = new AbortController();
+  add(PermissionService, permissionHandlers(options.engine, limits), {
+    checkPermission: checkPermissionCodec,
+  });
+  add(
+    RelationshipService,
+    relationshipHandlers({
+      store: options.store,
+      limits,
+      watchPollMs: options.watchPollMs ?? 50,
+      shutdown: shutdownController.signal,
+    }),
   );
-  grpc.addService(
-    serviceDefinition(RelationshipService),
-    serviceImplementation(
-      RelationshipService,
-      relationshipHandlers({
-        store: options.store,
-        limits,
-        watchPollMs: options.watchPollMs ?? 50,
-        shutdown: shutdownController.signal,
-      }),
-      adapter,
-    ),
-  );
-  grpc.addService(
-    serviceDefinition(SchemaService),
-    serviceImplementation(SchemaService, schemaHandlers(options.store, limits), adapter),
-  );
+  add(SchemaService, schemaHandlers(options.store, limits));
   const health = addHealth(grpc);
   const datastoreHealth = startDatastoreHealth({
     store: options.store,

@@ -44,7 +44,7 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
     server = await startServer({
       store,
       engine: createEngine({ store }),
-      tokens: ["tls-token"],
+      tokens: ["tls-token-0123456789"],
       listen: "127.0.0.1:0",
       logger: createLogger("silent"),
       tls: { cert, key: readFileSync(join(dir, "key.pem")) },
@@ -58,7 +58,11 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
   });
 
   it("serves a client that trusts the certificate", async () => {
-    const client = createClient({ address: server.address, token: "tls-token", tls: { rootCerts: cert } });
+    const client = createClient({
+      address: server.address,
+      token: "tls-token-0123456789",
+      tls: { rootCerts: cert },
+    });
     const { token } = await client.writeSchema("definition user {}");
     expect(token).not.toBe("");
     await client.close();
@@ -67,7 +71,7 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
   it("refuses a plaintext client", async () => {
     const client = createClient({
       address: server.address,
-      token: "tls-token",
+      token: "tls-token-0123456789",
       maxAttempts: 1,
       timeoutMs: 5000,
     });
