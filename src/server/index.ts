@@ -22,8 +22,11 @@ export {
   startMetricsServer,
 } from "./observability.js";
 export {
+  checkTokens,
   createServer,
+  DEFAULT_IDLE_TIMEOUT_MS,
   type LatchServer,
+  MIN_TOKEN_LENGTH,
   type RunningServer,
   ServerConfigError,
   type ServerOptions,

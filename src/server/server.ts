@@ -37,7 +37,15 @@ export interface ServerOptions {
   readonly watchPollMs?: number;
   /** How often health probes the datastore (default 2000 ms); NOT_SERVING while it fails. */
   readonly healthProbeMs?: number;
+  /**
+   * A connection with no call in progress for this long is closed (default 5 min; GOAWAY, then
+   * the socket). The clock starts when the socket is accepted, so a plaintext socket that never
+   * sends a byte is closed after this long too.
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export interface LatchServer {
   readonly grpc: Server;
@@ -55,7 +63,11 @@ export class ServerConfigError extends Error {
 /** Shortest token accepted without `insecureShortTokens`: 16 characters, as a guess-proof floor. */
 export const MIN_TOKEN_LENGTH = 16;
 
-function checkTokens(options: ServerOptions): readonly string[] {
+/** Throws a ServerConfigError for a missing or too short token; returns the tokens. */
+export function checkTokens(
+  options: Pick<ServerOptions, "tokens" | "insecureNoAuth" | "insecureShortTokens">,
+  what = "token",
+): readonly string[] {
   const tokens = options.tokens ?? [];
   if (tokens.length === 0 && options.insecureNoAuth !== true) {
     throw new ServerConfigError("no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth");
@@ -64,7 +76,7 @@ function checkTokens(options: ServerOptions): readonly string[] {
     const short = tokens.findIndex((t) => [...t].length < MIN_TOKEN_LENGTH);
     if (short >= 0) {
       throw new ServerConfigError(
-        `token ${short + 1} of ${tokens.length} has ${[...tokens[short]!].length} characters: tokens need at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -hex 24\`), or --insecure-short-tokens for development`,
+        `${what} ${short + 1} of ${tokens.length} has ${[...tokens[short]!].length} characters: tokens need at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -hex 24\`), or --insecure-short-tokens for development`,
       );
     }
   }
@@ -88,6 +100,7 @@ export function createServer(options: ServerOptions): LatchServer {
     // Latch serves no channelz service, so nobody could read what grpc-js would track per call
     // (an object of callbacks and timestamps for every call).
     "grpc.enable_channelz": 0,
+    "grpc.max_connection_idle_ms": options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     interceptors: [authInterceptor(guarded, { ...adapter, auth: createAuthenticator(tokens) })],
   });
   const add = <S extends GenServiceMethods>(
@@ -166,6 +179,8 @@ export function createServer(options: ServerOptions): LatchServer {
 export interface StartOptions extends ServerOptions {
   readonly listen: string;
   readonly metricsListen?: string;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>` (401 otherwise). */
+  readonly metricsToken?: string;
 }
 
 export interface RunningServer {
@@ -185,11 +200,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     // A stray rejection must be seen, never take the server down.
     process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
   }
+  if (options.metricsToken !== undefined) {
+    checkTokens(
+      { tokens: [options.metricsToken], insecureShortTokens: options.insecureShortTokens === true },
+      "metrics token",
+    );
+  }
   const server = createServer({ ...options, logger: log });
   const address = await server.listen(options.listen);
   let metricsServer: MetricsServer | undefined;
   if (options.metricsListen !== undefined && options.metrics !== undefined) {
-    metricsServer = await startMetricsServer(options.metrics.registry, options.metricsListen);
+    metricsServer = await startMetricsServer(
+      options.metrics.registry,
+      options.metricsListen,
+      options.metricsToken === undefined ? {} : { token: options.metricsToken },
+    );
   }
   return {
     address,
