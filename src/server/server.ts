@@ -17,6 +17,7 @@ import { methodPaths, type ServerCodec, serverServiceDefinition } from "./grpc-d
 import { permissionHandlers } from "./handlers-permission.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
+import { closeSilentSockets, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./handshake-timeout.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
 import { useNodeTextEncoding } from "./text-encoding.js";
@@ -43,6 +44,11 @@ export interface ServerOptions {
    * sends a byte is closed after this long too.
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * A socket that has not sent an HTTP/2 preface within this long is closed (default 10 s; see
+   * handshake-timeout.ts for what is judged and what TLS leaves to Node).
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
@@ -146,6 +152,7 @@ export function createServer(options: ServerOptions): LatchServer {
           false,
         );
 
+  const stopWatching: (() => void)[] = [];
   return {
     grpc,
     limits,
@@ -153,11 +160,17 @@ export function createServer(options: ServerOptions): LatchServer {
       return new Promise((resolve, reject) => {
         grpc.bindAsync(address, credentials, (error, port) => {
           if (error !== null) reject(error);
-          else resolve(address.replace(/:\d+$/, `:${port}`));
+          else {
+            stopWatching.push(
+              closeSilentSockets(port, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS),
+            );
+            resolve(address.replace(/:\d+$/, `:${port}`));
+          }
         });
       });
     },
     async shutdown(graceMs = 10_000) {
+      for (const stop of stopWatching.splice(0)) stop();
       datastoreHealth.stop();
       for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
       shutdownController.abort();

@@ -235,34 +235,68 @@ describe("/metrics with --metrics-token", () => {
   });
 });
 
-describe("connections that say nothing", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ server: { idleTimeoutMs: 200 } });
-  });
-  afterAll(() => h.close());
-
-  it("closes a TCP socket that never sends a byte", async () => {
-    const [host, port] = h.server.address.split(":") as [string, string];
-    const closed = await new Promise<boolean>((resolve) => {
-      const socket = connect(Number(port), host);
-      socket.on("error", () => {});
-      socket.on("data", () => {});
-      socket.on("close", () => resolve(true));
+/** Resolves once the server closes the socket; `first` is written right after connecting. */
+function closedByServer(address: string, first?: string): Promise<boolean> {
+  const [host, port] = address.split(":") as [string, string];
+  return new Promise<boolean>((resolve) => {
+    const socket = connect(Number(port), host, () => {
+      if (first !== undefined) socket.write(first);
     });
-    expect(closed).toBe(true);
-  }, 15_000);
+    socket.on("error", () => {});
+    socket.on("data", () => {});
+    socket.on("close", () => resolve(true));
+  });
+}
 
-  it("still serves a client that comes back after its connection was closed", async () => {
-    const client = createClient({ address: h.server.address, token: "test-token-0123456789" });
-    try {
-      await h.store.writeSchema(SCHEMA);
-      expect((await client.readSchema()).schema).toBe(SCHEMA);
-      await new Promise((r) => setTimeout(r, 500));
-      expect((await client.readSchema()).schema).toBe(SCHEMA);
-    } finally {
-      await client.close();
-    }
+describe("connections that say nothing", () => {
+  describe("with a short idle timeout", () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness({ server: { idleTimeoutMs: 200, handshakeTimeoutMs: 60_000 } });
+    });
+    afterAll(() => h.close());
+
+    it("closes a TCP socket that never sends a byte", async () => {
+      expect(await closedByServer(h.server.address)).toBe(true);
+    }, 15_000);
+
+    it("still serves a client that comes back after its connection was closed", async () => {
+      const client = createClient({ address: h.server.address, token: "test-token-0123456789" });
+      try {
+        await h.store.writeSchema(SCHEMA);
+        expect((await client.readSchema()).schema).toBe(SCHEMA);
+        await new Promise((r) => setTimeout(r, 500));
+        expect((await client.readSchema()).schema).toBe(SCHEMA);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  describe("with a short handshake timeout (and the default idle timeout of minutes)", () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness({ server: { handshakeTimeoutMs: 200 } });
+    });
+    afterAll(() => h.close());
+
+    it("closes a socket that sends nothing, or half an HTTP/2 preface", async () => {
+      expect(await closedByServer(h.server.address)).toBe(true);
+      expect(await closedByServer(h.server.address, "PRI * HTTP/2.0\r\n")).toBe(true);
+    }, 15_000);
+
+    it("keeps a connection that spoke HTTP/2, idle between calls", async () => {
+      const client = new grpc.Client(h.server.address, grpc.credentials.createInsecure());
+      try {
+        await new Promise<void>((resolve, reject) =>
+          client.waitForReady(Date.now() + 5000, (e) => (e ? reject(e) : resolve())),
+        );
+        await new Promise((r) => setTimeout(r, 600));
+        expect(client.getChannel().getConnectivityState(false)).toBe(grpc.connectivityState.READY);
+      } finally {
+        client.close();
+      }
+    });
   });
 });
 

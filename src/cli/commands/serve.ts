@@ -31,6 +31,7 @@ interface ServeOptions {
   insecureShortTokens?: boolean;
   metricsToken?: string;
   idleTimeoutMs?: string;
+  handshakeTimeoutMs?: string;
   tlsCert?: string;
   tlsKey?: string;
   metricsListen?: string;
@@ -148,6 +149,12 @@ export function serveCommand(): Command {
       ).env("LATCH_IDLE_TIMEOUT_MS"),
     )
     .addOption(
+      new Option(
+        "--handshake-timeout-ms <n>",
+        "close sockets that have not sent an HTTP/2 preface within this long (default 10000)",
+      ).env("LATCH_HANDSHAKE_TIMEOUT_MS"),
+    )
+    .addOption(
       new Option("--max-message-bytes <n>", "largest request accepted (default 4 MiB)").env(
         "LATCH_MAX_MESSAGE_BYTES",
       ),
@@ -219,6 +226,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     checkTokens({ tokens: [options.metricsToken], insecureShortTokens }, "metrics token");
   }
   const idleTimeoutMs = int(options.idleTimeoutMs, "--idle-timeout-ms");
+  const handshakeTimeoutMs = int(options.handshakeTimeoutMs, "--handshake-timeout-ms");
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new Error("--tls-cert and --tls-key go together");
   }
@@ -304,6 +312,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       insecureShortTokens,
       ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
       ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+      ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
       logger: log,
       limits,
       listen: options.listen,
