@@ -39,7 +39,7 @@ import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, checkMix, loadedMirror, pickFixtures } from "./fixtures.js";
 
-const TOKEN = "bench-token";
+const TOKEN = "bench-token-0123456789";
 const pct = (sorted: readonly number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;

@@ -68,7 +68,7 @@ export async function runLoad(options: LoadOptions) {
   let server: ChildProcess | undefined;
   /** Settles when the server logs that its in-memory copy is loaded (or that it has none). */
   let loaded: Promise<void> = Promise.resolve();
-  const token = options.token ?? "bench-token";
+  const token = options.token ?? "bench-token-0123456789";
   let address = options.address;
   let cleanup: (() => Promise<void>) | undefined;
   try {

@@ -24,7 +24,7 @@ import {
   type CheckPermissionResponse,
   CheckPermissionResponseSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
-import { asBuffer, type ServerCodec } from "./grpc-adapter.js";
+import { asBuffer, type ServerCodec } from "./grpc-definition.js";
 
 // Wire types of the fields read here: length-delimited and varint.
 const LEN = 2;

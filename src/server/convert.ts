@@ -4,7 +4,7 @@
  * the `to*` ones. Inputs from the wire are validated here so that errors name the offending field.
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   clip,
   ELLIPSIS_RELATION,
@@ -86,6 +86,28 @@ export function contextFromProto(ctx: JsonObject | undefined): Readonly<Record<s
   return ctx === undefined ? undefined : (ctx as Record<string, unknown>);
 }
 
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+const MAX_NANOS = 999_999_999;
+
+/**
+ * A Timestamp as a Date, refusing what the well-known type forbids instead of letting
+ * `timestampDate` carry overflowing nanos into the seconds (an expiration the caller did not write).
+ */
+export function timestampFromProto(ts: Timestamp, field: string): Date {
+  if (!Number.isInteger(ts.nanos) || ts.nanos < 0 || ts.nanos > MAX_NANOS) {
+    throw invalidArgument(`${field}.nanos`, `must be 0..999,999,999, got ${ts.nanos}`);
+  }
+  if (ts.seconds < MIN_SECONDS || ts.seconds > MAX_SECONDS) {
+    throw invalidArgument(
+      `${field}.seconds`,
+      `must be within 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z (${MIN_SECONDS}..${MAX_SECONDS}), got ${ts.seconds}`,
+    );
+  }
+  return timestampDate(ts);
+}
+
 export function relationshipFromProto(msg: RelationshipMessage | undefined, field: string): Relationship {
   if (msg === undefined) throw invalidArgument(field, "is required");
   const resource = objectRefFromProto(msg.resource, `${field}.resource`);
@@ -105,7 +127,9 @@ export function relationshipFromProto(msg: RelationshipMessage | undefined, fiel
     relation,
     subject,
     ...(caveatRef === undefined ? {} : { caveat: caveatRef }),
-    ...(msg.optionalExpiresAt === undefined ? {} : { expiration: timestampDate(msg.optionalExpiresAt) }),
+    ...(msg.optionalExpiresAt === undefined
+      ? {}
+      : { expiration: timestampFromProto(msg.optionalExpiresAt, `${field}.optional_expires_at`) }),
   };
 }
 

@@ -2,8 +2,13 @@
  * Serves protobuf-es service descriptors on @grpc/grpc-js. grpc-js wants a service definition
  * (path, serializers) and callback-style handlers; we build the definition from the generated
  * descriptors and let handlers be async functions. Every call goes through one wrapper that
- * authenticates, ties the deadline and cancellation to an AbortSignal, maps errors to statuses,
- * and reports to logs and metrics. Nothing a handler throws can escape it.
+ * decodes the request, ties the deadline and cancellation to an AbortSignal, maps errors to
+ * statuses, and reports to logs and metrics. Nothing a handler throws can escape it.
+ *
+ * Requests travel through grpc-js as raw bytes and are decoded here, not by grpc-js: the token is
+ * checked first (auth-interceptor.ts, before grpc-js even reads the message), so a caller without
+ * one never costs a decode, and a malformed message is the caller's error (INVALID_ARGUMENT,
+ * `request/malformed`), not grpc-js's INTERNAL.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -12,7 +17,6 @@ import {
   fromBinary,
   type MessageInitShape,
   type MessageShape,
-  toBinary,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import {
@@ -20,19 +24,17 @@ import {
   type handleServerStreamingCall,
   type handleUnaryCall,
   type Metadata,
-  type MethodDefinition,
   type ServerReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
-  type ServiceDefinition,
   type sendUnaryData,
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { LatchError } from "../core/index.js";
-import type { Authenticator } from "./auth.js";
 import { toWireError } from "./errors.js";
+import type { ServerCodec } from "./grpc-definition.js";
 
 export interface CallContext {
   readonly requestId: string;
@@ -78,14 +80,13 @@ export interface CallObserver {
 }
 
 export interface AdapterOptions {
-  readonly auth: Authenticator;
   readonly log: Logger;
   readonly observer?: CallObserver;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-function requestIdOf(metadata: Metadata): string {
+export function requestIdOf(metadata: Metadata): string {
   const given = metadata.get("x-request-id")[0];
   return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
 }
@@ -173,9 +174,11 @@ class CallState implements CallContext {
     return this.child;
   }
 
-  /** Authentication, then a deadline already passed: before the handler runs. */
+  /**
+   * A deadline already passed: before the request is decoded. The token was checked before grpc-js
+   * read the message (auth-interceptor.ts), for every method this wrapper serves.
+   */
   check(): void {
-    this.options.auth.authenticate(this.metadata);
     if (this.expiredAtStart) throw deadlineError();
   }
 
@@ -197,6 +200,9 @@ class CallState implements CallContext {
     const wire = toWireError(error, this.requestId);
     const fields = { code: status[wire.code], errorCode: wire.errorCode, ms: seconds * 1000 };
     if (wire.unexpected) this.log.error({ ...fields, err: error }, "call failed unexpectedly");
+    // Garbage on the wire is worth a look (a broken client, or a probe), but it is no fault of
+    // ours: one line, no stack.
+    else if (wire.errorCode === MALFORMED) this.log.warn({ ...fields, message: wire.details }, "call failed");
     else this.log.info({ ...fields, message: wire.details }, "call failed");
     this.options.observer?.onCallEnd({ method: this.method, code: wire.code, seconds });
     return { code: wire.code, details: wire.details, metadata: wire.metadata };
@@ -210,14 +216,15 @@ class CallState implements CallContext {
 async function runUnary(
   state: CallState,
   handler: (req: unknown, ctx: CallContext) => Promise<unknown>,
-  request: unknown,
-  output: DescMessage,
+  bytes: Buffer,
+  io: MethodIo,
   callback: sendUnaryData<unknown>,
 ): Promise<void> {
   let response: unknown;
   try {
     state.check();
-    response = create(output, (await handler(request, state)) as MessageInitShape<DescMessage>);
+    const request = io.decode(bytes);
+    response = create(io.output, (await handler(request, state)) as MessageInitShape<DescMessage>);
   } catch (error) {
     callback(state.fail(error));
     return;
@@ -229,15 +236,15 @@ async function runUnary(
 function wrapUnary(
   method: string,
   handler: (req: unknown, ctx: CallContext) => Promise<unknown>,
-  output: DescMessage,
+  io: MethodIo,
   options: AdapterOptions,
-): handleUnaryCall<unknown, unknown> {
-  return (call: ServerUnaryCall<unknown, unknown>, callback) => {
-    void runUnary(new CallState(call, method, options), handler, call.request, output, callback);
+): handleUnaryCall<Buffer, unknown> {
+  return (call: ServerUnaryCall<Buffer, unknown>, callback) => {
+    void runUnary(new CallState(call, method, options), handler, call.request, io, callback);
   };
 }
 
-function waitForDrain(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+function waitForDrain(call: ServerWritableStream<Buffer, unknown>, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off("drain", done);
@@ -252,17 +259,17 @@ function waitForDrain(call: ServerWritableStream<unknown, unknown>, signal: Abor
 function wrapServerStream(
   method: string,
   handler: (req: unknown, ctx: CallContext) => AsyncIterable<unknown>,
-  output: DescMessage,
+  io: MethodIo,
   options: AdapterOptions,
-): handleServerStreamingCall<unknown, unknown> {
-  return (call: ServerWritableStream<unknown, unknown>) => {
+): handleServerStreamingCall<Buffer, unknown> {
+  return (call: ServerWritableStream<Buffer, unknown>) => {
     const ctx = new CallState(call, method, options);
     (async () => {
       ctx.check();
-      for await (const item of handler(call.request, ctx)) {
+      for await (const item of handler(io.decode(call.request), ctx)) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         // Respect back-pressure: a slow reader must not make us buffer a whole export.
-        if (!call.write(create(output, item as MessageInitShape<DescMessage>)))
+        if (!call.write(create(io.output, item as MessageInitShape<DescMessage>)))
           await waitForDrain(call, ctx.signal);
       }
     })().then(
@@ -278,18 +285,23 @@ function wrapServerStream(
   };
 }
 
+/** Each message of a client stream, decoded as the handler pulls it. */
+async function* decodeEach(call: AsyncIterable<unknown>, io: MethodIo): AsyncIterable<unknown> {
+  for await (const bytes of call) yield io.decode(bytes as Buffer);
+}
+
 function wrapClientStream(
   method: string,
   handler: (reqs: AsyncIterable<unknown>, ctx: CallContext) => Promise<unknown>,
-  output: DescMessage,
+  io: MethodIo,
   options: AdapterOptions,
-): handleClientStreamingCall<unknown, unknown> {
-  return (call: ServerReadableStream<unknown, unknown>, callback) => {
+): handleClientStreamingCall<Buffer, unknown> {
+  return (call: ServerReadableStream<Buffer, unknown>, callback) => {
     const ctx = new CallState(call, method, options);
     (async () => {
       ctx.check();
-      const result = await handler(call as AsyncIterable<unknown>, ctx);
-      return create(output, result as MessageInitShape<DescMessage>);
+      const result = await handler(decodeEach(call, io), ctx);
+      return create(io.output, result as MessageInitShape<DescMessage>);
     })().then(
       (response) => {
         ctx.succeed();
@@ -304,67 +316,63 @@ function wrapClientStream(
   };
 }
 
-/** A Buffer over the encoded bytes: toBinary's array is ours alone, so it need not be copied. */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const MALFORMED = "request/malformed";
+
+/** How one method's request is decoded, and its response type. */
+interface MethodIo {
+  readonly decode: (bytes: Buffer) => unknown;
+  readonly output: DescMessage;
+}
+
+function methodIo(input: DescMessage, output: DescMessage, codec: ServerCodec | undefined): MethodIo {
+  const read = codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(input, bytes));
+  return {
+    output,
+    decode(bytes) {
+      try {
+        return read(bytes);
+      } catch (error) {
+        // protobuf-es says what it found ("premature EOF", "invalid wire type 7 @ 3"): short, and
+        // about the bytes only, never about Latch.
+        const reason = error instanceof Error ? error.message.slice(0, 200) : "cannot be decoded";
+        throw new LatchError(
+          MALFORMED,
+          "invalid-argument",
+          `the request is not a valid ${input.typeName} message (${reason}): send protobuf-encoded bytes of that message`,
+          { messageType: input.typeName, reason },
+        );
+      }
+    },
+  };
 }
 
 /**
- * A server-side codec for one method, used instead of protobuf-es's reflection where that is a
- * visible cost (check-permission-codec.ts); it must give what fromBinary and toBinary give.
+ * Wraps async handlers into the callback-style implementation grpc-js calls, for the definition
+ * `serverServiceDefinition` makes (requests as raw bytes; `serverCodecs` as given to it). Serve it
+ * only behind the auth interceptor (auth-interceptor.ts): the wrapper does not check tokens.
  */
-export interface ServerCodec {
-  readonly decodeRequest: (bytes: Buffer) => unknown;
-  readonly encodeResponse: (message: never) => Buffer;
-}
-
-/**
- * The grpc-js service definition for a protobuf-es service: paths and protobuf-es serializers, or
- * for the methods named in `serverCodecs`, their request decoder and response encoder.
- */
-export function serviceDefinition(
-  service: GenService<GenServiceMethods>,
-  serverCodecs: Readonly<Record<string, ServerCodec>> = {},
-): ServiceDefinition {
-  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const m of service.methods) {
-    const codec = Object.hasOwn(serverCodecs, m.localName) ? serverCodecs[m.localName] : undefined;
-    definition[m.localName] = {
-      path: `/${service.typeName}/${m.name}`,
-      originalName: m.localName,
-      requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
-      responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
-      requestSerialize: (value) => asBuffer(toBinary(m.input, value as MessageShape<DescMessage>)),
-      requestDeserialize: codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(m.input, bytes)),
-      responseSerialize:
-        (codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
-        ((value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>))),
-      responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
-    };
-  }
-  return definition as ServiceDefinition;
-}
-
-/** Wraps async handlers into the callback-style implementation grpc-js calls. */
 export function serviceImplementation<S extends GenServiceMethods>(
   service: GenService<S>,
   impl: ServiceImplementation<S>,
   options: AdapterOptions,
+  serverCodecs: Readonly<Record<string, ServerCodec>> = {},
 ): UntypedServiceImplementation {
   const out: UntypedServiceImplementation = {};
   for (const m of service.methods) {
     const method = `${service.typeName}/${m.name}`;
     const handler = (impl as Record<string, unknown>)[m.localName];
     if (typeof handler !== "function") throw new Error(`no handler for ${method}`);
+    const codec = Object.hasOwn(serverCodecs, m.localName) ? serverCodecs[m.localName] : undefined;
+    const io = methodIo(m.input, m.output, codec);
     switch (m.methodKind) {
       case "unary":
-        out[m.localName] = wrapUnary(method, handler as never, m.output, options);
+        out[m.localName] = wrapUnary(method, handler as never, io, options);
         break;
       case "server_streaming":
-        out[m.localName] = wrapServerStream(method, handler as never, m.output, options);
+        out[m.localName] = wrapServerStream(method, handler as never, io, options);
         break;
       case "client_streaming":
-        out[m.localName] = wrapClientStream(method, handler as never, m.output, options);
+        out[m.localName] = wrapClientStream(method, handler as never, io, options);
         break;
       default:
         throw new Error(`${method}: ${m.methodKind} is not supported`);

@@ -11,7 +11,7 @@ export {
 export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 export { RequestError, statusForKind, toWireError } from "./errors.js";
 export type { CallContext } from "./grpc-adapter.js";
-export { serviceDefinition } from "./grpc-adapter.js";
+export { serviceDefinition } from "./grpc-definition.js";
 export { readRevision } from "./handlers-relationship.js";
 export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 export {
@@ -22,8 +22,11 @@ export {
   startMetricsServer,
 } from "./observability.js";
 export {
+  checkTokens,
   createServer,
+  DEFAULT_IDLE_TIMEOUT_MS,
   type LatchServer,
+  MIN_TOKEN_LENGTH,
   type RunningServer,
   ServerConfigError,
   type ServerOptions,

@@ -1,6 +1,10 @@
 /** Request limits enforced at the edge, before any work is done. */
 export interface ServerLimits {
-  /** Largest request message grpc-js accepts; larger ones fail with RESOURCE_EXHAUSTED. */
+  /**
+   * Largest request message grpc-js accepts from an authenticated caller; larger ones fail with
+   * RESOURCE_EXHAUSTED. A call without a valid token is refused before its message is read at all
+   * (auth-interceptor.ts).
+   */
   readonly maxMessageBytes: number;
   /** Items in one CheckBulkPermissions. */
   readonly maxBulkItems: number;

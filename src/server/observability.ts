@@ -1,4 +1,5 @@
 /** JSON logs (pino) and Prometheus metrics (prom-client) on their own HTTP port. */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { status } from "@grpc/grpc-js";
@@ -137,11 +138,34 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves `GET /metrics` on its own port so that scraping needs no gRPC token. */
-export async function startMetricsServer(registry: Registry, listen: string): Promise<MetricsServer> {
+const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+
+/** Whether the request carries `Authorization: Bearer <token>`; constant time in the token. */
+function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+  const match = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header);
+  return match !== null && timingSafeEqual(digest(match[1]!.trim()), expected);
+}
+
+/**
+ * Serves `GET /metrics` on its own port so that scraping needs no gRPC token. With `token`, a
+ * scrape must send `Authorization: Bearer <token>` (Prometheus: `authorization: { credentials }`);
+ * others get 401. Without it, whoever reaches the port reads the metrics: bind it to a private
+ * address.
+ */
+export async function startMetricsServer(
+  registry: Registry,
+  listen: string,
+  options: { readonly token?: string } = {},
+): Promise<MetricsServer> {
   const { host, port } = splitHostPort(listen);
+  const expected = options.token === undefined ? undefined : digest(options.token);
   const server: HttpServer = createHttpServer((req, res) => {
     if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+      if (expected !== undefined && !bearerMatches(req.headers.authorization, expected)) {
+        res.writeHead(401, { "www-authenticate": 'Bearer realm="metrics"' });
+        res.end();
+        return;
+      }
       registry.metrics().then(
         (text) => {
           res.writeHead(200, { "content-type": registry.contentType });

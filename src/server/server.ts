@@ -1,4 +1,5 @@
 /** The gRPC server: services, auth, health, reflection, limits, graceful shutdown. */
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/index.js";
@@ -7,13 +8,16 @@ import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js"
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import type { Store } from "../store/index.js";
 import { createAuthenticator } from "./auth.js";
+import { authInterceptor } from "./auth-interceptor.js";
 import { checkPermissionCodec } from "./check-permission-codec.js";
 import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
-import { type AdapterOptions, serviceDefinition, serviceImplementation } from "./grpc-adapter.js";
+import { type AdapterOptions, type ServiceImplementation, serviceImplementation } from "./grpc-adapter.js";
+import { methodPaths, type ServerCodec, serverServiceDefinition } from "./grpc-definition.js";
 import { permissionHandlers } from "./handlers-permission.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
+import { closeSilentSockets, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./handshake-timeout.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
 import { useNodeTextEncoding } from "./text-encoding.js";
@@ -24,6 +28,8 @@ export interface ServerOptions {
   /** Pre-shared bearer tokens. Without any, `insecureNoAuth` must be set. */
   readonly tokens?: readonly string[];
   readonly insecureNoAuth?: boolean;
+  /** Accept tokens shorter than MIN_TOKEN_LENGTH (tests, development). */
+  readonly insecureShortTokens?: boolean;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly limits?: Partial<ServerLimits>;
@@ -32,7 +38,20 @@ export interface ServerOptions {
   readonly watchPollMs?: number;
   /** How often health probes the datastore (default 2000 ms); NOT_SERVING while it fails. */
   readonly healthProbeMs?: number;
+  /**
+   * A connection with no call in progress for this long is closed (default 5 min; GOAWAY, then
+   * the socket). The clock starts when the socket is accepted, so a plaintext socket that never
+   * sends a byte is closed after this long too.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * A socket that has not sent an HTTP/2 preface within this long is closed (default 10 s; see
+   * handshake-timeout.ts for what is judged and what TLS leaves to Node).
+   */
+  readonly handshakeTimeoutMs?: number;
 }
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export interface LatchServer {
   readonly grpc: Server;
@@ -47,48 +66,74 @@ export class ServerConfigError extends Error {
   override readonly name = "ServerConfigError";
 }
 
-export function createServer(options: ServerOptions): LatchServer {
+/** Shortest token accepted without `insecureShortTokens`: 16 characters, as a guess-proof floor. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Throws a ServerConfigError for a missing or too short token; returns the tokens. */
+export function checkTokens(
+  options: Pick<ServerOptions, "tokens" | "insecureNoAuth" | "insecureShortTokens">,
+  what = "token",
+): readonly string[] {
   const tokens = options.tokens ?? [];
   if (tokens.length === 0 && options.insecureNoAuth !== true) {
     throw new ServerConfigError("no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth");
   }
+  if (options.insecureShortTokens !== true) {
+    const short = tokens.findIndex((t) => [...t].length < MIN_TOKEN_LENGTH);
+    if (short >= 0) {
+      throw new ServerConfigError(
+        `${what} ${short + 1} of ${tokens.length} has ${[...tokens[short]!].length} characters: tokens need at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -hex 24\`), or --insecure-short-tokens for development`,
+      );
+    }
+  }
+  return tokens;
+}
+
+export function createServer(options: ServerOptions): LatchServer {
+  const tokens = checkTokens(options);
   useNodeTextEncoding();
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger ?? createLogger("info");
+  const adapter: AdapterOptions = {
+    log,
+    ...(options.metrics === undefined ? {} : { observer: options.metrics }),
+  };
+  // Every method added below is guarded: its token is checked before its message is read.
+  const guarded = new Set<string>();
   const grpc = new Server({
     "grpc.max_receive_message_length": limits.maxMessageBytes,
     "grpc.max_send_message_length": Math.max(limits.maxMessageBytes, 16 * 1024 * 1024),
     // Latch serves no channelz service, so nobody could read what grpc-js would track per call
     // (an object of callbacks and timestamps for every call).
     "grpc.enable_channelz": 0,
+    "grpc.max_connection_idle_ms": options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    interceptors: [authInterceptor(guarded, { ...adapter, auth: createAuthenticator(tokens) })],
   });
-  const shutdownController = new AbortController();
-  const adapter: AdapterOptions = {
-    auth: createAuthenticator(tokens),
-    log,
-    ...(options.metrics === undefined ? {} : { observer: options.metrics }),
+  const add = <S extends GenServiceMethods>(
+    service: GenService<S>,
+    impl: ServiceImplementation<S>,
+    codecs: Readonly<Record<string, ServerCodec>> = {},
+  ) => {
+    for (const path of methodPaths(service)) guarded.add(path);
+    grpc.addService(
+      serverServiceDefinition(service, codecs),
+      serviceImplementation(service, impl, adapter, codecs),
+    );
   };
-  grpc.addService(
-    serviceDefinition(PermissionService, { checkPermission: checkPermissionCodec }),
-    serviceImplementation(PermissionService, permissionHandlers(options.engine, limits), adapter),
+  const shutdownController = new AbortController();
+  add(PermissionService, permissionHandlers(options.engine, limits), {
+    checkPermission: checkPermissionCodec,
+  });
+  add(
+    RelationshipService,
+    relationshipHandlers({
+      store: options.store,
+      limits,
+      watchPollMs: options.watchPollMs ?? 50,
+      shutdown: shutdownController.signal,
+    }),
   );
-  grpc.addService(
-    serviceDefinition(RelationshipService),
-    serviceImplementation(
-      RelationshipService,
-      relationshipHandlers({
-        store: options.store,
-        limits,
-        watchPollMs: options.watchPollMs ?? 50,
-        shutdown: shutdownController.signal,
-      }),
-      adapter,
-    ),
-  );
-  grpc.addService(
-    serviceDefinition(SchemaService),
-    serviceImplementation(SchemaService, schemaHandlers(options.store, limits), adapter),
-  );
+  add(SchemaService, schemaHandlers(options.store, limits));
   const health = addHealth(grpc);
   const datastoreHealth = startDatastoreHealth({
     store: options.store,
@@ -107,6 +152,7 @@ export function createServer(options: ServerOptions): LatchServer {
           false,
         );
 
+  const stopWatching: (() => void)[] = [];
   return {
     grpc,
     limits,
@@ -114,11 +160,17 @@ export function createServer(options: ServerOptions): LatchServer {
       return new Promise((resolve, reject) => {
         grpc.bindAsync(address, credentials, (error, port) => {
           if (error !== null) reject(error);
-          else resolve(address.replace(/:\d+$/, `:${port}`));
+          else {
+            stopWatching.push(
+              closeSilentSockets(port, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS),
+            );
+            resolve(address.replace(/:\d+$/, `:${port}`));
+          }
         });
       });
     },
     async shutdown(graceMs = 10_000) {
+      for (const stop of stopWatching.splice(0)) stop();
       datastoreHealth.stop();
       for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
       shutdownController.abort();
@@ -140,6 +192,8 @@ export function createServer(options: ServerOptions): LatchServer {
 export interface StartOptions extends ServerOptions {
   readonly listen: string;
   readonly metricsListen?: string;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>` (401 otherwise). */
+  readonly metricsToken?: string;
 }
 
 export interface RunningServer {
@@ -159,11 +213,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     // A stray rejection must be seen, never take the server down.
     process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
   }
+  if (options.metricsToken !== undefined) {
+    checkTokens(
+      { tokens: [options.metricsToken], insecureShortTokens: options.insecureShortTokens === true },
+      "metrics token",
+    );
+  }
   const server = createServer({ ...options, logger: log });
   const address = await server.listen(options.listen);
   let metricsServer: MetricsServer | undefined;
   if (options.metricsListen !== undefined && options.metrics !== undefined) {
-    metricsServer = await startMetricsServer(options.metrics.registry, options.metricsListen);
+    metricsServer = await startMetricsServer(
+      options.metrics.registry,
+      options.metricsListen,
+      options.metricsToken === undefined ? {} : { token: options.metricsToken },
+    );
   }
   return {
     address,

@@ -15,12 +15,12 @@ defineClientContract("createClient over loopback gRPC", async () => {
   const server = await startServer({
     store,
     engine,
-    tokens: ["contract-token"],
+    tokens: ["contract-token-0123456789"],
     listen: "127.0.0.1:0",
     logger: createLogger("silent"),
     watchPollMs: 10,
   });
-  const client = createClient({ address: server.address, token: "contract-token" });
+  const client = createClient({ address: server.address, token: "contract-token-0123456789" });
   return {
     client,
     async cleanup() {

@@ -175,7 +175,10 @@ describe("latch serve", () => {
 
   it("serves with the schema it was given, and stops cleanly on SIGTERM", async () => {
     writeFileSync(join(dir, "schema.zed"), SCHEMA);
-    writeFileSync(join(dir, "config.json"), JSON.stringify({ tokens: ["from-config"], logLevel: "silent" }));
+    writeFileSync(
+      join(dir, "config.json"),
+      JSON.stringify({ tokens: ["from-config-0123456789"], logLevel: "silent" }),
+    );
     let stdout = "";
     const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
       stdout += chunk.toString();
@@ -197,7 +200,7 @@ describe("latch serve", () => {
     try {
       await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
       const address = /latch listening on (\S+)/.exec(stdout)![1]!;
-      const client = createClient({ address, token: "from-config" });
+      const client = createClient({ address, token: "from-config-0123456789" });
       expect((await client.readSchema()).schema).toBe(SCHEMA);
       await client.close();
     } finally {

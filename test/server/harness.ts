@@ -1,6 +1,7 @@
 /** Starts a real server on a loopback port with raw grpc-js clients for each service. */
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
 import { createEngine } from "../../src/engine/index.js";
 import { PermissionService } from "../../src/gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../../src/gen/latch/v1/relationship_service_pb.js";
@@ -10,13 +11,14 @@ import {
   createMetrics,
   type RunningServer,
   type ServerLimits,
+  type StartOptions,
   serviceDefinition,
   startServer,
 } from "../../src/server/index.js";
 import type { Store } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
-export const TOKEN = "test-token-1";
+export const TOKEN = "test-token-0123456789";
 
 export interface Harness {
   readonly server: RunningServer;
@@ -32,6 +34,10 @@ export async function startHarness(
     limits?: Partial<ServerLimits>;
     wrapStore?: (store: Store) => Store;
     metricsListen?: string;
+    /** Default: a silent logger. */
+    logger?: Logger;
+    /** Merged into what startServer is given. */
+    server?: Partial<StartOptions>;
   } = {},
 ): Promise<Harness> {
   const raw = await createSqliteStore({ path: ":memory:" });
@@ -41,13 +47,14 @@ export async function startHarness(
   const server = await startServer({
     store,
     engine,
-    tokens: [TOKEN, "second-token"],
+    tokens: [TOKEN, "second-token-0123456789"],
     listen: "127.0.0.1:0",
-    logger: createLogger("silent"),
+    logger: options.logger ?? createLogger("silent"),
     metrics,
     watchPollMs: 10,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
+    ...options.server,
   });
   const make = (service: Parameters<typeof serviceDefinition>[0]) => {
     const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(service), service.name);

@@ -83,7 +83,10 @@ describe("gRPC server over loopback", () => {
   });
 
   it("accepts any of the configured tokens", async () => {
-    const answer = await check(checkRequest("document:memo", "view", "user:bob"), auth("second-token"));
+    const answer = await check(
+      checkRequest("document:memo", "view", "user:bob"),
+      auth("second-token-0123456789"),
+    );
     expect(answer.permissionship).toBe(CheckPermissionResponse_Permissionship.ALLOWED);
   });
 

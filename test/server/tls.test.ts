@@ -1,7 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import { createEngine } from "../../src/engine/index.js";
@@ -44,10 +46,12 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
     server = await startServer({
       store,
       engine: createEngine({ store }),
-      tokens: ["tls-token"],
+      tokens: ["tls-token-0123456789"],
       listen: "127.0.0.1:0",
       logger: createLogger("silent"),
       tls: { cert, key: readFileSync(join(dir, "key.pem")) },
+      // Short, to show it closes only sockets that never spoke (TLS counts as speaking).
+      handshakeTimeoutMs: 200,
     });
   });
 
@@ -58,16 +62,40 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
   });
 
   it("serves a client that trusts the certificate", async () => {
-    const client = createClient({ address: server.address, token: "tls-token", tls: { rootCerts: cert } });
+    const client = createClient({
+      address: server.address,
+      token: "tls-token-0123456789",
+      tls: { rootCerts: cert },
+    });
     const { token } = await client.writeSchema("definition user {}");
     expect(token).not.toBe("");
     await client.close();
   });
 
+  it("keeps a TLS connection past the handshake timeout, and closes a silent socket", async () => {
+    const client = new grpc.Client(server.address, grpc.credentials.createSsl(cert));
+    try {
+      await new Promise<void>((resolve, reject) =>
+        client.waitForReady(Date.now() + 5000, (e) => (e ? reject(e) : resolve())),
+      );
+      await new Promise((r) => setTimeout(r, 600));
+      expect(client.getChannel().getConnectivityState(false)).toBe(grpc.connectivityState.READY);
+    } finally {
+      client.close();
+    }
+    const [host, port] = server.address.split(":") as [string, string];
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = connect(Number(port), host);
+      socket.on("error", () => {});
+      socket.on("close", () => resolve(true));
+    });
+    expect(closed).toBe(true);
+  });
+
   it("refuses a plaintext client", async () => {
     const client = createClient({
       address: server.address,
-      token: "tls-token",
+      token: "tls-token-0123456789",
       maxAttempts: 1,
       timeoutMs: 5000,
     });

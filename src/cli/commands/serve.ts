@@ -9,6 +9,7 @@ import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
 import { createEngine } from "../../engine/index.js";
 import {
+  checkTokens,
   createDatastoreGate,
   createLogger,
   createMetrics,
@@ -27,6 +28,10 @@ interface ServeOptions {
   schema?: string;
   token: string[];
   insecureNoAuth?: boolean;
+  insecureShortTokens?: boolean;
+  metricsToken?: string;
+  idleTimeoutMs?: string;
+  handshakeTimeoutMs?: string;
   tlsCert?: string;
   tlsKey?: string;
   metricsListen?: string;
@@ -107,7 +112,10 @@ export function serveCommand(): Command {
       new Option("--schema <file>", "schema written at start (unless already stored)").env("LATCH_SCHEMA"),
     )
     .addOption(
-      new Option("--token <token>", "pre-shared bearer token; repeat for several (env: comma-separated)")
+      new Option(
+        "--token <token>",
+        "pre-shared bearer token, at least 16 characters; repeat the flag for several (LATCH_TOKEN: one token; LATCH_TOKENS: several, separated by whitespace)",
+      )
         .env("LATCH_TOKEN")
         .argParser(collect),
     )
@@ -116,12 +124,35 @@ export function serveCommand(): Command {
         "LATCH_INSECURE_NO_AUTH",
       ),
     )
+    .addOption(
+      new Option(
+        "--insecure-short-tokens",
+        "accept tokens shorter than 16 characters (development only)",
+      ).env("LATCH_INSECURE_SHORT_TOKENS"),
+    )
     .addOption(new Option("--tls-cert <file>", "PEM certificate chain").env("LATCH_TLS_CERT"))
     .addOption(new Option("--tls-key <file>", "PEM private key").env("LATCH_TLS_KEY"))
     .addOption(
       new Option("--metrics-listen <host:port>", "serve Prometheus /metrics here").env(
         "LATCH_METRICS_LISTEN",
       ),
+    )
+    .addOption(
+      new Option("--metrics-token <token>", "bearer token /metrics requires (default: none, open)").env(
+        "LATCH_METRICS_TOKEN",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--idle-timeout-ms <n>",
+        "close connections without a call in progress for this long, also sockets that never speak (default 300000)",
+      ).env("LATCH_IDLE_TIMEOUT_MS"),
+    )
+    .addOption(
+      new Option(
+        "--handshake-timeout-ms <n>",
+        "close sockets that have not sent an HTTP/2 preface within this long (default 10000)",
+      ).env("LATCH_HANDSHAKE_TIMEOUT_MS"),
     )
     .addOption(
       new Option("--max-message-bytes <n>", "largest request accepted (default 4 MiB)").env(
@@ -160,18 +191,42 @@ export function serveCommand(): Command {
   return command;
 }
 
+const flag = (value: boolean | string | undefined) => value === true || String(value) === "true";
+
+/**
+ * Each `--token` flag (or LATCH_TOKEN, or an entry of the config file's `tokens`) is one token,
+ * whatever characters it holds: splitting on commas made `--token 'a,b'` accept `b` alone.
+ * Several tokens come from repeated flags, or from LATCH_TOKENS, separated by whitespace (which no
+ * token holds: it would not survive the `Bearer` header's trimming anyway).
+ */
+function tokensOf(command: Command, options: ServeOptions): string[] {
+  let tokens = options.token ?? [];
+  const listed = process.env.LATCH_TOKENS;
+  const source = command.getOptionValueSource("token");
+  if (listed !== undefined && source !== "cli") {
+    const more = listed.split(/\s+/).filter((t) => t !== "");
+    // Environment before config file, as for every other setting.
+    tokens = source === "env" ? [...tokens, ...more] : more;
+  }
+  return tokens.map((t) => t.trim()).filter((t) => t !== "");
+}
+
 async function serve(command: Command, options: ServeOptions): Promise<void> {
   applyConfig(command, options);
-  const tokens = (options.token ?? [])
-    .flatMap((t) => t.split(","))
-    .map((t) => t.trim())
-    .filter((t) => t !== "");
-  const insecure = options.insecureNoAuth === true || String(options.insecureNoAuth) === "true";
+  const tokens = tokensOf(command, options);
+  const insecure = flag(options.insecureNoAuth);
+  const insecureShortTokens = flag(options.insecureShortTokens);
   if (tokens.length === 0 && !insecure) {
     throw new Error(
-      "no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth for development",
+      "no token configured: give --token (or LATCH_TOKEN / LATCH_TOKENS), or --insecure-no-auth for development",
     );
   }
+  checkTokens({ tokens, insecureShortTokens });
+  if (options.metricsToken !== undefined) {
+    checkTokens({ tokens: [options.metricsToken], insecureShortTokens }, "metrics token");
+  }
+  const idleTimeoutMs = int(options.idleTimeoutMs, "--idle-timeout-ms");
+  const handshakeTimeoutMs = int(options.handshakeTimeoutMs, "--handshake-timeout-ms");
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new Error("--tls-cert and --tls-key go together");
   }
@@ -254,6 +309,10 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       engine,
       tokens,
       insecureNoAuth: insecure,
+      insecureShortTokens,
+      ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
+      ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+      ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
       logger: log,
       limits,
       listen: options.listen,
