@@ -34,6 +34,10 @@ export interface SourceFile {
   diagnostic(code: string, span: Span, message: string): Diagnostic;
 }
 
+/** Longest source line an excerpt shows whole, and how much of a longer one precedes the spot. */
+const MAX_EXCERPT = 160;
+const EXCERPT_BEFORE = 60;
+
 export function createSourceFile(text: string, file = "schema.zed"): SourceFile {
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) {
@@ -69,12 +73,19 @@ export function createSourceFile(text: string, file = "schema.zed"): SourceFile 
 
   function diagnostic(code: string, span: Span, message: string): Diagnostic {
     const { line, column } = position(span.start);
-    const source = lineText(line - 1);
-    const available = Math.max(1, source.length - (column - 1));
+    const full = lineText(line - 1);
+    const available = Math.max(1, full.length - (column - 1));
     const length = Math.max(1, Math.min(span.end - span.start, available));
+    // A very long line is shown as a window around the spot: the excerpt travels in error
+    // details (gRPC trailers have a size limit) and a terminal cannot show 100 KB lines anyway.
+    const from = full.length <= MAX_EXCERPT ? 0 : Math.max(0, column - 1 - EXCERPT_BEFORE);
+    const to = full.length <= MAX_EXCERPT ? full.length : Math.min(full.length, from + MAX_EXCERPT);
+    const lead = from > 0 ? "…" : "";
+    const source = `${lead}${full.slice(from, to)}${to < full.length ? "…" : ""}`;
     // Keep tabs in the caret prefix so the caret lines up however the reader's terminal shows tabs.
-    const prefix = source.slice(0, column - 1).replace(/[^\t]/g, " ");
-    const excerpt = `${source}\n${prefix}${"^".repeat(length)}`;
+    const prefix = `${lead}${full.slice(from, column - 1)}`.replace(/[^\t]/g, " ");
+    const caret = "^".repeat(Math.max(1, Math.min(length, to - (column - 1))));
+    const excerpt = `${source}\n${prefix}${caret}`;
     return { code, message, file, line, column, length, excerpt };
   }
 
