@@ -180,7 +180,7 @@ export function createEngine(options: EngineOptions): Engine {
     const m = walk.check(member, id);
     if (m === undefined) return undefined;
     dispatches += walk.steps - steps;
-    if (key !== undefined) shared?.set(key, m === false ? undefined : m, walk.validUntil);
+    if (key !== undefined) shared?.set(key, m === false ? undefined : m, walk.validUntil, walk.height);
     return m;
   };
 
@@ -189,7 +189,7 @@ export function createEngine(options: EngineOptions): Engine {
     contextual !== undefined || shared === undefined ? createRequestResults() : shared;
 
   const run = async (ctx: RequestContext, member: PlanMember, ids: readonly string[]) => {
-    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
+    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: 0 };
     try {
       return await dispatch(ctx, member, ids, undefined, acc);
     } finally {
@@ -251,6 +251,7 @@ export function createEngine(options: EngineOptions): Engine {
       // A cached answer needs no request context at all (building one is most of a hit's cost).
       const topKey =
         plain && shared !== undefined ? resultKeyOf(plan.id, revision, member, id, subjectKey) : undefined;
+      // At depth 1 any remembered answer fits: it was computed within the same limit.
       const cachedTop = topKey === undefined ? undefined : shared?.get(topKey, Date.now());
       const ctx = () =>
         makeContext(
@@ -276,7 +277,7 @@ export function createEngine(options: EngineOptions): Engine {
         out = await run(ctx(), member, [id]);
         m = out.m.get(id);
       } else if (cachedTop !== undefined) {
-        m = cachedTop ?? undefined;
+        m = cachedTop.m;
       } else if (walked !== undefined) {
         m = walked === false ? undefined : walked;
       } else {
@@ -376,7 +377,7 @@ export function createEngine(options: EngineOptions): Engine {
                 : resultKeyOf(plan.id, revision, group.member, id, group.subjectKey);
             const hit = key === undefined ? undefined : shared?.get(key, now);
             if (hit !== undefined) {
-              if (hit !== null) members.set(id, hit);
+              if (hit.m !== undefined) members.set(id, hit.m);
               continue;
             }
             const m = answerBy(walk, group.member, id, key);
