@@ -17,7 +17,7 @@ import { lookupSubjects } from "./lookup-subjects.js";
 import type { Member } from "./membership.js";
 import { buildMembershipIndex, type MembershipIndex, snapshotMembershipIndex } from "./membership-index.js";
 import type { Plan, PlanMember } from "./plan.js";
-import type { Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
+import type { CachedResult, Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
 import { createRevisions } from "./revisions.js";
 import { SnapshotWalk, type WalkAnswer } from "./snapshot-walk.js";
@@ -180,9 +180,14 @@ export function createEngine(options: EngineOptions): Engine {
     const m = walk.check(member, id);
     if (m === undefined) return undefined;
     dispatches += walk.steps - steps;
-    if (key !== undefined) shared?.set(key, m === false ? undefined : m, walk.validUntil, walk.height);
+    if (key !== undefined && walk.height <= maxDepth)
+      shared?.set(key, m === false ? undefined : m, walk.validUntil, walk.height);
     return m;
   };
+
+  /** A remembered answer at depth 1: only when its height fits (see walk-stack.ts). */
+  const fits = (hit: CachedResult | undefined): CachedResult | undefined =>
+    hit !== undefined && hit.height <= maxDepth ? hit : undefined;
 
   const resultsFor = (contextual: unknown): ResultStore =>
     // Contextual relationships change answers for this request only: keep them out of the cache.
@@ -251,8 +256,7 @@ export function createEngine(options: EngineOptions): Engine {
       // A cached answer needs no request context at all (building one is most of a hit's cost).
       const topKey =
         plain && shared !== undefined ? resultKeyOf(plan.id, revision, member, id, subjectKey) : undefined;
-      // At depth 1 any remembered answer fits: it was computed within the same limit.
-      const cachedTop = topKey === undefined ? undefined : shared?.get(topKey, Date.now());
+      const cachedTop = fits(topKey === undefined ? undefined : shared?.get(topKey, Date.now()));
       const ctx = () =>
         makeContext(
           plan,
@@ -375,7 +379,7 @@ export function createEngine(options: EngineOptions): Engine {
               shared === undefined
                 ? undefined
                 : resultKeyOf(plan.id, revision, group.member, id, group.subjectKey);
-            const hit = key === undefined ? undefined : shared?.get(key, now);
+            const hit = fits(key === undefined ? undefined : shared?.get(key, now));
             if (hit !== undefined) {
               if (hit.m !== undefined) members.set(id, hit.m);
               continue;

@@ -21,6 +21,7 @@ import {
   type Memberships,
   memberOf,
   orMember,
+  tooDeep,
 } from "./membership.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
@@ -58,12 +59,13 @@ export async function dispatch(
   const hops = stack === undefined ? 1 : stack.hops + hop;
   if (acc.deepest < hops) acc.deepest = hops;
   if (hops > ctx.maxDepth) {
-    throw new LatchError(
-      "check/max-depth-exceeded",
-      "failed-precondition",
-      `check exceeded the maximum depth of ${ctx.maxDepth} at ${member.label}; the data nests too deep`,
-      { maxDepth: ctx.maxDepth, at: member.label },
-    );
+    // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
+    // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
+    acc.deepest = Number.POSITIVE_INFINITY;
+    const m: Memberships = new Map();
+    const deep = tooDeep(member.label, ctx.maxDepth);
+    for (const id of ids) m.set(id, deep);
+    return { m, t: undefined };
   }
   ctx.dispatches++;
   const m: Memberships = new Map();
@@ -195,7 +197,7 @@ async function computeInto(
   if (sub.deepest > acc.deepest) acc.deepest = sub.deepest;
   // The batch's height stands for each id's: never lower than the id's own, so never too lenient.
   const height = sub.deepest - hops + 1;
-  const cacheable = sub.minCut >= depth && !ctx.explain;
+  const cacheable = sub.minCut >= depth && !ctx.explain && height !== Number.POSITIVE_INFINITY;
   if (sub.minCut < depth && sub.minCut < acc.minCut) acc.minCut = sub.minCut;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;

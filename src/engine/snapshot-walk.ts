@@ -6,9 +6,8 @@
  * algebra (membership.ts). It says "unknown" where the batched evaluator must answer instead:
  *
  * - a cycle: a subproblem met again on its own path (the batched evaluator cuts it, exactly);
- * - a path deeper than the engine's depth limit (the batched evaluator reports the error), counted
- *   in dispatch hops exactly as the batched evaluator counts them (see walk-stack.ts), including
- *   the heights of remembered answers;
+ * - a remembered answer that needed more hops than are left where it is met again (see
+ *   walk-stack.ts: depth is counted in dispatch hops exactly as the batched evaluator counts it);
  * - a walk longer than its step budget, which bounds the time it blocks the event loop.
  *
  * Subproblem answers are remembered for the walk's life: one walk serves every item of a bulk
@@ -16,7 +15,15 @@
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
-import { andMember, exceptMember, grantsDirectly, type Member, memberOf, orMember } from "./membership.js";
+import {
+  andMember,
+  exceptMember,
+  grantsDirectly,
+  type Member,
+  memberOf,
+  orMember,
+  tooDeep,
+} from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
 
@@ -102,7 +109,13 @@ export class SnapshotWalk {
       if (this.deepest < reach) this.deepest = reach;
       return seen ?? undefined;
     }
-    if (depth > this.maxDepth || --this.budget < 0) throw UNKNOWN;
+    if (depth > this.maxDepth) {
+      // Unknown (see membership.ts `tooDeep`): fails the check only if the answer depends on it;
+      // what leans on it is never reused (infinite height), as in the batched evaluator.
+      this.deepest = Number.POSITIVE_INFINITY;
+      return tooDeep(member.label, this.maxDepth);
+    }
+    if (--this.budget < 0) throw UNKNOWN;
     this.steps++;
     known.set(id, ON_PATH);
     const outer = this.deepest;
