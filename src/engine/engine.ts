@@ -42,9 +42,18 @@ import type { Acc } from "./walk-stack.js";
 const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
 const DENIED = Object.freeze({ state: "DENIED", missing: Object.freeze([]) } as const);
 
+/**
+ * The highest `maxDepth` allowed: the in-memory walk recurses once per hop (and per expression
+ * level within one, see schema/limits.ts), and must stay well inside Node's default stack.
+ */
+export const MAX_DEPTH_LIMIT = 1_000;
+
 export interface EngineOptions {
   readonly store: Store;
-  /** Maximum dispatch depth of one check (default 50). */
+  /**
+   * Most dispatch hops one check may go from its resource (default 50, at most 1,000); see
+   * walk-stack.ts for how hops are counted.
+   */
   readonly maxDepth?: number;
   /** Subproblem cache bounds, or `false` for none (default 100,000 entries, 64 MiB). */
   readonly cache?: { readonly maxEntries?: number; readonly maxBytes?: number } | false;
@@ -59,6 +68,14 @@ export interface EngineOptions {
 export function createEngine(options: EngineOptions): Engine {
   const store = options.store;
   const maxDepth = options.maxDepth ?? 50;
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT) {
+    throw new LatchError(
+      "config/invalid",
+      "invalid-argument",
+      `maxDepth must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${maxDepth}`,
+      { maxDepth },
+    );
+  }
   const maxBulkItems = options.maxBulkItems ?? 1000;
   const maxContextual = options.maxContextualRelationships ?? 100;
   const revisions = createRevisions(store, options.quantizationMs ?? 100);

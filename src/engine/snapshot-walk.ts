@@ -78,7 +78,9 @@ export class SnapshotWalk {
       this.height = this.deepest;
       return m;
     } catch (e) {
-      if (e !== UNKNOWN) throw e;
+      // A stack overflow (a walk deeper than the stack, with a high --max-depth) is no answer
+      // either: the batched evaluator, which awaits between hops, answers instead.
+      if (e !== UNKNOWN && !(e instanceof RangeError)) throw e;
       // Subproblems left on the path have no answer: start afresh for the next question.
       this.memo.clear();
       return undefined;
