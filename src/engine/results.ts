@@ -1,6 +1,6 @@
 /** Where subproblem results live: the shared LRU (keyed with revision) or a per-request map. */
 import { createCache } from "../cache/index.js";
-import { type Member, memberSize } from "./membership.js";
+import { memberSize } from "./membership.js";
 import type { CachedResult, ResultStore } from "./request-context.js";
 
 /** `until`: the result holds until the earliest expiration among the relationships it read. */
