@@ -63,9 +63,16 @@ export async function dispatch(
     // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
     acc.deepest = Number.POSITIVE_INFINITY;
     const m: Memberships = new Map();
+    const t: Traces | undefined = ctx.explain ? new Map() : undefined;
     const deep = tooDeep(member.label, ctx.maxDepth);
-    for (const id of ids) m.set(id, deep);
-    return { m, t: undefined };
+    for (const id of ids) {
+      m.set(id, deep);
+      pushTrace(t, id, {
+        label: `${member.def.name}:${id}#${member.name} (past the depth limit)`,
+        member: deep,
+      });
+    }
+    return { m, t };
   }
   ctx.dispatches++;
   const m: Memberships = new Map();
