@@ -469,7 +469,7 @@ export function createEngine(options: EngineOptions): Engine {
       const revision = await revisions.resolve(request.consistency);
       const plan = await revisions.planAt(revision);
       const member = resolveMember(plan, request.resource, request.permission);
-      const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal);
+      const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal, maxDepth);
       return { tree, revision, token: tokenOf(revision) };
     },
 
