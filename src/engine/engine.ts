@@ -146,7 +146,8 @@ export function createEngine(options: EngineOptions): Engine {
       state: shares ? { waitingOn: undefined } : undefined,
       membershipIndex: undefined,
     };
-    if (shares && subject.relation === undefined) {
+    // Explanations use the subject's memberships too, so they answer as plain checks do.
+    if (contextual === undefined && subject.relation === undefined) {
       // Built lazily, once per request, and shared across requests at the same revision.
       let pending: Promise<MembershipIndex | null> | undefined;
       const key = membershipKey(plan, revision, subjectKey);

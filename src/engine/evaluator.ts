@@ -58,22 +58,7 @@ export async function dispatch(
   const depth = stack === undefined ? 1 : stack.depth + 1;
   const hops = stack === undefined ? 1 : stack.hops + hop;
   if (acc.deepest < hops) acc.deepest = hops;
-  if (hops > ctx.maxDepth) {
-    // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
-    // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
-    acc.deepest = Number.POSITIVE_INFINITY;
-    const m: Memberships = new Map();
-    const t: Traces | undefined = ctx.explain ? new Map() : undefined;
-    const deep = tooDeep(member.label, ctx.maxDepth);
-    for (const id of ids) {
-      m.set(id, deep);
-      pushTrace(t, id, {
-        label: `${member.def.name}:${id}#${member.name} (past the depth limit)`,
-        member: deep,
-      });
-    }
-    return { m, t };
-  }
+  const tooFar = hops > ctx.maxDepth;
   ctx.dispatches++;
   const m: Memberships = new Map();
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
@@ -94,6 +79,18 @@ export async function dispatch(
     if (cut >= 0) {
       if (cut < acc.minCut) acc.minCut = cut;
       pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
+      continue;
+    }
+    if (tooFar) {
+      // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
+      // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
+      acc.deepest = Number.POSITIVE_INFINITY;
+      const deep = tooDeep(member.label, ctx.maxDepth);
+      m.set(id, deep);
+      pushTrace(t, id, {
+        label: `${member.def.name}:${id}#${member.name} (past the depth limit)`,
+        member: deep,
+      });
       continue;
     }
     let key = "";
@@ -385,15 +382,23 @@ async function evalRelation(
         if (t !== undefined || feeds.some((f) => m.get(f.id) !== true)) subjectIds.push(sid);
       }
       if (subjectIds.length === 0) continue;
-      if (target.indexed && t === undefined && ctx.membershipIndex !== undefined) {
+      // Explaining uses the index too: every path must answer alike (see walk-stack.ts).
+      if (target.indexed && ctx.membershipIndex !== undefined) {
         const index = await ctx.membershipIndex();
         if (index !== null && frame.hops + index.levels <= ctx.maxDepth) {
           if (acc.deepest < frame.hops + index.levels) acc.deepest = frame.hops + index.levels;
           if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
           const of = index.members.get(target);
           for (const sid of subjectIds) {
-            if (of === undefined || !of.has(sid)) continue;
-            for (const f of bySubject.get(sid)!) addMember(m, f.id, caveatOf(f.r) ?? true);
+            const found = of?.has(sid) === true;
+            for (const f of bySubject.get(sid)!) {
+              const y = found ? (caveatOf(f.r) ?? true) : undefined;
+              addMember(m, f.id, y);
+              pushTrace(t, f.id, {
+                label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
+                member: y,
+              });
+            }
           }
           continue;
         }
