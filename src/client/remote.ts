@@ -147,12 +147,13 @@ export function createClient(options: ClientOptions): LatchClient {
         true,
       );
       const state = permissionshipFromProto(res.permissionship);
+      const explain = res.debugTrace === undefined ? undefined : explainFromProto(res.debugTrace);
       return {
         state,
         allowed: state === "ALLOWED",
         missing: res.partialCaveatInfo?.missingRequiredContext ?? [],
         token: res.checkedAt?.token ?? "",
-        ...(res.debugTrace === undefined ? {} : { explain: explainFromProto(res.debugTrace) }),
+        ...(explain === undefined ? {} : { explain }),
       };
     },
 

@@ -17,7 +17,7 @@ import { lookupSubjects } from "./lookup-subjects.js";
 import type { Member } from "./membership.js";
 import { buildMembershipIndex, type MembershipIndex, snapshotMembershipIndex } from "./membership-index.js";
 import type { Plan, PlanMember } from "./plan.js";
-import type { Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
+import type { CachedResult, Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
 import { createRevisions } from "./revisions.js";
 import { SnapshotWalk, type WalkAnswer } from "./snapshot-walk.js";
@@ -42,9 +42,18 @@ import type { Acc } from "./walk-stack.js";
 const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
 const DENIED = Object.freeze({ state: "DENIED", missing: Object.freeze([]) } as const);
 
+/**
+ * The highest `maxDepth` allowed: the in-memory walk recurses once per hop (and per expression
+ * level within one, see schema/limits.ts), and must stay well inside Node's default stack.
+ */
+export const MAX_DEPTH_LIMIT = 1_000;
+
 export interface EngineOptions {
   readonly store: Store;
-  /** Maximum dispatch depth of one check (default 50). */
+  /**
+   * Most dispatch hops one check may go from its resource (default 50, at most 1,000); see
+   * walk-stack.ts for how hops are counted.
+   */
   readonly maxDepth?: number;
   /** Subproblem cache bounds, or `false` for none (default 100,000 entries, 64 MiB). */
   readonly cache?: { readonly maxEntries?: number; readonly maxBytes?: number } | false;
@@ -59,6 +68,14 @@ export interface EngineOptions {
 export function createEngine(options: EngineOptions): Engine {
   const store = options.store;
   const maxDepth = options.maxDepth ?? 50;
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT) {
+    throw new LatchError(
+      "config/invalid",
+      "invalid-argument",
+      `maxDepth must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${maxDepth}`,
+      { maxDepth },
+    );
+  }
   const maxBulkItems = options.maxBulkItems ?? 1000;
   const maxContextual = options.maxContextualRelationships ?? 100;
   const revisions = createRevisions(store, options.quantizationMs ?? 100);
@@ -129,7 +146,8 @@ export function createEngine(options: EngineOptions): Engine {
       state: shares ? { waitingOn: undefined } : undefined,
       membershipIndex: undefined,
     };
-    if (shares && subject.relation === undefined) {
+    // Explanations use the subject's memberships too, so they answer as plain checks do.
+    if (contextual === undefined && subject.relation === undefined) {
       // Built lazily, once per request, and shared across requests at the same revision.
       let pending: Promise<MembershipIndex | null> | undefined;
       const key = membershipKey(plan, revision, subjectKey);
@@ -180,16 +198,21 @@ export function createEngine(options: EngineOptions): Engine {
     const m = walk.check(member, id);
     if (m === undefined) return undefined;
     dispatches += walk.steps - steps;
-    if (key !== undefined) shared?.set(key, m === false ? undefined : m, walk.validUntil);
+    if (key !== undefined && walk.height <= maxDepth)
+      shared?.set(key, m === false ? undefined : m, walk.validUntil, walk.height);
     return m;
   };
+
+  /** A remembered answer at depth 1: only when its height fits (see walk-stack.ts). */
+  const fits = (hit: CachedResult | undefined): CachedResult | undefined =>
+    hit !== undefined && hit.height <= maxDepth ? hit : undefined;
 
   const resultsFor = (contextual: unknown): ResultStore =>
     // Contextual relationships change answers for this request only: keep them out of the cache.
     contextual !== undefined || shared === undefined ? createRequestResults() : shared;
 
   const run = async (ctx: RequestContext, member: PlanMember, ids: readonly string[]) => {
-    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
+    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: 0 };
     try {
       return await dispatch(ctx, member, ids, undefined, acc);
     } finally {
@@ -251,7 +274,7 @@ export function createEngine(options: EngineOptions): Engine {
       // A cached answer needs no request context at all (building one is most of a hit's cost).
       const topKey =
         plain && shared !== undefined ? resultKeyOf(plan.id, revision, member, id, subjectKey) : undefined;
-      const cachedTop = topKey === undefined ? undefined : shared?.get(topKey, Date.now());
+      const cachedTop = fits(topKey === undefined ? undefined : shared?.get(topKey, Date.now()));
       const ctx = () =>
         makeContext(
           plan,
@@ -276,7 +299,7 @@ export function createEngine(options: EngineOptions): Engine {
         out = await run(ctx(), member, [id]);
         m = out.m.get(id);
       } else if (cachedTop !== undefined) {
-        m = cachedTop ?? undefined;
+        m = cachedTop.m;
       } else if (walked !== undefined) {
         m = walked === false ? undefined : walked;
       } else {
@@ -374,9 +397,9 @@ export function createEngine(options: EngineOptions): Engine {
               shared === undefined
                 ? undefined
                 : resultKeyOf(plan.id, revision, group.member, id, group.subjectKey);
-            const hit = key === undefined ? undefined : shared?.get(key, now);
+            const hit = fits(key === undefined ? undefined : shared?.get(key, now));
             if (hit !== undefined) {
-              if (hit !== null) members.set(id, hit);
+              if (hit.m !== undefined) members.set(id, hit.m);
               continue;
             }
             const m = answerBy(walk, group.member, id, key);
@@ -447,7 +470,7 @@ export function createEngine(options: EngineOptions): Engine {
       const revision = await revisions.resolve(request.consistency);
       const plan = await revisions.planAt(revision);
       const member = resolveMember(plan, request.resource, request.permission);
-      const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal);
+      const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal, maxDepth);
       return { tree, revision, token: tokenOf(revision) };
     },
 

@@ -5,7 +5,7 @@
  */
 import { type CheckState, clip, LatchError } from "../core/index.js";
 import type { CompiledSchema } from "../schema/index.js";
-import type { CaveatExpr, CaveatLeaf, Member } from "./membership.js";
+import { type CaveatExpr, type CaveatLeaf, type Member, TOO_DEEP } from "./membership.js";
 import type { CaveatTrace } from "./types.js";
 
 export interface Verdict {
@@ -45,10 +45,16 @@ export function createCaveatEvaluator(
 ): CaveatEvaluator {
   const traces: CaveatTrace[] = [];
   const leafCache = new Map<CaveatExpr, Tri>();
+  // The first subproblem past the depth limit the answer depends on, for the error message.
+  let deep: CaveatLeaf | undefined;
 
   const leaf = (expr: CaveatLeaf): Tri => {
     const hit = leafCache.get(expr);
     if (hit !== undefined) return hit;
+    if (expr.name === TOO_DEEP) {
+      deep ??= expr;
+      return { v: "missing", missing: new Set([TOO_DEEP]) };
+    }
     const def = schema.caveats.get(expr.name);
     const context = mergeContext(requestContext, expr.context);
     if (def === undefined) {
@@ -138,6 +144,17 @@ export function createCaveatEvaluator(
       const r = evaluate(member);
       if (r.v === "true") return { state: "ALLOWED", missing: [] };
       if (r.v === "false") return { state: "DENIED", missing: [] };
+      if (r.missing.has(TOO_DEEP)) {
+        // The answer depends on a subproblem past the limit (see walk-stack.ts).
+        const at = String(deep?.context?.at ?? "");
+        const maxDepth = Number(deep?.context?.maxDepth ?? 0);
+        throw new LatchError(
+          "check/max-depth-exceeded",
+          "failed-precondition",
+          `check exceeded the maximum depth of ${maxDepth} at ${at}; the data nests too deep (raise --max-depth, or flatten the hierarchy)`,
+          { maxDepth, at },
+        );
+      }
       return { state: "CONDITIONAL", missing: [...r.missing].sort() };
     },
   };

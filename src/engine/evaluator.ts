@@ -21,6 +21,7 @@ import {
   type Memberships,
   memberOf,
   orMember,
+  tooDeep,
 } from "./membership.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
@@ -47,19 +48,17 @@ export async function dispatch(
   acc: Acc,
   neg = 0,
   origin?: Origin,
+  /** 0 for a step to the same object's own relation, which is not a hop (see walk-stack.ts). */
+  hop = 1,
 ): Promise<Out> {
   if (ctx.signal?.aborted) {
     throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
   }
+  // `depth` numbers the frames of the path (cycle cuts point at it); `hops` is what the limit counts.
   const depth = stack === undefined ? 1 : stack.depth + 1;
-  if (depth > ctx.maxDepth) {
-    throw new LatchError(
-      "check/max-depth-exceeded",
-      "failed-precondition",
-      `check exceeded the maximum depth of ${ctx.maxDepth} at ${member.label}; the data nests too deep`,
-      { maxDepth: ctx.maxDepth, at: member.label },
-    );
-  }
+  const hops = stack === undefined ? 1 : stack.hops + hop;
+  if (acc.deepest < hops) acc.deepest = hops;
+  const tooFar = hops > ctx.maxDepth;
   ctx.dispatches++;
   const m: Memberships = new Map();
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
@@ -82,15 +81,30 @@ export async function dispatch(
       pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
       continue;
     }
+    if (tooFar) {
+      // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
+      // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
+      acc.deepest = Number.POSITIVE_INFINITY;
+      const deep = tooDeep(member.label, ctx.maxDepth);
+      m.set(id, deep);
+      pushTrace(t, id, {
+        label: `${member.def.name}:${id}#${member.name} (past the depth limit)`,
+        member: deep,
+      });
+      continue;
+    }
     let key = "";
     if (!ctx.explain) {
       key = pre + id + suf;
+      // A remembered answer is only used where the depth left covers the height it needed.
+      const room = ctx.maxDepth - hops + 1;
       const hit = ctx.results.get(key, ctx.now);
-      if (hit !== undefined) {
-        if (hit !== null) m.set(id, hit);
+      if (hit !== undefined && hit.height <= room) {
+        if (hit.m !== undefined) m.set(id, hit.m);
+        if (acc.deepest < hops + hit.height - 1) acc.deepest = hops + hit.height - 1;
         continue;
       }
-      const flight = ctx.flights?.get(key);
+      const flight = hit === undefined ? ctx.flights?.get(key) : undefined;
       if (flight !== undefined && ctx.state !== undefined && !waitsFor(flight.owner, ctx.state)) {
         ctx.state.waitingOn = flight.owner;
         let shared: FlightResult;
@@ -99,9 +113,10 @@ export async function dispatch(
         } finally {
           ctx.state.waitingOn = undefined;
         }
-        if (shared !== null) {
+        if (shared !== null && shared.height <= room) {
           if (shared.m !== undefined) m.set(id, shared.m);
           if (shared.until < acc.validUntil) acc.validUntil = shared.until;
+          if (acc.deepest < hops + shared.height - 1) acc.deepest = hops + shared.height - 1;
           continue;
         }
       }
@@ -126,7 +141,7 @@ export async function dispatch(
   }
   const flights = ctx.explain ? undefined : ctx.flights;
   if (flights === undefined || ctx.state === undefined) {
-    await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin, uniqueKeys);
+    await computeInto(ctx, member, unique, stack, depth, hops, acc, m, t, neg, origin, uniqueKeys);
     return { m, t };
   }
   // Single-flight: others asking the same subproblems meanwhile wait for these answers.
@@ -137,12 +152,14 @@ export async function dispatch(
     flights.set(key, flight);
     owned.push(key);
   }
-  let done: { cacheable: boolean; until: number } | undefined;
+  let done: Computed | undefined;
   try {
-    done = await computeInto(ctx, member, unique, stack, depth, acc, m, t, neg, origin, uniqueKeys);
+    done = await computeInto(ctx, member, unique, stack, depth, hops, acc, m, t, neg, origin, uniqueKeys);
   } finally {
     for (const key of owned) flights.delete(key);
-    flight.settle((id) => (done?.cacheable ? { m: m.get(id), until: done.until } : null));
+    flight.settle((id) =>
+      done?.cacheable ? { m: m.get(id), until: done.until, height: done.height } : null,
+    );
   }
   return { m, t };
 }
@@ -153,6 +170,7 @@ async function computeInto(
   ids: readonly string[],
   stack: Stack | undefined,
   depth: number,
+  hops: number,
   acc: Acc,
   m: Memberships,
   t: Traces | undefined,
@@ -160,27 +178,36 @@ async function computeInto(
   origin: Origin | undefined,
   /** The result key of each of `ids` (same order); empty when explaining (nothing is cached). */
   keys: readonly string[],
-): Promise<{ cacheable: boolean; until: number }> {
-  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, neg, origin };
-  const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
+): Promise<Computed> {
+  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, hops, neg, origin };
+  const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
   if (sub.minCut === depth && ids.length > 1) {
     // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
-    let all = { cacheable: true, until: Number.POSITIVE_INFINITY };
+    let all: Computed = { cacheable: true, until: Number.POSITIVE_INFINITY, height: 1 };
     for (let i = 0; i < ids.length; i++) {
-      const one = await computeInto(ctx, member, [ids[i]!], stack, depth, acc, m, t, neg, origin, [keys[i]!]);
-      all = { cacheable: all.cacheable && one.cacheable, until: Math.min(all.until, one.until) };
+      const one = await computeInto(ctx, member, [ids[i]!], stack, depth, hops, acc, m, t, neg, origin, [
+        keys[i]!,
+      ]);
+      all = {
+        cacheable: all.cacheable && one.cacheable,
+        until: Math.min(all.until, one.until),
+        height: Math.max(all.height, one.height),
+      };
     }
     return all;
   }
   if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
-  const cacheable = sub.minCut >= depth && !ctx.explain;
+  if (sub.deepest > acc.deepest) acc.deepest = sub.deepest;
+  // The batch's height stands for each id's: never lower than the id's own, so never too lenient.
+  const height = sub.deepest - hops + 1;
+  const cacheable = sub.minCut >= depth && !ctx.explain && height !== Number.POSITIVE_INFINITY;
   if (sub.minCut < depth && sub.minCut < acc.minCut) acc.minCut = sub.minCut;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     const r = out.m.get(id);
     if (r !== undefined) m.set(id, r);
-    if (cacheable) ctx.results.set(keys[i]!, r, sub.validUntil);
+    if (cacheable) ctx.results.set(keys[i]!, r, sub.validUntil, height);
     if (t !== undefined) {
       const children = out.t?.get(id);
       pushTrace(t, id, {
@@ -190,7 +217,14 @@ async function computeInto(
       });
     }
   }
-  return { cacheable, until: sub.validUntil };
+  return { cacheable, until: sub.validUntil, height };
+}
+
+interface Computed {
+  readonly cacheable: boolean;
+  readonly until: number;
+  /** Dispatch hops the frame's answers needed, counting the frame itself. */
+  readonly height: number;
 }
 
 /**
@@ -212,18 +246,15 @@ function evalNode(
     case "computed": {
       const target = node.target;
       const s = ctx.subject;
+      if (target.node.k !== "relation") return dispatch(ctx, target, ids, frame, acc, neg);
       // A plain relation needs no frame of its own: its only way onwards is a subject set, which
       // dispatches (and so meets cycles) anyway. Skipping the frame saves a key, a cache write and
       // a single-flight entry per id. Not when explaining (the trace names the step), nor when the
-      // subject is that very relation (dispatch answers "itself").
-      if (
-        target.node.k === "relation" &&
-        !ctx.explain &&
-        (s.relation !== target.name || s.type !== target.def.name)
-      ) {
+      // subject is that very relation (dispatch answers "itself"); either way it is no hop.
+      if (!ctx.explain && (s.relation !== target.name || s.type !== target.def.name)) {
         return evalRelation(ctx, target, target.node.name, ids, frame, acc, neg);
       }
-      return dispatch(ctx, target, ids, frame, acc, neg);
+      return dispatch(ctx, target, ids, frame, acc, neg, undefined, 0);
     }
     case "relation":
       return evalRelation(ctx, member, node.name, ids, frame, acc, neg);
@@ -351,14 +382,23 @@ async function evalRelation(
         if (t !== undefined || feeds.some((f) => m.get(f.id) !== true)) subjectIds.push(sid);
       }
       if (subjectIds.length === 0) continue;
-      if (target.indexed && t === undefined && ctx.membershipIndex !== undefined) {
+      // Explaining uses the index too: every path must answer alike (see walk-stack.ts).
+      if (target.indexed && ctx.membershipIndex !== undefined) {
         const index = await ctx.membershipIndex();
-        if (index !== null) {
+        if (index !== null && frame.hops + index.levels <= ctx.maxDepth) {
+          if (acc.deepest < frame.hops + index.levels) acc.deepest = frame.hops + index.levels;
           if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
           const of = index.members.get(target);
           for (const sid of subjectIds) {
-            if (of === undefined || !of.has(sid)) continue;
-            for (const f of bySubject.get(sid)!) addMember(m, f.id, caveatOf(f.r) ?? true);
+            const found = of?.has(sid) === true;
+            for (const f of bySubject.get(sid)!) {
+              const y = found ? (caveatOf(f.r) ?? true) : undefined;
+              addMember(m, f.id, y);
+              pushTrace(t, f.id, {
+                label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
+                member: y,
+              });
+            }
           }
           continue;
         }

@@ -8,14 +8,14 @@ import type { Store } from "../store/index.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { Cancellation, ExpandNode } from "./types.js";
 
-const MAX_EXPAND_DEPTH = 50;
-
 export async function expandTree(
   store: Store,
   revision: Revision,
   member: PlanMember,
   id: string,
   signal: Cancellation | undefined,
+  /** The engine's depth limit; expand counts every member it expands on the path. */
+  maxDepth: number,
 ): Promise<ExpandNode> {
   const expandMember = async (
     m: PlanMember,
@@ -28,11 +28,12 @@ export async function expandTree(
     const object: ObjectRef = { type: m.def.name, id: objectId };
     const key = `${m.label}:${objectId}`;
     if (path.has(key)) return { kind: "leaf", object, relation: m.name, subjects: [] };
-    if (path.size >= MAX_EXPAND_DEPTH) {
+    if (path.size >= maxDepth) {
       throw new LatchError(
         "check/max-depth-exceeded",
         "failed-precondition",
-        `expand exceeded depth ${MAX_EXPAND_DEPTH}`,
+        `expand exceeded the maximum depth of ${maxDepth} at ${m.label}; the data nests too deep`,
+        { maxDepth, at: m.label },
       );
     }
     const next = new Set(path).add(key);

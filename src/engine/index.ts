@@ -1,3 +1,3 @@
 export type { EngineOptions } from "./engine.js";
-export { createEngine } from "./engine.js";
+export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
 export type * from "./types.js";

@@ -69,6 +69,7 @@ export const tokenFor = (deps: LookupDeps, revision: Revision): string =>
 export const freshAcc = (): Acc => ({
   minCut: Number.POSITIVE_INFINITY,
   validUntil: Number.POSITIVE_INFINITY,
+  deepest: 0,
 });
 
 /** The member `type#name` of a lookup, with the same error codes as Check. */

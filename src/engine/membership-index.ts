@@ -78,6 +78,7 @@ function* membershipWalk(
   const accepting = acceptingOf(plan);
   const members = new Map<PlanMember, Set<string>>();
   let validUntil = Number.POSITIVE_INFINITY;
+  let levels = 0;
   // Ids in a frontier are distinct: each reaches it once, when first added to `members`.
   let frontier = new Map<string, string[]>([[`${subject.type}#`, [subject.id, "*"]]]);
   for (let level = 0; frontier.size > 0; level++) {
@@ -102,6 +103,7 @@ function* membershipWalk(
           const id = r.resource.id;
           if (ids.has(id)) continue;
           ids.add(id);
+          levels = level + 1;
           // A member's label is its kind, `type#relation`: the next level asks who is in it.
           const list = next.get(member.label);
           if (list === undefined) next.set(member.label, [id]);
@@ -111,5 +113,5 @@ function* membershipWalk(
     }
     frontier = next;
   }
-  return { members, validUntil };
+  return { members, validUntil, levels };
 }

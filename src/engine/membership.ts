@@ -30,6 +30,19 @@ export function caveatLeaf(name: string, context: Readonly<Record<string, unknow
   return { op: "caveat", name, context };
 }
 
+/**
+ * The name of the leaf that stands for a subproblem past the depth limit. The walks carry it like
+ * an unknown caveat, so it only fails the check when the answer depends on it: `a + deep` is
+ * allowed when `a` is, whichever branch a walk explores first, batched or not. No schema caveat
+ * can have this name (names are checked).
+ */
+export const TOO_DEEP = "\u0000max-depth";
+
+/** The leaf for subproblem `at` (a `type#relation` label) past the limit `maxDepth`. */
+export function tooDeep(at: string, maxDepth: number): CaveatLeaf {
+  return { op: "caveat", name: TOO_DEEP, context: { at, maxDepth } };
+}
+
 /** A relationship's caveat as an expression leaf; undefined when it has none. */
 export function caveatOf(r: Relationship): CaveatLeaf | undefined {
   return r.caveat === undefined ? undefined : caveatLeaf(r.caveat.name, r.caveat.context);

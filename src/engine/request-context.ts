@@ -11,6 +11,12 @@ export interface MembershipIndex {
   readonly members: ReadonlyMap<PlanMember, ReadonlySet<string>>;
   /** Earliest expiration among the relationships walked (ms; Infinity: none). */
   readonly validUntil: number;
+  /**
+   * Levels of groups found above the subject (1: only groups it is directly in). A membership
+   * found at level k stands for a walk k hops down from the group: the walks use the index only
+   * where all its levels fit under the depth limit, so it answers exactly what they would.
+   */
+  readonly levels: number;
 }
 
 /** One request, as seen by others waiting on its subproblems (single-flight). */
@@ -20,7 +26,7 @@ export interface RequestState {
 }
 
 /** A flight's answer for one id; `null` tells waiters to compute it themselves (path-dependent result). */
-export type FlightResult = { readonly m: Member | undefined; readonly until: number } | null;
+export type FlightResult = CachedResult | null;
 
 /**
  * Subproblems being computed by one dispatch (one entry per id, all pointing here). The promise
@@ -31,10 +37,21 @@ export interface Flight {
   wait(id: string): Promise<FlightResult>;
 }
 
+/** A subproblem's answer as kept: the membership, until when it holds, and the depth it needed. */
+export interface CachedResult {
+  readonly m: Member | undefined;
+  readonly until: number;
+  /**
+   * Dispatch hops the answer needed, counting its own frame (see walk-stack.ts): it stands for a
+   * fresh walk only where the depth left covers it, so cached answers never reach past the limit.
+   */
+  readonly height: number;
+}
+
 /** Where subproblem results are kept: the shared cache, or a map private to one request. */
 export interface ResultStore {
-  get(key: string, now: number): Member | null | undefined;
-  set(key: string, member: Member | undefined, validUntil: number): void;
+  get(key: string, now: number): CachedResult | undefined;
+  set(key: string, member: Member | undefined, validUntil: number, height: number): void;
 }
 
 /** An explanation node before its caveats are evaluated. */

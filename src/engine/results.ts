@@ -1,13 +1,10 @@
 /** Where subproblem results live: the shared LRU (keyed with revision) or a per-request map. */
 import { createCache } from "../cache/index.js";
-import { type Member, memberSize } from "./membership.js";
-import type { ResultStore } from "./request-context.js";
+import { memberSize } from "./membership.js";
+import type { CachedResult, ResultStore } from "./request-context.js";
 
-interface Entry {
-  readonly m: Member | undefined;
-  /** The result holds until the earliest expiration among the relationships it read. */
-  readonly until: number;
-}
+/** `until`: the result holds until the earliest expiration among the relationships it read. */
+type Entry = CachedResult;
 
 export interface SharedResults extends ResultStore {
   readonly hits: number;
@@ -36,10 +33,10 @@ export function createSharedResults(maxEntries: number, maxBytes: number | undef
         return undefined;
       }
       hits++;
-      return e.m ?? null;
+      return e;
     },
-    set(key, m, until) {
-      cache.set(key, { m, until });
+    set(key, m, until, height) {
+      cache.set(key, { m, until, height });
     },
   };
 }
@@ -50,10 +47,10 @@ export function createRequestResults(): ResultStore {
     get(key, now) {
       const e = map.get(key);
       if (e === undefined || e.until <= now) return undefined;
-      return e.m ?? null;
+      return e;
     },
-    set(key, m, until) {
-      map.set(key, { m, until });
+    set(key, m, until, height) {
+      map.set(key, { m, until, height });
     },
   };
 }

@@ -6,7 +6,8 @@
  * algebra (membership.ts). It says "unknown" where the batched evaluator must answer instead:
  *
  * - a cycle: a subproblem met again on its own path (the batched evaluator cuts it, exactly);
- * - a path deeper than the engine's depth limit (the batched evaluator reports the error);
+ * - a remembered answer that needed more hops than are left where it is met again (see
+ *   walk-stack.ts: depth is counted in dispatch hops exactly as the batched evaluator counts it);
  * - a walk longer than its step budget, which bounds the time it blocks the event loop.
  *
  * Subproblem answers are remembered for the walk's life: one walk serves every item of a bulk
@@ -14,7 +15,15 @@
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
-import { andMember, exceptMember, grantsDirectly, type Member, memberOf, orMember } from "./membership.js";
+import {
+  andMember,
+  exceptMember,
+  grantsDirectly,
+  type Member,
+  memberOf,
+  orMember,
+  tooDeep,
+} from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
 
@@ -36,9 +45,16 @@ export class SnapshotWalk {
   validUntil = Number.POSITIVE_INFINITY;
   /** Subproblems computed, for the engine's statistics. */
   steps = 0;
+  /** Dispatch hops the last answer needed (see walk-stack.ts), kept with it in the shared cache. */
+  height = 1;
   private budget = STEP_BUDGET;
   private readonly memo = new Map<PlanMember, Map<string, Member | typeof NO | typeof ON_PATH>>();
+  /** The height each memo entry needed: it stands for a fresh walk only where it fits. */
+  private readonly heights = new Map<PlanMember, Map<string, number>>();
+  /** Deepest hop the subproblem being computed has needed so far. */
+  private deepest = 0;
   private members: MembershipIndex["members"] | null | undefined;
+  private levels = 0;
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
   private lastId = "";
@@ -56,10 +72,15 @@ export class SnapshotWalk {
   /** The subject's membership in `member` of object `id`; undefined when this walk cannot tell. */
   check(member: PlanMember, id: string): WalkAnswer {
     this.budget = STEP_BUDGET;
+    this.deepest = 1;
     try {
-      return this.has(member, id, 1) ?? false;
+      const m = this.has(member, id, 1) ?? false;
+      this.height = this.deepest;
+      return m;
     } catch (e) {
-      if (e !== UNKNOWN) throw e;
+      // A stack overflow (a walk deeper than the stack, with a high --max-depth) is no answer
+      // either: the batched evaluator, which awaits between hops, answers instead.
+      if (e !== UNKNOWN && !(e instanceof RangeError)) throw e;
       // Subproblems left on the path have no answer: start afresh for the next question.
       this.memo.clear();
       return undefined;
@@ -69,22 +90,42 @@ export class SnapshotWalk {
   private has(member: PlanMember, id: string, depth: number): Member | undefined {
     const s = this.subject;
     // A subject set checked against itself is a member of itself.
-    if (s.relation === member.name && s.type === member.def.name && s.id === id) return true;
+    if (s.relation === member.name && s.type === member.def.name && s.id === id) {
+      if (this.deepest < depth) this.deepest = depth;
+      return true;
+    }
     let known = this.memo.get(member);
-    if (known === undefined) {
+    let heights = this.heights.get(member);
+    if (known === undefined || heights === undefined) {
       known = new Map();
+      heights = new Map();
       this.memo.set(member, known);
+      this.heights.set(member, heights);
     }
     const seen = known.get(id);
     if (seen !== undefined) {
       if (seen === ON_PATH) throw UNKNOWN;
+      // Computed from a shallower place, it may have needed more hops than are left here.
+      const reach = depth + (heights.get(id) ?? 1) - 1;
+      if (reach > this.maxDepth) throw UNKNOWN;
+      if (this.deepest < reach) this.deepest = reach;
       return seen ?? undefined;
     }
-    if (depth > this.maxDepth || --this.budget < 0) throw UNKNOWN;
+    if (depth > this.maxDepth) {
+      // Unknown (see membership.ts `tooDeep`): fails the check only if the answer depends on it;
+      // what leans on it is never reused (infinite height), as in the batched evaluator.
+      this.deepest = Number.POSITIVE_INFINITY;
+      return tooDeep(member.label, this.maxDepth);
+    }
+    if (--this.budget < 0) throw UNKNOWN;
     this.steps++;
     known.set(id, ON_PATH);
+    const outer = this.deepest;
+    this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
     known.set(id, m ?? NO);
+    heights.set(id, this.deepest - depth + 1);
+    if (this.deepest < outer) this.deepest = outer;
     return m;
   }
 
@@ -93,7 +134,8 @@ export class SnapshotWalk {
       case "nil":
         return undefined;
       case "computed":
-        return this.has(node.target, id, depth + 1);
+        // The object's own relation is no hop; another permission of it is (see walk-stack.ts).
+        return this.has(node.target, id, node.target.node.k === "relation" ? depth : depth + 1);
       case "relation":
         return this.relation(member.def, node.name, id, depth);
       case "arrow":
@@ -159,9 +201,14 @@ export class SnapshotWalk {
       if (this.members === undefined) {
         const index = this.membershipIndex();
         this.members = index?.members ?? null;
+        this.levels = index?.levels ?? 0;
         if (index !== null) this.expires(index.validUntil);
       }
-      if (this.members !== null) return this.members.get(target)?.has(id) === true ? true : undefined;
+      // Only where all of its levels fit under the limit, as in the batched evaluator.
+      if (this.members !== null && depth + this.levels <= this.maxDepth) {
+        if (this.deepest < depth + this.levels) this.deepest = depth + this.levels;
+        return this.members.get(target)?.has(id) === true ? true : undefined;
+      }
     }
     return this.has(target, id, depth + 1);
   }

@@ -1,6 +1,16 @@
 /**
  * The path a check walks: one frame per dispatch, so that a subproblem met again on its own path
  * is recognised as a cycle (see `onStack`), plus the facts a frame gathers while it is computed.
+ *
+ * Depth, the one definition both walks (evaluator.ts, snapshot-walk.ts), explain and the lookups
+ * use: the number of dispatch hops from the checked resource. The resource's own permission is
+ * depth 1; each step to another object (an arrow, a subject set) and each step to another
+ * permission of the same object adds one; reading the object's own relation (`viewer` in
+ * `view = viewer + parent->view`) does not. A check that needs a subproblem deeper than the
+ * engine's `maxDepth` (`--max-depth`, default 50) fails with `check/max-depth-exceeded`, on every
+ * path: a remembered answer (cache, memo, single-flight) keeps the height it needed and is only
+ * used where the depth left covers it, and the subject's memberships found upwards
+ * (membership-index.ts) only where all of their levels fit.
  */
 import { LatchError } from "../core/index.js";
 
@@ -9,7 +19,10 @@ export interface Stack {
   readonly parent: Stack | undefined;
   readonly label: string;
   readonly ids: ReadonlySet<string>;
+  /** The frame's place on the path (1, 2, 3 ...): cycle cuts point at it. */
   readonly depth: number;
+  /** Dispatch hops from the resource, as the depth limit counts them (see above). */
+  readonly hops: number;
   /** How many exclusion right-hand sides enclose this frame. */
   readonly neg: number;
   /** For each id, the ids of the parent frame it was reached from; absent: the same ids. */
@@ -25,6 +38,8 @@ export interface Acc {
   minCut: number;
   /** Earliest expiration among relationships read (ms since epoch; Infinity: none). */
   validUntil: number;
+  /** Deepest depth the frame's answer needed (itself, its callees, the heights of answers reused). */
+  deepest: number;
 }
 
 /**

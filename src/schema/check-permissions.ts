@@ -16,8 +16,14 @@ function arrowText(tupleset: string, computed: string, fn: string | undefined): 
     : `${clip(tupleset)}.${clip(fn)}(${clip(computed)})`;
 }
 
-export function checkPermissions(definitions: Definitions, report: Report): void {
+export function checkPermissions(
+  definitions: Definitions,
+  report: Report,
+  /** Definitions already reported as too large: not walked (see MAX_DEFINITION_MEMBERS). */
+  skip: ReadonlySet<DefinitionNode>,
+): void {
   for (const { node, members } of definitions.values()) {
+    if (skip.has(node)) continue;
     const refs = new Map<string, { name: NameNode }[]>();
     for (const member of node.members) {
       if (member.kind !== "permission" || members.get(member.name.text) !== member) continue;

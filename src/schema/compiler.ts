@@ -11,6 +11,7 @@ import { toPermissionExpr } from "./expr.js";
 import { formatCompiled } from "./format.js";
 import { fnv1a64 } from "./hash.js";
 import type { AllowedSubject, CaveatDef, CompiledSchema, DefinitionDef, MemberDef } from "./ir.js";
+import { MAX_DEFINITION_MEMBERS } from "./limits.js";
 import { memberNameProblem, suggest, typeNameProblem } from "./names.js";
 
 export interface CompileResult {
@@ -39,6 +40,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
   let useExpiration = false;
   const definitions = new Map<string, { node: DefinitionNode; members: Map<string, MemberNode> }>();
   const caveats = new Map<string, CaveatNode>();
+  const oversized = new Set<DefinitionNode>();
 
   for (const statement of ast.statements) {
     if (statement.kind === "use") {
@@ -83,6 +85,15 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
   function collectMembers(node: DefinitionNode): Map<string, MemberNode> {
     const members = new Map<string, MemberNode>();
     for (const member of node.members) {
+      if (members.size === MAX_DEFINITION_MEMBERS && !oversized.has(node)) {
+        // The permission checks recurse along references between members: they skip this one.
+        oversized.add(node);
+        report(
+          "schema/too-large",
+          member.name.span,
+          `definition \`${node.name.text}\` has more than ${MAX_DEFINITION_MEMBERS} relations and permissions; split it into several definitions`,
+        );
+      }
       const problem = memberNameProblem(member.name.text);
       if (problem) report("schema/invalid-name", member.name.span, problem);
       const existing = members.get(member.name.text);
@@ -175,7 +186,7 @@ export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
     }
   }
 
-  checkPermissions(definitions, report);
+  checkPermissions(definitions, report, oversized);
 
   const compiledCaveats = new Map<string, CaveatDef>();
   for (const node of caveats.values()) {

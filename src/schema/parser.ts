@@ -24,7 +24,8 @@ import type {
 } from "./ast.js";
 import { ABORT, TokenCursor } from "./cursor.js";
 import type { Diagnostic, SourceFile, Span } from "./diagnostics.js";
-import { tokenize } from "./lexer.js";
+import { type Token, tokenize } from "./lexer.js";
+import { MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_TERMS, MAX_TYPE_DEPTH } from "./limits.js";
 
 const STATEMENT_KEYWORDS = new Set(["definition", "caveat", "use"]);
 const MEMBER_KEYWORDS = new Set(["relation", "permission", "definition", "caveat", "use"]);
@@ -46,6 +47,13 @@ export function parse(source: SourceFile): ParseResult {
 
 class Parser extends TokenCursor {
   private parenDepth = 0;
+  // Per permission expression, for the limits in limits.ts: the compiled depth of each operator
+  // node built (leaves are 0), the terms seen, and whether a limit was hit. Past a limit the rest
+  // of the expression is still parsed (so the next member parses too) but no longer built, which
+  // keeps the tree small for everything that walks it later.
+  private depths = new WeakMap<ExprNode, number>();
+  private terms = 0;
+  private overLimit = false;
 
   // ---- statements ----------------------------------------------------------------------------
 
@@ -258,6 +266,8 @@ class Parser extends TokenCursor {
     const name = this.expectName("a permission name");
     this.expectPunct("=", "`=` and an expression, as in `permission view = viewer + editor`");
     this.parenDepth = 0;
+    this.terms = 0;
+    this.overLimit = false;
     const expr = this.parseBinary(0);
     return { kind: "permission", name, expr, comments, span: { start: keyword.start, end: expr.span.end } };
   }
@@ -271,9 +281,9 @@ class Parser extends TokenCursor {
   ] as const;
 
   /** Consumes `op` if it is next, also across newlines inside parentheses or on a continuation line. */
-  private matchOperator(op: string): boolean {
+  private matchOperator(op: string): Token | undefined {
     const ahead = this.peekPastNewlines();
-    if (!this.isPunct(ahead, op)) return false;
+    if (!this.isPunct(ahead, op)) return undefined;
     this.skipNewlines();
     const operator = this.next();
     const resume = this.pos;
@@ -293,24 +303,83 @@ class Parser extends TokenCursor {
       this.pos = resume;
       throw ABORT;
     }
-    return true;
+    return operator;
   }
 
+  /**
+   * The operator loop is iterative, but a left-associative chain still builds a deep tree (`a - b
+   * - c ...`), so the depth is measured on the tree as the compiler will flatten it.
+   */
   private parseBinary(level: number): ExprNode {
     const spec = Parser.LEVELS[level];
     if (!spec) return this.parseAtom();
     let left = this.parseBinary(level + 1);
-    while (this.matchOperator(spec.op)) {
+    for (let operator = this.matchOperator(spec.op); operator; operator = this.matchOperator(spec.op)) {
       const right = this.parseBinary(level + 1);
+      if (this.overLimit) continue;
+      const depth = this.compiledDepth(spec.kind, left, right);
+      if (depth > MAX_EXPRESSION_DEPTH) {
+        this.tooDeep(operator, `\`${spec.op}\` nests this expression ${depth} levels deep`);
+        continue;
+      }
       left = { kind: spec.kind, left, right, span: { start: left.span.start, end: right.span.end } };
+      this.depths.set(left, depth);
     }
     return left;
+  }
+
+  /** Levels of `left op right` once `+` and `&` runs are flattened (see expr.ts). */
+  private compiledDepth(kind: ExprNode["kind"], left: ExprNode, right: ExprNode): number {
+    const inner = (node: ExprNode): number => {
+      const depth = this.depths.get(node) ?? 0;
+      return node.kind === kind && kind !== "exclusion" ? depth - 1 : depth;
+    };
+    return 1 + Math.max(inner(left), inner(right));
+  }
+
+  private tooDeep(span: Span, what: string): void {
+    this.overLimit = true;
+    this.error(
+      "schema/too-deep",
+      span,
+      `${what}; at most ${MAX_EXPRESSION_DEPTH} levels are allowed: split it into permissions that refer to one another`,
+    );
+  }
+
+  /** Counts a term of the current expression against MAX_EXPRESSION_TERMS. */
+  private countTerm(span: Span): void {
+    this.terms++;
+    if (this.terms <= MAX_EXPRESSION_TERMS || this.overLimit) return;
+    this.overLimit = true;
+    this.error(
+      "schema/too-large",
+      span,
+      `this expression has more than ${MAX_EXPRESSION_TERMS} terms; split it into permissions that refer to one another, or group the subjects with a relation`,
+    );
+  }
+
+  /** Skips a parenthesised group without recursing into it (it is too deep to parse). */
+  private skipGroup(): void {
+    let depth = 0;
+    for (;;) {
+      const token = this.peek();
+      if (token.kind === "eof" || this.isPunct(token, "}")) return;
+      this.next();
+      if (this.isPunct(token, "(")) depth++;
+      else if (this.isPunct(token, ")") && --depth === 0) return;
+    }
   }
 
   private parseAtom(): ExprNode {
     if (this.parenDepth > 0) this.skipNewlines();
     const token = this.peek();
     if (this.isPunct(token, "(")) {
+      if (this.parenDepth >= MAX_EXPRESSION_DEPTH) {
+        if (!this.overLimit)
+          this.tooDeep(token, `parentheses nest more than ${MAX_EXPRESSION_DEPTH} deep here`);
+        this.skipGroup();
+        return { kind: "nil", span: { start: token.start, end: token.end } };
+      }
       this.next();
       this.parenDepth++;
       this.skipNewlines();
@@ -323,6 +392,7 @@ class Parser extends TokenCursor {
     if (token.kind !== "ident") this.fail(token, "a relation, a permission, `nil` or `(`");
     this.next();
     const name: NameNode = { text: token.text, span: { start: token.start, end: token.end } };
+    this.countTerm(name.span);
     if (token.text === "nil") return { kind: "nil", span: name.span };
     let node: ExprNode;
     if (this.isPunct(this.peek(), "->")) {
@@ -411,14 +481,22 @@ class Parser extends TokenCursor {
     };
   }
 
-  private parseType(): TypeNode {
+  private parseType(depth = 0): TypeNode {
     const name = this.expectName("a parameter type such as `int`, `string` or `list<string>`");
     const args: TypeNode[] = [];
     let end = name.span.end;
     if (this.isPunct(this.peek(), "<")) {
+      if (depth >= MAX_TYPE_DEPTH) {
+        this.error(
+          "schema/too-deep",
+          this.peek(),
+          `type arguments nest more than ${MAX_TYPE_DEPTH} deep; flatten the parameter type`,
+        );
+        throw ABORT;
+      }
       this.next();
       for (;;) {
-        args.push(this.parseType());
+        args.push(this.parseType(depth + 1));
         if (this.isPunct(this.peek(), ",")) {
           this.next();
           continue;

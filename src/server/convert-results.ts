@@ -1,5 +1,5 @@
 /** Converters for engine answers (checks, traces, expansions) between engine types and the wire. */
-import { create, type JsonObject } from "@bufbuild/protobuf";
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { CheckState } from "../core/index.js";
 import type { CaveatTrace, ExpandNode, ExplainNode } from "../engine/index.js";
@@ -8,6 +8,7 @@ import {
   CaveatTrace_Result,
   type CaveatTrace as CaveatTraceMessage,
   type CheckTrace,
+  type CheckTraceNodeSchema,
   CheckTraceSchema,
   type PermissionRelationshipTree,
   PermissionRelationshipTreeSchema,
@@ -58,39 +59,73 @@ function jsonObject(value: Readonly<Record<string, unknown>>): JsonObject {
   ) as JsonObject;
 }
 
-export function explainToProto(node: ExplainNode): CheckTrace {
-  return create(CheckTraceSchema, {
-    label: node.label,
-    permissionship: permissionshipToProto(node.state),
-    caveats: (node.caveats ?? []).map(caveatTraceToProto),
-    children: (node.children ?? []).map(explainToProto),
-    cached: node.cached ?? false,
-  });
+/**
+ * The explanation on the wire: its steps flat, depth first, each naming its parent (see
+ * `CheckTrace` in permission_service.proto). Both directions walk with an explicit stack, so no
+ * explanation is too deep to convert.
+ */
+export function explainToProto(root: ExplainNode): CheckTrace {
+  const nodes: MessageInitShape<typeof CheckTraceNodeSchema>[] = [];
+  const stack: { node: ExplainNode; parent: number }[] = [{ node: root, parent: 0 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { node, parent } = item;
+    nodes.push({
+      label: node.label,
+      permissionship: permissionshipToProto(node.state),
+      caveats: (node.caveats ?? []).map(caveatTraceToProto),
+      cached: node.cached ?? false,
+      parent,
+    });
+    const self = nodes.length;
+    const children = node.children ?? [];
+    // Pushed in reverse so they come out, and are numbered, in order.
+    for (let i = children.length - 1; i >= 0; i--) stack.push({ node: children[i]!, parent: self });
+  }
+  return create(CheckTraceSchema, { nodes });
 }
 
-export function explainFromProto(msg: CheckTrace): ExplainNode {
-  const caveats = msg.caveats.map(
-    (c): CaveatTrace => ({
-      name: c.caveatName,
-      context: c.context ?? {},
-      result:
-        c.result === CaveatTrace_Result.TRUE
-          ? "true"
-          : c.result === CaveatTrace_Result.FALSE
-            ? "false"
-            : c.result === CaveatTrace_Result.MISSING
-              ? "missing"
-              : "error",
-      ...(c.missingRequiredContext.length > 0 ? { missing: c.missingRequiredContext } : {}),
-      ...(c.error === "" ? {} : { error: c.error }),
-    }),
-  );
+interface BuiltNode {
+  label: string;
+  state: CheckState;
+  caveats?: CaveatTrace[];
+  children?: BuiltNode[];
+  cached?: true;
+}
+
+/** Rebuilds the tree the engine returned; undefined when the trace names no root. */
+export function explainFromProto(msg: CheckTrace): ExplainNode | undefined {
+  const built: BuiltNode[] = [];
+  for (const [i, n] of msg.nodes.entries()) {
+    const caveats = n.caveats.map(caveatTraceFromProto);
+    const node: BuiltNode = {
+      label: n.label,
+      state: permissionshipFromProto(n.permissionship),
+      ...(caveats.length > 0 ? { caveats } : {}),
+      ...(n.cached ? { cached: true as const } : {}),
+    };
+    built.push(node);
+    // A parent comes first; anything else (a malformed trace) is left out, never looped on.
+    if (i === 0 || n.parent === 0 || n.parent > i) continue;
+    const parent = built[n.parent - 1]!;
+    (parent.children ??= []).push(node);
+  }
+  return built[0];
+}
+
+function caveatTraceFromProto(c: CaveatTraceMessage): CaveatTrace {
   return {
-    label: msg.label,
-    state: permissionshipFromProto(msg.permissionship),
-    ...(caveats.length > 0 ? { caveats } : {}),
-    ...(msg.children.length > 0 ? { children: msg.children.map(explainFromProto) } : {}),
-    ...(msg.cached ? { cached: true } : {}),
+    name: c.caveatName,
+    context: c.context ?? {},
+    result:
+      c.result === CaveatTrace_Result.TRUE
+        ? "true"
+        : c.result === CaveatTrace_Result.FALSE
+          ? "false"
+          : c.result === CaveatTrace_Result.MISSING
+            ? "missing"
+            : "error",
+    ...(c.missingRequiredContext.length > 0 ? { missing: c.missingRequiredContext } : {}),
+    ...(c.error === "" ? {} : { error: c.error }),
   };
 }
 

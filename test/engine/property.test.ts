@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isLatchError, type SubjectRef } from "../../src/core/index.js";
-import { type CheckBulkItem, createEngine } from "../../src/engine/index.js";
+import { type CheckBulkItem, createEngine, type Engine } from "../../src/engine/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { createMemoryStore } from "./memory-store.js";
 import { scenarioArb, TYPES, USERS } from "./random-scenarios.js";
@@ -120,5 +120,105 @@ describe("engine equals the reference evaluator", () => {
     expect(seen.CONDITIONAL).toBeGreaterThan(0);
     expect(seen.DENIED).toBeGreaterThan(0);
     expect(seen.unstratified).toBeLessThan((seen.ALLOWED + seen.DENIED + seen.CONDITIONAL) / 4);
+  });
+});
+
+/**
+ * Issue 23, finding 4: the depth limit must not depend on the path a check takes. The same random
+ * questions, with a small limit and a `par` chain longer than it, go through the in-memory walk
+ * (a store that offers snapshots), the batched evaluator (one that does not), the batched
+ * evaluator explaining, and CheckBulk on both: every answer, error included, must be the same.
+ */
+describe("both walks give the same answer at the depth limit", () => {
+  const WALK_IDS = ["o0", "o1", "o2"] as const;
+  const walkScenarios = fc.record({
+    scenario: scenarioArb({
+      ids: WALK_IDS,
+      extraLeaf: "par->perm1",
+      rel0Modes: ["plain", "plain", "caveat", "expires-later"],
+      maxRelationships: 25,
+      contexts: [{}, { x: 6 }, undefined],
+    }),
+    chain: fc.integer({ min: 0, max: 9 }),
+    maxDepth: fc.constantFrom(2, 3, 4, 6),
+  });
+  const outcome = async (run: () => Promise<{ state: string }>): Promise<string> => {
+    try {
+      return (await run()).state;
+    } catch (e) {
+      if (isLatchError(e)) return e.code;
+      throw e;
+    }
+  };
+
+  it("on random schemas, relationships and limits", async () => {
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(walkScenarios, async ({ scenario, chain, maxDepth }) => {
+        const { shape, context } = scenario;
+        // c0 <- c1 <- ... <- c{chain} by `par`, with u0 in rel0 of c0: longer than small limits.
+        const links = Array.from({ length: chain }, (_, i) => ({
+          resource: { type: "typea", id: `c${i + 1}` },
+          relation: "par",
+          subject: { type: "typea", id: `c${i}` },
+        }));
+        const relationships = [
+          ...scenario.relationships,
+          ...links,
+          { resource: { type: "typea", id: "c0" }, relation: "rel0", subject: { type: "user", id: "u0" } },
+        ];
+        const engines = [];
+        for (const snapshots of [true, false]) {
+          const store = createMemoryStore("memory", { snapshots });
+          await store.writeSchema(shape.schema);
+          await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
+          engines.push(createEngine({ store, quantizationMs: 0, maxDepth }));
+        }
+        const [walk, batched] = engines as [Engine, Engine];
+        const items: CheckBulkItem[] = [];
+        const ids = [...WALK_IDS, "c0", `c${chain}`, `c${Math.max(0, chain - 1)}`];
+        for (const type of TYPES) {
+          for (const id of ids) {
+            for (const permission of ["perm0", "perm1"]) {
+              for (const user of USERS) {
+                items.push({
+                  resource: { type, id },
+                  permission,
+                  subject: { type: "user", id: user },
+                  ...(context ? { context } : {}),
+                });
+              }
+            }
+          }
+        }
+        const consistency = { kind: "fully-consistent" } as const;
+        const [walkBulk, batchedBulk] = await Promise.all(
+          [walk, batched].map((e) => e.checkBulk({ items, consistency })),
+        );
+        for (const [i, item] of items.entries()) {
+          const a = await outcome(() => walk.check({ ...item, consistency }));
+          const b = await outcome(() => batched.check({ ...item, consistency }));
+          const c = await outcome(() => batched.check({ ...item, consistency, explain: true }));
+          seen.set(a, (seen.get(a) ?? 0) + 1);
+          // Recursion through an exclusion is refused where a walk meets it (see the test above).
+          if ([a, b, c].includes("check/cycle-through-exclusion")) continue;
+          const label = `${JSON.stringify(item)} maxDepth ${maxDepth} chain ${chain}`;
+          expect(b, `batched ${label}`).toBe(a);
+          expect(c, `explain ${label}`).toBe(a);
+          for (const [name, bulk] of [
+            ["walk bulk", walkBulk],
+            ["batched bulk", batchedBulk],
+          ] as const) {
+            const r = bulk!.results[i]!;
+            expect(r.ok ? r.state : r.error.code, `${name} ${label}`).toBe(a);
+          }
+        }
+      }),
+      { numRuns: Number(process.env.LATCH_PROPERTY_RUNS ?? 60) },
+    );
+    // The limit must be hit, and answers beside it given, or the comparison proves little.
+    expect(seen.get("check/max-depth-exceeded") ?? 0).toBeGreaterThan(0);
+    expect(seen.get("ALLOWED") ?? 0).toBeGreaterThan(0);
+    expect(seen.get("DENIED") ?? 0).toBeGreaterThan(0);
   });
 });

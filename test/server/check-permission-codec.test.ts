@@ -162,9 +162,12 @@ const response: fc.Arbitrary<MessageInitShape<typeof CheckPermissionResponseSche
       },
       { requiredKeys: [] },
     ),
-    fc.option(fc.record({ label: text, permissionship: fc.constantFrom(1, 2, 3), cached: fc.boolean() }), {
-      nil: undefined,
-    }),
+    fc.option(
+      fc
+        .record({ label: text, permissionship: fc.constantFrom(1, 2, 3), cached: fc.boolean() })
+        .map((node) => ({ nodes: [node, { ...node, parent: 1 }] })),
+      { nil: undefined },
+    ),
   )
   .map(([fields, debugTrace]) => (debugTrace === undefined ? fields : { ...fields, debugTrace }));
 

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
-import { createEngine } from "../../engine/index.js";
+import { createEngine, MAX_DEPTH_LIMIT } from "../../engine/index.js";
 import {
   checkTokens,
   createDatastoreGate,
@@ -163,7 +163,10 @@ export function serveCommand(): Command {
       new Option("--max-bulk-items <n>", "items per CheckBulk (default 1000)").env("LATCH_MAX_BULK_ITEMS"),
     )
     .addOption(
-      new Option("--max-depth <n>", "dispatch depth of one check (default 50)").env("LATCH_MAX_DEPTH"),
+      new Option(
+        "--max-depth <n>",
+        `dispatch hops one check may go from its resource (default 50, at most ${MAX_DEPTH_LIMIT})`,
+      ).env("LATCH_MAX_DEPTH"),
     )
     .addOption(
       new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
@@ -233,6 +236,8 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   if (!LEVELS.includes(options.logLevel)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
   const maxBulkItems = int(options.maxBulkItems, "--max-bulk-items");
   const maxDepth = int(options.maxDepth, "--max-depth");
+  if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
+    throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
   const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");

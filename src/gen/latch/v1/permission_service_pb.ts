@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latch/v1/permission_service.proto.
  */
 export const file_latch_v1_permission_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFsYXRjaC92MS9wZXJtaXNzaW9uX3NlcnZpY2UucHJvdG8SCGxhdGNoLnYxIqwCChZDaGVja1Blcm1pc3Npb25SZXF1ZXN0EioKC2NvbnNpc3RlbmN5GAEgASgLMhUubGF0Y2gudjEuQ29uc2lzdGVuY3kSKwoIcmVzb3VyY2UYAiABKAsyGS5sYXRjaC52MS5PYmplY3RSZWZlcmVuY2USEgoKcGVybWlzc2lvbhgDIAEoCRIrCgdzdWJqZWN0GAQgASgLMhoubGF0Y2gudjEuU3ViamVjdFJlZmVyZW5jZRIoCgdjb250ZXh0GAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIUCgx3aXRoX3RyYWNpbmcYBiABKAgSOAoYY29udGV4dHVhbF9yZWxhdGlvbnNoaXBzGAcgAygLMhYubGF0Y2gudjEuUmVsYXRpb25zaGlwIvoCChdDaGVja1Blcm1pc3Npb25SZXNwb25zZRImCgpjaGVja2VkX2F0GAEgASgLMhIubGF0Y2gudjEuWmVkVG9rZW4SSAoOcGVybWlzc2lvbnNoaXAYAiABKA4yMC5sYXRjaC52MS5DaGVja1Blcm1pc3Npb25SZXNwb25zZS5QZXJtaXNzaW9uc2hpcBI4ChNwYXJ0aWFsX2NhdmVhdF9pbmZvGAMgASgLMhsubGF0Y2gudjEuUGFydGlhbENhdmVhdEluZm8SKQoLZGVidWdfdHJhY2UYBCABKAsyFC5sYXRjaC52MS5DaGVja1RyYWNlIocBCg5QZXJtaXNzaW9uc2hpcBIeChpQRVJNSVNTSU9OU0hJUF9VTlNQRUNJRklFRBAAEhkKFVBFUk1JU1NJT05TSElQX0RFTklFRBABEhoKFlBFUk1JU1NJT05TSElQX0FMTE9XRUQQAhIeChpQRVJNSVNTSU9OU0hJUF9DT05ESVRJT05BTBADIsUBCgpDaGVja1RyYWNlEg0KBWxhYmVsGAEgASgJEkgKDnBlcm1pc3Npb25zaGlwGAIgASgOMjAubGF0Y2gudjEuQ2hlY2tQZXJtaXNzaW9uUmVzcG9uc2UuUGVybWlzc2lvbnNoaXASJgoHY2F2ZWF0cxgDIAMoCzIVLmxhdGNoLnYxLkNhdmVhdFRyYWNlEiYKCGNoaWxkcmVuGAQgAygLMhQubGF0Y2gudjEuQ2hlY2tUcmFjZRIOCgZjYWNoZWQYBSABKAgilgIKC0NhdmVhdFRyYWNlEhMKC2NhdmVhdF9uYW1lGAEgASgJEigKB2NvbnRleHQYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiwKBnJlc3VsdBgDIAEoDjIcLmxhdGNoLnYxLkNhdmVhdFRyYWNlLlJlc3VsdBIgChhtaXNzaW5nX3JlcXVpcmVkX2NvbnRleHQYBCADKAkSDQoFZXJyb3IYBSABKAkiaQoGUmVzdWx0EhYKElJFU1VMVF9VTlNQRUNJRklFRBAAEg8KC1JFU1VMVF9UUlVFEAESEAoMUkVTVUxUX0ZBTFNFEAISEgoOUkVTVUxUX01JU1NJTkcQAxIQCgxSRVNVTFRfRVJST1IQBCK9AQobQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXF1ZXN0EioKC2NvbnNpc3RlbmN5GAEgASgLMhUubGF0Y2gudjEuQ29uc2lzdGVuY3kSOAoFaXRlbXMYAiADKAsyKS5sYXRjaC52MS5DaGVja0J1bGtQZXJtaXNzaW9uc1JlcXVlc3RJdGVtEjgKGGNvbnRleHR1YWxfcmVsYXRpb25zaGlwcxgDIAMoCzIWLmxhdGNoLnYxLlJlbGF0aW9uc2hpcCK5AQofQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXF1ZXN0SXRlbRIrCghyZXNvdXJjZRgBIAEoCzIZLmxhdGNoLnYxLk9iamVjdFJlZmVyZW5jZRISCgpwZXJtaXNzaW9uGAIgASgJEisKB3N1YmplY3QYAyABKAsyGi5sYXRjaC52MS5TdWJqZWN0UmVmZXJlbmNlEigKB2NvbnRleHQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0InkKHENoZWNrQnVsa1Blcm1pc3Npb25zUmVzcG9uc2USJgoKY2hlY2tlZF9hdBgBIAEoCzISLmxhdGNoLnYxLlplZFRva2VuEjEKBXBhaXJzGAIgAygLMiIubGF0Y2gudjEuQ2hlY2tCdWxrUGVybWlzc2lvbnNQYWlyItQBChhDaGVja0J1bGtQZXJtaXNzaW9uc1BhaXISOgoHcmVxdWVzdBgBIAEoCzIpLmxhdGNoLnYxLkNoZWNrQnVsa1Blcm1pc3Npb25zUmVxdWVzdEl0ZW0SOgoEaXRlbRgCIAEoCzIqLmxhdGNoLnYxLkNoZWNrQnVsa1Blcm1pc3Npb25zUmVzcG9uc2VJdGVtSAASNAoFZXJyb3IYAyABKAsyIy5sYXRjaC52MS5DaGVja0J1bGtQZXJtaXNzaW9uc0Vycm9ySABCCgoIcmVzcG9uc2UipgEKIENoZWNrQnVsa1Blcm1pc3Npb25zUmVzcG9uc2VJdGVtEkgKDnBlcm1pc3Npb25zaGlwGAEgASgOMjAubGF0Y2gudjEuQ2hlY2tQZXJtaXNzaW9uUmVzcG9uc2UuUGVybWlzc2lvbnNoaXASOAoTcGFydGlhbF9jYXZlYXRfaW5mbxgCIAEoCzIbLmxhdGNoLnYxLlBhcnRpYWxDYXZlYXRJbmZvIlUKGUNoZWNrQnVsa1Blcm1pc3Npb25zRXJyb3ISEwoLc3RhdHVzX2NvZGUYASABKAUSEgoKZXJyb3JfY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIooBChtFeHBhbmRQZXJtaXNzaW9uVHJlZVJlcXVlc3QSKgoLY29uc2lzdGVuY3kYASABKAsyFS5sYXRjaC52MS5Db25zaXN0ZW5jeRIrCghyZXNvdXJjZRgCIAEoCzIZLmxhdGNoLnYxLk9iamVjdFJlZmVyZW5jZRISCgpwZXJtaXNzaW9uGAMgASgJIoABChxFeHBhbmRQZXJtaXNzaW9uVHJlZVJlc3BvbnNlEicKC2V4cGFuZGVkX2F0GAEgASgLMhIubGF0Y2gudjEuWmVkVG9rZW4SNwoJdHJlZV9yb290GAIgASgLMiQubGF0Y2gudjEuUGVybWlzc2lvblJlbGF0aW9uc2hpcFRyZWUi2wEKGlBlcm1pc3Npb25SZWxhdGlvbnNoaXBUcmVlEjUKDGludGVybWVkaWF0ZRgBIAEoCzIdLmxhdGNoLnYxLkFsZ2VicmFpY1N1YmplY3RTZXRIABIqCgRsZWFmGAIgASgLMhoubGF0Y2gudjEuRGlyZWN0U3ViamVjdFNldEgAEjIKD2V4cGFuZGVkX29iamVjdBgDIAEoCzIZLmxhdGNoLnYxLk9iamVjdFJlZmVyZW5jZRIZChFleHBhbmRlZF9yZWxhdGlvbhgEIAEoCUILCgl0cmVlX3R5cGUi+wEKE0FsZ2VicmFpY1N1YmplY3RTZXQSOgoJb3BlcmF0aW9uGAEgASgOMicubGF0Y2gudjEuQWxnZWJyYWljU3ViamVjdFNldC5PcGVyYXRpb24SNgoIY2hpbGRyZW4YAiADKAsyJC5sYXRjaC52MS5QZXJtaXNzaW9uUmVsYXRpb25zaGlwVHJlZSJwCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASEwoPT1BFUkFUSU9OX1VOSU9OEAESGgoWT1BFUkFUSU9OX0lOVEVSU0VDVElPThACEhcKE09QRVJBVElPTl9FWENMVVNJT04QAyI/ChBEaXJlY3RTdWJqZWN0U2V0EisKCHN1YmplY3RzGAEgAygLMhkubGF0Y2gudjEuRXhwYW5kZWRTdWJqZWN0IpUBCg9FeHBhbmRlZFN1YmplY3QSKwoHc3ViamVjdBgBIAEoCzIaLmxhdGNoLnYxLlN1YmplY3RSZWZlcmVuY2USHAoUb3B0aW9uYWxfY2F2ZWF0X25hbWUYAiABKAkSNwoTb3B0aW9uYWxfZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAIKFkxvb2t1cFJlc291cmNlc1JlcXVlc3QSKgoLY29uc2lzdGVuY3kYASABKAsyFS5sYXRjaC52MS5Db25zaXN0ZW5jeRIcChRyZXNvdXJjZV9vYmplY3RfdHlwZRgCIAEoCRISCgpwZXJtaXNzaW9uGAMgASgJEisKB3N1YmplY3QYBCABKAsyGi5sYXRjaC52MS5TdWJqZWN0UmVmZXJlbmNlEigKB2NvbnRleHQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhYKDm9wdGlvbmFsX2xpbWl0GAYgASgNEikKD29wdGlvbmFsX2N1cnNvchgHIAEoCzIQLmxhdGNoLnYxLkN1cnNvciKAAgoXTG9va3VwUmVzb3VyY2VzUmVzcG9uc2USKAoMbG9va2VkX3VwX2F0GAEgASgLMhIubGF0Y2gudjEuWmVkVG9rZW4SGgoScmVzb3VyY2Vfb2JqZWN0X2lkGAIgASgJEjYKDnBlcm1pc3Npb25zaGlwGAMgASgOMh4ubGF0Y2gudjEuTG9va3VwUGVybWlzc2lvbnNoaXASOAoTcGFydGlhbF9jYXZlYXRfaW5mbxgEIAEoCzIbLmxhdGNoLnYxLlBhcnRpYWxDYXZlYXRJbmZvEi0KE2FmdGVyX3Jlc3VsdF9jdXJzb3IYBSABKAsyEC5sYXRjaC52MS5DdXJzb3IiugIKFUxvb2t1cFN1YmplY3RzUmVxdWVzdBIqCgtjb25zaXN0ZW5jeRgBIAEoCzIVLmxhdGNoLnYxLkNvbnNpc3RlbmN5EisKCHJlc291cmNlGAIgASgLMhkubGF0Y2gudjEuT2JqZWN0UmVmZXJlbmNlEhIKCnBlcm1pc3Npb24YAyABKAkSGwoTc3ViamVjdF9vYmplY3RfdHlwZRgEIAEoCRIhChlvcHRpb25hbF9zdWJqZWN0X3JlbGF0aW9uGAUgASgJEigKB2NvbnRleHQYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eh8KF29wdGlvbmFsX2NvbmNyZXRlX2xpbWl0GAcgASgNEikKD29wdGlvbmFsX2N1cnNvchgIIAEoCzIQLmxhdGNoLnYxLkN1cnNvciLTAQoWTG9va3VwU3ViamVjdHNSZXNwb25zZRIoCgxsb29rZWRfdXBfYXQYASABKAsyEi5sYXRjaC52MS5aZWRUb2tlbhIqCgdzdWJqZWN0GAIgASgLMhkubGF0Y2gudjEuUmVzb2x2ZWRTdWJqZWN0EjQKEWV4Y2x1ZGVkX3N1YmplY3RzGAMgAygLMhkubGF0Y2gudjEuUmVzb2x2ZWRTdWJqZWN0Ei0KE2FmdGVyX3Jlc3VsdF9jdXJzb3IYBCABKAsyEC5sYXRjaC52MS5DdXJzb3IingEKD1Jlc29sdmVkU3ViamVjdBIZChFzdWJqZWN0X29iamVjdF9pZBgBIAEoCRI2Cg5wZXJtaXNzaW9uc2hpcBgCIAEoDjIeLmxhdGNoLnYxLkxvb2t1cFBlcm1pc3Npb25zaGlwEjgKE3BhcnRpYWxfY2F2ZWF0X2luZm8YAyABKAsyGy5sYXRjaC52MS5QYXJ0aWFsQ2F2ZWF0SW5mbyqZAQoUTG9va3VwUGVybWlzc2lvbnNoaXASJQohTE9PS1VQX1BFUk1JU1NJT05TSElQX1VOU1BFQ0lGSUVEEAASKAokTE9PS1VQX1BFUk1JU1NJT05TSElQX0hBU19QRVJNSVNTSU9OEAESMAosTE9PS1VQX1BFUk1JU1NJT05TSElQX0NPTkRJVElPTkFMX1BFUk1JU1NJT04QAjLqAwoRUGVybWlzc2lvblNlcnZpY2USVgoPQ2hlY2tQZXJtaXNzaW9uEiAubGF0Y2gudjEuQ2hlY2tQZXJtaXNzaW9uUmVxdWVzdBohLmxhdGNoLnYxLkNoZWNrUGVybWlzc2lvblJlc3BvbnNlEmUKFENoZWNrQnVsa1Blcm1pc3Npb25zEiUubGF0Y2gudjEuQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXF1ZXN0GiYubGF0Y2gudjEuQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXNwb25zZRJlChRFeHBhbmRQZXJtaXNzaW9uVHJlZRIlLmxhdGNoLnYxLkV4cGFuZFBlcm1pc3Npb25UcmVlUmVxdWVzdBomLmxhdGNoLnYxLkV4cGFuZFBlcm1pc3Npb25UcmVlUmVzcG9uc2USWAoPTG9va3VwUmVzb3VyY2VzEiAubGF0Y2gudjEuTG9va3VwUmVzb3VyY2VzUmVxdWVzdBohLmxhdGNoLnYxLkxvb2t1cFJlc291cmNlc1Jlc3BvbnNlMAESVQoOTG9va3VwU3ViamVjdHMSHy5sYXRjaC52MS5Mb29rdXBTdWJqZWN0c1JlcXVlc3QaIC5sYXRjaC52MS5Mb29rdXBTdWJqZWN0c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_latch_v1_core]);
+  fileDesc("CiFsYXRjaC92MS9wZXJtaXNzaW9uX3NlcnZpY2UucHJvdG8SCGxhdGNoLnYxIqwCChZDaGVja1Blcm1pc3Npb25SZXF1ZXN0EioKC2NvbnNpc3RlbmN5GAEgASgLMhUubGF0Y2gudjEuQ29uc2lzdGVuY3kSKwoIcmVzb3VyY2UYAiABKAsyGS5sYXRjaC52MS5PYmplY3RSZWZlcmVuY2USEgoKcGVybWlzc2lvbhgDIAEoCRIrCgdzdWJqZWN0GAQgASgLMhoubGF0Y2gudjEuU3ViamVjdFJlZmVyZW5jZRIoCgdjb250ZXh0GAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIUCgx3aXRoX3RyYWNpbmcYBiABKAgSOAoYY29udGV4dHVhbF9yZWxhdGlvbnNoaXBzGAcgAygLMhYubGF0Y2gudjEuUmVsYXRpb25zaGlwIvoCChdDaGVja1Blcm1pc3Npb25SZXNwb25zZRImCgpjaGVja2VkX2F0GAEgASgLMhIubGF0Y2gudjEuWmVkVG9rZW4SSAoOcGVybWlzc2lvbnNoaXAYAiABKA4yMC5sYXRjaC52MS5DaGVja1Blcm1pc3Npb25SZXNwb25zZS5QZXJtaXNzaW9uc2hpcBI4ChNwYXJ0aWFsX2NhdmVhdF9pbmZvGAMgASgLMhsubGF0Y2gudjEuUGFydGlhbENhdmVhdEluZm8SKQoLZGVidWdfdHJhY2UYBCABKAsyFC5sYXRjaC52MS5DaGVja1RyYWNlIocBCg5QZXJtaXNzaW9uc2hpcBIeChpQRVJNSVNTSU9OU0hJUF9VTlNQRUNJRklFRBAAEhkKFVBFUk1JU1NJT05TSElQX0RFTklFRBABEhoKFlBFUk1JU1NJT05TSElQX0FMTE9XRUQQAhIeChpQRVJNSVNTSU9OU0hJUF9DT05ESVRJT05BTBADIjsKCkNoZWNrVHJhY2USJwoFbm9kZXMYBiADKAsyGC5sYXRjaC52MS5DaGVja1RyYWNlTm9kZUoECAEQBiLBAQoOQ2hlY2tUcmFjZU5vZGUSDQoFbGFiZWwYASABKAkSSAoOcGVybWlzc2lvbnNoaXAYAiABKA4yMC5sYXRjaC52MS5DaGVja1Blcm1pc3Npb25SZXNwb25zZS5QZXJtaXNzaW9uc2hpcBImCgdjYXZlYXRzGAMgAygLMhUubGF0Y2gudjEuQ2F2ZWF0VHJhY2USDgoGY2FjaGVkGAUgASgIEg4KBnBhcmVudBgGIAEoDUoECAQQBVIIY2hpbGRyZW4ilgIKC0NhdmVhdFRyYWNlEhMKC2NhdmVhdF9uYW1lGAEgASgJEigKB2NvbnRleHQYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiwKBnJlc3VsdBgDIAEoDjIcLmxhdGNoLnYxLkNhdmVhdFRyYWNlLlJlc3VsdBIgChhtaXNzaW5nX3JlcXVpcmVkX2NvbnRleHQYBCADKAkSDQoFZXJyb3IYBSABKAkiaQoGUmVzdWx0EhYKElJFU1VMVF9VTlNQRUNJRklFRBAAEg8KC1JFU1VMVF9UUlVFEAESEAoMUkVTVUxUX0ZBTFNFEAISEgoOUkVTVUxUX01JU1NJTkcQAxIQCgxSRVNVTFRfRVJST1IQBCK9AQobQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXF1ZXN0EioKC2NvbnNpc3RlbmN5GAEgASgLMhUubGF0Y2gudjEuQ29uc2lzdGVuY3kSOAoFaXRlbXMYAiADKAsyKS5sYXRjaC52MS5DaGVja0J1bGtQZXJtaXNzaW9uc1JlcXVlc3RJdGVtEjgKGGNvbnRleHR1YWxfcmVsYXRpb25zaGlwcxgDIAMoCzIWLmxhdGNoLnYxLlJlbGF0aW9uc2hpcCK5AQofQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXF1ZXN0SXRlbRIrCghyZXNvdXJjZRgBIAEoCzIZLmxhdGNoLnYxLk9iamVjdFJlZmVyZW5jZRISCgpwZXJtaXNzaW9uGAIgASgJEisKB3N1YmplY3QYAyABKAsyGi5sYXRjaC52MS5TdWJqZWN0UmVmZXJlbmNlEigKB2NvbnRleHQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0InkKHENoZWNrQnVsa1Blcm1pc3Npb25zUmVzcG9uc2USJgoKY2hlY2tlZF9hdBgBIAEoCzISLmxhdGNoLnYxLlplZFRva2VuEjEKBXBhaXJzGAIgAygLMiIubGF0Y2gudjEuQ2hlY2tCdWxrUGVybWlzc2lvbnNQYWlyItQBChhDaGVja0J1bGtQZXJtaXNzaW9uc1BhaXISOgoHcmVxdWVzdBgBIAEoCzIpLmxhdGNoLnYxLkNoZWNrQnVsa1Blcm1pc3Npb25zUmVxdWVzdEl0ZW0SOgoEaXRlbRgCIAEoCzIqLmxhdGNoLnYxLkNoZWNrQnVsa1Blcm1pc3Npb25zUmVzcG9uc2VJdGVtSAASNAoFZXJyb3IYAyABKAsyIy5sYXRjaC52MS5DaGVja0J1bGtQZXJtaXNzaW9uc0Vycm9ySABCCgoIcmVzcG9uc2UipgEKIENoZWNrQnVsa1Blcm1pc3Npb25zUmVzcG9uc2VJdGVtEkgKDnBlcm1pc3Npb25zaGlwGAEgASgOMjAubGF0Y2gudjEuQ2hlY2tQZXJtaXNzaW9uUmVzcG9uc2UuUGVybWlzc2lvbnNoaXASOAoTcGFydGlhbF9jYXZlYXRfaW5mbxgCIAEoCzIbLmxhdGNoLnYxLlBhcnRpYWxDYXZlYXRJbmZvIlUKGUNoZWNrQnVsa1Blcm1pc3Npb25zRXJyb3ISEwoLc3RhdHVzX2NvZGUYASABKAUSEgoKZXJyb3JfY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIooBChtFeHBhbmRQZXJtaXNzaW9uVHJlZVJlcXVlc3QSKgoLY29uc2lzdGVuY3kYASABKAsyFS5sYXRjaC52MS5Db25zaXN0ZW5jeRIrCghyZXNvdXJjZRgCIAEoCzIZLmxhdGNoLnYxLk9iamVjdFJlZmVyZW5jZRISCgpwZXJtaXNzaW9uGAMgASgJIoABChxFeHBhbmRQZXJtaXNzaW9uVHJlZVJlc3BvbnNlEicKC2V4cGFuZGVkX2F0GAEgASgLMhIubGF0Y2gudjEuWmVkVG9rZW4SNwoJdHJlZV9yb290GAIgASgLMiQubGF0Y2gudjEuUGVybWlzc2lvblJlbGF0aW9uc2hpcFRyZWUi2wEKGlBlcm1pc3Npb25SZWxhdGlvbnNoaXBUcmVlEjUKDGludGVybWVkaWF0ZRgBIAEoCzIdLmxhdGNoLnYxLkFsZ2VicmFpY1N1YmplY3RTZXRIABIqCgRsZWFmGAIgASgLMhoubGF0Y2gudjEuRGlyZWN0U3ViamVjdFNldEgAEjIKD2V4cGFuZGVkX29iamVjdBgDIAEoCzIZLmxhdGNoLnYxLk9iamVjdFJlZmVyZW5jZRIZChFleHBhbmRlZF9yZWxhdGlvbhgEIAEoCUILCgl0cmVlX3R5cGUi+wEKE0FsZ2VicmFpY1N1YmplY3RTZXQSOgoJb3BlcmF0aW9uGAEgASgOMicubGF0Y2gudjEuQWxnZWJyYWljU3ViamVjdFNldC5PcGVyYXRpb24SNgoIY2hpbGRyZW4YAiADKAsyJC5sYXRjaC52MS5QZXJtaXNzaW9uUmVsYXRpb25zaGlwVHJlZSJwCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASEwoPT1BFUkFUSU9OX1VOSU9OEAESGgoWT1BFUkFUSU9OX0lOVEVSU0VDVElPThACEhcKE09QRVJBVElPTl9FWENMVVNJT04QAyI/ChBEaXJlY3RTdWJqZWN0U2V0EisKCHN1YmplY3RzGAEgAygLMhkubGF0Y2gudjEuRXhwYW5kZWRTdWJqZWN0IpUBCg9FeHBhbmRlZFN1YmplY3QSKwoHc3ViamVjdBgBIAEoCzIaLmxhdGNoLnYxLlN1YmplY3RSZWZlcmVuY2USHAoUb3B0aW9uYWxfY2F2ZWF0X25hbWUYAiABKAkSNwoTb3B0aW9uYWxfZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAIKFkxvb2t1cFJlc291cmNlc1JlcXVlc3QSKgoLY29uc2lzdGVuY3kYASABKAsyFS5sYXRjaC52MS5Db25zaXN0ZW5jeRIcChRyZXNvdXJjZV9vYmplY3RfdHlwZRgCIAEoCRISCgpwZXJtaXNzaW9uGAMgASgJEisKB3N1YmplY3QYBCABKAsyGi5sYXRjaC52MS5TdWJqZWN0UmVmZXJlbmNlEigKB2NvbnRleHQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhYKDm9wdGlvbmFsX2xpbWl0GAYgASgNEikKD29wdGlvbmFsX2N1cnNvchgHIAEoCzIQLmxhdGNoLnYxLkN1cnNvciKAAgoXTG9va3VwUmVzb3VyY2VzUmVzcG9uc2USKAoMbG9va2VkX3VwX2F0GAEgASgLMhIubGF0Y2gudjEuWmVkVG9rZW4SGgoScmVzb3VyY2Vfb2JqZWN0X2lkGAIgASgJEjYKDnBlcm1pc3Npb25zaGlwGAMgASgOMh4ubGF0Y2gudjEuTG9va3VwUGVybWlzc2lvbnNoaXASOAoTcGFydGlhbF9jYXZlYXRfaW5mbxgEIAEoCzIbLmxhdGNoLnYxLlBhcnRpYWxDYXZlYXRJbmZvEi0KE2FmdGVyX3Jlc3VsdF9jdXJzb3IYBSABKAsyEC5sYXRjaC52MS5DdXJzb3IiugIKFUxvb2t1cFN1YmplY3RzUmVxdWVzdBIqCgtjb25zaXN0ZW5jeRgBIAEoCzIVLmxhdGNoLnYxLkNvbnNpc3RlbmN5EisKCHJlc291cmNlGAIgASgLMhkubGF0Y2gudjEuT2JqZWN0UmVmZXJlbmNlEhIKCnBlcm1pc3Npb24YAyABKAkSGwoTc3ViamVjdF9vYmplY3RfdHlwZRgEIAEoCRIhChlvcHRpb25hbF9zdWJqZWN0X3JlbGF0aW9uGAUgASgJEigKB2NvbnRleHQYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eh8KF29wdGlvbmFsX2NvbmNyZXRlX2xpbWl0GAcgASgNEikKD29wdGlvbmFsX2N1cnNvchgIIAEoCzIQLmxhdGNoLnYxLkN1cnNvciLTAQoWTG9va3VwU3ViamVjdHNSZXNwb25zZRIoCgxsb29rZWRfdXBfYXQYASABKAsyEi5sYXRjaC52MS5aZWRUb2tlbhIqCgdzdWJqZWN0GAIgASgLMhkubGF0Y2gudjEuUmVzb2x2ZWRTdWJqZWN0EjQKEWV4Y2x1ZGVkX3N1YmplY3RzGAMgAygLMhkubGF0Y2gudjEuUmVzb2x2ZWRTdWJqZWN0Ei0KE2FmdGVyX3Jlc3VsdF9jdXJzb3IYBCABKAsyEC5sYXRjaC52MS5DdXJzb3IingEKD1Jlc29sdmVkU3ViamVjdBIZChFzdWJqZWN0X29iamVjdF9pZBgBIAEoCRI2Cg5wZXJtaXNzaW9uc2hpcBgCIAEoDjIeLmxhdGNoLnYxLkxvb2t1cFBlcm1pc3Npb25zaGlwEjgKE3BhcnRpYWxfY2F2ZWF0X2luZm8YAyABKAsyGy5sYXRjaC52MS5QYXJ0aWFsQ2F2ZWF0SW5mbyqZAQoUTG9va3VwUGVybWlzc2lvbnNoaXASJQohTE9PS1VQX1BFUk1JU1NJT05TSElQX1VOU1BFQ0lGSUVEEAASKAokTE9PS1VQX1BFUk1JU1NJT05TSElQX0hBU19QRVJNSVNTSU9OEAESMAosTE9PS1VQX1BFUk1JU1NJT05TSElQX0NPTkRJVElPTkFMX1BFUk1JU1NJT04QAjLqAwoRUGVybWlzc2lvblNlcnZpY2USVgoPQ2hlY2tQZXJtaXNzaW9uEiAubGF0Y2gudjEuQ2hlY2tQZXJtaXNzaW9uUmVxdWVzdBohLmxhdGNoLnYxLkNoZWNrUGVybWlzc2lvblJlc3BvbnNlEmUKFENoZWNrQnVsa1Blcm1pc3Npb25zEiUubGF0Y2gudjEuQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXF1ZXN0GiYubGF0Y2gudjEuQ2hlY2tCdWxrUGVybWlzc2lvbnNSZXNwb25zZRJlChRFeHBhbmRQZXJtaXNzaW9uVHJlZRIlLmxhdGNoLnYxLkV4cGFuZFBlcm1pc3Npb25UcmVlUmVxdWVzdBomLmxhdGNoLnYxLkV4cGFuZFBlcm1pc3Npb25UcmVlUmVzcG9uc2USWAoPTG9va3VwUmVzb3VyY2VzEiAubGF0Y2gudjEuTG9va3VwUmVzb3VyY2VzUmVxdWVzdBohLmxhdGNoLnYxLkxvb2t1cFJlc291cmNlc1Jlc3BvbnNlMAESVQoOTG9va3VwU3ViamVjdHMSHy5sYXRjaC52MS5Mb29rdXBTdWJqZWN0c1JlcXVlc3QaIC5sYXRjaC52MS5Mb29rdXBTdWJqZWN0c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_latch_v1_core]);
 
 /**
  * @generated from message latch.v1.CheckPermissionRequest
@@ -139,11 +139,32 @@ export const CheckPermissionResponse_PermissionshipSchema: GenEnum<CheckPermissi
   enumDesc(file_latch_v1_permission_service, 1, 0);
 
 /**
- * One evaluated step of a check.
+ * The explanation of a check, flattened: its steps in depth-first order (the first is the
+ * root), each naming its parent. Flat so that an explanation at the depth limit decodes: decoders
+ * cap how deep messages nest (protobuf-es at 100 levels), and a step nests several levels a hop.
  *
  * @generated from message latch.v1.CheckTrace
  */
 export type CheckTrace = Message<"latch.v1.CheckTrace"> & {
+  /**
+   * @generated from field: repeated latch.v1.CheckTraceNode nodes = 6;
+   */
+  nodes: CheckTraceNode[];
+};
+
+/**
+ * Describes the message latch.v1.CheckTrace.
+ * Use `create(CheckTraceSchema)` to create a new message.
+ */
+export const CheckTraceSchema: GenMessage<CheckTrace> = /*@__PURE__*/
+  messageDesc(file_latch_v1_permission_service, 2);
+
+/**
+ * One evaluated step of a check.
+ *
+ * @generated from message latch.v1.CheckTraceNode
+ */
+export type CheckTraceNode = Message<"latch.v1.CheckTraceNode"> & {
   /**
    * @generated from field: string label = 1;
    */
@@ -160,22 +181,25 @@ export type CheckTrace = Message<"latch.v1.CheckTrace"> & {
   caveats: CaveatTrace[];
 
   /**
-   * @generated from field: repeated latch.v1.CheckTrace children = 4;
-   */
-  children: CheckTrace[];
-
-  /**
    * @generated from field: bool cached = 5;
    */
   cached: boolean;
+
+  /**
+   * 1-based index in `CheckTrace.nodes` of this step's parent; 0 for the root. A parent always
+   * comes before its children.
+   *
+   * @generated from field: uint32 parent = 6;
+   */
+  parent: number;
 };
 
 /**
- * Describes the message latch.v1.CheckTrace.
- * Use `create(CheckTraceSchema)` to create a new message.
+ * Describes the message latch.v1.CheckTraceNode.
+ * Use `create(CheckTraceNodeSchema)` to create a new message.
  */
-export const CheckTraceSchema: GenMessage<CheckTrace> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 2);
+export const CheckTraceNodeSchema: GenMessage<CheckTraceNode> = /*@__PURE__*/
+  messageDesc(file_latch_v1_permission_service, 3);
 
 /**
  * @generated from message latch.v1.CaveatTrace
@@ -212,7 +236,7 @@ export type CaveatTrace = Message<"latch.v1.CaveatTrace"> & {
  * Use `create(CaveatTraceSchema)` to create a new message.
  */
 export const CaveatTraceSchema: GenMessage<CaveatTrace> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 3);
+  messageDesc(file_latch_v1_permission_service, 4);
 
 /**
  * @generated from enum latch.v1.CaveatTrace.Result
@@ -248,7 +272,7 @@ export enum CaveatTrace_Result {
  * Describes the enum latch.v1.CaveatTrace.Result.
  */
 export const CaveatTrace_ResultSchema: GenEnum<CaveatTrace_Result> = /*@__PURE__*/
-  enumDesc(file_latch_v1_permission_service, 3, 0);
+  enumDesc(file_latch_v1_permission_service, 4, 0);
 
 /**
  * @generated from message latch.v1.CheckBulkPermissionsRequest
@@ -275,7 +299,7 @@ export type CheckBulkPermissionsRequest = Message<"latch.v1.CheckBulkPermissions
  * Use `create(CheckBulkPermissionsRequestSchema)` to create a new message.
  */
 export const CheckBulkPermissionsRequestSchema: GenMessage<CheckBulkPermissionsRequest> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 4);
+  messageDesc(file_latch_v1_permission_service, 5);
 
 /**
  * @generated from message latch.v1.CheckBulkPermissionsRequestItem
@@ -307,7 +331,7 @@ export type CheckBulkPermissionsRequestItem = Message<"latch.v1.CheckBulkPermiss
  * Use `create(CheckBulkPermissionsRequestItemSchema)` to create a new message.
  */
 export const CheckBulkPermissionsRequestItemSchema: GenMessage<CheckBulkPermissionsRequestItem> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 5);
+  messageDesc(file_latch_v1_permission_service, 6);
 
 /**
  * @generated from message latch.v1.CheckBulkPermissionsResponse
@@ -331,7 +355,7 @@ export type CheckBulkPermissionsResponse = Message<"latch.v1.CheckBulkPermission
  * Use `create(CheckBulkPermissionsResponseSchema)` to create a new message.
  */
 export const CheckBulkPermissionsResponseSchema: GenMessage<CheckBulkPermissionsResponse> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 6);
+  messageDesc(file_latch_v1_permission_service, 7);
 
 /**
  * @generated from message latch.v1.CheckBulkPermissionsPair
@@ -365,7 +389,7 @@ export type CheckBulkPermissionsPair = Message<"latch.v1.CheckBulkPermissionsPai
  * Use `create(CheckBulkPermissionsPairSchema)` to create a new message.
  */
 export const CheckBulkPermissionsPairSchema: GenMessage<CheckBulkPermissionsPair> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 7);
+  messageDesc(file_latch_v1_permission_service, 8);
 
 /**
  * @generated from message latch.v1.CheckBulkPermissionsResponseItem
@@ -387,7 +411,7 @@ export type CheckBulkPermissionsResponseItem = Message<"latch.v1.CheckBulkPermis
  * Use `create(CheckBulkPermissionsResponseItemSchema)` to create a new message.
  */
 export const CheckBulkPermissionsResponseItemSchema: GenMessage<CheckBulkPermissionsResponseItem> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 8);
+  messageDesc(file_latch_v1_permission_service, 9);
 
 /**
  * Why one item of a bulk check could not be answered; the other items are unaffected.
@@ -420,7 +444,7 @@ export type CheckBulkPermissionsError = Message<"latch.v1.CheckBulkPermissionsEr
  * Use `create(CheckBulkPermissionsErrorSchema)` to create a new message.
  */
 export const CheckBulkPermissionsErrorSchema: GenMessage<CheckBulkPermissionsError> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 9);
+  messageDesc(file_latch_v1_permission_service, 10);
 
 /**
  * @generated from message latch.v1.ExpandPermissionTreeRequest
@@ -447,7 +471,7 @@ export type ExpandPermissionTreeRequest = Message<"latch.v1.ExpandPermissionTree
  * Use `create(ExpandPermissionTreeRequestSchema)` to create a new message.
  */
 export const ExpandPermissionTreeRequestSchema: GenMessage<ExpandPermissionTreeRequest> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 10);
+  messageDesc(file_latch_v1_permission_service, 11);
 
 /**
  * @generated from message latch.v1.ExpandPermissionTreeResponse
@@ -469,7 +493,7 @@ export type ExpandPermissionTreeResponse = Message<"latch.v1.ExpandPermissionTre
  * Use `create(ExpandPermissionTreeResponseSchema)` to create a new message.
  */
 export const ExpandPermissionTreeResponseSchema: GenMessage<ExpandPermissionTreeResponse> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 11);
+  messageDesc(file_latch_v1_permission_service, 12);
 
 /**
  * @generated from message latch.v1.PermissionRelationshipTree
@@ -508,7 +532,7 @@ export type PermissionRelationshipTree = Message<"latch.v1.PermissionRelationshi
  * Use `create(PermissionRelationshipTreeSchema)` to create a new message.
  */
 export const PermissionRelationshipTreeSchema: GenMessage<PermissionRelationshipTree> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 12);
+  messageDesc(file_latch_v1_permission_service, 13);
 
 /**
  * @generated from message latch.v1.AlgebraicSubjectSet
@@ -530,7 +554,7 @@ export type AlgebraicSubjectSet = Message<"latch.v1.AlgebraicSubjectSet"> & {
  * Use `create(AlgebraicSubjectSetSchema)` to create a new message.
  */
 export const AlgebraicSubjectSetSchema: GenMessage<AlgebraicSubjectSet> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 13);
+  messageDesc(file_latch_v1_permission_service, 14);
 
 /**
  * @generated from enum latch.v1.AlgebraicSubjectSet.Operation
@@ -561,7 +585,7 @@ export enum AlgebraicSubjectSet_Operation {
  * Describes the enum latch.v1.AlgebraicSubjectSet.Operation.
  */
 export const AlgebraicSubjectSet_OperationSchema: GenEnum<AlgebraicSubjectSet_Operation> = /*@__PURE__*/
-  enumDesc(file_latch_v1_permission_service, 13, 0);
+  enumDesc(file_latch_v1_permission_service, 14, 0);
 
 /**
  * @generated from message latch.v1.DirectSubjectSet
@@ -578,7 +602,7 @@ export type DirectSubjectSet = Message<"latch.v1.DirectSubjectSet"> & {
  * Use `create(DirectSubjectSetSchema)` to create a new message.
  */
 export const DirectSubjectSetSchema: GenMessage<DirectSubjectSet> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 14);
+  messageDesc(file_latch_v1_permission_service, 15);
 
 /**
  * @generated from message latch.v1.ExpandedSubject
@@ -605,7 +629,7 @@ export type ExpandedSubject = Message<"latch.v1.ExpandedSubject"> & {
  * Use `create(ExpandedSubjectSchema)` to create a new message.
  */
 export const ExpandedSubjectSchema: GenMessage<ExpandedSubject> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 15);
+  messageDesc(file_latch_v1_permission_service, 16);
 
 /**
  * @generated from message latch.v1.LookupResourcesRequest
@@ -652,7 +676,7 @@ export type LookupResourcesRequest = Message<"latch.v1.LookupResourcesRequest"> 
  * Use `create(LookupResourcesRequestSchema)` to create a new message.
  */
 export const LookupResourcesRequestSchema: GenMessage<LookupResourcesRequest> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 16);
+  messageDesc(file_latch_v1_permission_service, 17);
 
 /**
  * @generated from message latch.v1.LookupResourcesResponse
@@ -689,7 +713,7 @@ export type LookupResourcesResponse = Message<"latch.v1.LookupResourcesResponse"
  * Use `create(LookupResourcesResponseSchema)` to create a new message.
  */
 export const LookupResourcesResponseSchema: GenMessage<LookupResourcesResponse> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 17);
+  messageDesc(file_latch_v1_permission_service, 18);
 
 /**
  * @generated from message latch.v1.LookupSubjectsRequest
@@ -741,7 +765,7 @@ export type LookupSubjectsRequest = Message<"latch.v1.LookupSubjectsRequest"> & 
  * Use `create(LookupSubjectsRequestSchema)` to create a new message.
  */
 export const LookupSubjectsRequestSchema: GenMessage<LookupSubjectsRequest> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 18);
+  messageDesc(file_latch_v1_permission_service, 19);
 
 /**
  * @generated from message latch.v1.LookupSubjectsResponse
@@ -773,7 +797,7 @@ export type LookupSubjectsResponse = Message<"latch.v1.LookupSubjectsResponse"> 
  * Use `create(LookupSubjectsResponseSchema)` to create a new message.
  */
 export const LookupSubjectsResponseSchema: GenMessage<LookupSubjectsResponse> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 19);
+  messageDesc(file_latch_v1_permission_service, 20);
 
 /**
  * @generated from message latch.v1.ResolvedSubject
@@ -800,7 +824,7 @@ export type ResolvedSubject = Message<"latch.v1.ResolvedSubject"> & {
  * Use `create(ResolvedSubjectSchema)` to create a new message.
  */
 export const ResolvedSubjectSchema: GenMessage<ResolvedSubject> = /*@__PURE__*/
-  messageDesc(file_latch_v1_permission_service, 20);
+  messageDesc(file_latch_v1_permission_service, 21);
 
 /**
  * @generated from enum latch.v1.LookupPermissionship
