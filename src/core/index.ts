@@ -1,3 +1,4 @@
+export * from "./context-limits.js";
 export * from "./errors.js";
 export * from "./relationship-string.js";
 export * from "./types.js";

@@ -11,6 +11,7 @@ import { convertContext } from "../conditions/index.js";
 import {
   formatRelationship,
   MAX_OBJECT_ID_LENGTH,
+  measureContext,
   OBJECT_ID_PATTERN,
   type Relationship,
   WILDCARD_ID,
@@ -272,6 +273,16 @@ export function validateRelationship(schema: CompiledSchema, r: Relationship): v
       "relationship/caveat-not-allowed",
       `caveat \`${r.caveat.name}\` is not defined`,
       "Define it in the schema.",
+    );
+  }
+  // The same bounds as a request's context: a stored one is evaluated on every check that reaches it.
+  const size = measureContext(context);
+  if (size !== undefined) {
+    fail(
+      r,
+      `relationship/context-too-${size.problem === "too-large" ? "large" : "deep"}`,
+      `the caveat context is too ${size.problem === "too-large" ? "large" : "deep"}: ${size.message}`,
+      "Store only the values the caveat reads.",
     );
   }
   const unknown = Object.keys(context).filter((k) => !caveat.parameters.has(k));
