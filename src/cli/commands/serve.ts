@@ -33,6 +33,7 @@ interface ServeOptions {
   maxMessageBytes?: string;
   maxBulkItems?: string;
   maxDepth?: string;
+  maxCaveatCost?: string;
   logLevel: string;
   config?: string;
   shutdownGraceMs?: string;
@@ -135,6 +136,12 @@ export function serveCommand(): Command {
       new Option("--max-depth <n>", "dispatch depth of one check (default 50)").env("LATCH_MAX_DEPTH"),
     )
     .addOption(
+      new Option(
+        "--max-caveat-cost <n>",
+        "cost budget of one caveat evaluation, about one unit per expression node evaluated (default 200000)",
+      ).env("LATCH_MAX_CAVEAT_COST"),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
     )
     .addOption(
@@ -178,6 +185,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   if (!LEVELS.includes(options.logLevel)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
   const maxBulkItems = int(options.maxBulkItems, "--max-bulk-items");
   const maxDepth = int(options.maxDepth, "--max-depth");
+  const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
   const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
@@ -233,6 +241,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   const engine = createEngine({
     store,
     ...(maxDepth === undefined ? {} : { maxDepth }),
+    ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),
     ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
   });
   engineStats = () => engine.stats();
