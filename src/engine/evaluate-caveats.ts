@@ -85,7 +85,7 @@ export function createCaveatEvaluator(
           throw new LatchError(
             "check/caveat-cost-exceeded",
             "resource-exhausted",
-            `caveat ${expr.name} ${result.message}: its expression does too much work for this context (long loops, large lists or strings, costly regular expressions); simplify the caveat or send a smaller context`,
+            `caveat ${expr.name}: ${result.message}; it does too much work for this context (long loops, large lists or strings, costly regular expressions): simplify the caveat, send a smaller context, or raise the budget (latch serve --max-caveat-cost)`,
             { caveat: expr.name },
           );
         }

@@ -30,7 +30,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { LatchError } from "../core/index.js";
+import { DEFAULT_CONTEXT_LIMITS, LatchError } from "../core/index.js";
 import type { Authenticator } from "./auth.js";
 import { toWireError } from "./errors.js";
 
@@ -207,6 +207,44 @@ class CallState implements CallContext {
  * One unary call, start to callback. An async function rather than a promise chain: the same
  * order of events, without three closures and a derived promise per call.
  */
+/**
+ * A request grpc-js could not decode. The decoder cannot answer a status of its own (grpc-js turns
+ * a throwing deserializer into INTERNAL), so it hands this to the handler wrapper, which answers
+ * INVALID_ARGUMENT once the caller is authenticated.
+ */
+class UndecodableRequest {
+  constructor(readonly error: LatchError) {}
+}
+
+function undecodable(error: unknown): UndecodableRequest {
+  const reason = error instanceof Error ? error.message : String(error);
+  // protobuf-es stops at 100 levels of nested messages; only a Struct context nests that deep here.
+  if (/recursion depth/.test(reason) && /google\.protobuf\.(Struct|Value|ListValue)/.test(reason)) {
+    return new UndecodableRequest(
+      new LatchError(
+        "request/context-too-deep",
+        "invalid-argument",
+        `context is too deep: ${reason}; a caveat context may nest at most ${DEFAULT_CONTEXT_LIMITS.maxDepth} levels`,
+        { field: "context" },
+      ),
+    );
+  }
+  return new UndecodableRequest(
+    new LatchError("request/undecodable", "invalid-argument", `the request does not decode: ${reason}`),
+  );
+}
+
+/** The decoder of a request that arrives alone (not streamed): a failure is answered, not thrown. */
+function tolerantDecoder(decode: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
+  return (bytes) => {
+    try {
+      return decode(bytes);
+    } catch (error) {
+      return undecodable(error);
+    }
+  };
+}
+
 async function runUnary(
   state: CallState,
   handler: (req: unknown, ctx: CallContext) => Promise<unknown>,
@@ -217,6 +255,7 @@ async function runUnary(
   let response: unknown;
   try {
     state.check();
+    if (request instanceof UndecodableRequest) throw request.error;
     response = create(output, (await handler(request, state)) as MessageInitShape<DescMessage>);
   } catch (error) {
     callback(state.fail(error));
@@ -259,6 +298,7 @@ function wrapServerStream(
     const ctx = new CallState(call, method, options);
     (async () => {
       ctx.check();
+      if (call.request instanceof UndecodableRequest) throw call.request.error;
       for await (const item of handler(call.request, ctx)) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         // Respect back-pressure: a slow reader must not make us buffer a whole export.
@@ -329,13 +369,15 @@ export function serviceDefinition(
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const m of service.methods) {
     const codec = Object.hasOwn(serverCodecs, m.localName) ? serverCodecs[m.localName] : undefined;
+    const requestStream = m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming";
+    const decode = codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(m.input, bytes));
     definition[m.localName] = {
       path: `/${service.typeName}/${m.name}`,
       originalName: m.localName,
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: (value) => asBuffer(toBinary(m.input, value as MessageShape<DescMessage>)),
-      requestDeserialize: codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(m.input, bytes)),
+      requestDeserialize: requestStream ? decode : tolerantDecoder(decode),
       responseSerialize:
         (codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
         ((value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>))),
