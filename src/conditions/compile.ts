@@ -2,17 +2,25 @@ import type { ParseResult } from "@marcbachmann/cel-js";
 import { clip } from "../core/index.js";
 import { analyse } from "./ast.js";
 import { type Converter, createConverter, failConversion } from "./convert.js";
+import { COST_EXCEEDED_MESSAGE, instrument, metered } from "./cost.js";
 import { baseEnvironment } from "./environment.js";
 import { conditionError } from "./errors.js";
 import { celTypeName } from "./parameter-type.js";
 import { buildSkeleton, evaluateSkeleton } from "./partial.js";
-import type { CompiledCondition, ConditionLimits, ConditionResult, ParameterTypes } from "./types.js";
+import type {
+  CompiledCondition,
+  ConditionLimits,
+  ConditionResult,
+  EvaluateOptions,
+  ParameterTypes,
+} from "./types.js";
 
 export const DEFAULT_CONDITION_LIMITS: Required<ConditionLimits> = Object.freeze({
   maxExpressionLength: 4096,
   maxAstNodes: 2048,
   maxNestingDepth: 64,
   maxComprehensionDepth: 2,
+  maxEvaluationCost: 200_000,
 });
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -125,6 +133,8 @@ export function compileCondition(
       { offset: 0, type: checked.type },
     );
   }
+  // `matches` runs RE2 and every evaluation is charged against a budget (cost.ts).
+  instrument(program.ast);
   const facts = analyse(program.ast);
   if (facts.comprehensionDepth > max.maxComprehensionDepth) {
     throw conditionError(
@@ -186,13 +196,24 @@ export function compileCondition(
   };
 
   // The contract is "never throws": whatever escapes (a hostile context object, a library bug) is
-  // an error result, and an error never allows.
-  const evaluate = (context: Readonly<Record<string, unknown>>): ConditionResult => {
-    try {
-      return evaluateUnguarded(typeof context === "object" && context !== null ? context : {});
-    } catch (error) {
-      return { kind: "error", message: describeError(error) };
+  // an error result, and an error never allows. A spent budget wins over whatever the expression
+  // answered: quantifiers and `||` absorb errors and may still produce true.
+  const evaluate = (
+    context: Readonly<Record<string, unknown>>,
+    options?: EvaluateOptions,
+  ): ConditionResult => {
+    const budget = options?.maxCost ?? max.maxEvaluationCost;
+    const run = metered(budget, () => {
+      try {
+        return evaluateUnguarded(typeof context === "object" && context !== null ? context : {});
+      } catch (error) {
+        return { kind: "error", message: describeError(error) } as const;
+      }
+    });
+    if (run.exceeded) {
+      return { kind: "error", reason: "cost-exceeded", message: `${COST_EXCEEDED_MESSAGE} of ${budget}` };
     }
+    return run.value;
   };
 
   return Object.freeze({ expression, parameters, evaluate });

@@ -1,6 +1,7 @@
 import type { ASTNode, Environment, ParseResult } from "@marcbachmann/cel-js";
 import { serialize } from "@marcbachmann/cel-js";
 import { analyse } from "./ast.js";
+import { instrument } from "./cost.js";
 
 /**
  * Partial evaluation for when some parameters are absent, as SpiceDB does it: the boolean skeleton
@@ -56,6 +57,7 @@ export function buildSkeleton(
             program = env.parse(serialize(node));
             const checked = program.check();
             if (!checked.valid) throw checked.error;
+            instrument(program.ast);
           }
           return program;
         },

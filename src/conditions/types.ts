@@ -28,7 +28,17 @@ export type ConditionResult =
   | { readonly kind: "true" }
   | { readonly kind: "false" }
   | { readonly kind: "missing"; readonly missing: readonly string[] }
-  | { readonly kind: "error"; readonly message: string };
+  | {
+      readonly kind: "error";
+      readonly message: string;
+      /** Set when the evaluation ran out of its cost budget (not a fault of the expression's logic). */
+      readonly reason?: "cost-exceeded";
+    };
+
+export interface EvaluateOptions {
+  /** The cost budget of this evaluation (default: the condition's `maxEvaluationCost`). */
+  readonly maxCost?: number;
+}
 
 export interface CompiledCondition {
   readonly expression: string;
@@ -39,7 +49,7 @@ export interface CompiledCondition {
    * `error` result. Parameters absent from the context are unknown: when the known ones decide the
    * expression (`a || b` with `a` true) the result is decided, otherwise `missing`.
    */
-  evaluate(context: Readonly<Record<string, unknown>>): ConditionResult;
+  evaluate(context: Readonly<Record<string, unknown>>, options?: EvaluateOptions): ConditionResult;
 }
 
 export interface ConditionLimits {
@@ -54,4 +64,10 @@ export interface ConditionLimits {
    * as the list sizes raised to this power, and the CEL library has no runtime cost limit.
    */
   readonly maxComprehensionDepth?: number;
+  /**
+   * Cost budget of one evaluation, counted while it runs (see cost.ts): roughly the number of
+   * expression nodes evaluated, with strings, lists and regular expressions charged by size. An
+   * evaluation over it is an error (`reason: "cost-exceeded"`) and never allows.
+   */
+  readonly maxEvaluationCost?: number;
 }

@@ -1,4 +1,5 @@
 export * from "./clip.js";
+export * from "./context-limits.js";
 export * from "./errors.js";
 export * from "./relationship-string.js";
 export * from "./types.js";

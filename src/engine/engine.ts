@@ -5,7 +5,13 @@
  */
 
 import { createCache } from "../cache/index.js";
-import { LatchError, type Relationship, type Revision } from "../core/index.js";
+import {
+  type ContextLimits,
+  DEFAULT_CONTEXT_LIMITS,
+  LatchError,
+  type Relationship,
+  type Revision,
+} from "../core/index.js";
 import type { MemorySnapshot, Store } from "../store/index.js";
 import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./evaluate-caveats.js";
 import { dispatch, resultKeyOf } from "./evaluator.js";
@@ -16,6 +22,7 @@ import { lookupResources } from "./lookup-resources.js";
 import { lookupSubjects } from "./lookup-subjects.js";
 import type { Member } from "./membership.js";
 import { buildMembershipIndex, type MembershipIndex, snapshotMembershipIndex } from "./membership-index.js";
+import { COSTLY_ITEM, createPacer } from "./pacer.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { CachedResult, Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import { createRequestResults, createSharedResults, type SharedResults } from "./results.js";
@@ -63,6 +70,13 @@ export interface EngineOptions {
   readonly maxBulkItems?: number;
   /** Most contextual relationships in one request (default 100). */
   readonly maxContextualRelationships?: number;
+  /**
+   * Cost budget of one caveat evaluation (default 200,000, see conditions/cost.ts); over it the
+   * check fails with `check/caveat-cost-exceeded`.
+   */
+  readonly maxCaveatCost?: number;
+  /** Bounds on a request's caveat context (default 10,000 values, depth 16, strings of 64 KiB). */
+  readonly contextLimits?: Partial<ContextLimits>;
 }
 
 export function createEngine(options: EngineOptions): Engine {
@@ -78,6 +92,8 @@ export function createEngine(options: EngineOptions): Engine {
   }
   const maxBulkItems = options.maxBulkItems ?? 1000;
   const maxContextual = options.maxContextualRelationships ?? 100;
+  const maxCaveatCost = options.maxCaveatCost;
+  const contextLimits: ContextLimits = { ...DEFAULT_CONTEXT_LIMITS, ...options.contextLimits };
   const revisions = createRevisions(store, options.quantizationMs ?? 100);
   const shared: SharedResults | undefined =
     options.cache === false
@@ -228,7 +244,10 @@ export function createEngine(options: EngineOptions): Engine {
       const def = plan.schema.caveats.get(node.caveat.name);
       if (def === undefined)
         return { name: node.caveat.name, context: merged, result: "error", error: "unknown" };
-      const r = def.condition.evaluate(merged);
+      const r = def.condition.evaluate(
+        merged,
+        maxCaveatCost === undefined ? undefined : { maxCost: maxCaveatCost },
+      );
       return {
         name: node.caveat.name,
         context: merged,
@@ -243,6 +262,8 @@ export function createEngine(options: EngineOptions): Engine {
     revisions,
     results: shared,
     maxDepth,
+    maxCaveatCost,
+    contextLimits,
     tokenOf,
     makeContext: (plan, revision, subject, subjectKey, signal, tuples, results) =>
       makeContext(plan, revision, subject, subjectKey, undefined, false, signal, tuples, results),
@@ -261,7 +282,7 @@ export function createEngine(options: EngineOptions): Engine {
     async check(request: CheckRequest, opts?: RequestOptions): Promise<CheckResult> {
       const signal = opts?.signal;
       abortCheck(signal);
-      validateContext(request.context);
+      validateContext(request.context, contextLimits);
       const revision = await revisions.resolve(request.consistency);
       const plan = await revisions.planAt(revision);
       const member = resolveMember(plan, request.resource, request.permission);
@@ -325,7 +346,7 @@ export function createEngine(options: EngineOptions): Engine {
       }
       const evaluator: CaveatEvaluator | undefined =
         explain || (m !== undefined && m !== true)
-          ? createCaveatEvaluator(plan.schema, request.context)
+          ? createCaveatEvaluator(plan.schema, request.context, false, maxCaveatCost)
           : undefined;
       const verdict = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
       const trace = out?.t?.get(id)?.[0];
@@ -363,7 +384,7 @@ export function createEngine(options: EngineOptions): Engine {
       const groups = new Map<string, { member: PlanMember; subjectKey: string; items: number[] }>();
       request.items.forEach((item, i) => {
         try {
-          validateContext(item.context);
+          validateContext(item.context, contextLimits);
           const member = resolveMember(plan, item.resource, item.permission);
           const subjectKey = validateSubject(plan, item.subject);
           const key = `${member.label}@${subjectKey}`;
@@ -379,6 +400,7 @@ export function createEngine(options: EngineOptions): Engine {
       // One synchronous walk per subject: its answers serve every item of that subject.
       const walks = new Map<string, SnapshotWalk>();
       let snapshot = contextual === undefined ? store.memorySnapshot?.(revision) : undefined;
+      const pacer = createPacer(signal);
       for (const group of groups.values()) {
         abortCheck(signal);
         const subject = request.items[group.items[0]!]!.subject;
@@ -386,13 +408,24 @@ export function createEngine(options: EngineOptions): Engine {
         let ids: string[] = [];
         if (snapshot !== undefined) {
           let walk = walks.get(group.subjectKey);
-          if (walk === undefined) {
-            walk = snapshotWalk(plan, revision, snapshot, subject, group.subjectKey);
-            walks.set(group.subjectKey, walk);
-          }
           const now = Date.now();
           for (const i of group.items) {
+            if (pacer.due() && snapshot !== undefined) {
+              // Let other requests run; the snapshot is only good until the yield: take a fresh one.
+              await pacer.pause();
+              snapshot = store.memorySnapshot?.(revision);
+              walks.clear();
+              walk = undefined;
+            }
             const id = request.items[i]!.resource.id;
+            if (snapshot === undefined) {
+              ids.push(id);
+              continue;
+            }
+            if (walk === undefined) {
+              walk = snapshotWalk(plan, revision, snapshot, subject, group.subjectKey);
+              walks.set(group.subjectKey, walk);
+            }
             const key =
               shared === undefined
                 ? undefined
@@ -447,18 +480,26 @@ export function createEngine(options: EngineOptions): Engine {
         for (const i of group.items) {
           if (results[i] !== undefined) continue;
           const item = request.items[i]!;
+          const m = members.get(item.resource.id);
           try {
-            const m = members.get(item.resource.id);
             // Plain answers need no caveat evaluator (most items of a bulk check).
             const v =
               m === true
                 ? ALLOWED
                 : m === undefined
                   ? DENIED
-                  : createCaveatEvaluator(plan.schema, item.context).verdict(m);
+                  : createCaveatEvaluator(plan.schema, item.context, false, maxCaveatCost).verdict(m);
             results[i] = { ok: true, state: v.state, missing: v.missing };
           } catch (e) {
             fail(i, e);
+          }
+          // A caveat evaluation may take up to its whole cost budget: look at the clock after each.
+          if (pacer.due(m === true || m === undefined ? 1 : COSTLY_ITEM)) {
+            await pacer.pause();
+            if (snapshot !== undefined) {
+              snapshot = store.memorySnapshot?.(revision);
+              walks.clear();
+            }
           }
         }
       }

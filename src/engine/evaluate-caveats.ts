@@ -1,7 +1,8 @@
 /**
  * Evaluates a membership once, at the end of a check, with the request context. Three-valued:
  * true, false, or missing (with the parameter names that would decide it). A caveat that errors
- * never allows: the whole check fails with `check/caveat-error`, as SpiceDB returns an error.
+ * never allows: the whole check fails with `check/caveat-error`, as SpiceDB returns an error, or
+ * with `check/caveat-cost-exceeded` when the evaluation ran out of its cost budget.
  */
 import { type CheckState, clip, LatchError } from "../core/index.js";
 import type { CompiledSchema } from "../schema/index.js";
@@ -42,7 +43,9 @@ export function createCaveatEvaluator(
   schema: CompiledSchema,
   requestContext: Readonly<Record<string, unknown>> | undefined,
   trace = false,
+  maxCost?: number,
 ): CaveatEvaluator {
+  const options = maxCost === undefined ? undefined : { maxCost };
   const traces: CaveatTrace[] = [];
   const leafCache = new Map<CaveatExpr, Tri>();
   // The first subproblem past the depth limit the answer depends on, for the error message.
@@ -62,7 +65,7 @@ export function createCaveatEvaluator(
         caveat: clip(expr.name),
       });
     }
-    const result = def.condition.evaluate(context);
+    const result = def.condition.evaluate(context, options);
     if (trace) {
       traces.push({
         name: expr.name,
@@ -84,6 +87,14 @@ export function createCaveatEvaluator(
         out = { v: "missing", missing: new Set(result.missing) };
         break;
       default:
+        if (result.reason === "cost-exceeded") {
+          throw new LatchError(
+            "check/caveat-cost-exceeded",
+            "resource-exhausted",
+            `caveat ${expr.name}: ${result.message}; it does too much work for this context (long loops, large lists or strings, costly regular expressions): simplify the caveat, send a smaller context, or raise the budget (latch serve --max-caveat-cost)`,
+            { caveat: expr.name },
+          );
+        }
         throw new LatchError(
           "check/caveat-error",
           "invalid-argument",

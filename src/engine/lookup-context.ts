@@ -2,7 +2,7 @@
  * What the lookups share with the check path: the engine's revision resolver, result store and
  * limits, a request context for the dispatcher, and the errors they raise.
  */
-import { clip, LatchError, type Revision, type SubjectRef } from "../core/index.js";
+import { type ContextLimits, clip, LatchError, type Revision, type SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore } from "./request-context.js";
@@ -17,6 +17,10 @@ export interface LookupDeps {
   /** The engine's shared subproblem cache; a per-request map when absent. */
   readonly results: ResultStore | undefined;
   readonly maxDepth: number;
+  /** Cost budget of one caveat evaluation (the conditions' default when undefined). */
+  readonly maxCaveatCost?: number | undefined;
+  /** Bounds on the request's caveat context. */
+  readonly contextLimits?: ContextLimits;
   /** Reports how many dispatches a lookup made, for the engine's stats. */
   readonly countDispatches?: (n: number) => void;
   /** The engine's revision token cache. */

@@ -36,7 +36,7 @@ export async function* lookupResources(
   const signal = options?.signal;
   let lastCursor = request.cursor;
   if (signal?.aborted) throw deadlineExceeded(lastCursor);
-  validateContext(request.context);
+  validateContext(request.context, deps.contextLimits);
   const limit = request.limit;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
     throw new LatchError(
@@ -72,7 +72,7 @@ export async function* lookupResources(
       const ids: string[] = [];
       for (const id of reached.keys()) if (after === undefined || id > after) ids.push(id);
       ids.sort();
-      const evaluator = createCaveatEvaluator(plan.schema, request.context);
+      const evaluator = createCaveatEvaluator(plan.schema, request.context, false, deps.maxCaveatCost);
       const token = tokenFor(deps, revision);
       const prefix = cursorPrefix(token, requestPrint);
       let emitted = 0;

@@ -52,7 +52,7 @@ export async function* lookupSubjects(
 ): AsyncGenerator<LookupSubjectResult, void, undefined> {
   const signal = options?.signal;
   if (signal?.aborted) throw deadlineExceeded(undefined);
-  validateContext(request.context);
+  validateContext(request.context, deps.contextLimits);
   let dispatches = 0;
   try {
     const revision = await deps.revisions.resolve(request.consistency);
@@ -91,7 +91,7 @@ export async function* lookupSubjects(
     );
     const found = await collect(walkCtx, member, request.resource.id, request.subjectType, relation);
 
-    const evaluator = createCaveatEvaluator(plan.schema, request.context);
+    const evaluator = createCaveatEvaluator(plan.schema, request.context, false, deps.maxCaveatCost);
     const verdictFor = async (subject: SubjectRef): Promise<Verdict> => {
       // Each subject gets its own context (cache keys carry it) over the relationships read so far.
       const ctx = createLookupContext(

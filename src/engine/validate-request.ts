@@ -1,6 +1,9 @@
 /** Request checks that turn caller mistakes into invalid-argument errors before any work. */
 import {
+  type ContextLimits,
+  checkContextLimits,
   clip,
+  DEFAULT_CONTEXT_LIMITS,
   formatSubjectRef,
   LatchError,
   type ObjectRef,
@@ -74,11 +77,19 @@ export function validateSubject(plan: Plan, subject: SubjectRef): string {
   return formatSubjectRef(subject);
 }
 
-export function validateContext(context: unknown): void {
+/**
+ * The request's caveat context: a JSON object within the context limits (`request/context-too-large`,
+ * `request/context-too-deep`), checked here so that every transport (gRPC, HTTP, embedded) is held
+ * to them.
+ */
+export function validateContext(context: unknown, limits: ContextLimits = DEFAULT_CONTEXT_LIMITS): void {
   if (context === undefined) return;
   if (context === null || typeof context !== "object" || Array.isArray(context)) {
-    throw new LatchError("check/invalid-context", "invalid-argument", "the context must be a JSON object");
+    throw new LatchError("check/invalid-context", "invalid-argument", "the context must be a JSON object", {
+      field: "context",
+    });
   }
+  checkContextLimits(context, "context", "request", limits);
 }
 
 /** Indexes contextual relationships by `type:id#relation`, after validating them like writes. */

@@ -32,7 +32,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { LatchError } from "../core/index.js";
+import { DEFAULT_CONTEXT_LIMITS, LatchError } from "../core/index.js";
 import { toWireError } from "./errors.js";
 import type { ServerCodec } from "./grpc-definition.js";
 
@@ -335,6 +335,15 @@ function methodIo(input: DescMessage, output: DescMessage, codec: ServerCodec | 
         // protobuf-es says what it found ("premature EOF", "invalid wire type 7 @ 3"): short, and
         // about the bytes only, never about Latch.
         const reason = error instanceof Error ? error.message.slice(0, 200) : "cannot be decoded";
+        // It stops at 100 levels of nested messages; only a Struct context nests that deep here.
+        if (/recursion depth/.test(reason) && /google\.protobuf\.(Struct|Value|ListValue)/.test(reason)) {
+          throw new LatchError(
+            "request/context-too-deep",
+            "invalid-argument",
+            `context is too deep (${reason}): a caveat context may nest at most ${DEFAULT_CONTEXT_LIMITS.maxDepth} levels`,
+            { field: "context" },
+          );
+        }
         throw new LatchError(
           MALFORMED,
           "invalid-argument",

@@ -12,6 +12,7 @@ import {
   clip,
   formatRelationship,
   MAX_OBJECT_ID_LENGTH,
+  measureContext,
   OBJECT_ID_PATTERN,
   type Relationship,
   WILDCARD_ID,
@@ -290,6 +291,16 @@ export function validateRelationship(schema: CompiledSchema, r: Relationship): v
       "relationship/caveat-not-allowed",
       `caveat \`${clip(r.caveat.name)}\` is not defined`,
       "Define it in the schema.",
+    );
+  }
+  // The same bounds as a request's context: a stored one is evaluated on every check that reaches it.
+  const size = measureContext(context);
+  if (size !== undefined) {
+    fail(
+      r,
+      `relationship/context-too-${size.problem === "too-large" ? "large" : "deep"}`,
+      `the caveat context is too ${size.problem === "too-large" ? "large" : "deep"}: ${size.message}`,
+      "Store only the values the caveat reads.",
     );
   }
   const unknown = Object.keys(context).filter((k) => !caveat.parameters.has(k));

@@ -38,6 +38,7 @@ interface ServeOptions {
   maxMessageBytes?: string;
   maxBulkItems?: string;
   maxDepth?: string;
+  maxCaveatCost?: string;
   logLevel: string;
   config?: string;
   shutdownGraceMs?: string;
@@ -169,6 +170,12 @@ export function serveCommand(): Command {
       ).env("LATCH_MAX_DEPTH"),
     )
     .addOption(
+      new Option(
+        "--max-caveat-cost <n>",
+        "cost budget of one caveat evaluation, about one unit per expression node evaluated (default 200000)",
+      ).env("LATCH_MAX_CAVEAT_COST"),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
     )
     .addOption(
@@ -238,6 +245,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   const maxDepth = int(options.maxDepth, "--max-depth");
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
+  const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
   const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
@@ -293,6 +301,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   const engine = createEngine({
     store,
     ...(maxDepth === undefined ? {} : { maxDepth }),
+    ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),
     ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
   });
   engineStats = () => engine.stats();
