@@ -107,7 +107,8 @@ export function explainFromProto(msg: CheckTrace): ExplainNode | undefined {
     // A parent comes first; anything else (a malformed trace) is left out, never looped on.
     if (i === 0 || n.parent === 0 || n.parent > i) continue;
     const parent = built[n.parent - 1]!;
-    (parent.children ??= []).push(node);
+    parent.children ??= [];
+    parent.children.push(node);
   }
   return built[0];
 }

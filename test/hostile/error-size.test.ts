@@ -160,13 +160,7 @@ describe("errors built from huge input arrive bounded, and the connection surviv
     const error = await rejection(
       client.writeRelationships({ updates: [{ operation: "touch", relationship }] }),
     );
-    expectBounded(
-      error,
-      status.INVALID_ARGUMENT,
-      "relationship/bad-caveat-context",
-      "max_level",
-      LENGTH_NOTE,
-    );
+    expectBounded(error, status.INVALID_ARGUMENT, "relationship/context-too-large", "context", LENGTH_NOTE);
     await stillServing();
   });
 
