@@ -160,7 +160,13 @@ describe("errors built from huge input arrive bounded, and the connection surviv
     const error = await rejection(
       client.writeRelationships({ updates: [{ operation: "touch", relationship }] }),
     );
-    expectBounded(error, status.INVALID_ARGUMENT, "relationship/context-too-large", "context", LENGTH_NOTE);
+    expectBounded(
+      error,
+      status.INVALID_ARGUMENT,
+      "relationship/context-too-large",
+      "context",
+      "1048576 characters long",
+    );
     await stillServing();
   });
 
