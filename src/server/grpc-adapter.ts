@@ -35,6 +35,7 @@ import type { Logger } from "pino";
 import { DEFAULT_CONTEXT_LIMITS, LatchError } from "../core/index.js";
 import { toWireError } from "./errors.js";
 import type { ServerCodec } from "./grpc-definition.js";
+import { countContextValues } from "./wire-scan.js";
 
 export interface CallContext {
   readonly requestId: string;
@@ -82,6 +83,11 @@ export interface CallObserver {
 export interface AdapterOptions {
   readonly log: Logger;
   readonly observer?: CallObserver;
+  /**
+   * Most caveat context values one request message may hold in all (default: a context's limit,
+   * 10,000), counted on the wire before decoding (wire-scan.ts).
+   */
+  readonly maxContextValues?: number;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -324,11 +330,26 @@ interface MethodIo {
   readonly output: DescMessage;
 }
 
-function methodIo(input: DescMessage, output: DescMessage, codec: ServerCodec | undefined): MethodIo {
+function methodIo(
+  input: DescMessage,
+  output: DescMessage,
+  codec: ServerCodec | undefined,
+  maxContextValues: number,
+): MethodIo {
   const read = codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(input, bytes));
+  // A context value takes at least two bytes on the wire: a smaller message cannot be over.
+  const scanFrom = 2 * maxContextValues;
   return {
     output,
     decode(bytes) {
+      if (bytes.length > scanFrom && countContextValues(input, bytes, maxContextValues) > maxContextValues) {
+        throw new LatchError(
+          "request/context-too-large",
+          "invalid-argument",
+          `the request holds more than ${maxContextValues} caveat context values in all (object keys and list elements of every context): send fewer items per request, or smaller contexts`,
+          { field: "context", limit: maxContextValues },
+        );
+      }
       try {
         return read(bytes);
       } catch (error) {
@@ -372,7 +393,12 @@ export function serviceImplementation<S extends GenServiceMethods>(
     const handler = (impl as Record<string, unknown>)[m.localName];
     if (typeof handler !== "function") throw new Error(`no handler for ${method}`);
     const codec = Object.hasOwn(serverCodecs, m.localName) ? serverCodecs[m.localName] : undefined;
-    const io = methodIo(m.input, m.output, codec);
+    const io = methodIo(
+      m.input,
+      m.output,
+      codec,
+      options.maxContextValues ?? DEFAULT_CONTEXT_LIMITS.maxValues,
+    );
     switch (m.methodKind) {
       case "unary":
         out[m.localName] = wrapUnary(method, handler as never, io, options);

@@ -384,4 +384,21 @@ describe("hostile caveats over gRPC", () => {
     expect(answer.results[1]).toMatchObject({ ok: true, state: "ALLOWED" });
     expect(answer.results[2]).toMatchObject({ ok: false, error: { code: "check/caveat-cost-exceeded" } });
   });
+
+  it("refuses a request whose contexts hold too many values in all, before decoding them", async () => {
+    // 40 items of 9,000 values: each context is within its own limit, the request is not.
+    const item = {
+      resource: "document:d",
+      permission: "view_pairs",
+      subject: "user:u",
+      context: { xs: INTS },
+    };
+    const error = await client.checkBulk({ items: Array.from({ length: 40 }, () => item) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ status: status.INVALID_ARGUMENT, code: "request/context-too-large" });
+    expect((error as Error).message).toContain("10000 caveat context values in all");
+    expect((await check(client, "view_plain")).state).toBe("ALLOWED");
+  });
 });
