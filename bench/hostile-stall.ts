@@ -22,7 +22,7 @@ import {
 import { serviceDefinition } from "../src/server/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const TOKEN = "bench-token";
+const TOKEN = "bench-token-0123456789";
 const PORT = 50_000 + Math.floor(Math.random() * 10_000);
 const ADDRESS = `127.0.0.1:${PORT}`;
 
