@@ -244,19 +244,25 @@ async function main() {
     // Warm both paths once.
     const warm = encode(CheckPermissionRequestSchema, checkRequest("view_plain"));
     for (let i = 0; i < 200; i++) await call(cheap, "checkPermission", warm);
+    // Each case three times: the first pays for compiling whatever code the request reaches first
+    // (a one-off), the later ones show what a client repeating the request gets.
     const rows = [];
-    for (const c of CASES) rows.push(await runCase(hostile, cheap, c));
+    for (const c of CASES) {
+      const runs = [];
+      for (let i = 0; i < 3; i++) runs.push(await runCase(hostile, cheap, c));
+      rows.push({ ...runs[0]!, repeatStall: Math.max(...runs.slice(1).map((r) => r.maxStall)) });
+    }
     console.log(`\nhostile-stall, ${new Date().toISOString().slice(0, 10)}, node ${process.version}\n`);
     console.log(
-      "| case | hostile status | hostile call ms | cheap checks | cheap p50 ms | longest stall ms |",
+      "| case | hostile status | hostile call ms | cheap checks | cheap p50 ms | longest stall ms, first | longest stall ms, repeated |",
     );
-    console.log("| --- | --- | ---: | ---: | ---: | ---: |");
+    console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
     for (const r of rows) {
       console.log(
-        `| ${r.case} | ${r.status} | ${r.hostileMs.toFixed(1)} | ${r.cheapChecks} | ${r.p50.toFixed(2)} | ${r.maxStall.toFixed(1)} |`,
+        `| ${r.case} | ${r.status} | ${r.hostileMs.toFixed(1)} | ${r.cheapChecks} | ${r.p50.toFixed(2)} | ${r.maxStall.toFixed(1)} | ${r.repeatStall.toFixed(1)} |`,
       );
     }
-    const worst = Math.max(...rows.map((r) => r.maxStall));
+    const worst = Math.max(...rows.map((r) => Math.max(r.maxStall, r.repeatStall)));
     console.log(`\nlongest stall ${worst.toFixed(1)} ms (target < 50 ms): ${worst < 50 ? "met" : "NOT met"}`);
   } finally {
     hostile.close();
