@@ -1,0 +1,233 @@
+/**
+ * CheckBulk: items that ask the same question of the same subject form a group; each group is
+ * answered from the cache and the in-memory walk where possible and by one batched walk for the
+ * rest; one item's error never fails its neighbours. The request yields to the event loop every
+ * few milliseconds and honours its deadline between items (pacer.ts).
+ */
+import { LatchError, type Relationship, type Revision } from "../core/index.js";
+import type { MemorySnapshot } from "../store/index.js";
+import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
+import { createCaveatEvaluator } from "./evaluate-caveats.js";
+import { resultKeyOf } from "./evaluator.js";
+import type { Member } from "./membership.js";
+import { COSTLY_ITEM, createPacer, type Pacer } from "./pacer.js";
+import type { Plan, PlanMember } from "./plan.js";
+import type { RequestContext, ResultStore } from "./request-context.js";
+import type { SnapshotWalk } from "./snapshot-walk.js";
+import type {
+  Cancellation,
+  CheckBulkItemResult,
+  CheckBulkRequest,
+  CheckBulkResult,
+  RequestOptions,
+} from "./types.js";
+import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
+
+interface Group {
+  readonly member: PlanMember;
+  readonly subjectKey: string;
+  readonly items: number[];
+}
+
+const isDeadline = (e: unknown) => e instanceof LatchError && e.code === "request/deadline-exceeded";
+
+export async function checkBulk(
+  deps: CheckDeps,
+  request: CheckBulkRequest,
+  opts?: RequestOptions,
+): Promise<CheckBulkResult> {
+  const signal = opts?.signal;
+  abortCheck(signal);
+  const { maxBulkItems, maxContextual } = deps.limits;
+  if (request.items.length > maxBulkItems) {
+    throw new LatchError(
+      "check/too-many-items",
+      "resource-exhausted",
+      `at most ${maxBulkItems} items per bulk check, got ${request.items.length}`,
+      { max: maxBulkItems, count: request.items.length },
+    );
+  }
+  const revision = await deps.revisions.resolve(request.consistency);
+  const plan = await deps.revisions.planAt(revision);
+  const contextual = indexContextual(plan, request.contextualRelationships, maxContextual);
+  const bulk = new BulkRun(deps, request, plan, revision, contextual, signal);
+  for (const group of bulk.group()) {
+    abortCheck(signal);
+    await bulk.answer(group);
+  }
+  return { results: bulk.results, revision, token: deps.tokens.of(revision) };
+}
+
+/** One CheckBulk's state: its results, its in-memory snapshot and walks, and its pacer. */
+class BulkRun {
+  readonly results: CheckBulkItemResult[];
+  private readonly tuples: RequestContext["tuples"] = new Map();
+  private readonly resultStore: ResultStore;
+  /** One synchronous walk per subject: its answers serve every item of that subject. */
+  private readonly walks = new Map<string, SnapshotWalk>();
+  private snapshot: MemorySnapshot | undefined;
+  private readonly pacer: Pacer;
+
+  constructor(
+    private readonly deps: CheckDeps,
+    private readonly request: CheckBulkRequest,
+    private readonly plan: Plan,
+    private readonly revision: Revision,
+    private readonly contextual: ReadonlyMap<string, readonly Relationship[]> | undefined,
+    private readonly signal: Cancellation | undefined,
+  ) {
+    this.results = new Array(request.items.length);
+    this.resultStore = deps.resultsFor(contextual);
+    this.snapshot = contextual === undefined ? deps.store.memorySnapshot?.(revision) : undefined;
+    this.pacer = createPacer(signal);
+  }
+
+  private fail(i: number, e: unknown): void {
+    if (e instanceof LatchError) this.results[i] = { ok: false, error: { code: e.code, message: e.message } };
+    else throw e;
+  }
+
+  /** Validates every item and groups the valid ones by question and subject. */
+  group(): Iterable<Group> {
+    const groups = new Map<string, Group>();
+    const contextLimits = this.deps.limits.contextLimits;
+    this.request.items.forEach((item, i) => {
+      try {
+        validateContext(item.context, contextLimits);
+        const member = resolveMember(this.plan, item.resource, item.permission);
+        const subjectKey = validateSubject(this.plan, item.subject);
+        const key = `${member.label}@${subjectKey}`;
+        const group = groups.get(key);
+        if (group === undefined) groups.set(key, { member, subjectKey, items: [i] });
+        else group.items.push(i);
+      } catch (e) {
+        this.fail(i, e);
+      }
+    });
+    return groups.values();
+  }
+
+  /** The snapshot is only good until the next yield: take a fresh one after each. */
+  private refreshSnapshot(): void {
+    if (this.snapshot === undefined) return;
+    this.snapshot = this.deps.store.memorySnapshot?.(this.revision);
+    this.walks.clear();
+  }
+
+  async answer(group: Group): Promise<void> {
+    const members = new Map<string, Member>();
+    const ids = await this.fromMemory(group, members);
+    if (ids.length > 0) await this.fromStore(group, ids, members);
+    await this.verdicts(group, members);
+  }
+
+  /**
+   * Answers what the cache and the in-memory walk can into `members`; returns the ids left for
+   * the batched evaluator.
+   */
+  private async fromMemory(group: Group, members: Map<string, Member>): Promise<string[]> {
+    const items = this.request.items;
+    if (this.snapshot === undefined) return group.items.map((i) => items[i]!.resource.id);
+    const deps = this.deps;
+    const shared = deps.shared;
+    const subject = items[group.items[0]!]!.subject;
+    const ids: string[] = [];
+    let walk = this.walks.get(group.subjectKey);
+    const now = Date.now();
+    for (const i of group.items) {
+      if (this.pacer.due() && this.snapshot !== undefined) {
+        // Let other requests run.
+        await this.pacer.pause();
+        this.refreshSnapshot();
+        walk = undefined;
+      }
+      const id = items[i]!.resource.id;
+      const snapshot = this.snapshot;
+      if (snapshot === undefined) {
+        ids.push(id);
+        continue;
+      }
+      if (walk === undefined) {
+        walk = deps.snapshotWalk(this.plan, this.revision, snapshot, subject, group.subjectKey);
+        this.walks.set(group.subjectKey, walk);
+      }
+      const key =
+        shared === undefined
+          ? undefined
+          : resultKeyOf(this.plan.id, this.revision, group.member, id, group.subjectKey);
+      const hit = deps.fits(key === undefined ? undefined : shared?.get(key, now));
+      if (hit !== undefined) {
+        if (hit.m !== undefined) members.set(id, hit.m);
+        continue;
+      }
+      const m = deps.answerBy(walk, group.member, id, key);
+      if (m === undefined) ids.push(id);
+      else if (m !== false) members.set(id, m);
+    }
+    return ids;
+  }
+
+  /** One batched walk for `ids`; on an error, each id again alone so only its item fails. */
+  private async fromStore(group: Group, ids: readonly string[], members: Map<string, Member>): Promise<void> {
+    const items = this.request.items;
+    const subject = items[group.items[0]!]!.subject;
+    const ctx = () =>
+      this.deps.makeContext(
+        this.plan,
+        this.revision,
+        subject,
+        group.subjectKey,
+        this.contextual,
+        false,
+        this.signal,
+        this.tuples,
+        this.resultStore,
+      );
+    try {
+      for (const [id, m] of (await this.deps.run(ctx(), group.member, ids)).m) members.set(id, m);
+      this.refreshSnapshot();
+    } catch (e) {
+      if (!(e instanceof LatchError) || isDeadline(e)) throw e;
+      const failed = new Set(ids);
+      for (const i of group.items) {
+        const id = items[i]!.resource.id;
+        if (!failed.has(id)) continue;
+        try {
+          const m = (await this.deps.run(ctx(), group.member, [id])).m.get(id);
+          if (m !== undefined) members.set(id, m);
+        } catch (inner) {
+          if (isDeadline(inner)) throw inner;
+          this.fail(i, inner);
+        }
+      }
+    }
+  }
+
+  /** Each item's answer from its membership and its own context. */
+  private async verdicts(group: Group, members: ReadonlyMap<string, Member>): Promise<void> {
+    const items = this.request.items;
+    const maxCaveatCost = this.deps.limits.maxCaveatCost;
+    for (const i of group.items) {
+      if (this.results[i] !== undefined) continue;
+      const item = items[i]!;
+      const m = members.get(item.resource.id);
+      try {
+        // Plain answers need no caveat evaluator (most items of a bulk check).
+        const v =
+          m === true
+            ? ALLOWED
+            : m === undefined
+              ? DENIED
+              : createCaveatEvaluator(this.plan.schema, item.context, false, maxCaveatCost).verdict(m);
+        this.results[i] = { ok: true, state: v.state, missing: v.missing };
+      } catch (e) {
+        this.fail(i, e);
+      }
+      // A caveat evaluation may take up to its whole cost budget: look at the clock after each.
+      if (this.pacer.due(m === true || m === undefined ? 1 : COSTLY_ITEM)) {
+        await this.pacer.pause();
+        this.refreshSnapshot();
+      }
+    }
+  }
+}

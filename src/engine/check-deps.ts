@@ -1,0 +1,263 @@
+/**
+ * What Check, CheckBulk and the lookups share: the engine's limits and the state that outlives a
+ * request (subproblem results, the subject memberships, revision tokens, flights), each owned by
+ * the object that keeps it, and the request-scoped pieces built from them (a request context, an
+ * in-memory walk, a batched run). `createEngine` builds one; check.ts and check-bulk.ts use it.
+ */
+import { createCache } from "../cache/index.js";
+import { type ContextLimits, LatchError, type Relationship, type Revision } from "../core/index.js";
+import type { MemorySnapshot, Store } from "../store/index.js";
+import { mergeContext } from "./evaluate-caveats.js";
+import { dispatch } from "./evaluator.js";
+import type { LookupDeps } from "./lookup-context.js";
+import type { Member } from "./membership.js";
+import { buildMembershipIndex, type MembershipIndex, snapshotMembershipIndex } from "./membership-index.js";
+import type { Plan, PlanMember } from "./plan.js";
+import type { CachedResult, Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
+import { createRequestResults, type SharedResults } from "./results.js";
+import type { Revisions } from "./revisions.js";
+import { SnapshotWalk, type WalkAnswer } from "./snapshot-walk.js";
+import type { Cancellation, CaveatTrace, CheckRequest } from "./types.js";
+import type { Acc } from "./walk-stack.js";
+
+/** Verdicts of plain memberships, shared: no caveat decides them. */
+export const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
+export const DENIED = Object.freeze({ state: "DENIED", missing: Object.freeze([]) } as const);
+
+export interface EngineLimits {
+  readonly maxDepth: number;
+  readonly maxBulkItems: number;
+  readonly maxContextual: number;
+  /** Cost budget of one caveat evaluation (the conditions' default when undefined). */
+  readonly maxCaveatCost: number | undefined;
+  readonly contextLimits: ContextLimits;
+}
+
+export function abortCheck(signal: Cancellation | undefined): void {
+  if (signal?.aborted) {
+    throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
+  }
+}
+
+/** A subject's memberships at a revision: shared by every request, whichever walk built them. */
+export class MembershipCache {
+  private readonly entries = createCache<{ index: MembershipIndex | null; validUntil: number }>({
+    maxEntries: 10_000,
+  });
+
+  static key(plan: Plan, revision: Revision, subjectKey: string): string {
+    return `${plan.id}|${revision}|${subjectKey}`;
+  }
+
+  known(key: string, now: number): { index: MembershipIndex | null } | undefined {
+    const hit = this.entries.get(key);
+    return hit !== undefined && hit.validUntil > now ? hit : undefined;
+  }
+
+  keep(key: string, index: MembershipIndex | null): void {
+    this.entries.set(key, { index, validUntil: index?.validUntil ?? Number.POSITIVE_INFINITY });
+  }
+}
+
+/** Tokens are HMAC-signed: sign each revision once. */
+export class RevisionTokens {
+  private readonly tokens = new Map<Revision, string>();
+
+  constructor(private readonly store: Store) {}
+
+  of(revision: Revision): string {
+    let token = this.tokens.get(revision);
+    if (token === undefined) {
+      token = this.store.encodeRevision(revision);
+      if (this.tokens.size > 1024) this.tokens.clear();
+      this.tokens.set(revision, token);
+    }
+    return token;
+  }
+}
+
+/** Concurrent identical top-level walks run once (their result does not depend on the context). */
+export class TopFlights {
+  private readonly running = new Map<string, Promise<Member | undefined>>();
+
+  /** The running walk for `key`, or undefined after starting `start()` under it. */
+  join(
+    key: string,
+    start: () => Promise<Member | undefined>,
+  ): { own: Promise<Member | undefined> } | { joined: Promise<Member | undefined> } {
+    const running = this.running.get(key);
+    if (running !== undefined) return { joined: running };
+    const own = start();
+    this.running.set(key, own);
+    const clear = () => this.running.delete(key);
+    own.then(clear, clear);
+    return { own };
+  }
+}
+
+export class CheckDeps {
+  /** Subproblems computed, for the engine's stats. */
+  dispatches = 0;
+  /** Subproblem flights shared across plain requests (see flights.ts). */
+  private readonly flights = new Map<string, Flight>();
+  readonly topFlights = new TopFlights();
+  readonly tokens: RevisionTokens;
+
+  constructor(
+    readonly store: Store,
+    readonly limits: EngineLimits,
+    readonly revisions: Revisions,
+    /** The shared subproblem cache; undefined when the engine runs without one. */
+    readonly shared: SharedResults | undefined,
+    private readonly memberships: MembershipCache | undefined,
+  ) {
+    this.tokens = new RevisionTokens(store);
+  }
+
+  makeContext(
+    plan: Plan,
+    revision: Revision,
+    subject: CheckRequest["subject"],
+    subjectKey: string,
+    contextual: ReadonlyMap<string, readonly Relationship[]> | undefined,
+    explain: boolean,
+    signal: Cancellation | undefined,
+    tuples: RequestContext["tuples"],
+    results: ResultStore,
+  ): RequestContext {
+    const shares = !explain && contextual === undefined;
+    // One object shape for every request (no spread, no accessor): the evaluator reads it on every node.
+    const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
+      plan,
+      revision,
+      store: this.store,
+      subject,
+      subjectKey,
+      contextual,
+      results,
+      tuples,
+      explain,
+      maxDepth: this.limits.maxDepth,
+      signal,
+      now: Date.now(),
+      dispatches: 0,
+      flights: shares ? this.flights : undefined,
+      state: shares ? { waitingOn: undefined } : undefined,
+      membershipIndex: undefined,
+    };
+    // Explanations use the subject's memberships too, so they answer as plain checks do.
+    const memberships = this.memberships;
+    if (contextual === undefined && subject.relation === undefined) {
+      // Built lazily, once per request, and shared across requests at the same revision.
+      let pending: Promise<MembershipIndex | null> | undefined;
+      const key = MembershipCache.key(plan, revision, subjectKey);
+      ctx.membershipIndex = () => {
+        if (pending !== undefined) return pending;
+        const hit = memberships?.known(key, ctx.now);
+        pending =
+          hit !== undefined
+            ? Promise.resolve(hit.index)
+            : buildMembershipIndex(ctx).then((built) => {
+                memberships?.keep(key, built);
+                return built;
+              });
+        return pending;
+      };
+    }
+    return ctx;
+  }
+
+  /** A synchronous walk over the store's in-memory snapshot (see snapshot-walk.ts). */
+  snapshotWalk(
+    plan: Plan,
+    revision: Revision,
+    snapshot: MemorySnapshot,
+    subject: CheckRequest["subject"],
+    subjectKey: string,
+  ): SnapshotWalk {
+    const memberships = this.memberships;
+    return new SnapshotWalk(plan, snapshot, subject, this.limits.maxDepth, () => {
+      const key = MembershipCache.key(plan, revision, subjectKey);
+      const hit = memberships?.known(key, Date.now());
+      if (hit !== undefined) return hit.index;
+      const built = snapshotMembershipIndex(plan, subject, snapshot);
+      memberships?.keep(key, built);
+      return built;
+    });
+  }
+
+  /**
+   * The walk's answer for one object, counted, and cached under `key` (when given) like the
+   * batched evaluator's; undefined when the walk cannot tell and the batched evaluator must.
+   */
+  answerBy(walk: SnapshotWalk, member: PlanMember, id: string, key: string | undefined): WalkAnswer {
+    const steps = walk.steps;
+    const m = walk.check(member, id);
+    if (m === undefined) return undefined;
+    this.dispatches += walk.steps - steps;
+    if (key !== undefined && walk.height <= this.limits.maxDepth)
+      this.shared?.set(key, m === false ? undefined : m, walk.validUntil, walk.height);
+    return m;
+  }
+
+  /** A remembered answer at depth 1: only when its height fits (see walk-stack.ts). */
+  fits(hit: CachedResult | undefined): CachedResult | undefined {
+    return hit !== undefined && hit.height <= this.limits.maxDepth ? hit : undefined;
+  }
+
+  resultsFor(contextual: unknown): ResultStore {
+    // Contextual relationships change answers for this request only: keep them out of the cache.
+    return contextual !== undefined || this.shared === undefined ? createRequestResults() : this.shared;
+  }
+
+  /** The batched evaluator's answer for `ids`, counted. */
+  async run(ctx: RequestContext, member: PlanMember, ids: readonly string[]) {
+    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: 0 };
+    try {
+      return await dispatch(ctx, member, ids, undefined, acc);
+    } finally {
+      this.dispatches += ctx.dispatches;
+    }
+  }
+
+  /** Evaluates a trace node's caveat again with its merged context, for an explanation. */
+  traceLeaf(plan: Plan, context: CheckRequest["context"]) {
+    const maxCaveatCost = this.limits.maxCaveatCost;
+    return (node: TraceNode): CaveatTrace | undefined => {
+      if (node.caveat === undefined) return undefined;
+      const merged = mergeContext(context, node.caveat.context);
+      const def = plan.schema.caveats.get(node.caveat.name);
+      if (def === undefined)
+        return { name: node.caveat.name, context: merged, result: "error", error: "unknown" };
+      const r = def.condition.evaluate(
+        merged,
+        maxCaveatCost === undefined ? undefined : { maxCost: maxCaveatCost },
+      );
+      return {
+        name: node.caveat.name,
+        context: merged,
+        result: r.kind,
+        ...(r.kind === "missing" ? { missing: r.missing } : {}),
+        ...(r.kind === "error" ? { error: r.message } : {}),
+      };
+    };
+  }
+
+  /** What the lookups need of the engine, so they check exactly as Check does. */
+  lookupDeps(): LookupDeps {
+    return {
+      store: this.store,
+      revisions: this.revisions,
+      results: this.shared,
+      maxDepth: this.limits.maxDepth,
+      maxCaveatCost: this.limits.maxCaveatCost,
+      contextLimits: this.limits.contextLimits,
+      tokenOf: (revision) => this.tokens.of(revision),
+      makeContext: (plan, revision, subject, subjectKey, signal, tuples, results) =>
+        this.makeContext(plan, revision, subject, subjectKey, undefined, false, signal, tuples, results),
+      countDispatches: (n) => {
+        this.dispatches += n;
+      },
+    };
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Check: resolve the revision and plan, answer from the cache, the in-memory walk or the batched
+ * evaluator (in that order of cost), then evaluate the collected caveat expression once with the
+ * request context.
+ */
+import { LatchError } from "../core/index.js";
+import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
+import { type CaveatEvaluator, createCaveatEvaluator } from "./evaluate-caveats.js";
+import { resultKeyOf } from "./evaluator.js";
+import { toExplainNode } from "./explain.js";
+import type { Member } from "./membership.js";
+import type { Plan, PlanMember } from "./plan.js";
+import type { RequestContext } from "./request-context.js";
+import type { Cancellation, CheckRequest, CheckResult, RequestOptions } from "./types.js";
+import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
+
+export async function check(
+  deps: CheckDeps,
+  request: CheckRequest,
+  opts?: RequestOptions,
+): Promise<CheckResult> {
+  const signal = opts?.signal;
+  abortCheck(signal);
+  const limits = deps.limits;
+  validateContext(request.context, limits.contextLimits);
+  const revision = await deps.revisions.resolve(request.consistency);
+  const plan = await deps.revisions.planAt(revision);
+  const member = resolveMember(plan, request.resource, request.permission);
+  const subjectKey = validateSubject(plan, request.subject);
+  const contextual = indexContextual(plan, request.contextualRelationships, limits.maxContextual);
+  const explain = request.explain === true;
+  const id = request.resource.id;
+  const ctx = () =>
+    deps.makeContext(
+      plan,
+      revision,
+      request.subject,
+      subjectKey,
+      contextual,
+      explain,
+      signal,
+      new Map(),
+      deps.resultsFor(contextual),
+    );
+  let out: Awaited<ReturnType<CheckDeps["run"]>> | undefined;
+  let m: Member | undefined;
+  // Explanations and contextual relationships take the batched walk, with no shared cache.
+  if (explain || contextual !== undefined) {
+    out = await deps.run(ctx(), member, [id]);
+    m = out.m.get(id);
+  } else {
+    m = await plainMembership(deps, plan, revision, member, id, subjectKey, request.subject, signal, ctx);
+  }
+  const evaluator: CaveatEvaluator | undefined =
+    explain || (m !== undefined && m !== true)
+      ? createCaveatEvaluator(plan.schema, request.context, false, limits.maxCaveatCost)
+      : undefined;
+  const verdict = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
+  const trace = out?.t?.get(id)?.[0];
+  return {
+    state: verdict.state,
+    missing: verdict.missing,
+    revision,
+    token: deps.tokens.of(revision),
+    ...(explain && trace !== undefined
+      ? { explain: toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context)) }
+      : {}),
+  };
+}
+
+/**
+ * The membership of a plain check (no explanation, no contextual relationships): from the shared
+ * cache, else the in-memory walk, else the batched evaluator, run once for concurrent equals.
+ */
+async function plainMembership(
+  deps: CheckDeps,
+  plan: Plan,
+  revision: RequestContext["revision"],
+  member: PlanMember,
+  id: string,
+  subjectKey: string,
+  subject: CheckRequest["subject"],
+  signal: Cancellation | undefined,
+  ctx: () => RequestContext,
+): Promise<Member | undefined> {
+  const shared = deps.shared;
+  // A cached answer needs no request context at all (building one is most of a hit's cost).
+  const topKey = shared !== undefined ? resultKeyOf(plan.id, revision, member, id, subjectKey) : undefined;
+  const cachedTop = deps.fits(topKey === undefined ? undefined : shared?.get(topKey, Date.now()));
+  if (cachedTop !== undefined) return cachedTop.m;
+  // Most checks are answered at once by the in-memory walk, when the store has one.
+  const snapshot = deps.store.memorySnapshot?.(revision);
+  if (snapshot !== undefined) {
+    const walked = deps.answerBy(
+      deps.snapshotWalk(plan, revision, snapshot, subject, subjectKey),
+      member,
+      id,
+      topKey,
+    );
+    if (walked !== undefined) return walked === false ? undefined : walked;
+  }
+  const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
+  const flight = deps.topFlights.join(key, () => deps.run(ctx(), member, [id]).then((r) => r.m.get(id)));
+  if ("own" in flight) return flight.own;
+  try {
+    return await flight.joined;
+  } catch (e) {
+    // The first caller's deadline is not ours.
+    if (!(e instanceof LatchError && e.code === "request/deadline-exceeded") || signal?.aborted) throw e;
+    return (await deps.run(ctx(), member, [id])).m.get(id);
+  }
+}
