@@ -11,7 +11,8 @@
  * the data is larger than `maxRelationships` (then the copy is dropped and memory released).
  */
 import type { Relationship, Revision } from "../../core/index.js";
-import type { ForwardQuery, ReverseQuery, Store } from "../types.js";
+import { delegateStore } from "../delegate.js";
+import type { ForwardQuery, MemorySnapshot, ReverseQuery, Store } from "../types.js";
 import { RelationshipIndex } from "./relationship-index.js";
 
 export interface MirrorOptions {
@@ -59,36 +60,45 @@ const FOLLOW_MS = 20;
 /** Rows loaded between two yields to the event loop, so a server keeps answering while it loads. */
 const LOAD_SLICE = 20_000;
 
-export function createMirroredStore(inner: Store, options: MirrorOptions = {}): MirroredStore {
-  const maxRelationships = options.maxRelationships ?? 2_000_000;
-  const retainMs = options.retainMs ?? 10_000;
-  const notify = options.onEvent ?? (() => {});
-  let index: RelationshipIndex | undefined = new RelationshipIndex();
-  let state: MirrorState = "loading";
-  let applied = -1;
-  let floor = Number.POSITIVE_INFINITY;
+/**
+ * The copy and its bookkeeping: what it holds (`index`, up to revision `applied`), which readers it
+ * may serve (from `floor` up), how it catches up with the store's changes, and how it loads.
+ */
+class MirrorCopy {
+  index: RelationshipIndex | undefined = new RelationshipIndex();
+  state: MirrorState = "loading";
+  applied = -1;
+  floor = Number.POSITIVE_INFINITY;
   /** (revision, when it was applied): the floor moves to revisions applied `retainMs` ago. */
-  const history: { revision: number; at: number }[] = [];
-  let catching: Promise<void> | undefined;
-  let closed = false;
+  private readonly history: { revision: number; at: number }[] = [];
+  private catching: Promise<void> | undefined;
+  closed = false;
 
-  const drop = (event: MirrorEvent) => {
-    index = undefined;
-    state = "off";
-    history.length = 0;
-    notify(event);
-  };
+  constructor(
+    private readonly inner: Store,
+    private readonly maxRelationships: number,
+    private readonly retainMs: number,
+    readonly notify: (event: MirrorEvent) => void,
+  ) {}
+
+  private drop(event: MirrorEvent): void {
+    this.index = undefined;
+    this.state = "off";
+    this.history.length = 0;
+    this.notify(event);
+  }
 
   /** Drops the copy when it holds more than allowed; true when it did. */
-  const overLimit = (): boolean => {
-    if (index === undefined || index.size <= maxRelationships) return false;
-    drop({ kind: "too-large", maxRelationships });
+  private overLimit(): boolean {
+    if (this.index === undefined || this.index.size <= this.maxRelationships) return false;
+    this.drop({ kind: "too-large", maxRelationships: this.maxRelationships });
     return true;
-  };
+  }
 
-  const applyChanges = async (target: number): Promise<void> => {
-    while (applied < target && index !== undefined) {
-      const page = await inner.changesSince(BigInt(applied));
+  private async applyChanges(target: number): Promise<void> {
+    while (this.applied < target && this.index !== undefined) {
+      const page = await this.inner.changesSince(BigInt(this.applied));
+      const index = this.index;
       if (index === undefined) return;
       for (const change of page.changes) {
         const revision = Number(change.revision);
@@ -96,172 +106,186 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
         else index.delete(change.relationship, revision);
       }
       const reached = Number(page.revision);
-      if (reached <= applied) break;
-      applied = reached;
-      history.push({ revision: applied, at: Date.now() });
-      if (overLimit()) return;
+      if (reached <= this.applied) break;
+      this.applied = reached;
+      this.history.push({ revision: reached, at: Date.now() });
+      if (this.overLimit()) return;
     }
-    moveFloor();
-  };
+    this.moveFloor();
+  }
 
-  const moveFloor = () => {
-    if (index === undefined) return;
-    const cutoff = Date.now() - retainMs;
+  private moveFloor(): void {
+    if (this.index === undefined) return;
+    const history = this.history;
+    const cutoff = Date.now() - this.retainMs;
     let n = 0;
     while (n < history.length - 1 && history[n + 1]!.at <= cutoff) n++;
     if (n === 0) return;
     // Everything up to history[n] was applied before the cutoff: readers older than it go elsewhere.
     const next = history[n]!.revision;
     history.splice(0, n);
-    if (next > floor) {
-      floor = next;
-      index.compact(floor);
+    if (next > this.floor) {
+      this.floor = next;
+      this.index.compact(next);
     }
-  };
+  }
 
   /** Brings the copy to at least `target`; one catch-up at a time, shared by every reader. */
-  const catchUp = (target: number): Promise<void> => {
-    if (catching === undefined) {
-      catching = applyChanges(target).finally(() => {
-        catching = undefined;
+  catchUp(target: number): Promise<void> {
+    if (this.catching === undefined) {
+      this.catching = this.applyChanges(target).finally(() => {
+        this.catching = undefined;
       });
-      return catching;
+      return this.catching;
     }
-    return catching.then(() => (applied >= target || index === undefined ? undefined : catchUp(target)));
-  };
+    return this.catching.then(() =>
+      this.applied >= target || this.index === undefined ? undefined : this.catchUp(target),
+    );
+  }
 
   /**
    * The copy that may answer reads at `r` once it has caught up, or undefined when the wrapped
    * store must answer: loading, dropped, or `r` older than the floor.
    */
-  const usable = (r: number): RelationshipIndex | undefined =>
-    state === "ready" && r >= floor ? index : undefined;
+  usable(r: number): RelationshipIndex | undefined {
+    return this.state === "ready" && r >= this.floor ? this.index : undefined;
+  }
 
   /** Applies the changes up to `r`; false when the copy cannot follow (the store then answers). */
-  const reach = async (r: number): Promise<boolean> => {
+  private async reach(r: number): Promise<boolean> {
     try {
-      await catchUp(r);
+      await this.catchUp(r);
     } catch (error) {
-      notify({ kind: "error", error });
+      this.notify({ kind: "error", error });
       return false;
     }
-    return applied >= r;
-  };
+    return this.applied >= r;
+  }
 
   /**
    * One hot read: from the copy when it may answer at `revision` (catching up first if needed),
    * else from the wrapped store. Synchronous up to the copy's answer when no catch-up is needed.
    */
-  const read = async <Q>(
+  async read<Q>(
     query: Q,
     revision: Revision,
     fromCopy: (copy: RelationshipIndex, query: Q, r: number) => Relationship[],
     fromStore: (query: Q, revision: Revision) => Promise<readonly Relationship[]>,
-  ): Promise<readonly Relationship[]> => {
+  ): Promise<readonly Relationship[]> {
     const r = Number(revision);
-    if (usable(r) !== undefined && (r <= applied || (await reach(r)))) {
+    if (this.usable(r) !== undefined && (r <= this.applied || (await this.reach(r)))) {
       // Checked again: the copy may have been dropped while it caught up.
-      const copy = usable(r);
+      const copy = this.usable(r);
       if (copy !== undefined) return fromCopy(copy, query, r);
     }
     return fromStore(query, revision);
-  };
-  const forward = (copy: RelationshipIndex, query: ForwardQuery, r: number) =>
-    copy.forward(query, r, Date.now());
-  const reverse = (copy: RelationshipIndex, query: ReverseQuery, r: number) =>
-    copy.reverse(query, r, Date.now());
-  const storeForward = (query: ForwardQuery, revision: Revision) => inner.lookupForward(query, revision);
-  const storeReverse = (query: ReverseQuery, revision: Revision) => inner.lookupReverse(query, revision);
+  }
 
-  const load = async (): Promise<boolean> => {
+  async load(): Promise<boolean> {
     const started = Date.now();
     try {
-      const at = await inner.currentRevision();
-      const into = index!;
+      const at = await this.inner.currentRevision();
+      const into = this.index!;
       let n = 0;
-      for await (const rel of inner.exportRelationships(at)) {
-        if (closed || index === undefined) return false;
+      for await (const rel of this.inner.exportRelationships(at)) {
+        if (this.closed || this.index === undefined) return false;
         into.touch(rel, 0);
         if (++n % LOAD_SLICE === 0) {
-          if (overLimit()) return false;
+          if (this.overLimit()) return false;
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      if (overLimit()) return false;
-      applied = Number(at);
-      floor = applied;
-      history.push({ revision: applied, at: Date.now() });
-      state = "ready";
-      notify({ kind: "ready", relationships: into.size, revision: at, ms: Date.now() - started });
+      if (this.overLimit()) return false;
+      this.applied = Number(at);
+      this.floor = this.applied;
+      this.history.push({ revision: this.applied, at: Date.now() });
+      this.state = "ready";
+      this.notify({ kind: "ready", relationships: into.size, revision: at, ms: Date.now() - started });
       return true;
     } catch (error) {
-      if (!closed) drop({ kind: "error", error });
+      if (!this.closed) this.drop({ kind: "error", error });
       return false;
     }
-  };
+  }
 
-  const loaded = load();
-  // Commits pushed by the store (also other processes') are applied before most readers ask for
-  // them, at most once per FOLLOW_MS: one changes read per write would double a busy writer's load
-  // on the database, and a reader that comes sooner catches up by itself.
+  /** Synchronous reads at `revision`, or undefined until the copy holds it (see Store.memorySnapshot). */
+  snapshot(revision: Revision): MemorySnapshot | undefined {
+    const r = Number(revision);
+    const copy = this.usable(r);
+    // Not caught up to `r` yet: the async reads catch up first.
+    if (copy === undefined || r > this.applied) return undefined;
+    const now = Date.now();
+    return {
+      relationshipsOf: (type, id) => copy.relationshipsOf(type, id, r, now),
+      lookupReverse: (query) => copy.reverse(query, r, now),
+    };
+  }
+
+  stats(): MirrorStats {
+    return {
+      state: this.state,
+      relationships: this.index?.size ?? 0,
+      revision: BigInt(Math.max(this.applied, 0)),
+      floor: BigInt(Number.isFinite(this.floor) ? this.floor : 0),
+    };
+  }
+}
+
+/**
+ * Commits pushed by the store (also other processes') are applied before most readers ask for
+ * them, at most once per FOLLOW_MS: one changes read per write would double a busy writer's load
+ * on the database, and a reader that comes sooner catches up by itself. Returns how to stop.
+ */
+function followPushes(inner: Store, copy: MirrorCopy): () => void {
   let newest = -1;
   let follow: ReturnType<typeof setTimeout> | undefined;
   const unsubscribe = inner.subscribe?.((revision) => {
-    if (state !== "ready") return;
+    if (copy.state !== "ready") return;
     newest = Math.max(newest, Number(revision));
     if (follow !== undefined) return;
     follow = setTimeout(() => {
       follow = undefined;
-      if (state !== "ready" || applied >= newest) return;
-      catchUp(newest).catch((error: unknown) => notify({ kind: "error", error }));
+      if (copy.state !== "ready" || copy.applied >= newest) return;
+      copy.catchUp(newest).catch((error: unknown) => copy.notify({ kind: "error", error }));
     }, FOLLOW_MS);
     follow.unref?.();
   });
+  return () => {
+    unsubscribe?.();
+    if (follow !== undefined) clearTimeout(follow);
+  };
+}
 
-  const store: MirroredStore = {
-    storeId: inner.storeId,
+const forward = (copy: RelationshipIndex, query: ForwardQuery, r: number) =>
+  copy.forward(query, r, Date.now());
+const reverse = (copy: RelationshipIndex, query: ReverseQuery, r: number) =>
+  copy.reverse(query, r, Date.now());
+
+export function createMirroredStore(inner: Store, options: MirrorOptions = {}): MirroredStore {
+  const copy = new MirrorCopy(
+    inner,
+    options.maxRelationships ?? 2_000_000,
+    options.retainMs ?? 10_000,
+    options.onEvent ?? (() => {}),
+  );
+  const loaded = copy.load();
+  const stopFollowing = followPushes(inner, copy);
+  const storeForward = (query: ForwardQuery, revision: Revision) => inner.lookupForward(query, revision);
+  const storeReverse = (query: ReverseQuery, revision: Revision) => inner.lookupReverse(query, revision);
+  return {
+    ...delegateStore(inner),
     ready: () => loaded,
-    stats: () => ({
-      state,
-      relationships: index?.size ?? 0,
-      revision: BigInt(Math.max(applied, 0)),
-      floor: BigInt(Number.isFinite(floor) ? floor : 0),
-    }),
-    currentRevision: () => inner.currentRevision(),
-    readSchema: (revision) => inner.readSchema(revision),
-    writeSchema: (text) => inner.writeSchema(text),
-    readRelationships: (filter, opts) => inner.readRelationships(filter, opts),
-    lookupForward: (query, revision) => read(query, revision, forward, storeForward),
-    lookupReverse: (query, revision) => read(query, revision, reverse, storeReverse),
-    memorySnapshot(revision) {
-      const r = Number(revision);
-      const copy = usable(r);
-      // Not caught up to `r` yet: the async reads above catch up first.
-      if (copy === undefined || r > applied) return undefined;
-      const now = Date.now();
-      return {
-        relationshipsOf: (type, id) => copy.relationshipsOf(type, id, r, now),
-        lookupReverse: (query) => copy.reverse(query, r, now),
-      };
-    },
-    write: (updates, preconditions) => inner.write(updates, preconditions),
-    deleteRelationships: (filter, opts) => inner.deleteRelationships(filter, opts),
-    changesSince: (after, limit) => inner.changesSince(after, limit),
-    importRelationships: (relationships, opts) => inner.importRelationships(relationships, opts),
-    exportRelationships: (revision) => inner.exportRelationships(revision),
-    sweepExpired: (limit) => inner.sweepExpired(limit),
-    encodeRevision: (revision) => inner.encodeRevision(revision),
-    decodeRevision: (token) => inner.decodeRevision(token),
+    stats: () => copy.stats(),
+    lookupForward: (query, revision) => copy.read(query, revision, forward, storeForward),
+    lookupReverse: (query, revision) => copy.read(query, revision, reverse, storeReverse),
+    memorySnapshot: (revision) => copy.snapshot(revision),
     async close() {
-      closed = true;
-      unsubscribe?.();
-      if (follow !== undefined) clearTimeout(follow);
-      index = undefined;
-      state = "off";
+      copy.closed = true;
+      stopFollowing();
+      copy.index = undefined;
+      copy.state = "off";
       await loaded;
       await inner.close();
     },
   };
-  if (inner.subscribe !== undefined) store.subscribe = (listener) => inner.subscribe!(listener);
-  return store;
 }
