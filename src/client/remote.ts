@@ -106,30 +106,30 @@ async function* batches<T>(source: AsyncIterable<T> | Iterable<T>, size: number)
   if (batch.length > 0) yield batch;
 }
 
-export function createClient(options: ClientOptions): LatchClient {
-  useNodeTextEncoding();
-  const tls = options.tls;
-  const credentials =
-    tls === undefined || tls === false
-      ? ChannelCredentials.createInsecure()
-      : tls === true
-        ? ChannelCredentials.createSsl()
-        : ChannelCredentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null);
-  const channel = new Client(options.address, credentials, {
-    "grpc.max_receive_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
-    "grpc.max_send_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
-  });
-  const t = createTransport(channel, {
-    ...(options.token === undefined ? {} : { token: options.token }),
-    timeoutMs: options.timeoutMs ?? 30_000,
-    maxAttempts: options.maxAttempts ?? 3,
-  });
-  const P = PermissionService.method;
-  const R = RelationshipService.method;
-  const S = SchemaService.method;
-  const contextual = (list: readonly RelationshipInput[] | undefined) =>
-    (list ?? []).map((r) => relationshipToProto(toRelationship(r)));
+const P = PermissionService.method;
+const R = RelationshipService.method;
+const S = SchemaService.method;
 
+const contextual = (list: readonly RelationshipInput[] | undefined) =>
+  (list ?? []).map((r) => relationshipToProto(toRelationship(r)));
+
+type Transport = ReturnType<typeof createTransport>;
+type PermissionCalls = Pick<
+  LatchClient,
+  "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects"
+>;
+type RelationshipCalls = Pick<
+  LatchClient,
+  | "writeRelationships"
+  | "deleteRelationships"
+  | "readRelationships"
+  | "watch"
+  | "importRelationships"
+  | "exportRelationships"
+>;
+type SchemaCalls = Pick<LatchClient, "writeSchema" | "readSchema">;
+
+function permissionCalls(t: Transport): PermissionCalls {
   return {
     async check(params, opts) {
       const res = await t.unary(
@@ -282,7 +282,11 @@ export function createClient(options: ClientOptions): LatchClient {
         };
       }
     },
+  };
+}
 
+function relationshipCalls(t: Transport): RelationshipCalls {
+  return {
     async writeRelationships(params, opts) {
       const res = await t.unary(
         R.writeRelationships,
@@ -378,7 +382,11 @@ export function createClient(options: ClientOptions): LatchClient {
         yield { token: r.readAt?.token ?? "", relationships: r.relationships.map(relationshipFromWire) };
       }
     },
+  };
+}
 
+function schemaCalls(t: Transport): SchemaCalls {
+  return {
     async writeSchema(schema, opts) {
       const res = await t.unary(S.writeSchema, { schema }, opts, false);
       return { token: res.writtenAt?.token ?? "" };
@@ -388,7 +396,32 @@ export function createClient(options: ClientOptions): LatchClient {
       const res = await t.unary(S.readSchema, {}, opts, true);
       return { schema: res.schemaText, token: res.readAt?.token ?? "" };
     },
+  };
+}
 
+export function createClient(options: ClientOptions): LatchClient {
+  useNodeTextEncoding();
+  const tls = options.tls;
+  const credentials =
+    tls === undefined || tls === false
+      ? ChannelCredentials.createInsecure()
+      : tls === true
+        ? ChannelCredentials.createSsl()
+        : ChannelCredentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null);
+  const channel = new Client(options.address, credentials, {
+    "grpc.max_receive_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
+    "grpc.max_send_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
+  });
+  const t = createTransport(channel, {
+    ...(options.token === undefined ? {} : { token: options.token }),
+    timeoutMs: options.timeoutMs ?? 30_000,
+    maxAttempts: options.maxAttempts ?? 3,
+  });
+
+  return {
+    ...permissionCalls(t),
+    ...relationshipCalls(t),
+    ...schemaCalls(t),
     async close() {
       t.close();
     },
