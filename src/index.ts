@@ -3,8 +3,22 @@
  * and the plain types and helpers a caller needs to build requests and read answers.
  */
 export * from "./client/index.js";
-export type { CheckState, ObjectRef, Relationship, Revision, SubjectRef } from "./core/index.js";
+export type {
+  AnyErrorCode,
+  CheckState,
+  CliErrorCode,
+  DiagnosticCode,
+  ErrorCode,
+  ErrorKind,
+  ObjectRef,
+  Relationship,
+  Revision,
+  SubjectRef,
+} from "./core/index.js";
 export {
+  CliErrorCodes,
+  DiagnosticCodes,
+  ErrorCodes,
   formatObjectRef,
   formatRelationship,
   formatSubjectRef,

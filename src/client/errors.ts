@@ -1,6 +1,6 @@
 /** gRPC failures become LatchErrors again on the client, with the server's stable code. */
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { type ErrorKind, LatchError } from "../core/index.js";
+import { type AnyErrorCode, type ErrorKind, LatchError } from "../core/index.js";
 
 const KIND_BY_STATUS: Partial<Record<status, ErrorKind>> = {
   [status.INVALID_ARGUMENT]: "invalid-argument",
@@ -15,13 +15,17 @@ const KIND_BY_STATUS: Partial<Record<status, ErrorKind>> = {
   [status.UNIMPLEMENTED]: "failed-precondition",
 };
 
-/** A failure reported by the server (or the channel), as a LatchError. */
-export class RemoteError extends LatchError {
+/**
+ * A failure reported by the server (or the channel), as a LatchError. Its code comes off the wire:
+ * a server of another version may send one this client does not list, and a channel failure is
+ * `grpc/<status>`, hence AnyErrorCode.
+ */
+export class RemoteError extends LatchError<AnyErrorCode> {
   override readonly name = "RemoteError";
   /** The gRPC status code. */
   readonly status: status;
   constructor(
-    code: string,
+    code: AnyErrorCode,
     kind: ErrorKind,
     message: string,
     grpcStatus: status,

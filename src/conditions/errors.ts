@@ -1,4 +1,4 @@
-import { LatchError } from "../core/index.js";
+import { type ErrorCodeIn, LatchError } from "../core/index.js";
 
 /**
  * A caveat expression or its context is unacceptable. Codes: `condition/syntax`, `condition/type`,
@@ -10,6 +10,10 @@ export class ConditionError extends LatchError {
   override readonly name = "ConditionError";
 }
 
-export function conditionError(code: string, message: string, details: Record<string, unknown> = {}) {
+export function conditionError(
+  code: ErrorCodeIn<"condition">,
+  message: string,
+  details: Record<string, unknown> = {},
+) {
   return new ConditionError(code, "invalid-argument", message, details);
 }

@@ -101,7 +101,8 @@ export function measureContext(
 export function checkContextLimits(
   context: unknown,
   field: string,
-  prefix: string,
+  /** The area of the code; a template type, so the compiler checks the code is listed. */
+  prefix: "request",
   limits: ContextLimits = DEFAULT_CONTEXT_LIMITS,
 ): void {
   const p = measureContext(context, limits);

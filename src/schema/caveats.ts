@@ -4,18 +4,18 @@
  */
 import type { ParameterType } from "../conditions/index.js";
 import { compileCondition, formatParameterType, parseParameterType } from "../conditions/index.js";
-import { clip, isLatchError } from "../core/index.js";
+import { clip, type DiagnosticCode, isLatchError } from "../core/index.js";
 import type { CaveatNode } from "./ast.js";
 import { typeText } from "./ast.js";
 import type { Span } from "./diagnostics.js";
 import type { CaveatDef } from "./ir.js";
 
-type Report = (code: string, span: Span, message: string) => void;
+type Report = (code: DiagnosticCode, span: Span, message: string) => void;
 
 const TYPE_NAMES =
   "bool, string, int, uint, double, bytes, duration, timestamp, ipaddress, any, list<T>, map<T>";
 
-const CODES: Readonly<Record<string, string>> = {
+const CODES: Readonly<Record<string, DiagnosticCode>> = {
   "condition/syntax": "schema/caveat-syntax",
   "condition/type": "schema/caveat-type",
   "condition/too-large": "schema/caveat-too-large",

@@ -1,10 +1,10 @@
 /** Checks on permission expressions: names exist, arrows walk relations, no computed cycles. */
-import { clip } from "../core/index.js";
+import { clip, type DiagnosticCode } from "../core/index.js";
 import type { DefinitionNode, ExprNode, MemberNode, NameNode, PermissionNode } from "./ast.js";
 import type { Span } from "./diagnostics.js";
 import { suggest } from "./names.js";
 
-type Report = (code: string, span: Span, message: string) => void;
+type Report = (code: DiagnosticCode, span: Span, message: string) => void;
 type Definitions = ReadonlyMap<
   string,
   { readonly node: DefinitionNode; readonly members: ReadonlyMap<string, MemberNode> }

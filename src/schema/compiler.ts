@@ -2,7 +2,7 @@
  * AST -> CompiledSchema. Every name is resolved and checked here, and every problem becomes a
  * diagnostic; the IR is only built when there are none, so the engine never sees a dangling name.
  */
-import { clip } from "../core/index.js";
+import { clip, type DiagnosticCode } from "../core/index.js";
 import type { AllowedSubjectNode, CaveatNode, DefinitionNode, MemberNode, SchemaAst } from "./ast.js";
 import { compileCaveat } from "./caveats.js";
 import { checkPermissions } from "./check-permissions.js";
@@ -32,7 +32,7 @@ function joinComments(comments: readonly string[], trailing?: string): string | 
 
 export function compileAst(ast: SchemaAst, source: SourceFile): CompileResult {
   const diagnostics: Diagnostic[] = [];
-  const report = (code: string, span: { start: number; end: number }, message: string): void => {
+  const report = (code: DiagnosticCode, span: { start: number; end: number }, message: string): void => {
     source.record(diagnostics, code, span, message);
   };
   const lineOf = (offset: number): number => source.position(offset).line;

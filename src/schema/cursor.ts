@@ -2,7 +2,7 @@
  * Token cursor shared by the parser: lookahead, expectations that record a diagnostic and abort
  * the current statement, and hand-out of the comments that precede a declaration.
  */
-import { clip } from "../core/index.js";
+import { clip, type DiagnosticCode } from "../core/index.js";
 
 import type { NameNode } from "./ast.js";
 import type { Diagnostic, SourceFile, Span } from "./diagnostics.js";
@@ -68,7 +68,7 @@ export class TokenCursor {
     return this.peek(i);
   }
 
-  protected error(code: string, span: Span, message: string): void {
+  protected error(code: DiagnosticCode, span: Span, message: string): void {
     this.source.record(this.diagnostics, code, span, message);
   }
 

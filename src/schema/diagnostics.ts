@@ -2,7 +2,7 @@
  * Diagnostics: every problem found in a schema, with a stable code, a position and a caret
  * excerpt. The compiler collects them all before throwing, so an author fixes a file in one pass.
  */
-import { LatchError, truncateText } from "../core/index.js";
+import { type DiagnosticCode, LatchError, truncateText } from "../core/index.js";
 
 /**
  * Diagnostics kept per source: a megabyte of schema can hold tens of thousands of mistakes, and
@@ -17,7 +17,7 @@ const EXCERPT_BEFORE = 60;
 
 export interface Diagnostic {
   /** Stable code, part of the contract: `schema/unknown-type`, `schema/syntax` ... */
-  readonly code: string;
+  readonly code: DiagnosticCode;
   /** What is wrong and how to fix it. */
   readonly message: string;
   readonly file: string;
@@ -42,12 +42,12 @@ export interface SourceFile {
   readonly text: string;
   readonly file: string;
   position(offset: number): { line: number; column: number };
-  diagnostic(code: string, span: Span, message: string): Diagnostic;
+  diagnostic(code: DiagnosticCode, span: Span, message: string): Diagnostic;
   /**
    * Counts a diagnostic and adds it to `list` while fewer than MAX_DIAGNOSTICS were recorded
    * for this source (by lexer, parser and compiler together).
    */
-  record(list: Diagnostic[], code: string, span: Span, message: string): void;
+  record(list: Diagnostic[], code: DiagnosticCode, span: Span, message: string): void;
   /** Every diagnostic recorded, kept or not. */
   readonly diagnosticCount: number;
 }
@@ -85,7 +85,7 @@ export function createSourceFile(text: string, file = "schema.zed"): SourceFile 
     return { line: index + 1, column };
   }
 
-  function diagnostic(code: string, span: Span, message: string): Diagnostic {
+  function diagnostic(code: DiagnosticCode, span: Span, message: string): Diagnostic {
     const { line, column } = position(span.start);
     const full = lineText(line - 1);
     const available = Math.max(1, full.length - (column - 1));
@@ -108,7 +108,7 @@ export function createSourceFile(text: string, file = "schema.zed"): SourceFile 
   }
 
   let diagnosticCount = 0;
-  function record(list: Diagnostic[], code: string, span: Span, message: string): void {
+  function record(list: Diagnostic[], code: DiagnosticCode, span: Span, message: string): void {
     diagnosticCount++;
     if (diagnosticCount <= MAX_DIAGNOSTICS) list.push(diagnostic(code, span, message));
   }

@@ -3,7 +3,14 @@
  * throws LatchError (or lets something unexpected escape); this module decides what the caller sees.
  */
 import { Metadata, status } from "@grpc/grpc-js";
-import { clip, type ErrorDetails, type ErrorKind, isLatchError, LatchError } from "../core/index.js";
+import {
+  clip,
+  type ErrorCode,
+  type ErrorDetails,
+  type ErrorKind,
+  isLatchError,
+  LatchError,
+} from "../core/index.js";
 
 const STATUS_BY_KIND: Readonly<Record<ErrorKind, status>> = {
   "invalid-argument": status.INVALID_ARGUMENT,
@@ -225,7 +232,7 @@ export function toWireError(error: unknown, requestId: string): WireError {
       errorCode: error.code,
     };
   }
-  const code = isLatchError(error) ? error.code : "internal/unexpected";
+  const code: ErrorCode = isLatchError(error) ? error.code : "internal/unexpected";
   return {
     code: status.INTERNAL,
     details: `internal error (request id ${requestId})`,

@@ -10,6 +10,7 @@
 import { convertContext } from "../conditions/index.js";
 import {
   clip,
+  type ErrorCodeIn,
   formatRelationship,
   MAX_OBJECT_ID_LENGTH,
   measureContext,
@@ -34,7 +35,7 @@ export interface RelationshipShape {
 
 export interface ShapeProblem {
   readonly kind?: undefined;
-  readonly code: string;
+  readonly code: ErrorCodeIn<"relationship">;
   /** What is wrong, in a sentence without the relationship itself. */
   readonly problem: string;
   /** How to fix it. */
@@ -195,7 +196,13 @@ export function describeRelationship(r: Relationship): string {
   }
 }
 
-function fail(r: Relationship, code: string, problem: string, fix: string, cause?: unknown): never {
+function fail(
+  r: Relationship,
+  code: ErrorCodeIn<"relationship">,
+  problem: string,
+  fix: string,
+  cause?: unknown,
+): never {
   const text = describeRelationship(r);
   throw new RelationshipValidationError(
     code,

@@ -1,0 +1,288 @@
+/**
+ * Every stable code Latch reports, in one typed list. Codes are the contract (tests, logs, the gRPC
+ * `latch-error-code` trailer and the CLI's `--json` output match on them, never on message text),
+ * so a code that is not listed here does not compile at a raise site.
+ *
+ * Three lists, because a code lives in one of three places and each place accepts only its own:
+ * - ErrorCodes: `LatchError.code`, and the wire code of a failed call.
+ * - DiagnosticCodes: `Diagnostic.code`, one problem in a schema. They never stand alone: they come
+ *   inside a SchemaError, whose own code is `schema/invalid`. Kept apart so a raise site cannot
+ *   throw a diagnostic code and the schema compiler cannot report an error code.
+ * - CliErrorCodes: the `--json` code of a CLI failure that is not a LatchError.
+ * The lists share one namespace (`area/name`) and never share a code (a test checks it).
+ *
+ * Each entry's comment is one line, `kind: meaning` (kind: the ErrorKind it is raised with, which
+ * the server maps to a gRPC status); `scripts/error-codes-table.ts` turns these comments into
+ * docs/error-codes.md, and a test keeps that file fresh.
+ */
+
+export const ErrorCodes = {
+  // ---- check, expand, lookups: the engine's requests
+  /** invalid-argument: the request names an object or subject type the schema does not define. */
+  CheckUnknownType: "check/unknown-type",
+  /** invalid-argument: the type has no relation or permission of that name. */
+  CheckUnknownPermission: "check/unknown-permission",
+  /** invalid-argument: the resource id is empty or the wildcard. */
+  CheckInvalidResource: "check/invalid-resource",
+  /** invalid-argument: the subject id is empty. */
+  CheckInvalidSubject: "check/invalid-subject",
+  /** invalid-argument: a check's subject is a wildcard (`type:*`); check a concrete subject. */
+  CheckWildcardSubject: "check/wildcard-subject",
+  /** invalid-argument: the caveat context is not a JSON object. */
+  CheckInvalidContext: "check/invalid-context",
+  /** resource-exhausted: more contextual relationships in one request than allowed. */
+  CheckTooManyContextualRelationships: "check/too-many-contextual-relationships",
+  /** resource-exhausted: more items in one bulk check than allowed. */
+  CheckTooManyItems: "check/too-many-items",
+  /** failed-precondition: the walk went deeper than the maximum depth (`--max-depth`). */
+  CheckMaxDepthExceeded: "check/max-depth-exceeded",
+  /** failed-precondition: a permission depends on itself through the right-hand side of an exclusion. */
+  CheckCycleThroughExclusion: "check/cycle-through-exclusion",
+  /** failed-precondition: no schema has been written yet, so nothing can be checked. */
+  CheckNoSchema: "check/no-schema",
+  /** failed-precondition | invalid-argument: a caveat is unknown (precondition) or failed to evaluate on this context (argument). */
+  CheckCaveatError: "check/caveat-error",
+  /** resource-exhausted: a caveat did too much work for this context (its evaluation cost limit). */
+  CheckCaveatCostExceeded: "check/caveat-cost-exceeded",
+  /** invalid-argument: a lookup cursor does not decode or belongs to another request. */
+  LookupInvalidCursor: "lookup/invalid-cursor",
+  /** invalid-argument: a lookup limit is not a non-negative integer. */
+  LookupInvalidLimit: "lookup/invalid-limit",
+  /** invalid-argument: an engine option is out of range (maxDepth). */
+  ConfigInvalid: "config/invalid",
+
+  // ---- request: the call itself
+  /** invalid-argument: a request field is missing or malformed (`details.field` names it). */
+  RequestInvalidArgument: "request/invalid-argument",
+  /** resource-exhausted: a request list is over its configured limit. */
+  RequestOverLimit: "request/over-limit",
+  /** invalid-argument: the request bytes are not a valid protobuf message of the method's type. */
+  RequestMalformed: "request/malformed",
+  /** invalid-argument: the caveat context holds too many values or too much text. */
+  RequestContextTooLarge: "request/context-too-large",
+  /** invalid-argument: the caveat context nests deeper than allowed. */
+  RequestContextTooDeep: "request/context-too-deep",
+  /** invalid-argument: the consistency requirement is not one Latch knows. */
+  RequestInvalidConsistency: "request/invalid-consistency",
+  /** deadline-exceeded: the request ran past its deadline or was aborted. */
+  RequestDeadlineExceeded: "request/deadline-exceeded",
+  /** deadline-exceeded: the caller cancelled the call. */
+  RequestCancelled: "request/cancelled",
+  /** unauthenticated: the call has no `authorization: Bearer <token>` header. */
+  AuthMissingToken: "auth/missing-token",
+  /** unauthenticated: the authorization header is not `Bearer <token>`. */
+  AuthMalformed: "auth/malformed",
+  /** unauthenticated: the bearer token is not one of the configured tokens. */
+  AuthInvalidToken: "auth/invalid-token",
+  /** internal: an unexpected failure at the server; the client sees only the request id, the log has the cause. */
+  InternalUnexpected: "internal/unexpected",
+
+  // ---- caveat expressions and contexts (conditions)
+  /** invalid-argument: a caveat expression does not parse. */
+  ConditionSyntax: "condition/syntax",
+  /** invalid-argument: a caveat expression does not type-check, or is not a bool. */
+  ConditionType: "condition/type",
+  /** invalid-argument: a caveat expression is too long or nests too many comprehensions. */
+  ConditionTooLarge: "condition/too-large",
+  /** invalid-argument: a declared parameter name cannot be used in CEL. */
+  ConditionBadParameter: "condition/bad-parameter",
+  /** invalid-argument: a context value does not convert to its parameter's declared type. */
+  ConditionBadContext: "condition/bad-context",
+
+  // ---- schema: writing and reading it
+  /** invalid-argument: the schema has errors; `details.diagnostics` lists them (diagnostic codes below). */
+  SchemaInvalid: "schema/invalid",
+  /** failed-precondition: writing this schema would orphan stored relationships; delete them first. */
+  SchemaWouldOrphan: "schema/would-orphan",
+  /** failed-precondition: the store has no schema yet, and relationships are validated against one. */
+  SchemaMissing: "schema/missing",
+  /** not-found: ReadSchema found no schema written. */
+  SchemaNotFound: "schema/not-found",
+
+  // ---- relationships: parsing and validating them against the schema
+  /** invalid-argument: a relationship string does not parse (`details.column` says where). */
+  RelationshipSyntax: "relationship/syntax",
+  /** invalid-argument: the resource type is not defined in the schema. */
+  RelationshipUnknownType: "relationship/unknown-type",
+  /** invalid-argument: the resource type has no relation of that name. */
+  RelationshipUnknownRelation: "relationship/unknown-relation",
+  /** invalid-argument: the relation is a permission, which is computed and cannot be written. */
+  RelationshipNotARelation: "relationship/not-a-relation",
+  /** invalid-argument: the relation does not allow this subject type. */
+  RelationshipSubjectNotAllowed: "relationship/subject-not-allowed",
+  /** invalid-argument: the relation requires a caveat for this subject type. */
+  RelationshipCaveatRequired: "relationship/caveat-required",
+  /** invalid-argument: the caveat is not defined, or not allowed for this subject type. */
+  RelationshipCaveatNotAllowed: "relationship/caveat-not-allowed",
+  /** invalid-argument: the relation does not allow an expiration for this subject type. */
+  RelationshipExpirationNotAllowed: "relationship/expiration-not-allowed",
+  /** invalid-argument: the expiration is not a valid instant. */
+  RelationshipInvalidExpiration: "relationship/invalid-expiration",
+  /** invalid-argument: an object id is empty, too long, uses forbidden characters or misuses the wildcard. */
+  RelationshipInvalidId: "relationship/invalid-id",
+  /** invalid-argument: the stored caveat context names unknown parameters or does not fit their types. */
+  RelationshipBadCaveatContext: "relationship/bad-caveat-context",
+  /** invalid-argument: the stored caveat context holds too many values or too much text. */
+  RelationshipContextTooLarge: "relationship/context-too-large",
+  /** invalid-argument: the stored caveat context nests deeper than allowed. */
+  RelationshipContextTooDeep: "relationship/context-too-deep",
+  /** already-exists: CREATE of a relationship that exists; nothing was written. */
+  RelationshipAlreadyExists: "relationship/already-exists",
+
+  // ---- writes
+  /** resource-exhausted: a write holds more updates than allowed. */
+  WriteTooManyUpdates: "write/too-many-updates",
+  /** invalid-argument: an update's operation is not create, touch or delete. */
+  WriteInvalidOperation: "write/invalid-operation",
+  /** invalid-argument: one write updates the same relationship twice. */
+  WriteDuplicateUpdate: "write/duplicate-update",
+  /** failed-precondition: a write precondition did not hold; nothing was written. */
+  WritePreconditionFailed: "write/precondition-failed",
+
+  // ---- revisions, tokens and cursors
+  /** invalid-argument: a revision token could not be decoded by the store (any failure other than its own code). */
+  RevisionInvalidToken: "revision/invalid-token",
+  /** invalid-argument: a revision token is malformed or not signed by this store's secret. */
+  RevisionMalformedToken: "revision/malformed-token",
+  /** invalid-argument: a revision token was issued by another store. */
+  RevisionForeignToken: "revision/foreign-token",
+  /** invalid-argument: a PostgreSQL read asked for a revision that is not a non-negative bigint. */
+  RevisionInvalid: "revision/invalid",
+  /** failed-precondition: a PostgreSQL read was pinned to a revision the store has not reached. */
+  RevisionUnknown: "revision/unknown",
+  /** failed-precondition: the store has not reached the revision the request asks for. */
+  RevisionNotReached: "revision/not-reached",
+  /** invalid-argument: a read cursor does not decode. */
+  CursorMalformed: "cursor/malformed",
+  /** invalid-argument: a read cursor belongs to a different filter. */
+  CursorFilterMismatch: "cursor/filter-mismatch",
+  /** invalid-argument: a read cursor reads another revision than the one asked for. */
+  CursorRevisionMismatch: "cursor/revision-mismatch",
+
+  // ---- stores
+  /** invalid-argument: a relationship filter lacks a resource type or a subject type. */
+  StoreInvalidFilter: "store/invalid-filter",
+  /** invalid-argument: a limit or batch size is not a positive integer in range. */
+  StoreInvalidLimit: "store/invalid-limit",
+  /** invalid-argument: the PostgreSQL schema name is not a plain identifier. */
+  StoreInvalidPgSchema: "store/invalid-pg-schema",
+  /** failed-precondition: the database was migrated by a newer Latch; upgrade Latch. */
+  StoreNewerVersion: "store/newer-version",
+  /** failed-precondition: the PostgreSQL schema is not migrated; run `latch migrate`. */
+  StoreNotMigrated: "store/not-migrated",
+  /** unavailable: the datastore cannot be reached. */
+  StoreUnavailable: "store/unavailable",
+  /** unavailable: a PostgreSQL transaction conflict (serialization, deadlock, lock); retry. */
+  StoreConflict: "store/conflict",
+  /** deadline-exceeded: a PostgreSQL statement timed out. */
+  StoreDeadlineExceeded: "store/deadline-exceeded",
+  /** internal: any other PostgreSQL error (`details.sqlState`). */
+  StoreInternal: "store/internal",
+  /** internal: the PostgreSQL schema lacks its store identity. */
+  StoreCorrupt: "store/corrupt",
+
+  // ---- validation files
+  /** invalid-argument: a validation file (`latch validate`) is malformed. */
+  ValidationInvalidFile: "validation/invalid-file",
+} as const;
+
+/** A code a LatchError raised by this copy of Latch can carry. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** The listed codes of one area, e.g. `ErrorCodeIn<"condition">`: for errors raised by one module. */
+export type ErrorCodeIn<Area extends string> = Extract<ErrorCode, `${Area}/${string}`>;
+
+/**
+ * A code read from elsewhere (the wire, another copy or version of Latch): one of ours or one this
+ * copy does not know. Editors still complete the known ones.
+ */
+export type AnyErrorCode = ErrorCode | (string & {});
+
+/** Codes of schema diagnostics; each one comes inside a `schema/invalid` SchemaError. */
+export const DiagnosticCodes = {
+  // ---- lexer and parser
+  /** An unexpected token; the message says what was expected. */
+  SchemaSyntax: "schema/syntax",
+  /** A character that is not part of the schema language. */
+  SchemaInvalidCharacter: "schema/invalid-character",
+  /** A block comment is never closed. */
+  SchemaUnterminatedComment: "schema/unterminated-comment",
+  /** A caveat body is never closed. */
+  SchemaUnterminatedCaveat: "schema/unterminated-caveat",
+  /** An expression or a type argument nests deeper than allowed. */
+  SchemaTooDeep: "schema/too-deep",
+  /** An expression has too many terms, or a definition too many members. */
+  SchemaTooLarge: "schema/too-large",
+  /** Arrows are chained (`a->b->c`). */
+  SchemaNestedArrow: "schema/nested-arrow",
+  /** An arrow function is unknown or lacks the relation to walk to. */
+  SchemaInvalidArrowFunction: "schema/invalid-arrow-function",
+
+  // ---- definitions and names
+  /** `use` names a feature Latch does not have. */
+  SchemaUnknownFlag: "schema/unknown-flag",
+  /** A definition, member, caveat or parameter name is not allowed. */
+  SchemaInvalidName: "schema/invalid-name",
+  /** Two definitions share a name. */
+  SchemaDuplicateDefinition: "schema/duplicate-definition",
+  /** Two caveats share a name. */
+  SchemaDuplicateCaveat: "schema/duplicate-caveat",
+  /** A relation and a permission share a name in one definition. */
+  SchemaDuplicateMember: "schema/duplicate-member",
+  /** A definition declares two relations of one name. */
+  SchemaDuplicateRelation: "schema/duplicate-relation",
+  /** A definition declares two permissions of one name. */
+  SchemaDuplicatePermission: "schema/duplicate-permission",
+
+  // ---- relations' allowed subjects
+  /** An allowed subject names an undefined type. */
+  SchemaUnknownType: "schema/unknown-type",
+  /** A name refers to a relation or permission the type does not have. */
+  SchemaUnknownRelation: "schema/unknown-relation",
+  /** An allowed subject names an undeclared caveat. */
+  SchemaUnknownCaveat: "schema/unknown-caveat",
+  /** A wildcard subject (`type:*`) does not name a definition. */
+  SchemaInvalidWildcard: "schema/invalid-wildcard",
+  /** `with expiration` without `use expiration`. */
+  SchemaExpirationNotEnabled: "schema/expiration-not-enabled",
+  /** A relation lists the same allowed subject twice. */
+  SchemaDuplicateSubjectType: "schema/duplicate-subject-type",
+
+  // ---- permissions
+  /** An arrow walks to a name none of the target types has. */
+  SchemaUnknownPermission: "schema/unknown-permission",
+  /** An arrow walks a permission rather than a relation. */
+  SchemaArrowOverPermission: "schema/arrow-over-permission",
+  /** An arrow walks a relation that allows wildcard subjects. */
+  SchemaArrowOverWildcard: "schema/arrow-over-wildcard",
+  /** Permissions refer to one another in a cycle. */
+  SchemaPermissionCycle: "schema/permission-cycle",
+
+  // ---- caveats
+  /** A caveat declares a parameter twice. */
+  SchemaDuplicateParameter: "schema/duplicate-parameter",
+  /** A caveat parameter has an unknown type. */
+  SchemaUnknownParameterType: "schema/unknown-parameter-type",
+  /** A caveat parameter name cannot be used in CEL. */
+  SchemaCaveatParameter: "schema/caveat-parameter",
+  /** A caveat body is empty or does not parse. */
+  SchemaCaveatSyntax: "schema/caveat-syntax",
+  /** A caveat body does not type-check against its parameters, or is not a bool. */
+  SchemaCaveatType: "schema/caveat-type",
+  /** A caveat body is too long or nests too many comprehensions. */
+  SchemaCaveatTooLarge: "schema/caveat-too-large",
+  /** A caveat body is refused for another reason. */
+  SchemaCaveatInvalid: "schema/caveat-invalid",
+} as const;
+
+export type DiagnosticCode = (typeof DiagnosticCodes)[keyof typeof DiagnosticCodes];
+
+/** Codes of CLI failures that are not LatchErrors, in `--json` output (exit code 1). */
+export const CliErrorCodes = {
+  /** The command line is wrong (an unknown or conflicting flag, a malformed argument). */
+  CliUsage: "cli/usage",
+  /** Any other failure of a command. */
+  CliError: "cli/error",
+} as const;
+
+export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes];
