@@ -146,6 +146,12 @@ const CASES: {
     request: () => checkRequest("view_pairs", { xs: ints(9_000) }),
   },
   {
+    name: "nested comprehension, 4,000 ints",
+    method: "checkPermission",
+    input: CheckPermissionRequestSchema,
+    request: () => checkRequest("view_pairs", { xs: ints(4_000) }),
+  },
+  {
     name: "CheckBulk of 40 x 9,000 ints",
     method: "checkBulkPermissions",
     input: CheckBulkPermissionsRequestSchema,
