@@ -12,7 +12,6 @@ export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 export { RequestError, statusForKind, toWireError } from "./errors.js";
 export type { CallContext } from "./grpc-adapter.js";
 export { serviceDefinition } from "./grpc-definition.js";
-export { readRevision } from "./handlers-relationship.js";
 export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 export {
   createLogger,
@@ -34,4 +33,3 @@ export {
   startServer,
 } from "./server.js";
 export { useNodeTextEncoding } from "./text-encoding.js";
-export { type WatchBatch, type WatchOptions, watchChanges } from "./watch.js";
