@@ -21,10 +21,10 @@ export interface OpenOptions {
    */
   readonly mirror?: MirrorOptions | false;
   /**
-   * Wraps the store the engine and the service use (metrics, a health gate), after the mirror.
-   * `close()` still closes the unwrapped store.
+   * Wraps the store the engine and the service use (metrics, a health gate), after the mirror,
+   * which it is given too (for its stats). `close()` still closes the unwrapped store.
    */
-  readonly wrapStore?: (store: Store) => Store;
+  readonly wrapStore?: (store: Store, mirror: MirroredStore | undefined) => Store;
   /** Written at open unless the stored schema is already this text. */
   readonly schema?: string;
   /** Called when `schema` was written (not when it was already stored). */
@@ -58,7 +58,7 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
   const opened = options.store ?? (await createSqliteStore({ path: options.database ?? ":memory:" }));
   const mirror = options.mirror === false ? undefined : createMirroredStore(opened, options.mirror);
   const raw = mirror ?? opened;
-  const store = options.wrapStore === undefined ? raw : options.wrapStore(raw);
+  const store = options.wrapStore === undefined ? raw : options.wrapStore(raw, mirror);
   try {
     await writeSchema(store, options);
   } catch (error) {
