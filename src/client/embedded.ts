@@ -5,13 +5,13 @@
 import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
 import type { Engine, EngineOptions } from "../engine/index.js";
+import { openLatch } from "../open/index.js";
 import {
   checkObjectRef,
   checkSubjectRef,
   DEFAULT_SERVICE_LIMITS,
   type Decorator,
   exportBatches,
-  openLatch,
   readRelationshipPages,
   readRevision,
   typeName,

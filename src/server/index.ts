@@ -1,4 +1,6 @@
 /** The gRPC edge: the only place where wire messages and status codes exist. */
+
+export { type OpenedLatch, type OpenOptions, openLatch } from "../open/index.js";
 export { type Authenticator, createAuthenticator } from "./auth.js";
 export * from "./convert.js";
 export * from "./convert-results.js";

@@ -1,14 +1,13 @@
 /**
  * The service layer: what every transport needs and none should own. Validation of plain values
  * (after wire decoding), the revision a read runs at, paging and export batches, the change feed,
- * the decision seam, and `openLatch`, which wires them over a store. No wire types here: the gRPC
+ * and the decision seam. No wire types and no concrete store here: the gRPC
  * server and the embedded client both sit on top.
  */
 export { readRevision } from "./consistency.js";
 export { type Decider, type Decorator, decorate } from "./decider.js";
 export { invalidArgument, overLimit, RequestError } from "./errors.js";
 export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";
-export { type OpenedLatch, type OpenOptions, openLatch } from "./open.js";
 export { exportBatches, PAGE_SIZE, type ReadPagesOptions, readRelationshipPages } from "./relationships.js";
 export {
   checkObjectRef,

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
 import { MAX_DEPTH_LIMIT } from "../../engine/index.js";
+import { openLatch } from "../../open/index.js";
 import {
   checkTokens,
   createDatastoreGate,
@@ -17,7 +18,6 @@ import {
   type ServerLimits,
   startServer,
 } from "../../server/index.js";
-import { openLatch } from "../../service/index.js";
 import { describeDatastore, openDatastore } from "../datastore.js";
 
 interface ServeOptions {

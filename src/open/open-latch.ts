@@ -1,14 +1,16 @@
 /**
  * `openLatch`: the one place that wires store, in-memory copy, engine and decision seam together,
- * for `latch serve` and `createEmbedded` alike. It lives in the service layer because both of its
- * callers sit above it; opening a SQLite file is the only concrete backend it knows (the default
- * of embedded use), and any other store (PostgreSQL) is opened by the caller and passed in.
+ * for `latch serve` and `createEmbedded` alike. A module of its own, above the service rather than
+ * in it, because it names concrete parts (the SQLite backend, the mirror) and the service imports
+ * only the store interface; that keeps `service/` loadable without better-sqlite3 (the gRPC client
+ * uses its validation). Opening SQLite is the embedded default; any other store (PostgreSQL) is
+ * opened by the caller and passed in.
  */
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
+import { type Decider, type Decorator, decorate } from "../service/index.js";
 import type { Store } from "../store/index.js";
 import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
 import { createSqliteStore } from "../store/sqlite/index.js";
-import { type Decider, type Decorator, decorate } from "./decider.js";
 
 export interface OpenOptions {
   /** A SQLite file path, or `:memory:`; used when `store` is absent. */
