@@ -1,6 +1,8 @@
 /**
  * Enforces the module direction of ARCHITECTURE.md:
  *   core <- conditions <- schema <- engine -> store (interface) <- store/sqlite, store/postgres
+ *   engine <- service (transport-free: validation, consistency, paging, watch, the decision seam)
+ *   service <- open (openLatch: store, mirror, engine and seam wired once) <- server, client, cli
  *   server, client, cli, validation: the only places that wire concrete parts together.
  */
 const pure = "^src/(core|conditions|schema|engine)/";
@@ -69,7 +71,41 @@ module.exports = {
       name: "concrete-parts-wired-at-the-edge",
       severity: "error",
       from: { path: "^src/(core|conditions|schema|engine|cache|store)/" },
-      to: { path: "^src/(server|client|cli|validation)/" },
+      to: { path: "^src/(server|client|cli|validation|open)/" },
+    },
+    {
+      name: "service-above-engine",
+      comment:
+        "the service sees the modules below it and the store interface; no backend, no transport, no generated code",
+      severity: "error",
+      from: { path: "^src/service/" },
+      to: { path: "^src/(?!core/|conditions/|schema/|engine/|cache/|service/|store/[^/]+$)" },
+    },
+    {
+      name: "nothing-below-imports-the-service",
+      severity: "error",
+      from: { path: "^src/(core|conditions|schema|engine|cache|store)/" },
+      to: { path: "^src/service/" },
+    },
+    {
+      name: "open-wires-the-service",
+      comment: "openLatch wires store, mirror, engine and service; it knows no transport",
+      severity: "error",
+      from: { path: "^src/open/" },
+      to: { path: "^src/(server|client|cli|validation|gen)/" },
+    },
+    {
+      name: "nothing-below-the-edge-imports-the-server",
+      severity: "error",
+      from: { path: "^src/(?!server/|cli/|client/remote)" },
+      to: { path: "^src/server/" },
+    },
+    {
+      name: "embedded-entry-never-reaches-the-server",
+      comment: "latch/embedded must not load grpc-js, pino or prom-client (test/client/entry-graph.test.ts)",
+      severity: "error",
+      from: { path: "^src/client/embedded-entry\\.ts$" },
+      to: { path: "^src/(server|gen)/|@grpc|pino|prom-client|grpc-health-check", reachable: true },
     },
   ],
   options: {

@@ -3,19 +3,22 @@
  * validation and the same answers as the server; errors are the same LatchErrors (by `kind`).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
-import { clip, LatchError, TYPE_NAME_PATTERN, TYPE_NAME_RULE } from "../core/index.js";
-import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
-import type { ObjectReference, SubjectReference } from "../gen/latch/v1/core_pb.js";
+import { LatchError } from "../core/index.js";
+import type { Engine, EngineOptions } from "../engine/index.js";
+import { openLatch } from "../open/index.js";
 import {
-  DEFAULT_LIMITS,
-  objectRefFromProto,
+  checkObjectRef,
+  checkSubjectRef,
+  DEFAULT_SERVICE_LIMITS,
+  type Decorator,
+  exportBatches,
+  readRelationshipPages,
   readRevision,
-  subjectRefFromProto,
+  typeName,
   watchChanges,
-} from "../server/index.js";
+} from "../service/index.js";
 import type { Store } from "../store/index.js";
-import { createMirroredStore, type MirrorOptions } from "../store/mirror/index.js";
-import { createSqliteStore } from "../store/sqlite/index.js";
+import type { MirrorOptions } from "../store/mirror/index.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import type { CallOptions, LatchClient, RelationshipInput } from "./types.js";
 
@@ -33,6 +36,8 @@ export interface EmbeddedOptions {
    * 2,000,000 relationships); `false` reads everything from the database.
    */
   readonly mirror?: MirrorOptions | false;
+  /** Decorators on the decision seam (Check, CheckBulk, LookupResources), outermost first. */
+  readonly decorators?: readonly Decorator[];
 }
 
 export interface EmbeddedClient extends LatchClient {
@@ -40,21 +45,13 @@ export interface EmbeddedClient extends LatchClient {
   readonly engine: Engine;
 }
 
-/** Same checks as the server edge, so that both modes refuse the same malformed references. */
+/** The server's checks (the service layer's), so that both modes refuse the same references. */
 function object(input: Parameters<typeof toObject>[0], field: string): ObjectRef {
-  const ref = toObject(input);
-  return objectRefFromProto({ objectType: ref.type, objectId: ref.id } as ObjectReference, field);
+  return checkObjectRef(toObject(input), field);
 }
 
 function subject(input: Parameters<typeof toSubject>[0], field: string): SubjectRef {
-  const ref = toSubject(input);
-  return subjectRefFromProto(
-    {
-      object: { objectType: ref.type, objectId: ref.id },
-      optionalRelation: ref.relation ?? "",
-    } as SubjectReference,
-    field,
-  );
+  return checkSubjectRef(toSubject(input), field);
 }
 
 function signalOf(options: CallOptions | undefined): AbortSignal | undefined {
@@ -76,33 +73,18 @@ function contextual(list: readonly RelationshipInput[] | undefined): {
   return list === undefined || list.length === 0 ? {} : { contextualRelationships: list.map(toRelationship) };
 }
 
-function typeName(value: string, field: string): string {
-  if (!TYPE_NAME_PATTERN.test(value)) {
-    throw new LatchError(
-      "request/invalid-argument",
-      "invalid-argument",
-      `${field}: "${clip(value)}" is not a valid type name (${TYPE_NAME_RULE})`,
-      {
-        field,
-      },
-    );
-  }
-  return value;
-}
-
 export async function createEmbedded(options: EmbeddedOptions): Promise<EmbeddedClient> {
-  const opened = options.store ?? (await createSqliteStore({ path: options.database }));
-  const store = options.mirror === false ? opened : createMirroredStore(opened, options.mirror);
-  try {
-    if (options.schema !== undefined) {
-      const stored = await store.readSchema();
-      if (stored?.text !== options.schema) await store.writeSchema(options.schema);
-    }
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  const engine = createEngine({ ...options.engine, store });
+  const latch = await openLatch(
+    defined({
+      database: options.database,
+      store: options.store,
+      mirror: options.mirror,
+      schema: options.schema,
+      engine: options.engine,
+      decorators: options.decorators,
+    }),
+  );
+  const { store, engine, decider } = latch;
   const watches = new AbortController();
 
   return {
@@ -110,7 +92,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     engine,
 
     async check(params, opts) {
-      const result = await engine.check(
+      const result = await decider.check(
         defined({
           resource: object(params.resource, "resource"),
           permission: params.permission,
@@ -132,7 +114,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     },
 
     async checkBulk(params, opts) {
-      const result = await engine.checkBulk(
+      const result = await decider.checkBulk(
         defined({
           items: params.items.map((item, i) =>
             defined({
@@ -163,7 +145,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     },
 
     async *lookupResources(params, opts) {
-      const results = engine.lookupResources(
+      const results = decider.lookupResources(
         defined({
           resourceType: typeName(params.resourceType, "resource_object_type"),
           permission: params.permission,
@@ -229,18 +211,14 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
 
     async *readRelationships(params, opts) {
       const signal = signalOf(opts);
-      let revision = await readRevision(store, params.consistency);
+      const revision = await readRevision(store, params.consistency);
       const token = store.encodeRevision(revision);
-      let left = params.limit ?? Number.POSITIVE_INFINITY;
-      let cursor = params.cursor;
-      while (left > 0) {
-        signal?.throwIfAborted();
-        const page = await store.readRelationships(params.filter, {
-          revision,
-          limit: Math.min(1000, left),
-          ...(cursor === undefined ? {} : { cursor }),
-        });
-        revision = page.revision;
+      const pages = readRelationshipPages(
+        store,
+        params.filter,
+        defined({ revision, limit: params.limit, cursor: params.cursor, signal }),
+      );
+      for await (const page of pages) {
         const last = page.relationships.length - 1;
         for (const [i, relationship] of page.relationships.entries()) {
           yield {
@@ -249,9 +227,6 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
             ...(i === last && page.cursor !== undefined ? { cursor: page.cursor } : {}),
           };
         }
-        left -= page.relationships.length;
-        if (page.cursor === undefined || page.relationships.length === 0) return;
-        cursor = page.cursor;
       }
     },
 
@@ -282,7 +257,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
           batchSize:
             opts?.batchSize === undefined
               ? undefined
-              : Math.min(opts.batchSize, DEFAULT_LIMITS.maxImportBatch),
+              : Math.min(opts.batchSize, DEFAULT_SERVICE_LIMITS.maxImportBatch),
         }),
       );
       return { token: store.encodeRevision(result.revision), count: result.count };
@@ -292,16 +267,9 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       const signal = signalOf(opts);
       const revision = await readRevision(store, params?.consistency);
       const token = store.encodeRevision(revision);
-      let batch: Relationship[] = [];
-      for await (const r of store.exportRelationships(revision)) {
-        signal?.throwIfAborted();
-        batch.push(r);
-        if (batch.length >= 1000) {
-          yield { relationships: batch, token };
-          batch = [];
-        }
+      for await (const batch of exportBatches(store, revision, signal)) {
+        yield { relationships: batch, token };
       }
-      yield { relationships: batch, token };
     },
 
     async writeSchema(schema) {
@@ -318,7 +286,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
 
     async close() {
       watches.abort();
-      await store.close();
+      await latch.close();
     },
   };
 }

@@ -13,19 +13,19 @@ import {
 } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
+// The converters' own files rather than server/index.js: the client needs the wire conversions,
+// not the server (its logger, metrics, reflection and health service).
 import {
   consistencyToProto,
-  expandFromProto,
-  explainFromProto,
   filterToProto,
   objectRefToProto,
-  permissionshipFromProto,
   preconditionToProto,
   relationshipToProto,
   subjectRefToProto,
   updateToProto,
-  useNodeTextEncoding,
-} from "../server/index.js";
+} from "../server/convert.js";
+import { expandFromProto, explainFromProto, permissionshipFromProto } from "../server/convert-results.js";
+import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { RemoteError } from "./errors.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { createTransport } from "./transport.js";

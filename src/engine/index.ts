@@ -1,3 +1,4 @@
 export type { EngineOptions } from "./engine.js";
 export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
+export { createRevisions, type Revisions } from "./revisions.js";
 export type * from "./types.js";

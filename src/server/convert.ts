@@ -1,23 +1,12 @@
 /**
  * Converters between wire messages (protobuf-es) and Latch's plain core/store types, in both
  * directions: the server reads requests with the `from*` functions and the client builds them with
- * the `to*` ones. Inputs from the wire are validated here so that errors name the offending field.
+ * the `to*` ones. Values read from the wire are checked by the service layer's validation
+ * (`service/validate.ts`), given the wire's field names so that errors name the offending field.
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import {
-  clip,
-  ELLIPSIS_RELATION,
-  isValidObjectId,
-  type ObjectRef,
-  RELATION_NAME_PATTERN,
-  RELATION_NAME_RULE,
-  type Relationship,
-  type SubjectRef,
-  TYPE_NAME_PATTERN,
-  TYPE_NAME_RULE,
-  WILDCARD_ID,
-} from "../core/index.js";
+import { ELLIPSIS_RELATION, type ObjectRef, type Relationship, type SubjectRef } from "../core/index.js";
 import type { Consistency } from "../engine/index.js";
 import {
   type Consistency as ConsistencyMessage,
@@ -37,49 +26,26 @@ import {
   type SubjectReference,
   SubjectReferenceSchema,
 } from "../gen/latch/v1/core_pb.js";
+import {
+  invalidArgument,
+  objectId,
+  objectRef,
+  relationName,
+  subjectRef,
+  typeName,
+} from "../service/index.js";
 import type { Precondition, RelationshipFilter, RelationshipUpdate, SubjectFilter } from "../store/index.js";
-import { invalidArgument } from "./errors.js";
-
-function checkType(value: string, field: string): string {
-  if (value === "") throw invalidArgument(field, "is required");
-  if (!TYPE_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid type name (${TYPE_NAME_RULE})`);
-  return value;
-}
-
-function checkRelation(value: string, field: string): string {
-  if (value === "") throw invalidArgument(field, "is required");
-  if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid relation name (${RELATION_NAME_RULE})`);
-  return value;
-}
-
-function checkId(value: string, field: string, wildcard: boolean): string {
-  if (value === "") throw invalidArgument(field, "is required");
-  if (value === WILDCARD_ID && wildcard) return value;
-  if (!isValidObjectId(value)) throw invalidArgument(field, `"${clip(value)}" is not a valid object id`);
-  return value;
-}
 
 // ---- from the wire ----
 
 export function objectRefFromProto(msg: ObjectReference | undefined, field: string): ObjectRef {
   if (msg === undefined) throw invalidArgument(field, "is required");
-  return {
-    type: checkType(msg.objectType, `${field}.object_type`),
-    id: checkId(msg.objectId, `${field}.object_id`, false),
-  };
+  return objectRef(msg.objectType, msg.objectId, field);
 }
 
 export function subjectRefFromProto(msg: SubjectReference | undefined, field: string): SubjectRef {
   if (msg?.object === undefined) throw invalidArgument(`${field}.object`, "is required");
-  const type = checkType(msg.object.objectType, `${field}.object.object_type`);
-  const id = checkId(msg.object.objectId, `${field}.object.object_id`, true);
-  const relation = msg.optionalRelation;
-  if (relation === "" || relation === ELLIPSIS_RELATION) return { type, id };
-  if (id === WILDCARD_ID)
-    throw invalidArgument(`${field}.optional_relation`, "a wildcard subject has no relation");
-  return { type, id, relation: checkRelation(relation, `${field}.optional_relation`) };
+  return subjectRef(msg.object.objectType, msg.object.objectId, msg.optionalRelation, field);
 }
 
 export function contextFromProto(ctx: JsonObject | undefined): Readonly<Record<string, unknown>> | undefined {
@@ -111,12 +77,12 @@ export function timestampFromProto(ts: Timestamp, field: string): Date {
 export function relationshipFromProto(msg: RelationshipMessage | undefined, field: string): Relationship {
   if (msg === undefined) throw invalidArgument(field, "is required");
   const resource = objectRefFromProto(msg.resource, `${field}.resource`);
-  const relation = checkRelation(msg.relation, `${field}.relation`);
+  const relation = relationName(msg.relation, `${field}.relation`);
   const subject = subjectRefFromProto(msg.subject, `${field}.subject`);
   const caveat = msg.optionalCaveat;
   let caveatRef: Relationship["caveat"];
   if (caveat !== undefined) {
-    checkType(caveat.caveatName, `${field}.optional_caveat.caveat_name`);
+    typeName(caveat.caveatName, `${field}.optional_caveat.caveat_name`);
     caveatRef =
       caveat.context === undefined || Object.keys(caveat.context).length === 0
         ? { name: caveat.caveatName }
@@ -162,14 +128,14 @@ export function filterFromProto(
   const subject = msg.optionalSubjectFilter;
   let subjectFilter: SubjectFilter | undefined;
   if (subject !== undefined) {
-    const type = checkType(subject.subjectType, `${field}.optional_subject_filter.subject_type`);
+    const type = typeName(subject.subjectType, `${field}.optional_subject_filter.subject_type`);
     const rel = subject.optionalRelation?.relation;
     subjectFilter = {
       type,
       ...(subject.optionalSubjectId === ""
         ? {}
         : {
-            id: checkId(
+            id: objectId(
               subject.optionalSubjectId,
               `${field}.optional_subject_filter.optional_subject_id`,
               true,
@@ -179,14 +145,14 @@ export function filterFromProto(
     };
   }
   return {
-    resourceType: checkType(msg.resourceType, `${field}.resource_type`),
+    resourceType: typeName(msg.resourceType, `${field}.resource_type`),
     ...(msg.optionalResourceId === ""
       ? {}
-      : { resourceId: checkId(msg.optionalResourceId, `${field}.optional_resource_id`, false) }),
+      : { resourceId: objectId(msg.optionalResourceId, `${field}.optional_resource_id`, false) }),
     ...(msg.optionalResourceIdPrefix === "" ? {} : { resourceIdPrefix: msg.optionalResourceIdPrefix }),
     ...(msg.optionalRelation === ""
       ? {}
-      : { relation: checkRelation(msg.optionalRelation, `${field}.optional_relation`) }),
+      : { relation: relationName(msg.optionalRelation, `${field}.optional_relation`) }),
     ...(subjectFilter === undefined ? {} : { subject: subjectFilter }),
     ...(msg.optionalCaveatName === "" ? {} : { caveatName: msg.optionalCaveatName }),
   };

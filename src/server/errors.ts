@@ -9,7 +9,7 @@ import {
   type ErrorDetails,
   type ErrorKind,
   isLatchError,
-  LatchError,
+  type LatchError,
 } from "../core/index.js";
 
 const STATUS_BY_KIND: Readonly<Record<ErrorKind, status>> = {
@@ -242,28 +242,5 @@ export function toWireError(error: unknown, requestId: string): WireError {
   };
 }
 
-/** Errors the server raises itself for malformed requests, before anything reaches the engine. */
-export class RequestError extends LatchError {
-  override readonly name = "RequestError";
-}
-
-export function invalidArgument(
-  field: string,
-  reason: string,
-  details: Record<string, unknown> = {},
-): RequestError {
-  return new RequestError("request/invalid-argument", "invalid-argument", `${field}: ${reason}`, {
-    field,
-    reason,
-    ...details,
-  });
-}
-
-export function overLimit(field: string, limit: number, got: number): RequestError {
-  return new RequestError(
-    "request/over-limit",
-    "resource-exhausted",
-    `${field}: ${got} items is over the limit of ${limit}`,
-    { field, limit, got },
-  );
-}
+// Raised by the service layer's validation; re-exported so the edge keeps one import for errors.
+export { invalidArgument, overLimit, RequestError } from "../service/index.js";

@@ -4,16 +4,7 @@
  * error details (trailers), so that a client resumes without gaps or duplicates.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import {
-  clip,
-  ELLIPSIS_RELATION,
-  isLatchError,
-  LatchError,
-  RELATION_NAME_PATTERN,
-  RELATION_NAME_RULE,
-  TYPE_NAME_PATTERN,
-  TYPE_NAME_RULE,
-} from "../core/index.js";
+import { ELLIPSIS_RELATION, isLatchError, LatchError } from "../core/index.js";
 import type { Engine, SubjectExclusion } from "../engine/index.js";
 import {
   LookupPermissionship,
@@ -23,32 +14,18 @@ import {
   type LookupSubjectsResponseSchema,
   type ResolvedSubjectSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
+import { type Decider, invalidArgument, permissionName, typeName } from "../service/index.js";
 import {
   consistencyFromProto,
   contextFromProto,
   objectRefFromProto,
   subjectRefFromProto,
 } from "./convert.js";
-import { invalidArgument } from "./errors.js";
 import type { CallContext } from "./grpc-adapter.js";
 
 type ResourcesResponse = MessageInitShape<typeof LookupResourcesResponseSchema>;
 type SubjectsResponse = MessageInitShape<typeof LookupSubjectsResponseSchema>;
 type Resolved = MessageInitShape<typeof ResolvedSubjectSchema>;
-
-function typeName(value: string, field: string): string {
-  if (value === "") throw invalidArgument(field, "is required");
-  if (!TYPE_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid type name (${TYPE_NAME_RULE})`);
-  return value;
-}
-
-function permissionName(value: string, field: string): string {
-  if (value === "") throw invalidArgument(field, "is required");
-  if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name (${RELATION_NAME_RULE})`);
-  return value;
-}
 
 function lookupPermissionship(state: "ALLOWED" | "CONDITIONAL"): LookupPermissionship {
   return state === "CONDITIONAL"
@@ -85,12 +62,12 @@ function withCursor(error: unknown, cursor: string | undefined): unknown {
 }
 
 export async function* lookupResources(
-  engine: Engine,
+  decider: Pick<Decider, "lookupResources">,
   req: LookupResourcesRequest,
   ctx: Pick<CallContext, "signal">,
 ): AsyncGenerator<ResourcesResponse> {
   const cursor = req.optionalCursor?.token ?? "";
-  const results = engine.lookupResources(
+  const results = decider.lookupResources(
     {
       resourceType: typeName(req.resourceObjectType, "resource_object_type"),
       permission: permissionName(req.permission, "permission"),

@@ -1,7 +1,6 @@
 /** PermissionService: checks, expansions and lookups through the engine. */
 import { create } from "@bufbuild/protobuf";
 import type { Relationship } from "../core/index.js";
-import { clip, RELATION_NAME_PATTERN, RELATION_NAME_RULE } from "../core/index.js";
 import type { CheckRequest, Engine } from "../engine/index.js";
 import {
   PartialCaveatInfoSchema,
@@ -13,6 +12,7 @@ import {
   type CheckPermissionResponse,
   type PermissionService,
 } from "../gen/latch/v1/permission_service_pb.js";
+import { type Decider, overLimit, permissionName } from "../service/index.js";
 import {
   consistencyFromProto,
   contextFromProto,
@@ -21,19 +21,12 @@ import {
   subjectRefFromProto,
 } from "./convert.js";
 import { expandToProto, explainToProto, permissionshipToProto } from "./convert-results.js";
-import { boundStatusMessage, invalidArgument, overLimit } from "./errors.js";
+import { boundStatusMessage } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import { lookupResources, lookupSubjects } from "./handlers-lookup.js";
 import type { ServerLimits } from "./limits.js";
 
 type Methods = (typeof PermissionService)["method"];
-
-function permissionName(value: string, field: string): string {
-  if (value === "") throw invalidArgument(field, "is required");
-  if (!RELATION_NAME_PATTERN.test(value))
-    throw invalidArgument(field, `"${clip(value)}" is not a valid permission name (${RELATION_NAME_RULE})`);
-  return value;
-}
 
 function contextualFromProto(
   list: readonly RelationshipMessage[],
@@ -50,7 +43,12 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-export function permissionHandlers(engine: Engine, limits: ServerLimits): ServiceImplementation<Methods> {
+/** Expand and LookupSubjects ask the engine; every decision goes through `decider`. */
+export function permissionHandlers(
+  engine: Engine,
+  limits: ServerLimits,
+  decider: Decider = engine,
+): ServiceImplementation<Methods> {
   return {
     async checkPermission(req, ctx) {
       // Built field by field rather than from spreads: this is the hottest call, and each spread
@@ -67,7 +65,7 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
       const contextual = contextualFromProto(req.contextualRelationships, limits);
       if (contextual !== undefined) request.contextualRelationships = contextual;
       if (req.withTracing) request.explain = true;
-      const result = await engine.check(request, { signal: ctx });
+      const result = await decider.check(request, { signal: ctx });
       // The message itself rather than an init object for create() to copy: what create() would
       // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
       // as it is).
@@ -93,7 +91,7 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
         subject: subjectRefFromProto(item.subject, `items[${i}].subject`),
         ...optional("context", contextFromProto(item.context)),
       }));
-      const result = await engine.checkBulk(
+      const result = await decider.checkBulk(
         {
           items,
           ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
@@ -140,7 +138,7 @@ export function permissionHandlers(engine: Engine, limits: ServerLimits): Servic
       return { expandedAt: { token: result.token }, treeRoot: expandToProto(result.tree) };
     },
 
-    lookupResources: (req, ctx) => lookupResources(engine, req, ctx),
+    lookupResources: (req, ctx) => lookupResources(decider, req, ctx),
 
     lookupSubjects: (req, ctx) => lookupSubjects(engine, req, ctx),
   };

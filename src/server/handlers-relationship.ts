@@ -1,13 +1,20 @@
 /** RelationshipService: writes, reads, the change feed and bulk import/export, on the store. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Relationship, Revision } from "../core/index.js";
-import type { Consistency } from "../engine/index.js";
+import type { Relationship } from "../core/index.js";
 import {
   RelationshipUpdate_Operation,
   type RelationshipUpdate as RelationshipUpdateMessage,
   type RelationshipUpdateSchema,
 } from "../gen/latch/v1/core_pb.js";
 import type { RelationshipService, WatchResponseSchema } from "../gen/latch/v1/relationship_service_pb.js";
+import {
+  exportBatches,
+  invalidArgument,
+  overLimit,
+  readRelationshipPages,
+  readRevision,
+  watchChanges,
+} from "../service/index.js";
 import type { Change, Store } from "../store/index.js";
 import {
   consistencyFromProto,
@@ -17,10 +24,8 @@ import {
   relationshipToProto,
   updateFromProto,
 } from "./convert.js";
-import { invalidArgument, overLimit } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import type { ServerLimits } from "./limits.js";
-import { watchChanges } from "./watch.js";
 
 type Methods = (typeof RelationshipService)["method"];
 
@@ -31,19 +36,6 @@ export interface RelationshipHandlerOptions {
   readonly watchPollMs: number;
   /** Aborted at shutdown so that endless Watch streams end and in-flight calls can drain. */
   readonly shutdown: AbortSignal;
-}
-
-const PAGE = 1000;
-
-/** The revision a read runs at. Tokens are decoded even when not needed, to refuse foreign ones. */
-export async function readRevision(store: Store, consistency: Consistency | undefined): Promise<Revision> {
-  if (consistency?.kind === "at-exact-snapshot") return store.decodeRevision(consistency.token);
-  const current = await store.currentRevision();
-  if (consistency?.kind === "at-least-as-fresh") {
-    // Decoding refuses a foreign or altered token; a token of this store is never ahead of it.
-    store.decodeRevision(consistency.token);
-  }
-  return current;
 }
 
 function changeToUpdate(change: Change): MessageInitShape<typeof RelationshipUpdateSchema> {
@@ -94,17 +86,17 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
 
     async *readRelationships(req, ctx) {
       const filter = filterFromProto(req.relationshipFilter, "relationship_filter");
-      let revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
+      const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
       const token = store.encodeRevision(revision);
-      let left = req.optionalLimit > 0 ? req.optionalLimit : Number.POSITIVE_INFINITY;
-      let cursor = req.optionalCursor?.token === "" ? undefined : req.optionalCursor?.token;
-      while (left > 0 && !ctx.signal.aborted) {
-        const page = await store.readRelationships(filter, {
-          revision,
-          limit: Math.min(PAGE, left),
-          ...(cursor === undefined ? {} : { cursor }),
-        });
-        revision = page.revision;
+      const cursor = req.optionalCursor?.token;
+      const pages = readRelationshipPages(store, filter, {
+        revision,
+        ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
+        ...(cursor === undefined || cursor === "" ? {} : { cursor }),
+        signal: ctx.signal,
+        onAbort: "end",
+      });
+      for await (const page of pages) {
         const last = page.relationships.length - 1;
         for (const [i, r] of page.relationships.entries()) {
           // The store hands out a cursor per page, so only a page's last result carries one.
@@ -114,9 +106,6 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
             ...(i === last && page.cursor !== undefined ? { afterResultCursor: { token: page.cursor } } : {}),
           };
         }
-        left -= page.relationships.length;
-        if (page.cursor === undefined || page.relationships.length === 0) return;
-        cursor = page.cursor;
       }
     },
 
@@ -155,17 +144,10 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
     async *exportRelationships(req, ctx) {
       const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
       const token = store.encodeRevision(revision);
-      let batch: Relationship[] = [];
-      for await (const r of store.exportRelationships(revision)) {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        batch.push(r);
-        if (batch.length >= PAGE) {
-          yield { readAt: { token }, relationships: batch.map(relationshipToProto) };
-          batch = [];
-        }
+      // Always one message at least, so that an empty store still tells the client its revision.
+      for await (const batch of exportBatches(store, revision, ctx.signal)) {
+        yield { readAt: { token }, relationships: batch.map(relationshipToProto) };
       }
-      // Always one message, so that an empty store still tells the client its revision.
-      yield { readAt: { token }, relationships: batch.map(relationshipToProto) };
     },
   };
 }

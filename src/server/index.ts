@@ -1,4 +1,6 @@
 /** The gRPC edge: the only place where wire messages and status codes exist. */
+
+export { type OpenedLatch, type OpenOptions, openLatch } from "../open/index.js";
 export { type Authenticator, createAuthenticator } from "./auth.js";
 export * from "./convert.js";
 export * from "./convert-results.js";
@@ -12,7 +14,6 @@ export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 export { RequestError, statusForKind, toWireError } from "./errors.js";
 export type { CallContext } from "./grpc-adapter.js";
 export { serviceDefinition } from "./grpc-definition.js";
-export { readRevision } from "./handlers-relationship.js";
 export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 export {
   createLogger,
@@ -34,4 +35,3 @@ export {
   startServer,
 } from "./server.js";
 export { useNodeTextEncoding } from "./text-encoding.js";
-export { type WatchBatch, type WatchOptions, watchChanges } from "./watch.js";

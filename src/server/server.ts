@@ -6,6 +6,7 @@ import type { Engine } from "../engine/index.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
+import type { Decider } from "../service/index.js";
 import type { Store } from "../store/index.js";
 import { createAuthenticator } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
@@ -25,6 +26,11 @@ import { useNodeTextEncoding } from "./text-encoding.js";
 export interface ServerOptions {
   readonly store: Store;
   readonly engine: Engine;
+  /**
+   * Where Check, CheckBulk and LookupResources are decided (the service layer's seam, e.g.
+   * `openLatch().decider`); the engine itself when absent.
+   */
+  readonly decider?: Decider;
   /** Pre-shared bearer tokens. Without any, `insecureNoAuth` must be set. */
   readonly tokens?: readonly string[];
   readonly insecureNoAuth?: boolean;
@@ -121,7 +127,7 @@ export function createServer(options: ServerOptions): LatchServer {
     );
   };
   const shutdownController = new AbortController();
-  add(PermissionService, permissionHandlers(options.engine, limits), {
+  add(PermissionService, permissionHandlers(options.engine, limits, options.decider ?? options.engine), {
     checkPermission: checkPermissionCodec,
   });
   add(

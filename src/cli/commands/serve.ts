@@ -7,16 +7,17 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
-import { createEngine, MAX_DEPTH_LIMIT } from "../../engine/index.js";
+import { MAX_DEPTH_LIMIT } from "../../engine/index.js";
+import { openLatch } from "../../open/index.js";
 import {
   checkTokens,
   createDatastoreGate,
   createLogger,
   createMetrics,
+  type Metrics,
   type ServerLimits,
   startServer,
 } from "../../server/index.js";
-import { createMirroredStore } from "../../store/mirror/index.js";
 import { describeDatastore, openDatastore } from "../datastore.js";
 
 interface ServeOptions {
@@ -266,54 +267,54 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     log.warn("serving without authentication");
   }
 
-  const opened = await openDatastore(datastore);
-  const mirror =
-    mirrorMax === 0
-      ? undefined
-      : createMirroredStore(opened, {
-          ...(mirrorMax === undefined ? {} : { maxRelationships: mirrorMax }),
-          onEvent: (event) => {
-            if (event.kind === "ready") {
-              const { relationships, ms } = event;
-              log.info(
-                { relationships, revision: String(event.revision), ms },
-                "relationships loaded into memory",
-              );
-            } else if (event.kind === "too-large") {
-              log.warn(
-                { maxRelationships: event.maxRelationships },
-                "more relationships than --mirror-max-relationships: reading them from the datastore",
-              );
-            } else log.warn({ err: event.error }, "the in-memory copy could not follow the datastore");
-          },
-        });
-  const rawStore = mirror ?? opened;
-  // The engine is created after the metrics so that its store calls are timed too.
+  // The engine is created after the metrics (in wrapStore) so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
-  const metrics =
-    options.metricsListen === undefined
-      ? undefined
-      : createMetrics(() => engineStats(), mirror === undefined ? {} : { mirrorStats: () => mirror.stats() });
-  // Gated so that calls fail fast with UNAVAILABLE while health finds the database unreachable.
-  const store = createDatastoreGate(
-    metrics === undefined ? rawStore : metrics.instrumentStore(rawStore),
-  ).store;
-  const engine = createEngine({
-    store,
-    ...(maxDepth === undefined ? {} : { maxDepth }),
-    ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),
-    ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
+  let metrics: Metrics | undefined;
+  const latch = await openLatch({
+    store: await openDatastore(datastore),
+    mirror:
+      mirrorMax === 0
+        ? false
+        : {
+            ...(mirrorMax === undefined ? {} : { maxRelationships: mirrorMax }),
+            onEvent: (event) => {
+              if (event.kind === "ready") {
+                const { relationships, ms } = event;
+                log.info(
+                  { relationships, revision: String(event.revision), ms },
+                  "relationships loaded into memory",
+                );
+              } else if (event.kind === "too-large") {
+                log.warn(
+                  { maxRelationships: event.maxRelationships },
+                  "more relationships than --mirror-max-relationships: reading them from the datastore",
+                );
+              } else log.warn({ err: event.error }, "the in-memory copy could not follow the datastore");
+            },
+          },
+    wrapStore: (raw, mirror) => {
+      metrics =
+        options.metricsListen === undefined
+          ? undefined
+          : createMetrics(
+              () => engineStats(),
+              mirror === undefined ? {} : { mirrorStats: () => mirror.stats() },
+            );
+      // Gated so that calls fail fast with UNAVAILABLE while health finds the database unreachable.
+      return createDatastoreGate(metrics === undefined ? raw : metrics.instrumentStore(raw)).store;
+    },
+    ...(schemaText === undefined ? {} : { schema: schemaText }),
+    onSchemaWritten: () => log.info({ file: options.schema }, "schema written"),
+    engine: {
+      ...(maxDepth === undefined ? {} : { maxDepth }),
+      ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),
+      ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
+    },
   });
+  const { store, engine, decider } = latch;
   engineStats = () => engine.stats();
 
   try {
-    if (schemaText !== undefined) {
-      const stored = await store.readSchema();
-      if (stored?.text !== schemaText) {
-        await store.writeSchema(schemaText);
-        log.info({ file: options.schema }, "schema written");
-      }
-    }
     const limits: Partial<ServerLimits> = {
       ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
       ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
@@ -321,6 +322,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     const running = await startServer({
       store,
       engine,
+      decider,
       tokens,
       insecureNoAuth: insecure,
       insecureShortTokens,
@@ -370,7 +372,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       process.on("SIGINT", stop);
     });
   } finally {
-    await rawStore.close();
+    await latch.close();
     log.info("stopped");
   }
 }

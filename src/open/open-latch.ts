@@ -1,0 +1,78 @@
+/**
+ * `openLatch`: the one place that wires store, in-memory copy, engine and decision seam together,
+ * for `latch serve` and `createEmbedded` alike. A module of its own, above the service rather than
+ * in it, because it names concrete parts (the SQLite backend, the mirror) and the service imports
+ * only the store interface; that keeps `service/` loadable without better-sqlite3 (the gRPC client
+ * uses its validation). Opening SQLite is the embedded default; any other store (PostgreSQL) is
+ * opened by the caller and passed in.
+ */
+import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
+import { type Decider, type Decorator, decorate } from "../service/index.js";
+import type { Store } from "../store/index.js";
+import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
+import { createSqliteStore } from "../store/sqlite/index.js";
+
+export interface OpenOptions {
+  /** A SQLite file path, or `:memory:`; used when `store` is absent. */
+  readonly database?: string;
+  /** An open store (e.g. PostgreSQL) used instead of `database`; closed by `close()`. */
+  readonly store?: Store;
+  /**
+   * The in-memory copy of the relationships in front of the store (default on, up to 2,000,000
+   * relationships); `false` reads everything from the database.
+   */
+  readonly mirror?: MirrorOptions | false;
+  /**
+   * Wraps the store the engine and the service use (metrics, a health gate), after the mirror,
+   * which it is given too (for its stats). `close()` still closes the unwrapped store.
+   */
+  readonly wrapStore?: (store: Store, mirror: MirroredStore | undefined) => Store;
+  /** Written at open unless the stored schema is already this text. */
+  readonly schema?: string;
+  /** Called when `schema` was written (not when it was already stored). */
+  readonly onSchemaWritten?: () => void;
+  readonly engine?: Omit<EngineOptions, "store">;
+  /** Decorators on the decision seam, outermost first. */
+  readonly decorators?: readonly Decorator[];
+}
+
+export interface OpenedLatch {
+  /** The store requests use: the mirror (if any) over the opened store, then `wrapStore`. */
+  readonly store: Store;
+  /** The in-memory copy, when there is one (for its stats). */
+  readonly mirror: MirroredStore | undefined;
+  readonly engine: Engine;
+  /** Where every decision goes: the engine, under the decorators. */
+  readonly decider: Decider;
+  /** Closes the store (and the mirror over it). */
+  close(): Promise<void>;
+}
+
+async function writeSchema(store: Store, options: OpenOptions): Promise<void> {
+  if (options.schema === undefined) return;
+  const stored = await store.readSchema();
+  if (stored?.text === options.schema) return;
+  await store.writeSchema(options.schema);
+  options.onSchemaWritten?.();
+}
+
+export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
+  const opened = options.store ?? (await createSqliteStore({ path: options.database ?? ":memory:" }));
+  const mirror = options.mirror === false ? undefined : createMirroredStore(opened, options.mirror);
+  const raw = mirror ?? opened;
+  const store = options.wrapStore === undefined ? raw : options.wrapStore(raw, mirror);
+  try {
+    await writeSchema(store, options);
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
+  const engine = createEngine({ ...options.engine, store });
+  return {
+    store,
+    mirror,
+    engine,
+    decider: decorate(engine, ...(options.decorators ?? [])),
+    close: () => raw.close(),
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * The service layer: what every transport needs and none should own. Validation of plain values
+ * (after wire decoding), the revision a read runs at, paging and export batches, the change feed,
+ * and the decision seam. No wire types and no concrete store here: the gRPC
+ * server and the embedded client both sit on top.
+ */
+export { readRevision } from "./consistency.js";
+export { type Decider, type Decorator, decorate } from "./decider.js";
+export { invalidArgument, overLimit, RequestError } from "./errors.js";
+export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";
+export { exportBatches, PAGE_SIZE, type ReadPagesOptions, readRelationshipPages } from "./relationships.js";
+export {
+  checkObjectRef,
+  checkSubjectRef,
+  objectId,
+  objectRef,
+  permissionName,
+  relationName,
+  subjectRef,
+  typeName,
+} from "./validate.js";
+export { type WatchBatch, type WatchOptions, watchChanges } from "./watch.js";

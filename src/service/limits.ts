@@ -1,0 +1,27 @@
+/**
+ * Request limits that hold whatever the transport: counts of items in one request. Wire limits
+ * (message bytes) stay with the server.
+ */
+export interface ServiceLimits {
+  /** Items in one CheckBulkPermissions. */
+  readonly maxBulkItems: number;
+  /** Updates in one WriteRelationships. */
+  readonly maxUpdates: number;
+  /** Preconditions in one write or delete. */
+  readonly maxPreconditions: number;
+  /** Contextual relationships in one check. */
+  readonly maxContextualRelationships: number;
+  /** Relationships in one ImportRelationships message (the embedded import's largest batch). */
+  readonly maxImportBatch: number;
+  /** Characters in a schema. */
+  readonly maxSchemaBytes: number;
+}
+
+export const DEFAULT_SERVICE_LIMITS: ServiceLimits = {
+  maxBulkItems: 1000,
+  maxUpdates: 1000,
+  maxPreconditions: 1000,
+  maxContextualRelationships: 100,
+  maxImportBatch: 10_000,
+  maxSchemaBytes: 1024 * 1024,
+};
