@@ -17,6 +17,7 @@ import { type CaveatEvaluator, createCaveatEvaluator, mergeContext } from "./eva
 import { dispatch, resultKeyOf } from "./evaluator.js";
 import { expandTree } from "./expand.js";
 import { toExplainNode } from "./explain.js";
+import { MAX_DEPTH_LIMIT } from "./limits.js";
 import type { LookupDeps } from "./lookup-context.js";
 import { lookupResources } from "./lookup-resources.js";
 import { lookupSubjects } from "./lookup-subjects.js";
@@ -49,11 +50,7 @@ import type { Acc } from "./walk-stack.js";
 const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
 const DENIED = Object.freeze({ state: "DENIED", missing: Object.freeze([]) } as const);
 
-/**
- * The highest `maxDepth` allowed: the in-memory walk recurses once per hop (and per expression
- * level within one, see schema/limits.ts), and must stay well inside Node's default stack.
- */
-export const MAX_DEPTH_LIMIT = 1_000;
+export { MAX_DEPTH_LIMIT };
 
 export interface EngineOptions {
   readonly store: Store;

@@ -7,17 +7,23 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
-import { createEngine, MAX_DEPTH_LIMIT } from "../../engine/index.js";
-import {
-  checkTokens,
-  createDatastoreGate,
-  createLogger,
-  createMetrics,
-  type ServerLimits,
-  startServer,
-} from "../../server/index.js";
-import { createMirroredStore } from "../../store/mirror/index.js";
-import { describeDatastore, openDatastore } from "../datastore.js";
+// The limit alone, from its own file: the engine's index would load the whole engine for --help.
+import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
+import type { ServerLimits } from "../../server/index.js";
+
+/**
+ * What `serve` runs on, loaded when it runs: the server brings gRPC, pino and prom-client, which
+ * no other command needs (and `latch --version` should not wait for).
+ */
+async function loadServeParts() {
+  const [engine, server, mirror, datastore] = await Promise.all([
+    import("../../engine/index.js"),
+    import("../../server/index.js"),
+    import("../../store/mirror/index.js"),
+    import("../datastore.js"),
+  ]);
+  return { ...engine, ...server, ...mirror, ...datastore };
+}
 
 interface ServeOptions {
   listen: string;
@@ -222,6 +228,17 @@ function tokensOf(command: Command, options: ServeOptions): string[] {
 }
 
 async function serve(command: Command, options: ServeOptions): Promise<void> {
+  const {
+    checkTokens,
+    createDatastoreGate,
+    createEngine,
+    createLogger,
+    createMetrics,
+    createMirroredStore,
+    describeDatastore,
+    openDatastore,
+    startServer,
+  } = await loadServeParts();
   applyConfig(command, options);
   const tokens = tokensOf(command, options);
   const insecure = flag(options.insecureNoAuth);
