@@ -5,8 +5,11 @@
  */
 
 import type { Store } from "../store/index.js";
-import { createPostgresStore, isPostgresUrl, type PoolOptions } from "../store/postgres/index.js";
-import { createSqliteStore } from "../store/sqlite/index.js";
+import type { PoolOptions } from "../store/postgres/index.js";
+// The rule alone, from its own file: the backend's index would load the pg package with it.
+import { isPostgresUrl } from "../store/postgres/sql-names.js";
+
+export { isPostgresUrl };
 
 export interface DatastoreOptions {
   /** `postgres://user@host:5432/db`, or a SQLite file path; when absent, `db` is used. */
@@ -45,12 +48,15 @@ export function usesPostgres(options: DatastoreOptions): boolean {
 
 export async function openDatastore(options: DatastoreOptions): Promise<Store> {
   const target = chosen(options);
+  // Each backend is loaded only when chosen: pg and better-sqlite3 each take time to load.
   if (isPostgresUrl(target)) {
+    const { createPostgresStore } = await import("../store/postgres/index.js");
     return createPostgresStore({
       url: target,
       ...(options.pgSchema === undefined || options.pgSchema === "" ? {} : { schema: options.pgSchema }),
       ...(options.pool === undefined ? {} : { pool: options.pool }),
     });
   }
+  const { createSqliteStore } = await import("../store/sqlite/index.js");
   return createSqliteStore({ path: target });
 }

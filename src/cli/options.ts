@@ -6,10 +6,12 @@
  */
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
-import { createClient, createEmbedded, type LatchClient } from "../client/index.js";
+import type { LatchClient } from "../client/index.js";
 import { isLatchError } from "../core/index.js";
 import type { Consistency } from "../engine/index.js";
-import { renderDiagnostics, SchemaError } from "../schema/index.js";
+// The error and its rendering alone, from their own file: the schema's index loads the compiler
+// and the CEL library, which a command that fails before any schema work should not wait for.
+import { renderDiagnostics, SchemaError } from "../schema/diagnostics.js";
 import { openDatastore } from "./datastore.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
@@ -53,10 +55,14 @@ export async function openTarget(options: TargetOptions): Promise<LatchClient> {
     if (options.db !== undefined && options.datastore !== undefined) {
       throw new UsageError("give either --db or --datastore, not both");
     }
+    // Loaded here, not at the top: the in-process client brings the engine and a store backend,
+    // the remote one gRPC; a command pays only for the one it uses (and `--version` for neither).
+    const { createEmbedded } = await import("../client/embedded.js");
     if (options.db !== undefined) return createEmbedded({ database: options.db });
     const store = await openDatastore({ datastore: options.datastore, db: "", pgSchema: options.pgSchema });
     return createEmbedded({ database: "", store });
   }
+  const { createClient } = await import("../client/remote.js");
   const tls =
     options.caCert !== undefined
       ? { rootCerts: readFileSync(options.caCert) }

@@ -10,6 +10,7 @@ import { check } from "./check.js";
 import { checkBulk } from "./check-bulk.js";
 import { abortCheck, CheckDeps, type EngineLimits, MembershipCache } from "./check-deps.js";
 import { expandTree } from "./expand.js";
+import { MAX_DEPTH_LIMIT } from "./limits.js";
 import { lookupResources } from "./lookup-resources.js";
 import { lookupSubjects } from "./lookup-subjects.js";
 import { createSharedResults } from "./results.js";
@@ -17,11 +18,7 @@ import { createRevisions } from "./revisions.js";
 import type { Engine, EngineStats, ExpandRequest, ExpandResult, RequestOptions } from "./types.js";
 import { resolveMember } from "./validate-request.js";
 
-/**
- * The highest `maxDepth` allowed: the in-memory walk recurses once per hop (and per expression
- * level within one, see schema/limits.ts), and must stay well inside Node's default stack.
- */
-export const MAX_DEPTH_LIMIT = 1_000;
+export { MAX_DEPTH_LIMIT };
 
 export interface EngineOptions {
   readonly store: Store;

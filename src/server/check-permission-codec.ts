@@ -16,8 +16,15 @@
  * messages (same message, same bytes).
  */
 import { isUtf8 } from "node:buffer";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { ObjectReference, SubjectReference } from "../gen/latch/v1/core_pb.js";
+import { type DescField, type DescMessage, fromBinary, ScalarType, toBinary } from "@bufbuild/protobuf";
+import {
+  type ObjectReference,
+  ObjectReferenceSchema,
+  PartialCaveatInfoSchema,
+  type SubjectReference,
+  SubjectReferenceSchema,
+  ZedTokenSchema,
+} from "../gen/latch/v1/core_pb.js";
 import {
   type CheckPermissionRequest,
   CheckPermissionRequestSchema,
@@ -29,7 +36,46 @@ import { asBuffer, type ServerCodec } from "./grpc-definition.js";
 // Wire types of the fields read here: length-delimited and varint.
 const LEN = 2;
 const VARINT = 0;
-const tag = (field: number, wireType: number) => (field << 3) | wireType;
+
+/** The wire type protobuf-es writes a field with, for the kinds of field this codec handles. */
+function wireTypeOf(field: DescField): number | undefined {
+  if (field.fieldKind === "message") return LEN;
+  if (field.fieldKind === "enum") return VARINT;
+  const scalar = field.fieldKind === "scalar" || field.fieldKind === "list" ? field.scalar : undefined;
+  if (scalar === ScalarType.STRING) return LEN;
+  if (scalar === ScalarType.BOOL) return VARINT;
+  return undefined;
+}
+
+/**
+ * The tag byte of a field, from the generated descriptor, so that the .proto stays the one place
+ * that numbers fields. The codec reads and writes each tag as one byte of a known wire type (the
+ * `1 +` in the encoder's sizes): a field renamed, renumbered past 15 or retyped fails here, when
+ * the server loads, rather than on the wire.
+ */
+function tagOf(message: DescMessage, localName: string): number {
+  const field = message.field[localName];
+  const wireType = field === undefined ? undefined : wireTypeOf(field);
+  if (field === undefined || wireType === undefined || field.number > 15) {
+    throw new Error(`check-permission-codec: ${message.typeName}.${localName} is not a field it can handle`);
+  }
+  return (field.number << 3) | wireType;
+}
+
+// Read and written in the hot path as plain numbers, derived once here.
+const OBJECT_TYPE = tagOf(ObjectReferenceSchema, "objectType");
+const OBJECT_ID = tagOf(ObjectReferenceSchema, "objectId");
+const SUBJECT_OBJECT = tagOf(SubjectReferenceSchema, "object");
+const SUBJECT_RELATION = tagOf(SubjectReferenceSchema, "optionalRelation");
+const REQUEST_RESOURCE = tagOf(CheckPermissionRequestSchema, "resource");
+const REQUEST_PERMISSION = tagOf(CheckPermissionRequestSchema, "permission");
+const REQUEST_SUBJECT = tagOf(CheckPermissionRequestSchema, "subject");
+const REQUEST_WITH_TRACING = tagOf(CheckPermissionRequestSchema, "withTracing");
+const RESPONSE_CHECKED_AT = tagOf(CheckPermissionResponseSchema, "checkedAt");
+const RESPONSE_PERMISSIONSHIP = tagOf(CheckPermissionResponseSchema, "permissionship");
+const RESPONSE_PARTIAL_CAVEAT_INFO = tagOf(CheckPermissionResponseSchema, "partialCaveatInfo");
+const TOKEN = tagOf(ZedTokenSchema, "token");
+const MISSING_CONTEXT = tagOf(PartialCaveatInfoSchema, "missingRequiredContext");
 
 /**
  * Up to this many bytes, an ASCII string is built in JavaScript: V8 keeps strings this short flat
@@ -100,10 +146,10 @@ function readObjectReference(r: Reader, end: number): ObjectReference {
   let seen = 0;
   while (r.pos < end) {
     const t = r.buf[r.pos++]!;
-    if (t === tag(1, LEN) && (seen & 1) === 0) {
+    if (t === OBJECT_TYPE && (seen & 1) === 0) {
       seen |= 1;
       msg.objectType = r.string(end);
-    } else if (t === tag(2, LEN) && (seen & 2) === 0) {
+    } else if (t === OBJECT_ID && (seen & 2) === 0) {
       seen |= 2;
       msg.objectId = r.string(end);
     } else throw NOT_HANDLED;
@@ -116,11 +162,11 @@ function readSubjectReference(r: Reader, end: number): SubjectReference {
   let seen = 0;
   while (r.pos < end) {
     const t = r.buf[r.pos++]!;
-    if (t === tag(1, LEN) && (seen & 1) === 0) {
+    if (t === SUBJECT_OBJECT && (seen & 1) === 0) {
       seen |= 1;
       const stop = r.span(end);
       msg.object = readObjectReference(r, stop);
-    } else if (t === tag(2, LEN) && (seen & 2) === 0) {
+    } else if (t === SUBJECT_RELATION && (seen & 2) === 0) {
       seen |= 2;
       msg.optionalRelation = r.string(end);
     } else throw NOT_HANDLED;
@@ -141,18 +187,18 @@ function readRequest(buf: Buffer): CheckPermissionRequest {
   let seen = 0;
   while (r.pos < end) {
     const t = buf[r.pos++]!;
-    if (t === tag(2, LEN) && (seen & 2) === 0) {
+    if (t === REQUEST_RESOURCE && (seen & 2) === 0) {
       seen |= 2;
       const stop = r.span(end);
       msg.resource = readObjectReference(r, stop);
-    } else if (t === tag(3, LEN) && (seen & 4) === 0) {
+    } else if (t === REQUEST_PERMISSION && (seen & 4) === 0) {
       seen |= 4;
       msg.permission = r.string(end);
-    } else if (t === tag(4, LEN) && (seen & 8) === 0) {
+    } else if (t === REQUEST_SUBJECT && (seen & 8) === 0) {
       seen |= 8;
       const stop = r.span(end);
       msg.subject = readSubjectReference(r, stop);
-    } else if (t === tag(6, VARINT) && (seen & 16) === 0 && r.pos < end && buf[r.pos]! < 0x80) {
+    } else if (t === REQUEST_WITH_TRACING && (seen & 16) === 0 && r.pos < end && buf[r.pos]! < 0x80) {
       seen |= 16;
       msg.withTracing = buf[r.pos++] !== 0;
     } else throw NOT_HANDLED;
@@ -234,24 +280,24 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
   const buf = Buffer.allocUnsafe(size);
   let pos = 0;
   if (checkedAt !== undefined) {
-    buf[pos++] = tag(1, LEN);
+    buf[pos++] = RESPONSE_CHECKED_AT;
     pos = writeVarint(buf, pos, tokenBytes === 0 ? 0 : 1 + varintSize(tokenBytes) + tokenBytes);
     if (tokenBytes !== 0) {
-      buf[pos++] = tag(1, LEN);
+      buf[pos++] = TOKEN;
       pos = writeVarint(buf, pos, tokenBytes);
       pos = writeString(buf, pos, checkedAt.token, tokenBytes);
     }
   }
   if (permissionship !== 0) {
-    buf[pos++] = tag(2, VARINT);
+    buf[pos++] = RESPONSE_PERMISSIONSHIP;
     buf[pos++] = permissionship;
   }
   if (partialCaveatInfo !== undefined && missing !== undefined) {
-    buf[pos++] = tag(3, LEN);
+    buf[pos++] = RESPONSE_PARTIAL_CAVEAT_INFO;
     pos = writeVarint(buf, pos, infoBytes);
     const names = partialCaveatInfo.missingRequiredContext;
     for (let i = 0; i < names.length; i++) {
-      buf[pos++] = tag(1, LEN);
+      buf[pos++] = MISSING_CONTEXT;
       pos = writeVarint(buf, pos, missing[i]!);
       pos = writeString(buf, pos, names[i]!, missing[i]!);
     }

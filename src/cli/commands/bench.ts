@@ -7,7 +7,7 @@
 import { Command } from "commander";
 import type { CheckParams } from "../../client/index.js";
 import type { Relationship } from "../../core/index.js";
-import { type LoadOperation, markdownTable, runLoad } from "../load/index.js";
+import type { LoadOperation } from "../load/index.js";
 import {
   addTargetOptions,
   positiveInt,
@@ -101,6 +101,7 @@ export function benchCommand(): Command {
             }),
         });
       }
+      const { markdownTable, runLoad } = await import("../load/index.js");
       const outcome = await runLoad(operations, {
         concurrency: positiveInt(options.concurrency, "--concurrency"),
         durationMs: positiveInt(options.duration, "--duration") * 1000,

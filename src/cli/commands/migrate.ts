@@ -5,8 +5,7 @@
  */
 import { Command } from "commander";
 import { isLatchError } from "../../core/index.js";
-import { isPostgresUrl, migratePostgres, POSTGRES_SCHEMA_VERSION } from "../../store/postgres/index.js";
-import { createSqliteStore } from "../../store/sqlite/index.js";
+import { isPostgresUrl } from "../datastore.js";
 
 /** The URL without its password, for messages. */
 function redact(datastore: string): string {
@@ -39,6 +38,8 @@ export function migrateCommand(): Command {
       }
       try {
         if (isPostgresUrl(datastore)) {
+          // Each backend is loaded only when chosen: pg and better-sqlite3 cost time to load.
+          const { migratePostgres, POSTGRES_SCHEMA_VERSION } = await import("../../store/postgres/index.js");
           const applied = await migratePostgres(datastore, options.pgSchema);
           process.stdout.write(
             applied.length === 0
@@ -47,6 +48,7 @@ export function migrateCommand(): Command {
           );
         } else {
           // SQLite applies its migrations on open, under its write lock.
+          const { createSqliteStore } = await import("../../store/sqlite/index.js");
           const store = await createSqliteStore({ path: datastore });
           await store.close();
           process.stdout.write(`${datastore}: migrations applied\n`);

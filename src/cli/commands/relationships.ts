@@ -2,7 +2,6 @@
 import { once } from "node:events";
 import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
 import type { UpdateInput } from "../../client/index.js";
 import { formatRelationship, parseRelationship, type Relationship } from "../../core/index.js";
@@ -187,8 +186,9 @@ function importCommand(): Command {
       const batchSize = positiveInt(options.batchSize, "--batch-size");
       const total = countLines(file);
       const showBar = options.progress && options.json !== true && process.stderr.isTTY === true;
+      // The progress bar's package is loaded only when a bar is shown.
       const bar = showBar
-        ? new SingleBar({
+        ? new (await import("cli-progress")).SingleBar({
             format: "importing [{bar}] {value}/{total} relationships {percentage}% | {eta_formatted} left",
             stream: process.stderr,
           })

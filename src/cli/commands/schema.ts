@@ -1,13 +1,9 @@
 /** `latch schema check FILE...` and `latch schema format FILE`. */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import {
-  compileSchema,
-  formatSchema,
-  renderDiagnostics,
-  SchemaError,
-  schemaStats,
-} from "../../schema/index.js";
+
+/** The schema compiler, loaded by the command that runs rather than by every `latch` start. */
+const loadSchema = () => import("../../schema/index.js");
 
 function readText(file: string): string | undefined {
   try {
@@ -20,7 +16,11 @@ function readText(file: string): string | undefined {
   }
 }
 
-function reportFailure(file: string, error: unknown): void {
+function reportFailure(
+  { SchemaError, renderDiagnostics }: Awaited<ReturnType<typeof loadSchema>>,
+  file: string,
+  error: unknown,
+): void {
   if (error instanceof SchemaError) {
     process.stderr.write(`${renderDiagnostics(error.diagnostics)}\n`);
     const shown = error.diagnostics.length;
@@ -42,7 +42,9 @@ export function schemaCommand(): Command {
     .command("check")
     .description("compile each schema file and print a summary line per file, or its errors")
     .argument("<files...>", "schema files (.zed)")
-    .action((files: string[]) => {
+    .action(async (files: string[]) => {
+      const schema = await loadSchema();
+      const { compileSchema, schemaStats } = schema;
       for (const file of files) {
         const text = readText(file);
         if (text === undefined) continue;
@@ -53,7 +55,7 @@ export function schemaCommand(): Command {
               `${stats.permissions} permissions, ${stats.caveats} caveats\n`,
           );
         } catch (error) {
-          reportFailure(file, error);
+          reportFailure(schema, file, error);
         }
       }
     });
@@ -62,13 +64,14 @@ export function schemaCommand(): Command {
     .command("format")
     .description("print the canonical formatting of a schema file")
     .argument("<file>", "schema file (.zed)")
-    .action((file: string) => {
+    .action(async (file: string) => {
       const text = readText(file);
       if (text === undefined) return;
+      const schema = await loadSchema();
       try {
-        process.stdout.write(formatSchema(text, { file }));
+        process.stdout.write(schema.formatSchema(text, { file }));
       } catch (error) {
-        reportFailure(file, error);
+        reportFailure(schema, file, error);
       }
     });
 

@@ -7,18 +7,22 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent } from "pino";
-import { MAX_DEPTH_LIMIT } from "../../engine/index.js";
-import { openLatch } from "../../open/index.js";
-import {
-  checkTokens,
-  createDatastoreGate,
-  createLogger,
-  createMetrics,
-  type Metrics,
-  type ServerLimits,
-  startServer,
-} from "../../server/index.js";
-import { describeDatastore, openDatastore } from "../datastore.js";
+// The limit alone, from its own file: the engine's index would load the whole engine for --help.
+import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
+import type { Metrics, ServerLimits } from "../../server/index.js";
+
+/**
+ * What `serve` runs on, loaded when it runs: the server brings gRPC, pino and prom-client, which
+ * no other command needs (and `latch --version` should not wait for).
+ */
+async function loadServeParts() {
+  const [open, server, datastore] = await Promise.all([
+    import("../../open/index.js"),
+    import("../../server/index.js"),
+    import("../datastore.js"),
+  ]);
+  return { ...open, ...server, ...datastore };
+}
 
 interface ServeOptions {
   listen: string;
@@ -223,6 +227,16 @@ function tokensOf(command: Command, options: ServeOptions): string[] {
 }
 
 async function serve(command: Command, options: ServeOptions): Promise<void> {
+  const {
+    checkTokens,
+    createDatastoreGate,
+    createLogger,
+    createMetrics,
+    describeDatastore,
+    openDatastore,
+    openLatch,
+    startServer,
+  } = await loadServeParts();
   applyConfig(command, options);
   const tokens = tokensOf(command, options);
   const insecure = flag(options.insecureNoAuth);

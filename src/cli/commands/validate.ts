@@ -1,6 +1,5 @@
 /** `latch validate FILE...`: run SpiceDB validation files against Latch's engine. */
 import { Command } from "commander";
-import { formatReport, reportFailed, runValidationFile } from "../../validation/index.js";
 
 export function validateCommand(): Command {
   return new Command("validate")
@@ -9,6 +8,8 @@ export function validateCommand(): Command {
     )
     .argument("<files...>", "validation files (.yaml)")
     .action(async (files: string[]) => {
+      // Loaded when the command runs: validation brings the engine, the YAML parser and a store.
+      const { formatReport, reportFailed, runValidationFile } = await import("../../validation/index.js");
       let failed = 0;
       for (const file of files) {
         try {
