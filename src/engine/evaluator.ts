@@ -50,6 +50,12 @@ export async function dispatch(
   origin?: Origin,
   /** 0 for a step to the same object's own relation, which is not a hop (see walk-stack.ts). */
   hop = 1,
+  /**
+   * A frame only explaining makes (a plain relation read through a permission, which the other
+   * walks read without a frame): it must not change where cycles are cut, or an explanation could
+   * answer what the check does not. It is never matched as a cycle, and does not look for one.
+   */
+  traceOnly = false,
 ): Promise<Out> {
   if (ctx.signal?.aborted) {
     throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
@@ -75,7 +81,7 @@ export async function dispatch(
       pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
       continue;
     }
-    const cut = stack === undefined ? -1 : onStack(stack, member.label, id, neg, origin);
+    const cut = stack === undefined || traceOnly ? -1 : onStack(stack, member.label, id, neg, origin);
     if (cut >= 0) {
       if (cut < acc.minCut) acc.minCut = cut;
       pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
@@ -141,7 +147,7 @@ export async function dispatch(
   }
   const flights = ctx.explain ? undefined : ctx.flights;
   if (flights === undefined || ctx.state === undefined) {
-    await computeInto(ctx, member, unique, stack, depth, hops, acc, m, t, neg, origin, uniqueKeys);
+    await computeInto(ctx, member, unique, stack, depth, hops, acc, m, t, neg, origin, uniqueKeys, traceOnly);
     return { m, t };
   }
   // Single-flight: others asking the same subproblems meanwhile wait for these answers.
@@ -154,7 +160,21 @@ export async function dispatch(
   }
   let done: Computed | undefined;
   try {
-    done = await computeInto(ctx, member, unique, stack, depth, hops, acc, m, t, neg, origin, uniqueKeys);
+    done = await computeInto(
+      ctx,
+      member,
+      unique,
+      stack,
+      depth,
+      hops,
+      acc,
+      m,
+      t,
+      neg,
+      origin,
+      uniqueKeys,
+      traceOnly,
+    );
   } finally {
     for (const key of owned) flights.delete(key);
     flight.settle((id) =>
@@ -178,17 +198,32 @@ async function computeInto(
   origin: Origin | undefined,
   /** The result key of each of `ids` (same order); empty when explaining (nothing is cached). */
   keys: readonly string[],
+  traceOnly = false,
 ): Promise<Computed> {
-  const frame: Stack = { parent: stack, label: member.label, ids: new Set(ids), depth, hops, neg, origin };
+  // A label no member has, for a frame that must never be found as a cycle (see dispatch).
+  const label = traceOnly ? `${member.label} (explaining)` : member.label;
+  const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
   if (sub.minCut === depth && ids.length > 1) {
     // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
     let all: Computed = { cacheable: true, until: Number.POSITIVE_INFINITY, height: 1 };
     for (let i = 0; i < ids.length; i++) {
-      const one = await computeInto(ctx, member, [ids[i]!], stack, depth, hops, acc, m, t, neg, origin, [
-        keys[i]!,
-      ]);
+      const one = await computeInto(
+        ctx,
+        member,
+        [ids[i]!],
+        stack,
+        depth,
+        hops,
+        acc,
+        m,
+        t,
+        neg,
+        origin,
+        [keys[i]!],
+        traceOnly,
+      );
       all = {
         cacheable: all.cacheable && one.cacheable,
         until: Math.min(all.until, one.until),
@@ -254,7 +289,8 @@ function evalNode(
       if (!ctx.explain && (s.relation !== target.name || s.type !== target.def.name)) {
         return evalRelation(ctx, target, target.node.name, ids, frame, acc, neg);
       }
-      return dispatch(ctx, target, ids, frame, acc, neg, undefined, 0);
+      const self = s.relation === target.name && s.type === target.def.name;
+      return dispatch(ctx, target, ids, frame, acc, neg, undefined, 0, !self);
     }
     case "relation":
       return evalRelation(ctx, member, node.name, ids, frame, acc, neg);
