@@ -49,7 +49,9 @@ export async function check(
     out = await deps.run(ctx(), member, [id]);
     m = out.m.get(id);
   } else {
-    m = await plainMembership(deps, plan, revision, member, id, subjectKey, request.subject, signal, ctx);
+    const found = plainMembership(deps, plan, revision, member, id, subjectKey, request.subject, signal, ctx);
+    // Most answers are synchronous (cache or in-memory walk): no promise to wait for then.
+    m = found instanceof Promise ? await found : found;
   }
   const evaluator: CaveatEvaluator | undefined =
     explain || (m !== undefined && m !== true)
@@ -70,9 +72,10 @@ export async function check(
 
 /**
  * The membership of a plain check (no explanation, no contextual relationships): from the shared
- * cache, else the in-memory walk, else the batched evaluator, run once for concurrent equals.
+ * cache, else the in-memory walk (both synchronous), else the batched evaluator, run once for
+ * concurrent equals.
  */
-async function plainMembership(
+function plainMembership(
   deps: CheckDeps,
   plan: Plan,
   revision: RequestContext["revision"],
@@ -82,7 +85,7 @@ async function plainMembership(
   subject: CheckRequest["subject"],
   signal: Cancellation | undefined,
   ctx: () => RequestContext,
-): Promise<Member | undefined> {
+): Member | undefined | Promise<Member | undefined> {
   const shared = deps.shared;
   // A cached answer needs no request context at all (building one is most of a hit's cost).
   const topKey = shared !== undefined ? resultKeyOf(plan.id, revision, member, id, subjectKey) : undefined;
@@ -102,11 +105,9 @@ async function plainMembership(
   const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
   const flight = deps.topFlights.join(key, () => deps.run(ctx(), member, [id]).then((r) => r.m.get(id)));
   if ("own" in flight) return flight.own;
-  try {
-    return await flight.joined;
-  } catch (e) {
+  return flight.joined.catch(async (e: unknown) => {
     // The first caller's deadline is not ours.
     if (!(e instanceof LatchError && e.code === "request/deadline-exceeded") || signal?.aborted) throw e;
     return (await deps.run(ctx(), member, [id])).m.get(id);
-  }
+  });
 }
