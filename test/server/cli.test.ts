@@ -210,4 +210,28 @@ describe("latch serve", () => {
     }
     expect(Number(process.exitCode ?? 0)).toBe(0);
   });
+
+  it("serves without a token when told --insecure-no-auth (the README's first command)", async () => {
+    let stdout = "";
+    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      stdout += chunk.toString();
+      return true;
+    });
+    const serving = serveCommand().parseAsync(
+      ["--listen", "127.0.0.1:0", "--db", join(dir, "c.db"), "--insecure-no-auth", "--log-level", "silent"],
+      { from: "user" },
+    );
+    try {
+      await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
+      const address = /latch listening on (\S+)/.exec(stdout)![1]!;
+      const client = createClient({ address });
+      await client.writeSchema(SCHEMA);
+      expect((await client.readSchema()).schema).toBe(SCHEMA);
+      await client.close();
+    } finally {
+      out.mockRestore();
+      process.emit("SIGTERM", "SIGTERM");
+      await serving;
+    }
+  });
 });

@@ -246,7 +246,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       "no token configured: give --token (or LATCH_TOKEN / LATCH_TOKENS), or --insecure-no-auth for development",
     );
   }
-  checkTokens({ tokens, insecureShortTokens });
+  checkTokens({ tokens, insecureNoAuth: insecure, insecureShortTokens });
   if (options.metricsToken !== undefined) {
     checkTokens({ tokens: [options.metricsToken], insecureShortTokens }, "metrics token");
   }
