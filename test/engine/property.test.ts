@@ -214,7 +214,10 @@ describe("both walks give the same answer at the depth limit", () => {
           }
         }
       }),
-      { numRuns: Number(process.env.LATCH_PROPERTY_RUNS ?? 60), ...(process.env.LATCH_PROPERTY_SEED ? { seed: Number(process.env.LATCH_PROPERTY_SEED) } : {}) },
+      {
+        numRuns: Number(process.env.LATCH_PROPERTY_RUNS ?? 60),
+        ...(process.env.LATCH_PROPERTY_SEED ? { seed: Number(process.env.LATCH_PROPERTY_SEED) } : {}),
+      },
     );
     // The limit must be hit, and answers beside it given, or the comparison proves little.
     expect(seen.get("check/max-depth-exceeded") ?? 0).toBeGreaterThan(0);
