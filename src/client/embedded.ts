@@ -10,6 +10,7 @@ import {
   checkObjectRef,
   checkSubjectRef,
   DEFAULT_SERVICE_LIMITS,
+  type Decider,
   type Decorator,
   exportBatches,
   readRelationshipPages,
@@ -73,24 +74,15 @@ function contextual(list: readonly RelationshipInput[] | undefined): {
   return list === undefined || list.length === 0 ? {} : { contextualRelationships: list.map(toRelationship) };
 }
 
-export async function createEmbedded(options: EmbeddedOptions): Promise<EmbeddedClient> {
-  const latch = await openLatch(
-    defined({
-      database: options.database,
-      store: options.store,
-      mirror: options.mirror,
-      schema: options.schema,
-      engine: options.engine,
-      decorators: options.decorators,
-    }),
-  );
-  const { store, engine, decider } = latch;
-  const watches = new AbortController();
+type PermissionCalls = Pick<
+  LatchClient,
+  "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects"
+>;
+type DataCalls = Omit<LatchClient, keyof PermissionCalls | "close">;
 
+/** Decisions go through the decider (the seam governance decorates); expand and LookupSubjects to the engine. */
+function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
   return {
-    store,
-    engine,
-
     async check(params, opts) {
       const result = await decider.check(
         defined({
@@ -192,7 +184,12 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
         };
       }
     },
+  };
+}
 
+/** Relationships and schema go to the store, through the service's paging, revisions and watch. */
+function dataCalls(store: Store, watches: AbortSignal, watchPollMs: number): DataCalls {
+  return {
     async writeRelationships(params) {
       const revision = await store.write(
         params.updates.map((u) => ({ operation: u.operation, relationship: toRelationship(u.relationship) })),
@@ -235,8 +232,8 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       const batches = watchChanges(store, {
         ...(params?.after === undefined ? {} : { after: store.decodeRevision(params.after) }),
         objectTypes: params?.objectTypes ?? [],
-        pollMs: options.watchPollMs ?? 50,
-        signal: signal === undefined ? watches.signal : AbortSignal.any([signal, watches.signal]),
+        pollMs: watchPollMs,
+        signal: signal === undefined ? watches : AbortSignal.any([signal, watches]),
       });
       for await (const batch of batches) {
         yield {
@@ -283,7 +280,28 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
         throw new LatchError("schema/not-found", "not-found", "no schema has been written");
       return { schema: stored.text, token: store.encodeRevision(stored.revision) };
     },
+  };
+}
 
+export async function createEmbedded(options: EmbeddedOptions): Promise<EmbeddedClient> {
+  const latch = await openLatch(
+    defined({
+      database: options.database,
+      store: options.store,
+      mirror: options.mirror,
+      schema: options.schema,
+      engine: options.engine,
+      decorators: options.decorators,
+    }),
+  );
+  const { store, engine, decider } = latch;
+  const watches = new AbortController();
+
+  return {
+    store,
+    engine,
+    ...permissionCalls(decider, engine),
+    ...dataCalls(store, watches.signal, options.watchPollMs ?? 50),
     async close() {
       watches.abort();
       await latch.close();
