@@ -3,7 +3,7 @@ import type { ASTNode } from "@marcbachmann/cel-js";
 /** Macros whose first argument(s) name iteration variables bound inside the other arguments. */
 const COMPREHENSIONS = new Set(["all", "exists", "exists_one", "existsOne", "map", "filter"]);
 
-function isNode(value: unknown): value is ASTNode {
+export function isNode(value: unknown): value is ASTNode {
   return typeof value === "object" && value !== null && "op" in value && "args" in value;
 }
 

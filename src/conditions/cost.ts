@@ -1,4 +1,5 @@
 import type { ASTNode } from "@marcbachmann/cel-js";
+import { isNode } from "./ast.js";
 import { compileRe2, re2Matches } from "./regex.js";
 
 /**
@@ -86,10 +87,6 @@ interface NodeInternals {
 }
 
 const internals = (node: ASTNode) => node as unknown as NodeInternals;
-
-function isNode(value: unknown): value is ASTNode {
-  return typeof value === "object" && value !== null && "op" in value && "args" in value;
-}
 
 /** Operators whose cost is linear in their operands' size. */
 const LINEAR_OPERATORS = new Set(["+", "==", "!=", "in", "<", "<=", ">", ">="]);

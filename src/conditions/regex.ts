@@ -1,4 +1,5 @@
 import { RE2JS } from "re2js";
+import { clip } from "../core/index.js";
 
 /**
  * CEL's `matches` with RE2 semantics, as the CEL specification requires: linear-time matching, so a
@@ -18,7 +19,7 @@ export function compileRe2(pattern: string): RE2JS {
     re = RE2JS.compile(pattern);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`invalid RE2 regular expression ${JSON.stringify(clip(pattern))}: ${reason}`);
+    throw new Error(`invalid RE2 regular expression ${JSON.stringify(clip(pattern, 60))}: ${reason}`);
   }
   // Insertion order is age: drop the oldest when full (a hit does not refresh; good enough here).
   if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
@@ -29,8 +30,4 @@ export function compileRe2(pattern: string): RE2JS {
 /** Whether `pattern` matches anywhere in `text` (CEL `matches` is unanchored, like RE2's find). */
 export function re2Matches(text: string, pattern: string): boolean {
   return compileRe2(pattern).matcher(text).find();
-}
-
-function clip(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }
