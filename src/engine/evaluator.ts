@@ -11,18 +11,24 @@
  */
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import { OwnFlight, waitsFor } from "./flights.js";
+import { addMember, caveatOf, type Member, type Memberships, tooDeep } from "./membership.js";
 import {
-  addMember,
-  andMember,
-  caveatOf,
-  exceptMember,
+  arrowDone,
+  arrowStep,
+  computedHop,
+  exclusion,
+  exclusionDone,
+  follows,
+  fromIndex,
   grantsDirectly,
-  type Member,
-  type Memberships,
-  memberOf,
-  orMember,
-  tooDeep,
-} from "./membership.js";
+  indexFits,
+  intersectionDone,
+  intersectionStep,
+  isSelf,
+  namesMember,
+  throughRow,
+  unionDone,
+} from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
 import type { FlightResult, RequestContext, TraceNode } from "./request-context.js";
@@ -75,8 +81,7 @@ export async function dispatch(
   const suf = `#${member.name}@${ctx.subjectKey}`;
   const keys: string[] = [];
   for (const id of ids) {
-    // A subject set checked against itself is a member of itself.
-    if (subject.relation === member.name && subject.type === member.def.name && subject.id === id) {
+    if (isSelf(subject, member, id)) {
       m.set(id, true);
       pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
       continue;
@@ -280,17 +285,17 @@ function evalNode(
       return Promise.resolve({ m: new Map(), t: undefined });
     case "computed": {
       const target = node.target;
-      const s = ctx.subject;
-      if (target.node.k !== "relation") return dispatch(ctx, target, ids, frame, acc, neg);
+      const next = target.node;
+      if (next.k !== "relation") {
+        return dispatch(ctx, target, ids, frame, acc, neg, undefined, computedHop(target));
+      }
       // A plain relation needs no frame of its own: its only way onwards is a subject set, which
       // dispatches (and so meets cycles) anyway. Skipping the frame saves a key, a cache write and
       // a single-flight entry per id. Not when explaining (the trace names the step), nor when the
       // subject is that very relation (dispatch answers "itself"); either way it is no hop.
-      if (!ctx.explain && (s.relation !== target.name || s.type !== target.def.name)) {
-        return evalRelation(ctx, target, target.node.name, ids, frame, acc, neg);
-      }
-      const self = s.relation === target.name && s.type === target.def.name;
-      return dispatch(ctx, target, ids, frame, acc, neg, undefined, 0, !self);
+      const self = namesMember(ctx.subject, target);
+      if (!ctx.explain && !self) return evalRelation(ctx, target, next.name, ids, frame, acc, neg);
+      return dispatch(ctx, target, ids, frame, acc, neg, undefined, computedHop(target), !self);
     }
     case "relation":
       return evalRelation(ctx, member, node.name, ids, frame, acc, neg);
@@ -322,8 +327,8 @@ async function evalCombined(
         for (const [id, x] of r.m) addMember(m, id, x);
         collect(t, r, remaining, "union");
         if (remaining.length === 1) {
-          if (m.get(remaining[0]!) === true) break;
-        } else remaining = remaining.filter((id) => m.get(id) !== true);
+          if (unionDone(m.get(remaining[0]!))) break;
+        } else remaining = remaining.filter((id) => !unionDone(m.get(id)));
         if (remaining.length === 0) break;
       }
       return { m, t: wrap(t, ids, m, "union") };
@@ -335,16 +340,17 @@ async function evalCombined(
       for (const child of node.children) {
         const r = await evalNode(ctx, member, child, active, frame, acc, neg);
         collect(t, r, active, "intersection");
-        if (cur === undefined) cur = r.m;
-        else {
-          const next: Memberships = new Map();
+        // The first operand's answers are the fold's start (everything) narrowed by it.
+        let next = r.m;
+        if (cur !== undefined) {
+          next = new Map();
           for (const id of active) {
-            const x = andMember(cur.get(id), r.m.get(id));
-            if (x !== undefined) next.set(id, x);
+            const x = intersectionStep(cur.get(id), r.m.get(id));
+            if (!intersectionDone(x)) next.set(id, x);
           }
-          cur = next;
         }
-        active = active.filter((id) => cur?.has(id));
+        cur = next;
+        active = active.filter((id) => !intersectionDone(next.get(id)));
         if (active.length === 0) break;
       }
       const m = cur ?? new Map();
@@ -354,13 +360,13 @@ async function evalCombined(
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
       const base = await evalNode(ctx, member, node.base, ids, frame, acc, neg);
       collect(t, base, ids, "base");
-      const active = ids.filter((id) => base.m.has(id));
+      const active = ids.filter((id) => !exclusionDone(base.m.get(id)));
       const m: Memberships = new Map();
       if (active.length > 0) {
         const subtract = await evalNode(ctx, member, node.subtract, active, frame, acc, neg + 1);
         collect(t, subtract, active, "subtract");
         for (const id of active) {
-          const x = exceptMember(base.m.get(id), subtract.m.get(id));
+          const x = exclusion(base.m.get(id), subtract.m.get(id));
           if (x !== undefined) m.set(id, x);
         }
       }
@@ -388,7 +394,7 @@ async function evalRelation(
     for (const r of tuples.get(id) ?? NONE) {
       const sub = r.subject;
       if (grantsDirectly(sub, s)) {
-        const x = memberOf(r);
+        const x = throughRow(true, r);
         addMember(m, id, x);
         pushTrace(t, id, directTrace(ctx, id, relation, r, x));
         continue;
@@ -415,20 +421,19 @@ async function evalRelation(
       // Objects already plainly allowed need no more work.
       const subjectIds: string[] = [];
       for (const [sid, feeds] of bySubject) {
-        if (t !== undefined || feeds.some((f) => m.get(f.id) !== true)) subjectIds.push(sid);
+        if (t !== undefined || feeds.some((f) => !unionDone(m.get(f.id)))) subjectIds.push(sid);
       }
       if (subjectIds.length === 0) continue;
       // Explaining uses the index too: every path must answer alike (see walk-stack.ts).
       if (target.indexed && ctx.membershipIndex !== undefined) {
         const index = await ctx.membershipIndex();
-        if (index !== null && frame.hops + index.levels <= ctx.maxDepth) {
+        if (index !== null && indexFits(index, frame.hops, ctx.maxDepth)) {
           if (acc.deepest < frame.hops + index.levels) acc.deepest = frame.hops + index.levels;
           if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
-          const of = index.members.get(target);
           for (const sid of subjectIds) {
-            const found = of?.has(sid) === true;
+            const found = fromIndex(index, target, sid);
             for (const f of bySubject.get(sid)!) {
-              const y = found ? (caveatOf(f.r) ?? true) : undefined;
+              const y = throughRow(found, f.r);
               addMember(m, f.id, y);
               pushTrace(t, f.id, {
                 label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
@@ -449,7 +454,7 @@ async function evalRelation(
       for (const sid of subjectIds) {
         const x = r.m.get(sid);
         for (const f of bySubject.get(sid)!) {
-          const y = andMember(x, caveatOf(f.r) ?? true);
+          const y = throughRow(x, f.r);
           addMember(m, f.id, y);
           if (t !== undefined) {
             const caveat = caveatOf(f.r);
@@ -498,7 +503,7 @@ async function evalArrow(
   const byType = new Map<string, Map<string, string[]>>();
   for (const id of ids) {
     for (const r of tuples.get(id) ?? NONE) {
-      if (r.subject.id === "*") continue;
+      if (!follows(r)) continue;
       let set = byType.get(r.subject.type);
       if (set === undefined) {
         set = new Map();
@@ -516,21 +521,21 @@ async function evalArrow(
     results.set(type, await dispatch(ctx, target, [...set.keys()], frame, acc, neg, set));
   }
   const m: Memberships = new Map();
+  const mode = node.mode;
   for (const id of ids) {
     const list = tuples.get(id) ?? NONE;
-    let acc2: Member | undefined;
+    let got: Member | undefined;
     let first = true;
     for (const r of list) {
-      // A wildcard names no object to follow.
-      if (r.subject.id === "*") continue;
+      if (!follows(r)) continue;
       const sub = results.get(r.subject.type);
-      const x = andMember(sub?.m.get(r.subject.id), caveatOf(r) ?? true);
-      if (node.mode === "any") acc2 = orMember(acc2, x);
-      else {
-        acc2 = first ? x : andMember(acc2, x);
-        first = false;
-      }
-      if (t !== undefined) {
+      const x = throughRow(sub?.m.get(r.subject.id), r);
+      got = arrowStep(mode, got, x, first);
+      first = false;
+      // Explaining traces every object followed; otherwise stop where the rest cannot matter.
+      if (t === undefined) {
+        if (arrowDone(mode, got)) break;
+      } else {
         const caveat = caveatOf(r);
         pushTrace(t, id, {
           label: `${member.def.name}:${id}#${node.tupleset}@${r.subject.type}:${r.subject.id} -> ${node.computed}`,
@@ -540,7 +545,7 @@ async function evalArrow(
         });
       }
     }
-    if (acc2 !== undefined) m.set(id, acc2);
+    if (got !== undefined) m.set(id, got);
   }
   if (t === undefined) return { m, t };
   const arrowLabel =

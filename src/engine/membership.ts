@@ -3,7 +3,8 @@
  * plain "yes" (`true`) or a caveat expression that decides it once the request context is known.
  * "No" is never stored: it is the absence of an entry. Expressions stay unevaluated while the
  * graph is walked, so a subproblem's result does not depend on the request context and can be
- * cached and shared by every request at the same revision.
+ * cached and shared by every request at the same revision. What each schema operator builds from
+ * these (the wildcard rule, the folds and their short-circuits) is in operators.ts.
  */
 
 export type CaveatExpr =
@@ -16,7 +17,7 @@ export type CaveatExpr =
   | { readonly op: "or"; readonly children: readonly CaveatExpr[] }
   | { readonly op: "not"; readonly child: CaveatExpr };
 
-import type { Relationship, SubjectRef } from "../core/index.js";
+import type { Relationship } from "../core/index.js";
 
 export type CaveatLeaf = Extract<CaveatExpr, { op: "caveat" }>;
 
@@ -51,18 +52,6 @@ export function caveatOf(r: Relationship): CaveatLeaf | undefined {
 /** What one relationship grants by itself: yes, or yes under its caveat. */
 export function memberOf(r: Relationship): Member {
   return caveatOf(r) ?? true;
-}
-
-/**
- * Whether a relationship's subject is the requested subject itself, with nothing to expand: the
- * same subject (or subject set), or a wildcard of a plain subject's type. A wildcard never
- * matches a subject set.
- */
-export function grantsDirectly(sub: SubjectRef, s: SubjectRef): boolean {
-  if (sub.relation === undefined) {
-    return sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*");
-  }
-  return sub.type === s.type && sub.id === s.id && sub.relation === s.relation;
 }
 
 export function orMember(a: Member | undefined, b: Member | undefined): Member | undefined {

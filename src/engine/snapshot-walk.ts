@@ -15,16 +15,26 @@
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
-import {
-  andMember,
-  exceptMember,
-  grantsDirectly,
-  type Member,
-  memberOf,
-  orMember,
-  tooDeep,
-} from "./membership.js";
+import { type Member, tooDeep } from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
+import {
+  arrowDone,
+  arrowStep,
+  computedHop,
+  exclusion,
+  exclusionDone,
+  follows,
+  fromIndex,
+  grantsDirectly,
+  INTERSECTION_START,
+  indexFits,
+  intersectionDone,
+  intersectionStep,
+  isSelf,
+  throughRow,
+  unionDone,
+  unionStep,
+} from "./operators.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
 
 /** Steps (subproblems computed) one walk may take before it gives up: bounds the time it blocks. */
@@ -53,8 +63,8 @@ export class SnapshotWalk {
   private readonly heights = new Map<PlanMember, Map<string, number>>();
   /** Deepest hop the subproblem being computed has needed so far. */
   private deepest = 0;
-  private members: MembershipIndex["members"] | null | undefined;
-  private levels = 0;
+  /** The subject's memberships once asked for; null: none. */
+  private index: MembershipIndex | null | undefined;
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
   private lastId = "";
@@ -88,9 +98,7 @@ export class SnapshotWalk {
   }
 
   private has(member: PlanMember, id: string, depth: number): Member | undefined {
-    const s = this.subject;
-    // A subject set checked against itself is a member of itself.
-    if (s.relation === member.name && s.type === member.def.name && s.id === id) {
+    if (isSelf(this.subject, member, id)) {
       if (this.deepest < depth) this.deepest = depth;
       return true;
     }
@@ -129,13 +137,13 @@ export class SnapshotWalk {
     return m;
   }
 
+  /** The order of work only: each operator's meaning is in operators.ts. */
   private node(member: PlanMember, node: PlanNode, id: string, depth: number): Member | undefined {
     switch (node.k) {
       case "nil":
         return undefined;
       case "computed":
-        // The object's own relation is no hop; another permission of it is (see walk-stack.ts).
-        return this.has(node.target, id, node.target.node.k === "relation" ? depth : depth + 1);
+        return this.has(node.target, id, depth + computedHop(node.target));
       case "relation":
         return this.relation(member.def, node.name, id, depth);
       case "arrow":
@@ -143,24 +151,22 @@ export class SnapshotWalk {
       case "union": {
         let m: Member | undefined;
         for (const child of node.children) {
-          m = orMember(m, this.node(member, child, id, depth));
-          if (m === true) return true;
+          m = unionStep(m, this.node(member, child, id, depth));
+          if (unionDone(m)) return m;
         }
         return m;
       }
       case "intersection": {
-        let m: Member | undefined = true;
+        let m: Member | undefined = INTERSECTION_START;
         for (const child of node.children) {
-          m = andMember(m, this.node(member, child, id, depth));
-          if (m === undefined) return undefined;
+          m = intersectionStep(m, this.node(member, child, id, depth));
+          if (intersectionDone(m)) return m;
         }
         return m;
       }
       case "exclusion": {
         const base = this.node(member, node.base, id, depth);
-        return base === undefined
-          ? undefined
-          : exceptMember(base, this.node(member, node.subtract, id, depth));
+        return exclusionDone(base) ? undefined : exclusion(base, this.node(member, node.subtract, id, depth));
       }
     }
   }
@@ -188,8 +194,8 @@ export class SnapshotWalk {
         x = target === undefined ? undefined : this.inSet(target, sub.id, depth);
       }
       if (x === undefined) continue;
-      m = orMember(m, andMember(x, memberOf(r)));
-      if (m === true) return true;
+      m = unionStep(m, throughRow(x, r));
+      if (unionDone(m)) return m;
     }
     return m;
   }
@@ -198,16 +204,14 @@ export class SnapshotWalk {
   private inSet(target: PlanMember, id: string, depth: number): Member | undefined {
     if (target.indexed) {
       // Walked upwards from the subject once: cheaper than down every group of a nested tree.
-      if (this.members === undefined) {
-        const index = this.membershipIndex();
-        this.members = index?.members ?? null;
-        this.levels = index?.levels ?? 0;
+      let index = this.index;
+      if (index === undefined) {
+        index = this.index = this.membershipIndex();
         if (index !== null) this.expires(index.validUntil);
       }
-      // Only where all of its levels fit under the limit, as in the batched evaluator.
-      if (this.members !== null && depth + this.levels <= this.maxDepth) {
-        if (this.deepest < depth + this.levels) this.deepest = depth + this.levels;
-        return this.members.get(target)?.has(id) === true ? true : undefined;
+      if (index !== null && indexFits(index, depth, this.maxDepth)) {
+        if (this.deepest < depth + index.levels) this.deepest = depth + index.levels;
+        return fromIndex(index, target, id);
       }
     }
     return this.has(target, id, depth + 1);
@@ -219,24 +223,17 @@ export class SnapshotWalk {
     id: string,
     depth: number,
   ): Member | undefined {
+    const mode = node.mode;
     let m: Member | undefined;
     let first = true;
     for (const r of this.rowsOf(def, id)) {
-      // A wildcard names no object to follow.
-      if (r.relation !== node.tupleset || r.subject.id === "*") continue;
+      if (r.relation !== node.tupleset || !follows(r)) continue;
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
       const target = node.targets.get(r.subject.type);
       const sub = target === undefined ? undefined : this.has(target, r.subject.id, depth + 1);
-      const x = andMember(sub, memberOf(r));
-      if (node.mode === "any") {
-        m = orMember(m, x);
-        if (m === true) return true;
-        continue;
-      }
-      // `.all()`: every object followed must grant it.
-      if (x === undefined) return undefined;
-      m = first ? x : andMember(m, x);
+      m = arrowStep(mode, m, throughRow(sub, r), first);
       first = false;
+      if (arrowDone(mode, m)) return m;
     }
     return m;
   }

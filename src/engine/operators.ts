@@ -1,0 +1,147 @@
+/**
+ * What each schema operator means, written once for both walks: the batched evaluator
+ * (evaluator.ts, over many ids at a time) and the synchronous in-memory walk (snapshot-walk.ts,
+ * depth first). The walks decide only the order of work (which ids, which rows, when to read);
+ * every answer they give is built with these rules over the membership algebra of membership.ts.
+ *
+ * The folds are plain functions over two memberships (`step`) and a predicate that says when the
+ * rest cannot change the answer (`done`): the batched evaluator applies them id by id over maps,
+ * the in-memory walk over one object. They sit in the hottest loops of a check, so they take no
+ * callbacks and allocate nothing beyond the memberships they return.
+ */
+import type { Relationship, SubjectRef } from "../core/index.js";
+import { andMember, exceptMember, type Member, memberOf, orMember } from "./membership.js";
+import type { PlanMember, PlanNode } from "./plan.js";
+import type { MembershipIndex } from "./request-context.js";
+
+// ---- the subject itself ----------------------------------------------------------------------
+
+/** Whether the subject is a subject set of `member` (on some object): `group:x#member` for `group#member`. */
+export function namesMember(subject: SubjectRef, member: PlanMember): boolean {
+  return subject.relation === member.name && subject.type === member.def.name;
+}
+
+/** A subject set checked against itself is a member of itself, whatever the relationships say. */
+export function isSelf(subject: SubjectRef, member: PlanMember, id: string): boolean {
+  return subject.id === id && namesMember(subject, member);
+}
+
+// ---- depth -----------------------------------------------------------------------------------
+
+/**
+ * The hops a `computed` step adds (see walk-stack.ts): the object's own relation is no hop,
+ * another permission of the same object is one.
+ */
+export function computedHop(target: PlanMember): 0 | 1 {
+  return target.node.k === "relation" ? 0 : 1;
+}
+
+// ---- a relation: the union of what its rows grant --------------------------------------------
+
+/**
+ * Whether a relationship's subject is the requested subject itself, with nothing to expand: the
+ * same subject (or subject set), or a wildcard of a plain subject's type. A wildcard never
+ * matches a subject set.
+ */
+export function grantsDirectly(sub: SubjectRef, s: SubjectRef): boolean {
+  if (sub.relation === undefined) {
+    return sub.type === s.type && s.relation === undefined && (sub.id === s.id || sub.id === "*");
+  }
+  return sub.type === s.type && sub.id === s.id && sub.relation === s.relation;
+}
+
+/**
+ * What row `r` grants when its subject (the subject itself, a subject set, an object an arrow
+ * follows) holds membership `x`: `x`, under the row's caveat.
+ */
+export function throughRow(x: Member, r: Relationship): Member;
+export function throughRow(x: Member | undefined, r: Relationship): Member | undefined;
+export function throughRow(x: Member | undefined, r: Relationship): Member | undefined {
+  if (x === undefined) return undefined;
+  return x === true ? memberOf(r) : andMember(x, memberOf(r));
+}
+
+// ---- union (also a relation's rows, and `->` / `.any()`) -------------------------------------
+
+/** Start: nothing granted yet. */
+export const UNION_START: Member | undefined = undefined;
+
+export function unionStep(acc: Member | undefined, x: Member | undefined): Member | undefined {
+  return orMember(acc, x);
+}
+
+/** A plain yes: no further operand can change it. */
+export function unionDone(acc: Member | undefined): acc is true {
+  return acc === true;
+}
+
+// ---- intersection ----------------------------------------------------------------------------
+
+/** Start: everything, narrowed by each operand. */
+export const INTERSECTION_START: Member | undefined = true;
+
+export function intersectionStep(acc: Member | undefined, x: Member | undefined): Member | undefined {
+  return andMember(acc, x);
+}
+
+/** A plain no: no further operand can change it. */
+export function intersectionDone(acc: Member | undefined): acc is undefined {
+  return acc === undefined;
+}
+
+// ---- exclusion -------------------------------------------------------------------------------
+
+/** Nothing to subtract from: the right-hand side need not be computed. */
+export function exclusionDone(base: Member | undefined): base is undefined {
+  return base === undefined;
+}
+
+/** `base - subtract`. */
+export function exclusion(base: Member | undefined, subtract: Member | undefined): Member | undefined {
+  return exceptMember(base, subtract);
+}
+
+// ---- arrows: `tupleset->computed` (any) and `tupleset.all(computed)` -------------------------
+
+type ArrowMode = Extract<PlanNode, { k: "arrow" }>["mode"];
+
+/** A wildcard subject names no object to follow. */
+export function follows(r: Relationship): boolean {
+  return r.subject.id !== "*";
+}
+
+/**
+ * Folds the next followed object's grant `x` (see `throughRow`) into `acc`. `.any()` is a union;
+ * `.all()` requires every followed object, and following none grants nothing, so its first
+ * object's grant is the start (`first`: no object folded yet).
+ */
+export function arrowStep(
+  mode: ArrowMode,
+  acc: Member | undefined,
+  x: Member | undefined,
+  first: boolean,
+): Member | undefined {
+  if (mode === "any") return orMember(acc, x);
+  return first ? x : andMember(acc, x);
+}
+
+/** After a step: a plain yes ends `.any()`, a plain no ends `.all()`. */
+export function arrowDone(mode: ArrowMode, acc: Member | undefined): boolean {
+  return mode === "any" ? acc === true : acc === undefined;
+}
+
+// ---- subject sets answered from the subject's memberships (membership-index.ts) --------------
+
+/**
+ * Whether the index may answer a subject set met at `hops`: only where all of its levels fit under
+ * the limit, so it answers exactly what the walk down the groups would (see walk-stack.ts). The
+ * answer then needed `hops + index.levels` hops.
+ */
+export function indexFits(index: MembershipIndex, hops: number, maxDepth: number): boolean {
+  return hops + index.levels <= maxDepth;
+}
+
+/** The subject's membership in subject set `target` of object `id`, by the index. */
+export function fromIndex(index: MembershipIndex, target: PlanMember, id: string): Member | undefined {
+  return index.members.get(target)?.has(id) === true ? true : undefined;
+}
