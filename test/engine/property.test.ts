@@ -9,7 +9,7 @@ import { isLatchError, type SubjectRef } from "../../src/core/index.js";
 import { type CheckBulkItem, createEngine, type Engine } from "../../src/engine/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { createMemoryStore } from "./memory-store.js";
-import { scenarioArb, TYPES, USERS } from "./random-scenarios.js";
+import { propertyRuns, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
 import { CycleThroughExclusion, referenceCheck } from "./reference.js";
 
 const IDS = ["o0", "o1"] as const;
@@ -113,7 +113,7 @@ describe("engine equals the reference evaluator", () => {
           expect(r.state, `bulk ${JSON.stringify(item)}`).toBe(want);
         }
       }),
-      { numRuns: Number(process.env.LATCH_PROPERTY_RUNS ?? 150) },
+      propertyRuns(150),
     );
     // The generator must exercise every outcome, or the comparison proves little.
     expect(seen.ALLOWED).toBeGreaterThan(0);
@@ -214,10 +214,7 @@ describe("both walks give the same answer at the depth limit", () => {
           }
         }
       }),
-      {
-        numRuns: Number(process.env.LATCH_PROPERTY_RUNS ?? 60),
-        ...(process.env.LATCH_PROPERTY_SEED ? { seed: Number(process.env.LATCH_PROPERTY_SEED) } : {}),
-      },
+      propertyRuns(60),
     );
     // The limit must be hit, and answers beside it given, or the comparison proves little.
     expect(seen.get("check/max-depth-exceeded") ?? 0).toBeGreaterThan(0);

@@ -214,3 +214,14 @@ export function scenarioArb(options: ScenarioOptions): fc.Arbitrary<Scenario> {
     }),
   );
 }
+
+/**
+ * fast-check's run options: `LATCH_PROPERTY_RUNS` overrides the number of runs and
+ * `LATCH_PROPERTY_SEED` fixes the seed (to replay a failure, or to try other inputs than CI's).
+ */
+export function propertyRuns(defaultRuns: number): { numRuns: number; seed?: number } {
+  return {
+    numRuns: Number(process.env.LATCH_PROPERTY_RUNS ?? defaultRuns),
+    ...(process.env.LATCH_PROPERTY_SEED ? { seed: Number(process.env.LATCH_PROPERTY_SEED) } : {}),
+  };
+}

@@ -1,0 +1,277 @@
+/**
+ * Two walks, one meaning (SpiceDB keeps such a suite for its two engines): the synchronous
+ * in-memory walk (snapshot-walk.ts) and the batched evaluator (evaluator.ts) run on the same random
+ * schemas, relationships, subjects and depth limits, and wherever the in-memory walk answers, both
+ * must build the same membership. Nothing else is compared: not the reference evaluator (see
+ * property.test.ts), not the engine around them (no cache, no fallback from one walk to the other).
+ *
+ * Memberships are compared as boolean functions of their leaves (each caveat with its stored
+ * context, and each "past the depth limit" leaf, taken as an independent variable): equal for
+ * every assignment, so equal whatever the request context, however each walk ordered its work.
+ *
+ * The inputs cover unions, intersections, exclusions, arrows (`->` and `.all()`), subject sets
+ * (with the subject's membership index where it applies), wildcards (with exclusions), caveats,
+ * expired and expiring relationships, cycles, and chains of arrows and subject sets longer than
+ * the depth limit. The in-memory walk gives up on cycles: there only the batched evaluator
+ * answers, and the test checks that the walk does give up rather than answer otherwise.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_CONTEXT_LIMITS,
+  isLatchError,
+  type Relationship,
+  type Revision,
+  type SubjectRef,
+} from "../../src/core/index.js";
+import { CheckDeps } from "../../src/engine/check-deps.js";
+import { type CaveatExpr, type Member, TOO_DEEP } from "../../src/engine/membership.js";
+import type { Plan, PlanMember } from "../../src/engine/plan.js";
+import { createRequestResults } from "../../src/engine/results.js";
+import { createRevisions } from "../../src/engine/revisions.js";
+import { createMemoryStore, type MemoryStore } from "./memory-store.js";
+import { propertyRuns, type Scenario, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
+
+const IDS = ["o0", "o1"] as const;
+const PERMISSIONS = ["rel0", "rel1", "perm0", "perm1"] as const;
+
+const inputs = fc.record({
+  scenario: fc.oneof(
+    scenarioArb({
+      ids: IDS,
+      extraLeaf: "par.all(perm0)",
+      rel0Modes: ["plain", "caveat", "caveat", "expired", "expires-later"],
+      maxRelationships: 30,
+      contexts: [undefined],
+    }),
+    scenarioArb({
+      ids: IDS,
+      extraLeaf: "par->perm1",
+      rel0Modes: ["plain", "plain", "caveat", "expired", "expires-later"],
+      maxRelationships: 30,
+      contexts: [undefined],
+      wildcardExclusions: true,
+    }),
+    // Subject sets only into `rel0`: membership relations, answered from the subject's index
+    // where it fits under the limit (the set chain below then nests groups past it).
+    scenarioArb({
+      ids: IDS,
+      extraLeaf: "par->rel0",
+      rel0Modes: ["plain", "plain", "plain", "caveat", "expires-later"],
+      maxRelationships: 20,
+      contexts: [undefined],
+    }).filter(({ shape }) => shape.sets.every(([, relation]) => relation === "rel0")),
+  ),
+  /** `par` links c0 <- c1 <- ... and subject-set links g0 <- g1 <- ...: longer than small limits. */
+  chain: fc.integer({ min: 0, max: 9 }),
+  maxDepth: fc.constantFrom(2, 3, 4, 6, 50),
+});
+
+/** The chains beside a scenario's random relationships, and the ids to ask about on them. */
+function withChains(scenario: Scenario, chain: number) {
+  const links: Relationship[] = [
+    { resource: { type: "typea", id: "c0" }, relation: "rel0", subject: { type: "user", id: "u0" } },
+  ];
+  for (let i = 0; i < chain; i++) {
+    links.push({
+      resource: { type: "typea", id: `c${i + 1}` },
+      relation: "par",
+      subject: { type: "typea", id: `c${i}` },
+    });
+  }
+  // A chain of subject sets through one the schema allows: `t:g{i+1}#rel0@t:g{i}#r`.
+  const [setType, setRelation] = scenario.shape.sets[0]!;
+  links.push({
+    resource: { type: setType, id: "g0" },
+    relation: "rel0",
+    subject: { type: "user", id: "u1" },
+  });
+  for (let i = 0; i < chain; i++) {
+    links.push({
+      resource: { type: setType, id: `g${i + 1}` },
+      relation: "rel0",
+      subject: { type: setType, id: `g${i}`, relation: setRelation },
+    });
+  }
+  const below = Math.max(0, chain - 1);
+  return {
+    relationships: [...scenario.relationships, ...links],
+    ids: [...new Set([...IDS, "c0", `c${chain}`, `c${below}`, "g0", `g${chain}`, `g${below}`])],
+    setSubject: { type: setType, id: "g0", relation: setRelation } as SubjectRef,
+  };
+}
+
+const keyOf = (s: SubjectRef) => `${s.type}:${s.id}${s.relation === undefined ? "" : `#${s.relation}`}`;
+
+/** Both walks over one store at one revision, each with nothing shared: no cache, own indexes. */
+async function walksOver(store: MemoryStore, maxDepth: number) {
+  const revisions = createRevisions(store, 0);
+  const revision: Revision = await revisions.resolve({ kind: "fully-consistent" });
+  const plan = await revisions.planAt(revision);
+  const limits = {
+    maxDepth,
+    maxBulkItems: 1000,
+    maxContextual: 100,
+    maxCaveatCost: undefined,
+    contextLimits: DEFAULT_CONTEXT_LIMITS,
+  };
+  const deps = new CheckDeps(store, limits, revisions, undefined, undefined);
+  const snapshot = store.memorySnapshot?.(revision);
+  if (snapshot === undefined) throw new Error("the store offers no snapshot");
+  return {
+    plan,
+    /** One in-memory walk for `subject`: it remembers answers across questions, as in CheckBulk. */
+    inMemory: (subject: SubjectRef) => deps.snapshotWalk(plan, revision, snapshot, subject, keyOf(subject)),
+    /** The batched evaluator over `ids` at once, in a fresh request. */
+    batched: async (subject: SubjectRef, member: PlanMember, ids: readonly string[]) => {
+      const ctx = deps.makeContext(
+        plan,
+        revision,
+        subject,
+        keyOf(subject),
+        undefined,
+        false,
+        undefined,
+        new Map(),
+        createRequestResults(),
+      );
+      return (await deps.run(ctx, member, ids)).m;
+    },
+  };
+}
+
+function leavesOf(m: CaveatExpr, into: Map<string, number>): void {
+  switch (m.op) {
+    case "caveat": {
+      const key = `${m.name}|${JSON.stringify(m.context ?? null)}`;
+      if (!into.has(key)) into.set(key, into.size);
+      return;
+    }
+    case "not":
+      leavesOf(m.child, into);
+      return;
+    default:
+      for (const c of m.children) leavesOf(c, into);
+  }
+}
+
+function evaluate(m: CaveatExpr, leaves: Map<string, number>, bits: number): boolean {
+  switch (m.op) {
+    case "caveat":
+      return ((bits >> leaves.get(`${m.name}|${JSON.stringify(m.context ?? null)}`)!) & 1) === 1;
+    case "not":
+      return !evaluate(m.child, leaves, bits);
+    case "and":
+      return m.children.every((c) => evaluate(c, leaves, bits));
+    case "or":
+      return m.children.some((c) => evaluate(c, leaves, bits));
+  }
+}
+
+const truth = (m: Member | undefined, leaves: Map<string, number>, bits: number): boolean =>
+  m === undefined ? false : m === true ? true : evaluate(m, leaves, bits);
+
+/** Whether two memberships are the same boolean function of their leaves (every assignment). */
+function sameMembership(a: Member | undefined, b: Member | undefined): boolean {
+  const leaves = new Map<string, number>();
+  if (a !== undefined && a !== true) leavesOf(a, leaves);
+  if (b !== undefined && b !== true) leavesOf(b, leaves);
+  // The random schemas have few distinct leaves; past 16 the cost would be felt, not the point.
+  expect(leaves.size).toBeLessThanOrEqual(16);
+  for (let bits = 0; bits < 1 << leaves.size; bits++) {
+    if (truth(a, leaves, bits) !== truth(b, leaves, bits)) return false;
+  }
+  return true;
+}
+
+function kindOf(m: Member | undefined): "none" | "yes" | "caveat" | "past the limit" {
+  if (m === undefined) return "none";
+  if (m === true) return "yes";
+  const leaves = new Map<string, number>();
+  leavesOf(m, leaves);
+  return [...leaves.keys()].some((k) => k.startsWith(`${TOO_DEEP}|`)) ? "past the limit" : "caveat";
+}
+
+const anyIndexed = (plan: Plan) =>
+  [...plan.defs.values()].some((d) => [...d.members.values()].some((m) => m.indexed));
+
+describe("both walks build the same memberships", () => {
+  it("on random schemas, relationships, subjects and depth limits", async () => {
+    const seen = new Map<string, number>();
+    const count = (what: string) => seen.set(what, (seen.get(what) ?? 0) + 1);
+    await fc.assert(
+      fc.asyncProperty(inputs, async ({ scenario, chain, maxDepth }) => {
+        const { relationships, ids, setSubject } = withChains(scenario, chain);
+        const store = createMemoryStore("memory", { snapshots: true });
+        await store.writeSchema(scenario.shape.schema);
+        await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
+        const walks = await walksOver(store, maxDepth);
+        if (anyIndexed(walks.plan)) count("scenario with an indexed relation");
+        const subjects: SubjectRef[] = [
+          ...USERS.map((id) => ({ type: "user", id })),
+          { type: "typea", id: "o0", relation: "perm0" },
+          { type: "typeb", id: "o1", relation: "rel0" },
+          setSubject,
+        ];
+        for (const subject of subjects) {
+          // One walk per subject across every question (memo and heights reused), as CheckBulk does.
+          const shared = walks.inMemory(subject);
+          for (const type of TYPES) {
+            for (const permission of PERMISSIONS) {
+              const member = walks.plan.defs.get(type)!.members.get(permission)!;
+              let many: Map<string, Member> | undefined;
+              try {
+                many = await walks.batched(subject, member, ids);
+              } catch (e) {
+                // Recursion through an exclusion: refused, with no answer to compare.
+                if (!(isLatchError(e) && e.code === "check/cycle-through-exclusion")) throw e;
+                count("batch refused: cycle through an exclusion");
+              }
+              for (const id of ids) {
+                const label = `${keyOf(subject)} in ${type}:${id}#${permission} (maxDepth ${maxDepth}, chain ${chain})`;
+                const fresh = walks.inMemory(subject).check(member, id);
+                const reused = shared.check(member, id);
+                if (fresh === undefined) count("in-memory walk gave up");
+                if (fresh === undefined && reused === undefined) continue;
+                let one: Member | undefined;
+                try {
+                  one = (await walks.batched(subject, member, [id])).get(id);
+                } catch (e) {
+                  // The batched walk reads every row, and so may meet a cycle the other skipped.
+                  if (!(isLatchError(e) && e.code === "check/cycle-through-exclusion")) throw e;
+                  count("refused: cycle through an exclusion");
+                  continue;
+                }
+                for (const [name, walked] of [
+                  ["fresh", fresh],
+                  ["reused", reused],
+                ] as const) {
+                  if (walked === undefined) continue;
+                  const m = walked === false ? undefined : walked;
+                  expect(sameMembership(m, one), `${name} walk vs batched: ${label}`).toBe(true);
+                  if (many !== undefined) {
+                    expect(sameMembership(m, many.get(id)), `${name} walk vs batch: ${label}`).toBe(true);
+                  }
+                }
+                count(kindOf(one));
+              }
+            }
+          }
+        }
+      }),
+      propertyRuns(80),
+    );
+    // Every kind of answer must be compared, and the walk must give up somewhere (cycles), or the
+    // comparison proves little.
+    for (const kind of [
+      "yes",
+      "caveat",
+      "past the limit",
+      "none",
+      "in-memory walk gave up",
+      "scenario with an indexed relation",
+    ]) {
+      expect(seen.get(kind) ?? 0, `${kind}: ${JSON.stringify([...seen])}`).toBeGreaterThan(0);
+    }
+  });
+});
