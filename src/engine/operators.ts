@@ -23,7 +23,8 @@ export function namesMember(subject: SubjectRef, member: PlanMember): boolean {
 
 /** A subject set checked against itself is a member of itself, whatever the relationships say. */
 export function isSelf(subject: SubjectRef, member: PlanMember, id: string): boolean {
-  return subject.id === id && namesMember(subject, member);
+  // The relation first: a plain subject has none, so most calls end at one comparison.
+  return namesMember(subject, member) && subject.id === id;
 }
 
 // ---- depth -----------------------------------------------------------------------------------

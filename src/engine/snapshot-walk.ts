@@ -32,6 +32,7 @@ import {
   intersectionStep,
   isSelf,
   throughRow,
+  UNION_START,
   unionDone,
   unionStep,
 } from "./operators.js";
@@ -149,7 +150,7 @@ export class SnapshotWalk {
       case "arrow":
         return this.arrow(member.def, node, id, depth);
       case "union": {
-        let m: Member | undefined;
+        let m: Member | undefined = UNION_START;
         for (const child of node.children) {
           m = unionStep(m, this.node(member, child, id, depth));
           if (unionDone(m)) return m;
@@ -182,7 +183,8 @@ export class SnapshotWalk {
 
   private relation(def: PlanDef, relation: string, id: string, depth: number): Member | undefined {
     const s = this.subject;
-    let m: Member | undefined;
+    // A relation is the union of what its rows grant.
+    let m: Member | undefined = UNION_START;
     for (const r of this.rowsOf(def, id)) {
       if (r.relation !== relation) continue;
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
