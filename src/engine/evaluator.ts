@@ -269,7 +269,9 @@ interface Computed {
 
 /**
  * Not async itself: leaves hand back their callee's promise, so each node costs no extra promise
- * or microtask; only the combinators below await their children.
+ * or microtask; only the combinators below await their children. These functions decide the order
+ * of work over batches of ids; what each operator means is in operators.ts, shared with the
+ * in-memory walk.
  */
 function evalNode(
   ctx: RequestContext,

@@ -2,8 +2,8 @@
  * Check over an in-memory snapshot (see `Store.memorySnapshot`): depth first and synchronous.
  * When every relationship is in memory, the batched evaluator's promises, frames, keys and
  * per-level maps cost more than the reads themselves; this walk makes none of them. Its answers
- * are the batched evaluator's memberships (yes, or a caveat expression), built with the same
- * algebra (membership.ts). It says "unknown" where the batched evaluator must answer instead:
+ * are the batched evaluator's memberships (yes, or a caveat expression), built by the same
+ * operators (operators.ts). It says "unknown" where the batched evaluator must answer instead:
  *
  * - a cycle: a subproblem met again on its own path (the batched evaluator cuts it, exactly);
  * - a remembered answer that needed more hops than are left where it is met again (see
