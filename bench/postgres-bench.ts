@@ -118,13 +118,11 @@ try {
   for (let i = 0; i < 2_000; i++) {
     const ids = pick("d", docs, 100);
     await timed(forward, () =>
-      store
-        .at(revision)
-        .lookupForward({
-          resourceType: "document",
-          resourceIds: ids,
-          relations: ["viewer", "owner", "parent"],
-        }),
+      store.at(revision).lookupForward({
+        resourceType: "document",
+        resourceIds: ids,
+        relations: ["viewer", "owner", "parent"],
+      }),
     );
   }
   cpuNote = perOp((await cpuSeconds(admin, app)) - forwardCpu, forward.length);

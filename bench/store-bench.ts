@@ -125,13 +125,11 @@ try {
     for (let i = 0; i < 5_000; i++) {
       const ids = pickDocs(100);
       const start = process.hrtime.bigint();
-      const found = await target
-        .at(revision)
-        .lookupForward({
-          resourceType: "document",
-          resourceIds: ids,
-          relations: ["viewer", "owner", "parent"],
-        });
+      const found = await target.at(revision).lookupForward({
+        resourceType: "document",
+        resourceIds: ids,
+        relations: ["viewer", "owner", "parent"],
+      });
       forwardAll.push(Number(process.hrtime.bigint() - start));
       rows += found.length;
     }
