@@ -175,6 +175,26 @@ describe("in-memory copy", () => {
     await truth.close();
   });
 
+  it("catches up when asked, and then offers a snapshot; never below its floor", async () => {
+    const path = nextPath();
+    const writer = await createSqliteStore({ path });
+    await writer.writeSchema(SCHEMA);
+    const copy = createMirroredStore(await createSqliteStore({ path }));
+    expect(await copy.ready()).toBe(true);
+    const loadedAt = copy.stats().revision;
+    const revision = await writer.write([
+      { operation: "touch", relationship: rel("document:d1#viewer@user:u1") },
+    ]);
+    // Unless the push feed was quicker, the copy does not hold the write yet.
+    if (copy.stats().revision < revision) expect(copy.at(revision).snapshot?.()).toBeUndefined();
+    expect(await copy.catchUp(revision)).toBe(true);
+    const snapshot = copy.at(revision).snapshot?.();
+    expect(snapshot?.relationshipsOf("document", "d1").map(fmt)).toEqual(["document:d1#viewer@user:u1"]);
+    expect(await copy.catchUp(loadedAt - 1n)).toBe(false);
+    await copy.close();
+    await writer.close();
+  });
+
   it("follows commits pushed by the store before anyone reads them", async () => {
     const path = nextPath();
     const writer = await createSqliteStore({ path });

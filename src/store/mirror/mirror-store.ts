@@ -53,6 +53,11 @@ export interface MirrorStats {
 export interface MirroredStore extends Store {
   /** Settles when the first load ends: true when the copy serves reads. */
   ready(): Promise<boolean>;
+  /**
+   * Applies the store's changes up to `revision` now, instead of at the next read or push; true
+   * when the copy then answers reads (and snapshots) at `revision`.
+   */
+  catchUp(revision: Revision): Promise<boolean>;
   stats(): MirrorStats;
 }
 
@@ -164,6 +169,12 @@ class MirrorCopy {
     return this.applied >= r;
   }
 
+  /** Whether the copy answers reads at `r`, once it has caught up to it. */
+  async holds(r: number): Promise<boolean> {
+    if (this.usable(r) === undefined || (r > this.applied && !(await this.reach(r)))) return false;
+    return this.usable(r) !== undefined;
+  }
+
   /**
    * One hot read: from the copy when it may answer at `revision` (catching up first if needed),
    * else from the wrapped store. Synchronous up to the copy's answer when no catch-up is needed.
@@ -273,6 +284,7 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
   return {
     ...delegateStore(inner),
     ready: () => loaded,
+    catchUp: (revision) => copy.holds(Number(revision)),
     stats: () => copy.stats(),
     at: lastReader((revision): StoreReader => {
       const from = inner.at(revision);
