@@ -108,10 +108,9 @@ try {
 
   // Warm connections, prepared statements and the buffer cache outside the timed loops.
   for (let i = 0; i < 300; i++) {
-    await store.lookupForward(
-      { resourceType: "document", resourceIds: pick("d", docs, 100), relations: ["viewer"] },
-      revision,
-    );
+    await store
+      .at(revision)
+      .lookupForward({ resourceType: "document", resourceIds: pick("d", docs, 100), relations: ["viewer"] });
   }
 
   const forward: number[] = [];
@@ -119,10 +118,11 @@ try {
   for (let i = 0; i < 2_000; i++) {
     const ids = pick("d", docs, 100);
     await timed(forward, () =>
-      store.lookupForward(
-        { resourceType: "document", resourceIds: ids, relations: ["viewer", "owner", "parent"] },
-        revision,
-      ),
+      store.at(revision).lookupForward({
+        resourceType: "document",
+        resourceIds: ids,
+        relations: ["viewer", "owner", "parent"],
+      }),
     );
   }
   cpuNote = perOp((await cpuSeconds(admin, app)) - forwardCpu, forward.length);
@@ -133,7 +133,7 @@ try {
   for (let i = 0; i < 2_000; i++) {
     const ids = pick("d", docs, 1);
     await timed(single, () =>
-      store.lookupForward({ resourceType: "document", resourceIds: ids, relations: ["viewer"] }, revision),
+      store.at(revision).lookupForward({ resourceType: "document", resourceIds: ids, relations: ["viewer"] }),
     );
   }
   cpuNote = perOp((await cpuSeconds(admin, app)) - singleCpu, single.length);
@@ -144,16 +144,13 @@ try {
   for (let i = 0; i < 2_000; i++) {
     const users = pick("u", corpus.shape.users, 1);
     await timed(reverse, () =>
-      store.lookupReverse(
-        {
-          resourceType: "group",
-          relations: ["member"],
-          subjectType: "user",
-          subjectIds: users,
-          subjectRelation: "",
-        },
-        revision,
-      ),
+      store.at(revision).lookupReverse({
+        resourceType: "group",
+        relations: ["member"],
+        subjectType: "user",
+        subjectIds: users,
+        subjectRelation: "",
+      }),
     );
   }
   cpuNote = perOp((await cpuSeconds(admin, app)) - reverseCpu, reverse.length);
@@ -207,10 +204,9 @@ try {
       for (let i = 0; i < 500; i++) {
         const ids = pick("d", docs, 100);
         await timed(concurrent, () =>
-          replica.lookupForward(
-            { resourceType: "document", resourceIds: ids, relations: ["viewer"] },
-            revision,
-          ),
+          replica
+            .at(revision)
+            .lookupForward({ resourceType: "document", resourceIds: ids, relations: ["viewer"] }),
         );
       }
     }),

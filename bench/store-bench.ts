@@ -78,10 +78,9 @@ try {
   // Warm the page cache and statement caches outside the timed loops.
   let revision = await store.currentRevision();
   for (let i = 0; i < 200; i++) {
-    await store.lookupForward(
-      { resourceType: "document", resourceIds: pickDocs(100), relations: ["viewer"] },
-      revision,
-    );
+    await store
+      .at(revision)
+      .lookupForward({ resourceType: "document", resourceIds: pickDocs(100), relations: ["viewer"] });
   }
 
   const writes: number[] = [];
@@ -107,10 +106,9 @@ try {
     for (let i = 0; i < 5_000; i++) {
       const ids = pickDocs(100);
       const start = process.hrtime.bigint();
-      const found = await target.lookupForward(
-        { resourceType: "document", resourceIds: ids, relations: ["viewer"] },
-        revision,
-      );
+      const found = await target
+        .at(revision)
+        .lookupForward({ resourceType: "document", resourceIds: ids, relations: ["viewer"] });
       forward.push(Number(process.hrtime.bigint() - start));
       rows += found.length;
     }
@@ -127,10 +125,11 @@ try {
     for (let i = 0; i < 5_000; i++) {
       const ids = pickDocs(100);
       const start = process.hrtime.bigint();
-      const found = await target.lookupForward(
-        { resourceType: "document", resourceIds: ids, relations: ["viewer", "owner", "parent"] },
-        revision,
-      );
+      const found = await target.at(revision).lookupForward({
+        resourceType: "document",
+        resourceIds: ids,
+        relations: ["viewer", "owner", "parent"],
+      });
       forwardAll.push(Number(process.hrtime.bigint() - start));
       rows += found.length;
     }
@@ -147,16 +146,13 @@ try {
     for (let i = 0; i < 5_000; i++) {
       const groups = Array.from({ length: 10 }, () => `g${Math.floor(random() * corpus.shape.groups)}`);
       const start = process.hrtime.bigint();
-      const found = await target.lookupReverse(
-        {
-          resourceType: "document",
-          relations: ["viewer"],
-          subjectType: "group",
-          subjectIds: groups,
-          subjectRelation: "member",
-        },
-        revision,
-      );
+      const found = await target.at(revision).lookupReverse({
+        resourceType: "document",
+        relations: ["viewer"],
+        subjectType: "group",
+        subjectIds: groups,
+        subjectRelation: "member",
+      });
       reverse.push(Number(process.hrtime.bigint() - start));
       rows += found.length;
     }

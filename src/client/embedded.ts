@@ -18,7 +18,7 @@ import {
   typeName,
   watchChanges,
 } from "../service/index.js";
-import type { Store } from "../store/index.js";
+import { latestReader, type Store } from "../store/index.js";
 import type { MirrorOptions } from "../store/mirror/index.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import type { CallOptions, LatchClient, RelationshipInput } from "./types.js";
@@ -211,9 +211,9 @@ function dataCalls(store: Store, watches: AbortSignal, watchPollMs: number): Dat
       const revision = await readRevision(store, params.consistency);
       const token = store.encodeRevision(revision);
       const pages = readRelationshipPages(
-        store,
+        store.at(revision),
         params.filter,
-        defined({ revision, limit: params.limit, cursor: params.cursor, signal }),
+        defined({ limit: params.limit, cursor: params.cursor, signal }),
       );
       for await (const page of pages) {
         const last = page.relationships.length - 1;
@@ -264,7 +264,7 @@ function dataCalls(store: Store, watches: AbortSignal, watchPollMs: number): Dat
       const signal = signalOf(opts);
       const revision = await readRevision(store, params?.consistency);
       const token = store.encodeRevision(revision);
-      for await (const batch of exportBatches(store, revision, signal)) {
+      for await (const batch of exportBatches(store.at(revision), signal)) {
         yield { relationships: batch, token };
       }
     },
@@ -275,7 +275,7 @@ function dataCalls(store: Store, watches: AbortSignal, watchPollMs: number): Dat
     },
 
     async readSchema() {
-      const stored = await store.readSchema();
+      const stored = await (await latestReader(store)).readSchema();
       if (stored === undefined)
         throw new LatchError("schema/not-found", "not-found", "no schema has been written");
       return { schema: stored.text, token: store.encodeRevision(stored.revision) };

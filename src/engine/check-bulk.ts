@@ -78,7 +78,7 @@ class BulkRun {
   ) {
     this.results = new Array(request.items.length);
     this.resultStore = deps.resultsFor(contextual);
-    this.snapshot = contextual === undefined ? deps.store.memorySnapshot?.(revision) : undefined;
+    this.snapshot = contextual === undefined ? deps.store.at(revision).snapshot?.() : undefined;
     this.pacer = createPacer(signal);
   }
 
@@ -110,7 +110,7 @@ class BulkRun {
   /** The snapshot is only good until the next yield: take a fresh one after each. */
   private refreshSnapshot(): void {
     if (this.snapshot === undefined) return;
-    this.snapshot = this.deps.store.memorySnapshot?.(this.revision);
+    this.snapshot = this.deps.store.at(this.revision).snapshot?.();
     this.walks.clear();
   }
 

@@ -130,7 +130,7 @@ export class CheckDeps {
     const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
       plan,
       revision,
-      store: this.store,
+      reader: this.store.at(revision),
       subject,
       subjectKey,
       contextual,

@@ -92,7 +92,7 @@ function plainMembership(
   const cachedTop = deps.fits(topKey === undefined ? undefined : shared?.get(topKey, Date.now()));
   if (cachedTop !== undefined) return cachedTop.m;
   // Most checks are answered at once by the in-memory walk, when the store has one.
-  const snapshot = deps.store.memorySnapshot?.(revision);
+  const snapshot = deps.store.at(revision).snapshot?.();
   if (snapshot !== undefined) {
     const walked = deps.answerBy(
       deps.snapshotWalk(plan, revision, snapshot, subject, subjectKey),

@@ -84,7 +84,7 @@ export function createEngine(options: EngineOptions): Engine {
       const revision = await deps.revisions.resolve(request.consistency);
       const plan = await deps.revisions.planAt(revision);
       const member = resolveMember(plan, request.resource, request.permission);
-      const tree = await expandTree(store, revision, member, request.resource.id, opts?.signal, maxDepth);
+      const tree = await expandTree(store.at(revision), member, request.resource.id, opts?.signal, maxDepth);
       return { tree, revision, token: deps.tokens.of(revision) };
     },
 

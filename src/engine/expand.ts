@@ -3,14 +3,13 @@
  * leaf listing its direct subjects (subject sets are shown, not expanded); permissions become
  * union/intersection/exclusion nodes; an arrow is a union over the objects it reaches.
  */
-import { LatchError, type ObjectRef, type Revision } from "../core/index.js";
-import type { Store } from "../store/index.js";
+import { LatchError, type ObjectRef } from "../core/index.js";
+import type { StoreReader } from "../store/index.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { Cancellation, ExpandNode } from "./types.js";
 
 export async function expandTree(
-  store: Store,
-  revision: Revision,
+  reader: StoreReader,
   member: PlanMember,
   id: string,
   signal: Cancellation | undefined,
@@ -50,10 +49,11 @@ export async function expandTree(
       case "nil":
         return { kind: "leaf", object, relation: m.name, subjects: [] };
       case "relation": {
-        const rels = await store.lookupForward(
-          { resourceType: object.type, resourceIds: [object.id], relations: [node.name] },
-          revision,
-        );
+        const rels = await reader.lookupForward({
+          resourceType: object.type,
+          resourceIds: [object.id],
+          relations: [node.name],
+        });
         return {
           kind: "leaf",
           object,
@@ -84,10 +84,11 @@ export async function expandTree(
           ],
         };
       case "arrow": {
-        const rels = await store.lookupForward(
-          { resourceType: object.type, resourceIds: [object.id], relations: [node.tupleset] },
-          revision,
-        );
+        const rels = await reader.lookupForward({
+          resourceType: object.type,
+          resourceIds: [object.id],
+          relations: [node.tupleset],
+        });
         const children: ExpandNode[] = [];
         for (const r of rels) {
           const target = node.targets.get(r.subject.type);

@@ -53,7 +53,7 @@ export function createLookupContext(
   return {
     plan,
     revision,
-    store: deps.store,
+    reader: deps.store.at(revision),
     subject,
     subjectKey,
     contextual: undefined,

@@ -341,16 +341,13 @@ class ReverseWalk {
   private read(batch: LookupBatch): Promise<readonly Relationship[]> {
     const relations = new Set<string>();
     for (const edge of batch.edges.keys()) relations.add(edge.relation);
-    return this.ctx.store.lookupReverse(
-      {
-        resourceType: batch.resourceType,
-        relations: [...relations],
-        subjectType: batch.subjectType,
-        subjectIds: [...batch.ids],
-        subjectRelation: batch.subjectRelation,
-      },
-      this.ctx.revision,
-    );
+    return this.ctx.reader.lookupReverse({
+      resourceType: batch.resourceType,
+      relations: [...relations],
+      subjectType: batch.subjectType,
+      subjectIds: [...batch.ids],
+      subjectRelation: batch.subjectRelation,
+    });
   }
 
   private apply(batch: LookupBatch, rows: readonly Relationship[]): void {

@@ -50,7 +50,7 @@ export async function buildMembershipIndex(ctx: RequestContext): Promise<Members
   if (ctx.subject.relation !== undefined || ctx.contextual !== undefined) return null;
   const walk = membershipWalk(ctx.plan, ctx.subject);
   let step = walk.next();
-  while (step.done !== true) step = walk.next(await ctx.store.lookupReverse(step.value, ctx.revision));
+  while (step.done !== true) step = walk.next(await ctx.reader.lookupReverse(step.value));
   return step.value;
 }
 

@@ -36,10 +36,11 @@ export async function readTuples(
   }
   if (missing.length > 0) {
     const wanted = member.prefetch.includes(relation) ? member.prefetch : [relation];
-    const found = await ctx.store.lookupForward(
-      { resourceType: type, resourceIds: missing, relations: wanted },
-      ctx.revision,
-    );
+    const found = await ctx.reader.lookupForward({
+      resourceType: type,
+      resourceIds: missing,
+      relations: wanted,
+    });
     // Per wanted relation: its memo, and which ids this call fills (undefined: all of `missing`).
     const memos = new Map<string, { memo: Map<string, Relationship[]>; fresh: Set<string> | undefined }>();
     for (const rel of wanted) {

@@ -1,6 +1,6 @@
 /** What one request carries through the evaluator. */
 import type { Relationship, Revision, SubjectRef } from "../core/index.js";
-import type { Store } from "../store/index.js";
+import type { StoreReader } from "../store/index.js";
 import type { CaveatLeaf, Member } from "./membership.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { Cancellation } from "./types.js";
@@ -67,7 +67,8 @@ export interface TraceNode {
 export interface RequestContext {
   readonly plan: Plan;
   readonly revision: Revision;
-  readonly store: Store;
+  /** The store's reads at `revision`. */
+  readonly reader: StoreReader;
   readonly subject: SubjectRef;
   /** `type:id` or `type:id#relation`. */
   readonly subjectKey: string;

@@ -86,7 +86,7 @@ export function createRevisions(store: Store, quantizationMs: number): Revisions
     async planAt(revision) {
       const hit = byRevision.get(revision);
       if (hit !== undefined) return hit;
-      const stored = await store.readSchema(revision);
+      const stored = await store.at(revision).readSchema();
       if (stored === undefined) {
         throw new LatchError("check/no-schema", "failed-precondition", "no schema has been written yet");
       }

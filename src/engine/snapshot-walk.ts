@@ -1,5 +1,5 @@
 /**
- * Check over an in-memory snapshot (see `Store.memorySnapshot`): depth first and synchronous.
+ * Check over an in-memory snapshot (see `StoreReader.snapshot`): depth first and synchronous.
  * When every relationship is in memory, the batched evaluator's promises, frames, keys and
  * per-level maps cost more than the reads themselves; this walk makes none of them. Its answers
  * are the batched evaluator's memberships (yes, or a caveat expression), built by the same

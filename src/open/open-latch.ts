@@ -8,7 +8,7 @@
  */
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
 import { type Decider, type Decorator, decorate } from "../service/index.js";
-import type { Store } from "../store/index.js";
+import { latestReader, type Store } from "../store/index.js";
 import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
 import { createSqliteStore } from "../store/sqlite/index.js";
 
@@ -50,7 +50,7 @@ export interface OpenedLatch {
 
 async function writeSchema(store: Store, options: OpenOptions): Promise<void> {
   if (options.schema === undefined) return;
-  const stored = await store.readSchema();
+  const stored = await (await latestReader(store)).readSchema();
   if (stored?.text === options.schema) return;
   await store.writeSchema(options.schema);
   options.onSchemaWritten?.();

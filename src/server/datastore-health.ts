@@ -6,7 +6,8 @@
  */
 import type { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
-import { type Store, StoreError } from "../store/index.js";
+import type { Revision } from "../core/index.js";
+import { type Store, StoreError, type StoreReader } from "../store/index.js";
 import { SERVICE_NAMES } from "./discovery.js";
 
 export const DEFAULT_HEALTH_PROBE_MS = 2_000;
@@ -161,22 +162,37 @@ export function createDatastoreGate(
       );
     });
   };
-  const wrapped = new Map<string | symbol, unknown>();
-  const gated = new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== "function" || prop === "close") return value;
-      let fn = wrapped.get(prop);
-      if (fn === undefined) {
-        fn = (...args: unknown[]) => {
-          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-          return reachable || !(result instanceof Promise) ? result : guard(result, String(prop));
-        };
+  /** Every call of `target` that returns a promise, guarded. */
+  const gateCalls = <T extends object>(target: T, special?: (prop: string | symbol) => unknown): T => {
+    const wrapped = new Map<string | symbol, unknown>();
+    return new Proxy(target, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== "function" || prop === "close") return value;
+        let fn = wrapped.get(prop) ?? special?.(prop);
+        if (fn === undefined) {
+          fn = (...args: unknown[]) => {
+            const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+            return reachable || !(result instanceof Promise) ? result : guard(result, String(prop));
+          };
+        }
         wrapped.set(prop, fn);
-      }
-      return fn;
-    },
-  });
+        return fn;
+      },
+    });
+  };
+  // Readers are gated too; one gated reader per reader, which the store reuses per revision.
+  const readers = new WeakMap<StoreReader, StoreReader>();
+  const at = (revision: Revision): StoreReader => {
+    const reader = store.at(revision);
+    let gatedReader = readers.get(reader);
+    if (gatedReader === undefined) {
+      gatedReader = gateCalls(reader);
+      readers.set(reader, gatedReader);
+    }
+    return gatedReader;
+  };
+  const gated = gateCalls(store, (prop) => (prop === "at" ? at : undefined));
   const gate: DatastoreGate = {
     store: gated,
     get reachable() {

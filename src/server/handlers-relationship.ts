@@ -89,8 +89,7 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
       const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
       const token = store.encodeRevision(revision);
       const cursor = req.optionalCursor?.token;
-      const pages = readRelationshipPages(store, filter, {
-        revision,
+      const pages = readRelationshipPages(store.at(revision), filter, {
         ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
         ...(cursor === undefined || cursor === "" ? {} : { cursor }),
         signal: ctx.signal,
@@ -145,7 +144,7 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
       const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
       const token = store.encodeRevision(revision);
       // Always one message at least, so that an empty store still tells the client its revision.
-      for await (const batch of exportBatches(store, revision, ctx.signal)) {
+      for await (const batch of exportBatches(store.at(revision), ctx.signal)) {
         yield { readAt: { token }, relationships: batch.map(relationshipToProto) };
       }
     },

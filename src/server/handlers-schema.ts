@@ -1,7 +1,7 @@
 /** SchemaService: the store validates (compiles, checks orphaning) and stores the schema text. */
 import { LatchError } from "../core/index.js";
 import type { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
-import type { Store } from "../store/index.js";
+import { latestReader, type Store } from "../store/index.js";
 import { invalidArgument, overLimit } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import type { ServerLimits } from "./limits.js";
@@ -18,7 +18,7 @@ export function schemaHandlers(store: Store, limits: ServerLimits): ServiceImple
       return { writtenAt: { token: store.encodeRevision(revision) } };
     },
     async readSchema() {
-      const stored = await store.readSchema();
+      const stored = await (await latestReader(store)).readSchema();
       if (stored === undefined)
         throw new LatchError("schema/not-found", "not-found", "no schema has been written");
       return { schemaText: stored.text, readAt: { token: store.encodeRevision(stored.revision) } };

@@ -1,12 +1,11 @@
 /** Reading relationships page by page, and exporting them in batches, at one revision. */
-import type { Relationship, Revision } from "../core/index.js";
-import type { ReadPage, RelationshipFilter, Store } from "../store/index.js";
+import type { Relationship } from "../core/index.js";
+import type { ReadPage, RelationshipFilter, StoreReader } from "../store/index.js";
 
 /** Relationships per store read and per export batch. */
 export const PAGE_SIZE = 1000;
 
 export interface ReadPagesOptions {
-  readonly revision: Revision;
   /** Relationships in all; all of them when absent. */
   readonly limit?: number;
   readonly cursor?: string;
@@ -19,15 +18,14 @@ export interface ReadPagesOptions {
 }
 
 /**
- * The relationships matching `filter`, a page per store read. Every page is read at the revision
- * the first one was read at, so a long read sees one snapshot.
+ * The relationships matching `filter`, a page per store read, every page at the reader's
+ * revision, so a long read sees one snapshot.
  */
 export async function* readRelationshipPages(
-  store: Store,
+  reader: StoreReader,
   filter: RelationshipFilter,
   options: ReadPagesOptions,
 ): AsyncGenerator<ReadPage> {
-  let revision = options.revision;
   let left = options.limit ?? Number.POSITIVE_INFINITY;
   let cursor = options.cursor;
   const signal = options.signal;
@@ -36,12 +34,10 @@ export async function* readRelationshipPages(
       if (options.onAbort === "end") return;
       throw signal.reason;
     }
-    const page = await store.readRelationships(filter, {
-      revision,
+    const page = await reader.readRelationships(filter, {
       limit: Math.min(PAGE_SIZE, left),
       ...(cursor === undefined ? {} : { cursor }),
     });
-    revision = page.revision;
     yield page;
     left -= page.relationships.length;
     if (page.cursor === undefined || page.relationships.length === 0) return;
@@ -50,16 +46,15 @@ export async function* readRelationshipPages(
 }
 
 /**
- * Every relationship at `revision`, in batches of PAGE_SIZE. Always at least one batch, so that
- * an empty store still tells the caller its revision.
+ * Every relationship at the reader's revision, in batches of PAGE_SIZE. Always at least one batch,
+ * so that an empty store still tells the caller its revision.
  */
 export async function* exportBatches(
-  store: Store,
-  revision: Revision,
+  reader: StoreReader,
   signal?: AbortSignal,
 ): AsyncGenerator<Relationship[]> {
   let batch: Relationship[] = [];
-  for await (const r of store.exportRelationships(revision)) {
+  for await (const r of reader.exportRelationships()) {
     if (signal?.aborted === true) throw signal.reason;
     batch.push(r);
     if (batch.length >= PAGE_SIZE) {

@@ -69,3 +69,16 @@ export function decodeCursor(token: string, filter: RelationshipFilter): ReadCur
   }
   return { revision: BigInt(r), after: k as unknown as RelationshipKey };
 }
+
+/** The key a cursor continues after, for a read at `revision`: a cursor of another revision is refused. */
+export function cursorAfter(token: string, filter: RelationshipFilter, revision: Revision): RelationshipKey {
+  const cursor = decodeCursor(token, filter);
+  if (cursor.revision !== revision) {
+    throw new StoreError(
+      "cursor/revision-mismatch",
+      "invalid-argument",
+      `the cursor reads revision ${cursor.revision} but this read is at revision ${revision}; continue at the cursor's revision.`,
+    );
+  }
+  return cursor.after;
+}

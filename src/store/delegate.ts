@@ -1,23 +1,21 @@
 /**
- * A store that answers every call by passing it to another: the base for stores that wrap one
- * (the in-memory copy) and change only a few methods, which they put over this with a spread.
+ * Stores and readers that answer every call by passing it to another: the base for stores that
+ * wrap one (the in-memory copy, a test's counting store) and change only a few methods, which they
+ * put over these with a spread. Plain objects on purpose: a spread of a class instance would drop
+ * the methods on its prototype.
  */
-import type { Store } from "./types.js";
+import type { Store, StoreReader } from "./types.js";
 
 export function delegateStore(inner: Store): Store {
   const store: Store = {
     storeId: inner.storeId,
     currentRevision: () => inner.currentRevision(),
-    readSchema: (revision) => inner.readSchema(revision),
+    at: (revision) => inner.at(revision),
     writeSchema: (text) => inner.writeSchema(text),
-    readRelationships: (filter, options) => inner.readRelationships(filter, options),
-    lookupForward: (query, revision) => inner.lookupForward(query, revision),
-    lookupReverse: (query, revision) => inner.lookupReverse(query, revision),
     write: (updates, preconditions) => inner.write(updates, preconditions),
     deleteRelationships: (filter, options) => inner.deleteRelationships(filter, options),
     changesSince: (after, limit) => inner.changesSince(after, limit),
     importRelationships: (relationships, options) => inner.importRelationships(relationships, options),
-    exportRelationships: (revision) => inner.exportRelationships(revision),
     sweepExpired: (limit) => inner.sweepExpired(limit),
     encodeRevision: (revision) => inner.encodeRevision(revision),
     decodeRevision: (token) => inner.decodeRevision(token),
@@ -25,7 +23,18 @@ export function delegateStore(inner: Store): Store {
   };
   // Optional capabilities exist on the wrapper exactly when the wrapped store has them.
   if (inner.subscribe !== undefined) store.subscribe = (listener) => inner.subscribe!(listener);
-  if (inner.memorySnapshot !== undefined)
-    store.memorySnapshot = (revision) => inner.memorySnapshot!(revision);
   return store;
+}
+
+export function delegateReader(inner: StoreReader): StoreReader {
+  const reader: StoreReader = {
+    revision: inner.revision,
+    readSchema: () => inner.readSchema(),
+    readRelationships: (filter, options) => inner.readRelationships(filter, options),
+    lookupForward: (query) => inner.lookupForward(query),
+    lookupReverse: (query) => inner.lookupReverse(query),
+    exportRelationships: () => inner.exportRelationships(),
+  };
+  if (inner.snapshot !== undefined) reader.snapshot = () => inner.snapshot!();
+  return reader;
 }

@@ -20,11 +20,9 @@ export interface RelationshipFilter {
   readonly caveatName?: string;
 }
 
-export interface ReadOptions {
-  /** Read as of this revision; the current one when absent. */
-  readonly revision?: Revision;
+export interface PageOptions {
   readonly limit?: number;
-  /** Opaque cursor from a previous page. */
+  /** Opaque cursor from a previous page, read at the same revision. */
   readonly cursor?: string;
 }
 
@@ -99,8 +97,9 @@ export interface ImportResult {
 }
 
 /**
- * Everything the engine and the API need from a datastore. Reads take a revision and see exactly
- * the writes up to it. Relationships whose expiration has passed are invisible to every read.
+ * Everything the engine and the API need from a datastore. Reads go through a reader pinned to a
+ * revision (`at`); writes, the revision, the changes feed and tokens are on the store itself.
+ * Relationships whose expiration has passed are invisible to every read.
  */
 export interface Store {
   /** Identity of this datastore; revision tokens carry it so one store refuses another's token. */
@@ -108,19 +107,17 @@ export interface Store {
 
   currentRevision(): Promise<Revision>;
 
-  /** Current schema text and the revision it was written at, or undefined before the first write. */
-  readSchema(revision?: Revision): Promise<StoredSchema | undefined>;
+  /**
+   * Reads as of `revision`: they see exactly the writes up to it. Cheap and synchronous (no I/O):
+   * make one per request, not one per read; stores may hand back the same reader for a revision.
+   */
+  at(revision: Revision): StoreReader;
+
   /**
    * Validates and stores a schema. Refused (nothing written) when it does not compile or when it
    * would orphan stored relationships, with the affected relations and counts.
    */
   writeSchema(text: string): Promise<Revision>;
-
-  readRelationships(filter: RelationshipFilter, options?: ReadOptions): Promise<ReadPage>;
-  /** One query, many ids: the engine's forward path. */
-  lookupForward(query: ForwardQuery, revision: Revision): Promise<readonly Relationship[]>;
-  /** One query, many subject ids: the reverse path for lookups and membership expansion. */
-  lookupReverse(query: ReverseQuery, revision: Revision): Promise<readonly Relationship[]>;
 
   /**
    * One transaction: every relationship validated against the current schema, every
@@ -140,8 +137,6 @@ export interface Store {
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
     options?: { readonly batchSize?: number },
   ): Promise<ImportResult>;
-  /** Every relationship at a revision, in a stable order. */
-  exportRelationships(revision?: Revision): AsyncIterable<Relationship>;
 
   /** Deletes up to `limit` expired relationships; returns how many. Safe to call concurrently. */
   sweepExpired(limit?: number): Promise<number>;
@@ -158,20 +153,37 @@ export interface Store {
    */
   subscribe?(listener: (revision: Revision) => void): () => void;
 
-  /**
-   * Optional: the relationships at `revision` read synchronously, when the store holds them in
-   * memory (the in-memory copy does); undefined when it cannot answer at that revision now. A
-   * snapshot is for use before the caller next yields to the event loop: it is not kept current.
-   */
-  memorySnapshot?(revision: Revision): MemorySnapshot | undefined;
-
   close(): Promise<void>;
 }
 
-/** Synchronous reads at one revision (see `Store.memorySnapshot`). */
+/** The reads of one revision (see `Store.at`). */
+export interface StoreReader {
+  readonly revision: Revision;
+
+  /** The schema in force at the revision and the revision it was written at; undefined before the first. */
+  readSchema(): Promise<StoredSchema | undefined>;
+  /** A page of the relationships matching `filter`; a cursor from another revision is refused. */
+  readRelationships(filter: RelationshipFilter, options?: PageOptions): Promise<ReadPage>;
+  /** One query, many ids: the engine's forward path. */
+  lookupForward(query: ForwardQuery): Promise<readonly Relationship[]>;
+  /** One query, many subject ids: the reverse path for lookups and membership expansion. */
+  lookupReverse(query: ReverseQuery): Promise<readonly Relationship[]>;
+  /** Every relationship, in a stable order. */
+  exportRelationships(): AsyncIterable<Relationship>;
+
+  /**
+   * Optional fast path: the same relationships read synchronously, when the store holds them in
+   * memory (the in-memory copy does); undefined when it cannot answer at this revision now (ask
+   * again later: the copy may catch up). A snapshot is for use before the caller next yields to
+   * the event loop: it is not kept current.
+   */
+  snapshot?(): MemorySnapshot | undefined;
+}
+
+/** Synchronous reads at one revision (see `StoreReader.snapshot`). */
 export interface MemorySnapshot {
   /** Every relationship of one object, whatever its relation, unexpired and visible at the revision. */
   relationshipsOf(resourceType: string, resourceId: string): readonly Relationship[];
-  /** As `Store.lookupReverse` at the revision. */
+  /** As `StoreReader.lookupReverse`. */
   lookupReverse(query: ReverseQuery): readonly Relationship[];
 }

@@ -28,7 +28,7 @@ describe("lookups equal the reference evaluator", () => {
     await fc.assert(
       fc.asyncProperty(scenarios, async ({ shape, relationships, context }) => {
         const schema = compileSchema(shape.schema);
-        const store = createMemoryStore();
+        const store = await createMemoryStore();
         await store.writeSchema(shape.schema);
         await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
         const engine = createEngine({ store, quantizationMs: 0 });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { isLatchError, LatchError, parseRelationship, type Relationship } from "../../src/core/index.js";
 import { createEngine } from "../../src/engine/index.js";
+import { delegateReader, delegateStore, type Store } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { collectAll, loadLookupFixture, rels } from "./lookup-harness.js";
 import { createMemoryStore } from "./memory-store.js";
@@ -19,7 +20,7 @@ const view = (id: string, extra: Record<string, unknown> = {}) => ({
 describe("LookupResources", () => {
   it("finds documents through nested groups, folder inheritance and wildcards, minus exclusions", async () => {
     const engine = await load(
-      createMemoryStore(),
+      await createMemoryStore(),
       rels(
         "group:eng#member@user:alice",
         "group:all#member@group:eng#member",
@@ -75,7 +76,7 @@ describe("LookupResources", () => {
         for (let d = 0; d < 10; d++) lines.push(`document:d${g}_${f}_${d}#parent@folder:f${g}_${f}`);
       }
     }
-    const store = createMemoryStore();
+    const store = await createMemoryStore();
     const engine = await load(store, rels(...lines));
     const before = store.reads;
     const results = await collectAll(engine.lookupResources(view("alice")));
@@ -98,7 +99,7 @@ definition document {
   permission view = viewer & cleared
 }
 `;
-    const store = createMemoryStore();
+    const store = await createMemoryStore();
     await store.writeSchema(schema);
     const lines: Relationship[] = [];
     for (let d = 0; d < 300; d++) {
@@ -116,13 +117,21 @@ definition document {
     );
     await store.importRelationships(lines);
     let rows = 0;
-    const reverse = store.lookupReverse.bind(store);
-    store.lookupReverse = async (query, revision) => {
-      const found = await reverse(query, revision);
-      rows += found.length;
-      return found;
+    const counted: Store = {
+      ...delegateStore(store),
+      at: (revision) => {
+        const reader = store.at(revision);
+        return {
+          ...delegateReader(reader),
+          async lookupReverse(query) {
+            const found = await reader.lookupReverse(query);
+            rows += found.length;
+            return found;
+          },
+        };
+      },
     };
-    const engine = createEngine({ store, quantizationMs: 0 });
+    const engine = createEngine({ store: counted, quantizationMs: 0 });
     const got = await collectAll(engine.lookupResources(view("alice", { context: { clearance: 1 } })));
     expect(got.map((r) => `${r.resourceId}:${r.state}`)).toEqual(["d001:ALLOWED"]);
     const unknown = await collectAll(engine.lookupResources(view("alice")));
@@ -135,7 +144,7 @@ definition document {
 
   it("stops at the limit, and refuses a cursor from another lookup", async () => {
     const engine = await load(
-      createMemoryStore(),
+      await createMemoryStore(),
       rels(...Array.from({ length: 10 }, (_, i) => `document:d${i}#viewer@user:alice`)),
     );
     const page = await collectAll(engine.lookupResources(view("alice", { limit: 3 })));
@@ -211,7 +220,7 @@ definition document {
 
   it("an aborted signal ends the stream with deadline-exceeded and the cursor to resume from", async () => {
     const engine = await load(
-      createMemoryStore(),
+      await createMemoryStore(),
       rels(
         ...Array.from({ length: 300 }, (_, i) => `document:d${String(i).padStart(3, "0")}#viewer@user:alice`),
       ),

@@ -4,7 +4,7 @@ import { formatSubjectRef } from "../../src/core/index.js";
 import { collectAll, loadLookupFixture, rels } from "./lookup-harness.js";
 import { createMemoryStore } from "./memory-store.js";
 
-const setup = (...lines: string[]) => loadLookupFixture(createMemoryStore(), rels(...lines));
+const setup = async (...lines: string[]) => loadLookupFixture(await createMemoryStore(), rels(...lines));
 
 const show = (r: {
   subject: Parameters<typeof formatSubjectRef>[0];

@@ -32,7 +32,7 @@ describe("engine equals the reference evaluator", () => {
     await fc.assert(
       fc.asyncProperty(scenarios, async ({ shape, relationships, context }) => {
         const schema = compileSchema(shape.schema);
-        const store = createMemoryStore("memory", { snapshots });
+        const store = await createMemoryStore({ snapshots });
         await store.writeSchema(shape.schema);
         await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
         const engine = createEngine({ store, quantizationMs: 0 });
@@ -169,7 +169,7 @@ describe("both walks give the same answer at the depth limit", () => {
         ];
         const engines = [];
         for (const snapshots of [true, false]) {
-          const store = createMemoryStore("memory", { snapshots });
+          const store = await createMemoryStore({ snapshots });
           await store.writeSchema(shape.schema);
           await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
           engines.push(createEngine({ store, quantizationMs: 0, maxDepth }));

@@ -3,8 +3,10 @@
  * and a malformed message is the caller's error (INVALID_ARGUMENT, `request/malformed`), not an
  * INTERNAL from grpc-js. Raw bytes go over a real grpc-js client to a real server.
  */
+
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { latestReader } from "../../src/store/index.js";
 import { auth, type Harness, startHarness } from "../server/harness.js";
 
 const CHECK = "/latch.v1.PermissionService/CheckPermission";
@@ -140,7 +142,7 @@ describe("a caller with a valid token and a malformed message", () => {
     const answer = await rawClientStream(client, IMPORT, [garbage(64)], auth());
     expect(answer.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(answer.errorCode).toBe("request/malformed");
-    const stored = await h.store.readRelationships({ resourceType: "document" }, {});
+    const stored = await (await latestReader(h.store)).readRelationships({ resourceType: "document" });
     expect(stored.relationships).toEqual([]);
   });
 

@@ -57,7 +57,7 @@ async function outcome(run: () => Promise<{ state: string }>): Promise<string> {
 }
 
 async function engineOver(snapshots: boolean): Promise<Engine> {
-  const store = createMemoryStore("memory", { snapshots });
+  const store = await createMemoryStore({ snapshots });
   await store.writeSchema(SCHEMA);
   await store.write(CHAIN.map((relationship) => ({ operation: "touch", relationship })));
   return createEngine({ store, quantizationMs: 0, maxDepth: LIMIT });

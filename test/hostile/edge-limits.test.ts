@@ -3,6 +3,7 @@
  * type's range, tokens given with commas or too short, /metrics without its token, sockets that
  * say nothing, and a garbage import stream (one warning, no stack).
  */
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import {
   WriteRelationshipsRequestSchema,
 } from "../../src/gen/latch/v1/relationship_service_pb.js";
 import { createLogger, createServer, ServerConfigError } from "../../src/server/index.js";
+import { latestReader } from "../../src/store/index.js";
 import { runCommand } from "../cli/run-command.js";
 import { auth, failure, type Harness, startHarness, unary } from "../server/harness.js";
 
@@ -56,7 +58,7 @@ describe("timestamps in requests", () => {
       expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(error.details).toContain("updates[0].relationship.optional_expires_at.nanos");
     }
-    const stored = await h.store.readRelationships({ resourceType: "document" }, {});
+    const stored = await (await latestReader(h.store)).readRelationships({ resourceType: "document" });
     expect(stored.relationships).toEqual([]);
   });
 
@@ -90,7 +92,7 @@ describe("timestamps in requests", () => {
 
   it("accepts what is in range", async () => {
     await write({ seconds: 4_000_000_000n, nanos: 999_999_999 });
-    const stored = await h.store.readRelationships({ resourceType: "document" }, {});
+    const stored = await (await latestReader(h.store)).readRelationships({ resourceType: "document" });
     expect(stored.relationships).toHaveLength(1);
   });
 });

@@ -8,7 +8,7 @@ import { eventually } from "../store/fixtures/pg-setup.js";
 
 type Mode = "up" | "refused" | "silent";
 
-/** Only `currentRevision` and `readSchema` matter here; modes: answer, fail at once, never answer. */
+/** Only `currentRevision` and a reader's `readSchema` matter here; modes: answer, fail at once, never answer. */
 function fakeStore() {
   let mode: Mode = "up";
   let revision = 1n;
@@ -22,7 +22,7 @@ function fakeStore() {
   const store = {
     storeId: "fake",
     currentRevision: () => call(() => revision),
-    readSchema: () => call(() => undefined),
+    at: (at: bigint) => ({ revision: at, readSchema: () => call(() => undefined) }),
     encodeRevision: (r: bigint) => r.toString(),
     close: async () => undefined,
   } as unknown as Store;
@@ -90,10 +90,13 @@ describe("datastore gate", () => {
 
     fake.set("silent");
     gate.setReachable(false);
-    const error = await gate.store.readSchema().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await gate.store
+      .at(1n)
+      .readSchema()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isLatchError(error) && error.kind).toBe("unavailable");
     expect(gate.reachable).toBe(false);
 

@@ -17,6 +17,7 @@ import {
 } from "../../src/gen/latch/v1/permission_service_pb.js";
 import { WriteRelationshipsRequestSchema } from "../../src/gen/latch/v1/relationship_service_pb.js";
 import { WriteSchemaRequestSchema } from "../../src/gen/latch/v1/schema_service_pb.js";
+import { delegateReader, delegateStore, latestReader } from "../../src/store/index.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
 import { auth, failure, type Harness, startHarness, TOKEN, unary } from "./harness.js";
 
@@ -74,7 +75,7 @@ describe("gRPC server over loopback", () => {
   }
 
   async function documentCount(): Promise<number> {
-    const page = await h.store.readRelationships({ resourceType: "document" });
+    const page = await (await latestReader(h.store)).readRelationships({ resourceType: "document" });
     return page.relationships.length;
   }
 
@@ -317,19 +318,16 @@ describe("gRPC server failure handling", () => {
   it("turns an unexpected failure into INTERNAL without leaking it, and keeps serving", async () => {
     let explode = true;
     const h = await startHarness({
-      wrapStore: (store) =>
-        new Proxy(store, {
-          get(target, prop, receiver) {
-            if (prop === "readSchema") {
-              return async (...args: unknown[]) => {
-                if (explode) throw new Error("disk on fire at /secret/path");
-                return target.readSchema(...(args as []));
-              };
-            }
-            const value = Reflect.get(target, prop, receiver);
-            return typeof value === "function" ? value.bind(target) : value;
+      wrapStore: (store) => ({
+        ...delegateStore(store),
+        at: (revision) => ({
+          ...delegateReader(store.at(revision)),
+          async readSchema() {
+            if (explode) throw new Error("disk on fire at /secret/path");
+            return store.at(revision).readSchema();
           },
         }),
+      }),
     });
     try {
       const client = createClient({ address: h.server.address, token: TOKEN });
@@ -353,18 +351,16 @@ describe("gRPC server failure handling", () => {
     let slow = false;
     const h = await startHarness({
       metricsListen: "127.0.0.1:0",
-      wrapStore: (store) =>
-        new Proxy(store, {
-          get(target, prop, receiver) {
-            const value = Reflect.get(target, prop, receiver);
-            if (typeof value !== "function") return value;
-            if (prop !== "lookupForward") return value.bind(target);
-            return async (...args: unknown[]) => {
-              if (slow) await new Promise((r) => setTimeout(r, 300));
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
+      wrapStore: (store) => ({
+        ...delegateStore(store),
+        at: (revision) => ({
+          ...delegateReader(store.at(revision)),
+          async lookupForward(query) {
+            if (slow) await new Promise((r) => setTimeout(r, 300));
+            return store.at(revision).lookupForward(query);
           },
         }),
+      }),
     });
     try {
       const client = createClient({ address: h.server.address, token: TOKEN });

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Relationship } from "../../src/core/index.js";
 import { exportBatches, PAGE_SIZE, readRelationshipPages, readRevision } from "../../src/service/index.js";
-import type { Store } from "../../src/store/index.js";
+import { latestReader, type Store } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
 const SCHEMA = "definition user {}\ndefinition document { relation viewer: user }";
@@ -58,7 +58,7 @@ describe("readRelationshipPages", () => {
     );
     const revision = await store.currentRevision();
     await store.write([{ operation: "touch", relationship: viewer(n) }]);
-    const pages = await collect(readRelationshipPages(store, { resourceType: "document" }, { revision }));
+    const pages = await collect(readRelationshipPages(store.at(revision), { resourceType: "document" }, {}));
     expect(pages.map((p) => p.relationships.length)).toEqual([PAGE_SIZE, 5]);
     expect(pages[0]!.cursor).toBeDefined();
     expect(pages[1]!.cursor).toBeUndefined();
@@ -68,11 +68,11 @@ describe("readRelationshipPages", () => {
     await store.write([1, 2, 3].map((i) => ({ operation: "touch" as const, relationship: viewer(i) })));
     const revision = await store.currentRevision();
     const [first] = await collect(
-      readRelationshipPages(store, { resourceType: "document" }, { revision, limit: 2 }),
+      readRelationshipPages(store.at(revision), { resourceType: "document" }, { limit: 2 }),
     );
     expect(first!.relationships).toHaveLength(2);
     const rest = await collect(
-      readRelationshipPages(store, { resourceType: "document" }, { revision, cursor: first!.cursor! }),
+      readRelationshipPages(store.at(revision), { resourceType: "document" }, { cursor: first!.cursor! }),
     );
     expect(rest.flatMap((p) => p.relationships.map((r) => r.resource.id))).toEqual(["d3"]);
   });
@@ -82,16 +82,16 @@ describe("readRelationshipPages", () => {
     const aborted = AbortSignal.abort(new Error("gone"));
     const filter = { resourceType: "document" };
     await expect(
-      collect(readRelationshipPages(store, filter, { revision, signal: aborted })),
+      collect(readRelationshipPages(store.at(revision), filter, { signal: aborted })),
     ).rejects.toThrow("gone");
     expect(
-      await collect(readRelationshipPages(store, filter, { revision, signal: aborted, onAbort: "end" })),
+      await collect(readRelationshipPages(store.at(revision), filter, { signal: aborted, onAbort: "end" })),
     ).toEqual([]);
   });
 });
 
 describe("exportBatches", () => {
   it("yields one empty batch for an empty store, so the caller still learns the revision", async () => {
-    expect(await collect(exportBatches(store, await store.currentRevision()))).toEqual([[]]);
+    expect(await collect(exportBatches(await latestReader(store)))).toEqual([[]]);
   });
 });

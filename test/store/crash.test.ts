@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { latestReader } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -49,19 +50,18 @@ describe("sqlite crash safety", () => {
     const store = await createSqliteStore({ path });
     try {
       const present = new Set(
-        (await store.readRelationships({ resourceType: "document", relation: "owner" })).relationships.map(
-          (r) => r.resource.id,
-        ),
+        (
+          await (await latestReader(store)).readRelationships({ resourceType: "document", relation: "owner" })
+        ).relationships.map((r) => r.resource.id),
       );
       const missing = acknowledged.filter((a) => !present.has(`c${a.index}`));
       expect(missing).toEqual([]);
       const last = acknowledged[acknowledged.length - 1]!;
       expect(await store.currentRevision()).toBeGreaterThanOrEqual(last.revision);
       // Each acknowledged revision still shows exactly what it wrote.
-      const at = await store.readRelationships(
-        { resourceType: "document", resourceId: `c${last.index}` },
-        { revision: last.revision },
-      );
+      const at = await store
+        .at(last.revision)
+        .readRelationships({ resourceType: "document", resourceId: `c${last.index}` });
       expect(at.relationships).toHaveLength(1);
     } finally {
       await store.close();

@@ -70,8 +70,8 @@ async function expectSameReads(copy: Store, truth: Store, revision: bigint): Pro
     { resourceType: "folder", resourceIds: ["nothing"], relations: ["viewer"] },
   ];
   for (const query of forward) {
-    expect(sorted(await copy.lookupForward(query, revision)), JSON.stringify(query)).toEqual(
-      sorted(await truth.lookupForward(query, revision)),
+    expect(sorted(await copy.at(revision).lookupForward(query)), JSON.stringify(query)).toEqual(
+      sorted(await truth.at(revision).lookupForward(query)),
     );
   }
   const reverse = [
@@ -112,12 +112,12 @@ async function expectSameReads(copy: Store, truth: Store, revision: bigint): Pro
     },
   ];
   for (const query of reverse) {
-    expect(sorted(await copy.lookupReverse(query, revision)), JSON.stringify(query)).toEqual(
-      sorted(await truth.lookupReverse(query, revision)),
+    expect(sorted(await copy.at(revision).lookupReverse(query)), JSON.stringify(query)).toEqual(
+      sorted(await truth.at(revision).lookupReverse(query)),
     );
   }
   // The synchronous snapshot, where the copy offers one at this revision, reads the same.
-  const snapshot = copy.memorySnapshot?.(revision);
+  const snapshot = copy.at(revision).snapshot?.();
   if (snapshot === undefined) return;
   const objects = [
     ["document", [...DOCS, "nothing"], ["parent", "owner", "viewer", "temp"]],
@@ -126,13 +126,13 @@ async function expectSameReads(copy: Store, truth: Store, revision: bigint): Pro
   for (const [resourceType, ids, relations] of objects) {
     for (const id of ids) {
       expect(sorted(snapshot.relationshipsOf(resourceType, id)), `${resourceType}:${id}`).toEqual(
-        sorted(await truth.lookupForward({ resourceType, resourceIds: [id], relations }, revision)),
+        sorted(await truth.at(revision).lookupForward({ resourceType, resourceIds: [id], relations })),
       );
     }
   }
   for (const query of reverse) {
     expect(sorted(snapshot.lookupReverse(query)), `snapshot ${JSON.stringify(query)}`).toEqual(
-      sorted(await truth.lookupReverse(query, revision)),
+      sorted(await truth.at(revision).lookupReverse(query)),
     );
   }
 }
@@ -161,18 +161,38 @@ describe("in-memory copy", () => {
       if (revision === undefined) continue;
       revisions.push(revision);
       // Not applied yet: no snapshot (a read catches up first, and then there is one).
-      if (copy.stats().revision < revision) expect(copy.memorySnapshot?.(revision)).toBeUndefined();
+      if (copy.stats().revision < revision) expect(copy.at(revision).snapshot?.()).toBeUndefined();
       await expectSameReads(copy, truth, revision);
-      expect(copy.memorySnapshot?.(revision)).toBeDefined();
+      expect(copy.at(revision).snapshot?.()).toBeDefined();
     }
     // Older revisions, read after newer changes were applied: the versions kept answer them.
     for (const revision of revisions) await expectSameReads(copy, truth, revision);
     // Before the load: the wrapped store answers, and there is no snapshot.
     await expectSameReads(copy, truth, loadedAt - 5n);
-    expect(copy.memorySnapshot?.(loadedAt - 5n)).toBeUndefined();
+    expect(copy.at(loadedAt - 5n).snapshot?.()).toBeUndefined();
     expect(copy.stats()).toMatchObject({ state: "ready", floor: loadedAt });
     await copy.close();
     await truth.close();
+  });
+
+  it("catches up when asked, and then offers a snapshot; never below its floor", async () => {
+    const path = nextPath();
+    const writer = await createSqliteStore({ path });
+    await writer.writeSchema(SCHEMA);
+    const copy = createMirroredStore(await createSqliteStore({ path }));
+    expect(await copy.ready()).toBe(true);
+    const loadedAt = copy.stats().revision;
+    const revision = await writer.write([
+      { operation: "touch", relationship: rel("document:d1#viewer@user:u1") },
+    ]);
+    // Unless the push feed was quicker, the copy does not hold the write yet.
+    if (copy.stats().revision < revision) expect(copy.at(revision).snapshot?.()).toBeUndefined();
+    expect(await copy.catchUp(revision)).toBe(true);
+    const snapshot = copy.at(revision).snapshot?.();
+    expect(snapshot?.relationshipsOf("document", "d1").map(fmt)).toEqual(["document:d1#viewer@user:u1"]);
+    expect(await copy.catchUp(loadedAt - 1n)).toBe(false);
+    await copy.close();
+    await writer.close();
   });
 
   it("follows commits pushed by the store before anyone reads them", async () => {
@@ -187,10 +207,9 @@ describe("in-memory copy", () => {
     await vi.waitFor(() => expect(copy.stats().revision).toBe(revision), { timeout: 5_000, interval: 10 });
     expect(
       (
-        await copy.lookupForward(
-          { resourceType: "document", resourceIds: ["d1"], relations: ["viewer"] },
-          revision,
-        )
+        await copy
+          .at(revision)
+          .lookupForward({ resourceType: "document", resourceIds: ["d1"], relations: ["viewer"] })
       ).map(fmt),
     ).toEqual(["document:d1#viewer@user:u1"]);
     await copy.close();
@@ -209,10 +228,9 @@ describe("in-memory copy", () => {
       if (revision === undefined) continue;
       revisions.push(revision);
       // Two catch-ups apart, with no time kept: the floor moves up behind the newest revision.
-      await copy.lookupForward(
-        { resourceType: "document", resourceIds: ["d1"], relations: ["viewer"] },
-        revision,
-      );
+      await copy
+        .at(revision)
+        .lookupForward({ resourceType: "document", resourceIds: ["d1"], relations: ["viewer"] });
     }
     const { floor, revision: applied } = copy.stats();
     expect(floor).toBeGreaterThan(revisions[0]!);
@@ -276,9 +294,9 @@ describe("in-memory copy", () => {
       { operation: "touch", relationship: rel(`document:d1#temp@user:u2[expiration:${later}]`) },
     ]);
     const query = { resourceType: "document", resourceIds: ["d1"], relations: ["temp"] };
-    expect(sorted(await copy.lookupForward(query, revision))).toHaveLength(2);
+    expect(sorted(await copy.at(revision).lookupForward(query))).toHaveLength(2);
     vi.setSystemTime(start + 60_000);
-    expect(sorted(await copy.lookupForward(query, revision))).toEqual(
+    expect(sorted(await copy.at(revision).lookupForward(query))).toEqual(
       [`document:d1#temp@user:u2[expiration:${later.replace(".000Z", "Z")}]`].map((t) => fmt(rel(t))),
     );
     await expectSameReads(copy, truth, revision);

@@ -2,8 +2,10 @@
  * PostgreSQL-only behaviour: several replicas on one database (shared identity, tokens, revisions,
  * change feed, migrations, sweep) and outages (terminated backends, a vanished or silent network).
  */
+
 import { afterAll, describe, expect, it } from "vitest";
 import { formatRelationship, isLatchError, parseRelationship } from "../../src/core/index.js";
+import { latestReader } from "../../src/store/index.js";
 import { createPostgresStore, migratePostgres, type PostgresStore } from "../../src/store/postgres/index.js";
 import {
   admin,
@@ -64,17 +66,13 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
     const token = a.encodeRevision(revision);
     const atToken = b.decodeRevision(token);
     expect(atToken).toBe(revision);
-    const page = await b.readRelationships(
-      { resourceType: "document", resourceId: "q3" },
-      { revision: atToken },
-    );
+    const page = await b.at(atToken).readRelationships({ resourceType: "document", resourceId: "q3" });
     expect(page.relationships.map(formatRelationship).sort()).toEqual(
       ["document:q3#viewer@group:eng#member", "document:q3#viewer@user:alice"].sort(),
     );
-    const forward = await b.lookupForward(
-      { resourceType: "document", resourceIds: ["q3"], relations: ["viewer"] },
-      atToken,
-    );
+    const forward = await b
+      .at(atToken)
+      .lookupForward({ resourceType: "document", resourceIds: ["q3"], relations: ["viewer"] });
     expect(forward).toHaveLength(2);
     expect(await b.currentRevision()).toBe(revision);
   });
@@ -229,7 +227,10 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
       caveat: { name: "tagged", context: { note, tags: [note, "x,y"] } },
     }));
     await store.importRelationships(input, { batchSize: 4 });
-    const page = await store.readRelationships({ resourceType: "document", relation: "tagged" });
+    const page = await (await latestReader(store)).readRelationships({
+      resourceType: "document",
+      relation: "tagged",
+    });
     const byId = new Map(page.relationships.map((r) => [r.resource.id, r.caveat?.context]));
     for (const [i, note] of notes.entries()) expect(byId.get(`n${i}`)).toEqual({ note, tags: [note, "x,y"] });
   });
@@ -247,7 +248,7 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
     expect(sorted).toEqual(Array.from({ length: 24 }, (_, i) => base + 1n + BigInt(i)));
     // Each revision's read sees exactly the writes with smaller or equal revisions.
     for (const [i, revision] of revisions.entries()) {
-      const seen = await b.readRelationships({ resourceType: "document" }, { revision });
+      const seen = await b.at(revision).readRelationships({ resourceType: "document" });
       const expected = revisions.filter((r) => r <= revision).length;
       expect(seen.relationships).toHaveLength(expected);
       expect(seen.relationships.map(formatRelationship)).toContain(`document:c${i}#viewer@user:u${i}`);
@@ -302,7 +303,7 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
     // Recovered by itself: the next requests succeed.
     const after = await store.write([touch("document:after#viewer@user:dave")]);
     acknowledged.push("document:after#viewer@user:dave");
-    const all = await store.readRelationships({ resourceType: "document" }, { revision: after });
+    const all = await store.at(after).readRelationships({ resourceType: "document" });
     const stored = all.relationships.map(formatRelationship);
     for (const text of acknowledged) expect(stored).toContain(text);
   });
@@ -333,7 +334,8 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
       await proxy.restore();
       proxy.blackhole();
       const silent = await store
-        .lookupForward({ resourceType: "document", resourceIds: ["keep"], relations: ["viewer"] }, ack)
+        .at(ack)
+        .lookupForward({ resourceType: "document", resourceIds: ["keep"], relations: ["viewer"] })
         .then(
           () => undefined,
           (error: unknown) => error,
@@ -349,10 +351,11 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
           ),
         "the store to recover",
       );
-      const found = await store.lookupForward(
-        { resourceType: "document", resourceIds: ["keep", "lost"], relations: ["viewer"] },
-        await store.currentRevision(),
-      );
+      const found = await (await latestReader(store)).lookupForward({
+        resourceType: "document",
+        resourceIds: ["keep", "lost"],
+        relations: ["viewer"],
+      });
       expect(found.map(formatRelationship)).toEqual(["document:keep#viewer@user:erin"]);
     } finally {
       await proxy.close();

@@ -79,16 +79,13 @@ describe("sqlite bulk load", () => {
           for (const user of ["u0", "u1", "g0"]) {
             const reverse = async (store: Store, revision: bigint) =>
               (
-                await store.lookupReverse(
-                  {
-                    resourceType: "document",
-                    relations: ["viewer", "temp"],
-                    subjectType: user.startsWith("g") ? "group" : "user",
-                    subjectIds: [user],
-                    subjectRelation: user.startsWith("g") ? "member" : "",
-                  },
-                  revision,
-                )
+                await store.at(revision).lookupReverse({
+                  resourceType: "document",
+                  relations: ["viewer", "temp"],
+                  subjectType: user.startsWith("g") ? "group" : "user",
+                  subjectIds: [user],
+                  subjectRelation: user.startsWith("g") ? "member" : "",
+                })
               )
                 .map(fmt)
                 .sort();
@@ -139,16 +136,13 @@ describe("sqlite bulk load", () => {
 
     const result = await store.importRelationships(good, { batchSize: 5 });
     expect(result.revision).toBe(start + 4n);
-    const reverse = await store.lookupReverse(
-      {
-        resourceType: "document",
-        relations: ["viewer"],
-        subjectType: "user",
-        subjectIds: ["u1"],
-        subjectRelation: "",
-      },
-      result.revision,
-    );
+    const reverse = await store.at(result.revision).lookupReverse({
+      resourceType: "document",
+      relations: ["viewer"],
+      subjectType: "user",
+      subjectIds: ["u1"],
+      subjectRelation: "",
+    });
     expect(reverse).toHaveLength(7);
     await store.close();
   });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { latestReader } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -49,7 +50,7 @@ describe("sqlite: two processes on one file", () => {
 
     const store = await createSqliteStore({ path });
     try {
-      const page = await store.readRelationships({ resourceType: "document" });
+      const page = await (await latestReader(store)).readRelationships({ resourceType: "document" });
       expect(page.relationships).toHaveLength(2 * count);
       const feed = await store.changesSince(0n, 1_000);
       expect(feed.changes.map((c) => c.revision).sort((x, y) => (x < y ? -1 : 1))).toEqual(

@@ -24,22 +24,19 @@ describe("sqlite file store lookups within one turn of the event loop", () => {
       await store.writeSchema(SCHEMA);
       const r1 = await store.write([{ operation: "create", relationship: owner("a", "alice") }]);
       const query = { resourceType: "document", resourceIds: ["a"], relations: ["owner"] };
-      expect((await store.lookupForward(query, r1)).map((r) => r.subject.id)).toEqual(["alice"]);
+      expect((await store.at(r1).lookupForward(query)).map((r) => r.subject.id)).toEqual(["alice"]);
       const r2 = await store.write([{ operation: "create", relationship: owner("a", "bob") }]);
-      const ids = (await store.lookupForward(query, r2)).map((r) => r.subject.id).sort();
+      const ids = (await store.at(r2).lookupForward(query)).map((r) => r.subject.id).sort();
       expect(ids).toEqual(["alice", "bob"]);
       // An older revision still reads as it was.
-      expect((await store.lookupForward(query, r1)).map((r) => r.subject.id)).toEqual(["alice"]);
-      const reverse = await store.lookupReverse(
-        {
-          resourceType: "document",
-          relations: ["owner"],
-          subjectType: "user",
-          subjectIds: ["bob"],
-          subjectRelation: "...",
-        },
-        r2,
-      );
+      expect((await store.at(r1).lookupForward(query)).map((r) => r.subject.id)).toEqual(["alice"]);
+      const reverse = await store.at(r2).lookupReverse({
+        resourceType: "document",
+        relations: ["owner"],
+        subjectType: "user",
+        subjectIds: ["bob"],
+        subjectRelation: "...",
+      });
       expect(reverse.map((r) => r.resource.id)).toEqual(["a"]);
     } finally {
       await store.close();
@@ -54,11 +51,11 @@ describe("sqlite file store lookups within one turn of the event loop", () => {
       await writer.writeSchema(SCHEMA);
       const r1 = await writer.write([{ operation: "create", relationship: owner("a", "alice") }]);
       const query = { resourceType: "document", resourceIds: ["a"], relations: ["owner"] };
-      expect(await reader.lookupForward(query, r1)).toHaveLength(1);
+      expect(await reader.at(r1).lookupForward(query)).toHaveLength(1);
       const r2 = await writer.write([{ operation: "delete", relationship: owner("a", "alice") }]);
       expect(await reader.currentRevision()).toBe(r2);
-      expect(await reader.lookupForward(query, r2)).toHaveLength(0);
-      expect(await reader.lookupForward(query, r1)).toHaveLength(1);
+      expect(await reader.at(r2).lookupForward(query)).toHaveLength(0);
+      expect(await reader.at(r1).lookupForward(query)).toHaveLength(1);
     } finally {
       await reader.close();
       await writer.close();

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { latestReader } from "../../src/store/index.js";
 import { createSqliteStore, MIGRATIONS } from "../../src/store/sqlite/index.js";
 import { SCHEMA } from "./conformance/helpers.js";
 import { storeConformance } from "./store.case.js";
@@ -35,7 +36,9 @@ describe("sqlite file store", () => {
     expect(second.storeId).toBe(first.storeId);
     expect(second.decodeRevision(token)).toBe(revision);
     expect(await second.currentRevision()).toBe(revision);
-    expect((await second.readRelationships({ resourceType: "document" })).relationships).toHaveLength(1);
+    expect(
+      (await (await latestReader(second)).readRelationships({ resourceType: "document" })).relationships,
+    ).toHaveLength(1);
     await second.close();
 
     const Database = (await import("better-sqlite3")).default;
@@ -70,7 +73,9 @@ describe("sqlite file store", () => {
     }
     expect(new Set(revisions).size).toBe(20);
     expect([...revisions].sort((x, y) => (x < y ? -1 : 1))).toEqual(revisions);
-    expect((await a.readRelationships({ resourceType: "document" })).relationships).toHaveLength(20);
+    expect(
+      (await (await latestReader(a)).readRelationships({ resourceType: "document" })).relationships,
+    ).toHaveLength(20);
     await a.close();
     await b.close();
   });
@@ -124,16 +129,13 @@ describe("sqlite file store", () => {
     const result = await store.importRelationships([...input, rel(5)], { batchSize: 300 });
     expect(result.count).toBe(1_001);
     expect(result.revision).toBe(before + 4n);
-    const reverse = await store.lookupReverse(
-      {
-        resourceType: "document",
-        relations: ["viewer"],
-        subjectType: "user",
-        subjectIds: ["u3"],
-        subjectRelation: "",
-      },
-      result.revision,
-    );
+    const reverse = await store.at(result.revision).lookupReverse({
+      resourceType: "document",
+      relations: ["viewer"],
+      subjectType: "user",
+      subjectIds: ["u3"],
+      subjectRelation: "",
+    });
     expect(reverse).toHaveLength(100);
     const feed = await store.changesSince(before, 400);
     expect(feed.changes).toHaveLength(300);

@@ -1,6 +1,7 @@
 /**
- * A store that answers the engine's hot reads (`lookupForward`, `lookupReverse`) from a copy of the
- * relationships in memory, and everything else from the store it wraps.
+ * A store whose readers answer the engine's hot reads (`lookupForward`, `lookupReverse`, and the
+ * synchronous `snapshot`) from a copy of the relationships in memory, and everything else from the
+ * store it wraps.
  *
  * How it stays exact: the copy is loaded from an export at revision L, then follows the wrapped
  * store's changes feed, which lists every committed write in revision order (also those made by
@@ -11,8 +12,9 @@
  * the data is larger than `maxRelationships` (then the copy is dropped and memory released).
  */
 import type { Relationship, Revision } from "../../core/index.js";
-import { delegateStore } from "../delegate.js";
-import type { ForwardQuery, MemorySnapshot, ReverseQuery, Store } from "../types.js";
+import { delegateReader, delegateStore } from "../delegate.js";
+import { lastReader } from "../readers.js";
+import type { ForwardQuery, MemorySnapshot, ReverseQuery, Store, StoreReader } from "../types.js";
 import { RelationshipIndex } from "./relationship-index.js";
 
 export interface MirrorOptions {
@@ -51,6 +53,11 @@ export interface MirrorStats {
 export interface MirroredStore extends Store {
   /** Settles when the first load ends: true when the copy serves reads. */
   ready(): Promise<boolean>;
+  /**
+   * Applies the store's changes up to `revision` now, instead of at the next read or push; true
+   * when the copy then answers reads (and snapshots) at `revision`.
+   */
+  catchUp(revision: Revision): Promise<boolean>;
   stats(): MirrorStats;
 }
 
@@ -162,23 +169,28 @@ class MirrorCopy {
     return this.applied >= r;
   }
 
+  /** Whether the copy answers reads at `r`, once it has caught up to it. */
+  async holds(r: number): Promise<boolean> {
+    if (this.usable(r) === undefined || (r > this.applied && !(await this.reach(r)))) return false;
+    return this.usable(r) !== undefined;
+  }
+
   /**
    * One hot read: from the copy when it may answer at `revision` (catching up first if needed),
    * else from the wrapped store. Synchronous up to the copy's answer when no catch-up is needed.
    */
   async read<Q>(
     query: Q,
-    revision: Revision,
+    r: number,
     fromCopy: (copy: RelationshipIndex, query: Q, r: number) => Relationship[],
-    fromStore: (query: Q, revision: Revision) => Promise<readonly Relationship[]>,
+    fromStore: (query: Q) => Promise<readonly Relationship[]>,
   ): Promise<readonly Relationship[]> {
-    const r = Number(revision);
     if (this.usable(r) !== undefined && (r <= this.applied || (await this.reach(r)))) {
       // Checked again: the copy may have been dropped while it caught up.
       const copy = this.usable(r);
       if (copy !== undefined) return fromCopy(copy, query, r);
     }
-    return fromStore(query, revision);
+    return fromStore(query);
   }
 
   async load(): Promise<boolean> {
@@ -187,7 +199,7 @@ class MirrorCopy {
       const at = await this.inner.currentRevision();
       const into = this.index!;
       let n = 0;
-      for await (const rel of this.inner.exportRelationships(at)) {
+      for await (const rel of this.inner.at(at).exportRelationships()) {
         if (this.closed || this.index === undefined) return false;
         into.touch(rel, 0);
         if (++n % LOAD_SLICE === 0) {
@@ -208,9 +220,8 @@ class MirrorCopy {
     }
   }
 
-  /** Synchronous reads at `revision`, or undefined until the copy holds it (see Store.memorySnapshot). */
-  snapshot(revision: Revision): MemorySnapshot | undefined {
-    const r = Number(revision);
+  /** Synchronous reads at `r`, or undefined until the copy holds it (see StoreReader.snapshot). */
+  snapshot(r: number): MemorySnapshot | undefined {
     const copy = this.usable(r);
     // Not caught up to `r` yet: the async reads catch up first.
     if (copy === undefined || r > this.applied) return undefined;
@@ -270,15 +281,21 @@ export function createMirroredStore(inner: Store, options: MirrorOptions = {}): 
   );
   const loaded = copy.load();
   const stopFollowing = followPushes(inner, copy);
-  const storeForward = (query: ForwardQuery, revision: Revision) => inner.lookupForward(query, revision);
-  const storeReverse = (query: ReverseQuery, revision: Revision) => inner.lookupReverse(query, revision);
   return {
     ...delegateStore(inner),
     ready: () => loaded,
+    catchUp: (revision) => copy.holds(Number(revision)),
     stats: () => copy.stats(),
-    lookupForward: (query, revision) => copy.read(query, revision, forward, storeForward),
-    lookupReverse: (query, revision) => copy.read(query, revision, reverse, storeReverse),
-    memorySnapshot: (revision) => copy.snapshot(revision),
+    at: lastReader((revision): StoreReader => {
+      const from = inner.at(revision);
+      const r = Number(revision);
+      return {
+        ...delegateReader(from),
+        lookupForward: (query) => copy.read(query, r, forward, (q) => from.lookupForward(q)),
+        lookupReverse: (query) => copy.read(query, r, reverse, (q) => from.lookupReverse(q)),
+        snapshot: () => copy.snapshot(r),
+      };
+    }),
     async close() {
       copy.closed = true;
       stopFollowing();

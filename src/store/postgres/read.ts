@@ -3,10 +3,10 @@ import type pg from "pg";
 import type { Relationship, Revision } from "../../core/index.js";
 import {
   checkFilter,
-  decodeCursor,
+  cursorAfter,
   encodeCursor,
   type ForwardQuery,
-  type ReadOptions,
+  type PageOptions,
   type ReadPage,
   type RelationshipFilter,
   type RelationshipKey,
@@ -86,7 +86,8 @@ async function selectPage(
 export async function readRelationships(
   ctx: StoreContext,
   filter: RelationshipFilter,
-  options: ReadOptions = {},
+  at: Revision,
+  options: PageOptions = {},
 ): Promise<ReadPage> {
   checkFilter(filter);
   const limit = options.limit;
@@ -97,22 +98,15 @@ export async function readRelationships(
       `limit must be a positive integer, got ${limit}.`,
     );
   }
-  const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor, filter);
-  if (cursor !== undefined && options.revision !== undefined && options.revision !== cursor.revision) {
-    throw new StoreError(
-      "cursor/revision-mismatch",
-      "invalid-argument",
-      `the cursor reads revision ${cursor.revision} but revision ${options.revision} was asked for; pass the cursor alone.`,
-    );
-  }
+  const after = options.cursor === undefined ? undefined : cursorAfter(options.cursor, filter, at);
   return readClient(ctx, async (client) => {
-    const revision = await checkedRevision(ctx, client, cursor?.revision ?? options.revision);
+    const revision = await checkedRevision(ctx, client, at);
     const rows = await selectPage(
       ctx,
       client,
       filter,
       revision,
-      cursor?.after,
+      after,
       limit === undefined ? undefined : limit + 1,
     );
     const more = limit !== undefined && rows.length > limit;
@@ -173,7 +167,7 @@ export async function lookupReverse(
 /** Every visible relationship at a revision, in key order, fetched a page at a time. */
 export async function* exportRelationships(
   ctx: StoreContext,
-  revision: Revision | undefined,
+  revision: Revision,
   pageSize = 5_000,
 ): AsyncIterable<Relationship> {
   const at = await readClient(ctx, (client) => checkedRevision(ctx, client, revision));

@@ -15,10 +15,7 @@ import { checkedRevision, currentRevision, readClient } from "./read.js";
 import { fromRow } from "./rows.js";
 import { writeTransaction } from "./transaction.js";
 
-export async function readSchema(
-  ctx: StoreContext,
-  revision: Revision | undefined,
-): Promise<StoredSchema | undefined> {
+export async function readSchema(ctx: StoreContext, revision: Revision): Promise<StoredSchema | undefined> {
   return readClient(ctx, async (client) => {
     const at = await checkedRevision(ctx, client, revision);
     const rows = await client.query<unknown[]>({

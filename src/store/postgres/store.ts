@@ -4,6 +4,7 @@ import {
   checkFilter,
   checkUpdates,
   createRevisionCodec,
+  lastReader,
   positiveInt,
   type Store,
   StoreError,
@@ -158,11 +159,15 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     storeId,
     schemaName,
     currentRevision: current,
-    readSchema: (revision) => readSchema(ctx, revision),
+    at: lastReader((revision) => ({
+      revision,
+      readSchema: () => readSchema(ctx, revision),
+      readRelationships: (filter, pageOptions) => readRelationships(ctx, filter, revision, pageOptions),
+      lookupForward: (query) => lookupForward(ctx, query, revision),
+      lookupReverse: (query) => lookupReverse(ctx, query, revision),
+      exportRelationships: () => exportRelationships(ctx, revision),
+    })),
     writeSchema: (text) => writeSchema(ctx, text),
-    readRelationships: (filter, readOptions) => readRelationships(ctx, filter, readOptions),
-    lookupForward: (query, revision) => lookupForward(ctx, query, revision),
-    lookupReverse: (query, revision) => lookupReverse(ctx, query, revision),
     async write(updates, preconditions = []) {
       checkUpdates(updates);
       const { revision } = await writeTransaction(ctx, (client, revision) =>
@@ -184,7 +189,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       changesSince(ctx, after, Math.min(positiveInt(limit, "limit") ?? CHANGES_PAGE, CHANGES_PAGE)),
     importRelationships: (relationships, importOptions) =>
       importRelationships(ctx, relationships, importOptions),
-    exportRelationships: (revision) => exportRelationships(ctx, revision),
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),

@@ -6,22 +6,22 @@
 import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
-import { decodeCursor, encodeCursor, type RelationshipKey } from "../cursor.js";
+import { cursorAfter, encodeCursor } from "../cursor.js";
 import { StoreError } from "../errors.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
+import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
 import type {
   ChangesPage,
-  ForwardQuery,
   ImportResult,
+  PageOptions,
   Precondition,
-  ReadOptions,
   ReadPage,
   RelationshipFilter,
   RelationshipUpdate,
-  ReverseQuery,
   Store,
   StoredSchema,
+  StoreReader,
 } from "../types.js";
 import { validateRelationship } from "../validate.js";
 import { checkFilter, checkUpdates, MAX_UPDATES_PER_WRITE, positiveInt } from "../write-checks.js";
@@ -163,10 +163,23 @@ class SqliteStore implements Store {
     return this.current();
   }
 
-  async readSchema(revision?: Revision): Promise<StoredSchema | undefined> {
-    const row = (revision === undefined ? this.s.latestSchema.get() : this.s.schemaAt.get(revision)) as
-      | [string, number]
-      | undefined;
+  at(revision: Revision): StoreReader {
+    return this.readerAt(revision);
+  }
+
+  private readonly readerAt = lastReader(
+    (revision): StoreReader => ({
+      revision,
+      readSchema: async () => this.schemaAt(revision),
+      readRelationships: async (filter, options) => this.readPage(filter, revision, options),
+      lookupForward: async (query) => this.snapshot.at(revision, () => this.lookups.forward(query, revision)),
+      lookupReverse: async (query) => this.snapshot.at(revision, () => this.lookups.reverse(query, revision)),
+      exportRelationships: () => this.exportAt(revision),
+    }),
+  );
+
+  private schemaAt(revision: Revision): StoredSchema | undefined {
+    const row = this.s.schemaAt.get(revision) as [string, number] | undefined;
     return row === undefined ? undefined : { text: row[0], revision: BigInt(row[1]) };
   }
 
@@ -196,24 +209,10 @@ class SqliteStore implements Store {
     return revision;
   }
 
-  async readRelationships(filter: RelationshipFilter, options: ReadOptions = {}): Promise<ReadPage> {
+  private readPage(filter: RelationshipFilter, revision: Revision, options: PageOptions = {}): ReadPage {
     checkFilter(filter);
     const limit = positiveInt(options.limit, "limit");
-    let revision = options.revision;
-    let after: RelationshipKey | undefined;
-    if (options.cursor !== undefined) {
-      const cursor = decodeCursor(options.cursor, filter);
-      if (revision !== undefined && revision !== cursor.revision) {
-        throw new StoreError(
-          "cursor/revision-mismatch",
-          "invalid-argument",
-          `the cursor reads revision ${cursor.revision} but revision ${revision} was asked for; pass the cursor alone.`,
-        );
-      }
-      revision = cursor.revision;
-      after = cursor.after;
-    }
-    revision ??= this.current();
+    const after = options.cursor === undefined ? undefined : cursorAfter(options.cursor, filter, revision);
     const params: unknown[] = [];
     const where = filterConditions(filter, params);
     if (after !== undefined) {
@@ -238,14 +237,6 @@ class SqliteStore implements Store {
     rows.length = limit;
     const cursor = encodeCursor({ revision, after: keyOfRow(rows[limit - 1]!) }, filter);
     return { relationships: rows.map(rowToRelationship), cursor, revision };
-  }
-
-  async lookupForward(query: ForwardQuery, revision: Revision): Promise<readonly Relationship[]> {
-    return this.snapshot.at(revision, () => this.lookups.forward(query, revision));
-  }
-
-  async lookupReverse(query: ReverseQuery, revision: Revision): Promise<readonly Relationship[]> {
-    return this.snapshot.at(revision, () => this.lookups.reverse(query, revision));
   }
 
   async write(
@@ -322,8 +313,7 @@ class SqliteStore implements Store {
     return revision;
   }
 
-  async *exportRelationships(revision?: Revision): AsyncIterable<Relationship> {
-    const at = revision ?? this.current();
+  private async *exportAt(at: Revision): AsyncIterable<Relationship> {
     const page = 1_000;
     let rows = this.s.exportFirstPage.all(Number(at), Number(at), Date.now(), page) as RawRow[];
     while (rows.length > 0) {

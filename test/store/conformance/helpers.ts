@@ -1,7 +1,13 @@
 /** Shared fixtures of the store conformance suite: one schema, relationship builders, reference filters. */
 import { expect } from "vitest";
 import { formatRelationship, parseRelationship, type Relationship } from "../../../src/core/index.js";
-import type { RelationshipFilter, RelationshipUpdate, Store } from "../../../src/store/index.js";
+import {
+  latestReader,
+  type RelationshipFilter,
+  type RelationshipUpdate,
+  type Store,
+  type StoreReader,
+} from "../../../src/store/index.js";
 
 export type StoreFactory = () => Promise<Store>;
 
@@ -46,20 +52,25 @@ export const remove = (text: string): RelationshipUpdate => ({
 });
 export const fmt = (r: Relationship): string => formatRelationship(r);
 
+/** A reader at `revision`, or at the current revision when absent. */
+export async function readerAt(store: Store, revision?: bigint): Promise<StoreReader> {
+  return revision === undefined ? latestReader(store) : store.at(revision);
+}
+
 /** Every relationship matching `filter` (no limit), formatted, in store order. */
 export async function readAll(
   store: Store,
   filter: RelationshipFilter,
   revision?: bigint,
 ): Promise<string[]> {
-  const page = await store.readRelationships(filter, revision === undefined ? {} : { revision });
+  const page = await (await readerAt(store, revision)).readRelationships(filter);
   expect(page.cursor).toBeUndefined();
   return page.relationships.map(fmt);
 }
 
 export async function exportAll(store: Store, revision?: bigint): Promise<string[]> {
   const out: string[] = [];
-  for await (const r of store.exportRelationships(revision)) out.push(fmt(r));
+  for await (const r of (await readerAt(store, revision)).exportRelationships()) out.push(fmt(r));
   return out;
 }
 

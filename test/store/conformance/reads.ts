@@ -1,7 +1,7 @@
 /** Conformance: filters, pagination, batched lookups, revision pinning, expiration and sweep. */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Relationship } from "../../../src/core/index.js";
-import type { RelationshipFilter, Store } from "../../../src/store/index.js";
+import type { RelationshipFilter, Store, StoreReader } from "../../../src/store/index.js";
 import {
   create,
   expiringIn,
@@ -9,6 +9,7 @@ import {
   fmt,
   matches,
   readAll,
+  readerAt,
   rejection,
   rel,
   remove,
@@ -84,7 +85,7 @@ export function readCases(factory: StoreFactory): void {
     }
 
     it("refuses a filter without a resource type", async () => {
-      const error = await rejection(store.readRelationships({ resourceType: "" }));
+      const error = await rejection((await readerAt(store)).readRelationships({ resourceType: "" }));
       expect(error.kind).toBe("invalid-argument");
     });
   });
@@ -108,10 +109,9 @@ export function readCases(factory: StoreFactory): void {
       let cursor: string | undefined;
       let pages = 0;
       do {
-        const page: Awaited<ReturnType<Store["readRelationships"]>> = await store.readRelationships(
-          filter,
-          cursor === undefined ? { limit: 8, revision: snapshot } : { limit: 8, cursor },
-        );
+        const page: Awaited<ReturnType<StoreReader["readRelationships"]>> = await store
+          .at(snapshot)
+          .readRelationships(filter, cursor === undefined ? { limit: 8 } : { limit: 8, cursor });
         expect(page.revision).toBe(snapshot);
         expect(page.relationships.length).toBeLessThanOrEqual(8);
         seen.push(...page.relationships.map(fmt));
@@ -138,21 +138,31 @@ export function readCases(factory: StoreFactory): void {
         .map(rel)
         .filter((r) => matches(r, filter))
         .map(fmt);
-      const first = await store.readRelationships(filter, { limit: 3 });
+      const reader = await readerAt(store);
+      const first = await reader.readRelationships(filter, { limit: 3 });
       expect(first.cursor).toBeDefined();
-      const rest = await store.readRelationships(filter, { cursor: first.cursor! });
+      const rest = await store.at(first.revision).readRelationships(filter, { cursor: first.cursor! });
       expect([...first.relationships, ...rest.relationships].map(fmt)).toEqual(expected);
       expect(rest.cursor).toBeUndefined();
       const error = await rejection(
-        store.readRelationships({ resourceType: "document" }, { cursor: first.cursor! }),
+        reader.readRelationships({ resourceType: "document" }, { cursor: first.cursor! }),
       );
       expect(error.code).toBe("cursor/filter-mismatch");
-      const garbage = await rejection(store.readRelationships(filter, { cursor: "not-a-cursor" }));
+      const garbage = await rejection(reader.readRelationships(filter, { cursor: "not-a-cursor" }));
       expect(garbage.kind).toBe("invalid-argument");
+      // A cursor continues the snapshot it was made in, never another one.
+      await store.write([create("document:zz#viewer@user:u3")]);
+      const later = await readerAt(store);
+      const moved = await rejection(later.readRelationships(filter, { cursor: first.cursor! }));
+      expect(moved.code).toBe("cursor/revision-mismatch");
+      expect(moved.kind).toBe("invalid-argument");
     });
 
     it("returns no cursor when the page is the last", async () => {
-      const page = await store.readRelationships({ resourceType: "document" }, { limit: all.length });
+      const page = await (await readerAt(store)).readRelationships(
+        { resourceType: "document" },
+        { limit: all.length },
+      );
       expect(page.relationships).toHaveLength(all.length);
       expect(page.cursor).toBeUndefined();
     });
@@ -169,10 +179,11 @@ export function readCases(factory: StoreFactory): void {
       SEED.map(rel).filter(pred).sort(storeOrder).map(fmt);
 
     it("forward: many ids and relations in one call", async () => {
-      const got = await store.lookupForward(
-        { resourceType: "document", resourceIds: ["d1", "d2", "missing"], relations: ["viewer", "owner"] },
-        revision,
-      );
+      const got = await store.at(revision).lookupForward({
+        resourceType: "document",
+        resourceIds: ["d1", "d2", "missing"],
+        relations: ["viewer", "owner"],
+      });
       expect(sorted(got)).toEqual(
         expect_(
           (r) =>
@@ -184,46 +195,37 @@ export function readCases(factory: StoreFactory): void {
     });
 
     it("forward: restricted by subject type, relation and ids", async () => {
-      const sets = await store.lookupForward(
-        {
-          resourceType: "document",
-          resourceIds: ["d1", "d2", "d10"],
-          relations: ["viewer"],
-          subjectType: "group",
-          subjectRelation: "member",
-        },
-        revision,
-      );
+      const sets = await store.at(revision).lookupForward({
+        resourceType: "document",
+        resourceIds: ["d1", "d2", "d10"],
+        relations: ["viewer"],
+        subjectType: "group",
+        subjectRelation: "member",
+      });
       expect(sorted(sets)).toEqual(
         expect_(
           (r) => r.resource.type === "document" && r.relation === "viewer" && r.subject.type === "group",
         ),
       );
-      const direct = await store.lookupForward(
-        {
-          resourceType: "document",
-          resourceIds: ["d1", "d10"],
-          relations: ["viewer"],
-          subjectType: "user",
-          subjectRelation: "",
-          subjectIds: ["bob", "*"],
-        },
-        revision,
-      );
+      const direct = await store.at(revision).lookupForward({
+        resourceType: "document",
+        resourceIds: ["d1", "d10"],
+        relations: ["viewer"],
+        subjectType: "user",
+        subjectRelation: "",
+        subjectIds: ["bob", "*"],
+      });
       expect(sorted(direct)).toEqual(["document:d1#viewer@user:bob", "document:d10#viewer@user:*"]);
     });
 
     it("reverse: relationships pointing at subjects, wildcard included on request", async () => {
-      const users = await store.lookupReverse(
-        {
-          resourceType: "document",
-          relations: ["viewer", "owner"],
-          subjectType: "user",
-          subjectIds: ["alice", "carol", "*"],
-          subjectRelation: "",
-        },
-        revision,
-      );
+      const users = await store.at(revision).lookupReverse({
+        resourceType: "document",
+        relations: ["viewer", "owner"],
+        subjectType: "user",
+        subjectIds: ["alice", "carol", "*"],
+        subjectRelation: "",
+      });
       expect(sorted(users)).toEqual(
         expect_(
           (r) =>
@@ -232,16 +234,13 @@ export function readCases(factory: StoreFactory): void {
             ["alice", "carol", "*"].includes(r.subject.id),
         ),
       );
-      const sets = await store.lookupReverse(
-        {
-          resourceType: "document",
-          relations: ["viewer"],
-          subjectType: "group",
-          subjectIds: ["eng"],
-          subjectRelation: "member",
-        },
-        revision,
-      );
+      const sets = await store.at(revision).lookupReverse({
+        resourceType: "document",
+        relations: ["viewer"],
+        subjectType: "group",
+        subjectIds: ["eng"],
+        subjectRelation: "member",
+      });
       expect(sorted(sets)).toEqual([
         "document:d1#viewer@group:eng#member",
         "document:d2#viewer@group:eng#member",
@@ -251,44 +250,36 @@ export function readCases(factory: StoreFactory): void {
     it("handles id lists of any length", async () => {
       for (const n of [1, 3, 17, 1_500]) {
         const ids = Array.from({ length: n }, (_, i) => (i === n - 1 ? "d2" : `x${i}`));
-        const got = await store.lookupForward(
-          { resourceType: "document", resourceIds: ids, relations: ["owner"] },
-          revision,
-        );
+        const got = await store
+          .at(revision)
+          .lookupForward({ resourceType: "document", resourceIds: ids, relations: ["owner"] });
         expect(sorted(got)).toEqual(["document:d2#owner@user:bob"]);
         const subjects = ids.map((id) => (id === "d2" ? "alice" : id));
-        const back = await store.lookupReverse(
-          {
-            resourceType: "folder",
-            relations: ["viewer"],
-            subjectType: "user",
-            subjectIds: subjects,
-            subjectRelation: "",
-          },
-          revision,
-        );
+        const back = await store.at(revision).lookupReverse({
+          resourceType: "folder",
+          relations: ["viewer"],
+          subjectType: "user",
+          subjectIds: subjects,
+          subjectRelation: "",
+        });
         expect(sorted(back)).toEqual(["folder:f1#viewer@user:alice"]);
       }
     });
 
     it("returns nothing for empty id lists", async () => {
       expect(
-        await store.lookupForward(
-          { resourceType: "document", resourceIds: [], relations: ["viewer"] },
-          revision,
-        ),
+        await store
+          .at(revision)
+          .lookupForward({ resourceType: "document", resourceIds: [], relations: ["viewer"] }),
       ).toEqual([]);
       expect(
-        await store.lookupReverse(
-          {
-            resourceType: "document",
-            relations: ["viewer"],
-            subjectType: "user",
-            subjectIds: [],
-            subjectRelation: "",
-          },
-          revision,
-        ),
+        await store.at(revision).lookupReverse({
+          resourceType: "document",
+          relations: ["viewer"],
+          subjectType: "user",
+          subjectIds: [],
+          subjectRelation: "",
+        }),
       ).toEqual([]);
     });
   });
@@ -319,21 +310,18 @@ export function readCases(factory: StoreFactory): void {
         "document:c#viewer@user:carol",
       ]);
       const forward = (at: bigint) =>
-        store.lookupForward({ resourceType: "document", resourceIds: ["a"], relations: ["viewer"] }, at);
+        store.at(at).lookupForward({ resourceType: "document", resourceIds: ["a"], relations: ["viewer"] });
       expect((await forward(r1)).map(fmt)).toEqual(["document:a#viewer@user:alice"]);
       expect((await forward(r2)).map(fmt)).toEqual(["document:a#viewer@user:alice[only_on]"]);
       expect(await forward(r3)).toEqual([]);
       const reverse = (at: bigint) =>
-        store.lookupReverse(
-          {
-            resourceType: "document",
-            relations: ["viewer"],
-            subjectType: "user",
-            subjectIds: ["alice"],
-            subjectRelation: "",
-          },
-          at,
-        );
+        store.at(at).lookupReverse({
+          resourceType: "document",
+          relations: ["viewer"],
+          subjectType: "user",
+          subjectIds: ["alice"],
+          subjectRelation: "",
+        });
       expect(await reverse(r1)).toHaveLength(1);
       expect(await reverse(r3)).toHaveLength(0);
       expect(await exportAll(store, r1)).toEqual([
@@ -355,23 +343,19 @@ export function readCases(factory: StoreFactory): void {
       expect(await readAll(store, { resourceType: "document" })).toEqual([fmt(future)]);
       expect(
         (
-          await store.lookupForward(
-            { resourceType: "document", resourceIds: ["a"], relations: ["temp"] },
-            revision,
-          )
+          await store
+            .at(revision)
+            .lookupForward({ resourceType: "document", resourceIds: ["a"], relations: ["temp"] })
         ).map(fmt),
       ).toEqual([fmt(future)]);
       expect(
-        await store.lookupReverse(
-          {
-            resourceType: "document",
-            relations: ["temp"],
-            subjectType: "user",
-            subjectIds: ["old"],
-            subjectRelation: "",
-          },
-          revision,
-        ),
+        await store.at(revision).lookupReverse({
+          resourceType: "document",
+          relations: ["temp"],
+          subjectType: "user",
+          subjectIds: ["old"],
+          subjectRelation: "",
+        }),
       ).toEqual([]);
       expect(await exportAll(store)).toEqual([fmt(future)]);
       // An expired relationship does not block CREATE of the same one.

@@ -5,6 +5,7 @@ import {
   create,
   exportAll,
   readAll,
+  readerAt,
   rejection,
   rel,
   remove,
@@ -24,7 +25,7 @@ export function writeCases(factory: StoreFactory): void {
 
   describe("schema", () => {
     it("refuses relationship writes before any schema exists", async () => {
-      expect(await store.readSchema()).toBeUndefined();
+      expect(await (await readerAt(store)).readSchema()).toBeUndefined();
       const before = await store.currentRevision();
       const error = await rejection(store.write([create("document:a#viewer@user:alice")]));
       expect(error.code).toBe("schema/missing");
@@ -39,8 +40,11 @@ export function writeCases(factory: StoreFactory): void {
       const first = await store.writeSchema(SCHEMA);
       const second = await store.writeSchema(`${SCHEMA}\ndefinition team {}\n`);
       expect(second).toBeGreaterThan(first);
-      expect(await store.readSchema()).toEqual({ text: `${SCHEMA}\ndefinition team {}\n`, revision: second });
-      expect(await store.readSchema(first)).toEqual({ text: SCHEMA, revision: first });
+      expect(await (await readerAt(store)).readSchema()).toEqual({
+        text: `${SCHEMA}\ndefinition team {}\n`,
+        revision: second,
+      });
+      expect(await store.at(first).readSchema()).toEqual({ text: SCHEMA, revision: first });
       expect(await store.currentRevision()).toBe(second);
     });
 
@@ -49,7 +53,7 @@ export function writeCases(factory: StoreFactory): void {
       const error = await rejection(store.writeSchema("definition document { relation viewer: nobody }"));
       expect(error.code).toMatch(/^schema\//);
       expect(error.kind).toBe("invalid-argument");
-      expect((await store.readSchema())?.revision).toBe(revision);
+      expect((await (await readerAt(store)).readSchema())?.revision).toBe(revision);
     });
 
     it("refuses a schema that would orphan relationships, naming relations and counts", async () => {
@@ -64,7 +68,7 @@ export function writeCases(factory: StoreFactory): void {
         "relation parent: folder\n",
         "",
       );
-      const before = await store.readSchema();
+      const before = await (await readerAt(store)).readSchema();
       const error = (await rejection(store.writeSchema(narrowed))) as unknown as {
         code: string;
         kind: string;
@@ -78,12 +82,12 @@ export function writeCases(factory: StoreFactory): void {
         ["document#viewer", 2],
       ]);
       expect(error.message).toContain("document#viewer");
-      expect(await store.readSchema()).toEqual(before);
+      expect(await (await readerAt(store)).readSchema()).toEqual(before);
 
       await store.deleteRelationships({ resourceType: "document", subject: { type: "group" } });
       await store.deleteRelationships({ resourceType: "document", relation: "parent" });
       const revision = await store.writeSchema(narrowed);
-      expect((await store.readSchema())?.revision).toBe(revision);
+      expect((await (await readerAt(store)).readSchema())?.revision).toBe(revision);
     });
 
     it("refuses a schema that removes a caveat stored relationships use", async () => {
