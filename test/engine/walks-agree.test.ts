@@ -116,7 +116,7 @@ async function walksOver(store: MemoryStore, maxDepth: number) {
     contextLimits: DEFAULT_CONTEXT_LIMITS,
   };
   const deps = new CheckDeps(store, limits, revisions, undefined, undefined);
-  const snapshot = store.memorySnapshot?.(revision);
+  const snapshot = store.at(revision).snapshot?.();
   if (snapshot === undefined) throw new Error("the store offers no snapshot");
   return {
     plan,
@@ -202,7 +202,7 @@ describe("both walks build the same memberships", () => {
     await fc.assert(
       fc.asyncProperty(inputs, async ({ scenario, chain, maxDepth }) => {
         const { relationships, ids, setSubject } = withChains(scenario, chain);
-        const store = createMemoryStore("memory", { snapshots: true });
+        const store = await createMemoryStore({ snapshots: true });
         await store.writeSchema(scenario.shape.schema);
         await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
         const walks = await walksOver(store, maxDepth);
