@@ -51,6 +51,20 @@ export const ErrorCodes = {
   /** invalid-argument: an engine option is out of range (maxDepth). */
   ConfigInvalid: "config/invalid",
 
+  // ---- delegation: on-behalf-of chains (service/delegation)
+  /** invalid-argument: an on-behalf-of chain names more principals than allowed (8). */
+  DelegationChainTooLong: "delegation/chain-too-long",
+  /** invalid-argument: a principal of the chain is a subject set or a wildcard; name an object (`user:alice`). */
+  DelegationInvalidPrincipal: "delegation/invalid-principal",
+  /** invalid-argument: a principal of the chain is the subject itself or appears twice (`details.field` names it). */
+  DelegationRepeatedPrincipal: "delegation/repeated-principal",
+  /** invalid-argument: a principal's type is not defined in the schema. */
+  DelegationUnknownPrincipalType: "delegation/unknown-principal-type",
+  /** invalid-argument: a principal's type has no delegation permission (`delegate`, or the one configured for it). */
+  DelegationNoPermission: "delegation/no-delegation-permission",
+  /** failed-precondition: a request carries an on-behalf-of chain but no delegation decorator answers it. */
+  DelegationNotEnabled: "delegation/not-enabled",
+
   // ---- request: the call itself
   /** invalid-argument: a request field is missing or malformed (`details.field` names it). */
   RequestInvalidArgument: "request/invalid-argument",

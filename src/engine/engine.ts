@@ -44,6 +44,27 @@ export interface EngineOptions {
   readonly contextLimits?: Partial<ContextLimits>;
 }
 
+function isDelegated(request: { readonly onBehalfOf?: readonly unknown[] }): boolean {
+  return request.onBehalfOf !== undefined && request.onBehalfOf.length > 0;
+}
+
+/**
+ * The engine answers for the subject alone; a chain it ignored would allow more than the chain
+ * does, so it refuses one. The delegation decorator strips the chain before it asks the engine.
+ */
+function notDelegating(): LatchError {
+  return new LatchError(
+    "delegation/not-enabled",
+    "failed-precondition",
+    "this request has an on-behalf-of chain, but no delegation decorator is installed to answer it",
+  );
+}
+
+// biome-ignore lint/correctness/useYield: it only refuses
+async function* refuseDelegated(): AsyncGenerator<never, void, undefined> {
+  throw notDelegating();
+}
+
 export function createEngine(options: EngineOptions): Engine {
   const store = options.store;
   const maxDepth = options.maxDepth ?? 50;
@@ -75,9 +96,13 @@ export function createEngine(options: EngineOptions): Engine {
   const lookupDeps = deps.lookupDeps();
 
   return {
-    check: (request, opts) => check(deps, request, opts),
+    check: (request, opts) =>
+      request.onBehalfOf === undefined || request.onBehalfOf.length === 0
+        ? check(deps, request, opts)
+        : Promise.reject(notDelegating()),
 
-    checkBulk: (request, opts) => checkBulk(deps, request, opts),
+    checkBulk: (request, opts) =>
+      request.items.some(isDelegated) ? Promise.reject(notDelegating()) : checkBulk(deps, request, opts),
 
     async expand(request: ExpandRequest, opts?: RequestOptions): Promise<ExpandResult> {
       abortCheck(opts?.signal);
@@ -88,7 +113,8 @@ export function createEngine(options: EngineOptions): Engine {
       return { tree, revision, token: deps.tokens.of(revision) };
     },
 
-    lookupResources: (request, opts) => lookupResources(lookupDeps, request, opts),
+    lookupResources: (request, opts) =>
+      isDelegated(request) ? refuseDelegated() : lookupResources(lookupDeps, request, opts),
 
     lookupSubjects: (request, opts) => lookupSubjects(lookupDeps, request, opts),
 

@@ -7,7 +7,23 @@ export type Consistency =
   | { readonly kind: "at-exact-snapshot"; readonly token: string }
   | { readonly kind: "fully-consistent" };
 
-export interface CheckRequest {
+/**
+ * Whether the subject of a delegated request must hold the permission itself (`required`, the
+ * default), or only the principals it acts for and the delegations between them decide.
+ */
+export type SubjectGrants = "required" | "not-required";
+
+/**
+ * An on-behalf-of chain: the subject acts for `onBehalfOf[0]`, which acts for `onBehalfOf[1]`, and
+ * so on. The delegation decorator (`service/delegation`) answers such requests; the engine alone
+ * refuses them (`delegation/not-enabled`) rather than ignore the chain.
+ */
+export interface Delegated {
+  readonly onBehalfOf?: readonly SubjectRef[];
+  readonly subjectGrants?: SubjectGrants;
+}
+
+export interface CheckRequest extends Delegated {
   readonly resource: ObjectRef;
   /** A permission or relation of the resource's type. */
   readonly permission: string;
@@ -49,7 +65,7 @@ export interface CheckResult {
   readonly explain?: ExplainNode;
 }
 
-export interface CheckBulkItem {
+export interface CheckBulkItem extends Delegated {
   readonly resource: ObjectRef;
   readonly permission: string;
   readonly subject: SubjectRef;
@@ -143,7 +159,7 @@ export interface Engine {
   stats(): EngineStats;
 }
 
-export interface LookupResourcesRequest {
+export interface LookupResourcesRequest extends Delegated {
   readonly resourceType: string;
   /** A permission or relation of `resourceType`. */
   readonly permission: string;

@@ -7,7 +7,13 @@
  * opened by the caller and passed in.
  */
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
-import { type Decider, type Decorator, decorate } from "../service/index.js";
+import {
+  createDelegation,
+  type Decider,
+  type Decorator,
+  type DelegationOptions,
+  decorate,
+} from "../service/index.js";
 import { latestReader, type Store } from "../store/index.js";
 import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
 import { createSqliteStore } from "../store/sqlite/index.js";
@@ -34,6 +40,11 @@ export interface OpenOptions {
   readonly engine?: Omit<EngineOptions, "store">;
   /** Decorators on the decision seam, outermost first. */
   readonly decorators?: readonly Decorator[];
+  /**
+   * On-behalf-of chains (`service/delegation`): always answered, by a decorator innermost on the
+   * seam, so the decorators above see the chain; these options name the delegation permissions.
+   */
+  readonly delegation?: Omit<DelegationOptions, "maxBulkItems">;
 }
 
 export interface OpenedLatch {
@@ -72,7 +83,11 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     store,
     mirror,
     engine,
-    decider: decorate(engine, ...(options.decorators ?? [])),
+    decider: decorate(
+      engine,
+      ...(options.decorators ?? []),
+      createDelegation({ ...options.delegation, maxBulkItems: options.engine?.maxBulkItems ?? 1000 }),
+    ),
     close: () => raw.close(),
   };
 }

@@ -6,6 +6,16 @@
  */
 export { readRevision } from "./consistency.js";
 export { type Decider, type Decorator, decorate } from "./decider.js";
+export {
+  createDelegation,
+  DEFAULT_DELEGATION_PERMISSION,
+  type DelegationOptions,
+  isDelegated,
+  MAX_CHAIN,
+  REQUESTED_PERMISSION,
+  RESOURCE_ID,
+  RESOURCE_TYPE,
+} from "./delegation/index.js";
 export { invalidArgument, overLimit, RequestError } from "./errors.js";
 export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";
 export { exportBatches, PAGE_SIZE, type ReadPagesOptions, readRelationshipPages } from "./relationships.js";

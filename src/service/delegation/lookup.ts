@@ -1,0 +1,231 @@
+/**
+ * LookupResources with a chain: the resources every part allows. One lookup drives (the subject's,
+ * or the first principal's when the subject's grants are not required), and each batch of its
+ * results is checked for the other parts in one CheckBulk at the lookup's revision, so results
+ * stream in the driver's order and the driver's cursor resumes them exactly (a resource the
+ * parts refuse is skipped again on resume).
+ *
+ * A link ("P delegates to its actor") names no resource, except through the context Latch gives
+ * its caveat. It is asked once with `requested_permission` and `resource_type` and without
+ * `resource_id`: ALLOWED or DENIED there holds for every resource (partial evaluation decides only
+ * what no missing value could change), as does CONDITIONAL on other parameters; only a link left
+ * CONDITIONAL on `resource_id` is asked again per resource.
+ */
+import { isLatchError, LatchError } from "../../core/index.js";
+import type {
+  CheckBulkItem,
+  CheckBulkResult,
+  Consistency,
+  LookupResourceResult,
+  LookupResourcesRequest,
+  RequestOptions,
+} from "../../engine/index.js";
+import type { Decider } from "../decider.js";
+import { type Chain, checkChain } from "./chain.js";
+import {
+  and,
+  linkPart,
+  type Part,
+  type PermissionOf,
+  partError,
+  RESOURCE_ID,
+  type Verdict,
+} from "./parts.js";
+
+const FIRST_BATCH = 64;
+const MAX_BATCH = 512;
+
+/** The links asked once: a verdict for every resource, or `undefined` where it depends on one. */
+async function linksOnce(
+  next: Decider,
+  request: LookupResourcesRequest,
+  chain: Chain,
+  permissionOf: PermissionOf,
+  consistency: Consistency | undefined,
+  options: RequestOptions | undefined,
+): Promise<{ readonly links: readonly (Verdict | undefined)[]; readonly answer: CheckBulkResult }> {
+  const where = { resourceType: request.resourceType, permission: request.permission, resourceId: undefined };
+  const parts = chain.principals.map((_, i) =>
+    linkPart(chain, i, request.subject, permissionOf, where, request.context),
+  );
+  const answer = await next.checkBulk(
+    { items: parts.map((p) => p.item), ...(consistency === undefined ? {} : { consistency }) },
+    options,
+  );
+  const links = await Promise.all(
+    answer.results.map(async (r, i) => {
+      if (!r.ok)
+        throw await partError(
+          next,
+          parts[i]!,
+          answer.token,
+          undefined,
+          r.error,
+          chain.principals,
+          "",
+          options,
+        );
+      return r.state === "CONDITIONAL" && r.missing.includes(RESOURCE_ID) ? undefined : r;
+    }),
+  );
+  return { links, answer };
+}
+
+/** The parts a driver result still needs, for one resource. */
+function partsFor(
+  request: LookupResourcesRequest,
+  chain: Chain,
+  links: readonly (Verdict | undefined)[],
+  permissionOf: PermissionOf,
+  resourceId: string,
+): Part[] {
+  const parts: Part[] = [];
+  const resource = { type: request.resourceType, id: resourceId };
+  const where = { resourceType: request.resourceType, permission: request.permission, resourceId };
+  chain.principals.forEach((principal, i) => {
+    if (links[i] === undefined)
+      parts.push(linkPart(chain, i, request.subject, permissionOf, where, request.context));
+    // Without the subject's grants, the first principal drives: its own part is the driver's.
+    if (i > 0 || chain.subjectRequired) {
+      parts.push({
+        from: { kind: "principal", index: i },
+        item: {
+          resource,
+          permission: request.permission,
+          subject: principal,
+          ...(request.context === undefined ? {} : { context: request.context }),
+        },
+      });
+    }
+  });
+  return parts;
+}
+
+/** Checks one batch of driver results; yields those every part allows, in order. */
+async function* settle(
+  next: Decider,
+  request: LookupResourcesRequest,
+  chain: Chain,
+  links: readonly (Verdict | undefined)[],
+  permissionOf: PermissionOf,
+  batch: readonly LookupResourceResult[],
+  options: RequestOptions | undefined,
+): AsyncGenerator<LookupResourceResult, void, undefined> {
+  const token = batch[0]!.token;
+  const perResource = batch.map((r) => partsFor(request, chain, links, permissionOf, r.resourceId));
+  const items: CheckBulkItem[] = perResource.flatMap((parts) => parts.map((p) => p.item));
+  const answer =
+    items.length === 0
+      ? undefined
+      : await next.checkBulk({ items, consistency: { kind: "at-exact-snapshot", token } }, options);
+  let at = 0;
+  for (let b = 0; b < batch.length; b++) {
+    const driven = batch[b]!;
+    const verdicts: Verdict[] = [driven];
+    for (const v of links) if (v !== undefined) verdicts.push(v);
+    for (const part of perResource[b]!) {
+      const r = answer!.results[at++]!;
+      if (!r.ok) throw await partError(next, part, token, undefined, r.error, chain.principals, "", options);
+      verdicts.push(r);
+    }
+    const verdict = and(verdicts);
+    if (verdict.state === "DENIED") continue;
+    yield { ...driven, state: verdict.state, missing: verdict.missing };
+  }
+}
+
+function checkLimit(limit: number | undefined): void {
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new LatchError(
+      "lookup/invalid-limit",
+      "invalid-argument",
+      "the limit must be a non-negative integer",
+      {
+        limit,
+      },
+    );
+  }
+}
+
+export async function* lookupDelegated(
+  next: Decider,
+  request: LookupResourcesRequest,
+  permissionOf: PermissionOf,
+  maxBulkItems: number,
+  options: RequestOptions | undefined,
+): AsyncGenerator<LookupResourceResult, void, undefined> {
+  const chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
+  checkLimit(request.limit);
+  if (request.limit === 0) return;
+  let lastCursor = request.cursor;
+  let emitted = 0;
+  try {
+    // Without a cursor the links are asked first, so a bad chain is refused even when nothing
+    // would be found, and the lookup is pinned to their revision. A cursor pins its own revision,
+    // which only its first result tells.
+    let links: readonly (Verdict | undefined)[] | undefined;
+    let consistency = request.consistency;
+    if (request.cursor === undefined) {
+      const once = await linksOnce(next, request, chain, permissionOf, consistency, options);
+      links = once.links;
+      consistency = { kind: "at-exact-snapshot", token: once.answer.token };
+      if (links.some((v) => v?.state === "DENIED")) return;
+    }
+    const driver = next.lookupResources(
+      {
+        resourceType: request.resourceType,
+        permission: request.permission,
+        subject: chain.subjectRequired ? request.subject : chain.principals[0]!,
+        ...(request.context === undefined ? {} : { context: request.context }),
+        ...(consistency === undefined ? {} : { consistency }),
+        ...(request.cursor === undefined ? {} : { cursor: request.cursor }),
+      },
+      options,
+    );
+    // Each result costs at most 2 x 8 parts: keep a batch within one CheckBulk.
+    const perResult = 2 * chain.principals.length;
+    const cap = Math.max(1, Math.min(MAX_BATCH, Math.floor(maxBulkItems / Math.max(1, perResult))));
+    let size = Math.min(FIRST_BATCH, cap);
+    let batch: LookupResourceResult[] = [];
+    const flush = async function* (): AsyncGenerator<LookupResourceResult, boolean, undefined> {
+      if (links === undefined) {
+        const once = await linksOnce(
+          next,
+          request,
+          chain,
+          permissionOf,
+          {
+            kind: "at-exact-snapshot",
+            token: batch[0]!.token,
+          },
+          options,
+        );
+        links = once.links;
+      }
+      const current = batch;
+      batch = [];
+      size = Math.min(size * 4, cap);
+      if (links.some((v) => v?.state === "DENIED")) return true;
+      for await (const result of settle(next, request, chain, links, permissionOf, current, options)) {
+        lastCursor = result.cursor;
+        yield result;
+        if (request.limit !== undefined && ++emitted >= request.limit) return true;
+      }
+      return false;
+    };
+    for await (const result of driver) {
+      batch.push(result);
+      if (batch.length >= size && (yield* flush())) return;
+    }
+    if (batch.length > 0) yield* flush();
+  } catch (e) {
+    // The driver's cursor may be past results still in the batch: resume after the last one given.
+    if (isLatchError(e) && e.code === "request/deadline-exceeded") {
+      const details = { ...e.details };
+      if (lastCursor === undefined) delete details.cursor;
+      else details.cursor = lastCursor;
+      throw new LatchError(e.code, e.kind, e.message, details, { cause: e });
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * One delegated question split into the plain checks that decide it, and their answers folded
+ * back. "S acting for P0, which acts for P1, has `permission` on R" holds when:
+ * - S has it (unless the request says `not-required`),
+ * - every Pi has it, and
+ * - every link holds: Pi delegates to its actor (S for P0, P(i-1) for Pi), which is
+ *   `check(Pi, delegate, actor)` with the requested permission and resource in the caveat context.
+ * The answer is the three-valued AND of those parts: DENIED if one is, else CONDITIONAL (the
+ * missing parameters of every conditional part, once each) if one is, else ALLOWED.
+ */
+import {
+  type CheckState,
+  clip,
+  type ErrorCode,
+  formatSubjectRef,
+  isLatchError,
+  LatchError,
+  type ObjectRef,
+  type Relationship,
+  type SubjectRef,
+} from "../../core/index.js";
+import type { CheckBulkItem, RequestOptions } from "../../engine/index.js";
+import type { Decider } from "../decider.js";
+import type { Chain } from "./chain.js";
+
+/** Where a part comes from, to name the field when it fails. */
+export type PartKind =
+  | { readonly kind: "subject" }
+  | { readonly kind: "principal"; readonly index: number }
+  | { readonly kind: "link"; readonly index: number; readonly permission: string };
+
+export interface Part {
+  readonly from: PartKind;
+  readonly item: CheckBulkItem;
+}
+
+/** The caveat context keys Latch adds to a delegation check, so a caveat can scope a delegation. */
+export const REQUESTED_PERMISSION = "requested_permission";
+export const RESOURCE_TYPE = "resource_type";
+export const RESOURCE_ID = "resource_id";
+
+export type PermissionOf = (type: string) => string;
+
+export function requestedPermission(resourceType: string, permission: string): string {
+  return `${resourceType}#${permission}`;
+}
+
+/**
+ * The context of a delegation check: the request's, with the requested permission and resource
+ * on top (a caller cannot claim another). Without `resourceId`, `resource_id` is left out, even
+ * if the request's context has one, so a caveat that reads it stays undecided.
+ */
+export function linkContext(
+  context: Readonly<Record<string, unknown>> | undefined,
+  resourceType: string,
+  permission: string,
+  resourceId: string | undefined,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...context };
+  merged[REQUESTED_PERMISSION] = requestedPermission(resourceType, permission);
+  merged[RESOURCE_TYPE] = resourceType;
+  if (resourceId === undefined) delete merged[RESOURCE_ID];
+  else merged[RESOURCE_ID] = resourceId;
+  return merged;
+}
+
+export function linkPart(
+  chain: Chain,
+  index: number,
+  subject: SubjectRef,
+  permissionOf: PermissionOf,
+  question: { resourceType: string; permission: string; resourceId: string | undefined },
+  context: Readonly<Record<string, unknown>> | undefined,
+): Part {
+  const principal = chain.principals[index]!;
+  const permission = permissionOf(principal.type);
+  return {
+    from: { kind: "link", index, permission },
+    item: {
+      resource: { type: principal.type, id: principal.id },
+      permission,
+      subject: index === 0 ? subject : chain.principals[index - 1]!,
+      context: linkContext(context, question.resourceType, question.permission, question.resourceId),
+    },
+  };
+}
+
+/** Every part of one question, in the order their errors are reported. */
+export function partsOf(
+  question: {
+    readonly resource: ObjectRef;
+    readonly permission: string;
+    readonly subject: SubjectRef;
+    readonly context?: Readonly<Record<string, unknown>>;
+  },
+  chain: Chain,
+  permissionOf: PermissionOf,
+): Part[] {
+  const { resource, permission, subject } = question;
+  const context = question.context;
+  const withContext = context === undefined ? {} : { context };
+  const parts: Part[] = [];
+  if (chain.subjectRequired)
+    parts.push({ from: { kind: "subject" }, item: { resource, permission, subject, ...withContext } });
+  const where = { resourceType: resource.type, permission, resourceId: resource.id };
+  for (let i = 0; i < chain.principals.length; i++) {
+    parts.push(linkPart(chain, i, subject, permissionOf, where, context));
+    parts.push({
+      from: { kind: "principal", index: i },
+      item: { resource, permission, subject: chain.principals[i]!, ...withContext },
+    });
+  }
+  return parts;
+}
+
+export interface Verdict {
+  readonly state: CheckState;
+  readonly missing: readonly string[];
+}
+
+export const ALLOWED: Verdict = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) });
+
+/** The three-valued AND. */
+export function and(verdicts: Iterable<Verdict>): Verdict {
+  let conditional = false;
+  let missing: Set<string> | undefined;
+  for (const v of verdicts) {
+    if (v.state === "DENIED") return { state: "DENIED", missing: [] };
+    if (v.state === "CONDITIONAL") {
+      conditional = true;
+      missing ??= new Set();
+      for (const name of v.missing) missing.add(name);
+    }
+  }
+  return conditional ? { state: "CONDITIONAL", missing: [...(missing ?? [])].sort() } : ALLOWED;
+}
+
+/**
+ * The error a failed part stands for. A bulk item's error keeps only code and message, so the
+ * part is asked again alone, at the same revision, to get the error itself; an unknown principal
+ * type and a type without a delegation permission are then told apart by the error's details.
+ */
+export async function partError(
+  next: Decider,
+  part: Part,
+  token: string,
+  contextualRelationships: readonly Relationship[] | undefined,
+  fallback: { readonly code: string; readonly message: string },
+  principals: readonly SubjectRef[],
+  prefix: string,
+  options: RequestOptions | undefined,
+): Promise<LatchError> {
+  let error: LatchError;
+  try {
+    await next.check(
+      {
+        ...part.item,
+        ...(contextualRelationships === undefined ? {} : { contextualRelationships }),
+        consistency: { kind: "at-exact-snapshot", token },
+      },
+      options,
+    );
+    error = new LatchError(fallback.code as ErrorCode, "invalid-argument", fallback.message);
+  } catch (e) {
+    if (!isLatchError(e)) throw e;
+    error = e as LatchError;
+  }
+  const from = part.from;
+  if (from.kind === "subject") return error;
+  const principal = principals[from.index]!;
+  const field = `${prefix}on_behalf_of[${from.index}]`;
+  const type = clip(principal.type);
+  if (error.code === "check/unknown-type" && error.details.type === type) {
+    return new LatchError(
+      "delegation/unknown-principal-type",
+      "invalid-argument",
+      `${field}: unknown principal type ${type}`,
+      { field, type },
+    );
+  }
+  if (from.kind === "link" && error.code === "check/unknown-permission" && error.details.type === type) {
+    return new LatchError(
+      "delegation/no-delegation-permission",
+      "invalid-argument",
+      `${field}: ${formatSubjectRef(principal)} cannot delegate: type ${type} has no permission ${clip(from.permission)}`,
+      { field, type, permission: clip(from.permission) },
+    );
+  }
+  return error;
+}

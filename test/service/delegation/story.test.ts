@@ -1,0 +1,140 @@
+/**
+ * The scenario of issue 14, told as it happens: agent:calendar-bot-v2, acting on behalf of
+ * user:alice, reserves room:401. The agent reaches nothing alone, never more than alice, and only
+ * what alice's delegation is scoped to.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseRelationship } from "../../../src/core/index.js";
+import type { CheckRequest } from "../../../src/engine/index.js";
+import { type OpenedLatch, openLatch } from "../../../src/open/index.js";
+
+const SCHEMA = `
+caveat scoped_to(requested_permission string, allowed list<string>) {
+  requested_permission in allowed
+}
+definition agent {}
+definition user {
+  relation delegate_to: agent with scoped_to
+  permission delegate = delegate_to
+}
+definition room {
+  relation manager: user
+  relation booker: user | agent
+  permission reserve = booker + manager
+  permission cancel_others = manager
+}`;
+
+const bot = { type: "agent", id: "calendar-bot-v2" } as const;
+const alice = { type: "user", id: "alice" } as const;
+const room = (id: string) => ({ type: "room", id });
+
+describe("agent:calendar-bot-v2, acting on behalf of user:alice, reserves room:401", () => {
+  let latch: OpenedLatch;
+  const consistency = { kind: "fully-consistent" } as const;
+  const decide = async (request: Omit<CheckRequest, "consistency">) =>
+    (await latch.decider.check({ ...request, consistency })).state;
+
+  beforeAll(async () => {
+    latch = await openLatch({ database: ":memory:", schema: SCHEMA });
+    await latch.store.write(
+      [
+        // alice manages room:401: she may reserve it and cancel others' bookings there.
+        "room:401#manager@user:alice",
+        // The bot has a booking right of its own on room:402, where alice has none.
+        "room:402#booker@agent:calendar-bot-v2",
+        // alice lets her calendar agent reserve rooms for her, and nothing else.
+        'user:alice#delegate_to@agent:calendar-bot-v2[scoped_to:{"allowed":["room#reserve"]}]',
+      ].map((text) => ({ operation: "touch" as const, relationship: parseRelationship(text) })),
+    );
+  });
+  afterAll(() => latch.close());
+
+  it("the agent alone holds no grant on room:401", async () => {
+    expect(await decide({ resource: room("401"), permission: "reserve", subject: bot })).toBe("DENIED");
+  });
+
+  it("acting for alice, with only her delegation (delegated-only), it reserves room:401", async () => {
+    expect(
+      await decide({
+        resource: room("401"),
+        permission: "reserve",
+        subject: bot,
+        onBehalfOf: [alice],
+        subjectGrants: "not-required",
+      }),
+    ).toBe("ALLOWED");
+  });
+
+  it("but the delegation is scoped to reserve: it cannot cancel others' bookings, which alice can", async () => {
+    expect(await decide({ resource: room("401"), permission: "cancel_others", subject: alice })).toBe(
+      "ALLOWED",
+    );
+    expect(
+      await decide({
+        resource: room("401"),
+        permission: "cancel_others",
+        subject: bot,
+        onBehalfOf: [alice],
+        subjectGrants: "not-required",
+      }),
+    ).toBe("DENIED");
+  });
+
+  it("where alice is denied, the agent acting for her is denied, whatever grants it holds itself", async () => {
+    expect(await decide({ resource: room("402"), permission: "reserve", subject: alice })).toBe("DENIED");
+    expect(await decide({ resource: room("402"), permission: "reserve", subject: bot })).toBe("ALLOWED");
+    expect(
+      await decide({ resource: room("402"), permission: "reserve", subject: bot, onBehalfOf: [alice] }),
+    ).toBe("DENIED");
+  });
+
+  it("with its own grants required (the default), it needs them as well as alice's", async () => {
+    expect(
+      await decide({ resource: room("401"), permission: "reserve", subject: bot, onBehalfOf: [alice] }),
+    ).toBe("DENIED");
+  });
+
+  it("lists exactly the rooms it may reserve for alice", async () => {
+    const found: string[] = [];
+    for await (const r of latch.decider.lookupResources({
+      resourceType: "room",
+      permission: "reserve",
+      subject: bot,
+      onBehalfOf: [alice],
+      subjectGrants: "not-required",
+      consistency,
+    }))
+      found.push(`${r.resourceId} ${r.state}`);
+    expect(found).toEqual(["401 ALLOWED"]);
+  });
+
+  it("answers a bulk check the same way, item by item", async () => {
+    const answer = await latch.decider.checkBulk({
+      consistency,
+      items: [
+        {
+          resource: room("401"),
+          permission: "reserve",
+          subject: bot,
+          onBehalfOf: [alice],
+          subjectGrants: "not-required",
+        },
+        {
+          resource: room("401"),
+          permission: "cancel_others",
+          subject: bot,
+          onBehalfOf: [alice],
+          subjectGrants: "not-required",
+        },
+        { resource: room("402"), permission: "reserve", subject: bot },
+        { resource: room("402"), permission: "reserve", subject: bot, onBehalfOf: [alice] },
+      ],
+    });
+    expect(answer.results.map((r) => (r.ok ? r.state : r.error.code))).toEqual([
+      "ALLOWED",
+      "DENIED",
+      "ALLOWED",
+      "DENIED",
+    ]);
+  });
+});
