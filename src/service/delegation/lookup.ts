@@ -134,6 +134,18 @@ async function* settle(
   }
 }
 
+/** As the engine says it: the cursor to resume from, when a result was given. */
+function aborted(cursor: string | undefined): LatchError {
+  return new LatchError(
+    "request/deadline-exceeded",
+    "deadline-exceeded",
+    cursor === undefined
+      ? "the lookup was aborted before its first result"
+      : "the lookup was aborted; resume it with the cursor in details.cursor",
+    cursor === undefined ? {} : { cursor },
+  );
+}
+
 function checkLimit(limit: number | undefined): void {
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
     throw new LatchError(
@@ -207,6 +219,7 @@ export async function* lookupDelegated(
       size = Math.min(size * 4, cap);
       if (links.some((v) => v?.state === "DENIED")) return true;
       for await (const result of settle(next, request, chain, links, permissionOf, current, options)) {
+        if (options?.signal?.aborted) throw aborted(lastCursor);
         lastCursor = result.cursor;
         yield result;
         if (request.limit !== undefined && ++emitted >= request.limit) return true;
