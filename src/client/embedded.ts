@@ -4,9 +4,10 @@
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
-import type { Engine, EngineOptions } from "../engine/index.js";
+import type { Delegated, Engine, EngineOptions } from "../engine/index.js";
 import { openLatch } from "../open/index.js";
 import {
+  checkChainLength,
   checkObjectRef,
   checkSubjectRef,
   DEFAULT_SERVICE_LIMITS,
@@ -21,7 +22,7 @@ import {
 import { latestReader, type Store } from "../store/index.js";
 import type { MirrorOptions } from "../store/mirror/index.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
-import type { CallOptions, LatchClient, RelationshipInput } from "./types.js";
+import type { CallOptions, DelegationParams, LatchClient, RelationshipInput } from "./types.js";
 
 export interface EmbeddedOptions {
   /** A SQLite file path, or `:memory:`. */
@@ -39,6 +40,8 @@ export interface EmbeddedOptions {
   readonly mirror?: MirrorOptions | false;
   /** Decorators on the decision seam (Check, CheckBulk, LookupResources), outermost first. */
   readonly decorators?: readonly Decorator[];
+  /** On-behalf-of chains: the delegation permission of each principal type (default `delegate`). */
+  readonly delegation?: { readonly delegationPermission?: Readonly<Record<string, string>> };
 }
 
 export interface EmbeddedClient extends LatchClient {
@@ -80,6 +83,16 @@ type PermissionCalls = Pick<
 >;
 type DataCalls = Omit<LatchClient, keyof PermissionCalls | "close">;
 
+/** The chain as the server decodes it: principals checked and named by their wire field. */
+function delegation(params: DelegationParams, prefix = ""): Delegated {
+  const chain = params.onBehalfOf;
+  if (chain !== undefined) checkChainLength(chain.length, prefix);
+  return defined({
+    onBehalfOf: chain?.map((p, i) => subject(p, `${prefix}on_behalf_of[${i}]`)),
+    subjectGrants: params.subjectGrants,
+  });
+}
+
 /** Decisions go through the decider (the seam governance decorates); expand and LookupSubjects to the engine. */
 function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
   return {
@@ -92,6 +105,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
           context: params.context,
           consistency: params.consistency,
           explain: params.explain,
+          ...delegation(params),
           ...contextual(params.contextualRelationships),
         }),
         requestOptions(opts),
@@ -114,6 +128,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
               permission: item.permission,
               subject: subject(item.subject, `items[${i}].subject`),
               context: item.context,
+              ...delegation(item, `items[${i}].`),
             }),
           ),
           consistency: params.consistency,
@@ -146,6 +161,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
           consistency: params.consistency,
           limit: params.limit,
           cursor: params.cursor,
+          ...delegation(params),
         }),
         requestOptions(opts),
       );
@@ -292,6 +308,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       schema: options.schema,
       engine: options.engine,
       decorators: options.decorators,
+      delegation: options.delegation,
     }),
   );
   const { store, engine, decider } = latch;

@@ -5,11 +5,13 @@ import { LatchError, type Relationship, type SubjectRef } from "../core/index.js
 import {
   type Relationship as RelationshipMessage,
   RelationshipUpdate_Operation,
+  type SubjectReference,
 } from "../gen/latch/v1/core_pb.js";
 import {
   LookupPermissionship,
   PermissionService,
   type ResolvedSubject,
+  SubjectGrants,
 } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
@@ -29,7 +31,7 @@ import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { RemoteError } from "./errors.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { createTransport } from "./transport.js";
-import type { LatchClient, RelationshipInput, SubjectExclusion } from "./types.js";
+import type { DelegationParams, LatchClient, RelationshipInput, SubjectExclusion } from "./types.js";
 
 export interface ClientOptions {
   /** `host:port` */
@@ -129,6 +131,22 @@ type RelationshipCalls = Pick<
 >;
 type SchemaCalls = Pick<LatchClient, "writeSchema" | "readSchema">;
 
+function delegationToProto(params: DelegationParams): {
+  onBehalfOf?: SubjectReference[];
+  subjectGrants?: SubjectGrants;
+} {
+  const grants = params.subjectGrants;
+  return defined({
+    onBehalfOf: params.onBehalfOf?.map((p) => subjectRefToProto(toSubject(p))),
+    subjectGrants:
+      grants === undefined
+        ? undefined
+        : grants === "not-required"
+          ? SubjectGrants.NOT_REQUIRED
+          : SubjectGrants.REQUIRED,
+  });
+}
+
 function permissionCalls(t: Transport): PermissionCalls {
   return {
     async check(params, opts) {
@@ -142,6 +160,7 @@ function permissionCalls(t: Transport): PermissionCalls {
           consistency: consistencyToProto(params.consistency),
           withTracing: params.explain ?? false,
           contextualRelationships: contextual(params.contextualRelationships),
+          ...delegationToProto(params),
         }),
         opts,
         true,
@@ -167,6 +186,7 @@ function permissionCalls(t: Transport): PermissionCalls {
               permission: item.permission,
               subject: subjectRefToProto(toSubject(item.subject)),
               context: item.context as never,
+              ...delegationToProto(item),
             }),
           ),
           consistency: consistencyToProto(params.consistency),
@@ -220,6 +240,7 @@ function permissionCalls(t: Transport): PermissionCalls {
           consistency: consistencyToProto(params.consistency),
           optionalLimit: params.limit ?? 0,
           optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
+          ...delegationToProto(params),
         }),
         opts,
         true,

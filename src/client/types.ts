@@ -9,9 +9,10 @@ import type {
   ExpandNode,
   ExplainNode,
   SubjectExclusion,
+  SubjectGrants,
 } from "../engine/index.js";
 
-export type { SubjectExclusion };
+export type { SubjectExclusion, SubjectGrants };
 
 import type { Precondition, RelationshipFilter, UpdateOperation } from "../store/index.js";
 
@@ -28,7 +29,18 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
-export interface CheckParams {
+/**
+ * On whose behalf the subject acts (see docs/delegation.md): the subject acts for
+ * `onBehalfOf[0]`, which acts for `onBehalfOf[1]`, and so on (at most 8 objects). The answer is
+ * ALLOWED only if the subject (unless `subjectGrants: "not-required"`), every principal and every
+ * delegation between them allow it.
+ */
+export interface DelegationParams {
+  readonly onBehalfOf?: readonly SubjectInput[];
+  readonly subjectGrants?: SubjectGrants;
+}
+
+export interface CheckParams extends DelegationParams {
   readonly resource: ObjectInput;
   readonly permission: string;
   readonly subject: SubjectInput;
@@ -50,12 +62,12 @@ export interface CheckAnswer {
 }
 
 export interface CheckBulkParams {
-  readonly items: readonly {
+  readonly items: readonly (DelegationParams & {
     readonly resource: ObjectInput;
     readonly permission: string;
     readonly subject: SubjectInput;
     readonly context?: Readonly<Record<string, unknown>>;
-  }[];
+  })[];
   readonly contextualRelationships?: readonly RelationshipInput[];
   readonly consistency?: Consistency;
 }
@@ -77,7 +89,7 @@ export interface ExpandAnswer {
   readonly token: string;
 }
 
-export interface LookupResourcesParams {
+export interface LookupResourcesParams extends DelegationParams {
   readonly resourceType: string;
   readonly permission: string;
   readonly subject: SubjectInput;

@@ -181,6 +181,9 @@ function readRequest(buf: Buffer): CheckPermissionRequest {
     permission: "",
     withTracing: false,
     contextualRelationships: [],
+    // A chain (fields 8 and 9) is not read here: its tags fall through to protobuf-es.
+    onBehalfOf: [],
+    subjectGrants: 0,
   };
   const r = new Reader(buf, 0);
   const end = buf.length;

@@ -7,7 +7,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ELLIPSIS_RELATION, type ObjectRef, type Relationship, type SubjectRef } from "../core/index.js";
-import type { Consistency } from "../engine/index.js";
+import type { Consistency, Delegated } from "../engine/index.js";
 import {
   type Consistency as ConsistencyMessage,
   ConsistencySchema,
@@ -26,7 +26,9 @@ import {
   type SubjectReference,
   SubjectReferenceSchema,
 } from "../gen/latch/v1/core_pb.js";
+import { SubjectGrants } from "../gen/latch/v1/permission_service_pb.js";
 import {
+  checkChainLength,
   invalidArgument,
   objectId,
   objectRef,
@@ -46,6 +48,27 @@ export function objectRefFromProto(msg: ObjectReference | undefined, field: stri
 export function subjectRefFromProto(msg: SubjectReference | undefined, field: string): SubjectRef {
   if (msg?.object === undefined) throw invalidArgument(`${field}.object`, "is required");
   return subjectRef(msg.object.objectType, msg.object.objectId, msg.optionalRelation, field);
+}
+
+/**
+ * A request's on-behalf-of chain and subject grants, or `{}` when it has neither (the common case,
+ * which costs a length test). `prefix` names the request (`items[2].`) in errors.
+ */
+export function delegationFromProto(
+  onBehalfOf: readonly SubjectReference[],
+  grants: SubjectGrants,
+  prefix = "",
+): Delegated {
+  if (onBehalfOf.length === 0 && grants === SubjectGrants.UNSPECIFIED) return {};
+  let subjectGrants: Delegated["subjectGrants"];
+  if (grants === SubjectGrants.NOT_REQUIRED) subjectGrants = "not-required";
+  else if (grants === SubjectGrants.REQUIRED || grants === SubjectGrants.UNSPECIFIED)
+    subjectGrants = "required";
+  else throw invalidArgument(`${prefix}subject_grants`, `unknown value ${grants}`);
+  // Refused before decoding the principals: a long list costs nothing more than its length.
+  checkChainLength(onBehalfOf.length, prefix);
+  const principals = onBehalfOf.map((ref, i) => subjectRefFromProto(ref, `${prefix}on_behalf_of[${i}]`));
+  return principals.length === 0 ? { subjectGrants } : { onBehalfOf: principals, subjectGrants };
 }
 
 export function contextFromProto(ctx: JsonObject | undefined): Readonly<Record<string, unknown>> | undefined {

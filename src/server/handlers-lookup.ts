@@ -18,6 +18,7 @@ import { type Decider, invalidArgument, permissionName, typeName } from "../serv
 import {
   consistencyFromProto,
   contextFromProto,
+  delegationFromProto,
   objectRefFromProto,
   subjectRefFromProto,
 } from "./convert.js";
@@ -76,6 +77,7 @@ export async function* lookupResources(
       ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
       ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
       ...(cursor === "" ? {} : { cursor }),
+      ...delegationFromProto(req.onBehalfOf, req.subjectGrants),
     },
     { signal: ctx.signal },
   );

@@ -16,6 +16,7 @@ import { type Decider, overLimit, permissionName } from "../service/index.js";
 import {
   consistencyFromProto,
   contextFromProto,
+  delegationFromProto,
   objectRefFromProto,
   relationshipFromProto,
   subjectRefFromProto,
@@ -65,6 +66,11 @@ export function permissionHandlers(
       const contextual = contextualFromProto(req.contextualRelationships, limits);
       if (contextual !== undefined) request.contextualRelationships = contextual;
       if (req.withTracing) request.explain = true;
+      if (req.onBehalfOf.length > 0 || req.subjectGrants !== 0) {
+        const delegated = delegationFromProto(req.onBehalfOf, req.subjectGrants);
+        if (delegated.onBehalfOf !== undefined) request.onBehalfOf = delegated.onBehalfOf;
+        if (delegated.subjectGrants !== undefined) request.subjectGrants = delegated.subjectGrants;
+      }
       const result = await decider.check(request, { signal: ctx });
       // The message itself rather than an init object for create() to copy: what create() would
       // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
@@ -90,6 +96,7 @@ export function permissionHandlers(
         permission: permissionName(item.permission, `items[${i}].permission`),
         subject: subjectRefFromProto(item.subject, `items[${i}].subject`),
         ...optional("context", contextFromProto(item.context)),
+        ...delegationFromProto(item.onBehalfOf, item.subjectGrants, `items[${i}].`),
       }));
       const result = await decider.checkBulk(
         {

@@ -7,6 +7,7 @@
 export { readRevision } from "./consistency.js";
 export { type Decider, type Decorator, decorate } from "./decider.js";
 export {
+  checkChainLength,
   createDelegation,
   DEFAULT_DELEGATION_PERMISSION,
   type DelegationOptions,

@@ -21,6 +21,18 @@ function sameSubject(a: SubjectRef, b: SubjectRef): boolean {
   return a.type === b.type && a.id === b.id && a.relation === b.relation;
 }
 
+/** Refuses a chain over the limit; the transports call it before they decode the principals. */
+export function checkChainLength(length: number, prefix = ""): void {
+  if (length > MAX_CHAIN) {
+    throw new LatchError(
+      "delegation/chain-too-long",
+      "invalid-argument",
+      `${prefix}on_behalf_of: ${length} principals is over the limit of ${MAX_CHAIN}`,
+      { field: `${prefix}on_behalf_of`, limit: MAX_CHAIN, got: length },
+    );
+  }
+}
+
 /** `prefix` names the request in a field (`items[2].`), so a bulk item's error names its item. */
 export function checkChain(
   subject: SubjectRef,
@@ -33,14 +45,7 @@ export function checkChain(
       `${prefix}subject_grants`,
       `must be required or not-required, got ${String(grants)}`,
     );
-  if (onBehalfOf.length > MAX_CHAIN) {
-    throw new LatchError(
-      "delegation/chain-too-long",
-      "invalid-argument",
-      `${prefix}on_behalf_of: ${onBehalfOf.length} principals is over the limit of ${MAX_CHAIN}`,
-      { field: `${prefix}on_behalf_of`, limit: MAX_CHAIN, got: onBehalfOf.length },
-    );
-  }
+  checkChainLength(onBehalfOf.length, prefix);
   const principals: SubjectRef[] = [];
   onBehalfOf.forEach((raw, i) => {
     const field = `${prefix}on_behalf_of[${i}]`;

@@ -3,7 +3,7 @@
  * of the subject's, every principal's and every link's plain checks. A decorator on the decision
  * seam; `openLatch` installs it.
  */
-export { type Chain, checkChain, MAX_CHAIN } from "./chain.js";
+export { type Chain, checkChain, checkChainLength, MAX_CHAIN } from "./chain.js";
 export {
   createDelegation,
   DEFAULT_DELEGATION_PERMISSION,
