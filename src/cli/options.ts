@@ -13,6 +13,7 @@ import type { Consistency } from "../engine/index.js";
 // and the CEL library, which a command that fails before any schema work should not wait for.
 import { renderDiagnostics, SchemaError } from "../schema/diagnostics.js";
 import { openDatastore } from "./datastore.js";
+import { parseDelegationPermissions } from "./delegation-flags.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
 
@@ -26,6 +27,45 @@ export interface TargetOptions {
   readonly tls?: boolean;
   readonly caCert?: string;
   readonly timeout?: string;
+  readonly delegationPermission?: string[];
+}
+
+function collectFlag(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function addDelegationOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        "--on-behalf-of <subject>",
+        "the subject acts for this principal (e.g. user:alice); repeat for a chain, nearest first",
+      ).argParser(collectFlag),
+    )
+    .addOption(
+      new Option(
+        "--delegated-only",
+        "the subject needs no grant of its own: the principals' permissions and their delegations decide",
+      ),
+    );
+}
+
+export interface DelegationFlags {
+  readonly onBehalfOf?: string[];
+  readonly delegatedOnly?: boolean;
+}
+
+export function delegationParams(options: DelegationFlags): {
+  onBehalfOf?: string[];
+  subjectGrants?: "not-required";
+} {
+  const chain = options.onBehalfOf ?? [];
+  if (options.delegatedOnly === true && chain.length === 0)
+    throw new UsageError("--delegated-only needs --on-behalf-of");
+  return {
+    ...(chain.length === 0 ? {} : { onBehalfOf: chain }),
+    ...(options.delegatedOnly === true ? { subjectGrants: "not-required" as const } : {}),
+  };
 }
 
 export function addTargetOptions(command: Command): Command {
@@ -44,6 +84,12 @@ export function addTargetOptions(command: Command): Command {
     .addOption(new Option("--tls", "connect with TLS (system roots unless --ca-cert)"))
     .addOption(new Option("--ca-cert <file>", "PEM file of the CA that signed the server certificate"))
     .addOption(new Option("--timeout <ms>", "deadline of each call in milliseconds"))
+    .addOption(
+      new Option(
+        "--delegation-permission <type=permission>",
+        "in process (--db, --datastore): the permission of TYPE that says whom it delegates to (default delegate); repeatable",
+      ).argParser(collectFlag),
+    )
     .addOption(new Option("--json", "machine-readable output"));
 }
 
@@ -58,10 +104,19 @@ export async function openTarget(options: TargetOptions): Promise<LatchClient> {
     // Loaded here, not at the top: the in-process client brings the engine and a store backend,
     // the remote one gRPC; a command pays only for the one it uses (and `--version` for neither).
     const { createEmbedded } = await import("../client/embedded.js");
-    if (options.db !== undefined) return createEmbedded({ database: options.db });
+    const delegationPermission = parseDelegationPermissions(
+      options.delegationPermission,
+      (message) => new UsageError(message),
+    );
+    const delegation = delegationPermission === undefined ? {} : { delegation: { delegationPermission } };
+    if (options.db !== undefined) return createEmbedded({ database: options.db, ...delegation });
     const store = await openDatastore({ datastore: options.datastore, db: "", pgSchema: options.pgSchema });
-    return createEmbedded({ database: "", store });
+    return createEmbedded({ database: "", store, ...delegation });
   }
+  if (options.delegationPermission !== undefined && options.delegationPermission.length > 0)
+    throw new UsageError(
+      "--delegation-permission applies in process (--db, --datastore); a server has its own",
+    );
   const { createClient } = await import("../client/remote.js");
   const tls =
     options.caCert !== undefined

@@ -6,7 +6,7 @@ import type { Engine } from "../engine/index.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
-import type { Decider } from "../service/index.js";
+import { createDelegation, type Decider, decorate } from "../service/index.js";
 import type { Store } from "../store/index.js";
 import { createAuthenticator } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
@@ -28,7 +28,8 @@ export interface ServerOptions {
   readonly engine: Engine;
   /**
    * Where Check, CheckBulk and LookupResources are decided (the service layer's seam, e.g.
-   * `openLatch().decider`); the engine itself when absent.
+   * `openLatch().decider`); when absent, the engine under the delegation decorator with its
+   * defaults, so that an on-behalf-of chain is always answered.
    */
   readonly decider?: Decider;
   /** Pre-shared bearer tokens. Without any, `insecureNoAuth` must be set. */
@@ -127,9 +128,17 @@ export function createServer(options: ServerOptions): LatchServer {
     );
   };
   const shutdownController = new AbortController();
-  add(PermissionService, permissionHandlers(options.engine, limits, options.decider ?? options.engine), {
-    checkPermission: checkPermissionCodec,
-  });
+  add(
+    PermissionService,
+    permissionHandlers(
+      options.engine,
+      limits,
+      options.decider ?? decorate(options.engine, createDelegation({ maxBulkItems: limits.maxBulkItems })),
+    ),
+    {
+      checkPermission: checkPermissionCodec,
+    },
+  );
   add(
     RelationshipService,
     relationshipHandlers({

@@ -2,7 +2,10 @@
 import { Command } from "commander";
 import type { ExplainNode } from "../../engine/index.js";
 import {
+  addDelegationOptions,
   addTargetOptions,
+  type DelegationFlags,
+  delegationParams,
   parseConsistency,
   parseJsonObject,
   printJson,
@@ -11,7 +14,7 @@ import {
   withTarget,
 } from "../options.js";
 
-interface CheckOptions extends TargetOptions {
+interface CheckOptions extends TargetOptions, DelegationFlags {
   readonly context?: string;
   readonly explain?: boolean;
   readonly consistency?: string;
@@ -37,6 +40,7 @@ export function checkCommand(): Command {
       "--consistency <mode>",
       "minimize-latency | fully-consistent | at-least-as-fresh:TOKEN | at-exact-snapshot:TOKEN",
     );
+  addDelegationOptions(command);
   addTargetOptions(command);
   command.action(async (resource: string, permission: string, subject: string, options: CheckOptions) => {
     await withTarget(options, async (client) => {
@@ -49,6 +53,7 @@ export function checkCommand(): Command {
         ...(context === undefined ? {} : { context }),
         ...(consistency === undefined ? {} : { consistency }),
         ...(options.explain === true ? { explain: true } : {}),
+        ...delegationParams(options),
       });
       if (options.json === true) {
         printJson(answer);

@@ -8,7 +8,10 @@ import type { SubjectExclusion } from "../../client/index.js";
 import type { SubjectRef } from "../../core/index.js";
 import { isLatchError } from "../../core/index.js";
 import {
+  addDelegationOptions,
   addTargetOptions,
+  type DelegationFlags,
+  delegationParams,
   parseConsistency,
   parseJsonObject,
   positiveInt,
@@ -24,7 +27,7 @@ interface LookupOptions extends TargetOptions {
   readonly consistency?: string;
 }
 
-interface ResourcesOptions extends LookupOptions {
+interface ResourcesOptions extends LookupOptions, DelegationFlags {
   readonly limit?: string;
   readonly cursor?: string;
 }
@@ -81,6 +84,7 @@ function resourcesCommand(): Command {
     .argument("<subject>", "e.g. user:alice or group:eng#member")
     .option("--limit <n>", "stop after this many results (each carries a cursor to go on)")
     .option("--cursor <cursor>", "continue after the result this cursor came with");
+  addDelegationOptions(command);
   commonOptions(command);
   command.action(async (type: string, permission: string, subject: string, options: ResourcesOptions) => {
     await withTarget(options, async (client) => {
@@ -91,6 +95,7 @@ function resourcesCommand(): Command {
         ...shared(options),
         ...(options.limit === undefined ? {} : { limit: positiveInt(options.limit, "--limit") }),
         ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+        ...delegationParams(options),
       };
       try {
         for await (const r of client.lookupResources(params)) {

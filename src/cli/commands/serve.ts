@@ -10,6 +10,7 @@ import type { LevelWithSilent } from "pino";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
 import type { Metrics, ServerLimits } from "../../server/index.js";
+import { parseDelegationPermissions } from "../delegation-flags.js";
 
 /**
  * What `serve` runs on, loaded when it runs: the server brings gRPC, pino and prom-client, which
@@ -48,6 +49,7 @@ interface ServeOptions {
   config?: string;
   shutdownGraceMs?: string;
   mirrorMaxRelationships?: string;
+  delegationPermission?: string[];
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -193,6 +195,12 @@ export function serveCommand(): Command {
       new Option("--shutdown-grace-ms <n>", "how long in-flight calls may finish at shutdown").env(
         "LATCH_SHUTDOWN_GRACE_MS",
       ),
+    )
+    .addOption(
+      new Option(
+        "--delegation-permission <type=permission>",
+        "the permission of TYPE that says whom it delegates to (on-behalf-of chains; default delegate); repeatable",
+      ).argParser(collect),
     );
 
   command.action(async (options: ServeOptions) => {
@@ -257,6 +265,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   }
   if (!LEVELS.includes(options.logLevel)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
   const maxBulkItems = int(options.maxBulkItems, "--max-bulk-items");
+  const delegationPermission = parseDelegationPermissions(options.delegationPermission, (m) => new Error(m));
   const maxDepth = int(options.maxDepth, "--max-depth");
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
@@ -319,6 +328,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     },
     ...(schemaText === undefined ? {} : { schema: schemaText }),
     onSchemaWritten: () => log.info({ file: options.schema }, "schema written"),
+    ...(delegationPermission === undefined ? {} : { delegation: { delegationPermission } }),
     engine: {
       ...(maxDepth === undefined ? {} : { maxDepth }),
       ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),
