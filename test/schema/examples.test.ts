@@ -29,6 +29,8 @@ describe("example schemas in schemas/", () => {
     const compiled = compileSchema(rag!.schema);
     expect(compiled.useExpiration).toBe(true);
     expect([...compiled.caveats.keys()].sort()).toEqual([
+      // The scoped delegation of on-behalf-of requests (docs/delegation.md, issue 14).
+      "delegation_scope",
       "purpose_allowed",
       "sensitivity_cleared",
       "within_window",
