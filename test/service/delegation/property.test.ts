@@ -112,7 +112,10 @@ describe("a decision with a chain is the AND of its parts", () => {
           await store.writeSchema(text);
           await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
           const engine = createEngine({ store, quantizationMs: 0 });
-          const decider = decorate(engine, createDelegation());
+          const decider = decorate(
+            engine, // A small bulk limit, so that the parts are asked in several chunks and lookups in small batches.
+            createDelegation({ maxBulkItems: 4 }),
+          );
           const now = Date.now();
           const reference = (
             resource: { type: string; id: string },

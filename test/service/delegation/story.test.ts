@@ -88,6 +88,23 @@ describe("agent:calendar-bot-v2, acting on behalf of user:alice, reserves room:4
     ).toBe("DENIED");
   });
 
+  it("explains itself part by part", async () => {
+    const answer = await latch.decider.check({
+      resource: room("401"),
+      permission: "cancel_others",
+      subject: bot,
+      onBehalfOf: [alice],
+      subjectGrants: "not-required",
+      consistency,
+      explain: true,
+    });
+    expect(answer.explain?.label).toBe("delegation agent:calendar-bot-v2 for user:alice");
+    expect(answer.explain?.children?.map((c) => `${c.label} ${c.state}`)).toEqual([
+      "link user:alice#delegate@agent:calendar-bot-v2 DENIED",
+      "principal room:401#cancel_others@user:alice ALLOWED",
+    ]);
+  });
+
   it("with its own grants required (the default), it needs them as well as alice's", async () => {
     expect(
       await decide({ resource: room("401"), permission: "reserve", subject: bot, onBehalfOf: [alice] }),
