@@ -199,8 +199,10 @@ export function serveCommand(): Command {
     .addOption(
       new Option(
         "--delegation-permission <type=permission>",
-        "the permission of TYPE that says whom it delegates to (on-behalf-of chains; default delegate); repeatable",
-      ).argParser(collect),
+        "the permission of TYPE that says whom it delegates to (on-behalf-of chains; default delegate); repeatable (LATCH_DELEGATION_PERMISSION: several, separated by commas)",
+      )
+        .env("LATCH_DELEGATION_PERMISSION")
+        .argParser(collect),
     );
 
   command.action(async (options: ServeOptions) => {
