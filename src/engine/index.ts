@@ -1,4 +1,5 @@
 export type { EngineOptions } from "./engine.js";
 export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
+export { cursorToken } from "./lookup-cursor.js";
 export { createRevisions, type Revisions } from "./revisions.js";
 export type * from "./types.js";

@@ -65,3 +65,18 @@ export function decodeCursor(cursor: string, request: string): LookupCursor {
   if (parsed[2] !== request) throw invalid("it belongs to a different lookup");
   return { token: parsed[1], after: cursor.slice(dot + 1) };
 }
+
+/**
+ * The revision token a cursor pins, or undefined when it does not decode; for a caller that must
+ * ask other questions at the revision a resumed lookup will read (delegation's link checks).
+ */
+export function cursorToken(cursor: string): string | undefined {
+  const dot = cursor.indexOf(".");
+  if (dot < 0) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(fromBase64Url(cursor.slice(0, dot)));
+    return Array.isArray(parsed) && parsed[0] === 1 && typeof parsed[1] === "string" ? parsed[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}

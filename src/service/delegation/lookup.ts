@@ -12,13 +12,14 @@
  * CONDITIONAL on `resource_id` is asked again per resource.
  */
 import { isLatchError, LatchError } from "../../core/index.js";
-import type {
-  CheckBulkItem,
-  CheckBulkResult,
-  Consistency,
-  LookupResourceResult,
-  LookupResourcesRequest,
-  RequestOptions,
+import {
+  type CheckBulkItem,
+  type CheckBulkResult,
+  type Consistency,
+  cursorToken,
+  type LookupResourceResult,
+  type LookupResourcesRequest,
+  type RequestOptions,
 } from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
@@ -172,17 +173,22 @@ export async function* lookupDelegated(
   let lastCursor = request.cursor;
   let emitted = 0;
   try {
-    // Without a cursor the links are asked first, so a bad chain is refused even when nothing
-    // would be found, and the lookup is pinned to their revision. A cursor pins its own revision,
-    // which only its first result tells.
-    let links: readonly (Verdict | undefined)[] | undefined;
-    let consistency = request.consistency;
-    if (request.cursor === undefined) {
-      const once = await linksOnce(next, request, chain, permissionOf, consistency, options);
-      links = once.links;
-      consistency = { kind: "at-exact-snapshot", token: once.answer.token };
-      if (links.some((v) => v?.state === "DENIED")) return;
-    }
+    // The links are asked first, at the revision the lookup will read (the cursor's, when
+    // resuming), so a bad chain is refused even when nothing would be found.
+    const pinned = request.cursor === undefined ? undefined : cursorToken(request.cursor);
+    const once = await linksOnce(
+      next,
+      request,
+      chain,
+      permissionOf,
+      pinned === undefined ? request.consistency : { kind: "at-exact-snapshot", token: pinned },
+      options,
+    );
+    const links = once.links;
+    if (links.some((v) => v?.state === "DENIED")) return;
+    // A cursor pins its own revision; without one, the lookup reads the links' revision.
+    const consistency: Consistency | undefined =
+      request.cursor === undefined ? { kind: "at-exact-snapshot", token: once.answer.token } : undefined;
     const driver = next.lookupResources(
       {
         resourceType: request.resourceType,
@@ -200,24 +206,9 @@ export async function* lookupDelegated(
     let size = Math.min(FIRST_BATCH, cap);
     let batch: LookupResourceResult[] = [];
     const flush = async function* (): AsyncGenerator<LookupResourceResult, boolean, undefined> {
-      if (links === undefined) {
-        const once = await linksOnce(
-          next,
-          request,
-          chain,
-          permissionOf,
-          {
-            kind: "at-exact-snapshot",
-            token: batch[0]!.token,
-          },
-          options,
-        );
-        links = once.links;
-      }
       const current = batch;
       batch = [];
       size = Math.min(size * 4, cap);
-      if (links.some((v) => v?.state === "DENIED")) return true;
       for await (const result of settle(next, request, chain, links, permissionOf, current, options)) {
         if (options?.signal?.aborted) throw aborted(lastCursor);
         lastCursor = result.cursor;

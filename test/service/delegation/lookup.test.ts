@@ -78,6 +78,12 @@ describe("LookupResources on behalf of a principal", () => {
     expect(after.ids).toEqual([]);
   });
 
+  it("refuses a bad chain on resume too, even where nothing is left to find", async () => {
+    const all = await ids(base);
+    const resumed = ids({ ...base, cursor: all.cursor!, onBehalfOf: [{ type: "robot", id: "r" }] });
+    await expect(resumed).rejects.toMatchObject({ code: "delegation/unknown-principal-type" });
+  });
+
   it("gives the resume cursor of the last result given when it is aborted", async () => {
     const signal = { aborted: false };
     const given: string[] = [];
