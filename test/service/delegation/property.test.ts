@@ -7,7 +7,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CheckState, isLatchError, type SubjectRef } from "../../../src/core/index.js";
+import {
+  type CheckState,
+  isLatchError,
+  type Relationship,
+  type SubjectRef,
+} from "../../../src/core/index.js";
 import { type CheckRequest, createEngine } from "../../../src/engine/index.js";
 import { compileSchema } from "../../../src/schema/index.js";
 import { createDelegation, decorate } from "../../../src/service/index.js";
@@ -55,10 +60,20 @@ const delegationsArb = fc.array(
   { maxLength: 10 },
 );
 
+/** Plain grants on `rel0`, so that subject and principals often hold the permission asked. */
+const grantsArb = fc.array(
+  fc.record({
+    type: fc.constantFrom(...TYPES),
+    id: fc.constantFrom(...IDS),
+    user: fc.constantFrom(...USERS, "*"),
+  }),
+  { maxLength: 10 },
+);
+
 const principalArb = fc.constantFrom(...USERS).map((id): SubjectRef => ({ type: "user", id }));
 const questionArb = fc.record({
   resource: fc.record({ type: fc.constantFrom(...TYPES), id: fc.constantFrom(...IDS) }),
-  permission: fc.constantFrom(...PERMISSIONS),
+  permission: fc.constantFrom("rel0", ...PERMISSIONS),
   subject: fc.constantFrom(...USERS).map((id): SubjectRef => ({ type: "user", id })),
   onBehalfOf: fc.uniqueArray(principalArb, { minLength: 1, maxLength: 2, selector: (p) => p.id }),
   grants: fc.constantFrom("required", "not-required", undefined),
@@ -84,12 +99,19 @@ describe("a decision with a chain is the AND of its parts", () => {
       fc.asyncProperty(
         scenarios,
         delegationsArb,
+        grantsArb,
         fc.array(questionArb, { minLength: 1, maxLength: 4 }),
-        async (scenario, delegations, drawn) => {
+        async (scenario, delegations, grants, drawn) => {
           const { shape, context } = scenario;
           const text = shape.schema.replace("definition user {}", DELEGATION_SCHEMA);
-          const relationships = [
+          const granted: Relationship[] = grants.map((g) => ({
+            resource: { type: g.type, id: g.id },
+            relation: "rel0",
+            subject: { type: "user", id: g.user },
+          }));
+          const combined: Relationship[] = [
             ...scenario.relationships,
+            ...granted,
             ...delegations
               // One relationship per pair: the store keeps one per resource, relation and subject.
               .filter(
@@ -103,6 +125,12 @@ describe("a decision with a chain is the AND of its parts", () => {
                 ...(d.caveat === undefined ? {} : { caveat: d.caveat }),
               })),
           ];
+          // One relationship per key, as the store keeps them (the first one here).
+          const keyOf = (r: Relationship) =>
+            `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}#${r.subject.relation ?? ""}`;
+          const relationships = combined.filter(
+            (r, i) => combined.findIndex((other) => keyOf(other) === keyOf(r)) === i,
+          );
           // A principal is never the subject itself (that is refused, see bad-input.test.ts).
           const questions = drawn
             .map((q) => ({ ...q, onBehalfOf: q.onBehalfOf.filter((p) => p.id !== q.subject.id) }))
@@ -113,7 +141,8 @@ describe("a decision with a chain is the AND of its parts", () => {
           await store.write(relationships.map((relationship) => ({ operation: "touch", relationship })));
           const engine = createEngine({ store, quantizationMs: 0 });
           const decider = decorate(
-            engine, // A small bulk limit, so that the parts are asked in several chunks and lookups in small batches.
+            engine,
+            // A small bulk limit, so that the parts are asked in several chunks and lookups in small batches.
             createDelegation({ maxBulkItems: 4 }),
           );
           const now = Date.now();
