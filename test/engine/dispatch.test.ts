@@ -98,7 +98,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 describe("the cache decorator", () => {
   it("answers what it remembers and hands on only the rest", async () => {
     const results = createRequestResults();
-    results.set("k:a", true, Number.POSITIVE_INFINITY, 1);
+    results.set("k:a", true, 5_000, 1);
     results.set("k:c", undefined, Number.POSITIVE_INFINITY, 1);
     const { local, asked } = fakeLocal();
     const cache = new CachingDispatcher(local);
@@ -110,6 +110,8 @@ describe("the cache decorator", () => {
       ["b", true],
       ["d", true],
     ]);
+    // What the caller builds on a remembered answer expires with it.
+    expect(p.acc.validUntil).toBe(5_000);
     // What was computed is remembered: asking again computes nothing.
     await cache.dispatch(ask(ctxOf("r", results), ["a", "b", "c", "d"]));
     expect(asked).toHaveLength(1);

@@ -69,8 +69,11 @@ export class CachingDispatcher<C extends DispatchContext> implements Dispatcher<
         left = keys.slice(0, i);
       }
       if (hit.m !== undefined) p.m.set(id, hit.m);
+      const acc = p.acc;
+      // What is built on this answer holds no longer than it does.
+      if (hit.until < acc.validUntil) acc.validUntil = hit.until;
       const reach = p.hops + hit.height - 1;
-      if (p.acc.deepest < reach) p.acc.deepest = reach;
+      if (acc.deepest < reach) acc.deepest = reach;
     }
     if (ids === undefined) return this.computed(p);
     if (ids.length === 0) return Promise.resolve(answered(p));
