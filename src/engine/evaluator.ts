@@ -42,8 +42,6 @@ import type { RequestContext, TraceNode } from "./request-context.js";
 import { collect, type Out, pushTrace, type Traces, wrap } from "./traces.js";
 import { type Acc, type Origin, onStack, type Stack } from "./walk-stack.js";
 
-const NO_KEYS: readonly string[] = Object.freeze([]);
-
 /**
  * Which of `ids` (objects of `member.def`) have `member` for the request's subject. Makes the walk's
  * own checks for each id (the subject itself, a cycle on its path, the depth limit), then asks the
@@ -87,7 +85,8 @@ export function dispatch(
   const keyed = !ctx.explain;
   const pre = keyed ? keyPrefix(ctx.plan.id, ctx.revision, member) : "";
   const suf = keyed ? keySuffix(member, ctx.subjectKey) : "";
-  let keys: string[] | readonly string[] = keyed ? [] : NO_KEYS;
+  // Left empty when explaining: nothing is shared then.
+  const built: string[] = [];
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (isSelf(subject, member, id)) {
@@ -115,28 +114,19 @@ export function dispatch(
         });
       } else {
         if (todo !== undefined) todo.push(id);
-        if (keyed) (keys as string[]).push(pre + id + suf);
+        if (keyed) built.push(pre + id + suf);
         continue;
       }
     }
     todo ??= ids.slice(0, i);
   }
   let asked: readonly string[] = todo ?? ids;
+  let keys: readonly string[] = built;
   if (asked.length === 0) return Promise.resolve({ m, t });
-  if (asked.length > 1) {
-    const seen = new Set(asked);
-    if (seen.size < asked.length) {
-      const unique: string[] = [];
-      const uniqueKeys: string[] = [];
-      for (let i = 0; i < asked.length; i++) {
-        const id = asked[i]!;
-        if (!seen.delete(id)) continue;
-        unique.push(id);
-        if (keyed) uniqueKeys.push(keys[i]!);
-      }
-      asked = unique;
-      if (keyed) keys = uniqueKeys;
-    }
+  const once = asked.length > 1 ? withoutRepeats(asked, keys) : undefined;
+  if (once !== undefined) {
+    asked = once.ids;
+    keys = once.keys;
   }
   return ctx.dispatcher.dispatch({
     ctx,
@@ -153,6 +143,24 @@ export function dispatch(
     t,
     acc,
   });
+}
+
+/** `ids` with each id once (and their keys, when there are any); undefined when none repeats. */
+function withoutRepeats(
+  ids: readonly string[],
+  keys: readonly string[],
+): { ids: string[]; keys: readonly string[] } | undefined {
+  const seen = new Set(ids);
+  if (seen.size === ids.length) return undefined;
+  const once: string[] = [];
+  const onceKeys: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (!seen.delete(id)) continue;
+    once.push(id);
+    if (keys.length > 0) onceKeys.push(keys[i]!);
+  }
+  return { ids: once, keys: keys.length > 0 ? onceKeys : keys };
 }
 
 /** The local dispatcher, innermost of the engine's (see dispatch/combined.ts): walks the member's node. */
