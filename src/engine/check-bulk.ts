@@ -7,7 +7,6 @@
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
 import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
-import { subproblemKey } from "./dispatch/index.js";
 import { createCaveatEvaluator } from "./evaluate-caveats.js";
 import type { Member } from "./membership.js";
 import { COSTLY_ITEM, createPacer, type Pacer } from "./pacer.js";
@@ -129,7 +128,6 @@ class BulkRun {
     const items = this.request.items;
     if (this.snapshot === undefined) return group.items.map((i) => items[i]!.resource.id);
     const deps = this.deps;
-    const shared = deps.shared !== undefined;
     const subject = items[group.items[0]!]!.subject;
     const ids: string[] = [];
     let walk = this.walks.get(group.subjectKey);
@@ -151,9 +149,7 @@ class BulkRun {
         walk = deps.snapshotWalk(this.plan, this.revision, snapshot, subject, group.subjectKey);
         this.walks.set(group.subjectKey, walk);
       }
-      const key = shared
-        ? subproblemKey(this.plan.id, this.revision, group.member, id, group.subjectKey)
-        : undefined;
+      const key = deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey);
       const hit = key === undefined ? undefined : deps.recall(key, now);
       if (hit !== undefined) {
         if (hit.m !== undefined) members.set(id, hit.m);

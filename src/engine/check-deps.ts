@@ -14,6 +14,7 @@ import {
   recall,
   remember,
   type SharedResults,
+  subproblemKey,
 } from "./dispatch/index.js";
 import { mergeContext } from "./evaluate-caveats.js";
 import { dispatch, evaluate } from "./evaluator.js";
@@ -205,6 +206,17 @@ export class CheckDeps {
     if (key !== undefined && this.shared !== undefined && walk.height <= this.limits.maxDepth)
       remember(this.shared, key, m === false ? undefined : m, walk.validUntil, walk.height);
     return m;
+  }
+
+  /** The checked object's key in the shared cache; undefined when the engine keeps none. */
+  topKey(
+    plan: Plan,
+    revision: Revision,
+    member: PlanMember,
+    id: string,
+    subjectKey: string,
+  ): string | undefined {
+    return this.shared === undefined ? undefined : subproblemKey(plan.id, revision, member, id, subjectKey);
   }
 
   /**

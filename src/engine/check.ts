@@ -5,7 +5,6 @@
  */
 import { LatchError } from "../core/index.js";
 import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
-import { subproblemKey } from "./dispatch/index.js";
 import { type CaveatEvaluator, createCaveatEvaluator } from "./evaluate-caveats.js";
 import { toExplainNode } from "./explain.js";
 import type { Member } from "./membership.js";
@@ -87,8 +86,7 @@ function plainMembership(
   ctx: () => RequestContext,
 ): Member | undefined | Promise<Member | undefined> {
   // A cached answer needs no request context at all (building one is most of a hit's cost).
-  const topKey =
-    deps.shared !== undefined ? subproblemKey(plan.id, revision, member, id, subjectKey) : undefined;
+  const topKey = deps.topKey(plan, revision, member, id, subjectKey);
   const cachedTop = topKey === undefined ? undefined : deps.recall(topKey, Date.now());
   if (cachedTop !== undefined) return cachedTop.m;
   // Most checks are answered at once by the in-memory walk, when the store has one.

@@ -4,8 +4,7 @@
  */
 import { type ContextLimits, clip, LatchError, type Revision, type SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
-import type { Dispatcher } from "./dispatch/index.js";
-import { createRequestResults } from "./dispatch/index.js";
+import { createRequestResults, type Dispatcher } from "./dispatch/index.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore } from "./request-context.js";
 import type { Revisions } from "./revisions.js";
