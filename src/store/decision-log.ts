@@ -170,23 +170,33 @@ export function chainHash(seq: number, prevHash: string, body: string): string {
   return createHash("sha256").update(`latch-decision-v1\n${seq}\n${prevHash}\n${body}`).digest("hex");
 }
 
-/** Signs checkpoints and the head with a key derived from the store's token secret. */
+/**
+ * Signs checkpoints and the head with a key derived from the store's token secret. The head's
+ * signature also covers its floor (the seq pruning last cut at), so deleting a prefix of the
+ * chain is caught unless done by `prune`, which re-signs the head.
+ */
 export interface ChainSigner {
-  sign(kind: "checkpoint" | "head", seq: number, hash: string): string;
-  check(kind: "checkpoint" | "head", seq: number, hash: string, mac: string): boolean;
+  checkpoint(seq: number, hash: string): string;
+  head(seq: number, hash: string, floor: number): string;
+  checkCheckpoint(point: SignedPoint): boolean;
+  checkHead(head: SignedHead): boolean;
 }
 
 export function createChainSigner(storeId: string, secret: Uint8Array): ChainSigner {
   const key = createHmac("sha256", Buffer.from(secret)).update("latch decision log").digest();
-  const sign = (kind: string, seq: number, hash: string) =>
-    createHmac("sha256", key).update(`${kind}\n${storeId}\n${seq}\n${hash}`).digest("hex");
+  const sign = (text: string) => createHmac("sha256", key).update(`${storeId}\n${text}`).digest("hex");
+  const same = (mac: string, want: string) => {
+    const a = Buffer.from(mac, "hex");
+    const b = Buffer.from(want, "hex");
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  const checkpoint = (seq: number, hash: string) => sign(`checkpoint\n${seq}\n${hash}`);
+  const head = (seq: number, hash: string, floor: number) => sign(`head\n${seq}\n${hash}\n${floor}`);
   return {
-    sign,
-    check(kind, seq, hash, mac) {
-      const want = Buffer.from(sign(kind, seq, hash), "hex");
-      const got = Buffer.from(mac, "hex");
-      return got.length === want.length && timingSafeEqual(got, want);
-    },
+    checkpoint,
+    head,
+    checkCheckpoint: (p) => same(p.mac, checkpoint(p.seq, p.hash)),
+    checkHead: (h) => same(h.mac, head(h.seq, h.hash, h.floor)),
   };
 }
 
@@ -200,21 +210,35 @@ export interface ChainRow {
   readonly hash: string;
 }
 
-export interface ChainAppend {
-  readonly rows: readonly ChainRow[];
-  readonly checkpoints: readonly { readonly seq: number; readonly hash: string; readonly mac: string }[];
-  readonly head: { readonly seq: number; readonly hash: string; readonly mac: string };
+export interface SignedPoint {
+  readonly seq: number;
+  readonly hash: string;
+  readonly mac: string;
 }
 
-/** The rows, checkpoints and new head of appending `records` after the head (seq, hash). */
+/** The chain's end (seq, hash) and where its kept part starts (after `floor`), signed. */
+export interface SignedHead extends SignedPoint {
+  readonly floor: number;
+}
+
+/** The head of a log nothing was appended to. */
+export const EMPTY_HEAD = { seq: 0, hash: GENESIS_HASH, floor: 0 } as const;
+
+export interface ChainAppend {
+  readonly rows: readonly ChainRow[];
+  readonly checkpoints: readonly SignedPoint[];
+  readonly head: SignedHead;
+}
+
+/** The rows, checkpoints and new head of appending `records` after `head`. */
 export function extendChain(
-  head: { readonly seq: number; readonly hash: string },
+  head: { readonly seq: number; readonly hash: string; readonly floor: number },
   records: readonly DecisionRecord[],
   signer: ChainSigner,
   checkpointEvery: number,
 ): ChainAppend {
   const rows: ChainRow[] = [];
-  const checkpoints: { seq: number; hash: string; mac: string }[] = [];
+  const checkpoints: SignedPoint[] = [];
   let { seq, hash } = head;
   for (const record of records) {
     const at = Date.parse(record.time);
@@ -224,10 +248,13 @@ export function extendChain(
     const next = chainHash(seq, hash, body);
     rows.push({ seq, at, subject: record.subject, body, prevHash: hash, hash: next });
     hash = next;
-    if (seq % checkpointEvery === 0)
-      checkpoints.push({ seq, hash, mac: signer.sign("checkpoint", seq, hash) });
+    if (seq % checkpointEvery === 0) checkpoints.push({ seq, hash, mac: signer.checkpoint(seq, hash) });
   }
-  return { rows, checkpoints, head: { seq, hash, mac: signer.sign("head", seq, hash) } };
+  return {
+    rows,
+    checkpoints,
+    head: { seq, hash, floor: head.floor, mac: signer.head(seq, hash, head.floor) },
+  };
 }
 
 function invalidRecord(why: string): StoreError {
@@ -248,12 +275,6 @@ export function rowToDecision(row: StoredRow): StoredDecision {
   };
 }
 
-export interface SignedPoint {
-  readonly seq: number;
-  readonly hash: string;
-  readonly mac: string;
-}
-
 /**
  * Walks a stored chain. `rows` yields every kept record in seq order; `checkpoints` are all kept
  * ones (any order); `head` is the signed head, absent when nothing was ever appended.
@@ -261,7 +282,7 @@ export interface SignedPoint {
 export async function verifyChain(
   rows: AsyncIterable<StoredRow>,
   checkpoints: readonly SignedPoint[],
-  head: SignedPoint | undefined,
+  head: SignedHead | undefined,
   signer: ChainSigner,
 ): Promise<VerifyReport> {
   const sorted = [...checkpoints].sort((a, b) => a.seq - b.seq);
@@ -277,32 +298,29 @@ export async function verifyChain(
     problem: { seq, kind, message },
   });
   for (const cp of sorted) {
-    if (!signer.check("checkpoint", cp.seq, cp.hash, cp.mac))
+    if (!signer.checkCheckpoint(cp))
       return fail(cp.seq, "bad-checkpoint", `checkpoint at record ${cp.seq} is not signed by this store`);
   }
-  if (head !== undefined && !signer.check("head", head.seq, head.hash, head.mac))
+  if (head !== undefined && !signer.checkHead(head))
     return fail(head.seq, "bad-head", "the chain's head is not signed by this store");
   const bySeq = new Map(sorted.map((cp) => [cp.seq, cp]));
-  let prev: { seq: number; hash: string } | undefined;
+  const floor = head?.floor ?? 0;
+  // The kept chain hangs from the genesis, or from the checkpoint pruning last cut at.
+  const anchor = floor === 0 ? { seq: 0, hash: GENESIS_HASH } : bySeq.get(floor);
+  if (anchor === undefined)
+    return fail(
+      floor,
+      "bad-checkpoint",
+      `the checkpoint at record ${floor}, where the kept chain starts, is missing`,
+    );
+  let prev: { seq: number; hash: string } = anchor;
   for await (const row of rows) {
-    if (prev === undefined) {
-      // The oldest kept record hangs from the genesis, or from the checkpoint pruning cut at.
-      const anchor = row.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : bySeq.get(row.seq - 1);
-      if (anchor === undefined) {
-        // Records before it were deleted: name the first one after the last checkpoint below it.
-        const below = sorted.filter((cp) => cp.seq < row.seq - 1).pop();
-        const missing = below === undefined ? 1 : below.seq + 1;
-        return fail(
-          missing,
-          "missing",
-          `record ${missing} is missing (deleted): the oldest kept record, ${row.seq}, follows no checkpoint`,
-        );
-      }
-      prev = anchor;
-      firstSeq = row.seq;
-    }
     if (row.seq <= prev.seq)
-      return fail(row.seq, "out-of-order", `record ${row.seq} appears twice or out of order`);
+      return fail(
+        row.seq,
+        "out-of-order",
+        `record ${row.seq} is before the start of the kept chain or out of order`,
+      );
     if (row.seq !== prev.seq + 1)
       return fail(prev.seq + 1, "missing", `record ${prev.seq + 1} is missing (deleted)`);
     if (row.prevHash !== prev.hash)
@@ -322,21 +340,22 @@ export async function verifyChain(
     const cp = bySeq.get(row.seq);
     if (cp !== undefined && cp.hash !== row.hash)
       return fail(row.seq, "edited", `record ${row.seq} does not match the checkpoint signed at it`);
+    firstSeq ??= row.seq;
     records += 1;
     lastSeq = row.seq;
     prev = { seq: row.seq, hash: row.hash };
   }
+  const end = prev.seq;
   const newest = sorted[sorted.length - 1];
-  // Nothing kept: every record was pruned up to the newest checkpoint (or none was ever written).
-  if (prev === undefined && newest !== undefined) prev = newest;
-  const end = prev?.seq ?? 0;
   if (newest !== undefined && newest.seq > end)
     return fail(
       end + 1,
       "truncated",
       `the chain ends at record ${end} but a checkpoint was signed at ${newest.seq}: truncated`,
     );
-  if (head !== undefined) {
+  if (head === undefined) {
+    if (end > 0) return fail(1, "bad-head", "records are stored but the chain has no head");
+  } else {
     if (head.seq > end)
       return fail(
         end + 1,
@@ -345,10 +364,8 @@ export async function verifyChain(
       );
     if (head.seq < end)
       return fail(head.seq + 1, "out-of-order", `record ${head.seq + 1} is past the chain's signed head`);
-    if (prev !== undefined && head.hash !== prev.hash)
+    if (head.hash !== prev.hash)
       return fail(end, "edited", `record ${end} does not match the chain's signed head`);
-  } else if (end > 0) {
-    return fail(1, "bad-head", "records are stored but the chain has no head");
   }
   return { ok: true, records, firstSeq, lastSeq, head: head && { seq: head.seq, hash: head.hash } };
 }
@@ -421,4 +438,21 @@ export function groupCommit(
       if (!running) void drain();
     });
   };
+}
+
+/**
+ * The head to append after or prune under: a forged head is refused, never signed again (that
+ * would hide whatever it hides, such as a truncated end). `latch audit verify` says what is wrong.
+ */
+export function trustedHead(
+  head: SignedHead | undefined,
+  signer: ChainSigner,
+): { readonly seq: number; readonly hash: string; readonly floor: number } {
+  if (head === undefined) return EMPTY_HEAD;
+  if (signer.checkHead(head)) return head;
+  throw new StoreError(
+    "store/corrupt",
+    "internal",
+    "the decision log's head is not signed by this store: the log was altered. Nothing more is appended or pruned; run `latch audit verify` to find where.",
+  );
 }

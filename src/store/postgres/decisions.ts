@@ -17,9 +17,11 @@ import {
   groupCommit,
   pruneCut,
   rowToDecision,
+  type SignedHead,
   type SignedPoint,
   type StoredDecision,
   type StoredRow,
+  trustedHead,
   verifyChain,
 } from "../decision-log.js";
 import { positiveInt } from "../write-checks.js";
@@ -40,10 +42,12 @@ function toRow(r: unknown[]): StoredRow {
 }
 
 /** The head as stored; seq 0 (the migration's row) means nothing was appended yet. */
-function headOf(row: unknown[] | undefined): SignedPoint | undefined {
-  if (row === undefined || Number(row[0]) === 0) return undefined;
-  return { seq: Number(row[0]), hash: row[1] as string, mac: row[2] as string };
+function headOf(row: unknown[] | undefined): SignedHead | undefined {
+  if (row === undefined || (Number(row[0]) === 0 && row[3] === "")) return undefined;
+  return { seq: Number(row[0]), hash: row[1] as string, floor: Number(row[2]), mac: row[3] as string };
 }
+
+const HEAD = "seq, hash, floor, mac";
 
 async function rows(client: pg.ClientBase, text: string, values: unknown[]): Promise<unknown[][]> {
   return (await client.query<unknown[]>({ text, values, rowMode: "array" })).rows;
@@ -67,12 +71,11 @@ export function createPostgresDecisionLog(
           await client.query("BEGIN");
           const locked = await rows(
             client,
-            `SELECT seq, hash, mac FROM ${q}.decision_head WHERE singleton FOR UPDATE`,
+            `SELECT ${HEAD} FROM ${q}.decision_head WHERE singleton FOR UPDATE`,
             [],
           );
-          const from =
-            locked[0] === undefined ? undefined : { seq: Number(locked[0][0]), hash: locked[0][1] as string };
-          if (from === undefined) throw new Error("decision_head row is missing");
+          if (locked[0] === undefined) throw new Error("decision_head row is missing");
+          const from = trustedHead(headOf(locked[0]), signer);
           const chain = extendChain(from, records, signer, checkpointEvery);
           const r = chain.rows;
           await client.query(
@@ -95,11 +98,10 @@ export function createPostgresDecisionLog(
               [cps.map((c) => c.seq), cps.map((c) => c.hash), cps.map((c) => c.mac), ctx.now()],
             );
           }
-          await client.query(`UPDATE ${q}.decision_head SET seq = $1, hash = $2, mac = $3 WHERE singleton`, [
-            chain.head.seq,
-            chain.head.hash,
-            chain.head.mac,
-          ]);
+          await client.query(
+            `UPDATE ${q}.decision_head SET seq = $1, hash = $2, floor = $3, mac = $4 WHERE singleton`,
+            [chain.head.seq, chain.head.hash, chain.head.floor, chain.head.mac],
+          );
           committing = true;
           await client.query("COMMIT");
           return r.map(rowToDecision);
@@ -162,7 +164,12 @@ export function createPostgresDecisionLog(
           await client.query("BEGIN");
           try {
             // The head's lock keeps appenders out while the prefix goes.
-            await client.query(`SELECT seq FROM ${q}.decision_head WHERE singleton FOR UPDATE`);
+            const locked = await rows(
+              client,
+              `SELECT ${HEAD} FROM ${q}.decision_head WHERE singleton FOR UPDATE`,
+              [],
+            );
+            const from = trustedHead(headOf(locked[0]), signer);
             const lasts: number[] = [];
             if (options.before !== undefined) {
               const r = await rows(client, `SELECT max(seq) FROM ${q}.decisions WHERE at < $1`, [
@@ -177,10 +184,14 @@ export function createPostgresDecisionLog(
             const cut =
               lasts.length === 0 ? undefined : pruneCut(await allCheckpoints(client), Math.min(...lasts));
             let deleted = 0;
-            if (cut !== undefined) {
+            if (cut !== undefined && cut > from.floor) {
               deleted =
                 (await client.query(`DELETE FROM ${q}.decisions WHERE seq <= $1`, [cut])).rowCount ?? 0;
               await client.query(`DELETE FROM ${q}.decision_checkpoints WHERE seq < $1`, [cut]);
+              await client.query(`UPDATE ${q}.decision_head SET floor = $1, mac = $2 WHERE singleton`, [
+                cut,
+                signer.head(from.seq, from.hash, cut),
+              ]);
             }
             await client.query("COMMIT");
             return deleted;
@@ -201,7 +212,7 @@ export function createPostgresDecisionLog(
           await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
           try {
             const points = await allCheckpoints(client);
-            const head = headOf((await rows(client, `SELECT seq, hash, mac FROM ${q}.decision_head`, []))[0]);
+            const head = headOf((await rows(client, `SELECT ${HEAD} FROM ${q}.decision_head`, []))[0]);
             const page = async function* (): AsyncIterable<StoredRow> {
               let after = 0;
               for (;;) {

@@ -96,14 +96,15 @@ export const MIGRATIONS: readonly Migration[] = [
          hash text NOT NULL,
          mac text NOT NULL,
          at bigint NOT NULL)`,
-      // The chain's signed end. Its row lock serializes appenders on every replica, apart from
+      // The chain's signed end and floor (where pruning last cut). Its row lock serializes appenders on every replica, apart from
       // the revision counter, so auditing never waits for relationship writes.
       `CREATE TABLE {schema}.decision_head (
          singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
          seq bigint NOT NULL,
          hash text NOT NULL,
+         floor bigint NOT NULL,
          mac text NOT NULL)`,
-      `INSERT INTO {schema}.decision_head (seq, hash, mac) VALUES (0, '${"0".repeat(64)}', '')`,
+      `INSERT INTO {schema}.decision_head (seq, hash, floor, mac) VALUES (0, '${"0".repeat(64)}', 0, '')`,
     ],
   },
 ];

@@ -13,12 +13,13 @@ import {
   type DecisionQuery,
   type DecisionRecord,
   extendChain,
-  GENESIS_HASH,
   pruneCut,
   rowToDecision,
+  type SignedHead,
   type SignedPoint,
   type StoredDecision,
   type StoredRow,
+  trustedHead,
   verifyChain,
 } from "../decision-log.js";
 import { positiveInt } from "../write-checks.js";
@@ -42,11 +43,11 @@ export function createSqliteDecisionLog(
 ): DecisionLog {
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const s = {
-    head: db.prepare("SELECT seq, hash, mac FROM decision_head WHERE singleton = 1"),
+    head: db.prepare("SELECT seq, hash, floor, mac FROM decision_head WHERE singleton = 1"),
     insert: db.prepare(`INSERT INTO decisions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`),
     checkpoint: db.prepare("INSERT INTO decision_checkpoints (seq, hash, mac, at) VALUES (?, ?, ?, ?)"),
     setHead: db.prepare(
-      "INSERT INTO decision_head (singleton, seq, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+      "INSERT INTO decision_head (singleton, seq, hash, floor, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, floor = excluded.floor, mac = excluded.mac",
     ),
     checkpoints: db.prepare("SELECT seq, hash, mac, at FROM decision_checkpoints ORDER BY seq"),
     page: db.prepare(`SELECT ${COLUMNS} FROM decisions WHERE seq > ? ORDER BY seq LIMIT ?`).raw(),
@@ -55,23 +56,26 @@ export function createSqliteDecisionLog(
     deleteRows: db.prepare("DELETE FROM decisions WHERE seq <= ?"),
     deleteCheckpoints: db.prepare("DELETE FROM decision_checkpoints WHERE seq < ?"),
   };
-  const head = (): SignedPoint | undefined => s.head.get() as SignedPoint | undefined;
+  const head = (): SignedHead | undefined => s.head.get() as SignedHead | undefined;
 
   const append = db.transaction((records: readonly DecisionRecord[]): StoredDecision[] => {
-    const from = head() ?? { seq: 0, hash: GENESIS_HASH };
+    const from = trustedHead(head(), signer);
     const chain = extendChain(from, records, signer, checkpointEvery);
     for (const r of chain.rows) s.insert.run(r.seq, r.at, r.subject, r.body, r.prevHash, r.hash);
     const now = Date.now();
     for (const cp of chain.checkpoints) s.checkpoint.run(cp.seq, cp.hash, cp.mac, now);
-    if (chain.rows.length > 0) s.setHead.run(chain.head.seq, chain.head.hash, chain.head.mac);
+    if (chain.rows.length > 0)
+      s.setHead.run(chain.head.seq, chain.head.hash, chain.head.floor, chain.head.mac);
     return chain.rows.map(rowToDecision);
   });
 
   const prune = db.transaction((lastDropped: number): number => {
+    const from = trustedHead(head(), signer);
     const cut = pruneCut(s.checkpoints.all() as { seq: number }[], lastDropped);
-    if (cut === undefined) return 0;
+    if (cut === undefined || cut <= from.floor) return 0;
     const deleted = s.deleteRows.run(cut).changes;
     s.deleteCheckpoints.run(cut);
+    s.setHead.run(from.seq, from.hash, cut, signer.head(from.seq, from.hash, cut));
     return deleted;
   });
 

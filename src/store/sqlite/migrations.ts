@@ -105,11 +105,12 @@ export const MIGRATIONS: readonly Migration[] = [
         mac TEXT NOT NULL,
         at INTEGER NOT NULL
       );
-      -- The chain's signed end; one row once anything was appended.
+      -- The chain's signed end and floor (where pruning last cut); one row once anything was appended.
       CREATE TABLE decision_head (
         singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
         seq INTEGER NOT NULL,
         hash TEXT NOT NULL,
+        floor INTEGER NOT NULL,
         mac TEXT NOT NULL
       );
     `,
