@@ -16,6 +16,8 @@ export const REDACTED = "[redacted]";
  */
 export interface WithChain {
   readonly onBehalfOf?: readonly SubjectRef[];
+  /** `not-required`: the subject needs no grant of its own, the principal's and the delegation decide. */
+  readonly subjectGrants?: string;
 }
 
 /** What a transport may pass with a call's options so the record names the call and the caller. */
@@ -75,6 +77,7 @@ export interface DecisionFacts {
   readonly operation: string;
   readonly subject: SubjectRef;
   readonly chain: readonly SubjectRef[] | undefined;
+  readonly subjectGrants?: string | undefined;
   readonly resource: { readonly type: string; readonly id: string };
   readonly permission: string;
   readonly state: CheckState;
@@ -105,6 +108,7 @@ export function makeRecord(
   if (info?.requestId !== undefined) record.requestId = info.requestId;
   if (info?.caller !== undefined) record.caller = info.caller;
   if (facts.chain !== undefined) record.onBehalfOf = facts.chain.map(formatSubjectRef);
+  if (facts.subjectGrants !== undefined) record.subjectGrants = facts.subjectGrants;
   if (facts.missing.length > 0) record.missing = [...facts.missing];
   const caveats = caveatsOf(facts.explain);
   if (caveats !== undefined) record.caveats = caveats;
@@ -125,6 +129,7 @@ export function checkFacts(
     operation: "check",
     subject: request.subject,
     chain,
+    subjectGrants: (request as WithChain).subjectGrants,
     resource: request.resource,
     permission: request.permission,
     state: result.state,

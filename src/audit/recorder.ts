@@ -20,7 +20,7 @@ import { LatchError } from "../core/index.js";
 import type { CheckBulkRequest, CheckBulkResult, CheckRequest, RequestOptions } from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import { type DecisionLog, type DecisionRecord, groupCommit } from "../store/index.js";
-import { type AuditCallInfo, chainOf, checkFacts, makeRecord } from "./record.js";
+import { type AuditCallInfo, chainOf, checkFacts, makeRecord, type WithChain } from "./record.js";
 
 export type AuditPolicy = "all" | "agents" | "off";
 export type AuditMode = "async" | "sync";
@@ -208,6 +208,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         operation: "check-bulk",
         subject: item.subject,
         chain,
+        subjectGrants: (item as WithChain).subjectGrants ?? (request as WithChain).subjectGrants,
         resource: item.resource,
         permission: item.permission,
         state: answer.state,

@@ -42,6 +42,8 @@ export interface DecisionRecord {
   readonly subject: string;
   /** The principals the subject acted for, nearest first. */
   readonly onBehalfOf?: readonly string[];
+  /** How the subject's own grants counted, when the request said (`not-required`: delegated only). */
+  readonly subjectGrants?: string;
   readonly resource: string;
   readonly permission: string;
   readonly answer: DecisionAnswer;

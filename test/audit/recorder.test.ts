@@ -65,7 +65,12 @@ describe("audit recorder", () => {
     expect((await latch.decider.check(check("room:401", "user:alice"))).state).toBe("ALLOWED");
     expect(await records(latch)).toEqual([]);
     expect((await latch.decider.check(check("room:401", "user:carol"))).state).toBe("DENIED");
-    await latch.decider.check(check("room:401", "agent:calendar-bot-v2", { onBehalfOf: [alice] }));
+    await latch.decider.check(
+      check("room:401", "agent:calendar-bot-v2", {
+        onBehalfOf: [alice],
+        subjectGrants: "not-required",
+      } as never),
+    );
     const got = await records(latch);
     expect(got.map((r) => [r.subject, r.onBehalfOf, r.answer])).toEqual([
       ["user:carol", undefined, "DENIED"],
@@ -73,6 +78,7 @@ describe("audit recorder", () => {
     ]);
     expect(got[1]).toMatchObject({
       operation: "check",
+      subjectGrants: "not-required",
       resource: "room:401",
       permission: "reserve",
       consistency: "minimize-latency",
