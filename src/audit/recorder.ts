@@ -3,7 +3,8 @@
  * the decision in the datastore's decision log (store/decision-log.ts).
  *
  * What is recorded (`policy`): `all` decisions, or `agents` (the default): every decision whose
- * request acts for someone (`onBehalfOf`) and every DENIED one; `off` records nothing and adds no
+ * request acts for someone (`onBehalfOf`) and every DENIED one. A Check is one decision, each
+ * CheckBulk item one, and each resource a LookupResources finds one; `off` records nothing and adds no
  * decorator. A request without a chain, under `agents`, whose answer is not DENIED, costs one
  * branch after the answer: no clock, no record, no allocation of ours.
  *
@@ -16,8 +17,17 @@
  *   transaction (group commit). If the append fails the decision is refused with
  *   `audit/unavailable`: nothing is allowed that is not recorded.
  */
+
+import type { SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
-import type { CheckBulkRequest, CheckBulkResult, CheckRequest, RequestOptions } from "../engine/index.js";
+import type {
+  CheckBulkRequest,
+  CheckBulkResult,
+  CheckRequest,
+  LookupResourceResult,
+  LookupResourcesRequest,
+  RequestOptions,
+} from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import { type DecisionLog, type DecisionRecord, groupCommit } from "../store/index.js";
 import { type AuditCallInfo, chainOf, checkFacts, makeRecord, type WithChain } from "./record.js";
@@ -183,10 +193,56 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         return result;
       },
 
-      // Lookups are not recorded yet (see docs/audit.md).
-      lookupResources: (request, requestOptions) => next.lookupResources(request, requestOptions),
+      lookupResources(request, requestOptions) {
+        const chain = chainOf(request);
+        const results = next.lookupResources(request, requestOptions);
+        // A lookup's decisions are its results (there is no DENIED one), so `agents` records only
+        // lookups that act for someone.
+        if (!all && chain === undefined) return results;
+        return recordLookup(results, request, requestOptions, chain);
+      },
     };
   };
+
+  /**
+   * One record per resource found, as it streams: `sync` commits each before passing it on;
+   * `async` queues them in batches. A consumer that stops early records what it was given.
+   */
+  async function* recordLookup(
+    results: AsyncIterable<LookupResourceResult>,
+    request: LookupResourcesRequest,
+    options: RequestOptions | undefined,
+    chain: readonly SubjectRef[] | undefined,
+  ): AsyncIterable<LookupResourceResult> {
+    let pending: DecisionRecord[] = [];
+    const info = options as AuditCallInfo | undefined;
+    try {
+      for await (const found of results) {
+        const facts = {
+          operation: "lookup-resources",
+          subject: request.subject,
+          chain,
+          subjectGrants: (request as WithChain).subjectGrants,
+          resource: { type: request.resourceType, id: found.resourceId },
+          permission: request.permission,
+          state: found.state,
+          missing: found.missing,
+          context: request.context,
+          consistency: request.consistency,
+          revision: found.revision,
+        };
+        pending.push(makeRecord(facts, info, loggable, now()));
+        if (mode === "sync" || pending.length >= batchSize) {
+          const batch = pending;
+          pending = [];
+          await record(batch);
+        }
+        yield found;
+      }
+    } finally {
+      if (pending.length > 0) await record(pending);
+    }
+  }
 
   function bulkRecords(
     request: CheckBulkRequest,

@@ -118,6 +118,41 @@ describe("audit recorder", () => {
     ]);
   });
 
+  it("records each resource a lookup finds: with a chain under agents, always under all", async () => {
+    const { latch } = await open({ mode: "sync" });
+    await latch.store.write([
+      { operation: "touch", relationship: parseRelationship("room:403#booker@user:alice") },
+    ]);
+    const lookup = (extra: object) => ({
+      resourceType: "room",
+      permission: "reserve",
+      subject: alice,
+      ...extra,
+    });
+    const plain: string[] = [];
+    for await (const r of latch.decider.lookupResources(lookup({}))) plain.push(r.resourceId);
+    expect(plain).toEqual(["401", "403"]);
+    expect(await records(latch)).toEqual([]);
+    const found: string[] = [];
+    for await (const r of latch.decider.lookupResources(
+      lookup({ onBehalfOf: [{ type: "user", id: "zed" }] }),
+    )) {
+      found.push(r.resourceId);
+      break; // a consumer that stops early: what it was given is recorded
+    }
+    expect(found).toEqual(["401"]);
+    expect((await records(latch)).map((r) => [r.operation, r.resource, r.onBehalfOf, r.answer])).toEqual([
+      ["lookup-resources", "room:401", ["user:zed"], "ALLOWED"],
+    ]);
+
+    const every = await open({ mode: "async", policy: "all" });
+    for await (const _ of every.latch.decider.lookupResources(lookup({}))) {
+      // drain
+    }
+    await every.recorder.flush();
+    expect((await records(every.latch)).map((r) => r.resource)).toEqual(["room:401"]);
+  });
+
   it("sync: refuses the decision with audit/unavailable when it cannot be recorded", async () => {
     const errors: unknown[] = [];
     const failing: DecisionLog = {
