@@ -85,6 +85,13 @@ describe("what a latch command loads", () => {
     expect(run.packages).toContain("ipaddr.js");
   }, 60_000);
 
+  it("audit --help loads no store backend and no audit code: a subcommand loads them when it runs", () => {
+    const run = latch(["audit", "--help"]);
+    expect(run.stdout).toContain("verify");
+    expectLight(run);
+    expect(run.sources.filter((file) => file.startsWith("src/audit/"))).toEqual([]);
+  }, 60_000);
+
   it("check --db loads the SQLite backend (the recorder sees what a command does load)", () => {
     const db = join(dir, "check.db");
     const run = latch(["check", "document:x", "view", "user:y", "--db", db]);
