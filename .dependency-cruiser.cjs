@@ -2,6 +2,7 @@
  * Enforces the module direction of ARCHITECTURE.md:
  *   core <- conditions <- schema <- engine -> store (interface) <- store/sqlite, store/postgres
  *   engine <- service (transport-free: validation, consistency, paging, watch, the decision seam)
+ *   service <- audit (a decorator on the seam; the decision log is in the store interface)
  *   service <- open (openLatch: store, mirror, engine and seam wired once) <- server, client, cli
  *   server, client, cli, validation: the only places that wire concrete parts together.
  */
@@ -86,6 +87,20 @@ module.exports = {
       severity: "error",
       from: { path: "^src/(core|conditions|schema|engine|cache|store)/" },
       to: { path: "^src/service/" },
+    },
+    {
+      name: "audit-on-the-seam",
+      comment:
+        "the audit trail decorates the decision seam: it sees core, the engine's types, the service and the store interface; no backend, no transport",
+      severity: "error",
+      from: { path: "^src/audit/" },
+      to: { path: "^src/(?!core/|engine/|service/|audit/|store/[^/]+$)" },
+    },
+    {
+      name: "nothing-below-imports-the-audit-trail",
+      severity: "error",
+      from: { path: "^src/(core|conditions|schema|engine|cache|store|service)/" },
+      to: { path: "^src/audit/" },
     },
     {
       name: "open-wires-the-service",

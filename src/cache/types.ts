@@ -1,4 +1,8 @@
-/** The contract of the cache module: a bounded key/value cache with single-flight computation. */
+/**
+ * The contract of the cache module: a bounded key/value cache. It has no get-or-compute: each of
+ * the engine's caches decides itself when a value may be used (an expiration, a height against the
+ * depth left) and shares computations with its own deadlock rules (engine/dispatch/single-flight.ts).
+ */
 
 export interface CacheOptions<V> {
   /** Upper bound on the number of entries; the least recently used are evicted first. */
@@ -15,12 +19,10 @@ export interface CacheOptions<V> {
 }
 
 export interface CacheStats {
-  /** Lookups answered from the cache (`get` and `getOrCompute`). */
+  /** Lookups answered from the cache. */
   readonly hits: number;
-  /** Lookups that found nothing (a `getOrCompute` that joined an in-flight computation counts here too). */
+  /** Lookups that found nothing. */
   readonly misses: number;
-  /** `getOrCompute` calls that awaited a computation another caller had already started. */
-  readonly coalesced: number;
   readonly entries: number;
   readonly bytes: number;
 }
@@ -31,9 +33,4 @@ export interface Cache<V> {
   delete(key: string): void;
   clear(): void;
   stats(): CacheStats;
-  /**
-   * Returns the cached value, or computes it. Concurrent calls with the same key share one
-   * computation; a rejected computation is not cached, so the next call tries again.
-   */
-  getOrCompute(key: string, compute: () => Promise<V>): Promise<V>;
 }

@@ -3,6 +3,7 @@
  * the server and the client) that puts concrete parts together.
  */
 import { Command } from "commander";
+import { auditCommand } from "./commands/audit.js";
 import { benchCommand } from "./commands/bench.js";
 import { checkCommand } from "./commands/check.js";
 import { lookupCommand } from "./commands/lookup.js";
@@ -27,6 +28,7 @@ export function createProgram(): Command {
   program.addCommand(addRemoteSchemaCommands(schemaCommand()));
   program.addCommand(validateCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(auditCommand());
   program.addCommand(benchCommand());
   return program;
 }

@@ -1,7 +1,8 @@
-import { Duration, UnsignedInt } from "@marcbachmann/cel-js/evaluator";
+import type { Duration } from "@marcbachmann/cel-js/evaluator";
 import { clip, parseRfc3339 } from "../core/index.js";
 import { conditionError } from "./errors.js";
 import { IPAddress, parseIPAddress } from "./ip-address.js";
+import { celLibrary } from "./libraries.js";
 import { formatParameterType } from "./parameter-type.js";
 import type { ParameterType, ParameterTypes } from "./types.js";
 
@@ -22,7 +23,7 @@ function toBigInt(value: unknown): bigint | undefined {
   if (typeof value === "bigint") return value;
   if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : undefined;
   if (typeof value === "string" && INTEGER_TEXT.test(value)) return BigInt(value);
-  if (value instanceof UnsignedInt) return value.value;
+  if (value instanceof celLibrary().UnsignedInt) return value.value;
   return undefined;
 }
 
@@ -49,6 +50,7 @@ const NANOS_PER_UNIT: Readonly<Record<string, bigint>> = {
  * `duration()` and protobuf JSON accept. Returns undefined when the text is not one.
  */
 export function parseDuration(text: string): Duration | undefined {
+  const { Duration } = celLibrary();
   let rest = text;
   let negative = false;
   if (rest.startsWith("-") || rest.startsWith("+")) {
@@ -128,12 +130,14 @@ export function createConverter(type: ParameterType): Converter {
         const n = toBigInt(v);
         return n !== undefined && n >= MIN_INT && n <= MAX_INT ? n : fail(path, type, v);
       };
-    case "uint":
+    case "uint": {
+      const { UnsignedInt } = celLibrary();
       return (v, path, fail) => {
         if (v instanceof UnsignedInt) return v;
         const n = toBigInt(v);
         return n !== undefined && n >= 0n && n <= MAX_UINT ? new UnsignedInt(n) : fail(path, type, v);
       };
+    }
     case "double":
       return (v, path, fail) => {
         if (typeof v === "number") return v;
@@ -146,12 +150,14 @@ export function createConverter(type: ParameterType): Converter {
         const bytes = typeof v === "string" ? decodeBase64(v) : undefined;
         return bytes ?? fail(path, type, v);
       };
-    case "duration":
+    case "duration": {
+      const { Duration } = celLibrary();
       return (v, path, fail) => {
         if (v instanceof Duration) return v;
         const d = typeof v === "string" ? parseDuration(v) : undefined;
         return d ?? fail(path, type, v);
       };
+    }
     case "timestamp":
       return (v, path, fail) => {
         if (v instanceof Date) return Number.isNaN(v.getTime()) ? fail(path, type, v) : v;

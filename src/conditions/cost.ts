@@ -1,5 +1,6 @@
 import type { ASTNode } from "@marcbachmann/cel-js";
 import { isNode } from "./ast.js";
+import { re2Library } from "./libraries.js";
 import { compileRe2, re2Matches } from "./regex.js";
 
 /**
@@ -198,6 +199,8 @@ function chargeSize(operand: ASTNode): void {
 
 /** `text.matches(pattern)` with RE2, charged by size; a literal pattern is compiled once. */
 function replaceMatches(node: ASTNode, receiver: ASTNode, patternNode: ASTNode): void {
+  // Loaded at compile time, so that the first check with a request-supplied pattern does not wait.
+  re2Library();
   const literal =
     patternNode.op === "value" && typeof patternNode.args === "string" ? patternNode.args : undefined;
   internals(node).evaluate = (ev, _ast, ctx) => {

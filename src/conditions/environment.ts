@@ -1,6 +1,7 @@
-import { Environment } from "@marcbachmann/cel-js";
+import type { Environment } from "@marcbachmann/cel-js";
 import { clip } from "../core/index.js";
 import { IPAddress, parseIPAddress } from "./ip-address.js";
+import { celLibrary, ipaddrLibrary } from "./libraries.js";
 
 /**
  * The CEL environment every caveat starts from: the standard library plus SpiceDB's `ipaddress`
@@ -10,7 +11,9 @@ let base: Environment | undefined;
 
 export function baseEnvironment(): Environment {
   if (base !== undefined) return base;
-  base = new Environment()
+  // Loaded now, with the CEL library, so that no check pays for loading it (libraries.ts).
+  ipaddrLibrary();
+  base = new (celLibrary().Environment)()
     .registerType("ipaddress", IPAddress)
     .registerFunction("ipaddress.in_cidr(string): bool", (ip: IPAddress, cidr: string) => ip.inCidr(cidr))
     .registerFunction("ipaddress(string): ipaddress", (text: string) => {

@@ -1,5 +1,6 @@
-import ipaddr from "ipaddr.js";
+import type ipaddr from "ipaddr.js";
 import { clip } from "../core/index.js";
+import { ipaddrLibrary } from "./libraries.js";
 
 /**
  * The value of the `ipaddress` caveat type. Parsing is strict (four-part decimal IPv4, standard
@@ -30,6 +31,7 @@ export class IPAddress {
 }
 
 export function parseIPAddress(text: string): IPAddress | undefined {
+  const ipaddr = ipaddrLibrary();
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return new IPAddress(ipaddr.IPv4.parse(text));
   if (text.includes(":") && ipaddr.IPv6.isValid(text)) return new IPAddress(ipaddr.IPv6.parse(text));
   return undefined;
@@ -50,6 +52,7 @@ function parseCidr(text: string): Cidr | undefined {
 }
 
 function parseCidrUncached(text: string): Cidr | undefined {
+  const ipaddr = ipaddrLibrary();
   if (ipaddr.IPv4.isValidCIDRFourPartDecimal(text)) return ipaddr.IPv4.parseCIDR(text);
   if (text.includes(":") && ipaddr.IPv6.isValidCIDR(text)) return ipaddr.IPv6.parseCIDR(text);
   return undefined;

@@ -1,7 +1,7 @@
 import type { ASTNode, Environment, ParseResult } from "@marcbachmann/cel-js";
-import { serialize } from "@marcbachmann/cel-js";
 import { analyse } from "./ast.js";
 import { instrument } from "./cost.js";
+import { celLibrary } from "./libraries.js";
 
 /**
  * Partial evaluation for when some parameters are absent, as SpiceDB does it: the boolean skeleton
@@ -54,7 +54,7 @@ export function buildSkeleton(
         parameters,
         program: () => {
           if (program === undefined) {
-            program = env.parse(serialize(node));
+            program = env.parse(celLibrary().serialize(node));
             const checked = program.check();
             if (!checked.valid) throw checked.error;
             instrument(program.ast);

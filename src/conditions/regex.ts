@@ -1,5 +1,6 @@
-import { RE2JS } from "re2js";
+import type { RE2JS } from "re2js";
 import { clip } from "../core/index.js";
+import { re2Library } from "./libraries.js";
 
 /**
  * CEL's `matches` with RE2 semantics, as the CEL specification requires: linear-time matching, so a
@@ -16,7 +17,7 @@ export function compileRe2(pattern: string): RE2JS {
   if (hit !== undefined) return hit;
   let re: RE2JS;
   try {
-    re = RE2JS.compile(pattern);
+    re = re2Library().compile(pattern);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`invalid RE2 regular expression ${JSON.stringify(clip(pattern, 60))}: ${reason}`);

@@ -195,6 +195,12 @@ export const ErrorCodes = {
   /** internal: the PostgreSQL schema lacks its store identity. */
   StoreCorrupt: "store/corrupt",
 
+  // ---- the decision audit trail
+  /** unavailable: auditing is `sync` and the decision could not be recorded, so it was refused; retry. */
+  AuditUnavailable: "audit/unavailable",
+  /** invalid-argument: an audit option (policy, mode, queue size, retention) is not one Latch knows. */
+  AuditInvalidOption: "audit/invalid-option",
+
   // ---- validation files
   /** invalid-argument: a validation file (`latch validate`) is malformed. */
   ValidationInvalidFile: "validation/invalid-file",

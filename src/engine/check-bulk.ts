@@ -8,7 +8,6 @@ import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
 import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
 import { createCaveatEvaluator } from "./evaluate-caveats.js";
-import { resultKeyOf } from "./evaluator.js";
 import type { Member } from "./membership.js";
 import { COSTLY_ITEM, createPacer, type Pacer } from "./pacer.js";
 import type { Plan, PlanMember } from "./plan.js";
@@ -129,7 +128,6 @@ class BulkRun {
     const items = this.request.items;
     if (this.snapshot === undefined) return group.items.map((i) => items[i]!.resource.id);
     const deps = this.deps;
-    const shared = deps.shared;
     const subject = items[group.items[0]!]!.subject;
     const ids: string[] = [];
     let walk = this.walks.get(group.subjectKey);
@@ -151,11 +149,8 @@ class BulkRun {
         walk = deps.snapshotWalk(this.plan, this.revision, snapshot, subject, group.subjectKey);
         this.walks.set(group.subjectKey, walk);
       }
-      const key =
-        shared === undefined
-          ? undefined
-          : resultKeyOf(this.plan.id, this.revision, group.member, id, group.subjectKey);
-      const hit = deps.fits(key === undefined ? undefined : shared?.get(key, now));
+      const key = deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey);
+      const hit = key === undefined ? undefined : deps.recall(key, now);
       if (hit !== undefined) {
         if (hit.m !== undefined) members.set(id, hit.m);
         continue;

@@ -7,14 +7,22 @@
 import { createCache } from "../cache/index.js";
 import { type ContextLimits, LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { MemorySnapshot, Store } from "../store/index.js";
+import {
+  createDispatcher,
+  createRequestResults,
+  type Dispatcher,
+  recall,
+  remember,
+  type SharedResults,
+  subproblemKey,
+} from "./dispatch/index.js";
 import { mergeContext } from "./evaluate-caveats.js";
-import { dispatch } from "./evaluator.js";
+import { dispatch, evaluate } from "./evaluator.js";
 import type { LookupDeps } from "./lookup-context.js";
 import type { Member } from "./membership.js";
 import { buildMembershipIndex, type MembershipIndex, snapshotMembershipIndex } from "./membership-index.js";
 import type { Plan, PlanMember } from "./plan.js";
-import type { CachedResult, Flight, RequestContext, ResultStore, TraceNode } from "./request-context.js";
-import { createRequestResults, type SharedResults } from "./results.js";
+import type { CachedResult, RequestContext, ResultStore, TraceNode } from "./request-context.js";
 import type { Revisions } from "./revisions.js";
 import { SnapshotWalk, type WalkAnswer } from "./snapshot-walk.js";
 import type { Cancellation, CaveatTrace, CheckRequest } from "./types.js";
@@ -98,8 +106,8 @@ export class TopFlights {
 export class CheckDeps {
   /** Subproblems computed, for the engine's stats. */
   dispatches = 0;
-  /** Subproblem flights shared across plain requests (see flights.ts). */
-  private readonly flights = new Map<string, Flight>();
+  /** Every subproblem of every request goes through it: cache, single-flight, evaluator. */
+  readonly dispatcher: Dispatcher<RequestContext> = createDispatcher(evaluate);
   readonly topFlights = new TopFlights();
   readonly tokens: RevisionTokens;
 
@@ -141,7 +149,7 @@ export class CheckDeps {
       signal,
       now: Date.now(),
       dispatches: 0,
-      flights: shares ? this.flights : undefined,
+      dispatcher: this.dispatcher,
       state: shares ? { waitingOn: undefined } : undefined,
       membershipIndex: undefined,
     };
@@ -195,14 +203,28 @@ export class CheckDeps {
     const m = walk.check(member, id);
     if (m === undefined) return undefined;
     this.dispatches += walk.steps - steps;
-    if (key !== undefined && walk.height <= this.limits.maxDepth)
-      this.shared?.set(key, m === false ? undefined : m, walk.validUntil, walk.height);
+    if (key !== undefined && this.shared !== undefined && walk.height <= this.limits.maxDepth)
+      remember(this.shared, key, m === false ? undefined : m, walk.validUntil, walk.height);
     return m;
   }
 
-  /** A remembered answer at depth 1: only when its height fits (see walk-stack.ts). */
-  fits(hit: CachedResult | undefined): CachedResult | undefined {
-    return hit !== undefined && hit.height <= this.limits.maxDepth ? hit : undefined;
+  /** The checked object's key in the shared cache; undefined when the engine keeps none. */
+  topKey(
+    plan: Plan,
+    revision: Revision,
+    member: PlanMember,
+    id: string,
+    subjectKey: string,
+  ): string | undefined {
+    return this.shared === undefined ? undefined : subproblemKey(plan.id, revision, member, id, subjectKey);
+  }
+
+  /**
+   * A remembered answer for the checked object itself (depth 1, so all of `maxDepth` is left), read
+   * through the cache decorator before any request context is built.
+   */
+  recall(key: string, now: number): CachedResult | undefined {
+    return this.shared === undefined ? undefined : recall(this.shared, key, now, this.limits.maxDepth);
   }
 
   resultsFor(contextual: unknown): ResultStore {
@@ -249,6 +271,7 @@ export class CheckDeps {
       store: this.store,
       revisions: this.revisions,
       results: this.shared,
+      dispatcher: this.dispatcher,
       maxDepth: this.limits.maxDepth,
       maxCaveatCost: this.limits.maxCaveatCost,
       contextLimits: this.limits.contextLimits,

@@ -6,7 +6,6 @@
 import { LatchError } from "../core/index.js";
 import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
 import { type CaveatEvaluator, createCaveatEvaluator } from "./evaluate-caveats.js";
-import { resultKeyOf } from "./evaluator.js";
 import { toExplainNode } from "./explain.js";
 import type { Member } from "./membership.js";
 import type { Plan, PlanMember } from "./plan.js";
@@ -86,10 +85,9 @@ function plainMembership(
   signal: Cancellation | undefined,
   ctx: () => RequestContext,
 ): Member | undefined | Promise<Member | undefined> {
-  const shared = deps.shared;
   // A cached answer needs no request context at all (building one is most of a hit's cost).
-  const topKey = shared !== undefined ? resultKeyOf(plan.id, revision, member, id, subjectKey) : undefined;
-  const cachedTop = deps.fits(topKey === undefined ? undefined : shared?.get(topKey, Date.now()));
+  const topKey = deps.topKey(plan, revision, member, id, subjectKey);
+  const cachedTop = topKey === undefined ? undefined : deps.recall(topKey, Date.now());
   if (cachedTop !== undefined) return cachedTop.m;
   // Most checks are answered at once by the in-memory walk, when the store has one.
   const snapshot = deps.store.at(revision).snapshot?.();

@@ -9,8 +9,15 @@
  * ancestor is only valid on that path, so it is not cached; when the cut hit a sibling in the same
  * batch, the batch is recomputed id by id.
  */
-import { LatchError, type Relationship, type Revision } from "../core/index.js";
-import { OwnFlight, waitsFor } from "./flights.js";
+import { LatchError, type Relationship } from "../core/index.js";
+import {
+  type Dispatched,
+  type Dispatcher,
+  keyPrefix,
+  keySuffix,
+  narrow,
+  type Subproblem,
+} from "./dispatch/index.js";
 import { addMember, caveatOf, type Member, type Memberships, tooDeep } from "./membership.js";
 import {
   arrowDone,
@@ -31,22 +38,17 @@ import {
 } from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
-import type { FlightResult, RequestContext, TraceNode } from "./request-context.js";
+import type { RequestContext, TraceNode } from "./request-context.js";
 import { collect, type Out, pushTrace, type Traces, wrap } from "./traces.js";
 import { type Acc, type Origin, onStack, type Stack } from "./walk-stack.js";
 
-export function resultKeyOf(
-  planId: number,
-  revision: Revision,
-  member: PlanMember,
-  id: string,
-  subjectKey: string,
-): string {
-  return `${planId}|${revision}|${member.def.name}:${id}#${member.name}@${subjectKey}`;
-}
-
-/** Which of `ids` (objects of `member.def`) have `member` for the request's subject. */
-export async function dispatch(
+/**
+ * Which of `ids` (objects of `member.def`) have `member` for the request's subject. Makes the walk's
+ * own checks for each id (the subject itself, a cycle on its path, the depth limit), then asks the
+ * engine's dispatcher (dispatch/combined.ts: cache, single-flight, then `evaluate` below) for the
+ * rest. Not async itself: the dispatcher's promise is handed back as it is.
+ */
+export function dispatch(
   ctx: RequestContext,
   member: PlanMember,
   ids: readonly string[],
@@ -64,7 +66,9 @@ export async function dispatch(
   traceOnly = false,
 ): Promise<Out> {
   if (ctx.signal?.aborted) {
-    throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
+    return Promise.reject(
+      new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted"),
+    );
   }
   // `depth` numbers the frames of the path (cycle cuts point at it); `hops` is what the limit counts.
   const depth = stack === undefined ? 1 : stack.depth + 1;
@@ -75,167 +79,114 @@ export async function dispatch(
   const m: Memberships = new Map();
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
   const subject = ctx.subject;
-  const todo: string[] = [];
+  // The ids left for the dispatcher, copied only once one is answered here (most are not).
+  let todo: string[] | undefined;
   // Each id's key is built once here (prefix and suffix once per call) and handed on.
-  const pre = `${ctx.plan.id}|${ctx.revision}|${member.def.name}:`;
-  const suf = `#${member.name}@${ctx.subjectKey}`;
-  const keys: string[] = [];
-  for (const id of ids) {
+  const keyed = !ctx.explain;
+  const pre = keyed ? keyPrefix(ctx.plan.id, ctx.revision, member) : "";
+  const suf = keyed ? keySuffix(member, ctx.subjectKey) : "";
+  // Left empty when explaining: nothing is shared then.
+  const built: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
     if (isSelf(subject, member, id)) {
       m.set(id, true);
       pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
-      continue;
-    }
-    const cut = stack === undefined || traceOnly ? -1 : onStack(stack, member.label, id, neg, origin);
-    if (cut >= 0) {
-      if (cut < acc.minCut) acc.minCut = cut;
-      pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
-      continue;
-    }
-    if (tooFar) {
-      // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
-      // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
-      acc.deepest = Number.POSITIVE_INFINITY;
-      const deep = tooDeep(member.label, ctx.maxDepth);
-      m.set(id, deep);
-      pushTrace(t, id, {
-        label: `${member.def.name}:${id}#${member.name} (past the depth limit)`,
-        member: deep,
-      });
-      continue;
-    }
-    let key = "";
-    if (!ctx.explain) {
-      key = pre + id + suf;
-      // A remembered answer is only used where the depth left covers the height it needed.
-      const room = ctx.maxDepth - hops + 1;
-      const hit = ctx.results.get(key, ctx.now);
-      if (hit !== undefined && hit.height <= room) {
-        if (hit.m !== undefined) m.set(id, hit.m);
-        if (acc.deepest < hops + hit.height - 1) acc.deepest = hops + hit.height - 1;
+    } else {
+      let cut = -1;
+      try {
+        cut = stack === undefined || traceOnly ? -1 : onStack(stack, member.label, id, neg, origin);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (cut >= 0) {
+        if (cut < acc.minCut) acc.minCut = cut;
+        pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
+      } else if (tooFar) {
+        // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
+        // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
+        acc.deepest = Number.POSITIVE_INFINITY;
+        const deep = tooDeep(member.label, ctx.maxDepth);
+        m.set(id, deep);
+        pushTrace(t, id, {
+          label: `${member.def.name}:${id}#${member.name} (past the depth limit)`,
+          member: deep,
+        });
+      } else {
+        if (todo !== undefined) todo.push(id);
+        if (keyed) built.push(pre + id + suf);
         continue;
       }
-      const flight = hit === undefined ? ctx.flights?.get(key) : undefined;
-      if (flight !== undefined && ctx.state !== undefined && !waitsFor(flight.owner, ctx.state)) {
-        ctx.state.waitingOn = flight.owner;
-        let shared: FlightResult;
-        try {
-          shared = await flight.wait(id);
-        } finally {
-          ctx.state.waitingOn = undefined;
-        }
-        if (shared !== null && shared.height <= room) {
-          if (shared.m !== undefined) m.set(id, shared.m);
-          if (shared.until < acc.validUntil) acc.validUntil = shared.until;
-          if (acc.deepest < hops + shared.height - 1) acc.deepest = hops + shared.height - 1;
-          continue;
-        }
-      }
     }
-    todo.push(id);
-    keys.push(key);
+    todo ??= ids.slice(0, i);
   }
-  if (todo.length === 0) return { m, t };
-  let unique = todo;
-  let uniqueKeys = keys;
-  if (todo.length > 1) {
-    const seen = new Set<string>();
-    unique = [];
-    uniqueKeys = [];
-    for (let i = 0; i < todo.length; i++) {
-      const id = todo[i]!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      unique.push(id);
-      uniqueKeys.push(keys[i]!);
-    }
+  let asked: readonly string[] = todo ?? ids;
+  let keys: readonly string[] = built;
+  if (asked.length === 0) return Promise.resolve({ m, t });
+  const once = asked.length > 1 ? withoutRepeats(asked, keys) : undefined;
+  if (once !== undefined) {
+    asked = once.ids;
+    keys = once.keys;
   }
-  const flights = ctx.explain ? undefined : ctx.flights;
-  if (flights === undefined || ctx.state === undefined) {
-    await computeInto(ctx, member, unique, stack, depth, hops, acc, m, t, neg, origin, uniqueKeys, traceOnly);
-    return { m, t };
-  }
-  // Single-flight: others asking the same subproblems meanwhile wait for these answers.
-  const flight = new OwnFlight(ctx.state);
-  const owned: string[] = [];
-  for (const key of uniqueKeys) {
-    if (flights.has(key)) continue;
-    flights.set(key, flight);
-    owned.push(key);
-  }
-  let done: Computed | undefined;
-  try {
-    done = await computeInto(
-      ctx,
-      member,
-      unique,
-      stack,
-      depth,
-      hops,
-      acc,
-      m,
-      t,
-      neg,
-      origin,
-      uniqueKeys,
-      traceOnly,
-    );
-  } finally {
-    for (const key of owned) flights.delete(key);
-    flight.settle((id) =>
-      done?.cacheable ? { m: m.get(id), until: done.until, height: done.height } : null,
-    );
-  }
-  return { m, t };
+  return ctx.dispatcher.dispatch({
+    ctx,
+    member,
+    ids: asked,
+    keys,
+    stack,
+    depth,
+    hops,
+    neg,
+    origin,
+    traceOnly,
+    m,
+    t,
+    acc,
+  });
 }
 
-async function computeInto(
-  ctx: RequestContext,
-  member: PlanMember,
+/** `ids` with each id once (and their keys, when there are any); undefined when none repeats. */
+function withoutRepeats(
   ids: readonly string[],
-  stack: Stack | undefined,
-  depth: number,
-  hops: number,
-  acc: Acc,
-  m: Memberships,
-  t: Traces | undefined,
-  neg: number,
-  origin: Origin | undefined,
-  /** The result key of each of `ids` (same order); empty when explaining (nothing is cached). */
   keys: readonly string[],
-  traceOnly = false,
-): Promise<Computed> {
+): { ids: string[]; keys: readonly string[] } | undefined {
+  const seen = new Set(ids);
+  if (seen.size === ids.length) return undefined;
+  const once: string[] = [];
+  const onceKeys: string[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (!seen.delete(id)) continue;
+    once.push(id);
+    if (keys.length > 0) onceKeys.push(keys[i]!);
+  }
+  return { ids: once, keys: keys.length > 0 ? onceKeys : keys };
+}
+
+/** The local dispatcher, innermost of the engine's (see dispatch/combined.ts): walks the member's node. */
+export const evaluate: Dispatcher<RequestContext> = { dispatch: computeInto };
+
+async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
+  const { ctx, member, ids, stack, depth, hops, acc, m, t, neg, origin, traceOnly } = p;
   // A label no member has, for a frame that must never be found as a cycle (see dispatch).
   const label = traceOnly ? `${member.label} (explaining)` : member.label;
   const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
   if (sub.minCut === depth && ids.length > 1) {
-    // A cut may have hit a sibling rather than an ancestor: redo each id on its own path.
-    let all: Computed = { cacheable: true, until: Number.POSITIVE_INFINITY, height: 1 };
+    // A cut may have hit a sibling rather than an ancestor: ask each id again on its own path,
+    // through the dispatcher, which keeps and shares each answer on its own. The batch as a whole
+    // is then not handed on (its waiters compute theirs).
+    let until = Number.POSITIVE_INFINITY;
+    let height = 1;
     for (let i = 0; i < ids.length; i++) {
-      const one = await computeInto(
-        ctx,
-        member,
-        [ids[i]!],
-        stack,
-        depth,
-        hops,
-        acc,
-        m,
-        t,
-        neg,
-        origin,
-        [keys[i]!],
-        traceOnly,
+      const one = await ctx.dispatcher.dispatch(
+        narrow(p, [ids[i]!], p.keys.length === 0 ? p.keys : [p.keys[i]!]),
       );
-      all = {
-        cacheable: all.cacheable && one.cacheable,
-        until: Math.min(all.until, one.until),
-        height: Math.max(all.height, one.height),
-      };
+      if (one.until < until) until = one.until;
+      if (one.height > height) height = one.height;
     }
-    return all;
+    return { m, t, ids, keys: p.keys, cacheable: false, until, height };
   }
   if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
   if (sub.deepest > acc.deepest) acc.deepest = sub.deepest;
@@ -247,7 +198,6 @@ async function computeInto(
     const id = ids[i]!;
     const r = out.m.get(id);
     if (r !== undefined) m.set(id, r);
-    if (cacheable) ctx.results.set(keys[i]!, r, sub.validUntil, height);
     if (t !== undefined) {
       const children = out.t?.get(id);
       pushTrace(t, id, {
@@ -257,14 +207,7 @@ async function computeInto(
       });
     }
   }
-  return { cacheable, until: sub.validUntil, height };
-}
-
-interface Computed {
-  readonly cacheable: boolean;
-  readonly until: number;
-  /** Dispatch hops the frame's answers needed, counting the frame itself. */
-  readonly height: number;
+  return { m, t, ids, keys: p.keys, cacheable, until: sub.validUntil, height };
 }
 
 /**

@@ -4,9 +4,9 @@
  */
 import { type ContextLimits, clip, LatchError, type Revision, type SubjectRef } from "../core/index.js";
 import type { Store } from "../store/index.js";
+import { createRequestResults, type Dispatcher } from "./dispatch/index.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore } from "./request-context.js";
-import { createRequestResults } from "./results.js";
 import type { Revisions } from "./revisions.js";
 import type { Cancellation } from "./types.js";
 import type { Acc } from "./walk-stack.js";
@@ -16,6 +16,8 @@ export interface LookupDeps {
   readonly revisions: Revisions;
   /** The engine's shared subproblem cache; a per-request map when absent. */
   readonly results: ResultStore | undefined;
+  /** The engine's dispatcher (dispatch/combined.ts). */
+  readonly dispatcher: Dispatcher<RequestContext>;
   readonly maxDepth: number;
   /** Cost budget of one caveat evaluation (the conditions' default when undefined). */
   readonly maxCaveatCost?: number | undefined;
@@ -64,6 +66,7 @@ export function createLookupContext(
     signal,
     now: Date.now(),
     dispatches: 0,
+    dispatcher: deps.dispatcher,
   };
 }
 

@@ -1,6 +1,15 @@
 /** Explanation traces gathered while walking, by resource id (only when a request asks to explain). */
-import type { Memberships } from "./membership.js";
-import type { TraceNode } from "./request-context.js";
+import type { CaveatLeaf, Member, Memberships } from "./membership.js";
+
+/** An explanation node before its caveats are evaluated. */
+export interface TraceNode {
+  readonly label: string;
+  readonly member: Member | undefined;
+  readonly children?: readonly TraceNode[];
+  /** The caveat of the relationship this node stands for. */
+  readonly caveat?: CaveatLeaf;
+  readonly cached?: boolean;
+}
 
 export type Traces = Map<string, TraceNode[]>;
 

@@ -7,16 +7,17 @@
  * the server of `bench/grpc-bench.ts`). These two functions handle only the common shape of
  * these two messages and hand everything else to protobuf-es, so protobuf-es stays the
  * definition of the format:
- * - a request with only resource, permission, subject and with_tracing, each at most once, with
- *   single-byte tags and valid UTF-8: read here; anything else (consistency, context, contextual
- *   relationships, an unknown or repeated field, a malformed or truncated message) goes to
- *   `fromBinary`, which decodes it or throws as it always did;
+ * - a request with only resource, permission, subject, context and with_tracing, each at most once
+ *   (context any number of times), with single-byte tags and valid UTF-8: read here, the context by
+ *   struct-codec.ts; anything else (consistency, contextual relationships, an unknown or repeated
+ *   field, a malformed or truncated message) goes to request-decoder.ts (protobuf-es but for the
+ *   contexts), which decodes it or throws as `fromBinary` always did;
  * - a response without a debug trace or unknown fields: written here; else `toBinary`.
  * test/server/check-permission-codec.test.ts checks both against protobuf-es on generated
  * messages (same message, same bytes).
  */
 import { isUtf8 } from "node:buffer";
-import { type DescField, type DescMessage, fromBinary, ScalarType, toBinary } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type JsonObject, ScalarType, toBinary } from "@bufbuild/protobuf";
 import {
   type ObjectReference,
   ObjectReferenceSchema,
@@ -32,6 +33,8 @@ import {
   CheckPermissionResponseSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
 import { asBuffer, type ServerCodec } from "./grpc-definition.js";
+import { requestDecoder } from "./request-decoder.js";
+import { type ContextDecodeLimits, ContextReader, DEFAULT_CONTEXT_DECODE_LIMITS } from "./struct-codec.js";
 
 // Wire types of the fields read here: length-delimited and varint.
 const LEN = 2;
@@ -70,6 +73,7 @@ const SUBJECT_RELATION = tagOf(SubjectReferenceSchema, "optionalRelation");
 const REQUEST_RESOURCE = tagOf(CheckPermissionRequestSchema, "resource");
 const REQUEST_PERMISSION = tagOf(CheckPermissionRequestSchema, "permission");
 const REQUEST_SUBJECT = tagOf(CheckPermissionRequestSchema, "subject");
+const REQUEST_CONTEXT = tagOf(CheckPermissionRequestSchema, "context");
 const REQUEST_WITH_TRACING = tagOf(CheckPermissionRequestSchema, "withTracing");
 const RESPONSE_CHECKED_AT = tagOf(CheckPermissionResponseSchema, "checkedAt");
 const RESPONSE_PERMISSIONSHIP = tagOf(CheckPermissionResponseSchema, "permissionship");
@@ -174,7 +178,7 @@ function readSubjectReference(r: Reader, end: number): SubjectReference {
   return msg;
 }
 
-function readRequest(buf: Buffer): CheckPermissionRequest {
+function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionRequest {
   // The same properties, in the same order, as protobuf-es's decoded message.
   const msg: CheckPermissionRequest = {
     $typeName: "latch.v1.CheckPermissionRequest",
@@ -188,9 +192,17 @@ function readRequest(buf: Buffer): CheckPermissionRequest {
   const r = new Reader(buf, 0);
   const end = buf.length;
   let seen = 0;
+  let contexts: ContextReader | undefined;
   while (r.pos < end) {
     const t = buf[r.pos++]!;
-    if (t === REQUEST_RESOURCE && (seen & 2) === 0) {
+    if (t === REQUEST_CONTEXT) {
+      // As protobuf-es reads it, a second occurrence merging into the first; and where protobuf-es
+      // would go on after it (past its length, if its bytes say so).
+      contexts ??= new ContextReader(buf, limits);
+      const context: JsonObject = msg.context ?? {};
+      msg.context = context;
+      r.pos = contexts.readLengthDelimitedStruct(r.pos, context, 1);
+    } else if (t === REQUEST_RESOURCE && (seen & 2) === 0) {
       seen |= 2;
       const stop = r.span(end);
       msg.resource = readObjectReference(r, stop);
@@ -209,14 +221,22 @@ function readRequest(buf: Buffer): CheckPermissionRequest {
   return msg;
 }
 
-/** Decodes a CheckPermissionRequest exactly as `fromBinary` does (or by it). */
-export function decodeCheckPermissionRequest(bytes: Uint8Array): CheckPermissionRequest {
+const decodeOthers = requestDecoder(CheckPermissionRequestSchema);
+
+/**
+ * Decodes a CheckPermissionRequest exactly as `fromBinary` does (or by request-decoder.ts), but for
+ * a context past `limits` (a typed error).
+ */
+export function decodeCheckPermissionRequest(
+  bytes: Uint8Array,
+  limits: ContextDecodeLimits = DEFAULT_CONTEXT_DECODE_LIMITS,
+): CheckPermissionRequest {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
-    return readRequest(buf);
+    return readRequest(buf, limits);
   } catch (error) {
     if (error !== NOT_HANDLED) throw error;
-    return fromBinary(CheckPermissionRequestSchema, bytes);
+    return decodeOthers(buf, limits);
   }
 }
 

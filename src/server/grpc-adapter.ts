@@ -11,13 +11,7 @@
  * `request/malformed`), not grpc-js's INTERNAL.
  */
 import { randomUUID } from "node:crypto";
-import {
-  create,
-  type DescMessage,
-  fromBinary,
-  type MessageInitShape,
-  type MessageShape,
-} from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import {
   type handleClientStreamingCall,
@@ -35,6 +29,12 @@ import type { Logger } from "pino";
 import { DEFAULT_CONTEXT_LIMITS, LatchError } from "../core/index.js";
 import { toWireError } from "./errors.js";
 import type { ServerCodec } from "./grpc-definition.js";
+import { requestDecoder } from "./request-decoder.js";
+import {
+  type ContextDecodeLimits,
+  DEFAULT_CONTEXT_DECODE_LIMITS,
+  tooManyContextValues,
+} from "./struct-codec.js";
 import { countContextValues } from "./wire-scan.js";
 
 export interface CallContext {
@@ -336,35 +336,25 @@ function methodIo(
   codec: ServerCodec | undefined,
   maxContextValues: number,
 ): MethodIo {
-  const read = codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(input, bytes));
+  // Caveat contexts are read by struct-codec.ts, within the limits (typed errors), the rest by
+  // protobuf-es (request-decoder.ts) or the method's own codec.
+  const read = codec?.decodeRequest ?? requestDecoder(input);
+  const limits: ContextDecodeLimits = { ...DEFAULT_CONTEXT_DECODE_LIMITS, maxValues: maxContextValues };
   // A context value takes at least two bytes on the wire: a smaller message cannot be over.
   const scanFrom = 2 * maxContextValues;
   return {
     output,
     decode(bytes) {
       if (bytes.length > scanFrom && countContextValues(input, bytes, maxContextValues) > maxContextValues) {
-        throw new LatchError(
-          "request/context-too-large",
-          "invalid-argument",
-          `the request holds more than ${maxContextValues} caveat context values in all (object keys and list elements of every context): send fewer items per request, or smaller contexts`,
-          { field: "context", limit: maxContextValues },
-        );
+        throw tooManyContextValues(maxContextValues);
       }
       try {
-        return read(bytes);
+        return read(bytes, limits);
       } catch (error) {
-        // protobuf-es says what it found ("premature EOF", "invalid wire type 7 @ 3"): short, and
-        // about the bytes only, never about Latch.
+        if (error instanceof LatchError) throw error;
+        // protobuf-es (or struct-codec.ts, in its words) says what it found ("premature EOF",
+        // "invalid wire type 7 @ 3"): short, and about the bytes only, never about Latch.
         const reason = error instanceof Error ? error.message.slice(0, 200) : "cannot be decoded";
-        // It stops at 100 levels of nested messages; only a Struct context nests that deep here.
-        if (/recursion depth/.test(reason) && /google\.protobuf\.(Struct|Value|ListValue)/.test(reason)) {
-          throw new LatchError(
-            "request/context-too-deep",
-            "invalid-argument",
-            `context is too deep (${reason}): a caveat context may nest at most ${DEFAULT_CONTEXT_LIMITS.maxDepth} levels`,
-            { field: "context" },
-          );
-        }
         throw new LatchError(
           MALFORMED,
           "invalid-argument",

@@ -6,6 +6,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import type { ContextDecodeLimits } from "./struct-codec.js";
 
 /** A Buffer over the encoded bytes: toBinary's array is ours alone, so it need not be copied. */
 export function asBuffer(bytes: Uint8Array): Buffer {
@@ -17,7 +18,8 @@ export function asBuffer(bytes: Uint8Array): Buffer {
  * visible cost (check-permission-codec.ts); it must give what fromBinary and toBinary give.
  */
 export interface ServerCodec {
-  readonly decodeRequest: (bytes: Buffer) => unknown;
+  /** Caveat contexts past `limits` are refused while decoding (struct-codec.ts). */
+  readonly decodeRequest: (bytes: Buffer, limits?: ContextDecodeLimits) => unknown;
   readonly encodeResponse: (message: never) => Buffer;
 }
 

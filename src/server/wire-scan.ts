@@ -7,6 +7,10 @@
  * ours could look at it. This walk reads only tags and lengths (no allocation, no strings), skips
  * every field that is not a message, and stops as soon as the budget is passed, so a request over
  * the limit is refused after a scan instead of a decode.
+ *
+ * Contexts are now read by struct-codec.ts, which holds a request to the same budget as it reads;
+ * the scan still refuses before anything is decoded, and it counts the contexts that protobuf-es
+ * itself decodes (an odd encoding that request-decoder.ts leaves to it).
  */
 import type { DescMessage } from "@bufbuild/protobuf";
 
@@ -73,12 +77,10 @@ export function countContextValues(desc: DescMessage, bytes: Uint8Array, budget:
       if (b < 0x80) break;
     }
     const wireType = tag & 7;
-    if (wireType === 0) {
-      while (pos < end && bytes[pos]! >= 0x80) pos++;
-      pos++;
-    } else if (wireType === 1) pos += 8;
-    else if (wireType === 5) pos += 4;
-    else if (wireType === 2) {
+    const nested = nestedOf(types[types.length - 1]!).get(tag >>> 3);
+    // protobuf-es reads a message field as length-delimited whatever its wire type says: so does
+    // the count, or a context sent with another wire type would be decoded without being counted.
+    if (wireType === 2 || (nested !== undefined && wireType <= 5)) {
       let length = 0;
       for (let shift = 0; ; shift += 7) {
         if (pos >= end || shift > 28) return count;
@@ -88,14 +90,18 @@ export function countContextValues(desc: DescMessage, bytes: Uint8Array, budget:
       }
       const stop = pos + length;
       if (stop > end) return count;
-      const nested = nestedOf(types[types.length - 1]!).get(tag >>> 3);
       if (nested === undefined || types.length >= MAX_DEPTH) pos = stop;
       else {
         if (nested.typeName === VALUE && ++count > budget) return count;
         types.push(nested);
         ends.push(stop);
       }
-    } else return count;
+    } else if (wireType === 0) {
+      while (pos < end && bytes[pos]! >= 0x80) pos++;
+      pos++;
+    } else if (wireType === 1) pos += 8;
+    else if (wireType === 5) pos += 4;
+    else return count;
   }
   return count;
 }

@@ -17,6 +17,7 @@ export function delegateStore(inner: Store): Store {
     changesSince: (after, limit) => inner.changesSince(after, limit),
     importRelationships: (relationships, options) => inner.importRelationships(relationships, options),
     sweepExpired: (limit) => inner.sweepExpired(limit),
+    decisions: inner.decisions,
     encodeRevision: (revision) => inner.encodeRevision(revision),
     decodeRevision: (token) => inner.decodeRevision(token),
     close: () => inner.close(),

@@ -1,4 +1,5 @@
 export * from "./cursor.js";
+export * from "./decision-log.js";
 export * from "./delegate.js";
 export * from "./errors.js";
 export * from "./orphans.js";

@@ -3,6 +3,7 @@
  * implement it alike; one conformance suite (`test/store/*.case.ts`) runs against every backend.
  */
 import type { Relationship, Revision } from "../core/index.js";
+import type { DecisionLog } from "./decision-log.js";
 
 export interface SubjectFilter {
   readonly type: string;
@@ -140,6 +141,9 @@ export interface Store {
 
   /** Deletes up to `limit` expired relationships; returns how many. Safe to call concurrently. */
   sweepExpired(limit?: number): Promise<number>;
+
+  /** The decision audit trail, a hash chain in the same datastore (see decision-log.ts). */
+  readonly decisions: DecisionLog;
 
   /** Opaque, tamper-evident token for a revision of this store. */
   encodeRevision(revision: Revision): string;

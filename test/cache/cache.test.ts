@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createCache, estimateSize } from "../../src/cache/index.js";
 
-/** A promise whose settlement the test controls. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 describe("createCache", () => {
   it("stores, reads, deletes and clears", () => {
     const cache = createCache<number>({ maxEntries: 10 });
@@ -81,14 +70,15 @@ describe("createCache", () => {
     expect(cache.get("k0")).toBeUndefined();
   });
 
-  it("counts hits and misses", async () => {
+  it("counts hits and misses", () => {
     const cache = createCache<number>({ maxEntries: 10 });
     cache.get("a");
     cache.set("a", 1);
     cache.get("a");
     cache.get("a");
-    await cache.getOrCompute("a", async () => 2);
-    await cache.getOrCompute("b", async () => 3);
+    cache.get("a");
+    cache.get("b");
+    cache.set("b", 3);
     expect(cache.stats()).toMatchObject({ hits: 3, misses: 2, entries: 2 });
   });
 
@@ -98,68 +88,6 @@ describe("createCache", () => {
     expect(cache.get("a")).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(cache.get("a")).toBeUndefined();
-  });
-
-  it("computes concurrent identical keys once", async () => {
-    const cache = createCache<string>({ maxEntries: 10 });
-    const gate = deferred<string>();
-    let calls = 0;
-    const compute = () => {
-      calls++;
-      return gate.promise;
-    };
-    const first = cache.getOrCompute("k", compute);
-    const second = cache.getOrCompute("k", compute);
-    const other = cache.getOrCompute("other", async () => "O");
-    gate.resolve("V");
-    expect(await Promise.all([first, second, other])).toEqual(["V", "V", "O"]);
-    expect(calls).toBe(1);
-    expect(cache.stats().coalesced).toBe(1);
-    expect(await cache.getOrCompute("k", compute)).toBe("V");
-    expect(calls).toBe(1);
-  });
-
-  it("does not cache a rejected computation, and every waiter sees the rejection", async () => {
-    const cache = createCache<string>({ maxEntries: 10 });
-    const gate = deferred<string>();
-    const first = cache.getOrCompute("k", () => gate.promise);
-    const second = cache.getOrCompute("k", () => Promise.resolve("never"));
-    gate.reject(new Error("boom"));
-    await expect(first).rejects.toThrow("boom");
-    await expect(second).rejects.toThrow("boom");
-    expect(cache.get("k")).toBeUndefined();
-    expect(await cache.getOrCompute("k", async () => "retry")).toBe("retry");
-    expect(cache.get("k")).toBe("retry");
-  });
-
-  it("turns a synchronous throw of compute into a rejection", async () => {
-    const cache = createCache<string>({ maxEntries: 10 });
-    await expect(
-      cache.getOrCompute("k", () => {
-        throw new Error("sync");
-      }),
-    ).rejects.toThrow("sync");
-    expect(await cache.getOrCompute("k", async () => "ok")).toBe("ok");
-  });
-
-  it("does not store a computation that a delete or clear overtook", async () => {
-    const cache = createCache<string>({ maxEntries: 10 });
-    const gate = deferred<string>();
-    const pending = cache.getOrCompute("k", () => gate.promise);
-    cache.delete("k");
-    // A caller after the delete must not join the stale computation.
-    const fresh = cache.getOrCompute("k", async () => "fresh");
-    gate.resolve("stale");
-    expect(await pending).toBe("stale");
-    expect(await fresh).toBe("fresh");
-    expect(cache.get("k")).toBe("fresh");
-
-    const gate2 = deferred<string>();
-    const pending2 = cache.getOrCompute("j", () => gate2.promise);
-    cache.clear();
-    gate2.resolve("stale");
-    await pending2;
-    expect(cache.get("j")).toBeUndefined();
   });
 
   it("rejects nonsense bounds", () => {

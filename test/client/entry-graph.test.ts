@@ -14,12 +14,20 @@ function loadedPackages(entry: string): string[] {
 }
 
 const SERVER_ONLY = ["@grpc/grpc-js", "@grpc/reflection", "grpc-health-check", "pino", "prom-client"];
+/** Loaded when the first caveat is compiled (src/conditions/libraries.ts), not on import. */
+const CAVEAT_LIBRARIES = ["@marcbachmann/cel-js", "re2js", "ipaddr.js"];
 
 describe("entry points", () => {
   it("latch/embedded loads no gRPC, reflection, health, logging or metrics package", () => {
     const loaded = loadedPackages("src/client/embedded-entry.ts");
     expect(loaded).toContain("better-sqlite3");
     for (const name of SERVER_ONLY) expect(loaded).not.toContain(name);
+  });
+
+  it("latch/embedded loads no protobuf runtime (so no generated code) and no caveat library", () => {
+    const loaded = loadedPackages("src/client/embedded-entry.ts");
+    expect(loaded).toContain("lru-cache");
+    for (const name of ["@bufbuild/protobuf", ...CAVEAT_LIBRARIES]) expect(loaded).not.toContain(name);
   });
 
   it("latch/client loads grpc-js but neither SQLite nor the server's logging and metrics", () => {

@@ -172,6 +172,26 @@ for (const snapshots of [false, true]) {
         expect((await check(engine, "document:h", "view", "user:brief")).state).toBe("DENIED");
       });
 
+      it("keeps a cached subproblem's expiration in the answers built on it", async () => {
+        vi.useFakeTimers({ toFake: ["Date"] });
+        onTestFinished(() => {
+          vi.useRealTimers();
+        });
+        const start = Date.parse("2030-01-01T00:00:00Z");
+        vi.setSystemTime(start);
+        const soon = new Date(start + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+        const { engine } = await setup([
+          `group:g#member@user:u[expiration:${soon}]`,
+          "folder:f#viewer@group:g#member",
+          "document:d#parent@folder:f",
+        ]);
+        // The folder's answer is cached first; the document's is then built on that cached answer.
+        expect((await check(engine, "folder:f", "view", "user:u")).state).toBe("ALLOWED");
+        expect((await check(engine, "document:d", "view", "user:u")).state).toBe("ALLOWED");
+        vi.setSystemTime(start + 60_001);
+        expect((await check(engine, "document:d", "view", "user:u")).state).toBe("DENIED");
+      });
+
       it("rejects unknown types, permissions and wildcard subjects as invalid arguments", async () => {
         const { engine } = await setup([]);
         expect(await errorOf(check(engine, "nope:d", "view", "user:a"))).toEqual({

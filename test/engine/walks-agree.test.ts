@@ -25,9 +25,9 @@ import {
   type SubjectRef,
 } from "../../src/core/index.js";
 import { CheckDeps } from "../../src/engine/check-deps.js";
+import { createRequestResults } from "../../src/engine/dispatch/index.js";
 import { type CaveatExpr, type Member, TOO_DEEP } from "../../src/engine/membership.js";
 import type { Plan, PlanMember } from "../../src/engine/plan.js";
-import { createRequestResults } from "../../src/engine/results.js";
 import { createRevisions } from "../../src/engine/revisions.js";
 import { createMemoryStore, type MemoryStore } from "./memory-store.js";
 import { propertyRuns, type Scenario, scenarioArb, TYPES, USERS } from "./random-scenarios.js";

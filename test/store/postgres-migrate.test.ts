@@ -2,6 +2,7 @@
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { migrateCommand } from "../../src/cli/commands/migrate.js";
 import { POSTGRES_SCHEMA_VERSION } from "../../src/store/postgres/index.js";
+import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { admin, PG_SKIP_REASON, PG_URL, SchemaTracker } from "./fixtures/pg-setup.js";
 
 if (PG_URL === undefined) console.info(PG_SKIP_REASON);
@@ -40,11 +41,13 @@ describe.skipIf(PG_URL === undefined)("latch migrate (PostgreSQL)", () => {
     const schema = schemas.next();
     const first = await runMigrate(["--datastore", PG_URL as string, "--pg-schema", schema]);
     expect(first.exitCode).toBeUndefined();
-    expect(first.out).toContain(`applied migration(s) 1; now at ${POSTGRES_SCHEMA_VERSION}`);
+    expect(first.out).toContain(
+      `applied migration(s) ${MIGRATIONS.map((m) => m.version).join(", ")}; now at ${POSTGRES_SCHEMA_VERSION}`,
+    );
     const versions = await admin((c) =>
       c.query(`SELECT version FROM "${schema}".latch_migrations ORDER BY version`),
     );
-    expect(versions.rows.map((r) => r.version)).toEqual([1]);
+    expect(versions.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     const second = await runMigrate(["--datastore", PG_URL as string, "--pg-schema", schema]);
     expect(second.out).toContain(`already at migration ${POSTGRES_SCHEMA_VERSION}`);
   });

@@ -4,6 +4,7 @@
  */
 import { describe } from "vitest";
 import type { Store } from "../../src/store/index.js";
+import { decisionCases } from "./conformance/decisions.js";
 import { historyCases } from "./conformance/history.js";
 import { readCases } from "./conformance/reads.js";
 import { writeCases } from "./conformance/writes.js";
@@ -13,5 +14,6 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
     describe("writes", () => writeCases(factory));
     describe("reads", () => readCases(factory));
     describe("history", () => historyCases(factory));
+    describe("decisions", () => decisionCases(factory));
   });
 }

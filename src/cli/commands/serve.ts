@@ -17,12 +17,13 @@ import { parseDelegationPermissions } from "../delegation-flags.js";
  * no other command needs (and `latch --version` should not wait for).
  */
 async function loadServeParts() {
-  const [open, server, datastore] = await Promise.all([
+  const [open, server, datastore, audit] = await Promise.all([
     import("../../open/index.js"),
     import("../../server/index.js"),
     import("../datastore.js"),
+    import("../../audit/index.js"),
   ]);
-  return { ...open, ...server, ...datastore };
+  return { ...open, ...server, ...datastore, ...audit };
 }
 
 interface ServeOptions {
@@ -50,6 +51,9 @@ interface ServeOptions {
   shutdownGraceMs?: string;
   mirrorMaxRelationships?: string;
   delegationPermission?: string[];
+  audit: string;
+  auditMode: string;
+  auditLoggable?: string;
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -183,6 +187,30 @@ export function serveCommand(): Command {
       ).env("LATCH_MAX_CAVEAT_COST"),
     )
     .addOption(
+      new Option(
+        "--audit <policy>",
+        "record decisions in the datastore's audit trail: all, agents (acting for someone, or DENIED), off",
+      )
+        .env("LATCH_AUDIT")
+        .choices(["all", "agents", "off"])
+        .default("off"),
+    )
+    .addOption(
+      new Option(
+        "--audit-mode <mode>",
+        "async (batched, bounded queue; answers do not wait) or sync (answer after the record commits; refused if it cannot)",
+      )
+        .env("LATCH_AUDIT_MODE")
+        .choices(["async", "sync"])
+        .default("async"),
+    )
+    .addOption(
+      new Option(
+        "--audit-loggable <names>",
+        "caveat parameters whose context values are recorded, comma-separated (others are redacted)",
+      ).env("LATCH_AUDIT_LOGGABLE"),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
     )
     .addOption(
@@ -239,6 +267,7 @@ function tokensOf(command: Command, options: ServeOptions): string[] {
 async function serve(command: Command, options: ServeOptions): Promise<void> {
   const {
     checkTokens,
+    createAuditRecorder,
     createDatastoreGate,
     createLogger,
     createMetrics,
@@ -295,8 +324,24 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   // The engine is created after the metrics (in wrapStore) so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
   let metrics: Metrics | undefined;
+  const opened = await openDatastore(datastore);
+  const recorder =
+    options.audit === "off"
+      ? undefined
+      : createAuditRecorder({
+          log: opened.decisions,
+          policy: options.audit as "all" | "agents",
+          mode: options.auditMode as "async" | "sync",
+          loggableParameters: (options.auditLoggable ?? "")
+            .split(",")
+            .map((name) => name.trim())
+            .filter((name) => name !== ""),
+          onError: (error) =>
+            log.error({ err: error }, "decision records could not be written to the audit trail"),
+        });
   const latch = await openLatch({
-    store: await openDatastore(datastore),
+    store: opened,
+    ...(recorder === undefined ? {} : { decorators: [recorder.decorator] }),
     mirror:
       mirrorMax === 0
         ? false
@@ -398,7 +443,10 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       process.on("SIGINT", stop);
     });
   } finally {
+    // Queued (async) decision records are written before the datastore closes.
+    await recorder?.flush();
     await latch.close();
+    if (recorder !== undefined) log.info(recorder.stats(), "audit trail");
     log.info("stopped");
   }
 }

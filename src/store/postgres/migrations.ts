@@ -75,6 +75,38 @@ export const MIGRATIONS: readonly Migration[] = [
          WHERE expires_at IS NOT NULL`,
     ],
   },
+  {
+    version: 2,
+    name: "decision log",
+    statements: [
+      // The decision audit trail, a hash chain (store/decision-log.ts). body is the record's
+      // canonical JSON as hashed (text, not jsonb, which would reorder it); at and subject are
+      // indexed copies of its fields.
+      `CREATE TABLE {schema}.decisions (
+         seq bigint PRIMARY KEY,
+         at bigint NOT NULL,
+         subject text COLLATE "C" NOT NULL,
+         body text NOT NULL,
+         prev_hash text NOT NULL,
+         hash text NOT NULL)`,
+      `CREATE INDEX decisions_at ON {schema}.decisions (at)`,
+      `CREATE INDEX decisions_subject ON {schema}.decisions (subject, seq)`,
+      `CREATE TABLE {schema}.decision_checkpoints (
+         seq bigint PRIMARY KEY,
+         hash text NOT NULL,
+         mac text NOT NULL,
+         at bigint NOT NULL)`,
+      // The chain's signed end and floor (where pruning last cut). Its row lock serializes appenders on every replica, apart from
+      // the revision counter, so auditing never waits for relationship writes.
+      `CREATE TABLE {schema}.decision_head (
+         singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+         seq bigint NOT NULL,
+         hash text NOT NULL,
+         floor bigint NOT NULL,
+         mac text NOT NULL)`,
+      `INSERT INTO {schema}.decision_head (seq, hash, floor, mac) VALUES (0, '${"0".repeat(64)}', 0, '')`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

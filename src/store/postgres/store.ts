@@ -11,6 +11,7 @@ import {
 } from "../index.js";
 import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
 import { requireSchema, type StoreContext } from "./context.js";
+import { createPostgresDecisionLog } from "./decisions.js";
 import { importRelationships } from "./import.js";
 import { createChangeListener } from "./listen.js";
 import { applyMigrations, LATEST_VERSION } from "./migrations.js";
@@ -44,6 +45,8 @@ export interface PostgresStoreOptions {
   readonly heartbeatMs?: number;
   /** Clock for expiration, ms since the epoch (default Date.now). */
   readonly now?: () => number;
+  /** Decision records between two signed checkpoints of the audit chain (default 100). */
+  readonly decisionCheckpointEvery?: number;
 }
 
 /** The store plus the PostgreSQL-only parts. */
@@ -143,6 +146,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     );
   }
   const codec = createRevisionCodec(storeId, Buffer.from(secret, "hex"));
+  const decisions = createPostgresDecisionLog(
+    ctx,
+    storeId,
+    Buffer.from(secret, "hex"),
+    options.decisionCheckpointEvery,
+  );
   const current = () => readClient(ctx, (client) => currentRevision(ctx, client));
   const listener = createChangeListener({
     url: options.url,
@@ -190,6 +199,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     importRelationships: (relationships, importOptions) =>
       importRelationships(ctx, relationships, importOptions),
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
+    decisions,
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),

@@ -83,6 +83,38 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "decision log",
+    sql: `
+      -- The decision audit trail: a hash chain (store/decision-log.ts). body is the record's
+      -- canonical JSON, hashed as stored; at and subject are indexed copies of its fields.
+      CREATE TABLE decisions (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX decisions_at ON decisions (at);
+      CREATE INDEX decisions_subject ON decisions (subject, seq);
+      CREATE TABLE decision_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        mac TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      -- The chain's signed end and floor (where pruning last cut); one row once anything was appended.
+      CREATE TABLE decision_head (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        floor INTEGER NOT NULL,
+        mac TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function applyMigrations(db: Database.Database): void {

@@ -7,6 +7,7 @@ import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
+import type { DecisionLog } from "../decision-log.js";
 import { StoreError } from "../errors.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import { lastReader } from "../readers.js";
@@ -27,6 +28,7 @@ import { validateRelationship } from "../validate.js";
 import { checkFilter, checkUpdates, MAX_UPDATES_PER_WRITE, positiveInt } from "../write-checks.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
+import { createSqliteDecisionLog } from "./decisions.js";
 import { importBatch } from "./import-batch.js";
 import { createLookups, type Lookups } from "./lookups.js";
 import { MAX_REVISION } from "./migrations.js";
@@ -52,6 +54,8 @@ export interface SqliteStoreOptions extends ConnectionOptions {
   readonly changesPageSize?: number;
   /** How often subscribers poll for commits by other processes, in ms (default 100). */
   readonly subscribePollMs?: number;
+  /** Decision records between two signed checkpoints of the audit chain (default 100). */
+  readonly decisionCheckpointEvery?: number;
 }
 
 type Stmt = Database.Statement<unknown[], unknown>;
@@ -62,6 +66,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
 
 class SqliteStore implements Store {
   readonly storeId: string;
+  readonly decisions: DecisionLog;
   private readonly db: Database.Database;
   readonly s: Statements;
   private readonly codec: RevisionCodec;
@@ -99,6 +104,12 @@ class SqliteStore implements Store {
     this.db = connection.db;
     this.storeId = connection.storeId;
     this.codec = createRevisionCodec(connection.storeId, connection.tokenSecret);
+    this.decisions = createSqliteDecisionLog(
+      this.db,
+      connection.storeId,
+      connection.tokenSecret,
+      options.decisionCheckpointEvery,
+    );
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);

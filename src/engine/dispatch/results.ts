@@ -1,7 +1,7 @@
 /** Where subproblem results live: the shared LRU (keyed with revision) or a per-request map. */
-import { createCache } from "../cache/index.js";
-import { memberSize } from "./membership.js";
-import type { CachedResult, ResultStore } from "./request-context.js";
+import { createCache } from "../../cache/index.js";
+import { memberSize } from "../membership.js";
+import type { CachedResult, ResultStore } from "./types.js";
 
 /** `until`: the result holds until the earliest expiration among the relationships it read. */
 type Entry = CachedResult;

@@ -1,0 +1,289 @@
+/**
+ * The recording Decorator on the decision seam: it lets the decider below answer, then records
+ * the decision in the datastore's decision log (store/decision-log.ts).
+ *
+ * What is recorded (`policy`): `all` decisions, or `agents` (the default): every decision whose
+ * request acts for someone (`onBehalfOf`) and every DENIED one. A Check is one decision, each
+ * CheckBulk item one, and each resource a LookupResources finds one; `off` records nothing and adds no
+ * decorator. A request without a chain, under `agents`, whose answer is not DENIED, costs one
+ * branch after the answer: no clock, no record, no allocation of ours.
+ *
+ * How (`mode`):
+ * - `async` (the default): records go to a bounded in-memory queue and are appended in batches
+ *   soon after; the answer does not wait. When the queue is full, new records are dropped and
+ *   counted (`stats().dropped`); records queued when the process dies are lost (at most the
+ *   queue), and a failed append loses its batch (`stats().failed`, `onError`).
+ * - `sync`: the answer leaves only after its record is committed; concurrent records share one
+ *   transaction (group commit). If the append fails the decision is refused with
+ *   `audit/unavailable`: nothing is allowed that is not recorded.
+ */
+
+import type { SubjectRef } from "../core/index.js";
+import { LatchError } from "../core/index.js";
+import type {
+  CheckBulkRequest,
+  CheckBulkResult,
+  CheckRequest,
+  LookupResourceResult,
+  LookupResourcesRequest,
+  RequestOptions,
+} from "../engine/index.js";
+import type { Decider, Decorator } from "../service/index.js";
+import { type DecisionLog, type DecisionRecord, groupCommit } from "../store/index.js";
+import { type AuditCallInfo, chainOf, checkFacts, makeRecord, type WithChain } from "./record.js";
+
+export type AuditPolicy = "all" | "agents" | "off";
+export type AuditMode = "async" | "sync";
+
+export interface AuditOptions {
+  /** Where records go: `store.decisions`. */
+  readonly log: DecisionLog;
+  readonly policy?: AuditPolicy;
+  readonly mode?: AuditMode;
+  /** Caveat parameters whose values are recorded; every other context value is redacted. */
+  readonly loggableParameters?: readonly string[];
+  /** `async`: most records waiting (default 10,000); beyond it records are dropped and counted. */
+  readonly queueLimit?: number;
+  /** Most records per append (default 500). */
+  readonly batchSize?: number;
+  /** Told of every failed append (async: the batch is lost; sync: the decision is refused). */
+  readonly onError?: (error: unknown) => void;
+  /** Clock, ms since the epoch (default Date.now). */
+  readonly now?: () => number;
+}
+
+export interface AuditStats {
+  /** `async`: records waiting to be appended. */
+  readonly queued: number;
+  /** `async`: records dropped because the queue was full (always 0 in `sync`). */
+  readonly dropped: number;
+  /** Records committed. */
+  readonly written: number;
+  /** Records whose append failed (async: lost; sync: their decisions were refused). */
+  readonly failed: number;
+}
+
+export interface AuditRecorder {
+  /** Put it on the seam (`openLatch({ decorators: [recorder.decorator] })`). */
+  readonly decorator: Decorator;
+  stats(): AuditStats;
+  /** Resolves once every record queued so far has been appended (or failed). */
+  flush(): Promise<void>;
+}
+
+const POLICIES: readonly AuditPolicy[] = ["all", "agents", "off"];
+const MODES: readonly AuditMode[] = ["async", "sync"];
+
+function invalidOption(what: string, value: unknown, allowed: string): LatchError {
+  return new LatchError(
+    "audit/invalid-option",
+    "invalid-argument",
+    `audit ${what} \`${String(value)}\` is not one Latch knows: use ${allowed}.`,
+    { option: what },
+  );
+}
+
+function positive(value: number | undefined, what: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw invalidOption(what, value, "a positive integer");
+  return value;
+}
+
+export function createAuditRecorder(options: AuditOptions): AuditRecorder {
+  const policy = options.policy ?? "agents";
+  const mode = options.mode ?? "async";
+  if (!POLICIES.includes(policy)) throw invalidOption("policy", policy, POLICIES.join(", "));
+  if (!MODES.includes(mode)) throw invalidOption("mode", mode, MODES.join(", "));
+  const queueLimit = positive(options.queueLimit, "queue limit", 10_000);
+  const batchSize = positive(options.batchSize, "batch size", 500);
+  const loggable = new Set(options.loggableParameters ?? []);
+  const now = options.now ?? Date.now;
+  const onError = options.onError ?? (() => undefined);
+  let dropped = 0;
+  let written = 0;
+  let failed = 0;
+
+  // ---- sync: group commit, refuse on failure
+  const appendNow = groupCommit((records) => options.log.append(records), batchSize);
+  const commit = async (records: readonly DecisionRecord[]): Promise<void> => {
+    try {
+      await appendNow(records);
+      written += records.length;
+    } catch (error) {
+      failed += records.length;
+      onError(error);
+      throw new LatchError(
+        "audit/unavailable",
+        "unavailable",
+        "the decision could not be recorded in the audit trail, so it is refused (auditing is sync); retry.",
+        {},
+        { cause: error },
+      );
+    }
+  };
+
+  // ---- async: a bounded queue, drained in batches
+  let queue: DecisionRecord[] = [];
+  let draining: Promise<void> | undefined;
+  const drain = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const batch = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
+      queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
+      try {
+        await options.log.append(batch);
+        written += batch.length;
+      } catch (error) {
+        failed += batch.length;
+        onError(error);
+      }
+    }
+    draining = undefined;
+  };
+  const enqueue = (records: readonly DecisionRecord[]): void => {
+    for (const record of records) {
+      if (queue.length >= queueLimit) dropped += 1;
+      else queue.push(record);
+    }
+    // After the current turn, so the records of one burst go in one append.
+    draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(drain);
+  };
+
+  const record =
+    mode === "sync"
+      ? commit
+      : async (records: readonly DecisionRecord[]): Promise<void> => {
+          enqueue(records);
+        };
+
+  const decorator: Decorator = (next: Decider): Decider => {
+    if (policy === "off") return next;
+    const all = policy === "all";
+
+    const recordCheck = async (
+      request: CheckRequest,
+      options: RequestOptions | undefined,
+      result: Awaited<ReturnType<Decider["check"]>>,
+      started: number | undefined,
+    ) => {
+      const chain = chainOf(request);
+      const latency = started === undefined ? undefined : Math.round((performance.now() - started) * 1000);
+      const facts = checkFacts(request, result, chain, latency);
+      await record([makeRecord(facts, options as AuditCallInfo | undefined, loggable, now())]);
+      return result;
+    };
+
+    return {
+      async check(request, requestOptions) {
+        if (!all && chainOf(request) === undefined) {
+          // The common case: only a DENIED answer is recorded, and nothing is timed.
+          const result = await next.check(request, requestOptions);
+          if (result.state !== "DENIED") return result;
+          return recordCheck(request, requestOptions, result, undefined);
+        }
+        const started = performance.now();
+        const result = await next.check(request, requestOptions);
+        return recordCheck(request, requestOptions, result, started);
+      },
+
+      async checkBulk(request, requestOptions) {
+        const started = performance.now();
+        const result = await next.checkBulk(request, requestOptions);
+        const records = bulkRecords(request, result, requestOptions, all, started);
+        if (records.length > 0) await record(records);
+        return result;
+      },
+
+      lookupResources(request, requestOptions) {
+        const chain = chainOf(request);
+        const results = next.lookupResources(request, requestOptions);
+        // A lookup's decisions are its results (there is no DENIED one), so `agents` records only
+        // lookups that act for someone.
+        if (!all && chain === undefined) return results;
+        return recordLookup(results, request, requestOptions, chain);
+      },
+    };
+  };
+
+  /**
+   * One record per resource found, as it streams: `sync` commits each before passing it on;
+   * `async` queues them in batches. A consumer that stops early records what it was given.
+   */
+  async function* recordLookup(
+    results: AsyncIterable<LookupResourceResult>,
+    request: LookupResourcesRequest,
+    options: RequestOptions | undefined,
+    chain: readonly SubjectRef[] | undefined,
+  ): AsyncIterable<LookupResourceResult> {
+    let pending: DecisionRecord[] = [];
+    const info = options as AuditCallInfo | undefined;
+    try {
+      for await (const found of results) {
+        const facts = {
+          operation: "lookup-resources",
+          subject: request.subject,
+          chain,
+          subjectGrants: (request as WithChain).subjectGrants,
+          resource: { type: request.resourceType, id: found.resourceId },
+          permission: request.permission,
+          state: found.state,
+          missing: found.missing,
+          context: request.context,
+          consistency: request.consistency,
+          revision: found.revision,
+        };
+        pending.push(makeRecord(facts, info, loggable, now()));
+        if (mode === "sync" || pending.length >= batchSize) {
+          const batch = pending;
+          pending = [];
+          await record(batch);
+        }
+        yield found;
+      }
+    } finally {
+      if (pending.length > 0) await record(pending);
+    }
+  }
+
+  function bulkRecords(
+    request: CheckBulkRequest,
+    result: CheckBulkResult,
+    options: RequestOptions | undefined,
+    all: boolean,
+    started: number,
+  ): DecisionRecord[] {
+    const latency = Math.round((performance.now() - started) * 1000);
+    const requestChain = chainOf(request);
+    const out: DecisionRecord[] = [];
+    const at = now();
+    request.items.forEach((item, i) => {
+      const answer = result.results[i];
+      if (answer === undefined || !answer.ok) return;
+      const chain = chainOf(item) ?? requestChain;
+      if (!all && chain === undefined && answer.state !== "DENIED") return;
+      const facts = {
+        operation: "check-bulk",
+        subject: item.subject,
+        chain,
+        subjectGrants: (item as WithChain).subjectGrants ?? (request as WithChain).subjectGrants,
+        resource: item.resource,
+        permission: item.permission,
+        state: answer.state,
+        missing: answer.missing,
+        context: item.context,
+        consistency: request.consistency,
+        revision: result.revision,
+        latencyUs: latency,
+      };
+      out.push(makeRecord(facts, options as AuditCallInfo | undefined, loggable, at));
+    });
+    return out;
+  }
+
+  return {
+    decorator,
+    stats: () => ({ queued: queue.length, dropped, written, failed }),
+    async flush() {
+      while (draining !== undefined) await draining;
+    },
+  };
+}

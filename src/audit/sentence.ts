@@ -1,0 +1,21 @@
+/**
+ * A record read as one sentence, for people:
+ * `2026-05-15T14:00:02Z agent:calendar-bot-v2 acting for user:alice: reserve on room:401 ALLOWED`,
+ * with ` via <witness>` when the record carries one, the missing parameters of a CONDITIONAL
+ * answer, and the caller and request id when known.
+ */
+import type { DecisionRecord } from "../store/index.js";
+
+export function decisionSentence(record: DecisionRecord): string {
+  const time = record.time.replace(/\.\d+Z$/, "Z");
+  const who = [record.subject, ...(record.onBehalfOf ?? [])].join(" acting for ");
+  let text = `${time} ${who}: ${record.permission} on ${record.resource} ${record.answer}`;
+  if (record.missing !== undefined && record.missing.length > 0)
+    text += ` (missing ${record.missing.join(", ")})`;
+  if (record.witness !== undefined && record.witness.length > 0) text += ` via ${record.witness.join(", ")}`;
+  const about: string[] = [];
+  if (record.caller !== undefined) about.push(`caller ${record.caller}`);
+  if (record.requestId !== undefined) about.push(`request ${record.requestId}`);
+  if (about.length > 0) text += ` [${about.join(", ")}]`;
+  return text;
+}

@@ -1,0 +1,460 @@
+/**
+ * The decision log's chain: what a record is, how it is encoded and hashed, how checkpoints are
+ * signed and how a stored chain is verified. Every backend stores the same rows and calls these
+ * functions, so a chain written by SQLite verifies like one written by PostgreSQL.
+ *
+ * The chain. Record n (sequence numbers start at 1, gap-free) stores `body`, its canonical JSON
+ * (below), and `hash` = hex SHA-256 of `"latch-decision-v1\n" + n + "\n" + prev + "\n" + body`,
+ * where `prev` is the hash of record n-1 (64 zeros for record 1). Editing a body, deleting or
+ * reordering records breaks a hash or a link, and the walk names the first record where it breaks.
+ *
+ * Checkpoints and the head. Every `checkpointEvery` records the append also stores a checkpoint
+ * (seq, hash) and, with every append, the head (the last seq and hash), each with an HMAC-SHA256
+ * keyed by a key derived from the store's token secret. Truncating the end of the chain is caught
+ * against the head and the checkpoints; pruning keeps the checkpoint it cut at, from which verify
+ * starts. The key lives in the datastore, so the signatures prove the log untouched by anyone who
+ * could edit its rows but not read the store's secret; against a database administrator, keep the
+ * head hash elsewhere (`latch audit verify` prints it).
+ *
+ * Canonical JSON: objects with their keys sorted by code unit, no whitespace, `undefined` members
+ * left out, strings and finite numbers as JSON.stringify writes them, bigints as decimal strings.
+ */
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { StoreError } from "./errors.js";
+
+export type DecisionAnswer = "ALLOWED" | "DENIED" | "CONDITIONAL";
+
+/** One caveat evaluated for a decision: its name and what it came to. */
+export interface DecisionCaveat {
+  readonly name: string;
+  readonly result: "true" | "false" | "missing" | "error";
+}
+
+/** What is recorded of one decision. Objects and subjects are written as `type:id[#relation]`. */
+export interface DecisionRecord {
+  /** ISO 8601 instant (UTC) of the decision. */
+  readonly time: string;
+  readonly requestId?: string;
+  /** The caller's name (never a secret). */
+  readonly caller?: string;
+  /** Which call decided: `check`, `check-bulk`, `lookup-resources`. */
+  readonly operation: string;
+  readonly subject: string;
+  /** The principals the subject acted for, nearest first. */
+  readonly onBehalfOf?: readonly string[];
+  /** How the subject's own grants counted, when the request said (`not-required`: delegated only). */
+  readonly subjectGrants?: string;
+  readonly resource: string;
+  readonly permission: string;
+  readonly answer: DecisionAnswer;
+  /** Caveat parameters a CONDITIONAL answer lacks. */
+  readonly missing?: readonly string[];
+  readonly caveats?: readonly DecisionCaveat[];
+  /** The request's caveat context, values redacted unless loggable. */
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly consistency?: string;
+  /** The revision decided at, in decimal. */
+  readonly revision?: string;
+  readonly approvalId?: string;
+  /** Time the decision took, in microseconds. */
+  readonly latencyUs?: number;
+  /** Relationships that proved an ALLOWED answer. */
+  readonly witness?: readonly string[];
+}
+
+/** A record as stored: its place in the chain. */
+export interface StoredDecision {
+  readonly seq: number;
+  readonly record: DecisionRecord;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface DecisionCheckpoint {
+  readonly seq: number;
+  readonly hash: string;
+  /** ms since the epoch when it was written. */
+  readonly at: number;
+}
+
+export interface DecisionQuery {
+  /** Records with seq greater than this (paging). */
+  readonly afterSeq?: number;
+  /** Records at or after this time. */
+  readonly since?: Date;
+  /** Records whose subject is exactly this, or whose chain holds it. */
+  readonly subject?: string;
+  /** Most records to return (default 1,000). */
+  readonly limit?: number;
+}
+
+export interface PruneOptions {
+  /** Delete records older than this. */
+  readonly before?: Date;
+  /** Keep at least this many of the newest records. */
+  readonly keepLast?: number;
+}
+
+export type VerifyProblem =
+  | "edited"
+  | "missing"
+  | "out-of-order"
+  | "truncated"
+  | "bad-checkpoint"
+  | "bad-head";
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  /** Records walked. */
+  readonly records: number;
+  readonly firstSeq?: number | undefined;
+  readonly lastSeq?: number | undefined;
+  /** The signed head: the chain's last seq and hash. */
+  readonly head?: { readonly seq: number; readonly hash: string } | undefined;
+  /** Present when not ok: the first bad record (or checkpoint) and why. */
+  readonly problem?: { readonly seq: number; readonly kind: VerifyProblem; readonly message: string };
+}
+
+/**
+ * The decision log of a datastore: appended in a hash chain, one writer at a time (across
+ * replicas on PostgreSQL), read in sequence order.
+ */
+export interface DecisionLog {
+  /** Appends the records, in order, in one transaction; resolves once they are committed. */
+  append(records: readonly DecisionRecord[]): Promise<readonly StoredDecision[]>;
+  /** Records in sequence order, filtered. */
+  read(query?: DecisionQuery): Promise<readonly StoredDecision[]>;
+  /** The kept checkpoints, oldest first. */
+  checkpoints(): Promise<readonly DecisionCheckpoint[]>;
+  /**
+   * Deletes the oldest records, a whole prefix up to a checkpoint (kept as the new anchor), so
+   * that verify still passes; returns how many records were deleted.
+   */
+  prune(options: PruneOptions): Promise<number>;
+  /** Walks the chain from the oldest kept record and names the first bad one. */
+  verify(): Promise<VerifyReport>;
+}
+
+export const GENESIS_HASH = "0".repeat(64);
+
+/** Records between two checkpoints, unless a store is configured otherwise. */
+export const DEFAULT_CHECKPOINT_EVERY = 100;
+
+export function canonicalJson(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError("canonical JSON: a number is not finite");
+      return JSON.stringify(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return JSON.stringify(value.toString());
+    case "object": {
+      if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(",")}]`;
+      if (value instanceof Date) return JSON.stringify(value.toISOString());
+      const keys = Object.keys(value)
+        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+        .sort();
+      const parts = keys.map(
+        (k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`,
+      );
+      return `{${parts.join(",")}}`;
+    }
+    default:
+      throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
+  }
+}
+
+export function chainHash(seq: number, prevHash: string, body: string): string {
+  return createHash("sha256").update(`latch-decision-v1\n${seq}\n${prevHash}\n${body}`).digest("hex");
+}
+
+/**
+ * Signs checkpoints and the head with a key derived from the store's token secret. The head's
+ * signature also covers its floor (the seq pruning last cut at), so deleting a prefix of the
+ * chain is caught unless done by `prune`, which re-signs the head.
+ */
+export interface ChainSigner {
+  checkpoint(seq: number, hash: string): string;
+  head(seq: number, hash: string, floor: number): string;
+  checkCheckpoint(point: SignedPoint): boolean;
+  checkHead(head: SignedHead): boolean;
+}
+
+export function createChainSigner(storeId: string, secret: Uint8Array): ChainSigner {
+  const key = createHmac("sha256", Buffer.from(secret)).update("latch decision log").digest();
+  const sign = (text: string) => createHmac("sha256", key).update(`${storeId}\n${text}`).digest("hex");
+  const same = (mac: string, want: string) => {
+    const a = Buffer.from(mac, "hex");
+    const b = Buffer.from(want, "hex");
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  const checkpoint = (seq: number, hash: string) => sign(`checkpoint\n${seq}\n${hash}`);
+  const head = (seq: number, hash: string, floor: number) => sign(`head\n${seq}\n${hash}\n${floor}`);
+  return {
+    checkpoint,
+    head,
+    checkCheckpoint: (p) => same(p.mac, checkpoint(p.seq, p.hash)),
+    checkHead: (h) => same(h.mac, head(h.seq, h.hash, h.floor)),
+  };
+}
+
+/** A row to insert: what an append computes under the backend's lock. */
+export interface ChainRow {
+  readonly seq: number;
+  readonly at: number;
+  readonly subject: string;
+  readonly body: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface SignedPoint {
+  readonly seq: number;
+  readonly hash: string;
+  readonly mac: string;
+}
+
+/** The chain's end (seq, hash) and where its kept part starts (after `floor`), signed. */
+export interface SignedHead extends SignedPoint {
+  readonly floor: number;
+}
+
+/** The head of a log nothing was appended to. */
+export const EMPTY_HEAD = { seq: 0, hash: GENESIS_HASH, floor: 0 } as const;
+
+export interface ChainAppend {
+  readonly rows: readonly ChainRow[];
+  readonly checkpoints: readonly SignedPoint[];
+  readonly head: SignedHead;
+}
+
+/** The rows, checkpoints and new head of appending `records` after `head`. */
+export function extendChain(
+  head: { readonly seq: number; readonly hash: string; readonly floor: number },
+  records: readonly DecisionRecord[],
+  signer: ChainSigner,
+  checkpointEvery: number,
+): ChainAppend {
+  const rows: ChainRow[] = [];
+  const checkpoints: SignedPoint[] = [];
+  let { seq, hash } = head;
+  for (const record of records) {
+    const at = Date.parse(record.time);
+    if (!Number.isFinite(at)) throw invalidRecord(`time \`${record.time}\` is not an ISO 8601 instant`);
+    const body = canonicalJson(record);
+    seq += 1;
+    const next = chainHash(seq, hash, body);
+    rows.push({ seq, at, subject: record.subject, body, prevHash: hash, hash: next });
+    hash = next;
+    if (seq % checkpointEvery === 0) checkpoints.push({ seq, hash, mac: signer.checkpoint(seq, hash) });
+  }
+  return {
+    rows,
+    checkpoints,
+    head: { seq, hash, floor: head.floor, mac: signer.head(seq, hash, head.floor) },
+  };
+}
+
+function invalidRecord(why: string): StoreError {
+  return new StoreError("request/invalid-argument", "invalid-argument", `decision record: ${why}`, {
+    field: "record",
+  });
+}
+
+/** A stored row as verify reads it (`at` and `subject` are the indexed copies of the body's). */
+export type StoredRow = ChainRow;
+
+export function rowToDecision(row: StoredRow): StoredDecision {
+  return {
+    seq: row.seq,
+    record: JSON.parse(row.body) as DecisionRecord,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+/**
+ * Walks a stored chain. `rows` yields every kept record in seq order; `checkpoints` are all kept
+ * ones (any order); `head` is the signed head, absent when nothing was ever appended.
+ */
+export async function verifyChain(
+  rows: AsyncIterable<StoredRow>,
+  checkpoints: readonly SignedPoint[],
+  head: SignedHead | undefined,
+  signer: ChainSigner,
+): Promise<VerifyReport> {
+  const sorted = [...checkpoints].sort((a, b) => a.seq - b.seq);
+  let records = 0;
+  let firstSeq: number | undefined;
+  let lastSeq: number | undefined;
+  const fail = (seq: number, kind: VerifyProblem, message: string): VerifyReport => ({
+    ok: false,
+    records,
+    firstSeq,
+    lastSeq,
+    head: head && { seq: head.seq, hash: head.hash },
+    problem: { seq, kind, message },
+  });
+  for (const cp of sorted) {
+    if (!signer.checkCheckpoint(cp))
+      return fail(cp.seq, "bad-checkpoint", `checkpoint at record ${cp.seq} is not signed by this store`);
+  }
+  if (head !== undefined && !signer.checkHead(head))
+    return fail(head.seq, "bad-head", "the chain's head is not signed by this store");
+  const bySeq = new Map(sorted.map((cp) => [cp.seq, cp]));
+  const floor = head?.floor ?? 0;
+  // The kept chain hangs from the genesis, or from the checkpoint pruning last cut at.
+  const anchor = floor === 0 ? { seq: 0, hash: GENESIS_HASH } : bySeq.get(floor);
+  if (anchor === undefined)
+    return fail(
+      floor,
+      "bad-checkpoint",
+      `the checkpoint at record ${floor}, where the kept chain starts, is missing`,
+    );
+  let prev: { seq: number; hash: string } = anchor;
+  for await (const row of rows) {
+    if (row.seq <= prev.seq)
+      return fail(
+        row.seq,
+        "out-of-order",
+        `record ${row.seq} is before the start of the kept chain or out of order`,
+      );
+    if (row.seq !== prev.seq + 1)
+      return fail(prev.seq + 1, "missing", `record ${prev.seq + 1} is missing (deleted)`);
+    if (row.prevHash !== prev.hash)
+      return fail(
+        row.seq,
+        "out-of-order",
+        `record ${row.seq} does not follow record ${prev.seq} (moved, replaced or reordered)`,
+      );
+    if (chainHash(row.seq, row.prevHash, row.body) !== row.hash)
+      return fail(row.seq, "edited", `record ${row.seq} was edited: its content does not match its hash`);
+    if (!indexedCopiesMatch(row))
+      return fail(
+        row.seq,
+        "edited",
+        `record ${row.seq} was edited: its time or subject column differs from its content`,
+      );
+    const cp = bySeq.get(row.seq);
+    if (cp !== undefined && cp.hash !== row.hash)
+      return fail(row.seq, "edited", `record ${row.seq} does not match the checkpoint signed at it`);
+    firstSeq ??= row.seq;
+    records += 1;
+    lastSeq = row.seq;
+    prev = { seq: row.seq, hash: row.hash };
+  }
+  const end = prev.seq;
+  const newest = sorted[sorted.length - 1];
+  if (newest !== undefined && newest.seq > end)
+    return fail(
+      end + 1,
+      "truncated",
+      `the chain ends at record ${end} but a checkpoint was signed at ${newest.seq}: truncated`,
+    );
+  if (head === undefined) {
+    if (end > 0) return fail(1, "bad-head", "records are stored but the chain has no head");
+  } else {
+    if (head.seq > end)
+      return fail(
+        end + 1,
+        "truncated",
+        `the chain ends at record ${end} but its head is at ${head.seq}: truncated`,
+      );
+    if (head.seq < end)
+      return fail(head.seq + 1, "out-of-order", `record ${head.seq + 1} is past the chain's signed head`);
+    if (head.hash !== prev.hash)
+      return fail(end, "edited", `record ${end} does not match the chain's signed head`);
+  }
+  return { ok: true, records, firstSeq, lastSeq, head: head && { seq: head.seq, hash: head.hash } };
+}
+
+function indexedCopiesMatch(row: StoredRow): boolean {
+  try {
+    const record = JSON.parse(row.body) as DecisionRecord;
+    return record.subject === row.subject && Date.parse(record.time) === row.at;
+  } catch {
+    return false;
+  }
+}
+
+/** The seq pruning may cut at: the newest checkpoint at or below the last record the options drop. */
+export function pruneCut(
+  checkpoints: readonly { readonly seq: number }[],
+  lastDropped: number,
+): number | undefined {
+  let cut: number | undefined;
+  for (const cp of checkpoints)
+    if (cp.seq <= lastDropped && (cut === undefined || cp.seq > cut)) cut = cp.seq;
+  return cut;
+}
+
+export const DEFAULT_DECISION_PAGE = 1_000;
+
+/**
+ * Group commit: while one append transaction is in flight, later appends wait and then go
+ * together in the next one, so N concurrent callers cost about two transactions, not N. Each caller
+ * gets its own records back, or the error of the transaction that held them.
+ */
+export function groupCommit(
+  commit: (records: readonly DecisionRecord[]) => Promise<readonly StoredDecision[]>,
+  maxBatch = 1_000,
+): (records: readonly DecisionRecord[]) => Promise<readonly StoredDecision[]> {
+  interface Waiter {
+    readonly records: readonly DecisionRecord[];
+    resolve(stored: readonly StoredDecision[]): void;
+    reject(error: unknown): void;
+  }
+  const queue: Waiter[] = [];
+  let running = false;
+  const drain = async (): Promise<void> => {
+    running = true;
+    while (queue.length > 0) {
+      const batch: Waiter[] = [];
+      let size = 0;
+      while (queue.length > 0 && (batch.length === 0 || size + queue[0]!.records.length <= maxBatch)) {
+        const next = queue.shift()!;
+        batch.push(next);
+        size += next.records.length;
+      }
+      try {
+        const stored = await commit(batch.flatMap((w) => w.records));
+        let at = 0;
+        for (const w of batch) {
+          w.resolve(stored.slice(at, at + w.records.length));
+          at += w.records.length;
+        }
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    running = false;
+  };
+  return (records) => {
+    if (records.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      queue.push({ records, resolve, reject });
+      if (!running) void drain();
+    });
+  };
+}
+
+/**
+ * The head to append after or prune under: a forged head is refused, never signed again (that
+ * would hide whatever it hides, such as a truncated end). `latch audit verify` says what is wrong.
+ */
+export function trustedHead(
+  head: SignedHead | undefined,
+  signer: ChainSigner,
+): { readonly seq: number; readonly hash: string; readonly floor: number } {
+  if (head === undefined) return EMPTY_HEAD;
+  if (signer.checkHead(head)) return head;
+  throw new StoreError(
+    "store/corrupt",
+    "internal",
+    "the decision log's head is not signed by this store: the log was altered. Nothing more is appended or pruned; run `latch audit verify` to find where.",
+  );
+}

@@ -1,0 +1,241 @@
+/**
+ * The decision log on PostgreSQL, shared by every replica. An append is one transaction that
+ * locks the head row (`FOR UPDATE`), inserts the rows in one statement, then the checkpoints, and
+ * moves the head: appenders on all replicas take turns on that lock, so there is one chain. Within
+ * a replica, concurrent appends are grouped (`groupCommit`): one transaction per turn, not per call.
+ */
+import type pg from "pg";
+import {
+  type ChainSigner,
+  createChainSigner,
+  DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_DECISION_PAGE,
+  type DecisionLog,
+  type DecisionQuery,
+  type DecisionRecord,
+  extendChain,
+  groupCommit,
+  pruneCut,
+  rowToDecision,
+  type SignedHead,
+  type SignedPoint,
+  type StoredDecision,
+  type StoredRow,
+  trustedHead,
+  verifyChain,
+} from "../decision-log.js";
+import { positiveInt } from "../write-checks.js";
+import { NotRetryable, withClient } from "./connection.js";
+import type { StoreContext } from "./context.js";
+
+const COLUMNS = "seq, at, subject, body, prev_hash, hash";
+
+function toRow(r: unknown[]): StoredRow {
+  return {
+    seq: Number(r[0]),
+    at: Number(r[1]),
+    subject: r[2] as string,
+    body: r[3] as string,
+    prevHash: r[4] as string,
+    hash: r[5] as string,
+  };
+}
+
+/** The head as stored; seq 0 (the migration's row) means nothing was appended yet. */
+function headOf(row: unknown[] | undefined): SignedHead | undefined {
+  if (row === undefined || (Number(row[0]) === 0 && row[3] === "")) return undefined;
+  return { seq: Number(row[0]), hash: row[1] as string, floor: Number(row[2]), mac: row[3] as string };
+}
+
+const HEAD = "seq, hash, floor, mac";
+
+async function rows(client: pg.ClientBase, text: string, values: unknown[]): Promise<unknown[][]> {
+  return (await client.query<unknown[]>({ text, values, rowMode: "array" })).rows;
+}
+
+export function createPostgresDecisionLog(
+  ctx: StoreContext,
+  storeId: string,
+  secret: Uint8Array,
+  checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
+): DecisionLog {
+  const signer: ChainSigner = createChainSigner(storeId, secret);
+  const { q } = ctx;
+
+  const commit = (records: readonly DecisionRecord[]): Promise<readonly StoredDecision[]> =>
+    withClient(
+      ctx.pool,
+      async (client) => {
+        let committing = false;
+        try {
+          await client.query("BEGIN");
+          const locked = await rows(
+            client,
+            `SELECT ${HEAD} FROM ${q}.decision_head WHERE singleton FOR UPDATE`,
+            [],
+          );
+          if (locked[0] === undefined) throw new Error("decision_head row is missing");
+          const from = trustedHead(headOf(locked[0]), signer);
+          const chain = extendChain(from, records, signer, checkpointEvery);
+          const r = chain.rows;
+          await client.query(
+            `INSERT INTO ${q}.decisions (${COLUMNS})
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+            [
+              r.map((x) => x.seq),
+              r.map((x) => x.at),
+              r.map((x) => x.subject),
+              r.map((x) => x.body),
+              r.map((x) => x.prevHash),
+              r.map((x) => x.hash),
+            ],
+          );
+          const cps = chain.checkpoints;
+          if (cps.length > 0) {
+            await client.query(
+              `INSERT INTO ${q}.decision_checkpoints (seq, hash, mac, at)
+               SELECT s, h, m, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(s, h, m)`,
+              [cps.map((c) => c.seq), cps.map((c) => c.hash), cps.map((c) => c.mac), ctx.now()],
+            );
+          }
+          await client.query(
+            `UPDATE ${q}.decision_head SET seq = $1, hash = $2, floor = $3, mac = $4 WHERE singleton`,
+            [chain.head.seq, chain.head.hash, chain.head.floor, chain.head.mac],
+          );
+          committing = true;
+          await client.query("COMMIT");
+          return r.map(rowToDecision);
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          // COMMIT sent and the connection lost: the records may be stored; never append twice.
+          throw committing ? new NotRetryable(error) : error;
+        }
+      },
+      true,
+    );
+  const append = groupCommit(commit);
+
+  const allCheckpoints = async (client: pg.ClientBase): Promise<(SignedPoint & { at: number })[]> =>
+    (await rows(client, `SELECT seq, hash, mac, at FROM ${q}.decision_checkpoints ORDER BY seq`, [])).map(
+      (r) => ({
+        seq: Number(r[0]),
+        hash: r[1] as string,
+        mac: r[2] as string,
+        at: Number(r[3]),
+      }),
+    );
+
+  return {
+    append,
+
+    async read(query: DecisionQuery = {}) {
+      const limit = positiveInt(query.limit, "limit") ?? DEFAULT_DECISION_PAGE;
+      const where = ["seq > $1"];
+      const values: unknown[] = [query.afterSeq ?? 0];
+      if (query.since !== undefined) {
+        values.push(query.since.getTime());
+        where.push(`at >= $${values.length}`);
+      }
+      if (query.subject !== undefined) {
+        values.push(query.subject);
+        where.push(`(subject = $${values.length} OR (body::jsonb -> 'onBehalfOf') ? $${values.length})`);
+      }
+      values.push(limit);
+      const text = `SELECT ${COLUMNS} FROM ${q}.decisions WHERE ${where.join(" AND ")} ORDER BY seq LIMIT $${values.length}`;
+      return withClient(
+        ctx.pool,
+        async (client) => (await rows(client, text, values)).map((r) => rowToDecision(toRow(r))),
+        true,
+      );
+    },
+
+    checkpoints() {
+      return withClient(
+        ctx.pool,
+        async (client) => (await allCheckpoints(client)).map(({ seq, hash, at }) => ({ seq, hash, at })),
+        true,
+      );
+    },
+
+    prune(options) {
+      return withClient(
+        ctx.pool,
+        async (client) => {
+          await client.query("BEGIN");
+          try {
+            // The head's lock keeps appenders out while the prefix goes.
+            const locked = await rows(
+              client,
+              `SELECT ${HEAD} FROM ${q}.decision_head WHERE singleton FOR UPDATE`,
+              [],
+            );
+            const from = trustedHead(headOf(locked[0]), signer);
+            const lasts: number[] = [];
+            if (options.before !== undefined) {
+              const r = await rows(client, `SELECT max(seq) FROM ${q}.decisions WHERE at < $1`, [
+                options.before.getTime(),
+              ]);
+              if (r[0]?.[0] != null) lasts.push(Number(r[0][0]));
+            }
+            if (options.keepLast !== undefined) {
+              const r = await rows(client, `SELECT coalesce(max(seq), 0) FROM ${q}.decisions`, []);
+              lasts.push(Number(r[0]?.[0] ?? 0) - Math.max(0, Math.floor(options.keepLast)));
+            }
+            const cut =
+              lasts.length === 0 ? undefined : pruneCut(await allCheckpoints(client), Math.min(...lasts));
+            let deleted = 0;
+            if (cut !== undefined && cut > from.floor) {
+              deleted =
+                (await client.query(`DELETE FROM ${q}.decisions WHERE seq <= $1`, [cut])).rowCount ?? 0;
+              await client.query(`DELETE FROM ${q}.decision_checkpoints WHERE seq < $1`, [cut]);
+              await client.query(`UPDATE ${q}.decision_head SET floor = $1, mac = $2 WHERE singleton`, [
+                cut,
+                signer.head(from.seq, from.hash, cut),
+              ]);
+            }
+            await client.query("COMMIT");
+            return deleted;
+          } catch (error) {
+            await client.query("ROLLBACK").catch(() => undefined);
+            throw error;
+          }
+        },
+        true,
+      );
+    },
+
+    verify() {
+      return withClient(
+        ctx.pool,
+        async (client) => {
+          // One snapshot for the whole walk: rows, checkpoints and head agree with each other.
+          await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+          try {
+            const points = await allCheckpoints(client);
+            const head = headOf((await rows(client, `SELECT ${HEAD} FROM ${q}.decision_head`, []))[0]);
+            const page = async function* (): AsyncIterable<StoredRow> {
+              let after = 0;
+              for (;;) {
+                const batch = await rows(
+                  client,
+                  `SELECT ${COLUMNS} FROM ${q}.decisions WHERE seq > $1 ORDER BY seq LIMIT 5000`,
+                  [after],
+                );
+                for (const r of batch) yield toRow(r);
+                if (batch.length < 5000) return;
+                after = Number(batch[batch.length - 1]![0]);
+              }
+            };
+            const report = await verifyChain(page(), points, head, signer);
+            await client.query("COMMIT");
+            return report;
+          } catch (error) {
+            await client.query("ROLLBACK").catch(() => undefined);
+            throw error;
+          }
+        },
+        true,
+      );
+    },
+  };
+}

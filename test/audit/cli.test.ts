@@ -1,0 +1,118 @@
+/** `latch audit verify|query|export|prune` on a database file. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { auditCommand, parseSince } from "../../src/cli/commands/audit.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { runCommand } from "../cli/run-command.js";
+import { decision, decisions } from "../store/conformance/decisions.js";
+
+const dir = mkdtempSync(join(tmpdir(), "latch-audit-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+let path: string;
+
+const audit = (...args: string[]) => runCommand(auditCommand(), args);
+
+beforeEach(async () => {
+  path = join(dir, `audit-${files++}.db`);
+  const store = await createSqliteStore({ path, decisionCheckpointEvery: 10 });
+  await store.decisions.append([
+    decision(2, {
+      witness: ["room:401#booker@user:alice", "user:alice#delegate@agent:calendar-bot-v2"],
+      resource: "room:401",
+      answer: "ALLOWED",
+    }),
+  ]);
+  await store.decisions.append(decisions(3, 26));
+  await store.close();
+});
+
+describe("latch audit", () => {
+  it("verify: ok with the head, then names the first bad record after an edit (exit code 1)", async () => {
+    const ok = await audit("verify", "--db", path);
+    expect(ok).toMatchObject({ exitCode: 0, stderr: "" });
+    expect(ok.stdout).toMatch(
+      /^ok: 24 record\(s\) verified \(records 1\.\.24\)\nhead: record 24, hash [0-9a-f]{64}\n$/,
+    );
+
+    const raw = new Database(path);
+    raw.prepare("UPDATE decisions SET body = replace(body, 'reserve', 'cancel') WHERE seq = 7").run();
+    raw.close();
+    const bad = await audit("verify", "--db", path);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toContain("BROKEN at record 7 (edited)");
+    const json = await audit("verify", "--db", path, "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problem: { seq: 7, kind: "edited" } });
+  });
+
+  it("query: one sentence per record, filtered by subject (or its chain) and time", async () => {
+    const first = await audit("query", "--db", path, "--subject", "user:u2");
+    expect(first.exitCode).toBe(0);
+    const lines = first.stdout.trim().split("\n");
+    expect(lines[0]).toBe(
+      "2026-05-15T14:00:02Z user:u2: reserve on room:401 ALLOWED via room:401#booker@user:alice, user:alice#delegate@agent:calendar-bot-v2 [request req-2]",
+    );
+    expect(lines).toHaveLength(4);
+    const alice = await audit("query", "--db", path, "--subject", "user:alice");
+    expect(alice.stdout.trim().split("\n")).toHaveLength(8);
+    const bot = await audit(
+      "query",
+      "--db",
+      path,
+      "--subject",
+      "agent:calendar-bot-v2",
+      "--since",
+      "2026-05-15T14:00:20Z",
+    );
+    expect(bot.stdout.trim().split("\n")).toEqual([
+      "2026-05-15T14:00:21Z agent:calendar-bot-v2 acting for user:alice: reserve on room:400 ALLOWED [request req-21]",
+      "2026-05-15T14:00:24Z agent:calendar-bot-v2 acting for user:alice: reserve on room:403 DENIED [request req-24]",
+    ]);
+    const json = await audit("query", "--db", path, "--since", "2026-05-15T14:00:25Z", "--json");
+    expect(
+      json.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      expect.objectContaining({
+        seq: 24,
+        requestId: "req-25",
+        hash: expect.any(String),
+        prevHash: expect.any(String),
+      }),
+    ]);
+  });
+
+  it("export: every record as JSON lines; OCSF is refused as not implemented", async () => {
+    const out = await audit("export", "--db", path, "--format", "jsonl");
+    const rows = out.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    const ocsf = await audit("export", "--db", path, "--format", "ocsf");
+    expect(ocsf.exitCode).toBe(1);
+    expect(ocsf.stderr).toContain("OCSF is not implemented yet");
+  });
+
+  it("prune: deletes whole prefixes up to a checkpoint; verify still passes", async () => {
+    const pruned = await audit("prune", "--db", path, "--keep-last", "5");
+    expect(pruned.stdout).toBe("deleted 10 record(s)\n");
+    expect((await audit("verify", "--db", path)).stdout).toContain(
+      "ok: 14 record(s) verified (records 11..24)",
+    );
+    expect((await audit("prune", "--db", path)).stderr).toContain("say what to prune");
+  });
+
+  it("refuses a missing database or a bad --since", async () => {
+    expect((await audit("query")).stderr).toContain("no database");
+    expect((await audit("query", "--db", path, "--since", "yesterday")).stderr).toContain("--since must be");
+    expect(parseSince("1h", "--since", Date.parse("2026-05-15T14:00:00Z")).toISOString()).toBe(
+      "2026-05-15T13:00:00.000Z",
+    );
+  });
+});

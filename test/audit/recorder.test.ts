@@ -1,0 +1,279 @@
+/** The recording Decorator: what each policy records, the two modes and their guarantees, redaction. */
+import { afterEach, describe, expect, it } from "vitest";
+import { type AuditOptions, createAuditRecorder, decisionSentence, REDACTED } from "../../src/audit/index.js";
+import { parseRelationship } from "../../src/core/index.js";
+import type { CheckRequest } from "../../src/engine/index.js";
+import { type OpenedLatch, openLatch } from "../../src/open/index.js";
+import type { DecisionLog, DecisionRecord, StoredDecision } from "../../src/store/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
+
+const SCHEMA = `
+caveat from_office(ip string, purpose string) {
+  ip == "10.0.0.1"
+}
+
+definition user {
+  relation delegate: agent | user
+}
+definition agent {}
+
+definition room {
+  relation booker: user | agent | user with from_office
+  permission reserve = booker
+}
+`;
+
+const opened: OpenedLatch[] = [];
+afterEach(async () => {
+  for (const latch of opened.splice(0)) await latch.close();
+});
+
+async function open(options: Omit<AuditOptions, "log">, log?: DecisionLog) {
+  const store = await createSqliteStore({ path: ":memory:" });
+  const recorder = createAuditRecorder({ ...options, log: log ?? store.decisions });
+  const latch = await openLatch({ store, schema: SCHEMA, mirror: false, decorators: [recorder.decorator] });
+  opened.push(latch);
+  await latch.store.write(
+    [
+      "room:401#booker@user:alice",
+      "room:401#booker@agent:calendar-bot-v2",
+      "room:402#booker@user:bob[from_office]",
+      // Requests with an on-behalf-of chain are decided by delegation (docs/delegation.md).
+      "user:alice#delegate@agent:calendar-bot-v2",
+      "room:401#booker@user:zed",
+      "user:zed#delegate@user:alice",
+    ].map((text) => ({ operation: "touch" as const, relationship: parseRelationship(text) })),
+  );
+  return { latch, recorder };
+}
+
+const check = (
+  resource: string,
+  subject: string,
+  extra: Partial<CheckRequest> & { onBehalfOf?: unknown } = {},
+) =>
+  ({
+    resource: { type: resource.split(":")[0]!, id: resource.split(":")[1]! },
+    permission: "reserve",
+    subject: { type: subject.split(":")[0]!, id: subject.split(":")[1]! },
+    ...extra,
+  }) as CheckRequest;
+
+const alice = { type: "user", id: "alice" };
+
+async function records(latch: OpenedLatch): Promise<DecisionRecord[]> {
+  return (await latch.store.decisions.read()).map((d) => d.record);
+}
+
+describe("audit recorder", () => {
+  it("agents (the default): records decisions acting for someone and every DENIED, not a plain ALLOWED", async () => {
+    const { latch, recorder } = await open({ mode: "sync" });
+    expect((await latch.decider.check(check("room:401", "user:alice"))).state).toBe("ALLOWED");
+    expect(await records(latch)).toEqual([]);
+    expect((await latch.decider.check(check("room:401", "user:carol"))).state).toBe("DENIED");
+    await latch.decider.check(
+      check("room:401", "agent:calendar-bot-v2", {
+        onBehalfOf: [alice],
+        subjectGrants: "not-required",
+      } as never),
+    );
+    const got = await records(latch);
+    expect(got.map((r) => [r.subject, r.onBehalfOf, r.answer])).toEqual([
+      ["user:carol", undefined, "DENIED"],
+      ["agent:calendar-bot-v2", ["user:alice"], "ALLOWED"],
+    ]);
+    expect(got[1]).toMatchObject({
+      operation: "check",
+      subjectGrants: "not-required",
+      resource: "room:401",
+      permission: "reserve",
+      consistency: "minimize-latency",
+      revision: expect.stringMatching(/^\d+$/),
+      latencyUs: expect.any(Number),
+    });
+    expect(recorder.stats()).toEqual({ queued: 0, dropped: 0, written: 2, failed: 0 });
+    expect(await latch.store.decisions.verify()).toMatchObject({ ok: true, records: 2 });
+  });
+
+  it("all: records every decision, with call info and redacted context; off adds no decorator", async () => {
+    const { latch } = await open({ mode: "sync", policy: "all", loggableParameters: ["ip"] });
+    await latch.decider.check(check("room:401", "user:alice"), { requestId: "r-1", caller: "ci" } as never);
+    await latch.decider.check(
+      check("room:402", "user:bob", { context: { ip: "10.0.0.1", purpose: "offsite" } }),
+    );
+    const got = await records(latch);
+    expect(got[0]).toMatchObject({ answer: "ALLOWED", requestId: "r-1", caller: "ci" });
+    expect(got[1]).toMatchObject({ answer: "ALLOWED", context: { ip: "10.0.0.1", purpose: REDACTED } });
+
+    const off = createAuditRecorder({ log: latch.store.decisions, policy: "off" });
+    expect(off.decorator(latch.engine)).toBe(latch.engine);
+  });
+
+  it("records CONDITIONAL answers with their missing parameters and bulk items one by one", async () => {
+    const { latch } = await open({ mode: "sync", policy: "all" });
+    const result = await latch.decider.check(check("room:402", "user:bob"));
+    expect(result.state).toBe("CONDITIONAL");
+    await latch.decider.checkBulk({
+      items: [check("room:401", "user:alice"), check("room:401", "user:dave")],
+    });
+    const got = await records(latch);
+    expect(got.map((r) => [r.operation, r.subject, r.answer, r.missing])).toEqual([
+      ["check", "user:bob", "CONDITIONAL", ["ip"]],
+      ["check-bulk", "user:alice", "ALLOWED", undefined],
+      ["check-bulk", "user:dave", "DENIED", undefined],
+    ]);
+  });
+
+  it("records each resource a lookup finds: with a chain under agents, always under all", async () => {
+    const { latch } = await open({ mode: "sync" });
+    await latch.store.write([
+      { operation: "touch", relationship: parseRelationship("room:403#booker@user:alice") },
+    ]);
+    const lookup = (extra: object) => ({
+      resourceType: "room",
+      permission: "reserve",
+      subject: alice,
+      ...extra,
+    });
+    const plain: string[] = [];
+    for await (const r of latch.decider.lookupResources(lookup({}))) plain.push(r.resourceId);
+    expect(plain).toEqual(["401", "403"]);
+    expect(await records(latch)).toEqual([]);
+    const found: string[] = [];
+    for await (const r of latch.decider.lookupResources(
+      lookup({ onBehalfOf: [{ type: "user", id: "zed" }] }),
+    )) {
+      found.push(r.resourceId);
+      break; // a consumer that stops early: what it was given is recorded
+    }
+    expect(found).toEqual(["401"]);
+    expect((await records(latch)).map((r) => [r.operation, r.resource, r.onBehalfOf, r.answer])).toEqual([
+      ["lookup-resources", "room:401", ["user:zed"], "ALLOWED"],
+    ]);
+
+    const every = await open({ mode: "async", policy: "all" });
+    for await (const _ of every.latch.decider.lookupResources(lookup({}))) {
+      // drain
+    }
+    await every.recorder.flush();
+    expect((await records(every.latch)).map((r) => r.resource)).toEqual(["room:401"]);
+  });
+
+  it("sync: refuses the decision with audit/unavailable when it cannot be recorded", async () => {
+    const errors: unknown[] = [];
+    const failing: DecisionLog = {
+      append: async () => {
+        throw new Error("disk full");
+      },
+      read: async () => [],
+      checkpoints: async () => [],
+      prune: async () => 0,
+      verify: async () => ({ ok: true, records: 0 }),
+    };
+    const { latch, recorder } = await open(
+      { mode: "sync", policy: "all", onError: (e) => errors.push(e) },
+      failing,
+    );
+    await expect(latch.decider.check(check("room:401", "user:alice"))).rejects.toMatchObject({
+      code: "audit/unavailable",
+      kind: "unavailable",
+    });
+    expect(errors).toHaveLength(1);
+    expect(recorder.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
+  });
+
+  it("sync: concurrent decisions share appends (group commit) and each waits for its own", async () => {
+    let appends = 0;
+    const { latch } = await open({ mode: "sync", policy: "all" });
+    const log = latch.store.decisions;
+    const counting: DecisionLog = {
+      ...log,
+      append: async (r: readonly DecisionRecord[]): Promise<readonly StoredDecision[]> => {
+        appends += 1;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return log.append(r);
+      },
+    };
+    const recorder = createAuditRecorder({ log: counting, mode: "sync", policy: "all" });
+    const decider = recorder.decorator(latch.engine);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => decider.check(check("room:401", `user:u${i}`))));
+    expect((await log.read()).length).toBe(20);
+    expect(appends).toBeLessThan(20);
+    expect(recorder.stats()).toMatchObject({ written: 20, dropped: 0 });
+  });
+
+  it("async: answers without waiting, appends in batches, drops and counts past the queue limit", async () => {
+    const { latch } = await open({ policy: "all" });
+    const log = latch.store.decisions;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: DecisionLog = {
+      ...log,
+      append: async (r: readonly DecisionRecord[]) => {
+        await gate;
+        return log.append(r);
+      },
+    };
+    const recorder = createAuditRecorder({ log: slow, policy: "all", queueLimit: 5, batchSize: 2 });
+    const decider = recorder.decorator(latch.engine);
+    for (let i = 0; i < 8; i++) await decider.check(check("room:401", `user:u${i}`));
+    expect(recorder.stats()).toMatchObject({ queued: 5, dropped: 3, written: 0 });
+    release();
+    await recorder.flush();
+    expect(recorder.stats()).toEqual({ queued: 0, dropped: 3, written: 5, failed: 0 });
+    expect((await log.read()).map((d) => d.record.subject)).toEqual([
+      "user:u0",
+      "user:u1",
+      "user:u2",
+      "user:u3",
+      "user:u4",
+    ]);
+    expect(await log.verify()).toMatchObject({ ok: true, records: 5 });
+  });
+
+  it("refuses an unknown policy or mode", () => {
+    const log = {} as DecisionLog;
+    expect(() => createAuditRecorder({ log, policy: "most" as never })).toThrow(
+      expect.objectContaining({ code: "audit/invalid-option" }),
+    );
+    expect(() => createAuditRecorder({ log, mode: "later" as never })).toThrow(
+      expect.objectContaining({ code: "audit/invalid-option" }),
+    );
+  });
+});
+
+describe("decision sentences", () => {
+  it("reads a record as one line", () => {
+    expect(
+      decisionSentence({
+        time: "2026-05-15T14:00:02.000Z",
+        operation: "check",
+        subject: "agent:calendar-bot-v2",
+        onBehalfOf: ["user:alice"],
+        resource: "room:401",
+        permission: "reserve",
+        answer: "ALLOWED",
+        witness: ["room:401#booker@user:alice", "user:alice#delegate@agent:calendar-bot-v2"],
+      }),
+    ).toBe(
+      "2026-05-15T14:00:02Z agent:calendar-bot-v2 acting for user:alice: reserve on room:401 ALLOWED via room:401#booker@user:alice, user:alice#delegate@agent:calendar-bot-v2",
+    );
+    expect(
+      decisionSentence({
+        time: "2026-05-15T14:00:03.120Z",
+        operation: "check",
+        subject: "user:bob",
+        resource: "room:402",
+        permission: "reserve",
+        answer: "CONDITIONAL",
+        missing: ["ip"],
+        caller: "ci",
+        requestId: "r-9",
+      }),
+    ).toBe(
+      "2026-05-15T14:00:03Z user:bob: reserve on room:402 CONDITIONAL (missing ip) [caller ci, request r-9]",
+    );
+  });
+});

@@ -1,0 +1,55 @@
+/** `latch serve --audit`: the server records decisions in its datastore's audit trail. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { serveCommand } from "../../src/cli/commands/serve.js";
+import { createClient } from "../../src/client/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "latch-audit-serve-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("latch serve --audit", () => {
+  it("records every DENIED decision (policy agents), and none when off (the default)", async () => {
+    for (const audit of ["agents", "off"]) {
+      const path = join(dir, `${audit}.db`);
+      let stdout = "";
+      const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+        stdout += chunk.toString();
+        return true;
+      });
+      const args = ["--listen", "127.0.0.1:0", "--db", path, "--insecure-no-auth", "--log-level", "silent"];
+      const serving = serveCommand().parseAsync(audit === "off" ? args : [...args, "--audit", audit], {
+        from: "user",
+      });
+      try {
+        await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
+        const address = /latch listening on (\S+)/.exec(stdout)![1]!;
+        const client = createClient({ address });
+        await client.writeSchema(SCHEMA);
+        await client.writeRelationships({
+          updates: RELATIONSHIPS.map((relationship) => ({ operation: "touch", relationship })),
+        });
+        expect(
+          (await client.check({ resource: "document:q3", permission: "view", subject: "user:alice" })).state,
+        ).toBe("ALLOWED");
+        expect(
+          (await client.check({ resource: "document:q3", permission: "view", subject: "user:bob" })).state,
+        ).toBe("DENIED");
+        await client.close();
+      } finally {
+        out.mockRestore();
+        process.emit("SIGTERM", "SIGTERM");
+        await serving;
+      }
+      // Async records queued at shutdown are written before the datastore closes.
+      const store = await createSqliteStore({ path });
+      const records = (await store.decisions.read()).map((d) => [d.record.subject, d.record.answer]);
+      expect(records).toEqual(audit === "off" ? [] : [["user:bob", "DENIED"]]);
+      expect((await store.decisions.verify()).ok).toBe(true);
+      await store.close();
+    }
+  });
+});
