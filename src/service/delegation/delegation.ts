@@ -154,78 +154,93 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
   const maxItems = options.maxBulkItems ?? 1000;
 
   return (next) => ({
-    async check(request: CheckRequest, opts?: RequestOptions): Promise<CheckResult> {
-      if (!isDelegated(request)) return next.check(request, opts);
-      const chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
-      const parts = partsOf(request, chain, permissionOf);
-      const answer = await bulk(
-        next,
-        parts.map((p) => p.item),
-        request,
-        maxItems,
-        opts,
-      );
-      const planned = { parts, start: 0, chain };
-      const verdict = await fold(next, planned, answer.results, answer.token, request, "", opts);
-      const result: CheckResult = {
-        state: verdict.state,
-        missing: verdict.missing,
-        revision: answer.revision,
-        token: answer.token,
-      };
-      if (request.explain !== true) return result;
-      return {
-        ...result,
-        explain: await explainParts(next, request, chain, parts, verdict, answer.token, opts),
-      };
-    },
+    // A plain request goes straight on: no async frame of ours (a chained one is rare).
+    check: (request, opts) =>
+      isDelegated(request) ? checkDelegated(next, request, opts) : next.check(request, opts),
 
-    async checkBulk(request: CheckBulkRequest, opts?: RequestOptions): Promise<CheckBulkResult> {
-      if (!request.items.some(isDelegated)) return next.checkBulk(request, opts);
-      if (request.items.length > maxItems) {
-        throw new LatchError(
-          "check/too-many-items",
-          "resource-exhausted",
-          `at most ${maxItems} items per bulk check, got ${request.items.length}`,
-          { max: maxItems, count: request.items.length },
-        );
-      }
-      const items: CheckBulkItem[] = [];
-      const plan: Planned[] = request.items.map((item, i) => {
-        try {
-          const chain = isDelegated(item)
-            ? checkChain(item.subject, item.onBehalfOf ?? [], item.subjectGrants, `items[${i}].`)
-            : undefined;
-          const parts: readonly Part[] =
-            chain === undefined ? [{ from: { kind: "subject" }, item }] : partsOf(item, chain, permissionOf);
-          const start = items.length;
-          for (const p of parts) items.push(p.item);
-          return { parts, start, chain };
-        } catch (e) {
-          if (!isLatchError(e)) throw e;
-          return { error: { code: e.code, message: e.message } };
-        }
-      });
-      const answer = await bulk(next, items, request, maxItems, opts);
-      const results = await Promise.all(
-        plan.map(async (planned, i): Promise<CheckBulkItemResult> => {
-          if ("error" in planned) return { ok: false, error: planned.error };
-          if (planned.chain === undefined) return answer.results[planned.start]!;
-          try {
-            const v = await fold(next, planned, answer.results, answer.token, request, `items[${i}].`, opts);
-            return { ok: true, state: v.state, missing: v.missing };
-          } catch (e) {
-            if (!isLatchError(e)) throw e;
-            return { ok: false, error: { code: e.code, message: e.message } };
-          }
-        }),
-      );
-      return { results, revision: answer.revision, token: answer.token };
-    },
+    checkBulk: (request, opts) =>
+      request.items.some(isDelegated)
+        ? checkBulkDelegated(next, request, opts)
+        : next.checkBulk(request, opts),
 
     lookupResources: (request, opts) =>
       isDelegated(request)
         ? lookupDelegated(next, request, permissionOf, maxItems, opts)
         : next.lookupResources(request, opts),
   });
+
+  async function checkDelegated(
+    next: Decider,
+    request: CheckRequest,
+    opts?: RequestOptions,
+  ): Promise<CheckResult> {
+    const chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
+    const parts = partsOf(request, chain, permissionOf);
+    const answer = await bulk(
+      next,
+      parts.map((p) => p.item),
+      request,
+      maxItems,
+      opts,
+    );
+    const planned = { parts, start: 0, chain };
+    const verdict = await fold(next, planned, answer.results, answer.token, request, "", opts);
+    const result: CheckResult = {
+      state: verdict.state,
+      missing: verdict.missing,
+      revision: answer.revision,
+      token: answer.token,
+    };
+    if (request.explain !== true) return result;
+    return {
+      ...result,
+      explain: await explainParts(next, request, chain, parts, verdict, answer.token, opts),
+    };
+  }
+
+  async function checkBulkDelegated(
+    next: Decider,
+    request: CheckBulkRequest,
+    opts?: RequestOptions,
+  ): Promise<CheckBulkResult> {
+    if (request.items.length > maxItems) {
+      throw new LatchError(
+        "check/too-many-items",
+        "resource-exhausted",
+        `at most ${maxItems} items per bulk check, got ${request.items.length}`,
+        { max: maxItems, count: request.items.length },
+      );
+    }
+    const items: CheckBulkItem[] = [];
+    const plan: Planned[] = request.items.map((item, i) => {
+      try {
+        const chain = isDelegated(item)
+          ? checkChain(item.subject, item.onBehalfOf ?? [], item.subjectGrants, `items[${i}].`)
+          : undefined;
+        const parts: readonly Part[] =
+          chain === undefined ? [{ from: { kind: "subject" }, item }] : partsOf(item, chain, permissionOf);
+        const start = items.length;
+        for (const p of parts) items.push(p.item);
+        return { parts, start, chain };
+      } catch (e) {
+        if (!isLatchError(e)) throw e;
+        return { error: { code: e.code, message: e.message } };
+      }
+    });
+    const answer = await bulk(next, items, request, maxItems, opts);
+    const results = await Promise.all(
+      plan.map(async (planned, i): Promise<CheckBulkItemResult> => {
+        if ("error" in planned) return { ok: false, error: planned.error };
+        if (planned.chain === undefined) return answer.results[planned.start]!;
+        try {
+          const v = await fold(next, planned, answer.results, answer.token, request, `items[${i}].`, opts);
+          return { ok: true, state: v.state, missing: v.missing };
+        } catch (e) {
+          if (!isLatchError(e)) throw e;
+          return { ok: false, error: { code: e.code, message: e.message } };
+        }
+      }),
+    );
+    return { results, revision: answer.revision, token: answer.token };
+  }
 }
