@@ -1,9 +1,11 @@
 /** The audit API's service layer on a decision log: watching from now, and bounded scans per page. */
-import { afterEach, describe, expect, it } from "vitest";
-import { queryDecisions, watchDecisions } from "../../src/service/index.js";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { decisionCursor, queryDecisions, watchDecisions } from "../../src/service/index.js";
 import type { DecisionLog, Store } from "../../src/store/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { decision, decisions } from "../store/conformance/decisions.js";
+import { PG_SKIP_REASON, PG_URL, SchemaTracker } from "../store/fixtures/pg-setup.js";
 
 const stores: Store[] = [];
 afterEach(async () => {
@@ -61,3 +63,32 @@ describe("queryDecisions", () => {
     expect(second.cursor).toBeUndefined();
   });
 });
+
+describe.skipIf(PG_URL === undefined)(
+  `on PostgreSQL, two replicas${PG_URL === undefined ? ` (${PG_SKIP_REASON})` : ""}`,
+  () => {
+    const schemas = new SchemaTracker();
+    afterAll(() => schemas.dropAll());
+
+    it("a watch on one replica delivers what the other appends; a query there filters by the chain", async () => {
+      const schema = schemas.next();
+      const a = await createPostgresStore({ url: PG_URL!, schema, pool: { max: 2 } });
+      stores.push(a);
+      const b = await createPostgresStore({ url: PG_URL!, schema, pool: { max: 2 } });
+      stores.push(b);
+      const stop = new AbortController();
+      const watch = watchDecisions(b.decisions, { after: decisionCursor(0), pollMs: 5, signal: stop.signal });
+      await a.decisions.append(decisions(1, 7));
+      const seen: number[] = [];
+      for await (const { decision: d } of watch) {
+        seen.push(d.seq);
+        if (seen.length === 6) break;
+      }
+      stop.abort();
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+      // decision(i) acts for user:alice when i is a multiple of 3.
+      const page = await queryDecisions(b.decisions, { subject: "user:alice" });
+      expect(page.decisions.map((d) => d.seq)).toEqual([3, 6]);
+    });
+  },
+);
