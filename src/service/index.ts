@@ -7,7 +7,10 @@
 export { readRevision } from "./consistency.js";
 export { type Decider, type Decorator, decorate } from "./decider.js";
 export {
+  type ActorTokenOptions,
   checkChainLength,
+  createActorTokens,
+  createActorTokenVerifier,
   createDelegation,
   DEFAULT_DELEGATION_PERMISSION,
   type DelegationOptions,
@@ -16,6 +19,7 @@ export {
   REQUESTED_PERMISSION,
   RESOURCE_ID,
   RESOURCE_TYPE,
+  readJwksFile,
 } from "./delegation/index.js";
 export { invalidArgument, overLimit, RequestError } from "./errors.js";
 export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";

@@ -10,4 +10,13 @@ export {
   type DelegationOptions,
   isDelegated,
 } from "./delegation.js";
+export {
+  type ActorChain,
+  type ActorTokenOptions,
+  type ActorTokenVerifier,
+  chainOfClaims,
+  createActorTokens,
+  createActorTokenVerifier,
+  readJwksFile,
+} from "./actor-token.js";
 export { REQUESTED_PERMISSION, RESOURCE_ID, RESOURCE_TYPE, requestedPermission } from "./parts.js";
