@@ -3,13 +3,7 @@
  * of the subject's, every principal's and every link's plain checks. A decorator on the decision
  * seam; `openLatch` installs it.
  */
-export { type Chain, checkChain, checkChainLength, MAX_CHAIN } from "./chain.js";
-export {
-  createDelegation,
-  DEFAULT_DELEGATION_PERMISSION,
-  type DelegationOptions,
-  isDelegated,
-} from "./delegation.js";
+
 export {
   type ActorChain,
   type ActorTokenOptions,
@@ -19,4 +13,11 @@ export {
   createActorTokenVerifier,
   readJwksFile,
 } from "./actor-token.js";
+export { type Chain, checkChain, checkChainLength, MAX_CHAIN } from "./chain.js";
+export {
+  createDelegation,
+  DEFAULT_DELEGATION_PERMISSION,
+  type DelegationOptions,
+  isDelegated,
+} from "./delegation.js";
 export { REQUESTED_PERMISSION, RESOURCE_ID, RESOURCE_TYPE, requestedPermission } from "./parts.js";
