@@ -47,17 +47,25 @@ export function addDelegationOptions(command: Command): Command {
         "--delegated-only",
         "the subject needs no grant of its own: the principals' permissions and their delegations decide",
       ),
+    )
+    .addOption(
+      new Option(
+        "--actor-token <jwt>",
+        "an RFC 8693 actor token stating the subject and the chain; the server verifies it (--actor-token-jwks)",
+      ).env("LATCH_ACTOR_TOKEN"),
     );
 }
 
 export interface DelegationFlags {
   readonly onBehalfOf?: string[];
   readonly delegatedOnly?: boolean;
+  readonly actorToken?: string;
 }
 
 export function delegationParams(options: DelegationFlags): {
   onBehalfOf?: string[];
   subjectGrants?: "not-required";
+  actorToken?: string;
 } {
   const chain = options.onBehalfOf ?? [];
   if (options.delegatedOnly === true && chain.length === 0)
@@ -65,6 +73,7 @@ export function delegationParams(options: DelegationFlags): {
   return {
     ...(chain.length === 0 ? {} : { onBehalfOf: chain }),
     ...(options.delegatedOnly === true ? { subjectGrants: "not-required" as const } : {}),
+    ...(options.actorToken === undefined ? {} : { actorToken: options.actorToken }),
   };
 }
 

@@ -19,7 +19,6 @@ export {
   REQUESTED_PERMISSION,
   RESOURCE_ID,
   RESOURCE_TYPE,
-  readJwksFile,
 } from "./delegation/index.js";
 export { invalidArgument, overLimit, RequestError } from "./errors.js";
 export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";

@@ -6,7 +6,6 @@
  * just outside delegation, so delegation sees only verified chains; a request with no token goes
  * straight on.
  */
-import { readFileSync } from "node:fs";
 import {
   createLocalJWKSet,
   type JSONWebKeySet,
@@ -48,14 +47,6 @@ function invalid(reason: string): LatchError {
   return new LatchError("delegation/invalid-actor-token", "unauthenticated", `actor token: ${reason}`, {
     field: "actor_token",
   });
-}
-
-/** Reads a JWKS file (`{"keys": [...]}`) for `--actor-token-jwks`. */
-export function readJwksFile(path: string): JSONWebKeySet {
-  const parsed: unknown = JSON.parse(readFileSync(path, "utf8"));
-  if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as JSONWebKeySet).keys))
-    throw new Error(`${path}: not a JWKS (an object with a "keys" array)`);
-  return parsed as JSONWebKeySet;
 }
 
 /** A subject claim is a Latch subject ref naming one object (`user:alice`), nothing else. */

@@ -11,7 +11,6 @@ export {
   chainOfClaims,
   createActorTokens,
   createActorTokenVerifier,
-  readJwksFile,
 } from "./actor-token.js";
 export { type Chain, checkChain, checkChainLength, MAX_CHAIN } from "./chain.js";
 export {
