@@ -68,8 +68,9 @@ export function delegationParams(options: DelegationFlags): {
   actorToken?: string;
 } {
   const chain = options.onBehalfOf ?? [];
-  if (options.delegatedOnly === true && chain.length === 0)
-    throw new UsageError("--delegated-only needs --on-behalf-of");
+  // An actor token states the chain itself.
+  if (options.delegatedOnly === true && chain.length === 0 && options.actorToken === undefined)
+    throw new UsageError("--delegated-only needs --on-behalf-of (or --actor-token)");
   return {
     ...(chain.length === 0 ? {} : { onBehalfOf: chain }),
     ...(options.delegatedOnly === true ? { subjectGrants: "not-required" as const } : {}),

@@ -86,6 +86,7 @@ describe("latch serve with actor tokens", () => {
       const client = createClient({ address, token: TOKEN });
       await client.writeRelationships({
         updates: [
+          "document:a#viewer@user:alice",
           "document:b#viewer@user:alice",
           "document:b#viewer@agent:bot",
           "document:c#viewer@agent:bot",
@@ -103,6 +104,12 @@ describe("latch serve with actor tokens", () => {
       expect((await check("document:b", "view", "agent:bot", "--actor-token", token, ...remote)).stdout).toBe(
         "allowed\n",
       );
+      // document:a is alice's alone; the agent needs no grant of its own under --delegated-only.
+      expect((await check("document:a", "view", "agent:bot", "--actor-token", token, ...remote)).stdout).toBe(
+        "denied\n",
+      );
+      const delegatedOnly = ["--actor-token", token, "--delegated-only", ...remote];
+      expect((await check("document:a", "view", "agent:bot", ...delegatedOnly)).stdout).toBe("allowed\n");
       const looked = await runCommand(lookupCommand(), [
         ...["resources", "document", "view", "agent:bot", "--actor-token", token],
         ...remote,
