@@ -24,6 +24,7 @@ const KINDS: Readonly<Record<ErrorKind, true>> = {
   "deadline-exceeded": true,
   unavailable: true,
   unauthenticated: true,
+  "permission-denied": true,
   internal: true,
 };
 

@@ -47,24 +47,34 @@ export function addDelegationOptions(command: Command): Command {
         "--delegated-only",
         "the subject needs no grant of its own: the principals' permissions and their delegations decide",
       ),
+    )
+    .addOption(
+      new Option(
+        "--actor-token <jwt>",
+        "an RFC 8693 actor token stating the subject and the chain; the server verifies it (--actor-token-jwks)",
+      ).env("LATCH_ACTOR_TOKEN"),
     );
 }
 
 export interface DelegationFlags {
   readonly onBehalfOf?: string[];
   readonly delegatedOnly?: boolean;
+  readonly actorToken?: string;
 }
 
 export function delegationParams(options: DelegationFlags): {
   onBehalfOf?: string[];
   subjectGrants?: "not-required";
+  actorToken?: string;
 } {
   const chain = options.onBehalfOf ?? [];
-  if (options.delegatedOnly === true && chain.length === 0)
-    throw new UsageError("--delegated-only needs --on-behalf-of");
+  // An actor token states the chain itself.
+  if (options.delegatedOnly === true && chain.length === 0 && options.actorToken === undefined)
+    throw new UsageError("--delegated-only needs --on-behalf-of (or --actor-token)");
   return {
     ...(chain.length === 0 ? {} : { onBehalfOf: chain }),
     ...(options.delegatedOnly === true ? { subjectGrants: "not-required" as const } : {}),
+    ...(options.actorToken === undefined ? {} : { actorToken: options.actorToken }),
   };
 }
 

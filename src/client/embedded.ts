@@ -5,7 +5,7 @@
 import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
 import type { Delegated, Engine, EngineOptions } from "../engine/index.js";
-import { openLatch } from "../open/index.js";
+import { type OpenOptions, openLatch } from "../open/index.js";
 import {
   checkChainLength,
   checkObjectRef,
@@ -44,6 +44,11 @@ export interface EmbeddedOptions {
   readonly decorators?: readonly Decorator[];
   /** On-behalf-of chains: the delegation permission of each principal type (default `delegate`). */
   readonly delegation?: { readonly delegationPermission?: Readonly<Record<string, string>> };
+  /**
+   * Actor tokens: the JWKS (`{ keys: [...] }`, every key with its `alg`), issuer and audience that
+   * verify RFC 8693 JWTs stating the subject and chain; without it a request carrying one is refused.
+   */
+  readonly actorTokens?: OpenOptions["actorTokens"];
 }
 
 export interface EmbeddedClient extends LatchClient {
@@ -108,6 +113,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
           consistency: params.consistency,
           explain: params.explain,
           ...delegation(params),
+          actorToken: params.actorToken,
           ...contextual(params.contextualRelationships),
         }),
         requestOptions(opts),
@@ -134,6 +140,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
             }),
           ),
           consistency: params.consistency,
+          actorToken: params.actorToken,
           ...contextual(params.contextualRelationships),
         }),
         requestOptions(opts),
@@ -164,6 +171,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
           limit: params.limit,
           cursor: params.cursor,
           ...delegation(params),
+          actorToken: params.actorToken,
         }),
         requestOptions(opts),
       );
@@ -324,6 +332,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       engine: options.engine,
       decorators: options.decorators,
       delegation: options.delegation,
+      actorTokens: options.actorTokens,
     }),
   );
   const { store, engine, decider } = latch;

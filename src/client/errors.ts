@@ -12,6 +12,7 @@ const KIND_BY_STATUS: Partial<Record<status, ErrorKind>> = {
   [status.CANCELLED]: "deadline-exceeded",
   [status.UNAVAILABLE]: "unavailable",
   [status.UNAUTHENTICATED]: "unauthenticated",
+  [status.PERMISSION_DENIED]: "permission-denied",
   [status.UNIMPLEMENTED]: "failed-precondition",
 };
 

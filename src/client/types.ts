@@ -67,6 +67,11 @@ export interface CheckParams extends DelegationParams {
   readonly contextualRelationships?: readonly RelationshipInput[];
   readonly consistency?: Consistency;
   readonly explain?: boolean;
+  /**
+   * A signed RFC 8693 actor token (JWT) stating the subject and the chain; the server verifies it
+   * and refuses fields that contradict it (docs/delegation.md).
+   */
+  readonly actorToken?: string;
 }
 
 export interface CheckAnswer {
@@ -89,6 +94,11 @@ export interface CheckBulkParams {
   })[];
   readonly contextualRelationships?: readonly RelationshipInput[];
   readonly consistency?: Consistency;
+  /**
+   * A signed RFC 8693 actor token (JWT) for every item, stating the subject and the chain; the server verifies it
+   * and refuses fields that contradict it (docs/delegation.md).
+   */
+  readonly actorToken?: string;
 }
 
 export interface CheckBulkAnswer {
@@ -110,6 +120,11 @@ export interface ExpandAnswer {
 
 export interface LookupResourcesParams extends DelegationParams {
   readonly resourceType: string;
+  /**
+   * A signed RFC 8693 actor token (JWT) stating the subject and the chain; the server verifies it
+   * and refuses fields that contradict it (docs/delegation.md).
+   */
+  readonly actorToken?: string;
   readonly permission: string;
   readonly subject: SubjectInput;
   readonly context?: Readonly<Record<string, unknown>>;

@@ -64,6 +64,12 @@ export const ErrorCodes = {
   DelegationNoPermission: "delegation/no-delegation-permission",
   /** failed-precondition: a request carries an on-behalf-of chain but no delegation decorator answers it. */
   DelegationNotEnabled: "delegation/not-enabled",
+  /** unauthenticated: the actor token failed verification (signature, issuer, audience, expiry, algorithm or shape; the message says which). */
+  DelegationInvalidActorToken: "delegation/invalid-actor-token",
+  /** permission-denied: the request's subject or on-behalf-of chain contradicts its verified actor token. */
+  DelegationActorTokenMismatch: "delegation/actor-token-mismatch",
+  /** failed-precondition: a request carries an actor token but the server has no `--actor-token-jwks` configured. */
+  DelegationActorTokensNotConfigured: "delegation/actor-tokens-not-configured",
 
   // ---- request: the call itself
   /** invalid-argument: a request field is missing or malformed (`details.field` names it). */

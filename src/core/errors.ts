@@ -15,6 +15,8 @@ export type ErrorKind =
   | "deadline-exceeded"
   | "unavailable"
   | "unauthenticated"
+  /** Authenticated, but what the request claims contradicts what was verified (an actor token). */
+  | "permission-denied"
   | "internal";
 
 import type { AnyErrorCode, ErrorCode } from "./error-codes.js";

@@ -23,7 +23,16 @@ export interface Delegated {
   readonly subjectGrants?: SubjectGrants;
 }
 
-export interface CheckRequest extends Delegated {
+/**
+ * A signed RFC 8693 actor token (a JWT) that states the subject and the chain instead of the
+ * caller. The actor-token decorator (`service/delegation/actor-token.ts`) verifies it and fills
+ * `onBehalfOf`; it never reaches the engine.
+ */
+export interface ActorTokenCarrier {
+  readonly actorToken?: string;
+}
+
+export interface CheckRequest extends Delegated, ActorTokenCarrier {
   readonly resource: ObjectRef;
   /** A permission or relation of the resource's type. */
   readonly permission: string;
@@ -76,7 +85,7 @@ export type CheckBulkItemResult =
   | { readonly ok: true; readonly state: CheckState; readonly missing: readonly string[] }
   | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
 
-export interface CheckBulkRequest {
+export interface CheckBulkRequest extends ActorTokenCarrier {
   readonly items: readonly CheckBulkItem[];
   readonly consistency?: Consistency;
   readonly contextualRelationships?: readonly Relationship[];
@@ -159,7 +168,7 @@ export interface Engine {
   stats(): EngineStats;
 }
 
-export interface LookupResourcesRequest extends Delegated {
+export interface LookupResourcesRequest extends Delegated, ActorTokenCarrier {
   readonly resourceType: string;
   /** A permission or relation of `resourceType`. */
   readonly permission: string;

@@ -8,6 +8,9 @@
  */
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
 import {
+  type ActorTokenOptions,
+  createActorTokens,
+  createActorTokenVerifier,
   createDelegation,
   type Decider,
   type Decorator,
@@ -45,6 +48,11 @@ export interface OpenOptions {
    * seam, so the decorators above see the chain; these options name the delegation permissions.
    */
   readonly delegation?: Omit<DelegationOptions, "maxBulkItems">;
+  /**
+   * Actor tokens (RFC 8693 JWTs verified against this JWKS, issuer and audience) that state the
+   * subject and chain instead of the caller. Without it a request carrying a token is refused.
+   */
+  readonly actorTokens?: ActorTokenOptions;
 }
 
 export interface OpenedLatch {
@@ -78,6 +86,14 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     await raw.close();
     throw error;
   }
+  // Built before anything is opened would be nicer, but a bad JWKS must still close the store.
+  let verify: ReturnType<typeof createActorTokenVerifier> | undefined;
+  try {
+    verify = options.actorTokens === undefined ? undefined : createActorTokenVerifier(options.actorTokens);
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
   const engine = createEngine({ ...options.engine, store });
   return {
     store,
@@ -85,6 +101,8 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     engine,
     decider: decorate(
       engine,
+      // Outermost: every other decorator (audit, approval) sees the verified chain, never a token.
+      createActorTokens(verify),
       ...(options.decorators ?? []),
       createDelegation({ ...options.delegation, maxBulkItems: options.engine?.maxBulkItems ?? 1000 }),
     ),

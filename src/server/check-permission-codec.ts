@@ -185,9 +185,11 @@ function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionR
     permission: "",
     withTracing: false,
     contextualRelationships: [],
-    // A chain (fields 8 and 9) is not read here: its tags fall through to protobuf-es.
+    // A chain (fields 8 and 9) and an actor token (10) are not read here: their tags fall
+    // through to protobuf-es.
     onBehalfOf: [],
     subjectGrants: 0,
+    actorToken: "",
   };
   const r = new Reader(buf, 0);
   const end = buf.length;

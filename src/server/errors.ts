@@ -21,6 +21,7 @@ const STATUS_BY_KIND: Readonly<Record<ErrorKind, status>> = {
   "deadline-exceeded": status.DEADLINE_EXCEEDED,
   unavailable: status.UNAVAILABLE,
   unauthenticated: status.UNAUTHENTICATED,
+  "permission-denied": status.PERMISSION_DENIED,
   internal: status.INTERNAL,
 };
 

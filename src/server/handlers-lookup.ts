@@ -78,6 +78,7 @@ export async function* lookupResources(
       ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
       ...(cursor === "" ? {} : { cursor }),
       ...delegationFromProto(req.onBehalfOf, req.subjectGrants),
+      ...(req.actorToken === "" ? {} : { actorToken: req.actorToken }),
     },
     { signal: ctx.signal },
   );

@@ -71,6 +71,7 @@ export function permissionHandlers(
         if (delegated.onBehalfOf !== undefined) request.onBehalfOf = delegated.onBehalfOf;
         if (delegated.subjectGrants !== undefined) request.subjectGrants = delegated.subjectGrants;
       }
+      if (req.actorToken !== "") request.actorToken = req.actorToken;
       const result = await decider.check(request, { signal: ctx });
       // The message itself rather than an init object for create() to copy: what create() would
       // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
@@ -103,6 +104,7 @@ export function permissionHandlers(
           items,
           ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
           ...optional("contextualRelationships", contextualFromProto(req.contextualRelationships, limits)),
+          ...(req.actorToken === "" ? {} : { actorToken: req.actorToken }),
         },
         { signal: ctx },
       );

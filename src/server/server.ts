@@ -7,7 +7,7 @@ import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
-import { createDelegation, type Decider, decorate } from "../service/index.js";
+import { createActorTokens, createDelegation, type Decider, decorate } from "../service/index.js";
 import type { Store } from "../store/index.js";
 import { createAuthenticator } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
@@ -135,7 +135,12 @@ export function createServer(options: ServerOptions): LatchServer {
     permissionHandlers(
       options.engine,
       limits,
-      options.decider ?? decorate(options.engine, createDelegation({ maxBulkItems: limits.maxBulkItems })),
+      options.decider ??
+        decorate(
+          options.engine,
+          createActorTokens(undefined),
+          createDelegation({ maxBulkItems: limits.maxBulkItems }),
+        ),
     ),
     {
       checkPermission: checkPermissionCodec,

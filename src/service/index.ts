@@ -18,7 +18,10 @@ export {
   watchDecisions,
 } from "./decisions.js";
 export {
+  type ActorTokenOptions,
   checkChainLength,
+  createActorTokens,
+  createActorTokenVerifier,
   createDelegation,
   DEFAULT_DELEGATION_PERMISSION,
   type DelegationOptions,

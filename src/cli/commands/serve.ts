@@ -10,6 +10,7 @@ import type { LevelWithSilent } from "pino";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
 import type { Metrics, ServerLimits } from "../../server/index.js";
+import type { ActorTokenOptions } from "../../service/index.js";
 import { parseDelegationPermissions } from "../delegation-flags.js";
 
 /**
@@ -51,9 +52,29 @@ interface ServeOptions {
   shutdownGraceMs?: string;
   mirrorMaxRelationships?: string;
   delegationPermission?: string[];
+  actorTokenJwks?: string;
+  actorTokenIssuer?: string;
+  actorTokenAudience?: string;
   audit: string;
   auditMode: string;
   auditLoggable?: string;
+}
+
+/** The three actor-token flags go together; the JWKS is read (and checked) at start. */
+function actorTokenOptions(options: ServeOptions): ActorTokenOptions | undefined {
+  const { actorTokenJwks: jwks, actorTokenIssuer: issuer, actorTokenAudience: audience } = options;
+  if (jwks === undefined && issuer === undefined && audience === undefined) return undefined;
+  if (jwks === undefined || issuer === undefined || audience === undefined)
+    throw new Error("--actor-token-jwks, --actor-token-issuer and --actor-token-audience go together");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(jwks, "utf8"));
+  } catch (error) {
+    throw new Error(`--actor-token-jwks ${jwks}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as { keys?: unknown }).keys))
+    throw new Error(`--actor-token-jwks ${jwks}: not a JWKS (an object with a "keys" array)`);
+  return { jwks: parsed as ActorTokenOptions["jwks"], issuer, audience };
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -231,6 +252,22 @@ export function serveCommand(): Command {
       )
         .env("LATCH_DELEGATION_PERMISSION")
         .argParser(collect),
+    )
+    .addOption(
+      new Option(
+        "--actor-token-jwks <file>",
+        "JWKS file (every key with its alg) that verifies RFC 8693 actor tokens; needs --actor-token-issuer and --actor-token-audience",
+      ).env("LATCH_ACTOR_TOKEN_JWKS"),
+    )
+    .addOption(
+      new Option("--actor-token-issuer <iss>", "the iss every actor token must carry").env(
+        "LATCH_ACTOR_TOKEN_ISSUER",
+      ),
+    )
+    .addOption(
+      new Option("--actor-token-audience <aud>", "an aud every actor token must carry").env(
+        "LATCH_ACTOR_TOKEN_AUDIENCE",
+      ),
     );
 
   command.action(async (options: ServeOptions) => {
@@ -297,6 +334,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   if (!LEVELS.includes(options.logLevel)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
   const maxBulkItems = int(options.maxBulkItems, "--max-bulk-items");
   const delegationPermission = parseDelegationPermissions(options.delegationPermission, (m) => new Error(m));
+  const actorTokens = actorTokenOptions(options);
   const maxDepth = int(options.maxDepth, "--max-depth");
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
@@ -376,6 +414,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     ...(schemaText === undefined ? {} : { schema: schemaText }),
     onSchemaWritten: () => log.info({ file: options.schema }, "schema written"),
     ...(delegationPermission === undefined ? {} : { delegation: { delegationPermission } }),
+    ...(actorTokens === undefined ? {} : { actorTokens }),
     engine: {
       ...(maxDepth === undefined ? {} : { maxDepth }),
       ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),

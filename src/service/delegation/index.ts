@@ -3,6 +3,15 @@
  * of the subject's, every principal's and every link's plain checks. A decorator on the decision
  * seam; `openLatch` installs it.
  */
+
+export {
+  type ActorChain,
+  type ActorTokenOptions,
+  type ActorTokenVerifier,
+  chainOfClaims,
+  createActorTokens,
+  createActorTokenVerifier,
+} from "./actor-token.js";
 export { type Chain, checkChain, checkChainLength, MAX_CHAIN } from "./chain.js";
 export {
   createDelegation,

@@ -1,0 +1,153 @@
+/**
+ * Actor tokens on every interface: through a real gRPC server (including the hand Check codec,
+ * where the new field must fall through to protobuf-es) and embedded mode, with the refusals'
+ * wire status.
+ */
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, createEmbedded, type LatchClient } from "../../../src/index.js";
+import { type OpenOptions, openLatch } from "../../../src/open/index.js";
+import { createLogger, type RunningServer, startServer } from "../../../src/server/index.js";
+
+const SCHEMA = `
+definition agent {}
+definition user {
+  relation delegate_to: agent
+  permission delegate = delegate_to
+}
+definition document {
+  relation viewer: user | agent
+  permission view = viewer
+}`;
+const TOKEN = "actor-token-bearer-0123456789";
+const ISSUER = "https://sts.example";
+const AUDIENCE = "latch";
+const consistency = { kind: "fully-consistent" } as const;
+
+let sign: (claims: Record<string, unknown>, expiresAt?: number) => Promise<string>;
+let actorTokens: NonNullable<OpenOptions["actorTokens"]>;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair("RS256", { extractable: true });
+  actorTokens = {
+    jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), alg: "RS256", kid: "r1" }] },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+  };
+  sign = (claims, expiresAt) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", kid: "r1" })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime(expiresAt ?? "5m")
+      .sign(pair.privateKey);
+});
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => "none",
+    (e: { code: string; kind: string }) => `${e.kind} ${e.code}`,
+  );
+}
+
+async function exercise(client: LatchClient): Promise<void> {
+  await client.writeRelationships({
+    updates: [
+      "document:a#viewer@user:alice",
+      "document:b#viewer@user:alice",
+      "document:b#viewer@agent:bot",
+      "document:c#viewer@agent:bot",
+      "user:alice#delegate_to@agent:bot",
+    ].map((relationship) => ({ operation: "touch" as const, relationship })),
+  });
+  const actorToken = await sign({ sub: "user:alice", act: { sub: "agent:bot" } });
+  const ask = { permission: "view", subject: "agent:bot", consistency, actorToken };
+  expect((await client.check({ ...ask, resource: "document:b" })).state).toBe("ALLOWED");
+  expect((await client.check({ ...ask, resource: "document:c" })).state).toBe("DENIED");
+  // The same request without its token is the agent alone, which may.
+  const { actorToken: _, ...claimed } = ask;
+  expect((await client.check({ ...claimed, resource: "document:c" })).state).toBe("ALLOWED");
+  const bulk = await client.checkBulk({
+    consistency,
+    actorToken,
+    items: ["a", "b", "c"].map((id) => ({
+      resource: `document:${id}`,
+      permission: "view",
+      subject: "agent:bot",
+    })),
+  });
+  expect(bulk.results.map((r) => (r.ok ? r.state : r.error.code))).toEqual(["DENIED", "ALLOWED", "DENIED"]);
+  const found: string[] = [];
+  for await (const r of client.lookupResources({ resourceType: "document", ...ask }))
+    found.push(r.resourceId);
+  expect(found).toEqual(["b"]);
+
+  expect(await codeOf(client.check({ ...ask, resource: "document:b", subject: "agent:other" }))).toBe(
+    "permission-denied delegation/actor-token-mismatch",
+  );
+  expect(await codeOf(client.check({ ...ask, resource: "document:b", onBehalfOf: ["user:bob"] }))).toBe(
+    "permission-denied delegation/actor-token-mismatch",
+  );
+  const expired = await sign(
+    { sub: "user:alice", act: { sub: "agent:bot" } },
+    Math.floor(Date.now() / 1000) - 60,
+  );
+  expect(await codeOf(client.check({ ...ask, resource: "document:b", actorToken: expired }))).toBe(
+    "unauthenticated delegation/invalid-actor-token",
+  );
+}
+
+describe("actor tokens", () => {
+  it("travel through embedded mode", async () => {
+    const client = await createEmbedded({ database: ":memory:", schema: SCHEMA, actorTokens });
+    try {
+      await exercise(client);
+    } finally {
+      await client.close();
+    }
+  });
+
+  describe("over gRPC", () => {
+    let server: RunningServer;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      const latch = await openLatch({ database: ":memory:", schema: SCHEMA, actorTokens });
+      server = await startServer({
+        store: latch.store,
+        engine: latch.engine,
+        decider: latch.decider,
+        tokens: [TOKEN],
+        listen: "127.0.0.1:0",
+        logger: createLogger("silent"),
+      });
+      close = async () => {
+        await server.shutdown(1000);
+        await latch.close();
+      };
+    });
+    afterAll(() => close());
+
+    it("travel through the server, with the refusals' status codes", async () => {
+      const client = createClient({ address: server.address, token: TOKEN });
+      try {
+        await exercise(client);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  it("a server without a JWKS refuses a token with FAILED_PRECONDITION", async () => {
+    const client = await createEmbedded({ database: ":memory:", schema: SCHEMA });
+    try {
+      const actorToken = await sign({ sub: "user:alice", act: { sub: "agent:bot" } });
+      expect(
+        await codeOf(
+          client.check({ resource: "document:b", permission: "view", subject: "agent:bot", actorToken }),
+        ),
+      ).toBe("failed-precondition delegation/actor-tokens-not-configured");
+    } finally {
+      await client.close();
+    }
+  });
+});
