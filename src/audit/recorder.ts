@@ -48,6 +48,11 @@ export interface AuditOptions {
   readonly batchSize?: number;
   /** Told of every failed append (async: the batch is lost; sync: the decision is refused). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * The caller recorded when a call's options name none (embedded mode: e.g. `embedded`); a
+   * transport's caller (the server's token name) always wins.
+   */
+  readonly caller?: string;
   /** Clock, ms since the epoch (default Date.now). */
   readonly now?: () => number;
 }
@@ -99,6 +104,13 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
+  const defaultCaller = options.caller;
+  /** The call's id and caller, read once per record batch (the server's are getters). */
+  const callInfo = (requestOptions: RequestOptions | undefined): AuditCallInfo | undefined => {
+    const info = requestOptions as AuditCallInfo | undefined;
+    if (defaultCaller === undefined) return info;
+    return { requestId: info?.requestId, caller: info?.caller ?? defaultCaller };
+  };
   let dropped = 0;
   let written = 0;
   let failed = 0;
@@ -168,7 +180,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const chain = chainOf(request);
       const latency = started === undefined ? undefined : Math.round((performance.now() - started) * 1000);
       const facts = checkFacts(request, result, chain, latency);
-      await record([makeRecord(facts, options as AuditCallInfo | undefined, loggable, now())]);
+      await record([makeRecord(facts, callInfo(options), loggable, now())]);
       return result;
     };
 
@@ -215,7 +227,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     chain: readonly SubjectRef[] | undefined,
   ): AsyncIterable<LookupResourceResult> {
     let pending: DecisionRecord[] = [];
-    const info = options as AuditCallInfo | undefined;
+    const info = callInfo(options);
     try {
       for await (const found of results) {
         const facts = {
@@ -255,6 +267,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     const requestChain = chainOf(request);
     const out: DecisionRecord[] = [];
     const at = now();
+    const info = callInfo(options);
     request.items.forEach((item, i) => {
       const answer = result.results[i];
       if (answer === undefined || !answer.ok) return;
@@ -274,7 +287,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         revision: result.revision,
         latencyUs: latency,
       };
-      out.push(makeRecord(facts, options as AuditCallInfo | undefined, loggable, at));
+      out.push(makeRecord(facts, info, loggable, at));
     });
     return out;
   }

@@ -71,7 +71,7 @@ export function permissionHandlers(
         if (delegated.onBehalfOf !== undefined) request.onBehalfOf = delegated.onBehalfOf;
         if (delegated.subjectGrants !== undefined) request.subjectGrants = delegated.subjectGrants;
       }
-      const result = await decider.check(request, { signal: ctx });
+      const result = await decider.check(request, ctx.requestOptions);
       // The message itself rather than an init object for create() to copy: what create() would
       // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
       // as it is).
@@ -104,7 +104,7 @@ export function permissionHandlers(
           ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
           ...optional("contextualRelationships", contextualFromProto(req.contextualRelationships, limits)),
         },
-        { signal: ctx },
+        ctx.requestOptions,
       );
       const pairs: CheckBulkPermissionsPair[] = result.results.map((r, i) =>
         create(CheckBulkPermissionsPairSchema, {

@@ -109,6 +109,19 @@ describe("audit recorder", () => {
     expect(off.decorator(latch.engine)).toBe(latch.engine);
   });
 
+  it("caller: names the caller of calls whose options name none (embedded mode); a given one wins", async () => {
+    const { latch } = await open({ mode: "sync", policy: "all", caller: "embedded" });
+    await latch.decider.check(check("room:401", "user:alice"));
+    await latch.decider.check(check("room:401", "user:alice"), { requestId: "r-2", caller: "ci" });
+    await latch.decider.checkBulk({ items: [check("room:401", "user:alice")] }, { requestId: "r-3" });
+    const got = (await records(latch)).map((r) => [r.caller, r.requestId]);
+    expect(got).toEqual([
+      ["embedded", undefined],
+      ["ci", "r-2"],
+      ["embedded", "r-3"],
+    ]);
+  });
+
   it("records CONDITIONAL answers with their missing parameters and bulk items one by one", async () => {
     const { latch } = await open({ mode: "sync", policy: "all" });
     const result = await latch.decider.check(check("room:402", "user:bob"));

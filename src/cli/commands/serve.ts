@@ -125,8 +125,8 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option(
-        "--token <token>",
-        "pre-shared bearer token, at least 16 characters; repeat the flag for several (LATCH_TOKEN: one token; LATCH_TOKENS: several, separated by whitespace)",
+        "--token <name=secret>",
+        "pre-shared bearer token, NAME=SECRET (the name is the caller in the audit trail) or a bare SECRET (named token-N); secrets at least 16 characters; repeat the flag for several (LATCH_TOKEN: one token; LATCH_TOKENS: several, separated by whitespace)",
       )
         .env("LATCH_TOKEN")
         .argParser(collect),
@@ -287,7 +287,11 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   }
   checkTokens({ tokens, insecureNoAuth: insecure, insecureShortTokens });
   if (options.metricsToken !== undefined) {
-    checkTokens({ tokens: [options.metricsToken], insecureShortTokens }, "metrics token");
+    // The metrics token has no name: its text is the secret whole, `=` or not.
+    checkTokens(
+      { tokens: [{ name: "metrics", secret: options.metricsToken }], insecureShortTokens },
+      "metrics token",
+    );
   }
   const idleTimeoutMs = int(options.idleTimeoutMs, "--idle-timeout-ms");
   const handshakeTimeoutMs = int(options.handshakeTimeoutMs, "--handshake-timeout-ms");
