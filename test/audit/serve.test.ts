@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), "latch-audit-serve-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("latch serve --audit", () => {
-  it("records every DENIED decision (policy agents), and none when off (the default)", async () => {
+  it("records every DENIED decision (policy agents, the default), and none when off", async () => {
     for (const audit of ["agents", "off"]) {
       const path = join(dir, `${audit}.db`);
       let stdout = "";
@@ -21,7 +21,7 @@ describe("latch serve --audit", () => {
         return true;
       });
       const args = ["--listen", "127.0.0.1:0", "--db", path, "--insecure-no-auth", "--log-level", "silent"];
-      const serving = serveCommand().parseAsync(audit === "off" ? args : [...args, "--audit", audit], {
+      const serving = serveCommand().parseAsync(audit === "off" ? [...args, "--audit", "off"] : args, {
         from: "user",
       });
       try {

@@ -193,7 +193,7 @@ export function serveCommand(): Command {
       )
         .env("LATCH_AUDIT")
         .choices(["all", "agents", "off"])
-        .default("off"),
+        .default("agents"),
     )
     .addOption(
       new Option(
