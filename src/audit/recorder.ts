@@ -15,7 +15,8 @@
  *   queue), and a failed append loses its batch (`stats().failed`, `onError`).
  * - `sync`: the answer leaves only after its record is committed; concurrent records share one
  *   transaction (group commit). If the append fails the decision is refused with
- *   `audit/unavailable`: nothing is allowed that is not recorded.
+ *   `audit/unavailable` (`failure: deny`, the default): nothing is allowed that is not recorded;
+ *   or, with `failure: allow-and-alert`, answered anyway, told to `onError` and counted.
  */
 
 import type { SubjectRef } from "../core/index.js";
@@ -34,12 +35,20 @@ import { type AuditCallInfo, chainOf, checkFacts, makeRecord, type WithChain } f
 
 export type AuditPolicy = "all" | "agents" | "off";
 export type AuditMode = "async" | "sync";
+/** What a `sync` recorder does with a decision whose record cannot be written. */
+export type AuditFailure = "deny" | "allow-and-alert";
 
 export interface AuditOptions {
   /** Where records go: `store.decisions`. */
   readonly log: DecisionLog;
   readonly policy?: AuditPolicy;
   readonly mode?: AuditMode;
+  /**
+   * `sync` only: a decision whose record cannot be written is refused (`deny`, the default), or
+   * answered anyway (`allow-and-alert`: `onError` is told and `stats().failed` counts it).
+   * `async` never waits for its records, so it cannot deny: giving `deny` with it is refused.
+   */
+  readonly failure?: AuditFailure;
   /** Caveat parameters whose values are recorded; every other context value is redacted. */
   readonly loggableParameters?: readonly string[];
   /** `async`: most records waiting (default 10,000); beyond it records are dropped and counted. */
@@ -64,7 +73,10 @@ export interface AuditStats {
   readonly dropped: number;
   /** Records committed. */
   readonly written: number;
-  /** Records whose append failed (async: lost; sync: their decisions were refused). */
+  /**
+   * Records whose append failed (async: lost; sync: their decisions were refused, or with
+   * `allow-and-alert` answered without a record).
+   */
   readonly failed: number;
 }
 
@@ -78,6 +90,7 @@ export interface AuditRecorder {
 
 const POLICIES: readonly AuditPolicy[] = ["all", "agents", "off"];
 const MODES: readonly AuditMode[] = ["async", "sync"];
+const FAILURES: readonly AuditFailure[] = ["deny", "allow-and-alert"];
 
 function invalidOption(what: string, value: unknown, allowed: string): LatchError {
   return new LatchError(
@@ -99,6 +112,15 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const mode = options.mode ?? "async";
   if (!POLICIES.includes(policy)) throw invalidOption("policy", policy, POLICIES.join(", "));
   if (!MODES.includes(mode)) throw invalidOption("mode", mode, MODES.join(", "));
+  const failure = options.failure ?? (mode === "sync" ? "deny" : "allow-and-alert");
+  if (!FAILURES.includes(failure)) throw invalidOption("failure", failure, FAILURES.join(", "));
+  if (mode === "async" && failure === "deny") {
+    throw invalidOption(
+      "failure",
+      failure,
+      "allow-and-alert with async (it never waits for a record), or mode sync",
+    );
+  }
   const queueLimit = positive(options.queueLimit, "queue limit", 10_000);
   const batchSize = positive(options.batchSize, "batch size", 500);
   const loggable = new Set(options.loggableParameters ?? []);
@@ -124,6 +146,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     } catch (error) {
       failed += records.length;
       onError(error);
+      // Answered anyway: onError raised the alert and `failed` counts the decision.
+      if (failure === "allow-and-alert") return;
       throw new LatchError(
         "audit/unavailable",
         "unavailable",

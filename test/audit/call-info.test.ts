@@ -12,7 +12,8 @@ import {
   PermissionService,
 } from "../../src/gen/latch/v1/permission_service_pb.js";
 import { createLogger, type RunningServer, serviceDefinition, startServer } from "../../src/server/index.js";
-import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
+import type { Store } from "../../src/store/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
 import { unary } from "../server/harness.js";
 
@@ -20,7 +21,7 @@ const READER = "reader-secret-0123456789";
 const BARE = "bare-secret-0123456789abcdef";
 
 describe("request id and caller in decision records", () => {
-  let store: SqliteStore;
+  let store: Store;
   let server: RunningServer;
   let permission: grpc.Client;
 

@@ -195,6 +195,33 @@ describe("audit recorder", () => {
     expect(recorder.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
   });
 
+  it("sync with allow-and-alert: answers a decision it cannot record, tells onError and counts it", async () => {
+    const errors: unknown[] = [];
+    const failing: DecisionLog = {
+      append: async () => {
+        throw new Error("disk full");
+      },
+      read: async () => [],
+      checkpoints: async () => [],
+      prune: async () => 0,
+      verify: async () => ({ ok: true, records: 0 }),
+    };
+    const { latch, recorder } = await open(
+      { mode: "sync", policy: "all", failure: "allow-and-alert", onError: (e) => errors.push(e) },
+      failing,
+    );
+    expect((await latch.decider.check(check("room:401", "user:alice"))).state).toBe("ALLOWED");
+    expect(errors).toHaveLength(1);
+    expect(recorder.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
+  });
+
+  it("refuses failure deny with async mode (it never waits for a record) and an unknown failure", () => {
+    const log = {} as DecisionLog;
+    expect(() => createAuditRecorder({ log, mode: "async", failure: "deny" })).toThrow(/failure `deny`/);
+    expect(() => createAuditRecorder({ log, mode: "sync", failure: "shrug" as never })).toThrow(/failure/);
+    expect(createAuditRecorder({ log, mode: "async", failure: "allow-and-alert" }).stats().failed).toBe(0);
+  });
+
   it("sync: concurrent decisions share appends (group commit) and each waits for its own", async () => {
     let appends = 0;
     const { latch } = await open({ mode: "sync", policy: "all" });

@@ -52,4 +52,32 @@ describe("latch serve --audit", () => {
       await store.close();
     }
   });
+
+  it("refuses --audit-failure deny with async mode, which never waits for a record", async () => {
+    let stderr = "";
+    const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      stderr += chunk.toString();
+      return true;
+    });
+    const before = process.exitCode;
+    try {
+      await serveCommand().parseAsync(
+        [
+          "--db",
+          join(dir, "deny.db"),
+          "--insecure-no-auth",
+          "--log-level",
+          "silent",
+          "--audit-failure",
+          "deny",
+        ],
+        { from: "user" },
+      );
+      expect(process.exitCode).toBe(1);
+      expect(stderr).toMatch(/--audit-failure deny needs --audit-mode sync/);
+    } finally {
+      err.mockRestore();
+      process.exitCode = before;
+    }
+  });
 });

@@ -53,6 +53,7 @@ interface ServeOptions {
   delegationPermission?: string[];
   audit: string;
   auditMode: string;
+  auditFailure?: string;
   auditLoggable?: string;
 }
 
@@ -206,6 +207,14 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option(
+        "--audit-failure <what>",
+        "sync: deny (the default: refuse a decision whose record cannot be written) or allow-and-alert (answer, log an error, count it); async always answers and drops and counts",
+      )
+        .env("LATCH_AUDIT_FAILURE")
+        .choices(["deny", "allow-and-alert"]),
+    )
+    .addOption(
+      new Option(
         "--audit-loggable <names>",
         "caveat parameters whose context values are recorded, comma-separated (others are redacted)",
       ).env("LATCH_AUDIT_LOGGABLE"),
@@ -305,6 +314,11 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
+  if (options.auditFailure === "deny" && options.auditMode !== "sync") {
+    throw new Error(
+      "--audit-failure deny needs --audit-mode sync: async never waits for a record (a full queue drops and counts)",
+    );
+  }
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
   const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
@@ -336,12 +350,18 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
           log: opened.decisions,
           policy: options.audit as "all" | "agents",
           mode: options.auditMode as "async" | "sync",
+          ...(options.auditFailure === undefined
+            ? {}
+            : { failure: options.auditFailure as "deny" | "allow-and-alert" }),
           loggableParameters: (options.auditLoggable ?? "")
             .split(",")
             .map((name) => name.trim())
             .filter((name) => name !== ""),
           onError: (error) =>
-            log.error({ err: error }, "decision records could not be written to the audit trail"),
+            log.error(
+              { err: error, auditMode: options.auditMode, auditFailure: options.auditFailure },
+              "decision records could not be written to the audit trail",
+            ),
         });
   const latch = await openLatch({
     store: opened,
