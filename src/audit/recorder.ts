@@ -62,6 +62,8 @@ export interface AuditOptions {
    * transport's caller (the server's token name) always wins.
    */
   readonly caller?: string;
+  /** Told how long each append to the log took (ok or not), in seconds: for a latency metric. */
+  readonly onAppend?: (seconds: number, records: number) => void;
   /** Clock, ms since the epoch (default Date.now). */
   readonly now?: () => number;
 }
@@ -137,8 +139,21 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   let written = 0;
   let failed = 0;
 
+  const onAppend = options.onAppend;
+  const append =
+    onAppend === undefined
+      ? (records: readonly DecisionRecord[]) => options.log.append(records)
+      : async (records: readonly DecisionRecord[]) => {
+          const started = performance.now();
+          try {
+            return await options.log.append(records);
+          } finally {
+            onAppend((performance.now() - started) / 1000, records.length);
+          }
+        };
+
   // ---- sync: group commit, refuse on failure
-  const appendNow = groupCommit((records) => options.log.append(records), batchSize);
+  const appendNow = groupCommit(append, batchSize);
   const commit = async (records: readonly DecisionRecord[]): Promise<void> => {
     try {
       await appendNow(records);
@@ -166,7 +181,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const batch = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
       queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
       try {
-        await options.log.append(batch);
+        await append(batch);
         written += batch.length;
       } catch (error) {
         failed += batch.length;

@@ -357,6 +357,8 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
             .split(",")
             .map((name) => name.trim())
             .filter((name) => name !== ""),
+          // `metrics` is made later (in wrapStore); appends happen only once calls are served.
+          onAppend: (seconds) => metrics?.observeAuditAppend(seconds),
           onError: (error) =>
             log.error(
               { err: error, auditMode: options.auditMode, auditFailure: options.auditFailure },
@@ -408,6 +410,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   });
   const { store, engine, decider } = latch;
   engineStats = () => engine.stats();
+  if (recorder !== undefined) metrics?.watchAudit(() => recorder.stats());
 
   try {
     const limits: Partial<ServerLimits> = {
