@@ -14,10 +14,12 @@ import {
   type Decider,
   type Decorator,
   exportBatches,
+  queryDecisions,
   readRelationshipPages,
   readRevision,
   typeName,
   watchChanges,
+  watchDecisions,
 } from "../service/index.js";
 import { latestReader, type Store } from "../store/index.js";
 import type { MirrorOptions } from "../store/mirror/index.js";
@@ -296,6 +298,19 @@ function dataCalls(store: Store, watches: AbortSignal, watchPollMs: number): Dat
         throw new LatchError("schema/not-found", "not-found", "no schema has been written");
       return { schema: stored.text, token: store.encodeRevision(stored.revision) };
     },
+
+    queryDecisions: (params) => queryDecisions(store.decisions, params ?? {}),
+
+    async *watchDecisions(params, opts) {
+      const signal = signalOf(opts);
+      yield* watchDecisions(store.decisions, {
+        ...params,
+        pollMs: watchPollMs,
+        signal: signal === undefined ? watches : AbortSignal.any([signal, watches]),
+      });
+    },
+
+    verifyDecisions: () => store.decisions.verify(),
   };
 }
 

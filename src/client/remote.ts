@@ -2,6 +2,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ChannelCredentials, Client, status as grpcStatus } from "@grpc/grpc-js";
 import { LatchError, type Relationship, type SubjectRef } from "../core/index.js";
+import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import {
   type Relationship as RelationshipMessage,
   RelationshipUpdate_Operation,
@@ -26,6 +27,11 @@ import {
   subjectRefToProto,
   updateToProto,
 } from "../server/convert.js";
+import {
+  decisionFilterToProto,
+  decisionFromProto,
+  verifyReportFromProto,
+} from "../server/convert-decisions.js";
 import { expandFromProto, explainFromProto, permissionshipFromProto } from "../server/convert-results.js";
 import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { RemoteError } from "./errors.js";
@@ -130,6 +136,7 @@ type RelationshipCalls = Pick<
   | "exportRelationships"
 >;
 type SchemaCalls = Pick<LatchClient, "writeSchema" | "readSchema">;
+type AuditCalls = Pick<LatchClient, "queryDecisions" | "watchDecisions" | "verifyDecisions">;
 
 function delegationToProto(params: DelegationParams): {
   onBehalfOf?: SubjectReference[];
@@ -420,6 +427,45 @@ function schemaCalls(t: Transport): SchemaCalls {
   };
 }
 
+const A = AuditService.method;
+
+function auditCalls(t: Transport): AuditCalls {
+  return {
+    async queryDecisions(params, opts) {
+      const res = await t.unary(
+        A.queryDecisions,
+        {
+          filter: decisionFilterToProto(params ?? {}),
+          pageSize: params?.pageSize ?? 0,
+          cursor: params?.cursor ?? "",
+        },
+        opts,
+        true,
+      );
+      return {
+        decisions: res.decisions.map(decisionFromProto),
+        ...(res.nextCursor === "" ? {} : { cursor: res.nextCursor }),
+      };
+    },
+
+    async *watchDecisions(params, opts) {
+      const stream = t.serverStream(
+        A.watchDecisions,
+        { filter: decisionFilterToProto(params ?? {}), after: params?.after ?? "" },
+        opts,
+        false,
+      );
+      for await (const r of stream) {
+        if (r.decision !== undefined) yield { decision: decisionFromProto(r.decision), cursor: r.cursor };
+      }
+    },
+
+    async verifyDecisions(opts) {
+      return verifyReportFromProto(await t.unary(A.verifyDecisions, {}, opts, true));
+    },
+  };
+}
+
 export function createClient(options: ClientOptions): LatchClient {
   useNodeTextEncoding();
   const tls = options.tls;
@@ -443,6 +489,7 @@ export function createClient(options: ClientOptions): LatchClient {
     ...permissionCalls(t),
     ...relationshipCalls(t),
     ...schemaCalls(t),
+    ...auditCalls(t),
     async close() {
       t.close();
     },

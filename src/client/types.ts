@@ -14,7 +14,26 @@ import type {
 
 export type { SubjectExclusion, SubjectGrants };
 
-import type { Precondition, RelationshipFilter, UpdateOperation } from "../store/index.js";
+import type { DecisionFilter, DecisionPage, DecisionQueryParams } from "../service/decisions.js";
+import type {
+  DecisionAnswer,
+  DecisionRecord,
+  Precondition,
+  RelationshipFilter,
+  StoredDecision,
+  UpdateOperation,
+  VerifyReport,
+} from "../store/index.js";
+
+export type {
+  DecisionAnswer,
+  DecisionFilter,
+  DecisionPage,
+  DecisionQueryParams,
+  DecisionRecord,
+  StoredDecision,
+  VerifyReport,
+};
 
 /** `document:q3` or `{ type, id }`. */
 export type ObjectInput = ObjectRef | string;
@@ -194,6 +213,17 @@ export interface ExportBatch {
   readonly token: string;
 }
 
+export interface WatchDecisionsParams extends DecisionFilter {
+  /** Records after this cursor (a query page's or a watched record's); from now when absent. */
+  readonly after?: string;
+}
+
+export interface WatchedDecision {
+  readonly decision: StoredDecision;
+  /** Pass it back as `after` to resume after this record. */
+  readonly cursor: string;
+}
+
 export interface LatchClient {
   check(params: CheckParams, options?: CallOptions): Promise<CheckAnswer>;
   checkBulk(params: CheckBulkParams, options?: CallOptions): Promise<CheckBulkAnswer>;
@@ -224,6 +254,13 @@ export interface LatchClient {
 
   writeSchema(schema: string, options?: CallOptions): Promise<{ readonly token: string }>;
   readSchema(options?: CallOptions): Promise<{ readonly schema: string; readonly token: string }>;
+
+  /** The decision audit trail (docs/audit.md): one page, oldest first; `cursor` continues. */
+  queryDecisions(params?: DecisionQueryParams, options?: CallOptions): Promise<DecisionPage>;
+  /** Records appended after `after` (or from now); endless until `options.signal` aborts. */
+  watchDecisions(params?: WatchDecisionsParams, options?: CallOptions): AsyncIterable<WatchedDecision>;
+  /** Walks the decision log's hash chain and names the first bad record. */
+  verifyDecisions(options?: CallOptions): Promise<VerifyReport>;
 
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import type { Server } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
+import { file_latch_v1_audit_service } from "../gen/latch/v1/audit_service_pb.js";
 import { file_latch_v1_core } from "../gen/latch/v1/core_pb.js";
 import { file_latch_v1_permission_service } from "../gen/latch/v1/permission_service_pb.js";
 import { file_latch_v1_relationship_service } from "../gen/latch/v1/relationship_service_pb.js";
@@ -23,6 +24,7 @@ export const SERVICE_NAMES = [
   "latch.v1.PermissionService",
   "latch.v1.RelationshipService",
   "latch.v1.SchemaService",
+  "latch.v1.AuditService",
 ] as const;
 
 const FILES: readonly GenFile[] = [
@@ -32,6 +34,7 @@ const FILES: readonly GenFile[] = [
   file_latch_v1_permission_service,
   file_latch_v1_relationship_service,
   file_latch_v1_schema_service,
+  file_latch_v1_audit_service,
 ];
 
 /** Reflection reads descriptors built from the generated code, so no .proto file is needed at run time. */

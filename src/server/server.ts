@@ -3,6 +3,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/index.js";
+import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
@@ -15,6 +16,7 @@ import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 import { type AdapterOptions, type ServiceImplementation, serviceImplementation } from "./grpc-adapter.js";
 import { methodPaths, type ServerCodec, serverServiceDefinition } from "./grpc-definition.js";
+import { auditHandlers } from "./handlers-audit.js";
 import { permissionHandlers } from "./handlers-permission.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
@@ -154,6 +156,14 @@ export function createServer(options: ServerOptions): LatchServer {
     }),
   );
   add(SchemaService, schemaHandlers(options.store, limits));
+  add(
+    AuditService,
+    auditHandlers({
+      store: options.store,
+      watchPollMs: options.watchPollMs ?? 50,
+      shutdown: shutdownController.signal,
+    }),
+  );
   const health = addHealth(grpc);
   const datastoreHealth = startDatastoreHealth({
     store: options.store,

@@ -7,6 +7,17 @@
 export { readRevision } from "./consistency.js";
 export { type Decider, type Decorator, decorate } from "./decider.js";
 export {
+  DEFAULT_DECISION_PAGE_SIZE,
+  type DecisionFilter,
+  type DecisionPage,
+  type DecisionQueryParams,
+  decisionCursor,
+  MAX_DECISION_PAGE_SIZE,
+  queryDecisions,
+  type WatchDecisionsOptions,
+  watchDecisions,
+} from "./decisions.js";
+export {
   checkChainLength,
   createDelegation,
   DEFAULT_DELEGATION_PERMISSION,
