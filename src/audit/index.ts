@@ -6,6 +6,7 @@
 
 export { type AuditCallInfo, REDACTED, redactContext, type WithChain } from "./record.js";
 export {
+  type AuditFailure,
   type AuditMode,
   type AuditOptions,
   type AuditPolicy,

@@ -22,9 +22,9 @@ export interface WithChain {
 
 /** What a transport may pass with a call's options so the record names the call and the caller. */
 export interface AuditCallInfo {
-  readonly requestId?: string;
+  readonly requestId?: string | undefined;
   /** The caller's name (a token's name, never the token). */
-  readonly caller?: string;
+  readonly caller?: string | undefined;
 }
 
 export function chainOf(request: object): readonly SubjectRef[] | undefined {

@@ -15,7 +15,8 @@
  *   queue), and a failed append loses its batch (`stats().failed`, `onError`).
  * - `sync`: the answer leaves only after its record is committed; concurrent records share one
  *   transaction (group commit). If the append fails the decision is refused with
- *   `audit/unavailable`: nothing is allowed that is not recorded.
+ *   `audit/unavailable` (`failure: deny`, the default): nothing is allowed that is not recorded;
+ *   or, with `failure: allow-and-alert`, answered anyway, told to `onError` and counted.
  */
 
 import type { SubjectRef } from "../core/index.js";
@@ -34,12 +35,20 @@ import { type AuditCallInfo, chainOf, checkFacts, makeRecord, type WithChain } f
 
 export type AuditPolicy = "all" | "agents" | "off";
 export type AuditMode = "async" | "sync";
+/** What a `sync` recorder does with a decision whose record cannot be written. */
+export type AuditFailure = "deny" | "allow-and-alert";
 
 export interface AuditOptions {
   /** Where records go: `store.decisions`. */
   readonly log: DecisionLog;
   readonly policy?: AuditPolicy;
   readonly mode?: AuditMode;
+  /**
+   * `sync` only: a decision whose record cannot be written is refused (`deny`, the default), or
+   * answered anyway (`allow-and-alert`: `onError` is told and `stats().failed` counts it).
+   * `async` never waits for its records, so it cannot deny: giving `deny` with it is refused.
+   */
+  readonly failure?: AuditFailure;
   /** Caveat parameters whose values are recorded; every other context value is redacted. */
   readonly loggableParameters?: readonly string[];
   /** `async`: most records waiting (default 10,000); beyond it records are dropped and counted. */
@@ -48,6 +57,13 @@ export interface AuditOptions {
   readonly batchSize?: number;
   /** Told of every failed append (async: the batch is lost; sync: the decision is refused). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * The caller recorded when a call's options name none (embedded mode: e.g. `embedded`); a
+   * transport's caller (the server's token name) always wins.
+   */
+  readonly caller?: string;
+  /** Told how long each append to the log took (ok or not), in seconds: for a latency metric. */
+  readonly onAppend?: (seconds: number, records: number) => void;
   /** Clock, ms since the epoch (default Date.now). */
   readonly now?: () => number;
 }
@@ -59,7 +75,10 @@ export interface AuditStats {
   readonly dropped: number;
   /** Records committed. */
   readonly written: number;
-  /** Records whose append failed (async: lost; sync: their decisions were refused). */
+  /**
+   * Records whose append failed (async: lost; sync: their decisions were refused, or with
+   * `allow-and-alert` answered without a record).
+   */
   readonly failed: number;
 }
 
@@ -73,6 +92,7 @@ export interface AuditRecorder {
 
 const POLICIES: readonly AuditPolicy[] = ["all", "agents", "off"];
 const MODES: readonly AuditMode[] = ["async", "sync"];
+const FAILURES: readonly AuditFailure[] = ["deny", "allow-and-alert"];
 
 function invalidOption(what: string, value: unknown, allowed: string): LatchError {
   return new LatchError(
@@ -94,17 +114,46 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const mode = options.mode ?? "async";
   if (!POLICIES.includes(policy)) throw invalidOption("policy", policy, POLICIES.join(", "));
   if (!MODES.includes(mode)) throw invalidOption("mode", mode, MODES.join(", "));
+  const failure = options.failure ?? (mode === "sync" ? "deny" : "allow-and-alert");
+  if (!FAILURES.includes(failure)) throw invalidOption("failure", failure, FAILURES.join(", "));
+  if (mode === "async" && failure === "deny") {
+    throw invalidOption(
+      "failure",
+      failure,
+      "allow-and-alert with async (it never waits for a record), or mode sync",
+    );
+  }
   const queueLimit = positive(options.queueLimit, "queue limit", 10_000);
   const batchSize = positive(options.batchSize, "batch size", 500);
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
+  const defaultCaller = options.caller;
+  /** The call's id and caller, read once per record batch (the server's are getters). */
+  const callInfo = (requestOptions: RequestOptions | undefined): AuditCallInfo | undefined => {
+    const info = requestOptions as AuditCallInfo | undefined;
+    if (defaultCaller === undefined) return info;
+    return { requestId: info?.requestId, caller: info?.caller ?? defaultCaller };
+  };
   let dropped = 0;
   let written = 0;
   let failed = 0;
 
+  const onAppend = options.onAppend;
+  const append =
+    onAppend === undefined
+      ? (records: readonly DecisionRecord[]) => options.log.append(records)
+      : async (records: readonly DecisionRecord[]) => {
+          const started = performance.now();
+          try {
+            return await options.log.append(records);
+          } finally {
+            onAppend((performance.now() - started) / 1000, records.length);
+          }
+        };
+
   // ---- sync: group commit, refuse on failure
-  const appendNow = groupCommit((records) => options.log.append(records), batchSize);
+  const appendNow = groupCommit(append, batchSize);
   const commit = async (records: readonly DecisionRecord[]): Promise<void> => {
     try {
       await appendNow(records);
@@ -112,6 +161,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     } catch (error) {
       failed += records.length;
       onError(error);
+      // Answered anyway: onError raised the alert and `failed` counts the decision.
+      if (failure === "allow-and-alert") return;
       throw new LatchError(
         "audit/unavailable",
         "unavailable",
@@ -130,7 +181,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const batch = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
       queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
       try {
-        await options.log.append(batch);
+        await append(batch);
         written += batch.length;
       } catch (error) {
         failed += batch.length;
@@ -168,7 +219,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const chain = chainOf(request);
       const latency = started === undefined ? undefined : Math.round((performance.now() - started) * 1000);
       const facts = checkFacts(request, result, chain, latency);
-      await record([makeRecord(facts, options as AuditCallInfo | undefined, loggable, now())]);
+      await record([makeRecord(facts, callInfo(options), loggable, now())]);
       return result;
     };
 
@@ -215,7 +266,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     chain: readonly SubjectRef[] | undefined,
   ): AsyncIterable<LookupResourceResult> {
     let pending: DecisionRecord[] = [];
-    const info = options as AuditCallInfo | undefined;
+    const info = callInfo(options);
     try {
       for await (const found of results) {
         const facts = {
@@ -255,6 +306,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     const requestChain = chainOf(request);
     const out: DecisionRecord[] = [];
     const at = now();
+    const info = callInfo(options);
     request.items.forEach((item, i) => {
       const answer = result.results[i];
       if (answer === undefined || !answer.ok) return;
@@ -274,7 +326,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         revision: result.revision,
         latencyUs: latency,
       };
-      out.push(makeRecord(facts, options as AuditCallInfo | undefined, loggable, at));
+      out.push(makeRecord(facts, info, loggable, at));
     });
     return out;
   }

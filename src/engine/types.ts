@@ -145,6 +145,10 @@ export interface Cancellation {
 export interface RequestOptions {
   /** Aborts long work (deep checks, lookups) with a `deadline-exceeded` LatchError. */
   readonly signal?: Cancellation;
+  /** The call's id, for the audit trail (the engine does not read it). */
+  readonly requestId?: string;
+  /** Who called: a token's name, never a secret; for the audit trail (the engine does not read it). */
+  readonly caller?: string | undefined;
 }
 
 export interface Engine {

@@ -27,6 +27,7 @@ import {
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DEFAULT_CONTEXT_LIMITS, LatchError } from "../core/index.js";
+import type { Cancellation, RequestOptions } from "../engine/index.js";
 import { toWireError } from "./errors.js";
 import type { ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
@@ -50,6 +51,27 @@ export interface CallContext {
   readonly aborted: boolean;
   readonly metadata: Metadata;
   readonly log: Logger;
+  /** The authenticated token's name; undefined when the server runs without tokens. */
+  readonly caller: string | undefined;
+  /**
+   * What the decision seam is given: the call state as its cancellation signal (`aborted`), and
+   * the request id and caller for the audit trail, worked out only when a record asks for them.
+   */
+  readonly requestOptions: RequestOptions;
+}
+
+/** Request options read from the call state on demand (a decision not recorded never asks). */
+class CallRequestOptions implements RequestOptions {
+  constructor(
+    readonly signal: Cancellation,
+    private readonly call: CallContext,
+  ) {}
+  get requestId(): string {
+    return this.call.requestId;
+  }
+  get caller(): string | undefined {
+    return this.call.caller;
+  }
 }
 
 type AnyMethod = GenServiceMethods[string];
@@ -83,6 +105,8 @@ export interface CallObserver {
 export interface AdapterOptions {
   readonly log: Logger;
   readonly observer?: CallObserver;
+  /** The name of the token a call's metadata carries (auth.ts `callerOf`), for the audit trail. */
+  readonly callerOf?: (metadata: Metadata) => string | undefined;
   /**
    * Most caveat context values one request message may hold in all (default: a context's limit,
    * 10,000), counted on the wire before decoding (wire-scan.ts).
@@ -140,6 +164,14 @@ class CallState implements CallContext {
   get requestId(): string {
     this.id ??= requestIdOf(this.metadata);
     return this.id;
+  }
+
+  get caller(): string | undefined {
+    return this.options.callerOf?.(this.metadata);
+  }
+
+  get requestOptions(): RequestOptions {
+    return new CallRequestOptions(this, this);
   }
 
   get signal(): AbortSignal {

@@ -5,7 +5,7 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ELLIPSIS_RELATION, isLatchError, LatchError } from "../core/index.js";
-import type { Engine, SubjectExclusion } from "../engine/index.js";
+import type { Engine, RequestOptions, SubjectExclusion } from "../engine/index.js";
 import {
   LookupPermissionship,
   type LookupResourcesRequest,
@@ -65,7 +65,7 @@ function withCursor(error: unknown, cursor: string | undefined): unknown {
 export async function* lookupResources(
   decider: Pick<Decider, "lookupResources">,
   req: LookupResourcesRequest,
-  ctx: Pick<CallContext, "signal">,
+  ctx: Pick<CallContext, "signal"> & { readonly requestOptions?: RequestOptions },
 ): AsyncGenerator<ResourcesResponse> {
   const cursor = req.optionalCursor?.token ?? "";
   const results = decider.lookupResources(
@@ -80,7 +80,7 @@ export async function* lookupResources(
       ...delegationFromProto(req.onBehalfOf, req.subjectGrants),
       ...(req.actorToken === "" ? {} : { actorToken: req.actorToken }),
     },
-    { signal: ctx.signal },
+    ctx.requestOptions ?? { signal: ctx.signal },
   );
   let last: string | undefined = cursor === "" ? undefined : cursor;
   try {

@@ -72,7 +72,7 @@ export function permissionHandlers(
         if (delegated.subjectGrants !== undefined) request.subjectGrants = delegated.subjectGrants;
       }
       if (req.actorToken !== "") request.actorToken = req.actorToken;
-      const result = await decider.check(request, { signal: ctx });
+      const result = await decider.check(request, ctx.requestOptions);
       // The message itself rather than an init object for create() to copy: what create() would
       // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
       // as it is).
@@ -106,7 +106,7 @@ export function permissionHandlers(
           ...optional("contextualRelationships", contextualFromProto(req.contextualRelationships, limits)),
           ...(req.actorToken === "" ? {} : { actorToken: req.actorToken }),
         },
-        { signal: ctx },
+        ctx.requestOptions,
       );
       const pairs: CheckBulkPermissionsPair[] = result.results.map((r, i) =>
         create(CheckBulkPermissionsPairSchema, {

@@ -1,7 +1,7 @@
 /** The gRPC edge: the only place where wire messages and status codes exist. */
 
 export { type OpenedLatch, type OpenOptions, openLatch } from "../open/index.js";
-export { type Authenticator, createAuthenticator } from "./auth.js";
+export { type Authenticator, createAuthenticator, type NamedToken, parseToken, parseTokens } from "./auth.js";
 export * from "./convert.js";
 export * from "./convert-results.js";
 export {

@@ -14,10 +14,22 @@ export function createLogger(level: LevelWithSilent = "info", destination?: Dest
   return pino({ level, base: { service: "latch" }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 
+/** What the audit recorder counts (`AuditRecorder.stats()`), as the metrics read it. */
+export interface AuditCounts {
+  readonly queued: number;
+  readonly dropped: number;
+  readonly written: number;
+  readonly failed: number;
+}
+
 export interface Metrics extends CallObserver {
   readonly registry: Registry;
   /** Wraps a store so that every async call is timed per operation. */
   instrumentStore(store: Store): Store;
+  /** Publishes the audit recorder's counts (queue depth, records written, dropped, failed). */
+  watchAudit(stats: () => AuditCounts): void;
+  /** One append to the audit trail took this long (the recorder's `onAppend`). */
+  observeAuditAppend(seconds: number): void;
 }
 
 export function createMetrics(
@@ -105,8 +117,54 @@ export function createMetrics(
     }
   }
 
+  const auditAppend = new Histogram({
+    name: "latch_audit_write_duration_seconds",
+    help: "Time of one append (one transaction, a batch of decision records) to the audit trail",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
   return {
     registry,
+    watchAudit(stats) {
+      new Gauge({
+        name: "latch_audit_queue_depth",
+        help: "Decision records waiting to be appended to the audit trail (async mode)",
+        registers: [registry],
+        collect() {
+          this.set(stats().queued);
+        },
+      });
+      for (const [name, help, key] of [
+        ["latch_audit_records_written_total", "Decision records committed to the audit trail", "written"],
+        [
+          "latch_audit_records_dropped_total",
+          "Decision records dropped because the async queue was full (always 0 in sync mode)",
+          "dropped",
+        ],
+        [
+          "latch_audit_records_failed_total",
+          "Decision records whose append failed (async: lost; sync: decision refused, or answered with allow-and-alert)",
+          "failed",
+        ],
+      ] as const) {
+        let seen = 0;
+        new Counter({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            // The recorder keeps the running totals; a counter only ever moves up to them.
+            const now = stats()[key];
+            if (now > seen) this.inc(now - seen);
+            seen = now;
+          },
+        });
+      }
+    },
+    observeAuditAppend(seconds) {
+      auditAppend.observe(seconds);
+    },
     onCallEnd({ method, code, seconds }) {
       const labels = { method, code: status[code] ?? String(code) };
       requests.inc(labels);

@@ -9,7 +9,7 @@ import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js"
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import { createActorTokens, createDelegation, type Decider, decorate } from "../service/index.js";
 import type { Store } from "../store/index.js";
-import { createAuthenticator } from "./auth.js";
+import { createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
 import { checkPermissionCodec } from "./check-permission-codec.js";
 import { startDatastoreHealth } from "./datastore-health.js";
@@ -34,8 +34,11 @@ export interface ServerOptions {
    * defaults, so that an on-behalf-of chain is always answered.
    */
   readonly decider?: Decider;
-  /** Pre-shared bearer tokens. Without any, `insecureNoAuth` must be set. */
-  readonly tokens?: readonly string[];
+  /**
+   * Pre-shared bearer tokens, each `name=secret`, a bare secret (named `token-N`) or a NamedToken;
+   * the name is the caller the audit trail records. Without any, `insecureNoAuth` must be set.
+   */
+  readonly tokens?: readonly (string | NamedToken)[];
   readonly insecureNoAuth?: boolean;
   /** Accept tokens shorter than MIN_TOKEN_LENGTH (tests, development). */
   readonly insecureShortTokens?: boolean;
@@ -78,20 +81,20 @@ export class ServerConfigError extends Error {
 /** Shortest token accepted without `insecureShortTokens`: 16 characters, as a guess-proof floor. */
 export const MIN_TOKEN_LENGTH = 16;
 
-/** Throws a ServerConfigError for a missing or too short token; returns the tokens. */
+/** Throws a ServerConfigError for a missing or too short token; returns the tokens, named. */
 export function checkTokens(
   options: Pick<ServerOptions, "tokens" | "insecureNoAuth" | "insecureShortTokens">,
   what = "token",
-): readonly string[] {
-  const tokens = options.tokens ?? [];
+): readonly NamedToken[] {
+  const tokens = parseTokens(options.tokens ?? []);
   if (tokens.length === 0 && options.insecureNoAuth !== true) {
     throw new ServerConfigError("no token configured: give --token (or LATCH_TOKEN), or --insecure-no-auth");
   }
   if (options.insecureShortTokens !== true) {
-    const short = tokens.findIndex((t) => [...t].length < MIN_TOKEN_LENGTH);
+    const short = tokens.findIndex((t) => [...t.secret].length < MIN_TOKEN_LENGTH);
     if (short >= 0) {
       throw new ServerConfigError(
-        `${what} ${short + 1} of ${tokens.length} has ${[...tokens[short]!].length} characters: tokens need at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -hex 24\`), or --insecure-short-tokens for development`,
+        `${what} ${short + 1} of ${tokens.length} (${tokens[short]!.name}) has ${[...tokens[short]!.secret].length} characters: tokens need at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -hex 24\`), or --insecure-short-tokens for development`,
       );
     }
   }
@@ -103,8 +106,10 @@ export function createServer(options: ServerOptions): LatchServer {
   useNodeTextEncoding();
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger ?? createLogger("info");
+  const auth = createAuthenticator(tokens);
   const adapter: AdapterOptions = {
     log,
+    callerOf: (metadata) => auth.callerOf(metadata),
     ...(options.metrics === undefined ? {} : { observer: options.metrics }),
   };
   // Every method added below is guarded: its token is checked before its message is read.
@@ -116,7 +121,7 @@ export function createServer(options: ServerOptions): LatchServer {
     // (an object of callbacks and timestamps for every call).
     "grpc.enable_channelz": 0,
     "grpc.max_connection_idle_ms": options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-    interceptors: [authInterceptor(guarded, { ...adapter, auth: createAuthenticator(tokens) })],
+    interceptors: [authInterceptor(guarded, { ...adapter, auth })],
   });
   const add = <S extends GenServiceMethods>(
     service: GenService<S>,

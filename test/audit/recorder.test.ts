@@ -109,6 +109,19 @@ describe("audit recorder", () => {
     expect(off.decorator(latch.engine)).toBe(latch.engine);
   });
 
+  it("caller: names the caller of calls whose options name none (embedded mode); a given one wins", async () => {
+    const { latch } = await open({ mode: "sync", policy: "all", caller: "embedded" });
+    await latch.decider.check(check("room:401", "user:alice"));
+    await latch.decider.check(check("room:401", "user:alice"), { requestId: "r-2", caller: "ci" });
+    await latch.decider.checkBulk({ items: [check("room:401", "user:alice")] }, { requestId: "r-3" });
+    const got = (await records(latch)).map((r) => [r.caller, r.requestId]);
+    expect(got).toEqual([
+      ["embedded", undefined],
+      ["ci", "r-2"],
+      ["embedded", "r-3"],
+    ]);
+  });
+
   it("records CONDITIONAL answers with their missing parameters and bulk items one by one", async () => {
     const { latch } = await open({ mode: "sync", policy: "all" });
     const result = await latch.decider.check(check("room:402", "user:bob"));
@@ -180,6 +193,33 @@ describe("audit recorder", () => {
     });
     expect(errors).toHaveLength(1);
     expect(recorder.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
+  });
+
+  it("sync with allow-and-alert: answers a decision it cannot record, tells onError and counts it", async () => {
+    const errors: unknown[] = [];
+    const failing: DecisionLog = {
+      append: async () => {
+        throw new Error("disk full");
+      },
+      read: async () => [],
+      checkpoints: async () => [],
+      prune: async () => 0,
+      verify: async () => ({ ok: true, records: 0 }),
+    };
+    const { latch, recorder } = await open(
+      { mode: "sync", policy: "all", failure: "allow-and-alert", onError: (e) => errors.push(e) },
+      failing,
+    );
+    expect((await latch.decider.check(check("room:401", "user:alice"))).state).toBe("ALLOWED");
+    expect(errors).toHaveLength(1);
+    expect(recorder.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
+  });
+
+  it("refuses failure deny with async mode (it never waits for a record) and an unknown failure", () => {
+    const log = {} as DecisionLog;
+    expect(() => createAuditRecorder({ log, mode: "async", failure: "deny" })).toThrow(/failure `deny`/);
+    expect(() => createAuditRecorder({ log, mode: "sync", failure: "shrug" as never })).toThrow(/failure/);
+    expect(createAuditRecorder({ log, mode: "async", failure: "allow-and-alert" }).stats().failed).toBe(0);
   });
 
   it("sync: concurrent decisions share appends (group commit) and each waits for its own", async () => {

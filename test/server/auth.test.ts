@@ -1,7 +1,8 @@
 /** Bearer tokens: accepted values are remembered, refused ones are checked every time. */
 import { Metadata } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { createAuthenticator } from "../../src/server/auth.js";
+import { createAuthenticator, parseToken, parseTokens } from "../../src/server/auth.js";
+import { checkTokens } from "../../src/server/server.js";
 
 function withHeader(value?: string): Metadata {
   const m = new Metadata();
@@ -48,5 +49,53 @@ describe("createAuthenticator", () => {
     const open = createAuthenticator([]);
     expect(open.enabled).toBe(false);
     expect(codeOf(() => open.authenticate(withHeader()))).toBe(undefined);
+  });
+});
+
+describe("named tokens", () => {
+  it("reads name=secret, and names a bare secret token-N after its position", () => {
+    expect(parseTokens(["reader=s3cret-0123456789abcdef", "plain-secret-0123456789"])).toEqual([
+      { name: "reader", secret: "s3cret-0123456789abcdef" },
+      { name: "token-2", secret: "plain-secret-0123456789" },
+    ]);
+  });
+
+  it("splits at the first = only: the secret may hold more", () => {
+    expect(parseToken("ci.bot:v2=a=b=c", 1)).toEqual({ name: "ci.bot:v2", secret: "a=b=c" });
+  });
+
+  it("keeps a base64 secret ending in = whole, and a text that does not start with a name", () => {
+    expect(parseToken("QUJDREVGR0hJSktMTU5PUA==", 3)).toEqual({
+      name: "token-3",
+      secret: "QUJDREVGR0hJSktMTU5PUA==",
+    });
+    expect(parseToken("=leading-equals-secret", 1)).toEqual({
+      name: "token-1",
+      secret: "=leading-equals-secret",
+    });
+    expect(parseToken("has space=secret-0123456789", 1).name).toBe("token-1");
+  });
+
+  it("checks the secret's length, not the name's, and names the short one", () => {
+    expect(() => checkTokens({ tokens: ["a-long-name-here=short"] })).toThrow(
+      /token 1 of 1 \(a-long-name-here\) has 5 characters/,
+    );
+    expect(checkTokens({ tokens: ["x=0123456789abcdef"] })).toEqual([
+      { name: "x", secret: "0123456789abcdef" },
+    ]);
+    expect(checkTokens({ tokens: ["x=short"], insecureShortTokens: true })).toEqual([
+      { name: "x", secret: "short" },
+    ]);
+  });
+
+  it("tells the caller's name from the header, not the secret; none without a configured token", () => {
+    const auth = createAuthenticator(["reader=alpha-token", "beta-token", "writer=alpha-token-2"]);
+    const header = withHeader("Bearer alpha-token-2");
+    auth.authenticate(header);
+    expect(auth.callerOf(header)).toBe("writer");
+    expect(auth.callerOf(withHeader("Bearer beta-token"))).toBe("token-2");
+    expect(auth.callerOf(withHeader("Bearer nope"))).toBe(undefined);
+    expect(auth.callerOf(withHeader())).toBe(undefined);
+    expect(createAuthenticator([]).callerOf(header)).toBe(undefined);
   });
 });

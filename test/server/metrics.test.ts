@@ -34,3 +34,45 @@ describe("metrics of the in-memory copy", () => {
     expect(text).not.toContain("latch_mirror_");
   });
 });
+
+describe("audit trail metrics", () => {
+  it("publishes queue depth, records written, dropped and failed, and append latency", async () => {
+    const { createAuditRecorder } = await import("../../src/audit/index.js");
+    const { openLatch } = await import("../../src/open/index.js");
+    const metrics = createMetrics(() => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 }), {
+      defaultMetrics: false,
+    });
+    const store = await createSqliteStore({ path: ":memory:" });
+    const recorder = createAuditRecorder({
+      log: store.decisions,
+      policy: "all",
+      mode: "async",
+      queueLimit: 2,
+      onAppend: (seconds) => metrics.observeAuditAppend(seconds),
+    });
+    metrics.watchAudit(() => recorder.stats());
+    const latch = await openLatch({
+      store,
+      schema: "definition user {}\ndefinition doc { relation viewer: user\n permission view = viewer }",
+      mirror: false,
+      decorators: [recorder.decorator],
+    });
+    const check = {
+      resource: { type: "doc", id: "a" },
+      permission: "view",
+      subject: { type: "user", id: "u" },
+    };
+    // Three decisions in one turn against a queue of two: one is dropped.
+    await Promise.all([latch.decider.check(check), latch.decider.check(check), latch.decider.check(check)]);
+    await recorder.flush();
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^latch_audit_queue_depth 0$/m);
+    expect(text).toMatch(/^latch_audit_records_written_total 2$/m);
+    expect(text).toMatch(/^latch_audit_records_dropped_total 1$/m);
+    expect(text).toMatch(/^latch_audit_records_failed_total 0$/m);
+    expect(text).toMatch(/^latch_audit_write_duration_seconds_count 1$/m);
+    // Read twice: the counters follow the recorder's totals, they do not add them up again.
+    expect(await metrics.registry.metrics()).toMatch(/^latch_audit_records_written_total 2$/m);
+    await latch.close();
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * `latch audit verify|query|export|prune`: the decision audit trail of a database, read in process
+ * `latch audit verify|query|tail|export|prune`: the decision audit trail of a database, read in process
  * (`--db FILE` or `--datastore URL`). The store backend and the audit module are loaded when a
  * subcommand runs, never when the program starts.
  */
@@ -118,6 +118,91 @@ function queryCommand(): Command {
   });
 }
 
+export interface TailOptions {
+  /** Only decisions by this subject or acting for it. */
+  readonly subject?: string;
+  /** How long to wait between polls when nothing new came (default 1000 ms). */
+  readonly intervalMs?: number;
+  /** Ends the tail (the command aborts it on SIGINT or SIGTERM). */
+  readonly signal: AbortSignal;
+}
+
+const PAGE = 1_000;
+
+/** The seq of the newest record now: from the newest checkpoint, at most one interval to page over. */
+async function lastSeq(store: Store): Promise<number> {
+  const checkpoints = await store.decisions.checkpoints();
+  let afterSeq = checkpoints.at(-1)?.seq ?? 0;
+  for (;;) {
+    const page = await store.decisions.read({ afterSeq, limit: PAGE });
+    if (page.length > 0) afterSeq = page[page.length - 1]!.seq;
+    if (page.length < PAGE) return afterSeq;
+  }
+}
+
+/**
+ * The records appended from now on, as they come, polling the log (a datastore has no push that
+ * both backends share), until the signal aborts. Records already there when it starts are skipped.
+ */
+export async function* tailDecisions(store: Store, options: TailOptions): AsyncIterable<StoredDecision> {
+  const { signal } = options;
+  const intervalMs = options.intervalMs ?? 1_000;
+  let afterSeq = await lastSeq(store);
+  const filter = options.subject === undefined ? {} : { subject: options.subject };
+  while (!signal.aborted) {
+    const page = await store.decisions.read({ ...filter, afterSeq, limit: PAGE });
+    for (const d of page) {
+      if (signal.aborted) return;
+      yield d;
+    }
+    if (page.length > 0) afterSeq = page[page.length - 1]!.seq;
+    if (page.length === PAGE) continue;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, intervalMs);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done);
+    });
+  }
+}
+
+function tailCommand(): Command {
+  return addAuditTarget(
+    new Command("tail")
+      .description("print decisions as they are recorded, one sentence each, until interrupted (Ctrl-C)")
+      .option("--subject <subject>", "only decisions by this subject or acting for it (e.g. user:alice)")
+      .option("--interval-ms <n>", "how often to look for new records (default 1000)"),
+  ).action(async (options: AuditTargetOptions & { subject?: string; intervalMs?: string }) => {
+    await withStore(options, async (store) => {
+      const { decisionSentence } = await import("../../audit/sentence.js");
+      const intervalMs = options.intervalMs === undefined ? undefined : Number(options.intervalMs);
+      if (intervalMs !== undefined && (!Number.isSafeInteger(intervalMs) || intervalMs <= 0))
+        throw new UsageError(`--interval-ms must be a positive integer, got "${options.intervalMs}"`);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        const tail = tailDecisions(store, {
+          signal: stop.signal,
+          ...(options.subject === undefined ? {} : { subject: options.subject }),
+          ...(intervalMs === undefined ? {} : { intervalMs }),
+        });
+        for await (const d of tail) {
+          if (options.json === true) printJson(asJson(d));
+          else printLine(decisionSentence(d.record));
+        }
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+  });
+}
+
 function exportCommand(): Command {
   return addAuditTarget(
     new Command("export")
@@ -161,9 +246,10 @@ function pruneCommand(): Command {
 
 export function auditCommand(): Command {
   return new Command("audit")
-    .description("the decision audit trail: verify its hash chain, query, export and prune it")
+    .description("the decision audit trail: verify its hash chain, query, tail, export and prune it")
     .addCommand(verifyCommand())
     .addCommand(queryCommand())
+    .addCommand(tailCommand())
     .addCommand(exportCommand())
     .addCommand(pruneCommand());
 }

@@ -57,6 +57,7 @@ interface ServeOptions {
   actorTokenAudience?: string;
   audit: string;
   auditMode: string;
+  auditFailure?: string;
   auditLoggable?: string;
 }
 
@@ -146,8 +147,8 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option(
-        "--token <token>",
-        "pre-shared bearer token, at least 16 characters; repeat the flag for several (LATCH_TOKEN: one token; LATCH_TOKENS: several, separated by whitespace)",
+        "--token <name=secret>",
+        "pre-shared bearer token, NAME=SECRET (the name is the caller in the audit trail) or a bare SECRET (named token-N); secrets at least 16 characters; repeat the flag for several (LATCH_TOKEN: one token; LATCH_TOKENS: several, separated by whitespace)",
       )
         .env("LATCH_TOKEN")
         .argParser(collect),
@@ -214,7 +215,7 @@ export function serveCommand(): Command {
       )
         .env("LATCH_AUDIT")
         .choices(["all", "agents", "off"])
-        .default("off"),
+        .default("agents"),
     )
     .addOption(
       new Option(
@@ -224,6 +225,14 @@ export function serveCommand(): Command {
         .env("LATCH_AUDIT_MODE")
         .choices(["async", "sync"])
         .default("async"),
+    )
+    .addOption(
+      new Option(
+        "--audit-failure <what>",
+        "sync: deny (the default: refuse a decision whose record cannot be written) or allow-and-alert (answer, log an error, count it); async always answers and drops and counts",
+      )
+        .env("LATCH_AUDIT_FAILURE")
+        .choices(["deny", "allow-and-alert"]),
     )
     .addOption(
       new Option(
@@ -324,7 +333,11 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   }
   checkTokens({ tokens, insecureNoAuth: insecure, insecureShortTokens });
   if (options.metricsToken !== undefined) {
-    checkTokens({ tokens: [options.metricsToken], insecureShortTokens }, "metrics token");
+    // The metrics token has no name: its text is the secret whole, `=` or not.
+    checkTokens(
+      { tokens: [{ name: "metrics", secret: options.metricsToken }], insecureShortTokens },
+      "metrics token",
+    );
   }
   const idleTimeoutMs = int(options.idleTimeoutMs, "--idle-timeout-ms");
   const handshakeTimeoutMs = int(options.handshakeTimeoutMs, "--handshake-timeout-ms");
@@ -339,6 +352,11 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
+  if (options.auditFailure === "deny" && options.auditMode !== "sync") {
+    throw new Error(
+      "--audit-failure deny needs --audit-mode sync: async never waits for a record (a full queue drops and counts)",
+    );
+  }
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
   const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
@@ -370,12 +388,20 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
           log: opened.decisions,
           policy: options.audit as "all" | "agents",
           mode: options.auditMode as "async" | "sync",
+          ...(options.auditFailure === undefined
+            ? {}
+            : { failure: options.auditFailure as "deny" | "allow-and-alert" }),
           loggableParameters: (options.auditLoggable ?? "")
             .split(",")
             .map((name) => name.trim())
             .filter((name) => name !== ""),
+          // `metrics` is made later (in wrapStore); appends happen only once calls are served.
+          onAppend: (seconds) => metrics?.observeAuditAppend(seconds),
           onError: (error) =>
-            log.error({ err: error }, "decision records could not be written to the audit trail"),
+            log.error(
+              { err: error, auditMode: options.auditMode, auditFailure: options.auditFailure },
+              "decision records could not be written to the audit trail",
+            ),
         });
   const latch = await openLatch({
     store: opened,
@@ -423,6 +449,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   });
   const { store, engine, decider } = latch;
   engineStats = () => engine.stats();
+  if (recorder !== undefined) metrics?.watchAudit(() => recorder.stats());
 
   try {
     const limits: Partial<ServerLimits> = {
