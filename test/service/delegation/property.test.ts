@@ -200,6 +200,10 @@ describe("a decision with a chain is the AND of its parts", () => {
             expect(got, JSON.stringify({ schema: shape.schema, q })).toBe(want);
             seen[want]++;
             const item = bulk.results[i]!;
+            // Which walk meets a cycle through an exclusion depends on the order of work (the
+            // bulk's parts share one walk): a refusal is no answer to compare, as in the other
+            // property tests.
+            if (!item.ok && item.error.code === "check/cycle-through-exclusion") continue;
             expect(item.ok ? item.state : item.error.code).toBe(want);
 
             const expected = IDS.map((id) => [id, expectedOf(q, id)] as const);
