@@ -31,10 +31,12 @@ import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
+import { createAuditRecorder } from "../src/audit/index.js";
 import { createClient, type LatchClient } from "../src/client/index.js";
 import { createEngine } from "../src/engine/index.js";
 import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
 import { createLogger, startServer } from "../src/server/index.js";
+import { createActorTokens, createDelegation, decorate } from "../src/service/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
 import { type CheckInput, checkMix, loadedMirror, pickFixtures } from "./fixtures.js";
@@ -56,9 +58,29 @@ async function serveChild(db: string) {
   // As `latch serve` runs: reads through the in-memory copy.
   const store = await loadedMirror(await createSqliteStore({ path: db }));
   const engine = createEngine({ store });
+  // BENCH_AUDIT=all|agents puts the decision recorder on the seam, as `latch serve --audit` does.
+  const policy = process.env.BENCH_AUDIT;
+  const recorder =
+    policy === "all" || policy === "agents"
+      ? createAuditRecorder({
+          log: store.decisions,
+          policy,
+          mode: process.env.BENCH_AUDIT_MODE === "sync" ? "sync" : "async",
+        })
+      : undefined;
   const running = await startServer({
     store,
     engine,
+    ...(recorder === undefined
+      ? {}
+      : {
+          decider: decorate(
+            engine,
+            createActorTokens(undefined),
+            recorder.decorator,
+            createDelegation({ maxBulkItems: 1000 }),
+          ),
+        }),
     tokens: [TOKEN],
     listen: "127.0.0.1:0",
     logger: createLogger("warn"),
@@ -67,6 +89,7 @@ async function serveChild(db: string) {
   process.stdin.resume();
   process.stdin.on("end", async () => {
     await running.shutdown(1000);
+    await recorder?.flush();
     await store.close();
     process.exit(0);
   });

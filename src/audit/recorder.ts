@@ -55,6 +55,11 @@ export interface AuditOptions {
   readonly queueLimit?: number;
   /** Most records per append (default 500). */
   readonly batchSize?: number;
+  /**
+   * `async`: how long records wait for others to share their append, in ms (default 10), unless a
+   * batch fills first. This and the queue are what a crash can lose.
+   */
+  readonly flushMs?: number;
   /** Told of every failed append (async: the batch is lost; sync: the decision is refused). */
   readonly onError?: (error: unknown) => void;
   /**
@@ -125,6 +130,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   }
   const queueLimit = positive(options.queueLimit, "queue limit", 10_000);
   const batchSize = positive(options.batchSize, "batch size", 500);
+  const flushMs = positive(options.flushMs, "flush interval", 10);
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
@@ -176,6 +182,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   // ---- async: a bounded queue, drained in batches
   let queue: DecisionRecord[] = [];
   let draining: Promise<void> | undefined;
+  /** Ends the wait before the next drain early (a full batch, a flush). */
+  let wake: (() => void) | undefined;
   const drain = async (): Promise<void> => {
     while (queue.length > 0) {
       const batch = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
@@ -195,8 +203,21 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       if (queue.length >= queueLimit) dropped += 1;
       else queue.push(record);
     }
-    // After the current turn, so the records of one burst go in one append.
-    draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(drain);
+    // After a short wait (or at once when a batch is full), so that the records of many calls go
+    // in one append: an append per call cost a transaction per decision on the event loop.
+    if (draining === undefined) {
+      draining = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, flushMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }).then(() => {
+        wake = undefined;
+        return drain();
+      });
+    }
+    if (queue.length >= batchSize) wake?.();
   };
 
   const record =
@@ -339,6 +360,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     decorator,
     stats: () => ({ queued: queue.length, dropped, written, failed }),
     async flush() {
+      wake?.();
       while (draining !== undefined) await draining;
     },
   };
