@@ -30,8 +30,9 @@ import type {
   RequestOptions,
 } from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
-import { type DecisionLog, type DecisionRecord, groupCommit } from "../store/index.js";
+import type { DecisionLog, DecisionRecord } from "../store/index.js";
 import { type AuditCallInfo, chainOf, checkFacts, makeRecord, type WithChain } from "./record.js";
+import { DecisionSink } from "./sink.js";
 
 export type AuditPolicy = "all" | "agents" | "off";
 export type AuditMode = "async" | "sync";
@@ -133,7 +134,6 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const flushMs = positive(options.flushMs, "flush interval", 10);
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
-  const onError = options.onError ?? (() => undefined);
   const defaultCaller = options.caller;
   /** The call's id and caller, read once per record batch (the server's are getters). */
   const callInfo = (requestOptions: RequestOptions | undefined): AuditCallInfo | undefined => {
@@ -141,91 +141,17 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     if (defaultCaller === undefined) return info;
     return { requestId: info?.requestId, caller: info?.caller ?? defaultCaller };
   };
-  let dropped = 0;
-  let written = 0;
-  let failed = 0;
-
-  const onAppend = options.onAppend;
-  const append =
-    onAppend === undefined
-      ? (records: readonly DecisionRecord[]) => options.log.append(records)
-      : async (records: readonly DecisionRecord[]) => {
-          const started = performance.now();
-          try {
-            return await options.log.append(records);
-          } finally {
-            onAppend((performance.now() - started) / 1000, records.length);
-          }
-        };
-
-  // ---- sync: group commit, refuse on failure
-  const appendNow = groupCommit(append, batchSize);
-  const commit = async (records: readonly DecisionRecord[]): Promise<void> => {
-    try {
-      await appendNow(records);
-      written += records.length;
-    } catch (error) {
-      failed += records.length;
-      onError(error);
-      // Answered anyway: onError raised the alert and `failed` counts the decision.
-      if (failure === "allow-and-alert") return;
-      throw new LatchError(
-        "audit/unavailable",
-        "unavailable",
-        "the decision could not be recorded in the audit trail, so it is refused (auditing is sync); retry.",
-        {},
-        { cause: error },
-      );
-    }
-  };
-
-  // ---- async: a bounded queue, drained in batches
-  let queue: DecisionRecord[] = [];
-  let draining: Promise<void> | undefined;
-  /** Ends the wait before the next drain early (a full batch, a flush). */
-  let wake: (() => void) | undefined;
-  const drain = async (): Promise<void> => {
-    while (queue.length > 0) {
-      const batch = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
-      queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
-      try {
-        await append(batch);
-        written += batch.length;
-      } catch (error) {
-        failed += batch.length;
-        onError(error);
-      }
-    }
-    draining = undefined;
-  };
-  const enqueue = (records: readonly DecisionRecord[]): void => {
-    for (const record of records) {
-      if (queue.length >= queueLimit) dropped += 1;
-      else queue.push(record);
-    }
-    // After a short wait (or at once when a batch is full), so that the records of many calls go
-    // in one append: an append per call cost a transaction per decision on the event loop.
-    if (draining === undefined) {
-      draining = new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, flushMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      }).then(() => {
-        wake = undefined;
-        return drain();
-      });
-    }
-    if (queue.length >= batchSize) wake?.();
-  };
-
-  const record =
-    mode === "sync"
-      ? commit
-      : async (records: readonly DecisionRecord[]): Promise<void> => {
-          enqueue(records);
-        };
+  const sink = new DecisionSink({
+    log: options.log,
+    mode,
+    failure,
+    queueLimit,
+    batchSize,
+    flushMs,
+    onError: options.onError ?? (() => undefined),
+    onAppend: options.onAppend,
+  });
+  const record = (records: readonly DecisionRecord[]) => sink.record(records);
 
   const decorator: Decorator = (next: Decider): Decider => {
     if (policy === "off") return next;
@@ -358,10 +284,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
 
   return {
     decorator,
-    stats: () => ({ queued: queue.length, dropped, written, failed }),
-    async flush() {
-      wake?.();
-      while (draining !== undefined) await draining;
-    },
+    stats: () => ({ queued: sink.queued, dropped: sink.dropped, written: sink.written, failed: sink.failed }),
+    flush: () => sink.flush(),
   };
 }

@@ -6,11 +6,14 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import type { LevelWithSilent } from "pino";
+import type { LevelWithSilent, Logger } from "pino";
+import type { AuditOptions } from "../../audit/index.js";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
 import type { Metrics, ServerLimits } from "../../server/index.js";
 import type { ActorTokenOptions } from "../../service/index.js";
+import type { DecisionLog, Store } from "../../store/index.js";
+import type { MirrorEvent } from "../../store/mirror/index.js";
 import { parseDelegationPermissions } from "../delegation-flags.js";
 
 /**
@@ -310,6 +313,85 @@ function tokensOf(command: Command, options: ServeOptions): string[] {
   return tokens.map((t) => t.trim()).filter((t) => t !== "");
 }
 
+/** The in-memory copy's settings, with its events logged. */
+function mirrorOptions(mirrorMax: number | undefined, log: Logger) {
+  return {
+    ...(mirrorMax === undefined ? {} : { maxRelationships: mirrorMax }),
+    onEvent: (event: MirrorEvent) => {
+      if (event.kind === "ready") {
+        const { relationships, ms } = event;
+        log.info({ relationships, revision: String(event.revision), ms }, "relationships loaded into memory");
+      } else if (event.kind === "too-large") {
+        log.warn(
+          { maxRelationships: event.maxRelationships },
+          "more relationships than --mirror-max-relationships: reading them from the datastore",
+        );
+      } else log.warn({ err: event.error }, "the in-memory copy could not follow the datastore");
+    },
+  };
+}
+
+/** The recorder's settings from the `--audit*` flags. */
+function auditOptions(
+  log: DecisionLog,
+  options: ServeOptions,
+  logger: Logger,
+  // The metrics are made later (in wrapStore); appends happen only once calls are served.
+  onAppend: (seconds: number) => void,
+): AuditOptions {
+  return {
+    log,
+    policy: options.audit as "all" | "agents",
+    mode: options.auditMode as "async" | "sync",
+    ...(options.auditFailure === undefined
+      ? {}
+      : { failure: options.auditFailure as "deny" | "allow-and-alert" }),
+    loggableParameters: (options.auditLoggable ?? "")
+      .split(",")
+      .map((name) => name.trim())
+      .filter((name) => name !== ""),
+    onAppend,
+    onError: (error) =>
+      logger.error(
+        { err: error, auditMode: options.auditMode, auditFailure: options.auditFailure },
+        "decision records could not be written to the audit trail",
+      ),
+  };
+}
+
+/** Sweeps expired relationships while serving; resolves once a signal has shut the server down. */
+async function serveUntilSignalled(
+  running: { shutdown(graceMs: number): Promise<void> },
+  store: Store,
+  log: Logger,
+  graceMs: number,
+): Promise<void> {
+  const sweeper = setInterval(() => {
+    store.sweepExpired(10_000).catch((error: unknown) => log.warn({ err: error }, "expired sweep failed"));
+  }, 60_000);
+  sweeper.unref();
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, "shutting down: no new calls, finishing in-flight ones");
+      clearInterval(sweeper);
+      running.shutdown(graceMs).then(done, done);
+    };
+    const done = () => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      resolve();
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}
+
 async function serve(command: Command, options: ServeOptions): Promise<void> {
   const {
     checkTokens,
@@ -384,48 +466,13 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   const recorder =
     options.audit === "off"
       ? undefined
-      : createAuditRecorder({
-          log: opened.decisions,
-          policy: options.audit as "all" | "agents",
-          mode: options.auditMode as "async" | "sync",
-          ...(options.auditFailure === undefined
-            ? {}
-            : { failure: options.auditFailure as "deny" | "allow-and-alert" }),
-          loggableParameters: (options.auditLoggable ?? "")
-            .split(",")
-            .map((name) => name.trim())
-            .filter((name) => name !== ""),
-          // `metrics` is made later (in wrapStore); appends happen only once calls are served.
-          onAppend: (seconds) => metrics?.observeAuditAppend(seconds),
-          onError: (error) =>
-            log.error(
-              { err: error, auditMode: options.auditMode, auditFailure: options.auditFailure },
-              "decision records could not be written to the audit trail",
-            ),
-        });
+      : createAuditRecorder(
+          auditOptions(opened.decisions, options, log, (seconds) => metrics?.observeAuditAppend(seconds)),
+        );
   const latch = await openLatch({
     store: opened,
     ...(recorder === undefined ? {} : { decorators: [recorder.decorator] }),
-    mirror:
-      mirrorMax === 0
-        ? false
-        : {
-            ...(mirrorMax === undefined ? {} : { maxRelationships: mirrorMax }),
-            onEvent: (event) => {
-              if (event.kind === "ready") {
-                const { relationships, ms } = event;
-                log.info(
-                  { relationships, revision: String(event.revision), ms },
-                  "relationships loaded into memory",
-                );
-              } else if (event.kind === "too-large") {
-                log.warn(
-                  { maxRelationships: event.maxRelationships },
-                  "more relationships than --mirror-max-relationships: reading them from the datastore",
-                );
-              } else log.warn({ err: event.error }, "the in-memory copy could not follow the datastore");
-            },
-          },
+    mirror: mirrorMax === 0 ? false : mirrorOptions(mirrorMax, log),
     wrapStore: (raw, mirror) => {
       metrics =
         options.metricsListen === undefined
@@ -483,31 +530,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       "serving",
     );
 
-    const sweeper = setInterval(() => {
-      store.sweepExpired(10_000).catch((error: unknown) => log.warn({ err: error }, "expired sweep failed"));
-    }, 60_000);
-    sweeper.unref();
-
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = (signal: NodeJS.Signals) => {
-        if (stopping) {
-          log.warn({ signal }, "second signal: exiting now");
-          process.exit(1);
-        }
-        stopping = true;
-        log.info({ signal }, "shutting down: no new calls, finishing in-flight ones");
-        clearInterval(sweeper);
-        running.shutdown(graceMs).then(done, done);
-      };
-      const done = () => {
-        process.off("SIGTERM", stop);
-        process.off("SIGINT", stop);
-        resolve();
-      };
-      process.on("SIGTERM", stop);
-      process.on("SIGINT", stop);
-    });
+    await serveUntilSignalled(running, store, log, graceMs);
   } finally {
     // Queued (async) decision records are written before the datastore closes.
     await recorder?.flush();

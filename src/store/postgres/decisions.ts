@@ -53,6 +53,98 @@ async function rows(client: pg.ClientBase, text: string, values: unknown[]): Pro
   return (await client.query<unknown[]>({ text, values, rowMode: "array" })).rows;
 }
 
+async function checkpointsOf(client: pg.ClientBase, q: string): Promise<(SignedPoint & { at: number })[]> {
+  return (
+    await rows(client, `SELECT seq, hash, mac, at FROM ${q}.decision_checkpoints ORDER BY seq`, [])
+  ).map((r) => ({ seq: Number(r[0]), hash: r[1] as string, mac: r[2] as string, at: Number(r[3]) }));
+}
+
+/** The new rows, their checkpoints and the moved head, inside the caller's transaction. */
+async function writeChain(
+  client: pg.ClientBase,
+  q: string,
+  chain: ReturnType<typeof extendChain>,
+  at: number,
+): Promise<void> {
+  const r = chain.rows;
+  await client.query(
+    `INSERT INTO ${q}.decisions (${COLUMNS})
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+    [
+      r.map((x) => x.seq),
+      r.map((x) => x.at),
+      r.map((x) => x.subject),
+      r.map((x) => x.body),
+      r.map((x) => x.prevHash),
+      r.map((x) => x.hash),
+    ],
+  );
+  const cps = chain.checkpoints;
+  if (cps.length > 0) {
+    await client.query(
+      `INSERT INTO ${q}.decision_checkpoints (seq, hash, mac, at)
+       SELECT s, h, m, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(s, h, m)`,
+      [cps.map((c) => c.seq), cps.map((c) => c.hash), cps.map((c) => c.mac), at],
+    );
+  }
+  await client.query(
+    `UPDATE ${q}.decision_head SET seq = $1, hash = $2, floor = $3, mac = $4 WHERE singleton`,
+    [chain.head.seq, chain.head.hash, chain.head.floor, chain.head.mac],
+  );
+}
+
+/** Deletes the prefix up to the last checkpoint the options allow, inside the caller's transaction. */
+async function pruneIn(
+  client: pg.ClientBase,
+  q: string,
+  signer: ChainSigner,
+  options: Parameters<DecisionLog["prune"]>[0],
+): Promise<number> {
+  // The head's lock keeps appenders out while the prefix goes.
+  const locked = await rows(client, `SELECT ${HEAD} FROM ${q}.decision_head WHERE singleton FOR UPDATE`, []);
+  const from = trustedHead(headOf(locked[0]), signer);
+  const lasts: number[] = [];
+  if (options.before !== undefined) {
+    const r = await rows(client, `SELECT max(seq) FROM ${q}.decisions WHERE at < $1`, [
+      options.before.getTime(),
+    ]);
+    if (r[0]?.[0] != null) lasts.push(Number(r[0][0]));
+  }
+  if (options.keepLast !== undefined) {
+    const r = await rows(client, `SELECT coalesce(max(seq), 0) FROM ${q}.decisions`, []);
+    lasts.push(Number(r[0]?.[0] ?? 0) - Math.max(0, Math.floor(options.keepLast)));
+  }
+  const cut = lasts.length === 0 ? undefined : pruneCut(await checkpointsOf(client, q), Math.min(...lasts));
+  if (cut === undefined || cut <= from.floor) return 0;
+  const deleted = (await client.query(`DELETE FROM ${q}.decisions WHERE seq <= $1`, [cut])).rowCount ?? 0;
+  await client.query(`DELETE FROM ${q}.decision_checkpoints WHERE seq < $1`, [cut]);
+  await client.query(`UPDATE ${q}.decision_head SET floor = $1, mac = $2 WHERE singleton`, [
+    cut,
+    signer.head(from.seq, from.hash, cut),
+  ]);
+  return deleted;
+}
+
+/** Walks the chain in pages, inside the caller's (repeatable-read) transaction. */
+async function verifyIn(client: pg.ClientBase, q: string, signer: ChainSigner) {
+  const points = await checkpointsOf(client, q);
+  const head = headOf((await rows(client, `SELECT ${HEAD} FROM ${q}.decision_head`, []))[0]);
+  const page = async function* (): AsyncIterable<StoredRow> {
+    let after = 0;
+    for (;;) {
+      const batch = await rows(
+        client,
+        `SELECT ${COLUMNS} FROM ${q}.decisions WHERE seq > $1 ORDER BY seq LIMIT 5000`,
+        [after],
+      );
+      for (const r of batch) yield toRow(r);
+      if (batch.length < 5000) return;
+      after = Number(batch[batch.length - 1]![0]);
+    }
+  };
+  return verifyChain(page(), points, head, signer);
+}
+
 export function createPostgresDecisionLog(
   ctx: StoreContext,
   storeId: string,
@@ -77,34 +169,10 @@ export function createPostgresDecisionLog(
           if (locked[0] === undefined) throw new Error("decision_head row is missing");
           const from = trustedHead(headOf(locked[0]), signer);
           const chain = extendChain(from, records, signer, checkpointEvery);
-          const r = chain.rows;
-          await client.query(
-            `INSERT INTO ${q}.decisions (${COLUMNS})
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])`,
-            [
-              r.map((x) => x.seq),
-              r.map((x) => x.at),
-              r.map((x) => x.subject),
-              r.map((x) => x.body),
-              r.map((x) => x.prevHash),
-              r.map((x) => x.hash),
-            ],
-          );
-          const cps = chain.checkpoints;
-          if (cps.length > 0) {
-            await client.query(
-              `INSERT INTO ${q}.decision_checkpoints (seq, hash, mac, at)
-               SELECT s, h, m, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(s, h, m)`,
-              [cps.map((c) => c.seq), cps.map((c) => c.hash), cps.map((c) => c.mac), ctx.now()],
-            );
-          }
-          await client.query(
-            `UPDATE ${q}.decision_head SET seq = $1, hash = $2, floor = $3, mac = $4 WHERE singleton`,
-            [chain.head.seq, chain.head.hash, chain.head.floor, chain.head.mac],
-          );
+          await writeChain(client, q, chain, ctx.now());
           committing = true;
           await client.query("COMMIT");
-          return r.map(rowToDecision);
+          return chain.rows.map(rowToDecision);
         } catch (error) {
           await client.query("ROLLBACK").catch(() => undefined);
           // COMMIT sent and the connection lost: the records may be stored; never append twice.
@@ -114,16 +182,6 @@ export function createPostgresDecisionLog(
       true,
     );
   const append = groupCommit(commit);
-
-  const allCheckpoints = async (client: pg.ClientBase): Promise<(SignedPoint & { at: number })[]> =>
-    (await rows(client, `SELECT seq, hash, mac, at FROM ${q}.decision_checkpoints ORDER BY seq`, [])).map(
-      (r) => ({
-        seq: Number(r[0]),
-        hash: r[1] as string,
-        mac: r[2] as string,
-        at: Number(r[3]),
-      }),
-    );
 
   return {
     append,
@@ -152,7 +210,7 @@ export function createPostgresDecisionLog(
     checkpoints() {
       return withClient(
         ctx.pool,
-        async (client) => (await allCheckpoints(client)).map(({ seq, hash, at }) => ({ seq, hash, at })),
+        async (client) => (await checkpointsOf(client, q)).map(({ seq, hash, at }) => ({ seq, hash, at })),
         true,
       );
     },
@@ -163,36 +221,7 @@ export function createPostgresDecisionLog(
         async (client) => {
           await client.query("BEGIN");
           try {
-            // The head's lock keeps appenders out while the prefix goes.
-            const locked = await rows(
-              client,
-              `SELECT ${HEAD} FROM ${q}.decision_head WHERE singleton FOR UPDATE`,
-              [],
-            );
-            const from = trustedHead(headOf(locked[0]), signer);
-            const lasts: number[] = [];
-            if (options.before !== undefined) {
-              const r = await rows(client, `SELECT max(seq) FROM ${q}.decisions WHERE at < $1`, [
-                options.before.getTime(),
-              ]);
-              if (r[0]?.[0] != null) lasts.push(Number(r[0][0]));
-            }
-            if (options.keepLast !== undefined) {
-              const r = await rows(client, `SELECT coalesce(max(seq), 0) FROM ${q}.decisions`, []);
-              lasts.push(Number(r[0]?.[0] ?? 0) - Math.max(0, Math.floor(options.keepLast)));
-            }
-            const cut =
-              lasts.length === 0 ? undefined : pruneCut(await allCheckpoints(client), Math.min(...lasts));
-            let deleted = 0;
-            if (cut !== undefined && cut > from.floor) {
-              deleted =
-                (await client.query(`DELETE FROM ${q}.decisions WHERE seq <= $1`, [cut])).rowCount ?? 0;
-              await client.query(`DELETE FROM ${q}.decision_checkpoints WHERE seq < $1`, [cut]);
-              await client.query(`UPDATE ${q}.decision_head SET floor = $1, mac = $2 WHERE singleton`, [
-                cut,
-                signer.head(from.seq, from.hash, cut),
-              ]);
-            }
+            const deleted = await pruneIn(client, q, signer, options);
             await client.query("COMMIT");
             return deleted;
           } catch (error) {
@@ -211,22 +240,7 @@ export function createPostgresDecisionLog(
           // One snapshot for the whole walk: rows, checkpoints and head agree with each other.
           await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
           try {
-            const points = await allCheckpoints(client);
-            const head = headOf((await rows(client, `SELECT ${HEAD} FROM ${q}.decision_head`, []))[0]);
-            const page = async function* (): AsyncIterable<StoredRow> {
-              let after = 0;
-              for (;;) {
-                const batch = await rows(
-                  client,
-                  `SELECT ${COLUMNS} FROM ${q}.decisions WHERE seq > $1 ORDER BY seq LIMIT 5000`,
-                  [after],
-                );
-                for (const r of batch) yield toRow(r);
-                if (batch.length < 5000) return;
-                after = Number(batch[batch.length - 1]![0]);
-              }
-            };
-            const report = await verifyChain(page(), points, head, signer);
+            const report = await verifyIn(client, q, signer);
             await client.query("COMMIT");
             return report;
           } catch (error) {
