@@ -4,6 +4,7 @@
  * the readable form of a record. See docs/audit.md.
  */
 
+export { OCSF_VERSION, type OcsfProduct, toOcsfEvent } from "./ocsf.js";
 export { type AuditCallInfo, REDACTED, redactContext, type WithChain } from "./record.js";
 export {
   type AuditFailure,

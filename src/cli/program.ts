@@ -13,13 +13,14 @@ import { schemaCommand } from "./commands/schema.js";
 import { addRemoteSchemaCommands } from "./commands/schema-remote.js";
 import { serveCommand } from "./commands/serve.js";
 import { validateCommand } from "./commands/validate.js";
+import { VERSION } from "./version.js";
 
 export function createProgram(): Command {
   const program = new Command("latch")
     .description(
       "Fine-grained authorization: relationships and CEL conditions in the SpiceDB schema language",
     )
-    .version("0.1.0")
+    .version(VERSION)
     .showHelpAfterError();
   program.addCommand(serveCommand());
   program.addCommand(checkCommand());

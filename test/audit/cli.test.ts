@@ -87,7 +87,7 @@ describe("latch audit", () => {
     ]);
   });
 
-  it("export: every record as JSON lines; OCSF is refused as not implemented", async () => {
+  it("export: every record as JSON lines, or as OCSF API Activity events", async () => {
     const out = await audit("export", "--db", path, "--format", "jsonl");
     const rows = out.stdout
       .trim()
@@ -95,8 +95,23 @@ describe("latch audit", () => {
       .map((l) => JSON.parse(l));
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
     const ocsf = await audit("export", "--db", path, "--format", "ocsf");
-    expect(ocsf.exitCode).toBe(1);
-    expect(ocsf.stderr).toContain("OCSF is not implemented yet");
+    expect(ocsf.exitCode).toBe(0);
+    const events = ocsf.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events).toHaveLength(24);
+    expect(events[0]).toMatchObject({
+      class_uid: 6003,
+      metadata: { sequence: 1, product: { name: "Latch" } },
+      actor: { user: { uid: "user:u2" } },
+      unmapped: { witness: ["room:401#booker@user:alice", "user:alice#delegate@agent:calendar-bot-v2"] },
+    });
+    const delegated = events.find((e) => e.actor.user.uid === "agent:calendar-bot-v2");
+    expect(delegated).toMatchObject({ actor: { session: { issuer: "user:alice" } } });
+    const bad = await audit("export", "--db", path, "--format", "cef");
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toContain("--format must be jsonl or ocsf");
   });
 
   it("prune: deletes whole prefixes up to a checkpoint; verify still passes", async () => {

@@ -206,17 +206,29 @@ function tailCommand(): Command {
 function exportCommand(): Command {
   return addAuditTarget(
     new Command("export")
-      .description("write every kept record with its place in the chain (seq, prevHash, hash), for a SIEM")
-      .option("--format <format>", "jsonl (one JSON record a line)", "jsonl")
+      .description(
+        "write every kept record for a SIEM, one JSON object a line: the record with its place in the chain (jsonl), or an OCSF 1.3 API Activity event (ocsf)",
+      )
+      .option("--format <format>", "jsonl or ocsf", "jsonl")
       .option("--since <when>", "only decisions since: 90s, 30m, 1h, 7d, or an RFC 3339 instant"),
   ).action(async (options: AuditTargetOptions & { format: string; since?: string }) => {
     await withStore(options, async (store) => {
-      if (options.format !== "jsonl")
-        throw new UsageError(`--format must be jsonl, got "${options.format}" (OCSF is not implemented yet)`);
+      if (options.format !== "jsonl" && options.format !== "ocsf")
+        throw new UsageError(`--format must be jsonl or ocsf, got "${options.format}"`);
       const query = options.since === undefined ? {} : { since: parseSince(options.since, "--since") };
-      for await (const d of allRecords(store, query)) printJson(asJson(d));
+      const write = options.format === "jsonl" ? asJson : await ocsfWriter();
+      for await (const d of allRecords(store, query)) printJson(write(d));
     });
   });
+}
+
+/** The OCSF mapper, loaded only when asked for, with Latch's version for `metadata.product`. */
+async function ocsfWriter(): Promise<(d: StoredDecision) => Record<string, unknown>> {
+  const [{ toOcsfEvent }, { VERSION }] = await Promise.all([
+    import("../../audit/ocsf.js"),
+    import("../version.js"),
+  ]);
+  return (d) => toOcsfEvent(d, { version: VERSION });
 }
 
 function pruneCommand(): Command {
