@@ -12,6 +12,7 @@ import type { Consistency } from "../engine/index.js";
 // The error and its rendering alone, from their own file: the schema's index loads the compiler
 // and the CEL library, which a command that fails before any schema work should not wait for.
 import { renderDiagnostics, SchemaError } from "../schema/diagnostics.js";
+import { type ActorTokenFlags, parseActorTokenFlags } from "./actor-token-flags.js";
 import { openDatastore } from "./datastore.js";
 import { parseDelegationPermissions } from "./delegation-flags.js";
 
@@ -28,6 +29,14 @@ export interface TargetOptions {
   readonly caCert?: string;
   readonly timeout?: string;
   readonly delegationPermission?: string[];
+}
+
+/** What the decision commands (`check`, `lookup resources`) take when they run in process. */
+export interface InProcessDecisionOptions extends ActorTokenFlags {
+  readonly audit?: string;
+  readonly auditMode?: string;
+  readonly auditFailure?: string;
+  readonly auditLoggable?: string;
 }
 
 function collectFlag(value: string, previous: string[] | undefined): string[] {
@@ -78,6 +87,108 @@ export function delegationParams(options: DelegationFlags): {
   };
 }
 
+/**
+ * In process (`--db`, `--datastore`), a decision command is its own server: it records decisions
+ * in the database's audit trail as `latch serve` does (same flags, same environment variables, same
+ * default: `--audit agents`), and verifies actor tokens when given the keys.
+ */
+export function addInProcessDecisionOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        "--audit <policy>",
+        "in process: record decisions in the database's audit trail: all, agents (the default: acting for someone, or DENIED), off",
+      )
+        .env("LATCH_AUDIT")
+        .choices(["all", "agents", "off"]),
+    )
+    .addOption(
+      new Option(
+        "--audit-mode <mode>",
+        "in process: async (the default; written before the command exits) or sync (answer after the record commits)",
+      )
+        .env("LATCH_AUDIT_MODE")
+        .choices(["async", "sync"]),
+    )
+    .addOption(
+      new Option(
+        "--audit-failure <what>",
+        "in process, sync: deny (the default) or allow-and-alert when a record cannot be written",
+      )
+        .env("LATCH_AUDIT_FAILURE")
+        .choices(["deny", "allow-and-alert"]),
+    )
+    .addOption(
+      new Option(
+        "--audit-loggable <names>",
+        "in process: caveat parameters whose context values are recorded, comma-separated",
+      ).env("LATCH_AUDIT_LOGGABLE"),
+    )
+    .addOption(
+      new Option(
+        "--actor-token-jwks <file>",
+        "in process: JWKS file that verifies --actor-token (with --actor-token-issuer and --actor-token-audience)",
+      ).env("LATCH_ACTOR_TOKEN_JWKS"),
+    )
+    .addOption(
+      new Option("--actor-token-issuer <iss>", "in process: the iss every actor token must carry").env(
+        "LATCH_ACTOR_TOKEN_ISSUER",
+      ),
+    )
+    .addOption(
+      new Option("--actor-token-audience <aud>", "in process: an aud every actor token must carry").env(
+        "LATCH_ACTOR_TOKEN_AUDIENCE",
+      ),
+    );
+}
+
+const IN_PROCESS_FLAGS = [
+  ["audit", "--audit", "LATCH_AUDIT"],
+  ["auditMode", "--audit-mode", "LATCH_AUDIT_MODE"],
+  ["auditFailure", "--audit-failure", "LATCH_AUDIT_FAILURE"],
+  ["auditLoggable", "--audit-loggable", "LATCH_AUDIT_LOGGABLE"],
+  ["actorTokenJwks", "--actor-token-jwks", "LATCH_ACTOR_TOKEN_JWKS"],
+  ["actorTokenIssuer", "--actor-token-issuer", "LATCH_ACTOR_TOKEN_ISSUER"],
+  ["actorTokenAudience", "--actor-token-audience", "LATCH_ACTOR_TOKEN_AUDIENCE"],
+] as const;
+
+/**
+ * A flag given on the command line for a server target is a mistake (the server has its own
+ * settings); the same value from the environment is not (a shell may hold a server's settings).
+ */
+function refuseInProcessFlags(options: InProcessDecisionOptions): void {
+  for (const [key, flag, env] of IN_PROCESS_FLAGS) {
+    const value = options[key];
+    if (value !== undefined && process.env[env] !== value)
+      throw new UsageError(`${flag} applies in process (--db, --datastore); a server has its own`);
+  }
+}
+
+/** The recorder's settings from the `--audit*` flags; `latch serve`'s defaults when absent. */
+function auditSettings(options: InProcessDecisionOptions) {
+  if (options.auditFailure === "deny" && options.auditMode !== "sync")
+    throw new UsageError(
+      "--audit-failure deny needs --audit-mode sync: async never waits for a record (a full queue drops and counts)",
+    );
+  const loggable = (options.auditLoggable ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  return {
+    caller: "cli",
+    policy: (options.audit ?? "agents") as "all" | "agents" | "off",
+    mode: (options.auditMode ?? "async") as "async" | "sync",
+    ...(options.auditFailure === undefined
+      ? {}
+      : { failure: options.auditFailure as "deny" | "allow-and-alert" }),
+    ...(loggable.length === 0 ? {} : { loggableParameters: loggable }),
+    onError: (error: unknown) =>
+      process.stderr.write(
+        `warning: decision records could not be written to the audit trail: ${error instanceof Error ? error.message : String(error)}\n`,
+      ),
+  };
+}
+
 export function addTargetOptions(command: Command): Command {
   return command
     .addOption(
@@ -115,7 +226,10 @@ export interface TargetUse {
   readonly longLived?: boolean;
 }
 
-export async function openTarget(options: TargetOptions, use: TargetUse = {}): Promise<LatchClient> {
+export async function openTarget(
+  options: TargetOptions & InProcessDecisionOptions,
+  use: TargetUse = {},
+): Promise<LatchClient> {
   if (options.db !== undefined || options.datastore !== undefined) {
     if (options.address !== undefined && process.env.LATCH_ADDRESS !== options.address) {
       throw new UsageError("give either --db/--datastore or --address, not both");
@@ -131,9 +245,12 @@ export async function openTarget(options: TargetOptions, use: TargetUse = {}): P
       (message) => new UsageError(message),
     );
     const engine = use.longLived === true ? {} : { engine: ONE_SHOT_ENGINE };
+    const actorTokens = parseActorTokenFlags(options, (message) => new UsageError(message));
     const extra = {
       ...engine,
       ...(delegationPermission === undefined ? {} : { delegation: { delegationPermission } }),
+      ...(actorTokens === undefined ? {} : { actorTokens }),
+      audit: auditSettings(options),
     };
     if (options.db !== undefined) return createEmbedded({ database: options.db, ...extra });
     const store = await openDatastore({ datastore: options.datastore, db: "", pgSchema: options.pgSchema });
@@ -143,6 +260,7 @@ export async function openTarget(options: TargetOptions, use: TargetUse = {}): P
     throw new UsageError(
       "--delegation-permission applies in process (--db, --datastore); a server has its own",
     );
+  refuseInProcessFlags(options);
   const { createClient } = await import("../client/remote.js");
   const tls =
     options.caCert !== undefined
@@ -239,7 +357,7 @@ export function reportError(error: unknown, json: boolean | undefined): void {
  * failure into a message plus exit code 1 (never a stack trace).
  */
 export async function withTarget(
-  options: TargetOptions,
+  options: TargetOptions & InProcessDecisionOptions,
   body: (client: LatchClient) => Promise<void>,
   use: TargetUse = {},
 ): Promise<void> {

@@ -2,6 +2,7 @@
  * `createEmbedded`: the LatchClient in process, on a SQLite database, with no network. The same
  * validation and the same answers as the server; errors are the same LatchErrors (by `kind`).
  */
+import type { AuditOptions, AuditRecorder } from "../audit/index.js";
 import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
 import type { Delegated, Engine, EngineOptions } from "../engine/index.js";
@@ -49,11 +50,20 @@ export interface EmbeddedOptions {
    * verify RFC 8693 JWTs stating the subject and chain; without it a request carrying one is refused.
    */
   readonly actorTokens?: OpenOptions["actorTokens"];
+  /**
+   * The decision audit trail, in the same datastore: on by default with the server's defaults
+   * (policy `agents`: every decision acting for someone and every DENIED one; mode `async`),
+   * caller `embedded` unless named. A plain allowed check records nothing and costs one branch.
+   * `false` (or policy `off`) records nothing. `close()` writes queued records first.
+   */
+  readonly audit?: Omit<AuditOptions, "log"> | false;
 }
 
 export interface EmbeddedClient extends LatchClient {
   readonly store: Store;
   readonly engine: Engine;
+  /** The audit recorder (its `stats()`, `flush()`), unless auditing is off. */
+  readonly recorder: AuditRecorder | undefined;
 }
 
 /** The server's checks (the service layer's), so that both modes refuse the same references. */
@@ -333,14 +343,16 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       decorators: options.decorators,
       delegation: options.delegation,
       actorTokens: options.actorTokens,
+      audit: options.audit === false ? undefined : { caller: "embedded", ...options.audit },
     }),
   );
-  const { store, engine, decider } = latch;
+  const { store, engine, decider, recorder } = latch;
   const watches = new AbortController();
 
   return {
     store,
     engine,
+    recorder,
     ...permissionCalls(decider, engine),
     ...dataCalls(store, watches.signal, options.watchPollMs ?? 50),
     async close() {

@@ -6,6 +6,7 @@
  * uses its validation). Opening SQLite is the embedded default; any other store (PostgreSQL) is
  * opened by the caller and passed in.
  */
+import { type AuditOptions, type AuditRecorder, createAuditRecorder } from "../audit/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
 import {
   type ActorTokenOptions,
@@ -53,6 +54,12 @@ export interface OpenOptions {
    * subject and chain instead of the caller. Without it a request carrying a token is refused.
    */
   readonly actorTokens?: ActorTokenOptions;
+  /**
+   * Records decisions in the opened store's audit trail (`store.decisions`), by a recorder
+   * outermost among `decorators` (it records what they answered too). Absent: nothing recorded
+   * (`latch serve` puts its own recorder in `decorators`). `close()` writes queued records first.
+   */
+  readonly audit?: Omit<AuditOptions, "log">;
 }
 
 export interface OpenedLatch {
@@ -63,7 +70,9 @@ export interface OpenedLatch {
   readonly engine: Engine;
   /** Where every decision goes: the engine, under the decorators. */
   readonly decider: Decider;
-  /** Closes the store (and the mirror over it). */
+  /** The recorder `audit` asked for (undefined without it, or with policy `off`). */
+  readonly recorder: AuditRecorder | undefined;
+  /** Writes queued decision records, then closes the store (and the mirror over it). */
   close(): Promise<void>;
 }
 
@@ -94,18 +103,36 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     await raw.close();
     throw error;
   }
+  let recorder: AuditRecorder | undefined;
+  try {
+    recorder =
+      options.audit === undefined || options.audit.policy === "off"
+        ? undefined
+        : createAuditRecorder({ ...options.audit, log: opened.decisions });
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
   const engine = createEngine({ ...options.engine, store });
   return {
     store,
     mirror,
     engine,
+    recorder,
     decider: decorate(
       engine,
       // Outermost: every other decorator (audit, approval) sees the verified chain, never a token.
       createActorTokens(verify),
+      ...(recorder === undefined ? [] : [recorder.decorator]),
       ...(options.decorators ?? []),
       createDelegation({ ...options.delegation, maxBulkItems: options.engine?.maxBulkItems ?? 1000 }),
     ),
-    close: () => raw.close(),
+    async close() {
+      try {
+        await recorder?.flush();
+      } finally {
+        await raw.close();
+      }
+    },
   };
 }

@@ -68,13 +68,11 @@ async function remote(): Promise<LatchClient> {
 }
 
 async function embedded(): Promise<LatchClient> {
-  const { store, decorators } = await recordingStore();
   const client = await createEmbedded({
     database: ":memory:",
-    store,
     schema: SCHEMA,
     mirror: false,
-    decorators,
+    audit: { policy: "all", mode: "sync" },
     watchPollMs: 10,
   });
   cleanup.push(() => client.close());

@@ -3,9 +3,11 @@ import { Command } from "commander";
 import type { ExplainNode } from "../../engine/index.js";
 import {
   addDelegationOptions,
+  addInProcessDecisionOptions,
   addTargetOptions,
   type DelegationFlags,
   delegationParams,
+  type InProcessDecisionOptions,
   parseConsistency,
   parseJsonObject,
   printJson,
@@ -14,7 +16,7 @@ import {
   withTarget,
 } from "../options.js";
 
-interface CheckOptions extends TargetOptions, DelegationFlags {
+interface CheckOptions extends TargetOptions, DelegationFlags, InProcessDecisionOptions {
   readonly context?: string;
   readonly explain?: boolean;
   readonly consistency?: string;
@@ -41,6 +43,7 @@ export function checkCommand(): Command {
       "minimize-latency | fully-consistent | at-least-as-fresh:TOKEN | at-exact-snapshot:TOKEN",
     );
   addDelegationOptions(command);
+  addInProcessDecisionOptions(command);
   addTargetOptions(command);
   command.action(async (resource: string, permission: string, subject: string, options: CheckOptions) => {
     await withTarget(options, async (client) => {

@@ -9,9 +9,11 @@ import type { SubjectRef } from "../../core/index.js";
 import { isLatchError } from "../../core/index.js";
 import {
   addDelegationOptions,
+  addInProcessDecisionOptions,
   addTargetOptions,
   type DelegationFlags,
   delegationParams,
+  type InProcessDecisionOptions,
   parseConsistency,
   parseJsonObject,
   positiveInt,
@@ -27,7 +29,7 @@ interface LookupOptions extends TargetOptions {
   readonly consistency?: string;
 }
 
-interface ResourcesOptions extends LookupOptions, DelegationFlags {
+interface ResourcesOptions extends LookupOptions, DelegationFlags, InProcessDecisionOptions {
   readonly limit?: string;
   readonly cursor?: string;
 }
@@ -85,6 +87,7 @@ function resourcesCommand(): Command {
     .option("--limit <n>", "stop after this many results (each carries a cursor to go on)")
     .option("--cursor <cursor>", "continue after the result this cursor came with");
   addDelegationOptions(command);
+  addInProcessDecisionOptions(command);
   commonOptions(command);
   command.action(async (type: string, permission: string, subject: string, options: ResourcesOptions) => {
     await withTarget(options, async (client) => {

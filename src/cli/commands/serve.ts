@@ -11,9 +11,9 @@ import type { AuditOptions } from "../../audit/index.js";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
 import type { Metrics, ServerLimits } from "../../server/index.js";
-import type { ActorTokenOptions } from "../../service/index.js";
 import type { DecisionLog, Store } from "../../store/index.js";
 import type { MirrorEvent } from "../../store/mirror/index.js";
+import { parseActorTokenFlags } from "../actor-token-flags.js";
 import { parseDelegationPermissions } from "../delegation-flags.js";
 
 /**
@@ -62,23 +62,6 @@ interface ServeOptions {
   auditMode: string;
   auditFailure?: string;
   auditLoggable?: string;
-}
-
-/** The three actor-token flags go together; the JWKS is read (and checked) at start. */
-function actorTokenOptions(options: ServeOptions): ActorTokenOptions | undefined {
-  const { actorTokenJwks: jwks, actorTokenIssuer: issuer, actorTokenAudience: audience } = options;
-  if (jwks === undefined && issuer === undefined && audience === undefined) return undefined;
-  if (jwks === undefined || issuer === undefined || audience === undefined)
-    throw new Error("--actor-token-jwks, --actor-token-issuer and --actor-token-audience go together");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(jwks, "utf8"));
-  } catch (error) {
-    throw new Error(`--actor-token-jwks ${jwks}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as { keys?: unknown }).keys))
-    throw new Error(`--actor-token-jwks ${jwks}: not a JWKS (an object with a "keys" array)`);
-  return { jwks: parsed as ActorTokenOptions["jwks"], issuer, audience };
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -429,7 +412,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   if (!LEVELS.includes(options.logLevel)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
   const maxBulkItems = int(options.maxBulkItems, "--max-bulk-items");
   const delegationPermission = parseDelegationPermissions(options.delegationPermission, (m) => new Error(m));
-  const actorTokens = actorTokenOptions(options);
+  const actorTokens = parseActorTokenFlags(options, (m) => new Error(m));
   const maxDepth = int(options.maxDepth, "--max-depth");
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
