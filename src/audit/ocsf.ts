@@ -85,6 +85,7 @@ export function toOcsfEvent(stored: StoredDecision, product: OcsfProduct = {}): 
     permission: r.permission,
     answer: r.answer,
     ...(witness === undefined ? {} : { witness }),
+    ...(r.reason === undefined ? {} : { reason: r.reason }),
     ...(r.missing === undefined ? {} : { missing: r.missing }),
     ...(r.caveats === undefined ? {} : { caveats: r.caveats }),
     ...(r.context === undefined ? {} : { context: r.context }),
@@ -108,7 +109,7 @@ export function toOcsfEvent(stored: StoredDecision, product: OcsfProduct = {}): 
     severity: "Informational",
     status_id: status.id,
     status: status.name,
-    status_detail: r.answer,
+    status_detail: r.reason === undefined ? r.answer : `${r.answer}: ${r.reason}`,
     message: decisionSentence(r),
     metadata: {
       version: OCSF_VERSION,

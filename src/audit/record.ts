@@ -87,6 +87,8 @@ export interface DecisionFacts {
   readonly revision: bigint;
   readonly explain?: ExplainNode | undefined;
   readonly latencyUs?: number | undefined;
+  /** Why a gate answered DENIED (the answer's `reason`, read structurally). */
+  readonly reason?: string | undefined;
 }
 
 export function makeRecord(
@@ -115,6 +117,7 @@ export function makeRecord(
   const context = redactContext(facts.context, loggable);
   if (context !== undefined) record.context = context;
   if (facts.latencyUs !== undefined) record.latencyUs = facts.latencyUs;
+  if (facts.reason !== undefined) record.reason = facts.reason;
   return record;
 }
 
@@ -139,5 +142,6 @@ export function checkFacts(
     revision: result.revision,
     explain: result.explain,
     latencyUs,
+    reason: (result as { reason?: string }).reason,
   };
 }

@@ -276,6 +276,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         consistency: request.consistency,
         revision: result.revision,
         latencyUs: latency,
+        reason: (answer as { reason?: string }).reason,
       };
       out.push(makeRecord(facts, info, loggable, at));
     });

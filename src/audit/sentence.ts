@@ -13,6 +13,7 @@ export function decisionSentence(record: DecisionRecord): string {
   if (record.missing !== undefined && record.missing.length > 0)
     text += ` (missing ${record.missing.join(", ")})`;
   if (record.witness !== undefined && record.witness.length > 0) text += ` via ${record.witness.join(", ")}`;
+  if (record.reason !== undefined) text += ` (${record.reason})`;
   const about: string[] = [];
   if (record.caller !== undefined) about.push(`caller ${record.caller}`);
   if (record.requestId !== undefined) about.push(`request ${record.requestId}`);

@@ -10,6 +10,7 @@ import { type AuditOptions, type AuditRecorder, createAuditRecorder } from "../a
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
 import {
   type ActorTokenOptions,
+  createActorScopeGate,
   createActorTokens,
   createActorTokenVerifier,
   createDelegation,
@@ -125,6 +126,8 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
       createActorTokens(verify),
       ...(recorder === undefined ? [] : [recorder.decorator]),
       ...(options.decorators ?? []),
+      // Inside the recorder: a request outside its token's scope is recorded as DENIED, with why.
+      ...(verify === undefined ? [] : [createActorScopeGate()]),
       createDelegation({ ...options.delegation, maxBulkItems: options.engine?.maxBulkItems ?? 1000 }),
     ),
     async close() {

@@ -20,6 +20,7 @@ export {
 export {
   type ActorTokenOptions,
   checkChainLength,
+  createActorScopeGate,
   createActorTokens,
   createActorTokenVerifier,
   createDelegation,
@@ -30,6 +31,7 @@ export {
   REQUESTED_PERMISSION,
   RESOURCE_ID,
   RESOURCE_TYPE,
+  type WithReason,
 } from "./delegation/index.js";
 export { invalidArgument, overLimit, RequestError } from "./errors.js";
 export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";

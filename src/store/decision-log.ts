@@ -60,6 +60,8 @@ export interface DecisionRecord {
   readonly latencyUs?: number;
   /** Relationships that proved an ALLOWED answer. */
   readonly witness?: readonly string[];
+  /** Why a gate on the seam answered DENIED (e.g. outside an actor token's scope). */
+  readonly reason?: string;
 }
 
 /** A record as stored: its place in the chain. */

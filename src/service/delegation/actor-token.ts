@@ -22,6 +22,7 @@ import {
 } from "../../core/index.js";
 import type { CheckBulkRequest, CheckRequest, LookupResourcesRequest } from "../../engine/index.js";
 import type { Decider, Decorator } from "../decider.js";
+import { parseScopeClaim } from "./actor-scope.js";
 import { MAX_CHAIN } from "./chain.js";
 
 export interface ActorTokenOptions {
@@ -35,10 +36,14 @@ export interface ActorTokenOptions {
   readonly clockToleranceSeconds?: number;
 }
 
-/** What a verified token states: the subject acting now, and whom it acts for, nearest first. */
+/**
+ * What a verified token states: the subject acting now, whom it acts for (nearest first), and the
+ * permissions it is limited to when it carries `scope` (see actor-scope.ts).
+ */
 export interface ActorChain {
   readonly subject: SubjectRef;
   readonly onBehalfOf: readonly SubjectRef[];
+  readonly scope?: readonly string[];
 }
 
 export type ActorTokenVerifier = (token: string) => Promise<ActorChain>;
@@ -84,7 +89,13 @@ export function chainOfClaims(payload: JWTPayload): ActorChain {
     path += ".act";
   }
   const [subject, ...prior] = actors;
-  return { subject: subject!, onBehalfOf: [...prior, principal] };
+  let scope: readonly string[] | undefined;
+  try {
+    scope = parseScopeClaim(payload.scope);
+  } catch {
+    throw invalid('scope must be a string of space-separated entries such as "read document#export"');
+  }
+  return { subject: subject!, onBehalfOf: [...prior, principal], ...(scope === undefined ? {} : { scope }) };
 }
 
 export function createActorTokenVerifier(options: ActorTokenOptions): ActorTokenVerifier {
@@ -125,6 +136,7 @@ function mismatch(message: string, field: string): LatchError {
 /**
  * The request's own fields must agree with its token: the subject must be the token's actor, and an
  * on-behalf-of chain, when given, must be the token's chain exactly; an empty one is filled in.
+ * The token's scope, if any, goes with the request to the scope gate.
  */
 function bind<T extends { subject?: SubjectRef; onBehalfOf?: readonly SubjectRef[] }>(
   request: T,
@@ -136,14 +148,15 @@ function bind<T extends { subject?: SubjectRef; onBehalfOf?: readonly SubjectRef
       `${prefix}subject ${formatSubjectRef(request.subject)} is not the actor token's actor ${formatSubjectRef(chain.subject)}`,
       `${prefix}subject`,
     );
+  const scoped = chain.scope === undefined ? request : { ...request, actorScope: chain.scope };
   const claimed = request.onBehalfOf ?? [];
-  if (claimed.length === 0) return { ...request, onBehalfOf: chain.onBehalfOf };
+  if (claimed.length === 0) return { ...scoped, onBehalfOf: chain.onBehalfOf };
   if (claimed.length !== chain.onBehalfOf.length || claimed.some((p, i) => !same(p, chain.onBehalfOf[i]!)))
     throw mismatch(
       `${prefix}on_behalf_of [${claimed.map(formatSubjectRef).join(", ")}] is not the actor token's chain [${chain.onBehalfOf.map(formatSubjectRef).join(", ")}]`,
       `${prefix}on_behalf_of`,
     );
-  return request;
+  return scoped;
 }
 
 function notConfigured(): LatchError {

@@ -5,6 +5,13 @@
  */
 
 export {
+  createActorScopeGate,
+  inActorScope,
+  parseScopeClaim,
+  type WithActorScope,
+  type WithReason,
+} from "./actor-scope.js";
+export {
   type ActorChain,
   type ActorTokenOptions,
   type ActorTokenVerifier,
