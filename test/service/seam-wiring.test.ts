@@ -2,14 +2,12 @@
  * Both transports take their decisions through the seam: a decorator given to openLatch (embedded)
  * or to the server sees every Check, CheckBulk and LookupResources, and can answer instead.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createEmbedded, type LatchClient } from "../../src/index.js";
-import { openLatch } from "../../src/open/index.js";
-import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
+import { describe, expect, it } from "vitest";
+import type { LatchClient } from "../../src/index.js";
 import type { Decorator } from "../../src/service/index.js";
+import { TRANSPORTS } from "./transports.js";
 
 const SCHEMA = "definition user {}\ndefinition document { relation viewer: user\n permission view = viewer }";
-const TOKEN = "seam-token-0123456789";
 
 function counting(seen: string[]): Decorator {
   return (next) => ({
@@ -74,48 +72,8 @@ async function exercise(client: LatchClient, seen: string[]): Promise<void> {
 }
 
 describe("the decision seam", () => {
-  it("is where the embedded client decides", async () => {
+  it.each(TRANSPORTS)("is where %s decides", async (_name, transport) => {
     const seen: string[] = [];
-    const client = await createEmbedded({
-      database: ":memory:",
-      schema: SCHEMA,
-      decorators: [counting(seen)],
-    });
-    try {
-      await exercise(client, seen);
-    } finally {
-      await client.close();
-    }
-  });
-
-  describe("over gRPC", () => {
-    let server: RunningServer;
-    let close: () => Promise<void>;
-    const seen: string[] = [];
-    beforeAll(async () => {
-      const latch = await openLatch({ database: ":memory:", schema: SCHEMA, decorators: [counting(seen)] });
-      server = await startServer({
-        store: latch.store,
-        engine: latch.engine,
-        decider: latch.decider,
-        tokens: [TOKEN],
-        listen: "127.0.0.1:0",
-        logger: createLogger("silent"),
-      });
-      close = async () => {
-        await server.shutdown(1000);
-        await latch.close();
-      };
-    });
-    afterAll(() => close());
-
-    it("is where the server decides", async () => {
-      const client = createClient({ address: server.address, token: TOKEN });
-      try {
-        await exercise(client, seen);
-      } finally {
-        await client.close();
-      }
-    });
+    await transport({ schema: SCHEMA, decorators: [counting(seen)] }, (client) => exercise(client, seen));
   });
 });

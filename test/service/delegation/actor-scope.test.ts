@@ -12,6 +12,7 @@ import { auditCommand } from "../../../src/cli/commands/audit.js";
 import { checkCommand } from "../../../src/cli/commands/check.js";
 import { createEmbedded, type EmbeddedClient } from "../../../src/client/index.js";
 import { runCommand } from "../../cli/run-command.js";
+import { TRANSPORTS } from "../transports.js";
 
 const SCHEMA = `
 definition agent {}
@@ -154,6 +155,21 @@ describe("an actor token's scope (embedded)", () => {
       message: expect.stringContaining("scope must be a string"),
     });
   });
+});
+
+describe("an actor token's scope on every transport", () => {
+  it.each(TRANSPORTS)("is enforced through %s", (_name, transport) =>
+    transport(
+      { schema: SCHEMA, actorTokens: { jwks, issuer: ISSUER, audience: AUDIENCE } },
+      async (remote) => {
+        await remote.writeRelationships({ updates: UPDATES });
+        const actorToken = await sign({ scope: "document#view" });
+        const ask = { resource: "document:a", subject: "agent:bot", actorToken };
+        expect((await remote.check({ ...ask, permission: "view" })).state).toBe("ALLOWED");
+        expect((await remote.check({ ...ask, permission: "export" })).state).toBe("DENIED");
+      },
+    ),
+  );
 });
 
 const check = (...args: string[]) => runCommand(checkCommand(), args);

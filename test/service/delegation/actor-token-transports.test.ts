@@ -4,10 +4,10 @@
  * wire status.
  */
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createEmbedded, type LatchClient } from "../../../src/index.js";
-import { type OpenOptions, openLatch } from "../../../src/open/index.js";
-import { createLogger, type RunningServer, startServer } from "../../../src/server/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { LatchClient } from "../../../src/index.js";
+import type { OpenOptions } from "../../../src/open/index.js";
+import { TRANSPORTS } from "../transports.js";
 
 const SCHEMA = `
 definition agent {}
@@ -19,7 +19,6 @@ definition document {
   relation viewer: user | agent
   permission view = viewer
 }`;
-const TOKEN = "actor-token-bearer-0123456789";
 const ISSUER = "https://sts.example";
 const AUDIENCE = "latch";
 const consistency = { kind: "fully-consistent" } as const;
@@ -98,56 +97,18 @@ async function exercise(client: LatchClient): Promise<void> {
 }
 
 describe("actor tokens", () => {
-  it("travel through embedded mode", async () => {
-    const client = await createEmbedded({ database: ":memory:", schema: SCHEMA, actorTokens });
-    try {
-      await exercise(client);
-    } finally {
-      await client.close();
-    }
-  });
+  it.each(TRANSPORTS)("travel through %s, with the refusals' status codes", (_name, transport) =>
+    transport({ schema: SCHEMA, actorTokens }, exercise),
+  );
 
-  describe("over gRPC", () => {
-    let server: RunningServer;
-    let close: () => Promise<void>;
-    beforeAll(async () => {
-      const latch = await openLatch({ database: ":memory:", schema: SCHEMA, actorTokens });
-      server = await startServer({
-        store: latch.store,
-        engine: latch.engine,
-        decider: latch.decider,
-        tokens: [TOKEN],
-        listen: "127.0.0.1:0",
-        logger: createLogger("silent"),
-      });
-      close = async () => {
-        await server.shutdown(1000);
-        await latch.close();
-      };
-    });
-    afterAll(() => close());
-
-    it("travel through the server, with the refusals' status codes", async () => {
-      const client = createClient({ address: server.address, token: TOKEN });
-      try {
-        await exercise(client);
-      } finally {
-        await client.close();
-      }
-    });
-  });
-
-  it("a server without a JWKS refuses a token with FAILED_PRECONDITION", async () => {
-    const client = await createEmbedded({ database: ":memory:", schema: SCHEMA });
-    try {
+  it.each(TRANSPORTS)("%s without a JWKS refuses a token with FAILED_PRECONDITION", (_name, transport) =>
+    transport({ schema: SCHEMA }, async (client) => {
       const actorToken = await sign({ sub: "user:alice", act: { sub: "agent:bot" } });
       expect(
         await codeOf(
           client.check({ resource: "document:b", permission: "view", subject: "agent:bot", actorToken }),
         ),
       ).toBe("failed-precondition delegation/actor-tokens-not-configured");
-    } finally {
-      await client.close();
-    }
-  });
+    }),
+  );
 });

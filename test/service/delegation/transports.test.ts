@@ -2,10 +2,9 @@
  * On-behalf-of chains on every interface: the gRPC client through a real server, and embedded
  * mode, answer alike (the decision is the seam's; these check the fields travel).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, createEmbedded, type LatchClient } from "../../../src/index.js";
-import { openLatch } from "../../../src/open/index.js";
-import { createLogger, type RunningServer, startServer } from "../../../src/server/index.js";
+import { describe, expect, it } from "vitest";
+import type { LatchClient } from "../../../src/index.js";
+import { TRANSPORTS } from "../transports.js";
 
 const SCHEMA = `
 definition agent {}
@@ -20,7 +19,6 @@ definition document {
   relation viewer: user | agent
   permission view = viewer
 }`;
-const TOKEN = "delegation-token-0123456789";
 const consistency = { kind: "fully-consistent" } as const;
 
 async function exercise(client: LatchClient): Promise<void> {
@@ -79,42 +77,5 @@ async function exercise(client: LatchClient): Promise<void> {
 }
 
 describe("on-behalf-of chains", () => {
-  it("travel through embedded mode", async () => {
-    const client = await createEmbedded({ database: ":memory:", schema: SCHEMA });
-    try {
-      await exercise(client);
-    } finally {
-      await client.close();
-    }
-  });
-
-  describe("over gRPC", () => {
-    let server: RunningServer;
-    let close: () => Promise<void>;
-    beforeAll(async () => {
-      const latch = await openLatch({ database: ":memory:", schema: SCHEMA });
-      server = await startServer({
-        store: latch.store,
-        engine: latch.engine,
-        decider: latch.decider,
-        tokens: [TOKEN],
-        listen: "127.0.0.1:0",
-        logger: createLogger("silent"),
-      });
-      close = async () => {
-        await server.shutdown(1000);
-        await latch.close();
-      };
-    });
-    afterAll(() => close());
-
-    it("travel through the server", async () => {
-      const client = createClient({ address: server.address, token: TOKEN });
-      try {
-        await exercise(client);
-      } finally {
-        await client.close();
-      }
-    });
-  });
+  it.each(TRANSPORTS)("travel through %s", (_name, transport) => transport({ schema: SCHEMA }, exercise));
 });
