@@ -13,6 +13,7 @@ import type { Consistency } from "../engine/index.js";
 // and the CEL library, which a command that fails before any schema work should not wait for.
 import { renderDiagnostics, SchemaError } from "../schema/diagnostics.js";
 import { type ActorTokenFlags, parseActorTokenFlags } from "./actor-token-flags.js";
+import { type AuditFlags, parseAuditFlags } from "./audit-flags.js";
 import { openDatastore } from "./datastore.js";
 import { parseDelegationPermissions } from "./delegation-flags.js";
 
@@ -32,12 +33,7 @@ export interface TargetOptions {
 }
 
 /** What the decision commands (`check`, `lookup resources`) take when they run in process. */
-export interface InProcessDecisionOptions extends ActorTokenFlags {
-  readonly audit?: string;
-  readonly auditMode?: string;
-  readonly auditFailure?: string;
-  readonly auditLoggable?: string;
-}
+export interface InProcessDecisionOptions extends ActorTokenFlags, AuditFlags {}
 
 function collectFlag(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -166,22 +162,9 @@ function refuseInProcessFlags(options: InProcessDecisionOptions): void {
 
 /** The recorder's settings from the `--audit*` flags; `latch serve`'s defaults when absent. */
 function auditSettings(options: InProcessDecisionOptions) {
-  if (options.auditFailure === "deny" && options.auditMode !== "sync")
-    throw new UsageError(
-      "--audit-failure deny needs --audit-mode sync: async never waits for a record (a full queue drops and counts)",
-    );
-  const loggable = (options.auditLoggable ?? "")
-    .split(",")
-    .map((name) => name.trim())
-    .filter((name) => name !== "");
   return {
+    ...parseAuditFlags(options, (message) => new UsageError(message)),
     caller: "cli",
-    policy: (options.audit ?? "agents") as "all" | "agents" | "off",
-    mode: (options.auditMode ?? "async") as "async" | "sync",
-    ...(options.auditFailure === undefined
-      ? {}
-      : { failure: options.auditFailure as "deny" | "allow-and-alert" }),
-    ...(loggable.length === 0 ? {} : { loggableParameters: loggable }),
     onError: (error: unknown) =>
       process.stderr.write(
         `warning: decision records could not be written to the audit trail: ${error instanceof Error ? error.message : String(error)}\n`,

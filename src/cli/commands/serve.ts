@@ -14,6 +14,7 @@ import type { Metrics, ServerLimits } from "../../server/index.js";
 import type { DecisionLog, Store } from "../../store/index.js";
 import type { MirrorEvent } from "../../store/mirror/index.js";
 import { parseActorTokenFlags } from "../actor-token-flags.js";
+import { parseAuditFlags } from "../audit-flags.js";
 import { parseDelegationPermissions } from "../delegation-flags.js";
 
 /**
@@ -324,15 +325,7 @@ function auditOptions(
 ): AuditOptions {
   return {
     log,
-    policy: options.audit as "all" | "agents",
-    mode: options.auditMode as "async" | "sync",
-    ...(options.auditFailure === undefined
-      ? {}
-      : { failure: options.auditFailure as "deny" | "allow-and-alert" }),
-    loggableParameters: (options.auditLoggable ?? "")
-      .split(",")
-      .map((name) => name.trim())
-      .filter((name) => name !== ""),
+    ...parseAuditFlags(options, (m) => new Error(m)),
     onAppend,
     onError: (error) =>
       logger.error(
@@ -417,11 +410,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
-  if (options.auditFailure === "deny" && options.auditMode !== "sync") {
-    throw new Error(
-      "--audit-failure deny needs --audit-mode sync: async never waits for a record (a full queue drops and counts)",
-    );
-  }
+  parseAuditFlags(options, (m) => new Error(m)); // refused at start, before anything is opened
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
   const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
