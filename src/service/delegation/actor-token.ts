@@ -168,7 +168,12 @@ function notConfigured(): LatchError {
   );
 }
 
-/** `verify` undefined: the server takes no actor tokens, and refuses a request that carries one. */
+/**
+ * `verify` undefined: the server takes no actor tokens, and refuses a request that carries one.
+ * A seam that verifies tokens also needs `createActorScopeGate()` further in (inside any audit
+ * recorder): this decorator only passes a token's `scope` on; the gate enforces it. `openLatch`
+ * installs both.
+ */
 export function createActorTokens(verify: ActorTokenVerifier | undefined): Decorator {
   const chainOf = async (token: string): Promise<ActorChain> => {
     if (verify === undefined) throw notConfigured();
