@@ -116,6 +116,8 @@ export function toOcsfEvent(stored: StoredDecision, product: OcsfProduct = {}): 
       uid: stored.hash,
       sequence: stored.seq,
       log_name: "decisions",
+      log_provider: "latch",
+      original_time: r.time,
       product: {
         name: "Latch",
         vendor_name: "Latch",

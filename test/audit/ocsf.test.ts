@@ -37,6 +37,7 @@ function expectRequired(event: Record<string, unknown>) {
     category_uid: 6,
     metadata: { version: OCSF_VERSION, product: { name: "Latch", vendor_name: "Latch" } },
     api: { operation: expect.any(String) },
+    src_endpoint: { name: expect.any(String) },
   });
   expect(Number.isInteger(event.time)).toBe(true);
 }
