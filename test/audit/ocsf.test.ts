@@ -118,6 +118,19 @@ describe("toOcsfEvent", () => {
     expect(event.message).toContain("via room:401#booker@user:alice");
   });
 
+  it("a DENIED answer with a reason (outside an actor token's scope) carries it in the status detail", () => {
+    const reason =
+      "outside the actor token's scope (document#view): it lists neither export nor document#export";
+    const event = toOcsfEvent(stored({ ...base, permission: "export", onBehalfOf: ["user:alice"], reason }));
+    expect(event).toMatchObject({
+      status_id: 2,
+      status_detail: `DENIED: ${reason}`,
+      actor: { session: { issuer: "user:alice" } },
+      unmapped: { reason, on_behalf_of: ["user:alice"] },
+    });
+    expect(event.message).toContain(`DENIED (${reason})`);
+  });
+
   it("a CONDITIONAL answer is status Other with its missing parameters", () => {
     const event = toOcsfEvent(stored({ ...base, answer: "CONDITIONAL", missing: ["ip"] }));
     expect(event).toMatchObject({ status_id: 99, unmapped: { missing: ["ip"] } });
