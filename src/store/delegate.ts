@@ -18,6 +18,7 @@ export function delegateStore(inner: Store): Store {
     importRelationships: (relationships, options) => inner.importRelationships(relationships, options),
     sweepExpired: (limit) => inner.sweepExpired(limit),
     decisions: inner.decisions,
+    approvals: inner.approvals,
     encodeRevision: (revision) => inner.encodeRevision(revision),
     decodeRevision: (token) => inner.decodeRevision(token),
     close: () => inner.close(),

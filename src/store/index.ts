@@ -1,3 +1,4 @@
+export * from "./approval-store.js";
 export * from "./cursor.js";
 export * from "./decision-log.js";
 export * from "./delegate.js";

@@ -3,6 +3,7 @@
  * implement it alike; one conformance suite (`test/store/*.case.ts`) runs against every backend.
  */
 import type { Relationship, Revision } from "../core/index.js";
+import type { ApprovalStore } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
 
 export interface SubjectFilter {
@@ -144,6 +145,9 @@ export interface Store {
 
   /** The decision audit trail, a hash chain in the same datastore (see decision-log.ts). */
   readonly decisions: DecisionLog;
+
+  /** Approval rules and requests of the human-approval flow (see approval-store.ts). */
+  readonly approvals: ApprovalStore;
 
   /** Opaque, tamper-evident token for a revision of this store. */
   encodeRevision(revision: Revision): string;

@@ -8,6 +8,7 @@ import { formatRelationship, isLatchError, parseRelationship } from "../../src/c
 import { latestReader } from "../../src/store/index.js";
 import { createPostgresStore, migratePostgres, type PostgresStore } from "../../src/store/postgres/index.js";
 import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
+import { approvalRequest } from "./conformance/approvals.js";
 import {
   admin,
   eventually,
@@ -381,5 +382,36 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL store: replicas and outages", 
       (e: unknown) => e,
     );
     expect(error).toMatchObject({ kind: "unavailable", code: "store/unavailable" });
+  });
+});
+
+describe.skipIf(PG_URL === undefined)("PostgreSQL store: approvals across replicas", () => {
+  const schemas = new SchemaTracker();
+  const open: PostgresStore[] = [];
+  afterAll(async () => {
+    for (const store of open) await store.close();
+    await schemas.dropAll();
+  });
+
+  it("two replicas consuming one single-use approval at once: exactly one wins; both share one pending id", async () => {
+    const schema = schemas.next();
+    const a = await createPostgresStore({ url: PG_URL as string, schema });
+    open.push(a);
+    const b = await createPostgresStore({ url: PG_URL as string, schema });
+    open.push(b);
+    const now = Date.now();
+    const request = approvalRequest("x1", { createdAt: now, expiresAt: now + 60_000 });
+    const [ra, rb] = await Promise.all([
+      a.approvals.create(request),
+      b.approvals.create({ ...request, id: "x2" }),
+    ]);
+    expect(ra.approval.id).toBe(rb.approval.id);
+    expect([ra.created, rb.created].filter(Boolean)).toHaveLength(1);
+    const id = ra.approval.id;
+    await a.approvals.decide({ id, approve: true, decidedBy: "user:olga", reason: "", now });
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.all([a.approvals.consume(id, now), b.approvals.consume(id, now)]);
+      expect(results.filter(Boolean)).toHaveLength(round === 0 ? 1 : 0);
+    }
   });
 });

@@ -4,6 +4,7 @@
  */
 import { describe } from "vitest";
 import type { Store } from "../../src/store/index.js";
+import { approvalCases } from "./conformance/approvals.js";
 import { decisionCases } from "./conformance/decisions.js";
 import { historyCases } from "./conformance/history.js";
 import { readCases } from "./conformance/reads.js";
@@ -15,5 +16,6 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
     describe("reads", () => readCases(factory));
     describe("history", () => historyCases(factory));
     describe("decisions", () => decisionCases(factory));
+    describe("approvals", () => approvalCases(factory));
   });
 }

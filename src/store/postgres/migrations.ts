@@ -107,6 +107,44 @@ export const MIGRATIONS: readonly Migration[] = [
       `INSERT INTO {schema}.decision_head (seq, hash, floor, mac) VALUES (0, '${"0".repeat(64)}', 0, '')`,
     ],
   },
+  {
+    version: 3,
+    name: "approvals",
+    statements: [
+      // The approval rules file, versioned beside the schema (src/approvals).
+      `CREATE TABLE {schema}.approval_rules (
+         version integer PRIMARY KEY,
+         text text NOT NULL,
+         written_at bigint NOT NULL)`,
+      // Approval requests (store/approval-store.ts); action_key is the canonical resource,
+      // permission, subject and chain that the gate and the dedupe look up.
+      `CREATE TABLE {schema}.approvals (
+         id text PRIMARY KEY,
+         rule_id text NOT NULL,
+         action_key text COLLATE "C" NOT NULL,
+         resource text COLLATE "C" NOT NULL,
+         permission text NOT NULL,
+         subject text COLLATE "C" NOT NULL,
+         chain text NOT NULL,
+         state text NOT NULL,
+         message text NOT NULL,
+         justification text NOT NULL,
+         context text NOT NULL,
+         single_use boolean NOT NULL,
+         valid_for_ms bigint NOT NULL,
+         created_at bigint NOT NULL,
+         expires_at bigint NOT NULL,
+         decided_by text,
+         decided_at bigint,
+         reason text,
+         valid_until bigint,
+         consumed_at bigint)`,
+      `CREATE INDEX approvals_action ON {schema}.approvals (action_key, state)`,
+      `CREATE INDEX approvals_resource ON {schema}.approvals (resource, permission, created_at)`,
+      `CREATE INDEX approvals_subject ON {schema}.approvals (subject, created_at)`,
+      `CREATE INDEX approvals_state ON {schema}.approvals (state, created_at)`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

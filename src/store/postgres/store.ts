@@ -9,6 +9,7 @@ import {
   type Store,
   StoreError,
 } from "../index.js";
+import { createPostgresApprovals } from "./approvals.js";
 import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
 import { requireSchema, type StoreContext } from "./context.js";
 import { createPostgresDecisionLog } from "./decisions.js";
@@ -200,6 +201,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       importRelationships(ctx, relationships, importOptions),
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     decisions,
+    approvals: createPostgresApprovals(ctx),
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),

@@ -115,6 +115,46 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "approvals",
+    sql: `
+      -- The approval rules file, versioned beside the schema (src/approvals).
+      CREATE TABLE approval_rules (
+        version INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        written_at INTEGER NOT NULL
+      );
+      -- Approval requests (store/approval-store.ts). action_key is the canonical resource,
+      -- permission, subject and chain: the gate and the dedupe look requests up by it.
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        rule_id TEXT NOT NULL,
+        action_key TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        chain TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT NOT NULL,
+        justification TEXT NOT NULL,
+        context TEXT NOT NULL,
+        single_use INTEGER NOT NULL,
+        valid_for_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        decided_by TEXT,
+        decided_at INTEGER,
+        reason TEXT,
+        valid_until INTEGER,
+        consumed_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX approvals_action ON approvals (action_key, state);
+      CREATE INDEX approvals_resource ON approvals (resource, permission, created_at);
+      CREATE INDEX approvals_subject ON approvals (subject, created_at);
+      CREATE INDEX approvals_state ON approvals (state, created_at);
+    `,
+  },
 ];
 
 export function applyMigrations(db: Database.Database): void {

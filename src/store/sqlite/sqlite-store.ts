@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
+import type { ApprovalStore } from "../approval-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
 import type { DecisionLog } from "../decision-log.js";
 import { StoreError } from "../errors.js";
@@ -26,6 +27,7 @@ import type {
 } from "../types.js";
 import { validateRelationship } from "../validate.js";
 import { checkFilter, checkUpdates, MAX_UPDATES_PER_WRITE, positiveInt } from "../write-checks.js";
+import { createSqliteApprovals } from "./approvals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
@@ -67,6 +69,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
 class SqliteStore implements Store {
   readonly storeId: string;
   readonly decisions: DecisionLog;
+  readonly approvals: ApprovalStore;
   private readonly db: Database.Database;
   readonly s: Statements;
   private readonly codec: RevisionCodec;
@@ -110,6 +113,7 @@ class SqliteStore implements Store {
       connection.tokenSecret,
       options.decisionCheckpointEvery,
     );
+    this.approvals = createSqliteApprovals(this.db);
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);

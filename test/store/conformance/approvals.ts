@@ -1,0 +1,151 @@
+/** Conformance: approval rules versions and approval requests (dedupe, decide once, consume once). */
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { NewApproval, Store } from "../../../src/store/index.js";
+import type { StoreFactory } from "./helpers.js";
+
+const T0 = Date.parse("2026-05-15T14:00:00Z");
+const MINUTE = 60_000;
+
+export function approvalRequest(id: string, overrides: Partial<NewApproval> = {}): NewApproval {
+  return {
+    id,
+    ruleId: "prod-delete",
+    resource: "database:prod-orders",
+    permission: "delete",
+    subject: "agent:cleanup",
+    chain: ["user:alice"],
+    message: "Delete database prod-orders?",
+    justification: "retired after the migration",
+    context: { sensitivity: 3 },
+    singleUse: true,
+    validForMs: 15 * MINUTE,
+    createdAt: T0,
+    expiresAt: T0 + 10 * MINUTE,
+    ...overrides,
+  };
+}
+
+export function approvalCases(factory: StoreFactory): void {
+  let store: Store;
+  beforeEach(async () => {
+    store = await factory();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it("keeps every version of the rules and reads the latest", async () => {
+    expect(await store.approvals.readRules()).toBeUndefined();
+    expect(await store.approvals.writeRules("rules: []", T0)).toBe(1);
+    expect(await store.approvals.writeRules("rules: [] # two", T0 + 1)).toBe(2);
+    expect(await store.approvals.readRules()).toEqual({
+      version: 2,
+      text: "rules: [] # two",
+      writtenAt: T0 + 1,
+    });
+  });
+
+  it("creates a pending request and hands the same id to a duplicate of it", async () => {
+    const first = await store.approvals.create(approvalRequest("a1"));
+    expect(first.created).toBe(true);
+    expect(first.approval).toMatchObject({
+      id: "a1",
+      state: "pending",
+      chain: ["user:alice"],
+      singleUse: true,
+    });
+    const again = await store.approvals.create(approvalRequest("a2", { createdAt: T0 + 1_000 }));
+    expect(again).toMatchObject({ created: false, approval: { id: "a1" } });
+    // Another chain is another action.
+    const other = await store.approvals.create(approvalRequest("a3", { chain: [] }));
+    expect(other).toMatchObject({ created: true, approval: { id: "a3" } });
+    expect(await store.approvals.get("a2", T0)).toBeUndefined();
+  });
+
+  it("decides a pending request once; the second decision finds nothing pending", async () => {
+    await store.approvals.create(approvalRequest("a1"));
+    const now = T0 + MINUTE;
+    const approved = await store.approvals.decide({
+      id: "a1",
+      approve: true,
+      decidedBy: "user:olga",
+      reason: "ok",
+      now,
+    });
+    expect(approved).toMatchObject({
+      state: "approved",
+      decidedBy: "user:olga",
+      reason: "ok",
+      decidedAt: now,
+    });
+    expect(approved?.validUntil).toBe(now + 15 * MINUTE);
+    expect(
+      await store.approvals.decide({ id: "a1", approve: false, decidedBy: "user:x", reason: "", now }),
+    ).toBeUndefined();
+    expect((await store.approvals.get("a1", now))?.state).toBe("approved");
+  });
+
+  it("refuses to decide an expired request and reads it as expired", async () => {
+    await store.approvals.create(approvalRequest("a1"));
+    const late = T0 + 10 * MINUTE;
+    expect(
+      await store.approvals.decide({
+        id: "a1",
+        approve: true,
+        decidedBy: "user:olga",
+        reason: "",
+        now: late,
+      }),
+    ).toBeUndefined();
+    expect((await store.approvals.get("a1", late))?.state).toBe("expired");
+    // A new request for the same action is a new one once the old has lapsed.
+    const fresh = await store.approvals.create(
+      approvalRequest("a2", { createdAt: late, expiresAt: late + MINUTE }),
+    );
+    expect(fresh.created).toBe(true);
+  });
+
+  it("finds an approved, still valid approval for exactly its action and consumes it once", async () => {
+    const action = approvalRequest("a1");
+    await store.approvals.create(action);
+    const now = T0 + MINUTE;
+    expect(await store.approvals.findApproved(action, now)).toBeUndefined();
+    await store.approvals.decide({ id: "a1", approve: true, decidedBy: "user:olga", reason: "", now });
+    expect((await store.approvals.findApproved(action, now))?.id).toBe("a1");
+    expect(await store.approvals.findApproved({ ...action, subject: "agent:other" }, now)).toBeUndefined();
+    expect(await store.approvals.findApproved({ ...action, chain: ["user:bob"] }, now)).toBeUndefined();
+    expect(await store.approvals.findApproved(action, now + 15 * MINUTE)).toBeUndefined();
+    const results = await Promise.all([
+      store.approvals.consume("a1", now),
+      store.approvals.consume("a1", now),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.approvals.findApproved(action, now)).toBeUndefined();
+    expect(await store.approvals.get("a1", now)).toMatchObject({ state: "consumed", consumedAt: now });
+  });
+
+  it("lists by state, resource and subject, newest first", async () => {
+    await store.approvals.create(approvalRequest("a1"));
+    await store.approvals.create(approvalRequest("a2", { resource: "database:staging", createdAt: T0 + 1 }));
+    await store.approvals.create(approvalRequest("a3", { subject: "agent:b", createdAt: T0 + 2 }));
+    await store.approvals.decide({
+      id: "a3",
+      approve: false,
+      decidedBy: "user:olga",
+      reason: "no",
+      now: T0 + 3,
+    });
+    const ids = async (q: Parameters<Store["approvals"]["list"]>[0]) =>
+      (await store.approvals.list(q, T0 + 5)).map((a) => a.id);
+    expect(await ids({})).toEqual(["a3", "a2", "a1"]);
+    expect(await ids({ state: "pending" })).toEqual(["a2", "a1"]);
+    expect(await ids({ state: "denied" })).toEqual(["a3"]);
+    expect(await ids({ resource: "database:staging" })).toEqual(["a2"]);
+    expect(await ids({ subject: "agent:b" })).toEqual(["a3"]);
+    expect(await ids({ limit: 1 })).toEqual(["a3"]);
+    expect((await store.approvals.list({ state: "expired" }, T0 + 11 * MINUTE)).map((a) => a.id)).toEqual([
+      "a2",
+      "a1",
+    ]);
+  });
+}
