@@ -103,6 +103,20 @@ module.exports = {
       to: { path: "^src/audit/" },
     },
     {
+      name: "approvals-on-the-seam",
+      comment:
+        "the approval gate and flow decorate the decision seam: core, schema, the engine's types, the service and the store interface; no backend, no transport",
+      severity: "error",
+      from: { path: "^src/approvals/" },
+      to: { path: "^src/(?!core/|schema/|engine/|service/|approvals/|store/[^/]+$)" },
+    },
+    {
+      name: "nothing-below-imports-approvals",
+      severity: "error",
+      from: { path: "^src/(core|conditions|schema|engine|cache|store|service|audit)/" },
+      to: { path: "^src/approvals/" },
+    },
+    {
       name: "open-wires-the-service",
       comment: "openLatch wires store, mirror, engine and service; it knows no transport",
       severity: "error",

@@ -42,6 +42,7 @@ const STATUS: Readonly<Record<string, { id: number; name: string }>> = {
   ALLOWED: { id: 1, name: "Success" },
   DENIED: { id: 2, name: "Failure" },
   CONDITIONAL: { id: 99, name: "Other" },
+  APPROVAL_REQUIRED: { id: 99, name: "Other" },
 };
 
 export interface OcsfProduct {

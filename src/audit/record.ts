@@ -3,7 +3,7 @@
  * the call's metadata. Caveat context values are redacted unless their parameter is loggable:
  * a context may hold what a caller would not want in a log (an IP address, an amount, a purpose).
  */
-import { type CheckState, formatObjectRef, formatSubjectRef, type SubjectRef } from "../core/index.js";
+import { type DecisionState, formatObjectRef, formatSubjectRef, type SubjectRef } from "../core/index.js";
 import type { CheckRequest, CheckResult, ExplainNode } from "../engine/index.js";
 import type { DecisionCaveat, DecisionRecord } from "../store/index.js";
 
@@ -80,7 +80,7 @@ export interface DecisionFacts {
   readonly subjectGrants?: string | undefined;
   readonly resource: { readonly type: string; readonly id: string };
   readonly permission: string;
-  readonly state: CheckState;
+  readonly state: DecisionState;
   readonly missing: readonly string[];
   readonly context: Readonly<Record<string, unknown>> | undefined;
   readonly consistency: CheckRequest["consistency"];
@@ -89,6 +89,9 @@ export interface DecisionFacts {
   readonly latencyUs?: number | undefined;
   /** Why a gate answered DENIED (the answer's `reason`, read structurally). */
   readonly reason?: string | undefined;
+  /** The approval gate's part of the answer (src/approvals). */
+  readonly approvalId?: string | undefined;
+  readonly approvalRule?: string | undefined;
 }
 
 export function makeRecord(
@@ -118,6 +121,8 @@ export function makeRecord(
   if (context !== undefined) record.context = context;
   if (facts.latencyUs !== undefined) record.latencyUs = facts.latencyUs;
   if (facts.reason !== undefined) record.reason = facts.reason;
+  if (facts.approvalId !== undefined) record.approvalId = facts.approvalId;
+  if (facts.approvalRule !== undefined) record.approvalRule = facts.approvalRule;
   return record;
 }
 
@@ -143,5 +148,7 @@ export function checkFacts(
     explain: result.explain,
     latencyUs,
     reason: (result as { reason?: string }).reason,
+    approvalId: result.approvalId,
+    approvalRule: result.approvalRule,
   };
 }

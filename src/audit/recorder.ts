@@ -277,6 +277,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         revision: result.revision,
         latencyUs: latency,
         reason: (answer as { reason?: string }).reason,
+        approvalId: answer.approvalId,
+        approvalRule: answer.approvalRule,
       };
       out.push(makeRecord(facts, info, loggable, at));
     });

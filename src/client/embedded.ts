@@ -125,11 +125,14 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
           ...delegation(params),
           actorToken: params.actorToken,
           ...contextual(params.contextualRelationships),
+          consumeApproval: params.consumeApproval,
         }),
         requestOptions(opts),
       );
       return {
         state: result.state,
+        ...(result.approvalRule === undefined ? {} : { approvalRule: result.approvalRule }),
+        ...(result.approvalId === undefined ? {} : { approvalId: result.approvalId }),
         allowed: result.state === "ALLOWED",
         missing: result.missing,
         token: result.token,
@@ -147,6 +150,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
               subject: subject(item.subject, `items[${i}].subject`),
               context: item.context,
               ...delegation(item, `items[${i}].`),
+              consumeApproval: item.consumeApproval,
             }),
           ),
           consistency: params.consistency,

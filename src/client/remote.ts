@@ -169,6 +169,7 @@ function permissionCalls(t: Transport): PermissionCalls {
           contextualRelationships: contextual(params.contextualRelationships),
           ...delegationToProto(params),
           actorToken: params.actorToken,
+          consumeApproval: params.consumeApproval,
         }),
         opts,
         true,
@@ -177,6 +178,8 @@ function permissionCalls(t: Transport): PermissionCalls {
       const explain = res.debugTrace === undefined ? undefined : explainFromProto(res.debugTrace);
       return {
         state,
+        ...(res.approvalRule === "" ? {} : { approvalRule: res.approvalRule }),
+        ...(res.approvalId === "" ? {} : { approvalId: res.approvalId }),
         allowed: state === "ALLOWED",
         missing: res.partialCaveatInfo?.missingRequiredContext ?? [],
         token: res.checkedAt?.token ?? "",
@@ -195,6 +198,7 @@ function permissionCalls(t: Transport): PermissionCalls {
               subject: subjectRefToProto(toSubject(item.subject)),
               context: item.context as never,
               ...delegationToProto(item),
+              consumeApproval: item.consumeApproval,
             }),
           ),
           consistency: consistencyToProto(params.consistency),
@@ -212,6 +216,12 @@ function permissionCalls(t: Transport): PermissionCalls {
                 ok: true as const,
                 state: permissionshipFromProto(pair.response.value.permissionship),
                 missing: pair.response.value.partialCaveatInfo?.missingRequiredContext ?? [],
+                ...(pair.response.value.approvalRule === ""
+                  ? {}
+                  : { approvalRule: pair.response.value.approvalRule }),
+                ...(pair.response.value.approvalId === ""
+                  ? {}
+                  : { approvalId: pair.response.value.approvalId }),
               }
             : {
                 ok: false as const,

@@ -2,7 +2,7 @@
  * The client contract, shared by the gRPC client (`createClient`) and embedded mode
  * (`createEmbedded`): plain TypeScript objects in and out, revision tokens as opaque strings.
  */
-import type { CheckState, ObjectRef, Relationship, SubjectRef } from "../core/index.js";
+import type { CheckState, DecisionState, ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import type {
   CheckBulkItemResult,
   Consistency,
@@ -72,10 +72,17 @@ export interface CheckParams extends DelegationParams {
    * and refuses fields that contradict it (docs/delegation.md).
    */
   readonly actorToken?: string;
+  /** Consume the single-use approval that makes this check ALLOWED (the check right before acting). */
+  readonly consumeApproval?: boolean;
 }
 
 export interface CheckAnswer {
-  readonly state: CheckState;
+  /** APPROVAL_REQUIRED: permitted, but an approval rule (`approvalRule`) needs a person's yes first. */
+  readonly state: DecisionState;
+  /** The approval rule gating the action, when one does. */
+  readonly approvalRule?: string;
+  /** The approval that made the answer ALLOWED. */
+  readonly approvalId?: string;
   /** `state === "ALLOWED"`. */
   readonly allowed: boolean;
   /** Caveat parameters that would decide a CONDITIONAL answer. */
@@ -91,6 +98,7 @@ export interface CheckBulkParams {
     readonly permission: string;
     readonly subject: SubjectInput;
     readonly context?: Readonly<Record<string, unknown>>;
+    readonly consumeApproval?: boolean;
   })[];
   readonly contextualRelationships?: readonly RelationshipInput[];
   readonly consistency?: Consistency;

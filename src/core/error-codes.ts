@@ -207,6 +207,28 @@ export const ErrorCodes = {
   /** invalid-argument: an audit option (policy, mode, queue size, retention) is not one Latch knows. */
   AuditInvalidOption: "audit/invalid-option",
 
+  // ---- human approval for high-risk actions (src/approvals)
+  /** invalid-argument: the approval rules file is malformed or names a type, permission or parameter the schema lacks (`details.file`, `details.line`). */
+  ApprovalInvalidRules: "approval/invalid-rules",
+  /** invalid-argument: an approval request or decision is malformed (`details.field` names the field). */
+  ApprovalInvalidRequest: "approval/invalid-request",
+  /** resource-exhausted: the binding message (or justification) is longer than allowed. */
+  ApprovalMessageTooLong: "approval/message-too-long",
+  /** failed-precondition: no approval rule gates this action for this subject, so there is nothing to approve. */
+  ApprovalNotGated: "approval/not-gated",
+  /** not-found: no approval request has this id. */
+  ApprovalNotFound: "approval/not-found",
+  /** failed-precondition: the approval request was already approved or denied. */
+  ApprovalAlreadyDecided: "approval/already-decided",
+  /** failed-precondition: the approval request expired before it was decided. */
+  ApprovalExpired: "approval/expired",
+  /** permission-denied: the approver lacks the rule's approver permission on the resource. */
+  ApprovalNotApprover: "approval/not-approver",
+  /** permission-denied: the approver is the requesting subject or a principal of its on-behalf-of chain. */
+  ApprovalSelfApproval: "approval/self-approval",
+  /** resource-exhausted: the approval was polled faster than its interval (CIBA `slow_down`); wait `details.intervalSeconds`. */
+  ApprovalSlowDown: "approval/slow-down",
+
   // ---- validation files
   /** invalid-argument: a validation file (`latch validate`) is malformed. */
   ValidationInvalidFile: "validation/invalid-file",

@@ -38,3 +38,10 @@ export type Revision = bigint;
 export const WILDCARD_ID = "*";
 
 export type CheckState = "ALLOWED" | "DENIED" | "CONDITIONAL";
+
+/**
+ * What the decision seam answers: the engine's three states, and `APPROVAL_REQUIRED` from the
+ * approval gate (src/approvals) for an action that is permitted but needs a person's yes first.
+ * The engine itself never answers it.
+ */
+export type DecisionState = CheckState | "APPROVAL_REQUIRED";

@@ -1,5 +1,12 @@
 /** The engine's public contract: what Check, CheckBulk, Expand and the lookups take and give. */
-import type { CheckState, ObjectRef, Relationship, Revision, SubjectRef } from "../core/index.js";
+import type {
+  CheckState,
+  DecisionState,
+  ObjectRef,
+  Relationship,
+  Revision,
+  SubjectRef,
+} from "../core/index.js";
 
 export type Consistency =
   | { readonly kind: "minimize-latency" }
@@ -43,6 +50,19 @@ export interface CheckRequest extends Delegated, ActorTokenCarrier {
   readonly contextualRelationships?: readonly Relationship[];
   readonly consistency?: Consistency;
   readonly explain?: boolean;
+  /**
+   * Consumes the single-use approval that makes this check ALLOWED (the check made right before
+   * acting); without it the approval stays for the next check. Ignored where no rule gates.
+   */
+  readonly consumeApproval?: boolean;
+}
+
+/** What the approval gate adds to an answer (src/approvals). */
+export interface ApprovalOutcome {
+  /** The rule that gates the action (with APPROVAL_REQUIRED, or ALLOWED by an approval). */
+  readonly approvalRule?: string;
+  /** The approval that made the answer ALLOWED. */
+  readonly approvalId?: string;
 }
 
 /** One caveat evaluation as shown in an explanation. */
@@ -64,8 +84,9 @@ export interface ExplainNode {
   readonly cached?: boolean;
 }
 
-export interface CheckResult {
-  readonly state: CheckState;
+export interface CheckResult extends ApprovalOutcome {
+  /** The engine answers a CheckState; the approval gate on the seam may answer APPROVAL_REQUIRED. */
+  readonly state: DecisionState;
   /** Names of caveat parameters that would decide a CONDITIONAL result; empty otherwise. */
   readonly missing: readonly string[];
   readonly revision: Revision;
@@ -79,10 +100,16 @@ export interface CheckBulkItem extends Delegated {
   readonly permission: string;
   readonly subject: SubjectRef;
   readonly context?: Readonly<Record<string, unknown>>;
+  /** As `CheckRequest.consumeApproval`. */
+  readonly consumeApproval?: boolean;
 }
 
 export type CheckBulkItemResult =
-  | { readonly ok: true; readonly state: CheckState; readonly missing: readonly string[] }
+  | ({
+      readonly ok: true;
+      readonly state: DecisionState;
+      readonly missing: readonly string[];
+    } & ApprovalOutcome)
   | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
 
 export interface CheckBulkRequest extends ActorTokenCarrier {

@@ -6,6 +6,13 @@
  * uses its validation). Opening SQLite is the embedded default; any other store (PostgreSQL) is
  * opened by the caller and passed in.
  */
+
+import {
+  type ApprovalFlow,
+  createApprovalFlow,
+  createWebhookNotifier,
+  type WebhookOptions,
+} from "../approvals/index.js";
 import { type AuditOptions, type AuditRecorder, createAuditRecorder } from "../audit/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
 import {
@@ -61,6 +68,22 @@ export interface OpenOptions {
    * (`latch serve` puts its own recorder in `decorators`). `close()` writes queued records first.
    */
   readonly audit?: Omit<AuditOptions, "log">;
+  /**
+   * Human approval for high-risk actions (src/approvals): always on unless `false`; the rules are
+   * the stored ones, replaced at open by `rules` when given (validated against the schema).
+   */
+  readonly approvals?:
+    | false
+    | {
+        /** A rules file's text, written at open unless it is already the stored one. */
+        readonly rules?: string;
+        /** Its name, for error messages. */
+        readonly rulesFile?: string;
+        readonly pollIntervalMs?: number;
+        readonly now?: () => number;
+        /** Notify approvers of each new request by a signed webhook. */
+        readonly webhook?: Omit<WebhookOptions, "log">;
+      };
 }
 
 export interface OpenedLatch {
@@ -71,6 +94,8 @@ export interface OpenedLatch {
   readonly engine: Engine;
   /** Where every decision goes: the engine, under the decorators. */
   readonly decider: Decider;
+  /** The approval flow (undefined with `approvals: false`). */
+  readonly approvals: ApprovalFlow | undefined;
   /** The recorder `audit` asked for (undefined without it, or with policy `off`). */
   readonly recorder: AuditRecorder | undefined;
   /** Writes queued decision records, then closes the store (and the mirror over it). */
@@ -83,6 +108,31 @@ async function writeSchema(store: Store, options: OpenOptions): Promise<void> {
   if (stored?.text === options.schema) return;
   await store.writeSchema(options.schema);
   options.onSchemaWritten?.();
+}
+
+async function openApprovals(
+  store: Store,
+  decider: Decider,
+  options: OpenOptions,
+): Promise<ApprovalFlow | undefined> {
+  const settings = options.approvals;
+  if (settings === false) return undefined;
+  const notifier =
+    settings?.webhook === undefined
+      ? undefined
+      : createWebhookNotifier({ ...settings.webhook, log: store.decisions });
+  const flow = createApprovalFlow({
+    store,
+    decider,
+    ...(settings?.now === undefined ? {} : { now: settings.now }),
+    ...(settings?.pollIntervalMs === undefined ? {} : { pollIntervalMs: settings.pollIntervalMs }),
+    ...(notifier === undefined ? {} : { onRequest: (approval) => notifier.notify(approval) }),
+  });
+  const stored = await store.approvals.readRules();
+  if (settings?.rules !== undefined && stored?.text !== settings.rules)
+    await flow.writeRules(settings.rules, settings.rulesFile);
+  else await flow.loadRules();
+  return flow;
 }
 
 export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
@@ -115,20 +165,35 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     throw error;
   }
   const engine = createEngine({ ...options.engine, store });
+  const delegation = createDelegation({
+    ...options.delegation,
+    maxBulkItems: options.engine?.maxBulkItems ?? 1000,
+  });
+  let approvals: ApprovalFlow | undefined;
+  try {
+    approvals = await openApprovals(store, decorate(engine, delegation), options);
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
   return {
     store,
     mirror,
     engine,
     recorder,
+    approvals,
     decider: decorate(
       engine,
       // Outermost: every other decorator (audit, approval) sees the verified chain, never a token.
       createActorTokens(verify),
       ...(recorder === undefined ? [] : [recorder.decorator]),
       ...(options.decorators ?? []),
+      // Inside the recorder (which records APPROVAL_REQUIRED and the approval id), outside
+      // delegation (whose answer, for the whole chain, it gates).
+      ...(approvals === undefined ? [] : [approvals.gate]),
       // Inside the recorder: a request outside its token's scope is recorded as DENIED, with why.
       ...(verify === undefined ? [] : [createActorScopeGate()]),
-      createDelegation({ ...options.delegation, maxBulkItems: options.engine?.maxBulkItems ?? 1000 }),
+      delegation,
     ),
     async close() {
       try {

@@ -12,7 +12,7 @@
  *   struct-codec.ts; anything else (consistency, contextual relationships, an unknown or repeated
  *   field, a malformed or truncated message) goes to request-decoder.ts (protobuf-es but for the
  *   contexts), which decodes it or throws as `fromBinary` always did;
- * - a response without a debug trace or unknown fields: written here; else `toBinary`.
+ * - a response without a debug trace, approval fields or unknown fields: written here; else `toBinary`.
  * test/server/check-permission-codec.test.ts checks both against protobuf-es on generated
  * messages (same message, same bytes).
  */
@@ -190,6 +190,7 @@ function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionR
     onBehalfOf: [],
     subjectGrants: 0,
     actorToken: "",
+    consumeApproval: false,
   };
   const r = new Reader(buf, 0);
   const end = buf.length;
@@ -280,6 +281,9 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
   const { checkedAt, permissionship, partialCaveatInfo } = msg;
   if (
     msg.debugTrace !== undefined ||
+    // An approval gate's fields (set only on gated actions) go the general way.
+    msg.approvalRule !== "" ||
+    msg.approvalId !== "" ||
     msg.$unknown !== undefined ||
     checkedAt?.$unknown !== undefined ||
     partialCaveatInfo?.$unknown !== undefined ||

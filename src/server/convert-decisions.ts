@@ -26,6 +26,7 @@ const ANSWERS: Readonly<Record<DecisionAnswer, AnswerMessage>> = {
   ALLOWED: AnswerMessage.ALLOWED,
   DENIED: AnswerMessage.DENIED,
   CONDITIONAL: AnswerMessage.CONDITIONAL,
+  APPROVAL_REQUIRED: AnswerMessage.APPROVAL_REQUIRED,
 };
 
 export function answerToProto(answer: DecisionAnswer | undefined): AnswerMessage {
@@ -40,6 +41,8 @@ export function answerFromProto(answer: AnswerMessage): DecisionAnswer | undefin
       return "DENIED";
     case AnswerMessage.CONDITIONAL:
       return "CONDITIONAL";
+    case AnswerMessage.APPROVAL_REQUIRED:
+      return "APPROVAL_REQUIRED";
     default:
       return undefined;
   }
@@ -65,6 +68,7 @@ export function decisionToProto(d: StoredDecision): MessageInitShape<typeof Deci
     consistency: r.consistency ?? "",
     revision: r.revision ?? "",
     approvalId: r.approvalId ?? "",
+    approvalRule: r.approvalRule ?? "",
     latencyUs: BigInt(Math.max(0, Math.round(r.latencyUs ?? 0))),
     witness: [...(r.witness ?? [])],
     hash: d.hash,
@@ -95,6 +99,7 @@ export function decisionFromProto(m: DecisionRecordMessage): StoredDecision {
     consistency: text(m.consistency),
     revision: text(m.revision),
     approvalId: text(m.approvalId),
+    approvalRule: text(m.approvalRule),
     latencyUs: m.latencyUs === 0n ? undefined : Number(m.latencyUs),
     witness: nonEmpty(m.witness),
   };

@@ -1,7 +1,7 @@
 /** Converters for engine answers (checks, traces, expansions) between engine types and the wire. */
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { CheckState } from "../core/index.js";
+import type { CheckState, DecisionState } from "../core/index.js";
 import type { CaveatTrace, ExpandNode, ExplainNode } from "../engine/index.js";
 import {
   AlgebraicSubjectSet_Operation,
@@ -18,20 +18,25 @@ import { objectRefToProto, subjectRefToProto } from "./convert.js";
 
 export { Permissionship };
 
-export function permissionshipToProto(state: CheckState): Permissionship {
+export function permissionshipToProto(state: DecisionState): Permissionship {
   return state === "ALLOWED"
     ? Permissionship.ALLOWED
     : state === "CONDITIONAL"
       ? Permissionship.CONDITIONAL
-      : Permissionship.DENIED;
+      : state === "APPROVAL_REQUIRED"
+        ? Permissionship.APPROVAL_REQUIRED
+        : Permissionship.DENIED;
 }
 
-export function permissionshipFromProto(p: Permissionship): CheckState {
+/** Anything not known as ALLOWED, CONDITIONAL or APPROVAL_REQUIRED reads as DENIED. */
+export function permissionshipFromProto(p: Permissionship): DecisionState {
   return p === Permissionship.ALLOWED
     ? "ALLOWED"
     : p === Permissionship.CONDITIONAL
       ? "CONDITIONAL"
-      : "DENIED";
+      : p === Permissionship.APPROVAL_REQUIRED
+        ? "APPROVAL_REQUIRED"
+        : "DENIED";
 }
 
 const CAVEAT_RESULTS: Readonly<Record<CaveatTrace["result"], CaveatTrace_Result>> = {
@@ -99,7 +104,8 @@ export function explainFromProto(msg: CheckTrace): ExplainNode | undefined {
     const caveats = n.caveats.map(caveatTraceFromProto);
     const node: BuiltNode = {
       label: n.label,
-      state: permissionshipFromProto(n.permissionship),
+      // A trace node is the engine's: never APPROVAL_REQUIRED.
+      state: permissionshipFromProto(n.permissionship) as CheckState,
       ...(caveats.length > 0 ? { caveats } : {}),
       ...(n.cached ? { cached: true as const } : {}),
     };

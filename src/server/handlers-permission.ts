@@ -72,6 +72,7 @@ export function permissionHandlers(
         if (delegated.subjectGrants !== undefined) request.subjectGrants = delegated.subjectGrants;
       }
       if (req.actorToken !== "") request.actorToken = req.actorToken;
+      if (req.consumeApproval) request.consumeApproval = true;
       const result = await decider.check(request, ctx.requestOptions);
       // The message itself rather than an init object for create() to copy: what create() would
       // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
@@ -80,6 +81,8 @@ export function permissionHandlers(
         $typeName: "latch.v1.CheckPermissionResponse",
         permissionship: permissionshipToProto(result.state),
         checkedAt: { $typeName: "latch.v1.ZedToken", token: result.token },
+        approvalRule: result.approvalRule ?? "",
+        approvalId: result.approvalId ?? "",
       };
       if (result.state === "CONDITIONAL")
         response.partialCaveatInfo = create(PartialCaveatInfoSchema, {
@@ -98,6 +101,7 @@ export function permissionHandlers(
         subject: subjectRefFromProto(item.subject, `items[${i}].subject`),
         ...optional("context", contextFromProto(item.context)),
         ...delegationFromProto(item.onBehalfOf, item.subjectGrants, `items[${i}].`),
+        ...(item.consumeApproval ? { consumeApproval: true } : {}),
       }));
       const result = await decider.checkBulk(
         {
@@ -119,6 +123,8 @@ export function permissionHandlers(
                   ...(r.state === "CONDITIONAL"
                     ? { partialCaveatInfo: { missingRequiredContext: [...r.missing] } }
                     : {}),
+                  approvalRule: r.approvalRule ?? "",
+                  approvalId: r.approvalId ?? "",
                 },
               }
             : {

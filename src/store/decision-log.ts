@@ -22,7 +22,7 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { StoreError } from "./errors.js";
 
-export type DecisionAnswer = "ALLOWED" | "DENIED" | "CONDITIONAL";
+export type DecisionAnswer = "ALLOWED" | "DENIED" | "CONDITIONAL" | "APPROVAL_REQUIRED";
 
 /** One caveat evaluated for a decision: its name and what it came to. */
 export interface DecisionCaveat {
@@ -55,7 +55,10 @@ export interface DecisionRecord {
   readonly consistency?: string;
   /** The revision decided at, in decimal. */
   readonly revision?: string;
+  /** The approval that made the answer ALLOWED, or (with operation `approval-*`) the one a step was on. */
   readonly approvalId?: string;
+  /** The approval rule that gated the action (src/approvals). */
+  readonly approvalRule?: string;
   /** Time the decision took, in microseconds. */
   readonly latencyUs?: number;
   /** Relationships that proved an ALLOWED answer. */

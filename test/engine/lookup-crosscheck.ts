@@ -348,7 +348,9 @@ export function engineOracle(engine: Engine): Oracle {
         ...(context === undefined ? {} : { context }),
       }));
       const r = await engine.checkBulk({ items, consistency: { kind: "fully-consistent" } });
-      for (const x of r.results) out.push(x.ok ? { state: x.state, missing: x.missing } : "error");
+      // The engine alone answers only its three states.
+      for (const x of r.results)
+        out.push(x.ok ? { state: x.state as CheckState, missing: x.missing } : "error");
     }
     return out;
   };

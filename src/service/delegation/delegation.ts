@@ -20,7 +20,7 @@ import type {
 import type { Decider, Decorator } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
 import { lookupDelegated } from "./lookup.js";
-import { and, type Part, type PermissionOf, partError, partsOf, type Verdict } from "./parts.js";
+import { type Answer, and, type Part, type PermissionOf, partError, partsOf, type Verdict } from "./parts.js";
 
 export interface DelegationOptions {
   /**
@@ -94,7 +94,7 @@ async function fold(
   prefix: string,
   options: RequestOptions | undefined,
 ): Promise<Verdict> {
-  const verdicts: Verdict[] = [];
+  const verdicts: Answer[] = [];
   for (let i = 0; i < planned.parts.length; i++) {
     const result = results[planned.start + i]!;
     if (!result.ok) {
@@ -140,7 +140,7 @@ async function explainParts(
         options,
       );
       const label = `${part.from.kind} ${part.item.resource.type}:${part.item.resource.id}#${part.item.permission}@${formatSubjectRef(part.item.subject)}`;
-      return { label, state: r.state, children: r.explain === undefined ? [] : [r.explain] };
+      return { label, state: and([r]).state, children: r.explain === undefined ? [] : [r.explain] };
     }),
   );
   const actors = [request.subject, ...chain.principals].map(formatSubjectRef).join(" for ");

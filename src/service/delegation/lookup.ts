@@ -23,15 +23,7 @@ import {
 } from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
-import {
-  and,
-  linkPart,
-  type Part,
-  type PermissionOf,
-  partError,
-  RESOURCE_ID,
-  type Verdict,
-} from "./parts.js";
+import { type Answer, and, linkPart, type Part, type PermissionOf, partError, RESOURCE_ID } from "./parts.js";
 
 const FIRST_BATCH = 64;
 const MAX_BATCH = 512;
@@ -44,7 +36,7 @@ async function linksOnce(
   permissionOf: PermissionOf,
   consistency: Consistency | undefined,
   options: RequestOptions | undefined,
-): Promise<{ readonly links: readonly (Verdict | undefined)[]; readonly answer: CheckBulkResult }> {
+): Promise<{ readonly links: readonly (Answer | undefined)[]; readonly answer: CheckBulkResult }> {
   const where = { resourceType: request.resourceType, permission: request.permission, resourceId: undefined };
   const parts = chain.principals.map((_, i) =>
     linkPart(chain, i, request.subject, permissionOf, where, request.context),
@@ -76,7 +68,7 @@ async function linksOnce(
 function partsFor(
   request: LookupResourcesRequest,
   chain: Chain,
-  links: readonly (Verdict | undefined)[],
+  links: readonly (Answer | undefined)[],
   permissionOf: PermissionOf,
   resourceId: string,
 ): Part[] {
@@ -107,7 +99,7 @@ async function* settle(
   next: Decider,
   request: LookupResourcesRequest,
   chain: Chain,
-  links: readonly (Verdict | undefined)[],
+  links: readonly (Answer | undefined)[],
   permissionOf: PermissionOf,
   batch: readonly LookupResourceResult[],
   options: RequestOptions | undefined,
@@ -122,7 +114,7 @@ async function* settle(
   let at = 0;
   for (let b = 0; b < batch.length; b++) {
     const driven = batch[b]!;
-    const verdicts: Verdict[] = [driven];
+    const verdicts: Answer[] = [driven];
     for (const v of links) if (v !== undefined) verdicts.push(v);
     for (const part of perResource[b]!) {
       const r = answer!.results[at++]!;

@@ -11,6 +11,7 @@
 import {
   type CheckState,
   clip,
+  type DecisionState,
   type ErrorCode,
   formatSubjectRef,
   isLatchError,
@@ -118,14 +119,24 @@ export interface Verdict {
   readonly missing: readonly string[];
 }
 
+/**
+ * An answer from further in on the seam. Delegation sits innermost, so it only ever sees the
+ * engine's three states; an APPROVAL_REQUIRED from a gate placed inside it would count as not
+ * permitted (a gate never grants).
+ */
+export interface Answer {
+  readonly state: DecisionState;
+  readonly missing: readonly string[];
+}
+
 export const ALLOWED: Verdict = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) });
 
 /** The three-valued AND. */
-export function and(verdicts: Iterable<Verdict>): Verdict {
+export function and(verdicts: Iterable<Answer>): Verdict {
   let conditional = false;
   let missing: Set<string> | undefined;
   for (const v of verdicts) {
-    if (v.state === "DENIED") return { state: "DENIED", missing: [] };
+    if (v.state === "DENIED" || v.state === "APPROVAL_REQUIRED") return { state: "DENIED", missing: [] };
     if (v.state === "CONDITIONAL") {
       conditional = true;
       missing ??= new Set();

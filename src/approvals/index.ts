@@ -1,0 +1,34 @@
+/**
+ * Human approval for high-risk actions (docs/approvals.md): rules beside the schema, a gate on the
+ * decision seam answering APPROVAL_REQUIRED, and the CIBA-shaped flow that lets a person say yes.
+ */
+export {
+  type ApprovalEvent,
+  type ApprovalFlow,
+  type ApprovalFlowOptions,
+  type ApprovalTicket,
+  createApprovalFlow,
+  DEFAULT_POLL_INTERVAL_MS,
+  type DecideInput,
+  MAX_BINDING_MESSAGE,
+  MAX_JUSTIFICATION,
+  type RequestApprovalInput,
+} from "./flow.js";
+export { type ApprovalGateOptions, actionOf, createApprovalGate, ruleFor } from "./gate.js";
+export {
+  type ApprovalRule,
+  type ApprovalRules,
+  DEFAULT_REQUEST_TTL_MS,
+  DEFAULT_VALID_FOR_MS,
+  EMPTY_RULES,
+  parseApprovalRules,
+  parseDuration,
+} from "./rules.js";
+export {
+  createWebhookNotifier,
+  SIGNATURE_HEADER,
+  signBody,
+  verifySignature,
+  type WebhookOptions,
+  webhookBody,
+} from "./webhook.js";

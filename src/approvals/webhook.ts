@@ -1,0 +1,122 @@
+/**
+ * Approver notification by webhook: each new approval request is POSTed as JSON to a configured
+ * URL, signed with HMAC-SHA256 over the exact body bytes with a shared secret, so the receiver can
+ * tell Latch's requests from anyone else's. Header `x-latch-signature: sha256=<hex>`, plus
+ * `x-latch-timestamp` (ms, also inside the body, so it is signed) against replays. A failed
+ * delivery (network error or a non-2xx status) is retried with exponential backoff; each attempt
+ * is appended to the audit trail (operation `approval-webhook`, its outcome as the reason).
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { DecisionLog, StoredApproval } from "../store/index.js";
+
+export interface WebhookOptions {
+  readonly url: string;
+  readonly secret: string;
+  /** Attempts in all (default 5). */
+  readonly attempts?: number;
+  /** First retry delay, doubled each time (default 500 ms). */
+  readonly backoffMs?: number;
+  /** Per-attempt timeout (default 5 s). */
+  readonly timeoutMs?: number;
+  readonly log?: DecisionLog;
+}
+
+export const SIGNATURE_HEADER = "x-latch-signature";
+
+export function signBody(body: string, secret: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body, "utf8").digest("hex")}`;
+}
+
+/** For receivers (and tests): true when `signature` is `body`'s signature under `secret`. */
+export function verifySignature(body: string, signature: string, secret: string): boolean {
+  const want = Buffer.from(signBody(body, secret));
+  const got = Buffer.from(signature);
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
+/** The payload: everything a person needs to decide. */
+export function webhookBody(approval: StoredApproval, sentAt: number): string {
+  return JSON.stringify({
+    type: "approval.requested",
+    sent_at: sentAt,
+    approval: {
+      id: approval.id,
+      rule: approval.ruleId,
+      resource: approval.resource,
+      permission: approval.permission,
+      subject: approval.subject,
+      on_behalf_of: approval.chain,
+      message: approval.message,
+      justification: approval.justification,
+      context: approval.context,
+      expires_at: new Date(approval.expiresAt).toISOString(),
+      single_use: approval.singleUse,
+    },
+  });
+}
+
+/** Returns a notifier; its deliveries run in the background and never throw. */
+export function createWebhookNotifier(options: WebhookOptions): {
+  notify(approval: StoredApproval): void;
+  /** Resolves when every delivery started so far has finished (tests, shutdown). */
+  idle(): Promise<void>;
+} {
+  const attempts = options.attempts ?? 5;
+  const backoff = options.backoffMs ?? 500;
+  const timeout = options.timeoutMs ?? 5_000;
+  const running = new Set<Promise<void>>();
+
+  async function deliver(approval: StoredApproval): Promise<void> {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const sentAt = Date.now();
+      const body = webhookBody(approval, sentAt);
+      let outcome: string;
+      let ok = false;
+      try {
+        const response = await fetch(options.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            [SIGNATURE_HEADER]: signBody(body, options.secret),
+            "x-latch-timestamp": String(sentAt),
+          },
+          body,
+          signal: AbortSignal.timeout(timeout),
+        });
+        ok = response.ok;
+        outcome = `attempt ${attempt}: HTTP ${response.status}`;
+        await response.body?.cancel();
+      } catch (error) {
+        outcome = `attempt ${attempt}: ${error instanceof Error ? error.message : String(error)}`;
+      }
+      await options.log
+        ?.append([
+          {
+            time: new Date().toISOString(),
+            operation: "approval-webhook",
+            subject: approval.subject,
+            ...(approval.chain.length > 0 ? { onBehalfOf: approval.chain } : {}),
+            resource: approval.resource,
+            permission: approval.permission,
+            answer: "APPROVAL_REQUIRED",
+            approvalId: approval.id,
+            approvalRule: approval.ruleId,
+            reason: outcome,
+          },
+        ])
+        .catch(() => undefined);
+      if (ok || attempt === attempts) return;
+      await new Promise((resolve) => setTimeout(resolve, backoff * 2 ** (attempt - 1)));
+    }
+  }
+
+  return {
+    notify(approval) {
+      const p = deliver(approval).finally(() => running.delete(p));
+      running.add(p);
+    },
+    async idle() {
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
+}
