@@ -79,7 +79,7 @@ export function parseDuration(text: string): number | undefined {
 /** Parses and validates a rules file against `schema`; throws `approval/invalid-rules`. */
 export function parseApprovalRules(text: string, schema: CompiledSchema, file = "rules.yaml"): ApprovalRules {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines });
   const lineOf = (node: Node | null | undefined): number =>
     node?.range === undefined || node.range === null ? 1 : lines.linePos(node.range[0]).line;
   const fail = (node: Node | null | undefined, message: string, hint: string): never => {
