@@ -27,6 +27,7 @@ import {
   latestReader,
   type Store,
   type StoredApproval,
+  type StoredApprovalRules,
 } from "../store/index.js";
 import { actionOf, createApprovalGate, ruleFor } from "./gate.js";
 import { type ApprovalRule, type ApprovalRules, EMPTY_RULES, parseApprovalRules } from "./rules.js";
@@ -84,6 +85,8 @@ export interface ApprovalFlow {
   /** The gate decorator for the seam, reading this flow's current rules. */
   readonly gate: Decorator;
   rules(): ApprovalRules;
+  /** The stored rules file and its version (undefined before the first write). */
+  readRules(): Promise<StoredApprovalRules | undefined>;
   /** Loads the stored rules (at open), compiled against the stored schema. */
   loadRules(): Promise<ApprovalRules>;
   /** Validates a rules file against the current schema, stores it as a new version, applies it. */
@@ -168,6 +171,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
   const flow: ApprovalFlow = {
     gate: createApprovalGate({ rules: () => current, approvals: store.approvals, now }),
     rules: () => current,
+    readRules: () => store.approvals.readRules(),
 
     async loadRules() {
       const stored = await store.approvals.readRules();

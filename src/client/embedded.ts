@@ -24,6 +24,7 @@ import {
 } from "../service/index.js";
 import { latestReader, type Store } from "../store/index.js";
 import type { MirrorOptions } from "../store/mirror/index.js";
+import { type ApprovalCalls, embeddedApprovalCalls } from "./approvals.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import type { CallOptions, DelegationParams, LatchClient, RelationshipInput } from "./types.js";
 
@@ -57,6 +58,8 @@ export interface EmbeddedOptions {
    * `false` (or policy `off`) records nothing. `close()` writes queued records first.
    */
   readonly audit?: Omit<AuditOptions, "log"> | false;
+  /** Human approval (docs/approvals.md): rules, webhook, polling interval; `false` turns it off. */
+  readonly approvals?: OpenOptions["approvals"];
 }
 
 export interface EmbeddedClient extends LatchClient {
@@ -98,7 +101,7 @@ type PermissionCalls = Pick<
   LatchClient,
   "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects"
 >;
-type DataCalls = Omit<LatchClient, keyof PermissionCalls | "close">;
+type DataCalls = Omit<LatchClient, keyof PermissionCalls | keyof ApprovalCalls | "close">;
 
 /** The chain as the server decodes it: principals checked and named by their wire field. */
 function delegation(params: DelegationParams, prefix = ""): Delegated {
@@ -348,6 +351,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       delegation: options.delegation,
       actorTokens: options.actorTokens,
       audit: options.audit === false ? undefined : { caller: "embedded", ...options.audit },
+      approvals: options.approvals,
     }),
   );
   const { store, engine, decider, recorder } = latch;
@@ -359,6 +363,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     recorder,
     ...permissionCalls(decider, engine),
     ...dataCalls(store, watches.signal, options.watchPollMs ?? 50),
+    ...embeddedApprovalCalls(latch.approvals),
     async close() {
       watches.abort();
       await latch.close();

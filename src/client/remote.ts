@@ -36,6 +36,7 @@ import { expandFromProto, explainFromProto, permissionshipFromProto } from "../s
 import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { RemoteError } from "./errors.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
+import { remoteApprovalCalls } from "./remote-approvals.js";
 import { createTransport } from "./transport.js";
 import type { DelegationParams, LatchClient, RelationshipInput, SubjectExclusion } from "./types.js";
 
@@ -503,6 +504,7 @@ export function createClient(options: ClientOptions): LatchClient {
     ...relationshipCalls(t),
     ...schemaCalls(t),
     ...auditCalls(t),
+    ...remoteApprovalCalls(t),
     async close() {
       t.close();
     },

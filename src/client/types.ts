@@ -16,16 +16,21 @@ export type { SubjectExclusion, SubjectGrants };
 
 import type { DecisionFilter, DecisionPage, DecisionQueryParams } from "../service/decisions.js";
 import type {
+  ApprovalQuery,
+  ApprovalState,
   DecisionAnswer,
   DecisionRecord,
   Precondition,
   RelationshipFilter,
+  StoredApproval,
   StoredDecision,
   UpdateOperation,
   VerifyReport,
 } from "../store/index.js";
 
 export type {
+  ApprovalQuery,
+  ApprovalState,
   DecisionAnswer,
   DecisionFilter,
   DecisionPage,
@@ -247,6 +252,40 @@ export interface WatchedDecision {
   readonly cursor: string;
 }
 
+/** An approval request as the client sees it (docs/approvals.md). */
+export type Approval = Omit<StoredApproval, "validForMs">;
+
+export interface RequestApprovalParams {
+  readonly resource: ObjectInput;
+  readonly permission: string;
+  readonly subject: SubjectInput;
+  readonly onBehalfOf?: readonly SubjectInput[];
+  /** Shown to the approver: short (at most 512 bytes). */
+  readonly message: string;
+  readonly justification?: string;
+  /** The caveat context the agent means to use. */
+  readonly context?: Readonly<Record<string, unknown>>;
+}
+
+export interface ApprovalTicketAnswer {
+  /** CIBA's `auth_req_id`. */
+  readonly id: string;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+  /** Poll `getApproval` at most this often. */
+  readonly intervalSeconds: number;
+  /** False when an identical request was pending: its id is returned. */
+  readonly created: boolean;
+  readonly approval: Approval;
+}
+
+export interface DecideApprovalParams {
+  readonly id: string;
+  readonly approve: boolean;
+  readonly approver: SubjectInput;
+  readonly reason?: string;
+}
+
 export interface LatchClient {
   check(params: CheckParams, options?: CallOptions): Promise<CheckAnswer>;
   checkBulk(params: CheckBulkParams, options?: CallOptions): Promise<CheckBulkAnswer>;
@@ -284,6 +323,21 @@ export interface LatchClient {
   watchDecisions(params?: WatchDecisionsParams, options?: CallOptions): AsyncIterable<WatchedDecision>;
   /** Walks the decision log's hash chain and names the first bad record. */
   verifyDecisions(options?: CallOptions): Promise<VerifyReport>;
+
+  /** Validates approval rules (YAML) against the schema and stores them as a new version. */
+  writeApprovalRules(
+    rules: string,
+    options?: CallOptions & { readonly fileName?: string },
+  ): Promise<{ readonly version: number; readonly ruleIds: readonly string[] }>;
+  readApprovalRules(options?: CallOptions): Promise<{ readonly version: number; readonly rules: string }>;
+  /** Asks a person to approve a gated action; answers at once (docs/approvals.md). */
+  requestApproval(params: RequestApprovalParams, options?: CallOptions): Promise<ApprovalTicketAnswer>;
+  /** Polls a request; `approval/slow-down` when polled faster than its interval. */
+  getApproval(id: string, options?: CallOptions): Promise<Approval>;
+  listApprovals(query?: ApprovalQuery, options?: CallOptions): Promise<readonly Approval[]>;
+  decideApproval(params: DecideApprovalParams, options?: CallOptions): Promise<Approval>;
+  /** Resolves when the request is decided or expires. */
+  awaitApproval(id: string, options?: CallOptions): Promise<Approval>;
 
   close(): Promise<void>;
 }

@@ -2,7 +2,9 @@
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { ApprovalFlow } from "../approvals/index.js";
 import type { Engine } from "../engine/index.js";
+import { ApprovalService } from "../gen/latch/v1/approval_service_pb.js";
 import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
@@ -16,6 +18,7 @@ import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 import { type AdapterOptions, type ServiceImplementation, serviceImplementation } from "./grpc-adapter.js";
 import { methodPaths, type ServerCodec, serverServiceDefinition } from "./grpc-definition.js";
+import { approvalHandlers } from "./handlers-approvals.js";
 import { auditHandlers } from "./handlers-audit.js";
 import { permissionHandlers } from "./handlers-permission.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
@@ -34,6 +37,8 @@ export interface ServerOptions {
    * defaults, so that an on-behalf-of chain is always answered.
    */
   readonly decider?: Decider;
+  /** The approval flow behind ApprovalService (`openLatch().approvals`); without it, its calls are refused. */
+  readonly approvals?: ApprovalFlow;
   /**
    * Pre-shared bearer tokens, each `name=secret`, a bare secret (named `token-N`) or a NamedToken;
    * the name is the caller the audit trail records. Without any, `insecureNoAuth` must be set.
@@ -168,6 +173,10 @@ export function createServer(options: ServerOptions): LatchServer {
       watchPollMs: options.watchPollMs ?? 50,
       shutdown: shutdownController.signal,
     }),
+  );
+  add(
+    ApprovalService,
+    approvalHandlers({ approvals: options.approvals, shutdown: shutdownController.signal }),
   );
   const health = addHealth(grpc);
   const datastoreHealth = startDatastoreHealth({

@@ -64,7 +64,7 @@ export interface ApprovalDecision {
   readonly now: number;
 }
 
-export interface ApprovalRules {
+export interface StoredApprovalRules {
   readonly version: number;
   readonly text: string;
   /** ms since the epoch. */
@@ -75,7 +75,7 @@ export interface ApprovalStore {
   /** Stores a new version of the rules file (validated by the caller); returns its version. */
   writeRules(text: string, now: number): Promise<number>;
   /** The latest rules, undefined before the first write. */
-  readRules(): Promise<ApprovalRules | undefined>;
+  readRules(): Promise<StoredApprovalRules | undefined>;
   /**
    * Inserts `approval` unless a pending, unexpired request for the same action exists; then that
    * one is returned with `created: false` (duplicate requests share one id).

@@ -8,7 +8,10 @@ import { type OpenOptions, openLatch } from "../../src/open/index.js";
 import { createLogger, startServer } from "../../src/server/index.js";
 
 /** What both transports take: the schema and the seam's parts (decorators, delegation, actor tokens). */
-export type TransportOptions = Pick<OpenOptions, "schema" | "decorators" | "delegation" | "actorTokens">;
+export type TransportOptions = Pick<
+  OpenOptions,
+  "schema" | "decorators" | "delegation" | "actorTokens" | "approvals"
+>;
 
 export type Transport = (
   options: TransportOptions,
@@ -33,6 +36,7 @@ export const grpcServer: Transport = async (options, body) => {
       store: latch.store,
       engine: latch.engine,
       decider: latch.decider,
+      ...(latch.approvals === undefined ? {} : { approvals: latch.approvals }),
       tokens: [TOKEN],
       listen: "127.0.0.1:0",
       logger: createLogger("silent"),

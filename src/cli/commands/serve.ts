@@ -4,12 +4,14 @@
  * `--config FILE` (JSON, keys named like the long flags in camelCase) supplies any of them;
  * precedence is flag, then environment, then config file, then default.
  */
+
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent, Logger } from "pino";
 import type { AuditOptions } from "../../audit/index.js";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
+import type { OpenOptions } from "../../open/index.js";
 import type { Metrics, ServerLimits } from "../../server/index.js";
 import type { DecisionLog, Store } from "../../store/index.js";
 import type { MirrorEvent } from "../../store/mirror/index.js";
@@ -38,6 +40,8 @@ interface ServeOptions {
   pgSchema?: string;
   healthProbeMs?: string;
   schema?: string;
+  approvalRules?: string;
+  approvalWebhook?: string;
   token: string[];
   insecureNoAuth?: boolean;
   insecureShortTokens?: boolean;
@@ -131,6 +135,18 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option("--schema <file>", "schema written at start (unless already stored)").env("LATCH_SCHEMA"),
+    )
+    .addOption(
+      new Option(
+        "--approval-rules <file>",
+        "approval rules (YAML) written at start unless already stored; validated against the schema (docs/approvals.md)",
+      ).env("LATCH_APPROVAL_RULES"),
+    )
+    .addOption(
+      new Option(
+        "--approval-webhook <url>",
+        "POST each new approval request here, signed with HMAC-SHA256 by the secret in LATCH_APPROVAL_WEBHOOK_SECRET",
+      ).env("LATCH_APPROVAL_WEBHOOK"),
     )
     .addOption(
       new Option(
@@ -457,6 +473,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       return createDatastoreGate(metrics === undefined ? raw : metrics.instrumentStore(raw)).store;
     },
     ...(schemaText === undefined ? {} : { schema: schemaText }),
+    approvals: approvalSettings(options),
     onSchemaWritten: () => log.info({ file: options.schema }, "schema written"),
     ...(delegationPermission === undefined ? {} : { delegation: { delegationPermission } }),
     ...(actorTokens === undefined ? {} : { actorTokens }),
@@ -479,6 +496,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       store,
       engine,
       decider,
+      ...(latch.approvals === undefined ? {} : { approvals: latch.approvals }),
       tokens,
       insecureNoAuth: insecure,
       insecureShortTokens,
@@ -510,4 +528,21 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     if (recorder !== undefined) log.info(recorder.stats(), "audit trail");
     log.info("stopped");
   }
+}
+
+/** `--approval-rules` and `--approval-webhook` as openLatch's approval settings. */
+function approvalSettings(options: ServeOptions): NonNullable<Exclude<OpenOptions["approvals"], false>> {
+  const secret = process.env.LATCH_APPROVAL_WEBHOOK_SECRET;
+  if (options.approvalWebhook !== undefined && (secret === undefined || secret.length < 16))
+    throw new Error(
+      "--approval-webhook needs LATCH_APPROVAL_WEBHOOK_SECRET (at least 16 characters): the receiver checks the signature with it",
+    );
+  return {
+    ...(options.approvalRules === undefined
+      ? {}
+      : { rules: readFileSync(options.approvalRules, "utf8"), rulesFile: options.approvalRules }),
+    ...(options.approvalWebhook === undefined
+      ? {}
+      : { webhook: { url: options.approvalWebhook, secret: secret! } }),
+  };
 }
