@@ -3,6 +3,7 @@
  * the server and the client) that puts concrete parts together.
  */
 import { Command } from "commander";
+import { approvalsCommand } from "./commands/approvals.js";
 import { auditCommand } from "./commands/audit.js";
 import { benchCommand } from "./commands/bench.js";
 import { checkCommand } from "./commands/check.js";
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   program.addCommand(validateCommand());
   program.addCommand(migrateCommand());
   program.addCommand(auditCommand());
+  program.addCommand(approvalsCommand());
   program.addCommand(benchCommand());
   return program;
 }

@@ -20,6 +20,7 @@ interface CheckOptions extends TargetOptions, DelegationFlags, InProcessDecision
   readonly context?: string;
   readonly explain?: boolean;
   readonly consistency?: string;
+  readonly consumeApproval?: boolean;
 }
 
 function renderExplain(node: ExplainNode, depth = 0): string[] {
@@ -39,6 +40,10 @@ export function checkCommand(): Command {
     .option("--context <json>", "caveat context as a JSON object")
     .option("--explain", "print why the answer came out as it did")
     .option(
+      "--consume-approval",
+      "use up the single-use approval that makes this check allowed (the check made right before acting)",
+    )
+    .option(
       "--consistency <mode>",
       "minimize-latency | fully-consistent | at-least-as-fresh:TOKEN | at-exact-snapshot:TOKEN",
     );
@@ -56,6 +61,7 @@ export function checkCommand(): Command {
         ...(context === undefined ? {} : { context }),
         ...(consistency === undefined ? {} : { consistency }),
         ...(options.explain === true ? { explain: true } : {}),
+        ...(options.consumeApproval === true ? { consumeApproval: true } : {}),
         ...delegationParams(options),
       });
       if (options.json === true) {
@@ -65,7 +71,11 @@ export function checkCommand(): Command {
       printLine(
         answer.state === "CONDITIONAL"
           ? `conditional (missing context: ${answer.missing.join(", ")})`
-          : answer.state.toLowerCase(),
+          : answer.state === "APPROVAL_REQUIRED"
+            ? `approval required (rule ${answer.approvalRule}): latch approvals request ${resource} ${permission} ${subject} --message ...`
+            : answer.approvalId === undefined
+              ? answer.state.toLowerCase()
+              : `${answer.state.toLowerCase()} (approval ${answer.approvalId})`,
       );
       if (answer.explain !== undefined) for (const line of renderExplain(answer.explain)) printLine(line);
     });
