@@ -23,6 +23,7 @@ import { compileSchema } from "../schema/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import {
   type ApprovalQuery,
+  approvalActionKey,
   type DecisionRecord,
   latestReader,
   type Store,
@@ -44,6 +45,8 @@ export interface ApprovalFlowOptions {
   readonly now?: () => number;
   /** CIBA's polling interval: GetApproval faster than this answers slow_down. */
   readonly pollIntervalMs?: number;
+  /** How long the gate remembers that an action has no approval (ms; see gate.ts). */
+  readonly closedForMs?: number;
   /** Called with each new request (the webhook notifier). */
   readonly onRequest?: (approval: StoredApproval) => void;
 }
@@ -168,8 +171,14 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     return text;
   }
 
+  const gate = createApprovalGate({
+    rules: () => current,
+    approvals: store.approvals,
+    now,
+    ...(options.closedForMs === undefined ? {} : { closedForMs: options.closedForMs }),
+  });
   const flow: ApprovalFlow = {
-    gate: createApprovalGate({ rules: () => current, approvals: store.approvals, now }),
+    gate: gate.decorator,
     rules: () => current,
     readRules: () => store.approvals.readRules(),
 
@@ -345,6 +354,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
         approvalRule: decided.ruleId,
         reason: `${decided.subject}${decided.chain.length > 0 ? ` for ${decided.chain.join(" for ")}` : ""}${reason === "" ? "" : `: ${reason}`}`,
       });
+      if (decided.state === "approved") gate.forget(approvalActionKey(decided));
       events.emit("event", { kind: "decided", approval: decided } satisfies ApprovalEvent);
       return decided;
     },

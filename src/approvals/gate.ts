@@ -7,12 +7,17 @@
  * approval relied on makes the check DENIED at once, approval or not.
  *
  * Cost: a check whose resource type and permission no rule names pays two Map reads. A gated check
- * pays the rule match, then (only when the inner answer is ALLOWED) one indexed store read.
+ * pays the rule match, then (only when the inner answer is ALLOWED) a lookup of an approval: one
+ * indexed store read, whose "none" is remembered for `closedForMs` (default 1 s) so an agent
+ * retrying a gated check does not read the store each time. That memory can only keep the gate
+ * closed a little longer, never open it: a found approval is never remembered, and a decision made
+ * through this process forgets the action at once (`forget`); one made through another replica is
+ * seen within `closedForMs`.
  */
 import { formatObjectRef, formatSubjectRef, type ObjectRef, type SubjectRef } from "../core/index.js";
 import type { CheckBulkItemResult, CheckRequest } from "../engine/index.js";
 import type { Decorator } from "../service/index.js";
-import type { ApprovalAction, ApprovalStore } from "../store/index.js";
+import { type ApprovalAction, type ApprovalStore, approvalActionKey } from "../store/index.js";
 import type { ApprovalRule, ApprovalRules } from "./rules.js";
 
 export interface ApprovalGateOptions {
@@ -20,6 +25,17 @@ export interface ApprovalGateOptions {
   readonly rules: () => ApprovalRules;
   readonly approvals: ApprovalStore;
   readonly now?: () => number;
+  /** How long a "no approval" answer is remembered (ms; 0: never). */
+  readonly closedForMs?: number;
+}
+
+/** Most actions remembered as having no approval; past it the memory starts over. */
+const MAX_CLOSED = 10_000;
+
+export interface ApprovalGate {
+  readonly decorator: Decorator;
+  /** Forgets that `actionKey` had no approval (called when one is approved). */
+  forget(actionKey: string): void;
 }
 
 interface Gated {
@@ -59,9 +75,12 @@ export function actionOf(request: Gated): ApprovalAction {
   };
 }
 
-export function createApprovalGate(options: ApprovalGateOptions): Decorator {
+export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
   const now = options.now ?? Date.now;
   const { approvals } = options;
+  const closedFor = options.closedForMs ?? 1_000;
+  /** Action key -> until when "no approval" holds. */
+  const closed = new Map<string, number>();
 
   /** The gate's answer for an ALLOWED inner answer of a gated request. */
   async function gate(
@@ -69,16 +88,26 @@ export function createApprovalGate(options: ApprovalGateOptions): Decorator {
     rule: ApprovalRule,
   ): Promise<{ state: "ALLOWED" | "APPROVAL_REQUIRED"; approvalRule: string; approvalId?: string }> {
     const at = now();
-    const approval = await approvals.findApproved(actionOf(request), at);
     const required = { state: "APPROVAL_REQUIRED" as const, approvalRule: rule.id };
-    if (approval === undefined) return required;
+    const action = actionOf(request);
+    const key = approvalActionKey(action);
+    const until = closed.get(key);
+    if (until !== undefined && until > at) return required;
+    const approval = await approvals.findApproved(action, at);
+    if (approval === undefined) {
+      if (closedFor > 0) {
+        if (closed.size >= MAX_CLOSED) closed.clear();
+        closed.set(key, at + closedFor);
+      }
+      return required;
+    }
     // Exactly one consumer wins (the store's guarded UPDATE); a loser needs a new approval.
     if (request.consumeApproval === true && approval.singleUse && !(await approvals.consume(approval.id, at)))
       return required;
     return { state: "ALLOWED", approvalRule: rule.id, approvalId: approval.id };
   }
 
-  return (next) => ({
+  const decorator: Decorator = (next) => ({
     // Not async: an ungated check is handed on as it is, with no promise of the gate's own.
     check(request: CheckRequest, opts) {
       const rule = ruleFor(options.rules(), request);
@@ -111,4 +140,5 @@ export function createApprovalGate(options: ApprovalGateOptions): Decorator {
     // check made before acting on a listed resource is.
     lookupResources: (request, opts) => next.lookupResources(request, opts),
   });
+  return { decorator, forget: (key) => closed.delete(key) };
 }

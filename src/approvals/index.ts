@@ -14,7 +14,13 @@ export {
   MAX_JUSTIFICATION,
   type RequestApprovalInput,
 } from "./flow.js";
-export { type ApprovalGateOptions, actionOf, createApprovalGate, ruleFor } from "./gate.js";
+export {
+  type ApprovalGate,
+  type ApprovalGateOptions,
+  actionOf,
+  createApprovalGate,
+  ruleFor,
+} from "./gate.js";
 export {
   type ApprovalRule,
   type ApprovalRules,

@@ -80,6 +80,8 @@ export interface OpenOptions {
         /** Its name, for error messages. */
         readonly rulesFile?: string;
         readonly pollIntervalMs?: number;
+        /** How long the gate remembers that an action has no approval (default 1000 ms). */
+        readonly closedForMs?: number;
         readonly now?: () => number;
         /** Notify approvers of each new request by a signed webhook. */
         readonly webhook?: Omit<WebhookOptions, "log">;
@@ -126,6 +128,7 @@ async function openApprovals(
     decider,
     ...(settings?.now === undefined ? {} : { now: settings.now }),
     ...(settings?.pollIntervalMs === undefined ? {} : { pollIntervalMs: settings.pollIntervalMs }),
+    ...(settings?.closedForMs === undefined ? {} : { closedForMs: settings.closedForMs }),
     ...(notifier === undefined ? {} : { onRequest: (approval) => notifier.notify(approval) }),
   });
   const stored = await store.approvals.readRules();

@@ -64,7 +64,8 @@ describe("single-use approvals under concurrency", () => {
       openLatch({
         store: await createPostgresStore({ url: PG_URL as string, schema }),
         schema: SCHEMA,
-        approvals: { rules: RULES },
+        // Every replica asks the store each time, so each of them races in every round.
+        approvals: { rules: RULES, closedForMs: 0 },
         mirror: false,
       });
     const a = await open();
