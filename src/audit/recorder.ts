@@ -173,12 +173,15 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     return {
       check(request, requestOptions) {
         if (!all && chainOf(request) === undefined) {
-          // The common case: only a DENIED answer is recorded, and nothing is timed; one `then`
-          // rather than an async frame of our own (this runs for every decision).
+          // The common case: only a DENIED answer or one an approval rule gated is recorded, and
+          // nothing is timed; one `then` rather than an async frame of our own (this runs for
+          // every decision).
           return next
             .check(request, requestOptions)
             .then((result) =>
-              result.state !== "DENIED" ? result : recordCheck(request, requestOptions, result, undefined),
+              result.state !== "DENIED" && result.approvalRule === undefined
+                ? result
+                : recordCheck(request, requestOptions, result, undefined),
             );
         }
         const started = performance.now();
@@ -262,7 +265,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const answer = result.results[i];
       if (answer === undefined || !answer.ok) return;
       const chain = chainOf(item) ?? requestChain;
-      if (!all && chain === undefined && answer.state !== "DENIED") return;
+      if (!all && chain === undefined && answer.state !== "DENIED" && answer.approvalRule === undefined) return;
       const facts = {
         operation: "check-bulk",
         subject: item.subject,
