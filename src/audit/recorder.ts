@@ -265,7 +265,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const answer = result.results[i];
       if (answer === undefined || !answer.ok) return;
       const chain = chainOf(item) ?? requestChain;
-      if (!all && chain === undefined && answer.state !== "DENIED" && answer.approvalRule === undefined) return;
+      if (!all && chain === undefined && answer.state !== "DENIED" && answer.approvalRule === undefined)
+        return;
       const facts = {
         operation: "check-bulk",
         subject: item.subject,
