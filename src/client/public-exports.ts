@@ -2,10 +2,13 @@
  * The plain types and helpers every entry point (`latch`, `latch/embedded`, `latch/client`) offers
  * a caller to build requests and read answers. Nothing here loads a transport.
  */
+
+export { SIGNATURE_HEADER, signBody, verifySignature } from "../approvals/webhook.js";
 export type {
   AnyErrorCode,
   CheckState,
   CliErrorCode,
+  DecisionState,
   DiagnosticCode,
   ErrorCode,
   ErrorKind,
