@@ -2,6 +2,9 @@
  * Two agents consume one single-use approval at once: exactly one check is ALLOWED. On SQLite
  * (one process), and on PostgreSQL through two replicas (two openLatch on one datastore).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseRelationship } from "../../src/core/index.js";
 import type { CheckRequest } from "../../src/engine/index.js";
@@ -76,6 +79,38 @@ describe("single-use approvals under concurrency", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe("the gate's memory of 'no approval' across two openers of one file", () => {
+  it("keeps the gate closed at most closedForMs after another opener approves, never opens it early", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latch-approvals-two-"));
+    let clock = Date.parse("2026-12-04T09:00:00Z");
+    const open = () =>
+      openLatch({
+        database: join(dir, "latch.db"),
+        schema: SCHEMA,
+        mirror: false,
+        approvals: { rules: RULES, now: () => clock, closedForMs: 1_000 },
+      });
+    const a = await open();
+    const b = await open();
+    try {
+      await seed(a);
+      const check = { ...action, consumeApproval: false };
+      expect((await b.decider.check(check)).state).toBe("APPROVAL_REQUIRED");
+      const { id } = await a.approvals!.request({ ...action, message: "delete?" });
+      await a.approvals!.decide({ id, approve: true, approver: { type: "user", id: "olga" } });
+      // a forgot at once; b still remembers "none" within its second.
+      expect((await a.decider.check(check)).state).toBe("ALLOWED");
+      expect((await b.decider.check(check)).state).toBe("APPROVAL_REQUIRED");
+      clock += 1_000;
+      expect(await b.decider.check(check)).toMatchObject({ state: "ALLOWED", approvalId: id });
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

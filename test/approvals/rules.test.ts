@@ -1,6 +1,6 @@
 /** The rules file: shapes accepted, and every mistake refused with its file, line and a hint. */
 import { describe, expect, it } from "vitest";
-import { parseApprovalRules } from "../../src/approvals/index.js";
+import { parseApprovalRules, ruleFor } from "../../src/approvals/index.js";
 import { isLatchError } from "../../src/core/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { RULES, SCHEMA } from "./fixtures.js";
@@ -99,5 +99,34 @@ describe("approval rules file", () => {
     expect(message).toMatch(new RegExp(`^ops/rules\\.yaml:${line}: `));
     expect(message).toMatch(pattern);
     expect(typeof hint).toBe("string");
+  });
+});
+
+describe("which requests a rule gates", () => {
+  const rules = parseApprovalRules(
+    rule("    on_behalf_of_only: true\n    when: { parameter: sensitivity, above: 2 }\n"),
+    schema,
+  );
+  const request = (extra: Partial<Parameters<typeof ruleFor>[1]>) => ({
+    resource: { type: "database", id: "d" },
+    permission: "delete",
+    subject: { type: "agent", id: "a" },
+    onBehalfOf: [{ type: "user", id: "alice" }],
+    ...extra,
+  });
+
+  it("gates only its type, permission and subject types, when acting for someone, above the threshold", () => {
+    expect(ruleFor(rules, request({ context: { sensitivity: 3 } }))?.id).toBe("r1");
+    expect(ruleFor(rules, request({ context: { sensitivity: 3n } }))?.id).toBe("r1");
+    expect(ruleFor(rules, request({ context: { sensitivity: 2 } }))).toBeUndefined();
+    expect(ruleFor(rules, request({ context: { sensitivity: 3 }, onBehalfOf: [] }))).toBeUndefined();
+    expect(
+      ruleFor(rules, request({ context: { sensitivity: 3 }, subject: { type: "user", id: "u" } })),
+    ).toBeUndefined();
+    expect(ruleFor(rules, request({ context: { sensitivity: 3 }, permission: "read" }))).toBeUndefined();
+  });
+
+  it("gates a request that does not state the parameter (unknown counts as high)", () => {
+    expect(ruleFor(rules, request({}))?.id).toBe("r1");
   });
 });
