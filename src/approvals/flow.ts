@@ -90,7 +90,12 @@ export interface ApprovalFlow {
   rules(): ApprovalRules;
   /** The stored rules file and its version (undefined before the first write). */
   readRules(): Promise<StoredApprovalRules | undefined>;
-  /** Loads the stored rules (at open), compiled against the stored schema. */
+  /**
+   * Loads the stored rules, compiled against the stored schema, unless their version is the one
+   * in force (then it costs one read): at open, and periodically so that rules written through
+   * another replica apply here too. A stored version that does not compile is refused (thrown)
+   * and the rules in force stay.
+   */
   loadRules(): Promise<ApprovalRules>;
   /** Validates a rules file against the current schema, stores it as a new version, applies it. */
   writeRules(
@@ -121,6 +126,8 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
   events.setMaxListeners(0);
   const lastPoll = new Map<string, number>();
   let current: ApprovalRules = EMPTY_RULES;
+  /** The stored version `current` came from (0: none). */
+  let loaded = 0;
 
   async function schema() {
     const stored = await (await latestReader(store)).readSchema();
@@ -184,8 +191,13 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
 
     async loadRules() {
       const stored = await store.approvals.readRules();
-      current =
-        stored === undefined ? EMPTY_RULES : parseApprovalRules(stored.text, await schema(), "stored rules");
+      if (stored === undefined || stored.version === loaded) return current;
+      current = parseApprovalRules(
+        stored.text,
+        await schema(),
+        `stored approval rules version ${stored.version}`,
+      );
+      loaded = stored.version;
       return current;
     },
 
@@ -193,6 +205,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
       const rules = parseApprovalRules(text, await schema(), file);
       const version = await store.approvals.writeRules(text, now());
       current = rules;
+      loaded = version;
       return { version, rules };
     },
 

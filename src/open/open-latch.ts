@@ -80,6 +80,8 @@ export interface OpenOptions {
         /** Its name, for error messages. */
         readonly rulesFile?: string;
         readonly pollIntervalMs?: number;
+        /** How often rules written through another replica are looked for (default 5000 ms; 0: never). */
+        readonly rulesRefreshMs?: number;
         /** How long the gate remembers that an action has no approval (default 1000 ms). */
         readonly closedForMs?: number;
         readonly now?: () => number;
@@ -138,6 +140,15 @@ async function openApprovals(
   return flow;
 }
 
+/** Picks up rules written through another replica; a version that does not compile is retried, never applied. */
+function refreshRules(flow: ApprovalFlow | undefined, options: OpenOptions): () => void {
+  const every = options.approvals === false ? 0 : (options.approvals?.rulesRefreshMs ?? 5_000);
+  if (flow === undefined || every <= 0) return () => undefined;
+  const timer = setInterval(() => void flow.loadRules().catch(() => undefined), every);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
   const opened = options.store ?? (await createSqliteStore({ path: options.database ?? ":memory:" }));
   const mirror = options.mirror === false ? undefined : createMirroredStore(opened, options.mirror);
@@ -179,6 +190,7 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     await raw.close();
     throw error;
   }
+  const stopRefresh = refreshRules(approvals, options);
   return {
     store,
     mirror,
@@ -199,6 +211,7 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
       delegation,
     ),
     async close() {
+      stopRefresh();
       try {
         await recorder?.flush();
       } finally {

@@ -114,3 +114,35 @@ describe("the gate's memory of 'no approval' across two openers of one file", ()
     }
   });
 });
+
+describe("rules written through another opener", () => {
+  it("apply at the next refresh; a stored version that does not compile is refused and the rules stay", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latch-approvals-rules-"));
+    const open = () =>
+      openLatch({
+        database: join(dir, "latch.db"),
+        schema: SCHEMA,
+        mirror: false,
+        approvals: { rulesRefreshMs: 0 },
+      });
+    const a = await open();
+    const b = await open();
+    try {
+      await seed(a);
+      const check = { ...action, consumeApproval: false };
+      expect((await b.decider.check(check)).state).toBe("ALLOWED");
+      await a.approvals!.writeRules(RULES, "rules.yaml");
+      expect((await b.decider.check(check)).state).toBe("ALLOWED");
+      await b.approvals!.loadRules();
+      expect((await b.decider.check(check)).state).toBe("APPROVAL_REQUIRED");
+      // Written past validation (as an older Latch or a schema change could leave it).
+      await a.store.approvals.writeRules(RULES.replace("permission: delete", "permission: gone"), Date.now());
+      await expect(b.approvals!.loadRules()).rejects.toMatchObject({ code: "approval/invalid-rules" });
+      expect((await b.decider.check(check)).state).toBe("APPROVAL_REQUIRED");
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
