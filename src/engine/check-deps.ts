@@ -132,8 +132,9 @@ export class CheckDeps {
     signal: Cancellation | undefined,
     tuples: RequestContext["tuples"],
     results: ResultStore,
+    witness = false,
   ): RequestContext {
-    const shares = !explain && contextual === undefined;
+    const shares = !explain && !witness && contextual === undefined;
     // One object shape for every request (no spread, no accessor): the evaluator reads it on every node.
     const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
       plan,
@@ -145,6 +146,7 @@ export class CheckDeps {
       results,
       tuples,
       explain,
+      witness,
       maxDepth: this.limits.maxDepth,
       signal,
       now: Date.now(),
@@ -155,7 +157,7 @@ export class CheckDeps {
     };
     // Explanations use the subject's memberships too, so they answer as plain checks do.
     const memberships = this.memberships;
-    if (contextual === undefined && subject.relation === undefined) {
+    if (contextual === undefined && subject.relation === undefined && !witness) {
       // Built lazily, once per request, and shared across requests at the same revision.
       let pending: Promise<MembershipIndex | null> | undefined;
       const key = MembershipCache.key(plan, revision, subjectKey);
@@ -182,16 +184,25 @@ export class CheckDeps {
     snapshot: MemorySnapshot,
     subject: CheckRequest["subject"],
     subjectKey: string,
+    /** Keep each answer's proof (see snapshot-walk.ts). */
+    witness = false,
   ): SnapshotWalk {
     const memberships = this.memberships;
-    return new SnapshotWalk(plan, snapshot, subject, this.limits.maxDepth, () => {
-      const key = MembershipCache.key(plan, revision, subjectKey);
-      const hit = memberships?.known(key, Date.now());
-      if (hit !== undefined) return hit.index;
-      const built = snapshotMembershipIndex(plan, subject, snapshot);
-      memberships?.keep(key, built);
-      return built;
-    });
+    return new SnapshotWalk(
+      plan,
+      snapshot,
+      subject,
+      this.limits.maxDepth,
+      () => {
+        const key = MembershipCache.key(plan, revision, subjectKey);
+        const hit = memberships?.known(key, Date.now());
+        if (hit !== undefined) return hit.index;
+        const built = snapshotMembershipIndex(plan, subject, snapshot);
+        memberships?.keep(key, built);
+        return built;
+      },
+      witness,
+    );
   }
 
   /**
