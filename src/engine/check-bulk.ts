@@ -160,7 +160,9 @@ class BulkRun {
         this.walks.set(group.subjectKey, walk);
       }
       const key =
-        proofs === undefined ? deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey) : undefined;
+        proofs === undefined
+          ? deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey)
+          : undefined;
       const hit = key === undefined ? undefined : deps.recall(key, now);
       if (hit !== undefined) {
         if (hit.m !== undefined) members.set(id, hit.m);

@@ -11,8 +11,8 @@ import type { Member } from "./membership.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
 import type { Cancellation, CheckRequest, CheckResult, RequestOptions } from "./types.js";
-import { type Proof, proofRelationships } from "./witness.js";
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
+import { type Proof, proofRelationships } from "./witness.js";
 
 export async function check(
   deps: CheckDeps,

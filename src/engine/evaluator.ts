@@ -511,7 +511,8 @@ async function evalArrow(
       const sub = results.get(r.subject.type);
       const xm = sub?.m.get(r.subject.id);
       const x = throughRow(xm, r);
-      if (w !== undefined) gotw = arrowProof(mode, got, gotw, x, rowProof(xm, sub?.w?.get(r.subject.id), r), r, first);
+      if (w !== undefined)
+        gotw = arrowProof(mode, got, gotw, x, rowProof(xm, sub?.w?.get(r.subject.id), r), r, first);
       got = arrowStep(mode, got, x, first);
       first = false;
       // Explaining traces every object followed; otherwise stop where the rest cannot matter.

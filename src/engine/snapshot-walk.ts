@@ -308,7 +308,15 @@ export class SnapshotWalk {
       const sub = target === undefined ? undefined : this.has(target, r.subject.id, depth + 1);
       const x = throughRow(sub, r);
       if (witnessing) {
-        w = arrowProof(mode, m, w, x, rowProof(sub, target === undefined ? undefined : this.proof, r), r, first);
+        w = arrowProof(
+          mode,
+          m,
+          w,
+          x,
+          rowProof(sub, target === undefined ? undefined : this.proof, r),
+          r,
+          first,
+        );
       }
       m = arrowStep(mode, m, x, first);
       first = false;
@@ -323,7 +331,12 @@ export class SnapshotWalk {
   }
 }
 
-function keepProof(proofs: Map<PlanMember, Map<string, Proof>>, member: PlanMember, id: string, p: Proof): void {
+function keepProof(
+  proofs: Map<PlanMember, Map<string, Proof>>,
+  member: PlanMember,
+  id: string,
+  p: Proof,
+): void {
   let byId = proofs.get(member);
   if (byId === undefined) {
     byId = new Map();

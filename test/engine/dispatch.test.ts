@@ -79,7 +79,16 @@ function fakeLocal(
         until = Math.min(until, a.until ?? Number.POSITIVE_INFINITY);
         height = Math.max(height, a.height ?? 1);
       }
-      return { m: p.m, t: p.t, w: p.w, ids: p.ids, keys: p.keys, cacheable, until, height } satisfies Dispatched;
+      return {
+        m: p.m,
+        t: p.t,
+        w: p.w,
+        ids: p.ids,
+        keys: p.keys,
+        cacheable,
+        until,
+        height,
+      } satisfies Dispatched;
     },
   };
   return { local, asked };

@@ -9,7 +9,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatRelationship, isLatchError, type Relationship, type SubjectRef } from "../../src/core/index.js";
+import {
+  formatRelationship,
+  isLatchError,
+  type Relationship,
+  type SubjectRef,
+} from "../../src/core/index.js";
 import { type CheckBulkItem, createEngine } from "../../src/engine/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { createMemoryStore } from "./memory-store.js";
@@ -64,20 +69,34 @@ describe("a witness alone proves its answer", () => {
         const consistency = { kind: "fully-consistent" } as const;
         const reference = (item: CheckBulkItem, data: readonly Relationship[]) => {
           try {
-            return referenceCheck(schema, data, item.resource, item.permission, item.subject, item.context, now);
+            return referenceCheck(
+              schema,
+              data,
+              item.resource,
+              item.permission,
+              item.subject,
+              item.context,
+              now,
+            );
           } catch (e) {
             if (e instanceof CycleThroughExclusion) return "unstratified" as const;
             throw e;
           }
         };
-        const judge = (item: CheckBulkItem, state: string, witness: readonly Relationship[] | undefined, how: string) => {
+        const judge = (
+          item: CheckBulkItem,
+          state: string,
+          witness: readonly Relationship[] | undefined,
+          how: string,
+        ) => {
           const label = `${how} ${JSON.stringify(item)} witness ${JSON.stringify(witness?.map(formatRelationship))}`;
           if (state === "DENIED") {
             expect(witness, label).toBeUndefined();
             return;
           }
           expect(witness, label).toBeDefined();
-          for (const r of witness!) expect(stored.has(formatRelationship(r)), `${label}: not stored`).toBe(true);
+          for (const r of witness!)
+            expect(stored.has(formatRelationship(r)), `${label}: not stored`).toBe(true);
           const alone = reference(item, witness!);
           if (alone === "unstratified") return count("witness alone unstratified");
           if (state === "ALLOWED") expect(alone, label).toBe("ALLOWED");

@@ -3,7 +3,12 @@
  * CONDITIONAL answer, the same through the in-memory walk and the batched evaluator.
  */
 import { describe, expect, it } from "vitest";
-import { formatRelationship, parseObjectRef, parseRelationship, parseSubjectRef } from "../../src/core/index.js";
+import {
+  formatRelationship,
+  parseObjectRef,
+  parseRelationship,
+  parseSubjectRef,
+} from "../../src/core/index.js";
 import { createEngine, type Engine } from "../../src/engine/index.js";
 import { createMemoryStore } from "./memory-store.js";
 
@@ -48,20 +53,35 @@ async function engines(): Promise<[string, Engine][]> {
     const store = await createMemoryStore({ snapshots });
     await store.writeSchema(SCHEMA);
     await store.write(DATA.map((d) => ({ operation: "touch", relationship: parseRelationship(d) })));
-    out.push([snapshots ? "in-memory walk" : "batched evaluator", createEngine({ store, quantizationMs: 0 })]);
+    out.push([
+      snapshots ? "in-memory walk" : "batched evaluator",
+      createEngine({ store, quantizationMs: 0 }),
+    ]);
   }
   return out;
 }
 
 const CASES: [string, string, string, string, readonly string[] | undefined][] = [
   // [resource, permission, subject, state, witness]
-  ["document:q3", "read", "user:alice", "ALLOWED", [
-    "document:q3#viewer@group:all#member",
-    "group:all#member@group:finance#member",
-    "group:finance#member@user:alice",
-  ]],
+  [
+    "document:q3",
+    "read",
+    "user:alice",
+    "ALLOWED",
+    [
+      "document:q3#viewer@group:all#member",
+      "group:all#member@group:finance#member",
+      "group:finance#member@user:alice",
+    ],
+  ],
   ["document:q3", "read", "user:bob", "ALLOWED", ["document:q3#parent@folder:f", "folder:f#viewer@user:bob"]],
-  ["document:q3", "edit", "user:carol", "ALLOWED", ["document:q3#editor@user:carol", "document:q3#approved@user:carol"]],
+  [
+    "document:q3",
+    "edit",
+    "user:carol",
+    "ALLOWED",
+    ["document:q3#editor@user:carol", "document:q3#approved@user:carol"],
+  ],
   ["document:pub", "open", "user:eve", "ALLOWED", ["document:pub#viewer@user:*"]],
   ["document:pub", "open", "user:mallory", "DENIED", undefined],
   ["document:vpn", "read", "user:dave", "CONDITIONAL", ["document:vpn#viewer@user:dave[in_office]"]],
@@ -79,7 +99,9 @@ describe("witnesses by example", () => {
         expect(r.witness?.map(formatRelationship), label).toEqual(witness);
         const bulk = await engine.checkBulk({ items: [request], witness: true });
         const item = bulk.results[0]!;
-        expect(item.ok && item.witness?.map(formatRelationship), `bulk ${label}`).toEqual(witness ?? undefined);
+        expect(item.ok && item.witness?.map(formatRelationship), `bulk ${label}`).toEqual(
+          witness ?? undefined,
+        );
         // Not asked: no witness.
         expect((await engine.check(request)).witness, label).toBeUndefined();
       }

@@ -7,8 +7,8 @@
 import type { Member, Memberships } from "../membership.js";
 import type { PlanMember } from "../plan.js";
 import type { Traces } from "../traces.js";
-import type { Proofs } from "../witness.js";
 import type { Acc, Origin, Stack } from "../walk-stack.js";
+import type { Proofs } from "../witness.js";
 
 /** A subproblem's answer as kept: the membership, until when it holds, and the depth it needed. */
 export interface CachedResult {
