@@ -157,7 +157,7 @@ export class CheckDeps {
     };
     // Explanations use the subject's memberships too, so they answer as plain checks do.
     const memberships = this.memberships;
-    if (contextual === undefined && subject.relation === undefined && !witness) {
+    if (contextual === undefined && subject.relation === undefined) {
       // Built lazily, once per request, and shared across requests at the same revision.
       let pending: Promise<MembershipIndex | null> | undefined;
       const key = MembershipCache.key(plan, revision, subjectKey);

@@ -393,30 +393,36 @@ async function evalRelation(
       const target = ctx.plan.defs.get(key.slice(0, hash))?.members.get(key.slice(hash + 1));
       if (target === undefined) continue;
       // Objects already plainly allowed need no more work.
-      const subjectIds: string[] = [];
+      let subjectIds: string[] = [];
       for (const [sid, feeds] of bySubject) {
         if (t !== undefined || feeds.some((f) => !unionDone(m.get(f.id)))) subjectIds.push(sid);
       }
       if (subjectIds.length === 0) continue;
       // Explaining uses the index too: every path must answer alike (see walk-stack.ts).
-      // A witnessing request walks down instead: the index keeps no path (its context has none).
       if (target.indexed && ctx.membershipIndex !== undefined) {
         const index = await ctx.membershipIndex();
         if (index !== null && indexFits(index, frame.hops, ctx.maxDepth)) {
           if (acc.deepest < frame.hops + index.levels) acc.deepest = frame.hops + index.levels;
           if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
-          for (const sid of subjectIds) {
-            const found = fromIndex(index, target, sid);
-            for (const f of bySubject.get(sid)!) {
-              const y = throughRow(found, f.r);
-              addMember(m, f.id, y);
-              pushTrace(t, f.id, {
-                label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
-                member: y,
-              });
+          if (w !== undefined) {
+            // Witnessing: the index keeps no path. A membership relation is only relations all the
+            // way down, so its no needs no proof; only its yes is walked down, for the path.
+            subjectIds = subjectIds.filter((sid) => fromIndex(index, target, sid) !== undefined);
+            if (subjectIds.length === 0) continue;
+          } else {
+            for (const sid of subjectIds) {
+              const found = fromIndex(index, target, sid);
+              for (const f of bySubject.get(sid)!) {
+                const y = throughRow(found, f.r);
+                addMember(m, f.id, y);
+                pushTrace(t, f.id, {
+                  label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
+                  member: y,
+                });
+              }
             }
+            continue;
           }
-          continue;
         }
       }
       const origin = new Map<string, string[]>();

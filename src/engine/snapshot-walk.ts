@@ -14,9 +14,9 @@
  * check that has the same subject.
  *
  * A witnessing walk (`witness`, only when a request asks) also keeps each answer's proof (see
- * witness.ts, and operators.ts for what each operator contributes) and walks subject sets down
- * rather than answer them from the subject's memberships, which keep no path. A plain walk only
- * tests the flag: it allocates nothing for proofs.
+ * witness.ts, and operators.ts for what each operator contributes) and walks down the subject
+ * sets the subject's memberships say it is in, as they keep no path. A plain walk only tests the
+ * flag: it allocates nothing for proofs.
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
@@ -275,7 +275,7 @@ export class SnapshotWalk {
 
   /** Whether the subject is in subject set `target` of object `id`. */
   private inSet(target: PlanMember, id: string, depth: number): Member | undefined {
-    if (target.indexed && !this.witnessing) {
+    if (target.indexed) {
       // Walked upwards from the subject once: cheaper than down every group of a nested tree.
       let index = this.index;
       if (index === undefined) {
@@ -284,7 +284,13 @@ export class SnapshotWalk {
       }
       if (index !== null && indexFits(index, depth, this.maxDepth)) {
         if (this.deepest < depth + index.levels) this.deepest = depth + index.levels;
-        return fromIndex(index, target, id);
+        const found = fromIndex(index, target, id);
+        if (!this.witnessing) return found;
+        // Only relations all the way down: a no needs no proof; a yes is walked down for its path.
+        if (found === undefined) {
+          this.proof = undefined;
+          return undefined;
+        }
       }
     }
     return this.has(target, id, depth + 1);

@@ -38,6 +38,15 @@ const scenarios = fc.oneof(
     contexts: [{}, { x: 6 }, { x: 9, flag: false }],
     wildcardExclusions: true,
   }),
+  // Subject sets only into `rel0`: membership relations, which the subject's index answers (a
+  // witnessing walk then walks down only the sets the index says the subject is in).
+  scenarioArb({
+    ids: IDS,
+    extraLeaf: "par->rel0",
+    rel0Modes: ["plain", "plain", "plain", "caveat", "expires-later"],
+    maxRelationships: 20,
+    contexts: [{}, { x: 6 }],
+  }).filter(({ shape }) => shape.sets.every(([, relation]) => relation === "rel0")),
 );
 
 describe("a witness alone proves its answer", () => {
