@@ -28,10 +28,12 @@ export type Proofs = Map<string, Proof>;
 
 /** The proof's relationships, each once, in the order met (the resource's side first). */
 export function proofRelationships(p: Proof): Relationship[] {
+  if (p === undefined) return [];
+  // The common case: one relationship (a direct grant), nothing to gather.
+  if (!(p instanceof ProofJoin)) return [p];
   const out: Relationship[] = [];
-  if (p === undefined) return out;
-  const seen = new Set<Relationship>();
-  const keys = new Set<string>();
+  // Few relationships as a rule: compared pairwise; a set of keys beyond a handful.
+  let keys: Set<string> | undefined;
   const todo: Proof[] = [p];
   while (todo.length > 0) {
     const next = todo.pop();
@@ -40,13 +42,28 @@ export function proofRelationships(p: Proof): Relationship[] {
       todo.push(next.right, next.left);
       continue;
     }
-    if (seen.has(next)) continue;
-    seen.add(next);
     // One stored relationship may be met as two objects (read twice): keep it once.
-    const key = `${next.resource.type}:${next.resource.id}#${next.relation}@${next.subject.type}:${next.subject.id}#${next.subject.relation ?? ""}`;
-    if (keys.has(key)) continue;
-    keys.add(key);
+    if (keys === undefined && out.length >= 16) keys = new Set(out.map(keyOf));
+    if (keys !== undefined) {
+      const key = keyOf(next);
+      if (keys.has(key)) continue;
+      keys.add(key);
+    } else if (out.some((r) => r === next || same(r, next))) continue;
     out.push(next);
   }
   return out;
 }
+
+function same(a: Relationship, b: Relationship): boolean {
+  return (
+    a.relation === b.relation &&
+    a.resource.id === b.resource.id &&
+    a.resource.type === b.resource.type &&
+    a.subject.id === b.subject.id &&
+    a.subject.type === b.subject.type &&
+    a.subject.relation === b.subject.relation
+  );
+}
+
+const keyOf = (r: Relationship): string =>
+  `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}#${r.subject.relation ?? ""}`;

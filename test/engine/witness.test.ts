@@ -10,6 +10,7 @@ import {
   parseSubjectRef,
 } from "../../src/core/index.js";
 import { createEngine, type Engine } from "../../src/engine/index.js";
+import { joinProofs, type Proof, proofRelationships } from "../../src/engine/witness.js";
 import { createMemoryStore } from "./memory-store.js";
 
 const SCHEMA = `
@@ -106,5 +107,20 @@ describe("witnesses by example", () => {
         expect((await engine.check(request)).witness, label).toBeUndefined();
       }
     }
+  });
+});
+
+describe("a proof's relationships", () => {
+  it("lists each relationship once, in the order met, however many and however often read", () => {
+    const rel = (i: number) => parseRelationship(`document:d${i}#viewer@user:u${i}`);
+    for (const n of [3, 40]) {
+      let proof: Proof;
+      // Each relationship twice, the second time as another object (read again).
+      for (let i = 0; i < n; i++) proof = joinProofs(joinProofs(proof, rel(i)), rel(i));
+      expect(proofRelationships(proof).map(formatRelationship)).toEqual(
+        Array.from({ length: n }, (_, i) => formatRelationship(rel(i))),
+      );
+    }
+    expect(proofRelationships(undefined)).toEqual([]);
   });
 });
