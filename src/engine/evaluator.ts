@@ -10,9 +10,9 @@
  * batch, the batch is recomputed id by id.
  *
  * Witnesses: a request that asks for them (`ctx.witness`) gets each answer's proof beside it (`w`,
- * see witness.ts; what each operator contributes is in operators.ts). Such a request shares
- * nothing (no cache, no single-flight, no membership index, like an explanation): a cached answer
- * carries no proof, so it is computed again; a plain request only tests the flag.
+ * see witness.ts; what each operator contributes is in operators.ts). Such a request shares no
+ * answer (no cache, no single-flight, like an explanation): a cached answer carries no proof, so it
+ * is computed again; a plain request only tests the flag.
  */
 import { LatchError, type Relationship } from "../core/index.js";
 import {
