@@ -168,12 +168,26 @@ class BulkRun {
         if (hit.m !== undefined) members.set(id, hit.m);
         continue;
       }
+      if (proofs !== undefined) {
+        const witnessedKey = deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey);
+        const known = deps.recallWitnessed(witnessedKey, now);
+        if (known !== undefined) {
+          if (known.m !== undefined) members.set(id, known.m);
+          proofs.set(id, known.proof);
+          continue;
+        }
+        const m = deps.answerBy(walk, group.member, id, undefined);
+        if (m === undefined) ids.push(id);
+        else {
+          if (m !== false) members.set(id, m);
+          proofs.set(id, walk.witness());
+          deps.rememberWitnessed(witnessedKey, walk, m === false ? undefined : m);
+        }
+        continue;
+      }
       const m = deps.answerBy(walk, group.member, id, key);
       if (m === undefined) ids.push(id);
-      else {
-        if (m !== false) members.set(id, m);
-        proofs?.set(id, walk.witness());
-      }
+      else if (m !== false) members.set(id, m);
     }
     return ids;
   }

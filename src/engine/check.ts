@@ -78,8 +78,9 @@ export async function check(
 }
 
 /**
- * The membership and its proof, from the in-memory walk (witnessing) or else the batched
- * evaluator: neither reads nor joins what others computed, as a remembered answer has no proof.
+ * The membership and its proof: remembered from an earlier witnessing check, else from the
+ * in-memory walk (witnessing) or the batched evaluator, neither of which reads or joins the
+ * answers of plain checks (they have no proof).
  */
 async function witnessedMembership(
   deps: CheckDeps,
@@ -91,11 +92,18 @@ async function witnessedMembership(
   request: CheckRequest,
   ctx: () => RequestContext,
 ): Promise<{ m: Member | undefined; proof: Proof }> {
+  const key = deps.topKey(plan, revision, member, id, subjectKey);
+  const hit = deps.recallWitnessed(key, Date.now());
+  if (hit !== undefined) return hit;
   const snapshot = deps.store.at(revision).snapshot?.();
   if (snapshot !== undefined) {
     const walk = deps.snapshotWalk(plan, revision, snapshot, request.subject, subjectKey, true);
     const walked = deps.answerBy(walk, member, id, undefined);
-    if (walked !== undefined) return { m: walked === false ? undefined : walked, proof: walk.witness() };
+    if (walked !== undefined) {
+      const m = walked === false ? undefined : walked;
+      deps.rememberWitnessed(key, walk, m);
+      return { m, proof: walk.witness() };
+    }
   }
   const out = await deps.run(ctx(), member, [id]);
   return { m: out.m.get(id), proof: out.w?.get(id) };

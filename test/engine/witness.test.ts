@@ -110,6 +110,26 @@ describe("witnesses by example", () => {
   });
 });
 
+describe("witnessed answers remembered", () => {
+  it("answer a repeated witnessing check, and a bulk item asking the same, with no walk", async () => {
+    const [, engine] = (await engines())[0]!;
+    const request = {
+      resource: parseObjectRef("document:q3"),
+      permission: "read",
+      subject: parseSubjectRef("user:alice"),
+      witness: true,
+    };
+    const first = await engine.check(request);
+    const walked = engine.stats().dispatches;
+    const again = await engine.check(request);
+    expect(engine.stats().dispatches).toBe(walked);
+    expect(again.witness).toEqual(first.witness);
+    const bulk = await engine.checkBulk({ items: [request], witness: true });
+    expect(engine.stats().dispatches).toBe(walked);
+    expect(bulk.results[0]).toMatchObject({ ok: true, state: "ALLOWED", witness: first.witness });
+  });
+});
+
 describe("a proof's relationships", () => {
   it("lists each relationship once, in the order met, however many and however often read", () => {
     const rel = (i: number) => parseRelationship(`document:d${i}#viewer@user:u${i}`);
