@@ -2,7 +2,8 @@
  * Profiling helper: `node --cpu-prof --import tsx bench/profile-check.ts [scale] [--no-mirror]`.
  * Loops uncached checks; reads come from the in-memory copy unless `--no-mirror`. `PROFILE_KIND`
  * picks one kind of check (`deniedRandom`, `groupNested`, ...), `PROFILE_BULK=100` sends them as
- * CheckBulk requests of that many items instead, `PROFILE_MS` sets how long it runs.
+ * CheckBulk requests of that many items instead, `PROFILE_MS` sets how long it runs,
+ * `PROFILE_WITNESS=1` asks for witnesses (as the audit trail does for the records it keeps).
  */
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
@@ -27,18 +28,19 @@ const inputs =
     ? [...fx.deniedRandom, ...fx.folderInherited, ...fx.groupNested]
     : (fx[only] as typeof fx.direct);
 const bulk = Number(process.env.PROFILE_BULK ?? 0);
+const witness = process.env.PROFILE_WITNESS === "1" ? { witness: true } : {};
 const t0 = performance.now();
 let n = 0;
 while (performance.now() - t0 < Number(process.env.PROFILE_MS ?? 8_000)) {
   if (bulk > 0) {
     for (let i = 0; i + bulk <= inputs.length; i += bulk) {
-      await engine.checkBulk({ items: inputs.slice(i, i + bulk) });
+      await engine.checkBulk({ items: inputs.slice(i, i + bulk), ...witness });
       n += bulk;
     }
     continue;
   }
   for (const input of inputs) {
-    await engine.check(input);
+    await engine.check({ ...input, ...witness });
     n++;
   }
 }

@@ -130,6 +130,16 @@ async function main() {
     checkWith(cached),
     "100 distinct checks, cache warm",
   );
+  // Witnesses (issue 14): the same checks asking for the proof, as the audit trail does for the
+  // records it keeps. A witnessing check shares nothing, so the cached case is computed again.
+  const witnessed = (engine: Engine) => (input: CheckInput) => engine.check({ ...input, witness: true });
+  await measure("check/mix+witness", mix, witnessed(uncached), "check/mix asking for witnesses");
+  await measure(
+    "check/cached+witness",
+    fixtures.groupNested.slice(0, 100),
+    witnessed(cached),
+    "check/cached asking for witnesses (not read from the cache)",
+  );
 
   const bulk = (size: number) => {
     const items = [...fixtures.direct, ...fixtures.groupNested, ...fixtures.deniedRandom];
@@ -139,6 +149,12 @@ async function main() {
     return batches;
   };
   await measure("checkbulk/100", bulk(100), (items) => uncached.checkBulk({ items }), "100 items, uncached");
+  await measure(
+    "checkbulk/100+witness",
+    bulk(100),
+    (items) => uncached.checkBulk({ items, witness: true }),
+    "checkbulk/100 asking for witnesses",
+  );
   await measure(
     "checkbulk/1000",
     bulk(1000),

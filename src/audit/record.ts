@@ -2,9 +2,18 @@
  * What is recorded of a decision: a plain DecisionRecord made from the request, its answer and
  * the call's metadata. Caveat context values are redacted unless their parameter is loggable:
  * a context may hold what a caller would not want in a log (an IP address, an amount, a purpose).
+ * An answer's witness is recorded as relationships with their caveat's name (and expiration), never
+ * the caveat's stored context.
  */
-import { type CheckState, formatObjectRef, formatSubjectRef, type SubjectRef } from "../core/index.js";
-import type { CheckRequest, CheckResult, ExplainNode } from "../engine/index.js";
+import {
+  type CheckState,
+  formatObjectRef,
+  formatSubjectRef,
+  formatTimestamp,
+  type Relationship,
+  type SubjectRef,
+} from "../core/index.js";
+import type { CheckRequest, CheckResult, ExplainNode, Witness } from "../engine/index.js";
 import type { DecisionCaveat, DecisionRecord } from "../store/index.js";
 
 /** What a redacted value is written as. */
@@ -58,6 +67,14 @@ function jsonSafe(value: unknown): unknown {
   return value;
 }
 
+/** One witness relationship as recorded: `room:401#booker@user:alice`, `...[caveat_name]`. */
+export function witnessText(r: Relationship): string {
+  let out = `${formatObjectRef(r.resource)}#${r.relation}@${formatSubjectRef(r.subject)}`;
+  if (r.caveat !== undefined) out += `[${r.caveat.name}]`;
+  if (r.expiration !== undefined) out += `[expiration:${formatTimestamp(r.expiration)}]`;
+  return out;
+}
+
 /** The caveats an explanation shows as evaluated (name and result), in the order met, once each. */
 export function caveatsOf(explain: ExplainNode | undefined): readonly DecisionCaveat[] | undefined {
   if (explain === undefined) return undefined;
@@ -89,6 +106,7 @@ export interface DecisionFacts {
   readonly latencyUs?: number | undefined;
   /** Why a gate answered DENIED (the answer's `reason`, read structurally). */
   readonly reason?: string | undefined;
+  readonly witness?: Witness | undefined;
 }
 
 export function makeRecord(
@@ -118,6 +136,8 @@ export function makeRecord(
   if (context !== undefined) record.context = context;
   if (facts.latencyUs !== undefined) record.latencyUs = facts.latencyUs;
   if (facts.reason !== undefined) record.reason = facts.reason;
+  if (facts.witness !== undefined && facts.witness.length > 0)
+    record.witness = facts.witness.map(witnessText);
   return record;
 }
 
@@ -143,5 +163,6 @@ export function checkFacts(
     explain: result.explain,
     latencyUs,
     reason: (result as { reason?: string }).reason,
+    witness: result.witness,
   };
 }

@@ -8,6 +8,12 @@
  * decorator. A request without a chain, under `agents`, whose answer is not DENIED, costs one
  * branch after the answer: no clock, no record, no allocation of ours.
  *
+ * Witnesses: a decision whose record will be kept whatever its answer (`all`, or one acting for
+ * someone) is asked with `witness: true`, so an ALLOWED or CONDITIONAL record carries the
+ * relationships that proved it; the caller gets its answer as it asked (without a witness unless
+ * it asked for one). Other decisions are recorded only when DENIED, which has no witness: they are
+ * asked as they came, and pay nothing for witnesses. LookupResources records carry none.
+ *
  * How (`mode`):
  * - `async` (the default): records go to a bounded in-memory queue and are appended in batches
  *   soon after; the answer does not wait. When the queue is full, new records are dropped and
@@ -182,17 +188,29 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
             );
         }
         const started = performance.now();
+        if (request.witness === true) {
+          return next
+            .check(request, requestOptions)
+            .then((result) => recordCheck(request, requestOptions, result, started));
+        }
         return next
-          .check(request, requestOptions)
-          .then((result) => recordCheck(request, requestOptions, result, started));
+          .check({ ...request, witness: true }, requestOptions)
+          .then((result) => recordCheck(request, requestOptions, result, started))
+          .then(withoutWitness);
       },
 
       async checkBulk(request, requestOptions) {
         const started = performance.now();
-        const result = await next.checkBulk(request, requestOptions);
+        // Witnesses only where a kept record may be ALLOWED: every item under `all`, else chains.
+        const witness =
+          request.witness !== true &&
+          (all ||
+            chainOf(request) !== undefined ||
+            request.items.some((item) => chainOf(item) !== undefined));
+        const result = await next.checkBulk(witness ? { ...request, witness } : request, requestOptions);
         const records = bulkRecords(request, result, requestOptions, all, started);
         if (records.length > 0) await record(records);
-        return result;
+        return witness ? { ...result, results: result.results.map(withoutWitness) } : result;
       },
 
       lookupResources(request, requestOptions) {
@@ -277,6 +295,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         revision: result.revision,
         latencyUs: latency,
         reason: (answer as { reason?: string }).reason,
+        witness: answer.witness,
       };
       out.push(makeRecord(facts, info, loggable, at));
     });
@@ -288,4 +307,11 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     stats: () => ({ queued: sink.queued, dropped: sink.dropped, written: sink.written, failed: sink.failed }),
     flush: () => sink.flush(),
   };
+}
+
+/** An answer as a caller that asked for no witness gets it. */
+function withoutWitness<T extends object>(result: T): T {
+  if (!("witness" in result)) return result;
+  const { witness: _, ...rest } = result;
+  return rest as T;
 }

@@ -121,7 +121,9 @@ describe("the in-process CLI records by default", () => {
     const lines = query.stdout.trim().split("\n");
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/Z user:alice: view on document:b DENIED \[caller cli\]$/);
-    expect(lines[1]).toMatch(/Z agent:bot acting for user:alice: view on document:a ALLOWED \[caller cli\]$/);
+    const delegated =
+      /Z agent:bot acting for user:alice: view on document:a ALLOWED via document:a#viewer@agent:bot, document:a#viewer@user:alice, user:alice#delegate_to@agent:bot \[caller cli\]$/;
+    expect(lines[1]).toMatch(delegated);
     expect(lines[2]).toMatch(/Z agent:bot acting for user:alice: view on document:a ALLOWED \[caller cli\]$/);
     expect((await recorded(path)).map((r) => r.operation)).toEqual(["check", "check", "lookup-resources"]);
   });

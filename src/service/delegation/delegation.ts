@@ -2,7 +2,9 @@
  * Delegation as a decorator on the decision seam: a request with an on-behalf-of chain is split
  * into plain checks (`parts.ts`), asked of the next decider in as few CheckBulk calls as the bulk
  * limit allows, all at one revision, and folded back into one answer. A request with no chain goes
- * straight to the next decider, untouched.
+ * straight to the next decider, untouched. Asked for a witness, an answer that is not DENIED
+ * carries its parts' witnesses: the permission's (subject's, then each principal's), then each
+ * link's (the delegation relationships).
  */
 import { formatSubjectRef, isLatchError, LatchError } from "../../core/index.js";
 import type {
@@ -16,11 +18,12 @@ import type {
   Delegated,
   ExplainNode,
   RequestOptions,
+  Witness,
 } from "../../engine/index.js";
 import type { Decider, Decorator } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
 import { lookupDelegated } from "./lookup.js";
-import { and, type Part, type PermissionOf, partError, partsOf, type Verdict } from "./parts.js";
+import { and, type Part, type PermissionOf, partError, partsOf, type Verdict, witnessOf } from "./parts.js";
 
 export interface DelegationOptions {
   /**
@@ -45,6 +48,7 @@ export function isDelegated(request: Delegated): boolean {
 interface Scope {
   readonly consistency?: Consistency;
   readonly contextualRelationships?: CheckRequest["contextualRelationships"];
+  readonly witness?: boolean;
 }
 
 /** CheckBulk over any number of items, in chunks the next decider accepts, all at one revision. */
@@ -56,10 +60,12 @@ async function bulk(
   options: RequestOptions | undefined,
 ): Promise<CheckBulkResult> {
   const { consistency } = scope;
-  const contextual =
-    scope.contextualRelationships === undefined
+  const contextual = {
+    ...(scope.contextualRelationships === undefined
       ? {}
-      : { contextualRelationships: scope.contextualRelationships };
+      : { contextualRelationships: scope.contextualRelationships }),
+    ...(scope.witness === true ? { witness: true } : {}),
+  };
   const first = await next.checkBulk(
     {
       items: items.length <= maxItems ? items : items.slice(0, maxItems),
@@ -93,8 +99,8 @@ async function fold(
   scope: Scope,
   prefix: string,
   options: RequestOptions | undefined,
-): Promise<Verdict> {
-  const verdicts: Verdict[] = [];
+): Promise<Verdict & { readonly witness?: Witness }> {
+  const verdicts: CheckBulkItemResult[] = [];
   for (let i = 0; i < planned.parts.length; i++) {
     const result = results[planned.start + i]!;
     if (!result.ok) {
@@ -113,7 +119,9 @@ async function fold(
     }
     verdicts.push(result);
   }
-  return and(verdicts);
+  const verdict = and(verdicts as Verdict[]);
+  if (scope.witness !== true || verdict.state === "DENIED") return verdict;
+  return { ...verdict, witness: witnessOf(planned.parts, verdicts) };
 }
 
 async function explainParts(
@@ -190,6 +198,7 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
       missing: verdict.missing,
       revision: answer.revision,
       token: answer.token,
+      ...(verdict.witness === undefined ? {} : { witness: verdict.witness }),
     };
     if (request.explain !== true) return result;
     return {
@@ -234,7 +243,12 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         if (planned.chain === undefined) return answer.results[planned.start]!;
         try {
           const v = await fold(next, planned, answer.results, answer.token, request, `items[${i}].`, opts);
-          return { ok: true, state: v.state, missing: v.missing };
+          return {
+            ok: true,
+            state: v.state,
+            missing: v.missing,
+            ...(v.witness === undefined ? {} : { witness: v.witness }),
+          };
         } catch (e) {
           if (!isLatchError(e)) throw e;
           return { ok: false, error: { code: e.code, message: e.message } };
