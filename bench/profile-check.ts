@@ -3,10 +3,13 @@
  * Loops uncached checks; reads come from the in-memory copy unless `--no-mirror`. `PROFILE_KIND`
  * picks one kind of check (`deniedRandom`, `groupNested`, ...), `PROFILE_BULK=100` sends them as
  * CheckBulk requests of that many items instead, `PROFILE_MS` sets how long it runs.
+ * `PROFILE_AUDIT=all|agents` puts the decision recorder on the seam (`PROFILE_AUDIT_MODE=sync`).
  */
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
+import { createAuditRecorder } from "../src/audit/index.js";
 import { createEngine } from "../src/engine/index.js";
+import { decorate } from "../src/service/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
 import { loadedMirror, pickFixtures } from "./fixtures.js";
@@ -20,13 +23,27 @@ await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
 const mirror = args.includes("--no-mirror") ? undefined : await loadedMirror(sqlite);
 const store = mirror ?? sqlite;
 const fx = pickFixtures(corpus, 1_000);
-const engine = createEngine({ store, cache: false });
+const audit = process.env.PROFILE_AUDIT as "all" | "agents" | undefined;
+const recorder =
+  audit === undefined
+    ? undefined
+    : createAuditRecorder({
+        log: sqlite.decisions,
+        policy: audit,
+        mode: process.env.PROFILE_AUDIT_MODE === "sync" ? "sync" : "async",
+      });
+const engine = decorate(
+  createEngine({ store, cache: false }),
+  ...(recorder === undefined ? [] : [recorder.decorator]),
+);
 const only = process.env.PROFILE_KIND as keyof typeof fx | undefined;
 const inputs =
   only === undefined
     ? [...fx.deniedRandom, ...fx.folderInherited, ...fx.groupNested]
     : (fx[only] as typeof fx.direct);
 const bulk = Number(process.env.PROFILE_BULK ?? 0);
+// The loop's window on the profiler's clock (µs, monotonic), to leave loading out of a profile.
+const windowStart = process.hrtime.bigint() / 1000n;
 const t0 = performance.now();
 let n = 0;
 while (performance.now() - t0 < Number(process.env.PROFILE_MS ?? 8_000)) {
@@ -42,7 +59,10 @@ while (performance.now() - t0 < Number(process.env.PROFILE_MS ?? 8_000)) {
     n++;
   }
 }
+const windowEnd = process.hrtime.bigint() / 1000n;
 console.log(
-  `${n} checks${bulk > 0 ? ` in bulks of ${bulk}` : ""}, mean ${((performance.now() - t0) / n) * 1000} µs`,
+  `window ${windowStart}-${windowEnd}: ${n} checks${bulk > 0 ? ` in bulks of ${bulk}` : ""}, mean ${((performance.now() - t0) / n) * 1000} µs`,
 );
+await recorder?.flush();
+if (recorder !== undefined) console.log("audit", recorder.stats());
 await store.close();

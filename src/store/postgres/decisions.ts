@@ -14,6 +14,7 @@ import {
   type DecisionQuery,
   type DecisionRecord,
   extendChain,
+  type RemoteDecisionLog,
   groupCommit,
   pruneCut,
   rowToDecision,
@@ -150,6 +151,7 @@ export function createPostgresDecisionLog(
   storeId: string,
   secret: Uint8Array,
   checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
+  remote?: RemoteDecisionLog,
 ): DecisionLog {
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const { q } = ctx;
@@ -184,6 +186,7 @@ export function createPostgresDecisionLog(
   const append = groupCommit(commit);
 
   return {
+    ...(remote === undefined ? {} : { remote }),
     append,
 
     async read(query: DecisionQuery = {}) {

@@ -13,6 +13,7 @@ import {
   type DecisionQuery,
   type DecisionRecord,
   extendChain,
+  type RemoteDecisionLog,
   pruneCut,
   rowToDecision,
   type SignedHead,
@@ -40,6 +41,7 @@ export function createSqliteDecisionLog(
   storeId: string,
   secret: Uint8Array,
   checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
+  remote?: RemoteDecisionLog,
 ): DecisionLog {
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const s = {
@@ -80,6 +82,8 @@ export function createSqliteDecisionLog(
   });
 
   return {
+    ...(remote === undefined ? {} : { remote }),
+
     async append(records) {
       if (records.length === 0) return [];
       return append.immediate(records);
