@@ -322,6 +322,19 @@ export function rowToDecision(row: StoredRow): StoredDecision {
 }
 
 /**
+ * What an append returns: the rows it stored, each with the record it was given (equal to its
+ * parsed body, so no parse is spent on it).
+ */
+export function appended(chain: ChainAppend, records: readonly DecisionRecord[]): StoredDecision[] {
+  return chain.rows.map((row, i) => ({
+    seq: row.seq,
+    record: records[i]!,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  }));
+}
+
+/**
  * Walks a stored chain. `rows` yields every kept record in seq order; `checkpoints` are all kept
  * ones (any order); `head` is the signed head, absent when nothing was ever appended.
  */

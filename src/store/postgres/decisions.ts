@@ -6,6 +6,7 @@
  */
 import type pg from "pg";
 import {
+  appended,
   type ChainSigner,
   createChainSigner,
   DEFAULT_CHECKPOINT_EVERY,
@@ -174,7 +175,7 @@ export function createPostgresDecisionLog(
           await writeChain(client, q, chain, ctx.now());
           committing = true;
           await client.query("COMMIT");
-          return chain.rows.map(rowToDecision);
+          return appended(chain, records);
         } catch (error) {
           await client.query("ROLLBACK").catch(() => undefined);
           // COMMIT sent and the connection lost: the records may be stored; never append twice.
