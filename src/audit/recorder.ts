@@ -24,6 +24,7 @@
  *   or, with `failure: allow-and-alert`, answered anyway, told to `onError` and counted.
  */
 
+import type { Worker } from "node:worker_threads";
 import type { SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
 import type {
@@ -34,7 +35,6 @@ import type {
   LookupResourcesRequest,
   RequestOptions,
 } from "../engine/index.js";
-import type { Worker } from "node:worker_threads";
 import type { Decider, Decorator } from "../service/index.js";
 import type { DecisionLog } from "../store/index.js";
 import { type AuditCallInfo, chainOf, checkFacts, type DecisionFacts, type WithChain } from "./record.js";
@@ -159,8 +159,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   };
   const remote = options.writerThread === false ? undefined : options.log.remote;
   const sink = new DecisionSink({
-    writer:
-      remote === undefined ? inThreadWriter(options.log) : threadWriter(remote, options.onWriterThread),
+    writer: remote === undefined ? inThreadWriter(options.log) : threadWriter(remote, options.onWriterThread),
     loggable,
     mode,
     failure,
@@ -172,17 +171,12 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   });
   /** Records several decisions; `sync`: resolves once all are committed. */
   const recordAll = (facts: readonly DecisionFacts[], info: AuditCallInfo | undefined, at: number) => {
-    let last: Promise<void> | undefined;
-    let others: Promise<void>[] | undefined;
+    const waits: Promise<void>[] = [];
     for (const f of facts) {
       const done = sink.record(f, info, at);
-      if (done === undefined || done === last) continue;
-      if (last !== undefined) (others ??= []).push(last);
-      last = done;
+      if (done !== undefined && done !== waits[waits.length - 1]) waits.push(done);
     }
-    if (others === undefined) return last;
-    others.push(last!);
-    return Promise.all(others).then(() => undefined);
+    return waits.length <= 1 ? waits[0] : Promise.all(waits).then(() => undefined);
   };
 
   const decorator: Decorator = (next: Decider): Decider => {

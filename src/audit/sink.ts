@@ -14,13 +14,7 @@
  */
 import { LatchError } from "../core/index.js";
 import type { DecisionLog } from "../store/index.js";
-import {
-  type AuditCallInfo,
-  type Captured,
-  captureFacts,
-  type DecisionFacts,
-  recordsOf,
-} from "./record.js";
+import { type AuditCallInfo, type Captured, captureFacts, type DecisionFacts, recordsOf } from "./record.js";
 
 /** Appends captured batches, one at a time; resolves with how long the append took, in seconds. */
 export interface BatchWriter {

@@ -77,7 +77,8 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
   };
   return {
     append(batch) {
-      const to = (thread ??= start());
+      thread ??= start();
+      const to = thread;
       return new Promise<number>((resolve, reject) => {
         waiting = { on: to, resolve, reject };
         to.ref();
