@@ -60,19 +60,21 @@ export interface PostgresStore extends Store {
 interface RemoteOptions {
   readonly url: string;
   readonly schema: string;
+  readonly pool: PoolOptions | undefined;
   readonly checkpointEvery: number | undefined;
 }
 
 // The decision log on a pool of its own (the audit trail's writer thread): appends still take
 // the head row's lock, so this thread, the others and every other replica share one chain.
 registerDecisionLogOpener("postgres", async (options) => {
-  const { url, schema, checkpointEvery } = options as RemoteOptions;
+  const { url, schema, pool, checkpointEvery } = options as RemoteOptions;
   const store = await createPostgresStore({
     url,
     schema,
     migrate: false,
     notify: false,
-    pool: { max: 2, applicationName: "latch-audit" },
+    // The replica's timeouts; two connections (one append at a time), named apart.
+    pool: { ...pool, max: 2, applicationName: `${pool?.applicationName ?? "latch"}-audit` },
     ...(checkpointEvery === undefined ? {} : { decisionCheckpointEvery: checkpointEvery }),
   });
   return { log: store.decisions, close: () => store.close() };
@@ -171,6 +173,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const remote: RemoteOptions = {
     url: options.url,
     schema: schemaName,
+    pool: options.pool,
     checkpointEvery: options.decisionCheckpointEvery,
   };
   const decisions = createPostgresDecisionLog(
