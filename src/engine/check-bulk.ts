@@ -54,7 +54,9 @@ export async function checkBulk(
   const bulk = new BulkRun(deps, request, plan, revision, contextual, signal);
   for (const group of bulk.group()) {
     abortCheck(signal);
-    await bulk.answer(group);
+    // Most groups are answered at once from memory: no promise to wait for then.
+    const answering = bulk.answer(group);
+    if (answering !== undefined) await answering;
   }
   return { results: bulk.results, revision, token: deps.tokens.of(revision) };
 }
@@ -117,46 +119,66 @@ class BulkRun {
     this.walks.clear();
   }
 
-  async answer(group: Group): Promise<void> {
+  /** Undefined when answered synchronously (cache and in-memory walk, no pause for others). */
+  answer(group: Group): Promise<void> | undefined {
     const members = new Map<string, Member>();
     // Each id's proof, when the request asks for witnesses.
     const proofs = this.witness ? new Map<string, Proof>() : undefined;
-    const ids = await this.fromMemory(group, members, proofs);
-    if (ids.length > 0) await this.fromStore(group, ids, members, proofs);
-    await this.verdicts(group, members, proofs);
+    const ids = this.fromMemory(group, members, proofs, [], 0);
+    if (ids instanceof Promise) return ids.then((left) => this.afterMemory(group, left, members, proofs));
+    return this.afterMemory(group, ids, members, proofs);
+  }
+
+  private afterMemory(
+    group: Group,
+    ids: readonly string[],
+    members: Map<string, Member>,
+    proofs: Map<string, Proof> | undefined,
+  ) {
+    if (ids.length > 0)
+      return this.fromStore(group, ids, members, proofs).then(() => this.verdicts(group, members, proofs, 0));
+    return this.verdicts(group, members, proofs, 0);
   }
 
   /**
-   * Answers what the cache and the in-memory walk can into `members`; returns the ids left for
-   * the batched evaluator.
+   * Answers what the cache and the in-memory walk can into `members`, from the group's `start`th
+   * item; returns the ids left for the batched evaluator, or a promise of them when it paused to
+   * let other requests run.
    */
-  private async fromMemory(
+  private fromMemory(
     group: Group,
     members: Map<string, Member>,
     proofs: Map<string, Proof> | undefined,
-  ): Promise<string[]> {
+    ids: string[],
+    start: number,
+  ): string[] | Promise<string[]> {
     const items = this.request.items;
-    if (this.snapshot === undefined) return group.items.map((i) => items[i]!.resource.id);
+    if (this.snapshot === undefined) {
+      for (let k = start; k < group.items.length; k++) ids.push(items[group.items[k]!]!.resource.id);
+      return ids;
+    }
     const deps = this.deps;
     const subject = items[group.items[0]!]!.subject;
-    const ids: string[] = [];
     let walk = this.walks.get(group.subjectKey);
     const now = Date.now();
-    for (const i of group.items) {
-      if (this.pacer.due() && this.snapshot !== undefined) {
-        // Let other requests run.
-        await this.pacer.pause();
-        this.refreshSnapshot();
-        walk = undefined;
+    for (let k = start; k < group.items.length; k++) {
+      if (this.pacer.due()) {
+        // Let other requests run, then go on with a fresh snapshot.
+        return this.pacer.pause().then(() => {
+          this.refreshSnapshot();
+          return this.fromMemory(group, members, proofs, ids, k);
+        });
       }
-      const id = items[i]!.resource.id;
-      const snapshot = this.snapshot;
-      if (snapshot === undefined) {
-        ids.push(id);
-        continue;
-      }
+      const id = items[group.items[k]!]!.resource.id;
       if (walk === undefined) {
-        walk = deps.snapshotWalk(this.plan, this.revision, snapshot, subject, group.subjectKey, this.witness);
+        walk = deps.snapshotWalk(
+          this.plan,
+          this.revision,
+          this.snapshot,
+          subject,
+          group.subjectKey,
+          this.witness,
+        );
         this.walks.set(group.subjectKey, walk);
       }
       const key =
@@ -238,15 +260,20 @@ class BulkRun {
     }
   }
 
-  /** Each item's answer from its membership and its own context. */
-  private async verdicts(
+  /**
+   * Each item's answer from its membership and its own context, from the group's `start`th item;
+   * a promise only when it paused to let other requests run.
+   */
+  private verdicts(
     group: Group,
     members: ReadonlyMap<string, Member>,
     proofs: ReadonlyMap<string, Proof> | undefined,
-  ): Promise<void> {
+    start: number,
+  ): Promise<void> | undefined {
     const items = this.request.items;
     const maxCaveatCost = this.deps.limits.maxCaveatCost;
-    for (const i of group.items) {
+    for (let k = start; k < group.items.length; k++) {
+      const i = group.items[k]!;
       if (this.results[i] !== undefined) continue;
       const item = items[i]!;
       const m = members.get(item.resource.id);
@@ -272,9 +299,12 @@ class BulkRun {
       }
       // A caveat evaluation may take up to its whole cost budget: look at the clock after each.
       if (this.pacer.due(m === true || m === undefined ? 1 : COSTLY_ITEM)) {
-        await this.pacer.pause();
-        this.refreshSnapshot();
+        return this.pacer.pause().then(() => {
+          this.refreshSnapshot();
+          return this.verdicts(group, members, proofs, k + 1);
+        });
       }
     }
+    return undefined;
   }
 }

@@ -505,7 +505,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
     await serveUntilSignalled(running, store, log, graceMs);
   } finally {
     // Queued (async) decision records are written before the datastore closes.
-    await recorder?.flush();
+    await recorder?.close();
     await latch.close();
     if (recorder !== undefined) log.info(recorder.stats(), "audit trail");
     log.info("stopped");

@@ -51,8 +51,12 @@ interface Scope {
   readonly witness?: boolean;
 }
 
-/** CheckBulk over any number of items, in chunks the next decider accepts, all at one revision. */
-async function bulk(
+/**
+ * CheckBulk over any number of items, in chunks the next decider accepts, all at one revision.
+ * One chunk (every chain of up to 8 principals in a Check) is the next decider's own promise: no
+ * layer of ours around it.
+ */
+function bulk(
   next: Decider,
   items: readonly CheckBulkItem[],
   scope: Scope,
@@ -60,21 +64,35 @@ async function bulk(
   options: RequestOptions | undefined,
 ): Promise<CheckBulkResult> {
   const { consistency } = scope;
-  const contextual = {
+  const request: CheckBulkRequest = {
+    items: items.length <= maxItems ? items : items.slice(0, maxItems),
+    ...(consistency === undefined ? {} : { consistency }),
+    ...shared(scope),
+  };
+  const first = next.checkBulk(request, options);
+  return items.length <= maxItems ? first : first.then((r) => rest(next, items, r, scope, maxItems, options));
+}
+
+/** What every chunk of one question's parts shares besides its consistency. */
+function shared(scope: Scope) {
+  return {
     ...(scope.contextualRelationships === undefined
       ? {}
       : { contextualRelationships: scope.contextualRelationships }),
     ...(scope.witness === true ? { witness: true } : {}),
   };
-  const first = await next.checkBulk(
-    {
-      items: items.length <= maxItems ? items : items.slice(0, maxItems),
-      ...(consistency === undefined ? {} : { consistency }),
-      ...contextual,
-    },
-    options,
-  );
-  if (items.length <= maxItems) return first;
+}
+
+/** The chunks after the first, pinned at its revision. */
+async function rest(
+  next: Decider,
+  items: readonly CheckBulkItem[],
+  first: CheckBulkResult,
+  scope: Scope,
+  maxItems: number,
+  options: RequestOptions | undefined,
+): Promise<CheckBulkResult> {
+  const contextual = shared(scope);
   const results = [...first.results];
   const pinned: Consistency = { kind: "at-exact-snapshot", token: first.token };
   for (let start = maxItems; start < items.length; start += maxItems) {
@@ -89,6 +107,33 @@ async function bulk(
 type Planned =
   | { readonly parts: readonly Part[]; readonly start: number; readonly chain: Chain | undefined }
   | { readonly error: { readonly code: string; readonly message: string } };
+
+function resultOf(verdict: Verdict & { readonly witness?: Witness }, answer: CheckBulkResult): CheckResult {
+  const result = {
+    state: verdict.state,
+    missing: verdict.missing,
+    revision: answer.revision,
+    token: answer.token,
+  };
+  return verdict.witness === undefined ? result : { ...result, witness: verdict.witness };
+}
+
+/** Folds one question's answers when every part was answered (the common case: no promise). */
+function foldAnswered(
+  planned: { readonly parts: readonly Part[]; readonly start: number },
+  results: readonly CheckBulkItemResult[],
+  scope: Scope,
+): (Verdict & { readonly witness?: Witness }) | undefined {
+  const verdicts: CheckBulkItemResult[] = [];
+  for (let i = 0; i < planned.parts.length; i++) {
+    const result = results[planned.start + i]!;
+    if (!result.ok) return undefined;
+    verdicts.push(result);
+  }
+  const verdict = and(verdicts as Verdict[]);
+  if (scope.witness !== true || verdict.state === "DENIED") return verdict;
+  return { ...verdict, witness: witnessOf(planned.parts, verdicts) };
+}
 
 /** Folds one question's answers; a failed part becomes the error it stands for. */
 async function fold(
@@ -177,34 +222,28 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         : next.lookupResources(request, opts),
   });
 
-  async function checkDelegated(
-    next: Decider,
-    request: CheckRequest,
-    opts?: RequestOptions,
-  ): Promise<CheckResult> {
-    const chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
-    const parts = partsOf(request, chain, permissionOf);
-    const answer = await bulk(
-      next,
-      parts.map((p) => p.item),
-      request,
-      maxItems,
-      opts,
-    );
-    const planned = { parts, start: 0, chain };
-    const verdict = await fold(next, planned, answer.results, answer.token, request, "", opts);
-    const result: CheckResult = {
-      state: verdict.state,
-      missing: verdict.missing,
-      revision: answer.revision,
-      token: answer.token,
-      ...(verdict.witness === undefined ? {} : { witness: verdict.witness }),
-    };
-    if (request.explain !== true) return result;
-    return {
-      ...result,
-      explain: await explainParts(next, request, chain, parts, verdict, answer.token, opts),
-    };
+  function checkDelegated(next: Decider, request: CheckRequest, opts?: RequestOptions): Promise<CheckResult> {
+    let parts: Part[];
+    let chain: Chain;
+    try {
+      chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
+      parts = partsOf(request, chain, permissionOf);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const items = parts.map((p) => p.item);
+    return bulk(next, items, request, maxItems, opts).then((answer) => {
+      const planned = { parts, start: 0, chain };
+      const verdict = foldAnswered(planned, answer.results, request);
+      // The common case answers here; a failed part or an explanation needs more calls.
+      if (verdict !== undefined && request.explain !== true) return resultOf(verdict, answer);
+      return (async () => {
+        const v = verdict ?? (await fold(next, planned, answer.results, answer.token, request, "", opts));
+        if (request.explain !== true) return resultOf(v, answer);
+        const explain = await explainParts(next, request, chain, parts, v, answer.token, opts);
+        return { ...resultOf(v, answer), explain };
+      })();
+    });
   }
 
   async function checkBulkDelegated(

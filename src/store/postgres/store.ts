@@ -6,6 +6,7 @@ import {
   createRevisionCodec,
   lastReader,
   positiveInt,
+  registerDecisionLogOpener,
   type Store,
   StoreError,
 } from "../index.js";
@@ -55,6 +56,29 @@ export interface PostgresStore extends Store {
   /** The PG schema this store lives in. */
   readonly schemaName: string;
 }
+
+interface RemoteOptions {
+  readonly url: string;
+  readonly schema: string;
+  readonly pool: PoolOptions | undefined;
+  readonly checkpointEvery: number | undefined;
+}
+
+// The decision log on a pool of its own (the audit trail's writer thread): appends still take
+// the head row's lock, so this thread, the others and every other replica share one chain.
+registerDecisionLogOpener("postgres", async (options) => {
+  const { url, schema, pool, checkpointEvery } = options as RemoteOptions;
+  const store = await createPostgresStore({
+    url,
+    schema,
+    migrate: false,
+    notify: false,
+    // The replica's timeouts; two connections (one append at a time), named apart.
+    pool: { ...pool, max: 2, applicationName: `${pool?.applicationName ?? "latch"}-audit` },
+    ...(checkpointEvery === undefined ? {} : { decisionCheckpointEvery: checkpointEvery }),
+  });
+  return { log: store.decisions, close: () => store.close() };
+});
 
 /** Largest changes page, and the default (as in the SQLite store). */
 const CHANGES_PAGE = 1_000;
@@ -146,11 +170,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     );
   }
   const codec = createRevisionCodec(storeId, Buffer.from(secret, "hex"));
+  const remote: RemoteOptions = {
+    url: options.url,
+    schema: schemaName,
+    pool: options.pool,
+    checkpointEvery: options.decisionCheckpointEvery,
+  };
   const decisions = createPostgresDecisionLog(
     ctx,
     storeId,
     Buffer.from(secret, "hex"),
     options.decisionCheckpointEvery,
+    { backend: "postgres", module: import.meta.url, options: remote },
   );
   const current = () => readClient(ctx, (client) => currentRevision(ctx, client));
   const listener = createChangeListener({

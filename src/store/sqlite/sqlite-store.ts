@@ -7,7 +7,7 @@ import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
-import type { DecisionLog } from "../decision-log.js";
+import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import { lastReader } from "../readers.js";
@@ -60,6 +60,22 @@ export interface SqliteStoreOptions extends ConnectionOptions {
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+interface RemoteOptions {
+  readonly path: string;
+  readonly checkpointEvery: number | undefined;
+}
+
+// The decision log of a file, on a connection of its own (the audit trail's writer thread). The
+// write lock (BEGIN IMMEDIATE) serializes its appends with every other connection's writes.
+registerDecisionLogOpener("sqlite", async (options) => {
+  const { path, checkpointEvery } = options as RemoteOptions;
+  const { db, storeId, tokenSecret } = openConnection({ path });
+  return {
+    log: createSqliteDecisionLog(db, storeId, tokenSecret, checkpointEvery),
+    close: async () => void db.close(),
+  };
+});
+
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(openConnection(options), options);
 }
@@ -104,11 +120,13 @@ class SqliteStore implements Store {
     this.db = connection.db;
     this.storeId = connection.storeId;
     this.codec = createRevisionCodec(connection.storeId, connection.tokenSecret);
+    const remote: RemoteOptions = { path: options.path, checkpointEvery: options.decisionCheckpointEvery };
     this.decisions = createSqliteDecisionLog(
       this.db,
       connection.storeId,
       connection.tokenSecret,
       options.decisionCheckpointEvery,
+      this.db.memory ? undefined : { backend: "sqlite", module: import.meta.url, options: remote },
     );
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
