@@ -151,13 +151,14 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
       for (const [i, r] of result.results.entries()) {
         let debugTrace: Awaited<ReturnType<typeof traceOf>>;
         if (r.ok && req.withTracing) {
-          // Traced one by one at the bulk check's own revision: tracing is for debugging, not speed.
+          // Explained one by one at the bulk check's own revision, by the engine: the decision was
+          // made (and recorded) once, by the seam; its explanation must not be a second decision.
           const one: CheckRequest = {
             ...items[i]!,
             explain: true,
             consistency: { kind: "at-exact-snapshot", token: result.token },
           };
-          debugTrace = await traceOf(deps, one, await decider.check(one, ctx.requestOptions));
+          debugTrace = await traceOf(deps, one, await engine.check(one, { signal: ctx }));
         }
         pairs.push(
           create(CheckBulkPermissionsPairSchema, {
