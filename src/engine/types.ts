@@ -1,5 +1,13 @@
 /** The engine's public contract: what Check, CheckBulk, Expand and the lookups take and give. */
-import type { CheckState, ObjectRef, Relationship, Revision, SubjectRef } from "../core/index.js";
+import type {
+  CheckState,
+  ErrorDetails,
+  ErrorKind,
+  ObjectRef,
+  Relationship,
+  Revision,
+  SubjectRef,
+} from "../core/index.js";
 
 export type Consistency =
   | { readonly kind: "minimize-latency" }
@@ -108,7 +116,15 @@ export type CheckBulkItemResult =
       /** When the request asked for it and the answer is ALLOWED or CONDITIONAL. */
       readonly witness?: Witness;
     }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly ok: false; readonly error: CheckBulkItemError };
+
+/** Why one item of a bulk check failed: its LatchError's code and message (kind and details when known). */
+export interface CheckBulkItemError {
+  readonly code: string;
+  readonly message: string;
+  readonly kind?: ErrorKind;
+  readonly details?: ErrorDetails;
+}
 
 export interface CheckBulkRequest extends ActorTokenCarrier {
   readonly items: readonly CheckBulkItem[];
