@@ -4,6 +4,7 @@ import {
   checkFilter,
   checkUpdates,
   createRevisionCodec,
+  deleteOverLimit,
   lastReader,
   positiveInt,
   type Store,
@@ -190,7 +191,16 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       const { revision, result } = await writeTransaction(ctx, async (client, revision) => {
         await requireSchema(ctx, client);
         await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);
-        return deleteMatching(ctx, client, revision, filter, limit);
+        const deleted = await deleteMatching(
+          ctx,
+          client,
+          revision,
+          filter,
+          limit === undefined || deleteOptions.failOverLimit !== true ? limit : limit + 1,
+        );
+        // Over the limit: the throw rolls the transaction back, so nothing is deleted.
+        if (limit !== undefined && deleted > limit) throw deleteOverLimit(limit);
+        return deleted;
       });
       return { revision, deleted: result };
     },

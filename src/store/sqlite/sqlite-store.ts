@@ -14,6 +14,9 @@ import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
 import type {
   ChangesPage,
+  DeleteOptions,
+  DeleteResult,
+  ImportOptions,
   ImportResult,
   PageOptions,
   Precondition,
@@ -25,7 +28,13 @@ import type {
   StoreReader,
 } from "../types.js";
 import { validateRelationship } from "../validate.js";
-import { checkFilter, checkUpdates, MAX_UPDATES_PER_WRITE, positiveInt } from "../write-checks.js";
+import {
+  checkFilter,
+  checkUpdates,
+  collectForCreate,
+  MAX_UPDATES_PER_WRITE,
+  positiveInt,
+} from "../write-checks.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
@@ -90,6 +99,7 @@ class SqliteStore implements Store {
     filter: RelationshipFilter,
     limit: number | undefined,
     pre: readonly Precondition[],
+    failOverLimit: boolean,
   ) => { revision: Revision; deleted: number };
   private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
   private readonly importTx: (batch: readonly Relationship[]) => Revision;
@@ -122,9 +132,9 @@ class SqliteStore implements Store {
       return (...args: A): R => t.immediate(...args);
     };
     this.writeTx = tx((updates, pre) => applyUpdates(this, this.schemaForWrite(), updates, pre));
-    this.deleteTx = tx((filter, limit, pre) => {
+    this.deleteTx = tx((filter, limit, pre, failOverLimit) => {
       this.schemaForWrite();
-      return applyDeleteByFilter(this, filter, limit, pre);
+      return applyDeleteByFilter(this, filter, limit, pre, failOverLimit);
     });
     this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
     this.importTx = tx((batch) => this.applyImport(batch));
@@ -229,7 +239,7 @@ class SqliteStore implements Store {
     if (after !== undefined) {
       // Leave out the key columns the filter fixes: SQLite then seeks straight to the cursor
       // instead of scanning every earlier row of the type.
-      const skip = filter.resourceId !== undefined ? 2 : 1;
+      const skip = filter.resourceType === undefined ? 0 : filter.resourceId !== undefined ? 2 : 1;
       const columns = KEY_COLUMNS.split(", ").slice(skip);
       where.push(`(${columns.join(", ")}) > (${columns.map(() => "?").join(", ")})`);
       params.push(...after.slice(skip));
@@ -258,12 +268,14 @@ class SqliteStore implements Store {
     return this.committed(this.writeTx(updates, preconditions));
   }
 
-  async deleteRelationships(
-    filter: RelationshipFilter,
-    options: { readonly limit?: number; readonly preconditions?: readonly Precondition[] } = {},
-  ): Promise<{ readonly revision: Revision; readonly deleted: number }> {
+  async deleteRelationships(filter: RelationshipFilter, options: DeleteOptions = {}): Promise<DeleteResult> {
     checkFilter(filter);
-    const result = this.deleteTx(filter, positiveInt(options.limit, "limit"), options.preconditions ?? []);
+    const result = this.deleteTx(
+      filter,
+      positiveInt(options.limit, "limit"),
+      options.preconditions ?? [],
+      options.failOverLimit === true,
+    );
     this.committed(result.revision);
     return result;
   }
@@ -281,10 +293,16 @@ class SqliteStore implements Store {
    */
   async importRelationships(
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
-    options: { readonly batchSize?: number } = {},
+    options: ImportOptions = {},
   ): Promise<ImportResult> {
     const batchSize = positiveInt(options.batchSize, "batchSize") ?? this.importBatchSize;
     this.schemaForWrite();
+    if (options.createOnly === true) {
+      const all = await collectForCreate(relationships);
+      if (all.length === 0) return { revision: this.current(), count: 0 };
+      const creates = all.map((relationship) => ({ operation: "create" as const, relationship }));
+      return { revision: this.committed(this.writeTx(creates, [])), count: all.length };
+    }
     if (Symbol.iterator in relationships && isEmpty(this)) {
       const result = this.bulkTx(relationships, batchSize);
       if (result.count === 0) return { revision: this.current(), count: 0 };

@@ -16,7 +16,7 @@ import type {
   SchemaChange,
 } from "../types.js";
 import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
-import { checkFilter } from "../write-checks.js";
+import { checkFilter, deleteOverLimit } from "../write-checks.js";
 import {
   filterConditions,
   KEY_COLUMNS,
@@ -116,6 +116,7 @@ export function applyDeleteByFilter(
   filter: RelationshipFilter,
   limit: number | undefined,
   preconditions: readonly Precondition[],
+  failOverLimit = false,
 ): { revision: Revision; deleted: number } {
   const now = Date.now();
   const current = ctx.current();
@@ -127,9 +128,11 @@ export function applyDeleteByFilter(
   let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
   if (limit !== undefined) {
     sql += " LIMIT ?";
-    params.push(limit);
+    // One more than the limit tells whether the delete would leave matches behind.
+    params.push(failOverLimit ? limit + 1 : limit);
   }
   const rows = ctx.prepared(sql).all(params) as RawRow[];
+  if (limit !== undefined && rows.length > limit) throw deleteOverLimit(limit);
   const revision = current + 1n;
   const rev = Number(revision);
   ctx.s.insertRevision.run(rev, now);

@@ -76,7 +76,7 @@ export async function exportAll(store: Store, revision?: bigint): Promise<string
 
 /** The reference semantics of a filter, applied to plain objects. */
 export function matches(r: Relationship, f: RelationshipFilter): boolean {
-  if (r.resource.type !== f.resourceType) return false;
+  if (f.resourceType !== undefined && r.resource.type !== f.resourceType) return false;
   if (f.resourceId !== undefined && r.resource.id !== f.resourceId) return false;
   if (f.resourceIdPrefix !== undefined && !r.resource.id.startsWith(f.resourceIdPrefix)) return false;
   if (f.relation !== undefined && r.relation !== f.relation) return false;

@@ -282,5 +282,65 @@ export function writeCases(factory: StoreFactory): void {
       expect(rest.revision).toBeGreaterThan(first.revision);
       expect(await exportAll(store)).toEqual(["document:a#owner@user:u1"]);
     });
+
+    it("with failOverLimit, deletes all when the limit covers the matches, else nothing", async () => {
+      await store.write([
+        create("document:a#viewer@user:u1"),
+        create("document:a#viewer@user:u2"),
+        create("folder:f#viewer@user:u1"),
+      ]);
+      const before = await store.currentRevision();
+      // No resource type: matches across types.
+      const filter = { subject: { type: "user", id: "u1" } };
+      const error = await rejection(store.deleteRelationships(filter, { limit: 1, failOverLimit: true }));
+      expect(error.code).toBe("delete/over-limit");
+      expect(error.kind).toBe("invalid-argument");
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toHaveLength(3);
+      const done = await store.deleteRelationships(filter, { limit: 2, failOverLimit: true });
+      expect(done.deleted).toBe(2);
+      expect(await exportAll(store)).toEqual(["document:a#viewer@user:u2"]);
+    });
+  });
+
+  describe("import with createOnly", () => {
+    beforeEach(async () => {
+      await store.writeSchema(SCHEMA);
+    });
+
+    it("loads everything at one revision, from a sync or an async source", async () => {
+      const before = await store.currentRevision();
+      const first = await store.importRelationships(
+        [rel("document:a#viewer@user:u1"), rel("document:b#viewer@user:u2")],
+        { createOnly: true, batchSize: 1 },
+      );
+      expect(first).toEqual({ revision: before + 1n, count: 2 });
+      async function* source() {
+        yield rel("document:c#viewer@user:u3");
+      }
+      const second = await store.importRelationships(source(), { createOnly: true });
+      expect(second).toEqual({ revision: before + 2n, count: 1 });
+      expect(await exportAll(store)).toHaveLength(3);
+    });
+
+    it("refuses an existing or repeated relationship, or an invalid one, writing nothing", async () => {
+      await store.write([create("document:a#viewer@user:u1")]);
+      const before = await store.currentRevision();
+      const loads = [
+        [rel("document:b#viewer@user:u2"), rel('document:a#viewer@user:u1[only_on:{"day":"monday"}]')],
+        [rel("document:b#viewer@user:u2"), rel("document:b#viewer@user:u2")],
+        [rel("document:b#viewer@user:u2"), rel("document:b#nothing@user:u2")],
+      ];
+      const codes = [];
+      for (const load of loads)
+        codes.push((await rejection(store.importRelationships(load, { createOnly: true }))).code);
+      expect(codes).toEqual([
+        "relationship/already-exists",
+        "relationship/already-exists",
+        "relationship/unknown-relation",
+      ]);
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toEqual(["document:a#viewer@user:u1"]);
+    });
   });
 }
