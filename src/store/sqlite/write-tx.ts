@@ -43,7 +43,7 @@ export function checkPreconditions(
   revision: Revision,
   now: number,
 ): void {
-  for (const pre of preconditions) {
+  for (const [index, pre] of preconditions.entries()) {
     checkFilter(pre.filter);
     const params: unknown[] = [];
     const where = filterConditions(pre.filter, params);
@@ -60,7 +60,8 @@ export function checkPreconditions(
         "write/precondition-failed",
         "failed-precondition",
         `precondition failed: ${pre.operation === "must-match" ? "no relationship matches" : "a relationship matches"} ${filter}; nothing was written.`,
-        { precondition: { operation: pre.operation, filter: JSON.parse(filter) as unknown } },
+        // The same details as the PostgreSQL store's, so callers can name the failed precondition.
+        { index, operation: pre.operation, filter: JSON.parse(filter) as unknown },
       );
     }
   }

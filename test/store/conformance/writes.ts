@@ -233,6 +233,7 @@ export function writeCases(factory: StoreFactory): void {
         const error = await rejection(store.write([create("document:a#viewer@user:bob")], [pre]));
         expect(error.code).toBe("write/precondition-failed");
         expect(error.kind).toBe("failed-precondition");
+        expect(error.details).toMatchObject({ index: 0, operation: pre.operation, filter: pre.filter });
         const del = await rejection(
           store.deleteRelationships({ resourceType: "document" }, { preconditions: [pre] }),
         );
