@@ -5,14 +5,17 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Relationship, Revision } from "../../core/index.js";
+import type { Relationship as RelationshipMessage } from "../../gen/authzed/api/v1/core_pb.js";
 import {
   DeleteRelationshipsResponse_DeletionProgress,
   type ExportBulkRelationshipsRequest,
   type ExportBulkRelationshipsResponseSchema,
   type PermissionsService,
+  type Precondition as PreconditionMessage,
 } from "../../gen/authzed/api/v1/permission_service_pb.js";
+import type { CompiledSchema } from "../../schema/index.js";
 import { readRelationshipPages, readRevision } from "../../service/index.js";
-import { checkFilter, type RelationshipFilter, type Store } from "../../store/index.js";
+import { checkFilter, type Precondition, type RelationshipFilter, type Store } from "../../store/index.js";
 import type { CallContext, ServiceImplementation } from "../grpc-adapter.js";
 import {
   consistencyFromSpice,
@@ -30,8 +33,8 @@ import {
   checkFilterNames,
   checkTransactionMetadata,
   createSchemaCache,
-  cursorAfter,
   cursorRevision,
+  cursorsAfter,
   DEFAULT_EXPORT_BATCH,
   decodeExportCursor,
   encodeExportCursor,
@@ -52,18 +55,21 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
   const { store, limits } = deps;
   const schemaAt = createSchemaCache();
 
+  const currentSchema = async () => schemaAt(store.at(await store.currentRevision()));
+
+  /** Preconditions within the count limit, each filter named against the current schema. */
   const preconditionsOf = async (
-    list: Parameters<typeof preconditionFromSpice>[0][],
-  ): Promise<ReturnType<typeof preconditionFromSpice>[]> => {
+    list: readonly PreconditionMessage[],
+    schema: () => Promise<CompiledSchema | undefined>,
+  ): Promise<Precondition[]> => {
     if (list.length > limits.maxPreconditions)
       throw tooMany("preconditions", list.length, limits.maxPreconditions);
     const preconditions = list.map((p, i) => preconditionFromSpice(p, `optional_preconditions[${i}]`));
-    if (preconditions.length > 0) {
-      const schema = await schemaAt(store.at(await store.currentRevision()));
-      for (const [i, p] of preconditions.entries()) {
-        checkFilter(p.filter);
-        checkFilterNames(schema, p.filter, `optional_preconditions[${i}].filter`);
-      }
+    if (preconditions.length === 0) return preconditions;
+    const compiled = await schema();
+    for (const [i, p] of preconditions.entries()) {
+      checkFilter(p.filter);
+      checkFilterNames(compiled, p.filter, `optional_preconditions[${i}].filter`);
     }
     return preconditions;
   };
@@ -83,6 +89,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       const reader = store.at(revision);
       checkFilterNames(await schemaAt(reader), filter, "relationship_filter");
       const readAt = zedTokenToSpice(store.encodeRevision(revision));
+      const cursorAfter = cursorsAfter(filter, revision);
       const pages = readRelationshipPages(reader, filter, {
         ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
         ...(cursor === undefined ? {} : { cursor }),
@@ -94,7 +101,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
           yield {
             readAt,
             relationship: relationshipToSpice(r),
-            afterResultCursor: cursorToSpice(cursorAfter(r, filter, revision)),
+            afterResultCursor: cursorToSpice(cursorAfter(r)),
           };
         }
       }
@@ -104,7 +111,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       checkTransactionMetadata(req.optionalTransactionMetadata);
       if (req.updates.length > limits.maxUpdates)
         throw tooMany("updates", req.updates.length, limits.maxUpdates);
-      const preconditions = await preconditionsOf(req.optionalPreconditions);
+      const preconditions = await preconditionsOf(req.optionalPreconditions, currentSchema);
       const updates = req.updates.map((u, i) => updateFromSpice(u, `updates[${i}]`));
       let revision: Revision;
       try {
@@ -119,14 +126,11 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       checkTransactionMetadata(req.optionalTransactionMetadata);
       if (req.optionalLimit > MAX_DELETE_LIMIT)
         throw limitTooLarge(req.optionalLimit, MAX_DELETE_LIMIT, "optional_limit");
-      const preconditions = await preconditionsOf(req.optionalPreconditions);
       const filter = filterFromSpice(req.relationshipFilter, "relationship_filter");
       checkFilter(filter);
-      checkFilterNames(
-        await schemaAt(store.at(await store.currentRevision())),
-        filter,
-        "relationship_filter",
-      );
+      const schema = await currentSchema();
+      checkFilterNames(schema, filter, "relationship_filter");
+      const preconditions = await preconditionsOf(req.optionalPreconditions, async () => schema);
       const limit = req.optionalLimit > 0 ? req.optionalLimit : undefined;
       let result: Awaited<ReturnType<Store["deleteRelationships"]>>;
       try {
@@ -149,21 +153,32 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
     },
 
     async importBulkRelationships(requests) {
-      let count = 0;
-      async function* relationships(): AsyncIterable<Relationship> {
-        for await (const msg of requests) {
-          for (const r of msg.relationships) yield relationshipFromSpice(r, `relationships[${count++}]`);
-        }
-      }
-      // One transaction, CREATE semantics: an existing relationship fails the whole import.
-      const result = await store.importRelationships(relationships(), { createOnly: true });
-      return { numLoaded: BigInt(result.count) };
+      return { numLoaded: await importBulk(store, requests) };
     },
 
     async *exportBulkRelationships(req, ctx) {
       yield* exportBulk(store, schemaAt, req, ctx);
     },
   };
+}
+
+/**
+ * Every relationship of a client stream, in one transaction with CREATE semantics: an existing (or
+ * repeated) relationship fails the whole import, as in SpiceDB. Returns how many were loaded.
+ * Exported for ExperimentalService's BulkImportRelationships, which has the same messages.
+ */
+export async function importBulk(
+  store: Store,
+  requests: AsyncIterable<{ readonly relationships: readonly RelationshipMessage[] }>,
+): Promise<bigint> {
+  let count = 0;
+  async function* relationships(): AsyncIterable<Relationship> {
+    for await (const msg of requests) {
+      for (const r of msg.relationships) yield relationshipFromSpice(r, `relationships[${count++}]`);
+    }
+  }
+  const result = await store.importRelationships(relationships(), { createOnly: true });
+  return BigInt(result.count);
 }
 
 /**
@@ -202,6 +217,7 @@ export async function* exportBulk(
     if (wanted !== undefined && type !== wanted) continue;
     if (start !== undefined && type < start.type) continue;
     const filter = filterFor(type);
+    const cursorAfter = cursorsAfter(filter, revision);
     const resume = start !== undefined && type === start.type ? start.cursor : undefined;
     const pages = readRelationshipPages(reader, filter, {
       ...(resume === undefined ? {} : { cursor: resume }),
@@ -213,9 +229,7 @@ export async function* exportBulk(
       const last = pending[pending.length - 1] as Relationship;
       const message: ExportMessage = {
         relationships: pending.map(relationshipToSpice),
-        afterResultCursor: cursorToSpice(
-          encodeExportCursor({ type, cursor: cursorAfter(last, filter, revision) }),
-        ),
+        afterResultCursor: cursorToSpice(encodeExportCursor({ type, cursor: cursorAfter(last) })),
       };
       pending = [];
       return message;

@@ -8,9 +8,9 @@ import { status } from "@grpc/grpc-js";
 import { clip, isLatchError, type Relationship, type Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import {
+  cursorEncoder,
   decodeCursor,
   describeRelationship,
-  encodeCursor,
   type Precondition,
   type RelationshipFilter,
   type RelationshipUpdate,
@@ -204,9 +204,13 @@ export function transactionalDeleteError(error: unknown, filter: RelationshipFil
   );
 }
 
-/** The cursor after one relationship of a read: the store's own, so the store resumes from it. */
-export function cursorAfter(r: Relationship, filter: RelationshipFilter, revision: Revision): string {
-  return encodeCursor({ revision, after: relationshipKey(r) }, filter);
+/**
+ * Cursors after single relationships of a read: the store's own, so the store resumes from them.
+ * Made once per read, as every result of a read gets one.
+ */
+export function cursorsAfter(filter: RelationshipFilter, revision: Revision): (r: Relationship) => string {
+  const encode = cursorEncoder(filter);
+  return (r) => encode({ revision, after: relationshipKey(r) });
 }
 
 /** The revision a read cursor was issued at (it pins the read, as in SpiceDB). */

@@ -340,6 +340,55 @@ function suite(name: string, makeStore: () => Promise<Store>, limits = { maxUpda
         });
       });
 
+      it("reads an exact snapshot, accepts an empty write, and refuses a malformed cursor", async () => {
+        const first = await write(c, [[OP.CREATE, "document:a#viewer@user:u1"]]);
+        await write(c, [[OP.DELETE, "document:a#viewer@user:u1"]]);
+        const exact = v1.Consistency.create({
+          requirement: { oneofKind: "atExactSnapshot", atExactSnapshot: first.writtenAt! },
+        });
+        const then = await read(c, { resourceType: "document" }, { consistency: exact });
+        expect(then.map((r) => text(r.relationship))).toEqual(["document:a#viewer@user:u1"]);
+        expect(await read(c, { resourceType: "document" })).toEqual([]);
+        // SpiceDB accepts a write without updates and answers a token.
+        const empty = await c.promises.writeRelationships(v1.WriteRelationshipsRequest.create({}));
+        expect(empty.writtenAt?.token).toMatch(/.+/);
+        const bad = await spiceFailure(
+          read(c, { resourceType: "document" }, { optionalCursor: v1.Cursor.create({ token: "garbage" }) }),
+        );
+        expect({ code: bad.code, reason: bad.info?.reason }).toEqual({
+          code: status.INVALID_ARGUMENT,
+          reason: "ERROR_REASON_INVALID_CURSOR",
+        });
+        // A precondition without a filter.
+        const noFilter = await spiceFailure(
+          write(c, [[OP.CREATE, "document:b#viewer@user:u1"]], {
+            optionalPreconditions: [
+              v1.Precondition.create({ operation: v1.Precondition_Operation.MUST_MATCH }),
+            ],
+          }),
+        );
+        expect(noFilter.code).toBe(status.INVALID_ARGUMENT);
+        expect(await all()).toEqual([]);
+      });
+
+      it("serves the client's INSECURE_LOCALHOST_ALLOWED mode too", async () => {
+        const local = spiceClient(server.address, { mode: "localhost" });
+        try {
+          const written = await local.promises.writeRelationships(
+            v1.WriteRelationshipsRequest.create({ updates: [update(OP.TOUCH, "folder:f#viewer@user:u1")] }),
+          );
+          const seen = await local.promises.readRelationships(
+            v1.ReadRelationshipsRequest.create({
+              relationshipFilter: v1.RelationshipFilter.create({ resourceType: "folder" }),
+              consistency: freshAs(written.writtenAt),
+            }),
+          );
+          expect(seen.map((r) => text(r.relationship))).toEqual(["folder:f#viewer@user:u1"]);
+        } finally {
+          local.close();
+        }
+      });
+
       it("refuses bad writes with SpiceDB's codes, reasons and metadata, writing nothing", async () => {
         const base = await write(c, [[OP.CREATE, "document:a#viewer@user:u1"]]);
         const before = await all();
