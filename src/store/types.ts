@@ -72,7 +72,15 @@ export interface Precondition {
   readonly filter: RelationshipFilter;
 }
 
-export interface DeleteOptions {
+/** A JSON object a caller attaches to a write's revision (SpiceDB's transaction metadata). */
+export type TransactionMetadata = Readonly<Record<string, unknown>>;
+
+export interface WriteOptions {
+  /** Kept with the write's revision; the changes feed returns it (`ChangesPage.metadata`). */
+  readonly metadata?: TransactionMetadata;
+}
+
+export interface DeleteOptions extends WriteOptions {
   readonly limit?: number;
   readonly preconditions?: readonly Precondition[];
   /** With `limit`: refuse (delete nothing) when more than `limit` relationships match. */
@@ -101,6 +109,8 @@ export interface ChangesPage {
   readonly schemaChanges: readonly SchemaChange[];
   /** The revision the page reaches; pass it to the next call to continue. */
   readonly revision: Revision;
+  /** The metadata of the page's revisions that were written with some, in revision order. */
+  readonly metadata?: readonly { readonly revision: Revision; readonly metadata: TransactionMetadata }[];
 }
 
 export interface StoredSchema {
@@ -146,7 +156,11 @@ export interface Store {
    * One transaction: every relationship validated against the current schema, every
    * precondition checked, then all updates applied at one new revision; or nothing at all.
    */
-  write(updates: readonly RelationshipUpdate[], preconditions?: readonly Precondition[]): Promise<Revision>;
+  write(
+    updates: readonly RelationshipUpdate[],
+    preconditions?: readonly Precondition[],
+    options?: WriteOptions,
+  ): Promise<Revision>;
   /**
    * One transaction: the preconditions, then every relationship matching `filter` (at most `limit`)
    * deleted at one new revision. With `limit` and `failOverLimit`, more matches than `limit` delete

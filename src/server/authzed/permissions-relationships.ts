@@ -3,7 +3,7 @@
  * DeleteRelationships, ImportBulkRelationships and ExportBulkRelationships, over the same store as
  * latch.v1's RelationshipService, with SpiceDB's semantics (docs/spicedb-relationships.md).
  */
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { Relationship, Revision } from "../../core/index.js";
 import type { Relationship as RelationshipMessage } from "../../gen/authzed/api/v1/core_pb.js";
 import {
@@ -15,7 +15,13 @@ import {
 } from "../../gen/authzed/api/v1/permission_service_pb.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import { readRelationshipPages, readRevision } from "../../service/index.js";
-import { checkFilter, type Precondition, type RelationshipFilter, type Store } from "../../store/index.js";
+import {
+  checkFilter,
+  type Precondition,
+  type RelationshipFilter,
+  type Store,
+  type WriteOptions,
+} from "../../store/index.js";
 import type { CallContext, ServiceImplementation } from "../grpc-adapter.js";
 import {
   consistencyFromSpice,
@@ -49,6 +55,11 @@ import {
 } from "./relationship-rules.js";
 
 type Methods = (typeof PermissionsService)["method"];
+
+/** Transaction metadata is kept with the write's revision; Watch can return it (WatchBatch.metadata). */
+function metadataOf(metadata: JsonObject | undefined): WriteOptions {
+  return metadata === undefined ? {} : { metadata };
+}
 type ExportMessage = MessageInitShape<typeof ExportBulkRelationshipsResponseSchema>;
 
 export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplementation<Methods>> {
@@ -115,7 +126,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       const updates = req.updates.map((u, i) => updateFromSpice(u, `updates[${i}]`));
       let revision: Revision;
       try {
-        revision = await store.write(updates, preconditions);
+        revision = await store.write(updates, preconditions, metadataOf(req.optionalTransactionMetadata));
       } catch (error) {
         throw spiceWriteError(error, preconditions, updates);
       }
@@ -136,6 +147,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       try {
         result = await store.deleteRelationships(filter, {
           preconditions,
+          ...metadataOf(req.optionalTransactionMetadata),
           ...(limit === undefined ? {} : { limit, failOverLimit: !req.optionalAllowPartialDeletions }),
         });
       } catch (error) {

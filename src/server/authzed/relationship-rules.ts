@@ -50,7 +50,7 @@ export function tooMany(what: "updates" | "preconditions", count: number, maximu
   );
 }
 
-/** Transaction metadata is accepted (and not kept: see the docs) when its JSON fits SpiceDB's bound. */
+/** Transaction metadata is accepted when its JSON fits SpiceDB's bound. */
 export function checkTransactionMetadata(metadata: JsonObject | undefined): void {
   if (metadata === undefined) return;
   const size = Buffer.byteLength(JSON.stringify(metadata), "utf8");

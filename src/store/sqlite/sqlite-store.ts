@@ -26,6 +26,8 @@ import type {
   Store,
   StoredSchema,
   StoreReader,
+  TransactionMetadata,
+  WriteOptions,
 } from "../types.js";
 import { validateRelationship } from "../validate.js";
 import {
@@ -94,12 +96,14 @@ class SqliteStore implements Store {
   private readonly writeTx: (
     updates: readonly RelationshipUpdate[],
     pre: readonly Precondition[],
+    metadata?: TransactionMetadata,
   ) => Revision;
   private readonly deleteTx: (
     filter: RelationshipFilter,
     limit: number | undefined,
     pre: readonly Precondition[],
     failOverLimit: boolean,
+    metadata: TransactionMetadata | undefined,
   ) => { revision: Revision; deleted: number };
   private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
   private readonly importTx: (batch: readonly Relationship[]) => Revision;
@@ -131,10 +135,14 @@ class SqliteStore implements Store {
       const t = this.db.transaction(fn);
       return (...args: A): R => t.immediate(...args);
     };
-    this.writeTx = tx((updates, pre) => applyUpdates(this, this.schemaForWrite(), updates, pre));
-    this.deleteTx = tx((filter, limit, pre, failOverLimit) => {
+    this.writeTx = tx((updates, pre, metadata) =>
+      this.keepMetadata(applyUpdates(this, this.schemaForWrite(), updates, pre), metadata),
+    );
+    this.deleteTx = tx((filter, limit, pre, failOverLimit, metadata) => {
       this.schemaForWrite();
-      return applyDeleteByFilter(this, filter, limit, pre, failOverLimit);
+      const result = applyDeleteByFilter(this, filter, limit, pre, failOverLimit);
+      this.keepMetadata(result.revision, metadata);
+      return result;
     });
     this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
     this.importTx = tx((batch) => this.applyImport(batch));
@@ -263,9 +271,16 @@ class SqliteStore implements Store {
   async write(
     updates: readonly RelationshipUpdate[],
     preconditions: readonly Precondition[] = [],
+    options: WriteOptions = {},
   ): Promise<Revision> {
     checkUpdates(updates, this.maxUpdates);
-    return this.committed(this.writeTx(updates, preconditions));
+    return this.committed(this.writeTx(updates, preconditions, options.metadata));
+  }
+
+  /** Inside a write's transaction: its metadata on its revision row. */
+  private keepMetadata(revision: Revision, metadata: TransactionMetadata | undefined): Revision {
+    if (metadata !== undefined) this.s.setRevisionMetadata.run(JSON.stringify(metadata), Number(revision));
+    return revision;
   }
 
   async deleteRelationships(filter: RelationshipFilter, options: DeleteOptions = {}): Promise<DeleteResult> {
@@ -275,6 +290,7 @@ class SqliteStore implements Store {
       positiveInt(options.limit, "limit"),
       options.preconditions ?? [],
       options.failOverLimit === true,
+      options.metadata,
     );
     this.committed(result.revision);
     return result;

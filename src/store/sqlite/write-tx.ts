@@ -169,5 +169,14 @@ export function readChangesPage(ctx: WriteContext, after: Revision, limit: numbe
     revision: BigInt(row[0] as number),
     schemaText: row[1] as string,
   }));
-  return { changes, schemaChanges, revision: reached > after ? reached : after };
+  const metadata = (ctx.s.metadataRange.all(after, reached) as RawRow[]).map((row) => ({
+    revision: BigInt(row[0] as number),
+    metadata: JSON.parse(row[1] as string) as Record<string, unknown>,
+  }));
+  return {
+    changes,
+    schemaChanges,
+    revision: reached > after ? reached : after,
+    ...(metadata.length > 0 ? { metadata } : {}),
+  };
 }

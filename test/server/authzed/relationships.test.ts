@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatRelationship, parseRelationship, type Relationship } from "../../../src/core/index.js";
 import { createEngine } from "../../../src/engine/index.js";
 import { createLogger, createMetrics, type RunningServer, startServer } from "../../../src/server/index.js";
+import { watchChanges } from "../../../src/service/index.js";
 import type { Store } from "../../../src/store/index.js";
 import { createPostgresStore } from "../../../src/store/postgres/index.js";
 import { createSqliteStore } from "../../../src/store/sqlite/index.js";
@@ -500,11 +501,16 @@ function suite(name: string, makeStore: () => Promise<Store>, limits = { maxUpda
         expect(await all()).toEqual(before);
       });
 
-      it("accepts optional_transaction_metadata, and refuses it over 65,000 bytes", async () => {
+      it("keeps optional_transaction_metadata with the revision for Watch, and refuses it over 65,000 bytes", async () => {
+        const start = await store.currentRevision();
         const ok = await write(c, [[OP.CREATE, "document:a#viewer@user:u1"]], {
           optionalTransactionMetadata: v1.createStructFromObject({ reason: "onboarding", ticket: 42 }),
         });
-        expect(ok.writtenAt?.token).toMatch(/.+/);
+        const revision = store.decodeRevision(ok.writtenAt!.token);
+        const feed = watchChanges(store, { after: start, pollMs: 10 });
+        const batch = (await feed.next()).value;
+        await feed.return(undefined);
+        expect(batch).toMatchObject({ revision, metadata: { reason: "onboarding", ticket: 42 } });
         const big = await spiceFailure(
           write(c, [[OP.CREATE, "document:b#viewer@user:u1"]], {
             optionalTransactionMetadata: v1.createStructFromObject({ blob: "x".repeat(70_000) }),

@@ -304,6 +304,32 @@ export function writeCases(factory: StoreFactory): void {
     });
   });
 
+  describe("transaction metadata", () => {
+    beforeEach(async () => {
+      await store.writeSchema(SCHEMA);
+    });
+
+    it("keeps a write's or delete's metadata with its revision; the changes feed returns it", async () => {
+      const start = await store.currentRevision();
+      const tagged = { reason: "onboarding", ticket: 42, nested: { ok: true } };
+      const r1 = await store.write([create("document:a#viewer@user:u1")], [], { metadata: tagged });
+      await store.write([create("document:b#viewer@user:u1")]);
+      const r3 = (
+        await store.deleteRelationships({ resourceType: "document" }, { metadata: { reason: "cleanup" } })
+      ).revision;
+      const page = await store.changesSince(start);
+      expect(page.metadata).toEqual([
+        { revision: r1, metadata: tagged },
+        { revision: r3, metadata: { reason: "cleanup" } },
+      ]);
+      // A failed write keeps nothing.
+      await rejection(
+        store.write([create("document:c#nothing@user:u1")], [], { metadata: { reason: "bad" } }),
+      );
+      expect((await store.changesSince(r3)).metadata ?? []).toEqual([]);
+    });
+  });
+
   describe("import with createOnly", () => {
     beforeEach(async () => {
       await store.writeSchema(SCHEMA);
