@@ -44,9 +44,11 @@ import {
   DEFAULT_EXPORT_BATCH,
   decodeExportCursor,
   encodeExportCursor,
+  importTooLarge,
   limitTooLarge,
   MAX_DELETE_LIMIT,
   MAX_EXPORT_BATCH,
+  MAX_IMPORT_RELATIONSHIPS,
   MAX_READ_LIMIT,
   type SchemaAt,
   spiceWriteError,
@@ -182,10 +184,13 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
 export async function importBulk(
   store: Store,
   requests: AsyncIterable<{ readonly relationships: readonly RelationshipMessage[] }>,
+  maxRelationships = MAX_IMPORT_RELATIONSHIPS,
 ): Promise<bigint> {
   let count = 0;
   async function* relationships(): AsyncIterable<Relationship> {
     for await (const msg of requests) {
+      // The load is held in memory until it commits: bounded, so one stream cannot exhaust it.
+      if (count + msg.relationships.length > maxRelationships) throw importTooLarge(maxRelationships);
       for (const r of msg.relationships) yield relationshipFromSpice(r, `relationships[${count++}]`);
     }
   }

@@ -25,6 +25,8 @@ export const MAX_DELETE_LIMIT = 1_000;
 export const MAX_EXPORT_BATCH = 100_000;
 /** Export batch when the request gives none (SpiceDB sends up to 100,000; see the docs). */
 export const DEFAULT_EXPORT_BATCH = 1_000;
+/** Most relationships in one ImportBulkRelationships stream, which Latch holds in memory until it commits. */
+export const MAX_IMPORT_RELATIONSHIPS = 500_000;
 /** Largest `optional_transaction_metadata`, as JSON bytes (SpiceDB's, set by MySQL's BLOB). */
 export const MAX_METADATA_BYTES = 65_000;
 
@@ -34,6 +36,15 @@ export function limitTooLarge(provided: number, maximum: number, field: string):
     `${field} ${provided} is greater than the maximum allowed, ${maximum}; ask for at most ${maximum}.`,
     "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT",
     { limit_provided: String(provided), maximum_limit_allowed: String(maximum) },
+  );
+}
+
+export function importTooLarge(maximum: number): AuthzedError {
+  return new AuthzedError(
+    status.INVALID_ARGUMENT,
+    `an ImportBulkRelationships stream may hold at most ${maximum} relationships (it is one transaction, held in memory until it commits); nothing was written. Split the load into several imports.`,
+    "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT",
+    { maximum_limit_allowed: String(maximum) },
   );
 }
 

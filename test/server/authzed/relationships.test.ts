@@ -9,6 +9,8 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatRelationship, parseRelationship, type Relationship } from "../../../src/core/index.js";
 import { createEngine } from "../../../src/engine/index.js";
+import { AuthzedError, relationshipToSpice } from "../../../src/server/authzed/index.js";
+import { importBulk } from "../../../src/server/authzed/permissions-relationships.js";
 import { createLogger, createMetrics, type RunningServer, startServer } from "../../../src/server/index.js";
 import { watchChanges } from "../../../src/service/index.js";
 import type { Store } from "../../../src/store/index.js";
@@ -662,6 +664,27 @@ function suite(name: string, makeStore: () => Promise<Store>, limits = { maxUpda
           expect({ code: got.code, reason: got.info?.reason }, got.message).toEqual({ code, reason });
         }
         expect(await all()).toEqual(before);
+      });
+    });
+
+    describe("ImportBulkRelationships' bound", () => {
+      it("refuses a stream over the most it holds in memory, writing nothing", async () => {
+        async function* stream() {
+          // The server's own messages (protobuf-es), as the handler receives them.
+          const spice = (t: string) => relationshipToSpice(parseRelationship(t));
+          yield { relationships: [spice("document:a#viewer@user:u1"), spice("document:b#viewer@user:u1")] };
+          yield { relationships: [spice("document:c#viewer@user:u1")] };
+        }
+        const error = await importBulk(store, stream(), 2).then(
+          () => undefined,
+          (e: unknown) => e as AuthzedError,
+        );
+        expect(error).toBeInstanceOf(AuthzedError);
+        expect({ code: error?.code, reason: error?.reason }).toEqual({
+          code: status.INVALID_ARGUMENT,
+          reason: "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT",
+        });
+        expect(await all()).toEqual([]);
       });
     });
 
