@@ -17,6 +17,7 @@ import type { CompiledSchema } from "../../schema/index.js";
 import { readRelationshipPages, readRevision } from "../../service/index.js";
 import {
   checkFilter,
+  type DeleteResult,
   type Precondition,
   type RelationshipFilter,
   type Store,
@@ -57,12 +58,12 @@ import {
 } from "./relationship-rules.js";
 
 type Methods = (typeof PermissionsService)["method"];
+type ExportMessage = MessageInitShape<typeof ExportBulkRelationshipsResponseSchema>;
 
 /** Transaction metadata is kept with the write's revision; Watch can return it (WatchBatch.metadata). */
 function metadataOf(metadata: JsonObject | undefined): WriteOptions {
   return metadata === undefined ? {} : { metadata };
 }
-type ExportMessage = MessageInitShape<typeof ExportBulkRelationshipsResponseSchema>;
 
 export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplementation<Methods>> {
   const { store, limits } = deps;
@@ -145,7 +146,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       checkFilterNames(schema, filter, "relationship_filter");
       const preconditions = await preconditionsOf(req.optionalPreconditions, async () => schema);
       const limit = req.optionalLimit > 0 ? req.optionalLimit : undefined;
-      let result: Awaited<ReturnType<Store["deleteRelationships"]>>;
+      let result: DeleteResult;
       try {
         result = await store.deleteRelationships(filter, {
           preconditions,
