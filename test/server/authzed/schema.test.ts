@@ -426,6 +426,64 @@ describe("ExperimentalService", () => {
     }
   });
 
+  it("answers the older bulk names as their successors answer (or, while one is not served, UNIMPLEMENTED too)", async () => {
+    const resource = v1.ObjectReference.create({ objectType: "document", objectId: "alias" });
+    const subject = v1.SubjectReference.create({
+      object: v1.ObjectReference.create({ objectType: "user", objectId: "al" }),
+    });
+    const relationships = [v1.Relationship.create({ resource, relation: "editor", subject })];
+    // A client-streaming call: the answer (or the error) comes to the callback.
+    const imported = await new Promise<{
+      error?: grpc.ServiceError;
+      value?: v1.BulkImportRelationshipsResponse;
+    }>((done) => {
+      const stream = c.promises.bulkImportRelationships((error, value) =>
+        done({ ...(error ? { error } : {}), ...(value ? { value } : {}) }),
+      );
+      stream.on("error", () => undefined);
+      stream.write(v1.BulkImportRelationshipsRequest.create({ relationships }));
+      stream.end();
+    });
+    try {
+      if (imported.error !== undefined) {
+        expect(imported.error.code).toBe(grpc.status.UNIMPLEMENTED);
+        expect(imported.error.details).toContain("ImportBulkRelationships");
+      } else {
+        expect(imported.value?.numLoaded).toBe("1");
+      }
+
+      const item = v1.BulkCheckPermissionRequestItem.create({ resource, permission: "read", subject });
+      const checks: [Promise<unknown>, Promise<unknown>] = [
+        c.promises.checkBulkPermissions(
+          v1.CheckBulkPermissionsRequest.create({ consistency: FULLY, items: [item] }),
+        ),
+        c.promises.bulkCheckPermission(
+          v1.BulkCheckPermissionRequest.create({ consistency: FULLY, items: [item] }),
+        ),
+      ];
+      const exports: [Promise<unknown>, Promise<unknown>] = [
+        c.promises.exportBulkRelationships(v1.ExportBulkRelationshipsRequest.create({ consistency: FULLY })),
+        c.promises.bulkExportRelationships(v1.BulkExportRelationshipsRequest.create({ consistency: FULLY })),
+      ];
+      for (const [successor, alias] of [checks, exports]) {
+        const [now, old] = await Promise.allSettled([successor, alias]);
+        if (now.status === "rejected") {
+          expect((now.reason as grpc.ServiceError).code).toBe(grpc.status.UNIMPLEMENTED);
+          expect(old.status === "rejected" ? (old.reason as grpc.ServiceError).code : "answered").toBe(
+            grpc.status.UNIMPLEMENTED,
+          );
+        } else {
+          expect(old.status).toBe("fulfilled");
+          const strip = (x: unknown) =>
+            JSON.parse(JSON.stringify(x, (k, v) => (k === "debugTrace" ? undefined : v)));
+          expect(strip(old.status === "fulfilled" ? old.value : undefined)).toEqual(strip(now.value));
+        }
+      }
+    } finally {
+      await h.store.deleteRelationships({ resourceType: "document" });
+    }
+  });
+
   it("answers the relationship counters UNIMPLEMENTED, saying what to use instead", async () => {
     const calls = [
       c.promises.experimentalRegisterRelationshipCounter(
