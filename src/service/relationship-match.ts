@@ -2,13 +2,10 @@
 import type { Relationship } from "../core/index.js";
 import type { RelationshipFilter } from "../store/index.js";
 
-/**
- * The filter's meaning as the stores give it, with one widening: an empty `resourceType` matches
- * every type (SpiceDB's filters may leave it out).
- */
+/** The filter's meaning as the stores give it; a filter without a resource type matches every type. */
 export function relationshipMatches(relationship: Relationship, filter: RelationshipFilter): boolean {
   const { resource, subject } = relationship;
-  if (filter.resourceType !== "" && resource.type !== filter.resourceType) return false;
+  if (filter.resourceType && resource.type !== filter.resourceType) return false;
   if (filter.resourceId !== undefined && resource.id !== filter.resourceId) return false;
   if (filter.resourceIdPrefix !== undefined && !resource.id.startsWith(filter.resourceIdPrefix)) return false;
   if (filter.relation !== undefined && relationship.relation !== filter.relation) return false;

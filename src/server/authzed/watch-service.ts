@@ -24,22 +24,24 @@ async function checkFilters(store: Store, revision: Revision, filters: readonly 
   const schema = compileSchema(stored?.text ?? "");
   for (const [i, f] of filters.entries()) {
     const at = `optional_relationship_filters[${i}]`;
-    if (f.resourceType === "") continue;
-    const definition = schema.definitions.get(f.resourceType);
+    // A filter without a resource type matches every type.
+    const type = f.resourceType;
+    if (!type) continue;
+    const definition = schema.definitions.get(type);
     if (definition === undefined) {
       throw new AuthzedError(
         status.FAILED_PRECONDITION,
-        `${at}.resource_type: object definition \`${f.resourceType}\` not found`,
+        `${at}.resource_type: object definition \`${type}\` not found`,
         "ERROR_REASON_UNKNOWN_DEFINITION",
-        { definition_name: f.resourceType },
+        { definition_name: type },
       );
     }
     if (f.relation !== undefined && !definition.members.has(f.relation)) {
       throw new AuthzedError(
         status.FAILED_PRECONDITION,
-        `${at}.optional_relation: relation/permission \`${f.relation}\` not found under definition \`${f.resourceType}\``,
+        `${at}.optional_relation: relation/permission \`${f.relation}\` not found under definition \`${type}\``,
         "ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION",
-        { definition_name: f.resourceType, relation_or_permission_name: f.relation },
+        { definition_name: type, relation_or_permission_name: f.relation },
       );
     }
     if (f.subject !== undefined && !schema.definitions.has(f.subject.type)) {
