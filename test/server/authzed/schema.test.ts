@@ -77,6 +77,11 @@ describe("ReadSchema and WriteSchema", () => {
     const read = await c.promises.readSchema(v1.ReadSchemaRequest.create({}));
     expect(read.schemaText).toBe(SCHEMA);
     expect(read.readAt?.token).not.toBe("");
+    // An empty schema removes every definition, as in SpiceDB; then there is no schema again.
+    await write("");
+    expect((await spiceError(c.promises.readSchema(v1.ReadSchemaRequest.create({})))).code).toBe(
+      grpc.status.NOT_FOUND,
+    );
   });
 
   it("refuses a schema that does not parse: INVALID_ARGUMENT, SCHEMA_PARSE_ERROR with its 0-based position", async () => {
@@ -86,6 +91,14 @@ describe("ReadSchema and WriteSchema", () => {
     expect(e.metadata?.start_line_number).toBe("2");
     expect(Number(e.metadata?.start_column_position)).toBeGreaterThan(0);
     expect(e.message).toContain("viewer");
+  });
+
+  it("refuses a schema naming an undefined type with SCHEMA_TYPE_ERROR and where it is", async () => {
+    const e = await spiceError(write("definition document {\n  relation viewer: nosuchtype\n}"));
+    // The status code for a type error is errors.ts's to decide (see docs/spicedb-api.md).
+    expect(e.reason).toBe("ERROR_REASON_SCHEMA_TYPE_ERROR");
+    expect(e.metadata?.start_line_number).toBe("1");
+    expect(e.message).toContain("nosuchtype");
   });
 
   it("refuses a schema that would orphan stored relationships: INVALID_ARGUMENT, SCHEMA_TYPE_ERROR", async () => {
