@@ -5,7 +5,6 @@
  * errors.ts (a parse error with its 0-based position, a write that would orphan relationships).
  */
 import { status } from "@grpc/grpc-js";
-import type { Revision } from "../../core/index.js";
 import type { SchemaService } from "../../gen/authzed/api/v1/schema_service_pb.js";
 import {
   type CompiledSchema,
@@ -18,7 +17,7 @@ import {
   reflectSchema,
 } from "../../schema/index.js";
 import { overLimit, readRevision } from "../../service/index.js";
-import { latestReader, type Store } from "../../store/index.js";
+import { latestReader } from "../../store/index.js";
 import type { ServiceImplementation } from "../grpc-adapter.js";
 import { consistencyFromSpice, zedTokenToSpice } from "./convert.js";
 import type { AuthzedDeps } from "./deps.js";
@@ -29,14 +28,12 @@ type Methods = (typeof SchemaService)["method"];
 
 const EMPTY: CompiledSchema = compileSchema("");
 
-/** The schema in force at a revision, compiled; the empty schema before the first write. */
-function schemaReader(store: Store) {
-  // One entry: schema reads come in bursts at one revision, and compiling is the costly part.
+/** Compiles schema text, keeping the last one: schema reads come in bursts of the same text. */
+function compiler() {
   let last: { text: string; schema: CompiledSchema } | undefined;
-  return async (revision: Revision): Promise<CompiledSchema> => {
-    const stored = await store.at(revision).readSchema();
-    if (stored === undefined) return EMPTY;
-    if (last?.text !== stored.text) last = { text: stored.text, schema: compileSchema(stored.text) };
+  return (text: string | undefined): CompiledSchema => {
+    if (text === undefined) return EMPTY;
+    if (last?.text !== text) last = { text, schema: compileSchema(text) };
     return last.schema;
   };
 }
@@ -86,13 +83,14 @@ type ConsistencyField = Parameters<typeof consistencyFromSpice>[0];
  */
 export function schemaCalls(deps: AuthzedDeps) {
   const { store, limits } = deps;
-  const schemaAt = schemaReader(store);
+  const compiled = compiler();
   const resolve = async (consistency: ConsistencyField) => {
     const revision = await readRevision(store, consistencyFromSpice(consistency, "consistency"));
-    return { schema: await schemaAt(revision), readAt: zedTokenToSpice(store.encodeRevision(revision)) };
+    const stored = await store.at(revision).readSchema();
+    return { schema: compiled(stored?.text), readAt: zedTokenToSpice(store.encodeRevision(revision)) };
   };
   return {
-    schemaAt,
+    compiled,
     async reflect(consistency: ConsistencyField, given: readonly FilterFields[]) {
       const filters = given.map((f) => ({
         definition: f.optionalDefinitionNameFilter,
@@ -149,7 +147,7 @@ export function schemaHandlers(deps: AuthzedDeps): Partial<ServiceImplementation
     async readSchema() {
       const stored = await (await latestReader(store)).readSchema();
       // SpiceDB has no schema until a definition is written; one with none is none.
-      if (stored === undefined || (await calls.schemaAt(stored.revision)).definitions.size === 0) {
+      if (stored === undefined || calls.compiled(stored.text).definitions.size === 0) {
         throw new AuthzedError(status.NOT_FOUND, "no schema has been written: call WriteSchema first");
       }
       return { schemaText: stored.text, readAt: zedTokenToSpice(store.encodeRevision(stored.revision)) };
