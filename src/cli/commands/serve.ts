@@ -521,7 +521,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   }
   const settings = readSettings(options, tokens, testing);
   const log = parts.createLogger(options.logLevel as LevelWithSilent);
-  if (testing) await serveTesting(parts, settings, options, log);
+  if (testing) await serveTesting(parts, settings, log);
   else await serveDatastore(parts, settings, options, log);
 }
 
@@ -529,7 +529,7 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
  * `--testing`: a store per token, each an empty in-memory SQLite database opened on the token's
  * first call (with `--schema` written to it, if given). Nothing is kept, nothing is audited.
  */
-async function serveTesting(parts: ServeParts, settings: Settings, options: ServeOptions, log: Logger) {
+async function serveTesting(parts: ServeParts, settings: Settings, log: Logger) {
   process.stderr.write(
     "WARNING: --testing: any token is accepted, each token gets its own empty in-memory store, nothing is kept; for tests only, never in production\n",
   );
