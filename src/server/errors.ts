@@ -39,7 +39,7 @@ export interface WireError {
   /** Latch's stable error code, for logs and metrics. */
   readonly errorCode: string;
   /** The details as the metadata carries them (JSON within MAX_ERROR_DETAILS_BYTES), for HTTP. */
-  readonly detailsJson: string | undefined;
+  readonly detailsJson?: string | undefined;
 }
 
 /*

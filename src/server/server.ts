@@ -16,10 +16,10 @@ import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
 import {
   type Backend,
-  LATCH_SERVICES,
-  latchServices,
+  SERVED_SHAPES,
   type ServedService,
   type ServiceSettings,
+  servedServices,
 } from "./services.js";
 import { type TestingOptions, testingAuthenticator, testingServices } from "./testing-mode.js";
 import { useNodeTextEncoding } from "./text-encoding.js";
@@ -127,9 +127,9 @@ function servicesOf(
   options: ServerOptions,
   settings: ServiceSettings,
 ): { services: ServedService[]; close(): Promise<void> } {
-  const build = (backend: Backend) => latchServices(backend, settings);
+  const build = (backend: Backend) => servedServices(backend, settings);
   if (options.testing !== undefined) {
-    const testing = testingServices(options.testing, LATCH_SERVICES, build);
+    const testing = testingServices(options.testing, SERVED_SHAPES, build);
     return { services: testing.services, close: () => testing.pool.close() };
   }
   const decider =
@@ -173,11 +173,17 @@ export function createServer(options: ServerOptions): LatchServer {
     watchPollMs: options.watchPollMs ?? 50,
     shutdown: shutdownController.signal,
   });
-  for (const { service, impl, codecs = {} } of served.services) {
+  for (const { service, impl, codecs = {}, toWireError } of served.services) {
     for (const path of methodPaths(service)) guarded.add(path);
     grpc.addService(
       serverServiceDefinition(service, codecs),
-      serviceImplementation(service, impl, adapter, codecs),
+      serviceImplementation(
+        service,
+        impl,
+        // Another API's error shape (authzed.api.v1's); Latch's own when absent.
+        toWireError === undefined ? adapter : { ...adapter, toWireError },
+        codecs,
+      ),
     );
   }
   const health = addHealth(grpc);

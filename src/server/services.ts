@@ -5,13 +5,19 @@
  */
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { Engine } from "../engine/index.js";
+import { ExperimentalService } from "../gen/authzed/api/v1/experimental_service_pb.js";
+import { PermissionsService } from "../gen/authzed/api/v1/permission_service_pb.js";
+import { SchemaService as AuthzedSchemaService } from "../gen/authzed/api/v1/schema_service_pb.js";
+import { WatchService } from "../gen/authzed/api/v1/watch_service_pb.js";
 import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import type { Decider } from "../service/index.js";
 import type { Store } from "../store/index.js";
+import { addAuthzedServices, toAuthzedWireError } from "./authzed/index.js";
 import { checkPermissionCodec } from "./check-permission-codec.js";
+import type { WireError } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import type { ServerCodec } from "./grpc-definition.js";
 import { auditHandlers } from "./handlers-audit.js";
@@ -34,6 +40,8 @@ export interface ServedService<S extends GenServiceMethods = GenServiceMethods> 
   readonly impl: ServiceImplementation<S>;
   /** Used by grpc-js instead of protobuf-es's reflection for these methods (grpc-definition.ts). */
   readonly codecs?: Readonly<Record<string, ServerCodec>>;
+  /** How a failure becomes a status when the service speaks another API's errors (authzed.api.v1). */
+  readonly toWireError?: (error: unknown, requestId: string) => WireError;
 }
 
 /** What handlers need besides the backend: the same for every backend of a server. */
@@ -49,8 +57,14 @@ function served<S extends GenServiceMethods>(
   service: GenService<S>,
   impl: ServiceImplementation<S>,
   codecs?: Readonly<Record<string, ServerCodec>>,
+  toWireError?: (error: unknown, requestId: string) => WireError,
 ): ServedService {
-  return { service, impl, ...(codecs === undefined ? {} : { codecs }) } as unknown as ServedService;
+  return {
+    service,
+    impl,
+    ...(codecs === undefined ? {} : { codecs }),
+    ...(toWireError === undefined ? {} : { toWireError }),
+  } as unknown as ServedService;
 }
 
 /** A service without its handlers: what a router needs to know (testing-mode.ts). */
@@ -77,3 +91,35 @@ export function latchServices(backend: Backend, settings: ServiceSettings): Serv
     served(AuditService, auditHandlers({ store, watchPollMs, shutdown })),
   ];
 }
+
+/** SpiceDB's services (authzed.api.v1) over one backend, as authzed/index.ts registers them. */
+export function authzedServices(backend: Backend, settings: ServiceSettings): ServedService[] {
+  const out: ServedService[] = [];
+  addAuthzedServices(
+    (service, impl, codecs, toWireError) => out.push(served(service, impl, codecs, toWireError)),
+    {
+      ...backend,
+      ...settings,
+    },
+  );
+  return out;
+}
+
+/**
+ * The authzed.api.v1 services without handlers, for the testing mode's routers; a test keeps it
+ * equal to what authzedServices gives.
+ */
+export const AUTHZED_SHAPES: readonly ServiceShape[] = [
+  PermissionsService,
+  AuthzedSchemaService,
+  WatchService,
+  ExperimentalService,
+].map((service) => ({ service, codecs: {}, toWireError: toAuthzedWireError }) as unknown as ServiceShape);
+
+/** Every service the server serves, over one backend: latch.v1, then authzed.api.v1. */
+export function servedServices(backend: Backend, settings: ServiceSettings): ServedService[] {
+  return [...latchServices(backend, settings), ...authzedServices(backend, settings)];
+}
+
+/** The shapes of servedServices, in its order. */
+export const SERVED_SHAPES: readonly ServiceShape[] = [...LATCH_SERVICES, ...AUTHZED_SHAPES];
