@@ -66,6 +66,8 @@ export function createLatchHttpServer(options: HttpServerOptions): HttpServer {
     grpcWeb: false,
     connect: true,
     readMaxBytes: options.limits.maxMessageBytes,
+    // A misspelt field is an error that names it, not a field silently left empty.
+    jsonOptions: { ignoreUnknownFields: false },
     shutdownSignal: options.shutdown,
     // `curl -d` sends no Connect-Protocol-Version header; the content type is enough to tell.
     requireConnectProtocolHeader: false,

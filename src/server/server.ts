@@ -194,7 +194,8 @@ export function createServer(options: ServerOptions): LatchServer {
       : startDatastoreHealth({ store: options.store, health, log, intervalMs: options.healthProbeMs });
   addReflection(grpc);
   const http = createLatchHttpServer({
-    services: served.services,
+    // Latch's own API in the Connect protocol; SpiceDB's has its HTTP gateway (http-gateway.ts).
+    services: served.services.filter((s) => s.service.typeName.startsWith("latch.v1.")),
     adapter,
     authenticate: (metadata) => auth.authenticate(metadata),
     limits,
