@@ -1,5 +1,5 @@
 /** The gRPC server: services, auth, health, reflection, limits, graceful shutdown; and the HTTP one. */
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { type Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/index.js";
 import { createActorTokens, createDelegation, type Decider, decorate } from "../service/index.js";
@@ -8,9 +8,11 @@ import { type Authenticator, createAuthenticator, type NamedToken, parseTokens }
 import { authInterceptor } from "./auth-interceptor.js";
 import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
+import { SPICEDB_GATEWAY_ROUTES } from "./gateway-routes.js";
 import { type AdapterOptions, serviceImplementation } from "./grpc-adapter.js";
 import { methodPaths, serverServiceDefinition } from "./grpc-definition.js";
 import { closeSilentSockets, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./handshake-timeout.js";
+import { createGateway } from "./http-gateway.js";
 import { createLatchHttpServer, type HttpServer } from "./http-server.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
@@ -193,14 +195,24 @@ export function createServer(options: ServerOptions): LatchServer {
       ? undefined
       : startDatastoreHealth({ store: options.store, health, log, intervalMs: options.healthProbeMs });
   addReflection(grpc);
+  const authenticate = (metadata: Metadata) => auth.authenticate(metadata);
   const http = createLatchHttpServer({
     // Latch's own API in the Connect protocol; SpiceDB's has its HTTP gateway (http-gateway.ts).
     services: served.services.filter((s) => s.service.typeName.startsWith("latch.v1.")),
     adapter,
-    authenticate: (metadata) => auth.authenticate(metadata),
+    authenticate,
     limits,
     shutdown: shutdownController.signal,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    routes: [
+      createGateway({
+        routes: SPICEDB_GATEWAY_ROUTES,
+        services: served.services,
+        adapter,
+        authenticate,
+        maxBodyBytes: limits.maxMessageBytes,
+      }),
+    ],
   });
 
   const credentials =
