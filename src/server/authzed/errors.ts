@@ -9,10 +9,11 @@
  * codes. A handler that needs a status Latch has no code for (UNIMPLEMENTED, a reason only SpiceDB
  * has) throws an AuthzedError.
  */
-import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Metadata, status } from "@grpc/grpc-js";
-import { clip, type ErrorCode, isLatchError, type LatchError } from "../../core/index.js";
+import { clip, type ErrorCode, type ErrorDetails, type ErrorKind, isLatchError } from "../../core/index.js";
+import type { CheckBulkItemError } from "../../engine/index.js";
 import type { ErrorReason } from "../../gen/authzed/api/v1/error_reason_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { type Status, StatusSchema } from "../../gen/google/rpc/status_pb.js";
@@ -52,10 +53,18 @@ export function unimplemented(method: string): AuthzedError {
   );
 }
 
-type Rule = (error: LatchError) => Omit<SpiceStatus, "message"> | undefined;
+/** What the rules read of an error: a LatchError, or a bulk check item's error (engine CheckBulkItemError). */
+export interface ErrorFacts {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly message: string;
+  readonly details: ErrorDetails;
+}
+
+type Rule = (error: ErrorFacts) => Omit<SpiceStatus, "message"> | undefined;
 
 /** ErrorInfo metadata from an error's details: the string values given, under SpiceDB's keys. */
-function metadataOf(error: LatchError, keys: Readonly<Record<string, string>>): Record<string, string> {
+function metadataOf(error: ErrorFacts, keys: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [spiceKey, latchKey] of Object.entries(keys)) {
     const value = error.details[latchKey];
@@ -208,8 +217,8 @@ const RULES: Partial<Record<ErrorCode, Rule>> = {
 };
 
 /** The SpiceDB status of a Latch error (not an unexpected one: those are INTERNAL with a request id). */
-export function spiceStatusOf(error: LatchError): SpiceStatus {
-  const rule = RULES[error.code]?.(error);
+export function spiceStatusOf(error: ErrorFacts): SpiceStatus {
+  const rule = RULES[error.code as ErrorCode]?.(error);
   const message = error.message;
   return rule === undefined ? { code: statusForKind(error.kind), message } : { ...rule, message };
 }
@@ -228,9 +237,17 @@ export function rpcStatus(s: SpiceStatus): Status {
   return create(StatusSchema, { code: s.code, message: s.message, details });
 }
 
-/** A bulk check item's error (its google.rpc.Status), from whatever the engine reported. */
-export function itemStatus(error: unknown): MessageInitShape<typeof StatusSchema> {
-  const s = isLatchError(error) ? spiceStatusOf(error) : { code: status.INTERNAL, message: "internal error" };
+/**
+ * A bulk check item's error as its google.rpc.Status. Items fail only for what they asked (their
+ * input against the schema), so an error whose kind is not known is the caller's.
+ */
+export function itemStatus(error: CheckBulkItemError): Status {
+  const s = spiceStatusOf({
+    code: error.code,
+    kind: error.kind ?? "invalid-argument",
+    message: error.message,
+    details: error.details ?? {},
+  });
   return rpcStatus({ ...s, message: boundStatusMessage(s.message) });
 }
 

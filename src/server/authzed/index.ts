@@ -37,6 +37,7 @@ import { file_google_rpc_status } from "../../gen/google/rpc/status_pb.js";
 import type { WireError } from "../errors.js";
 import type { ServiceImplementation } from "../grpc-adapter.js";
 import type { ServerCodec } from "../grpc-definition.js";
+import { authzedCheckPermissionCodec } from "./check-permission-codec.js";
 import type { AuthzedDeps } from "./deps.js";
 import { toAuthzedWireError, unimplemented } from "./errors.js";
 import { experimentalHandlers } from "./experimental-service.js";
@@ -113,7 +114,8 @@ export function withUnimplemented<S extends GenServiceMethods>(
 
 /** Adds the four authzed.api.v1 services to the server, each with SpiceDB's error shape. */
 export function addAuthzedServices(add: AddService, deps: AuthzedDeps): void {
-  const codecs: Readonly<Record<string, ServerCodec>> = {};
+  // CheckPermission, the hot call, by latch.v1's hand codec; the rest by protobuf-es.
+  const codecs: Readonly<Record<string, ServerCodec>> = { checkPermission: authzedCheckPermissionCodec };
   add(
     PermissionsService,
     withUnimplemented(PermissionsService, { ...decisionHandlers(deps), ...relationshipHandlers(deps) }),
