@@ -15,6 +15,7 @@ import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js"
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import type { Decider } from "../service/index.js";
 import type { Store } from "../store/index.js";
+import { authzedCheckPermissionCodec } from "./authzed/check-permission-codec.js";
 import { addAuthzedServices, toAuthzedWireError } from "./authzed/index.js";
 import { checkPermissionCodec } from "./check-permission-codec.js";
 import type { WireError } from "./errors.js";
@@ -110,11 +111,11 @@ export function authzedServices(backend: Backend, settings: ServiceSettings): Se
  * equal to what authzedServices gives.
  */
 export const AUTHZED_SHAPES: readonly ServiceShape[] = [
-  PermissionsService,
-  AuthzedSchemaService,
-  WatchService,
-  ExperimentalService,
-].map((service) => ({ service, codecs: {}, toWireError: toAuthzedWireError }) as unknown as ServiceShape);
+  { service: PermissionsService, codecs: { checkPermission: authzedCheckPermissionCodec } },
+  { service: AuthzedSchemaService, codecs: {} },
+  { service: WatchService, codecs: {} },
+  { service: ExperimentalService, codecs: {} },
+].map((shape) => ({ ...shape, toWireError: toAuthzedWireError }) as unknown as ServiceShape);
 
 /** Every service the server serves, over one backend: latch.v1, then authzed.api.v1. */
 export function servedServices(backend: Backend, settings: ServiceSettings): ServedService[] {

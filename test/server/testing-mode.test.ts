@@ -152,3 +152,26 @@ describe("tenant pool", () => {
     await pool.close();
   });
 });
+
+describe("the testing mode's service shapes", () => {
+  it("are the services, codecs and error shapes the normal mode serves, in its order", async () => {
+    const { SERVED_SHAPES, servedServices } = await import("../../src/server/services.js");
+    const { DEFAULT_LIMITS } = await import("../../src/server/limits.js");
+    const latch = await openLatch({ database: ":memory:", mirror: false });
+    const served = servedServices(latch, {
+      limits: DEFAULT_LIMITS,
+      watchPollMs: 10,
+      shutdown: new AbortController().signal,
+    });
+    const describe = (
+      list: readonly { service: { typeName: string }; codecs?: object; toWireError?: unknown }[],
+    ) =>
+      list.map((s) => ({
+        service: s.service.typeName,
+        codecs: Object.entries(s.codecs ?? {}),
+        toWireError: s.toWireError,
+      }));
+    expect(describe(SERVED_SHAPES)).toEqual(describe(served));
+    await latch.close();
+  });
+});
