@@ -212,6 +212,8 @@ export const ErrorCodes = {
   HttpNotFound: "http/not-found",
   /** invalid-argument: the HTTP body is not JSON of the route's request message (the message says where). */
   HttpMalformedJson: "http/malformed-json",
+  /** resource-exhausted: the HTTP body is over `--max-message-bytes` (gRPC's limit on a request message). */
+  HttpBodyTooLarge: "http/body-too-large",
   /** resource-exhausted: `--testing` holds its most stores (one per token) and every one is in use by a call. */
   TestingTooManyStores: "testing/too-many-stores",
 

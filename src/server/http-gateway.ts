@@ -102,7 +102,7 @@ function malformed(typeName: string, reason: string): LatchError {
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const tooLarge = () =>
     new LatchError(
-      "request/over-limit",
+      "http/body-too-large",
       "resource-exhausted",
       `the request body is over the limit of ${max} bytes (--max-message-bytes)`,
       { limit: max },
