@@ -168,7 +168,11 @@ const RULES: Partial<Record<ErrorCode, Rule>> = {
   "check/caveat-cost-exceeded": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_CAVEAT_EVALUATION_ERROR"),
   "condition/bad-context": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR"),
   "check/invalid-context": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR"),
-  "lookup/invalid-cursor": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_INVALID_CURSOR"),
+  // A cursor of another lookup is SpiceDB's hash mismatch: FAILED_PRECONDITION.
+  "lookup/invalid-cursor": (e) => ({
+    code: e.details.cause === "other-lookup" ? status.FAILED_PRECONDITION : status.INVALID_ARGUMENT,
+    reason: "ERROR_REASON_INVALID_CURSOR",
+  }),
   "cursor/malformed": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_INVALID_CURSOR"),
   "cursor/filter-mismatch": withReason(status.FAILED_PRECONDITION, "ERROR_REASON_INVALID_CURSOR"),
   "cursor/revision-mismatch": withReason(status.FAILED_PRECONDITION, "ERROR_REASON_INVALID_CURSOR"),

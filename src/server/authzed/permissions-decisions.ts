@@ -25,7 +25,7 @@ import {
   LookupSubjectsRequest_WildcardOption as WildcardOption,
 } from "../../gen/authzed/api/v1/permission_service_pb.js";
 import { compileSchema } from "../../schema/index.js";
-import { overLimit, permissionName, typeName } from "../../service/index.js";
+import { permissionName, typeName } from "../../service/index.js";
 import type { ServiceImplementation } from "../grpc-adapter.js";
 import {
   consistencyFromSpice,
@@ -148,8 +148,14 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
     },
 
     async checkBulkPermissions(req, ctx) {
-      if (req.items.length > limits.maxBulkItems)
-        throw overLimit("items", limits.maxBulkItems, req.items.length);
+      if (req.items.length > limits.maxBulkItems) {
+        throw new AuthzedError(
+          status.INVALID_ARGUMENT,
+          `items: ${req.items.length} checks is over the limit of ${limits.maxBulkItems}: split the request`,
+          "ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST",
+          { check_count: String(req.items.length), maximum_checks_allowed: String(limits.maxBulkItems) },
+        );
+      }
       const items = req.items.map((item, i) => ({
         resource: objectRefFromSpice(item.resource, `items[${i}].resource`),
         permission: permissionName(item.permission, `items[${i}].permission`),

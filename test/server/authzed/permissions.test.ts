@@ -4,6 +4,7 @@
  * expansion, lookups with cursors and wildcard exclusions, ZedTokens for read-after-write, and
  * SpiceDB's error codes and ErrorInfo reasons, in both plaintext modes of the client.
  */
+import { fromBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRelationship } from "../../../src/core/index.js";
@@ -13,6 +14,7 @@ import {
   CheckDebugTrace_Permissionship,
   CheckDebugTrace_PermissionType,
 } from "../../../src/gen/authzed/api/v1/debug_pb.js";
+import { ErrorInfoSchema } from "../../../src/gen/google/rpc/error_details_pb.js";
 import { RelationshipUpdate_Operation } from "../../../src/gen/latch/v1/core_pb.js";
 import { WriteRelationshipsRequestSchema } from "../../../src/gen/latch/v1/relationship_service_pb.js";
 import { relationshipToProto } from "../../../src/server/convert.js";
@@ -205,6 +207,28 @@ describe("CheckPermission", () => {
     expect(noResource.details).toContain("resource");
   });
 
+  it("refuses a malformed ZedToken and a caveat context of the wrong type", async () => {
+    const token = await failure(
+      c.promises.checkPermission(
+        v1.CheckPermissionRequest.create({
+          consistency: v1.Consistency.create({
+            requirement: {
+              oneofKind: "atExactSnapshot",
+              atExactSnapshot: v1.ZedToken.create({ token: "nope" }),
+            },
+          }),
+          resource: obj("document", "d1"),
+          permission: "view",
+          subject: user("alice"),
+        }),
+      ),
+    );
+    expect(token.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const context = await failure(check("d1", "carol", { now: "noon" }));
+    expect(context.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(errorInfoOf(context.metadata)?.info?.reason).toMatch(/^ERROR_REASON_CAVEAT_/);
+  });
+
   it("works the same in INSECURE_LOCALHOST_ALLOWED mode", async () => {
     const local = spiceClient(h.server.address, { mode: "localhost" });
     try {
@@ -248,6 +272,28 @@ describe("CheckBulkPermissions", () => {
     expect(d.error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(d.error.message).toContain("edit");
     expect(d.error.details.map((x) => x.typeUrl)).toEqual(["type.googleapis.com/google.rpc.ErrorInfo"]);
+    expect(fromBinary(ErrorInfoSchema, d.error.details[0]!.value)).toMatchObject({
+      domain: "authzed.com",
+      reason: "ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION",
+    });
+  });
+
+  it("refuses more items than the limit as SpiceDB does", async () => {
+    const item = v1.CheckBulkPermissionsRequestItem.create({
+      resource: obj("document", "d1"),
+      permission: "view",
+      subject: user("alice"),
+    });
+    const error = await failure(
+      c.promises.checkBulkPermissions(
+        v1.CheckBulkPermissionsRequest.create({ items: Array.from({ length: 1001 }, () => item) }),
+      ),
+    );
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(errorInfoOf(error.metadata)?.info).toMatchObject({
+      reason: "ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST",
+      metadata: { check_count: "1001", maximum_checks_allowed: "1000" },
+    });
   });
 
   it("traces each item when asked", async () => {
@@ -333,12 +379,20 @@ describe("LookupResources", () => {
     expect(d4?.partialCaveatInfo?.missingRequiredContext).toEqual(["now"]);
   });
 
-  it("refuses a cursor that is not one of its own", async () => {
-    const error = await failure(
+  it("refuses a cursor that does not decode, and one of another lookup, as SpiceDB does", async () => {
+    const garbage = await failure(
       c.promises.lookupResources(request({ optionalCursor: v1.Cursor.create({ token: "garbage" }) })),
     );
-    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(errorInfoOf(error.metadata)?.info?.reason).toBe("ERROR_REASON_INVALID_CURSOR");
+    expect(garbage.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(errorInfoOf(garbage.metadata)?.info?.reason).toBe("ERROR_REASON_INVALID_CURSOR");
+    const page = await c.promises.lookupResources(request({ optionalLimit: 1 }));
+    const foreign = await failure(
+      c.promises.lookupResources(
+        request({ subject: user("bob"), optionalCursor: page[0]!.afterResultCursor! }),
+      ),
+    );
+    expect(foreign.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(errorInfoOf(foreign.metadata)?.info?.reason).toBe("ERROR_REASON_INVALID_CURSOR");
   });
 });
 
@@ -386,5 +440,28 @@ describe("LookupSubjects", () => {
     const error = await failure(c.promises.lookupSubjects(request("d1", { subjectObjectType: "robot" })));
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(errorInfoOf(error.metadata)?.info?.reason).toBe("ERROR_REASON_UNKNOWN_DEFINITION");
+  });
+});
+
+describe("before any schema is written", () => {
+  it("answers a check FAILED_PRECONDITION with UNKNOWN_DEFINITION, as SpiceDB does", async () => {
+    const empty = await startHarness();
+    const client = spiceClient(empty.server.address);
+    try {
+      const error = await failure(
+        client.promises.checkPermission(
+          v1.CheckPermissionRequest.create({
+            resource: obj("document", "d1"),
+            permission: "view",
+            subject: user("a"),
+          }),
+        ),
+      );
+      expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(errorInfoOf(error.metadata)?.info?.reason).toBe("ERROR_REASON_UNKNOWN_DEFINITION");
+    } finally {
+      client.close();
+      await empty.close();
+    }
   });
 });
