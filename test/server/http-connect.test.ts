@@ -11,7 +11,7 @@ import {
   CheckPermissionResponse_Permissionship,
   PermissionService,
 } from "../../src/gen/latch/v1/permission_service_pb.js";
-import { RelationshipService } from "../../src/gen/latch/v1/relationship_service_pb.js";
+import { RelationshipService, type WatchResponse } from "../../src/gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../../src/gen/latch/v1/schema_service_pb.js";
 import { openLatch } from "../../src/open/index.js";
 import { createLogger, createMetrics, type RunningServer, startServer } from "../../src/server/index.js";
@@ -118,6 +118,36 @@ describe("the Connect protocol on --http-listen", () => {
     }))
       read.push(r.relationship!.subject!.object!.objectId);
     expect(read.sort()).toEqual(["alice", "bob"]);
+  });
+
+  it("streams Watch over Connect until the client stops it", async () => {
+    const relationships = createClient(RelationshipService, transport(http, TOKEN));
+    const touch = (id: string) =>
+      relationships.writeRelationships({
+        updates: [
+          {
+            operation: 2,
+            relationship: {
+              resource: ref("document", id),
+              relation: "viewer",
+              subject: { object: ref("user", "carol") },
+            },
+          },
+        ],
+      });
+    // From a write's revision, so the next write is seen however soon the stream starts.
+    const before = await touch("before");
+    const controller = new AbortController();
+    const events = relationships
+      .watch({ optionalStartCursor: before.writtenAt! }, { signal: controller.signal })
+      [Symbol.asyncIterator]();
+    const first = events.next();
+    await touch("watched");
+    const event: IteratorResult<WatchResponse> = await first;
+    expect(event.done).toBe(false);
+    expect(event.value?.updates.map((u) => u.relationship?.resource?.objectId)).toEqual(["watched"]);
+    controller.abort();
+    await expect(events.next()).rejects.toThrow();
   });
 
   it("answers a bad request with Latch's error code in the headers and a Struct detail", async () => {
