@@ -143,9 +143,10 @@ describe("the Connect protocol on --http-listen", () => {
       [Symbol.asyncIterator]();
     const first = events.next();
     await touch("watched");
-    const event: IteratorResult<WatchResponse> = await first;
+    const event = await first;
     expect(event.done).toBe(false);
-    expect(event.value?.updates.map((u) => u.relationship?.resource?.objectId)).toEqual(["watched"]);
+    const response = event.value as WatchResponse;
+    expect(response.updates.map((u) => u.relationship?.resource?.objectId)).toEqual(["watched"]);
     controller.abort();
     await expect(events.next()).rejects.toThrow();
   });
