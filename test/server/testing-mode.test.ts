@@ -1,10 +1,12 @@
 /** `--testing`: a store per bearer token, through the real gRPC client. */
+import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { createClient, type LatchClient } from "../../src/client/index.js";
 import { isLatchError } from "../../src/core/index.js";
 import { openLatch } from "../../src/open/index.js";
 import { createLogger, type RunningServer, startServer, testingCallerName } from "../../src/server/index.js";
 import { createTenantPool } from "../../src/server/tenant-pool.js";
+import { spiceClient, failure as spiceFailure, v1 } from "./authzed/harness.js";
 
 const SCHEMA = `definition user {}
 definition document {
@@ -106,6 +108,38 @@ describe("latch serve --testing", () => {
     expect(refused.message).toContain("--testing-max-stores");
     controller.abort();
     await events.return?.();
+  });
+
+  it("serves SpiceDB's API per token too, to the real @authzed/authzed-node client", async () => {
+    server = await startTesting();
+    // The store of token-s gets a schema and a relationship through Latch's own client.
+    const latch = client("spice-token-s");
+    await latch.writeSchema(SCHEMA);
+    await latch.writeRelationships({
+      updates: [{ operation: "touch", relationship: "document:plan#viewer@user:alice" }],
+    });
+    const request = v1.CheckPermissionRequest.create({
+      consistency: v1.Consistency.create({
+        requirement: { oneofKind: "fullyConsistent", fullyConsistent: true },
+      }),
+      resource: v1.ObjectReference.create({ objectType: "document", objectId: "plan" }),
+      permission: "view",
+      subject: v1.SubjectReference.create({
+        object: v1.ObjectReference.create({ objectType: "user", objectId: "alice" }),
+      }),
+    });
+    const same = spiceClient(server.address, { token: "spice-token-s" });
+    const other = spiceClient(server.address, { token: "spice-token-t" });
+    try {
+      const answer = await same.promises.checkPermission(request);
+      expect(answer.permissionship).toBe(v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION);
+      // Another token's store has no schema: SpiceDB's answer for an unknown definition.
+      const refused = await spiceFailure(other.promises.checkPermission(request));
+      expect(refused.code).toBe(grpc.status.FAILED_PRECONDITION);
+    } finally {
+      same.close();
+      other.close();
+    }
   });
 
   it("names each token's caller by a hash, never by the token", () => {
