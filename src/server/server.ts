@@ -8,12 +8,10 @@ import { type Authenticator, createAuthenticator, type NamedToken, parseTokens }
 import { authInterceptor } from "./auth-interceptor.js";
 import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
-import { SPICEDB_GATEWAY_ROUTES } from "./gateway-routes.js";
 import { type AdapterOptions, serviceImplementation } from "./grpc-adapter.js";
 import { methodPaths, serverServiceDefinition } from "./grpc-definition.js";
 import { closeSilentSockets, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./handshake-timeout.js";
-import { createGateway } from "./http-gateway.js";
-import { createLatchHttpServer, type HttpServer } from "./http-server.js";
+import type { HttpServer } from "./http-server.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
 import {
@@ -86,8 +84,6 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export interface LatchServer {
   readonly grpc: Server;
-  /** The HTTP server (Connect and SpiceDB's gateway); it listens only once `listenHttp` is called. */
-  readonly http: HttpServer;
   readonly limits: ServerLimits;
   /** Binds and returns the bound address (`127.0.0.1:0` picks a free port). */
   listen(address: string): Promise<string>;
@@ -196,24 +192,33 @@ export function createServer(options: ServerOptions): LatchServer {
       : startDatastoreHealth({ store: options.store, health, log, intervalMs: options.healthProbeMs });
   addReflection(grpc);
   const authenticate = (metadata: Metadata) => auth.authenticate(metadata);
-  const http = createLatchHttpServer({
-    // Latch's own API in the Connect protocol; SpiceDB's has its HTTP gateway (http-gateway.ts).
-    services: served.services.filter((s) => s.service.typeName.startsWith("latch.v1.")),
-    adapter,
-    authenticate,
-    limits,
-    shutdown: shutdownController.signal,
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-    routes: [
-      createGateway({
-        routes: SPICEDB_GATEWAY_ROUTES,
-        services: served.services,
-        adapter,
-        authenticate,
-        maxBodyBytes: limits.maxMessageBytes,
-      }),
-    ],
-  });
+  // The HTTP side is loaded when asked for: Connect's packages cost a server without it nothing.
+  let http: HttpServer | undefined;
+  const startHttp = async (): Promise<HttpServer> => {
+    const [{ createLatchHttpServer }, { createGateway }, { SPICEDB_GATEWAY_ROUTES }] = await Promise.all([
+      import("./http-server.js"),
+      import("./http-gateway.js"),
+      import("./gateway-routes.js"),
+    ]);
+    return createLatchHttpServer({
+      // Latch's own API in the Connect protocol; SpiceDB's has its HTTP gateway (http-gateway.ts).
+      services: served.services.filter((s) => s.service.typeName.startsWith("latch.v1.")),
+      adapter,
+      authenticate,
+      limits,
+      shutdown: shutdownController.signal,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      routes: [
+        createGateway({
+          routes: SPICEDB_GATEWAY_ROUTES,
+          services: served.services,
+          adapter,
+          authenticate,
+          maxBodyBytes: limits.maxMessageBytes,
+        }),
+      ],
+    });
+  };
 
   const credentials =
     options.tls === undefined
@@ -227,7 +232,6 @@ export function createServer(options: ServerOptions): LatchServer {
   const stopWatching: (() => void)[] = [];
   return {
     grpc,
-    http,
     limits,
     listen(address) {
       return new Promise((resolve, reject) => {
@@ -242,7 +246,11 @@ export function createServer(options: ServerOptions): LatchServer {
         });
       });
     },
-    listenHttp: (address) => http.listen(address),
+    async listenHttp(address) {
+      if (http !== undefined) throw new ServerConfigError("the HTTP server is already listening");
+      http = await startHttp();
+      return http.listen(address);
+    },
     async shutdown(graceMs = 10_000) {
       for (const stop of stopWatching.splice(0)) stop();
       datastoreHealth?.stop();
@@ -259,7 +267,7 @@ export function createServer(options: ServerOptions): LatchServer {
           resolve();
         });
       });
-      await Promise.all([grpcDone, http.close(graceMs)]);
+      await Promise.all([grpcDone, http?.close(graceMs)]);
       await served.close();
     },
   };
