@@ -16,6 +16,7 @@ import {
   create,
   createRegistry,
   type DescFile,
+  type DescMessage,
   type DescMethod,
   fromBinary,
   fromJson,
@@ -66,6 +67,36 @@ function registryOf(services: readonly ServedService[]): Registry {
   add(file_google_rpc_status);
   add(file_google_rpc_error_details);
   return createRegistry(...files);
+}
+
+/**
+ * `null` for each message field left unset, at every level, as grpc-gateway's marshaler writes
+ * them (protojson's EmitUnpopulated; oneof members stay out, as there). protobuf-es's
+ * `alwaysEmitImplicit` writes the scalars; the well-known types keep their own JSON forms.
+ */
+export function withUnsetAsNull(desc: DescMessage, json: JsonValue): JsonValue {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return json;
+  if (desc.typeName.startsWith("google.protobuf.")) return json;
+  for (const field of desc.fields) {
+    const key = field.jsonName;
+    const value = json[key];
+    if (field.fieldKind === "message") {
+      if (value === undefined) {
+        if (field.oneof === undefined) json[key] = null;
+      } else json[key] = withUnsetAsNull(field.message, value);
+    } else if (field.fieldKind === "list" && field.listKind === "message" && Array.isArray(value)) {
+      json[key] = value.map((item) => withUnsetAsNull(field.message, item));
+    } else if (
+      field.fieldKind === "map" &&
+      field.mapKind === "message" &&
+      value !== undefined &&
+      value !== null
+    ) {
+      const entries = value as Record<string, JsonValue>;
+      for (const k of Object.keys(entries)) entries[k] = withUnsetAsNull(field.message, entries[k]!);
+    }
+  }
+  return json;
 }
 
 function endpoints(options: GatewayOptions): Map<string, Endpoint> {
@@ -180,12 +211,13 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
   const registry = registryOf(options.services);
   const byPath = endpoints(options);
   const writeOptions = { alwaysEmitImplicit: true, registry } as const;
-  const resultJson = (endpoint: Endpoint, result: unknown) =>
-    toJson(
-      endpoint.method.output,
-      create(endpoint.method.output, result as MessageInitShape<never>),
-      writeOptions,
+  const resultJson = (endpoint: Endpoint, result: unknown) => {
+    const output = endpoint.method.output;
+    return withUnsetAsNull(
+      output,
+      toJson(output, create(output, result as MessageInitShape<never>), writeOptions),
     );
+  };
 
   /** The google.rpc.Status of a failure as JSON: from its status details when it has them. */
   const statusJson = (wire: WireError): JsonValue => {

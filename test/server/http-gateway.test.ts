@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRelationship } from "../../src/core/index.js";
+import { CheckPermissionRequestSchema } from "../../src/gen/authzed/api/v1/permission_service_pb.js";
 import { openLatch } from "../../src/open/index.js";
 import { SPICEDB_GATEWAY_ROUTES } from "../../src/server/gateway-routes.js";
-import { splitJsonValues } from "../../src/server/http-gateway.js";
+import { splitJsonValues, withUnsetAsNull } from "../../src/server/http-gateway.js";
 import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
 import { SERVED_SHAPES } from "../../src/server/services.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
@@ -65,6 +66,8 @@ describe("SpiceDB's HTTP gateway", () => {
     const body = (await res.json()) as Json;
     expect(body.permissionship).toBe("PERMISSIONSHIP_HAS_PERMISSION");
     expect((body.checkedAt as { token: string }).token).not.toBe("");
+    // Unset message fields are written as null, as grpc-gateway's marshaler writes them.
+    expect(body).toMatchObject({ partialCaveatInfo: null, debugTrace: null, optionalExpiresAt: null });
     const no = (await (
       await post("/v1/permissions/check", {
         consistency: fully,
@@ -201,6 +204,16 @@ describe("the gateway's route table", () => {
         ).toBe(true);
       }
     }
+  });
+
+  it("writes unset message fields as null, but leaves unset oneof members out", () => {
+    const json = withUnsetAsNull(CheckPermissionRequestSchema, {
+      permission: "view",
+      consistency: {},
+    }) as Json;
+    expect(json).toMatchObject({ permission: "view", resource: null, subject: null, context: null });
+    expect(json.consistency).toEqual({});
+    expect(Object.keys(json)).not.toContain("minimizeLatency");
   });
 
   it("splits a client stream's body into its JSON messages, outside strings", () => {
