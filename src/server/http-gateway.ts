@@ -31,7 +31,7 @@ import { file_google_rpc_status, StatusSchema } from "../gen/google/rpc/status_p
 import type { WireError } from "./errors.js";
 import { type GatewayRoute, httpStatusOf } from "./gateway-routes.js";
 import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
-import { cancelledError, HttpCall } from "./http-call.js";
+import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { HttpRoutes } from "./http-server.js";
 import type { ServedService } from "./services.js";
 
@@ -44,6 +44,8 @@ export interface GatewayOptions {
   readonly authenticate: (metadata: CallContext["metadata"]) => void;
   /** The largest request body, in bytes (--max-message-bytes). */
   readonly maxBodyBytes: number;
+  /** What `GET /healthz` answers: whether the server serves (false while the datastore is down). */
+  readonly serving: () => boolean;
 }
 
 type AnyHandler = (request: unknown, ctx: CallContext) => unknown;
@@ -119,6 +121,33 @@ function endpoints(options: GatewayOptions): Map<string, Endpoint> {
 }
 
 const JSON_TYPE = { "content-type": "application/json" };
+
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 1e-3,
+  n: 1e-6,
+};
+
+/**
+ * The `Grpc-Timeout` header the gateway takes as the call's deadline (gRPC's form: up to 8 digits
+ * and a unit, H M S m u n), in ms; undefined when absent.
+ */
+export function grpcTimeoutMs(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(Array.isArray(header) ? (header[0] ?? "") : header.trim());
+  if (m === null) {
+    throw new LatchError(
+      "request/invalid-argument",
+      "invalid-argument",
+      `Grpc-Timeout must be up to 8 digits and a unit (H, M, S, m, u, n), e.g. 500m; got "${String(header).slice(0, 32)}"`,
+      { field: "Grpc-Timeout" },
+    );
+  }
+  return Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
+}
 
 function malformed(typeName: string, reason: string): LatchError {
   return new LatchError(
@@ -251,8 +280,11 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
       controller.signal,
     );
     let streaming = false;
+    let deadline: NodeJS.Timeout | undefined;
     try {
       options.authenticate(call.metadata);
+      const timeout = grpcTimeoutMs(req.headers["grpc-timeout"]);
+      if (timeout !== undefined) deadline = setTimeout(() => controller.abort(deadlineError()), timeout);
       const requests = requestsOf(endpoint, await readBody(req, options.maxBodyBytes), registry);
       const kind = endpoint.method.methodKind;
       if (kind === "server_streaming") {
@@ -285,7 +317,8 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
       }
       call.succeed();
     } catch (error) {
-      const wire = call.fail(error, endpoint.toWireError);
+      // The signal's reason (deadline or cancel) says more than whatever the handler made of it.
+      const wire = call.fail(call.aborted ? call.signal.reason : error, endpoint.toWireError);
       if (res.destroyed) return;
       if (streaming) {
         res.end(`${JSON.stringify({ error: statusJson(wire) })}\n`);
@@ -297,12 +330,23 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
       if (!req.complete) res.setHeader("connection", "close");
       res.writeHead(httpStatusOf(wire.code), errorHeaders(wire, call));
       res.end(JSON.stringify(body));
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
   return {
     handle(req, res) {
       const path = (req.url ?? "").split("?")[0]!;
+      if (path === "/healthz" && req.method === "GET") {
+        // As grpc-gateway's health endpoint answers (HealthCheckResponse as JSON), without a token.
+        const serving = options.serving();
+        res.writeHead(serving ? 200 : 503, JSON_TYPE);
+        res.end(
+          JSON.stringify(serving ? { status: "SERVING" } : { code: 14, message: "not serving", details: [] }),
+        );
+        return true;
+      }
       const endpoint = byPath.get(path);
       if (endpoint === undefined) {
         if (!path.startsWith("/v1/")) return false;

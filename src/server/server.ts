@@ -215,6 +215,7 @@ export function createServer(options: ServerOptions): LatchServer {
           adapter,
           authenticate,
           maxBodyBytes: limits.maxMessageBytes,
+          serving: () => !shutdownController.signal.aborted && (datastoreHealth?.serving ?? true),
         }),
       ],
     });

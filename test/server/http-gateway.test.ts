@@ -8,7 +8,7 @@ import { parseRelationship } from "../../src/core/index.js";
 import { CheckPermissionRequestSchema } from "../../src/gen/authzed/api/v1/permission_service_pb.js";
 import { openLatch } from "../../src/open/index.js";
 import { SPICEDB_GATEWAY_ROUTES } from "../../src/server/gateway-routes.js";
-import { splitJsonValues, withUnsetAsNull } from "../../src/server/http-gateway.js";
+import { grpcTimeoutMs, splitJsonValues, withUnsetAsNull } from "../../src/server/http-gateway.js";
 import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
 import { SERVED_SHAPES } from "../../src/server/services.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
@@ -171,6 +171,33 @@ describe("SpiceDB's HTTP gateway", () => {
     const get = await post("/v1/permissions/check", undefined, TOKEN, "GET");
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
+  });
+
+  it("answers GET /healthz without a token, as grpc-gateway's health endpoint does", async () => {
+    const res = await post("/healthz", undefined, null, "GET");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "SERVING" });
+  });
+
+  it("takes Grpc-Timeout as the call's deadline, and refuses one it cannot read", async () => {
+    const request = { consistency: fully, resource: doc("plan"), permission: "view", subject: user("alice") };
+    const within = await fetch(`http://${h.server.httpAddress}/v1/permissions/check`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "grpc-timeout": "10S" },
+      body: JSON.stringify(request),
+    });
+    expect(within.status).toBe(200);
+    const bad = await fetch(`http://${h.server.httpAddress}/v1/permissions/check`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "grpc-timeout": "soon" },
+      body: JSON.stringify(request),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain("Grpc-Timeout");
+    expect(grpcTimeoutMs("250m")).toBe(250);
+    expect(grpcTimeoutMs("2S")).toBe(2000);
+    expect(grpcTimeoutMs("1H")).toBe(3_600_000);
+    expect(grpcTimeoutMs(undefined)).toBeUndefined();
   });
 
   it("answers a method Latch does not serve with 501 and code 12 (UNIMPLEMENTED)", async () => {
