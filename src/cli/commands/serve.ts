@@ -545,6 +545,10 @@ async function serveTesting(parts: ServeParts, settings: Settings, log: Logger) 
         log.info({ caller }, "testing mode: store dropped to make room (least recently used)"),
     },
     logger: log,
+    // Calls and their codes; the engines are one per token, so their cache counters stay at 0.
+    ...(settings.server.metricsListen === undefined
+      ? {}
+      : { metrics: parts.createMetrics(() => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 })) }),
   });
   printAddresses(running, settings.server.tls !== undefined);
   log.info({ address: running.address, http: running.httpAddress }, "serving (testing mode)");
