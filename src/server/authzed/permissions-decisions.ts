@@ -1,13 +1,13 @@
 /**
  * PermissionsService's decisions: CheckPermission, CheckBulkPermissions, ExpandPermissionTree,
- * LookupResources and LookupSubjects. Checks, bulk checks and LookupResources go through the
+ * and the lookups (permissions-lookups.ts). Checks, bulk checks and LookupResources go through the
  * same decision seam as latch.v1 (so auditing and delegation see them); Expand and
  * LookupSubjects ask the engine, as on latch.v1.
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import { type CheckState, ELLIPSIS_RELATION, WILDCARD_ID } from "../../core/index.js";
-import type { CheckRequest, CheckResult, ExpandNode, SubjectExclusion } from "../../engine/index.js";
+import type { CheckState } from "../../core/index.js";
+import type { CheckRequest, CheckResult, ExpandNode } from "../../engine/index.js";
 import {
   AlgebraicSubjectSet_Operation,
   type PermissionRelationshipTree,
@@ -18,19 +18,15 @@ import {
   CheckBulkPermissionsPairSchema,
   type CheckPermissionRequest,
   type CheckPermissionResponse,
-  LookupPermissionship,
   CheckPermissionResponse_Permissionship as Permissionship,
   type PermissionsService,
-  type ResolvedSubjectSchema,
-  LookupSubjectsRequest_WildcardOption as WildcardOption,
 } from "../../gen/authzed/api/v1/permission_service_pb.js";
 import { compileSchema } from "../../schema/index.js";
-import { permissionName, typeName } from "../../service/index.js";
+import { permissionName } from "../../service/index.js";
 import type { ServiceImplementation } from "../grpc-adapter.js";
 import {
   consistencyFromSpice,
   contextFromSpice,
-  cursorFromSpice,
   objectRefFromSpice,
   objectRefToSpice,
   subjectRefFromSpice,
@@ -39,21 +35,15 @@ import {
 import { debugInformation } from "./debug-trace.js";
 import type { AuthzedDeps } from "./deps.js";
 import { AuthzedError, itemStatus } from "./errors.js";
+import { lookupResources, lookupSubjects } from "./permissions-lookups.js";
 
 type Methods = (typeof PermissionsService)["method"];
-type Resolved = MessageInitShape<typeof ResolvedSubjectSchema>;
 
 const PERMISSIONSHIP: Readonly<Record<CheckState, Permissionship>> = {
   ALLOWED: Permissionship.HAS_PERMISSION,
   DENIED: Permissionship.NO_PERMISSION,
   CONDITIONAL: Permissionship.CONDITIONAL_PERMISSION,
 };
-
-function lookupPermissionship(state: "ALLOWED" | "CONDITIONAL"): LookupPermissionship {
-  return state === "CONDITIONAL"
-    ? LookupPermissionship.CONDITIONAL_PERMISSION
-    : LookupPermissionship.HAS_PERMISSION;
-}
 
 function caveatInfo(missing: readonly string[]): {
   partialCaveatInfo?: { missingRequiredContext: string[] };
@@ -116,15 +106,6 @@ function expandToSpice(node: ExpandNode): PermissionRelationshipTree {
   });
 }
 
-/** As SpiceDB sends an exclusion: HAS_PERMISSION when it holds for sure, else CONDITIONAL with what decides it. */
-function exclusionToSpice(e: SubjectExclusion): Resolved {
-  return {
-    subjectObjectId: e.id,
-    permissionship: lookupPermissionship(e.state === "EXCLUDED" ? "ALLOWED" : "CONDITIONAL"),
-    ...caveatInfo(e.missing),
-  };
-}
-
 export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementation<Methods>> {
   const { decider, engine, limits } = deps;
   return {
@@ -170,13 +151,14 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
       for (const [i, r] of result.results.entries()) {
         let debugTrace: Awaited<ReturnType<typeof traceOf>>;
         if (r.ok && req.withTracing) {
-          // Traced one by one at the bulk check's own revision: tracing is for debugging, not speed.
+          // Explained one by one at the bulk check's own revision, by the engine: the decision was
+          // made (and recorded) once, by the seam; its explanation must not be a second decision.
           const one: CheckRequest = {
             ...items[i]!,
             explain: true,
             consistency: { kind: "at-exact-snapshot", token: result.token },
           };
-          debugTrace = await traceOf(deps, one, await decider.check(one, ctx.requestOptions));
+          debugTrace = await traceOf(deps, one, await engine.check(one, { signal: ctx }));
         }
         pairs.push(
           create(CheckBulkPermissionsPairSchema, {
@@ -209,73 +191,8 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
       return { expandedAt: { token: result.token }, treeRoot: expandToSpice(result.tree) };
     },
 
-    async *lookupResources(req, ctx) {
-      const cursor = cursorFromSpice(req.optionalCursor);
-      const results = decider.lookupResources(
-        {
-          resourceType: typeName(req.resourceObjectType, "resource_object_type"),
-          permission: permissionName(req.permission, "permission"),
-          subject: subjectRefFromSpice(req.subject, "subject"),
-          ...optional("context", contextFromSpice(req.context)),
-          ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")),
-          ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
-          ...optional("cursor", cursor),
-        },
-        ctx.requestOptions,
-      );
-      for await (const r of results) {
-        // Checked before handing a result on, so that the one a deadline stops is never half-sent.
-        if (ctx.aborted) throw ctx.signal.reason;
-        yield {
-          lookedUpAt: { token: r.token },
-          resourceObjectId: r.resourceId,
-          permissionship: lookupPermissionship(r.state),
-          ...caveatInfo(r.missing),
-          afterResultCursor: { token: r.cursor },
-        };
-      }
-    },
+    lookupResources: (req, ctx) => lookupResources(decider, req, ctx),
 
-    async *lookupSubjects(req, ctx) {
-      // SpiceDB refuses both the same way: it answers every subject at once.
-      if (req.optionalConcreteLimit > 0)
-        throw new AuthzedError(
-          status.UNIMPLEMENTED,
-          "optional_concrete_limit: concrete limit is not yet supported",
-        );
-      if (cursorFromSpice(req.optionalCursor) !== undefined)
-        throw new AuthzedError(status.UNIMPLEMENTED, "optional_cursor: cursor is not yet supported");
-      const relation = req.optionalSubjectRelation;
-      const results = engine.lookupSubjects(
-        {
-          resource: objectRefFromSpice(req.resource, "resource"),
-          permission: permissionName(req.permission, "permission"),
-          subjectType: typeName(req.subjectObjectType, "subject_object_type"),
-          ...(relation === "" || relation === ELLIPSIS_RELATION
-            ? {}
-            : { subjectRelation: permissionName(relation, "optional_subject_relation") }),
-          ...optional("context", contextFromSpice(req.context)),
-          ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")),
-        },
-        { signal: ctx },
-      );
-      const withoutWildcards = req.wildcardOption === WildcardOption.EXCLUDE_WILDCARDS;
-      for await (const r of results) {
-        if (ctx.aborted) throw ctx.signal.reason;
-        if (withoutWildcards && r.subject.id === WILDCARD_ID) continue;
-        const permissionship = lookupPermissionship(r.state);
-        const excluded = (r.excluded ?? []).map(exclusionToSpice);
-        // The deprecated fields beside `subject` and `excluded_subjects`, filled as SpiceDB still does.
-        yield {
-          lookedUpAt: { token: r.token },
-          subjectObjectId: r.subject.id,
-          excludedSubjectIds: excluded.map((e) => e.subjectObjectId ?? ""),
-          permissionship,
-          ...caveatInfo(r.missing),
-          subject: { subjectObjectId: r.subject.id, permissionship, ...caveatInfo(r.missing) },
-          excludedSubjects: excluded,
-        };
-      }
-    },
+    lookupSubjects: (req, ctx) => lookupSubjects(engine, req, ctx),
   };
 }
