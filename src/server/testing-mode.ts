@@ -84,8 +84,13 @@ export function testingServices(
     max: options.maxStores ?? DEFAULT_TESTING_MAX_STORES,
     async open() {
       const backend = await options.open();
-      const services = new Map(build(backend).map((s) => [s.service.typeName, s]));
-      return { backend, services, close: () => backend.close() };
+      try {
+        const services = new Map(build(backend).map((s) => [s.service.typeName, s]));
+        return { backend, services, close: () => backend.close() };
+      } catch (error) {
+        await backend.close();
+        throw error;
+      }
     },
     ...(options.onEvict === undefined
       ? {}
