@@ -22,7 +22,7 @@ interface Example {
 }
 
 /** The examples between the README's http-examples markers, in order. */
-export function readmeExamples(text: string): { token: string; examples: Example[] } {
+function readmeExamples(text: string): { token: string; examples: Example[] } {
   const start = text.indexOf("<!-- http-examples:start -->");
   const end = text.indexOf("<!-- http-examples:end -->");
   if (start < 0 || end < start) throw new Error("README.md has no http-examples section");
