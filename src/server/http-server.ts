@@ -33,6 +33,8 @@ export interface HttpServerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** Tried before Connect's routes. */
   readonly routes?: readonly HttpRoutes[];
+  /** How long a socket may take to send a request's headers (default 10 s). */
+  readonly headersTimeoutMs?: number;
 }
 
 export interface HttpServer {
@@ -79,10 +81,14 @@ export function createLatchHttpServer(options: HttpServerOptions): HttpServer {
     for (const r of routes) if (r.handle(req, res)) return;
     connect(req, res);
   };
+  // A socket must send its headers soon and its whole request within a minute (a full 4 MiB
+  // body at 70 KiB/s): a slow sender cannot hold a socket open for long. Answers (a Watch stream)
+  // may last as long as they need.
+  const timeouts = { headersTimeout: options.headersTimeoutMs ?? 10_000, requestTimeout: 60_000 };
   const server =
     options.tls === undefined
-      ? createHttpServer(listener)
-      : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener);
+      ? createHttpServer(timeouts, listener)
+      : createHttpsServer({ ...timeouts, cert: options.tls.cert, key: options.tls.key }, listener);
   return {
     async listen(address) {
       const { host, port } = splitHostPort(address);

@@ -208,6 +208,7 @@ export function createServer(options: ServerOptions): LatchServer {
       limits,
       shutdown: shutdownController.signal,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      headersTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       routes: [
         createGateway({
           routes: SPICEDB_GATEWAY_ROUTES,
