@@ -157,6 +157,28 @@ describe("SpiceDB's HTTP gateway", () => {
     expect(((await wrongType.json()) as { message: string }).message).toContain("permission");
   });
 
+  it("refuses a caveat context nested past any limit on both routes with 400, and keeps serving", async () => {
+    const deep = "[".repeat(200_000) + "]".repeat(200_000);
+    const body = `{"resource":{"objectType":"document","objectId":"plan"},"permission":"view","subject":{"object":{"objectType":"user","objectId":"alice"}},"context":{"x":${deep}}}`;
+    const gateway = await post("/v1/permissions/check", body);
+    expect(gateway.status).toBe(400);
+    expect(((await gateway.json()) as { code: number }).code).toBe(3);
+    const connect = await fetch(`http://${h.server.httpAddress}/latch.v1.PermissionService/CheckPermission`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body,
+    });
+    expect(connect.status).toBe(400);
+    expect(((await connect.json()) as { code: string }).code).toBe("invalid_argument");
+    const after = await post("/v1/permissions/check", {
+      consistency: fully,
+      resource: doc("plan"),
+      permission: "view",
+      subject: user("alice"),
+    });
+    expect(after.status).toBe(200);
+  });
+
   it("refuses a body over --max-message-bytes with 429", async () => {
     const huge = "x".repeat(h.server.server.limits.maxMessageBytes + 1);
     const res = await post("/v1/permissions/check", { permission: huge });
