@@ -190,3 +190,35 @@ describe("SpiceDB's error shape", () => {
     expect(errorInfoOf(wire.metadata)?.info?.metadata).toEqual({ update_count: "1001" });
   });
 });
+
+describe("lists over their limits, as SpiceDB reports each", () => {
+  const over = (code: string, details: Record<string, unknown>) =>
+    errorInfoOf(
+      toAuthzedWireError(new LatchError(code as never, "resource-exhausted", "over", details), "r").metadata,
+    )?.info;
+
+  it("names updates, preconditions and other limits with SpiceDB's keys", () => {
+    expect(over("request/over-limit", { field: "updates", limit: 1000, got: 1001 })).toMatchObject({
+      reason: "ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST",
+      metadata: { update_count: "1001", maximum_updates_allowed: "1000" },
+    });
+    expect(over("write/too-many-updates", { limit: 1000, count: 1200 })).toMatchObject({
+      reason: "ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST",
+      metadata: { update_count: "1200", maximum_updates_allowed: "1000" },
+    });
+    expect(
+      over("request/over-limit", { field: "optional_preconditions", limit: 1000, got: 1001 }),
+    ).toMatchObject({
+      reason: "ERROR_REASON_TOO_MANY_PRECONDITIONS_IN_REQUEST",
+      metadata: { precondition_count: "1001" },
+    });
+    expect(over("check/too-many-items", { max: 1000, count: 1001 })).toMatchObject({
+      reason: "ERROR_REASON_UNSPECIFIED",
+      metadata: { check_count: "1001", maximum_checks_allowed: "1000" },
+    });
+    expect(over("request/over-limit", { field: "relationships", limit: 10, got: 11 })).toMatchObject({
+      reason: "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT",
+      metadata: { limit_provided: "11", maximum_limit_allowed: "10" },
+    });
+  });
+});
