@@ -209,6 +209,16 @@ export const ErrorCodes = {
   /** invalid-argument: an audit option (policy, mode, queue size, retention) is not one Latch knows. */
   AuditInvalidOption: "audit/invalid-option",
 
+  // ---- the HTTP API and the testing mode (server)
+  /** not-found: no HTTP route at this method and path (the message lists where the routes are). */
+  HttpNotFound: "http/not-found",
+  /** invalid-argument: the HTTP body is not JSON of the route's request message (the message says where). */
+  HttpMalformedJson: "http/malformed-json",
+  /** resource-exhausted: the HTTP body is over `--max-message-bytes` (gRPC's limit on a request message). */
+  HttpBodyTooLarge: "http/body-too-large",
+  /** resource-exhausted: `--testing` holds its most stores (one per token) and every one is in use by a call. */
+  TestingTooManyStores: "testing/too-many-stores",
+
   // ---- validation files
   /** invalid-argument: a validation file (`latch validate`) is malformed. */
   ValidationInvalidFile: "validation/invalid-file",

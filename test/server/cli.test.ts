@@ -234,4 +234,66 @@ describe("latch serve", () => {
       await serving;
     }
   });
+
+  it("refuses --testing beside a token, and --testing-max-stores without --testing", async () => {
+    const both = await run(serveCommand(), [
+      "--testing",
+      "--token",
+      "x-0123456789abcdef",
+      "--listen",
+      "127.0.0.1:0",
+    ]);
+    expect(both.exitCode).toBe(1);
+    expect(both.stderr).toContain("--testing accepts any token");
+    const alone = await run(serveCommand(), ["--testing-max-stores", "3", "--token", "x-0123456789abcdef"]);
+    expect(alone.exitCode).toBe(1);
+    expect(alone.stderr).toContain("--testing-max-stores goes with --testing");
+  });
+
+  it("--testing warns at start and gives each token its own store, with --schema written into each", async () => {
+    writeFileSync(join(dir, "testing.zed"), SCHEMA);
+    let stdout = "";
+    let stderr = "";
+    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      stdout += chunk.toString();
+      return true;
+    });
+    const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      stderr += chunk.toString();
+      return true;
+    });
+    const serving = serveCommand().parseAsync(
+      [
+        "--testing",
+        "--listen",
+        "127.0.0.1:0",
+        "--http-listen",
+        "127.0.0.1:0",
+        "--schema",
+        join(dir, "testing.zed"),
+        "--log-level",
+        "silent",
+      ],
+      { from: "user" },
+    );
+    try {
+      await vi.waitFor(() => expect(stdout).toMatch(/http on http:\/\/\S+/), { timeout: 10_000 });
+      expect(stderr).toContain("WARNING: --testing");
+      const address = /latch listening on (\S+)/.exec(stdout)![1]!;
+      const one = createClient({ address, token: "any-token-one" });
+      const two = createClient({ address, token: "any-token-two" });
+      // Both start from the schema given; what one writes the other does not see.
+      expect((await one.readSchema()).schema).toBe(SCHEMA);
+      await one.writeSchema("definition user {}");
+      expect((await one.readSchema()).schema).toBe("definition user {}");
+      expect((await two.readSchema()).schema).toBe(SCHEMA);
+      await one.close();
+      await two.close();
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      process.emit("SIGTERM", "SIGTERM");
+      await serving;
+    }
+  });
 });
