@@ -82,7 +82,8 @@ class BulkRun {
   }
 
   private fail(i: number, e: unknown): void {
-    if (e instanceof LatchError) this.results[i] = { ok: false, error: { code: e.code, message: e.message } };
+    if (e instanceof LatchError)
+      this.results[i] = { ok: false, error: { code: e.code, message: e.message, kind: e.kind, details: e.details } };
     else throw e;
   }
 

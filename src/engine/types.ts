@@ -1,5 +1,13 @@
 /** The engine's public contract: what Check, CheckBulk, Expand and the lookups take and give. */
-import type { CheckState, ObjectRef, Relationship, Revision, SubjectRef } from "../core/index.js";
+import type {
+  CheckState,
+  ErrorDetails,
+  ErrorKind,
+  ObjectRef,
+  Relationship,
+  Revision,
+  SubjectRef,
+} from "../core/index.js";
 
 export type Consistency =
   | { readonly kind: "minimize-latency" }
@@ -83,7 +91,15 @@ export interface CheckBulkItem extends Delegated {
 
 export type CheckBulkItemResult =
   | { readonly ok: true; readonly state: CheckState; readonly missing: readonly string[] }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly ok: false; readonly error: CheckBulkItemError };
+
+/** Why one item of a bulk check failed: its LatchError's code and message (kind and details when known). */
+export interface CheckBulkItemError {
+  readonly code: string;
+  readonly message: string;
+  readonly kind?: ErrorKind;
+  readonly details?: ErrorDetails;
+}
 
 export interface CheckBulkRequest extends ActorTokenCarrier {
   readonly items: readonly CheckBulkItem[];

@@ -226,6 +226,23 @@ function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionR
 const decodeOthers = requestDecoder(CheckPermissionRequestSchema);
 
 /**
+ * The request read by the fast reader alone, or undefined when it is outside what the reader
+ * handles. For authzed.api.v1's CheckPermissionRequest, whose fields 1 to 6 are these fields on
+ * the wire (authzed/check-permission-codec.ts).
+ */
+export function readCommonCheckPermissionRequest(
+  buf: Buffer,
+  limits: ContextDecodeLimits,
+): CheckPermissionRequest | undefined {
+  try {
+    return readRequest(buf, limits);
+  } catch (error) {
+    if (error !== NOT_HANDLED) throw error;
+    return undefined;
+  }
+}
+
+/**
  * Decodes a CheckPermissionRequest exactly as `fromBinary` does (or by request-decoder.ts), but for
  * a context past `limits` (a typed error).
  */

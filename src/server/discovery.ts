@@ -19,12 +19,14 @@ import { file_latch_v1_core } from "../gen/latch/v1/core_pb.js";
 import { file_latch_v1_permission_service } from "../gen/latch/v1/permission_service_pb.js";
 import { file_latch_v1_relationship_service } from "../gen/latch/v1/relationship_service_pb.js";
 import { file_latch_v1_schema_service } from "../gen/latch/v1/schema_service_pb.js";
+import { AUTHZED_FILES, AUTHZED_SERVICE_NAMES } from "./authzed/index.js";
 
 export const SERVICE_NAMES = [
   "latch.v1.PermissionService",
   "latch.v1.RelationshipService",
   "latch.v1.SchemaService",
   "latch.v1.AuditService",
+  ...AUTHZED_SERVICE_NAMES,
 ] as const;
 
 const FILES: readonly GenFile[] = [
@@ -35,7 +37,9 @@ const FILES: readonly GenFile[] = [
   file_latch_v1_relationship_service,
   file_latch_v1_schema_service,
   file_latch_v1_audit_service,
-];
+  // SpiceDB's API beside Latch's own; its list repeats struct and timestamp, which are kept once.
+  ...AUTHZED_FILES,
+].filter((file, i, all) => all.indexOf(file) === i);
 
 /** Reflection reads descriptors built from the generated code, so no .proto file is needed at run time. */
 export function addReflection(server: Server): void {

@@ -11,9 +11,11 @@ import { createActorTokens, createDelegation, type Decider, decorate } from "../
 import type { Store } from "../store/index.js";
 import { createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
+import { addAuthzedServices } from "./authzed/index.js";
 import { checkPermissionCodec } from "./check-permission-codec.js";
 import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
+import type { WireError } from "./errors.js";
 import { type AdapterOptions, type ServiceImplementation, serviceImplementation } from "./grpc-adapter.js";
 import { methodPaths, type ServerCodec, serverServiceDefinition } from "./grpc-definition.js";
 import { auditHandlers } from "./handlers-audit.js";
@@ -127,30 +129,31 @@ export function createServer(options: ServerOptions): LatchServer {
     service: GenService<S>,
     impl: ServiceImplementation<S>,
     codecs: Readonly<Record<string, ServerCodec>> = {},
+    // Another API's error shape (authzed.api.v1's); Latch's own when absent.
+    toWireError?: (error: unknown, requestId: string) => WireError,
   ) => {
     for (const path of methodPaths(service)) guarded.add(path);
     grpc.addService(
       serverServiceDefinition(service, codecs),
-      serviceImplementation(service, impl, adapter, codecs),
+      serviceImplementation(
+        service,
+        impl,
+        toWireError === undefined ? adapter : { ...adapter, toWireError },
+        codecs,
+      ),
     );
   };
   const shutdownController = new AbortController();
-  add(
-    PermissionService,
-    permissionHandlers(
+  const decider =
+    options.decider ??
+    decorate(
       options.engine,
-      limits,
-      options.decider ??
-        decorate(
-          options.engine,
-          createActorTokens(undefined),
-          createDelegation({ maxBulkItems: limits.maxBulkItems }),
-        ),
-    ),
-    {
-      checkPermission: checkPermissionCodec,
-    },
-  );
+      createActorTokens(undefined),
+      createDelegation({ maxBulkItems: limits.maxBulkItems }),
+    );
+  add(PermissionService, permissionHandlers(options.engine, limits, decider), {
+    checkPermission: checkPermissionCodec,
+  });
   add(
     RelationshipService,
     relationshipHandlers({
@@ -169,6 +172,14 @@ export function createServer(options: ServerOptions): LatchServer {
       shutdown: shutdownController.signal,
     }),
   );
+  addAuthzedServices(add, {
+    store: options.store,
+    engine: options.engine,
+    decider,
+    limits,
+    watchPollMs: options.watchPollMs ?? 50,
+    shutdown: shutdownController.signal,
+  });
   const health = addHealth(grpc);
   const datastoreHealth = startDatastoreHealth({
     store: options.store,

@@ -224,7 +224,7 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         return { parts, start, chain };
       } catch (e) {
         if (!isLatchError(e)) throw e;
-        return { error: { code: e.code, message: e.message } };
+        return { error: { code: e.code, message: e.message, kind: e.kind, details: e.details } };
       }
     });
     const answer = await bulk(next, items, request, maxItems, opts);
@@ -237,7 +237,7 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
           return { ok: true, state: v.state, missing: v.missing };
         } catch (e) {
           if (!isLatchError(e)) throw e;
-          return { ok: false, error: { code: e.code, message: e.message } };
+          return { ok: false, error: { code: e.code, message: e.message, kind: e.kind, details: e.details } };
         }
       }),
     );

@@ -1,0 +1,198 @@
+/**
+ * PermissionsService's decisions: CheckPermission, CheckBulkPermissions, ExpandPermissionTree,
+ * and the lookups (permissions-lookups.ts). Checks, bulk checks and LookupResources go through the
+ * same decision seam as latch.v1 (so auditing and delegation see them); Expand and
+ * LookupSubjects ask the engine, as on latch.v1.
+ */
+import { create } from "@bufbuild/protobuf";
+import { status } from "@grpc/grpc-js";
+import type { CheckState } from "../../core/index.js";
+import type { CheckRequest, CheckResult, ExpandNode } from "../../engine/index.js";
+import {
+  AlgebraicSubjectSet_Operation,
+  type PermissionRelationshipTree,
+  PermissionRelationshipTreeSchema,
+} from "../../gen/authzed/api/v1/core_pb.js";
+import {
+  type CheckBulkPermissionsPair,
+  CheckBulkPermissionsPairSchema,
+  type CheckPermissionRequest,
+  type CheckPermissionResponse,
+  CheckPermissionResponse_Permissionship as Permissionship,
+  type PermissionsService,
+} from "../../gen/authzed/api/v1/permission_service_pb.js";
+import { compileSchema } from "../../schema/index.js";
+import { permissionName } from "../../service/index.js";
+import type { ServiceImplementation } from "../grpc-adapter.js";
+import {
+  consistencyFromSpice,
+  contextFromSpice,
+  objectRefFromSpice,
+  objectRefToSpice,
+  subjectRefFromSpice,
+  subjectRefToSpice,
+} from "./convert.js";
+import { debugInformation } from "./debug-trace.js";
+import type { AuthzedDeps } from "./deps.js";
+import { AuthzedError, itemStatus } from "./errors.js";
+import { lookupResources, lookupSubjects } from "./permissions-lookups.js";
+
+type Methods = (typeof PermissionsService)["method"];
+
+const PERMISSIONSHIP: Readonly<Record<CheckState, Permissionship>> = {
+  ALLOWED: Permissionship.HAS_PERMISSION,
+  DENIED: Permissionship.NO_PERMISSION,
+  CONDITIONAL: Permissionship.CONDITIONAL_PERMISSION,
+};
+
+function caveatInfo(missing: readonly string[]): {
+  partialCaveatInfo?: { missingRequiredContext: string[] };
+} {
+  return missing.length === 0 ? {} : { partialCaveatInfo: { missingRequiredContext: [...missing] } };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** The engine's request for a CheckPermissionRequest; fields are read (and refused) in wire order. */
+function checkRequestOf(req: CheckPermissionRequest): CheckRequest {
+  // Built field by field rather than from spreads: this is the hottest call.
+  const request: { -readonly [K in keyof CheckRequest]: CheckRequest[K] } = {
+    resource: objectRefFromSpice(req.resource, "resource"),
+    permission: permissionName(req.permission, "permission"),
+    subject: subjectRefFromSpice(req.subject, "subject"),
+  };
+  const context = contextFromSpice(req.context);
+  if (context !== undefined) request.context = context;
+  const consistency = consistencyFromSpice(req.consistency, "consistency");
+  if (consistency !== undefined) request.consistency = consistency;
+  if (req.withTracing) request.explain = true;
+  return request;
+}
+
+/** SpiceDB's trace of a check, with the schema it ran on (read again only when tracing). */
+async function traceOf(deps: AuthzedDeps, request: CheckRequest, result: CheckResult) {
+  if (result.explain === undefined) return undefined;
+  const stored = await deps.store.at(result.revision).readSchema();
+  const text = stored?.text ?? "";
+  let schema: ReturnType<typeof compileSchema> | undefined;
+  try {
+    schema = text === "" ? undefined : compileSchema(text);
+  } catch {
+    // A stored schema always compiled; without it the trace only lacks relation/permission kinds.
+  }
+  return debugInformation(result.explain, request, schema, text);
+}
+
+const OPERATIONS = {
+  union: AlgebraicSubjectSet_Operation.UNION,
+  intersection: AlgebraicSubjectSet_Operation.INTERSECTION,
+  exclusion: AlgebraicSubjectSet_Operation.EXCLUSION,
+} as const;
+
+/** Latch's expansion as SpiceDB's tree; a leaf lists its subjects (SpiceDB's leaves carry no caveats). */
+function expandToSpice(node: ExpandNode): PermissionRelationshipTree {
+  const base = { expandedObject: objectRefToSpice(node.object), expandedRelation: node.relation };
+  return create(PermissionRelationshipTreeSchema, {
+    ...base,
+    treeType:
+      node.kind === "leaf"
+        ? { case: "leaf", value: { subjects: node.subjects.map((s) => subjectRefToSpice(s.subject)) } }
+        : {
+            case: "intermediate",
+            value: { operation: OPERATIONS[node.kind], children: node.children.map(expandToSpice) },
+          },
+  });
+}
+
+export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementation<Methods>> {
+  const { decider, engine, limits } = deps;
+  return {
+    async checkPermission(req, ctx) {
+      const request = checkRequestOf(req);
+      const result = await decider.check(request, ctx.requestOptions);
+      // The message itself rather than an init object for create() to copy (see latch.v1's handler).
+      const response: CheckPermissionResponse = {
+        $typeName: "authzed.api.v1.CheckPermissionResponse",
+        permissionship: PERMISSIONSHIP[result.state],
+        checkedAt: { $typeName: "authzed.api.v1.ZedToken", token: result.token },
+      };
+      if (result.state === "CONDITIONAL")
+        response.partialCaveatInfo = {
+          $typeName: "authzed.api.v1.PartialCaveatInfo",
+          missingRequiredContext: [...result.missing],
+        };
+      const trace = await traceOf(deps, request, result);
+      if (trace !== undefined) response.debugTrace = trace;
+      return response;
+    },
+
+    async checkBulkPermissions(req, ctx) {
+      if (req.items.length > limits.maxBulkItems) {
+        throw new AuthzedError(
+          status.INVALID_ARGUMENT,
+          `items: ${req.items.length} checks is over the limit of ${limits.maxBulkItems}: split the request`,
+          "ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST",
+          { check_count: String(req.items.length), maximum_checks_allowed: String(limits.maxBulkItems) },
+        );
+      }
+      const items = req.items.map((item, i) => ({
+        resource: objectRefFromSpice(item.resource, `items[${i}].resource`),
+        permission: permissionName(item.permission, `items[${i}].permission`),
+        subject: subjectRefFromSpice(item.subject, `items[${i}].subject`),
+        ...optional("context", contextFromSpice(item.context)),
+      }));
+      const result = await decider.checkBulk(
+        { items, ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")) },
+        ctx.requestOptions,
+      );
+      const pairs: CheckBulkPermissionsPair[] = [];
+      for (const [i, r] of result.results.entries()) {
+        let debugTrace: Awaited<ReturnType<typeof traceOf>>;
+        if (r.ok && req.withTracing) {
+          // Explained one by one at the bulk check's own revision, by the engine: the decision was
+          // made (and recorded) once, by the seam; its explanation must not be a second decision.
+          const one: CheckRequest = {
+            ...items[i]!,
+            explain: true,
+            consistency: { kind: "at-exact-snapshot", token: result.token },
+          };
+          debugTrace = await traceOf(deps, one, await engine.check(one, { signal: ctx }));
+        }
+        pairs.push(
+          create(CheckBulkPermissionsPairSchema, {
+            ...optional("request", req.items[i]),
+            response: r.ok
+              ? {
+                  case: "item",
+                  value: {
+                    permissionship: PERMISSIONSHIP[r.state],
+                    ...(r.state === "CONDITIONAL" ? caveatInfo(r.missing) : {}),
+                    ...optional("debugTrace", debugTrace),
+                  },
+                }
+              : { case: "error", value: itemStatus(r.error) },
+          }),
+        );
+      }
+      return { checkedAt: { token: result.token }, pairs };
+    },
+
+    async expandPermissionTree(req, ctx) {
+      const result = await engine.expand(
+        {
+          resource: objectRefFromSpice(req.resource, "resource"),
+          permission: permissionName(req.permission, "permission"),
+          ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")),
+        },
+        { signal: ctx },
+      );
+      return { expandedAt: { token: result.token }, treeRoot: expandToSpice(result.tree) };
+    },
+
+    lookupResources: (req, ctx) => lookupResources(decider, req, ctx),
+
+    lookupSubjects: (req, ctx) => lookupSubjects(engine, req, ctx),
+  };
+}
