@@ -158,6 +158,8 @@ export const ErrorCodes = {
   WriteDuplicateUpdate: "write/duplicate-update",
   /** failed-precondition: a write precondition did not hold; nothing was written. */
   WritePreconditionFailed: "write/precondition-failed",
+  /** invalid-argument: a delete that may not be partial matches more relationships than its limit; nothing was deleted. */
+  DeleteOverLimit: "delete/over-limit",
 
   // ---- revisions, tokens and cursors
   /** invalid-argument: a revision token could not be decoded by the store (any failure other than its own code). */
@@ -180,7 +182,7 @@ export const ErrorCodes = {
   CursorRevisionMismatch: "cursor/revision-mismatch",
 
   // ---- stores
-  /** invalid-argument: a relationship filter lacks a resource type or a subject type. */
+  /** invalid-argument: a relationship filter is empty, or has an empty resource type or no subject type in its subject filter. */
   StoreInvalidFilter: "store/invalid-filter",
   /** invalid-argument: a limit or batch size is not a positive integer in range. */
   StoreInvalidLimit: "store/invalid-limit",

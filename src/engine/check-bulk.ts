@@ -83,7 +83,10 @@ class BulkRun {
 
   private fail(i: number, e: unknown): void {
     if (e instanceof LatchError)
-      this.results[i] = { ok: false, error: { code: e.code, message: e.message, kind: e.kind, details: e.details } };
+      this.results[i] = {
+        ok: false,
+        error: { code: e.code, message: e.message, kind: e.kind, details: e.details },
+      };
     else throw e;
   }
 

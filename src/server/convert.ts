@@ -255,7 +255,7 @@ export function consistencyToProto(c: Consistency | undefined): ConsistencyMessa
 
 export function filterToProto(f: RelationshipFilter): RelationshipFilterMessage {
   return create(RelationshipFilterSchema, {
-    resourceType: f.resourceType,
+    resourceType: f.resourceType ?? "",
     optionalResourceId: f.resourceId ?? "",
     optionalResourceIdPrefix: f.resourceIdPrefix ?? "",
     optionalRelation: f.relation ?? "",

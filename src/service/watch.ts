@@ -1,12 +1,14 @@
 /** The change feed behind Watch, shared by the server and embedded mode. */
 import type { Revision } from "../core/index.js";
-import type { Change, Store } from "../store/index.js";
+import type { Change, Store, TransactionMetadata } from "../store/index.js";
 
 export interface WatchBatch {
   /** Every change up to and including this revision has been delivered. */
   readonly revision: Revision;
   readonly changes: readonly Change[];
   readonly schemaUpdated: boolean;
+  /** The metadata the write of this revision carried (SpiceDB's transaction metadata), if any. */
+  readonly metadata?: TransactionMetadata;
 }
 
 export interface WatchOptions {
@@ -74,8 +76,15 @@ export async function* watchChanges(store: Store, options: WatchOptions = {}): A
         else list.push(change);
       }
       for (const rev of schemaRevisions) if (!byRevision.has(rev)) byRevision.set(rev, []);
+      const metadata = new Map((page.metadata ?? []).map((m) => [m.revision, m.metadata]));
       for (const revision of [...byRevision.keys()].sort(compare)) {
-        yield { revision, changes: byRevision.get(revision)!, schemaUpdated: schemaRevisions.has(revision) };
+        const kept = metadata.get(revision);
+        yield {
+          revision,
+          changes: byRevision.get(revision)!,
+          schemaUpdated: schemaRevisions.has(revision),
+          ...(kept === undefined ? {} : { metadata: kept }),
+        };
       }
       const moved = page.revision > after;
       after = page.revision;

@@ -187,8 +187,11 @@ export function filterFromSpice(
       "cannot be given with optional_resource_id: give one of them",
     );
   }
+  // SpiceDB's filters may leave out the resource type (the store then spans every type).
   return {
-    resourceType: typeName(msg.resourceType, `${field}.resource_type`),
+    ...(msg.resourceType === ""
+      ? {}
+      : { resourceType: typeName(msg.resourceType, `${field}.resource_type`) }),
     ...(msg.optionalResourceId === ""
       ? {}
       : { resourceId: objectId(msg.optionalResourceId, `${field}.optional_resource_id`, false) }),

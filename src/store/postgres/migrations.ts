@@ -107,6 +107,12 @@ export const MIGRATIONS: readonly Migration[] = [
       `INSERT INTO {schema}.decision_head (seq, hash, floor, mac) VALUES (0, '${"0".repeat(64)}', 0, '')`,
     ],
   },
+  {
+    version: 3,
+    name: "transaction metadata",
+    // A write's metadata (SpiceDB's optional_transaction_metadata); null for most writes.
+    statements: ["ALTER TABLE {schema}.transactions ADD COLUMN metadata jsonb"],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

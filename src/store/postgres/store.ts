@@ -4,6 +4,7 @@ import {
   checkFilter,
   checkUpdates,
   createRevisionCodec,
+  deleteOverLimit,
   lastReader,
   positiveInt,
   type Store,
@@ -177,21 +178,36 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       exportRelationships: () => exportRelationships(ctx, revision),
     })),
     writeSchema: (text) => writeSchema(ctx, text),
-    async write(updates, preconditions = []) {
+    async write(updates, preconditions = [], writeOptions = {}) {
       checkUpdates(updates);
-      const { revision } = await writeTransaction(ctx, (client, revision) =>
-        writeUpdates(ctx, client, revision, updates, preconditions),
+      const { revision } = await writeTransaction(
+        ctx,
+        (client, revision) => writeUpdates(ctx, client, revision, updates, preconditions),
+        writeOptions.metadata,
       );
       return revision;
     },
     async deleteRelationships(filter, deleteOptions = {}) {
       checkFilter(filter);
       const limit = positiveInt(deleteOptions.limit, "limit");
-      const { revision, result } = await writeTransaction(ctx, async (client, revision) => {
-        await requireSchema(ctx, client);
-        await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);
-        return deleteMatching(ctx, client, revision, filter, limit);
-      });
+      const { revision, result } = await writeTransaction(
+        ctx,
+        async (client, revision) => {
+          await requireSchema(ctx, client);
+          await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);
+          const deleted = await deleteMatching(
+            ctx,
+            client,
+            revision,
+            filter,
+            limit === undefined || deleteOptions.failOverLimit !== true ? limit : limit + 1,
+          );
+          // Over the limit: the throw rolls the transaction back, so nothing is deleted.
+          if (limit !== undefined && deleted > limit) throw deleteOverLimit(limit);
+          return deleted;
+        },
+        deleteOptions.metadata,
+      );
       return { revision, deleted: result };
     },
     changesSince: (after, limit) =>

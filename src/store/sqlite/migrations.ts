@@ -115,6 +115,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "transaction metadata",
+    sql: `
+      -- A write's metadata (SpiceDB's optional_transaction_metadata), JSON; null for most writes.
+      ALTER TABLE revisions ADD COLUMN metadata TEXT;
+    `,
+  },
 ];
 
 export function applyMigrations(db: Database.Database): void {

@@ -14,6 +14,9 @@ import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
 import type {
   ChangesPage,
+  DeleteOptions,
+  DeleteResult,
+  ImportOptions,
   ImportResult,
   PageOptions,
   Precondition,
@@ -23,9 +26,17 @@ import type {
   Store,
   StoredSchema,
   StoreReader,
+  TransactionMetadata,
+  WriteOptions,
 } from "../types.js";
 import { validateRelationship } from "../validate.js";
-import { checkFilter, checkUpdates, MAX_UPDATES_PER_WRITE, positiveInt } from "../write-checks.js";
+import {
+  checkFilter,
+  checkUpdates,
+  collectForCreate,
+  MAX_UPDATES_PER_WRITE,
+  positiveInt,
+} from "../write-checks.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
@@ -85,11 +96,14 @@ class SqliteStore implements Store {
   private readonly writeTx: (
     updates: readonly RelationshipUpdate[],
     pre: readonly Precondition[],
+    metadata?: TransactionMetadata,
   ) => Revision;
   private readonly deleteTx: (
     filter: RelationshipFilter,
     limit: number | undefined,
     pre: readonly Precondition[],
+    failOverLimit: boolean,
+    metadata: TransactionMetadata | undefined,
   ) => { revision: Revision; deleted: number };
   private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
   private readonly importTx: (batch: readonly Relationship[]) => Revision;
@@ -121,10 +135,14 @@ class SqliteStore implements Store {
       const t = this.db.transaction(fn);
       return (...args: A): R => t.immediate(...args);
     };
-    this.writeTx = tx((updates, pre) => applyUpdates(this, this.schemaForWrite(), updates, pre));
-    this.deleteTx = tx((filter, limit, pre) => {
+    this.writeTx = tx((updates, pre, metadata) =>
+      this.keepMetadata(applyUpdates(this, this.schemaForWrite(), updates, pre), metadata),
+    );
+    this.deleteTx = tx((filter, limit, pre, failOverLimit, metadata) => {
       this.schemaForWrite();
-      return applyDeleteByFilter(this, filter, limit, pre);
+      const result = applyDeleteByFilter(this, filter, limit, pre, failOverLimit);
+      this.keepMetadata(result.revision, metadata);
+      return result;
     });
     this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
     this.importTx = tx((batch) => this.applyImport(batch));
@@ -229,7 +247,7 @@ class SqliteStore implements Store {
     if (after !== undefined) {
       // Leave out the key columns the filter fixes: SQLite then seeks straight to the cursor
       // instead of scanning every earlier row of the type.
-      const skip = filter.resourceId !== undefined ? 2 : 1;
+      const skip = filter.resourceType === undefined ? 0 : filter.resourceId !== undefined ? 2 : 1;
       const columns = KEY_COLUMNS.split(", ").slice(skip);
       where.push(`(${columns.join(", ")}) > (${columns.map(() => "?").join(", ")})`);
       params.push(...after.slice(skip));
@@ -253,17 +271,27 @@ class SqliteStore implements Store {
   async write(
     updates: readonly RelationshipUpdate[],
     preconditions: readonly Precondition[] = [],
+    options: WriteOptions = {},
   ): Promise<Revision> {
     checkUpdates(updates, this.maxUpdates);
-    return this.committed(this.writeTx(updates, preconditions));
+    return this.committed(this.writeTx(updates, preconditions, options.metadata));
   }
 
-  async deleteRelationships(
-    filter: RelationshipFilter,
-    options: { readonly limit?: number; readonly preconditions?: readonly Precondition[] } = {},
-  ): Promise<{ readonly revision: Revision; readonly deleted: number }> {
+  /** Inside a write's transaction: its metadata on its revision row. */
+  private keepMetadata(revision: Revision, metadata: TransactionMetadata | undefined): Revision {
+    if (metadata !== undefined) this.s.setRevisionMetadata.run(JSON.stringify(metadata), Number(revision));
+    return revision;
+  }
+
+  async deleteRelationships(filter: RelationshipFilter, options: DeleteOptions = {}): Promise<DeleteResult> {
     checkFilter(filter);
-    const result = this.deleteTx(filter, positiveInt(options.limit, "limit"), options.preconditions ?? []);
+    const result = this.deleteTx(
+      filter,
+      positiveInt(options.limit, "limit"),
+      options.preconditions ?? [],
+      options.failOverLimit === true,
+      options.metadata,
+    );
     this.committed(result.revision);
     return result;
   }
@@ -281,10 +309,16 @@ class SqliteStore implements Store {
    */
   async importRelationships(
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
-    options: { readonly batchSize?: number } = {},
+    options: ImportOptions = {},
   ): Promise<ImportResult> {
     const batchSize = positiveInt(options.batchSize, "batchSize") ?? this.importBatchSize;
     this.schemaForWrite();
+    if (options.createOnly === true) {
+      const all = await collectForCreate(relationships);
+      if (all.length === 0) return { revision: this.current(), count: 0 };
+      const creates = all.map((relationship) => ({ operation: "create" as const, relationship }));
+      return { revision: this.committed(this.writeTx(creates, [])), count: all.length };
+    }
     if (Symbol.iterator in relationships && isEmpty(this)) {
       const result = this.bulkTx(relationships, batchSize);
       if (result.count === 0) return { revision: this.current(), count: 0 };
