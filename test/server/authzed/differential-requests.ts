@@ -38,9 +38,7 @@ export function toAuthzed(r: Relationship): v1.Relationship {
     resource: object(r.resource.type, r.resource.id),
     relation: r.relation,
     subject: subject(r.subject.type, r.subject.id, r.subject.relation),
-    ...(r.caveat
-      ? { optionalCaveat: { caveatName: r.caveat.name, ...(context ? { context } : {}) } }
-      : {}),
+    ...(r.caveat ? { optionalCaveat: { caveatName: r.caveat.name, ...(context ? { context } : {}) } } : {}),
     ...(r.expiration ? { optionalExpiresAt: Timestamp.fromDate(r.expiration) } : {}),
   });
 }
@@ -156,6 +154,10 @@ export function readRequest(type: string): v1.ReadRelationshipsRequest {
   });
 }
 
+export function deleteRequest(type: string): v1.DeleteRelationshipsRequest {
+  return v1.DeleteRelationshipsRequest.create({ relationshipFilter: { resourceType: type } });
+}
+
 // ---- normal forms ----
 
 function missing(info: v1.PartialCaveatInfo | undefined): string {
@@ -174,7 +176,10 @@ export function checkForm(r: v1.CheckPermissionResponse): string {
 export function checkAsLookup(r: v1.CheckPermissionResponse): string {
   if (r.permissionship === CHECK.HAS_PERMISSION) return "ALLOWED";
   if (r.permissionship !== CHECK.CONDITIONAL_PERMISSION) return "DENIED";
-  return answerText({ state: "CONDITIONAL", missing: new Set(r.partialCaveatInfo?.missingRequiredContext ?? []) });
+  return answerText({
+    state: "CONDITIONAL",
+    missing: new Set(r.partialCaveatInfo?.missingRequiredContext ?? []),
+  });
 }
 
 export function bulkForm(r: v1.CheckBulkPermissionsResponse): string[] {
@@ -196,7 +201,10 @@ interface Answer {
 const DENIED: Answer = { state: "DENIED", missing: new Set() };
 const ALLOWED: Answer = { state: "ALLOWED", missing: new Set() };
 
-function lookupAnswer(permissionship: v1.LookupPermissionship, info: v1.PartialCaveatInfo | undefined): Answer {
+function lookupAnswer(
+  permissionship: v1.LookupPermissionship,
+  info: v1.PartialCaveatInfo | undefined,
+): Answer {
   if (permissionship === LOOKUP.HAS_PERMISSION) return ALLOWED;
   if (permissionship === LOOKUP.CONDITIONAL_PERMISSION) {
     return { state: "CONDITIONAL", missing: new Set(info?.missingRequiredContext ?? []) };
@@ -244,7 +252,10 @@ export function lookupResourcesForm(list: readonly v1.LookupResourcesResponse[])
  * subjects' missing parameters also differ in presentation: Latch leaves out those the wildcard's
  * line names already.) What each subject is granted is the contract.
  */
-export function lookupSubjectsForm(list: readonly v1.LookupSubjectsResponse[], named: readonly string[]): string[] {
+export function lookupSubjectsForm(
+  list: readonly v1.LookupSubjectsResponse[],
+  named: readonly string[],
+): string[] {
   const own = new Map<string, Answer>();
   let wildcard = DENIED;
   const excluded = new Map<string, Answer>();

@@ -3,13 +3,17 @@
  * differ. A difference a known, justified cause explains (see KNOWN in differential.test.ts) is
  * counted apart and does not fail the run.
  */
-import { v1 } from "@authzed/authzed-node";
+
 import { isDeepStrictEqual } from "node:util";
+import { v1 } from "@authzed/authzed-node";
 import type { Scenario } from "../../engine/random-scenarios.js";
 import type { Method, Outcome, Request, Response, Target } from "./authzed-target.js";
+import type { Case } from "./differential-cases.js";
 import * as R from "./differential-requests.js";
 
 export interface Exchange {
+  /** The fixed case's name, for a random run "random". */
+  readonly label: string;
   readonly method: Method;
   /** What was asked, in a line a reader can replay. */
   readonly asked: string;
@@ -20,6 +24,8 @@ export interface Exchange {
    * servers gave those answers alike (a lookup is a set of checks).
    */
   readonly fromChecks?: unknown;
+  /** The error messages, for the reader (never compared). */
+  readonly messages?: readonly [string | undefined, string | undefined];
 }
 
 /** Why a difference is expected, or undefined when it is not. */
@@ -37,7 +43,10 @@ function agree(a: unknown, b: unknown): boolean {
   const fb = b as { code?: number; reason?: string } | null;
   const failure = (x: typeof fa) => x !== null && typeof x === "object" && !Array.isArray(x) && "code" in x;
   if (failure(fa) && failure(fb)) {
-    return fa!.code === fb!.code && (fa!.reason === undefined || fb!.reason === undefined || fa!.reason === fb!.reason);
+    return (
+      fa!.code === fb!.code &&
+      (fa!.reason === undefined || fb!.reason === undefined || fa!.reason === fb!.reason)
+    );
   }
   return isDeepStrictEqual(a, b);
 }
@@ -48,6 +57,7 @@ export class DifferentialRun {
     private readonly spicedb: Target,
     private readonly latch: Target,
     private readonly explain: Explain,
+    private readonly label = "random",
   ) {}
 
   /** Sends the request to both, compares the normal forms; returns both outcomes. */
@@ -61,11 +71,15 @@ export class DifferentialRun {
     const s = await this.spicedb.call(method, request);
     const l = await this.latch.call(method, request);
     const exchange: Exchange = {
+      label: this.label,
       method,
       asked,
       spicedb: R.form(s, answer),
       latch: R.form(l, answer),
       ...(fromChecks === undefined ? {} : { fromChecks }),
+      ...(s.ok && l.ok
+        ? {}
+        : { messages: [s.ok ? undefined : s.message, l.ok ? undefined : l.message] as const }),
     };
     const report = this.report as { compared: number } & RunReport;
     report.compared++;
@@ -91,7 +105,11 @@ function relationshipText(s: Scenario): string {
 }
 
 /** A scenario's request sequence: schema, data, reads, checks, bulk check, both lookups. */
-export async function runScenario(run: DifferentialRun, scenario: Scenario, types: readonly string[]): Promise<void> {
+export async function runScenario(
+  run: DifferentialRun,
+  scenario: Scenario,
+  types: readonly string[],
+): Promise<void> {
   const schema = await run.send(
     "writeSchema",
     `WriteSchema\n${scenario.shape.schema}`,
@@ -99,6 +117,19 @@ export async function runScenario(run: DifferentialRun, scenario: Scenario, type
     () => "written",
   );
   if (!schema.spicedb.ok || !schema.latch.ok) return;
+  await sequence(run, scenario, types);
+  // Nothing left for the next run's schema to conflict with.
+  for (const type of types) {
+    await run.send(
+      "deleteRelationships",
+      `DeleteRelationships ${type}`,
+      R.deleteRequest(type),
+      () => "deleted",
+    );
+  }
+}
+
+async function sequence(run: DifferentialRun, scenario: Scenario, types: readonly string[]): Promise<void> {
   // An empty write is its own case (SpiceDB accepts it): see differential.test.ts.
   if (scenario.relationships.length === 0) return;
   const written = await run.send(
@@ -124,7 +155,8 @@ export async function runScenario(run: DifferentialRun, scenario: Scenario, type
     }
     // The answers both servers agree on, in lookup terms: ALLOWED, CONDITIONAL[...] or DENIED.
     const checks = new Map<string, string>();
-    const key = (type: string, id: string, permission: string, user: string) => `${type}:${id}#${permission}@${user}`;
+    const key = (type: string, id: string, permission: string, user: string) =>
+      `${type}:${id}#${permission}@${user}`;
     for (const item of items) {
       const { spicedb, agreed } = await run.send(
         "checkPermission",
@@ -146,7 +178,12 @@ export async function runScenario(run: DifferentialRun, scenario: Scenario, type
       }
       return out.sort();
     };
-    await run.send("checkBulkPermissions", `CheckBulkPermissions (every check above)${with_}`, R.bulkRequest(items), R.bulkForm);
+    await run.send(
+      "checkBulkPermissions",
+      `CheckBulkPermissions (every check above)${with_}`,
+      R.bulkRequest(items),
+      R.bulkForm,
+    );
     for (const type of types) {
       for (const permission of PERMISSIONS) {
         for (const user of USERS) {
@@ -178,10 +215,63 @@ export async function runScenario(run: DifferentialRun, scenario: Scenario, type
   }
 }
 
-export function describeDifferences(scenario: Scenario, differences: readonly Exchange[], limit = 5): string {
-  const shown = differences.slice(0, limit).map((d) =>
-    [`-- ${d.asked}`, `   SpiceDB: ${JSON.stringify(d.spicedb)}`, `   Latch:   ${JSON.stringify(d.latch)}`].join("\n"),
+/** Forms of the answers of the methods the fixed cases use. */
+function formOf(method: Method): (value: Response<Method>) => unknown {
+  switch (method) {
+    case "checkPermission":
+      return R.checkForm as never;
+    case "lookupResources":
+      return R.lookupResourcesForm as never;
+    case "lookupSubjects":
+      return ((list: v1.LookupSubjectsResponse[]) => R.lookupSubjectsForm(list, [])) as never;
+    case "readRelationships":
+      return R.readForm as never;
+    default:
+      return () => "ok";
+  }
+}
+
+/** A fixed case: its schema, its steps, then its relationships deleted. */
+export async function runCase(run: DifferentialRun, c: Case): Promise<void> {
+  await run.send(
+    "writeSchema",
+    `WriteSchema\n${c.schema}`,
+    v1.WriteSchemaRequest.create({ schema: c.schema }),
+    () => "ok",
   );
+  for (const step of c.steps)
+    await run.send(step.method, step.asked, step.request as never, formOf(step.method));
+  for (const type of c.types) {
+    await run.send(
+      "deleteRelationships",
+      `DeleteRelationships ${type}`,
+      R.deleteRequest(type),
+      () => "deleted",
+    );
+  }
+}
+
+export function describeCase(c: Case, differences: readonly Exchange[]): string {
+  const shown = differences.map((d) =>
+    [
+      `-- ${d.asked}`,
+      `   SpiceDB: ${JSON.stringify(d.spicedb)} ${d.messages?.[0] ?? ""}`,
+      `   Latch:   ${JSON.stringify(d.latch)} ${d.messages?.[1] ?? ""}`,
+    ].join("\n"),
+  );
+  return [`case "${c.name}": ${differences.length} difference(s)`, ...shown].join("\n");
+}
+
+export function describeDifferences(scenario: Scenario, differences: readonly Exchange[], limit = 5): string {
+  const shown = differences
+    .slice(0, limit)
+    .map((d) =>
+      [
+        `-- ${d.asked}`,
+        `   SpiceDB: ${JSON.stringify(d.spicedb)}`,
+        `   Latch:   ${JSON.stringify(d.latch)}`,
+      ].join("\n"),
+    );
   return [
     `${differences.length} difference(s); schema:\n${scenario.shape.schema}`,
     `relationships:\n${relationshipText(scenario)}`,
