@@ -6,8 +6,10 @@
  */
 
 import { v1 } from "@authzed/authzed-node";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { fromBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { ErrorInfoSchema } from "../../../src/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../../src/gen/google/rpc/status_pb.js";
 
 export type Client = v1.ZedPromiseClientInterface;
 /** The RPCs the test sends (unary and server-streaming alike answer one value or a list). */
@@ -60,36 +62,10 @@ const GO_CODES: Readonly<Record<string, grpc.status>> = {
   Unauthenticated: grpc.status.UNAUTHENTICATED,
 };
 
-/**
- * The ErrorInfo reason inside `grpc-status-details-bin` (a google.rpc.Status whose details are
- * Any messages), read field by field: the client library ships no google.rpc types.
- */
-export function errorInfoReason(details: Uint8Array): string | undefined {
-  const status = new BinaryReader(details);
-  while (status.pos < status.len) {
-    const [field, wire] = status.tag();
-    if (field !== 3) {
-      status.skip(wire);
-      continue;
-    }
-    const any = new BinaryReader(status.bytes());
-    let typeUrl = "";
-    let value: Uint8Array = new Uint8Array();
-    while (any.pos < any.len) {
-      const [f, w] = any.tag();
-      if (f === 1) typeUrl = any.string();
-      else if (f === 2) value = any.bytes();
-      else any.skip(w);
-    }
-    if (!typeUrl.endsWith("/google.rpc.ErrorInfo")) continue;
-    const info = new BinaryReader(value);
-    while (info.pos < info.len) {
-      const [f, w] = info.tag();
-      if (f === 1) return info.string();
-      info.skip(w);
-    }
-  }
-  return undefined;
+/** The ErrorInfo reason among a google.rpc.Status's details (Any messages), if one is there. */
+export function reasonOf(details: readonly { typeUrl: string; value: Uint8Array }[]): string | undefined {
+  const info = details.find((d) => d.typeUrl.endsWith("/google.rpc.ErrorInfo"));
+  return info && fromBinary(ErrorInfoSchema, info.value).reason;
 }
 
 /** A grpc-js error (a real status) or an in-process SpiceDB error (`rpc error: code = X desc = Y`). */
@@ -100,7 +76,7 @@ export function failureOf(error: unknown): Failure {
     return {
       ok: false,
       code: service.code,
-      reason: details instanceof Buffer ? errorInfoReason(details) : undefined,
+      reason: details instanceof Buffer ? reasonOf(fromBinary(StatusSchema, details).details) : undefined,
       message: service.details ?? "",
     };
   }

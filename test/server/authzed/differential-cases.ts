@@ -95,6 +95,20 @@ function lookupSubjects(resource: string, permission: string): Step<"lookupSubje
   };
 }
 
+/** One CheckBulkPermissions of `type:id#permission@user:name` items, each with its own context. */
+function bulk(...items: [string, Record<string, unknown>?][]): Step<"checkBulkPermissions"> {
+  const parsed = items.map(([text, context]) => {
+    const m = /^(\w+):(\w+)#(\w+)@user:(\w+)$/.exec(text);
+    if (!m) throw new Error(`bad check in a case: ${text}`);
+    return { type: m[1]!, id: m[2]!, permission: m[3]!, user: m[4]!, context };
+  });
+  return {
+    method: "checkBulkPermissions",
+    asked: `CheckBulkPermissions ${items.map(([t, c]) => (c ? `${t} with ${JSON.stringify(c)}` : t)).join(", ")}`,
+    request: R.bulkRequest(parsed),
+  };
+}
+
 function read(type: string): Step<"readRelationships"> {
   return { method: "readRelationships", asked: `ReadRelationships ${type}`, request: R.readRequest(type) };
 }
@@ -115,6 +129,7 @@ export const CASES: readonly Case[] = [
     steps: [
       write("TOUCH", "doc:d1#viewer@user:alice"),
       check("folder:f1", "view", "alice"),
+      bulk(["doc:d1#view@user:alice"], ["folder:f1#view@user:alice"], ["doc:d1#edit@user:alice"]),
       check("doc:d1", "edit", "alice"),
       lookupResources("folder", "view"),
       lookupResources("doc", "edit"),
@@ -173,6 +188,11 @@ export const CASES: readonly Case[] = [
       check("doc:d1", "view", "alice", { x: 3.5 }),
       check("doc:d2", "view", "alice", { x: 30 }),
       check("doc:d1", "view", "alice", { y: 1 }),
+      bulk(
+        ["doc:d1#view@user:alice"],
+        ["doc:d1#view@user:alice", { x: 3 }],
+        ["doc:d1#view@user:alice", { x: "three" }],
+      ),
       lookupResources("doc", "view"),
       lookupResources("doc", "view", { x: 30 }),
       lookupResources("doc", "view", { x: "three" }),

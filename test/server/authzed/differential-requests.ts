@@ -6,7 +6,7 @@
  */
 import { protobuf, v1 } from "@authzed/authzed-node";
 import type { Relationship } from "../../../src/core/index.js";
-import type { Outcome } from "./authzed-target.js";
+import { type Outcome, reasonOf } from "./authzed-target.js";
 
 const { Struct, Timestamp } = protobuf;
 
@@ -188,7 +188,10 @@ export function bulkForm(r: v1.CheckBulkPermissionsResponse): string[] {
     if (response.oneofKind === "item") {
       return `${CHECK[response.item.permissionship]}${missing(response.item.partialCaveatInfo)}`;
     }
-    if (response.oneofKind === "error") return `error ${response.error.code}`;
+    if (response.oneofKind === "error") {
+      const reason = reasonOf(response.error.details);
+      return `error ${response.error.code}${reason ? ` ${reason}` : ""}`;
+    }
     return "no response";
   });
 }

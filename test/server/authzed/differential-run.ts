@@ -226,6 +226,8 @@ function formOf(method: Method): (value: Response<Method>) => unknown {
       return ((list: v1.LookupSubjectsResponse[]) => R.lookupSubjectsForm(list, [])) as never;
     case "readRelationships":
       return R.readForm as never;
+    case "checkBulkPermissions":
+      return R.bulkForm as never;
     default:
       return () => "ok";
   }

@@ -84,14 +84,24 @@ const KNOWN: readonly {
       reason(e.latch) === "ERROR_REASON_INVALID_SUBJECT_TYPE",
   },
   {
+    // CheckPermission has the same reason, most likely: SpiceDB's unary calls cross the FFI
+    // without their details, so only its code (INVALID_ARGUMENT, equal) is compared there.
     kind: "latch-bug",
     why:
-      "Latch bug: LookupResources with a context value of the wrong type gives ERROR_REASON_CAVEAT_EVALUATION_ERROR; " +
-      "SpiceDB: ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR (both INVALID_ARGUMENT)",
-    matches: (e) =>
-      e.method === "lookupResources" &&
-      reason(e.spicedb) === "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR" &&
-      reason(e.latch) === "ERROR_REASON_CAVEAT_EVALUATION_ERROR",
+      'Latch bug: a request context value of the wrong type (`{"x":"three"}` for an int) gives ERROR_REASON_CAVEAT_EVALUATION_ERROR ' +
+      "in LookupResources and CheckBulkPermissions items; SpiceDB: ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR (both INVALID_ARGUMENT)",
+    matches: (e) => {
+      const retyped = (form: unknown) =>
+        JSON.stringify(form).replaceAll(
+          "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR",
+          "ERROR_REASON_CAVEAT_EVALUATION_ERROR",
+        );
+      return (
+        (e.method === "lookupResources" || e.method === "checkBulkPermissions") &&
+        JSON.stringify(e.spicedb).includes("ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR") &&
+        retyped(e.spicedb) === JSON.stringify(e.latch)
+      );
+    },
   },
   {
     kind: "latch-bug",
@@ -113,6 +123,19 @@ const KNOWN: readonly {
       e.method === "lookupSubjects" &&
       reason(e.spicedb) === "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED" &&
       code(e.latch) === undefined,
+  },
+  {
+    // Seen with h-spice-schema merged: its status table maps a schema type error to
+    // INVALID_ARGUMENT (docs/spicedb-api.md).
+    kind: "latch-bug",
+    why:
+      "Latch bug: WriteSchema naming an unknown type or relation (`relation viewer: nosuch`, `permission view = nosuch`) " +
+      "is INVALID_ARGUMENT (SCHEMA_TYPE_ERROR); SpiceDB: FAILED_PRECONDITION",
+    matches: (e) =>
+      e.method === "writeSchema" &&
+      code(e.spicedb) === 9 &&
+      code(e.latch) === 3 &&
+      reason(e.latch) === "ERROR_REASON_SCHEMA_TYPE_ERROR",
   },
   {
     kind: "interim",
