@@ -10,7 +10,14 @@ import {
   file_google_protobuf_struct,
   file_google_protobuf_timestamp,
 } from "@bufbuild/protobuf/wkt";
-import type { Server } from "@grpc/grpc-js";
+import {
+  type Server,
+  type ServerDuplexStream,
+  type ServiceDefinition,
+  status,
+  type UntypedHandleCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
@@ -41,11 +48,53 @@ const FILES: readonly GenFile[] = [
   ...AUTHZED_FILES,
 ].filter((file, i, all) => all.indexOf(file) === i);
 
-/** Reflection reads descriptors built from the generated code, so no .proto file is needed at run time. */
+type Handlers = UntypedServiceImplementation;
+
+/** The services and handlers a ReflectionService adds, caught instead of added. */
+function servicesOf(reflection: ReflectionService): { definition: ServiceDefinition; handlers: Handlers }[] {
+  const added: { definition: ServiceDefinition; handlers: Handlers }[] = [];
+  reflection.addToServer({
+    addService: (definition: ServiceDefinition, handlers: Handlers) => added.push({ definition, handlers }),
+  } as unknown as Server);
+  return added;
+}
+
+/**
+ * Reflection reads descriptors built from the generated code, so no .proto file is needed at run
+ * time. It indexes them on its first call, not when the server starts: with SpiceDB's API beside
+ * Latch's that indexing takes 100-300 ms here, which every start (and every test's server) would
+ * pay for a service few callers use.
+ */
 export function addReflection(server: Server): void {
-  const set = create(FileDescriptorSetSchema, { file: FILES.map((f) => f.proto) });
-  const definition = loadFileDescriptorSetFromBuffer(Buffer.from(toBinary(FileDescriptorSetSchema, set)));
-  new ReflectionService(definition).addToServer(server);
+  let real: ReturnType<typeof servicesOf> | undefined;
+  const load = () => {
+    if (real !== undefined) return real;
+    const set = create(FileDescriptorSetSchema, { file: FILES.map((f) => f.proto) });
+    const definition = loadFileDescriptorSetFromBuffer(Buffer.from(toBinary(FileDescriptorSetSchema, set)));
+    real = servicesOf(new ReflectionService(definition));
+    return real;
+  };
+  // The same services (v1 and v1alpha) as an empty ReflectionService adds, each handler passing
+  // its call to the indexed one's.
+  for (const [i, { definition, handlers }] of servicesOf(new ReflectionService({})).entries()) {
+    const lazy: Handlers = {};
+    for (const name of Object.keys(handlers)) {
+      // Reflection's only method is a bidirectional stream: one argument, the call.
+      lazy[name] = ((call: ServerDuplexStream<unknown, unknown>) => {
+        let handler: (call: ServerDuplexStream<unknown, unknown>) => void;
+        try {
+          handler = load()[i]!.handlers[name] as typeof handler;
+        } catch {
+          // Never a crash for a request: the descriptors are built from generated code, so this is
+          // a bug of ours, said as one.
+          call.emit("error", { code: status.INTERNAL, details: "reflection could not index the API" });
+          return;
+        }
+        handler(call);
+      }) as UntypedHandleCall;
+    }
+    server.addService(definition, lazy);
+  }
 }
 
 export function addHealth(server: Server): HealthImplementation {

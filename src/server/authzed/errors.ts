@@ -20,7 +20,7 @@ import { type Status, StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { boundStatusMessage, statusForKind, type WireError } from "../errors.js";
 
 /** An ErrorInfo reason of the authzed.com domain: `ERROR_REASON_UNKNOWN_DEFINITION` ... */
-export type Reason = `ERROR_REASON_${Exclude<keyof typeof ErrorReason, "UNSPECIFIED">}`;
+export type Reason = `ERROR_REASON_${keyof typeof ErrorReason}`;
 
 export const ERROR_DOMAIN = "authzed.com";
 
@@ -93,6 +93,49 @@ const plain =
   (code: status): Rule =>
   () => ({ code });
 
+/**
+ * A list over its limit, as SpiceDB reports each (INVALID_ARGUMENT, its own metadata keys; for
+ * too many checks SpiceDB sends the reason UNSPECIFIED, not TOO_MANY_CHECKS_IN_REQUEST).
+ */
+export function tooManyStatus(field: string, count: number, limit: number): Omit<SpiceStatus, "message"> {
+  const n = String(count);
+  const max = String(limit);
+  switch (field) {
+    case "items":
+      return {
+        code: status.INVALID_ARGUMENT,
+        reason: "ERROR_REASON_UNSPECIFIED",
+        metadata: { check_count: n, maximum_checks_allowed: max },
+      };
+    case "updates":
+      return {
+        code: status.INVALID_ARGUMENT,
+        reason: "ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST",
+        metadata: { update_count: n, maximum_updates_allowed: max },
+      };
+    case "optional_preconditions":
+      return {
+        code: status.INVALID_ARGUMENT,
+        reason: "ERROR_REASON_TOO_MANY_PRECONDITIONS_IN_REQUEST",
+        // SpiceDB's key, as it spells it.
+        metadata: { precondition_count: n, maximum_updates_allowed: max },
+      };
+    default:
+      return {
+        code: status.INVALID_ARGUMENT,
+        reason: "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT",
+        metadata: { limit_provided: n, maximum_limit_allowed: max },
+      };
+  }
+}
+
+/** Over-limit errors carry their count (`got` or `count`) and limit (`limit` or `max`). */
+function tooMany(field: string, e: ErrorFacts): Omit<SpiceStatus, "message"> {
+  const count = Number(e.details.got ?? e.details.count ?? 0);
+  const limit = Number(e.details.limit ?? e.details.max ?? 0);
+  return tooManyStatus(field, count, limit);
+}
+
 /** Diagnostics a parser reports; every other schema diagnostic is a type error. */
 const PARSE_DIAGNOSTICS = new Set<string>([
   "schema/syntax",
@@ -151,7 +194,7 @@ const RULES: Partial<Record<ErrorCode, Rule>> = {
   // With no schema every definition is unknown: SpiceDB's answer to a check before WriteSchema.
   "check/no-schema": unknownDefinition,
   "check/wildcard-subject": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_WILDCARD_NOT_ALLOWED"),
-  "check/too-many-items": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST"),
+  "check/too-many-items": (e) => tooMany("items", e),
   "check/max-depth-exceeded": withReason(status.RESOURCE_EXHAUSTED, "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED"),
   "check/caveat-error": (e) =>
     e.kind === "failed-precondition"
@@ -178,7 +221,7 @@ const RULES: Partial<Record<ErrorCode, Rule>> = {
   "cursor/revision-mismatch": withReason(status.FAILED_PRECONDITION, "ERROR_REASON_INVALID_CURSOR"),
   "lookup/invalid-limit": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT"),
   "store/invalid-limit": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT"),
-  "request/over-limit": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT"),
+  "request/over-limit": (e) => tooMany(typeof e.details.field === "string" ? e.details.field : "", e),
   "store/invalid-filter": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_INVALID_FILTER"),
   "schema/invalid": schemaInvalid,
   "schema/would-orphan": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_SCHEMA_TYPE_ERROR"),
@@ -210,7 +253,7 @@ const RULES: Partial<Record<ErrorCode, Rule>> = {
     status.ALREADY_EXISTS,
     "ERROR_REASON_ATTEMPT_TO_RECREATE_RELATIONSHIP",
   ),
-  "write/too-many-updates": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST"),
+  "write/too-many-updates": (e) => tooMany("updates", e),
   "write/duplicate-update": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_UPDATES_ON_SAME_RELATIONSHIP"),
   "write/precondition-failed": withReason(
     status.FAILED_PRECONDITION,

@@ -50,11 +50,15 @@ export * from "./convert.js";
 export type { AuthzedDeps } from "./deps.js";
 export {
   AuthzedError,
+  ERROR_DOMAIN,
+  type ErrorFacts,
   itemStatus,
   type Reason,
   rpcStatus,
+  type SpiceStatus,
   spiceStatusOf,
   toAuthzedWireError,
+  tooManyStatus,
   unimplemented,
 } from "./errors.js";
 

@@ -5,7 +5,6 @@
  * LookupSubjects ask the engine, as on latch.v1.
  */
 import { create } from "@bufbuild/protobuf";
-import { status } from "@grpc/grpc-js";
 import type { CheckState } from "../../core/index.js";
 import type { CheckRequest, CheckResult, ExpandNode } from "../../engine/index.js";
 import {
@@ -34,7 +33,7 @@ import {
 } from "./convert.js";
 import { debugInformation } from "./debug-trace.js";
 import type { AuthzedDeps } from "./deps.js";
-import { AuthzedError, itemStatus } from "./errors.js";
+import { AuthzedError, itemStatus, tooManyStatus } from "./errors.js";
 import { lookupResources, lookupSubjects } from "./permissions-lookups.js";
 
 type Methods = (typeof PermissionsService)["method"];
@@ -123,18 +122,19 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
           $typeName: "authzed.api.v1.PartialCaveatInfo",
           missingRequiredContext: [...result.missing],
         };
-      const trace = await traceOf(deps, request, result);
-      if (trace !== undefined) response.debugTrace = trace;
+      // Only a traced check pays for an await here: this is the hottest call.
+      if (result.explain !== undefined) response.debugTrace = await traceOf(deps, request, result);
       return response;
     },
 
     async checkBulkPermissions(req, ctx) {
       if (req.items.length > limits.maxBulkItems) {
+        const over = tooManyStatus("items", req.items.length, limits.maxBulkItems);
         throw new AuthzedError(
-          status.INVALID_ARGUMENT,
+          over.code,
           `items: ${req.items.length} checks is over the limit of ${limits.maxBulkItems}: split the request`,
-          "ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST",
-          { check_count: String(req.items.length), maximum_checks_allowed: String(limits.maxBulkItems) },
+          over.reason,
+          over.metadata,
         );
       }
       const items = req.items.map((item, i) => ({

@@ -85,31 +85,14 @@ describe("authzed.api.v1 registration", () => {
     } finally {
       health.close();
     }
-    const require = createRequire(import.meta.url);
-    const root = dirname(require.resolve("@grpc/reflection/package.json"));
-    const definition = loadSync(join(root, "build/proto/grpc/reflection/v1/reflection.proto"), {
-      keepCase: true,
-      includeDirs: [join(root, "build/proto")],
-    });
-    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
-    };
-    const reflection = new loaded.grpc.reflection.v1.ServerReflection(
-      h.server.address,
-      grpc.credentials.createInsecure(),
-    );
-    try {
-      const call = (
-        reflection as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<object, object> }
-      ).ServerReflectionInfo();
-      const answers: Record<string, unknown>[] = [];
-      call.on("data", (d: Record<string, unknown>) => answers.push(d));
-      call.write({ list_services: "" });
-      call.write({ file_containing_symbol: "authzed.api.v1.PermissionsService" });
-      call.end();
-      await once(call, "end");
-      const list = answers[0]?.list_services_response as { service: { name: string }[] };
-      expect(list.service.map((s) => s.name)).toEqual(
+    // Both versions of the reflection API (grpcurl still asks v1alpha).
+    for (const version of ["v1", "v1alpha"] as const) {
+      const list = await reflectionAnswers(version, [
+        { list_services: "" },
+        { file_containing_symbol: "authzed.api.v1.PermissionsService" },
+      ]);
+      const services = list[0]?.list_services_response as { service: { name: string }[] };
+      expect(services.service.map((s) => s.name)).toEqual(
         expect.arrayContaining([
           "latch.v1.PermissionService",
           "authzed.api.v1.PermissionsService",
@@ -118,13 +101,41 @@ describe("authzed.api.v1 registration", () => {
           "authzed.api.v1.ExperimentalService",
         ]),
       );
-      const files = answers[1]?.file_descriptor_response as { file_descriptor_proto: Buffer[] };
+      const files = list[1]?.file_descriptor_response as { file_descriptor_proto: Buffer[] };
       expect(files.file_descriptor_proto.length).toBeGreaterThan(0);
-    } finally {
-      reflection.close();
     }
   });
 });
+
+/** The answers of one reflection stream to `requests`, by a client built from @grpc/reflection's own protos. */
+async function reflectionAnswers(version: "v1" | "v1alpha", requests: readonly object[]) {
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve("@grpc/reflection/package.json"));
+  const definition = loadSync(join(root, `build/proto/grpc/reflection/${version}/reflection.proto`), {
+    keepCase: true,
+    includeDirs: [join(root, "build/proto")],
+  });
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    grpc: { reflection: Record<string, { ServerReflection: grpc.ServiceClientConstructor }> };
+  };
+  const reflection = new loaded.grpc.reflection[version]!.ServerReflection(
+    h.server.address,
+    grpc.credentials.createInsecure(),
+  );
+  try {
+    const call = (
+      reflection as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<object, object> }
+    ).ServerReflectionInfo();
+    const answers: Record<string, unknown>[] = [];
+    call.on("data", (d: Record<string, unknown>) => answers.push(d));
+    for (const r of requests) call.write(r);
+    call.end();
+    await once(call, "end");
+    return answers;
+  } finally {
+    reflection.close();
+  }
+}
 
 describe("SpiceDB's error shape", () => {
   it("maps an unknown definition to FAILED_PRECONDITION with ErrorInfo UNKNOWN_DEFINITION", () => {
@@ -188,5 +199,37 @@ describe("SpiceDB's error shape", () => {
     );
     expect(wire.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(errorInfoOf(wire.metadata)?.info?.metadata).toEqual({ update_count: "1001" });
+  });
+});
+
+describe("lists over their limits, as SpiceDB reports each", () => {
+  const over = (code: string, details: Record<string, unknown>) =>
+    errorInfoOf(
+      toAuthzedWireError(new LatchError(code as never, "resource-exhausted", "over", details), "r").metadata,
+    )?.info;
+
+  it("names updates, preconditions and other limits with SpiceDB's keys", () => {
+    expect(over("request/over-limit", { field: "updates", limit: 1000, got: 1001 })).toMatchObject({
+      reason: "ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST",
+      metadata: { update_count: "1001", maximum_updates_allowed: "1000" },
+    });
+    expect(over("write/too-many-updates", { limit: 1000, count: 1200 })).toMatchObject({
+      reason: "ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST",
+      metadata: { update_count: "1200", maximum_updates_allowed: "1000" },
+    });
+    expect(
+      over("request/over-limit", { field: "optional_preconditions", limit: 1000, got: 1001 }),
+    ).toMatchObject({
+      reason: "ERROR_REASON_TOO_MANY_PRECONDITIONS_IN_REQUEST",
+      metadata: { precondition_count: "1001" },
+    });
+    expect(over("check/too-many-items", { max: 1000, count: 1001 })).toMatchObject({
+      reason: "ERROR_REASON_UNSPECIFIED",
+      metadata: { check_count: "1001", maximum_checks_allowed: "1000" },
+    });
+    expect(over("request/over-limit", { field: "relationships", limit: 10, got: 11 })).toMatchObject({
+      reason: "ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT",
+      metadata: { limit_provided: "11", maximum_limit_allowed: "10" },
+    });
   });
 });
