@@ -51,6 +51,7 @@ import {
   MAX_EXPORT_BATCH,
   MAX_IMPORT_RELATIONSHIPS,
   MAX_READ_LIMIT,
+  refineSubjectError,
   type SchemaAt,
   spiceWriteError,
   tooMany,
@@ -131,7 +132,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       try {
         revision = await store.write(updates, preconditions, metadataOf(req.optionalTransactionMetadata));
       } catch (error) {
-        throw spiceWriteError(error, preconditions, updates);
+        throw await refineSubjectError(spiceWriteError(error, preconditions, updates), currentSchema);
       }
       return { writtenAt: zedTokenToSpice(store.encodeRevision(revision)) };
     },
@@ -168,7 +169,11 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
     },
 
     async importBulkRelationships(requests) {
-      return { numLoaded: await importBulk(store, requests) };
+      try {
+        return { numLoaded: await importBulk(store, requests) };
+      } catch (error) {
+        throw await refineSubjectError(error, currentSchema);
+      }
     },
 
     async *exportBulkRelationships(req, ctx) {

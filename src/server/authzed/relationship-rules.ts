@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import { clip, isLatchError, type Relationship, type Revision } from "../../core/index.js";
+import { clip, isLatchError, parseRelationship, type Relationship, type Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import {
   cursorEncoder,
@@ -202,6 +202,36 @@ export function spiceWriteError(
     );
   }
   return error;
+}
+
+/**
+ * Latch refuses a subject of an undefined type, or a subject relation its type lacks, as a subject
+ * the relation does not allow (INVALID_SUBJECT_TYPE); SpiceDB checks that the names exist first
+ * and answers FAILED_PRECONDITION (UNKNOWN_DEFINITION, UNKNOWN_RELATION_OR_PERMISSION). Refined
+ * only on failure, with the schema read then, so a write that succeeds reads nothing more.
+ */
+export async function refineSubjectError(
+  error: unknown,
+  schema: () => Promise<CompiledSchema | undefined>,
+): Promise<unknown> {
+  if (!isLatchError(error) || error.code !== "relationship/subject-not-allowed") return error;
+  const described = error.details.relationship;
+  let subject: Relationship["subject"];
+  try {
+    subject = parseRelationship(String(described)).subject;
+  } catch {
+    return error;
+  }
+  const compiled = await schema();
+  const definition = compiled?.definitions.get(subject.type);
+  if (definition === undefined) return unknownDefinition(subject.type, String(described), compiled);
+  if (subject.relation === undefined || definition.members.has(subject.relation)) return error;
+  return new AuthzedError(
+    status.FAILED_PRECONDITION,
+    `${String(described)}: \`${clip(subject.type)}\` has no relation or permission \`${clip(subject.relation)}\`; use one of ${[...definition.members.keys()].slice(0, 12).join(", ")}.`,
+    "ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION",
+    { definition_name: clip(subject.type), relation_or_permission_name: clip(subject.relation) },
+  );
 }
 
 export function transactionalDeleteError(error: unknown, filter: RelationshipFilter, limit: number): unknown {

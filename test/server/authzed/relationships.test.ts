@@ -426,6 +426,17 @@ function suite(name: string, makeStore: () => Promise<Store>, limits = { maxUpda
             status.INVALID_ARGUMENT,
             "ERROR_REASON_CANNOT_UPDATE_PERMISSION",
           ],
+          // SpiceDB checks that the subject's names exist before whether the relation allows it.
+          [
+            [update(OP.TOUCH, "document:b#viewer@robot:r")],
+            status.FAILED_PRECONDITION,
+            "ERROR_REASON_UNKNOWN_DEFINITION",
+          ],
+          [
+            [update(OP.TOUCH, "document:b#viewer@group:eng#nope")],
+            status.FAILED_PRECONDITION,
+            "ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION",
+          ],
           [
             [update(OP.TOUCH, "document:b#owner@group:eng")],
             status.INVALID_ARGUMENT,
@@ -658,6 +669,7 @@ function suite(name: string, makeStore: () => Promise<Store>, limits = { maxUpda
             status.FAILED_PRECONDITION,
             "ERROR_REASON_UNKNOWN_DEFINITION",
           ],
+          [[["document:b#viewer@robot:r"]], status.FAILED_PRECONDITION, "ERROR_REASON_UNKNOWN_DEFINITION"],
         ];
         for (const [batches, code, reason] of cases) {
           const got = await spiceFailure(importAll(c, batches));
