@@ -73,17 +73,6 @@ const KNOWN: readonly {
     matches: (e) => e.label === "a data cycle" && code(e.spicedb) === 9 && code(e.latch) === undefined,
   },
   {
-    kind: "latch-bug",
-    why:
-      "Latch bug: WriteRelationships naming a subject relation its type lacks (doc:d1#viewer@group:eng#owner) " +
-      "is INVALID_ARGUMENT (INVALID_SUBJECT_TYPE); SpiceDB: FAILED_PRECONDITION (relation `owner` not found under definition `group`)",
-    matches: (e) =>
-      e.method === "writeRelationships" &&
-      e.asked.endsWith("@group:eng#owner") &&
-      code(e.spicedb) === 9 &&
-      reason(e.latch) === "ERROR_REASON_INVALID_SUBJECT_TYPE",
-  },
-  {
     // CheckPermission has the same reason, most likely: SpiceDB's unary calls cross the FFI
     // without their details, so only its code (INVALID_ARGUMENT, equal) is compared there.
     kind: "latch-bug",
@@ -126,7 +115,8 @@ const KNOWN: readonly {
   },
   {
     // Seen with h-spice-schema merged: its status table maps a schema type error to
-    // INVALID_ARGUMENT (docs/spicedb-api.md).
+    // INVALID_ARGUMENT (docs/spicedb-api.md). Met only once SchemaService is on the branch (until
+    // then the interim entry below covers WriteSchema).
     kind: "latch-bug",
     why:
       "Latch bug: WriteSchema naming an unknown type or relation (`relation viewer: nosuch`, `permission view = nosuch`) " +
@@ -238,5 +228,11 @@ describe.skipIf(skip)("Latch and SpiceDB answer authzed.api.v1 alike", () => {
   afterAll(() => {
     // The kept differences met, by kind and reason: a `latch-bug` line is a bug still open.
     if (explained.size > 0) console.log("differences let pass:", Object.fromEntries(explained));
+    const unmet = KNOWN.filter((k) => k.kind === "latch-bug" && !explained.has(`${k.kind}: ${k.why}`));
+    if (unmet.length > 0)
+      console.log(
+        "latch-bug entries no request met (fixed? delete them):",
+        unmet.map((k) => k.why),
+      );
   });
 });
