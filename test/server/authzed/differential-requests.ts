@@ -85,8 +85,19 @@ export interface CheckItem {
   readonly type: string;
   readonly id: string;
   readonly permission: string;
+  /** A user id (`u0`), or a subject set as `type:id#relation`. */
   readonly user: string;
   readonly context: Context;
+}
+
+/** `u0` is `user:u0`; `typea:o0#perm0` a subject set. */
+export function checkSubject(text: string): v1.SubjectReference {
+  const set = /^(\w+):(\w+)#(\w+)$/.exec(text);
+  return set ? subject(set[1]!, set[2]!, set[3]!) : subject("user", text);
+}
+
+export function subjectLabel(text: string): string {
+  return text.includes(":") ? text : `user:${text}`;
 }
 
 export function checkRequest(item: CheckItem): v1.CheckPermissionRequest {
@@ -95,7 +106,7 @@ export function checkRequest(item: CheckItem): v1.CheckPermissionRequest {
     consistency: FULLY_CONSISTENT,
     resource: object(item.type, item.id),
     permission: item.permission,
-    subject: subject("user", item.user),
+    subject: checkSubject(item.user),
     ...(context ? { context } : {}),
   });
 }
@@ -108,7 +119,7 @@ export function bulkRequest(items: readonly CheckItem[]): v1.CheckBulkPermission
       return {
         resource: object(item.type, item.id),
         permission: item.permission,
-        subject: subject("user", item.user),
+        subject: checkSubject(item.user),
         ...(context ? { context } : {}),
       };
     }),

@@ -96,6 +96,8 @@ export class DifferentialRun {
 export const IDS = ["o0", "o1"] as const;
 export const PERMISSIONS = ["rel0", "rel1", "perm0", "perm1"] as const;
 const USERS = ["u0", "u1", "u2"] as const;
+/** Subject sets checked beside the users, as the engine's property test does. */
+const SUBJECT_SETS = ["typea:o0#perm0", "typeb:o1#rel0"] as const;
 
 function relationshipText(s: Scenario): string {
   return s.relationships
@@ -149,7 +151,7 @@ async function sequence(run: DifferentialRun, scenario: Scenario, types: readonl
     for (const type of types) {
       for (const id of IDS) {
         for (const permission of PERMISSIONS) {
-          for (const user of USERS) items.push({ type, id, permission, user, context });
+          for (const user of [...USERS, ...SUBJECT_SETS]) items.push({ type, id, permission, user, context });
         }
       }
     }
@@ -160,7 +162,7 @@ async function sequence(run: DifferentialRun, scenario: Scenario, types: readonl
     for (const item of items) {
       const { spicedb, agreed } = await run.send(
         "checkPermission",
-        `CheckPermission ${item.type}:${item.id}#${item.permission}@user:${item.user}${with_}`,
+        `CheckPermission ${item.type}:${item.id}#${item.permission}@${R.subjectLabel(item.user)}${with_}`,
         R.checkRequest(item),
         R.checkForm,
       );
