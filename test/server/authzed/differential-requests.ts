@@ -137,7 +137,7 @@ export function lookupResourcesRequest(
     consistency: FULLY_CONSISTENT,
     resourceObjectType: type,
     permission,
-    subject: subject("user", user),
+    subject: checkSubject(user),
     ...(ctx ? { context: ctx } : {}),
   });
 }
@@ -147,13 +147,15 @@ export function lookupSubjectsRequest(
   id: string,
   permission: string,
   context: Context,
+  subjectSet?: { readonly type: string; readonly relation: string },
 ): v1.LookupSubjectsRequest {
   const ctx = struct(context);
   return v1.LookupSubjectsRequest.create({
     consistency: FULLY_CONSISTENT,
     resource: object(type, id),
     permission,
-    subjectObjectType: "user",
+    subjectObjectType: subjectSet?.type ?? "user",
+    ...(subjectSet ? { optionalSubjectRelation: subjectSet.relation } : {}),
     ...(ctx ? { context: ctx } : {}),
   });
 }

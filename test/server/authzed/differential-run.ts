@@ -188,10 +188,10 @@ async function sequence(run: DifferentialRun, scenario: Scenario, types: readonl
     );
     for (const type of types) {
       for (const permission of PERMISSIONS) {
-        for (const user of USERS) {
+        for (const user of [...USERS, ...SUBJECT_SETS]) {
           await run.send(
             "lookupResources",
-            `LookupResources ${type}#${permission}@user:${user}${with_}`,
+            `LookupResources ${type}#${permission}@${R.subjectLabel(user)}${with_}`,
             R.lookupResourcesRequest(type, permission, user, context),
             R.lookupResourcesForm,
             fromChecks(
@@ -210,6 +210,13 @@ async function sequence(run: DifferentialRun, scenario: Scenario, types: readonl
               USERS.map((user) => [user, key(type, id, permission, user)]),
               false,
             ),
+          );
+          // Subject sets as the subjects looked up: which typea objects' perm0 members get it.
+          await run.send(
+            "lookupSubjects",
+            `LookupSubjects ${type}:${id}#${permission} typea#perm0${with_}`,
+            R.lookupSubjectsRequest(type, id, permission, context, { type: "typea", relation: "perm0" }),
+            (list) => R.lookupSubjectsForm(list, IDS),
           );
         }
       }
