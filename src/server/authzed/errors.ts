@@ -180,7 +180,7 @@ const schemaInvalid: Rule = (e) => {
   if (source !== undefined && source !== "") metadata.source_code = clip(source, 256);
   return PARSE_DIAGNOSTICS.has(first.code ?? "")
     ? { code: status.INVALID_ARGUMENT, reason: "ERROR_REASON_SCHEMA_PARSE_ERROR", metadata }
-    : { code: status.INVALID_ARGUMENT, reason: "ERROR_REASON_SCHEMA_TYPE_ERROR", metadata };
+    : { code: status.FAILED_PRECONDITION, reason: "ERROR_REASON_SCHEMA_TYPE_ERROR", metadata };
 };
 
 /**
@@ -195,7 +195,7 @@ const RULES: Partial<Record<ErrorCode, Rule>> = {
   "check/no-schema": unknownDefinition,
   "check/wildcard-subject": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_WILDCARD_NOT_ALLOWED"),
   "check/too-many-items": (e) => tooMany("items", e),
-  "check/max-depth-exceeded": withReason(status.RESOURCE_EXHAUSTED, "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED"),
+  "check/max-depth-exceeded": withReason(status.FAILED_PRECONDITION, "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED"),
   "check/caveat-error": (e) =>
     e.kind === "failed-precondition"
       ? {
@@ -205,7 +205,12 @@ const RULES: Partial<Record<ErrorCode, Rule>> = {
         }
       : {
           code: status.INVALID_ARGUMENT,
-          reason: "ERROR_REASON_CAVEAT_EVALUATION_ERROR",
+          // A context value of the wrong type is a parameter type error to SpiceDB, not a failed
+          // evaluation.
+          reason:
+            e.details.parameter === undefined
+              ? "ERROR_REASON_CAVEAT_EVALUATION_ERROR"
+              : "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR",
           metadata: metadataOf(e, { caveat_name: "caveat" }),
         },
   "check/caveat-cost-exceeded": withReason(status.INVALID_ARGUMENT, "ERROR_REASON_CAVEAT_EVALUATION_ERROR"),

@@ -19,7 +19,7 @@ import {
   runCase,
   runScenario,
 } from "./differential-run.js";
-import { LATCH_V1_FALLBACK, startLatch } from "./latch-target.js";
+import { startLatch } from "./latch-target.js";
 
 // One SpiceDB and one Latch for the whole file, emptied between runs by DeleteRelationships
 // (itself compared): disposing an embedded SpiceDB whose streaming channel was used waits
@@ -32,10 +32,10 @@ if (skip) console.log(`${spicedb}: skipping the differential test against SpiceD
  * Every difference the test lets pass, each recognized precisely (never a whole method). `justified`:
  * Latch's answer is right or deliberate, and the README says so. `latch-bug`: Latch is wrong, the
  * case stays in the sequence and is let pass only so that the rest runs: fix the bug, delete the
- * entry. `interim`: an artefact of this branch, gone when the named part lands.
+ * entry.
  */
 const KNOWN: readonly {
-  readonly kind: "justified" | "latch-bug" | "interim";
+  readonly kind: "justified" | "latch-bug";
   readonly why: string;
   readonly matches: (e: Exchange) => boolean;
 }[] = [
@@ -73,36 +73,6 @@ const KNOWN: readonly {
     matches: (e) => e.label === "a data cycle" && code(e.spicedb) === 9 && code(e.latch) === undefined,
   },
   {
-    // CheckPermission has the same reason, most likely: SpiceDB's unary calls cross the FFI
-    // without their details, so only its code (INVALID_ARGUMENT, equal) is compared there.
-    kind: "latch-bug",
-    why:
-      'Latch bug: a request context value of the wrong type (`{"x":"three"}` for an int) gives ERROR_REASON_CAVEAT_EVALUATION_ERROR ' +
-      "in LookupResources and CheckBulkPermissions items; SpiceDB: ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR (both INVALID_ARGUMENT)",
-    matches: (e) => {
-      const retyped = (form: unknown) =>
-        JSON.stringify(form).replaceAll(
-          "ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR",
-          "ERROR_REASON_CAVEAT_EVALUATION_ERROR",
-        );
-      return (
-        (e.method === "lookupResources" || e.method === "checkBulkPermissions") &&
-        JSON.stringify(e.spicedb).includes("ERROR_REASON_CAVEAT_PARAMETER_TYPE_ERROR") &&
-        retyped(e.spicedb) === JSON.stringify(e.latch)
-      );
-    },
-  },
-  {
-    kind: "latch-bug",
-    why:
-      "Latch bug: a check past the depth limit is RESOURCE_EXHAUSTED; SpiceDB: FAILED_PRECONDITION " +
-      "(both ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED; src/server/authzed's status table)",
-    matches: (e) =>
-      code(e.spicedb) === 9 &&
-      code(e.latch) === 8 &&
-      reason(e.latch) === "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED",
-  },
-  {
     kind: "latch-bug",
     why:
       "Latch bug: LookupSubjects down a chain longer than the depth limit answers (Latch's own Check fails " +
@@ -112,25 +82,6 @@ const KNOWN: readonly {
       e.method === "lookupSubjects" &&
       reason(e.spicedb) === "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED" &&
       code(e.latch) === undefined,
-  },
-  {
-    // Seen with h-spice-schema merged: its status table maps a schema type error to
-    // INVALID_ARGUMENT (docs/spicedb-api.md). Met only once SchemaService is on the branch (until
-    // then the interim entry below covers WriteSchema).
-    kind: "latch-bug",
-    why:
-      "Latch bug: WriteSchema naming an unknown type or relation (`relation viewer: nosuch`, `permission view = nosuch`) " +
-      "is INVALID_ARGUMENT (SCHEMA_TYPE_ERROR); SpiceDB: FAILED_PRECONDITION",
-    matches: (e) =>
-      e.method === "writeSchema" &&
-      code(e.spicedb) === 9 &&
-      code(e.latch) === 3 &&
-      reason(e.latch) === "ERROR_REASON_SCHEMA_TYPE_ERROR",
-  },
-  {
-    kind: "interim",
-    why: "WriteSchema errors: Latch answered through latch.v1 (SchemaService is not merged on this branch)",
-    matches: (e) => e.method === "writeSchema" && reason(e.latch) === LATCH_V1_FALLBACK,
   },
 ];
 
