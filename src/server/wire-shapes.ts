@@ -261,6 +261,13 @@ export function updateFromWire(
   return { operation, relationship: relationshipFromWire(msg.relationship, `${field}.relationship`) };
 }
 
+/** A result's missing caveat parameters, as both APIs' `partial_caveat_info`. */
+export function caveatInfo(missing: readonly string[]): {
+  partialCaveatInfo?: { missingRequiredContext: string[] };
+} {
+  return missing.length === 0 ? {} : { partialCaveatInfo: { missingRequiredContext: [...missing] } };
+}
+
 /** A field for an object spread, or none when the value is undefined. */
 export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
