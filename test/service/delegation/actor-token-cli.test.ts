@@ -10,7 +10,7 @@ import { checkCommand } from "../../../src/cli/commands/check.js";
 import { lookupCommand } from "../../../src/cli/commands/lookup.js";
 import { serveCommand } from "../../../src/cli/commands/serve.js";
 import { createClient } from "../../../src/client/index.js";
-import { runCommand } from "../../cli/run-command.js";
+import { captureOutput, runCommand } from "../../cli/run-command.js";
 import { AGENT_SCHEMA, AUDIENCE, actorKey, ISSUER } from "./actor-fixtures.js";
 
 const TOKEN = "actor-cli-token-0123456789";
@@ -45,11 +45,7 @@ describe("latch serve with actor tokens", () => {
     writeFileSync(join(dir, "jwks.json"), JSON.stringify(key.jwks));
     writeFileSync(join(dir, "schema.zed"), AGENT_SCHEMA);
     const sign = (act: string) => key.sign({ sub: "user:alice", act: { sub: act } });
-    let stdout = "";
-    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stdout += chunk.toString();
-      return true;
-    });
+    const output = captureOutput();
     const serving = serveCommand().parseAsync(
       [
         ...["--listen", "127.0.0.1:0", "--db", join(dir, "a.db"), "--schema", join(dir, "schema.zed")],
@@ -60,10 +56,10 @@ describe("latch serve with actor tokens", () => {
     );
     let address: string;
     try {
-      await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
-      address = /latch listening on (\S+)/.exec(stdout)![1]!;
+      await vi.waitFor(() => expect(output.stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
+      address = /latch listening on (\S+)/.exec(output.stdout)![1]!;
     } finally {
-      out.mockRestore();
+      output.restore();
     }
     try {
       const client = createClient({ address, token: TOKEN });
