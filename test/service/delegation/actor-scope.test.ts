@@ -187,28 +187,10 @@ describe("actor tokens in the in-process CLI", () => {
     expect(unconfigured.exitCode).toBe(1);
     expect(unconfigured.stderr).toContain("delegation/actor-tokens-not-configured");
 
-    const view = await check(
-      "document:a",
-      "view",
-      "agent:bot",
-      "--db",
-      path,
-      "--actor-token",
-      token,
-      ...keys,
-    );
-    expect(view).toMatchObject({ exitCode: 0, stdout: "allowed\n" });
-    const exported = await check(
-      "document:a",
-      "export",
-      "agent:bot",
-      "--db",
-      path,
-      "--actor-token",
-      token,
-      ...keys,
-    );
-    expect(exported).toMatchObject({ exitCode: 0, stdout: "denied\n" });
+    const withToken = (permission: string) =>
+      check("document:a", permission, "agent:bot", "--db", path, "--actor-token", token, ...keys);
+    expect(await withToken("view")).toMatchObject({ exitCode: 0, stdout: "allowed\n" });
+    expect(await withToken("export")).toMatchObject({ exitCode: 0, stdout: "denied\n" });
     const other = await sign({ sub: "user:bob" });
     const mismatch = await check(
       ...["document:a", "view", "agent:bot", "--on-behalf-of", "user:alice", "--db", path],
