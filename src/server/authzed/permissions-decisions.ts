@@ -15,22 +15,15 @@ import {
 import {
   type CheckBulkPermissionsPair,
   CheckBulkPermissionsPairSchema,
-  type CheckPermissionRequest,
   type CheckPermissionResponse,
   CheckPermissionResponse_Permissionship as Permissionship,
   type PermissionsService,
 } from "../../gen/authzed/api/v1/permission_service_pb.js";
 import { compileSchema } from "../../schema/index.js";
-import { permissionName } from "../../service/index.js";
 import type { ServiceImplementation } from "../grpc-adapter.js";
-import {
-  consistencyFromSpice,
-  contextFromSpice,
-  objectRefFromSpice,
-  objectRefToSpice,
-  subjectRefFromSpice,
-  subjectRefToSpice,
-} from "./convert.js";
+import { bulkItemOf, checkRequestOf, expandRequestOf } from "../request-shapes.js";
+import { caveatInfo, optional } from "../wire-shapes.js";
+import { consistencyFromSpice, objectRefToSpice, subjectRefToSpice } from "./convert.js";
 import { debugInformation } from "./debug-trace.js";
 import type { AuthzedDeps } from "./deps.js";
 import { AuthzedError, itemStatus, tooManyStatus } from "./errors.js";
@@ -43,32 +36,6 @@ const PERMISSIONSHIP: Readonly<Record<CheckState, Permissionship>> = {
   DENIED: Permissionship.NO_PERMISSION,
   CONDITIONAL: Permissionship.CONDITIONAL_PERMISSION,
 };
-
-function caveatInfo(missing: readonly string[]): {
-  partialCaveatInfo?: { missingRequiredContext: string[] };
-} {
-  return missing.length === 0 ? {} : { partialCaveatInfo: { missingRequiredContext: [...missing] } };
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-/** The engine's request for a CheckPermissionRequest; fields are read (and refused) in wire order. */
-function checkRequestOf(req: CheckPermissionRequest): CheckRequest {
-  // Built field by field rather than from spreads: this is the hottest call.
-  const request: { -readonly [K in keyof CheckRequest]: CheckRequest[K] } = {
-    resource: objectRefFromSpice(req.resource, "resource"),
-    permission: permissionName(req.permission, "permission"),
-    subject: subjectRefFromSpice(req.subject, "subject"),
-  };
-  const context = contextFromSpice(req.context);
-  if (context !== undefined) request.context = context;
-  const consistency = consistencyFromSpice(req.consistency, "consistency");
-  if (consistency !== undefined) request.consistency = consistency;
-  if (req.withTracing) request.explain = true;
-  return request;
-}
 
 /** SpiceDB's trace of a check, with the schema it ran on (read again only when tracing). */
 async function traceOf(deps: AuthzedDeps, request: CheckRequest, result: CheckResult) {
@@ -110,6 +77,7 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
   return {
     async checkPermission(req, ctx) {
       const request = checkRequestOf(req);
+      if (req.withTracing) request.explain = true;
       const result = await decider.check(request, ctx.requestOptions);
       // The message itself rather than an init object for create() to copy (see latch.v1's handler).
       const response: CheckPermissionResponse = {
@@ -137,12 +105,7 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
           over.metadata,
         );
       }
-      const items = req.items.map((item, i) => ({
-        resource: objectRefFromSpice(item.resource, `items[${i}].resource`),
-        permission: permissionName(item.permission, `items[${i}].permission`),
-        subject: subjectRefFromSpice(item.subject, `items[${i}].subject`),
-        ...optional("context", contextFromSpice(item.context)),
-      }));
+      const items = req.items.map(bulkItemOf);
       const result = await decider.checkBulk(
         { items, ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")) },
         ctx.requestOptions,
@@ -180,14 +143,7 @@ export function decisionHandlers(deps: AuthzedDeps): Partial<ServiceImplementati
     },
 
     async expandPermissionTree(req, ctx) {
-      const result = await engine.expand(
-        {
-          resource: objectRefFromSpice(req.resource, "resource"),
-          permission: permissionName(req.permission, "permission"),
-          ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")),
-        },
-        { signal: ctx },
-      );
+      const result = await engine.expand(expandRequestOf(req), { signal: ctx });
       return { expandedAt: { token: result.token }, treeRoot: expandToSpice(result.tree) };
     },
 

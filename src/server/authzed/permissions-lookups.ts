@@ -4,7 +4,7 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import { ELLIPSIS_RELATION, WILDCARD_ID } from "../../core/index.js";
+import { WILDCARD_ID } from "../../core/index.js";
 import type { Engine, SubjectExclusion } from "../../engine/index.js";
 import {
   LookupPermissionship,
@@ -15,15 +15,11 @@ import {
   type ResolvedSubjectSchema,
   LookupSubjectsRequest_WildcardOption as WildcardOption,
 } from "../../gen/authzed/api/v1/permission_service_pb.js";
-import { type Decider, permissionName, typeName } from "../../service/index.js";
+import type { Decider } from "../../service/index.js";
 import type { CallContext } from "../grpc-adapter.js";
-import {
-  consistencyFromSpice,
-  contextFromSpice,
-  cursorFromSpice,
-  objectRefFromSpice,
-  subjectRefFromSpice,
-} from "./convert.js";
+import { resourcesQueryOf, subjectsQueryOf } from "../request-shapes.js";
+import { caveatInfo } from "../wire-shapes.js";
+import { cursorFromSpice } from "./convert.js";
 import { AuthzedError } from "./errors.js";
 
 type Resolved = MessageInitShape<typeof ResolvedSubjectSchema>;
@@ -32,16 +28,6 @@ function lookupPermissionship(state: "ALLOWED" | "CONDITIONAL"): LookupPermissio
   return state === "CONDITIONAL"
     ? LookupPermissionship.CONDITIONAL_PERMISSION
     : LookupPermissionship.HAS_PERMISSION;
-}
-
-function caveatInfo(missing: readonly string[]): {
-  partialCaveatInfo?: { missingRequiredContext: string[] };
-} {
-  return missing.length === 0 ? {} : { partialCaveatInfo: { missingRequiredContext: [...missing] } };
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /** As SpiceDB sends an exclusion: HAS_PERMISSION when it holds for sure, else CONDITIONAL with what decides it. */
@@ -58,18 +44,7 @@ export async function* lookupResources(
   req: LookupResourcesRequest,
   ctx: CallContext,
 ): AsyncGenerator<MessageInitShape<typeof LookupResourcesResponseSchema>> {
-  const results = decider.lookupResources(
-    {
-      resourceType: typeName(req.resourceObjectType, "resource_object_type"),
-      permission: permissionName(req.permission, "permission"),
-      subject: subjectRefFromSpice(req.subject, "subject"),
-      ...optional("context", contextFromSpice(req.context)),
-      ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")),
-      ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
-      ...optional("cursor", cursorFromSpice(req.optionalCursor)),
-    },
-    ctx.requestOptions,
-  );
+  const results = decider.lookupResources(resourcesQueryOf(req), ctx.requestOptions);
   for await (const r of results) {
     // Checked before handing a result on, so that the one a deadline stops is never half-sent.
     if (ctx.aborted) throw ctx.signal.reason;
@@ -96,20 +71,7 @@ export async function* lookupSubjects(
     );
   if (cursorFromSpice(req.optionalCursor) !== undefined)
     throw new AuthzedError(status.UNIMPLEMENTED, "optional_cursor: cursor is not yet supported");
-  const relation = req.optionalSubjectRelation;
-  const results = engine.lookupSubjects(
-    {
-      resource: objectRefFromSpice(req.resource, "resource"),
-      permission: permissionName(req.permission, "permission"),
-      subjectType: typeName(req.subjectObjectType, "subject_object_type"),
-      ...(relation === "" || relation === ELLIPSIS_RELATION
-        ? {}
-        : { subjectRelation: permissionName(relation, "optional_subject_relation") }),
-      ...optional("context", contextFromSpice(req.context)),
-      ...optional("consistency", consistencyFromSpice(req.consistency, "consistency")),
-    },
-    { signal: ctx },
-  );
+  const results = engine.lookupSubjects(subjectsQueryOf(req), { signal: ctx });
   const withoutWildcards = req.wildcardOption === WildcardOption.EXCLUDE_WILDCARDS;
   for await (const r of results) {
     if (ctx.aborted) throw ctx.signal.reason;

@@ -3,7 +3,7 @@
  * protobuf-es with authzed's schema: the same message for any request, for its bytes mangled and
  * for latch.v1-only fields (unknown to authzed); the same bytes for any response.
  */
-import { create, equals, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -16,6 +16,7 @@ import {
   encodeAuthzedCheckPermissionResponse,
 } from "../../../src/server/authzed/check-permission-codec.js";
 import { useNodeTextEncoding } from "../../../src/server/text-encoding.js";
+import { itDecodesAsProtobufEs, sameDecodingAs } from "../codec-properties.js";
 
 beforeAll(() => useNodeTextEncoding());
 
@@ -42,56 +43,10 @@ const request: fc.Arbitrary<MessageInitShape<typeof CheckPermissionRequestSchema
   { requiredKeys: [] },
 );
 
-function expectSameDecoding(bytes: Uint8Array) {
-  let expected: unknown;
-  try {
-    expected = fromBinary(CheckPermissionRequestSchema, Buffer.from(bytes));
-  } catch {
-    expect(() => decodeAuthzedCheckPermissionRequest(Buffer.from(bytes))).toThrow();
-    return;
-  }
-  const got = decodeAuthzedCheckPermissionRequest(Buffer.from(bytes));
-  expect(got).toStrictEqual(expected);
-  expect(equals(CheckPermissionRequestSchema, got, expected as never)).toBe(true);
-}
+const expectSameDecoding = sameDecodingAs(CheckPermissionRequestSchema, decodeAuthzedCheckPermissionRequest);
 
 describe("authzed CheckPermission request decoding", () => {
-  it("gives what fromBinary gives for any request", () => {
-    fc.assert(
-      fc.property(request, (init) => {
-        expectSameDecoding(
-          toBinary(CheckPermissionRequestSchema, create(CheckPermissionRequestSchema, init)),
-        );
-      }),
-      { numRuns: 2000 },
-    );
-  });
-
-  it("gives what fromBinary gives, or fails where it fails, on mangled bytes", () => {
-    const edit = fc.oneof(
-      fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-      fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-      fc.record({
-        kind: fc.constant("append" as const),
-        bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
-      }),
-    );
-    fc.assert(
-      fc.property(request, fc.array(edit, { minLength: 1, maxLength: 3 }), (init, edits) => {
-        let bytes = toBinary(CheckPermissionRequestSchema, create(CheckPermissionRequestSchema, init));
-        for (const e of edits) {
-          if (e.kind === "truncate") bytes = bytes.slice(0, e.at % (bytes.length + 1));
-          else if (e.kind === "append") bytes = Uint8Array.from([...bytes, ...e.bytes]);
-          else if (bytes.length > 0) {
-            bytes = bytes.slice();
-            bytes[e.at % bytes.length] = e.byte;
-          }
-        }
-        expectSameDecoding(bytes);
-      }),
-      { numRuns: 3000 },
-    );
-  });
+  itDecodesAsProtobufEs(CheckPermissionRequestSchema, request, expectSameDecoding);
 
   it("keeps latch.v1's own fields (contextual relationships, chains, actor tokens) as unknown fields", () => {
     const bytes = toBinary(

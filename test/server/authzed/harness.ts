@@ -38,11 +38,5 @@ export function errorInfoOf(metadata: grpc.Metadata | undefined) {
   return { status: rpc, info };
 }
 
-export async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error("expected the call to fail");
-}
+/** The call's error (the same as latch.v1's tests use). */
+export { failure } from "../harness.js";

@@ -1,17 +1,8 @@
-/**
- * authzed.api.v1 beside latch.v1: the real @authzed/authzed-node client reaches the services on the
- * same port, behind the same token; what is not served answers UNIMPLEMENTED; health and
- * reflection list the services; Latch's errors become SpiceDB's statuses with ErrorInfo.
- */
-import { once } from "node:events";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LatchError } from "../../../src/core/index.js";
 import { AuthzedError, toAuthzedWireError } from "../../../src/server/authzed/index.js";
+import { healthStatus, reflectionAnswers } from "../grpc-probes.js";
 import { type Harness, startHarness, TOKEN } from "../harness.js";
 import { errorInfoOf, failure, spiceClient, v1 } from "./harness.js";
 
@@ -69,25 +60,12 @@ describe("authzed.api.v1 registration", () => {
   });
 
   it("is listed by health and reflection", async () => {
-    const Health = grpc.makeGenericClientConstructor(healthService, "Health");
-    const health = new Health(h.server.address, grpc.credentials.createInsecure());
-    try {
-      for (const service of ["authzed.api.v1.PermissionsService", "authzed.api.v1.WatchService"]) {
-        const answer = await new Promise<{ status: string }>((resolve, reject) =>
-          (health as unknown as Record<string, (...a: unknown[]) => void>).check!.call(
-            health,
-            { service },
-            (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r)),
-          ),
-        );
-        expect(answer.status).toBe("SERVING");
-      }
-    } finally {
-      health.close();
+    for (const service of ["authzed.api.v1.PermissionsService", "authzed.api.v1.WatchService"]) {
+      expect(await healthStatus(h.server.address, service)).toBe("SERVING");
     }
     // Both versions of the reflection API (grpcurl still asks v1alpha).
     for (const version of ["v1", "v1alpha"] as const) {
-      const list = await reflectionAnswers(version, [
+      const list = await reflectionAnswers(h.server.address, version, [
         { list_services: "" },
         { file_containing_symbol: "authzed.api.v1.PermissionsService" },
       ]);
@@ -106,36 +84,6 @@ describe("authzed.api.v1 registration", () => {
     }
   });
 });
-
-/** The answers of one reflection stream to `requests`, by a client built from @grpc/reflection's own protos. */
-async function reflectionAnswers(version: "v1" | "v1alpha", requests: readonly object[]) {
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve("@grpc/reflection/package.json"));
-  const definition = loadSync(join(root, `build/proto/grpc/reflection/${version}/reflection.proto`), {
-    keepCase: true,
-    includeDirs: [join(root, "build/proto")],
-  });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: { reflection: Record<string, { ServerReflection: grpc.ServiceClientConstructor }> };
-  };
-  const reflection = new loaded.grpc.reflection[version]!.ServerReflection(
-    h.server.address,
-    grpc.credentials.createInsecure(),
-  );
-  try {
-    const call = (
-      reflection as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<object, object> }
-    ).ServerReflectionInfo();
-    const answers: Record<string, unknown>[] = [];
-    call.on("data", (d: Record<string, unknown>) => answers.push(d));
-    for (const r of requests) call.write(r);
-    call.end();
-    await once(call, "end");
-    return answers;
-  } finally {
-    reflection.close();
-  }
-}
 
 describe("SpiceDB's error shape", () => {
   it("maps an unknown definition to FAILED_PRECONDITION with ErrorInfo UNKNOWN_DEFINITION", () => {
