@@ -20,7 +20,16 @@ export const SCALES: Readonly<Record<Scale, CorpusShape>> = {
   l: { users: 100_000, groups: 10_000, folders: 10_000, documents: 1_000_000 },
 };
 
-export const CORPUS_SCHEMA = `definition user {}
+/**
+ * Agents hold no relationship in the generated corpus: `check/delegated` (bench/run.ts) adds an
+ * agent per question, with its own grant and its user's delegation.
+ */
+export const CORPUS_SCHEMA = `definition user {
+  relation delegate_to: agent
+  permission delegate = delegate_to
+}
+
+definition agent {}
 
 definition group {
   relation member: user | group#member
@@ -36,7 +45,7 @@ definition folder {
 definition document {
   relation parent: folder
   relation owner: user
-  relation viewer: user | group#member | user:*
+  relation viewer: user | group#member | user:* | agent
   permission edit = owner
   permission view = viewer + owner + parent->view
 }

@@ -12,9 +12,11 @@
  * to profile the server under load (node refuses `--cpu-prof` in NODE_OPTIONS).
  * Two kinds of client:
  * - h2load (nghttp2's C load generator; used when it is on PATH, or with `--client h2load`): a
- *   cached Check sequentially and with 64 in flight, beside a bare health check on the same server
- *   (the grpc-js floor), plus the server's CPU time per call. A Node client costs as much CPU as
- *   the server, so only this measures the server.
+ *   cached Check (through latch.v1 and through SpiceDB's authzed.api.v1) sequentially and with 64
+ *   in flight, beside a bare health check on the same server (the grpc-js floor), plus the server's
+ *   CPU time per call. A Node client costs as much CPU as the server, so only this measures the
+ *   server's latency. Always (h2load or not): the server's CPU per call of the same three, by a raw
+ *   HTTP/2 client, which is what compares latch.v1 and authzed.api.v1 on a busy machine.
  * - `createClient` (grpc-js, so the numbers include our client's conversion and auth; client-bound):
  *   sequential Check (p50/p99, cold then warm cache), Checks per second with 64 in flight, and
  *   CheckBulk of 100 documents for one user. `--client grpc-js` runs only these.
@@ -34,6 +36,7 @@ import { service as healthService } from "grpc-health-check";
 import { createAuditRecorder } from "../src/audit/index.js";
 import { createClient, type LatchClient } from "../src/client/index.js";
 import { createEngine } from "../src/engine/index.js";
+import { CheckPermissionRequestSchema as AuthzedCheckPermissionRequestSchema } from "../src/gen/authzed/api/v1/permission_service_pb.js";
 import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
 import { createLogger, startServer } from "../src/server/index.js";
 import { createActorTokens, createDelegation, decorate } from "../src/service/index.js";
@@ -89,7 +92,9 @@ async function serveChild(db: string) {
   process.stdin.resume();
   process.stdin.on("end", async () => {
     await running.shutdown(1000);
-    await recorder?.flush();
+    await recorder?.close();
+    // Dropped records would flatter auditing's cost: say how many there were.
+    if (recorder !== undefined) process.stderr.write(`audit ${JSON.stringify(recorder.stats())}\n`);
     await store.close();
     process.exit(0);
   });
@@ -285,34 +290,53 @@ function h2load(
 }
 
 /**
- * The server measured by a C client: a cached Check sequentially and with 64 in flight, beside a
- * health check on the same server (grpc-js and HTTP/2 with no Latch code: the floor).
+ * What the raw clients send: a bare health check (grpc-js and HTTP/2 with no Latch code: the floor),
+ * and the same cached Check through latch.v1 and through SpiceDB's authzed.api.v1.
  */
-async function h2loadCases(server: { address: string; pid: number }, dir: string, input: CheckInput) {
+function rawTargets(input: CheckInput) {
   const floor: RawTarget = { path: "/grpc.health.v1.Health/Check", body: framed(new Uint8Array()) };
+  const resource = { objectType: input.resource.type, objectId: input.resource.id };
+  const subject = { object: { objectType: input.subject.type, objectId: input.subject.id } };
   const check: RawTarget = {
     path: "/latch.v1.PermissionService/CheckPermission",
     token: TOKEN,
     body: framed(
       toBinary(
         CheckPermissionRequestSchema,
-        create(CheckPermissionRequestSchema, {
-          resource: { objectType: input.resource.type, objectId: input.resource.id },
-          permission: input.permission,
-          subject: { object: { objectType: input.subject.type, objectId: input.subject.id } },
-        }),
+        create(CheckPermissionRequestSchema, { resource, permission: input.permission, subject }),
       ),
     ),
   };
+  const authzedCheck: RawTarget = {
+    path: "/authzed.api.v1.PermissionsService/CheckPermission",
+    token: TOKEN,
+    body: framed(
+      toBinary(
+        AuthzedCheckPermissionRequestSchema,
+        create(AuthzedCheckPermissionRequestSchema, { resource, permission: input.permission, subject }),
+      ),
+    ),
+  };
+  return { floor, check, authzedCheck };
+}
+
+/**
+ * The server measured by a C client: a cached Check (latch.v1 and authzed.api.v1) sequentially and
+ * with 64 in flight, beside a health check on the same server (the floor).
+ */
+async function h2loadCases(server: { address: string; pid: number }, dir: string, input: CheckInput) {
+  const { floor, check, authzedCheck } = rawTargets(input);
   const raw = rawClient(server.address);
   try {
     // h2load counts HTTP 200 as success and cannot see grpc-status: check each target once here
     // (which also puts the Check's answer in the cache).
     await raw.call(floor);
     await raw.call(check);
+    await raw.call(authzedCheck);
     const cases = [
       ["floor (health check)", floor],
       ["check, cached", check],
+      ["authzed check, cached", authzedCheck],
     ] as const;
     const fileOf = (name: string) => join(dir, `${name.replace(/\W+/g, "-")}.bin`);
     // Every case warmed up before any is measured: else the first one measured (the floor) also
@@ -343,6 +367,56 @@ async function h2loadCases(server: { address: string; pid: number }, dir: string
       line(
         `raw http2: ${name}, sequential`,
         times.sort((a, b) => a - b),
+      );
+    }
+  } finally {
+    raw.close();
+  }
+}
+
+/**
+ * The server's CPU per call (from /proc, so a loaded machine blurs it less than wall time), for the
+ * same cached Check through latch.v1 and authzed.api.v1, by a raw HTTP/2 client with 16 in flight:
+ * rounds alternate the cases, and each case's median round is shown. Needs no h2load.
+ */
+async function serverCpuCases(server: { address: string; pid: number }, input: CheckInput) {
+  if (cpuSeconds(server.pid) === undefined) return;
+  const { floor, check, authzedCheck } = rawTargets(input);
+  const cases = [
+    ["floor (health check)", floor],
+    ["latch.v1 check, cached", check],
+    ["authzed.api.v1 check, cached", authzedCheck],
+  ] as const;
+  const raw = rawClient(server.address);
+  const run = async (target: RawTarget, calls: number) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next++ < calls) await raw.call(target);
+      }),
+    );
+  };
+  try {
+    for (const [, target] of cases) await run(target, 20_000);
+    // 100 Hz CPU accounting: 20,000 calls of ~40 µs are ~80 ticks, a resolution near 1%.
+    const rounds = 7;
+    const calls = 20_000;
+    const perCall = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, target] of cases) {
+        const before = cpuSeconds(server.pid)!;
+        await run(target, calls);
+        perCall.get(name)!.push(((cpuSeconds(server.pid)! - before) * 1e6) / calls);
+      }
+    }
+    console.log(
+      `server CPU per call (raw http2 client, 16 in flight, median of ${rounds} rounds of ${calls}):`,
+    );
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    for (const [name] of cases) {
+      const xs = perCall.get(name)!;
+      console.log(
+        `  ${name.padEnd(46)} ${median(xs).toFixed(1).padStart(6)} µs/call  (rounds: ${xs.map((x) => x.toFixed(1)).join(", ")})`,
       );
     }
   } finally {
@@ -478,6 +552,7 @@ async function main() {
     const client = createClient({ address: server.address, token: TOKEN });
     try {
       if (withH2load) await h2loadCases(server, dir, fx.direct[0]!);
+      await serverCpuCases(server, fx.direct[0]!);
       if (!grpcJs) return;
       // From here the client is grpc-js in this process: it costs as much CPU as the server, so
       // these numbers are bound by the client as much as by Latch.

@@ -8,6 +8,17 @@
  * decorator. A request without a chain, under `agents`, whose answer is not DENIED, costs one
  * branch after the answer: no clock, no record, no allocation of ours.
  *
+ * Witnesses: a decision whose record will be kept whatever its answer (`all`, or one acting for
+ * someone) is asked with `witness: true`, so an ALLOWED or CONDITIONAL record carries the
+ * relationships that proved it; the caller gets its answer as it asked (without a witness unless
+ * it asked for one). Other decisions are recorded only when DENIED, which has no witness: they are
+ * asked as they came, and pay nothing for witnesses. LookupResources records carry none.
+ *
+ * Where the work is: the decision path only captures a decision's few fields (sink.ts); building
+ * the record, its canonical JSON, the hash chain and the append run on the writer thread
+ * (writer-thread.ts) on a connection of its own, or on this thread in batches when the log cannot
+ * be opened elsewhere (SQLite `:memory:`) or `writerThread` is false.
+ *
  * How (`mode`):
  * - `async` (the default): records go to a bounded in-memory queue and are appended in batches
  *   soon after; the answer does not wait. When the queue is full, new records are dropped and
@@ -19,6 +30,7 @@
  *   or, with `failure: allow-and-alert`, answered anyway, told to `onError` and counted.
  */
 
+import type { Worker } from "node:worker_threads";
 import type { SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
 import type {
@@ -30,9 +42,10 @@ import type {
   RequestOptions,
 } from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
-import type { DecisionLog, DecisionRecord } from "../store/index.js";
-import { type AuditCallInfo, chainOf, checkFacts, makeRecord, type WithChain } from "./record.js";
-import { DecisionSink } from "./sink.js";
+import type { DecisionLog } from "../store/index.js";
+import { type AuditCallInfo, chainOf, checkFacts, type DecisionFacts, type WithChain } from "./record.js";
+import { DecisionSink, inThreadWriter } from "./sink.js";
+import { threadWriter } from "./writer-thread.js";
 
 export type AuditPolicy = "all" | "agents" | "off";
 export type AuditMode = "async" | "sync";
@@ -72,6 +85,13 @@ export interface AuditOptions {
   readonly onAppend?: (seconds: number, records: number) => void;
   /** Clock, ms since the epoch (default Date.now). */
   readonly now?: () => number;
+  /**
+   * Append from a writer thread with a connection of its own (default true, when the log can be
+   * opened there: not SQLite `:memory:`); false appends on this thread, in batches all the same.
+   */
+  readonly writerThread?: boolean;
+  /** Told of each writer thread started (the first batch starts one, and a batch after one died). */
+  readonly onWriterThread?: (thread: Worker) => void;
 }
 
 export interface AuditStats {
@@ -94,6 +114,8 @@ export interface AuditRecorder {
   stats(): AuditStats;
   /** Resolves once every record queued so far has been appended (or failed). */
   flush(): Promise<void>;
+  /** Flushes, then stops the writer thread; a later decision starts a new one. */
+  close(): Promise<void>;
 }
 
 const POLICIES: readonly AuditPolicy[] = ["all", "agents", "off"];
@@ -141,8 +163,10 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     if (defaultCaller === undefined) return info;
     return { requestId: info?.requestId, caller: info?.caller ?? defaultCaller };
   };
+  const remote = options.writerThread === false ? undefined : options.log.remote;
   const sink = new DecisionSink({
-    log: options.log,
+    writer: remote === undefined ? inThreadWriter(options.log) : threadWriter(remote, options.onWriterThread),
+    loggable,
     mode,
     failure,
     queueLimit,
@@ -151,13 +175,22 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     onError: options.onError ?? (() => undefined),
     onAppend: options.onAppend,
   });
-  const record = (records: readonly DecisionRecord[]) => sink.record(records);
+  /** Records several decisions; `sync`: resolves once all are committed. */
+  const recordAll = (facts: readonly DecisionFacts[], info: AuditCallInfo | undefined, at: number) => {
+    const waits: Promise<void>[] = [];
+    for (const f of facts) {
+      const done = sink.record(f, info, at);
+      if (done !== undefined && done !== waits[waits.length - 1]) waits.push(done);
+    }
+    return waits.length <= 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+  };
 
   const decorator: Decorator = (next: Decider): Decider => {
     if (policy === "off") return next;
     const all = policy === "all";
 
-    const recordCheck = async (
+    /** `async`: the result at once; `sync`: once its record is committed. */
+    const recordCheck = (
       request: CheckRequest,
       options: RequestOptions | undefined,
       result: Awaited<ReturnType<Decider["check"]>>,
@@ -166,8 +199,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const chain = chainOf(request);
       const latency = started === undefined ? undefined : Math.round((performance.now() - started) * 1000);
       const facts = checkFacts(request, result, chain, latency);
-      await record([makeRecord(facts, callInfo(options), loggable, now())]);
-      return result;
+      const committed = sink.record(facts, callInfo(options), now());
+      return committed === undefined ? result : committed.then(() => result);
     };
 
     return {
@@ -185,17 +218,29 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
             );
         }
         const started = performance.now();
+        if (request.witness === true) {
+          return next
+            .check(request, requestOptions)
+            .then((result) => recordCheck(request, requestOptions, result, started));
+        }
         return next
-          .check(request, requestOptions)
-          .then((result) => recordCheck(request, requestOptions, result, started));
+          .check({ ...request, witness: true }, requestOptions)
+          .then((result) => recordCheck(request, requestOptions, result, started))
+          .then(withoutWitness);
       },
 
       async checkBulk(request, requestOptions) {
         const started = performance.now();
-        const result = await next.checkBulk(request, requestOptions);
-        const records = bulkRecords(request, result, requestOptions, all, started);
-        if (records.length > 0) await record(records);
-        return result;
+        // Witnesses only where a kept record may be ALLOWED: every item under `all`, else chains.
+        const witness =
+          request.witness !== true &&
+          (all ||
+            chainOf(request) !== undefined ||
+            request.items.some((item) => chainOf(item) !== undefined));
+        const result = await next.checkBulk(witness ? { ...request, witness } : request, requestOptions);
+        const facts = bulkFacts(request, result, all, started);
+        if (facts.length > 0) await recordAll(facts, callInfo(requestOptions), now());
+        return witness ? { ...result, results: result.results.map(withoutWitness) } : result;
       },
 
       lookupResources(request, requestOptions) {
@@ -219,7 +264,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     options: RequestOptions | undefined,
     chain: readonly SubjectRef[] | undefined,
   ): AsyncIterable<LookupResourceResult> {
-    let pending: DecisionRecord[] = [];
+    let pending: DecisionFacts[] = [];
     const info = callInfo(options);
     try {
       for await (const found of results) {
@@ -236,38 +281,35 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
           consistency: request.consistency,
           revision: found.revision,
         };
-        pending.push(makeRecord(facts, info, loggable, now()));
+        pending.push(facts);
         if (mode === "sync" || pending.length >= batchSize) {
           const batch = pending;
           pending = [];
-          await record(batch);
+          await recordAll(batch, info, now());
         }
         yield found;
       }
     } finally {
-      if (pending.length > 0) await record(pending);
+      if (pending.length > 0) await recordAll(pending, info, now());
     }
   }
 
-  function bulkRecords(
+  function bulkFacts(
     request: CheckBulkRequest,
     result: CheckBulkResult,
-    options: RequestOptions | undefined,
     all: boolean,
     started: number,
-  ): DecisionRecord[] {
+  ): DecisionFacts[] {
     const latency = Math.round((performance.now() - started) * 1000);
     const requestChain = chainOf(request);
-    const out: DecisionRecord[] = [];
-    const at = now();
-    const info = callInfo(options);
+    const out: DecisionFacts[] = [];
     request.items.forEach((item, i) => {
       const answer = result.results[i];
       if (answer === undefined || !answer.ok) return;
       const chain = chainOf(item) ?? requestChain;
       if (!all && chain === undefined && answer.state !== "DENIED" && answer.approvalRule === undefined)
         return;
-      const facts = {
+      out.push({
         operation: "check-bulk",
         subject: item.subject,
         chain,
@@ -281,10 +323,10 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         revision: result.revision,
         latencyUs: latency,
         reason: (answer as { reason?: string }).reason,
+        witness: answer.witness,
         approvalId: answer.approvalId,
         approvalRule: answer.approvalRule,
-      };
-      out.push(makeRecord(facts, info, loggable, at));
+      });
     });
     return out;
   }
@@ -293,5 +335,13 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     decorator,
     stats: () => ({ queued: sink.queued, dropped: sink.dropped, written: sink.written, failed: sink.failed }),
     flush: () => sink.flush(),
+    close: () => sink.close(),
   };
+}
+
+/** An answer as a caller that asked for no witness gets it. */
+function withoutWitness<T extends object>(result: T): T {
+  if (!("witness" in result)) return result;
+  const { witness: _, ...rest } = result;
+  return rest as T;
 }

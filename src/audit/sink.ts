@@ -1,13 +1,42 @@
 /**
- * Where the recorder's records go: `sync` commits them before the answer leaves (concurrent
- * records share one transaction), `async` queues them and appends in batches after a short wait.
+ * Where the recorder's decisions go. The decision path only captures (`captureFacts`: a few
+ * pushes into the open batch); batches are appended one at a time by a `BatchWriter`, the writer
+ * thread (writer-thread.ts) when the log can be opened there, else this thread.
+ *
+ * - `async`: a batch closes after `flushMs` or when full; while one is being appended the next
+ *   ones wait, up to `queueLimit` records, beyond which new ones are dropped and counted.
+ * - `sync`: every caller waits for its batch. A batch closes at the end of the event-loop turn
+ *   when the writer is idle, else when the writer acknowledges the batch before it (group commit:
+ *   whatever gathered meanwhile goes in one transaction). Batches are appended in order, so the
+ *   chain holds decisions in the order they were captured.
+ *
  * The counts behind `AuditRecorder.stats()` live here.
  */
 import { LatchError } from "../core/index.js";
-import { type DecisionLog, type DecisionRecord, groupCommit } from "../store/index.js";
+import type { DecisionLog } from "../store/index.js";
+import { type AuditCallInfo, type Captured, captureFacts, type DecisionFacts, recordsOf } from "./record.js";
+
+/** Appends captured batches, one at a time; resolves with how long the append took, in seconds. */
+export interface BatchWriter {
+  append(batch: Captured, count: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The fallback writer: builds and appends the records on this thread. */
+export function inThreadWriter(log: DecisionLog): BatchWriter {
+  return {
+    async append(batch) {
+      const records = recordsOf(batch);
+      const started = performance.now();
+      await log.append(records);
+      return (performance.now() - started) / 1000;
+    },
+    close: async () => undefined,
+  };
+}
 
 export interface SinkSettings {
-  readonly log: DecisionLog;
+  readonly writer: BatchWriter;
   readonly mode: "async" | "sync";
   readonly failure: "deny" | "allow-and-alert";
   readonly queueLimit: number;
@@ -15,104 +44,152 @@ export interface SinkSettings {
   readonly flushMs: number;
   readonly onError: (error: unknown) => void;
   readonly onAppend: ((seconds: number, records: number) => void) | undefined;
+  /** Caveat parameters whose values are recorded. */
+  readonly loggable: ReadonlySet<string>;
+}
+
+interface Batch {
+  readonly captured: Captured;
+  count: number;
+  /** `sync`: what its callers wait for. */
+  done?: { promise: Promise<void>; settle: (error?: unknown) => void };
+}
+
+const newBatch = (): Batch => ({ captured: [], count: 0 });
+
+function waitFor(): NonNullable<Batch["done"]> {
+  let settle: (error?: unknown) => void = () => undefined;
+  const promise = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
+  return { promise, settle };
 }
 
 export class DecisionSink {
   dropped = 0;
   written = 0;
   failed = 0;
-  private queue: DecisionRecord[] = [];
-  private draining: Promise<void> | undefined;
-  /** Ends the wait before the next drain early (a full batch, a flush). */
-  private wake: (() => void) | undefined;
-  private readonly appendNow: (records: readonly DecisionRecord[]) => Promise<unknown>;
+  /** Records captured and not yet handed to the writer. */
+  queued = 0;
+  private open = newBatch();
+  private readonly waiting: Batch[] = [];
+  private writing: Batch | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private turnEnd = false;
+  private idle: (() => void)[] = [];
 
-  constructor(private readonly settings: SinkSettings) {
-    this.appendNow = groupCommit((records) => this.append(records), settings.batchSize);
-  }
+  constructor(private readonly settings: SinkSettings) {}
 
-  get queued(): number {
-    return this.queue.length;
-  }
-
-  /** `sync`: resolves once committed (or refuses, see `failure`); `async`: queued at once. */
-  record(records: readonly DecisionRecord[]): Promise<void> {
-    if (this.settings.mode === "sync") return this.commit(records);
-    this.enqueue(records);
-    return Promise.resolve();
-  }
-
-  async flush(): Promise<void> {
-    this.wake?.();
-    while (this.draining !== undefined) await this.draining;
-  }
-
-  private async append(records: readonly DecisionRecord[]) {
-    const onAppend = this.settings.onAppend;
-    if (onAppend === undefined) return this.settings.log.append(records);
-    const started = performance.now();
-    try {
-      return await this.settings.log.append(records);
-    } finally {
-      onAppend((performance.now() - started) / 1000, records.length);
+  /**
+   * Captures one decision made at `at` (ms since the epoch). `sync`: returns what the caller waits
+   * for (its commit, or its refusal, see `failure`); `async`: nothing to wait for.
+   */
+  record(facts: DecisionFacts, info: AuditCallInfo | undefined, at: number): Promise<void> | undefined {
+    const { mode, queueLimit, batchSize } = this.settings;
+    if (mode === "async" && this.queued >= queueLimit) {
+      this.dropped += 1;
+      return undefined;
     }
+    const open = this.open;
+    captureFacts(open.captured, facts, info, this.settings.loggable, at);
+    open.count += 1;
+    this.queued += 1;
+    if (mode === "sync") open.done ??= waitFor();
+    if (open.count >= batchSize) this.closeBatch();
+    else this.schedule();
+    return open.done?.promise;
   }
 
-  private async commit(records: readonly DecisionRecord[]): Promise<void> {
-    try {
-      await this.appendNow(records);
-      this.written += records.length;
-    } catch (error) {
-      this.failed += records.length;
-      this.settings.onError(error);
-      // Answered anyway: onError raised the alert and `failed` counts the decision.
-      if (this.settings.failure === "allow-and-alert") return;
-      throw new LatchError(
-        "audit/unavailable",
-        "unavailable",
-        "the decision could not be recorded in the audit trail, so it is refused (auditing is sync); retry.",
-        {},
-        { cause: error },
-      );
-    }
+  /** Resolves once every decision captured so far has been appended (or failed). */
+  flush(): Promise<void> {
+    this.closeBatch();
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private enqueue(records: readonly DecisionRecord[]): void {
-    const { queueLimit, batchSize, flushMs } = this.settings;
-    for (const record of records) {
-      if (this.queue.length >= queueLimit) this.dropped += 1;
-      else this.queue.push(record);
-    }
-    // After a short wait (or at once when a batch is full), so that the records of many calls go
-    // in one append: an append per call cost a transaction per decision on the event loop.
-    if (this.draining === undefined) {
-      this.draining = new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, flushMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      }).then(() => {
-        this.wake = undefined;
-        return this.drain();
+  /** Flushes, then closes the writer. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.settings.writer.close();
+  }
+
+  private isIdle(): boolean {
+    return this.writing === undefined && this.waiting.length === 0 && this.open.count === 0;
+  }
+
+  private schedule(): void {
+    if (this.settings.mode === "sync") {
+      // A writer at work closes the batch when it is done; an idle one gets it after this turn.
+      if (this.writing !== undefined || this.turnEnd) return;
+      this.turnEnd = true;
+      setImmediate(() => {
+        this.turnEnd = false;
+        if (this.writing === undefined) this.closeBatch();
       });
+      return;
     }
-    if (this.queue.length >= batchSize) this.wake?.();
+    // After a short wait, so that the decisions of many calls share one append.
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.closeBatch();
+    }, this.settings.flushMs);
   }
 
-  private async drain(): Promise<void> {
-    const batchSize = this.settings.batchSize;
-    while (this.queue.length > 0) {
-      const batch = this.queue.length <= batchSize ? this.queue : this.queue.slice(0, batchSize);
-      this.queue = this.queue.length <= batchSize ? [] : this.queue.slice(batchSize);
-      try {
-        await this.append(batch);
-        this.written += batch.length;
-      } catch (error) {
-        this.failed += batch.length;
-        this.settings.onError(error);
-      }
+  /** Ends the open batch and starts writing if the writer is idle. */
+  private closeBatch(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
-    this.draining = undefined;
+    if (this.open.count > 0) {
+      this.waiting.push(this.open);
+      this.open = newBatch();
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.writing !== undefined) return;
+    const batch = this.waiting.shift();
+    if (batch === undefined) {
+      if (this.isIdle()) for (const resolve of this.idle.splice(0)) resolve();
+      return;
+    }
+    this.queued -= batch.count;
+    this.writing = batch;
+    this.settings.writer.append(batch.captured, batch.count).then(
+      (seconds) => {
+        this.written += batch.count;
+        this.settings.onAppend?.(seconds, batch.count);
+        batch.done?.settle();
+        this.next();
+      },
+      (error: unknown) => {
+        this.failed += batch.count;
+        this.settings.onError(error);
+        batch.done?.settle(this.refusal(error));
+        this.next();
+      },
+    );
+  }
+
+  private next(): void {
+    this.writing = undefined;
+    // sync: what gathered while this batch was written goes now, in one append.
+    if (this.settings.mode === "sync") this.closeBatch();
+    else this.pump();
+  }
+
+  /** What a `sync` caller whose record failed gets: nothing (allow-and-alert) or a refusal. */
+  private refusal(error: unknown): LatchError | undefined {
+    // Answered anyway: onError raised the alert and `failed` counts the decision.
+    if (this.settings.failure === "allow-and-alert") return undefined;
+    return new LatchError(
+      "audit/unavailable",
+      "unavailable",
+      "the decision could not be recorded in the audit trail, so it is refused (auditing is sync); retry.",
+      {},
+      { cause: error },
+    );
   }
 }

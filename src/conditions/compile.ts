@@ -169,7 +169,7 @@ export function compileCondition(
       try {
         values[p.name] = p.convert(raw, p.name, failConversion);
       } catch (error) {
-        return { kind: "error", message: describeError(error) };
+        return { kind: "error", reason: "parameter-type", parameter: p.name, message: describeError(error) };
       }
     }
     if (absent === undefined) {

@@ -31,8 +31,12 @@ export type ConditionResult =
   | {
       readonly kind: "error";
       readonly message: string;
-      /** Set when the evaluation ran out of its cost budget (not a fault of the expression's logic). */
-      readonly reason?: "cost-exceeded";
+      /**
+       * `cost-exceeded`: the evaluation ran out of its cost budget (not a fault of the expression's
+       * logic); `parameter-type`: a context value does not fit its parameter's type (`parameter`).
+       */
+      readonly reason?: "cost-exceeded" | "parameter-type";
+      readonly parameter?: string;
     };
 
 export interface EvaluateOptions {

@@ -158,6 +158,8 @@ export const ErrorCodes = {
   WriteDuplicateUpdate: "write/duplicate-update",
   /** failed-precondition: a write precondition did not hold; nothing was written. */
   WritePreconditionFailed: "write/precondition-failed",
+  /** invalid-argument: a delete that may not be partial matches more relationships than its limit; nothing was deleted. */
+  DeleteOverLimit: "delete/over-limit",
 
   // ---- revisions, tokens and cursors
   /** invalid-argument: a revision token could not be decoded by the store (any failure other than its own code). */
@@ -180,7 +182,7 @@ export const ErrorCodes = {
   CursorRevisionMismatch: "cursor/revision-mismatch",
 
   // ---- stores
-  /** invalid-argument: a relationship filter lacks a resource type or a subject type. */
+  /** invalid-argument: a relationship filter is empty, or has an empty resource type or no subject type in its subject filter. */
   StoreInvalidFilter: "store/invalid-filter",
   /** invalid-argument: a limit or batch size is not a positive integer in range. */
   StoreInvalidLimit: "store/invalid-limit",
@@ -228,6 +230,18 @@ export const ErrorCodes = {
   ApprovalSelfApproval: "approval/self-approval",
   /** resource-exhausted: the approval was polled faster than its interval (CIBA `slow_down`); wait `details.intervalSeconds`. */
   ApprovalSlowDown: "approval/slow-down",
+  /** failed-precondition: SpiceDB's API (which has no such answer) was asked about an action an approval rule gates and no approval allows (`details.approvalRule`); request one through latch.v1 ApprovalService. */
+  ApprovalRequired: "approval/required",
+
+  // ---- the HTTP API and the testing mode (server)
+  /** not-found: no HTTP route at this method and path (the message lists where the routes are). */
+  HttpNotFound: "http/not-found",
+  /** invalid-argument: the HTTP body is not JSON of the route's request message (the message says where). */
+  HttpMalformedJson: "http/malformed-json",
+  /** resource-exhausted: the HTTP body is over `--max-message-bytes` (gRPC's limit on a request message). */
+  HttpBodyTooLarge: "http/body-too-large",
+  /** resource-exhausted: `--testing` holds its most stores (one per token) and every one is in use by a call. */
+  TestingTooManyStores: "testing/too-many-stores",
 
   // ---- validation files
   /** invalid-argument: a validation file (`latch validate`) is malformed. */

@@ -2,7 +2,8 @@
  * CheckBulk: items that ask the same question of the same subject form a group; each group is
  * answered from the cache and the in-memory walk where possible and by one batched walk for the
  * rest; one item's error never fails its neighbours. The request yields to the event loop every
- * few milliseconds and honours its deadline between items (pacer.ts).
+ * few milliseconds and honours its deadline between items (pacer.ts). A request that asks for
+ * witnesses reads no remembered answer (it has no proof): its walks keep proofs (witness.ts).
  */
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
@@ -21,6 +22,7 @@ import type {
   RequestOptions,
 } from "./types.js";
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
+import { type Proof, proofRelationships } from "./witness.js";
 
 interface Group {
   readonly member: PlanMember;
@@ -52,7 +54,9 @@ export async function checkBulk(
   const bulk = new BulkRun(deps, request, plan, revision, contextual, signal);
   for (const group of bulk.group()) {
     abortCheck(signal);
-    await bulk.answer(group);
+    // Most groups are answered at once from memory: no promise to wait for then.
+    const answering = bulk.answer(group);
+    if (answering !== undefined) await answering;
   }
   return { results: bulk.results, revision, token: deps.tokens.of(revision) };
 }
@@ -66,6 +70,7 @@ class BulkRun {
   private readonly walks = new Map<string, SnapshotWalk>();
   private snapshot: MemorySnapshot | undefined;
   private readonly pacer: Pacer;
+  private readonly witness: boolean;
 
   constructor(
     private readonly deps: CheckDeps,
@@ -79,10 +84,15 @@ class BulkRun {
     this.resultStore = deps.resultsFor(contextual);
     this.snapshot = contextual === undefined ? deps.store.at(revision).snapshot?.() : undefined;
     this.pacer = createPacer(signal);
+    this.witness = request.witness === true;
   }
 
   private fail(i: number, e: unknown): void {
-    if (e instanceof LatchError) this.results[i] = { ok: false, error: { code: e.code, message: e.message } };
+    if (e instanceof LatchError)
+      this.results[i] = {
+        ok: false,
+        error: { code: e.code, message: e.message, kind: e.kind, details: e.details },
+      };
     else throw e;
   }
 
@@ -113,46 +123,92 @@ class BulkRun {
     this.walks.clear();
   }
 
-  async answer(group: Group): Promise<void> {
+  /** Undefined when answered synchronously (cache and in-memory walk, no pause for others). */
+  answer(group: Group): Promise<void> | undefined {
     const members = new Map<string, Member>();
-    const ids = await this.fromMemory(group, members);
-    if (ids.length > 0) await this.fromStore(group, ids, members);
-    await this.verdicts(group, members);
+    // Each id's proof, when the request asks for witnesses.
+    const proofs = this.witness ? new Map<string, Proof>() : undefined;
+    const ids = this.fromMemory(group, members, proofs, [], 0);
+    if (ids instanceof Promise) return ids.then((left) => this.afterMemory(group, left, members, proofs));
+    return this.afterMemory(group, ids, members, proofs);
+  }
+
+  private afterMemory(
+    group: Group,
+    ids: readonly string[],
+    members: Map<string, Member>,
+    proofs: Map<string, Proof> | undefined,
+  ) {
+    if (ids.length > 0)
+      return this.fromStore(group, ids, members, proofs).then(() => this.verdicts(group, members, proofs, 0));
+    return this.verdicts(group, members, proofs, 0);
   }
 
   /**
-   * Answers what the cache and the in-memory walk can into `members`; returns the ids left for
-   * the batched evaluator.
+   * Answers what the cache and the in-memory walk can into `members`, from the group's `start`th
+   * item; returns the ids left for the batched evaluator, or a promise of them when it paused to
+   * let other requests run.
    */
-  private async fromMemory(group: Group, members: Map<string, Member>): Promise<string[]> {
+  private fromMemory(
+    group: Group,
+    members: Map<string, Member>,
+    proofs: Map<string, Proof> | undefined,
+    ids: string[],
+    start: number,
+  ): string[] | Promise<string[]> {
     const items = this.request.items;
-    if (this.snapshot === undefined) return group.items.map((i) => items[i]!.resource.id);
+    if (this.snapshot === undefined) {
+      for (let k = start; k < group.items.length; k++) ids.push(items[group.items[k]!]!.resource.id);
+      return ids;
+    }
     const deps = this.deps;
     const subject = items[group.items[0]!]!.subject;
-    const ids: string[] = [];
     let walk = this.walks.get(group.subjectKey);
     const now = Date.now();
-    for (const i of group.items) {
-      if (this.pacer.due() && this.snapshot !== undefined) {
-        // Let other requests run.
-        await this.pacer.pause();
-        this.refreshSnapshot();
-        walk = undefined;
+    for (let k = start; k < group.items.length; k++) {
+      if (this.pacer.due()) {
+        // Let other requests run, then go on with a fresh snapshot.
+        return this.pacer.pause().then(() => {
+          this.refreshSnapshot();
+          return this.fromMemory(group, members, proofs, ids, k);
+        });
       }
-      const id = items[i]!.resource.id;
-      const snapshot = this.snapshot;
-      if (snapshot === undefined) {
-        ids.push(id);
-        continue;
-      }
+      const id = items[group.items[k]!]!.resource.id;
       if (walk === undefined) {
-        walk = deps.snapshotWalk(this.plan, this.revision, snapshot, subject, group.subjectKey);
+        walk = deps.snapshotWalk(
+          this.plan,
+          this.revision,
+          this.snapshot,
+          subject,
+          group.subjectKey,
+          this.witness,
+        );
         this.walks.set(group.subjectKey, walk);
       }
-      const key = deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey);
+      const key =
+        proofs === undefined
+          ? deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey)
+          : undefined;
       const hit = key === undefined ? undefined : deps.recall(key, now);
       if (hit !== undefined) {
         if (hit.m !== undefined) members.set(id, hit.m);
+        continue;
+      }
+      if (proofs !== undefined) {
+        const witnessedKey = deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey);
+        const known = deps.recallWitnessed(witnessedKey, now);
+        if (known !== undefined) {
+          if (known.m !== undefined) members.set(id, known.m);
+          proofs.set(id, known.proof);
+          continue;
+        }
+        const m = deps.answerBy(walk, group.member, id, undefined);
+        if (m === undefined) ids.push(id);
+        else {
+          if (m !== false) members.set(id, m);
+          proofs.set(id, walk.witness());
+          deps.rememberWitnessed(witnessedKey, walk, m === false ? undefined : m);
+        }
         continue;
       }
       const m = deps.answerBy(walk, group.member, id, key);
@@ -163,7 +219,12 @@ class BulkRun {
   }
 
   /** One batched walk for `ids`; on an error, each id again alone so only its item fails. */
-  private async fromStore(group: Group, ids: readonly string[], members: Map<string, Member>): Promise<void> {
+  private async fromStore(
+    group: Group,
+    ids: readonly string[],
+    members: Map<string, Member>,
+    proofs: Map<string, Proof> | undefined,
+  ): Promise<void> {
     const items = this.request.items;
     const subject = items[group.items[0]!]!.subject;
     const ctx = () =>
@@ -177,9 +238,12 @@ class BulkRun {
         this.signal,
         this.tuples,
         this.resultStore,
+        this.witness,
       );
     try {
-      for (const [id, m] of (await this.deps.run(ctx(), group.member, ids)).m) members.set(id, m);
+      const out = await this.deps.run(ctx(), group.member, ids);
+      for (const [id, m] of out.m) members.set(id, m);
+      if (proofs !== undefined) for (const id of ids) proofs.set(id, out.w?.get(id));
       this.refreshSnapshot();
     } catch (e) {
       if (!(e instanceof LatchError) || isDeadline(e)) throw e;
@@ -188,8 +252,10 @@ class BulkRun {
         const id = items[i]!.resource.id;
         if (!failed.has(id)) continue;
         try {
-          const m = (await this.deps.run(ctx(), group.member, [id])).m.get(id);
+          const out = await this.deps.run(ctx(), group.member, [id]);
+          const m = out.m.get(id);
           if (m !== undefined) members.set(id, m);
+          proofs?.set(id, out.w?.get(id));
         } catch (inner) {
           if (isDeadline(inner)) throw inner;
           this.fail(i, inner);
@@ -198,11 +264,20 @@ class BulkRun {
     }
   }
 
-  /** Each item's answer from its membership and its own context. */
-  private async verdicts(group: Group, members: ReadonlyMap<string, Member>): Promise<void> {
+  /**
+   * Each item's answer from its membership and its own context, from the group's `start`th item;
+   * a promise only when it paused to let other requests run.
+   */
+  private verdicts(
+    group: Group,
+    members: ReadonlyMap<string, Member>,
+    proofs: ReadonlyMap<string, Proof> | undefined,
+    start: number,
+  ): Promise<void> | undefined {
     const items = this.request.items;
     const maxCaveatCost = this.deps.limits.maxCaveatCost;
-    for (const i of group.items) {
+    for (let k = start; k < group.items.length; k++) {
+      const i = group.items[k]!;
       if (this.results[i] !== undefined) continue;
       const item = items[i]!;
       const m = members.get(item.resource.id);
@@ -214,15 +289,26 @@ class BulkRun {
             : m === undefined
               ? DENIED
               : createCaveatEvaluator(this.plan.schema, item.context, false, maxCaveatCost).verdict(m);
-        this.results[i] = { ok: true, state: v.state, missing: v.missing };
+        this.results[i] =
+          proofs === undefined || v.state === "DENIED"
+            ? { ok: true, state: v.state, missing: v.missing }
+            : {
+                ok: true,
+                state: v.state,
+                missing: v.missing,
+                witness: proofRelationships(proofs.get(item.resource.id)),
+              };
       } catch (e) {
         this.fail(i, e);
       }
       // A caveat evaluation may take up to its whole cost budget: look at the clock after each.
       if (this.pacer.due(m === true || m === undefined ? 1 : COSTLY_ITEM)) {
-        await this.pacer.pause();
-        this.refreshSnapshot();
+        return this.pacer.pause().then(() => {
+          this.refreshSnapshot();
+          return this.verdicts(group, members, proofs, k + 1);
+        });
       }
     }
+    return undefined;
   }
 }

@@ -27,6 +27,14 @@ import type { Revisions } from "./revisions.js";
 import { SnapshotWalk, type WalkAnswer } from "./snapshot-walk.js";
 import type { Cancellation, CaveatTrace, CheckRequest } from "./types.js";
 import type { Acc } from "./walk-stack.js";
+import type { Proof } from "./witness.js";
+
+/** A witnessed answer as remembered (see `CheckDeps.recallWitnessed`). */
+export interface WitnessedAnswer {
+  readonly m: Member | undefined;
+  readonly proof: Proof;
+  readonly until: number;
+}
 
 /** Verdicts of plain memberships, shared: no caveat decides them. */
 export const ALLOWED = Object.freeze({ state: "ALLOWED", missing: Object.freeze([]) } as const);
@@ -110,6 +118,12 @@ export class CheckDeps {
   readonly dispatcher: Dispatcher<RequestContext> = createDispatcher(evaluate);
   readonly topFlights = new TopFlights();
   readonly tokens: RevisionTokens;
+  /**
+   * Witnessed answers of whole checks, apart from the subproblem cache (whose answers carry no
+   * proof, so a witnessing walk shares none of them): a repeated witnessing check is answered
+   * here. Kept only when the engine keeps a cache.
+   */
+  private readonly witnessed;
 
   constructor(
     readonly store: Store,
@@ -120,6 +134,23 @@ export class CheckDeps {
     private readonly memberships: MembershipCache | undefined,
   ) {
     this.tokens = new RevisionTokens(store);
+    this.witnessed =
+      shared === undefined
+        ? undefined
+        : createCache<WitnessedAnswer>({ maxEntries: 10_000, sizeOf: (_, key) => 256 + key.length * 2 });
+  }
+
+  /** A remembered witnessed answer for the checked object (`topKey`) that still holds at `now`. */
+  recallWitnessed(key: string | undefined, now: number): WitnessedAnswer | undefined {
+    if (key === undefined) return undefined;
+    const hit = this.witnessed?.get(key);
+    return hit !== undefined && hit.until > now ? hit : undefined;
+  }
+
+  /** Keeps the in-memory walk's witnessed answer (exact, and within the depth limit, as `answerBy`). */
+  rememberWitnessed(key: string | undefined, walk: SnapshotWalk, m: Member | undefined): void {
+    if (key === undefined || walk.height > this.limits.maxDepth) return;
+    this.witnessed?.set(key, { m, proof: walk.witness(), until: walk.validUntil });
   }
 
   makeContext(
@@ -132,8 +163,9 @@ export class CheckDeps {
     signal: Cancellation | undefined,
     tuples: RequestContext["tuples"],
     results: ResultStore,
+    witness = false,
   ): RequestContext {
-    const shares = !explain && contextual === undefined;
+    const shares = !explain && !witness && contextual === undefined;
     // One object shape for every request (no spread, no accessor): the evaluator reads it on every node.
     const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
       plan,
@@ -145,6 +177,7 @@ export class CheckDeps {
       results,
       tuples,
       explain,
+      witness,
       maxDepth: this.limits.maxDepth,
       signal,
       now: Date.now(),
@@ -182,16 +215,25 @@ export class CheckDeps {
     snapshot: MemorySnapshot,
     subject: CheckRequest["subject"],
     subjectKey: string,
+    /** Keep each answer's proof (see snapshot-walk.ts). */
+    witness = false,
   ): SnapshotWalk {
     const memberships = this.memberships;
-    return new SnapshotWalk(plan, snapshot, subject, this.limits.maxDepth, () => {
-      const key = MembershipCache.key(plan, revision, subjectKey);
-      const hit = memberships?.known(key, Date.now());
-      if (hit !== undefined) return hit.index;
-      const built = snapshotMembershipIndex(plan, subject, snapshot);
-      memberships?.keep(key, built);
-      return built;
-    });
+    return new SnapshotWalk(
+      plan,
+      snapshot,
+      subject,
+      this.limits.maxDepth,
+      () => {
+        const key = MembershipCache.key(plan, revision, subjectKey);
+        const hit = memberships?.known(key, Date.now());
+        if (hit !== undefined) return hit.index;
+        const built = snapshotMembershipIndex(plan, subject, snapshot);
+        memberships?.keep(key, built);
+        return built;
+      },
+      witness,
+    );
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
 import type { Cancellation, CheckRequest, CheckResult, RequestOptions } from "./types.js";
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
+import { type Proof, proofRelationships } from "./witness.js";
 
 export async function check(
   deps: CheckDeps,
@@ -28,6 +29,7 @@ export async function check(
   const subjectKey = validateSubject(plan, request.subject);
   const contextual = indexContextual(plan, request.contextualRelationships, limits.maxContextual);
   const explain = request.explain === true;
+  const witness = request.witness === true;
   const id = request.resource.id;
   const ctx = () =>
     deps.makeContext(
@@ -40,13 +42,18 @@ export async function check(
       signal,
       new Map(),
       deps.resultsFor(contextual),
+      witness,
     );
   let out: Awaited<ReturnType<CheckDeps["run"]>> | undefined;
   let m: Member | undefined;
+  let proof: Proof;
   // Explanations and contextual relationships take the batched walk, with no shared cache.
   if (explain || contextual !== undefined) {
     out = await deps.run(ctx(), member, [id]);
     m = out.m.get(id);
+    proof = out.w?.get(id);
+  } else if (witness) {
+    ({ m, proof } = await witnessedMembership(deps, plan, revision, member, id, subjectKey, request, ctx));
   } else {
     const found = plainMembership(deps, plan, revision, member, id, subjectKey, request.subject, signal, ctx);
     // Most answers are synchronous (cache or in-memory walk): no promise to wait for then.
@@ -66,7 +73,40 @@ export async function check(
     ...(explain && trace !== undefined
       ? { explain: toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context)) }
       : {}),
+    ...(witness && verdict.state !== "DENIED" ? { witness: proofRelationships(proof) } : {}),
   };
+}
+
+/**
+ * The membership and its proof: remembered from an earlier witnessing check, else from the
+ * in-memory walk (witnessing) or the batched evaluator, neither of which reads or joins the
+ * answers of plain checks (they have no proof).
+ */
+async function witnessedMembership(
+  deps: CheckDeps,
+  plan: Plan,
+  revision: RequestContext["revision"],
+  member: PlanMember,
+  id: string,
+  subjectKey: string,
+  request: CheckRequest,
+  ctx: () => RequestContext,
+): Promise<{ m: Member | undefined; proof: Proof }> {
+  const key = deps.topKey(plan, revision, member, id, subjectKey);
+  const hit = deps.recallWitnessed(key, Date.now());
+  if (hit !== undefined) return hit;
+  const snapshot = deps.store.at(revision).snapshot?.();
+  if (snapshot !== undefined) {
+    const walk = deps.snapshotWalk(plan, revision, snapshot, request.subject, subjectKey, true);
+    const walked = deps.answerBy(walk, member, id, undefined);
+    if (walked !== undefined) {
+      const m = walked === false ? undefined : walked;
+      deps.rememberWitnessed(key, walk, m);
+      return { m, proof: walk.witness() };
+    }
+  }
+  const out = await deps.run(ctx(), member, [id]);
+  return { m: out.m.get(id), proof: out.w?.get(id) };
 }
 
 /**

@@ -102,6 +102,10 @@ export function createCaveatEvaluator(
           // The context keys, not the values: a caller's context can be megabytes.
           {
             caveat: clip(expr.name),
+            // Which parameter's value has the wrong type, when that is the failure.
+            ...(result.reason === "parameter-type" && result.parameter !== undefined
+              ? { parameter: clip(result.parameter) }
+              : {}),
             contextKeys: Object.keys(context)
               .slice(0, 20)
               .map((k) => clip(k)),

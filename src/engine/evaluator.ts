@@ -8,6 +8,11 @@
  * fixpoint SpiceDB's semantics imply for recursive data). A result that leaned on such a cut to an
  * ancestor is only valid on that path, so it is not cached; when the cut hit a sibling in the same
  * batch, the batch is recomputed id by id.
+ *
+ * Witnesses: a request that asks for them (`ctx.witness`) gets each answer's proof beside it (`w`,
+ * see witness.ts; what each operator contributes is in operators.ts). Such a request shares no
+ * answer (no cache, no single-flight, like an explanation): a cached answer carries no proof, so it
+ * is computed again; a plain request only tests the flag.
  */
 import { LatchError, type Relationship } from "../core/index.js";
 import {
@@ -21,26 +26,32 @@ import {
 import { addMember, caveatOf, type Member, type Memberships, tooDeep } from "./membership.js";
 import {
   arrowDone,
+  arrowProof,
   arrowStep,
   computedHop,
   exclusion,
   exclusionDone,
+  exclusionProof,
   follows,
   fromIndex,
   grantsDirectly,
   indexFits,
   intersectionDone,
+  intersectionProof,
   intersectionStep,
   isSelf,
   namesMember,
+  rowProof,
   throughRow,
   unionDone,
+  unionProof,
 } from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
 import type { RequestContext, TraceNode } from "./request-context.js";
 import { collect, type Out, pushTrace, type Traces, wrap } from "./traces.js";
 import { type Acc, type Origin, onStack, type Stack } from "./walk-stack.js";
+import type { Proof, Proofs } from "./witness.js";
 
 /**
  * Which of `ids` (objects of `member.def`) have `member` for the request's subject. Makes the walk's
@@ -78,11 +89,12 @@ export function dispatch(
   ctx.dispatches++;
   const m: Memberships = new Map();
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+  const w: Proofs | undefined = ctx.witness ? new Map() : undefined;
   const subject = ctx.subject;
   // The ids left for the dispatcher, copied only once one is answered here (most are not).
   let todo: string[] | undefined;
   // Each id's key is built once here (prefix and suffix once per call) and handed on.
-  const keyed = !ctx.explain;
+  const keyed = !ctx.explain && !ctx.witness;
   const pre = keyed ? keyPrefix(ctx.plan.id, ctx.revision, member) : "";
   const suf = keyed ? keySuffix(member, ctx.subjectKey) : "";
   // Left empty when explaining: nothing is shared then.
@@ -122,7 +134,7 @@ export function dispatch(
   }
   let asked: readonly string[] = todo ?? ids;
   let keys: readonly string[] = built;
-  if (asked.length === 0) return Promise.resolve({ m, t });
+  if (asked.length === 0) return Promise.resolve({ m, t, w });
   const once = asked.length > 1 ? withoutRepeats(asked, keys) : undefined;
   if (once !== undefined) {
     asked = once.ids;
@@ -141,6 +153,7 @@ export function dispatch(
     traceOnly,
     m,
     t,
+    w,
     acc,
   });
 }
@@ -167,7 +180,7 @@ function withoutRepeats(
 export const evaluate: Dispatcher<RequestContext> = { dispatch: computeInto };
 
 async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
-  const { ctx, member, ids, stack, depth, hops, acc, m, t, neg, origin, traceOnly } = p;
+  const { ctx, member, ids, stack, depth, hops, acc, m, t, w, neg, origin, traceOnly } = p;
   // A label no member has, for a frame that must never be found as a cycle (see dispatch).
   const label = traceOnly ? `${member.label} (explaining)` : member.label;
   const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin };
@@ -186,7 +199,7 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
       if (one.until < until) until = one.until;
       if (one.height > height) height = one.height;
     }
-    return { m, t, ids, keys: p.keys, cacheable: false, until, height };
+    return { m, t, w, ids, keys: p.keys, cacheable: false, until, height };
   }
   if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
   if (sub.deepest > acc.deepest) acc.deepest = sub.deepest;
@@ -198,6 +211,7 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
     const id = ids[i]!;
     const r = out.m.get(id);
     if (r !== undefined) m.set(id, r);
+    if (w !== undefined) w.set(id, out.w?.get(id));
     if (t !== undefined) {
       const children = out.t?.get(id);
       pushTrace(t, id, {
@@ -207,7 +221,7 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
       });
     }
   }
-  return { m, t, ids, keys: p.keys, cacheable, until: sub.validUntil, height };
+  return { m, t, w, ids, keys: p.keys, cacheable, until: sub.validUntil, height };
 }
 
 /**
@@ -266,9 +280,13 @@ async function evalCombined(
     case "union": {
       const m: Memberships = new Map();
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+      const w: Proofs | undefined = ctx.witness ? new Map() : undefined;
       let remaining = ids;
       for (const child of node.children) {
         const r = await evalNode(ctx, member, child, remaining, frame, acc, neg);
+        if (w !== undefined) {
+          for (const id of remaining) w.set(id, unionProof(m.get(id), w.get(id), r.m.get(id), r.w?.get(id)));
+        }
         for (const [id, x] of r.m) addMember(m, id, x);
         collect(t, r, remaining, "union");
         if (remaining.length === 1) {
@@ -276,15 +294,19 @@ async function evalCombined(
         } else remaining = remaining.filter((id) => !unionDone(m.get(id)));
         if (remaining.length === 0) break;
       }
-      return { m, t: wrap(t, ids, m, "union") };
+      return { m, t: wrap(t, ids, m, "union"), w };
     }
     case "intersection": {
       let cur: Memberships | undefined;
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+      const w: Proofs | undefined = ctx.witness ? new Map() : undefined;
       let active = ids;
       for (const child of node.children) {
         const r = await evalNode(ctx, member, child, active, frame, acc, neg);
         collect(t, r, active, "intersection");
+        if (w !== undefined) {
+          for (const id of active) w.set(id, intersectionProof(w.get(id), r.m.get(id), r.w?.get(id)));
+        }
         // The first operand's answers are the fold's start (everything) narrowed by it.
         let next = r.m;
         if (cur !== undefined) {
@@ -299,7 +321,7 @@ async function evalCombined(
         if (active.length === 0) break;
       }
       const m = cur ?? new Map();
-      return { m, t: wrap(t, ids, m, "intersection") };
+      return { m, t: wrap(t, ids, m, "intersection"), w };
     }
     case "exclusion": {
       const t: Traces | undefined = ctx.explain ? new Map() : undefined;
@@ -307,15 +329,20 @@ async function evalCombined(
       collect(t, base, ids, "base");
       const active = ids.filter((id) => !exclusionDone(base.m.get(id)));
       const m: Memberships = new Map();
+      // The base's proofs stand for the ids it answered no; the others' are replaced below.
+      const w: Proofs | undefined = ctx.witness ? new Map(base.w) : undefined;
       if (active.length > 0) {
         const subtract = await evalNode(ctx, member, node.subtract, active, frame, acc, neg + 1);
         collect(t, subtract, active, "subtract");
         for (const id of active) {
-          const x = exclusion(base.m.get(id), subtract.m.get(id));
+          const b = base.m.get(id);
+          const s = subtract.m.get(id);
+          if (w !== undefined) w.set(id, exclusionProof(b, base.w?.get(id), s, subtract.w?.get(id)));
+          const x = exclusion(b, s);
           if (x !== undefined) m.set(id, x);
         }
       }
-      return { m, t: wrap(t, ids, m, "exclusion") };
+      return { m, t: wrap(t, ids, m, "exclusion"), w };
     }
   }
 }
@@ -332,6 +359,7 @@ async function evalRelation(
   const tuples = await readTuples(ctx, member, relation, ids, acc);
   const m: Memberships = new Map();
   const t: Traces | undefined = ctx.explain ? new Map() : undefined;
+  const w: Proofs | undefined = ctx.witness ? new Map() : undefined;
   const s = ctx.subject;
   // Subject sets to expand, by `type#relation`, then subject id, then the (id, caveat) they feed.
   let sets: Map<string, Map<string, { id: string; r: Relationship }[]>> | undefined;
@@ -340,6 +368,7 @@ async function evalRelation(
       const sub = r.subject;
       if (grantsDirectly(sub, s)) {
         const x = throughRow(true, r);
+        if (w !== undefined) w.set(id, unionProof(m.get(id), w.get(id), x, r));
         addMember(m, id, x);
         pushTrace(t, id, directTrace(ctx, id, relation, r, x));
         continue;
@@ -364,7 +393,7 @@ async function evalRelation(
       const target = ctx.plan.defs.get(key.slice(0, hash))?.members.get(key.slice(hash + 1));
       if (target === undefined) continue;
       // Objects already plainly allowed need no more work.
-      const subjectIds: string[] = [];
+      let subjectIds: string[] = [];
       for (const [sid, feeds] of bySubject) {
         if (t !== undefined || feeds.some((f) => !unionDone(m.get(f.id)))) subjectIds.push(sid);
       }
@@ -375,18 +404,25 @@ async function evalRelation(
         if (index !== null && indexFits(index, frame.hops, ctx.maxDepth)) {
           if (acc.deepest < frame.hops + index.levels) acc.deepest = frame.hops + index.levels;
           if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
-          for (const sid of subjectIds) {
-            const found = fromIndex(index, target, sid);
-            for (const f of bySubject.get(sid)!) {
-              const y = throughRow(found, f.r);
-              addMember(m, f.id, y);
-              pushTrace(t, f.id, {
-                label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
-                member: y,
-              });
+          if (w !== undefined) {
+            // Witnessing: the index keeps no path. A membership relation is only relations all the
+            // way down, so its no needs no proof; only its yes is walked down, for the path.
+            subjectIds = subjectIds.filter((sid) => fromIndex(index, target, sid) !== undefined);
+            if (subjectIds.length === 0) continue;
+          } else {
+            for (const sid of subjectIds) {
+              const found = fromIndex(index, target, sid);
+              for (const f of bySubject.get(sid)!) {
+                const y = throughRow(found, f.r);
+                addMember(m, f.id, y);
+                pushTrace(t, f.id, {
+                  label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
+                  member: y,
+                });
+              }
             }
+            continue;
           }
-          continue;
         }
       }
       const origin = new Map<string, string[]>();
@@ -400,6 +436,9 @@ async function evalRelation(
         const x = r.m.get(sid);
         for (const f of bySubject.get(sid)!) {
           const y = throughRow(x, f.r);
+          if (w !== undefined) {
+            w.set(f.id, unionProof(m.get(f.id), w.get(f.id), y, rowProof(x, r.w?.get(sid), f.r)));
+          }
           addMember(m, f.id, y);
           if (t !== undefined) {
             const caveat = caveatOf(f.r);
@@ -414,7 +453,7 @@ async function evalRelation(
       }
     }
   }
-  return { m, t };
+  return { m, t, w };
 }
 
 function directTrace(
@@ -466,15 +505,20 @@ async function evalArrow(
     results.set(type, await dispatch(ctx, target, [...set.keys()], frame, acc, neg, set));
   }
   const m: Memberships = new Map();
+  const w: Proofs | undefined = ctx.witness ? new Map() : undefined;
   const mode = node.mode;
   for (const id of ids) {
     const list = tuples.get(id) ?? NONE;
     let got: Member | undefined;
+    let gotw: Proof;
     let first = true;
     for (const r of list) {
       if (!follows(r)) continue;
       const sub = results.get(r.subject.type);
-      const x = throughRow(sub?.m.get(r.subject.id), r);
+      const xm = sub?.m.get(r.subject.id);
+      const x = throughRow(xm, r);
+      if (w !== undefined)
+        gotw = arrowProof(mode, got, gotw, x, rowProof(xm, sub?.w?.get(r.subject.id), r), r, first);
       got = arrowStep(mode, got, x, first);
       first = false;
       // Explaining traces every object followed; otherwise stop where the rest cannot matter.
@@ -491,8 +535,9 @@ async function evalArrow(
       }
     }
     if (got !== undefined) m.set(id, got);
+    if (w !== undefined) w.set(id, gotw);
   }
-  if (t === undefined) return { m, t };
+  if (t === undefined) return { m, t, w };
   const arrowLabel =
     node.mode === "all" ? `${node.tupleset}.all(${node.computed})` : `${node.tupleset}->${node.computed}`;
   const out: Traces = new Map();
@@ -500,5 +545,5 @@ async function evalArrow(
     const children = t.get(id) ?? [];
     out.set(id, [{ label: arrowLabel, member: m.get(id), children }]);
   }
-  return { m, t: out };
+  return { m, t: out, w };
 }

@@ -62,6 +62,7 @@ export function createLookupContext(
     results,
     tuples,
     explain: false,
+    witness: false,
     maxDepth: deps.maxDepth,
     signal,
     now: Date.now(),

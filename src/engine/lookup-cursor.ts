@@ -10,8 +10,11 @@ export interface LookupCursor {
   readonly after: string;
 }
 
-const invalid = (why: string) =>
-  new LatchError("lookup/invalid-cursor", "invalid-argument", `the lookup cursor is not valid: ${why}`);
+/** `cause` tells a cursor that does not decode from one of another lookup (SpiceDB answers them apart). */
+const invalid = (why: string, cause: "malformed" | "other-lookup" = "malformed") =>
+  new LatchError("lookup/invalid-cursor", "invalid-argument", `the lookup cursor is not valid: ${why}`, {
+    cause,
+  });
 
 /** FNV-1a, 32 bits: enough to tell one request from another, not a security boundary. */
 export function fingerprint(text: string): string {
@@ -62,7 +65,7 @@ export function decodeCursor(cursor: string, request: string): LookupCursor {
   ) {
     throw invalid("malformed");
   }
-  if (parsed[2] !== request) throw invalid("it belongs to a different lookup");
+  if (parsed[2] !== request) throw invalid("it belongs to a different lookup", "other-lookup");
   return { token: parsed[1], after: cursor.slice(dot + 1) };
 }
 

@@ -13,6 +13,7 @@ import type { Relationship, SubjectRef } from "../core/index.js";
 import { andMember, exceptMember, type Member, memberOf, orMember } from "./membership.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { MembershipIndex } from "./request-context.js";
+import { joinProofs, type Proof } from "./witness.js";
 
 // ---- the subject itself ----------------------------------------------------------------------
 
@@ -145,4 +146,65 @@ export function indexFits(index: MembershipIndex, hops: number, maxDepth: number
 /** The subject's membership in subject set `target` of object `id`, by the index. */
 export function fromIndex(index: MembershipIndex, target: PlanMember, id: string): Member | undefined {
   return index.members.get(target)?.has(id) === true ? true : undefined;
+}
+
+// ---- witnesses: the relationships that prove an answer (only when a request asks) ------------
+//
+// Beside each membership a witnessing walk keeps a proof (witness.ts): for a yes or a caveat
+// expression, stored relationships that alone (as the only data) still give at least that answer;
+// for a no, those that keep it a no (empty unless an exclusion or `.all()` lies below: removing
+// data only ever shrinks a monotone answer, but can grow `a - b` or `.all()`). Each rule takes
+// the memberships the fold above took, before its step, so the two walks build the same proofs.
+
+/** A union's proof after folding `x` (proof `xw`) into `acc` (proof `accw`). */
+export function unionProof(acc: Member | undefined, accw: Proof, x: Member | undefined, xw: Proof): Proof {
+  // A plain yes is proved by its own branch alone; otherwise every branch counts (a conditional
+  // answer is the union of the conditional branches; a no needs each branch's no).
+  if (x === true) return xw;
+  if (acc === true) return accw;
+  return joinProofs(accw, xw);
+}
+
+/** An intersection's proof after folding `x` into `acc`: all operands, or the one that said no. */
+export function intersectionProof(accw: Proof, x: Member | undefined, xw: Proof): Proof {
+  return x === undefined ? xw : joinProofs(accw, xw);
+}
+
+/**
+ * `base - subtract`'s proof: the included branch (with what keeps the subtracted one a no, or
+ * conditional), or for a no, the base's no or the subtracted branch's yes.
+ */
+export function exclusionProof(
+  base: Member | undefined,
+  basew: Proof,
+  subtract: Member | undefined,
+  subtractw: Proof,
+): Proof {
+  if (base === undefined) return basew;
+  if (subtract === true) return subtractw;
+  return joinProofs(basew, subtractw);
+}
+
+/** What row `r` proves when its subject holds `x` (proof `xw`); see `throughRow`. */
+export function rowProof(x: Member | undefined, xw: Proof, r: Relationship): Proof {
+  return x === undefined ? xw : joinProofs(r, xw);
+}
+
+/**
+ * An arrow's proof after folding the next followed row `r` (its grant `x` through the row, proof
+ * `xw` from `rowProof`). `.all()` needs every row; a no of `.all()` needs the row that failed, as
+ * without it the rest might all grant.
+ */
+export function arrowProof(
+  mode: ArrowMode,
+  acc: Member | undefined,
+  accw: Proof,
+  x: Member | undefined,
+  xw: Proof,
+  r: Relationship,
+  first: boolean,
+): Proof {
+  if (mode === "any") return unionProof(acc, accw, x, xw);
+  if (x === undefined) return joinProofs(r, xw);
+  return first ? xw : joinProofs(accw, xw);
 }

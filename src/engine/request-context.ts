@@ -36,6 +36,8 @@ export interface RequestContext extends DispatchContext {
   /** Relationships already read in this request, by the relation's plan member, then resource id. */
   readonly tuples: Map<PlanMember, Map<string, readonly Relationship[]>>;
   readonly explain: boolean;
+  /** Keep each answer's proof (see witness.ts); such a request shares nothing, as explaining. */
+  readonly witness: boolean;
   readonly maxDepth: number;
   readonly signal: Cancellation | undefined;
   /** Wall-clock milliseconds at the start of the request (expiration is judged against it). */

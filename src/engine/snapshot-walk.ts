@@ -12,6 +12,11 @@
  *
  * Subproblem answers are remembered for the walk's life: one walk serves every item of a bulk
  * check that has the same subject.
+ *
+ * A witnessing walk (`witness`, only when a request asks) also keeps each answer's proof (see
+ * witness.ts, and operators.ts for what each operator contributes) and walks down the subject
+ * sets the subject's memberships say it is in, as they keep no path. A plain walk only tests the
+ * flag: it allocates nothing for proofs.
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
@@ -19,24 +24,30 @@ import { type Member, tooDeep } from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
 import {
   arrowDone,
+  arrowProof,
   arrowStep,
   computedHop,
   exclusion,
   exclusionDone,
+  exclusionProof,
   follows,
   fromIndex,
   grantsDirectly,
   INTERSECTION_START,
   indexFits,
   intersectionDone,
+  intersectionProof,
   intersectionStep,
   isSelf,
+  rowProof,
   throughRow,
   UNION_START,
   unionDone,
+  unionProof,
   unionStep,
 } from "./operators.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
+import type { Proof } from "./witness.js";
 
 /** Steps (subproblems computed) one walk may take before it gives up: bounds the time it blocks. */
 const STEP_BUDGET = 20_000;
@@ -70,6 +81,9 @@ export class SnapshotWalk {
   private lastDef: PlanDef | undefined;
   private lastId = "";
   private lastRows: readonly Relationship[] = [];
+  /** A witnessing walk's proofs of its memo's answers, and of the answer just returned. */
+  private readonly proofs: Map<PlanMember, Map<string, Proof>> | undefined;
+  private proof: Proof;
 
   constructor(
     private readonly plan: Plan,
@@ -78,7 +92,16 @@ export class SnapshotWalk {
     private readonly maxDepth: number,
     /** The subject's memberships (see membership-index.ts), asked for at most once; null: none. */
     private readonly membershipIndex: () => MembershipIndex | null,
-  ) {}
+    /** Keep each answer's proof (see `witness`). */
+    private readonly witnessing = false,
+  ) {
+    this.proofs = witnessing ? new Map() : undefined;
+  }
+
+  /** The proof of the last answer `check` gave, in a witnessing walk. */
+  witness(): Proof {
+    return this.proof;
+  }
 
   /** The subject's membership in `member` of object `id`; undefined when this walk cannot tell. */
   check(member: PlanMember, id: string): WalkAnswer {
@@ -94,6 +117,7 @@ export class SnapshotWalk {
       if (e !== UNKNOWN && !(e instanceof RangeError)) throw e;
       // Subproblems left on the path have no answer: start afresh for the next question.
       this.memo.clear();
+      this.proofs?.clear();
       return undefined;
     }
   }
@@ -101,6 +125,7 @@ export class SnapshotWalk {
   private has(member: PlanMember, id: string, depth: number): Member | undefined {
     if (isSelf(this.subject, member, id)) {
       if (this.deepest < depth) this.deepest = depth;
+      if (this.witnessing) this.proof = undefined;
       return true;
     }
     let known = this.memo.get(member);
@@ -118,12 +143,14 @@ export class SnapshotWalk {
       const reach = depth + (heights.get(id) ?? 1) - 1;
       if (reach > this.maxDepth) throw UNKNOWN;
       if (this.deepest < reach) this.deepest = reach;
+      if (this.witnessing) this.proof = this.proofs!.get(member)?.get(id);
       return seen ?? undefined;
     }
     if (depth > this.maxDepth) {
       // Unknown (see membership.ts `tooDeep`): fails the check only if the answer depends on it;
       // what leans on it is never reused (infinite height), as in the batched evaluator.
       this.deepest = Number.POSITIVE_INFINITY;
+      if (this.witnessing) this.proof = undefined;
       return tooDeep(member.label, this.maxDepth);
     }
     if (--this.budget < 0) throw UNKNOWN;
@@ -133,6 +160,7 @@ export class SnapshotWalk {
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
     known.set(id, m ?? NO);
+    if (this.witnessing) keepProof(this.proofs!, member, id, this.proof);
     heights.set(id, this.deepest - depth + 1);
     if (this.deepest < outer) this.deepest = outer;
     return m;
@@ -142,6 +170,7 @@ export class SnapshotWalk {
   private node(member: PlanMember, node: PlanNode, id: string, depth: number): Member | undefined {
     switch (node.k) {
       case "nil":
+        if (this.witnessing) this.proof = undefined;
         return undefined;
       case "computed":
         return this.has(node.target, id, depth + computedHop(node.target));
@@ -150,6 +179,7 @@ export class SnapshotWalk {
       case "arrow":
         return this.arrow(member.def, node, id, depth);
       case "union": {
+        if (this.witnessing) return this.unionProved(member, node.children, id, depth);
         let m: Member | undefined = UNION_START;
         for (const child of node.children) {
           m = unionStep(m, this.node(member, child, id, depth));
@@ -158,6 +188,7 @@ export class SnapshotWalk {
         return m;
       }
       case "intersection": {
+        if (this.witnessing) return this.intersectionProved(member, node.children, id, depth);
         let m: Member | undefined = INTERSECTION_START;
         for (const child of node.children) {
           m = intersectionStep(m, this.node(member, child, id, depth));
@@ -167,9 +198,41 @@ export class SnapshotWalk {
       }
       case "exclusion": {
         const base = this.node(member, node.base, id, depth);
-        return exclusionDone(base) ? undefined : exclusion(base, this.node(member, node.subtract, id, depth));
+        if (exclusionDone(base)) return undefined;
+        if (!this.witnessing) return exclusion(base, this.node(member, node.subtract, id, depth));
+        const basew = this.proof;
+        const subtract = this.node(member, node.subtract, id, depth);
+        this.proof = exclusionProof(base, basew, subtract, this.proof);
+        return exclusion(base, subtract);
       }
     }
+  }
+
+  /** A union, keeping its proof (a witnessing walk's; the plain walk's loop is in `node`). */
+  private unionProved(member: PlanMember, children: readonly PlanNode[], id: string, depth: number) {
+    let m: Member | undefined = UNION_START;
+    let w: Proof;
+    for (const child of children) {
+      const x = this.node(member, child, id, depth);
+      w = unionProof(m, w, x, this.proof);
+      m = unionStep(m, x);
+      if (unionDone(m)) break;
+    }
+    this.proof = w;
+    return m;
+  }
+
+  private intersectionProved(member: PlanMember, children: readonly PlanNode[], id: string, depth: number) {
+    let m: Member | undefined = INTERSECTION_START;
+    let w: Proof;
+    for (const child of children) {
+      const x = this.node(member, child, id, depth);
+      w = intersectionProof(w, x, this.proof);
+      m = intersectionStep(m, x);
+      if (intersectionDone(m)) break;
+    }
+    this.proof = w;
+    return m;
   }
 
   private rowsOf(def: PlanDef, id: string): readonly Relationship[] {
@@ -183,22 +246,30 @@ export class SnapshotWalk {
 
   private relation(def: PlanDef, relation: string, id: string, depth: number): Member | undefined {
     const s = this.subject;
+    const witnessing = this.witnessing;
     // A relation is the union of what its rows grant.
     let m: Member | undefined = UNION_START;
+    let w: Proof;
     for (const r of this.rowsOf(def, id)) {
       if (r.relation !== relation) continue;
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
       const sub = r.subject;
       let x: Member | undefined;
+      let xw: Proof;
       if (grantsDirectly(sub, s)) x = true;
       else if (sub.relation !== undefined) {
         const target = this.plan.defs.get(sub.type)?.members.get(sub.relation);
-        x = target === undefined ? undefined : this.inSet(target, sub.id, depth);
+        if (target !== undefined) {
+          x = this.inSet(target, sub.id, depth);
+          if (witnessing) xw = this.proof;
+        }
       }
+      if (witnessing) w = unionProof(m, w, throughRow(x, r), rowProof(x, xw, r));
       if (x === undefined) continue;
       m = unionStep(m, throughRow(x, r));
-      if (unionDone(m)) return m;
+      if (unionDone(m)) break;
     }
+    if (witnessing) this.proof = w;
     return m;
   }
 
@@ -213,7 +284,13 @@ export class SnapshotWalk {
       }
       if (index !== null && indexFits(index, depth, this.maxDepth)) {
         if (this.deepest < depth + index.levels) this.deepest = depth + index.levels;
-        return fromIndex(index, target, id);
+        const found = fromIndex(index, target, id);
+        if (!this.witnessing) return found;
+        // Only relations all the way down: a no needs no proof; a yes is walked down for its path.
+        if (found === undefined) {
+          this.proof = undefined;
+          return undefined;
+        }
       }
     }
     return this.has(target, id, depth + 1);
@@ -226,21 +303,50 @@ export class SnapshotWalk {
     depth: number,
   ): Member | undefined {
     const mode = node.mode;
+    const witnessing = this.witnessing;
     let m: Member | undefined;
+    let w: Proof;
     let first = true;
     for (const r of this.rowsOf(def, id)) {
       if (r.relation !== node.tupleset || !follows(r)) continue;
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());
       const target = node.targets.get(r.subject.type);
       const sub = target === undefined ? undefined : this.has(target, r.subject.id, depth + 1);
-      m = arrowStep(mode, m, throughRow(sub, r), first);
+      const x = throughRow(sub, r);
+      if (witnessing) {
+        w = arrowProof(
+          mode,
+          m,
+          w,
+          x,
+          rowProof(sub, target === undefined ? undefined : this.proof, r),
+          r,
+          first,
+        );
+      }
+      m = arrowStep(mode, m, x, first);
       first = false;
-      if (arrowDone(mode, m)) return m;
+      if (arrowDone(mode, m)) break;
     }
+    if (witnessing) this.proof = w;
     return m;
   }
 
   private expires(at: number): void {
     if (at < this.validUntil) this.validUntil = at;
   }
+}
+
+function keepProof(
+  proofs: Map<PlanMember, Map<string, Proof>>,
+  member: PlanMember,
+  id: string,
+  p: Proof,
+): void {
+  let byId = proofs.get(member);
+  if (byId === undefined) {
+    byId = new Map();
+    proofs.set(member, byId);
+  }
+  byId.set(id, p);
 }

@@ -1,5 +1,6 @@
 /** Explanation traces gathered while walking, by resource id (only when a request asks to explain). */
 import type { CaveatLeaf, Member, Memberships } from "./membership.js";
+import type { Proofs } from "./witness.js";
 
 /** An explanation node before its caveats are evaluated. */
 export interface TraceNode {
@@ -16,6 +17,8 @@ export type Traces = Map<string, TraceNode[]>;
 export interface Out {
   readonly m: Memberships;
   readonly t: Traces | undefined;
+  /** Each id's proof, when the request asks for witnesses (see witness.ts). */
+  readonly w?: Proofs | undefined;
 }
 
 export function pushTrace(t: Traces | undefined, id: string, node: TraceNode): void {

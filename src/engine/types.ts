@@ -2,6 +2,8 @@
 import type {
   CheckState,
   DecisionState,
+  ErrorDetails,
+  ErrorKind,
   ObjectRef,
   Relationship,
   Revision,
@@ -51,6 +53,11 @@ export interface CheckRequest extends Delegated, ActorTokenCarrier {
   readonly consistency?: Consistency;
   readonly explain?: boolean;
   /**
+   * Return the witness of an ALLOWED or CONDITIONAL answer (see `CheckResult.witness`). Costs a
+   * walk that shares nothing (no cache), so only the audit trail asks, for records it keeps.
+   */
+  readonly witness?: boolean;
+  /**
    * Consumes the single-use approval that makes this check ALLOWED (the check made right before
    * acting); without it the approval stays for the next check. Ignored where no rule gates.
    */
@@ -64,6 +71,18 @@ export interface ApprovalOutcome {
   /** The approval that made the answer ALLOWED. */
   readonly approvalId?: string;
 }
+
+/**
+ * The stored relationships that proved an answer: for ALLOWED, relationships that alone (as the
+ * only data) still give ALLOWED, e.g. `document:q3#viewer@group:finance#member` and
+ * `group:finance#member@user:alice`; for CONDITIONAL, those of every branch that grants once its
+ * caveats are known (a caveated relationship carries its caveat). A union gives one granting
+ * branch, an intersection all of its branches, an exclusion its included branch (with what keeps
+ * an excluded branch that itself holds exclusions from granting), an arrow the row it followed
+ * and what the followed object proved, a wildcard its `user:*` row. Empty when the subject is the
+ * checked subject set itself.
+ */
+export type Witness = readonly Relationship[];
 
 /** One caveat evaluation as shown in an explanation. */
 export interface CaveatTrace {
@@ -93,6 +112,8 @@ export interface CheckResult extends ApprovalOutcome {
   /** The revision as an opaque token for the client. */
   readonly token: string;
   readonly explain?: ExplainNode;
+  /** When the request asked for it and the answer is ALLOWED or CONDITIONAL. */
+  readonly witness?: Witness;
 }
 
 export interface CheckBulkItem extends Delegated {
@@ -109,13 +130,25 @@ export type CheckBulkItemResult =
       readonly ok: true;
       readonly state: DecisionState;
       readonly missing: readonly string[];
+      /** When the request asked for it and the answer is ALLOWED or CONDITIONAL. */
+      readonly witness?: Witness;
     } & ApprovalOutcome)
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly ok: false; readonly error: CheckBulkItemError };
+
+/** Why one item of a bulk check failed: its LatchError's code and message (kind and details when known). */
+export interface CheckBulkItemError {
+  readonly code: string;
+  readonly message: string;
+  readonly kind?: ErrorKind;
+  readonly details?: ErrorDetails;
+}
 
 export interface CheckBulkRequest extends ActorTokenCarrier {
   readonly items: readonly CheckBulkItem[];
   readonly consistency?: Consistency;
   readonly contextualRelationships?: readonly Relationship[];
+  /** Return each ALLOWED or CONDITIONAL item's witness (see `CheckRequest.witness`). */
+  readonly witness?: boolean;
 }
 
 export interface CheckBulkResult {

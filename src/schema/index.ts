@@ -11,12 +11,32 @@ import type { CompiledSchema } from "./ir.js";
 import { parse } from "./parser.js";
 
 export type * from "./ast.js";
+export {
+  computablePermissions,
+  type DependencyProblem,
+  type DependencyResult,
+  dependentRelations,
+  type MemberReference,
+} from "./dependencies.js";
 export type { Diagnostic, Span } from "./diagnostics.js";
 export { MAX_DIAGNOSTICS, renderDiagnostics, SchemaError } from "./diagnostics.js";
+export { diffSchemas, type SchemaChange } from "./diff.js";
 export { formatCompiled } from "./format.js";
 export type * from "./ir.js";
 export type { SchemaStats } from "./lookup.js";
 export { getDefinition, getMember, schemaStats } from "./lookup.js";
+export {
+  type ReflectedCaveat,
+  type ReflectedCaveatParameter,
+  type ReflectedDefinition,
+  type ReflectedPermission,
+  type ReflectedRelation,
+  type ReflectedSubjectType,
+  type ReflectionFilter,
+  reflectionFilterProblem,
+  reflectSchema,
+  type SchemaReflection,
+} from "./reflect.js";
 
 export interface SchemaOptions {
   /** File name shown in diagnostics (default `schema.zed`). */

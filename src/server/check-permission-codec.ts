@@ -227,6 +227,23 @@ function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionR
 const decodeOthers = requestDecoder(CheckPermissionRequestSchema);
 
 /**
+ * The request read by the fast reader alone, or undefined when it is outside what the reader
+ * handles. For authzed.api.v1's CheckPermissionRequest, whose fields 1 to 6 are these fields on
+ * the wire (authzed/check-permission-codec.ts).
+ */
+export function readCommonCheckPermissionRequest(
+  buf: Buffer,
+  limits: ContextDecodeLimits,
+): CheckPermissionRequest | undefined {
+  try {
+    return readRequest(buf, limits);
+  } catch (error) {
+    if (error !== NOT_HANDLED) throw error;
+    return undefined;
+  }
+}
+
+/**
  * Decodes a CheckPermissionRequest exactly as `fromBinary` does (or by request-decoder.ts), but for
  * a context past `limits` (a typed error).
  */
@@ -281,9 +298,10 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
   const { checkedAt, permissionship, partialCaveatInfo } = msg;
   if (
     msg.debugTrace !== undefined ||
-    // An approval gate's fields (set only on gated actions) go the general way.
-    msg.approvalRule !== "" ||
-    msg.approvalId !== "" ||
+    // An approval gate's fields (set only on gated actions) go the general way. Truthiness, not
+    // `!== ""`: authzed.api.v1's response, written here too (authzed/check-permission-codec.ts), lacks them.
+    msg.approvalRule ||
+    msg.approvalId ||
     msg.$unknown !== undefined ||
     checkedAt?.$unknown !== undefined ||
     partialCaveatInfo?.$unknown !== undefined ||

@@ -5,8 +5,8 @@
  * (`service/validate.ts`), given the wire's field names so that errors name the offending field.
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ELLIPSIS_RELATION, type ObjectRef, type Relationship, type SubjectRef } from "../core/index.js";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import type { Consistency, Delegated } from "../engine/index.js";
 import {
   type Consistency as ConsistencyMessage,
@@ -27,28 +27,26 @@ import {
   SubjectReferenceSchema,
 } from "../gen/latch/v1/core_pb.js";
 import { SubjectGrants } from "../gen/latch/v1/permission_service_pb.js";
+import { checkChainLength, invalidArgument } from "../service/index.js";
+import type { Precondition, RelationshipFilter, RelationshipUpdate } from "../store/index.js";
 import {
-  checkChainLength,
-  invalidArgument,
-  objectId,
-  objectRef,
-  relationName,
-  subjectRef,
-  typeName,
-} from "../service/index.js";
-import type { Precondition, RelationshipFilter, RelationshipUpdate, SubjectFilter } from "../store/index.js";
+  type FilterRules,
+  filterFromWire,
+  preconditionFromWire,
+  subjectRefFromWire,
+  updateFromWire,
+} from "./wire-shapes.js";
 
 // ---- from the wire ----
 
-export function objectRefFromProto(msg: ObjectReference | undefined, field: string): ObjectRef {
-  if (msg === undefined) throw invalidArgument(field, "is required");
-  return objectRef(msg.objectType, msg.objectId, field);
-}
-
-export function subjectRefFromProto(msg: SubjectReference | undefined, field: string): SubjectRef {
-  if (msg?.object === undefined) throw invalidArgument(`${field}.object`, "is required");
-  return subjectRef(msg.object.objectType, msg.object.objectId, msg.optionalRelation, field);
-}
+export {
+  consistencyFromWire as consistencyFromProto,
+  contextFromWire as contextFromProto,
+  objectRefFromWire as objectRefFromProto,
+  relationshipFromWire as relationshipFromProto,
+  subjectRefFromWire as subjectRefFromProto,
+  timestampFromProto,
+} from "./wire-shapes.js";
 
 /**
  * A request's on-behalf-of chain and subject grants, or `{}` when it has neither (the common case,
@@ -67,142 +65,26 @@ export function delegationFromProto(
   else throw invalidArgument(`${prefix}subject_grants`, `unknown value ${grants}`);
   // Refused before decoding the principals: a long list costs nothing more than its length.
   checkChainLength(onBehalfOf.length, prefix);
-  const principals = onBehalfOf.map((ref, i) => subjectRefFromProto(ref, `${prefix}on_behalf_of[${i}]`));
+  const principals = onBehalfOf.map((ref, i) => subjectRefFromWire(ref, `${prefix}on_behalf_of[${i}]`));
   return principals.length === 0 ? { subjectGrants } : { onBehalfOf: principals, subjectGrants };
 }
 
-export function contextFromProto(ctx: JsonObject | undefined): Readonly<Record<string, unknown>> | undefined {
-  return ctx === undefined ? undefined : (ctx as Record<string, unknown>);
-}
-
-/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
-const MIN_SECONDS = -62_135_596_800n;
-const MAX_SECONDS = 253_402_300_799n;
-const MAX_NANOS = 999_999_999;
-
-/**
- * A Timestamp as a Date, refusing what the well-known type forbids instead of letting
- * `timestampDate` carry overflowing nanos into the seconds (an expiration the caller did not write).
- */
-export function timestampFromProto(ts: Timestamp, field: string): Date {
-  if (!Number.isInteger(ts.nanos) || ts.nanos < 0 || ts.nanos > MAX_NANOS) {
-    throw invalidArgument(`${field}.nanos`, `must be 0..999,999,999, got ${ts.nanos}`);
-  }
-  if (ts.seconds < MIN_SECONDS || ts.seconds > MAX_SECONDS) {
-    throw invalidArgument(
-      `${field}.seconds`,
-      `must be within 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z (${MIN_SECONDS}..${MAX_SECONDS}), got ${ts.seconds}`,
-    );
-  }
-  return timestampDate(ts);
-}
-
-export function relationshipFromProto(msg: RelationshipMessage | undefined, field: string): Relationship {
-  if (msg === undefined) throw invalidArgument(field, "is required");
-  const resource = objectRefFromProto(msg.resource, `${field}.resource`);
-  const relation = relationName(msg.relation, `${field}.relation`);
-  const subject = subjectRefFromProto(msg.subject, `${field}.subject`);
-  const caveat = msg.optionalCaveat;
-  let caveatRef: Relationship["caveat"];
-  if (caveat !== undefined) {
-    typeName(caveat.caveatName, `${field}.optional_caveat.caveat_name`);
-    caveatRef =
-      caveat.context === undefined || Object.keys(caveat.context).length === 0
-        ? { name: caveat.caveatName }
-        : { name: caveat.caveatName, context: caveat.context as Record<string, unknown> };
-  }
-  return {
-    resource,
-    relation,
-    subject,
-    ...(caveatRef === undefined ? {} : { caveat: caveatRef }),
-    ...(msg.optionalExpiresAt === undefined
-      ? {}
-      : { expiration: timestampFromProto(msg.optionalExpiresAt, `${field}.optional_expires_at`) }),
-  };
-}
-
-export function consistencyFromProto(
-  msg: ConsistencyMessage | undefined,
-  field: string,
-): Consistency | undefined {
-  const req = msg?.requirement;
-  switch (req?.case) {
-    case undefined:
-      return undefined;
-    case "minimizeLatency":
-      return { kind: "minimize-latency" };
-    case "fullyConsistent":
-      return { kind: "fully-consistent" };
-    case "atLeastAsFresh":
-      if (req.value.token === "") throw invalidArgument(`${field}.at_least_as_fresh.token`, "is required");
-      return { kind: "at-least-as-fresh", token: req.value.token };
-    case "atExactSnapshot":
-      if (req.value.token === "") throw invalidArgument(`${field}.at_exact_snapshot.token`, "is required");
-      return { kind: "at-exact-snapshot", token: req.value.token };
-  }
-}
+/** latch.v1's filters name a resource type, and may name a caveat. */
+const LATCH_FILTERS: FilterRules = { anyResourceType: false, idOrPrefix: false };
 
 export function filterFromProto(
   msg: RelationshipFilterMessage | undefined,
   field: string,
 ): RelationshipFilter {
-  if (msg === undefined) throw invalidArgument(field, "is required");
-  const subject = msg.optionalSubjectFilter;
-  let subjectFilter: SubjectFilter | undefined;
-  if (subject !== undefined) {
-    const type = typeName(subject.subjectType, `${field}.optional_subject_filter.subject_type`);
-    const rel = subject.optionalRelation?.relation;
-    subjectFilter = {
-      type,
-      ...(subject.optionalSubjectId === ""
-        ? {}
-        : {
-            id: objectId(
-              subject.optionalSubjectId,
-              `${field}.optional_subject_filter.optional_subject_id`,
-              true,
-            ),
-          }),
-      ...(rel === undefined ? {} : { relation: rel === ELLIPSIS_RELATION ? "" : rel }),
-    };
-  }
-  return {
-    resourceType: typeName(msg.resourceType, `${field}.resource_type`),
-    ...(msg.optionalResourceId === ""
-      ? {}
-      : { resourceId: objectId(msg.optionalResourceId, `${field}.optional_resource_id`, false) }),
-    ...(msg.optionalResourceIdPrefix === "" ? {} : { resourceIdPrefix: msg.optionalResourceIdPrefix }),
-    ...(msg.optionalRelation === ""
-      ? {}
-      : { relation: relationName(msg.optionalRelation, `${field}.optional_relation`) }),
-    ...(subjectFilter === undefined ? {} : { subject: subjectFilter }),
-    ...(msg.optionalCaveatName === "" ? {} : { caveatName: msg.optionalCaveatName }),
-  };
+  return filterFromWire(msg, field, LATCH_FILTERS);
 }
 
 export function preconditionFromProto(msg: PreconditionMessage, field: string): Precondition {
-  const filter = filterFromProto(msg.filter, `${field}.filter`);
-  switch (msg.operation) {
-    case Precondition_Operation.MUST_MATCH:
-      return { operation: "must-match", filter };
-    case Precondition_Operation.MUST_NOT_MATCH:
-      return { operation: "must-not-match", filter };
-    default:
-      throw invalidArgument(`${field}.operation`, "must be MUST_MATCH or MUST_NOT_MATCH");
-  }
+  return preconditionFromWire(msg, field, LATCH_FILTERS, "MUST_MATCH or MUST_NOT_MATCH");
 }
 
-const UPDATE_OPS: Readonly<Record<number, RelationshipUpdate["operation"]>> = {
-  [RelationshipUpdate_Operation.CREATE]: "create",
-  [RelationshipUpdate_Operation.TOUCH]: "touch",
-  [RelationshipUpdate_Operation.DELETE]: "delete",
-};
-
 export function updateFromProto(msg: RelationshipUpdateMessage, field: string): RelationshipUpdate {
-  const operation = UPDATE_OPS[msg.operation];
-  if (operation === undefined) throw invalidArgument(`${field}.operation`, "must be CREATE, TOUCH or DELETE");
-  return { operation, relationship: relationshipFromProto(msg.relationship, `${field}.relationship`) };
+  return updateFromWire(msg, field, "CREATE, TOUCH or DELETE");
 }
 
 // ---- to the wire ----
@@ -255,7 +137,7 @@ export function consistencyToProto(c: Consistency | undefined): ConsistencyMessa
 
 export function filterToProto(f: RelationshipFilter): RelationshipFilterMessage {
   return create(RelationshipFilterSchema, {
-    resourceType: f.resourceType,
+    resourceType: f.resourceType ?? "",
     optionalResourceId: f.resourceId ?? "",
     optionalResourceIdPrefix: f.resourceIdPrefix ?? "",
     optionalRelation: f.relation ?? "",

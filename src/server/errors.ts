@@ -38,6 +38,8 @@ export interface WireError {
   readonly unexpected: boolean;
   /** Latch's stable error code, for logs and metrics. */
   readonly errorCode: string;
+  /** The details as the metadata carries them (JSON within MAX_ERROR_DETAILS_BYTES), for HTTP. */
+  readonly detailsJson?: string | undefined;
 }
 
 /*
@@ -201,16 +203,22 @@ export function boundDetails(details: unknown): string {
   return fits(last) ? last : JSON.stringify({ truncated: true });
 }
 
+/** The details as bounded JSON, or undefined when they do not serialise. */
+function detailsJsonOf(details: unknown): string | undefined {
+  try {
+    return boundDetails(details);
+  } catch {
+    // Details that do not serialise are only a convenience; the message already says enough.
+    return undefined;
+  }
+}
+
 /** Grpc metadata values must be ASCII; strings with anything else travel in a `-bin` key. */
-function errorMetadata(code: string, details: unknown, requestId: string): Metadata {
+function errorMetadata(code: string, detailsJson: string | undefined, requestId: string): Metadata {
   const metadata = new Metadata();
   metadata.set("latch-error-code", clip(code));
   metadata.set("latch-request-id", requestId);
-  try {
-    metadata.set("latch-error-details-bin", Buffer.from(boundDetails(details), "utf8"));
-  } catch {
-    // Details that do not serialise are only a convenience; the message already says enough.
-  }
+  if (detailsJson !== undefined) metadata.set("latch-error-details-bin", Buffer.from(detailsJson, "utf8"));
   return metadata;
 }
 
@@ -225,21 +233,24 @@ function wireDetails(error: LatchError): ErrorDetails {
 
 export function toWireError(error: unknown, requestId: string): WireError {
   if (isLatchError(error) && error.kind !== "internal") {
+    const detailsJson = detailsJsonOf(wireDetails(error));
     return {
       code: statusForKind(error.kind),
       details: describe(error),
-      metadata: errorMetadata(error.code, wireDetails(error), requestId),
+      metadata: errorMetadata(error.code, detailsJson, requestId),
       unexpected: false,
       errorCode: error.code,
+      detailsJson,
     };
   }
   const code: ErrorCode = isLatchError(error) ? error.code : "internal/unexpected";
   return {
     code: status.INTERNAL,
     details: `internal error (request id ${requestId})`,
-    metadata: errorMetadata(code, {}, requestId),
+    metadata: errorMetadata(code, "{}", requestId),
     unexpected: true,
     errorCode: code,
+    detailsJson: "{}",
   };
 }
 

@@ -28,7 +28,7 @@ import {
 import type { Logger } from "pino";
 import { DEFAULT_CONTEXT_LIMITS, LatchError } from "../core/index.js";
 import type { Cancellation, RequestOptions } from "../engine/index.js";
-import { toWireError } from "./errors.js";
+import { toWireError, type WireError } from "./errors.js";
 import type { ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
 import {
@@ -112,6 +112,11 @@ export interface AdapterOptions {
    * 10,000), counted on the wire before decoding (wire-scan.ts).
    */
   readonly maxContextValues?: number;
+  /**
+   * How a failure becomes a status: Latch's own shape (errors.ts) unless a service speaks another
+   * API's (authzed.api.v1, authzed/errors.ts).
+   */
+  readonly toWireError?: (error: unknown, requestId: string) => WireError;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -235,7 +240,7 @@ class CallState implements CallContext {
   /** Logs and counts a failure; returns what the client gets. The request id goes back only here. */
   fail(error: unknown): { code: status; details: string; metadata: Metadata } {
     const seconds = this.elapsed();
-    const wire = toWireError(error, this.requestId);
+    const wire = (this.options.toWireError ?? toWireError)(error, this.requestId);
     const fields = { code: status[wire.code], errorCode: wire.errorCode, ms: seconds * 1000 };
     if (wire.unexpected) this.log.error({ ...fields, err: error }, "call failed unexpectedly");
     // Garbage on the wire is worth a look (a broken client, or a probe), but it is no fault of

@@ -4,7 +4,7 @@
  * error details (trailers), so that a client resumes without gaps or duplicates.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { ELLIPSIS_RELATION, isLatchError, LatchError } from "../core/index.js";
+import { isLatchError, LatchError } from "../core/index.js";
 import type { Engine, RequestOptions, SubjectExclusion } from "../engine/index.js";
 import {
   LookupPermissionship,
@@ -14,15 +14,11 @@ import {
   type LookupSubjectsResponseSchema,
   type ResolvedSubjectSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
-import { type Decider, invalidArgument, permissionName, typeName } from "../service/index.js";
-import {
-  consistencyFromProto,
-  contextFromProto,
-  delegationFromProto,
-  objectRefFromProto,
-  subjectRefFromProto,
-} from "./convert.js";
+import { type Decider, invalidArgument } from "../service/index.js";
+import { delegationFromProto } from "./convert.js";
 import type { CallContext } from "./grpc-adapter.js";
+import { resourcesQueryOf, subjectsQueryOf } from "./request-shapes.js";
+import { caveatInfo } from "./wire-shapes.js";
 
 type ResourcesResponse = MessageInitShape<typeof LookupResourcesResponseSchema>;
 type SubjectsResponse = MessageInitShape<typeof LookupSubjectsResponseSchema>;
@@ -32,12 +28,6 @@ function lookupPermissionship(state: "ALLOWED" | "CONDITIONAL"): LookupPermissio
   return state === "CONDITIONAL"
     ? LookupPermissionship.CONDITIONAL_PERMISSION
     : LookupPermissionship.HAS_PERMISSION;
-}
-
-function caveatInfo(missing: readonly string[]): {
-  partialCaveatInfo?: { missingRequiredContext: string[] };
-} {
-  return missing.length === 0 ? {} : { partialCaveatInfo: { missingRequiredContext: [...missing] } };
 }
 
 /**
@@ -67,22 +57,16 @@ export async function* lookupResources(
   req: LookupResourcesRequest,
   ctx: Pick<CallContext, "signal"> & { readonly requestOptions?: RequestOptions },
 ): AsyncGenerator<ResourcesResponse> {
-  const cursor = req.optionalCursor?.token ?? "";
+  const query = resourcesQueryOf(req);
   const results = decider.lookupResources(
     {
-      resourceType: typeName(req.resourceObjectType, "resource_object_type"),
-      permission: permissionName(req.permission, "permission"),
-      subject: subjectRefFromProto(req.subject, "subject"),
-      ...optional("context", contextFromProto(req.context)),
-      ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
-      ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
-      ...(cursor === "" ? {} : { cursor }),
+      ...query,
       ...delegationFromProto(req.onBehalfOf, req.subjectGrants),
       ...(req.actorToken === "" ? {} : { actorToken: req.actorToken }),
     },
     ctx.requestOptions ?? { signal: ctx.signal },
   );
-  let last: string | undefined = cursor === "" ? undefined : cursor;
+  let last = query.cursor;
   try {
     for await (const r of results) {
       // Checked before handing a result on, so that the one the deadline stops is never half-sent.
@@ -112,20 +96,7 @@ export async function* lookupSubjects(
   if ((req.optionalCursor?.token ?? "") !== "") {
     throw invalidArgument("optional_cursor", "is not supported: LookupSubjects returns all subjects");
   }
-  const relation = req.optionalSubjectRelation;
-  const results = engine.lookupSubjects(
-    {
-      resource: objectRefFromProto(req.resource, "resource"),
-      permission: permissionName(req.permission, "permission"),
-      subjectType: typeName(req.subjectObjectType, "subject_object_type"),
-      ...(relation === "" || relation === ELLIPSIS_RELATION
-        ? {}
-        : { subjectRelation: permissionName(relation, "optional_subject_relation") }),
-      ...optional("context", contextFromProto(req.context)),
-      ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
-    },
-    { signal: ctx.signal },
-  );
+  const results = engine.lookupSubjects(subjectsQueryOf(req), { signal: ctx.signal });
   for await (const r of results) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const subject: Resolved = {
@@ -139,8 +110,4 @@ export async function* lookupSubjects(
       excludedSubjects: (r.excluded ?? []).map(exclusionToProto),
     };
   }
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

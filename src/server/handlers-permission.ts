@@ -1,7 +1,7 @@
 /** PermissionService: checks, expansions and lookups through the engine. */
 import { create } from "@bufbuild/protobuf";
 import type { Relationship } from "../core/index.js";
-import type { CheckRequest, Engine } from "../engine/index.js";
+import type { Engine } from "../engine/index.js";
 import {
   PartialCaveatInfoSchema,
   type Relationship as RelationshipMessage,
@@ -12,20 +12,15 @@ import {
   type CheckPermissionResponse,
   type PermissionService,
 } from "../gen/latch/v1/permission_service_pb.js";
-import { type Decider, overLimit, permissionName } from "../service/index.js";
-import {
-  consistencyFromProto,
-  contextFromProto,
-  delegationFromProto,
-  objectRefFromProto,
-  relationshipFromProto,
-  subjectRefFromProto,
-} from "./convert.js";
+import { type Decider, overLimit } from "../service/index.js";
+import { consistencyFromProto, delegationFromProto, relationshipFromProto } from "./convert.js";
 import { expandToProto, explainToProto, permissionshipToProto } from "./convert-results.js";
 import { boundStatusMessage } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import { lookupResources, lookupSubjects } from "./handlers-lookup.js";
 import type { ServerLimits } from "./limits.js";
+import { bulkItemOf, checkRequestOf, expandRequestOf } from "./request-shapes.js";
+import { optional } from "./wire-shapes.js";
 
 type Methods = (typeof PermissionService)["method"];
 
@@ -40,10 +35,6 @@ function contextualFromProto(
   return list.map((r, i) => relationshipFromProto(r, `contextual_relationships[${i}]`));
 }
 
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
 /** Expand and LookupSubjects ask the engine; every decision goes through `decider`. */
 export function permissionHandlers(
   engine: Engine,
@@ -52,17 +43,9 @@ export function permissionHandlers(
 ): ServiceImplementation<Methods> {
   return {
     async checkPermission(req, ctx) {
-      // Built field by field rather than from spreads: this is the hottest call, and each spread
-      // is an object made and copied. Fields are still read (and refused) in wire order.
-      const request: { -readonly [K in keyof CheckRequest]: CheckRequest[K] } = {
-        resource: objectRefFromProto(req.resource, "resource"),
-        permission: permissionName(req.permission, "permission"),
-        subject: subjectRefFromProto(req.subject, "subject"),
-      };
-      const context = contextFromProto(req.context);
-      if (context !== undefined) request.context = context;
-      const consistency = consistencyFromProto(req.consistency, "consistency");
-      if (consistency !== undefined) request.consistency = consistency;
+      // Built field by field rather than from spreads (this is the hottest call); fields are still
+      // read (and refused) in wire order.
+      const request = checkRequestOf(req);
       const contextual = contextualFromProto(req.contextualRelationships, limits);
       if (contextual !== undefined) request.contextualRelationships = contextual;
       if (req.withTracing) request.explain = true;
@@ -96,10 +79,7 @@ export function permissionHandlers(
       if (req.items.length > limits.maxBulkItems)
         throw overLimit("items", limits.maxBulkItems, req.items.length);
       const items = req.items.map((item, i) => ({
-        resource: objectRefFromProto(item.resource, `items[${i}].resource`),
-        permission: permissionName(item.permission, `items[${i}].permission`),
-        subject: subjectRefFromProto(item.subject, `items[${i}].subject`),
-        ...optional("context", contextFromProto(item.context)),
+        ...bulkItemOf(item, i),
         ...delegationFromProto(item.onBehalfOf, item.subjectGrants, `items[${i}].`),
         ...(item.consumeApproval ? { consumeApproval: true } : {}),
       }));
@@ -142,14 +122,7 @@ export function permissionHandlers(
     },
 
     async expandPermissionTree(req, ctx) {
-      const result = await engine.expand(
-        {
-          resource: objectRefFromProto(req.resource, "resource"),
-          permission: permissionName(req.permission, "permission"),
-          ...optional("consistency", consistencyFromProto(req.consistency, "consistency")),
-        },
-        { signal: ctx },
-      );
+      const result = await engine.expand(expandRequestOf(req), { signal: ctx });
       return { expandedAt: { token: result.token }, treeRoot: expandToProto(result.tree) };
     },
 

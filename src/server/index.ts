@@ -14,6 +14,7 @@ export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 export { RequestError, statusForKind, toWireError } from "./errors.js";
 export type { CallContext } from "./grpc-adapter.js";
 export { serviceDefinition } from "./grpc-definition.js";
+export type { HttpServer } from "./http-server.js";
 export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 export {
   createLogger,
@@ -23,6 +24,8 @@ export {
   startMetricsServer,
 } from "./observability.js";
 export {
+  type BackendOptions,
+  type CommonServerOptions,
   checkTokens,
   createServer,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -31,7 +34,15 @@ export {
   type RunningServer,
   ServerConfigError,
   type ServerOptions,
+  type StartListenOptions,
   type StartOptions,
   startServer,
 } from "./server.js";
+export type { Backend } from "./services.js";
+export {
+  DEFAULT_TESTING_MAX_STORES,
+  type TestingBackend,
+  type TestingOptions,
+  testingCallerName,
+} from "./testing-mode.js";
 export { useNodeTextEncoding } from "./text-encoding.js";

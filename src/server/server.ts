@@ -1,44 +1,60 @@
-/** The gRPC server: services, auth, health, reflection, limits, graceful shutdown. */
-import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+/** The gRPC server: services, auth, health, reflection, limits, graceful shutdown; and the HTTP one. */
+import { type Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ApprovalFlow } from "../approvals/index.js";
 import type { Engine } from "../engine/index.js";
-import { ApprovalService } from "../gen/latch/v1/approval_service_pb.js";
-import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
-import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
-import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
-import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import { createActorTokens, createDelegation, type Decider, decorate } from "../service/index.js";
 import type { Store } from "../store/index.js";
-import { createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
+import { type Authenticator, createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
-import { checkPermissionCodec } from "./check-permission-codec.js";
 import { startDatastoreHealth } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
-import { type AdapterOptions, type ServiceImplementation, serviceImplementation } from "./grpc-adapter.js";
-import { methodPaths, type ServerCodec, serverServiceDefinition } from "./grpc-definition.js";
-import { approvalHandlers } from "./handlers-approvals.js";
-import { auditHandlers } from "./handlers-audit.js";
-import { permissionHandlers } from "./handlers-permission.js";
-import { relationshipHandlers } from "./handlers-relationship.js";
-import { schemaHandlers } from "./handlers-schema.js";
+import { type AdapterOptions, serviceImplementation } from "./grpc-adapter.js";
+import { methodPaths, serverServiceDefinition } from "./grpc-definition.js";
 import { closeSilentSockets, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./handshake-timeout.js";
+import type { HttpServer } from "./http-server.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
+import {
+  type Backend,
+  SERVED_SHAPES,
+  type ServedService,
+  type ServiceSettings,
+  servedServices,
+} from "./services.js";
+import { type TestingOptions, testingAuthenticator, testingServices } from "./testing-mode.js";
 import { useNodeTextEncoding } from "./text-encoding.js";
 
-export interface ServerOptions {
-  readonly store: Store;
-  readonly engine: Engine;
-  /**
-   * Where Check, CheckBulk and LookupResources are decided (the service layer's seam, e.g.
-   * `openLatch().decider`); when absent, the engine under the delegation decorator with its
-   * defaults, so that an on-behalf-of chain is always answered.
-   */
-  readonly decider?: Decider;
-  /** The approval flow behind ApprovalService (`openLatch().approvals`); without it, its calls are refused. */
-  readonly approvals?: ApprovalFlow;
+/** What the server serves from: one backend, or (`--testing`) one per token. */
+export type BackendOptions =
+  | {
+      readonly store: Store;
+      readonly engine: Engine;
+      /**
+       * Where Check, CheckBulk and LookupResources are decided (the service layer's seam, e.g.
+       * `openLatch().decider`); when absent, the engine under the delegation decorator with its
+       * defaults, so that an on-behalf-of chain is always answered.
+       */
+      readonly decider?: Decider;
+      /** The approval flow behind ApprovalService (`openLatch().approvals`); without it, its calls are refused. */
+      readonly approvals?: ApprovalFlow;
+      readonly testing?: undefined;
+    }
+  | {
+      /**
+       * Testing mode: every distinct bearer token gets its own empty store, opened on its first
+       * call; any token is accepted (`tokens` and `insecureNoAuth` are not used). Tests only.
+       */
+      readonly testing: TestingOptions;
+      readonly store?: undefined;
+      readonly engine?: undefined;
+      readonly decider?: undefined;
+      readonly approvals?: undefined;
+    };
+
+export type ServerOptions = BackendOptions & CommonServerOptions;
+
+export interface CommonServerOptions {
   /**
    * Pre-shared bearer tokens, each `name=secret`, a bare secret (named `token-N`) or a NamedToken;
    * the name is the caller the audit trail records. Without any, `insecureNoAuth` must be set.
@@ -75,6 +91,8 @@ export interface LatchServer {
   readonly limits: ServerLimits;
   /** Binds and returns the bound address (`127.0.0.1:0` picks a free port). */
   listen(address: string): Promise<string>;
+  /** Binds the HTTP server and returns its bound address. */
+  listenHttp(address: string): Promise<string>;
   /** Stops accepting, ends Watch streams, waits up to `graceMs` for in-flight calls, then cuts. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -106,12 +124,40 @@ export function checkTokens(
   return tokens;
 }
 
+/** The services over the one backend, or the testing mode's routers and their pool. */
+function servicesOf(
+  options: ServerOptions,
+  settings: ServiceSettings,
+): { services: ServedService[]; close(): Promise<void> } {
+  const build = (backend: Backend) => servedServices(backend, settings);
+  if (options.testing !== undefined) {
+    const testing = testingServices(options.testing, SERVED_SHAPES, build);
+    return { services: testing.services, close: () => testing.pool.close() };
+  }
+  const decider =
+    options.decider ??
+    decorate(
+      options.engine,
+      createActorTokens(undefined),
+      createDelegation({ maxBulkItems: settings.limits.maxBulkItems }),
+    );
+  return {
+    services: build({
+      store: options.store,
+      engine: options.engine,
+      decider,
+      ...(options.approvals === undefined ? {} : { approvals: options.approvals }),
+    }),
+    close: async () => {},
+  };
+}
+
 export function createServer(options: ServerOptions): LatchServer {
-  const tokens = checkTokens(options);
+  const testing = options.testing !== undefined;
+  const auth: Authenticator = testing ? testingAuthenticator() : createAuthenticator(checkTokens(options));
   useNodeTextEncoding();
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger ?? createLogger("info");
-  const auth = createAuthenticator(tokens);
   const adapter: AdapterOptions = {
     log,
     callerOf: (metadata) => auth.callerOf(metadata),
@@ -128,64 +174,62 @@ export function createServer(options: ServerOptions): LatchServer {
     "grpc.max_connection_idle_ms": options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     interceptors: [authInterceptor(guarded, { ...adapter, auth })],
   });
-  const add = <S extends GenServiceMethods>(
-    service: GenService<S>,
-    impl: ServiceImplementation<S>,
-    codecs: Readonly<Record<string, ServerCodec>> = {},
-  ) => {
+  const shutdownController = new AbortController();
+  const served = servicesOf(options, {
+    limits,
+    watchPollMs: options.watchPollMs ?? 50,
+    shutdown: shutdownController.signal,
+  });
+  for (const { service, impl, codecs = {}, toWireError } of served.services) {
     for (const path of methodPaths(service)) guarded.add(path);
     grpc.addService(
       serverServiceDefinition(service, codecs),
-      serviceImplementation(service, impl, adapter, codecs),
+      serviceImplementation(
+        service,
+        impl,
+        // Another API's error shape (authzed.api.v1's); Latch's own when absent.
+        toWireError === undefined ? adapter : { ...adapter, toWireError },
+        codecs,
+      ),
     );
-  };
-  const shutdownController = new AbortController();
-  add(
-    PermissionService,
-    permissionHandlers(
-      options.engine,
-      limits,
-      options.decider ??
-        decorate(
-          options.engine,
-          createActorTokens(undefined),
-          createDelegation({ maxBulkItems: limits.maxBulkItems }),
-        ),
-    ),
-    {
-      checkPermission: checkPermissionCodec,
-    },
-  );
-  add(
-    RelationshipService,
-    relationshipHandlers({
-      store: options.store,
-      limits,
-      watchPollMs: options.watchPollMs ?? 50,
-      shutdown: shutdownController.signal,
-    }),
-  );
-  add(SchemaService, schemaHandlers(options.store, limits));
-  add(
-    AuditService,
-    auditHandlers({
-      store: options.store,
-      watchPollMs: options.watchPollMs ?? 50,
-      shutdown: shutdownController.signal,
-    }),
-  );
-  add(
-    ApprovalService,
-    approvalHandlers({ approvals: options.approvals, shutdown: shutdownController.signal }),
-  );
+  }
   const health = addHealth(grpc);
-  const datastoreHealth = startDatastoreHealth({
-    store: options.store,
-    health,
-    log,
-    intervalMs: options.healthProbeMs,
-  });
+  // In testing mode every token has its own in-memory store: there is no one datastore to probe.
+  const datastoreHealth =
+    options.store === undefined
+      ? undefined
+      : startDatastoreHealth({ store: options.store, health, log, intervalMs: options.healthProbeMs });
   addReflection(grpc);
+  const authenticate = (metadata: Metadata) => auth.authenticate(metadata);
+  // The HTTP side is loaded when asked for: Connect's packages cost a server without it nothing.
+  let http: HttpServer | undefined;
+  const startHttp = async (): Promise<HttpServer> => {
+    const [{ createLatchHttpServer }, { createGateway }, { SPICEDB_GATEWAY_ROUTES }] = await Promise.all([
+      import("./http-server.js"),
+      import("./http-gateway.js"),
+      import("./gateway-routes.js"),
+    ]);
+    return createLatchHttpServer({
+      // Latch's own API in the Connect protocol; SpiceDB's has its HTTP gateway (http-gateway.ts).
+      services: served.services.filter((s) => s.service.typeName.startsWith("latch.v1.")),
+      adapter,
+      authenticate,
+      limits,
+      shutdown: shutdownController.signal,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      headersTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      routes: [
+        createGateway({
+          routes: SPICEDB_GATEWAY_ROUTES,
+          services: served.services,
+          adapter,
+          authenticate,
+          maxBodyBytes: limits.maxMessageBytes,
+          serving: () => !shutdownController.signal.aborted && (datastoreHealth?.serving ?? true),
+        }),
+      ],
+    });
+  };
 
   const credentials =
     options.tls === undefined
@@ -213,12 +257,17 @@ export function createServer(options: ServerOptions): LatchServer {
         });
       });
     },
+    async listenHttp(address) {
+      if (http !== undefined) throw new ServerConfigError("the HTTP server is already listening");
+      http = await startHttp();
+      return http.listen(address);
+    },
     async shutdown(graceMs = 10_000) {
       for (const stop of stopWatching.splice(0)) stop();
-      datastoreHealth.stop();
+      datastoreHealth?.stop();
       for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
       shutdownController.abort();
-      await new Promise<void>((resolve) => {
+      const grpcDone = new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           grpc.forceShutdown();
           resolve();
@@ -229,12 +278,18 @@ export function createServer(options: ServerOptions): LatchServer {
           resolve();
         });
       });
+      await Promise.all([grpcDone, http?.close(graceMs)]);
+      await served.close();
     },
   };
 }
 
-export interface StartOptions extends ServerOptions {
+export type StartOptions = ServerOptions & StartListenOptions;
+
+export interface StartListenOptions {
   readonly listen: string;
+  /** Also serve HTTP here: Latch's services in the Connect protocol, SpiceDB's HTTP gateway. */
+  readonly httpListen?: string;
   readonly metricsListen?: string;
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>` (401 otherwise). */
   readonly metricsToken?: string;
@@ -242,6 +297,7 @@ export interface StartOptions extends ServerOptions {
 
 export interface RunningServer {
   readonly address: string;
+  readonly httpAddress?: string;
   readonly metricsAddress?: string;
   readonly server: LatchServer;
   shutdown(graceMs?: number): Promise<void>;
@@ -265,6 +321,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const server = createServer({ ...options, logger: log });
   const address = await server.listen(options.listen);
+  let httpAddress: string | undefined;
+  try {
+    if (options.httpListen !== undefined) httpAddress = await server.listenHttp(options.httpListen);
+  } catch (error) {
+    await server.shutdown(0);
+    throw error;
+  }
   let metricsServer: MetricsServer | undefined;
   if (options.metricsListen !== undefined && options.metrics !== undefined) {
     metricsServer = await startMetricsServer(
@@ -277,6 +340,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     address,
     server,
     ...(metricsServer === undefined ? {} : { metricsAddress: metricsServer.address }),
+    ...(httpAddress === undefined ? {} : { httpAddress }),
     async shutdown(graceMs) {
       await server.shutdown(graceMs);
       await metricsServer?.close();

@@ -1,12 +1,19 @@
 /** The change feed behind Watch, shared by the server and embedded mode. */
-import type { Revision } from "../core/index.js";
-import type { Change, Store } from "../store/index.js";
+import type { Relationship, Revision } from "../core/index.js";
+import type { Change, Store, TransactionMetadata } from "../store/index.js";
 
 export interface WatchBatch {
   /** Every change up to and including this revision has been delivered. */
   readonly revision: Revision;
   readonly changes: readonly Change[];
   readonly schemaUpdated: boolean;
+  /** The metadata the write of this revision carried (SpiceDB's transaction metadata), if any. */
+  readonly metadata?: TransactionMetadata;
+  /**
+   * A checkpoint (only with `checkpoints`): no changes, but the feed has read everything up to
+   * `revision`, including revisions whose changes were all filtered out.
+   */
+  readonly checkpoint?: boolean;
 }
 
 export interface WatchOptions {
@@ -14,6 +21,10 @@ export interface WatchOptions {
   readonly after?: Revision;
   /** Only changes on resources of these types; all when empty. */
   readonly objectTypes?: readonly string[];
+  /** Only changes whose relationship passes this test (after `objectTypes`); all when absent. */
+  readonly filter?: (relationship: Relationship) => boolean;
+  /** Also yield a checkpoint at the start and each time the feed reaches a newer revision. */
+  readonly checkpoints?: boolean;
   readonly pollMs?: number;
   readonly signal?: AbortSignal;
   readonly pageSize?: number;
@@ -51,6 +62,8 @@ function idle(
 export async function* watchChanges(store: Store, options: WatchOptions = {}): AsyncGenerator<WatchBatch> {
   let after = options.after ?? (await store.currentRevision());
   const types = new Set(options.objectTypes ?? []);
+  const filter = options.filter;
+  let checkpointDue = options.checkpoints === true;
   const signal = options.signal;
   const pollMs = options.pollMs ?? 50;
   let wake: (() => void) | undefined;
@@ -69,16 +82,28 @@ export async function* watchChanges(store: Store, options: WatchOptions = {}): A
       const byRevision = new Map<Revision, Change[]>();
       for (const change of page.changes) {
         if (types.size > 0 && !types.has(change.relationship.resource.type)) continue;
+        if (filter !== undefined && !filter(change.relationship)) continue;
         const list = byRevision.get(change.revision);
         if (list === undefined) byRevision.set(change.revision, [change]);
         else list.push(change);
       }
       for (const rev of schemaRevisions) if (!byRevision.has(rev)) byRevision.set(rev, []);
+      const metadata = new Map((page.metadata ?? []).map((m) => [m.revision, m.metadata]));
       for (const revision of [...byRevision.keys()].sort(compare)) {
-        yield { revision, changes: byRevision.get(revision)!, schemaUpdated: schemaRevisions.has(revision) };
+        const kept = metadata.get(revision);
+        yield {
+          revision,
+          changes: byRevision.get(revision)!,
+          schemaUpdated: schemaRevisions.has(revision),
+          ...(kept === undefined ? {} : { metadata: kept }),
+        };
       }
       const moved = page.revision > after;
       after = page.revision;
+      if (checkpointDue || (moved && options.checkpoints === true)) {
+        checkpointDue = false;
+        yield { revision: after, changes: [], schemaUpdated: false, checkpoint: true };
+      }
       if (!moved && !notified) {
         await idle(idleMs, signal, (w) => {
           wake = w;

@@ -138,6 +138,50 @@ export interface DecisionLog {
   prune(options: PruneOptions): Promise<number>;
   /** Walks the chain from the oldest kept record and names the first bad one. */
   verify(): Promise<VerifyReport>;
+  /**
+   * How another thread opens this same log on a connection of its own (the audit trail appends
+   * from a writer thread); absent where no other connection can reach it (SQLite `:memory:`).
+   */
+  readonly remote?: RemoteDecisionLog;
+}
+
+/**
+ * Plain data (it crosses to a worker thread): `module` is the URL of the backend module whose
+ * loading registers the opener named `backend` (`registerDecisionLogOpener`), and `options` is
+ * what that opener takes. No secret: the opener reads the store's own from the datastore.
+ */
+export interface RemoteDecisionLog {
+  readonly backend: string;
+  readonly module: string;
+  readonly options: unknown;
+}
+
+/** A log opened on a connection of its own, closed with it. */
+export interface OpenedDecisionLog {
+  readonly log: DecisionLog;
+  close(): Promise<void>;
+}
+
+type DecisionLogOpener = (options: unknown) => Promise<OpenedDecisionLog>;
+
+/**
+ * Backends register their opener when their module loads. A registry rather than an export by
+ * name, because the bundle (scripts/bundle.mjs) moves a backend into a chunk whose exports are
+ * renamed: loading the chunk by its own URL still runs the registration.
+ */
+const openers = new Map<string, DecisionLogOpener>();
+
+export function registerDecisionLogOpener(backend: string, open: DecisionLogOpener): void {
+  openers.set(backend, open);
+}
+
+/** Opens, in this thread, the log another thread described (`DecisionLog.remote`). */
+export async function openRemoteDecisionLog(remote: RemoteDecisionLog): Promise<OpenedDecisionLog> {
+  if (!openers.has(remote.backend)) await import(remote.module);
+  const open = openers.get(remote.backend);
+  if (open === undefined)
+    throw new Error(`no decision log opener \`${remote.backend}\` in module ${remote.module}`);
+  return open(remote.options);
 }
 
 export const GENESIS_HASH = "0".repeat(64);
@@ -280,6 +324,19 @@ export function rowToDecision(row: StoredRow): StoredDecision {
     prevHash: row.prevHash,
     hash: row.hash,
   };
+}
+
+/**
+ * What an append returns: the rows it stored, each with the record it was given (equal to its
+ * parsed body, so no parse is spent on it).
+ */
+export function appended(chain: ChainAppend, records: readonly DecisionRecord[]): StoredDecision[] {
+  return chain.rows.map((row, i) => ({
+    seq: row.seq,
+    record: records[i]!,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  }));
 }
 
 /**

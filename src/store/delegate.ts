@@ -12,7 +12,7 @@ export function delegateStore(inner: Store): Store {
     currentRevision: () => inner.currentRevision(),
     at: (revision) => inner.at(revision),
     writeSchema: (text) => inner.writeSchema(text),
-    write: (updates, preconditions) => inner.write(updates, preconditions),
+    write: (updates, preconditions, options) => inner.write(updates, preconditions, options),
     deleteRelationships: (filter, options) => inner.deleteRelationships(filter, options),
     changesSince: (after, limit) => inner.changesSince(after, limit),
     importRelationships: (relationships, options) => inner.importRelationships(relationships, options),

@@ -13,8 +13,12 @@ export interface SubjectFilter {
   readonly relation?: string;
 }
 
+/**
+ * Every field narrows the match; at least one must be given. Without a resource type the filter
+ * spans every type (SpiceDB's filters allow that); such reads cannot use the primary key's prefix.
+ */
 export interface RelationshipFilter {
-  readonly resourceType: string;
+  readonly resourceType?: string;
   readonly resourceId?: string;
   readonly resourceIdPrefix?: string;
   readonly relation?: string;
@@ -69,6 +73,26 @@ export interface Precondition {
   readonly filter: RelationshipFilter;
 }
 
+/** A JSON object a caller attaches to a write's revision (SpiceDB's transaction metadata). */
+export type TransactionMetadata = Readonly<Record<string, unknown>>;
+
+export interface WriteOptions {
+  /** Kept with the write's revision; the changes feed returns it (`ChangesPage.metadata`). */
+  readonly metadata?: TransactionMetadata;
+}
+
+export interface DeleteOptions extends WriteOptions {
+  readonly limit?: number;
+  readonly preconditions?: readonly Precondition[];
+  /** With `limit`: refuse (delete nothing) when more than `limit` relationships match. */
+  readonly failOverLimit?: boolean;
+}
+
+export interface DeleteResult {
+  readonly revision: Revision;
+  readonly deleted: number;
+}
+
 export interface Change {
   readonly revision: Revision;
   readonly operation: "touch" | "delete";
@@ -86,11 +110,19 @@ export interface ChangesPage {
   readonly schemaChanges: readonly SchemaChange[];
   /** The revision the page reaches; pass it to the next call to continue. */
   readonly revision: Revision;
+  /** The metadata of the page's revisions that were written with some, in revision order. */
+  readonly metadata?: readonly { readonly revision: Revision; readonly metadata: TransactionMetadata }[];
 }
 
 export interface StoredSchema {
   readonly text: string;
   readonly revision: Revision;
+}
+
+export interface ImportOptions {
+  readonly batchSize?: number;
+  /** One transaction, CREATE semantics (see `Store.importRelationships`). */
+  readonly createOnly?: boolean;
 }
 
 export interface ImportResult {
@@ -125,19 +157,30 @@ export interface Store {
    * One transaction: every relationship validated against the current schema, every
    * precondition checked, then all updates applied at one new revision; or nothing at all.
    */
-  write(updates: readonly RelationshipUpdate[], preconditions?: readonly Precondition[]): Promise<Revision>;
-  deleteRelationships(
-    filter: RelationshipFilter,
-    options?: { readonly limit?: number; readonly preconditions?: readonly Precondition[] },
-  ): Promise<{ readonly revision: Revision; readonly deleted: number }>;
+  write(
+    updates: readonly RelationshipUpdate[],
+    preconditions?: readonly Precondition[],
+    options?: WriteOptions,
+  ): Promise<Revision>;
+  /**
+   * One transaction: the preconditions, then every relationship matching `filter` (at most `limit`)
+   * deleted at one new revision. With `limit` and `failOverLimit`, more matches than `limit` delete
+   * nothing and fail with `delete/over-limit`.
+   */
+  deleteRelationships(filter: RelationshipFilter, options?: DeleteOptions): Promise<DeleteResult>;
 
   /** Changes after `after`, in order, at most `limit` relationship changes. */
   changesSince(after: Revision, limit?: number): Promise<ChangesPage>;
 
-  /** Validated bulk load in batched transactions. */
+  /**
+   * Validated bulk load in batched transactions, replacing what exists (TOUCH). With `createOnly`:
+   * the whole load in one transaction at one revision, and a relationship that exists already or
+   * appears twice in the load fails it with `relationship/already-exists`, writing nothing (the
+   * load is held in memory until it commits).
+   */
   importRelationships(
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
-    options?: { readonly batchSize?: number },
+    options?: ImportOptions,
   ): Promise<ImportResult>;
 
   /** Deletes up to `limit` expired relationships; returns how many. Safe to call concurrently. */

@@ -2,6 +2,8 @@
  * Argument checks every backend runs before touching its database, so both refuse the same inputs
  * with the same codes, kinds and messages.
  */
+
+import type { Relationship } from "../core/index.js";
 import { clip } from "../core/index.js";
 import { StoreError } from "./errors.js";
 import { relationshipKeyString } from "./row-keys.js";
@@ -12,17 +14,33 @@ import { describeRelationship } from "./validate.js";
 export const MAX_UPDATES_PER_WRITE = 1_000;
 
 export function checkFilter(filter: RelationshipFilter): void {
-  if (typeof filter?.resourceType !== "string" || filter.resourceType.length === 0) {
+  if (typeof filter !== "object" || filter === null) {
+    throw new StoreError("store/invalid-filter", "invalid-argument", "a relationship filter is required.");
+  }
+  const { resourceType, resourceId, resourceIdPrefix, relation, subject, caveatName } = filter;
+  if (resourceType !== undefined && (typeof resourceType !== "string" || resourceType.length === 0)) {
     throw new StoreError(
       "store/invalid-filter",
       "invalid-argument",
-      "relationship filter needs a resource type (`resourceType`).",
+      "a relationship filter's resource type (`resourceType`) may be left out but not empty.",
     );
   }
+  const prefix = resourceIdPrefix !== undefined && resourceIdPrefix !== "";
   if (
-    filter.subject !== undefined &&
-    (typeof filter.subject.type !== "string" || filter.subject.type === "")
+    resourceType === undefined &&
+    resourceId === undefined &&
+    !prefix &&
+    relation === undefined &&
+    subject === undefined &&
+    caveatName === undefined
   ) {
+    throw new StoreError(
+      "store/invalid-filter",
+      "invalid-argument",
+      "a relationship filter needs at least one field: a resource type (`resourceType`), id, id prefix, relation, subject or caveat.",
+    );
+  }
+  if (subject !== undefined && (typeof subject.type !== "string" || subject.type === "")) {
     throw new StoreError(
       "store/invalid-filter",
       "invalid-argument",
@@ -86,4 +104,36 @@ export function positiveInt(value: number | undefined, what: string): number | u
     );
   }
   return value;
+}
+
+/** A delete that may not be partial matched more than its limit (checked inside its transaction). */
+export function deleteOverLimit(limit: number): StoreError {
+  return new StoreError(
+    "delete/over-limit",
+    "invalid-argument",
+    `more than ${limit} relationships match the filter and the delete may not be partial; nothing was deleted. Raise the limit, narrow the filter or allow a partial delete.`,
+    { limit },
+  );
+}
+
+/** A load with CREATE semantics, in memory: refused when it names a relationship twice. */
+export async function collectForCreate(
+  relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
+): Promise<Relationship[]> {
+  const all: Relationship[] = [];
+  const seen = new Set<string>();
+  for await (const r of relationships) {
+    const key = relationshipKeyString(r);
+    if (seen.has(key)) {
+      throw new StoreError(
+        "relationship/already-exists",
+        "already-exists",
+        `${describeRelationship(r)} appears twice in the load, which creates each relationship once; nothing was written.`,
+        { relationship: describeRelationship(r) },
+      );
+    }
+    seen.add(key);
+    all.push(r);
+  }
+  return all;
 }

@@ -118,8 +118,12 @@ describe.each(MODES)("audit API (%s)", (_mode, make) => {
         resource: "room:401",
         permission: "reserve",
         answer: "ALLOWED",
+        // The relationships that proved it: the bot's own grant, alice's, and her delegation.
+        witness: ["room:401#booker@agent:bot", "room:401#booker@user:alice", "user:alice#delegate@agent:bot"],
       },
     });
+    expect(all.decisions[0]!.record.witness).toEqual(["room:401#booker@user:alice"]);
+    expect(all.decisions[1]!.record.witness).toBeUndefined();
     expect(all.decisions[2]!.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(all.decisions[2]!.prevHash).toBe(all.decisions[1]!.hash);
     expect(typeof all.decisions[0]!.record.revision).toBe("string");

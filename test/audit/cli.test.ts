@@ -68,7 +68,7 @@ describe("latch audit", () => {
       "2026-05-15T14:00:20Z",
     );
     expect(bot.stdout.trim().split("\n")).toEqual([
-      "2026-05-15T14:00:21Z agent:calendar-bot-v2 acting for user:alice: reserve on room:400 ALLOWED [request req-21]",
+      "2026-05-15T14:00:21Z agent:calendar-bot-v2 acting for user:alice: reserve on room:400 ALLOWED via room:400#booker@user:alice, user:alice#delegate@agent:calendar-bot-v2[scoped_to] [request req-21]",
       "2026-05-15T14:00:24Z agent:calendar-bot-v2 acting for user:alice: reserve on room:403 DENIED [request req-24]",
     ]);
     const json = await audit("query", "--db", path, "--since", "2026-05-15T14:00:25Z", "--json");

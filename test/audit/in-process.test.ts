@@ -12,18 +12,9 @@ import { lookupCommand } from "../../src/cli/commands/lookup.js";
 import { createEmbedded } from "../../src/client/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { runCommand } from "../cli/run-command.js";
+import { AGENT_SCHEMA } from "../service/delegation/actor-fixtures.js";
 import { PG_SKIP_REASON, PG_URL, SchemaTracker } from "../store/fixtures/pg-setup.js";
 
-const SCHEMA = `
-definition agent {}
-definition user {
-  relation delegate_to: agent
-  permission delegate = delegate_to
-}
-definition document {
-  relation viewer: user | agent
-  permission view = viewer
-}`;
 const UPDATES = [
   "document:a#viewer@user:alice",
   "document:a#viewer@agent:bot",
@@ -40,7 +31,7 @@ let files = 0;
 
 async function seeded(): Promise<string> {
   const path = join(dir, `in-process-${files++}.db`);
-  const client = await createEmbedded({ database: path, schema: SCHEMA });
+  const client = await createEmbedded({ database: path, schema: AGENT_SCHEMA });
   await client.writeRelationships({ updates: UPDATES });
   await client.close();
   return path;
@@ -121,7 +112,9 @@ describe("the in-process CLI records by default", () => {
     const lines = query.stdout.trim().split("\n");
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/Z user:alice: view on document:b DENIED \[caller cli\]$/);
-    expect(lines[1]).toMatch(/Z agent:bot acting for user:alice: view on document:a ALLOWED \[caller cli\]$/);
+    const delegated =
+      /Z agent:bot acting for user:alice: view on document:a ALLOWED via document:a#viewer@agent:bot, document:a#viewer@user:alice, user:alice#delegate_to@agent:bot \[caller cli\]$/;
+    expect(lines[1]).toMatch(delegated);
     expect(lines[2]).toMatch(/Z agent:bot acting for user:alice: view on document:a ALLOWED \[caller cli\]$/);
     expect((await recorded(path)).map((r) => r.operation)).toEqual(["check", "check", "lookup-resources"]);
   });
@@ -157,7 +150,7 @@ describe("the in-process CLI records by default", () => {
       const target = ["--datastore", PG_URL!, "--pg-schema", schemas.next()];
       const { openDatastore } = await import("../../src/cli/datastore.js");
       const store = await openDatastore({ datastore: PG_URL, db: "", pgSchema: target[3] });
-      const client = await createEmbedded({ database: "", store, schema: SCHEMA, audit: false });
+      const client = await createEmbedded({ database: "", store, schema: AGENT_SCHEMA, audit: false });
       await client.writeRelationships({ updates: UPDATES });
       await client.close();
       expect((await check("document:b", "view", "user:alice", ...target)).stdout).toBe("denied\n");

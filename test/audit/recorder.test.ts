@@ -109,6 +109,47 @@ describe("audit recorder", () => {
     expect(off.decorator(latch.engine)).toBe(latch.engine);
   });
 
+  it("witness: a kept ALLOWED or CONDITIONAL record carries the relationships that proved it", async () => {
+    const { latch } = await open({ mode: "sync", policy: "all" });
+    const plain = await latch.decider.check(check("room:401", "user:alice"));
+    // The recorder asked for the witness; the caller, who did not, gets the answer as it asked.
+    expect(plain.state).toBe("ALLOWED");
+    expect("witness" in plain).toBe(false);
+    const asked = await latch.decider.check({ ...check("room:401", "user:alice"), witness: true });
+    expect(asked.witness?.length).toBe(1);
+    await latch.decider.check(check("room:402", "user:bob"));
+    await latch.decider.check(check("room:401", "user:carol"));
+    const bulk = await latch.decider.checkBulk({
+      items: [
+        check("room:401", "agent:calendar-bot-v2", { onBehalfOf: [alice] } as never),
+        check("room:401", "user:alice", { onBehalfOf: [{ type: "user", id: "zed" }] } as never),
+      ],
+    });
+    expect(bulk.results.every((r) => r.ok && !("witness" in r))).toBe(true);
+    const got = (await records(latch)).map((r) => [r.subject, r.answer, r.witness]);
+    expect(got).toEqual([
+      ["user:alice", "ALLOWED", ["room:401#booker@user:alice"]],
+      ["user:alice", "ALLOWED", ["room:401#booker@user:alice"]],
+      ["user:bob", "CONDITIONAL", ["room:402#booker@user:bob[from_office]"]],
+      ["user:carol", "DENIED", undefined],
+      [
+        "agent:calendar-bot-v2",
+        "ALLOWED",
+        [
+          "room:401#booker@agent:calendar-bot-v2",
+          "room:401#booker@user:alice",
+          "user:alice#delegate@agent:calendar-bot-v2",
+        ],
+      ],
+      [
+        "user:alice",
+        "ALLOWED",
+        ["room:401#booker@user:alice", "room:401#booker@user:zed", "user:zed#delegate@user:alice"],
+      ],
+    ]);
+    expect(await latch.store.decisions.verify()).toMatchObject({ ok: true, records: 6 });
+  });
+
   it("caller: names the caller of calls whose options name none (embedded mode); a given one wins", async () => {
     const { latch } = await open({ mode: "sync", policy: "all", caller: "embedded" });
     await latch.decider.check(check("room:401", "user:alice"));

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { serveCommand } from "../../src/cli/commands/serve.js";
 import { createClient } from "../../src/client/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { captureOutput } from "../cli/run-command.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "latch-audit-serve-"));
@@ -15,18 +16,14 @@ describe("latch serve --audit", () => {
   it("records every DENIED decision (policy agents, the default), and none when off", async () => {
     for (const audit of ["agents", "off"]) {
       const path = join(dir, `${audit}.db`);
-      let stdout = "";
-      const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-        stdout += chunk.toString();
-        return true;
-      });
+      const output = captureOutput();
       const args = ["--listen", "127.0.0.1:0", "--db", path, "--insecure-no-auth", "--log-level", "silent"];
       const serving = serveCommand().parseAsync(audit === "off" ? [...args, "--audit", "off"] : args, {
         from: "user",
       });
       try {
-        await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
-        const address = /latch listening on (\S+)/.exec(stdout)![1]!;
+        await vi.waitFor(() => expect(output.stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
+        const address = /latch listening on (\S+)/.exec(output.stdout)![1]!;
         const client = createClient({ address });
         await client.writeSchema(SCHEMA);
         await client.writeRelationships({
@@ -40,7 +37,7 @@ describe("latch serve --audit", () => {
         ).toBe("DENIED");
         await client.close();
       } finally {
-        out.mockRestore();
+        output.restore();
         process.emit("SIGTERM", "SIGTERM");
         await serving;
       }
@@ -84,11 +81,7 @@ describe("latch serve --audit", () => {
   it("names the caller by its token's name and publishes the audit metrics", async () => {
     const path = join(dir, "named.db");
     const secret = "reader-secret-0123456789";
-    let stdout = "";
-    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stdout += chunk.toString();
-      return true;
-    });
+    const output = captureOutput();
     const args = ["--listen", "127.0.0.1:0", "--db", path, "--log-level", "silent"];
     const serving = serveCommand().parseAsync(
       [...args, "--token", `reader=${secret}`, "--metrics-listen", "127.0.0.1:0", "--audit-mode", "sync"],
@@ -96,9 +89,9 @@ describe("latch serve --audit", () => {
     );
     let metricsText = "";
     try {
-      await vi.waitFor(() => expect(stdout).toMatch(/metrics on (\S+)/), { timeout: 10_000 });
-      const address = /latch listening on (\S+)/.exec(stdout)![1]!;
-      const metricsUrl = /metrics on (\S+)/.exec(stdout)![1]!;
+      await vi.waitFor(() => expect(output.stdout).toMatch(/metrics on (\S+)/), { timeout: 10_000 });
+      const address = /latch listening on (\S+)/.exec(output.stdout)![1]!;
+      const metricsUrl = /metrics on (\S+)/.exec(output.stdout)![1]!;
       const client = createClient({ address, token: secret });
       await client.writeSchema(SCHEMA);
       await client.writeRelationships({
@@ -110,7 +103,7 @@ describe("latch serve --audit", () => {
       await client.close();
       metricsText = await (await fetch(metricsUrl)).text();
     } finally {
-      out.mockRestore();
+      output.restore();
       process.emit("SIGTERM", "SIGTERM");
       await serving;
     }

@@ -8,7 +8,14 @@ export interface Output {
   exitCode: number;
 }
 
-export async function runCommand(command: Command, args: string[]): Promise<Output> {
+/** What the process writes to stdout and stderr, kept (and not shown) until `restore()`. */
+export interface CapturedOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+  restore(): void;
+}
+
+export function captureOutput(): CapturedOutput {
   let stdout = "";
   let stderr = "";
   const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
@@ -19,14 +26,29 @@ export async function runCommand(command: Command, args: string[]): Promise<Outp
     stderr += chunk.toString();
     return true;
   });
+  return {
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    restore() {
+      out.mockRestore();
+      err.mockRestore();
+    },
+  };
+}
+
+export async function runCommand(command: Command, args: string[]): Promise<Output> {
+  const output = captureOutput();
   process.exitCode = 0;
   try {
     await command.parseAsync(args, { from: "user" });
   } finally {
-    out.mockRestore();
-    err.mockRestore();
+    output.restore();
   }
   const exitCode = Number(process.exitCode ?? 0);
   process.exitCode = 0;
-  return { stdout, stderr, exitCode };
+  return { stdout: output.stdout, stderr: output.stderr, exitCode };
 }

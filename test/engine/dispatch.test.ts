@@ -48,6 +48,7 @@ function ask(ctx: Ctx, ids: string[], hops = 1, keyed = true): Subproblem<Ctx> {
     traceOnly: false,
     m: new Map(),
     t: undefined,
+    w: undefined,
     acc: { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops },
   };
 }
@@ -78,7 +79,16 @@ function fakeLocal(
         until = Math.min(until, a.until ?? Number.POSITIVE_INFINITY);
         height = Math.max(height, a.height ?? 1);
       }
-      return { m: p.m, t: p.t, ids: p.ids, keys: p.keys, cacheable, until, height } satisfies Dispatched;
+      return {
+        m: p.m,
+        t: p.t,
+        w: p.w,
+        ids: p.ids,
+        keys: p.keys,
+        cacheable,
+        until,
+        height,
+      } satisfies Dispatched;
     },
   };
   return { local, asked };

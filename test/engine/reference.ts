@@ -106,3 +106,31 @@ export function referenceCheck(
   const r = check(resource.type, resource.id, permission, new Map());
   return r === "T" ? "ALLOWED" : r === "F" ? "DENIED" : "CONDITIONAL";
 }
+
+/** A check's reference answer, or "unstratified" where recursion through an exclusion leaves none. */
+export function referenceAnswer(
+  schema: CompiledSchema,
+  relationships: readonly Relationship[],
+  item: {
+    readonly resource: { type: string; id: string };
+    readonly permission: string;
+    readonly subject: SubjectRef;
+    readonly context?: Readonly<Record<string, unknown>> | undefined;
+  },
+  now: number,
+): CheckState | "unstratified" {
+  try {
+    return referenceCheck(
+      schema,
+      relationships,
+      item.resource,
+      item.permission,
+      item.subject,
+      item.context,
+      now,
+    );
+  } catch (e) {
+    if (e instanceof CycleThroughExclusion) return "unstratified";
+    throw e;
+  }
+}

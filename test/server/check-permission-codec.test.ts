@@ -3,7 +3,7 @@
  * mangled, it must decode to the same message (or fail where fromBinary fails) and encode to the
  * same bytes as toBinary.
  */
-import { create, equals, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -15,6 +15,7 @@ import {
   encodeCheckPermissionResponse,
 } from "../../src/server/check-permission-codec.js";
 import { useNodeTextEncoding } from "../../src/server/text-encoding.js";
+import { itDecodesAsProtobufEs, sameDecodingAs } from "./codec-properties.js";
 
 // As the server runs.
 beforeAll(() => useNodeTextEncoding());
@@ -64,63 +65,10 @@ const request: fc.Arbitrary<MessageInitShape<typeof CheckPermissionRequestSchema
   .tuple(fastShaped, fc.boolean(), others)
   .map(([fast, withOthers, rest]) => (withOthers ? { ...fast, ...rest } : fast));
 
-/** What protobuf-es makes of the bytes (a Buffer, as grpc-js gives): the message, or that it threw. */
-function reference(bytes: Uint8Array): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: fromBinary(CheckPermissionRequestSchema, Buffer.from(bytes)) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function expectSameDecoding(bytes: Uint8Array) {
-  const expected = reference(bytes);
-  if (expected.ok) {
-    const got = decodeCheckPermissionRequest(Buffer.from(bytes));
-    expect(got).toStrictEqual(expected.value);
-    expect(equals(CheckPermissionRequestSchema, got, expected.value as never)).toBe(true);
-  } else {
-    expect(() => decodeCheckPermissionRequest(Buffer.from(bytes))).toThrow();
-  }
-}
+const expectSameDecoding = sameDecodingAs(CheckPermissionRequestSchema, decodeCheckPermissionRequest);
 
 describe("CheckPermission request decoding", () => {
-  it("gives what fromBinary gives for any request", () => {
-    fc.assert(
-      fc.property(request, (init) => {
-        expectSameDecoding(
-          toBinary(CheckPermissionRequestSchema, create(CheckPermissionRequestSchema, init)),
-        );
-      }),
-      { numRuns: 2000 },
-    );
-  });
-
-  it("gives what fromBinary gives, or fails where it fails, on mangled bytes", () => {
-    const edit = fc.oneof(
-      fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-      fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-      fc.record({
-        kind: fc.constant("append" as const),
-        bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
-      }),
-    );
-    fc.assert(
-      fc.property(request, fc.array(edit, { minLength: 1, maxLength: 3 }), (init, edits) => {
-        let bytes = toBinary(CheckPermissionRequestSchema, create(CheckPermissionRequestSchema, init));
-        for (const e of edits) {
-          if (e.kind === "truncate") bytes = bytes.slice(0, e.at % (bytes.length + 1));
-          else if (e.kind === "append") bytes = Uint8Array.from([...bytes, ...e.bytes]);
-          else if (bytes.length > 0) {
-            bytes = bytes.slice();
-            bytes[e.at % bytes.length] = e.byte;
-          }
-        }
-        expectSameDecoding(bytes);
-      }),
-      { numRuns: 3000 },
-    );
-  });
+  itDecodesAsProtobufEs(CheckPermissionRequestSchema, request, expectSameDecoding);
 
   it("leaves repeated fields (merged or last-wins in protobuf) to protobuf-es", () => {
     const once = toBinary(

@@ -9,7 +9,7 @@ import { relationshipsCommand } from "../../src/cli/commands/relationships.js";
 import { addRemoteSchemaCommands } from "../../src/cli/commands/schema-remote.js";
 import { serveCommand } from "../../src/cli/commands/serve.js";
 import { createClient } from "../../src/client/index.js";
-import { runCommand } from "../cli/run-command.js";
+import { captureOutput, runCommand } from "../cli/run-command.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
 
@@ -179,11 +179,7 @@ describe("latch serve", () => {
       join(dir, "config.json"),
       JSON.stringify({ tokens: ["from-config-0123456789"], logLevel: "silent" }),
     );
-    let stdout = "";
-    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stdout += chunk.toString();
-      return true;
-    });
+    const output = captureOutput();
     const serving = serveCommand().parseAsync(
       [
         "--listen",
@@ -198,13 +194,13 @@ describe("latch serve", () => {
       { from: "user" },
     );
     try {
-      await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
-      const address = /latch listening on (\S+)/.exec(stdout)![1]!;
+      await vi.waitFor(() => expect(output.stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
+      const address = /latch listening on (\S+)/.exec(output.stdout)![1]!;
       const client = createClient({ address, token: "from-config-0123456789" });
       expect((await client.readSchema()).schema).toBe(SCHEMA);
       await client.close();
     } finally {
-      out.mockRestore();
+      output.restore();
       process.emit("SIGTERM", "SIGTERM");
       await serving;
     }
@@ -212,24 +208,72 @@ describe("latch serve", () => {
   });
 
   it("serves without a token when told --insecure-no-auth (the README's first command)", async () => {
-    let stdout = "";
-    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stdout += chunk.toString();
-      return true;
-    });
+    const output = captureOutput();
     const serving = serveCommand().parseAsync(
       ["--listen", "127.0.0.1:0", "--db", join(dir, "c.db"), "--insecure-no-auth", "--log-level", "silent"],
       { from: "user" },
     );
     try {
-      await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
-      const address = /latch listening on (\S+)/.exec(stdout)![1]!;
+      await vi.waitFor(() => expect(output.stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
+      const address = /latch listening on (\S+)/.exec(output.stdout)![1]!;
       const client = createClient({ address });
       await client.writeSchema(SCHEMA);
       expect((await client.readSchema()).schema).toBe(SCHEMA);
       await client.close();
     } finally {
-      out.mockRestore();
+      output.restore();
+      process.emit("SIGTERM", "SIGTERM");
+      await serving;
+    }
+  });
+
+  it("refuses --testing beside a token, and --testing-max-stores without --testing", async () => {
+    const both = await run(serveCommand(), [
+      "--testing",
+      "--token",
+      "x-0123456789abcdef",
+      "--listen",
+      "127.0.0.1:0",
+    ]);
+    expect(both.exitCode).toBe(1);
+    expect(both.stderr).toContain("--testing accepts any token");
+    const alone = await run(serveCommand(), ["--testing-max-stores", "3", "--token", "x-0123456789abcdef"]);
+    expect(alone.exitCode).toBe(1);
+    expect(alone.stderr).toContain("--testing-max-stores goes with --testing");
+  });
+
+  it("--testing warns at start and gives each token its own store, with --schema written into each", async () => {
+    writeFileSync(join(dir, "testing.zed"), SCHEMA);
+    const output = captureOutput();
+    const serving = serveCommand().parseAsync(
+      [
+        "--testing",
+        "--listen",
+        "127.0.0.1:0",
+        "--http-listen",
+        "127.0.0.1:0",
+        "--schema",
+        join(dir, "testing.zed"),
+        "--log-level",
+        "silent",
+      ],
+      { from: "user" },
+    );
+    try {
+      await vi.waitFor(() => expect(output.stdout).toMatch(/http on http:\/\/\S+/), { timeout: 10_000 });
+      expect(output.stderr).toContain("WARNING: --testing");
+      const address = /latch listening on (\S+)/.exec(output.stdout)![1]!;
+      const one = createClient({ address, token: "any-token-one" });
+      const two = createClient({ address, token: "any-token-two" });
+      // Both start from the schema given; what one writes the other does not see.
+      expect((await one.readSchema()).schema).toBe(SCHEMA);
+      await one.writeSchema("definition user {}");
+      expect((await one.readSchema()).schema).toBe("definition user {}");
+      expect((await two.readSchema()).schema).toBe(SCHEMA);
+      await one.close();
+      await two.close();
+    } finally {
+      output.restore();
       process.emit("SIGTERM", "SIGTERM");
       await serving;
     }

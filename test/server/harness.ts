@@ -7,11 +7,12 @@ import { PermissionService } from "../../src/gen/latch/v1/permission_service_pb.
 import { RelationshipService } from "../../src/gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../../src/gen/latch/v1/schema_service_pb.js";
 import {
+  type CommonServerOptions,
   createLogger,
   createMetrics,
   type RunningServer,
   type ServerLimits,
-  type StartOptions,
+  type StartListenOptions,
   serviceDefinition,
   startServer,
 } from "../../src/server/index.js";
@@ -37,7 +38,7 @@ export async function startHarness(
     /** Default: a silent logger. */
     logger?: Logger;
     /** Merged into what startServer is given. */
-    server?: Partial<StartOptions>;
+    server?: Partial<CommonServerOptions & StartListenOptions>;
   } = {},
 ): Promise<Harness> {
   const raw = await createSqliteStore({ path: ":memory:" });

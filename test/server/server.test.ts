@@ -1,10 +1,5 @@
-import { once } from "node:events";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import { RelationshipUpdate_Operation } from "../../src/gen/latch/v1/core_pb.js";
@@ -19,6 +14,7 @@ import { WriteRelationshipsRequestSchema } from "../../src/gen/latch/v1/relation
 import { WriteSchemaRequestSchema } from "../../src/gen/latch/v1/schema_service_pb.js";
 import { delegateReader, delegateStore, latestReader } from "../../src/store/index.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
+import { healthStatus, reflectionAnswers } from "./grpc-probes.js";
 import { auth, failure, type Harness, startHarness, TOKEN, unary } from "./harness.js";
 
 const ref = (text: string) => {
@@ -256,61 +252,26 @@ describe("gRPC server over loopback", () => {
   });
 
   it("serves health checks without a token", async () => {
-    const Health = grpc.makeGenericClientConstructor(healthService, "Health");
-    const health = new Health(h.server.address, grpc.credentials.createInsecure());
-    try {
-      for (const service of ["", "latch.v1.PermissionService"]) {
-        const answer = await new Promise<{ status: string }>((resolve, reject) =>
-          (health as unknown as Record<string, (...a: unknown[]) => void>).check!.call(
-            health,
-            { service },
-            (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r)),
-          ),
-        );
-        expect(answer.status).toBe("SERVING");
-      }
-    } finally {
-      health.close();
+    for (const service of ["", "latch.v1.PermissionService"]) {
+      expect(await healthStatus(h.server.address, service)).toBe("SERVING");
     }
   });
 
   it("lists and describes the services through reflection, without a token", async () => {
-    const require = createRequire(import.meta.url);
-    const root = dirname(require.resolve("@grpc/reflection/package.json"));
-    const definition = loadSync(join(root, "build/proto/grpc/reflection/v1/reflection.proto"), {
-      keepCase: true,
-      includeDirs: [join(root, "build/proto")],
-    });
-    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
-    };
-    const reflection = new loaded.grpc.reflection.v1.ServerReflection(
-      h.server.address,
-      grpc.credentials.createInsecure(),
+    const answers = await reflectionAnswers(h.server.address, "v1", [
+      { list_services: "" },
+      { file_containing_symbol: "latch.v1.PermissionService" },
+    ]);
+    const list = answers[0]?.list_services_response as { service: { name: string }[] };
+    expect(list.service.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        "latch.v1.PermissionService",
+        "latch.v1.RelationshipService",
+        "latch.v1.SchemaService",
+      ]),
     );
-    try {
-      const call = (
-        reflection as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<object, object> }
-      ).ServerReflectionInfo();
-      const answers: Record<string, unknown>[] = [];
-      call.on("data", (d: Record<string, unknown>) => answers.push(d));
-      call.write({ list_services: "" });
-      call.write({ file_containing_symbol: "latch.v1.PermissionService" });
-      call.end();
-      await once(call, "end");
-      const list = answers[0]?.list_services_response as { service: { name: string }[] };
-      expect(list.service.map((s) => s.name)).toEqual(
-        expect.arrayContaining([
-          "latch.v1.PermissionService",
-          "latch.v1.RelationshipService",
-          "latch.v1.SchemaService",
-        ]),
-      );
-      const files = answers[1]?.file_descriptor_response as { file_descriptor_proto: Buffer[] };
-      expect(files.file_descriptor_proto.length).toBeGreaterThan(0);
-    } finally {
-      reflection.close();
-    }
+    const files = answers[1]?.file_descriptor_response as { file_descriptor_proto: Buffer[] };
+    expect(files.file_descriptor_proto.length).toBeGreaterThan(0);
   });
 });
 

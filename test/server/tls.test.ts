@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +49,7 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
       engine: createEngine({ store }),
       tokens: ["tls-token-0123456789"],
       listen: "127.0.0.1:0",
+      httpListen: "127.0.0.1:0",
       logger: createLogger("silent"),
       tls: { cert, key: readFileSync(join(dir, "key.pem")) },
       // Short, to show it closes only sockets that never spoke (TLS counts as speaking).
@@ -90,6 +92,31 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
       socket.on("close", () => resolve(true));
     });
     expect(closed).toBe(true);
+  });
+
+  it("serves the HTTP port over TLS with the same certificate", async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest(
+        `https://${server.httpAddress}/latch.v1.SchemaService/WriteSchema`,
+        {
+          method: "POST",
+          ca: cert,
+          headers: { authorization: "Bearer tls-token-0123456789", "content-type": "application/json" },
+        },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            body += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end(JSON.stringify({ schema: "definition user {}" }));
+    });
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.body) as { writtenAt: { token: string } }).writtenAt.token).not.toBe("");
   });
 
   it("refuses a plaintext client", async () => {

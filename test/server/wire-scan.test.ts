@@ -14,6 +14,9 @@ function valuesIn(value: unknown): number {
   return 0;
 }
 
+// protobuf-es's `create` drops a `__proto__` key, so a context holding one would count one less.
+const key = fc.string().filter((k) => k !== "__proto__");
+
 const json = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: "small" },
@@ -22,9 +25,9 @@ const json = fc.letrec((tie) => ({
     fc.double({ noNaN: true, noDefaultInfinity: true }),
     fc.string(),
     fc.array(tie("value"), { maxLength: 4 }),
-    fc.dictionary(fc.string(), tie("value"), { maxKeys: 4 }),
+    fc.dictionary(key, tie("value"), { maxKeys: 4 }),
   ),
-  context: fc.dictionary(fc.string(), tie("value"), { maxKeys: 5 }),
+  context: fc.dictionary(key, tie("value"), { maxKeys: 5 }),
 }));
 
 describe("countContextValues", () => {

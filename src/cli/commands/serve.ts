@@ -12,7 +12,7 @@ import type { AuditOptions } from "../../audit/index.js";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
 import type { OpenOptions } from "../../open/index.js";
-import type { Metrics, ServerLimits } from "../../server/index.js";
+import type { Metrics, RunningServer, ServerLimits } from "../../server/index.js";
 import type { DecisionLog, Store } from "../../store/index.js";
 import type { MirrorEvent } from "../../store/mirror/index.js";
 import { parseActorTokenFlags } from "../actor-token-flags.js";
@@ -35,6 +35,9 @@ async function loadServeParts() {
 
 interface ServeOptions {
   listen: string;
+  httpListen?: string;
+  testing?: boolean | string;
+  testingMaxStores?: string;
   db: string;
   datastore?: string;
   pgSchema?: string;
@@ -115,6 +118,24 @@ export function serveCommand(): Command {
     .addOption(new Option("--config <file>", "JSON file with any of these settings").env("LATCH_CONFIG"))
     .addOption(
       new Option("--listen <host:port>", "gRPC address").env("LATCH_LISTEN").default("127.0.0.1:50051"),
+    )
+    .addOption(
+      new Option(
+        "--http-listen <host:port>",
+        "also serve HTTP here: Latch's services in the Connect protocol (JSON), SpiceDB's HTTP gateway routes",
+      ).env("LATCH_HTTP_LISTEN"),
+    )
+    .addOption(
+      new Option(
+        "--testing",
+        "TESTS ONLY: every distinct bearer token gets its own empty in-memory store; any token is accepted",
+      ).env("LATCH_TESTING"),
+    )
+    .addOption(
+      new Option(
+        "--testing-max-stores <n>",
+        "with --testing: most stores open at once; past it the least recently used idle one is dropped (default 256)",
+      ).env("LATCH_TESTING_MAX_STORES"),
     )
     .addOption(new Option("--db <file>", "SQLite database file").env("LATCH_DB").default("./latch.db"))
     .addOption(
@@ -354,12 +375,12 @@ function auditOptions(
 /** Sweeps expired relationships while serving; resolves once a signal has shut the server down. */
 async function serveUntilSignalled(
   running: { shutdown(graceMs: number): Promise<void> },
-  store: Store,
+  store: Store | undefined,
   log: Logger,
   graceMs: number,
 ): Promise<void> {
   const sweeper = setInterval(() => {
-    store.sweepExpired(10_000).catch((error: unknown) => log.warn({ err: error }, "expired sweep failed"));
+    store?.sweepExpired(10_000).catch((error: unknown) => log.warn({ err: error }, "expired sweep failed"));
   }, 60_000);
   sweeper.unref();
   await new Promise<void>((resolve) => {
@@ -384,35 +405,10 @@ async function serveUntilSignalled(
   });
 }
 
-async function serve(command: Command, options: ServeOptions): Promise<void> {
-  const {
-    checkTokens,
-    createAuditRecorder,
-    createDatastoreGate,
-    createLogger,
-    createMetrics,
-    describeDatastore,
-    openDatastore,
-    openLatch,
-    startServer,
-  } = await loadServeParts();
-  applyConfig(command, options);
-  const tokens = tokensOf(command, options);
-  const insecure = flag(options.insecureNoAuth);
-  const insecureShortTokens = flag(options.insecureShortTokens);
-  if (tokens.length === 0 && !insecure) {
-    throw new Error(
-      "no token configured: give --token (or LATCH_TOKEN / LATCH_TOKENS), or --insecure-no-auth for development",
-    );
-  }
-  checkTokens({ tokens, insecureNoAuth: insecure, insecureShortTokens });
-  if (options.metricsToken !== undefined) {
-    // The metrics token has no name: its text is the secret whole, `=` or not.
-    checkTokens(
-      { tokens: [{ name: "metrics", secret: options.metricsToken }], insecureShortTokens },
-      "metrics token",
-    );
-  }
+type ServeParts = Awaited<ReturnType<typeof loadServeParts>>;
+
+/** The settings both modes share, read and checked from the flags before anything is opened. */
+function readSettings(options: ServeOptions, tokens: string[], testing: boolean) {
   const idleTimeoutMs = int(options.idleTimeoutMs, "--idle-timeout-ms");
   const handshakeTimeoutMs = int(options.handshakeTimeoutMs, "--handshake-timeout-ms");
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
@@ -428,36 +424,151 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
   const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
   parseAuditFlags(options, (m) => new Error(m)); // refused at start, before anything is opened
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
-  const graceMs = int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000;
-  const healthProbeMs = int(options.healthProbeMs, "--health-probe-ms");
+  const testingMaxStores = int(options.testingMaxStores, "--testing-max-stores");
+  if (testingMaxStores !== undefined && !testing)
+    throw new Error("--testing-max-stores goes with --testing (a store per token)");
+  const tls =
+    options.tlsCert === undefined || options.tlsKey === undefined
+      ? undefined
+      : { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) };
+  const limits: Partial<ServerLimits> = {
+    ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
+    ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
+  };
+  return {
+    /** What every backend is opened with (openLatch). */
+    latch: {
+      ...(options.schema === undefined ? {} : { schema: readFileSync(options.schema, "utf8") }),
+      approvals: approvalSettings(options),
+      ...(delegationPermission === undefined ? {} : { delegation: { delegationPermission } }),
+      ...(actorTokens === undefined ? {} : { actorTokens }),
+      engine: {
+        ...(maxDepth === undefined ? {} : { maxDepth }),
+        ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),
+        ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
+      },
+    },
+    /** What startServer is given in both modes. */
+    server: {
+      tokens,
+      insecureNoAuth: flag(options.insecureNoAuth),
+      insecureShortTokens: flag(options.insecureShortTokens),
+      ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
+      ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+      ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
+      limits,
+      listen: options.listen,
+      ...(options.httpListen === undefined ? {} : { httpListen: options.httpListen }),
+      ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
+      ...(tls === undefined ? {} : { tls }),
+    },
+    testingMaxStores,
+    graceMs: int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000,
+    healthProbeMs: int(options.healthProbeMs, "--health-probe-ms"),
+  };
+}
+
+type Settings = ReturnType<typeof readSettings>;
+
+/** Where the server listens, on stdout (tests and scripts read these lines). */
+function printAddresses(running: RunningServer, tls: boolean): void {
+  process.stdout.write(`latch listening on ${running.address}${tls ? " (TLS)" : ""}\n`);
+  if (running.httpAddress !== undefined) {
+    process.stdout.write(`http on ${tls ? "https" : "http"}://${running.httpAddress}\n`);
+  }
+  if (running.metricsAddress !== undefined) {
+    process.stdout.write(`metrics on http://${running.metricsAddress}/metrics\n`);
+  }
+}
+
+async function serve(command: Command, options: ServeOptions): Promise<void> {
+  const parts = await loadServeParts();
+  applyConfig(command, options);
+  const testing = flag(options.testing);
+  const tokens = tokensOf(command, options);
+  const insecure = flag(options.insecureNoAuth);
+  const insecureShortTokens = flag(options.insecureShortTokens);
+  if (testing) {
+    if (tokens.length > 0 || insecure)
+      throw new Error(
+        "--testing accepts any token (a store per token): leave out --token and --insecure-no-auth",
+      );
+  } else {
+    if (tokens.length === 0 && !insecure) {
+      throw new Error(
+        "no token configured: give --token (or LATCH_TOKEN / LATCH_TOKENS), or --insecure-no-auth for development",
+      );
+    }
+    parts.checkTokens({ tokens, insecureNoAuth: insecure, insecureShortTokens });
+  }
+  if (options.metricsToken !== undefined) {
+    // The metrics token has no name: its text is the secret whole, `=` or not.
+    parts.checkTokens(
+      { tokens: [{ name: "metrics", secret: options.metricsToken }], insecureShortTokens },
+      "metrics token",
+    );
+  }
+  const settings = readSettings(options, tokens, testing);
+  const log = parts.createLogger(options.logLevel as LevelWithSilent);
+  if (testing) await serveTesting(parts, settings, log);
+  else await serveDatastore(parts, settings, options, log);
+}
+
+/**
+ * `--testing`: a store per token, each an empty in-memory SQLite database opened on the token's
+ * first call (with `--schema` written to it, if given). Nothing is kept, nothing is audited.
+ */
+async function serveTesting(parts: ServeParts, settings: Settings, log: Logger) {
+  process.stderr.write(
+    "WARNING: --testing: any token is accepted, each token gets its own empty in-memory store, nothing is kept; for tests only, never in production\n",
+  );
+  log.warn("testing mode: a store per token, any token accepted, nothing kept");
+  const running = await parts.startServer({
+    ...settings.server,
+    tokens: [],
+    insecureNoAuth: false,
+    testing: {
+      open: () => parts.openLatch({ database: ":memory:", mirror: false, ...settings.latch }),
+      ...(settings.testingMaxStores === undefined ? {} : { maxStores: settings.testingMaxStores }),
+      onEvict: (caller) =>
+        log.info({ caller }, "testing mode: store dropped to make room (least recently used)"),
+    },
+    logger: log,
+    // Calls and their codes; the engines are one per token, so their cache counters stay at 0.
+    ...(settings.server.metricsListen === undefined
+      ? {}
+      : { metrics: parts.createMetrics(() => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 })) }),
+  });
+  printAddresses(running, settings.server.tls !== undefined);
+  log.info({ address: running.address, http: running.httpAddress }, "serving (testing mode)");
+  await serveUntilSignalled(running, undefined, log, settings.graceMs);
+  log.info("stopped");
+}
+
+async function serveDatastore(parts: ServeParts, settings: Settings, options: ServeOptions, log: Logger) {
+  const insecure = settings.server.insecureNoAuth;
+  if (insecure && settings.server.tokens.length === 0) {
+    process.stderr.write("WARNING: --insecure-no-auth: every caller can read and write everything\n");
+    log.warn("serving without authentication");
+  }
   const mirrorMax =
     options.mirrorMaxRelationships === "0"
       ? 0
       : int(options.mirrorMaxRelationships, "--mirror-max-relationships");
   const datastore = { datastore: options.datastore, db: options.db, pgSchema: options.pgSchema };
-  const tls =
-    options.tlsCert === undefined || options.tlsKey === undefined
-      ? undefined
-      : { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) };
-  const schemaText = options.schema === undefined ? undefined : readFileSync(options.schema, "utf8");
-
-  const log = createLogger(options.logLevel as LevelWithSilent);
-  if (insecure && tokens.length === 0) {
-    process.stderr.write("WARNING: --insecure-no-auth: every caller can read and write everything\n");
-    log.warn("serving without authentication");
-  }
 
   // The engine is created after the metrics (in wrapStore) so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
   let metrics: Metrics | undefined;
-  const opened = await openDatastore(datastore);
+  const opened = await parts.openDatastore(datastore);
   const recorder =
     options.audit === "off"
       ? undefined
-      : createAuditRecorder(
+      : parts.createAuditRecorder(
           auditOptions(opened.decisions, options, log, (seconds) => metrics?.observeAuditAppend(seconds)),
         );
-  const latch = await openLatch({
+  const latch = await parts.openLatch({
+    ...settings.latch,
     store: opened,
     ...(recorder === undefined ? {} : { decorators: [recorder.decorator] }),
     mirror: mirrorMax === 0 ? false : mirrorOptions(mirrorMax, log),
@@ -465,65 +576,45 @@ async function serve(command: Command, options: ServeOptions): Promise<void> {
       metrics =
         options.metricsListen === undefined
           ? undefined
-          : createMetrics(
+          : parts.createMetrics(
               () => engineStats(),
               mirror === undefined ? {} : { mirrorStats: () => mirror.stats() },
             );
       // Gated so that calls fail fast with UNAVAILABLE while health finds the database unreachable.
-      return createDatastoreGate(metrics === undefined ? raw : metrics.instrumentStore(raw)).store;
+      return parts.createDatastoreGate(metrics === undefined ? raw : metrics.instrumentStore(raw)).store;
     },
-    ...(schemaText === undefined ? {} : { schema: schemaText }),
-    approvals: approvalSettings(options),
     onSchemaWritten: () => log.info({ file: options.schema }, "schema written"),
-    ...(delegationPermission === undefined ? {} : { delegation: { delegationPermission } }),
-    ...(actorTokens === undefined ? {} : { actorTokens }),
-    engine: {
-      ...(maxDepth === undefined ? {} : { maxDepth }),
-      ...(maxCaveatCost === undefined ? {} : { maxCaveatCost }),
-      ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
-    },
   });
   const { store, engine, decider } = latch;
   engineStats = () => engine.stats();
   if (recorder !== undefined) metrics?.watchAudit(() => recorder.stats());
 
   try {
-    const limits: Partial<ServerLimits> = {
-      ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
-      ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
-    };
-    const running = await startServer({
+    const running = await parts.startServer({
+      ...settings.server,
       store,
       engine,
       decider,
       ...(latch.approvals === undefined ? {} : { approvals: latch.approvals }),
-      tokens,
-      insecureNoAuth: insecure,
-      insecureShortTokens,
-      ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
-      ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
-      ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
       logger: log,
-      limits,
-      listen: options.listen,
       ...(metrics === undefined ? {} : { metrics }),
-      ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
-      ...(tls === undefined ? {} : { tls }),
-      ...(healthProbeMs === undefined ? {} : { healthProbeMs }),
+      ...(settings.healthProbeMs === undefined ? {} : { healthProbeMs: settings.healthProbeMs }),
     });
-    process.stdout.write(`latch listening on ${running.address}${tls === undefined ? "" : " (TLS)"}\n`);
-    if (running.metricsAddress !== undefined) {
-      process.stdout.write(`metrics on http://${running.metricsAddress}/metrics\n`);
-    }
+    printAddresses(running, settings.server.tls !== undefined);
     log.info(
-      { address: running.address, metrics: running.metricsAddress, datastore: describeDatastore(datastore) },
+      {
+        address: running.address,
+        http: running.httpAddress,
+        metrics: running.metricsAddress,
+        datastore: parts.describeDatastore(datastore),
+      },
       "serving",
     );
 
-    await serveUntilSignalled(running, store, log, graceMs);
+    await serveUntilSignalled(running, store, log, settings.graceMs);
   } finally {
     // Queued (async) decision records are written before the datastore closes.
-    await recorder?.flush();
+    await recorder?.close();
     await latch.close();
     if (recorder !== undefined) log.info(recorder.stats(), "audit trail");
     log.info("stopped");

@@ -8,6 +8,7 @@ import type { Member, Memberships } from "../membership.js";
 import type { PlanMember } from "../plan.js";
 import type { Traces } from "../traces.js";
 import type { Acc, Origin, Stack } from "../walk-stack.js";
+import type { Proofs } from "../witness.js";
 
 /** A subproblem's answer as kept: the membership, until when it holds, and the depth it needed. */
 export interface CachedResult {
@@ -69,6 +70,8 @@ export interface Subproblem<C extends DispatchContext = DispatchContext> {
   /** Where every layer puts its answers: one map for the whole dispatch. */
   readonly m: Memberships;
   readonly t: Traces | undefined;
+  /** Each answer's proof, when the request asks for witnesses (then nothing is shared). */
+  readonly w: Proofs | undefined;
   /** What the answers leaned on, for the caller's frame. */
   readonly acc: Acc;
 }
@@ -77,6 +80,7 @@ export interface Subproblem<C extends DispatchContext = DispatchContext> {
 export interface Dispatched {
   readonly m: Memberships;
   readonly t: Traces | undefined;
+  readonly w: Proofs | undefined;
   /** The ids this call computed (the others came from the cache or a flight), and their keys. */
   readonly ids: readonly string[];
   readonly keys: readonly string[];
@@ -114,6 +118,7 @@ export function narrow<C extends DispatchContext>(
     traceOnly: p.traceOnly,
     m: p.m,
     t: p.t,
+    w: p.w,
     acc: p.acc,
   };
 }
@@ -123,6 +128,7 @@ export function answered(p: Subproblem<DispatchContext>): Dispatched {
   return {
     m: p.m,
     t: p.t,
+    w: p.w,
     ids: NONE,
     keys: NONE,
     cacheable: false,

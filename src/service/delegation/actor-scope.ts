@@ -54,7 +54,8 @@ export function createActorScopeGate(): Decorator {
     check: (request, opts) => {
       const reason = outOfScope(request, request.resource.type, request.permission);
       if (reason === undefined) return next.check(request, opts);
-      return next.check(request, opts).then((result): CheckResult & WithReason => ({
+      // The underlying answer's witness proves what the scope does not grant: it is dropped.
+      return next.check(request, opts).then(({ witness: _, ...result }): CheckResult & WithReason => ({
         ...result,
         state: "DENIED",
         missing: [],

@@ -2,7 +2,9 @@
  * Delegation as a decorator on the decision seam: a request with an on-behalf-of chain is split
  * into plain checks (`parts.ts`), asked of the next decider in as few CheckBulk calls as the bulk
  * limit allows, all at one revision, and folded back into one answer. A request with no chain goes
- * straight to the next decider, untouched.
+ * straight to the next decider, untouched. Asked for a witness, an answer that is not DENIED
+ * carries its parts' witnesses: the permission's (subject's, then each principal's), then each
+ * link's (the delegation relationships).
  */
 import { formatSubjectRef, isLatchError, LatchError } from "../../core/index.js";
 import type {
@@ -16,11 +18,21 @@ import type {
   Delegated,
   ExplainNode,
   RequestOptions,
+  Witness,
 } from "../../engine/index.js";
 import type { Decider, Decorator } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
 import { lookupDelegated } from "./lookup.js";
-import { type Answer, and, type Part, type PermissionOf, partError, partsOf, type Verdict } from "./parts.js";
+import {
+  type Answer,
+  and,
+  type Part,
+  type PermissionOf,
+  partError,
+  partsOf,
+  type Verdict,
+  witnessOf,
+} from "./parts.js";
 
 export interface DelegationOptions {
   /**
@@ -45,10 +57,15 @@ export function isDelegated(request: Delegated): boolean {
 interface Scope {
   readonly consistency?: Consistency;
   readonly contextualRelationships?: CheckRequest["contextualRelationships"];
+  readonly witness?: boolean;
 }
 
-/** CheckBulk over any number of items, in chunks the next decider accepts, all at one revision. */
-async function bulk(
+/**
+ * CheckBulk over any number of items, in chunks the next decider accepts, all at one revision.
+ * One chunk (every chain of up to 8 principals in a Check) is the next decider's own promise: no
+ * layer of ours around it.
+ */
+function bulk(
   next: Decider,
   items: readonly CheckBulkItem[],
   scope: Scope,
@@ -56,19 +73,35 @@ async function bulk(
   options: RequestOptions | undefined,
 ): Promise<CheckBulkResult> {
   const { consistency } = scope;
-  const contextual =
-    scope.contextualRelationships === undefined
+  const request: CheckBulkRequest = {
+    items: items.length <= maxItems ? items : items.slice(0, maxItems),
+    ...(consistency === undefined ? {} : { consistency }),
+    ...shared(scope),
+  };
+  const first = next.checkBulk(request, options);
+  return items.length <= maxItems ? first : first.then((r) => rest(next, items, r, scope, maxItems, options));
+}
+
+/** What every chunk of one question's parts shares besides its consistency. */
+function shared(scope: Scope) {
+  return {
+    ...(scope.contextualRelationships === undefined
       ? {}
-      : { contextualRelationships: scope.contextualRelationships };
-  const first = await next.checkBulk(
-    {
-      items: items.length <= maxItems ? items : items.slice(0, maxItems),
-      ...(consistency === undefined ? {} : { consistency }),
-      ...contextual,
-    },
-    options,
-  );
-  if (items.length <= maxItems) return first;
+      : { contextualRelationships: scope.contextualRelationships }),
+    ...(scope.witness === true ? { witness: true } : {}),
+  };
+}
+
+/** The chunks after the first, pinned at its revision. */
+async function rest(
+  next: Decider,
+  items: readonly CheckBulkItem[],
+  first: CheckBulkResult,
+  scope: Scope,
+  maxItems: number,
+  options: RequestOptions | undefined,
+): Promise<CheckBulkResult> {
+  const contextual = shared(scope);
   const results = [...first.results];
   const pinned: Consistency = { kind: "at-exact-snapshot", token: first.token };
   for (let start = maxItems; start < items.length; start += maxItems) {
@@ -84,6 +117,33 @@ type Planned =
   | { readonly parts: readonly Part[]; readonly start: number; readonly chain: Chain | undefined }
   | { readonly error: { readonly code: string; readonly message: string } };
 
+function resultOf(verdict: Verdict & { readonly witness?: Witness }, answer: CheckBulkResult): CheckResult {
+  const result = {
+    state: verdict.state,
+    missing: verdict.missing,
+    revision: answer.revision,
+    token: answer.token,
+  };
+  return verdict.witness === undefined ? result : { ...result, witness: verdict.witness };
+}
+
+/** Folds one question's answers when every part was answered (the common case: no promise). */
+function foldAnswered(
+  planned: { readonly parts: readonly Part[]; readonly start: number },
+  results: readonly CheckBulkItemResult[],
+  scope: Scope,
+): (Verdict & { readonly witness?: Witness }) | undefined {
+  const verdicts: CheckBulkItemResult[] = [];
+  for (let i = 0; i < planned.parts.length; i++) {
+    const result = results[planned.start + i]!;
+    if (!result.ok) return undefined;
+    verdicts.push(result);
+  }
+  const verdict = and(verdicts as Answer[]);
+  if (scope.witness !== true || verdict.state === "DENIED") return verdict;
+  return { ...verdict, witness: witnessOf(planned.parts, verdicts) };
+}
+
 /** Folds one question's answers; a failed part becomes the error it stands for. */
 async function fold(
   next: Decider,
@@ -93,8 +153,8 @@ async function fold(
   scope: Scope,
   prefix: string,
   options: RequestOptions | undefined,
-): Promise<Verdict> {
-  const verdicts: Answer[] = [];
+): Promise<Verdict & { readonly witness?: Witness }> {
+  const verdicts: CheckBulkItemResult[] = [];
   for (let i = 0; i < planned.parts.length; i++) {
     const result = results[planned.start + i]!;
     if (!result.ok) {
@@ -113,7 +173,9 @@ async function fold(
     }
     verdicts.push(result);
   }
-  return and(verdicts);
+  const verdict = and(verdicts as Answer[]);
+  if (scope.witness !== true || verdict.state === "DENIED") return verdict;
+  return { ...verdict, witness: witnessOf(planned.parts, verdicts) };
 }
 
 async function explainParts(
@@ -169,33 +231,28 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         : next.lookupResources(request, opts),
   });
 
-  async function checkDelegated(
-    next: Decider,
-    request: CheckRequest,
-    opts?: RequestOptions,
-  ): Promise<CheckResult> {
-    const chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
-    const parts = partsOf(request, chain, permissionOf);
-    const answer = await bulk(
-      next,
-      parts.map((p) => p.item),
-      request,
-      maxItems,
-      opts,
-    );
-    const planned = { parts, start: 0, chain };
-    const verdict = await fold(next, planned, answer.results, answer.token, request, "", opts);
-    const result: CheckResult = {
-      state: verdict.state,
-      missing: verdict.missing,
-      revision: answer.revision,
-      token: answer.token,
-    };
-    if (request.explain !== true) return result;
-    return {
-      ...result,
-      explain: await explainParts(next, request, chain, parts, verdict, answer.token, opts),
-    };
+  function checkDelegated(next: Decider, request: CheckRequest, opts?: RequestOptions): Promise<CheckResult> {
+    let parts: Part[];
+    let chain: Chain;
+    try {
+      chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
+      parts = partsOf(request, chain, permissionOf);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const items = parts.map((p) => p.item);
+    return bulk(next, items, request, maxItems, opts).then((answer) => {
+      const planned = { parts, start: 0, chain };
+      const verdict = foldAnswered(planned, answer.results, request);
+      // The common case answers here; a failed part or an explanation needs more calls.
+      if (verdict !== undefined && request.explain !== true) return resultOf(verdict, answer);
+      return (async () => {
+        const v = verdict ?? (await fold(next, planned, answer.results, answer.token, request, "", opts));
+        if (request.explain !== true) return resultOf(v, answer);
+        const explain = await explainParts(next, request, chain, parts, v, answer.token, opts);
+        return { ...resultOf(v, answer), explain };
+      })();
+    });
   }
 
   async function checkBulkDelegated(
@@ -224,7 +281,7 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         return { parts, start, chain };
       } catch (e) {
         if (!isLatchError(e)) throw e;
-        return { error: { code: e.code, message: e.message } };
+        return { error: { code: e.code, message: e.message, kind: e.kind, details: e.details } };
       }
     });
     const answer = await bulk(next, items, request, maxItems, opts);
@@ -234,10 +291,15 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         if (planned.chain === undefined) return answer.results[planned.start]!;
         try {
           const v = await fold(next, planned, answer.results, answer.token, request, `items[${i}].`, opts);
-          return { ok: true, state: v.state, missing: v.missing };
+          return {
+            ok: true,
+            state: v.state,
+            missing: v.missing,
+            ...(v.witness === undefined ? {} : { witness: v.witness }),
+          };
         } catch (e) {
           if (!isLatchError(e)) throw e;
-          return { ok: false, error: { code: e.code, message: e.message } };
+          return { ok: false, error: { code: e.code, message: e.message, kind: e.kind, details: e.details } };
         }
       }),
     );

@@ -20,7 +20,7 @@ import {
   type Relationship,
   type SubjectRef,
 } from "../../core/index.js";
-import type { CheckBulkItem, RequestOptions } from "../../engine/index.js";
+import type { CheckBulkItem, CheckBulkItemResult, RequestOptions, Witness } from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import type { Chain } from "./chain.js";
 
@@ -144,6 +144,26 @@ export function and(verdicts: Iterable<Answer>): Verdict {
     }
   }
   return conditional ? { state: "CONDITIONAL", missing: [...(missing ?? [])].sort() } : ALLOWED;
+}
+
+/**
+ * The witness of a delegated answer: the parts' witnesses, the permission's first (the subject's,
+ * then each principal's), then the links' (the delegation relationships), each relationship once.
+ */
+export function witnessOf(parts: readonly Part[], results: readonly CheckBulkItemResult[]): Witness {
+  const out: Relationship[] = [];
+  const seen = new Set<Relationship>();
+  for (const links of [false, true]) {
+    parts.forEach((part, i) => {
+      if ((part.from.kind === "link") !== links) return;
+      const r = results[i];
+      for (const rel of (r?.ok ? r.witness : undefined) ?? []) {
+        if (!seen.has(rel)) out.push(rel);
+        seen.add(rel);
+      }
+    });
+  }
+  return out;
 }
 
 /**

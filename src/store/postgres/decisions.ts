@@ -6,6 +6,7 @@
  */
 import type pg from "pg";
 import {
+  appended,
   type ChainSigner,
   createChainSigner,
   DEFAULT_CHECKPOINT_EVERY,
@@ -16,6 +17,7 @@ import {
   extendChain,
   groupCommit,
   pruneCut,
+  type RemoteDecisionLog,
   rowToDecision,
   type SignedHead,
   type SignedPoint,
@@ -150,6 +152,7 @@ export function createPostgresDecisionLog(
   storeId: string,
   secret: Uint8Array,
   checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
+  remote?: RemoteDecisionLog,
 ): DecisionLog {
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const { q } = ctx;
@@ -172,7 +175,7 @@ export function createPostgresDecisionLog(
           await writeChain(client, q, chain, ctx.now());
           committing = true;
           await client.query("COMMIT");
-          return chain.rows.map(rowToDecision);
+          return appended(chain, records);
         } catch (error) {
           await client.query("ROLLBACK").catch(() => undefined);
           // COMMIT sent and the connection lost: the records may be stored; never append twice.
@@ -184,6 +187,7 @@ export function createPostgresDecisionLog(
   const append = groupCommit(commit);
 
   return {
+    ...(remote === undefined ? {} : { remote }),
     append,
 
     async read(query: DecisionQuery = {}) {

@@ -2,6 +2,8 @@
 import type { Relationship, Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import {
+  collectForCreate,
+  type ImportOptions,
   type ImportResult,
   type RelationshipUpdate,
   relationshipKeyString,
@@ -99,11 +101,34 @@ function lastOfEach(batch: readonly Relationship[]): Relationship[] {
   return byKey.size === batch.length ? [...batch] : [...byKey.values()];
 }
 
+/** The whole load in one transaction at one revision, refusing what exists (CREATE). */
+async function importCreateOnly(
+  ctx: StoreContext,
+  relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
+): Promise<ImportResult> {
+  const all = await collectForCreate(relationships);
+  if (all.length === 0) {
+    return readClient(ctx, async (client) => {
+      if ((await currentSchema(ctx, client)) === undefined) throw noSchema();
+      return { revision: await currentRevision(ctx, client), count: 0 };
+    });
+  }
+  const creates: RelationshipUpdate[] = all.map((relationship) => ({ operation: "create", relationship }));
+  const { revision } = await writeTransaction(ctx, async (client, revision) => {
+    const schema = await currentSchema(ctx, client);
+    if (schema === undefined) throw noSchema();
+    for (const r of all) validateRelationship(schema.schema, r);
+    await applyUpdates(ctx, client, revision, creates);
+  });
+  return { revision, count: all.length };
+}
+
 export async function importRelationships(
   ctx: StoreContext,
   relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
-  options: { readonly batchSize?: number } = {},
+  options: ImportOptions = {},
 ): Promise<ImportResult> {
+  if (options.createOnly === true) return importCreateOnly(ctx, relationships);
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
     throw new StoreError(

@@ -109,6 +109,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: "transaction metadata",
+    // A write's metadata (SpiceDB's optional_transaction_metadata); null for most writes.
+    statements: ["ALTER TABLE {schema}.transactions ADD COLUMN metadata jsonb"],
+  },
+  {
+    version: 4,
     name: "approvals",
     statements: [
       // The approval rules file, versioned beside the schema (src/approvals).

@@ -93,7 +93,16 @@ export async function changesSince(ctx: StoreContext, after: Revision, limit = 1
       revision: BigInt(row[0] as string),
       schemaText: row[1] as string,
     }));
-    return { changes, schemaChanges, revision: reached };
+    const metadataRows = await client.query<{ revision: string; metadata: Record<string, unknown> }>(
+      `SELECT revision::text AS revision, metadata FROM ${ctx.q}.transactions
+        WHERE revision > $1 AND revision <= $2 AND metadata IS NOT NULL ORDER BY revision`,
+      [after, reached],
+    );
+    const metadata = metadataRows.rows.map((row) => ({
+      revision: BigInt(row.revision),
+      metadata: row.metadata,
+    }));
+    return { changes, schemaChanges, revision: reached, ...(metadata.length > 0 ? { metadata } : {}) };
   });
 }
 

@@ -22,7 +22,8 @@ export function visibleAt(rev: string, now: string, alias = ""): string {
 
 export function filterPredicates(filter: RelationshipFilter, p: Params, alias = ""): string[] {
   const a = alias === "" ? "" : `${alias}.`;
-  const where = [`${a}resource_type = ${p.add(filter.resourceType)}`];
+  const where: string[] = [];
+  if (filter.resourceType !== undefined) where.push(`${a}resource_type = ${p.add(filter.resourceType)}`);
   if (filter.resourceId !== undefined) where.push(`${a}resource_id = ${p.add(filter.resourceId)}`);
   if (filter.resourceIdPrefix !== undefined && filter.resourceIdPrefix !== "") {
     where.push(`${a}resource_id LIKE ${p.add(prefixPattern(filter.resourceIdPrefix))}`);

@@ -4,8 +4,10 @@ import {
   checkFilter,
   checkUpdates,
   createRevisionCodec,
+  deleteOverLimit,
   lastReader,
   positiveInt,
+  registerDecisionLogOpener,
   type Store,
   StoreError,
 } from "../index.js";
@@ -56,6 +58,29 @@ export interface PostgresStore extends Store {
   /** The PG schema this store lives in. */
   readonly schemaName: string;
 }
+
+interface RemoteOptions {
+  readonly url: string;
+  readonly schema: string;
+  readonly pool: PoolOptions | undefined;
+  readonly checkpointEvery: number | undefined;
+}
+
+// The decision log on a pool of its own (the audit trail's writer thread): appends still take
+// the head row's lock, so this thread, the others and every other replica share one chain.
+registerDecisionLogOpener("postgres", async (options) => {
+  const { url, schema, pool, checkpointEvery } = options as RemoteOptions;
+  const store = await createPostgresStore({
+    url,
+    schema,
+    migrate: false,
+    notify: false,
+    // The replica's timeouts; two connections (one append at a time), named apart.
+    pool: { ...pool, max: 2, applicationName: `${pool?.applicationName ?? "latch"}-audit` },
+    ...(checkpointEvery === undefined ? {} : { decisionCheckpointEvery: checkpointEvery }),
+  });
+  return { log: store.decisions, close: () => store.close() };
+});
 
 /** Largest changes page, and the default (as in the SQLite store). */
 const CHANGES_PAGE = 1_000;
@@ -147,11 +172,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     );
   }
   const codec = createRevisionCodec(storeId, Buffer.from(secret, "hex"));
+  const remote: RemoteOptions = {
+    url: options.url,
+    schema: schemaName,
+    pool: options.pool,
+    checkpointEvery: options.decisionCheckpointEvery,
+  };
   const decisions = createPostgresDecisionLog(
     ctx,
     storeId,
     Buffer.from(secret, "hex"),
     options.decisionCheckpointEvery,
+    { backend: "postgres", module: import.meta.url, options: remote },
   );
   const current = () => readClient(ctx, (client) => currentRevision(ctx, client));
   const listener = createChangeListener({
@@ -178,21 +210,36 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       exportRelationships: () => exportRelationships(ctx, revision),
     })),
     writeSchema: (text) => writeSchema(ctx, text),
-    async write(updates, preconditions = []) {
+    async write(updates, preconditions = [], writeOptions = {}) {
       checkUpdates(updates);
-      const { revision } = await writeTransaction(ctx, (client, revision) =>
-        writeUpdates(ctx, client, revision, updates, preconditions),
+      const { revision } = await writeTransaction(
+        ctx,
+        (client, revision) => writeUpdates(ctx, client, revision, updates, preconditions),
+        writeOptions.metadata,
       );
       return revision;
     },
     async deleteRelationships(filter, deleteOptions = {}) {
       checkFilter(filter);
       const limit = positiveInt(deleteOptions.limit, "limit");
-      const { revision, result } = await writeTransaction(ctx, async (client, revision) => {
-        await requireSchema(ctx, client);
-        await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);
-        return deleteMatching(ctx, client, revision, filter, limit);
-      });
+      const { revision, result } = await writeTransaction(
+        ctx,
+        async (client, revision) => {
+          await requireSchema(ctx, client);
+          await checkPreconditions(ctx, client, deleteOptions.preconditions ?? []);
+          const deleted = await deleteMatching(
+            ctx,
+            client,
+            revision,
+            filter,
+            limit === undefined || deleteOptions.failOverLimit !== true ? limit : limit + 1,
+          );
+          // Over the limit: the throw rolls the transaction back, so nothing is deleted.
+          if (limit !== undefined && deleted > limit) throw deleteOverLimit(limit);
+          return deleted;
+        },
+        deleteOptions.metadata,
+      );
       return { revision, deleted: result };
     },
     changesSince: (after, limit) =>

@@ -14,6 +14,7 @@
  */
 import type pg from "pg";
 import type { Revision } from "../../core/index.js";
+import type { TransactionMetadata } from "../types.js";
 import { NotRetryable, withClient } from "./connection.js";
 import type { StoreContext } from "./context.js";
 
@@ -30,6 +31,7 @@ export interface TransactionResult<T> {
 export function writeTransaction<T>(
   ctx: StoreContext,
   work: (client: pg.PoolClient, revision: Revision) => Promise<T>,
+  metadata?: TransactionMetadata,
 ): Promise<TransactionResult<T>> {
   return withClient(
     ctx.pool,
@@ -45,10 +47,17 @@ export function writeTransaction<T>(
         const result = await work(client, revision);
         const notify =
           ctx.channel === null ? "" : `SELECT pg_notify(${literal(ctx.channel)}, '${revision}');`;
+        // Metadata goes as a parameter, so a write with some costs one more round trip.
+        let bookkeeping = `INSERT INTO ${ctx.q}.transactions (revision) VALUES (${revision});`;
+        if (metadata !== undefined) {
+          await client.query(`INSERT INTO ${ctx.q}.transactions (revision, metadata) VALUES ($1, $2)`, [
+            revision,
+            JSON.stringify(metadata),
+          ]);
+          bookkeeping = "";
+        }
         committing = true;
-        await client.query(
-          `INSERT INTO ${ctx.q}.transactions (revision) VALUES (${revision}); ${notify} COMMIT`,
-        );
+        await client.query(`${bookkeeping} ${notify} COMMIT`);
         return { revision, result };
       } catch (error) {
         if (committing) {

@@ -5,6 +5,8 @@
  */
 import type Database from "better-sqlite3";
 import {
+  appended,
+  type ChainRow,
   type ChainSigner,
   createChainSigner,
   DEFAULT_CHECKPOINT_EVERY,
@@ -14,6 +16,7 @@ import {
   type DecisionRecord,
   extendChain,
   pruneCut,
+  type RemoteDecisionLog,
   rowToDecision,
   type SignedHead,
   type SignedPoint,
@@ -25,6 +28,8 @@ import {
 import { positiveInt } from "../write-checks.js";
 
 type Row = [number, number, string, string, string, string];
+/** Rows per multi-row INSERT: one statement per row cost more than the row itself. */
+const INSERT_ROWS = 50;
 const COLUMNS = "seq, at, subject, body, prev_hash, hash";
 const toRow = (r: Row): StoredRow => ({
   seq: r[0],
@@ -40,11 +45,15 @@ export function createSqliteDecisionLog(
   storeId: string,
   secret: Uint8Array,
   checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
+  remote?: RemoteDecisionLog,
 ): DecisionLog {
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const s = {
     head: db.prepare("SELECT seq, hash, floor, mac FROM decision_head WHERE singleton = 1"),
     insert: db.prepare(`INSERT INTO decisions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`),
+    insertMany: db.prepare(
+      `INSERT INTO decisions (${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?, ?)").join(", ")}`,
+    ),
     checkpoint: db.prepare("INSERT INTO decision_checkpoints (seq, hash, mac, at) VALUES (?, ?, ?, ?)"),
     setHead: db.prepare(
       "INSERT INTO decision_head (singleton, seq, hash, floor, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, floor = excluded.floor, mac = excluded.mac",
@@ -61,13 +70,29 @@ export function createSqliteDecisionLog(
   const append = db.transaction((records: readonly DecisionRecord[]): StoredDecision[] => {
     const from = trustedHead(head(), signer);
     const chain = extendChain(from, records, signer, checkpointEvery);
-    for (const r of chain.rows) s.insert.run(r.seq, r.at, r.subject, r.body, r.prevHash, r.hash);
+    insertRows(chain.rows);
     const now = Date.now();
     for (const cp of chain.checkpoints) s.checkpoint.run(cp.seq, cp.hash, cp.mac, now);
     if (chain.rows.length > 0)
       s.setHead.run(chain.head.seq, chain.head.hash, chain.head.floor, chain.head.mac);
-    return chain.rows.map(rowToDecision);
+    return appended(chain, records);
   });
+
+  const insertRows = (rows: readonly ChainRow[]) => {
+    let i = 0;
+    for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
+      const values: unknown[] = [];
+      for (let k = i; k < i + INSERT_ROWS; k++) {
+        const r = rows[k]!;
+        values.push(r.seq, r.at, r.subject, r.body, r.prevHash, r.hash);
+      }
+      s.insertMany.run(values);
+    }
+    for (; i < rows.length; i++) {
+      const r = rows[i]!;
+      s.insert.run(r.seq, r.at, r.subject, r.body, r.prevHash, r.hash);
+    }
+  };
 
   const prune = db.transaction((lastDropped: number): number => {
     const from = trustedHead(head(), signer);
@@ -80,6 +105,8 @@ export function createSqliteDecisionLog(
   });
 
   return {
+    ...(remote === undefined ? {} : { remote }),
+
     async append(records) {
       if (records.length === 0) return [];
       return append.immediate(records);

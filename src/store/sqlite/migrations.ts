@@ -117,6 +117,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: "transaction metadata",
+    sql: `
+      -- A write's metadata (SpiceDB's optional_transaction_metadata), JSON; null for most writes.
+      ALTER TABLE revisions ADD COLUMN metadata TEXT;
+    `,
+  },
+  {
+    version: 4,
     name: "approvals",
     sql: `
       -- The approval rules file, versioned beside the schema (src/approvals).

@@ -80,8 +80,11 @@ function prefixUpperBound(prefix: string): string | undefined {
 
 /** SQL conditions for a filter, pushing their parameters in order. */
 export function filterConditions(filter: RelationshipFilter, params: unknown[]): string[] {
-  const where = ["resource_type = ?"];
-  params.push(filter.resourceType);
+  const where: string[] = [];
+  if (filter.resourceType !== undefined) {
+    where.push("resource_type = ?");
+    params.push(filter.resourceType);
+  }
   if (filter.resourceId !== undefined) {
     where.push("resource_id = ?");
     params.push(filter.resourceId);

@@ -8,13 +8,16 @@ import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import type { ApprovalStore } from "../approval-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
-import type { DecisionLog } from "../decision-log.js";
+import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
 import type {
   ChangesPage,
+  DeleteOptions,
+  DeleteResult,
+  ImportOptions,
   ImportResult,
   PageOptions,
   Precondition,
@@ -24,9 +27,17 @@ import type {
   Store,
   StoredSchema,
   StoreReader,
+  TransactionMetadata,
+  WriteOptions,
 } from "../types.js";
 import { validateRelationship } from "../validate.js";
-import { checkFilter, checkUpdates, MAX_UPDATES_PER_WRITE, positiveInt } from "../write-checks.js";
+import {
+  checkFilter,
+  checkUpdates,
+  collectForCreate,
+  MAX_UPDATES_PER_WRITE,
+  positiveInt,
+} from "../write-checks.js";
 import { createSqliteApprovals } from "./approvals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
@@ -62,6 +73,22 @@ export interface SqliteStoreOptions extends ConnectionOptions {
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+interface RemoteOptions {
+  readonly path: string;
+  readonly checkpointEvery: number | undefined;
+}
+
+// The decision log of a file, on a connection of its own (the audit trail's writer thread). The
+// write lock (BEGIN IMMEDIATE) serializes its appends with every other connection's writes.
+registerDecisionLogOpener("sqlite", async (options) => {
+  const { path, checkpointEvery } = options as RemoteOptions;
+  const { db, storeId, tokenSecret } = openConnection({ path });
+  return {
+    log: createSqliteDecisionLog(db, storeId, tokenSecret, checkpointEvery),
+    close: async () => void db.close(),
+  };
+});
+
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(openConnection(options), options);
 }
@@ -88,11 +115,14 @@ class SqliteStore implements Store {
   private readonly writeTx: (
     updates: readonly RelationshipUpdate[],
     pre: readonly Precondition[],
+    metadata?: TransactionMetadata,
   ) => Revision;
   private readonly deleteTx: (
     filter: RelationshipFilter,
     limit: number | undefined,
     pre: readonly Precondition[],
+    failOverLimit: boolean,
+    metadata: TransactionMetadata | undefined,
   ) => { revision: Revision; deleted: number };
   private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
   private readonly importTx: (batch: readonly Relationship[]) => Revision;
@@ -107,11 +137,13 @@ class SqliteStore implements Store {
     this.db = connection.db;
     this.storeId = connection.storeId;
     this.codec = createRevisionCodec(connection.storeId, connection.tokenSecret);
+    const remote: RemoteOptions = { path: options.path, checkpointEvery: options.decisionCheckpointEvery };
     this.decisions = createSqliteDecisionLog(
       this.db,
       connection.storeId,
       connection.tokenSecret,
       options.decisionCheckpointEvery,
+      this.db.memory ? undefined : { backend: "sqlite", module: import.meta.url, options: remote },
     );
     this.approvals = createSqliteApprovals(this.db);
     this.s = prepareStatements(this.db);
@@ -125,10 +157,14 @@ class SqliteStore implements Store {
       const t = this.db.transaction(fn);
       return (...args: A): R => t.immediate(...args);
     };
-    this.writeTx = tx((updates, pre) => applyUpdates(this, this.schemaForWrite(), updates, pre));
-    this.deleteTx = tx((filter, limit, pre) => {
+    this.writeTx = tx((updates, pre, metadata) =>
+      this.keepMetadata(applyUpdates(this, this.schemaForWrite(), updates, pre), metadata),
+    );
+    this.deleteTx = tx((filter, limit, pre, failOverLimit, metadata) => {
       this.schemaForWrite();
-      return applyDeleteByFilter(this, filter, limit, pre);
+      const result = applyDeleteByFilter(this, filter, limit, pre, failOverLimit);
+      this.keepMetadata(result.revision, metadata);
+      return result;
     });
     this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
     this.importTx = tx((batch) => this.applyImport(batch));
@@ -233,7 +269,7 @@ class SqliteStore implements Store {
     if (after !== undefined) {
       // Leave out the key columns the filter fixes: SQLite then seeks straight to the cursor
       // instead of scanning every earlier row of the type.
-      const skip = filter.resourceId !== undefined ? 2 : 1;
+      const skip = filter.resourceType === undefined ? 0 : filter.resourceId !== undefined ? 2 : 1;
       const columns = KEY_COLUMNS.split(", ").slice(skip);
       where.push(`(${columns.join(", ")}) > (${columns.map(() => "?").join(", ")})`);
       params.push(...after.slice(skip));
@@ -257,17 +293,27 @@ class SqliteStore implements Store {
   async write(
     updates: readonly RelationshipUpdate[],
     preconditions: readonly Precondition[] = [],
+    options: WriteOptions = {},
   ): Promise<Revision> {
     checkUpdates(updates, this.maxUpdates);
-    return this.committed(this.writeTx(updates, preconditions));
+    return this.committed(this.writeTx(updates, preconditions, options.metadata));
   }
 
-  async deleteRelationships(
-    filter: RelationshipFilter,
-    options: { readonly limit?: number; readonly preconditions?: readonly Precondition[] } = {},
-  ): Promise<{ readonly revision: Revision; readonly deleted: number }> {
+  /** Inside a write's transaction: its metadata on its revision row. */
+  private keepMetadata(revision: Revision, metadata: TransactionMetadata | undefined): Revision {
+    if (metadata !== undefined) this.s.setRevisionMetadata.run(JSON.stringify(metadata), Number(revision));
+    return revision;
+  }
+
+  async deleteRelationships(filter: RelationshipFilter, options: DeleteOptions = {}): Promise<DeleteResult> {
     checkFilter(filter);
-    const result = this.deleteTx(filter, positiveInt(options.limit, "limit"), options.preconditions ?? []);
+    const result = this.deleteTx(
+      filter,
+      positiveInt(options.limit, "limit"),
+      options.preconditions ?? [],
+      options.failOverLimit === true,
+      options.metadata,
+    );
     this.committed(result.revision);
     return result;
   }
@@ -285,10 +331,16 @@ class SqliteStore implements Store {
    */
   async importRelationships(
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
-    options: { readonly batchSize?: number } = {},
+    options: ImportOptions = {},
   ): Promise<ImportResult> {
     const batchSize = positiveInt(options.batchSize, "batchSize") ?? this.importBatchSize;
     this.schemaForWrite();
+    if (options.createOnly === true) {
+      const all = await collectForCreate(relationships);
+      if (all.length === 0) return { revision: this.current(), count: 0 };
+      const creates = all.map((relationship) => ({ operation: "create" as const, relationship }));
+      return { revision: this.committed(this.writeTx(creates, [])), count: all.length };
+    }
     if (Symbol.iterator in relationships && isEmpty(this)) {
       const result = this.bulkTx(relationships, batchSize);
       if (result.count === 0) return { revision: this.current(), count: 0 };

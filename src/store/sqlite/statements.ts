@@ -17,6 +17,8 @@ const CHANGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 export interface Statements {
   readonly currentRevision: Stmt;
   readonly insertRevision: Stmt;
+  readonly setRevisionMetadata: Stmt;
+  readonly metadataRange: Stmt;
   readonly latestSchemaRevision: Stmt;
   readonly latestSchema: Stmt;
   readonly schemaAt: Stmt;
@@ -40,6 +42,12 @@ export function prepareStatements(db: Database.Database): Statements {
   return {
     currentRevision: db.prepare("SELECT coalesce(max(revision), 0) FROM revisions").pluck(),
     insertRevision: db.prepare("INSERT INTO revisions (revision, committed_at) VALUES (?, ?)"),
+    setRevisionMetadata: db.prepare("UPDATE revisions SET metadata = ? WHERE revision = ?"),
+    metadataRange: db
+      .prepare(
+        "SELECT revision, metadata FROM revisions WHERE revision > ? AND revision <= ? AND metadata IS NOT NULL ORDER BY revision",
+      )
+      .raw(),
     latestSchemaRevision: db.prepare("SELECT revision FROM schemas ORDER BY revision DESC LIMIT 1").pluck(),
     latestSchema: db.prepare("SELECT text, revision FROM schemas ORDER BY revision DESC LIMIT 1").raw(),
     schemaAt: db

@@ -16,7 +16,7 @@ import type {
   SchemaChange,
 } from "../types.js";
 import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
-import { checkFilter } from "../write-checks.js";
+import { checkFilter, deleteOverLimit } from "../write-checks.js";
 import {
   filterConditions,
   KEY_COLUMNS,
@@ -43,7 +43,7 @@ export function checkPreconditions(
   revision: Revision,
   now: number,
 ): void {
-  for (const pre of preconditions) {
+  for (const [index, pre] of preconditions.entries()) {
     checkFilter(pre.filter);
     const params: unknown[] = [];
     const where = filterConditions(pre.filter, params);
@@ -60,7 +60,8 @@ export function checkPreconditions(
         "write/precondition-failed",
         "failed-precondition",
         `precondition failed: ${pre.operation === "must-match" ? "no relationship matches" : "a relationship matches"} ${filter}; nothing was written.`,
-        { precondition: { operation: pre.operation, filter: JSON.parse(filter) as unknown } },
+        // The same details as the PostgreSQL store's, so callers can name the failed precondition.
+        { index, operation: pre.operation, filter: JSON.parse(filter) as unknown },
       );
     }
   }
@@ -116,6 +117,7 @@ export function applyDeleteByFilter(
   filter: RelationshipFilter,
   limit: number | undefined,
   preconditions: readonly Precondition[],
+  failOverLimit = false,
 ): { revision: Revision; deleted: number } {
   const now = Date.now();
   const current = ctx.current();
@@ -127,9 +129,11 @@ export function applyDeleteByFilter(
   let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
   if (limit !== undefined) {
     sql += " LIMIT ?";
-    params.push(limit);
+    // One more than the limit tells whether the delete would leave matches behind.
+    params.push(failOverLimit ? limit + 1 : limit);
   }
   const rows = ctx.prepared(sql).all(params) as RawRow[];
+  if (limit !== undefined && rows.length > limit) throw deleteOverLimit(limit);
   const revision = current + 1n;
   const rev = Number(revision);
   ctx.s.insertRevision.run(rev, now);
@@ -165,5 +169,14 @@ export function readChangesPage(ctx: WriteContext, after: Revision, limit: numbe
     revision: BigInt(row[0] as number),
     schemaText: row[1] as string,
   }));
-  return { changes, schemaChanges, revision: reached > after ? reached : after };
+  const metadata = (ctx.s.metadataRange.all(after, reached) as RawRow[]).map((row) => ({
+    revision: BigInt(row[0] as number),
+    metadata: JSON.parse(row[1] as string) as Record<string, unknown>,
+  }));
+  return {
+    changes,
+    schemaChanges,
+    revision: reached > after ? reached : after,
+    ...(metadata.length > 0 ? { metadata } : {}),
+  };
 }

@@ -6,13 +6,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { auditCommand } from "../../../src/cli/commands/audit.js";
 import { checkCommand } from "../../../src/cli/commands/check.js";
 import { createEmbedded, type EmbeddedClient } from "../../../src/client/index.js";
 import { runCommand } from "../../cli/run-command.js";
 import { TRANSPORTS } from "../transports.js";
+import { type ActorKey, AUDIENCE, actorKey, ISSUER } from "./actor-fixtures.js";
 
 const SCHEMA = `
 definition agent {}
@@ -37,29 +37,20 @@ const UPDATES = [
   "folder:f#viewer@agent:bot",
   "user:alice#delegate_to@agent:bot",
 ].map((relationship) => ({ operation: "touch" as const, relationship }));
-const ISSUER = "https://sts.example";
-const AUDIENCE = "latch";
 
 const dir = mkdtempSync(join(tmpdir(), "latch-actor-scope-"));
-type Key = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
-let key: Key;
-let jwks: { keys: JWK[] };
+let key: ActorKey;
+let jwks: ActorKey["jwks"];
 let client: EmbeddedClient;
 let db: string;
 
 function sign(claims: Record<string, unknown>): Promise<string> {
-  return new SignJWT({ sub: "user:alice", act: { sub: "agent:bot" }, ...claims })
-    .setProtectedHeader({ alg: "ES256" })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setExpirationTime("5m")
-    .sign(key);
+  return key.sign({ sub: "user:alice", act: { sub: "agent:bot" }, ...claims });
 }
 
 beforeAll(async () => {
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  key = pair.privateKey;
-  jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), alg: "ES256" }] };
+  key = await actorKey();
+  jwks = key.jwks;
   db = join(dir, "scope.db");
   client = await createEmbedded({
     database: db,
@@ -196,28 +187,10 @@ describe("actor tokens in the in-process CLI", () => {
     expect(unconfigured.exitCode).toBe(1);
     expect(unconfigured.stderr).toContain("delegation/actor-tokens-not-configured");
 
-    const view = await check(
-      "document:a",
-      "view",
-      "agent:bot",
-      "--db",
-      path,
-      "--actor-token",
-      token,
-      ...keys,
-    );
-    expect(view).toMatchObject({ exitCode: 0, stdout: "allowed\n" });
-    const exported = await check(
-      "document:a",
-      "export",
-      "agent:bot",
-      "--db",
-      path,
-      "--actor-token",
-      token,
-      ...keys,
-    );
-    expect(exported).toMatchObject({ exitCode: 0, stdout: "denied\n" });
+    const withToken = (permission: string) =>
+      check("document:a", permission, "agent:bot", "--db", path, "--actor-token", token, ...keys);
+    expect(await withToken("view")).toMatchObject({ exitCode: 0, stdout: "allowed\n" });
+    expect(await withToken("export")).toMatchObject({ exitCode: 0, stdout: "denied\n" });
     const other = await sign({ sub: "user:bob" });
     const mismatch = await check(
       ...["document:a", "view", "agent:bot", "--on-behalf-of", "user:alice", "--db", path],

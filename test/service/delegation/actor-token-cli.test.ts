@@ -5,24 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { checkCommand } from "../../../src/cli/commands/check.js";
 import { lookupCommand } from "../../../src/cli/commands/lookup.js";
 import { serveCommand } from "../../../src/cli/commands/serve.js";
 import { createClient } from "../../../src/client/index.js";
-import { runCommand } from "../../cli/run-command.js";
+import { captureOutput, runCommand } from "../../cli/run-command.js";
+import { AGENT_SCHEMA, AUDIENCE, actorKey, ISSUER } from "./actor-fixtures.js";
 
-const SCHEMA = `
-definition agent {}
-definition user {
-  relation delegate_to: agent
-  permission delegate = delegate_to
-}
-definition document {
-  relation viewer: user | agent
-  permission view = viewer
-}`;
 const TOKEN = "actor-cli-token-0123456789";
 
 describe("latch serve with actor tokens", () => {
@@ -51,36 +41,25 @@ describe("latch serve with actor tokens", () => {
   });
 
   it("verifies the tokens check and lookup resources send", async () => {
-    const pair = await generateKeyPair("ES256", { extractable: true });
-    const jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), alg: "ES256" }] };
-    writeFileSync(join(dir, "jwks.json"), JSON.stringify(jwks));
-    writeFileSync(join(dir, "schema.zed"), SCHEMA);
-    const sign = (act: string) =>
-      new SignJWT({ sub: "user:alice", act: { sub: act } })
-        .setProtectedHeader({ alg: "ES256" })
-        .setIssuer("https://sts.example")
-        .setAudience("latch")
-        .setExpirationTime("5m")
-        .sign(pair.privateKey);
-    let stdout = "";
-    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stdout += chunk.toString();
-      return true;
-    });
+    const key = await actorKey();
+    writeFileSync(join(dir, "jwks.json"), JSON.stringify(key.jwks));
+    writeFileSync(join(dir, "schema.zed"), AGENT_SCHEMA);
+    const sign = (act: string) => key.sign({ sub: "user:alice", act: { sub: act } });
+    const output = captureOutput();
     const serving = serveCommand().parseAsync(
       [
         ...["--listen", "127.0.0.1:0", "--db", join(dir, "a.db"), "--schema", join(dir, "schema.zed")],
         ...["--token", TOKEN, "--log-level", "silent", "--actor-token-jwks", join(dir, "jwks.json")],
-        ...["--actor-token-issuer", "https://sts.example", "--actor-token-audience", "latch"],
+        ...["--actor-token-issuer", ISSUER, "--actor-token-audience", AUDIENCE],
       ],
       { from: "user" },
     );
     let address: string;
     try {
-      await vi.waitFor(() => expect(stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
-      address = /latch listening on (\S+)/.exec(stdout)![1]!;
+      await vi.waitFor(() => expect(output.stdout).toMatch(/latch listening on \S+/), { timeout: 10_000 });
+      address = /latch listening on (\S+)/.exec(output.stdout)![1]!;
     } finally {
-      out.mockRestore();
+      output.restore();
     }
     try {
       const client = createClient({ address, token: TOKEN });

@@ -3,43 +3,21 @@
  * where the new field must fall through to protobuf-es) and embedded mode, with the refusals'
  * wire status.
  */
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LatchClient } from "../../../src/index.js";
 import type { OpenOptions } from "../../../src/open/index.js";
 import { TRANSPORTS } from "../transports.js";
+import { type ActorKey, AGENT_SCHEMA, AUDIENCE, actorKey, ISSUER } from "./actor-fixtures.js";
 
-const SCHEMA = `
-definition agent {}
-definition user {
-  relation delegate_to: agent
-  permission delegate = delegate_to
-}
-definition document {
-  relation viewer: user | agent
-  permission view = viewer
-}`;
-const ISSUER = "https://sts.example";
-const AUDIENCE = "latch";
 const consistency = { kind: "fully-consistent" } as const;
 
-let sign: (claims: Record<string, unknown>, expiresAt?: number) => Promise<string>;
+let sign: ActorKey["sign"];
 let actorTokens: NonNullable<OpenOptions["actorTokens"]>;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair("RS256", { extractable: true });
-  actorTokens = {
-    jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), alg: "RS256", kid: "r1" }] },
-    issuer: ISSUER,
-    audience: AUDIENCE,
-  };
-  sign = (claims, expiresAt) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: "RS256", kid: "r1" })
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setExpirationTime(expiresAt ?? "5m")
-      .sign(pair.privateKey);
+  const key = await actorKey("RS256", "r1");
+  actorTokens = { jwks: key.jwks, issuer: ISSUER, audience: AUDIENCE };
+  sign = key.sign;
 });
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -98,11 +76,11 @@ async function exercise(client: LatchClient): Promise<void> {
 
 describe("actor tokens", () => {
   it.each(TRANSPORTS)("travel through %s, with the refusals' status codes", (_name, transport) =>
-    transport({ schema: SCHEMA, actorTokens }, exercise),
+    transport({ schema: AGENT_SCHEMA, actorTokens }, exercise),
   );
 
   it.each(TRANSPORTS)("%s without a JWKS refuses a token with FAILED_PRECONDITION", (_name, transport) =>
-    transport({ schema: SCHEMA }, async (client) => {
+    transport({ schema: AGENT_SCHEMA }, async (client) => {
       const actorToken = await sign({ sub: "user:alice", act: { sub: "agent:bot" } });
       expect(
         await codeOf(

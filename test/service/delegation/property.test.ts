@@ -18,7 +18,7 @@ import { compileSchema } from "../../../src/schema/index.js";
 import { createDelegation, decorate } from "../../../src/service/index.js";
 import { createMemoryStore } from "../../engine/memory-store.js";
 import { propertyRuns, scenarioArb, TYPES, USERS } from "../../engine/random-scenarios.js";
-import { CycleThroughExclusion, referenceCheck } from "../../engine/reference.js";
+import { referenceAnswer } from "../../engine/reference.js";
 
 const IDS = ["o0", "o1"] as const;
 const PERMISSIONS = ["rel0", "rel1", "perm0", "perm1"] as const;
@@ -151,21 +151,19 @@ describe("a decision with a chain is the AND of its parts", () => {
             permission: string,
             subject: SubjectRef,
             ctx: Readonly<Record<string, unknown>> | undefined,
+            data: readonly Relationship[],
+          ): Tri => referenceAnswer(schema, data, { resource, permission, subject, context: ctx }, now);
+          const expectedOf = (
+            q: Question,
+            resourceId: string,
+            data: readonly Relationship[] = relationships,
           ): Tri => {
-            try {
-              return referenceCheck(schema, relationships, resource, permission, subject, ctx, now);
-            } catch (e) {
-              if (e instanceof CycleThroughExclusion) return "unstratified";
-              throw e;
-            }
-          };
-          const expectedOf = (q: Question, resourceId: string): Tri => {
             const resource = { type: q.resource.type, id: resourceId };
             const parts: Tri[] = [];
             if (q.grants !== "not-required")
-              parts.push(reference(resource, q.permission, q.subject, context));
+              parts.push(reference(resource, q.permission, q.subject, context, data));
             q.onBehalfOf.forEach((principal, i) => {
-              parts.push(reference(resource, q.permission, principal, context));
+              parts.push(reference(resource, q.permission, principal, context, data));
               const actor = i === 0 ? q.subject : q.onBehalfOf[i - 1]!;
               const linkContext = {
                 ...context,
@@ -173,7 +171,7 @@ describe("a decision with a chain is the AND of its parts", () => {
                 resource_type: resource.type,
                 resource_id: resource.id,
               };
-              parts.push(reference(principal, "delegate", actor, linkContext));
+              parts.push(reference(principal, "delegate", actor, linkContext, data));
             });
             return AND(parts);
           };
@@ -206,6 +204,15 @@ describe("a decision with a chain is the AND of its parts", () => {
             // property tests.
             if (!item.ok && item.error.code === "check/cycle-through-exclusion") continue;
             expect(item.ok ? item.state : item.error.code).toBe(want);
+            // The witness (every part's, the delegations among them) alone proves an ALLOWED answer.
+            const proved = await decider.check({ ...requests[i]!, consistency, witness: true });
+            expect(proved.state).toBe(want);
+            if (want === "DENIED") expect(proved.witness).toBeUndefined();
+            if (want === "ALLOWED") {
+              const alone = expectedOf(q, q.resource.id, proved.witness ?? []);
+              if (alone !== "unstratified")
+                expect(alone, JSON.stringify({ q, w: proved.witness })).toBe("ALLOWED");
+            }
 
             const expected = IDS.map((id) => [id, expectedOf(q, id)] as const);
             if (expected.some(([, s]) => s === "unstratified")) continue;

@@ -1,12 +1,15 @@
 /**
  * The scenario of issue 14, told as it happens: agent:calendar-bot-v2, acting on behalf of
  * user:alice, reserves room:401. The agent reaches nothing alone, never more than alice, and only
- * what alice's delegation is scoped to.
+ * what alice's delegation is scoped to; and the audit trail tells afterwards, in one sentence, who
+ * did what for whom and which relationships allowed it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AuditRecorder, createAuditRecorder, decisionSentence } from "../../../src/audit/index.js";
 import { parseRelationship } from "../../../src/core/index.js";
 import type { CheckRequest } from "../../../src/engine/index.js";
 import { type OpenedLatch, openLatch } from "../../../src/open/index.js";
+import { createSqliteStore } from "../../../src/store/sqlite/index.js";
 
 const SCHEMA = `
 caveat scoped_to(requested_permission string, allowed list<string>) {
@@ -14,8 +17,7 @@ caveat scoped_to(requested_permission string, allowed list<string>) {
 }
 definition agent {}
 definition user {
-  relation delegate_to: agent with scoped_to
-  permission delegate = delegate_to
+  relation delegate: agent with scoped_to
 }
 definition room {
   relation manager: user
@@ -30,20 +32,30 @@ const room = (id: string) => ({ type: "room", id });
 
 describe("agent:calendar-bot-v2, acting on behalf of user:alice, reserves room:401", () => {
   let latch: OpenedLatch;
+  let recorder: AuditRecorder;
   const consistency = { kind: "fully-consistent" } as const;
   const decide = async (request: Omit<CheckRequest, "consistency">) =>
     (await latch.decider.check({ ...request, consistency })).state;
 
   beforeAll(async () => {
-    latch = await openLatch({ database: ":memory:", schema: SCHEMA });
+    const store = await createSqliteStore({ path: ":memory:" });
+    // Every decision that acts for someone is recorded (the default policy), committed before
+    // its answer leaves; the clock is the scenario's.
+    recorder = createAuditRecorder({
+      log: store.decisions,
+      mode: "sync",
+      now: () => Date.parse("2026-05-15T14:00:02Z"),
+    });
+    latch = await openLatch({ store, schema: SCHEMA, mirror: false, decorators: [recorder.decorator] });
     await latch.store.write(
       [
-        // alice manages room:401: she may reserve it and cancel others' bookings there.
+        // alice manages room:401 and books it: she may reserve it and cancel others' bookings there.
         "room:401#manager@user:alice",
+        "room:401#booker@user:alice",
         // The bot has a booking right of its own on room:402, where alice has none.
         "room:402#booker@agent:calendar-bot-v2",
         // alice lets her calendar agent reserve rooms for her, and nothing else.
-        'user:alice#delegate_to@agent:calendar-bot-v2[scoped_to:{"allowed":["room#reserve"]}]',
+        'user:alice#delegate@agent:calendar-bot-v2[scoped_to:{"allowed":["room#reserve"]}]',
       ].map((text) => ({ operation: "touch" as const, relationship: parseRelationship(text) })),
     );
   });
@@ -153,5 +165,20 @@ describe("agent:calendar-bot-v2, acting on behalf of user:alice, reserves room:4
       "ALLOWED",
       "DENIED",
     ]);
+  });
+
+  it("the audit query tells what the agent did for alice, and which relationships allowed it", async () => {
+    const sentences = (await latch.store.decisions.read({ subject: "agent:calendar-bot-v2" })).map((d) =>
+      decisionSentence(d.record),
+    );
+    expect(sentences).toContain(
+      "2026-05-15T14:00:02Z agent:calendar-bot-v2 acting for user:alice: reserve on room:401 ALLOWED via room:401#booker@user:alice, user:alice#delegate@agent:calendar-bot-v2[scoped_to]",
+    );
+    // A DENIED answer has no witness; the agent alone on room:402 (allowed, no chain) is not kept.
+    expect(sentences).toContain(
+      "2026-05-15T14:00:02Z agent:calendar-bot-v2 acting for user:alice: cancel_others on room:401 DENIED",
+    );
+    expect(sentences.filter((s) => s.includes(" room:402 ALLOWED"))).toEqual([]);
+    expect(recorder.stats().dropped).toBe(0);
   });
 });

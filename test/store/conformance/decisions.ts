@@ -24,6 +24,15 @@ export function decision(i: number, overrides: Partial<DecisionRecord> = {}): De
     permission: "reserve",
     answer: i % 4 === 0 ? "DENIED" : "ALLOWED",
     latencyUs: 10 + i,
+    // An allowed agent's record carries its witness, which the hash covers like any field.
+    ...(i % 3 === 0 && i % 4 !== 0
+      ? {
+          witness: [
+            `room:${400 + (i % 7)}#booker@user:alice`,
+            "user:alice#delegate@agent:calendar-bot-v2[scoped_to]",
+          ],
+        }
+      : {}),
     ...overrides,
   };
 }

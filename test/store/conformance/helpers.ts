@@ -76,7 +76,7 @@ export async function exportAll(store: Store, revision?: bigint): Promise<string
 
 /** The reference semantics of a filter, applied to plain objects. */
 export function matches(r: Relationship, f: RelationshipFilter): boolean {
-  if (r.resource.type !== f.resourceType) return false;
+  if (f.resourceType !== undefined && r.resource.type !== f.resourceType) return false;
   if (f.resourceId !== undefined && r.resource.id !== f.resourceId) return false;
   if (f.resourceIdPrefix !== undefined && !r.resource.id.startsWith(f.resourceIdPrefix)) return false;
   if (f.relation !== undefined && r.relation !== f.relation) return false;
@@ -117,13 +117,13 @@ export function storeOrder(a: Relationship, b: Relationship): number {
 /** Resolves to the rejection (failing when the promise fulfils) so its code and kind can be asserted. */
 export async function rejection(
   promise: Promise<unknown>,
-): Promise<{ code: string; kind: string; message: string }> {
+): Promise<{ code: string; kind: string; message: string; details: Record<string, unknown> }> {
   const outcome = await promise.then(
     () => ({ fulfilled: true as const }),
     (error: unknown) => ({ fulfilled: false as const, error }),
   );
   if (outcome.fulfilled) throw new Error("expected a rejection, but the call succeeded");
-  return outcome.error as { code: string; kind: string; message: string };
+  return outcome.error as { code: string; kind: string; message: string; details: Record<string, unknown> };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -73,6 +73,13 @@ export function readCases(factory: StoreFactory): void {
         subject: { type: "user", id: "bob" },
       },
       { resourceType: "nothing" },
+      // Without a resource type: across every type, in the same key order.
+      { subject: { type: "user", id: "alice" } },
+      { subject: { type: "group", relation: "member" } },
+      { resourceId: "f1" },
+      { resourceIdPrefix: "d1" },
+      { relation: "viewer" },
+      { caveatName: "only_on" },
     ];
     for (const filter of filters) {
       it(`matches exactly ${JSON.stringify(filter)}`, async () => {
@@ -84,9 +91,34 @@ export function readCases(factory: StoreFactory): void {
       });
     }
 
-    it("refuses a filter without a resource type", async () => {
-      const error = await rejection((await readerAt(store)).readRelationships({ resourceType: "" }));
-      expect(error.kind).toBe("invalid-argument");
+    it("refuses an empty filter and an empty resource type", async () => {
+      const reader = await readerAt(store);
+      for (const filter of [{}, { resourceType: "" }, { resourceIdPrefix: "" }]) {
+        const error = await rejection(reader.readRelationships(filter));
+        expect(error.code).toBe("store/invalid-filter");
+        expect(error.kind).toBe("invalid-argument");
+      }
+    });
+
+    it("pages a read without a resource type across types, one relationship at a time", async () => {
+      const filter = { subject: { type: "user", id: "alice" } };
+      const expected = SEED.map(rel)
+        .filter((r) => matches(r, filter))
+        .sort(storeOrder)
+        .map(fmt);
+      expect(new Set(expected.map((r) => r.split(":", 1)[0])).size).toBeGreaterThan(1);
+      const reader = await readerAt(store);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await reader.readRelationships(
+          filter,
+          cursor === undefined ? { limit: 1 } : { limit: 1, cursor },
+        );
+        seen.push(...page.relationships.map(fmt));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      expect(seen).toEqual(expected);
     });
   });
 

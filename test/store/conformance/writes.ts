@@ -233,6 +233,7 @@ export function writeCases(factory: StoreFactory): void {
         const error = await rejection(store.write([create("document:a#viewer@user:bob")], [pre]));
         expect(error.code).toBe("write/precondition-failed");
         expect(error.kind).toBe("failed-precondition");
+        expect(error.details).toMatchObject({ index: 0, operation: pre.operation, filter: pre.filter });
         const del = await rejection(
           store.deleteRelationships({ resourceType: "document" }, { preconditions: [pre] }),
         );
@@ -281,6 +282,92 @@ export function writeCases(factory: StoreFactory): void {
       expect(rest.deleted).toBe(1);
       expect(rest.revision).toBeGreaterThan(first.revision);
       expect(await exportAll(store)).toEqual(["document:a#owner@user:u1"]);
+    });
+
+    it("with failOverLimit, deletes all when the limit covers the matches, else nothing", async () => {
+      await store.write([
+        create("document:a#viewer@user:u1"),
+        create("document:a#viewer@user:u2"),
+        create("folder:f#viewer@user:u1"),
+      ]);
+      const before = await store.currentRevision();
+      // No resource type: matches across types.
+      const filter = { subject: { type: "user", id: "u1" } };
+      const error = await rejection(store.deleteRelationships(filter, { limit: 1, failOverLimit: true }));
+      expect(error.code).toBe("delete/over-limit");
+      expect(error.kind).toBe("invalid-argument");
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toHaveLength(3);
+      const done = await store.deleteRelationships(filter, { limit: 2, failOverLimit: true });
+      expect(done.deleted).toBe(2);
+      expect(await exportAll(store)).toEqual(["document:a#viewer@user:u2"]);
+    });
+  });
+
+  describe("transaction metadata", () => {
+    beforeEach(async () => {
+      await store.writeSchema(SCHEMA);
+    });
+
+    it("keeps a write's or delete's metadata with its revision; the changes feed returns it", async () => {
+      const start = await store.currentRevision();
+      const tagged = { reason: "onboarding", ticket: 42, nested: { ok: true } };
+      const r1 = await store.write([create("document:a#viewer@user:u1")], [], { metadata: tagged });
+      await store.write([create("document:b#viewer@user:u1")]);
+      const r3 = (
+        await store.deleteRelationships({ resourceType: "document" }, { metadata: { reason: "cleanup" } })
+      ).revision;
+      const page = await store.changesSince(start);
+      expect(page.metadata).toEqual([
+        { revision: r1, metadata: tagged },
+        { revision: r3, metadata: { reason: "cleanup" } },
+      ]);
+      // A failed write keeps nothing.
+      await rejection(
+        store.write([create("document:c#nothing@user:u1")], [], { metadata: { reason: "bad" } }),
+      );
+      expect((await store.changesSince(r3)).metadata ?? []).toEqual([]);
+    });
+  });
+
+  describe("import with createOnly", () => {
+    beforeEach(async () => {
+      await store.writeSchema(SCHEMA);
+    });
+
+    it("loads everything at one revision, from a sync or an async source", async () => {
+      const before = await store.currentRevision();
+      const first = await store.importRelationships(
+        [rel("document:a#viewer@user:u1"), rel("document:b#viewer@user:u2")],
+        { createOnly: true, batchSize: 1 },
+      );
+      expect(first).toEqual({ revision: before + 1n, count: 2 });
+      async function* source() {
+        yield rel("document:c#viewer@user:u3");
+      }
+      const second = await store.importRelationships(source(), { createOnly: true });
+      expect(second).toEqual({ revision: before + 2n, count: 1 });
+      expect(await exportAll(store)).toHaveLength(3);
+    });
+
+    it("refuses an existing or repeated relationship, or an invalid one, writing nothing", async () => {
+      await store.write([create("document:a#viewer@user:u1")]);
+      const before = await store.currentRevision();
+      const loads = [
+        [rel("document:b#viewer@user:u2"), rel('document:a#viewer@user:u1[only_on:{"day":"monday"}]')],
+        [rel("document:b#viewer@user:u2"), rel("document:b#viewer@user:u2")],
+        [rel("document:b#viewer@user:u2"), rel("document:b#nothing@user:u2")],
+      ];
+      const codes = [];
+      for (const load of loads)
+        codes.push((await rejection(store.importRelationships(load, { createOnly: true }))).code);
+      expect(codes).toEqual([
+        "relationship/already-exists",
+        "relationship/already-exists",
+        "relationship/unknown-relation",
+      ]);
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toEqual(["document:a#viewer@user:u1"]);
     });
   });
 }

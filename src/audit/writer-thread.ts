@@ -1,0 +1,136 @@
+/**
+ * The audit trail's writer thread: builds the records of captured batches, hashes them into the
+ * chain and appends them, on a connection of its own (`DecisionLog.remote`), so that none of it
+ * runs on the thread that answers decisions. Both sides live in this module: the thread runs this
+ * same module, told so by its `workerData` (the bundle moves the module into a chunk, so it is
+ * found by its own URL, never by a path).
+ *
+ * One batch at a time, in the order sent: the chain holds decisions in capture order, and the
+ * datastore's lock (SQLite's write lock, PostgreSQL's head row) orders this thread's appends with
+ * every other writer's. A thread that dies fails the batch it held (its callers see the failure as
+ * any failed append) and the next batch starts a new thread.
+ */
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { type OpenedDecisionLog, openRemoteDecisionLog, type RemoteDecisionLog } from "../store/index.js";
+import { type Captured, recordsOf } from "./record.js";
+import type { BatchWriter } from "./sink.js";
+
+const MARK = "latchDecisionWriter";
+
+type Request = { readonly kind: "append"; readonly batch: Captured } | { readonly kind: "close" };
+
+type Reply =
+  | { readonly seconds: number }
+  | { readonly error: { readonly name: string; readonly message: string; readonly code?: unknown } };
+
+/** A copy of an error from the thread: its name, message and code (an error does not cross whole). */
+function received(error: { readonly name: string; readonly message: string; readonly code?: unknown }) {
+  const copy = new Error(error.message) as Error & { code?: unknown };
+  copy.name = error.name;
+  if (error.code !== undefined) copy.code = error.code;
+  return copy;
+}
+
+/**
+ * The thread, running this module. As TypeScript (tests, `npm run latch`) it is loaded through
+ * tsx's loader, registered inside the thread: tsx does not carry over from the parent's options.
+ */
+function spawn(remote: RemoteDecisionLog): Worker {
+  const url = new URL(import.meta.url);
+  const options = { workerData: { [MARK]: remote } };
+  if (!url.pathname.endsWith(".ts")) return new Worker(url, options);
+  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(boot, { ...options, eval: true });
+}
+
+/** Appends through a writer thread, started on the first batch and again after it dies. */
+export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worker) => void): BatchWriter {
+  let thread: Worker | undefined;
+  let waiting:
+    | { readonly on: Worker; resolve(seconds: number): void; reject(error: unknown): void }
+    | undefined;
+  /** Settles the batch `from` holds; a thread that died late settles nothing of its successor's. */
+  const settle = (from: Worker, reply: Reply | Error) => {
+    const w = waiting;
+    if (w === undefined || w.on !== from) return;
+    waiting = undefined;
+    from.unref();
+    if (reply instanceof Error) w.reject(reply);
+    else if ("error" in reply) w.reject(received(reply.error));
+    else w.resolve(reply.seconds);
+  };
+  const start = (): Worker => {
+    const started = spawn(remote);
+    const gone = (error: Error) => {
+      if (thread === started) thread = undefined;
+      settle(started, error);
+    };
+    started.on("message", (reply: Reply) => settle(started, reply));
+    started.on("error", gone);
+    started.on("exit", (code) =>
+      gone(new Error(`the audit writer thread stopped (exit code ${code}) before the batch was written`)),
+    );
+    // Idle, it does not keep the process alive; a batch being written does (see `append`).
+    started.unref();
+    onStart?.(started);
+    return started;
+  };
+  return {
+    append(batch) {
+      thread ??= start();
+      const to = thread;
+      return new Promise<number>((resolve, reject) => {
+        waiting = { on: to, resolve, reject };
+        to.ref();
+        to.postMessage({ kind: "append", batch } satisfies Request);
+      });
+    },
+    async close() {
+      const closing = thread;
+      thread = undefined;
+      if (closing === undefined) return;
+      const exited = new Promise((resolve) => closing.once("exit", resolve));
+      closing.ref();
+      closing.postMessage({ kind: "close" } satisfies Request);
+      await exited;
+    },
+  };
+}
+
+function describe(error: unknown): { name: string; message: string; code?: unknown } {
+  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { name: error.name, message: error.message, ...(typeof code === "string" ? { code } : {}) };
+}
+
+/** The thread's side: one request at a time, in the order received. */
+function serveBatches(remote: RemoteDecisionLog): void {
+  const port = parentPort;
+  if (port === null) return;
+  let opened: OpenedDecisionLog | undefined;
+  const handle = async (request: Request): Promise<void> => {
+    if (request.kind === "close") {
+      await opened?.close();
+      port.close();
+      return;
+    }
+    try {
+      // Opened on the first batch, and again after an open that failed.
+      opened ??= await openRemoteDecisionLog(remote);
+      const records = recordsOf(request.batch);
+      const started = performance.now();
+      await opened.log.append(records);
+      port.postMessage({ seconds: (performance.now() - started) / 1000 } satisfies Reply);
+    } catch (error) {
+      port.postMessage({ error: describe(error) } satisfies Reply);
+    }
+  };
+  let turn = Promise.resolve();
+  port.on("message", (request: Request) => {
+    turn = turn.then(() => handle(request));
+  });
+}
+
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[MARK] !== undefined) {
+  serveBatches((workerData as Record<string, RemoteDecisionLog>)[MARK]!);
+}

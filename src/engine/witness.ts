@@ -1,0 +1,69 @@
+/**
+ * Witnesses: the stored relationships that prove a check's answer, collected by either walk only
+ * when a request asks (`witness: true`). While walking, a proof is a tree of relationships joined
+ * in constant time (no array copied per step); the answer flattens it once. What each operator
+ * contributes is in operators.ts.
+ */
+import type { Relationship } from "../core/index.js";
+
+/** Two proofs that both count. */
+export class ProofJoin {
+  constructor(
+    readonly left: Proof,
+    readonly right: Proof,
+  ) {}
+}
+
+/** Relationships that prove an answer; undefined: none needed (the subject itself, or a monotone no). */
+export type Proof = Relationship | ProofJoin | undefined;
+
+export function joinProofs(a: Proof, b: Proof): Proof {
+  if (a === undefined || a === b) return b;
+  if (b === undefined) return a;
+  return new ProofJoin(a, b);
+}
+
+/** Proofs per object id (the batched evaluator's form); an id absent needs none. */
+export type Proofs = Map<string, Proof>;
+
+/** The proof's relationships, each once, in the order met (the resource's side first). */
+export function proofRelationships(p: Proof): Relationship[] {
+  if (p === undefined) return [];
+  // The common case: one relationship (a direct grant), nothing to gather.
+  if (!(p instanceof ProofJoin)) return [p];
+  const out: Relationship[] = [];
+  // Few relationships as a rule: compared pairwise; a set of keys beyond a handful.
+  let keys: Set<string> | undefined;
+  const todo: Proof[] = [p];
+  while (todo.length > 0) {
+    const next = todo.pop();
+    if (next === undefined) continue;
+    if (next instanceof ProofJoin) {
+      todo.push(next.right, next.left);
+      continue;
+    }
+    // One stored relationship may be met as two objects (read twice): keep it once.
+    if (keys === undefined && out.length >= 16) keys = new Set(out.map(keyOf));
+    if (keys !== undefined) {
+      const key = keyOf(next);
+      if (keys.has(key)) continue;
+      keys.add(key);
+    } else if (out.some((r) => r === next || same(r, next))) continue;
+    out.push(next);
+  }
+  return out;
+}
+
+function same(a: Relationship, b: Relationship): boolean {
+  return (
+    a.relation === b.relation &&
+    a.resource.id === b.resource.id &&
+    a.resource.type === b.resource.type &&
+    a.subject.id === b.subject.id &&
+    a.subject.type === b.subject.type &&
+    a.subject.relation === b.subject.relation
+  );
+}
+
+const keyOf = (r: Relationship): string =>
+  `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}#${r.subject.relation ?? ""}`;

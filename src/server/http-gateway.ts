@@ -1,0 +1,376 @@
+/**
+ * SpiceDB's HTTP gateway on Latch's HTTP port: `POST /v1/permissions/check` and the other routes
+ * of gateway-routes.ts, with the JSON body read as the method's request message (protojson, as
+ * protobuf-es reads it; unknown fields are skipped, as SpiceDB's gateway does) and the answer
+ * written as JSON. The handlers are the ones gRPC serves, found by service and method name, so
+ * whatever authzed.api.v1 implements is reachable here too, with the same token and limits.
+ *
+ * What the gateway conventions fix (grpc-gateway's, which SpiceDB uses): an error is the
+ * google.rpc.Status as JSON (`{code, message, details}`, its ErrorInfo in `details`) with the HTTP
+ * status of its code; a server stream is one JSON object per line, `{"result": ...}` for each
+ * message and `{"error": ...}` if it fails; a client stream (bulk import) reads the body as a
+ * sequence of JSON messages.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  create,
+  createRegistry,
+  type DescFile,
+  type DescMessage,
+  type DescMethod,
+  fromBinary,
+  fromJson,
+  type JsonValue,
+  type MessageInitShape,
+  type Registry,
+  toJson,
+} from "@bufbuild/protobuf";
+import { LatchError } from "../core/index.js";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
+import { file_google_rpc_status, StatusSchema } from "../gen/google/rpc/status_pb.js";
+import type { WireError } from "./errors.js";
+import { type GatewayRoute, httpStatusOf } from "./gateway-routes.js";
+import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
+import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
+import type { HttpRoutes } from "./http-server.js";
+import type { ServedService } from "./services.js";
+
+export interface GatewayOptions {
+  readonly routes: readonly GatewayRoute[];
+  /** Where the routes' handlers are found (by service type name and method name). */
+  readonly services: readonly ServedService[];
+  readonly adapter: AdapterOptions;
+  /** Throws an `unauthenticated` LatchError for a call without a valid token (auth.ts). */
+  readonly authenticate: (metadata: CallContext["metadata"]) => void;
+  /** The largest request body, in bytes (--max-message-bytes). */
+  readonly maxBodyBytes: number;
+  /** What `GET /healthz` answers: whether the server serves (false while the datastore is down). */
+  readonly serving: () => boolean;
+}
+
+type AnyHandler = (request: unknown, ctx: CallContext) => unknown;
+
+interface Endpoint {
+  readonly name: string;
+  readonly method: DescMethod;
+  readonly handler: AnyHandler;
+  readonly toWireError: ((error: unknown, requestId: string) => WireError) | undefined;
+}
+
+/** Every file the services' messages come from, so that `Any` fields (error details) print. */
+function registryOf(services: readonly ServedService[]): Registry {
+  const files = new Set<DescFile>();
+  const add = (file: DescFile) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const d of file.dependencies) add(d);
+  };
+  for (const s of services) add(s.service.file);
+  add(file_google_rpc_status);
+  add(file_google_rpc_error_details);
+  return createRegistry(...files);
+}
+
+/**
+ * `null` for each message field left unset, at every level, as grpc-gateway's marshaler writes
+ * them (protojson's EmitUnpopulated; oneof members stay out, as there). protobuf-es's
+ * `alwaysEmitImplicit` writes the scalars; the well-known types keep their own JSON forms.
+ */
+export function withUnsetAsNull(desc: DescMessage, json: JsonValue): JsonValue {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return json;
+  if (desc.typeName.startsWith("google.protobuf.")) return json;
+  for (const field of desc.fields) {
+    const key = field.jsonName;
+    const value = json[key];
+    if (field.fieldKind === "message") {
+      if (value === undefined) {
+        if (field.oneof === undefined) json[key] = null;
+      } else json[key] = withUnsetAsNull(field.message, value);
+    } else if (field.fieldKind === "list" && field.listKind === "message" && Array.isArray(value)) {
+      json[key] = value.map((item) => withUnsetAsNull(field.message, item));
+    } else if (
+      field.fieldKind === "map" &&
+      field.mapKind === "message" &&
+      value !== undefined &&
+      value !== null
+    ) {
+      const entries = value as Record<string, JsonValue>;
+      for (const k of Object.keys(entries)) entries[k] = withUnsetAsNull(field.message, entries[k]!);
+    }
+  }
+  return json;
+}
+
+function endpoints(options: GatewayOptions): Map<string, Endpoint> {
+  const out = new Map<string, Endpoint>();
+  for (const r of options.routes) {
+    const served = options.services.find((s) => s.service.typeName === r.service);
+    const method = served?.service.methods.find((m) => m.name === r.method);
+    const handler =
+      method === undefined ? undefined : (served!.impl as Record<string, unknown>)[method.localName];
+    if (served === undefined || method === undefined || typeof handler !== "function")
+      throw new Error(`gateway route ${r.path}: no handler for ${r.service}/${r.method}`);
+    out.set(r.path, {
+      name: `${r.service}/${r.method}`,
+      method,
+      handler: handler as AnyHandler,
+      toWireError: served.toWireError,
+    });
+  }
+  return out;
+}
+
+const JSON_TYPE = { "content-type": "application/json" };
+
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 1e-3,
+  n: 1e-6,
+};
+
+/**
+ * The `Grpc-Timeout` header the gateway takes as the call's deadline (gRPC's form: up to 8 digits
+ * and a unit, H M S m u n), in ms; undefined when absent.
+ */
+export function grpcTimeoutMs(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(Array.isArray(header) ? (header[0] ?? "") : header.trim());
+  if (m === null) {
+    throw new LatchError(
+      "request/invalid-argument",
+      "invalid-argument",
+      `Grpc-Timeout must be up to 8 digits and a unit (H, M, S, m, u, n), e.g. 500m; got "${String(header).slice(0, 32)}"`,
+      { field: "Grpc-Timeout" },
+    );
+  }
+  return Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
+}
+
+function malformed(typeName: string, reason: string): LatchError {
+  return new LatchError(
+    "http/malformed-json",
+    "invalid-argument",
+    `the request body is not JSON of ${typeName} (${reason.slice(0, 300)}): send its fields in protobuf's JSON form, e.g. {"resource": {"objectType": "document", "objectId": "x"}}`,
+    { messageType: typeName },
+  );
+}
+
+/** The body, refused past `max` bytes (whatever Content-Length says) before it is all read. */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new LatchError(
+      "http/body-too-large",
+      "resource-exhausted",
+      `the request body is over the limit of ${max} bytes (--max-message-bytes)`,
+      { limit: max },
+    );
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > max) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The JSON values of a body that holds several, one after another (a client stream): cut where a
+ * top-level value ends, outside strings. Each is parsed by JSON.parse after.
+ */
+export function splitJsonValues(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === "{" || c === "[") {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === "}" || c === "]") {
+      depth--;
+      if (depth === 0 && start >= 0) {
+        out.push(text.slice(start, i + 1));
+        start = -1;
+      }
+      if (depth < 0) throw new SyntaxError(`unexpected "${c}" at offset ${i}`);
+    } else if (depth === 0 && !/\s/.test(c)) {
+      throw new SyntaxError(`expected a JSON object at offset ${i}, found "${c}"`);
+    }
+  }
+  if (depth !== 0 || inString) throw new SyntaxError("the last JSON value is not complete");
+  return out;
+}
+
+function requestsOf(endpoint: Endpoint, body: Buffer, registry: Registry): unknown[] {
+  const input = endpoint.method.input;
+  const text = body.toString("utf8");
+  let values: JsonValue[];
+  try {
+    const parts =
+      endpoint.method.methodKind === "client_streaming"
+        ? splitJsonValues(text)
+        : [text.trim() === "" ? "{}" : text];
+    values = parts.map((p) => JSON.parse(p) as JsonValue);
+  } catch (error) {
+    throw malformed(input.typeName, error instanceof Error ? error.message : String(error));
+  }
+  return values.map((value) => {
+    try {
+      return fromJson(input, value, { ignoreUnknownFields: true, registry });
+    } catch (error) {
+      throw malformed(input.typeName, error instanceof Error ? error.message : String(error));
+    }
+  });
+}
+
+export function createGateway(options: GatewayOptions): HttpRoutes {
+  const registry = registryOf(options.services);
+  const byPath = endpoints(options);
+  const writeOptions = { alwaysEmitImplicit: true, registry } as const;
+  const resultJson = (endpoint: Endpoint, result: unknown) => {
+    const output = endpoint.method.output;
+    return withUnsetAsNull(
+      output,
+      toJson(output, create(output, result as MessageInitShape<never>), writeOptions),
+    );
+  };
+
+  /** The google.rpc.Status of a failure as JSON: from its status details when it has them. */
+  const statusJson = (wire: WireError): JsonValue => {
+    const bin = wire.metadata.get("grpc-status-details-bin")[0];
+    if (bin instanceof Buffer) {
+      try {
+        return toJson(StatusSchema, fromBinary(StatusSchema, bin), writeOptions);
+      } catch {
+        // A detail this registry cannot print: the code and message still say what happened.
+      }
+    }
+    return { code: wire.code, message: wire.details, details: [] };
+  };
+
+  const errorHeaders = (wire: WireError, call: HttpCall) => ({
+    ...JSON_TYPE,
+    "latch-error-code": wire.errorCode,
+    "latch-request-id": call.requestId,
+  });
+
+  async function serve(endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const controller = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort(cancelledError());
+    });
+    const call = new HttpCall(
+      endpoint.name,
+      options.adapter,
+      () => Object.entries(req.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined),
+      req.headers["x-request-id"] as string | undefined,
+      controller.signal,
+    );
+    let streaming = false;
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      options.authenticate(call.metadata);
+      const timeout = grpcTimeoutMs(req.headers["grpc-timeout"]);
+      if (timeout !== undefined) deadline = setTimeout(() => controller.abort(deadlineError()), timeout);
+      const requests = requestsOf(endpoint, await readBody(req, options.maxBodyBytes), registry);
+      const kind = endpoint.method.methodKind;
+      if (kind === "server_streaming") {
+        for await (const item of endpoint.handler(requests[0], call) as AsyncIterable<unknown>) {
+          if (call.aborted) throw call.signal.reason;
+          if (!streaming) {
+            res.writeHead(200, JSON_TYPE);
+            streaming = true;
+          }
+          // Respect back-pressure: a slow reader must not make the server buffer a whole export.
+          if (!res.write(`${JSON.stringify({ result: resultJson(endpoint, item) })}\n`))
+            await new Promise<void>((resolve) => {
+              res.once("drain", resolve);
+              res.once("close", resolve);
+            });
+        }
+        if (!streaming) res.writeHead(200, JSON_TYPE);
+        res.end();
+      } else {
+        const input =
+          kind === "client_streaming"
+            ? (async function* () {
+                yield* requests;
+              })()
+            : requests[0];
+        const result = await endpoint.handler(input, call);
+        const json = JSON.stringify(resultJson(endpoint, result));
+        res.writeHead(200, JSON_TYPE);
+        res.end(json);
+      }
+      call.succeed();
+    } catch (error) {
+      // The signal's reason (deadline or cancel) says more than whatever the handler made of it.
+      const wire = call.fail(call.aborted ? call.signal.reason : error, endpoint.toWireError);
+      if (res.destroyed) return;
+      if (streaming) {
+        res.end(`${JSON.stringify({ error: statusJson(wire) })}\n`);
+        return;
+      }
+      const body =
+        endpoint.method.methodKind === "server_streaming" ? { error: statusJson(wire) } : statusJson(wire);
+      // A body left unread (refused before it was read) is not waited for: the connection closes.
+      if (!req.complete) res.setHeader("connection", "close");
+      res.writeHead(httpStatusOf(wire.code), errorHeaders(wire, call));
+      res.end(JSON.stringify(body));
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  return {
+    handle(req, res) {
+      const path = (req.url ?? "").split("?")[0]!;
+      if (path === "/healthz" && req.method === "GET") {
+        // As grpc-gateway's health endpoint answers (HealthCheckResponse as JSON), without a token.
+        const serving = options.serving();
+        res.writeHead(serving ? 200 : 503, JSON_TYPE);
+        res.end(
+          JSON.stringify(serving ? { status: "SERVING" } : { code: 14, message: "not serving", details: [] }),
+        );
+        return true;
+      }
+      const endpoint = byPath.get(path);
+      if (endpoint === undefined) {
+        if (!path.startsWith("/v1/")) return false;
+        res.writeHead(404, JSON_TYPE);
+        res.end(
+          JSON.stringify({
+            code: 5,
+            message: `no SpiceDB gateway route at ${path}: the routes are POST /v1/permissions/check, /v1/relationships/write, /v1/schema/write ... (see docs/server.md)`,
+            details: [],
+          }),
+        );
+        return true;
+      }
+      if (req.method !== "POST") {
+        res.writeHead(405, { ...JSON_TYPE, allow: "POST" });
+        res.end(JSON.stringify({ code: 12, message: `${path} takes POST, not ${req.method}`, details: [] }));
+        return true;
+      }
+      serve(endpoint, req, res).catch((error: unknown) => {
+        // Only a failure to write the answer gets here; the call's own errors were answered.
+        options.adapter.log.warn({ err: error, method: endpoint.name }, "gateway answer failed");
+        res.destroy();
+      });
+      return true;
+    },
+  };
+}

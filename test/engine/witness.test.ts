@@ -1,0 +1,146 @@
+/**
+ * Witnesses by example: which relationships each operator puts in the witness of an ALLOWED or
+ * CONDITIONAL answer, the same through the in-memory walk and the batched evaluator.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  formatRelationship,
+  parseObjectRef,
+  parseRelationship,
+  parseSubjectRef,
+} from "../../src/core/index.js";
+import { createEngine, type Engine } from "../../src/engine/index.js";
+import { joinProofs, type Proof, proofRelationships } from "../../src/engine/witness.js";
+import { createMemoryStore } from "./memory-store.js";
+
+const SCHEMA = `
+caveat in_office(ip string) { ip == "10.0.0.1" }
+definition user {}
+definition group {
+  relation member: user | group#member
+}
+definition folder {
+  relation viewer: user | group#member
+  permission view = viewer
+}
+definition document {
+  relation parent: folder
+  relation viewer: user | user:* | group#member | user with in_office
+  relation editor: user
+  relation banned: user
+  relation approved: user
+  permission read = viewer + parent->view
+  permission edit = editor & approved
+  permission open = viewer - banned
+}
+`;
+
+const DATA = [
+  "group:finance#member@user:alice",
+  "group:all#member@group:finance#member",
+  "document:q3#viewer@group:all#member",
+  "folder:f#viewer@user:bob",
+  "document:q3#parent@folder:f",
+  "document:q3#editor@user:carol",
+  "document:q3#approved@user:carol",
+  "document:pub#viewer@user:*",
+  "document:pub#banned@user:mallory",
+  "document:vpn#viewer@user:dave[in_office]",
+];
+
+async function engines(): Promise<[string, Engine][]> {
+  const out: [string, Engine][] = [];
+  for (const snapshots of [true, false]) {
+    const store = await createMemoryStore({ snapshots });
+    await store.writeSchema(SCHEMA);
+    await store.write(DATA.map((d) => ({ operation: "touch", relationship: parseRelationship(d) })));
+    out.push([
+      snapshots ? "in-memory walk" : "batched evaluator",
+      createEngine({ store, quantizationMs: 0 }),
+    ]);
+  }
+  return out;
+}
+
+const CASES: [string, string, string, string, readonly string[] | undefined][] = [
+  // [resource, permission, subject, state, witness]
+  [
+    "document:q3",
+    "read",
+    "user:alice",
+    "ALLOWED",
+    [
+      "document:q3#viewer@group:all#member",
+      "group:all#member@group:finance#member",
+      "group:finance#member@user:alice",
+    ],
+  ],
+  ["document:q3", "read", "user:bob", "ALLOWED", ["document:q3#parent@folder:f", "folder:f#viewer@user:bob"]],
+  [
+    "document:q3",
+    "edit",
+    "user:carol",
+    "ALLOWED",
+    ["document:q3#editor@user:carol", "document:q3#approved@user:carol"],
+  ],
+  ["document:pub", "open", "user:eve", "ALLOWED", ["document:pub#viewer@user:*"]],
+  ["document:pub", "open", "user:mallory", "DENIED", undefined],
+  ["document:vpn", "read", "user:dave", "CONDITIONAL", ["document:vpn#viewer@user:dave[in_office]"]],
+  ["group:finance", "member", "group:finance#member", "ALLOWED", []],
+];
+
+describe("witnesses by example", () => {
+  it("name the relationships each operator relied on, through both walks, for Check and CheckBulk", async () => {
+    for (const [walk, engine] of await engines()) {
+      for (const [resource, permission, subject, state, witness] of CASES) {
+        const request = { resource: parseObjectRef(resource), permission, subject: parseSubjectRef(subject) };
+        const label = `${walk}: ${subject} ${permission} ${resource}`;
+        const r = await engine.check({ ...request, witness: true });
+        expect(r.state, label).toBe(state);
+        expect(r.witness?.map(formatRelationship), label).toEqual(witness);
+        const bulk = await engine.checkBulk({ items: [request], witness: true });
+        const item = bulk.results[0]!;
+        expect(item.ok && item.witness?.map(formatRelationship), `bulk ${label}`).toEqual(
+          witness ?? undefined,
+        );
+        // Not asked: no witness.
+        expect((await engine.check(request)).witness, label).toBeUndefined();
+      }
+    }
+  });
+});
+
+describe("witnessed answers remembered", () => {
+  it("answer a repeated witnessing check, and a bulk item asking the same, with no walk", async () => {
+    const [, engine] = (await engines())[0]!;
+    const request = {
+      resource: parseObjectRef("document:q3"),
+      permission: "read",
+      subject: parseSubjectRef("user:alice"),
+      witness: true,
+    };
+    const first = await engine.check(request);
+    const walked = engine.stats().dispatches;
+    const again = await engine.check(request);
+    expect(engine.stats().dispatches).toBe(walked);
+    expect(again.witness).toEqual(first.witness);
+    const bulk = await engine.checkBulk({ items: [request], witness: true });
+    expect(engine.stats().dispatches).toBe(walked);
+    expect(bulk.results[0]).toMatchObject({ ok: true, state: "ALLOWED", witness: first.witness });
+  });
+});
+
+describe("a proof's relationships", () => {
+  it("lists each relationship once, in the order met, however many and however often read", () => {
+    const rel = (i: number) => parseRelationship(`document:d${i}#viewer@user:u${i}`);
+    for (const n of [3, 40]) {
+      let proof: Proof;
+      // Each relationship twice, the second time as another object (read again).
+      for (let i = 0; i < n; i++) proof = joinProofs(joinProofs(proof, rel(i)), rel(i));
+      expect(proofRelationships(proof).map(formatRelationship)).toEqual(
+        Array.from({ length: n }, (_, i) => formatRelationship(rel(i))),
+      );
+    }
+    expect(proofRelationships(undefined)).toEqual([]);
+  });
+});

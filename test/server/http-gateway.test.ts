@@ -1,0 +1,313 @@
+/**
+ * SpiceDB's HTTP gateway routes on `--http-listen`, with plain `fetch` and JSON as SpiceDB's
+ * documented `curl` examples send it: the answers, the error shape (google.rpc.Status as JSON with
+ * the HTTP status of its code), streams as JSON lines, and the per-token stores of `--testing`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseRelationship } from "../../src/core/index.js";
+import { CheckPermissionRequestSchema } from "../../src/gen/authzed/api/v1/permission_service_pb.js";
+import { openLatch } from "../../src/open/index.js";
+import { SPICEDB_GATEWAY_ROUTES } from "../../src/server/gateway-routes.js";
+import { grpcTimeoutMs, splitJsonValues, withUnsetAsNull } from "../../src/server/http-gateway.js";
+import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
+import { SERVED_SHAPES } from "../../src/server/services.js";
+import { type Harness, startHarness, TOKEN } from "./harness.js";
+
+const SCHEMA = `definition user {}
+definition document {
+  relation viewer: user
+  permission view = viewer
+}`;
+
+type Json = Record<string, unknown>;
+
+function poster(address: () => string) {
+  return (path: string, body: unknown, token: string | null = TOKEN, method = "POST") =>
+    fetch(`http://${address()}${path}`, {
+      method,
+      headers: token === null ? {} : { authorization: `Bearer ${token}` },
+      ...(method === "POST" ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+    });
+}
+
+const doc = (id: string) => ({ objectType: "document", objectId: id });
+const user = (id: string) => ({ object: { objectType: "user", objectId: id } });
+const fully = { fullyConsistent: true };
+
+describe("SpiceDB's HTTP gateway", () => {
+  let h: Harness;
+  const post = poster(() => h.server.httpAddress!);
+
+  beforeAll(async () => {
+    h = await startHarness({ server: { httpListen: "127.0.0.1:0" } });
+    await h.store.writeSchema(SCHEMA);
+    await h.store.write(
+      [
+        "document:plan#viewer@user:alice",
+        "document:memo#viewer@user:alice",
+        "document:memo#viewer@user:bob",
+      ].map((r) => ({ operation: "touch", relationship: parseRelationship(r) })),
+    );
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it("answers POST /v1/permissions/check as SpiceDB's gateway does", async () => {
+    const res = await post("/v1/permissions/check", {
+      consistency: fully,
+      resource: doc("plan"),
+      permission: "view",
+      subject: user("alice"),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    const body = (await res.json()) as Json;
+    expect(body.permissionship).toBe("PERMISSIONSHIP_HAS_PERMISSION");
+    expect((body.checkedAt as { token: string }).token).not.toBe("");
+    // Unset message fields are written as null, as grpc-gateway's marshaler writes them.
+    expect(body).toMatchObject({ partialCaveatInfo: null, debugTrace: null, optionalExpiresAt: null });
+    const no = (await (
+      await post("/v1/permissions/check", {
+        consistency: fully,
+        resource: doc("plan"),
+        permission: "view",
+        subject: user("bob"),
+      })
+    ).json()) as Json;
+    expect(no.permissionship).toBe("PERMISSIONSHIP_NO_PERMISSION");
+  });
+
+  it("answers a bulk check with a result per item", async () => {
+    const res = await post("/v1/permissions/checkbulk", {
+      consistency: fully,
+      items: ["alice", "bob"].map((u) => ({ resource: doc("plan"), permission: "view", subject: user(u) })),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { pairs: { item: { permissionship: string } }[] };
+    expect(body.pairs.map((p) => p.item.permissionship)).toEqual([
+      "PERMISSIONSHIP_HAS_PERMISSION",
+      "PERMISSIONSHIP_NO_PERMISSION",
+    ]);
+  });
+
+  it('streams LookupResources as one {"result": ...} object per line', async () => {
+    const res = await post("/v1/permissions/resources", {
+      consistency: fully,
+      resourceObjectType: "document",
+      permission: "view",
+      subject: user("alice"),
+    });
+    expect(res.status).toBe(200);
+    const lines = (await res.text()).trim().split("\n");
+    const ids = lines.map(
+      (line) => (JSON.parse(line) as { result: { resourceObjectId: string } }).result.resourceObjectId,
+    );
+    expect(ids.sort()).toEqual(["memo", "plan"]);
+  });
+
+  it("gives errors as a google.rpc.Status in JSON, with the HTTP status of its code and SpiceDB's ErrorInfo", async () => {
+    const res = await post("/v1/permissions/check", {
+      consistency: fully,
+      resource: { objectType: "folder", objectId: "x" },
+      permission: "view",
+      subject: user("alice"),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: number; message: string; details: Json[] };
+    expect(body.code).toBe(9); // FAILED_PRECONDITION, as SpiceDB answers an unknown definition
+    expect(body.message).toContain("folder");
+    expect(body.details[0]?.["@type"]).toBe("type.googleapis.com/google.rpc.ErrorInfo");
+    expect(body.details[0]?.reason).toBe("ERROR_REASON_UNKNOWN_DEFINITION");
+    expect(body.details[0]?.domain).toBe("authzed.com");
+  });
+
+  it('fails a stream before its first result with the HTTP status and {"error": ...}', async () => {
+    const res = await post("/v1/permissions/resources", {
+      resourceObjectType: "folder",
+      permission: "view",
+      subject: user("alice"),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: number } };
+    expect(body.error.code).toBe(9);
+  });
+
+  it("refuses a call without a valid token with 401 and code 16", async () => {
+    for (const token of [null, "wrong-token-0123456789"]) {
+      const res = await post(
+        "/v1/permissions/check",
+        { resource: doc("plan"), permission: "view", subject: user("a") },
+        token,
+      );
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { code: number }).code).toBe(16);
+    }
+  });
+
+  it("refuses a body that is not JSON of the request message with 400 and says why", async () => {
+    const notJson = await post("/v1/permissions/check", "{not json");
+    expect(notJson.status).toBe(400);
+    const body = (await notJson.json()) as { code: number; message: string };
+    expect(body.code).toBe(3);
+    expect(body.message).toContain("authzed.api.v1.CheckPermissionRequest");
+    const wrongType = await post("/v1/permissions/check", { permission: 42 });
+    expect(wrongType.status).toBe(400);
+    expect(((await wrongType.json()) as { message: string }).message).toContain("permission");
+  });
+
+  it("refuses a caveat context nested past any limit on both routes with 400, and keeps serving", async () => {
+    const deep = "[".repeat(200_000) + "]".repeat(200_000);
+    const body = `{"resource":{"objectType":"document","objectId":"plan"},"permission":"view","subject":{"object":{"objectType":"user","objectId":"alice"}},"context":{"x":${deep}}}`;
+    const gateway = await post("/v1/permissions/check", body);
+    expect(gateway.status).toBe(400);
+    expect(((await gateway.json()) as { code: number }).code).toBe(3);
+    const connect = await fetch(`http://${h.server.httpAddress}/latch.v1.PermissionService/CheckPermission`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body,
+    });
+    expect(connect.status).toBe(400);
+    expect(((await connect.json()) as { code: string }).code).toBe("invalid_argument");
+    const after = await post("/v1/permissions/check", {
+      consistency: fully,
+      resource: doc("plan"),
+      permission: "view",
+      subject: user("alice"),
+    });
+    expect(after.status).toBe(200);
+  });
+
+  it("refuses a body over --max-message-bytes with 429", async () => {
+    const huge = "x".repeat(h.server.server.limits.maxMessageBytes + 1);
+    const res = await post("/v1/permissions/check", { permission: huge });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as { code: number }).code).toBe(8);
+  });
+
+  it("answers an unknown /v1/ path with 404 and a method other than POST with 405", async () => {
+    const missing = await post("/v1/permissions/nothing", {});
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { code: number }).code).toBe(5);
+    const get = await post("/v1/permissions/check", undefined, TOKEN, "GET");
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST");
+  });
+
+  it("answers GET /healthz without a token, as grpc-gateway's health endpoint does", async () => {
+    const res = await post("/healthz", undefined, null, "GET");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "SERVING" });
+  });
+
+  it("takes Grpc-Timeout as the call's deadline, and refuses one it cannot read", async () => {
+    const request = { consistency: fully, resource: doc("plan"), permission: "view", subject: user("alice") };
+    const within = await fetch(`http://${h.server.httpAddress}/v1/permissions/check`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "grpc-timeout": "10S" },
+      body: JSON.stringify(request),
+    });
+    expect(within.status).toBe(200);
+    const bad = await fetch(`http://${h.server.httpAddress}/v1/permissions/check`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "grpc-timeout": "soon" },
+      body: JSON.stringify(request),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain("Grpc-Timeout");
+    expect(grpcTimeoutMs("250m")).toBe(250);
+    expect(grpcTimeoutMs("2S")).toBe(2000);
+    expect(grpcTimeoutMs("1H")).toBe(3_600_000);
+    expect(grpcTimeoutMs(undefined)).toBeUndefined();
+  });
+
+  it("answers a method Latch does not serve with 501 and code 12 (UNIMPLEMENTED)", async () => {
+    const res = await post("/v1/experimental/countrelationships", { name: "docs" });
+    expect(res.status).toBe(501);
+    const body = (await res.json()) as { code: number; message: string };
+    expect(body.code).toBe(12);
+    expect(body.message).toContain("ExperimentalCountRelationships");
+  });
+});
+
+describe("the gateway's route table", () => {
+  it("names each path once, and only methods the authzed services have", () => {
+    const paths = SPICEDB_GATEWAY_ROUTES.map((r) => r.path);
+    expect(new Set(paths).size).toBe(paths.length);
+    for (const r of SPICEDB_GATEWAY_ROUTES) {
+      const service = SERVED_SHAPES.find((s) => s.service.typeName === r.service)?.service;
+      expect(
+        service?.methods.some((m) => m.name === r.method),
+        `${r.path} -> ${r.service}/${r.method}`,
+      ).toBe(true);
+    }
+  });
+
+  it("routes every method of the authzed services", () => {
+    for (const shape of SERVED_SHAPES.filter((s) => s.service.typeName.startsWith("authzed."))) {
+      for (const m of shape.service.methods) {
+        expect(
+          SPICEDB_GATEWAY_ROUTES.some((r) => r.service === shape.service.typeName && r.method === m.name),
+          `${shape.service.typeName}/${m.name}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it("writes unset message fields as null, but leaves unset oneof members out", () => {
+    const json = withUnsetAsNull(CheckPermissionRequestSchema, {
+      permission: "view",
+      consistency: {},
+    }) as Json;
+    expect(json).toMatchObject({ permission: "view", resource: null, subject: null, context: null });
+    expect(json.consistency).toEqual({});
+    expect(Object.keys(json)).not.toContain("minimizeLatency");
+  });
+
+  it("splits a client stream's body into its JSON messages, outside strings", () => {
+    expect(splitJsonValues('{"a":"}{"}\n{"b":[1,{"c":2}]}  {}')).toEqual([
+      '{"a":"}{"}',
+      '{"b":[1,{"c":2}]}',
+      "{}",
+    ]);
+    expect(splitJsonValues('{"a":"\\"}"}')).toEqual(['{"a":"\\"}"}']);
+    expect(() => splitJsonValues('{"a":1')).toThrow("not complete");
+    expect(() => splitJsonValues('1 {"a":1}')).toThrow("expected a JSON object");
+  });
+});
+
+describe("the gateway in --testing", () => {
+  let server: RunningServer;
+  const post = poster(() => server.httpAddress!);
+
+  beforeAll(async () => {
+    server = await startServer({
+      testing: { open: () => openLatch({ database: ":memory:", mirror: false }) },
+      listen: "127.0.0.1:0",
+      httpListen: "127.0.0.1:0",
+      logger: createLogger("silent"),
+    });
+  });
+
+  afterAll(async () => {
+    await server.shutdown(1000);
+  });
+
+  it("answers each token from its own store", async () => {
+    const connect = await fetch(`http://${server.httpAddress}/latch.v1.SchemaService/WriteSchema`, {
+      method: "POST",
+      headers: { authorization: "Bearer gateway-token-a", "content-type": "application/json" },
+      body: JSON.stringify({ schema: SCHEMA }),
+    });
+    expect(connect.status).toBe(200);
+    const request = { consistency: fully, resource: doc("plan"), permission: "view", subject: user("alice") };
+    const a = await post("/v1/permissions/check", request, "gateway-token-a");
+    expect(a.status).toBe(200);
+    expect(((await a.json()) as Json).permissionship).toBe("PERMISSIONSHIP_NO_PERMISSION");
+    // The other token's store has no schema: SpiceDB's answer for an unknown definition.
+    const b = await post("/v1/permissions/check", request, "gateway-token-b");
+    expect(b.status).toBe(400);
+    expect(((await b.json()) as { code: number }).code).toBe(9);
+  });
+});
