@@ -293,7 +293,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
           chainOf(request) === undefined &&
           (includes === undefined || !includes(request.resource.type, request.permission))
         ) {
-          if (sampled()) return checkKept(request, requestOptions, true);
+          if (sample !== 0 && random() < sample) return checkKept(request, requestOptions, true);
           // The common case: only a DENIED answer is recorded, and nothing is timed; one `then`
           // rather than an async frame of our own (this runs for every decision).
           return next
