@@ -15,8 +15,8 @@
  * knows the log holds only a share of them. With neither, the common case costs what it did.
  *
  * Witnesses: a decision whose record will be kept whatever its answer (`all`, an included one,
- * a sampled one, or one acting for someone) is asked with `witness: true`, so an ALLOWED or CONDITIONAL record carries the
- * relationships that proved it; the caller gets its answer as it asked (without a witness unless
+ * a sampled one, or one acting for someone) is asked with `witness: true`, so an ALLOWED or
+ * CONDITIONAL record carries the relationships that proved it; the caller gets its answer as it asked (without a witness unless
  * it asked for one). Other decisions are recorded only when DENIED, which has no witness: they are
  * asked as they came, and pay nothing for witnesses. LookupResources records carry none.
  *
