@@ -108,6 +108,8 @@ export interface DecisionFacts {
   /** Why a gate answered DENIED (the answer's `reason`, read structurally). */
   readonly reason?: string | undefined;
   readonly witness?: Witness | undefined;
+  /** Recorded only because it was drawn in the `sample` of plain decisions. */
+  readonly sampled?: boolean | undefined;
 }
 
 /**
@@ -129,11 +131,12 @@ interface RareParts {
   context?: Readonly<Record<string, unknown>>;
   reason?: string;
   witness?: readonly string[];
+  sampled?: true;
 }
 
 function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareParts | undefined {
-  const { chain, subjectGrants, missing, explain, context, reason, witness } = facts;
-  const plain = reason === undefined && (witness === undefined || witness.length === 0);
+  const { chain, subjectGrants, missing, explain, context, reason, witness, sampled } = facts;
+  const plain = reason === undefined && sampled !== true && (witness === undefined || witness.length === 0);
   if (plain && chain === undefined && subjectGrants === undefined && missing.length === 0) {
     if (explain === undefined && (context === undefined || Object.keys(context).length === 0))
       return undefined;
@@ -150,6 +153,7 @@ function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareP
   if (reason !== undefined) rare.reason = reason;
   // Formatted here: relationships carry dates and contexts that need not make the trip.
   if (witness !== undefined && witness.length > 0) rare.witness = witness.map(witnessText);
+  if (sampled === true) rare.sampled = true;
   return rare;
 }
 
@@ -219,6 +223,7 @@ function recordAt(b: Captured, i: number): DecisionRecord {
   if (latencyUs !== undefined) record.latencyUs = latencyUs;
   if (rare?.reason !== undefined) record.reason = rare.reason;
   if (rare?.witness !== undefined) record.witness = rare.witness;
+  if (rare?.sampled === true) record.sampled = true;
   return record;
 }
 
