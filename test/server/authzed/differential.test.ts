@@ -73,17 +73,6 @@ const KNOWN: readonly {
     why: "a data cycle: SpiceDB fails at its depth limit, Latch answers",
     matches: (e) => e.label === "a data cycle" && code(e.spicedb) === 9 && code(e.latch) === undefined,
   },
-  {
-    kind: "latch-bug",
-    why:
-      "Latch bug: LookupSubjects down a chain longer than the depth limit answers (Latch's own Check fails " +
-      "there); SpiceDB: FAILED_PRECONDITION (MAXIMUM_DEPTH_EXCEEDED)",
-    matches: (e) =>
-      e.label.startsWith("a chain longer") &&
-      e.method === "lookupSubjects" &&
-      reason(e.spicedb) === "ERROR_REASON_MAXIMUM_DEPTH_EXCEEDED" &&
-      code(e.latch) === undefined,
-  },
 ];
 
 function code(form: unknown): number | undefined {
