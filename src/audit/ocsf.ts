@@ -93,6 +93,7 @@ export function toOcsfEvent(stored: StoredDecision, product: OcsfProduct = {}): 
     ...(r.consistency === undefined ? {} : { consistency: r.consistency }),
     ...(r.revision === undefined ? {} : { revision: r.revision }),
     ...(r.approvalId === undefined ? {} : { approval_id: r.approvalId }),
+    ...(r.sampled === true ? { sampled: true } : {}),
     ...(r.latencyUs === undefined ? {} : { latency_us: r.latencyUs }),
     chain: { seq: stored.seq, prev_hash: stored.prevHash, hash: stored.hash },
   };

@@ -111,6 +111,8 @@ export interface DecisionFacts {
   readonly approvalId?: string | undefined;
   readonly approvalRule?: string | undefined;
   readonly witness?: Witness | undefined;
+  /** Recorded only because it was drawn in the `sample` of plain decisions. */
+  readonly sampled?: boolean | undefined;
 }
 
 /**
@@ -134,13 +136,15 @@ interface RareParts {
   witness?: readonly string[];
   approvalId?: string;
   approvalRule?: string;
+  sampled?: true;
 }
 
 function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareParts | undefined {
-  const { chain, subjectGrants, missing, explain, context, reason, witness, approvalId, approvalRule } =
-    facts;
+  const { chain, subjectGrants, missing, explain, context, reason, witness, sampled } = facts;
+  const { approvalId, approvalRule } = facts;
   const plain =
     reason === undefined &&
+    sampled !== true &&
     (witness === undefined || witness.length === 0) &&
     approvalId === undefined &&
     approvalRule === undefined;
@@ -162,6 +166,7 @@ function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareP
   if (witness !== undefined && witness.length > 0) rare.witness = witness.map(witnessText);
   if (approvalId !== undefined) rare.approvalId = approvalId;
   if (approvalRule !== undefined) rare.approvalRule = approvalRule;
+  if (sampled === true) rare.sampled = true;
   return rare;
 }
 
@@ -233,6 +238,7 @@ function recordAt(b: Captured, i: number): DecisionRecord {
   if (rare?.witness !== undefined) record.witness = rare.witness;
   if (rare?.approvalId !== undefined) record.approvalId = rare.approvalId;
   if (rare?.approvalRule !== undefined) record.approvalRule = rare.approvalRule;
+  if (rare?.sampled === true) record.sampled = true;
   return record;
 }
 

@@ -8,9 +8,15 @@
  * decorator. A request without a chain, under `agents`, whose answer is not DENIED, costs one
  * branch after the answer: no clock, no record, no allocation of ours.
  *
- * Witnesses: a decision whose record will be kept whatever its answer (`all`, or one acting for
- * someone) is asked with `witness: true`, so an ALLOWED or CONDITIONAL record carries the
- * relationships that proved it; the caller gets its answer as it asked (without a witness unless
+ * Narrowing and widening `agents`: `include` lists resource types (`document`) and permissions
+ * (`document#export`) whose every decision is recorded, as under `all`; `sample` (0..1) is the
+ * share of the other decisions (no chain, not DENIED: plain ALLOWED or CONDITIONAL ones) recorded
+ * all the same, chosen at random before the check, and marked `sampled: true` so that a reader
+ * knows the log holds only a share of them. With neither, the common case costs what it did.
+ *
+ * Witnesses: a decision whose record will be kept whatever its answer (`all`, an included one,
+ * a sampled one, or one acting for someone) is asked with `witness: true`, so an ALLOWED or
+ * CONDITIONAL record carries the relationships that proved it; the caller gets its answer as it asked (without a witness unless
  * it asked for one). Other decisions are recorded only when DENIED, which has no witness: they are
  * asked as they came, and pay nothing for witnesses. LookupResources records carry none.
  *
@@ -63,6 +69,19 @@ export interface AuditOptions {
    * `async` never waits for its records, so it cannot deny: giving `deny` with it is refused.
    */
   readonly failure?: AuditFailure;
+  /**
+   * `agents` only: resource types (`document`) and permissions (`document#export`) whose every
+   * decision is recorded, as under `all` (with its witness).
+   */
+  readonly include?: readonly string[];
+  /**
+   * `agents` only: the share (0..1, default 0) of plain decisions (no chain, not DENIED, not
+   * included) recorded anyway, each chosen at random before it is made; their records say
+   * `sampled: true`.
+   */
+  readonly sample?: number;
+  /** The random source of `sample`, in [0, 1) (default Math.random; a seeded one in tests). */
+  readonly random?: () => number;
   /** Caveat parameters whose values are recorded; every other context value is redacted. */
   readonly loggableParameters?: readonly string[];
   /** `async`: most records waiting (default 10,000); beyond it records are dropped and counted. */
@@ -118,6 +137,9 @@ export interface AuditRecorder {
   close(): Promise<void>;
 }
 
+/** A CheckBulk item's fate, chosen before the call: recorded, recorded as a sample, or only if DENIED. */
+type Keep = "kept" | "sampled" | "if-denied";
+
 const POLICIES: readonly AuditPolicy[] = ["all", "agents", "off"];
 const MODES: readonly AuditMode[] = ["async", "sync"];
 const FAILURES: readonly AuditFailure[] = ["deny", "allow-and-alert"];
@@ -137,6 +159,41 @@ function positive(value: number | undefined, what: string, fallback: number): nu
   return value;
 }
 
+/** `TYPE` or `TYPE#PERMISSION`: names as the schema language writes them (`a/b` prefixes too). */
+const INCLUDE_ENTRY = /^[a-z][a-z0-9_]*(\/[a-z][a-z0-9_]*)*(#[a-z][a-z0-9_]*)?$/;
+
+/** Whether a decision on (type, permission) is listed, as a type or as `type#permission`. */
+type Includes = (resourceType: string, permission: string) => boolean;
+
+function includesOf(entries: readonly string[] | undefined, policy: AuditPolicy): Includes | undefined {
+  if (entries === undefined || entries.length === 0) return undefined;
+  if (policy !== "agents")
+    throw invalidOption(
+      "include",
+      entries.join(","),
+      `it with policy agents (${policy} leaves nothing to add)`,
+    );
+  for (const entry of entries) {
+    if (typeof entry !== "string" || !INCLUDE_ENTRY.test(entry))
+      throw invalidOption("include", entry, "TYPE or TYPE#PERMISSION, e.g. document or document#export");
+  }
+  const listed = new Set(entries);
+  return (type, permission) => listed.has(type) || listed.has(`${type}#${permission}`);
+}
+
+function sampleOf(rate: number | undefined, policy: AuditPolicy): number {
+  if (rate === undefined || rate === 0) return 0;
+  if (typeof rate !== "number" || !(rate >= 0 && rate <= 1))
+    throw invalidOption(
+      "sample",
+      rate,
+      "a share between 0 and 1, e.g. 0.01 for one plain decision in a hundred",
+    );
+  if (policy !== "agents")
+    throw invalidOption("sample", rate, `it with policy agents (${policy} leaves nothing to sample)`);
+  return rate;
+}
+
 export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const policy = options.policy ?? "agents";
   const mode = options.mode ?? "async";
@@ -154,6 +211,11 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const queueLimit = positive(options.queueLimit, "queue limit", 10_000);
   const batchSize = positive(options.batchSize, "batch size", 500);
   const flushMs = positive(options.flushMs, "flush interval", 10);
+  const includes = includesOf(options.include, policy);
+  const sample = sampleOf(options.sample, policy);
+  const random = options.random ?? Math.random;
+  /** Drawn before a plain decision is made: whether it is recorded whatever its answer. */
+  const sampled = () => sample !== 0 && random() < sample;
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
   const defaultCaller = options.caller;
@@ -195,17 +257,46 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       options: RequestOptions | undefined,
       result: Awaited<ReturnType<Decider["check"]>>,
       started: number | undefined,
+      sampledOne: boolean,
     ) => {
       const chain = chainOf(request);
       const latency = started === undefined ? undefined : Math.round((performance.now() - started) * 1000);
       const facts = checkFacts(request, result, chain, latency);
-      const committed = sink.record(facts, callInfo(options), now());
+      // A DENIED or gated one would have been kept anyway: only the others are a sample.
+      const kept =
+        sampledOne && result.state !== "DENIED" && result.approvalRule === undefined
+          ? { ...facts, sampled: true }
+          : facts;
+      const committed = sink.record(kept, callInfo(options), now());
       return committed === undefined ? result : committed.then(() => result);
+    };
+
+    /** Every one of these is recorded: asked with a witness, and timed. */
+    const checkKept = (
+      request: CheckRequest,
+      requestOptions: RequestOptions | undefined,
+      sampledOne: boolean,
+    ) => {
+      const started = performance.now();
+      if (request.witness === true) {
+        return next
+          .check(request, requestOptions)
+          .then((result) => recordCheck(request, requestOptions, result, started, sampledOne));
+      }
+      return next
+        .check({ ...request, witness: true }, requestOptions)
+        .then((result) => recordCheck(request, requestOptions, result, started, sampledOne))
+        .then(withoutWitness);
     };
 
     return {
       check(request, requestOptions) {
-        if (!all && chainOf(request) === undefined) {
+        if (
+          !all &&
+          chainOf(request) === undefined &&
+          (includes === undefined || !includes(request.resource.type, request.permission))
+        ) {
+          if (sample !== 0 && random() < sample) return checkKept(request, requestOptions, true);
           // The common case: only a DENIED answer or one an approval rule gated is recorded, and
           // nothing is timed; one `then` rather than an async frame of our own (this runs for
           // every decision).
@@ -214,31 +305,25 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
             .then((result) =>
               result.state !== "DENIED" && result.approvalRule === undefined
                 ? result
-                : recordCheck(request, requestOptions, result, undefined),
+                : recordCheck(request, requestOptions, result, undefined, false),
             );
         }
-        const started = performance.now();
-        if (request.witness === true) {
-          return next
-            .check(request, requestOptions)
-            .then((result) => recordCheck(request, requestOptions, result, started));
-        }
-        return next
-          .check({ ...request, witness: true }, requestOptions)
-          .then((result) => recordCheck(request, requestOptions, result, started))
-          .then(withoutWitness);
+        return checkKept(request, requestOptions, false);
       },
 
       async checkBulk(request, requestOptions) {
         const started = performance.now();
-        // Witnesses only where a kept record may be ALLOWED: every item under `all`, else chains.
-        const witness =
-          request.witness !== true &&
-          (all ||
-            chainOf(request) !== undefined ||
-            request.items.some((item) => chainOf(item) !== undefined));
+        const requestChain = chainOf(request);
+        // Which items are kept whatever their answer, chosen before the call (sampled ones too).
+        const kept = request.items.map((item): Keep => {
+          if (all || requestChain !== undefined || chainOf(item) !== undefined) return "kept";
+          if (includes?.(item.resource.type, item.permission) === true) return "kept";
+          return sampled() ? "sampled" : "if-denied";
+        });
+        // Witnesses only where a kept record may be ALLOWED.
+        const witness = request.witness !== true && kept.some((k) => k !== "if-denied");
         const result = await next.checkBulk(witness ? { ...request, witness } : request, requestOptions);
-        const facts = bulkFacts(request, result, all, started);
+        const facts = bulkFacts(request, result, kept, started);
         if (facts.length > 0) await recordAll(facts, callInfo(requestOptions), now());
         return witness ? { ...result, results: result.results.map(withoutWitness) } : result;
       },
@@ -247,9 +332,11 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         const chain = chainOf(request);
         const results = next.lookupResources(request, requestOptions);
         // A lookup's decisions are its results (there is no DENIED one), so `agents` records only
-        // lookups that act for someone.
-        if (!all && chain === undefined) return results;
-        return recordLookup(results, request, requestOptions, chain);
+        // lookups that act for someone or are included, and a sample of the others' results.
+        if (all || chain !== undefined || includes?.(request.resourceType, request.permission) === true)
+          return recordLookup(results, request, requestOptions, chain, false);
+        if (sample === 0) return results;
+        return recordLookup(results, request, requestOptions, chain, true);
       },
     };
   };
@@ -263,12 +350,17 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     request: LookupResourcesRequest,
     options: RequestOptions | undefined,
     chain: readonly SubjectRef[] | undefined,
+    sampling: boolean,
   ): AsyncIterable<LookupResourceResult> {
     let pending: DecisionFacts[] = [];
     const info = callInfo(options);
     try {
       for await (const found of results) {
-        const facts = {
+        if (sampling && !sampled()) {
+          yield found;
+          continue;
+        }
+        const facts: DecisionFacts = {
           operation: "lookup-resources",
           subject: request.subject,
           chain,
@@ -280,6 +372,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
           context: request.context,
           consistency: request.consistency,
           revision: found.revision,
+          ...(sampling ? { sampled: true } : {}),
         };
         pending.push(facts);
         if (mode === "sync" || pending.length >= batchSize) {
@@ -297,7 +390,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   function bulkFacts(
     request: CheckBulkRequest,
     result: CheckBulkResult,
-    all: boolean,
+    kept: readonly Keep[],
     started: number,
   ): DecisionFacts[] {
     const latency = Math.round((performance.now() - started) * 1000);
@@ -307,8 +400,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const answer = result.results[i];
       if (answer === undefined || !answer.ok) return;
       const chain = chainOf(item) ?? requestChain;
-      if (!all && chain === undefined && answer.state !== "DENIED" && answer.approvalRule === undefined)
-        return;
+      const keep = kept[i];
+      if (keep === "if-denied" && answer.state !== "DENIED" && answer.approvalRule === undefined) return;
       out.push({
         operation: "check-bulk",
         subject: item.subject,
@@ -326,6 +419,9 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         witness: answer.witness,
         approvalId: answer.approvalId,
         approvalRule: answer.approvalRule,
+        ...(keep === "sampled" && answer.state !== "DENIED" && answer.approvalRule === undefined
+          ? { sampled: true }
+          : {}),
       });
     });
     return out;

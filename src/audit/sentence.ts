@@ -2,7 +2,8 @@
  * A record read as one sentence, for people:
  * `2026-05-15T14:00:02Z agent:calendar-bot-v2 acting for user:alice: reserve on room:401 ALLOWED`,
  * with ` via <witness>` when the record carries one, the missing parameters of a CONDITIONAL
- * answer, and the caller and request id when known.
+ * answer, and the caller and request id when known, and `sampled` when the record was kept as one
+ * of a sample of plain decisions.
  */
 import type { DecisionRecord } from "../store/index.js";
 
@@ -15,6 +16,7 @@ export function decisionSentence(record: DecisionRecord): string {
   if (record.witness !== undefined && record.witness.length > 0) text += ` via ${record.witness.join(", ")}`;
   if (record.reason !== undefined) text += ` (${record.reason})`;
   const about: string[] = [];
+  if (record.sampled === true) about.push("sampled");
   if (record.caller !== undefined) about.push(`caller ${record.caller}`);
   if (record.requestId !== undefined) about.push(`request ${record.requestId}`);
   if (about.length > 0) text += ` [${about.join(", ")}]`;

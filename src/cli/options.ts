@@ -122,6 +122,20 @@ export function addInProcessDecisionOptions(command: Command): Command {
     )
     .addOption(
       new Option(
+        "--audit-include <type[#permission]>",
+        "in process, agents: record every decision on this resource type or permission (e.g. document#export); repeatable",
+      )
+        .env("LATCH_AUDIT_INCLUDE")
+        .argParser(collectFlag),
+    )
+    .addOption(
+      new Option(
+        "--audit-sample <share>",
+        "in process, agents: also record this share (0..1) of plain decisions (no chain, not DENIED), marked sampled",
+      ).env("LATCH_AUDIT_SAMPLE"),
+    )
+    .addOption(
+      new Option(
         "--actor-token-jwks <file>",
         "in process: JWKS file that verifies --actor-token (with --actor-token-issuer and --actor-token-audience)",
       ).env("LATCH_ACTOR_TOKEN_JWKS"),
@@ -143,6 +157,8 @@ const IN_PROCESS_FLAGS = [
   ["auditMode", "--audit-mode", "LATCH_AUDIT_MODE"],
   ["auditFailure", "--audit-failure", "LATCH_AUDIT_FAILURE"],
   ["auditLoggable", "--audit-loggable", "LATCH_AUDIT_LOGGABLE"],
+  ["auditInclude", "--audit-include", "LATCH_AUDIT_INCLUDE"],
+  ["auditSample", "--audit-sample", "LATCH_AUDIT_SAMPLE"],
   ["actorTokenJwks", "--actor-token-jwks", "LATCH_ACTOR_TOKEN_JWKS"],
   ["actorTokenIssuer", "--actor-token-issuer", "LATCH_ACTOR_TOKEN_ISSUER"],
   ["actorTokenAudience", "--actor-token-audience", "LATCH_ACTOR_TOKEN_AUDIENCE"],
@@ -154,7 +170,9 @@ const IN_PROCESS_FLAGS = [
  */
 function refuseInProcessFlags(options: InProcessDecisionOptions): void {
   for (const [key, flag, env] of IN_PROCESS_FLAGS) {
-    const value = options[key];
+    const given = options[key];
+    // A repeatable flag read from the environment is that one value.
+    const value = Array.isArray(given) ? given.join(",") : given;
     if (value !== undefined && process.env[env] !== value)
       throw new UsageError(`${flag} applies in process (--db, --datastore); a server has its own`);
   }
@@ -244,6 +262,19 @@ export async function openTarget(
       "--delegation-permission applies in process (--db, --datastore); a server has its own",
     );
   refuseInProcessFlags(options);
+  return connectRemote(options);
+}
+
+export interface RemoteOptions {
+  readonly address?: string;
+  readonly token?: string;
+  readonly tls?: boolean;
+  readonly caCert?: string;
+  readonly timeout?: string;
+}
+
+/** A client of the server at `--address` (default 127.0.0.1:50051), with `--token`, TLS, `--timeout`. */
+export async function connectRemote(options: RemoteOptions): Promise<LatchClient> {
   const { createClient } = await import("../client/remote.js");
   const tls =
     options.caCert !== undefined

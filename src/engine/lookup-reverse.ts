@@ -15,7 +15,8 @@
 import type { Relationship } from "../core/index.js";
 import type { RelationDef } from "../schema/index.js";
 import { dispatch } from "./evaluator.js";
-import { deadlineExceeded, freshAcc } from "./lookup-context.js";
+import { deadlineExceeded, freshAcc, lookupTooDeep } from "./lookup-context.js";
+import { computedHop } from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
 
@@ -23,6 +24,8 @@ import type { RequestContext } from "./request-context.js";
 export type Reached = Map<string, boolean>;
 
 interface Cell {
+  /** The member it belongs to, for the depth error. */
+  readonly label: string;
   readonly ids: Reached;
   readonly links: Link[];
 }
@@ -38,7 +41,7 @@ interface Edge {
 }
 
 type Link =
-  | { readonly k: "pass"; readonly to: Cell; readonly cap: boolean }
+  | { readonly k: "pass"; readonly to: Cell; readonly cap: boolean; readonly hop: 0 | 1 }
   | { readonly k: "and"; readonly to: Cell; readonly all: readonly Cell[] }
   | { readonly k: "lookup"; readonly edge: Edge }
   | { readonly k: "confirm"; readonly member: PlanMember; readonly to: Cell };
@@ -51,7 +54,7 @@ interface LookupBatch {
   readonly edges: Map<Edge, Reached>;
 }
 
-const newCell = (): Cell => ({ ids: new Map(), links: [] });
+const newCell = (label: string): Cell => ({ label, ids: new Map(), links: [] });
 
 function hasNonMonotone(node: PlanNode): boolean {
   switch (node.k) {
@@ -71,13 +74,23 @@ function hasNonMonotone(node: PlanNode): boolean {
 export async function reverseReach(ctx: RequestContext, target: PlanMember): Promise<Reached> {
   const walk = new ReverseWalk(ctx, target);
   const cell = walk.memberCell(target);
-  await walk.run();
+  await walk.run(cell);
   return cell.ids;
 }
 
 class ReverseWalk {
   private readonly cells = new Map<PlanMember, Cell>();
   private pending = new Map<Cell, Reached>();
+  /** What the steps that are a hop (see walk-stack.ts) carry into the next level. */
+  private deferred = new Map<Cell, Reached>();
+  /**
+   * The depth, as Check counts it from the resource down, of what is added now: each level is one
+   * hop up (a read, or a step from another permission of the object), so an object first reached
+   * at level n is checked n hops down to the subject. Level 0 is the subject itself; a subject set
+   * met by a dispatch of its own member, rather than named in a row, counts one hop less there.
+   */
+  private level = 0;
+  private out: Cell | undefined;
   private lookups = new Map<string, LookupBatch>();
   private confirms = new Map<PlanMember, { to: Cell; ids: string[] }>();
   private wired = false;
@@ -93,14 +106,14 @@ class ReverseWalk {
   memberCell(member: PlanMember): Cell {
     const known = this.cells.get(member);
     if (known !== undefined) return known;
-    const cell = newCell();
+    const cell = newCell(member.label);
     this.cells.set(member, cell);
     const s = this.ctx.subject;
     // A subject set is a member of itself.
     if (s.relation === member.name && s.type === member.def.name) this.add(cell, s.id, true);
     if (member.isRelation) this.wireRelation(member, cell);
     else if (member !== this.target && hasNonMonotone(member.node)) {
-      const raw = newCell();
+      const raw = newCell(member.label);
       this.wireNode(member, member.node, raw, true);
       raw.links.push({ k: "confirm", member, to: cell });
       this.decided.set(member, new Set());
@@ -155,7 +168,7 @@ class ReverseWalk {
       case "relation":
         return;
       case "computed":
-        this.memberCell(node.target).links.push({ k: "pass", to: out, cap });
+        this.memberCell(node.target).links.push({ k: "pass", to: out, cap, hop: computedHop(node.target) });
         return;
       case "union":
         for (const child of node.children) this.wireNode(member, child, out, cap);
@@ -170,7 +183,7 @@ class ReverseWalk {
         // of the type (`& cleared` with `cleared: user:* with clearance`): walk the others.
         const narrow = node.children.filter((child) => !this.reachesWildcard(member, child, new Set()));
         const walked = narrow.length > 0 ? narrow : node.children;
-        const operands = walked.map(() => newCell());
+        const operands = walked.map(() => newCell(member.label));
         walked.forEach((child, i) => {
           this.wireNode(member, child, operands[i]!, true);
         });
@@ -239,6 +252,10 @@ class ReverseWalk {
   private add(cell: Cell, id: string, definite: boolean): void {
     const prev = cell.ids.get(id);
     if (prev === true || (prev === false && !definite)) return;
+    // Past the limit, and a resource or on the way to one: its Check fails, so does the lookup.
+    if (this.level > this.ctx.maxDepth && (cell.links.length > 0 || cell === this.out)) {
+      throw lookupTooDeep(this.ctx.maxDepth, cell.label);
+    }
     cell.ids.set(id, definite);
     // Every cell is wired before the walk starts: then one nobody reads needs no delta.
     if (this.wired && cell.links.length === 0) return;
@@ -282,7 +299,21 @@ class ReverseWalk {
       for (const link of cell.links) {
         switch (link.k) {
           case "pass":
-            for (const [id, definite] of delta) this.add(link.to, id, definite && link.cap);
+            if (link.hop === 0) {
+              for (const [id, definite] of delta) this.add(link.to, id, definite && link.cap);
+              break;
+            }
+            {
+              let next = this.deferred.get(link.to);
+              if (next === undefined) {
+                next = new Map();
+                this.deferred.set(link.to, next);
+              }
+              for (const [id, definite] of delta) {
+                const d = definite && link.cap;
+                if (next.get(id) !== true) next.set(id, d);
+              }
+            }
             break;
           case "and":
             for (const id of delta.keys()) {
@@ -314,27 +345,37 @@ class ReverseWalk {
     }
   }
 
-  async run(): Promise<void> {
+  /** Level by level: each level's confirmations, then one round of reads for the next. */
+  async run(out: Cell): Promise<void> {
     this.wired = true;
+    this.out = out;
     for (;;) {
       this.drain();
-      if (this.lookups.size === 0 && this.confirms.size === 0) return;
+      while (this.confirms.size > 0) {
+        const confirms = this.confirms;
+        this.confirms = new Map();
+        for (const [member, { to, ids }] of confirms) {
+          // A confirmed candidate stays at its level: the member's own expression is no hop.
+          const checked = await dispatch(this.ctx, member, ids, undefined, freshAcc());
+          for (const id of ids) {
+            const m = checked.m.get(id);
+            if (m !== undefined) this.add(to, id, m === true);
+          }
+        }
+        this.drain();
+      }
+      if (this.lookups.size === 0 && this.deferred.size === 0) return;
       if (this.ctx.signal?.aborted) throw deadlineExceeded(undefined);
       const lookups = [...this.lookups.values()];
-      const confirms = this.confirms;
       this.lookups = new Map();
-      this.confirms = new Map();
       const rows = await Promise.all(lookups.map((b) => this.read(b)));
+      this.level++;
+      const deferred = this.deferred;
+      this.deferred = new Map();
+      for (const [cell, delta] of deferred) for (const [id, definite] of delta) this.add(cell, id, definite);
       lookups.forEach((batch, i) => {
         this.apply(batch, rows[i]!);
       });
-      for (const [member, { to, ids }] of confirms) {
-        const out = await dispatch(this.ctx, member, ids, undefined, freshAcc());
-        for (const id of ids) {
-          const m = out.m.get(id);
-          if (m !== undefined) this.add(to, id, m === true);
-        }
-      }
     }
   }
 

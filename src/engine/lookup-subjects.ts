@@ -20,9 +20,11 @@ import {
   freshAcc,
   isDeadline,
   type LookupDeps,
+  lookupTooDeep,
   resolveLookupMember,
   tokenFor,
 } from "./lookup-context.js";
+import { computedHop } from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import { readTuples } from "./read-tuples.js";
 import type { RequestContext } from "./request-context.js";
@@ -187,7 +189,12 @@ function exclusionFor(
   return { state: "CONDITIONAL", missing: [...needs] };
 }
 
-/** Breadth-first over (member, object) pairs, one batched read per member and round. */
+/**
+ * Breadth-first over (member, object) pairs, one batched read per member and round. A round is one
+ * hop as Check counts depth (walk-stack.ts): a step to the object's own relation stays in its
+ * round (`now`), every other step goes to the next (`frontier`); so a pair is first met at the
+ * depth of its shortest path, and one met past the limit fails the lookup as it fails Check.
+ */
 async function collect(
   ctx: RequestContext,
   root: PlanMember,
@@ -198,13 +205,14 @@ async function collect(
   const found: Found = { concrete: new Map(), wildcard: undefined, seen: new Set() };
   const visited = new Map<PlanMember, Flags>();
   let frontier = new Map<PlanMember, Flags>();
+  let now = frontier;
   const mark = (into: Flags, id: string, definite: boolean): boolean => {
     const prev = into.get(id);
     if (prev === true || (prev === false && !definite)) return false;
     into.set(id, definite);
     return true;
   };
-  const visit = (member: PlanMember, id: string, definite: boolean) => {
+  const visit = (member: PlanMember, id: string, definite: boolean, hop: 0 | 1 = 1) => {
     let seen = visited.get(member);
     if (seen === undefined) {
       seen = new Map();
@@ -216,10 +224,11 @@ async function collect(
       found.seen.add(id);
       mark(found.concrete, id, definite);
     }
-    let next = frontier.get(member);
+    const into = hop === 0 ? now : frontier;
+    let next = into.get(member);
     if (next === undefined) {
       next = new Map();
-      frontier.set(member, next);
+      into.set(member, next);
     }
     mark(next, id, definite);
   };
@@ -229,7 +238,7 @@ async function collect(
       case "nil":
         return;
       case "computed":
-        for (const [id, d] of ids) visit(node.target, id, d && cap);
+        for (const [id, d] of ids) visit(node.target, id, d && cap, computedHop(node.target));
         return;
       case "union":
         for (const child of node.children) await walk(member, child, ids, cap);
@@ -279,11 +288,18 @@ async function collect(
   };
 
   visit(root, rootId, true);
-  while (frontier.size > 0) {
-    if (ctx.signal?.aborted) throw deadlineExceeded(undefined);
-    const current = frontier;
+  for (let hops = 1; frontier.size > 0; hops++) {
+    if (hops > ctx.maxDepth) {
+      throw lookupTooDeep(ctx.maxDepth, frontier.keys().next().value!.label);
+    }
+    now = frontier;
     frontier = new Map();
-    for (const [member, ids] of current) await walk(member, member.node, ids, true);
+    while (now.size > 0) {
+      if (ctx.signal?.aborted) throw deadlineExceeded(undefined);
+      const current = now;
+      now = new Map();
+      for (const [member, ids] of current) await walk(member, member.node, ids, true);
+    }
   }
   return found;
 }

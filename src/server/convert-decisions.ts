@@ -71,6 +71,8 @@ export function decisionToProto(d: StoredDecision): MessageInitShape<typeof Deci
     approvalRule: r.approvalRule ?? "",
     latencyUs: BigInt(Math.max(0, Math.round(r.latencyUs ?? 0))),
     witness: [...(r.witness ?? [])],
+    reason: r.reason ?? "",
+    sampled: r.sampled === true,
     hash: d.hash,
     prevHash: d.prevHash,
   };
@@ -102,6 +104,8 @@ export function decisionFromProto(m: DecisionRecordMessage): StoredDecision {
     approvalRule: text(m.approvalRule),
     latencyUs: m.latencyUs === 0n ? undefined : Number(m.latencyUs),
     witness: nonEmpty(m.witness),
+    reason: text(m.reason),
+    sampled: m.sampled ? true : undefined,
   };
   const record = Object.fromEntries(
     Object.entries(fields).filter(([, v]) => v !== undefined),

@@ -65,6 +65,11 @@ export interface DecisionRecord {
   readonly witness?: readonly string[];
   /** Why a gate on the seam answered DENIED (e.g. outside an actor token's scope). */
   readonly reason?: string;
+  /**
+   * Recorded only because it was drawn in the audit `sample` of plain decisions (no chain, not
+   * DENIED): the log holds a share of those, not all of them.
+   */
+  readonly sampled?: boolean;
 }
 
 /** A record as stored: its place in the chain. */

@@ -7,6 +7,7 @@ import { createClient, type LatchClient, type LookupResourcesItem } from "../../
 import { isLatchError, LatchError } from "../../src/core/index.js";
 import { createEngine } from "../../src/engine/index.js";
 import {
+  CheckPermissionRequestSchema,
   LookupPermissionship,
   LookupResourcesRequestSchema,
   type LookupResourcesResponse,
@@ -17,7 +18,7 @@ import { lookupResources } from "../../src/server/handlers-lookup.js";
 import { toWireError } from "../../src/server/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { RELATIONSHIPS, SCHEMA } from "../client/fixtures.js";
-import { auth, failure, type Harness, startHarness, TOKEN } from "./harness.js";
+import { auth, failure, type Harness, startHarness, TOKEN, unary } from "./harness.js";
 
 /** Calls a server-streaming method by its local name and collects every message. */
 function stream<O>(
@@ -253,6 +254,61 @@ describe("a lookup stopped by its deadline", () => {
         },
         { timeout: 5000 },
       );
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
+
+describe("a lookup past the depth limit", () => {
+  it("fails with the status and error code Check gives there", async () => {
+    const h = await startHarness();
+    const client = createClient({ address: h.server.address, token: TOKEN });
+    try {
+      await client.writeSchema(
+        "definition user {}\ndefinition doc {\n  relation parent: doc\n  relation viewer: user\n  permission view = viewer + parent->view\n}\n",
+      );
+      // 51 hops from c0 to alice: one past the default limit of 50.
+      const links = Array.from({ length: 50 }, (_, i) => `doc:c${i}#parent@doc:c${i + 1}`);
+      await client.writeRelationships({
+        updates: [...links, "doc:c50#viewer@user:alice"].map((relationship) => ({
+          operation: "touch",
+          relationship,
+        })),
+      });
+      const consistency = { requirement: { case: "fullyConsistent", value: true } };
+      const check = await failure(
+        unary(h.permission, "checkPermission", CheckPermissionRequestSchema, {
+          resource: ref("doc:c0"),
+          permission: "view",
+          subject: { object: ref("user:alice") },
+          consistency,
+        }),
+      );
+      const subjects = await failure(
+        stream(h.permission, "lookupSubjects", LookupSubjectsRequestSchema, {
+          resource: ref("doc:c0"),
+          permission: "view",
+          subjectObjectType: "user",
+          consistency,
+        }),
+      );
+      const resources = await failure(
+        stream(h.permission, "lookupResources", LookupResourcesRequestSchema, {
+          resourceObjectType: "doc",
+          permission: "view",
+          subject: { object: ref("user:alice") },
+          consistency,
+        }),
+      );
+      expect(check.code).toBe(status.FAILED_PRECONDITION);
+      const codeOf = (e: grpc.ServiceError) => e.metadata.get("latch-error-code")[0];
+      expect(codeOf(check)).toBe("check/max-depth-exceeded");
+      for (const lookup of [subjects, resources]) {
+        expect(lookup.code).toBe(check.code);
+        expect(codeOf(lookup)).toBe(codeOf(check));
+      }
     } finally {
       await client.close();
       await h.close();

@@ -1,35 +1,135 @@
 /**
  * `latch audit verify|query|tail|export|prune`: the decision audit trail of a database, read in process
- * (`--db FILE` or `--datastore URL`). The store backend and the audit module are loaded when a
- * subcommand runs, never when the program starts.
+ * (`--db FILE` or `--datastore URL`); `verify`, `query` and `tail` also of a server, through its
+ * AuditService (`--address HOST:PORT --token T`), printed the same way. The store backend, the
+ * client and the audit module are loaded when a subcommand runs, never when the program starts.
  */
 import { Command, Option } from "commander";
-import type { DecisionQuery, Store, StoredDecision } from "../../store/index.js";
+import type { LatchClient } from "../../client/index.js";
+import type { DecisionQuery, Store, StoredDecision, VerifyReport } from "../../store/index.js";
 import { openDatastore } from "../datastore.js";
-import { printJson, printLine, reportError, UsageError } from "../options.js";
+import {
+  connectRemote,
+  printJson,
+  printLine,
+  type RemoteOptions,
+  reportError,
+  UsageError,
+} from "../options.js";
 
-interface AuditTargetOptions {
+interface AuditTargetOptions extends RemoteOptions {
   readonly db?: string;
   readonly datastore?: string;
   readonly pgSchema?: string;
   readonly json?: boolean;
 }
 
-function addAuditTarget(command: Command): Command {
-  return command
+function addAuditTarget(command: Command, server = false): Command {
+  command
     .addOption(new Option("--db <file>", "the SQLite database holding the audit trail"))
     .addOption(new Option("--datastore <url>", "the PostgreSQL database instead (postgres://...)"))
     .addOption(new Option("--pg-schema <name>", "PostgreSQL schema holding Latch's tables (default public)"))
     .addOption(new Option("--json", "machine-readable output"));
+  if (!server) return command;
+  return command
+    .addOption(
+      new Option(
+        "--address <host:port>",
+        "a Latch server instead: read its trail through its AuditService",
+      ).env("LATCH_ADDRESS"),
+    )
+    .addOption(new Option("--token <token>", "bearer token for the server").env("LATCH_TOKEN"))
+    .addOption(new Option("--tls", "connect with TLS (system roots unless --ca-cert)"))
+    .addOption(new Option("--ca-cert <file>", "PEM file of the CA that signed the server certificate"))
+    .addOption(new Option("--timeout <ms>", "deadline of each unary call in milliseconds"));
 }
 
-async function withStore(options: AuditTargetOptions, work: (store: Store) => Promise<void>): Promise<void> {
+/** What `verify`, `query` and `tail` read: a database in process, or a server's AuditService. */
+interface AuditSource {
+  verify(): Promise<VerifyReport>;
+  /** Every record matching, oldest first. */
+  records(filter: { subject?: string; since?: Date }): AsyncIterable<StoredDecision>;
+  /** The records appended from now on, until the signal aborts. */
+  tail(filter: { subject?: string }, signal: AbortSignal, intervalMs?: number): AsyncIterable<StoredDecision>;
+}
+
+function storeSource(store: Store): AuditSource {
+  return {
+    verify: () => store.decisions.verify(),
+    records: (filter) => allRecords(store, filter),
+    tail: (filter, signal, intervalMs) =>
+      tailDecisions(store, { ...filter, signal, ...(intervalMs === undefined ? {} : { intervalMs }) }),
+  };
+}
+
+function serverSource(client: LatchClient): AuditSource {
+  return {
+    verify: () => client.verifyDecisions(),
+    async *records(filter) {
+      let cursor: string | undefined;
+      do {
+        const page = await client.queryDecisions({
+          ...filter,
+          pageSize: 1_000,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        yield* page.decisions;
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    },
+    async *tail(filter, signal, intervalMs) {
+      if (intervalMs !== undefined)
+        throw new UsageError(
+          "--interval-ms applies to a database read in process; a server sends records as they come",
+        );
+      try {
+        for await (const { decision } of client.watchDecisions(filter, { signal })) yield decision;
+      } catch (error) {
+        if (!signal.aborted) throw error;
+      }
+    },
+  };
+}
+
+/** Runs `work` on the chosen source (`--db`, `--datastore`, or `--address` when `server`), then closes it. */
+async function withSource(
+  options: AuditTargetOptions,
+  work: (source: AuditSource) => Promise<void>,
+  server = false,
+): Promise<void> {
+  const inProcess = options.db !== undefined || options.datastore !== undefined;
+  // An address from the environment gives way to a database named on the command line.
+  const address = inProcess && process.env.LATCH_ADDRESS === options.address ? undefined : options.address;
+  if (!server || inProcess || address === undefined)
+    return withStore(options, (store) => work(storeSource(store)), server);
+  let client: LatchClient | undefined;
+  try {
+    client = await connectRemote({ ...options, address });
+    await work(serverSource(client));
+  } catch (error) {
+    reportError(error, options.json);
+  } finally {
+    await client?.close().catch(() => undefined);
+  }
+}
+
+async function withStore(
+  options: AuditTargetOptions,
+  work: (store: Store) => Promise<void>,
+  server = false,
+): Promise<void> {
   let store: Store | undefined;
   try {
     if (options.db !== undefined && options.datastore !== undefined)
       throw new UsageError("give either --db or --datastore, not both");
+    if (server && options.address !== undefined && process.env.LATCH_ADDRESS !== options.address)
+      throw new UsageError("give either --db/--datastore or --address, not both");
     if (options.db === undefined && options.datastore === undefined)
-      throw new UsageError("no database: pass --db FILE or --datastore URL");
+      throw new UsageError(
+        server
+          ? "no database or server: pass --db FILE or --datastore URL, or --address HOST:PORT for a server"
+          : "no database: pass --db FILE or --datastore URL",
+      );
     store = await openDatastore({
       datastore: options.datastore,
       db: options.db ?? "",
@@ -41,6 +141,38 @@ async function withStore(options: AuditTargetOptions, work: (store: Store) => Pr
   } finally {
     await store?.close().catch(() => undefined);
   }
+}
+
+/** One record as `query`, `tail` and `export --format jsonl` print it, whichever the source. */
+export function decisionJson(d: StoredDecision): Record<string, unknown> {
+  // Sorted, as the stored canonical JSON is: the same line from a database and from a server.
+  const record = Object.fromEntries(
+    Object.entries(d.record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+  return { seq: d.seq, ...record, prevHash: d.prevHash, hash: d.hash };
+}
+
+/** A record as a sentence, or as JSON with `--json`. */
+async function decisionPrinter(json: boolean | undefined): Promise<(d: StoredDecision) => void> {
+  if (json === true) return (d) => printJson(decisionJson(d));
+  const { decisionSentence } = await import("../../audit/sentence.js");
+  return (d) => printLine(decisionSentence(d.record));
+}
+
+function printVerify(report: VerifyReport, json: boolean | undefined): void {
+  if (!report.ok) process.exitCode = 1;
+  if (json === true) {
+    printJson(report);
+    return;
+  }
+  if (report.ok) {
+    const range = report.records === 0 ? "" : ` (records ${report.firstSeq}..${report.lastSeq})`;
+    printLine(`ok: ${report.records} record(s) verified${range}`);
+    if (report.head !== undefined) printLine(`head: record ${report.head.seq}, hash ${report.head.hash}`);
+    return;
+  }
+  const problem = report.problem!;
+  printLine(`BROKEN at record ${problem.seq} (${problem.kind}): ${problem.message}`);
 }
 
 const UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -70,30 +202,14 @@ async function* allRecords(
   }
 }
 
-const asJson = (d: StoredDecision) => ({ seq: d.seq, ...d.record, prevHash: d.prevHash, hash: d.hash });
-
 function verifyCommand(): Command {
   return addAuditTarget(
     new Command("verify").description(
       "walk the hash chain from the oldest kept record; name the first edited, deleted, reordered or truncated one (exit code 1)",
     ),
+    true,
   ).action(async (options: AuditTargetOptions) => {
-    await withStore(options, async (store) => {
-      const report = await store.decisions.verify();
-      if (!report.ok) process.exitCode = 1;
-      if (options.json === true) {
-        printJson(report);
-        return;
-      }
-      if (report.ok) {
-        const range = report.records === 0 ? "" : ` (records ${report.firstSeq}..${report.lastSeq})`;
-        printLine(`ok: ${report.records} record(s) verified${range}`);
-        if (report.head !== undefined) printLine(`head: record ${report.head.seq}, hash ${report.head.hash}`);
-        return;
-      }
-      const problem = report.problem!;
-      printLine(`BROKEN at record ${problem.seq} (${problem.kind}): ${problem.message}`);
-    });
+    await withSource(options, async (source) => printVerify(await source.verify(), options.json), true);
   });
 }
 
@@ -103,18 +219,20 @@ function queryCommand(): Command {
       .description("print recorded decisions, oldest first, one sentence each")
       .option("--subject <subject>", "only decisions by this subject or acting for it (e.g. user:alice)")
       .option("--since <when>", "only decisions since: 90s, 30m, 1h, 7d, or an RFC 3339 instant"),
+    true,
   ).action(async (options: AuditTargetOptions & { subject?: string; since?: string }) => {
-    await withStore(options, async (store) => {
-      const { decisionSentence } = await import("../../audit/sentence.js");
-      const query = {
-        ...(options.subject === undefined ? {} : { subject: options.subject }),
-        ...(options.since === undefined ? {} : { since: parseSince(options.since, "--since") }),
-      };
-      for await (const d of allRecords(store, query)) {
-        if (options.json === true) printJson(asJson(d));
-        else printLine(decisionSentence(d.record));
-      }
-    });
+    await withSource(
+      options,
+      async (source) => {
+        const print = await decisionPrinter(options.json);
+        const filter = {
+          ...(options.subject === undefined ? {} : { subject: options.subject }),
+          ...(options.since === undefined ? {} : { since: parseSince(options.since, "--since") }),
+        };
+        for await (const d of source.records(filter)) print(d);
+      },
+      true,
+    );
   });
 }
 
@@ -174,32 +292,30 @@ function tailCommand(): Command {
     new Command("tail")
       .description("print decisions as they are recorded, one sentence each, until interrupted (Ctrl-C)")
       .option("--subject <subject>", "only decisions by this subject or acting for it (e.g. user:alice)")
-      .option("--interval-ms <n>", "how often to look for new records (default 1000)"),
+      .option("--interval-ms <n>", "in process: how often to look for new records (default 1000)"),
+    true,
   ).action(async (options: AuditTargetOptions & { subject?: string; intervalMs?: string }) => {
-    await withStore(options, async (store) => {
-      const { decisionSentence } = await import("../../audit/sentence.js");
-      const intervalMs = options.intervalMs === undefined ? undefined : Number(options.intervalMs);
-      if (intervalMs !== undefined && (!Number.isSafeInteger(intervalMs) || intervalMs <= 0))
-        throw new UsageError(`--interval-ms must be a positive integer, got "${options.intervalMs}"`);
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
-        const tail = tailDecisions(store, {
-          signal: stop.signal,
-          ...(options.subject === undefined ? {} : { subject: options.subject }),
-          ...(intervalMs === undefined ? {} : { intervalMs }),
-        });
-        for await (const d of tail) {
-          if (options.json === true) printJson(asJson(d));
-          else printLine(decisionSentence(d.record));
+    await withSource(
+      options,
+      async (source) => {
+        const print = await decisionPrinter(options.json);
+        const intervalMs = options.intervalMs === undefined ? undefined : Number(options.intervalMs);
+        if (intervalMs !== undefined && (!Number.isSafeInteger(intervalMs) || intervalMs <= 0))
+          throw new UsageError(`--interval-ms must be a positive integer, got "${options.intervalMs}"`);
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        try {
+          const filter = options.subject === undefined ? {} : { subject: options.subject };
+          for await (const d of source.tail(filter, stop.signal, intervalMs)) print(d);
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
         }
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
-    });
+      },
+      true,
+    );
   });
 }
 
@@ -216,7 +332,7 @@ function exportCommand(): Command {
       if (options.format !== "jsonl" && options.format !== "ocsf")
         throw new UsageError(`--format must be jsonl or ocsf, got "${options.format}"`);
       const query = options.since === undefined ? {} : { since: parseSince(options.since, "--since") };
-      const write = options.format === "jsonl" ? asJson : await ocsfWriter();
+      const write = options.format === "jsonl" ? decisionJson : await ocsfWriter();
       for await (const d of allRecords(store, query)) printJson(write(d));
     });
   });

@@ -70,6 +70,8 @@ interface ServeOptions {
   auditMode: string;
   auditFailure?: string;
   auditLoggable?: string;
+  auditInclude?: string[] | string;
+  auditSample?: string;
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -263,6 +265,20 @@ export function serveCommand(): Command {
         "--audit-loggable <names>",
         "caveat parameters whose context values are recorded, comma-separated (others are redacted)",
       ).env("LATCH_AUDIT_LOGGABLE"),
+    )
+    .addOption(
+      new Option(
+        "--audit-include <type[#permission]>",
+        "agents: record every decision on this resource type or permission too (e.g. document#export); repeatable (LATCH_AUDIT_INCLUDE: comma-separated)",
+      )
+        .env("LATCH_AUDIT_INCLUDE")
+        .argParser(collect),
+    )
+    .addOption(
+      new Option(
+        "--audit-sample <share>",
+        "agents: also record this share (0..1) of plain decisions (no chain, not DENIED), each marked sampled (default 0)",
+      ).env("LATCH_AUDIT_SAMPLE"),
     )
     .addOption(
       new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
