@@ -114,9 +114,9 @@ function applyConfig(command: Command, options: ServeOptions): void {
   }
 }
 
-export function serveCommand(): Command {
-  const command = new Command("serve")
-    .description("run the Latch gRPC server on a SQLite database or a shared PostgreSQL one")
+/** Where the server listens and what it serves from: addresses, testing mode, datastore, schema. */
+function addServerFlags(command: Command): Command {
+  return command
     .addOption(new Option("--config <file>", "JSON file with any of these settings").env("LATCH_CONFIG"))
     .addOption(
       new Option("--listen <host:port>", "gRPC address").env("LATCH_LISTEN").default("127.0.0.1:50051"),
@@ -158,7 +158,12 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option("--schema <file>", "schema written at start (unless already stored)").env("LATCH_SCHEMA"),
-    )
+    );
+}
+
+/** Approvals: the rules written at start, the webhook told of each new request. */
+function addApprovalFlags(command: Command): Command {
+  return command
     .addOption(
       new Option(
         "--approval-rules <file>",
@@ -170,7 +175,12 @@ export function serveCommand(): Command {
         "--approval-webhook <url>",
         "POST each new approval request here, signed with HMAC-SHA256 by the secret in LATCH_APPROVAL_WEBHOOK_SECRET",
       ).env("LATCH_APPROVAL_WEBHOOK"),
-    )
+    );
+}
+
+/** Who may call: bearer tokens, TLS, the metrics endpoint. */
+function addAccessFlags(command: Command): Command {
+  return command
     .addOption(
       new Option(
         "--token <name=secret>",
@@ -201,7 +211,12 @@ export function serveCommand(): Command {
       new Option("--metrics-token <token>", "bearer token /metrics requires (default: none, open)").env(
         "LATCH_METRICS_TOKEN",
       ),
-    )
+    );
+}
+
+/** Connection timeouts, and how large and costly one request may be. */
+function addLimitFlags(command: Command): Command {
+  return command
     .addOption(
       new Option(
         "--idle-timeout-ms <n>",
@@ -233,7 +248,12 @@ export function serveCommand(): Command {
         "--max-caveat-cost <n>",
         "cost budget of one caveat evaluation, about one unit per expression node evaluated (default 200000)",
       ).env("LATCH_MAX_CAVEAT_COST"),
-    )
+    );
+}
+
+/** The audit trail of decisions. */
+function addAuditFlags(command: Command): Command {
+  return command
     .addOption(
       new Option(
         "--audit <policy>",
@@ -279,7 +299,12 @@ export function serveCommand(): Command {
         "--audit-sample <share>",
         "agents: also record this share (0..1) of plain decisions (no chain, not DENIED), each marked sampled (default 0)",
       ).env("LATCH_AUDIT_SAMPLE"),
-    )
+    );
+}
+
+/** Logging, the in-memory mirror, shutdown. */
+function addRuntimeFlags(command: Command): Command {
+  return command
     .addOption(
       new Option("--log-level <level>", "log level").env("LATCH_LOG_LEVEL").choices(LEVELS).default("info"),
     )
@@ -293,7 +318,12 @@ export function serveCommand(): Command {
       new Option("--shutdown-grace-ms <n>", "how long in-flight calls may finish at shutdown").env(
         "LATCH_SHUTDOWN_GRACE_MS",
       ),
-    )
+    );
+}
+
+/** On-behalf-of chains: delegation permissions and RFC 8693 actor tokens. */
+function addDelegationFlags(command: Command): Command {
+  return command
     .addOption(
       new Option(
         "--delegation-permission <type=permission>",
@@ -318,6 +348,24 @@ export function serveCommand(): Command {
         "LATCH_ACTOR_TOKEN_AUDIENCE",
       ),
     );
+}
+
+export function serveCommand(): Command {
+  const command = new Command("serve").description(
+    "run the Latch gRPC server on a SQLite database or a shared PostgreSQL one",
+  );
+  // In this order: it is the order --help lists them in.
+  for (const add of [
+    addServerFlags,
+    addApprovalFlags,
+    addAccessFlags,
+    addLimitFlags,
+    addAuditFlags,
+    addRuntimeFlags,
+    addDelegationFlags,
+  ]) {
+    add(command);
+  }
 
   command.action(async (options: ServeOptions) => {
     try {
