@@ -30,7 +30,7 @@ import {
   type StoredApproval,
   type StoredApprovalRules,
 } from "../store/index.js";
-import { actionOf, createApprovalGate, ruleFor } from "./gate.js";
+import { type ApprovalGate, actionOf, createApprovalGate, ruleFor } from "./gate.js";
 import { type ApprovalRule, type ApprovalRules, EMPTY_RULES, parseApprovalRules } from "./rules.js";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;
@@ -118,10 +118,28 @@ export interface ApprovalFlow {
 const invalid = (field: string, message: string) =>
   new LatchError("approval/invalid-request", "invalid-argument", `${field}: ${message}`, { field });
 
+/**
+ * What every operation of one flow shares, built once by createApprovalFlow. The operations below
+ * are module-level functions over it (one per role) so that each reads on its own; the mutable
+ * parts (rules in force, poll clock) stay in createApprovalFlow and are reached through `rules()`
+ * so that an operation always sees the rules loaded since it was built.
+ */
+interface FlowContext {
+  readonly store: Store;
+  readonly decider: Decider;
+  readonly now: () => number;
+  /** CIBA's polling interval (ms). */
+  readonly interval: number;
+  /** In-process "event" channel carrying ApprovalEvent: feeds `await`'s fast wake-up and `watch`. */
+  readonly events: EventEmitter;
+  readonly rules: () => ApprovalRules;
+  readonly gate: ApprovalGate;
+  readonly onRequest: ((approval: StoredApproval) => void) | undefined;
+}
+
 export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
-  const { store, decider } = options;
+  const { store } = options;
   const now = options.now ?? Date.now;
-  const interval = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const lastPoll = new Map<string, number>();
@@ -129,61 +147,22 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
   /** The stored version `current` came from (0: none). */
   let loaded = 0;
 
-  async function schema() {
-    const stored = await (await latestReader(store)).readSchema();
-    if (stored === undefined)
-      throw new LatchError(
-        "approval/invalid-rules",
-        "failed-precondition",
-        "no schema is stored: approval rules are validated against it. Write the schema first.",
-        { hint: "write the schema first" },
-      );
-    return compileSchema(stored.text);
-  }
-
-  async function audit(record: Omit<DecisionRecord, "time">): Promise<void> {
-    await store.decisions.append([{ time: new Date(now()).toISOString(), ...record }]);
-  }
-
-  async function found(id: string): Promise<StoredApproval> {
-    if (typeof id !== "string" || id === "") throw invalid("id", "give the approval id");
-    const approval = await store.approvals.get(id, now());
-    if (approval === undefined)
-      throw new LatchError("approval/not-found", "not-found", `no approval request has id ${id}`, { id });
-    return approval;
-  }
-
-  function ruleOf(input: RequestApprovalInput): ApprovalRule {
-    const rule = ruleFor(current, input);
-    if (rule === undefined)
-      throw new LatchError(
-        "approval/not-gated",
-        "failed-precondition",
-        `no approval rule gates ${input.permission} on ${formatObjectRef(input.resource)} for ${formatSubjectRef(input.subject)}: check it and act`,
-      );
-    return rule;
-  }
-
-  function checkText(field: string, text: string | undefined, max: number): string {
-    if (text === undefined) return "";
-    if (typeof text !== "string") throw invalid(field, "must be text");
-    const bytes = Buffer.byteLength(text, "utf8");
-    if (bytes > max)
-      throw new LatchError(
-        "approval/message-too-long",
-        "resource-exhausted",
-        `${field} is ${bytes} bytes; at most ${max} are allowed (the approver reads it on a small screen): shorten it`,
-        { field, limit: max, size: bytes },
-      );
-    return text;
-  }
-
   const gate = createApprovalGate({
     rules: () => current,
     approvals: store.approvals,
     now,
     ...(options.closedForMs === undefined ? {} : { closedForMs: options.closedForMs }),
   });
+  const ctx: FlowContext = {
+    store,
+    decider: options.decider,
+    now,
+    interval: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+    events,
+    rules: () => current,
+    gate,
+    onRequest: options.onRequest,
+  };
   const flow: ApprovalFlow = {
     gate: gate.decorator,
     rules: () => current,
@@ -194,7 +173,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
       if (stored === undefined || stored.version === loaded) return current;
       current = parseApprovalRules(
         stored.text,
-        await schema(),
+        await storedSchema(store),
         `stored approval rules version ${stored.version}`,
       );
       loaded = stored.version;
@@ -202,213 +181,294 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     },
 
     async writeRules(text, file) {
-      const rules = parseApprovalRules(text, await schema(), file);
+      const rules = parseApprovalRules(text, await storedSchema(store), file);
       const version = await store.approvals.writeRules(text, now());
       current = rules;
       loaded = version;
       return { version, rules };
     },
 
-    async request(input) {
-      const message = checkText("message", input.message, MAX_BINDING_MESSAGE);
-      if (message.trim() === "")
-        throw invalid("message", "give a short binding message the approver will see");
-      const justification = checkText("justification", input.justification, MAX_JUSTIFICATION);
-      const rule = ruleOf(input);
-      // A gate never grants: asking a person to unlock what is not permitted anyway wastes their time.
-      const check: CheckRequest = {
-        resource: input.resource,
-        permission: input.permission,
-        subject: input.subject,
-        ...(input.onBehalfOf === undefined ? {} : { onBehalfOf: input.onBehalfOf }),
-        ...(input.context === undefined ? {} : { context: input.context }),
-        consistency: { kind: "fully-consistent" },
-      };
-      const answer = await decider.check(check);
-      if (answer.state === "DENIED")
-        throw new LatchError(
-          "approval/not-gated",
-          "failed-precondition",
-          `${formatSubjectRef(input.subject)} is not permitted ${input.permission} on ${formatObjectRef(input.resource)}: an approval can only unlock what is already permitted`,
-        );
-      const at = now();
-      const { approval, created } = await store.approvals.create({
-        ...actionOf(input),
-        id: randomBytes(24).toString("base64url"),
-        ruleId: rule.id,
-        message,
-        justification,
-        context: input.context ?? {},
-        singleUse: rule.singleUse,
-        validForMs: rule.validForMs,
-        createdAt: at,
-        expiresAt: at + rule.requestTtlMs,
-      });
-      if (created) {
-        await audit({
-          operation: "approval-request",
-          subject: approval.subject,
-          ...(approval.chain.length > 0 ? { onBehalfOf: approval.chain } : {}),
-          resource: approval.resource,
-          permission: approval.permission,
-          answer: "APPROVAL_REQUIRED",
-          approvalId: approval.id,
-          approvalRule: rule.id,
-          reason: message,
-        });
-        events.emit("event", { kind: "requested", approval } satisfies ApprovalEvent);
-        options.onRequest?.(approval);
-      }
-      return {
-        id: approval.id,
-        expiresAt: approval.expiresAt,
-        intervalSeconds: interval / 1_000,
-        created,
-        approval,
-      };
-    },
-
-    async get(id) {
-      const approval = await found(id);
-      const at = now();
-      const last = lastPoll.get(id);
-      lastPoll.set(id, at);
-      if (approval.state === "pending" && last !== undefined && at - last < interval)
-        throw new LatchError(
-          "approval/slow-down",
-          "resource-exhausted",
-          `approval ${id} was polled ${at - last} ms after the last poll; poll at most every ${interval / 1_000} s`,
-          { id, intervalSeconds: interval / 1_000 },
-        );
-      if (approval.state !== "pending") lastPoll.delete(id);
-      return approval;
-    },
-
-    show: found,
-
+    request: (input) => requestApproval(ctx, input),
+    get: (id) => pollApproval(ctx, lastPoll, id),
+    show: (id) => found(ctx, id),
     list: (query) => store.approvals.list(query, now()),
-
-    async decide(input) {
-      const approval = await found(input.id);
-      const reason = checkText("reason", input.reason, MAX_JUSTIFICATION);
-      const approver = formatSubjectRef(input.approver);
-      if (approval.state === "expired")
-        throw new LatchError(
-          "approval/expired",
-          "failed-precondition",
-          `approval ${input.id} expired undecided; ask again`,
-          {
-            id: input.id,
-          },
-        );
-      if (approval.state !== "pending")
-        throw new LatchError(
-          "approval/already-decided",
-          "failed-precondition",
-          `approval ${input.id} is already ${approval.state}${approval.decidedBy === undefined ? "" : ` by ${approval.decidedBy}`}`,
-          { id: input.id, state: approval.state },
-        );
-      const rule = current.rules.find((r) => r.id === approval.ruleId);
-      if (rule === undefined)
-        throw new LatchError(
-          "approval/not-gated",
-          "failed-precondition",
-          `approval ${input.id} was made under rule ${approval.ruleId}, which the current rules no longer have`,
-        );
-      if (!rule.allowSelfApproval && (approver === approval.subject || approval.chain.includes(approver)))
-        throw new LatchError(
-          "approval/self-approval",
-          "permission-denied",
-          `${approver} asked for this action (or is acting through the agent that did): someone else must decide`,
-          { id: input.id },
-        );
-      const allowed = await decider.check({
-        resource: parseObjectRef(approval.resource),
-        permission: rule.approvers,
-        subject: input.approver,
-        consistency: { kind: "fully-consistent" },
-      });
-      if (allowed.state !== "ALLOWED")
-        throw new LatchError(
-          "approval/not-approver",
-          "permission-denied",
-          `${approver} lacks ${rule.approvers} on ${approval.resource}, which rule ${rule.id} requires of approvers`,
-          { id: input.id },
-        );
-      const decided = await store.approvals.decide({
-        id: input.id,
-        approve: input.approve,
-        decidedBy: approver,
-        reason,
-        now: now(),
-      });
-      if (decided === undefined) {
-        // Someone else decided meanwhile, or it lapsed: say which.
-        const again = await found(input.id);
-        throw again.state === "expired"
-          ? new LatchError(
-              "approval/expired",
-              "failed-precondition",
-              `approval ${input.id} expired undecided`,
-            )
-          : new LatchError(
-              "approval/already-decided",
-              "failed-precondition",
-              `approval ${input.id} is already ${again.state}`,
-            );
-      }
-      await audit({
-        operation: input.approve ? "approval-approve" : "approval-deny",
-        subject: approver,
-        resource: decided.resource,
-        permission: decided.permission,
-        answer: input.approve ? "ALLOWED" : "DENIED",
-        approvalId: decided.id,
-        approvalRule: decided.ruleId,
-        reason: `${decided.subject}${decided.chain.length > 0 ? ` for ${decided.chain.join(" for ")}` : ""}${reason === "" ? "" : `: ${reason}`}`,
-      });
-      if (decided.state === "approved") gate.forget(approvalActionKey(decided));
-      events.emit("event", { kind: "decided", approval: decided } satisfies ApprovalEvent);
-      return decided;
-    },
-
-    async await(id, signal) {
-      for (;;) {
-        const approval = await found(id);
-        if (approval.state !== "pending") return approval;
-        const wait = Math.max(1, Math.min(interval, approval.expiresAt - now()));
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            events.off("event", onEvent);
-            signal?.removeEventListener("abort", done);
-            resolve();
-          };
-          const onEvent = (e: ApprovalEvent) => {
-            if (e.approval.id === id) done();
-          };
-          const timer = setTimeout(done, wait);
-          events.on("event", onEvent);
-          signal?.addEventListener("abort", done, { once: true });
-        });
-        if (signal?.aborted)
-          throw new LatchError(
-            "request/cancelled",
-            "deadline-exceeded",
-            `stopped waiting for approval ${id}`,
-          );
-      }
-    },
-
-    async *watch(signal) {
-      const iterator = on(events, "event", signal === undefined ? {} : { signal });
-      try {
-        for await (const [event] of iterator) yield event as ApprovalEvent;
-      } catch (error) {
-        if (signal?.aborted) return;
-        throw error;
-      }
-    },
+    decide: (input) => decideApproval(ctx, input),
+    await: (id, signal) => awaitDecision(ctx, id, signal),
+    watch: (signal) => watchEvents(events, signal),
   };
   return flow;
+}
+
+// --- shared steps -----------------------------------------------------------------------------
+
+/** The stored schema, compiled: rules are validated against it. */
+async function storedSchema(store: Store) {
+  const stored = await (await latestReader(store)).readSchema();
+  if (stored === undefined)
+    throw new LatchError(
+      "approval/invalid-rules",
+      "failed-precondition",
+      "no schema is stored: approval rules are validated against it. Write the schema first.",
+      { hint: "write the schema first" },
+    );
+  return compileSchema(stored.text);
+}
+
+async function audit(ctx: FlowContext, record: Omit<DecisionRecord, "time">): Promise<void> {
+  await ctx.store.decisions.append([{ time: new Date(ctx.now()).toISOString(), ...record }]);
+}
+
+async function found(ctx: FlowContext, id: string): Promise<StoredApproval> {
+  if (typeof id !== "string" || id === "") throw invalid("id", "give the approval id");
+  const approval = await ctx.store.approvals.get(id, ctx.now());
+  if (approval === undefined)
+    throw new LatchError("approval/not-found", "not-found", `no approval request has id ${id}`, { id });
+  return approval;
+}
+
+function checkText(field: string, text: string | undefined, max: number): string {
+  if (text === undefined) return "";
+  if (typeof text !== "string") throw invalid(field, "must be text");
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > max)
+    throw new LatchError(
+      "approval/message-too-long",
+      "resource-exhausted",
+      `${field} is ${bytes} bytes; at most ${max} are allowed (the approver reads it on a small screen): shorten it`,
+      { field, limit: max, size: bytes },
+    );
+  return text;
+}
+
+// --- request ----------------------------------------------------------------------------------
+
+function ruleOf(rules: ApprovalRules, input: RequestApprovalInput): ApprovalRule {
+  const rule = ruleFor(rules, input);
+  if (rule === undefined)
+    throw new LatchError(
+      "approval/not-gated",
+      "failed-precondition",
+      `no approval rule gates ${input.permission} on ${formatObjectRef(input.resource)} for ${formatSubjectRef(input.subject)}: check it and act`,
+    );
+  return rule;
+}
+
+async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): Promise<ApprovalTicket> {
+  const message = checkText("message", input.message, MAX_BINDING_MESSAGE);
+  if (message.trim() === "") throw invalid("message", "give a short binding message the approver will see");
+  const justification = checkText("justification", input.justification, MAX_JUSTIFICATION);
+  const rule = ruleOf(ctx.rules(), input);
+  // A gate never grants: asking a person to unlock what is not permitted anyway wastes their time.
+  const check: CheckRequest = {
+    resource: input.resource,
+    permission: input.permission,
+    subject: input.subject,
+    ...(input.onBehalfOf === undefined ? {} : { onBehalfOf: input.onBehalfOf }),
+    ...(input.context === undefined ? {} : { context: input.context }),
+    consistency: { kind: "fully-consistent" },
+  };
+  const answer = await ctx.decider.check(check);
+  if (answer.state === "DENIED")
+    throw new LatchError(
+      "approval/not-gated",
+      "failed-precondition",
+      `${formatSubjectRef(input.subject)} is not permitted ${input.permission} on ${formatObjectRef(input.resource)}: an approval can only unlock what is already permitted`,
+    );
+  const at = ctx.now();
+  const { approval, created } = await ctx.store.approvals.create({
+    ...actionOf(input),
+    id: randomBytes(24).toString("base64url"),
+    ruleId: rule.id,
+    message,
+    justification,
+    context: input.context ?? {},
+    singleUse: rule.singleUse,
+    validForMs: rule.validForMs,
+    createdAt: at,
+    expiresAt: at + rule.requestTtlMs,
+  });
+  // An identical pending request is returned as is: it was audited and announced when made.
+  if (created) {
+    await audit(ctx, {
+      operation: "approval-request",
+      subject: approval.subject,
+      ...(approval.chain.length > 0 ? { onBehalfOf: approval.chain } : {}),
+      resource: approval.resource,
+      permission: approval.permission,
+      answer: "APPROVAL_REQUIRED",
+      approvalId: approval.id,
+      approvalRule: rule.id,
+      reason: message,
+    });
+    ctx.events.emit("event", { kind: "requested", approval } satisfies ApprovalEvent);
+    ctx.onRequest?.(approval);
+  }
+  return {
+    id: approval.id,
+    expiresAt: approval.expiresAt,
+    intervalSeconds: ctx.interval / 1_000,
+    created,
+    approval,
+  };
+}
+
+// --- get (CIBA polling) -----------------------------------------------------------------------
+
+/** `lastPoll` is the flow's poll clock (id to last poll time), kept only while a request is pending. */
+async function pollApproval(
+  ctx: FlowContext,
+  lastPoll: Map<string, number>,
+  id: string,
+): Promise<StoredApproval> {
+  const approval = await found(ctx, id);
+  const at = ctx.now();
+  const last = lastPoll.get(id);
+  lastPoll.set(id, at);
+  if (approval.state === "pending" && last !== undefined && at - last < ctx.interval)
+    throw new LatchError(
+      "approval/slow-down",
+      "resource-exhausted",
+      `approval ${id} was polled ${at - last} ms after the last poll; poll at most every ${ctx.interval / 1_000} s`,
+      { id, intervalSeconds: ctx.interval / 1_000 },
+    );
+  if (approval.state !== "pending") lastPoll.delete(id);
+  return approval;
+}
+
+// --- decide -----------------------------------------------------------------------------------
+
+/**
+ * The rule a pending request was made under, after refusing what may not be decided (expired,
+ * already decided, rule gone) and a self-approval the rule does not allow.
+ */
+function decidableRule(
+  ctx: FlowContext,
+  input: DecideInput,
+  approval: StoredApproval,
+  approver: string,
+): ApprovalRule {
+  if (approval.state === "expired")
+    throw new LatchError(
+      "approval/expired",
+      "failed-precondition",
+      `approval ${input.id} expired undecided; ask again`,
+      {
+        id: input.id,
+      },
+    );
+  if (approval.state !== "pending")
+    throw new LatchError(
+      "approval/already-decided",
+      "failed-precondition",
+      `approval ${input.id} is already ${approval.state}${approval.decidedBy === undefined ? "" : ` by ${approval.decidedBy}`}`,
+      { id: input.id, state: approval.state },
+    );
+  const rule = ctx.rules().rules.find((r) => r.id === approval.ruleId);
+  if (rule === undefined)
+    throw new LatchError(
+      "approval/not-gated",
+      "failed-precondition",
+      `approval ${input.id} was made under rule ${approval.ruleId}, which the current rules no longer have`,
+    );
+  if (!rule.allowSelfApproval && (approver === approval.subject || approval.chain.includes(approver)))
+    throw new LatchError(
+      "approval/self-approval",
+      "permission-denied",
+      `${approver} asked for this action (or is acting through the agent that did): someone else must decide`,
+      { id: input.id },
+    );
+  return rule;
+}
+
+async function decideApproval(ctx: FlowContext, input: DecideInput): Promise<StoredApproval> {
+  const approval = await found(ctx, input.id);
+  const reason = checkText("reason", input.reason, MAX_JUSTIFICATION);
+  const approver = formatSubjectRef(input.approver);
+  const rule = decidableRule(ctx, input, approval, approver);
+  const allowed = await ctx.decider.check({
+    resource: parseObjectRef(approval.resource),
+    permission: rule.approvers,
+    subject: input.approver,
+    consistency: { kind: "fully-consistent" },
+  });
+  if (allowed.state !== "ALLOWED")
+    throw new LatchError(
+      "approval/not-approver",
+      "permission-denied",
+      `${approver} lacks ${rule.approvers} on ${approval.resource}, which rule ${rule.id} requires of approvers`,
+      { id: input.id },
+    );
+  const decided = await ctx.store.approvals.decide({
+    id: input.id,
+    approve: input.approve,
+    decidedBy: approver,
+    reason,
+    now: ctx.now(),
+  });
+  if (decided === undefined) {
+    // Someone else decided meanwhile, or it lapsed: say which.
+    const again = await found(ctx, input.id);
+    throw again.state === "expired"
+      ? new LatchError("approval/expired", "failed-precondition", `approval ${input.id} expired undecided`)
+      : new LatchError(
+          "approval/already-decided",
+          "failed-precondition",
+          `approval ${input.id} is already ${again.state}`,
+        );
+  }
+  await audit(ctx, {
+    operation: input.approve ? "approval-approve" : "approval-deny",
+    subject: approver,
+    resource: decided.resource,
+    permission: decided.permission,
+    answer: input.approve ? "ALLOWED" : "DENIED",
+    approvalId: decided.id,
+    approvalRule: decided.ruleId,
+    reason: `${decided.subject}${decided.chain.length > 0 ? ` for ${decided.chain.join(" for ")}` : ""}${reason === "" ? "" : `: ${reason}`}`,
+  });
+  // The gate remembers "no approval" for a while; a fresh approval must be usable at once.
+  if (decided.state === "approved") ctx.gate.forget(approvalActionKey(decided));
+  ctx.events.emit("event", { kind: "decided", approval: decided } satisfies ApprovalEvent);
+  return decided;
+}
+
+// --- await and watch --------------------------------------------------------------------------
+
+/**
+ * Re-reads the store at least every interval (a decision made through another replica emits no
+ * event here) and at once on this process's event for the request.
+ */
+async function awaitDecision(ctx: FlowContext, id: string, signal?: AbortSignal): Promise<StoredApproval> {
+  for (;;) {
+    const approval = await found(ctx, id);
+    if (approval.state !== "pending") return approval;
+    const wait = Math.max(1, Math.min(ctx.interval, approval.expiresAt - ctx.now()));
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        ctx.events.off("event", onEvent);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const onEvent = (e: ApprovalEvent) => {
+        if (e.approval.id === id) done();
+      };
+      const timer = setTimeout(done, wait);
+      ctx.events.on("event", onEvent);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+    if (signal?.aborted)
+      throw new LatchError("request/cancelled", "deadline-exceeded", `stopped waiting for approval ${id}`);
+  }
+}
+
+/** An abort ends the stream quietly: the watcher asked to stop. */
+async function* watchEvents(events: EventEmitter, signal?: AbortSignal): AsyncIterable<ApprovalEvent> {
+  const iterator = on(events, "event", signal === undefined ? {} : { signal });
+  try {
+    for await (const [event] of iterator) yield event as ApprovalEvent;
+  } catch (error) {
+    if (signal?.aborted) return;
+    throw error;
+  }
 }
