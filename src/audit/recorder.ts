@@ -194,7 +194,20 @@ function sampleOf(rate: number | undefined, policy: AuditPolicy): number {
   return rate;
 }
 
-export function createAuditRecorder(options: AuditOptions): AuditRecorder {
+/** The options checked and defaulted: once per recorder, never per decision. */
+interface AuditSettings {
+  readonly policy: AuditPolicy;
+  readonly mode: AuditMode;
+  readonly failure: AuditFailure;
+  readonly queueLimit: number;
+  readonly batchSize: number;
+  readonly flushMs: number;
+  readonly includes: Includes | undefined;
+  readonly sample: number;
+}
+
+/** Refuses a bad option before anything starts, in the order a reader meets them in the docs. */
+function settingsOf(options: AuditOptions): AuditSettings {
   const policy = options.policy ?? "agents";
   const mode = options.mode ?? "async";
   if (!POLICIES.includes(policy)) throw invalidOption("policy", policy, POLICIES.join(", "));
@@ -213,13 +226,35 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const flushMs = positive(options.flushMs, "flush interval", 10);
   const includes = includesOf(options.include, policy);
   const sample = sampleOf(options.sample, policy);
-  const random = options.random ?? Math.random;
+  return { policy, mode, failure, queueLimit, batchSize, flushMs, includes, sample };
+}
+
+/**
+ * What recording a CheckBulk or a LookupResources needs, built once per recorder so that these
+ * operations can live outside it without a closure or an object of their own per decision.
+ */
+interface Recording {
+  readonly sink: DecisionSink;
+  /** Policy `all`: every decision is kept. */
+  readonly all: boolean;
+  readonly includes: Includes | undefined;
+  readonly sample: number;
   /** Drawn before a plain decision is made: whether it is recorded whatever its answer. */
+  readonly sampled: () => boolean;
+  readonly mode: AuditMode;
+  readonly batchSize: number;
+  readonly now: () => number;
+  /** The call's id and caller, read once per record batch (the server's are getters). */
+  readonly callInfo: (requestOptions: RequestOptions | undefined) => AuditCallInfo | undefined;
+}
+
+export function createAuditRecorder(options: AuditOptions): AuditRecorder {
+  const { policy, mode, failure, queueLimit, batchSize, flushMs, includes, sample } = settingsOf(options);
+  const random = options.random ?? Math.random;
   const sampled = () => sample !== 0 && random() < sample;
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
   const defaultCaller = options.caller;
-  /** The call's id and caller, read once per record batch (the server's are getters). */
   const callInfo = (requestOptions: RequestOptions | undefined): AuditCallInfo | undefined => {
     const info = requestOptions as AuditCallInfo | undefined;
     if (defaultCaller === undefined) return info;
@@ -237,19 +272,13 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     onError: options.onError ?? (() => undefined),
     onAppend: options.onAppend,
   });
-  /** Records several decisions; `sync`: resolves once all are committed. */
-  const recordAll = (facts: readonly DecisionFacts[], info: AuditCallInfo | undefined, at: number) => {
-    const waits: Promise<void>[] = [];
-    for (const f of facts) {
-      const done = sink.record(f, info, at);
-      if (done !== undefined && done !== waits[waits.length - 1]) waits.push(done);
-    }
-    return waits.length <= 1 ? waits[0] : Promise.all(waits).then(() => undefined);
-  };
+  const all = policy === "all";
+  const recording: Recording = { sink, all, includes, sample, sampled, mode, batchSize, now, callInfo };
 
+  // Check, the hottest path, stays here on this recorder's own variables; CheckBulk and
+  // LookupResources, which loop anyway, are the module's functions below.
   const decorator: Decorator = (next: Decider): Decider => {
     if (policy === "off") return next;
-    const all = policy === "all";
 
     /** `async`: the result at once; `sync`: once its record is committed. */
     const recordCheck = (
@@ -311,121 +340,15 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         return checkKept(request, requestOptions, false);
       },
 
-      async checkBulk(request, requestOptions) {
-        const started = performance.now();
-        const requestChain = chainOf(request);
-        // Which items are kept whatever their answer, chosen before the call (sampled ones too).
-        const kept = request.items.map((item): Keep => {
-          if (all || requestChain !== undefined || chainOf(item) !== undefined) return "kept";
-          if (includes?.(item.resource.type, item.permission) === true) return "kept";
-          return sampled() ? "sampled" : "if-denied";
-        });
-        // Witnesses only where a kept record may be ALLOWED.
-        const witness = request.witness !== true && kept.some((k) => k !== "if-denied");
-        const result = await next.checkBulk(witness ? { ...request, witness } : request, requestOptions);
-        const facts = bulkFacts(request, result, kept, started);
-        if (facts.length > 0) await recordAll(facts, callInfo(requestOptions), now());
-        return witness ? { ...result, results: result.results.map(withoutWitness) } : result;
+      checkBulk(request, requestOptions) {
+        return checkBulkRecorded(recording, next, request, requestOptions);
       },
 
       lookupResources(request, requestOptions) {
-        const chain = chainOf(request);
-        const results = next.lookupResources(request, requestOptions);
-        // A lookup's decisions are its results (there is no DENIED one), so `agents` records only
-        // lookups that act for someone or are included, and a sample of the others' results.
-        if (all || chain !== undefined || includes?.(request.resourceType, request.permission) === true)
-          return recordLookup(results, request, requestOptions, chain, false);
-        if (sample === 0) return results;
-        return recordLookup(results, request, requestOptions, chain, true);
+        return lookupResourcesRecorded(recording, next, request, requestOptions);
       },
     };
   };
-
-  /**
-   * One record per resource found, as it streams: `sync` commits each before passing it on;
-   * `async` queues them in batches. A consumer that stops early records what it was given.
-   */
-  async function* recordLookup(
-    results: AsyncIterable<LookupResourceResult>,
-    request: LookupResourcesRequest,
-    options: RequestOptions | undefined,
-    chain: readonly SubjectRef[] | undefined,
-    sampling: boolean,
-  ): AsyncIterable<LookupResourceResult> {
-    let pending: DecisionFacts[] = [];
-    const info = callInfo(options);
-    try {
-      for await (const found of results) {
-        if (sampling && !sampled()) {
-          yield found;
-          continue;
-        }
-        const facts: DecisionFacts = {
-          operation: "lookup-resources",
-          subject: request.subject,
-          chain,
-          subjectGrants: (request as WithChain).subjectGrants,
-          resource: { type: request.resourceType, id: found.resourceId },
-          permission: request.permission,
-          state: found.state,
-          missing: found.missing,
-          context: request.context,
-          consistency: request.consistency,
-          revision: found.revision,
-          ...(sampling ? { sampled: true } : {}),
-        };
-        pending.push(facts);
-        if (mode === "sync" || pending.length >= batchSize) {
-          const batch = pending;
-          pending = [];
-          await recordAll(batch, info, now());
-        }
-        yield found;
-      }
-    } finally {
-      if (pending.length > 0) await recordAll(pending, info, now());
-    }
-  }
-
-  function bulkFacts(
-    request: CheckBulkRequest,
-    result: CheckBulkResult,
-    kept: readonly Keep[],
-    started: number,
-  ): DecisionFacts[] {
-    const latency = Math.round((performance.now() - started) * 1000);
-    const requestChain = chainOf(request);
-    const out: DecisionFacts[] = [];
-    request.items.forEach((item, i) => {
-      const answer = result.results[i];
-      if (answer === undefined || !answer.ok) return;
-      const chain = chainOf(item) ?? requestChain;
-      const keep = kept[i];
-      if (keep === "if-denied" && answer.state !== "DENIED" && answer.approvalRule === undefined) return;
-      out.push({
-        operation: "check-bulk",
-        subject: item.subject,
-        chain,
-        subjectGrants: (item as WithChain).subjectGrants ?? (request as WithChain).subjectGrants,
-        resource: item.resource,
-        permission: item.permission,
-        state: answer.state,
-        missing: answer.missing,
-        context: item.context,
-        consistency: request.consistency,
-        revision: result.revision,
-        latencyUs: latency,
-        reason: (answer as { reason?: string }).reason,
-        witness: answer.witness,
-        approvalId: answer.approvalId,
-        approvalRule: answer.approvalRule,
-        ...(keep === "sampled" && answer.state !== "DENIED" && answer.approvalRule === undefined
-          ? { sampled: true }
-          : {}),
-      });
-    });
-    return out;
-  }
 
   return {
     decorator,
@@ -433,6 +356,156 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     flush: () => sink.flush(),
     close: () => sink.close(),
   };
+}
+
+/** Records several decisions; `sync`: resolves once all are committed. */
+function recordAll(
+  sink: DecisionSink,
+  facts: readonly DecisionFacts[],
+  info: AuditCallInfo | undefined,
+  at: number,
+): Promise<void> | undefined {
+  const waits: Promise<void>[] = [];
+  for (const f of facts) {
+    const done = sink.record(f, info, at);
+    if (done !== undefined && done !== waits[waits.length - 1]) waits.push(done);
+  }
+  return waits.length <= 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+}
+
+/** A CheckBulk on the seam: each item's fate chosen before the call, its records after it. */
+async function checkBulkRecorded(
+  recording: Recording,
+  next: Decider,
+  request: CheckBulkRequest,
+  requestOptions: RequestOptions | undefined,
+): Promise<CheckBulkResult> {
+  const { all, includes, sampled } = recording;
+  const started = performance.now();
+  const requestChain = chainOf(request);
+  // Which items are kept whatever their answer, chosen before the call (sampled ones too).
+  const kept = request.items.map((item): Keep => {
+    if (all || requestChain !== undefined || chainOf(item) !== undefined) return "kept";
+    if (includes?.(item.resource.type, item.permission) === true) return "kept";
+    return sampled() ? "sampled" : "if-denied";
+  });
+  // Witnesses only where a kept record may be ALLOWED.
+  const witness = request.witness !== true && kept.some((k) => k !== "if-denied");
+  const result = await next.checkBulk(witness ? { ...request, witness } : request, requestOptions);
+  const facts = bulkFacts(request, result, kept, started);
+  if (facts.length > 0)
+    await recordAll(recording.sink, facts, recording.callInfo(requestOptions), recording.now());
+  return witness ? { ...result, results: result.results.map(withoutWitness) } : result;
+}
+
+/** A LookupResources on the seam: its results as they come, recorded when the policy says so. */
+function lookupResourcesRecorded(
+  recording: Recording,
+  next: Decider,
+  request: LookupResourcesRequest,
+  requestOptions: RequestOptions | undefined,
+): AsyncIterable<LookupResourceResult> {
+  const chain = chainOf(request);
+  const results = next.lookupResources(request, requestOptions);
+  // A lookup's decisions are its results (there is no DENIED one), so `agents` records only
+  // lookups that act for someone or are included, and a sample of the others' results.
+  if (
+    recording.all ||
+    chain !== undefined ||
+    recording.includes?.(request.resourceType, request.permission) === true
+  )
+    return recordLookup(recording, results, request, requestOptions, chain, false);
+  if (recording.sample === 0) return results;
+  return recordLookup(recording, results, request, requestOptions, chain, true);
+}
+
+/**
+ * One record per resource found, as it streams: `sync` commits each before passing it on;
+ * `async` queues them in batches. A consumer that stops early records what it was given.
+ */
+async function* recordLookup(
+  recording: Recording,
+  results: AsyncIterable<LookupResourceResult>,
+  request: LookupResourcesRequest,
+  options: RequestOptions | undefined,
+  chain: readonly SubjectRef[] | undefined,
+  sampling: boolean,
+): AsyncIterable<LookupResourceResult> {
+  const { sink, sampled, mode, batchSize, now } = recording;
+  let pending: DecisionFacts[] = [];
+  const info = recording.callInfo(options);
+  try {
+    for await (const found of results) {
+      if (sampling && !sampled()) {
+        yield found;
+        continue;
+      }
+      const facts: DecisionFacts = {
+        operation: "lookup-resources",
+        subject: request.subject,
+        chain,
+        subjectGrants: (request as WithChain).subjectGrants,
+        resource: { type: request.resourceType, id: found.resourceId },
+        permission: request.permission,
+        state: found.state,
+        missing: found.missing,
+        context: request.context,
+        consistency: request.consistency,
+        revision: found.revision,
+        ...(sampling ? { sampled: true } : {}),
+      };
+      pending.push(facts);
+      if (mode === "sync" || pending.length >= batchSize) {
+        const batch = pending;
+        pending = [];
+        await recordAll(sink, batch, info, now());
+      }
+      yield found;
+    }
+  } finally {
+    if (pending.length > 0) await recordAll(sink, pending, info, now());
+  }
+}
+
+/** A CheckBulk's records: its kept items, and the others only when DENIED or gated by an approval rule. */
+function bulkFacts(
+  request: CheckBulkRequest,
+  result: CheckBulkResult,
+  kept: readonly Keep[],
+  started: number,
+): DecisionFacts[] {
+  const latency = Math.round((performance.now() - started) * 1000);
+  const requestChain = chainOf(request);
+  const out: DecisionFacts[] = [];
+  request.items.forEach((item, i) => {
+    const answer = result.results[i];
+    if (answer === undefined || !answer.ok) return;
+    const chain = chainOf(item) ?? requestChain;
+    const keep = kept[i];
+    if (keep === "if-denied" && answer.state !== "DENIED" && answer.approvalRule === undefined) return;
+    out.push({
+      operation: "check-bulk",
+      subject: item.subject,
+      chain,
+      subjectGrants: (item as WithChain).subjectGrants ?? (request as WithChain).subjectGrants,
+      resource: item.resource,
+      permission: item.permission,
+      state: answer.state,
+      missing: answer.missing,
+      context: item.context,
+      consistency: request.consistency,
+      revision: result.revision,
+      latencyUs: latency,
+      reason: (answer as { reason?: string }).reason,
+      witness: answer.witness,
+      approvalId: answer.approvalId,
+      approvalRule: answer.approvalRule,
+      ...(keep === "sampled" && answer.state !== "DENIED" && answer.approvalRule === undefined
+        ? { sampled: true }
+        : {}),
+    });
+  });
+  return out;
 }
 
 /** An answer as a caller that asked for no witness gets it. */
