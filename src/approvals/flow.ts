@@ -18,7 +18,7 @@ import {
   parseObjectRef,
   type SubjectRef,
 } from "../core/index.js";
-import type { CheckRequest } from "../engine/index.js";
+import type { CheckRequest, Witness } from "../engine/index.js";
 import { compileSchema } from "../schema/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import {
@@ -47,8 +47,13 @@ export interface ApprovalFlowOptions {
   readonly pollIntervalMs?: number;
   /** How long the gate remembers that an action has no approval (ms; see gate.ts). */
   readonly closedForMs?: number;
-  /** Called with each new request (the webhook notifier). */
-  readonly onRequest?: (approval: StoredApproval) => void;
+  /**
+   * Called with each new request and the witness of the agent's permission (the relationships
+   * that proved the underlying ALLOWED): the webhook notifier.
+   */
+  readonly onRequest?: (approval: StoredApproval, witness: Witness) => void;
+  /** Called with each decision (the webhook notifier). */
+  readonly onDecide?: (approval: StoredApproval) => void;
 }
 
 export interface RequestApprovalInput {
@@ -134,7 +139,8 @@ interface FlowContext {
   readonly events: EventEmitter;
   readonly rules: () => ApprovalRules;
   readonly gate: ApprovalGate;
-  readonly onRequest: ((approval: StoredApproval) => void) | undefined;
+  readonly onRequest: ((approval: StoredApproval, witness: Witness) => void) | undefined;
+  readonly onDecide: ((approval: StoredApproval) => void) | undefined;
 }
 
 export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
@@ -162,6 +168,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     rules: () => current,
     gate,
     onRequest: options.onRequest,
+    onDecide: options.onDecide,
   };
   const flow: ApprovalFlow = {
     gate: gate.decorator,
@@ -266,6 +273,8 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
     ...(input.onBehalfOf === undefined ? {} : { onBehalfOf: input.onBehalfOf }),
     ...(input.context === undefined ? {} : { context: input.context }),
     consistency: { kind: "fully-consistent" },
+    // The approver is shown why the agent may act at all.
+    witness: true,
   };
   const answer = await ctx.decider.check(check);
   if (answer.state === "DENIED")
@@ -301,7 +310,7 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
       reason: message,
     });
     ctx.events.emit("event", { kind: "requested", approval } satisfies ApprovalEvent);
-    ctx.onRequest?.(approval);
+    ctx.onRequest?.(approval, answer.witness ?? []);
   }
   return {
     id: approval.id,
@@ -429,6 +438,7 @@ async function decideApproval(ctx: FlowContext, input: DecideInput): Promise<Sto
   // The gate remembers "no approval" for a while; a fresh approval must be usable at once.
   if (decided.state === "approved") ctx.gate.forget(approvalActionKey(decided));
   ctx.events.emit("event", { kind: "decided", approval: decided } satisfies ApprovalEvent);
+  ctx.onDecide?.(decided);
   return decided;
 }
 

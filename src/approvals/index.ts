@@ -35,6 +35,8 @@ export {
   SIGNATURE_HEADER,
   signBody,
   verifySignature,
+  type WebhookEvent,
   type WebhookOptions,
   webhookBody,
+  witnessLine,
 } from "./webhook.js";

@@ -1,12 +1,15 @@
 /**
- * Approver notification by webhook: each new approval request is POSTed as JSON to a configured
- * URL, signed with HMAC-SHA256 over the exact body bytes with a shared secret, so the receiver can
+ * Approver notification by webhook: each new approval request (`approval.requested`, with the
+ * witness of the agent's permission) and each decision (`approval.decided`) is POSTed as JSON to a
+ * configured URL, signed with HMAC-SHA256 over the exact body bytes with a shared secret, so the receiver can
  * tell Latch's requests from anyone else's. Header `x-latch-signature: sha256=<hex>`, plus
  * `x-latch-timestamp` (ms, also inside the body, so it is signed) against replays. A failed
  * delivery (network error or a non-2xx status) is retried with exponential backoff; each attempt
  * is appended to the audit trail (operation `approval-webhook`, its outcome as the reason).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { formatObjectRef, formatSubjectRef, formatTimestamp, type Relationship } from "../core/index.js";
+import type { Witness } from "../engine/index.js";
 import type { DecisionLog, StoredApproval } from "../store/index.js";
 
 export interface WebhookOptions {
@@ -34,30 +37,68 @@ export function verifySignature(body: string, signature: string, secret: string)
   return want.length === got.length && timingSafeEqual(want, got);
 }
 
-/** The payload: everything a person needs to decide. */
-export function webhookBody(approval: StoredApproval, sentAt: number): string {
+/**
+ * One witness relationship as the webhook shows it: `database:prod#operator@agent:cleanup`, with
+ * its caveat's name and expiration but never its context (as in the audit trail).
+ */
+export function witnessLine(r: Relationship): string {
+  let out = `${formatObjectRef(r.resource)}#${r.relation}@${formatSubjectRef(r.subject)}`;
+  if (r.caveat !== undefined) out += `[${r.caveat.name}]`;
+  if (r.expiration !== undefined) out += `[expiration:${formatTimestamp(r.expiration)}]`;
+  return out;
+}
+
+export type WebhookEvent =
+  | { readonly type: "approval.requested"; readonly approval: StoredApproval; readonly witness: Witness }
+  | { readonly type: "approval.decided"; readonly approval: StoredApproval };
+
+function approvalFields(approval: StoredApproval) {
+  return {
+    id: approval.id,
+    rule: approval.ruleId,
+    resource: approval.resource,
+    permission: approval.permission,
+    subject: approval.subject,
+    on_behalf_of: approval.chain,
+    message: approval.message,
+    justification: approval.justification,
+    context: approval.context,
+    expires_at: new Date(approval.expiresAt).toISOString(),
+    single_use: approval.singleUse,
+  };
+}
+
+/**
+ * The payload. A request carries everything a person needs to decide, with the witness: the
+ * relationships that prove the action is permitted (so the approver sees why the agent may act at
+ * all). A decision carries its outcome, who decided and why.
+ */
+export function webhookBody(event: WebhookEvent, sentAt: number): string {
+  const { approval } = event;
+  if (event.type === "approval.requested")
+    return JSON.stringify({
+      type: event.type,
+      sent_at: sentAt,
+      approval: { ...approvalFields(approval), witness: event.witness.map(witnessLine) },
+    });
   return JSON.stringify({
-    type: "approval.requested",
+    type: event.type,
     sent_at: sentAt,
     approval: {
-      id: approval.id,
-      rule: approval.ruleId,
-      resource: approval.resource,
-      permission: approval.permission,
-      subject: approval.subject,
-      on_behalf_of: approval.chain,
-      message: approval.message,
-      justification: approval.justification,
-      context: approval.context,
-      expires_at: new Date(approval.expiresAt).toISOString(),
-      single_use: approval.singleUse,
+      ...approvalFields(approval),
+      state: approval.state,
+      decided_by: approval.decidedBy,
+      decided_at: approval.decidedAt === undefined ? undefined : new Date(approval.decidedAt).toISOString(),
+      reason: approval.reason,
+      valid_until:
+        approval.validUntil === undefined ? undefined : new Date(approval.validUntil).toISOString(),
     },
   });
 }
 
 /** Returns a notifier; its deliveries run in the background and never throw. */
 export function createWebhookNotifier(options: WebhookOptions): {
-  notify(approval: StoredApproval): void;
+  notify(event: WebhookEvent): void;
   /** Resolves when every delivery started so far has finished (tests, shutdown). */
   idle(): Promise<void>;
 } {
@@ -66,10 +107,11 @@ export function createWebhookNotifier(options: WebhookOptions): {
   const timeout = options.timeoutMs ?? 5_000;
   const running = new Set<Promise<void>>();
 
-  async function deliver(approval: StoredApproval): Promise<void> {
+  async function deliver(event: WebhookEvent): Promise<void> {
+    const { approval } = event;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const sentAt = Date.now();
-      const body = webhookBody(approval, sentAt);
+      const body = webhookBody(event, sentAt);
       let outcome: string;
       let ok = false;
       try {
@@ -84,10 +126,10 @@ export function createWebhookNotifier(options: WebhookOptions): {
           signal: AbortSignal.timeout(timeout),
         });
         ok = response.ok;
-        outcome = `attempt ${attempt}: HTTP ${response.status}`;
+        outcome = `${event.type} attempt ${attempt}: HTTP ${response.status}`;
         await response.body?.cancel();
       } catch (error) {
-        outcome = `attempt ${attempt}: ${error instanceof Error ? error.message : String(error)}`;
+        outcome = `${event.type} attempt ${attempt}: ${error instanceof Error ? error.message : String(error)}`;
       }
       await options.log
         ?.append([
@@ -98,7 +140,12 @@ export function createWebhookNotifier(options: WebhookOptions): {
             ...(approval.chain.length > 0 ? { onBehalfOf: approval.chain } : {}),
             resource: approval.resource,
             permission: approval.permission,
-            answer: "APPROVAL_REQUIRED",
+            answer:
+              event.type === "approval.requested"
+                ? "APPROVAL_REQUIRED"
+                : approval.state === "approved"
+                  ? "ALLOWED"
+                  : "DENIED",
             approvalId: approval.id,
             approvalRule: approval.ruleId,
             reason: outcome,
@@ -111,8 +158,8 @@ export function createWebhookNotifier(options: WebhookOptions): {
   }
 
   return {
-    notify(approval) {
-      const p = deliver(approval).finally(() => running.delete(p));
+    notify(event) {
+      const p = deliver(event).finally(() => running.delete(p));
       running.add(p);
     },
     async idle() {

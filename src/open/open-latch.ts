@@ -131,7 +131,13 @@ async function openApprovals(
     ...(settings?.now === undefined ? {} : { now: settings.now }),
     ...(settings?.pollIntervalMs === undefined ? {} : { pollIntervalMs: settings.pollIntervalMs }),
     ...(settings?.closedForMs === undefined ? {} : { closedForMs: settings.closedForMs }),
-    ...(notifier === undefined ? {} : { onRequest: (approval) => notifier.notify(approval) }),
+    ...(notifier === undefined
+      ? {}
+      : {
+          onRequest: (approval, witness) =>
+            notifier.notify({ type: "approval.requested", approval, witness }),
+          onDecide: (approval) => notifier.notify({ type: "approval.decided", approval }),
+        }),
   });
   const stored = await store.approvals.readRules();
   if (settings?.rules !== undefined && stored?.text !== settings.rules)

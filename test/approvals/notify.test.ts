@@ -13,7 +13,7 @@ import { RULES, SCHEMA } from "./fixtures.js";
 const SECRET = "another webhook secret";
 let latch: OpenedLatch;
 let receiver: Server;
-let calls = 0;
+let failedOnce = false;
 const bodies: { body: string; signature: string }[] = [];
 
 beforeAll(async () => {
@@ -24,9 +24,10 @@ beforeAll(async () => {
       body += chunk;
     });
     req.on("end", () => {
-      calls++;
       bodies.push({ body, signature: String(req.headers[SIGNATURE_HEADER]) });
-      res.writeHead(calls === 1 ? 503 : 200).end();
+      const fail = !failedOnce && JSON.parse(body).type === "approval.requested";
+      if (fail) failedOnce = true;
+      res.writeHead(fail ? 503 : 200).end();
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -85,14 +86,32 @@ describe("approval notifications", () => {
       ["decided", id, "approved"],
     ]);
 
-    await expect.poll(() => calls).toBe(2);
-    for (const { body, signature } of bodies) expect(verifySignature(body, signature, SECRET)).toBe(true);
+    await expect.poll(() => bodies.length).toBe(3);
+    for (const { body, signature } of bodies) {
+      expect(verifySignature(body, signature, SECRET)).toBe(true);
+      expect(verifySignature(body, signature, "not the secret")).toBe(false);
+    }
+    const payloads = bodies.map((b) => JSON.parse(b.body));
+    const requested = payloads.find((p) => p.type === "approval.requested");
+    // The witness: the relationship that makes the agent's delete permitted at all.
+    expect(requested.approval).toMatchObject({
+      id,
+      subject: "agent:cleanup",
+      witness: ["database:prod-orders#operator@agent:cleanup"],
+    });
+    const decided = payloads.find((p) => p.type === "approval.decided");
+    expect(decided.approval).toMatchObject({ id, state: "approved", decided_by: "user:olga", reason: "ok" });
     await expect
       .poll(async () =>
         (await latch.store.decisions.read({ subject: "agent:cleanup", limit: 100 }))
           .filter((d) => d.record.operation === "approval-webhook")
-          .map((d) => d.record.reason),
+          .map((d) => `${d.record.answer} ${d.record.reason}`)
+          .sort(),
       )
-      .toEqual(["attempt 1: HTTP 503", "attempt 2: HTTP 200"]);
+      .toEqual([
+        "ALLOWED approval.decided attempt 1: HTTP 200",
+        "APPROVAL_REQUIRED approval.requested attempt 1: HTTP 503",
+        "APPROVAL_REQUIRED approval.requested attempt 2: HTTP 200",
+      ]);
   });
 });
