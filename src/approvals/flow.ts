@@ -108,7 +108,10 @@ export interface ApprovalFlow {
     file?: string,
   ): Promise<{ readonly version: number; readonly rules: ApprovalRules }>;
   request(input: RequestApprovalInput): Promise<ApprovalTicket>;
-  /** CIBA polling: the request's state; `approval/slow-down` when polled faster than the interval. */
+  /**
+   * CIBA polling: the request's state; `approval/slow-down` when polled faster than the interval,
+   * which then grows by SLOW_DOWN_STEP_MS for that request (`details.intervalSeconds`).
+   */
   get(id: string): Promise<StoredApproval>;
   /** Reads without the poll clock (approvers' views, the CLI's `show`). */
   show(id: string): Promise<StoredApproval>;
@@ -148,7 +151,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
   const now = options.now ?? Date.now;
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const lastPoll = new Map<string, number>();
+  const clocks = new Map<string, PollClock>();
   let current: ApprovalRules = EMPTY_RULES;
   /** The stored version `current` came from (0: none). */
   let loaded = 0;
@@ -196,7 +199,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     },
 
     request: (input) => requestApproval(ctx, input),
-    get: (id) => pollApproval(ctx, lastPoll, id),
+    get: (id) => pollApproval(ctx, clocks, id),
     show: (id) => found(ctx, id),
     list: (query) => store.approvals.list(query, now()),
     decide: (input) => decideApproval(ctx, input),
@@ -323,25 +326,46 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
 
 // --- get (CIBA polling) -----------------------------------------------------------------------
 
-/** `lastPoll` is the flow's poll clock (id to last poll time), kept only while a request is pending. */
+/** CIBA (after RFC 8628 §3.5): each `slow_down` adds this to the poller's interval, for good. */
+export const SLOW_DOWN_STEP_MS = 5_000;
+
+/** One pending request's poll clock: when it was last polled and the interval its poller owes. */
+interface PollClock {
+  last: number;
+  interval: number;
+}
+
+/**
+ * `clocks` is the flow's poll clock per approval id, kept only while a request is pending. A poll
+ * sooner than the interval answers slow_down and grows that request's interval by
+ * SLOW_DOWN_STEP_MS, so a poller that ignores the answer is slowed further each time.
+ */
 async function pollApproval(
   ctx: FlowContext,
-  lastPoll: Map<string, number>,
+  clocks: Map<string, PollClock>,
   id: string,
 ): Promise<StoredApproval> {
   const approval = await found(ctx, id);
+  if (approval.state !== "pending") {
+    clocks.delete(id);
+    return approval;
+  }
   const at = ctx.now();
-  const last = lastPoll.get(id);
-  lastPoll.set(id, at);
-  if (approval.state === "pending" && last !== undefined && at - last < ctx.interval)
-    throw new LatchError(
-      "approval/slow-down",
-      "resource-exhausted",
-      `approval ${id} was polled ${at - last} ms after the last poll; poll at most every ${ctx.interval / 1_000} s`,
-      { id, intervalSeconds: ctx.interval / 1_000 },
-    );
-  if (approval.state !== "pending") lastPoll.delete(id);
-  return approval;
+  const clock = clocks.get(id);
+  if (clock === undefined) {
+    clocks.set(id, { last: at, interval: ctx.interval });
+    return approval;
+  }
+  const since = at - clock.last;
+  clock.last = at;
+  if (since >= clock.interval) return approval;
+  clock.interval += SLOW_DOWN_STEP_MS;
+  throw new LatchError(
+    "approval/slow-down",
+    "resource-exhausted",
+    `approval ${id} was polled ${since} ms after the last poll; its interval is now ${clock.interval / 1_000} s: poll at most that often`,
+    { id, intervalSeconds: clock.interval / 1_000 },
+  );
 }
 
 // --- decide -----------------------------------------------------------------------------------

@@ -228,7 +228,7 @@ export const ErrorCodes = {
   ApprovalNotApprover: "approval/not-approver",
   /** permission-denied: the approver is the requesting subject or a principal of its on-behalf-of chain. */
   ApprovalSelfApproval: "approval/self-approval",
-  /** resource-exhausted: the approval was polled faster than its interval (CIBA `slow_down`); wait `details.intervalSeconds`. */
+  /** resource-exhausted: the approval was polled faster than its interval (CIBA `slow_down`); its interval grew by 5 s: wait `details.intervalSeconds`. */
   ApprovalSlowDown: "approval/slow-down",
   /** failed-precondition: SpiceDB's API (which has no such answer) was asked about an action an approval rule gates and no approval allows (`details.approvalRule`); request one through latch.v1 ApprovalService. */
   ApprovalRequired: "approval/required",

@@ -22,6 +22,16 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
   expect(isLatchError(error) ? error.code : error).toBe(code);
 }
 
+/** The interval (s) a slow_down answer tells the poller to keep. */
+async function slowDownInterval(promise: Promise<unknown>): Promise<unknown> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isLatchError(error) ? error.code : error).toBe("approval/slow-down");
+  return isLatchError(error) ? error.details?.intervalSeconds : undefined;
+}
+
 describe("human approval: the story", () => {
   let clock = Date.parse("2026-12-04T09:00:00Z");
   let latch: OpenedLatch;
@@ -123,9 +133,19 @@ describe("human approval: the story", () => {
   it("keeps the check APPROVAL_REQUIRED while pending, and slows down a fast poller", async () => {
     expect((await latch.decider.check(action)).state).toBe("APPROVAL_REQUIRED");
     expect((await flow().get(id)).state).toBe("pending");
-    await expectCode(flow().get(id), "approval/slow-down");
+    // Each slow_down grows this request's interval by 5 s (CIBA): 2 s, then 7 s, then 12 s.
+    expect(await slowDownInterval(flow().get(id))).toBe(7);
     clock += 2_000;
+    expect(await slowDownInterval(flow().get(id))).toBe(12);
+    clock += 12_000;
     expect((await flow().get(id)).state).toBe("pending");
+    // Another request's poller keeps the base interval.
+    const other = await flow().request({ ...action, onBehalfOf: [], message: "Delete prod-orders?" });
+    expect(other.intervalSeconds).toBe(2);
+    expect((await flow().get(other.id)).state).toBe("pending");
+    clock += 2_000;
+    expect((await flow().get(other.id)).state).toBe("pending");
+    expect(await slowDownInterval(flow().get(other.id))).toBe(7);
   });
 
   it("refuses bob (not an approver) and alice (her own agent's request)", async () => {
