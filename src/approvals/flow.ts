@@ -13,6 +13,7 @@ import { EventEmitter, on } from "node:events";
 import {
   formatObjectRef,
   formatSubjectRef,
+  isLatchError,
   LatchError,
   type ObjectRef,
   parseObjectRef,
@@ -222,6 +223,45 @@ async function storedSchema(store: Store) {
       { hint: "write the schema first" },
     );
   return compileSchema(stored.text);
+}
+
+/**
+ * Refuses (`schema/breaks-approval-rules`) the schema `text` when the stored approval rules would
+ * not be valid under it, naming the rule and its line. Not atomic with the schema write: rules
+ * written between this check and the write are checked against the new schema when written.
+ */
+export async function checkStoredRules(store: Store, text: string): Promise<void> {
+  const stored = await store.approvals.readRules();
+  if (stored === undefined) return;
+  const file = `stored approval rules version ${stored.version}`;
+  const schema = compileSchema(text);
+  try {
+    parseApprovalRules(stored.text, schema, file);
+  } catch (error) {
+    if (!isLatchError(error) || error.code !== "approval/invalid-rules") throw error;
+    // The rules as they are valid now, for the rule holding the failing line.
+    const now = await storedSchema(store).then(
+      (old) => parseApprovalRules(stored.text, old, file),
+      () => EMPTY_RULES,
+    );
+    throw breaksRules(error, now);
+  }
+}
+
+/** The parse error of the stored rules under a new schema, as a refusal of that schema write. */
+function breaksRules(error: LatchError, rules: ApprovalRules): LatchError {
+  const line = typeof error.details.line === "number" ? error.details.line : undefined;
+  // The rule whose text holds the failing line: the last one starting at or before it.
+  const rule =
+    line === undefined
+      ? undefined
+      : rules.rules.filter((r) => r.line <= line).sort((a, b) => b.line - a.line)[0];
+  return new LatchError(
+    "schema/breaks-approval-rules",
+    "failed-precondition",
+    `schema not written: the stored approval rules would no longer be valid${rule === undefined ? "" : ` (rule ${rule.id})`}: ${error.message} Change or remove that rule first (\`latch approvals write FILE\`), then write the schema.`,
+    { ...(rule === undefined ? {} : { rule: rule.id }), ...(line === undefined ? {} : { line }) },
+  );
 }
 
 async function audit(ctx: FlowContext, record: Omit<DecisionRecord, "time">): Promise<void> {

@@ -7,6 +7,7 @@ export {
   type ApprovalFlow,
   type ApprovalFlowOptions,
   type ApprovalTicket,
+  checkStoredRules,
   createApprovalFlow,
   DEFAULT_POLL_INTERVAL_MS,
   type DecideInput,

@@ -114,6 +114,8 @@ export const ErrorCodes = {
   SchemaInvalid: "schema/invalid",
   /** failed-precondition: writing this schema would orphan stored relationships; delete them first. */
   SchemaWouldOrphan: "schema/would-orphan",
+  /** failed-precondition: writing this schema would make a stored approval rule invalid (`details.rule`, `details.line`); change the rules first. */
+  SchemaBreaksApprovalRules: "schema/breaks-approval-rules",
   /** failed-precondition: the store has no schema yet, and relationships are validated against one. */
   SchemaMissing: "schema/missing",
   /** not-found: ReadSchema found no schema written. */

@@ -9,6 +9,7 @@
 
 import {
   type ApprovalFlow,
+  checkStoredRules,
   createApprovalFlow,
   createWebhookNotifier,
   type WebhookOptions,
@@ -26,7 +27,7 @@ import {
   type DelegationOptions,
   decorate,
 } from "../service/index.js";
-import { latestReader, type Store } from "../store/index.js";
+import { delegateStore, latestReader, type Store } from "../store/index.js";
 import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
 import { createSqliteStore } from "../store/sqlite/index.js";
 
@@ -147,6 +148,20 @@ async function openApprovals(
 }
 
 /** Picks up rules written through another replica; a version that does not compile is retried, never applied. */
+/**
+ * Every schema write through the opened latch first re-validates the stored approval rules
+ * (innermost, so that `wrapStore`'s wrappers, which callers may key by identity, stay outermost).
+ */
+function guardSchemaWrites(store: Store): Store {
+  return {
+    ...delegateStore(store),
+    async writeSchema(text) {
+      await checkStoredRules(store, text);
+      return store.writeSchema(text);
+    },
+  };
+}
+
 function refreshRules(flow: ApprovalFlow | undefined, options: OpenOptions): () => void {
   const every = options.approvals === false ? 0 : (options.approvals?.rulesRefreshMs ?? 5_000);
   if (flow === undefined || every <= 0) return () => undefined;
@@ -159,9 +174,14 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
   const opened = options.store ?? (await createSqliteStore({ path: options.database ?? ":memory:" }));
   const mirror = options.mirror === false ? undefined : createMirroredStore(opened, options.mirror);
   const raw = mirror ?? opened;
-  const store = options.wrapStore === undefined ? raw : options.wrapStore(raw, mirror);
+  const guarded = options.approvals === false ? raw : guardSchemaWrites(raw);
+  const store = options.wrapStore === undefined ? guarded : options.wrapStore(guarded, mirror);
   try {
-    await writeSchema(store, options);
+    // Rules given at open replace the stored ones, and are checked against this schema then.
+    await writeSchema(
+      options.approvals !== false && options.approvals?.rules !== undefined ? raw : store,
+      options,
+    );
   } catch (error) {
     await raw.close();
     throw error;
