@@ -5,6 +5,39 @@
  */
 import { readFileSync } from "node:fs";
 import type { ActorTokenOptions } from "../service/index.js";
+import type { SharedFlag } from "./audit-flags.js";
+
+export const ACTOR_TOKEN_FLAGS: readonly SharedFlag[] = [
+  {
+    key: "actorTokenJwks",
+    flags: "--actor-token-jwks <file>",
+    env: "LATCH_ACTOR_TOKEN_JWKS",
+    help: {
+      serve:
+        "JWKS file (every key with its alg) that verifies RFC 8693 actor tokens; needs --actor-token-issuer and --actor-token-audience",
+      "in-process":
+        "in process: JWKS file that verifies --actor-token (with --actor-token-issuer and --actor-token-audience)",
+    },
+  },
+  {
+    key: "actorTokenIssuer",
+    flags: "--actor-token-issuer <iss>",
+    env: "LATCH_ACTOR_TOKEN_ISSUER",
+    help: {
+      serve: "the iss every actor token must carry",
+      "in-process": "in process: the iss every actor token must carry",
+    },
+  },
+  {
+    key: "actorTokenAudience",
+    flags: "--actor-token-audience <aud>",
+    env: "LATCH_ACTOR_TOKEN_AUDIENCE",
+    help: {
+      serve: "an aud every actor token must carry",
+      "in-process": "in process: an aud every actor token must carry",
+    },
+  },
+];
 
 export interface ActorTokenFlags {
   readonly actorTokenJwks?: string | undefined;

@@ -3,6 +3,7 @@
  * `--audit-sample`, shared by `latch serve` and the in-process decision commands: the same
  * settings, the same defaults, the same refusals.
  */
+import { type Command, Option } from "commander";
 import type { AuditFailure, AuditMode, AuditPolicy } from "../audit/index.js";
 
 export interface AuditFlags {
@@ -22,6 +23,109 @@ export interface AuditSettings {
   readonly loggableParameters: readonly string[];
   readonly include?: readonly string[];
   readonly sample?: number;
+}
+
+/** Where a flag is declared: `latch serve` (its help, its defaults) or an in-process command. */
+export type FlagSite = "serve" | "in-process";
+
+/** One flag shared by `latch serve` and the in-process commands, with each one's help text. */
+export interface SharedFlag {
+  readonly key: string;
+  readonly flags: string;
+  readonly env: string;
+  readonly help: Readonly<Record<FlagSite, string>>;
+  readonly choices?: readonly string[];
+  /** `latch serve`'s default; in process the flag stays unset unless given (see openTarget). */
+  readonly serveDefault?: string;
+  readonly repeatable?: boolean;
+}
+
+export const AUDIT_FLAGS: readonly SharedFlag[] = [
+  {
+    key: "audit",
+    flags: "--audit <policy>",
+    env: "LATCH_AUDIT",
+    help: {
+      serve:
+        "record decisions in the datastore's audit trail: all, agents (acting for someone, or DENIED), off",
+      "in-process":
+        "in process: record decisions in the database's audit trail: all, agents (the default: acting for someone, or DENIED), off",
+    },
+    choices: ["all", "agents", "off"],
+    serveDefault: "agents",
+  },
+  {
+    key: "auditMode",
+    flags: "--audit-mode <mode>",
+    env: "LATCH_AUDIT_MODE",
+    help: {
+      serve:
+        "async (batched, bounded queue; answers do not wait) or sync (answer after the record commits; refused if it cannot)",
+      "in-process":
+        "in process: async (the default; written before the command exits) or sync (answer after the record commits)",
+    },
+    choices: ["async", "sync"],
+    serveDefault: "async",
+  },
+  {
+    key: "auditFailure",
+    flags: "--audit-failure <what>",
+    env: "LATCH_AUDIT_FAILURE",
+    help: {
+      serve:
+        "sync: deny (the default: refuse a decision whose record cannot be written) or allow-and-alert (answer, log an error, count it); async always answers and drops and counts",
+      "in-process": "in process, sync: deny (the default) or allow-and-alert when a record cannot be written",
+    },
+    choices: ["deny", "allow-and-alert"],
+  },
+  {
+    key: "auditLoggable",
+    flags: "--audit-loggable <names>",
+    env: "LATCH_AUDIT_LOGGABLE",
+    help: {
+      serve: "caveat parameters whose context values are recorded, comma-separated (others are redacted)",
+      "in-process": "in process: caveat parameters whose context values are recorded, comma-separated",
+    },
+  },
+  {
+    key: "auditInclude",
+    flags: "--audit-include <type[#permission]>",
+    env: "LATCH_AUDIT_INCLUDE",
+    help: {
+      serve:
+        "agents: record every decision on this resource type or permission too (e.g. document#export); repeatable (LATCH_AUDIT_INCLUDE: comma-separated)",
+      "in-process":
+        "in process, agents: record every decision on this resource type or permission (e.g. document#export); repeatable",
+    },
+    repeatable: true,
+  },
+  {
+    key: "auditSample",
+    flags: "--audit-sample <share>",
+    env: "LATCH_AUDIT_SAMPLE",
+    help: {
+      serve:
+        "agents: also record this share (0..1) of plain decisions (no chain, not DENIED), each marked sampled (default 0)",
+      "in-process":
+        "in process, agents: also record this share (0..1) of plain decisions (no chain, not DENIED), marked sampled",
+    },
+  },
+];
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Declares shared flags on a command, with the help text (and defaults) of `site`. */
+export function addSharedFlags(command: Command, flags: readonly SharedFlag[], site: FlagSite): Command {
+  for (const flag of flags) {
+    const option = new Option(flag.flags, flag.help[site]).env(flag.env);
+    if (flag.choices !== undefined) option.choices(flag.choices);
+    if (site === "serve" && flag.serveDefault !== undefined) option.default(flag.serveDefault);
+    if (flag.repeatable === true) option.argParser(collect);
+    command.addOption(option);
+  }
+  return command;
 }
 
 /** `a,b` or a repeated flag's values, each possibly `a,b`: the names, trimmed, none empty. */

@@ -12,8 +12,8 @@ import type { Consistency } from "../engine/index.js";
 // The error and its rendering alone, from their own file: the schema's index loads the compiler
 // and the CEL library, which a command that fails before any schema work should not wait for.
 import { renderDiagnostics, SchemaError } from "../schema/diagnostics.js";
-import { type ActorTokenFlags, parseActorTokenFlags } from "./actor-token-flags.js";
-import { type AuditFlags, parseAuditFlags } from "./audit-flags.js";
+import { ACTOR_TOKEN_FLAGS, type ActorTokenFlags, parseActorTokenFlags } from "./actor-token-flags.js";
+import { AUDIT_FLAGS, type AuditFlags, addSharedFlags, parseAuditFlags } from "./audit-flags.js";
 import { openDatastore } from "./datastore.js";
 import { parseDelegationPermissions } from "./delegation-flags.js";
 
@@ -89,92 +89,24 @@ export function delegationParams(options: DelegationFlags): {
  * default: `--audit agents`), and verifies actor tokens when given the keys.
  */
 export function addInProcessDecisionOptions(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        "--audit <policy>",
-        "in process: record decisions in the database's audit trail: all, agents (the default: acting for someone, or DENIED), off",
-      )
-        .env("LATCH_AUDIT")
-        .choices(["all", "agents", "off"]),
-    )
-    .addOption(
-      new Option(
-        "--audit-mode <mode>",
-        "in process: async (the default; written before the command exits) or sync (answer after the record commits)",
-      )
-        .env("LATCH_AUDIT_MODE")
-        .choices(["async", "sync"]),
-    )
-    .addOption(
-      new Option(
-        "--audit-failure <what>",
-        "in process, sync: deny (the default) or allow-and-alert when a record cannot be written",
-      )
-        .env("LATCH_AUDIT_FAILURE")
-        .choices(["deny", "allow-and-alert"]),
-    )
-    .addOption(
-      new Option(
-        "--audit-loggable <names>",
-        "in process: caveat parameters whose context values are recorded, comma-separated",
-      ).env("LATCH_AUDIT_LOGGABLE"),
-    )
-    .addOption(
-      new Option(
-        "--audit-include <type[#permission]>",
-        "in process, agents: record every decision on this resource type or permission (e.g. document#export); repeatable",
-      )
-        .env("LATCH_AUDIT_INCLUDE")
-        .argParser(collectFlag),
-    )
-    .addOption(
-      new Option(
-        "--audit-sample <share>",
-        "in process, agents: also record this share (0..1) of plain decisions (no chain, not DENIED), marked sampled",
-      ).env("LATCH_AUDIT_SAMPLE"),
-    )
-    .addOption(
-      new Option(
-        "--actor-token-jwks <file>",
-        "in process: JWKS file that verifies --actor-token (with --actor-token-issuer and --actor-token-audience)",
-      ).env("LATCH_ACTOR_TOKEN_JWKS"),
-    )
-    .addOption(
-      new Option("--actor-token-issuer <iss>", "in process: the iss every actor token must carry").env(
-        "LATCH_ACTOR_TOKEN_ISSUER",
-      ),
-    )
-    .addOption(
-      new Option("--actor-token-audience <aud>", "in process: an aud every actor token must carry").env(
-        "LATCH_ACTOR_TOKEN_AUDIENCE",
-      ),
-    );
+  return addSharedFlags(command, IN_PROCESS_FLAGS, "in-process");
 }
 
-const IN_PROCESS_FLAGS = [
-  ["audit", "--audit", "LATCH_AUDIT"],
-  ["auditMode", "--audit-mode", "LATCH_AUDIT_MODE"],
-  ["auditFailure", "--audit-failure", "LATCH_AUDIT_FAILURE"],
-  ["auditLoggable", "--audit-loggable", "LATCH_AUDIT_LOGGABLE"],
-  ["auditInclude", "--audit-include", "LATCH_AUDIT_INCLUDE"],
-  ["auditSample", "--audit-sample", "LATCH_AUDIT_SAMPLE"],
-  ["actorTokenJwks", "--actor-token-jwks", "LATCH_ACTOR_TOKEN_JWKS"],
-  ["actorTokenIssuer", "--actor-token-issuer", "LATCH_ACTOR_TOKEN_ISSUER"],
-  ["actorTokenAudience", "--actor-token-audience", "LATCH_ACTOR_TOKEN_AUDIENCE"],
-] as const;
+const IN_PROCESS_FLAGS = [...AUDIT_FLAGS, ...ACTOR_TOKEN_FLAGS];
 
 /**
  * A flag given on the command line for a server target is a mistake (the server has its own
  * settings); the same value from the environment is not (a shell may hold a server's settings).
  */
 function refuseInProcessFlags(options: InProcessDecisionOptions): void {
-  for (const [key, flag, env] of IN_PROCESS_FLAGS) {
-    const given = options[key];
+  for (const { key, flags, env } of IN_PROCESS_FLAGS) {
+    const given = (options as Readonly<Record<string, unknown>>)[key];
     // A repeatable flag read from the environment is that one value.
     const value = Array.isArray(given) ? given.join(",") : given;
     if (value !== undefined && process.env[env] !== value)
-      throw new UsageError(`${flag} applies in process (--db, --datastore); a server has its own`);
+      throw new UsageError(
+        `${flags.split(" ")[0]} applies in process (--db, --datastore); a server has its own`,
+      );
   }
 }
 

@@ -15,8 +15,8 @@ import type { OpenOptions } from "../../open/index.js";
 import type { Metrics, RunningServer, ServerLimits } from "../../server/index.js";
 import type { DecisionLog, Store } from "../../store/index.js";
 import type { MirrorEvent } from "../../store/mirror/index.js";
-import { parseActorTokenFlags } from "../actor-token-flags.js";
-import { parseAuditFlags } from "../audit-flags.js";
+import { ACTOR_TOKEN_FLAGS, parseActorTokenFlags } from "../actor-token-flags.js";
+import { AUDIT_FLAGS, addSharedFlags, parseAuditFlags } from "../audit-flags.js";
 import { parseDelegationPermissions } from "../delegation-flags.js";
 
 /**
@@ -253,53 +253,7 @@ function addLimitFlags(command: Command): Command {
 
 /** The audit trail of decisions. */
 function addAuditFlags(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        "--audit <policy>",
-        "record decisions in the datastore's audit trail: all, agents (acting for someone, or DENIED), off",
-      )
-        .env("LATCH_AUDIT")
-        .choices(["all", "agents", "off"])
-        .default("agents"),
-    )
-    .addOption(
-      new Option(
-        "--audit-mode <mode>",
-        "async (batched, bounded queue; answers do not wait) or sync (answer after the record commits; refused if it cannot)",
-      )
-        .env("LATCH_AUDIT_MODE")
-        .choices(["async", "sync"])
-        .default("async"),
-    )
-    .addOption(
-      new Option(
-        "--audit-failure <what>",
-        "sync: deny (the default: refuse a decision whose record cannot be written) or allow-and-alert (answer, log an error, count it); async always answers and drops and counts",
-      )
-        .env("LATCH_AUDIT_FAILURE")
-        .choices(["deny", "allow-and-alert"]),
-    )
-    .addOption(
-      new Option(
-        "--audit-loggable <names>",
-        "caveat parameters whose context values are recorded, comma-separated (others are redacted)",
-      ).env("LATCH_AUDIT_LOGGABLE"),
-    )
-    .addOption(
-      new Option(
-        "--audit-include <type[#permission]>",
-        "agents: record every decision on this resource type or permission too (e.g. document#export); repeatable (LATCH_AUDIT_INCLUDE: comma-separated)",
-      )
-        .env("LATCH_AUDIT_INCLUDE")
-        .argParser(collect),
-    )
-    .addOption(
-      new Option(
-        "--audit-sample <share>",
-        "agents: also record this share (0..1) of plain decisions (no chain, not DENIED), each marked sampled (default 0)",
-      ).env("LATCH_AUDIT_SAMPLE"),
-    );
+  return addSharedFlags(command, AUDIT_FLAGS, "serve");
 }
 
 /** Logging, the in-memory mirror, shutdown. */
@@ -323,31 +277,15 @@ function addRuntimeFlags(command: Command): Command {
 
 /** On-behalf-of chains: delegation permissions and RFC 8693 actor tokens. */
 function addDelegationFlags(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        "--delegation-permission <type=permission>",
-        "the permission of TYPE that says whom it delegates to (on-behalf-of chains; default delegate); repeatable (LATCH_DELEGATION_PERMISSION: several, separated by commas)",
-      )
-        .env("LATCH_DELEGATION_PERMISSION")
-        .argParser(collect),
+  command.addOption(
+    new Option(
+      "--delegation-permission <type=permission>",
+      "the permission of TYPE that says whom it delegates to (on-behalf-of chains; default delegate); repeatable (LATCH_DELEGATION_PERMISSION: several, separated by commas)",
     )
-    .addOption(
-      new Option(
-        "--actor-token-jwks <file>",
-        "JWKS file (every key with its alg) that verifies RFC 8693 actor tokens; needs --actor-token-issuer and --actor-token-audience",
-      ).env("LATCH_ACTOR_TOKEN_JWKS"),
-    )
-    .addOption(
-      new Option("--actor-token-issuer <iss>", "the iss every actor token must carry").env(
-        "LATCH_ACTOR_TOKEN_ISSUER",
-      ),
-    )
-    .addOption(
-      new Option("--actor-token-audience <aud>", "an aud every actor token must carry").env(
-        "LATCH_ACTOR_TOKEN_AUDIENCE",
-      ),
-    );
+      .env("LATCH_DELEGATION_PERMISSION")
+      .argParser(collect),
+  );
+  return addSharedFlags(command, ACTOR_TOKEN_FLAGS, "serve");
 }
 
 export function serveCommand(): Command {
