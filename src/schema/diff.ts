@@ -13,6 +13,7 @@ import {
   type ReflectedSubjectType,
   reflectCaveat,
   reflectDefinition,
+  reflectPermission,
   reflectRelation,
 } from "./reflect.js";
 
@@ -54,20 +55,16 @@ export type SchemaChange =
 
 const sortedNames = (names: Iterable<string>) => [...names].sort();
 
-function permissionOf(member: MemberDef): ReflectedPermission {
-  return { name: member.name, comment: member.comment ?? "", definition: member.definition };
-}
-
 function memberAdded(member: MemberDef): SchemaChange {
   return member.kind === "relation"
     ? { kind: "relation-added", relation: reflectRelation(member) }
-    : { kind: "permission-added", permission: permissionOf(member) };
+    : { kind: "permission-added", permission: reflectPermission(member) };
 }
 
 function memberRemoved(member: MemberDef): SchemaChange {
   return member.kind === "relation"
     ? { kind: "relation-removed", relation: reflectRelation(member) }
-    : { kind: "permission-removed", permission: permissionOf(member) };
+    : { kind: "permission-removed", permission: reflectPermission(member) };
 }
 
 const subjectKey = (s: ReflectedSubjectType) =>
@@ -79,9 +76,9 @@ function memberChanges(before: MemberDef, after: MemberDef): SchemaChange[] {
   const changes: SchemaChange[] = [];
   if (after.kind === "permission" && before.kind === "permission") {
     if ((before.comment ?? "") !== (after.comment ?? ""))
-      changes.push({ kind: "permission-comment-changed", permission: permissionOf(after) });
+      changes.push({ kind: "permission-comment-changed", permission: reflectPermission(after) });
     if (JSON.stringify(before.expr) !== JSON.stringify(after.expr))
-      changes.push({ kind: "permission-expr-changed", permission: permissionOf(after) });
+      changes.push({ kind: "permission-expr-changed", permission: reflectPermission(after) });
     return changes;
   }
   if (after.kind !== "relation" || before.kind !== "relation") return changes;
