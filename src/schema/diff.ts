@@ -3,7 +3,8 @@
  * removed definitions and caveats, and per definition or caveat the members, subject types,
  * expressions, parameters and doc comments that differ. Deterministic: things in name order.
  */
-import type { CaveatDef, CompiledSchema, DefinitionDef, MemberDef } from "./ir.js";
+import { allowedSubjectText } from "./format.js";
+import type { CaveatDef, CompiledSchema, DefinitionDef, MemberDef, RelationDef } from "./ir.js";
 import {
   type ReflectedCaveat,
   type ReflectedCaveatParameter,
@@ -15,6 +16,7 @@ import {
   reflectDefinition,
   reflectPermission,
   reflectRelation,
+  reflectSubjectType,
 } from "./reflect.js";
 
 export type SchemaChange =
@@ -67,8 +69,9 @@ function memberRemoved(member: MemberDef): SchemaChange {
     : { kind: "permission-removed", permission: reflectPermission(member) };
 }
 
-const subjectKey = (s: ReflectedSubjectType) =>
-  `${s.definition}#${s.relation ?? ""}:${s.wildcard ? "*" : ""} ${s.caveat ?? ""} ${s.expiration ? "exp" : ""}`;
+/** A relation's allowed subject types keyed by their schema text, which names each one fully. */
+const allowedByText = (relation: RelationDef) =>
+  new Map(relation.allowed.map((a) => [allowedSubjectText(a), a]));
 
 function memberChanges(before: MemberDef, after: MemberDef): SchemaChange[] {
   // A relation that became a permission (or back) is one removed and another added.
@@ -85,12 +88,14 @@ function memberChanges(before: MemberDef, after: MemberDef): SchemaChange[] {
   const relation = reflectRelation(after);
   if ((before.comment ?? "") !== (after.comment ?? ""))
     changes.push({ kind: "relation-comment-changed", relation });
-  const beforeTypes = new Map(reflectRelation(before).subjectTypes.map((s) => [subjectKey(s), s]));
-  const afterTypes = new Map(relation.subjectTypes.map((s) => [subjectKey(s), s]));
+  const beforeTypes = allowedByText(before);
+  const afterTypes = allowedByText(after);
   for (const [k, s] of beforeTypes)
-    if (!afterTypes.has(k)) changes.push({ kind: "relation-subject-type-removed", relation, subjectType: s });
+    if (!afterTypes.has(k))
+      changes.push({ kind: "relation-subject-type-removed", relation, subjectType: reflectSubjectType(s) });
   for (const [k, s] of afterTypes)
-    if (!beforeTypes.has(k)) changes.push({ kind: "relation-subject-type-added", relation, subjectType: s });
+    if (!beforeTypes.has(k))
+      changes.push({ kind: "relation-subject-type-added", relation, subjectType: reflectSubjectType(s) });
   return changes;
 }
 
