@@ -185,18 +185,10 @@ class BulkRun {
         );
         this.walks.set(group.subjectKey, walk);
       }
-      const key =
-        proofs === undefined
-          ? deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey)
-          : undefined;
-      const hit = key === undefined ? undefined : deps.recall(key, now);
-      if (hit !== undefined) {
-        if (hit.m !== undefined) members.set(id, hit.m);
-        continue;
-      }
+      const key = deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey);
       if (proofs !== undefined) {
-        const witnessedKey = deps.topKey(this.plan, this.revision, group.member, id, group.subjectKey);
-        const known = deps.recallWitnessed(witnessedKey, now);
+        // Remembered answers without a proof are of no use here: only witnessed ones.
+        const known = deps.recallWitnessed(key, now);
         if (known !== undefined) {
           if (known.m !== undefined) members.set(id, known.m);
           proofs.set(id, known.proof);
@@ -207,8 +199,13 @@ class BulkRun {
         else {
           if (m !== false) members.set(id, m);
           proofs.set(id, walk.witness());
-          deps.rememberWitnessed(witnessedKey, walk, m === false ? undefined : m);
+          deps.rememberWitnessed(key, walk, m === false ? undefined : m);
         }
+        continue;
+      }
+      const hit = key === undefined ? undefined : deps.recall(key, now);
+      if (hit !== undefined) {
+        if (hit.m !== undefined) members.set(id, hit.m);
         continue;
       }
       const m = deps.answerBy(walk, group.member, id, key);

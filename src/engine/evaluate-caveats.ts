@@ -8,6 +8,7 @@ import { type CheckState, clip, LatchError } from "../core/index.js";
 import type { CompiledSchema } from "../schema/index.js";
 import { type CaveatExpr, type CaveatLeaf, type Member, TOO_DEEP } from "./membership.js";
 import type { CaveatTrace } from "./types.js";
+import { maxDepthExceeded } from "./walk-stack.js";
 
 export interface Verdict {
   readonly state: CheckState;
@@ -162,13 +163,7 @@ export function createCaveatEvaluator(
       if (r.missing.has(TOO_DEEP)) {
         // The answer depends on a subproblem past the limit (see walk-stack.ts).
         const at = String(deep?.context?.at ?? "");
-        const maxDepth = Number(deep?.context?.maxDepth ?? 0);
-        throw new LatchError(
-          "check/max-depth-exceeded",
-          "failed-precondition",
-          `check exceeded the maximum depth of ${maxDepth} at ${at}; the data nests too deep (raise --max-depth, or flatten the hierarchy)`,
-          { maxDepth, at },
-        );
+        throw maxDepthExceeded("check", Number(deep?.context?.maxDepth ?? 0), at);
       }
       return { state: "CONDITIONAL", missing: [...r.missing].sort() };
     },

@@ -100,19 +100,6 @@ export function resolveLookupMember(plan: Plan, type: string, name: string): Pla
   return member;
 }
 
-/**
- * A lookup whose walk reaches a subproblem deeper than the limit (depth as Check counts it, see
- * walk-stack.ts): Check's error, since what the lookup lists depends on what lies down there.
- */
-export function lookupTooDeep(maxDepth: number, at: string): LatchError {
-  return new LatchError(
-    "check/max-depth-exceeded",
-    "failed-precondition",
-    `lookup exceeded the maximum depth of ${maxDepth} at ${at}; the data nests too deep (raise --max-depth, or flatten the hierarchy)`,
-    { maxDepth, at },
-  );
-}
-
 export function deadlineExceeded(cursor: string | undefined): LatchError {
   return new LatchError(
     "request/deadline-exceeded",

@@ -12,13 +12,15 @@
  * A member whose own expression intersects or excludes has its candidates confirmed by the check
  * dispatcher as they arrive, so a false candidate stops there instead of spreading upwards.
  */
+
 import type { Relationship } from "../core/index.js";
 import type { RelationDef } from "../schema/index.js";
 import { dispatch } from "./evaluator.js";
-import { deadlineExceeded, freshAcc, lookupTooDeep } from "./lookup-context.js";
+import { deadlineExceeded, freshAcc } from "./lookup-context.js";
 import { computedHop } from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
+import { maxDepthExceeded } from "./walk-stack.js";
 
 /** Object id -> definite. */
 export type Reached = Map<string, boolean>;
@@ -254,7 +256,7 @@ class ReverseWalk {
     if (prev === true || (prev === false && !definite)) return;
     // Past the limit, and a resource or on the way to one: its Check fails, so does the lookup.
     if (this.level > this.ctx.maxDepth && (cell.links.length > 0 || cell === this.out)) {
-      throw lookupTooDeep(this.ctx.maxDepth, cell.label);
+      throw maxDepthExceeded("lookup", this.ctx.maxDepth, cell.label);
     }
     cell.ids.set(id, definite);
     // Every cell is wired before the walk starts: then one nobody reads needs no delta.

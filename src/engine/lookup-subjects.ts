@@ -11,6 +11,7 @@
  * ones, conditionally those banned under a caveat the context leaves open): see
  * LookupSubjectResult for how a consumer expands it.
  */
+
 import { clip, formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
 import { createCaveatEvaluator, type Verdict } from "./evaluate-caveats.js";
 import { dispatch } from "./evaluator.js";
@@ -20,7 +21,6 @@ import {
   freshAcc,
   isDeadline,
   type LookupDeps,
-  lookupTooDeep,
   resolveLookupMember,
   tokenFor,
 } from "./lookup-context.js";
@@ -35,6 +35,7 @@ import type {
   SubjectExclusion,
 } from "./types.js";
 import { validateContext } from "./validate-request.js";
+import { maxDepthExceeded } from "./walk-stack.js";
 
 type Flags = Map<string, boolean>;
 
@@ -290,7 +291,7 @@ async function collect(
   visit(root, rootId, true);
   for (let hops = 1; frontier.size > 0; hops++) {
     if (hops > ctx.maxDepth) {
-      throw lookupTooDeep(ctx.maxDepth, frontier.keys().next().value!.label);
+      throw maxDepthExceeded("lookup", ctx.maxDepth, frontier.keys().next().value!.label);
     }
     now = frontier;
     frontier = new Map();

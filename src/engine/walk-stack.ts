@@ -92,3 +92,16 @@ export function onStack(
   }
   return -1;
 }
+
+/**
+ * A check or lookup whose answer depends on a subproblem deeper than `maxDepth` (at `at`): what
+ * it lists or decides depends on what lies down there, so it fails rather than guess.
+ */
+export function maxDepthExceeded(operation: "check" | "lookup", maxDepth: number, at: string): LatchError {
+  return new LatchError(
+    "check/max-depth-exceeded",
+    "failed-precondition",
+    `${operation} exceeded the maximum depth of ${maxDepth} at ${at}; the data nests too deep (raise --max-depth, or flatten the hierarchy)`,
+    { maxDepth, at },
+  );
+}

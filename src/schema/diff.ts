@@ -3,7 +3,8 @@
  * removed definitions and caveats, and per definition or caveat the members, subject types,
  * expressions, parameters and doc comments that differ. Deterministic: things in name order.
  */
-import type { CaveatDef, CompiledSchema, DefinitionDef, MemberDef } from "./ir.js";
+import { allowedSubjectText } from "./format.js";
+import type { CaveatDef, CompiledSchema, DefinitionDef, MemberDef, RelationDef } from "./ir.js";
 import {
   type ReflectedCaveat,
   type ReflectedCaveatParameter,
@@ -13,7 +14,9 @@ import {
   type ReflectedSubjectType,
   reflectCaveat,
   reflectDefinition,
+  reflectPermission,
   reflectRelation,
+  reflectSubjectType,
 } from "./reflect.js";
 
 export type SchemaChange =
@@ -54,24 +57,21 @@ export type SchemaChange =
 
 const sortedNames = (names: Iterable<string>) => [...names].sort();
 
-function permissionOf(member: MemberDef): ReflectedPermission {
-  return { name: member.name, comment: member.comment ?? "", definition: member.definition };
-}
-
 function memberAdded(member: MemberDef): SchemaChange {
   return member.kind === "relation"
     ? { kind: "relation-added", relation: reflectRelation(member) }
-    : { kind: "permission-added", permission: permissionOf(member) };
+    : { kind: "permission-added", permission: reflectPermission(member) };
 }
 
 function memberRemoved(member: MemberDef): SchemaChange {
   return member.kind === "relation"
     ? { kind: "relation-removed", relation: reflectRelation(member) }
-    : { kind: "permission-removed", permission: permissionOf(member) };
+    : { kind: "permission-removed", permission: reflectPermission(member) };
 }
 
-const subjectKey = (s: ReflectedSubjectType) =>
-  `${s.definition}#${s.relation ?? ""}:${s.wildcard ? "*" : ""} ${s.caveat ?? ""} ${s.expiration ? "exp" : ""}`;
+/** A relation's allowed subject types keyed by their schema text, which names each one fully. */
+const allowedByText = (relation: RelationDef) =>
+  new Map(relation.allowed.map((a) => [allowedSubjectText(a), a]));
 
 function memberChanges(before: MemberDef, after: MemberDef): SchemaChange[] {
   // A relation that became a permission (or back) is one removed and another added.
@@ -79,21 +79,23 @@ function memberChanges(before: MemberDef, after: MemberDef): SchemaChange[] {
   const changes: SchemaChange[] = [];
   if (after.kind === "permission" && before.kind === "permission") {
     if ((before.comment ?? "") !== (after.comment ?? ""))
-      changes.push({ kind: "permission-comment-changed", permission: permissionOf(after) });
+      changes.push({ kind: "permission-comment-changed", permission: reflectPermission(after) });
     if (JSON.stringify(before.expr) !== JSON.stringify(after.expr))
-      changes.push({ kind: "permission-expr-changed", permission: permissionOf(after) });
+      changes.push({ kind: "permission-expr-changed", permission: reflectPermission(after) });
     return changes;
   }
   if (after.kind !== "relation" || before.kind !== "relation") return changes;
   const relation = reflectRelation(after);
   if ((before.comment ?? "") !== (after.comment ?? ""))
     changes.push({ kind: "relation-comment-changed", relation });
-  const beforeTypes = new Map(reflectRelation(before).subjectTypes.map((s) => [subjectKey(s), s]));
-  const afterTypes = new Map(relation.subjectTypes.map((s) => [subjectKey(s), s]));
+  const beforeTypes = allowedByText(before);
+  const afterTypes = allowedByText(after);
   for (const [k, s] of beforeTypes)
-    if (!afterTypes.has(k)) changes.push({ kind: "relation-subject-type-removed", relation, subjectType: s });
+    if (!afterTypes.has(k))
+      changes.push({ kind: "relation-subject-type-removed", relation, subjectType: reflectSubjectType(s) });
   for (const [k, s] of afterTypes)
-    if (!beforeTypes.has(k)) changes.push({ kind: "relation-subject-type-added", relation, subjectType: s });
+    if (!beforeTypes.has(k))
+      changes.push({ kind: "relation-subject-type-added", relation, subjectType: reflectSubjectType(s) });
   return changes;
 }
 

@@ -4,7 +4,14 @@
  * narrow it. SpiceDB's ReflectSchema and DiffSchema are built on these; so can any other caller.
  */
 import { formatParameterType } from "../conditions/index.js";
-import type { AllowedSubject, CaveatDef, CompiledSchema, DefinitionDef, RelationDef } from "./ir.js";
+import type {
+  AllowedSubject,
+  CaveatDef,
+  CompiledSchema,
+  DefinitionDef,
+  PermissionDef,
+  RelationDef,
+} from "./ir.js";
 
 /** One allowed subject type of a relation: `user`, `group#member`, `user:*`, `user with c`. */
 export interface ReflectedSubjectType {
@@ -97,6 +104,10 @@ export function reflectSubjectType(allowed: AllowedSubject): ReflectedSubjectTyp
   };
 }
 
+export function reflectPermission(permission: PermissionDef): ReflectedPermission {
+  return { name: permission.name, comment: permission.comment ?? "", definition: permission.definition };
+}
+
 export function reflectRelation(relation: RelationDef): ReflectedRelation {
   return {
     name: relation.name,
@@ -135,7 +146,7 @@ export function reflectDefinition(
   for (const member of definition.members.values()) {
     if (!memberMatches(filters, member.kind, definition.name, member.name)) continue;
     if (member.kind === "relation") relations.push(reflectRelation(member));
-    else permissions.push({ name: member.name, comment: member.comment ?? "", definition: definition.name });
+    else permissions.push(reflectPermission(member));
   }
   return { name: definition.name, comment: definition.comment ?? "", relations, permissions };
 }
