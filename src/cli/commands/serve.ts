@@ -416,17 +416,18 @@ function mirrorOptions(mirrorMax: number | undefined, log: Logger) {
 
 /** The recorder's settings from the `--audit*` flags. */
 function auditOptions(
-  options: ServeOptions,
+  settings: Settings,
   logger: Logger,
   // The metrics are made later (in wrapStore); appends happen only once calls are served.
   onAppend: (seconds: number) => void,
 ): NonNullable<OpenOptions["audit"]> {
+  const { audit } = settings;
   return {
-    ...parseAuditFlags(options, (m) => new Error(m)),
+    ...audit,
     onAppend,
     onError: (error) =>
       logger.error(
-        { err: error, auditMode: options.auditMode, auditFailure: options.auditFailure },
+        { err: error, auditMode: audit.mode, auditFailure: audit.failure },
         "decision records could not be written to the audit trail",
       ),
   };
@@ -482,7 +483,7 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
-  parseAuditFlags(options, (m) => new Error(m)); // refused at start, before anything is opened
+  const audit = parseAuditFlags(options, (m) => new Error(m)); // refused at start, before anything is opened
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const testingMaxStores = int(options.testingMaxStores, "--testing-max-stores");
   if (testingMaxStores !== undefined && !testing)
@@ -522,6 +523,8 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
       ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
       ...(tls === undefined ? {} : { tls }),
     },
+    /** The `--audit*` flags (datastore mode; testing mode audits nothing). */
+    audit,
     testingMaxStores,
     graceMs: int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000,
     healthProbeMs: int(options.healthProbeMs, "--health-probe-ms"),
@@ -623,7 +626,7 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
   const latch = await parts.openLatch({
     ...settings.latch,
     store: await parts.openDatastore(datastore),
-    audit: auditOptions(options, log, (seconds) => metrics?.observeAuditAppend(seconds)),
+    audit: auditOptions(settings, log, (seconds) => metrics?.observeAuditAppend(seconds)),
     mirror: mirrorMax === 0 ? false : mirrorOptions(mirrorMax, log),
     wrapStore: (raw, mirror) => {
       metrics =
