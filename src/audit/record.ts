@@ -68,13 +68,13 @@ function jsonSafe(value: unknown): unknown {
 }
 
 /** One witness relationship as recorded: `room:401#booker@user:alice`, `...[caveat_name]`. */
-export function witnessText(r: Relationship): string {
+function witnessText(r: Relationship): string {
   // Core's text without the caveat's stored context, which is never recorded.
   return formatRelationship(r.caveat?.context === undefined ? r : { ...r, caveat: { name: r.caveat.name } });
 }
 
 /** The caveats an explanation shows as evaluated (name and result), in the order met, once each. */
-export function caveatsOf(explain: ExplainNode | undefined): readonly DecisionCaveat[] | undefined {
+function caveatsOf(explain: ExplainNode | undefined): readonly DecisionCaveat[] | undefined {
   if (explain === undefined) return undefined;
   const seen = new Map<string, DecisionCaveat>();
   const walk = (node: ExplainNode) => {
