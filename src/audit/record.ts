@@ -8,9 +8,8 @@
 import {
   type DecisionState,
   ELLIPSIS_RELATION,
-  formatObjectRef,
+  formatRelationship,
   formatSubjectRef,
-  formatTimestamp,
   type Relationship,
   type SubjectRef,
 } from "../core/index.js";
@@ -69,15 +68,13 @@ function jsonSafe(value: unknown): unknown {
 }
 
 /** One witness relationship as recorded: `room:401#booker@user:alice`, `...[caveat_name]`. */
-export function witnessText(r: Relationship): string {
-  let out = `${formatObjectRef(r.resource)}#${r.relation}@${formatSubjectRef(r.subject)}`;
-  if (r.caveat !== undefined) out += `[${r.caveat.name}]`;
-  if (r.expiration !== undefined) out += `[expiration:${formatTimestamp(r.expiration)}]`;
-  return out;
+function witnessText(r: Relationship): string {
+  // Core's text without the caveat's stored context, which is never recorded.
+  return formatRelationship(r.caveat?.context === undefined ? r : { ...r, caveat: { name: r.caveat.name } });
 }
 
 /** The caveats an explanation shows as evaluated (name and result), in the order met, once each. */
-export function caveatsOf(explain: ExplainNode | undefined): readonly DecisionCaveat[] | undefined {
+function caveatsOf(explain: ExplainNode | undefined): readonly DecisionCaveat[] | undefined {
   if (explain === undefined) return undefined;
   const seen = new Map<string, DecisionCaveat>();
   const walk = (node: ExplainNode) => {

@@ -66,7 +66,7 @@ export interface OpenOptions {
   /**
    * Records decisions in the opened store's audit trail (`store.decisions`), by a recorder
    * outermost among `decorators` (it records what they answered too). Absent: nothing recorded
-   * (`latch serve` puts its own recorder in `decorators`). `close()` writes queued records first.
+   * (`latch serve` passes its `--audit*` flags here). `close()` writes queued records first.
    */
   readonly audit?: Omit<AuditOptions, "log">;
   /**
@@ -103,7 +103,7 @@ export interface OpenedLatch {
   readonly approvals: ApprovalFlow | undefined;
   /** The recorder `audit` asked for (undefined without it, or with policy `off`). */
   readonly recorder: AuditRecorder | undefined;
-  /** Writes queued decision records, then closes the store (and the mirror over it). */
+  /** Writes queued decision records (stopping the writer thread), then closes the store (and the mirror over it). */
   close(): Promise<void>;
 }
 
@@ -239,7 +239,8 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     async close() {
       stopRefresh();
       try {
-        await recorder?.flush();
+        // Written, then the writer thread and its connection stopped, before the store closes.
+        await recorder?.close();
       } finally {
         await raw.close();
       }

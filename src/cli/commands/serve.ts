@@ -8,12 +8,11 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent, Logger } from "pino";
-import type { AuditOptions } from "../../audit/index.js";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
 import type { OpenOptions } from "../../open/index.js";
 import type { Metrics, RunningServer, ServerLimits } from "../../server/index.js";
-import type { DecisionLog, Store } from "../../store/index.js";
+import type { Store } from "../../store/index.js";
 import type { MirrorEvent } from "../../store/mirror/index.js";
 import { ACTOR_TOKEN_FLAGS, parseActorTokenFlags } from "../actor-token-flags.js";
 import { AUDIT_FLAGS, addSharedFlags, parseAuditFlags } from "../audit-flags.js";
@@ -24,13 +23,12 @@ import { parseDelegationPermissions } from "../delegation-flags.js";
  * no other command needs (and `latch --version` should not wait for).
  */
 async function loadServeParts() {
-  const [open, server, datastore, audit] = await Promise.all([
+  const [open, server, datastore] = await Promise.all([
     import("../../open/index.js"),
     import("../../server/index.js"),
     import("../datastore.js"),
-    import("../../audit/index.js"),
   ]);
-  return { ...open, ...server, ...datastore, ...audit };
+  return { ...open, ...server, ...datastore };
 }
 
 interface ServeOptions {
@@ -356,19 +354,18 @@ function mirrorOptions(mirrorMax: number | undefined, log: Logger) {
 
 /** The recorder's settings from the `--audit*` flags. */
 function auditOptions(
-  log: DecisionLog,
-  options: ServeOptions,
+  settings: Settings,
   logger: Logger,
   // The metrics are made later (in wrapStore); appends happen only once calls are served.
   onAppend: (seconds: number) => void,
-): AuditOptions {
+): NonNullable<OpenOptions["audit"]> {
+  const { audit } = settings;
   return {
-    log,
-    ...parseAuditFlags(options, (m) => new Error(m)),
+    ...audit,
     onAppend,
     onError: (error) =>
       logger.error(
-        { err: error, auditMode: options.auditMode, auditFailure: options.auditFailure },
+        { err: error, auditMode: audit.mode, auditFailure: audit.failure },
         "decision records could not be written to the audit trail",
       ),
   };
@@ -424,7 +421,7 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
   if (maxDepth !== undefined && maxDepth > MAX_DEPTH_LIMIT)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
-  parseAuditFlags(options, (m) => new Error(m)); // refused at start, before anything is opened
+  const audit = parseAuditFlags(options, (m) => new Error(m)); // refused at start, before anything is opened
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const testingMaxStores = int(options.testingMaxStores, "--testing-max-stores");
   if (testingMaxStores !== undefined && !testing)
@@ -464,6 +461,8 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
       ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
       ...(tls === undefined ? {} : { tls }),
     },
+    /** The `--audit*` flags (datastore mode; testing mode audits nothing). */
+    audit,
     testingMaxStores,
     graceMs: int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000,
     healthProbeMs: int(options.healthProbeMs, "--health-probe-ms"),
@@ -562,17 +561,10 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
   // The engine is created after the metrics (in wrapStore) so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
   let metrics: Metrics | undefined;
-  const opened = await parts.openDatastore(datastore);
-  const recorder =
-    options.audit === "off"
-      ? undefined
-      : parts.createAuditRecorder(
-          auditOptions(opened.decisions, options, log, (seconds) => metrics?.observeAuditAppend(seconds)),
-        );
   const latch = await parts.openLatch({
     ...settings.latch,
-    store: opened,
-    ...(recorder === undefined ? {} : { decorators: [recorder.decorator] }),
+    store: await parts.openDatastore(datastore),
+    audit: auditOptions(settings, log, (seconds) => metrics?.observeAuditAppend(seconds)),
     mirror: mirrorMax === 0 ? false : mirrorOptions(mirrorMax, log),
     wrapStore: (raw, mirror) => {
       metrics =
@@ -587,7 +579,7 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
     },
     onSchemaWritten: () => log.info({ file: options.schema }, "schema written"),
   });
-  const { store, engine, decider } = latch;
+  const { store, engine, decider, recorder } = latch;
   engineStats = () => engine.stats();
   if (recorder !== undefined) metrics?.watchAudit(() => recorder.stats());
 
@@ -616,7 +608,6 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
     await serveUntilSignalled(running, store, log, settings.graceMs);
   } finally {
     // Queued (async) decision records are written before the datastore closes.
-    await recorder?.close();
     await latch.close();
     if (recorder !== undefined) log.info(recorder.stats(), "audit trail");
     log.info("stopped");
