@@ -39,5 +39,4 @@ export {
   type WebhookEvent,
   type WebhookOptions,
   webhookBody,
-  witnessLine,
 } from "./webhook.js";

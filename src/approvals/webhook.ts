@@ -8,7 +8,7 @@
  * is appended to the audit trail (operation `approval-webhook`, its outcome as the reason).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { formatObjectRef, formatSubjectRef, formatTimestamp, type Relationship } from "../core/index.js";
+import { formatRelationshipWithoutContext } from "../core/index.js";
 import type { Witness } from "../engine/index.js";
 import type { DecisionLog, StoredApproval } from "../store/index.js";
 
@@ -35,17 +35,6 @@ export function verifySignature(body: string, signature: string, secret: string)
   const want = Buffer.from(signBody(body, secret));
   const got = Buffer.from(signature);
   return want.length === got.length && timingSafeEqual(want, got);
-}
-
-/**
- * One witness relationship as the webhook shows it: `database:prod#operator@agent:cleanup`, with
- * its caveat's name and expiration but never its context (as in the audit trail).
- */
-export function witnessLine(r: Relationship): string {
-  let out = `${formatObjectRef(r.resource)}#${r.relation}@${formatSubjectRef(r.subject)}`;
-  if (r.caveat !== undefined) out += `[${r.caveat.name}]`;
-  if (r.expiration !== undefined) out += `[expiration:${formatTimestamp(r.expiration)}]`;
-  return out;
 }
 
 export type WebhookEvent =
@@ -79,7 +68,7 @@ export function webhookBody(event: WebhookEvent, sentAt: number): string {
     return JSON.stringify({
       type: event.type,
       sent_at: sentAt,
-      approval: { ...approvalFields(approval), witness: event.witness.map(witnessLine) },
+      approval: { ...approvalFields(approval), witness: event.witness.map(formatRelationshipWithoutContext) },
     });
   return JSON.stringify({
     type: event.type,

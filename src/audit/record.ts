@@ -8,9 +8,8 @@
 import {
   type DecisionState,
   ELLIPSIS_RELATION,
-  formatRelationship,
+  formatRelationshipWithoutContext,
   formatSubjectRef,
-  type Relationship,
   type SubjectRef,
 } from "../core/index.js";
 import type { CheckRequest, CheckResult, ExplainNode, Witness } from "../engine/index.js";
@@ -65,12 +64,6 @@ function jsonSafe(value: unknown): unknown {
   }
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   return value;
-}
-
-/** One witness relationship as recorded: `room:401#booker@user:alice`, `...[caveat_name]`. */
-function witnessText(r: Relationship): string {
-  // Core's text without the caveat's stored context, which is never recorded.
-  return formatRelationship(r.caveat?.context === undefined ? r : { ...r, caveat: { name: r.caveat.name } });
 }
 
 /** The caveats an explanation shows as evaluated (name and result), in the order met, once each. */
@@ -160,7 +153,8 @@ function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareP
   if (redacted !== undefined) rare.context = redacted;
   if (reason !== undefined) rare.reason = reason;
   // Formatted here: relationships carry dates and contexts that need not make the trip.
-  if (witness !== undefined && witness.length > 0) rare.witness = witness.map(witnessText);
+  if (witness !== undefined && witness.length > 0)
+    rare.witness = witness.map(formatRelationshipWithoutContext);
   if (approvalId !== undefined) rare.approvalId = approvalId;
   if (approvalRule !== undefined) rare.approvalRule = approvalRule;
   if (sampled === true) rare.sampled = true;

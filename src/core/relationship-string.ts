@@ -276,10 +276,22 @@ export function formatSubjectRef(ref: SubjectRef): string {
 }
 
 export function formatRelationship(r: Relationship): string {
+  return format(r, true);
+}
+
+/**
+ * A relationship with its caveat's name but never its stored context, as the audit trail and the
+ * approval webhook show witnesses: the context may hold data their readers must not see.
+ */
+export function formatRelationshipWithoutContext(r: Relationship): string {
+  return format(r, false);
+}
+
+function format(r: Relationship, withContext: boolean): string {
   let out = `${r.resource.type}:${r.resource.id}#${r.relation}@${formatSubjectRef(r.subject)}`;
   if (r.caveat !== undefined) {
     out +=
-      r.caveat.context === undefined
+      r.caveat.context === undefined || !withContext
         ? `[${r.caveat.name}]`
         : `[${r.caveat.name}:${JSON.stringify(r.caveat.context)}]`;
   }

@@ -147,7 +147,6 @@ async function openApprovals(
   return flow;
 }
 
-/** Picks up rules written through another replica; a version that does not compile is retried, never applied. */
 /**
  * Every schema write through the opened latch first re-validates the stored approval rules
  * (innermost, so that `wrapStore`'s wrappers, which callers may key by identity, stay outermost).
@@ -162,6 +161,7 @@ function guardSchemaWrites(store: Store): Store {
   };
 }
 
+/** Picks up rules written through another replica; a version that does not compile is retried, never applied. */
 function refreshRules(flow: ApprovalFlow | undefined, options: OpenOptions): () => void {
   const every = options.approvals === false ? 0 : (options.approvals?.rulesRefreshMs ?? 5_000);
   if (flow === undefined || every <= 0) return () => undefined;

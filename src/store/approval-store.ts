@@ -175,3 +175,40 @@ export function approvalParams(a: NewApproval, singleUse: unknown): unknown[] {
 }
 
 export const DEFAULT_APPROVAL_PAGE = 100;
+
+/**
+ * The WHERE clause of a list query, with `?` placeholders (SQLite as is, PostgreSQL through
+ * `toDollar`), so both backends list by one definition of each state.
+ */
+export function listFilter(query: ApprovalQuery, now: number): { where: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  switch (query.state) {
+    case undefined:
+      break;
+    case "pending":
+      clauses.push("state = 'pending' AND expires_at > ?");
+      params.push(now);
+      break;
+    case "approved":
+      clauses.push("state = 'approved' AND valid_until > ?");
+      params.push(now);
+      break;
+    case "expired":
+      clauses.push("((state = 'pending' AND expires_at <= ?) OR (state = 'approved' AND valid_until <= ?))");
+      params.push(now, now);
+      break;
+    default:
+      clauses.push("state = ?");
+      params.push(query.state);
+  }
+  if (query.resource !== undefined) {
+    clauses.push("resource = ?");
+    params.push(query.resource);
+  }
+  if (query.subject !== undefined) {
+    clauses.push("subject = ?");
+    params.push(query.subject);
+  }
+  return { where: clauses.length === 0 ? "" : `WHERE ${clauses.join(" AND ")}`, params };
+}

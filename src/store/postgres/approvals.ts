@@ -11,9 +11,9 @@ import {
   approvalActionKey,
   approvalParams,
   DEFAULT_APPROVAL_PAGE,
+  listFilter,
   rowToApproval,
 } from "../approval-store.js";
-import { listFilter } from "../sqlite/approvals.js";
 import { positiveInt } from "../write-checks.js";
 import { NotRetryable, withClient } from "./connection.js";
 import type { StoreContext } from "./context.js";

@@ -10,6 +10,7 @@ import {
   approvalActionKey,
   approvalParams,
   DEFAULT_APPROVAL_PAGE,
+  listFilter,
   type NewApproval,
   rowToApproval,
 } from "../approval-store.js";
@@ -93,41 +94,4 @@ export function createSqliteApprovals(db: Database.Database): ApprovalStore {
       return s.consume.run(now, id, now).changes === 1;
     },
   };
-}
-
-/** The WHERE clause of a list query, with `?` placeholders; shared with PostgreSQL by `toDollar`. */
-export function listFilter(
-  query: { readonly state?: string; readonly resource?: string; readonly subject?: string },
-  now: number,
-): { where: string; params: unknown[] } {
-  const clauses: string[] = [];
-  const params: unknown[] = [];
-  switch (query.state) {
-    case undefined:
-      break;
-    case "pending":
-      clauses.push("state = 'pending' AND expires_at > ?");
-      params.push(now);
-      break;
-    case "approved":
-      clauses.push("state = 'approved' AND valid_until > ?");
-      params.push(now);
-      break;
-    case "expired":
-      clauses.push("((state = 'pending' AND expires_at <= ?) OR (state = 'approved' AND valid_until <= ?))");
-      params.push(now, now);
-      break;
-    default:
-      clauses.push("state = ?");
-      params.push(query.state);
-  }
-  if (query.resource !== undefined) {
-    clauses.push("resource = ?");
-    params.push(query.resource);
-  }
-  if (query.subject !== undefined) {
-    clauses.push("subject = ?");
-    params.push(query.subject);
-  }
-  return { where: clauses.length === 0 ? "" : `WHERE ${clauses.join(" AND ")}`, params };
 }
