@@ -207,7 +207,7 @@ export async function importBulk(
  * order with the store's own cursor within a type (as SpiceDB walks its namespaces). Exported for
  * ExperimentalService's BulkExportRelationships, which has the same request and answer.
  */
-export async function* exportBulk(
+async function* exportBulk(
   store: Store,
   req: Pick<
     ExportBulkRelationshipsRequest,

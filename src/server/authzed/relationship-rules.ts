@@ -27,7 +27,7 @@ export const DEFAULT_EXPORT_BATCH = 1_000;
 /** Most relationships in one ImportBulkRelationships stream, which Latch holds in memory until it commits. */
 export const MAX_IMPORT_RELATIONSHIPS = 500_000;
 /** Largest `optional_transaction_metadata`, as JSON bytes (SpiceDB's, set by MySQL's BLOB). */
-export const MAX_METADATA_BYTES = 65_000;
+const MAX_METADATA_BYTES = 65_000;
 
 export function limitTooLarge(provided: number, maximum: number, field: string): AuthzedError {
   return new AuthzedError(
