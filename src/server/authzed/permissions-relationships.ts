@@ -204,8 +204,9 @@ export async function importBulk(
 
 /**
  * Every relationship matching the request's filter, a batch per message, type by type in name
- * order with the store's own cursor within a type (as SpiceDB walks its namespaces). Exported for
- * ExperimentalService's BulkExportRelationships, which has the same request and answer.
+ * order with the store's own cursor within a type (as SpiceDB walks its namespaces).
+ * ExperimentalService's BulkExportRelationships, which has the same request and answer, calls
+ * exportBulkRelationships.
  */
 async function* exportBulk(
   store: Store,
