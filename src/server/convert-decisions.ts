@@ -29,11 +29,11 @@ const ANSWERS: Readonly<Record<DecisionAnswer, AnswerMessage>> = {
   APPROVAL_REQUIRED: AnswerMessage.APPROVAL_REQUIRED,
 };
 
-export function answerToProto(answer: DecisionAnswer | undefined): AnswerMessage {
+function answerToProto(answer: DecisionAnswer | undefined): AnswerMessage {
   return answer === undefined ? AnswerMessage.UNSPECIFIED : ANSWERS[answer];
 }
 
-export function answerFromProto(answer: AnswerMessage): DecisionAnswer | undefined {
+function answerFromProto(answer: AnswerMessage): DecisionAnswer | undefined {
   switch (answer) {
     case AnswerMessage.ALLOWED:
       return "ALLOWED";

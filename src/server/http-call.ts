@@ -14,9 +14,7 @@ import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** Request headers as gRPC metadata, which handlers, auth and routing read. */
-export function metadataOfHeaders(
-  headers: Iterable<readonly [string, string | readonly string[]]>,
-): Metadata {
+function metadataOfHeaders(headers: Iterable<readonly [string, string | readonly string[]]>): Metadata {
   const metadata = new Metadata();
   for (const [key, value] of headers) {
     // Metadata refuses keys gRPC would not send (and wants Buffers for `-bin` ones): skip those.

@@ -79,7 +79,7 @@ export type ServiceShape = Omit<ServedService, "impl">;
 const CHECK_CODECS: Readonly<Record<string, ServerCodec>> = { checkPermission: checkPermissionCodec };
 
 /** Latch's own services (latch.v1), in the order latchServices gives them. */
-export const LATCH_SERVICES: readonly ServiceShape[] = [
+const LATCH_SERVICES: readonly ServiceShape[] = [
   { service: PermissionService, codecs: CHECK_CODECS },
   { service: RelationshipService },
   { service: SchemaService },
@@ -88,7 +88,7 @@ export const LATCH_SERVICES: readonly ServiceShape[] = [
 ] as unknown as ServiceShape[];
 
 /** Latch's own services (latch.v1) over one backend. */
-export function latchServices(backend: Backend, settings: ServiceSettings): ServedService[] {
+function latchServices(backend: Backend, settings: ServiceSettings): ServedService[] {
   const { store, engine, decider, approvals } = backend;
   const { limits, watchPollMs, shutdown } = settings;
   return [
@@ -101,7 +101,7 @@ export function latchServices(backend: Backend, settings: ServiceSettings): Serv
 }
 
 /** SpiceDB's services (authzed.api.v1) over one backend, as authzed/index.ts registers them. */
-export function authzedServices(backend: Backend, settings: ServiceSettings): ServedService[] {
+function authzedServices(backend: Backend, settings: ServiceSettings): ServedService[] {
   const out: ServedService[] = [];
   addAuthzedServices(
     (service, impl, codecs, toWireError) => out.push(served(service, impl, codecs, toWireError)),
@@ -117,7 +117,7 @@ export function authzedServices(backend: Backend, settings: ServiceSettings): Se
  * The authzed.api.v1 services without handlers, for the testing mode's routers; a test keeps it
  * equal to what authzedServices gives.
  */
-export const AUTHZED_SHAPES: readonly ServiceShape[] = [
+const AUTHZED_SHAPES: readonly ServiceShape[] = [
   { service: PermissionsService, codecs: { checkPermission: authzedCheckPermissionCodec } },
   { service: AuthzedSchemaService, codecs: {} },
   { service: WatchService, codecs: {} },

@@ -36,7 +36,6 @@ import type {
   Precondition as PreconditionMessage,
   RelationshipFilter as RelationshipFilterMessage,
 } from "../../gen/authzed/api/v1/permission_service_pb.js";
-import { invalidArgument } from "../../service/index.js";
 import type { Precondition, RelationshipFilter, RelationshipUpdate } from "../../store/index.js";
 import { type FilterRules, filterFromWire, preconditionFromWire, updateFromWire } from "../wire-shapes.js";
 
@@ -119,12 +118,6 @@ export function preconditionFromSpice(msg: PreconditionMessage, field: string): 
 /** A ZedToken is Latch's revision token as it is: both are opaque strings to the client. */
 export function zedTokenToSpice(token: string): ZedToken {
   return create(ZedTokenSchema, { token });
-}
-
-export function zedTokenFromSpice(msg: ZedToken | undefined, field: string): string | undefined {
-  if (msg === undefined) return undefined;
-  if (msg.token === "") throw invalidArgument(`${field}.token`, "is required");
-  return msg.token;
 }
 
 /** A cursor is Latch's opaque paging token as it is; an empty one is no cursor. */

@@ -95,7 +95,7 @@ export type AddService = <S extends GenServiceMethods>(
 ) => void;
 
 /** The handlers given, and for every other method one that answers UNIMPLEMENTED. */
-export function withUnimplemented<S extends GenServiceMethods>(
+function withUnimplemented<S extends GenServiceMethods>(
   service: GenService<S>,
   given: Partial<ServiceImplementation<S>>,
 ): ServiceImplementation<S> {

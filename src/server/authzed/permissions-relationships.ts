@@ -39,7 +39,6 @@ import type { AuthzedDeps } from "./deps.js";
 import {
   checkFilterNames,
   checkTransactionMetadata,
-  createSchemaCache,
   cursorRevision,
   cursorsAfter,
   DEFAULT_EXPORT_BATCH,
@@ -52,11 +51,11 @@ import {
   MAX_IMPORT_RELATIONSHIPS,
   MAX_READ_LIMIT,
   refineSubjectError,
-  type SchemaAt,
   spiceWriteError,
   tooMany,
   transactionalDeleteError,
 } from "./relationship-rules.js";
+import { schemaAt } from "./schema-cache.js";
 
 type Methods = (typeof PermissionsService)["method"];
 type ExportMessage = MessageInitShape<typeof ExportBulkRelationshipsResponseSchema>;
@@ -68,7 +67,6 @@ function metadataOf(metadata: JsonObject | undefined): WriteOptions {
 
 export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplementation<Methods>> {
   const { store, limits } = deps;
-  const schemaAt = createSchemaCache();
 
   const currentSchema = async () => schemaAt(store.at(await store.currentRevision()));
 
@@ -177,7 +175,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
     },
 
     async *exportBulkRelationships(req, ctx) {
-      yield* exportBulk(store, schemaAt, req, ctx);
+      yield* exportBulk(store, req, ctx);
     },
   };
 }
@@ -206,12 +204,12 @@ export async function importBulk(
 
 /**
  * Every relationship matching the request's filter, a batch per message, type by type in name
- * order with the store's own cursor within a type (as SpiceDB walks its namespaces). Exported for
- * ExperimentalService's BulkExportRelationships, which has the same request and answer.
+ * order with the store's own cursor within a type (as SpiceDB walks its namespaces).
+ * ExperimentalService's BulkExportRelationships, which has the same request and answer, calls
+ * exportBulkRelationships.
  */
-export async function* exportBulk(
+async function* exportBulk(
   store: Store,
-  schemaAt: SchemaAt,
   req: Pick<
     ExportBulkRelationshipsRequest,
     "consistency" | "optionalLimit" | "optionalCursor" | "optionalRelationshipFilter"

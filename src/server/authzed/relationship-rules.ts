@@ -6,7 +6,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { clip, isLatchError, parseRelationship, type Relationship, type Revision } from "../../core/index.js";
-import { type CompiledSchema, compileSchema } from "../../schema/index.js";
+import type { CompiledSchema } from "../../schema/index.js";
 import {
   cursorEncoder,
   decodeCursor,
@@ -15,7 +15,6 @@ import {
   type RelationshipFilter,
   type RelationshipUpdate,
   relationshipKey,
-  type StoreReader,
 } from "../../store/index.js";
 import { AuthzedError } from "./errors.js";
 
@@ -28,7 +27,7 @@ export const DEFAULT_EXPORT_BATCH = 1_000;
 /** Most relationships in one ImportBulkRelationships stream, which Latch holds in memory until it commits. */
 export const MAX_IMPORT_RELATIONSHIPS = 500_000;
 /** Largest `optional_transaction_metadata`, as JSON bytes (SpiceDB's, set by MySQL's BLOB). */
-export const MAX_METADATA_BYTES = 65_000;
+const MAX_METADATA_BYTES = 65_000;
 
 export function limitTooLarge(provided: number, maximum: number, field: string): AuthzedError {
   return new AuthzedError(
@@ -73,20 +72,6 @@ export function checkTransactionMetadata(metadata: JsonObject | undefined): void
       { metadata_byte_size: String(size), maximum_allowed_metadata_byte_size: String(MAX_METADATA_BYTES) },
     );
   }
-}
-
-/** The compiled schema of a reader's revision; the last one compiled is kept, keyed by its revision. */
-export type SchemaAt = (reader: StoreReader) => Promise<CompiledSchema | undefined>;
-
-export function createSchemaCache(): SchemaAt {
-  let last: { readonly revision: Revision; readonly schema: CompiledSchema } | undefined;
-  return async (reader) => {
-    const stored = await reader.readSchema();
-    if (stored === undefined) return undefined;
-    if (last?.revision !== stored.revision)
-      last = { revision: stored.revision, schema: compileSchema(stored.text) };
-    return last.schema;
-  };
 }
 
 function unknownDefinition(type: string, field: string, schema: CompiledSchema | undefined): AuthzedError {

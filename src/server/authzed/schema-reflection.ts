@@ -15,7 +15,7 @@ import type {
   SchemaReflection,
 } from "../../schema/index.js";
 
-export function subjectTypeToSpice(s: ReflectedSubjectType) {
+function subjectTypeToSpice(s: ReflectedSubjectType) {
   return {
     subjectDefinitionName: s.definition,
     optionalCaveatName: s.caveat ?? "",
@@ -29,7 +29,7 @@ export function subjectTypeToSpice(s: ReflectedSubjectType) {
   };
 }
 
-export function relationToSpice(r: ReflectedRelation) {
+function relationToSpice(r: ReflectedRelation) {
   return {
     name: r.name,
     comment: r.comment,
@@ -38,11 +38,11 @@ export function relationToSpice(r: ReflectedRelation) {
   };
 }
 
-export function permissionToSpice(p: ReflectedPermission) {
+function permissionToSpice(p: ReflectedPermission) {
   return { name: p.name, comment: p.comment, parentDefinitionName: p.definition };
 }
 
-export function definitionToSpice(d: ReflectedDefinition) {
+function definitionToSpice(d: ReflectedDefinition) {
   return {
     name: d.name,
     comment: d.comment,
@@ -51,7 +51,7 @@ export function definitionToSpice(d: ReflectedDefinition) {
   };
 }
 
-export function parameterToSpice(p: ReflectedCaveatParameter) {
+function parameterToSpice(p: ReflectedCaveatParameter) {
   return { name: p.name, type: p.type, parentCaveatName: p.caveat };
 }
 

@@ -7,7 +7,6 @@
 import { status } from "@grpc/grpc-js";
 import type { SchemaService } from "../../gen/authzed/api/v1/schema_service_pb.js";
 import {
-  type CompiledSchema,
   compileSchema,
   computablePermissions,
   type DependencyResult,
@@ -22,21 +21,10 @@ import type { ServiceImplementation } from "../grpc-adapter.js";
 import { consistencyFromSpice, zedTokenToSpice } from "./convert.js";
 import type { AuthzedDeps } from "./deps.js";
 import { AuthzedError } from "./errors.js";
+import { compiledSchema } from "./schema-cache.js";
 import { referencesToSpice, reflectionToSpice, schemaChangeToSpice } from "./schema-reflection.js";
 
 type Methods = (typeof SchemaService)["method"];
-
-const EMPTY: CompiledSchema = compileSchema("");
-
-/** Compiles schema text, keeping the last one: schema reads come in bursts of the same text. */
-function compiler() {
-  let last: { text: string; schema: CompiledSchema } | undefined;
-  return (text: string | undefined): CompiledSchema => {
-    if (text === undefined) return EMPTY;
-    if (last?.text !== text) last = { text, schema: compileSchema(text) };
-    return last.schema;
-  };
-}
 
 /** A problem of a dependency question as SpiceDB answers it. */
 function dependencyError(result: Extract<DependencyResult, { ok: false }>, definition: string, name: string) {
@@ -83,14 +71,12 @@ type ConsistencyField = Parameters<typeof consistencyFromSpice>[0];
  */
 export function schemaCalls(deps: AuthzedDeps) {
   const { store, limits } = deps;
-  const compiled = compiler();
   const resolve = async (consistency: ConsistencyField) => {
     const revision = await readRevision(store, consistencyFromSpice(consistency, "consistency"));
     const stored = await store.at(revision).readSchema();
-    return { schema: compiled(stored?.text), readAt: zedTokenToSpice(store.encodeRevision(revision)) };
+    return { schema: compiledSchema(stored?.text), readAt: zedTokenToSpice(store.encodeRevision(revision)) };
   };
   return {
-    compiled,
     async reflect(consistency: ConsistencyField, given: readonly FilterFields[]) {
       const filters = given.map((f) => ({
         definition: f.optionalDefinitionNameFilter,
@@ -147,7 +133,7 @@ export function schemaHandlers(deps: AuthzedDeps): Partial<ServiceImplementation
     async readSchema() {
       const stored = await (await latestReader(store)).readSchema();
       // SpiceDB has no schema until a definition is written; one with none is none.
-      if (stored === undefined || calls.compiled(stored.text).definitions.size === 0) {
+      if (stored === undefined || compiledSchema(stored.text).definitions.size === 0) {
         throw new AuthzedError(status.NOT_FOUND, "no schema has been written: call WriteSchema first");
       }
       return { schemaText: stored.text, readAt: zedTokenToSpice(store.encodeRevision(stored.revision)) };

@@ -8,21 +8,20 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import type { Revision } from "../../core/index.js";
 import { WatchKind, type WatchService } from "../../gen/authzed/api/v1/watch_service_pb.js";
-import { compileSchema } from "../../schema/index.js";
 import { relationshipMatches, typeName, watchChanges } from "../../service/index.js";
 import type { RelationshipFilter, Store } from "../../store/index.js";
 import type { ServiceImplementation } from "../grpc-adapter.js";
 import { filterFromSpice, updateToSpice, zedTokenToSpice } from "./convert.js";
 import type { AuthzedDeps } from "./deps.js";
 import { AuthzedError } from "./errors.js";
+import { compiledSchema } from "./schema-cache.js";
 
 type Methods = (typeof WatchService)["method"];
 
 /** Refuses a filter naming a type or relation the schema at `revision` does not define, as SpiceDB does. */
 async function checkFilters(store: Store, revision: Revision, filters: readonly RelationshipFilter[]) {
   if (filters.length === 0) return;
-  const stored = await store.at(revision).readSchema();
-  const schema = compileSchema(stored?.text ?? "");
+  const schema = compiledSchema((await store.at(revision).readSchema())?.text);
   for (const [i, f] of filters.entries()) {
     const at = `optional_relationship_filters[${i}]`;
     // A filter without a resource type matches every type.
