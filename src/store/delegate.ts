@@ -11,7 +11,7 @@ export function delegateStore(inner: Store): Store {
     storeId: inner.storeId,
     currentRevision: () => inner.currentRevision(),
     at: (revision) => inner.at(revision),
-    writeSchema: (text) => inner.writeSchema(text),
+    writeSchema: (text, options) => inner.writeSchema(text, options),
     write: (updates, preconditions, options) => inner.write(updates, preconditions, options),
     deleteRelationships: (filter, options) => inner.deleteRelationships(filter, options),
     changesSince: (after, limit) => inner.changesSince(after, limit),

@@ -3,7 +3,7 @@
  * implement it alike; one conformance suite (`test/store/*.case.ts`) runs against every backend.
  */
 import type { Relationship, Revision } from "../core/index.js";
-import type { ApprovalStore } from "./approval-store.js";
+import type { ApprovalStore, RulesValidator } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
 
 export interface SubjectFilter {
@@ -149,9 +149,10 @@ export interface Store {
 
   /**
    * Validates and stores a schema. Refused (nothing written) when it does not compile or when it
-   * would orphan stored relationships, with the affected relations and counts.
+   * would orphan stored relationships, with the affected relations and counts, or when
+   * `options.validateRules` throws (it is called inside the write's transaction).
    */
-  writeSchema(text: string): Promise<Revision>;
+  writeSchema(text: string, options?: WriteSchemaOptions): Promise<Revision>;
 
   /**
    * One transaction: every relationship validated against the current schema, every
@@ -205,6 +206,15 @@ export interface Store {
   subscribe?(listener: (revision: Revision) => void): () => void;
 
   close(): Promise<void>;
+}
+
+export interface WriteSchemaOptions {
+  /**
+   * Checks the stored approval rules against the new schema inside the schema write's transaction,
+   * serialized with rules writes (`ApprovalStore.writeRules`), so that neither can slip in between
+   * the other's check and write; a throw refuses the schema and writes nothing.
+   */
+  readonly validateRules?: RulesValidator;
 }
 
 /** The reads of one revision (see `Store.at`). */

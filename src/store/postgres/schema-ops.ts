@@ -7,6 +7,7 @@ import {
   findOrphans,
   type ShapeCount,
   type StoredSchema,
+  type WriteSchemaOptions,
   wouldOrphanError,
 } from "../index.js";
 import { nowParam, runRows, type StoreContext } from "./context.js";
@@ -28,10 +29,31 @@ export async function readSchema(ctx: StoreContext, revision: Revision): Promise
   });
 }
 
-export async function writeSchema(ctx: StoreContext, text: string): Promise<Revision> {
+export async function writeSchema(
+  ctx: StoreContext,
+  text: string,
+  options: WriteSchemaOptions = {},
+): Promise<Revision> {
   // Compiling first keeps the revision lock free while a bad schema is reported.
   const schema = compileSchema(text);
   const { revision } = await writeTransaction(ctx, async (client, revision) => {
+    if (options.validateRules !== undefined) {
+      // SHARE conflicts with the EXCLUSIVE lock a rules write takes (approvals.ts): a rules write
+      // in flight commits first and is read here; one arriving later waits for this COMMIT and
+      // then validates against this schema.
+      await client.query(`LOCK TABLE ${ctx.q}.approval_rules IN SHARE MODE`);
+      const rules = await client.query<unknown[]>({
+        text: `SELECT version, text, written_at FROM ${ctx.q}.approval_rules ORDER BY version DESC LIMIT 1`,
+        rowMode: "array",
+      });
+      const row = rules.rows[0];
+      options.validateRules(
+        row === undefined
+          ? undefined
+          : { version: Number(row[0]), text: String(row[1]), writtenAt: Number(row[2]) },
+        schema,
+      );
+    }
     const rows = await client.query<unknown[]>({
       text: `SELECT resource_type, relation, subject_type, subject_relation, subject_id = '*', caveat_name,
                     expires_at IS NOT NULL, count(*)

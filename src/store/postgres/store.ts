@@ -27,7 +27,7 @@ import {
   readRelationships,
 } from "./read.js";
 import { changesSince, readSchema, sweepExpired, writeSchema } from "./schema-ops.js";
-import { changesChannel, isValidSchemaName, quoteIdent } from "./sql-names.js";
+import { approvalsChannel, changesChannel, isValidSchemaName, quoteIdent } from "./sql-names.js";
 import { buildStatements } from "./statements.js";
 import { writeTransaction } from "./transaction.js";
 import { checkPreconditions, deleteMatching, writeUpdates } from "./write.js";
@@ -42,7 +42,7 @@ export interface PostgresStoreOptions {
   readonly notify?: boolean;
   /** Apply pending migrations on open (default true); false refuses an unmigrated database. */
   readonly migrate?: boolean;
-  /** How often `subscribe` polls while LISTEN is down (default 1000 ms). */
+  /** How often `subscribe` (and the approvals feed) polls while LISTEN is down (default 1000 ms). */
   readonly pollIntervalMs?: number;
   /** While LISTEN is up, how often its connection is checked alive (default 5000 ms). */
   readonly heartbeatMs?: number;
@@ -195,6 +195,21 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 5_000,
     applicationName: `${options.pool?.applicationName ?? "latch"}-listen`,
   });
+  const approvals = approvalsChannel(schemaName);
+  const approvalsListener = createChangeListener({
+    url: options.url,
+    channel: approvals,
+    poll: async () => BigInt(await approvalStore.latestChange()),
+    pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    heartbeatMs: options.heartbeatMs ?? 5_000,
+    connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 5_000,
+    applicationName: `${options.pool?.applicationName ?? "latch"}-listen-approvals`,
+  });
+  const approvalStore = createPostgresApprovals(
+    ctx,
+    options.notify === false ? null : approvals,
+    approvalsListener,
+  );
   let closed = false;
 
   return {
@@ -209,7 +224,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       lookupReverse: (query) => lookupReverse(ctx, query, revision),
       exportRelationships: () => exportRelationships(ctx, revision),
     })),
-    writeSchema: (text) => writeSchema(ctx, text),
+    writeSchema: (text, schemaOptions) => writeSchema(ctx, text, schemaOptions),
     async write(updates, preconditions = [], writeOptions = {}) {
       checkUpdates(updates);
       const { revision } = await writeTransaction(
@@ -248,7 +263,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       importRelationships(ctx, relationships, importOptions),
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     decisions,
-    approvals: createPostgresApprovals(ctx),
+    approvals: approvalStore,
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),
@@ -256,6 +271,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       if (closed) return;
       closed = true;
       await listener.close();
+      await approvalsListener.close();
       await pool.end();
     },
   };

@@ -21,6 +21,7 @@ export function approvalRequest(id: string, overrides: Partial<NewApproval> = {}
     validForMs: 15 * MINUTE,
     createdAt: T0,
     expiresAt: T0 + 10 * MINUTE,
+    witness: ["database:prod-orders#operator@agent:cleanup"],
     ...overrides,
   };
 }
