@@ -5,6 +5,7 @@
  * `watch` (WatchApprovals) and `await` (AwaitApproval's wake-up). The store says when to read
  * (PostgreSQL LISTEN/NOTIFY, polling while LISTEN is down; SQLite by polling the table).
  */
+import { LatchError } from "../core/index.js";
 import type { ApprovalStore, StoredApproval } from "../store/index.js";
 
 export type ApprovalEvent =
@@ -122,4 +123,86 @@ export function createApprovalFeed(approvals: ApprovalStore, now: () => number):
       stop();
     },
   };
+}
+
+// --- the feed's readers: AwaitApproval and WatchApprovals ---------------------------------------
+
+export interface AwaitTarget {
+  readonly feed: ApprovalFeed;
+  /** Reads the request (throws when there is none). */
+  readonly read: () => Promise<StoredApproval>;
+  /** The longest wait between two reads, should the feed be down (ms). */
+  readonly intervalMs: number;
+  readonly now: () => number;
+  readonly id: string;
+}
+
+/**
+ * Resolves when the request is decided or expires. Wakes at once on the feed's event for it (a
+ * decision through any replica), and re-reads the store at least every interval all the same (the
+ * feed may be down) and at the expiry.
+ */
+export async function awaitDecision(target: AwaitTarget, signal?: AbortSignal): Promise<StoredApproval> {
+  const { feed, read, id } = target;
+  await read();
+  let woken = false;
+  let wake: () => void = () => undefined;
+  // Listening before each read below, so a decision committed after it cannot be missed.
+  const stop = await feed.listen((event) => {
+    if (event.approval.id !== id) return;
+    woken = true;
+    wake();
+  });
+  try {
+    for (;;) {
+      woken = false;
+      const approval = await read();
+      if (approval.state !== "pending") return approval;
+      const wait = Math.max(1, Math.min(target.intervalMs, approval.expiresAt - target.now()));
+      if (!woken && !signal?.aborted)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            wake = () => undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, wait);
+          wake = done;
+          signal?.addEventListener("abort", done, { once: true });
+        });
+      if (signal?.aborted)
+        throw new LatchError("request/cancelled", "deadline-exceeded", `stopped waiting for approval ${id}`);
+    }
+  } finally {
+    stop();
+  }
+}
+
+/** The feed's events until `signal` aborts; an abort ends the stream quietly (the watcher asked to stop). */
+export async function* watchEvents(feed: ApprovalFeed, signal?: AbortSignal): AsyncIterable<ApprovalEvent> {
+  if (signal?.aborted) return;
+  const queue: ApprovalEvent[] = [];
+  let wake: () => void = () => undefined;
+  const stop = await feed.listen((event) => {
+    queue.push(event);
+    wake();
+  });
+  const onAbort = () => wake();
+  signal?.addEventListener("abort", onAbort);
+  try {
+    for (;;) {
+      while (queue.length > 0) yield queue.shift()!;
+      if (signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        wake = () => {
+          wake = () => undefined;
+          resolve();
+        };
+      });
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    stop();
+  }
 }

@@ -33,7 +33,13 @@ import {
   type StoredApproval,
   type StoredApprovalRules,
 } from "../store/index.js";
-import { type ApprovalEvent, type ApprovalFeed, createApprovalFeed } from "./feed.js";
+import {
+  type ApprovalEvent,
+  type ApprovalFeed,
+  awaitDecision,
+  createApprovalFeed,
+  watchEvents,
+} from "./feed.js";
 import { type ApprovalGate, actionOf, createApprovalGate, ruleFor } from "./gate.js";
 import {
   type ApprovalRule,
@@ -217,7 +223,8 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     show: (id) => found(ctx, id),
     list: (query) => store.approvals.list(query, now()),
     decide: (input) => decideApproval(ctx, input),
-    await: (id, signal) => awaitDecision(ctx, id, signal),
+    await: (id, signal) =>
+      awaitDecision({ feed, read: () => found(ctx, id), intervalMs: ctx.interval, now, id }, signal),
     watch: (signal) => watchEvents(feed, signal),
     close: () => feed.close(),
   };
@@ -494,74 +501,4 @@ async function decideApproval(ctx: FlowContext, input: DecideInput): Promise<Sto
   ctx.feed.poke();
   ctx.onDecide?.(decided);
   return decided;
-}
-
-// --- await and watch -------------------------------------------------------------------------
-
-/**
- * Wakes at once on the feed's event for the request (a decision through any replica), and re-reads
- * the store at least every interval all the same (the feed may be down) and at the expiry.
- */
-async function awaitDecision(ctx: FlowContext, id: string, signal?: AbortSignal): Promise<StoredApproval> {
-  await found(ctx, id);
-  let woken = false;
-  let wake: () => void = () => undefined;
-  // Listening before each read below, so a decision committed after it cannot be missed.
-  const stop = await ctx.feed.listen((event) => {
-    if (event.approval.id !== id) return;
-    woken = true;
-    wake();
-  });
-  try {
-    for (;;) {
-      woken = false;
-      const approval = await found(ctx, id);
-      if (approval.state !== "pending") return approval;
-      const wait = Math.max(1, Math.min(ctx.interval, approval.expiresAt - ctx.now()));
-      if (!woken && !signal?.aborted)
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", done);
-            wake = () => undefined;
-            resolve();
-          };
-          const timer = setTimeout(done, wait);
-          wake = done;
-          signal?.addEventListener("abort", done, { once: true });
-        });
-      if (signal?.aborted)
-        throw new LatchError("request/cancelled", "deadline-exceeded", `stopped waiting for approval ${id}`);
-    }
-  } finally {
-    stop();
-  }
-}
-
-/** An abort ends the stream quietly: the watcher asked to stop. */
-async function* watchEvents(feed: ApprovalFeed, signal?: AbortSignal): AsyncIterable<ApprovalEvent> {
-  if (signal?.aborted) return;
-  const queue: ApprovalEvent[] = [];
-  let wake: () => void = () => undefined;
-  const stop = await feed.listen((event) => {
-    queue.push(event);
-    wake();
-  });
-  const onAbort = () => wake();
-  signal?.addEventListener("abort", onAbort);
-  try {
-    for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
-      if (signal?.aborted) return;
-      await new Promise<void>((resolve) => {
-        wake = () => {
-          wake = () => undefined;
-          resolve();
-        };
-      });
-    }
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    stop();
-  }
 }
