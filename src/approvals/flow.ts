@@ -4,10 +4,10 @@
  * polled (with `slow_down`) or awaited, decided by an approver, watched by an approvals app. Each
  * step is appended to the audit trail (`store.decisions`) with its time, who and why.
  *
- * Nothing lives only in this process: the poll clock (slow_down) is stored with the request, and
- * `watch` and `await` follow the datastore's approvals feed (feed.ts), so several replicas on one
- * PostgreSQL database, or several processes on one SQLite file, see each other's requests and
- * decisions.
+ * Requests, decisions and the poll clock (slow_down) live in the datastore, and `watch` and
+ * `await` follow its approvals feed (feed.ts), so several replicas on one PostgreSQL database, or
+ * several processes on one SQLite file, see each other's. Per process: the rules in force (looked
+ * for every `rulesRefreshMs`) and the gate's short memory of "no approval" (gate.ts).
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -122,7 +122,8 @@ export interface ApprovalFlow {
   request(input: RequestApprovalInput): Promise<ApprovalTicket>;
   /**
    * CIBA polling: the request's state; `approval/slow-down` when polled faster than the interval,
-   * which then grows by SLOW_DOWN_STEP_MS for that request (`details.intervalSeconds`).
+   * which then grows by SLOW_DOWN_STEP_MS for that request (`details.intervalSeconds`). The clock
+   * is stored with the request, so every replica keeps the same one.
    */
   get(id: string): Promise<StoredApproval>;
   /** Reads without the poll clock (approvers' views, the CLI's `show`). */
