@@ -8,9 +8,12 @@
  * is made: each store is wrapped so that the test knows when a replica's feed read its starting
  * cursor (anything committed after that is streamed).
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { createClient as createConnectClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it } from "vitest";
@@ -253,3 +256,50 @@ function watchClient(server: RunningServer) {
     createGrpcTransport({ baseUrl: `http://${server.address}`, interceptors: [bearer] }),
   );
 }
+
+describe("approvals across two processes on one SQLite file", () => {
+  it("another process watches a request made here and wakes on its decision", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latch-approvals-processes-"));
+    const file = join(dir, "latch.db");
+    const here = dirname(fileURLToPath(import.meta.url));
+    const latch = await openLatch({
+      database: file,
+      schema: SCHEMA,
+      mirror: false,
+      approvals: { rules: RULES },
+    });
+    const child = spawn(process.execPath, ["--import", "tsx", join(here, "fixtures/watcher.ts"), file], {
+      cwd: resolve(here, "../.."),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const exited = new Promise<number | null>((done) => child.on("exit", done));
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const line = async () => {
+      const next = await lines.next();
+      if (next.done) throw new Error(`the watcher ended early: ${err}`);
+      return next.value;
+    };
+    try {
+      await seed(latch);
+      expect(await line()).toBe("ready");
+      const ticket = await latch.approvals!.request({
+        resource: { type: "database", id: "prod-orders" },
+        permission: "delete",
+        subject: { type: "agent", id: "cleanup" },
+        message: "Delete prod-orders?",
+      });
+      expect(await line()).toBe(`requested ${ticket.id}`);
+      await latch.approvals!.decide({ id: ticket.id, approve: true, approver: { type: "user", id: "olga" } });
+      expect(await line()).toBe("decided approved");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill();
+      await latch.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
