@@ -73,9 +73,13 @@ class Replica {
     return this.state === "up" && this.revision !== undefined && this.revision >= revision;
   }
 
-  /** A refresh of the revision in the background, unless one ran in the last `refreshMs`. */
+  /**
+   * A refresh of the revision in the background, unless one ran in the last `refreshMs`. Only for
+   * a replica that is up: one that is down or mismatched waits for the periodic probe, so reads do
+   * not turn into connection attempts against a standby that is gone.
+   */
   refreshSoon(): void {
-    if (this.state === "mismatched" || Date.now() - this.refreshedAt < (this.options.refreshMs ?? 20)) return;
+    if (this.state !== "up" || Date.now() - this.refreshedAt < (this.options.refreshMs ?? 20)) return;
     void this.refresh();
   }
 
