@@ -11,7 +11,14 @@ import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type LatchClient } from "../../src/client/index.js";
-import { admin, eventually, PG_URL, type Proxy, startProxy, uniqueName } from "../store/fixtures/pg-setup.js";
+import {
+  admin,
+  eventually,
+  PG_URL,
+  type Proxy as PgProxy,
+  startProxy,
+  uniqueName,
+} from "../store/fixtures/pg-setup.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TOKEN = "read-replica-serve-token";
@@ -47,7 +54,7 @@ if (PG_URL === undefined) console.info("LATCH_TEST_POSTGRES_URL is not set: read
 
 describe.skipIf(PG_URL === undefined)("latch serve with a read replica", () => {
   const pgSchema = uniqueName("latch_rr");
-  let proxy: Proxy;
+  let proxy: PgProxy;
   let child: ChildProcess;
   let exited: Promise<void>;
   let address = "";
