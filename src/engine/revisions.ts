@@ -38,6 +38,8 @@ export function createRevisions(
   quantizationMs: number,
   maxWaitMs = DEFAULT_MAX_REVISION_WAIT_MS,
 ): Revisions {
+  if (!(maxWaitMs >= 0))
+    throw new RangeError(`maxRevisionWaitMs must be a number of ms >= 0, got ${maxWaitMs}`);
   let known: { revision: Revision; at: number } | undefined;
   // One question to the store at a time while requests wait, however many are waiting.
   let asking: Promise<Revision> | undefined;

@@ -154,14 +154,24 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * A standby that goes silent must cost a read little, since the primary can answer it: shorter
+ * connect and round-trip limits than the primary's defaults, unless the pool settings give them.
+ */
+const REPLICA_CONNECT_TIMEOUT_MS = 1_000;
+const REPLICA_QUERY_TIMEOUT_MS = 5_000;
+
 export function createReadRouter(primary: pg.Pool, options: ReadReplicaOptions): ReadRouter {
+  const pool = options.pool;
   const replicas = options.urls.map(
     (url) =>
       new Replica(
         replicaName(url),
         createPool(url, {
-          ...options.pool,
-          applicationName: `${options.pool?.applicationName ?? "latch"}-replica`,
+          ...pool,
+          connectionTimeoutMillis: pool?.connectionTimeoutMillis ?? REPLICA_CONNECT_TIMEOUT_MS,
+          queryTimeoutMillis: pool?.queryTimeoutMillis ?? REPLICA_QUERY_TIMEOUT_MS,
+          applicationName: `${pool?.applicationName ?? "latch"}-replica`,
         }),
         options,
       ),
