@@ -64,6 +64,9 @@ function onStandby(port: number): string {
   return url.toString();
 }
 
+/** How long replay or a probe may take on a loaded machine (a bound for waiting, not a measure). */
+const PATIENCE_MS = 30_000;
+
 const touch = (text: string) => ({ operation: "touch" as const, relationship: parseRelationship(text) });
 const del = (text: string) => ({ operation: "delete" as const, relationship: parseRelationship(text) });
 
@@ -102,7 +105,11 @@ describe.skipIf(skip !== undefined && !required)("PostgreSQL read replicas on a 
     open.push(reader);
     engine = createEngine({ store: reader });
     // The schema reaches the standby by replay; until then the replica is down, its reads primary's.
-    await eventually(() => reader.readReplicas?.()[0]?.state === "up", "the standby to hold the schema");
+    await eventually(
+      () => reader.readReplicas?.()[0]?.state === "up",
+      "the standby to hold the schema",
+      PATIENCE_MS,
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -123,7 +130,11 @@ describe.skipIf(skip !== undefined && !required)("PostgreSQL read replicas on a 
     }
     // Once the standby has replayed the last write, reads at it are the standby's.
     const last = await writer.currentRevision();
-    await eventually(() => (reader.readReplicas?.()[0]?.revision ?? 0n) >= last, "the standby to catch up");
+    await eventually(
+      () => (reader.readReplicas?.()[0]?.revision ?? 0n) >= last,
+      "the standby to catch up",
+      PATIENCE_MS,
+    );
     const before = reader.readReplicas!()[0]!.reads;
     const token = writer.encodeRevision(last);
     expect((await check(engine, "d0", token)).state).toBe("ALLOWED");
@@ -131,7 +142,7 @@ describe.skipIf(skip !== undefined && !required)("PostgreSQL read replicas on a 
     const page = await reader.at(last).readRelationships({ resourceType: "document" });
     expect(page.relationships).toHaveLength(30);
     expect(reader.readReplicas!()[0]!.reads).toBeGreaterThan(before);
-  });
+  }, 120_000);
 
   it("loses no answer when the standby stops mid-load, and shows it down", async () => {
     const docs = Array.from({ length: 20 }, (_, i) => `load${i}`);
@@ -141,6 +152,7 @@ describe.skipIf(skip !== undefined && !required)("PostgreSQL read replicas on a 
     await eventually(
       async () => (reader.readReplicas?.()[0]?.revision ?? 0n) >= reader.decodeRevision(token),
       "the standby to catch up",
+      PATIENCE_MS,
     );
     const answers: string[] = [];
     let stopped: Promise<unknown> | undefined;
@@ -162,9 +174,13 @@ describe.skipIf(skip !== undefined && !required)("PostgreSQL read replicas on a 
     // After the stop every read still answers (from the primary), and the replica is shown down.
     const after = createEngine({ store: reader, cache: false });
     expect((await check(after, "load0", token)).state).toBe("ALLOWED");
-    await eventually(() => reader.readReplicas?.()[0]?.state === "down", "the replica to be shown down");
+    await eventually(
+      () => reader.readReplicas?.()[0]?.state === "down",
+      "the replica to be shown down",
+      PATIENCE_MS,
+    );
     expect(reader.readReplicas!()[0]!.error).toBeDefined();
-  });
+  }, 120_000);
 });
 
 describe.skipIf(PG_URL === undefined)("PostgreSQL read replicas: configuration", () => {
@@ -218,10 +234,14 @@ describe.skipIf(PG_URL === undefined)("PostgreSQL read replicas: configuration",
     const reader = await createPostgresStore({ url: PG_URL!, schema, readReplicas: [PG_URL!] });
     open.push(reader);
     const revision = await store.write([touch("document:y#viewer@user:u")]);
-    await eventually(async () => {
-      await reader.at(revision).readRelationships({ resourceType: "document" });
-      return reader.readReplicas!()[0]!.reads > 0;
-    }, "a read served by the replica");
+    await eventually(
+      async () => {
+        await reader.at(revision).readRelationships({ resourceType: "document" });
+        return reader.readReplicas!()[0]!.reads > 0;
+      },
+      "a read served by the replica",
+      PATIENCE_MS,
+    );
     expect(reader.readReplicas!()[0]).toMatchObject({ state: "up", failures: 0 });
   });
 });
