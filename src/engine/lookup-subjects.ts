@@ -58,7 +58,7 @@ export async function* lookupSubjects(
   validateContext(request.context, deps.contextLimits);
   let dispatches = 0;
   try {
-    const revision = await deps.revisions.resolve(request.consistency);
+    const revision = await deps.revisions.resolve(request.consistency, signal);
     const plan = await deps.revisions.planAt(revision);
     const member = resolveLookupMember(plan, request.resource.type, request.permission);
     if (request.resource.id === "" || request.resource.id === "*") {

@@ -25,6 +25,7 @@ export function delegateStore(inner: Store): Store {
   };
   // Optional capabilities exist on the wrapper exactly when the wrapped store has them.
   if (inner.subscribe !== undefined) store.subscribe = (listener) => inner.subscribe!(listener);
+  if (inner.readReplicas !== undefined) store.readReplicas = () => inner.readReplicas!();
   return store;
 }
 

@@ -205,6 +205,12 @@ export interface Store {
    */
   subscribe?(listener: (revision: Revision) => void): () => void;
 
+  /**
+   * Optional: the read replicas (PostgreSQL hot standbys) reads at a revision may go to, as last
+   * seen; absent or empty when every read goes to the one database.
+   */
+  readReplicas?(): readonly ReadReplicaStatus[];
+
   close(): Promise<void>;
 }
 
@@ -215,6 +221,25 @@ export interface WriteSchemaOptions {
    * the other's check and write; a throw refuses the schema and writes nothing.
    */
   readonly validateRules?: RulesValidator;
+}
+
+/** One read replica as its store last saw it (see `Store.readReplicas`). */
+export interface ReadReplicaStatus {
+  /** `host:port/database`: no user, no password. */
+  readonly name: string;
+  /**
+   * `up`: answers reads at revisions it has replayed; `down`: unreachable (its reads go elsewhere
+   * until a probe reaches it again); `mismatched`: reachable but not a copy of this store, never used.
+   */
+  readonly state: "up" | "down" | "mismatched";
+  /** The newest revision it had replayed when last asked; undefined before the first answer. */
+  readonly revision: Revision | undefined;
+  /** Reads it answered. */
+  readonly reads: number;
+  /** Reads sent to it that failed and were answered elsewhere. */
+  readonly failures: number;
+  /** Why it is down or mismatched. */
+  readonly error?: string;
 }
 
 /** The reads of one revision (see `Store.at`). */

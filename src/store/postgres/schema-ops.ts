@@ -12,12 +12,12 @@ import {
 } from "../index.js";
 import { nowParam, runRows, type StoreContext } from "./context.js";
 import { LIVE_REVISION } from "./migrations.js";
-import { checkedRevision, currentRevision, readClient } from "./read.js";
+import { checkedRevision, currentRevision, readClient, readClientAt } from "./read.js";
 import { fromRow } from "./rows.js";
 import { writeTransaction } from "./transaction.js";
 
 export async function readSchema(ctx: StoreContext, revision: Revision): Promise<StoredSchema | undefined> {
-  return readClient(ctx, async (client) => {
+  return readClientAt(ctx, revision, async (client) => {
     const at = await checkedRevision(ctx, client, revision);
     const rows = await client.query<unknown[]>({
       text: `SELECT text, revision FROM ${ctx.q}.schemas WHERE revision <= $1 ORDER BY revision DESC LIMIT 1`,
