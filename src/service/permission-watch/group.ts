@@ -49,6 +49,8 @@ export class Group {
   /** The watched node, and the delegation links whose change forces a recompute. */
   readonly target: NodeKey;
   readonly links: readonly { readonly object: ObjectRef; readonly node: NodeKey }[];
+  /** The plain objects whose own relationships can change this set: the subject (unless a subject set) and the chain. */
+  readonly subjectKeys: readonly string[];
 
   constructor(
     readonly key: string,
@@ -62,6 +64,11 @@ export class Group {
       object: { type: p.type, id: p.id },
       node: nodeKey(p.type, delegationPermission(p.type)),
     }));
+    const s = request.subject;
+    this.subjectKeys = [
+      ...(s.relation === undefined ? [`${s.type}:${s.id}`] : []),
+      ...this.links.map((l) => `${l.object.type}:${l.object.id}`),
+    ];
   }
 
   snapshot(): SetSnapshot {

@@ -33,6 +33,8 @@ export interface ReverseGraph {
   readonly up: ReadonlyMap<NodeKey, readonly UpEdge[]>;
   /** Every node `target` depends on, directly or not, and `target` itself. */
   closure(target: NodeKey): ReadonlySet<NodeKey>;
+  /** The relations some arrow follows (`parent` of `parent->view`): their subjects are walked, not matched. */
+  readonly tuplesets: ReadonlySet<NodeKey>;
 }
 
 function push(map: Map<NodeKey, UpEdge[]>, edge: UpEdge): void {
@@ -47,20 +49,22 @@ function permissionEdges(
   to: NodeKey,
   expr: PermissionExpr,
   add: (edge: UpEdge) => void,
+  follows: (relation: string) => void,
 ): void {
   switch (expr.kind) {
     case "union":
     case "intersection":
-      for (const child of expr.children) permissionEdges(schema, definition, to, child, add);
+      for (const child of expr.children) permissionEdges(schema, definition, to, child, add, follows);
       return;
     case "exclusion":
-      permissionEdges(schema, definition, to, expr.base, add);
-      permissionEdges(schema, definition, to, expr.subtract, add);
+      permissionEdges(schema, definition, to, expr.base, add, follows);
+      permissionEdges(schema, definition, to, expr.subtract, add, follows);
       return;
     case "computed":
       add({ from: nodeKey(definition, expr.name), to });
       return;
     case "arrow": {
+      follows(expr.tupleset);
       add({ from: nodeKey(definition, expr.tupleset), to });
       const tupleset = schema.definitions.get(definition)?.members.get(expr.tupleset);
       if (tupleset?.kind !== "relation") return;
@@ -87,6 +91,7 @@ function permissionEdges(
 export function buildReverseGraph(schema: CompiledSchema): ReverseGraph {
   const up = new Map<NodeKey, UpEdge[]>();
   const down = new Map<NodeKey, NodeKey[]>();
+  const tuplesets = new Set<NodeKey>();
   const add = (edge: UpEdge) => {
     push(up, edge);
     const list = down.get(edge.to);
@@ -97,7 +102,7 @@ export function buildReverseGraph(schema: CompiledSchema): ReverseGraph {
     for (const member of def.members.values()) {
       const to = nodeKey(def.name, member.name);
       if (member.kind === "permission") {
-        permissionEdges(schema, def.name, to, member.expr, add);
+        permissionEdges(schema, def.name, to, member.expr, add, (t) => tuplesets.add(nodeKey(def.name, t)));
         continue;
       }
       // A plain subject or a wildcard has no state of its own: only subject sets carry changes up.
@@ -119,6 +124,7 @@ export function buildReverseGraph(schema: CompiledSchema): ReverseGraph {
   const closures = new Map<NodeKey, ReadonlySet<NodeKey>>();
   return {
     up,
+    tuplesets,
     closure(target) {
       let found = closures.get(target);
       if (found !== undefined) return found;

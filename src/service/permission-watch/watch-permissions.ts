@@ -10,7 +10,7 @@
  * own state (`subjectChanged`) recomputes the concerned sets whole (LookupResources) and sends
  * the difference. Every set is always at one revision, the one the last step reached.
  */
-import type { Revision } from "../../core/index.js";
+import { type Revision, WILDCARD_ID } from "../../core/index.js";
 import { compileSchema } from "../../schema/index.js";
 import type { Change, Store } from "../../store/index.js";
 import { DEFAULT_DELEGATION_PERMISSION } from "../delegation/index.js";
@@ -18,7 +18,7 @@ import { type WatchBatch, watchChanges } from "../watch.js";
 import { type Dirty, dirtyIn, dirtyObjects } from "./affected.js";
 import { Group, groupKey, type SetDecider, type Subscriber } from "./group.js";
 import { Listener } from "./listener.js";
-import { buildReverseGraph, type NodeKey, type ReverseGraph } from "./reverse-graph.js";
+import { buildReverseGraph, type NodeKey, nodeKey, type ReverseGraph } from "./reverse-graph.js";
 import type {
   PermissionEvent,
   PermissionWatchStats,
@@ -56,6 +56,12 @@ export interface PermissionWatch {
   stats(): PermissionWatchStats;
   /** Ends every subscription and the feed reader. */
   close(): void;
+}
+
+interface Walks {
+  readonly general: Dirty | undefined;
+  /** By subject (`user:bob`): present when the step changed something of that subject's alone. */
+  readonly personal: Map<string, Dirty | undefined>;
 }
 
 interface Step {
@@ -173,23 +179,19 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     subjects = subjects.filter((s) => s.revision > target);
     if (target === revision && changes.length === 0 && due.length === 0 && !schemaUpdated) return;
     const token = store.encodeRevision(target);
-    let dirty: Dirty | undefined;
+    let walks: Walks | undefined;
     let schemaGraph: ReverseGraph | undefined;
     if (!schemaUpdated && changes.length > 0) {
       schemaGraph = await graphAt(target);
-      const relevant = new Set<NodeKey>();
-      for (const group of groups.values()) {
-        for (const node of schemaGraph.closure(group.target)) relevant.add(node);
-        for (const link of group.links) for (const node of schemaGraph.closure(link.node)) relevant.add(node);
-      }
-      dirty = await dirtyObjects(store.at(target), schemaGraph, relevant, changes, maxReached);
+      walks = await walk(schemaGraph, changes, target);
     }
     const work = [...groups.values()].map((group) => async () => {
       try {
+        const dirty = walks === undefined ? undefined : dirtyFor(group, walks);
         await updateGroup(group, {
           whole:
             schemaUpdated ||
-            (changes.length > 0 && dirty === undefined) ||
+            (walks !== undefined && dirty === undefined) ||
             due.some((s) => group.involves(s.subject)) ||
             (dirty !== undefined && linkChanged(group, dirty, schemaGraph!)),
           dirty,
@@ -207,6 +209,75 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
       await Promise.all(work.slice(i, i + concurrency).map((run) => run()));
     }
     revision = target;
+  }
+
+  /**
+   * Walks the changes up the reverse graph: once for those that may concern anyone, and once per
+   * subject for those that concern only it. A relationship to a plain object (not a wildcard, not
+   * a subject set) on a relation no arrow follows can change only that object's own permissions:
+   * Check matches such a subject by equality, never through it. So `group:eng#member@user:bob`
+   * re-checks bob's sets alone, however many documents the group reaches.
+   */
+  async function walk(g: ReverseGraph, changes: readonly Change[], at: Revision): Promise<Walks> {
+    const wanted = new Set<string>();
+    const relevant = new Set<NodeKey>();
+    for (const group of groups.values()) {
+      for (const key of group.subjectKeys) wanted.add(key);
+      for (const node of g.closure(group.target)) relevant.add(node);
+      for (const link of group.links) for (const node of g.closure(link.node)) relevant.add(node);
+    }
+    const general: Change[] = [];
+    const personal = new Map<string, Change[]>();
+    for (const change of changes) {
+      const r = change.relationship;
+      const s = r.subject;
+      if (
+        s.relation !== undefined ||
+        s.id === WILDCARD_ID ||
+        g.tuplesets.has(nodeKey(r.resource.type, r.relation))
+      ) {
+        general.push(change);
+        continue;
+      }
+      const key = `${s.type}:${s.id}`;
+      if (!wanted.has(key)) continue;
+      const list = personal.get(key);
+      if (list === undefined) personal.set(key, [change]);
+      else list.push(change);
+    }
+    const reader = store.at(at);
+    const walks: Walks = {
+      general:
+        general.length === 0 ? new Map() : await dirtyObjects(reader, g, relevant, general, maxReached),
+      personal: new Map(),
+    };
+    for (const [key, list] of personal) {
+      walks.personal.set(key, await dirtyObjects(reader, g, relevant, list, maxReached));
+    }
+    return walks;
+  }
+
+  /** What may have changed for one group; undefined when a walk went past its bound. */
+  function dirtyFor(group: Group, walks: Walks): Dirty | undefined {
+    const parts: Dirty[] = [];
+    if (walks.general === undefined) return undefined;
+    if (walks.general.size > 0) parts.push(walks.general);
+    for (const key of group.subjectKeys) {
+      if (!walks.personal.has(key)) continue;
+      const part = walks.personal.get(key);
+      if (part === undefined) return undefined;
+      parts.push(part);
+    }
+    if (parts.length <= 1) return parts[0] ?? new Map();
+    const merged = new Map<NodeKey, Set<string>>();
+    for (const part of parts) {
+      for (const [node, ids] of part) {
+        const into = merged.get(node) ?? new Set<string>();
+        merged.set(node, into);
+        for (const id of ids) into.add(id);
+      }
+    }
+    return merged;
   }
 
   function linkChanged(group: Group, dirty: Dirty, g: ReverseGraph): boolean {
