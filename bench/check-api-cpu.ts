@@ -19,6 +19,7 @@ import type { ServerCodec } from "../src/server/grpc-definition.js";
 import { permissionHandlers } from "../src/server/handlers-permission.js";
 import { DEFAULT_LIMITS } from "../src/server/limits.js";
 import { useNodeTextEncoding } from "../src/server/text-encoding.js";
+import { createPermissionWatch } from "../src/service/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 
 type Handler = (req: never, ctx: CallContext) => Promise<unknown>;
@@ -46,7 +47,10 @@ const cases: readonly [string, ServerCodec, Handler, Buffer][] = [
   [
     "latch.v1",
     checkPermissionCodec,
-    permissionHandlers(engine, DEFAULT_LIMITS, engine).checkPermission as Handler,
+    permissionHandlers(engine, DEFAULT_LIMITS, engine, {
+      permissions: createPermissionWatch({ store, decider: engine }),
+      shutdown: new AbortController().signal,
+    }).checkPermission as Handler,
     Buffer.from(
       toBinary(latch.CheckPermissionRequestSchema, create(latch.CheckPermissionRequestSchema, init)),
     ),

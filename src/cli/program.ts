@@ -14,6 +14,7 @@ import { schemaCommand } from "./commands/schema.js";
 import { addRemoteSchemaCommands } from "./commands/schema-remote.js";
 import { serveCommand } from "./commands/serve.js";
 import { validateCommand } from "./commands/validate.js";
+import { watchPermissionsCommand } from "./commands/watch-permissions.js";
 import { VERSION } from "./version.js";
 
 export function createProgram(): Command {
@@ -26,6 +27,7 @@ export function createProgram(): Command {
   program.addCommand(serveCommand());
   program.addCommand(checkCommand());
   program.addCommand(lookupCommand());
+  program.addCommand(watchPermissionsCommand());
   program.addCommand(relationshipsCommand());
   program.addCommand(addRemoteSchemaCommands(schemaCommand()));
   program.addCommand(validateCommand());

@@ -15,6 +15,8 @@ import {
   type Decider,
   type Decorator,
   exportBatches,
+  type PermissionWatch,
+  permissionName,
   queryDecisions,
   readRelationshipPages,
   readRevision,
@@ -99,7 +101,7 @@ function contextual(list: readonly RelationshipInput[] | undefined): {
 
 type PermissionCalls = Pick<
   LatchClient,
-  "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects"
+  "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects" | "watchPermissions"
 >;
 type DataCalls = Omit<LatchClient, keyof PermissionCalls | keyof ApprovalCalls | "close">;
 
@@ -114,8 +116,31 @@ function delegation(params: DelegationParams, prefix = ""): Delegated {
 }
 
 /** Decisions go through the decider (the seam governance decorates); expand and LookupSubjects to the engine. */
-function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
+function permissionCalls(
+  decider: Decider,
+  engine: Engine,
+  permissions: PermissionWatch,
+  watches: AbortSignal,
+): PermissionCalls {
   return {
+    async *watchPermissions(params, opts) {
+      const signal = opts?.signal;
+      const events = permissions.watch(
+        defined({
+          resourceType: typeName(params.resourceType, "resource_object_type"),
+          permission: permissionName(params.permission, "permission"),
+          subject: subject(params.subject, "subject"),
+          context: params.context,
+          checkpoints: params.checkpoints,
+          ...delegation(params),
+        }),
+        { signal: signal === undefined ? watches : AbortSignal.any([signal, watches]) },
+      );
+      for await (const e of events) {
+        yield { kind: e.kind, resourceId: e.resourceId, missing: e.missing, token: e.token };
+      }
+    },
+
     async check(params, opts) {
       const result = await decider.check(
         defined({
@@ -361,7 +386,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     store,
     engine,
     recorder,
-    ...permissionCalls(decider, engine),
+    ...permissionCalls(decider, engine, latch.permissions, watches.signal),
     ...dataCalls(store, watches.signal, options.watchPollMs ?? 50),
     ...embeddedApprovalCalls(latch.approvals),
     async close() {

@@ -32,5 +32,6 @@ export {
 } from "../core/index.js";
 export type { Consistency, ExplainNode } from "../engine/index.js";
 export { compileSchema, formatSchema, SchemaError } from "../schema/index.js";
+export { type AuthorizedSet, type AuthorizedSetOptions, watchAuthorizedSet } from "./authorized-set.js";
 export { type FilterOptions, filterAuthorized } from "./filter.js";
 export type * from "./types.js";

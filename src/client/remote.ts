@@ -13,6 +13,7 @@ import {
   PermissionService,
   type ResolvedSubject,
   SubjectGrants,
+  WatchPermissionsResponse_Kind,
 } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
@@ -38,7 +39,13 @@ import { RemoteError } from "./errors.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { remoteApprovalCalls } from "./remote-approvals.js";
 import { createTransport } from "./transport.js";
-import type { DelegationParams, LatchClient, RelationshipInput, SubjectExclusion } from "./types.js";
+import type {
+  DelegationParams,
+  LatchClient,
+  PermissionChange,
+  RelationshipInput,
+  SubjectExclusion,
+} from "./types.js";
 
 export interface ClientOptions {
   /** `host:port` */
@@ -125,7 +132,7 @@ const contextual = (list: readonly RelationshipInput[] | undefined) =>
 type Transport = ReturnType<typeof createTransport>;
 type PermissionCalls = Pick<
   LatchClient,
-  "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects"
+  "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects" | "watchPermissions"
 >;
 type RelationshipCalls = Pick<
   LatchClient,
@@ -155,8 +162,50 @@ function delegationToProto(params: DelegationParams): {
   });
 }
 
+const CHANGE_KINDS: Readonly<Record<number, PermissionChange["kind"]>> = {
+  [WatchPermissionsResponse_Kind.ADDED]: "ADDED",
+  [WatchPermissionsResponse_Kind.CONDITIONAL]: "CONDITIONAL",
+  [WatchPermissionsResponse_Kind.REMOVED]: "REMOVED",
+  [WatchPermissionsResponse_Kind.SYNCED]: "SYNCED",
+  [WatchPermissionsResponse_Kind.RESYNC]: "RESYNC",
+};
+
 function permissionCalls(t: Transport): PermissionCalls {
   return {
+    async *watchPermissions(params, opts) {
+      const stream = t.serverStream(
+        P.watchPermissions,
+        defined({
+          resourceObjectType: params.resourceType,
+          permission: params.permission,
+          subject: subjectRefToProto(toSubject(params.subject)),
+          onBehalfOf: params.onBehalfOf?.map((p) => subjectRefToProto(toSubject(p))),
+          context: params.context as never,
+          checkpoints: params.checkpoints,
+        }),
+        opts,
+        false,
+      );
+      for await (const r of stream) {
+        const kind = CHANGE_KINDS[r.kind];
+        // A kind this client does not know would leave its set wrong: refuse rather than guess.
+        if (kind === undefined) {
+          throw new LatchError(
+            "watch/unknown-event",
+            "internal",
+            `WatchPermissions sent event kind ${r.kind}, unknown to this client: upgrade the client`,
+            { kind: r.kind },
+          );
+        }
+        yield {
+          kind,
+          resourceId: r.resourceObjectId,
+          missing: r.partialCaveatInfo?.missingRequiredContext ?? [],
+          token: r.changedAt?.token ?? "",
+        };
+      }
+    },
+
     async check(params, opts) {
       const res = await t.unary(
         P.checkPermission,

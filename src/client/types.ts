@@ -15,6 +15,7 @@ import type {
 export type { SubjectExclusion, SubjectGrants };
 
 import type { DecisionFilter, DecisionPage, DecisionQueryParams } from "../service/decisions.js";
+import type { PermissionEventKind } from "../service/permission-watch/index.js";
 import type {
   ApprovalQuery,
   ApprovalState,
@@ -36,6 +37,7 @@ export type {
   DecisionPage,
   DecisionQueryParams,
   DecisionRecord,
+  PermissionEventKind,
   StoredDecision,
   VerifyReport,
 };
@@ -220,6 +222,32 @@ export interface ReadItem {
   readonly cursor?: string;
 }
 
+/** A subscription to a live permission set (docs/watch-permissions.md). */
+export interface WatchPermissionsParams {
+  readonly resourceType: string;
+  readonly permission: string;
+  readonly subject: SubjectInput;
+  /** The principals the subject acts for, nearest first (as in Check). */
+  readonly onBehalfOf?: readonly SubjectInput[];
+  readonly context?: Readonly<Record<string, unknown>>;
+  /** Also SYNCED after each revision the server reached, even when the set did not change. */
+  readonly checkpoints?: boolean;
+}
+
+/**
+ * One event of a WatchPermissions stream: ADDED / CONDITIONAL / REMOVED change one resource;
+ * SYNCED says the events so far make up the set at `token`; RESYNC says forget the set (the
+ * whole set follows). The first events are the whole set, then SYNCED.
+ */
+export interface PermissionChange {
+  readonly kind: PermissionEventKind;
+  /** "" for SYNCED and RESYNC. */
+  readonly resourceId: string;
+  readonly missing: readonly string[];
+  /** The revision at which this holds. */
+  readonly token: string;
+}
+
 export interface WatchParams {
   /** Changes after this token; from now when absent. */
   readonly after?: string;
@@ -296,6 +324,8 @@ export interface LatchClient {
    */
   lookupResources(params: LookupResourcesParams, options?: CallOptions): AsyncIterable<LookupResourcesItem>;
   lookupSubjects(params: LookupSubjectsParams, options?: CallOptions): AsyncIterable<LookupSubjectsItem>;
+  /** The set LookupResources answers, then its changes; endless until `options.signal` aborts. */
+  watchPermissions(params: WatchPermissionsParams, options?: CallOptions): AsyncIterable<PermissionChange>;
 
   writeRelationships(params: WriteParams, options?: CallOptions): Promise<{ readonly token: string }>;
   deleteRelationships(

@@ -207,6 +207,12 @@ export const ErrorCodes = {
   /** internal: the PostgreSQL schema lacks its store identity. */
   StoreCorrupt: "store/corrupt",
 
+  // ---- WatchPermissions
+  /** internal: a WatchPermissions stream sent an event kind this client does not know (a newer server); upgrade the client. */
+  WatchUnknownEvent: "watch/unknown-event",
+  /** unavailable: an authorized set (watchAuthorizedSet) was closed before its first set arrived. */
+  WatchClosed: "watch/closed",
+
   // ---- the decision audit trail
   /** unavailable: auditing is `sync` and the decision could not be recorded, so it was refused; retry. */
   AuditUnavailable: "audit/unavailable",

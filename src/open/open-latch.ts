@@ -22,10 +22,13 @@ import {
   createActorTokens,
   createActorTokenVerifier,
   createDelegation,
+  createPermissionWatch,
   type Decider,
   type Decorator,
   type DelegationOptions,
   decorate,
+  type PermissionWatch,
+  type PermissionWatchOptions,
 } from "../service/index.js";
 import { delegateStore, latestReader, type Store } from "../store/index.js";
 import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
@@ -89,6 +92,15 @@ export interface OpenOptions {
         /** Notify approvers of each new request by a signed webhook. */
         readonly webhook?: Omit<WebhookOptions, "log">;
       };
+  /**
+   * WatchPermissions (`OpenedLatch.permissions`): its bounds, and the decorators that change what
+   * a subject may do and so must shape the watched sets too (suspensions, signal attributes),
+   * outermost first, above delegation. The audit recorder and the approval gate are left out:
+   * keeping a set current records no decision and asks for no approval.
+   */
+  readonly watchPermissions?: Omit<PermissionWatchOptions, "store" | "decider" | "delegationPermission"> & {
+    readonly decorators?: readonly Decorator[];
+  };
 }
 
 export interface OpenedLatch {
@@ -103,6 +115,8 @@ export interface OpenedLatch {
   readonly approvals: ApprovalFlow | undefined;
   /** The recorder `audit` asked for (undefined without it, or with policy `off`). */
   readonly recorder: AuditRecorder | undefined;
+  /** WatchPermissions over this store; idle (no feed read) until someone subscribes. */
+  readonly permissions: PermissionWatch;
   /** Writes queued decision records (stopping the writer thread), then closes the store (and the mirror over it). */
   close(): Promise<void>;
 }
@@ -215,12 +229,23 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     throw error;
   }
   const stopRefresh = refreshRules(approvals, options);
+  const { decorators: watchDecorators, ...watchOptions } = options.watchPermissions ?? {};
+  const permissions = createPermissionWatch({
+    ...watchOptions,
+    store,
+    decider: decorate(engine, ...(watchDecorators ?? []), delegation),
+    ...(options.delegation?.delegationPermission === undefined
+      ? {}
+      : { delegationPermission: options.delegation.delegationPermission }),
+    ...(options.engine?.maxBulkItems === undefined ? {} : { maxBulkItems: options.engine.maxBulkItems }),
+  });
   return {
     store,
     mirror,
     engine,
     recorder,
     approvals,
+    permissions,
     decider: decorate(
       engine,
       // Outermost: every other decorator (audit, approval) sees the verified chain, never a token.
@@ -237,6 +262,7 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     async close() {
       stopRefresh();
       approvals?.close();
+      permissions.close();
       try {
         // Written, then the writer thread and its connection stopped, before the store closes.
         await recorder?.close();

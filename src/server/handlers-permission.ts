@@ -12,12 +12,13 @@ import {
   type CheckPermissionResponse,
   type PermissionService,
 } from "../gen/latch/v1/permission_service_pb.js";
-import { type Decider, overLimit } from "../service/index.js";
+import { type Decider, overLimit, type PermissionWatch } from "../service/index.js";
 import { consistencyFromProto, delegationFromProto, relationshipFromProto } from "./convert.js";
 import { expandToProto, explainToProto, permissionshipToProto } from "./convert-results.js";
 import { boundStatusMessage } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import { lookupResources, lookupSubjects } from "./handlers-lookup.js";
+import { watchPermissions } from "./handlers-watch-permissions.js";
 import type { ServerLimits } from "./limits.js";
 import { bulkItemOf, checkRequestOf, expandRequestOf } from "./request-shapes.js";
 import { optional } from "./wire-shapes.js";
@@ -35,11 +36,18 @@ function contextualFromProto(
   return list.map((r, i) => relationshipFromProto(r, `contextual_relationships[${i}]`));
 }
 
+/** What WatchPermissions needs: the live sets, and the signal that ends every stream at shutdown. */
+export interface PermissionWatching {
+  readonly permissions: PermissionWatch;
+  readonly shutdown: AbortSignal;
+}
+
 /** Expand and LookupSubjects ask the engine; every decision goes through `decider`. */
 export function permissionHandlers(
   engine: Engine,
   limits: ServerLimits,
-  decider: Decider = engine,
+  decider: Decider,
+  watching: PermissionWatching,
 ): ServiceImplementation<Methods> {
   return {
     async checkPermission(req, ctx) {
@@ -129,5 +137,7 @@ export function permissionHandlers(
     lookupResources: (req, ctx) => lookupResources(decider, req, ctx),
 
     lookupSubjects: (req, ctx) => lookupSubjects(engine, req, ctx),
+
+    watchPermissions: (req, ctx) => watchPermissions(watching.permissions, watching.shutdown, req, ctx),
   };
 }

@@ -3,7 +3,13 @@ import { type Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ApprovalFlow } from "../approvals/index.js";
 import type { Engine } from "../engine/index.js";
-import { createActorTokens, createDelegation, type Decider, decorate } from "../service/index.js";
+import {
+  createActorTokens,
+  createDelegation,
+  type Decider,
+  decorate,
+  type PermissionWatch,
+} from "../service/index.js";
 import type { Store } from "../store/index.js";
 import { type Authenticator, createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
@@ -38,6 +44,8 @@ export type BackendOptions =
       readonly decider?: Decider;
       /** The approval flow behind ApprovalService (`openLatch().approvals`); without it, its calls are refused. */
       readonly approvals?: ApprovalFlow;
+      /** WatchPermissions' live sets (`openLatch().permissions`); when absent, one over the decider. */
+      readonly permissions?: PermissionWatch;
       readonly testing?: undefined;
     }
   | {
@@ -50,6 +58,7 @@ export type BackendOptions =
       readonly engine?: undefined;
       readonly decider?: undefined;
       readonly approvals?: undefined;
+      readonly permissions?: undefined;
     };
 
 export type ServerOptions = BackendOptions & CommonServerOptions;
@@ -147,6 +156,7 @@ function servicesOf(
       engine: options.engine,
       decider,
       ...(options.approvals === undefined ? {} : { approvals: options.approvals }),
+      ...(options.permissions === undefined ? {} : { permissions: options.permissions }),
     }),
     close: async () => {},
   };

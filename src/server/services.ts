@@ -15,7 +15,7 @@ import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
-import type { Decider } from "../service/index.js";
+import { createPermissionWatch, type Decider, type PermissionWatch } from "../service/index.js";
 import type { Store } from "../store/index.js";
 import { authzedCheckPermissionCodec } from "./authzed/check-permission-codec.js";
 import { addAuthzedServices, toAuthzedWireError } from "./authzed/index.js";
@@ -38,6 +38,11 @@ export interface Backend {
   readonly decider: Decider;
   /** The approval flow behind ApprovalService (`openLatch().approvals`); without it, its calls are refused. */
   readonly approvals?: ApprovalFlow | undefined;
+  /**
+   * WatchPermissions' live sets (`openLatch().permissions`); when absent, one over `store` and
+   * `decider` (which then also records the re-checks, if `decider` records decisions).
+   */
+  readonly permissions?: PermissionWatch | undefined;
 }
 
 /** One service as served: its descriptor, its handlers and (gRPC only) its hand-written codecs. */
@@ -91,8 +96,15 @@ const LATCH_SERVICES: readonly ServiceShape[] = [
 function latchServices(backend: Backend, settings: ServiceSettings): ServedService[] {
   const { store, engine, decider, approvals } = backend;
   const { limits, watchPollMs, shutdown } = settings;
+  const permissions =
+    backend.permissions ??
+    createPermissionWatch({ store, decider, pollMs: watchPollMs, maxBulkItems: limits.maxBulkItems });
   return [
-    served(PermissionService, permissionHandlers(engine, limits, decider), CHECK_CODECS),
+    served(
+      PermissionService,
+      permissionHandlers(engine, limits, decider, { permissions, shutdown }),
+      CHECK_CODECS,
+    ),
     served(RelationshipService, relationshipHandlers({ store, limits, watchPollMs, shutdown })),
     served(SchemaService, schemaHandlers(store, limits)),
     served(AuditService, auditHandlers({ store, watchPollMs, shutdown })),

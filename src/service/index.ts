@@ -35,6 +35,7 @@ export {
 } from "./delegation/index.js";
 export { invalidArgument, overLimit, RequestError } from "./errors.js";
 export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";
+export * from "./permission-watch/index.js";
 export { relationshipMatches } from "./relationship-match.js";
 export { exportBatches, PAGE_SIZE, type ReadPagesOptions, readRelationshipPages } from "./relationships.js";
 export {

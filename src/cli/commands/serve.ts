@@ -604,6 +604,7 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
       engine,
       decider,
       ...(latch.approvals === undefined ? {} : { approvals: latch.approvals }),
+      permissions: latch.permissions,
       logger: log,
       ...(metrics === undefined ? {} : { metrics }),
       ...(settings.healthProbeMs === undefined ? {} : { healthProbeMs: settings.healthProbeMs }),

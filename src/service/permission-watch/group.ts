@@ -1,0 +1,158 @@
+/**
+ * One kept set: every subscription with the same subject, chain, permission, resource type and
+ * context shares it, so the work of keeping it current is done once however many listen.
+ */
+import { type DecisionState, LatchError, type ObjectRef, type Revision } from "../../core/index.js";
+import type { CheckBulkItem } from "../../engine/index.js";
+import type { Decider } from "../decider.js";
+import type { Listener, SetSnapshot } from "./listener.js";
+import { type NodeKey, nodeKey } from "./reverse-graph.js";
+import type { PermissionEvent, PermissionState, WatchPermissionsRequest } from "./types.js";
+
+export type SetDecider = Pick<Decider, "checkBulk" | "lookupResources">;
+
+export interface Subscriber {
+  readonly listener: Listener;
+  readonly checkpoints: boolean;
+}
+
+function stateOf(state: DecisionState, missing: readonly string[]): PermissionState | undefined {
+  if (state === "DENIED") return undefined;
+  // LookupResources does not pass the approval gate, so a gated action is in the set too.
+  if (state === "CONDITIONAL") return { state, missing };
+  return { state: "ALLOWED", missing: [] };
+}
+
+function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
+}
+
+export function groupKey(request: WatchPermissionsRequest): string {
+  return JSON.stringify(
+    [
+      request.resourceType,
+      request.permission,
+      request.subject,
+      request.onBehalfOf ?? [],
+      request.context ?? {},
+    ],
+    (_, value) => (typeof value === "bigint" ? `${value}n` : value),
+  );
+}
+
+export class Group {
+  state = new Map<string, PermissionState>();
+  revision: Revision = 0n;
+  token = "";
+  readonly subscribers = new Set<Subscriber>();
+  /** The watched node, and the delegation links whose change forces a recompute. */
+  readonly target: NodeKey;
+  readonly links: readonly { readonly object: ObjectRef; readonly node: NodeKey }[];
+  /** The plain objects whose own relationships can change this set: the subject (unless a subject set) and the chain. */
+  readonly subjectKeys: readonly string[];
+
+  constructor(
+    readonly key: string,
+    readonly request: WatchPermissionsRequest,
+    private readonly decider: SetDecider,
+    delegationPermission: (type: string) => string,
+    private readonly maxBulkItems: number,
+  ) {
+    this.target = nodeKey(request.resourceType, request.permission);
+    this.links = (request.onBehalfOf ?? []).map((p) => ({
+      object: { type: p.type, id: p.id },
+      node: nodeKey(p.type, delegationPermission(p.type)),
+    }));
+    const s = request.subject;
+    this.subjectKeys = [
+      ...(s.relation === undefined ? [`${s.type}:${s.id}`] : []),
+      ...this.links.map((l) => `${l.object.type}:${l.object.id}`),
+    ];
+  }
+
+  snapshot(): SetSnapshot {
+    return { entries: new Map(this.state), revision: this.revision, token: this.token };
+  }
+
+  involves(subject: ObjectRef): boolean {
+    const s = this.request.subject;
+    if (s.type === subject.type && s.id === subject.id) return true;
+    return this.links.some((l) => l.object.type === subject.type && l.object.id === subject.id);
+  }
+
+  private base() {
+    const r = this.request;
+    return {
+      permission: r.permission,
+      subject: r.subject,
+      ...(r.onBehalfOf === undefined || r.onBehalfOf.length === 0 ? {} : { onBehalfOf: r.onBehalfOf }),
+      ...(r.context === undefined ? {} : { context: r.context }),
+    };
+  }
+
+  /** The whole set at `revision`, as LookupResources answers it. */
+  async compute(token: string): Promise<Map<string, PermissionState>> {
+    const out = new Map<string, PermissionState>();
+    const results = this.decider.lookupResources({
+      ...this.base(),
+      resourceType: this.request.resourceType,
+      consistency: { kind: "at-exact-snapshot", token },
+    });
+    for await (const r of results) out.set(r.resourceId, { state: r.state, missing: r.missing });
+    return out;
+  }
+
+  /** The states of `ids` at the token's revision, as Check answers them. */
+  async recheck(ids: readonly string[], token: string): Promise<Map<string, PermissionState | undefined>> {
+    const out = new Map<string, PermissionState | undefined>();
+    const base = this.base();
+    for (let start = 0; start < ids.length; start += this.maxBulkItems) {
+      const chunk = ids.slice(start, start + this.maxBulkItems);
+      const items: CheckBulkItem[] = chunk.map((id) => ({
+        ...base,
+        resource: { type: this.request.resourceType, id },
+      }));
+      const answer = await this.decider.checkBulk({
+        items,
+        consistency: { kind: "at-exact-snapshot", token },
+      });
+      answer.results.forEach((result, i) => {
+        if (!result.ok) {
+          const e = result.error;
+          throw new LatchError<string>(e.code, e.kind ?? "internal", e.message, e.details ?? {});
+        }
+        out.set(chunk[i]!, stateOf(result.state, result.missing));
+      });
+    }
+    return out;
+  }
+
+  /** Applies new states (all of them, or only those of the ids given) and tells every subscriber. */
+  apply(
+    next: ReadonlyMap<string, PermissionState | undefined>,
+    complete: boolean,
+    revision: Revision,
+    token: string,
+  ): number {
+    const events: PermissionEvent[] = [];
+    const ids = complete ? new Set([...this.state.keys(), ...next.keys()]) : new Set(next.keys());
+    for (const id of [...ids].sort()) {
+      const before = this.state.get(id);
+      const after = next.get(id);
+      if (sameState(before, after)) continue;
+      if (after === undefined) this.state.delete(id);
+      else this.state.set(id, after);
+      const kind = after === undefined ? "REMOVED" : after.state === "ALLOWED" ? "ADDED" : "CONDITIONAL";
+      events.push({ kind, resourceId: id, missing: after?.missing ?? [], revision, token });
+    }
+    this.revision = revision;
+    this.token = token;
+    const synced: PermissionEvent = { kind: "SYNCED", resourceId: "", missing: [], revision, token };
+    for (const s of this.subscribers) {
+      if (events.length > 0) s.listener.push([...events, synced]);
+      else if (s.checkpoints) s.listener.push([synced]);
+    }
+    return events.length;
+  }
+}

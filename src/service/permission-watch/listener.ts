@@ -1,0 +1,120 @@
+/**
+ * One subscriber's queue. Bounded: a subscriber that falls more than `maxQueued` events behind
+ * loses its queue and, when it next reads, gets RESYNC and the whole current set instead, so a
+ * slow reader costs at most one copy of its set, never an unbounded backlog.
+ */
+import type { PermissionEvent, PermissionState } from "./types.js";
+
+export interface SetSnapshot {
+  readonly entries: ReadonlyMap<string, PermissionState>;
+  readonly revision: bigint;
+  readonly token: string;
+}
+
+export function setEvents(snapshot: SetSnapshot): PermissionEvent[] {
+  const { revision, token } = snapshot;
+  const out: PermissionEvent[] = [];
+  for (const id of [...snapshot.entries.keys()].sort()) {
+    const state = snapshot.entries.get(id)!;
+    out.push({
+      kind: state.state === "ALLOWED" ? "ADDED" : "CONDITIONAL",
+      resourceId: id,
+      missing: state.missing,
+      revision,
+      token,
+    });
+  }
+  out.push({ kind: "SYNCED", resourceId: "", missing: [], revision, token });
+  return out;
+}
+
+export class Listener {
+  private queue: PermissionEvent[] = [];
+  private head = 0;
+  /** The whole set is owed: first (`initial`), or because the queue overflowed (`resync`). */
+  private owed: "initial" | "resync" | undefined = "initial";
+  private wake: (() => void) | undefined;
+  private failure: unknown;
+  private closed = false;
+  /** How many times this listener was resynced because it fell behind. */
+  resyncs = 0;
+
+  constructor(
+    private readonly maxQueued: number,
+    /** The group's current set, copied when a resync is due. */
+    private readonly current: () => SetSnapshot,
+  ) {}
+
+  push(events: readonly PermissionEvent[]): void {
+    if (this.closed) return;
+    // The set, copied when it is read, will include these events.
+    if (this.owed !== undefined) {
+      this.notify();
+      return;
+    }
+    if (this.queue.length - this.head + events.length > this.maxQueued) {
+      this.owed = "resync";
+      this.resyncs++;
+      this.queue = [];
+      this.head = 0;
+    } else {
+      for (const e of events) this.queue.push(e);
+    }
+    this.notify();
+  }
+
+  fail(error: unknown): void {
+    this.failure = error;
+    this.closed = true;
+    this.notify();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  async *events(): AsyncGenerator<PermissionEvent, void, undefined> {
+    for (;;) {
+      if (this.owed !== undefined) {
+        const resync = this.owed === "resync";
+        this.owed = undefined;
+        // The copy holds everything queued so far; later events are newer than it.
+        const snapshot = this.current();
+        this.queue = [];
+        this.head = 0;
+        if (resync) {
+          yield {
+            kind: "RESYNC",
+            resourceId: "",
+            missing: [],
+            revision: snapshot.revision,
+            token: snapshot.token,
+          };
+        }
+        for (const e of setEvents(snapshot)) yield e;
+        continue;
+      }
+      if (this.head < this.queue.length) {
+        const event = this.queue[this.head++]!;
+        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
+        yield event;
+        continue;
+      }
+      if (this.failure !== undefined) throw this.failure;
+      if (this.closed) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+}
