@@ -113,16 +113,23 @@ function statusError(code: number, headers: IncomingHttpHeaders): RemoteError {
   });
 }
 
-/** A stream that ended without a gRPC status: reset by the peer, or its session was lost. */
-function streamError(rstCode: number | undefined, cause: string | undefined): RemoteError {
+/**
+ * A stream that ended without a gRPC status: refused after GOAWAY, reset by the peer, or lost with
+ * its session (Node resets the streams of a lost session with CANCEL: that is UNAVAILABLE).
+ */
+function streamError(
+  rstCode: number | undefined,
+  cause: string | undefined,
+  sessionLost: boolean,
+): RemoteError {
   if (rstCode === constants.NGHTTP2_REFUSED_STREAM) {
     const error = localError(status.UNAVAILABLE, "the server refused the call unprocessed (GOAWAY)");
     refused.add(error);
     return error;
   }
-  if (rstCode === constants.NGHTTP2_CANCEL && cause === undefined)
+  if (rstCode === constants.NGHTTP2_CANCEL && cause === undefined && !sessionLost)
     return localError(status.CANCELLED, "the server cancelled the call");
-  if (rstCode === constants.NGHTTP2_ENHANCE_YOUR_CALM)
+  if (rstCode === constants.NGHTTP2_ENHANCE_YOUR_CALM && !sessionLost)
     return localError(status.RESOURCE_EXHAUSTED, "the server refused the call: too many requests");
   return localError(status.UNAVAILABLE, `connection lost before the answer${cause ? `: ${cause}` : ""}`);
 }
@@ -323,7 +330,7 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
       stream.on("close", () => {
         if (done) return;
         if (head === undefined) {
-          finish(streamError(stream.rstCode, cause ?? conn.lost));
+          finish(streamError(stream.rstCode, cause ?? conn.lost, !conn.usable));
           return;
         }
         const httpStatus = Number(head[":status"]);
@@ -333,7 +340,11 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
           finish(
             httpStatus !== 200
               ? localError(statusOfHttp(httpStatus), `the server answered HTTP ${httpStatus}`)
-              : streamError(stream.rstCode, cause ?? conn.lost ?? "the answer ended without a gRPC status"),
+              : streamError(
+                  stream.rstCode,
+                  cause ?? conn.lost ?? "the answer ended without a gRPC status",
+                  !conn.usable,
+                ),
           );
           return;
         }
