@@ -17,7 +17,8 @@
  * - a bulk that fails as a whole for a reason that may be one item's (bad input, a limit) is asked
  *   again item by item; only failures that would hit every single call alike (unavailable,
  *   unauthenticated, deadline) are handed to every caller;
- * - checks with `explain` or `consumeApproval` (an approval is single-use) are never batched;
+ * - checks with `explain` or `consumeApproval` (an approval is single-use) are never batched, nor
+ *   any check once the server answered a bulk with UNIMPLEMENTED;
  * - one check alone in its window is sent as a plain CheckPermission.
  */
 import { status } from "@grpc/grpc-js";
@@ -130,6 +131,7 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
   let scheduled = false;
   /** Checks sent and not yet answered, by group and item key. */
   const inFlight = new Map<string, Entry>();
+  let bulkUnsupported = false;
 
   /** Forgets a sent entry, unless a later request for the same check took its place. */
   const land = (entry: Entry) => {
@@ -190,6 +192,9 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
           });
         },
         (error) => {
+          // A server without CheckBulk (another version, a proxy that filters methods): stop
+          // gathering rather than pay a failing bulk before every batch.
+          if (error instanceof RemoteError && error.status === status.UNIMPLEMENTED) bulkUnsupported = true;
           for (const entry of entries) {
             if (sharedFailure(error) || entry.waiters.size === 0) deliver(entry, { error });
             else askAlone(entry);
@@ -233,7 +238,7 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
 
   return {
     check(params, opts) {
-      if (params.explain || params.consumeApproval || opts?.signal?.aborted)
+      if (params.explain || params.consumeApproval || opts?.signal?.aborted || bulkUnsupported)
         return backend.check(params, opts ?? {});
       const {
         consistency,

@@ -257,6 +257,25 @@ describe("automatic batching", () => {
     expect({ singles, items }).toEqual({ singles: 0, items: 2 });
   });
 
+  it("answers every check alone, and stops gathering, when the server has no CheckBulk", async () => {
+    let bulks = 0;
+    const batcher = createCheckBatcher({
+      check: (p, o) => plain.check(p, o),
+      checkBulk: async () => {
+        bulks++;
+        throw new RemoteError("grpc/unimplemented", "failed-precondition", "no such method", 12, {});
+      },
+      timeoutMs: 30_000,
+    });
+    const ask = (subject: string) =>
+      batcher.check({ resource: "document:q3", permission: "view", subject }, undefined);
+    for (let round = 0; round < 2; round++) {
+      const answers = await Promise.all([ask("user:alice"), ask("user:bob")]);
+      expect(answers.map((a) => a.state)).toEqual(["ALLOWED", "DENIED"]);
+    }
+    expect(bulks).toBe(1);
+  });
+
   it("keeps a bad item from failing its neighbours, with the error a single check gives", async () => {
     const batched = createClient({ address: server.address, token: TOKEN });
     try {
