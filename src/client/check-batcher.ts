@@ -23,6 +23,7 @@
  */
 import { status } from "@grpc/grpc-js";
 import { RemoteError } from "./errors.js";
+import { MAX_DEADLINE_MS } from "./http2-transport.js";
 import { defined } from "./inputs.js";
 import type { CallOptions, CheckAnswer, CheckBulkAnswer, CheckBulkParams, CheckParams } from "./types.js";
 
@@ -260,7 +261,7 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
       ]);
       if (groupKey === undefined || itemKey === undefined) return backend.check(params, opts ?? {});
       const key = `${groupKey}\n${itemKey}`;
-      const deadline = Date.now() + (opts?.timeoutMs ?? backend.timeoutMs);
+      const deadline = Date.now() + Math.min(opts?.timeoutMs ?? backend.timeoutMs, MAX_DEADLINE_MS);
 
       let group = pending.get(groupKey);
       let entry = group?.entries.get(key);

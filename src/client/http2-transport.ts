@@ -205,6 +205,18 @@ class Connection {
   }
 }
 
+/**
+ * The longest deadline (ms): Node's longest timer, about 24.8 days. A longer one would fire at once
+ * in Node's setTimeout, here and in a Node server (a Latch server included), so it is cut to this.
+ */
+export const MAX_DEADLINE_MS = 2_147_483_647;
+
+/** A `grpc-timeout` value, at most 8 digits: whole milliseconds, or seconds (rounded down) past that. */
+function grpcTimeout(ms: number): string {
+  const whole = Math.max(1, Math.ceil(ms));
+  return whole < 1e8 ? `${whole}m` : `${Math.floor(whole / 1000)}S`;
+}
+
 /** The gRPC message framing: a compression flag byte, a 4-byte big-endian length, the message. */
 function frame(message: Uint8Array): Buffer {
   const framed = Buffer.allocUnsafe(5 + message.length);
@@ -275,7 +287,7 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
         stream = conn.session.request({
           ...base,
           ":path": path,
-          "grpc-timeout": `${Math.max(1, timeoutMs)}m`,
+          "grpc-timeout": grpcTimeout(timeoutMs),
         });
       } catch (error) {
         reject(localError(status.UNAVAILABLE, `cannot start a call: ${(error as Error).message}`));
@@ -304,7 +316,7 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
       const onAbort = () => cancel(localError(status.CANCELLED, "Cancelled on client"));
       const timer = setTimeout(
         () => cancel(localError(status.DEADLINE_EXCEEDED, "Deadline exceeded")),
-        timeoutMs,
+        Math.max(1, timeoutMs),
       );
       signal?.addEventListener("abort", onAbort, { once: true });
       stream.on("response", (headers) => {
@@ -366,7 +378,12 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
         signal?.throwIfAborted();
         let answer: Buffer;
         try {
-          answer = await call(path, body, opts?.timeoutMs ?? options.timeoutMs, signal);
+          answer = await call(
+            path,
+            body,
+            Math.min(opts?.timeoutMs ?? options.timeoutMs, MAX_DEADLINE_MS),
+            signal,
+          );
         } catch (error) {
           const again =
             error instanceof RemoteError &&

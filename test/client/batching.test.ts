@@ -276,6 +276,19 @@ describe("automatic batching", () => {
     expect(bulks).toBe(1);
   });
 
+  it("accepts a deadline longer than Node's longest timer, batched or not", async () => {
+    const batched = createClient({ address: server.address, token: TOKEN });
+    try {
+      const check = { resource: "document:memo", permission: "view", subject: "user:bob" } as const;
+      // 40 days: past setTimeout's 24.8 days (which Node fires at once) and 8 digits of milliseconds.
+      const timeoutMs = 40 * 24 * 3_600_000;
+      expect((await batched.check(check, { timeoutMs })).state).toBe("ALLOWED");
+      expect((await plain.check(check, { timeoutMs })).state).toBe("ALLOWED");
+    } finally {
+      await batched.close();
+    }
+  });
+
   it("keeps a bad item from failing its neighbours, with the error a single check gives", async () => {
     const batched = createClient({ address: server.address, token: TOKEN });
     try {
