@@ -49,7 +49,6 @@ type Item = CheckBulkParams["items"][number];
 type Shared = Pick<CheckBulkParams, "consistency" | "contextualRelationships" | "actorToken">;
 
 interface Waiter {
-  readonly deadline: number;
   resolve(answer: CheckAnswer): void;
   reject(error: unknown): void;
   /** Stops the waiter's timer and signal listener; false when it was already settled. */
@@ -285,7 +284,6 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
         const signal = opts?.signal;
         let settled = false;
         const waiter: Waiter = {
-          deadline,
           resolve,
           reject,
           settle() {
