@@ -28,7 +28,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { connect as http2Connect } from "node:http2";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -109,7 +109,7 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Extra node options for the server child, e.g. `BENCH_SERVER_NODE_ARGS=--cpu-prof` to profile it. */
 const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 
-function compileServer(dir: string): string {
+export function compileServer(dir: string): string {
   const out = join(dir, "js");
   const config = join(dir, "tsconfig.json");
   writeFileSync(
@@ -135,7 +135,7 @@ function compileServer(dir: string): string {
   return join(out, "bench", "grpc-bench.js");
 }
 
-async function startChild(
+export async function startChild(
   db: string,
   compiled: string | undefined,
 ): Promise<{ address: string; pid: number; stop(): void }> {
@@ -160,12 +160,12 @@ async function startChild(
   return { address, pid: child.pid!, stop: () => child.stdin.end() };
 }
 
-function onPath(command: string): boolean {
+export function onPath(command: string): boolean {
   return spawnSync(command, ["--version"], { stdio: "ignore" }).status === 0;
 }
 
 /** A gRPC length-prefixed message, as h2load sends it from a file. */
-function framed(message: Uint8Array): Buffer {
+export function framed(message: Uint8Array): Buffer {
   const out = Buffer.alloc(5 + message.length);
   out.writeUInt32BE(message.length, 1);
   out.set(message, 5);
@@ -181,7 +181,7 @@ const CLK_TCK = (() => {
 })();
 
 /** User plus system CPU seconds of a process, from /proc; undefined where there is none. */
-function cpuSeconds(pid: number): number | undefined {
+export function cpuSeconds(pid: number): number | undefined {
   const file = `/proc/${pid}/stat`;
   if (!existsSync(file)) return undefined;
   // Fields after the command name start at field 3; utime and stime are fields 14 and 15.
@@ -189,7 +189,7 @@ function cpuSeconds(pid: number): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-interface RawTarget {
+export interface RawTarget {
   readonly path: string;
   readonly body: Buffer;
   readonly token?: string;
@@ -199,7 +199,7 @@ interface RawTarget {
  * A minimal gRPC client on node:http2 (one session, hand-framed requests): checks grpc-status in the
  * trailers, which h2load cannot, and gives per-call latencies for a p50.
  */
-function rawClient(address: string) {
+export function rawClient(address: string) {
   const session = http2Connect(`http://${address}`);
   const call = (target: RawTarget) =>
     new Promise<void>((resolve, reject) => {
@@ -256,7 +256,7 @@ function h2loadArgs(address: string, target: RawTarget, file: string, inFlight: 
   ];
 }
 
-function h2load(
+export function h2load(
   label: string,
   address: string,
   target: RawTarget,
@@ -293,7 +293,7 @@ function h2load(
  * What the raw clients send: a bare health check (grpc-js and HTTP/2 with no Latch code: the floor),
  * and the same cached Check through latch.v1 and through SpiceDB's authzed.api.v1.
  */
-function rawTargets(input: CheckInput) {
+export function rawTargets(input: CheckInput) {
   const floor: RawTarget = { path: "/grpc.health.v1.Health/Check", body: framed(new Uint8Array()) };
   const resource = { objectType: input.resource.type, objectId: input.resource.id };
   const subject = { object: { objectType: input.subject.type, objectId: input.subject.id } };
@@ -619,5 +619,8 @@ async function main() {
   }
 }
 
+// bench/client-bench.ts imports the server child's helpers: only a run of this file measures.
+const isMain =
+  process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolvePath(process.argv[1]);
 if (process.argv[2] === "--serve") await serveChild(process.argv[3]!);
-else await main();
+else if (isMain) await main();

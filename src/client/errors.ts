@@ -41,12 +41,18 @@ function isServiceError(error: unknown): error is ServiceError {
   return error instanceof Error && typeof (error as Partial<ServiceError>).code === "number";
 }
 
-export function fromServiceError(error: unknown): unknown {
-  if (!isServiceError(error)) return error;
-  const metadata = error.metadata instanceof Metadata ? error.metadata : new Metadata();
-  const code = metadata.get("latch-error-code")[0];
-  const requestId = metadata.get("latch-request-id")[0];
-  const raw = metadata.get("latch-error-details-bin")[0];
+/** Reads one metadata value (gRPC metadata or HTTP/2 trailers) by its lower-case key. */
+export type MetadataLookup = (key: string) => string | Buffer | undefined;
+
+/**
+ * The RemoteError for a failed call, from its gRPC status code, status message and metadata: the
+ * server's Latch code, request id and details when it sent them, else `grpc/<status>`. Shared by
+ * the grpc-js and the node:http2 transports so that both fail the same way.
+ */
+export function remoteError(statusCode: number, message: string, lookup: MetadataLookup): RemoteError {
+  const code = lookup("latch-error-code");
+  const requestId = lookup("latch-request-id");
+  const raw = lookup("latch-error-details-bin");
   let details: Record<string, unknown> = {};
   if (raw instanceof Buffer) {
     try {
@@ -56,10 +62,19 @@ export function fromServiceError(error: unknown): unknown {
     }
   }
   return new RemoteError(
-    typeof code === "string" ? code : `grpc/${status[error.code]?.toLowerCase() ?? error.code}`,
-    KIND_BY_STATUS[error.code as status] ?? "internal",
-    error.details || error.message,
-    error.code,
+    typeof code === "string" ? code : `grpc/${status[statusCode]?.toLowerCase() ?? statusCode}`,
+    KIND_BY_STATUS[statusCode as status] ?? "internal",
+    message,
+    statusCode,
     { ...details, ...(typeof requestId === "string" ? { requestId } : {}) },
   );
+}
+
+export function fromServiceError(error: unknown): unknown {
+  if (!isServiceError(error)) return error;
+  const metadata = error.metadata instanceof Metadata ? error.metadata : new Metadata();
+  return remoteError(error.code, error.details || error.message, (key) => {
+    const value = metadata.get(key)[0];
+    return typeof value === "string" || value instanceof Buffer ? value : undefined;
+  });
 }

@@ -35,10 +35,12 @@ import {
 } from "../server/convert-decisions.js";
 import { expandFromProto, explainFromProto, permissionshipFromProto } from "../server/convert-results.js";
 import { useNodeTextEncoding } from "../server/text-encoding.js";
+import { type BatchOptions, createCheckBatcher } from "./check-batcher.js";
 import { RemoteError } from "./errors.js";
+import { createHttp2Transport } from "./http2-transport.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { remoteApprovalCalls } from "./remote-approvals.js";
-import { createTransport } from "./transport.js";
+import { createTransport, type Transport } from "./transport.js";
 import type {
   DelegationParams,
   LatchClient,
@@ -61,6 +63,23 @@ export interface ClientOptions {
   readonly maxAttempts?: number;
   /** Largest response accepted, in bytes (default 64 MiB). */
   readonly maxMessageBytes?: number;
+  /**
+   * How unary calls (Check, CheckBulk, Expand, writes...) travel: `"http2"` (the default) over
+   * node:http2 with a lean gRPC framing (http2-transport.ts), `"grpc-js"` over grpc-js. Streaming
+   * calls (lookups, reads, watch, import, export) always use grpc-js.
+   */
+  readonly transport?: "http2" | "grpc-js";
+  /** HTTP/2 connections the `"http2"` transport spreads calls over (default 1). */
+  readonly connections?: number;
+  /** Keepalive ping interval while calls are in flight, `"http2"` transport (ms, default 10 s). */
+  readonly keepaliveMs?: number;
+  /** Unanswered ping time after which the connection is dropped (ms, default 5 s). */
+  readonly keepaliveTimeoutMs?: number;
+  /**
+   * Automatic batching of concurrent `check()` calls into CheckBulk (check-batcher.ts): on by
+   * default, gathering the checks of one event-loop turn; `false` sends every check alone.
+   */
+  readonly batch?: BatchOptions | false;
 }
 
 function relationshipFromWire(msg: RelationshipMessage | undefined): Relationship {
@@ -129,7 +148,6 @@ const S = SchemaService.method;
 const contextual = (list: readonly RelationshipInput[] | undefined) =>
   (list ?? []).map((r) => relationshipToProto(toRelationship(r)));
 
-type Transport = ReturnType<typeof createTransport>;
 type PermissionCalls = Pick<
   LatchClient,
   "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects" | "watchPermissions"
@@ -542,20 +560,64 @@ export function createClient(options: ClientOptions): LatchClient {
     "grpc.max_receive_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
     "grpc.max_send_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
   });
-  const t = createTransport(channel, {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const grpc = createTransport(channel, {
     ...(options.token === undefined ? {} : { token: options.token }),
-    timeoutMs: options.timeoutMs ?? 30_000,
-    maxAttempts: options.maxAttempts ?? 3,
+    timeoutMs,
+    maxAttempts,
   });
+  const t: Transport =
+    options.transport === "grpc-js" ? grpc : withHttp2Unary(grpc, options, timeoutMs, maxAttempts);
+  const permission = permissionCalls(t);
+  const batcher =
+    options.batch === false ? undefined : createCheckBatcher({ ...permission, timeoutMs }, options.batch);
 
   return {
-    ...permissionCalls(t),
+    ...permission,
+    ...(batcher === undefined ? {} : { check: (params, opts) => batcher.check(params, opts) }),
     ...relationshipCalls(t),
     ...schemaCalls(t),
     ...auditCalls(t),
     ...remoteApprovalCalls(t),
     async close() {
       t.close();
+    },
+  };
+}
+
+/** The grpc-js transport with its unary calls sent over node:http2 instead. */
+function withHttp2Unary(
+  grpc: Transport,
+  options: ClientOptions,
+  timeoutMs: number,
+  maxAttempts: number,
+): Transport {
+  const tls = options.tls;
+  const http2 = createHttp2Transport({
+    address: options.address,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(tls === undefined || tls === false
+      ? {}
+      : {
+          tls: tls === true ? {} : defined({ ca: tls.rootCerts, key: tls.privateKey, cert: tls.certChain }),
+        }),
+    timeoutMs,
+    maxAttempts,
+    maxMessageBytes: options.maxMessageBytes ?? 64 * 1024 * 1024,
+    ...defined({
+      connections: options.connections,
+      keepaliveMs: options.keepaliveMs,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+    }),
+  });
+  return {
+    unary: (method, request, opts, idempotent) => http2.unary(method, request, opts, idempotent),
+    serverStream: (method, request, opts, idempotent) => grpc.serverStream(method, request, opts, idempotent),
+    clientStream: (method, requests, opts) => grpc.clientStream(method, requests, opts),
+    close() {
+      http2.close();
+      grpc.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { createClient, createEmbedded } from "../../src/client/index.js";
+import { type ClientOptions, createClient, createEmbedded } from "../../src/client/index.js";
 import { createEngine } from "../../src/engine/index.js";
 import { createLogger, startServer } from "../../src/server/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
@@ -9,24 +9,35 @@ defineClientContract("createEmbedded", async () => {
   return { client, cleanup: () => client.close() };
 });
 
-defineClientContract("createClient over loopback gRPC", async () => {
-  const store = await createSqliteStore({ path: ":memory:" });
-  const engine = createEngine({ store });
-  const server = await startServer({
-    store,
-    engine,
-    tokens: ["contract-token-0123456789"],
-    listen: "127.0.0.1:0",
-    logger: createLogger("silent"),
-    watchPollMs: 10,
+/** Every transport of the remote client, with and without batching, passes the same contract. */
+const REMOTE: Record<string, Partial<ClientOptions>> = {
+  "node:http2, batching (the default)": {},
+  "node:http2, no batching": { batch: false },
+  "node:http2, a pool of 3 connections, 1 ms window": { connections: 3, batch: { windowUs: 1000 } },
+  "grpc-js, no batching": { transport: "grpc-js", batch: false },
+  "grpc-js, batching": { transport: "grpc-js" },
+};
+
+for (const [name, options] of Object.entries(REMOTE)) {
+  defineClientContract(`createClient over loopback gRPC: ${name}`, async () => {
+    const store = await createSqliteStore({ path: ":memory:" });
+    const engine = createEngine({ store });
+    const server = await startServer({
+      store,
+      engine,
+      tokens: ["contract-token-0123456789"],
+      listen: "127.0.0.1:0",
+      logger: createLogger("silent"),
+      watchPollMs: 10,
+    });
+    const client = createClient({ address: server.address, token: "contract-token-0123456789", ...options });
+    return {
+      client,
+      async cleanup() {
+        await client.close();
+        await server.shutdown(1000);
+        await store.close();
+      },
+    };
   });
-  const client = createClient({ address: server.address, token: "contract-token-0123456789" });
-  return {
-    client,
-    async cleanup() {
-      await client.close();
-      await server.shutdown(1000);
-      await store.close();
-    },
-  };
-});
+}
