@@ -6,12 +6,16 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostureReport, type PostureReport, renderHtml } from "../../src/posture/index.js";
 import { CONFIG, growGrower, NOW, openScenario } from "./fixtures.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+
+/** The text as laid out and shown (innerText on purpose: what a reader sees, not the DOM's text). */
+// biome-ignore lint/performance/useDomNodeTextContent: the test checks rendered text
+const rendered = (l: Locator): Promise<string> => l.innerText();
 const present = existsSync(CHROMIUM);
 if (!present)
   console.log(
@@ -67,8 +71,8 @@ describe.skipIf(!present)("the posture page in chromium", () => {
 
     // Self-contained: nothing fetched from anywhere.
     expect(requests).toEqual([]);
-    expect(await tab.locator('[data-count="findings"]').innerText()).toBe(String(report.findings.length));
-    expect(await tab.locator('[data-count="high"]').innerText()).toBe(String(report.summary.bySeverity.high));
+    expect(await rendered(tab.locator('[data-count="findings"]'))).toBe(String(report.findings.length));
+    expect(await rendered(tab.locator('[data-count="high"]'))).toBe(String(report.summary.bySeverity.high));
 
     // Each finding is visible, under its severity's section, with its kind and identity as rendered.
     for (const f of report.findings) {
@@ -77,8 +81,8 @@ describe.skipIf(!present)("the posture page in chromium", () => {
       );
       await expect.poll(() => card.count()).toBe(1);
       expect(await card.isVisible()).toBe(true);
-      expect(await card.locator(".kind").innerText()).toBe(f.kind);
-      expect(await card.locator("p").first().innerText()).toBe(f.message);
+      expect(await rendered(card.locator(".kind"))).toBe(f.kind);
+      expect(await rendered(card.locator("p").first())).toBe(f.message);
     }
 
     // One chart per identity; its bar is as wide as the identity's share of the documents.
@@ -98,7 +102,7 @@ describe.skipIf(!present)("the posture page in chromium", () => {
 
     // The drift section shows grower's growth.
     const drift = tab.locator('table.drift tr[data-identity="agent:grower"]');
-    expect(await drift.innerText()).toContain("+2");
+    expect(await rendered(drift)).toContain("+2");
 
     await tab.screenshot({ path: SCREENSHOT, fullPage: false });
     await tab.close();

@@ -49,6 +49,12 @@ export function postureCommand(): Command {
     )
     .addOption(new Option("--at <token>", "report at this revision token instead of the current revision"))
     .addOption(
+      new Option(
+        "--now <instant>",
+        "the clock windows and expirations are measured from (ISO 8601; default now)",
+      ),
+    )
+    .addOption(
       new Option("--save", "keep the report with its revision: the next report measures drift against it"),
     )
     .addOption(new Option("--json", "print the report as JSON (its stable shape: docs/posture.md)"))
