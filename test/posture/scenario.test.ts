@@ -101,7 +101,7 @@ describe("posture on the seeded scenario", () => {
     expect(
       helper.evidence.some((e) => e.startsWith("decision ") && e.includes("agent:clean for user:alice")),
     ).toBe(true);
-    expect(find("drift", "agent:grower").evidence.sort()).toEqual([
+    expect([...find("drift", "agent:grower").evidence].sort()).toEqual([
       "document:d2#agent_access@agent:grower[expiration:2030-02-01T00:00:00Z]",
       "document:d3#agent_access@agent:grower[expiration:2030-02-01T00:00:00Z]",
     ]);
