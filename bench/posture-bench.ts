@@ -15,9 +15,9 @@ import { formatRelationshipWithoutContext } from "../src/core/index.js";
 import { createEngine } from "../src/engine/index.js";
 import { createPostureReport } from "../src/posture/index.js";
 import type { DecisionRecord } from "../src/store/index.js";
-import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
+import { loadedMirror } from "./fixtures.js";
 
 const args = process.argv.slice(2);
 const scale = (args.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "m") as Scale;
@@ -61,7 +61,8 @@ async function main(): Promise<void> {
       }));
     for (let i = 0; i < history.length; i += 1_000)
       await sqlite.decisions.append(history.slice(i, i + 1_000));
-    const store = mirrored ? createMirroredStore(sqlite) : sqlite;
+    // As in a server, the in-memory copy is loaded before the report runs.
+    const store = mirrored ? await loadedMirror(sqlite) : sqlite;
     const engine = createEngine({ store });
     const timer = setInterval(sample, 50);
     sample();
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     console.log(
       `posture/full-report scale ${scale}, ${report.summary.relationships} relationships, ${report.summary.identities} identities (${agents} agents asked), ${mirrored ? "in-memory copy" : "SQLite reads"}`,
     );
+    console.log(`  phases (ms): ${JSON.stringify(stats.phases)}`);
     console.log(
       `  ${stats.walks} reverse walks over ${stats.classes} identity classes; ${report.summary.findings} findings (high ${report.summary.bySeverity.high}, medium ${report.summary.bySeverity.medium}, low ${report.summary.bySeverity.low})`,
     );

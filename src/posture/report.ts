@@ -55,7 +55,11 @@ export interface PostureOptions {
 
 export interface PostureResult {
   readonly report: PostureReport;
-  readonly stats: ReachStats & { readonly savedId?: number };
+  readonly stats: ReachStats & {
+    readonly savedId?: number;
+    /** Milliseconds per phase, for benchmarks: inventory, reach, owners, decisions, drift. */
+    readonly phases: Readonly<Record<string, number>>;
+  };
 }
 
 const DAY_MS = 86_400_000;
@@ -221,7 +225,15 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
   const schema = compileSchema(stored.text);
   const config = parsePostureConfig(options.config, schema);
   const token = store.encodeRevision(revision);
+  const phases: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (name: string) => {
+    const t = performance.now();
+    phases[name] = Math.round(t - mark);
+    mark = t;
+  };
   const inventory = await readInventory(reader, schema, config);
+  lap("inventory");
   const { table: reach, stats } = await computeReach({
     engine,
     token,
@@ -231,7 +243,9 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
     sensitiveType: config.sensitive?.relation.type,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
+  lap("reach");
   const denied = await ownerDenials(engine, token, config, inventory.identities.values());
+  lap("owners");
   const since = new Date(now.getTime() - config.thresholds.unusedDays * DAY_MS);
   const { witnesses, longChains } = await readDecisions(store, since, config.maxChain, inventory.identities);
   const suspended = new Set<string>();
@@ -241,6 +255,7 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
         const owner = `${o.subject.type}:${o.subject.id}`;
         if (await options.isSuspended(owner)) suspended.add(owner);
       }
+  lap("decisions");
   const identities = identityEntries(inventory, reach, config);
   const previous = await store.postureReports.previous(revision);
   let drift: PostureReport["drift"] = null;
@@ -278,6 +293,7 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
     ];
     for (const x of found) if (x !== undefined) findings.push(x);
   }
+  lap("findings");
   sortFindings(findings);
   const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   const byKind = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>;
@@ -305,5 +321,5 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
     options.save === true
       ? await store.postureReports.save(revision, JSON.stringify(report), now.getTime())
       : undefined;
-  return { report, stats: { ...stats, ...(savedId === undefined ? {} : { savedId }) } };
+  return { report, stats: { ...stats, phases, ...(savedId === undefined ? {} : { savedId }) } };
 }
