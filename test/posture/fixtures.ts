@@ -130,7 +130,14 @@ export async function openScenario(
   path: string,
   history: readonly DecisionRecord[] = HISTORY,
 ): Promise<Scenario> {
-  const store = await createSqliteStore({ path });
+  return seedScenario(await createSqliteStore({ path }), history);
+}
+
+/** Loads the scenario into a fresh store of any backend. */
+export async function seedScenario(
+  store: Store,
+  history: readonly DecisionRecord[] = HISTORY,
+): Promise<Scenario> {
   await store.writeSchema(SCHEMA);
   const first = await store.write(
     scenarioRelationships().map((relationship) => ({ operation: "touch", relationship })),

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isLatchError } from "../../src/core/index.js";
 import { createPostureReport, FINDING_KINDS, type PostureReport } from "../../src/posture/index.js";
-import { CONFIG, growGrower, HISTORY, NOW, openScenario } from "./fixtures.js";
+import { CONFIG, growGrower, HISTORY, NOW, openScenario, type Scenario, seedScenario } from "./fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "latch-posture-scenario-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,6 +17,8 @@ let files = 0;
 const path = () => join(dir, `s${files++}.db`);
 
 const GOLDEN = join(import.meta.dirname, "report.golden.json");
+/** The golden report, parsed: the file's layout is the formatter's, its content is compared. */
+const golden = (): unknown => JSON.parse(readFileSync(GOLDEN, "utf8"));
 
 /** Kind -> the identities it was found on, sorted. */
 function where(report: PostureReport): Record<string, string[]> {
@@ -37,8 +39,11 @@ const PLANTED = {
 };
 
 /** The report at the first revision (kept), then at the second, after grower's growth. */
-async function twoReports(history = HISTORY) {
-  const s = await openScenario(path(), history);
+async function twoReports(
+  history = HISTORY,
+  open: () => Promise<Scenario> = () => openScenario(path(), history),
+) {
+  const s = await open();
   try {
     const first = await createPostureReport({
       store: s.store,
@@ -73,12 +78,34 @@ describe("posture on the seeded scenario", () => {
     );
   });
 
+  it.skipIf(process.env.LATCH_TEST_POSTGRES_URL === undefined)(
+    "finds the same on PostgreSQL, with the same report",
+    async () => {
+      const { createPostgresStore } = await import("../../src/store/postgres/index.js");
+      const schema = `posture_test_${process.pid}_${Date.now().toString(36)}`;
+      const url = process.env.LATCH_TEST_POSTGRES_URL!;
+      try {
+        const { later } = await twoReports(HISTORY, async () =>
+          seedScenario(await createPostgresStore({ url, schema })),
+        );
+        expect(where(later)).toEqual(PLANTED);
+        expect(later).toEqual(golden());
+      } finally {
+        const pg = (await import("pg")).default;
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.end();
+      }
+    },
+    60_000,
+  );
+
   it("matches the golden JSON report (UPDATE_GOLDEN=1 rewrites it)", async () => {
     const { later } = await twoReports();
-    const text = `${JSON.stringify(later, null, 2)}\n`;
-    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(GOLDEN, text);
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(GOLDEN, `${JSON.stringify(later, null, 2)}\n`);
     expect(existsSync(GOLDEN), "missing golden file: run with UPDATE_GOLDEN=1, then review it").toBe(true);
-    expect(text).toBe(readFileSync(GOLDEN, "utf8"));
+    expect(later).toEqual(golden());
   });
 
   it("carries the relationships behind each finding as evidence", async () => {
