@@ -5,7 +5,6 @@
  * the sensitive objects, and which owners still exist anywhere else.
  */
 import { formatObjectRef, type Relationship, WILDCARD_ID } from "../core/index.js";
-import type { CompiledSchema } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
 import type { PostureConfig } from "./config.js";
 
@@ -45,11 +44,7 @@ function isSensitive(r: Relationship, config: PostureConfig): boolean {
   return n >= s.min;
 }
 
-export async function readInventory(
-  reader: StoreReader,
-  schema: CompiledSchema,
-  config: PostureConfig,
-): Promise<Inventory> {
+export async function readInventory(reader: StoreReader, config: PostureConfig): Promise<Inventory> {
   const identities = new Map<string, IdentityFacts>();
   const facts = (type: string, id: string): IdentityFacts => {
     const key = `${type}:${id}`;
@@ -60,12 +55,25 @@ export async function readInventory(
     }
     return f;
   };
-  // Which subject types can own an identity: only their objects' presence needs tracking.
-  const ownerTypes = new Set<string>();
+  // The owners, read first (one indexed range per identity type), so that the pass below tracks
+  // the presence of those objects only, with no string built per relationship.
+  const owners = new Map<string, Set<string>>();
   for (const [type, relation] of config.identities) {
-    const def = schema.definitions.get(type)?.members.get(relation);
-    if (def?.kind === "relation") for (const a of def.allowed) ownerTypes.add(a.type);
+    let cursor: string | undefined;
+    do {
+      const page = await reader.readRelationships(
+        { resourceType: type, relation },
+        { limit: 1_000, ...(cursor === undefined ? {} : { cursor }) },
+      );
+      for (const r of page.relationships) {
+        let ids = owners.get(r.subject.type);
+        if (ids === undefined) owners.set(r.subject.type, (ids = new Set()));
+        ids.add(r.subject.id);
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
   }
+  const isOwner = (type: string, id: string) => owners.get(type)?.has(id) === true;
   const isMember = (list: readonly { type: string; name: string }[], r: Relationship) =>
     list.some((m) => m.type === r.resource.type && m.name === r.relation);
   const countTypes = new Set(config.reach.map((m) => m.type));
@@ -97,8 +105,8 @@ export async function readInventory(
     } else if (config.identities.has(s.type) && s.id !== WILDCARD_ID) facts(s.type, s.id).memberships.push(r);
     if (config.identities.has(r.resource.type)) facts(r.resource.type, r.resource.id);
     if (delegation) continue;
-    if (ownerTypes.has(r.resource.type)) present.add(formatObjectRef(r.resource));
-    if (ownerTypes.has(s.type) && s.id !== WILDCARD_ID) present.add(`${s.type}:${s.id}`);
+    if (isOwner(r.resource.type, r.resource.id)) present.add(formatObjectRef(r.resource));
+    if (isOwner(s.type, s.id)) present.add(`${s.type}:${s.id}`);
   }
   const sorted = new Map([...identities].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
   return {

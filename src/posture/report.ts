@@ -232,7 +232,7 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
     phases[name] = Math.round(t - mark);
     mark = t;
   };
-  const inventory = await readInventory(reader, schema, config);
+  const inventory = await readInventory(reader, config);
   lap("inventory");
   const { table: reach, stats } = await computeReach({
     engine,
