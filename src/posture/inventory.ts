@@ -67,7 +67,10 @@ export async function readInventory(reader: StoreReader, config: PostureConfig):
       );
       for (const r of page.relationships) {
         let ids = owners.get(r.subject.type);
-        if (ids === undefined) owners.set(r.subject.type, (ids = new Set()));
+        if (ids === undefined) {
+          ids = new Set();
+          owners.set(r.subject.type, ids);
+        }
         ids.add(r.subject.id);
       }
       cursor = page.cursor;
