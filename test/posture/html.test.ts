@@ -104,7 +104,7 @@ describe.skipIf(!present)("the posture page in chromium", () => {
     const drift = tab.locator('table.drift tr[data-identity="agent:grower"]');
     expect(await rendered(drift)).toContain("+2");
 
-    await tab.screenshot({ path: SCREENSHOT, fullPage: false });
+    await tab.screenshot({ path: SCREENSHOT, fullPage: true });
     await tab.close();
   }, 120_000);
 });
