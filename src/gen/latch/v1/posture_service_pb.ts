@@ -10,12 +10,12 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file latch/v1/posture_service.proto.
  */
 export const file_latch_v1_posture_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sYXRjaC92MS9wb3N0dXJlX3NlcnZpY2UucHJvdG8SCGxhdGNoLnYxIkkKFFBvc3R1cmVSZXBvcnRSZXF1ZXN0Eg4KBmNvbmZpZxgBIAEoCRITCgthdF9yZXZpc2lvbhgCIAEoCRIMCgRzYXZlGAMgASgIIkQKFVBvc3R1cmVSZXBvcnRSZXNwb25zZRITCgtyZXBvcnRfanNvbhgBIAEoCRIWCg5yZXZpc2lvbl90b2tlbhgCIAEoCTJbCg5Qb3N0dXJlU2VydmljZRJJCgZSZXBvcnQSHi5sYXRjaC52MS5Qb3N0dXJlUmVwb3J0UmVxdWVzdBofLmxhdGNoLnYxLlBvc3R1cmVSZXBvcnRSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch5sYXRjaC92MS9wb3N0dXJlX3NlcnZpY2UucHJvdG8SCGxhdGNoLnYxIlAKG1Bvc3R1cmVTZXJ2aWNlUmVwb3J0UmVxdWVzdBIOCgZjb25maWcYASABKAkSEwoLYXRfcmV2aXNpb24YAiABKAkSDAoEc2F2ZRgDIAEoCCJLChxQb3N0dXJlU2VydmljZVJlcG9ydFJlc3BvbnNlEhMKC3JlcG9ydF9qc29uGAEgASgJEhYKDnJldmlzaW9uX3Rva2VuGAIgASgJMmkKDlBvc3R1cmVTZXJ2aWNlElcKBlJlcG9ydBIlLmxhdGNoLnYxLlBvc3R1cmVTZXJ2aWNlUmVwb3J0UmVxdWVzdBomLmxhdGNoLnYxLlBvc3R1cmVTZXJ2aWNlUmVwb3J0UmVzcG9uc2ViBnByb3RvMw");
 
 /**
- * @generated from message latch.v1.PostureReportRequest
+ * @generated from message latch.v1.PostureServiceReportRequest
  */
-export type PostureReportRequest = Message<"latch.v1.PostureReportRequest"> & {
+export type PostureServiceReportRequest = Message<"latch.v1.PostureServiceReportRequest"> & {
   /**
    * The configuration, as the YAML text `latch posture --config` reads; empty for the defaults
    * (which fit schemas/rag.zed).
@@ -40,16 +40,16 @@ export type PostureReportRequest = Message<"latch.v1.PostureReportRequest"> & {
 };
 
 /**
- * Describes the message latch.v1.PostureReportRequest.
- * Use `create(PostureReportRequestSchema)` to create a new message.
+ * Describes the message latch.v1.PostureServiceReportRequest.
+ * Use `create(PostureServiceReportRequestSchema)` to create a new message.
  */
-export const PostureReportRequestSchema: GenMessage<PostureReportRequest> = /*@__PURE__*/
+export const PostureServiceReportRequestSchema: GenMessage<PostureServiceReportRequest> = /*@__PURE__*/
   messageDesc(file_latch_v1_posture_service, 0);
 
 /**
- * @generated from message latch.v1.PostureReportResponse
+ * @generated from message latch.v1.PostureServiceReportResponse
  */
-export type PostureReportResponse = Message<"latch.v1.PostureReportResponse"> & {
+export type PostureServiceReportResponse = Message<"latch.v1.PostureServiceReportResponse"> & {
   /**
    * The report in its stable JSON shape (`format` "latch.posture.v1", docs/posture.md): the same
    * document `latch posture --json` prints.
@@ -67,10 +67,10 @@ export type PostureReportResponse = Message<"latch.v1.PostureReportResponse"> & 
 };
 
 /**
- * Describes the message latch.v1.PostureReportResponse.
- * Use `create(PostureReportResponseSchema)` to create a new message.
+ * Describes the message latch.v1.PostureServiceReportResponse.
+ * Use `create(PostureServiceReportResponseSchema)` to create a new message.
  */
-export const PostureReportResponseSchema: GenMessage<PostureReportResponse> = /*@__PURE__*/
+export const PostureServiceReportResponseSchema: GenMessage<PostureServiceReportResponse> = /*@__PURE__*/
   messageDesc(file_latch_v1_posture_service, 1);
 
 /**
@@ -88,8 +88,8 @@ export const PostureService: GenService<{
    */
   report: {
     methodKind: "unary";
-    input: typeof PostureReportRequestSchema;
-    output: typeof PostureReportResponseSchema;
+    input: typeof PostureServiceReportRequestSchema;
+    output: typeof PostureServiceReportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latch_v1_posture_service, 0);
