@@ -88,6 +88,22 @@ describe("latch posture on a database", () => {
     ]);
   });
 
+  it("--at reports at an earlier revision, whose reach the later grants do not change", async () => {
+    const db = await scenarioFile();
+    const store = await createSqliteStore({ path: db });
+    const first = store.encodeRevision(await store.currentRevision());
+    await growGrower(store);
+    await store.close();
+    const at = JSON.parse(
+      (await posture("--db", db, "--config", CONFIG_FILE, ...NOW, "--at", first, "--json")).stdout,
+    ) as PostureReport;
+    const grower = at.identities.find((i) => i.identity === "agent:grower")!;
+    expect(grower.reach[0]!.reached).toBe(1);
+    const bad = await posture("--db", db, "--at", "not-a-token", "--json");
+    expect(bad.exitCode).toBe(1);
+    expect(JSON.parse(bad.stderr).error.kind).toBe("invalid-argument");
+  });
+
   it("refuses bad input with a clear message and exit 1", async () => {
     const db = await scenarioFile();
     const bad = join(dir, "bad.yaml");
