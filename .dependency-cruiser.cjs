@@ -117,6 +117,20 @@ module.exports = {
       to: { path: "^src/approvals/" },
     },
     {
+      name: "posture-reads-through-interfaces",
+      comment:
+        "the posture report reads the store interface, the engine's lookups and the schema; no backend, no transport",
+      severity: "error",
+      from: { path: "^src/posture/" },
+      to: { path: "^src/(?!core/|schema/|engine/|posture/|store/[^/]+$)" },
+    },
+    {
+      name: "nothing-below-imports-posture",
+      severity: "error",
+      from: { path: "^src/(core|conditions|schema|engine|cache|store|service|audit|approvals)/" },
+      to: { path: "^src/posture/" },
+    },
+    {
       name: "open-wires-the-service",
       comment: "openLatch wires store, mirror, engine and service; it knows no transport",
       severity: "error",

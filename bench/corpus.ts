@@ -21,15 +21,18 @@ export const SCALES: Readonly<Record<Scale, CorpusShape>> = {
 };
 
 /**
- * Agents hold no relationship in the generated corpus: `check/delegated` (bench/run.ts) adds an
- * agent per question, with its own grant and its user's delegation.
+ * Agents hold no relationship in the generated corpus unless `agents` asks for them (the posture
+ * benchmark): `check/delegated` (bench/run.ts) adds an agent per question, with its own grant and
+ * its user's delegation.
  */
 export const CORPUS_SCHEMA = `definition user {
   relation delegate_to: agent
   permission delegate = delegate_to
 }
 
-definition agent {}
+definition agent {
+  relation owner: user
+}
 
 definition group {
   relation member: user | group#member
@@ -38,7 +41,7 @@ definition group {
 definition folder {
   relation parent: folder
   relation owner: user
-  relation viewer: user | group#member
+  relation viewer: user | group#member | agent
   permission view = viewer + owner + parent->view
 }
 
@@ -112,6 +115,12 @@ export interface Corpus {
 export interface CorpusOptions {
   readonly seed?: number;
   readonly caveated?: boolean;
+  /**
+   * Adds this many agents (`agent:a0`...), each with an owner (`agent#owner`), its owner's
+   * delegation (`user#delegate_to`), three document grants and, for three in ten, a folder grant
+   * (`#viewer@agent:...`): the identities `bench/posture-bench.ts` reports on. Uncaveated schema only.
+   */
+  readonly agents?: number;
 }
 
 const rel = (
@@ -192,6 +201,15 @@ export function generateCorpus(scale: Scale, options: CorpusOptions = {}): Corpu
         });
       }
     }
+  }
+
+  for (let a = 0; a < (options.agents ?? 0); a++) {
+    const id = `a${a}`;
+    const owner = `u${pick(shape.users)}`;
+    out.push(rel("agent", id, "owner", "user", owner));
+    out.push(rel("user", owner, "delegate_to", "agent", id));
+    for (let g = 0; g < 3; g++) out.push(rel("document", `d${pick(shape.documents)}`, "viewer", "agent", id));
+    if (random() < 0.3) out.push(rel("folder", `f${pick(shape.folders)}`, "viewer", "agent", id));
   }
 
   return {

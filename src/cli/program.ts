@@ -9,6 +9,7 @@ import { benchCommand } from "./commands/bench.js";
 import { checkCommand } from "./commands/check.js";
 import { lookupCommand } from "./commands/lookup.js";
 import { migrateCommand } from "./commands/migrate.js";
+import { postureCommand } from "./commands/posture.js";
 import { relationshipsCommand } from "./commands/relationships.js";
 import { schemaCommand } from "./commands/schema.js";
 import { addRemoteSchemaCommands } from "./commands/schema-remote.js";
@@ -34,6 +35,7 @@ export function createProgram(): Command {
   program.addCommand(migrateCommand());
   program.addCommand(auditCommand());
   program.addCommand(approvalsCommand());
+  program.addCommand(postureCommand());
   program.addCommand(benchCommand());
   return program;
 }

@@ -7,6 +7,7 @@ import type { ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
 import type { Delegated, Engine, EngineOptions } from "../engine/index.js";
 import { type OpenOptions, openLatch } from "../open/index.js";
+import { createPostureReport } from "../posture/index.js";
 import {
   checkChainLength,
   checkObjectRef,
@@ -103,7 +104,7 @@ type PermissionCalls = Pick<
   LatchClient,
   "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects" | "watchPermissions"
 >;
-type DataCalls = Omit<LatchClient, keyof PermissionCalls | keyof ApprovalCalls | "close">;
+type DataCalls = Omit<LatchClient, keyof PermissionCalls | keyof ApprovalCalls | "close" | "postureReport">;
 
 /** The chain as the server decodes it: principals checked and named by their wire field. */
 function delegation(params: DelegationParams, prefix = ""): Delegated {
@@ -389,6 +390,12 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     ...permissionCalls(decider, engine, latch.permissions, watches.signal),
     ...dataCalls(store, watches.signal, options.watchPollMs ?? 50),
     ...embeddedApprovalCalls(latch.approvals),
+    async postureReport(params) {
+      const revision = params?.atRevision === undefined ? undefined : store.decodeRevision(params.atRevision);
+      return (
+        await createPostureReport({ store, engine, config: params?.config, revision, save: params?.save })
+      ).report;
+    },
     async close() {
       watches.abort();
       await latch.close();

@@ -15,8 +15,10 @@ import {
   SubjectGrants,
   WatchPermissionsResponse_Kind,
 } from "../gen/latch/v1/permission_service_pb.js";
+import { PostureService } from "../gen/latch/v1/posture_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
+import type { PostureReport } from "../posture/index.js";
 // The converters' own files rather than server/index.js: the client needs the wire conversions,
 // not the server (its logger, metrics, reflection and health service).
 import {
@@ -547,6 +549,20 @@ function auditCalls(t: Transport): AuditCalls {
   };
 }
 
+function postureCalls(t: Transport): Pick<LatchClient, "postureReport"> {
+  return {
+    async postureReport(params, opts) {
+      const res = await t.unary(
+        PostureService.method.report,
+        { config: params?.config ?? "", atRevision: params?.atRevision ?? "", save: params?.save ?? false },
+        opts,
+        params?.save !== true,
+      );
+      return JSON.parse(res.reportJson) as PostureReport;
+    },
+  };
+}
+
 export function createClient(options: ClientOptions): LatchClient {
   useNodeTextEncoding();
   const tls = options.tls;
@@ -579,6 +595,7 @@ export function createClient(options: ClientOptions): LatchClient {
     ...relationshipCalls(t),
     ...schemaCalls(t),
     ...auditCalls(t),
+    ...postureCalls(t),
     ...remoteApprovalCalls(t),
     async close() {
       t.close();

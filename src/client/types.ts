@@ -2,6 +2,7 @@
  * The client contract, shared by the gRPC client (`createClient`) and embedded mode
  * (`createEmbedded`): plain TypeScript objects in and out, revision tokens as opaque strings.
  */
+
 import type { CheckState, DecisionState, ObjectRef, Relationship, SubjectRef } from "../core/index.js";
 import type {
   CheckBulkItemResult,
@@ -11,6 +12,7 @@ import type {
   SubjectExclusion,
   SubjectGrants,
 } from "../engine/index.js";
+import type { PostureReport } from "../posture/index.js";
 
 export type { SubjectExclusion, SubjectGrants };
 
@@ -354,6 +356,9 @@ export interface LatchClient {
   /** Walks the decision log's hash chain and names the first bad record. */
   verifyDecisions(options?: CallOptions): Promise<VerifyReport>;
 
+  /** The identity security posture report (docs/posture.md) at one revision. */
+  postureReport(params?: PostureReportParams, options?: CallOptions): Promise<PostureReport>;
+
   /** Validates approval rules (YAML) against the schema and stores them as a new version. */
   writeApprovalRules(
     rules: string,
@@ -370,4 +375,13 @@ export interface LatchClient {
   awaitApproval(id: string, options?: CallOptions): Promise<Approval>;
 
   close(): Promise<void>;
+}
+
+export interface PostureReportParams {
+  /** The configuration's YAML text; the defaults (fit for schemas/rag.zed) when absent. */
+  readonly config?: string;
+  /** A revision token to report at; the current revision when absent. */
+  readonly atRevision?: string;
+  /** Keep the report, with its revision, for a later report's drift. */
+  readonly save?: boolean;
 }

@@ -243,6 +243,12 @@ export const ErrorCodes = {
   /** failed-precondition: SpiceDB's API (which has no such answer) was asked about an action an approval rule gates and no approval allows (`details.approvalRule`); request one through latch.v1 ApprovalService. */
   ApprovalRequired: "approval/required",
 
+  // ---- identity security posture (src/posture)
+  /** invalid-argument: the posture configuration is malformed or names a type, relation, permission or caveat parameter the schema lacks (`details.path` names the field). */
+  PostureInvalidConfig: "posture/invalid-config",
+  /** failed-precondition: the datastore has no schema yet, so there is nothing to report on. */
+  PostureNoSchema: "posture/no-schema",
+
   // ---- the HTTP API and the testing mode (server)
   /** not-found: no HTTP route at this method and path (the message lists where the routes are). */
   HttpNotFound: "http/not-found",

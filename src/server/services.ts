@@ -13,6 +13,7 @@ import { WatchService } from "../gen/authzed/api/v1/watch_service_pb.js";
 import { ApprovalService } from "../gen/latch/v1/approval_service_pb.js";
 import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
+import { PostureService } from "../gen/latch/v1/posture_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
 import { createPermissionWatch, type Decider, type PermissionWatch } from "../service/index.js";
@@ -26,6 +27,7 @@ import type { ServerCodec } from "./grpc-definition.js";
 import { approvalHandlers } from "./handlers-approvals.js";
 import { auditHandlers } from "./handlers-audit.js";
 import { permissionHandlers } from "./handlers-permission.js";
+import { postureHandlers } from "./handlers-posture.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
 import type { ServerLimits } from "./limits.js";
@@ -90,6 +92,7 @@ const LATCH_SERVICES: readonly ServiceShape[] = [
   { service: SchemaService },
   { service: AuditService },
   { service: ApprovalService },
+  { service: PostureService },
 ] as unknown as ServiceShape[];
 
 /** Latch's own services (latch.v1) over one backend. */
@@ -109,6 +112,8 @@ function latchServices(backend: Backend, settings: ServiceSettings): ServedServi
     served(SchemaService, schemaHandlers(store, limits)),
     served(AuditService, auditHandlers({ store, watchPollMs, shutdown })),
     served(ApprovalService, approvalHandlers({ approvals, shutdown })),
+    // The suspension hook (signals) joins here once a backend carries one.
+    served(PostureService, postureHandlers({ store, engine })),
   ];
 }
 

@@ -4,6 +4,7 @@ export * from "./decision-log.js";
 export * from "./delegate.js";
 export * from "./errors.js";
 export * from "./orphans.js";
+export * from "./posture-store.js";
 export * from "./readers.js";
 export * from "./revision-token.js";
 export * from "./row-keys.js";

@@ -5,6 +5,7 @@
 import type { Relationship, Revision } from "../core/index.js";
 import type { ApprovalStore, RulesValidator } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
+import type { PostureReportStore } from "./posture-store.js";
 
 export interface SubjectFilter {
   readonly type: string;
@@ -192,6 +193,9 @@ export interface Store {
 
   /** Approval rules and requests of the human-approval flow (see approval-store.ts). */
   readonly approvals: ApprovalStore;
+
+  /** Kept posture reports, with their revisions, for drift (see posture-store.ts). */
+  readonly postureReports: PostureReportStore;
 
   /** Opaque, tamper-evident token for a revision of this store. */
   encodeRevision(revision: Revision): string;

@@ -171,6 +171,20 @@ export const MIGRATIONS: readonly Migration[] = [
       "ALTER TABLE {schema}.approvals ADD COLUMN poll_interval_ms bigint",
     ],
   },
+  {
+    version: 7,
+    name: "posture reports",
+    statements: [
+      // Kept posture reports (src/posture): each report's JSON with the revision it was computed
+      // at, so that a later report finds the previous one to compute drift against.
+      `CREATE TABLE {schema}.posture_reports (
+         id bigserial PRIMARY KEY,
+         revision bigint NOT NULL,
+         created_at bigint NOT NULL,
+         body text NOT NULL)`,
+      `CREATE INDEX posture_reports_revision ON {schema}.posture_reports (revision, id)`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

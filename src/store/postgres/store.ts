@@ -18,6 +18,7 @@ import { createPostgresDecisionLog } from "./decisions.js";
 import { importRelationships } from "./import.js";
 import { createChangeListener } from "./listen.js";
 import { applyMigrations, LATEST_VERSION } from "./migrations.js";
+import { createPostgresPostureReports } from "./posture.js";
 import {
   currentRevision,
   exportRelationships,
@@ -305,6 +306,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     decisions,
     approvals: approvalStore,
+    postureReports: createPostgresPostureReports(ctx),
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),

@@ -178,6 +178,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE approvals ADD COLUMN poll_interval_ms INTEGER;
     `,
   },
+  {
+    version: 7,
+    name: "posture reports",
+    sql: `
+      -- Kept posture reports (src/posture): the JSON of each with the revision it was computed
+      -- at, so that a later report finds the previous one to compute drift against.
+      CREATE TABLE posture_reports (
+        id INTEGER PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX posture_reports_revision ON posture_reports (revision, id);
+    `,
+  },
 ];
 
 export function applyMigrations(db: Database.Database): void {
@@ -186,8 +201,13 @@ export function applyMigrations(db: Database.Database): void {
     name TEXT NOT NULL,
     applied_at TEXT NOT NULL
   )`);
-  const row = db.prepare("SELECT coalesce(max(version), 0) AS v FROM migrations").get() as { v: number };
-  const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  // The set applied, not only the highest: migrations merged from parallel branches may number
+  // past one that a database has not run yet (a file at 7 still needs a 5 added later).
+  const applied = new Set(
+    (db.prepare("SELECT version FROM migrations").all() as { version: number }[]).map((r) => r.version),
+  );
+  const row = { v: Math.max(0, ...applied) };
+  const known = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
   if (row.v > known) {
     throw new StoreError(
       "store/newer-version",
@@ -197,7 +217,7 @@ export function applyMigrations(db: Database.Database): void {
   }
   const record = db.prepare("INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)");
   for (const migration of MIGRATIONS) {
-    if (migration.version <= row.v) continue;
+    if (applied.has(migration.version)) continue;
     db.exec(migration.sql);
     record.run(migration.version, migration.name, new Date().toISOString());
   }

@@ -11,6 +11,7 @@ import { cursorAfter, encodeCursor } from "../cursor.js";
 import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
+import type { PostureReportStore } from "../posture-store.js";
 import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
 import type {
@@ -46,6 +47,7 @@ import { createSqliteDecisionLog } from "./decisions.js";
 import { importBatch } from "./import-batch.js";
 import { createLookups, type Lookups } from "./lookups.js";
 import { MAX_REVISION } from "./migrations.js";
+import { createSqlitePostureReports } from "./posture.js";
 import { createReadSnapshot, type ReadSnapshot } from "./read-snapshot.js";
 import {
   filterConditions,
@@ -98,6 +100,7 @@ class SqliteStore implements Store {
   readonly storeId: string;
   readonly decisions: DecisionLog;
   readonly approvals: ApprovalStore;
+  readonly postureReports: PostureReportStore;
   private readonly db: Database.Database;
   readonly s: Statements;
   private readonly codec: RevisionCodec;
@@ -151,6 +154,7 @@ class SqliteStore implements Store {
       this.db.memory ? undefined : { backend: "sqlite", module: import.meta.url, options: remote },
     );
     this.approvals = createSqliteApprovals(this.db, options.subscribePollMs ?? 100);
+    this.postureReports = createSqlitePostureReports(this.db);
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);
