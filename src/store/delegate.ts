@@ -19,6 +19,7 @@ export function delegateStore(inner: Store): Store {
     sweepExpired: (limit) => inner.sweepExpired(limit),
     decisions: inner.decisions,
     approvals: inner.approvals,
+    signals: inner.signals,
     encodeRevision: (revision) => inner.encodeRevision(revision),
     decodeRevision: (token) => inner.decodeRevision(token),
     close: () => inner.close(),

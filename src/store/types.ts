@@ -5,6 +5,7 @@
 import type { Relationship, Revision } from "../core/index.js";
 import type { ApprovalStore } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
+import type { SignalStore } from "./signal-store.js";
 
 export interface SubjectFilter {
   readonly type: string;
@@ -191,6 +192,9 @@ export interface Store {
 
   /** Approval rules and requests of the human-approval flow (see approval-store.ts). */
   readonly approvals: ApprovalStore;
+
+  /** Security signals: subject suspensions and attributes, received SETs (see signal-store.ts). */
+  readonly signals: SignalStore;
 
   /** Opaque, tamper-evident token for a revision of this store. */
   encodeRevision(revision: Revision): string;

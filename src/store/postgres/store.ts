@@ -12,6 +12,7 @@ import {
   StoreError,
 } from "../index.js";
 import { createPostgresApprovals } from "./approvals.js";
+import { createPostgresSignals } from "./signals.js";
 import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
 import { requireSchema, type StoreContext } from "./context.js";
 import { createPostgresDecisionLog } from "./decisions.js";
@@ -249,6 +250,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     decisions,
     approvals: createPostgresApprovals(ctx),
+    signals: createPostgresSignals(ctx),
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),

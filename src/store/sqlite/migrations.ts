@@ -163,6 +163,37 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX approvals_state ON approvals (state, created_at);
     `,
   },
+  // Version 5 is another feature's (merged separately); versions are applied by what is missing,
+  // not by the highest applied, so a file migrated to 6 before 5 existed still gets 5.
+  {
+    version: 6,
+    name: "signals",
+    sql: `
+      -- Security signals (store/signal-store.ts): each row is a subject's whole state after a
+      -- change, at the revision of the write that made it; the state at R is the newest row <= R.
+      CREATE TABLE subject_states (
+        subject TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        suspended INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        PRIMARY KEY (subject, revision)
+      ) WITHOUT ROWID;
+      CREATE INDEX subject_states_revision ON subject_states (revision);
+      -- Received Security Event Tokens; the key refuses a replayed jti.
+      CREATE TABLE signals (
+        issuer TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        via TEXT NOT NULL,
+        events TEXT NOT NULL,
+        effects TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        PRIMARY KEY (issuer, jti)
+      ) WITHOUT ROWID;
+      CREATE INDEX signals_received ON signals (received_at);
+    `,
+  },
 ];
 
 export function applyMigrations(db: Database.Database): void {
@@ -172,7 +203,10 @@ export function applyMigrations(db: Database.Database): void {
     applied_at TEXT NOT NULL
   )`);
   const row = db.prepare("SELECT coalesce(max(version), 0) AS v FROM migrations").get() as { v: number };
-  const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  const applied = new Set(
+    (db.prepare("SELECT version FROM migrations").pluck().all() as number[]).map(Number),
+  );
+  const known = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
   if (row.v > known) {
     throw new StoreError(
       "store/newer-version",
@@ -182,7 +216,7 @@ export function applyMigrations(db: Database.Database): void {
   }
   const record = db.prepare("INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)");
   for (const migration of MIGRATIONS) {
-    if (migration.version <= row.v) continue;
+    if (applied.has(migration.version)) continue;
     db.exec(migration.sql);
     record.run(migration.version, migration.name, new Date().toISOString());
   }

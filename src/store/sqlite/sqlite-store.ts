@@ -7,6 +7,7 @@ import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import type { ApprovalStore } from "../approval-store.js";
+import type { SignalStore } from "../signal-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
 import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
@@ -39,6 +40,7 @@ import {
   positiveInt,
 } from "../write-checks.js";
 import { createSqliteApprovals } from "./approvals.js";
+import { createSqliteSignals } from "./signals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
@@ -97,6 +99,7 @@ class SqliteStore implements Store {
   readonly storeId: string;
   readonly decisions: DecisionLog;
   readonly approvals: ApprovalStore;
+  readonly signals: SignalStore;
   private readonly db: Database.Database;
   readonly s: Statements;
   private readonly codec: RevisionCodec;
@@ -146,6 +149,7 @@ class SqliteStore implements Store {
       this.db.memory ? undefined : { backend: "sqlite", module: import.meta.url, options: remote },
     );
     this.approvals = createSqliteApprovals(this.db);
+    this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision));
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);
