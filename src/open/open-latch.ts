@@ -16,6 +16,7 @@ import {
 } from "../approvals/index.js";
 import { type AuditOptions, type AuditRecorder, createAuditRecorder } from "../audit/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
+import { openSignals, type Signals, type SignalsOptions } from "../signals/index.js";
 import {
   type ActorTokenOptions,
   createActorScopeGate,
@@ -89,6 +90,12 @@ export interface OpenOptions {
         /** Notify approvers of each new request by a signed webhook. */
         readonly webhook?: Omit<WebhookOptions, "log">;
       };
+  /**
+   * Security signals (src/signals): the gate that applies suspensions and subject attributes to
+   * every decision is always on unless `false` (any replica may write them); a transmitter and a
+   * rules file make this process able to receive SETs too.
+   */
+  readonly signals?: false | SignalsOptions;
 }
 
 export interface OpenedLatch {
@@ -103,6 +110,8 @@ export interface OpenedLatch {
   readonly approvals: ApprovalFlow | undefined;
   /** The recorder `audit` asked for (undefined without it, or with policy `off`). */
   readonly recorder: AuditRecorder | undefined;
+  /** Security signals: the subject state view, the gate and the SET receiver (undefined with `signals: false`). */
+  readonly signals: Signals | undefined;
   /** Writes queued decision records (stopping the writer thread), then closes the store (and the mirror over it). */
   close(): Promise<void>;
 }
@@ -216,6 +225,13 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     await raw.close();
     throw error;
   }
+  let signals: Signals | undefined;
+  try {
+    signals = options.signals === false ? undefined : await openSignals(store, options.signals);
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
   const stopRefresh = refreshRules(approvals, options);
   return {
     store,
@@ -223,6 +239,7 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     engine,
     recorder,
     approvals,
+    signals,
     decider: decorate(
       engine,
       // Outermost: every other decorator (audit, approval) sees the verified chain, never a token.
@@ -234,10 +251,15 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
       ...(approvals === undefined ? [] : [approvals.gate]),
       // Inside the recorder: a request outside its token's scope is recorded as DENIED, with why.
       ...(verify === undefined ? [] : [createActorScopeGate()]),
+      // Inside the recorder (which records the suspension's reason) and the approval gate (a
+      // suspended subject is DENIED, never asked to wait for an approval), outside delegation,
+      // whose chain it judges whole.
+      ...(signals === undefined ? [] : [signals.gate]),
       delegation,
     ),
     async close() {
       stopRefresh();
+      signals?.close();
       try {
         // Written, then the writer thread and its connection stopped, before the store closes.
         await recorder?.close();

@@ -46,3 +46,4 @@ export {
   testingCallerName,
 } from "./testing-mode.js";
 export { useNodeTextEncoding } from "./text-encoding.js";
+export { createSsfReceiverServer, SET_CONTENT_TYPE, type SsfReceiverServer } from "./ssf-receiver.js";

@@ -2,6 +2,7 @@
 import { type Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ApprovalFlow } from "../approvals/index.js";
+import type { Signals } from "../signals/index.js";
 import type { Engine } from "../engine/index.js";
 import { createActorTokens, createDelegation, type Decider, decorate } from "../service/index.js";
 import type { Store } from "../store/index.js";
@@ -38,6 +39,8 @@ export type BackendOptions =
       readonly decider?: Decider;
       /** The approval flow behind ApprovalService (`openLatch().approvals`); without it, its calls are refused. */
       readonly approvals?: ApprovalFlow;
+      /** Security signals behind SignalService (`openLatch().signals`); without it, SendSignal is refused. */
+      readonly signals?: Signals;
       readonly testing?: undefined;
     }
   | {
@@ -50,6 +53,7 @@ export type BackendOptions =
       readonly engine?: undefined;
       readonly decider?: undefined;
       readonly approvals?: undefined;
+      readonly signals?: undefined;
     };
 
 export type ServerOptions = BackendOptions & CommonServerOptions;
@@ -147,6 +151,7 @@ function servicesOf(
       engine: options.engine,
       decider,
       ...(options.approvals === undefined ? {} : { approvals: options.approvals }),
+      ...(options.signals === undefined ? {} : { signals: options.signals }),
     }),
     close: async () => {},
   };

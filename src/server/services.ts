@@ -15,7 +15,9 @@ import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
+import { SignalService } from "../gen/latch/v1/signal_service_pb.js";
 import type { Decider } from "../service/index.js";
+import type { Signals } from "../signals/index.js";
 import type { Store } from "../store/index.js";
 import { authzedCheckPermissionCodec } from "./authzed/check-permission-codec.js";
 import { addAuthzedServices, toAuthzedWireError } from "./authzed/index.js";
@@ -28,6 +30,7 @@ import { auditHandlers } from "./handlers-audit.js";
 import { permissionHandlers } from "./handlers-permission.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
+import { signalHandlers } from "./handlers-signals.js";
 import type { ServerLimits } from "./limits.js";
 
 /** What the handlers of one caller work on. */
@@ -38,6 +41,8 @@ export interface Backend {
   readonly decider: Decider;
   /** The approval flow behind ApprovalService (`openLatch().approvals`); without it, its calls are refused. */
   readonly approvals?: ApprovalFlow | undefined;
+  /** Security signals behind SignalService (`openLatch().signals`); without it, SendSignal is refused. */
+  readonly signals?: Signals | undefined;
 }
 
 /** One service as served: its descriptor, its handlers and (gRPC only) its hand-written codecs. */
@@ -85,11 +90,12 @@ const LATCH_SERVICES: readonly ServiceShape[] = [
   { service: SchemaService },
   { service: AuditService },
   { service: ApprovalService },
+  { service: SignalService },
 ] as unknown as ServiceShape[];
 
 /** Latch's own services (latch.v1) over one backend. */
 function latchServices(backend: Backend, settings: ServiceSettings): ServedService[] {
-  const { store, engine, decider, approvals } = backend;
+  const { store, engine, decider, approvals, signals } = backend;
   const { limits, watchPollMs, shutdown } = settings;
   return [
     served(PermissionService, permissionHandlers(engine, limits, decider), CHECK_CODECS),
@@ -97,6 +103,7 @@ function latchServices(backend: Backend, settings: ServiceSettings): ServedServi
     served(SchemaService, schemaHandlers(store, limits)),
     served(AuditService, auditHandlers({ store, watchPollMs, shutdown })),
     served(ApprovalService, approvalHandlers({ approvals, shutdown })),
+    served(SignalService, signalHandlers({ store, signals })),
   ];
 }
 
