@@ -13,6 +13,7 @@ import { relationshipsCommand } from "./commands/relationships.js";
 import { schemaCommand } from "./commands/schema.js";
 import { addRemoteSchemaCommands } from "./commands/schema-remote.js";
 import { serveCommand } from "./commands/serve.js";
+import { signalsCommand } from "./commands/signals.js";
 import { validateCommand } from "./commands/validate.js";
 import { VERSION } from "./version.js";
 
@@ -32,6 +33,7 @@ export function createProgram(): Command {
   program.addCommand(migrateCommand());
   program.addCommand(auditCommand());
   program.addCommand(approvalsCommand());
+  program.addCommand(signalsCommand());
   program.addCommand(benchCommand());
   return program;
 }

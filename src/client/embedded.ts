@@ -25,6 +25,7 @@ import {
 import { latestReader, type Store } from "../store/index.js";
 import type { MirrorOptions } from "../store/mirror/index.js";
 import { type ApprovalCalls, embeddedApprovalCalls } from "./approvals.js";
+import { embeddedSignalCalls, type SignalCalls } from "./signals.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import type { CallOptions, DelegationParams, LatchClient, RelationshipInput } from "./types.js";
 
@@ -58,6 +59,8 @@ export interface EmbeddedOptions {
    * `false` (or policy `off`) records nothing. `close()` writes queued records first.
    */
   readonly audit?: Omit<AuditOptions, "log"> | false;
+  /** Security signals (docs/signals.md): the transmitter and rules of `sendSignal`; `false` turns the gate off. */
+  readonly signals?: OpenOptions["signals"];
   /** Human approval (docs/approvals.md): rules, webhook, polling interval; `false` turns it off. */
   readonly approvals?: OpenOptions["approvals"];
 }
@@ -101,7 +104,7 @@ type PermissionCalls = Pick<
   LatchClient,
   "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects"
 >;
-type DataCalls = Omit<LatchClient, keyof PermissionCalls | keyof ApprovalCalls | "close">;
+type DataCalls = Omit<LatchClient, keyof PermissionCalls | keyof ApprovalCalls | keyof SignalCalls | "close">;
 
 /** The chain as the server decodes it: principals checked and named by their wire field. */
 function delegation(params: DelegationParams, prefix = ""): Delegated {
@@ -352,6 +355,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       actorTokens: options.actorTokens,
       audit: options.audit === false ? undefined : { caller: "embedded", ...options.audit },
       approvals: options.approvals,
+      signals: options.signals,
     }),
   );
   const { store, engine, decider, recorder } = latch;
@@ -364,6 +368,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     ...permissionCalls(decider, engine),
     ...dataCalls(store, watches.signal, options.watchPollMs ?? 50),
     ...embeddedApprovalCalls(latch.approvals),
+    ...embeddedSignalCalls(store, latch.signals),
     async close() {
       watches.abort();
       await latch.close();

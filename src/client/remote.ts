@@ -37,6 +37,7 @@ import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { RemoteError } from "./errors.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { remoteApprovalCalls } from "./remote-approvals.js";
+import { remoteSignalCalls } from "./remote-signals.js";
 import { createTransport } from "./transport.js";
 import type { DelegationParams, LatchClient, RelationshipInput, SubjectExclusion } from "./types.js";
 
@@ -505,6 +506,7 @@ export function createClient(options: ClientOptions): LatchClient {
     ...schemaCalls(t),
     ...auditCalls(t),
     ...remoteApprovalCalls(t),
+    ...remoteSignalCalls(t),
     async close() {
       t.close();
     },

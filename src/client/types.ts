@@ -22,6 +22,7 @@ import type {
   DecisionRecord,
   Precondition,
   RelationshipFilter,
+  SignalEffect,
   StoredApproval,
   StoredDecision,
   UpdateOperation,
@@ -31,6 +32,7 @@ import type {
 export type {
   ApprovalQuery,
   ApprovalState,
+  SignalEffect,
   DecisionAnswer,
   DecisionFilter,
   DecisionPage,
@@ -339,5 +341,26 @@ export interface LatchClient {
   /** Resolves when the request is decided or expires. */
   awaitApproval(id: string, options?: CallOptions): Promise<Approval>;
 
+  /** Verifies and applies one Security Event Token (docs/signals.md); refused with a `signal/*` code. */
+  sendSignal(set: string, options?: CallOptions): Promise<SignalAnswer>;
+  /** The signals received, newest first. */
+  listSignals(query?: { readonly limit?: number }, options?: CallOptions): Promise<readonly ReceivedSignal[]>;
+
   close(): Promise<void>;
+}
+
+/** What a signal did (docs/signals.md); `revisionToken` covers every effect. */
+export interface SignalAnswer {
+  readonly issuer: string;
+  readonly jti: string;
+  readonly revisionToken: string;
+  readonly effects: readonly SignalEffect[];
+}
+
+export interface ReceivedSignal extends SignalAnswer {
+  /** ms since the epoch. */
+  readonly receivedAt: number;
+  /** `push`, `api` or `cli`. */
+  readonly via: string;
+  readonly events: readonly string[];
 }
