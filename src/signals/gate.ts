@@ -95,8 +95,8 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
       if (states.empty) {
         return next.check(request, opts).then(async (result) => {
           const waiting = states.ensure(result.revision);
-          if (waiting === undefined) return result;
-          await waiting;
+          if (waiting !== undefined) await waiting;
+          // The view may have learnt of a state meanwhile (the change feed reads in the background).
           return states.empty ? result : settle(request, [], result);
         });
       }
