@@ -4,7 +4,7 @@
  * format (`--json`), and the error convention: exit code 0 when the command ran, whatever the
  * answer, and 1 only on errors.
  */
-import { parseSignalFlags, type SignalFlags } from "./signal-flags.js";
+
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { LatchClient } from "../client/index.js";
@@ -17,6 +17,7 @@ import { ACTOR_TOKEN_FLAGS, type ActorTokenFlags, parseActorTokenFlags } from ".
 import { AUDIT_FLAGS, type AuditFlags, addSharedFlags, parseAuditFlags } from "./audit-flags.js";
 import { openDatastore } from "./datastore.js";
 import { parseDelegationPermissions } from "./delegation-flags.js";
+import { parseSignalFlags, type SignalFlags } from "./signal-flags.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
 

@@ -16,7 +16,8 @@ export const SIGNAL_FLAGS: readonly SharedFlag[] = [
     flags: "--ssf-jwks <file|url>",
     env: "LATCH_SSF_JWKS",
     help: {
-      serve: "the SSF transmitter's JWKS: a file, or an https URL fetched and cached; needs --ssf-issuer and --ssf-audience",
+      serve:
+        "the SSF transmitter's JWKS: a file, or an https URL fetched and cached; needs --ssf-issuer and --ssf-audience",
       "in-process": "in process: the SSF transmitter's JWKS (file or URL)",
     },
   },
@@ -24,20 +25,27 @@ export const SIGNAL_FLAGS: readonly SharedFlag[] = [
     key: "ssfIssuer",
     flags: "--ssf-issuer <iss>",
     env: "LATCH_SSF_ISSUER",
-    help: { serve: "the iss of the transmitter's SETs", "in-process": "in process: the iss of the transmitter's SETs" },
+    help: {
+      serve: "the iss of the transmitter's SETs",
+      "in-process": "in process: the iss of the transmitter's SETs",
+    },
   },
   {
     key: "ssfAudience",
     flags: "--ssf-audience <aud>",
     env: "LATCH_SSF_AUDIENCE",
-    help: { serve: "an aud every SET must carry (this receiver's name)", "in-process": "in process: an aud every SET must carry" },
+    help: {
+      serve: "an aud every SET must carry (this receiver's name)",
+      "in-process": "in process: an aud every SET must carry",
+    },
   },
   {
     key: "signalRules",
     flags: "--signal-rules <file>",
     env: "LATCH_SIGNAL_RULES",
     help: {
-      serve: "signal rules (YAML): subject mappings and what each event does; validated against the schema (docs/signals.md)",
+      serve:
+        "signal rules (YAML): subject mappings and what each event does; validated against the schema (docs/signals.md)",
       "in-process": "in process: signal rules (YAML)",
     },
   },

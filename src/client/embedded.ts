@@ -25,8 +25,8 @@ import {
 import { latestReader, type Store } from "../store/index.js";
 import type { MirrorOptions } from "../store/mirror/index.js";
 import { type ApprovalCalls, embeddedApprovalCalls } from "./approvals.js";
-import { embeddedSignalCalls, type SignalCalls } from "./signals.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
+import { embeddedSignalCalls, type SignalCalls } from "./signals.js";
 import type { CallOptions, DelegationParams, LatchClient, RelationshipInput } from "./types.js";
 
 export interface EmbeddedOptions {

@@ -14,7 +14,9 @@ function effectFromProto(e: ProtoEffect): SignalEffect {
     event: e.event,
     action: e.action,
     ...(e.subject === "" ? {} : { subject: e.subject }),
-    ...(e.action === "delete-relationships" || e.action === "revoke-delegations" ? { deleted: Number(e.deleted) } : {}),
+    ...(e.action === "delete-relationships" || e.action === "revoke-delegations"
+      ? { deleted: Number(e.deleted) }
+      : {}),
     ...(e.note === "" ? {} : { note: e.note }),
   };
 }
@@ -23,7 +25,12 @@ export function remoteSignalCalls(t: Transport): SignalCalls {
   return {
     async sendSignal(set, opts): Promise<SignalAnswer> {
       const res = await t.unary(M.sendSignal, { set }, opts, false);
-      return { issuer: res.issuer, jti: res.jti, revisionToken: res.revisionToken, effects: res.effects.map(effectFromProto) };
+      return {
+        issuer: res.issuer,
+        jti: res.jti,
+        revisionToken: res.revisionToken,
+        effects: res.effects.map(effectFromProto),
+      };
     },
     async listSignals(query, opts) {
       const res = await t.unary(M.listSignals, { limit: query?.limit ?? 0 }, opts, true);

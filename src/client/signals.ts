@@ -13,13 +13,20 @@ export function embeddedSignalCalls(store: Store, signals: Signals | undefined):
   return {
     async sendSignal(set) {
       if (signals === undefined)
-        throw new LatchError("signal/not-configured", "failed-precondition", "this client was opened without signals");
+        throw new LatchError(
+          "signal/not-configured",
+          "failed-precondition",
+          "this client was opened without signals",
+        );
       const { issuer, jti, token, effects } = await signals.receiver.receive(set, "cli");
       return { issuer, jti, revisionToken: token, effects };
     },
     async listSignals(query) {
       return (await store.signals.list(query ?? {})).map(
-        ({ revision, ...signal }): ReceivedSignal => ({ ...signal, revisionToken: store.encodeRevision(revision) }),
+        ({ revision, ...signal }): ReceivedSignal => ({
+          ...signal,
+          revisionToken: store.encodeRevision(revision),
+        }),
       );
     },
   };

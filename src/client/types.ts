@@ -32,12 +32,12 @@ import type {
 export type {
   ApprovalQuery,
   ApprovalState,
-  SignalEffect,
   DecisionAnswer,
   DecisionFilter,
   DecisionPage,
   DecisionQueryParams,
   DecisionRecord,
+  SignalEffect,
   StoredDecision,
   VerifyReport,
 };

@@ -16,7 +16,6 @@ import {
 } from "../approvals/index.js";
 import { type AuditOptions, type AuditRecorder, createAuditRecorder } from "../audit/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/index.js";
-import { openSignals, type Signals, type SignalsOptions } from "../signals/index.js";
 import {
   type ActorTokenOptions,
   createActorScopeGate,
@@ -28,6 +27,7 @@ import {
   type DelegationOptions,
   decorate,
 } from "../service/index.js";
+import { openSignals, type Signals, type SignalsOptions } from "../signals/index.js";
 import { delegateStore, latestReader, type Store } from "../store/index.js";
 import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
 import { createSqliteStore } from "../store/sqlite/index.js";

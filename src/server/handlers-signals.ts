@@ -28,7 +28,11 @@ export function signalHandlers(options: SignalHandlerOptions): ServiceImplementa
   return {
     async sendSignal(req) {
       if (options.signals === undefined)
-        throw new LatchError("signal/not-configured", "failed-precondition", "this server runs without signals");
+        throw new LatchError(
+          "signal/not-configured",
+          "failed-precondition",
+          "this server runs without signals",
+        );
       const receipt = await options.signals.receiver.receive(req.set, "api");
       return {
         issuer: receipt.issuer,

@@ -39,6 +39,7 @@ export {
   startServer,
 } from "./server.js";
 export type { Backend } from "./services.js";
+export { createSsfReceiverServer, SET_CONTENT_TYPE, type SsfReceiverServer } from "./ssf-receiver.js";
 export {
   DEFAULT_TESTING_MAX_STORES,
   type TestingBackend,
@@ -46,4 +47,3 @@ export {
   testingCallerName,
 } from "./testing-mode.js";
 export { useNodeTextEncoding } from "./text-encoding.js";
-export { createSsfReceiverServer, SET_CONTENT_TYPE, type SsfReceiverServer } from "./ssf-receiver.js";

@@ -2,9 +2,9 @@
 import { type Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ApprovalFlow } from "../approvals/index.js";
-import type { Signals } from "../signals/index.js";
 import type { Engine } from "../engine/index.js";
 import { createActorTokens, createDelegation, type Decider, decorate } from "../service/index.js";
+import type { Signals } from "../signals/index.js";
 import type { Store } from "../store/index.js";
 import { type Authenticator, createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";

@@ -45,7 +45,10 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
 async function handle(receiver: SignalReceiver, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== "POST") {
     res.setHeader("allow", "POST");
-    answer(res, 405, { err: "invalid_request", description: "POST one SET with Content-Type application/secevent+jwt" });
+    answer(res, 405, {
+      err: "invalid_request",
+      description: "POST one SET with Content-Type application/secevent+jwt",
+    });
     return;
   }
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
@@ -59,7 +62,10 @@ async function handle(receiver: SignalReceiver, req: IncomingMessage, res: Serve
   }
   const body = await readBody(req);
   if (body === undefined) {
-    answer(res, 400, { err: "invalid_request", description: `the SET is larger than ${MAX_SET_BYTES} bytes` });
+    answer(res, 400, {
+      err: "invalid_request",
+      description: `the SET is larger than ${MAX_SET_BYTES} bytes`,
+    });
     req.destroy();
     return;
   }

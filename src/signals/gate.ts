@@ -18,7 +18,12 @@
  * (subject-states.ts), once per revision.
  */
 import type { SubjectRef } from "../core/index.js";
-import type { CheckBulkItemResult, CheckRequest, CheckResult, LookupResourcesRequest } from "../engine/index.js";
+import type {
+  CheckBulkItemResult,
+  CheckRequest,
+  CheckResult,
+  LookupResourcesRequest,
+} from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import type { Store, SubjectState } from "../store/index.js";
 import type { SubjectStates } from "./subject-states.js";
@@ -35,7 +40,10 @@ interface WithReason {
 }
 
 /** The states that apply to a request, subject last (its attributes win over its principals'). */
-function statesOf(request: Involved, stateOf: (type: string, id: string) => SubjectState | undefined): SubjectState[] {
+function statesOf(
+  request: Involved,
+  stateOf: (type: string, id: string) => SubjectState | undefined,
+): SubjectState[] {
   const out: SubjectState[] = [];
   const chain = request.onBehalfOf;
   if (chain !== undefined) {
@@ -80,7 +88,9 @@ function denied(result: CheckResult, reason: string): CheckResult & WithReason {
     ...rest,
     state: "DENIED",
     missing: [],
-    ...(result.explain === undefined ? {} : { explain: { label: reason, state: "DENIED", children: [result.explain] } }),
+    ...(result.explain === undefined
+      ? {}
+      : { explain: { label: reason, state: "DENIED", children: [result.explain] } }),
     reason,
   };
 }
@@ -90,90 +100,93 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
 
   return (next: Decider): Decider => {
     const decider: Decider = {
-    check(request: CheckRequest, opts) {
-      // Nothing known and the view current: the check is handed on as it is.
-      if (states.empty) {
-        return next.check(request, opts).then(async (result) => {
-          const waiting = states.ensure(result.revision);
-          if (waiting !== undefined) await waiting;
-          // The view may have learnt of a state meanwhile (the change feed reads in the background).
-          return states.empty ? result : settle(request, [], result);
-        });
-      }
-      const before = statesOf(request, latest);
-      return next.check(withAttributes(request, before), opts).then((result) => settle(request, before, result));
-
-      async function settle(
-        original: CheckRequest,
-        used: readonly SubjectState[],
-        result: CheckResult,
-      ): Promise<CheckResult> {
-        await states.ensure(result.revision);
-        const at = statesOf(original, (type, id) => states.at(type, id, result.revision));
-        const reason = suspension(at);
-        if (reason !== undefined) return denied(result, reason);
-        if (same(at, used)) return result;
-        // A signal changed the attributes between what was used and the answer's revision.
-        const again = {
-          ...withAttributes(original, at),
-          consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
-        } as const;
-        return next.check(again, opts);
-      }
-    },
-
-    async checkBulk(request, opts) {
-      const used = states.empty ? undefined : request.items.map((item) => statesOf(item, latest));
-      const items = used === undefined ? request.items : request.items.map((item, i) => withAttributes(item, used[i]!));
-      const result = await next.checkBulk(items === request.items ? request : { ...request, items }, opts);
-      await states.ensure(result.revision);
-      if (states.empty) return result;
-      let results: (CheckBulkItemResult & WithReason)[] | undefined;
-      for (let i = 0; i < request.items.length; i++) {
-        const item = request.items[i]!;
-        const answer = result.results[i]!;
-        if (!answer.ok) continue;
-        const at = statesOf(item, (type, id) => states.at(type, id, result.revision));
-        const reason = suspension(at);
-        if (reason !== undefined) {
-          results ??= [...result.results];
-          results[i] = { ok: true, state: "DENIED", missing: [], reason };
-          continue;
+      check(request: CheckRequest, opts) {
+        // Nothing known and the view current: the check is handed on as it is.
+        if (states.empty) {
+          return next.check(request, opts).then(async (result) => {
+            const waiting = states.ensure(result.revision);
+            if (waiting !== undefined) await waiting;
+            // The view may have learnt of a state meanwhile (the change feed reads in the background).
+            return states.empty ? result : settle(request, [], result);
+          });
         }
-        if (same(at, used?.[i] ?? [])) continue;
-        // Rare: a signal landed in between; this item is asked again at the answer's revision.
-        const again = await decider.check(
-          {
-            ...withAttributes(item, at),
+        const before = statesOf(request, latest);
+        return next
+          .check(withAttributes(request, before), opts)
+          .then((result) => settle(request, before, result));
+
+        async function settle(
+          original: CheckRequest,
+          used: readonly SubjectState[],
+          result: CheckResult,
+        ): Promise<CheckResult> {
+          await states.ensure(result.revision);
+          const at = statesOf(original, (type, id) => states.at(type, id, result.revision));
+          const reason = suspension(at);
+          if (reason !== undefined) return denied(result, reason);
+          if (same(at, used)) return result;
+          // A signal changed the attributes between what was used and the answer's revision.
+          const again = {
+            ...withAttributes(original, at),
             consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
-          },
-          opts,
-        );
-        results ??= [...result.results];
-        results[i] = { ok: true, state: again.state, missing: again.missing, ...(again as WithReason) };
-      }
-      return results === undefined ? result : { ...result, results };
-    },
-
-    lookupResources(request: LookupResourcesRequest, opts) {
-      if (states.empty && states.knownUpTo >= 0n) return gatedLookup(request);
-      return gatedLookup(withAttributes(request, statesOf(request, latest)));
-
-      async function* gatedLookup(asked: LookupResourcesRequest) {
-        let checked = false;
-        for await (const result of next.lookupResources(asked, opts)) {
-          if (!checked) {
-            // Every result of a lookup shares one revision: judged once, on the first.
-            checked = true;
-            await states.ensure(result.revision);
-            const at = statesOf(request, (type, id) => states.at(type, id, result.revision));
-            if (suspension(at) !== undefined) return;
-          }
-          yield result;
+          } as const;
+          return next.check(again, opts);
         }
-      }
-    },
-  };
+      },
+
+      async checkBulk(request, opts) {
+        const used = states.empty ? undefined : request.items.map((item) => statesOf(item, latest));
+        const items =
+          used === undefined ? request.items : request.items.map((item, i) => withAttributes(item, used[i]!));
+        const result = await next.checkBulk(items === request.items ? request : { ...request, items }, opts);
+        await states.ensure(result.revision);
+        if (states.empty) return result;
+        let results: (CheckBulkItemResult & WithReason)[] | undefined;
+        for (let i = 0; i < request.items.length; i++) {
+          const item = request.items[i]!;
+          const answer = result.results[i]!;
+          if (!answer.ok) continue;
+          const at = statesOf(item, (type, id) => states.at(type, id, result.revision));
+          const reason = suspension(at);
+          if (reason !== undefined) {
+            results ??= [...result.results];
+            results[i] = { ok: true, state: "DENIED", missing: [], reason };
+            continue;
+          }
+          if (same(at, used?.[i] ?? [])) continue;
+          // Rare: a signal landed in between; this item is asked again at the answer's revision.
+          const again = await decider.check(
+            {
+              ...withAttributes(item, at),
+              consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
+            },
+            opts,
+          );
+          results ??= [...result.results];
+          results[i] = { ok: true, state: again.state, missing: again.missing, ...(again as WithReason) };
+        }
+        return results === undefined ? result : { ...result, results };
+      },
+
+      lookupResources(request: LookupResourcesRequest, opts) {
+        if (states.empty && states.knownUpTo >= 0n) return gatedLookup(request);
+        return gatedLookup(withAttributes(request, statesOf(request, latest)));
+
+        async function* gatedLookup(asked: LookupResourcesRequest) {
+          let checked = false;
+          for await (const result of next.lookupResources(asked, opts)) {
+            if (!checked) {
+              // Every result of a lookup shares one revision: judged once, on the first.
+              checked = true;
+              await states.ensure(result.revision);
+              const at = statesOf(request, (type, id) => states.at(type, id, result.revision));
+              if (suspension(at) !== undefined) return;
+            }
+            yield result;
+          }
+        }
+      },
+    };
     return decider;
   };
 }

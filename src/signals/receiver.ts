@@ -10,8 +10,8 @@ import type { Revision } from "../core/index.js";
 import type { RelationshipFilter, SignalEffect, Store, SubjectStateChange } from "../store/index.js";
 import { KNOWN_EVENT_TYPES } from "./events.js";
 import type { SignalAction, SignalRules } from "./rules.js";
-import { resolveSubjects } from "./subjects.js";
 import type { SubjectStates } from "./subject-states.js";
+import { resolveSubjects } from "./subjects.js";
 import { type SetVerifier, signalError, type VerifiedSet } from "./verify.js";
 
 export interface SignalReceiverOptions {
@@ -45,7 +45,11 @@ export interface SignalReceiver {
 interface Planned {
   readonly effects: SignalEffect[];
   readonly changes: SubjectStateChange[];
-  readonly deletes: { readonly effect: number; readonly filter: RelationshipFilter; readonly event: string }[];
+  readonly deletes: {
+    readonly effect: number;
+    readonly filter: RelationshipFilter;
+    readonly event: string;
+  }[];
 }
 
 /** A dot path into an event's payload (`current_level`, `claims.risk`). */
@@ -97,7 +101,10 @@ function plan(set: VerifiedSet, rules: SignalRules): Planned {
     const identifier = event.subject ?? set.subId;
     const subjects = resolveSubjects(rules, identifier);
     if (subjects.length === 0) {
-      const note = identifier === undefined ? "the SET names no subject" : "no subject mapping matches the subject identifier";
+      const note =
+        identifier === undefined
+          ? "the SET names no subject"
+          : "no subject mapping matches the subject identifier";
       planned.effects.push({ event: type, action: "ignored", note });
       continue;
     }

@@ -26,9 +26,25 @@ import { LatchError } from "../core/index.js";
 import type { CompiledSchema } from "../schema/index.js";
 
 /** SSF subject identifier formats (RFC 9493) a rule may name. */
-export const SUBJECT_FORMATS = ["email", "iss_sub", "opaque", "phone_number", "account", "uri", "did"] as const;
+export const SUBJECT_FORMATS = [
+  "email",
+  "iss_sub",
+  "opaque",
+  "phone_number",
+  "account",
+  "uri",
+  "did",
+] as const;
 /** The members of a `complex` subject (SSF 1.0 §3.2). */
-export const COMPLEX_MEMBERS = ["user", "device", "session", "application", "tenant", "org_unit", "group"] as const;
+export const COMPLEX_MEMBERS = [
+  "user",
+  "device",
+  "session",
+  "application",
+  "tenant",
+  "org_unit",
+  "group",
+] as const;
 
 /** Each format's fields, which an `as` template may use as `{field}`. */
 const FIELDS: Readonly<Record<string, readonly string[]>> = {
@@ -81,7 +97,11 @@ export interface SignalRules {
 export const EMPTY_SIGNAL_RULES: SignalRules = { subjects: [], events: new Map(), text: "" };
 
 /** Parses and validates a rules file against `schema`; throws `signal/invalid-rules`. */
-export function parseSignalRules(text: string, schema: CompiledSchema, file = "signal-rules.yaml"): SignalRules {
+export function parseSignalRules(
+  text: string,
+  schema: CompiledSchema,
+  file = "signal-rules.yaml",
+): SignalRules {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   const lineOf = (node: unknown): number => {
@@ -100,29 +120,47 @@ export function parseSignalRules(text: string, schema: CompiledSchema, file = "s
   if (yamlError !== undefined)
     fail(undefined, `not valid YAML: ${yamlError.message.split("\n")[0]}`, "fix the YAML syntax");
   const root = doc.contents;
-  if (root === null || (isScalar(root) && (root.value === null || root.value === ""))) return { ...EMPTY_SIGNAL_RULES, text };
-  if (!isMap(root)) return fail(root, "the file must be a mapping with `subjects` and `events`", "start it with `subjects:`");
+  if (root === null || (isScalar(root) && (root.value === null || root.value === "")))
+    return { ...EMPTY_SIGNAL_RULES, text };
+  if (!isMap(root))
+    return fail(root, "the file must be a mapping with `subjects` and `events`", "start it with `subjects:`");
   for (const pair of root.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
-    if (key !== "subjects" && key !== "events") fail(pair.key, `unknown key \`${key}\``, "known keys: subjects, events");
+    if (key !== "subjects" && key !== "events")
+      fail(pair.key, `unknown key \`${key}\``, "known keys: subjects, events");
   }
   const ctx: Ctx = { schema, fail };
   const subjectsNode = root.get("subjects", true) as Node | undefined;
   const subjects: SubjectRule[] = [];
   if (subjectsNode !== undefined && subjectsNode !== null) {
-    if (!isSeq(subjectsNode)) fail(subjectsNode, "`subjects` must be a list", "write each mapping as `- { format: ..., as: ... }`");
-    for (const item of (subjectsNode as { items: unknown[] }).items) subjects.push(subjectRule(ctx, item, lineOf(item)));
+    if (!isSeq(subjectsNode))
+      fail(subjectsNode, "`subjects` must be a list", "write each mapping as `- { format: ..., as: ... }`");
+    for (const item of (subjectsNode as { items: unknown[] }).items)
+      subjects.push(subjectRule(ctx, item, lineOf(item)));
   }
   const eventsNode = root.get("events", true) as Node | undefined;
   const events = new Map<string, SignalAction[]>();
   if (eventsNode !== undefined && eventsNode !== null) {
-    if (!isMap(eventsNode)) fail(eventsNode, "`events` must be a mapping of event type URI -> action(s)", "e.g. `events: { <uri>: suspend }`");
+    if (!isMap(eventsNode))
+      fail(
+        eventsNode,
+        "`events` must be a mapping of event type URI -> action(s)",
+        "e.g. `events: { <uri>: suspend }`",
+      );
     for (const pair of (eventsNode as YAMLMap).items) {
       const uri = isScalar(pair.key) ? String(pair.key.value) : "";
-      if (!/^https?:\/\/\S+$/.test(uri)) fail(pair.key, `\`${uri}\` is not an event type URI`, "event types are URIs such as https://schemas.openid.net/secevent/risc/event-type/account-disabled");
+      if (!/^https?:\/\/\S+$/.test(uri))
+        fail(
+          pair.key,
+          `\`${uri}\` is not an event type URI`,
+          "event types are URIs such as https://schemas.openid.net/secevent/risc/event-type/account-disabled",
+        );
       const value = pair.value as Node;
       const items = isSeq(value) ? value.items : [value];
-      events.set(uri, items.map((node) => action(ctx, node)));
+      events.set(
+        uri,
+        items.map((node) => action(ctx, node)),
+      );
     }
   }
   return { subjects, events, text };
@@ -150,21 +188,34 @@ const SUBJECT_KEYS = new Set(["format", "iss", "member", "as", "map"]);
 
 function subjectRule(ctx: Ctx, item: unknown, line: number): SubjectRule {
   const { fail } = ctx;
-  if (!isMap(item)) return fail(item, "a subject mapping must be a mapping", "e.g. `- { format: opaque, as: \"agent:{id}\" }`");
+  if (!isMap(item))
+    return fail(item, "a subject mapping must be a mapping", 'e.g. `- { format: opaque, as: "agent:{id}" }`');
   for (const pair of item.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
-    if (!SUBJECT_KEYS.has(key)) fail(pair.key, `unknown key \`${key}\``, `known keys: ${[...SUBJECT_KEYS].join(", ")}`);
+    if (!SUBJECT_KEYS.has(key))
+      fail(pair.key, `unknown key \`${key}\``, `known keys: ${[...SUBJECT_KEYS].join(", ")}`);
   }
   const format = scalarString(item.get("format", true));
   if (format === undefined || !(SUBJECT_FORMATS as readonly string[]).includes(format))
-    return fail(item.get("format", true) ?? item, "`format` must be an SSF subject format", `one of ${SUBJECT_FORMATS.join(", ")}`);
+    return fail(
+      item.get("format", true) ?? item,
+      "`format` must be an SSF subject format",
+      `one of ${SUBJECT_FORMATS.join(", ")}`,
+    );
   const issNode = item.get("iss", true);
   const iss = issNode === undefined ? undefined : scalarString(issNode);
   if (issNode !== undefined && (iss === undefined || format !== "iss_sub"))
-    fail(issNode, "`iss` is a non-empty string, for the iss_sub format only", "e.g. `iss: \"https://idp.example.com\"`");
+    fail(
+      issNode,
+      "`iss` is a non-empty string, for the iss_sub format only",
+      'e.g. `iss: "https://idp.example.com"`',
+    );
   const memberNode = item.get("member", true);
   const member = memberNode === undefined ? undefined : scalarString(memberNode);
-  if (memberNode !== undefined && (member === undefined || !(COMPLEX_MEMBERS as readonly string[]).includes(member)))
+  if (
+    memberNode !== undefined &&
+    (member === undefined || !(COMPLEX_MEMBERS as readonly string[]).includes(member))
+  )
     fail(memberNode, "`member` names a member of a complex subject", `one of ${COMPLEX_MEMBERS.join(", ")}`);
   const asNode = item.get("as", true);
   const mapNode = item.get("map", true);
@@ -174,24 +225,35 @@ function subjectRule(ctx: Ctx, item: unknown, line: number): SubjectRule {
   if (asNode !== undefined) {
     const text = scalarString(asNode);
     const colon = text?.indexOf(":") ?? -1;
-    if (text === undefined || colon <= 0) return fail(asNode, "`as` must be `type:{field}`", 'e.g. `as: "user:{sub}"`');
+    if (text === undefined || colon <= 0)
+      return fail(asNode, "`as` must be `type:{field}`", 'e.g. `as: "user:{sub}"`');
     const type = text.slice(0, colon);
     checkType(ctx, asNode, type);
     const template = text.slice(colon + 1);
     for (const m of template.matchAll(/\{([^}]*)\}/g)) {
       if (!FIELDS[format]!.includes(m[1]!))
-        fail(asNode, `\`{${m[1]}}\` is not a field of the ${format} format`, `its fields: ${FIELDS[format]!.map((f) => `{${f}}`).join(", ")}`);
+        fail(
+          asNode,
+          `\`{${m[1]}}\` is not a field of the ${format} format`,
+          `its fields: ${FIELDS[format]!.map((f) => `{${f}}`).join(", ")}`,
+        );
     }
     as = { type, template };
   }
   let map: Map<string, string> | undefined;
   if (mapNode !== undefined) {
-    if (!isMap(mapNode)) return fail(mapNode, "`map` must be a mapping of identifier -> type:id", 'e.g. `map: { "alice@example.com": "user:alice" }`');
+    if (!isMap(mapNode))
+      return fail(
+        mapNode,
+        "`map` must be a mapping of identifier -> type:id",
+        'e.g. `map: { "alice@example.com": "user:alice" }`',
+      );
     map = new Map();
     for (const pair of mapNode.items) {
       const to = scalarString(pair.value);
       const colon = to?.indexOf(":") ?? -1;
-      if (to === undefined || colon <= 0) return fail(pair.value ?? pair.key, "each `map` value must be `type:id`", "e.g. `user:alice`");
+      if (to === undefined || colon <= 0)
+        return fail(pair.value ?? pair.key, "each `map` value must be `type:id`", "e.g. `user:alice`");
       checkType(ctx, pair.value, to.slice(0, colon));
       map.set(String(isScalar(pair.key) ? pair.key.value : ""), to);
     }
@@ -226,11 +288,19 @@ function action(ctx: Ctx, node: unknown): SignalAction {
     case "revoke-delegations": {
       const relationsNode = isMap(body) ? body.get("relations", true) : undefined;
       if (!isSeq(relationsNode) || relationsNode.items.length === 0)
-        return fail(body ?? node, "`revoke-delegations` needs `relations`, the delegation relations", "e.g. `revoke-delegations: { relations: [delegate, scoped_delegate] }`");
+        return fail(
+          body ?? node,
+          "`revoke-delegations` needs `relations`, the delegation relations",
+          "e.g. `revoke-delegations: { relations: [delegate, scoped_delegate] }`",
+        );
       const relations = relationsNode.items.map((r) => {
         const relation = scalarString(r);
         if (relation === undefined || !relationExists(ctx.schema, relation))
-          fail(r, `no type of the schema has a relation \`${String(relation)}\``, "name a relation such as `delegate`");
+          fail(
+            r,
+            `no type of the schema has a relation \`${String(relation)}\``,
+            "name a relation such as `delegate`",
+          );
         return relation!;
       });
       return { kind: "revoke-delegations", relations };
@@ -241,27 +311,36 @@ function action(ctx: Ctx, node: unknown): SignalAction {
 }
 
 function relationExists(schema: CompiledSchema, relation: string, type?: string): boolean {
-  const defs = type === undefined ? [...schema.definitions.values()] : [schema.definitions.get(type)].filter((d) => d !== undefined);
+  const defs =
+    type === undefined
+      ? [...schema.definitions.values()]
+      : [schema.definitions.get(type)].filter((d) => d !== undefined);
   return defs.some((d) => d.members.get(relation)?.kind === "relation");
 }
 
 function setAttributes(ctx: Ctx, body: unknown): SignalAction {
   const { fail, schema } = ctx;
   const hint = "e.g. `set-attributes: { assurance_level: current_level, risk: { value: 5 } }`";
-  if (!isMap(body) || body.items.length === 0) return fail(body, "`set-attributes` needs a mapping of attribute -> event field", hint);
+  if (!isMap(body) || body.items.length === 0)
+    return fail(body, "`set-attributes` needs a mapping of attribute -> event field", hint);
   const parameters = new Set([...schema.caveats.values()].flatMap((c) => [...c.parameters.keys()]));
   const attributes = new Map<string, AttributeSource>();
   for (const pair of body.items) {
     const name = isScalar(pair.key) ? String(pair.key.value) : "";
     if (!parameters.has(name))
-      fail(pair.key, `no caveat of the schema has a parameter \`${name}\`, so the attribute would feed nothing`, hintOf([...parameters]));
+      fail(
+        pair.key,
+        `no caveat of the schema has a parameter \`${name}\`, so the attribute would feed nothing`,
+        hintOf([...parameters]),
+      );
     const claim = scalarString(pair.value);
     if (claim !== undefined) {
       attributes.set(name, { claim });
       continue;
     }
     const constant = isMap(pair.value) && pair.value.items.length === 1 ? pair.value.get("value") : undefined;
-    if (constant === undefined) fail(pair.value ?? pair.key, `attribute \`${name}\` needs an event field or \`{ value: ... }\``, hint);
+    if (constant === undefined)
+      fail(pair.value ?? pair.key, `attribute \`${name}\` needs an event field or \`{ value: ... }\``, hint);
     attributes.set(name, { value: constant });
   }
   return { kind: "set-attributes", attributes };
@@ -269,8 +348,10 @@ function setAttributes(ctx: Ctx, body: unknown): SignalAction {
 
 function deleteRelationships(ctx: Ctx, body: unknown): SignalAction {
   const { fail, schema } = ctx;
-  const hint = "e.g. `delete-relationships: { resource_type: document, relation: viewer }` (`on: resource` to delete those where the subject is the resource)";
-  if (body !== null && body !== undefined && !(isScalar(body) && body.value === null) && !isMap(body)) return fail(body, "`delete-relationships` takes a mapping", hint);
+  const hint =
+    "e.g. `delete-relationships: { resource_type: document, relation: viewer }` (`on: resource` to delete those where the subject is the resource)";
+  if (body !== null && body !== undefined && !(isScalar(body) && body.value === null) && !isMap(body))
+    return fail(body, "`delete-relationships` takes a mapping", hint);
   const get = (key: string): string | undefined => {
     if (!isMap(body)) return undefined;
     const node = body.get(key, true);
@@ -282,7 +363,8 @@ function deleteRelationships(ctx: Ctx, body: unknown): SignalAction {
   if (isMap(body)) {
     for (const pair of body.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : "";
-      if (!["on", "resource_type", "relation"].includes(key)) fail(pair.key, `unknown key \`${key}\``, "known keys: on, resource_type, relation");
+      if (!["on", "resource_type", "relation"].includes(key))
+        fail(pair.key, `unknown key \`${key}\``, "known keys: on, resource_type, relation");
     }
   }
   const on = get("on") ?? "subject";
@@ -291,7 +373,11 @@ function deleteRelationships(ctx: Ctx, body: unknown): SignalAction {
   if (resourceType !== undefined) checkType(ctx, body, resourceType);
   const relation = get("relation");
   if (relation !== undefined && !relationExists(schema, relation, resourceType))
-    fail(body, `no ${resourceType === undefined ? "type of the schema" : `type \`${resourceType}\``} has a relation \`${relation}\``, hint);
+    fail(
+      body,
+      `no ${resourceType === undefined ? "type of the schema" : `type \`${resourceType}\``} has a relation \`${relation}\``,
+      hint,
+    );
   return {
     kind: "delete-relationships",
     on: on as "subject" | "resource",

@@ -5,8 +5,8 @@
  */
 import { LatchError } from "../core/index.js";
 import { compileSchema } from "../schema/index.js";
-import { latestReader, type Store } from "../store/index.js";
 import type { Decorator } from "../service/index.js";
+import { latestReader, type Store } from "../store/index.js";
 import { createSignalGate } from "./gate.js";
 import { createSignalReceiver, type SignalReceipt, type SignalReceiver } from "./receiver.js";
 import { EMPTY_SIGNAL_RULES, parseSignalRules, type SignalRules } from "./rules.js";

@@ -62,9 +62,15 @@ export function createSubjectStates(store: Store): SubjectStates {
     for (const row of rows) {
       const [type, id] = splitSubject(row.subject);
       let ids = byType.get(type);
-      if (ids === undefined) byType.set(type, (ids = new Map()));
+      if (ids === undefined) {
+        ids = new Map();
+        byType.set(type, ids);
+      }
       let entries = ids.get(id);
-      if (entries === undefined) ids.set(id, (entries = []));
+      if (entries === undefined) {
+        entries = [];
+        ids.set(id, entries);
+      }
       // Rows come in revision order, after every row already held.
       entries.push({ revision: row.revision, state: row });
       count++;

@@ -24,7 +24,8 @@ function fieldsOf(id: Record<string, unknown>): Record<string, string> {
 
 function applies(rule: SubjectRule, id: Record<string, unknown>, member: string | undefined): boolean {
   if (rule.format !== id.format) return false;
-  if (rule.member === undefined ? member !== undefined && member !== "user" : rule.member !== member) return false;
+  if (rule.member === undefined ? member !== undefined && member !== "user" : rule.member !== member)
+    return false;
   return rule.iss === undefined || rule.iss === id.iss;
 }
 

@@ -38,8 +38,17 @@ export function setErrorCode(error: unknown): SetErrorCode {
   return error instanceof LatchError ? (ERR_OF[error.code] ?? "invalid_request") : "invalid_request";
 }
 
-export function signalError(code: ErrorCode, message: string, details: Record<string, unknown> = {}): LatchError {
-  return new LatchError(code, code === "signal/replayed" ? "already-exists" : "invalid-argument", message, details);
+export function signalError(
+  code: ErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+): LatchError {
+  return new LatchError(
+    code,
+    code === "signal/replayed" ? "already-exists" : "invalid-argument",
+    message,
+    details,
+  );
 }
 
 export interface SetVerifierOptions {
@@ -96,7 +105,10 @@ export function createSetVerifier(options: SetVerifierOptions): SetVerifier {
   return async (token) => {
     const text = token.trim();
     if (text.length > MAX_SET_BYTES)
-      throw signalError("signal/invalid-request", `the SET is ${text.length} bytes, more than ${MAX_SET_BYTES}`);
+      throw signalError(
+        "signal/invalid-request",
+        `the SET is ${text.length} bytes, more than ${MAX_SET_BYTES}`,
+      );
     if (!JWT_SHAPE.test(text))
       throw signalError(
         "signal/invalid-request",
@@ -109,7 +121,10 @@ export function createSetVerifier(options: SetVerifierOptions): SetVerifier {
       throw signalError("signal/invalid-request", "the SET's header is not base64url JSON");
     }
     if (header.alg === undefined || header.alg === "none")
-      throw signalError("signal/invalid-key", "the SET is unsigned (alg none): only signed SETs are accepted");
+      throw signalError(
+        "signal/invalid-key",
+        "the SET is unsigned (alg none): only signed SETs are accepted",
+      );
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(text, keys, {
@@ -129,23 +144,40 @@ export function createSetVerifier(options: SetVerifierOptions): SetVerifier {
 function fromJose(error: unknown, options: SetVerifierOptions): LatchError {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JOSEAlgNotAllowed)
-    return signalError("signal/invalid-key", `no key of the transmitter's JWKS verifies this SET: ${message}`);
+    return signalError(
+      "signal/invalid-key",
+      `no key of the transmitter's JWKS verifies this SET: ${message}`,
+    );
   if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JOSENotSupported)
     return signalError("signal/invalid-key", `the transmitter's keys cannot be used: ${message}`);
   if (error instanceof joseErrors.JWSSignatureVerificationFailed)
-    return signalError("signal/authentication-failed", "the SET's signature does not verify with the transmitter's key");
+    return signalError(
+      "signal/authentication-failed",
+      "the SET's signature does not verify with the transmitter's key",
+    );
   if (error instanceof joseErrors.JWTExpired)
     return signalError("signal/invalid-request", `the SET has expired: ${message}`);
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === "iss")
-      return signalError("signal/invalid-issuer", `the SET's iss is not the configured transmitter ${options.issuer}`, {
-        expected: options.issuer,
-      });
+      return signalError(
+        "signal/invalid-issuer",
+        `the SET's iss is not the configured transmitter ${options.issuer}`,
+        {
+          expected: options.issuer,
+        },
+      );
     if (error.claim === "aud")
-      return signalError("signal/invalid-audience", `the SET's aud does not name this receiver (${options.audience})`, {
-        expected: options.audience,
-      });
-    return signalError("signal/invalid-request", `the SET's ${error.claim} claim is not acceptable: ${message}`);
+      return signalError(
+        "signal/invalid-audience",
+        `the SET's aud does not name this receiver (${options.audience})`,
+        {
+          expected: options.audience,
+        },
+      );
+    return signalError(
+      "signal/invalid-request",
+      `the SET's ${error.claim} claim is not acceptable: ${message}`,
+    );
   }
   if (error instanceof joseErrors.JWKSInvalid || error instanceof joseErrors.JWKInvalid)
     return signalError("signal/invalid-key", `the transmitter's JWKS is not usable: ${message}`);
@@ -160,13 +192,25 @@ function checkClaims(payload: JWTPayload, nowSeconds: number, skew: number, maxA
   const { iat, jti, events } = payload;
   if (typeof iat !== "number") throw signalError("signal/invalid-request", "the SET has no numeric iat");
   if (iat > nowSeconds + skew)
-    throw signalError("signal/invalid-request", `the SET's iat is ${Math.round(iat - nowSeconds)} s in the future (allowed skew ${skew} s)`);
+    throw signalError(
+      "signal/invalid-request",
+      `the SET's iat is ${Math.round(iat - nowSeconds)} s in the future (allowed skew ${skew} s)`,
+    );
   if (iat < nowSeconds - maxAge)
-    throw signalError("signal/invalid-request", `the SET was issued ${Math.round(nowSeconds - iat)} s ago, more than the ${maxAge} s accepted`);
+    throw signalError(
+      "signal/invalid-request",
+      `the SET was issued ${Math.round(nowSeconds - iat)} s ago, more than the ${maxAge} s accepted`,
+    );
   if (typeof jti !== "string" || jti === "" || jti.length > 256)
-    throw signalError("signal/invalid-request", "the SET's jti must be a non-empty string of at most 256 characters");
+    throw signalError(
+      "signal/invalid-request",
+      "the SET's jti must be a non-empty string of at most 256 characters",
+    );
   if (!isObject(events) || Object.keys(events).length === 0)
-    throw signalError("signal/invalid-request", "the SET has no events claim (an object of event type URI -> payload)");
+    throw signalError(
+      "signal/invalid-request",
+      "the SET has no events claim (an object of event type URI -> payload)",
+    );
   for (const [type, event] of Object.entries(events)) {
     if (!isObject(event))
       throw signalError("signal/invalid-request", `the event ${type} is not a JSON object`, { event: type });

@@ -78,7 +78,9 @@ export interface SignalStore {
    */
   record(signal: NewSignal, changes: readonly SubjectStateChange[]): Promise<Revision>;
   /** Subject state rows written after `after` (up to the store's current revision, returned too). */
-  statesSince(after: Revision): Promise<{ readonly rows: readonly SubjectStateRow[]; readonly revision: Revision }>;
+  statesSince(
+    after: Revision,
+  ): Promise<{ readonly rows: readonly SubjectStateRow[]; readonly revision: Revision }>;
   list(query: SignalQuery): Promise<readonly StoredSignal[]>;
 }
 
@@ -87,11 +89,19 @@ export const DEFAULT_SIGNAL_PAGE = 100;
 export const NO_STATE: Omit<SubjectState, "subject"> = { suspended: false, reason: "", attributes: {} };
 
 /** The state after `change`, from the state before it. */
-export function applyStateChange(before: Omit<SubjectState, "subject"> | undefined, change: SubjectStateChange): SubjectState {
+export function applyStateChange(
+  before: Omit<SubjectState, "subject"> | undefined,
+  change: SubjectStateChange,
+): SubjectState {
   const prior = before ?? NO_STATE;
   switch (change.kind) {
     case "suspend":
-      return { subject: change.subject, suspended: true, reason: change.reason, attributes: prior.attributes };
+      return {
+        subject: change.subject,
+        suspended: true,
+        reason: change.reason,
+        attributes: prior.attributes,
+      };
     case "resume":
       return { subject: change.subject, suspended: false, reason: "", attributes: prior.attributes };
     case "set-attributes":

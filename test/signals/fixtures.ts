@@ -40,7 +40,10 @@ events:
 export interface Transmitter {
   readonly jwks: JSONWebKeySet;
   /** Signs a SET; `claims` override the defaults (iss, aud, iat, jti). */
-  sign(events: Record<string, Record<string, unknown>>, claims?: JWTPayload & { subId?: unknown }): Promise<string>;
+  sign(
+    events: Record<string, Record<string, unknown>>,
+    claims?: JWTPayload & { subId?: unknown },
+  ): Promise<string>;
 }
 
 export async function createTransmitter(kid = "t1"): Promise<Transmitter> {

@@ -11,7 +11,10 @@ function refused(text: string): { message: string; line: unknown } {
     parseSignalRules(text, schema, "rules.yaml");
   } catch (error) {
     expect((error as { code?: string }).code).toBe("signal/invalid-rules");
-    return { message: (error as Error).message, line: (error as { details?: { line?: unknown } }).details?.line };
+    return {
+      message: (error as Error).message,
+      line: (error as { details?: { line?: unknown } }).details?.line,
+    };
   }
   throw new Error("expected the rules to be refused");
 }
@@ -33,13 +36,15 @@ describe("signal rules", () => {
       message: expect.stringContaining("no type `robot`"),
       line: 2,
     });
-    expect(refused("events:\n  \"https://x.example/e\":\n    set-attributes: { mood: current_level }\n").message).toContain(
-      "no caveat of the schema has a parameter `mood`",
+    expect(
+      refused('events:\n  "https://x.example/e":\n    set-attributes: { mood: current_level }\n').message,
+    ).toContain("no caveat of the schema has a parameter `mood`");
+    expect(
+      refused('events:\n  "https://x.example/e": { revoke-delegations: { relations: [friend] } }\n').message,
+    ).toContain("relation `friend`");
+    expect(refused('events:\n  "https://x.example/e": explode\n').message).toContain(
+      "unknown action `explode`",
     );
-    expect(refused('events:\n  "https://x.example/e": { revoke-delegations: { relations: [friend] } }\n').message).toContain(
-      "relation `friend`",
-    );
-    expect(refused('events:\n  "https://x.example/e": explode\n').message).toContain("unknown action `explode`");
     expect(refused('subjects:\n  - { format: opaque, as: "agent:{sub}" }\n').message).toContain(
       "`{sub}` is not a field of the opaque format",
     );
@@ -52,7 +57,9 @@ describe("signal rules", () => {
       schema,
     );
     expect(resolveSubjects(rules, { format: "iss_sub", iss: ISSUER, sub: "alice" })).toEqual(["user:alice"]);
-    expect(resolveSubjects(rules, { format: "iss_sub", iss: "https://other.example", sub: "alice" })).toEqual([]);
+    expect(resolveSubjects(rules, { format: "iss_sub", iss: "https://other.example", sub: "alice" })).toEqual(
+      [],
+    );
     expect(resolveSubjects(rules, { format: "opaque", id: "bot" })).toEqual(["agent:bot"]);
     expect(resolveSubjects(rules, { format: "email", email: "alice@example.com" })).toEqual(["user:alice"]);
     expect(resolveSubjects(rules, { format: "email", email: "bob@example.com" })).toEqual([]);

@@ -65,12 +65,23 @@ async function story(openStore: () => Promise<Store>): Promise<void> {
 
     // The IdP disables alice's account and pushes the SET to replica A.
     const disabled = await transmitter.sign({ [EVENT_TYPES.accountDisabled]: {} }, { subId: alice });
-    const pushed = await fetch(url, { method: "POST", headers: { "content-type": SET_CONTENT_TYPE }, body: disabled });
+    const pushed = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": SET_CONTENT_TYPE },
+      body: disabled,
+    });
     expect(pushed.status).toBe(202);
     const deniedOnB = await b.decider.check({ ...agentForAlice, consistency: fresh });
-    expect(deniedOnB).toMatchObject({ state: "DENIED", reason: expect.stringContaining("user:alice is suspended") });
+    expect(deniedOnB).toMatchObject({
+      state: "DENIED",
+      reason: expect.stringContaining("user:alice is suspended"),
+    });
     // Alice herself is DENIED too, whatever her relationships say.
-    const aliceReads: CheckRequest = { ...agentForAlice, subject: { type: "user", id: "alice" }, consistency: fresh };
+    const aliceReads: CheckRequest = {
+      ...agentForAlice,
+      subject: { type: "user", id: "alice" },
+      consistency: fresh,
+    };
     delete (aliceReads as { onBehalfOf?: unknown }).onBehalfOf;
     delete (aliceReads as { subjectGrants?: unknown }).subjectGrants;
     expect((await b.decider.check(aliceReads)).state).toBe("DENIED");
@@ -99,14 +110,27 @@ async function story(openStore: () => Promise<Store>): Promise<void> {
     );
     expect(risky.revision > level.revision).toBe(true);
     const overriding = { ...vault, context: { risk: 0, assurance_level: 3 } };
-    expect((await b.decider.check({ ...overriding, consistency: { kind: "at-least-as-fresh", token: risky.token } })).state).toBe("DENIED");
+    expect(
+      (
+        await b.decider.check({
+          ...overriding,
+          consistency: { kind: "at-least-as-fresh", token: risky.token },
+        })
+      ).state,
+    ).toBe("DENIED");
     const calm = await a.signals!.receiver.receive(
       await transmitter.sign({ [EVENT_TYPES.tokenClaimsChange]: { claims: { risk: 1 } } }, { subId: alice }),
       "api",
     );
-    expect((await b.decider.check({ ...vault, consistency: { kind: "at-least-as-fresh", token: calm.token } })).state).toBe("ALLOWED");
+    expect(
+      (await b.decider.check({ ...vault, consistency: { kind: "at-least-as-fresh", token: calm.token } }))
+        .state,
+    ).toBe("ALLOWED");
     // Pinned to the revision before the risk fell, the stored risk (5) still decides.
-    expect((await b.decider.check({ ...vault, consistency: { kind: "at-exact-snapshot", token: risky.token } })).state).toBe("DENIED");
+    expect(
+      (await b.decider.check({ ...vault, consistency: { kind: "at-exact-snapshot", token: risky.token } }))
+        .state,
+    ).toBe("DENIED");
 
     const listed = await b.store.signals.list({});
     expect(listed.map((s) => s.events[0])).toEqual([

@@ -15,7 +15,10 @@ describe.each(TRANSPORTS)("signals through %s", (_name, transport) => {
     await transport(
       {
         schema: SCHEMA,
-        signals: { transmitter: { jwks: transmitter.jwks, issuer: ISSUER, audience: AUDIENCE }, rules: RULES },
+        signals: {
+          transmitter: { jwks: transmitter.jwks, issuer: ISSUER, audience: AUDIENCE },
+          rules: RULES,
+        },
       },
       async (client) => {
         await client.writeRelationships({
@@ -32,8 +35,18 @@ describe.each(TRANSPORTS)("signals through %s", (_name, transport) => {
         const answer = await client.sendSignal(set);
         expect(answer.effects).toEqual([
           { event: EVENT_TYPES.accountPurged, action: "suspend", subject: "user:alice" },
-          { event: EVENT_TYPES.accountPurged, action: "revoke-delegations", subject: "user:alice", deleted: 1 },
-          { event: EVENT_TYPES.accountPurged, action: "delete-relationships", subject: "user:alice", deleted: 2 },
+          {
+            event: EVENT_TYPES.accountPurged,
+            action: "revoke-delegations",
+            subject: "user:alice",
+            deleted: 1,
+          },
+          {
+            event: EVENT_TYPES.accountPurged,
+            action: "delete-relationships",
+            subject: "user:alice",
+            deleted: 2,
+          },
         ]);
         const left = [];
         for await (const item of client.readRelationships({
@@ -64,7 +77,11 @@ describe.each(TRANSPORTS)("signals through %s", (_name, transport) => {
 
         const listed = await client.listSignals();
         expect(listed.length).toBe(1);
-        expect(listed[0]).toMatchObject({ issuer: ISSUER, events: [EVENT_TYPES.accountPurged], effects: answer.effects });
+        expect(listed[0]).toMatchObject({
+          issuer: ISSUER,
+          events: [EVENT_TYPES.accountPurged],
+          effects: answer.effects,
+        });
       },
     );
   });

@@ -49,7 +49,9 @@ describe("SET verification (RFC 8935 push)", () => {
     expect((await latch.store.signals.list({})).length).toBe(before);
     const states = await latch.store.signals.statesSince(-1n);
     expect(states.rows.filter((r) => r.subject === "user:alice")).toEqual([]);
-    const left = await latch.store.at(await latch.store.currentRevision()).readRelationships({ resourceType: "user" });
+    const left = await latch.store
+      .at(await latch.store.currentRevision())
+      .readRelationships({ resourceType: "user" });
     expect(left.relationships.length).toBe(1);
   }
 
@@ -75,28 +77,53 @@ describe("SET verification (RFC 8935 push)", () => {
   it("refuses an unsigned SET (invalid_key)", async () => {
     const header = Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url");
     const payload = Buffer.from(
-      JSON.stringify({ iss: ISSUER, aud: AUDIENCE, iat: Math.floor(Date.now() / 1000), jti: "x", events: disable }),
+      JSON.stringify({
+        iss: ISSUER,
+        aud: AUDIENCE,
+        iat: Math.floor(Date.now() / 1000),
+        jti: "x",
+        events: disable,
+      }),
     ).toString("base64url");
     await expectRefused(`${header}.${payload}.`, "invalid_key");
   });
 
   it("refuses the wrong issuer (invalid_issuer) and the wrong audience (invalid_audience)", async () => {
-    await expectRefused(await transmitter.sign(disable, { subId: alice, iss: "https://evil.example.com" }), "invalid_issuer");
-    await expectRefused(await transmitter.sign(disable, { subId: alice, aud: "https://other.example.com" }), "invalid_audience");
+    await expectRefused(
+      await transmitter.sign(disable, { subId: alice, iss: "https://evil.example.com" }),
+      "invalid_issuer",
+    );
+    await expectRefused(
+      await transmitter.sign(disable, { subId: alice, aud: "https://other.example.com" }),
+      "invalid_audience",
+    );
   });
 
   it("refuses an expired SET and one issued too long ago or in the future (invalid_request)", async () => {
     const now = Math.floor(Date.now() / 1000);
-    await expectRefused(await transmitter.sign(disable, { subId: alice, exp: now - 3600 }), "invalid_request");
-    await expectRefused(await transmitter.sign(disable, { subId: alice, iat: now - 3600 }), "invalid_request");
-    await expectRefused(await transmitter.sign(disable, { subId: alice, iat: now + 3600 }), "invalid_request");
+    await expectRefused(
+      await transmitter.sign(disable, { subId: alice, exp: now - 3600 }),
+      "invalid_request",
+    );
+    await expectRefused(
+      await transmitter.sign(disable, { subId: alice, iat: now - 3600 }),
+      "invalid_request",
+    );
+    await expectRefused(
+      await transmitter.sign(disable, { subId: alice, iat: now + 3600 }),
+      "invalid_request",
+    );
   });
 
   it("refuses a malformed JWT, a missing events claim and the wrong content type (invalid_request)", async () => {
     await expectRefused("not a jwt", "invalid_request");
     await expectRefused("YWJj.e30.AAAA", "invalid_request"); // the header is not JSON
     await expectRefused(await transmitter.sign({}, { subId: alice }), "invalid_request");
-    await expectRefused(await transmitter.sign(disable, { subId: alice }), "invalid_request", "application/json");
+    await expectRefused(
+      await transmitter.sign(disable, { subId: alice }),
+      "invalid_request",
+      "application/json",
+    );
   });
 
   it("refuses a whole SET when one event cannot be applied (nothing half-applied)", async () => {
@@ -124,7 +151,9 @@ describe("SET verification (RFC 8935 push)", () => {
     expect(again.status).toBe(400);
     expect(again.body).toMatchObject({ err: "invalid_request" });
     expect(latch.signals!.receiver.stats.replays).toBe(replays + 1);
-    const suspended = (await latch.store.signals.statesSince(-1n)).rows.filter((r) => r.subject === "user:alice");
+    const suspended = (await latch.store.signals.statesSince(-1n)).rows.filter(
+      (r) => r.subject === "user:alice",
+    );
     expect(suspended.map((r) => r.suspended)).toEqual([true]);
   });
 
@@ -137,7 +166,9 @@ describe("SET verification (RFC 8935 push)", () => {
       approvals: false,
       signals: { transmitter: { jwks: transmitter.jwks, issuer: ISSUER, audience: AUDIENCE }, rules: RULES },
     });
-    await expect(reopened.signals!.receiver.receive(set, "api")).rejects.toMatchObject({ code: "signal/replayed" });
+    await expect(reopened.signals!.receiver.receive(set, "api")).rejects.toMatchObject({
+      code: "signal/replayed",
+    });
     reopened.signals!.close();
   });
 });

@@ -594,7 +594,12 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
       onRefused: (error) => log.warn({ err: error }, "security event token refused"),
       onReceived: (receipt) =>
         log.info(
-          { issuer: receipt.issuer, jti: receipt.jti, revision: String(receipt.revision), effects: receipt.effects },
+          {
+            issuer: receipt.issuer,
+            jti: receipt.jti,
+            revision: String(receipt.revision),
+            effects: receipt.effects,
+          },
           "security event token applied",
         ),
     },

@@ -7,7 +7,14 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import type { ReceivedSignal, SignalEffect } from "../../client/index.js";
 import { addSharedFlags } from "../audit-flags.js";
-import { addTargetOptions, positiveInt, printJson, printLine, type TargetOptions, withTarget } from "../options.js";
+import {
+  addTargetOptions,
+  positiveInt,
+  printJson,
+  printLine,
+  type TargetOptions,
+  withTarget,
+} from "../options.js";
 import { SIGNAL_FLAGS, type SignalFlags } from "../signal-flags.js";
 
 function effectLine(e: SignalEffect): string {
@@ -62,7 +69,9 @@ function listCommand(): Command {
 
 export function signalsCommand(): Command {
   return new Command("signals")
-    .description("security signals in: Security Event Tokens (CAEP, RISC) that suspend subjects or set their attributes")
+    .description(
+      "security signals in: Security Event Tokens (CAEP, RISC) that suspend subjects or set their attributes",
+    )
     .addCommand(sendCommand())
     .addCommand(listCommand());
 }

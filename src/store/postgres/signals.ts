@@ -25,11 +25,17 @@ const STATE_COLUMNS = "subject, revision, suspended, reason, attributes";
 export function createPostgresSignals(ctx: StoreContext): SignalStore {
   const { pool, q } = ctx;
   const rows = (text: string, values: unknown[]) =>
-    withClient(pool, async (client) => (await client.query<unknown[]>({ text, values, rowMode: "array" })).rows, true);
+    withClient(
+      pool,
+      async (client) => (await client.query<unknown[]>({ text, values, rowMode: "array" })).rows,
+      true,
+    );
 
   return {
     async seen(issuer, jti) {
-      return (await rows(`SELECT 1 FROM ${q}.signals WHERE issuer = $1 AND jti = $2`, [issuer, jti])).length > 0;
+      return (
+        (await rows(`SELECT 1 FROM ${q}.signals WHERE issuer = $1 AND jti = $2`, [issuer, jti])).length > 0
+      );
     },
     async record(signal, changes) {
       const { revision } = await writeTransaction(ctx, async (client, revision) => {

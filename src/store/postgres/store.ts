@@ -12,7 +12,6 @@ import {
   StoreError,
 } from "../index.js";
 import { createPostgresApprovals } from "./approvals.js";
-import { createPostgresSignals } from "./signals.js";
 import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
 import { requireSchema, type StoreContext } from "./context.js";
 import { createPostgresDecisionLog } from "./decisions.js";
@@ -28,6 +27,7 @@ import {
   readRelationships,
 } from "./read.js";
 import { changesSince, readSchema, sweepExpired, writeSchema } from "./schema-ops.js";
+import { createPostgresSignals } from "./signals.js";
 import { changesChannel, isValidSchemaName, quoteIdent } from "./sql-names.js";
 import { buildStatements } from "./statements.js";
 import { writeTransaction } from "./transaction.js";

@@ -9,8 +9,8 @@ import {
   DEFAULT_SIGNAL_PAGE,
   foldStateChanges,
   type NewSignal,
-  rowToSignal,
   replayed,
+  rowToSignal,
   rowToState,
   SIGNAL_COLUMNS,
   type SignalStore,
@@ -18,7 +18,10 @@ import {
 } from "../signal-store.js";
 import { positiveInt } from "../write-checks.js";
 
-export function createSqliteSignals(db: Database.Database, committed: (revision: Revision) => void): SignalStore {
+export function createSqliteSignals(
+  db: Database.Database,
+  committed: (revision: Revision) => void,
+): SignalStore {
   const s = {
     current: db.prepare("SELECT coalesce(max(revision), 0) FROM revisions").pluck(),
     insertRevision: db.prepare("INSERT INTO revisions (revision, committed_at) VALUES (?, ?)"),
@@ -37,7 +40,9 @@ export function createSqliteSignals(db: Database.Database, committed: (revision:
         "SELECT subject, revision, suspended, reason, attributes FROM subject_states WHERE revision > ? AND revision <= ? ORDER BY revision",
       )
       .raw(),
-    list: db.prepare(`SELECT ${SIGNAL_COLUMNS} FROM signals ORDER BY received_at DESC, revision DESC LIMIT ?`).raw(),
+    list: db
+      .prepare(`SELECT ${SIGNAL_COLUMNS} FROM signals ORDER BY received_at DESC, revision DESC LIMIT ?`)
+      .raw(),
   };
   const record = db.transaction((signal: NewSignal, changes: readonly SubjectStateChange[]): Revision => {
     if (s.seen.get(signal.issuer, signal.jti) !== undefined) throw replayed(signal);
@@ -58,7 +63,13 @@ export function createSqliteSignals(db: Database.Database, committed: (revision:
       return row === undefined ? undefined : rowToState(row);
     });
     for (const state of states) {
-      s.insertState.run(state.subject, rev, state.suspended ? 1 : 0, state.reason, JSON.stringify(state.attributes));
+      s.insertState.run(
+        state.subject,
+        rev,
+        state.suspended ? 1 : 0,
+        state.reason,
+        JSON.stringify(state.attributes),
+      );
     }
     return revision;
   });

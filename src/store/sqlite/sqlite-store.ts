@@ -7,13 +7,13 @@ import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import type { ApprovalStore } from "../approval-store.js";
-import type { SignalStore } from "../signal-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
 import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
+import type { SignalStore } from "../signal-store.js";
 import type {
   ChangesPage,
   DeleteOptions,
@@ -40,7 +40,6 @@ import {
   positiveInt,
 } from "../write-checks.js";
 import { createSqliteApprovals } from "./approvals.js";
-import { createSqliteSignals } from "./signals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
@@ -57,6 +56,7 @@ import {
   rowToRelationship,
   VISIBLE,
 } from "./rows.js";
+import { createSqliteSignals } from "./signals.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { applyDeleteByFilter, applyUpdates, readChangesPage } from "./write-tx.js";
 
