@@ -250,6 +250,8 @@ export const ErrorCodes = {
   SignalReplayed: "signal/replayed",
   /** invalid-argument: the signal rules file is malformed or names a type or relation the schema lacks (`details.file`, `details.line`). */
   SignalInvalidRules: "signal/invalid-rules",
+  /** unavailable: the transmitter's JWKS URL could not be fetched; nothing was applied, retry the SET. */
+  SignalKeysUnavailable: "signal/keys-unavailable",
   /** failed-precondition: no transmitter is configured (`--ssf-jwks`, `--ssf-issuer`, `--ssf-audience`), so signals cannot be verified. */
   SignalNotConfigured: "signal/not-configured",
 

@@ -28,7 +28,12 @@ function answer(res: ServerResponse, status: number, body?: object): void {
 
 /** Whether a refusal is the SET's fault (400 with `err`) or ours (503, retry). */
 function isSetFault(error: unknown): boolean {
-  return isLatchError(error) && error.code.startsWith("signal/") && error.code !== "signal/not-configured";
+  return (
+    isLatchError(error) &&
+    error.code.startsWith("signal/") &&
+    error.kind !== "unavailable" &&
+    error.code !== "signal/not-configured"
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {

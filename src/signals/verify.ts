@@ -148,7 +148,7 @@ function fromJose(error: unknown, options: SetVerifierOptions): LatchError {
       "signal/invalid-key",
       `no key of the transmitter's JWKS verifies this SET: ${message}`,
     );
-  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JOSENotSupported)
+  if (error instanceof joseErrors.JOSENotSupported)
     return signalError("signal/invalid-key", `the transmitter's keys cannot be used: ${message}`);
   if (error instanceof joseErrors.JWSSignatureVerificationFailed)
     return signalError(
@@ -179,6 +179,13 @@ function fromJose(error: unknown, options: SetVerifierOptions): LatchError {
       `the SET's ${error.claim} claim is not acceptable: ${message}`,
     );
   }
+  // Not jose's verdict on the SET (a JWKS URL that cannot be fetched): ours, so the sender retries.
+  if (!(error instanceof joseErrors.JOSEError) || error instanceof joseErrors.JWKSTimeout)
+    return new LatchError(
+      "signal/keys-unavailable",
+      "unavailable",
+      `the transmitter's keys could not be read: ${message}; nothing was applied, retry the SET`,
+    );
   if (error instanceof joseErrors.JWKSInvalid || error instanceof joseErrors.JWKInvalid)
     return signalError("signal/invalid-key", `the transmitter's JWKS is not usable: ${message}`);
   return signalError("signal/invalid-request", `the SET is malformed: ${message}`);

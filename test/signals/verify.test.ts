@@ -157,6 +157,34 @@ describe("SET verification (RFC 8935 push)", () => {
     expect(suspended.map((r) => r.suspended)).toEqual([true]);
   });
 
+  it("answers 503 (retry, nothing applied) when the JWKS URL cannot be fetched", async () => {
+    const unreachable = await openLatch({
+      store: latch.store,
+      mirror: false,
+      approvals: false,
+      signals: {
+        transmitter: { jwks: new URL("http://127.0.0.1:1/jwks.json"), issuer: ISSUER, audience: AUDIENCE },
+        rules: RULES,
+      },
+    });
+    const ssf = createSsfReceiverServer(unreachable.signals!.receiver);
+    const address = await ssf.listen("127.0.0.1:0");
+    try {
+      const before = (await latch.store.signals.list({})).length;
+      const res = await fetch(`http://${address}/`, {
+        method: "POST",
+        headers: { "content-type": SET_CONTENT_TYPE },
+        body: await transmitter.sign(disable, { subId: { format: "opaque", id: "bot" } }),
+      });
+      expect(res.status).toBe(503);
+      expect((await res.json()) as object).not.toHaveProperty("err");
+      expect((await latch.store.signals.list({})).length).toBe(before);
+    } finally {
+      await ssf.close();
+      unreachable.signals!.close();
+    }
+  });
+
   it("refuses a replay across a restart (the jti is stored)", async () => {
     const set = await transmitter.sign({ [EVENT_TYPES.accountEnabled]: {} }, { subId: alice });
     await latch.signals!.receiver.receive(set, "api");
