@@ -131,6 +131,20 @@ module.exports = {
       to: { path: "^src/posture/" },
     },
     {
+      name: "signals-on-the-seam",
+      comment:
+        "the signal gate and receiver decorate the decision seam: core, schema, the engine's types, the service and the store interface; no backend, no transport",
+      severity: "error",
+      from: { path: "^src/signals/" },
+      to: { path: "^src/(?!core/|schema/|engine/|service/|signals/|store/[^/]+$)" },
+    },
+    {
+      name: "nothing-below-imports-signals",
+      severity: "error",
+      from: { path: "^src/(core|conditions|schema|engine|cache|store|service|audit|approvals)/" },
+      to: { path: "^src/signals/" },
+    },
+    {
       name: "open-wires-the-service",
       comment: "openLatch wires store, mirror, engine and service; it knows no transport",
       severity: "error",

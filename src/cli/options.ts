@@ -4,6 +4,7 @@
  * format (`--json`), and the error convention: exit code 0 when the command ran, whatever the
  * answer, and 1 only on errors.
  */
+
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { LatchClient } from "../client/index.js";
@@ -16,6 +17,7 @@ import { ACTOR_TOKEN_FLAGS, type ActorTokenFlags, parseActorTokenFlags } from ".
 import { AUDIT_FLAGS, type AuditFlags, addSharedFlags, parseAuditFlags } from "./audit-flags.js";
 import { openDatastore } from "./datastore.js";
 import { parseDelegationPermissions } from "./delegation-flags.js";
+import { parseSignalFlags, type SignalFlags } from "./signal-flags.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
 
@@ -33,7 +35,7 @@ export interface TargetOptions {
 }
 
 /** What the decision commands (`check`, `lookup resources`) take when they run in process. */
-export interface InProcessDecisionOptions extends ActorTokenFlags, AuditFlags {}
+export interface InProcessDecisionOptions extends ActorTokenFlags, AuditFlags, SignalFlags {}
 
 function collectFlag(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -184,6 +186,7 @@ export async function openTarget(
       ...(delegationPermission === undefined ? {} : { delegation: { delegationPermission } }),
       ...(actorTokens === undefined ? {} : { actorTokens }),
       audit: auditSettings(options),
+      signals: parseSignalFlags(options, (message) => new UsageError(message)),
     };
     if (options.db !== undefined) return createEmbedded({ database: options.db, ...extra });
     const store = await openDatastore({ datastore: options.datastore, db: "", pgSchema: options.pgSchema });

@@ -14,6 +14,7 @@ import { relationshipsCommand } from "./commands/relationships.js";
 import { schemaCommand } from "./commands/schema.js";
 import { addRemoteSchemaCommands } from "./commands/schema-remote.js";
 import { serveCommand } from "./commands/serve.js";
+import { signalsCommand } from "./commands/signals.js";
 import { validateCommand } from "./commands/validate.js";
 import { watchPermissionsCommand } from "./commands/watch-permissions.js";
 import { VERSION } from "./version.js";
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   program.addCommand(auditCommand());
   program.addCommand(approvalsCommand());
   program.addCommand(postureCommand());
+  program.addCommand(signalsCommand());
   program.addCommand(benchCommand());
   return program;
 }

@@ -25,10 +25,12 @@ import {
   watchChanges,
   watchDecisions,
 } from "../service/index.js";
+import { isSuspended } from "../signals/index.js";
 import { latestReader, type Store } from "../store/index.js";
 import type { MirrorOptions } from "../store/mirror/index.js";
 import { type ApprovalCalls, embeddedApprovalCalls } from "./approvals.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
+import { embeddedSignalCalls, type SignalCalls } from "./signals.js";
 import type { CallOptions, DelegationParams, LatchClient, RelationshipInput } from "./types.js";
 
 export interface EmbeddedOptions {
@@ -61,6 +63,8 @@ export interface EmbeddedOptions {
    * `false` (or policy `off`) records nothing. `close()` writes queued records first.
    */
   readonly audit?: Omit<AuditOptions, "log"> | false;
+  /** Security signals (docs/signals.md): the transmitter and rules of `sendSignal`; `false` turns the gate off. */
+  readonly signals?: OpenOptions["signals"];
   /** Human approval (docs/approvals.md): rules, webhook, polling interval; `false` turns it off. */
   readonly approvals?: OpenOptions["approvals"];
 }
@@ -104,7 +108,10 @@ type PermissionCalls = Pick<
   LatchClient,
   "check" | "checkBulk" | "expand" | "lookupResources" | "lookupSubjects" | "watchPermissions"
 >;
-type DataCalls = Omit<LatchClient, keyof PermissionCalls | keyof ApprovalCalls | "close" | "postureReport">;
+type DataCalls = Omit<
+  LatchClient,
+  keyof PermissionCalls | keyof ApprovalCalls | keyof SignalCalls | "close" | "postureReport"
+>;
 
 /** The chain as the server decodes it: principals checked and named by their wire field. */
 function delegation(params: DelegationParams, prefix = ""): Delegated {
@@ -378,6 +385,7 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
       actorTokens: options.actorTokens,
       audit: options.audit === false ? undefined : { caller: "embedded", ...options.audit },
       approvals: options.approvals,
+      signals: options.signals,
     }),
   );
   const { store, engine, decider, recorder } = latch;
@@ -393,9 +401,19 @@ export async function createEmbedded(options: EmbeddedOptions): Promise<Embedded
     async postureReport(params) {
       const revision = params?.atRevision === undefined ? undefined : store.decodeRevision(params.atRevision);
       return (
-        await createPostureReport({ store, engine, config: params?.config, revision, save: params?.save })
+        await createPostureReport({
+          store,
+          engine,
+          config: params?.config,
+          revision,
+          save: params?.save,
+          ...(latch.signals === undefined
+            ? {}
+            : { isSuspended: (subject: string) => isSuspended(latch.signals!, subject) }),
+        })
       ).report;
     },
+    ...embeddedSignalCalls(store, latch.signals),
     async close() {
       watches.abort();
       await latch.close();

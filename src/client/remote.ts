@@ -42,6 +42,7 @@ import { RemoteError } from "./errors.js";
 import { createHttp2Transport } from "./http2-transport.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { remoteApprovalCalls } from "./remote-approvals.js";
+import { remoteSignalCalls } from "./remote-signals.js";
 import { createTransport, type Transport } from "./transport.js";
 import type {
   DelegationParams,
@@ -597,6 +598,7 @@ export function createClient(options: ClientOptions): LatchClient {
     ...auditCalls(t),
     ...postureCalls(t),
     ...remoteApprovalCalls(t),
+    ...remoteSignalCalls(t),
     async close() {
       t.close();
     },

@@ -25,6 +25,7 @@ import type {
   DecisionRecord,
   Precondition,
   RelationshipFilter,
+  SignalEffect,
   StoredApproval,
   StoredDecision,
   UpdateOperation,
@@ -40,6 +41,7 @@ export type {
   DecisionQueryParams,
   DecisionRecord,
   PermissionEventKind,
+  SignalEffect,
   StoredDecision,
   VerifyReport,
 };
@@ -374,6 +376,11 @@ export interface LatchClient {
   /** Resolves when the request is decided or expires. */
   awaitApproval(id: string, options?: CallOptions): Promise<Approval>;
 
+  /** Verifies and applies one Security Event Token (docs/signals.md); refused with a `signal/*` code. */
+  sendSignal(set: string, options?: CallOptions): Promise<SignalAnswer>;
+  /** The signals received, newest first. */
+  listSignals(query?: { readonly limit?: number }, options?: CallOptions): Promise<readonly ReceivedSignal[]>;
+
   close(): Promise<void>;
 }
 
@@ -384,4 +391,20 @@ export interface PostureReportParams {
   readonly atRevision?: string;
   /** Keep the report, with its revision, for a later report's drift. */
   readonly save?: boolean;
+}
+
+/** What a signal did (docs/signals.md); `revisionToken` covers every effect. */
+export interface SignalAnswer {
+  readonly issuer: string;
+  readonly jti: string;
+  readonly revisionToken: string;
+  readonly effects: readonly SignalEffect[];
+}
+
+export interface ReceivedSignal extends SignalAnswer {
+  /** ms since the epoch. */
+  readonly receivedAt: number;
+  /** `push`, `api` or `cli`. */
+  readonly via: string;
+  readonly events: readonly string[];
 }

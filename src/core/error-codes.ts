@@ -248,6 +248,25 @@ export const ErrorCodes = {
   PostureInvalidConfig: "posture/invalid-config",
   /** failed-precondition: the datastore has no schema yet, so there is nothing to report on. */
   PostureNoSchema: "posture/no-schema",
+  // ---- security signals in (src/signals): Security Event Tokens (RFC 8417) over RFC 8935
+  /** invalid-argument: the body is not a well-formed SET (not a JWT, bad claims, expired, `iat` out of range); RFC 8935 `invalid_request`. */
+  SignalInvalidRequest: "signal/invalid-request",
+  /** invalid-argument: the SET is signed with a key or algorithm the transmitter's JWKS does not hold; RFC 8935 `invalid_key`. */
+  SignalInvalidKey: "signal/invalid-key",
+  /** invalid-argument: the SET's signature does not verify; RFC 8935 `authentication_failed`. */
+  SignalAuthenticationFailed: "signal/authentication-failed",
+  /** invalid-argument: the SET's `iss` is not the configured transmitter; RFC 8935 `invalid_issuer`. */
+  SignalInvalidIssuer: "signal/invalid-issuer",
+  /** invalid-argument: the SET's `aud` does not name this receiver; RFC 8935 `invalid_audience`. */
+  SignalInvalidAudience: "signal/invalid-audience",
+  /** already-exists: a SET with this issuer and `jti` was received before; nothing was applied again (RFC 8935 `invalid_request`). */
+  SignalReplayed: "signal/replayed",
+  /** invalid-argument: the signal rules file is malformed or names a type or relation the schema lacks (`details.file`, `details.line`). */
+  SignalInvalidRules: "signal/invalid-rules",
+  /** unavailable: the transmitter's JWKS URL could not be fetched; nothing was applied, retry the SET. */
+  SignalKeysUnavailable: "signal/keys-unavailable",
+  /** failed-precondition: no transmitter is configured (`--ssf-jwks`, `--ssf-issuer`, `--ssf-audience`), so signals cannot be verified. */
+  SignalNotConfigured: "signal/not-configured",
 
   // ---- the HTTP API and the testing mode (server)
   /** not-found: no HTTP route at this method and path (the message lists where the routes are). */

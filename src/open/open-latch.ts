@@ -30,6 +30,7 @@ import {
   type PermissionWatch,
   type PermissionWatchOptions,
 } from "../service/index.js";
+import { openSignals, type Signals, type SignalsOptions } from "../signals/index.js";
 import { delegateStore, latestReader, type Store } from "../store/index.js";
 import { createMirroredStore, type MirroredStore, type MirrorOptions } from "../store/mirror/index.js";
 import { createSqliteStore } from "../store/sqlite/index.js";
@@ -101,6 +102,12 @@ export interface OpenOptions {
   readonly watchPermissions?: Omit<PermissionWatchOptions, "store" | "decider" | "delegationPermission"> & {
     readonly decorators?: readonly Decorator[];
   };
+  /**
+   * Security signals (src/signals): the gate that applies suspensions and subject attributes to
+   * every decision is always on unless `false` (any replica may write them); a transmitter and a
+   * rules file make this process able to receive SETs too.
+   */
+  readonly signals?: false | SignalsOptions;
 }
 
 export interface OpenedLatch {
@@ -117,6 +124,8 @@ export interface OpenedLatch {
   readonly recorder: AuditRecorder | undefined;
   /** WatchPermissions over this store; idle (no feed read) until someone subscribes. */
   readonly permissions: PermissionWatch;
+  /** Security signals: the subject state view, the gate and the SET receiver (undefined with `signals: false`). */
+  readonly signals: Signals | undefined;
   /** Writes queued decision records (stopping the writer thread), then closes the store (and the mirror over it). */
   close(): Promise<void>;
 }
@@ -228,16 +237,40 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     await raw.close();
     throw error;
   }
+  let signals: Signals | undefined;
+  try {
+    signals = options.signals === false ? undefined : await openSignals(store, options.signals);
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
   const stopRefresh = refreshRules(approvals, options);
   const { decorators: watchDecorators, ...watchOptions } = options.watchPermissions ?? {};
   const permissions = createPermissionWatch({
     ...watchOptions,
     store,
-    decider: decorate(engine, ...(watchDecorators ?? []), delegation),
+    // The signal gate shapes the watched sets as it shapes every answer: a suspended subject's set
+    // empties, attributes feed its caveats.
+    decider: decorate(
+      engine,
+      ...(watchDecorators ?? []),
+      ...(signals === undefined ? [] : [signals.gate]),
+      delegation,
+    ),
     ...(options.delegation?.delegationPermission === undefined
       ? {}
       : { delegationPermission: options.delegation.delegationPermission }),
     ...(options.engine?.maxBulkItems === undefined ? {} : { maxBulkItems: options.engine.maxBulkItems }),
+  });
+  // A signal changes a subject's state at a revision: the sets it appears in are recomputed there.
+  const stopSignalWatch = signals?.states.onSubjectStateChanged(({ revision, states }) => {
+    for (const { subject } of states) {
+      const colon = subject.indexOf(":");
+      permissions.subjectChanged({
+        subject: { type: subject.slice(0, colon), id: subject.slice(colon + 1) },
+        revision,
+      });
+    }
   });
   return {
     store,
@@ -246,6 +279,7 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     recorder,
     approvals,
     permissions,
+    signals,
     decider: decorate(
       engine,
       // Outermost: every other decorator (audit, approval) sees the verified chain, never a token.
@@ -257,12 +291,18 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
       ...(approvals === undefined ? [] : [approvals.gate]),
       // Inside the recorder: a request outside its token's scope is recorded as DENIED, with why.
       ...(verify === undefined ? [] : [createActorScopeGate()]),
+      // Inside the recorder (which records the suspension's reason) and the approval gate (a
+      // suspended subject is DENIED, never asked to wait for an approval), outside delegation,
+      // whose chain it judges whole.
+      ...(signals === undefined ? [] : [signals.gate]),
       delegation,
     ),
     async close() {
       stopRefresh();
       approvals?.close();
+      stopSignalWatch?.();
       permissions.close();
+      signals?.close();
       try {
         // Written, then the writer thread and its connection stopped, before the store closes.
         await recorder?.close();

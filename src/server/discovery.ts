@@ -28,6 +28,7 @@ import { file_latch_v1_permission_service } from "../gen/latch/v1/permission_ser
 import { file_latch_v1_posture_service } from "../gen/latch/v1/posture_service_pb.js";
 import { file_latch_v1_relationship_service } from "../gen/latch/v1/relationship_service_pb.js";
 import { file_latch_v1_schema_service } from "../gen/latch/v1/schema_service_pb.js";
+import { file_latch_v1_signal_service } from "../gen/latch/v1/signal_service_pb.js";
 import { AUTHZED_FILES, AUTHZED_SERVICE_NAMES } from "./authzed/index.js";
 
 export const SERVICE_NAMES = [
@@ -37,6 +38,7 @@ export const SERVICE_NAMES = [
   "latch.v1.AuditService",
   "latch.v1.ApprovalService",
   "latch.v1.PostureService",
+  "latch.v1.SignalService",
   ...AUTHZED_SERVICE_NAMES,
 ] as const;
 
@@ -50,6 +52,7 @@ const FILES: readonly GenFile[] = [
   file_latch_v1_audit_service,
   file_latch_v1_approval_service,
   file_latch_v1_posture_service,
+  file_latch_v1_signal_service,
   // SpiceDB's API beside Latch's own; its list repeats struct and timestamp, which are kept once.
   ...AUTHZED_FILES,
 ].filter((file, i, all) => all.indexOf(file) === i);

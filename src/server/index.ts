@@ -41,6 +41,7 @@ export {
   startServer,
 } from "./server.js";
 export type { Backend } from "./services.js";
+export { createSsfReceiverServer, SET_CONTENT_TYPE, type SsfReceiverServer } from "./ssf-receiver.js";
 export {
   DEFAULT_TESTING_MAX_STORES,
   type TestingBackend,

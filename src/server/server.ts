@@ -10,6 +10,7 @@ import {
   decorate,
   type PermissionWatch,
 } from "../service/index.js";
+import type { Signals } from "../signals/index.js";
 import type { Store } from "../store/index.js";
 import { type Authenticator, createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
@@ -46,6 +47,8 @@ export type BackendOptions =
       readonly approvals?: ApprovalFlow;
       /** WatchPermissions' live sets (`openLatch().permissions`); when absent, one over the decider. */
       readonly permissions?: PermissionWatch;
+      /** Security signals behind SignalService (`openLatch().signals`); without it, SendSignal is refused. */
+      readonly signals?: Signals;
       readonly testing?: undefined;
     }
   | {
@@ -59,6 +62,7 @@ export type BackendOptions =
       readonly decider?: undefined;
       readonly approvals?: undefined;
       readonly permissions?: undefined;
+      readonly signals?: undefined;
     };
 
 export type ServerOptions = BackendOptions & CommonServerOptions;
@@ -157,6 +161,7 @@ function servicesOf(
       decider,
       ...(options.approvals === undefined ? {} : { approvals: options.approvals }),
       ...(options.permissions === undefined ? {} : { permissions: options.permissions }),
+      ...(options.signals === undefined ? {} : { signals: options.signals }),
     }),
     close: async () => {},
   };

@@ -16,7 +16,9 @@ import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
 import { PostureService } from "../gen/latch/v1/posture_service_pb.js";
 import { RelationshipService } from "../gen/latch/v1/relationship_service_pb.js";
 import { SchemaService } from "../gen/latch/v1/schema_service_pb.js";
+import { SignalService } from "../gen/latch/v1/signal_service_pb.js";
 import { createPermissionWatch, type Decider, type PermissionWatch } from "../service/index.js";
+import { isSuspended, type Signals } from "../signals/index.js";
 import type { Store } from "../store/index.js";
 import { authzedCheckPermissionCodec } from "./authzed/check-permission-codec.js";
 import { addAuthzedServices, toAuthzedWireError } from "./authzed/index.js";
@@ -30,6 +32,7 @@ import { permissionHandlers } from "./handlers-permission.js";
 import { postureHandlers } from "./handlers-posture.js";
 import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
+import { signalHandlers } from "./handlers-signals.js";
 import type { ServerLimits } from "./limits.js";
 
 /** What the handlers of one caller work on. */
@@ -45,6 +48,8 @@ export interface Backend {
    * `decider` (which then also records the re-checks, if `decider` records decisions).
    */
   readonly permissions?: PermissionWatch | undefined;
+  /** Security signals behind SignalService (`openLatch().signals`); without it, SendSignal is refused. */
+  readonly signals?: Signals | undefined;
 }
 
 /** One service as served: its descriptor, its handlers and (gRPC only) its hand-written codecs. */
@@ -93,11 +98,12 @@ const LATCH_SERVICES: readonly ServiceShape[] = [
   { service: AuditService },
   { service: ApprovalService },
   { service: PostureService },
+  { service: SignalService },
 ] as unknown as ServiceShape[];
 
 /** Latch's own services (latch.v1) over one backend. */
 function latchServices(backend: Backend, settings: ServiceSettings): ServedService[] {
-  const { store, engine, decider, approvals } = backend;
+  const { store, engine, decider, approvals, signals } = backend;
   const { limits, watchPollMs, shutdown } = settings;
   const permissions =
     backend.permissions ??
@@ -112,8 +118,16 @@ function latchServices(backend: Backend, settings: ServiceSettings): ServedServi
     served(SchemaService, schemaHandlers(store, limits)),
     served(AuditService, auditHandlers({ store, watchPollMs, shutdown })),
     served(ApprovalService, approvalHandlers({ approvals, shutdown })),
-    // The suspension hook (signals) joins here once a backend carries one.
-    served(PostureService, postureHandlers({ store, engine })),
+    // An owner suspended by a signal leaves its agents orphaned (posture's `orphan-identity`).
+    served(
+      PostureService,
+      postureHandlers({
+        store,
+        engine,
+        ...(signals === undefined ? {} : { isSuspended: (subject) => isSuspended(signals, subject) }),
+      }),
+    ),
+    served(SignalService, signalHandlers({ store, signals })),
   ];
 }
 

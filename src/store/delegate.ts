@@ -20,6 +20,7 @@ export function delegateStore(inner: Store): Store {
     decisions: inner.decisions,
     approvals: inner.approvals,
     postureReports: inner.postureReports,
+    signals: inner.signals,
     encodeRevision: (revision) => inner.encodeRevision(revision),
     decodeRevision: (token) => inner.decodeRevision(token),
     close: () => inner.close(),

@@ -8,6 +8,7 @@ export * from "./posture-store.js";
 export * from "./readers.js";
 export * from "./revision-token.js";
 export * from "./row-keys.js";
+export * from "./signal-store.js";
 export type * from "./types.js";
 export * from "./validate.js";
 export * from "./write-checks.js";

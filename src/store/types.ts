@@ -6,6 +6,7 @@ import type { Relationship, Revision } from "../core/index.js";
 import type { ApprovalStore, RulesValidator } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
 import type { PostureReportStore } from "./posture-store.js";
+import type { SignalStore } from "./signal-store.js";
 
 export interface SubjectFilter {
   readonly type: string;
@@ -196,6 +197,8 @@ export interface Store {
 
   /** Kept posture reports, with their revisions, for drift (see posture-store.ts). */
   readonly postureReports: PostureReportStore;
+  /** Security signals: subject suspensions and attributes, received SETs (see signal-store.ts). */
+  readonly signals: SignalStore;
 
   /** Opaque, tamper-evident token for a revision of this store. */
   encodeRevision(revision: Revision): string;

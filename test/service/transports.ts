@@ -10,7 +10,7 @@ import { createLogger, startServer } from "../../src/server/index.js";
 /** What both transports take: the schema and the seam's parts (decorators, delegation, actor tokens). */
 export type TransportOptions = Pick<
   OpenOptions,
-  "schema" | "decorators" | "delegation" | "actorTokens" | "approvals"
+  "schema" | "decorators" | "delegation" | "actorTokens" | "approvals" | "signals"
 >;
 
 export type Transport = (
@@ -37,6 +37,7 @@ export const grpcServer: Transport = async (options, body) => {
       engine: latch.engine,
       decider: latch.decider,
       ...(latch.approvals === undefined ? {} : { approvals: latch.approvals }),
+      ...(latch.signals === undefined ? {} : { signals: latch.signals }),
       tokens: [TOKEN],
       listen: "127.0.0.1:0",
       logger: createLogger("silent"),

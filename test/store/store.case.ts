@@ -8,6 +8,7 @@ import { approvalCases } from "./conformance/approvals.js";
 import { decisionCases } from "./conformance/decisions.js";
 import { historyCases } from "./conformance/history.js";
 import { readCases } from "./conformance/reads.js";
+import { signalCases } from "./conformance/signals.js";
 import { writeCases } from "./conformance/writes.js";
 
 export function storeConformance(name: string, factory: () => Promise<Store>): void {
@@ -17,5 +18,6 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
     describe("history", () => historyCases(factory));
     describe("decisions", () => decisionCases(factory));
     describe("approvals", () => approvalCases(factory));
+    describe("signals", () => signalCases(factory));
   });
 }

@@ -17,6 +17,7 @@ import type { MirrorEvent } from "../../store/mirror/index.js";
 import { ACTOR_TOKEN_FLAGS, parseActorTokenFlags } from "../actor-token-flags.js";
 import { AUDIT_FLAGS, addSharedFlags, parseAuditFlags } from "../audit-flags.js";
 import { parseDelegationPermissions } from "../delegation-flags.js";
+import { parseSignalFlags, SIGNAL_FLAGS } from "../signal-flags.js";
 
 /**
  * What `serve` runs on, loaded when it runs: the server brings gRPC, pino and prom-client, which
@@ -71,6 +72,11 @@ interface ServeOptions {
   auditLoggable?: string;
   auditInclude?: string[] | string;
   auditSample?: string;
+  ssfListen?: string;
+  ssfJwks?: string;
+  ssfIssuer?: string;
+  ssfAudience?: string;
+  signalRules?: string;
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -295,6 +301,17 @@ function addDelegationFlags(command: Command): Command {
   return addSharedFlags(command, ACTOR_TOKEN_FLAGS, "serve");
 }
 
+/** Security signals in: the RFC 8935 push endpoint, the transmitter, the rules (docs/signals.md). */
+function addSignalFlags(command: Command): Command {
+  command.addOption(
+    new Option(
+      "--ssf-listen <host:port>",
+      "receive Security Event Tokens pushed here (RFC 8935: POST application/secevent+jwt); needs --ssf-jwks",
+    ).env("LATCH_SSF_LISTEN"),
+  );
+  return addSharedFlags(command, SIGNAL_FLAGS, "serve");
+}
+
 export function serveCommand(): Command {
   const command = new Command("serve").description(
     "run the Latch gRPC server on a SQLite database or a shared PostgreSQL one",
@@ -308,6 +325,7 @@ export function serveCommand(): Command {
     addAuditFlags,
     addRuntimeFlags,
     addDelegationFlags,
+    addSignalFlags,
   ]) {
     add(command);
   }
@@ -431,6 +449,11 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
     throw new Error(`--max-depth must be at most ${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   const maxCaveatCost = int(options.maxCaveatCost, "--max-caveat-cost");
   const audit = parseAuditFlags(options, (m) => new Error(m)); // refused at start, before anything is opened
+  const signals = parseSignalFlags(options, (m) => new Error(m));
+  if (options.ssfListen !== undefined && signals.transmitter === undefined)
+    throw new Error("--ssf-listen needs the transmitter: --ssf-jwks, --ssf-issuer and --ssf-audience");
+  if (testing && (options.ssfListen !== undefined || signals.transmitter !== undefined))
+    throw new Error("--testing has no signals: leave out --ssf-*");
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
   const testingMaxStores = int(options.testingMaxStores, "--testing-max-stores");
   if (testingMaxStores !== undefined && !testing)
@@ -472,6 +495,9 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
     },
     /** The `--audit*` flags (datastore mode; testing mode audits nothing). */
     audit,
+    /** Security signals (datastore mode), and where SETs are pushed. */
+    signals,
+    ssfListen: options.ssfListen,
     testingMaxStores,
     graceMs: int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000,
     healthProbeMs: int(options.healthProbeMs, "--health-probe-ms"),
@@ -577,6 +603,20 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
   let metrics: Metrics | undefined;
   const latch = await parts.openLatch({
     ...settings.latch,
+    signals: {
+      ...settings.signals,
+      onRefused: (error) => log.warn({ err: error }, "security event token refused"),
+      onReceived: (receipt) =>
+        log.info(
+          {
+            issuer: receipt.issuer,
+            jti: receipt.jti,
+            revision: String(receipt.revision),
+            effects: receipt.effects,
+          },
+          "security event token applied",
+        ),
+    },
     store: await parts.openDatastore(datastore),
     audit: auditOptions(settings, log, (seconds) => metrics?.observeAuditAppend(seconds)),
     mirror: mirrorMax === 0 ? false : mirrorOptions(mirrorMax, log),
@@ -597,7 +637,14 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
   engineStats = () => engine.stats();
   if (recorder !== undefined) metrics?.watchAudit(() => recorder.stats());
 
+  let ssf: ReturnType<typeof parts.createSsfReceiverServer> | undefined;
   try {
+    if (settings.ssfListen !== undefined && latch.signals !== undefined) {
+      ssf = parts.createSsfReceiverServer(latch.signals.receiver);
+      const address = await ssf.listen(settings.ssfListen);
+      process.stdout.write(`ssf on http://${address}\n`);
+      log.info({ address }, "receiving security event tokens (RFC 8935 push)");
+    }
     const running = await parts.startServer({
       ...settings.server,
       store,
@@ -605,6 +652,7 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
       decider,
       ...(latch.approvals === undefined ? {} : { approvals: latch.approvals }),
       permissions: latch.permissions,
+      ...(latch.signals === undefined ? {} : { signals: latch.signals }),
       logger: log,
       ...(metrics === undefined ? {} : { metrics }),
       ...(settings.healthProbeMs === undefined ? {} : { healthProbeMs: settings.healthProbeMs }),
@@ -622,6 +670,7 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
 
     await serveUntilSignalled(running, store, log, settings.graceMs);
   } finally {
+    await ssf?.close();
     // Queued (async) decision records are written before the datastore closes.
     await latch.close();
     if (recorder !== undefined) log.info(recorder.stats(), "audit trail");

@@ -172,6 +172,33 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 6,
+    name: "signals",
+    statements: [
+      // Security signals (store/signal-store.ts): each row is a subject's whole state after a
+      // change, at the revision of the write that made it; the state at R is the newest row <= R.
+      `CREATE TABLE {schema}.subject_states (
+         subject text COLLATE "C" NOT NULL,
+         revision bigint NOT NULL,
+         suspended boolean NOT NULL,
+         reason text NOT NULL,
+         attributes text NOT NULL,
+         PRIMARY KEY (subject, revision))`,
+      `CREATE INDEX subject_states_revision ON {schema}.subject_states (revision)`,
+      // Received Security Event Tokens; the key refuses a replayed jti on every replica.
+      `CREATE TABLE {schema}.signals (
+         issuer text COLLATE "C" NOT NULL,
+         jti text COLLATE "C" NOT NULL,
+         received_at bigint NOT NULL,
+         via text NOT NULL,
+         events text NOT NULL,
+         effects text NOT NULL,
+         revision bigint NOT NULL,
+         PRIMARY KEY (issuer, jti))`,
+      `CREATE INDEX signals_received ON {schema}.signals (received_at)`,
+    ],
+  },
+  {
     version: 7,
     name: "posture reports",
     statements: [

@@ -29,6 +29,7 @@ import {
 } from "./read.js";
 import { createReadRouter } from "./read-replicas.js";
 import { changesSince, readSchema, sweepExpired, writeSchema } from "./schema-ops.js";
+import { createPostgresSignals } from "./signals.js";
 import {
   approvalsChannel,
   changesChannel,
@@ -307,6 +308,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     decisions,
     approvals: approvalStore,
     postureReports: createPostgresPostureReports(ctx),
+    signals: createPostgresSignals(ctx),
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),

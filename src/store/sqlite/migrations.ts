@@ -179,6 +179,35 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: "signals",
+    sql: `
+      -- Security signals (store/signal-store.ts): each row is a subject's whole state after a
+      -- change, at the revision of the write that made it; the state at R is the newest row <= R.
+      CREATE TABLE subject_states (
+        subject TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        suspended INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        PRIMARY KEY (subject, revision)
+      ) WITHOUT ROWID;
+      CREATE INDEX subject_states_revision ON subject_states (revision);
+      -- Received Security Event Tokens; the key refuses a replayed jti.
+      CREATE TABLE signals (
+        issuer TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        via TEXT NOT NULL,
+        events TEXT NOT NULL,
+        effects TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        PRIMARY KEY (issuer, jti)
+      ) WITHOUT ROWID;
+      CREATE INDEX signals_received ON signals (received_at);
+    `,
+  },
+  {
     version: 7,
     name: "posture reports",
     sql: `

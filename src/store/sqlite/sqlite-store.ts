@@ -14,6 +14,7 @@ import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import type { PostureReportStore } from "../posture-store.js";
 import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
+import type { SignalStore } from "../signal-store.js";
 import type {
   ChangesPage,
   DeleteOptions,
@@ -58,6 +59,7 @@ import {
   rowToRelationship,
   VISIBLE,
 } from "./rows.js";
+import { createSqliteSignals } from "./signals.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { applyDeleteByFilter, applyUpdates, readChangesPage } from "./write-tx.js";
 
@@ -101,6 +103,7 @@ class SqliteStore implements Store {
   readonly decisions: DecisionLog;
   readonly approvals: ApprovalStore;
   readonly postureReports: PostureReportStore;
+  readonly signals: SignalStore;
   private readonly db: Database.Database;
   readonly s: Statements;
   private readonly codec: RevisionCodec;
@@ -155,6 +158,7 @@ class SqliteStore implements Store {
     );
     this.approvals = createSqliteApprovals(this.db, options.subscribePollMs ?? 100);
     this.postureReports = createSqlitePostureReports(this.db);
+    this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision));
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);

@@ -1,0 +1,192 @@
+/**
+ * The signal gate: a decorator on the decision seam (inside the audit recorder and the approval
+ * gate, outside delegation, so it sees the whole on-behalf-of chain).
+ *
+ * - A check whose subject, or any principal of its chain, is suspended at the answer's revision is
+ *   DENIED with a `reason` the audit trail records, whatever the relationships say.
+ * - The attributes signals stored for the subject and its principals are merged into the caveat
+ *   context, over the request's own (a request cannot override them).
+ *
+ * The state is judged at the revision the answer was computed at, so `at_least_as_fresh` of a
+ * signal's token sees its effect on every replica. Attributes must go in before the answer is
+ * computed, when its revision is not known yet: the newest known state is used, and when the
+ * state at the answer's revision turns out different (a signal landed in between) the check is
+ * asked again at exactly that revision with the right context.
+ *
+ * Cost: with no subject state anywhere, two field reads per check; otherwise a Map read per
+ * subject and principal. A store read only when the answer's revision is newer than the view
+ * (subject-states.ts), once per revision.
+ */
+import type { SubjectRef } from "../core/index.js";
+import type {
+  CheckBulkItemResult,
+  CheckRequest,
+  CheckResult,
+  LookupResourcesRequest,
+} from "../engine/index.js";
+import type { Decider, Decorator } from "../service/index.js";
+import type { Store, SubjectState } from "../store/index.js";
+import type { SubjectStates } from "./subject-states.js";
+
+interface Involved {
+  readonly subject: SubjectRef;
+  readonly onBehalfOf?: readonly SubjectRef[];
+  readonly context?: Readonly<Record<string, unknown>>;
+}
+
+/** Read by the audit recorder (structurally), as the actor-scope gate's. */
+interface WithReason {
+  readonly reason?: string;
+}
+
+/** The states that apply to a request, subject last (its attributes win over its principals'). */
+function statesOf(
+  request: Involved,
+  stateOf: (type: string, id: string) => SubjectState | undefined,
+): SubjectState[] {
+  const out: SubjectState[] = [];
+  const chain = request.onBehalfOf;
+  if (chain !== undefined) {
+    // Farthest principal first, so the nearer one's attributes win.
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const state = stateOf(chain[i]!.type, chain[i]!.id);
+      if (state !== undefined) out.push(state);
+    }
+  }
+  const own = stateOf(request.subject.type, request.subject.id);
+  if (own !== undefined) out.push(own);
+  return out;
+}
+
+function suspension(states: readonly SubjectState[]): string | undefined {
+  for (const state of states) {
+    if (state.suspended) return `${state.subject} is suspended by a security signal (${state.reason})`;
+  }
+  return undefined;
+}
+
+/** The request's context with the states' attributes over it; the same object when none apply. */
+function withAttributes<T extends Involved>(request: T, states: readonly SubjectState[]): T {
+  let merged: Record<string, unknown> | undefined;
+  for (const state of states) {
+    const keys = Object.keys(state.attributes);
+    if (keys.length === 0) continue;
+    merged ??= { ...request.context };
+    Object.assign(merged, state.attributes);
+  }
+  return merged === undefined ? request : { ...request, context: merged };
+}
+
+/** True when both lists hold the same states (the views' entries are shared objects). */
+function same(a: readonly SubjectState[], b: readonly SubjectState[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
+function denied(result: CheckResult, reason: string): CheckResult & WithReason {
+  const { witness: _, ...rest } = result;
+  return {
+    ...rest,
+    state: "DENIED",
+    missing: [],
+    ...(result.explain === undefined
+      ? {}
+      : { explain: { label: reason, state: "DENIED", children: [result.explain] } }),
+    reason,
+  };
+}
+
+export function createSignalGate(states: SubjectStates, store: Store): Decorator {
+  const latest = (type: string, id: string) => states.latest(type, id);
+
+  return (next: Decider): Decider => {
+    const decider: Decider = {
+      check(request: CheckRequest, opts) {
+        // Nothing known and the view current: the check is handed on as it is.
+        if (states.empty) {
+          return next.check(request, opts).then(async (result) => {
+            const waiting = states.ensure(result.revision);
+            if (waiting !== undefined) await waiting;
+            // The view may have learnt of a state meanwhile (the change feed reads in the background).
+            return states.empty ? result : settle(request, [], result);
+          });
+        }
+        const before = statesOf(request, latest);
+        return next
+          .check(withAttributes(request, before), opts)
+          .then((result) => settle(request, before, result));
+
+        async function settle(
+          original: CheckRequest,
+          used: readonly SubjectState[],
+          result: CheckResult,
+        ): Promise<CheckResult> {
+          await states.ensure(result.revision);
+          const at = statesOf(original, (type, id) => states.at(type, id, result.revision));
+          const reason = suspension(at);
+          if (reason !== undefined) return denied(result, reason);
+          if (same(at, used)) return result;
+          // A signal changed the attributes between what was used and the answer's revision.
+          const again = {
+            ...withAttributes(original, at),
+            consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
+          } as const;
+          return next.check(again, opts);
+        }
+      },
+
+      async checkBulk(request, opts) {
+        const used = states.empty ? undefined : request.items.map((item) => statesOf(item, latest));
+        const items =
+          used === undefined ? request.items : request.items.map((item, i) => withAttributes(item, used[i]!));
+        const result = await next.checkBulk(items === request.items ? request : { ...request, items }, opts);
+        await states.ensure(result.revision);
+        if (states.empty) return result;
+        let results: (CheckBulkItemResult & WithReason)[] | undefined;
+        for (let i = 0; i < request.items.length; i++) {
+          const item = request.items[i]!;
+          const answer = result.results[i]!;
+          if (!answer.ok) continue;
+          const at = statesOf(item, (type, id) => states.at(type, id, result.revision));
+          const reason = suspension(at);
+          if (reason !== undefined) {
+            results ??= [...result.results];
+            results[i] = { ok: true, state: "DENIED", missing: [], reason };
+            continue;
+          }
+          if (same(at, used?.[i] ?? [])) continue;
+          // Rare: a signal landed in between; this item is asked again at the answer's revision.
+          const again = await decider.check(
+            {
+              ...withAttributes(item, at),
+              consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
+            },
+            opts,
+          );
+          results ??= [...result.results];
+          results[i] = { ok: true, state: again.state, missing: again.missing, ...(again as WithReason) };
+        }
+        return results === undefined ? result : { ...result, results };
+      },
+
+      lookupResources(request: LookupResourcesRequest, opts) {
+        if (states.empty && states.knownUpTo >= 0n) return gatedLookup(request);
+        return gatedLookup(withAttributes(request, statesOf(request, latest)));
+
+        async function* gatedLookup(asked: LookupResourcesRequest) {
+          let checked = false;
+          for await (const result of next.lookupResources(asked, opts)) {
+            if (!checked) {
+              // Every result of a lookup shares one revision: judged once, on the first.
+              checked = true;
+              await states.ensure(result.revision);
+              const at = statesOf(request, (type, id) => states.at(type, id, result.revision));
+              if (suspension(at) !== undefined) return;
+            }
+            yield result;
+          }
+        }
+      },
+    };
+    return decider;
+  };
+}
