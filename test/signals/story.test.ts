@@ -3,7 +3,8 @@
  * is disabled at the IdP (a test transmitter signs a RISC account-disabled SET, pushed to replica
  * A); the agent's next check on replica B, another store instance on the same datastore, is
  * DENIED and the audit trail says why; account-enabled restores it; set-attributes feeds a caveat
- * and the request cannot override it. On PostgreSQL (two replicas) and on SQLite (two openers of
+ * and the request cannot override it; a WatchPermissions subscriber on B hears REMOVED and then
+ * ADDED for the agent's documents. On PostgreSQL (two replicas) and on SQLite (two openers of
  * one file).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -58,10 +59,34 @@ async function story(openStore: () => Promise<Store>): Promise<void> {
         "document:plan#sensitivity@user:*",
         "user:alice#delegate@agent:bot",
         "vault:v1#reader@user:alice[risk_ok]",
+        "document:plan#agent_access@agent:bot",
+        "document:plan#sensitivity@agent:*",
       ].map((text) => ({ operation: "touch" as const, relationship: parseRelationship(text) })),
     );
     const fresh: Consistency = { kind: "fully-consistent" };
     expect((await b.decider.check({ ...agentForAlice, consistency: fresh })).state).toBe("ALLOWED");
+    // A RAG cache on replica B keeps the agent's retrievable documents, acting for alice.
+    const stopWatch = new AbortController();
+    const watched = b.permissions
+      .watch(
+        {
+          resourceType: "document",
+          permission: "retrieve",
+          subject: { type: "agent", id: "bot" },
+          onBehalfOf: [{ type: "user", id: "alice" }],
+        },
+        { signal: stopWatch.signal },
+      )
+      [Symbol.asyncIterator]();
+    const untilSynced = async () => {
+      const changes: string[] = [];
+      for (;;) {
+        const { value, done } = await watched.next();
+        if (done === true || value.kind === "SYNCED") return changes;
+        changes.push(`${value.kind} ${value.resourceId}`);
+      }
+    };
+    expect(await untilSynced()).toEqual(["ADDED plan"]);
 
     // The IdP disables alice's account and pushes the SET to replica A.
     const disabled = await transmitter.sign({ [EVENT_TYPES.accountDisabled]: {} }, { subId: alice });
@@ -85,6 +110,8 @@ async function story(openStore: () => Promise<Store>): Promise<void> {
     delete (aliceReads as { onBehalfOf?: unknown }).onBehalfOf;
     delete (aliceReads as { subjectGrants?: unknown }).subjectGrants;
     expect((await b.decider.check(aliceReads)).state).toBe("DENIED");
+    // The cache hears of it: everything the agent could retrieve for alice is REMOVED.
+    expect(await untilSynced()).toEqual(["REMOVED plan"]);
     const records = await b.store.decisions.read({ subject: "agent:bot" });
     expect(records.at(-1)?.record).toMatchObject({
       answer: "DENIED",
@@ -98,6 +125,8 @@ async function story(openStore: () => Promise<Store>): Promise<void> {
     );
     const after: Consistency = { kind: "at-least-as-fresh", token: enabled.token };
     expect((await b.decider.check({ ...agentForAlice, consistency: after })).state).toBe("ALLOWED");
+    expect(await untilSynced()).toEqual(["ADDED plan"]);
+    stopWatch.abort();
 
     // Attributes feed the caveat and the request cannot override them.
     const level = await a.signals!.receiver.receive(
