@@ -176,6 +176,8 @@ export const ErrorCodes = {
   RevisionUnknown: "revision/unknown",
   /** failed-precondition: the store has not reached the revision the request asks for. */
   RevisionNotReached: "revision/not-reached",
+  /** failed-precondition: the revision is older than the GC window and its history was compacted; use a newer token. */
+  RevisionCompacted: "revision/compacted",
   /** invalid-argument: a read cursor does not decode. */
   CursorMalformed: "cursor/malformed",
   /** invalid-argument: a read cursor belongs to a different filter. */

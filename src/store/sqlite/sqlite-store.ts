@@ -10,6 +10,13 @@ import type { ApprovalStore } from "../approval-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
 import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
+import {
+  type CompactionOptions,
+  type CompactionReport,
+  checkRetained,
+  type HistoryHorizon,
+  HORIZON_CACHE_MS,
+} from "../history.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import { lastReader } from "../readers.js";
 import { createRevisionCodec, type RevisionCodec } from "../revision-token.js";
@@ -40,6 +47,7 @@ import {
 } from "../write-checks.js";
 import { createSqliteApprovals } from "./approvals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
+import { createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
 import { importBatch } from "./import-batch.js";
@@ -112,6 +120,9 @@ class SqliteStore implements Store {
   private dataVersion = 0;
   private notified = 0n;
   private compiled: { readonly revision: number; readonly schema: CompiledSchema } | undefined;
+  private readonly compaction: SqliteCompaction;
+  private horizonRead = Number.NEGATIVE_INFINITY;
+  private horizonValue: HistoryHorizon | undefined;
   private readonly writeTx: (
     updates: readonly RelationshipUpdate[],
     pre: readonly Precondition[],
@@ -147,6 +158,7 @@ class SqliteStore implements Store {
     );
     this.approvals = createSqliteApprovals(this.db);
     this.s = prepareStatements(this.db);
+    this.compaction = createSqliteCompaction(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
@@ -171,7 +183,11 @@ class SqliteStore implements Store {
     this.bulkTx = tx((source, batchSize) => bulkLoad(this, this.schemaForWrite(), source, batchSize));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
     // Deferred: a read transaction, so both queries of a page see one snapshot.
-    const read = this.db.transaction((after: Revision, limit: number) => readChangesPage(this, after, limit));
+    const read = this.db.transaction((after: Revision, limit: number) => {
+      // Read in the page's own snapshot: a feed behind the horizon is refused, never half-answered.
+      checkRetained(after, this.compaction.horizon());
+      return readChangesPage(this, after, limit);
+    });
     this.changesTx = (after, limit) => read.deferred(after, limit);
   }
 
@@ -262,6 +278,7 @@ class SqliteStore implements Store {
 
   private readPage(filter: RelationshipFilter, revision: Revision, options: PageOptions = {}): ReadPage {
     checkFilter(filter);
+    checkRetained(revision, this.horizon());
     const limit = positiveInt(options.limit, "limit");
     const after = options.cursor === undefined ? undefined : cursorAfter(options.cursor, filter, revision);
     const params: unknown[] = [];
@@ -381,6 +398,7 @@ class SqliteStore implements Store {
   }
 
   private async *exportAt(at: Revision): AsyncIterable<Relationship> {
+    checkRetained(at, this.horizon());
     const page = 1_000;
     let rows = this.s.exportFirstPage.all(Number(at), Number(at), Date.now(), page) as RawRow[];
     while (rows.length > 0) {
@@ -394,6 +412,26 @@ class SqliteStore implements Store {
         page,
       ) as RawRow[];
     }
+  }
+
+  /** The published horizon, re-read at most once per HORIZON_CACHE_MS (another process may compact). */
+  private horizon(): HistoryHorizon | undefined {
+    const now = Date.now();
+    if (now - this.horizonRead >= HORIZON_CACHE_MS) {
+      this.horizonValue = this.compaction.horizon();
+      this.horizonRead = now;
+    }
+    return this.horizonValue;
+  }
+
+  async historyHorizon(): Promise<HistoryHorizon | undefined> {
+    return this.horizon();
+  }
+
+  async compactHistory(options?: CompactionOptions): Promise<CompactionReport> {
+    const report = this.compaction.run(options);
+    this.horizonRead = Number.NEGATIVE_INFINITY;
+    return report;
   }
 
   async sweepExpired(limit = 1_000): Promise<number> {
