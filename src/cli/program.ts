@@ -7,6 +7,7 @@ import { approvalsCommand } from "./commands/approvals.js";
 import { auditCommand } from "./commands/audit.js";
 import { benchCommand } from "./commands/bench.js";
 import { checkCommand } from "./commands/check.js";
+import { backupCommand, gcCommand } from "./commands/gc.js";
 import { lookupCommand } from "./commands/lookup.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { relationshipsCommand } from "./commands/relationships.js";
@@ -33,5 +34,7 @@ export function createProgram(): Command {
   program.addCommand(auditCommand());
   program.addCommand(approvalsCommand());
   program.addCommand(benchCommand());
+  program.addCommand(gcCommand());
+  program.addCommand(backupCommand());
   return program;
 }

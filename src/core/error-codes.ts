@@ -206,6 +206,10 @@ export const ErrorCodes = {
   StoreInternal: "store/internal",
   /** internal: the PostgreSQL schema lacks its store identity. */
   StoreCorrupt: "store/corrupt",
+  /** invalid-argument: `latch backup` was given a source that is not there or a destination that is. */
+  StoreBackupInvalid: "store/backup-invalid",
+  /** internal: the copy `latch backup` made failed its integrity check. */
+  StoreBackupFailed: "store/backup-failed",
 
   // ---- the decision audit trail
   /** unavailable: auditing is `sync` and the decision could not be recorded, so it was refused; retry. */

@@ -192,3 +192,45 @@ export function cachedHorizon(
 export function horizonOf(state: CompactionState): HistoryHorizon | undefined {
   return state.horizon > 0n ? { revision: state.horizon, windowMs: state.windowMs } : undefined;
 }
+
+export interface CompactionSchedule {
+  readonly windowMs?: number;
+  readonly intervalMs?: number;
+  readonly graceMs?: number;
+  readonly batchSize?: number;
+  readonly onReport?: (report: CompactionReport) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * Compacts in the background every `intervalMs` (default 5 min), one run at a time; every replica
+ * may run one (on PostgreSQL the lock lets one work and the others skip). Returns a stop function.
+ */
+export function scheduleCompaction(
+  store: { compactHistory?(options?: CompactionOptions): Promise<CompactionReport> },
+  schedule: CompactionSchedule = {},
+): () => void {
+  const compact = store.compactHistory?.bind(store);
+  if (compact === undefined) return () => undefined;
+  const options: CompactionOptions = {
+    ...(schedule.windowMs === undefined ? {} : { windowMs: schedule.windowMs }),
+    ...(schedule.graceMs === undefined ? {} : { graceMs: schedule.graceMs }),
+    ...(schedule.batchSize === undefined ? {} : { batchSize: schedule.batchSize }),
+  };
+  resolveCompaction(options); // bad settings fail now, not on the first tick
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    compact(options)
+      .then(
+        (report) => schedule.onReport?.(report),
+        (error: unknown) => schedule.onError?.(error),
+      )
+      .finally(() => {
+        running = false;
+      });
+  }, schedule.intervalMs ?? DEFAULT_GC_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
