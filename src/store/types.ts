@@ -174,7 +174,9 @@ export interface Store {
   changesSince(after: Revision, limit?: number): Promise<ChangesPage>;
 
   /**
-   * Validated bulk load in batched transactions, replacing what exists (TOUCH). With `createOnly`:
+   * Validated bulk load, replacing what exists (TOUCH), atomic: one transaction with a revision per
+   * batch, so a failure anywhere (a bad relationship, a source that throws) writes nothing. Writers
+   * wait while it commits. With `createOnly`:
    * the whole load in one transaction at one revision, and a relationship that exists already or
    * appears twice in the load fails it with `relationship/already-exists`, writing nothing (the
    * load is held in memory until it commits).

@@ -136,7 +136,10 @@ class SqliteStore implements Store {
     metadata: TransactionMetadata | undefined,
   ) => { revision: Revision; deleted: number };
   private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
-  private readonly importTx: (batch: readonly Relationship[]) => Revision;
+  private readonly importTx: (
+    source: Iterable<Relationship>,
+    batchSize: number,
+  ) => { revision: Revision; count: number };
   private readonly sweepTx: (limit: number) => number;
   private readonly bulkTx: (
     source: Iterable<Relationship>,
@@ -179,7 +182,15 @@ class SqliteStore implements Store {
       return result;
     });
     this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
-    this.importTx = tx((batch) => this.applyImport(batch));
+    this.importTx = tx((source, batchSize) => {
+      let revision = this.current();
+      let count = 0;
+      for (const batch of chunks(source, batchSize)) {
+        revision = this.applyImport(batch);
+        count += batch.length;
+      }
+      return { revision, count };
+    });
     this.bulkTx = tx((source, batchSize) => bulkLoad(this, this.schemaForWrite(), source, batchSize));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
     // Deferred: a read transaction, so both queries of a page see one snapshot.
@@ -341,10 +352,11 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Into an empty store from a synchronous source: one transaction (bulk-load.ts). Otherwise one
-   * transaction and one revision per batch: a bad relationship fails its batch, and the batches
-   * before it stay committed (the error names the relationship). Either way an imported
-   * relationship that already exists is replaced (TOUCH), so a load can be repeated.
+   * One transaction for the whole load, so a failing import (a bad relationship, a source that
+   * throws) leaves nothing behind. Into an empty store: bulk-load.ts. Otherwise a revision per batch,
+   * as the changes feed pages them. An asynchronous source is read into memory first: a SQLite
+   * transaction cannot stay open across awaits on the one connection other calls share. Either
+   * way an imported relationship that already exists is replaced (TOUCH), so a load can be repeated.
    */
   async importRelationships(
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
@@ -358,33 +370,17 @@ class SqliteStore implements Store {
       const creates = all.map((relationship) => ({ operation: "create" as const, relationship }));
       return { revision: this.committed(this.writeTx(creates, [])), count: all.length };
     }
-    if (Symbol.iterator in relationships && isEmpty(this)) {
-      const result = this.bulkTx(relationships, batchSize);
-      if (result.count === 0) return { revision: this.current(), count: 0 };
-      this.committed(result.revision);
-      return result;
+    let source: Iterable<Relationship>;
+    if (Symbol.iterator in relationships) source = relationships;
+    else {
+      const all: Relationship[] = [];
+      for await (const r of relationships) all.push(r);
+      source = all;
     }
-    let count = 0;
-    let revision = this.current();
-    let batch: Relationship[] = [];
-    const flush = () => {
-      revision = this.committed(this.importTx(batch));
-      count += batch.length;
-      batch = [];
-    };
-    if (Symbol.iterator in relationships) {
-      for (const r of relationships) {
-        batch.push(r);
-        if (batch.length >= batchSize) flush();
-      }
-    } else {
-      for await (const r of relationships) {
-        batch.push(r);
-        if (batch.length >= batchSize) flush();
-      }
-    }
-    if (batch.length > 0) flush();
-    return { revision, count };
+    const result = isEmpty(this) ? this.bulkTx(source, batchSize) : this.importTx(source, batchSize);
+    if (result.count === 0) return { revision: this.current(), count: 0 };
+    this.committed(result.revision);
+    return result;
   }
 
   private applyImport(batch: readonly Relationship[]): Revision {
@@ -498,3 +494,16 @@ class SqliteStore implements Store {
 }
 
 export { MAX_REVISION };
+
+/** The source in arrays of `size`, read lazily. */
+function* chunks<T>(source: Iterable<T>, size: number): Generator<T[]> {
+  let batch: T[] = [];
+  for (const item of source) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
