@@ -24,6 +24,8 @@ import {
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const KEY = "resource_type, resource_id, relation, subject_type, subject_id, subject_relation";
 const KEY_MATCH =
   "resource_type = ? AND resource_id = ? AND relation = ? AND subject_type = ? AND subject_id = ? AND subject_relation = ?";
@@ -38,7 +40,8 @@ interface Counts {
 export interface SqliteCompaction {
   /** The published horizon, read now (synchronous: one small query). */
   horizon(): HistoryHorizon | undefined;
-  run(options?: CompactionOptions): CompactionReport;
+  /** Yields to the event loop between batches, so requests in this process are served meanwhile. */
+  run(options?: CompactionOptions): Promise<CompactionReport>;
 }
 
 export function createSqliteCompaction(db: Database.Database): SqliteCompaction {
@@ -95,11 +98,12 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
   );
 
   /** Deletes everything the horizon hides, batch by batch, then records it as applied. */
-  const apply = (horizon: Revision, batchSize: number, counts: Counts): void => {
+  const apply = async (horizon: Revision, batchSize: number, counts: Counts): Promise<void> => {
     const h = Number(horizon);
-    while (changesBatch.immediate(h, batchSize, counts) === batchSize) {}
+    while (changesBatch.immediate(h, batchSize, counts) === batchSize) await turn();
     counts.schemas += db.transaction(() => s.deleteSchemas.run(h).changes).immediate();
     for (;;) {
+      await turn();
       const removed = revisionsBatch.immediate(h, batchSize);
       counts.revisions += removed;
       if (removed < batchSize) break;
@@ -125,7 +129,7 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
 
   return {
     horizon: () => horizonOf(state()),
-    run(options = {}) {
+    async run(options = {}) {
       const o = resolveCompaction(options);
       const before = state();
       const next = target(o.now, o.windowMs);
@@ -139,11 +143,11 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
         return { dryRun: true, horizon: before.horizon, applied: before.applied, ...counts };
       }
       if (before.horizon > before.applied && before.publishedAt <= o.now - o.graceMs) {
-        apply(before.horizon, o.batchSize, counts);
+        await apply(before.horizon, o.batchSize, counts);
       }
       const now = state();
       if (next > now.horizon && now.horizon <= now.applied && publish.immediate(next, o.now, o.windowMs)) {
-        if (o.graceMs === 0) apply(next, o.batchSize, counts);
+        if (o.graceMs === 0) await apply(next, o.batchSize, counts);
       }
       const after = state();
       return {

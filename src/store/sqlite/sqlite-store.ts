@@ -425,7 +425,7 @@ class SqliteStore implements Store {
   }
 
   async compactHistory(options?: CompactionOptions): Promise<CompactionReport> {
-    const report = this.compaction.run(options);
+    const report = await this.compaction.run(options);
     this.horizonRead = Number.NEGATIVE_INFINITY;
     return report;
   }
