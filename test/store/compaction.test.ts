@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isLatchError, parseRelationship } from "../../src/core/index.js";
 import { createEngine, type Engine } from "../../src/engine/index.js";
+import { watchChanges } from "../../src/service/index.js";
 import type { Store } from "../../src/store/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
@@ -73,6 +74,13 @@ describe("compaction through the engine (SQLite file)", () => {
       );
       expect(isLatchError(refused) && refused.code).toBe("revision/compacted");
       expect(isLatchError(refused) && refused.kind).toBe("failed-precondition");
+      // Watch from a compacted revision is refused too, through the service's change feed.
+      const watch = watchChanges(store, { after: store.decodeRevision(tokens[0]!) });
+      const watched = await watch.next().catch((e: unknown) => e);
+      expect(isLatchError(watched) && watched.code).toBe("revision/compacted");
+      const fromHorizon = watchChanges(store, { after: report.horizon });
+      expect((await fromHorizon.next()).value?.revision).toBe(report.horizon + 1n);
+      await fromHorizon.return(undefined);
       // At least as fresh as an old token: any newer revision honours it.
       const fresher = await checkAt(engine, tokens[0]!, "alice", "at-least-as-fresh");
       expect(fresher.revision).toBe(await store.currentRevision());
