@@ -53,7 +53,10 @@ export interface CompactionReport {
   readonly dryRun: boolean;
   /** Set when another replica holds the compaction lock: this run did nothing. */
   readonly skipped?: "locked";
-  /** The horizon in force after the run (reads before it are refused); 0 when none yet. */
+  /**
+   * The horizon in force after the run (reads before it are refused); 0 when none yet. In a dry
+   * run, the horizon the run would compact up to.
+   */
   readonly horizon: Revision;
   /** The horizon deleted below so far. */
   readonly applied: Revision;

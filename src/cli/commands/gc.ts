@@ -3,6 +3,7 @@
  * `latch backup`: an online copy of a SQLite store. `latch serve` compacts by itself every
  * `--gc-interval`; `latch gc` is for a look first (`--dry-run`) or for a schedule of one's own.
  */
+import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { CompactionReport } from "../../store/index.js";
 import { openDatastore, usesPostgres } from "../datastore.js";
@@ -27,7 +28,9 @@ function describe(report: CompactionReport): string[] {
   if (report.dryRun) {
     return [
       `dry run: a compaction would remove ${removed}`,
-      `revisions before the new horizon would then be refused (now: ${report.horizon === 0n ? "none refused" : `before ${report.horizon}`})`,
+      report.horizon === 0n
+        ? "no revision is old enough to compact yet"
+        : `revision tokens before ${report.horizon} would then be refused`,
     ];
   }
   const lines = [`removed ${removed}`];
@@ -70,6 +73,10 @@ export function gcCommand(): Command {
     .option("--json", "machine-readable output")
     .action(async (options: GcOptions) => {
       try {
+        const target = options.datastore?.trim() || options.db;
+        if (!usesPostgres({ datastore: options.datastore, db: options.db }) && !existsSync(target)) {
+          throw new UsageError(`no such database file: ${target}. Pass the file latch serve uses (--db).`);
+        }
         const store = await openDatastore({
           datastore: options.datastore,
           db: options.db,

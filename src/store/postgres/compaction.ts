@@ -147,7 +147,7 @@ async function runLocked(
     counts.changes = counts.relationshipVersions;
     counts.schemas = await count(client, s.countSchemas, h);
     counts.revisions = await count(client, s.countRevisions, h);
-    return report(before, counts, true);
+    return report({ ...before, horizon: h }, counts, true);
   }
   let state = before;
   if (state.horizon > state.applied && state.publishedAt <= o.now - o.graceMs) {

@@ -140,7 +140,7 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
         counts.changes = s.countChanges.get(h) as number;
         counts.schemas = s.countSchemas.get(h) as number;
         counts.revisions = s.countRevisions.get(h) as number;
-        return { dryRun: true, horizon: before.horizon, applied: before.applied, ...counts };
+        return { dryRun: true, horizon: BigInt(h), applied: before.applied, ...counts };
       }
       if (before.horizon > before.applied && before.publishedAt <= o.now - o.graceMs) {
         await apply(before.horizon, o.batchSize, counts);
