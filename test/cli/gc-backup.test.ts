@@ -65,10 +65,15 @@ describe("latch gc", () => {
     }
   });
 
-  it("refuses a malformed window with a clear message", async () => {
-    const out = await runCommand(createProgram(), ["gc", "--db", join(dir, "x.db"), "--gc-window", "a day"]);
+  it("refuses a malformed window and a missing file with clear messages", async () => {
+    const { path, store } = await seeded("window.db", 1);
+    await store.close();
+    const out = await runCommand(createProgram(), ["gc", "--db", path, "--gc-window", "a day"]);
     expect(out.exitCode).toBe(1);
     expect(out.stderr).toContain("--gc-window must be a duration such as 24h");
+    const missing = await runCommand(createProgram(), ["gc", "--db", join(dir, "absent.db")]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain("no such database file");
   });
 });
 
