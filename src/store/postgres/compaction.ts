@@ -188,7 +188,13 @@ export async function compactPostgres(
     try {
       return await runLocked(ctx, client, options);
     } finally {
-      await client.query("SELECT pg_advisory_unlock($1::int, hashtext($2))", [GC_LOCK_CLASS, schemaName]);
+      // A failed unlock (a lost connection) must not hide the run's own error; the lock goes with
+      // the connection, which is then destroyed below.
+      await client
+        .query("SELECT pg_advisory_unlock($1::int, hashtext($2))", [GC_LOCK_CLASS, schemaName])
+        .catch(() => {
+          broken = true;
+        });
     }
   } catch (error) {
     broken = true;
