@@ -7,6 +7,7 @@ import { approvalsCommand } from "./commands/approvals.js";
 import { auditCommand } from "./commands/audit.js";
 import { benchCommand } from "./commands/bench.js";
 import { checkCommand } from "./commands/check.js";
+import { backupCommand, gcCommand } from "./commands/gc.js";
 import { lookupCommand } from "./commands/lookup.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { postureCommand } from "./commands/posture.js";
@@ -39,5 +40,7 @@ export function createProgram(): Command {
   program.addCommand(postureCommand());
   program.addCommand(signalsCommand());
   program.addCommand(benchCommand());
+  program.addCommand(gcCommand());
+  program.addCommand(backupCommand());
   return program;
 }

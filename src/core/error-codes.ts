@@ -176,6 +176,8 @@ export const ErrorCodes = {
   RevisionUnknown: "revision/unknown",
   /** failed-precondition: the store has not reached the revision the request asks for. */
   RevisionNotReached: "revision/not-reached",
+  /** failed-precondition: the revision is older than the GC window and its history was compacted; use a newer token. */
+  RevisionCompacted: "revision/compacted",
   /** invalid-argument: a read cursor does not decode. */
   CursorMalformed: "cursor/malformed",
   /** invalid-argument: a read cursor belongs to a different filter. */
@@ -206,6 +208,10 @@ export const ErrorCodes = {
   StoreInternal: "store/internal",
   /** internal: the PostgreSQL schema lacks its store identity. */
   StoreCorrupt: "store/corrupt",
+  /** invalid-argument: `latch backup` was given a source that is not there or a destination that is. */
+  StoreBackupInvalid: "store/backup-invalid",
+  /** internal: the copy `latch backup` made failed its integrity check. */
+  StoreBackupFailed: "store/backup-failed",
 
   // ---- WatchPermissions
   /** internal: a WatchPermissions stream sent an event kind this client does not know (a newer server); upgrade the client. */

@@ -13,7 +13,7 @@
  */
 import { LatchError, type Revision } from "../core/index.js";
 import { compileSchema } from "../schema/index.js";
-import type { Store } from "../store/index.js";
+import { compactedError, type Store } from "../store/index.js";
 import { buildPlan, type Plan } from "./plan.js";
 import type { Cancellation, Consistency } from "./types.js";
 
@@ -102,7 +102,7 @@ export function createRevisions(
     return now;
   };
 
-  return {
+  const revisions: Revisions = {
     async resolve(consistency, signal) {
       switch (consistency?.kind ?? "minimize-latency") {
         case "minimize-latency":
@@ -141,5 +141,26 @@ export function createRevisions(
       if (byRevision.size > PLANS_BY_REVISION) byRevision.delete(byRevision.keys().next().value!);
       return plan;
     },
+  };
+  return retained(store, revisions);
+}
+
+/**
+ * Keeps requests off compacted history (store/history.ts), whatever picked their revision. Only an
+ * exact snapshot is refused: every other mode may read any fresher revision, and the current one
+ * is never behind the horizon.
+ */
+function retained(store: Store, revisions: Revisions): Revisions {
+  const horizonOf = store.historyHorizon?.bind(store);
+  if (horizonOf === undefined) return revisions;
+  return {
+    async resolve(consistency) {
+      const revision = await revisions.resolve(consistency);
+      const horizon = await horizonOf();
+      if (horizon === undefined || revision >= horizon.revision) return revision;
+      if (consistency?.kind === "at-exact-snapshot") throw compactedError(revision, horizon);
+      return revisions.resolve({ kind: "fully-consistent" });
+    },
+    planAt: (revision) => revisions.planAt(revision),
   };
 }

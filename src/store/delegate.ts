@@ -28,6 +28,8 @@ export function delegateStore(inner: Store): Store {
   // Optional capabilities exist on the wrapper exactly when the wrapped store has them.
   if (inner.subscribe !== undefined) store.subscribe = (listener) => inner.subscribe!(listener);
   if (inner.readReplicas !== undefined) store.readReplicas = () => inner.readReplicas!();
+  if (inner.historyHorizon !== undefined) store.historyHorizon = () => inner.historyHorizon!();
+  if (inner.compactHistory !== undefined) store.compactHistory = (options) => inner.compactHistory!(options);
   return store;
 }
 

@@ -3,6 +3,7 @@ export * from "./cursor.js";
 export * from "./decision-log.js";
 export * from "./delegate.js";
 export * from "./errors.js";
+export * from "./history.js";
 export * from "./orphans.js";
 export * from "./posture-store.js";
 export * from "./readers.js";

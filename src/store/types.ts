@@ -5,6 +5,7 @@
 import type { Relationship, Revision } from "../core/index.js";
 import type { ApprovalStore, RulesValidator } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
+import type { CompactionOptions, CompactionReport, HistoryHorizon } from "./history.js";
 import type { PostureReportStore } from "./posture-store.js";
 import type { SignalStore } from "./signal-store.js";
 
@@ -176,7 +177,9 @@ export interface Store {
   changesSince(after: Revision, limit?: number): Promise<ChangesPage>;
 
   /**
-   * Validated bulk load in batched transactions, replacing what exists (TOUCH). With `createOnly`:
+   * Validated bulk load, replacing what exists (TOUCH), atomic: one transaction with a revision per
+   * batch, so a failure anywhere (a bad relationship, a source that throws) writes nothing. Writers
+   * wait while it commits. With `createOnly`:
    * the whole load in one transaction at one revision, and a relationship that exists already or
    * appears twice in the load fails it with `relationship/already-exists`, writing nothing (the
    * load is held in memory until it commits).
@@ -204,6 +207,19 @@ export interface Store {
   encodeRevision(revision: Revision): string;
   /** Decodes a token, refusing one from another store or one that was altered. */
   decodeRevision(token: string): Revision;
+
+  /**
+   * Optional history compaction (history.ts): the published horizon, before which reads and the
+   * changes feed are refused (`revision/compacted`); undefined when nothing was ever compacted.
+   * Cached for at most a second, so cheap enough to ask on every request.
+   */
+  historyHorizon?(): Promise<HistoryHorizon | undefined>;
+  /**
+   * One compaction run: applies a horizon whose grace period has passed (bounded delete
+   * transactions), then publishes the next one. Only one replica runs at a time; another gets a
+   * report with `skipped: "locked"`. The decision log and approvals are not history: untouched.
+   */
+  compactHistory?(options?: CompactionOptions): Promise<CompactionReport>;
 
   /**
    * Optional push feed: calls `listener` with each newly committed revision (at most once, in

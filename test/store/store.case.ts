@@ -5,6 +5,7 @@
 import { describe } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import { approvalCases } from "./conformance/approvals.js";
+import { compactionCases } from "./conformance/compaction.js";
 import { decisionCases } from "./conformance/decisions.js";
 import { historyCases } from "./conformance/history.js";
 import { readCases } from "./conformance/reads.js";
@@ -16,6 +17,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
     describe("writes", () => writeCases(factory));
     describe("reads", () => readCases(factory));
     describe("history", () => historyCases(factory));
+    describe("compaction", () => compactionCases(factory));
     describe("decisions", () => decisionCases(factory));
     describe("approvals", () => approvalCases(factory));
     describe("signals", () => signalCases(factory));

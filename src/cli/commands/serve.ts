@@ -17,6 +17,7 @@ import type { MirrorEvent } from "../../store/mirror/index.js";
 import { ACTOR_TOKEN_FLAGS, parseActorTokenFlags } from "../actor-token-flags.js";
 import { AUDIT_FLAGS, addSharedFlags, parseAuditFlags } from "../audit-flags.js";
 import { parseDelegationPermissions } from "../delegation-flags.js";
+import { parseDuration } from "../duration.js";
 import { parseSignalFlags, SIGNAL_FLAGS } from "../signal-flags.js";
 
 /**
@@ -62,6 +63,8 @@ interface ServeOptions {
   config?: string;
   shutdownGraceMs?: string;
   mirrorMaxRelationships?: string;
+  gcWindow?: string;
+  gcInterval?: string;
   delegationPermission?: string[];
   actorTokenJwks?: string;
   actorTokenIssuer?: string;
@@ -285,6 +288,18 @@ function addRuntimeFlags(command: Command): Command {
       new Option("--shutdown-grace-ms <n>", "how long in-flight calls may finish at shutdown").env(
         "LATCH_SHUTDOWN_GRACE_MS",
       ),
+    )
+    .addOption(
+      new Option(
+        "--gc-window <duration>",
+        "keep history (old relationship versions, the changes feed, old schemas) this long; older revision tokens are refused (default 24h)",
+      ).env("LATCH_GC_WINDOW"),
+    )
+    .addOption(
+      new Option(
+        "--gc-interval <duration>",
+        "how often to compact history in the background (default 5m; 0: never, run `latch gc` instead)",
+      ).env("LATCH_GC_INTERVAL"),
     );
 }
 
@@ -398,17 +413,22 @@ function auditOptions(
   };
 }
 
-/** Sweeps expired relationships while serving; resolves once a signal has shut the server down. */
+/**
+ * Sweeps expired relationships and compacts history while serving; resolves once a signal has shut
+ * the server down.
+ */
 async function serveUntilSignalled(
   running: { shutdown(graceMs: number): Promise<void> },
   store: Store | undefined,
   log: Logger,
   graceMs: number,
+  gc: Settings["gc"] = {},
 ): Promise<void> {
   const sweeper = setInterval(() => {
     store?.sweepExpired(10_000).catch((error: unknown) => log.warn({ err: error }, "expired sweep failed"));
   }, 60_000);
   sweeper.unref();
+  const stopCompaction = await startCompaction(store, gc, log);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -419,6 +439,7 @@ async function serveUntilSignalled(
       stopping = true;
       log.info({ signal }, "shutting down: no new calls, finishing in-flight ones");
       clearInterval(sweeper);
+      stopCompaction();
       running.shutdown(graceMs).then(done, done);
     };
     const done = () => {
@@ -428,6 +449,28 @@ async function serveUntilSignalled(
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
+  });
+}
+
+/** History compaction in the background (store/history.ts), unless `--gc-interval 0`. */
+async function startCompaction(store: Store | undefined, gc: Settings["gc"], log: Logger) {
+  if (store === undefined || gc.intervalMs === 0) return () => undefined;
+  const { scheduleCompaction } = await import("../../store/history.js");
+  return scheduleCompaction(store, {
+    ...gc,
+    onReport: (report) => {
+      if (
+        report.skipped === undefined &&
+        report.relationshipVersions + report.changes + report.revisions > 0
+      ) {
+        const { horizon, relationshipVersions, changes, schemas, revisions } = report;
+        log.info(
+          { horizon: String(horizon), relationshipVersions, changes, schemas, revisions },
+          "history compacted",
+        );
+      }
+    },
+    onError: (error) => log.warn({ err: error }, "history compaction failed"),
   });
 }
 
@@ -500,6 +543,12 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
     ssfListen: options.ssfListen,
     testingMaxStores,
     graceMs: int(options.shutdownGraceMs, "--shutdown-grace-ms") ?? 10_000,
+    gc: {
+      ...(options.gcWindow === undefined ? {} : { windowMs: parseDuration(options.gcWindow, "--gc-window") }),
+      ...(options.gcInterval === undefined
+        ? {}
+        : { intervalMs: parseDuration(options.gcInterval, "--gc-interval") }),
+    },
     healthProbeMs: int(options.healthProbeMs, "--health-probe-ms"),
   };
 }
@@ -668,7 +717,7 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
       "serving",
     );
 
-    await serveUntilSignalled(running, store, log, settings.graceMs);
+    await serveUntilSignalled(running, store, log, settings.graceMs, settings.gc);
   } finally {
     await ssf?.close();
     // Queued (async) decision records are written before the datastore closes.

@@ -1,4 +1,5 @@
-/** Bulk import: validated batches, each one transaction at its own revision, one INSERT each. */
+/** Bulk import: validated batches in one transaction, each at its own revision, one INSERT each. */
+import type pg from "pg";
 import type { Relationship, Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import {
@@ -10,7 +11,7 @@ import {
   StoreError,
   validateRelationship,
 } from "../index.js";
-import { currentSchema, noSchema, run, type StoreContext } from "./context.js";
+import { currentSchema, noSchema, run, runRows, type StoreContext } from "./context.js";
 import { currentRevision, readClient } from "./read.js";
 import { columnValues, emptyColumns, pushColumns } from "./rows.js";
 import { writeTransaction } from "./transaction.js";
@@ -60,36 +61,31 @@ const NEEDS_ESCAPE = /["\\]/;
 const NEEDS_ESCAPE_ALL = /["\\]/g;
 
 /**
- * Import replaces what it meets (TOUCH semantics, as in the SQLite store), so loading the same file
- * twice is harmless; within a batch the last copy of a relationship wins.
+ * One batch inside the import's transaction, at its own revision. Import replaces what it meets
+ * (TOUCH semantics, as in the SQLite store), so loading the same file twice is harmless; within a
+ * batch the last copy of a relationship wins.
  */
 async function importBatch(
   ctx: StoreContext,
-  batch: readonly Relationship[],
+  client: pg.PoolClient,
+  revision: Revision,
   prepared: PreparedBatch,
-): Promise<Revision> {
-  const { revision } = await writeTransaction(ctx, async (client, revision) => {
-    const schema = await currentSchema(ctx, client);
-    if (schema === undefined) throw noSchema();
-    // A schema written since the batch was prepared: validate again under the lock.
-    const ready = schema.revision === prepared.schemaRevision ? prepared : prepareBatch(schema, batch);
-    // Fast path: a plain INSERT; the unique live-key index refuses an existing relationship.
-    // Only then (a re-import, or an expired row not yet swept) close the old rows first.
-    await client.query("SAVEPOINT import_fast");
-    try {
-      await run(client, ctx.sql.insertRows, [revision, ...ready.values]);
-      await client.query("RELEASE SAVEPOINT import_fast");
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== "23505") throw error;
-      await client.query("ROLLBACK TO SAVEPOINT import_fast");
-      const updates: RelationshipUpdate[] = ready.unique.map((relationship) => ({
-        operation: "touch",
-        relationship,
-      }));
-      await applyUpdates(ctx, client, revision, updates);
-    }
-  });
-  return revision;
+): Promise<void> {
+  // Fast path: a plain INSERT; the unique live-key index refuses an existing relationship.
+  // Only then (a re-import, or an expired row not yet swept) close the old rows first.
+  await client.query("SAVEPOINT import_fast");
+  try {
+    await run(client, ctx.sql.insertRows, [revision, ...prepared.values]);
+    await client.query("RELEASE SAVEPOINT import_fast");
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "23505") throw error;
+    await client.query("ROLLBACK TO SAVEPOINT import_fast");
+    const updates: RelationshipUpdate[] = prepared.unique.map((relationship) => ({
+      operation: "touch",
+      relationship,
+    }));
+    await applyUpdates(ctx, client, revision, updates);
+  }
 }
 
 function lastOfEach(batch: readonly Relationship[]): Relationship[] {
@@ -143,35 +139,46 @@ export async function importRelationships(
     if (schema === undefined) throw noSchema();
     return { schema, revision: await currentRevision(ctx, client) };
   });
-  let schema = start.schema;
-  let revision: Revision | undefined;
-  let count = 0;
-  // One batch in flight: the next one is validated and serialized while PostgreSQL inserts this one.
-  let inflight: Promise<void> | undefined;
-  const flush = async (batch: Relationship[]) => {
-    const prepared = prepareBatch(schema, batch);
-    await inflight;
-    inflight = importBatch(ctx, batch, prepared).then((r) => {
-      revision = r;
-      count += batch.length;
-      schema = ctx.compiled ?? schema;
-    });
-    // Surface a failure at the next await without an unhandled rejection in between.
-    inflight.catch(() => undefined);
-  };
+  // Validated and serialized before the transaction, so the revision lock is held only to insert.
+  const batches: { readonly batch: Relationship[]; prepared: PreparedBatch }[] = [];
   let batch: Relationship[] = [];
   for await (const relationship of relationships) {
     batch.push(relationship);
     if (batch.length >= batchSize) {
-      await flush(batch);
+      batches.push({ batch, prepared: prepareBatch(start.schema, batch) });
       batch = [];
     }
   }
-  if (batch.length > 0) await flush(batch);
-  await inflight;
+  if (batch.length > 0) batches.push({ batch, prepared: prepareBatch(start.schema, batch) });
+  if (batches.length === 0) return { revision: start.revision, count: 0 };
+  // One transaction, a revision per batch: a failure anywhere rolls the whole import back.
+  const { result: last } = await writeTransaction(ctx, async (client, first) => {
+    const schema = await currentSchema(ctx, client);
+    if (schema === undefined) throw noSchema();
+    let revision = first;
+    for (const [index, item] of batches.entries()) {
+      if (index > 0) {
+        // The counter row is locked by this transaction already: each bump is the next revision.
+        revision = BigInt((await runRows(client, ctx.sql.lockRevision, []))[0]?.[0] as string);
+        await client.query(`INSERT INTO ${ctx.q}.transactions (revision) VALUES ($1)`, [revision]);
+      }
+      // A schema written since the batches were prepared: validate again under the lock.
+      const ready =
+        schema.revision === item.prepared.schemaRevision ? item.prepared : prepareBatch(schema, item.batch);
+      await importBatch(ctx, client, revision, ready);
+    }
+    return revision;
+  });
+  const count = batches.reduce((n, b) => n + b.batch.length, 0);
+  if (ctx.channel !== null && batches.length > 1) {
+    // The commit announced the first revision; subscribers waiting for the last one hear it too.
+    await readClient(ctx, (client) =>
+      client.query("SELECT pg_notify($1, $2)", [ctx.channel, String(last)]),
+    ).catch(() => undefined);
+  }
   if (count >= ANALYZE_AFTER) {
     // Only an optimisation: the import has committed, so a failure here must not report it failed.
     await readClient(ctx, (client) => client.query(`ANALYZE ${ctx.q}.relationships`)).catch(() => undefined);
   }
-  return { revision: revision ?? start.revision, count };
+  return { revision: last, count };
 }

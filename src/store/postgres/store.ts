@@ -1,7 +1,9 @@
 /** The PostgreSQL store: several stateless Latch replicas on one database. */
 import type { Revision } from "../../core/index.js";
 import {
+  cachedHorizon,
   checkFilter,
+  checkRetained,
   checkUpdates,
   createRevisionCodec,
   deleteOverLimit,
@@ -12,6 +14,7 @@ import {
   StoreError,
 } from "../index.js";
 import { createPostgresApprovals } from "./approvals.js";
+import { compactPostgres, readHorizon } from "./compaction.js";
 import { createPool, type PoolOptions, toStoreError, withClient } from "./connection.js";
 import { requireSchema, type StoreContext } from "./context.js";
 import { createPostgresDecisionLog } from "./decisions.js";
@@ -254,6 +257,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     await ctx.reads.probe();
   }
   const reads = ctx.reads;
+  async function* exportRetained(revision: Revision) {
+    await retained(revision);
+    yield* exportRelationships(ctx, revision);
+  }
+  // Cached: asked on every request (engine/revisions.ts) and before every read it guards.
+  const horizon = cachedHorizon(() => readHorizon(ctx));
+  const retained = async (revision: Revision) => checkRetained(revision, await horizon.get());
 
   return {
     storeId,
@@ -262,10 +272,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     at: lastReader((revision) => ({
       revision,
       readSchema: () => readSchema(ctx, revision),
-      readRelationships: (filter, pageOptions) => readRelationships(ctx, filter, revision, pageOptions),
+      readRelationships: async (filter, pageOptions) => {
+        await retained(revision);
+        return readRelationships(ctx, filter, revision, pageOptions);
+      },
       lookupForward: (query) => lookupForward(ctx, query, revision),
       lookupReverse: (query) => lookupReverse(ctx, query, revision),
-      exportRelationships: () => exportRelationships(ctx, revision),
+      exportRelationships: () => exportRetained(revision),
     })),
     writeSchema: (text, schemaOptions) => writeSchema(ctx, text, schemaOptions),
     async write(updates, preconditions = [], writeOptions = {}) {
@@ -300,10 +313,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       );
       return { revision, deleted: result };
     },
-    changesSince: (after, limit) =>
-      changesSince(ctx, after, Math.min(positiveInt(limit, "limit") ?? CHANGES_PAGE, CHANGES_PAGE)),
+    async changesSince(after, limit) {
+      const size = Math.min(positiveInt(limit, "limit") ?? CHANGES_PAGE, CHANGES_PAGE);
+      await retained(after);
+      return changesSince(ctx, after, size);
+    },
     importRelationships: (relationships, importOptions) =>
       importRelationships(ctx, relationships, importOptions),
+    historyHorizon: () => horizon.get(),
+    async compactHistory(compactOptions) {
+      const report = await compactPostgres(ctx, schemaName, compactOptions);
+      horizon.invalidate();
+      return report;
+    },
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     decisions,
     approvals: approvalStore,

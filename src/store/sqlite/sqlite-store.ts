@@ -10,6 +10,13 @@ import type { ApprovalStore, RulesValidator } from "../approval-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
 import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
+import {
+  type CompactionOptions,
+  type CompactionReport,
+  checkRetained,
+  type HistoryHorizon,
+  HORIZON_CACHE_MS,
+} from "../history.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import type { PostureReportStore } from "../posture-store.js";
 import { lastReader } from "../readers.js";
@@ -43,6 +50,7 @@ import {
 } from "../write-checks.js";
 import { createSqliteApprovals } from "./approvals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
+import { createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
 import { importBatch } from "./import-batch.js";
@@ -119,6 +127,9 @@ class SqliteStore implements Store {
   private dataVersion = 0;
   private notified = 0n;
   private compiled: { readonly revision: number; readonly schema: CompiledSchema } | undefined;
+  private readonly compaction: SqliteCompaction;
+  private horizonRead = Number.NEGATIVE_INFINITY;
+  private horizonValue: HistoryHorizon | undefined;
   private readonly writeTx: (
     updates: readonly RelationshipUpdate[],
     pre: readonly Precondition[],
@@ -136,7 +147,10 @@ class SqliteStore implements Store {
     schema: CompiledSchema,
     validateRules: RulesValidator | undefined,
   ) => Revision;
-  private readonly importTx: (batch: readonly Relationship[]) => Revision;
+  private readonly importTx: (
+    source: Iterable<Relationship>,
+    batchSize: number,
+  ) => { revision: Revision; count: number };
   private readonly sweepTx: (limit: number) => number;
   private readonly bulkTx: (
     source: Iterable<Relationship>,
@@ -160,6 +174,7 @@ class SqliteStore implements Store {
     this.postureReports = createSqlitePostureReports(this.db);
     this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision));
     this.s = prepareStatements(this.db);
+    this.compaction = createSqliteCompaction(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
@@ -180,11 +195,23 @@ class SqliteStore implements Store {
       return result;
     });
     this.schemaTx = tx((text, schema, validateRules) => this.applySchema(text, schema, validateRules));
-    this.importTx = tx((batch) => this.applyImport(batch));
+    this.importTx = tx((source, batchSize) => {
+      let revision = this.current();
+      let count = 0;
+      for (const batch of chunks(source, batchSize)) {
+        revision = this.applyImport(batch);
+        count += batch.length;
+      }
+      return { revision, count };
+    });
     this.bulkTx = tx((source, batchSize) => bulkLoad(this, this.schemaForWrite(), source, batchSize));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
     // Deferred: a read transaction, so both queries of a page see one snapshot.
-    const read = this.db.transaction((after: Revision, limit: number) => readChangesPage(this, after, limit));
+    const read = this.db.transaction((after: Revision, limit: number) => {
+      // Read in the page's own snapshot: a feed behind the horizon is refused, never half-answered.
+      checkRetained(after, this.compaction.horizon());
+      return readChangesPage(this, after, limit);
+    });
     this.changesTx = (after, limit) => read.deferred(after, limit);
   }
 
@@ -289,6 +316,7 @@ class SqliteStore implements Store {
 
   private readPage(filter: RelationshipFilter, revision: Revision, options: PageOptions = {}): ReadPage {
     checkFilter(filter);
+    checkRetained(revision, this.horizon());
     const limit = positiveInt(options.limit, "limit");
     const after = options.cursor === undefined ? undefined : cursorAfter(options.cursor, filter, revision);
     const params: unknown[] = [];
@@ -351,10 +379,11 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Into an empty store from a synchronous source: one transaction (bulk-load.ts). Otherwise one
-   * transaction and one revision per batch: a bad relationship fails its batch, and the batches
-   * before it stay committed (the error names the relationship). Either way an imported
-   * relationship that already exists is replaced (TOUCH), so a load can be repeated.
+   * One transaction for the whole load, so a failing import (a bad relationship, a source that
+   * throws) leaves nothing behind. Into an empty store: bulk-load.ts. Otherwise a revision per batch,
+   * as the changes feed pages them. An asynchronous source is read into memory first: a SQLite
+   * transaction cannot stay open across awaits on the one connection other calls share. Either
+   * way an imported relationship that already exists is replaced (TOUCH), so a load can be repeated.
    */
   async importRelationships(
     relationships: AsyncIterable<Relationship> | Iterable<Relationship>,
@@ -368,33 +397,17 @@ class SqliteStore implements Store {
       const creates = all.map((relationship) => ({ operation: "create" as const, relationship }));
       return { revision: this.committed(this.writeTx(creates, [])), count: all.length };
     }
-    if (Symbol.iterator in relationships && isEmpty(this)) {
-      const result = this.bulkTx(relationships, batchSize);
-      if (result.count === 0) return { revision: this.current(), count: 0 };
-      this.committed(result.revision);
-      return result;
+    let source: Iterable<Relationship>;
+    if (Symbol.iterator in relationships) source = relationships;
+    else {
+      const all: Relationship[] = [];
+      for await (const r of relationships) all.push(r);
+      source = all;
     }
-    let count = 0;
-    let revision = this.current();
-    let batch: Relationship[] = [];
-    const flush = () => {
-      revision = this.committed(this.importTx(batch));
-      count += batch.length;
-      batch = [];
-    };
-    if (Symbol.iterator in relationships) {
-      for (const r of relationships) {
-        batch.push(r);
-        if (batch.length >= batchSize) flush();
-      }
-    } else {
-      for await (const r of relationships) {
-        batch.push(r);
-        if (batch.length >= batchSize) flush();
-      }
-    }
-    if (batch.length > 0) flush();
-    return { revision, count };
+    const result = isEmpty(this) ? this.bulkTx(source, batchSize) : this.importTx(source, batchSize);
+    if (result.count === 0) return { revision: this.current(), count: 0 };
+    this.committed(result.revision);
+    return result;
   }
 
   private applyImport(batch: readonly Relationship[]): Revision {
@@ -408,6 +421,7 @@ class SqliteStore implements Store {
   }
 
   private async *exportAt(at: Revision): AsyncIterable<Relationship> {
+    checkRetained(at, this.horizon());
     const page = 1_000;
     let rows = this.s.exportFirstPage.all(Number(at), Number(at), Date.now(), page) as RawRow[];
     while (rows.length > 0) {
@@ -421,6 +435,26 @@ class SqliteStore implements Store {
         page,
       ) as RawRow[];
     }
+  }
+
+  /** The published horizon, re-read at most once per HORIZON_CACHE_MS (another process may compact). */
+  private horizon(): HistoryHorizon | undefined {
+    const now = Date.now();
+    if (now - this.horizonRead >= HORIZON_CACHE_MS) {
+      this.horizonValue = this.compaction.horizon();
+      this.horizonRead = now;
+    }
+    return this.horizonValue;
+  }
+
+  async historyHorizon(): Promise<HistoryHorizon | undefined> {
+    return this.horizon();
+  }
+
+  async compactHistory(options?: CompactionOptions): Promise<CompactionReport> {
+    const report = await this.compaction.run(options);
+    this.horizonRead = Number.NEGATIVE_INFINITY;
+    return report;
   }
 
   async sweepExpired(limit = 1_000): Promise<number> {
@@ -487,3 +521,16 @@ class SqliteStore implements Store {
 }
 
 export { MAX_REVISION };
+
+/** The source in arrays of `size`, read lazily. */
+function* chunks<T>(source: Iterable<T>, size: number): Generator<T[]> {
+  let batch: T[] = [];
+  for (const item of source) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

@@ -13,6 +13,8 @@ const REL_INSERT_COLUMNS =
 
 const REL_ROW = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${MAX_REVISION})`;
 const CHANGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Rows per multi-row INSERT into the changes feed: beyond a few dozen the gain per statement is nil. */
+export const CHANGES_PER_INSERT = 64;
 
 export interface Statements {
   readonly currentRevision: Stmt;
@@ -28,6 +30,8 @@ export interface Statements {
   readonly updateLiveInPlace: Stmt;
   readonly insertRelationship: Stmt;
   readonly insertChange: Stmt;
+  /** `CHANGES_PER_INSERT` change rows in one statement (imports). */
+  readonly insertChanges: Stmt;
   readonly changesRange: Stmt;
   readonly changesOfRevision: Stmt;
   readonly schemaChanges: Stmt;
@@ -65,6 +69,9 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     insertRelationship: db.prepare(`INSERT INTO relationships (${REL_INSERT_COLUMNS}) VALUES ${REL_ROW}`),
     insertChange: db.prepare(`INSERT INTO changes VALUES ${CHANGE_ROW}`),
+    insertChanges: db.prepare(
+      `INSERT INTO changes VALUES ${Array(CHANGES_PER_INSERT).fill(CHANGE_ROW).join(", ")}`,
+    ),
     changesRange: db
       .prepare(
         `SELECT ${changeColumns} FROM changes WHERE revision > ? AND revision <= ? ORDER BY revision, seq LIMIT ?`,

@@ -171,6 +171,33 @@ export function historyCases(factory: StoreFactory): void {
       expect(await exportAll(store)).toEqual([]);
     });
 
+    it("leaves nothing behind when an import into a non-empty store fails mid-way", async () => {
+      await store.importRelationships(generated(40), { batchSize: 16 });
+      const before = await exportAll(store);
+      const revision = await store.currentRevision();
+      // The bad relationship sits in the fourth batch: three batches would have committed before.
+      const input = [...generated(70).slice(40), rel("document:bad#view@user:alice"), ...generated(5)];
+      const error = await rejection(store.importRelationships(input, { batchSize: 10 }));
+      expect(error.code).toBe("relationship/not-a-relation");
+      expect(await store.currentRevision()).toBe(revision);
+      expect(await exportAll(store)).toEqual(before);
+      expect((await store.changesSince(revision)).changes).toEqual([]);
+    });
+
+    it("leaves nothing behind when the import's source fails mid-way", async () => {
+      await store.write([create("document:first#viewer@user:a")]);
+      const before = await exportAll(store);
+      const revision = await store.currentRevision();
+      async function* failing() {
+        for (const r of generated(300)) yield r;
+        throw new Error("the file could not be read to the end");
+      }
+      const error = await rejection(store.importRelationships(failing(), { batchSize: 50 }));
+      expect(error.message).toContain("could not be read");
+      expect(await store.currentRevision()).toBe(revision);
+      expect(await exportAll(store)).toEqual(before);
+    });
+
     it("records imported relationships in the changes feed", async () => {
       const result = await store.importRelationships(generated(120), { batchSize: 50 });
       const page = await store.changesSince(0n, 1_000);

@@ -1,0 +1,149 @@
+/**
+ * History compaction seen from a client: checks pinned to tokens inside the window answer as
+ * before, tokens outside are refused (at-exact-snapshot) or served fresher (at-least-as-fresh), and
+ * on PostgreSQL two stores compacting one database at once, while writes go on, lose nothing.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { isLatchError, parseRelationship } from "../../src/core/index.js";
+import { createEngine, type Engine } from "../../src/engine/index.js";
+import { watchChanges } from "../../src/service/index.js";
+import type { Store } from "../../src/store/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { exportAll, SCHEMA, sleep } from "./conformance/helpers.js";
+import { PG_SKIP_REASON, PG_URL, SchemaTracker } from "./fixtures/pg-setup.js";
+
+const touch = (text: string) => ({ operation: "touch" as const, relationship: parseRelationship(text) });
+const remove = (text: string) => ({ operation: "delete" as const, relationship: parseRelationship(text) });
+
+function checkAt(
+  engine: Engine,
+  token: string,
+  user: string,
+  kind: "at-exact-snapshot" | "at-least-as-fresh",
+) {
+  return engine.check({
+    resource: { type: "document", id: "d" },
+    permission: "view",
+    subject: { type: "user", id: user },
+    consistency: { kind, token },
+  });
+}
+
+describe("compaction through the engine (SQLite file)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "latch-gc-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("answers checks at tokens inside the window as before and refuses exact snapshots outside", async () => {
+    const store = await createSqliteStore({ path: join(dir, "engine.db") });
+    try {
+      await store.writeSchema(SCHEMA);
+      const users = ["alice", "bob", "carol"];
+      const tokens: string[] = [];
+      // Each user gains and loses access in turn, so every revision has its own answer.
+      for (const user of users) {
+        tokens.push(store.encodeRevision(await store.write([touch(`document:d#viewer@user:${user}`)])));
+        tokens.push(store.encodeRevision(await store.write([remove(`document:d#viewer@user:${user}`)])));
+      }
+      await sleep(30);
+      const split = Date.now();
+      await sleep(30);
+      for (const user of users) {
+        tokens.push(store.encodeRevision(await store.write([touch(`document:d#owner@user:${user}`)])));
+      }
+      const engine = createEngine({ store, quantizationMs: 0, cache: false });
+      const answers = async (from: number) => {
+        const out: string[] = [];
+        for (const token of tokens.slice(from)) {
+          for (const user of users) out.push((await checkAt(engine, token, user, "at-exact-snapshot")).state);
+        }
+        return out;
+      };
+      const insideFrom = 5; // tokens[5] is the last revision before the split: the horizon
+      const before = await answers(insideFrom);
+      const report = await store.compactHistory!({ windowMs: 0, now: split, graceMs: 0 });
+      expect(report.horizon).toBe(store.decodeRevision(tokens[insideFrom]!));
+      expect(report.relationshipVersions).toBeGreaterThan(0);
+      expect(await answers(insideFrom)).toEqual(before);
+
+      const refused = await checkAt(engine, tokens[0]!, "alice", "at-exact-snapshot").catch(
+        (e: unknown) => e,
+      );
+      expect(isLatchError(refused) && refused.code).toBe("revision/compacted");
+      expect(isLatchError(refused) && refused.kind).toBe("failed-precondition");
+      // Watch from a compacted revision is refused too, through the service's change feed.
+      const watch = watchChanges(store, { after: store.decodeRevision(tokens[0]!) });
+      const watched = await watch.next().catch((e: unknown) => e);
+      expect(isLatchError(watched) && watched.code).toBe("revision/compacted");
+      const fromHorizon = watchChanges(store, { after: report.horizon });
+      expect((await fromHorizon.next()).value?.revision).toBe(report.horizon + 1n);
+      await fromHorizon.return(undefined);
+      // At least as fresh as an old token: any newer revision honours it.
+      const fresher = await checkAt(engine, tokens[0]!, "alice", "at-least-as-fresh");
+      expect(fresher.revision).toBe(await store.currentRevision());
+      expect(fresher.state).toBe("ALLOWED");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+if (PG_URL === undefined) {
+  describe.skip(PG_SKIP_REASON, () => {
+    it("compacts one PostgreSQL database from two stores at once", () => undefined);
+  });
+} else {
+  const url = PG_URL;
+  const schemas = new SchemaTracker();
+  afterAll(() => schemas.dropAll());
+
+  describe("concurrent compaction (PostgreSQL)", () => {
+    it("two stores compacting at once, while writes go on, lose nothing inside the window", async () => {
+      const schema = schemas.next();
+      const a = await createPostgresStore({ url, schema, pool: { max: 3 } });
+      const b = await createPostgresStore({ url, schema, pool: { max: 3 } });
+      const stores: Store[] = [a, b];
+      try {
+        await a.writeSchema(SCHEMA);
+        for (let round = 0; round < 20; round++) {
+          await stores[round % 2]!.write([
+            touch(`document:d${round % 5}#viewer@user:u${round % 3}`),
+            touch(`document:e#viewer@user:u${round}`),
+          ]);
+        }
+        await sleep(30);
+        const split = Date.now();
+        await sleep(30);
+        const kept: bigint[] = [];
+        for (let round = 0; round < 6; round++) {
+          kept.push(await a.write([touch(`document:d${round % 5}#owner@user:u${round % 3}`)]));
+        }
+        const reference = await Promise.all(kept.map((r) => exportAll(a, r)));
+        const options = { windowMs: 0, now: split, graceMs: 0, batchSize: 3 };
+        // Compactions from both stores at once, with writes in between.
+        const writes = b.write([touch("document:late#viewer@user:z")]);
+        const reports = await Promise.all([
+          a.compactHistory!(options),
+          b.compactHistory!(options),
+          a.compactHistory!(options),
+          b.compactHistory!(options),
+        ]);
+        const late = await writes;
+        const removed = reports.reduce((n, r) => n + r.relationshipVersions, 0);
+        expect(removed).toBeGreaterThan(0);
+        for (const r of reports) expect(r.skipped === "locked" || r.horizon === kept[0]! - 1n).toBe(true);
+        expect(await Promise.all(kept.map((r) => exportAll(b, r)))).toEqual(reference);
+        expect(await exportAll(a, late)).toContain("document:late#viewer@user:z");
+        // Nothing below the horizon is left, and a second pass finds nothing more.
+        const again = await a.compactHistory!({ ...options, dryRun: true });
+        expect(again.relationshipVersions).toBe(0);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+}
