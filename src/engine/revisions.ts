@@ -154,12 +154,12 @@ function retained(store: Store, revisions: Revisions): Revisions {
   const horizonOf = store.historyHorizon?.bind(store);
   if (horizonOf === undefined) return revisions;
   return {
-    async resolve(consistency) {
-      const revision = await revisions.resolve(consistency);
+    async resolve(consistency, signal) {
+      const revision = await revisions.resolve(consistency, signal);
       const horizon = await horizonOf();
       if (horizon === undefined || revision >= horizon.revision) return revision;
       if (consistency?.kind === "at-exact-snapshot") throw compactedError(revision, horizon);
-      return revisions.resolve({ kind: "fully-consistent" });
+      return revisions.resolve({ kind: "fully-consistent" }, signal);
     },
     planAt: (revision) => revisions.planAt(revision),
   };
