@@ -67,16 +67,20 @@ const callgrind = (on: boolean) => {
     execFileSync("callgrind_control", ["-i", on ? "on" : "off", String(process.pid)]);
 };
 callgrind(true);
+// The counted window on the profiler's clock (µs), to read a `--cpu-prof` profile of it alone.
+const windowStart = process.hrtime.bigint() / 1000n;
 const before = { thread: threadCpuMs(), process: process.cpuUsage(), scavenges };
 await run(count);
 await recorder?.flush();
 callgrind(false);
+const windowEnd = process.hrtime.bigint() / 1000n;
 const thread = threadCpuMs() - before.thread;
 const all = process.cpuUsage(before.process);
 const per = (ms: number) => ((ms * 1000) / count).toFixed(2);
 console.log(
   `${mode}: ${count} checks, main thread ${per(thread)} µs/check, process ${per((all.user + all.system) / 1000)} µs/check, ${(((scavenges - before.scavenges) * 1000) / count).toFixed(2)} scavenges/1000 checks`,
   recorder === undefined ? "" : JSON.stringify(recorder.stats()),
+  `(window ${windowStart}-${windowEnd})`,
 );
 observer.disconnect();
 await recorder?.close();
