@@ -106,14 +106,20 @@ export interface DecisionFacts {
 }
 
 /**
- * A batch of decisions as captured on the decision path: `FIELDS` plain values per decision in one
- * flat array. Capturing costs a few pushes and no formatting; the record is built later, where the
- * batch is appended (the writer thread). A flat array of strings and numbers is also the cheapest
- * thing to post to another thread (about a third of the cost of the same records as objects).
+ * A batch of decisions as captured on the decision path: per decision, `FIELDS` plain values (ids
+ * and names as the request and the answer hold them, numbers) followed by its witness, each of its
+ * relationships as `WITNESS_FIELDS` values more, in one flat array. Capturing costs a few pushes
+ * of values that already exist: no string is built, nothing formatted (a witness neither: it is
+ * formatted where the record is built); the record is built where the batch is appended (the
+ * writer thread). A flat array of strings and numbers is also the cheapest thing to post to
+ * another thread (about a third of the cost of the same records as objects).
  */
 export type Captured = unknown[];
 
-const FIELDS = 15;
+/** A decision's fixed fields; the last one is how many witness relationships follow. */
+const FIELDS = 16;
+/** Per witness relationship: resource type and id, relation, subject type, id and relation, caveat name, expiration (ms). */
+const WITNESS_FIELDS = 8;
 
 /** The rare parts of a decision, formatted when captured (they are rare, and must be cloneable). */
 interface RareParts {
@@ -123,21 +129,16 @@ interface RareParts {
   caveats?: readonly DecisionCaveat[];
   context?: Readonly<Record<string, unknown>>;
   reason?: string;
-  witness?: readonly string[];
   approvalId?: string;
   approvalRule?: string;
   sampled?: true;
 }
 
 function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareParts | undefined {
-  const { chain, subjectGrants, missing, explain, context, reason, witness, sampled } = facts;
+  const { chain, subjectGrants, missing, explain, context, reason, sampled } = facts;
   const { approvalId, approvalRule } = facts;
   const plain =
-    reason === undefined &&
-    sampled !== true &&
-    (witness === undefined || witness.length === 0) &&
-    approvalId === undefined &&
-    approvalRule === undefined;
+    reason === undefined && sampled !== true && approvalId === undefined && approvalRule === undefined;
   if (plain && chain === undefined && subjectGrants === undefined && missing.length === 0) {
     if (explain === undefined && (context === undefined || Object.keys(context).length === 0))
       return undefined;
@@ -152,9 +153,6 @@ function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareP
   const redacted = redactContext(context, loggable);
   if (redacted !== undefined) rare.context = redacted;
   if (reason !== undefined) rare.reason = reason;
-  // Formatted here: relationships carry dates and contexts that need not make the trip.
-  if (witness !== undefined && witness.length > 0)
-    rare.witness = witness.map(formatRelationshipWithoutContext);
   if (approvalId !== undefined) rare.approvalId = approvalId;
   if (approvalRule !== undefined) rare.approvalRule = approvalRule;
   if (sampled === true) rare.sampled = true;
@@ -187,13 +185,56 @@ export function captureFacts(
     info?.caller,
     rarePartsOf(facts, loggable),
   );
+  const witness = facts.witness;
+  if (witness === undefined) {
+    out.push(0);
+    return;
+  }
+  out.push(witness.length);
+  // The relationship's parts, not its text: they cross to the writer thread as they are (a
+  // relationship's stored caveat context and Date need not), and are formatted there.
+  for (const r of witness) {
+    const { resource, subject } = r;
+    out.push(
+      resource.type,
+      resource.id,
+      r.relation,
+      subject.type,
+      subject.id,
+      subject.relation,
+      r.caveat?.name,
+      r.expiration?.getTime(),
+    );
+  }
 }
 
 /** The records of a captured batch, in order. */
 export function recordsOf(batch: Captured): DecisionRecord[] {
   const records: DecisionRecord[] = [];
-  for (let i = 0; i < batch.length; i += FIELDS) records.push(recordAt(batch, i));
+  for (let i = 0; i < batch.length; ) {
+    const witnessed = batch[i + FIELDS - 1] as number;
+    records.push(recordAt(batch, i, witnessed));
+    i += FIELDS + witnessed * WITNESS_FIELDS;
+  }
   return records;
+}
+
+/** A captured witness relationship, formatted as `formatRelationshipWithoutContext` would. */
+function witnessAt(b: Captured, i: number): string {
+  const caveat = b[i + 6] as string | undefined;
+  const expiration = b[i + 7] as number | undefined;
+  const relation = b[i + 5] as string | undefined;
+  return formatRelationshipWithoutContext({
+    resource: { type: b[i] as string, id: b[i + 1] as string },
+    relation: b[i + 2] as string,
+    subject: {
+      type: b[i + 3] as string,
+      id: b[i + 4] as string,
+      ...(relation === undefined ? {} : { relation }),
+    },
+    ...(caveat === undefined ? {} : { caveat: { name: caveat } }),
+    ...(expiration === undefined ? {} : { expiration: new Date(expiration) }),
+  });
 }
 
 function subjectAt(b: Captured, i: number): string {
@@ -202,7 +243,7 @@ function subjectAt(b: Captured, i: number): string {
   return relation === undefined || relation === ELLIPSIS_RELATION ? ref : `${ref}#${relation}`;
 }
 
-function recordAt(b: Captured, i: number): DecisionRecord {
+function recordAt(b: Captured, i: number, witnessed: number): DecisionRecord {
   const record: { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } = {
     time: new Date(b[i + 10] as number).toISOString(),
     operation: b[i] as string,
@@ -226,7 +267,12 @@ function recordAt(b: Captured, i: number): DecisionRecord {
   const latencyUs = b[i + 11] as number | undefined;
   if (latencyUs !== undefined) record.latencyUs = latencyUs;
   if (rare?.reason !== undefined) record.reason = rare.reason;
-  if (rare?.witness !== undefined) record.witness = rare.witness;
+  if (witnessed > 0) {
+    const witness: string[] = [];
+    const start = i + FIELDS;
+    for (let w = 0; w < witnessed; w++) witness.push(witnessAt(b, start + w * WITNESS_FIELDS));
+    record.witness = witness;
+  }
   if (rare?.approvalId !== undefined) record.approvalId = rare.approvalId;
   if (rare?.approvalRule !== undefined) record.approvalRule = rare.approvalRule;
   if (rare?.sampled === true) record.sampled = true;

@@ -280,7 +280,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const decorator: Decorator = (next: Decider): Decider => {
     if (policy === "off") return next;
 
-    /** `async`: the result at once; `sync`: once its record is committed. */
+    /** Captures the decision's record; `sync`: returns its commit to wait for. */
     const recordCheck = (
       request: CheckRequest,
       options: RequestOptions | undefined,
@@ -296,9 +296,11 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         sampledOne && result.state !== "DENIED" && result.approvalRule === undefined
           ? { ...facts, sampled: true }
           : facts;
-      const committed = sink.record(kept, callInfo(options), now());
-      return committed === undefined ? result : committed.then(() => result);
+      return sink.record(kept, callInfo(options), now());
     };
+    /** `async`: the answer at once; `sync`: once its record is committed. */
+    const after = <T>(committed: Promise<void> | undefined, answer: T) =>
+      committed === undefined ? answer : committed.then(() => answer);
 
     /** Every one of these is recorded: asked with a witness, and timed. */
     const checkKept = (
@@ -310,12 +312,14 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       if (request.witness === true) {
         return next
           .check(request, requestOptions)
-          .then((result) => recordCheck(request, requestOptions, result, started, sampledOne));
+          .then((result) => after(recordCheck(request, requestOptions, result, started, sampledOne), result));
       }
+      // One `then`: the record is captured from the witnessed answer, the caller gets it without.
       return next
         .check({ ...request, witness: true }, requestOptions)
-        .then((result) => recordCheck(request, requestOptions, result, started, sampledOne))
-        .then(withoutWitness);
+        .then((result) =>
+          after(recordCheck(request, requestOptions, result, started, sampledOne), withoutWitness(result)),
+        );
     };
 
     return {
@@ -334,7 +338,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
             .then((result) =>
               result.state !== "DENIED" && result.approvalRule === undefined
                 ? result
-                : recordCheck(request, requestOptions, result, undefined, false),
+                : after(recordCheck(request, requestOptions, result, undefined, false), result),
             );
         }
         return checkKept(request, requestOptions, false);

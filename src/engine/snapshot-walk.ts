@@ -160,7 +160,8 @@ export class SnapshotWalk {
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
     known.set(id, m ?? NO);
-    if (this.witnessing) keepProof(this.proofs!, member, id, this.proof);
+    // Most answers need no proof (a no, or the subject itself): absent reads as none, so only the others are kept.
+    if (this.witnessing && this.proof !== undefined) keepProof(this.proofs!, member, id, this.proof);
     heights.set(id, this.deepest - depth + 1);
     if (this.deepest < outer) this.deepest = outer;
     return m;

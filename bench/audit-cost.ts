@@ -1,0 +1,88 @@
+/**
+ * What auditing costs the thread that answers, counted rather than timed where timings cannot be
+ * trusted (a shared machine): `node --max-semi-space-size=1 --import tsx bench/audit-cost.ts MODE
+ * [COUNT] [scale]` runs COUNT uncached checks of the bench's mix, once warmed up, with MODE
+ * `plain` (no recorder), `witness` (asking for witnesses) or `audit` (`--audit all`, async,
+ * through the writer thread), and prints the main thread's CPU time per check (from
+ * /proc/self/task, Linux; the writer thread's and the collector's helpers' work is not in it), the
+ * process's, and the young-generation collections per 1000 checks (with a 1 MiB semi-space, one
+ * stands for about 1 MiB allocated). CPU time still moves with the machine's load: compare modes
+ * and commits in the same minutes, alternating.
+ */
+// First: V8 settings shared with the server (see the module).
+import "../src/cli/v8-flags.js";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
+import { createAuditRecorder } from "../src/audit/index.js";
+import { createEngine } from "../src/engine/index.js";
+import { decorate } from "../src/service/index.js";
+import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { generateCorpus, type Scale } from "./corpus.js";
+import { loadedMirror, pickFixtures } from "./fixtures.js";
+
+const [mode = "plain", countText = "20000", scaleText = "s"] = process.argv.slice(2);
+const count = Number(countText);
+const corpus = generateCorpus(scaleText as Scale);
+const dir = mkdtempSync(join(tmpdir(), "latch-audit-cost-"));
+const sqlite = await createSqliteStore({ path: join(dir, "audit.db") });
+await sqlite.writeSchema(corpus.schema);
+await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
+const store = await loadedMirror(sqlite);
+const fx = pickFixtures(corpus, 250);
+const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
+// A queue that never drops: a dropped record costs less than a kept one and would flatter the count.
+const recorder =
+  mode === "audit"
+    ? createAuditRecorder({ log: sqlite.decisions, policy: "all", mode: "async", queueLimit: 10_000_000 })
+    : undefined;
+const engine = decorate(createEngine({ store, cache: false }), ...(recorder ? [recorder.decorator] : []));
+const witness = mode === "witness";
+let n = 0;
+const run = async (times: number) => {
+  for (let i = 0; i < times; i++) {
+    const input = mix[i % mix.length]!;
+    await engine.check(witness ? { ...input, witness } : input);
+    if (++n % 100 === 0) await new Promise(setImmediate);
+  }
+};
+/** This thread's CPU time in ms (user and system, in clock ticks of 10 ms). */
+const threadCpuMs = () => {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+let scavenges = 0;
+const observer = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries())
+    if ((entry as unknown as { detail?: { kind?: number } }).detail?.kind === 1) scavenges++;
+});
+observer.observe({ entryTypes: ["gc"] });
+await run(Number(process.env.AUDIT_COST_WARMUP ?? 5_000));
+await recorder?.flush();
+// Under `valgrind --tool=callgrind --instr-atstart=no` (AUDIT_COST_CALLGRIND=1): count only the checks.
+const callgrind = (on: boolean) => {
+  if (process.env.AUDIT_COST_CALLGRIND === "1")
+    execFileSync("callgrind_control", ["-i", on ? "on" : "off", String(process.pid)]);
+};
+callgrind(true);
+// The counted window on the profiler's clock (µs), to read a `--cpu-prof` profile of it alone.
+const windowStart = process.hrtime.bigint() / 1000n;
+const before = { thread: threadCpuMs(), process: process.cpuUsage(), scavenges };
+await run(count);
+await recorder?.flush();
+callgrind(false);
+const windowEnd = process.hrtime.bigint() / 1000n;
+const thread = threadCpuMs() - before.thread;
+const all = process.cpuUsage(before.process);
+const per = (ms: number) => ((ms * 1000) / count).toFixed(2);
+console.log(
+  `${mode}: ${count} checks, main thread ${per(thread)} µs/check, process ${per((all.user + all.system) / 1000)} µs/check, ${(((scavenges - before.scavenges) * 1000) / count).toFixed(2)} scavenges/1000 checks`,
+  recorder === undefined ? "" : JSON.stringify(recorder.stats()),
+  `(window ${windowStart}-${windowEnd})`,
+);
+observer.disconnect();
+await recorder?.close();
+await store.close();
+rmSync(dir, { recursive: true, force: true });
