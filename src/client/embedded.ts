@@ -213,6 +213,8 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
           subjectRelation: relation === "" || relation === "..." ? undefined : relation,
           context: params.context,
           consistency: params.consistency,
+          limit: params.limit,
+          cursor: params.cursor,
         }),
         requestOptions(opts),
       );
@@ -223,6 +225,7 @@ function permissionCalls(decider: Decider, engine: Engine): PermissionCalls {
           ...(r.excluded === undefined || r.excluded.length === 0 ? {} : { excluded: r.excluded }),
           state: r.state,
           missing: r.missing,
+          cursor: r.cursor,
           token: r.token,
         };
       }

@@ -164,7 +164,15 @@ export interface LookupSubjectsParams {
   readonly subjectType: string;
   readonly subjectRelation?: string;
   readonly context?: Readonly<Record<string, unknown>>;
+  /** Ignored when `cursor` is given: a cursor pins the revision of the lookup it came from. */
   readonly consistency?: Consistency;
+  /**
+   * Most concrete subjects to return; all of them when absent. The wildcard item comes first, on
+   * the first page only, and does not count.
+   */
+  readonly limit?: number;
+  /** An item's `cursor` (or `details.cursor` of a deadline error): continue after it. */
+  readonly cursor?: string;
 }
 
 /**
@@ -187,6 +195,8 @@ export interface LookupSubjectsItem {
   readonly excluded?: readonly SubjectExclusion[];
   readonly state: Exclude<CheckState, "DENIED">;
   readonly missing: readonly string[];
+  /** Pass back as `cursor` to continue after this item, at the same revision. */
+  readonly cursor: string;
   readonly token: string;
 }
 
