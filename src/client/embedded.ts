@@ -86,9 +86,12 @@ function signalOf(options: CallOptions | undefined): AbortSignal | undefined {
   return signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
 }
 
-function requestOptions(options: CallOptions | undefined): { signal?: AbortSignal } {
+function requestOptions(options: CallOptions | undefined): { signal?: AbortSignal; requestId?: string } {
   const signal = signalOf(options);
-  return signal === undefined ? {} : { signal };
+  return {
+    ...(signal === undefined ? {} : { signal }),
+    ...(options?.requestId === undefined ? {} : { requestId: options.requestId }),
+  };
 }
 
 function contextual(list: readonly RelationshipInput[] | undefined): {

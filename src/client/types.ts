@@ -51,6 +51,11 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Deadline for this call, from now. */
   readonly timeoutMs?: number;
+  /**
+   * Names the call in the audit trail (`x-request-id` over gRPC; letters, digits and `._:-`, at
+   * most 128): the integrations name each retrieval and tool call this way.
+   */
+  readonly requestId?: string;
 }
 
 /**
