@@ -4,14 +4,15 @@
  * polled (with `slow_down`) or awaited, decided by an approver, watched by an approvals app. Each
  * step is appended to the audit trail (`store.decisions`) with its time, who and why.
  *
- * In-process state, said plainly: the poll clock (slow_down), `watch` and the fast wake-up of
- * `await` live in this process. On a shared PostgreSQL datastore, `await` also re-reads the store
- * every `pollIntervalMs`, so a decision made through another replica is seen within that time.
+ * Requests, decisions and the poll clock (slow_down) live in the datastore, and `watch` and
+ * `await` follow its approvals feed (feed.ts), so several replicas on one PostgreSQL database, or
+ * several processes on one SQLite file, see each other's. Per process: the rules in force (looked
+ * for every `rulesRefreshMs`) and the gate's short memory of "no approval" (gate.ts).
  */
 import { randomBytes } from "node:crypto";
-import { EventEmitter, on } from "node:events";
 import {
   formatObjectRef,
+  formatRelationshipWithoutContext,
   formatSubjectRef,
   isLatchError,
   LatchError,
@@ -19,7 +20,7 @@ import {
   parseObjectRef,
   type SubjectRef,
 } from "../core/index.js";
-import type { CheckRequest, Witness } from "../engine/index.js";
+import type { CheckRequest } from "../engine/index.js";
 import { compileSchema } from "../schema/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import {
@@ -27,12 +28,26 @@ import {
   approvalActionKey,
   type DecisionRecord,
   latestReader,
+  type RulesValidator,
   type Store,
   type StoredApproval,
   type StoredApprovalRules,
 } from "../store/index.js";
+import {
+  type ApprovalEvent,
+  type ApprovalFeed,
+  awaitDecision,
+  createApprovalFeed,
+  watchEvents,
+} from "./feed.js";
 import { type ApprovalGate, actionOf, createApprovalGate, ruleFor } from "./gate.js";
-import { type ApprovalRule, type ApprovalRules, EMPTY_RULES, parseApprovalRules } from "./rules.js";
+import {
+  type ApprovalRule,
+  type ApprovalRules,
+  EMPTY_RULES,
+  parseApprovalRules,
+  ruleIdAtLine,
+} from "./rules.js";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;
 /** The binding message is shown to a person on a phone or in a chat: short. */
@@ -49,10 +64,10 @@ export interface ApprovalFlowOptions {
   /** How long the gate remembers that an action has no approval (ms; see gate.ts). */
   readonly closedForMs?: number;
   /**
-   * Called with each new request and the witness of the agent's permission (the relationships
-   * that proved the underlying ALLOWED): the webhook notifier.
+   * Called with each new request made through this flow, its witness included (the
+   * relationships that proved the underlying ALLOWED): the webhook notifier.
    */
-  readonly onRequest?: (approval: StoredApproval, witness: Witness) => void;
+  readonly onRequest?: (approval: StoredApproval) => void;
   /** Called with each decision (the webhook notifier). */
   readonly onDecide?: (approval: StoredApproval) => void;
 }
@@ -86,10 +101,6 @@ export interface DecideInput {
   readonly reason?: string;
 }
 
-export type ApprovalEvent =
-  | { readonly kind: "requested"; readonly approval: StoredApproval }
-  | { readonly kind: "decided"; readonly approval: StoredApproval };
-
 export interface ApprovalFlow {
   /** The gate decorator for the seam, reading this flow's current rules. */
   readonly gate: Decorator;
@@ -111,17 +122,23 @@ export interface ApprovalFlow {
   request(input: RequestApprovalInput): Promise<ApprovalTicket>;
   /**
    * CIBA polling: the request's state; `approval/slow-down` when polled faster than the interval,
-   * which then grows by SLOW_DOWN_STEP_MS for that request (`details.intervalSeconds`).
+   * which then grows by SLOW_DOWN_STEP_MS for that request (`details.intervalSeconds`). The clock
+   * is stored with the request, so every replica keeps the same one.
    */
   get(id: string): Promise<StoredApproval>;
   /** Reads without the poll clock (approvers' views, the CLI's `show`). */
   show(id: string): Promise<StoredApproval>;
   list(query: ApprovalQuery): Promise<readonly StoredApproval[]>;
   decide(input: DecideInput): Promise<StoredApproval>;
-  /** Resolves when the request is decided or expires. */
+  /** Resolves when the request is decided (through any replica) or expires. */
   await(id: string, signal?: AbortSignal): Promise<StoredApproval>;
-  /** Requests and decisions made through this process, as they happen, until `signal` aborts. */
+  /**
+   * Requests and decisions made through any replica or process on the datastore, as they commit,
+   * until `signal` aborts. A request decided before the feed read it comes once, as `decided`.
+   */
   watch(signal?: AbortSignal): AsyncIterable<ApprovalEvent>;
+  /** Stops following the datastore's feed (ends nothing else). */
+  close(): void;
 }
 
 const invalid = (field: string, message: string) =>
@@ -139,20 +156,18 @@ interface FlowContext {
   readonly now: () => number;
   /** CIBA's polling interval (ms). */
   readonly interval: number;
-  /** In-process "event" channel carrying ApprovalEvent: feeds `await`'s fast wake-up and `watch`. */
-  readonly events: EventEmitter;
+  /** The datastore's requests and decisions, from every replica: `await`'s wake-up and `watch`. */
+  readonly feed: ApprovalFeed;
   readonly rules: () => ApprovalRules;
   readonly gate: ApprovalGate;
-  readonly onRequest: ((approval: StoredApproval, witness: Witness) => void) | undefined;
+  readonly onRequest: ((approval: StoredApproval) => void) | undefined;
   readonly onDecide: ((approval: StoredApproval) => void) | undefined;
 }
 
 export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
   const { store } = options;
   const now = options.now ?? Date.now;
-  const events = new EventEmitter();
-  events.setMaxListeners(0);
-  const clocks = new Map<string, PollClock>();
+  const feed = createApprovalFeed(store.approvals, now);
   let current: ApprovalRules = EMPTY_RULES;
   /** The stored version `current` came from (0: none). */
   let loaded = 0;
@@ -168,7 +183,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     decider: options.decider,
     now,
     interval: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
-    events,
+    feed,
     rules: () => current,
     gate,
     onRequest: options.onRequest,
@@ -192,75 +207,72 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     },
 
     async writeRules(text, file) {
-      const rules = parseApprovalRules(text, await storedSchema(store), file);
-      const version = await store.approvals.writeRules(text, now());
+      let rules = EMPTY_RULES;
+      // Validated inside the rules write, against the schema stored then (serialized with schema
+      // writes), so no schema write can slip in between.
+      const version = await store.approvals.writeRules(text, now(), (schema) => {
+        if (schema === undefined) throw noSchema();
+        rules = parseApprovalRules(text, compileSchema(schema), file);
+      });
       current = rules;
       loaded = version;
       return { version, rules };
     },
 
     request: (input) => requestApproval(ctx, input),
-    get: (id) => pollApproval(ctx, clocks, id),
+    get: (id) => pollApproval(ctx, id),
     show: (id) => found(ctx, id),
     list: (query) => store.approvals.list(query, now()),
     decide: (input) => decideApproval(ctx, input),
-    await: (id, signal) => awaitDecision(ctx, id, signal),
-    watch: (signal) => watchEvents(events, signal),
+    await: (id, signal) =>
+      awaitDecision({ feed, read: () => found(ctx, id), intervalMs: ctx.interval, now, id }, signal),
+    watch: (signal) => watchEvents(feed, signal),
+    close: () => feed.close(),
   };
   return flow;
 }
 
 // --- shared steps -----------------------------------------------------------------------------
 
+const noSchema = () =>
+  new LatchError(
+    "approval/invalid-rules",
+    "failed-precondition",
+    "no schema is stored: approval rules are validated against it. Write the schema first.",
+    { hint: "write the schema first" },
+  );
+
 /** The stored schema, compiled: rules are validated against it. */
 async function storedSchema(store: Store) {
   const stored = await (await latestReader(store)).readSchema();
-  if (stored === undefined)
-    throw new LatchError(
-      "approval/invalid-rules",
-      "failed-precondition",
-      "no schema is stored: approval rules are validated against it. Write the schema first.",
-      { hint: "write the schema first" },
-    );
+  if (stored === undefined) throw noSchema();
   return compileSchema(stored.text);
 }
 
 /**
- * Refuses (`schema/breaks-approval-rules`) the schema `text` when the stored approval rules would
- * not be valid under it, naming the rule and its line. Not atomic with the schema write: rules
- * written between this check and the write are checked against the new schema when written.
+ * For `Store.writeSchema`'s `validateRules`: refuses (`schema/breaks-approval-rules`) a schema
+ * under which the stored approval rules would not be valid, naming the rule and its line. Called
+ * inside the schema write's transaction, serialized with rules writes.
  */
-export async function checkStoredRules(store: Store, text: string): Promise<void> {
-  const stored = await store.approvals.readRules();
+export const validateStoredRules: RulesValidator = (stored, schema) => {
   if (stored === undefined) return;
-  const file = `stored approval rules version ${stored.version}`;
-  const schema = compileSchema(text);
   try {
-    parseApprovalRules(stored.text, schema, file);
+    parseApprovalRules(stored.text, schema, `stored approval rules version ${stored.version}`);
   } catch (error) {
     if (!isLatchError(error) || error.code !== "approval/invalid-rules") throw error;
-    // The rules as they are valid now, for the rule holding the failing line.
-    const now = await storedSchema(store).then(
-      (old) => parseApprovalRules(stored.text, old, file),
-      () => EMPTY_RULES,
-    );
-    throw breaksRules(error, now);
+    throw breaksRules(error, stored.text);
   }
-}
+};
 
 /** The parse error of the stored rules under a new schema, as a refusal of that schema write. */
-function breaksRules(error: LatchError, rules: ApprovalRules): LatchError {
+function breaksRules(error: LatchError, text: string): LatchError {
   const line = typeof error.details.line === "number" ? error.details.line : undefined;
-  // The rule whose text holds the failing line: the last one starting at or before it.
-  const rule =
-    line === undefined
-      ? undefined
-      : rules.rules.filter((r) => r.line <= line).sort((a, b) => b.line - a.line)[0];
+  const rule = line === undefined ? undefined : ruleIdAtLine(text, line);
   return new LatchError(
     "schema/breaks-approval-rules",
     "failed-precondition",
-    `schema not written: the stored approval rules would no longer be valid${rule === undefined ? "" : ` (rule ${rule.id})`}: ${error.message} Change or remove that rule first (\`latch approvals write FILE\`), then write the schema.`,
-    { ...(rule === undefined ? {} : { rule: rule.id }), ...(line === undefined ? {} : { line }) },
+    `schema not written: the stored approval rules would no longer be valid${rule === undefined ? "" : ` (rule ${rule})`}: ${error.message} Change or remove that rule first (\`latch approvals write FILE\`), then write the schema.`,
+    { ...(rule === undefined ? {} : { rule }), ...(line === undefined ? {} : { line }) },
   );
 }
 
@@ -338,6 +350,8 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
     validForMs: rule.validForMs,
     createdAt: at,
     expiresAt: at + rule.requestTtlMs,
+    // The approver is shown why the agent may act at all, as the audit trail shows it.
+    witness: (answer.witness ?? []).map(formatRelationshipWithoutContext),
   });
   // An identical pending request is returned as is: it was audited and announced when made.
   if (created) {
@@ -352,8 +366,8 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
       approvalRule: rule.id,
       reason: message,
     });
-    ctx.events.emit("event", { kind: "requested", approval } satisfies ApprovalEvent);
-    ctx.onRequest?.(approval, answer.witness ?? []);
+    ctx.feed.poke();
+    ctx.onRequest?.(approval);
   }
   return {
     id: approval.id,
@@ -369,42 +383,26 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
 /** CIBA (after RFC 8628 §3.5): each `slow_down` adds this to the poller's interval, for good. */
 export const SLOW_DOWN_STEP_MS = 5_000;
 
-/** One pending request's poll clock: when it was last polled and the interval its poller owes. */
-interface PollClock {
-  last: number;
-  interval: number;
-}
-
 /**
- * `clocks` is the flow's poll clock per approval id, kept only while a request is pending. A poll
- * sooner than the interval answers slow_down and grows that request's interval by
- * SLOW_DOWN_STEP_MS, so a poller that ignores the answer is slowed further each time.
+ * The poll clock is stored with the request (every replica shares it): a poll sooner than the
+ * interval answers slow_down and grows that request's interval by SLOW_DOWN_STEP_MS, so a poller
+ * that ignores the answer is slowed further each time, whichever replica it polls.
  */
-async function pollApproval(
-  ctx: FlowContext,
-  clocks: Map<string, PollClock>,
-  id: string,
-): Promise<StoredApproval> {
-  const approval = await found(ctx, id);
-  if (approval.state !== "pending") {
-    clocks.delete(id);
-    return approval;
-  }
-  const at = ctx.now();
-  const clock = clocks.get(id);
-  if (clock === undefined) {
-    clocks.set(id, { last: at, interval: ctx.interval });
-    return approval;
-  }
-  const since = at - clock.last;
-  clock.last = at;
-  if (since >= clock.interval) return approval;
-  clock.interval += SLOW_DOWN_STEP_MS;
+async function pollApproval(ctx: FlowContext, id: string): Promise<StoredApproval> {
+  if (typeof id !== "string" || id === "") throw invalid("id", "give the approval id");
+  const outcome = await ctx.store.approvals.poll(id, ctx.now(), {
+    intervalMs: ctx.interval,
+    stepMs: SLOW_DOWN_STEP_MS,
+  });
+  if (outcome === undefined)
+    throw new LatchError("approval/not-found", "not-found", `no approval request has id ${id}`, { id });
+  if (outcome.slowDown === undefined) return outcome.approval;
+  const { sinceMs, intervalMs } = outcome.slowDown;
   throw new LatchError(
     "approval/slow-down",
     "resource-exhausted",
-    `approval ${id} was polled ${since} ms after the last poll; its interval is now ${clock.interval / 1_000} s: poll at most that often`,
-    { id, intervalSeconds: clock.interval / 1_000 },
+    `approval ${id} was polled ${sinceMs} ms after the last poll; its interval is now ${intervalMs / 1_000} s: poll at most that often`,
+    { id, intervalSeconds: intervalMs / 1_000 },
   );
 }
 
@@ -501,48 +499,7 @@ async function decideApproval(ctx: FlowContext, input: DecideInput): Promise<Sto
   });
   // The gate remembers "no approval" for a while; a fresh approval must be usable at once.
   if (decided.state === "approved") ctx.gate.forget(approvalActionKey(decided));
-  ctx.events.emit("event", { kind: "decided", approval: decided } satisfies ApprovalEvent);
+  ctx.feed.poke();
   ctx.onDecide?.(decided);
   return decided;
-}
-
-// --- await and watch --------------------------------------------------------------------------
-
-/**
- * Re-reads the store at least every interval (a decision made through another replica emits no
- * event here) and at once on this process's event for the request.
- */
-async function awaitDecision(ctx: FlowContext, id: string, signal?: AbortSignal): Promise<StoredApproval> {
-  for (;;) {
-    const approval = await found(ctx, id);
-    if (approval.state !== "pending") return approval;
-    const wait = Math.max(1, Math.min(ctx.interval, approval.expiresAt - ctx.now()));
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        ctx.events.off("event", onEvent);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const onEvent = (e: ApprovalEvent) => {
-        if (e.approval.id === id) done();
-      };
-      const timer = setTimeout(done, wait);
-      ctx.events.on("event", onEvent);
-      signal?.addEventListener("abort", done, { once: true });
-    });
-    if (signal?.aborted)
-      throw new LatchError("request/cancelled", "deadline-exceeded", `stopped waiting for approval ${id}`);
-  }
-}
-
-/** An abort ends the stream quietly: the watcher asked to stop. */
-async function* watchEvents(events: EventEmitter, signal?: AbortSignal): AsyncIterable<ApprovalEvent> {
-  const iterator = on(events, "event", signal === undefined ? {} : { signal });
-  try {
-    for await (const [event] of iterator) yield event as ApprovalEvent;
-  } catch (error) {
-    if (signal?.aborted) return;
-    throw error;
-  }
 }

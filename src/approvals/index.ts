@@ -2,18 +2,19 @@
  * Human approval for high-risk actions (docs/approvals.md): rules beside the schema, a gate on the
  * decision seam answering APPROVAL_REQUIRED, and the CIBA-shaped flow that lets a person say yes.
  */
+export { type ApprovalEvent, type ApprovalFeed, createApprovalFeed } from "./feed.js";
 export {
-  type ApprovalEvent,
   type ApprovalFlow,
   type ApprovalFlowOptions,
   type ApprovalTicket,
-  checkStoredRules,
   createApprovalFlow,
   DEFAULT_POLL_INTERVAL_MS,
   type DecideInput,
   MAX_BINDING_MESSAGE,
   MAX_JUSTIFICATION,
   type RequestApprovalInput,
+  SLOW_DOWN_STEP_MS,
+  validateStoredRules,
 } from "./flow.js";
 export {
   type ApprovalGate,
@@ -30,6 +31,7 @@ export {
   EMPTY_RULES,
   parseApprovalRules,
   parseDuration,
+  ruleIdAtLine,
 } from "./rules.js";
 export {
   createWebhookNotifier,

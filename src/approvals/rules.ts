@@ -249,3 +249,22 @@ export function parseApprovalRules(text: string, schema: CompiledSchema, file = 
 function hintOf(known: readonly string[]): string {
   return known.length === 0 ? "the schema declares none" : `known: ${known.slice(0, 20).join(", ")}`;
 }
+
+/**
+ * The id of the rule whose text holds `line` of a rules file (the last rule starting at or before
+ * it), read from the YAML alone: a schema write refused for the stored rules names that rule.
+ */
+export function ruleIdAtLine(text: string, line: number): string | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  const list = isMap(doc.contents) ? doc.contents.get("rules", true) : undefined;
+  if (!isSeq(list)) return undefined;
+  let found: string | undefined;
+  for (const item of list.items) {
+    if (!isMap(item) || item.range === undefined || item.range === null) continue;
+    if (lines.linePos(item.range[0]).line > line) break;
+    const id = item.get("id", true);
+    found = isScalar(id) && typeof id.value === "string" ? id.value : undefined;
+  }
+  return found;
+}

@@ -8,8 +8,6 @@
  * is appended to the audit trail (operation `approval-webhook`, its outcome as the reason).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { formatRelationshipWithoutContext } from "../core/index.js";
-import type { Witness } from "../engine/index.js";
 import type { DecisionLog, StoredApproval } from "../store/index.js";
 
 export interface WebhookOptions {
@@ -37,8 +35,9 @@ export function verifySignature(body: string, signature: string, secret: string)
   return want.length === got.length && timingSafeEqual(want, got);
 }
 
+/** A request carries its witness (`approval.witness`, stored with it); a decision does not. */
 export type WebhookEvent =
-  | { readonly type: "approval.requested"; readonly approval: StoredApproval; readonly witness: Witness }
+  | { readonly type: "approval.requested"; readonly approval: StoredApproval }
   | { readonly type: "approval.decided"; readonly approval: StoredApproval };
 
 function approvalFields(approval: StoredApproval) {
@@ -68,7 +67,7 @@ export function webhookBody(event: WebhookEvent, sentAt: number): string {
     return JSON.stringify({
       type: event.type,
       sent_at: sentAt,
-      approval: { ...approvalFields(approval), witness: event.witness.map(formatRelationshipWithoutContext) },
+      approval: { ...approvalFields(approval), witness: approval.witness },
     });
   return JSON.stringify({
     type: event.type,

@@ -20,6 +20,18 @@ export interface DatastoreOptions {
   readonly pgSchema?: string | undefined;
   /** Pool settings for PostgreSQL; ignored for SQLite. */
   readonly pool?: PoolOptions;
+  /** `postgres://` URLs of hot standbys of the PostgreSQL datastore (`--datastore-read-replica`). */
+  readonly readReplicas?: readonly string[] | undefined;
+}
+
+/**
+ * The read replica URLs of the repeated flag, or of one string (the environment's, or a config
+ * file's), entries separated by commas or whitespace (which a URL holds only percent-encoded).
+ */
+export function readReplicaUrls(list: readonly string[] | string | undefined): string[] {
+  return (typeof list === "string" ? [list] : (list ?? []))
+    .flatMap((entry) => entry.split(/[\s,]+/))
+    .filter((url) => url !== "");
 }
 
 /** What the datastore is, safe for logs: PostgreSQL URLs lose their password. */
@@ -30,9 +42,20 @@ export function describeDatastore(options: DatastoreOptions): string {
     const url = new URL(target);
     if (url.password !== "") url.password = "***";
     const schema = options.pgSchema ?? "public";
-    return `${url.toString()} (schema ${schema})`;
+    const replicas = (options.readReplicas ?? []).map(withoutPassword);
+    return `${url.toString()} (schema ${schema}${replicas.length === 0 ? "" : `; read replicas ${replicas.join(", ")}`})`;
   } catch {
     return "postgres://(unparsable URL)";
+  }
+}
+
+function withoutPassword(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password !== "") url.password = "***";
+    return url.toString();
+  } catch {
+    return "(unparsable URL)";
   }
 }
 
@@ -48,6 +71,7 @@ export function usesPostgres(options: DatastoreOptions): boolean {
 
 export async function openDatastore(options: DatastoreOptions): Promise<Store> {
   const target = chosen(options);
+  const replicas = options.readReplicas ?? [];
   // Each backend is loaded only when chosen: pg and better-sqlite3 each take time to load.
   if (isPostgresUrl(target)) {
     const { createPostgresStore } = await import("../store/postgres/index.js");
@@ -55,7 +79,13 @@ export async function openDatastore(options: DatastoreOptions): Promise<Store> {
       url: target,
       ...(options.pgSchema === undefined || options.pgSchema === "" ? {} : { schema: options.pgSchema }),
       ...(options.pool === undefined ? {} : { pool: options.pool }),
+      ...(replicas.length === 0 ? {} : { readReplicas: replicas }),
     });
+  }
+  if (replicas.length > 0) {
+    throw new Error(
+      "--datastore-read-replica needs a PostgreSQL --datastore (postgres://...): read replicas are hot standbys of it; a SQLite file has none",
+    );
   }
   const { createSqliteStore } = await import("../store/sqlite/index.js");
   return createSqliteStore({ path: target });

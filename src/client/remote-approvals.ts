@@ -60,6 +60,7 @@ export function remoteApprovalCalls(t: Transport): ApprovalCalls {
           resource: query?.resource ?? "",
           subject: query?.subject ?? "",
           limit: query?.limit ?? 0,
+          approvalId: query?.id ?? "",
         },
         opts,
         true,

@@ -190,6 +190,8 @@ export const ErrorCodes = {
   StoreInvalidLimit: "store/invalid-limit",
   /** invalid-argument: the PostgreSQL schema name is not a plain identifier. */
   StoreInvalidPgSchema: "store/invalid-pg-schema",
+  /** invalid-argument: a read replica URL (`--datastore-read-replica`) is not a postgres:// URL. */
+  StoreInvalidReadReplica: "store/invalid-read-replica",
   /** failed-precondition: the database was migrated by a newer Latch; upgrade Latch. */
   StoreNewerVersion: "store/newer-version",
   /** failed-precondition: the PostgreSQL schema is not migrated; run `latch migrate`. */

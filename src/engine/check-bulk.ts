@@ -48,7 +48,7 @@ export async function checkBulk(
       { max: maxBulkItems, count: request.items.length },
     );
   }
-  const revision = await deps.revisions.resolve(request.consistency);
+  const revision = await deps.revisions.resolve(request.consistency, signal);
   const plan = await deps.revisions.planAt(revision);
   const contextual = indexContextual(plan, request.contextualRelationships, maxContextual);
   const bulk = new BulkRun(deps, request, plan, revision, contextual, signal);

@@ -23,7 +23,7 @@ export async function check(
   abortCheck(signal);
   const limits = deps.limits;
   validateContext(request.context, limits.contextLimits);
-  const revision = await deps.revisions.resolve(request.consistency);
+  const revision = await deps.revisions.resolve(request.consistency, signal);
   const plan = await deps.revisions.planAt(revision);
   const member = resolveMember(plan, request.resource, request.permission);
   const subjectKey = validateSubject(plan, request.subject);

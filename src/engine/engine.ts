@@ -31,6 +31,11 @@ export interface EngineOptions {
   readonly cache?: { readonly maxEntries?: number; readonly maxBytes?: number } | false;
   /** How long `minimize-latency` reuses the current revision (default 100 ms). */
   readonly quantizationMs?: number;
+  /**
+   * Longest wait for a revision token ahead of the store (written through another replica, not
+   * seen here yet) when the request has no deadline that ends it first (default 5,000 ms).
+   */
+  readonly maxRevisionWaitMs?: number;
   /** Most items in one CheckBulk (default 1,000). */
   readonly maxBulkItems?: number;
   /** Most contextual relationships in one request (default 100). */
@@ -87,7 +92,7 @@ export function createEngine(options: EngineOptions): Engine {
   const deps = new CheckDeps(
     store,
     limits,
-    createRevisions(store, options.quantizationMs ?? 100),
+    createRevisions(store, options.quantizationMs ?? 100, options.maxRevisionWaitMs),
     cached
       ? createSharedResults(options.cache?.maxEntries ?? 100_000, options.cache?.maxBytes ?? 64 * 1024 * 1024)
       : undefined,
@@ -106,7 +111,7 @@ export function createEngine(options: EngineOptions): Engine {
 
     async expand(request: ExpandRequest, opts?: RequestOptions): Promise<ExpandResult> {
       abortCheck(opts?.signal);
-      const revision = await deps.revisions.resolve(request.consistency);
+      const revision = await deps.revisions.resolve(request.consistency, opts?.signal);
       const plan = await deps.revisions.planAt(revision);
       const member = resolveMember(plan, request.resource, request.permission);
       const tree = await expandTree(store.at(revision), member, request.resource.id, opts?.signal, maxDepth);

@@ -48,10 +48,10 @@ export async function* lookupResources(
   let dispatches = 0;
   try {
     let revision: bigint;
-    if (request.cursor === undefined) revision = await deps.revisions.resolve(request.consistency);
+    if (request.cursor === undefined) revision = await deps.revisions.resolve(request.consistency, signal);
     else {
       const cursor = decodeCursor(request.cursor, requestPrint);
-      revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: cursor.token });
+      revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: cursor.token }, signal);
       after = cursor.after;
     }
     const plan = await deps.revisions.planAt(revision);

@@ -73,10 +73,10 @@ export async function* lookupSubjects(
     let revision: bigint;
     // Undefined on a first page; "" after the wildcard result; else the last subject id returned.
     let after: string | undefined;
-    if (request.cursor === undefined) revision = await deps.revisions.resolve(request.consistency);
+    if (request.cursor === undefined) revision = await deps.revisions.resolve(request.consistency, signal);
     else {
       const cursor = decodeCursor(request.cursor, requestPrint);
-      revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: cursor.token });
+      revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: cursor.token }, signal);
       after = cursor.after;
     }
     const plan = await deps.revisions.planAt(revision);

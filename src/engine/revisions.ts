@@ -4,23 +4,45 @@
  * `minimize-latency` reuses the current revision for `quantizationMs` (default 100 ms): requests
  * inside one window share a revision, hence cache entries, at the cost of seeing writes up to that
  * much later. The other modes never read an older revision than the client asked for.
+ *
+ * A token ahead of what this store has seen (written through another replica, not yet visible
+ * here: a copy that lags, a standby) is waited for, not refused: the current revision is asked
+ * again, backing off from 2 to 50 ms, until it reaches the token, the request is aborted (its
+ * deadline) or `maxWaitMs` passes (a request without a deadline must not wait forever on a token
+ * this datastore will never reach, e.g. after a restore from an older backup).
  */
 import { LatchError, type Revision } from "../core/index.js";
 import { compileSchema } from "../schema/index.js";
 import type { Store } from "../store/index.js";
 import { buildPlan, type Plan } from "./plan.js";
-import type { Consistency } from "./types.js";
+import type { Cancellation, Consistency } from "./types.js";
 
 export interface Revisions {
-  resolve(consistency: Consistency | undefined): Promise<Revision>;
+  /** The revision to read at; a token ahead of the store is waited for until `signal` aborts. */
+  resolve(consistency: Consistency | undefined, signal?: Cancellation): Promise<Revision>;
   planAt(revision: Revision): Promise<Plan>;
 }
+
+/** Longest wait for a token ahead of the store when the request has no deadline of its own. */
+export const DEFAULT_MAX_REVISION_WAIT_MS = 5_000;
+const FIRST_PAUSE_MS = 2;
+const LONGEST_PAUSE_MS = 50;
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const PLANS_BY_REVISION = 256;
 const PLANS_BY_TEXT = 16;
 
-export function createRevisions(store: Store, quantizationMs: number): Revisions {
+export function createRevisions(
+  store: Store,
+  quantizationMs: number,
+  maxWaitMs = DEFAULT_MAX_REVISION_WAIT_MS,
+): Revisions {
+  if (!(maxWaitMs >= 0))
+    throw new RangeError(`maxRevisionWaitMs must be a number of ms >= 0, got ${maxWaitMs}`);
   let known: { revision: Revision; at: number } | undefined;
+  // One question to the store at a time while requests wait, however many are waiting.
+  let asking: Promise<Revision> | undefined;
   const byRevision = new Map<Revision, Plan>();
   const byText = new Map<string, Plan>();
 
@@ -49,16 +71,39 @@ export function createRevisions(store: Store, quantizationMs: number): Revisions
       );
     }
   };
-  const notReached = (revision: Revision, current: Revision): LatchError =>
+  const notReached = (revision: Revision, current: Revision, waitedMs: number): LatchError =>
     new LatchError(
       "revision/not-reached",
       "failed-precondition",
-      `revision ${revision} is not reached yet (current is ${current})`,
+      `revision ${revision} is not reached yet (current is ${current}, waited ${waitedMs} ms): the datastore has not seen the write this token stands for. Retry later, or check that the token comes from this datastore as it is now (not from before a restore).`,
       { revision: revision.toString(), current: current.toString() },
     );
+  const deadlinePassed = (revision: Revision, current: Revision): LatchError =>
+    new LatchError(
+      "request/deadline-exceeded",
+      "deadline-exceeded",
+      `the request's deadline passed while waiting for revision ${revision} (the datastore is at ${current}): this replica has not seen that write yet. Retry, or give the request a longer deadline.`,
+      { revision: revision.toString(), current: current.toString() },
+    );
+  /** The current revision once it is at least `wanted`. */
+  const reach = async (wanted: Revision, signal: Cancellation | undefined): Promise<Revision> => {
+    let now = await current();
+    const started = Date.now();
+    for (let wait = FIRST_PAUSE_MS; now < wanted; wait = Math.min(wait * 2, LONGEST_PAUSE_MS)) {
+      if (signal?.aborted) throw deadlinePassed(wanted, now);
+      const waited = Date.now() - started;
+      if (waited >= maxWaitMs) throw notReached(wanted, now, waited);
+      await pause(Math.min(wait, maxWaitMs - waited));
+      asking ??= current().finally(() => {
+        asking = undefined;
+      });
+      now = await asking;
+    }
+    return now;
+  };
 
   return {
-    async resolve(consistency) {
+    async resolve(consistency, signal) {
       switch (consistency?.kind ?? "minimize-latency") {
         case "minimize-latency":
           return quantized();
@@ -68,15 +113,11 @@ export function createRevisions(store: Store, quantizationMs: number): Revisions
           const wanted = decode((consistency as { token: string }).token);
           const q = await quantized();
           if (q >= wanted) return q;
-          const now = await current();
-          if (now < wanted) throw notReached(wanted, now);
-          return now;
+          return reach(wanted, signal);
         }
         case "at-exact-snapshot": {
           const wanted = decode((consistency as { token: string }).token);
-          if (known !== undefined && known.revision >= wanted) return wanted;
-          const now = await current();
-          if (now < wanted) throw notReached(wanted, now);
+          if (known === undefined || known.revision < wanted) await reach(wanted, signal);
           return wanted;
         }
       }

@@ -9,9 +9,9 @@
 
 import {
   type ApprovalFlow,
-  checkStoredRules,
   createApprovalFlow,
   createWebhookNotifier,
+  validateStoredRules,
   type WebhookOptions,
 } from "../approvals/index.js";
 import { type AuditOptions, type AuditRecorder, createAuditRecorder } from "../audit/index.js";
@@ -135,8 +135,7 @@ async function openApprovals(
     ...(notifier === undefined
       ? {}
       : {
-          onRequest: (approval, witness) =>
-            notifier.notify({ type: "approval.requested", approval, witness }),
+          onRequest: (approval) => notifier.notify({ type: "approval.requested", approval }),
           onDecide: (approval) => notifier.notify({ type: "approval.decided", approval }),
         }),
   });
@@ -148,16 +147,15 @@ async function openApprovals(
 }
 
 /**
- * Every schema write through the opened latch first re-validates the stored approval rules
- * (innermost, so that `wrapStore`'s wrappers, which callers may key by identity, stay outermost).
+ * Every schema write through the opened latch re-validates the stored approval rules inside its
+ * transaction (innermost, so that `wrapStore`'s wrappers, which callers may key by identity, stay
+ * outermost).
  */
 function guardSchemaWrites(store: Store): Store {
   return {
     ...delegateStore(store),
-    async writeSchema(text) {
-      await checkStoredRules(store, text);
-      return store.writeSchema(text);
-    },
+    writeSchema: (text, options) =>
+      store.writeSchema(text, { ...options, validateRules: validateStoredRules }),
   };
 }
 
@@ -238,6 +236,7 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     ),
     async close() {
       stopRefresh();
+      approvals?.close();
       try {
         // Written, then the writer thread and its connection stopped, before the store closes.
         await recorder?.close();

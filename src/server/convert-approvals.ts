@@ -47,6 +47,7 @@ export function approvalToProto(a: StoredApproval): MessageInitShape<typeof Appr
     reason: a.reason ?? "",
     ...(a.validUntil === undefined ? {} : { validUntil: at(a.validUntil) }),
     ...(a.consumedAt === undefined ? {} : { consumedAt: at(a.consumedAt) }),
+    witness: [...a.witness],
   };
 }
 
@@ -74,6 +75,7 @@ export function approvalFromProto(m: ApprovalMessage): StoredApproval {
     validForMs: 0,
     createdAt: ms(m.createdAt) ?? 0,
     expiresAt: ms(m.expiresAt) ?? 0,
+    witness: [...m.witness],
     ...optional,
   };
 }

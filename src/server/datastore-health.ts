@@ -7,7 +7,7 @@
 import type { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { Revision } from "../core/index.js";
-import { type Store, StoreError, type StoreReader } from "../store/index.js";
+import { type ReadReplicaStatus, type Store, StoreError, type StoreReader } from "../store/index.js";
 import { SERVICE_NAMES } from "./discovery.js";
 
 export const DEFAULT_HEALTH_PROBE_MS = 2_000;
@@ -230,4 +230,45 @@ export function startDatastoreHealth(options: {
         );
     },
   });
+}
+
+/** The gRPC health name of a read replica: this prefix, then its `host:port/database`. */
+export const READ_REPLICA_HEALTH_PREFIX = "latch.datastore.ReadReplica/";
+
+/**
+ * Shows the datastore's read replicas in health: each one is a health service name of its own,
+ * SERVING while it answers reads and NOT_SERVING while it is down or not a copy of the datastore,
+ * and each change is logged. The server's own status does not follow them: while the primary
+ * answers, a lost replica costs only the load it took off the primary, not a single answer.
+ */
+export function watchReadReplicas(options: {
+  readonly statuses: () => readonly ReadReplicaStatus[];
+  readonly health: HealthImplementation;
+  readonly log: Logger;
+  readonly intervalMs?: number | undefined;
+}): { check(): void; stop(): void } {
+  const last = new Map<string, ReadReplicaStatus["state"]>();
+  const check = () => {
+    for (const replica of options.statuses()) {
+      const before = last.get(replica.name);
+      if (before === replica.state) continue;
+      last.set(replica.name, replica.state);
+      const up = replica.state === "up";
+      options.health.setStatus(
+        `${READ_REPLICA_HEALTH_PREFIX}${replica.name}`,
+        up ? "SERVING" : "NOT_SERVING",
+      );
+      const fields = { replica: replica.name, state: replica.state, err: replica.error };
+      if (up) options.log.info(fields, "read replica serving reads");
+      else if (replica.state === "mismatched")
+        options.log.error(fields, "read replica is not a copy of this datastore: never read from");
+      // Not yet reached at start is no news; a replica lost later, or never reached, is.
+      else if (before !== undefined || replica.error !== "not probed yet")
+        options.log.warn(fields, "read replica unreachable: its reads go to the primary");
+    }
+  };
+  check();
+  const timer = setInterval(check, options.intervalMs ?? DEFAULT_HEALTH_PROBE_MS);
+  timer.unref();
+  return { check, stop: () => clearInterval(timer) };
 }

@@ -71,6 +71,7 @@ export function approvalHandlers(options: ApprovalHandlerOptions): ServiceImplem
         ...(req.resource === "" ? {} : { resource: req.resource }),
         ...(req.subject === "" ? {} : { subject: req.subject }),
         ...(req.limit === 0 ? {} : { limit: req.limit }),
+        ...(req.approvalId === "" ? {} : { id: req.approvalId }),
       });
       return { approvals: approvals.map(approvalToProto) };
     },

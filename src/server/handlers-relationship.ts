@@ -86,7 +86,7 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
 
     async *readRelationships(req, ctx) {
       const filter = filterFromProto(req.relationshipFilter, "relationship_filter");
-      const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
+      const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"), ctx);
       const token = store.encodeRevision(revision);
       const cursor = req.optionalCursor?.token;
       const pages = readRelationshipPages(store.at(revision), filter, {
@@ -141,7 +141,7 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
     },
 
     async *exportRelationships(req, ctx) {
-      const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"));
+      const revision = await readRevision(store, consistencyFromProto(req.consistency, "consistency"), ctx);
       const token = store.encodeRevision(revision);
       // Always one message at least, so that an empty store still tells the client its revision.
       for await (const batch of exportBatches(store.at(revision), ctx.signal)) {

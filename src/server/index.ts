@@ -8,7 +8,9 @@ export {
   createDatastoreGate,
   type DatastoreGate,
   DEFAULT_HEALTH_PROBE_MS,
+  READ_REPLICA_HEALTH_PREFIX,
   watchDatastoreHealth,
+  watchReadReplicas,
 } from "./datastore-health.js";
 export { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 export { RequestError, statusForKind, toWireError } from "./errors.js";

@@ -6,7 +6,7 @@ import { status } from "@grpc/grpc-js";
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineStats } from "../engine/index.js";
-import type { Store } from "../store/index.js";
+import type { ReadReplicaStatus, Store } from "../store/index.js";
 import type { MirrorStats } from "../store/mirror/index.js";
 import type { CallObserver } from "./grpc-adapter.js";
 
@@ -38,6 +38,8 @@ export function createMetrics(
     defaultMetrics?: boolean;
     /** The in-memory copy's state, when the server has one. */
     mirrorStats?: () => MirrorStats;
+    /** The datastore's read replicas (PostgreSQL hot standbys), when it has some. */
+    readReplicas?: () => readonly ReadReplicaStatus[];
   } = {},
 ): Metrics {
   const registry = new Registry();
@@ -117,6 +119,8 @@ export function createMetrics(
     }
   }
 
+  if (options.readReplicas !== undefined) registerReplicaMetrics(registry, options.readReplicas);
+
   const auditAppend = new Histogram({
     name: "latch_audit_write_duration_seconds",
     help: "Time of one append (one transaction, a batch of decision records) to the audit trail",
@@ -189,6 +193,57 @@ export function createMetrics(
       });
     },
   };
+}
+
+/** Per read replica: whether it is up, the revision it has replayed, the reads it answered and lost. */
+function registerReplicaMetrics(registry: Registry, statuses: () => readonly ReadReplicaStatus[]): void {
+  const labelNames = ["replica"] as const;
+  for (const [name, help, value] of [
+    [
+      "latch_datastore_read_replica_up",
+      "1 while the read replica answers reads, 0 while it is down or not a copy of this datastore",
+      (s: ReadReplicaStatus) => (s.state === "up" ? 1 : 0),
+    ],
+    [
+      "latch_datastore_read_replica_revision",
+      "Newest revision the read replica was seen to have replayed",
+      (s: ReadReplicaStatus) => Number(s.revision ?? 0n),
+    ],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        for (const s of statuses()) this.set({ replica: s.name }, value(s));
+      },
+    });
+  }
+  for (const [name, help, key] of [
+    ["latch_datastore_read_replica_reads_total", "Reads the read replica answered", "reads"],
+    [
+      "latch_datastore_read_replica_failures_total",
+      "Reads that failed on the read replica and were answered elsewhere (another replica or the primary)",
+      "failures",
+    ],
+  ] as const) {
+    const seen = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        // The store keeps the running totals; a counter only ever moves up to them.
+        for (const s of statuses()) {
+          const before = seen.get(s.name) ?? 0;
+          if (s[key] > before) this.inc({ replica: s.name }, s[key] - before);
+          seen.set(s.name, s[key]);
+        }
+      },
+    });
+  }
 }
 
 export interface MetricsServer {

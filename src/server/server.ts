@@ -7,7 +7,7 @@ import { createActorTokens, createDelegation, type Decider, decorate } from "../
 import type { Store } from "../store/index.js";
 import { type Authenticator, createAuthenticator, type NamedToken, parseTokens } from "./auth.js";
 import { authInterceptor } from "./auth-interceptor.js";
-import { startDatastoreHealth } from "./datastore-health.js";
+import { startDatastoreHealth, watchReadReplicas } from "./datastore-health.js";
 import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 import { type AdapterOptions, serviceImplementation } from "./grpc-adapter.js";
 import { methodPaths, serverServiceDefinition } from "./grpc-definition.js";
@@ -199,6 +199,11 @@ export function createServer(options: ServerOptions): LatchServer {
     options.store === undefined
       ? undefined
       : startDatastoreHealth({ store: options.store, health, log, intervalMs: options.healthProbeMs });
+  const replicaStatuses = options.store?.readReplicas?.bind(options.store);
+  const replicaHealth =
+    replicaStatuses === undefined
+      ? undefined
+      : watchReadReplicas({ statuses: replicaStatuses, health, log, intervalMs: options.healthProbeMs });
   addReflection(grpc);
   const authenticate = (metadata: Metadata) => auth.authenticate(metadata);
   // The HTTP side is loaded when asked for: Connect's packages cost a server without it nothing.
@@ -265,6 +270,7 @@ export function createServer(options: ServerOptions): LatchServer {
     async shutdown(graceMs = 10_000) {
       for (const stop of stopWatching.splice(0)) stop();
       datastoreHealth?.stop();
+      replicaHealth?.stop();
       for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
       shutdownController.abort();
       const grpcDone = new Promise<void>((resolve) => {

@@ -6,6 +6,7 @@
  * Time is passed in (`now`, ms since the epoch) rather than read here, so that expiry is judged
  * by the caller's clock, one clock for the whole flow, and tests can move it.
  */
+import type { CompiledSchema } from "../schema/index.js";
 
 /** As stored. `expired` is never stored: a pending or approved row past its time reads as expired. */
 export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "consumed";
@@ -35,6 +36,11 @@ export interface NewApproval extends ApprovalAction {
   readonly createdAt: number;
   /** When a pending request lapses unanswered. */
   readonly expiresAt: number;
+  /**
+   * Why the subject's own check was allowed when it asked: the relationships that proved it,
+   * formatted without their caveat context (as in the audit trail), for the approver to see.
+   */
+  readonly witness: readonly string[];
 }
 
 export interface StoredApproval extends NewApproval {
@@ -49,6 +55,8 @@ export interface StoredApproval extends NewApproval {
 }
 
 export interface ApprovalQuery {
+  /** Only the request with this id (a view that is not a poll). */
+  readonly id?: string;
   readonly state?: ApprovalState;
   readonly resource?: string;
   readonly subject?: string;
@@ -71,9 +79,44 @@ export interface StoredApprovalRules {
   readonly writtenAt: number;
 }
 
+/** The requests and decisions after a cursor (`ApprovalStore.changesSince`). */
+export interface ApprovalChanges {
+  /** Each changed approval once, as it is now, in the order of its latest change. */
+  readonly approvals: readonly StoredApproval[];
+  /** Where the next read starts (the latest change read, or the cursor given). */
+  readonly cursor: number;
+}
+
+/** CIBA's poll clock of one request (`ApprovalStore.poll`). */
+export interface PollClock {
+  /** The interval a poller owes at first (ms). */
+  readonly intervalMs: number;
+  /** Added to the interval on each poll that comes too soon (ms). */
+  readonly stepMs: number;
+}
+
+export interface PollOutcome {
+  readonly approval: StoredApproval;
+  /** Set when the request is pending and was polled sooner than its interval. */
+  readonly slowDown?: { readonly sinceMs: number; readonly intervalMs: number };
+}
+
+/**
+ * Validates the stored rules (undefined: none) against the schema about to be written, inside
+ * that write's transaction; a throw refuses the write (`Store.writeSchema`'s `validateRules`).
+ */
+export type RulesValidator = (rules: StoredApprovalRules | undefined, schema: CompiledSchema) => void;
+
+/** Validates a rules text against the stored schema text (undefined: none), inside the rules write. */
+export type SchemaValidator = (schema: string | undefined) => void;
+
 export interface ApprovalStore {
-  /** Stores a new version of the rules file (validated by the caller); returns its version. */
-  writeRules(text: string, now: number): Promise<number>;
+  /**
+   * Stores a new version of the rules file; returns its version. `validate` is called with the
+   * stored schema inside the write's transaction, serialized with schema writes (which check the
+   * stored rules in theirs), so no schema can slip in between the check and the write.
+   */
+  writeRules(text: string, now: number, validate?: SchemaValidator): Promise<number>;
   /** The latest rules, undefined before the first write. */
   readRules(): Promise<StoredApprovalRules | undefined>;
   /**
@@ -92,6 +135,22 @@ export interface ApprovalStore {
   decide(decision: ApprovalDecision): Promise<StoredApproval | undefined>;
   /** Marks an approved, still-valid approval consumed: true for exactly one caller. */
   consume(id: string, now: number): Promise<boolean>;
+  /**
+   * GetApproval's read: the request, and for a pending one its poll clock advanced atomically
+   * (every replica shares it): a poll sooner than the interval answers `slowDown` and grows the
+   * interval by `clock.stepMs` for good (CIBA). Undefined when no request has the id.
+   */
+  poll(id: string, now: number, clock: PollClock): Promise<PollOutcome | undefined>;
+  /** The latest change's cursor: a watcher starting now reads changesSince from it. */
+  latestChange(): Promise<number>;
+  /** Approvals requested or decided after `cursor` (at most `limit`), by any process or replica. */
+  changesSince(cursor: number, limit: number, now: number): Promise<ApprovalChanges>;
+  /**
+   * Calls `listener` with a cursor when approvals may have changed after it: at once for changes
+   * made through this store, soon for other processes' (PostgreSQL NOTIFY with polling as the
+   * fallback; SQLite by polling the table). Read them with changesSince. Returns an unsubscribe.
+   */
+  subscribe(listener: (cursor: number) => void): () => void;
 }
 
 /** The canonical action key: the same string for the same resource, permission, subject and chain. */
@@ -111,9 +170,12 @@ export function effectiveApprovalState(
   return state;
 }
 
-/** Columns every backend stores, in this order. */
+/** Columns every backend stores, in this order (the feed's `seq` and the poll clock apart). */
 export const APPROVAL_COLUMNS =
-  "id, rule_id, action_key, resource, permission, subject, chain, state, message, justification, context, single_use, valid_for_ms, created_at, expires_at, decided_by, decided_at, reason, valid_until, consumed_at";
+  "id, rule_id, action_key, resource, permission, subject, chain, state, message, justification, context, single_use, valid_for_ms, created_at, expires_at, decided_by, decided_at, reason, valid_until, consumed_at, witness";
+
+/** How many columns APPROVAL_COLUMNS names. */
+export const APPROVAL_COLUMN_COUNT = 21;
 
 const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
@@ -144,6 +206,7 @@ export function rowToApproval(r: readonly unknown[], now: number): StoredApprova
     validForMs: Number(r[12]),
     createdAt: Number(r[13]),
     expiresAt,
+    witness: JSON.parse(String(r[20] ?? "[]")) as string[],
     ...optional,
   };
 }
@@ -171,8 +234,29 @@ export function approvalParams(a: NewApproval, singleUse: unknown): unknown[] {
     null,
     null,
     null,
+    JSON.stringify(a.witness),
   ];
 }
+
+/**
+ * The poll clock's next state, shared by both backends: `polledAt` and `intervalMs` as stored
+ * (null before the first poll), the new ones to store, and whether this poll was too soon.
+ */
+export function nextPoll(
+  polledAt: number | null,
+  intervalMs: number | null,
+  now: number,
+  clock: PollClock,
+): { readonly polledAt: number; readonly intervalMs: number; readonly sinceMs?: number } {
+  const owed = intervalMs ?? clock.intervalMs;
+  if (polledAt === null) return { polledAt: now, intervalMs: owed };
+  const sinceMs = now - polledAt;
+  if (sinceMs >= owed) return { polledAt: now, intervalMs: owed };
+  return { polledAt: now, intervalMs: owed + clock.stepMs, sinceMs };
+}
+
+/** Most rows one changesSince reads. */
+export const APPROVAL_CHANGES_PAGE = 500;
 
 export const DEFAULT_APPROVAL_PAGE = 100;
 
@@ -201,6 +285,10 @@ export function listFilter(query: ApprovalQuery, now: number): { where: string; 
     default:
       clauses.push("state = ?");
       params.push(query.state);
+  }
+  if (query.id !== undefined) {
+    clauses.push("id = ?");
+    params.push(query.id);
   }
   if (query.resource !== undefined) {
     clauses.push("resource = ?");

@@ -11,7 +11,7 @@ export function delegateStore(inner: Store): Store {
     storeId: inner.storeId,
     currentRevision: () => inner.currentRevision(),
     at: (revision) => inner.at(revision),
-    writeSchema: (text) => inner.writeSchema(text),
+    writeSchema: (text, options) => inner.writeSchema(text, options),
     write: (updates, preconditions, options) => inner.write(updates, preconditions, options),
     deleteRelationships: (filter, options) => inner.deleteRelationships(filter, options),
     changesSince: (after, limit) => inner.changesSince(after, limit),
@@ -25,6 +25,7 @@ export function delegateStore(inner: Store): Store {
   };
   // Optional capabilities exist on the wrapper exactly when the wrapped store has them.
   if (inner.subscribe !== undefined) store.subscribe = (listener) => inner.subscribe!(listener);
+  if (inner.readReplicas !== undefined) store.readReplicas = () => inner.readReplicas!();
   return store;
 }
 

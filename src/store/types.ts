@@ -3,7 +3,7 @@
  * implement it alike; one conformance suite (`test/store/*.case.ts`) runs against every backend.
  */
 import type { Relationship, Revision } from "../core/index.js";
-import type { ApprovalStore } from "./approval-store.js";
+import type { ApprovalStore, RulesValidator } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
 
 export interface SubjectFilter {
@@ -149,9 +149,10 @@ export interface Store {
 
   /**
    * Validates and stores a schema. Refused (nothing written) when it does not compile or when it
-   * would orphan stored relationships, with the affected relations and counts.
+   * would orphan stored relationships, with the affected relations and counts, or when
+   * `options.validateRules` throws (it is called inside the write's transaction).
    */
-  writeSchema(text: string): Promise<Revision>;
+  writeSchema(text: string, options?: WriteSchemaOptions): Promise<Revision>;
 
   /**
    * One transaction: every relationship validated against the current schema, every
@@ -204,7 +205,41 @@ export interface Store {
    */
   subscribe?(listener: (revision: Revision) => void): () => void;
 
+  /**
+   * Optional: the read replicas (PostgreSQL hot standbys) reads at a revision may go to, as last
+   * seen; absent or empty when every read goes to the one database.
+   */
+  readReplicas?(): readonly ReadReplicaStatus[];
+
   close(): Promise<void>;
+}
+
+export interface WriteSchemaOptions {
+  /**
+   * Checks the stored approval rules against the new schema inside the schema write's transaction,
+   * serialized with rules writes (`ApprovalStore.writeRules`), so that neither can slip in between
+   * the other's check and write; a throw refuses the schema and writes nothing.
+   */
+  readonly validateRules?: RulesValidator;
+}
+
+/** One read replica as its store last saw it (see `Store.readReplicas`). */
+export interface ReadReplicaStatus {
+  /** `host:port/database`: no user, no password. */
+  readonly name: string;
+  /**
+   * `up`: answers reads at revisions it has replayed; `down`: unreachable (its reads go elsewhere
+   * until a probe reaches it again); `mismatched`: reachable but not a copy of this store, never used.
+   */
+  readonly state: "up" | "down" | "mismatched";
+  /** The newest revision it had replayed when last asked; undefined before the first answer. */
+  readonly revision: Revision | undefined;
+  /** Reads it answered. */
+  readonly reads: number;
+  /** Reads sent to it that failed and were answered elsewhere. */
+  readonly failures: number;
+  /** Why it is down or mismatched. */
+  readonly error?: string;
 }
 
 /** The reads of one revision (see `Store.at`). */

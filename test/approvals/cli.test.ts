@@ -59,7 +59,9 @@ describe("latch approvals (CLI)", () => {
     expect((await approvals("list", "--pending")).stdout).toContain(
       `${id} pending: agent:cleanup delete on database:prod-orders`,
     );
-    expect((await approvals("show", id)).stdout).toContain('"Delete prod-orders?"');
+    const shown = (await approvals("show", id)).stdout;
+    expect(shown).toContain('"Delete prod-orders?"');
+    expect(shown).toContain("witness: database:prod-orders#operator@agent:cleanup");
 
     const bob = await approvals("approve", id, "--as", "user:bob");
     expect(bob.exitCode).toBe(1);

@@ -3,12 +3,15 @@
  * its line, and leaves the schema as it was; one that keeps them valid is written. Both datastores,
  * and at open (a new schema given to openLatch over stored rules).
  */
+
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { isLatchError } from "../../src/core/index.js";
 import { type OpenedLatch, type OpenOptions, openLatch } from "../../src/open/index.js";
 import { latestReader } from "../../src/store/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
-import { PG_SKIP_REASON, PG_URL, SchemaTracker } from "../store/fixtures/pg-setup.js";
+import { admin, PG_SKIP_REASON, PG_URL, SchemaTracker, uniqueName } from "../store/fixtures/pg-setup.js";
 import { RULES, SCHEMA } from "./fixtures.js";
 
 /** The fixture schema without `permission delete` on database, which rule prod-delete gates. */
@@ -80,4 +83,52 @@ describe("schema writes re-validate the stored approval rules", () => {
       await reopened.close();
     }
   });
+
+  it.skipIf(PG_URL === undefined)(
+    "PostgreSQL: a rules write in flight on another replica is seen by the schema write, not slipped past",
+    async () => {
+      const schema = schemas.next();
+      const name = uniqueName("schema_guard");
+      const latch = await openLatch({
+        store: await createPostgresStore({ url: PG_URL as string, schema, pool: { applicationName: name } }),
+        mirror: false,
+        schema: SCHEMA,
+        // No rule gates delete yet: WITHOUT_DELETE would be accepted under these.
+        approvals: { rules: "rules: []\n" },
+      });
+      // Another replica's rules write, holding its lock, with a rule that gates delete.
+      const other = new pg.Client({ connectionString: PG_URL });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query(`LOCK TABLE "${schema}".approval_rules IN EXCLUSIVE MODE`);
+        await other.query(
+          `INSERT INTO "${schema}".approval_rules (version, text, written_at) VALUES (2, $1, 0)`,
+          [RULES],
+        );
+        const writing = refusal(latch.store.writeSchema(WITHOUT_DELETE));
+        // The schema write waits for the rules write's lock, inside its own transaction.
+        while (!(await waitsOnLock(name))) await sleep(20);
+        await other.query("COMMIT");
+        const refused = await writing;
+        expect(refused.code).toBe("schema/breaks-approval-rules");
+        expect(refused.details).toMatchObject({ rule: "prod-delete" });
+        expect(await schemaText(latch)).toBe(SCHEMA);
+      } finally {
+        await other.end();
+        await latch.close();
+      }
+    },
+  );
 });
+
+/** Whether a connection named `name` is waiting for a lock. */
+function waitsOnLock(name: string): Promise<boolean> {
+  return admin(async (client) => {
+    const r = await client.query(
+      "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+      [name],
+    );
+    return r.rowCount !== null && r.rowCount > 0;
+  });
+}

@@ -64,6 +64,11 @@ describe.each(TRANSPORTS)("approvals through %s", (_name, transport) => {
           intervalSeconds: 60,
           approval: { state: "pending", chain: ["user:alice"] },
         });
+        // Why the agent may act at all (its own grant and alice's delegation), for the approver.
+        expect(ticket.approval.witness).toEqual(
+          expect.arrayContaining(["database:prod-orders#operator@agent:cleanup"]),
+        );
+        expect((await client.listApprovals({ id: ticket.id }))[0]?.witness).toEqual(ticket.approval.witness);
         expect((await client.requestApproval({ ...check, message: "again" })).id).toBe(ticket.id);
 
         expect((await client.getApproval(ticket.id)).state).toBe("pending");

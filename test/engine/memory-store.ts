@@ -64,7 +64,7 @@ export async function createMemoryStore(options: MemoryStoreOptions = {}): Promi
         },
       };
     }),
-    writeSchema: async (text) => caughtUp(await inner.writeSchema(text)),
+    writeSchema: async (text, options) => caughtUp(await inner.writeSchema(text, options)),
     write: async (updates, preconditions) => caughtUp(await inner.write(updates, preconditions)),
     async deleteRelationships(filter, deleteOptions) {
       const result = await inner.deleteRelationships(filter, deleteOptions);

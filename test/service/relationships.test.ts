@@ -37,14 +37,35 @@ describe("readRevision", () => {
     expect(await readRevision(store, { kind: "at-least-as-fresh", token })).toBe(revision);
   });
 
-  it("refuses a token the store has not reached, as checks do", async () => {
+  it("refuses a token the store does not reach in time, as checks do", async () => {
     const ahead = store.encodeRevision((await store.currentRevision()) + 5n);
     for (const kind of ["at-exact-snapshot", "at-least-as-fresh"] as const) {
-      await expect(readRevision(store, { kind, token: ahead })).rejects.toMatchObject({
+      await expect(readRevision(store, { kind, token: ahead }, undefined, 1)).rejects.toMatchObject({
         code: "revision/not-reached",
         kind: "failed-precondition",
       });
     }
+  });
+
+  it("waits for a token ahead of the store until the write it stands for lands", async () => {
+    const next = (await store.currentRevision()) + 1n;
+    const token = store.encodeRevision(next);
+    const waiting = readRevision(store, { kind: "at-least-as-fresh", token });
+    const written = await store.write([{ operation: "touch", relationship: viewer(1) }]);
+    expect(written).toBe(next);
+    expect(await waiting).toBe(next);
+  });
+
+  it("stops waiting when the request is aborted, with a deadline error naming the revision", async () => {
+    const ahead = (await store.currentRevision()) + 1n;
+    const signal = { aborted: true };
+    const error = await readRevision(
+      store,
+      { kind: "at-exact-snapshot", token: store.encodeRevision(ahead) },
+      signal,
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "request/deadline-exceeded", kind: "deadline-exceeded" });
+    expect(String((error as Error).message)).toContain(`revision ${ahead}`);
   });
 });
 

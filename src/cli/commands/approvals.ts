@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { Approval, ApprovalState } from "../../client/index.js";
+import { LatchError } from "../../core/index.js";
 import {
   addTargetOptions,
   parseJsonObject,
@@ -139,14 +140,17 @@ function showCommand(): Command {
   ).action(async (id: string, options: TargetOptions) => {
     await withTarget(options, async (client) => {
       // Listed, not polled: a person looking must not trip the agent's slow_down clock.
-      const found = (await client.listApprovals({ limit: 1_000 })).find((a) => a.id === id);
-      const approval = found ?? (await client.getApproval(id));
+      const approval = (await client.listApprovals({ id }))[0];
+      if (approval === undefined)
+        throw new LatchError("approval/not-found", "not-found", `no approval request has id ${id}`, { id });
       if (options.json === true) printJson(approval);
       else {
         printLine(approvalLine(approval));
         if (approval.justification !== "") printLine(`justification: ${approval.justification}`);
         if (Object.keys(approval.context).length > 0)
           printLine(`context: ${JSON.stringify(approval.context)}`);
+        // Why the agent may act at all: the relationships that allowed its own check.
+        if (approval.witness.length > 0) printLine(`witness: ${approval.witness.join(", ")}`);
       }
     });
   });

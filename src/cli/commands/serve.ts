@@ -38,6 +38,7 @@ interface ServeOptions {
   testingMaxStores?: string;
   db: string;
   datastore?: string;
+  datastoreReadReplica?: string[] | string;
   pgSchema?: string;
   healthProbeMs?: string;
   schema?: string;
@@ -100,7 +101,7 @@ function applyConfig(command: Command, options: ServeOptions): void {
     const source = command.getOptionValueSource(name);
     if (source !== undefined && source !== "default") continue;
     const value =
-      name === "token"
+      name === "token" || name === "datastoreReadReplica"
         ? Array.isArray(raw)
           ? raw.map(String)
           : [String(raw)]
@@ -143,6 +144,14 @@ function addServerFlags(command: Command): Command {
         "--datastore <url>",
         "postgres://user@host:5432/db (shared by replicas); overrides --db",
       ).env("LATCH_DATASTORE"),
+    )
+    .addOption(
+      new Option(
+        "--datastore-read-replica <url>",
+        "postgres:// URL of a hot standby of --datastore: reads at a revision it has replayed go there; repeatable (LATCH_DATASTORE_READ_REPLICAS: several, separated by commas or spaces)",
+      )
+        .env("LATCH_DATASTORE_READ_REPLICAS")
+        .argParser(collect),
     )
     .addOption(
       new Option("--pg-schema <name>", "PostgreSQL schema holding Latch's tables (default public)").env(
@@ -556,7 +565,12 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
     options.mirrorMaxRelationships === "0"
       ? 0
       : int(options.mirrorMaxRelationships, "--mirror-max-relationships");
-  const datastore = { datastore: options.datastore, db: options.db, pgSchema: options.pgSchema };
+  const datastore = {
+    datastore: options.datastore,
+    db: options.db,
+    pgSchema: options.pgSchema,
+    readReplicas: parts.readReplicaUrls(options.datastoreReadReplica),
+  };
 
   // The engine is created after the metrics (in wrapStore) so that its store calls are timed too.
   let engineStats = () => ({ cacheHits: 0, cacheMisses: 0, dispatches: 0 });
@@ -570,10 +584,10 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
       metrics =
         options.metricsListen === undefined
           ? undefined
-          : parts.createMetrics(
-              () => engineStats(),
-              mirror === undefined ? {} : { mirrorStats: () => mirror.stats() },
-            );
+          : parts.createMetrics(() => engineStats(), {
+              ...(mirror === undefined ? {} : { mirrorStats: () => mirror.stats() }),
+              ...(raw.readReplicas === undefined ? {} : { readReplicas: () => raw.readReplicas!() }),
+            });
       // Gated so that calls fail fast with UNAVAILABLE while health finds the database unreachable.
       return parts.createDatastoreGate(metrics === undefined ? raw : metrics.instrumentStore(raw)).store;
     },

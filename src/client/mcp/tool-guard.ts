@@ -15,12 +15,14 @@ import type { McpServer, RegisteredTool, ToolCallback } from "@modelcontextproto
 import type { CallToolResult, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import { formatSubjectRef, isLatchError } from "../../core/index.js";
 import { toSubject } from "../inputs.js";
-import type { LatchClient, SubjectInput } from "../types.js";
+import type { LatchClient, SubjectGrants, SubjectInput } from "../types.js";
 
 /** Who calls a tool: the agent, and the chain it acts for (or a signed actor token saying both). */
 export interface ToolCaller {
   readonly subject: SubjectInput;
   readonly onBehalfOf?: readonly SubjectInput[];
+  /** `not-required`: the agent holds no grants of its own; its principal's delegation decides. */
+  readonly subjectGrants?: SubjectGrants;
   readonly actorToken?: string;
 }
 
@@ -93,6 +95,14 @@ function requestIdFor(tool: string, prefix = "mcp"): string {
   return `${prefix}:${tool.replace(/[^\w.-]/g, "_").slice(0, 80)}:${randomUUID()}`;
 }
 
+function delegationOf(caller: ToolCaller) {
+  return {
+    ...(caller.onBehalfOf === undefined ? {} : { onBehalfOf: caller.onBehalfOf }),
+    ...(caller.subjectGrants === undefined ? {} : { subjectGrants: caller.subjectGrants }),
+    ...(caller.actorToken === undefined ? {} : { actorToken: caller.actorToken }),
+  };
+}
+
 export function createToolGuard(options: ToolGuardOptions): ToolGuard {
   const guarded = new Map<string, { readonly tool: RegisteredTool; readonly rule: ToolRule }>();
 
@@ -122,8 +132,7 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
           resource,
           permission: rule.permission,
           subject: caller.subject,
-          ...(caller.onBehalfOf === undefined ? {} : { onBehalfOf: caller.onBehalfOf }),
-          ...(caller.actorToken === undefined ? {} : { actorToken: caller.actorToken }),
+          ...delegationOf(caller),
           ...(context === undefined ? {} : { context }),
           consumeApproval: true,
         },
@@ -189,8 +198,7 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
             resourceType: rule.resourceType,
             permission: rule.permission,
             subject: caller.subject,
-            ...(caller.onBehalfOf === undefined ? {} : { onBehalfOf: caller.onBehalfOf }),
-            ...(caller.actorToken === undefined ? {} : { actorToken: caller.actorToken }),
+            ...delegationOf(caller),
             limit: 1,
           },
           { requestId: requestIdFor(name, "mcp-list") },

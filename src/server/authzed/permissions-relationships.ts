@@ -97,7 +97,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       // A cursor pins the revision it was issued at, whatever the consistency says (as SpiceDB).
       const revision =
         cursor === undefined
-          ? await readRevision(store, consistencyFromSpice(req.consistency, "consistency"))
+          ? await readRevision(store, consistencyFromSpice(req.consistency, "consistency"), ctx)
           : cursorRevision(cursor, filter);
       const reader = store.at(revision);
       checkFilterNames(await schemaAt(reader), filter, "relationship_filter");
@@ -229,7 +229,7 @@ async function* exportBulk(
   const filterFor = (type: string): RelationshipFilter => ({ ...base, resourceType: type });
   const revision =
     start === undefined
-      ? await readRevision(store, consistencyFromSpice(req.consistency, "consistency"))
+      ? await readRevision(store, consistencyFromSpice(req.consistency, "consistency"), ctx.signal)
       : cursorRevision(start.cursor, filterFor(start.type));
   const reader = store.at(revision);
   const schema = await schemaAt(reader);

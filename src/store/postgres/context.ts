@@ -4,6 +4,7 @@ import type { Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
 import { compileSchema } from "../../schema/index.js";
 import { StoreError } from "../index.js";
+import type { ReadRouter } from "./read-replicas.js";
 import type { Statement, Statements } from "./statements.js";
 
 export interface StoreContext {
@@ -15,6 +16,8 @@ export interface StoreContext {
   readonly channel: string | null;
   /** Milliseconds since the epoch; expiration is judged against it. */
   readonly now: () => number;
+  /** Where reads at a revision run (read replicas, else the primary); set once the store is open. */
+  reads: ReadRouter | undefined;
   /** Last schema compiled by this replica, reused while the stored schema revision is unchanged. */
   compiled: { readonly revision: Revision; readonly schema: CompiledSchema } | undefined;
 }

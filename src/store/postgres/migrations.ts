@@ -151,6 +151,26 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX approvals_state ON {schema}.approvals (state, created_at)`,
     ],
   },
+  {
+    version: 5,
+    name: "approvals across replicas",
+    statements: [
+      // The witness of the agent's permission when it asked (formatted relationships, JSON).
+      "ALTER TABLE {schema}.approvals ADD COLUMN witness text NOT NULL DEFAULT '[]'",
+      // The approvals feed: each request and decision takes the next number from one counter
+      // row, whose lock (held to COMMIT) makes the numbers commit in order, so a replica reading
+      // `seq > cursor` never skips one that commits later (store/postgres/approvals.ts).
+      "ALTER TABLE {schema}.approvals ADD COLUMN seq bigint NOT NULL DEFAULT 0",
+      `CREATE TABLE {schema}.approval_seq (
+         singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+         seq bigint NOT NULL)`,
+      "INSERT INTO {schema}.approval_seq (seq) VALUES (0)",
+      "CREATE INDEX approvals_seq ON {schema}.approvals (seq)",
+      // CIBA's poll clock, shared by every replica: the last poll and the interval owed.
+      "ALTER TABLE {schema}.approvals ADD COLUMN polled_at bigint",
+      "ALTER TABLE {schema}.approvals ADD COLUMN poll_interval_ms bigint",
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

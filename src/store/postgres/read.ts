@@ -20,8 +20,18 @@ import { filterPredicates, Params, visibleAt } from "./sql-filter.js";
 
 const KEY = "resource_type, resource_id, relation, subject_type, subject_id, subject_relation";
 
+/** Runs a read on the primary: the current revision, the changes feed, what writes need. */
 export function readClient<T>(ctx: StoreContext, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return withClient(ctx.pool, work, true);
+}
+
+/** Runs a read pinned to `revision`: on a read replica that holds it, else on the primary. */
+export function readClientAt<T>(
+  ctx: StoreContext,
+  revision: Revision,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  return ctx.reads === undefined ? readClient(ctx, work) : ctx.reads.run(revision, work);
 }
 
 export async function currentRevision(ctx: StoreContext, client: pg.ClientBase): Promise<Revision> {
@@ -99,7 +109,7 @@ export async function readRelationships(
     );
   }
   const after = options.cursor === undefined ? undefined : cursorAfter(options.cursor, filter, at);
-  return readClient(ctx, async (client) => {
+  return readClientAt(ctx, at, async (client) => {
     const revision = await checkedRevision(ctx, client, at);
     const rows = await selectPage(
       ctx,
@@ -125,7 +135,7 @@ export async function lookupForward(
 ): Promise<readonly Relationship[]> {
   if (query.resourceIds.length === 0 || query.relations.length === 0) return [];
   if (query.subjectIds !== undefined && query.subjectIds.length === 0) return [];
-  const rows = await readClient(ctx, (client) =>
+  const rows = await readClientAt(ctx, revision, (client) =>
     runRows(client, ctx.sql.forward, [
       revision,
       nowParam(ctx),
@@ -150,7 +160,7 @@ export async function lookupReverse(
   revision: Revision,
 ): Promise<readonly Relationship[]> {
   if (query.subjectIds.length === 0 || query.relations.length === 0) return [];
-  const rows = await readClient(ctx, (client) =>
+  const rows = await readClientAt(ctx, revision, (client) =>
     runRows(client, ctx.sql.reverse, [
       revision,
       nowParam(ctx),
@@ -170,10 +180,12 @@ export async function* exportRelationships(
   revision: Revision,
   pageSize = 5_000,
 ): AsyncIterable<Relationship> {
-  const at = await readClient(ctx, (client) => checkedRevision(ctx, client, revision));
+  const at = await readClientAt(ctx, revision, (client) => checkedRevision(ctx, client, revision));
   let after: RelationshipKey | undefined;
   for (;;) {
-    const rows = await readClient(ctx, (client) => selectPage(ctx, client, undefined, at, after, pageSize));
+    const rows = await readClientAt(ctx, at, (client) =>
+      selectPage(ctx, client, undefined, at, after, pageSize),
+    );
     for (const row of rows) yield fromRow(row);
     const last = rows[rows.length - 1];
     if (rows.length < pageSize || last === undefined) return;

@@ -7,16 +7,17 @@ import {
   findOrphans,
   type ShapeCount,
   type StoredSchema,
+  type WriteSchemaOptions,
   wouldOrphanError,
 } from "../index.js";
 import { nowParam, runRows, type StoreContext } from "./context.js";
 import { LIVE_REVISION } from "./migrations.js";
-import { checkedRevision, currentRevision, readClient } from "./read.js";
+import { checkedRevision, currentRevision, readClient, readClientAt } from "./read.js";
 import { fromRow } from "./rows.js";
 import { writeTransaction } from "./transaction.js";
 
 export async function readSchema(ctx: StoreContext, revision: Revision): Promise<StoredSchema | undefined> {
-  return readClient(ctx, async (client) => {
+  return readClientAt(ctx, revision, async (client) => {
     const at = await checkedRevision(ctx, client, revision);
     const rows = await client.query<unknown[]>({
       text: `SELECT text, revision FROM ${ctx.q}.schemas WHERE revision <= $1 ORDER BY revision DESC LIMIT 1`,
@@ -28,10 +29,31 @@ export async function readSchema(ctx: StoreContext, revision: Revision): Promise
   });
 }
 
-export async function writeSchema(ctx: StoreContext, text: string): Promise<Revision> {
+export async function writeSchema(
+  ctx: StoreContext,
+  text: string,
+  options: WriteSchemaOptions = {},
+): Promise<Revision> {
   // Compiling first keeps the revision lock free while a bad schema is reported.
   const schema = compileSchema(text);
   const { revision } = await writeTransaction(ctx, async (client, revision) => {
+    if (options.validateRules !== undefined) {
+      // SHARE conflicts with the EXCLUSIVE lock a rules write takes (approvals.ts): a rules write
+      // in flight commits first and is read here; one arriving later waits for this COMMIT and
+      // then validates against this schema.
+      await client.query(`LOCK TABLE ${ctx.q}.approval_rules IN SHARE MODE`);
+      const rules = await client.query<unknown[]>({
+        text: `SELECT version, text, written_at FROM ${ctx.q}.approval_rules ORDER BY version DESC LIMIT 1`,
+        rowMode: "array",
+      });
+      const row = rules.rows[0];
+      options.validateRules(
+        row === undefined
+          ? undefined
+          : { version: Number(row[0]), text: String(row[1]), writtenAt: Number(row[2]) },
+        schema,
+      );
+    }
     const rows = await client.query<unknown[]>({
       text: `SELECT resource_type, relation, subject_type, subject_relation, subject_id = '*', caveat_name,
                     expires_at IS NOT NULL, count(*)

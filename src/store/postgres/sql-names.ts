@@ -17,6 +17,11 @@ export function changesChannel(schema: string): string {
   return schema === "public" ? "latch_changes" : `latch_changes_${schema}`.slice(0, 63);
 }
 
+/** The approvals feed's channel (store/postgres/approvals.ts), one per PG schema as well. */
+export function approvalsChannel(schema: string): string {
+  return schema === "public" ? "latch_approvals" : `latch_approvals_${schema}`.slice(0, 63);
+}
+
 /** Whether a `--datastore` value names PostgreSQL (anything else is a SQLite path). */
 export function isPostgresUrl(datastore: string): boolean {
   return /^postgres(ql)?:\/\//i.test(datastore);

@@ -26,8 +26,15 @@ import {
   readClient,
   readRelationships,
 } from "./read.js";
+import { createReadRouter } from "./read-replicas.js";
 import { changesSince, readSchema, sweepExpired, writeSchema } from "./schema-ops.js";
-import { changesChannel, isValidSchemaName, quoteIdent } from "./sql-names.js";
+import {
+  approvalsChannel,
+  changesChannel,
+  isPostgresUrl,
+  isValidSchemaName,
+  quoteIdent,
+} from "./sql-names.js";
 import { buildStatements } from "./statements.js";
 import { writeTransaction } from "./transaction.js";
 import { checkPreconditions, deleteMatching, writeUpdates } from "./write.js";
@@ -42,7 +49,7 @@ export interface PostgresStoreOptions {
   readonly notify?: boolean;
   /** Apply pending migrations on open (default true); false refuses an unmigrated database. */
   readonly migrate?: boolean;
-  /** How often `subscribe` polls while LISTEN is down (default 1000 ms). */
+  /** How often `subscribe` (and the approvals feed) polls while LISTEN is down (default 1000 ms). */
   readonly pollIntervalMs?: number;
   /** While LISTEN is up, how often its connection is checked alive (default 5000 ms). */
   readonly heartbeatMs?: number;
@@ -50,6 +57,13 @@ export interface PostgresStoreOptions {
   readonly now?: () => number;
   /** Decision records between two signed checkpoints of the audit chain (default 100). */
   readonly decisionCheckpointEvery?: number;
+  /**
+   * `postgres://` URLs of hot standbys of this database (streaming replication): reads at a
+   * revision a standby has replayed go there, the rest to the primary (see read-replicas.ts).
+   */
+  readonly readReplicas?: readonly string[];
+  /** How often each read replica is probed for its revision and whether it is there (default 1000 ms). */
+  readonly readReplicaProbeMs?: number;
 }
 
 /** The store plus the PostgreSQL-only parts. */
@@ -106,9 +120,23 @@ export async function migratePostgres(url: string, schema = "public", pool?: Poo
   }
 }
 
+function checkReplicaUrls(urls: readonly string[]): void {
+  for (const url of urls) {
+    if (!isPostgresUrl(url)) {
+      throw new StoreError(
+        "store/invalid-read-replica",
+        "invalid-argument",
+        `read replica \`${url.replace(/\/\/[^@/]*@/, "//***@")}\` is not a postgres:// URL: give the URL of a hot standby of the primary.`,
+      );
+    }
+  }
+}
+
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
   const schemaName = options.schema ?? "public";
   checkSchemaName(schemaName);
+  const replicaUrls = options.readReplicas ?? [];
+  checkReplicaUrls(replicaUrls);
   const q = quoteIdent(schemaName);
   const pool = createPool(options.url, options.pool);
   const channel = changesChannel(schemaName);
@@ -118,6 +146,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     sql: buildStatements(q),
     channel: options.notify === false ? null : channel,
     now: options.now ?? Date.now,
+    reads: undefined,
     compiled: undefined,
   };
 
@@ -195,7 +224,34 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 5_000,
     applicationName: `${options.pool?.applicationName ?? "latch"}-listen`,
   });
+  const approvals = approvalsChannel(schemaName);
+  const approvalsListener = createChangeListener({
+    url: options.url,
+    channel: approvals,
+    poll: async () => BigInt(await approvalStore.latestChange()),
+    pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    heartbeatMs: options.heartbeatMs ?? 5_000,
+    connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 5_000,
+    applicationName: `${options.pool?.applicationName ?? "latch"}-listen-approvals`,
+  });
+  const approvalStore = createPostgresApprovals(
+    ctx,
+    options.notify === false ? null : approvals,
+    approvalsListener,
+  );
   let closed = false;
+  if (replicaUrls.length > 0) {
+    ctx.reads = createReadRouter(pool, {
+      urls: replicaUrls,
+      q,
+      storeId,
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
+      ...(options.readReplicaProbeMs === undefined ? {} : { probeMs: options.readReplicaProbeMs }),
+    });
+    // A standby that is down at start is no reason not to start: its reads go to the primary.
+    await ctx.reads.probe();
+  }
+  const reads = ctx.reads;
 
   return {
     storeId,
@@ -209,7 +265,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       lookupReverse: (query) => lookupReverse(ctx, query, revision),
       exportRelationships: () => exportRelationships(ctx, revision),
     })),
-    writeSchema: (text) => writeSchema(ctx, text),
+    writeSchema: (text, schemaOptions) => writeSchema(ctx, text, schemaOptions),
     async write(updates, preconditions = [], writeOptions = {}) {
       checkUpdates(updates);
       const { revision } = await writeTransaction(
@@ -248,14 +304,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       importRelationships(ctx, relationships, importOptions),
     sweepExpired: (limit) => sweepExpired(ctx, positiveInt(limit, "limit") ?? 1_000),
     decisions,
-    approvals: createPostgresApprovals(ctx),
+    approvals: approvalStore,
     encodeRevision: (revision) => codec.encode(revision),
     decodeRevision: (token) => codec.decode(token),
     subscribe: (fn) => listener.subscribe(fn),
+    ...(reads === undefined ? {} : { readReplicas: () => reads.statuses() }),
     async close() {
       if (closed) return;
       closed = true;
       await listener.close();
+      await approvalsListener.close();
+      await reads?.close();
       await pool.end();
     },
   };

@@ -163,6 +163,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX approvals_state ON approvals (state, created_at);
     `,
   },
+  {
+    version: 5,
+    name: "approvals across processes",
+    sql: `
+      -- The witness of the agent's permission when it asked (formatted relationships, JSON).
+      ALTER TABLE approvals ADD COLUMN witness TEXT NOT NULL DEFAULT '[]';
+      -- The approvals feed: each request and decision takes max(seq) + 1 under the write lock,
+      -- so another process on the file reads the changes with seq > its cursor.
+      ALTER TABLE approvals ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX approvals_seq ON approvals (seq);
+      -- CIBA's poll clock, shared by every process: the last poll and the interval owed.
+      ALTER TABLE approvals ADD COLUMN polled_at INTEGER;
+      ALTER TABLE approvals ADD COLUMN poll_interval_ms INTEGER;
+    `,
+  },
 ];
 
 export function applyMigrations(db: Database.Database): void {

@@ -6,7 +6,7 @@
 import type Database from "better-sqlite3";
 import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
-import type { ApprovalStore } from "../approval-store.js";
+import type { ApprovalStore, RulesValidator } from "../approval-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
 import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
@@ -29,6 +29,7 @@ import type {
   StoreReader,
   TransactionMetadata,
   WriteOptions,
+  WriteSchemaOptions,
 } from "../types.js";
 import { validateRelationship } from "../validate.js";
 import {
@@ -65,7 +66,7 @@ export interface SqliteStoreOptions extends ConnectionOptions {
   readonly importBatchSize?: number;
   /** Default and maximum page size of changesSince (default 1,000). */
   readonly changesPageSize?: number;
-  /** How often subscribers poll for commits by other processes, in ms (default 100). */
+  /** How often subscribers (the changes feed, the approvals feed) poll for commits by other processes, in ms (default 100). */
   readonly subscribePollMs?: number;
   /** Decision records between two signed checkpoints of the audit chain (default 100). */
   readonly decisionCheckpointEvery?: number;
@@ -124,7 +125,11 @@ class SqliteStore implements Store {
     failOverLimit: boolean,
     metadata: TransactionMetadata | undefined,
   ) => { revision: Revision; deleted: number };
-  private readonly schemaTx: (text: string, schema: CompiledSchema) => Revision;
+  private readonly schemaTx: (
+    text: string,
+    schema: CompiledSchema,
+    validateRules: RulesValidator | undefined,
+  ) => Revision;
   private readonly importTx: (batch: readonly Relationship[]) => Revision;
   private readonly sweepTx: (limit: number) => number;
   private readonly bulkTx: (
@@ -145,7 +150,7 @@ class SqliteStore implements Store {
       options.decisionCheckpointEvery,
       this.db.memory ? undefined : { backend: "sqlite", module: import.meta.url, options: remote },
     );
-    this.approvals = createSqliteApprovals(this.db);
+    this.approvals = createSqliteApprovals(this.db, options.subscribePollMs ?? 100);
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.lookups = createLookups(this.snapshot.db);
@@ -166,7 +171,7 @@ class SqliteStore implements Store {
       this.keepMetadata(result.revision, metadata);
       return result;
     });
-    this.schemaTx = tx((text, schema) => this.applySchema(text, schema));
+    this.schemaTx = tx((text, schema, validateRules) => this.applySchema(text, schema, validateRules));
     this.importTx = tx((batch) => this.applyImport(batch));
     this.bulkTx = tx((source, batchSize) => bulkLoad(this, this.schemaForWrite(), source, batchSize));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
@@ -234,12 +239,26 @@ class SqliteStore implements Store {
     return row === undefined ? undefined : { text: row[0], revision: BigInt(row[1]) };
   }
 
-  async writeSchema(text: string): Promise<Revision> {
+  async writeSchema(text: string, options: WriteSchemaOptions = {}): Promise<Revision> {
     const schema = compileSchema(text);
-    return this.committed(this.schemaTx(text, schema));
+    return this.committed(this.schemaTx(text, schema, options.validateRules));
   }
 
-  private applySchema(text: string, schema: CompiledSchema): Revision {
+  private applySchema(
+    text: string,
+    schema: CompiledSchema,
+    validateRules: RulesValidator | undefined,
+  ): Revision {
+    // Under the write lock: no rules write (nor any other) can land between this read and COMMIT.
+    if (validateRules !== undefined) {
+      const row = this.prepared(
+        "SELECT version, text, written_at FROM approval_rules ORDER BY version DESC LIMIT 1",
+      ).get() as [number, string, number] | undefined;
+      validateRules(
+        row === undefined ? undefined : { version: row[0], text: row[1], writtenAt: row[2] },
+        schema,
+      );
+    }
     const now = Date.now();
     const shapes: ShapeCount[] = (this.s.liveShapes.all(now) as RawRow[]).map((row) => ({
       resourceType: row[0] as string,

@@ -21,6 +21,7 @@ export function approvalRequest(id: string, overrides: Partial<NewApproval> = {}
     validForMs: 15 * MINUTE,
     createdAt: T0,
     expiresAt: T0 + 10 * MINUTE,
+    witness: ["database:prod-orders#operator@agent:cleanup"],
     ...overrides,
   };
 }
@@ -143,9 +144,135 @@ export function approvalCases(factory: StoreFactory): void {
     expect(await ids({ resource: "database:staging" })).toEqual(["a2"]);
     expect(await ids({ subject: "agent:b" })).toEqual(["a3"]);
     expect(await ids({ limit: 1 })).toEqual(["a3"]);
+    expect(await ids({ id: "a2" })).toEqual(["a2"]);
+    expect(await ids({ id: "none" })).toEqual([]);
     expect((await store.approvals.list({ state: "expired" }, T0 + 11 * MINUTE)).map((a) => a.id)).toEqual([
       "a2",
       "a1",
     ]);
+  });
+
+  it("stores the witness with the request and returns it", async () => {
+    await store.approvals.create(approvalRequest("a1"));
+    expect((await store.approvals.get("a1", T0))?.witness).toEqual([
+      "database:prod-orders#operator@agent:cleanup",
+    ]);
+    expect((await store.approvals.list({ id: "a1" }, T0))[0]?.witness).toEqual([
+      "database:prod-orders#operator@agent:cleanup",
+    ]);
+  });
+
+  it("keeps CIBA's poll clock with the request: too soon is slow_down, and the interval grows", async () => {
+    const clock = { intervalMs: 5_000, stepMs: 5_000 };
+    expect(await store.approvals.poll("none", T0, clock)).toBeUndefined();
+    await store.approvals.create(approvalRequest("a1"));
+    expect(await store.approvals.poll("a1", T0, clock)).toEqual({
+      approval: expect.objectContaining({ id: "a1", state: "pending" }),
+    });
+    expect((await store.approvals.poll("a1", T0 + 1_000, clock))?.slowDown).toEqual({
+      sinceMs: 1_000,
+      intervalMs: 10_000,
+    });
+    // The grown interval is owed from the last poll on.
+    expect((await store.approvals.poll("a1", T0 + 9_000, clock))?.slowDown).toEqual({
+      sinceMs: 8_000,
+      intervalMs: 15_000,
+    });
+    expect((await store.approvals.poll("a1", T0 + 24_000, clock))?.slowDown).toBeUndefined();
+    // A decided request answers at once, however soon.
+    await store.approvals.decide({
+      id: "a1",
+      approve: false,
+      decidedBy: "user:olga",
+      reason: "",
+      now: T0 + 24_001,
+    });
+    expect(await store.approvals.poll("a1", T0 + 24_002, clock)).toEqual({
+      approval: expect.objectContaining({ state: "denied" }),
+    });
+  });
+
+  it("lists requests and decisions after a cursor, each once, in commit order", async () => {
+    const start = await store.approvals.latestChange();
+    expect(await store.approvals.changesSince(start, 10, T0)).toEqual({ approvals: [], cursor: start });
+    await store.approvals.create(approvalRequest("a1"));
+    await store.approvals.create(approvalRequest("a2", { resource: "database:staging" }));
+    const first = await store.approvals.changesSince(start, 10, T0);
+    expect(first.approvals.map((a) => [a.id, a.state])).toEqual([
+      ["a1", "pending"],
+      ["a2", "pending"],
+    ]);
+    expect(first.cursor).toBe(await store.approvals.latestChange());
+    // A duplicate request and a consumption are no changes; a decision is.
+    await store.approvals.create(approvalRequest("a3"));
+    await store.approvals.decide({
+      id: "a1",
+      approve: true,
+      decidedBy: "user:olga",
+      reason: "",
+      now: T0 + 1,
+    });
+    await store.approvals.consume("a1", T0 + 2);
+    const second = await store.approvals.changesSince(first.cursor, 10, T0 + 3);
+    expect(second.approvals.map((a) => [a.id, a.state, a.decidedBy])).toEqual([
+      ["a1", "consumed", "user:olga"],
+    ]);
+    // Paged: a limit of one reads one change at a time.
+    const paged = await store.approvals.changesSince(start, 1, T0 + 3);
+    expect(paged.approvals.map((a) => a.id)).toEqual(["a2"]);
+    expect((await store.approvals.changesSince(paged.cursor, 1, T0 + 3)).approvals.map((a) => a.id)).toEqual([
+      "a1",
+    ]);
+  });
+
+  it("tells a subscriber of a change made through the store", async () => {
+    const cursors: number[] = [];
+    const told = new Promise<void>((resolve) => {
+      const stop = store.approvals.subscribe((cursor) => {
+        cursors.push(cursor);
+        stop();
+        resolve();
+      });
+    });
+    const before = await store.approvals.latestChange();
+    await store.approvals.create(approvalRequest("a1"));
+    await told;
+    expect(cursors[0]).toBeGreaterThan(before);
+  });
+
+  it("validates rules against the stored schema inside the rules write; a refusal writes nothing", async () => {
+    const seen: (string | undefined)[] = [];
+    await expect(
+      store.approvals.writeRules("rules: []", T0, (schema) => {
+        seen.push(schema);
+        throw new Error("refused");
+      }),
+    ).rejects.toThrow("refused");
+    expect(seen).toEqual([undefined]);
+    expect(await store.approvals.readRules()).toBeUndefined();
+    await store.writeSchema("definition user {}");
+    expect(await store.approvals.writeRules("rules: []", T0, (schema) => seen.push(schema))).toBe(1);
+    expect(seen[1]).toBe("definition user {}");
+  });
+
+  it("gives a schema write the stored rules inside its transaction; a refusal writes nothing", async () => {
+    await store.writeSchema("definition user {}");
+    const before = await store.currentRevision();
+    await store.approvals.writeRules("rules: [] # one", T0);
+    const seen: unknown[] = [];
+    await expect(
+      store.writeSchema("definition user {}\ndefinition agent {}", {
+        validateRules: (rules, schema) => {
+          seen.push(rules?.text, [...schema.definitions.keys()]);
+          throw new Error("breaks the rules");
+        },
+      }),
+    ).rejects.toThrow("breaks the rules");
+    expect(seen).toEqual(["rules: [] # one", ["user", "agent"]]);
+    expect(await store.currentRevision()).toBe(before);
+    const revision = await store.writeSchema("definition user {}\ndefinition agent {}", {
+      validateRules: () => undefined,
+    });
+    expect(revision).toBeGreaterThan(before);
   });
 }
