@@ -270,11 +270,10 @@ export interface WatchedDecision {
 /** An approval request as the client sees it (docs/approvals.md). */
 export type Approval = Omit<StoredApproval, "validForMs">;
 
-export interface RequestApprovalParams {
+export interface RequestApprovalParams extends DelegationParams {
   readonly resource: ObjectInput;
   readonly permission: string;
   readonly subject: SubjectInput;
-  readonly onBehalfOf?: readonly SubjectInput[];
   /** Shown to the approver: short (at most 512 bytes). */
   readonly message: string;
   readonly justification?: string;

@@ -154,6 +154,7 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
               permission: rule.permission,
               subject: caller.subject,
               ...(caller.onBehalfOf === undefined ? {} : { onBehalfOf: caller.onBehalfOf }),
+              ...(caller.subjectGrants === undefined ? {} : { subjectGrants: caller.subjectGrants }),
               message: `${callerText(caller)} asks to call ${name}: ${what}`.slice(0, 512),
               ...(context === undefined ? {} : { context }),
             },
