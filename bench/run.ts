@@ -201,6 +201,21 @@ async function main() {
           ),
         `${count} documents`,
       );
+      // Time to the first result: what a caller streaming the answer waits before it can start.
+      await measure(
+        `${name}/first-result`,
+        [user],
+        async (id) => {
+          const iterator = lookups.lookupResources!({
+            resourceType: "document",
+            permission: "view",
+            subject: { type: "user", id },
+          })[Symbol.asyncIterator]();
+          await iterator.next();
+          await iterator.return?.();
+        },
+        `of ${count} documents`,
+      );
     }
     if (typeof lookups.lookupSubjects === "function") {
       await measure("lookup-subjects/document", fixtures.documentIds.slice(0, 200), (id) =>

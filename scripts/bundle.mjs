@@ -1,6 +1,6 @@
 /**
  * The second step of `npm run build`: bundles the package's entries (the `latch` program and the
- * four exports) over tsc's output in dist/, in place. Node 20 loads ES modules one file at a
+ * exports) over tsc's output in dist/, in place. Node 20 loads ES modules one file at a
  * time, about half a millisecond each here, and `latch check --db` reached some 115 of Latch's
  * own; the bundles load a handful. Code splitting keeps every dynamic import a chunk of its own,
  * so a command still loads only what it runs (the server, the gRPC client, a store backend);
@@ -14,7 +14,15 @@ import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 /** The entries, without extension, relative to the source or output root. */
-export const ENTRIES = ["cli/main", "index", "client/embedded-entry", "client/remote-entry", "server/index"];
+export const ENTRIES = [
+  "cli/main",
+  "index",
+  "client/embedded-entry",
+  "client/remote-entry",
+  "server/index",
+  "client/langchain/index",
+  "client/mcp/index",
+];
 
 /** Bundles ENTRIES found under `from` (with extension `ext`) into `to`, chunks in `to/chunks`. */
 export async function bundle(from, to, ext = ".js") {

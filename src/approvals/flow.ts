@@ -20,7 +20,7 @@ import {
   parseObjectRef,
   type SubjectRef,
 } from "../core/index.js";
-import type { CheckRequest } from "../engine/index.js";
+import type { CheckRequest, SubjectGrants } from "../engine/index.js";
 import { compileSchema } from "../schema/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import {
@@ -77,6 +77,8 @@ export interface RequestApprovalInput {
   readonly permission: string;
   readonly subject: SubjectRef;
   readonly onBehalfOf?: readonly SubjectRef[];
+  /** As on a check: `not-required` when the principal's delegation alone decides. */
+  readonly subjectGrants?: SubjectGrants;
   /** Shown to the approver; at most MAX_BINDING_MESSAGE bytes. */
   readonly message: string;
   readonly justification?: string;
@@ -326,6 +328,7 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
     permission: input.permission,
     subject: input.subject,
     ...(input.onBehalfOf === undefined ? {} : { onBehalfOf: input.onBehalfOf }),
+    ...(input.subjectGrants === undefined ? {} : { subjectGrants: input.subjectGrants }),
     ...(input.context === undefined ? {} : { context: input.context }),
     consistency: { kind: "fully-consistent" },
     // The approver is shown why the agent may act at all.

@@ -50,6 +50,7 @@ export function embeddedApprovalCalls(approvals: ApprovalFlow | undefined): Appr
         ...(params.onBehalfOf === undefined
           ? {}
           : { onBehalfOf: params.onBehalfOf.map((p) => toSubject(p)) }),
+        ...(params.subjectGrants === undefined ? {} : { subjectGrants: params.subjectGrants }),
         message: params.message,
         ...(params.justification === undefined ? {} : { justification: params.justification }),
         ...(params.context === undefined ? {} : { context: params.context }),

@@ -93,9 +93,12 @@ function signalOf(options: CallOptions | undefined): AbortSignal | undefined {
   return signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
 }
 
-function requestOptions(options: CallOptions | undefined): { signal?: AbortSignal } {
+function requestOptions(options: CallOptions | undefined): { signal?: AbortSignal; requestId?: string } {
   const signal = signalOf(options);
-  return signal === undefined ? {} : { signal };
+  return {
+    ...(signal === undefined ? {} : { signal }),
+    ...(options?.requestId === undefined ? {} : { requestId: options.requestId }),
+  };
 }
 
 function contextual(list: readonly RelationshipInput[] | undefined): {
@@ -246,6 +249,8 @@ function permissionCalls(
           subjectRelation: relation === "" || relation === "..." ? undefined : relation,
           context: params.context,
           consistency: params.consistency,
+          limit: params.limit,
+          cursor: params.cursor,
         }),
         requestOptions(opts),
       );
@@ -256,6 +261,7 @@ function permissionCalls(
           ...(r.excluded === undefined || r.excluded.length === 0 ? {} : { excluded: r.excluded }),
           state: r.state,
           missing: r.missing,
+          cursor: r.cursor,
           token: r.token,
         };
       }

@@ -4,6 +4,7 @@
  */
 
 export { SIGNATURE_HEADER, signBody, verifySignature } from "../approvals/webhook.js";
+export { decisionSentence } from "../audit/sentence.js";
 export type {
   AnyErrorCode,
   CheckState,

@@ -1,6 +1,7 @@
 /** The gRPC client's approval calls: ApprovalService (docs/approvals.md). */
 import { LatchError } from "../core/index.js";
 import { ApprovalService } from "../gen/latch/v1/approval_service_pb.js";
+import { SubjectGrants } from "../gen/latch/v1/permission_service_pb.js";
 import { objectRefToProto, subjectRefToProto } from "../server/convert.js";
 import { approvalFromProto, approvalStateToProto } from "../server/convert-approvals.js";
 import { type ApprovalCalls, view } from "./approvals.js";
@@ -33,6 +34,12 @@ export function remoteApprovalCalls(t: Transport): ApprovalCalls {
           permission: params.permission,
           subject: subjectRefToProto(toSubject(params.subject)),
           onBehalfOf: (params.onBehalfOf ?? []).map((p) => subjectRefToProto(toSubject(p))),
+          subjectGrants:
+            params.subjectGrants === undefined
+              ? SubjectGrants.UNSPECIFIED
+              : params.subjectGrants === "not-required"
+                ? SubjectGrants.NOT_REQUIRED
+                : SubjectGrants.REQUIRED,
           bindingMessage: params.message,
           justification: params.justification ?? "",
           ...(params.context === undefined ? {} : { context: params.context as never }),

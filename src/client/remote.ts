@@ -364,6 +364,8 @@ function permissionCalls(t: Transport): PermissionCalls {
           optionalSubjectRelation: params.subjectRelation ?? "",
           context: params.context as never,
           consistency: consistencyToProto(params.consistency),
+          optionalConcreteLimit: params.limit ?? 0,
+          optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
         }),
         opts,
         true,
@@ -376,22 +378,30 @@ function permissionCalls(t: Transport): PermissionCalls {
           ? {}
           : { relation }),
       });
-      for await (const r of stream) {
-        const id = r.subject?.subjectObjectId ?? "";
-        yield {
-          subjectId: id,
-          subject: ref(id),
-          ...(r.excludedSubjects.length === 0
-            ? {}
-            : {
-                excluded: r.excludedSubjects.map(
-                  (s): SubjectExclusion => ({ ...ref(s.subjectObjectId), ...exclusionState(s) }),
-                ),
-              }),
-          state: lookupState(r.subject?.permissionship ?? LookupPermissionship.HAS_PERMISSION),
-          missing: r.subject?.partialCaveatInfo?.missingRequiredContext ?? [],
-          token: r.lookedUpAt?.token ?? "",
-        };
+      let last = params.cursor;
+      try {
+        for await (const r of stream) {
+          const cursor = r.afterResultCursor?.token ?? "";
+          const id = r.subject?.subjectObjectId ?? "";
+          yield {
+            subjectId: id,
+            subject: ref(id),
+            ...(r.excludedSubjects.length === 0
+              ? {}
+              : {
+                  excluded: r.excludedSubjects.map(
+                    (s): SubjectExclusion => ({ ...ref(s.subjectObjectId), ...exclusionState(s) }),
+                  ),
+                }),
+            state: lookupState(r.subject?.permissionship ?? LookupPermissionship.HAS_PERMISSION),
+            missing: r.subject?.partialCaveatInfo?.missingRequiredContext ?? [],
+            cursor,
+            token: r.lookedUpAt?.token ?? "",
+          };
+          last = cursor;
+        }
+      } catch (error) {
+        throw withResumeCursor(error, last);
       }
     },
   };

@@ -67,7 +67,11 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
   // Built and validated once; each call gets a cheap copy (grpc-js may add to it).
   const base = new Metadata();
   if (options.token !== undefined) base.set("authorization", `Bearer ${options.token}`);
-  const metadata = (): Metadata => base.clone();
+  const metadata = (opts: CallOptions | undefined): Metadata => {
+    const copy = base.clone();
+    if (opts?.requestId !== undefined) copy.set("x-request-id", opts.requestId);
+    return copy;
+  };
   const callOptions = (
     opts: CallOptions | undefined,
     defaultTimeout: number | undefined,
@@ -94,7 +98,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
               serializer(method.input),
               deserializer(method.output),
               message,
-              metadata(),
+              metadata(opts),
               callOptions(opts, options.timeoutMs),
               (error, response) =>
                 error ? reject(error) : resolve(response as MessageShape<typeof method.output>),
@@ -125,7 +129,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
           serializer(method.input),
           deserializer(method.output),
           message,
-          metadata(),
+          metadata(opts),
           callOptions(opts, undefined),
         );
         const onAbort = () => call.cancel();
@@ -163,7 +167,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
           pathOf(method),
           serializer(method.input),
           deserializer(method.output),
-          metadata(),
+          metadata(opts),
           callOptions(opts, undefined),
           (error, response) =>
             error ? reject(error) : resolve(response as MessageShape<typeof method.output>),

@@ -57,6 +57,11 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Deadline for this call, from now. */
   readonly timeoutMs?: number;
+  /**
+   * Names the call in the audit trail (`x-request-id` over gRPC; letters, digits and `._:-`, at
+   * most 128): the integrations name each retrieval and tool call this way.
+   */
+  readonly requestId?: string;
 }
 
 /**
@@ -170,7 +175,15 @@ export interface LookupSubjectsParams {
   readonly subjectType: string;
   readonly subjectRelation?: string;
   readonly context?: Readonly<Record<string, unknown>>;
+  /** Ignored when `cursor` is given: a cursor pins the revision of the lookup it came from. */
   readonly consistency?: Consistency;
+  /**
+   * Most concrete subjects to return; all of them when absent. The wildcard item comes first, on
+   * the first page only, and does not count.
+   */
+  readonly limit?: number;
+  /** An item's `cursor` (or `details.cursor` of a deadline error): continue after it. */
+  readonly cursor?: string;
 }
 
 /**
@@ -193,6 +206,8 @@ export interface LookupSubjectsItem {
   readonly excluded?: readonly SubjectExclusion[];
   readonly state: Exclude<CheckState, "DENIED">;
   readonly missing: readonly string[];
+  /** Pass back as `cursor` to continue after this item, at the same revision. */
+  readonly cursor: string;
   readonly token: string;
 }
 
@@ -287,11 +302,10 @@ export interface WatchedDecision {
 /** An approval request as the client sees it (docs/approvals.md). */
 export type Approval = Omit<StoredApproval, "validForMs">;
 
-export interface RequestApprovalParams {
+export interface RequestApprovalParams extends DelegationParams {
   readonly resource: ObjectInput;
   readonly permission: string;
   readonly subject: SubjectInput;
-  readonly onBehalfOf?: readonly SubjectInput[];
   /** Shown to the approver: short (at most 512 bytes). */
   readonly message: string;
   readonly justification?: string;

@@ -114,3 +114,15 @@ export function deadlineExceeded(cursor: string | undefined): LatchError {
 export function isDeadline(e: unknown): boolean {
   return e instanceof LatchError && e.kind === "deadline-exceeded";
 }
+
+/** A page size: absent for everything, else a non-negative integer (0 returns nothing). */
+export function validateLimit(limit: number | undefined): void {
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new LatchError(
+      "lookup/invalid-limit",
+      "invalid-argument",
+      "the limit must be a non-negative integer",
+      { limit },
+    );
+  }
+}

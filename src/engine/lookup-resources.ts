@@ -5,7 +5,6 @@
  * exactly the one Check returns. Sorted order makes the cursor simple and exact: (revision, last
  * id), and a resumed lookup skips every id up to the last one.
  */
-import { LatchError } from "../core/index.js";
 import { createCaveatEvaluator } from "./evaluate-caveats.js";
 import { dispatch } from "./evaluator.js";
 import {
@@ -16,6 +15,7 @@ import {
   type LookupDeps,
   resolveLookupMember,
   tokenFor,
+  validateLimit,
 } from "./lookup-context.js";
 import { cursorPrefix, decodeCursor, fingerprint } from "./lookup-cursor.js";
 import { reverseReach } from "./lookup-reverse.js";
@@ -38,16 +38,7 @@ export async function* lookupResources(
   if (signal?.aborted) throw deadlineExceeded(lastCursor);
   validateContext(request.context, deps.contextLimits);
   const limit = request.limit;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-    throw new LatchError(
-      "lookup/invalid-limit",
-      "invalid-argument",
-      "the limit must be a non-negative integer",
-      {
-        limit,
-      },
-    );
-  }
+  validateLimit(limit);
   if (limit === 0) return;
   const subjectText = `${request.subject.type}:${request.subject.id}${
     request.subject.relation === undefined ? "" : `#${request.subject.relation}`

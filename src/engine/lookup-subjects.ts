@@ -23,9 +23,11 @@ import {
   type LookupDeps,
   resolveLookupMember,
   tokenFor,
+  validateLimit,
 } from "./lookup-context.js";
+import { cursorPrefix, decodeCursor, fingerprint } from "./lookup-cursor.js";
 import { computedHop } from "./operators.js";
-import type { PlanMember, PlanNode } from "./plan.js";
+import type { Plan, PlanMember, PlanNode } from "./plan.js";
 import { readTuples } from "./read-tuples.js";
 import type { RequestContext } from "./request-context.js";
 import type {
@@ -54,34 +56,32 @@ export async function* lookupSubjects(
   options?: RequestOptions,
 ): AsyncGenerator<LookupSubjectResult, void, undefined> {
   const signal = options?.signal;
-  if (signal?.aborted) throw deadlineExceeded(undefined);
+  let lastCursor = request.cursor;
+  if (signal?.aborted) throw deadlineExceeded(lastCursor);
   validateContext(request.context, deps.contextLimits);
+  const limit = request.limit;
+  validateLimit(limit);
+  if (limit === 0) return;
+  const relation = request.subjectRelation;
+  const requestPrint = fingerprint(
+    `${request.resource.type}:${request.resource.id}#${request.permission}@${request.subjectType}${
+      relation === undefined ? "" : `#${relation}`
+    }`,
+  );
   let dispatches = 0;
   try {
-    const revision = await deps.revisions.resolve(request.consistency, signal);
+    let revision: bigint;
+    // Undefined on a first page; "" after the wildcard result; else the last subject id returned.
+    let after: string | undefined;
+    if (request.cursor === undefined) revision = await deps.revisions.resolve(request.consistency, signal);
+    else {
+      const cursor = decodeCursor(request.cursor, requestPrint);
+      revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: cursor.token }, signal);
+      after = cursor.after;
+    }
     const plan = await deps.revisions.planAt(revision);
     const member = resolveLookupMember(plan, request.resource.type, request.permission);
-    if (request.resource.id === "" || request.resource.id === "*") {
-      throw new LatchError(
-        "check/invalid-resource",
-        "invalid-argument",
-        `invalid resource id "${clip(request.resource.id)}"`,
-      );
-    }
-    const subjectDef = plan.defs.get(request.subjectType);
-    if (subjectDef === undefined) {
-      throw new LatchError(
-        "check/unknown-type",
-        "invalid-argument",
-        `unknown subject type ${clip(request.subjectType)}`,
-        {
-          type: clip(request.subjectType),
-        },
-      );
-    }
-    const relation = request.subjectRelation;
-    if (relation !== undefined) resolveLookupMember(plan, request.subjectType, relation);
-    const results = deps.results;
+    validateLookupTarget(plan, request);
     const walkCtx = createLookupContext(
       deps,
       plan,
@@ -90,9 +90,10 @@ export async function* lookupSubjects(
       "",
       signal,
       new Map(),
-      results,
+      deps.results,
     );
     const found = await collect(walkCtx, member, request.resource.id, request.subjectType, relation);
+    dispatches += walkCtx.dispatches;
 
     const evaluator = createCaveatEvaluator(plan.schema, request.context, false, deps.maxCaveatCost);
     const verdictFor = async (subject: SubjectRef): Promise<Verdict> => {
@@ -118,17 +119,22 @@ export async function* lookupSubjects(
       relation === undefined
         ? { type: request.subjectType, id }
         : { type: request.subjectType, id, relation };
-
+    // Verdicts are computed as the page needs them: a page of `limit` checks no more than that,
+    // except on a first page with a wildcard, whose exclusions need every subject's verdict.
     const states = new Map<string, Verdict>();
-    for (const id of [...found.concrete.keys()].sort()) {
-      states.set(
-        id,
-        found.concrete.get(id) === true ? { state: "ALLOWED", missing: [] } : await verdictFor(subjectOf(id)),
-      );
-    }
+    const stateOf = async (id: string): Promise<Verdict> => {
+      let v = states.get(id);
+      if (v === undefined) {
+        v = found.concrete.get(id) === true ? ALLOWED : await verdictFor(subjectOf(id));
+        states.set(id, v);
+      }
+      return v;
+    };
+    const ids = [...found.concrete.keys()].filter((id) => after === undefined || id > after).sort();
     const token = tokenFor(deps, revision);
-    if (found.wildcard !== undefined && relation === undefined) {
-      let anyone: Verdict = { state: "ALLOWED", missing: [] };
+    const prefix = cursorPrefix(token, requestPrint);
+    if (after === undefined && found.wildcard !== undefined && relation === undefined) {
+      let anyone = ALLOWED;
       if (found.wildcard !== true) {
         let fresh = "__latch_any_subject__";
         for (let n = 0; found.seen.has(fresh); n++) fresh = `__latch_any_subject_${n}__`;
@@ -136,31 +142,61 @@ export async function* lookupSubjects(
       }
       if (anyone.state !== "DENIED") {
         const excluded: SubjectExclusion[] = [];
-        for (const [id, v] of states) {
-          const exclusion = exclusionFor(anyone, v);
+        for (const id of ids) {
+          const exclusion = exclusionFor(anyone, await stateOf(id));
           if (exclusion !== undefined) excluded.push({ ...subjectOf(id), ...exclusion });
         }
+        lastCursor = prefix;
         yield {
           subject: { type: request.subjectType, id: "*" },
           state: anyone.state,
           missing: anyone.missing,
           excluded,
+          cursor: prefix,
           revision,
           token,
         };
       }
     }
-    for (const [id, v] of states) {
+    let emitted = 0;
+    for (const id of ids) {
+      const v = await stateOf(id);
       if (v.state === "DENIED") continue;
-      if (signal?.aborted) throw deadlineExceeded(undefined);
-      yield { subject: subjectOf(id), state: v.state, missing: v.missing, revision, token };
+      if (signal?.aborted) throw deadlineExceeded(lastCursor);
+      const cursor = prefix + id;
+      lastCursor = cursor;
+      yield { subject: subjectOf(id), state: v.state, missing: v.missing, cursor, revision, token };
+      if (limit !== undefined && ++emitted >= limit) return;
     }
-    dispatches += walkCtx.dispatches;
   } catch (e) {
-    if (isDeadline(e)) throw deadlineExceeded(undefined);
+    // However deep the deadline struck, the caller gets the cursor to resume from.
+    if (isDeadline(e)) throw deadlineExceeded(lastCursor);
     throw e;
   } finally {
     deps.countDispatches?.(dispatches);
+  }
+}
+
+const ALLOWED: Verdict = { state: "ALLOWED", missing: [] };
+
+function validateLookupTarget(plan: Plan, request: LookupSubjectsRequest): void {
+  if (request.resource.id === "" || request.resource.id === "*") {
+    throw new LatchError(
+      "check/invalid-resource",
+      "invalid-argument",
+      `invalid resource id "${clip(request.resource.id)}"`,
+    );
+  }
+  if (plan.defs.get(request.subjectType) === undefined) {
+    throw new LatchError(
+      "check/unknown-type",
+      "invalid-argument",
+      `unknown subject type ${clip(request.subjectType)}`,
+      { type: clip(request.subjectType) },
+    );
+  }
+  if (request.subjectRelation !== undefined) {
+    resolveLookupMember(plan, request.subjectType, request.subjectRelation);
   }
 }
 

@@ -265,7 +265,15 @@ export interface LookupSubjectsRequest {
   /** Look up subject sets `subjectType:id#subjectRelation` instead of plain objects. */
   readonly subjectRelation?: string;
   readonly context?: Readonly<Record<string, unknown>>;
+  /** Ignored when `cursor` is given: a cursor pins the revision of the page it came from. */
   readonly consistency?: Consistency;
+  /**
+   * Most concrete subjects to return; all of them when absent. The wildcard result, which comes
+   * first and only on the first page, does not count (SpiceDB's "concrete limit").
+   */
+  readonly limit?: number;
+  /** From a previous result: continue after it, at its revision. */
+  readonly cursor?: string;
 }
 
 /**
@@ -302,6 +310,8 @@ export interface LookupSubjectResult {
   readonly missing: readonly string[];
   /** On a wildcard result only: subjects of the type it does not, or may not, cover (`viewer - banned`). */
   readonly excluded?: readonly SubjectExclusion[];
+  /** Pass back as `cursor` to continue after this result. */
+  readonly cursor: string;
   readonly revision: Revision;
   readonly token: string;
 }

@@ -46,7 +46,7 @@ export function approvalHandlers(options: ApprovalHandlerOptions): ServiceImplem
         resource: objectRefFromProto(req.resource, "resource"),
         permission: permissionName(req.permission, "permission"),
         subject: subjectRefFromProto(req.subject, "subject"),
-        ...delegationFromProto(req.onBehalfOf, 0),
+        ...delegationFromProto(req.onBehalfOf, req.subjectGrants),
         message: req.bindingMessage,
         justification: req.justification,
         ...(req.context === undefined ? {} : { context: contextFromProto(req.context)! }),

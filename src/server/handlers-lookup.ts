@@ -14,7 +14,7 @@ import {
   type LookupSubjectsResponseSchema,
   type ResolvedSubjectSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
-import { type Decider, invalidArgument } from "../service/index.js";
+import type { Decider } from "../service/index.js";
 import { delegationFromProto } from "./convert.js";
 import type { CallContext } from "./grpc-adapter.js";
 import { resourcesQueryOf, subjectsQueryOf } from "./request-shapes.js";
@@ -90,24 +90,30 @@ export async function* lookupSubjects(
   req: LookupSubjectsRequest,
   ctx: Pick<CallContext, "signal">,
 ): AsyncGenerator<SubjectsResponse> {
-  if (req.optionalConcreteLimit > 0) {
-    throw invalidArgument("optional_concrete_limit", "is not supported: LookupSubjects returns all subjects");
-  }
-  if ((req.optionalCursor?.token ?? "") !== "") {
-    throw invalidArgument("optional_cursor", "is not supported: LookupSubjects returns all subjects");
-  }
-  const results = engine.lookupSubjects(subjectsQueryOf(req), { signal: ctx.signal });
-  for await (const r of results) {
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    const subject: Resolved = {
-      subjectObjectId: r.subject.id,
-      permissionship: lookupPermissionship(r.state),
-      ...caveatInfo(r.missing),
-    };
-    yield {
-      lookedUpAt: { token: r.token },
-      subject,
-      excludedSubjects: (r.excluded ?? []).map(exclusionToProto),
-    };
+  const cursor = req.optionalCursor?.token ?? "";
+  const query = {
+    ...subjectsQueryOf(req),
+    ...(req.optionalConcreteLimit > 0 ? { limit: req.optionalConcreteLimit } : {}),
+    ...(cursor === "" ? {} : { cursor }),
+  };
+  let last = query.cursor;
+  try {
+    for await (const r of engine.lookupSubjects(query, { signal: ctx.signal })) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const subject: Resolved = {
+        subjectObjectId: r.subject.id,
+        permissionship: lookupPermissionship(r.state),
+        ...caveatInfo(r.missing),
+      };
+      yield {
+        lookedUpAt: { token: r.token },
+        subject,
+        excludedSubjects: (r.excluded ?? []).map(exclusionToProto),
+        afterResultCursor: { token: r.cursor },
+      };
+      last = r.cursor;
+    }
+  } catch (error) {
+    throw withCursor(error, last);
   }
 }

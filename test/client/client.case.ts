@@ -498,5 +498,36 @@ export function defineClientContract(name: string, open: () => Promise<ContractT
       );
       expect(found.map((s) => s.subject)).toEqual([{ type: "group", id: "eng", relation: "member" }]);
     });
+
+    it("pages subjects with a limit and cursors, at the first page's revision", async () => {
+      const viewers = ["v1", "v2", "v3", "v4", "v5"];
+      await client.writeRelationships({
+        updates: viewers.map((id) => ({
+          operation: "touch" as const,
+          relationship: `document:paged#viewer@user:${id}`,
+        })),
+      });
+      const page = (cursor?: string) =>
+        collect(
+          client.lookupSubjects({
+            resource: "document:paged",
+            permission: "view",
+            subjectType: "user",
+            consistency: { kind: "fully-consistent" },
+            limit: 2,
+            ...(cursor === undefined ? {} : { cursor }),
+          }),
+        );
+      const first = await page();
+      expect(first.map((s) => s.subjectId)).toEqual(["v1", "v2"]);
+      // A viewer removed after the first page still shows: the cursor pins its revision.
+      await client.writeRelationships({
+        updates: [{ operation: "delete", relationship: "document:paged#viewer@user:v4" }],
+      });
+      const second = await page(first[1]!.cursor);
+      const third = await page(second[1]!.cursor);
+      expect([...second, ...third].map((s) => s.subjectId)).toEqual(["v3", "v4", "v5"]);
+      expect(new Set([...first, ...second, ...third].map((s) => s.token)).size).toBe(1);
+    });
   });
 }

@@ -132,16 +132,54 @@ describe("lookups over gRPC", () => {
       }),
     );
     expect(badCursor.code).toBe(status.INVALID_ARGUMENT);
-    const paged = await failure(
+    const badSubjectsCursor = await failure(
       stream(h.permission, "lookupSubjects", LookupSubjectsRequestSchema, {
         resource: ref("document:public"),
         permission: "view",
         subjectObjectType: "user",
-        optionalConcreteLimit: 3,
+        optionalCursor: { token: "garbage" },
       }),
     );
-    expect(paged.code).toBe(status.INVALID_ARGUMENT);
-    expect(paged.details).toContain("optional_concrete_limit");
+    expect(badSubjectsCursor.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it("pages subjects with a concrete limit and cursors", async () => {
+    const all = await stream<LookupSubjectsResponse>(
+      h.permission,
+      "lookupSubjects",
+      LookupSubjectsRequestSchema,
+      {
+        resource: ref("folder:plans"),
+        permission: "view",
+        subjectObjectType: "group",
+        optionalSubjectRelation: "member",
+      },
+    );
+    const first = await stream<LookupSubjectsResponse>(
+      h.permission,
+      "lookupSubjects",
+      LookupSubjectsRequestSchema,
+      {
+        resource: ref("document:q3"),
+        permission: "view",
+        subjectObjectType: "user",
+        optionalConcreteLimit: 1,
+      },
+    );
+    expect(first.map((m) => m.subject?.subjectObjectId)).toEqual(["alice"]);
+    const rest = await stream<LookupSubjectsResponse>(
+      h.permission,
+      "lookupSubjects",
+      LookupSubjectsRequestSchema,
+      {
+        resource: ref("document:q3"),
+        permission: "view",
+        subjectObjectType: "user",
+        optionalCursor: first[0]?.afterResultCursor,
+      },
+    );
+    expect(rest).toEqual([]);
+    expect(all.map((m) => m.afterResultCursor?.token ?? "").every((t) => t !== "")).toBe(true);
   });
 });
 

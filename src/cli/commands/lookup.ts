@@ -29,9 +29,18 @@ interface LookupOptions extends TargetOptions {
   readonly consistency?: string;
 }
 
-interface ResourcesOptions extends LookupOptions, DelegationFlags, InProcessDecisionOptions {
+interface PageOptions {
   readonly limit?: string;
   readonly cursor?: string;
+}
+
+interface ResourcesOptions extends LookupOptions, PageOptions, DelegationFlags, InProcessDecisionOptions {}
+
+function pageParams(options: PageOptions) {
+  return {
+    ...(options.limit === undefined ? {} : { limit: positiveInt(options.limit, "--limit") }),
+    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+  };
 }
 
 function stateText(state: "ALLOWED" | "CONDITIONAL", missing: readonly string[]): string {
@@ -96,8 +105,7 @@ function resourcesCommand(): Command {
         permission,
         subject,
         ...shared(options),
-        ...(options.limit === undefined ? {} : { limit: positiveInt(options.limit, "--limit") }),
-        ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+        ...pageParams(options),
         ...delegationParams(options),
       };
       try {
@@ -119,10 +127,17 @@ function subjectsCommand(): Command {
     .description("list the subjects of a type that have the permission on a resource")
     .argument("<resource>", "e.g. document:q3")
     .argument("<permission>", "e.g. view")
-    .argument("<subject-type>", "e.g. user, or group#member for subject sets");
+    .argument("<subject-type>", "e.g. user, or group#member for subject sets")
+    .option("--limit <n>", "stop after this many concrete subjects (each carries a cursor to go on)")
+    .option("--cursor <cursor>", "continue after the result this cursor came with");
   commonOptions(command);
   command.action(
-    async (resource: string, permission: string, subjectType: string, options: LookupOptions) => {
+    async (
+      resource: string,
+      permission: string,
+      subjectType: string,
+      options: LookupOptions & PageOptions,
+    ) => {
       await withTarget(options, async (client) => {
         const [type, relation, ...rest] = subjectType.split("#");
         if (type === undefined || type === "" || relation === "" || rest.length > 0) {
@@ -134,18 +149,24 @@ function subjectsCommand(): Command {
           subjectType: type,
           ...(relation === undefined ? {} : { subjectRelation: relation }),
           ...shared(options),
+          ...pageParams(options),
         });
-        for await (const s of results) {
-          if (options.json === true) {
-            printJson(s);
-            continue;
+        try {
+          for await (const s of results) {
+            if (options.json === true) {
+              printJson(s);
+              continue;
+            }
+            const excluded = s.excluded ?? [];
+            // A wildcard with exclusions reads as the wildcard "except" them; allowed is implied.
+            const state =
+              excluded.length > 0 && s.state === "ALLOWED" ? "" : ` ${stateText(s.state, s.missing)}`;
+            const except = excluded.length > 0 ? ` except ${excluded.map(exclusionText).join(", ")}` : "";
+            printLine(`${subjectText(s.subject)}${state}${except}`);
           }
-          const excluded = s.excluded ?? [];
-          // A wildcard with exclusions reads as the wildcard "except" them; allowed is implied.
-          const state =
-            excluded.length > 0 && s.state === "ALLOWED" ? "" : ` ${stateText(s.state, s.missing)}`;
-          const except = excluded.length > 0 ? ` except ${excluded.map(exclusionText).join(", ")}` : "";
-          printLine(`${subjectText(s.subject)}${state}${except}`);
+        } catch (error) {
+          resumeHint(error, options.json);
+          throw error;
         }
       });
     },

@@ -1,0 +1,9 @@
+/** `latch/langchain`: LangChain.js integration (`@langchain/core` is an optional peer dependency). */
+export {
+  LatchRetriever,
+  type LatchRetrieverOptions,
+  type RankedSearch,
+  type Retrieval,
+  type RetrievalReport,
+  type RetrievalStrategy,
+} from "./latch-retriever.js";
