@@ -238,7 +238,14 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
 
   return {
     check(params, opts) {
-      if (params.explain || params.consumeApproval || opts?.signal?.aborted || bulkUnsupported)
+      // A call that names itself for the audit trail goes as it is: a bulk has one request id.
+      if (
+        params.explain ||
+        params.consumeApproval ||
+        opts?.requestId !== undefined ||
+        opts?.signal?.aborted ||
+        bulkUnsupported
+      )
         return backend.check(params, opts ?? {});
       const {
         consistency,

@@ -275,7 +275,13 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
   const maxBody = 5 + options.maxMessageBytes;
 
   /** One attempt: the answer's message bytes, or a RemoteError. */
-  const call = (path: string, body: Buffer, timeoutMs: number, signal: AbortSignal | undefined) =>
+  const call = (
+    path: string,
+    body: Buffer,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    requestId: string | undefined,
+  ) =>
     new Promise<Buffer>((resolve, reject) => {
       if (closed) {
         reject(localError(status.UNAVAILABLE, "the client is closed"));
@@ -288,6 +294,7 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
           ...base,
           ":path": path,
           "grpc-timeout": grpcTimeout(timeoutMs),
+          ...(requestId === undefined ? {} : { "x-request-id": requestId }),
         });
       } catch (error) {
         reject(localError(status.UNAVAILABLE, `cannot start a call: ${(error as Error).message}`));
@@ -383,6 +390,7 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
             body,
             Math.min(opts?.timeoutMs ?? options.timeoutMs, MAX_DEADLINE_MS),
             signal,
+            opts?.requestId,
           );
         } catch (error) {
           const again =

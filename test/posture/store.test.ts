@@ -63,8 +63,8 @@ describe("kept posture reports", () => {
     const path = join(dir, "gap.db");
     await (await createSqliteStore({ path })).close();
     const db = new Database(path);
-    // As if version 4 arrived after 7 was applied: its tables and its row are missing.
-    db.exec("DROP TABLE approvals; DROP TABLE approval_rules; DELETE FROM migrations WHERE version = 4");
+    // As if version 6 (signals) arrived after 7 was applied: its tables and its row are missing.
+    db.exec("DROP TABLE subject_states; DROP TABLE signals; DELETE FROM migrations WHERE version = 6");
     db.close();
     const store = await createSqliteStore({ path });
     await store.close();
@@ -72,7 +72,7 @@ describe("kept posture reports", () => {
     const versions = (
       after.prepare("SELECT version FROM migrations ORDER BY version").all() as { version: number }[]
     ).map((r) => r.version);
-    const tables = after.prepare("SELECT name FROM sqlite_master WHERE name = 'approvals'").all();
+    const tables = after.prepare("SELECT name FROM sqlite_master WHERE name = 'subject_states'").all();
     after.close();
     expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
     expect(tables).toHaveLength(1);
