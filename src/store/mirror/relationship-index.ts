@@ -57,6 +57,22 @@ function sameIdentity(a: Relationship, b: Relationship): boolean {
   );
 }
 
+/** Short lists grow by copy, to their exact length: `push` would reserve room for 17 entries. */
+const EXACT_UP_TO = 16;
+
+/** `list` with `r` appended: `list` itself when it grows in place, a copy when short or frozen. */
+function append(list: readonly Relationship[], r: Relationship): Relationship[] {
+  if (list.length < EXACT_UP_TO || Object.isFrozen(list)) {
+    const out = new Array<Relationship>(list.length + 1);
+    for (let i = 0; i < list.length; i++) out[i] = list[i]!;
+    out[list.length] = r;
+    return out;
+  }
+  const grown = list as Relationship[];
+  grown.push(r);
+  return grown;
+}
+
 function reverseKey(subjectType: string, subjectRelation: string, resourceType: string): string {
   return `${subjectType}${NUL}${subjectRelation}${NUL}${resourceType}`;
 }
@@ -99,8 +115,7 @@ export class RelationshipIndex {
       special = true;
     }
     if (special) bucket.special++;
-    if (Object.isFrozen(bucket.entries)) bucket.entries = bucket.entries.slice();
-    bucket.entries.push(frozen);
+    bucket.entries = append(bucket.entries, frozen);
     if (bucket.live !== undefined) bucket.live.set(identity(frozen), frozen);
     else if (bucket.entries.length > LIVE_MAP_AT) {
       bucket.live = new Map();
@@ -114,8 +129,8 @@ export class RelationshipIndex {
       this.reverseIndex.set(key, bySubject);
     }
     const list = bySubject.get(s.id);
-    if (list === undefined) bySubject.set(s.id, [frozen]);
-    else list.push(frozen);
+    const longer = append(list ?? NONE, frozen);
+    if (longer !== list) bySubject.set(s.id, longer);
     this.liveCount++;
   }
 
