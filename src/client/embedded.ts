@@ -44,7 +44,7 @@ export interface EmbeddedOptions {
   readonly watchPollMs?: number;
   /**
    * The in-memory copy of the relationships that answers the engine's reads (default on, up to
-   * 2,000,000 relationships); `false` reads everything from the database.
+   * 5,000,000 relationships); `false` reads everything from the database.
    */
   readonly mirror?: MirrorOptions | false;
   /** Decorators on the decision seam (Check, CheckBulk, LookupResources), outermost first. */

@@ -41,7 +41,7 @@ export interface OpenOptions {
   /** An open store (e.g. PostgreSQL) used instead of `database`; closed by `close()`. */
   readonly store?: Store;
   /**
-   * The in-memory copy of the relationships in front of the store (default on, up to 2,000,000
+   * The in-memory copy of the relationships in front of the store (default on, up to 5,000,000
    * relationships); `false` reads everything from the database.
    */
   readonly mirror?: MirrorOptions | false;

@@ -18,7 +18,7 @@ import type { ForwardQuery, MemorySnapshot, ReverseQuery, Store, StoreReader } f
 import { RelationshipIndex } from "./relationship-index.js";
 
 export interface MirrorOptions {
-  /** Largest number of relationships to hold (default 2,000,000); above it, reads go to the store. */
+  /** Largest number of relationships to hold (default 5,000,000); above it, reads go to the store. */
   readonly maxRelationships?: number;
   /**
    * How long deleted relationships are kept for readers of older revisions, in ms (default 10 s).
@@ -60,6 +60,12 @@ export interface MirroredStore extends Store {
   catchUp(revision: Revision): Promise<boolean>;
   stats(): MirrorStats;
 }
+
+/**
+ * About 130 bytes of heap a relationship (bench/mirror-memory.ts): 5,000,000 is about 620 MiB,
+ * so scale `l` of the benchmark corpus (4.1M) fits a 1 GiB process.
+ */
+export const DEFAULT_MAX_RELATIONSHIPS = 5_000_000;
 
 /** How long pushed commits wait before the copy reads them, so that a burst costs one read. */
 const FOLLOW_MS = 20;
@@ -275,7 +281,7 @@ const reverse = (copy: RelationshipIndex, query: ReverseQuery, r: number) =>
 export function createMirroredStore(inner: Store, options: MirrorOptions = {}): MirroredStore {
   const copy = new MirrorCopy(
     inner,
-    options.maxRelationships ?? 2_000_000,
+    options.maxRelationships ?? DEFAULT_MAX_RELATIONSHIPS,
     options.retainMs ?? 10_000,
     options.onEvent ?? (() => {}),
   );

@@ -1,41 +1,37 @@
 /**
- * Relationships held in memory, versioned like the rows of the SQL backends: each entry knows the
- * revision that created it and the one that deleted it, so a read at revision R sees exactly the
- * relationships visible at R, while newer changes are already applied. Two hash indexes answer the
- * engine's two hot queries without a scan: forward (resource type, then id) and reverse (subject
- * type, subject relation and resource type, then subject id). Entries are shared by both indexes and
- * hand out the same frozen Relationship objects on every read: nothing is allocated per row read.
+ * Relationships held in memory, versioned like the rows of the SQL backends: a read at revision R
+ * sees exactly the relationships visible at R, while newer changes are already applied. Two hash
+ * indexes answer the engine's two hot queries without a scan: forward (resource type, then id) and
+ * reverse (subject type, subject relation and resource type, then subject id). Both hold the same
+ * frozen Relationship objects and hand them out on every read: nothing is allocated per row read.
+ *
+ * Compact on purpose (a copy of millions of rows): there is no per-entry object besides the
+ * Relationship itself. Revisions are kept on the side, in `versions`, only for the few entries a
+ * reader may not see: created after the last compaction, or deleted. Every other entry is visible
+ * to every reader the copy serves, so a resource without such entries answers `relationshipsOf`
+ * with its own (frozen, copied on the next write) list.
  *
  * Deleted entries stay until `compact` drops those no reader may still see (older than the floor).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../../core/index.js";
 import type { ForwardQuery, ReverseQuery } from "../types.js";
 
-interface Entry {
-  readonly rel: Relationship;
-  /** The relationship's relation, kept here too: filtering by it then reads no other object. */
-  readonly relation: string;
+/** Revisions of an entry that not every reader sees. */
+interface Version {
   readonly created: number;
   /** The revision that deleted (or replaced) it; Infinity while it lives. */
   deleted: number;
-  /** Expiration in ms since the epoch; Infinity when none. */
-  readonly expires: number;
 }
 
-/** One resource's entries; `live` (identity -> entry) is built once the list is long. */
+/** One resource's relationships; `live` (identity -> relationship) is built once the list is long. */
 interface Bucket {
-  readonly id: string;
   /** Shared by every relationship of this resource. */
   readonly resource: ObjectRef;
-  entries: Entry[];
-  live: Map<string, Entry> | undefined;
-  /** The newest revision that added an entry. */
-  newest: number;
-  /**
-   * Every entry's relationship, kept while none is deleted or expiring: then it is the answer of
-   * `relationshipsOf` at any revision from `newest` on, handed out without copying.
-   */
-  rows: readonly Relationship[] | undefined;
+  /** Frozen once handed to a reader; a write then replaces it by a copy. */
+  entries: Relationship[];
+  live: Map<string, Relationship> | undefined;
+  /** How many entries have a version or an expiration: while none, `entries` is every answer. */
+  special: number;
 }
 
 /** Above this many entries a bucket keeps a map of its live entries, so a change finds its row fast. */
@@ -44,6 +40,8 @@ const LIVE_MAP_AT = 16;
 const NUL = "\u0000";
 
 const NONE: readonly Relationship[] = Object.freeze([]);
+
+const INF = Number.POSITIVE_INFINITY;
 
 function identity(r: Relationship): string {
   const s = r.subject;
@@ -59,9 +57,20 @@ function sameIdentity(a: Relationship, b: Relationship): boolean {
   );
 }
 
-/** An entry as a reader at `revision` sees it: created by then, not yet deleted, not expired. */
-function visibleAt(e: Entry, revision: number, now: number): boolean {
-  return e.created <= revision && e.deleted > revision && e.expires > now;
+/** Short lists grow by copy, to their exact length: `push` would reserve room for 17 entries. */
+const EXACT_UP_TO = 16;
+
+/** `list` with `r` appended: `list` itself when it grows in place, a copy when short or frozen. */
+function append(list: readonly Relationship[], r: Relationship): Relationship[] {
+  if (list.length < EXACT_UP_TO || Object.isFrozen(list)) {
+    const out = new Array<Relationship>(list.length + 1);
+    for (let i = 0; i < list.length; i++) out[i] = list[i]!;
+    out[list.length] = r;
+    return out;
+  }
+  const grown = list as Relationship[];
+  grown.push(r);
+  return grown;
 }
 
 function reverseKey(subjectType: string, subjectRelation: string, resourceType: string): string {
@@ -70,9 +79,15 @@ function reverseKey(subjectType: string, subjectRelation: string, resourceType: 
 
 export class RelationshipIndex {
   private readonly forwardIndex = new Map<string, Map<string, Bucket>>();
-  private readonly reverseIndex = new Map<string, Map<string, Entry[]>>();
+  private readonly reverseIndex = new Map<string, Map<string, Relationship[]>>();
+  /** Revisions of the entries some reader may not see (see the file comment). */
+  private readonly versions = new Map<Relationship, Version>();
+  /** Live entries created after `settled`, in creation order: `compact` forgets their versions. */
+  private young: Relationship[] = [];
   /** Deleted entries in deletion order, waiting for `compact`. */
-  private dead: Entry[] = [];
+  private dead: Relationship[] = [];
+  /** Every reader the copy serves reads at this revision or later (the last compaction's floor). */
+  private settled = 0;
   private liveCount = 0;
   /** Interned type, relation and subject-relation names: few distinct values, many rows. */
   private readonly names = new Map<string, string>();
@@ -93,32 +108,29 @@ export class RelationshipIndex {
     const previous = this.findLive(bucket, rel);
     if (previous !== undefined) this.kill(bucket, previous, revision);
     const frozen = this.freeze(rel, bucket.resource);
-    const entry: Entry = {
-      rel: frozen,
-      relation: frozen.relation,
-      created: revision,
-      deleted: Number.POSITIVE_INFINITY,
-      expires: rel.expiration === undefined ? Number.POSITIVE_INFINITY : rel.expiration.getTime(),
-    };
-    bucket.entries.push(entry);
-    bucket.rows = undefined;
-    if (revision > bucket.newest) bucket.newest = revision;
-    if (bucket.live !== undefined) bucket.live.set(identity(rel), entry);
+    let special = frozen.expiration !== undefined;
+    if (revision > this.settled) {
+      this.versions.set(frozen, { created: revision, deleted: INF });
+      this.young.push(frozen);
+      special = true;
+    }
+    if (special) bucket.special++;
+    bucket.entries = append(bucket.entries, frozen);
+    if (bucket.live !== undefined) bucket.live.set(identity(frozen), frozen);
     else if (bucket.entries.length > LIVE_MAP_AT) {
       bucket.live = new Map();
-      for (const e of bucket.entries)
-        if (e.deleted === Number.POSITIVE_INFINITY) bucket.live.set(identity(e.rel), e);
+      for (const e of bucket.entries) if (this.isLive(e)) bucket.live.set(identity(e), e);
     }
-    const s = entry.rel.subject;
-    const key = reverseKey(s.type, s.relation ?? "", entry.rel.resource.type);
+    const s = frozen.subject;
+    const key = reverseKey(s.type, s.relation ?? "", frozen.resource.type);
     let bySubject = this.reverseIndex.get(key);
     if (bySubject === undefined) {
       bySubject = new Map();
       this.reverseIndex.set(key, bySubject);
     }
     const list = bySubject.get(s.id);
-    if (list === undefined) bySubject.set(s.id, [entry]);
-    else list.push(entry);
+    const longer = append(list ?? NONE, frozen);
+    if (longer !== list) bySubject.set(s.id, longer);
     this.liveCount++;
   }
 
@@ -128,6 +140,15 @@ export class RelationshipIndex {
     if (bucket === undefined) return;
     const previous = this.findLive(bucket, rel);
     if (previous !== undefined) this.kill(bucket, previous, revision);
+  }
+
+  /** An entry as a reader at `revision` sees it: created by then, not yet deleted, not expired. */
+  private visibleAt(r: Relationship, revision: number, now: number): boolean {
+    if (this.versions.size !== 0) {
+      const v = this.versions.get(r);
+      if (v !== undefined && (v.created > revision || v.deleted <= revision)) return false;
+    }
+    return r.expiration === undefined || r.expiration.getTime() > now;
   }
 
   forward(query: ForwardQuery, revision: number, now: number): Relationship[] {
@@ -149,10 +170,10 @@ export class RelationshipIndex {
       }
       const bucket = byId.get(id);
       if (bucket === undefined) continue;
-      for (const e of bucket.entries) {
-        if (single !== undefined ? e.relation !== single : !relations.includes(e.relation)) continue;
-        if (!visibleAt(e, revision, now)) continue;
-        const r = e.rel;
+      const plain = bucket.special === 0;
+      for (const r of bucket.entries) {
+        if (single !== undefined ? r.relation !== single : !relations.includes(r.relation)) continue;
+        if (!plain && !this.visibleAt(r, revision, now)) continue;
         if (subjectType !== undefined && r.subject.type !== subjectType) continue;
         if (subjectRelation !== undefined && (r.subject.relation ?? "") !== subjectRelation) continue;
         if (subjectIds !== undefined && !subjectIds.has(r.subject.id)) continue;
@@ -166,15 +187,12 @@ export class RelationshipIndex {
   relationshipsOf(resourceType: string, id: string, revision: number, now: number): readonly Relationship[] {
     const bucket = this.forwardIndex.get(resourceType)?.get(id);
     if (bucket === undefined) return NONE;
-    if (bucket.rows !== undefined && bucket.newest <= revision) return bucket.rows;
-    const out: Relationship[] = [];
-    let plain = bucket.newest <= revision;
-    for (const e of bucket.entries) {
-      if (e.deleted !== Number.POSITIVE_INFINITY || e.expires !== Number.POSITIVE_INFINITY) plain = false;
-      if (!visibleAt(e, revision, now)) continue;
-      out.push(e.rel);
+    if (bucket.special === 0) {
+      // Every entry is visible at every revision served: the list itself is the answer.
+      return Object.isFrozen(bucket.entries) ? bucket.entries : Object.freeze(bucket.entries);
     }
-    if (plain) bucket.rows = Object.freeze(out);
+    const out: Relationship[] = [];
+    for (const r of bucket.entries) if (this.visibleAt(r, revision, now)) out.push(r);
     return out;
   }
 
@@ -196,33 +214,47 @@ export class RelationshipIndex {
       }
       const list = bySubject.get(id);
       if (list === undefined) continue;
-      for (const e of list) {
-        if (single !== undefined ? e.relation !== single : !relations.includes(e.relation)) continue;
-        if (!visibleAt(e, revision, now)) continue;
-        out.push(e.rel);
+      for (const r of list) {
+        if (single !== undefined ? r.relation !== single : !relations.includes(r.relation)) continue;
+        if (!this.visibleAt(r, revision, now)) continue;
+        out.push(r);
       }
     }
     return out;
   }
 
   /**
-   * Drops entries deleted at or before `floor`: no reader at `floor` or later can see them.
+   * Drops entries deleted at or before `floor`: no reader at `floor` or later can see them; and
+   * forgets the versions of live entries created by then, which every such reader sees.
    * Each affected list is rebuilt once, whatever the number of its dead entries.
    */
   compact(floor: number): void {
+    if (floor <= this.settled) return;
+    this.settled = floor;
+    let y = 0;
+    while (y < this.young.length && this.versions.get(this.young[y]!)!.created <= floor) {
+      const r = this.young[y++]!;
+      const v = this.versions.get(r)!;
+      if (v.deleted !== INF) continue; // dead: its version stays until it is dropped below
+      this.versions.delete(r);
+      if (r.expiration === undefined) this.bucketAt(r)!.bucket.special--;
+    }
+    if (y > 0) this.young = this.young.slice(y);
     let n = 0;
-    while (n < this.dead.length && this.dead[n]!.deleted <= floor) n++;
+    while (n < this.dead.length && this.versions.get(this.dead[n]!)!.deleted <= floor) n++;
     if (n === 0) return;
     const gone = new Set(this.dead.slice(0, n));
     this.dead = this.dead.slice(n);
     // Every touched list is filtered once, however many of its entries are gone.
     const buckets = new Map<Bucket, Map<string, Bucket>>();
-    const lists = new Map<string, { map: Map<string, Entry[]>; id: string }>();
-    for (const e of gone) {
-      const r = e.rel;
-      const byId = this.forwardIndex.get(r.resource.type);
-      const bucket = byId?.get(r.resource.id);
-      if (bucket !== undefined) buckets.set(bucket, byId!);
+    const lists = new Map<string, { map: Map<string, Relationship[]>; id: string }>();
+    for (const r of gone) {
+      this.versions.delete(r);
+      const at = this.bucketAt(r);
+      if (at !== undefined) {
+        at.bucket.special--;
+        buckets.set(at.bucket, at.byId);
+      }
       const s = r.subject;
       const rk = reverseKey(s.type, s.relation ?? "", r.resource.type);
       const map = this.reverseIndex.get(rk);
@@ -230,7 +262,7 @@ export class RelationshipIndex {
     }
     for (const [bucket, byId] of buckets) {
       bucket.entries = bucket.entries.filter((x) => !gone.has(x));
-      if (bucket.entries.length === 0) byId.delete(bucket.id);
+      if (bucket.entries.length === 0) byId.delete(bucket.resource.id);
     }
     for (const { map, id } of lists.values()) {
       const list = map.get(id);
@@ -239,6 +271,12 @@ export class RelationshipIndex {
       if (kept.length === 0) map.delete(id);
       else map.set(id, kept);
     }
+  }
+
+  private bucketAt(r: Relationship): { bucket: Bucket; byId: Map<string, Bucket> } | undefined {
+    const byId = this.forwardIndex.get(r.resource.type);
+    const bucket = byId?.get(r.resource.id);
+    return bucket === undefined ? undefined : { bucket, byId: byId! };
   }
 
   private bucketOf(rel: Relationship, create: boolean): Bucket | undefined {
@@ -251,24 +289,32 @@ export class RelationshipIndex {
     let bucket = byId.get(rel.resource.id);
     if (bucket === undefined && create) {
       const resource = Object.freeze({ type: this.name(rel.resource.type), id: rel.resource.id });
-      bucket = { id: rel.resource.id, resource, entries: [], live: undefined, newest: 0, rows: undefined };
+      bucket = { resource, entries: [], live: undefined, special: 0 };
       byId.set(rel.resource.id, bucket);
     }
     return bucket;
   }
 
-  private findLive(bucket: Bucket, rel: Relationship): Entry | undefined {
+  private isLive(r: Relationship): boolean {
+    const v = this.versions.get(r);
+    return v === undefined || v.deleted === INF;
+  }
+
+  private findLive(bucket: Bucket, rel: Relationship): Relationship | undefined {
     if (bucket.live !== undefined) return bucket.live.get(identity(rel));
-    for (const e of bucket.entries) {
-      if (e.deleted === Number.POSITIVE_INFINITY && sameIdentity(e.rel, rel)) return e;
-    }
+    for (const e of bucket.entries) if (sameIdentity(e, rel) && this.isLive(e)) return e;
     return undefined;
   }
 
-  private kill(bucket: Bucket, entry: Entry, revision: number): void {
-    entry.deleted = revision;
-    bucket.rows = undefined;
-    bucket.live?.delete(identity(entry.rel));
+  private kill(bucket: Bucket, entry: Relationship, revision: number): void {
+    const v = this.versions.get(entry);
+    if (v !== undefined) v.deleted = revision;
+    else {
+      // Created at or before `settled`: visible to every reader older than this deletion.
+      this.versions.set(entry, { created: 0, deleted: revision });
+      if (entry.expiration === undefined) bucket.special++;
+    }
+    bucket.live?.delete(identity(entry));
     this.dead.push(entry);
     this.liveCount--;
   }

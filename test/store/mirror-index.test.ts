@@ -1,0 +1,76 @@
+/**
+ * The compact index behind the in-memory copy: answers handed out stay what they were after later
+ * writes (copy on write), versions are forgotten once every reader sees them, and deleted entries
+ * are dropped at compaction. The store-level tests (mirror.test.ts) compare it with SQLite.
+ */
+import { describe, expect, it } from "vitest";
+import type { Relationship } from "../../src/core/index.js";
+import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
+
+const viewer = (doc: string, user: string): Relationship => ({
+  resource: { type: "document", id: doc },
+  relation: "viewer",
+  subject: { type: "user", id: user },
+});
+const users = (rows: readonly Relationship[]) => rows.map((r) => r.subject.id).sort();
+const NOW = 0;
+
+describe("RelationshipIndex", () => {
+  it("hands out the same frozen list until a write, and never changes a list it handed out", () => {
+    const index = new RelationshipIndex();
+    for (let i = 0; i < 20; i++) index.touch(viewer("d1", `u${i}`), 0);
+    const first = index.relationshipsOf("document", "d1", 5, NOW);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(index.relationshipsOf("document", "d1", 5, NOW)).toBe(first);
+    index.touch(viewer("d1", "late"), 7);
+    expect(first).toHaveLength(20);
+    expect(users(index.relationshipsOf("document", "d1", 6, NOW))).toHaveLength(20);
+    expect(users(index.relationshipsOf("document", "d1", 7, NOW))).toContain("late");
+  });
+
+  it("answers each revision exactly across a delete, then forgets what no reader may see", () => {
+    const index = new RelationshipIndex();
+    index.touch(viewer("d1", "a"), 0);
+    index.touch(viewer("d1", "b"), 0);
+    index.touch(viewer("d1", "c"), 3);
+    index.delete(viewer("d1", "a"), 4);
+    expect(users(index.relationshipsOf("document", "d1", 2, NOW))).toEqual(["a", "b"]);
+    expect(users(index.relationshipsOf("document", "d1", 3, NOW))).toEqual(["a", "b", "c"]);
+    expect(users(index.relationshipsOf("document", "d1", 4, NOW))).toEqual(["b", "c"]);
+    const reverse = (r: number) =>
+      index.reverse(
+        {
+          subjectType: "user",
+          subjectRelation: "...",
+          subjectIds: ["a", "c"],
+          resourceType: "document",
+          relations: ["viewer"],
+        },
+        r,
+        NOW,
+      );
+    expect(users(reverse(3))).toEqual(["a", "c"]);
+    expect(users(reverse(4))).toEqual(["c"]);
+    expect(index.size).toBe(2);
+
+    index.compact(4);
+    // Every reader from 4 on sees the same list: it is handed out again without copying.
+    const settled = index.relationshipsOf("document", "d1", 4, NOW);
+    expect(users(settled)).toEqual(["b", "c"]);
+    expect(index.relationshipsOf("document", "d1", 9, NOW)).toBe(settled);
+    expect(users(reverse(4))).toEqual(["c"]);
+  });
+
+  it("replaces a touched identity and hides expired entries", () => {
+    const index = new RelationshipIndex();
+    index.touch(viewer("d1", "a"), 0);
+    index.touch({ ...viewer("d1", "a"), expiration: new Date(1_000) }, 2);
+    expect(index.size).toBe(1);
+    expect(index.relationshipsOf("document", "d1", 1, 0)[0]!.expiration).toBeUndefined();
+    expect(index.relationshipsOf("document", "d1", 2, 999)[0]!.expiration?.getTime()).toBe(1_000);
+    expect(index.relationshipsOf("document", "d1", 2, 1_000)).toEqual([]);
+    index.compact(2);
+    expect(index.relationshipsOf("document", "d1", 2, 1_000)).toEqual([]);
+    expect(index.relationshipsOf("document", "d1", 2, 0)).toHaveLength(1);
+  });
+});
