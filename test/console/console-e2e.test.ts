@@ -1,7 +1,8 @@
 /**
  * The console end to end: a real `latch serve --console-listen`, Debian's chromium driven by
  * playwright-core (never a downloaded browser). Skips with one line where /usr/bin/chromium is
- * missing; .ci/run installs it. Screenshots go to docs/console-*.png.
+ * missing; .ci/run installs it. Screenshots go to a temporary folder, or to docs/console-*.png
+ * (the README's pictures) with LATCH_CONSOLE_SCREENSHOTS=1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -31,6 +32,7 @@ const RULES = `rules:
 `;
 
 const present = existsSync(CHROMIUM);
+const shotsInDocs = process.env.LATCH_CONSOLE_SCREENSHOTS === "1";
 if (!present) console.log(`console e2e: skipped, ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 describe.skipIf(!present)("the console in a real browser", () => {
@@ -40,6 +42,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
+  const shot = (name: string) => (shotsInDocs ? join("docs", name) : join(dir, name));
 
   const api = async (service: string, method: string, body: unknown) => {
     const res = await fetch(`${base}/latch.v1.${service}/${method}`, {
@@ -147,7 +150,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
     await page.waitForSelector("#sign-in .error:not([hidden])");
     expect(await page.locator("#page").count()).toBe(0);
     expect(await page.locator("nav").count()).toBe(0);
-    await page.screenshot({ path: "docs/console-sign-in.png" });
+    await page.screenshot({ path: shot("console-sign-in.png") });
   });
 
   it("signs in and shows the compiler's diagnostic at the right line", async () => {
@@ -162,7 +165,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
     expect(problem).toContain("line 5, column");
     expect(problem).toContain("robot");
     expect(await page.isDisabled("#schema-write")).toBe(true);
-    await page.screenshot({ path: "docs/console-schema.png" });
+    await page.screenshot({ path: shot("console-schema.png") });
     await page.fill("#schema-text", SCHEMA);
     await expect.poll(() => page.locator("#schema-problems .problem").count()).toBe(0);
     await page.click("#schema-write");
@@ -177,7 +180,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
     await page.click("#check-run");
     await expect.poll(() => page.textContent("#check-answer")).toBe("ALLOWED");
     expect(await page.locator("#check-tree .node.allowed").count()).toBeGreaterThan(0);
-    await page.screenshot({ path: "docs/console-check.png", fullPage: true });
+    await page.screenshot({ path: shot("console-check.png"), fullPage: true });
     await page.fill("#check-subject", "agent:bot");
     await page.fill("#check-permission", "delete");
     await page.click("#check-run");
@@ -190,7 +193,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
     expect(await page.textContent(".approval.pending .sentence")).toBe(
       "agent:bot asks to delete database:prod",
     );
-    await page.screenshot({ path: "docs/console-approvals.png" });
+    await page.screenshot({ path: shot("console-approvals.png") });
     await page.fill("#approver", "user:bob");
     await page.click(".approval.pending .approve");
     await page.waitForSelector(".approval.approved");
@@ -210,7 +213,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
     await expect
       .poll(() => page.locator("#audit-table tbody").textContent())
       .toContain("agent:bot: delete on database:prod ALLOWED");
-    await page.screenshot({ path: "docs/console-audit.png", fullPage: true });
+    await page.screenshot({ path: shot("console-audit.png"), fullPage: true });
     // The one error allowed: the browser logs the wrong token's 401 answer of the sign-in test.
     expect(consoleErrors.filter((e) => !e.includes("status of 401"))).toEqual([]);
   });
