@@ -2,6 +2,7 @@
  * The Latch console: a sign-in form, then the pages. The bearer token is held in this closure
  * only; a wrong token never gets past the sign-in form.
  */
+import "./caveat-libraries.js";
 import { type Api, ApiError, createApi } from "./api.js";
 import { errorBox, field, h, showError } from "./dom.js";
 import { approvalsPage, auditPage, checkPage, schemaPage } from "./pages.js";

@@ -130,7 +130,7 @@ describe("the API client", () => {
     });
     expect(await api.call("SchemaService", "ReadSchema", {})).toEqual({ ok: true });
     expect(seen[0]?.url).toBe("/latch.v1.SchemaService/ReadSchema");
-    expect((seen[0]?.init.headers as Record<string, string>).authorization).toBe("Bearer secret-token");
+    expect((seen[0]!.init.headers as Record<string, string>).authorization).toBe("Bearer secret-token");
   });
 
   it("turns a Connect error into an ApiError with Latch's code", async () => {

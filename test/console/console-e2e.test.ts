@@ -19,8 +19,14 @@ definition agent {}
 definition database {
   relation admin: user
   relation operator: agent
+  relation reader: user with office_hours
   permission delete = operator
   permission approve = admin
+  permission read = reader + admin
+}
+
+caveat office_hours(hour int) {
+  hour >= 9 && hour < 17
 }
 `;
 const RULES = `rules:
@@ -101,6 +107,19 @@ describe.skipIf(!present)("the console in a real browser", () => {
         relationship: { resource: { objectType: "database", objectId: "prod" }, relation, subject },
       })),
     });
+    await api("RelationshipService", "WriteRelationships", {
+      updates: [
+        {
+          operation: "OPERATION_TOUCH",
+          relationship: {
+            resource: { objectType: "database", objectId: "prod" },
+            relation: "reader",
+            subject: { object: { objectType: "user", objectId: "carol" } },
+            optionalCaveat: { caveatName: "office_hours" },
+          },
+        },
+      ],
+    });
     await api("ApprovalService", "RequestApproval", {
       resource: { objectType: "database", objectId: "prod" },
       permission: "delete",
@@ -167,7 +186,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
     expect(await page.isDisabled("#schema-write")).toBe(true);
     await page.screenshot({ path: shot("console-schema.png") });
     await page.fill("#schema-text", SCHEMA);
-    await expect.poll(() => page.locator("#schema-problems .problem").count()).toBe(0);
+    await expect.poll(() => page.textContent("#schema-problems")).toBe("");
     await page.click("#schema-write");
     await expect.poll(() => page.textContent("#schema-status")).toBe("Schema written.");
   });
@@ -180,7 +199,20 @@ describe.skipIf(!present)("the console in a real browser", () => {
     await page.click("#check-run");
     await expect.poll(() => page.textContent("#check-answer")).toBe("ALLOWED");
     expect(await page.locator("#check-tree .node.allowed").count()).toBeGreaterThan(0);
+    // A caveat without its context: CONDITIONAL, naming the missing parameter.
+    await page.fill("#check-permission", "read");
+    await page.fill("#check-subject", "user:carol");
+    await page.click("#check-run");
+    await expect.poll(() => page.textContent("#check-answer")).toBe("CONDITIONAL (missing context: hour)");
+    // With the context: the caveat's branch is ALLOWED and shows the caveat and its result.
+    await page.fill("#check-context", '{"hour": 10}');
+    await page.click("#check-run");
+    await expect.poll(() => page.textContent("#check-answer")).toBe("ALLOWED");
+    expect(await page.locator("#check-tree .node.allowed .caveat").first().textContent()).toContain(
+      "caveat office_hours: TRUE",
+    );
     await page.screenshot({ path: shot("console-check.png"), fullPage: true });
+    await page.fill("#check-context", "");
     await page.fill("#check-subject", "agent:bot");
     await page.fill("#check-permission", "delete");
     await page.click("#check-run");
