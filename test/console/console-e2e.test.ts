@@ -160,6 +160,14 @@ describe.skipIf(!present)("the console in a real browser", () => {
     expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(await res.text()).not.toMatch(/<script>(?!<)/);
+    // The API on the console's port is the same gate: no token, no data.
+    const bare = await fetch(`${base}/latch.v1.SchemaService/ReadSchema`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(bare.status).toBe(401);
+    expect(((await bare.json()) as { code: string }).code).toBe("unauthenticated");
   });
 
   it("shows only the sign-in form for a wrong token", async () => {
