@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -62,5 +63,33 @@ describe("the console's static files", () => {
     }
     const post = await fetch(`${base}/latch.v1.SchemaService/ReadSchema`, { method: "POST", body: "{}" });
     expect(post.status).toBe(418);
+  });
+});
+
+describe("latch serve --console-listen without a build", () => {
+  it("refuses to start and says how to build the console", () => {
+    const dir = mkdtempSync(join(tmpdir(), "latch-console-missing-"));
+    try {
+      const run = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "src/cli/main.ts",
+          "serve",
+          "--listen=127.0.0.1:0",
+          "--console-listen=127.0.0.1:0",
+          `--console-dir=${join(dir, "nothing")}`,
+          `--db=${join(dir, "latch.db")}`,
+          "--token=console-missing-token-0123",
+        ],
+        { encoding: "utf8", timeout: 60_000 },
+      );
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain("no console build in");
+      expect(run.stderr).toContain("npm run build");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
