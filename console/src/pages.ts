@@ -159,6 +159,16 @@ export function checkPage(api: Api, root: HTMLElement): void {
   root.replaceChildren(h("h2", {}, "Check and explain"), form, error, answer, tree);
 }
 
+/** The sentence, opening (keyboard and mouse alike: a native <details>) to the full record. */
+function recordDetails(d: DecisionRecord): HTMLElement {
+  return h(
+    "details",
+    { class: "record" },
+    h("summary", {}, decisionSentence(d)),
+    h("pre", {}, JSON.stringify(d, null, 2)),
+  );
+}
+
 export function auditPage(api: Api, root: HTMLElement): void {
   const subject = h("input", { id: "audit-subject", placeholder: "user:alice (optional)" });
   const search = h("button", { id: "audit-search", type: "submit" }, "Search");
@@ -180,7 +190,7 @@ export function auditPage(api: Api, root: HTMLElement): void {
             { class: enumWord(d.answer, "DECISION_ANSWER_").toLowerCase() },
             h("td", {}, d.seq ?? ""),
             h("td", {}, d.time ?? ""),
-            h("td", {}, decisionSentence(d)),
+            h("td", {}, recordDetails(d)),
           ),
         ),
       );

@@ -253,6 +253,12 @@ describe.skipIf(!present)("the console in a real browser", () => {
     await expect
       .poll(() => page.locator("#audit-table tbody").textContent())
       .toContain("agent:bot: delete on database:prod ALLOWED");
+    // A row opens to its full record, the witness included.
+    const row = page.locator("#audit-table details", {
+      hasText: "agent:bot: delete on database:prod ALLOWED",
+    });
+    await row.first().locator("summary").click();
+    expect(await row.first().locator("pre").textContent()).toContain('"approvalId"');
     await page.screenshot({ path: shot("console-audit.png"), fullPage: true });
     // The one error allowed: the browser logs the wrong token's 401 answer of the sign-in test.
     expect(consoleErrors.filter((e) => !e.includes("status of 401"))).toEqual([]);
