@@ -35,6 +35,18 @@ function load<T>(id: string): T {
   return requireFn(id) as T;
 }
 
+/**
+ * For runtimes without Node's `require` (the web console in a browser): the libraries, imported
+ * by the caller, by package name (`@marcbachmann/cel-js`, `@marcbachmann/cel-js/evaluator`,
+ * `ipaddr.js`, `re2js`). Caveats then compile there exactly as on the server.
+ */
+export function provideLibraries(modules: Readonly<Record<string, unknown>>): void {
+  requireFn = (id) => {
+    if (!Object.hasOwn(modules, id)) throw new Error(`caveat library ${id} was not provided`);
+    return modules[id];
+  };
+}
+
 export interface CelLibrary {
   readonly Environment: typeof Main.Environment;
   readonly serialize: typeof Main.serialize;

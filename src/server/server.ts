@@ -19,7 +19,7 @@ import { addHealth, addReflection, SERVICE_NAMES } from "./discovery.js";
 import { type AdapterOptions, serviceImplementation } from "./grpc-adapter.js";
 import { methodPaths, serverServiceDefinition } from "./grpc-definition.js";
 import { closeSilentSockets, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./handshake-timeout.js";
-import type { HttpServer } from "./http-server.js";
+import type { HttpRoutes, HttpServer } from "./http-server.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { createLogger, type Metrics, type MetricsServer, startMetricsServer } from "./observability.js";
 import {
@@ -106,6 +106,8 @@ export interface LatchServer {
   listen(address: string): Promise<string>;
   /** Binds the HTTP server and returns its bound address. */
   listenHttp(address: string): Promise<string>;
+  /** Binds the web console (its files from `dir`) and, on the same port, the Connect API. */
+  listenConsole(address: string, dir?: string): Promise<string>;
   /** Stops accepting, ends Watch streams, waits up to `graceMs` for in-flight calls, then cuts. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -223,7 +225,8 @@ export function createServer(options: ServerOptions): LatchServer {
   const authenticate = (metadata: Metadata) => auth.authenticate(metadata);
   // The HTTP side is loaded when asked for: Connect's packages cost a server without it nothing.
   let http: HttpServer | undefined;
-  const startHttp = async (): Promise<HttpServer> => {
+  let consoleHttp: HttpServer | undefined;
+  const startHttp = async (before: readonly HttpRoutes[] = []): Promise<HttpServer> => {
     const [{ createLatchHttpServer }, { createGateway }, { SPICEDB_GATEWAY_ROUTES }] = await Promise.all([
       import("./http-server.js"),
       import("./http-gateway.js"),
@@ -239,6 +242,7 @@ export function createServer(options: ServerOptions): LatchServer {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       headersTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       routes: [
+        ...before,
         createGateway({
           routes: SPICEDB_GATEWAY_ROUTES,
           services: served.services,
@@ -282,6 +286,19 @@ export function createServer(options: ServerOptions): LatchServer {
       http = await startHttp();
       return http.listen(address);
     },
+    async listenConsole(address, dir) {
+      if (consoleHttp !== undefined) throw new ServerConfigError("the console is already listening");
+      const { createConsoleRoutes, defaultConsoleDir, loadConsoleFiles } = await import("./console-files.js");
+      const from = dir ?? defaultConsoleDir();
+      const files = loadConsoleFiles(from);
+      if (files === undefined) {
+        throw new ServerConfigError(
+          `--console-listen: no console build in ${from} (index.html missing): run \`npm run build\`, or give --console-dir`,
+        );
+      }
+      consoleHttp = await startHttp([createConsoleRoutes(files)]);
+      return consoleHttp.listen(address);
+    },
     async shutdown(graceMs = 10_000) {
       for (const stop of stopWatching.splice(0)) stop();
       datastoreHealth?.stop();
@@ -299,7 +316,7 @@ export function createServer(options: ServerOptions): LatchServer {
           resolve();
         });
       });
-      await Promise.all([grpcDone, http?.close(graceMs)]);
+      await Promise.all([grpcDone, http?.close(graceMs), consoleHttp?.close(graceMs)]);
       await served.close();
     },
   };
@@ -311,6 +328,10 @@ export interface StartListenOptions {
   readonly listen: string;
   /** Also serve HTTP here: Latch's services in the Connect protocol, SpiceDB's HTTP gateway. */
   readonly httpListen?: string;
+  /** Also serve the web console here (with the Connect API on the same port); default off. */
+  readonly consoleListen?: string;
+  /** The console's built files (default: dist/console of this package). */
+  readonly consoleDir?: string;
   readonly metricsListen?: string;
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>` (401 otherwise). */
   readonly metricsToken?: string;
@@ -319,6 +340,7 @@ export interface StartListenOptions {
 export interface RunningServer {
   readonly address: string;
   readonly httpAddress?: string;
+  readonly consoleAddress?: string;
   readonly metricsAddress?: string;
   readonly server: LatchServer;
   shutdown(graceMs?: number): Promise<void>;
@@ -343,8 +365,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const server = createServer({ ...options, logger: log });
   const address = await server.listen(options.listen);
   let httpAddress: string | undefined;
+  let consoleAddress: string | undefined;
   try {
     if (options.httpListen !== undefined) httpAddress = await server.listenHttp(options.httpListen);
+    if (options.consoleListen !== undefined) {
+      consoleAddress = await server.listenConsole(options.consoleListen, options.consoleDir);
+    }
   } catch (error) {
     await server.shutdown(0);
     throw error;
@@ -362,6 +388,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     server,
     ...(metricsServer === undefined ? {} : { metricsAddress: metricsServer.address }),
     ...(httpAddress === undefined ? {} : { httpAddress }),
+    ...(consoleAddress === undefined ? {} : { consoleAddress }),
     async shutdown(graceMs) {
       await server.shutdown(graceMs);
       await metricsServer?.close();

@@ -36,6 +36,8 @@ async function loadServeParts() {
 interface ServeOptions {
   listen: string;
   httpListen?: string;
+  consoleListen?: string;
+  consoleDir?: string;
   testing?: boolean | string;
   testingMaxStores?: string;
   db: string;
@@ -134,6 +136,18 @@ function addServerFlags(command: Command): Command {
         "--http-listen <host:port>",
         "also serve HTTP here: Latch's services in the Connect protocol (JSON), SpiceDB's HTTP gateway routes",
       ).env("LATCH_HTTP_LISTEN"),
+    )
+    .addOption(
+      new Option(
+        "--console-listen <host:port>",
+        "also serve the web console here (same token; the Connect API on the same port); default off",
+      ).env("LATCH_CONSOLE_LISTEN"),
+    )
+    .addOption(
+      new Option(
+        "--console-dir <dir>",
+        "the console's built files (default: dist/console of this package)",
+      ).env("LATCH_CONSOLE_DIR"),
     )
     .addOption(
       new Option(
@@ -533,6 +547,8 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
       limits,
       listen: options.listen,
       ...(options.httpListen === undefined ? {} : { httpListen: options.httpListen }),
+      ...(options.consoleListen === undefined ? {} : { consoleListen: options.consoleListen }),
+      ...(options.consoleDir === undefined ? {} : { consoleDir: options.consoleDir }),
       ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
       ...(tls === undefined ? {} : { tls }),
     },
@@ -560,6 +576,9 @@ function printAddresses(running: RunningServer, tls: boolean): void {
   process.stdout.write(`latch listening on ${running.address}${tls ? " (TLS)" : ""}\n`);
   if (running.httpAddress !== undefined) {
     process.stdout.write(`http on ${tls ? "https" : "http"}://${running.httpAddress}\n`);
+  }
+  if (running.consoleAddress !== undefined) {
+    process.stdout.write(`console on ${tls ? "https" : "http"}://${running.consoleAddress}\n`);
   }
   if (running.metricsAddress !== undefined) {
     process.stdout.write(`metrics on http://${running.metricsAddress}/metrics\n`);

@@ -1,0 +1,62 @@
+/**
+ * The console's only way to the server: Latch's own API in the Connect protocol, JSON over
+ * POST on the page's own origin (the console port serves it too). The token lives in this
+ * object only: never in a URL, a cookie or storage.
+ */
+
+/** An error answered by the server: Connect's code, its message, and Latch's stable code. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly latchCode: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface Api {
+  call<T = Record<string, unknown>>(service: string, method: string, body: unknown): Promise<T>;
+}
+
+/** Latch's code from a Connect error's details (`details[].debug.code`), if present. */
+export function latchCodeOf(body: unknown): string | undefined {
+  const details = (body as { details?: { debug?: { code?: unknown } }[] } | null)?.details;
+  for (const d of details ?? []) if (typeof d.debug?.code === "string") return d.debug.code;
+  return undefined;
+}
+
+export function createApi(token: string, fetchImpl: Fetch, base = ""): Api {
+  return {
+    async call<T>(service: string, method: string, body: unknown): Promise<T> {
+      const res = await fetchImpl(`${base}/latch.v1.${service}/${method}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "connect-protocol-version": "1",
+        },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = text === "" ? {} : JSON.parse(text);
+      } catch {
+        throw new ApiError("unknown", `HTTP ${res.status}: the server's answer is not JSON`, undefined);
+      }
+      if (!res.ok) {
+        const e = parsed as { code?: string; message?: string };
+        throw new ApiError(
+          e.code ?? `http-${res.status}`,
+          e.message ?? `HTTP ${res.status}`,
+          latchCodeOf(parsed),
+        );
+      }
+      return parsed as T;
+    },
+  };
+}
