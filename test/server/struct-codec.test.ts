@@ -633,6 +633,7 @@ describe("context errors through the call wrapper", () => {
       expandPermissionTree: handle,
       lookupResources: async function* () {},
       lookupSubjects: async function* () {},
+      watchPermissions: async function* () {},
     } as never,
     { log: createLogger("silent") },
     { checkPermission: checkPermissionCodec },
