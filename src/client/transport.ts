@@ -63,6 +63,12 @@ function isUnavailable(error: unknown): boolean {
   return (error as { code?: unknown }).code === status.UNAVAILABLE;
 }
 
+/**
+ * The longest deadline sent: grpc-js servers read a `grpc-timeout` past 2^31 ms (24.8 days, after
+ * rounding up to whole seconds) as already expired, so a longer one is sent as 24 days.
+ */
+const MAX_DEADLINE_MS = 24 * 24 * 3_600_000;
+
 export function createTransport(channel: Client, options: TransportOptions): Transport {
   // Built and validated once; each call gets a cheap copy (grpc-js may add to it).
   const base = new Metadata();
@@ -77,7 +83,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
     defaultTimeout: number | undefined,
   ): GrpcCallOptions => {
     const timeout = opts?.timeoutMs ?? defaultTimeout;
-    return timeout === undefined ? {} : { deadline: Date.now() + timeout };
+    return timeout === undefined ? {} : { deadline: Date.now() + Math.min(timeout, MAX_DEADLINE_MS) };
   };
   const backoff = (attempt: number, signal: AbortSignal | undefined) =>
     sleep(25 * 2 ** attempt, undefined, signal === undefined ? {} : { signal });

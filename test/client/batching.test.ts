@@ -284,6 +284,18 @@ describe("automatic batching", () => {
       const timeoutMs = 40 * 24 * 3_600_000;
       expect((await batched.check(check, { timeoutMs })).state).toBe("ALLOWED");
       expect((await plain.check(check, { timeoutMs })).state).toBe("ALLOWED");
+      // The grpc-js transport keeps its timer within Node's limit too.
+      const legacy = createClient({
+        address: server.address,
+        token: TOKEN,
+        transport: "grpc-js",
+        batch: false,
+      });
+      try {
+        expect((await legacy.check(check, { timeoutMs })).state).toBe("ALLOWED");
+      } finally {
+        await legacy.close();
+      }
     } finally {
       await batched.close();
     }
