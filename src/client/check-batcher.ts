@@ -119,6 +119,32 @@ function answerOf(result: CheckBulkAnswer["results"][number], token: string): Ch
   };
 }
 
+/** Splits a check into the part its group shares and its own item, with both keys; undefined when it cannot be keyed. */
+function batchKeyOf(
+  params: CheckParams,
+): { shared: Shared; item: Item; groupKey: string; key: string } | undefined {
+  const {
+    consistency,
+    contextualRelationships,
+    actorToken,
+    explain: _e,
+    consumeApproval: _c,
+    ...item
+  } = params;
+  const groupKey = keyOf([consistency, contextualRelationships, actorToken]);
+  const itemKey = keyOf([
+    item.resource,
+    item.permission,
+    item.subject,
+    item.context,
+    item.onBehalfOf,
+    item.subjectGrants,
+  ]);
+  if (groupKey === undefined || itemKey === undefined) return undefined;
+  const shared: Shared = defined({ consistency, contextualRelationships, actorToken });
+  return { shared, item, groupKey, key: `${groupKey}\n${itemKey}` };
+}
+
 export interface CheckBatcher {
   check(params: CheckParams, options: CallOptions | undefined): Promise<CheckAnswer>;
 }
@@ -247,26 +273,9 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
         bulkUnsupported
       )
         return backend.check(params, opts ?? {});
-      const {
-        consistency,
-        contextualRelationships,
-        actorToken,
-        explain: _e,
-        consumeApproval: _c,
-        ...item
-      } = params;
-      const shared: Shared = defined({ consistency, contextualRelationships, actorToken });
-      const groupKey = keyOf([consistency, contextualRelationships, actorToken]);
-      const itemKey = keyOf([
-        item.resource,
-        item.permission,
-        item.subject,
-        item.context,
-        item.onBehalfOf,
-        item.subjectGrants,
-      ]);
-      if (groupKey === undefined || itemKey === undefined) return backend.check(params, opts ?? {});
-      const key = `${groupKey}\n${itemKey}`;
+      const keyed = batchKeyOf(params);
+      if (keyed === undefined) return backend.check(params, opts ?? {});
+      const { shared, item, groupKey, key } = keyed;
       const deadline = Date.now() + Math.min(opts?.timeoutMs ?? backend.timeoutMs, MAX_DEADLINE_MS);
 
       let group = pending.get(groupKey);

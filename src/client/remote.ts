@@ -191,6 +191,97 @@ const CHANGE_KINDS: Readonly<Record<number, PermissionChange["kind"]>> = {
   [WatchPermissionsResponse_Kind.RESYNC]: "RESYNC",
 };
 
+/** LookupResources and LookupSubjects: streams that resume from the last cursor they gave. */
+function lookupCalls(t: Transport): Pick<PermissionCalls, "lookupResources" | "lookupSubjects"> {
+  return {
+    async *lookupResources(params, opts) {
+      const stream = t.serverStream(
+        P.lookupResources,
+        defined({
+          resourceObjectType: params.resourceType,
+          permission: params.permission,
+          subject: subjectRefToProto(toSubject(params.subject)),
+          context: params.context as never,
+          consistency: consistencyToProto(params.consistency),
+          optionalLimit: params.limit ?? 0,
+          optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
+          ...delegationToProto(params),
+          actorToken: params.actorToken,
+        }),
+        opts,
+        true,
+      );
+      let last = params.cursor;
+      try {
+        for await (const r of stream) {
+          const cursor = r.afterResultCursor?.token ?? "";
+          yield {
+            resourceId: r.resourceObjectId,
+            state: lookupState(r.permissionship),
+            missing: r.partialCaveatInfo?.missingRequiredContext ?? [],
+            cursor,
+            token: r.lookedUpAt?.token ?? "",
+          };
+          last = cursor;
+        }
+      } catch (error) {
+        throw withResumeCursor(error, last);
+      }
+    },
+
+    async *lookupSubjects(params, opts) {
+      const stream = t.serverStream(
+        P.lookupSubjects,
+        defined({
+          resource: objectRefToProto(toObject(params.resource)),
+          permission: params.permission,
+          subjectObjectType: params.subjectType,
+          optionalSubjectRelation: params.subjectRelation ?? "",
+          context: params.context as never,
+          consistency: consistencyToProto(params.consistency),
+          optionalConcreteLimit: params.limit ?? 0,
+          optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
+        }),
+        opts,
+        true,
+      );
+      const relation = params.subjectRelation;
+      const ref = (id: string): SubjectRef => ({
+        type: params.subjectType,
+        id,
+        ...(relation === undefined || relation === "" || relation === "..." || id === "*"
+          ? {}
+          : { relation }),
+      });
+      let last = params.cursor;
+      try {
+        for await (const r of stream) {
+          const cursor = r.afterResultCursor?.token ?? "";
+          const id = r.subject?.subjectObjectId ?? "";
+          yield {
+            subjectId: id,
+            subject: ref(id),
+            ...(r.excludedSubjects.length === 0
+              ? {}
+              : {
+                  excluded: r.excludedSubjects.map(
+                    (s): SubjectExclusion => ({ ...ref(s.subjectObjectId), ...exclusionState(s) }),
+                  ),
+                }),
+            state: lookupState(r.subject?.permissionship ?? LookupPermissionship.HAS_PERMISSION),
+            missing: r.subject?.partialCaveatInfo?.missingRequiredContext ?? [],
+            cursor,
+            token: r.lookedUpAt?.token ?? "",
+          };
+          last = cursor;
+        }
+      } catch (error) {
+        throw withResumeCursor(error, last);
+      }
+    },
+  };
+}
+
 function permissionCalls(t: Transport): PermissionCalls {
   return {
     async *watchPermissions(params, opts) {
@@ -319,91 +410,7 @@ function permissionCalls(t: Transport): PermissionCalls {
       return { tree: expandFromProto(res.treeRoot!), token: res.expandedAt?.token ?? "" };
     },
 
-    async *lookupResources(params, opts) {
-      const stream = t.serverStream(
-        P.lookupResources,
-        defined({
-          resourceObjectType: params.resourceType,
-          permission: params.permission,
-          subject: subjectRefToProto(toSubject(params.subject)),
-          context: params.context as never,
-          consistency: consistencyToProto(params.consistency),
-          optionalLimit: params.limit ?? 0,
-          optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
-          ...delegationToProto(params),
-          actorToken: params.actorToken,
-        }),
-        opts,
-        true,
-      );
-      let last = params.cursor;
-      try {
-        for await (const r of stream) {
-          const cursor = r.afterResultCursor?.token ?? "";
-          yield {
-            resourceId: r.resourceObjectId,
-            state: lookupState(r.permissionship),
-            missing: r.partialCaveatInfo?.missingRequiredContext ?? [],
-            cursor,
-            token: r.lookedUpAt?.token ?? "",
-          };
-          last = cursor;
-        }
-      } catch (error) {
-        throw withResumeCursor(error, last);
-      }
-    },
-
-    async *lookupSubjects(params, opts) {
-      const stream = t.serverStream(
-        P.lookupSubjects,
-        defined({
-          resource: objectRefToProto(toObject(params.resource)),
-          permission: params.permission,
-          subjectObjectType: params.subjectType,
-          optionalSubjectRelation: params.subjectRelation ?? "",
-          context: params.context as never,
-          consistency: consistencyToProto(params.consistency),
-          optionalConcreteLimit: params.limit ?? 0,
-          optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
-        }),
-        opts,
-        true,
-      );
-      const relation = params.subjectRelation;
-      const ref = (id: string): SubjectRef => ({
-        type: params.subjectType,
-        id,
-        ...(relation === undefined || relation === "" || relation === "..." || id === "*"
-          ? {}
-          : { relation }),
-      });
-      let last = params.cursor;
-      try {
-        for await (const r of stream) {
-          const cursor = r.afterResultCursor?.token ?? "";
-          const id = r.subject?.subjectObjectId ?? "";
-          yield {
-            subjectId: id,
-            subject: ref(id),
-            ...(r.excludedSubjects.length === 0
-              ? {}
-              : {
-                  excluded: r.excludedSubjects.map(
-                    (s): SubjectExclusion => ({ ...ref(s.subjectObjectId), ...exclusionState(s) }),
-                  ),
-                }),
-            state: lookupState(r.subject?.permissionship ?? LookupPermissionship.HAS_PERMISSION),
-            missing: r.subject?.partialCaveatInfo?.missingRequiredContext ?? [],
-            cursor,
-            token: r.lookedUpAt?.token ?? "",
-          };
-          last = cursor;
-        }
-      } catch (error) {
-        throw withResumeCursor(error, last);
-      }
-    },
+    ...lookupCalls(t),
   };
 }
 

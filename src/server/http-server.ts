@@ -6,14 +6,13 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Metadata } from "@grpc/grpc-js";
 import { connectGate, connectImplementation } from "./connect-adapter.js";
 import type { AdapterOptions } from "./grpc-adapter.js";
 import type { ServerLimits } from "./limits.js";
-import { splitHostPort } from "./observability.js";
+import { listenOn } from "./observability.js";
 import type { ServedService } from "./services.js";
 
 /** Routes served beside Connect's; `handle` answers and returns true when the request is theirs. */
@@ -90,18 +89,7 @@ export function createLatchHttpServer(options: HttpServerOptions): HttpServer {
       ? createHttpServer(timeouts, listener)
       : createHttpsServer({ ...timeouts, cert: options.tls.cert, key: options.tls.key }, listener);
   return {
-    async listen(address) {
-      const { host, port } = splitHostPort(address);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      const bound = server.address() as AddressInfo;
-      return `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
-    },
+    listen: (address) => listenOn(server, address),
     async close(graceMs) {
       if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

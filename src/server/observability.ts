@@ -1,7 +1,7 @@
 /** JSON logs (pino) and Prometheus metrics (prom-client) on their own HTTP port. */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server } from "node:net";
 import { status } from "@grpc/grpc-js";
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -309,4 +309,18 @@ export function splitHostPort(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
   if (m === null) throw new Error(`expected HOST:PORT, got "${listen}"`);
   return { host: m[1] ?? (m[2] === "" ? "0.0.0.0" : m[2]!), port: Number(m[3]) };
+}
+
+/** Listens on HOST:PORT and answers the address bound (the port chosen when it was 0). */
+export async function listenOn(server: Server, address: string): Promise<string> {
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  return `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }

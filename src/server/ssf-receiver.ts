@@ -6,10 +6,9 @@
  * is a 503 without an `err`: the SET was not applied and the transmitter should retry it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { isLatchError } from "../core/index.js";
 import { MAX_SET_BYTES, type SignalReceiver, setErrorCode } from "../signals/index.js";
-import { splitHostPort } from "./observability.js";
+import { listenOn } from "./observability.js";
 
 export const SET_CONTENT_TYPE = "application/secevent+jwt";
 
@@ -95,18 +94,7 @@ export function createSsfReceiverServer(receiver: SignalReceiver): SsfReceiverSe
     });
   });
   return {
-    async listen(address) {
-      const { host, port } = splitHostPort(address);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      const bound = server.address() as AddressInfo;
-      return `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
-    },
+    listen: (address) => listenOn(server, address),
     async close() {
       if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -129,6 +129,19 @@ export function foldStateChanges(
 
 export const SIGNAL_COLUMNS = "issuer, jti, received_at, via, events, effects, revision";
 
+/** The values of a new signal's row, in SIGNAL_COLUMNS order. */
+export function signalRow(signal: NewSignal, revision: Revision | number): unknown[] {
+  return [
+    signal.issuer,
+    signal.jti,
+    signal.receivedAt,
+    signal.via,
+    JSON.stringify(signal.events),
+    JSON.stringify(signal.effects),
+    revision,
+  ];
+}
+
 /** A stored signal row (SIGNAL_COLUMNS order). */
 export function rowToSignal(r: readonly unknown[]): StoredSignal {
   return {

@@ -41,40 +41,17 @@ function toDollar(sql: string): string {
 /** SQL string literal for a channel name Latch derives itself. */
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
-/**
- * `channel`: where changes are NOTIFYed (null: not announced, as by the audit trail's own store);
- * `listener`: the replica's LISTEN on it, with polling as the fallback.
- */
-export function createPostgresApprovals(
-  ctx: StoreContext,
-  channel: string | null,
-  listener: ChangeListener,
-): ApprovalStore {
-  const { pool, q } = ctx;
-  /** Takes the next feed number (and the counter row's lock, to COMMIT) inside a transaction. */
-  const nextSeq = async (client: pg.PoolClient): Promise<number> =>
-    Number(
-      (
-        await client.query<unknown[]>({
-          text: `UPDATE ${q}.approval_seq SET seq = seq + 1 RETURNING seq`,
-          rowMode: "array",
-        })
-      ).rows[0]![0],
-    );
-  const commitAnnouncing = (client: pg.PoolClient, seq: number) =>
-    client.query(`${channel === null ? "" : `SELECT pg_notify(${literal(channel)}, '${seq}');`} COMMIT`);
-  const query = (text: string, values: unknown[]) =>
-    withClient(
-      pool,
-      async (client) => (await client.query<unknown[]>({ text, values, rowMode: "array" })).rows,
-      true,
-    );
-  const one = async (text: string, values: unknown[], now: number) => {
-    const row = (await query(text, values))[0];
-    return row === undefined ? undefined : rowToApproval(row, now);
-  };
-  const columns = APPROVAL_COLUMNS;
+/** One read outside a transaction, rows as arrays. */
+const rowsOf = (pool: pg.Pool, text: string, values: unknown[]) =>
+  withClient(
+    pool,
+    async (client) => (await client.query<unknown[]>({ text, values, rowMode: "array" })).rows,
+    true,
+  );
 
+/** The approval rules: their versioned text. */
+function approvalRules(ctx: StoreContext): Pick<ApprovalStore, "writeRules" | "readRules"> {
+  const { pool, q } = ctx;
   return {
     async writeRules(text, now, validate) {
       const rows = await withClient(
@@ -110,7 +87,8 @@ export function createPostgresApprovals(
     },
     async readRules() {
       const row = (
-        await query(
+        await rowsOf(
+          pool,
           `SELECT version, text, written_at FROM ${q}.approval_rules ORDER BY version DESC LIMIT 1`,
           [],
         )
@@ -119,6 +97,67 @@ export function createPostgresApprovals(
         ? undefined
         : { version: Number(row[0]), text: String(row[1]), writtenAt: Number(row[2]) };
     },
+  };
+}
+
+/** The feed of approval changes other replicas follow. */
+function approvalFeed(
+  ctx: StoreContext,
+  listener: ChangeListener,
+): Pick<ApprovalStore, "latestChange" | "changesSince" | "subscribe"> {
+  const { pool, q } = ctx;
+  return {
+    async latestChange() {
+      return Number((await rowsOf(pool, `SELECT seq FROM ${q}.approval_seq`, []))[0]![0]);
+    },
+    async changesSince(cursor, limit, now) {
+      const rows = await rowsOf(
+        pool,
+        `SELECT ${APPROVAL_COLUMNS}, seq FROM ${q}.approvals WHERE seq > $1 ORDER BY seq LIMIT $2`,
+        [cursor, Math.min(limit, APPROVAL_CHANGES_PAGE)],
+      );
+      return {
+        approvals: rows.map((r) => rowToApproval(r, now)),
+        cursor: rows.length === 0 ? cursor : Number(rows[rows.length - 1]![APPROVAL_COLUMN_COUNT]),
+      };
+    },
+    subscribe(fn) {
+      return listener.subscribe((seq) => fn(Number(seq)));
+    },
+  };
+}
+
+/**
+ * `channel`: where changes are NOTIFYed (null: not announced, as by the audit trail's own store);
+ * `listener`: the replica's LISTEN on it, with polling as the fallback.
+ */
+export function createPostgresApprovals(
+  ctx: StoreContext,
+  channel: string | null,
+  listener: ChangeListener,
+): ApprovalStore {
+  const { pool, q } = ctx;
+  /** Takes the next feed number (and the counter row's lock, to COMMIT) inside a transaction. */
+  const nextSeq = async (client: pg.PoolClient): Promise<number> =>
+    Number(
+      (
+        await client.query<unknown[]>({
+          text: `UPDATE ${q}.approval_seq SET seq = seq + 1 RETURNING seq`,
+          rowMode: "array",
+        })
+      ).rows[0]![0],
+    );
+  const commitAnnouncing = (client: pg.PoolClient, seq: number) =>
+    client.query(`${channel === null ? "" : `SELECT pg_notify(${literal(channel)}, '${seq}');`} COMMIT`);
+  const query = (text: string, values: unknown[]) => rowsOf(pool, text, values);
+  const one = async (text: string, values: unknown[], now: number) => {
+    const row = (await query(text, values))[0];
+    return row === undefined ? undefined : rowToApproval(row, now);
+  };
+  const columns = APPROVAL_COLUMNS;
+
+  return {
+    ...approvalRules(ctx),
     async create(a) {
       const key = approvalActionKey(a);
       return withClient(
@@ -265,21 +304,6 @@ export function createPostgresApprovals(
         true,
       );
     },
-    async latestChange() {
-      return Number((await query(`SELECT seq FROM ${q}.approval_seq`, []))[0]![0]);
-    },
-    async changesSince(cursor, limit, now) {
-      const rows = await query(
-        `SELECT ${columns}, seq FROM ${q}.approvals WHERE seq > $1 ORDER BY seq LIMIT $2`,
-        [cursor, Math.min(limit, APPROVAL_CHANGES_PAGE)],
-      );
-      return {
-        approvals: rows.map((r) => rowToApproval(r, now)),
-        cursor: rows.length === 0 ? cursor : Number(rows[rows.length - 1]![APPROVAL_COLUMN_COUNT]),
-      };
-    },
-    subscribe(fn) {
-      return listener.subscribe((seq) => fn(Number(seq)));
-    },
+    ...approvalFeed(ctx, listener),
   };
 }

@@ -13,6 +13,7 @@ import {
   SIGNAL_COLUMNS,
   type SignalStore,
   type SubjectState,
+  signalRow,
 } from "../signal-store.js";
 import { positiveInt } from "../write-checks.js";
 import { withClient } from "./connection.js";
@@ -41,15 +42,7 @@ export function createPostgresSignals(ctx: StoreContext): SignalStore {
       const { revision } = await writeTransaction(ctx, async (client, revision) => {
         const inserted = await client.query(
           `INSERT INTO ${q}.signals (${SIGNAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-          [
-            signal.issuer,
-            signal.jti,
-            signal.receivedAt,
-            signal.via,
-            JSON.stringify(signal.events),
-            JSON.stringify(signal.effects),
-            revision,
-          ],
+          signalRow(signal, revision),
         );
         if (inserted.rowCount !== 1) throw replayed(signal);
         const subjects = [...new Set(changes.map((c) => c.subject))];

@@ -1,4 +1,5 @@
 /** The PostgreSQL store: several stateless Latch replicas on one database. */
+import type pg from "pg";
 import type { Revision } from "../../core/index.js";
 import {
   cachedHorizon,
@@ -137,30 +138,22 @@ function checkReplicaUrls(urls: readonly string[]): void {
   }
 }
 
-export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const schemaName = options.schema ?? "public";
-  checkSchemaName(schemaName);
-  const replicaUrls = options.readReplicas ?? [];
-  checkReplicaUrls(replicaUrls);
+/**
+ * Migrates (unless told not to), checks the migration version and reads the store's identity;
+ * ends the pool when any of it fails.
+ */
+async function storeIdentity(
+  pool: pg.Pool,
+  schemaName: string,
+  migrate: boolean,
+): Promise<{ storeId: string; secret: string }> {
   const q = quoteIdent(schemaName);
-  const pool = createPool(options.url, options.pool);
-  const channel = changesChannel(schemaName);
-  const ctx: StoreContext = {
-    pool,
-    q,
-    sql: buildStatements(q),
-    channel: options.notify === false ? null : channel,
-    now: options.now ?? Date.now,
-    reads: undefined,
-    compiled: undefined,
-  };
-
   let meta: Map<string, string>;
   try {
     meta = await withClient(
       pool,
       async (client) => {
-        if (options.migrate !== false) await applyMigrations(client, schemaName);
+        if (migrate) await applyMigrations(client, schemaName);
         const version = await client
           .query<{ v: number | null }>(`SELECT max(version) AS v FROM ${q}.latch_migrations`)
           .catch((error: unknown) => {
@@ -205,6 +198,28 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       `PostgreSQL schema ${schemaName} lacks its store identity.`,
     );
   }
+  return { storeId, secret };
+}
+
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const schemaName = options.schema ?? "public";
+  checkSchemaName(schemaName);
+  const replicaUrls = options.readReplicas ?? [];
+  checkReplicaUrls(replicaUrls);
+  const q = quoteIdent(schemaName);
+  const pool = createPool(options.url, options.pool);
+  const channel = changesChannel(schemaName);
+  const ctx: StoreContext = {
+    pool,
+    q,
+    sql: buildStatements(q),
+    channel: options.notify === false ? null : channel,
+    now: options.now ?? Date.now,
+    reads: undefined,
+    compiled: undefined,
+  };
+
+  const { storeId, secret } = await storeIdentity(pool, schemaName, options.migrate !== false);
   const codec = createRevisionCodec(storeId, Buffer.from(secret, "hex"));
   const remote: RemoteOptions = {
     url: options.url,

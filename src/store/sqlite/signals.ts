@@ -15,6 +15,7 @@ import {
   SIGNAL_COLUMNS,
   type SignalStore,
   type SubjectStateChange,
+  signalRow,
 } from "../signal-store.js";
 import { positiveInt } from "../write-checks.js";
 
@@ -49,15 +50,7 @@ export function createSqliteSignals(
     const revision = BigInt(s.current.get() as number) + 1n;
     const rev = Number(revision);
     s.insertRevision.run(rev, signal.receivedAt);
-    s.insertSignal.run(
-      signal.issuer,
-      signal.jti,
-      signal.receivedAt,
-      signal.via,
-      JSON.stringify(signal.events),
-      JSON.stringify(signal.effects),
-      rev,
-    );
+    s.insertSignal.run(...signalRow(signal, rev));
     const states = foldStateChanges(changes, (subject) => {
       const row = s.latestState.get(subject) as unknown[] | undefined;
       return row === undefined ? undefined : rowToState(row);
