@@ -69,7 +69,7 @@ async function main() {
     const many = Array.from({ length: 40_000 }, (_, i) => mix[i % mix.length]!);
     const server = await startChild(db, compileServer(dir));
     console.log(
-      `corpus ${scale}, server pid ${server.pid} at ${server.address} (numbers from a loaded machine unless said otherwise)`,
+      `corpus ${scale}, server pid ${server.pid} at ${server.address}`,
     );
     try {
       // Warm the server's cache for every input first, so every case sees warm checks.

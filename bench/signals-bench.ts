@@ -122,7 +122,7 @@ async function gateCost(): Promise<void> {
     .add("check/delegated gate, no state", () => empty.decider.check(check))
     .add("check/delegated gate, 1000 subjects with state", () => held.decider.check(check));
   await bench.run();
-  console.log("signal gate cost (measured on a loaded machine; compare within this run only)");
+  console.log("signal gate cost (compare within this run only)");
   console.table(bench.table());
   for (const latch of [plain, empty, held]) await latch.close();
 }
@@ -183,7 +183,7 @@ async function postToDenied(url: string): Promise<void> {
     const at = (q: number) =>
       samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!.toFixed(1);
     console.log(
-      `POST account-disabled -> first DENIED on replica B (PostgreSQL, B checks ${mode}), ${samples.length} rounds, measured on a loaded machine: p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${samples.at(-1)!.toFixed(1)} ms (target < 100 ms)`,
+      `POST account-disabled -> first DENIED on replica B (PostgreSQL, B checks ${mode}), ${samples.length} rounds: p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${samples.at(-1)!.toFixed(1)} ms (target < 100 ms)`,
     );
   }
 }

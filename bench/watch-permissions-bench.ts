@@ -132,7 +132,7 @@ for (const d of deliveries) {
   histogram.recordValue(Math.max(1, Math.round(d.at - start)));
 }
 const stats = latch.permissions.stats();
-console.log("\nWatchPermissions bench (measured on a loaded machine; shared by other sessions)");
+console.log("\nWatchPermissions bench (state the machine and its load with the numbers)");
 console.log(
   `  subscriptions ${subscriptions}, writes ${total} at ${rate}/s (${late} sent late), scale ${scale}`,
 );
