@@ -68,9 +68,7 @@ async function main() {
     const mix = checkMix(fx, 6_000, createRandom(11));
     const many = Array.from({ length: 40_000 }, (_, i) => mix[i % mix.length]!);
     const server = await startChild(db, compileServer(dir));
-    console.log(
-      `corpus ${scale}, server pid ${server.pid} at ${server.address}`,
-    );
+    console.log(`corpus ${scale}, server pid ${server.pid} at ${server.address}`);
     try {
       // Warm the server's cache for every input first, so every case sees warm checks.
       const warm = createClient({ address: server.address, token: TOKEN });
