@@ -165,6 +165,15 @@ describe("LatchRetriever", () => {
       const got = await retriever.invoke("memo");
       expect(got.every((d) => d.metadata.doc === "d9")).toBe(true);
       expect(reports[0]).toMatchObject({ strategy: "post-filter", incomplete: true });
+      expect(retriever.stats()).toEqual({
+        retrievals: 1,
+        preFiltered: 0,
+        postFiltered: 1,
+        fetched: reports[0]!.fetched,
+        dropped: reports[0]!.dropped,
+        returned: reports[0]!.returned,
+        incomplete: 1,
+      });
       // A pre-filter needs no candidates beyond the authorized set: it finds d9's chunk.
       const pre = new LatchRetriever({
         client,

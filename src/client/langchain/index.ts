@@ -6,4 +6,5 @@ export {
   type Retrieval,
   type RetrievalReport,
   type RetrievalStrategy,
+  type RetrieverStats,
 } from "./latch-retriever.js";

@@ -75,6 +75,18 @@ export interface RetrievalReport {
   readonly incomplete: boolean;
 }
 
+/** Running totals over every retrieval of one retriever, for a metrics exporter to read. */
+export interface RetrieverStats {
+  readonly retrievals: number;
+  readonly preFiltered: number;
+  readonly postFiltered: number;
+  readonly fetched: number;
+  readonly dropped: number;
+  readonly returned: number;
+  /** Retrievals that returned fewer than k while the source may hold more (see `incomplete`). */
+  readonly incomplete: number;
+}
+
 export interface Retrieval {
   readonly documents: DocumentInterface[];
   readonly report: RetrievalReport;
@@ -87,6 +99,15 @@ export class LatchRetriever<F = unknown> extends BaseRetriever {
   override lc_namespace = ["latch", "retrievers"];
   private readonly options: LatchRetrieverOptions<F>;
   private readonly search: RankedSearch<F>;
+  private readonly totals = {
+    retrievals: 0,
+    preFiltered: 0,
+    postFiltered: 0,
+    fetched: 0,
+    dropped: 0,
+    returned: 0,
+    incomplete: 0,
+  };
 
   constructor(options: LatchRetrieverOptions<F>) {
     super(options);
@@ -109,6 +130,11 @@ export class LatchRetriever<F = unknown> extends BaseRetriever {
     return (await this.retrieve(query)).documents;
   }
 
+  /** Totals since this retriever was made: what was fetched, dropped and returned, and how. */
+  stats(): RetrieverStats {
+    return { ...this.totals };
+  }
+
   /** The authorized chunks and how they were found. */
   async retrieve(query: string, signal?: AbortSignal): Promise<Retrieval> {
     const o = this.options;
@@ -126,7 +152,16 @@ export class LatchRetriever<F = unknown> extends BaseRetriever {
           ? await this.postFilter(query, k, retrievalId, call)
           : await this.preFiltered(query, k, ids, retrievalId);
     }
-    o.onRetrieval?.(retrieval.report);
+    const { report } = retrieval;
+    const t = this.totals;
+    t.retrievals++;
+    if (report.strategy === "pre-filter") t.preFiltered++;
+    else t.postFiltered++;
+    t.fetched += report.fetched;
+    t.dropped += report.dropped;
+    t.returned += report.returned;
+    if (report.incomplete) t.incomplete++;
+    o.onRetrieval?.(report);
     return retrieval;
   }
 
