@@ -5,14 +5,14 @@
  * (the README's pictures) with LATCH_CONSOLE_SCREENSHOTS=1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, chromiumPresent, launchChromium } from "../support/chromium.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "console-e2e-token-0123456789";
 const SCHEMA = `definition user {}
 definition agent {}
@@ -37,7 +37,7 @@ const RULES = `rules:
     approvers: approve
 `;
 
-const present = existsSync(CHROMIUM);
+const present = chromiumPresent;
 const shotsInDocs = process.env.LATCH_CONSOLE_SCREENSHOTS === "1";
 if (!present) console.log(`console e2e: skipped, ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
@@ -127,18 +127,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
       bindingMessage: "drop the prod database",
       justification: "decommissioning",
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.on("console", (m) => {
       if (m.type() === "error") consoleErrors.push(m.text());

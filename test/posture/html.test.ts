@@ -3,20 +3,19 @@
  * `.ci/run` installs it): the findings and the reach charts are checked as rendered, and a
  * screenshot is kept at docs/posture-report.png. Skips with one line where chromium is absent.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Locator } from "playwright-core";
+import type { Browser, Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostureReport, type PostureReport, renderHtml } from "../../src/posture/index.js";
+import { CHROMIUM, chromiumPresent, launchChromium } from "../support/chromium.js";
 import { CONFIG, growGrower, NOW, openScenario } from "./fixtures.js";
-
-const CHROMIUM = "/usr/bin/chromium";
 
 /** The text as laid out and shown (innerText on purpose: what a reader sees, not the DOM's text). */
 // biome-ignore lint/performance/useDomNodeTextContent: the test checks rendered text
 const rendered = (l: Locator): Promise<string> => l.innerText();
-const present = existsSync(CHROMIUM);
+const present = chromiumPresent;
 if (!present)
   console.log(
     `${CHROMIUM} is missing: the posture page's browser test is skipped (apt-get install -y chromium)`,
@@ -40,19 +39,7 @@ beforeAll(async () => {
   }
   page = join(dir, "posture.html");
   writeFileSync(page, renderHtml(report));
-  if (present)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+  if (present) browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
