@@ -29,18 +29,10 @@ import {
   type SecureClientSessionOptions,
 } from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  fromBinary,
-  type MessageInitShape,
-  type MessageShape,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { RemoteError, remoteError } from "./errors.js";
-import type { CallOptions } from "./types.js";
+import type { UnaryTransport } from "./transport.js";
 
 export interface Http2TransportOptions {
   /** `host:port` */
@@ -60,18 +52,6 @@ export interface Http2TransportOptions {
   readonly keepaliveMs?: number;
   /** How long a ping may go unanswered before the session is dropped (ms, default 5 s). */
   readonly keepaliveTimeoutMs?: number;
-}
-
-type Method<I extends DescMessage, O extends DescMessage> = DescMethod & { input: I; output: O };
-
-export interface UnaryTransport {
-  unary<I extends DescMessage, O extends DescMessage>(
-    method: Method<I, O>,
-    request: MessageInitShape<I>,
-    options: CallOptions | undefined,
-    idempotent: boolean,
-  ): Promise<MessageShape<O>>;
-  close(): void;
 }
 
 /** A RemoteError the transport made itself (no server status), `grpc/<status>` like grpc-js's. */

@@ -34,13 +34,18 @@ export interface TransportOptions {
 
 type Method<I extends DescMessage, O extends DescMessage> = DescMethod & { input: I; output: O };
 
-export interface Transport {
+/** The unary half, which the node:http2 transport also implements (http2-transport.ts). */
+export interface UnaryTransport {
   unary<I extends DescMessage, O extends DescMessage>(
     method: Method<I, O>,
     request: MessageInitShape<I>,
     options: CallOptions | undefined,
     idempotent: boolean,
   ): Promise<MessageShape<O>>;
+  close(): void;
+}
+
+export interface Transport extends UnaryTransport {
   serverStream<I extends DescMessage, O extends DescMessage>(
     method: Method<I, O>,
     request: MessageInitShape<I>,
