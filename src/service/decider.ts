@@ -6,7 +6,7 @@
  * The engine is itself a Decider: with no decorator, `decorate(engine)` returns the engine, and a
  * Check costs no extra call or allocation.
  */
-import type { Engine } from "../engine/index.js";
+import type { CheckResult, Engine } from "../engine/index.js";
 
 export type Decider = Pick<Engine, "check" | "checkBulk" | "lookupResources">;
 
@@ -18,4 +18,26 @@ export function decorate(decider: Decider, ...decorators: readonly Decorator[]):
   let result = decider;
   for (let i = decorators.length - 1; i >= 0; i--) result = decorators[i]!(result);
   return result;
+}
+
+/** Read by the audit recorder (structurally) when a gate on the seam turned an answer into DENIED. */
+export interface WithReason {
+  readonly reason?: string;
+}
+
+/**
+ * The answer a gate gives instead of `result`: DENIED for `reason`, with the explain tree kept
+ * under it. The witness goes: it proves what the gate does not grant.
+ */
+export function deniedWithReason(result: CheckResult, reason: string): CheckResult & WithReason {
+  const { witness: _, ...rest } = result;
+  return {
+    ...rest,
+    state: "DENIED",
+    missing: [],
+    ...(result.explain === undefined
+      ? {}
+      : { explain: { label: reason, state: "DENIED", children: [result.explain] } }),
+    reason,
+  };
 }

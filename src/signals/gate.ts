@@ -24,7 +24,7 @@ import type {
   CheckResult,
   LookupResourcesRequest,
 } from "../engine/index.js";
-import type { Decider, Decorator } from "../service/index.js";
+import { type Decider, type Decorator, deniedWithReason, type WithReason } from "../service/index.js";
 import type { Store, SubjectState } from "../store/index.js";
 import type { SubjectStates } from "./subject-states.js";
 
@@ -32,11 +32,6 @@ interface Involved {
   readonly subject: SubjectRef;
   readonly onBehalfOf?: readonly SubjectRef[];
   readonly context?: Readonly<Record<string, unknown>>;
-}
-
-/** Read by the audit recorder (structurally), as the actor-scope gate's. */
-interface WithReason {
-  readonly reason?: string;
 }
 
 /** The states that apply to a request, subject last (its attributes win over its principals'). */
@@ -82,19 +77,6 @@ function same(a: readonly SubjectState[], b: readonly SubjectState[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 
-function denied(result: CheckResult, reason: string): CheckResult & WithReason {
-  const { witness: _, ...rest } = result;
-  return {
-    ...rest,
-    state: "DENIED",
-    missing: [],
-    ...(result.explain === undefined
-      ? {}
-      : { explain: { label: reason, state: "DENIED", children: [result.explain] } }),
-    reason,
-  };
-}
-
 export function createSignalGate(states: SubjectStates, store: Store): Decorator {
   const latest = (type: string, id: string) => states.latest(type, id);
 
@@ -123,7 +105,7 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
           await states.ensure(result.revision);
           const at = statesOf(original, (type, id) => states.at(type, id, result.revision));
           const reason = suspension(at);
-          if (reason !== undefined) return denied(result, reason);
+          if (reason !== undefined) return deniedWithReason(result, reason);
           if (same(at, used)) return result;
           // A signal changed the attributes between what was used and the answer's revision.
           const again = {

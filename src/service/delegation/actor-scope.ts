@@ -15,18 +15,15 @@
  * outermost on the seam, to this gate, which sits inside the audit recorder so that the recorder
  * sees the DENIED answer and its `reason`.
  */
-import type { CheckBulkItemResult, CheckResult } from "../../engine/index.js";
-import type { Decorator } from "../decider.js";
+import type { CheckBulkItemResult } from "../../engine/index.js";
+import { type Decorator, deniedWithReason, type WithReason } from "../decider.js";
 
 /** Added to a request by the actor-token decorator when its token carries `scope`. */
 export interface WithActorScope {
   readonly actorScope?: readonly string[];
 }
 
-/** Read by the audit recorder (structurally) when a gate turned the answer into DENIED. */
-export interface WithReason {
-  readonly reason?: string;
-}
+export type { WithReason };
 
 /** Splits the claim; anything but a string is a malformed token (the caller says how to refuse it). */
 export function parseScopeClaim(value: unknown): readonly string[] | undefined {
@@ -54,16 +51,7 @@ export function createActorScopeGate(): Decorator {
     check: (request, opts) => {
       const reason = outOfScope(request, request.resource.type, request.permission);
       if (reason === undefined) return next.check(request, opts);
-      // The underlying answer's witness proves what the scope does not grant: it is dropped.
-      return next.check(request, opts).then(({ witness: _, ...result }): CheckResult & WithReason => ({
-        ...result,
-        state: "DENIED",
-        missing: [],
-        ...(result.explain === undefined
-          ? {}
-          : { explain: { label: reason, state: "DENIED", children: [result.explain] } }),
-        reason,
-      }));
+      return next.check(request, opts).then((result) => deniedWithReason(result, reason));
     },
 
     async checkBulk(request, opts) {
