@@ -344,7 +344,8 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
   const at = ctx.now();
   const { approval, created } = await ctx.store.approvals.create({
     ...actionOf(input),
-    id: randomBytes(24).toString("base64url"),
+    // Hex, not base64url: an id may be typed as a CLI argument, and one starting with "-" reads as an option.
+    id: randomBytes(24).toString("hex"),
     ruleId: rule.id,
     message,
     justification,

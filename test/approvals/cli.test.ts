@@ -89,6 +89,7 @@ describe("latch approvals (CLI)", () => {
     );
     expect(requested.stderr).toBe("");
     const id = requested.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{48}$/);
     const self = await approvals("approve", id, "--as", "user:alice");
     expect(self.stderr).toContain("[approval/self-approval]");
     const unknown = await approvals("show", "no-such-id");

@@ -30,7 +30,7 @@ const scenario = fc.record({
       doc: fc.nat(11),
       words: fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 4 }),
     }),
-    { minLength: 0, maxLength: 40 },
+    { minLength: 4, maxLength: 40 },
   ),
   grants: fc.array(
     fc.record({
@@ -38,10 +38,10 @@ const scenario = fc.record({
       kind: fc.constantFrom("viewer", "viewer", "viewer", "banned", "wildcard", "agent"),
       user: fc.constantFrom(...USERS),
     }),
-    { maxLength: 30 },
+    { minLength: 4, maxLength: 30 },
   ),
   query: fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 3 }),
-  k: fc.integer({ min: 0, max: 8 }),
+  k: fc.integer({ min: 1, max: 8 }),
   reader: fc.constantFrom(...USERS),
   viaAgent: fc.boolean(),
   preFilterMax: fc.integer({ min: 0, max: 6 }),
