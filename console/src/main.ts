@@ -5,7 +5,10 @@
 import "./caveat-libraries.js";
 import { type Api, ApiError, createApi } from "./api.js";
 import { errorBox, field, h, showError } from "./dom.js";
-import { approvalsPage, auditPage, checkPage, schemaPage } from "./pages.js";
+import { approvalsPage } from "./pages/approvals.js";
+import { auditPage } from "./pages/audit.js";
+import { checkPage } from "./pages/check.js";
+import { schemaPage } from "./pages/schema.js";
 
 const PAGES: readonly [string, (api: Api, root: HTMLElement) => void][] = [
   ["Schema", schemaPage],
