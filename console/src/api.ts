@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly latchCode: string | undefined,
+    /** The error's structured details (`details[].debug.details`): orphan counts, diagnostics ... */
+    readonly details?: unknown,
   ) {
     super(message);
   }
@@ -20,6 +22,13 @@ export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface Api {
   call<T = Record<string, unknown>>(service: string, method: string, body: unknown): Promise<T>;
+}
+
+/** Latch's structured details of a Connect error (`details[].debug.details`), if present. */
+export function latchDetailsOf(body: unknown): unknown {
+  const details = (body as { details?: { debug?: { details?: unknown } }[] } | null)?.details;
+  for (const d of details ?? []) if (d.debug?.details !== undefined) return d.debug.details;
+  return undefined;
 }
 
 /** Latch's code from a Connect error's details (`details[].debug.code`), if present. */
@@ -54,6 +63,7 @@ export function createApi(token: string, fetchImpl: Fetch, base = ""): Api {
           e.code ?? `http-${res.status}`,
           e.message ?? `HTTP ${res.status}`,
           latchCodeOf(parsed),
+          latchDetailsOf(parsed),
         );
       }
       return parsed as T;

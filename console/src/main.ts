@@ -8,6 +8,7 @@ import { errorBox, field, h, showError } from "./dom.js";
 import { approvalsPage } from "./pages/approvals.js";
 import { auditPage } from "./pages/audit.js";
 import { checkPage } from "./pages/check.js";
+import { posturePage } from "./pages/posture.js";
 import { schemaPage } from "./pages/schema.js";
 
 const PAGES: readonly [string, (api: Api, root: HTMLElement) => void][] = [
@@ -15,6 +16,7 @@ const PAGES: readonly [string, (api: Api, root: HTMLElement) => void][] = [
   ["Check", checkPage],
   ["Audit", auditPage],
   ["Approvals", approvalsPage],
+  ["Posture", posturePage],
 ];
 
 function signedIn(app: HTMLElement, api: Api): void {

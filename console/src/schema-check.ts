@@ -9,10 +9,13 @@ export interface SchemaProblem {
   readonly column: number;
   readonly code: string;
   readonly message: string;
+  /** Characters the compiler underlines, when it says. */
+  readonly length?: number;
 }
 
 function problem(d: Diagnostic): SchemaProblem {
-  return { line: d.line, column: d.column, code: d.code, message: d.message };
+  const p = { line: d.line, column: d.column, code: d.code, message: d.message };
+  return d.length === undefined ? p : { ...p, length: d.length };
 }
 
 /** Every problem of the text, syntax first; an empty list when it compiles. */

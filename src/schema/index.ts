@@ -8,6 +8,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import { createSourceFile, SchemaError, sortDiagnostics } from "./diagnostics.js";
 import { formatAst } from "./format.js";
 import type { CompiledSchema } from "./ir.js";
+import { type LexResult, tokenize } from "./lexer.js";
 import { parse } from "./parser.js";
 
 export type * from "./ast.js";
@@ -23,6 +24,7 @@ export { MAX_DIAGNOSTICS, renderDiagnostics, SchemaError } from "./diagnostics.j
 export { diffSchemas, type SchemaChange } from "./diff.js";
 export { formatCompiled } from "./format.js";
 export type * from "./ir.js";
+export type { Comment, LexResult, Token, TokenKind } from "./lexer.js";
 export type { SchemaStats } from "./lookup.js";
 export { getDefinition, getMember, schemaStats } from "./lookup.js";
 export {
@@ -69,4 +71,12 @@ export function formatSchema(text: string, options: SchemaOptions = {}): string 
   const result = compileAst(parsed.ast, source);
   if (!result.schema) throw new SchemaError(sortDiagnostics(result.diagnostics), source.diagnosticCount);
   return formatAst(parsed.ast);
+}
+
+/**
+ * The lexer's tokens and comments of a text, for an editor's highlighting: the same words the
+ * parser sees, so highlighting never disagrees with the compiler. Never throws.
+ */
+export function tokenizeSchema(text: string): LexResult {
+  return tokenize(createSourceFile(text));
 }
