@@ -87,7 +87,13 @@ describe("schema highlighting", () => {
   });
 
   it("survives any text: unfinished, with stray characters, or empty", () => {
-    for (const text of ["", "definition", "definition doc {\n relation r: user |", "caveat c(x int) {", "€ /* open"]) {
+    for (const text of [
+      "",
+      "definition",
+      "definition doc {\n relation r: user |",
+      "caveat c(x int) {",
+      "€ /* open",
+    ]) {
       expect(
         paintSchema(text, checkSchemaText(text))
           .map((s) => s.text)
@@ -185,7 +191,11 @@ describe("the orphan refusal", () => {
   });
 
   it("says how many relations the server counted but did not list", () => {
-    const orphans = Array.from({ length: 25 }, (_, i) => ({ relation: `t${i}#r`, count: 1, reasons: ["gone"] }));
+    const orphans = Array.from({ length: 25 }, (_, i) => ({
+      relation: `t${i}#r`,
+      count: 1,
+      reasons: ["gone"],
+    }));
     const error = wouldOrphanError(orphans);
     const refusal = orphanRefusal({ latchCode: error.code, details: error.details });
     expect(refusal?.rows).toHaveLength(20);
@@ -199,7 +209,9 @@ describe("the posture report's views", () => {
   it("reads the report and refuses anything else", () => {
     expect(readReport(golden).format).toBe("latch.posture.v1");
     expect(() => readReport("{")).toThrow(/not JSON/);
-    expect(() => readReport('{"format":"latch.posture.v9"}')).toThrow(/"latch.posture.v9".*update the console/);
+    expect(() => readReport('{"format":"latch.posture.v9"}')).toThrow(
+      /"latch.posture.v9".*update the console/,
+    );
   });
 
   it("groups findings by severity, most severe first, and charts the counts", () => {
@@ -225,10 +237,17 @@ describe("the posture report's views", () => {
       owners: [],
       grants: 1,
       delegations: 0,
-      reach: [{ permission: "document#read", reached: 2, conditional: 1, sensitive: 1, total: 8, share: 0.25 }],
+      reach: [
+        { permission: "document#read", reached: 2, conditional: 1, sensitive: 1, total: 8, share: 0.25 },
+      ],
     };
     expect(reachBars(identity)).toEqual([
-      { permission: "document#read", text: "2 / 8, 1 conditional, 1 sensitive", share: 0.25, sensitiveShare: 0.125 },
+      {
+        permission: "document#read",
+        text: "2 / 8, 1 conditional, 1 sensitive",
+        share: 0.25,
+        sensitiveShare: 0.125,
+      },
     ]);
     const report: PostureReport = {
       ...base,

@@ -136,6 +136,7 @@ export function schemaPage(api: Api, root: HTMLElement): void {
   const layer = h("pre", { class: "highlight", "aria-hidden": "true" });
   const gutter = h("pre", { class: "gutter", "aria-hidden": "true" });
   const problems = h("ul", { id: "schema-problems", class: "problems", "aria-live": "polite" });
+  const clean = h("p", { class: "lead" }, "None: the schema compiles.");
   const changes = h("section", { id: "schema-changes-panel", class: "panel", "aria-live": "polite" });
   const status = h("p", { id: "schema-status", class: "status", role: "status" });
   const error = errorBox();
@@ -144,10 +145,20 @@ export function schemaPage(api: Api, root: HTMLElement): void {
   const write = h("button", { id: "schema-write", type: "button" }, "Write schema");
   const stored: Stored = { text: "" };
 
+  const sync = () => {
+    gutter.scrollTop = editor.scrollTop;
+    layer.scrollTop = editor.scrollTop;
+    layer.scrollLeft = editor.scrollLeft;
+  };
   const goTo = (p: SchemaProblem) => {
     const [at] = problemOffsets(editor.value, [p]);
     editor.focus();
-    if (at !== undefined) editor.setSelectionRange(at[0], Math.min(at[1], editor.value.length));
+    if (at === undefined) return;
+    editor.setSelectionRange(at[0], Math.min(at[1], editor.value.length));
+    // Chromium does not scroll a textarea to a selection set by script: put the line in view.
+    const lineHeight = Number.parseFloat(getComputedStyle(editor).lineHeight) || 20;
+    editor.scrollTop = Math.max(0, (p.line - 4) * lineHeight);
+    sync();
   };
   const paint = (found: readonly SchemaProblem[]) => {
     layer.replaceChildren(
@@ -159,8 +170,7 @@ export function schemaPage(api: Api, root: HTMLElement): void {
       // A final newline needs a line after it to be drawn, as the textarea draws one.
       "\n",
     );
-    layer.scrollTop = editor.scrollTop;
-    layer.scrollLeft = editor.scrollLeft;
+    sync();
   };
   const refresh = () => {
     const found = checkSchemaText(editor.value);
@@ -169,6 +179,7 @@ export function schemaPage(api: Api, root: HTMLElement): void {
       ...gutterLines(editor.value, found).map((l) => h("span", { class: l.bad ? "bad" : "" }, `${l.n}\n`)),
     );
     problems.replaceChildren(...found.map((p) => problemItem(p, goTo)));
+    clean.hidden = found.length > 0;
     write.disabled = found.length > 0;
     format.disabled = found.length > 0;
     status.textContent = found.length === 0 ? "No problems." : `${found.length} problem(s).`;
@@ -178,11 +189,7 @@ export function schemaPage(api: Api, root: HTMLElement): void {
     orphans.hidden = true;
     refresh();
   });
-  editor.addEventListener("scroll", () => {
-    gutter.scrollTop = editor.scrollTop;
-    layer.scrollTop = editor.scrollTop;
-    layer.scrollLeft = editor.scrollLeft;
-  });
+  editor.addEventListener("scroll", sync);
   format.addEventListener("click", () => {
     try {
       const formatted = formatSchema(editor.value);
@@ -225,7 +232,7 @@ export function schemaPage(api: Api, root: HTMLElement): void {
     h(
       "div",
       { class: "schema-panels" },
-      h("section", { class: "panel" }, h("h3", {}, "Problems"), problems),
+      h("section", { class: "panel" }, h("h3", {}, "Problems"), clean, problems),
       changes,
     ),
   );
