@@ -38,6 +38,9 @@ describe.skipIf(!chromiumPresent)("the Schema and Posture pages in a real browse
     await page.setViewportSize({ width: 1280, height: 900 });
   };
 
+  /** An expression evaluated in the page (text: this project's type check has no DOM library). */
+  const inPage = <T>(expression: string) => page.evaluate(expression) as Promise<T>;
+
   const api = async (service: string, method: string, body: unknown) => {
     const res = await fetch(`${base}/latch.v1.${service}/${method}`, {
       method: "POST",
@@ -93,10 +96,7 @@ describe.skipIf(!chromiumPresent)("the Schema and Posture pages in a real browse
     await page.fill("#token", TOKEN);
     await page.click("#sign-in button[type=submit]");
     await page.waitForSelector("#schema-text");
-    await page.waitForFunction(
-      (text) => (document.querySelector("#schema-text") as HTMLTextAreaElement | null)?.value === text,
-      SCHEMA,
-    );
+    await page.waitForFunction(`document.querySelector("#schema-text")?.value === ${JSON.stringify(SCHEMA)}`);
   });
 
   afterAll(async () => {
@@ -133,10 +133,9 @@ describe.skipIf(!chromiumPresent)("the Schema and Posture pages in a real browse
     expect(await page.isDisabled("#schema-format")).toBe(true);
     // The problem's link puts the caret on the spot.
     await problem.locator("button").click();
-    const selected = await page.$eval("#schema-text", (t) => {
-      const area = t as HTMLTextAreaElement;
-      return area.value.slice(area.selectionStart, area.selectionEnd);
-    });
+    const selected = await inPage<string>(
+      `(() => { const a = document.querySelector("#schema-text"); return a.value.slice(a.selectionStart, a.selectionEnd); })()`,
+    );
     expect(selected).toBe("usr");
     // ... and in view: the underlined word lies inside the editor's box.
     const spot = (await page.locator(".highlight .hl-error").boundingBox())!;
@@ -204,20 +203,22 @@ describe.skipIf(!chromiumPresent)("the Schema and Posture pages in a real browse
     await page.fill("#schema-text", SCHEMA);
     await page.focus("#schema-text");
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("schema-format");
+    expect(await inPage<string>("document.activeElement?.id")).toBe("schema-format");
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("schema-write");
-    const outline = await page.$eval("#schema-write", (b) => getComputedStyle(b).outlineStyle);
+    expect(await inPage<string>("document.activeElement?.id")).toBe("schema-write");
+    const outline = await inPage<string>(
+      'getComputedStyle(document.querySelector("#schema-write")).outlineStyle',
+    );
     expect(outline).toBe("solid");
     // Every control on the page has an accessible name.
-    const unnamed = await page.$$eval("#page button, #page textarea, #page input", (els) =>
-      els
-        .filter((e) => {
-          const labelled = e.id !== "" && document.querySelector(`label[for="${e.id}"]`) !== null;
-          return !labelled && !e.getAttribute("aria-label") && (e.textContent ?? "").trim() === "";
-        })
-        .map((e) => e.outerHTML),
-    );
+    const unnamed = await inPage<
+      string[]
+    >(`[...document.querySelectorAll("#page button, #page textarea, #page input")]
+      .filter((e) => {
+        const labelled = e.id !== "" && document.querySelector('label[for="' + e.id + '"]') !== null;
+        return !labelled && !e.getAttribute("aria-label") && (e.textContent ?? "").trim() === "";
+      })
+      .map((e) => e.outerHTML)`);
     expect(unnamed).toEqual([]);
   });
 
