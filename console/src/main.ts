@@ -8,10 +8,12 @@ import { errorBox, field, h, showError } from "./dom.js";
 import { approvalsPage } from "./pages/approvals.js";
 import { auditPage } from "./pages/audit.js";
 import { checkPage } from "./pages/check.js";
+import { relationshipsPage } from "./pages/relationships.js";
 import { schemaPage } from "./pages/schema.js";
 
 const PAGES: readonly [string, (api: Api, root: HTMLElement) => void][] = [
   ["Schema", schemaPage],
+  ["Relationships", relationshipsPage],
   ["Check", checkPage],
   ["Audit", auditPage],
   ["Approvals", approvalsPage],
