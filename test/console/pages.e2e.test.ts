@@ -54,6 +54,8 @@ group:eng#member@user:dan
 database:prod#reader@user:carol[office_hours]
 `;
 
+/** The machine may be loaded: an answer is waited for up to 15 s, never timed. */
+const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 });
 const shotsInDocs = process.env.LATCH_CONSOLE_SCREENSHOTS === "1";
 if (!chromiumPresent)
   console.log(`console pages e2e: skipped, ${CHROMIUM} is missing (apt-get install -y chromium)`);
@@ -150,7 +152,7 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
     for (const r of ["database:prod#operator@agent:bot", "database:prod#admin@user:bob"]) {
       await page.fill("#rel-new", r);
       await page.click("#rel-add button[type=submit]");
-      await expect.poll(() => page.textContent("#rel-add-status")).toBe(`Added ${r}.`);
+      await poll(() => page.textContent("#rel-add-status")).toBe(`Added ${r}.`);
     }
     // `writer` is no relation of database: the server says so, inline, and nothing is written.
     await page.fill("#rel-new", "database:prod#writer@user:eve");
@@ -161,10 +163,10 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
     // A line that is not a relationship at all is caught before it is sent.
     await page.fill("#rel-new", "database:prod#admin");
     await page.click("#rel-add button[type=submit]");
-    await expect.poll(() => page.textContent("#rel-add-error")).toContain("relationship:");
+    await poll(() => page.textContent("#rel-add-error")).toContain("relationship:");
     await page.fill("#rel-type", "database");
     await page.click("#rel-search");
-    await expect.poll(() => page.textContent("#rel-summary")).toBe("2 relationship(s).");
+    await poll(() => page.textContent("#rel-summary")).toBe("2 relationship(s).");
     expect(await page.textContent("#rel-table")).not.toContain("eve");
   });
 
@@ -174,9 +176,7 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
       mimeType: "text/plain",
       buffer: Buffer.from(IMPORT),
     });
-    await expect
-      .poll(() => page.textContent("#rel-import-status"))
-      .toBe("prod.txt: imported 4 relationship(s).");
+    await poll(() => page.textContent("#rel-import-status")).toBe("prod.txt: imported 4 relationship(s).");
     expect(
       await page.$eval("#rel-import-progress", (p) => [p.getAttribute("value"), p.getAttribute("max")]),
     ).toEqual(["4", "4"]);
@@ -184,36 +184,34 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
     await page.fill("#rel-type", "database");
     await page.fill("#rel-relation", "reader");
     await page.click("#rel-search");
-    await expect.poll(() => page.locator("#rel-table tbody tr").count()).toBe(1);
+    await poll(() => page.locator("#rel-table tbody tr").count()).toBe(1);
     expect(await page.textContent("#rel-table tbody")).toContain(
       "database:prod#reader@user:carol[office_hours]",
     );
     await page.fill("#rel-relation", "");
     await page.fill("#rel-subject", "agent");
     await page.click("#rel-search");
-    await expect
-      .poll(() => page.textContent("#rel-table tbody"))
-      .toContain("database:prod#operator@agent:bot");
+    await poll(() => page.textContent("#rel-table tbody")).toContain("database:prod#operator@agent:bot");
     expect(await page.locator("#rel-table tbody tr").count()).toBe(1);
     await page.fill("#rel-subject", "");
     await page.click("#rel-search");
-    await expect.poll(() => page.textContent("#rel-summary")).toBe("4 relationship(s).");
+    await poll(() => page.textContent("#rel-summary")).toBe("4 relationship(s).");
     await page.screenshot({ path: shot("console-relationships.png"), fullPage: true });
   });
 
   it("deletes a relationship from its row", async () => {
     await page.fill("#rel-new", "database:prod#admin@user:zed");
     await page.click("#rel-add button[type=submit]");
-    await expect.poll(() => page.textContent("#rel-summary")).toBe("5 relationship(s).");
+    await poll(() => page.textContent("#rel-summary")).toBe("5 relationship(s).");
     await page.click('#rel-table button[aria-label="delete database:prod#admin@user:zed"]');
-    await expect.poll(() => page.textContent("#rel-summary")).toBe("4 relationship(s).");
+    await poll(() => page.textContent("#rel-summary")).toBe("4 relationship(s).");
     expect(await page.textContent("#rel-table")).not.toContain("user:zed");
   });
 
   it("draws the explain graph with the witness path and the caveat with its context", async () => {
     await page.click("#tab-check");
     await check("database:prod", "read", "user:dan");
-    await expect.poll(() => page.textContent("#check-answer")).toBe("ALLOWED");
+    await poll(() => page.textContent("#check-answer")).toBe("ALLOWED");
     // The path from the permission down the folder to the group membership is outlined.
     const witness = await page.textContent("#check-witness");
     for (const r of [
@@ -228,7 +226,7 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
     expect(onPath.some((l) => l.startsWith("database:prod#parent@folder:f"))).toBe(true);
     // The caveated branch: the caveat, its parameter and the context it was given.
     await check("database:prod", "read", "user:carol", '{"hour": 10}');
-    await expect.poll(() => page.textContent("#check-answer")).toBe("ALLOWED");
+    await poll(() => page.textContent("#check-answer")).toBe("ALLOWED");
     const caveats = page.locator("#check-caveats");
     expect(await caveats.locator(".caveat.result-true").first().textContent()).toContain(
       "caveat office_hours: TRUE",
@@ -242,7 +240,7 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
     await page.screenshot({ path: shot("console-explain.png"), fullPage: true });
     // DENIED: every branch drawn in its colour, and no path, for nothing proved it.
     await check("database:prod", "read", "user:eve");
-    await expect.poll(() => page.textContent("#check-answer")).toBe("DENIED");
+    await poll(() => page.textContent("#check-answer")).toBe("DENIED");
     expect(await page.locator("#check-tree .node.denied").count()).toBeGreaterThan(1);
     expect(await page.locator("#check-tree .on-path").count()).toBe(0);
     expect(await page.textContent("#check-witness")).toContain("None");
@@ -285,9 +283,7 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
 
   it("shows the agent's permission path, decides as the signed-in approver, and the check turns ALLOWED", async () => {
     await check("database:prod", "delete", "agent:bot");
-    await expect
-      .poll(() => page.textContent("#check-answer"))
-      .toBe("APPROVAL_REQUIRED (approval rule prod-delete)");
+    await poll(() => page.textContent("#check-answer")).toBe("APPROVAL_REQUIRED (approval rule prod-delete)");
     await api("ApprovalService", "RequestApproval", {
       resource: { objectType: "database", objectId: "prod" },
       permission: "delete",
@@ -315,28 +311,28 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
     expect(await page.textContent(".approval.approved")).toContain("Decided by user:bob");
     await page.click("#tab-check");
     await check("database:prod", "delete", "agent:bot");
-    await expect.poll(() => page.textContent("#check-answer")).toMatch(/^ALLOWED /);
+    await poll(() => page.textContent("#check-answer")).toMatch(/^ALLOWED /);
   });
 
   it("shows the decision log live and searchable, each row opening to its witness", async () => {
     await page.click("#tab-audit");
-    await expect.poll(() => page.textContent("#audit-live")).toBe("Live: new decisions appear at the top.");
+    await poll(() => page.textContent("#audit-live")).toBe("Live: new decisions appear at the top.");
     const row = page.locator("#audit-table details", {
       hasText: "agent:bot: delete on database:prod ALLOWED",
     });
-    await expect.poll(() => row.count()).toBeGreaterThan(0);
+    await poll(() => row.count()).toBeGreaterThan(0);
     // A decision made elsewhere while the page is open appears without a reload.
     await api("PermissionService", "CheckPermission", {
       resource: { objectType: "database", objectId: "prod" },
       permission: "approve",
       subject: { object: { objectType: "user", objectId: "frank" } },
     });
-    await expect
-      .poll(() => page.textContent("#audit-table tbody tr:first-child"))
-      .toContain("user:frank: approve on database:prod DENIED");
+    await poll(() => page.textContent("#audit-table tbody tr:first-child")).toContain(
+      "user:frank: approve on database:prod DENIED",
+    );
     // The search keeps the rows with every word.
     await page.fill("#audit-search-text", "carol allowed");
-    await expect.poll(() => page.locator("#audit-table tbody tr").count()).toBe(1);
+    await poll(() => page.locator("#audit-table tbody tr").count()).toBe(1);
     expect(await page.textContent("#audit-table tbody")).toContain(
       "user:carol: read on database:prod ALLOWED",
     );
