@@ -96,9 +96,9 @@ export function drawLookup(
   const body = rows.map((r) =>
     h(
       "tr",
-      { class: r.state.toLowerCase() },
+      { class: "lookup-row" },
       h("td", {}, h("code", {}, r.id)),
-      h("td", {}, h("span", { class: "badge" }, r.state)),
+      h("td", {}, h("span", { class: `badge ${r.state.toLowerCase()}` }, r.state)),
       h("td", {}, r.missing.join(", ")),
       withExcluded && h("td", {}, (r.excluded ?? []).join(", ")),
     ),

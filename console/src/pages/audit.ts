@@ -129,6 +129,14 @@ export function auditPage(api: Api, root: HTMLElement): void {
     void start();
   });
   search.addEventListener("input", draw);
+  // Rows that arrived while one was open are drawn once none is (toggle does not bubble: capture).
+  body.addEventListener(
+    "toggle",
+    () => {
+      if (body.querySelector("details[open]") === null) draw();
+    },
+    true,
+  );
   // Leaving the page (another tab drawn into the same root) ends the stream.
   const observer = new MutationObserver(() => {
     if (!root.contains(body)) {
