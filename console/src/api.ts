@@ -4,6 +4,8 @@
  * object only: never in a URL, a cookie or storage.
  */
 
+import { EnvelopeReader, envelope, parseEnvelopes } from "./connect-stream.js";
+
 /** An error answered by the server: Connect's code, its message, and Latch's stable code. */
 export class ApiError extends Error {
   override readonly name = "ApiError";
@@ -22,6 +24,16 @@ export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface Api {
   call<T = Record<string, unknown>>(service: string, method: string, body: unknown): Promise<T>;
+  /** A server-streaming method (ReadRelationships, the lookups): every message, once it ends. */
+  stream<T = Record<string, unknown>>(service: string, method: string, body: unknown): Promise<T[]>;
+  /** An endless server stream (WatchDecisions): each message as it comes, until `signal` aborts. */
+  watch<T = Record<string, unknown>>(
+    service: string,
+    method: string,
+    body: unknown,
+    onMessage: (message: T) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /** Latch's structured details of a Connect error (`details[].debug.details`), if present. */
@@ -38,8 +50,69 @@ export function latchCodeOf(body: unknown): string | undefined {
   return undefined;
 }
 
+const streamHeaders = (token: string) => ({
+  authorization: `Bearer ${token}`,
+  "content-type": "application/connect+json",
+  "connect-protocol-version": "1",
+});
+
+/** A refusal before a stream began (a bad token): a plain JSON error. */
+async function streamRefusal(res: Response): Promise<ApiError> {
+  let e: { code?: string; message?: string } = {};
+  try {
+    e = JSON.parse(await res.text()) as typeof e;
+  } catch {}
+  return new ApiError(e.code ?? `http-${res.status}`, e.message ?? `HTTP ${res.status}`, latchCodeOf(e));
+}
+
 export function createApi(token: string, fetchImpl: Fetch, base = ""): Api {
   return {
+    async watch<T>(
+      service: string,
+      method: string,
+      body: unknown,
+      onMessage: (message: T) => void,
+      signal: AbortSignal,
+    ): Promise<void> {
+      const res = await fetchImpl(`${base}/latch.v1.${service}/${method}`, {
+        method: "POST",
+        headers: streamHeaders(token),
+        body: envelope(body),
+        signal,
+      });
+      if (!res.ok || res.body === null) throw await streamRefusal(res);
+      const reader = new EnvelopeReader();
+      const chunks = res.body.getReader();
+      for (;;) {
+        const { done, value } = await chunks.read();
+        if (done) return;
+        const { messages, end } = reader.push(value);
+        for (const m of messages) onMessage(m as T);
+        if (end?.error !== undefined)
+          throw new ApiError(
+            end.error.code ?? "unknown",
+            end.error.message ?? "stream failed",
+            latchCodeOf(end.error),
+          );
+      }
+    },
+    async stream<T>(service: string, method: string, body: unknown): Promise<T[]> {
+      const res = await fetchImpl(`${base}/latch.v1.${service}/${method}`, {
+        method: "POST",
+        headers: streamHeaders(token),
+        body: envelope(body),
+      });
+      if (!res.ok) throw await streamRefusal(res);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const { messages, end } = parseEnvelopes(bytes);
+      if (end?.error !== undefined)
+        throw new ApiError(
+          end.error.code ?? "unknown",
+          end.error.message ?? "stream failed",
+          latchCodeOf(end.error),
+        );
+      return messages as T[];
+    },
     async call<T>(service: string, method: string, body: unknown): Promise<T> {
       const res = await fetchImpl(`${base}/latch.v1.${service}/${method}`, {
         method: "POST",

@@ -9,10 +9,12 @@ import { approvalsPage } from "./pages/approvals.js";
 import { auditPage } from "./pages/audit.js";
 import { checkPage } from "./pages/check.js";
 import { posturePage } from "./pages/posture.js";
+import { relationshipsPage } from "./pages/relationships.js";
 import { schemaPage } from "./pages/schema.js";
 
 const PAGES: readonly [string, (api: Api, root: HTMLElement) => void][] = [
   ["Schema", schemaPage],
+  ["Relationships", relationshipsPage],
   ["Check", checkPage],
   ["Audit", auditPage],
   ["Approvals", approvalsPage],

@@ -30,6 +30,8 @@ export interface Approval {
   readonly createdAt?: string;
   readonly expiresAt?: string;
   readonly decidedBy?: string;
+  /** The relationships that proved the subject's own check when it asked. */
+  readonly witness?: string[];
 }
 
 /** `DECISION_ANSWER_ALLOWED` -> `ALLOWED`; the same for the other enums shown. */

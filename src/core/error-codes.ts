@@ -244,6 +244,8 @@ export const ErrorCodes = {
   ApprovalNotApprover: "approval/not-approver",
   /** permission-denied: the approver is the requesting subject or a principal of its on-behalf-of chain. */
   ApprovalSelfApproval: "approval/self-approval",
+  /** permission-denied: DecideApproval's `approver` names someone other than the subject the caller's token is named after (`--token user:olga=...`): decide with that person's token, or leave `approver` empty. */
+  ApprovalApproverMismatch: "approval/approver-mismatch",
   /** resource-exhausted: the approval was polled faster than its interval (CIBA `slow_down`); its interval grew by 5 s: wait `details.intervalSeconds`. */
   ApprovalSlowDown: "approval/slow-down",
   /** failed-precondition: SpiceDB's API (which has no such answer) was asked about an action an approval rule gates and no approval allows (`details.approvalRule`); request one through latch.v1 ApprovalService. */

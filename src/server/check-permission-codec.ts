@@ -12,7 +12,8 @@
  *   struct-codec.ts; anything else (consistency, contextual relationships, an unknown or repeated
  *   field, a malformed or truncated message) goes to request-decoder.ts (protobuf-es but for the
  *   contexts), which decodes it or throws as `fromBinary` always did;
- * - a response without a debug trace, approval fields or unknown fields: written here; else `toBinary`.
+ * - a response without a debug trace, approval fields, a witness or unknown fields: written here;
+ *   else `toBinary`.
  * test/server/check-permission-codec.test.ts checks both against protobuf-es on generated
  * messages (same message, same bytes).
  */
@@ -191,6 +192,8 @@ function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionR
     subjectGrants: 0,
     actorToken: "",
     consumeApproval: false,
+    // Asked for a witness (12): that tag falls through to protobuf-es too.
+    withWitness: false,
   };
   const r = new Reader(buf, 0);
   const end = buf.length;
@@ -302,6 +305,8 @@ export function encodeCheckPermissionResponse(msg: CheckPermissionResponse): Buf
     // `!== ""`: authzed.api.v1's response, written here too (authzed/check-permission-codec.ts), lacks them.
     msg.approvalRule ||
     msg.approvalId ||
+    // A witness, asked for by few (the console, an auditor): the general way as well.
+    (msg.witness?.length ?? 0) > 0 ||
     msg.$unknown !== undefined ||
     checkedAt?.$unknown !== undefined ||
     partialCaveatInfo?.$unknown !== undefined ||

@@ -3,6 +3,7 @@ import type { ApprovalFlow } from "../approvals/index.js";
 import { LatchError } from "../core/index.js";
 import type { ApprovalService } from "../gen/latch/v1/approval_service_pb.js";
 import { invalidArgument, permissionName } from "../service/index.js";
+import { approverOf } from "./approver-identity.js";
 import { contextFromProto, delegationFromProto, objectRefFromProto, subjectRefFromProto } from "./convert.js";
 import { approvalStateFromProto, approvalToProto } from "./convert-approvals.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
@@ -76,11 +77,11 @@ export function approvalHandlers(options: ApprovalHandlerOptions): ServiceImplem
       return { approvals: approvals.map(approvalToProto) };
     },
 
-    async decideApproval(req) {
+    async decideApproval(req, ctx) {
       const approval = await flow().decide({
         id: id(req.approvalId),
         approve: req.approve,
-        approver: subjectRefFromProto(req.approver, "approver"),
+        approver: approverOf(ctx.caller, req.approver),
         reason: req.reason,
       });
       return { approval: approvalToProto(approval) };

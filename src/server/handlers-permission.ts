@@ -1,6 +1,6 @@
 /** PermissionService: checks, expansions and lookups through the engine. */
 import { create } from "@bufbuild/protobuf";
-import type { Relationship } from "../core/index.js";
+import { formatRelationshipWithoutContext, type Relationship } from "../core/index.js";
 import type { Engine } from "../engine/index.js";
 import {
   PartialCaveatInfoSchema,
@@ -64,6 +64,7 @@ export function permissionHandlers(
       }
       if (req.actorToken !== "") request.actorToken = req.actorToken;
       if (req.consumeApproval) request.consumeApproval = true;
+      if (req.withWitness) request.witness = true;
       const result = await decider.check(request, ctx.requestOptions);
       // The message itself rather than an init object for create() to copy: what create() would
       // make of { checkedAt: { token }, permissionship } (the adapter's create() returns a message
@@ -74,6 +75,8 @@ export function permissionHandlers(
         checkedAt: { $typeName: "latch.v1.ZedToken", token: result.token },
         approvalRule: result.approvalRule ?? "",
         approvalId: result.approvalId ?? "",
+        // As the audit trail and approvals show a witness: the caveat's stored context left out.
+        witness: result.witness === undefined ? [] : result.witness.map(formatRelationshipWithoutContext),
       };
       if (result.state === "CONDITIONAL")
         response.partialCaveatInfo = create(PartialCaveatInfoSchema, {

@@ -84,6 +84,20 @@ describe("CheckPermission request decoding", () => {
     expect(decodeCheckPermissionRequest(Buffer.from(twice)).permission).toBe("view");
   });
 
+  it("hands a request asking for a witness to protobuf-es, which reads it", () => {
+    const bytes = toBinary(
+      CheckPermissionRequestSchema,
+      create(CheckPermissionRequestSchema, {
+        resource: { objectType: "document", objectId: "d1" },
+        permission: "view",
+        subject: { object: { objectType: "user", objectId: "u1" } },
+        withWitness: true,
+      }),
+    );
+    expectSameDecoding(bytes);
+    expect(decodeCheckPermissionRequest(Buffer.from(bytes)).withWitness).toBe(true);
+  });
+
   it("reads a Uint8Array that is not a Buffer, at an offset", () => {
     const bytes = toBinary(
       CheckPermissionRequestSchema,
@@ -132,6 +146,17 @@ describe("CheckPermission response encoding", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("writes a witness as toBinary does", () => {
+    const message = create(CheckPermissionResponseSchema, {
+      permissionship: 2,
+      checkedAt: { token: "t" },
+      witness: ["doc:1#viewer@user:a[ip]"],
+    });
+    const got = Buffer.from(encodeCheckPermissionResponse(message));
+    expect(got).toEqual(Buffer.from(toBinary(CheckPermissionResponseSchema, message)));
+    expect(fromBinary(CheckPermissionResponseSchema, got).witness).toEqual(["doc:1#viewer@user:a[ip]"]);
   });
 
   it("writes unknown fields as toBinary does", () => {

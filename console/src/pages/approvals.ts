@@ -1,11 +1,29 @@
-/** Approvals: the inbox of pending requests, approve and deny, and the history. */
+/**
+ * Approvals: the inbox of pending requests with the agent's permission path (the witness of the
+ * check it made when it asked), approve and deny, and the history. The approver is the signed-in
+ * token's subject when the token is named after one (`--token user:olga=...`); the approver box
+ * is for an administrator's token, which names no one.
+ */
 import type { Api } from "../api.js";
 import { errorBox, field, h, showError } from "../dom.js";
 import { parseSubject } from "../refs.js";
 import { type Approval, approvalSentence, enumWord } from "../sentences.js";
 
+/** Why the agent may act at all: the relationships that proved its own check, in order. */
+function permissionPath(a: Approval): HTMLElement {
+  const witness = a.witness ?? [];
+  return h(
+    "div",
+    { class: "permission-path" },
+    h("b", {}, "Permission path"),
+    witness.length === 0
+      ? h("p", {}, "No stored relationship (the subject itself, or none recorded).")
+      : h("ol", {}, ...witness.map((w) => h("li", {}, h("code", {}, w)))),
+  );
+}
+
 export function approvalsPage(api: Api, root: HTMLElement): void {
-  const approver = h("input", { id: "approver", placeholder: "user:bob" });
+  const approver = h("input", { id: "approver", placeholder: "empty: the signed-in token's subject" });
   const error = errorBox();
   const list = h("ul", { id: "approvals-list", class: "approvals" });
   const decide = async (a: Approval, approve: boolean) => {
@@ -14,7 +32,7 @@ export function approvalsPage(api: Api, root: HTMLElement): void {
       await api.call("ApprovalService", "DecideApproval", {
         approvalId: a.id,
         approve,
-        approver: parseSubject(approver.value, "approver"),
+        ...(approver.value.trim() === "" ? {} : { approver: parseSubject(approver.value, "approver") }),
       });
       await load();
     } catch (e) {
@@ -36,6 +54,7 @@ export function approvalsPage(api: Api, root: HTMLElement): void {
             h("p", { class: "sentence" }, approvalSentence(a)),
             h("p", {}, h("span", { class: "badge" }, state), ` rule ${a.ruleId ?? "?"} · ${a.message ?? ""}`),
             a.justification && h("p", {}, `Why: ${a.justification}`),
+            permissionPath(a),
             a.decidedBy && h("p", {}, `Decided by ${a.decidedBy}`),
           );
           if (state === "PENDING") {
@@ -53,6 +72,11 @@ export function approvalsPage(api: Api, root: HTMLElement): void {
       showError(error, e);
     }
   };
-  root.replaceChildren(h("h2", {}, "Approvals"), field("Decide as (approver)", approver), error, list);
+  root.replaceChildren(
+    h("h2", {}, "Approvals"),
+    field("Decide as (only with a token that names no one)", approver),
+    error,
+    list,
+  );
   void load();
 }

@@ -433,6 +433,10 @@ export type DecideApprovalRequest = Message<"latch.v1.DecideApprovalRequest"> & 
   approve: boolean;
 
   /**
+   * Who decides. Optional when the caller's token is named after a subject (`--token
+   * user:olga=SECRET`): that subject decides, and any other approver here is PERMISSION_DENIED
+   * (approval/approver-mismatch). Required with a token that names no one (an administrator's).
+   *
    * @generated from field: latch.v1.SubjectReference approver = 3;
    */
   approver?: SubjectReference | undefined;
