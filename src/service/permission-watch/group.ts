@@ -7,6 +7,7 @@ import type { CheckBulkItem } from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import type { Listener, SetSnapshot } from "./listener.js";
 import { type NodeKey, nodeKey } from "./reverse-graph.js";
+import type { GroupWork } from "./schedule.js";
 import type { PermissionEvent, PermissionState, WatchPermissionsRequest } from "./types.js";
 
 export type SetDecider = Pick<Decider, "checkBulk" | "lookupResources">;
@@ -51,6 +52,11 @@ export class Group {
   readonly links: readonly { readonly object: ObjectRef; readonly node: NodeKey }[];
   /** The plain objects whose own relationships can change this set: the subject (unless a subject set) and the chain. */
   readonly subjectKeys: readonly string[];
+  /** Work waiting for this set (schedule.ts), and whether its queue is being worked through. */
+  owed: GroupWork | undefined;
+  busy = false;
+  /** Subscribers that asked for a SYNCED at every revision the feed reaches. */
+  checkpointers = 0;
 
   constructor(
     readonly key: string,
@@ -71,8 +77,13 @@ export class Group {
     ];
   }
 
-  snapshot(): SetSnapshot {
-    return { entries: new Map(this.state), revision: this.revision, token: this.token };
+  /**
+   * The set as a subscriber's first (or resynced) copy. A set with no work waiting holds at the
+   * newest revision the feed was planned to (`idle`): no change up to there concerned it.
+   */
+  snapshot(idle?: { readonly revision: Revision; readonly token: string }): SetSnapshot {
+    const at = this.busy || idle === undefined ? { revision: this.revision, token: this.token } : idle;
+    return { entries: new Map(this.state), ...at };
   }
 
   involves(subject: ObjectRef): boolean {
