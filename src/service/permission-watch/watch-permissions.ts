@@ -47,6 +47,11 @@ export interface PermissionWatchOptions {
   readonly maxReached?: number;
   /** Items per CheckBulk (the engine's maxBulkItems, default 1,000). */
   readonly maxBulkItems?: number;
+  /**
+   * Resources re-checked for one set at one step below which the set is never looked up whole
+   * instead (default 256; see RECHECK_FLOOR).
+   */
+  readonly recheckFloor?: number;
   /** Sets updated at the same time (default 8). */
   readonly concurrency?: number;
   readonly pollMs?: number;
@@ -107,8 +112,13 @@ const stepOf = (b: WatchBatch): Step => ({
 const RECHECK_FLOOR = 256;
 
 /** Moves one set to the work's revision: recomputed whole, or only the ids given re-checked. */
-async function updateGroup(group: Group, work: GroupWork, counters: Counters): Promise<void> {
-  const wide = work.ids.size > RECHECK_FLOOR && work.ids.size >= group.state.size;
+async function updateGroup(
+  group: Group,
+  work: GroupWork,
+  counters: Counters,
+  recheckFloor: number,
+): Promise<void> {
+  const wide = work.ids.size > recheckFloor && work.ids.size >= group.state.size;
   if (work.whole || wide) {
     if (work.whole) counters.recomputed++;
     else counters.lookedUp++;
@@ -193,6 +203,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
   const maxQueued = options.maxQueued ?? 10_000;
   const maxReached = options.maxReached ?? 20_000;
   const slots = new Slots(options.concurrency ?? 8);
+  const recheckFloor = options.recheckFloor ?? RECHECK_FLOOR;
   const delegationPermission = delegationPermissions(options.delegationPermission ?? {});
   const groups = new Map<string, Group>();
   /** The sets indexed for planning (plan.ts); undefined after a set is added or dropped. */
@@ -269,7 +280,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
       while (group.owed !== undefined && groups.get(group.key) === group) {
         const work = group.owed;
         group.owed = undefined;
-        await slots.run(() => updateGroup(group, work, counters));
+        await slots.run(() => updateGroup(group, work, counters, recheckFloor));
       }
     } catch (error) {
       for (const s of group.subscribers) s.listener.fail(error);
