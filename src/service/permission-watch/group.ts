@@ -7,7 +7,6 @@ import type { CheckBulkItem } from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import type { Listener, SetSnapshot } from "./listener.js";
 import { type NodeKey, nodeKey } from "./reverse-graph.js";
-import type { GroupWork } from "./schedule.js";
 import type { PermissionEvent, PermissionState, WatchPermissionsRequest } from "./types.js";
 
 export type SetDecider = Pick<Decider, "checkBulk" | "lookupResources">;
@@ -27,6 +26,14 @@ function stateOf(state: DecisionState, missing: readonly string[]): PermissionSt
 function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
+}
+
+/** What one set owes (schedule.ts): re-check `ids` (or recompute it whole) at `target`. */
+export interface GroupWork {
+  readonly whole: boolean;
+  readonly ids: ReadonlySet<string>;
+  readonly target: Revision;
+  readonly token: string;
 }
 
 export function groupKey(request: WatchPermissionsRequest): string {

@@ -125,8 +125,10 @@ export async function planStep(
 ): Promise<Map<Group, Planned>> {
   const out = new Map<Group, Planned>();
   const plan = (group: Group): Planned => {
-    let p = out.get(group);
-    if (p === undefined) out.set(group, (p = { whole: false, ids: new Set() }));
+    const found = out.get(group);
+    if (found !== undefined) return found;
+    const p: Planned = { whole: false, ids: new Set() };
+    out.set(group, p);
     return p;
   };
   const g = index.graph;

@@ -4,15 +4,7 @@
  * update (a wide re-check, a whole recomputation) falls behind alone and then catches up in one
  * go, while the others move on. A few sets update at once (`Slots`), whichever they are.
  */
-import type { Revision } from "../../core/index.js";
-
-/** What one set owes: re-check `ids` (or recompute it whole) at `target`. */
-export interface GroupWork {
-  readonly whole: boolean;
-  readonly ids: ReadonlySet<string>;
-  readonly target: Revision;
-  readonly token: string;
-}
+import type { Group, GroupWork } from "./group.js";
 
 /**
  * Two items of work as one, at the later revision. Exact because each item's ids are a superset
@@ -51,4 +43,38 @@ export class Slots {
       else next();
     }
   }
+}
+
+export interface Runner {
+  /** Where sets update: at most so many at once. */
+  readonly slots: Slots;
+  /** Whether the set is still kept (a dropped set's queue stops). */
+  live(group: Group): boolean;
+  update(group: Group, work: GroupWork): Promise<void>;
+  /** The set could not be updated: its own subscriptions end, not the others'. */
+  failed(group: Group, error: unknown): void;
+}
+
+/** Hands a set its work: merged into what it already owes, and its queue started if idle. */
+export function enqueuer(runner: Runner): (group: Group, work: GroupWork) => void {
+  async function run(group: Group): Promise<void> {
+    try {
+      while (group.owed !== undefined && runner.live(group)) {
+        const work = group.owed;
+        group.owed = undefined;
+        await runner.slots.run(() => runner.update(group, work));
+      }
+    } catch (error) {
+      runner.failed(group, error);
+    } finally {
+      group.owed = undefined;
+      group.busy = false;
+    }
+  }
+  return (group, work) => {
+    group.owed = mergeWork(group.owed, work);
+    if (group.busy) return;
+    group.busy = true;
+    void run(group);
+  };
 }

@@ -15,14 +15,14 @@
  */
 import type { Revision } from "../../core/index.js";
 import { compileSchema } from "../../schema/index.js";
-import type { Change, Store, StoreReader } from "../../store/index.js";
+import type { Change, Store } from "../../store/index.js";
 import { DEFAULT_DELEGATION_PERMISSION } from "../delegation/index.js";
-import { type WatchBatch, watchChanges } from "../watch.js";
-import { Group, groupKey, type SetDecider, type Subscriber } from "./group.js";
+import { type WatchBatch, type WatchOptions, watchChanges } from "../watch.js";
+import { Group, type GroupWork, groupKey, type SetDecider, type Subscriber } from "./group.js";
 import { Listener } from "./listener.js";
 import { type GroupIndex, indexGroups, type Planned, planStep } from "./plan.js";
 import { buildReverseGraph, type ReverseGraph } from "./reverse-graph.js";
-import { type GroupWork, mergeWork, Slots } from "./schedule.js";
+import { enqueuer, Slots } from "./schedule.js";
 import type {
   PermissionEvent,
   PermissionWatchStats,
@@ -184,6 +184,13 @@ async function readFeed(
   }
 }
 
+const feedOptions = (after: Revision, signal: AbortSignal, pollMs: number | undefined): WatchOptions => ({
+  after,
+  checkpoints: true,
+  signal,
+  ...(pollMs === undefined ? {} : { pollMs }),
+});
+
 function delegationPermissions(configured: Readonly<Record<string, string>>): (type: string) => string {
   return (type) => (Object.hasOwn(configured, type) ? configured[type]! : DEFAULT_DELEGATION_PERMISSION);
 }
@@ -198,16 +205,66 @@ function oneAtATime(): <T>(work: () => Promise<T>) => Promise<T> {
   };
 }
 
+/** What planning a step needs; `index` is rebuilt when undefined (a set added or dropped) or the schema changed. */
+interface Planner {
+  readonly store: Store;
+  readonly groups: ReadonlyMap<string, Group>;
+  readonly graphAt: (at: Revision) => Promise<ReverseGraph>;
+  readonly maxReached: number;
+  index: GroupIndex | undefined;
+}
+
+/** The sets some merged steps concern, each with what it must do: all of them whole after a schema change. */
+async function planSteps(
+  p: Planner,
+  step: {
+    target: Revision;
+    changes: readonly Change[];
+    schemaUpdated: boolean;
+    due: readonly SubjectStateChange[];
+  },
+): Promise<Map<Group, Planned>> {
+  if (step.schemaUpdated) {
+    return new Map([...p.groups.values()].map((g) => [g, { whole: true, ids: new Set<string>() }]));
+  }
+  const graph = await p.graphAt(step.target);
+  if (p.index?.graph !== graph) p.index = indexGroups(graph, p.groups.values());
+  const input = {
+    changes: step.changes,
+    subjects: step.due.map((s) => s.subject),
+    groups: p.groups.values(),
+  };
+  return planStep(p.store.at(step.target), p.index, input, p.maxReached);
+}
+
+/**
+ * Gives every planned set its work, and every other set with a checkpoint subscriber an empty
+ * item (its SYNCED at `target`); the rest hold at `target` without being visited.
+ */
+function handOut(
+  groups: ReadonlyMap<string, Group>,
+  planned: ReadonlyMap<Group, Planned>,
+  enqueue: (group: Group, work: GroupWork) => void,
+  target: Revision,
+  token: string,
+): void {
+  for (const [group, p] of planned) {
+    if (groups.get(group.key) === group) enqueue(group, { whole: p.whole, ids: p.ids, target, token });
+  }
+  for (const group of groups.values()) {
+    if (group.checkpointers > 0 && !planned.has(group)) {
+      enqueue(group, { whole: false, ids: new Set(), target, token });
+    }
+  }
+}
+
 export function createPermissionWatch(options: PermissionWatchOptions): PermissionWatch {
   const { store, decider } = options;
   const maxQueued = options.maxQueued ?? 10_000;
   const maxReached = options.maxReached ?? 20_000;
-  const slots = new Slots(options.concurrency ?? 8);
   const recheckFloor = options.recheckFloor ?? RECHECK_FLOOR;
   const delegationPermission = delegationPermissions(options.delegationPermission ?? {});
   const groups = new Map<string, Group>();
-  /** The sets indexed for planning (plan.ts); undefined after a set is added or dropped. */
-  let index: GroupIndex | undefined;
   /** Groups being computed for the first time, so that a second subscriber waits for the first. */
   const starting = new Map<string, Promise<Group>>();
   /** The newest revision every step up to which was planned and handed to the sets' queues. */
@@ -216,9 +273,9 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
   let pending: Step[] = [];
   let subjects: SubjectStateChange[] = [];
   let draining = false;
-  const graphAt = schemaGraphs(store);
   let closed = false;
   const counters: Counters = { rechecked: 0, recomputed: 0, lookedUp: 0, resyncs: 0 };
+  const planner: Planner = { store, groups, graphAt: schemaGraphs(store), maxReached, index: undefined };
 
   /** Group starts and step planning run one at a time, so a new set starts where the others were planned to. */
   const locked = oneAtATime();
@@ -226,15 +283,18 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
   function drop(group: Group): void {
     if (groups.get(group.key) !== group) return;
     groups.delete(group.key);
-    index = undefined;
+    planner.index = undefined;
   }
 
-  function failAll(error: unknown): void {
-    for (const group of groups.values()) for (const s of group.subscribers) s.listener.fail(error);
+  /** Ends every subscription (each listener told how) and the feed reader. */
+  function endAll(end: (listener: Listener) => void): void {
+    for (const group of groups.values()) for (const s of group.subscribers) end(s.listener);
     groups.clear();
-    index = undefined;
+    planner.index = undefined;
     stopFeed();
   }
+
+  const failAll = (error: unknown) => endAll((listener) => listener.fail(error));
 
   function stopFeed(): void {
     feed?.abort();
@@ -248,12 +308,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     const controller = new AbortController();
     feed = controller;
     revision = await store.currentRevision();
-    const batches = watchChanges(store, {
-      after: revision,
-      checkpoints: true,
-      signal: controller.signal,
-      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-    });
+    const batches = watchChanges(store, feedOptions(revision, controller.signal, options.pollMs));
     void readFeed(batches, controller.signal, (step) => {
       pending.push(step);
       void drain();
@@ -274,29 +329,15 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     }
   }
 
-  /** Works through one set's queue; a set that cannot be computed ends its own subscriptions, not the others'. */
-  async function runGroup(group: Group): Promise<void> {
-    try {
-      while (group.owed !== undefined && groups.get(group.key) === group) {
-        const work = group.owed;
-        group.owed = undefined;
-        await slots.run(() => updateGroup(group, work, counters, recheckFloor));
-      }
-    } catch (error) {
+  const enqueue = enqueuer({
+    slots: new Slots(options.concurrency ?? 8),
+    live: (group) => groups.get(group.key) === group,
+    update: (group, work) => updateGroup(group, work, counters, recheckFloor),
+    failed(group, error) {
       for (const s of group.subscribers) s.listener.fail(error);
       drop(group);
-    } finally {
-      group.owed = undefined;
-      group.busy = false;
-    }
-  }
-
-  function enqueue(group: Group, work: GroupWork): void {
-    group.owed = mergeWork(group.owed, work);
-    if (group.busy) return;
-    group.busy = true;
-    void runGroup(group);
-  }
+    },
+  });
 
   /**
    * Plans the steps once for every set and hands each concerned set its work; the sets update on
@@ -309,24 +350,9 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     subjects = subjects.filter((s) => s.revision > target);
     if (target === revision && changes.length === 0 && due.length === 0 && !schemaUpdated) return;
     const token = store.encodeRevision(target);
-    let planned: Map<Group, Planned>;
-    if (schemaUpdated) {
-      planned = new Map([...groups.values()].map((g) => [g, { whole: true, ids: new Set<string>() }]));
-    } else {
-      const graph = await graphAt(target);
-      if (index?.graph !== graph) index = indexGroups(graph, groups.values());
-      const input = { changes, subjects: due.map((s) => s.subject), groups: groups.values() };
-      planned = await planStep(store.at(target), index, input, maxReached);
-    }
+    const planned = await planSteps(planner, { target, changes, schemaUpdated, due });
     // From here to the end, nothing awaits: the sets not named hold at `target` as of now.
-    for (const [group, p] of planned) {
-      if (groups.get(group.key) === group) enqueue(group, { whole: p.whole, ids: p.ids, target, token });
-    }
-    for (const group of groups.values()) {
-      if (group.checkpointers > 0 && !planned.has(group)) {
-        enqueue(group, { whole: false, ids: new Set(), target, token });
-      }
-    }
+    handOut(groups, planned, enqueue, target, token);
     revision = target;
   }
 
@@ -342,7 +368,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
       const token = store.encodeRevision(revision!);
       group.apply(await group.compute(token), true, revision!, token);
       groups.set(key, group);
-      index = undefined;
+      planner.index = undefined;
       return group;
     });
     starting.set(key, start);
@@ -363,12 +389,6 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     if (groups.size === 0 && starting.size === 0) stopFeed();
   }
 
-  /** A set's copy for a new or resynced subscriber, at the newest planned revision when it owes nothing. */
-  function snapshotOf(group: Group) {
-    const at = revision;
-    return group.snapshot(at === undefined ? undefined : { revision: at, token: store.encodeRevision(at) });
-  }
-
   async function* watch(
     request: WatchPermissionsRequest,
     watchOptions: WatchPermissionsOptions = {},
@@ -381,7 +401,12 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
       yield* watch(request, watchOptions);
       return;
     }
-    const listener = new Listener(maxQueued, () => snapshotOf(group));
+    // A copy at the newest planned revision when the set owes nothing (see Group.snapshot).
+    const listener = new Listener(maxQueued, () =>
+      group.snapshot(
+        revision === undefined ? undefined : { revision, token: store.encodeRevision(revision) },
+      ),
+    );
     const subscriber: Subscriber = { listener, checkpoints: request.checkpoints === true };
     group.subscribers.add(subscriber);
     if (subscriber.checkpoints) group.checkpointers++;
@@ -408,10 +433,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     stats: () => statsOf(groups, counters, revision),
     close() {
       closed = true;
-      for (const group of groups.values()) for (const s of group.subscribers) s.listener.close();
-      groups.clear();
-      index = undefined;
-      stopFeed();
+      endAll((listener) => listener.close());
     },
   };
 }

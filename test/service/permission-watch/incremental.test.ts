@@ -103,7 +103,8 @@ describe("WatchPermissions, incremental paths", () => {
       }
       // Everyone's next change is d2: the others saw nothing of d1 before it.
       const open = await latch.store.write([touch("document:d2#viewer@user:*")]);
-      for (const s of streams) expect(await s.exact(latch)).toEqual({ changes: ["ADDED:d2"], revision: open });
+      for (const s of streams)
+        expect(await s.exact(latch)).toEqual({ changes: ["ADDED:d2"], revision: open });
       const banned = await latch.store.write([touch("document:d1#banned@user:m3")]);
       expect(await streams[3]!.exact(latch)).toEqual({ changes: ["REMOVED:d1"], revision: banned });
     } finally {
