@@ -28,6 +28,14 @@ function sameState(a: PermissionState | undefined, b: PermissionState | undefine
   return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
 }
 
+/** What one set owes (schedule.ts): re-check `ids` (or recompute it whole) at `target`. */
+export interface GroupWork {
+  readonly whole: boolean;
+  readonly ids: ReadonlySet<string>;
+  readonly target: Revision;
+  readonly token: string;
+}
+
 export function groupKey(request: WatchPermissionsRequest): string {
   return JSON.stringify(
     [
@@ -51,6 +59,11 @@ export class Group {
   readonly links: readonly { readonly object: ObjectRef; readonly node: NodeKey }[];
   /** The plain objects whose own relationships can change this set: the subject (unless a subject set) and the chain. */
   readonly subjectKeys: readonly string[];
+  /** Work waiting for this set (schedule.ts), and whether its queue is being worked through. */
+  owed: GroupWork | undefined;
+  busy = false;
+  /** Subscribers that asked for a SYNCED at every revision the feed reaches. */
+  checkpointers = 0;
 
   constructor(
     readonly key: string,
@@ -71,8 +84,13 @@ export class Group {
     ];
   }
 
-  snapshot(): SetSnapshot {
-    return { entries: new Map(this.state), revision: this.revision, token: this.token };
+  /**
+   * The set as a subscriber's first (or resynced) copy. A set with no work waiting holds at the
+   * newest revision the feed was planned to (`idle`): no change up to there concerned it.
+   */
+  snapshot(idle?: { readonly revision: Revision; readonly token: string }): SetSnapshot {
+    const at = this.busy || idle === undefined ? { revision: this.revision, token: this.token } : idle;
+    return { entries: new Map(this.state), ...at };
   }
 
   involves(subject: ObjectRef): boolean {

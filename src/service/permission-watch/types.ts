@@ -60,11 +60,14 @@ export interface PermissionWatchStats {
   readonly subscriptions: number;
   /** Distinct (subject, chain, permission, type, context) sets being kept. */
   readonly groups: number;
-  /** The revision every group's set is at. */
+  /** The revision every group's set has reached (the oldest of those still updating). */
   readonly revision: Revision | undefined;
-  /** Resources re-checked incrementally, and full recomputations, since the start. */
+  /** Resources re-checked incrementally since the start. */
   readonly rechecked: number;
+  /** Sets recomputed whole because they had to be: schema change, walk past its bound, delegation link, signal. */
   readonly recomputed: number;
+  /** Sets looked up whole because that was cheaper than re-checking the many resources a step reached. */
+  readonly lookedUp: number;
   /** Subscribers resynced because they fell behind. */
   readonly resyncs: number;
 }
