@@ -12,10 +12,13 @@
  * subproblem cache and single-flight share the checks walks have in common (a folder's
  * `agent_granted` for a given subject, the sensitivity gate of a document).
  */
-import { formatRelationship, type Relationship, type SubjectRef } from "../core/index.js";
+import { type ErrorCode, formatRelationship, LatchError, type Relationship } from "../core/index.js";
 import type { Engine } from "../engine/index.js";
+import type { CompiledSchema } from "../schema/index.js";
+import type { StoreReader } from "../store/index.js";
 import type { MemberRef } from "./config.js";
 import type { IdentityFacts } from "./inventory.js";
+import { eachBit, hasBit, reachSets } from "./reach-walk.js";
 
 export interface ReachCount {
   /** Objects reached: ALLOWED and CONDITIONAL. */
@@ -30,10 +33,12 @@ export interface ReachCount {
 export type ReachTable = Map<string, Map<string, ReachCount>>;
 
 export interface ReachStats {
-  /** Reverse walks run (classes × permissions). */
+  /** Reverse walks run: one per reach permission, for every identity at once. */
   readonly walks: number;
-  /** Classes of identities with the same footprint. */
+  /** Classes of identities with the same footprint: the walks' sources. */
   readonly classes: number;
+  /** (object, class) candidates the walks could not decide alone, checked in bulk. */
+  readonly checks: number;
 }
 
 const SELF = "\u0000self";
@@ -62,14 +67,83 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
 
 export interface ReachInput {
   readonly engine: Engine;
-  /** Revision token of the report's revision, so every walk reads the same snapshot. */
+  readonly reader: StoreReader;
+  readonly schema: CompiledSchema;
+  /** Revision token of the report's revision (the reader's), so every check reads the same snapshot. */
   readonly token: string;
   readonly identities: ReadonlyMap<string, IdentityFacts>;
   readonly permissions: readonly MemberRef[];
   /** Ids of sensitive objects (of `sensitiveType`). */
   readonly sensitive: ReadonlySet<string>;
   readonly sensitiveType: string | undefined;
+  /** Bulk checks in flight at once (default 4). */
   readonly concurrency?: number;
+}
+
+/** Candidates (reached, but not surely) checked per CheckBulk. */
+const BULK = 500;
+
+interface Tally {
+  reached: number;
+  conditional: number;
+  sensitive: number;
+}
+
+/** One permission's reach for every class: one walk, then a bulk check of its candidates. */
+async function reachOf(
+  input: ReachInput,
+  reps: readonly IdentityFacts[],
+  permission: MemberRef,
+): Promise<{ tallies: Tally[]; checks: number }> {
+  const sets = await reachSets(
+    { schema: input.schema, reader: input.reader, sources: reps },
+    permission.type,
+    permission.name,
+  );
+  const tallies: Tally[] = reps.map(() => ({ reached: 0, conditional: 0, sensitive: 0 }));
+  const countSensitive = permission.type === input.sensitiveType;
+  const candidates: { id: string; rep: number }[] = [];
+  for (const [id, bits] of sets) {
+    const sensitive = countSensitive && input.sensitive.has(id);
+    eachBit(bits.any, (i) => {
+      if (!hasBit(bits.def, i)) {
+        candidates.push({ id, rep: i });
+        return;
+      }
+      const t = tallies[i]!;
+      t.reached++;
+      if (sensitive) t.sensitive++;
+    });
+  }
+  const chunks: (typeof candidates)[] = [];
+  for (let i = 0; i < candidates.length; i += BULK) chunks.push(candidates.slice(i, i + BULK));
+  await pool(chunks, input.concurrency ?? 4, async (chunk) => {
+    const result = await input.engine.checkBulk({
+      items: chunk.map((c) => ({
+        resource: { type: permission.type, id: c.id },
+        permission: permission.name,
+        subject: { type: reps[c.rep]!.type, id: reps[c.rep]!.id },
+      })),
+      consistency: { kind: "at-exact-snapshot", token: input.token },
+    });
+    result.results.forEach((r, j) => {
+      // LookupResources fails with its check's error when a candidate's check fails: so does this.
+      if (!r.ok)
+        throw new LatchError(
+          r.error.code as ErrorCode,
+          r.error.kind ?? "internal",
+          r.error.message,
+          r.error.details,
+        );
+      if (r.state === "DENIED") return;
+      const c = chunk[j]!;
+      const t = tallies[c.rep]!;
+      t.reached++;
+      if (r.state === "CONDITIONAL") t.conditional++;
+      if (countSensitive && input.sensitive.has(c.id)) t.sensitive++;
+    });
+  });
+  return { tallies, checks: candidates.length };
 }
 
 export async function computeReach(input: ReachInput): Promise<{ table: ReachTable; stats: ReachStats }> {
@@ -81,31 +155,19 @@ export async function computeReach(input: ReachInput): Promise<{ table: ReachTab
     if (members === undefined) classes.set(key, [f]);
     else members.push(f);
   }
+  const groups = [...classes.values()];
+  const reps = groups.map((members) => members[0]!);
   const table: ReachTable = new Map();
   for (const key of input.identities.keys()) table.set(key, new Map());
-  const jobs: { members: IdentityFacts[]; permission: MemberRef }[] = [];
-  for (const members of classes.values())
-    for (const permission of input.permissions) jobs.push({ members, permission });
-  await pool(jobs, input.concurrency ?? 4, async ({ members, permission }) => {
-    const rep = members[0]!;
-    const subject: SubjectRef = { type: rep.type, id: rep.id };
-    let reached = 0;
-    let conditional = 0;
-    let sensitive = 0;
-    const countSensitive = permission.type === input.sensitiveType;
-    for await (const r of input.engine.lookupResources({
-      resourceType: permission.type,
-      permission: permission.name,
-      subject,
-      consistency: { kind: "at-exact-snapshot", token: input.token },
-    })) {
-      reached++;
-      if (r.state === "CONDITIONAL") conditional++;
-      if (countSensitive && input.sensitive.has(r.resourceId)) sensitive++;
-    }
-    const count: ReachCount = { reached, conditional, sensitive };
+  let checks = 0;
+  for (const permission of input.permissions) {
     const name = `${permission.type}#${permission.name}`;
-    for (const m of members) table.get(m.key)!.set(name, count);
-  });
-  return { table, stats: { walks: jobs.length, classes: classes.size } };
+    const result = await reachOf(input, reps, permission);
+    checks += result.checks;
+    groups.forEach((members, i) => {
+      const count: ReachCount = { ...result.tallies[i]! };
+      for (const m of members) table.get(m.key)!.set(name, count);
+    });
+  }
+  return { table, stats: { walks: input.permissions.length, classes: classes.size, checks } };
 }
