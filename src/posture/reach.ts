@@ -18,7 +18,7 @@ import type { CompiledSchema } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
 import type { MemberRef } from "./config.js";
 import type { IdentityFacts } from "./inventory.js";
-import { eachBit, hasBit, reachSets } from "./reach-walk.js";
+import { eachBit, hasBit, reachSets, type WalkSource } from "./reach-walk.js";
 
 export interface ReachCount {
   /** Objects reached: ALLOWED and CONDITIONAL. */
@@ -65,56 +65,49 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
 }
 
-export interface ReachInput {
-  readonly engine: Engine;
-  readonly reader: StoreReader;
-  readonly schema: CompiledSchema;
-  /** Revision token of the report's revision (the reader's), so every check reads the same snapshot. */
-  readonly token: string;
+export interface ReachInput extends WalkReachInput {
   readonly identities: ReadonlyMap<string, IdentityFacts>;
   readonly permissions: readonly MemberRef[];
   /** Ids of sensitive objects (of `sensitiveType`). */
   readonly sensitive: ReadonlySet<string>;
   readonly sensitiveType: string | undefined;
-  /** Bulk checks in flight at once (default 4). */
-  readonly concurrency?: number;
 }
 
 /** Candidates (reached, but not surely) checked per CheckBulk. */
 const BULK = 500;
 
-interface Tally {
-  reached: number;
-  conditional: number;
-  sensitive: number;
+export interface WalkReachInput {
+  readonly engine: Engine;
+  readonly reader: StoreReader;
+  readonly schema: CompiledSchema;
+  /** Revision token of the reader's revision. */
+  readonly token: string;
+  /** Bulk checks in flight at once (default 4). */
+  readonly concurrency?: number;
 }
 
-/** One permission's reach for every class: one walk, then a bulk check of its candidates. */
-async function reachOf(
-  input: ReachInput,
-  reps: readonly IdentityFacts[],
+/**
+ * What each source reaches through `permission`, as LookupResources would answer for it alone:
+ * one multi-source walk (reach-walk.ts), then the candidates it cannot decide alone checked in
+ * bulk. `visit` sees every reached (source index, object id, state), in no particular order.
+ */
+export async function walkReach(
+  input: WalkReachInput,
+  sources: readonly WalkSource[],
   permission: MemberRef,
-): Promise<{ tallies: Tally[]; checks: number }> {
+  visit: (source: number, id: string, state: "ALLOWED" | "CONDITIONAL") => void,
+): Promise<{ checks: number }> {
   const sets = await reachSets(
-    { schema: input.schema, reader: input.reader, sources: reps },
+    { schema: input.schema, reader: input.reader, sources },
     permission.type,
     permission.name,
   );
-  const tallies: Tally[] = reps.map(() => ({ reached: 0, conditional: 0, sensitive: 0 }));
-  const countSensitive = permission.type === input.sensitiveType;
-  const candidates: { id: string; rep: number }[] = [];
-  for (const [id, bits] of sets) {
-    const sensitive = countSensitive && input.sensitive.has(id);
+  const candidates: { id: string; source: number }[] = [];
+  for (const [id, bits] of sets)
     eachBit(bits.any, (i) => {
-      if (!hasBit(bits.def, i)) {
-        candidates.push({ id, rep: i });
-        return;
-      }
-      const t = tallies[i]!;
-      t.reached++;
-      if (sensitive) t.sensitive++;
+      if (hasBit(bits.def, i)) visit(i, id, "ALLOWED");
+      else candidates.push({ id, source: i });
     });
-  }
   const chunks: (typeof candidates)[] = [];
   for (let i = 0; i < candidates.length; i += BULK) chunks.push(candidates.slice(i, i + BULK));
   await pool(chunks, input.concurrency ?? 4, async (chunk) => {
@@ -122,7 +115,7 @@ async function reachOf(
       items: chunk.map((c) => ({
         resource: { type: permission.type, id: c.id },
         permission: permission.name,
-        subject: { type: reps[c.rep]!.type, id: reps[c.rep]!.id },
+        subject: { type: sources[c.source]!.type, id: sources[c.source]!.id },
       })),
       consistency: { kind: "at-exact-snapshot", token: input.token },
     });
@@ -135,15 +128,29 @@ async function reachOf(
           r.error.message,
           r.error.details,
         );
-      if (r.state === "DENIED") return;
-      const c = chunk[j]!;
-      const t = tallies[c.rep]!;
-      t.reached++;
-      if (r.state === "CONDITIONAL") t.conditional++;
-      if (countSensitive && input.sensitive.has(c.id)) t.sensitive++;
+      // The engine answers no APPROVAL_REQUIRED (the seam's gate does): it would be a reach too.
+      if (r.state !== "DENIED")
+        visit(chunk[j]!.source, chunk[j]!.id, r.state === "CONDITIONAL" ? "CONDITIONAL" : "ALLOWED");
     });
   });
-  return { tallies, checks: candidates.length };
+  return { checks: candidates.length };
+}
+
+/** One permission's reach for every class. */
+async function reachOf(
+  input: ReachInput,
+  reps: readonly IdentityFacts[],
+  permission: MemberRef,
+): Promise<{ tallies: ReachCount[]; checks: number }> {
+  const tallies = reps.map(() => ({ reached: 0, conditional: 0, sensitive: 0 }));
+  const countSensitive = permission.type === input.sensitiveType;
+  const { checks } = await walkReach(input, reps, permission, (i, id, state) => {
+    const t = tallies[i]!;
+    t.reached++;
+    if (state === "CONDITIONAL") t.conditional++;
+    if (countSensitive && input.sensitive.has(id)) t.sensitive++;
+  });
+  return { tallies, checks };
 }
 
 export async function computeReach(input: ReachInput): Promise<{ table: ReachTable; stats: ReachStats }> {
@@ -165,7 +172,7 @@ export async function computeReach(input: ReachInput): Promise<{ table: ReachTab
     const result = await reachOf(input, reps, permission);
     checks += result.checks;
     groups.forEach((members, i) => {
-      const count: ReachCount = { ...result.tallies[i]! };
+      const count = result.tallies[i]!;
       for (const m of members) table.get(m.key)!.set(name, count);
     });
   }
