@@ -30,10 +30,19 @@ import { type Relationship, WILDCARD_ID } from "../core/index.js";
 import type { CompiledSchema, PermissionExpr, RelationDef } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
 
-/** Identities reaching one object: `def` ⊆ `any`; `def` absent when empty. */
+/**
+ * A set of identity indexes: a sorted array, never changed once made, so sets are shared by
+ * reference (a wildcard's set is one array however many objects it reaches). Identities reach
+ * few objects each, so most sets are short; dense bitsets over every identity cost far more.
+ */
+export type IdSet = readonly number[];
+
+export const EMPTY: IdSet = Object.freeze([]);
+
+/** Identities reaching one object: `def` ⊆ `any`. */
 export interface ReachBits {
-  any: Uint32Array;
-  def: Uint32Array | undefined;
+  readonly any: IdSet;
+  readonly def: IdSet;
 }
 
 /** Object id -> the identities reaching it. */
@@ -85,36 +94,54 @@ interface Batch {
   readonly edges: Map<Edge, Delta>;
 }
 
-/** `a & ~b` when it has a bit set, else undefined. */
-function andNot(a: Uint32Array, b: Uint32Array | undefined): Uint32Array | undefined {
-  let out: Uint32Array | undefined;
-  for (let i = 0; i < a.length; i++) {
-    const w = b === undefined ? a[i]! : a[i]! & ~b[i]!;
-    if (w === 0) continue;
-    out ??= new Uint32Array(a.length);
-    out[i] = w;
-  }
-  return out;
-}
-
-function orInto(into: Uint32Array, from: Uint32Array): void {
-  for (let i = 0; i < into.length; i++) into[i]! |= from[i]!;
-}
-
-/** Calls `f` with each set bit's index. */
-export function eachBit(bits: Uint32Array, f: (index: number) => void): void {
-  for (let w = 0; w < bits.length; w++) {
-    let word = bits[w]!;
-    while (word !== 0) {
-      const low = word & -word;
-      f(w * 32 + 31 - Math.clz32(low));
-      word ^= low;
+export function union(a: IdSet, b: IdSet): IdSet {
+  if (a.length === 0 || a === b) return b;
+  if (b.length === 0) return a;
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      out.push(x);
+      i++;
+      j++;
+    } else if (x < y) {
+      out.push(x);
+      i++;
+    } else {
+      out.push(y);
+      j++;
     }
   }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out.length === a.length ? a : out.length === b.length ? b : out;
 }
 
-export function hasBit(bits: Uint32Array | undefined, index: number): boolean {
-  return bits !== undefined && (bits[index >>> 5]! & (1 << (index & 31))) !== 0;
+export function minus(a: IdSet, b: IdSet): IdSet {
+  if (a.length === 0 || b.length === 0) return a;
+  if (a === b) return EMPTY;
+  const out: number[] = [];
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && b[j]! < x) j++;
+    if (j >= b.length || b[j] !== x) out.push(x);
+  }
+  return out.length === a.length ? a : out.length === 0 ? EMPTY : out;
+}
+
+export function intersect(a: IdSet, b: IdSet): IdSet {
+  if (a.length === 0 || b.length === 0) return EMPTY;
+  if (a === b) return a;
+  const out: number[] = [];
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && b[j]! < x) j++;
+    if (j < b.length && b[j] === x) out.push(x);
+  }
+  return out.length === a.length ? a : out.length === b.length ? b : out.length === 0 ? EMPTY : out;
 }
 
 export interface ReachWalkInput {
@@ -124,17 +151,22 @@ export interface ReachWalkInput {
   readonly sources: readonly WalkSource[];
 }
 
+function mergeInto(delta: Delta, id: string, any: IdSet, def: IdSet): void {
+  const d = delta.get(id);
+  delta.set(id, d === undefined ? { any, def } : { any: union(d.any, any), def: union(d.def, def) });
+}
+
 /** Every object of `type` whose `permission` may hold some of the sources, with which ones. */
 export async function reachSets(input: ReachWalkInput, type: string, permission: string): Promise<ReachSets> {
-  const out: Cell = { ids: new Map(), links: [] };
   const walk = new MultiWalk(input, new Set());
-  walk.wireMember(type, permission, out);
+  const cell = walk.target(type, permission);
   await walk.run();
-  return out.ids;
+  return cell?.ids ?? new Map();
 }
 
 class MultiWalk {
-  private readonly words: number;
+  /** Identity type -> the indexes of its identities (what a wildcard of the type reaches). */
+  private readonly ofType = new Map<string, number[]>();
   private readonly cells = new Map<string, Cell>();
   private pending = new Map<Cell, Delta>();
   private lookups = new Map<string, Batch>();
@@ -145,7 +177,11 @@ class MultiWalk {
     /** Exclusions whose `sub` the walks above this one are computing. */
     private readonly computing: ReadonlySet<PermissionExpr>,
   ) {
-    this.words = Math.max(1, Math.ceil(input.sources.length / 32));
+    input.sources.forEach((s, i) => {
+      const list = this.ofType.get(s.type);
+      if (list === undefined) this.ofType.set(s.type, [i]);
+      else list.push(i);
+    });
   }
 
   private relationDef(type: string, name: string): RelationDef | undefined {
@@ -167,9 +203,9 @@ class MultiWalk {
     return cell;
   }
 
-  /** Makes `out` receive `type#name`'s sets. */
-  wireMember(type: string, name: string, out: Cell): void {
-    this.memberCell(type, name)?.links.push({ k: "pass", to: out, cap: true });
+  /** The cell of the walk's target: its sets are the answer once the walk has run. */
+  target(type: string, name: string): Cell | undefined {
+    return this.memberCell(type, name);
   }
 
   private wireRelation(def: RelationDef, cell: Cell): void {
@@ -191,22 +227,19 @@ class MultiWalk {
         });
         continue;
       }
+      const indexes = this.ofType.get(a.type);
+      if (indexes === undefined) continue;
       let delta = seeds.get(a.type);
       if (delta === undefined) {
         delta = new Map();
         seeds.set(a.type, delta);
       }
-      this.input.sources.forEach((s, i) => {
-        if (s.type !== a.type) return;
-        const key = a.wildcard ? WILDCARD_ID : s.id;
-        let bits = delta.get(key);
-        if (bits === undefined) {
-          bits = { any: new Uint32Array(this.words), def: undefined };
-          bits.def = bits.any;
-          delta.set(key, bits);
+      if (a.wildcard) delta.set(WILDCARD_ID, { any: indexes, def: indexes });
+      else
+        for (const i of indexes) {
+          const one = [i];
+          delta.set(this.input.sources[i]!.id, { any: one, def: one });
         }
-        bits.any[i >>> 5]! |= 1 << (i & 31);
-      });
     }
     for (const [subjectType, delta] of seeds) {
       if (delta.size === 0) continue;
@@ -275,47 +308,30 @@ class MultiWalk {
   }
 
   /** Adds `any` (and `def` ⊆ it) to `cell`'s sets for `id`; what is new goes on downstream. */
-  private add(cell: Cell, id: string, any: Uint32Array | undefined, def: Uint32Array | undefined): void {
-    if (any === undefined && def === undefined) return;
-    let cur = cell.ids.get(id);
-    let newAny: Uint32Array | undefined;
-    let newDef: Uint32Array | undefined;
+  private add(cell: Cell, id: string, any: IdSet, def: IdSet): void {
+    const cur = cell.ids.get(id);
+    let newAny: IdSet;
+    let newDef: IdSet;
     if (cur === undefined) {
-      cur = { any: new Uint32Array(this.words), def: undefined };
-      cell.ids.set(id, cur);
+      // The common case, first reach: no set to merge, the given ones are shared as they are.
+      newDef = def;
+      newAny = def.length === 0 || def === any ? any : union(any, def);
+      if (newAny.length === 0) return;
+      cell.ids.set(id, { any: newAny, def: newDef });
+    } else {
+      newDef = minus(def, cur.def);
+      // A sure identity is reached too, whether or not `any` says so.
+      newAny = union(minus(any, cur.any), minus(newDef, cur.any));
+      if (newAny.length === 0 && newDef.length === 0) return;
+      cell.ids.set(id, { any: union(cur.any, newAny), def: union(cur.def, newDef) });
     }
-    if (any !== undefined) {
-      newAny = andNot(any, cur.any);
-      if (newAny !== undefined) orInto(cur.any, newAny);
-    }
-    if (def !== undefined) {
-      newDef = andNot(def, cur.def);
-      if (newDef !== undefined) {
-        const extra = andNot(newDef, cur.any);
-        if (extra !== undefined) {
-          orInto(cur.any, extra);
-          if (newAny === undefined) newAny = extra;
-          else orInto(newAny, extra);
-        }
-        if (cur.def === undefined) cur.def = newDef.slice();
-        else orInto(cur.def, newDef);
-      }
-    }
-    if ((newAny === undefined && newDef === undefined) || cell.links.length === 0) return;
+    if (cell.links.length === 0) return;
     let delta = this.pending.get(cell);
     if (delta === undefined) {
       delta = new Map();
       this.pending.set(cell, delta);
     }
-    const d = delta.get(id);
-    if (d === undefined) delta.set(id, { any: newAny ?? new Uint32Array(this.words), def: newDef });
-    else {
-      if (newAny !== undefined) orInto(d.any, newAny);
-      if (newDef !== undefined) {
-        if (d.def === undefined) d.def = newDef;
-        else orInto(d.def, newDef);
-      }
-    }
+    mergeInto(delta, id, newAny, newDef);
   }
 
   private queueLookup(edge: Edge, delta: Delta): void {
@@ -332,15 +348,7 @@ class MultiWalk {
     }
     for (const [id, bits] of delta) {
       batch.ids.add(id);
-      const had = mine.get(id);
-      if (had === undefined) mine.set(id, { any: bits.any.slice(), def: bits.def?.slice() });
-      else {
-        orInto(had.any, bits.any);
-        if (bits.def !== undefined) {
-          if (had.def === undefined) had.def = bits.def.slice();
-          else orInto(had.def, bits.def);
-        }
-      }
+      mergeInto(mine, id, bits.any, bits.def);
     }
   }
 
@@ -352,7 +360,7 @@ class MultiWalk {
       for (const link of cell.links) {
         switch (link.k) {
           case "pass":
-            for (const [id, d] of delta) this.add(link.to, id, d.any, link.cap ? d.def : undefined);
+            for (const [id, d] of delta) this.add(link.to, id, d.any, link.cap ? d.def : EMPTY);
             break;
           case "and":
             for (const id of delta.keys()) this.intersect(link.to, link.all, id);
@@ -363,17 +371,10 @@ class MultiWalk {
           case "minus": {
             const sub = link.x.sub;
             for (const [id, d] of delta) {
-              if (sub === undefined) {
-                this.add(link.x.to, id, d.any, undefined);
-                continue;
-              }
-              const s = sub.get(id);
-              this.add(
-                link.x.to,
-                id,
-                andNot(d.any, s?.def),
-                d.def === undefined ? undefined : andNot(d.def, s?.any),
-              );
+              const s = sub?.get(id);
+              if (sub === undefined) this.add(link.x.to, id, d.any, EMPTY);
+              else if (s === undefined) this.add(link.x.to, id, d.any, d.def);
+              else this.add(link.x.to, id, minus(d.any, s.def), minus(d.def, s.any));
             }
             break;
           }
@@ -383,20 +384,15 @@ class MultiWalk {
   }
 
   private intersect(to: Cell, all: readonly Cell[], id: string): void {
-    const any = new Uint32Array(this.words);
-    let def: Uint32Array | undefined = new Uint32Array(this.words);
-    any.fill(0xffffffff);
-    def.fill(0xffffffff);
+    let any: IdSet | undefined;
+    let def: IdSet | undefined;
     for (const c of all) {
       const bits = c.ids.get(id);
       if (bits === undefined) return;
-      for (let i = 0; i < any.length; i++) any[i]! &= bits.any[i]!;
-      if (def !== undefined) {
-        if (bits.def === undefined) def = undefined;
-        else for (let i = 0; i < def.length; i++) def[i]! &= bits.def[i]!;
-      }
+      any = any === undefined ? bits.any : intersect(any, bits.any);
+      def = def === undefined ? bits.def : intersect(def, bits.def);
     }
-    this.add(to, id, andNot(any, undefined), def === undefined ? undefined : andNot(def, undefined));
+    if (any !== undefined && def !== undefined) this.add(to, id, any, def);
   }
 
   /** The exclusions' subtracted sets first (each to completion), then rounds of reads to the fixpoint. */
@@ -433,14 +429,15 @@ class MultiWalk {
   }
 
   private apply(batch: Batch, rows: readonly Relationship[]): void {
+    const edges = [...batch.edges];
     for (const r of rows) {
-      for (const [edge, delta] of batch.edges) {
+      for (const [edge, delta] of edges) {
         // One call serves several edges: each takes only the rows of its relation and ids.
         if (edge.relation !== r.relation) continue;
         const from = delta.get(r.subject.id);
         if (from === undefined) continue;
         const sure = edge.cap && r.caveat === undefined;
-        this.add(edge.to, r.resource.id, from.any, sure ? from.def : undefined);
+        this.add(edge.to, r.resource.id, from.any, sure ? from.def : EMPTY);
       }
     }
   }

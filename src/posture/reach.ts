@@ -18,7 +18,7 @@ import type { CompiledSchema } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
 import type { MemberRef } from "./config.js";
 import type { IdentityFacts } from "./inventory.js";
-import { eachBit, hasBit, reachSets, type WalkSource } from "./reach-walk.js";
+import { reachSets, type WalkSource } from "./reach-walk.js";
 
 export interface ReachCount {
   /** Objects reached: ALLOWED and CONDITIONAL. */
@@ -103,11 +103,16 @@ export async function walkReach(
     permission.name,
   );
   const candidates: { id: string; source: number }[] = [];
-  for (const [id, bits] of sets)
-    eachBit(bits.any, (i) => {
-      if (hasBit(bits.def, i)) visit(i, id, "ALLOWED");
-      else candidates.push({ id, source: i });
-    });
+  for (const [id, { any, def }] of sets) {
+    // Both sorted: `def` ⊆ `any`, walked side by side.
+    let j = 0;
+    for (const i of any) {
+      if (def[j] === i) {
+        j++;
+        visit(i, id, "ALLOWED");
+      } else candidates.push({ id, source: i });
+    }
+  }
   const chunks: (typeof candidates)[] = [];
   for (let i = 0; i < candidates.length; i += BULK) chunks.push(candidates.slice(i, i + BULK));
   await pool(chunks, input.concurrency ?? 4, async (chunk) => {

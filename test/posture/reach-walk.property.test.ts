@@ -81,7 +81,9 @@ describe("the multi-source reach walk equals one LookupResources per identity", 
             totals.compared++;
             totals.reached += expected.length;
             totals.conditional += expected.filter((x) => x.endsWith("CONDITIONAL")).length;
-            expect(got, `${type}#${name}\n${shape.schema}\n${JSON.stringify(relationships)}`).toEqual(expected);
+            expect(got, `${type}#${name}\n${shape.schema}\n${JSON.stringify(relationships)}`).toEqual(
+              expected,
+            );
           }
           await store.close();
         }),
