@@ -1,8 +1,8 @@
 /**
  * One reverse walk per permission for many subjects at once. LookupResources walks up the reverse
  * indexes from one subject; this walk starts from every identity's relationships at once and
- * carries, for each object a member reaches, the *set* of identities reaching it (a bitset over
- * the identities' indexes). A folder's `view` is computed once for every identity that reaches
+ * carries, for each object a member reaches, the *set* of identities reaching it (their indexes,
+ * sorted). A folder's `view` is computed once for every identity that reaches
  * it, not once per identity: the subproblems are shared.
  *
  * Each (member, object) holds two sets: `any`, the identities for which Check may say ALLOWED or
@@ -40,13 +40,13 @@ export type IdSet = readonly number[];
 export const EMPTY: IdSet = Object.freeze([]);
 
 /** Identities reaching one object: `def` ⊆ `any`. */
-export interface ReachBits {
+export interface ReachEntry {
   readonly any: IdSet;
   readonly def: IdSet;
 }
 
 /** Object id -> the identities reaching it. */
-export type ReachSets = Map<string, ReachBits>;
+export type ReachSets = Map<string, ReachEntry>;
 
 export interface WalkSource {
   readonly type: string;
@@ -84,7 +84,7 @@ type Link =
   | { readonly k: "lookup"; readonly edge: Edge }
   | { readonly k: "minus"; readonly x: Exclusion };
 
-type Delta = Map<string, ReachBits>;
+type Delta = Map<string, ReachEntry>;
 
 interface Batch {
   readonly resourceType: string;
@@ -147,7 +147,7 @@ export function intersect(a: IdSet, b: IdSet): IdSet {
 export interface ReachWalkInput {
   readonly schema: CompiledSchema;
   readonly reader: StoreReader;
-  /** The identities; a bit's index is its index here. */
+  /** The identities; an identity's index in the sets is its index here. */
   readonly sources: readonly WalkSource[];
 }
 

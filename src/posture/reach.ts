@@ -1,16 +1,15 @@
 /**
  * Reach: for each identity and each reach permission, the objects it may reach (ALLOWED, or
- * CONDITIONAL on request context), computed with the engine's reverse walk (LookupResources) at
+ * CONDITIONAL on request context), exactly as one LookupResources per identity would answer, at
  * the report's revision.
  *
- * Work is shared across identities in two ways. First, an identity's reach depends only on the
- * relationships that name it as their subject (the walk starts from those, and a check from a
- * resource down compares subjects with those too): identities whose such relationships are the
- * same once the identity's id is blanked out (agents stamped from one template, or agents with no
- * grant of their own, reaching only what wildcards give) reach the same objects, so one walk per
- * permission answers for the whole class. Second, every walk goes through one engine, whose
- * subproblem cache and single-flight share the checks walks have in common (a folder's
- * `agent_granted` for a given subject, the sensitivity gate of a document).
+ * Work is shared across identities in two ways. First, one reverse walk per permission carries
+ * sets of identities (reach-walk.ts), so a subproblem (a folder's `view`) is computed once for all
+ * the identities reaching it; what it cannot decide alone is checked in bulk through the engine.
+ * Second, an identity's reach depends only on the relationships that name it as their subject:
+ * identities whose such relationships are the same once the identity's id is blanked out (agents
+ * stamped from one template, or agents with no grant of their own, reaching only what wildcards
+ * give) reach the same objects, so the walk's sources are those classes, not the identities.
  */
 import { type ErrorCode, formatRelationship, LatchError, type Relationship } from "../core/index.js";
 import type { Engine } from "../engine/index.js";
