@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     );
     console.log(`  phases (ms): ${JSON.stringify(stats.phases)}`);
     console.log(
-      `  ${stats.walks} reverse walks over ${stats.classes} identity classes; ${report.summary.findings} findings (high ${report.summary.bySeverity.high}, medium ${report.summary.bySeverity.medium}, low ${report.summary.bySeverity.low})`,
+      `  ${stats.walks} reverse walks (one per reach permission) over ${stats.classes} identity classes, ${stats.checks} candidates checked; ${report.summary.findings} findings (high ${report.summary.bySeverity.high}, medium ${report.summary.bySeverity.medium}, low ${report.summary.bySeverity.low})`,
     );
     console.log(
       `  report ${seconds.toFixed(2)} s (target < 20 s), peak RSS ${mb.toFixed(0)} MB (target < 1024 MB) -- measured on a loaded, shared machine: indicative only`,

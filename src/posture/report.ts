@@ -236,6 +236,8 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
   lap("inventory");
   const { table: reach, stats } = await computeReach({
     engine,
+    reader,
+    schema,
     token,
     identities: inventory.identities,
     permissions: config.reach,
