@@ -171,7 +171,8 @@ class MirrorCopy {
       const info = this.away.get(setKey(type, relation));
       if (info === undefined) continue;
       info.storeReads++;
-      (out ??= []).push(relation);
+      if (out === undefined) out = [relation];
+      else out.push(relation);
     }
     return out;
   }
