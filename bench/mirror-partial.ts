@@ -53,7 +53,11 @@ try {
     console.log(
       `limit ${name}: holds ${s.relationships} of ${n}; reads from SQLite: ${away.length === 0 ? "none" : away.join(", ")}`,
     );
-    cases.push({ name: `copy, limit ${name}`, engine: createEngine({ store: copy, cache: false }), times: [] });
+    cases.push({
+      name: `copy, limit ${name}`,
+      engine: createEngine({ store: copy, cache: false }),
+      times: [],
+    });
   }
   cases.push({ name: "no copy (SQLite)", engine: createEngine({ store: sqlite, cache: false }), times: [] });
   for (const c of cases) await timeAll(c.engine, mix.slice(0, 500), []); // warm-up
