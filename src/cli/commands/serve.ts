@@ -295,7 +295,7 @@ function addRuntimeFlags(command: Command): Command {
     .addOption(
       new Option(
         "--mirror-max-relationships <n>",
-        "most relationships held in memory for the hot reads (default 5000000; 0: none)",
+        "most relationships held in memory for the hot reads (default 5000000; 0: none); above it, whole relation sets, the smallest first",
       ).env("LATCH_MIRROR_MAX_RELATIONSHIPS"),
     )
     .addOption(

@@ -24,7 +24,10 @@ import { RelationshipIndex } from "./relationship-index.js";
 import { chooseSets, type MirrorSetStats, setKey, splitKey } from "./set-selection.js";
 
 export interface MirrorOptions {
-  /** Largest number of relationships to hold (default 5,000,000); above it, reads go to the store. */
+  /**
+   * Largest number of relationships to hold (default 5,000,000); above it, the copy holds whole
+   * relation sets up to it (see set-selection.ts) and reads the others from the store.
+   */
   readonly maxRelationships?: number;
   /**
    * How long deleted relationships are kept for readers of older revisions, in ms (default 10 s).
