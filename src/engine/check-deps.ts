@@ -229,7 +229,8 @@ export class CheckDeps {
         const hit = memberships?.known(key, Date.now());
         if (hit !== undefined) return hit.index;
         const built = snapshotMembershipIndex(plan, subject, snapshot);
-        memberships?.keep(key, built);
+        // Undefined: a partial snapshot cannot tell; the batched evaluator builds it from the store.
+        if (built !== undefined) memberships?.keep(key, built);
         return built;
       },
       witness,

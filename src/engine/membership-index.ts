@@ -54,16 +54,23 @@ export async function buildMembershipIndex(ctx: RequestContext): Promise<Members
   return step.value;
 }
 
-/** The same, read synchronously from a snapshot (a plain subject, no contextual relationships). */
+/**
+ * The same, read synchronously from a snapshot (a plain subject, no contextual relationships);
+ * undefined when a partial snapshot does not hold a relation the walk reads.
+ */
 export function snapshotMembershipIndex(
   plan: Plan,
   subject: SubjectRef,
   snapshot: MemorySnapshot,
-): MembershipIndex | null {
+): MembershipIndex | null | undefined {
   if (subject.relation !== undefined) return null;
   const walk = membershipWalk(plan, subject);
   let step = walk.next();
-  while (step.done !== true) step = walk.next(snapshot.lookupReverse(step.value));
+  while (step.done !== true) {
+    const rows = snapshot.lookupReverse(step.value);
+    if (rows === undefined) return undefined;
+    step = walk.next(rows);
+  }
   return step.value;
 }
 

@@ -90,8 +90,11 @@ export class SnapshotWalk {
     private readonly snapshot: MemorySnapshot,
     private readonly subject: SubjectRef,
     private readonly maxDepth: number,
-    /** The subject's memberships (see membership-index.ts), asked for at most once; null: none. */
-    private readonly membershipIndex: () => MembershipIndex | null,
+    /**
+     * The subject's memberships (see membership-index.ts), asked for at most once; null: none;
+     * undefined: a partial snapshot cannot tell.
+     */
+    private readonly membershipIndex: () => MembershipIndex | null | undefined,
     /** Keep each answer's proof (see `witness`). */
     private readonly witnessing = false,
   ) {
@@ -236,6 +239,12 @@ export class SnapshotWalk {
     return m;
   }
 
+  /** A partial snapshot lacks some relations: reading one, the walk cannot tell. */
+  private mustHold(def: PlanDef, relation: string): void {
+    const holds = this.snapshot.holds;
+    if (holds !== undefined && !holds.call(this.snapshot, def.name, relation)) throw UNKNOWN;
+  }
+
   private rowsOf(def: PlanDef, id: string): readonly Relationship[] {
     if (this.lastDef === def && this.lastId === id) return this.lastRows;
     const rows = this.snapshot.relationshipsOf(def.name, id);
@@ -246,6 +255,7 @@ export class SnapshotWalk {
   }
 
   private relation(def: PlanDef, relation: string, id: string, depth: number): Member | undefined {
+    this.mustHold(def, relation);
     const s = this.subject;
     const witnessing = this.witnessing;
     // A relation is the union of what its rows grant.
@@ -280,7 +290,10 @@ export class SnapshotWalk {
       // Walked upwards from the subject once: cheaper than down every group of a nested tree.
       let index = this.index;
       if (index === undefined) {
-        index = this.index = this.membershipIndex();
+        const built = this.membershipIndex();
+        // Not held by a partial snapshot: the batched evaluator answers, from the store.
+        if (built === undefined) throw UNKNOWN;
+        index = this.index = built;
         if (index !== null) this.expires(index.validUntil);
       }
       if (index !== null && indexFits(index, depth, this.maxDepth)) {
@@ -308,6 +321,7 @@ export class SnapshotWalk {
     let m: Member | undefined;
     let w: Proof;
     let first = true;
+    this.mustHold(def, node.tupleset);
     for (const r of this.rowsOf(def, id)) {
       if (r.relation !== node.tupleset || !follows(r)) continue;
       if (r.expiration !== undefined) this.expires(r.expiration.getTime());

@@ -117,6 +117,7 @@ export function createMetrics(
         },
       });
     }
+    registerMirrorSetMetrics(registry, mirrorStats);
   }
 
   if (options.readReplicas !== undefined) registerReplicaMetrics(registry, options.readReplicas);
@@ -193,6 +194,48 @@ export function createMetrics(
       });
     },
   };
+}
+
+/**
+ * Over its limit the copy holds some (type, relation) sets only: which, how large, and how many
+ * reads each set it does not hold sends to the datastore (the cost of its absence).
+ */
+function registerMirrorSetMetrics(registry: Registry, mirrorStats: () => MirrorStats): void {
+  new Gauge({
+    name: "latch_mirror_partial",
+    help: "1 while the in-memory copy is over its limit and holds some relation sets only, else 0",
+    registers: [registry],
+    collect() {
+      this.set(mirrorStats().partial ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "latch_mirror_set_relationships",
+    help: "Relationships of one resource type and relation: held by the in-memory copy (mirrored=1), or when it let the set go (mirrored=0)",
+    labelNames: ["resource_type", "relation", "mirrored"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const set of mirrorStats().sets) {
+        this.set(
+          { resource_type: set.type, relation: set.relation, mirrored: set.mirrored ? "1" : "0" },
+          set.relationships,
+        );
+      }
+    },
+  });
+  new Gauge({
+    name: "latch_mirror_set_store_reads",
+    help: "Reads of a relation set the in-memory copy does not hold, sent to the datastore since it let the set go",
+    labelNames: ["resource_type", "relation"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const set of mirrorStats().sets) {
+        if (!set.mirrored) this.set({ resource_type: set.type, relation: set.relation }, set.storeReads);
+      }
+    },
+  });
 }
 
 /** Per read replica: whether it is up, the revision it has replayed, the reads it answered and lost. */

@@ -291,8 +291,16 @@ export interface StoreReader {
 
 /** Synchronous reads at one revision (see `StoreReader.snapshot`). */
 export interface MemorySnapshot {
-  /** Every relationship of one object, whatever its relation, unexpired and visible at the revision. */
+  /**
+   * Every relationship of one object, whatever its relation, unexpired and visible at the revision;
+   * of a partial snapshot (see `holds`), those of the relations it holds only.
+   */
   relationshipsOf(resourceType: string, resourceId: string): readonly Relationship[];
-  /** As `StoreReader.lookupReverse`. */
-  lookupReverse(query: ReverseQuery): readonly Relationship[];
+  /** As `StoreReader.lookupReverse`; undefined when the snapshot does not hold every relation asked. */
+  lookupReverse(query: ReverseQuery): readonly Relationship[] | undefined;
+  /**
+   * Present on a partial snapshot (an in-memory copy over its limit keeps some relations only):
+   * whether it holds every relationship of `resourceType#relation`. Absent: it holds them all.
+   */
+  holds?(resourceType: string, relation: string): boolean;
 }

@@ -29,6 +29,38 @@ describe("metrics of the in-memory copy", () => {
     expect(after).toMatch(/^latch_mirror_ready 0$/m);
   });
 
+  it("shows which relation sets a copy over its limit holds, and the reads the others send to the datastore", async () => {
+    const sqlite = await createSqliteStore({ path: ":memory:" });
+    await sqlite.writeSchema(
+      "definition user {}\ndefinition document {\n  relation owner: user\n  relation viewer: user\n}",
+    );
+    const revision = await sqlite.write(
+      ["document:a#viewer@user:ann", "document:b#viewer@user:bob", "document:a#owner@user:ann"].map(
+        (text) => ({
+          operation: "touch" as const,
+          relationship: parseRelationship(text),
+        }),
+      ),
+    );
+    const mirror = createMirroredStore(sqlite, { maxRelationships: 2 });
+    expect(await mirror.ready()).toBe(true);
+    await mirror
+      .at(revision)
+      .lookupForward({ resourceType: "document", resourceIds: ["a"], relations: ["viewer"] });
+    const metrics = createMetrics(engineStats, { defaultMetrics: false, mirrorStats: () => mirror.stats() });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^latch_mirror_partial 1$/m);
+    expect(text).toMatch(/^latch_mirror_relationships 1$/m);
+    expect(text).toContain(
+      'latch_mirror_set_relationships{resource_type="document",relation="owner",mirrored="1"} 1',
+    );
+    expect(text).toContain(
+      'latch_mirror_set_relationships{resource_type="document",relation="viewer",mirrored="0"} 2',
+    );
+    expect(text).toContain('latch_mirror_set_store_reads{resource_type="document",relation="viewer"} 1');
+    await mirror.close();
+  });
+
   it("has no such gauges when the server runs without a copy", async () => {
     const text = await createMetrics(engineStats, { defaultMetrics: false }).registry.metrics();
     expect(text).not.toContain("latch_mirror_");

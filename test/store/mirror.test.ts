@@ -123,7 +123,10 @@ async function expectSameReads(copy: Store, truth: Store, revision: bigint): Pro
     ["document", [...DOCS, "nothing"], ["parent", "owner", "viewer", "temp"]],
     ["group", GROUPS, ["member"]],
   ] as const;
-  for (const [resourceType, ids, relations] of objects) {
+  // A partial snapshot holds some relations whole and says which: those it holds read the same.
+  const held = (type: string, relation: string) => snapshot.holds?.(type, relation) ?? true;
+  for (const [resourceType, ids, all] of objects) {
+    const relations = all.filter((relation) => held(resourceType, relation));
     for (const id of ids) {
       expect(sorted(snapshot.relationshipsOf(resourceType, id)), `${resourceType}:${id}`).toEqual(
         sorted(await truth.at(revision).lookupForward({ resourceType, resourceIds: [id], relations })),
@@ -131,49 +134,76 @@ async function expectSameReads(copy: Store, truth: Store, revision: bigint): Pro
     }
   }
   for (const query of reverse) {
-    expect(sorted(snapshot.lookupReverse(query)), `snapshot ${JSON.stringify(query)}`).toEqual(
+    const rows = snapshot.lookupReverse(query);
+    if (rows === undefined) {
+      expect(query.relations.every((r) => held(query.resourceType, r))).toBe(false);
+      continue;
+    }
+    expect(sorted(rows), `snapshot ${JSON.stringify(query)}`).toEqual(
       sorted(await truth.at(revision).lookupReverse(query)),
     );
   }
 }
 
 describe("in-memory copy", () => {
-  it("answers like SQLite at every revision of a random history written by another connection", async () => {
-    const path = nextPath();
-    const truth = await createSqliteStore({ path });
-    await truth.writeSchema(SCHEMA);
-    const next = createRandom(7);
-    // Some history before the copy loads, some after.
-    for (let i = 0; i < 20; i++) await truth.write([randomUpdate(next)]);
-    const copy = createMirroredStore(await createSqliteStore({ path }));
-    expect(await copy.ready()).toBe(true);
-    const loadedAt = copy.stats().revision;
-    const revisions: bigint[] = [];
-    for (let i = 0; i < 60; i++) {
-      const batch = Array.from({ length: 1 + Math.floor(next() * 3) }, () => randomUpdate(next));
-      // Now and then a delete by filter, which the changes feed reports row by row.
-      const byFilter = next() < 0.1;
-      const revision = byFilter
-        ? (await truth.deleteRelationships({ resourceType: "document", resourceId: DOCS[i % DOCS.length]! }))
-            .revision
-        : // A batch may name one relationship twice; the store refuses that, which is fine here.
-          await truth.write(batch).catch(() => undefined);
-      if (revision === undefined) continue;
-      revisions.push(revision);
-      // Not applied yet: no snapshot (a read catches up first, and then there is one).
-      if (copy.stats().revision < revision) expect(copy.at(revision).snapshot?.()).toBeUndefined();
-      await expectSameReads(copy, truth, revision);
-      expect(copy.at(revision).snapshot?.()).toBeDefined();
-    }
-    // Older revisions, read after newer changes were applied: the versions kept answer them.
-    for (const revision of revisions) await expectSameReads(copy, truth, revision);
-    // Before the load: the wrapped store answers, and there is no snapshot.
-    await expectSameReads(copy, truth, loadedAt - 5n);
-    expect(copy.at(loadedAt - 5n).snapshot?.()).toBeUndefined();
-    expect(copy.stats()).toMatchObject({ state: "ready", floor: loadedAt });
-    await copy.close();
-    await truth.close();
-  });
+  // Unlimited, then partial from the load on (over its limit at once), then partial only later.
+  it.each([
+    ["whole", undefined],
+    ["partial from the start", 3],
+    ["partial as writes come", 12],
+  ] as const)(
+    "answers like SQLite at every revision of a random history written by another connection (%s)",
+    async (_name, maxRelationships) => {
+      const path = nextPath();
+      const truth = await createSqliteStore({ path });
+      await truth.writeSchema(SCHEMA);
+      const next = createRandom(7);
+      // Some history before the copy loads, some after.
+      for (let i = 0; i < 20; i++) await truth.write([randomUpdate(next)]);
+      const copy = createMirroredStore(await createSqliteStore({ path }), {
+        ...(maxRelationships === undefined ? {} : { maxRelationships }),
+      });
+      expect(await copy.ready()).toBe(true);
+      const loadedAt = copy.stats().revision;
+      // The last case is whole at its load, and lets go of sets only as later writes come.
+      expect(copy.stats().partial).toBe(maxRelationships === 3);
+      const revisions: bigint[] = [];
+      for (let i = 0; i < 60; i++) {
+        const batch = Array.from({ length: 1 + Math.floor(next() * 3) }, () => randomUpdate(next));
+        // Now and then a delete by filter, which the changes feed reports row by row.
+        const byFilter = next() < 0.1;
+        const revision = byFilter
+          ? (
+              await truth.deleteRelationships({
+                resourceType: "document",
+                resourceId: DOCS[i % DOCS.length]!,
+              })
+            ).revision
+          : // A batch may name one relationship twice; the store refuses that, which is fine here.
+            await truth.write(batch).catch(() => undefined);
+        if (revision === undefined) continue;
+        revisions.push(revision);
+        // Not applied yet: no snapshot (a read catches up first, and then there is one).
+        if (copy.stats().revision < revision) expect(copy.at(revision).snapshot?.()).toBeUndefined();
+        await expectSameReads(copy, truth, revision);
+        expect(copy.at(revision).snapshot?.()).toBeDefined();
+      }
+      // Older revisions, read after newer changes were applied: the versions kept answer them.
+      for (const revision of revisions) await expectSameReads(copy, truth, revision);
+      // Before the load: the wrapped store answers, and there is no snapshot.
+      await expectSameReads(copy, truth, loadedAt - 5n);
+      expect(copy.at(loadedAt - 5n).snapshot?.()).toBeUndefined();
+      expect(copy.stats()).toMatchObject({ state: "ready", floor: loadedAt });
+      const { partial, relationships, sets } = copy.stats();
+      expect(partial).toBe(maxRelationships !== undefined);
+      if (maxRelationships !== undefined) expect(relationships).toBeLessThanOrEqual(maxRelationships);
+      expect(sets.filter((set) => set.mirrored).reduce((n, set) => n + set.relationships, 0)).toBe(
+        relationships,
+      );
+      await copy.close();
+      await truth.close();
+    },
+  );
 
   it("catches up when asked, and then offers a snapshot; never below its floor", async () => {
     const path = nextPath();
@@ -239,7 +269,7 @@ describe("in-memory copy", () => {
     await copy.close();
   });
 
-  it("stays out of the way when the data is larger than its limit", async () => {
+  it("keeps the smallest sets whole when the data is larger than its limit, the rest read from the store", async () => {
     const truth = await createSqliteStore({ path: nextPath() });
     await truth.writeSchema(SCHEMA);
     const revision = await truth.write(
@@ -250,14 +280,28 @@ describe("in-memory copy", () => {
     );
     const events: MirrorEvent[] = [];
     const copy = createMirroredStore(truth, { maxRelationships: 2, onEvent: (e) => events.push(e) });
-    expect(await copy.ready()).toBe(false);
-    expect(events).toEqual([{ kind: "too-large", maxRelationships: 2 }]);
-    expect(copy.stats()).toMatchObject({ state: "off", relationships: 0 });
+    expect(await copy.ready()).toBe(true);
+    expect(events.map((e) => e.kind)).toEqual(["ready", "partial"]);
+    expect(events[1]).toEqual({
+      kind: "partial",
+      maxRelationships: 2,
+      dropped: ["document#viewer"],
+      relationships: 1,
+    });
+    expect(copy.stats()).toMatchObject({ state: "ready", relationships: 1, partial: true });
     await expectSameReads(copy, truth, revision);
+    const { sets } = copy.stats();
+    expect(sets.map(({ storeReads, ...set }) => set)).toEqual([
+      { type: "document", relation: "owner", relationships: 1, mirrored: true },
+      { type: "document", relation: "viewer", relationships: 2, mirrored: false },
+    ]);
+    // The reads expectSameReads asked of document#viewer went to the store, and were counted.
+    expect(sets[1]!.storeReads).toBeGreaterThan(0);
+    expect(sets[0]!.storeReads).toBe(0);
     await copy.close();
   });
 
-  it("drops the copy when writes take it over its limit, then answers from the store", async () => {
+  it("lets go of its largest set when writes take it over its limit, then reads that set from the store", async () => {
     const truth = await createSqliteStore({ path: nextPath() });
     await truth.writeSchema(SCHEMA);
     const events: MirrorEvent[] = [];
@@ -270,8 +314,16 @@ describe("in-memory copy", () => {
       })),
     );
     await expectSameReads(copy, truth, revision);
-    expect(copy.stats().state).toBe("off");
-    expect(events.map((e) => e.kind)).toEqual(["ready", "too-large"]);
+    expect(copy.stats()).toMatchObject({ state: "ready", partial: true, relationships: 0 });
+    expect(events.map((e) => e.kind)).toEqual(["ready", "partial"]);
+    // Later writes to the set let go of are not applied to the copy, and still read exactly.
+    const later = await copy.write([
+      { operation: "delete", relationship: rel("document:d1#viewer@user:u1") },
+      { operation: "touch", relationship: rel("group:g1#member@user:u1") },
+    ]);
+    await expectSameReads(copy, truth, later);
+    await expectSameReads(copy, truth, revision);
+    expect(copy.stats().relationships).toBe(1);
     await copy.close();
   });
 

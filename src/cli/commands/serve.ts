@@ -295,7 +295,7 @@ function addRuntimeFlags(command: Command): Command {
     .addOption(
       new Option(
         "--mirror-max-relationships <n>",
-        "most relationships held in memory for the hot reads (default 5000000; 0: none)",
+        "most relationships held in memory for the hot reads (default 5000000; 0: none); above it, whole relation sets, the smallest first",
       ).env("LATCH_MIRROR_MAX_RELATIONSHIPS"),
     )
     .addOption(
@@ -398,10 +398,11 @@ function mirrorOptions(mirrorMax: number | undefined, log: Logger) {
       if (event.kind === "ready") {
         const { relationships, ms } = event;
         log.info({ relationships, revision: String(event.revision), ms }, "relationships loaded into memory");
-      } else if (event.kind === "too-large") {
+      } else if (event.kind === "partial") {
+        const { maxRelationships, dropped, relationships } = event;
         log.warn(
-          { maxRelationships: event.maxRelationships },
-          "more relationships than --mirror-max-relationships: reading them from the datastore",
+          { maxRelationships, dropped, relationships },
+          "more relationships than --mirror-max-relationships: reading these type#relation sets from the datastore",
         );
       } else log.warn({ err: event.error }, "the in-memory copy could not follow the datastore");
     },

@@ -6,3 +6,4 @@ export {
   type MirrorState,
   type MirrorStats,
 } from "./mirror-store.js";
+export type { MirrorSetStats } from "./set-selection.js";

@@ -8,17 +8,26 @@
  * other processes on a shared file or PostgreSQL database). A read at revision R first applies the
  * changes up to R; entries are versioned, so the reads at R see exactly what the database shows at
  * R even when newer changes are applied. Reads below the floor (L, or later the oldest revision
- * still kept) go to the wrapped store, as do all reads while the copy loads, and all reads when
- * the data is larger than `maxRelationships` (then the copy is dropped and memory released).
+ * still kept) go to the wrapped store, as do all reads while the copy loads.
+ *
+ * Above `maxRelationships` the copy keeps whole sets (every relationship of one resource type and
+ * relation) up to the limit and sends the reads of the others to the wrapped store (see
+ * set-selection.ts for which sets it keeps): a read asking for both kinds is answered by both, and
+ * the synchronous snapshot says which sets it holds, so the engine's in-memory walk hands a check
+ * that needs another set to the batched evaluator. Answers are the same either way.
  */
 import type { Relationship, Revision } from "../../core/index.js";
 import { delegateReader, delegateStore } from "../delegate.js";
 import { lastReader } from "../readers.js";
 import type { ForwardQuery, MemorySnapshot, ReverseQuery, Store, StoreReader } from "../types.js";
 import { RelationshipIndex } from "./relationship-index.js";
+import { chooseSets, type MirrorSetStats, setKey, splitKey } from "./set-selection.js";
 
 export interface MirrorOptions {
-  /** Largest number of relationships to hold (default 5,000,000); above it, reads go to the store. */
+  /**
+   * Largest number of relationships to hold (default 5,000,000); above it, the copy holds whole
+   * relation sets up to it (see set-selection.ts) and reads the others from the store.
+   */
   readonly maxRelationships?: number;
   /**
    * How long deleted relationships are kept for readers of older revisions, in ms (default 10 s).
@@ -36,7 +45,16 @@ export type MirrorEvent =
       readonly revision: Revision;
       readonly ms: number;
     }
-  | { readonly kind: "too-large"; readonly maxRelationships: number }
+  /**
+   * Over the limit: these sets (`type#relation`) are no longer held, their reads go to the store.
+   * `relationships` is what the copy then holds.
+   */
+  | {
+      readonly kind: "partial";
+      readonly maxRelationships: number;
+      readonly dropped: readonly string[];
+      readonly relationships: number;
+    }
   | { readonly kind: "error"; readonly error: unknown };
 
 export type MirrorState = "loading" | "ready" | "off";
@@ -48,6 +66,10 @@ export interface MirrorStats {
   readonly revision: Revision;
   /** Reads below this revision go to the wrapped store. */
   readonly floor: Revision;
+  /** True when some sets are not held (the copy is over its limit): see `sets`. */
+  readonly partial: boolean;
+  /** Every (resource type, relation) the copy knows of, held or not. */
+  readonly sets: readonly MirrorSetStats[];
 }
 
 export interface MirroredStore extends Store {
@@ -63,7 +85,7 @@ export interface MirroredStore extends Store {
 
 /**
  * About 130 bytes of heap a relationship (bench/mirror-memory.ts): 5,000,000 is about 620 MiB,
- * so scale `l` of the benchmark corpus (4.1M) fits a 1 GiB process.
+ * so scale `l` of the benchmark corpus (4.1M) fits a 1 GiB process. Above it the copy is partial.
  */
 export const DEFAULT_MAX_RELATIONSHIPS = 5_000_000;
 
@@ -86,6 +108,10 @@ class MirrorCopy {
   private readonly history: { revision: number; at: number }[] = [];
   private catching: Promise<void> | undefined;
   closed = false;
+  /** Sets (`type#relation`) not held: their reads go to the store. Empty while the copy holds all. */
+  readonly excluded = new Set<string>();
+  /** Of each excluded set: its relationships when it was let go, and reads sent to the store since. */
+  private readonly away = new Map<string, { relationships: number; storeReads: number }>();
 
   constructor(
     private readonly inner: Store,
@@ -101,11 +127,57 @@ class MirrorCopy {
     this.notify(event);
   }
 
-  /** Drops the copy when it holds more than allowed; true when it did. */
-  private overLimit(): boolean {
-    if (this.index === undefined || this.index.size <= this.maxRelationships) return false;
-    this.drop({ kind: "too-large", maxRelationships: this.maxRelationships });
-    return true;
+  /**
+   * While the copy holds more than allowed, lets go of its largest set (see set-selection.ts):
+   * reads of it go to the store from now on.
+   */
+  private fit(): void {
+    const index = this.index;
+    if (index === undefined || index.size <= this.maxRelationships) return;
+    const dropped: string[] = [];
+    while (index.size > this.maxRelationships) {
+      let largest: { type: string; relation: string; relationships: number } | undefined;
+      for (const set of index.sets())
+        if (largest === undefined || set.relationships > largest.relationships) largest = set;
+      if (largest === undefined) break;
+      dropped.push(this.exclude(largest.type, largest.relation, largest.relationships));
+    }
+    if (this.state === "ready") this.notifyPartial(dropped);
+  }
+
+  private exclude(type: string, relation: string, relationships: number): string {
+    const key = setKey(type, relation);
+    this.excluded.add(key);
+    this.away.set(key, { relationships, storeReads: 0 });
+    this.index?.dropSet(type, relation);
+    return key;
+  }
+
+  private notifyPartial(dropped: readonly string[]): void {
+    this.notify({
+      kind: "partial",
+      maxRelationships: this.maxRelationships,
+      dropped,
+      relationships: this.index?.size ?? 0,
+    });
+  }
+
+  /** Whether every relationship of `type#relation` is in the copy. */
+  holdsSet(type: string, relation: string): boolean {
+    return this.excluded.size === 0 || !this.excluded.has(setKey(type, relation));
+  }
+
+  /** The relations of `query` the copy does not hold (counted as store reads); undefined: none. */
+  private notHeld(type: string, relations: readonly string[]): string[] | undefined {
+    let out: string[] | undefined;
+    for (const relation of relations) {
+      const info = this.away.get(setKey(type, relation));
+      if (info === undefined) continue;
+      info.storeReads++;
+      if (out === undefined) out = [relation];
+      else out.push(relation);
+    }
+    return out;
   }
 
   private async applyChanges(target: number): Promise<void> {
@@ -113,16 +185,19 @@ class MirrorCopy {
       const page = await this.inner.changesSince(BigInt(this.applied));
       const index = this.index;
       if (index === undefined) return;
+      const partial = this.excluded.size !== 0;
       for (const change of page.changes) {
+        const rel = change.relationship;
+        if (partial && this.excluded.has(setKey(rel.resource.type, rel.relation))) continue;
         const revision = Number(change.revision);
-        if (change.operation === "touch") index.touch(change.relationship, revision);
-        else index.delete(change.relationship, revision);
+        if (change.operation === "touch") index.touch(rel, revision);
+        else index.delete(rel, revision);
       }
       const reached = Number(page.revision);
       if (reached <= this.applied) break;
       this.applied = reached;
       this.history.push({ revision: reached, at: Date.now() });
-      if (this.overLimit()) return;
+      this.fit();
     }
     this.moveFloor();
   }
@@ -185,7 +260,7 @@ class MirrorCopy {
    * One hot read: from the copy when it may answer at `revision` (catching up first if needed),
    * else from the wrapped store. Synchronous up to the copy's answer when no catch-up is needed.
    */
-  async read<Q>(
+  async read<Q extends { readonly resourceType: string; readonly relations: readonly string[] }>(
     query: Q,
     r: number,
     fromCopy: (copy: RelationshipIndex, query: Q, r: number) => Relationship[],
@@ -194,9 +269,65 @@ class MirrorCopy {
     if (this.usable(r) !== undefined && (r <= this.applied || (await this.reach(r)))) {
       // Checked again: the copy may have been dropped while it caught up.
       const copy = this.usable(r);
-      if (copy !== undefined) return fromCopy(copy, query, r);
+      if (copy !== undefined) {
+        const away = this.excluded.size === 0 ? undefined : this.notHeld(query.resourceType, query.relations);
+        if (away === undefined) return fromCopy(copy, query, r);
+        const held = query.relations.filter((relation) => !away.includes(relation));
+        if (held.length === 0) return fromStore(query);
+        // Both, each for its relations: the copy's part first, read now, before the store's await.
+        const mine = fromCopy(copy, { ...query, relations: held }, r);
+        const theirs = await fromStore({ ...query, relations: away });
+        return theirs.length === 0 ? mine : mine.concat(theirs);
+      }
     }
     return fromStore(query);
+  }
+
+  /**
+   * Streams the relationships at `at` into the copy: those of the sets in `only`, or else of every
+   * set not excluded (counting the others). False when the copy was closed meanwhile.
+   */
+  private async stream(at: Revision, only?: ReadonlySet<string>): Promise<boolean> {
+    const into = this.index!;
+    let n = 0;
+    for await (const rel of this.inner.at(at).exportRelationships()) {
+      if (this.closed || this.index === undefined) return false;
+      if (only !== undefined) {
+        if (only.has(setKey(rel.resource.type, rel.relation))) into.touch(rel, 0);
+      } else if (this.excluded.size === 0) into.touch(rel, 0);
+      else {
+        const away = this.away.get(setKey(rel.resource.type, rel.relation));
+        if (away !== undefined) away.relationships++;
+        else into.touch(rel, 0);
+      }
+      if (++n % LOAD_SLICE === 0) {
+        this.fit();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    this.fit();
+    return true;
+  }
+
+  /**
+   * Over the limit after a first pass: keeps the sets the policy chooses from their full sizes
+   * (the first pass let go of sets as it met them), loading those it let go too early.
+   */
+  private async choose(at: Revision): Promise<boolean> {
+    const sizes = new Map<string, number>();
+    for (const set of this.index!.sets()) sizes.set(setKey(set.type, set.relation), set.relationships);
+    for (const [key, info] of this.away) sizes.set(key, info.relationships);
+    const keep = chooseSets(sizes, this.maxRelationships);
+    for (const set of this.index!.sets()) {
+      if (!keep.has(setKey(set.type, set.relation))) this.exclude(set.type, set.relation, set.relationships);
+    }
+    const back = [...this.excluded].filter((key) => keep.has(key));
+    for (const key of back) {
+      this.excluded.delete(key);
+      this.away.delete(key);
+    }
+    if (back.length === 0) return true;
+    return this.stream(at, new Set(back));
   }
 
   async load(): Promise<boolean> {
@@ -204,21 +335,14 @@ class MirrorCopy {
     try {
       const at = await this.inner.currentRevision();
       const into = this.index!;
-      let n = 0;
-      for await (const rel of this.inner.at(at).exportRelationships()) {
-        if (this.closed || this.index === undefined) return false;
-        into.touch(rel, 0);
-        if (++n % LOAD_SLICE === 0) {
-          if (this.overLimit()) return false;
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      }
-      if (this.overLimit()) return false;
+      if (!(await this.stream(at))) return false;
+      if (this.excluded.size !== 0 && !(await this.choose(at))) return false;
       this.applied = Number(at);
       this.floor = this.applied;
       this.history.push({ revision: this.applied, at: Date.now() });
       this.state = "ready";
       this.notify({ kind: "ready", relationships: into.size, revision: at, ms: Date.now() - started });
+      if (this.excluded.size !== 0) this.notifyPartial([...this.excluded]);
       return true;
     } catch (error) {
       if (!this.closed) this.drop({ kind: "error", error });
@@ -234,7 +358,12 @@ class MirrorCopy {
     const now = Date.now();
     return {
       relationshipsOf: (type, id) => copy.relationshipsOf(type, id, r, now),
-      lookupReverse: (query) => copy.reverse(query, r, now),
+      // Sets let go of later are seen at once: a snapshot kept across a yield asks the store for them.
+      lookupReverse: (query) =>
+        this.excluded.size === 0 || query.relations.every((rel) => this.holdsSet(query.resourceType, rel))
+          ? copy.reverse(query, r, now)
+          : undefined,
+      holds: (type, relation) => this.holdsSet(type, relation),
     };
   }
 
@@ -244,6 +373,11 @@ class MirrorCopy {
       relationships: this.index?.size ?? 0,
       revision: BigInt(Math.max(this.applied, 0)),
       floor: BigInt(Number.isFinite(this.floor) ? this.floor : 0),
+      partial: this.excluded.size !== 0,
+      sets: [
+        ...(this.index?.sets() ?? []).map((s) => ({ ...s, mirrored: true, storeReads: 0 })),
+        ...[...this.away].map(([key, info]) => ({ ...splitKey(key), mirrored: false, ...info })),
+      ].sort((a, b) => a.type.localeCompare(b.type) || a.relation.localeCompare(b.relation)),
     };
   }
 }

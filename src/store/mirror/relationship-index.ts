@@ -96,6 +96,8 @@ export class RelationshipIndex {
    * garbage collection of a large copy cheaper. Never pruned; there are far fewer subjects than rows.
    */
   private readonly subjects = new Map<string, SubjectRef>();
+  /** Live entries by resource type, then relation: the sets a partial copy keeps or drops whole. */
+  private readonly setSizes = new Map<string, Map<string, number>>();
 
   /** Live relationships. */
   get size(): number {
@@ -132,6 +134,7 @@ export class RelationshipIndex {
     const longer = append(list ?? NONE, frozen);
     if (longer !== list) bySubject.set(s.id, longer);
     this.liveCount++;
+    this.countSet(frozen, 1);
   }
 
   /** Applies a DELETE at `revision`; deleting what does not exist is not an error (as in SQL). */
@@ -317,6 +320,74 @@ export class RelationshipIndex {
     bucket.live?.delete(identity(entry));
     this.dead.push(entry);
     this.liveCount--;
+    this.countSet(entry, -1);
+  }
+
+  private countSet(r: Relationship, by: number): void {
+    let byRelation = this.setSizes.get(r.resource.type);
+    if (byRelation === undefined) {
+      byRelation = new Map();
+      this.setSizes.set(r.resource.type, byRelation);
+    }
+    byRelation.set(r.relation, (byRelation.get(r.relation) ?? 0) + by);
+  }
+
+  /** Live relationships of each (resource type, relation) held. */
+  sets(): { type: string; relation: string; relationships: number }[] {
+    const out: { type: string; relation: string; relationships: number }[] = [];
+    for (const [type, byRelation] of this.setSizes) {
+      for (const [relation, relationships] of byRelation) {
+        if (relationships > 0) out.push({ type, relation, relationships });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Forgets every entry of one (resource type, relation), live, deleted or young: a partial copy
+   * then answers reads of that set from the store. One pass over the type's buckets and over the
+   * reverse lists that lead to the type.
+   */
+  dropSet(type: string, relation: string): void {
+    const byRelation = this.setSizes.get(type);
+    const held = byRelation?.get(relation) ?? 0;
+    const inSet = (r: Relationship) => r.relation === relation && r.resource.type === type;
+    const byId = this.forwardIndex.get(type);
+    if (byId !== undefined) {
+      for (const [id, bucket] of byId) {
+        if (!bucket.entries.some(inSet)) continue;
+        const kept = bucket.entries.filter((r) => !inSet(r));
+        for (const r of bucket.entries) if (inSet(r)) this.versions.delete(r);
+        if (kept.length === 0) {
+          byId.delete(id);
+          continue;
+        }
+        bucket.entries = kept;
+        bucket.special = 0;
+        for (const r of kept) if (r.expiration !== undefined || this.versions.has(r)) bucket.special++;
+        if (bucket.live !== undefined) {
+          bucket.live = undefined;
+          if (kept.length > LIVE_MAP_AT) {
+            bucket.live = new Map();
+            for (const e of kept) if (this.isLive(e)) bucket.live.set(identity(e), e);
+          }
+        }
+      }
+    }
+    const suffix = `${NUL}${type}`;
+    for (const [key, bySubject] of this.reverseIndex) {
+      if (!key.endsWith(suffix)) continue;
+      for (const [id, list] of bySubject) {
+        if (!list.some(inSet)) continue;
+        const kept = list.filter((r) => !inSet(r));
+        if (kept.length === 0) bySubject.delete(id);
+        else bySubject.set(id, kept);
+      }
+    }
+    this.young = this.young.filter((r) => !inSet(r));
+    this.dead = this.dead.filter((r) => !inSet(r));
+    byRelation?.delete(relation);
+    this.liveCount -= held;
   }
 
   private name(value: string): string {

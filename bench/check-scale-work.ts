@@ -1,0 +1,202 @@
+/**
+ * Why is Check slower at scale `l` than at `m` with the in-memory copy: more work per check, or the
+ * same work costing more (memory latency)? Loads both scales into one process, the copy straight
+ * from the generated corpus (an otherwise empty SQLite store holds the schema; no 4.1M-row import),
+ * then for each kind of check reports, per check:
+ *
+ * - work: subproblems the walk computed (the engine's dispatches) and relationships it read from the
+ *   copy (counted through a wrapped snapshot, in a separate pass);
+ * - time: p50 and mean, scales alternating round by round in the same process, so load on the
+ *   machine hits both alike; and time per relationship read (work-normalised cost).
+ *
+ * Run: `npx tsx bench/check-scale-work.ts [m l] [--rounds N]`.
+ * Under callgrind (instruction counts and simulated cache misses of the check loop only):
+ * `valgrind --tool=callgrind --instr-atstart=no --cache-sim=yes node --import tsx
+ * bench/check-scale-work.ts l --callgrind` prints a line `READY <pid>`; then run
+ * `callgrind_control -i on <pid>` and create the file it names; the loop runs `--checks` checks.
+ */
+import "../src/cli/v8-flags.js";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Relationship } from "../src/core/index.js";
+import { createEngine, type Engine } from "../src/engine/index.js";
+import type { MemorySnapshot, Store } from "../src/store/index.js";
+import { createMirroredStore } from "../src/store/mirror/index.js";
+import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { createRandom, generateCorpus, type Scale } from "./corpus.js";
+import { type CheckInput, checkMix, pickFixtures } from "./fixtures.js";
+
+const args = process.argv.slice(2);
+const scales = args.filter((a) => /^[sml]$/.test(a)) as Scale[];
+if (scales.length === 0) scales.push("m", "l");
+const flag = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i < 0 ? fallback : Number(args[i + 1]);
+};
+const rounds = flag("--rounds", 5);
+const callgrind = args.includes("--callgrind");
+const callgrindChecks = flag("--checks", 3_000);
+
+/** The store with its export replaced by the corpus: the copy loads without an import. */
+function corpusStore(inner: Store, relationships: readonly Relationship[]): Store {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop !== "at") return Reflect.get(target, prop, receiver);
+      return (revision: bigint) =>
+        new Proxy(target.at(revision), {
+          get(reader, p, r) {
+            if (p !== "exportRelationships") return Reflect.get(reader, p, r);
+            return async function* () {
+              yield* relationships;
+            };
+          },
+        });
+    },
+  });
+}
+
+/** Counts the relationships a snapshot hands out. */
+function countingStore(store: Store, counter: { rows: number }): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop !== "at") return Reflect.get(target, prop, receiver);
+      return (revision: bigint) =>
+        new Proxy(target.at(revision), {
+          get(reader, p, r) {
+            if (p !== "snapshot") return Reflect.get(reader, p, r);
+            return (): MemorySnapshot | undefined => {
+              const snap = reader.snapshot?.();
+              if (snap === undefined) return undefined;
+              return {
+                relationshipsOf(type, id) {
+                  const rows = snap.relationshipsOf(type, id);
+                  counter.rows += rows.length;
+                  return rows;
+                },
+                lookupReverse(query) {
+                  const rows = snap.lookupReverse(query);
+                  counter.rows += rows?.length ?? 0;
+                  return rows;
+                },
+              };
+            };
+          },
+        });
+    },
+  });
+}
+
+interface Loaded {
+  readonly scale: Scale;
+  readonly kinds: [string, readonly CheckInput[]][];
+  readonly engine: Engine;
+  readonly counted: Engine;
+  readonly counter: { rows: number };
+  readonly close: () => Promise<void>;
+}
+
+async function load(scale: Scale, dir: string): Promise<Loaded> {
+  const t0 = performance.now();
+  const corpus = generateCorpus(scale);
+  const sqlite = await createSqliteStore({ path: join(dir, `${scale}.db`) });
+  await sqlite.writeSchema(corpus.schema);
+  const mirror = createMirroredStore(corpusStore(sqlite, corpus.relationships), {
+    maxRelationships: 10_000_000,
+  });
+  if (!(await mirror.ready())) throw new Error("the copy did not load");
+  const fx = pickFixtures(corpus, 2_000);
+  const kinds: [string, readonly CheckInput[]][] = [
+    ["mix", checkMix(fx, 6_000, createRandom(11))],
+    ["direct", fx.direct],
+    ["owner", fx.owner],
+    ["group-nested", fx.groupNested],
+    ["folder-inherited", fx.folderInherited],
+    ["folder-and-group", fx.folderAndGroup],
+    ["denied-random", fx.deniedRandom],
+  ];
+  const counter = { rows: 0 };
+  console.log(
+    `scale ${scale}: ${mirror.stats().relationships} relationships in the copy, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  return {
+    scale,
+    kinds,
+    engine: createEngine({ store: mirror, cache: false }),
+    counted: createEngine({ store: countingStore(mirror, counter), cache: false }),
+    counter,
+    close: () => mirror.close(),
+  };
+}
+
+async function timeAll(engine: Engine, inputs: readonly CheckInput[]): Promise<number[]> {
+  const out = new Array<number>(inputs.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const t0 = performance.now();
+    await engine.check(inputs[i]!);
+    out[i] = performance.now() - t0;
+  }
+  return out;
+}
+
+async function work(l: Loaded, inputs: readonly CheckInput[]) {
+  const d0 = l.counted.stats().dispatches;
+  l.counter.rows = 0;
+  for (const input of inputs) await l.counted.check(input);
+  return {
+    dispatches: (l.counted.stats().dispatches - d0) / inputs.length,
+    rows: l.counter.rows / inputs.length,
+  };
+}
+
+const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "latch-scale-work-"));
+  try {
+    const loaded: Loaded[] = [];
+    for (const scale of scales) loaded.push(await load(scale, dir));
+    if (callgrind) {
+      const l = loaded[0]!;
+      const mix = l.kinds[0]![1].slice(0, callgrindChecks);
+      await timeAll(l.engine, mix); // JIT warm-up, outside the counted window
+      const go = join(dir, "go");
+      console.log(`READY ${process.pid} touch ${go}`);
+      while (!existsSync(go)) await new Promise((r) => setTimeout(r, 200));
+      await timeAll(l.engine, mix);
+      console.log(`DONE ${mix.length} checks`);
+      await new Promise((r) => setTimeout(r, 3_000)); // time to turn instrumentation off and dump
+      return;
+    }
+    for (const l of loaded) await timeAll(l.engine, l.kinds[0]![1]); // warm-up
+    const times = new Map<string, number[]>();
+    for (let round = 0; round < rounds; round++) {
+      for (const l of loaded) {
+        for (const [kind, inputs] of l.kinds) {
+          const key = `${l.scale}/${kind}`;
+          times.set(key, [...(times.get(key) ?? []), ...(await timeAll(l.engine, inputs))]);
+        }
+      }
+    }
+    console.log(
+      "\n| kind | scale | dispatches/check | rows read/check | p50 µs | mean µs | ns per row read |",
+    );
+    console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (const [kind] of loaded[0]!.kinds) {
+      for (const l of loaded) {
+        const inputs = l.kinds.find(([k]) => k === kind)![1];
+        const w = await work(l, inputs);
+        const t = times.get(`${l.scale}/${kind}`)!;
+        console.log(
+          `| ${kind} | ${l.scale} | ${w.dispatches.toFixed(1)} | ${w.rows.toFixed(1)} | ${(p50(t) * 1000).toFixed(1)} | ${(mean(t) * 1000).toFixed(1)} | ${((mean(t) * 1e6) / w.rows).toFixed(0)} |`,
+        );
+      }
+    }
+    for (const l of loaded) await l.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
