@@ -1,14 +1,20 @@
 /**
  * LookupResources cursors: the revision token of the page (so a resumed lookup reads the same
- * snapshot: no duplicates, no gaps), the last resource id returned (results come in id order) and
- * a fingerprint of the request, so a cursor is refused by a different lookup.
+ * snapshot: no duplicates, no gaps), the position of the last resource returned (results come
+ * level by level of the walk, in id order within a level: the level and the id) and a fingerprint
+ * of the request, so a cursor is refused by a different lookup.
  */
 import { LatchError } from "../core/index.js";
 
 export interface LookupCursor {
   readonly token: string;
+  /** The walk's level of the last result returned (see lookup-resources.ts). */
+  readonly level: number;
   readonly after: string;
 }
+
+/** Version 1 cursors held only an id (results came in id order once the walk was done). */
+const VERSION = 2;
 
 /** `cause` tells a cursor that does not decode from one of another lookup (SpiceDB answers them apart). */
 const invalid = (why: string, cause: "malformed" | "other-lookup" = "malformed") =>
@@ -41,11 +47,12 @@ function fromBase64Url(text: string): string {
 }
 
 /**
- * The part every cursor of one lookup shares, encoded once; each result appends its id in clear
- * (ids are plain ASCII; the cursor is opaque to clients all the same).
+ * The part every cursor of one lookup shares, encoded once; each result appends its level and id
+ * in clear, `level.id` (ids are plain ASCII without dots; the cursor is opaque to clients all the
+ * same).
  */
 export function cursorPrefix(token: string, request: string): string {
-  return `${toBase64Url(JSON.stringify([1, token, request]))}.`;
+  return `${toBase64Url(JSON.stringify([VERSION, token, request]))}.`;
 }
 
 export function decodeCursor(cursor: string, request: string): LookupCursor {
@@ -56,18 +63,30 @@ export function decodeCursor(cursor: string, request: string): LookupCursor {
   } catch {
     throw invalid("malformed");
   }
+  if (Array.isArray(parsed) && parsed[0] === 1) {
+    throw invalid(
+      "it comes from an earlier version of Latch, which ordered results differently; start the lookup again without a cursor",
+    );
+  }
   if (
     !Array.isArray(parsed) ||
     parsed.length !== 3 ||
-    parsed[0] !== 1 ||
+    parsed[0] !== VERSION ||
     typeof parsed[1] !== "string" ||
     typeof parsed[2] !== "string"
   ) {
     throw invalid("malformed");
   }
   if (parsed[2] !== request) throw invalid("it belongs to a different lookup", "other-lookup");
-  return { token: parsed[1], after: cursor.slice(dot + 1) };
+  const position = cursor.slice(dot + 1);
+  const split = position.indexOf(".");
+  const levelText = split < 0 ? "" : position.slice(0, split);
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(levelText)) throw invalid("malformed");
+  return { token: parsed[1], level: Number(levelText), after: position.slice(split + 1) };
 }
+
+/** A result's cursor: the lookup's shared prefix, then the result's position. */
+export const cursorAt = (prefix: string, level: number, id: string): string => `${prefix}${level}.${id}`;
 
 /**
  * The revision token a cursor pins, or undefined when it does not decode; for a caller that must
@@ -78,7 +97,9 @@ export function cursorToken(cursor: string): string | undefined {
   if (dot < 0) return undefined;
   try {
     const parsed: unknown = JSON.parse(fromBase64Url(cursor.slice(0, dot)));
-    return Array.isArray(parsed) && parsed[0] === 1 && typeof parsed[1] === "string" ? parsed[1] : undefined;
+    return Array.isArray(parsed) && parsed[0] === VERSION && typeof parsed[1] === "string"
+      ? parsed[1]
+      : undefined;
   } catch {
     return undefined;
   }
