@@ -25,7 +25,13 @@ import {
   tokenFor,
   validateLimit,
 } from "./lookup-context.js";
-import { cursorAt, cursorPrefix, decodeCursor, fingerprint, type LookupCursor } from "./lookup-cursor.js";
+import {
+  cursorPrefix,
+  decodeResourceCursor,
+  fingerprint,
+  type LookupCursor,
+  resourceCursorAt,
+} from "./lookup-cursor.js";
 import { type Reached, reverseSteps } from "./lookup-reverse.js";
 import type { PlanMember } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
@@ -107,7 +113,7 @@ export async function* lookupResources(
     let revision: bigint;
     if (request.cursor === undefined) revision = await deps.revisions.resolve(request.consistency, signal);
     else {
-      resume = decodeCursor(request.cursor, requestPrint);
+      resume = decodeResourceCursor(request.cursor, requestPrint);
       revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: resume.token }, signal);
     }
     const plan = await deps.revisions.planAt(revision);
@@ -118,7 +124,7 @@ export async function* lookupResources(
       const walk = await reverseSteps(ctx, member);
       const evaluator = createCaveatEvaluator(plan.schema, request.context, false, deps.maxCaveatCost);
       const token = tokenFor(deps, revision);
-      const prefix = cursorPrefix(token, requestPrint);
+      const prefix = cursorPrefix(token, requestPrint, 2);
       const chunk = { size: FIRST_CHUNK };
       let emitted = 0;
       do {
@@ -128,7 +134,7 @@ export async function* lookupResources(
         ids.sort();
         for await (const found of levelResults(ctx, member, evaluator, walk.reached, ids, chunk)) {
           if (signal?.aborted) throw deadlineExceeded(lastCursor);
-          const cursor = cursorAt(prefix, level, found.resourceId);
+          const cursor = resourceCursorAt(prefix, level, found.resourceId);
           lastCursor = cursor;
           yield { ...found, cursor, revision, token };
           if (limit !== undefined && ++emitted >= limit) return;

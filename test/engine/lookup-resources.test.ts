@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { isLatchError, LatchError, parseRelationship, type Relationship } from "../../src/core/index.js";
 import { createEngine } from "../../src/engine/index.js";
+import { cursorPrefix } from "../../src/engine/lookup-cursor.js";
 import { delegateReader, delegateStore, type Store } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { collectAll, loadLookupFixture, rels } from "./lookup-harness.js";
@@ -164,6 +165,15 @@ definition document {
       collectAll(engine.lookupResources(view("alice", { cursor: "garbage" }))),
     ).rejects.toMatchObject({
       code: "lookup/invalid-cursor",
+    });
+    // A cursor of the earlier format (results in id order after the whole walk) cannot resume
+    // the level-ordered stream: refused with what to do instead.
+    const dot = page[2]!.cursor.indexOf(".");
+    const shared = JSON.parse(atob(page[2]!.cursor.slice(0, dot).replaceAll("-", "+").replaceAll("_", "/")));
+    const older = `${cursorPrefix(shared[1], shared[2], 1)}d2`;
+    await expect(collectAll(engine.lookupResources(view("alice", { cursor: older })))).rejects.toMatchObject({
+      code: "lookup/invalid-cursor",
+      message: expect.stringContaining("start the lookup again"),
     });
     await expect(collectAll(engine.lookupResources(view("alice", { limit: -1 })))).rejects.toMatchObject({
       code: "lookup/invalid-limit",
