@@ -33,6 +33,7 @@ import {
   resourceCursorAt,
 } from "./lookup-cursor.js";
 import { type Reached, reverseSteps } from "./lookup-reverse.js";
+import type { Memberships } from "./membership.js";
 import type { PlanMember } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
 import type { LookupResourceResult, LookupResourcesRequest, RequestOptions } from "./types.js";
@@ -46,41 +47,41 @@ const NONE: readonly string[] = Object.freeze([]);
 type Found = Pick<LookupResourceResult, "resourceId" | "state" | "missing">;
 
 /**
- * One level's results in id order: definite objects as they are, the others checked in chunks
- * (`chunk.size` grows from one chunk to the next, across levels).
+ * The results among `ids[start..end)` (sorted), in that order: definite objects as they are, the
+ * others checked in one dispatch; none when every one is definite (no await then).
  */
-async function* levelResults(
+function chunkResults(
   ctx: RequestContext,
   member: PlanMember,
   evaluator: CaveatEvaluator,
   reached: Reached,
   ids: readonly string[],
-  chunk: { size: number },
-): AsyncGenerator<Found, void, undefined> {
-  for (let start = 0; start < ids.length; ) {
-    const end = Math.min(ids.length, start + chunk.size);
-    chunk.size = Math.min(chunk.size * 4, MAX_CHUNK);
-    let toCheck: string[] | undefined;
-    for (let i = start; i < end; i++) {
-      const id = ids[i]!;
-      if (reached.get(id) === true) continue;
-      if (toCheck === undefined) toCheck = [id];
-      else toCheck.push(id);
-    }
-    const checked =
-      toCheck === undefined ? undefined : (await dispatch(ctx, member, toCheck, undefined, freshAcc())).m;
+  start: number,
+  end: number,
+): Found[] | Promise<Found[]> {
+  let toCheck: string[] | undefined;
+  for (let i = start; i < end; i++) {
+    const id = ids[i]!;
+    if (reached.get(id) === true) continue;
+    if (toCheck === undefined) toCheck = [id];
+    else toCheck.push(id);
+  }
+  const found = (checked: Memberships | undefined): Found[] => {
+    const out: Found[] = [];
     for (let i = start; i < end; i++) {
       const id = ids[i]!;
       if (checked === undefined || reached.get(id) === true) {
-        yield { resourceId: id, state: "ALLOWED", missing: NONE };
+        out.push({ resourceId: id, state: "ALLOWED", missing: NONE });
         continue;
       }
       const verdict = evaluator.verdict(checked.get(id));
       if (verdict.state !== "DENIED")
-        yield { resourceId: id, state: verdict.state, missing: verdict.missing };
+        out.push({ resourceId: id, state: verdict.state, missing: verdict.missing });
     }
-    start = end;
-  }
+    return out;
+  };
+  if (toCheck === undefined) return found(undefined);
+  return dispatch(ctx, member, toCheck, undefined, freshAcc()).then((r) => found(r.m));
 }
 
 /** What of a level's fresh objects a lookup resuming at `resume` has still to give. */
@@ -125,19 +126,28 @@ export async function* lookupResources(
       const evaluator = createCaveatEvaluator(plan.schema, request.context, false, deps.maxCaveatCost);
       const token = tokenFor(deps, revision);
       const prefix = cursorPrefix(token, requestPrint, 2);
-      const chunk = { size: FIRST_CHUNK };
+      let chunk = FIRST_CHUNK;
       let emitted = 0;
       do {
         const level = walk.level;
         const ids = still(walk.fresh(), level, resume);
         if (ids.length === 0) continue;
         ids.sort();
-        for await (const found of levelResults(ctx, member, evaluator, walk.reached, ids, chunk)) {
-          if (signal?.aborted) throw deadlineExceeded(lastCursor);
-          const cursor = resourceCursorAt(prefix, level, found.resourceId);
-          lastCursor = cursor;
-          yield { ...found, cursor, revision, token };
-          if (limit !== undefined && ++emitted >= limit) return;
+        for (let start = 0; start < ids.length; ) {
+          // No more checks than the page still needs, unless some of them come out DENIED.
+          const size = limit === undefined ? chunk : Math.min(chunk, limit - emitted);
+          const end = Math.min(ids.length, start + size);
+          chunk = Math.min(chunk * 4, MAX_CHUNK);
+          const pending = chunkResults(ctx, member, evaluator, walk.reached, ids, start, end);
+          const found = Array.isArray(pending) ? pending : await pending;
+          start = end;
+          for (const f of found) {
+            if (signal?.aborted) throw deadlineExceeded(lastCursor);
+            const cursor = resourceCursorAt(prefix, level, f.resourceId);
+            lastCursor = cursor;
+            yield { resourceId: f.resourceId, state: f.state, missing: f.missing, cursor, revision, token };
+            if (limit !== undefined && ++emitted >= limit) return;
+          }
         }
       } while (await walk.advance());
     } finally {
