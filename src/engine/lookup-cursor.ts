@@ -1,12 +1,17 @@
 /**
- * LookupResources cursors: the revision token of the page (so a resumed lookup reads the same
- * snapshot: no duplicates, no gaps), the last resource id returned (results come in id order) and
- * a fingerprint of the request, so a cursor is refused by a different lookup.
+ * Lookup cursors: the revision token of the page (so a resumed lookup reads the same snapshot: no
+ * duplicates, no gaps), the position of the last result returned and a fingerprint of the
+ * request, so a cursor is refused by a different lookup. LookupResources results come level by
+ * level of the walk, in id order within a level: their position is the level and the id (version
+ * 2; version 1, the id alone, was theirs when they came in id order after the whole walk).
+ * LookupSubjects results come in id order: their position is the id (version 1).
  */
 import { LatchError } from "../core/index.js";
 
 export interface LookupCursor {
   readonly token: string;
+  /** The walk's level of the last result returned (see lookup-resources.ts). */
+  readonly level: number;
   readonly after: string;
 }
 
@@ -41,14 +46,17 @@ function fromBase64Url(text: string): string {
 }
 
 /**
- * The part every cursor of one lookup shares, encoded once; each result appends its id in clear
- * (ids are plain ASCII; the cursor is opaque to clients all the same).
+ * The part every cursor of one lookup shares, encoded once; each result appends its position in
+ * clear (ids are plain ASCII without dots; the cursor is opaque to clients all the same).
+ * LookupSubjects cursors are version 1: the position is the last subject id (they come in id
+ * order). LookupResources cursors are version 2: `level.id` (see lookup-resources.ts).
  */
-export function cursorPrefix(token: string, request: string): string {
-  return `${toBase64Url(JSON.stringify([1, token, request]))}.`;
+export function cursorPrefix(token: string, request: string, version: 1 | 2 = 1): string {
+  return `${toBase64Url(JSON.stringify([version, token, request]))}.`;
 }
 
-export function decodeCursor(cursor: string, request: string): LookupCursor {
+/** The shared part of a cursor of `version` for `request`, and what follows it. */
+function decodeParts(cursor: string, request: string, version: 1 | 2): { token: string; position: string } {
   const dot = cursor.indexOf(".");
   let parsed: unknown;
   try {
@@ -56,18 +64,44 @@ export function decodeCursor(cursor: string, request: string): LookupCursor {
   } catch {
     throw invalid("malformed");
   }
+  if (version === 2 && Array.isArray(parsed) && parsed[0] === 1 && parsed[2] === request) {
+    throw invalid(
+      "it comes from an earlier version of Latch, which ordered results differently; start the lookup again without a cursor",
+    );
+  }
   if (
     !Array.isArray(parsed) ||
     parsed.length !== 3 ||
-    parsed[0] !== 1 ||
+    (parsed[0] !== 1 && parsed[0] !== 2) ||
     typeof parsed[1] !== "string" ||
     typeof parsed[2] !== "string"
   ) {
     throw invalid("malformed");
   }
-  if (parsed[2] !== request) throw invalid("it belongs to a different lookup", "other-lookup");
-  return { token: parsed[1], after: cursor.slice(dot + 1) };
+  if (parsed[0] !== version || parsed[2] !== request) {
+    throw invalid("it belongs to a different lookup", "other-lookup");
+  }
+  return { token: parsed[1], position: cursor.slice(dot + 1) };
 }
+
+/** A LookupSubjects cursor: the token and the last subject id. */
+export function decodeCursor(cursor: string, request: string): { token: string; after: string } {
+  const { token, position } = decodeParts(cursor, request, 1);
+  return { token, after: position };
+}
+
+/** A LookupResources cursor: the token, and the level and id of the last result. */
+export function decodeResourceCursor(cursor: string, request: string): LookupCursor {
+  const { token, position } = decodeParts(cursor, request, 2);
+  const split = position.indexOf(".");
+  const levelText = split < 0 ? "" : position.slice(0, split);
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(levelText)) throw invalid("malformed");
+  return { token, level: Number(levelText), after: position.slice(split + 1) };
+}
+
+/** A LookupResources result's cursor: the lookup's shared prefix, then the result's position. */
+export const resourceCursorAt = (prefix: string, level: number, id: string): string =>
+  `${prefix}${level}.${id}`;
 
 /**
  * The revision token a cursor pins, or undefined when it does not decode; for a caller that must
@@ -78,7 +112,9 @@ export function cursorToken(cursor: string): string | undefined {
   if (dot < 0) return undefined;
   try {
     const parsed: unknown = JSON.parse(fromBase64Url(cursor.slice(0, dot)));
-    return Array.isArray(parsed) && parsed[0] === 1 && typeof parsed[1] === "string" ? parsed[1] : undefined;
+    return Array.isArray(parsed) && (parsed[0] === 1 || parsed[0] === 2) && typeof parsed[1] === "string"
+      ? parsed[1]
+      : undefined;
   } catch {
     return undefined;
   }

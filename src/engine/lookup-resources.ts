@@ -1,10 +1,18 @@
 /**
- * LookupResources: every object of a type on which the subject has a permission, streamed in id
- * order at one revision. The reverse walk finds the candidates (most of them definite, needing no
- * check); the others are checked in sorted chunks through the check dispatcher, so each state is
- * exactly the one Check returns. Sorted order makes the cursor simple and exact: (revision, last
- * id), and a resumed lookup skips every id up to the last one.
+ * LookupResources: every object of a type on which the subject has a permission, streamed at one
+ * revision as the reverse walk (lookup-reverse.ts) proves them, so the first results leave before
+ * the walk is done and a limited lookup stops the walk once it has its page.
+ *
+ * Order: level by level of the walk (the round of reads that first reached the object), in id
+ * order within a level. At one revision the walk reaches the same objects at the same levels
+ * every time, so a cursor is exact: (revision, level, last id), and a resumed lookup walks to that
+ * level again, skipping what earlier levels reached and the ids up to the last one, without
+ * checking any of them. An object reached along a definite path (lookup-reverse.ts) is ALLOWED
+ * as it stands; the others are checked through the check dispatcher, in sorted chunks, at the
+ * level they are first reached, so each state is exactly the one Check returns and a later level
+ * that reaches the object again gives it no second result.
  */
+import type { CaveatEvaluator } from "./evaluate-caveats.js";
 import { createCaveatEvaluator } from "./evaluate-caveats.js";
 import { dispatch } from "./evaluator.js";
 import {
@@ -17,9 +25,17 @@ import {
   tokenFor,
   validateLimit,
 } from "./lookup-context.js";
-import { cursorPrefix, decodeCursor, fingerprint } from "./lookup-cursor.js";
-import { reverseReach } from "./lookup-reverse.js";
+import {
+  cursorPrefix,
+  decodeResourceCursor,
+  fingerprint,
+  type LookupCursor,
+  resourceCursorAt,
+} from "./lookup-cursor.js";
+import { type Reached, reverseSteps } from "./lookup-reverse.js";
 import type { Memberships } from "./membership.js";
+import type { PlanMember } from "./plan.js";
+import type { RequestContext } from "./request-context.js";
 import type { LookupResourceResult, LookupResourcesRequest, RequestOptions } from "./types.js";
 import { validateContext, validateSubject } from "./validate-request.js";
 
@@ -27,6 +43,54 @@ import { validateContext, validateSubject } from "./validate-request.js";
 const FIRST_CHUNK = 64;
 const MAX_CHUNK = 1024;
 const NONE: readonly string[] = Object.freeze([]);
+
+type Found = Pick<LookupResourceResult, "resourceId" | "state" | "missing">;
+
+/**
+ * The results among `ids[start..end)` (sorted), in that order: definite objects as they are, the
+ * others checked in one dispatch; none when every one is definite (no await then).
+ */
+function chunkResults(
+  ctx: RequestContext,
+  member: PlanMember,
+  evaluator: CaveatEvaluator,
+  reached: Reached,
+  ids: readonly string[],
+  start: number,
+  end: number,
+): Found[] | Promise<Found[]> {
+  let toCheck: string[] | undefined;
+  for (let i = start; i < end; i++) {
+    const id = ids[i]!;
+    if (reached.get(id) === true) continue;
+    if (toCheck === undefined) toCheck = [id];
+    else toCheck.push(id);
+  }
+  const found = (checked: Memberships | undefined): Found[] => {
+    const out: Found[] = [];
+    for (let i = start; i < end; i++) {
+      const id = ids[i]!;
+      if (checked === undefined || reached.get(id) === true) {
+        out.push({ resourceId: id, state: "ALLOWED", missing: NONE });
+        continue;
+      }
+      const verdict = evaluator.verdict(checked.get(id));
+      if (verdict.state !== "DENIED")
+        out.push({ resourceId: id, state: verdict.state, missing: verdict.missing });
+    }
+    return out;
+  };
+  if (toCheck === undefined) return found(undefined);
+  return dispatch(ctx, member, toCheck, undefined, freshAcc()).then((r) => found(r.m));
+}
+
+/** What of a level's fresh objects a lookup resuming at `resume` has still to give. */
+function still(ids: string[], level: number, resume: LookupCursor | undefined): string[] {
+  if (resume === undefined || level > resume.level) return ids;
+  if (level < resume.level) return [];
+  const after = resume.after;
+  return ids.filter((id) => id > after);
+}
 
 export async function* lookupResources(
   deps: LookupDeps,
@@ -44,60 +108,48 @@ export async function* lookupResources(
     request.subject.relation === undefined ? "" : `#${request.subject.relation}`
   }`;
   const requestPrint = fingerprint(`${request.resourceType}#${request.permission}@${subjectText}`);
-  let after: string | undefined;
+  let resume: LookupCursor | undefined;
   let dispatches = 0;
   try {
     let revision: bigint;
     if (request.cursor === undefined) revision = await deps.revisions.resolve(request.consistency, signal);
     else {
-      const cursor = decodeCursor(request.cursor, requestPrint);
-      revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: cursor.token }, signal);
-      after = cursor.after;
+      resume = decodeResourceCursor(request.cursor, requestPrint);
+      revision = await deps.revisions.resolve({ kind: "at-exact-snapshot", token: resume.token }, signal);
     }
     const plan = await deps.revisions.planAt(revision);
     const member = resolveLookupMember(plan, request.resourceType, request.permission);
     const subjectKey = validateSubject(plan, request.subject);
     const ctx = createLookupContext(deps, plan, revision, request.subject, subjectKey, signal);
     try {
-      const reached = await reverseReach(ctx, member);
-      const ids: string[] = [];
-      for (const id of reached.keys()) if (after === undefined || id > after) ids.push(id);
-      ids.sort();
+      const walk = await reverseSteps(ctx, member);
       const evaluator = createCaveatEvaluator(plan.schema, request.context, false, deps.maxCaveatCost);
       const token = tokenFor(deps, revision);
-      const prefix = cursorPrefix(token, requestPrint);
-      let emitted = 0;
+      const prefix = cursorPrefix(token, requestPrint, 2);
       let chunk = FIRST_CHUNK;
-      for (let start = 0; start < ids.length; ) {
-        const end = Math.min(ids.length, start + chunk);
-        chunk = Math.min(chunk * 4, MAX_CHUNK);
-        let toCheck: string[] | undefined;
-        for (let i = start; i < end; i++) {
-          const id = ids[i]!;
-          if (reached.get(id) === true) continue;
-          if (toCheck === undefined) toCheck = [id];
-          else toCheck.push(id);
-        }
-        const checked: Memberships | undefined =
-          toCheck === undefined ? undefined : (await dispatch(ctx, member, toCheck, undefined, freshAcc())).m;
-        for (let i = start; i < end; i++) {
-          const id = ids[i]!;
-          let state: LookupResourceResult["state"] = "ALLOWED";
-          let missing: readonly string[] = NONE;
-          if (checked !== undefined && reached.get(id) !== true) {
-            const verdict = evaluator.verdict(checked.get(id));
-            if (verdict.state === "DENIED") continue;
-            state = verdict.state;
-            missing = verdict.missing;
+      let emitted = 0;
+      do {
+        const level = walk.level;
+        const ids = still(walk.fresh(), level, resume);
+        if (ids.length === 0) continue;
+        ids.sort();
+        for (let start = 0; start < ids.length; ) {
+          // No more checks than the page still needs, unless some of them come out DENIED.
+          const size = limit === undefined ? chunk : Math.min(chunk, limit - emitted);
+          const end = Math.min(ids.length, start + size);
+          chunk = Math.min(chunk * 4, MAX_CHUNK);
+          const pending = chunkResults(ctx, member, evaluator, walk.reached, ids, start, end);
+          const found = Array.isArray(pending) ? pending : await pending;
+          start = end;
+          for (const f of found) {
+            if (signal?.aborted) throw deadlineExceeded(lastCursor);
+            const cursor = resourceCursorAt(prefix, level, f.resourceId);
+            lastCursor = cursor;
+            yield { resourceId: f.resourceId, state: f.state, missing: f.missing, cursor, revision, token };
+            if (limit !== undefined && ++emitted >= limit) return;
           }
-          if (signal?.aborted) throw deadlineExceeded(lastCursor);
-          const cursor = prefix + id;
-          lastCursor = cursor;
-          yield { resourceId: id, state, missing, cursor, revision, token };
-          if (limit !== undefined && ++emitted >= limit) return;
         }
-        start = end;
-      }
+      } while (await walk.advance());
     } finally {
       dispatches = ctx.dispatches;
     }

@@ -72,12 +72,34 @@ function hasNonMonotone(node: PlanNode): boolean {
   }
 }
 
-/** Every object of `target.def` whose `target` member may hold the context's subject. */
-export async function reverseReach(ctx: RequestContext, target: PlanMember): Promise<Reached> {
+/**
+ * The walk one level at a time, so that LookupResources can hand on what a level proves before it
+ * reads the next. `level` counts the rounds of reads done; `fresh()` gives the objects of the
+ * target first reached since it was last called, with `reached` telling which are definite.
+ */
+export interface ReverseSteps {
+  readonly level: number;
+  /** Object id -> definite, for every object of the target reached so far. */
+  readonly reached: Reached;
+  /** The target's objects first reached since the last call, in the order they were reached. */
+  fresh(): string[];
+  /** One more round of reads and what follows from it; false when nothing was left to read. */
+  advance(): Promise<boolean>;
+}
+
+/** Starts the walk to every object of `target.def` whose `target` member may hold the subject. */
+export async function reverseSteps(ctx: RequestContext, target: PlanMember): Promise<ReverseSteps> {
   const walk = new ReverseWalk(ctx, target);
   const cell = walk.memberCell(target);
-  await walk.run(cell);
-  return cell.ids;
+  await walk.open();
+  return {
+    get level() {
+      return walk.level;
+    },
+    reached: cell.ids,
+    fresh: () => walk.takeFresh(),
+    advance: () => walk.advance(),
+  };
 }
 
 class ReverseWalk {
@@ -91,8 +113,10 @@ class ReverseWalk {
    * at level n is checked n hops down to the subject. Level 0 is the subject itself; a subject set
    * met by a dispatch of its own member, rather than named in a row, counts one hop less there.
    */
-  private level = 0;
+  level = 0;
+  /** The target's cell, and its objects first reached since `takeFresh` last ran. */
   private out: Cell | undefined;
+  private fresh: string[] = [];
   private lookups = new Map<string, LookupBatch>();
   private confirms = new Map<PlanMember, { to: Cell; ids: string[] }>();
   private wired = false;
@@ -101,7 +125,7 @@ class ReverseWalk {
 
   constructor(
     private readonly ctx: RequestContext,
-    /** Its candidates are checked at the end, in sorted chunks: no need to confirm them here. */
+    /** LookupResources checks its candidates level by level: no need to confirm them here. */
     private readonly target: PlanMember,
   ) {}
 
@@ -110,6 +134,7 @@ class ReverseWalk {
     if (known !== undefined) return known;
     const cell = newCell(member.label);
     this.cells.set(member, cell);
+    if (member === this.target) this.out = cell;
     const s = this.ctx.subject;
     // A subject set is a member of itself.
     if (s.relation === member.name && s.type === member.def.name) this.add(cell, s.id, true);
@@ -259,6 +284,7 @@ class ReverseWalk {
       throw maxDepthExceeded("lookup", this.ctx.maxDepth, cell.label);
     }
     cell.ids.set(id, definite);
+    if (prev === undefined && cell === this.out) this.fresh.push(id);
     // Every cell is wired before the walk starts: then one nobody reads needs no delta.
     if (this.wired && cell.links.length === 0) return;
     let delta = this.pending.get(cell);
@@ -347,38 +373,54 @@ class ReverseWalk {
     }
   }
 
-  /** Level by level: each level's confirmations, then one round of reads for the next. */
-  async run(out: Cell): Promise<void> {
+  takeFresh(): string[] {
+    const fresh = this.fresh;
+    this.fresh = [];
+    return fresh;
+  }
+
+  /** Level 0: the subject itself and what follows from it without a read. */
+  async open(): Promise<void> {
     this.wired = true;
-    this.out = out;
-    for (;;) {
-      this.drain();
-      while (this.confirms.size > 0) {
-        const confirms = this.confirms;
-        this.confirms = new Map();
-        for (const [member, { to, ids }] of confirms) {
-          // A confirmed candidate stays at its level: the member's own expression is no hop.
-          const checked = await dispatch(this.ctx, member, ids, undefined, freshAcc());
-          for (const id of ids) {
-            const m = checked.m.get(id);
-            if (m !== undefined) this.add(to, id, m === true);
-          }
+    await this.settle();
+  }
+
+  /** A level's deltas and confirmations, until nothing more follows without a read. */
+  private async settle(): Promise<void> {
+    this.drain();
+    while (this.confirms.size > 0) {
+      const confirms = this.confirms;
+      this.confirms = new Map();
+      for (const [member, { to, ids }] of confirms) {
+        // A confirmed candidate stays at its level: the member's own expression is no hop.
+        const checked = await dispatch(this.ctx, member, ids, undefined, freshAcc());
+        for (const id of ids) {
+          const m = checked.m.get(id);
+          if (m !== undefined) this.add(to, id, m === true);
         }
-        this.drain();
       }
-      if (this.lookups.size === 0 && this.deferred.size === 0) return;
-      if (this.ctx.signal?.aborted) throw deadlineExceeded(undefined);
-      const lookups = [...this.lookups.values()];
-      this.lookups = new Map();
-      const rows = await Promise.all(lookups.map((b) => this.read(b)));
-      this.level++;
-      const deferred = this.deferred;
-      this.deferred = new Map();
-      for (const [cell, delta] of deferred) for (const [id, definite] of delta) this.add(cell, id, definite);
-      lookups.forEach((batch, i) => {
-        this.apply(batch, rows[i]!);
-      });
+      this.drain();
     }
+  }
+
+  /** One round of reads for the next level, then that level settled. */
+  async advance(): Promise<boolean> {
+    if (this.lookups.size === 0 && this.deferred.size === 0) return false;
+    if (this.ctx.signal?.aborted) throw deadlineExceeded(undefined);
+    const lookups = [...this.lookups.values()];
+    this.lookups = new Map();
+    const rows = await Promise.all(lookups.map((b) => this.read(b)));
+    // The caller may have gone while the reads were out: no more work for it.
+    if (this.ctx.signal?.aborted) throw deadlineExceeded(undefined);
+    this.level++;
+    const deferred = this.deferred;
+    this.deferred = new Map();
+    for (const [cell, delta] of deferred) for (const [id, definite] of delta) this.add(cell, id, definite);
+    lookups.forEach((batch, i) => {
+      this.apply(batch, rows[i]!);
+    });
+    await this.settle();
+    return true;
   }
 
   private read(batch: LookupBatch): Promise<readonly Relationship[]> {

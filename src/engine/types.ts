@@ -216,8 +216,9 @@ export interface Engine {
   checkBulk(request: CheckBulkRequest, options?: RequestOptions): Promise<CheckBulkResult>;
   expand(request: ExpandRequest, options?: RequestOptions): Promise<ExpandResult>;
   /**
-   * Every resource of a type the subject has the permission on, streamed in id order at one
-   * revision; complete unless `limit` is set. An aborted signal ends it with `deadline-exceeded`
+   * Every resource of a type the subject has the permission on, streamed at one revision as the
+   * walk finds them (round by round of its reads, id order within a round; see
+   * lookup-resources.ts); complete unless `limit` is set. An aborted signal ends it with `deadline-exceeded`
    * and `details.cursor`, the cursor to resume from.
    */
   lookupResources(

@@ -15,7 +15,7 @@ import {
   type Relationship,
   type SubjectRef,
 } from "../../src/core/index.js";
-import type { Engine } from "../../src/engine/index.js";
+import type { Engine, LookupResourceResult, LookupResourcesRequest } from "../../src/engine/index.js";
 import type { CompiledSchema } from "../../src/schema/index.js";
 import { collectAll } from "./lookup-harness.js";
 
@@ -138,6 +138,42 @@ export function universe(relationships: readonly Relationship[]) {
   return { objects, sets: [...sets.values()] };
 }
 
+interface Found {
+  readonly resourceId: string;
+  readonly state: string;
+  readonly missing: readonly string[];
+}
+
+const resultText = (r: Found) =>
+  `${r.resourceId}:${r.state}${r.missing.length > 0 ? `[${r.missing.join(",")}]` : ""}`;
+
+/** The same results, in the same order, with the same states and missing parameters. */
+const sameResults = (a: readonly Found[], b: readonly Found[]) =>
+  a.length === b.length && a.every((r, i) => resultText(r) === resultText(b[i]!));
+
+/**
+ * A whole LookupResources in pages of `size`, each resuming from the last result's cursor; it
+ * stops past `most` results, so that a cursor that goes back ends in a wrong answer, not a loop.
+ */
+export async function pagesOf(
+  engine: Pick<Engine, "lookupResources">,
+  size: number,
+  request: LookupResourcesRequest,
+  most: number,
+): Promise<LookupResourceResult[]> {
+  const all: LookupResourceResult[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await collectAll(
+      engine.lookupResources({ ...request, limit: size, ...(cursor === undefined ? {} : { cursor }) }),
+    );
+    if (page.length > size) throw new Error(`a page of ${page.length} results for a limit of ${size}`);
+    all.push(...page);
+    if (page.length < size || all.length > most) return all;
+    cursor = page.at(-1)!.cursor;
+  }
+}
+
 export async function crossCheck(
   engine: Engine,
   schema: CompiledSchema,
@@ -148,6 +184,11 @@ export async function crossCheck(
     readonly maxProblems?: number;
     /** Error codes a lookup may raise where the oracle answered (counted as skipped). */
     readonly tolerate?: (code: string) => boolean;
+    /**
+     * Also page each LookupResources with these limits, each page resuming from the last one's
+     * cursor, and compare the pages, end to end, with the one-shot answer.
+     */
+    readonly pageSizes?: readonly number[];
   } = {},
 ): Promise<{ problems: string[]; stats: CrossCheckStats }> {
   const { objects, sets } = universe(relationships);
@@ -218,9 +259,26 @@ export async function crossCheck(
             got.map((r) => [r.resourceId, label(tri(r.state, r.missing), withMissing.has(r.resourceId))]),
           );
           if (actual.size !== got.length) problems.push(`${what}: duplicate results`);
-          const sortedIds = got.map((r) => r.resourceId);
-          if (sortedIds.some((id, i) => i > 0 && sortedIds[i - 1]! >= id))
-            problems.push(`${what}: not in id order`);
+          for (const size of options.pageSizes ?? []) {
+            const paged = await pagesOf(
+              engine,
+              size,
+              {
+                resourceType: type,
+                permission,
+                subject,
+                consistency,
+                ...(context === undefined ? {} : { context }),
+              },
+              got.length,
+            ).catch((e: unknown) => e);
+            if (!Array.isArray(paged)) failed(`${what} in pages of ${size}`, paged);
+            else if (!sameResults(paged, got)) {
+              problems.push(
+                `${what}: pages of ${size} give ${paged.map(resultText).join(" ")}, not ${got.map(resultText).join(" ")}`,
+              );
+            }
+          }
           const diff = compareMaps(expected, actual);
           if (diff !== "") problems.push(`${what}: ${diff}`);
         }

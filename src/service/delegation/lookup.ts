@@ -25,7 +25,8 @@ import type { Decider } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
 import { type Answer, and, linkPart, type Part, type PermissionOf, partError, RESOURCE_ID } from "./parts.js";
 
-const FIRST_BATCH = 64;
+// Small at first: the driver streams, and its first results should not wait for 64 of them.
+const FIRST_BATCH = 16;
 const MAX_BATCH = 512;
 
 /** The links asked once: a verdict for every resource, or `undefined` where it depends on one. */
