@@ -348,4 +348,20 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
       "Failed to load resource: the server responded with a status of 403 (Forbidden)",
     ]);
   });
+  it("lays out every page at 1280 and 1920 wide without sideways scrolling", async () => {
+    const tabs = await page.locator("nav .tab").allTextContents();
+    expect(tabs.length).toBeGreaterThanOrEqual(6);
+    for (const width of [1280, 1920]) {
+      await page.setViewportSize({ width, height: 900 });
+      for (const name of tabs) {
+        await page.click(`#tab-${name.toLowerCase()}`);
+        await page.waitForSelector("#page > *");
+        // A page wider than the window would need sideways scrolling: the layout must fit.
+        const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+        expect(fits, `${name} at ${width}`).toBe(true);
+        expect(await page.locator("#page").isVisible(), `${name} at ${width}`).toBe(true);
+      }
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
 });

@@ -1,0 +1,89 @@
+/**
+ * How fast the console's first page is usable on loopback: a real `latch serve --console-listen`
+ * serving a fresh `vite build`, Debian's chromium (playwright-core), a new browser context per
+ * round (nothing cached). Reports, per round and as medians: DOMContentLoaded, the sign-in form
+ * ready for typing (its token field focused by the page's own script), and sign-in to the first
+ * page drawn. The target of issue 21 is the sign-in form interactive in under 1 s.
+ *
+ *   npx tsx bench/console-load.ts [rounds]
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "vite";
+import { launchChromium } from "../test/support/chromium.js";
+
+const TOKEN = "console-load-bench-0123456789";
+const rounds = Number(process.argv[2] ?? 10);
+
+function serve(dir: string, consoleDir: string): Promise<{ server: ChildProcess; base: string }> {
+  const server = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "serve",
+      "--listen=127.0.0.1:0",
+      "--console-listen=127.0.0.1:0",
+      `--console-dir=${consoleDir}`,
+      `--db=${join(dir, "latch.db")}`,
+      `--token=${TOKEN}`,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = "";
+    server.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /console on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ server, base: m[1]! });
+    });
+    server.once("exit", (code) => reject(new Error(`latch serve exited ${code}`)));
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "latch-console-load-"));
+  const consoleDir = join(dir, "console");
+  await build({ configFile: "console/vite.config.ts", build: { outDir: consoleDir }, logLevel: "error" });
+  const { server, base } = await serve(dir, consoleDir);
+  const browser = await launchChromium();
+  const dcl: number[] = [];
+  const ready: number[] = [];
+  const signedIn: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(base);
+      await page.waitForFunction(() => document.activeElement?.id === "token");
+      const nav = await page.evaluate(() => {
+        const entry = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+        return { dcl: entry.domContentLoadedEventEnd, ready: performance.now() };
+      });
+      const start = Date.now();
+      await page.fill("#token", TOKEN);
+      await page.click("#sign-in button[type=submit]");
+      await page.waitForSelector("#page > *");
+      signedIn.push(Date.now() - start);
+      dcl.push(nav.dcl);
+      ready.push(nav.ready);
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+    server.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  console.log(`rounds: ${rounds}, fresh browser context each`);
+  console.log(`DOMContentLoaded      p50 ${ms(median(dcl))}  max ${ms(Math.max(...dcl))}`);
+  console.log(`sign-in form ready    p50 ${ms(median(ready))}  max ${ms(Math.max(...ready))}`);
+  console.log(`sign-in -> first page p50 ${ms(median(signedIn))}  max ${ms(Math.max(...signedIn))}`);
+}
+
+await main();
