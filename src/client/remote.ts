@@ -72,8 +72,13 @@ export interface ClientOptions {
    * calls (lookups, reads, watch, import, export) always use grpc-js.
    */
   readonly transport?: "http2" | "grpc-js";
-  /** HTTP/2 connections the `"http2"` transport spreads calls over (default 1). */
+  /**
+   * Most HTTP/2 connections the `"http2"` transport spreads calls over (default 1): the next one is
+   * opened when every open one has `streamsPerConnection` calls in flight.
+   */
   readonly connections?: number;
+  /** Calls in flight that make a connection saturated, `"http2"` transport (default 64). */
+  readonly streamsPerConnection?: number;
   /** Keepalive ping interval while calls are in flight, `"http2"` transport (ms, default 10 s). */
   readonly keepaliveMs?: number;
   /** Unanswered ping time after which the connection is dropped (ms, default 5 s). */
@@ -643,6 +648,7 @@ function withHttp2Unary(
     maxMessageBytes: options.maxMessageBytes ?? 64 * 1024 * 1024,
     ...defined({
       connections: options.connections,
+      streamsPerConnection: options.streamsPerConnection,
       keepaliveMs: options.keepaliveMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     }),

@@ -126,7 +126,7 @@ const checkRequest = fc
     ),
     fc.option(rare, { nil: undefined, freq: 8 }),
   )
-  .map(([m, r]) => ({ ...m, ...r }) as MessageInitShape<typeof CheckPermissionRequestSchema>);
+  .map(([m, r]) => ({ ...m, ...r }) as unknown as MessageInitShape<typeof CheckPermissionRequestSchema>);
 
 const bulkItem = fc.record(
   {
@@ -156,7 +156,7 @@ const bulkRequest = fc
   .map(([m, r]) => {
     if (r !== undefined && "context" in r)
       return { ...m, items: [...(m.items ?? []), { ...r, permission: "p" }] };
-    return { ...m, ...r } as MessageInitShape<typeof CheckBulkPermissionsRequestSchema>;
+    return { ...m, ...r } as unknown as MessageInitShape<typeof CheckBulkPermissionsRequestSchema>;
   });
 
 const token = withUnknown(fc.record({ token: text }, { requiredKeys: [] }));
@@ -300,7 +300,7 @@ describe("check codec: responses", () => {
         decodesAsProtobufEs(
           CheckPermissionResponseSchema,
           decodeCheckResponse,
-          toBinary(CheckPermissionResponseSchema, create(CheckPermissionResponseSchema, init)),
+          toBinary(CheckPermissionResponseSchema, create(CheckPermissionResponseSchema, init as never)),
         ),
       ),
       { numRuns: 1000 },
@@ -326,7 +326,10 @@ describe("check codec: responses", () => {
         decodesAsProtobufEs(
           CheckPermissionResponseSchema,
           decodeCheckResponse,
-          mangle(toBinary(CheckPermissionResponseSchema, create(CheckPermissionResponseSchema, one)), list),
+          mangle(
+            toBinary(CheckPermissionResponseSchema, create(CheckPermissionResponseSchema, one as never)),
+            list,
+          ),
         );
         decodesAsProtobufEs(
           CheckBulkPermissionsResponseSchema,
