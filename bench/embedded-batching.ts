@@ -45,9 +45,9 @@ async function round(client: Pick<LatchClient, "check">, n: number): Promise<num
 
 // Warm the engine's cache and both paths first.
 for (const client of Object.values(cases)) await round(client, mix.length);
-const totals: Record<string, number[]> = {};
+const totals: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
 for (let r = 0; r < 5; r++) {
-  for (const [name, client] of Object.entries(cases)) (totals[name] ??= []).push(await round(client, perRound));
+  for (const [name, client] of Object.entries(cases)) totals[name]!.push(await round(client, perRound));
 }
 for (const [name, list] of Object.entries(totals)) {
   const sorted = [...list].sort((a, b) => a - b);
