@@ -22,6 +22,7 @@
  * - one check alone in its window is sent as a plain CheckPermission.
  */
 import { status } from "@grpc/grpc-js";
+import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
 import { RemoteError } from "./errors.js";
 import { MAX_DEADLINE_MS } from "./http2-transport.js";
 import { defined } from "./inputs.js";
@@ -48,11 +49,55 @@ export interface CheckBackend {
 type Item = CheckBulkParams["items"][number];
 type Shared = Pick<CheckBulkParams, "consistency" | "contextualRelationships" | "actorToken">;
 
-interface Waiter {
-  resolve(answer: CheckAnswer): void;
-  reject(error: unknown): void;
-  /** Stops the waiter's timer and signal listener; false when it was already settled. */
-  settle(): boolean;
+// `new Promise(capture)` hands its resolvers over without a closure per call.
+let capturedResolve: (answer: CheckAnswer) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+function capture(resolve: (answer: CheckAnswer) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * One caller waiting for its entry: its deadline is an entry of the shared wheel (no timer of its
+ * own), and it is its own abort listener.
+ */
+class Waiter implements Expiring {
+  deadlineAt = 0;
+  lane: Lane | undefined = undefined;
+  prev: Expiring | undefined = undefined;
+  next: Expiring | undefined = undefined;
+  readonly resolve = capturedResolve;
+  readonly reject = capturedReject;
+  private settled = false;
+
+  constructor(
+    private readonly entry: Entry,
+    private readonly signal: AbortSignal | undefined,
+    private readonly abandon: (entry: Entry, waiter: Waiter) => void,
+  ) {}
+
+  /** Stops the waiter's deadline and signal listener; false when it was already settled. */
+  settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    deadlines.remove(this);
+    this.signal?.removeEventListener("abort", this);
+    return true;
+  }
+
+  expire(): void {
+    this.giveUp(deadlineError());
+  }
+
+  handleEvent(): void {
+    this.giveUp(cancelledError());
+  }
+
+  private giveUp(error: RemoteError): void {
+    if (!this.settle()) return;
+    this.abandon(this.entry, this);
+    this.reject(error);
+  }
 }
 
 /** One distinct check: its callers, and the request that asks it once sent. */
@@ -296,30 +341,12 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
       }
       const joined = entry;
 
-      return new Promise<CheckAnswer>((resolve, reject) => {
-        const signal = opts?.signal;
-        let settled = false;
-        const waiter: Waiter = {
-          resolve,
-          reject,
-          settle() {
-            if (settled) return false;
-            settled = true;
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", onAbort);
-            return true;
-          },
-        };
-        const giveUp = (error: RemoteError) => {
-          if (!waiter.settle()) return;
-          abandon(joined, waiter);
-          reject(error);
-        };
-        const onAbort = () => giveUp(cancelledError());
-        const timer = setTimeout(() => giveUp(deadlineError()), Math.max(1, deadline - Date.now()));
-        signal?.addEventListener("abort", onAbort, { once: true });
-        joined.waiters.add(waiter);
-      });
+      const answer = new Promise<CheckAnswer>(capture);
+      const waiter = new Waiter(joined, opts?.signal, abandon);
+      deadlines.add(waiter, deadline - Date.now());
+      opts?.signal?.addEventListener("abort", waiter);
+      joined.waiters.add(waiter);
+      return answer;
     },
   };
 }

@@ -28,9 +28,17 @@ import {
   type OutgoingHttpHeaders,
   type SecureClientSessionOptions,
 } from "node:http2";
-import { setTimeout as sleep } from "node:timers/promises";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMethod, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
+import { PermissionService } from "../gen/latch/v1/permission_service_pb.js";
+import {
+  decodeCheckBulkResponse,
+  decodeCheckResponse,
+  encodeCheckBulkRequest,
+  encodeCheckRequest,
+  frameOf,
+} from "./check-codec.js";
+import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
 import { RemoteError, remoteError } from "./errors.js";
 import type { UnaryTransport } from "./transport.js";
 
@@ -46,8 +54,10 @@ export interface Http2TransportOptions {
   readonly maxAttempts: number;
   /** Largest response message accepted, in bytes. */
   readonly maxMessageBytes: number;
-  /** HTTP/2 sessions calls are spread over (default 1). */
+  /** Most HTTP/2 sessions calls are spread over (default 1). */
   readonly connections?: number;
+  /** Calls in flight on every open session before the pool opens another (default 64). */
+  readonly streamsPerConnection?: number;
   /** Interval of keepalive pings while calls are in flight (ms, default 10 s). */
   readonly keepaliveMs?: number;
   /** How long a ping may go unanswered before the session is dropped (ms, default 5 s). */
@@ -117,7 +127,7 @@ function streamError(
 /** One HTTP/2 session and the calls in flight on it. */
 class Connection {
   readonly session: ClientHttp2Session;
-  private inflight = 0;
+  inflight = 0;
   private pinging = false;
   private readonly keepalive: NodeJS.Timeout;
   /** Why the session was lost, for the calls that fail with it. */
@@ -197,15 +207,6 @@ function grpcTimeout(ms: number): string {
   return whole < 1e8 ? `${whole}m` : `${Math.floor(whole / 1000)}S`;
 }
 
-/** The gRPC message framing: a compression flag byte, a 4-byte big-endian length, the message. */
-function frame(message: Uint8Array): Buffer {
-  const framed = Buffer.allocUnsafe(5 + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  framed.set(message, 5);
-  return framed;
-}
-
 /** The one message of a unary answer; anything else is the server breaking the protocol. */
 function unframe(chunks: Buffer[]): Buffer | RemoteError {
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
@@ -218,6 +219,249 @@ function unframe(chunks: Buffer[]): Buffer | RemoteError {
   return body.subarray(5);
 }
 
+/** How a method's calls are sent: its path, its default headers, its codec. */
+interface Plan {
+  readonly path: string;
+  /** The headers of a call with the default deadline and no request id: built once, reused. */
+  readonly headers: OutgoingHttpHeaders;
+  encode(init: unknown): Buffer;
+  decode(bytes: Buffer): unknown;
+}
+
+/** What every call of one transport shares. */
+interface Shared {
+  closed: boolean;
+  readonly pick: () => Connection;
+  readonly base: OutgoingHttpHeaders;
+  readonly defaultTimeoutMs: number;
+  readonly maxAttempts: number;
+  readonly maxMessageBytes: number;
+}
+
+const CALL = Symbol("latch.call");
+type CallStream = ClientHttp2Stream & { [CALL]?: Call };
+
+// The stream listeners are the same functions for every call (`this` is the stream), so a call
+// allocates no closures. Events of a stream its call has moved past (cancelled, retried) are ignored.
+function onResponse(this: CallStream, headers: IncomingHttpHeaders): void {
+  const call = this[CALL]!;
+  if (call.stream === this) call.head = headers;
+}
+
+function onTrailers(this: CallStream, headers: IncomingHttpHeaders): void {
+  const call = this[CALL]!;
+  if (call.stream === this) call.trailers = headers;
+}
+
+function onData(this: CallStream, chunk: Buffer): void {
+  const call = this[CALL]!;
+  if (call.stream !== this) return;
+  call.received += chunk.length;
+  if (call.received > call.shared.maxMessageBytes + 5)
+    call.cancel(
+      localError(status.RESOURCE_EXHAUSTED, `the answer is larger than ${call.shared.maxMessageBytes} bytes`),
+    );
+  else call.chunks.push(chunk);
+}
+
+function onError(this: CallStream, error: Error): void {
+  const call = this[CALL]!;
+  if (call.stream === this) call.cause = call.conn?.lost ?? error.message;
+}
+
+function onClose(this: CallStream): void {
+  const call = this[CALL]!;
+  if (call.stream === this) call.ended(this);
+}
+
+/** The outcome of a closed stream: the answer's message, or the error it ended with. */
+function outcomeOf(stream: ClientHttp2Stream, call: Call, conn: Connection): Buffer | RemoteError {
+  const head = call.head;
+  if (head === undefined) return streamError(stream.rstCode, call.cause ?? conn.lost, !conn.usable);
+  const meta = call.trailers ?? head;
+  const grpcStatus = headerText(meta, "grpc-status");
+  if (grpcStatus === undefined) {
+    const httpStatus = Number(head[":status"]);
+    return httpStatus !== 200
+      ? localError(statusOfHttp(httpStatus), `the server answered HTTP ${httpStatus}`)
+      : streamError(
+          stream.rstCode,
+          call.cause ?? conn.lost ?? "the answer ended without a gRPC status",
+          !conn.usable,
+        );
+  }
+  const code = Number(grpcStatus);
+  return code === status.OK ? unframe(call.chunks) : statusError(code, meta);
+}
+
+// `new Promise(capture)` hands its resolvers over without a closure per call.
+let capturedResolve: (value: unknown) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * One unary call, across its attempts: it is its own deadline entry (the shared wheel, no timer of
+ * its own) and its own abort listener (`handleEvent`).
+ */
+class Call implements Expiring {
+  deadlineAt = 0;
+  lane: Lane | undefined = undefined;
+  prev: Expiring | undefined = undefined;
+  next: Expiring | undefined = undefined;
+  attempt = 0;
+  conn: Connection | undefined = undefined;
+  stream: CallStream | undefined = undefined;
+  head: IncomingHttpHeaders | undefined = undefined;
+  trailers: IncomingHttpHeaders | undefined = undefined;
+  cause: string | undefined = undefined;
+  chunks: Buffer[] = [];
+  received = 0;
+  backoff: NodeJS.Timeout | undefined = undefined;
+  private settled = false;
+  private readonly resolve: (value: unknown) => void;
+  private readonly reject: (error: unknown) => void;
+
+  constructor(
+    readonly shared: Shared,
+    private readonly plan: Plan,
+    private readonly body: Buffer,
+    private readonly headers: OutgoingHttpHeaders,
+    private readonly timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly idempotent: boolean,
+  ) {
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
+  }
+
+  start(): void {
+    this.backoff = undefined;
+    if (this.shared.closed) {
+      this.settle(localError(status.UNAVAILABLE, "the client is closed"));
+      return;
+    }
+    const conn = this.shared.pick();
+    let stream: CallStream;
+    try {
+      stream = conn.session.request(this.headers);
+    } catch (error) {
+      this.failed(localError(status.UNAVAILABLE, `cannot start a call: ${(error as Error).message}`));
+      return;
+    }
+    conn.started();
+    this.conn = conn;
+    this.stream = stream;
+    this.head = undefined;
+    this.trailers = undefined;
+    this.cause = undefined;
+    this.received = 0;
+    if (this.chunks.length > 0) this.chunks = [];
+    stream[CALL] = this;
+    stream.on("response", onResponse);
+    stream.on("trailers", onTrailers);
+    stream.on("data", onData);
+    stream.on("error", onError);
+    stream.on("close", onClose);
+    deadlines.add(this, this.timeoutMs);
+    stream.end(this.body);
+  }
+
+  /** The attempt's stream closed on its own. */
+  ended(stream: CallStream): void {
+    const conn = this.conn!;
+    const outcome = outcomeOf(stream, this, conn);
+    this.detach();
+    if (outcome instanceof RemoteError) this.failed(outcome);
+    else this.answered(outcome);
+  }
+
+  /** Ends the attempt from this side (deadline, abort, an answer too large). */
+  cancel(error: RemoteError): void {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    this.detach();
+    if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+    this.settle(error);
+  }
+
+  expire(): void {
+    this.cancel(localError(status.DEADLINE_EXCEEDED, "Deadline exceeded"));
+  }
+
+  handleEvent(): void {
+    const error = localError(status.CANCELLED, "Cancelled on client");
+    if (this.stream !== undefined) this.cancel(error);
+    else if (this.backoff !== undefined) {
+      clearTimeout(this.backoff);
+      this.backoff = undefined;
+      this.settle(error);
+    }
+  }
+
+  private detach(): void {
+    this.stream = undefined;
+    deadlines.remove(this);
+    this.conn!.ended();
+  }
+
+  private answered(message: Buffer): void {
+    let decoded: unknown;
+    try {
+      decoded = this.plan.decode(message);
+    } catch (error) {
+      this.settle(localError(status.INTERNAL, `cannot decode the answer: ${(error as Error).message}`));
+      return;
+    }
+    this.settle(decoded);
+  }
+
+  private failed(error: RemoteError): void {
+    const again =
+      error.status === status.UNAVAILABLE &&
+      (this.idempotent || refused.has(error)) &&
+      this.attempt + 1 < this.shared.maxAttempts &&
+      !this.signal?.aborted;
+    if (!again) {
+      this.settle(error);
+      return;
+    }
+    this.backoff = setTimeout(() => this.start(), 25 * 2 ** this.attempt);
+    this.attempt++;
+  }
+
+  private settle(outcome: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal?.removeEventListener("abort", this);
+    if (outcome instanceof RemoteError) this.reject(outcome);
+    else this.resolve(outcome);
+  }
+}
+
+const generic = (method: DescMethod): Pick<Plan, "encode" | "decode"> => ({
+  encode: (init) => frameOf(toBinary(method.input, create(method.input, init as never))),
+  decode: (bytes) => fromBinary(method.output, bytes),
+});
+
+/** The hand-written codec (check-codec.ts) for the hot calls, protobuf-es for the rest. */
+function codecOf(method: DescMethod): Pick<Plan, "encode" | "decode"> {
+  if (method === PermissionService.method.checkPermission)
+    return { encode: encodeCheckRequest as Plan["encode"], decode: decodeCheckResponse };
+  if (method === PermissionService.method.checkBulkPermissions)
+    return { encode: encodeCheckBulkRequest as Plan["encode"], decode: decodeCheckBulkResponse };
+  return generic(method);
+}
+
+/**
+ * Calls in flight on a connection past which a pool opens its next connection (while it has fewer
+ * than `connections`): below it one connection carries everything (fewest sockets, best batching
+ * of writes); past it, new calls go to the least busy connection.
+ */
+const DEFAULT_STREAMS_PER_CONNECTION = 64;
+
 export function createHttp2Transport(options: Http2TransportOptions): UnaryTransport {
   const scheme = options.tls === undefined ? "http" : "https";
   const authority = `${scheme}://${options.address}`;
@@ -228,172 +472,93 @@ export function createHttp2Transport(options: Http2TransportOptions): UnaryTrans
     maxSessionMemory: 64,
   };
   const size = Math.max(1, options.connections ?? 1);
-  const pool: (Connection | undefined)[] = new Array(size).fill(undefined);
-  let next = 0;
-  let closed = false;
+  const saturated = Math.max(1, options.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION);
+  const pool: Connection[] = [];
   const keepaliveMs = options.keepaliveMs ?? 10_000;
   const pingTimeoutMs = options.keepaliveTimeoutMs ?? 5_000;
 
+  /** The least busy usable connection; a new one when none is usable or all are saturated. */
   const pick = (): Connection => {
-    const i = next;
-    next = (next + 1) % size;
-    let conn = pool[i];
-    if (conn === undefined || !conn.usable) {
-      conn = new Connection(authority, sessionOptions, keepaliveMs, pingTimeoutMs);
-      pool[i] = conn;
+    let best: Connection | undefined;
+    for (let i = 0; i < pool.length; i++) {
+      const conn = pool[i]!;
+      if (!conn.usable) {
+        // Dropped from the pool; its calls in flight finish on it.
+        pool.splice(i--, 1);
+        continue;
+      }
+      if (best === undefined || conn.inflight < best.inflight) best = conn;
     }
+    if (best !== undefined && (best.inflight < saturated || pool.length >= size)) return best;
+    const conn = new Connection(authority, sessionOptions, keepaliveMs, pingTimeoutMs);
+    pool.push(conn);
     return conn;
   };
 
-  const base: OutgoingHttpHeaders = {
-    ":method": "POST",
-    "content-type": "application/grpc",
-    te: "trailers",
-    "user-agent": "latch-client-http2",
-    ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+  const defaultTimeoutMs = Math.min(options.timeoutMs, MAX_DEADLINE_MS);
+  const shared: Shared = {
+    closed: false,
+    pick,
+    base: {
+      ":method": "POST",
+      "content-type": "application/grpc",
+      te: "trailers",
+      "user-agent": "latch-client-http2",
+      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+    },
+    defaultTimeoutMs,
+    maxAttempts: options.maxAttempts,
+    maxMessageBytes: options.maxMessageBytes,
   };
-  const maxBody = 5 + options.maxMessageBytes;
 
-  /** One attempt: the answer's message bytes, or a RemoteError. */
-  const call = (
-    path: string,
-    body: Buffer,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    requestId: string | undefined,
-  ) =>
-    new Promise<Buffer>((resolve, reject) => {
-      if (closed) {
-        reject(localError(status.UNAVAILABLE, "the client is closed"));
-        return;
-      }
-      const conn = pick();
-      let stream: ClientHttp2Stream;
-      try {
-        stream = conn.session.request({
-          ...base,
-          ":path": path,
-          "grpc-timeout": grpcTimeout(timeoutMs),
-          ...(requestId === undefined ? {} : { "x-request-id": requestId }),
-        });
-      } catch (error) {
-        reject(localError(status.UNAVAILABLE, `cannot start a call: ${(error as Error).message}`));
-        return;
-      }
-      conn.started();
-      let done = false;
-      let head: IncomingHttpHeaders | undefined;
-      let trailers: IncomingHttpHeaders | undefined;
-      let cause: string | undefined;
-      const chunks: Buffer[] = [];
-      let received = 0;
-      const finish = (outcome: Buffer | RemoteError) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        conn.ended();
-        if (outcome instanceof RemoteError) reject(outcome);
-        else resolve(outcome);
+  const plans = new Map<DescMethod, Plan>();
+  const planOf = (method: DescMethod): Plan => {
+    let plan = plans.get(method);
+    if (plan === undefined) {
+      const path = `/${method.parent.typeName}/${method.name}`;
+      plan = {
+        path,
+        headers: { ...shared.base, ":path": path, "grpc-timeout": grpcTimeout(defaultTimeoutMs) },
+        ...codecOf(method),
       };
-      const cancel = (error: RemoteError) => {
-        if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
-        finish(error);
-      };
-      const onAbort = () => cancel(localError(status.CANCELLED, "Cancelled on client"));
-      const timer = setTimeout(
-        () => cancel(localError(status.DEADLINE_EXCEEDED, "Deadline exceeded")),
-        Math.max(1, timeoutMs),
-      );
-      signal?.addEventListener("abort", onAbort, { once: true });
-      stream.on("response", (headers) => {
-        head = headers;
-      });
-      stream.on("trailers", (headers) => {
-        trailers = headers;
-      });
-      stream.on("data", (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > maxBody)
-          cancel(
-            localError(
-              status.RESOURCE_EXHAUSTED,
-              `the answer is larger than ${options.maxMessageBytes} bytes`,
-            ),
-          );
-        else chunks.push(chunk);
-      });
-      stream.on("error", (error: Error) => {
-        cause = conn.lost ?? error.message;
-      });
-      stream.on("close", () => {
-        if (done) return;
-        if (head === undefined) {
-          finish(streamError(stream.rstCode, cause ?? conn.lost, !conn.usable));
-          return;
-        }
-        const httpStatus = Number(head[":status"]);
-        const meta = trailers ?? head;
-        const grpcStatus = headerText(meta, "grpc-status");
-        if (grpcStatus === undefined) {
-          finish(
-            httpStatus !== 200
-              ? localError(statusOfHttp(httpStatus), `the server answered HTTP ${httpStatus}`)
-              : streamError(
-                  stream.rstCode,
-                  cause ?? conn.lost ?? "the answer ended without a gRPC status",
-                  !conn.usable,
-                ),
-          );
-          return;
-        }
-        const code = Number(grpcStatus);
-        finish(code === status.OK ? unframe(chunks) : statusError(code, meta));
-      });
-      stream.end(body);
-    });
-
-  const backoff = (attempt: number, signal: AbortSignal | undefined) =>
-    sleep(25 * 2 ** attempt, undefined, signal === undefined ? {} : { signal });
+      plans.set(method, plan);
+    }
+    return plan;
+  };
 
   return {
-    async unary(method, request, opts, idempotent) {
-      const path = `/${method.parent.typeName}/${method.name}`;
-      const body = frame(toBinary(method.input, create(method.input, request)));
+    unary(method, request, opts, idempotent) {
       const signal = opts?.signal;
-      for (let attempt = 0; ; attempt++) {
+      let plan: Plan;
+      let body: Buffer;
+      try {
         signal?.throwIfAborted();
-        let answer: Buffer;
-        try {
-          answer = await call(
-            path,
-            body,
-            Math.min(opts?.timeoutMs ?? options.timeoutMs, MAX_DEADLINE_MS),
-            signal,
-            opts?.requestId,
-          );
-        } catch (error) {
-          const again =
-            error instanceof RemoteError &&
-            error.status === status.UNAVAILABLE &&
-            (idempotent || refused.has(error)) &&
-            attempt + 1 < options.maxAttempts &&
-            !signal?.aborted;
-          if (!again) throw error;
-          await backoff(attempt, signal);
-          continue;
-        }
-        try {
-          return fromBinary(method.output, answer);
-        } catch (error) {
-          throw localError(status.INTERNAL, `cannot decode the answer: ${(error as Error).message}`);
-        }
+        plan = planOf(method);
+        body = plan.encode(request);
+      } catch (error) {
+        return Promise.reject(error);
       }
+      const timeoutMs =
+        opts?.timeoutMs === undefined ? defaultTimeoutMs : Math.min(opts.timeoutMs, MAX_DEADLINE_MS);
+      const requestId = opts?.requestId;
+      const headers =
+        timeoutMs === defaultTimeoutMs && requestId === undefined
+          ? plan.headers
+          : {
+              ...plan.headers,
+              "grpc-timeout": grpcTimeout(timeoutMs),
+              ...(requestId === undefined ? {} : { "x-request-id": requestId }),
+            };
+      const answer = new Promise(capture);
+      const call = new Call(shared, plan, body, headers, timeoutMs, signal, idempotent);
+      signal?.addEventListener("abort", call);
+      call.start();
+      return answer as Promise<never>;
     },
 
     close() {
-      closed = true;
-      for (const conn of pool) conn?.close();
+      shared.closed = true;
+      for (const conn of pool) conn.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 /** `createClient`: the LatchClient over gRPC. */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ChannelCredentials, Client, status as grpcStatus } from "@grpc/grpc-js";
-import { LatchError, type Relationship, type SubjectRef } from "../core/index.js";
+import { LatchError, type ObjectRef, type Relationship, type SubjectRef } from "../core/index.js";
 import { AuditService } from "../gen/latch/v1/audit_service_pb.js";
 import {
   type Relationship as RelationshipMessage,
@@ -72,8 +72,13 @@ export interface ClientOptions {
    * calls (lookups, reads, watch, import, export) always use grpc-js.
    */
   readonly transport?: "http2" | "grpc-js";
-  /** HTTP/2 connections the `"http2"` transport spreads calls over (default 1). */
+  /**
+   * Most HTTP/2 connections the `"http2"` transport spreads calls over (default 1): the next one is
+   * opened when every open one has `streamsPerConnection` calls in flight.
+   */
   readonly connections?: number;
+  /** Calls in flight that make a connection saturated, `"http2"` transport (default 64). */
+  readonly streamsPerConnection?: number;
   /** Keepalive ping interval while calls are in flight, `"http2"` transport (ms, default 10 s). */
   readonly keepaliveMs?: number;
   /** Unanswered ping time after which the connection is dropped (ms, default 5 s). */
@@ -147,6 +152,11 @@ async function* batches<T>(source: AsyncIterable<T> | Iterable<T>, size: number)
 const P = PermissionService.method;
 const R = RelationshipService.method;
 const S = SchemaService.method;
+
+// Init shapes, not messages: the Check codec (check-codec.ts) writes them as they are, and
+// protobuf-es's `create` (the other paths) builds the messages from them once.
+const objectInit = (ref: ObjectRef) => ({ objectType: ref.type, objectId: ref.id });
+const subjectInit = (ref: SubjectRef) => ({ object: objectInit(ref), optionalRelation: ref.relation ?? "" });
 
 const contextual = (list: readonly RelationshipInput[] | undefined) =>
   (list ?? []).map((r) => relationshipToProto(toRelationship(r)));
@@ -322,9 +332,9 @@ function permissionCalls(t: Transport): PermissionCalls {
       const res = await t.unary(
         P.checkPermission,
         defined({
-          resource: objectRefToProto(toObject(params.resource)),
+          resource: objectInit(toObject(params.resource)),
           permission: params.permission,
-          subject: subjectRefToProto(toSubject(params.subject)),
+          subject: subjectInit(toSubject(params.subject)),
           context: params.context as never,
           consistency: consistencyToProto(params.consistency),
           withTracing: params.explain ?? false,
@@ -355,9 +365,9 @@ function permissionCalls(t: Transport): PermissionCalls {
         defined({
           items: params.items.map((item) =>
             defined({
-              resource: objectRefToProto(toObject(item.resource)),
+              resource: objectInit(toObject(item.resource)),
               permission: item.permission,
-              subject: subjectRefToProto(toSubject(item.subject)),
+              subject: subjectInit(toSubject(item.subject)),
               context: item.context as never,
               ...delegationToProto(item),
               consumeApproval: item.consumeApproval,
@@ -643,6 +653,7 @@ function withHttp2Unary(
     maxMessageBytes: options.maxMessageBytes ?? 64 * 1024 * 1024,
     ...defined({
       connections: options.connections,
+      streamsPerConnection: options.streamsPerConnection,
       keepaliveMs: options.keepaliveMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     }),

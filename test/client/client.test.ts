@@ -13,7 +13,12 @@ defineClientContract("createEmbedded", async () => {
 const REMOTE: Record<string, Partial<ClientOptions>> = {
   "node:http2, batching (the default)": {},
   "node:http2, no batching": { batch: false },
-  "node:http2, a pool of 3 connections, 1 ms window": { connections: 3, batch: { windowUs: 1000 } },
+  // Saturated at 1 call in flight: concurrent calls spread over the 3 connections.
+  "node:http2, a pool of 3 connections, 1 ms window": {
+    connections: 3,
+    streamsPerConnection: 1,
+    batch: { windowUs: 1000 },
+  },
   "grpc-js, no batching": { transport: "grpc-js", batch: false },
   "grpc-js, batching": { transport: "grpc-js" },
 };
