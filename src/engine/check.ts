@@ -23,8 +23,11 @@ export async function check(
   abortCheck(signal);
   const limits = deps.limits;
   validateContext(request.context, limits.contextLimits);
-  const revision = await deps.revisions.resolve(request.consistency, signal);
-  const plan = await deps.revisions.planAt(revision);
+  // Most requests resolve both at once: no await then (each would be a turn of the microtask queue).
+  const resolved = deps.revisions.resolve(request.consistency, signal);
+  const revision = typeof resolved === "bigint" ? resolved : await resolved;
+  const planned = deps.revisions.planAt(revision);
+  const plan = planned instanceof Promise ? await planned : planned;
   const member = resolveMember(plan, request.resource, request.permission);
   const subjectKey = validateSubject(plan, request.subject);
   const contextual = indexContextual(plan, request.contextualRelationships, limits.maxContextual);
