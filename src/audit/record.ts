@@ -243,39 +243,55 @@ function subjectAt(b: Captured, i: number): string {
   return relation === undefined || relation === ELLIPSIS_RELATION ? ref : `${ref}#${relation}`;
 }
 
+/** The last time formatted: the records of one batch often share their millisecond. */
+let lastAt = Number.NaN;
+let lastTime = "";
+
+function timeAt(at: number): string {
+  if (at !== lastAt) {
+    lastTime = new Date(at).toISOString();
+    lastAt = at;
+  }
+  return lastTime;
+}
+
+/**
+ * A record, its fields set in canonical (sorted) key order: its canonical JSON is then one
+ * JSON.stringify (see `canonicalJson`), the writer thread's largest cost per record otherwise.
+ */
 function recordAt(b: Captured, i: number, witnessed: number): DecisionRecord {
-  const record: { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } = {
-    time: new Date(b[i + 10] as number).toISOString(),
-    operation: b[i] as string,
-    subject: subjectAt(b, i),
-    resource: `${b[i + 4] as string}:${b[i + 5] as string}`,
-    permission: b[i + 6] as string,
-    answer: b[i + 7] as DecisionState,
-    consistency: (b[i + 9] as string | undefined) ?? "minimize-latency",
-    revision: String(b[i + 8] as bigint),
-  };
-  const requestId = b[i + 12] as string | undefined;
-  const caller = b[i + 13] as string | undefined;
   const rare = b[i + 14] as RareParts | undefined;
-  if (requestId !== undefined) record.requestId = requestId;
+  const record: { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } = {
+    answer: b[i + 7] as DecisionState,
+  } as DecisionRecord;
+  if (rare?.approvalId !== undefined) record.approvalId = rare.approvalId;
+  if (rare?.approvalRule !== undefined) record.approvalRule = rare.approvalRule;
+  const caller = b[i + 13] as string | undefined;
   if (caller !== undefined) record.caller = caller;
-  if (rare?.onBehalfOf !== undefined) record.onBehalfOf = rare.onBehalfOf;
-  if (rare?.subjectGrants !== undefined) record.subjectGrants = rare.subjectGrants;
-  if (rare?.missing !== undefined) record.missing = rare.missing;
   if (rare?.caveats !== undefined) record.caveats = rare.caveats;
+  record.consistency = (b[i + 9] as string | undefined) ?? "minimize-latency";
   if (rare?.context !== undefined) record.context = rare.context;
   const latencyUs = b[i + 11] as number | undefined;
   if (latencyUs !== undefined) record.latencyUs = latencyUs;
+  if (rare?.missing !== undefined) record.missing = rare.missing;
+  if (rare?.onBehalfOf !== undefined) record.onBehalfOf = rare.onBehalfOf;
+  record.operation = b[i] as string;
+  record.permission = b[i + 6] as string;
   if (rare?.reason !== undefined) record.reason = rare.reason;
+  const requestId = b[i + 12] as string | undefined;
+  if (requestId !== undefined) record.requestId = requestId;
+  record.resource = `${b[i + 4] as string}:${b[i + 5] as string}`;
+  record.revision = String(b[i + 8] as bigint);
+  if (rare?.sampled === true) record.sampled = true;
+  record.subject = subjectAt(b, i);
+  if (rare?.subjectGrants !== undefined) record.subjectGrants = rare.subjectGrants;
+  record.time = timeAt(b[i + 10] as number);
   if (witnessed > 0) {
     const witness: string[] = [];
     const start = i + FIELDS;
     for (let w = 0; w < witnessed; w++) witness.push(witnessAt(b, start + w * WITNESS_FIELDS));
     record.witness = witness;
   }
-  if (rare?.approvalId !== undefined) record.approvalId = rare.approvalId;
-  if (rare?.approvalRule !== undefined) record.approvalRule = rare.approvalRule;
-  if (rare?.sampled === true) record.sampled = true;
   return record;
 }
 

@@ -48,8 +48,11 @@ export async function checkBulk(
       { max: maxBulkItems, count: request.items.length },
     );
   }
-  const revision = await deps.revisions.resolve(request.consistency, signal);
-  const plan = await deps.revisions.planAt(revision);
+  // Most requests resolve both at once: no await then (each would be a turn of the microtask queue).
+  const resolved = deps.revisions.resolve(request.consistency, signal);
+  const revision = typeof resolved === "bigint" ? resolved : await resolved;
+  const planned = deps.revisions.planAt(revision);
+  const plan = planned instanceof Promise ? await planned : planned;
   const contextual = indexContextual(plan, request.contextualRelationships, maxContextual);
   const bulk = new BulkRun(deps, request, plan, revision, contextual, signal);
   for (const group of bulk.group()) {

@@ -23,8 +23,11 @@ export async function check(
   abortCheck(signal);
   const limits = deps.limits;
   validateContext(request.context, limits.contextLimits);
-  const revision = await deps.revisions.resolve(request.consistency, signal);
-  const plan = await deps.revisions.planAt(revision);
+  // Most requests resolve both at once: no await then (each would be a turn of the microtask queue).
+  const resolved = deps.revisions.resolve(request.consistency, signal);
+  const revision = typeof resolved === "bigint" ? resolved : await resolved;
+  const planned = deps.revisions.planAt(revision);
+  const plan = planned instanceof Promise ? await planned : planned;
   const member = resolveMember(plan, request.resource, request.permission);
   const subjectKey = validateSubject(plan, request.subject);
   const contextual = indexContextual(plan, request.contextualRelationships, limits.maxContextual);
@@ -78,10 +81,14 @@ export async function check(
 }
 
 /**
- * The membership and its proof: remembered from an earlier witnessing check, else from the
- * in-memory walk (witnessing) or the batched evaluator, neither of which reads or joins the
+ * The membership and its proof: remembered from an earlier witnessing check, or a no remembered
+ * from a plain one (a no needs no proof), else from the in-memory walk (witnessing), whose answer
+ * then serves plain checks too, or the batched evaluator, which neither reads nor joins the
  * answers of plain checks (they have no proof).
  */
+/** A no, which needs no proof. */
+const NO_PROOF = Object.freeze({ m: undefined, proof: undefined });
+
 async function witnessedMembership(
   deps: CheckDeps,
   plan: Plan,
@@ -93,12 +100,15 @@ async function witnessedMembership(
   ctx: () => RequestContext,
 ): Promise<{ m: Member | undefined; proof: Proof }> {
   const key = deps.topKey(plan, revision, member, id, subjectKey);
-  const hit = deps.recallWitnessed(key, Date.now());
+  const now = Date.now();
+  const hit = deps.recallWitnessed(key, now);
   if (hit !== undefined) return hit;
+  const plain = key === undefined ? undefined : deps.recall(key, now);
+  if (plain !== undefined && plain.m === undefined) return NO_PROOF;
   const snapshot = deps.store.at(revision).snapshot?.();
   if (snapshot !== undefined) {
     const walk = deps.snapshotWalk(plan, revision, snapshot, request.subject, subjectKey, true);
-    const walked = deps.answerBy(walk, member, id, undefined);
+    const walked = deps.answerBy(walk, member, id, key);
     if (walked !== undefined) {
       const m = walked === false ? undefined : walked;
       deps.rememberWitnessed(key, walk, m);

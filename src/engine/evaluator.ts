@@ -36,6 +36,7 @@ import {
   fromIndex,
   grantsDirectly,
   indexFits,
+  indexProof,
   intersectionDone,
   intersectionProof,
   intersectionStep,
@@ -393,7 +394,7 @@ async function evalRelation(
       const target = ctx.plan.defs.get(key.slice(0, hash))?.members.get(key.slice(hash + 1));
       if (target === undefined) continue;
       // Objects already plainly allowed need no more work.
-      let subjectIds: string[] = [];
+      const subjectIds: string[] = [];
       for (const [sid, feeds] of bySubject) {
         if (t !== undefined || feeds.some((f) => !unionDone(m.get(f.id)))) subjectIds.push(sid);
       }
@@ -404,25 +405,24 @@ async function evalRelation(
         if (index !== null && indexFits(index, frame.hops, ctx.maxDepth)) {
           if (acc.deepest < frame.hops + index.levels) acc.deepest = frame.hops + index.levels;
           if (index.validUntil < acc.validUntil) acc.validUntil = index.validUntil;
-          if (w !== undefined) {
-            // Witnessing: the index keeps no path. A membership relation is only relations all the
-            // way down, so its no needs no proof; only its yes is walked down, for the path.
-            subjectIds = subjectIds.filter((sid) => fromIndex(index, target, sid) !== undefined);
-            if (subjectIds.length === 0) continue;
-          } else {
-            for (const sid of subjectIds) {
-              const found = fromIndex(index, target, sid);
-              for (const f of bySubject.get(sid)!) {
-                const y = throughRow(found, f.r);
-                addMember(m, f.id, y);
-                pushTrace(t, f.id, {
-                  label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
-                  member: y,
-                });
-              }
+          for (const sid of subjectIds) {
+            const found = fromIndex(index, target, sid);
+            // A membership relation is only relations all the way down: a no needs no proof, a
+            // yes is proved by the path the index found it through.
+            const proof =
+              w === undefined || found === undefined ? undefined : indexProof(ctx.plan, index, target, sid);
+            for (const f of bySubject.get(sid)!) {
+              const y = throughRow(found, f.r);
+              if (w !== undefined)
+                w.set(f.id, unionProof(m.get(f.id), w.get(f.id), y, rowProof(found, proof, f.r)));
+              addMember(m, f.id, y);
+              pushTrace(t, f.id, {
+                label: `${member.def.name}:${f.id}#${relation} -> ${key.replace("#", `:${sid}#`)} (memberships found upwards from the subject)`,
+                member: y,
+              });
             }
-            continue;
           }
+          continue;
         }
       }
       const origin = new Map<string, string[]>();

@@ -83,7 +83,7 @@ function* membershipWalk(
   subject: SubjectRef,
 ): Generator<ReverseQuery, MembershipIndex | null, readonly Relationship[]> {
   const accepting = acceptingOf(plan);
-  const members = new Map<PlanMember, Set<string>>();
+  const members = new Map<PlanMember, Map<string, Relationship>>();
   let validUntil = Number.POSITIVE_INFINITY;
   let levels = 0;
   // Ids in a frontier are distinct: each reaches it once, when first added to `members`.
@@ -104,12 +104,13 @@ function* membershipWalk(
           if (member === undefined) continue;
           let ids = members.get(member);
           if (ids === undefined) {
-            ids = new Set();
+            ids = new Map();
             members.set(member, ids);
           }
           const id = r.resource.id;
+          // The first to reach it, from the level before: following these back always ends at the subject.
           if (ids.has(id)) continue;
-          ids.add(id);
+          ids.set(id, r);
           levels = level + 1;
           // A member's label is its kind, `type#relation`: the next level asks who is in it.
           const list = next.get(member.label);

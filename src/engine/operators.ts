@@ -11,7 +11,7 @@
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import { andMember, exceptMember, type Member, memberOf, orMember } from "./membership.js";
-import type { PlanMember, PlanNode } from "./plan.js";
+import type { Plan, PlanMember, PlanNode } from "./plan.js";
 import type { MembershipIndex } from "./request-context.js";
 import { joinProofs, type Proof } from "./witness.js";
 
@@ -146,6 +146,21 @@ export function indexFits(index: MembershipIndex, hops: number, maxDepth: number
 /** The subject's membership in subject set `target` of object `id`, by the index. */
 export function fromIndex(index: MembershipIndex, target: PlanMember, id: string): Member | undefined {
   return index.members.get(target)?.has(id) === true ? true : undefined;
+}
+
+/**
+ * The proof of a yes `fromIndex` gave: the relationships the walk upwards came through, from
+ * subject set `target` of `id` down to the subject (or its wildcard), the resource's side first.
+ * A membership relation is relations all the way down, without caveats (else there is no index),
+ * so this path alone proves the membership, as the path a walk down would find does.
+ */
+export function indexProof(plan: Plan, index: MembershipIndex, target: PlanMember, id: string): Proof {
+  const r = index.members.get(target)?.get(id);
+  if (r === undefined) return undefined;
+  const sub = r.subject;
+  if (sub.relation === undefined) return r;
+  const from = plan.defs.get(sub.type)?.members.get(sub.relation);
+  return from === undefined ? r : joinProofs(r, indexProof(plan, index, from, sub.id));
 }
 
 // ---- witnesses: the relationships that prove an answer (only when a request asks) ------------

@@ -10,8 +10,12 @@ export type { TraceNode } from "./traces.js";
 
 /** The subject's memberships in membership relations (see membership-index.ts). */
 export interface MembershipIndex {
-  /** The objects whose membership relation the subject is in, by that relation's plan member. */
-  readonly members: ReadonlyMap<PlanMember, ReadonlySet<string>>;
+  /**
+   * The objects whose membership relation the subject is in, by that relation's plan member, each
+   * with the relationship through which the walk upwards first reached it: followed back, these
+   * are a witness's path (see `indexProof`) with no walk down.
+   */
+  readonly members: ReadonlyMap<PlanMember, ReadonlyMap<string, Relationship>>;
   /** Earliest expiration among the relationships walked (ms; Infinity: none). */
   readonly validUntil: number;
   /**

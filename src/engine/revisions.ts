@@ -13,14 +13,18 @@
  */
 import { LatchError, type Revision } from "../core/index.js";
 import { compileSchema } from "../schema/index.js";
-import { compactedError, type Store } from "../store/index.js";
+import { compactedError, type HistoryHorizon, type Store } from "../store/index.js";
 import { buildPlan, type Plan } from "./plan.js";
 import type { Cancellation, Consistency } from "./types.js";
 
+/**
+ * Both answer synchronously when they can (the quantized revision, a known plan, a horizon at
+ * hand): a cached check then waits for nothing. Either may throw or reject.
+ */
 export interface Revisions {
   /** The revision to read at; a token ahead of the store is waited for until `signal` aborts. */
-  resolve(consistency: Consistency | undefined, signal?: Cancellation): Promise<Revision>;
-  planAt(revision: Revision): Promise<Plan>;
+  resolve(consistency: Consistency | undefined, signal?: Cancellation): Revision | Promise<Revision>;
+  planAt(revision: Revision): Plan | Promise<Plan>;
 }
 
 /** Longest wait for a token ahead of the store when the request has no deadline of its own. */
@@ -51,7 +55,7 @@ export function createRevisions(
     if (known === undefined || revision >= known.revision) known = { revision, at: Date.now() };
     return revision;
   };
-  const quantized = async (): Promise<Revision> => {
+  const quantized = (): Revision | Promise<Revision> => {
     if (known !== undefined && Date.now() - known.at < quantizationMs) return known.revision;
     return current();
   };
@@ -102,8 +106,33 @@ export function createRevisions(
     return now;
   };
 
+  const atLeast = async (wanted: Revision, signal: Cancellation | undefined): Promise<Revision> => {
+    const q = await quantized();
+    if (q >= wanted) return q;
+    return reach(wanted, signal);
+  };
+  const exactly = async (wanted: Revision, signal: Cancellation | undefined): Promise<Revision> => {
+    await reach(wanted, signal);
+    return wanted;
+  };
+  const planOf = async (revision: Revision): Promise<Plan> => {
+    const stored = await store.at(revision).readSchema();
+    if (stored === undefined) {
+      throw new LatchError("check/no-schema", "failed-precondition", "no schema has been written yet");
+    }
+    let plan = byText.get(stored.text);
+    if (plan === undefined) {
+      plan = buildPlan(compileSchema(stored.text));
+      byText.set(stored.text, plan);
+      if (byText.size > PLANS_BY_TEXT) byText.delete(byText.keys().next().value!);
+    }
+    byRevision.set(revision, plan);
+    if (byRevision.size > PLANS_BY_REVISION) byRevision.delete(byRevision.keys().next().value!);
+    return plan;
+  };
+
   const revisions: Revisions = {
-    async resolve(consistency, signal) {
+    resolve(consistency, signal) {
       switch (consistency?.kind ?? "minimize-latency") {
         case "minimize-latency":
           return quantized();
@@ -111,35 +140,21 @@ export function createRevisions(
           return current();
         case "at-least-as-fresh": {
           const wanted = decode((consistency as { token: string }).token);
-          const q = await quantized();
-          if (q >= wanted) return q;
-          return reach(wanted, signal);
+          if (known !== undefined && known.revision >= wanted && Date.now() - known.at < quantizationMs)
+            return known.revision;
+          return atLeast(wanted, signal);
         }
         case "at-exact-snapshot": {
           const wanted = decode((consistency as { token: string }).token);
-          if (known === undefined || known.revision < wanted) await reach(wanted, signal);
+          if (known === undefined || known.revision < wanted) return exactly(wanted, signal);
           return wanted;
         }
       }
       throw new LatchError("request/invalid-consistency", "invalid-argument", "unknown consistency");
     },
 
-    async planAt(revision) {
-      const hit = byRevision.get(revision);
-      if (hit !== undefined) return hit;
-      const stored = await store.at(revision).readSchema();
-      if (stored === undefined) {
-        throw new LatchError("check/no-schema", "failed-precondition", "no schema has been written yet");
-      }
-      let plan = byText.get(stored.text);
-      if (plan === undefined) {
-        plan = buildPlan(compileSchema(stored.text));
-        byText.set(stored.text, plan);
-        if (byText.size > PLANS_BY_TEXT) byText.delete(byText.keys().next().value!);
-      }
-      byRevision.set(revision, plan);
-      if (byRevision.size > PLANS_BY_REVISION) byRevision.delete(byRevision.keys().next().value!);
-      return plan;
+    planAt(revision) {
+      return byRevision.get(revision) ?? planOf(revision);
     },
   };
   return retained(store, revisions);
@@ -148,18 +163,39 @@ export function createRevisions(
 /**
  * Keeps requests off compacted history (store/history.ts), whatever picked their revision. Only an
  * exact snapshot is refused: every other mode may read any fresher revision, and the current one
- * is never behind the horizon.
+ * is never behind the horizon. The horizon is the store's fresh copy when it has one at hand (no
+ * wait: the common case), else asked for; the store keeps either no older than it promises, and
+ * drops it when it compacts, so a token behind a new horizon is refused at once.
  */
 function retained(store: Store, revisions: Revisions): Revisions {
   const horizonOf = store.historyHorizon?.bind(store);
   if (horizonOf === undefined) return revisions;
+  const freshHorizon = store.freshHistoryHorizon?.bind(store);
+  const judge = (
+    revision: Revision,
+    horizon: HistoryHorizon | null | undefined,
+    consistency: Consistency | undefined,
+    signal: Cancellation | undefined,
+  ): Revision | Promise<Revision> => {
+    if (horizon == null || revision >= horizon.revision) return revision;
+    if (consistency?.kind === "at-exact-snapshot") throw compactedError(revision, horizon);
+    return revisions.resolve({ kind: "fully-consistent" }, signal);
+  };
+  const guard = (
+    revision: Revision,
+    consistency: Consistency | undefined,
+    signal: Cancellation | undefined,
+  ): Revision | Promise<Revision> => {
+    const known = freshHorizon?.();
+    if (known !== undefined) return judge(revision, known, consistency, signal);
+    return horizonOf().then((horizon) => judge(revision, horizon, consistency, signal));
+  };
   return {
-    async resolve(consistency, signal) {
-      const revision = await revisions.resolve(consistency, signal);
-      const horizon = await horizonOf();
-      if (horizon === undefined || revision >= horizon.revision) return revision;
-      if (consistency?.kind === "at-exact-snapshot") throw compactedError(revision, horizon);
-      return revisions.resolve({ kind: "fully-consistent" }, signal);
+    resolve(consistency, signal) {
+      const revision = revisions.resolve(consistency, signal);
+      return revision instanceof Promise
+        ? revision.then((r) => guard(r, consistency, signal))
+        : guard(revision, consistency, signal);
     },
     planAt: (revision) => revisions.planAt(revision),
   };

@@ -14,9 +14,9 @@
  * check that has the same subject.
  *
  * A witnessing walk (`witness`, only when a request asks) also keeps each answer's proof (see
- * witness.ts, and operators.ts for what each operator contributes) and walks down the subject
- * sets the subject's memberships say it is in, as they keep no path. A plain walk only tests the
- * flag: it allocates nothing for proofs.
+ * witness.ts, and operators.ts for what each operator contributes); a subject set the subject's
+ * memberships say it is in is proved by the path they were found through (`indexProof`), with no
+ * walk down. A plain walk only tests the flag: it allocates nothing for proofs.
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import type { MemorySnapshot } from "../store/index.js";
@@ -35,6 +35,7 @@ import {
   grantsDirectly,
   INTERSECTION_START,
   indexFits,
+  indexProof,
   intersectionDone,
   intersectionProof,
   intersectionStep,
@@ -299,12 +300,10 @@ export class SnapshotWalk {
       if (index !== null && indexFits(index, depth, this.maxDepth)) {
         if (this.deepest < depth + index.levels) this.deepest = depth + index.levels;
         const found = fromIndex(index, target, id);
-        if (!this.witnessing) return found;
-        // Only relations all the way down: a no needs no proof; a yes is walked down for its path.
-        if (found === undefined) {
-          this.proof = undefined;
-          return undefined;
-        }
+        // Only relations all the way down: a no needs no proof; a yes is proved by the index's path.
+        if (this.witnessing)
+          this.proof = found === undefined ? undefined : indexProof(this.plan, index, target, id);
+        return found;
       }
     }
     return this.has(target, id, depth + 1);

@@ -8,7 +8,7 @@ import type { Revision } from "../core/index.js";
 import { type Cancellation, type Consistency, createRevisions } from "../engine/index.js";
 import type { Store } from "../store/index.js";
 
-export function readRevision(
+export async function readRevision(
   store: Store,
   consistency: Consistency | undefined,
   signal?: Cancellation,

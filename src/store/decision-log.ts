@@ -19,7 +19,7 @@
  * Canonical JSON: objects with their keys sorted by code unit, no whitespace, `undefined` members
  * left out, strings and finite numbers as JSON.stringify writes them, bigints as decimal strings.
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import crypto, { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { StoreError } from "./errors.js";
 
 export type DecisionAnswer = "ALLOWED" | "DENIED" | "CONDITIONAL" | "APPROVAL_REQUIRED";
@@ -194,7 +194,53 @@ export const GENESIS_HASH = "0".repeat(64);
 /** Records between two checkpoints, unless a store is configured otherwise. */
 export const DEFAULT_CHECKPOINT_EVERY = 100;
 
+/**
+ * A value whose canonical JSON is what JSON.stringify writes: plain objects whose own keys come
+ * in canonical (sorted) order, arrays, strings, booleans, null, finite numbers and `undefined`
+ * members, all the way down. Records built with their keys in that order (audit/record.ts) are
+ * encoded by one JSON.stringify instead of one call per field; anything else takes the general
+ * path below, so the encoding is the same either way.
+ */
+function stringifiesCanonically(value: unknown, depth: number): boolean {
+  if (value === null || value === undefined) return true;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (depth > 32) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          // A hole: the general path's business.
+          if (!(i in value) || !stringifiesCanonically(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      let previous: string | undefined;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) return false;
+        if (previous !== undefined && !(previous < key)) return false;
+        previous = key;
+        if (!stringifiesCanonically((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 export function canonicalJson(value: unknown): string {
+  if (typeof value === "object" && value !== null && stringifiesCanonically(value, 0))
+    return JSON.stringify(value);
+  return generalCanonicalJson(value);
+}
+
+function generalCanonicalJson(value: unknown): string {
   if (value === null) return "null";
   switch (typeof value) {
     case "string":
@@ -207,13 +253,13 @@ export function canonicalJson(value: unknown): string {
     case "bigint":
       return JSON.stringify(value.toString());
     case "object": {
-      if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(",")}]`;
+      if (Array.isArray(value)) return `[${value.map((v) => generalCanonicalJson(v ?? null)).join(",")}]`;
       if (value instanceof Date) return JSON.stringify(value.toISOString());
       const keys = Object.keys(value)
         .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
         .sort();
       const parts = keys.map(
-        (k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`,
+        (k) => `${JSON.stringify(k)}:${generalCanonicalJson((value as Record<string, unknown>)[k])}`,
       );
       return `{${parts.join(",")}}`;
     }
@@ -222,8 +268,15 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
+// One-shot hashing (Node >= 20.12) skips building a Hash object per record: the same digest.
+const sha256Hex: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === "function"
+    ? (text) =>
+        (crypto as unknown as { hash(a: string, d: string, e: string): string }).hash("sha256", text, "hex")
+    : (text) => createHash("sha256").update(text).digest("hex");
+
 export function chainHash(seq: number, prevHash: string, body: string): string {
-  return createHash("sha256").update(`latch-decision-v1\n${seq}\n${prevHash}\n${body}`).digest("hex");
+  return sha256Hex(`latch-decision-v1\n${seq}\n${prevHash}\n${body}`);
 }
 
 /**

@@ -29,6 +29,7 @@ export function delegateStore(inner: Store): Store {
   if (inner.subscribe !== undefined) store.subscribe = (listener) => inner.subscribe!(listener);
   if (inner.readReplicas !== undefined) store.readReplicas = () => inner.readReplicas!();
   if (inner.historyHorizon !== undefined) store.historyHorizon = () => inner.historyHorizon!();
+  if (inner.freshHistoryHorizon !== undefined) store.freshHistoryHorizon = () => inner.freshHistoryHorizon!();
   if (inner.compactHistory !== undefined) store.compactHistory = (options) => inner.compactHistory!(options);
   return store;
 }

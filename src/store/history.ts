@@ -164,7 +164,12 @@ export function checkRetained(revision: Revision, horizon: HistoryHorizon | unde
 export function cachedHorizon(
   read: () => Promise<HistoryHorizon | undefined>,
   clock: () => number = Date.now,
-): { get(): Promise<HistoryHorizon | undefined>; invalidate(): void } {
+): {
+  get(): Promise<HistoryHorizon | undefined>;
+  /** The cached horizon while fresh (`null`: none), else undefined: `get` must read it. */
+  fresh(): HistoryHorizon | null | undefined;
+  invalidate(): void;
+} {
   let value: HistoryHorizon | undefined;
   let at = Number.NEGATIVE_INFINITY;
   let inflight: Promise<HistoryHorizon | undefined> | undefined;
@@ -184,6 +189,10 @@ export function cachedHorizon(
         },
       );
       return inflight;
+    },
+    fresh() {
+      if (clock() - at < HORIZON_CACHE_MS) return value ?? null;
+      return undefined;
     },
     invalidate() {
       at = Number.NEGATIVE_INFINITY;

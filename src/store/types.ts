@@ -215,6 +215,12 @@ export interface Store {
    */
   historyHorizon?(): Promise<HistoryHorizon | undefined>;
   /**
+   * The same answer without waiting, where the store has it at hand (cached and still fresh, as
+   * `historyHorizon` would return it now): the horizon, `null` when nothing was ever compacted, or
+   * undefined when only `historyHorizon` can tell. Lets a request skip an await on every check.
+   */
+  freshHistoryHorizon?(): HistoryHorizon | null | undefined;
+  /**
    * One compaction run: applies a horizon whose grace period has passed (bounded delete
    * transactions), then publishes the next one. Only one replica runs at a time; another gets a
    * report with `skipped: "locked"`. The decision log and approvals are not history: untouched.

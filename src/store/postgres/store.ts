@@ -336,6 +336,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     importRelationships: (relationships, importOptions) =>
       importRelationships(ctx, relationships, importOptions),
     historyHorizon: () => horizon.get(),
+    freshHistoryHorizon: () => horizon.fresh(),
     async compactHistory(compactOptions) {
       const report = await compactPostgres(ctx, schemaName, compactOptions);
       horizon.invalidate();

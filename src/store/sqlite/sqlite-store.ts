@@ -451,6 +451,11 @@ class SqliteStore implements Store {
     return this.horizon();
   }
 
+  /** Always at hand: the horizon is read synchronously (when its cached copy is stale). */
+  freshHistoryHorizon(): HistoryHorizon | null {
+    return this.horizon() ?? null;
+  }
+
   async compactHistory(options?: CompactionOptions): Promise<CompactionReport> {
     const report = await this.compaction.run(options);
     this.horizonRead = Number.NEGATIVE_INFINITY;
