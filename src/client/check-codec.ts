@@ -106,6 +106,7 @@ const CHECK = {
   subjectGrants: Q("subjectGrants"),
   actorToken: Q("actorToken"),
   consumeApproval: Q("consumeApproval"),
+  withWitness: Q("withWitness"),
 };
 const A = (name: string) => tagOf(CheckPermissionResponseSchema, name);
 const ANSWER = {
@@ -115,6 +116,7 @@ const ANSWER = {
   debugTrace: A("debugTrace"),
   approvalRule: A("approvalRule"),
   approvalId: A("approvalId"),
+  witness: A("witness"),
 };
 const BULK = {
   consistency: tagOf(CheckBulkPermissionsRequestSchema, "consistency"),
@@ -317,6 +319,7 @@ function writeCheck(m: Init<typeof CheckPermissionRequestSchema>): void {
   if (m.subjectGrants) writeInt32(CHECK.subjectGrants, m.subjectGrants);
   if (m.actorToken) writeString(CHECK.actorToken, m.actorToken);
   if (m.consumeApproval) writeBool(CHECK.consumeApproval, true);
+  if (m.withWitness) writeBool(CHECK.withWitness, true);
 }
 
 function writeItem(m: Init<typeof CheckBulkPermissionsRequestItemSchema>): void {
@@ -563,6 +566,7 @@ function readCheckAnswer(r: Reader, end: number): CheckPermissionResponse {
     permissionship: 0,
     approvalRule: "",
     approvalId: "",
+    witness: [],
   };
   while (r.pos < end) {
     const t = r.tag(end);
@@ -575,6 +579,7 @@ function readCheckAnswer(r: Reader, end: number): CheckPermissionResponse {
       msg.partialCaveatInfo = readMissing(r, r.span(end));
     } else if (t === ANSWER.approvalRule) msg.approvalRule = r.string(end);
     else if (t === ANSWER.approvalId) msg.approvalId = r.string(end);
+    else if (t === ANSWER.witness) msg.witness.push(r.string(end));
     else if (t === ANSWER.debugTrace) {
       if (msg.debugTrace !== undefined) throw NOT_HANDLED;
       const stop = r.span(end);

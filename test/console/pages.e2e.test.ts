@@ -357,7 +357,7 @@ describe.skipIf(!chromiumPresent)("the console's pages in a real browser", () =>
         await page.click(`#tab-${name.toLowerCase()}`);
         await page.waitForSelector("#page > *");
         // A page wider than the window would need sideways scrolling: the layout must fit.
-        const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+        const fits = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth");
         expect(fits, `${name} at ${width}`).toBe(true);
         expect(await page.locator("#page").isVisible(), `${name} at ${width}`).toBe(true);
       }
