@@ -434,8 +434,9 @@ class Reader {
     }
     const start = this.pos;
     const tag = this.varint32(end);
-    // Field number 0 is invalid; protobuf-es says so.
-    if (this.pos - start > 5 || tag >>> 3 === 0) throw NOT_HANDLED;
+    // Field number 0 is invalid, and so is a tag past 32 bits (a fifth byte above 0x0f): protobuf-es says so.
+    const read = this.pos - start;
+    if (read > 5 || (read === 5 && this.buf[this.pos - 1]! > 0x0f) || tag >>> 3 === 0) throw NOT_HANDLED;
     return tag;
   }
 

@@ -346,6 +346,14 @@ describe("check codec: responses", () => {
     );
   });
 
+  it("a tag whose fifth byte carries bits past 32 is refused, as protobuf-es refuses it", () => {
+    // permissionship's tag (field 2, varint) stretched to five bytes with 0x11 in the last: the
+    // low 32 bits still read as a plausible tag, so only the fifth byte's high bits tell.
+    const bytes = Buffer.from([0xa9, 0x80, 0x80, 0x80, 0x11, 0x00]);
+    decodesAsProtobufEs(CheckPermissionResponseSchema, decodeCheckResponse, bytes);
+    decodesAsProtobufEs(CheckBulkPermissionsResponseSchema, decodeCheckBulkResponse, bytes);
+  });
+
   it("a singular field sent twice merges, as protobuf-es merges it", () => {
     const first = toBinary(
       CheckPermissionResponseSchema,
