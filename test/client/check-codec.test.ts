@@ -347,9 +347,9 @@ describe("check codec: responses", () => {
   });
 
   it("a tag whose fifth byte carries bits past 32 is refused, as protobuf-es refuses it", () => {
-    // permissionship's tag (field 2, varint) stretched to five bytes with 0x11 in the last: the
-    // low 32 bits still read as a plausible tag, so only the fifth byte's high bits tell.
-    const bytes = Buffer.from([0xa9, 0x80, 0x80, 0x80, 0x11, 0x00]);
+    // A five-byte tag with 0x11 in its last byte: its low 32 bits read as a valid tag of a 64-bit
+    // field (eight bytes follow), so only the fifth byte's high bits say it is out of range.
+    const bytes = Buffer.from([0xa9, 0x80, 0x80, 0x80, 0x11, 0, 0, 0, 0, 0, 0, 0, 0]);
     decodesAsProtobufEs(CheckPermissionResponseSchema, decodeCheckResponse, bytes);
     decodesAsProtobufEs(CheckBulkPermissionsResponseSchema, decodeCheckBulkResponse, bytes);
   });
