@@ -7,50 +7,21 @@
  *
  *   npx tsx bench/console-load.ts [rounds]
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "vite";
 import { launchChromium } from "../test/support/chromium.js";
+import { startConsoleServer } from "../test/support/console-server.js";
 
 const TOKEN = "console-load-bench-0123456789";
 const rounds = Number(process.argv[2] ?? 10);
-
-function serve(dir: string, consoleDir: string): Promise<{ server: ChildProcess; base: string }> {
-  const server = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "serve",
-      "--listen=127.0.0.1:0",
-      "--console-listen=127.0.0.1:0",
-      `--console-dir=${consoleDir}`,
-      `--db=${join(dir, "latch.db")}`,
-      `--token=${TOKEN}`,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = "";
-    server.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /console on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ server, base: m[1]! });
-    });
-    server.once("exit", (code) => reject(new Error(`latch serve exited ${code}`)));
-  });
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "latch-console-load-"));
-  const consoleDir = join(dir, "console");
-  await build({ configFile: "console/vite.config.ts", build: { outDir: consoleDir }, logLevel: "error" });
-  const { server, base } = await serve(dir, consoleDir);
+  const server = await startConsoleServer(dir, [`--db=${join(dir, "latch.db")}`, `--token=${TOKEN}`]);
+  const base = server.base;
   const browser = await launchChromium();
   const dcl: number[] = [];
   const ready: number[] = [];
@@ -76,7 +47,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await browser.close();
-    server.kill("SIGTERM");
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const ms = (x: number) => `${x.toFixed(1)} ms`;

@@ -4,14 +4,13 @@
  * missing; .ci/run installs it. Screenshots go to a temporary folder, or to docs/console-*.png
  * (the README's pictures) with LATCH_CONSOLE_SCREENSHOTS=1.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, chromiumPresent, launchChromium } from "../support/chromium.js";
+import { type ConsoleServer, startConsoleServer } from "../support/console-server.js";
 
 const TOKEN = "console-e2e-token-0123456789";
 const SCHEMA = `definition user {}
@@ -43,61 +42,27 @@ if (!present) console.log(`console e2e: skipped, ${CHROMIUM} is missing (apt-get
 
 describe.skipIf(!present)("the console in a real browser", () => {
   let dir: string;
-  let server: ChildProcess;
+  let server: ConsoleServer;
   let base: string;
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
   const shot = (name: string) => (shotsInDocs ? join("docs", name) : join(dir, name));
 
-  const api = async (service: string, method: string, body: unknown) => {
-    const res = await fetch(`${base}/latch.v1.${service}/${method}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method}: ${JSON.stringify(json)}`);
-    return json;
-  };
+  const api = (service: string, method: string, body: unknown) => server.api(TOKEN, service, method, body);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "latch-console-"));
-    const consoleDir = join(dir, "console");
-    await build({ configFile: "console/vite.config.ts", build: { outDir: consoleDir }, logLevel: "error" });
     writeFileSync(join(dir, "schema.zed"), SCHEMA);
     writeFileSync(join(dir, "rules.yaml"), RULES);
-    server = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/main.ts",
-        "serve",
-        "--listen=127.0.0.1:0",
-        "--console-listen=127.0.0.1:0",
-        `--console-dir=${consoleDir}`,
-        `--db=${join(dir, "latch.db")}`,
-        `--schema=${join(dir, "schema.zed")}`,
-        `--approval-rules=${join(dir, "rules.yaml")}`,
-        "--audit=all",
-        `--token=${TOKEN}`,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    base = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      server.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /console on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      server.stderr!.on("data", (chunk: Buffer) => {
-        err += chunk.toString();
-      });
-      server.once("exit", (code) => reject(new Error(`latch serve exited ${code}: ${err}`)));
-    });
+    server = await startConsoleServer(dir, [
+      `--db=${join(dir, "latch.db")}`,
+      `--schema=${join(dir, "schema.zed")}`,
+      `--approval-rules=${join(dir, "rules.yaml")}`,
+      "--audit=all",
+      `--token=${TOKEN}`,
+    ]);
+    base = server.base;
     await api("RelationshipService", "WriteRelationships", {
       updates: [
         ["admin", { object: { objectType: "user", objectId: "bob" } }],
@@ -137,8 +102,7 @@ describe.skipIf(!present)("the console in a real browser", () => {
 
   afterAll(async () => {
     await browser?.close();
-    server?.kill("SIGTERM");
-    if (server !== undefined && server.exitCode === null) await new Promise((r) => server.once("exit", r));
+    await server?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 

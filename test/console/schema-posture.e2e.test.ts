@@ -4,16 +4,15 @@
  * with one line where /usr/bin/chromium is missing. Screenshots at 1280 and 1920 wide go to a
  * temporary folder, or to docs/ (the README's pictures) with LATCH_CONSOLE_SCREENSHOTS=1.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatSchema } from "../../src/schema/index.js";
 import { CONFIG, GROWTH, openScenario, SCHEMA, scenarioRelationships } from "../posture/fixtures.js";
 import { CHROMIUM, chromiumPresent, launchChromium } from "../support/chromium.js";
+import { type ConsoleServer, startConsoleServer } from "../support/console-server.js";
 
 const TOKEN = "console-schema-e2e-token-0123456789";
 const shotsInDocs = process.env.LATCH_CONSOLE_SCREENSHOTS === "1";
@@ -24,7 +23,7 @@ const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) 
 
 describe.skipIf(!chromiumPresent)("the Schema and Posture pages in a real browser", () => {
   let dir: string;
-  let server: ChildProcess;
+  let server: ConsoleServer;
   let base: string;
   let browser: Browser;
   let page: Page;
@@ -41,51 +40,14 @@ describe.skipIf(!chromiumPresent)("the Schema and Posture pages in a real browse
   /** An expression evaluated in the page (text: this project's type check has no DOM library). */
   const inPage = <T>(expression: string) => page.evaluate(expression) as Promise<T>;
 
-  const api = async (service: string, method: string, body: unknown) => {
-    const res = await fetch(`${base}/latch.v1.${service}/${method}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method}: ${JSON.stringify(json)}`);
-    return json;
-  };
+  const api = (service: string, method: string, body: unknown) => server.api(TOKEN, service, method, body);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "latch-console-schema-"));
-    const consoleDir = join(dir, "console");
-    await build({ configFile: "console/vite.config.ts", build: { outDir: consoleDir }, logLevel: "error" });
     const db = join(dir, "latch.db");
     await (await openScenario(db)).close();
-    server = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/main.ts",
-        "serve",
-        "--listen=127.0.0.1:0",
-        "--console-listen=127.0.0.1:0",
-        `--console-dir=${consoleDir}`,
-        `--db=${db}`,
-        `--token=${TOKEN}`,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    base = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      server.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /console on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      server.stderr!.on("data", (chunk: Buffer) => {
-        err += chunk.toString();
-      });
-      server.once("exit", (code) => reject(new Error(`latch serve exited ${code}: ${err}`)));
-    });
+    server = await startConsoleServer(dir, [`--db=${db}`, `--token=${TOKEN}`]);
+    base = server.base;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("console", (m) => {
@@ -101,8 +63,7 @@ describe.skipIf(!chromiumPresent)("the Schema and Posture pages in a real browse
 
   afterAll(async () => {
     await browser?.close();
-    server?.kill("SIGTERM");
-    if (server !== undefined && server.exitCode === null) await new Promise((r) => server.once("exit", r));
+    await server?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
