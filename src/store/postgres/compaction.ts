@@ -92,6 +92,7 @@ function sql(ctx: StoreContext) {
         SELECT revision FROM ${ctx.q}.transactions WHERE revision < $1 ORDER BY revision LIMIT $2)`,
     setKey: `INSERT INTO ${ctx.q}.metadata (key, value) VALUES ($1, $2)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    vacuum: `VACUUM ${rels}, ${ctx.q}.transactions`,
   };
 }
 
@@ -104,6 +105,10 @@ async function apply(client: pg.ClientBase, s: Sql, horizon: Revision, batch: nu
   counts.schemas += (await client.query(s.deleteSchemas, [horizon])).rowCount ?? 0;
   counts.revisions += await deleteBatches(client, s.deleteRevisions, [horizon, batch]);
   await client.query(s.setKey, [STATE_KEYS.applied, horizon.toString()]);
+  // Deleted rows free no space until a vacuum marks it reusable; under steady churn autovacuum's
+  // thresholds come too late and the tables bloat (gc-bench: 123x at 1M touches without this).
+  // A plain VACUUM takes no exclusive lock; it runs outside any transaction, as it must.
+  if (versions > 0) await client.query(s.vacuum);
 }
 
 async function publish(client: pg.ClientBase, s: Sql, horizon: Revision, now: number, windowMs: number) {
