@@ -1,5 +1,6 @@
 export type { EngineOptions } from "./engine.js";
 export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
 export { cursorToken } from "./lookup-cursor.js";
+export { type ReverseBatch, readReverseBatch } from "./lookup-reverse.js";
 export { createRevisions, type Revisions } from "./revisions.js";
 export type * from "./types.js";

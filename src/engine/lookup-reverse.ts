@@ -15,6 +15,7 @@
 
 import type { Relationship } from "../core/index.js";
 import type { RelationDef } from "../schema/index.js";
+import type { StoreReader } from "../store/index.js";
 import { dispatch } from "./evaluator.js";
 import { deadlineExceeded, freshAcc } from "./lookup-context.js";
 import { computedHop } from "./operators.js";
@@ -54,6 +55,28 @@ interface LookupBatch {
   readonly subjectRelation: string;
   readonly ids: Set<string>;
   readonly edges: Map<Edge, Reached>;
+}
+
+/** A batch of reverse edges sharing (resource type, subject type, subject relation): one read serves them all. */
+export interface ReverseBatch {
+  readonly resourceType: string;
+  readonly subjectType: string;
+  readonly subjectRelation: string;
+  readonly ids: ReadonlySet<string>;
+  readonly edges: ReadonlyMap<{ readonly relation: string }, unknown>;
+}
+
+/** The rows of every edge of a batch, in one store call; each edge then takes its relation's rows. */
+export function readReverseBatch(reader: StoreReader, batch: ReverseBatch): Promise<readonly Relationship[]> {
+  const relations = new Set<string>();
+  for (const edge of batch.edges.keys()) relations.add(edge.relation);
+  return reader.lookupReverse({
+    resourceType: batch.resourceType,
+    relations: [...relations],
+    subjectType: batch.subjectType,
+    subjectIds: [...batch.ids],
+    subjectRelation: batch.subjectRelation,
+  });
 }
 
 const newCell = (label: string): Cell => ({ label, ids: new Map(), links: [] });
@@ -424,15 +447,7 @@ class ReverseWalk {
   }
 
   private read(batch: LookupBatch): Promise<readonly Relationship[]> {
-    const relations = new Set<string>();
-    for (const edge of batch.edges.keys()) relations.add(edge.relation);
-    return this.ctx.reader.lookupReverse({
-      resourceType: batch.resourceType,
-      relations: [...relations],
-      subjectType: batch.subjectType,
-      subjectIds: [...batch.ids],
-      subjectRelation: batch.subjectRelation,
-    });
+    return readReverseBatch(this.ctx.reader, batch);
   }
 
   private apply(batch: LookupBatch, rows: readonly Relationship[]): void {

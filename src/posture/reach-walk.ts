@@ -27,6 +27,7 @@
  * Unlike LookupResources it does not count depth: sets only grow, so it ends at the fixpoint.
  */
 import { type Relationship, WILDCARD_ID } from "../core/index.js";
+import { readReverseBatch } from "../engine/index.js";
 import type { CompiledSchema, PermissionExpr, RelationDef } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
 
@@ -417,15 +418,7 @@ class MultiWalk {
   }
 
   private read(batch: Batch): Promise<readonly Relationship[]> {
-    const relations = new Set<string>();
-    for (const edge of batch.edges.keys()) relations.add(edge.relation);
-    return this.input.reader.lookupReverse({
-      resourceType: batch.resourceType,
-      relations: [...relations],
-      subjectType: batch.subjectType,
-      subjectIds: [...batch.ids],
-      subjectRelation: batch.subjectRelation,
-    });
+    return readReverseBatch(this.input.reader, batch);
   }
 
   private apply(batch: Batch, rows: readonly Relationship[]): void {
