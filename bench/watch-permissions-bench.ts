@@ -205,6 +205,9 @@ console.log(
 console.log(
   `  re-checked ${stats.rechecked} resources, ${stats.recomputed} whole recomputations, ${stats.lookedUp ?? 0} sets looked up whole as cheaper, ${stats.resyncs} resyncs`,
 );
+console.log(
+  `  objects walked: ${stats.walkedInPlanning} by planning (every set waits for these), ${stats.walkedBySets} by sets on their own queues`,
+);
 controller.abort();
 await Promise.all(streams);
 await latch.close();

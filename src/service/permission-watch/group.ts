@@ -3,10 +3,11 @@
  * context shares it, so the work of keeping it current is done once however many listen.
  */
 import { type DecisionState, LatchError, type ObjectRef, type Revision } from "../../core/index.js";
-import type { CheckBulkItem } from "../../engine/index.js";
+import { type CheckBulkItem, createPacer } from "../../engine/index.js";
+import type { Change } from "../../store/index.js";
 import type { Decider } from "../decider.js";
 import type { Listener, SetSnapshot } from "./listener.js";
-import { type NodeKey, nodeKey } from "./reverse-graph.js";
+import { type NodeKey, nodeKey, type ReverseGraph } from "./reverse-graph.js";
 import type { PermissionEvent, PermissionState, WatchPermissionsRequest } from "./types.js";
 
 export type SetDecider = Pick<Decider, "checkBulk" | "lookupResources">;
@@ -28,10 +29,17 @@ function sameState(a: PermissionState | undefined, b: PermissionState | undefine
   return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
 }
 
-/** What one set owes (schedule.ts): re-check `ids` (or recompute it whole) at `target`. */
+/**
+ * What one set owes (schedule.ts): re-check `ids`, and what walking `walk` up `graph` reaches
+ * (or recompute it whole), at `target`.
+ */
 export interface GroupWork {
   readonly whole: boolean;
   readonly ids: ReadonlySet<string>;
+  /** Changes only this set is concerned by, not yet walked (plan.ts, walkForSet). */
+  readonly walk: readonly Change[];
+  /** The schema's reverse graph at `target`; undefined when there is nothing to walk. */
+  readonly graph: ReverseGraph | undefined;
   readonly target: Revision;
   readonly token: string;
 }
@@ -117,7 +125,12 @@ export class Group {
       resourceType: this.request.resourceType,
       consistency: { kind: "at-exact-snapshot", token },
     });
-    for await (const r of results) out.set(r.resourceId, { state: r.state, missing: r.missing });
+    // A set of many thousands of resources lets other sets' updates run while it is read.
+    const pacer = createPacer(undefined);
+    for await (const r of results) {
+      out.set(r.resourceId, { state: r.state, missing: r.missing });
+      if (pacer.due()) await pacer.pause();
+    }
     return out;
   }
 

@@ -1,7 +1,9 @@
 /**
  * One subscriber's queue. Bounded: a subscriber that falls more than `maxQueued` events behind
  * loses its queue and, when it next reads, gets RESYNC and the whole current set instead, so a
- * slow reader costs at most one copy of its set, never an unbounded backlog.
+ * slow reader costs at most one copy of its set, never an unbounded backlog. Falling behind means
+ * having unread events when more arrive: a reader that keeps up gets each step's changes, even
+ * when one step holds more than `maxQueued` (at most the set before and after it).
  */
 import type { PermissionEvent, PermissionState } from "./types.js";
 
@@ -52,7 +54,10 @@ export class Listener {
       this.notify();
       return;
     }
-    if (this.queue.length - this.head + events.length > this.maxQueued) {
+    // Only a subscriber with unread events is behind: one step's changes into an empty queue
+    // (a user joining a group of ten thousand documents) are delivered as they are, however many.
+    const unread = this.queue.length - this.head;
+    if (unread > 0 && unread + events.length > this.maxQueued) {
       this.owed = "resync";
       this.resyncs++;
       this.queue = [];

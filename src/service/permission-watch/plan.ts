@@ -7,6 +7,7 @@
  */
 import { type ObjectRef, WILDCARD_ID } from "../../core/index.js";
 import type { Change, StoreReader } from "../../store/index.js";
+import type { Pacer } from "../../engine/index.js";
 import { type Dirty, dirtyIn, dirtyObjects } from "./affected.js";
 import type { Group } from "./group.js";
 import { type NodeKey, nodeKey, type ReverseGraph } from "./reverse-graph.js";
@@ -45,26 +46,26 @@ export function indexGroups(graph: ReverseGraph, groups: Iterable<Group>): Group
   return { graph, relevant, bySubject, byTarget, linked };
 }
 
-interface Walks {
-  /** From the changes that may concern anyone; undefined when the walk went past its bound. */
-  readonly general: Dirty | undefined;
-  /** By subject (`user:bob`): from the changes that concern only that subject's sets. */
-  readonly personal: ReadonlyMap<string, Dirty | undefined>;
+/** Planning's options: the bound of the shared walk, and how that walk paces itself. */
+export interface PlanOptions {
+  readonly maxReached: number;
+  readonly pacer?: Pacer;
+  /** Told how many objects the shared walk reached. */
+  readonly reached?: (count: number) => void;
 }
 
 /**
- * Walks the changes up the reverse graph: once for those that may concern anyone, and once per
- * subject for those that concern only it. A relationship to a plain object (not a wildcard, not
- * a subject set) on a relation no arrow follows can change only that object's own permissions:
+ * Splits the changes: those that may concern anyone, and per subject (`user:bob`) those that
+ * concern only that subject's sets. A relationship to a plain object (not a wildcard, not a
+ * subject set) on a relation no arrow follows can change only that object's own permissions:
  * Check matches such a subject by equality, never through it. So `group:eng#member@user:bob`
- * re-checks bob's sets alone, however many documents the group reaches.
+ * concerns bob's sets alone, however many documents the group reaches, and is walked by those
+ * sets on their own queues (`walkForSet`), never by planning, which every set waits for.
  */
-async function walk(
-  reader: StoreReader,
+function split(
   index: GroupIndex,
   changes: readonly Change[],
-  maxReached: number,
-): Promise<Walks> {
+): { general: Change[]; personal: Map<string, Change[]> } {
   const g = index.graph;
   const general: Change[] = [];
   const personal = new Map<string, Change[]>();
@@ -85,21 +86,36 @@ async function walk(
     if (list === undefined) personal.set(key, [change]);
     else list.push(change);
   }
-  const walked = new Map<string, Dirty | undefined>();
-  for (const [key, list] of personal) {
-    walked.set(key, await dirtyObjects(reader, g, index.relevant, list, maxReached));
-  }
-  return {
-    general:
-      general.length === 0 ? new Map() : await dirtyObjects(reader, g, index.relevant, general, maxReached),
-    personal: walked,
-  };
+  return { general, personal };
 }
 
-/** What one set must do for a step: re-check these ids, or recompute whole. */
+/** The nodes a change may reach at all, from the schema alone: where a walk past its bound may have gone. */
+function reachableNodes(g: ReverseGraph, relevant: ReadonlySet<NodeKey>, changes: readonly Change[]): Set<NodeKey> {
+  const seen = new Set<NodeKey>();
+  const queue: NodeKey[] = [];
+  for (const c of changes) {
+    const node = nodeKey(c.relationship.resource.type, c.relationship.relation);
+    if (relevant.has(node) && !seen.has(node)) {
+      seen.add(node);
+      queue.push(node);
+    }
+  }
+  while (queue.length > 0) {
+    for (const edge of g.up.get(queue.pop()!) ?? []) {
+      if (!relevant.has(edge.to) || seen.has(edge.to)) continue;
+      seen.add(edge.to);
+      queue.push(edge.to);
+    }
+  }
+  return seen;
+}
+
+/** What one set must do for a step: re-check these ids and walk these changes, or recompute whole. */
 export interface Planned {
   whole: boolean;
   readonly ids: Set<string>;
+  /** Changes that concern only this set's subject or chain: walked by the set itself. */
+  readonly walk: Change[];
 }
 
 export interface StepInput {
@@ -110,9 +126,9 @@ export interface StepInput {
   readonly groups: Iterable<Group>;
 }
 
-function linkChanged(group: Group, parts: readonly Dirty[], g: ReverseGraph): boolean {
+function linkChanged(group: Group, part: Dirty, g: ReverseGraph): boolean {
   return group.links.some((link) =>
-    parts.some((part) => dirtyIn(part, g.closure(link.node), link.object.type).has(link.object.id)),
+    dirtyIn(part, g.closure(link.node), link.object.type).has(link.object.id),
   );
 }
 
@@ -121,13 +137,13 @@ export async function planStep(
   reader: StoreReader,
   index: GroupIndex,
   input: StepInput,
-  maxReached: number,
+  options: PlanOptions,
 ): Promise<Map<Group, Planned>> {
   const out = new Map<Group, Planned>();
   const plan = (group: Group): Planned => {
     const found = out.get(group);
     if (found !== undefined) return found;
-    const p: Planned = { whole: false, ids: new Set() };
+    const p: Planned = { whole: false, ids: new Set(), walk: [] };
     out.set(group, p);
     return p;
   };
@@ -136,36 +152,86 @@ export async function planStep(
     for (const group of input.groups) if (group.involves(subject)) plan(group).whole = true;
   }
   if (input.changes.length === 0) return out;
-  const walks = await walk(reader, index, input.changes, maxReached);
-  if (walks.general === undefined) {
-    for (const group of input.groups) plan(group).whole = true;
+  const { general, personal } = split(index, input.changes);
+  for (const [key, list] of personal) {
+    for (const group of index.bySubject.get(key) ?? []) plan(group).walk.push(...list);
+  }
+  if (general.length === 0) return out;
+  const dirty = await dirtyObjects(reader, g, index.relevant, general, {
+    limit: options.maxReached,
+    ...(options.pacer === undefined ? {} : { pacer: options.pacer }),
+    ...(options.reached === undefined ? {} : { reached: options.reached }),
+  });
+  if (dirty === undefined) {
+    // Past the bound: only the sets the changes can reach at all (by the schema) start over.
+    const reach = reachableNodes(g, index.relevant, general);
+    for (const [target, list] of index.byTarget) if (reach.has(target)) for (const group of list) plan(group).whole = true;
+    for (const group of index.linked) if (group.links.some((l) => reach.has(l.node))) plan(group).whole = true;
     return out;
   }
-  const general = walks.general;
-  if (general.size > 0) {
-    for (const [target, list] of index.byTarget) {
-      const ids = dirtyIn(general, g.closure(target), list[0]!.request.resourceType);
-      if (ids.size === 0) continue;
-      for (const group of list) for (const id of ids) plan(group).ids.add(id);
-    }
+  if (dirty.size === 0) return out;
+  for (const [target, list] of index.byTarget) {
+    const ids = dirtyIn(dirty, g.closure(target), list[0]!.request.resourceType);
+    if (ids.size === 0) continue;
+    for (const group of list) for (const id of ids) plan(group).ids.add(id);
   }
-  for (const [key, part] of walks.personal) {
-    for (const group of index.bySubject.get(key) ?? []) {
-      if (part === undefined) {
-        plan(group).whole = true;
-        continue;
-      }
-      const ids = dirtyIn(part, g.closure(group.target), group.request.resourceType);
-      if (ids.size > 0) for (const id of ids) plan(group).ids.add(id);
-    }
-  }
-  for (const group of index.linked) {
-    const parts: Dirty[] = [general];
-    for (const key of group.subjectKeys) {
-      const part = walks.personal.get(key);
-      if (part !== undefined) parts.push(part);
-    }
-    if (linkChanged(group, parts, g)) plan(group).whole = true;
-  }
+  for (const group of index.linked) if (linkChanged(group, dirty, g)) plan(group).whole = true;
   return out;
+}
+
+/** The nodes one set's walk may go through: those its permission and its delegation links depend on. */
+const setNodes = new WeakMap<ReverseGraph, WeakMap<Group, ReadonlySet<NodeKey>>>();
+
+function relevantTo(g: ReverseGraph, group: Group): ReadonlySet<NodeKey> {
+  let byGroup = setNodes.get(g);
+  if (byGroup === undefined) {
+    byGroup = new WeakMap();
+    setNodes.set(g, byGroup);
+  }
+  let nodes = byGroup.get(group);
+  if (nodes === undefined) {
+    const all = new Set(g.closure(group.target));
+    for (const link of group.links) for (const node of g.closure(link.node)) all.add(node);
+    nodes = all;
+    byGroup.set(group, nodes);
+  }
+  return nodes;
+}
+
+export interface SetWalkBounds {
+  /** Most of the set's resources reached before a whole lookup is the cheaper way. */
+  readonly wideAt: number;
+  /** Most objects reached in all before the set is recomputed whole. */
+  readonly maxReached: number;
+  readonly pacer?: Pacer;
+  readonly reached?: (count: number) => void;
+}
+
+/**
+ * What a set must do for the changes only it is concerned by (its subject's or chain's own
+ * relationships), walked at the work's revision by the set itself. The walk goes only where this
+ * set's permission goes, and stops once it has reached more of the set's resources than
+ * `wideAt`: past that, looking the set up whole costs less than re-checking them. `lookup`: past
+ * `wideAt`; `recompute`: past `maxReached` objects in all, or a delegation link changed.
+ */
+export async function walkForSet(
+  reader: StoreReader,
+  g: ReverseGraph,
+  group: Group,
+  changes: readonly Change[],
+  bounds: SetWalkBounds,
+): Promise<Set<string> | "lookup" | "recompute"> {
+  let wide = false;
+  const dirty = await dirtyObjects(reader, g, relevantTo(g, group), changes, {
+    limit: bounds.maxReached,
+    node: { key: group.target, limit: bounds.wideAt },
+    ...(bounds.pacer === undefined ? {} : { pacer: bounds.pacer }),
+    reached: (n, past) => {
+      wide = past === "node";
+      bounds.reached?.(n);
+    },
+  });
+  if (dirty === undefined) return wide ? "lookup" : "recompute";
+  if (linkChanged(group, dirty, g)) return "recompute";
+  return dirtyIn(dirty, g.closure(group.target), group.request.resourceType);
 }

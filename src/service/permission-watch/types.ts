@@ -70,4 +70,11 @@ export interface PermissionWatchStats {
   readonly lookedUp: number;
   /** Subscribers resynced because they fell behind. */
   readonly resyncs: number;
+  /**
+   * Objects reached by the walks planning does once for every set (changes that may concern
+   * anyone); every later step's planning waits for these.
+   */
+  readonly walkedInPlanning: number;
+  /** Objects reached by sets walking the changes only they are concerned by, on their own queues. */
+  readonly walkedBySets: number;
 }

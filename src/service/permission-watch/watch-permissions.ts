@@ -14,15 +14,16 @@
  * the set holds, when the lookup is the cheaper of the two.
  */
 import type { Revision } from "../../core/index.js";
+import { createPacer } from "../../engine/index.js";
 import { compileSchema } from "../../schema/index.js";
 import type { Change, Store } from "../../store/index.js";
 import { DEFAULT_DELEGATION_PERMISSION } from "../delegation/index.js";
 import { type WatchBatch, type WatchOptions, watchChanges } from "../watch.js";
 import { Group, type GroupWork, groupKey, type SetDecider, type Subscriber } from "./group.js";
 import { Listener } from "./listener.js";
-import { type GroupIndex, indexGroups, type Planned, planStep } from "./plan.js";
+import { type GroupIndex, indexGroups, type Planned, planStep, walkForSet } from "./plan.js";
 import { buildReverseGraph, type ReverseGraph } from "./reverse-graph.js";
-import { enqueuer, Slots } from "./schedule.js";
+import { enqueuer, isCheap, Slots } from "./schedule.js";
 import type {
   PermissionEvent,
   PermissionWatchStats,
@@ -78,6 +79,8 @@ interface Counters {
   recomputed: number;
   lookedUp: number;
   resyncs: number;
+  walkedInPlanning: number;
+  walkedBySets: number;
 }
 
 /** Several steps of the feed taken as one: the newest revision, every change, any schema update. */
@@ -111,21 +114,50 @@ const stepOf = (b: WatchBatch): Step => ({
  */
 const RECHECK_FLOOR = 256;
 
-/** Moves one set to the work's revision: recomputed whole, or only the ids given re-checked. */
-async function updateGroup(
+interface Updater {
+  readonly store: Store;
+  readonly counters: Counters;
+  readonly recheckFloor: number;
+  readonly maxReached: number;
+}
+
+/** The set's own changes walked (walkForSet) and joined to the ids planning gave it. */
+async function ownWork(
   group: Group,
   work: GroupWork,
-  counters: Counters,
-  recheckFloor: number,
-): Promise<void> {
-  const wide = work.ids.size > recheckFloor && work.ids.size >= group.state.size;
-  if (work.whole || wide) {
-    if (work.whole) counters.recomputed++;
+  u: Updater,
+): Promise<{ ids: ReadonlySet<string> } | "lookup" | "recompute"> {
+  if (work.walk.length === 0) return { ids: work.ids };
+  // Never without a graph (plan.ts hands one with every walk); recomputing is the safe answer.
+  if (work.graph === undefined) return "recompute";
+  const found = await walkForSet(u.store.at(work.target), work.graph, group, work.walk, {
+    wideAt: Math.max(u.recheckFloor, group.state.size),
+    maxReached: u.maxReached,
+    pacer: createPacer(undefined),
+    reached: (n) => {
+      u.counters.walkedBySets += n;
+    },
+  });
+  if (typeof found === "string") return found;
+  if (work.ids.size === 0) return { ids: found };
+  for (const id of work.ids) found.add(id);
+  return { ids: found };
+}
+
+/** Moves one set to the work's revision: recomputed whole, or only the ids reached re-checked. */
+async function updateGroup(group: Group, work: GroupWork, u: Updater): Promise<void> {
+  const { counters, recheckFloor } = u;
+  const own = work.whole ? "recompute" : await ownWork(group, work, u);
+  const wide =
+    own === "lookup" ||
+    (typeof own !== "string" && own.ids.size > recheckFloor && own.ids.size >= group.state.size);
+  if (typeof own === "string" || wide) {
+    if (own === "recompute") counters.recomputed++;
     else counters.lookedUp++;
     group.apply(await group.compute(work.token), true, work.target, work.token);
     return;
   }
-  const ids = [...work.ids].sort();
+  const ids = [...own.ids].sort();
   counters.rechecked += ids.length;
   const next = ids.length === 0 ? new Map() : await group.recheck(ids, work.token);
   group.apply(next, false, work.target, work.token);
@@ -152,6 +184,8 @@ function statsOf(
     recomputed: counters.recomputed,
     lookedUp: counters.lookedUp,
     resyncs,
+    walkedInPlanning: counters.walkedInPlanning,
+    walkedBySets: counters.walkedBySets,
   };
 }
 
@@ -211,6 +245,7 @@ interface Planner {
   readonly groups: ReadonlyMap<string, Group>;
   readonly graphAt: (at: Revision) => Promise<ReverseGraph>;
   readonly maxReached: number;
+  readonly counters: Counters;
   index: GroupIndex | undefined;
 }
 
@@ -223,9 +258,10 @@ async function planSteps(
     schemaUpdated: boolean;
     due: readonly SubjectStateChange[];
   },
-): Promise<Map<Group, Planned>> {
+): Promise<{ planned: Map<Group, Planned>; graph: ReverseGraph | undefined }> {
   if (step.schemaUpdated) {
-    return new Map([...p.groups.values()].map((g) => [g, { whole: true, ids: new Set<string>() }]));
+    const whole = (): Planned => ({ whole: true, ids: new Set<string>(), walk: [] });
+    return { planned: new Map([...p.groups.values()].map((g) => [g, whole()])), graph: undefined };
   }
   const graph = await p.graphAt(step.target);
   if (p.index?.graph !== graph) p.index = indexGroups(graph, p.groups.values());
@@ -234,7 +270,14 @@ async function planSteps(
     subjects: step.due.map((s) => s.subject),
     groups: p.groups.values(),
   };
-  return planStep(p.store.at(step.target), p.index, input, p.maxReached);
+  const planned = await planStep(p.store.at(step.target), p.index, input, {
+    maxReached: p.maxReached,
+    pacer: createPacer(undefined),
+    reached: (n) => {
+      p.counters.walkedInPlanning += n;
+    },
+  });
+  return { planned, graph };
 }
 
 /**
@@ -243,17 +286,19 @@ async function planSteps(
  */
 function handOut(
   groups: ReadonlyMap<string, Group>,
-  planned: ReadonlyMap<Group, Planned>,
+  step: { planned: ReadonlyMap<Group, Planned>; graph: ReverseGraph | undefined },
   enqueue: (group: Group, work: GroupWork) => void,
   target: Revision,
   token: string,
 ): void {
+  const { planned, graph } = step;
   for (const [group, p] of planned) {
-    if (groups.get(group.key) === group) enqueue(group, { whole: p.whole, ids: p.ids, target, token });
+    if (groups.get(group.key) !== group) continue;
+    enqueue(group, { whole: p.whole, ids: p.ids, walk: p.walk, graph, target, token });
   }
   for (const group of groups.values()) {
     if (group.checkpointers > 0 && !planned.has(group)) {
-      enqueue(group, { whole: false, ids: new Set(), target, token });
+      enqueue(group, { whole: false, ids: new Set(), walk: [], graph: undefined, target, token });
     }
   }
 }
@@ -274,8 +319,23 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
   let subjects: SubjectStateChange[] = [];
   let draining = false;
   let closed = false;
-  const counters: Counters = { rechecked: 0, recomputed: 0, lookedUp: 0, resyncs: 0 };
-  const planner: Planner = { store, groups, graphAt: schemaGraphs(store), maxReached, index: undefined };
+  const counters: Counters = {
+    rechecked: 0,
+    recomputed: 0,
+    lookedUp: 0,
+    resyncs: 0,
+    walkedInPlanning: 0,
+    walkedBySets: 0,
+  };
+  const planner: Planner = {
+    store,
+    groups,
+    graphAt: schemaGraphs(store),
+    maxReached,
+    counters,
+    index: undefined,
+  };
+  const updater: Updater = { store, counters, recheckFloor, maxReached };
 
   /** Group starts and step planning run one at a time, so a new set starts where the others were planned to. */
   const locked = oneAtATime();
@@ -332,7 +392,8 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
   const enqueue = enqueuer({
     slots: new Slots(options.concurrency ?? 8),
     live: (group) => groups.get(group.key) === group,
-    update: (group, work) => updateGroup(group, work, counters, recheckFloor),
+    cheap: (work) => isCheap(work, recheckFloor),
+    update: (group, work) => updateGroup(group, work, updater),
     failed(group, error) {
       for (const s of group.subscribers) s.listener.fail(error);
       drop(group);
