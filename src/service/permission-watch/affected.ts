@@ -23,14 +23,15 @@ export interface WalkBounds {
   /** Most objects reached, at any node, before the walk gives up (`undefined` result). */
   readonly limit: number;
   /**
-   * One node, and the most of its objects the walk may reach before it gives up: a set's own walk
-   * stops once it has reached more of the set's resources than a whole lookup would cost.
+   * An object type, and the most of its objects the walk may reach (at any of its nodes) before
+   * it gives up: a set's own walk stops once it has reached more of the set's resources than a
+   * whole lookup would cost.
    */
-  readonly node?: { readonly key: NodeKey; readonly limit: number };
+  readonly resources?: { readonly type: string; readonly limit: number };
   /** When to let the event loop run; never yields without one. */
   readonly pacer?: Pacer;
   /** Told how many objects the walk reached, and which bound it went past if it gave up. */
-  readonly reached?: (count: number, past: "limit" | "node" | undefined) => void;
+  readonly reached?: (count: number, past: "limit" | "resources" | undefined) => void;
 }
 
 /** The objects the changes may concern, at the reader's revision; `undefined` past a bound. */
@@ -42,11 +43,12 @@ export async function dirtyObjects(
   bounds: WalkBounds,
 ): Promise<Dirty | undefined> {
   let total = 0;
-  let past: "limit" | "node" | undefined;
+  let past: "limit" | "resources" | undefined;
   try {
     const dirty = new Map<NodeKey, Set<string>>();
-    const { limit, node: watched, pacer } = bounds;
-    let atWatched = 0;
+    const { limit, resources, pacer } = bounds;
+    const prefix = resources === undefined ? undefined : `${resources.type}#`;
+    const ofType = new Set<string>();
     let frontier = new Map<NodeKey, Set<string>>();
     const mark = (node: NodeKey, id: string, into: Map<NodeKey, Set<string>>): boolean => {
       const ids = dirty.get(node) ?? new Set<string>();
@@ -56,9 +58,12 @@ export async function dirtyObjects(
       const next = into.get(node) ?? new Set<string>();
       into.set(node, next);
       next.add(id);
-      if (watched !== undefined && node === watched.key && ++atWatched > watched.limit) {
-        past = "node";
-        return false;
+      if (prefix !== undefined && node.startsWith(prefix) && !ofType.has(id)) {
+        ofType.add(id);
+        if (ofType.size > resources!.limit) {
+          past = "resources";
+          return false;
+        }
       }
       if (++total <= limit) return true;
       past = "limit";

@@ -224,10 +224,10 @@ export async function walkForSet(
   let wide = false;
   const dirty = await dirtyObjects(reader, g, relevantTo(g, group), changes, {
     limit: bounds.maxReached,
-    node: { key: group.target, limit: bounds.wideAt },
+    resources: { type: group.request.resourceType, limit: bounds.wideAt },
     ...(bounds.pacer === undefined ? {} : { pacer: bounds.pacer }),
     reached: (n, past) => {
-      wide = past === "node";
+      wide = past === "resources";
       bounds.reached?.(n);
     },
   });

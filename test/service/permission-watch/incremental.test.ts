@@ -8,8 +8,8 @@ import { setMaxListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { parseRelationship } from "../../../src/core/index.js";
 import { type OpenedLatch, openLatch } from "../../../src/open/index.js";
-import type { Decorator, PermissionEvent, WatchPermissionsRequest } from "../../../src/service/index.js";
-import { lookupSet } from "./history.js";
+import type { Decorator, WatchPermissionsRequest } from "../../../src/service/index.js";
+import { Stream } from "./stream.js";
 
 const SCHEMA = `definition user {}
 definition group { relation member: user | group#member }
@@ -32,48 +32,6 @@ const reads = (id: string): WatchPermissionsRequest => ({
   permission: "read",
   subject: { type: "user", id },
 });
-
-/** One subscription, read a SYNCED at a time, with the set it has built so far. */
-class Stream {
-  readonly set = new Map<string, string>();
-  private readonly events: AsyncIterator<PermissionEvent>;
-
-  constructor(
-    readonly request: WatchPermissionsRequest,
-    latch: OpenedLatch,
-    signal: AbortSignal,
-  ) {
-    this.events = latch.permissions.watch(request, { signal })[Symbol.asyncIterator]();
-  }
-
-  /** The events up to and including the next SYNCED, applied to the set. */
-  async next(): Promise<PermissionEvent[]> {
-    const out: PermissionEvent[] = [];
-    for (;;) {
-      const step = await this.events.next();
-      if (step.done === true) throw new Error("the stream ended");
-      const e = step.value;
-      out.push(e);
-      if (e.kind === "RESYNC") this.set.clear();
-      else if (e.kind === "REMOVED") this.set.delete(e.resourceId);
-      else if (e.kind === "ADDED") this.set.set(e.resourceId, "ALLOWED");
-      else if (e.kind === "CONDITIONAL") this.set.set(e.resourceId, `CONDITIONAL[${e.missing.join(",")}]`);
-      if (e.kind === "SYNCED") return out;
-    }
-  }
-
-  /** Reads to the next SYNCED and checks the set against LookupResources at its revision. */
-  async exact(latch: OpenedLatch): Promise<{ changes: string[]; revision: bigint }> {
-    const events = await this.next();
-    const synced = events.at(-1)!;
-    const entries = [...this.set].map(([k, v]) => `${k}=${v}`).sort();
-    expect(entries).toEqual(await lookupSet(latch, this.request, synced.token));
-    return {
-      changes: events.filter((e) => e.kind !== "SYNCED").map((e) => `${e.kind}:${e.resourceId}`),
-      revision: synced.revision,
-    };
-  }
-}
 
 async function open(extra: Parameters<typeof openLatch>[0] = {}): Promise<OpenedLatch> {
   return openLatch({
