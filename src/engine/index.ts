@@ -1,7 +1,7 @@
 export type { EngineOptions } from "./engine.js";
 export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
 export { cursorToken } from "./lookup-cursor.js";
-export { createPacer, type Pacer } from "./pacer.js";
 export { type ReverseBatch, readReverseBatch } from "./lookup-reverse.js";
+export { createPacer, type Pacer } from "./pacer.js";
 export { createRevisions, type Revisions } from "./revisions.js";
 export type * from "./types.js";

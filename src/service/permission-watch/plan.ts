@@ -6,8 +6,8 @@
  * bob's sets alone, and the sets nothing reached are not visited at all.
  */
 import { type ObjectRef, WILDCARD_ID } from "../../core/index.js";
-import type { Change, StoreReader } from "../../store/index.js";
 import type { Pacer } from "../../engine/index.js";
+import type { Change, StoreReader } from "../../store/index.js";
 import { type Dirty, dirtyIn, dirtyObjects } from "./affected.js";
 import type { Group } from "./group.js";
 import { type NodeKey, nodeKey, type ReverseGraph } from "./reverse-graph.js";
@@ -90,7 +90,11 @@ function split(
 }
 
 /** The nodes a change may reach at all, from the schema alone: where a walk past its bound may have gone. */
-function reachableNodes(g: ReverseGraph, relevant: ReadonlySet<NodeKey>, changes: readonly Change[]): Set<NodeKey> {
+function reachableNodes(
+  g: ReverseGraph,
+  relevant: ReadonlySet<NodeKey>,
+  changes: readonly Change[],
+): Set<NodeKey> {
   const seen = new Set<NodeKey>();
   const queue: NodeKey[] = [];
   for (const c of changes) {
@@ -165,8 +169,10 @@ export async function planStep(
   if (dirty === undefined) {
     // Past the bound: only the sets the changes can reach at all (by the schema) start over.
     const reach = reachableNodes(g, index.relevant, general);
-    for (const [target, list] of index.byTarget) if (reach.has(target)) for (const group of list) plan(group).whole = true;
-    for (const group of index.linked) if (group.links.some((l) => reach.has(l.node))) plan(group).whole = true;
+    for (const [target, list] of index.byTarget)
+      if (reach.has(target)) for (const group of list) plan(group).whole = true;
+    for (const group of index.linked)
+      if (group.links.some((l) => reach.has(l.node))) plan(group).whole = true;
     return out;
   }
   if (dirty.size === 0) return out;

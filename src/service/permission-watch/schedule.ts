@@ -16,7 +16,8 @@ import type { Group, GroupWork } from "./group.js";
 export function mergeWork(earlier: GroupWork | undefined, later: GroupWork): GroupWork {
   if (earlier === undefined) return later;
   const whole = earlier.whole || later.whole;
-  if (whole) return { whole, ids: new Set(), walk: [], graph: undefined, target: later.target, token: later.token };
+  if (whole)
+    return { whole, ids: new Set(), walk: [], graph: undefined, target: later.target, token: later.token };
   let ids: ReadonlySet<string> = later.ids;
   if (earlier.ids.size > 0) {
     const joined = new Set(earlier.ids);
@@ -62,8 +63,7 @@ export class Slots {
 
   private release(): void {
     const fair = ++this.granted % FAIR_EVERY === 0;
-    const next =
-      (fair ? this.costly.shift() : undefined) ?? this.cheap.shift() ?? this.costly.shift();
+    const next = (fair ? this.costly.shift() : undefined) ?? this.cheap.shift() ?? this.costly.shift();
     if (next === undefined) this.free++;
     else next();
   }

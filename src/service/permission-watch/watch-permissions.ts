@@ -4,14 +4,17 @@
  *
  * One feed reader for every subscription of a store. Each step of the feed (one revision, or
  * several coalesced when the reader is behind) is planned once for all sets (plan.ts): it walks
- * the reverse graph from the changed relationships up to the watched types (affected.ts) and
- * names the sets it may concern, each with the resources to re-check; sets it does not concern
- * are not visited. Each named set then updates on its own queue (schedule.ts), once however many
- * subscribers share it (group.ts), so a slow set delays only its own subscribers. A schema
- * change, a walk that reaches too many objects, a change to a delegation link, or an outside
- * change to a subject's own state (`subjectChanged`) recomputes the concerned sets whole
- * (LookupResources) and sends the difference; so does a step that reaches more resources than
- * the set holds, when the lookup is the cheaper of the two.
+ * the reverse graph from the changes that may concern anyone up to the watched types
+ * (affected.ts) and names the sets it may concern, each with the resources to re-check, and
+ * hands the changes that concern only one subject (a user joining a group) to that subject's
+ * sets, unwalked; sets it does not concern are not visited. Each named set then updates on its
+ * own queue (schedule.ts), once however many subscribers share it (group.ts): it walks its own
+ * changes, re-checks, and sends the difference, so a slow or wide set delays only its own
+ * subscribers, never the planning of later steps. A schema change, a walk that reaches too many
+ * objects, a change to a delegation link, or an outside change to a subject's own state
+ * (`subjectChanged`) recomputes the concerned sets whole (LookupResources) and sends the
+ * difference; so does a step that reaches more resources than the set holds, when the lookup is
+ * the cheaper of the two.
  */
 import type { Revision } from "../../core/index.js";
 import { createPacer } from "../../engine/index.js";

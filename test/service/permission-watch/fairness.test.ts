@@ -34,7 +34,8 @@ function gatedStore() {
   let gate: Promise<void> | undefined;
   let open: () => void = () => {};
   let held = 0;
-  const gated = (q: ReverseQuery) => q.subjectType === "group" && q.subjectIds.includes("big") && gate !== undefined;
+  const gated = (q: ReverseQuery) =>
+    q.subjectType === "group" && q.subjectIds.includes("big") && gate !== undefined;
   const wrap = (store: Store): Store => ({
     ...store,
     at(revision) {
