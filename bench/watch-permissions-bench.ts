@@ -178,6 +178,27 @@ for (const d of deliveries) {
   w.events++;
   perWrite.set(cause.revision, w);
 }
+/**
+ * The same latencies by the size of the write that caused them: one write that adds a user to a
+ * group reaching most documents makes more changes than all the others together, and would
+ * otherwise decide every percentile alone.
+ */
+const SIZES = [
+  { label: "up to 1,000", max: 1_000 },
+  { label: "1,001 to 10,000", max: 10_000 },
+  { label: "over 10,000", max: Number.POSITIVE_INFINITY },
+];
+const bySize = SIZES.map(() => ({ values: [] as number[], writes: new Set<bigint>() }));
+for (const d of deliveries) {
+  const cause = causeOf(d);
+  if (cause === undefined) continue;
+  const events = perWrite.get(cause.revision)!.events;
+  const bucket = bySize[SIZES.findIndex((s) => events <= s.max)]!;
+  bucket.values.push(d.at - cause.at);
+  bucket.writes.add(cause.revision);
+}
+const percentile = (sorted: readonly number[], q: number) =>
+  (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(0);
 const writeLatencies = [...perWrite.values()].map((w) => w.last).sort((a, b) => a - b);
 const at = (q: number) =>
   (writeLatencies[Math.min(writeLatencies.length - 1, Math.floor(q * writeLatencies.length))] ?? 0).toFixed(
@@ -196,6 +217,14 @@ console.log(
 console.log(
   `  watching process CPU during writes: ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of one core (user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s over ${wall.toFixed(1)} s)`,
 );
+for (const [i, size] of SIZES.entries()) {
+  const { values, writes } = bySize[i]!;
+  if (values.length === 0) continue;
+  values.sort((x, y) => x - y);
+  console.log(
+    `  changes of writes that made ${size.label} changes (${writes.size} writes, ${values.length} changes): p50 ${percentile(values, 0.5)}, p99 ${percentile(values, 0.99)}, max ${percentile(values, 1)} ms`,
+  );
+}
 console.log(
   `  per write, its last change: p50 ${at(0.5)}, p99 ${at(0.99)}, max ${at(1)} ms over ${perWrite.size} writes that changed a set (largest: ${largest} changes)`,
 );

@@ -86,6 +86,15 @@ interface Counters {
   walkedBySets: number;
 }
 
+const newCounters = (): Counters => ({
+  rechecked: 0,
+  recomputed: 0,
+  lookedUp: 0,
+  resyncs: 0,
+  walkedInPlanning: 0,
+  walkedBySets: 0,
+});
+
 /** Several steps of the feed taken as one: the newest revision, every change, any schema update. */
 function mergeSteps(
   steps: readonly Step[],
@@ -243,12 +252,9 @@ function oneAtATime(): <T>(work: () => Promise<T>) => Promise<T> {
 }
 
 /** What planning a step needs; `index` is rebuilt when undefined (a set added or dropped) or the schema changed. */
-interface Planner {
-  readonly store: Store;
+interface Planner extends Updater {
   readonly groups: ReadonlyMap<string, Group>;
   readonly graphAt: (at: Revision) => Promise<ReverseGraph>;
-  readonly maxReached: number;
-  readonly counters: Counters;
   index: GroupIndex | undefined;
 }
 
@@ -306,11 +312,23 @@ function handOut(
   }
 }
 
+/** Each set's queue (schedule.ts): a failing set ends its own subscriptions and is dropped. */
+function queues(p: Planner, concurrency: number, drop: (group: Group) => void) {
+  return enqueuer({
+    slots: new Slots(concurrency),
+    live: (group) => p.groups.get(group.key) === group,
+    cheap: (work) => isCheap(work, p.recheckFloor),
+    update: (group, work) => updateGroup(group, work, p),
+    failed(group, error) {
+      for (const s of group.subscribers) s.listener.fail(error);
+      drop(group);
+    },
+  });
+}
+
 export function createPermissionWatch(options: PermissionWatchOptions): PermissionWatch {
   const { store, decider } = options;
   const maxQueued = options.maxQueued ?? 10_000;
-  const maxReached = options.maxReached ?? 20_000;
-  const recheckFloor = options.recheckFloor ?? RECHECK_FLOOR;
   const delegationPermission = delegationPermissions(options.delegationPermission ?? {});
   const groups = new Map<string, Group>();
   /** Groups being computed for the first time, so that a second subscriber waits for the first. */
@@ -322,23 +340,16 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
   let subjects: SubjectStateChange[] = [];
   let draining = false;
   let closed = false;
-  const counters: Counters = {
-    rechecked: 0,
-    recomputed: 0,
-    lookedUp: 0,
-    resyncs: 0,
-    walkedInPlanning: 0,
-    walkedBySets: 0,
-  };
+  const counters = newCounters();
   const planner: Planner = {
     store,
     groups,
     graphAt: schemaGraphs(store),
-    maxReached,
+    maxReached: options.maxReached ?? 20_000,
+    recheckFloor: options.recheckFloor ?? RECHECK_FLOOR,
     counters,
     index: undefined,
   };
-  const updater: Updater = { store, counters, recheckFloor, maxReached };
 
   /** Group starts and step planning run one at a time, so a new set starts where the others were planned to. */
   const locked = oneAtATime();
@@ -392,16 +403,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     }
   }
 
-  const enqueue = enqueuer({
-    slots: new Slots(options.concurrency ?? 8),
-    live: (group) => groups.get(group.key) === group,
-    cheap: (work) => isCheap(work, recheckFloor),
-    update: (group, work) => updateGroup(group, work, updater),
-    failed(group, error) {
-      for (const s of group.subscribers) s.listener.fail(error);
-      drop(group);
-    },
-  });
+  const enqueue = queues(planner, options.concurrency ?? 8, drop);
 
   /**
    * Plans the steps once for every set and hands each concerned set its work; the sets update on
