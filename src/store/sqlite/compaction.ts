@@ -8,6 +8,10 @@
  * appends none, but expired rows are invisible at every revision and the expiry sweep removes
  * them). So the changes at or before the horizon name every key with versions to delete, and each
  * key's versions are one range of the primary key; no index on deleted_rev is needed.
+ *
+ * Space: SQLite reuses the pages the deletes free (freelist) for later writes, so the file stops
+ * growing once compaction keeps up. The WAL is restarted by the checkpoints at commit, as long as
+ * no read snapshot of this process is held across a commit: each batch releases it first.
  */
 import type Database from "better-sqlite3";
 import type { Revision } from "../../core/index.js";
@@ -44,7 +48,8 @@ export interface SqliteCompaction {
   run(options?: CompactionOptions): Promise<CompactionReport>;
 }
 
-export function createSqliteCompaction(db: Database.Database): SqliteCompaction {
+/** `releaseReads` ends this process's held read snapshot before each write (read-snapshot.ts). */
+export function createSqliteCompaction(db: Database.Database, releaseReads: () => void): SqliteCompaction {
   const stmt = (sql: string): Stmt => db.prepare(sql);
   const s = {
     state: stmt("SELECT key, CAST(value AS TEXT) FROM store_meta WHERE key LIKE 'gc\\_%' ESCAPE '\\'").raw(),
@@ -100,14 +105,21 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
   /** Deletes everything the horizon hides, batch by batch, then records it as applied. */
   const apply = async (horizon: Revision, batchSize: number, counts: Counts): Promise<void> => {
     const h = Number(horizon);
-    while (changesBatch.immediate(h, batchSize, counts) === batchSize) await turn();
+    for (;;) {
+      releaseReads();
+      if (changesBatch.immediate(h, batchSize, counts) < batchSize) break;
+      await turn();
+    }
+    releaseReads();
     counts.schemas += db.transaction(() => s.deleteSchemas.run(h).changes).immediate();
     for (;;) {
       await turn();
+      releaseReads();
       const removed = revisionsBatch.immediate(h, batchSize);
       counts.revisions += removed;
       if (removed < batchSize) break;
     }
+    releaseReads();
     db.transaction(() => {
       // Only ever forward: another process may have applied a later horizon meanwhile.
       if (state().applied < horizon) s.setKey.run(STATE_KEYS.applied, horizon.toString());
@@ -146,8 +158,11 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
         await apply(before.horizon, o.batchSize, counts);
       }
       const now = state();
-      if (next > now.horizon && now.horizon <= now.applied && publish.immediate(next, o.now, o.windowMs)) {
-        if (o.graceMs === 0) await apply(next, o.batchSize, counts);
+      if (next > now.horizon && now.horizon <= now.applied) {
+        releaseReads();
+        if (publish.immediate(next, o.now, o.windowMs) && o.graceMs === 0) {
+          await apply(next, o.batchSize, counts);
+        }
       }
       const after = state();
       return {
