@@ -81,8 +81,8 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
     return readState((key) => rows.get(key));
   };
 
-  /** One batch of changes at or before `horizon` and the versions they name; 0 when none remain. */
-  const changesBatch = db.transaction((horizon: number, batchSize: number, counts: Counts): number => {
+  /** One batch of changes at or before `horizon` and the versions they name; how many changes. */
+  const changesBatch = (horizon: number, batchSize: number, counts: Counts): number => {
     const rows = s.oldChanges.all(horizon, batchSize) as unknown[][];
     const last = rows[rows.length - 1];
     if (last === undefined) return 0;
@@ -96,43 +96,47 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
     }
     counts.changes += s.deleteChanges.run(last[0], last[0], last[1]).changes;
     return rows.length;
-  });
-
-  const revisionsBatch = db.transaction(
-    (horizon: number, batchSize: number) => s.deleteRevisions.run(horizon, batchSize).changes,
-  );
-
-  /** Deletes everything the horizon hides, batch by batch, then records it as applied. */
-  const apply = async (horizon: Revision, batchSize: number, counts: Counts): Promise<void> => {
-    const h = Number(horizon);
-    for (;;) {
-      releaseReads();
-      if (changesBatch.immediate(h, batchSize, counts) < batchSize) break;
-      await turn();
-    }
-    releaseReads();
-    counts.schemas += db.transaction(() => s.deleteSchemas.run(h).changes).immediate();
-    for (;;) {
-      await turn();
-      releaseReads();
-      const removed = revisionsBatch.immediate(h, batchSize);
-      counts.revisions += removed;
-      if (removed < batchSize) break;
-    }
-    releaseReads();
-    db.transaction(() => {
-      // Only ever forward: another process may have applied a later horizon meanwhile.
-      if (state().applied < horizon) s.setKey.run(STATE_KEYS.applied, horizon.toString());
-    }).immediate();
   };
 
-  const publish = db.transaction((horizon: Revision, now: number, windowMs: number): boolean => {
-    if (state().horizon >= horizon) return false;
+  /** Publishes `horizon` unless one as late is published already; inside a write transaction. */
+  const publishIn = (horizon: Revision, now: number, windowMs: number): boolean => {
+    const current = state();
+    if (current.horizon >= horizon || current.horizon > current.applied) return false;
     s.setKey.run(STATE_KEYS.horizon, horizon.toString());
     s.setKey.run(STATE_KEYS.publishedAt, String(now));
     s.setKey.run(STATE_KEYS.windowMs, String(windowMs));
     return true;
-  });
+  };
+
+  /**
+   * One transaction of at most a batch of changes and a batch of revisions; true once the horizon
+   * is wholly applied, which it then records, and `then` (the next publication) rides on the same
+   * commit. Few commits matter beyond their cost: each makes this process's read connection drop
+   * its page cache, so the checks after it read cold pages.
+   */
+  const step = db.transaction(
+    (horizon: Revision, batchSize: number, counts: Counts, then: () => void): boolean => {
+      const h = Number(horizon);
+      if (changesBatch(h, batchSize, counts) === batchSize) return false;
+      counts.schemas += s.deleteSchemas.run(h).changes;
+      const revisions = s.deleteRevisions.run(h, batchSize).changes;
+      counts.revisions += revisions;
+      if (revisions === batchSize) return false;
+      // Only ever forward: another process may have applied a later horizon meanwhile.
+      if (state().applied < horizon) s.setKey.run(STATE_KEYS.applied, horizon.toString());
+      then();
+      return true;
+    },
+  );
+
+  /** Deletes everything the horizon hides, batch by batch, yielding between them. */
+  const apply = async (horizon: Revision, batchSize: number, counts: Counts, then: () => void) => {
+    for (;;) {
+      releaseReads();
+      if (step.immediate(horizon, batchSize, counts, then)) return;
+      await turn();
+    }
+  };
 
   const target = (now: number, windowMs: number): Revision => {
     const revision = s.target.get(now - windowMs) as number | null;
@@ -154,16 +158,17 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
         counts.revisions = s.countRevisions.get(h) as number;
         return { dryRun: true, horizon: BigInt(h), applied: before.applied, ...counts };
       }
+      let published = false;
+      const publishNext = () => {
+        if (next > 0n) published = publishIn(next, o.now, o.windowMs);
+      };
       if (before.horizon > before.applied && before.publishedAt <= o.now - o.graceMs) {
-        await apply(before.horizon, o.batchSize, counts);
-      }
-      const now = state();
-      if (next > now.horizon && now.horizon <= now.applied) {
+        await apply(before.horizon, o.batchSize, counts, publishNext);
+      } else if (before.horizon <= before.applied) {
         releaseReads();
-        if (publish.immediate(next, o.now, o.windowMs) && o.graceMs === 0) {
-          await apply(next, o.batchSize, counts);
-        }
+        db.transaction(publishNext).immediate();
       }
+      if (published && o.graceMs === 0) await apply(next, o.batchSize, counts, () => {});
       const after = state();
       return {
         dryRun: false,
