@@ -1,17 +1,33 @@
 /**
  * History compaction under churn: `--touches` TOUCHes (default 1,000,000) of the same `--keys`
- * relationships (default 10,000), in writes of `--batch` (default 500), with compaction running
- * every `--interval` (default 1s) on a `--window` (default 2s) and `--grace` (default 1s); Checks run
- * alongside the whole time. Reports the database size curve (CSV and SVG in bench/results/) and
- * Check p50/p99 while a compaction run is in progress against while none is, from the same run.
+ * relationships (default 10,000), in writes of `--batch` (default 500), paced to at most `--rate`
+ * touches a second (default 1,000; 0: as fast as the store takes them), each touch changing the
+ * relationship's caveat context so that it is a new version; compaction runs every `--interval`
+ * (default 250 ms) on a `--window` (default 250 ms) and `--grace` (default 250 ms), and Checks run
+ * alongside the whole time. Reports the database size curve (CSV and SVG in bench/results/), where
+ * the bytes are (per table and index) after the first `--keys` touches and at the end, and Check
+ * p50/p99 while a compaction run is in progress against while none is, from the same run.
  *
  *   npx tsx bench/gc-bench.ts --touches 50000                     # quick, SQLite
  *   LATCH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
  *     npx tsx bench/gc-bench.ts --backend both                    # the full run, both backends
  *
- * Sizes: SQLite's pages in use (page_count - freelist_count; freed pages are reused, the file does
- * not shrink without VACUUM) and the file with its WAL; PostgreSQL's pg_total_relation_size of the
- * store's tables, which counts dead tuples until autovacuum reclaims their space.
+ * Why these defaults: a version closed at time c is deleted by the first run that publishes a
+ * horizon past it (c + window, + up to one interval) once the grace has passed (the run after), so
+ * a store keeps about rate x (window + interval + grace) versions beside its live rows, whatever
+ * the compaction does: 1,000/s x 0.5-0.75 s is 500-750 versions beside 10,000 live rows (more when
+ * a loaded machine runs compaction late: at 2,000/s under load 24 SQLite kept up to 3,000 and its
+ * size reached 2.02x, its B-trees 31-37% empty after churn). That is what the issue's "within 2x
+ * of the size after the first 10,000 touches" can bound; a 24 h window at 1,000 touches/s keeps
+ * 86 million versions, the window's cost and not a failure of compaction. What the bench shows is that the size levels off (compaction keeps up and the
+ * space it frees is reused); `--rate 0` shows that at full speed too, higher by the rate.
+ *
+ * Size, the same measure on both backends: the bytes the store's data takes, free space inside
+ * it included. SQLite: page_count x page_size (the file as it is once its WAL is checkpointed:
+ * free pages count; they are reused, the file does not shrink without VACUUM); the WAL file is
+ * reported beside it. PostgreSQL: pg_total_relation_size of the store's tables (heap with dead
+ * tuples and free space, indexes, TOAST, free space and visibility maps); the server's WAL is
+ * shared by every database of the cluster and not counted.
  */
 import "../src/cli/v8-flags.js";
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -41,27 +57,35 @@ function arg(name: string, fallback: string): string {
 const touches = Number(arg("touches", "1000000"));
 const keys = Number(arg("keys", "10000"));
 const batch = Number(arg("batch", "500"));
-const windowMs = Number(arg("window", "2000"));
-const intervalMs = Number(arg("interval", "1000"));
-const graceMs = Number(arg("grace", "1000"));
+const rate = Number(arg("rate", "1000"));
+const windowMs = Number(arg("window", "250"));
+const intervalMs = Number(arg("interval", "250"));
+const graceMs = Number(arg("grace", "250"));
 const backend = arg("backend", "sqlite");
-for (const [name, value] of Object.entries({ touches, keys, batch, windowMs, intervalMs, graceMs })) {
+for (const [name, value] of Object.entries({ touches, keys, batch, rate, windowMs, intervalMs, graceMs })) {
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer`);
 }
 
-interface Sample {
+interface Size {
+  /** The database's size, free space inside it included (see the header): what the ratio is of. */
+  readonly db: number;
+  /** SQLite: pages holding data (page_count - freelist_count); PostgreSQL: the same as `db`. */
+  readonly inUse: number;
+  /** SQLite: the WAL file; PostgreSQL: 0 (the server's WAL is not the store's). */
+  readonly wal: number;
+}
+
+interface Sample extends Size {
   readonly touches: number;
   readonly seconds: number;
-  /** Bytes the database uses (see the header). */
-  readonly usedBytes: number;
-  /** Bytes on disk (SQLite: file + WAL); PostgreSQL: same as used. */
-  readonly diskBytes: number;
 }
 
 interface Target {
   readonly name: string;
   readonly store: Store;
-  size(): Promise<{ used: number; disk: number }>;
+  size(): Promise<Size>;
+  /** Where the bytes are: one line per table or index, largest first. */
+  breakdown(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -84,7 +108,23 @@ async function sqliteTarget(dir: string): Promise<Target> {
       const pages = probe.pragma("page_count", { simple: true }) as number;
       const free = probe.pragma("freelist_count", { simple: true }) as number;
       const pageSize = probe.pragma("page_size", { simple: true }) as number;
-      return { used: (pages - free) * pageSize, disk: fileSize(path) + fileSize(`${path}-wal`) };
+      return { db: pages * pageSize, inUse: (pages - free) * pageSize, wal: fileSize(`${path}-wal`) };
+    },
+    async breakdown() {
+      const rows = probe
+        .prepare(
+          "SELECT name, count(*) AS pages, sum(pgsize) AS bytes, sum(unused) AS unused, sum(ncell) AS cells FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 4",
+        )
+        .all() as { name: string; pages: number; bytes: number; unused: number; cells: number }[];
+      const free = probe.pragma("freelist_count", { simple: true }) as number;
+      const pageSize = probe.pragma("page_size", { simple: true }) as number;
+      return [
+        ...rows.map(
+          (r) =>
+            `${r.name}: ${(r.bytes / 2 ** 20).toFixed(2)} MiB in ${r.pages} pages, ${((100 * r.unused) / Math.max(1, r.bytes)).toFixed(0)}% unused, ${r.cells} cells`,
+        ),
+        `freelist: ${free} pages (${((free * pageSize) / 2 ** 20).toFixed(2)} MiB); WAL file ${(fileSize(`${path}-wal`) / 2 ** 20).toFixed(2)} MiB`,
+      ];
     },
     async close() {
       probe.close();
@@ -108,7 +148,27 @@ async function postgresTarget(url: string): Promise<Target> {
         [schema],
       );
       const bytes = Number(result.rows[0]?.n ?? 0);
-      return { used: bytes, disk: bytes };
+      return { db: bytes, inUse: bytes, wal: 0 };
+    },
+    async breakdown() {
+      const result = await admin.query<{
+        name: string;
+        total: string;
+        rel: string;
+        dead: string | null;
+        live: string | null;
+      }>(
+        `SELECT c.relname AS name, pg_total_relation_size(c.oid)::text AS total, pg_relation_size(c.oid)::text AS rel,
+           s.n_dead_tup::text AS dead, s.n_live_tup::text AS live
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'i') ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 6`,
+        [schema],
+      );
+      return result.rows.map(
+        (r) =>
+          `${r.name}: ${(Number(r.total) / 2 ** 20).toFixed(2)} MiB${r.live === null ? "" : " with its indexes and TOAST"}, main fork ${(Number(r.rel) / 2 ** 20).toFixed(2)} MiB${r.live === null ? "" : `, ${r.live} live / ${r.dead} dead tuples`}`,
+      );
     },
     async close() {
       await store.close();
@@ -137,6 +197,10 @@ async function run(target: Target) {
   const during: number[] = [];
   const outside: number[] = [];
   let compacting = false;
+  // The first check after a run counts as during it: on SQLite the run's commit made the read
+  // connection drop its page cache, and that check pays for it (a run is often one synchronous
+  // transaction, which no check can start inside of).
+  let aftermath = false;
   let done = false;
   let runs = 0;
   let removed = 0;
@@ -145,7 +209,8 @@ async function run(target: Target) {
   const checker = (async () => {
     for (let i = 0; !done; i++) {
       const k = (i * 7919) % keys;
-      const wasCompacting = compacting;
+      const wasCompacting = compacting || aftermath;
+      aftermath = false;
       const t0 = process.hrtime.bigint();
       await engine.check({
         resource: { type: "document", id: `d${k}` },
@@ -169,42 +234,80 @@ async function run(target: Target) {
         removed += report.relationshipVersions;
       } finally {
         compacting = false;
+        aftermath = true;
       }
     }
   })();
 
   const sampleEvery = Math.max(keys, Math.floor(touches / 100));
   let next = Math.min(keys, touches);
+  const writing = Date.now();
+  let first: string[] = [];
   for (let i = 0; i < touches; ) {
     const n = Math.min(batch, touches - i, next - i);
     const updates = Array.from({ length: n }, (_, j) => update(i + j));
     await store.write(updates);
-    // SQLite writes resolve without a turn of the event loop: give the checks and compactions theirs.
-    await new Promise((r) => setImmediate(r));
     i += n;
+    // SQLite writes resolve without a turn of the event loop: give the checks and compactions theirs
+    // (a timer when the pace says to wait, else one turn).
+    const wait = rate > 0 ? writing + (i * 1000) / rate - Date.now() : 0;
+    await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
     if (i === next) {
-      const size = await target.size();
-      samples.push({
-        touches: i,
-        seconds: (Date.now() - started) / 1000,
-        usedBytes: size.used,
-        diskBytes: size.disk,
-      });
+      samples.push({ touches: i, seconds: (Date.now() - started) / 1000, ...(await target.size()) });
+      if (samples.length === 1) first = await target.breakdown();
       next = Math.min(touches, next + sampleEvery);
     }
   }
+  const seconds = (Date.now() - writing) / 1000;
   done = true;
   await Promise.all([checker, compactor]);
-  const baseline = samples[0]?.usedBytes ?? 0;
-  const peak = Math.max(...samples.map((s) => s.usedBytes));
   return {
     samples,
-    baseline,
-    peak,
+    seconds,
+    breakdown: { first, last: await target.breakdown() },
     runs,
     removed,
-    checks: [summarize("check while compacting", during), summarize("check, no compaction running", outside)],
+    checks: [
+      summarize("check while compacting or first after", during),
+      summarize("check, no compaction running", outside),
+    ],
   };
+}
+
+type Outcome = Awaited<ReturnType<typeof run>>;
+
+/** The figures the issue asks for, each ratio against the size after the first `keys` touches. */
+function printOutcome(name: string, r: Outcome): void {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  const first = r.samples[0];
+  const last = r.samples.at(-1);
+  if (first === undefined || last === undefined) return;
+  const peak = Math.max(...r.samples.map((s) => s.db));
+  const ratio = (b: number, base: number) => `${(b / Math.max(1, base)).toFixed(2)}x`;
+  console.log(
+    `${name}: ${touches.toLocaleString("en-US")} touches in ${r.seconds.toFixed(1)} s (${Math.round(touches / r.seconds).toLocaleString("en-US")}/s); ${r.runs} compaction runs removed ${r.removed.toLocaleString("en-US")} versions`,
+  );
+  console.log(
+    `  database size: ${mib(first.db)} after the first ${keys.toLocaleString("en-US")} touches, peak ${mib(peak)} (${ratio(peak, first.db)}), final ${mib(last.db)} (${ratio(last.db, first.db)})`,
+  );
+  if (name === "sqlite") {
+    const peakInUse = Math.max(...r.samples.map((s) => s.inUse));
+    const peakWithWal = Math.max(...r.samples.map((s) => s.db + s.wal));
+    console.log(
+      `  pages in use: ${mib(first.inUse)} first, peak ${mib(peakInUse)} (${ratio(peakInUse, first.inUse)}); with the WAL file: ${mib(first.db + first.wal)} first, peak ${mib(peakWithWal)} (${ratio(peakWithWal, first.db + first.wal)}), largest WAL ${mib(Math.max(...r.samples.map((s) => s.wal)))}`,
+    );
+  }
+  console.log(`  where the bytes are after the first ${keys.toLocaleString("en-US")} touches:`);
+  for (const line of r.breakdown.first) console.log(`    ${line}`);
+  console.log("  and at the end:");
+  for (const line of r.breakdown.last) console.log(`    ${line}`);
+  const [during, outside] = r.checks as [CaseResult, CaseResult];
+  for (const c of [during, outside]) {
+    console.log(
+      `  ${c.name}: ${c.samples} checks, p50 ${c.p50Us.toFixed(0)} µs, p99 ${c.p99Us.toFixed(0)} µs`,
+    );
+  }
+  console.log(`  p99 ratio (during / without): ${(during.p99Us / Math.max(1, outside.p99Us)).toFixed(2)}`);
 }
 
 function svg(title: string, series: { name: string; samples: readonly Sample[] }[]): string {
@@ -212,7 +315,9 @@ function svg(title: string, series: { name: string; samples: readonly Sample[] }
   const height = 360;
   const pad = { left: 80, right: 20, top: 40, bottom: 50 };
   const maxX = Math.max(1, ...series.flatMap((s) => s.samples.map((p) => p.touches)));
-  const maxY = Math.max(1, ...series.flatMap((s) => s.samples.map((p) => p.usedBytes)));
+  // Room for each backend's bound too: twice its size after the first `keys` touches.
+  const bound = (s: { samples: readonly Sample[] }) => 2 * (s.samples[0]?.db ?? 0);
+  const maxY = Math.max(1, ...series.flatMap((s) => [bound(s), ...s.samples.map((p) => p.db)]));
   const x = (v: number) => pad.left + (v / maxX) * (width - pad.left - pad.right);
   const y = (v: number) => height - pad.bottom - (v / maxY) * (height - pad.top - pad.bottom);
   const colors = ["#1f77b4", "#d62728"];
@@ -226,12 +331,14 @@ function svg(title: string, series: { name: string; samples: readonly Sample[] }
     `<text x="${pad.left - 8}" y="${y(0)}" text-anchor="end">0</text>`,
   ];
   for (const [i, s] of series.entries()) {
-    const points = s.samples.map((p) => `${x(p.touches).toFixed(1)},${y(p.usedBytes).toFixed(1)}`).join(" ");
+    const color = colors[i % colors.length];
+    const points = s.samples.map((p) => `${x(p.touches).toFixed(1)},${y(p.db).toFixed(1)}`).join(" ");
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
     parts.push(
-      `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="2" points="${points}"/>`,
+      `<line x1="${pad.left}" y1="${y(bound(s)).toFixed(1)}" x2="${width - pad.right}" y2="${y(bound(s)).toFixed(1)}" stroke="${color}" stroke-dasharray="6 4"/>`,
     );
     parts.push(
-      `<text x="${width - pad.right - 150}" y="${pad.top + 16 * (i + 1)}" fill="${colors[i % colors.length]}">${s.name}: bytes in use</text>`,
+      `<text x="${width - pad.right - 260}" y="${pad.top + 16 * (i + 1)}" fill="${color}">${s.name}: database size (dashed: 2x the first)</text>`,
     );
   }
   parts.push("</svg>");
@@ -239,7 +346,7 @@ function svg(title: string, series: { name: string; samples: readonly Sample[] }
 }
 
 console.log(
-  `gc-bench: ${touches.toLocaleString("en-US")} touches of ${keys.toLocaleString("en-US")} relationships, window ${windowMs} ms, interval ${intervalMs} ms, grace ${graceMs} ms; load average ${loadavg()
+  `gc-bench: ${touches.toLocaleString("en-US")} touches of ${keys.toLocaleString("en-US")} relationships, ${rate > 0 ? `at most ${rate.toLocaleString("en-US")}/s` : "unpaced"}, window ${windowMs} ms, interval ${intervalMs} ms, grace ${graceMs} ms; load average ${loadavg()
     .map((l) => l.toFixed(1))
     .join(" ")} (numbers from a loaded machine mean little)`,
 );
@@ -247,7 +354,7 @@ const backends = backend === "both" ? ["sqlite", "postgres"] : [backend];
 const results: { name: string; samples: readonly Sample[] }[] = [];
 const outDir = join(import.meta.dirname, "results");
 mkdirSync(outDir, { recursive: true });
-const csv = ["backend,touches,seconds,used_bytes,disk_bytes"];
+const csv = ["backend,touches,seconds,db_bytes,in_use_bytes,wal_bytes"];
 const dir = mkdtempSync(join(tmpdir(), "latch-gc-bench-"));
 try {
   for (const name of backends) {
@@ -261,20 +368,10 @@ try {
     try {
       const r = await run(target);
       results.push({ name, samples: r.samples });
-      for (const s of r.samples) csv.push(`${name},${s.touches},${s.seconds},${s.usedBytes},${s.diskBytes}`);
-      const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
-      console.log(
-        `${name}: after the first ${keys.toLocaleString("en-US")} touches ${mib(r.baseline)}, peak ${mib(r.peak)} (${(r.peak / Math.max(1, r.baseline)).toFixed(2)}x), final ${mib(r.samples.at(-1)?.usedBytes ?? 0)}; ${r.runs} compaction runs removed ${r.removed.toLocaleString("en-US")} versions`,
-      );
-      const [during, outside] = r.checks as [CaseResult, CaseResult];
-      for (const c of [during, outside]) {
-        console.log(
-          `  ${c.name}: ${c.samples} checks, p50 ${c.p50Us.toFixed(0)} µs, p99 ${c.p99Us.toFixed(0)} µs`,
-        );
+      for (const s of r.samples) {
+        csv.push(`${name},${s.touches},${s.seconds},${s.db},${s.inUse},${s.wal}`);
       }
-      console.log(
-        `  p99 ratio (during / without): ${(during.p99Us / Math.max(1, outside.p99Us)).toFixed(2)}`,
-      );
+      printOutcome(name, r);
     } finally {
       await target.close();
     }

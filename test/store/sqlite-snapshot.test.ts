@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -59,6 +59,33 @@ describe("sqlite file store lookups within one turn of the event loop", () => {
     } finally {
       await reader.close();
       await writer.close();
+    }
+  });
+});
+
+describe("sqlite file store WAL under interleaved lookups and writes", () => {
+  it("stays near the autocheckpoint size when every write follows a lookup in the same turn", async () => {
+    const path = join(dir, "wal.db");
+    const store = await createSqliteStore({ path });
+    try {
+      await store.writeSchema(SCHEMA);
+      const query = { resourceType: "document", resourceIds: ["d0"], relations: ["owner"] };
+      // A checkpoint cannot copy the WAL past a snapshot a reader holds, and a WAL never wholly
+      // copied is never restarted: a snapshot held across every commit would grow it by each write.
+      for (let i = 0; i < 1_500; i++) {
+        const revision = await store.currentRevision();
+        await store.at(revision).lookupForward(query);
+        await store.write(
+          Array.from({ length: 20 }, (_, j) => ({
+            operation: "touch" as const,
+            relationship: owner(`d${(i * 20 + j) % 2_000}`, `u${i}`),
+          })),
+        );
+      }
+      // SQLite's autocheckpoint starts at 1,000 pages of 4 KiB; a restarted WAL stays near that.
+      expect(statSync(`${path}-wal`).size).toBeLessThan(8 * 2 ** 20);
+    } finally {
+      await store.close();
     }
   });
 });

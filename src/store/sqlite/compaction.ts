@@ -8,6 +8,10 @@
  * appends none, but expired rows are invisible at every revision and the expiry sweep removes
  * them). So the changes at or before the horizon name every key with versions to delete, and each
  * key's versions are one range of the primary key; no index on deleted_rev is needed.
+ *
+ * Space: SQLite reuses the pages the deletes free (freelist) for later writes, so the file stops
+ * growing once compaction keeps up. The WAL is restarted by the checkpoints at commit, as long as
+ * no read snapshot of this process is held across a commit: each batch releases it first.
  */
 import type Database from "better-sqlite3";
 import type { Revision } from "../../core/index.js";
@@ -44,7 +48,8 @@ export interface SqliteCompaction {
   run(options?: CompactionOptions): Promise<CompactionReport>;
 }
 
-export function createSqliteCompaction(db: Database.Database): SqliteCompaction {
+/** `releaseReads` ends this process's held read snapshot before each write (read-snapshot.ts). */
+export function createSqliteCompaction(db: Database.Database, releaseReads: () => void): SqliteCompaction {
   const stmt = (sql: string): Stmt => db.prepare(sql);
   const s = {
     state: stmt("SELECT key, CAST(value AS TEXT) FROM store_meta WHERE key LIKE 'gc\\_%' ESCAPE '\\'").raw(),
@@ -76,8 +81,8 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
     return readState((key) => rows.get(key));
   };
 
-  /** One batch of changes at or before `horizon` and the versions they name; 0 when none remain. */
-  const changesBatch = db.transaction((horizon: number, batchSize: number, counts: Counts): number => {
+  /** One batch of changes at or before `horizon` and the versions they name; how many changes. */
+  const changesBatch = (horizon: number, batchSize: number, counts: Counts): number => {
     const rows = s.oldChanges.all(horizon, batchSize) as unknown[][];
     const last = rows[rows.length - 1];
     if (last === undefined) return 0;
@@ -91,36 +96,47 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
     }
     counts.changes += s.deleteChanges.run(last[0], last[0], last[1]).changes;
     return rows.length;
-  });
-
-  const revisionsBatch = db.transaction(
-    (horizon: number, batchSize: number) => s.deleteRevisions.run(horizon, batchSize).changes,
-  );
-
-  /** Deletes everything the horizon hides, batch by batch, then records it as applied. */
-  const apply = async (horizon: Revision, batchSize: number, counts: Counts): Promise<void> => {
-    const h = Number(horizon);
-    while (changesBatch.immediate(h, batchSize, counts) === batchSize) await turn();
-    counts.schemas += db.transaction(() => s.deleteSchemas.run(h).changes).immediate();
-    for (;;) {
-      await turn();
-      const removed = revisionsBatch.immediate(h, batchSize);
-      counts.revisions += removed;
-      if (removed < batchSize) break;
-    }
-    db.transaction(() => {
-      // Only ever forward: another process may have applied a later horizon meanwhile.
-      if (state().applied < horizon) s.setKey.run(STATE_KEYS.applied, horizon.toString());
-    }).immediate();
   };
 
-  const publish = db.transaction((horizon: Revision, now: number, windowMs: number): boolean => {
-    if (state().horizon >= horizon) return false;
+  /** Publishes `horizon` unless one as late is published already; inside a write transaction. */
+  const publishIn = (horizon: Revision, now: number, windowMs: number): boolean => {
+    const current = state();
+    if (current.horizon >= horizon || current.horizon > current.applied) return false;
     s.setKey.run(STATE_KEYS.horizon, horizon.toString());
     s.setKey.run(STATE_KEYS.publishedAt, String(now));
     s.setKey.run(STATE_KEYS.windowMs, String(windowMs));
     return true;
-  });
+  };
+
+  /**
+   * One transaction of at most a batch of changes and a batch of revisions; true once the horizon
+   * is wholly applied, which it then records, and `then` (the next publication) rides on the same
+   * commit. Few commits matter beyond their cost: each makes this process's read connection drop
+   * its page cache, so the checks after it read cold pages.
+   */
+  const step = db.transaction(
+    (horizon: Revision, batchSize: number, counts: Counts, then: () => void): boolean => {
+      const h = Number(horizon);
+      if (changesBatch(h, batchSize, counts) === batchSize) return false;
+      counts.schemas += s.deleteSchemas.run(h).changes;
+      const revisions = s.deleteRevisions.run(h, batchSize).changes;
+      counts.revisions += revisions;
+      if (revisions === batchSize) return false;
+      // Only ever forward: another process may have applied a later horizon meanwhile.
+      if (state().applied < horizon) s.setKey.run(STATE_KEYS.applied, horizon.toString());
+      then();
+      return true;
+    },
+  );
+
+  /** Deletes everything the horizon hides, batch by batch, yielding between them. */
+  const apply = async (horizon: Revision, batchSize: number, counts: Counts, then: () => void) => {
+    for (;;) {
+      releaseReads();
+      if (step.immediate(horizon, batchSize, counts, then)) return;
+      await turn();
+    }
+  };
 
   const target = (now: number, windowMs: number): Revision => {
     const revision = s.target.get(now - windowMs) as number | null;
@@ -142,13 +158,17 @@ export function createSqliteCompaction(db: Database.Database): SqliteCompaction 
         counts.revisions = s.countRevisions.get(h) as number;
         return { dryRun: true, horizon: BigInt(h), applied: before.applied, ...counts };
       }
+      let published = false;
+      const publishNext = () => {
+        if (next > 0n) published = publishIn(next, o.now, o.windowMs);
+      };
       if (before.horizon > before.applied && before.publishedAt <= o.now - o.graceMs) {
-        await apply(before.horizon, o.batchSize, counts);
+        await apply(before.horizon, o.batchSize, counts, publishNext);
+      } else if (before.horizon <= before.applied) {
+        releaseReads();
+        db.transaction(publishNext).immediate();
       }
-      const now = state();
-      if (next > now.horizon && now.horizon <= now.applied && publish.immediate(next, o.now, o.windowMs)) {
-        if (o.graceMs === 0) await apply(next, o.batchSize, counts);
-      }
+      if (published && o.graceMs === 0) await apply(next, o.batchSize, counts, () => {});
       const after = state();
       return {
         dryRun: false,

@@ -18,12 +18,19 @@ export interface ReadSnapshot {
   readonly db: Database.Database;
   /** Runs `read` inside a read transaction that has revision `revision`. */
   at<T>(revision: Revision, read: () => T): T;
+  /**
+   * Ends the held read transaction now rather than on the next turn. Called before this process
+   * commits: a checkpoint cannot copy the WAL past a snapshot some reader still holds, and a WAL
+   * that is never wholly copied is never restarted, so under steady checks and writes it would
+   * grow without end (gc-bench: 3.9 GB of WAL beside 28 MB of database at 1M touches).
+   */
+  release(): void;
   close(): void;
 }
 
 export function createReadSnapshot(main: Database.Database, path: string): ReadSnapshot {
   if (path === ":memory:" || path === "" || main.memory) {
-    return { db: main, at: (_revision, read) => read(), close: () => {} };
+    return { db: main, at: (_revision, read) => read(), release: () => {}, close: () => {} };
   }
   const db = new Database(path);
   try {
@@ -59,6 +66,10 @@ export function createReadSnapshot(main: Database.Database, path: string): ReadS
         release = setImmediate(finish);
       }
       return read();
+    },
+    release() {
+      if (release !== undefined) clearImmediate(release);
+      finish();
     },
     close() {
       if (release !== undefined) clearImmediate(release);

@@ -174,8 +174,8 @@ class SqliteStore implements Store {
     this.postureReports = createSqlitePostureReports(this.db);
     this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision));
     this.s = prepareStatements(this.db);
-    this.compaction = createSqliteCompaction(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
+    this.compaction = createSqliteCompaction(this.db, () => this.snapshot.release());
     this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
     this.importBatchSize = options.importBatchSize ?? 5_000;
@@ -183,7 +183,11 @@ class SqliteStore implements Store {
     this.pollMs = options.subscribePollMs ?? 100;
     const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
       const t = this.db.transaction(fn);
-      return (...args: A): R => t.immediate(...args);
+      return (...args: A): R => {
+        // So that the checkpoint at this commit can copy the whole WAL (read-snapshot.ts).
+        this.snapshot.release();
+        return t.immediate(...args);
+      };
     };
     this.writeTx = tx((updates, pre, metadata) =>
       this.keepMetadata(applyUpdates(this, this.schemaForWrite(), updates, pre), metadata),
