@@ -265,7 +265,7 @@ export class H2Session {
   /** Sends what the windows allow of `stream`'s body; END_STREAM with its last byte. */
   private sendBody(stream: H2Stream): void {
     const body = stream.body!;
-    do {
+    for (;;) {
       const size = Math.min(
         body.length - stream.sent,
         stream.sendWindow,
@@ -284,7 +284,7 @@ export class H2Session {
         stream.body = undefined;
         return;
       }
-    } while (true);
+    }
   }
 
   private flushBlocked(): void {
@@ -364,9 +364,11 @@ export class H2Session {
       throw new ProtocolError(H2_PROTOCOL_ERROR, "a header block was interrupted");
     switch (type) {
       case DATA:
-        return this.onDataFrame(flags, id, payload);
+        this.onDataFrame(flags, id, payload);
+        return;
       case HEADERS:
-        return this.onHeadersFrame(flags, id, payload);
+        this.onHeadersFrame(flags, id, payload);
+        return;
       case CONTINUATION:
         if (this.continuing === 0) throw new ProtocolError(H2_PROTOCOL_ERROR, "CONTINUATION out of place");
         this.fragments.push(payload);
@@ -378,18 +380,22 @@ export class H2Session {
         }
         return;
       case RST_STREAM:
-        return this.onReset(id, payload);
+        this.onReset(id, payload);
+        return;
       case SETTINGS:
-        return this.onSettings(flags, id, payload);
+        this.onSettings(flags, id, payload);
+        return;
       case PING:
         if (payload.length !== 8 || id !== 0) throw new ProtocolError(H2_FRAME_SIZE_ERROR, "a bad PING");
         if (flags & ACK) this.answered();
         else this.send(frame(PING, ACK, 0, payload));
         return;
       case GOAWAY:
-        return this.onGoaway(payload);
+        this.onGoaway(payload);
+        return;
       case WINDOW_UPDATE:
-        return this.onWindowUpdate(id, payload);
+        this.onWindowUpdate(id, payload);
+        return;
       case PUSH_PROMISE:
         throw new ProtocolError(H2_PROTOCOL_ERROR, "PUSH_PROMISE though push is disabled");
       default:

@@ -16,7 +16,11 @@ import {
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ClientOptions, createClient as createRemote, type LatchClient } from "../../src/client/index.js";
+import {
+  type ClientOptions,
+  createClient as createRemote,
+  type LatchClient,
+} from "../../src/client/index.js";
 import { createEngine } from "../../src/engine/index.js";
 import {
   CheckPermissionResponse_Permissionship,
