@@ -50,8 +50,10 @@ async function concurrent(client: LatchClient, inputs: readonly CheckInput[], in
 
 const CASES: Record<string, Partial<ClientOptions>> = {
   "grpc-js, no batching (before issue 22)": { transport: "grpc-js", batch: false },
-  "node:http2, no batching": { batch: false },
-  "node:http2, batching (default)": {},
+  "node:http2, no batching": { transport: "http2", batch: false },
+  "node:http2, batching": { transport: "http2" },
+  "h2 framing, no batching": { batch: false },
+  "h2 framing, batching (default)": {},
 };
 
 async function main() {

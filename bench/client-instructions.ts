@@ -6,8 +6,9 @@
  *     node --import tsx bench/client-instructions.ts MODE [count]
  * and read the main thread's `summary:` (Ir) in callgrind.out.PID-01 / count. The server child runs
  * outside valgrind (no --trace-children). MODE: `seq` (one check at a time, no batching), `par`
- * (64 in flight, no batching), `batched` (64 in flight, batching), each on the default transport,
- * or `grpc-js-seq` / `grpc-js-par` on grpc-js.
+ * (64 in flight, no batching), `batched` (64 in flight, batching), each on the default transport
+ * (our own HTTP/2 framing, "h2"); `http2-seq` / `http2-par` / `http2-batched` on node:http2;
+ * `grpc-js-seq` / `grpc-js-par` on grpc-js.
  */
 import "../src/cli/v8-flags.js";
 import { execFileSync } from "node:child_process";
@@ -25,6 +26,9 @@ const MODES: Record<string, { options: Partial<ClientOptions>; inFlight: number 
   seq: { options: { batch: false }, inFlight: 1 },
   par: { options: { batch: false }, inFlight: 64 },
   batched: { options: {}, inFlight: 64 },
+  "http2-seq": { options: { transport: "http2", batch: false }, inFlight: 1 },
+  "http2-par": { options: { transport: "http2", batch: false }, inFlight: 64 },
+  "http2-batched": { options: { transport: "http2" }, inFlight: 64 },
   "grpc-js-seq": { options: { transport: "grpc-js", batch: false }, inFlight: 1 },
   "grpc-js-par": { options: { transport: "grpc-js", batch: false }, inFlight: 64 },
 };

@@ -65,15 +65,15 @@ export interface Http2TransportOptions {
 }
 
 /** A RemoteError the transport made itself (no server status), `grpc/<status>` like grpc-js's. */
-function localError(code: status, message: string): RemoteError {
+export function localError(code: status, message: string): RemoteError {
   return remoteError(code, message, () => undefined);
 }
 
 /** REFUSED_STREAM: the server did not process the call, so any call may be sent again. */
-const refused = new WeakSet<RemoteError>();
+export const refused = new WeakSet<RemoteError>();
 
 /** gRPC's mapping of HTTP status codes for answers that are not gRPC at all (a proxy's error page). */
-function statusOfHttp(httpStatus: number): status {
+export function statusOfHttp(httpStatus: number): status {
   if (httpStatus === 400) return status.INTERNAL;
   if (httpStatus === 401) return status.UNAUTHENTICATED;
   if (httpStatus === 403) return status.PERMISSION_DENIED;
@@ -89,7 +89,7 @@ function headerText(headers: IncomingHttpHeaders, key: string): string | undefin
 }
 
 /** A failed call's RemoteError from its status headers; `-bin` values are base64 on the wire. */
-function statusError(code: number, headers: IncomingHttpHeaders): RemoteError {
+export function statusError(code: number, headers: IncomingHttpHeaders): RemoteError {
   let message = headerText(headers, "grpc-message") ?? "";
   try {
     message = decodeURIComponent(message);
@@ -107,7 +107,7 @@ function statusError(code: number, headers: IncomingHttpHeaders): RemoteError {
  * A stream that ended without a gRPC status: refused after GOAWAY, reset by the peer, or lost with
  * its session (Node resets the streams of a lost session with CANCEL: that is UNAVAILABLE).
  */
-function streamError(
+export function streamError(
   rstCode: number | undefined,
   cause: string | undefined,
   sessionLost: boolean,
@@ -202,13 +202,13 @@ class Connection {
 export const MAX_DEADLINE_MS = 2_147_483_647;
 
 /** A `grpc-timeout` value, at most 8 digits: whole milliseconds, or seconds (rounded down) past that. */
-function grpcTimeout(ms: number): string {
+export function grpcTimeout(ms: number): string {
   const whole = Math.max(1, Math.ceil(ms));
   return whole < 1e8 ? `${whole}m` : `${Math.floor(whole / 1000)}S`;
 }
 
 /** The one message of a unary answer; anything else is the server breaking the protocol. */
-function unframe(chunks: Buffer[]): Buffer | RemoteError {
+export function unframe(chunks: Buffer[]): Buffer | RemoteError {
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   if (body.length < 5) return localError(status.INTERNAL, "the server answered without a message");
   if (body[0] !== 0)
@@ -220,7 +220,7 @@ function unframe(chunks: Buffer[]): Buffer | RemoteError {
 }
 
 /** How a method's calls are sent: its path, its default headers, its codec. */
-interface Plan {
+export interface Plan {
   readonly path: string;
   /** The headers of a call with the default deadline and no request id: built once, reused. */
   readonly headers: OutgoingHttpHeaders;
@@ -447,7 +447,7 @@ const generic = (method: DescMethod): Pick<Plan, "encode" | "decode"> => ({
 });
 
 /** The hand-written codec (check-codec.ts) for the hot calls, protobuf-es for the rest. */
-function codecOf(method: DescMethod): Pick<Plan, "encode" | "decode"> {
+export function codecOf(method: DescMethod): Pick<Plan, "encode" | "decode"> {
   if (method === PermissionService.method.checkPermission)
     return { encode: encodeCheckRequest as Plan["encode"], decode: decodeCheckResponse };
   if (method === PermissionService.method.checkBulkPermissions)
@@ -460,7 +460,7 @@ function codecOf(method: DescMethod): Pick<Plan, "encode" | "decode"> {
  * than `connections`): below it one connection carries everything (fewest sockets, best batching
  * of writes); past it, new calls go to the least busy connection.
  */
-const DEFAULT_STREAMS_PER_CONNECTION = 64;
+export const DEFAULT_STREAMS_PER_CONNECTION = 64;
 
 export function createHttp2Transport(options: Http2TransportOptions): UnaryTransport {
   const scheme = options.tls === undefined ? "http" : "https";

@@ -39,6 +39,7 @@ import { expandFromProto, explainFromProto, permissionshipFromProto } from "../s
 import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { type BatchOptions, createCheckBatcher } from "./check-batcher.js";
 import { RemoteError } from "./errors.js";
+import { createH2Transport } from "./h2-transport.js";
 import { createHttp2Transport } from "./http2-transport.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { remoteApprovalCalls } from "./remote-approvals.js";
@@ -67,18 +68,24 @@ export interface ClientOptions {
   /** Largest response accepted, in bytes (default 64 MiB). */
   readonly maxMessageBytes?: number;
   /**
-   * How unary calls (Check, CheckBulk, Expand, writes...) travel: `"http2"` (the default) over
-   * node:http2 with a lean gRPC framing (http2-transport.ts), `"grpc-js"` over grpc-js. Streaming
-   * calls (lookups, reads, watch, import, export) always use grpc-js.
+   * How unary calls (Check, CheckBulk, Expand, writes...) travel: `"h2"` (the default) over HTTP/2
+   * framed by the client itself on one socket (h2-transport.ts), `"http2"` over node:http2
+   * (http2-transport.ts), `"grpc-js"` over grpc-js. Streaming calls (lookups, reads, watch,
+   * import, export) always use grpc-js.
    */
-  readonly transport?: "http2" | "grpc-js";
+  readonly transport?: "h2" | "http2" | "grpc-js";
   /**
    * Most HTTP/2 connections the `"http2"` transport spreads calls over (default 1): the next one is
    * opened when every open one has `streamsPerConnection` calls in flight.
    */
   readonly connections?: number;
-  /** Calls in flight that make a connection saturated, `"http2"` transport (default 64). */
+  /** Calls in flight that make a connection saturated, `"h2"` and `"http2"` transports (default 64). */
   readonly streamsPerConnection?: number;
+  /**
+   * The last stream id a `"h2"` connection uses before the pool opens the next one (default
+   * 2^31-1, HTTP/2's limit; set low only to exercise that path in tests).
+   */
+  readonly streamIdLimit?: number;
   /** Keepalive ping interval while calls are in flight, `"http2"` transport (ms, default 10 s). */
   readonly keepaliveMs?: number;
   /** Unanswered ping time after which the connection is dropped (ms, default 5 s). */
@@ -612,7 +619,7 @@ export function createClient(options: ClientOptions): LatchClient {
     maxAttempts,
   });
   const t: Transport =
-    options.transport === "grpc-js" ? grpc : withHttp2Unary(grpc, options, timeoutMs, maxAttempts);
+    options.transport === "grpc-js" ? grpc : withLeanUnary(grpc, options, timeoutMs, maxAttempts);
   const permission = permissionCalls(t);
   const batcher =
     options.batch === false ? undefined : createCheckBatcher({ ...permission, timeoutMs }, options.batch);
@@ -632,15 +639,16 @@ export function createClient(options: ClientOptions): LatchClient {
   };
 }
 
-/** The grpc-js transport with its unary calls sent over node:http2 instead. */
-function withHttp2Unary(
+/** The grpc-js transport with its unary calls sent over our own HTTP/2 framing or node:http2 instead. */
+function withLeanUnary(
   grpc: Transport,
   options: ClientOptions,
   timeoutMs: number,
   maxAttempts: number,
 ): Transport {
   const tls = options.tls;
-  const http2 = createHttp2Transport({
+  const makeUnary = options.transport === "http2" ? createHttp2Transport : createH2Transport;
+  const http2 = makeUnary({
     address: options.address,
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(tls === undefined || tls === false
@@ -654,6 +662,7 @@ function withHttp2Unary(
     ...defined({
       connections: options.connections,
       streamsPerConnection: options.streamsPerConnection,
+      streamIdLimit: options.streamIdLimit,
       keepaliveMs: options.keepaliveMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     }),

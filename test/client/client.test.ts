@@ -11,10 +11,20 @@ defineClientContract("createEmbedded", async () => {
 
 /** Every transport of the remote client, with and without batching, passes the same contract. */
 const REMOTE: Record<string, Partial<ClientOptions>> = {
-  "node:http2, batching (the default)": {},
-  "node:http2, no batching": { batch: false },
+  "h2 framing, batching (the default)": {},
+  "h2 framing, no batching": { batch: false },
   // Saturated at 1 call in flight: concurrent calls spread over the 3 connections.
+  "h2 framing, a pool of 3 connections, 1 ms window": {
+    connections: 3,
+    streamsPerConnection: 1,
+    batch: { windowUs: 1000 },
+  },
+  // Every connection runs out of stream ids after 3 calls: the pool keeps opening new ones.
+  "h2 framing, stream ids exhausted every 3 calls, no batching": { batch: false, streamIdLimit: 5 },
+  "node:http2, batching": { transport: "http2" },
+  "node:http2, no batching": { transport: "http2", batch: false },
   "node:http2, a pool of 3 connections, 1 ms window": {
+    transport: "http2",
     connections: 3,
     streamsPerConnection: 1,
     batch: { windowUs: 1000 },

@@ -1,7 +1,7 @@
 /**
- * The node:http2 transport when things go wrong: the server restarts, drops the connection
- * mid-call, answers with GOAWAY, or stalls. Calls fail or retry as docs/client.md says, and none
- * hangs. Stand-in servers are plain node:http2 servers speaking just enough gRPC; the restart uses
+ * The unary transports (our own HTTP/2 framing, "h2", and node:http2) when things go wrong: the
+ * server restarts, drops the connection mid-call, answers with GOAWAY, or stalls. Calls fail or
+ * retry as docs/client.md says, and none hangs. Stand-in servers are plain node:http2 servers speaking just enough gRPC; the restart uses
  * a real Latch server.
  */
 import { once } from "node:events";
@@ -11,16 +11,22 @@ import {
   type Http2Server,
   type Http2Session,
   type ServerHttp2Stream,
+  type Settings,
 } from "node:http2";
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
-import { createClient, type LatchClient } from "../../src/client/index.js";
+import {
+  type ClientOptions,
+  createClient as createRemote,
+  type LatchClient,
+} from "../../src/client/index.js";
 import { createEngine } from "../../src/engine/index.js";
 import {
   CheckPermissionResponse_Permissionship,
   CheckPermissionResponseSchema,
 } from "../../src/gen/latch/v1/permission_service_pb.js";
+import { ReadSchemaResponseSchema } from "../../src/gen/latch/v1/schema_service_pb.js";
 import { createLogger, startServer } from "../../src/server/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
@@ -48,8 +54,9 @@ function answerAllowed(stream: ServerHttp2Stream): void {
 async function standIn(
   onCall: (stream: ServerHttp2Stream, n: number, session: Http2Session) => void,
   onSession: (session: Http2Session, n: number) => void = () => {},
+  settings: Settings = {},
 ): Promise<{ address: string; calls: () => number; sessions: () => number; close(): Promise<void> }> {
-  const server: Http2Server = createServer();
+  const server: Http2Server = createServer({ settings });
   let calls = 0;
   let sessions = 0;
   const open = new Set<Http2Session>();
@@ -80,12 +87,13 @@ async function standIn(
   };
 }
 
-describe("client faults (node:http2 transport)", () => {
+describe.each(["h2", "http2"] as const)("client faults (%s transport)", (transport) => {
   const cleanups: (() => Promise<void>)[] = [];
   const use = (client: LatchClient) => {
     cleanups.push(() => client.close());
     return client;
   };
+  const createClient = (options: ClientOptions) => createRemote({ ...options, transport });
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -199,6 +207,57 @@ describe("client faults (node:http2 transport)", () => {
       setTimeout(() => controller.abort(), 20);
       await expect(call).rejects.toMatchObject({ kind: "deadline-exceeded", code: "grpc/cancelled" });
     }
+  });
+
+  it("queues calls past the server's SETTINGS_MAX_CONCURRENT_STREAMS instead of failing them", async () => {
+    let open = 0;
+    let most = 0;
+    const server = await standIn(
+      (stream) => {
+        most = Math.max(most, ++open);
+        stream.on("close", () => open--);
+        setTimeout(() => answerAllowed(stream), 5);
+      },
+      () => {},
+      { maxConcurrentStreams: 2 },
+    );
+    cleanups.push(() => server.close());
+    const client = use(createClient({ address: server.address, batch: false }));
+    // The first call lets the client read the server's SETTINGS before the burst.
+    await client.check(CHECK);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => client.check(CHECK)));
+    expect(answers.map((a) => a.state)).toEqual(Array(12).fill("ALLOWED"));
+    expect(most).toBe(2);
+    expect(server.sessions()).toBe(1);
+  });
+
+  it("obeys flow control both ways: a request and an answer larger than every window", async () => {
+    // Past our 1 MiB stream window (h2) and the 64 KiB default one (node:http2).
+    const big = "x".repeat(1_200_000);
+    let received = 0;
+    const server = await standIn(
+      (stream, n) => {
+        const message = toBinary(
+          ReadSchemaResponseSchema,
+          create(ReadSchemaResponseSchema, { schemaText: n === 1 ? big : "", readAt: { token: "t" } }),
+        );
+        const framed = Buffer.alloc(5 + message.length);
+        framed.writeUInt32BE(message.length, 1);
+        framed.set(message, 5);
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.end(framed);
+      },
+      (session) => session.on("stream", (stream) => stream.on("data", (c: Buffer) => (received += c.length))),
+      // A small window for the client's DATA: it must wait for WINDOW_UPDATEs to send the schema.
+      { initialWindowSize: 16_384 },
+    );
+    cleanups.push(() => server.close());
+    const client = use(createClient({ address: server.address, batch: false }));
+    expect((await client.readSchema()).schema).toBe(big);
+    // The stand-in answers a ReadSchemaResponse to the write too; only the bytes it read matter.
+    await client.writeSchema(big.slice(0, 200_000)).catch(() => undefined);
+    expect(received).toBeGreaterThan(200_000);
   });
 
   it("drops a connection whose peer stops answering pings, failing its calls UNAVAILABLE", async () => {

@@ -1,5 +1,5 @@
 /**
- * The node:http2 transport fails exactly as the grpc-js one does: the same RemoteError (code, kind,
+ * The h2 framing and node:http2 transports fail exactly as the grpc-js one does: the same RemoteError (code, kind,
  * gRPC status, message, details but the per-call request id) for the server's refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,13 +24,14 @@ async function failure(call: () => Promise<unknown>): Promise<Record<string, unk
   throw new Error("expected the call to fail");
 }
 
-describe("node:http2 and grpc-js transports fail alike", () => {
+describe("h2, node:http2 and grpc-js transports fail alike", () => {
   let store: Store;
   let server: RunningServer;
   const clients: LatchClient[] = [];
   const both = (token: string) => {
     const pair = [
-      createClient({ address: server.address, token, batch: false }),
+      createClient({ address: server.address, token, batch: false, transport: "h2" }),
+      createClient({ address: server.address, token, batch: false, transport: "http2" }),
       createClient({ address: server.address, token, batch: false, transport: "grpc-js" }),
     ] as const;
     clients.push(...pair);
@@ -77,10 +78,11 @@ describe("node:http2 and grpc-js transports fail alike", () => {
 
   for (const [name, call, token] of cases) {
     it(`refuses ${name} with the same error`, async () => {
-      const [http2, grpcJs] = both(token ?? TOKEN);
-      const viaHttp2 = await failure(() => call(http2));
-      expect(viaHttp2).toEqual(await failure(() => call(grpcJs)));
-      expect(viaHttp2.code).not.toMatch(/^grpc\//);
+      const [h2, http2, grpcJs] = both(token ?? TOKEN);
+      const viaGrpcJs = await failure(() => call(grpcJs));
+      expect(await failure(() => call(h2))).toEqual(viaGrpcJs);
+      expect(await failure(() => call(http2))).toEqual(viaGrpcJs);
+      expect(viaGrpcJs.code).not.toMatch(/^grpc\//);
     });
   }
 });

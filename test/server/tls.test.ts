@@ -63,14 +63,30 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("serves a client that trusts the certificate", async () => {
+  for (const transport of ["h2", "http2", "grpc-js"] as const) {
+    it(`serves a client that trusts the certificate (${transport} transport)`, async () => {
+      const client = createClient({
+        address: server.address,
+        token: "tls-token-0123456789",
+        tls: { rootCerts: cert },
+        transport,
+      });
+      const { token } = await client.writeSchema("definition user {}");
+      expect(token).not.toBe("");
+      expect((await client.readSchema()).schema).toBe("definition user {}");
+      await client.close();
+    });
+  }
+
+  it("fails UNAVAILABLE, never hangs, when the client does not trust the certificate (h2 transport)", async () => {
     const client = createClient({
       address: server.address,
       token: "tls-token-0123456789",
-      tls: { rootCerts: cert },
+      tls: true,
+      transport: "h2",
+      maxAttempts: 2,
     });
-    const { token } = await client.writeSchema("definition user {}");
-    expect(token).not.toBe("");
+    await expect(client.readSchema()).rejects.toMatchObject({ kind: "unavailable" });
     await client.close();
   });
 

@@ -1,0 +1,355 @@
+/**
+ * Unary gRPC calls over HTTP/2 framed by the client itself (h2-session.ts), the default transport
+ * of the unary calls; node:http2 (http2-transport.ts) stays selectable for comparison.
+ *
+ * Behaviour is the node:http2 transport's, decision for decision (its file comment says why each):
+ * deadlines on the shared wheel, sent as `grpc-timeout`; cancellation from an AbortSignal (RST_STREAM
+ * CANCEL); the bearer token; TLS with a CA; retries of idempotent calls on UNAVAILABLE, and of any
+ * call the server refused unprocessed (REFUSED_STREAM, above a GOAWAY's last stream id, or never
+ * sent because the connection never came up); keepalive pings only while calls are in flight; the
+ * pool (`connections`, `streamsPerConnection`); the same RemoteErrors. Beyond that it queues calls
+ * past the server's SETTINGS_MAX_CONCURRENT_STREAMS instead of failing them.
+ *
+ * What makes it cheaper: a method's request header block is HPACK-encoded once (hpack.ts) and
+ * copied into each call's HEADERS frame; a call is its own stream record and its own deadline entry;
+ * the frames of one event-loop turn leave in one socket write.
+ */
+
+import type { DescMethod } from "@bufbuild/protobuf";
+import { status } from "@grpc/grpc-js";
+import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
+import { RemoteError } from "./errors.js";
+import { H2Session, H2Stream } from "./h2-session.js";
+import { type HeaderMap, indexedField, literalField, STATIC_INDEX } from "./hpack.js";
+import {
+  codecOf,
+  DEFAULT_STREAMS_PER_CONNECTION,
+  grpcTimeout,
+  type Http2TransportOptions,
+  localError,
+  MAX_DEADLINE_MS,
+  type Plan,
+  refused,
+  statusError,
+  statusOfHttp,
+  streamError,
+  unframe,
+} from "./http2-transport.js";
+import type { UnaryTransport } from "./transport.js";
+
+export interface H2TransportOptions extends Http2TransportOptions {
+  /** The last stream id a connection uses before the pool opens another (tests lower it). */
+  readonly streamIdLimit?: number;
+}
+
+/** How a method's calls are sent: the header block without `grpc-timeout`, and with the default one. */
+interface H2Plan extends Pick<Plan, "encode" | "decode"> {
+  readonly prefix: Buffer;
+  readonly block: Buffer;
+}
+
+interface Shared {
+  closed: boolean;
+  readonly pick: () => H2Session;
+  readonly maxAttempts: number;
+  readonly maxMessageBytes: number;
+}
+
+// `new Promise(capture)` hands its resolvers over without a closure per call.
+let capturedResolve: (value: unknown) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** One unary call across its attempts: its own stream record, deadline entry and abort listener. */
+class Call extends H2Stream implements Expiring {
+  deadlineAt = 0;
+  lane: Lane | undefined = undefined;
+  prev: Expiring | undefined = undefined;
+  next: Expiring | undefined = undefined;
+  attempt = 0;
+  session: H2Session | undefined = undefined;
+  head: HeaderMap | undefined = undefined;
+  trailers: HeaderMap | undefined = undefined;
+  chunks: Buffer[] = [];
+  received = 0;
+  backoff: NodeJS.Timeout | undefined = undefined;
+  private settled = false;
+  private readonly resolve: (value: unknown) => void;
+  private readonly reject: (error: unknown) => void;
+
+  constructor(
+    private readonly shared: Shared,
+    private readonly plan: H2Plan,
+    private readonly request: Buffer,
+    private readonly block: Buffer,
+    private readonly timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly idempotent: boolean,
+  ) {
+    super();
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
+  }
+
+  begin(): void {
+    this.backoff = undefined;
+    if (this.shared.closed) {
+      this.settle(localError(status.UNAVAILABLE, "the client is closed"));
+      return;
+    }
+    const session = this.shared.pick();
+    this.session = session;
+    this.head = undefined;
+    this.trailers = undefined;
+    this.received = 0;
+    if (this.chunks.length > 0) this.chunks = [];
+    deadlines.add(this, this.timeoutMs);
+    session.start(this, this.block, this.request);
+  }
+
+  onHeaders(headers: HeaderMap, endStream: boolean): void {
+    if (this.head === undefined) {
+      // An informational (1xx) answer precedes the real one.
+      if (!endStream && headers[":status"]?.startsWith("1")) return;
+      this.head = headers;
+    } else this.trailers = headers;
+  }
+
+  onData(data: Buffer): void {
+    this.received += data.length;
+    if (this.received > this.shared.maxMessageBytes + 5)
+      this.cancel(
+        localError(
+          status.RESOURCE_EXHAUSTED,
+          `the answer is larger than ${this.shared.maxMessageBytes} bytes`,
+        ),
+      );
+    else this.chunks.push(data);
+  }
+
+  onEnd(): void {
+    this.detach();
+    const outcome = this.outcome();
+    if (outcome instanceof RemoteError) this.failed(outcome);
+    else this.answered(outcome);
+  }
+
+  onReset(code: number): void {
+    this.detach();
+    this.failed(streamError(code, undefined, false));
+  }
+
+  onLost(cause: string, wasRefused: boolean): void {
+    this.detach();
+    const error = streamError(undefined, cause, true);
+    if (wasRefused) refused.add(error);
+    this.failed(error);
+  }
+
+  /** The outcome of a stream the server ended: the answer's message, or the error it carries. */
+  private outcome(): Buffer | RemoteError {
+    const head = this.head;
+    if (head === undefined) return streamError(undefined, "the answer ended without headers", false);
+    const meta = this.trailers ?? head;
+    const grpcStatus = meta["grpc-status"];
+    if (grpcStatus === undefined) {
+      const httpStatus = Number(head[":status"]);
+      return httpStatus !== 200
+        ? localError(statusOfHttp(httpStatus), `the server answered HTTP ${httpStatus}`)
+        : streamError(undefined, "the answer ended without a gRPC status", false);
+    }
+    const code = Number(grpcStatus);
+    return code === status.OK ? unframe(this.chunks) : statusError(code, meta);
+  }
+
+  /** Ends the attempt from this side (deadline, abort, an answer too large). */
+  cancel(error: RemoteError): void {
+    const session = this.session;
+    if (session === undefined) return;
+    session.cancel(this);
+    this.detach();
+    this.settle(error);
+  }
+
+  expire(): void {
+    this.cancel(localError(status.DEADLINE_EXCEEDED, "Deadline exceeded"));
+  }
+
+  handleEvent(): void {
+    const error = localError(status.CANCELLED, "Cancelled on client");
+    if (this.session !== undefined) this.cancel(error);
+    else if (this.backoff !== undefined) {
+      clearTimeout(this.backoff);
+      this.backoff = undefined;
+      this.settle(error);
+    }
+  }
+
+  private detach(): void {
+    this.session = undefined;
+    deadlines.remove(this);
+  }
+
+  private answered(message: Buffer): void {
+    let decoded: unknown;
+    try {
+      decoded = this.plan.decode(message);
+    } catch (error) {
+      this.settle(localError(status.INTERNAL, `cannot decode the answer: ${(error as Error).message}`));
+      return;
+    }
+    this.settle(decoded);
+  }
+
+  private failed(error: RemoteError): void {
+    const again =
+      error.status === status.UNAVAILABLE &&
+      (this.idempotent || refused.has(error)) &&
+      this.attempt + 1 < this.shared.maxAttempts &&
+      !this.signal?.aborted &&
+      !this.settled;
+    if (!again) {
+      this.settle(error);
+      return;
+    }
+    this.backoff = setTimeout(() => this.begin(), 25 * 2 ** this.attempt);
+    this.attempt++;
+  }
+
+  private settle(outcome: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal?.removeEventListener("abort", this);
+    if (outcome instanceof RemoteError) this.reject(outcome);
+    else this.resolve(outcome);
+  }
+}
+
+/** `host:port`, `[v6]:port`. */
+function hostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const port = Number(address.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port) || port <= 0 || port > 65_535)
+    throw new TypeError(`not a host:port address: ${address}`);
+  const host = address.slice(0, colon);
+  return { host: host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host, port };
+}
+
+/** Header values node:http2 would refuse (control characters): refused here the same way. */
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+export function createH2Transport(options: H2TransportOptions): UnaryTransport {
+  const { host, port } = hostPort(options.address);
+  const size = Math.max(1, options.connections ?? 1);
+  const saturated = Math.max(1, options.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION);
+  const sessionOptions = {
+    host,
+    port,
+    tls: options.tls,
+    keepaliveMs: options.keepaliveMs ?? 10_000,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 5_000,
+    ...(options.streamIdLimit === undefined ? {} : { streamIdLimit: options.streamIdLimit }),
+  };
+  const pool: H2Session[] = [];
+
+  /** The least busy usable connection; a new one when none is usable or all are saturated. */
+  const pick = (): H2Session => {
+    let best: H2Session | undefined;
+    for (let i = 0; i < pool.length; i++) {
+      const session = pool[i]!;
+      if (!session.usable) {
+        // Dropped from the pool; its calls in flight finish on it.
+        pool.splice(i--, 1);
+        continue;
+      }
+      if (best === undefined || session.inflight < best.inflight) best = session;
+    }
+    if (best !== undefined && (best.inflight < saturated || pool.length >= size)) return best;
+    const session = new H2Session(sessionOptions);
+    pool.push(session);
+    return session;
+  };
+
+  const shared: Shared = {
+    closed: false,
+    pick,
+    maxAttempts: options.maxAttempts,
+    maxMessageBytes: options.maxMessageBytes,
+  };
+  const defaultTimeoutMs = Math.min(options.timeoutMs, MAX_DEADLINE_MS);
+  const pseudo = Buffer.concat([
+    indexedField(STATIC_INDEX.methodPost),
+    indexedField(options.tls === undefined ? STATIC_INDEX.schemeHttp : STATIC_INDEX.schemeHttps),
+  ]);
+  // Pseudo-header fields must come first (RFC 9113 8.3): `:path` and `:authority` go before these.
+  const common = Buffer.concat([
+    literalField(STATIC_INDEX.contentType, "application/grpc"),
+    literalField("te", "trailers"),
+    literalField(STATIC_INDEX.userAgent, "latch-client-h2"),
+    ...(options.token === undefined
+      ? []
+      : [literalField(STATIC_INDEX.authorization, `Bearer ${options.token}`, true)]),
+  ]);
+  const timeoutField = (ms: number) => literalField("grpc-timeout", grpcTimeout(ms));
+
+  const plans = new Map<DescMethod, H2Plan>();
+  const planOf = (method: DescMethod): H2Plan => {
+    let plan = plans.get(method);
+    if (plan === undefined) {
+      const prefix = Buffer.concat([
+        pseudo,
+        literalField(STATIC_INDEX.path, `/${method.parent.typeName}/${method.name}`),
+        literalField(STATIC_INDEX.authority, options.address),
+        common,
+      ]);
+      plan = { prefix, block: Buffer.concat([prefix, timeoutField(defaultTimeoutMs)]), ...codecOf(method) };
+      plans.set(method, plan);
+    }
+    return plan;
+  };
+
+  return {
+    unary(method, request, opts, idempotent) {
+      const signal = opts?.signal;
+      let plan: H2Plan;
+      let body: Buffer;
+      let block: Buffer;
+      try {
+        signal?.throwIfAborted();
+        plan = planOf(method);
+        body = plan.encode(request);
+        const timeoutMs = opts?.timeoutMs;
+        const requestId = opts?.requestId;
+        if (requestId !== undefined && BAD_VALUE.test(requestId))
+          throw new TypeError(`invalid character in the request id ${JSON.stringify(requestId)}`);
+        block =
+          timeoutMs === undefined && requestId === undefined
+            ? plan.block
+            : Buffer.concat([
+                plan.prefix,
+                timeoutField(
+                  timeoutMs === undefined ? defaultTimeoutMs : Math.min(timeoutMs, MAX_DEADLINE_MS),
+                ),
+                ...(requestId === undefined ? [] : [literalField("x-request-id", requestId)]),
+              ]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const timeoutMs =
+        opts?.timeoutMs === undefined ? defaultTimeoutMs : Math.min(opts.timeoutMs, MAX_DEADLINE_MS);
+      const answer = new Promise(capture);
+      const call = new Call(shared, plan, body, block, timeoutMs, signal, idempotent);
+      signal?.addEventListener("abort", call);
+      call.begin();
+      return answer as Promise<never>;
+    },
+
+    close() {
+      shared.closed = true;
+      for (const session of pool) session.close();
+    },
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * The h2 framing's reader against real server bytes cut anywhere: a node:http2 server (nghttp2's
+ * encoder: Huffman strings, a dynamic table that fills and evicts) answers a run of calls through a
+ * recording proxy; then the recorded bytes are replayed to fresh clients in chunks split at random
+ * points, and every call must end exactly as it did live. Also the HPACK decoder's refusals.
+ */
+import { once } from "node:events";
+import { createServer as createH2Server, type ServerHttp2Stream } from "node:http2";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { setImmediate as turn } from "node:timers/promises";
+import { create, toBinary } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HpackDecoder, HpackError } from "../../src/client/hpack.js";
+import { createClient } from "../../src/client/index.js";
+import {
+  CheckPermissionResponse_Permissionship,
+  CheckPermissionResponseSchema,
+} from "../../src/gen/latch/v1/permission_service_pb.js";
+
+const CALLS = 12;
+const check = (n: number) => ({ resource: `document:d${n}`, permission: "view", subject: "user:alice" });
+
+/** Odd calls are allowed, with a long header that grows the dynamic table; even calls fail. */
+function answer(stream: ServerHttp2Stream, n: number): void {
+  if (n % 2 === 0) {
+    stream.respond({
+      ":status": 200,
+      "content-type": "application/grpc",
+      "grpc-status": "7",
+      "grpc-message": encodeURIComponent(`call ${n} refused: ünïcode & spaces`),
+      "latch-error-code": "request/permission-denied",
+      "latch-error-details-bin": Buffer.from(JSON.stringify({ call: n })).toString("base64"),
+    });
+    stream.end();
+    return;
+  }
+  const message = toBinary(
+    CheckPermissionResponseSchema,
+    create(CheckPermissionResponseSchema, {
+      permissionship: CheckPermissionResponse_Permissionship.ALLOWED,
+      checkedAt: { token: `token-${n}` },
+    }),
+  );
+  const framed = Buffer.alloc(5 + message.length);
+  framed.writeUInt32BE(message.length, 1);
+  framed.set(message, 5);
+  stream.respond(
+    { ":status": 200, "content-type": "application/grpc", "x-note": `${n}`.repeat(900) },
+    { waitForTrailers: true },
+  );
+  stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "x-trailer": `t${n}` }));
+  stream.end(framed);
+}
+
+async function listen(server: Server | ReturnType<typeof createH2Server>): Promise<string> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return `127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** The outcome of each call, in call order, as plain data. */
+async function outcomes(address: string): Promise<unknown[]> {
+  const client = createClient({ address, transport: "h2", batch: false, maxAttempts: 1 });
+  try {
+    // Started together, so stream ids follow call order in every run.
+    const calls = Array.from({ length: CALLS }, (_, i) => client.check(check(i + 1)));
+    return await Promise.all(
+      calls.map((call) =>
+        call.then(
+          (ok) => ({ ok: { state: ok.state, token: ok.token } }),
+          (e: { code: string; message: string; details: Record<string, unknown> }) => ({
+            error: { code: e.code, message: e.message, call: e.details.call },
+          }),
+        ),
+      ),
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+describe("h2 framing: frames and header blocks split at any byte", () => {
+  const h2 = createH2Server();
+  let recorded = Buffer.alloc(0);
+  let live: unknown[] = [];
+  let proxy: Server;
+
+  beforeAll(async () => {
+    h2.on("stream", (stream) => {
+      stream.resume();
+      // Stream ids are 1, 3, 5... in call order: keyed on it, the answers do not depend on timing.
+      stream.on("end", () => answer(stream, ((stream.id ?? 1) + 1) / 2));
+    });
+    const target = await listen(h2);
+    const [host, port] = target.split(":");
+    const received: Buffer[] = [];
+    proxy = createServer((client: Socket) => {
+      const upstream = connect(Number(port), host!);
+      client.pipe(upstream);
+      upstream.on("data", (chunk: Buffer) => received.push(chunk));
+      upstream.pipe(client);
+      client.on("error", () => {});
+      upstream.on("error", () => {});
+    });
+    live = await outcomes(await listen(proxy));
+    recorded = Buffer.concat(received);
+  });
+
+  afterAll(async () => {
+    proxy.close();
+    h2.close();
+  });
+
+  it("answers live through the recording proxy (the reference)", () => {
+    expect(live).toEqual(
+      Array.from({ length: CALLS }, (_, i) =>
+        i % 2 === 0
+          ? { ok: { state: "ALLOWED", token: `token-${i + 1}` } }
+          : {
+              error: {
+                code: "request/permission-denied",
+                message: `call ${i + 1} refused: ünïcode & spaces`,
+                call: i + 1,
+              },
+            },
+      ),
+    );
+  });
+
+  it("ends every call the same way when the server's bytes arrive cut anywhere", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, recorded.length - 1) }), { maxLength: 40 }),
+        async (cuts) => {
+          const points = [0, ...cuts.sort((a, b) => a - b), recorded.length];
+          const replay = createServer(async (socket) => {
+            socket.setNoDelay(true);
+            socket.on("error", () => {});
+            socket.resume();
+            for (let i = 1; i < points.length; i++) {
+              if (socket.destroyed) return;
+              socket.write(recorded.subarray(points[i - 1], points[i]));
+              // A turn between writes, so the pieces arrive as separate reads.
+              await turn();
+            }
+          });
+          try {
+            expect(await outcomes(await listen(replay))).toEqual(live);
+          } finally {
+            replay.close();
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe("HPACK decoder", () => {
+  it("decodes RFC 7541 C.4 (requests with Huffman strings, one dynamic table)", () => {
+    const d = new HpackDecoder();
+    expect({ ...d.decode(Buffer.from("828684418cf1e3c2e5f23a6ba0ab90f4ff", "hex")) }).toEqual({
+      ":method": "GET",
+      ":scheme": "http",
+      ":path": "/",
+      ":authority": "www.example.com",
+    });
+    expect({ ...d.decode(Buffer.from("828684be5886a8eb10649cbf", "hex")) }).toEqual({
+      ":method": "GET",
+      ":scheme": "http",
+      ":path": "/",
+      ":authority": "www.example.com",
+      "cache-control": "no-cache",
+    });
+    expect({ ...d.decode(Buffer.from("828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf", "hex")) }).toEqual({
+      ":method": "GET",
+      ":scheme": "https",
+      ":path": "/index.html",
+      ":authority": "www.example.com",
+      "custom-key": "custom-value",
+    });
+  });
+
+  it("refuses what a well-behaved encoder never sends", () => {
+    const bad = [
+      "80", // index 0
+      "ff00", // an index past the tables
+      "3fe21f", // a table size update above the advertised 4096
+      "418cf1e3c2e5f23a6ba0ab90f4", // a string running past its block
+      "0081ff8161", // a Huffman name padded with a whole byte of ones
+    ];
+    for (const hex of bad)
+      expect(() => new HpackDecoder().decode(Buffer.from(hex, "hex"))).toThrow(HpackError);
+  });
+});
