@@ -49,6 +49,9 @@ const inputs =
     : (fx[only] as typeof fx.direct);
 const bulk = Number(process.env.PROFILE_BULK ?? 0);
 const witness = process.env.PROFILE_WITNESS === "1" ? { witness: true } : {};
+// Built once, and not as `{ ...input, witness: true }`: on Node 20's V8 a spread followed by a
+// property gives every object a map of its own, whose every read then misses its inline cache.
+const requests = inputs.map((input) => Object.assign({}, input, witness));
 // The loop's window on the profiler's clock (µs, monotonic), to leave loading out of a profile.
 const windowStart = process.hrtime.bigint() / 1000n;
 const t0 = performance.now();
@@ -61,8 +64,8 @@ while (performance.now() - t0 < Number(process.env.PROFILE_MS ?? 8_000)) {
     }
     continue;
   }
-  for (const input of inputs) {
-    await engine.check({ ...input, ...witness });
+  for (const input of requests) {
+    await engine.check(input);
     // A turn of the event loop now and then, as any program serving requests has: a loop of
     // promises alone would starve timers and the audit writer thread's acknowledgements.
     if (++n % 100 === 0) await new Promise(setImmediate);

@@ -56,7 +56,9 @@ export async function check(
     m = out.m.get(id);
     proof = out.w?.get(id);
   } else if (witness) {
-    ({ m, proof } = await witnessedMembership(deps, plan, revision, member, id, subjectKey, request, ctx));
+    // Most answers are synchronous here too: an await would cost a turn of the microtask queue.
+    const found = witnessedMembership(deps, plan, revision, member, id, subjectKey, request, ctx);
+    ({ m, proof } = found instanceof Promise ? await found : found);
   } else {
     const found = plainMembership(deps, plan, revision, member, id, subjectKey, request.subject, signal, ctx);
     // Most answers are synchronous (cache or in-memory walk): no promise to wait for then.
@@ -68,28 +70,46 @@ export async function check(
       : undefined;
   const verdict = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
   const trace = out?.t?.get(id)?.[0];
-  return {
-    state: verdict.state,
-    missing: verdict.missing,
-    revision,
-    token: deps.tokens.of(revision),
-    ...(explain && trace !== undefined
-      ? { explain: toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context)) }
-      : {}),
-    ...(witness && verdict.state !== "DENIED" ? { witness: proofRelationships(proof) } : {}),
-  };
+  const token = deps.tokens.of(revision);
+  if (explain && trace !== undefined) {
+    return {
+      state: verdict.state,
+      missing: verdict.missing,
+      revision,
+      token,
+      explain: toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context)),
+      ...(witness && verdict.state !== "DENIED" ? { witness: proofRelationships(proof) } : {}),
+    };
+  }
+  // A literal of its own rather than a spread of `{ witness }`: one fixed shape, no property added.
+  if (witness && verdict.state !== "DENIED") {
+    return {
+      state: verdict.state,
+      missing: verdict.missing,
+      revision,
+      token,
+      witness: proofRelationships(proof),
+    };
+  }
+  return { state: verdict.state, missing: verdict.missing, revision, token };
 }
+
+/** A membership with its proof. */
+interface Proved {
+  readonly m: Member | undefined;
+  readonly proof: Proof;
+}
+
+/** A no, which needs no proof. */
+const NO_PROOF: Proved = Object.freeze({ m: undefined, proof: undefined });
 
 /**
  * The membership and its proof: remembered from an earlier witnessing check, or a no remembered
  * from a plain one (a no needs no proof), else from the in-memory walk (witnessing), whose answer
  * then serves plain checks too, or the batched evaluator, which neither reads nor joins the
- * answers of plain checks (they have no proof).
+ * answers of plain checks (they have no proof). Synchronous unless the batched evaluator answers.
  */
-/** A no, which needs no proof. */
-const NO_PROOF = Object.freeze({ m: undefined, proof: undefined });
-
-async function witnessedMembership(
+function witnessedMembership(
   deps: CheckDeps,
   plan: Plan,
   revision: RequestContext["revision"],
@@ -98,13 +118,15 @@ async function witnessedMembership(
   subjectKey: string,
   request: CheckRequest,
   ctx: () => RequestContext,
-): Promise<{ m: Member | undefined; proof: Proof }> {
+): Proved | Promise<Proved> {
   const key = deps.topKey(plan, revision, member, id, subjectKey);
-  const now = Date.now();
-  const hit = deps.recallWitnessed(key, now);
-  if (hit !== undefined) return hit;
-  const plain = key === undefined ? undefined : deps.recall(key, now);
-  if (plain !== undefined && plain.m === undefined) return NO_PROOF;
+  if (key !== undefined) {
+    const now = Date.now();
+    const hit = deps.recallWitnessed(key, now);
+    if (hit !== undefined) return hit;
+    const plain = deps.recall(key, now);
+    if (plain !== undefined && plain.m === undefined) return NO_PROOF;
+  }
   const snapshot = deps.store.at(revision).snapshot?.();
   if (snapshot !== undefined) {
     const walk = deps.snapshotWalk(plan, revision, snapshot, request.subject, subjectKey, true);
@@ -115,8 +137,7 @@ async function witnessedMembership(
       return { m, proof: walk.witness() };
     }
   }
-  const out = await deps.run(ctx(), member, [id]);
-  return { m: out.m.get(id), proof: out.w?.get(id) };
+  return deps.run(ctx(), member, [id]).then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
 }
 
 /**

@@ -56,9 +56,22 @@ const STEP_BUDGET = 20_000;
 /** A walk's answer: a membership, `false` for none, undefined when the walk cannot tell. */
 export type WalkAnswer = Member | false | undefined;
 
-/** Memo entries: a membership, `NO`, or `ON_PATH` while it is being computed. */
+/** Memo entries: a membership, `NO`, `ON_PATH` while it is being computed, or one with its proof. */
 const NO = null;
 const ON_PATH = 0;
+
+/**
+ * A witnessing walk's memo entry for an answer that has a proof (most have none: a no, or the
+ * subject itself), kept in the memo itself: one small object, no map of proofs beside it.
+ */
+class ProvedEntry {
+  constructor(
+    readonly m: Member | undefined,
+    readonly proof: Proof,
+  ) {}
+}
+
+type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
 
 /** Thrown inside the walk when it cannot answer exactly; caught at its entry point. */
 const UNKNOWN: unique symbol = Symbol("unknown");
@@ -71,7 +84,7 @@ export class SnapshotWalk {
   /** Dispatch hops the last answer needed (see walk-stack.ts), kept with it in the shared cache. */
   height = 1;
   private budget = STEP_BUDGET;
-  private readonly memo = new Map<PlanMember, Map<string, Member | typeof NO | typeof ON_PATH>>();
+  private readonly memo = new Map<PlanMember, Map<string, MemoEntry>>();
   /** The height each memo entry needed: it stands for a fresh walk only where it fits. */
   private readonly heights = new Map<PlanMember, Map<string, number>>();
   /** Deepest hop the subproblem being computed has needed so far. */
@@ -82,8 +95,7 @@ export class SnapshotWalk {
   private lastDef: PlanDef | undefined;
   private lastId = "";
   private lastRows: readonly Relationship[] = [];
-  /** A witnessing walk's proofs of its memo's answers, and of the answer just returned. */
-  private readonly proofs: Map<PlanMember, Map<string, Proof>> | undefined;
+  /** In a witnessing walk, the proof of the answer just returned. */
   private proof: Proof;
 
   constructor(
@@ -98,9 +110,7 @@ export class SnapshotWalk {
     private readonly membershipIndex: () => MembershipIndex | null | undefined,
     /** Keep each answer's proof (see `witness`). */
     private readonly witnessing = false,
-  ) {
-    this.proofs = witnessing ? new Map() : undefined;
-  }
+  ) {}
 
   /** The proof of the last answer `check` gave, in a witnessing walk. */
   witness(): Proof {
@@ -121,7 +131,6 @@ export class SnapshotWalk {
       if (e !== UNKNOWN && !(e instanceof RangeError)) throw e;
       // Subproblems left on the path have no answer: start afresh for the next question.
       this.memo.clear();
-      this.proofs?.clear();
       return undefined;
     }
   }
@@ -147,8 +156,15 @@ export class SnapshotWalk {
       const reach = depth + (heights.get(id) ?? 1) - 1;
       if (reach > this.maxDepth) throw UNKNOWN;
       if (this.deepest < reach) this.deepest = reach;
-      if (this.witnessing) this.proof = this.proofs!.get(member)?.get(id);
-      return seen ?? undefined;
+      // Only a witnessing walk keeps entries with proofs.
+      if (this.witnessing) {
+        if (seen instanceof ProvedEntry) {
+          this.proof = seen.proof;
+          return seen.m;
+        }
+        this.proof = undefined;
+      }
+      return (seen as Member | typeof NO) ?? undefined;
     }
     if (depth > this.maxDepth) {
       // Unknown (see membership.ts `tooDeep`): fails the check only if the answer depends on it;
@@ -163,9 +179,8 @@ export class SnapshotWalk {
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
-    known.set(id, m ?? NO);
-    // Most answers need no proof (a no, or the subject itself): absent reads as none, so only the others are kept.
-    if (this.witnessing && this.proof !== undefined) keepProof(this.proofs!, member, id, this.proof);
+    // Most answers need no proof (a no, or the subject itself): a bare entry reads as none.
+    known.set(id, this.witnessing && this.proof !== undefined ? new ProvedEntry(m, this.proof) : (m ?? NO));
     heights.set(id, this.deepest - depth + 1);
     if (this.deepest < outer) this.deepest = outer;
     return m;
@@ -276,9 +291,14 @@ export class SnapshotWalk {
           if (witnessing) xw = this.proof;
         }
       }
-      if (witnessing) w = unionProof(m, w, throughRow(x, r), rowProof(x, xw, r));
-      if (x === undefined) continue;
-      m = unionStep(m, throughRow(x, r));
+      if (x === undefined) {
+        // A no's proof counts only where it has one (an exclusion or `.all()` below).
+        if (xw !== undefined) w = unionProof(m, w, undefined, xw);
+        continue;
+      }
+      const g = throughRow(x, r);
+      if (witnessing) w = unionProof(m, w, g, rowProof(x, xw, r));
+      m = unionStep(m, g);
       if (unionDone(m)) break;
     }
     if (witnessing) this.proof = w;
@@ -349,18 +369,4 @@ export class SnapshotWalk {
   private expires(at: number): void {
     if (at < this.validUntil) this.validUntil = at;
   }
-}
-
-function keepProof(
-  proofs: Map<PlanMember, Map<string, Proof>>,
-  member: PlanMember,
-  id: string,
-  p: Proof,
-): void {
-  let byId = proofs.get(member);
-  if (byId === undefined) {
-    byId = new Map();
-    proofs.set(member, byId);
-  }
-  byId.set(id, p);
 }

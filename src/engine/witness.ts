@@ -48,10 +48,19 @@ export function proofRelationships(p: Proof): Relationship[] {
       const key = keyOf(next);
       if (keys.has(key)) continue;
       keys.add(key);
-    } else if (out.some((r) => r === next || same(r, next))) continue;
+    } else if (listed(out, next)) continue;
     out.push(next);
   }
   return out;
+}
+
+/** Whether `r` is in the short list `out` (a loop, not `some`: no closure per relationship). */
+function listed(out: readonly Relationship[], r: Relationship): boolean {
+  for (let i = 0; i < out.length; i++) {
+    const o = out[i]!;
+    if (o === r || same(o, r)) return true;
+  }
+  return false;
 }
 
 function same(a: Relationship, b: Relationship): boolean {
