@@ -117,12 +117,12 @@ export interface DecisionFacts {
 export type Captured = unknown[];
 
 /** A decision's fixed fields; the last one is how many witness relationships follow. */
-const FIELDS = 16;
+export const FIELDS = 16;
 /** Per witness relationship: resource type and id, relation, subject type, id and relation, caveat name, expiration (ms). */
-const WITNESS_FIELDS = 8;
+export const WITNESS_FIELDS = 8;
 
 /** The rare parts of a decision, formatted when captured (they are rare, and must be cloneable). */
-interface RareParts {
+export interface RareParts {
   onBehalfOf?: readonly string[];
   subjectGrants?: string;
   missing?: readonly string[];
@@ -134,7 +134,7 @@ interface RareParts {
   sampled?: true;
 }
 
-function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareParts | undefined {
+export function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareParts | undefined {
   const { chain, subjectGrants, missing, explain, context, reason, sampled } = facts;
   const { approvalId, approvalRule } = facts;
   const plain =
