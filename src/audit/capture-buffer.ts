@@ -58,7 +58,13 @@ export class CaptureBuffer {
   private lastRevision: bigint | undefined;
   private lastRevisionSlot = Number.NaN;
 
-  constructor(private readonly loggable: ReadonlySet<string>) {}
+  constructor(
+    private readonly loggable: ReadonlySet<string>,
+    /** The caller recorded when a call names none (embedded mode's), read here: no object per call. */
+    private readonly defaultCaller: string | undefined,
+    /** Most names the dictionary holds (tests lower it). */
+    private readonly maxNames = MAX_NAMES,
+  ) {}
 
   /** Appends one decision, slot for slot as `captureFacts` pushes it. */
   capture(facts: DecisionFacts, info: AuditCallInfo | undefined, at: number): void {
@@ -82,7 +88,7 @@ export class CaptureBuffer {
     n[i + 11] = facts.latencyUs ?? Number.NaN;
     const requestId = info?.requestId;
     n[i + 12] = requestId === undefined ? NONE : this.id(requestId);
-    n[i + 13] = this.name(13, info?.caller);
+    n[i + 13] = this.name(13, info?.caller ?? this.defaultCaller);
     const rare = rarePartsOf(facts, this.loggable);
     if (rare === undefined) n[i + 14] = 0;
     else {
@@ -143,7 +149,7 @@ export class CaptureBuffer {
     else {
       const known = this.codes.get(value);
       if (known !== undefined) code = known;
-      else if (this.names.length >= MAX_NAMES) return this.id(value);
+      else if (this.names.length >= this.maxNames) return this.id(value);
       else {
         code = this.names.length;
         this.names.push(value);

@@ -47,6 +47,8 @@ export interface SinkSettings {
   readonly onAppend: ((seconds: number, records: number) => void) | undefined;
   /** Caveat parameters whose values are recorded. */
   readonly loggable: ReadonlySet<string>;
+  /** The caller recorded when a call's options name none. */
+  readonly caller?: string | undefined;
 }
 
 /** A closed batch waiting for the writer, or being written. */
@@ -85,7 +87,7 @@ export class DecisionSink {
   private idle: (() => void)[] = [];
 
   constructor(private readonly settings: SinkSettings) {
-    this.open = new CaptureBuffer(settings.loggable);
+    this.open = new CaptureBuffer(settings.loggable, settings.caller);
   }
 
   /**
