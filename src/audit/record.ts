@@ -111,8 +111,8 @@ export interface DecisionFacts {
  * relationships as `WITNESS_FIELDS` values more, in one flat array. Capturing costs a few pushes
  * of values that already exist: no string is built, nothing formatted (a witness neither: it is
  * formatted where the record is built); the record is built where the batch is appended (the
- * writer thread). A flat array of strings and numbers is also the cheapest thing to post to
- * another thread (about a third of the cost of the same records as objects).
+ * writer thread). The decision path writes it slot for slot into a reused typed array
+ * (capture-buffer.ts), which the writer's side turns back into this array (`capturedOf`).
  */
 export type Captured = unknown[];
 

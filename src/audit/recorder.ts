@@ -255,7 +255,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
   // The default caller is filled in where a record is captured (no object per call here).
-  const callInfo = (requestOptions: RequestOptions | undefined) => requestOptions as AuditCallInfo | undefined;
+  const callInfo = (requestOptions: RequestOptions | undefined) =>
+    requestOptions as AuditCallInfo | undefined;
   const remote = options.writerThread === false ? undefined : options.log.remote;
   const sink = new DecisionSink({
     writer: remote === undefined ? inThreadWriter(options.log) : threadWriter(remote, options.onWriterThread),

@@ -103,7 +103,9 @@ export class DecisionSink {
     const open = this.open;
     open.capture(facts, info, at);
     this.queued += 1;
-    const done = mode === "sync" ? (this.openDone ??= waitFor()) : undefined;
+    if (mode === "sync") this.openDone ??= waitFor();
+    // Read before the batch may close below (closing hands its waiting on with it).
+    const done = this.openDone;
     if (open.count >= batchSize) this.closeBatch();
     else this.schedule();
     return done?.promise;

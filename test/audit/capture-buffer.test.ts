@@ -6,7 +6,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { CaptureBuffer, type CapturedBatch, capturedOf } from "../../src/audit/capture-buffer.js";
-import { type AuditCallInfo, type Captured, captureFacts, type DecisionFacts } from "../../src/audit/record.js";
+import {
+  type AuditCallInfo,
+  type Captured,
+  captureFacts,
+  type DecisionFacts,
+} from "../../src/audit/record.js";
 import { parseRelationship } from "../../src/core/index.js";
 
 const witness = [
@@ -40,7 +45,8 @@ function decision(i: number): { facts: DecisionFacts; info: AuditCallInfo | unde
     witness: i % 3 === 1 ? undefined : witness.slice(0, i % (witness.length + 1)),
     sampled: i % 9 === 0 ? true : undefined,
   };
-  const info = i % 4 === 3 ? undefined : { requestId: i % 2 === 0 ? `req-${i}` : undefined, caller: `svc-${i % 3}` };
+  const info =
+    i % 4 === 3 ? undefined : { requestId: i % 2 === 0 ? `req-${i}` : undefined, caller: `svc-${i % 3}` };
   return { facts, info, at: Date.UTC(2026, 11, 4) + i };
 }
 
