@@ -111,18 +111,18 @@ export interface DecisionFacts {
  * relationships as `WITNESS_FIELDS` values more, in one flat array. Capturing costs a few pushes
  * of values that already exist: no string is built, nothing formatted (a witness neither: it is
  * formatted where the record is built); the record is built where the batch is appended (the
- * writer thread). A flat array of strings and numbers is also the cheapest thing to post to
- * another thread (about a third of the cost of the same records as objects).
+ * writer thread). The decision path writes it slot for slot into a reused typed array
+ * (capture-buffer.ts), which the writer's side turns back into this array (`capturedOf`).
  */
 export type Captured = unknown[];
 
 /** A decision's fixed fields; the last one is how many witness relationships follow. */
-const FIELDS = 16;
+export const FIELDS = 16;
 /** Per witness relationship: resource type and id, relation, subject type, id and relation, caveat name, expiration (ms). */
-const WITNESS_FIELDS = 8;
+export const WITNESS_FIELDS = 8;
 
 /** The rare parts of a decision, formatted when captured (they are rare, and must be cloneable). */
-interface RareParts {
+export interface RareParts {
   onBehalfOf?: readonly string[];
   subjectGrants?: string;
   missing?: readonly string[];
@@ -134,7 +134,7 @@ interface RareParts {
   sampled?: true;
 }
 
-function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareParts | undefined {
+export function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>): RareParts | undefined {
   const { chain, subjectGrants, missing, explain, context, reason, sampled } = facts;
   const { approvalId, approvalRule } = facts;
   const plain =

@@ -247,7 +247,7 @@ interface Recording {
   readonly mode: AuditMode;
   readonly batchSize: number;
   readonly now: () => number;
-  /** The call's id and caller, read once per record batch (the server's are getters). */
+  /** The call's id and caller (the server's are getters, read once per record batch). */
   readonly callInfo: (requestOptions: RequestOptions | undefined) => AuditCallInfo | undefined;
 }
 
@@ -257,12 +257,9 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const sampled = () => sample !== 0 && random() < sample;
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
-  const defaultCaller = options.caller;
-  const callInfo = (requestOptions: RequestOptions | undefined): AuditCallInfo | undefined => {
-    const info = requestOptions as AuditCallInfo | undefined;
-    if (defaultCaller === undefined) return info;
-    return { requestId: info?.requestId, caller: info?.caller ?? defaultCaller };
-  };
+  // The default caller is filled in where a record is captured (no object per call here).
+  const callInfo = (requestOptions: RequestOptions | undefined) =>
+    requestOptions as AuditCallInfo | undefined;
   const remote = options.writerThread === false ? undefined : options.log.remote;
   const sink = new DecisionSink({
     writer: remote === undefined ? inThreadWriter(options.log) : threadWriter(remote, options.onWriterThread),
@@ -274,6 +271,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     flushMs,
     onError: options.onError ?? (() => undefined),
     onAppend: options.onAppend,
+    caller: options.caller,
   });
   const all = policy === "all";
   const recording: Recording = { sink, all, includes, sample, sampled, mode, batchSize, now, callInfo };
@@ -521,6 +519,8 @@ function bulkFacts(
 /** An answer as a caller that asked for no witness gets it. */
 function withoutWitness<T extends object>(result: T): T {
   if (!("witness" in result)) return result;
-  const { witness: _, ...rest } = result;
+  // A copy by for-in rather than a rest pattern: V8 runs the rest pattern in a slower builtin.
+  const rest: Record<string, unknown> = {};
+  for (const key in result) if (key !== "witness") rest[key] = (result as Record<string, unknown>)[key];
   return rest as T;
 }

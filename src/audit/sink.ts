@@ -1,6 +1,6 @@
 /**
- * Where the recorder's decisions go. The decision path only captures (`captureFacts`: a few
- * pushes into the open batch); batches are appended one at a time by a `BatchWriter`, the writer
+ * Where the recorder's decisions go. The decision path only captures (`CaptureBuffer`: a few
+ * numbers written into the open batch's reused buffer, capture-buffer.ts); batches are appended one at a time by a `BatchWriter`, the writer
  * thread (writer-thread.ts) when the log can be opened there, else this thread.
  *
  * - `async`: a batch closes after `flushMs` or when full; while one is being appended the next
@@ -14,11 +14,12 @@
  */
 import { LatchError } from "../core/index.js";
 import type { DecisionLog } from "../store/index.js";
-import { type AuditCallInfo, type Captured, captureFacts, type DecisionFacts, recordsOf } from "./record.js";
+import { CaptureBuffer, type CapturedBatch, capturedOf } from "./capture-buffer.js";
+import { type AuditCallInfo, type DecisionFacts, recordsOf } from "./record.js";
 
 /** Appends captured batches, one at a time; resolves with how long the append took, in seconds. */
 export interface BatchWriter {
-  append(batch: Captured, count: number): Promise<number>;
+  append(batch: CapturedBatch): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -26,7 +27,7 @@ export interface BatchWriter {
 export function inThreadWriter(log: DecisionLog): BatchWriter {
   return {
     async append(batch) {
-      const records = recordsOf(batch);
+      const records = recordsOf(capturedOf(batch, batch.names));
       const started = performance.now();
       await log.append(records);
       return (performance.now() - started) / 1000;
@@ -46,18 +47,23 @@ export interface SinkSettings {
   readonly onAppend: ((seconds: number, records: number) => void) | undefined;
   /** Caveat parameters whose values are recorded. */
   readonly loggable: ReadonlySet<string>;
+  /** The caller recorded when a call's options name none. */
+  readonly caller?: string | undefined;
 }
 
+/** A closed batch waiting for the writer, or being written. */
 interface Batch {
-  readonly captured: Captured;
-  count: number;
+  readonly captured: CapturedBatch;
   /** `sync`: what its callers wait for. */
-  done?: { promise: Promise<void>; settle: (error?: unknown) => void };
+  readonly done: Waiting | undefined;
 }
 
-const newBatch = (): Batch => ({ captured: [], count: 0 });
+interface Waiting {
+  readonly promise: Promise<void>;
+  readonly settle: (error?: unknown) => void;
+}
 
-function waitFor(): NonNullable<Batch["done"]> {
+function waitFor(): Waiting {
   let settle: (error?: unknown) => void = () => undefined;
   const promise = new Promise<void>((resolve, reject) => {
     settle = (error) => (error === undefined ? resolve() : reject(error));
@@ -71,14 +77,18 @@ export class DecisionSink {
   failed = 0;
   /** Records captured and not yet handed to the writer. */
   queued = 0;
-  private open = newBatch();
+  /** The open batch: its decisions, and (`sync`) what their callers wait for. */
+  private readonly open: CaptureBuffer;
+  private openDone: Waiting | undefined;
   private readonly waiting: Batch[] = [];
   private writing: Batch | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private turnEnd = false;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly settings: SinkSettings) {}
+  constructor(private readonly settings: SinkSettings) {
+    this.open = new CaptureBuffer(settings.loggable, settings.caller);
+  }
 
   /**
    * Captures one decision made at `at` (ms since the epoch). `sync`: returns what the caller waits
@@ -91,13 +101,14 @@ export class DecisionSink {
       return undefined;
     }
     const open = this.open;
-    captureFacts(open.captured, facts, info, this.settings.loggable, at);
-    open.count += 1;
+    open.capture(facts, info, at);
     this.queued += 1;
-    if (mode === "sync") open.done ??= waitFor();
+    if (mode === "sync") this.openDone ??= waitFor();
+    // Read before the batch may close below (closing hands its waiting on with it).
+    const done = this.openDone;
     if (open.count >= batchSize) this.closeBatch();
     else this.schedule();
-    return open.done?.promise;
+    return done?.promise;
   }
 
   /** Resolves once every decision captured so far has been appended (or failed). */
@@ -142,8 +153,8 @@ export class DecisionSink {
       this.timer = undefined;
     }
     if (this.open.count > 0) {
-      this.waiting.push(this.open);
-      this.open = newBatch();
+      this.waiting.push({ captured: this.open.take(), done: this.openDone });
+      this.openDone = undefined;
     }
     this.pump();
   }
@@ -155,17 +166,18 @@ export class DecisionSink {
       if (this.isIdle()) for (const resolve of this.idle.splice(0)) resolve();
       return;
     }
-    this.queued -= batch.count;
+    const count = batch.captured.count;
+    this.queued -= count;
     this.writing = batch;
-    this.settings.writer.append(batch.captured, batch.count).then(
+    this.settings.writer.append(batch.captured).then(
       (seconds) => {
-        this.written += batch.count;
-        this.settings.onAppend?.(seconds, batch.count);
+        this.written += count;
+        this.settings.onAppend?.(seconds, count);
         batch.done?.settle();
         this.next();
       },
       (error: unknown) => {
-        this.failed += batch.count;
+        this.failed += count;
         this.settings.onError(error);
         batch.done?.settle(this.refusal(error));
         this.next();

@@ -12,12 +12,19 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { type OpenedDecisionLog, openRemoteDecisionLog, type RemoteDecisionLog } from "../store/index.js";
-import { type Captured, recordsOf } from "./record.js";
+import { capturedOf, type PostedBatch } from "./capture-buffer.js";
+import { recordsOf } from "./record.js";
 import type { BatchWriter } from "./sink.js";
 
 const MARK = "latchDecisionWriter";
 
-type Request = { readonly kind: "append"; readonly batch: Captured } | { readonly kind: "close" };
+/**
+ * An append carries its batch and the names the recorder's dictionary gained since the last
+ * message to this thread (all of them to a new thread): codes are the dictionary's positions.
+ */
+type Request =
+  | { readonly kind: "append"; readonly batch: PostedBatch; readonly names: readonly string[] }
+  | { readonly kind: "close" };
 
 type Reply =
   | { readonly seconds: number }
@@ -46,6 +53,8 @@ function spawn(remote: RemoteDecisionLog): Worker {
 /** Appends through a writer thread, started on the first batch and again after it dies. */
 export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worker) => void): BatchWriter {
   let thread: Worker | undefined;
+  /** How many of the dictionary's names the current thread holds. */
+  let namesSent = 0;
   let waiting:
     | { readonly on: Worker; resolve(seconds: number): void; reject(error: unknown): void }
     | undefined;
@@ -61,6 +70,7 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
   };
   const start = (): Worker => {
     const started = spawn(remote);
+    namesSent = 0;
     const gone = (error: Error) => {
       if (thread === started) thread = undefined;
       settle(started, error);
@@ -79,10 +89,16 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
     append(batch) {
       thread ??= start();
       const to = thread;
+      const names = batch.names.slice(namesSent, batch.namesUpTo);
+      namesSent = Math.max(namesSent, batch.namesUpTo);
+      const { numbers, strings, rare } = batch;
       return new Promise<number>((resolve, reject) => {
         waiting = { on: to, resolve, reject };
         to.ref();
-        to.postMessage({ kind: "append", batch } satisfies Request);
+        // The numbers move (the batch owns its copy); the few strings are cloned.
+        to.postMessage({ kind: "append", batch: { numbers, strings, rare }, names } satisfies Request, [
+          numbers.buffer as ArrayBuffer,
+        ]);
       });
     },
     async close() {
@@ -108,16 +124,19 @@ function serveBatches(remote: RemoteDecisionLog): void {
   const port = parentPort;
   if (port === null) return;
   let opened: OpenedDecisionLog | undefined;
+  const names: string[] = [];
   const handle = async (request: Request): Promise<void> => {
     if (request.kind === "close") {
       await opened?.close();
       port.close();
       return;
     }
+    // Before anything can fail: a later batch may use these names.
+    for (const name of request.names) names.push(name);
     try {
       // Opened on the first batch, and again after an open that failed.
       opened ??= await openRemoteDecisionLog(remote);
-      const records = recordsOf(request.batch);
+      const records = recordsOf(capturedOf(request.batch, names));
       const started = performance.now();
       await opened.log.append(records);
       port.postMessage({ seconds: (performance.now() - started) / 1000 } satisfies Reply);

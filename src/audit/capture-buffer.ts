@@ -1,0 +1,247 @@
+/**
+ * The decision path's side of the handoff to the writer: decisions captured into one reused
+ * Float64Array, laid out slot for slot as `Captured` (record.ts), and turned back into that flat
+ * array where the batch is appended (`capturedOf`), so the record builder reads what it always did.
+ *
+ * Why not post the `Captured` array itself: a structured clone costs V8 about 170 instructions a
+ * value (about 5.6k a record with its witness), on the thread that answers, and the array and its
+ * values live until the batch is posted, which the young-generation collector pays for again. Here
+ * each string slot holds a number: a code in a dictionary of names (types, relations, permissions,
+ * answers, callers: a schema's worth, sent to the thread once each), -1 for none, or -2 for "the
+ * next of the batch's strings" (ids, request ids, revisions past 2^53, names past the dictionary's
+ * limit). A batch crosses as that typed array (moved, not copied), its few ids and the rare parts
+ * of the rare decisions that have them (record.ts `RareParts`).
+ */
+import {
+  type AuditCallInfo,
+  type Captured,
+  type DecisionFacts,
+  FIELDS,
+  type RareParts,
+  rarePartsOf,
+  WITNESS_FIELDS,
+} from "./record.js";
+
+/** A string slot's value when it holds nothing. */
+const NONE = -1;
+/** A string slot's value when its string is the batch's next in `strings`. */
+const NEXT = -2;
+/** Most names a dictionary holds; a name past it crosses as a string, like an id. */
+const MAX_NAMES = 65_536;
+
+/** A closed batch, as the writer gets it. */
+export interface CapturedBatch {
+  readonly count: number;
+  readonly numbers: Float64Array;
+  readonly strings: readonly string[];
+  readonly rare: readonly RareParts[];
+  /** The recorder's dictionary (shared, only ever appended to) and how much of it this batch uses. */
+  readonly names: readonly string[];
+  readonly namesUpTo: number;
+}
+
+/** Where witness slots start in the one-entry caches of the string slots. */
+const WITNESS_CACHE = FIELDS;
+
+export class CaptureBuffer {
+  /** Decisions in the open batch. */
+  count = 0;
+  private numbers = new Float64Array(4096);
+  private at = 0;
+  private strings: string[] = [];
+  private rare: RareParts[] = [];
+  private readonly names: string[] = [];
+  private readonly codes = new Map<string, number>();
+  /** Per slot, the last name met and its code: most slots repeat their last value. */
+  private readonly lastName: (string | undefined)[] = new Array(FIELDS + WITNESS_FIELDS).fill(undefined);
+  private readonly lastCode = new Float64Array(FIELDS + WITNESS_FIELDS).fill(NONE);
+  private lastRevision: bigint | undefined;
+  private lastRevisionSlot = Number.NaN;
+
+  constructor(
+    private readonly loggable: ReadonlySet<string>,
+    /** The caller recorded when a call names none (embedded mode's), read here: no object per call. */
+    private readonly defaultCaller: string | undefined,
+    /** Most names the dictionary holds (tests lower it). */
+    private readonly maxNames = MAX_NAMES,
+  ) {}
+
+  /** Appends one decision, slot for slot as `captureFacts` pushes it. */
+  capture(facts: DecisionFacts, info: AuditCallInfo | undefined, at: number): void {
+    const witness = facts.witness;
+    const witnessed = witness === undefined ? 0 : witness.length;
+    this.reserve(FIELDS + witnessed * WITNESS_FIELDS);
+    const { subject, resource } = facts;
+    const n = this.numbers;
+    let i = this.at;
+    n[i] = this.name(0, facts.operation);
+    n[i + 1] = this.name(1, subject.type);
+    n[i + 2] = this.id(subject.id);
+    n[i + 3] = this.name(3, subject.relation);
+    n[i + 4] = this.name(4, resource.type);
+    n[i + 5] = this.id(resource.id);
+    n[i + 6] = this.name(6, facts.permission);
+    n[i + 7] = this.name(7, facts.state);
+    n[i + 8] = this.revision(facts.revision);
+    n[i + 9] = this.name(9, facts.consistency?.kind);
+    n[i + 10] = at;
+    n[i + 11] = facts.latencyUs ?? Number.NaN;
+    const requestId = info?.requestId;
+    n[i + 12] = requestId === undefined ? NONE : this.id(requestId);
+    n[i + 13] = this.name(13, info?.caller ?? this.defaultCaller);
+    const rare = rarePartsOf(facts, this.loggable);
+    if (rare === undefined) n[i + 14] = 0;
+    else {
+      n[i + 14] = 1;
+      this.rare.push(rare);
+    }
+    n[i + 15] = witnessed;
+    i += FIELDS;
+    for (let w = 0; w < witnessed; w++, i += WITNESS_FIELDS) {
+      const r = witness![w]!;
+      const s = r.subject;
+      n[i] = this.name(WITNESS_CACHE, r.resource.type);
+      n[i + 1] = this.id(r.resource.id);
+      n[i + 2] = this.name(WITNESS_CACHE + 2, r.relation);
+      n[i + 3] = this.name(WITNESS_CACHE + 3, s.type);
+      n[i + 4] = this.id(s.id);
+      n[i + 5] = this.name(WITNESS_CACHE + 5, s.relation);
+      n[i + 6] = this.name(WITNESS_CACHE + 6, r.caveat?.name);
+      n[i + 7] = r.expiration === undefined ? Number.NaN : r.expiration.getTime();
+    }
+    this.at = i;
+    this.count += 1;
+  }
+
+  /** Closes the open batch: its own copy of the slots used; the buffer is reused. */
+  take(): CapturedBatch {
+    const batch: CapturedBatch = {
+      count: this.count,
+      numbers: this.numbers.slice(0, this.at),
+      strings: this.strings,
+      rare: this.rare,
+      names: this.names,
+      namesUpTo: this.names.length,
+    };
+    this.count = 0;
+    this.at = 0;
+    this.strings = [];
+    this.rare = [];
+    return batch;
+  }
+
+  private reserve(slots: number): void {
+    if (this.at + slots <= this.numbers.length) return;
+    const grown = new Float64Array(Math.max(this.numbers.length * 2, this.at + slots));
+    grown.set(this.numbers.subarray(0, this.at));
+    this.numbers = grown;
+  }
+
+  private id(value: string): number {
+    this.strings.push(value);
+    return NEXT;
+  }
+
+  private name(slot: number, value: string | undefined): number {
+    if (value === this.lastName[slot]) return this.lastCode[slot]!;
+    let code: number;
+    if (value === undefined) code = NONE;
+    else {
+      const known = this.codes.get(value);
+      if (known !== undefined) code = known;
+      else if (this.names.length >= this.maxNames) return this.id(value);
+      else {
+        code = this.names.length;
+        this.names.push(value);
+        this.codes.set(value, code);
+      }
+    }
+    this.lastName[slot] = value;
+    this.lastCode[slot] = code;
+    return code;
+  }
+
+  /** A revision as a number when it is exact as one (always, in practice), else as text. */
+  private revision(revision: bigint): number {
+    if (revision === this.lastRevision) return this.lastRevisionSlot;
+    const asNumber = Number(revision);
+    if (!Number.isSafeInteger(asNumber)) {
+      this.strings.push(String(revision));
+      return Number.NaN;
+    }
+    this.lastRevision = revision;
+    this.lastRevisionSlot = asNumber;
+    return asNumber;
+  }
+}
+
+/** What a slot holds, for `capturedOf`: a name or id, a number, the revision, the rare parts. */
+const Slot = { Text: 0, Number: 1, Revision: 2, Rare: 3 } as const;
+type Slot = (typeof Slot)[keyof typeof Slot];
+
+const FIXED_SLOTS: readonly Slot[] = [
+  Slot.Text, // operation
+  Slot.Text, // subject type
+  Slot.Text, // subject id
+  Slot.Text, // subject relation
+  Slot.Text, // resource type
+  Slot.Text, // resource id
+  Slot.Text, // permission
+  Slot.Text, // answer
+  Slot.Revision,
+  Slot.Text, // consistency
+  Slot.Number, // time (ms)
+  Slot.Number, // latency (µs)
+  Slot.Text, // request id
+  Slot.Text, // caller
+  Slot.Rare,
+  Slot.Number, // witness relationships that follow
+];
+
+const WITNESS_SLOTS: readonly Slot[] = [
+  Slot.Text,
+  Slot.Text,
+  Slot.Text,
+  Slot.Text,
+  Slot.Text,
+  Slot.Text,
+  Slot.Text,
+  Slot.Number, // expiration (ms)
+];
+
+/** The part of a batch that crosses to the writer thread. */
+export interface PostedBatch {
+  readonly numbers: Float64Array;
+  readonly strings: readonly string[];
+  readonly rare: readonly RareParts[];
+}
+
+/** A batch as `captureFacts` would have pushed it, for `recordsOf`; `names` is the whole dictionary. */
+export function capturedOf(batch: PostedBatch, names: readonly string[]): Captured {
+  const { numbers, strings, rare } = batch;
+  const out: Captured = new Array(numbers.length);
+  let s = 0;
+  let r = 0;
+  const text = (value: number): string | undefined => {
+    if (value >= 0) return names[value];
+    return value === NONE ? undefined : strings[s++];
+  };
+  for (let i = 0; i < numbers.length; ) {
+    const witnessed = numbers[i + FIELDS - 1]!;
+    for (let k = 0; k < FIELDS; k++, i++) {
+      const value = numbers[i]!;
+      const kind = FIXED_SLOTS[k];
+      if (kind === Slot.Text) out[i] = text(value);
+      else if (kind === Slot.Number) out[i] = Number.isNaN(value) ? undefined : value;
+      else if (kind === Slot.Revision) out[i] = BigInt(Number.isNaN(value) ? strings[s++]! : value);
+      else out[i] = value === 1 ? rare[r++] : undefined;
+    }
+    for (let w = 0; w < witnessed; w++) {
+      for (let k = 0; k < WITNESS_FIELDS; k++, i++) {
+        const value = numbers[i]!;
+        out[i] = WITNESS_SLOTS[k] === Slot.Text ? text(value) : Number.isNaN(value) ? undefined : value;
+      }
+    }
+  }
+  return out;
+}

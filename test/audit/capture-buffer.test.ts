@@ -1,0 +1,113 @@
+/**
+ * The decision path's capture buffer (src/audit/capture-buffer.ts): whatever it is given, the
+ * writer's side must turn it back into exactly what `captureFacts` pushes, across a thread's copy,
+ * batch after batch, with the dictionary of names sent once and in parts. (That a new writer thread
+ * is sent the whole dictionary is test/audit/writer-thread.test.ts's thread that dies.)
+ */
+import { describe, expect, it } from "vitest";
+import { CaptureBuffer, type CapturedBatch, capturedOf } from "../../src/audit/capture-buffer.js";
+import {
+  type AuditCallInfo,
+  type Captured,
+  captureFacts,
+  type DecisionFacts,
+} from "../../src/audit/record.js";
+import { parseRelationship } from "../../src/core/index.js";
+
+const witness = [
+  "room:401#booker@group:ops#member",
+  'group:ops#member@user:alice[from_office:{"ip":"10.0.0.1"}]',
+  "user:alice#delegate@agent:bot[expiration:2027-01-01T00:00:00Z]",
+  "doc:1#viewer@user:*[in_window][expiration:2027-05-15T14:00:02.250Z]",
+  "doc:1#parent@folder:f#...",
+].map(parseRelationship);
+
+const loggable = new Set(["purpose"]);
+
+/** A spread of decisions: every optional part present and absent, in varying combinations. */
+function decision(i: number): { facts: DecisionFacts; info: AuditCallInfo | undefined; at: number } {
+  const facts: DecisionFacts = {
+    operation: ["check", "check-bulk", "lookup-resources"][i % 3]!,
+    subject: i % 4 === 0 ? { type: "group", id: `g${i}`, relation: "member" } : { type: "user", id: `u${i}` },
+    chain: i % 5 === 0 ? [{ type: "user", id: "alice" }] : undefined,
+    subjectGrants: i % 10 === 0 ? "not-required" : undefined,
+    resource: { type: i % 2 === 0 ? "document" : "room", id: `r-${i}` },
+    permission: ["view", "edit", "reserve"][i % 3]!,
+    state: (["ALLOWED", "DENIED", "CONDITIONAL"] as const)[i % 3]!,
+    missing: i % 3 === 2 ? ["clearance"] : [],
+    context: i % 6 === 0 ? { purpose: "support", ip: "10.0.0.1", n: 7n } : undefined,
+    consistency: i % 7 === 0 ? { kind: "fully-consistent" } : undefined,
+    revision: i % 11 === 0 ? 2n ** 60n + BigInt(i) : BigInt(1000 + (i % 4)),
+    latencyUs: i % 8 === 0 ? undefined : i * 3,
+    reason: i % 13 === 0 ? "suspended" : undefined,
+    approvalId: i % 17 === 0 ? `ap-${i}` : undefined,
+    approvalRule: i % 17 === 0 ? "big-export" : undefined,
+    witness: i % 3 === 1 ? undefined : witness.slice(0, i % (witness.length + 1)),
+    sampled: i % 9 === 0 ? true : undefined,
+  };
+  const info =
+    i % 4 === 3 ? undefined : { requestId: i % 2 === 0 ? `req-${i}` : undefined, caller: `svc-${i % 3}` };
+  return { facts, info, at: Date.UTC(2026, 11, 4) + i };
+}
+
+/** The writer thread's side: the dictionary grows by what each message carries. */
+function threadSide() {
+  const names: string[] = [];
+  let sent = 0;
+  return (batch: CapturedBatch): Captured => {
+    const message = structuredClone({
+      batch: { numbers: batch.numbers, strings: batch.strings, rare: batch.rare },
+      names: batch.names.slice(sent, batch.namesUpTo),
+    });
+    sent = batch.namesUpTo;
+    names.push(...message.names);
+    return capturedOf(message.batch, names);
+  };
+}
+
+function expected(from: number, to: number): Captured {
+  const out: Captured = [];
+  for (let i = from; i < to; i++) {
+    const { facts, info, at } = decision(i);
+    captureFacts(out, facts, info, loggable, at);
+  }
+  return out;
+}
+
+describe("the capture buffer", () => {
+  it("gives back what captureFacts pushes, batch after batch, with names sent once", () => {
+    const buffer = new CaptureBuffer(loggable, undefined);
+    const receive = threadSide();
+    // Batches of several sizes; the second is large enough to grow the buffer (4,096 slots).
+    const bounds = [0, 7, 400, 401, 530];
+    const batches: CapturedBatch[] = [];
+    for (let b = 1; b < bounds.length; b++) {
+      for (let i = bounds[b - 1]!; i < bounds[b]!; i++) {
+        const { facts, info, at } = decision(i);
+        buffer.capture(facts, info, at);
+      }
+      expect(buffer.count).toBe(bounds[b]! - bounds[b - 1]!);
+      batches.push(buffer.take());
+      expect(buffer.count).toBe(0);
+    }
+    // Each batch keeps its own slots although the buffer was reused after it.
+    batches.forEach((batch, b) => {
+      expect(batch.count).toBe(bounds[b + 1]! - bounds[b]!);
+      expect(receive(batch)).toEqual(expected(bounds[b]!, bounds[b + 1]!));
+    });
+    // Names were sent once: the last batches brought none that the first ones had not.
+    expect(batches[3]!.namesUpTo).toBe(batches[2]!.namesUpTo);
+    expect(new Set(batches[3]!.names).size).toBe(batches[3]!.names.length);
+  });
+
+  it("sends names past its dictionary's limit as strings, like ids", () => {
+    const buffer = new CaptureBuffer(loggable, undefined, 3);
+    for (let i = 0; i < 20; i++) {
+      const { facts, info, at } = decision(i);
+      buffer.capture(facts, info, at);
+    }
+    const batch = buffer.take();
+    expect(batch.namesUpTo).toBe(3);
+    expect(threadSide()(batch)).toEqual(expected(0, 20));
+  });
+});
