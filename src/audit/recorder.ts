@@ -295,7 +295,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       // A DENIED or gated one would have been kept anyway: only the others are a sample.
       const kept =
         sampledOne && result.state !== "DENIED" && result.approvalRule === undefined
-          ? { ...facts, sampled: true }
+          ? Object.assign({}, facts, { sampled: true })
           : facts;
       return sink.record(kept, callInfo(options), now());
     };
@@ -399,7 +399,7 @@ async function checkBulkRecorded(
   });
   // Witnesses only where a kept record may be ALLOWED.
   const witness = request.witness !== true && kept.some((k) => k !== "if-denied");
-  const result = await next.checkBulk(witness ? { ...request, witness } : request, requestOptions);
+  const result = await next.checkBulk(witness ? Object.assign({}, request, WITNESS) : request, requestOptions);
   const facts = bulkFacts(request, result, kept, started);
   if (facts.length > 0)
     await recordAll(recording.sink, facts, recording.callInfo(requestOptions), recording.now());

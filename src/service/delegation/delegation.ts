@@ -124,7 +124,7 @@ function resultOf(verdict: Verdict & { readonly witness?: Witness }, answer: Che
     revision: answer.revision,
     token: answer.token,
   };
-  return verdict.witness === undefined ? result : { ...result, witness: verdict.witness };
+  return verdict.witness === undefined ? result : Object.assign({}, result, { witness: verdict.witness });
 }
 
 /** Folds one question's answers when every part was answered (the common case: no promise). */
@@ -141,7 +141,7 @@ function foldAnswered(
   }
   const verdict = and(verdicts as Answer[]);
   if (scope.witness !== true || verdict.state === "DENIED") return verdict;
-  return { ...verdict, witness: witnessOf(planned.parts, verdicts) };
+  return Object.assign({}, verdict, { witness: witnessOf(planned.parts, verdicts) });
 }
 
 /** Folds one question's answers; a failed part becomes the error it stands for. */
@@ -175,7 +175,7 @@ async function fold(
   }
   const verdict = and(verdicts as Answer[]);
   if (scope.witness !== true || verdict.state === "DENIED") return verdict;
-  return { ...verdict, witness: witnessOf(planned.parts, verdicts) };
+  return Object.assign({}, verdict, { witness: witnessOf(planned.parts, verdicts) });
 }
 
 async function explainParts(

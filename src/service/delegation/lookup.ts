@@ -124,7 +124,7 @@ async function* settle(
     }
     const verdict = and(verdicts);
     if (verdict.state === "DENIED") continue;
-    yield { ...driven, state: verdict.state, missing: verdict.missing };
+    yield Object.assign({}, driven, { state: verdict.state, missing: verdict.missing });
   }
 }
 
