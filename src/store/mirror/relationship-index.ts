@@ -447,11 +447,12 @@ export class RelationshipIndex {
       }
     }
     if (moved.size === 0) return;
+    const renew = (r: Relationship) => moved.get(r) ?? r;
     for (const byRelation of this.reverseIndex.values()) {
       for (const byType of byRelation.values()) {
         for (const [type, lists] of byType) {
           if (!this.reverseIndex.has(type)) continue;
-          for (const [id, list] of lists) lists.set(id, list.map((r) => moved.get(r) ?? r));
+          for (const [id, list] of lists) lists.set(id, list.map(renew));
         }
       }
     }
