@@ -338,7 +338,6 @@ class MirrorCopy {
       const into = this.index!;
       if (!(await this.stream(at))) return false;
       if (this.excluded.size !== 0 && !(await this.choose(at))) return false;
-      into.repack();
       this.applied = Number(at);
       this.floor = this.applied;
       this.history.push({ revision: this.applied, at: Date.now() });

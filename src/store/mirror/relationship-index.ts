@@ -403,61 +403,6 @@ export class RelationshipIndex {
     this.countSet(entry, -1);
     return bucket;
   }
-  /**
-   * Allocates anew, each object's together, the relationships of the objects walks pass through:
-   * those of every type that is also a subject type (folders, groups), and the reverse lists that
-   * lead to them. Loaded in export order, they lie scattered among the leaves' (documents') rows
-   * over a heap of hundreds of MB; packed, the hot few MB of a large copy span few pages, so a walk
-   * up a folder tree or through nested groups misses the TLB and the caches less.
-   * Only right after loading (no versions yet): the copies replace the loaded objects everywhere.
-   */
-  repack(): void {
-    if (this.versions.size !== 0) return;
-    const moved = new Map<Relationship, Relationship>();
-    for (const [type, byId] of this.forwardIndex) {
-      if (!this.reverseIndex.has(type)) continue;
-      for (const [id, slot] of byId) {
-        const old = resourceOf(slot);
-        const resource = Object.freeze({ type: old.type, id: old.id });
-        const entries = entriesOf(slot);
-        const fresh = new Array<Relationship>(entries.length);
-        for (let i = 0; i < entries.length; i++) {
-          const r = entries[i]!;
-          const copy: { -readonly [K in keyof Relationship]: Relationship[K] } = {
-            resource,
-            relation: r.relation,
-            subject: r.subject,
-          };
-          if (r.caveat !== undefined) copy.caveat = r.caveat;
-          if (r.expiration !== undefined) copy.expiration = r.expiration;
-          const frozen = Object.freeze(copy);
-          fresh[i] = frozen;
-          moved.set(r, frozen);
-        }
-        if (Array.isArray(slot)) {
-          byId.set(id, fresh);
-          continue;
-        }
-        let live: Map<string, Relationship> | undefined;
-        if (slot.live !== undefined) {
-          live = new Map();
-          for (const e of fresh) live.set(identity(e), e);
-        }
-        byId.set(id, { resource, entries: fresh, live, special: slot.special });
-      }
-    }
-    if (moved.size === 0) return;
-    const renew = (r: Relationship) => moved.get(r) ?? r;
-    for (const byRelation of this.reverseIndex.values()) {
-      for (const byType of byRelation.values()) {
-        for (const [type, lists] of byType) {
-          if (!this.reverseIndex.has(type)) continue;
-          for (const [id, list] of lists) lists.set(id, list.map(renew));
-        }
-      }
-    }
-  }
-
   private countSet(r: Relationship, by: number): void {
     let byRelation = this.setSizes.get(r.resource.type);
     if (byRelation === undefined) {
