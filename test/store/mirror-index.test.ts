@@ -73,4 +73,23 @@ describe("RelationshipIndex", () => {
     expect(index.relationshipsOf("document", "d1", 2, 1_000)).toEqual([]);
     expect(index.relationshipsOf("document", "d1", 2, 0)).toHaveLength(1);
   });
+
+  it("keeps a short plain list as its own answer, through a delete and its compaction", () => {
+    const index = new RelationshipIndex();
+    index.touch(viewer("d1", "a"), 0);
+    index.touch(viewer("d1", "b"), 0);
+    const plain = index.relationshipsOf("document", "d1", 0, NOW);
+    expect(index.relationshipsOf("document", "d1", 0, NOW)).toBe(plain);
+    index.delete(viewer("d1", "a"), 1);
+    expect(users(index.relationshipsOf("document", "d1", 0, NOW))).toEqual(["a", "b"]);
+    expect(users(index.relationshipsOf("document", "d1", 1, NOW))).toEqual(["b"]);
+    index.compact(1);
+    const settled = index.relationshipsOf("document", "d1", 1, NOW);
+    expect(users(settled)).toEqual(["b"]);
+    expect(index.relationshipsOf("document", "d1", 5, NOW)).toBe(settled);
+    index.delete(viewer("d1", "b"), 2);
+    index.compact(2);
+    expect(index.relationshipsOf("document", "d1", 2, NOW)).toEqual([]);
+    expect(index.size).toBe(0);
+  });
 });

@@ -84,8 +84,9 @@ export interface MirroredStore extends Store {
 }
 
 /**
- * About 130 bytes of heap a relationship (bench/mirror-memory.ts): 5,000,000 is about 620 MiB,
- * so scale `l` of the benchmark corpus (4.1M) fits a 1 GiB process. Above it the copy is partial.
+ * About 111 bytes of heap a relationship at scale `l` (bench/mirror-memory.ts; 125 before plain
+ * resources lost their Bucket object): 5,000,000 is about 530 MiB, so scale `l` of the benchmark
+ * corpus (4.1M) fits a 1 GiB process. Above it the copy is partial.
  */
 export const DEFAULT_MAX_RELATIONSHIPS = 5_000_000;
 

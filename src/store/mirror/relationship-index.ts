@@ -34,6 +34,19 @@ interface Bucket {
   special: number;
 }
 
+/**
+ * What the forward index holds for one resource. Most resources have a few relationships, every one
+ * visible to every reader: for them the list alone (its entries share the resource object), with
+ * no Bucket beside it. At scale `l` that is a million objects fewer, and one dependent memory read
+ * less on every read of a resource (each a likely cache miss once the copy outgrows the cache).
+ * A resource becomes a Bucket when it needs one (a versioned or expiring entry, or a long list)
+ * and a plain list again when `compact` finds it plain.
+ */
+type Slot = Relationship[] | Bucket;
+
+const resourceOf = (slot: Slot): ObjectRef => (Array.isArray(slot) ? slot[0]!.resource : slot.resource);
+const entriesOf = (slot: Slot): Relationship[] => (Array.isArray(slot) ? slot : slot.entries);
+
 /** Above this many entries a bucket keeps a map of its live entries, so a change finds its row fast. */
 const LIVE_MAP_AT = 16;
 
@@ -73,13 +86,18 @@ function append(list: readonly Relationship[], r: Relationship): Relationship[] 
   return grown;
 }
 
-function reverseKey(subjectType: string, subjectRelation: string, resourceType: string): string {
-  return `${subjectType}${NUL}${subjectRelation}${NUL}${resourceType}`;
-}
+/** Reverse lists by subject id, for one (subject type, subject relation, resource type). */
+type ReverseLists = Map<string, Relationship[]>;
+
+/**
+ * Subject type, then subject relation ("" for none), then resource type: nested maps whose keys
+ * are the few interned names, so a read builds and hashes no key string.
+ */
+type ReverseIndex = Map<string, Map<string, Map<string, ReverseLists>>>;
 
 export class RelationshipIndex {
-  private readonly forwardIndex = new Map<string, Map<string, Bucket>>();
-  private readonly reverseIndex = new Map<string, Map<string, Relationship[]>>();
+  private readonly forwardIndex = new Map<string, Map<string, Slot>>();
+  private readonly reverseIndex: ReverseIndex = new Map();
   /** Revisions of the entries some reader may not see (see the file comment). */
   private readonly versions = new Map<Relationship, Version>();
   /** Live entries created after `settled`, in creation order: `compact` forgets their versions. */
@@ -106,43 +124,55 @@ export class RelationshipIndex {
 
   /** Applies a TOUCH at `revision`: replaces the live entry of the same identity, if any. */
   touch(rel: Relationship, revision: number): void {
-    const bucket = this.bucketOf(rel, true)!;
-    const previous = this.findLive(bucket, rel);
-    if (previous !== undefined) this.kill(bucket, previous, revision);
-    const frozen = this.freeze(rel, bucket.resource);
+    let byId = this.forwardIndex.get(rel.resource.type);
+    if (byId === undefined) {
+      byId = new Map();
+      this.forwardIndex.set(this.name(rel.resource.type), byId);
+    }
+    let slot = byId.get(rel.resource.id);
+    if (slot !== undefined) {
+      const previous = this.findLive(slot, rel);
+      if (previous !== undefined) slot = this.kill(byId, slot, previous, revision);
+    }
+    const resource =
+      slot === undefined
+        ? Object.freeze({ type: this.name(rel.resource.type), id: rel.resource.id })
+        : resourceOf(slot);
+    const frozen = this.freeze(rel, resource);
     let special = frozen.expiration !== undefined;
     if (revision > this.settled) {
       this.versions.set(frozen, { created: revision, deleted: INF });
       this.young.push(frozen);
       special = true;
     }
-    if (special) bucket.special++;
-    bucket.entries = append(bucket.entries, frozen);
-    if (bucket.live !== undefined) bucket.live.set(identity(frozen), frozen);
-    else if (bucket.entries.length > LIVE_MAP_AT) {
-      bucket.live = new Map();
-      for (const e of bucket.entries) if (this.isLive(e)) bucket.live.set(identity(e), e);
+    if (!special && (slot === undefined || (Array.isArray(slot) && slot.length < LIVE_MAP_AT))) {
+      byId.set(resource.id, append(slot ?? NONE, frozen));
+    } else {
+      const bucket = this.bucketFor(byId, slot, resource);
+      if (special) bucket.special++;
+      bucket.entries = append(bucket.entries, frozen);
+      if (bucket.live !== undefined) bucket.live.set(identity(frozen), frozen);
+      else if (bucket.entries.length > LIVE_MAP_AT) {
+        bucket.live = new Map();
+        for (const e of bucket.entries) if (this.isLive(e)) bucket.live.set(identity(e), e);
+      }
     }
     const s = frozen.subject;
-    const key = reverseKey(s.type, s.relation ?? "", frozen.resource.type);
-    let bySubject = this.reverseIndex.get(key);
-    if (bySubject === undefined) {
-      bySubject = new Map();
-      this.reverseIndex.set(key, bySubject);
-    }
-    const list = bySubject.get(s.id);
+    const lists = this.reverseLists(s.type, s.relation ?? "", resource.type, true)!;
+    const list = lists.get(s.id);
     const longer = append(list ?? NONE, frozen);
-    if (longer !== list) bySubject.set(s.id, longer);
+    if (longer !== list) lists.set(s.id, longer);
     this.liveCount++;
     this.countSet(frozen, 1);
   }
 
   /** Applies a DELETE at `revision`; deleting what does not exist is not an error (as in SQL). */
   delete(rel: Relationship, revision: number): void {
-    const bucket = this.bucketOf(rel, false);
-    if (bucket === undefined) return;
-    const previous = this.findLive(bucket, rel);
-    if (previous !== undefined) this.kill(bucket, previous, revision);
+    const byId = this.forwardIndex.get(rel.resource.type);
+    const slot = byId?.get(rel.resource.id);
+    if (slot === undefined) return;
+    const previous = this.findLive(slot, rel);
+    if (previous !== undefined) this.kill(byId!, slot, previous, revision);
   }
 
   /** An entry as a reader at `revision` sees it: created by then, not yet deleted, not expired. */
@@ -171,10 +201,10 @@ export class RelationshipIndex {
         if (seen.has(id)) continue;
         seen.add(id);
       }
-      const bucket = byId.get(id);
-      if (bucket === undefined) continue;
-      const plain = bucket.special === 0;
-      for (const r of bucket.entries) {
+      const slot = byId.get(id);
+      if (slot === undefined) continue;
+      const plain = Array.isArray(slot) || slot.special === 0;
+      for (const r of entriesOf(slot)) {
         if (single !== undefined ? r.relation !== single : !relations.includes(r.relation)) continue;
         if (!plain && !this.visibleAt(r, revision, now)) continue;
         if (subjectType !== undefined && r.subject.type !== subjectType) continue;
@@ -188,23 +218,22 @@ export class RelationshipIndex {
 
   /** Every relationship of one object visible at `revision` (the synchronous walk's one read). */
   relationshipsOf(resourceType: string, id: string, revision: number, now: number): readonly Relationship[] {
-    const bucket = this.forwardIndex.get(resourceType)?.get(id);
-    if (bucket === undefined) return NONE;
-    if (bucket.special === 0) {
-      // Every entry is visible at every revision served: the list itself is the answer.
-      return Object.isFrozen(bucket.entries) ? bucket.entries : Object.freeze(bucket.entries);
+    const slot = this.forwardIndex.get(resourceType)?.get(id);
+    if (slot === undefined) return NONE;
+    // Every entry is visible at every revision served: the list itself is the answer.
+    if (Array.isArray(slot)) return Object.isFrozen(slot) ? slot : Object.freeze(slot);
+    if (slot.special === 0) {
+      return Object.isFrozen(slot.entries) ? slot.entries : Object.freeze(slot.entries);
     }
     const out: Relationship[] = [];
-    for (const r of bucket.entries) if (this.visibleAt(r, revision, now)) out.push(r);
+    for (const r of slot.entries) if (this.visibleAt(r, revision, now)) out.push(r);
     return out;
   }
 
   reverse(query: ReverseQuery, revision: number, now: number): Relationship[] {
     const out: Relationship[] = [];
     const subjectRelation = query.subjectRelation === "..." ? "" : query.subjectRelation;
-    const bySubject = this.reverseIndex.get(
-      reverseKey(query.subjectType, subjectRelation, query.resourceType),
-    );
+    const bySubject = this.reverseLists(query.subjectType, subjectRelation, query.resourceType, false);
     if (bySubject === undefined || query.relations.length === 0) return out;
     const relations = query.relations;
     const single = relations.length === 1 ? relations[0] : undefined;
@@ -226,6 +255,32 @@ export class RelationshipIndex {
     return out;
   }
 
+  private reverseLists(
+    subjectType: string,
+    subjectRelation: string,
+    resourceType: string,
+    create: boolean,
+  ): ReverseLists | undefined {
+    let byRelation = this.reverseIndex.get(subjectType);
+    if (byRelation === undefined) {
+      if (!create) return undefined;
+      byRelation = new Map();
+      this.reverseIndex.set(this.name(subjectType), byRelation);
+    }
+    let byType = byRelation.get(subjectRelation);
+    if (byType === undefined) {
+      if (!create) return undefined;
+      byType = new Map();
+      byRelation.set(this.name(subjectRelation), byType);
+    }
+    let lists = byType.get(resourceType);
+    if (lists === undefined && create) {
+      lists = new Map();
+      byType.set(this.name(resourceType), lists);
+    }
+    return lists;
+  }
+
   /**
    * Drops entries deleted at or before `floor`: no reader at `floor` or later can see them; and
    * forgets the versions of live entries created by then, which every such reader sees.
@@ -235,66 +290,84 @@ export class RelationshipIndex {
     if (floor <= this.settled) return;
     this.settled = floor;
     let y = 0;
+    const settling = new Set<Bucket>();
     while (y < this.young.length && this.versions.get(this.young[y]!)!.created <= floor) {
       const r = this.young[y++]!;
       const v = this.versions.get(r)!;
       if (v.deleted !== INF) continue; // dead: its version stays until it is dropped below
       this.versions.delete(r);
-      if (r.expiration === undefined) this.bucketAt(r)!.bucket.special--;
+      const bucket = this.bucketAt(r);
+      if (bucket !== undefined && r.expiration === undefined) {
+        bucket.special--;
+        settling.add(bucket);
+      }
     }
     if (y > 0) this.young = this.young.slice(y);
     let n = 0;
     while (n < this.dead.length && this.versions.get(this.dead[n]!)!.deleted <= floor) n++;
-    if (n === 0) return;
+    if (n > 0) this.dropDead(n, settling);
+    for (const bucket of settling) this.settle(bucket);
+  }
+
+  /** Drops the first `n` dead entries; the buckets they leave go into `settling`. */
+  private dropDead(n: number, settling: Set<Bucket>): void {
     const gone = new Set(this.dead.slice(0, n));
     this.dead = this.dead.slice(n);
     // Every touched list is filtered once, however many of its entries are gone.
-    const buckets = new Map<Bucket, Map<string, Bucket>>();
-    const lists = new Map<string, { map: Map<string, Relationship[]>; id: string }>();
+    const lists = new Map<ReverseLists, Set<string>>();
     for (const r of gone) {
       this.versions.delete(r);
-      const at = this.bucketAt(r);
-      if (at !== undefined) {
-        at.bucket.special--;
-        buckets.set(at.bucket, at.byId);
+      const bucket = this.bucketAt(r);
+      if (bucket !== undefined) {
+        bucket.special--;
+        settling.add(bucket);
       }
       const s = r.subject;
-      const rk = reverseKey(s.type, s.relation ?? "", r.resource.type);
-      const map = this.reverseIndex.get(rk);
-      if (map !== undefined) lists.set(`${rk}${NUL}${s.id}`, { map, id: s.id });
+      const map = this.reverseLists(s.type, s.relation ?? "", r.resource.type, false);
+      if (map === undefined) continue;
+      let ids = lists.get(map);
+      if (ids === undefined) {
+        ids = new Set();
+        lists.set(map, ids);
+      }
+      ids.add(s.id);
     }
-    for (const [bucket, byId] of buckets) {
-      bucket.entries = bucket.entries.filter((x) => !gone.has(x));
-      if (bucket.entries.length === 0) byId.delete(bucket.resource.id);
-    }
-    for (const { map, id } of lists.values()) {
-      const list = map.get(id);
-      if (list === undefined) continue;
-      const kept = list.filter((x) => !gone.has(x));
-      if (kept.length === 0) map.delete(id);
-      else map.set(id, kept);
+    for (const bucket of settling) bucket.entries = bucket.entries.filter((x) => !gone.has(x));
+    for (const [map, ids] of lists) {
+      for (const id of ids) {
+        const list = map.get(id);
+        if (list === undefined) continue;
+        const kept = list.filter((x) => !gone.has(x));
+        if (kept.length === 0) map.delete(id);
+        else map.set(id, kept);
+      }
     }
   }
 
-  private bucketAt(r: Relationship): { bucket: Bucket; byId: Map<string, Bucket> } | undefined {
-    const byId = this.forwardIndex.get(r.resource.type);
-    const bucket = byId?.get(r.resource.id);
-    return bucket === undefined ? undefined : { bucket, byId: byId! };
+  /**
+   * After a change to `bucket`'s entries: drops the resource when it has none left, and keeps the
+   * plain list alone once every entry is visible to every reader and the list is short.
+   */
+  private settle(bucket: Bucket): void {
+    const byId = this.forwardIndex.get(bucket.resource.type);
+    if (byId === undefined || byId.get(bucket.resource.id) !== bucket) return;
+    if (bucket.entries.length === 0) byId.delete(bucket.resource.id);
+    else if (bucket.special === 0 && bucket.entries.length <= LIVE_MAP_AT) {
+      byId.set(bucket.resource.id, bucket.entries);
+    }
   }
 
-  private bucketOf(rel: Relationship, create: boolean): Bucket | undefined {
-    let byId = this.forwardIndex.get(rel.resource.type);
-    if (byId === undefined) {
-      if (!create) return undefined;
-      byId = new Map();
-      this.forwardIndex.set(this.name(rel.resource.type), byId);
-    }
-    let bucket = byId.get(rel.resource.id);
-    if (bucket === undefined && create) {
-      const resource = Object.freeze({ type: this.name(rel.resource.type), id: rel.resource.id });
-      bucket = { resource, entries: [], live: undefined, special: 0 };
-      byId.set(rel.resource.id, bucket);
-    }
+  /** The bucket of `r`'s resource; undefined when it has none (a plain list, or gone). */
+  private bucketAt(r: Relationship): Bucket | undefined {
+    const slot = this.forwardIndex.get(r.resource.type)?.get(r.resource.id);
+    return slot === undefined || Array.isArray(slot) ? undefined : slot;
+  }
+
+  /** `slot` as a bucket, made and put in its place when it is a plain list (or none). */
+  private bucketFor(byId: Map<string, Slot>, slot: Slot | undefined, resource: ObjectRef): Bucket {
+    if (slot !== undefined && !Array.isArray(slot)) return slot;
+    const bucket: Bucket = { resource, entries: slot ?? [], live: undefined, special: 0 };
+    byId.set(resource.id, bucket);
     return bucket;
   }
 
@@ -303,13 +376,20 @@ export class RelationshipIndex {
     return v === undefined || v.deleted === INF;
   }
 
-  private findLive(bucket: Bucket, rel: Relationship): Relationship | undefined {
-    if (bucket.live !== undefined) return bucket.live.get(identity(rel));
-    for (const e of bucket.entries) if (sameIdentity(e, rel) && this.isLive(e)) return e;
+  /** In a plain list every entry is live. */
+  private findLive(slot: Slot, rel: Relationship): Relationship | undefined {
+    if (Array.isArray(slot)) {
+      for (const e of slot) if (sameIdentity(e, rel)) return e;
+      return undefined;
+    }
+    if (slot.live !== undefined) return slot.live.get(identity(rel));
+    for (const e of slot.entries) if (sameIdentity(e, rel) && this.isLive(e)) return e;
     return undefined;
   }
 
-  private kill(bucket: Bucket, entry: Relationship, revision: number): void {
+  /** Marks `entry` deleted at `revision`; returns its resource's slot, now a bucket. */
+  private kill(byId: Map<string, Slot>, slot: Slot, entry: Relationship, revision: number): Bucket {
+    const bucket = this.bucketFor(byId, slot, resourceOf(slot));
     const v = this.versions.get(entry);
     if (v !== undefined) v.deleted = revision;
     else {
@@ -321,8 +401,8 @@ export class RelationshipIndex {
     this.dead.push(entry);
     this.liveCount--;
     this.countSet(entry, -1);
+    return bucket;
   }
-
   private countSet(r: Relationship, by: number): void {
     let byRelation = this.setSizes.get(r.resource.type);
     if (byRelation === undefined) {
@@ -354,34 +434,40 @@ export class RelationshipIndex {
     const inSet = (r: Relationship) => r.relation === relation && r.resource.type === type;
     const byId = this.forwardIndex.get(type);
     if (byId !== undefined) {
-      for (const [id, bucket] of byId) {
-        if (!bucket.entries.some(inSet)) continue;
-        const kept = bucket.entries.filter((r) => !inSet(r));
-        for (const r of bucket.entries) if (inSet(r)) this.versions.delete(r);
-        if (kept.length === 0) {
-          byId.delete(id);
+      for (const [id, slot] of byId) {
+        const entries = entriesOf(slot);
+        if (!entries.some(inSet)) continue;
+        const kept = entries.filter((r) => !inSet(r));
+        if (Array.isArray(slot)) {
+          // A plain list has no versions to forget.
+          if (kept.length === 0) byId.delete(id);
+          else byId.set(id, kept);
           continue;
         }
-        bucket.entries = kept;
-        bucket.special = 0;
-        for (const r of kept) if (r.expiration !== undefined || this.versions.has(r)) bucket.special++;
-        if (bucket.live !== undefined) {
-          bucket.live = undefined;
+        for (const r of entries) if (inSet(r)) this.versions.delete(r);
+        slot.entries = kept;
+        slot.special = 0;
+        for (const r of kept) if (r.expiration !== undefined || this.versions.has(r)) slot.special++;
+        if (slot.live !== undefined) {
+          slot.live = undefined;
           if (kept.length > LIVE_MAP_AT) {
-            bucket.live = new Map();
-            for (const e of kept) if (this.isLive(e)) bucket.live.set(identity(e), e);
+            slot.live = new Map();
+            for (const e of kept) if (this.isLive(e)) slot.live.set(identity(e), e);
           }
         }
+        this.settle(slot);
       }
     }
-    const suffix = `${NUL}${type}`;
-    for (const [key, bySubject] of this.reverseIndex) {
-      if (!key.endsWith(suffix)) continue;
-      for (const [id, list] of bySubject) {
-        if (!list.some(inSet)) continue;
-        const kept = list.filter((r) => !inSet(r));
-        if (kept.length === 0) bySubject.delete(id);
-        else bySubject.set(id, kept);
+    for (const byRelation of this.reverseIndex.values()) {
+      for (const byType of byRelation.values()) {
+        const bySubject = byType.get(type);
+        if (bySubject === undefined) continue;
+        for (const [id, list] of bySubject) {
+          if (!list.some(inSet)) continue;
+          const kept = list.filter((r) => !inSet(r));
+          if (kept.length === 0) bySubject.delete(id);
+          else bySubject.set(id, kept);
+        }
       }
     }
     this.young = this.young.filter((r) => !inSet(r));
@@ -403,10 +489,14 @@ export class RelationshipIndex {
     const key = `${s.type}${NUL}${s.id}${NUL}${s.relation ?? ""}`;
     let subject = this.subjects.get(key);
     if (subject === undefined) {
+      // The id string the forward index keys the object by, when it has relationships itself: a
+      // walk that goes from this subject to its relationships then finds the key by identity.
+      const slot = this.forwardIndex.get(s.type)?.get(s.id);
+      const id = slot === undefined ? s.id : resourceOf(slot).id;
       subject = Object.freeze(
         s.relation === undefined
-          ? { type: this.name(s.type), id: s.id }
-          : { type: this.name(s.type), id: s.id, relation: this.name(s.relation) },
+          ? { type: this.name(s.type), id }
+          : { type: this.name(s.type), id, relation: this.name(s.relation) },
       );
       this.subjects.set(key, subject);
     }
