@@ -399,7 +399,10 @@ async function checkBulkRecorded(
   });
   // Witnesses only where a kept record may be ALLOWED.
   const witness = request.witness !== true && kept.some((k) => k !== "if-denied");
-  const result = await next.checkBulk(witness ? Object.assign({}, request, WITNESS) : request, requestOptions);
+  const result = await next.checkBulk(
+    witness ? Object.assign({}, request, WITNESS) : request,
+    requestOptions,
+  );
   const facts = bulkFacts(request, result, kept, started);
   if (facts.length > 0)
     await recordAll(recording.sink, facts, recording.callInfo(requestOptions), recording.now());
