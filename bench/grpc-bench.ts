@@ -138,12 +138,16 @@ export function compileServer(dir: string): string {
 export async function startChild(
   db: string,
   compiled: string | undefined,
+  /** A command the child runs under, e.g. valgrind with its options (it keeps the child's pid). */
+  wrapper: readonly string[] = [],
 ): Promise<{ address: string; pid: number; stop(): void }> {
-  const child = spawn(
-    process.execPath,
+  const args =
     compiled === undefined
       ? [...process.execArgv, ...serverNodeArgs, fileURLToPath(import.meta.url), "--serve", db]
-      : [...serverNodeArgs, compiled, "--serve", db],
+      : [...serverNodeArgs, compiled, "--serve", db];
+  const child = spawn(
+    wrapper[0] ?? process.execPath,
+    wrapper.length === 0 ? args : [...wrapper.slice(1), process.execPath, ...args],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },

@@ -9,6 +9,7 @@ import {
   type SubjectReference,
 } from "../gen/latch/v1/core_pb.js";
 import {
+  type CheckBulkPermissionsResponse,
   LookupPermissionship,
   PermissionService,
   type ResolvedSubject,
@@ -46,6 +47,8 @@ import { remoteApprovalCalls } from "./remote-approvals.js";
 import { remoteSignalCalls } from "./remote-signals.js";
 import { createTransport, type Transport } from "./transport.js";
 import type {
+  CheckBulkAnswer,
+  CheckBulkParams,
   DelegationParams,
   LatchClient,
   PermissionChange,
@@ -199,6 +202,54 @@ function delegationToProto(params: DelegationParams): {
           : SubjectGrants.REQUIRED,
   });
 }
+
+/** One item of a CheckBulk request; field by field, not by `defined()`: once per item of every bulk. */
+function bulkItemInit(item: CheckBulkParams["items"][number]) {
+  const init: {
+    resource: ReturnType<typeof objectInit>;
+    permission: string;
+    subject: ReturnType<typeof subjectInit>;
+    context?: never;
+    onBehalfOf?: SubjectReference[];
+    subjectGrants?: SubjectGrants;
+    consumeApproval?: boolean;
+  } = {
+    resource: objectInit(toObject(item.resource)),
+    permission: item.permission,
+    subject: subjectInit(toSubject(item.subject)),
+  };
+  if (item.context !== undefined) init.context = item.context as never;
+  if (item.onBehalfOf !== undefined || item.subjectGrants !== undefined)
+    Object.assign(init, delegationToProto(item));
+  if (item.consumeApproval !== undefined) init.consumeApproval = item.consumeApproval;
+  return init;
+}
+
+/** One answer of a CheckBulk response, without spreads (once per item). */
+function bulkResultOf(
+  pair: CheckBulkPermissionsResponse["pairs"][number],
+): CheckBulkAnswer["results"][number] {
+  const { response } = pair;
+  if (response.case !== "item")
+    return {
+      ok: false,
+      error: {
+        code: response.value?.errorCode ?? "internal",
+        message: response.value?.message ?? "no answer",
+      },
+    };
+  const value = response.value;
+  const result: { -readonly [K in keyof BulkOk]: BulkOk[K] } = {
+    ok: true,
+    state: permissionshipFromProto(value.permissionship),
+    missing: value.partialCaveatInfo?.missingRequiredContext ?? [],
+  };
+  if (value.approvalRule !== "") result.approvalRule = value.approvalRule;
+  if (value.approvalId !== "") result.approvalId = value.approvalId;
+  return result;
+}
+
+type BulkOk = Extract<CheckBulkAnswer["results"][number], { ok: true }>;
 
 const CHANGE_KINDS: Readonly<Record<number, PermissionChange["kind"]>> = {
   [WatchPermissionsResponse_Kind.ADDED]: "ADDED",
@@ -370,16 +421,7 @@ function permissionCalls(t: Transport): PermissionCalls {
       const res = await t.unary(
         P.checkBulkPermissions,
         defined({
-          items: params.items.map((item) =>
-            defined({
-              resource: objectInit(toObject(item.resource)),
-              permission: item.permission,
-              subject: subjectInit(toSubject(item.subject)),
-              context: item.context as never,
-              ...delegationToProto(item),
-              consumeApproval: item.consumeApproval,
-            }),
-          ),
+          items: params.items.map(bulkItemInit),
           consistency: consistencyToProto(params.consistency),
           contextualRelationships: contextual(params.contextualRelationships),
           actorToken: params.actorToken,
@@ -389,27 +431,7 @@ function permissionCalls(t: Transport): PermissionCalls {
       );
       return {
         token: res.checkedAt?.token ?? "",
-        results: res.pairs.map((pair) =>
-          pair.response.case === "item"
-            ? {
-                ok: true as const,
-                state: permissionshipFromProto(pair.response.value.permissionship),
-                missing: pair.response.value.partialCaveatInfo?.missingRequiredContext ?? [],
-                ...(pair.response.value.approvalRule === ""
-                  ? {}
-                  : { approvalRule: pair.response.value.approvalRule }),
-                ...(pair.response.value.approvalId === ""
-                  ? {}
-                  : { approvalId: pair.response.value.approvalId }),
-              }
-            : {
-                ok: false as const,
-                error: {
-                  code: pair.response.value?.errorCode ?? "internal",
-                  message: pair.response.value?.message ?? "no answer",
-                },
-              },
-        ),
+        results: res.pairs.map(bulkResultOf),
       };
     },
 

@@ -263,19 +263,19 @@ export function decodeCheckPermissionRequest(
   }
 }
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
 
 /** UTF-8 length; for ASCII (revision tokens) the string's length, without calling into Buffer. */
-function utf8Length(text: string): number {
+export function utf8Length(text: string): number {
   let i = 0;
   while (i < text.length && text.charCodeAt(i) < 0x80) i++;
   return i === text.length ? i : Buffer.byteLength(text, "utf8");
 }
 
 /** Writes `text`, `bytes` long in UTF-8 (as utf8Length gave), at `pos`; returns the end. */
-function writeString(buf: Buffer, pos: number, text: string, bytes: number): number {
+export function writeString(buf: Buffer, pos: number, text: string, bytes: number): number {
   if (bytes === text.length) {
     // Only ASCII has as many bytes as UTF-16 units.
     for (let i = 0; i < bytes; i++) buf[pos + i] = text.charCodeAt(i);
@@ -284,7 +284,7 @@ function writeString(buf: Buffer, pos: number, text: string, bytes: number): num
   return pos + buf.write(text, pos, "utf8");
 }
 
-function writeVarint(buf: Buffer, pos: number, n: number): number {
+export function writeVarint(buf: Buffer, pos: number, n: number): number {
   while (n > 0x7f) {
     buf[pos++] = (n & 0x7f) | 0x80;
     n >>>= 7;

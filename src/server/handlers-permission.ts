@@ -1,16 +1,17 @@
 /** PermissionService: checks, expansions and lookups through the engine. */
 import { create } from "@bufbuild/protobuf";
 import { formatRelationshipWithoutContext, type Relationship } from "../core/index.js";
-import type { Engine } from "../engine/index.js";
+import type { CheckBulkItem, CheckBulkItemResult, Engine } from "../engine/index.js";
 import {
   PartialCaveatInfoSchema,
   type Relationship as RelationshipMessage,
 } from "../gen/latch/v1/core_pb.js";
-import {
-  type CheckBulkPermissionsPair,
-  CheckBulkPermissionsPairSchema,
-  type CheckPermissionResponse,
-  type PermissionService,
+import type {
+  CheckBulkPermissionsPair,
+  CheckBulkPermissionsRequestItem,
+  CheckBulkPermissionsResponse,
+  CheckPermissionResponse,
+  PermissionService,
 } from "../gen/latch/v1/permission_service_pb.js";
 import { type Decider, overLimit, type PermissionWatch } from "../service/index.js";
 import { consistencyFromProto, delegationFromProto, relationshipFromProto } from "./convert.js";
@@ -34,6 +35,54 @@ function contextualFromProto(
     throw overLimit("contextual_relationships", limits.maxContextualRelationships, list.length);
   }
   return list.map((r, i) => relationshipFromProto(r, `contextual_relationships[${i}]`));
+}
+
+/** The engine's item for a CheckBulkPermissionsRequestItem; fields are read (and refused) in wire order. */
+function bulkCheckItemOf(item: CheckBulkPermissionsRequestItem, i: number): CheckBulkItem {
+  const out: { -readonly [K in keyof CheckBulkItem]: CheckBulkItem[K] } = bulkItemOf(item, i);
+  if (item.onBehalfOf.length > 0 || item.subjectGrants !== 0) {
+    const delegated = delegationFromProto(item.onBehalfOf, item.subjectGrants, `items[${i}].`);
+    if (delegated.onBehalfOf !== undefined) out.onBehalfOf = delegated.onBehalfOf;
+    if (delegated.subjectGrants !== undefined) out.subjectGrants = delegated.subjectGrants;
+  }
+  if (item.consumeApproval) out.consumeApproval = true;
+  return out;
+}
+
+/** One pair of the response: the item asked (echoed) and its answer or error, as messages. */
+function bulkPairOf(
+  r: CheckBulkItemResult,
+  request: CheckBulkPermissionsRequestItem | undefined,
+): CheckBulkPermissionsPair {
+  const pair: CheckBulkPermissionsPair = {
+    $typeName: "latch.v1.CheckBulkPermissionsPair",
+    response: r.ok
+      ? {
+          case: "item",
+          value: {
+            $typeName: "latch.v1.CheckBulkPermissionsResponseItem",
+            permissionship: permissionshipToProto(r.state),
+            approvalRule: r.approvalRule ?? "",
+            approvalId: r.approvalId ?? "",
+          },
+        }
+      : {
+          case: "error",
+          // Per-item failures are about that item's input; the engine reports no other kind.
+          value: {
+            $typeName: "latch.v1.CheckBulkPermissionsError",
+            statusCode: 3,
+            errorCode: r.error.code,
+            message: boundStatusMessage(r.error.message),
+          },
+        },
+  };
+  if (request !== undefined) pair.request = request;
+  if (r.ok && r.state === "CONDITIONAL" && pair.response.case === "item")
+    pair.response.value.partialCaveatInfo = create(PartialCaveatInfoSchema, {
+      missingRequiredContext: [...r.missing],
+    });
+  return pair;
 }
 
 /** What WatchPermissions needs: the live sets, and the signal that ends every stream at shutdown. */
@@ -89,11 +138,8 @@ export function permissionHandlers(
     async checkBulkPermissions(req, ctx) {
       if (req.items.length > limits.maxBulkItems)
         throw overLimit("items", limits.maxBulkItems, req.items.length);
-      const items = req.items.map((item, i) => ({
-        ...bulkItemOf(item, i),
-        ...delegationFromProto(item.onBehalfOf, item.subjectGrants, `items[${i}].`),
-        ...(item.consumeApproval ? { consumeApproval: true } : {}),
-      }));
+      // Built item by item rather than from spreads and create(): a bulk's cost is per item.
+      const items = req.items.map(bulkCheckItemOf);
       const result = await decider.checkBulk(
         {
           items,
@@ -103,33 +149,14 @@ export function permissionHandlers(
         },
         ctx.requestOptions,
       );
-      const pairs: CheckBulkPermissionsPair[] = result.results.map((r, i) =>
-        create(CheckBulkPermissionsPairSchema, {
-          ...optional("request", req.items[i]),
-          response: r.ok
-            ? {
-                case: "item",
-                value: {
-                  permissionship: permissionshipToProto(r.state),
-                  ...(r.state === "CONDITIONAL"
-                    ? { partialCaveatInfo: { missingRequiredContext: [...r.missing] } }
-                    : {}),
-                  approvalRule: r.approvalRule ?? "",
-                  approvalId: r.approvalId ?? "",
-                },
-              }
-            : {
-                case: "error",
-                // Per-item failures are about that item's input; the engine reports no other kind.
-                value: {
-                  statusCode: 3,
-                  errorCode: r.error.code,
-                  message: boundStatusMessage(r.error.message),
-                },
-              },
-        }),
-      );
-      return { checkedAt: { token: result.token }, pairs };
+      const pairs = result.results.map((r, i) => bulkPairOf(r, req.items[i]));
+      // The message itself, so that the adapter's create() does not copy it.
+      const response: CheckBulkPermissionsResponse = {
+        $typeName: "latch.v1.CheckBulkPermissionsResponse",
+        checkedAt: { $typeName: "latch.v1.ZedToken", token: result.token },
+        pairs,
+      };
+      return response;
     },
 
     async expandPermissionTree(req, ctx) {

@@ -48,17 +48,24 @@ export function checkRequestOf(req: CheckShape): { -readonly [K in keyof CheckRe
   return request;
 }
 
+type BulkItemFields = {
+  -readonly [K in keyof Pick<CheckRequest, "resource" | "permission" | "subject" | "context">]: Pick<
+    CheckRequest,
+    "resource" | "permission" | "subject" | "context"
+  >[K];
+};
+
 /** A CheckBulkPermissionsRequestItem's fields that both APIs have; `i` is its place in `items`. */
-export function bulkItemOf(
-  item: Omit<CheckShape, "consistency">,
-  i: number,
-): Pick<CheckRequest, "resource" | "permission" | "subject" | "context"> {
-  return {
+export function bulkItemOf(item: Omit<CheckShape, "consistency">, i: number): BulkItemFields {
+  // Field by field, as checkRequestOf: once per item of every bulk.
+  const out: BulkItemFields = {
     resource: objectRefFromWire(item.resource, `items[${i}].resource`),
     permission: permissionName(item.permission, `items[${i}].permission`),
     subject: subjectRefFromWire(item.subject, `items[${i}].subject`),
-    ...optional("context", contextFromWire(item.context)),
   };
+  const context = contextFromWire(item.context);
+  if (context !== undefined) out.context = context;
+  return out;
 }
 
 export function expandRequestOf(req: {

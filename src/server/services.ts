@@ -22,6 +22,7 @@ import { isSuspended, type Signals } from "../signals/index.js";
 import type { Store } from "../store/index.js";
 import { authzedCheckPermissionCodec } from "./authzed/check-permission-codec.js";
 import { addAuthzedServices, toAuthzedWireError } from "./authzed/index.js";
+import { checkBulkPermissionsCodec } from "./check-bulk-codec.js";
 import { checkPermissionCodec } from "./check-permission-codec.js";
 import type { WireError } from "./errors.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
@@ -88,7 +89,10 @@ function served<S extends GenServiceMethods>(
 /** A service without its handlers: what a router needs to know (testing-mode.ts). */
 export type ServiceShape = Omit<ServedService, "impl">;
 
-const CHECK_CODECS: Readonly<Record<string, ServerCodec>> = { checkPermission: checkPermissionCodec };
+const CHECK_CODECS: Readonly<Record<string, ServerCodec>> = {
+  checkPermission: checkPermissionCodec,
+  checkBulkPermissions: checkBulkPermissionsCodec,
+};
 
 /** Latch's own services (latch.v1), in the order latchServices gives them. */
 const LATCH_SERVICES: readonly ServiceShape[] = [
