@@ -350,7 +350,7 @@ export function extendChain(
   const checkpoints: SignedPoint[] = [];
   let { seq, hash } = head;
   for (const record of records) {
-    const at = Date.parse(record.time);
+    const at = parseTime(record.time);
     if (!Number.isFinite(at)) throw invalidRecord(`time \`${record.time}\` is not an ISO 8601 instant`);
     const body = canonicalJson(record);
     seq += 1;
@@ -364,6 +364,41 @@ export function extendChain(
     checkpoints,
     head: { seq, hash, floor: head.floor, mac: signer.head(seq, hash, head.floor) },
   };
+}
+
+/** The value of decimal digits `from` to `to` (exclusive) of `text`, or NaN. */
+function digits(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * `Date.parse(time)`, read directly where the time has the form the recorder writes
+ * (`2026-05-15T14:00:02.123Z`, plain fields in range): `Date.parse` costs about 2,400 instructions,
+ * a few percent of the writer thread's work on a record. Anything else goes to `Date.parse`.
+ */
+export function parseTime(time: string): number {
+  if (time.length === 24 && time.charCodeAt(23) === 90 /* Z */) {
+    const year = digits(time, 0, 4);
+    const month = digits(time, 5, 7);
+    const day = digits(time, 8, 10);
+    const hour = digits(time, 11, 13);
+    const minute = digits(time, 14, 16);
+    const second = digits(time, 17, 19);
+    const ms = digits(time, 20, 23);
+    const punctuation =
+      time[4] === "-" && time[7] === "-" && time[10] === "T" && time[13] === ":" && time[16] === ":";
+    // Years below 100 are taken as 19xx by Date.UTC: those, and anything out of range, go the slow way.
+    if (punctuation && time[19] === "." && year >= 100 && month >= 1 && month <= 12 && day >= 1)
+      if (day <= 31 && hour <= 23 && minute <= 59 && second <= 59)
+        return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  }
+  return Date.parse(time);
 }
 
 function invalidRecord(why: string): StoreError {
