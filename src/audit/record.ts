@@ -13,7 +13,12 @@ import {
   type SubjectRef,
 } from "../core/index.js";
 import type { CheckRequest, CheckResult, ExplainNode, Witness } from "../engine/index.js";
-import type { DecisionCaveat, DecisionRecord } from "../store/index.js";
+import {
+  type DecisionCaveat,
+  type DecisionRecord,
+  type EncodedDecision,
+  encodeDecision,
+} from "../store/index.js";
 
 /** What a redacted value is written as. */
 export const REDACTED = "[redacted]";
@@ -217,6 +222,76 @@ export function recordsOf(batch: Captured): DecisionRecord[] {
     i += FIELDS + witnessed * WITNESS_FIELDS;
   }
   return records;
+}
+
+/**
+ * The stored form of a captured batch's records, in order (what the writer thread appends). A
+ * plain decision (no rare parts: most of them) is written as canonical JSON directly, its fields
+ * in canonical order, each string between quotes as it is once `UNSAFE` finds nothing in them
+ * that JSON.stringify would escape; any other record is built and encoded as `recordsOf` and
+ * `encodeDecision` do. Both give the same bytes (test/audit/record.test.ts holds them equal).
+ */
+export function encodedRecordsOf(batch: Captured): EncodedDecision[] {
+  const out: EncodedDecision[] = [];
+  for (let i = 0; i < batch.length; ) {
+    const witnessed = batch[i + FIELDS - 1] as number;
+    out.push(plainEncodedAt(batch, i, witnessed) ?? encodeDecision(recordAt(batch, i, witnessed)));
+    i += FIELDS + witnessed * WITNESS_FIELDS;
+  }
+  return out;
+}
+
+/**
+ * What JSON.stringify would escape in a string: a quote, a backslash, a control character, a
+ * surrogate half (also those of a well-formed pair, which it keeps: such a record takes the
+ * general path, no harm done).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
+const UNSAFE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A plain record's canonical JSON, as `canonicalJson(recordAt(...))` writes it, without the record
+ * object, the walk that checks its key order and JSON.stringify's pass (together about a fifth of
+ * the writer thread's work on a record); undefined for any other record, or where a string would
+ * need escaping.
+ */
+function plainEncodedAt(b: Captured, i: number, witnessed: number): EncodedDecision | undefined {
+  const at = b[i + 10] as number;
+  const latencyUs = b[i + 11] as number | undefined;
+  if (b[i + 14] !== undefined || !Number.isInteger(at)) return undefined;
+  if (latencyUs !== undefined && !Number.isFinite(latencyUs)) return undefined;
+  const requestId = b[i + 12] as string | undefined;
+  const caller = b[i + 13] as string | undefined;
+  const answer = b[i + 7] as string;
+  const consistency = (b[i + 9] as string | undefined) ?? "minimize-latency";
+  const operation = b[i] as string;
+  const permission = b[i + 6] as string;
+  // Written as they are by `recordAt`: JSON.stringify writes anything but a string unquoted.
+  if (typeof answer !== "string" || typeof consistency !== "string") return undefined;
+  if (typeof operation !== "string" || typeof permission !== "string") return undefined;
+  if (!(requestId === undefined || typeof requestId === "string")) return undefined;
+  if (!(caller === undefined || typeof caller === "string")) return undefined;
+  const resource = `${b[i + 4] as string}:${b[i + 5] as string}`;
+  const subject = subjectAt(b, i);
+  // Every string the record holds, run together, for one test.
+  let strings = `${answer}${caller ?? ""}${consistency}${operation}${permission}${requestId ?? ""}${resource}${subject}`;
+  let witness = "";
+  if (witnessed > 0) {
+    const start = i + FIELDS;
+    for (let w = 0; w < witnessed; w++) {
+      const text = witnessAt(b, start + w * WITNESS_FIELDS);
+      strings += text;
+      witness += w === 0 ? `,"witness":["${text}` : `","${text}`;
+    }
+    witness += '"]';
+  }
+  if (UNSAFE.test(strings)) return undefined;
+  const body =
+    `{"answer":"${answer}"${caller === undefined ? "" : `,"caller":"${caller}"`},"consistency":"${consistency}"` +
+    `${latencyUs === undefined ? "" : `,"latencyUs":${latencyUs}`},"operation":"${operation}","permission":"${permission}"` +
+    `${requestId === undefined ? "" : `,"requestId":"${requestId}"`},"resource":"${resource}"` +
+    `,"revision":"${String(b[i + 8] as bigint)}","subject":"${subject}","time":"${isoTime(at)}"${witness}}`;
+  return { at, subject, body };
 }
 
 /**
