@@ -83,7 +83,9 @@ try {
   const server = await startChild(
     db,
     undefined,
-    callgrind ? ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes"] : [],
+    callgrind
+      ? { wrapper: ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes"] }
+      : {},
   );
   const control = (on: boolean) => {
     if (callgrind) execFileSync("callgrind_control", ["-i", on ? "on" : "off", String(server.pid)]);

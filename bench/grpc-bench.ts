@@ -1,7 +1,9 @@
 /**
  * gRPC latency and throughput over loopback on the benchmark corpus.
  * Run: `npx tsx bench/grpc-bench.ts [scale] [--client h2load|grpc-js] [--server js|tsx]` (scale s, m
- * or l; default m).
+ * or l; default m). `--audit-compare[=PAIRS]` measures only issue 14's throughput target: cached
+ * Checks/s with 64 in flight, auditing off against `--audit all`, in alternating pairs of servers on
+ * one database (see `auditCompare`).
  *
  * The server runs in a child process (as in production: client and server do not share an event
  * loop), as compiled JavaScript: this file and what it imports, compiled by tsc into the run's
@@ -27,7 +29,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -135,12 +137,24 @@ export function compileServer(dir: string): string {
   return join(out, "bench", "grpc-bench.js");
 }
 
+/**
+ * Starts the server child on `db`; `options.audit` overrides the child's BENCH_AUDIT (`off`: none, whatever
+ * this process's environment says). `exited` resolves once a stopped child is gone (after its
+ * recorder flushed and said what it wrote).
+ */
 export async function startChild(
   db: string,
   compiled: string | undefined,
-  /** A command the child runs under, e.g. valgrind with its options (it keeps the child's pid). */
-  wrapper: readonly string[] = [],
-): Promise<{ address: string; pid: number; stop(): void }> {
+  options: {
+    readonly audit?: "off" | "all";
+    /** A command the child runs under, e.g. valgrind with its options (it keeps the child's pid). */
+    readonly wrapper?: readonly string[];
+  } = {},
+): Promise<{ address: string; pid: number; stop(): void; exited: Promise<void> }> {
+  const { audit, wrapper = [] } = options;
+  const env = { ...process.env };
+  if (audit === "off") delete env.BENCH_AUDIT;
+  else if (audit !== undefined) env.BENCH_AUDIT = audit;
   const args =
     compiled === undefined
       ? [...process.execArgv, ...serverNodeArgs, fileURLToPath(import.meta.url), "--serve", db]
@@ -150,8 +164,10 @@ export async function startChild(
     wrapper.length === 0 ? args : [...wrapper.slice(1), process.execPath, ...args],
     {
       stdio: ["pipe", "pipe", "inherit"],
+      env,
     },
   );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const address = await new Promise<string>((resolve, reject) => {
     let text = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -161,7 +177,7 @@ export async function startChild(
     });
     child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { address, pid: child.pid!, stop: () => child.stdin.end() };
+  return { address, pid: child.pid!, stop: () => child.stdin.end(), exited };
 }
 
 export function onPath(command: string): boolean {
@@ -291,6 +307,9 @@ export function h2load(
   console.log(
     `${label.padEnd(48)} p50 ${at(0.5).padStart(7)}  p99 ${at(0.99).padStart(7)}  mean ${String(mean).padStart(7)}  ${Number(rate).toFixed(0).padStart(6)} /s${cpu}${succeeded === calls ? "" : `  (only ${succeeded} of ${calls} succeeded)`}`,
   );
+  const serverCpuUs =
+    before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / calls;
+  return { rate: Number(rate), serverCpuUs, succeeded };
 }
 
 /**
@@ -428,6 +447,68 @@ async function serverCpuCases(server: { address: string; pid: number }, input: C
   }
 }
 
+/**
+ * Issue 14's throughput target, measured in one run: cached Checks/s (latch.v1, h2load, 64 in
+ * flight) with auditing off and with `--audit all`, each on a server started for it on the same
+ * database, in `rounds` pairs. Pairs alternate which goes first, so a machine slowing down during
+ * the run does not always count against the same side; per pair the ratio all/off, then the median.
+ */
+async function auditCompare(
+  db: string,
+  compiled: string | undefined,
+  dir: string,
+  input: CheckInput,
+  rounds: number,
+) {
+  const { check } = rawTargets(input);
+  const file = join(dir, "audit-compare.bin");
+  writeFileSync(file, check.body);
+  // Fewer on a machine too busy for 200,000 a side in reasonable time (BENCH_AUDIT_COMPARE_CALLS).
+  const calls = Number(process.env.BENCH_AUDIT_COMPARE_CALLS ?? 200_000);
+  const measure = async (audit: "off" | "all", round: number) => {
+    const server = await startChild(db, compiled, { audit });
+    const raw = rawClient(server.address);
+    try {
+      // h2load cannot see grpc-status: one checked call first (it also fills the cache).
+      await raw.call(check);
+      execFileSync("h2load", h2loadArgs(server.address, check, file, 8, 20_000), { stdio: "ignore" });
+      const load = loadavg()[0]!.toFixed(2);
+      const label = `round ${round + 1}, audit ${audit} (load ${load}), 64 in flight`;
+      return h2load(label, server.address, check, file, 64, calls, server.pid);
+    } finally {
+      raw.close();
+      server.stop();
+      await server.exited;
+    }
+  };
+  const mode = process.env.BENCH_AUDIT_MODE === "sync" ? "sync" : "async";
+  console.log(
+    `audit compare: cached latch.v1 Check, h2load, 64 in flight, ${calls} calls per side, ${rounds} pairs, audit all ${mode} (load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")})`,
+  );
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? (["off", "all"] as const) : (["all", "off"] as const);
+    const got: Record<string, { rate: number; serverCpuUs: number | undefined; succeeded: number }> = {};
+    for (const audit of order) got[audit] = await measure(audit, r);
+    const off = got.off!;
+    const all = got.all!;
+    if (off.succeeded !== calls || all.succeeded !== calls) throw new Error("h2load: calls failed");
+    const ratio = all.rate / off.rate;
+    ratios.push(ratio);
+    console.log(
+      `pair ${r + 1}: off ${off.rate.toFixed(0)} /s, all ${all.rate.toFixed(0)} /s: all/off ${(ratio * 100).toFixed(1)}%`,
+    );
+  }
+  const sorted = [...ratios].sort((a, b) => a - b);
+  console.log(
+    `audit all / off, Checks/s at 64 in flight: median ${(sorted[Math.floor(sorted.length / 2)]! * 100).toFixed(1)}% of ${rounds} pairs (${ratios.map((x) => `${(x * 100).toFixed(1)}%`).join(", ")}); load average at end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+}
+
 async function sequential(client: LatchClient, inputs: readonly CheckInput[]): Promise<number[]> {
   const out: number[] = [];
   for (const input of inputs) {
@@ -458,21 +539,31 @@ function parseArgs(argv: readonly string[]): {
   h2load: boolean;
   grpcJs: boolean;
   compiledServer: boolean;
+  auditCompare: number | undefined;
 } {
   let scale: Scale = "m";
   let client: string | undefined;
   let server = "js";
+  let auditCompare: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--client") client = argv[++i];
+    if (arg === "--audit-compare") auditCompare = 3;
+    else if (arg.startsWith("--audit-compare=")) auditCompare = Number(arg.slice("--audit-compare=".length));
+    else if (arg === "--client") client = argv[++i];
     else if (arg.startsWith("--client=")) client = arg.slice("--client=".length);
     else if (arg === "--server") server = argv[++i] ?? "";
     else if (arg.startsWith("--server=")) server = arg.slice("--server=".length);
     else if (["s", "m", "l"].includes(arg)) scale = arg as Scale;
     else
       throw new Error(
-        `unknown argument "${arg}" (expected s, m, l, --client h2load|grpc-js or --server js|tsx)`,
+        `unknown argument "${arg}" (expected s, m, l, --client h2load|grpc-js, --server js|tsx or --audit-compare[=PAIRS])`,
       );
+  }
+  if (auditCompare !== undefined && !(Number.isInteger(auditCompare) && auditCompare > 0))
+    throw new Error("--audit-compare=PAIRS: a positive whole number of pairs");
+  if (auditCompare !== undefined) {
+    if (!onPath("h2load")) throw new Error("--audit-compare needs h2load on PATH (nghttp2-client)");
+    return { scale, h2load: true, grpcJs: false, compiledServer: server === "js", auditCompare };
   }
   if (client !== undefined && client !== "h2load" && client !== "grpc-js")
     throw new Error(`--client must be h2load or grpc-js, got "${client}"`);
@@ -487,11 +578,18 @@ function parseArgs(argv: readonly string[]): {
     h2load: client !== "grpc-js" && hasH2load,
     grpcJs: client !== "h2load",
     compiledServer: server === "js",
+    auditCompare,
   };
 }
 
 async function main() {
-  const { scale, h2load: withH2load, grpcJs, compiledServer } = parseArgs(process.argv.slice(2));
+  const {
+    scale,
+    h2load: withH2load,
+    grpcJs,
+    compiledServer,
+    auditCompare: pairs,
+  } = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), "latch-grpc-bench-"));
   const db = join(dir, "bench.db");
   try {
@@ -507,6 +605,10 @@ async function main() {
     const fx = pickFixtures(corpus, 2_000);
     const random = createRandom(11);
     const mix = checkMix(fx, 6_000, random);
+    if (pairs !== undefined) {
+      await auditCompare(db, compiledServer ? compileServer(dir) : undefined, dir, fx.direct[0]!, pairs);
+      return;
+    }
 
     // The engine alone, in this process, on the same inputs: what the network and API add is the rest.
     {

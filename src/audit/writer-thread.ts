@@ -13,7 +13,7 @@
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { type OpenedDecisionLog, openRemoteDecisionLog, type RemoteDecisionLog } from "../store/index.js";
 import { capturedOf, type PostedBatch } from "./capture-buffer.js";
-import { recordsOf } from "./record.js";
+import { encodedRecordsOf, recordsOf } from "./record.js";
 import type { BatchWriter } from "./sink.js";
 
 const MARK = "latchDecisionWriter";
@@ -136,9 +136,12 @@ function serveBatches(remote: RemoteDecisionLog): void {
     try {
       // Opened on the first batch, and again after an open that failed.
       opened ??= await openRemoteDecisionLog(remote);
-      const records = recordsOf(capturedOf(request.batch, names));
+      const batch = capturedOf(request.batch, names);
       const started = performance.now();
-      await opened.log.append(records);
+      const { log } = opened;
+      // Records in their stored form, built from the batch without a record object each.
+      if (log.appendEncoded !== undefined) await log.appendEncoded(encodedRecordsOf(batch));
+      else await log.append(recordsOf(batch));
       port.postMessage({ seconds: (performance.now() - started) / 1000 } satisfies Reply);
     } catch (error) {
       port.postMessage({ error: describe(error) } satisfies Reply);

@@ -7,13 +7,15 @@
 import type pg from "pg";
 import {
   appended,
+  type ChainRow,
   type ChainSigner,
   createChainSigner,
   DEFAULT_CHECKPOINT_EVERY,
   DEFAULT_DECISION_PAGE,
   type DecisionLog,
   type DecisionQuery,
-  type DecisionRecord,
+  type EncodedDecision,
+  encodeDecision,
   extendChain,
   groupCommit,
   pruneCut,
@@ -21,7 +23,6 @@ import {
   rowToDecision,
   type SignedHead,
   type SignedPoint,
-  type StoredDecision,
   type StoredRow,
   trustedHead,
   verifyChain,
@@ -157,7 +158,7 @@ export function createPostgresDecisionLog(
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const { q } = ctx;
 
-  const commit = (records: readonly DecisionRecord[]): Promise<readonly StoredDecision[]> =>
+  const commit = (records: readonly EncodedDecision[]): Promise<readonly ChainRow[]> =>
     withClient(
       ctx.pool,
       async (client) => {
@@ -175,7 +176,7 @@ export function createPostgresDecisionLog(
           await writeChain(client, q, chain, ctx.now());
           committing = true;
           await client.query("COMMIT");
-          return appended(chain, records);
+          return chain.rows;
         } catch (error) {
           await client.query("ROLLBACK").catch(() => undefined);
           // COMMIT sent and the connection lost: the records may be stored; never append twice.
@@ -184,11 +185,18 @@ export function createPostgresDecisionLog(
       },
       true,
     );
-  const append = groupCommit(commit);
+  const grouped = groupCommit(commit);
 
   return {
     ...(remote === undefined ? {} : { remote }),
-    append,
+    async append(records) {
+      if (records.length === 0) return [];
+      return appended(await grouped(records.map(encodeDecision)), records);
+    },
+
+    async appendEncoded(records) {
+      await grouped(records);
+    },
 
     async read(query: DecisionQuery = {}) {
       const limit = positiveInt(query.limit, "limit") ?? DEFAULT_DECISION_PAGE;

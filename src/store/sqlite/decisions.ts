@@ -13,14 +13,14 @@ import {
   DEFAULT_DECISION_PAGE,
   type DecisionLog,
   type DecisionQuery,
-  type DecisionRecord,
+  type EncodedDecision,
+  encodeDecision,
   extendChain,
   pruneCut,
   type RemoteDecisionLog,
   rowToDecision,
   type SignedHead,
   type SignedPoint,
-  type StoredDecision,
   type StoredRow,
   trustedHead,
   verifyChain,
@@ -67,7 +67,7 @@ export function createSqliteDecisionLog(
   };
   const head = (): SignedHead | undefined => s.head.get() as SignedHead | undefined;
 
-  const append = db.transaction((records: readonly DecisionRecord[]): StoredDecision[] => {
+  const append = db.transaction((records: readonly EncodedDecision[]): readonly ChainRow[] => {
     const from = trustedHead(head(), signer);
     const chain = extendChain(from, records, signer, checkpointEvery);
     insertRows(chain.rows);
@@ -75,7 +75,7 @@ export function createSqliteDecisionLog(
     for (const cp of chain.checkpoints) s.checkpoint.run(cp.seq, cp.hash, cp.mac, now);
     if (chain.rows.length > 0)
       s.setHead.run(chain.head.seq, chain.head.hash, chain.head.floor, chain.head.mac);
-    return appended(chain, records);
+    return chain.rows;
   });
 
   const insertRows = (rows: readonly ChainRow[]) => {
@@ -109,7 +109,11 @@ export function createSqliteDecisionLog(
 
     async append(records) {
       if (records.length === 0) return [];
-      return append.immediate(records);
+      return appended(append.immediate(records.map(encodeDecision)), records);
+    },
+
+    async appendEncoded(records) {
+      if (records.length > 0) append.immediate(records);
     },
 
     async read(query: DecisionQuery = {}) {
