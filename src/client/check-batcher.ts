@@ -28,6 +28,8 @@ import { MAX_DEADLINE_MS } from "./http2-transport.js";
 import { defined } from "./inputs.js";
 import type { CallOptions, CheckAnswer, CheckBulkAnswer, CheckBulkParams, CheckParams } from "./types.js";
 
+const ignore = () => {};
+
 export interface BatchOptions {
   /**
    * How long checks are gathered (µs). 0 (the default) gathers the checks made in the current
@@ -109,6 +111,8 @@ interface Entry {
   deadline: number;
   /** Set once sent: the request's abort, called when the last waiter leaves. */
   leave?: () => void;
+  /** A waiter came with an AbortSignal, so it may leave before the entry's deadline. */
+  cancellable: boolean;
 }
 
 interface Group {
@@ -225,19 +229,24 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
 
   const paramsOf = (entry: Entry): CheckParams => ({ ...entry.group.shared, ...entry.item });
 
-  /** Sends one entry as a plain CheckPermission, with its own deadline and cancellation. */
+  /**
+   * Sends one entry as a plain CheckPermission, with its own deadline, and a way to cancel it only
+   * when a waiter can leave before that deadline: an AbortController and its listener cost several
+   * µs in Node 20, about a third of what a lone check spends in the batcher. A caller that joins
+   * later with a signal of its own still leaves at once; the request then runs to its deadline.
+   */
   const askAlone = (entry: Entry): void => {
-    const controller = new AbortController();
-    entry.leave = () => controller.abort();
-    backend
-      .check(paramsOf(entry), {
-        timeoutMs: Math.max(1, entry.deadline - Date.now()),
-        signal: controller.signal,
-      })
-      .then(
-        (answer) => deliver(entry, { answer }),
-        (error) => deliver(entry, { error }),
-      );
+    const timeoutMs = Math.max(1, entry.deadline - Date.now());
+    let options: CallOptions = { timeoutMs };
+    if (entry.cancellable) {
+      const controller = new AbortController();
+      entry.leave = () => controller.abort();
+      options = { timeoutMs, signal: controller.signal };
+    } else entry.leave = ignore;
+    backend.check(paramsOf(entry), options).then(
+      (answer) => deliver(entry, { answer }),
+      (error) => deliver(entry, { error }),
+    );
   };
 
   const askTogether = (group: Group, entries: Entry[]): void => {
@@ -340,12 +349,13 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
             group = { key: groupKey, shared: sharedOf(params), entries: new Map() };
             pending.set(groupKey, group);
           }
-          entry = { key, item, group, waiters: new Set(), deadline };
+          entry = { key, item, group, waiters: new Set(), deadline, cancellable: false };
           group.entries.set(key, entry);
           schedule();
         }
       }
       const joined = entry;
+      if (opts?.signal !== undefined) joined.cancellable = true;
 
       const answer = new Promise<CheckAnswer>(capture);
       const waiter = new Waiter(joined, opts?.signal, abandon);

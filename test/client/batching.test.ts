@@ -259,6 +259,31 @@ describe("automatic batching", () => {
     expect({ singles, items }).toEqual({ singles: 0, items: 2 });
   });
 
+  it("cancels a lone check's request when its caller aborts, and gives it no signal when none can", async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    const batcher = createCheckBatcher({
+      check: (p, o) => {
+        signals.push(o.signal);
+        return plain.check(p, o);
+      },
+      checkBulk: (p, o) => plain.checkBulk(p, o),
+      timeoutMs: 30_000,
+    });
+    const check = { resource: "document:q3", permission: "view", subject: "user:alice" } as const;
+    // No caller signal: nobody can leave before the request's own deadline, so nothing to cancel.
+    expect((await batcher.check(check, undefined)).state).toBe("ALLOWED");
+    expect(signals).toEqual([undefined]);
+    // With one, the caller's abort ends its wait and the request it alone was waiting for.
+    const controller = new AbortController();
+    const asked = batcher.check(check, { signal: controller.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(signals).toHaveLength(2);
+    expect(signals[1]?.aborted).toBe(false);
+    controller.abort();
+    await expect(asked).rejects.toMatchObject({ code: "grpc/cancelled" });
+    expect(signals[1]?.aborted).toBe(true);
+  });
+
   it("answers every check alone, and stops gathering, when the server has no CheckBulk", async () => {
     let bulks = 0;
     const batcher = createCheckBatcher({
