@@ -56,27 +56,27 @@ const CONNECTION_WINDOW = 16 << 20;
 export const MAX_STREAM_ID = 0x7fff_ffff;
 
 /**
- * A stream's state as the session keeps it, and its events. The call (h2-transport.ts) extends it,
+ * A stream's state as the session keeps it, and its events. The call (h2-transport.ts) implements it,
  * so a call is its own stream: no object per stream beside it.
  */
-export abstract class H2Stream {
-  id = 0;
+export interface H2Stream {
+  id: number;
   /** The body still to send (held back by flow control), from `sent`. */
-  body: Buffer | undefined = undefined;
-  sent = 0;
-  sendWindow = 0;
+  body: Buffer | undefined;
+  sent: number;
+  sendWindow: number;
   /** DATA bytes read since our last WINDOW_UPDATE of the stream. */
-  unacked = 0;
-  headerBlock: Buffer | undefined = undefined;
+  unacked: number;
+  headerBlock: Buffer | undefined;
   /** Response headers, or trailers when `endStream`. */
-  abstract onHeaders(headers: HeaderMap, endStream: boolean): void;
-  abstract onData(data: Buffer): void;
+  onHeaders(headers: HeaderMap, endStream: boolean): void;
+  onData(data: Buffer): void;
   /** The peer ended the stream (END_STREAM); it is closed. */
-  abstract onEnd(): void;
+  onEnd(): void;
   /** The peer reset the stream with `code`. */
-  abstract onReset(code: number): void;
+  onReset(code: number): void;
   /** The stream ended with its session; `refused` when the server cannot have processed it. */
-  abstract onLost(cause: string, refused: boolean): void;
+  onLost(cause: string, refused: boolean): void;
 }
 
 export interface H2SessionOptions {

@@ -17,25 +17,24 @@
 
 import type { DescMethod } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
+import { deadlines } from "./deadline-wheel.js";
 import { RemoteError } from "./errors.js";
-import { H2Session, H2Stream } from "./h2-session.js";
+import { H2Session, type H2Stream } from "./h2-session.js";
 import { type HeaderMap, indexedField, literalField, STATIC_INDEX } from "./hpack.js";
 import {
   codecOf,
   DEFAULT_STREAMS_PER_CONNECTION,
   grpcTimeout,
   type Http2TransportOptions,
-  localError,
   MAX_DEADLINE_MS,
   type Plan,
-  refused,
   statusError,
   statusOfHttp,
   streamError,
   unframe,
 } from "./http2-transport.js";
 import type { UnaryTransport } from "./transport.js";
+import { capture, localError, refused, UnaryCall } from "./unary-call.js";
 
 export interface H2TransportOptions extends Http2TransportOptions {
   /** The last stream id a connection uses before the pool opens another (tests lower it). */
@@ -55,46 +54,38 @@ interface Shared {
   readonly maxMessageBytes: number;
 }
 
-// `new Promise(capture)` hands its resolvers over without a closure per call.
-let capturedResolve: (value: unknown) => void = () => undefined;
-let capturedReject: (error: unknown) => void = () => undefined;
-function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
-/** One unary call across its attempts: its own stream record, deadline entry and abort listener. */
-class Call extends H2Stream implements Expiring {
-  deadlineAt = 0;
-  lane: Lane | undefined = undefined;
-  prev: Expiring | undefined = undefined;
-  next: Expiring | undefined = undefined;
-  attempt = 0;
+/**
+ * One unary call over an h2 session (unary-call.ts): the session's record of its stream too, so a
+ * call has no object per stream beside it.
+ */
+class Call extends UnaryCall implements H2Stream {
+  id = 0;
+  body: Buffer | undefined = undefined;
+  sent = 0;
+  sendWindow = 0;
+  unacked = 0;
+  headerBlock: Buffer | undefined = undefined;
   session: H2Session | undefined = undefined;
   head: HeaderMap | undefined = undefined;
   trailers: HeaderMap | undefined = undefined;
-  chunks: Buffer[] = [];
-  received = 0;
-  backoff: NodeJS.Timeout | undefined = undefined;
-  private settled = false;
-  private readonly resolve: (value: unknown) => void;
-  private readonly reject: (error: unknown) => void;
 
   constructor(
     private readonly shared: Shared,
-    private readonly plan: H2Plan,
+    plan: H2Plan,
     private readonly request: Buffer,
     private readonly block: Buffer,
-    private readonly timeoutMs: number,
-    private readonly signal: AbortSignal | undefined,
-    private readonly idempotent: boolean,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    idempotent: boolean,
   ) {
-    super();
-    this.resolve = capturedResolve;
-    this.reject = capturedReject;
+    super(plan, timeoutMs, signal, idempotent, shared.maxAttempts);
   }
 
-  begin(): void {
+  protected get sending(): boolean {
+    return this.session !== undefined;
+  }
+
+  start(): void {
     this.backoff = undefined;
     if (this.shared.closed) {
       this.settle(localError(status.UNAVAILABLE, "the client is closed"));
@@ -174,57 +165,9 @@ class Call extends H2Stream implements Expiring {
     this.settle(error);
   }
 
-  expire(): void {
-    this.cancel(localError(status.DEADLINE_EXCEEDED, "Deadline exceeded"));
-  }
-
-  handleEvent(): void {
-    const error = localError(status.CANCELLED, "Cancelled on client");
-    if (this.session !== undefined) this.cancel(error);
-    else if (this.backoff !== undefined) {
-      clearTimeout(this.backoff);
-      this.backoff = undefined;
-      this.settle(error);
-    }
-  }
-
   private detach(): void {
     this.session = undefined;
     deadlines.remove(this);
-  }
-
-  private answered(message: Buffer): void {
-    let decoded: unknown;
-    try {
-      decoded = this.plan.decode(message);
-    } catch (error) {
-      this.settle(localError(status.INTERNAL, `cannot decode the answer: ${(error as Error).message}`));
-      return;
-    }
-    this.settle(decoded);
-  }
-
-  private failed(error: RemoteError): void {
-    const again =
-      error.status === status.UNAVAILABLE &&
-      (this.idempotent || refused.has(error)) &&
-      this.attempt + 1 < this.shared.maxAttempts &&
-      !this.signal?.aborted &&
-      !this.settled;
-    if (!again) {
-      this.settle(error);
-      return;
-    }
-    this.backoff = setTimeout(() => this.begin(), 25 * 2 ** this.attempt);
-    this.attempt++;
-  }
-
-  private settle(outcome: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.signal?.removeEventListener("abort", this);
-    if (outcome instanceof RemoteError) this.reject(outcome);
-    else this.resolve(outcome);
   }
 }
 
@@ -343,7 +286,7 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
       const answer = new Promise(capture);
       const call = new Call(shared, plan, body, block, timeoutMs, signal, idempotent);
       signal?.addEventListener("abort", call);
-      call.begin();
+      call.start();
       return answer as Promise<never>;
     },
 

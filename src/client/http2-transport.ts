@@ -38,9 +38,10 @@ import {
   encodeCheckRequest,
   frameOf,
 } from "./check-codec.js";
-import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
+import { deadlines } from "./deadline-wheel.js";
 import { RemoteError, remoteError } from "./errors.js";
 import type { UnaryTransport } from "./transport.js";
+import { capture, localError, refused, UnaryCall } from "./unary-call.js";
 
 export interface Http2TransportOptions {
   /** `host:port` */
@@ -63,14 +64,6 @@ export interface Http2TransportOptions {
   /** How long a ping may go unanswered before the session is dropped (ms, default 5 s). */
   readonly keepaliveTimeoutMs?: number;
 }
-
-/** A RemoteError the transport made itself (no server status), `grpc/<status>` like grpc-js's. */
-export function localError(code: status, message: string): RemoteError {
-  return remoteError(code, message, () => undefined);
-}
-
-/** REFUSED_STREAM: the server did not process the call, so any call may be sent again. */
-export const refused = new WeakSet<RemoteError>();
 
 /** gRPC's mapping of HTTP status codes for answers that are not gRPC at all (a proxy's error page). */
 export function statusOfHttp(httpStatus: number): status {
@@ -294,47 +287,28 @@ function outcomeOf(stream: ClientHttp2Stream, call: Call, conn: Connection): Buf
   return code === status.OK ? unframe(call.chunks) : statusError(code, meta);
 }
 
-// `new Promise(capture)` hands its resolvers over without a closure per call.
-let capturedResolve: (value: unknown) => void = () => undefined;
-let capturedReject: (error: unknown) => void = () => undefined;
-function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
-/**
- * One unary call, across its attempts: it is its own deadline entry (the shared wheel, no timer of
- * its own) and its own abort listener (`handleEvent`).
- */
-class Call implements Expiring {
-  deadlineAt = 0;
-  lane: Lane | undefined = undefined;
-  prev: Expiring | undefined = undefined;
-  next: Expiring | undefined = undefined;
-  attempt = 0;
+/** One unary call through node:http2 (unary-call.ts): its attempt's stream and what it read. */
+class Call extends UnaryCall {
   conn: Connection | undefined = undefined;
   stream: CallStream | undefined = undefined;
   head: IncomingHttpHeaders | undefined = undefined;
   trailers: IncomingHttpHeaders | undefined = undefined;
   cause: string | undefined = undefined;
-  chunks: Buffer[] = [];
-  received = 0;
-  backoff: NodeJS.Timeout | undefined = undefined;
-  private settled = false;
-  private readonly resolve: (value: unknown) => void;
-  private readonly reject: (error: unknown) => void;
 
   constructor(
     readonly shared: Shared,
-    private readonly plan: Plan,
+    plan: Plan,
     private readonly body: Buffer,
     private readonly headers: OutgoingHttpHeaders,
-    private readonly timeoutMs: number,
-    private readonly signal: AbortSignal | undefined,
-    private readonly idempotent: boolean,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    idempotent: boolean,
   ) {
-    this.resolve = capturedResolve;
-    this.reject = capturedReject;
+    super(plan, timeoutMs, signal, idempotent, shared.maxAttempts);
+  }
+
+  protected get sending(): boolean {
+    return this.stream !== undefined;
   }
 
   start(): void {
@@ -387,57 +361,10 @@ class Call implements Expiring {
     this.settle(error);
   }
 
-  expire(): void {
-    this.cancel(localError(status.DEADLINE_EXCEEDED, "Deadline exceeded"));
-  }
-
-  handleEvent(): void {
-    const error = localError(status.CANCELLED, "Cancelled on client");
-    if (this.stream !== undefined) this.cancel(error);
-    else if (this.backoff !== undefined) {
-      clearTimeout(this.backoff);
-      this.backoff = undefined;
-      this.settle(error);
-    }
-  }
-
   private detach(): void {
     this.stream = undefined;
     deadlines.remove(this);
     this.conn!.ended();
-  }
-
-  private answered(message: Buffer): void {
-    let decoded: unknown;
-    try {
-      decoded = this.plan.decode(message);
-    } catch (error) {
-      this.settle(localError(status.INTERNAL, `cannot decode the answer: ${(error as Error).message}`));
-      return;
-    }
-    this.settle(decoded);
-  }
-
-  private failed(error: RemoteError): void {
-    const again =
-      error.status === status.UNAVAILABLE &&
-      (this.idempotent || refused.has(error)) &&
-      this.attempt + 1 < this.shared.maxAttempts &&
-      !this.signal?.aborted;
-    if (!again) {
-      this.settle(error);
-      return;
-    }
-    this.backoff = setTimeout(() => this.start(), 25 * 2 ** this.attempt);
-    this.attempt++;
-  }
-
-  private settle(outcome: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.signal?.removeEventListener("abort", this);
-    if (outcome instanceof RemoteError) this.reject(outcome);
-    else this.resolve(outcome);
   }
 }
 

@@ -1,0 +1,104 @@
+/**
+ * What a unary call does across its attempts, whichever HTTP/2 client carries it (h2-transport.ts
+ * frames HTTP/2 itself, http2-transport.ts goes through node:http2): it is its own deadline entry on
+ * the shared wheel (no timer of its own) and its own abort listener (`handleEvent`), decodes the
+ * answer, retries what may be retried, and settles once. A transport says how an attempt starts
+ * and how it is cancelled.
+ */
+import { status } from "@grpc/grpc-js";
+import type { Expiring, Lane } from "./deadline-wheel.js";
+import { RemoteError, remoteError } from "./errors.js";
+
+/** A RemoteError the transport made itself (no server status), `grpc/<status>` like grpc-js's. */
+export function localError(code: status, message: string): RemoteError {
+  return remoteError(code, message, () => undefined);
+}
+
+/** REFUSED_STREAM: the server did not process the call, so any call may be sent again. */
+export const refused = new WeakSet<RemoteError>();
+
+// `new Promise(capture)` hands its resolvers over without a closure per call.
+let capturedResolve: (value: unknown) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+export function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** Made inside `new Promise(capture)`, whose resolvers it takes. */
+export abstract class UnaryCall implements Expiring {
+  deadlineAt = 0;
+  lane: Lane | undefined = undefined;
+  prev: Expiring | undefined = undefined;
+  next: Expiring | undefined = undefined;
+  attempt = 0;
+  chunks: Buffer[] = [];
+  received = 0;
+  backoff: NodeJS.Timeout | undefined = undefined;
+  private settled = false;
+  private readonly resolve = capturedResolve;
+  private readonly reject = capturedReject;
+
+  constructor(
+    private readonly codec: { readonly decode: (bytes: Buffer) => unknown },
+    protected readonly timeoutMs: number,
+    protected readonly signal: AbortSignal | undefined,
+    private readonly idempotent: boolean,
+    private readonly maxAttempts: number,
+  ) {}
+
+  /** Starts an attempt (the first, or a retry after its backoff). */
+  abstract start(): void;
+  /** An attempt is on the wire. */
+  protected abstract get sending(): boolean;
+  /** Ends the attempt on the wire from this side and settles with `error`. */
+  abstract cancel(error: RemoteError): void;
+
+  expire(): void {
+    this.cancel(localError(status.DEADLINE_EXCEEDED, "Deadline exceeded"));
+  }
+
+  handleEvent(): void {
+    const error = localError(status.CANCELLED, "Cancelled on client");
+    if (this.sending) this.cancel(error);
+    else if (this.backoff !== undefined) {
+      clearTimeout(this.backoff);
+      this.backoff = undefined;
+      this.settle(error);
+    }
+  }
+
+  protected answered(message: Buffer): void {
+    let decoded: unknown;
+    try {
+      decoded = this.codec.decode(message);
+    } catch (error) {
+      this.settle(localError(status.INTERNAL, `cannot decode the answer: ${(error as Error).message}`));
+      return;
+    }
+    this.settle(decoded);
+  }
+
+  protected failed(error: RemoteError): void {
+    const again =
+      error.status === status.UNAVAILABLE &&
+      (this.idempotent || refused.has(error)) &&
+      this.attempt + 1 < this.maxAttempts &&
+      !this.signal?.aborted &&
+      !this.settled;
+    if (!again) {
+      this.settle(error);
+      return;
+    }
+    this.backoff = setTimeout(() => this.start(), 25 * 2 ** this.attempt);
+    this.attempt++;
+  }
+
+  protected settle(outcome: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal?.removeEventListener("abort", this);
+    if (outcome instanceof RemoteError) this.reject(outcome);
+    else this.resolve(outcome);
+  }
+}
