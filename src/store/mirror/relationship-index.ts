@@ -315,12 +315,14 @@ export class RelationshipIndex {
     this.dead = this.dead.slice(n);
     // Every touched list is filtered once, however many of its entries are gone.
     const lists = new Map<ReverseLists, Set<string>>();
+    // Only buckets that held a dead entry are filtered, not every bucket already settling.
+    const holding = new Set<Bucket>();
     for (const r of gone) {
       this.versions.delete(r);
       const bucket = this.bucketAt(r);
       if (bucket !== undefined) {
         bucket.special--;
-        settling.add(bucket);
+        holding.add(bucket);
       }
       const s = r.subject;
       const map = this.reverseLists(s.type, s.relation ?? "", r.resource.type, false);
@@ -332,7 +334,10 @@ export class RelationshipIndex {
       }
       ids.add(s.id);
     }
-    for (const bucket of settling) bucket.entries = bucket.entries.filter((x) => !gone.has(x));
+    for (const bucket of holding) {
+      bucket.entries = bucket.entries.filter((x) => !gone.has(x));
+      settling.add(bucket);
+    }
     for (const [map, ids] of lists) {
       for (const id of ids) {
         const list = map.get(id);
