@@ -19,8 +19,9 @@ export interface ReadSnapshot {
   /** Runs `read` inside a read transaction that has revision `revision`. */
   at<T>(revision: Revision, read: () => T): T;
   /**
-   * Ends the held read transaction now rather than on the next turn. Called before this process
-   * commits: a checkpoint cannot copy the WAL past a snapshot some reader still holds, and a WAL
+   * Ends the held read transaction now rather than on the next turn. Called before the store's
+   * relationship writes and each compaction step commit (the decision log, approvals and signals
+   * commit without it: rarer, and the snapshot goes at the next turn anyway): a checkpoint cannot copy the WAL past a snapshot some reader still holds, and a WAL
    * that is never wholly copied is never restarted, so under steady checks and writes it would
    * grow without end (gc-bench: 3.9 GB of WAL beside 28 MB of database at 1M touches).
    */
