@@ -19,7 +19,7 @@
  *   `toBinary` does; anything else by `toBinary`.
  * test/server/check-bulk-codec.test.ts checks both against protobuf-es (same message, same bytes).
  */
-import { isUtf8 } from "node:buffer";
+
 import { toBinary } from "@bufbuild/protobuf";
 import type { ObjectReference, SubjectReference } from "../gen/latch/v1/core_pb.js";
 import {
@@ -31,6 +31,7 @@ import {
   CheckBulkPermissionsResponseSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
 import { utf8Length, varintSize, writeString, writeVarint } from "./check-permission-codec.js";
+import { FastReader, NOT_HANDLED } from "./fast-reader.js";
 import { asBuffer, type ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
 import { type ContextDecodeLimits, DEFAULT_CONTEXT_DECODE_LIMITS } from "./struct-codec.js";
@@ -63,64 +64,10 @@ export const BULK_TAGS = {
 } as const;
 const T = BULK_TAGS;
 
-/** Up to this many bytes an ASCII string is built in JavaScript (as check-permission-codec.ts). */
-const SHORT_STRING = 12;
-
-/** Thrown inside the fast reader when a message is outside what it handles; never escapes. */
-const NOT_HANDLED = Symbol("not handled");
-
 /** The bytes each item decoded here was read from: exactly what `toBinary` writes for it. */
 const itemBytes = new WeakMap<CheckBulkPermissionsRequestItem, Buffer>();
 
-/** A canonical reader: refuses what protobuf-es would accept but `toBinary` would write otherwise. */
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  /** A minimal varint length of up to four bytes. */
-  length(end: number): number {
-    let value = 0;
-    for (let shift = 0; shift < 28; shift += 7) {
-      if (this.pos >= end) throw NOT_HANDLED;
-      const b = this.buf[this.pos++]!;
-      value |= (b & 0x7f) << shift;
-      if (b < 0x80) {
-        if (b === 0 && shift > 0) throw NOT_HANDLED;
-        return value;
-      }
-    }
-    throw NOT_HANDLED;
-  }
-
-  span(end: number): number {
-    const stop = this.length(end) + this.pos;
-    if (stop > end) throw NOT_HANDLED;
-    return stop;
-  }
-
-  /** A non-empty string (proto3 leaves an empty one off the wire), strictly valid UTF-8. */
-  string(end: number): string {
-    const stop = this.span(end);
-    const start = this.pos;
-    if (stop === start) throw NOT_HANDLED;
-    this.pos = stop;
-    const buf = this.buf;
-    let i = start;
-    if (stop - start <= SHORT_STRING) {
-      let text = "";
-      for (; i < stop; i++) {
-        const b = buf[i]!;
-        if (b >= 0x80) break;
-        text += String.fromCharCode(b);
-      }
-      if (i === stop) return text;
-    } else while (i < stop && buf[i]! < 0x80) i++;
-    if (i < stop && !isUtf8(buf.subarray(i, stop))) throw NOT_HANDLED;
-    return buf.toString("utf8", start, stop);
-  }
-}
-
-function readObjectReference(r: Reader, end: number): ObjectReference {
+function readObjectReference(r: FastReader, end: number): ObjectReference {
   const msg: ObjectReference = { $typeName: "latch.v1.ObjectReference", objectType: "", objectId: "" };
   if (r.pos < end && r.buf[r.pos] === T.objectType) {
     r.pos++;
@@ -134,7 +81,7 @@ function readObjectReference(r: Reader, end: number): ObjectReference {
   return msg;
 }
 
-function readSubjectReference(r: Reader, end: number): SubjectReference {
+function readSubjectReference(r: FastReader, end: number): SubjectReference {
   const msg: SubjectReference = { $typeName: "latch.v1.SubjectReference", optionalRelation: "" };
   if (r.pos < end && r.buf[r.pos] === T.subjectObject) {
     r.pos++;
@@ -149,7 +96,7 @@ function readSubjectReference(r: Reader, end: number): SubjectReference {
   return msg;
 }
 
-function readItem(r: Reader, end: number): CheckBulkPermissionsRequestItem {
+function readItem(r: FastReader, end: number): CheckBulkPermissionsRequestItem {
   // The same properties, in the same order, as protobuf-es's decoded message.
   const msg: CheckBulkPermissionsRequestItem = {
     $typeName: "latch.v1.CheckBulkPermissionsRequestItem",
@@ -181,7 +128,7 @@ function readItem(r: Reader, end: number): CheckBulkPermissionsRequestItem {
 
 function readRequest(buf: Buffer): CheckBulkPermissionsRequest {
   const items: CheckBulkPermissionsRequestItem[] = [];
-  const r = new Reader(buf);
+  const r = new FastReader(buf, 0, true);
   const end = buf.length;
   while (r.pos < end) {
     if (buf[r.pos++] !== T.requestItems) throw NOT_HANDLED;

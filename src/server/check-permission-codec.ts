@@ -17,7 +17,7 @@
  * test/server/check-permission-codec.test.ts checks both against protobuf-es on generated
  * messages (same message, same bytes).
  */
-import { isUtf8 } from "node:buffer";
+
 import { type DescField, type DescMessage, type JsonObject, ScalarType, toBinary } from "@bufbuild/protobuf";
 import {
   type ObjectReference,
@@ -33,6 +33,7 @@ import {
   type CheckPermissionResponse,
   CheckPermissionResponseSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
+import { FastReader, NOT_HANDLED } from "./fast-reader.js";
 import { asBuffer, type ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
 import { type ContextDecodeLimits, ContextReader, DEFAULT_CONTEXT_DECODE_LIMITS } from "./struct-codec.js";
@@ -82,71 +83,7 @@ const RESPONSE_PARTIAL_CAVEAT_INFO = tagOf(CheckPermissionResponseSchema, "parti
 const TOKEN = tagOf(ZedTokenSchema, "token");
 const MISSING_CONTEXT = tagOf(PartialCaveatInfoSchema, "missingRequiredContext");
 
-/**
- * Up to this many bytes, an ASCII string is built in JavaScript: V8 keeps strings this short flat
- * (longer ones built by `+=` become chains to flatten later, which costs more than Buffer's decoder).
- */
-const SHORT_STRING = 12;
-
-/** Thrown inside the fast reader when a message is outside what it handles; never escapes. */
-const NOT_HANDLED = Symbol("not handled");
-
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-  ) {
-    this.pos = start;
-  }
-
-  /**
-   * A length of up to four varint bytes (below 256 MiB, more than a request may hold); a longer
-   * or truncated one is left to protobuf-es.
-   */
-  length(end: number): number {
-    let value = 0;
-    for (let shift = 0; shift < 28; shift += 7) {
-      if (this.pos >= end) throw NOT_HANDLED;
-      const b = this.buf[this.pos++]!;
-      value |= (b & 0x7f) << shift;
-      if (b < 0x80) return value;
-    }
-    throw NOT_HANDLED;
-  }
-
-  /** The end of a length-delimited field that starts here, within `end`. */
-  span(end: number): number {
-    const len = this.length(end);
-    const stop = this.pos + len;
-    if (stop > end) throw NOT_HANDLED;
-    return stop;
-  }
-
-  /** protobuf-es decodes proto3 strings strictly (invalid UTF-8 fails the call): so do we. */
-  string(end: number): string {
-    const stop = this.span(end);
-    const start = this.pos;
-    this.pos = stop;
-    const buf = this.buf;
-    let i = start;
-    // Names and ids are ASCII in practice. Short ones are made here, char by char, for a fraction
-    // of a call into Buffer's decoder; longer ones are only checked here (no view for isUtf8).
-    if (stop - start <= SHORT_STRING) {
-      let text = "";
-      for (; i < stop; i++) {
-        const b = buf[i]!;
-        if (b >= 0x80) break;
-        text += String.fromCharCode(b);
-      }
-      if (i === stop) return text;
-    } else while (i < stop && buf[i]! < 0x80) i++;
-    if (i < stop && !isUtf8(buf.subarray(i, stop))) throw NOT_HANDLED;
-    return buf.toString("utf8", start, stop);
-  }
-}
-
-function readObjectReference(r: Reader, end: number): ObjectReference {
+function readObjectReference(r: FastReader, end: number): ObjectReference {
   const msg: ObjectReference = { $typeName: "latch.v1.ObjectReference", objectType: "", objectId: "" };
   let seen = 0;
   while (r.pos < end) {
@@ -162,7 +99,7 @@ function readObjectReference(r: Reader, end: number): ObjectReference {
   return msg;
 }
 
-function readSubjectReference(r: Reader, end: number): SubjectReference {
+function readSubjectReference(r: FastReader, end: number): SubjectReference {
   const msg: SubjectReference = { $typeName: "latch.v1.SubjectReference", optionalRelation: "" };
   let seen = 0;
   while (r.pos < end) {
@@ -195,7 +132,7 @@ function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionR
     // Asked for a witness (12): that tag falls through to protobuf-es too.
     withWitness: false,
   };
-  const r = new Reader(buf, 0);
+  const r = new FastReader(buf, 0, false);
   const end = buf.length;
   let seen = 0;
   let contexts: ContextReader | undefined;
