@@ -38,22 +38,23 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 
-export const H2_NO_ERROR = 0x0;
-export const H2_PROTOCOL_ERROR = 0x1;
-export const H2_FLOW_CONTROL_ERROR = 0x3;
-export const H2_FRAME_SIZE_ERROR = 0x6;
-export const H2_REFUSED_STREAM = 0x7;
-export const H2_CANCEL = 0x8;
-export const H2_COMPRESSION_ERROR = 0x9;
-export const H2_ENHANCE_YOUR_CALM = 0xb;
+const H2_NO_ERROR = 0x0;
+const H2_PROTOCOL_ERROR = 0x1;
+const H2_FLOW_CONTROL_ERROR = 0x3;
+const H2_FRAME_SIZE_ERROR = 0x6;
+const H2_CANCEL = 0x8;
+const H2_COMPRESSION_ERROR = 0x9;
+const H2_ENHANCE_YOUR_CALM = 0xb;
 
+/** The largest header block (HEADERS and its CONTINUATIONs) we buffer. */
+const MAX_HEADER_BLOCK = 64 * 1024;
 /** The largest frame we accept (our SETTINGS_MAX_FRAME_SIZE is the default). */
 const OUR_MAX_FRAME = 16_384;
 /** Our per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE) and the connection's. */
 const STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 16 << 20;
 /** The highest client stream id (2^31 - 1). */
-export const MAX_STREAM_ID = 0x7fff_ffff;
+const MAX_STREAM_ID = 0x7fff_ffff;
 
 /**
  * A stream's state as the session keeps it, and its events. The call (h2-transport.ts) implements it,
@@ -149,6 +150,7 @@ export class H2Session {
   // A header block split over CONTINUATION frames.
   private continuing = 0;
   private fragments: Buffer[] = [];
+  private fragmentBytes = 0;
   private fragmentsEnd = false;
   private readonly keepalive: NodeJS.Timeout;
   private pingTimer: NodeJS.Timeout | undefined = undefined;
@@ -352,8 +354,7 @@ export class H2Session {
     } catch (error) {
       if (!(error instanceof ProtocolError || error instanceof HpackError)) throw error;
       const code = error instanceof ProtocolError ? error.code : H2_COMPRESSION_ERROR;
-      this.send(frame(GOAWAY, 0, 0, Buffer.concat([u32(0), u32(code)])));
-      this.destroy(`HTTP/2 protocol error: ${error.message}`);
+      this.destroy(`HTTP/2 protocol error: ${error.message}`, code);
       return;
     }
     if (at < buf.length && !this.destroyed) this.pending = buf.subarray(at);
@@ -372,6 +373,10 @@ export class H2Session {
       case CONTINUATION:
         if (this.continuing === 0) throw new ProtocolError(H2_PROTOCOL_ERROR, "CONTINUATION out of place");
         this.fragments.push(payload);
+        this.fragmentBytes += payload.length;
+        // A peer that never ends its header block must not make us buffer without end.
+        if (this.fragmentBytes > MAX_HEADER_BLOCK)
+          throw new ProtocolError(H2_ENHANCE_YOUR_CALM, "a header block over 64 KiB");
         if (flags & END_HEADERS) {
           this.continuing = 0;
           const block = Buffer.concat(this.fragments);
@@ -447,6 +452,7 @@ export class H2Session {
     else {
       this.continuing = id;
       this.fragments = [fragment];
+      this.fragmentBytes = fragment.length;
       this.fragmentsEnd = end;
     }
   }
@@ -541,13 +547,17 @@ export class H2Session {
     this.pingTimer = undefined;
   }
 
-  /** Ends the connection; `reason` (when given) is why its calls fail. */
-  private destroy(reason: string | undefined): void {
+  /**
+   * Ends the connection; `reason` (when given) is why its calls fail. A clean close, or one for a
+   * protocol error (`goawayCode`), tells the server with GOAWAY and ends the socket once the frames
+   * are out (`end` flushes what `send` corked; `destroy` would drop it).
+   */
+  private destroy(reason: string | undefined, goawayCode?: number): void {
     if (this.destroyed) return;
     if (reason !== undefined) this.lost ??= reason;
-    if (reason === undefined && this.connected) {
-      // A clean close: tell the server, then end the socket once the frames are out.
-      this.socket.end(frame(GOAWAY, 0, 0, Buffer.concat([u32(0), u32(H2_NO_ERROR)])));
+    if ((reason === undefined || goawayCode !== undefined) && this.connected) {
+      const code = goawayCode ?? H2_NO_ERROR;
+      this.socket.end(frame(GOAWAY, 0, 0, Buffer.concat([u32(0), u32(code)])));
       this.destroyed = true;
     } else {
       this.destroyed = true;

@@ -78,7 +78,7 @@ export interface ClientOptions {
    */
   readonly transport?: "h2" | "http2" | "grpc-js";
   /**
-   * Most HTTP/2 connections the `"http2"` transport spreads calls over (default 1): the next one is
+   * Most HTTP/2 connections the `"h2"` and `"http2"` transports spread calls over (default 1): the next one is
    * opened when every open one has `streamsPerConnection` calls in flight.
    */
   readonly connections?: number;
@@ -89,7 +89,7 @@ export interface ClientOptions {
    * 2^31-1, HTTP/2's limit; set low only to exercise that path in tests).
    */
   readonly streamIdLimit?: number;
-  /** Keepalive ping interval while calls are in flight, `"http2"` transport (ms, default 10 s). */
+  /** Keepalive ping interval while calls are in flight, `"h2"` and `"http2"` transports (ms, default 10 s). */
   readonly keepaliveMs?: number;
   /** Unanswered ping time after which the connection is dropped (ms, default 5 s). */
   readonly keepaliveTimeoutMs?: number;

@@ -171,8 +171,8 @@ function stringField(text: string, lengths: number[]): number {
 }
 
 /**
- * The encoded size of each pair's body, pushed in order with the UTF-8 lengths of its strings, or
- * undefined when a pair is outside what is written here.
+ * Pushes the encoded size of each pair's body, in order, with the UTF-8 lengths of its strings;
+ * false when a pair is outside what is written here.
  */
 function sizePairs(pairs: readonly CheckBulkPermissionsPair[], sizes: number[], lengths: number[]): boolean {
   for (const pair of pairs) {
@@ -223,7 +223,7 @@ function sizePairs(pairs: readonly CheckBulkPermissionsPair[], sizes: number[], 
   return true;
 }
 
-/** Writes a string field sized by `stringField`; `k` is the index of its length in `lengths`. */
+/** Writes a string field of `n` UTF-8 bytes (as sized by `stringField`). */
 function putString(buf: Buffer, pos: number, tag: number, text: string, n: number): number {
   buf[pos++] = tag;
   pos = writeVarint(buf, pos, n);

@@ -194,3 +194,69 @@ describe("HPACK decoder", () => {
       expect(() => new HpackDecoder().decode(Buffer.from(hex, "hex"))).toThrow(HpackError);
   });
 });
+
+/** A frame as a server writes it: 9-byte header, then the payload. */
+function rawFrame(type: number, flags: number, id: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(id, 5);
+  return Buffer.concat([head, payload]);
+}
+
+describe("h2 framing against a hostile server", () => {
+  it("refuses a header block that never ends, and says so with GOAWAY before closing", async () => {
+    const fromClient: Buffer[] = [];
+    let closed!: () => void;
+    const clientGone = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.on("close", () => closed());
+      let sent = false;
+      socket.on("data", (chunk: Buffer) => {
+        fromClient.push(chunk);
+        if (sent) return;
+        sent = true;
+        // SETTINGS, then HEADERS for the first call without END_HEADERS, then 80 KiB of
+        // CONTINUATION frames that never end it either.
+        socket.write(rawFrame(0x4, 0, 0, Buffer.alloc(0)));
+        socket.write(rawFrame(0x1, 0, 1, Buffer.from([0x88])));
+        for (let i = 0; i < 5; i++) socket.write(rawFrame(0x9, 0, 1, Buffer.alloc(16_384)));
+      });
+    });
+    const address = await listen(server);
+    const client = createClient({ address, transport: "h2", batch: false, maxAttempts: 1 });
+    try {
+      await expect(client.check(check(1))).rejects.toMatchObject({ code: "grpc/unavailable" });
+    } finally {
+      await client.close();
+      server.close();
+    }
+    await clientGone;
+    // The client's frames after its 24-byte preface: the last one is GOAWAY, ENHANCE_YOUR_CALM.
+    const bytes = Buffer.concat(fromClient).subarray(24);
+    const goaways: number[] = [];
+    for (let at = 0; at + 9 <= bytes.length; ) {
+      const length = bytes.readUIntBE(at, 3);
+      if (bytes[at + 3] === 0x7) goaways.push(bytes.readUInt32BE(at + 9 + 4));
+      at += 9 + length;
+    }
+    expect(goaways).toEqual([0xb]);
+  });
+});
+
+describe("h2 transport input", () => {
+  it("refuses a token that cannot be an HTTP header value when the client is made", () => {
+    // The client's grpc-js side (the streaming calls) checks the token first, for every transport,
+    // so the h2 framing never sends one it would mangle or that would end the header.
+    for (const token of ["a\nb", "key\u2603"])
+      expect(() => createClient({ address: "127.0.0.1:1", token, transport: "h2" })).toThrow(
+        /Metadata string value/,
+      );
+    const client = createClient({ address: "127.0.0.1:1", token: "plain-token_0123", transport: "h2" });
+    return client.close();
+  });
+});
