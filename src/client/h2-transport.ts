@@ -45,6 +45,19 @@ export interface H2TransportOptions extends Http2TransportOptions {
 interface H2Plan extends Pick<Plan, "encode" | "decode"> {
   readonly prefix: Buffer;
   readonly block: Buffer;
+  /** `prefix` and the name part of a literal `grpc-timeout` field: a call's value follows. */
+  readonly timed: Buffer;
+}
+
+/** A header block with the call's own `grpc-timeout` value: one allocation, no re-encoding. */
+function timedBlock(plan: H2Plan, timeoutMs: number): Buffer {
+  const value = grpcTimeout(timeoutMs); // at most 9 characters: its HPACK length is one byte
+  const at = plan.timed.length;
+  const out = Buffer.allocUnsafe(at + 1 + value.length);
+  plan.timed.copy(out, 0);
+  out[at] = value.length;
+  out.write(value, at + 1, "latin1");
+  return out;
 }
 
 interface Shared {
@@ -237,6 +250,8 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
       : [literalField(STATIC_INDEX.authorization, `Bearer ${options.token}`, true)]),
   ]);
   const timeoutField = (ms: number) => literalField("grpc-timeout", grpcTimeout(ms));
+  // The literal field's first byte and name; `literalField("grpc-timeout", v)` continues with v's length.
+  const timeoutName = literalField("grpc-timeout", "").subarray(0, -1);
 
   const plans = new Map<DescMethod, H2Plan>();
   const planOf = (method: DescMethod): H2Plan => {
@@ -248,7 +263,12 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
         literalField(STATIC_INDEX.authority, options.address),
         common,
       ]);
-      plan = { prefix, block: Buffer.concat([prefix, timeoutField(defaultTimeoutMs)]), ...codecOf(method) };
+      plan = {
+        prefix,
+        block: Buffer.concat([prefix, timeoutField(defaultTimeoutMs)]),
+        timed: Buffer.concat([prefix, timeoutName]),
+        ...codecOf(method),
+      };
       plans.set(method, plan);
     }
     return plan;
@@ -257,6 +277,8 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
   return {
     unary(method, request, opts, idempotent) {
       const signal = opts?.signal;
+      const timeoutMs =
+        opts?.timeoutMs === undefined ? defaultTimeoutMs : Math.min(opts.timeoutMs, MAX_DEADLINE_MS);
       let plan: H2Plan;
       let body: Buffer;
       let block: Buffer;
@@ -264,25 +286,19 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
         signal?.throwIfAborted();
         plan = planOf(method);
         body = plan.encode(request);
-        const timeoutMs = opts?.timeoutMs;
         const requestId = opts?.requestId;
         if (requestId !== undefined && BAD_VALUE.test(requestId))
           throw new TypeError(`invalid character in the request id ${JSON.stringify(requestId)}`);
-        block =
-          timeoutMs === undefined && requestId === undefined
-            ? plan.block
-            : Buffer.concat([
-                plan.prefix,
-                timeoutField(
-                  timeoutMs === undefined ? defaultTimeoutMs : Math.min(timeoutMs, MAX_DEADLINE_MS),
-                ),
-                ...(requestId === undefined ? [] : [literalField("x-request-id", requestId)]),
-              ]);
+        if (requestId !== undefined)
+          block = Buffer.concat([
+            plan.prefix,
+            timeoutField(timeoutMs),
+            literalField("x-request-id", requestId),
+          ]);
+        else block = opts?.timeoutMs === undefined ? plan.block : timedBlock(plan, timeoutMs);
       } catch (error) {
         return Promise.reject(error);
       }
-      const timeoutMs =
-        opts?.timeoutMs === undefined ? defaultTimeoutMs : Math.min(opts.timeoutMs, MAX_DEADLINE_MS);
       const answer = new Promise(capture);
       const call = new Call(shared, plan, body, block, timeoutMs, signal, idempotent);
       signal?.addEventListener("abort", call);
