@@ -98,12 +98,11 @@ class Call extends UnaryCall implements H2Stream {
     return this.session !== undefined;
   }
 
-  start(): void {
-    this.backoff = undefined;
-    if (this.shared.closed) {
-      this.settle(localError(status.UNAVAILABLE, "the client is closed"));
-      return;
-    }
+  protected get clientClosed(): boolean {
+    return this.shared.closed;
+  }
+
+  protected send(): void {
     const session = this.shared.pick();
     this.session = session;
     this.head = undefined;

@@ -311,12 +311,11 @@ class Call extends UnaryCall {
     return this.stream !== undefined;
   }
 
-  start(): void {
-    this.backoff = undefined;
-    if (this.shared.closed) {
-      this.settle(localError(status.UNAVAILABLE, "the client is closed"));
-      return;
-    }
+  protected get clientClosed(): boolean {
+    return this.shared.closed;
+  }
+
+  protected send(): void {
     const conn = this.shared.pick();
     let stream: CallStream;
     try {

@@ -48,7 +48,15 @@ export abstract class UnaryCall implements Expiring {
   ) {}
 
   /** Starts an attempt (the first, or a retry after its backoff). */
-  abstract start(): void;
+  start(): void {
+    this.backoff = undefined;
+    if (this.clientClosed) this.settle(localError(status.UNAVAILABLE, "the client is closed"));
+    else this.send();
+  }
+  /** The client was closed: no attempt starts. */
+  protected abstract get clientClosed(): boolean;
+  /** Puts an attempt on the wire. */
+  protected abstract send(): void;
   /** An attempt is on the wire. */
   protected abstract get sending(): boolean;
   /** Ends the attempt on the wire from this side and settles with `error`. */
