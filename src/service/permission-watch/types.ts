@@ -40,6 +40,12 @@ export interface WatchPermissionsRequest {
   readonly context?: Readonly<Record<string, unknown>>;
   /** Also send SYNCED after each revision the feed reached, even when the set did not change. */
   readonly checkpoints?: boolean;
+  /**
+   * Resume after this revision token (a SYNCED's, or any this store issued within the GC
+   * window): the stream starts with the set's changes since then instead of the whole set, or
+   * with RESYNC and the whole set when they cannot be known exactly (resume.ts).
+   */
+  readonly after?: string;
 }
 
 export interface WatchPermissionsOptions {

@@ -189,7 +189,13 @@ export async function lookupSet(
  * Runs a history: writes through `writer`, streams from `watcher` (the same or another replica),
  * then checks every reported set. Returns how many sets were compared.
  */
-export async function runHistory(writer: Store, watcher: OpenedLatch, history: History): Promise<number> {
+export async function runHistory(
+  writer: Store,
+  watcher: OpenedLatch,
+  history: History,
+  /** Given what every stream showed (in REQUESTS order), once the history is written. */
+  keep?: (recorded: readonly Recorded[]) => void,
+): Promise<number> {
   const initial = dedupe(history.initial.filter((u) => u.operation === "touch"));
   if (initial.length > 0) await writer.write(initial);
   const controller = new AbortController();
@@ -222,6 +228,7 @@ export async function runHistory(writer: Store, watcher: OpenedLatch, history: H
     controller.abort();
     await Promise.all(streams);
   }
+  keep?.(recorded);
   let compared = 0;
   for (const [i, request] of REQUESTS.entries()) {
     const seen = new Set<string>();

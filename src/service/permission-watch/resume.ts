@@ -1,0 +1,159 @@
+/**
+ * Resuming a WatchPermissions stream after a revision token (`after`): instead of the whole set,
+ * the stream starts with the set's changes between the token's revision and the revision of its
+ * first SYNCED, then goes on live.
+ *
+ * The changes are the difference of two LookupResources answers, at the token's revision and at
+ * the live set's revision: the client's copy at the token was exactly LookupResources at it (the
+ * property test's guarantee), and a lookup pinned to a revision answers the same whenever it is
+ * asked, so the difference turns the client's copy into the live one exactly. Two cases break that,
+ * and get RESYNC and the whole set instead:
+ * - expiration: a relationship's expiry is judged against the clock when the lookup runs, not the
+ *   revision, so the set at an old revision asked now can lack resources the client was sent
+ *   then; a REMOVED for them would never come. Any schema (at the token) that lets a relation
+ *   carry an expiration is resumed this way.
+ * - a difference with more events than the whole set: the set is fewer messages, and the same work
+ *   for the client.
+ * The same holds when the set at the token cannot be asked for: the request does not fit the
+ * schema as it was then (no schema yet, the permission not yet defined).
+ */
+import { isLatchError, LatchError, type Revision } from "../../core/index.js";
+import { type CompiledSchema, compileSchema } from "../../schema/index.js";
+import { checkRetained, type Store } from "../../store/index.js";
+import { setEvents } from "./listener.js";
+import type { PermissionEvent, PermissionState } from "./types.js";
+
+/** What a resumed stream's first SYNCED is measured against. */
+export type ResumeBase =
+  | { readonly kind: "diff"; readonly entries: ReadonlyMap<string, PermissionState> }
+  | { readonly kind: "resync"; readonly reason: "expiration" | "schema" };
+
+/** The token's revision; a token that is not one of this store's is INVALID_ARGUMENT. */
+function decodeToken(store: Store, token: string): Revision {
+  try {
+    return store.decodeRevision(token);
+  } catch (e) {
+    if (isLatchError(e)) throw e;
+    throw new LatchError(
+      "revision/invalid-token",
+      "invalid-argument",
+      "the revision token is not valid",
+      {},
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+function allowsExpiration(schema: CompiledSchema): boolean {
+  for (const def of schema.definitions.values()) {
+    for (const member of def.members.values()) {
+      if (member.kind === "relation" && member.allowed.some((a) => a.expiration)) return true;
+    }
+  }
+  return false;
+}
+
+/** The request does not fit the schema at the token; anything else (a store failure, a token) is the caller's. */
+function unfitAtToken(error: unknown): boolean {
+  return (
+    isLatchError(error) &&
+    !error.code.startsWith("revision/") &&
+    (error.kind === "invalid-argument" || error.kind === "failed-precondition" || error.kind === "not-found")
+  );
+}
+
+/**
+ * What the client held at `token`: the set then (LookupResources through `setAt`), or "resync"
+ * when it cannot be known exactly. A malformed or foreign token is INVALID_ARGUMENT; one older
+ * than the GC window FAILED_PRECONDITION (`revision/compacted`, naming the window), as on Watch.
+ */
+export async function resumeBase(
+  store: Store,
+  token: string,
+  setAt: (token: string) => Promise<ReadonlyMap<string, PermissionState>>,
+): Promise<ResumeBase> {
+  const revision = decodeToken(store, token);
+  // Checked here too, since a resync reads nothing at the token that would refuse it.
+  checkRetained(revision, await store.historyHorizon?.());
+  const stored = await store.at(revision).readSchema();
+  if (stored !== undefined && allowsExpiration(compileSchema(stored.text))) {
+    return { kind: "resync", reason: "expiration" };
+  }
+  try {
+    return { kind: "diff", entries: await setAt(token) };
+  } catch (error) {
+    if (unfitAtToken(error)) return { kind: "resync", reason: "schema" };
+    throw error;
+  }
+}
+
+function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
+}
+
+/** The events that turn `base` into `current`, in id order, stamped with `synced`'s revision. */
+function difference(
+  base: ReadonlyMap<string, PermissionState>,
+  current: ReadonlyMap<string, PermissionState>,
+  synced: PermissionEvent,
+): PermissionEvent[] {
+  const { revision, token } = synced;
+  const out: PermissionEvent[] = [];
+  for (const id of [...new Set([...base.keys(), ...current.keys()])].sort()) {
+    const before = base.get(id);
+    const after = current.get(id);
+    if (sameState(before, after)) continue;
+    const kind = after === undefined ? "REMOVED" : after.state === "ALLOWED" ? "ADDED" : "CONDITIONAL";
+    out.push({ kind, resourceId: id, missing: after?.missing ?? [], revision, token });
+  }
+  return out;
+}
+
+/** The first events of a resumed stream, once the live set has arrived whole (`current`, at `synced`). */
+function firstEvents(
+  base: ResumeBase,
+  current: ReadonlyMap<string, PermissionState>,
+  synced: PermissionEvent,
+): PermissionEvent[] {
+  if (base.kind === "diff") {
+    const changes = difference(base.entries, current, synced);
+    if (changes.length <= current.size) return [...changes, synced];
+  }
+  const { revision, token } = synced;
+  return [
+    { kind: "RESYNC", resourceId: "", missing: [], revision, token },
+    ...setEvents({ entries: current, revision, token }),
+  ];
+}
+
+/**
+ * A live stream (the whole set, SYNCED, then changes) as a resumed one: the whole set is gathered
+ * up to its SYNCED and replaced by its difference from `base` (or RESYNC and the set); the rest
+ * passes through.
+ */
+export async function* resumed(
+  events: AsyncIterable<PermissionEvent>,
+  base: ResumeBase,
+): AsyncGenerator<PermissionEvent, void, undefined> {
+  let current: Map<string, PermissionState> | undefined = new Map();
+  for await (const e of events) {
+    if (current === undefined) {
+      yield e;
+    } else if (e.kind === "SYNCED") {
+      yield* firstEvents(base, current, e);
+      current = undefined;
+    } else if (e.kind === "RESYNC") {
+      current.clear();
+    } else if (e.kind === "REMOVED") {
+      current.delete(e.resourceId);
+    } else {
+      current.set(e.resourceId, {
+        state: e.kind === "ADDED" ? "ALLOWED" : "CONDITIONAL",
+        missing: e.missing,
+      });
+    }
+  }
+}
