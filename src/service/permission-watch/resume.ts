@@ -20,8 +20,14 @@
 import { isLatchError, LatchError, type Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import { checkRetained, type Store } from "../../store/index.js";
+import { Group, groupKey, type SetDecider } from "./group.js";
 import { setEvents } from "./listener.js";
-import type { PermissionEvent, PermissionState } from "./types.js";
+import type {
+  PermissionEvent,
+  PermissionState,
+  WatchPermissionsOptions,
+  WatchPermissionsRequest,
+} from "./types.js";
 
 /** What a resumed stream's first SYNCED is measured against. */
 export type ResumeBase =
@@ -156,4 +162,34 @@ export async function* resumed(
       });
     }
   }
+}
+
+type Subscribe = (
+  request: WatchPermissionsRequest,
+  options?: WatchPermissionsOptions,
+) => AsyncGenerator<PermissionEvent, void, undefined>;
+
+/**
+ * PermissionWatch.watch: `subscribe` as it is without `after`; with it, the token is judged (and
+ * the set at it looked up) before the subscription joins a set, and the stream is `resumed`.
+ */
+export async function* resumable(
+  request: WatchPermissionsRequest,
+  options: WatchPermissionsOptions | undefined,
+  subscribe: Subscribe,
+  watch: { readonly store: Store; readonly decider: SetDecider; readonly maxBulkItems?: number },
+  delegationPermission: (type: string) => string,
+): AsyncGenerator<PermissionEvent, void, undefined> {
+  const { after, ...live } = request;
+  if (after === undefined) {
+    yield* subscribe(live, options);
+    return;
+  }
+  // The set as a kept set would have computed it at the token.
+  const setAt = (token: string) =>
+    new Group(groupKey(live), live, watch.decider, delegationPermission, watch.maxBulkItems ?? 1000).compute(
+      token,
+    );
+  const base = await resumeBase(watch.store, after, setAt);
+  yield* resumed(subscribe(live, options), base);
 }

@@ -25,7 +25,7 @@ import { type WatchBatch, type WatchOptions, watchChanges } from "../watch.js";
 import { Group, type GroupWork, groupKey, type SetDecider, type Subscriber } from "./group.js";
 import { Listener } from "./listener.js";
 import { type GroupIndex, indexGroups, type Planned, planStep, walkForSet } from "./plan.js";
-import { resumeBase, resumed } from "./resume.js";
+import { resumable } from "./resume.js";
 import { buildReverseGraph, type ReverseGraph } from "./reverse-graph.js";
 import { enqueuer, isCheap, Slots } from "./schedule.js";
 import type {
@@ -330,7 +330,6 @@ function queues(p: Planner, concurrency: number, drop: (group: Group) => void) {
 export function createPermissionWatch(options: PermissionWatchOptions): PermissionWatch {
   const { store, decider } = options;
   const maxQueued = options.maxQueued ?? 10_000;
-  const maxBulkItems = options.maxBulkItems ?? 1000;
   const delegationPermission = delegationPermissions(options.delegationPermission ?? {});
   const groups = new Map<string, Group>();
   /** Groups being computed for the first time, so that a second subscriber waits for the first. */
@@ -432,7 +431,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     if (started !== undefined) return started;
     const start = locked(async () => {
       await startFeed();
-      const group = new Group(key, request, decider, delegationPermission, maxBulkItems);
+      const group = new Group(key, request, decider, delegationPermission, options.maxBulkItems ?? 1000);
       const token = store.encodeRevision(revision!);
       group.apply(await group.compute(token), true, revision!, token);
       groups.set(key, group);
@@ -457,35 +456,16 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     if (groups.size === 0 && starting.size === 0) stopFeed();
   }
 
-  /** The set a subscription would have held at `token` (what a resumed subscriber holds). */
-  const setAt = (request: WatchPermissionsRequest) => (token: string) =>
-    new Group(groupKey(request), request, decider, delegationPermission, maxBulkItems).compute(token);
-
-  /** A subscription, resumed after `after` when given (resume.ts): its token is judged before it joins a set. */
   async function* watch(
     request: WatchPermissionsRequest,
     watchOptions: WatchPermissionsOptions = {},
-  ): AsyncGenerator<PermissionEvent, void, undefined> {
-    if (closed) return;
-    const { after, ...live } = request;
-    if (after === undefined) {
-      yield* subscribe(live, watchOptions);
-      return;
-    }
-    const base = await resumeBase(store, after, setAt(live));
-    yield* resumed(subscribe(live, watchOptions), base);
-  }
-
-  async function* subscribe(
-    request: WatchPermissionsRequest,
-    watchOptions: WatchPermissionsOptions,
   ): AsyncGenerator<PermissionEvent, void, undefined> {
     if (closed) return;
     const signal = watchOptions.signal;
     const group = await groupFor(request);
     if (groups.get(group.key) !== group) {
       // The group failed or ended between its start and this subscriber's arrival.
-      yield* subscribe(request, watchOptions);
+      yield* watch(request, watchOptions);
       return;
     }
     // A copy at the newest planned revision when the set owes nothing (see Group.snapshot).
@@ -509,7 +489,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
   }
 
   return {
-    watch,
+    watch: (request, watchOptions) => resumable(request, watchOptions, watch, options, delegationPermission),
     subjectChanged(change) {
       if (groups.size === 0) return;
       subjects.push(change);
