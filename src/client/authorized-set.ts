@@ -2,13 +2,17 @@
  * `watchAuthorizedSet`: a live Set of the resources a subject may use, kept by a WatchPermissions
  * stream, for a RAG pipeline that filters retrieved chunks many times a second without a call
  * per query. It fails closed: before the first set arrives, and while the stream is down, `has`
- * answers false for everything (filterAuthorized then asks the server instead).
+ * answers false for everything (filterAuthorized then asks the server instead). When the stream
+ * drops, it resubscribes after the last SYNCED token, so the server sends only what changed
+ * meanwhile (or RESYNC and the whole set); a token the server refuses (older than the GC window,
+ * from another datastore) is dropped and the whole set asked for.
  */
 import { formatSubjectRef, isLatchError, LatchError } from "../core/index.js";
 import { toSubject } from "./inputs.js";
 import type { LatchClient, PermissionChange, WatchPermissionsParams } from "./types.js";
 
-export interface AuthorizedSetOptions extends WatchPermissionsParams {
+/** `after` is not offered: the set starts empty, so there is nothing to resume from. */
+export interface AuthorizedSetOptions extends Omit<WatchPermissionsParams, "after"> {
   /** Count CONDITIONAL resources as readable (default false: only ALLOWED ones). */
   readonly includeConditional?: boolean;
   /** Ends the subscription. */
@@ -40,6 +44,66 @@ export interface AuthorizedSet {
 
 const NONE: ReadonlySet<string> = new Set();
 
+/**
+ * The set as the events build it. Changes after the last SYNCED are remembered with the state
+ * they replaced, so that a stream dropped between two SYNCEDs leaves the set exactly as it was at
+ * the last one: the set a resumed stream's changes are measured against.
+ */
+class Tracked {
+  current = new Set<string>();
+  /** A whole set being received (the first one, or after RESYNC): swapped in at SYNCED. */
+  building: Set<string> | undefined = new Set();
+  /** The token of the last SYNCED: `current` is exactly the set at it. */
+  token: string | undefined;
+  /** Ids changed in `current` since the last SYNCED, each with whether it was in the set then. */
+  private readonly unsynced = new Map<string, boolean>();
+
+  constructor(private readonly readable: (c: PermissionChange) => boolean) {}
+
+  /** Applies one event; true at SYNCED (the set is whole and current). */
+  apply(change: PermissionChange): boolean {
+    if (change.kind === "RESYNC") {
+      this.building = new Set();
+      return false;
+    }
+    if (change.kind === "SYNCED") {
+      if (this.building !== undefined) {
+        this.current = this.building;
+        this.building = undefined;
+      }
+      this.unsynced.clear();
+      this.token = change.token;
+      return true;
+    }
+    const target = this.building ?? this.current;
+    if (target === this.current && !this.unsynced.has(change.resourceId)) {
+      this.unsynced.set(change.resourceId, this.current.has(change.resourceId));
+    }
+    if (this.readable(change)) target.add(change.resourceId);
+    else target.delete(change.resourceId);
+    return false;
+  }
+
+  /** The stream ended: back to the last SYNCED set; the token to resume after (undefined: none). */
+  dropped(): string | undefined {
+    for (const [id, was] of this.unsynced) {
+      if (was) this.current.add(id);
+      else this.current.delete(id);
+    }
+    this.unsynced.clear();
+    this.building = this.token === undefined ? new Set() : undefined;
+    return this.token;
+  }
+
+  /** The server refused the token: the whole set is asked for again. */
+  forget(): void {
+    this.building = new Set();
+  }
+}
+
+/** A resumed stream refused for its token (compacted, foreign, not reached): retry without it. */
+const tokenRefused = (error: unknown) => isLatchError(error) && error.code.startsWith("revision/");
+
 export function watchAuthorizedSet(
   client: Pick<LatchClient, "watchPermissions">,
   options: AuthorizedSetOptions,
@@ -47,13 +111,10 @@ export function watchAuthorizedSet(
   const controller = new AbortController();
   const signal =
     options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
-  const readable = (c: PermissionChange) =>
-    c.kind === "ADDED" || (c.kind === "CONDITIONAL" && options.includeConditional === true);
-  let current = new Set<string>();
-  /** A whole set being received (the first one, or after RESYNC or a reconnect): swapped in at SYNCED. */
-  let building: Set<string> | undefined = new Set();
+  const set = new Tracked(
+    (c) => c.kind === "ADDED" || (c.kind === "CONDITIONAL" && options.includeConditional === true),
+  );
   let live = false;
-  let token: string | undefined;
   let settle: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
@@ -61,48 +122,45 @@ export function watchAuthorizedSet(
   // A caller that never awaits `ready` must not see an unhandled rejection.
   ready.catch(() => undefined);
 
-  const apply = (change: PermissionChange) => {
-    if (change.kind === "RESYNC") {
-      building = new Set();
-      return;
-    }
-    if (change.kind === "SYNCED") {
-      if (building !== undefined) {
-        current = building;
-        building = undefined;
-      }
-      token = change.token;
-      live = true;
-      settle?.resolve();
-      settle = undefined;
-      return;
-    }
-    const target = building ?? current;
-    if (readable(change)) target.add(change.resourceId);
-    else target.delete(change.resourceId);
-  };
-
   const { retryMs = 1000, includeConditional: _, signal: __, onChange, ...params } = options;
-  void (async () => {
-    while (!signal.aborted) {
-      try {
-        for await (const change of client.watchPermissions(params, { signal })) {
-          apply(change);
-          onChange?.(change);
-        }
-      } catch (error) {
-        if (signal.aborted) break;
-        // A request the server refuses will be refused again: give up and say why.
-        if (isLatchError(error) && error.kind === "invalid-argument") {
-          settle?.reject(error);
+  /** One stream, from `after` when resuming; what ended it (undefined: it ended cleanly). */
+  const follow = async (after: string | undefined): Promise<unknown> => {
+    try {
+      const request = after === undefined ? params : { ...params, after };
+      for await (const change of client.watchPermissions(request, { signal })) {
+        if (set.apply(change)) {
+          live = true;
+          settle?.resolve();
           settle = undefined;
-          break;
         }
+        onChange?.(change);
       }
-      // The stream ended or failed: fail closed until a whole set arrives again.
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  };
+  void (async () => {
+    let after: string | undefined;
+    while (!signal.aborted) {
+      const resumedFrom = after;
+      const error = await follow(resumedFrom);
+      // The stream ended or failed: fail closed until it is whole again.
       live = false;
-      building = new Set();
-      if (!signal.aborted) await new Promise((r) => setTimeout(r, retryMs).unref?.());
+      after = set.dropped();
+      if (signal.aborted) break;
+      if (resumedFrom !== undefined && tokenRefused(error)) {
+        set.forget();
+        after = undefined;
+        continue;
+      }
+      // A request the server refuses will be refused again: give up and say why.
+      if (isLatchError(error) && error.kind === "invalid-argument") {
+        settle?.reject(error);
+        settle = undefined;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, retryMs).unref?.());
     }
     live = false;
     settle?.reject(
@@ -124,10 +182,10 @@ export function watchAuthorizedSet(
       return live;
     },
     get token() {
-      return token;
+      return set.token;
     },
-    ids: () => (live ? current : NONE),
-    has: (id) => live && current.has(id),
+    ids: () => (live ? set.current : NONE),
+    has: (id) => live && set.current.has(id),
     ready,
     close: () => controller.abort(),
   };

@@ -143,6 +143,8 @@ function permissionCalls(
           subject: subject(params.subject, "subject"),
           context: params.context,
           checkpoints: params.checkpoints,
+          // "" is no token, as over the wire (an empty ZedToken field).
+          after: params.after === "" ? undefined : params.after,
           ...delegation(params),
         }),
         { signal: signal === undefined ? watches : AbortSignal.any([signal, watches]) },

@@ -362,6 +362,7 @@ function permissionCalls(t: Transport): PermissionCalls {
           onBehalfOf: params.onBehalfOf?.map((p) => subjectRefToProto(toSubject(p))),
           context: params.context as never,
           checkpoints: params.checkpoints,
+          optionalStartCursor: params.after === undefined ? undefined : { token: params.after },
         }),
         opts,
         false,

@@ -251,6 +251,11 @@ export interface WatchPermissionsParams {
   readonly context?: Readonly<Record<string, unknown>>;
   /** Also SYNCED after each revision the server reached, even when the set did not change. */
   readonly checkpoints?: boolean;
+  /**
+   * Resume after this token (the last SYNCED's): the stream starts with the set's changes since
+   * then, or with RESYNC and the whole set when the server cannot compute them exactly.
+   */
+  readonly after?: string;
 }
 
 /**

@@ -43,6 +43,10 @@ export function watchRequestOf(req: WatchPermissionsRequest): WatchRequest {
     ...optional("onBehalfOf", onBehalfOf),
     ...optional("context", contextFromWire(req.context)),
     ...(req.checkpoints ? { checkpoints: true } : {}),
+    // An empty token is no token, as on Watch; any other is judged by the service.
+    ...(req.optionalStartCursor === undefined || req.optionalStartCursor.token === ""
+      ? {}
+      : { after: req.optionalStartCursor.token }),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * `latch watch-permissions TYPE PERMISSION SUBJECT`: the resources the subject may use, then each
- * change as it happens (WatchPermissions), one line per event, until interrupted. Against a
+ * change as it happens (WatchPermissions), one line per event, until interrupted; with `--after
+ * TOKEN`, the changes since a SYNCED token printed before instead of the whole set. Against a
  * server, or in process on a database (which then sees writes by other processes too).
  */
 import { Command, Option } from "commander";
@@ -19,6 +20,7 @@ import {
 interface WatchOptions extends TargetOptions, DelegationFlags {
   readonly context?: string;
   readonly checkpoints?: boolean;
+  readonly after?: string;
 }
 
 export function watchPermissionsCommand(): Command {
@@ -30,7 +32,11 @@ export function watchPermissionsCommand(): Command {
     .argument("<permission>", "e.g. read")
     .argument("<subject>", "e.g. user:alice or group:eng#member")
     .option("--context <json>", "caveat context as a JSON object")
-    .addOption(new Option("--checkpoints", "also print SYNCED after every revision, even without changes"));
+    .addOption(new Option("--checkpoints", "also print SYNCED after every revision, even without changes"))
+    .option(
+      "--after <token>",
+      "resume after a SYNCED token printed earlier: print the changes since then instead of the whole set (or RESYNC and the whole set)",
+    );
   addDelegationOptions(command);
   addTargetOptions(command);
   command.action(async (type: string, permission: string, subject: string, options: WatchOptions) => {
@@ -52,6 +58,7 @@ export function watchPermissionsCommand(): Command {
             ...(options.onBehalfOf === undefined ? {} : { onBehalfOf: options.onBehalfOf }),
             ...(context === undefined ? {} : { context }),
             ...(options.checkpoints === true ? { checkpoints: true } : {}),
+            ...(options.after === undefined ? {} : { after: options.after }),
           },
           { signal: controller.signal },
         );

@@ -56,4 +56,37 @@ describe("latch watch-permissions", () => {
     expect(output.stderr).toBe("");
     expect(Number(process.exitCode ?? 0)).toBe(0);
   });
+
+  it("with --after TOKEN, prints only the changes since that token", async () => {
+    const db = join(dir, "resume.db");
+    const writer = await createEmbedded({ database: db, schema: SCHEMA, mirror: false });
+    const write = async (operation: "touch" | "delete", doc: string) =>
+      (
+        await writer.writeRelationships({
+          updates: [{ operation, relationship: `document:${doc}#viewer@user:alice` }],
+        })
+      ).token;
+    await write("touch", "d1");
+    const after = await write("touch", "d2");
+    await write("delete", "d1");
+    await write("touch", "d3");
+    const output = captureOutput();
+    process.exitCode = 0;
+    try {
+      const run = watchPermissionsCommand().parseAsync(
+        ["document", "read", "user:alice", "--db", db, "--after", after],
+        { from: "user" },
+      );
+      await until("the first SYNCED", () => output.stdout.includes("SYNCED"));
+      process.emit("SIGINT");
+      await run;
+    } finally {
+      output.restore();
+      await writer.close();
+    }
+    const lines = output.stdout.split("\n").filter((l) => l !== "");
+    expect(lines.slice(0, 2)).toEqual(["REMOVED d1", "ADDED d3"]);
+    expect(lines[2]).toMatch(/^SYNCED \S+$/);
+    expect(output.stderr).toBe("");
+  });
 });
