@@ -10,15 +10,20 @@
  * and get RESYNC and the whole set instead:
  * - expiration: a relationship's expiry is judged against the clock when the lookup runs, not the
  *   revision, so the set at an old revision asked now can lack resources the client was sent
- *   then; a REMOVED for them would never come. Any schema (at the token) that lets a relation
- *   carry an expiration is resumed this way.
+ *   then; a REMOVED for them would never come. A set computed (in the schema at the token) from
+ *   any relation that allows an expiration is resumed this way.
  * - a difference with more events than the whole set: the set is fewer messages, and the same work
  *   for the client.
  * The same holds when the set at the token cannot be asked for: the request does not fit the
  * schema as it was then (no schema yet, the permission not yet defined).
  */
 import { isLatchError, LatchError, type Revision } from "../../core/index.js";
-import { type CompiledSchema, compileSchema } from "../../schema/index.js";
+import {
+  type CompiledSchema,
+  compileSchema,
+  type MemberDef,
+  type PermissionExpr,
+} from "../../schema/index.js";
 import { checkRetained, type Store } from "../../store/index.js";
 import { Group, groupKey, type SetDecider } from "./group.js";
 import { setEvents } from "./listener.js";
@@ -52,10 +57,52 @@ function decodeToken(store: Store, token: string): Revision {
   }
 }
 
-function allowsExpiration(schema: CompiledSchema): boolean {
-  for (const def of schema.definitions.values()) {
-    for (const member of def.members.values()) {
-      if (member.kind === "relation" && member.allowed.some((a) => a.expiration)) return true;
+/** The members a permission (or relation) is computed from, as `type#member`: what one arrow or name leads to. */
+function feeding(schema: CompiledSchema, member: MemberDef): string[] {
+  if (member.kind === "relation") {
+    return member.allowed.flatMap((a) => (a.relation === undefined ? [] : [`${a.type}#${a.relation}`]));
+  }
+  const out: string[] = [];
+  const walk = (expr: PermissionExpr): void => {
+    if (expr.kind === "union" || expr.kind === "intersection") expr.children.forEach(walk);
+    else if (expr.kind === "exclusion") [expr.base, expr.subtract].forEach(walk);
+    else if (expr.kind === "computed") out.push(`${member.definition}#${expr.name}`);
+    else if (expr.kind === "arrow") {
+      // The tupleset's own relationships count too (a document moved out of an expiring folder link).
+      out.push(`${member.definition}#${expr.tupleset}`);
+      const tupleset = schema.definitions.get(member.definition)?.members.get(expr.tupleset);
+      for (const a of tupleset?.kind === "relation" ? tupleset.allowed : [])
+        out.push(`${a.type}#${expr.computed}`);
+    }
+  };
+  walk(member.expr);
+  return out;
+}
+
+/**
+ * Whether a relationship that can expire may decide the set: some relation the watched
+ * permission, or a chain principal's delegation permission, is computed from allows an expiration.
+ */
+function mayExpire(
+  schema: CompiledSchema,
+  request: WatchPermissionsRequest,
+  delegationPermission: (type: string) => string,
+): boolean {
+  const queue = [
+    `${request.resourceType}#${request.permission}`,
+    ...(request.onBehalfOf ?? []).map((p) => `${p.type}#${delegationPermission(p.type)}`),
+  ];
+  const seen = new Set(queue);
+  while (queue.length > 0) {
+    const ref = queue.pop()!;
+    const at = ref.indexOf("#");
+    const member = schema.definitions.get(ref.slice(0, at))?.members.get(ref.slice(at + 1));
+    if (member === undefined) continue;
+    if (member.kind === "relation" && member.allowed.some((a) => a.expiration)) return true;
+    for (const next of feeding(schema, member)) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      queue.push(next);
     }
   }
   return false;
@@ -79,12 +126,13 @@ export async function resumeBase(
   store: Store,
   token: string,
   setAt: (token: string) => Promise<ReadonlyMap<string, PermissionState>>,
+  expires: (schema: CompiledSchema) => boolean,
 ): Promise<ResumeBase> {
   const revision = decodeToken(store, token);
   // Checked here too, since a resync reads nothing at the token that would refuse it.
   checkRetained(revision, await store.historyHorizon?.());
   const stored = await store.at(revision).readSchema();
-  if (stored !== undefined && allowsExpiration(compileSchema(stored.text))) {
+  if (stored !== undefined && expires(compileSchema(stored.text))) {
     return { kind: "resync", reason: "expiration" };
   }
   try {
@@ -190,6 +238,8 @@ export async function* resumable(
     new Group(groupKey(live), live, watch.decider, delegationPermission, watch.maxBulkItems ?? 1000).compute(
       token,
     );
-  const base = await resumeBase(watch.store, after, setAt);
+  const base = await resumeBase(watch.store, after, setAt, (schema) =>
+    mayExpire(schema, live, delegationPermission),
+  );
   yield* resumed(subscribe(live, options), base);
 }

@@ -216,13 +216,15 @@ describe("WatchPermissions resumed: what it sends and what it refuses", () => {
     }
   });
 
-  it("sends RESYNC and the whole set when the schema lets relationships expire", async () => {
+  it("sends RESYNC and the whole set when a relation the set is computed from lets relationships expire", async () => {
+    // The expiring relation is reached through a subject set: document#viewer allows group#member.
     const latch = await openLatch({
       database: ":memory:",
       schema: `use expiration
 definition user {}
+definition group { relation member: user with expiration }
 definition document {
-  relation viewer: user with expiration
+  relation viewer: user | group#member
   permission read = viewer
 }`,
       approvals: false,
@@ -237,6 +239,27 @@ definition document {
         "ADDED:d3",
         "SYNCED:",
       ]);
+    } finally {
+      await latch.close();
+    }
+  });
+
+  it("sends the difference when only relations the set does not depend on can expire", async () => {
+    const latch = await openLatch({
+      database: ":memory:",
+      schema: `use expiration
+definition user {}
+definition session { relation holder: user with expiration }
+definition document {
+  relation viewer: user
+  permission read = viewer
+}`,
+      approvals: false,
+    });
+    try {
+      const token = await grant(latch, "touch", "d1", "d2");
+      await grant(latch, "touch", "d3");
+      expect(await opening(latch, { ...ALICE, after: token })).toEqual(["ADDED:d3", "SYNCED:"]);
     } finally {
       await latch.close();
     }
