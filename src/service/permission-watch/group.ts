@@ -25,9 +25,21 @@ function stateOf(state: DecisionState, missing: readonly string[]): PermissionSt
 }
 
 function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
   return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
 }
+
+/** One object for every ALLOWED entry: a set of 100,000 resources holds one, not 100,000 copies. */
+const ALLOWED: PermissionState = Object.freeze({
+  state: "ALLOWED",
+  missing: Object.freeze([]) as readonly string[],
+});
+
+const stateOfResult = (r: {
+  readonly state: PermissionState["state"];
+  readonly missing: readonly string[];
+}) => (r.state === "ALLOWED" && r.missing.length === 0 ? ALLOWED : { state: r.state, missing: r.missing });
 
 /** The event that moves a resource to `after` (undefined: out of the set). */
 function eventOf(
@@ -154,7 +166,7 @@ export class Group {
       let chunk: PermissionEvent[] = [];
       const pacer = createPacer(undefined);
       for await (const r of this.lookup(token)) {
-        const after = { state: r.state, missing: r.missing };
+        const after = stateOfResult(r);
         next.set(r.resourceId, after);
         if (!sameState(this.state.get(r.resourceId), after))
           chunk.push(eventOf(r.resourceId, after, revision, token));
@@ -192,7 +204,8 @@ export class Group {
    */
   private send(events: readonly PermissionEvent[], more: boolean, revision: Revision, token: string): void {
     if (more) {
-      if (events.length > 0) for (const s of this.subscribers) s.listener.push([...events], true);
+      // Listeners copy the events into their queues: one array serves them all.
+      if (events.length > 0) for (const s of this.subscribers) s.listener.push(events, true);
       return;
     }
     const synced: PermissionEvent = { kind: "SYNCED", resourceId: "", missing: [], revision, token };
@@ -209,7 +222,7 @@ export class Group {
     // A set of many thousands of resources lets other sets' updates run while it is read.
     const pacer = createPacer(undefined);
     for await (const r of results) {
-      out.set(r.resourceId, { state: r.state, missing: r.missing });
+      out.set(r.resourceId, stateOfResult(r));
       if (pacer.due()) await pacer.pause();
     }
     return out;
