@@ -183,7 +183,8 @@ export class Group {
       this.revision = revision;
       this.token = token;
       this.partial = undefined;
-      this.send(chunk, false, revision, token);
+      // The SYNCED is owed to every subscriber once any chunk changed the set, even if this last one is empty.
+      this.send(chunk, false, revision, token, sent.length + chunk.length > 0);
       return sent.length + chunk.length;
     } finally {
       this.partial = undefined;
@@ -200,9 +201,15 @@ export class Group {
 
   /**
    * Tells every subscriber: `events`, then (unless `more` of the same step follow) a SYNCED, or
-   * only the SYNCED to those who asked for checkpoints when nothing changed.
+   * only the SYNCED to those who asked for checkpoints when the step did not change the set.
    */
-  private send(events: readonly PermissionEvent[], more: boolean, revision: Revision, token: string): void {
+  private send(
+    events: readonly PermissionEvent[],
+    more: boolean,
+    revision: Revision,
+    token: string,
+    changed = events.length > 0,
+  ): void {
     if (more) {
       // Listeners copy the events into their queues: one array serves them all.
       if (events.length > 0) for (const s of this.subscribers) s.listener.push(events, true);
@@ -210,7 +217,7 @@ export class Group {
     }
     const synced: PermissionEvent = { kind: "SYNCED", resourceId: "", missing: [], revision, token };
     for (const s of this.subscribers) {
-      if (events.length > 0) s.listener.push([...events, synced]);
+      if (changed) s.listener.push([...events, synced]);
       else if (s.checkpoints) s.listener.push([synced]);
     }
   }

@@ -26,16 +26,13 @@ const reads = (id: string): WatchPermissionsRequest => ({
   subject: { type: "user", id },
 });
 const BIG = Array.from({ length: 100 }, (_, i) => `b${String(i).padStart(3, "0")}`);
-/** The result after which the joiner's lookup waits at the gate. */
-const HOLD_AT = 40;
-
 /**
- * Holds the joiner's lookups, once armed: a pause before the 10th result that outlasts the watch's
- * pacer slice (3 ms), so the result at which the pacer next reads the clock (the 32nd) ends a
- * chunk, then a stop after the 40th until `open`. The pause is a lower bound on elapsed time, not
- * a measurement.
+ * Slows the joiner's lookups, once armed: a pause before result `pauseAt` that outlasts the
+ * watch's pacer slice (3 ms), so the result at which the pacer next reads the clock (every 32nd)
+ * ends a chunk; then, with `holdAt`, a stop after that result until `open`. The pause is a lower
+ * bound on elapsed time, not a measurement.
  */
-function gatedLookups() {
+function gatedLookups(pauseAt: number, holdAt?: number) {
   let armed = false;
   let open: () => void = () => {};
   const gate = new Promise<void>((resolve) => {
@@ -53,9 +50,9 @@ function gatedLookups() {
       return (async function* () {
         let n = 0;
         for await (const r of results) {
-          if (++n === 10) await new Promise((resolve) => setTimeout(resolve, 10));
+          if (++n === pauseAt) await new Promise((resolve) => setTimeout(resolve, 10));
           yield r;
-          if (n === HOLD_AT) {
+          if (n === holdAt) {
             reachedGate();
             await gate;
           }
@@ -79,7 +76,8 @@ async function changesBeforeSynced(events: AsyncIterator<PermissionEvent>, count
 
 describe("WatchPermissions, a set looked up whole", () => {
   it("streams the lookup's changes before its SYNCED, each holding at its revision, and stays exact for a subscriber arriving part way", async () => {
-    const gated = gatedLookups();
+    // A pause before the 10th result, so the 32nd ends a chunk; held after the 40th.
+    const gated = gatedLookups(10, 40);
     const latch: OpenedLatch = await openLatch({
       database: ":memory:",
       schema: SCHEMA,
@@ -137,6 +135,39 @@ describe("WatchPermissions, a set looked up whole", () => {
       expect(after.map((e) => `${e.kind}:${e.resourceId}@${e.revision}`)).toEqual([`ADDED:late@${granted}`]);
       expect(await late.exact(latch)).toEqual({ changes: ["ADDED:late"], revision: granted });
       expect(latch.permissions.stats().resyncs).toBe(0);
+    } finally {
+      controller.abort();
+      await latch.close();
+    }
+  });
+
+  it("sends the SYNCED of a streamed step whose last chunk holds no change", async () => {
+    // The joiner sees z00-z40 through `old`; joining `big` finds b000-b099 then those 41, in id
+    // order at one level. A pause before result 97 makes the 128th end a chunk (b096-b099 and
+    // z00-z27); the last 13 results change nothing, and no clock read comes before the end.
+    const gated = gatedLookups(97);
+    const latch = await openLatch({
+      database: ":memory:",
+      schema: SCHEMA,
+      approvals: false,
+      watchPermissions: { pollMs: 5, recheckFloor: 4, decorators: [gated.decorator] },
+    });
+    const controller = new AbortController();
+    const OLD = Array.from({ length: 41 }, (_, i) => `z${String(i).padStart(2, "0")}`);
+    try {
+      await latch.store.write([
+        ...BIG.map((d) => touch(`document:${d}#viewer@group:big#member`)),
+        ...OLD.map((d) => touch(`document:${d}#viewer@group:old#member`)),
+        touch("group:old#member@user:joiner"),
+      ]);
+      const joiner = new Stream(reads("joiner"), latch, controller.signal);
+      expect((await joiner.exact(latch)).changes.length).toBe(OLD.length);
+      gated.arm();
+      const joined = await latch.store.write([touch("group:big#member@user:joiner")]);
+      const step = await joiner.exact(latch);
+      expect(step.revision).toBe(joined);
+      expect(step.changes.sort()).toEqual(BIG.map((d) => `ADDED:${d}`));
+      expect(latch.permissions.stats().lookedUp).toBe(1);
     } finally {
       controller.abort();
       await latch.close();
