@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/watch-permissions-bench.ts [--scale s|m] [--subscriptions 1000] [--rate 100]
- * [--seconds 20] [--database FILE]`: WatchPermissions under load. Loads the benchmark corpus into
+ * [--seconds 20] [--database FILE] [--slowest N]`: WatchPermissions under load. Loads the benchmark corpus into
  * SQLite, subscribes that many users to their readable documents (`document#view`), then writes
  * at `rate` writes per second for `seconds`: nine in ten grant or revoke one document to one
  * subscribed user, one in ten adds a subscribed user to a group (which may add many documents).
@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "20" },
     database: { type: "string" },
     writer: { type: "boolean", default: false },
+    /** Also list the N slowest changes of writes making up to 1,000 changes, with their user's writes. */
+    slowest: { type: "string", default: "0" },
   },
 });
 const scale = args.scale as Scale;
@@ -68,10 +70,18 @@ console.log(
 );
 
 /** Each change delivered: its stream, the revision it holds at, the stream's previous SYNCED, when. */
-const deliveries: { user: string; revision: bigint; after: bigint; at: number }[] = [];
+const deliveries: { user: string; id: string; kind: string; revision: bigint; after: bigint; at: number }[] =
+  [];
 const startedAt = new Map<bigint, number>();
-/** By user: the writes that concern that user's set (revision, start), in revision order. */
-const writesOf = new Map<string, { revision: bigint; at: number }[]>();
+/** A write: its revision, start, and what it did (a document granted or revoked, or a group joined). */
+interface Write {
+  readonly revision: bigint;
+  readonly at: number;
+  readonly target: string;
+  readonly operation: "touch" | "delete";
+}
+/** By user: the writes that concern that user's set, in revision order. */
+const writesOf = new Map<string, Write[]>();
 const histogram = hdr.build({
   lowestDiscernibleValue: 1,
   highestTrackableValue: 600_000,
@@ -92,7 +102,14 @@ function observe(user: string, event: PermissionEvent): void {
     return;
   }
   if (!measuring) return;
-  deliveries.push({ user, revision: event.revision, after: syncedAt.get(user) ?? 0n, at: now() });
+  deliveries.push({
+    user,
+    id: event.resourceId,
+    kind: event.kind,
+    revision: event.revision,
+    after: syncedAt.get(user) ?? 0n,
+    at: now(),
+  });
 }
 
 console.log(`subscribing ${subscriptions} users to document#view ...`);
@@ -127,11 +144,19 @@ const writer = fork(
 );
 let late = 0;
 const total = rate * seconds;
-writer.on("message", (m: { revision?: string; at?: number; user?: string; late?: number }) => {
+interface WriterMessage {
+  revision?: string;
+  at?: number;
+  user?: string;
+  target?: string;
+  operation?: "touch" | "delete";
+  late?: number;
+}
+writer.on("message", (m: WriterMessage) => {
   if (m.revision !== undefined) {
     startedAt.set(BigInt(m.revision), m.at!);
     const list = writesOf.get(m.user!) ?? [];
-    list.push({ revision: BigInt(m.revision), at: m.at! });
+    list.push({ revision: BigInt(m.revision), at: m.at!, target: m.target!, operation: m.operation! });
     writesOf.set(m.user!, list);
   }
   if (m.late !== undefined) late = m.late;
@@ -159,21 +184,29 @@ const cpu = process.cpuUsage(cpuBefore);
 measuring = false;
 
 /** Per write that changed some set: when its last change arrived, and how many changes it made. */
-const perWrite = new Map<bigint, { last: number; events: number }>();
+const perWrite = new Map<bigint, { first: number; last: number; events: number }>();
 /**
- * A change is timed from the start of the write that caused it: the first write concerning its
- * user after the stream's previous SYNCED, up to the change's revision. When steps coalesce
- * several writes of one user, this is the oldest of them (the longest wait).
+ * A change is timed from the start of the write that caused it, among its user's writes after the
+ * stream's previous SYNCED, up to the change's revision: the last one on that very document when
+ * it goes the same way (a grant for ADDED, a revoke for REMOVED), else the first group joined (of
+ * several coalesced into one step, the longest wait), else the first write. Writes that changed
+ * nothing send no SYNCED (a grant of a document the user already sees through a group, a grant
+ * revoked within one step), so "the first write since the SYNCED" alone could be one from seconds
+ * earlier: that was the 10-16 s "max" the bench once reported for writes making one change.
  */
-function causeOf(d: (typeof deliveries)[number]): { revision: bigint; at: number } | undefined {
-  return writesOf.get(d.user)?.find((w) => w.revision > d.after && w.revision <= d.revision);
+function causeOf(d: (typeof deliveries)[number]): Write | undefined {
+  const writes = writesOf.get(d.user)?.filter((w) => w.revision > d.after && w.revision <= d.revision) ?? [];
+  const direct = writes.filter((w) => w.target === `document:${d.id}`).at(-1);
+  if (direct !== undefined && (direct.operation === "delete") === (d.kind === "REMOVED")) return direct;
+  return writes.find((w) => w.target.startsWith("group:")) ?? writes[0];
 }
 for (const d of deliveries) {
   const cause = causeOf(d);
   if (cause === undefined) continue;
   delivered++;
   histogram.recordValue(Math.max(1, Math.round(d.at - cause.at)));
-  const w = perWrite.get(cause.revision) ?? { last: 0, events: 0 };
+  const w = perWrite.get(cause.revision) ?? { first: Number.POSITIVE_INFINITY, last: 0, events: 0 };
+  w.first = Math.min(w.first, d.at - cause.at);
   w.last = Math.max(w.last, d.at - cause.at);
   w.events++;
   perWrite.set(cause.revision, w);
@@ -197,13 +230,25 @@ for (const d of deliveries) {
   bucket.values.push(d.at - cause.at);
   bucket.writes.add(cause.revision);
 }
+{
+  const small = deliveries
+    .map((d) => ({ d, cause: causeOf(d) }))
+    .filter((x) => x.cause !== undefined && perWrite.get(x.cause.revision)!.events <= 1000)
+    .sort((a, b) => b.d.at - b.cause!.at - (a.d.at - a.cause!.at))
+    .slice(0, Number(args.slowest));
+  for (const { d, cause } of small) {
+    const inInterval = (writesOf.get(d.user) ?? []).filter(
+      (w) => w.revision > d.after && w.revision <= d.revision,
+    );
+    console.log(
+      `  slow: ${d.user} ${d.id} rev ${d.revision} after ${d.after} latency ${(d.at - cause!.at).toFixed(0)} cause ${cause!.revision}; user's writes in interval: ${inInterval.map((w) => `${w.revision}:${w.target}@+${(d.at - w.at).toFixed(0)}`).join(" ")}`,
+    );
+  }
+}
 const percentile = (sorted: readonly number[], q: number) =>
   (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(0);
 const writeLatencies = [...perWrite.values()].map((w) => w.last).sort((a, b) => a - b);
-const at = (q: number) =>
-  (writeLatencies[Math.min(writeLatencies.length - 1, Math.floor(q * writeLatencies.length))] ?? 0).toFixed(
-    0,
-  );
+const at = (q: number) => percentile(writeLatencies, q);
 const largest = Math.max(0, ...[...perWrite.values()].map((w) => w.events));
 const stats = latch.permissions.stats();
 console.log("\nWatchPermissions bench (state the machine and its load with the numbers)");
@@ -228,6 +273,10 @@ for (const [i, size] of SIZES.entries()) {
 console.log(
   `  per write, its last change: p50 ${at(0.5)}, p99 ${at(0.99)}, max ${at(1)} ms over ${perWrite.size} writes that changed a set (largest: ${largest} changes)`,
 );
+// A step's changes can leave in chunks (a set looked up whole streams them): when the first came.
+const firsts = [...perWrite.values()].filter((w) => w.events > 10_000).map((w) => w.first.toFixed(0));
+if (firsts.length > 0)
+  console.log(`  writes making over 10,000 changes, their first change: ${firsts.join(", ")} ms`);
 console.log(
   `  CPU per write ${((cpu.user + cpu.system) / 1000 / total).toFixed(2)} ms, per change delivered ${((cpu.user + cpu.system) / 1000 / Math.max(1, delivered)).toFixed(3)} ms`,
 );
@@ -282,7 +331,14 @@ async function runWriter(file: string): Promise<void> {
     const update = nextWrite();
     const revision = await store.write([update]);
     // Every write concerns the set of one subscribed user: its subject.
-    process.send!({ revision: String(revision), at, user: update.relationship.subject.id });
+    const r = update.relationship.resource;
+    process.send!({
+      revision: String(revision),
+      at,
+      user: update.relationship.subject.id,
+      target: `${r.type}:${r.id}`,
+      operation: update.operation,
+    });
   }
   process.send!({ late });
   await store.close();

@@ -25,8 +25,31 @@ function stateOf(state: DecisionState, missing: readonly string[]): PermissionSt
 }
 
 function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
   return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
+}
+
+/** One object for every ALLOWED entry: a set of 100,000 resources holds one, not 100,000 copies. */
+const ALLOWED: PermissionState = Object.freeze({
+  state: "ALLOWED",
+  missing: Object.freeze([]) as readonly string[],
+});
+
+const stateOfResult = (r: {
+  readonly state: PermissionState["state"];
+  readonly missing: readonly string[];
+}) => (r.state === "ALLOWED" && r.missing.length === 0 ? ALLOWED : { state: r.state, missing: r.missing });
+
+/** The event that moves a resource to `after` (undefined: out of the set). */
+function eventOf(
+  id: string,
+  after: PermissionState | undefined,
+  revision: Revision,
+  token: string,
+): PermissionEvent {
+  const kind = after === undefined ? "REMOVED" : after.state === "ALLOWED" ? "ADDED" : "CONDITIONAL";
+  return { kind, resourceId: id, missing: after?.missing ?? [], revision, token };
 }
 
 /**
@@ -72,6 +95,11 @@ export class Group {
   busy = false;
   /** Subscribers that asked for a SYNCED at every revision the feed reaches. */
   checkpointers = 0;
+  /**
+   * While `replace` streams a lookup: the events already sent at the newer revision, which
+   * `state` (still the set at `revision`) does not hold yet.
+   */
+  private partial: PermissionEvent[] | undefined;
 
   constructor(
     readonly key: string,
@@ -98,7 +126,10 @@ export class Group {
    */
   snapshot(idle?: { readonly revision: Revision; readonly token: string }): SetSnapshot {
     const at = this.busy || idle === undefined ? { revision: this.revision, token: this.token } : idle;
-    return { entries: new Map(this.state), ...at };
+    // Mid-replace, `state` is still the set at `revision`; the events already sent at the newer
+    // revision follow the copy's SYNCED, so the copy holds everything pushed so far.
+    const tail = this.partial === undefined ? {} : { tail: [...this.partial] };
+    return { entries: new Map(this.state), ...at, ...tail };
   }
 
   involves(subject: ObjectRef): boolean {
@@ -117,18 +148,88 @@ export class Group {
     };
   }
 
-  /** The whole set at `revision`, as LookupResources answers it. */
-  async compute(token: string): Promise<Map<string, PermissionState>> {
-    const out = new Map<string, PermissionState>();
-    const results = this.decider.lookupResources({
+  /**
+   * Moves the set whole to `revision` (LookupResources there), streaming: each ADDED or
+   * CONDITIONAL leaves as soon as the lookup has found it, in chunks of one pacer slice, so the
+   * first changes of a step that adds a whole corpus wait for a slice of the lookup, not for all
+   * of it. The REMOVED (known only once the lookup is done) and the SYNCED follow at the end.
+   * Every event holds at `revision`; `state` stays the set at the previous revision until the
+   * end, so a copy taken meanwhile (a new or resynced subscriber) is that set, then the events
+   * sent so far (see `snapshot`). The set's queue runs one update at a time, so a later step's
+   * events come after this SYNCED.
+   */
+  async replace(revision: Revision, token: string): Promise<number> {
+    const next = new Map<string, PermissionState>();
+    const sent: PermissionEvent[] = [];
+    this.partial = sent;
+    try {
+      let chunk: PermissionEvent[] = [];
+      const pacer = createPacer(undefined);
+      for await (const r of this.lookup(token)) {
+        const after = stateOfResult(r);
+        next.set(r.resourceId, after);
+        if (!sameState(this.state.get(r.resourceId), after))
+          chunk.push(eventOf(r.resourceId, after, revision, token));
+        if (!pacer.due()) continue;
+        // Other sets' updates, and the subscribers' reads, run between two slices.
+        this.send(chunk, true, revision, token);
+        for (const e of chunk) sent.push(e);
+        chunk = [];
+        await pacer.pause();
+      }
+      for (const id of this.state.keys())
+        if (!next.has(id)) chunk.push(eventOf(id, undefined, revision, token));
+      this.state = next;
+      this.revision = revision;
+      this.token = token;
+      this.partial = undefined;
+      // The SYNCED is owed to every subscriber once any chunk changed the set, even if this last one is empty.
+      this.send(chunk, false, revision, token, sent.length + chunk.length > 0);
+      return sent.length + chunk.length;
+    } finally {
+      this.partial = undefined;
+    }
+  }
+
+  private lookup(token: string) {
+    return this.decider.lookupResources({
       ...this.base(),
       resourceType: this.request.resourceType,
       consistency: { kind: "at-exact-snapshot", token },
     });
+  }
+
+  /**
+   * Tells every subscriber: `events`, then (unless `more` of the same step follow) a SYNCED, or
+   * only the SYNCED to those who asked for checkpoints when the step did not change the set.
+   */
+  private send(
+    events: readonly PermissionEvent[],
+    more: boolean,
+    revision: Revision,
+    token: string,
+    changed = events.length > 0,
+  ): void {
+    if (more) {
+      // Listeners copy the events into their queues: one array serves them all.
+      if (events.length > 0) for (const s of this.subscribers) s.listener.push(events, true);
+      return;
+    }
+    const synced: PermissionEvent = { kind: "SYNCED", resourceId: "", missing: [], revision, token };
+    for (const s of this.subscribers) {
+      if (changed) s.listener.push([...events, synced]);
+      else if (s.checkpoints) s.listener.push([synced]);
+    }
+  }
+
+  /** The whole set at `revision`, as LookupResources answers it. */
+  async compute(token: string): Promise<Map<string, PermissionState>> {
+    const out = new Map<string, PermissionState>();
+    const results = this.lookup(token);
     // A set of many thousands of resources lets other sets' updates run while it is read.
     const pacer = createPacer(undefined);
     for await (const r of results) {
-      out.set(r.resourceId, { state: r.state, missing: r.missing });
+      out.set(r.resourceId, stateOfResult(r));
       if (pacer.due()) await pacer.pause();
     }
     return out;
@@ -174,16 +275,11 @@ export class Group {
       if (sameState(before, after)) continue;
       if (after === undefined) this.state.delete(id);
       else this.state.set(id, after);
-      const kind = after === undefined ? "REMOVED" : after.state === "ALLOWED" ? "ADDED" : "CONDITIONAL";
-      events.push({ kind, resourceId: id, missing: after?.missing ?? [], revision, token });
+      events.push(eventOf(id, after, revision, token));
     }
     this.revision = revision;
     this.token = token;
-    const synced: PermissionEvent = { kind: "SYNCED", resourceId: "", missing: [], revision, token };
-    for (const s of this.subscribers) {
-      if (events.length > 0) s.listener.push([...events, synced]);
-      else if (s.checkpoints) s.listener.push([synced]);
-    }
+    this.send(events, false, revision, token);
     return events.length;
   }
 }

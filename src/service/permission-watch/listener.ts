@@ -11,6 +11,8 @@ export interface SetSnapshot {
   readonly entries: ReadonlyMap<string, PermissionState>;
   readonly revision: bigint;
   readonly token: string;
+  /** Events of a step part way sent (at a newer revision), to follow the copy's SYNCED. */
+  readonly tail?: readonly PermissionEvent[];
 }
 
 export function setEvents(snapshot: SetSnapshot): PermissionEvent[] {
@@ -27,6 +29,7 @@ export function setEvents(snapshot: SetSnapshot): PermissionEvent[] {
     });
   }
   out.push({ kind: "SYNCED", resourceId: "", missing: [], revision, token });
+  if (snapshot.tail !== undefined) for (const e of snapshot.tail) out.push(e);
   return out;
 }
 
@@ -38,6 +41,9 @@ export class Listener {
   private wake: (() => void) | undefined;
   private failure: unknown;
   private closed = false;
+  /** Where in `queue` the step being pushed begins, and whether the last push said more of it follows. */
+  private stepStart = 0;
+  private continuing = false;
   /** How many times this listener was resynced because it fell behind. */
   resyncs = 0;
 
@@ -47,21 +53,27 @@ export class Listener {
     private readonly current: () => SetSnapshot,
   ) {}
 
-  push(events: readonly PermissionEvent[]): void {
+  /** Queues one step's events; `more`: further events of the same step follow (a streamed lookup). */
+  push(events: readonly PermissionEvent[], more = false): void {
     if (this.closed) return;
+    const continued = this.continuing;
+    this.continuing = more;
     // The set, copied when it is read, will include these events.
     if (this.owed !== undefined) {
       this.notify();
       return;
     }
-    // Only a subscriber with unread events is behind: one step's changes into an empty queue
-    // (a user joining a group of ten thousand documents) are delivered as they are, however many.
+    // Only a subscriber with unread events of earlier steps is behind: one step's changes into an
+    // empty queue (a user joining a group of ten thousand documents) are delivered as they are,
+    // however many, and whether they come at once or in chunks.
+    if (!continued) this.stepStart = this.queue.length;
     const unread = this.queue.length - this.head;
-    if (unread > 0 && unread + events.length > this.maxQueued) {
+    if (this.stepStart > this.head && unread + events.length > this.maxQueued) {
       this.owed = "resync";
       this.resyncs++;
       this.queue = [];
       this.head = 0;
+      this.stepStart = 0;
     } else {
       for (const e of events) this.queue.push(e);
     }
@@ -94,6 +106,7 @@ export class Listener {
         const snapshot = this.current();
         this.queue = [];
         this.head = 0;
+        this.stepStart = 0;
         if (resync) {
           yield {
             kind: "RESYNC",
@@ -110,6 +123,7 @@ export class Listener {
         const event = this.queue[this.head++]!;
         if (this.head > 1024 && this.head * 2 > this.queue.length) {
           this.queue = this.queue.slice(this.head);
+          this.stepStart = Math.max(0, this.stepStart - this.head);
           this.head = 0;
         }
         yield event;

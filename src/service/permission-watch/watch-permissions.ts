@@ -167,7 +167,7 @@ async function updateGroup(group: Group, work: GroupWork, u: Updater): Promise<v
   if (typeof own === "string" || wide) {
     if (own === "recompute") counters.recomputed++;
     else counters.lookedUp++;
-    group.apply(await group.compute(work.token), true, work.target, work.token);
+    await group.replace(work.target, work.token);
     return;
   }
   const ids = [...own.ids].sort();
