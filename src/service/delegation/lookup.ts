@@ -16,7 +16,6 @@
  * (the driver's, then each principal's), then each link's, the delegation relationships.
  */
 
-import type { Relationship } from "../../core/index.js";
 import { isLatchError, LatchError } from "../../core/index.js";
 import {
   type CheckBulkItem,
@@ -31,7 +30,16 @@ import {
 } from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
-import { type Answer, and, linkPart, type Part, type PermissionOf, partError, RESOURCE_ID } from "./parts.js";
+import {
+  type Answer,
+  and,
+  linkPart,
+  type Part,
+  type PermissionOf,
+  partError,
+  RESOURCE_ID,
+  WitnessUnion,
+} from "./parts.js";
 
 // Small at first: the driver streams, and its first results should not wait for 64 of them.
 const FIRST_BATCH = 16;
@@ -117,14 +125,8 @@ function resultWitness(
   parts: readonly Part[],
   answers: readonly CheckBulkItemResult[],
 ): Witness {
-  const out: Relationship[] = [];
-  const seen = new Set<Relationship>();
-  const add = (witness: Witness | undefined) => {
-    for (const rel of witness ?? []) {
-      if (!seen.has(rel)) out.push(rel);
-      seen.add(rel);
-    }
-  };
+  const witnesses = new WitnessUnion();
+  const add = (witness: Witness | undefined) => witnesses.add(witness);
   const of = (answer: Answer | CheckBulkItemResult | undefined) =>
     (answer as { readonly witness?: Witness } | undefined)?.witness;
   add(driven.witness);
@@ -138,7 +140,7 @@ function resultWitness(
       if (at >= 0) add(of(answers[at]));
     }
   });
-  return out;
+  return witnesses.out;
 }
 
 /** Checks one batch of driver results; yields those every part allows, in order. */
