@@ -18,7 +18,10 @@
  * a sampled one, or one acting for someone) is asked with `witness: true`, so an ALLOWED or
  * CONDITIONAL record carries the relationships that proved it; the caller gets its answer as it asked (without a witness unless
  * it asked for one). Other decisions are recorded only when DENIED, which has no witness: they are
- * asked as they came, and pay nothing for witnesses. LookupResources records carry none.
+ * asked as they came, and pay nothing for witnesses. A LookupResources whose every result is
+ * recorded is asked with `witness: true` too (the reverse walk keeps the path to each result); one
+ * recorded only as a sample is asked as it came, and each result drawn gets its witness from a
+ * witnessing Check at the lookup's revision, so unsampled results pay nothing.
  *
  * Where the work is: the decision path only captures a decision's few fields (sink.ts); building
  * the record, its canonical JSON, the hash chain and the append run on the writer thread
@@ -46,6 +49,7 @@ import type {
   LookupResourceResult,
   LookupResourcesRequest,
   RequestOptions,
+  Witness,
 } from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import type { DecisionLog } from "../store/index.js";
@@ -417,17 +421,50 @@ function lookupResourcesRecorded(
   requestOptions: RequestOptions | undefined,
 ): AsyncIterable<LookupResourceResult> {
   const chain = chainOf(request);
-  const results = next.lookupResources(request, requestOptions);
   // A lookup's decisions are its results (there is no DENIED one), so `agents` records only
   // lookups that act for someone or are included, and a sample of the others' results.
   if (
     recording.all ||
     chain !== undefined ||
     recording.includes?.(request.resourceType, request.permission) === true
-  )
-    return recordLookup(recording, results, request, requestOptions, chain, false);
+  ) {
+    // Every result is recorded: each comes with its witness (the caller's answer without it).
+    const asked = request.witness === true ? request : Object.assign({}, request, WITNESS);
+    const results = next.lookupResources(asked, requestOptions);
+    return recordLookup(recording, next, results, request, requestOptions, chain, false);
+  }
+  const results = next.lookupResources(request, requestOptions);
   if (recording.sample === 0) return results;
-  return recordLookup(recording, results, request, requestOptions, chain, true);
+  return recordLookup(recording, next, results, request, requestOptions, chain, true);
+}
+
+/**
+ * The witness of a lookup result drawn in the sample: the result's own when the lookup carried one,
+ * else a witnessing Check of it at the lookup's revision (only results drawn pay for it).
+ */
+async function sampledWitness(
+  next: Decider,
+  request: LookupResourcesRequest,
+  found: LookupResourceResult,
+  options: RequestOptions | undefined,
+): Promise<Witness | undefined> {
+  if (found.witness !== undefined) return found.witness;
+  // The witness is the record's extra, not the caller's answer: a check that fails (the call's
+  // deadline, say) leaves the record without one rather than failing the lookup.
+  const proved = await next
+    .check(
+      {
+        resource: { type: request.resourceType, id: found.resourceId },
+        permission: request.permission,
+        subject: request.subject,
+        ...(request.context === undefined ? {} : { context: request.context }),
+        consistency: { kind: "at-exact-snapshot", token: found.token },
+        witness: true,
+      },
+      options,
+    )
+    .catch(() => undefined);
+  return proved?.witness;
 }
 
 /**
@@ -436,6 +473,7 @@ function lookupResourcesRecorded(
  */
 async function* recordLookup(
   recording: Recording,
+  next: Decider,
   results: AsyncIterable<LookupResourceResult>,
   request: LookupResourcesRequest,
   options: RequestOptions | undefined,
@@ -463,6 +501,7 @@ async function* recordLookup(
         context: request.context,
         consistency: request.consistency,
         revision: found.revision,
+        witness: sampling ? await sampledWitness(next, request, found, options) : found.witness,
         ...(sampling ? { sampled: true } : {}),
       };
       pending.push(facts);
@@ -471,7 +510,8 @@ async function* recordLookup(
         pending = [];
         await recordAll(sink, batch, info, now());
       }
-      yield found;
+      // The witness was asked for the record: the caller gets it only if it asked too.
+      yield request.witness === true ? found : withoutWitness(found);
     }
   } finally {
     if (pending.length > 0) await recordAll(sink, pending, info, now());

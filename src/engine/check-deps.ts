@@ -319,8 +319,19 @@ export class CheckDeps {
       maxCaveatCost: this.limits.maxCaveatCost,
       contextLimits: this.limits.contextLimits,
       tokenOf: (revision) => this.tokens.of(revision),
-      makeContext: (plan, revision, subject, subjectKey, signal, tuples, results) =>
-        this.makeContext(plan, revision, subject, subjectKey, undefined, false, signal, tuples, results),
+      makeContext: (plan, revision, subject, subjectKey, signal, tuples, results, witness) =>
+        this.makeContext(
+          plan,
+          revision,
+          subject,
+          subjectKey,
+          undefined,
+          false,
+          signal,
+          tuples,
+          results,
+          witness,
+        ),
       countDispatches: (n) => {
         this.dispatches += n;
       },

@@ -36,6 +36,7 @@ export interface LookupDeps {
     signal: Cancellation | undefined,
     tuples: RequestContext["tuples"],
     results: ResultStore,
+    witness: boolean,
   ) => RequestContext;
 }
 
@@ -48,9 +49,11 @@ export function createLookupContext(
   signal: Cancellation | undefined,
   tuples: RequestContext["tuples"] = new Map(),
   results: ResultStore = deps.results ?? createRequestResults(),
+  /** Keep each answer's proof (see witness.ts): such a context shares no answer. */
+  witness = false,
 ): RequestContext {
   if (deps.makeContext !== undefined && subject.id !== "*") {
-    return deps.makeContext(plan, revision, subject, subjectKey, signal, tuples, results);
+    return deps.makeContext(plan, revision, subject, subjectKey, signal, tuples, results, witness);
   }
   return {
     plan,
@@ -62,7 +65,7 @@ export function createLookupContext(
     results,
     tuples,
     explain: false,
-    witness: false,
+    witness,
     maxDepth: deps.maxDepth,
     signal,
     now: Date.now(),

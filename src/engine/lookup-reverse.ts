@@ -11,6 +11,12 @@
  * (resource type, subject type, subject relation), however many ids and relations it carries.
  * A member whose own expression intersects or excludes has its candidates confirmed by the check
  * dispatcher as they arrive, so a false candidate stops there instead of spreading upwards.
+ *
+ * Witnesses (only when LookupResources is asked for them, see `reverseSteps`): a definite object
+ * is proved by the path that reached it, the row read and the proof of the object that row named
+ * (witness.ts: joined in constant time, no array per step), so each cell keeps, beside its ids,
+ * the proof of each id first reached definite; a confirmation the dispatcher makes then asks for
+ * its proof too. A walk not asked keeps no proofs: only a flag is tested.
  */
 
 import type { Relationship } from "../core/index.js";
@@ -22,6 +28,7 @@ import { computedHop } from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
 import { maxDepthExceeded } from "./walk-stack.js";
+import { joinProofs, type Proof } from "./witness.js";
 
 /** Object id -> definite. */
 export type Reached = Map<string, boolean>;
@@ -31,6 +38,8 @@ interface Cell {
   readonly label: string;
   readonly ids: Reached;
   readonly links: Link[];
+  /** In a proving walk, the proof of each id reached definite (the first path that did). */
+  readonly proofs: Map<string, Proof> | undefined;
 }
 
 interface Edge {
@@ -41,6 +50,8 @@ interface Edge {
   readonly to: Cell;
   /** False when nothing reached over this edge can be definite (`.all()`). */
   readonly cap: boolean;
+  /** The cell whose ids this edge reads up from (whose proofs its rows extend); none for the seeds. */
+  readonly from: Cell | undefined;
 }
 
 type Link =
@@ -79,7 +90,12 @@ export function readReverseBatch(reader: StoreReader, batch: ReverseBatch): Prom
   });
 }
 
-const newCell = (label: string): Cell => ({ label, ids: new Map(), links: [] });
+const newCell = (label: string, proving: boolean): Cell => ({
+  label,
+  ids: new Map(),
+  links: [],
+  proofs: proving ? new Map() : undefined,
+});
 
 function hasNonMonotone(node: PlanNode): boolean {
   switch (node.k) {
@@ -108,11 +124,21 @@ export interface ReverseSteps {
   fresh(): string[];
   /** One more round of reads and what follows from it; false when nothing was left to read. */
   advance(): Promise<boolean>;
+  /** In a proving walk, the proof of a definite object of the target (the path that reached it). */
+  proofOf(id: string): Proof;
 }
 
-/** Starts the walk to every object of `target.def` whose `target` member may hold the subject. */
-export async function reverseSteps(ctx: RequestContext, target: PlanMember): Promise<ReverseSteps> {
-  const walk = new ReverseWalk(ctx, target);
+/**
+ * Starts the walk to every object of `target.def` whose `target` member may hold the subject.
+ * With `proving` (a context like `ctx` that asks for witnesses), the walk keeps the proof of each
+ * definite object and confirms candidates through `proving`, so that their proofs come too.
+ */
+export async function reverseSteps(
+  ctx: RequestContext,
+  target: PlanMember,
+  proving?: RequestContext,
+): Promise<ReverseSteps> {
+  const walk = new ReverseWalk(ctx, target, proving);
   const cell = walk.memberCell(target);
   await walk.open();
   return {
@@ -122,6 +148,7 @@ export async function reverseSteps(ctx: RequestContext, target: PlanMember): Pro
     reached: cell.ids,
     fresh: () => walk.takeFresh(),
     advance: () => walk.advance(),
+    proofOf: (id) => cell.proofs?.get(id),
   };
 }
 
@@ -130,6 +157,8 @@ class ReverseWalk {
   private pending = new Map<Cell, Reached>();
   /** What the steps that are a hop (see walk-stack.ts) carry into the next level. */
   private deferred = new Map<Cell, Reached>();
+  /** In a proving walk, the proofs of the deferred ids that are definite. */
+  private deferredProofs = new Map<Cell, Map<string, Proof>>();
   /**
    * The depth, as Check counts it from the resource down, of what is added now: each level is one
    * hop up (a read, or a step from another permission of the object), so an object first reached
@@ -150,20 +179,23 @@ class ReverseWalk {
     private readonly ctx: RequestContext,
     /** LookupResources checks its candidates level by level: no need to confirm them here. */
     private readonly target: PlanMember,
+    /** Keep proofs, and confirm candidates through this context (which keeps theirs). */
+    private readonly proving: RequestContext | undefined,
   ) {}
 
   memberCell(member: PlanMember): Cell {
     const known = this.cells.get(member);
     if (known !== undefined) return known;
-    const cell = newCell(member.label);
+    const proving = this.proving !== undefined;
+    const cell = newCell(member.label, proving);
     this.cells.set(member, cell);
     if (member === this.target) this.out = cell;
     const s = this.ctx.subject;
     // A subject set is a member of itself.
-    if (s.relation === member.name && s.type === member.def.name) this.add(cell, s.id, true);
+    if (s.relation === member.name && s.type === member.def.name) this.add(cell, s.id, true, undefined);
     if (member.isRelation) this.wireRelation(member, cell);
     else if (member !== this.target && hasNonMonotone(member.node)) {
-      const raw = newCell(member.label);
+      const raw = newCell(member.label, proving);
       this.wireNode(member, member.node, raw, true);
       raw.links.push({ k: "confirm", member, to: cell });
       this.decided.set(member, new Set());
@@ -196,8 +228,9 @@ class ReverseWalk {
         subjectRelation: a.relation,
         to: cell,
         cap: true,
+        from: this.memberCell(source),
       };
-      this.memberCell(source).links.push({ k: "lookup", edge });
+      edge.from!.links.push({ k: "lookup", edge });
     }
     if (seeds.size > 0) {
       const edge: Edge = {
@@ -207,6 +240,7 @@ class ReverseWalk {
         subjectRelation: "",
         to: cell,
         cap: true,
+        from: undefined,
       };
       this.queueLookup(edge, new Map([...seeds].map((id) => [id, true])));
     }
@@ -233,7 +267,7 @@ class ReverseWalk {
         // of the type (`& cleared` with `cleared: user:* with clearance`): walk the others.
         const narrow = node.children.filter((child) => !this.reachesWildcard(member, child, new Set()));
         const walked = narrow.length > 0 ? narrow : node.children;
-        const operands = walked.map(() => newCell(member.label));
+        const operands = walked.map(() => newCell(member.label, this.proving !== undefined));
         walked.forEach((child, i) => {
           this.wireNode(member, child, operands[i]!, true);
         });
@@ -257,8 +291,9 @@ class ReverseWalk {
             subjectRelation: a.relation ?? "",
             to: out,
             cap: cap && node.mode === "any",
+            from: this.memberCell(target),
           };
-          this.memberCell(target).links.push({ k: "lookup", edge });
+          edge.from!.links.push({ k: "lookup", edge });
         }
         return;
       }
@@ -299,7 +334,8 @@ class ReverseWalk {
     }
   }
 
-  private add(cell: Cell, id: string, definite: boolean): void {
+  /** Reaches `id` in `cell`; `proof` (a proving walk's, for a definite id) is how. */
+  private add(cell: Cell, id: string, definite: boolean, proof: Proof): void {
     const prev = cell.ids.get(id);
     if (prev === true || (prev === false && !definite)) return;
     // Past the limit, and a resource or on the way to one: its Check fails, so does the lookup.
@@ -307,6 +343,7 @@ class ReverseWalk {
       throw maxDepthExceeded("lookup", this.ctx.maxDepth, cell.label);
     }
     cell.ids.set(id, definite);
+    if (definite && proof !== undefined) cell.proofs?.set(id, proof);
     if (prev === undefined && cell === this.out) this.fresh.push(id);
     // Every cell is wired before the walk starts: then one nobody reads needs no delta.
     if (this.wired && cell.links.length === 0) return;
@@ -350,25 +387,19 @@ class ReverseWalk {
       for (const link of cell.links) {
         switch (link.k) {
           case "pass":
+            // A computed member proves what its target proves: the proof passes on unchanged.
             if (link.hop === 0) {
-              for (const [id, definite] of delta) this.add(link.to, id, definite && link.cap);
-              break;
-            }
-            {
-              let next = this.deferred.get(link.to);
-              if (next === undefined) {
-                next = new Map();
-                this.deferred.set(link.to, next);
-              }
               for (const [id, definite] of delta) {
                 const d = definite && link.cap;
-                if (next.get(id) !== true) next.set(id, d);
+                this.add(link.to, id, d, d ? cell.proofs?.get(id) : undefined);
               }
+              break;
             }
+            this.defer(cell, link.to, delta, link.cap);
             break;
           case "and":
             for (const id of delta.keys()) {
-              if (link.all.every((c) => c.ids.has(id))) this.add(link.to, id, false);
+              if (link.all.every((c) => c.ids.has(id))) this.add(link.to, id, false, undefined);
             }
             break;
           case "lookup":
@@ -378,7 +409,7 @@ class ReverseWalk {
             const decided = this.decided.get(link.member)!;
             for (const [id, definite] of delta) {
               // Definite inside the member's own expression means a union branch already holds.
-              if (definite) this.add(link.to, id, true);
+              if (definite) this.add(link.to, id, true, cell.proofs?.get(id));
               else if (!decided.has(id)) {
                 decided.add(id);
                 let batch = this.confirms.get(link.member);
@@ -393,6 +424,30 @@ class ReverseWalk {
           }
         }
       }
+    }
+  }
+
+  /** A step that is a hop: `delta` of `from` reaches `to` at the next level. */
+  private defer(from: Cell, to: Cell, delta: Reached, cap: boolean): void {
+    let next = this.deferred.get(to);
+    if (next === undefined) {
+      next = new Map();
+      this.deferred.set(to, next);
+    }
+    let proofs: Map<string, Proof> | undefined;
+    if (from.proofs !== undefined) {
+      proofs = this.deferredProofs.get(to);
+      if (proofs === undefined) {
+        proofs = new Map();
+        this.deferredProofs.set(to, proofs);
+      }
+    }
+    for (const [id, definite] of delta) {
+      const d = definite && cap;
+      if (next.get(id) === true) continue;
+      next.set(id, d);
+      const proof = d ? from.proofs?.get(id) : undefined;
+      if (proof !== undefined) proofs?.set(id, proof);
     }
   }
 
@@ -416,10 +471,10 @@ class ReverseWalk {
       this.confirms = new Map();
       for (const [member, { to, ids }] of confirms) {
         // A confirmed candidate stays at its level: the member's own expression is no hop.
-        const checked = await dispatch(this.ctx, member, ids, undefined, freshAcc());
+        const checked = await dispatch(this.proving ?? this.ctx, member, ids, undefined, freshAcc());
         for (const id of ids) {
           const m = checked.m.get(id);
-          if (m !== undefined) this.add(to, id, m === true);
+          if (m !== undefined) this.add(to, id, m === true, m === true ? checked.w?.get(id) : undefined);
         }
       }
       this.drain();
@@ -437,8 +492,14 @@ class ReverseWalk {
     if (this.ctx.signal?.aborted) throw deadlineExceeded(undefined);
     this.level++;
     const deferred = this.deferred;
+    const deferredProofs = this.deferredProofs;
     this.deferred = new Map();
-    for (const [cell, delta] of deferred) for (const [id, definite] of delta) this.add(cell, id, definite);
+    this.deferredProofs = new Map();
+    for (const [cell, delta] of deferred) {
+      const proofs = deferredProofs.get(cell);
+      for (const [id, definite] of delta)
+        this.add(cell, id, definite, definite ? proofs?.get(id) : undefined);
+    }
     lookups.forEach((batch, i) => {
       this.apply(batch, rows[i]!);
     });
@@ -464,7 +525,13 @@ class ReverseWalk {
         // One call serves several edges: each takes only the rows of the ids it asked for.
         const from = delta.get(r.subject.id);
         if (from === undefined) continue;
-        this.add(edge.to, r.resource.id, from && edge.cap && r.caveat === undefined);
+        const definite = from && edge.cap && r.caveat === undefined;
+        // The row, and what proves that its subject holds the member the edge reads up from.
+        const proof =
+          definite && edge.to.proofs !== undefined
+            ? joinProofs(r, edge.from?.proofs?.get(r.subject.id))
+            : undefined;
+        this.add(edge.to, r.resource.id, definite, proof);
       }
     }
   }

@@ -246,6 +246,12 @@ export interface LookupResourcesRequest extends Delegated, ActorTokenCarrier {
   readonly limit?: number;
   /** From a previous result: continue after it, at its revision. */
   readonly cursor?: string;
+  /**
+   * Give each result its witness (see `CheckResult.witness`): the relationships that prove it.
+   * Costs proofs kept along the walk and checks that share no cached answer, so only the audit
+   * trail asks, for lookups whose results it records.
+   */
+  readonly witness?: boolean;
 }
 
 export interface LookupResourceResult {
@@ -257,6 +263,8 @@ export interface LookupResourceResult {
   readonly cursor: string;
   readonly revision: Revision;
   readonly token: string;
+  /** When the request asked for it: the relationships that prove this result (as Check's). */
+  readonly witness?: Witness;
 }
 
 export interface LookupSubjectsRequest {

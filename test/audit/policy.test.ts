@@ -115,8 +115,8 @@ describe("audit include", () => {
     expect((await records(latch)).map((r) => [r.operation, r.resource, r.permission, r.witness])).toEqual([
       ["check", "document:a", "export", ["document:a#reader@user:alice"]],
       ["check-bulk", "document:b", "export", ["document:b#reader@user:alice"]],
-      ["lookup-resources", "document:a", "export", undefined],
-      ["lookup-resources", "document:b", "export", undefined],
+      ["lookup-resources", "document:a", "export", ["document:a#reader@user:alice"]],
+      ["lookup-resources", "document:b", "export", ["document:b#reader@user:alice"]],
     ]);
   });
 
@@ -195,8 +195,10 @@ describe("audit sample", () => {
     expect(got.map((r) => [r.operation, r.resource, r.sampled, r.witness !== undefined])).toEqual([
       ["check-bulk", "folder:f", undefined, true],
       ["check-bulk", "document:b", true, true],
-      ["lookup-resources", "document:a", true, false],
+      ["lookup-resources", "document:a", true, true],
     ]);
+    // The sampled result's witness, from a witnessing check at the lookup's revision.
+    expect(got[2]!.witness).toEqual(["document:a#reader@user:alice"]);
   });
 
   it("draws nothing when the rate is 0 (the default) and for decisions kept anyway", async () => {

@@ -10,20 +10,36 @@
  * `resource_id`: ALLOWED or DENIED there holds for every resource (partial evaluation decides only
  * what no missing value could change), as does CONDITIONAL on other parameters; only a link left
  * CONDITIONAL on `resource_id` is asked again per resource.
+ *
+ * Asked for witnesses (`witness: true`, as the audit trail asks), every part is asked for its own,
+ * and each result carries them as a delegated Check's answer does (delegation.ts): the permission's
+ * (the driver's, then each principal's), then each link's, the delegation relationships.
  */
+
 import { isLatchError, LatchError } from "../../core/index.js";
 import {
   type CheckBulkItem,
+  type CheckBulkItemResult,
   type CheckBulkResult,
   type Consistency,
   cursorToken,
   type LookupResourceResult,
   type LookupResourcesRequest,
   type RequestOptions,
+  type Witness,
 } from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
-import { type Answer, and, linkPart, type Part, type PermissionOf, partError, RESOURCE_ID } from "./parts.js";
+import {
+  type Answer,
+  and,
+  linkPart,
+  type Part,
+  type PermissionOf,
+  partError,
+  RESOURCE_ID,
+  WitnessUnion,
+} from "./parts.js";
 
 // Small at first: the driver streams, and its first results should not wait for 64 of them.
 const FIRST_BATCH = 16;
@@ -43,7 +59,11 @@ async function linksOnce(
     linkPart(chain, i, request.subject, permissionOf, where, request.context),
   );
   const answer = await next.checkBulk(
-    { items: parts.map((p) => p.item), ...(consistency === undefined ? {} : { consistency }) },
+    {
+      items: parts.map((p) => p.item),
+      ...(consistency === undefined ? {} : { consistency }),
+      ...(request.witness === true ? { witness: true } : {}),
+    },
     options,
   );
   const links = await Promise.all(
@@ -95,6 +115,34 @@ function partsFor(
   return parts;
 }
 
+/**
+ * A result's witness, in the order a delegated Check's has it (`witnessOf`): the driver's, each
+ * principal's, then each link's by its place in the chain (asked once, or for this resource).
+ */
+function resultWitness(
+  driven: LookupResourceResult,
+  links: readonly (Answer | undefined)[],
+  parts: readonly Part[],
+  answers: readonly CheckBulkItemResult[],
+): Witness {
+  const witnesses = new WitnessUnion();
+  const add = (witness: Witness | undefined) => witnesses.add(witness);
+  const of = (answer: Answer | CheckBulkItemResult | undefined) =>
+    (answer as { readonly witness?: Witness } | undefined)?.witness;
+  add(driven.witness);
+  parts.forEach((part, i) => {
+    if (part.from.kind === "principal") add(of(answers[i]));
+  });
+  links.forEach((once, index) => {
+    if (once !== undefined) add(of(once));
+    else {
+      const at = parts.findIndex((p) => p.from.kind === "link" && p.from.index === index);
+      if (at >= 0) add(of(answers[at]));
+    }
+  });
+  return witnesses.out;
+}
+
 /** Checks one batch of driver results; yields those every part allows, in order. */
 async function* settle(
   next: Decider,
@@ -111,20 +159,36 @@ async function* settle(
   const answer =
     items.length === 0
       ? undefined
-      : await next.checkBulk({ items, consistency: { kind: "at-exact-snapshot", token } }, options);
+      : await next.checkBulk(
+          {
+            items,
+            consistency: { kind: "at-exact-snapshot", token },
+            ...(request.witness === true ? { witness: true } : {}),
+          },
+          options,
+        );
   let at = 0;
   for (let b = 0; b < batch.length; b++) {
     const driven = batch[b]!;
     const verdicts: Answer[] = [driven];
     for (const v of links) if (v !== undefined) verdicts.push(v);
+    const answers: CheckBulkItemResult[] = [];
     for (const part of perResource[b]!) {
       const r = answer!.results[at++]!;
       if (!r.ok) throw await partError(next, part, token, undefined, r.error, chain.principals, "", options);
       verdicts.push(r);
+      answers.push(r);
     }
     const verdict = and(verdicts);
     if (verdict.state === "DENIED") continue;
-    yield Object.assign({}, driven, { state: verdict.state, missing: verdict.missing });
+    const { state, missing } = verdict;
+    yield request.witness === true
+      ? Object.assign({}, driven, {
+          state,
+          missing,
+          witness: resultWitness(driven, links, perResource[b]!, answers),
+        })
+      : Object.assign({}, driven, { state, missing });
   }
 }
 
@@ -190,6 +254,7 @@ export async function* lookupDelegated(
         ...(request.context === undefined ? {} : { context: request.context }),
         ...(consistency === undefined ? {} : { consistency }),
         ...(request.cursor === undefined ? {} : { cursor: request.cursor }),
+        ...(request.witness === true ? { witness: true } : {}),
       },
       options,
     );

@@ -151,19 +151,35 @@ export function and(verdicts: Iterable<Answer>): Verdict {
  * then each principal's), then the links' (the delegation relationships), each relationship once.
  */
 export function witnessOf(parts: readonly Part[], results: readonly CheckBulkItemResult[]): Witness {
-  const out: Relationship[] = [];
-  const seen = new Set<Relationship>();
+  const witnesses = new WitnessUnion();
   for (const links of [false, true]) {
     parts.forEach((part, i) => {
       if ((part.from.kind === "link") !== links) return;
       const r = results[i];
-      for (const rel of (r?.ok ? r.witness : undefined) ?? []) {
-        if (!seen.has(rel)) out.push(rel);
-        seen.add(rel);
-      }
+      witnesses.add(r?.ok ? r.witness : undefined);
     });
   }
-  return out;
+  return witnesses.out;
+}
+
+/**
+ * Witnesses joined, each relationship once, in the order met. Once by its identity (resource,
+ * relation, subject), not as an object: two parts asked apart (a lookup's driver and the bulk
+ * check of the others) read the same stored relationship as two objects.
+ */
+export class WitnessUnion {
+  readonly out: Relationship[] = [];
+  private readonly seen = new Set<string>();
+
+  add(witness: Witness | undefined): void {
+    for (const r of witness ?? []) {
+      const { resource, subject } = r;
+      const key = `${resource.type}:${resource.id}#${r.relation}@${subject.type}:${subject.id}#${subject.relation ?? ""}`;
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      this.out.push(r);
+    }
+  }
 }
 
 /**
