@@ -1,4 +1,5 @@
 /** `createClient`: the LatchClient over gRPC. */
+import type { DescMethod } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ChannelCredentials, Client, status as grpcStatus } from "@grpc/grpc-js";
 import { LatchError, type ObjectRef, type Relationship, type SubjectRef } from "../core/index.js";
@@ -40,12 +41,12 @@ import { expandFromProto, explainFromProto, permissionshipFromProto } from "../s
 import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { type BatchOptions, createCheckBatcher } from "./check-batcher.js";
 import { RemoteError } from "./errors.js";
-import { createH2Transport } from "./h2-transport.js";
+import { createH2Transport, type H2TransportOptions } from "./h2-transport.js";
 import { createHttp2Transport } from "./http2-transport.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { remoteApprovalCalls } from "./remote-approvals.js";
 import { remoteSignalCalls } from "./remote-signals.js";
-import { createTransport, type Transport } from "./transport.js";
+import { createTransport, type Transport, type UnaryTransport } from "./transport.js";
 import type {
   CheckBulkAnswer,
   CheckBulkParams,
@@ -661,6 +662,12 @@ export function createClient(options: ClientOptions): LatchClient {
   };
 }
 
+/**
+ * The server-streaming calls the `"h2"` transport carries itself (stream-call.ts); the others stay
+ * on grpc-js.
+ */
+const H2_STREAMS: ReadonlySet<DescMethod> = new Set<DescMethod>([P.lookupResources, P.lookupSubjects]);
+
 /** The grpc-js transport with its unary calls sent over our own HTTP/2 framing or node:http2 instead. */
 function withLeanUnary(
   grpc: Transport,
@@ -669,7 +676,8 @@ function withLeanUnary(
   maxAttempts: number,
 ): Transport {
   const tls = options.tls;
-  const makeUnary = options.transport === "http2" ? createHttp2Transport : createH2Transport;
+  const makeUnary: (o: H2TransportOptions) => UnaryTransport & Partial<Pick<Transport, "serverStream">> =
+    options.transport === "http2" ? createHttp2Transport : createH2Transport;
   const http2 = makeUnary({
     address: options.address,
     ...(options.token === undefined ? {} : { token: options.token }),
@@ -691,7 +699,10 @@ function withLeanUnary(
   });
   return {
     unary: (method, request, opts, idempotent) => http2.unary(method, request, opts, idempotent),
-    serverStream: (method, request, opts, idempotent) => grpc.serverStream(method, request, opts, idempotent),
+    serverStream: (method, request, opts, idempotent) =>
+      http2.serverStream !== undefined && H2_STREAMS.has(method)
+        ? http2.serverStream(method, request, opts, idempotent)
+        : grpc.serverStream(method, request, opts, idempotent),
     clientStream: (method, requests, opts) => grpc.clientStream(method, requests, opts),
     close() {
       http2.close();
