@@ -1,5 +1,4 @@
 /** `createClient`: the LatchClient over gRPC. */
-import type { DescMethod } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ChannelCredentials, Client, status as grpcStatus } from "@grpc/grpc-js";
 import { LatchError, type ObjectRef, type Relationship, type SubjectRef } from "../core/index.js";
@@ -72,10 +71,11 @@ export interface ClientOptions {
   /** Largest response accepted, in bytes (default 64 MiB). */
   readonly maxMessageBytes?: number;
   /**
-   * How unary calls (Check, CheckBulk, Expand, writes...) travel: `"h2"` (the default) over HTTP/2
-   * framed by the client itself on one socket (h2-transport.ts), `"http2"` over node:http2
-   * (http2-transport.ts), `"grpc-js"` over grpc-js. Streaming calls (lookups, reads, watch,
-   * import, export) always use grpc-js.
+   * How calls travel: `"h2"` (the default) over HTTP/2 framed by the client itself on one socket
+   * (h2-transport.ts; server streams such as lookups, reads, watch and export too, stream-call.ts),
+   * `"http2"` the unary calls over node:http2 (http2-transport.ts), `"grpc-js"` everything over
+   * grpc-js. What the chosen transport does not carry (ImportRelationships always; server streams
+   * on `"http2"`) uses grpc-js.
    */
   readonly transport?: "h2" | "http2" | "grpc-js";
   /**
@@ -662,12 +662,6 @@ export function createClient(options: ClientOptions): LatchClient {
   };
 }
 
-/**
- * The server-streaming calls the `"h2"` transport carries itself (stream-call.ts); the others stay
- * on grpc-js.
- */
-const H2_STREAMS: ReadonlySet<DescMethod> = new Set<DescMethod>([P.lookupResources, P.lookupSubjects]);
-
 /** The grpc-js transport with its unary calls sent over our own HTTP/2 framing or node:http2 instead. */
 function withLeanUnary(
   grpc: Transport,
@@ -700,7 +694,9 @@ function withLeanUnary(
   return {
     unary: (method, request, opts, idempotent) => http2.unary(method, request, opts, idempotent),
     serverStream: (method, request, opts, idempotent) =>
-      http2.serverStream !== undefined && H2_STREAMS.has(method)
+      // Server streams go over the h2 framing too (stream-call.ts); node:http2 has none, so on the
+      // "http2" transport they stay on grpc-js, as does ImportRelationships (a client stream).
+      http2.serverStream !== undefined
         ? http2.serverStream(method, request, opts, idempotent)
         : grpc.serverStream(method, request, opts, idempotent),
     clientStream: (method, requests, opts) => grpc.clientStream(method, requests, opts),
