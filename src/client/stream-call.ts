@@ -315,7 +315,9 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
       this.reader!.push(data, this.queue);
     } catch (error) {
       if (!(error instanceof MessageFrameError)) throw error;
-      this.stop(localError(error.status, error.message));
+      // The whole messages before the bad one are good: the consumer gets them first.
+      for (let i = before; i < this.queue.length; i++) this.queuedBytes += this.queue[i]!.length + 5;
+      this.stop(localError(error.status, error.message), false);
       return;
     }
     for (let i = before; i < this.queue.length; i++) this.queuedBytes += this.queue[i]!.length + 5;
@@ -393,10 +395,10 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
   }
 
   /**
-   * Ends the call from this side with `end` at once: the stream cancelled (RST_STREAM CANCEL), what
-   * was queued dropped. Nothing to do once the call has ended by itself.
+   * Ends the call from this side with `end`: the stream cancelled (RST_STREAM CANCEL); what was
+   * queued dropped when `dropQueued`. Nothing to do once the call has ended by itself.
    */
-  stop(end: RemoteError | typeof DONE): void {
+  stop(end: RemoteError | typeof DONE, dropQueued = true): void {
     if (this.end !== undefined) return;
     if (this.session !== undefined) {
       this.session.cancel(this);
@@ -404,8 +406,10 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
     }
     clearTimeout(this.backoff);
     this.backoff = undefined;
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    if (dropQueued) {
+      this.queue.length = 0;
+      this.queuedBytes = 0;
+    }
     this.finish(end);
   }
 
