@@ -30,7 +30,7 @@ import {
 import { status } from "@grpc/grpc-js";
 import { frameOf } from "./check-codec.js";
 import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
-import type { RemoteError } from "./errors.js";
+import { RemoteError } from "./errors.js";
 import type { H2Session, H2Stream } from "./h2-session.js";
 import type { HeaderMap } from "./hpack.js";
 import { MAX_DEADLINE_MS, statusError, statusOfHttp, streamError } from "./http2-transport.js";
@@ -61,7 +61,7 @@ export class GrpcMessageReader {
   constructor(private readonly maxMessageBytes: number) {}
 
   /** Appends `chunk` and pushes the bodies of the messages it completes onto `out`. */
-  push(chunk: Buffer, out: Buffer[]): void {
+  push(chunk: Buffer, out: Uint8Array[]): void {
     let buf = chunk;
     if (this.heldBytes > 0) {
       this.held.push(chunk);
@@ -86,7 +86,8 @@ export class GrpcMessageReader {
         this.needed = 5 + length;
         break;
       }
-      out.push(buf.subarray(at + 5, at + 5 + length));
+      // A plain view: a Buffer per message (subarray) costs more, and protobuf-es reads either.
+      out.push(new Uint8Array(buf.buffer, buf.byteOffset + at + 5, length));
       at += 5 + length;
     }
     if (at < buf.length) {
@@ -174,7 +175,7 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
   private head: HeaderMap | undefined = undefined;
   private trailers: HeaderMap | undefined = undefined;
   private reader: GrpcMessageReader | undefined = undefined;
-  private readonly queue: Buffer[] = [];
+  private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
   /** Bytes received this attempt and not given back to the stream's window. */
   private owed = 0;
@@ -219,7 +220,8 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
       }
     }
     const taken = this.take();
-    if (taken !== undefined) return taken;
+    if (taken instanceof RemoteError) return Promise.reject(taken);
+    if (taken !== undefined) return Promise.resolve(taken);
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve: resolve as Waiter["resolve"], reject });
     });
@@ -254,27 +256,27 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
     session.start(this, this.block!, this.request!);
   }
 
-  /** The next message, the end, or undefined when the consumer must wait. */
-  private take(): Promise<IteratorResult<MessageShape<O>>> | undefined {
+  /**
+   * The next message or the end (an error is thrown to the consumer), or undefined when the consumer
+   * must wait. Plain values, not promises: a waiting consumer's promise is settled with them directly.
+   */
+  private take(): IteratorResult<MessageShape<O>> | RemoteError | undefined {
     const body = this.queue.shift();
     if (body !== undefined) {
       this.queuedBytes -= body.length + 5;
       this.giveBack();
-      let value: MessageShape<O>;
       try {
-        value = fromBinary(this.method.output, body);
+        return { done: false, value: fromBinary(this.method.output, body) };
       } catch (error) {
-        const failure = localError(status.INTERNAL, `cannot decode a message: ${(error as Error).message}`);
         this.stop(DONE);
-        return Promise.reject(failure);
+        return localError(status.INTERNAL, `cannot decode a message: ${(error as Error).message}`);
       }
-      return Promise.resolve({ done: false, value });
     }
     const end = this.end;
     if (end === undefined) return undefined;
     // The error is the consumer's once; the iteration is over after it.
     this.end = DONE;
-    return end === DONE ? Promise.resolve(DONE) : Promise.reject(end);
+    return end;
   }
 
   /** Hands what is ready to waiting consumers. */
@@ -283,7 +285,8 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
       const taken = this.take();
       if (taken === undefined) return;
       const waiter = this.waiters.shift()!;
-      taken.then(waiter.resolve, waiter.reject);
+      if (taken instanceof RemoteError) waiter.reject(taken);
+      else waiter.resolve(taken);
     }
   }
 
