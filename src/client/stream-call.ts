@@ -210,7 +210,8 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
 
   /** The consumer's `next()`: the call starts at the first, as an async generator would. */
   pull(): Promise<IteratorResult<MessageShape<O>>> {
-    if (!this.started) {
+    // Not when the consumer returned before its first read.
+    if (!this.started && this.end === undefined) {
       this.started = true;
       try {
         this.begin();

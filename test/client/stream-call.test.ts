@@ -362,6 +362,22 @@ describe("server streams over h2 against a stand-in server", () => {
     expect(await Promise.all(closes.slice(0, 2))).toEqual([0x8, 0x8]);
   });
 
+  it("sends nothing for a stream its consumer returned before reading", async () => {
+    const server = await standIn((stream) => {
+      open(stream);
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.end(framed("only"));
+    });
+    cleanups.push(() => server.close());
+    const t = transport(server.address);
+    const unread = t.serverStream(LOOKUP, REQUEST, undefined, true)[Symbol.asyncIterator]();
+    await unread.return!();
+    expect(await unread.next()).toEqual({ done: true, value: undefined });
+    // A later stream on the same connection: had the first been sent, the server would see it first.
+    expect(await drain(t.serverStream(LOOKUP, REQUEST, undefined, true))).toEqual({ ids: ["only"] });
+    expect(server.calls()).toBe(1);
+  });
+
   it("rejects at the first read a signal already aborted, and sends nothing", async () => {
     const server = await standIn(() => {});
     cleanups.push(() => server.close());
