@@ -15,6 +15,7 @@ import { createClient, RemoteError } from "../../src/client/index.js";
 import { GrpcMessageReader, MessageFrameError, type ServerStream } from "../../src/client/stream-call.js";
 import { createEngine } from "../../src/engine/index.js";
 import {
+  CheckPermissionResponse_Permissionship,
   type LookupResourcesResponse,
   LookupResourcesResponseSchema,
   PermissionService,
@@ -176,6 +177,18 @@ describe("a large lookup with a slow consumer (real server)", () => {
         }
         receivedWhileStalled = call.receivedBytes;
         expect(call.bufferedBytes).toBeLessThanOrEqual(WINDOW);
+        // The stalled stream holds only its own window: a call on the same connection goes through.
+        const check = await t.unary(
+          PermissionService.method.checkPermission,
+          {
+            resource: { objectType: "document", objectId: "doc-00007" },
+            permission: "view",
+            subject: { object: { objectType: "user", objectId: "alice" } },
+          },
+          undefined,
+          true,
+        );
+        expect(check.permissionship).toBe(CheckPermissionResponse_Permissionship.ALLOWED);
       }
       // A slow consumer throughout: a turn of the event loop per result.
       if (n % 100 === 0) await sleep(1);
