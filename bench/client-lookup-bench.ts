@@ -96,7 +96,9 @@ async function main() {
         for (const [name, options] of Object.entries(CASES)) {
           const result = await round(server.address, server.pid, options);
           if (result.results !== n) throw new Error(`${name}: ${result.results} results, expected ${n}`);
-          (seen[name] ??= []).push(result);
+          const list = seen[name] ?? [];
+          list.push(result);
+          seen[name] = list;
         }
       console.log(
         "| client | results/s (median) | client CPU per result (median) | server CPU per result (median) |",
