@@ -1,6 +1,6 @@
 /**
  * One HTTP/2 connection framed by hand over a `net.Socket` or a `tls.TLSSocket` (ALPN h2), for the
- * client's unary gRPC calls (h2-transport.ts).
+ * client's unary gRPC calls (h2-transport.ts) and server streams (stream-call.ts).
  *
  * Why not node:http2: per call, its ClientHttp2Stream objects, header objects and the crossings
  * between JS and nghttp2 cost more CPU than the rest of a call together (issue 22: a bare node:http2
