@@ -1,6 +1,6 @@
 /**
  * One HTTP/2 connection framed by hand over a `net.Socket` or a `tls.TLSSocket` (ALPN h2), for the
- * client's unary gRPC calls (h2-transport.ts).
+ * client's unary gRPC calls (h2-transport.ts) and server streams (stream-call.ts).
  *
  * Why not node:http2: per call, its ClientHttp2Stream objects, header objects and the crossings
  * between JS and nghttp2 cost more CPU than the rest of a call together (issue 22: a bare node:http2
@@ -69,6 +69,11 @@ export interface H2Stream {
   /** DATA bytes read since our last WINDOW_UPDATE of the stream. */
   unacked: number;
   headerBlock: Buffer | undefined;
+  /**
+   * The stream gives its receive window back itself (`acknowledge`) as its consumer reads, so a
+   * slow consumer stops the server (stream-call.ts); else the session does as DATA arrives.
+   */
+  readonly manualWindow?: boolean;
   /** Response headers, or trailers when `endStream`. */
   onHeaders(headers: HeaderMap, endStream: boolean): void;
   onData(data: Buffer): void;
@@ -88,6 +93,8 @@ export interface H2SessionOptions {
   readonly keepaliveTimeoutMs: number;
   /** The last stream id used before the session stops taking calls (tests lower it). */
   readonly streamIdLimit?: number;
+  /** Our per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE; default 1 MiB; tests lower it). */
+  readonly streamWindow?: number;
 }
 
 function frame(type: number, flags: number, streamId: number, payload: Buffer | undefined): Buffer {
@@ -134,6 +141,7 @@ export class H2Session {
   private readonly blocked: H2Stream[] = [];
   private readonly decoder = new HpackDecoder();
   private readonly streamIdLimit: number;
+  private readonly streamWindow: number;
   private nextId = 1;
   private connected = false;
   private destroyed = false;
@@ -157,6 +165,7 @@ export class H2Session {
 
   constructor(options: H2SessionOptions) {
     this.streamIdLimit = Math.min(options.streamIdLimit ?? MAX_STREAM_ID, MAX_STREAM_ID);
+    this.streamWindow = Math.min(Math.max(options.streamWindow ?? STREAM_WINDOW, 1), MAX_STREAM_ID);
     const { host, port, tls } = options;
     if (tls === undefined) {
       this.socket = netConnect({ host, port, noDelay: true });
@@ -189,7 +198,7 @@ export class H2Session {
     const settings = Buffer.alloc(12);
     settings.writeUInt16BE(0x2, 0); // ENABLE_PUSH 0
     settings.writeUInt16BE(0x4, 6); // INITIAL_WINDOW_SIZE
-    settings.writeUInt32BE(STREAM_WINDOW, 8);
+    settings.writeUInt32BE(this.streamWindow, 8);
     socket.write(
       Buffer.concat([
         PREFACE,
@@ -228,6 +237,16 @@ export class H2Session {
       this.send(frame(RST_STREAM, 0, stream.id, u32(H2_CANCEL)));
     }
     this.ended(stream);
+  }
+
+  /** Gives `bytes` of a `manualWindow` stream's receive window back (WINDOW_UPDATE past half of it). */
+  acknowledge(stream: H2Stream, bytes: number): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    stream.unacked += bytes;
+    if (stream.unacked >= this.streamWindow / 2) {
+      this.send(frame(WINDOW_UPDATE, 0, stream.id, u32(stream.unacked)));
+      stream.unacked = 0;
+    }
   }
 
   /** Takes no more calls; the connection ends when its calls have. */
@@ -435,8 +454,9 @@ export class H2Session {
     if (stream === undefined) return;
     const data = this.unpad(flags, payload, false);
     const end = (flags & END_STREAM) !== 0;
-    stream.unacked += payload.length;
-    if (!end && stream.unacked >= STREAM_WINDOW / 2) {
+    // Padding is never the consumer's to read: given back at once either way.
+    stream.unacked += stream.manualWindow === true ? payload.length - data.length : payload.length;
+    if (!end && stream.unacked >= this.streamWindow / 2) {
       this.send(frame(WINDOW_UPDATE, 0, id, u32(stream.unacked)));
       stream.unacked = 0;
     }

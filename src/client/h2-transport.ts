@@ -33,12 +33,15 @@ import {
   streamError,
   unframe,
 } from "./http2-transport.js";
-import type { UnaryTransport } from "./transport.js";
+import { ServerStream, StreamCall, type StreamShared } from "./stream-call.js";
+import type { Transport, UnaryTransport } from "./transport.js";
 import { capture, localError, refused, UnaryCall } from "./unary-call.js";
 
 export interface H2TransportOptions extends Http2TransportOptions {
   /** The last stream id a connection uses before the pool opens another (tests lower it). */
   readonly streamIdLimit?: number;
+  /** Our per-stream receive window in bytes (default 1 MiB; tests lower it). */
+  readonly streamWindow?: number;
 }
 
 /** How a method's calls are sent: the header block without `grpc-timeout`, and with the default one. */
@@ -196,7 +199,10 @@ function hostPort(address: string): { host: string; port: number } {
 /** Header values node:http2 would refuse (control characters): refused here the same way. */
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
-export function createH2Transport(options: H2TransportOptions): UnaryTransport {
+/** Unary calls, and server-streaming ones (stream-call.ts) on the same connections. */
+export type H2Transport = UnaryTransport & Pick<Transport, "serverStream">;
+
+export function createH2Transport(options: H2TransportOptions): H2Transport {
   const { host, port } = hostPort(options.address);
   const size = Math.max(1, options.connections ?? 1);
   const saturated = Math.max(1, options.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION);
@@ -207,6 +213,7 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
     keepaliveMs: options.keepaliveMs ?? 10_000,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 5_000,
     ...(options.streamIdLimit === undefined ? {} : { streamIdLimit: options.streamIdLimit }),
+    ...(options.streamWindow === undefined ? {} : { streamWindow: options.streamWindow }),
   };
   const pool: H2Session[] = [];
 
@@ -273,6 +280,20 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
     return plan;
   };
 
+  const streams: StreamShared = {
+    pick,
+    isClosed: () => shared.closed,
+    // A stream has a deadline only when its call gives one, as on grpc-js.
+    headerBlock: (method, timeoutMs, requestId) =>
+      Buffer.concat([
+        planOf(method).prefix,
+        ...(timeoutMs === undefined ? [] : [timeoutField(timeoutMs)]),
+        ...(requestId === undefined ? [] : [literalField("x-request-id", requestId)]),
+      ]),
+    maxAttempts: options.maxAttempts,
+    maxMessageBytes: options.maxMessageBytes,
+  };
+
   return {
     unary(method, request, opts, idempotent) {
       const signal = opts?.signal;
@@ -303,6 +324,10 @@ export function createH2Transport(options: H2TransportOptions): UnaryTransport {
       signal?.addEventListener("abort", call);
       call.start();
       return answer as Promise<never>;
+    },
+
+    serverStream(method, request, opts, idempotent) {
+      return new ServerStream(new StreamCall(streams, method, request, opts, idempotent));
     },
 
     close() {

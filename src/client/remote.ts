@@ -40,12 +40,12 @@ import { expandFromProto, explainFromProto, permissionshipFromProto } from "../s
 import { useNodeTextEncoding } from "../server/text-encoding.js";
 import { type BatchOptions, createCheckBatcher } from "./check-batcher.js";
 import { RemoteError } from "./errors.js";
-import { createH2Transport } from "./h2-transport.js";
+import { createH2Transport, type H2TransportOptions } from "./h2-transport.js";
 import { createHttp2Transport } from "./http2-transport.js";
 import { defined, toObject, toRelationship, toSubject } from "./inputs.js";
 import { remoteApprovalCalls } from "./remote-approvals.js";
 import { remoteSignalCalls } from "./remote-signals.js";
-import { createTransport, type Transport } from "./transport.js";
+import { createTransport, type Transport, type UnaryTransport } from "./transport.js";
 import type {
   CheckBulkAnswer,
   CheckBulkParams,
@@ -71,10 +71,11 @@ export interface ClientOptions {
   /** Largest response accepted, in bytes (default 64 MiB). */
   readonly maxMessageBytes?: number;
   /**
-   * How unary calls (Check, CheckBulk, Expand, writes...) travel: `"h2"` (the default) over HTTP/2
-   * framed by the client itself on one socket (h2-transport.ts), `"http2"` over node:http2
-   * (http2-transport.ts), `"grpc-js"` over grpc-js. Streaming calls (lookups, reads, watch,
-   * import, export) always use grpc-js.
+   * How calls travel: `"h2"` (the default) over HTTP/2 framed by the client itself on one socket
+   * (h2-transport.ts; server streams such as lookups, reads, watch and export too, stream-call.ts),
+   * `"http2"` the unary calls over node:http2 (http2-transport.ts), `"grpc-js"` everything over
+   * grpc-js. What the chosen transport does not carry (ImportRelationships always; server streams
+   * on `"http2"`) uses grpc-js.
    */
   readonly transport?: "h2" | "http2" | "grpc-js";
   /**
@@ -670,7 +671,8 @@ function withLeanUnary(
   maxAttempts: number,
 ): Transport {
   const tls = options.tls;
-  const makeUnary = options.transport === "http2" ? createHttp2Transport : createH2Transport;
+  const makeUnary: (o: H2TransportOptions) => UnaryTransport & Partial<Pick<Transport, "serverStream">> =
+    options.transport === "http2" ? createHttp2Transport : createH2Transport;
   const http2 = makeUnary({
     address: options.address,
     ...(options.token === undefined ? {} : { token: options.token }),
@@ -692,7 +694,12 @@ function withLeanUnary(
   });
   return {
     unary: (method, request, opts, idempotent) => http2.unary(method, request, opts, idempotent),
-    serverStream: (method, request, opts, idempotent) => grpc.serverStream(method, request, opts, idempotent),
+    serverStream: (method, request, opts, idempotent) =>
+      // Server streams go over the h2 framing too (stream-call.ts); node:http2 has none, so on the
+      // "http2" transport they stay on grpc-js, as does ImportRelationships (a client stream).
+      http2.serverStream !== undefined
+        ? http2.serverStream(method, request, opts, idempotent)
+        : grpc.serverStream(method, request, opts, idempotent),
     clientStream: (method, requests, opts) => grpc.clientStream(method, requests, opts),
     close() {
       http2.close();

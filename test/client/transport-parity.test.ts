@@ -12,6 +12,10 @@ import { SCHEMA } from "./fixtures.js";
 
 const TOKEN = "parity-token-0123456789";
 
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of stream);
+}
+
 async function failure(call: () => Promise<unknown>): Promise<Record<string, unknown>> {
   try {
     await call();
@@ -74,6 +78,28 @@ describe("h2, node:http2 and grpc-js transports fail alike", () => {
     ],
     ["an invalid schema", (c) => c.writeSchema("definition {")],
     ["a wrong token", (c) => c.readSchema(), "wrong-token-0123456789"],
+    // Server streams: over the h2 framing on "h2", over grpc-js on the other two.
+    [
+      "a lookup of an unknown permission",
+      (c) => drain(c.lookupResources({ resourceType: "document", permission: "nope", subject: "user:a" })),
+    ],
+    [
+      "a lookup of subjects with a cursor of another lookup",
+      (c) =>
+        drain(
+          c.lookupSubjects({
+            resource: "document:x",
+            permission: "view",
+            subjectType: "user",
+            cursor: "bogus",
+          }),
+        ),
+    ],
+    [
+      "a stream with a wrong token",
+      (c) => drain(c.readRelationships({ filter: { resourceType: "document" } })),
+      "wrong-token-0123456789",
+    ],
   ];
 
   for (const [name, call, token] of cases) {

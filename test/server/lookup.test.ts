@@ -247,9 +247,10 @@ describe("a lookup stopped by its deadline", () => {
     const h = await startHarness({ metricsListen: "127.0.0.1:0" });
     const client = createClient({ address: h.server.address, token: TOKEN });
     try {
-      // Long ids make the results outgrow the HTTP/2 window, so a reader that stalls holds the
-      // server mid-stream until the deadline passes.
-      const ids = Array.from({ length: 400 }, (_, i) => `d${String(i).padStart(3, "0")}${"x".repeat(600)}`);
+      // Long ids make the results (about 2 MB) outgrow the HTTP/2 stream window (1 MiB on the h2
+      // transport, 64 KiB on grpc-js), so a reader that stalls holds the server mid-stream until
+      // the deadline passes.
+      const ids = Array.from({ length: 900 }, (_, i) => `d${String(i).padStart(3, "0")}${"x".repeat(996)}`);
       await seed(
         client,
         ids.map((id) => `document:${id}#viewer@user:reader`),
