@@ -7,7 +7,7 @@
  */
 import { status } from "@grpc/grpc-js";
 import type { Expiring, Lane } from "./deadline-wheel.js";
-import { RemoteError, remoteError } from "./errors.js";
+import { type RemoteError, remoteError } from "./errors.js";
 
 /** A RemoteError the transport made itself (no server status), `grpc/<status>` like grpc-js's. */
 export function localError(code: status, message: string): RemoteError {
