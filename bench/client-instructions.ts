@@ -6,7 +6,8 @@
  *     node --import tsx bench/client-instructions.ts MODE [count]
  * and read the main thread's `summary:` (Ir) in callgrind.out.PID-01 / count. The server child runs
  * outside valgrind (no --trace-children). MODE: `seq` (one check at a time, no batching), `par`
- * (64 in flight, no batching), `batched` (64 in flight, batching), each on the default transport
+ * (64 in flight, no batching), `batched` (64 in flight, batching), `batched-seq` (one at a time,
+ * batching: what a lone check costs through the batcher), each on the default transport
  * (our own HTTP/2 framing, "h2"); `http2-seq` / `http2-par` / `http2-batched` on node:http2;
  * `grpc-js-seq` / `grpc-js-par` on grpc-js.
  */
@@ -24,6 +25,7 @@ const [mode = "seq", countText = "2000"] = process.argv.slice(2);
 const count = Number(countText);
 const MODES: Record<string, { options: Partial<ClientOptions>; inFlight: number }> = {
   seq: { options: { batch: false }, inFlight: 1 },
+  "batched-seq": { options: {}, inFlight: 1 },
   par: { options: { batch: false }, inFlight: 64 },
   batched: { options: {}, inFlight: 64 },
   "http2-seq": { options: { transport: "http2", batch: false }, inFlight: 1 },

@@ -309,7 +309,12 @@ export function h2load(
   );
   const serverCpuUs =
     before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / calls;
-  return { rate: Number(rate), serverCpuUs, succeeded };
+  return {
+    rate: Number(rate),
+    serverCpuUs,
+    succeeded,
+    p50Us: micros[Math.min(micros.length - 1, Math.floor(micros.length * 0.5))],
+  };
 }
 
 /**

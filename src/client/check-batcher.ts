@@ -19,7 +19,9 @@
  *   unauthenticated, deadline) are handed to every caller;
  * - checks with `explain` or `consumeApproval` (an approval is single-use) are never batched, nor
  *   any check once the server answered a bulk with UNIMPLEMENTED;
- * - one check alone in its window is sent as a plain CheckPermission.
+ * - one check alone in its window is sent as a plain CheckPermission; one with no AbortSignal,
+ *   made while nothing else waits or flies, is sent with its caller's own options, exactly as
+ *   unbatched (see Solo).
  */
 import { status } from "@grpc/grpc-js";
 import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
@@ -51,13 +53,18 @@ export interface CheckBackend {
 type Item = CheckBulkParams["items"][number];
 type Shared = Pick<CheckBulkParams, "consistency" | "contextualRelationships" | "actorToken">;
 
+type Resolve = (answer: CheckAnswer) => void;
+type Reject = (error: unknown) => void;
+
 // `new Promise(capture)` hands its resolvers over without a closure per call.
-let capturedResolve: (answer: CheckAnswer) => void = () => undefined;
-let capturedReject: (error: unknown) => void = () => undefined;
-function capture(resolve: (answer: CheckAnswer) => void, reject: (error: unknown) => void): void {
+let capturedResolve: Resolve = () => undefined;
+let capturedReject: Reject = () => undefined;
+function capture(resolve: Resolve, reject: Reject): void {
   capturedResolve = resolve;
   capturedReject = reject;
 }
+
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /**
  * One caller waiting for its entry: its deadline is an entry of the shared wheel (no timer of its
@@ -68,14 +75,14 @@ class Waiter implements Expiring {
   lane: Lane | undefined = undefined;
   prev: Expiring | undefined = undefined;
   next: Expiring | undefined = undefined;
-  readonly resolve = capturedResolve;
-  readonly reject = capturedReject;
   private settled = false;
 
   constructor(
     private readonly entry: Entry,
     private readonly signal: AbortSignal | undefined,
     private readonly abandon: (entry: Entry, waiter: Waiter) => void,
+    readonly resolve: Resolve,
+    readonly reject: Reject,
   ) {}
 
   /** Stops the waiter's deadline and signal listener; false when it was already settled. */
@@ -119,6 +126,32 @@ interface Group {
   readonly key: string;
   readonly shared: Shared;
   readonly entries: Map<string, Entry>;
+}
+
+/**
+ * A check with no AbortSignal, made while no other check waited or flew: the sequential caller's
+ * case. Nothing else can share its request until another check comes, so it keeps none of the
+ * batcher's records (no key, no entry, no waiter on the deadline wheel): if it is still alone when
+ * the window closes, it is sent with its caller's own options, and its request's deadline is its
+ * caller's, so it answers and fails exactly as unbatched. A check that comes while it waits makes
+ * it an ordinary entry (`demote`); one that comes while it flies gives it an in-flight entry to
+ * join (`track`).
+ */
+class Solo {
+  /** Its in-flight entry, once another check needed one. */
+  entry: Entry | undefined = undefined;
+  readonly deadline: number;
+  readonly resolve = capturedResolve;
+  readonly reject = capturedReject;
+
+  constructor(
+    readonly params: CheckParams,
+    readonly opts: CallOptions | undefined,
+    readonly at: number,
+    timeoutMs: number,
+  ) {
+    this.deadline = at + Math.min(opts?.timeoutMs ?? timeoutMs, MAX_DEADLINE_MS);
+  }
 }
 
 /** Failures that every single call of the batch would have met alike. */
@@ -202,32 +235,172 @@ export interface CheckBatcher {
   check(params: CheckParams, options: CallOptions | undefined): Promise<CheckAnswer>;
 }
 
-export function createCheckBatcher(backend: CheckBackend, options: BatchOptions = {}): CheckBatcher {
-  const windowMs = Math.ceil((options.windowUs ?? 0) / 1000);
-  const maxItems = Math.max(1, Math.min(options.maxItems ?? 256, 1000));
+/** The batcher's state and steps; `createCheckBatcher` hands out its `check` as a plain function. */
+class Batcher {
+  private readonly windowMs: number;
+  private readonly maxItems: number;
   /** Checks waiting for the window to close, by group. */
-  let pending = new Map<string, Group>();
-  let scheduled = false;
+  private pending = new Map<string, Group>();
+  private scheduled = false;
   /** Checks sent and not yet answered, by group and item key. */
-  const inFlight = new Map<string, Entry>();
-  let bulkUnsupported = false;
+  private readonly inFlight = new Map<string, Entry>();
+  private bulkUnsupported = false;
+  /** The lone check waiting for the window to close (then `pending` is empty). */
+  private solo: Solo | undefined = undefined;
+  /** The lone check sent and not yet answered, while it has no in-flight entry. */
+  private flyingSolo: Solo | undefined = undefined;
+  private readonly flushNow = () => this.flush();
+  private readonly abandonNow = (entry: Entry, waiter: Waiter) => this.abandon(entry, waiter);
+
+  constructor(
+    private readonly backend: CheckBackend,
+    options: BatchOptions,
+  ) {
+    this.windowMs = Math.ceil((options.windowUs ?? 0) / 1000);
+    this.maxItems = Math.max(1, Math.min(options.maxItems ?? 256, 1000));
+  }
+
+  check(params: CheckParams, opts: CallOptions | undefined): Promise<CheckAnswer> {
+    // A call that names itself for the audit trail goes as it is: a bulk has one request id.
+    if (
+      params.explain ||
+      params.consumeApproval ||
+      opts?.requestId !== undefined ||
+      opts?.signal?.aborted ||
+      this.bulkUnsupported
+    )
+      return this.backend.check(params, opts ?? NO_OPTIONS);
+    const signal = opts?.signal;
+    if (
+      signal === undefined &&
+      this.solo === undefined &&
+      this.flyingSolo === undefined &&
+      this.pending.size === 0 &&
+      this.inFlight.size === 0
+    ) {
+      const answer = new Promise<CheckAnswer>(capture);
+      this.solo = new Solo(params, opts, Date.now(), this.backend.timeoutMs);
+      this.schedule();
+      return answer;
+    }
+    // Another check is here: the lone one becomes an ordinary entry, shareable with this one.
+    if (this.solo !== undefined) this.demote(this.solo);
+    if (this.flyingSolo !== undefined) this.track(this.flyingSolo);
+    const keyed = batchKeyOf(params);
+    if (keyed === undefined) return this.backend.check(params, opts ?? NO_OPTIONS);
+    const deadline = Date.now() + Math.min(opts?.timeoutMs ?? this.backend.timeoutMs, MAX_DEADLINE_MS);
+    const answer = new Promise<CheckAnswer>(capture);
+    this.wait(params, keyed, deadline, signal, capturedResolve, capturedReject);
+    return answer;
+  }
+
+  /** Puts a caller on the entry of its check: waiting, in flight, or new. */
+  private wait(
+    params: CheckParams,
+    { groupKey, key }: { groupKey: string; key: string },
+    deadline: number,
+    signal: AbortSignal | undefined,
+    resolve: Resolve,
+    reject: Reject,
+  ): void {
+    let group = this.pending.get(groupKey);
+    let entry = group?.entries.get(key);
+    if (entry !== undefined) entry.deadline = Math.max(entry.deadline, deadline);
+    else {
+      const flying = this.inFlight.get(key);
+      if (flying !== undefined && flying.deadline >= deadline) entry = flying;
+      else {
+        if (group === undefined) {
+          group = { key: groupKey, shared: sharedOf(params), entries: new Map() };
+          this.pending.set(groupKey, group);
+        }
+        // The check itself is its item: the bulk request reads only an item's fields from it.
+        entry = { key, item: params, group, waiters: new Set(), deadline, cancellable: false };
+        group.entries.set(key, entry);
+        this.schedule();
+      }
+    }
+    if (signal !== undefined) entry.cancellable = true;
+    const waiter = new Waiter(entry, signal, this.abandonNow, resolve, reject);
+    deadlines.add(waiter, deadline - Date.now());
+    signal?.addEventListener("abort", waiter);
+    entry.waiters.add(waiter);
+  }
+
+  /** The waiting lone check joins the pending checks as an ordinary entry and waiter. */
+  private demote(solo: Solo): void {
+    this.solo = undefined;
+    const keyed = batchKeyOf(solo.params);
+    // Not keyable: sent at once as it is, as such a check is when it comes among others.
+    if (keyed === undefined) this.send(solo, solo.opts ?? NO_OPTIONS);
+    else this.wait(solo.params, keyed, solo.deadline, undefined, solo.resolve, solo.reject);
+  }
+
+  /** The lone check in flight gets an entry that later identical checks may join. */
+  private track(solo: Solo): void {
+    this.flyingSolo = undefined;
+    const keyed = batchKeyOf(solo.params);
+    if (keyed === undefined) return;
+    const group = { key: keyed.groupKey, shared: sharedOf(solo.params), entries: new Map<string, Entry>() };
+    const { key } = keyed;
+    // Its request carries no signal: nothing to cancel when its joiners leave.
+    const entry: Entry = {
+      key,
+      item: solo.params,
+      group,
+      waiters: new Set(),
+      deadline: solo.deadline,
+      leave: ignore,
+      cancellable: false,
+    };
+    solo.entry = entry;
+    this.inFlight.set(key, entry);
+  }
+
+  /** Sends a lone check as its caller would have unbatched; its caller and any joiners get the outcome. */
+  private send(solo: Solo, options: CallOptions): void {
+    this.backend.check(solo.params, options).then(
+      (answer) => {
+        if (this.flyingSolo === solo) this.flyingSolo = undefined;
+        if (solo.entry !== undefined) this.deliver(solo.entry, { answer });
+        solo.resolve(answer);
+      },
+      (error: unknown) => {
+        if (this.flyingSolo === solo) this.flyingSolo = undefined;
+        if (solo.entry !== undefined) this.deliver(solo.entry, { error });
+        solo.reject(error);
+      },
+    );
+  }
+
+  /** The window closed on a lone check: its deadline counts from its call, as unbatched. */
+  private sendSolo(solo: Solo): void {
+    const now = Date.now();
+    if (now >= solo.deadline) {
+      solo.reject(deadlineError());
+      return;
+    }
+    this.flyingSolo = solo;
+    // Within the millisecond of its call, its own options say the same deadline.
+    const options =
+      now === solo.at ? (solo.opts ?? NO_OPTIONS) : { ...solo.opts, timeoutMs: solo.deadline - now };
+    this.send(solo, options);
+  }
 
   /** Forgets a sent entry, unless a later request for the same check took its place. */
-  const land = (entry: Entry) => {
-    if (inFlight.get(entry.key) === entry) inFlight.delete(entry.key);
-  };
+  private land(entry: Entry): void {
+    if (this.inFlight.get(entry.key) === entry) this.inFlight.delete(entry.key);
+  }
 
-  const deliver = (entry: Entry, outcome: { answer: CheckAnswer } | { error: unknown }) => {
-    land(entry);
+  private deliver(entry: Entry, outcome: { answer: CheckAnswer } | { error: unknown }): void {
+    this.land(entry);
     for (const w of entry.waiters) {
       if (!w.settle()) continue;
       if ("answer" in outcome) w.resolve(outcome.answer);
       else w.reject(outcome.error);
     }
     entry.waiters.clear();
-  };
-
-  const paramsOf = (entry: Entry): CheckParams => ({ ...entry.group.shared, ...entry.item });
+  }
 
   /**
    * Sends one entry as a plain CheckPermission, with its own deadline, and a way to cancel it only
@@ -235,7 +408,7 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
    * µs in Node 20, about a third of what a lone check spends in the batcher. A caller that joins
    * later with a signal of its own still leaves at once; the request then runs to its deadline.
    */
-  const askAlone = (entry: Entry): void => {
+  private askAlone(entry: Entry): void {
     const timeoutMs = Math.max(1, entry.deadline - Date.now());
     let options: CallOptions = { timeoutMs };
     if (entry.cancellable) {
@@ -243,13 +416,13 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
       entry.leave = () => controller.abort();
       options = { timeoutMs, signal: controller.signal };
     } else entry.leave = ignore;
-    backend.check(paramsOf(entry), options).then(
-      (answer) => deliver(entry, { answer }),
-      (error) => deliver(entry, { error }),
+    this.backend.check({ ...entry.group.shared, ...entry.item }, options).then(
+      (answer) => this.deliver(entry, { answer }),
+      (error) => this.deliver(entry, { error }),
     );
-  };
+  }
 
-  const askTogether = (group: Group, entries: Entry[]): void => {
+  private askTogether(group: Group, entries: Entry[]): void {
     const controller = new AbortController();
     let waiting = entries.length;
     const leave = () => {
@@ -260,109 +433,78 @@ export function createCheckBatcher(backend: CheckBackend, options: BatchOptions 
       entry.leave = leave;
       if (entry.deadline > deadline) deadline = entry.deadline;
     }
-    backend
+    this.backend
       .checkBulk(
         { ...group.shared, items: entries.map((e) => e.item) },
         { timeoutMs: Math.max(1, deadline - Date.now()), signal: controller.signal },
       )
       .then(
-        (bulk) => {
-          entries.forEach((entry, i) => {
-            const result = bulk.results[i];
-            const answer = result === undefined ? undefined : answerOf(result, bulk.token);
-            if (answer !== undefined) deliver(entry, { answer });
-            else if (entry.waiters.size > 0) askAlone(entry);
-            else land(entry);
-          });
-        },
-        (error) => {
-          // A server without CheckBulk (another version, a proxy that filters methods): stop
-          // gathering rather than pay a failing bulk before every batch.
-          if (error instanceof RemoteError && error.status === status.UNIMPLEMENTED) bulkUnsupported = true;
-          for (const entry of entries) {
-            if (sharedFailure(error) || entry.waiters.size === 0) deliver(entry, { error });
-            else askAlone(entry);
-          }
-        },
+        (bulk) => this.answered(entries, bulk),
+        (error) => this.failed(entries, error),
       );
-  };
+  }
 
-  const flush = () => {
-    scheduled = false;
-    const groups = pending;
-    pending = new Map();
+  private answered(entries: Entry[], bulk: CheckBulkAnswer): void {
+    entries.forEach((entry, i) => {
+      const result = bulk.results[i];
+      const answer = result === undefined ? undefined : answerOf(result, bulk.token);
+      if (answer !== undefined) this.deliver(entry, { answer });
+      else if (entry.waiters.size > 0) this.askAlone(entry);
+      else this.land(entry);
+    });
+  }
+
+  private failed(entries: Entry[], error: unknown): void {
+    // A server without CheckBulk (another version, a proxy that filters methods): stop
+    // gathering rather than pay a failing bulk before every batch.
+    if (error instanceof RemoteError && error.status === status.UNIMPLEMENTED) this.bulkUnsupported = true;
+    for (const entry of entries) {
+      if (sharedFailure(error) || entry.waiters.size === 0) this.deliver(entry, { error });
+      else this.askAlone(entry);
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const solo = this.solo;
+    if (solo !== undefined) {
+      this.solo = undefined;
+      this.sendSolo(solo);
+      return;
+    }
+    const groups = this.pending;
+    this.pending = new Map();
     for (const group of groups.values()) {
       const entries = [...group.entries.values()];
-      for (const entry of entries) inFlight.set(entry.key, entry);
-      for (let i = 0; i < entries.length; i += maxItems) {
-        const chunk = entries.slice(i, i + maxItems);
-        if (chunk.length === 1) askAlone(chunk[0]!);
-        else askTogether(group, chunk);
+      for (const entry of entries) this.inFlight.set(entry.key, entry);
+      for (let i = 0; i < entries.length; i += this.maxItems) {
+        const chunk = entries.slice(i, i + this.maxItems);
+        if (chunk.length === 1) this.askAlone(chunk[0]!);
+        else this.askTogether(group, chunk);
       }
     }
-  };
+  }
 
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    if (windowMs === 0) setImmediate(flush);
-    else setTimeout(flush, windowMs);
-  };
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.windowMs === 0) setImmediate(this.flushNow);
+    else setTimeout(this.flushNow, this.windowMs);
+  }
 
   /** The waiter leaves its entry (timed out or aborted): the entry goes when nobody waits for it. */
-  const abandon = (entry: Entry, waiter: Waiter) => {
+  private abandon(entry: Entry, waiter: Waiter): void {
     entry.waiters.delete(waiter);
     if (entry.waiters.size > 0) return;
     if (entry.leave === undefined) entry.group.entries.delete(entry.key);
     else {
-      land(entry);
+      this.land(entry);
       entry.leave();
     }
-  };
+  }
+}
 
-  return {
-    check(params, opts) {
-      // A call that names itself for the audit trail goes as it is: a bulk has one request id.
-      if (
-        params.explain ||
-        params.consumeApproval ||
-        opts?.requestId !== undefined ||
-        opts?.signal?.aborted ||
-        bulkUnsupported
-      )
-        return backend.check(params, opts ?? {});
-      const keyed = batchKeyOf(params);
-      if (keyed === undefined) return backend.check(params, opts ?? {});
-      const { groupKey, key } = keyed;
-      // The check itself is its item: the bulk request reads only an item's fields from it.
-      const item: Item = params;
-      const deadline = Date.now() + Math.min(opts?.timeoutMs ?? backend.timeoutMs, MAX_DEADLINE_MS);
-
-      let group = pending.get(groupKey);
-      let entry = group?.entries.get(key);
-      if (entry !== undefined) entry.deadline = Math.max(entry.deadline, deadline);
-      else {
-        const flying = inFlight.get(key);
-        if (flying !== undefined && flying.deadline >= deadline) entry = flying;
-        else {
-          if (group === undefined) {
-            group = { key: groupKey, shared: sharedOf(params), entries: new Map() };
-            pending.set(groupKey, group);
-          }
-          entry = { key, item, group, waiters: new Set(), deadline, cancellable: false };
-          group.entries.set(key, entry);
-          schedule();
-        }
-      }
-      const joined = entry;
-      if (opts?.signal !== undefined) joined.cancellable = true;
-
-      const answer = new Promise<CheckAnswer>(capture);
-      const waiter = new Waiter(joined, opts?.signal, abandon);
-      deadlines.add(waiter, deadline - Date.now());
-      opts?.signal?.addEventListener("abort", waiter);
-      joined.waiters.add(waiter);
-      return answer;
-    },
-  };
+export function createCheckBatcher(backend: CheckBackend, options: BatchOptions = {}): CheckBatcher {
+  const batcher = new Batcher(backend, options);
+  return { check: (params, opts) => batcher.check(params, opts) };
 }

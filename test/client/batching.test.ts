@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCheckBatcher } from "../../src/client/check-batcher.js";
-import type { CheckParams, LatchClient } from "../../src/client/index.js";
+import type { CallOptions, CheckParams, LatchClient } from "../../src/client/index.js";
 import { createClient, RemoteError } from "../../src/client/index.js";
 import { createEngine } from "../../src/engine/index.js";
 import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
@@ -282,6 +282,56 @@ describe("automatic batching", () => {
     controller.abort();
     await expect(asked).rejects.toMatchObject({ code: "grpc/cancelled" });
     expect(signals[1]?.aborted).toBe(true);
+  });
+
+  it("sends a lone check with its caller's deadline, and lets an identical check join it in flight", async () => {
+    const sent: CallOptions[] = [];
+    const batcher = createCheckBatcher({
+      check: (p, o) => {
+        sent.push(o);
+        return plain.check(p, o);
+      },
+      checkBulk: (p, o) => plain.checkBulk(p, o),
+      timeoutMs: 30_000,
+    });
+    const check = { resource: "document:q3", permission: "view", subject: "user:alice" } as const;
+    const first = batcher.check(check, { timeoutMs: 5_000 });
+    // The window closed: the first check is on its way alone.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toHaveLength(1);
+    // Its own deadline, never a later one, and no signal (nobody can leave before that deadline).
+    expect(sent[0]!.timeoutMs).toBeLessThanOrEqual(5_000);
+    expect(sent[0]!.timeoutMs).toBeGreaterThan(0);
+    expect(sent[0]!.signal).toBeUndefined();
+    // Same check, earlier deadline: joins the request in flight. A later deadline asks again.
+    const joined = batcher.check(check, { timeoutMs: 1_000 });
+    const later = batcher.check(check, { timeoutMs: 10_000 });
+    expect((await first).state).toBe("ALLOWED");
+    expect((await joined).state).toBe("ALLOWED");
+    expect((await later).state).toBe("ALLOWED");
+    expect(sent).toHaveLength(2);
+  });
+
+  it("fails a lone check whose deadline passed while it waited for the window, without sending it", async () => {
+    let singles = 0;
+    const batcher = createCheckBatcher(
+      {
+        check: (p, o) => {
+          singles++;
+          return plain.check(p, o);
+        },
+        checkBulk: (p, o) => plain.checkBulk(p, o),
+        timeoutMs: 30_000,
+      },
+      { windowUs: 1_000 },
+    );
+    const check = { resource: "document:q3", permission: "view", subject: "user:alice" } as const;
+    const asked = batcher.check(check, { timeoutMs: 1 });
+    // Busy until its deadline is behind it: the window cannot close before.
+    const start = Date.now();
+    while (Date.now() < start + 2);
+    await expect(asked).rejects.toMatchObject({ code: "grpc/deadline_exceeded", status: 4 });
+    expect(singles).toBe(0);
   });
 
   it("answers every check alone, and stops gathering, when the server has no CheckBulk", async () => {
