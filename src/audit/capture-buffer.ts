@@ -7,10 +7,14 @@
  * value (about 5.6k a record with its witness), on the thread that answers, and the array and its
  * values live until the batch is posted, which the young-generation collector pays for again. Here
  * each string slot holds a number: a code in a dictionary of names (types, relations, permissions,
- * answers, callers: a schema's worth, sent to the thread once each), -1 for none, or -2 for "the
- * next of the batch's strings" (ids, request ids, revisions past 2^53, names past the dictionary's
- * limit). A batch crosses as that typed array (moved, not copied), its few ids and the rare parts
- * of the rare decisions that have them (record.ts `RareParts`).
+ * answers, callers: a schema's worth, sent to the thread once each), -1 for none, or -2 - n for
+ * "the next n characters of the batch's text" (ids, request ids, revisions past 2^53, names past
+ * the dictionary's limit). A batch crosses as that typed array (moved, not copied), its text and
+ * the rare parts of the rare decisions that have them (record.ts `RareParts`).
+ *
+ * Why one text rather than an array of ids: the clone costs V8 a few hundred instructions per
+ * string it writes (about 1.5k a witnessed record), and one string only once per batch; appending
+ * an id to the text costs a string concatenation (a rope, flattened once by the clone).
  */
 import {
   type AuditCallInfo,
@@ -24,8 +28,8 @@ import {
 
 /** A string slot's value when it holds nothing. */
 const NONE = -1;
-/** A string slot's value when its string is the batch's next in `strings`. */
-const NEXT = -2;
+/** A string slot's value at most this: the next `TEXT - value` characters of the batch's text. */
+const TEXT = -2;
 /** Most names a dictionary holds; a name past it crosses as a string, like an id. */
 const MAX_NAMES = 65_536;
 
@@ -33,7 +37,7 @@ const MAX_NAMES = 65_536;
 export interface CapturedBatch {
   readonly count: number;
   readonly numbers: Float64Array;
-  readonly strings: readonly string[];
+  readonly text: string;
   readonly rare: readonly RareParts[];
   /** The recorder's dictionary (shared, only ever appended to) and how much of it this batch uses. */
   readonly names: readonly string[];
@@ -48,7 +52,7 @@ export class CaptureBuffer {
   count = 0;
   private numbers = new Float64Array(4096);
   private at = 0;
-  private strings: string[] = [];
+  private text = "";
   private rare: RareParts[] = [];
   private readonly names: string[] = [];
   private readonly codes = new Map<string, number>();
@@ -118,14 +122,14 @@ export class CaptureBuffer {
     const batch: CapturedBatch = {
       count: this.count,
       numbers: this.numbers.slice(0, this.at),
-      strings: this.strings,
+      text: this.text,
       rare: this.rare,
       names: this.names,
       namesUpTo: this.names.length,
     };
     this.count = 0;
     this.at = 0;
-    this.strings = [];
+    this.text = "";
     this.rare = [];
     return batch;
   }
@@ -138,8 +142,8 @@ export class CaptureBuffer {
   }
 
   private id(value: string): number {
-    this.strings.push(value);
-    return NEXT;
+    this.text += value;
+    return TEXT - value.length;
   }
 
   private name(slot: number, value: string | undefined): number {
@@ -165,10 +169,7 @@ export class CaptureBuffer {
   private revision(revision: bigint): number {
     if (revision === this.lastRevision) return this.lastRevisionSlot;
     const asNumber = Number(revision);
-    if (!Number.isSafeInteger(asNumber)) {
-      this.strings.push(String(revision));
-      return Number.NaN;
-    }
+    if (!Number.isSafeInteger(asNumber) || asNumber < 0) return this.id(String(revision));
     this.lastRevision = revision;
     this.lastRevisionSlot = asNumber;
     return asNumber;
@@ -212,34 +213,36 @@ const WITNESS_SLOTS: readonly Slot[] = [
 /** The part of a batch that crosses to the writer thread. */
 export interface PostedBatch {
   readonly numbers: Float64Array;
-  readonly strings: readonly string[];
+  readonly text: string;
   readonly rare: readonly RareParts[];
 }
 
 /** A batch as `captureFacts` would have pushed it, for `recordsOf`; `names` is the whole dictionary. */
 export function capturedOf(batch: PostedBatch, names: readonly string[]): Captured {
-  const { numbers, strings, rare } = batch;
+  const { numbers, text, rare } = batch;
   const out: Captured = new Array(numbers.length);
-  let s = 0;
+  let at = 0;
   let r = 0;
-  const text = (value: number): string | undefined => {
+  /** The next `length` characters of the text. */
+  const next = (length: number): string => text.slice(at, (at += length));
+  const string = (value: number): string | undefined => {
     if (value >= 0) return names[value];
-    return value === NONE ? undefined : strings[s++];
+    return value === NONE ? undefined : next(TEXT - value);
   };
   for (let i = 0; i < numbers.length; ) {
     const witnessed = numbers[i + FIELDS - 1]!;
     for (let k = 0; k < FIELDS; k++, i++) {
       const value = numbers[i]!;
       const kind = FIXED_SLOTS[k];
-      if (kind === Slot.Text) out[i] = text(value);
+      if (kind === Slot.Text) out[i] = string(value);
       else if (kind === Slot.Number) out[i] = Number.isNaN(value) ? undefined : value;
-      else if (kind === Slot.Revision) out[i] = BigInt(Number.isNaN(value) ? strings[s++]! : value);
+      else if (kind === Slot.Revision) out[i] = BigInt(value >= 0 ? value : next(TEXT - value));
       else out[i] = value === 1 ? rare[r++] : undefined;
     }
     for (let w = 0; w < witnessed; w++) {
       for (let k = 0; k < WITNESS_FIELDS; k++, i++) {
         const value = numbers[i]!;
-        out[i] = WITNESS_SLOTS[k] === Slot.Text ? text(value) : Number.isNaN(value) ? undefined : value;
+        out[i] = WITNESS_SLOTS[k] === Slot.Text ? string(value) : Number.isNaN(value) ? undefined : value;
       }
     }
   }

@@ -36,6 +36,8 @@
  *   or, with `failure: allow-and-alert`, answered anyway, told to `onError` and counted.
  */
 
+// Imported, not the global: on Node 20 `globalThis.performance` is a getter run at every read.
+import { performance } from "node:perf_hooks";
 import type { Worker } from "node:worker_threads";
 import type { SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";

@@ -31,7 +31,8 @@ function decision(i: number): { facts: DecisionFacts; info: AuditCallInfo | unde
     subject: i % 4 === 0 ? { type: "group", id: `g${i}`, relation: "member" } : { type: "user", id: `u${i}` },
     chain: i % 5 === 0 ? [{ type: "user", id: "alice" }] : undefined,
     subjectGrants: i % 10 === 0 ? "not-required" : undefined,
-    resource: { type: i % 2 === 0 ? "document" : "room", id: `r-${i}` },
+    // Ids cross in one text, cut by their lengths (UTF-16 units): non-ASCII ones and empty ones too.
+    resource: { type: i % 2 === 0 ? "document" : "room", id: i % 19 === 0 ? `dök-😀-${i}` : `r-${i}` },
     permission: ["view", "edit", "reserve"][i % 3]!,
     state: (["ALLOWED", "DENIED", "CONDITIONAL"] as const)[i % 3]!,
     missing: i % 3 === 2 ? ["clearance"] : [],
@@ -46,7 +47,9 @@ function decision(i: number): { facts: DecisionFacts; info: AuditCallInfo | unde
     sampled: i % 9 === 0 ? true : undefined,
   };
   const info =
-    i % 4 === 3 ? undefined : { requestId: i % 2 === 0 ? `req-${i}` : undefined, caller: `svc-${i % 3}` };
+    i % 4 === 3
+      ? undefined
+      : { requestId: i % 2 === 0 ? (i % 10 === 0 ? "" : `req-${i}`) : undefined, caller: `svc-${i % 3}` };
   return { facts, info, at: Date.UTC(2026, 11, 4) + i };
 }
 
@@ -56,7 +59,7 @@ function threadSide() {
   let sent = 0;
   return (batch: CapturedBatch): Captured => {
     const message = structuredClone({
-      batch: { numbers: batch.numbers, strings: batch.strings, rare: batch.rare },
+      batch: { numbers: batch.numbers, text: batch.text, rare: batch.rare },
       names: batch.names.slice(sent, batch.namesUpTo),
     });
     sent = batch.namesUpTo;
