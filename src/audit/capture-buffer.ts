@@ -224,7 +224,11 @@ export function capturedOf(batch: PostedBatch, names: readonly string[]): Captur
   let at = 0;
   let r = 0;
   /** The next `length` characters of the text. */
-  const next = (length: number): string => text.slice(at, (at += length));
+  const next = (length: number): string => {
+    const from = at;
+    at += length;
+    return text.slice(from, at);
+  };
   const string = (value: number): string | undefined => {
     if (value >= 0) return names[value];
     return value === NONE ? undefined : next(TEXT - value);
