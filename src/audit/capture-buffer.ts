@@ -16,6 +16,8 @@
  * string it writes (about 1.5k a witnessed record), and one string only once per batch; appending
  * an id to the text costs a string concatenation (a rope, flattened once by the clone).
  */
+import type { ObjectRef, SubjectRef } from "../core/index.js";
+import type { CheckRequest, CheckResult, Witness } from "../engine/index.js";
 import {
   type AuditCallInfo,
   type Captured,
@@ -72,28 +74,69 @@ export class CaptureBuffer {
 
   /** Appends one decision, slot for slot as `captureFacts` pushes it. */
   capture(facts: DecisionFacts, info: AuditCallInfo | undefined, at: number): void {
-    const witness = facts.witness;
-    const witnessed = witness === undefined ? 0 : witness.length;
-    this.reserve(FIELDS + witnessed * WITNESS_FIELDS);
     const { subject, resource } = facts;
+    this.write(facts.operation, subject, resource, facts.permission, facts, facts.consistency?.kind);
+    this.finish(facts.latencyUs, info, at, rarePartsOf(facts, this.loggable), facts.witness);
+  }
+
+  /**
+   * Appends a Check's decision that has no rare parts (`plainCheck`: most), as `capture` would its
+   * facts, read from the request and the answer without building them.
+   */
+  captureCheck(
+    request: CheckRequest,
+    result: CheckResult,
+    latencyUs: number | undefined,
+    info: AuditCallInfo | undefined,
+    at: number,
+  ): void {
+    const { subject, resource } = request;
+    this.write("check", subject, resource, request.permission, result, request.consistency?.kind);
+    this.finish(latencyUs, info, at, undefined, result.witness);
+  }
+
+  /** The first slots of a decision (up to its time). */
+  private write(
+    operation: string,
+    subject: SubjectRef,
+    resource: ObjectRef,
+    permission: string,
+    answer: { readonly state: string; readonly revision: bigint },
+    consistency: string | undefined,
+  ): void {
+    // The most a decision takes without its witness; `finish` makes room for that.
+    this.reserve(FIELDS);
     const n = this.numbers;
-    let i = this.at;
-    n[i] = this.name(0, facts.operation);
+    const i = this.at;
+    n[i] = this.name(0, operation);
     n[i + 1] = this.name(1, subject.type);
     n[i + 2] = this.id(subject.id);
     n[i + 3] = this.name(3, subject.relation);
     n[i + 4] = this.name(4, resource.type);
     n[i + 5] = this.id(resource.id);
-    n[i + 6] = this.name(6, facts.permission);
-    n[i + 7] = this.name(7, facts.state);
-    n[i + 8] = this.revision(facts.revision);
-    n[i + 9] = this.name(9, facts.consistency?.kind);
+    n[i + 6] = this.name(6, permission);
+    n[i + 7] = this.name(7, answer.state);
+    n[i + 8] = this.revision(answer.revision);
+    n[i + 9] = this.name(9, consistency);
+  }
+
+  /** The rest of a decision `write` began: its time and the slots after, then its witness. */
+  private finish(
+    latencyUs: number | undefined,
+    info: AuditCallInfo | undefined,
+    at: number,
+    rare: RareParts | undefined,
+    witness: Witness | undefined,
+  ): void {
+    const witnessed = witness === undefined ? 0 : witness.length;
+    this.reserve(FIELDS + witnessed * WITNESS_FIELDS);
+    const n = this.numbers;
+    let i = this.at;
     n[i + 10] = at;
-    n[i + 11] = facts.latencyUs ?? Number.NaN;
+    n[i + 11] = latencyUs ?? Number.NaN;
     const requestId = info?.requestId;
     n[i + 12] = requestId === undefined ? NONE : this.id(requestId);
     n[i + 13] = this.name(13, info?.caller ?? this.defaultCaller);
-    const rare = rarePartsOf(facts, this.loggable);
     if (rare === undefined) n[i + 14] = 0;
     else {
       n[i + 14] = 1;
@@ -137,7 +180,8 @@ export class CaptureBuffer {
   private reserve(slots: number): void {
     if (this.at + slots <= this.numbers.length) return;
     const grown = new Float64Array(Math.max(this.numbers.length * 2, this.at + slots));
-    grown.set(this.numbers.subarray(0, this.at));
+    // All of it: a decision's first slots are written before its witness makes room (`finish`).
+    grown.set(this.numbers);
     this.numbers = grown;
   }
 
