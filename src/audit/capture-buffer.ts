@@ -56,11 +56,12 @@ export class CaptureBuffer {
   private at = 0;
   private text = "";
   private rare: RareParts[] = [];
-  private readonly names: string[] = [];
-  private readonly codes = new Map<string, number>();
+  /** The empty name is the first: every slot's cache below starts on it (see `name`). */
+  private readonly names: string[] = [""];
+  private readonly codes = new Map<string, number>([["", 0]]);
   /** Per slot, the last name met and its code: most slots repeat their last value. */
-  private readonly lastName: (string | undefined)[] = new Array(FIELDS + WITNESS_FIELDS).fill(undefined);
-  private readonly lastCode = new Float64Array(FIELDS + WITNESS_FIELDS).fill(NONE);
+  private readonly lastName: string[] = new Array(FIELDS + WITNESS_FIELDS).fill("");
+  private readonly lastCode = new Float64Array(FIELDS + WITNESS_FIELDS).fill(0);
   private lastRevision: bigint | undefined;
   private lastRevisionSlot = Number.NaN;
 
@@ -191,18 +192,15 @@ export class CaptureBuffer {
   }
 
   private name(slot: number, value: string | undefined): number {
+    // None first, and a cache of strings only: V8 then compares two strings, not any two values.
+    if (value === undefined) return NONE;
     if (value === this.lastName[slot]) return this.lastCode[slot]!;
-    let code: number;
-    if (value === undefined) code = NONE;
-    else {
-      const known = this.codes.get(value);
-      if (known !== undefined) code = known;
-      else if (this.names.length >= this.maxNames) return this.id(value);
-      else {
-        code = this.names.length;
-        this.names.push(value);
-        this.codes.set(value, code);
-      }
+    let code = this.codes.get(value);
+    if (code === undefined) {
+      if (this.names.length >= this.maxNames) return this.id(value);
+      code = this.names.length;
+      this.names.push(value);
+      this.codes.set(value, code);
     }
     this.lastName[slot] = value;
     this.lastCode[slot] = code;
