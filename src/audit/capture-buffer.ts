@@ -7,11 +7,17 @@
  * value (about 5.6k a record with its witness), on the thread that answers, and the array and its
  * values live until the batch is posted, which the young-generation collector pays for again. Here
  * each string slot holds a number: a code in a dictionary of names (types, relations, permissions,
- * answers, callers: a schema's worth, sent to the thread once each), -1 for none, or -2 for "the
- * next of the batch's strings" (ids, request ids, revisions past 2^53, names past the dictionary's
- * limit). A batch crosses as that typed array (moved, not copied), its few ids and the rare parts
- * of the rare decisions that have them (record.ts `RareParts`).
+ * answers, callers: a schema's worth, sent to the thread once each), -1 for none, or -2 - n for
+ * "the next n characters of the batch's text" (ids, request ids, revisions past 2^53, names past
+ * the dictionary's limit). A batch crosses as that typed array (moved, not copied), its text and
+ * the rare parts of the rare decisions that have them (record.ts `RareParts`).
+ *
+ * Why one text rather than an array of ids: the clone costs V8 a few hundred instructions per
+ * string it writes (about 1.5k a witnessed record), and one string only once per batch; appending
+ * an id to the text costs a string concatenation (a rope, flattened once by the clone).
  */
+import type { ObjectRef, SubjectRef } from "../core/index.js";
+import type { CheckRequest, CheckResult, Witness } from "../engine/index.js";
 import {
   type AuditCallInfo,
   type Captured,
@@ -24,8 +30,8 @@ import {
 
 /** A string slot's value when it holds nothing. */
 const NONE = -1;
-/** A string slot's value when its string is the batch's next in `strings`. */
-const NEXT = -2;
+/** A string slot's value at most this: the next `TEXT - value` characters of the batch's text. */
+const TEXT = -2;
 /** Most names a dictionary holds; a name past it crosses as a string, like an id. */
 const MAX_NAMES = 65_536;
 
@@ -33,7 +39,7 @@ const MAX_NAMES = 65_536;
 export interface CapturedBatch {
   readonly count: number;
   readonly numbers: Float64Array;
-  readonly strings: readonly string[];
+  readonly text: string;
   readonly rare: readonly RareParts[];
   /** The recorder's dictionary (shared, only ever appended to) and how much of it this batch uses. */
   readonly names: readonly string[];
@@ -48,13 +54,14 @@ export class CaptureBuffer {
   count = 0;
   private numbers = new Float64Array(4096);
   private at = 0;
-  private strings: string[] = [];
+  private text = "";
   private rare: RareParts[] = [];
-  private readonly names: string[] = [];
-  private readonly codes = new Map<string, number>();
+  /** The empty name is the first: every slot's cache below starts on it (see `name`). */
+  private readonly names: string[] = [""];
+  private readonly codes = new Map<string, number>([["", 0]]);
   /** Per slot, the last name met and its code: most slots repeat their last value. */
-  private readonly lastName: (string | undefined)[] = new Array(FIELDS + WITNESS_FIELDS).fill(undefined);
-  private readonly lastCode = new Float64Array(FIELDS + WITNESS_FIELDS).fill(NONE);
+  private readonly lastName: string[] = new Array(FIELDS + WITNESS_FIELDS).fill("");
+  private readonly lastCode = new Float64Array(FIELDS + WITNESS_FIELDS).fill(0);
   private lastRevision: bigint | undefined;
   private lastRevisionSlot = Number.NaN;
 
@@ -68,28 +75,69 @@ export class CaptureBuffer {
 
   /** Appends one decision, slot for slot as `captureFacts` pushes it. */
   capture(facts: DecisionFacts, info: AuditCallInfo | undefined, at: number): void {
-    const witness = facts.witness;
-    const witnessed = witness === undefined ? 0 : witness.length;
-    this.reserve(FIELDS + witnessed * WITNESS_FIELDS);
     const { subject, resource } = facts;
+    this.write(facts.operation, subject, resource, facts.permission, facts, facts.consistency?.kind);
+    this.finish(facts.latencyUs, info, at, rarePartsOf(facts, this.loggable), facts.witness);
+  }
+
+  /**
+   * Appends a Check's decision that has no rare parts (`plainCheck`: most), as `capture` would its
+   * facts, read from the request and the answer without building them.
+   */
+  captureCheck(
+    request: CheckRequest,
+    result: CheckResult,
+    latencyUs: number | undefined,
+    info: AuditCallInfo | undefined,
+    at: number,
+  ): void {
+    const { subject, resource } = request;
+    this.write("check", subject, resource, request.permission, result, request.consistency?.kind);
+    this.finish(latencyUs, info, at, undefined, result.witness);
+  }
+
+  /** The first slots of a decision (up to its time). */
+  private write(
+    operation: string,
+    subject: SubjectRef,
+    resource: ObjectRef,
+    permission: string,
+    answer: { readonly state: string; readonly revision: bigint },
+    consistency: string | undefined,
+  ): void {
+    // The most a decision takes without its witness; `finish` makes room for that.
+    this.reserve(FIELDS);
     const n = this.numbers;
-    let i = this.at;
-    n[i] = this.name(0, facts.operation);
+    const i = this.at;
+    n[i] = this.name(0, operation);
     n[i + 1] = this.name(1, subject.type);
     n[i + 2] = this.id(subject.id);
     n[i + 3] = this.name(3, subject.relation);
     n[i + 4] = this.name(4, resource.type);
     n[i + 5] = this.id(resource.id);
-    n[i + 6] = this.name(6, facts.permission);
-    n[i + 7] = this.name(7, facts.state);
-    n[i + 8] = this.revision(facts.revision);
-    n[i + 9] = this.name(9, facts.consistency?.kind);
+    n[i + 6] = this.name(6, permission);
+    n[i + 7] = this.name(7, answer.state);
+    n[i + 8] = this.revision(answer.revision);
+    n[i + 9] = this.name(9, consistency);
+  }
+
+  /** The rest of a decision `write` began: its time and the slots after, then its witness. */
+  private finish(
+    latencyUs: number | undefined,
+    info: AuditCallInfo | undefined,
+    at: number,
+    rare: RareParts | undefined,
+    witness: Witness | undefined,
+  ): void {
+    const witnessed = witness === undefined ? 0 : witness.length;
+    this.reserve(FIELDS + witnessed * WITNESS_FIELDS);
+    const n = this.numbers;
+    let i = this.at;
     n[i + 10] = at;
-    n[i + 11] = facts.latencyUs ?? Number.NaN;
+    n[i + 11] = latencyUs ?? Number.NaN;
     const requestId = info?.requestId;
     n[i + 12] = requestId === undefined ? NONE : this.id(requestId);
     n[i + 13] = this.name(13, info?.caller ?? this.defaultCaller);
-    const rare = rarePartsOf(facts, this.loggable);
     if (rare === undefined) n[i + 14] = 0;
     else {
       n[i + 14] = 1;
@@ -118,14 +166,14 @@ export class CaptureBuffer {
     const batch: CapturedBatch = {
       count: this.count,
       numbers: this.numbers.slice(0, this.at),
-      strings: this.strings,
+      text: this.text,
       rare: this.rare,
       names: this.names,
       namesUpTo: this.names.length,
     };
     this.count = 0;
     this.at = 0;
-    this.strings = [];
+    this.text = "";
     this.rare = [];
     return batch;
   }
@@ -133,28 +181,26 @@ export class CaptureBuffer {
   private reserve(slots: number): void {
     if (this.at + slots <= this.numbers.length) return;
     const grown = new Float64Array(Math.max(this.numbers.length * 2, this.at + slots));
-    grown.set(this.numbers.subarray(0, this.at));
+    // All of it: a decision's first slots are written before its witness makes room (`finish`).
+    grown.set(this.numbers);
     this.numbers = grown;
   }
 
   private id(value: string): number {
-    this.strings.push(value);
-    return NEXT;
+    this.text += value;
+    return TEXT - value.length;
   }
 
   private name(slot: number, value: string | undefined): number {
+    // None first, and a cache of strings only: V8 then compares two strings, not any two values.
+    if (value === undefined) return NONE;
     if (value === this.lastName[slot]) return this.lastCode[slot]!;
-    let code: number;
-    if (value === undefined) code = NONE;
-    else {
-      const known = this.codes.get(value);
-      if (known !== undefined) code = known;
-      else if (this.names.length >= this.maxNames) return this.id(value);
-      else {
-        code = this.names.length;
-        this.names.push(value);
-        this.codes.set(value, code);
-      }
+    let code = this.codes.get(value);
+    if (code === undefined) {
+      if (this.names.length >= this.maxNames) return this.id(value);
+      code = this.names.length;
+      this.names.push(value);
+      this.codes.set(value, code);
     }
     this.lastName[slot] = value;
     this.lastCode[slot] = code;
@@ -165,10 +211,7 @@ export class CaptureBuffer {
   private revision(revision: bigint): number {
     if (revision === this.lastRevision) return this.lastRevisionSlot;
     const asNumber = Number(revision);
-    if (!Number.isSafeInteger(asNumber)) {
-      this.strings.push(String(revision));
-      return Number.NaN;
-    }
+    if (!Number.isSafeInteger(asNumber) || asNumber < 0) return this.id(String(revision));
     this.lastRevision = revision;
     this.lastRevisionSlot = asNumber;
     return asNumber;
@@ -212,34 +255,40 @@ const WITNESS_SLOTS: readonly Slot[] = [
 /** The part of a batch that crosses to the writer thread. */
 export interface PostedBatch {
   readonly numbers: Float64Array;
-  readonly strings: readonly string[];
+  readonly text: string;
   readonly rare: readonly RareParts[];
 }
 
 /** A batch as `captureFacts` would have pushed it, for `recordsOf`; `names` is the whole dictionary. */
 export function capturedOf(batch: PostedBatch, names: readonly string[]): Captured {
-  const { numbers, strings, rare } = batch;
+  const { numbers, text, rare } = batch;
   const out: Captured = new Array(numbers.length);
-  let s = 0;
+  let at = 0;
   let r = 0;
-  const text = (value: number): string | undefined => {
+  /** The next `length` characters of the text. */
+  const next = (length: number): string => {
+    const from = at;
+    at += length;
+    return text.slice(from, at);
+  };
+  const string = (value: number): string | undefined => {
     if (value >= 0) return names[value];
-    return value === NONE ? undefined : strings[s++];
+    return value === NONE ? undefined : next(TEXT - value);
   };
   for (let i = 0; i < numbers.length; ) {
     const witnessed = numbers[i + FIELDS - 1]!;
     for (let k = 0; k < FIELDS; k++, i++) {
       const value = numbers[i]!;
       const kind = FIXED_SLOTS[k];
-      if (kind === Slot.Text) out[i] = text(value);
+      if (kind === Slot.Text) out[i] = string(value);
       else if (kind === Slot.Number) out[i] = Number.isNaN(value) ? undefined : value;
-      else if (kind === Slot.Revision) out[i] = BigInt(Number.isNaN(value) ? strings[s++]! : value);
+      else if (kind === Slot.Revision) out[i] = BigInt(value >= 0 ? value : next(TEXT - value));
       else out[i] = value === 1 ? rare[r++] : undefined;
     }
     for (let w = 0; w < witnessed; w++) {
       for (let k = 0; k < WITNESS_FIELDS; k++, i++) {
         const value = numbers[i]!;
-        out[i] = WITNESS_SLOTS[k] === Slot.Text ? text(value) : Number.isNaN(value) ? undefined : value;
+        out[i] = WITNESS_SLOTS[k] === Slot.Text ? string(value) : Number.isNaN(value) ? undefined : value;
       }
     }
   }

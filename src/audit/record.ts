@@ -164,6 +164,25 @@ export function rarePartsOf(facts: DecisionFacts, loggable: ReadonlySet<string>)
   return rare;
 }
 
+/**
+ * Whether a Check's record has no rare parts (`rarePartsOf` gives none for its facts), read from
+ * the request and the answer: most records, captured then without a facts object
+ * (`CaptureBuffer.captureCheck`). A `sampled` one always has some.
+ */
+export function plainCheck(request: CheckRequest, result: CheckResult): boolean {
+  const context = request.context;
+  return (
+    chainOf(request) === undefined &&
+    (request as WithChain).subjectGrants === undefined &&
+    result.missing.length === 0 &&
+    result.explain === undefined &&
+    (result as { reason?: string }).reason === undefined &&
+    result.approvalId === undefined &&
+    result.approvalRule === undefined &&
+    (context === undefined || Object.keys(context).length === 0)
+  );
+}
+
 /** Appends one decision to a batch. */
 export function captureFacts(
   out: Captured,

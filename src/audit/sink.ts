@@ -13,6 +13,7 @@
  * The counts behind `AuditRecorder.stats()` live here.
  */
 import { LatchError } from "../core/index.js";
+import type { CheckRequest, CheckResult } from "../engine/index.js";
 import type { DecisionLog } from "../store/index.js";
 import { CaptureBuffer, type CapturedBatch, capturedOf } from "./capture-buffer.js";
 import { type AuditCallInfo, type DecisionFacts, recordsOf } from "./record.js";
@@ -95,18 +96,38 @@ export class DecisionSink {
    * for (its commit, or its refusal, see `failure`); `async`: nothing to wait for.
    */
   record(facts: DecisionFacts, info: AuditCallInfo | undefined, at: number): Promise<void> | undefined {
-    const { mode, queueLimit, batchSize } = this.settings;
-    if (mode === "async" && this.queued >= queueLimit) {
-      this.dropped += 1;
-      return undefined;
-    }
-    const open = this.open;
-    open.capture(facts, info, at);
+    if (!this.admits()) return undefined;
+    this.open.capture(facts, info, at);
+    return this.captured();
+  }
+
+  /** As `record`, for a Check without rare parts (`plainCheck`), from its request and answer. */
+  recordCheck(
+    request: CheckRequest,
+    result: CheckResult,
+    latencyUs: number | undefined,
+    info: AuditCallInfo | undefined,
+    at: number,
+  ): Promise<void> | undefined {
+    if (!this.admits()) return undefined;
+    this.open.captureCheck(request, result, latencyUs, info, at);
+    return this.captured();
+  }
+
+  /** `async`: whether the queue has room for one more record (else it is dropped and counted). */
+  private admits(): boolean {
+    if (this.settings.mode === "sync" || this.queued < this.settings.queueLimit) return true;
+    this.dropped += 1;
+    return false;
+  }
+
+  /** After a capture: closes the batch when full; `sync`: what the caller waits for. */
+  private captured(): Promise<void> | undefined {
     this.queued += 1;
-    if (mode === "sync") this.openDone ??= waitFor();
+    if (this.settings.mode === "sync") this.openDone ??= waitFor();
     // Read before the batch may close below (closing hands its waiting on with it).
     const done = this.openDone;
-    if (open.count >= batchSize) this.closeBatch();
+    if (this.open.count >= this.settings.batchSize) this.closeBatch();
     else this.schedule();
     return done?.promise;
   }

@@ -91,12 +91,12 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
       const to = thread;
       const names = batch.names.slice(namesSent, batch.namesUpTo);
       namesSent = Math.max(namesSent, batch.namesUpTo);
-      const { numbers, strings, rare } = batch;
+      const { numbers, text, rare } = batch;
       return new Promise<number>((resolve, reject) => {
         waiting = { on: to, resolve, reject };
         to.ref();
-        // The numbers move (the batch owns its copy); the few strings are cloned.
-        to.postMessage({ kind: "append", batch: { numbers, strings, rare }, names } satisfies Request, [
+        // The numbers move (the batch owns its copy); the text is cloned, one string.
+        to.postMessage({ kind: "append", batch: { numbers, text, rare }, names } satisfies Request, [
           numbers.buffer as ArrayBuffer,
         ]);
       });

@@ -10,9 +10,13 @@ import {
   type AuditCallInfo,
   type Captured,
   captureFacts,
+  checkFacts,
   type DecisionFacts,
+  plainCheck,
+  rarePartsOf,
 } from "../../src/audit/record.js";
 import { parseRelationship } from "../../src/core/index.js";
+import type { CheckRequest, CheckResult } from "../../src/engine/index.js";
 
 const witness = [
   "room:401#booker@group:ops#member",
@@ -31,7 +35,8 @@ function decision(i: number): { facts: DecisionFacts; info: AuditCallInfo | unde
     subject: i % 4 === 0 ? { type: "group", id: `g${i}`, relation: "member" } : { type: "user", id: `u${i}` },
     chain: i % 5 === 0 ? [{ type: "user", id: "alice" }] : undefined,
     subjectGrants: i % 10 === 0 ? "not-required" : undefined,
-    resource: { type: i % 2 === 0 ? "document" : "room", id: `r-${i}` },
+    // Ids cross in one text, cut by their lengths (UTF-16 units): non-ASCII ones and empty ones too.
+    resource: { type: i % 2 === 0 ? "document" : "room", id: i % 19 === 0 ? `dök-😀-${i}` : `r-${i}` },
     permission: ["view", "edit", "reserve"][i % 3]!,
     state: (["ALLOWED", "DENIED", "CONDITIONAL"] as const)[i % 3]!,
     missing: i % 3 === 2 ? ["clearance"] : [],
@@ -46,7 +51,9 @@ function decision(i: number): { facts: DecisionFacts; info: AuditCallInfo | unde
     sampled: i % 9 === 0 ? true : undefined,
   };
   const info =
-    i % 4 === 3 ? undefined : { requestId: i % 2 === 0 ? `req-${i}` : undefined, caller: `svc-${i % 3}` };
+    i % 4 === 3
+      ? undefined
+      : { requestId: i % 2 === 0 ? (i % 10 === 0 ? "" : `req-${i}`) : undefined, caller: `svc-${i % 3}` };
   return { facts, info, at: Date.UTC(2026, 11, 4) + i };
 }
 
@@ -56,7 +63,7 @@ function threadSide() {
   let sent = 0;
   return (batch: CapturedBatch): Captured => {
     const message = structuredClone({
-      batch: { numbers: batch.numbers, strings: batch.strings, rare: batch.rare },
+      batch: { numbers: batch.numbers, text: batch.text, rare: batch.rare },
       names: batch.names.slice(sent, batch.namesUpTo),
     });
     sent = batch.namesUpTo;
@@ -109,5 +116,44 @@ describe("the capture buffer", () => {
     const batch = buffer.take();
     expect(batch.namesUpTo).toBe(3);
     expect(threadSide()(batch)).toEqual(expected(0, 20));
+  });
+
+  it("captures a plain Check from its request and answer as from its facts, and knows which are plain", () => {
+    const viaFacts = new CaptureBuffer(loggable, "embedded");
+    const direct = new CaptureBuffer(loggable, "embedded");
+    let plain = 0;
+    for (let i = 0; i < 60; i++) {
+      const { facts, info, at } = decision(i);
+      const request = {
+        subject: facts.subject,
+        resource: facts.resource,
+        permission: facts.permission,
+        consistency: facts.consistency,
+        ...(facts.context === undefined ? {} : { context: facts.context }),
+        ...(facts.chain === undefined ? {} : { onBehalfOf: facts.chain }),
+        ...(facts.subjectGrants === undefined ? {} : { subjectGrants: facts.subjectGrants }),
+      } as CheckRequest;
+      const result = {
+        state: facts.state,
+        missing: facts.missing,
+        revision: facts.revision,
+        token: "t",
+        ...(facts.witness === undefined ? {} : { witness: facts.witness }),
+        ...(facts.reason === undefined ? {} : { reason: facts.reason }),
+        ...(facts.approvalId === undefined ? {} : { approvalId: facts.approvalId }),
+        ...(facts.approvalRule === undefined ? {} : { approvalRule: facts.approvalRule }),
+        ...(i % 23 === 0 ? { explain: { label: "x", state: facts.state } } : {}),
+      } as CheckResult;
+      const asFacts = checkFacts(request, result, facts.chain, facts.latencyUs);
+      expect(plainCheck(request, result)).toBe(rarePartsOf(asFacts, loggable) === undefined);
+      if (!plainCheck(request, result)) continue;
+      plain += 1;
+      viaFacts.capture(asFacts, info, at);
+      direct.captureCheck(request, result, facts.latencyUs, info, at);
+    }
+    // Both kinds were met, and the plain ones gave the same slots, text and names.
+    expect(plain).toBeGreaterThan(5);
+    expect(plain).toBeLessThan(60);
+    expect(direct.take()).toEqual(viaFacts.take());
   });
 });

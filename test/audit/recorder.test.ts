@@ -109,6 +109,17 @@ describe("audit recorder", () => {
     expect(off.decorator(latch.engine)).toBe(latch.engine);
   });
 
+  it("gives the caller every part of the answer but the witness it did not ask for", async () => {
+    const { latch } = await open({ mode: "sync", policy: "all" });
+    for (const extra of [{}, { explain: true }]) {
+      const asked = { ...check("room:402", "user:bob"), ...extra };
+      const answer = await latch.decider.check(asked);
+      const { witness, ...rest } = await latch.engine.check({ ...asked, witness: true });
+      expect(witness?.length).toBe(1);
+      expect(answer).toStrictEqual(rest);
+    }
+  });
+
   it("witness: a kept ALLOWED or CONDITIONAL record carries the relationships that proved it", async () => {
     const { latch } = await open({ mode: "sync", policy: "all" });
     const plain = await latch.decider.check(check("room:401", "user:alice"));
