@@ -432,7 +432,7 @@ function lookupResourcesRecorded(
     recording.includes?.(request.resourceType, request.permission) === true
   ) {
     // Every result is recorded: each comes with its witness (the caller's answer without it).
-    const asked = request.witness === true ? request : Object.assign({}, request, WITNESS);
+    const asked = request.witness === true ? request : withWitness(request);
     const results = next.lookupResources(asked, requestOptions);
     return recordLookup(recording, next, results, request, requestOptions, chain, false);
   }
