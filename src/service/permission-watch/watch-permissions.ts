@@ -23,7 +23,7 @@ import type { Change, Store } from "../../store/index.js";
 import { DEFAULT_DELEGATION_PERMISSION } from "../delegation/index.js";
 import { type WatchBatch, type WatchOptions, watchChanges } from "../watch.js";
 import { Group, type GroupWork, groupKey, type SetDecider, type Subscriber } from "./group.js";
-import { Listener } from "./listener.js";
+import { END, Listener } from "./listener.js";
 import { type GroupIndex, indexGroups, type Planned, planStep, walkForSet } from "./plan.js";
 import { resumable } from "./resume.js";
 import { buildReverseGraph, type ReverseGraph } from "./reverse-graph.js";
@@ -481,7 +481,14 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     signal?.addEventListener("abort", onAbort, { once: true });
     if (signal?.aborted) listener.close();
     try {
-      yield* listener.events();
+      // The listener's loop, here rather than through `yield*` of its own generator: one async step
+      // per event read (a set of 100,000 is read event by event).
+      for (;;) {
+        const event = listener.take();
+        if (event === END) return;
+        if (event === undefined) await listener.wait();
+        else yield event;
+      }
     } finally {
       signal?.removeEventListener("abort", onAbort);
       leave(group, subscriber);
