@@ -12,10 +12,18 @@ import { abortCheck, CheckDeps, type EngineLimits, MembershipCache } from "./che
 import { createSharedResults } from "./dispatch/index.js";
 import { expandTree } from "./expand.js";
 import { MAX_DEPTH_LIMIT } from "./limits.js";
-import { lookupResources } from "./lookup-resources.js";
+import { withLookupBatches } from "./lookup-batches.js";
+import { lookupResourceBatches, lookupResources } from "./lookup-resources.js";
 import { lookupSubjects } from "./lookup-subjects.js";
 import { createRevisions } from "./revisions.js";
-import type { Engine, EngineStats, ExpandRequest, ExpandResult, RequestOptions } from "./types.js";
+import type {
+  Engine,
+  EngineStats,
+  ExpandRequest,
+  ExpandResult,
+  LookupResourcesRequest,
+  RequestOptions,
+} from "./types.js";
 import { resolveMember } from "./validate-request.js";
 
 export { MAX_DEPTH_LIMIT };
@@ -118,8 +126,12 @@ export function createEngine(options: EngineOptions): Engine {
       return { tree, revision, token: deps.tokens.of(revision) };
     },
 
-    lookupResources: (request, opts) =>
-      isDelegated(request) ? refuseDelegated() : lookupResources(lookupDeps, request, opts),
+    lookupResources: withLookupBatches(
+      (request: LookupResourcesRequest, opts?: RequestOptions) =>
+        isDelegated(request) ? refuseDelegated() : lookupResources(lookupDeps, request, opts),
+      (request, opts) =>
+        isDelegated(request) ? refuseDelegated() : lookupResourceBatches(lookupDeps, request, opts),
+    ),
 
     lookupSubjects: (request, opts) => lookupSubjects(lookupDeps, request, opts),
 

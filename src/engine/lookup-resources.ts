@@ -51,7 +51,26 @@ const FIRST_CHUNK = 64;
 const MAX_CHUNK = 1024;
 const NONE: readonly string[] = Object.freeze([]);
 
-type Found = Pick<LookupResourceResult, "resourceId" | "state" | "missing" | "witness">;
+/** What every result of one level shares: its cursor's prefix and level, the revision and its token. */
+interface At {
+  readonly prefix: string;
+  readonly level: number;
+  readonly revision: bigint;
+  readonly token: string;
+}
+
+function resultOf(
+  at: At,
+  id: string,
+  state: LookupResourceResult["state"],
+  missing: readonly string[],
+  witness: LookupResourceResult["witness"],
+): LookupResourceResult {
+  const cursor = resourceCursorAt(at.prefix, at.level, id);
+  return witness === undefined
+    ? { resourceId: id, state, missing, cursor, revision: at.revision, token: at.token }
+    : { resourceId: id, state, missing, cursor, revision: at.revision, token: at.token, witness };
+}
 
 /**
  * The results among `ids[start..end)` (sorted), in that order: definite objects as they are, the
@@ -64,11 +83,13 @@ function chunkResults(
   evaluator: CaveatEvaluator,
   walk: ReverseSteps,
   ids: readonly string[],
-  start: number,
-  end: number,
+  range: { readonly start: number; readonly end: number },
+  at: At,
   proving: RequestContext | undefined,
-): Found[] | Promise<Found[]> {
+): LookupResourceResult[] | Promise<LookupResourceResult[]> {
+  const { start, end } = range;
   const reached = walk.reached;
+  const proves = proving !== undefined;
   let toCheck: string[] | undefined;
   for (let i = start; i < end; i++) {
     const id = ids[i]!;
@@ -76,35 +97,20 @@ function chunkResults(
     if (toCheck === undefined) toCheck = [id];
     else toCheck.push(id);
   }
-  const found = (checked: Out | undefined): Found[] => {
-    const out: Found[] = [];
+  const found = (checked: Out | undefined): LookupResourceResult[] => {
+    const out: LookupResourceResult[] = [];
     for (let i = start; i < end; i++) {
       const id = ids[i]!;
       if (checked === undefined || reached.get(id) === true) {
         out.push(
-          proving === undefined
-            ? { resourceId: id, state: "ALLOWED", missing: NONE }
-            : {
-                resourceId: id,
-                state: "ALLOWED",
-                missing: NONE,
-                witness: proofRelationships(walk.proofOf(id)),
-              },
+          resultOf(at, id, "ALLOWED", NONE, proves ? proofRelationships(walk.proofOf(id)) : undefined),
         );
         continue;
       }
       const verdict = evaluator.verdict(checked.m.get(id));
       if (verdict.state === "DENIED") continue;
-      out.push(
-        proving === undefined
-          ? { resourceId: id, state: verdict.state, missing: verdict.missing }
-          : {
-              resourceId: id,
-              state: verdict.state,
-              missing: verdict.missing,
-              witness: proofRelationships(checked.w?.get(id)),
-            },
-      );
+      const witness = proves ? proofRelationships(checked.w?.get(id)) : undefined;
+      out.push(resultOf(at, id, verdict.state, verdict.missing, witness));
     }
     return out;
   };
@@ -120,11 +126,17 @@ function still(ids: string[], level: number, resume: LookupCursor | undefined): 
   return ids.filter((id) => id > after);
 }
 
-export async function* lookupResources(
+/**
+ * LookupResources, a chunk of results at a time (each from one level, in order): the work without
+ * a generator step per result, for callers that take a whole set (the permission watch). Each
+ * result still carries its cursor. An aborted signal ends it with `deadline-exceeded` and the
+ * cursor of the last result of the last chunk given.
+ */
+export async function* lookupResourceBatches(
   deps: LookupDeps,
   request: LookupResourcesRequest,
   options?: RequestOptions,
-): AsyncGenerator<LookupResourceResult, void, undefined> {
+): AsyncGenerator<LookupResourceResult[], void, undefined> {
   const signal = options?.signal;
   let lastCursor = request.cursor;
   if (signal?.aborted) throw deadlineExceeded(lastCursor);
@@ -177,31 +189,22 @@ export async function* lookupResources(
         const ids = still(walk.fresh(), level, resume);
         if (ids.length === 0) continue;
         ids.sort();
+        const at: At = { prefix, level, revision, token };
         for (let start = 0; start < ids.length; ) {
           // No more checks than the page still needs, unless some of them come out DENIED.
           const size = limit === undefined ? chunk : Math.min(chunk, limit - emitted);
           const end = Math.min(ids.length, start + size);
           chunk = Math.min(chunk * 4, MAX_CHUNK);
-          const pending = chunkResults(ctx, member, evaluator, walk, ids, start, end, proving);
-          const found = Array.isArray(pending) ? pending : await pending;
+          const pending = chunkResults(ctx, member, evaluator, walk, ids, { start, end }, at, proving);
+          let found = Array.isArray(pending) ? pending : await pending;
           start = end;
-          for (const f of found) {
-            if (signal?.aborted) throw deadlineExceeded(lastCursor);
-            const cursor = resourceCursorAt(prefix, level, f.resourceId);
-            lastCursor = cursor;
-            yield f.witness === undefined
-              ? { resourceId: f.resourceId, state: f.state, missing: f.missing, cursor, revision, token }
-              : {
-                  resourceId: f.resourceId,
-                  state: f.state,
-                  missing: f.missing,
-                  cursor,
-                  revision,
-                  token,
-                  witness: f.witness,
-                };
-            if (limit !== undefined && ++emitted >= limit) return;
-          }
+          if (found.length === 0) continue;
+          if (signal?.aborted) throw deadlineExceeded(lastCursor);
+          if (limit !== undefined && found.length > limit - emitted) found = found.slice(0, limit - emitted);
+          emitted += found.length;
+          lastCursor = found[found.length - 1]!.cursor;
+          yield found;
+          if (limit !== undefined && emitted >= limit) return;
         }
       } while (await walk.advance());
     } finally {
@@ -213,5 +216,31 @@ export async function* lookupResources(
     throw e;
   } finally {
     deps.countDispatches?.(dispatches);
+  }
+}
+
+/**
+ * LookupResources one result at a time (the public API), over the chunks of
+ * `lookupResourceBatches`: the abort is checked before each result, and its error names the cursor
+ * of the last result given, not the last of its chunk.
+ */
+export async function* lookupResources(
+  deps: LookupDeps,
+  request: LookupResourcesRequest,
+  options?: RequestOptions,
+): AsyncGenerator<LookupResourceResult, void, undefined> {
+  const signal = options?.signal;
+  let lastCursor = request.cursor;
+  try {
+    for await (const batch of lookupResourceBatches(deps, request, options)) {
+      for (const result of batch) {
+        if (signal?.aborted) throw deadlineExceeded(lastCursor);
+        lastCursor = result.cursor;
+        yield result;
+      }
+    }
+  } catch (e) {
+    if (isDeadline(e)) throw deadlineExceeded(lastCursor);
+    throw e;
   }
 }

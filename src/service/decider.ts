@@ -6,7 +6,14 @@
  * The engine is itself a Decider: with no decorator, `decorate(engine)` returns the engine, and a
  * Check costs no extra call or allocation.
  */
-import type { CheckResult, Engine } from "../engine/index.js";
+import {
+  type CheckResult,
+  type Engine,
+  type LookupResourceResult,
+  type LookupResourcesRequest,
+  lookupBatchesOf,
+  type RequestOptions,
+} from "../engine/index.js";
 
 export type Decider = Pick<Engine, "check" | "checkBulk" | "lookupResources">;
 
@@ -40,4 +47,27 @@ export function deniedWithReason(result: CheckResult, reason: string): CheckResu
       : { explain: { label: reason, state: "DENIED", children: [result.explain] } }),
     reason,
   };
+}
+
+/** Each result of `results` as a chunk of its own: the fallback for a decider without chunks. */
+export async function* singleBatches(
+  results: AsyncIterable<LookupResourceResult>,
+): AsyncGenerator<readonly LookupResourceResult[], void, undefined> {
+  for await (const result of results) yield [result];
+}
+
+/**
+ * The decider's LookupResources a chunk at a time: in the engine's chunks when its
+ * `lookupResources` carries a chunked form (engine/lookup-batches.ts: every decorator down to the
+ * engine gave one), else one result per chunk.
+ */
+export function lookupBatches(
+  decider: Pick<Decider, "lookupResources">,
+  request: LookupResourcesRequest,
+  options?: RequestOptions,
+): AsyncIterable<readonly LookupResourceResult[]> {
+  const batches = lookupBatchesOf(decider.lookupResources);
+  return batches === undefined
+    ? singleBatches(decider.lookupResources(request, options))
+    : batches(request, options);
 }

@@ -5,7 +5,14 @@
  * server and the embedded client both sit on top.
  */
 export { readRevision } from "./consistency.js";
-export { type Decider, type Decorator, decorate, deniedWithReason } from "./decider.js";
+export {
+  type Decider,
+  type Decorator,
+  decorate,
+  deniedWithReason,
+  lookupBatches,
+  singleBatches,
+} from "./decider.js";
 export {
   DEFAULT_DECISION_PAGE_SIZE,
   type DecisionFilter,

@@ -18,13 +18,21 @@
  * (subject-states.ts), once per revision.
  */
 import type { SubjectRef } from "../core/index.js";
-import type {
-  CheckBulkItemResult,
-  CheckRequest,
-  CheckResult,
-  LookupResourcesRequest,
+import {
+  type CheckBulkItemResult,
+  type CheckRequest,
+  type CheckResult,
+  type LookupResourcesRequest,
+  type RequestOptions,
+  withLookupBatches,
 } from "../engine/index.js";
-import { type Decider, type Decorator, deniedWithReason, type WithReason } from "../service/index.js";
+import {
+  type Decider,
+  type Decorator,
+  deniedWithReason,
+  lookupBatches,
+  type WithReason,
+} from "../service/index.js";
 import type { Store, SubjectState } from "../store/index.js";
 import type { SubjectStates } from "./subject-states.js";
 
@@ -79,6 +87,33 @@ function same(a: readonly SubjectState[], b: readonly SubjectState[]): boolean {
 
 export function createSignalGate(states: SubjectStates, store: Store): Decorator {
   const latest = (type: string, id: string) => states.latest(type, id);
+
+  /** A lookup's request with the attributes signals stored for its subject and chain. */
+  const lookupAsked = (request: LookupResourcesRequest) =>
+    states.empty && states.knownUpTo >= 0n ? request : withAttributes(request, statesOf(request, latest));
+
+  /**
+   * The results (or chunks of them) of a lookup, none when its subject or a principal of its chain
+   * is suspended at their revision: every result of a lookup shares one revision, so it is judged
+   * once, on the first.
+   */
+  async function* gated<T extends { readonly revision: bigint } | readonly { readonly revision: bigint }[]>(
+    request: LookupResourcesRequest,
+    results: AsyncIterable<T>,
+  ): AsyncGenerator<T, void, undefined> {
+    let checked = false;
+    for await (const result of results) {
+      if (!checked) {
+        const first = Array.isArray(result) ? result[0] : result;
+        if (first === undefined) continue;
+        checked = true;
+        await states.ensure(first.revision);
+        const at = statesOf(request, (type, id) => states.at(type, id, first.revision));
+        if (suspension(at) !== undefined) return;
+      }
+      yield result;
+    }
+  }
 
   return (next: Decider): Decider => {
     const decider: Decider = {
@@ -150,24 +185,12 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
         return results === undefined ? result : { ...result, results };
       },
 
-      lookupResources(request: LookupResourcesRequest, opts) {
-        if (states.empty && states.knownUpTo >= 0n) return gatedLookup(request);
-        return gatedLookup(withAttributes(request, statesOf(request, latest)));
-
-        async function* gatedLookup(asked: LookupResourcesRequest) {
-          let checked = false;
-          for await (const result of next.lookupResources(asked, opts)) {
-            if (!checked) {
-              // Every result of a lookup shares one revision: judged once, on the first.
-              checked = true;
-              await states.ensure(result.revision);
-              const at = statesOf(request, (type, id) => states.at(type, id, result.revision));
-              if (suspension(at) !== undefined) return;
-            }
-            yield result;
-          }
-        }
-      },
+      // The same gate a chunk at a time (for the permission watch): judged once, on the first chunk.
+      lookupResources: withLookupBatches(
+        (request: LookupResourcesRequest, opts?: RequestOptions) =>
+          gated(request, next.lookupResources(lookupAsked(request), opts)),
+        (request, opts) => gated(request, lookupBatches(next, lookupAsked(request), opts)),
+      ),
     };
     return decider;
   };

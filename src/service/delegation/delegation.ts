@@ -7,20 +7,22 @@
  * link's (the delegation relationships).
  */
 import { formatSubjectRef, isLatchError, LatchError } from "../../core/index.js";
-import type {
-  CheckBulkItem,
-  CheckBulkItemResult,
-  CheckBulkRequest,
-  CheckBulkResult,
-  CheckRequest,
-  CheckResult,
-  Consistency,
-  Delegated,
-  ExplainNode,
-  RequestOptions,
-  Witness,
+import {
+  type CheckBulkItem,
+  type CheckBulkItemResult,
+  type CheckBulkRequest,
+  type CheckBulkResult,
+  type CheckRequest,
+  type CheckResult,
+  type Consistency,
+  type Delegated,
+  type ExplainNode,
+  type LookupResourcesRequest,
+  type RequestOptions,
+  type Witness,
+  withLookupBatches,
 } from "../../engine/index.js";
-import type { Decider, Decorator } from "../decider.js";
+import { type Decider, type Decorator, lookupBatches, singleBatches } from "../decider.js";
 import { type Chain, checkChain } from "./chain.js";
 import { lookupDelegated } from "./lookup.js";
 import {
@@ -225,10 +227,17 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         ? checkBulkDelegated(next, request, opts)
         : next.checkBulk(request, opts),
 
-    lookupResources: (request, opts) =>
-      isDelegated(request)
-        ? lookupDelegated(next, request, permissionOf, maxItems, opts)
-        : next.lookupResources(request, opts),
+    // A plain lookup keeps its engine's chunks; a chained one is handed on one result a chunk.
+    lookupResources: withLookupBatches(
+      (request: LookupResourcesRequest, opts?: RequestOptions) =>
+        isDelegated(request)
+          ? lookupDelegated(next, request, permissionOf, maxItems, opts)
+          : next.lookupResources(request, opts),
+      (request, opts) =>
+        isDelegated(request)
+          ? singleBatches(lookupDelegated(next, request, permissionOf, maxItems, opts))
+          : lookupBatches(next, request, opts),
+    ),
   });
 
   function checkDelegated(next: Decider, request: CheckRequest, opts?: RequestOptions): Promise<CheckResult> {

@@ -5,7 +5,7 @@
 import { type DecisionState, LatchError, type ObjectRef, type Revision } from "../../core/index.js";
 import { type CheckBulkItem, createPacer } from "../../engine/index.js";
 import type { Change } from "../../store/index.js";
-import type { Decider } from "../decider.js";
+import { type Decider, lookupBatches } from "../decider.js";
 import type { Listener, SetSnapshot } from "./listener.js";
 import { type NodeKey, nodeKey, type ReverseGraph } from "./reverse-graph.js";
 import type { PermissionEvent, PermissionState, WatchPermissionsRequest } from "./types.js";
@@ -99,7 +99,7 @@ export class Group {
    * While `replace` streams a lookup: the events already sent at the newer revision, which
    * `state` (still the set at `revision`) does not hold yet.
    */
-  private partial: PermissionEvent[] | undefined;
+  private partial: PermissionEvent[][] | undefined;
 
   constructor(
     readonly key: string,
@@ -128,7 +128,7 @@ export class Group {
     const at = this.busy || idle === undefined ? { revision: this.revision, token: this.token } : idle;
     // Mid-replace, `state` is still the set at `revision`; the events already sent at the newer
     // revision follow the copy's SYNCED, so the copy holds everything pushed so far.
-    const tail = this.partial === undefined ? {} : { tail: [...this.partial] };
+    const tail = this.partial === undefined ? {} : { tail: this.partial.flat() };
     return { entries: new Map(this.state), ...at, ...tail };
   }
 
@@ -160,39 +160,49 @@ export class Group {
    */
   async replace(revision: Revision, token: string): Promise<number> {
     const next = new Map<string, PermissionState>();
-    const sent: PermissionEvent[] = [];
+    // The chunks already sent, each as it went to the listeners (one array, not a copy per event).
+    const sent: PermissionEvent[][] = [];
     this.partial = sent;
     try {
+      const before = this.state;
       let chunk: PermissionEvent[] = [];
+      let count = 0;
       const pacer = createPacer(undefined);
-      for await (const r of this.lookup(token)) {
-        const after = stateOfResult(r);
-        next.set(r.resourceId, after);
-        if (!sameState(this.state.get(r.resourceId), after))
-          chunk.push(eventOf(r.resourceId, after, revision, token));
-        if (!pacer.due()) continue;
+      for await (const batch of this.lookup(token)) {
+        for (let i = 0; i < batch.length; i++) {
+          const r = batch[i]!;
+          const after = stateOfResult(r);
+          next.set(r.resourceId, after);
+          const was = before.get(r.resourceId);
+          if (was !== after && !sameState(was, after))
+            chunk.push(eventOf(r.resourceId, after, revision, token));
+        }
+        if (!pacer.due(batch.length)) continue;
+        if (chunk.length > 0) {
+          this.send(chunk, true, revision, token);
+          sent.push(chunk);
+          count += chunk.length;
+          chunk = [];
+        }
         // Other sets' updates, and the subscribers' reads, run between two slices.
-        this.send(chunk, true, revision, token);
-        for (const e of chunk) sent.push(e);
-        chunk = [];
         await pacer.pause();
       }
-      for (const id of this.state.keys())
-        if (!next.has(id)) chunk.push(eventOf(id, undefined, revision, token));
+      for (const id of before.keys()) if (!next.has(id)) chunk.push(eventOf(id, undefined, revision, token));
       this.state = next;
       this.revision = revision;
       this.token = token;
       this.partial = undefined;
       // The SYNCED is owed to every subscriber once any chunk changed the set, even if this last one is empty.
-      this.send(chunk, false, revision, token, sent.length + chunk.length > 0);
-      return sent.length + chunk.length;
+      this.send(chunk, false, revision, token, count + chunk.length > 0);
+      return count + chunk.length;
     } finally {
       this.partial = undefined;
     }
   }
 
+  /** The set's LookupResources at `token`, a chunk of results at a time. */
   private lookup(token: string) {
-    return this.decider.lookupResources({
+    return lookupBatches(this.decider, {
       ...this.base(),
       resourceType: this.request.resourceType,
       consistency: { kind: "at-exact-snapshot", token },
@@ -225,12 +235,11 @@ export class Group {
   /** The whole set at `revision`, as LookupResources answers it. */
   async compute(token: string): Promise<Map<string, PermissionState>> {
     const out = new Map<string, PermissionState>();
-    const results = this.lookup(token);
     // A set of many thousands of resources lets other sets' updates run while it is read.
     const pacer = createPacer(undefined);
-    for await (const r of results) {
-      out.set(r.resourceId, stateOfResult(r));
-      if (pacer.due()) await pacer.pause();
+    for await (const batch of this.lookup(token)) {
+      for (const r of batch) out.set(r.resourceId, stateOfResult(r));
+      if (pacer.due(batch.length)) await pacer.pause();
     }
     return out;
   }

@@ -33,6 +33,10 @@ export function setEvents(snapshot: SetSnapshot): PermissionEvent[] {
   return out;
 }
 
+/** What `Listener.take` gives once the stream is over. */
+export const END: unique symbol = Symbol("end");
+const NOTHING: PermissionEvent[] = [];
+
 export class Listener {
   private queue: PermissionEvent[] = [];
   private head = 0;
@@ -41,6 +45,9 @@ export class Listener {
   private wake: (() => void) | undefined;
   private failure: unknown;
   private closed = false;
+  /** The copy of the set being read (`take`), before the queue. */
+  private replay: PermissionEvent[] = NOTHING;
+  private replayHead = 0;
   /** Where in `queue` the step being pushed begins, and whether the last push said more of it follows. */
   private stepStart = 0;
   private continuing = false;
@@ -97,26 +104,20 @@ export class Listener {
     wake?.();
   }
 
-  async *events(): AsyncGenerator<PermissionEvent, void, undefined> {
+  /**
+   * The next event to read: undefined when none is queued yet (then `wait`), `END` when the stream
+   * is over; throws the failure the listener ended with. Synchronous, so the one generator that
+   * reads it (the subscription's) is the only async step per event.
+   */
+  take(): PermissionEvent | typeof END | undefined {
     for (;;) {
+      if (this.replayHead < this.replay.length) return this.replay[this.replayHead++]!;
+      if (this.replay.length > 0) {
+        this.replay = NOTHING;
+        this.replayHead = 0;
+      }
       if (this.owed !== undefined) {
-        const resync = this.owed === "resync";
-        this.owed = undefined;
-        // The copy holds everything queued so far; later events are newer than it.
-        const snapshot = this.current();
-        this.queue = [];
-        this.head = 0;
-        this.stepStart = 0;
-        if (resync) {
-          yield {
-            kind: "RESYNC",
-            resourceId: "",
-            missing: [],
-            revision: snapshot.revision,
-            token: snapshot.token,
-          };
-        }
-        for (const e of setEvents(snapshot)) yield e;
+        this.replay = this.copy(this.owed === "resync");
         continue;
       }
       if (this.head < this.queue.length) {
@@ -126,14 +127,38 @@ export class Listener {
           this.stepStart = Math.max(0, this.stepStart - this.head);
           this.head = 0;
         }
-        yield event;
-        continue;
+        return event;
       }
       if (this.failure !== undefined) throw this.failure;
-      if (this.closed) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
+      return this.closed ? END : undefined;
+    }
+  }
+
+  /** Resolves when `take` may have something new. */
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  /** The whole set owed, as events (RESYNC first when `resync`); the queue's events are in it. */
+  private copy(resync: boolean): PermissionEvent[] {
+    this.owed = undefined;
+    // The copy holds everything queued so far; later events are newer than it.
+    const snapshot = this.current();
+    this.queue = [];
+    this.head = 0;
+    this.stepStart = 0;
+    const events = setEvents(snapshot);
+    if (resync) {
+      events.unshift({
+        kind: "RESYNC",
+        resourceId: "",
+        missing: [],
+        revision: snapshot.revision,
+        token: snapshot.token,
       });
     }
+    return events;
   }
 }

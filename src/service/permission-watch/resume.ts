@@ -218,10 +218,11 @@ type Subscribe = (
 ) => AsyncGenerator<PermissionEvent, void, undefined>;
 
 /**
- * PermissionWatch.watch: `subscribe` as it is without `after`; with it, the token is judged (and
- * the set at it looked up) before the subscription joins a set, and the stream is `resumed`.
+ * PermissionWatch.watch: `subscribe` as it is without `after` (its own generator, with no layer of
+ * ours over each event); with it, the token is judged (and the set at it looked up) before the
+ * subscription joins a set, and the stream is `resumed`.
  */
-export async function* resumable(
+export function resumable(
   request: WatchPermissionsRequest,
   options: WatchPermissionsOptions | undefined,
   subscribe: Subscribe,
@@ -229,10 +230,18 @@ export async function* resumable(
   delegationPermission: (type: string) => string,
 ): AsyncGenerator<PermissionEvent, void, undefined> {
   const { after, ...live } = request;
-  if (after === undefined) {
-    yield* subscribe(live, options);
-    return;
-  }
+  if (after === undefined) return subscribe(live, options);
+  return resumedAfter(after, live, options, subscribe, watch, delegationPermission);
+}
+
+async function* resumedAfter(
+  after: string,
+  live: WatchPermissionsRequest,
+  options: WatchPermissionsOptions | undefined,
+  subscribe: Subscribe,
+  watch: { readonly store: Store; readonly decider: SetDecider; readonly maxBulkItems?: number },
+  delegationPermission: (type: string) => string,
+): AsyncGenerator<PermissionEvent, void, undefined> {
   // The set as a kept set would have computed it at the token.
   const setAt = (token: string) =>
     new Group(groupKey(live), live, watch.decider, delegationPermission, watch.maxBulkItems ?? 1000).compute(

@@ -23,11 +23,12 @@ import type { Change, Store } from "../../store/index.js";
 import { DEFAULT_DELEGATION_PERMISSION } from "../delegation/index.js";
 import { type WatchBatch, type WatchOptions, watchChanges } from "../watch.js";
 import { Group, type GroupWork, groupKey, type SetDecider, type Subscriber } from "./group.js";
-import { Listener } from "./listener.js";
+import type { Listener } from "./listener.js";
 import { type GroupIndex, indexGroups, type Planned, planStep, walkForSet } from "./plan.js";
 import { resumable } from "./resume.js";
 import { buildReverseGraph, type ReverseGraph } from "./reverse-graph.js";
 import { enqueuer, isCheap, Slots } from "./schedule.js";
+import { type SetHost, subscribe } from "./subscribe.js";
 import type {
   PermissionEvent,
   PermissionWatchStats,
@@ -456,37 +457,16 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
     if (groups.size === 0 && starting.size === 0) stopFeed();
   }
 
-  async function* watch(
-    request: WatchPermissionsRequest,
-    watchOptions: WatchPermissionsOptions = {},
-  ): AsyncGenerator<PermissionEvent, void, undefined> {
-    if (closed) return;
-    const signal = watchOptions.signal;
-    const group = await groupFor(request);
-    if (groups.get(group.key) !== group) {
-      // The group failed or ended between its start and this subscriber's arrival.
-      yield* watch(request, watchOptions);
-      return;
-    }
-    // A copy at the newest planned revision when the set owes nothing (see Group.snapshot).
-    const listener = new Listener(maxQueued, () =>
-      group.snapshot(
-        revision === undefined ? undefined : { revision, token: store.encodeRevision(revision) },
-      ),
-    );
-    const subscriber: Subscriber = { listener, checkpoints: request.checkpoints === true };
-    group.subscribers.add(subscriber);
-    if (subscriber.checkpoints) group.checkpointers++;
-    const onAbort = () => listener.close();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (signal?.aborted) listener.close();
-    try {
-      yield* listener.events();
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      leave(group, subscriber);
-    }
-  }
+  const host: SetHost = {
+    closed: () => closed,
+    groupFor,
+    current: (group) => groups.get(group.key) === group,
+    planned: () => (revision === undefined ? undefined : { revision, token: store.encodeRevision(revision) }),
+    maxQueued,
+    leave,
+  };
+  const watch = (request: WatchPermissionsRequest, watchOptions?: WatchPermissionsOptions) =>
+    subscribe(host, request, watchOptions);
 
   return {
     watch: (request, watchOptions) => resumable(request, watchOptions, watch, options, delegationPermission),
