@@ -88,9 +88,43 @@ function same(a: readonly SubjectState[], b: readonly SubjectState[]): boolean {
 export function createSignalGate(states: SubjectStates, store: Store): Decorator {
   const latest = (type: string, id: string) => states.latest(type, id);
 
-  /** A lookup's request with the attributes signals stored for its subject and chain. */
-  const lookupAsked = (request: LookupResourcesRequest) =>
-    states.empty && states.knownUpTo >= 0n ? request : withAttributes(request, statesOf(request, latest));
+  /**
+   * A lookup's request with the attributes signals stored for its subject and chain: those in force
+   * at its revision when it is pinned to one (a resumed WatchPermissions stream asks for the set at
+   * an old token, and today's attributes there would give a set the client never had), else the
+   * latest.
+   */
+  const lookupAsked = async (request: LookupResourcesRequest): Promise<LookupResourcesRequest> => {
+    const pinned = pinnedRevision(request);
+    if (pinned !== undefined) {
+      await states.ensure(pinned);
+      return withAttributes(
+        request,
+        statesOf(request, (type, id) => states.at(type, id, pinned)),
+      );
+    }
+    return states.empty && states.knownUpTo >= 0n
+      ? request
+      : withAttributes(request, statesOf(request, latest));
+  };
+
+  /** The revision a lookup is pinned to; undefined when it is not, or its token is not valid (the walk refuses it). */
+  const pinnedRevision = (request: LookupResourcesRequest): bigint | undefined => {
+    const consistency = request.consistency;
+    if (consistency?.kind !== "at-exact-snapshot") return undefined;
+    try {
+      return store.decodeRevision(consistency.token);
+    } catch {
+      return undefined;
+    }
+  };
+
+  async function* askedThen<T>(
+    request: LookupResourcesRequest,
+    ask: (asked: LookupResourcesRequest) => AsyncIterable<T>,
+  ): AsyncGenerator<T, void, undefined> {
+    yield* ask(await lookupAsked(request));
+  }
 
   /**
    * The results (or chunks of them) of a lookup, none when its subject or a principal of its chain
@@ -188,8 +222,15 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
       // The same gate a chunk at a time (for the permission watch): judged once, on the first chunk.
       lookupResources: withLookupBatches(
         (request: LookupResourcesRequest, opts?: RequestOptions) =>
-          gated(request, next.lookupResources(lookupAsked(request), opts)),
-        (request, opts) => gated(request, lookupBatches(next, lookupAsked(request), opts)),
+          gated(
+            request,
+            askedThen(request, (asked) => next.lookupResources(asked, opts)),
+          ),
+        (request, opts) =>
+          gated(
+            request,
+            askedThen(request, (asked) => lookupBatches(next, asked, opts)),
+          ),
       ),
     };
     return decider;

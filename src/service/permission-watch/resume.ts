@@ -6,7 +6,7 @@
  * The changes are the difference of two LookupResources answers, at the token's revision and at
  * the live set's revision: the client's copy at the token was exactly LookupResources at it (the
  * property test's guarantee), and a lookup pinned to a revision answers the same whenever it is
- * asked, so the difference turns the client's copy into the live one exactly. Two cases break that,
+ * asked (the signal gate asks it with the attributes signals had stored at that revision), so the difference turns the client's copy into the live one exactly. Two cases break that,
  * and get RESYNC and the whole set instead:
  * - expiration: a relationship's expiry is judged against the clock when the lookup runs, not the
  *   revision, so the set at an old revision asked now can lack resources the client was sent
@@ -250,5 +250,7 @@ async function* resumedAfter(
   const base = await resumeBase(watch.store, after, setAt, (schema) =>
     mayExpire(schema, live, delegationPermission),
   );
+  // A client gone while the base was looked up joins no set.
+  if (options?.signal?.aborted === true) return;
   yield* resumed(subscribe(live, options), base);
 }
