@@ -8,7 +8,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseRelationship } from "../../src/core/index.js";
 import type { LookupResourceResult, LookupResourcesRequest } from "../../src/engine/index.js";
 import { type OpenedLatch, openLatch } from "../../src/open/index.js";
-import { createDelegation, type Decorator, decorate, lookupBatches } from "../../src/service/index.js";
+import {
+  createActorTokens,
+  createDelegation,
+  type Decorator,
+  decorate,
+  lookupBatches,
+} from "../../src/service/index.js";
 
 const SCHEMA = `definition user {}
 definition group { relation member: user }
@@ -67,6 +73,14 @@ describe("LookupResources in chunks", () => {
     const flat = got.flat();
     expect(flat).toHaveLength(DOCS.length + 1);
     expect(flat.map(line)).toEqual((await all(latch.engine.lookupResources(request))).map(line));
+  });
+
+  it("through the actor-token decorator when a request carries no token (the server's fallback decider)", async () => {
+    const latch = await latchWithDocs();
+    const decider = decorate(latch.engine, createActorTokens(undefined), createDelegation());
+    const got = await chunks(lookupBatches(decider, request));
+    expect(got.some((c) => c.length > 1)).toBe(true);
+    expect(got.flat().map(line)).toEqual((await all(latch.engine.lookupResources(request))).map(line));
   });
 
   it("goes through a decorator that replaces lookupResources, even one that copies its next", async () => {

@@ -20,8 +20,14 @@ import {
   type SubjectRef,
   WILDCARD_ID,
 } from "../../core/index.js";
-import type { CheckBulkRequest, CheckRequest, LookupResourcesRequest } from "../../engine/index.js";
-import type { Decider, Decorator } from "../decider.js";
+import {
+  type CheckBulkRequest,
+  type CheckRequest,
+  type LookupResourcesRequest,
+  type RequestOptions,
+  withLookupBatches,
+} from "../../engine/index.js";
+import { type Decider, type Decorator, lookupBatches, singleBatches } from "../decider.js";
 import { parseScopeClaim } from "./actor-scope.js";
 import { MAX_CHAIN } from "./chain.js";
 
@@ -184,10 +190,17 @@ export function createActorTokens(verify: ActorTokenVerifier | undefined): Decor
       request.actorToken === undefined ? next.check(request, opts) : checkWithToken(next, request, opts),
     checkBulk: (request, opts) =>
       request.actorToken === undefined ? next.checkBulk(request, opts) : bulkWithToken(next, request, opts),
-    lookupResources: (request, opts) =>
-      request.actorToken === undefined
-        ? next.lookupResources(request, opts)
-        : lookupWithToken(next, request, opts),
+    // Chunks pass through (the permission watch asks for them) unless a token is to be verified.
+    lookupResources: withLookupBatches(
+      (request: LookupResourcesRequest, opts?: RequestOptions) =>
+        request.actorToken === undefined
+          ? next.lookupResources(request, opts)
+          : lookupWithToken(next, request, opts),
+      (request, opts) =>
+        request.actorToken === undefined
+          ? lookupBatches(next, request, opts)
+          : singleBatches(lookupWithToken(next, request, opts)),
+    ),
   });
 
   async function checkWithToken(next: Decider, request: CheckRequest, opts: Parameters<Decider["check"]>[1]) {
