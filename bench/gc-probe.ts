@@ -6,14 +6,17 @@
  * by wrapping better-sqlite3's `prepare` before the store opens), and how many checks overlapped a
  * V8 garbage collection.
  *
- *   npx tsx bench/gc-probe.ts [--touches 20000] [--variant base|no-mmap|read-connection|thread]
+ *   npx tsx bench/gc-probe.ts [--touches 20000]
+ *     [--variant base|no-mmap|read-connection|thread|store-thread]
  *     [--reader-cache KiB]
  *
  * Variants, each an experiment on the cause (none is how the store runs): `no-mmap` turns off
  * mmap on the store's read connection; `read-connection` runs compaction on the read connection
  * itself (SQLite keeps a connection's page cache across its own commits, not across another
  * connection's); `thread` runs it in a worker thread on a connection of its own
- * (`bench/gc-probe-thread.ts`).
+ * (`bench/gc-probe-thread.ts`). `store-thread` is how a serving store now runs it: the store's own
+ * background compaction (`background: true`), in its worker thread (store/sqlite/compaction-thread.ts);
+ * `base` runs it in place, on the serving thread, as `latch gc` does.
  */
 import "../src/cli/v8-flags.js";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -48,8 +51,8 @@ const touches = Number(arg("touches", "20000"));
 const variant = arg("variant", "base");
 /** The read connection's page cache in KiB (the store opens it with 65,536). */
 const readerCache = arg("reader-cache", "");
-if (!["base", "no-mmap", "read-connection", "thread"].includes(variant)) {
-  throw new Error(`--variant must be base, no-mmap, read-connection or thread, got ${variant}`);
+if (!["base", "no-mmap", "read-connection", "thread", "store-thread"].includes(variant)) {
+  throw new Error(`--variant must be base, no-mmap, read-connection, thread or store-thread, got ${variant}`);
 }
 
 /** Microseconds spent in each statement (by its SQL's start) since the last reset. */
@@ -113,6 +116,9 @@ async function compactor(
   if (variant === "read-connection") {
     const c = createSqliteCompaction(inner.snapshot.db, () => inner.snapshot.release());
     return { run: (o) => c.run(o), close: async () => {} };
+  }
+  if (variant === "store-thread") {
+    return { run: (o) => store.compactHistory!({ ...o, background: true }), close: async () => {} };
   }
   if (variant !== "thread") return { run: (o) => store.compactHistory!(o), close: async () => {} };
   const url = new URL("./gc-probe-thread.ts", import.meta.url).href;
