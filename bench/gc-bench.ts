@@ -11,6 +11,7 @@
  *   npx tsx bench/gc-bench.ts --touches 50000                     # quick, SQLite
  *   LATCH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
  *     npx tsx bench/gc-bench.ts --backend both                    # the full run, both backends
+ *   npx tsx bench/gc-bench.ts --placement in-place                # compaction on the serving thread
  *
  * Why these defaults: a version closed at time c is deleted by the first run that publishes a
  * horizon past it (c + window, + up to one interval) once the grace has passed (the run after), so
@@ -62,6 +63,14 @@ const windowMs = Number(arg("window", "250"));
 const intervalMs = Number(arg("interval", "250"));
 const graceMs = Number(arg("grace", "250"));
 const backend = arg("backend", "sqlite");
+/**
+ * `background` (the default): runs as a serving store's background compactor asks for them (on
+ * SQLite, a file's worker thread); `in-place`: on the serving thread, as `latch gc` runs.
+ */
+const placement = arg("placement", "background");
+if (placement !== "background" && placement !== "in-place") {
+  throw new Error(`--placement must be background or in-place, got ${placement}`);
+}
 for (const [name, value] of Object.entries({ touches, keys, batch, rate, windowMs, intervalMs, graceMs })) {
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer`);
 }
@@ -229,7 +238,12 @@ async function run(target: Target) {
       if (done) break;
       compacting = true;
       try {
-        const report = await store.compactHistory!({ windowMs, graceMs, batchSize: 1_000 });
+        const report = await store.compactHistory!({
+          windowMs,
+          graceMs,
+          batchSize: 1_000,
+          background: placement === "background",
+        });
         runs += 1;
         removed += report.relationshipVersions;
       } finally {

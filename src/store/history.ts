@@ -46,6 +46,12 @@ export interface CompactionOptions {
   readonly dryRun?: boolean;
   /** Clock, ms since the epoch (default Date.now); tests move it. */
   readonly now?: number;
+  /**
+   * Run off the thread that serves requests where the backend can (a SQLite file: a worker thread
+   * on a connection of its own, so the deletes neither hold this thread nor evict its caches).
+   * The background compactor sets it; `latch gc` runs in place.
+   */
+  readonly background?: boolean;
 }
 
 /** What a run removed (or, with `dryRun`, would remove once its horizon is applied). */
@@ -225,6 +231,7 @@ export function scheduleCompaction(
   const compact = store.compactHistory?.bind(store);
   if (compact === undefined) return () => undefined;
   const options: CompactionOptions = {
+    background: true,
     ...(schedule.windowMs === undefined ? {} : { windowMs: schedule.windowMs }),
     ...(schedule.graceMs === undefined ? {} : { graceMs: schedule.graceMs }),
     ...(schedule.batchSize === undefined ? {} : { batchSize: schedule.batchSize }),

@@ -3,9 +3,10 @@
  * before, tokens outside are refused (at-exact-snapshot) or served fresher (at-least-as-fresh), and
  * on PostgreSQL two stores compacting one database at once, while writes go on, lose nothing.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { threadId } from "node:worker_threads";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { isLatchError, parseRelationship } from "../../src/core/index.js";
@@ -88,6 +89,105 @@ describe("compaction through the engine (SQLite file)", () => {
       expect(fresher.state).toBe("ALLOWED");
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe("background compaction in a thread (SQLite file)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "latch-gc-thread-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A history of `rounds` grants and revocations, then a split time: the window ends there. */
+  async function history(store: Store, rounds: number): Promise<{ split: number; tokens: string[] }> {
+    await store.writeSchema(SCHEMA);
+    const tokens: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      tokens.push(store.encodeRevision(await store.write([touch(`document:d#viewer@user:u${i}`)])));
+      tokens.push(store.encodeRevision(await store.write([remove(`document:d#viewer@user:u${i}`)])));
+    }
+    await sleep(30);
+    const split = Date.now();
+    await sleep(30);
+    tokens.push(store.encodeRevision(await store.write([touch("document:d#owner@user:kept")])));
+    return { split, tokens };
+  }
+
+  it("runs on its worker thread and the serving side refuses below the new horizon at once", async () => {
+    const threads: number[] = [];
+    const path = join(dir, "thread.db");
+    const store = await createSqliteStore({ path, onCompactionThreadRun: (id) => threads.push(id) });
+    try {
+      const { split, tokens } = await history(store, 3);
+      const engine = createEngine({ store, quantizationMs: 0, cache: false });
+      // Cache the horizon (none yet) on the serving side first: the run must not be hidden by it.
+      expect(await store.historyHorizon!()).toBeUndefined();
+      const report = await store.compactHistory!({ background: true, windowMs: 0, now: split, graceMs: 0 });
+      expect(threads).toHaveLength(1);
+      expect(threads[0]).not.toBe(threadId);
+      expect(report.horizon).toBe(store.decodeRevision(tokens[5]!));
+      expect(report.applied).toBe(report.horizon);
+      expect(report.relationshipVersions).toBeGreaterThan(0);
+      const refused = await checkAt(engine, tokens[0]!, "u0", "at-exact-snapshot").catch((e: unknown) => e);
+      expect(isLatchError(refused) && refused.code).toBe("revision/compacted");
+      expect((await checkAt(engine, tokens[5]!, "u2", "at-exact-snapshot")).state).toBe("DENIED");
+      expect(await exportAll(store)).toEqual(["document:d#owner@user:kept"]);
+      // `latch gc` (no background flag) stays on this thread.
+      await store.compactHistory!({ windowMs: 0, graceMs: 0 });
+      expect(threads).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("fails a run with the thread's error, as a run here would fail", async () => {
+    const gone = join(dir, "gone");
+    mkdirSync(gone);
+    const store = await createSqliteStore({ path: join(gone, "x.db") });
+    try {
+      await history(store, 1);
+      // The thread opens its own connection on its first run: the file's directory is gone by then.
+      rmSync(gone, { recursive: true });
+      await expect(store.compactHistory!({ background: true, windowMs: 0, graceMs: 0 })).rejects.toThrow(
+        /Cannot open database/,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("closes cleanly during a run, which ends with its horizon pending; the next run finishes it", async () => {
+    const path = join(dir, "close.db");
+    const store = await createSqliteStore({ path });
+    const { split } = await history(store, 40);
+    const before = await exportAll(store);
+    // One change per batch: the run is still deleting when the close reaches the thread.
+    const run = store.compactHistory!({
+      background: true,
+      windowMs: 0,
+      now: split,
+      graceMs: 0,
+      batchSize: 1,
+    });
+    await store.close();
+    const report = await run;
+    expect(report.horizon).toBeGreaterThan(0n);
+    expect(report.applied === report.horizon || report.pending === report.horizon).toBe(true);
+    await expect(store.compactHistory!({ background: true })).rejects.toThrow(/closed/);
+
+    const reopened = await createSqliteStore({ path });
+    try {
+      expect(await exportAll(reopened)).toEqual(before);
+      const finished = await reopened.compactHistory!({
+        background: true,
+        windowMs: 0,
+        now: split,
+        graceMs: 0,
+      });
+      expect(finished.applied).toBe(report.horizon);
+      expect(finished.pending).toBeUndefined();
+      expect(await exportAll(reopened)).toEqual(before);
+    } finally {
+      await reopened.close();
     }
   });
 });

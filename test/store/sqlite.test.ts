@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { latestReader } from "../../src/store/index.js";
 import { createSqliteStore, MIGRATIONS } from "../../src/store/sqlite/index.js";
+import { compactionCases } from "./conformance/compaction.js";
 import { SCHEMA } from "./conformance/helpers.js";
 import { storeConformance } from "./store.case.js";
 
@@ -13,6 +14,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 storeConformance("sqlite :memory:", () => createSqliteStore({ path: ":memory:" }));
 storeConformance("sqlite file", () => createSqliteStore({ path: join(dir, `store-${files++}.db`) }));
+describe("sqlite file: compaction in the background (its worker thread)", () =>
+  compactionCases(() => createSqliteStore({ path: join(dir, `store-${files++}.db`) }), true));
 
 describe("sqlite file store", () => {
   it("keeps its identity, schema and relationships across reopen, with migrations recorded", async () => {

@@ -41,11 +41,23 @@ interface Counts {
   revisions: number;
 }
 
+/** What the caller of a run in another thread learns and decides (compaction-thread.ts). */
+export interface CompactionHooks {
+  /**
+   * Awaited after a horizon is published and before any row below a horizon is deleted: a
+   * serving connection elsewhere drops its cached horizon here, so it never answers below one
+   * whose rows are going.
+   */
+  beforeApply?(): Promise<void>;
+  /** Checked between batches: true ends the run early (its report shows the horizon pending). */
+  stopped?(): boolean;
+}
+
 export interface SqliteCompaction {
   /** The published horizon, read now (synchronous: one small query). */
   horizon(): HistoryHorizon | undefined;
   /** Yields to the event loop between batches, so requests in this process are served meanwhile. */
-  run(options?: CompactionOptions): Promise<CompactionReport>;
+  run(options?: CompactionOptions, hooks?: CompactionHooks): Promise<CompactionReport>;
 }
 
 /** `releaseReads` ends this process's held read snapshot before each write (read-snapshot.ts). */
@@ -129,11 +141,19 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
     },
   );
 
-  /** Deletes everything the horizon hides, batch by batch, yielding between them. */
-  const apply = async (horizon: Revision, batchSize: number, counts: Counts, then: () => void) => {
+  /** Deletes everything the horizon hides, batch by batch, yielding between them; false: stopped. */
+  const apply = async (
+    horizon: Revision,
+    batchSize: number,
+    counts: Counts,
+    then: () => void,
+    hooks: CompactionHooks,
+  ): Promise<boolean> => {
+    await hooks.beforeApply?.();
     for (;;) {
+      if (hooks.stopped?.() === true) return false;
       releaseReads();
-      if (step.immediate(horizon, batchSize, counts, then)) return;
+      if (step.immediate(horizon, batchSize, counts, then)) return true;
       await turn();
     }
   };
@@ -145,7 +165,7 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
 
   return {
     horizon: () => horizonOf(state()),
-    async run(options = {}) {
+    async run(options = {}, hooks = {}) {
       const o = resolveCompaction(options);
       const before = state();
       const next = target(o.now, o.windowMs);
@@ -162,13 +182,14 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
       const publishNext = () => {
         if (next > 0n) published = publishIn(next, o.now, o.windowMs);
       };
+      let finished = true;
       if (before.horizon > before.applied && before.publishedAt <= o.now - o.graceMs) {
-        await apply(before.horizon, o.batchSize, counts, publishNext);
+        finished = await apply(before.horizon, o.batchSize, counts, publishNext, hooks);
       } else if (before.horizon <= before.applied) {
         releaseReads();
         db.transaction(publishNext).immediate();
       }
-      if (published && o.graceMs === 0) await apply(next, o.batchSize, counts, () => {});
+      if (finished && published && o.graceMs === 0) await apply(next, o.batchSize, counts, () => {}, hooks);
       const after = state();
       return {
         dryRun: false,

@@ -16,6 +16,7 @@ import {
   checkRetained,
   type HistoryHorizon,
   HORIZON_CACHE_MS,
+  resolveCompaction,
 } from "../history.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import type { PostureReportStore } from "../posture-store.js";
@@ -51,6 +52,7 @@ import {
 import { createSqliteApprovals } from "./approvals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
+import { type CompactionThread, compactionThread } from "./compaction-thread.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
 import { importBatch } from "./import-batch.js";
@@ -82,6 +84,8 @@ export interface SqliteStoreOptions extends ConnectionOptions {
   readonly subscribePollMs?: number;
   /** Decision records between two signed checkpoints of the audit chain (default 100). */
   readonly decisionCheckpointEvery?: number;
+  /** Told the thread id each time a background compaction run ends in its thread (tests). */
+  readonly onCompactionThreadRun?: (threadId: number) => void;
 }
 
 type Stmt = Database.Statement<unknown[], unknown>;
@@ -101,6 +105,18 @@ registerDecisionLogOpener("sqlite", async (options) => {
     close: async () => void db.close(),
   };
 });
+
+/** The thread that runs a file's background compactions; `beforeApply` drops the cached horizon. */
+function backgroundCompactor(options: SqliteStoreOptions, beforeApply: () => void): CompactionThread {
+  // Only what crosses to the thread (the options may hold functions).
+  const connection: ConnectionOptions = {
+    path: options.path,
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+  };
+  const onRun = options.onCompactionThreadRun;
+  return compactionThread(connection, { beforeApply, ...(onRun === undefined ? {} : { onRun }) });
+}
 
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(openConnection(options), options);
@@ -128,6 +144,8 @@ class SqliteStore implements Store {
   private notified = 0n;
   private compiled: { readonly revision: number; readonly schema: CompiledSchema } | undefined;
   private readonly compaction: SqliteCompaction;
+  /** Background runs for a file (a worker cannot open `:memory:`: those run here). */
+  private readonly compactor: CompactionThread | undefined;
   private horizonRead = Number.NEGATIVE_INFINITY;
   private horizonValue: HistoryHorizon | undefined;
   private readonly writeTx: (
@@ -176,6 +194,11 @@ class SqliteStore implements Store {
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.compaction = createSqliteCompaction(this.db, () => this.snapshot.release());
+    this.compactor = this.db.memory
+      ? undefined
+      : backgroundCompactor(options, () => {
+          this.horizonRead = Number.NEGATIVE_INFINITY;
+        });
     this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
     this.importBatchSize = options.importBatchSize ?? 5_000;
@@ -461,7 +484,12 @@ class SqliteStore implements Store {
   }
 
   async compactHistory(options?: CompactionOptions): Promise<CompactionReport> {
-    const report = await this.compaction.run(options);
+    const inThread = options?.background === true && options.dryRun !== true;
+    if (inThread) resolveCompaction(options); // bad settings fail here, as a LatchError
+    const report =
+      inThread && this.compactor !== undefined
+        ? await this.compactor.run(options)
+        : await this.compaction.run(options);
     this.horizonRead = Number.NEGATIVE_INFINITY;
     return report;
   }
@@ -524,6 +552,7 @@ class SqliteStore implements Store {
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
     this.listeners.clear();
+    await this.compactor?.close();
     this.snapshot.close();
     if (this.db.open) this.db.close();
   }

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Revision } from "../../../src/core/index.js";
-import type { ChangesPage, Store } from "../../../src/store/index.js";
+import type { ChangesPage, CompactionOptions, Store } from "../../../src/store/index.js";
 import { create, exportAll, rejection, remove, SCHEMA, type StoreFactory, sleep, touch } from "./helpers.js";
 
 const SCHEMA_2 = `${SCHEMA}\ndefinition team {}\n`;
@@ -73,10 +73,16 @@ async function allChanges(store: Store, after: Revision): Promise<ChangesPage[]>
   return pages;
 }
 
-export function compactionCases(factory: StoreFactory): void {
+/** `background`: every run that changes something asks for the background path (a SQLite file's thread). */
+export function compactionCases(factory: StoreFactory, background = false): void {
   let store: Store;
   beforeEach(async () => {
     store = await factory();
+    const compact = store.compactHistory?.bind(store);
+    if (background && compact !== undefined) {
+      store.compactHistory = (o: CompactionOptions = {}) =>
+        compact(o.dryRun ? o : { ...o, background: true });
+    }
   });
   afterEach(async () => {
     await store.close();
