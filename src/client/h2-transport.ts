@@ -28,12 +28,10 @@ import {
   type Http2TransportOptions,
   MAX_DEADLINE_MS,
   type Plan,
-  statusError,
-  statusOfHttp,
   streamError,
   unframe,
 } from "./http2-transport.js";
-import { ServerStream, StreamCall, type StreamShared } from "./stream-call.js";
+import { endedWith, ServerStream, StreamCall, type StreamShared } from "./stream-call.js";
 import type { Transport, UnaryTransport } from "./transport.js";
 import { capture, localError, refused, UnaryCall } from "./unary-call.js";
 
@@ -157,18 +155,7 @@ class Call extends UnaryCall implements H2Stream {
 
   /** The outcome of a stream the server ended: the answer's message, or the error it carries. */
   private outcome(): Buffer | RemoteError {
-    const head = this.head;
-    if (head === undefined) return streamError(undefined, "the answer ended without headers", false);
-    const meta = this.trailers ?? head;
-    const grpcStatus = meta["grpc-status"];
-    if (grpcStatus === undefined) {
-      const httpStatus = Number(head[":status"]);
-      return httpStatus !== 200
-        ? localError(statusOfHttp(httpStatus), `the server answered HTTP ${httpStatus}`)
-        : streamError(undefined, "the answer ended without a gRPC status", false);
-    }
-    const code = Number(grpcStatus);
-    return code === status.OK ? unframe(this.chunks) : statusError(code, meta);
+    return endedWith(this.head, this.trailers) ?? unframe(this.chunks);
   }
 
   /** Ends the attempt from this side (deadline, abort, an answer too large). */

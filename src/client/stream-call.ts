@@ -352,18 +352,8 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
 
   /** How a stream the server ended ended: undefined for OK, else its error. */
   private outcome(): RemoteError | undefined {
-    const head = this.head;
-    if (head === undefined) return streamError(undefined, "the answer ended without headers", false);
-    const meta = this.trailers ?? head;
-    const grpcStatus = meta["grpc-status"];
-    if (grpcStatus === undefined) {
-      const httpStatus = Number(head[":status"]);
-      return httpStatus !== 200
-        ? localError(statusOfHttp(httpStatus), `the server answered HTTP ${httpStatus}`)
-        : streamError(undefined, "the answer ended without a gRPC status", false);
-    }
-    const code = Number(grpcStatus);
-    if (code !== status.OK) return statusError(code, meta);
+    const error = endedWith(this.head, this.trailers);
+    if (error !== undefined) return error;
     if (this.reader!.heldBytes > 0) return localError(status.INTERNAL, "the stream ended inside a message");
     return undefined;
   }
@@ -428,4 +418,25 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
     this.session = undefined;
     if (this.timeoutMs !== undefined) deadlines.remove(this);
   }
+}
+
+/**
+ * The error a stream the server ended carries in its headers and trailers (a unary call's and a
+ * server stream's alike), or undefined when it ended with OK.
+ */
+export function endedWith(
+  head: HeaderMap | undefined,
+  trailers: HeaderMap | undefined,
+): RemoteError | undefined {
+  if (head === undefined) return streamError(undefined, "the answer ended without headers", false);
+  const meta = trailers ?? head;
+  const grpcStatus = meta["grpc-status"];
+  if (grpcStatus === undefined) {
+    const httpStatus = Number(head[":status"]);
+    return httpStatus !== 200
+      ? localError(statusOfHttp(httpStatus), `the server answered HTTP ${httpStatus}`)
+      : streamError(undefined, "the answer ended without a gRPC status", false);
+  }
+  const code = Number(grpcStatus);
+  return code === status.OK ? undefined : statusError(code, meta);
 }
