@@ -281,6 +281,10 @@ async function run(target: Target) {
     breakdown: { first, last: await target.breakdown() },
     runs,
     removed,
+    slow: {
+      during: during.filter((ms) => ms > 0.1).length,
+      outside: outside.filter((ms) => ms > 0.1).length,
+    },
     checks: [
       summarize("check while compacting or first after", during),
       summarize("check, no compaction running", outside),
@@ -322,6 +326,10 @@ function printOutcome(name: string, r: Outcome): void {
     );
   }
   console.log(`  p99 ratio (during / without): ${(during.p99Us / Math.max(1, outside.p99Us)).toFixed(2)}`);
+  // Counts, not shares: a p99 also moves when the set around the slow checks grows or shrinks.
+  console.log(
+    `  checks over 100 µs: ${r.slow.during} during (${(r.slow.during / Math.max(1, r.runs)).toFixed(2)} a run), ${r.slow.outside} without`,
+  );
 }
 
 function svg(title: string, series: { name: string; samples: readonly Sample[] }[]): string {
