@@ -1,6 +1,11 @@
 export type { EngineOptions } from "./engine.js";
 export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
-export { type LookupResourceBatches, lookupBatchesOf, withLookupBatches } from "./lookup-batches.js";
+export {
+  type LookupBatchOptions,
+  type LookupResourceBatches,
+  lookupBatchesOf,
+  withLookupBatches,
+} from "./lookup-batches.js";
 export { cursorToken } from "./lookup-cursor.js";
 export { type ReverseBatch, readReverseBatch } from "./lookup-reverse.js";
 export { createPacer, type Pacer } from "./pacer.js";

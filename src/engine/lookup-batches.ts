@@ -8,10 +8,21 @@
  */
 import type { LookupResourceResult, LookupResourcesRequest, RequestOptions } from "./types.js";
 
-/** Results in chunks (one level's, in the per-result order, each with its cursor). */
+/**
+ * Options of the chunked lookup. `cursors: false`, for a caller that takes the whole set and never
+ * resumes (the permission watch), leaves each result's cursor empty and gives each level's results
+ * in the order the walk reached them (id order within a level only serves cursors): one string per
+ * result and a sort per level are a large share of a 100,000-result lookup. Decorators pass their options on as they are; one
+ * that rebuilds them drops the flag, and the results then carry their cursors as usual.
+ */
+export interface LookupBatchOptions extends RequestOptions {
+  readonly cursors?: false;
+}
+
+/** Results in chunks (one level's, in the per-result order, each with its cursor unless asked not to). */
 export type LookupResourceBatches = (
   request: LookupResourcesRequest,
-  options?: RequestOptions,
+  options?: LookupBatchOptions,
 ) => AsyncIterable<readonly LookupResourceResult[]>;
 
 const BATCHES = Symbol("latch.lookupResourceBatches");

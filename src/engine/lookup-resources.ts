@@ -21,6 +21,7 @@
 import type { CaveatEvaluator } from "./evaluate-caveats.js";
 import { createCaveatEvaluator } from "./evaluate-caveats.js";
 import { dispatch } from "./evaluator.js";
+import type { LookupBatchOptions } from "./lookup-batches.js";
 import {
   createLookupContext,
   deadlineExceeded,
@@ -51,9 +52,12 @@ const FIRST_CHUNK = 64;
 const MAX_CHUNK = 1024;
 const NONE: readonly string[] = Object.freeze([]);
 
-/** What every result of one level shares: its cursor's prefix and level, the revision and its token. */
+/**
+ * What every result of one level shares: its cursor's prefix (undefined: the caller asked for no
+ * cursors, see lookup-batches.ts) and level, the revision and its token.
+ */
 interface At {
-  readonly prefix: string;
+  readonly prefix: string | undefined;
   readonly level: number;
   readonly revision: bigint;
   readonly token: string;
@@ -66,7 +70,7 @@ function resultOf(
   missing: readonly string[],
   witness: LookupResourceResult["witness"],
 ): LookupResourceResult {
-  const cursor = resourceCursorAt(at.prefix, at.level, id);
+  const cursor = at.prefix === undefined ? "" : resourceCursorAt(at.prefix, at.level, id);
   return witness === undefined
     ? { resourceId: id, state, missing, cursor, revision: at.revision, token: at.token }
     : { resourceId: id, state, missing, cursor, revision: at.revision, token: at.token, witness };
@@ -129,13 +133,13 @@ function still(ids: string[], level: number, resume: LookupCursor | undefined): 
 /**
  * LookupResources, a chunk of results at a time (each from one level, in order): the work without
  * a generator step per result, for callers that take a whole set (the permission watch). Each
- * result still carries its cursor. An aborted signal ends it with `deadline-exceeded` and the
- * cursor of the last result of the last chunk given.
+ * result carries its cursor, unless `options.cursors` is false. An aborted signal ends it with
+ * `deadline-exceeded` and the cursor of the last result of the last chunk given.
  */
 export async function* lookupResourceBatches(
   deps: LookupDeps,
   request: LookupResourcesRequest,
-  options?: RequestOptions,
+  options?: LookupBatchOptions,
 ): AsyncGenerator<LookupResourceResult[], void, undefined> {
   const signal = options?.signal;
   let lastCursor = request.cursor;
@@ -181,14 +185,16 @@ export async function* lookupResourceBatches(
       const walk = await reverseSteps(ctx, member, proving);
       const evaluator = createCaveatEvaluator(plan.schema, request.context, false, deps.maxCaveatCost);
       const token = tokenFor(deps, revision);
-      const prefix = cursorPrefix(token, requestPrint, 2);
+      const prefix = options?.cursors === false ? undefined : cursorPrefix(token, requestPrint, 2);
       let chunk = FIRST_CHUNK;
       let emitted = 0;
       do {
         const level = walk.level;
         const ids = still(walk.fresh(), level, resume);
         if (ids.length === 0) continue;
-        ids.sort();
+        // Id order within a level is what makes a cursor exact; a lookup without cursors is taken
+        // as a whole set (the permission watch), so its results may come in the order reached.
+        if (prefix !== undefined) ids.sort();
         const at: At = { prefix, level, revision, token };
         for (let start = 0; start < ids.length; ) {
           // No more checks than the page still needs, unless some of them come out DENIED.
@@ -202,7 +208,7 @@ export async function* lookupResourceBatches(
           if (signal?.aborted) throw deadlineExceeded(lastCursor);
           if (limit !== undefined && found.length > limit - emitted) found = found.slice(0, limit - emitted);
           emitted += found.length;
-          lastCursor = found[found.length - 1]!.cursor;
+          if (prefix !== undefined) lastCursor = found[found.length - 1]!.cursor;
           yield found;
           if (limit !== undefined && emitted >= limit) return;
         }

@@ -9,10 +9,10 @@
 import {
   type CheckResult,
   type Engine,
+  type LookupBatchOptions,
   type LookupResourceResult,
   type LookupResourcesRequest,
   lookupBatchesOf,
-  type RequestOptions,
 } from "../engine/index.js";
 
 export type Decider = Pick<Engine, "check" | "checkBulk" | "lookupResources">;
@@ -64,7 +64,7 @@ export async function* singleBatches(
 export function lookupBatches(
   decider: Pick<Decider, "lookupResources">,
   request: LookupResourcesRequest,
-  options?: RequestOptions,
+  options?: LookupBatchOptions,
 ): AsyncIterable<readonly LookupResourceResult[]> {
   const batches = lookupBatchesOf(decider.lookupResources);
   return batches === undefined

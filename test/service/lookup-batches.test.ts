@@ -83,6 +83,19 @@ describe("LookupResources in chunks", () => {
     expect(got.flat().map(line)).toEqual((await all(latch.engine.lookupResources(request))).map(line));
   });
 
+  it("without cursors, through delegation and the gate: the same results, none with a cursor", async () => {
+    const latch = await latchWithDocs();
+    const decider = decorate(latch.engine, latch.signals!.gate, createDelegation());
+    const flat = (await chunks(lookupBatches(decider, request, { cursors: false }))).flat();
+    expect(flat.every((r) => r.cursor === "")).toBe(true);
+    const expected = (await all(latch.engine.lookupResources(request))).map(
+      (r) => `${r.resourceId} ${r.state}`,
+    );
+    // The set, not the order: without cursors a level's results come in the order the walk reached them.
+    expect(flat.map((r) => `${r.resourceId} ${r.state}`).sort()).toEqual(expected.sort());
+    expect(expected).toHaveLength(DOCS.length + 1);
+  });
+
   it("goes through a decorator that replaces lookupResources, even one that copies its next", async () => {
     const hideFirst: Decorator = (next) => ({
       ...next,

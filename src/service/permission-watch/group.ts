@@ -200,13 +200,17 @@ export class Group {
     }
   }
 
-  /** The set's LookupResources at `token`, a chunk of results at a time. */
+  /** The set's LookupResources at `token`, a chunk of results at a time (the whole set: no cursors). */
   private lookup(token: string) {
-    return lookupBatches(this.decider, {
-      ...this.base(),
-      resourceType: this.request.resourceType,
-      consistency: { kind: "at-exact-snapshot", token },
-    });
+    return lookupBatches(
+      this.decider,
+      {
+        ...this.base(),
+        resourceType: this.request.resourceType,
+        consistency: { kind: "at-exact-snapshot", token },
+      },
+      { cursors: false },
+    );
   }
 
   /**
