@@ -48,6 +48,13 @@ export interface CapturedBatch {
 
 /** Where witness slots start in the one-entry caches of the string slots. */
 const WITNESS_CACHE = FIELDS;
+/**
+ * Witness rows with caches of their own (later rows share the last): a proof's rows differ from
+ * one another (`document#viewer@group:g#member`, then `group:g#member@user:u`), so one cache for
+ * every row would miss at each row and look the name up in the dictionary; the same row of the
+ * next decision's proof is far more often alike.
+ */
+const WITNESS_CACHE_ROWS = 8;
 
 export class CaptureBuffer {
   /** Decisions in the open batch. */
@@ -60,8 +67,8 @@ export class CaptureBuffer {
   private readonly names: string[] = [""];
   private readonly codes = new Map<string, number>([["", 0]]);
   /** Per slot, the last name met and its code: most slots repeat their last value. */
-  private readonly lastName: string[] = new Array(FIELDS + WITNESS_FIELDS).fill("");
-  private readonly lastCode = new Float64Array(FIELDS + WITNESS_FIELDS).fill(0);
+  private readonly lastName: string[] = new Array(FIELDS + WITNESS_CACHE_ROWS * WITNESS_FIELDS).fill("");
+  private readonly lastCode = new Float64Array(FIELDS + WITNESS_CACHE_ROWS * WITNESS_FIELDS).fill(0);
   private lastRevision: bigint | undefined;
   private lastRevisionSlot = Number.NaN;
 
@@ -148,13 +155,14 @@ export class CaptureBuffer {
     for (let w = 0; w < witnessed; w++, i += WITNESS_FIELDS) {
       const r = witness![w]!;
       const s = r.subject;
-      n[i] = this.name(WITNESS_CACHE, r.resource.type);
+      const c = WITNESS_CACHE + (w < WITNESS_CACHE_ROWS ? w : WITNESS_CACHE_ROWS - 1) * WITNESS_FIELDS;
+      n[i] = this.name(c, r.resource.type);
       n[i + 1] = this.id(r.resource.id);
-      n[i + 2] = this.name(WITNESS_CACHE + 2, r.relation);
-      n[i + 3] = this.name(WITNESS_CACHE + 3, s.type);
+      n[i + 2] = this.name(c + 2, r.relation);
+      n[i + 3] = this.name(c + 3, s.type);
       n[i + 4] = this.id(s.id);
-      n[i + 5] = this.name(WITNESS_CACHE + 5, s.relation);
-      n[i + 6] = this.name(WITNESS_CACHE + 6, r.caveat?.name);
+      n[i + 5] = this.name(c + 5, s.relation);
+      n[i + 6] = this.name(c + 6, r.caveat?.name);
       n[i + 7] = r.expiration === undefined ? Number.NaN : r.expiration.getTime();
     }
     this.at = i;
