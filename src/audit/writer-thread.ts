@@ -10,8 +10,17 @@
  * every other writer's. A thread that dies fails the batch it held (its callers see the failure as
  * any failed append) and the next batch starts a new thread.
  */
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { type OpenedDecisionLog, openRemoteDecisionLog, type RemoteDecisionLog } from "../store/index.js";
+import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
+import {
+  closeThread,
+  type OpenedDecisionLog,
+  openRemoteDecisionLog,
+  type PostedError,
+  postedError,
+  type RemoteDecisionLog,
+  receivedError,
+  spawnModuleThread,
+} from "../store/index.js";
 import { capturedOf, type PostedBatch } from "./capture-buffer.js";
 import { encodedRecordsOf, recordsOf } from "./record.js";
 import type { BatchWriter } from "./sink.js";
@@ -26,29 +35,7 @@ type Request =
   | { readonly kind: "append"; readonly batch: PostedBatch; readonly names: readonly string[] }
   | { readonly kind: "close" };
 
-type Reply =
-  | { readonly seconds: number }
-  | { readonly error: { readonly name: string; readonly message: string; readonly code?: unknown } };
-
-/** A copy of an error from the thread: its name, message and code (an error does not cross whole). */
-function received(error: { readonly name: string; readonly message: string; readonly code?: unknown }) {
-  const copy = new Error(error.message) as Error & { code?: unknown };
-  copy.name = error.name;
-  if (error.code !== undefined) copy.code = error.code;
-  return copy;
-}
-
-/**
- * The thread, running this module. As TypeScript (tests, `npm run latch`) it is loaded through
- * tsx's loader, registered inside the thread: tsx does not carry over from the parent's options.
- */
-function spawn(remote: RemoteDecisionLog): Worker {
-  const url = new URL(import.meta.url);
-  const options = { workerData: { [MARK]: remote } };
-  if (!url.pathname.endsWith(".ts")) return new Worker(url, options);
-  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { ...options, eval: true });
-}
+type Reply = { readonly seconds: number } | { readonly error: PostedError };
 
 /** Appends through a writer thread, started on the first batch and again after it dies. */
 export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worker) => void): BatchWriter {
@@ -65,11 +52,11 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
     waiting = undefined;
     from.unref();
     if (reply instanceof Error) w.reject(reply);
-    else if ("error" in reply) w.reject(received(reply.error));
+    else if ("error" in reply) w.reject(receivedError(reply.error));
     else w.resolve(reply.seconds);
   };
   const start = (): Worker => {
-    const started = spawn(remote);
+    const started = spawnModuleThread(import.meta.url, { [MARK]: remote });
     namesSent = 0;
     const gone = (error: Error) => {
       if (thread === started) thread = undefined;
@@ -104,19 +91,9 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
     async close() {
       const closing = thread;
       thread = undefined;
-      if (closing === undefined) return;
-      const exited = new Promise((resolve) => closing.once("exit", resolve));
-      closing.ref();
-      closing.postMessage({ kind: "close" } satisfies Request);
-      await exited;
+      await closeThread(closing, { kind: "close" } satisfies Request);
     },
   };
-}
-
-function describe(error: unknown): { name: string; message: string; code?: unknown } {
-  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
-  const code = (error as { code?: unknown }).code;
-  return { name: error.name, message: error.message, ...(typeof code === "string" ? { code } : {}) };
 }
 
 /** The thread's side: one request at a time, in the order received. */
@@ -144,7 +121,7 @@ function serveBatches(remote: RemoteDecisionLog): void {
       else await log.append(recordsOf(batch));
       port.postMessage({ seconds: (performance.now() - started) / 1000 } satisfies Reply);
     } catch (error) {
-      port.postMessage({ error: describe(error) } satisfies Reply);
+      port.postMessage({ error: postedError(error) } satisfies Reply);
     }
   };
   let turn = Promise.resolve();

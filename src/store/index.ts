@@ -12,4 +12,11 @@ export * from "./row-keys.js";
 export * from "./signal-store.js";
 export type * from "./types.js";
 export * from "./validate.js";
+export {
+  closeThread,
+  type PostedError,
+  postedError,
+  receivedError,
+  spawnModuleThread,
+} from "./worker-thread.js";
 export * from "./write-checks.js";

@@ -13,8 +13,15 @@
  * the horizon from the file before its next check and never answers below one whose rows are
  * going (a read snapshot already open keeps seeing the rows: WAL snapshots are isolated).
  */
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
 import type { CompactionOptions, CompactionReport } from "../history.js";
+import {
+  closeThread,
+  type PostedError,
+  postedError,
+  receivedError,
+  spawnModuleThread,
+} from "../worker-thread.js";
 import { type CompactionHooks, createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
 import { type ConnectionOptions, openConnection } from "./connection.js";
 
@@ -28,7 +35,7 @@ type Request =
 type Reply =
   | { readonly kind: "publishing" }
   | { readonly kind: "report"; readonly report: CompactionReport }
-  | { readonly kind: "error"; readonly error: { name: string; message: string; code?: unknown } };
+  | { readonly kind: "error"; readonly error: PostedError };
 
 export interface CompactionThread {
   /** One run in the thread, after any run still going; its errors are the run's. */
@@ -42,26 +49,6 @@ export interface CompactionThreadEvents {
   beforeApply(): void;
   /** A run finished in thread `threadId` (tests see that the work left the serving thread). */
   onRun?(threadId: number): void;
-}
-
-/** A copy of an error from the thread: its name, message and code (an error does not cross whole). */
-function received(error: { readonly name: string; readonly message: string; readonly code?: unknown }) {
-  const copy = new Error(error.message) as Error & { code?: unknown };
-  copy.name = error.name;
-  if (error.code !== undefined) copy.code = error.code;
-  return copy;
-}
-
-/**
- * The thread, running this module. As TypeScript (tests, `npm run latch`) it is loaded through
- * tsx's loader, registered inside the thread: tsx does not carry over from the parent's options.
- */
-function spawn(connection: ConnectionOptions): Worker {
-  const url = new URL(import.meta.url);
-  const options = { workerData: { [MARK]: connection } };
-  if (!url.pathname.endsWith(".ts")) return new Worker(url, options);
-  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { ...options, eval: true });
 }
 
 /** Runs compactions in a thread started on the first run and again after one dies. */
@@ -82,14 +69,14 @@ export function compactionThread(
     waiting = undefined;
     from.unref();
     if (reply instanceof Error) w.reject(reply);
-    else if (reply.kind === "error") w.reject(received(reply.error));
+    else if (reply.kind === "error") w.reject(receivedError(reply.error));
     else if (reply.kind === "report") {
       events.onRun?.(from.threadId);
       w.resolve(reply.report);
     }
   };
   const start = (): Worker => {
-    const started = spawn(connection);
+    const started = spawnModuleThread(import.meta.url, { [MARK]: connection });
     const gone = (error: Error) => {
       if (thread === started) thread = undefined;
       settle(started, error);
@@ -133,19 +120,9 @@ export function compactionThread(
       closed = true;
       const closing = thread;
       thread = undefined;
-      if (closing === undefined) return;
-      const exited = new Promise((resolve) => closing.once("exit", resolve));
-      closing.ref();
-      closing.postMessage({ kind: "close" } satisfies Request);
-      await exited;
+      await closeThread(closing, { kind: "close" } satisfies Request);
     },
   };
-}
-
-function describe(error: unknown): { name: string; message: string; code?: unknown } {
-  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
-  const code = (error as { code?: unknown }).code;
-  return { name: error.name, message: error.message, ...(typeof code === "string" ? { code } : {}) };
 }
 
 /** The thread's side: one run at a time; the connection is opened by the first run. */
@@ -171,7 +148,7 @@ function serveRuns(connection: ConnectionOptions): void {
       }
       port.postMessage({ kind: "report", report: await compaction.run(options, hooks) } satisfies Reply);
     } catch (error) {
-      port.postMessage({ kind: "error", error: describe(error) } satisfies Reply);
+      port.postMessage({ kind: "error", error: postedError(error) } satisfies Reply);
     }
   };
   let turn = Promise.resolve();
