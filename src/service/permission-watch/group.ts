@@ -24,7 +24,8 @@ function stateOf(state: DecisionState, missing: readonly string[]): PermissionSt
   return { state: "ALLOWED", missing: [] };
 }
 
-function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
+/** Whether two entries of a set say the same (both absent, or one state with the same missing parameters). */
+export function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
   return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");

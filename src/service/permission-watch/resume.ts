@@ -25,7 +25,7 @@ import {
   type PermissionExpr,
 } from "../../schema/index.js";
 import { checkRetained, type Store } from "../../store/index.js";
-import { Group, groupKey, type SetDecider } from "./group.js";
+import { Group, groupKey, type SetDecider, sameState } from "./group.js";
 import { setEvents } from "./listener.js";
 import type {
   PermissionEvent,
@@ -141,11 +141,6 @@ export async function resumeBase(
     if (unfitAtToken(error)) return { kind: "resync", reason: "schema" };
     throw error;
   }
-}
-
-function sameState(a: PermissionState | undefined, b: PermissionState | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.state === b.state && a.missing.join("\0") === b.missing.join("\0");
 }
 
 /** The events that turn `base` into `current`, in id order, stamped with `synced`'s revision. */
