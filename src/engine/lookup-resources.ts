@@ -92,12 +92,13 @@ function chunkResults(
   proving: RequestContext | undefined,
 ): LookupResourceResult[] | Promise<LookupResourceResult[]> {
   const { start, end } = range;
-  const reached = walk.reached;
   const proves = proving !== undefined;
+  // Every object reached so far is definite (the usual large lookup): nothing to ask per id.
+  if (walk.candidates === 0 && !proves) return definiteResults(ids, start, end, at);
   let toCheck: string[] | undefined;
   for (let i = start; i < end; i++) {
     const id = ids[i]!;
-    if (reached.get(id) === true) continue;
+    if (!walk.isCandidate(id)) continue;
     if (toCheck === undefined) toCheck = [id];
     else toCheck.push(id);
   }
@@ -105,7 +106,7 @@ function chunkResults(
     const out: LookupResourceResult[] = [];
     for (let i = start; i < end; i++) {
       const id = ids[i]!;
-      if (checked === undefined || reached.get(id) === true) {
+      if (checked === undefined || !walk.isCandidate(id)) {
         out.push(
           resultOf(at, id, "ALLOWED", NONE, proves ? proofRelationships(walk.proofOf(id)) : undefined),
         );
@@ -120,6 +121,18 @@ function chunkResults(
   };
   if (toCheck === undefined) return found(undefined);
   return dispatch(proving ?? ctx, member, toCheck, undefined, freshAcc()).then(found);
+}
+
+/** `ids[start..end)`, every one definite and without witness, as ALLOWED results. */
+function definiteResults(ids: readonly string[], start: number, end: number, at: At): LookupResourceResult[] {
+  const out = new Array<LookupResourceResult>(end - start);
+  const { prefix, level, revision, token } = at;
+  for (let i = start; i < end; i++) {
+    const id = ids[i]!;
+    const cursor = prefix === undefined ? "" : resourceCursorAt(prefix, level, id);
+    out[i - start] = { resourceId: id, state: "ALLOWED", missing: NONE, cursor, revision, token };
+  }
+  return out;
 }
 
 /** What of a level's fresh objects a lookup resuming at `resume` has still to give. */
