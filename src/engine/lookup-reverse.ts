@@ -37,7 +37,8 @@ export type Reached = Map<string, boolean>;
  * A cell holds what it reached as two sets rather than one id -> definite map: nearly every id of
  * a large lookup is definite, so adding one is a single `Set.add` (its size tells whether it was
  * new), and a caller that finds `open` empty knows every id is definite without a lookup per id.
- * At 100,000 results these probes, each a likely cache miss, were most of the walk's time.
+ * At 100,000 results these probes, each a likely cache miss, were the largest part of the walk's
+ * time (a CPU profile of bench/lookup-join-cpu.ts).
  */
 interface Cell {
   /** The member it belongs to, for the depth error. */
@@ -579,8 +580,8 @@ class ReverseWalk {
    * Each row's id is two dependent loads (row -> resource -> id) and adding it a third (the string's
    * hash), all likely cache misses in a large copy; one loop doing all three per row waits for each
    * in turn, while the first pass's loads are independent of each other, so the processor has
-   * several of them in flight at once. Measured on the scale m join (100,000 results), it took the
-   * walk's CPU down by about a fifth (bench/lookup-join-cpu.ts).
+   * several of them in flight at once. On the scale m join (100,000 results, bench/lookup-join-cpu.ts)
+   * the lookup took about a tenth less CPU than with one pass (same-process A/B, alternated).
    */
   private applyEdge(edge: Edge, delta: Reached, rows: readonly Relationship[]): void {
     const relation = edge.relation;
