@@ -18,11 +18,14 @@
  */
 import type { ObjectRef, SubjectRef } from "../core/index.js";
 import type { CheckRequest, CheckResult, Witness } from "../engine/index.js";
+import type { EncodedDecision } from "../store/index.js";
 import {
   type AuditCallInfo,
   type Captured,
   type DecisionFacts,
+  encodedRecordsOf,
   FIELDS,
+  isEscapeFree,
   type RareParts,
   rarePartsOf,
   WITNESS_FIELDS,
@@ -301,4 +304,30 @@ export function capturedOf(batch: PostedBatch, names: readonly string[]): Captur
     }
   }
   return out;
+}
+
+/**
+ * The writer's side of the dictionary: the names received so far (a batch's codes are positions
+ * in it), and whether every one of them is escape-free, tested once as it arrives.
+ */
+export class ReceivedNames {
+  readonly names: string[] = [];
+  private escapeFree = true;
+
+  add(names: readonly string[]): void {
+    for (const name of names) {
+      this.names.push(name);
+      if (this.escapeFree && !isEscapeFree(name)) this.escapeFree = false;
+    }
+  }
+
+  /**
+   * A posted batch's records in their stored form (what the writer thread appends). Every string
+   * of a plain record is a name or a cut of the batch's text, so when both are escape-free (one
+   * test of the text a batch, not one of each record's strings) no record needs its own test.
+   */
+  encoded(batch: PostedBatch): EncodedDecision[] {
+    const escapeFree = this.escapeFree && isEscapeFree(batch.text);
+    return encodedRecordsOf(capturedOf(batch, this.names), escapeFree);
+  }
 }
