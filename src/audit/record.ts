@@ -328,8 +328,21 @@ function plainEncodedAt(
     `{"answer":"${answer}"${caller === undefined ? "" : `,"caller":"${caller}"`},"consistency":"${consistency}"` +
     `${latencyUs === undefined ? "" : `,"latencyUs":${latencyUs}`},"operation":"${operation}","permission":"${permission}"` +
     `${requestId === undefined ? "" : `,"requestId":"${requestId}"`},"resource":"${resource}"` +
-    `,"revision":"${String(b[i + 8] as bigint)}","subject":"${subject}","time":"${isoTime(at)}"${witness}}`;
+    `,"revision":"${revisionText(b[i + 8] as bigint)}","subject":"${subject}","time":"${isoTime(at)}"${witness}}`;
   return { at, subject, body };
+}
+
+/** The revision met last and its decimal text: a batch's records are mostly at one revision. */
+let lastRevision: bigint | undefined;
+let lastRevisionText = "";
+
+/** `String(revision)`, once per revision in a row. */
+function revisionText(revision: bigint): string {
+  if (revision !== lastRevision) {
+    lastRevision = revision;
+    lastRevisionText = String(revision);
+  }
+  return lastRevisionText;
 }
 
 /**
