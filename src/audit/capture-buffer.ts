@@ -239,8 +239,8 @@ export interface PostedBatch {
 /**
  * A batch as `captureFacts` would have pushed it, for `recordsOf`; `names` is the whole dictionary.
  * Written out slot by slot (the layout of `captureFacts`, record.ts) rather than driven by a table
- * of slot kinds: the table's lookups and branches were most of this function's cost, itself about
- * a tenth of the writer thread's work on a record.
+ * of slot kinds: the table's lookups and branches were a third of this function's own work (this
+ * function is about a tenth of the writer thread's work on a record).
  */
 export function capturedOf(batch: PostedBatch, names: readonly string[]): Captured {
   const { numbers, text, rare } = batch;

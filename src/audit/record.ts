@@ -252,7 +252,7 @@ export function recordsOf(batch: Captured): DecisionRecord[] {
  *
  * `escapeFree`: the caller knows that no string of the batch holds anything `UNSAFE` finds (the
  * writer thread tests the batch's text and its names once, `isEscapeFree`), so no record's strings
- * are run together and tested again (about 4.5k instructions a record, mostly the regex's flatten
+ * are run together and tested again (about 4k instructions a record, mostly the regex's flatten
  * of the run-together text).
  */
 export function encodedRecordsOf(batch: Captured, escapeFree = false): EncodedDecision[] {
