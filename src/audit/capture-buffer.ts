@@ -18,11 +18,14 @@
  */
 import type { ObjectRef, SubjectRef } from "../core/index.js";
 import type { CheckRequest, CheckResult, Witness } from "../engine/index.js";
+import type { EncodedDecision } from "../store/index.js";
 import {
   type AuditCallInfo,
   type Captured,
   type DecisionFacts,
+  encodedRecordsOf,
   FIELDS,
+  isEscapeFree,
   type RareParts,
   rarePartsOf,
   WITNESS_FIELDS,
@@ -226,40 +229,6 @@ export class CaptureBuffer {
   }
 }
 
-/** What a slot holds, for `capturedOf`: a name or id, a number, the revision, the rare parts. */
-const Slot = { Text: 0, Number: 1, Revision: 2, Rare: 3 } as const;
-type Slot = (typeof Slot)[keyof typeof Slot];
-
-const FIXED_SLOTS: readonly Slot[] = [
-  Slot.Text, // operation
-  Slot.Text, // subject type
-  Slot.Text, // subject id
-  Slot.Text, // subject relation
-  Slot.Text, // resource type
-  Slot.Text, // resource id
-  Slot.Text, // permission
-  Slot.Text, // answer
-  Slot.Revision,
-  Slot.Text, // consistency
-  Slot.Number, // time (ms)
-  Slot.Number, // latency (µs)
-  Slot.Text, // request id
-  Slot.Text, // caller
-  Slot.Rare,
-  Slot.Number, // witness relationships that follow
-];
-
-const WITNESS_SLOTS: readonly Slot[] = [
-  Slot.Text,
-  Slot.Text,
-  Slot.Text,
-  Slot.Text,
-  Slot.Text,
-  Slot.Text,
-  Slot.Text,
-  Slot.Number, // expiration (ms)
-];
-
 /** The part of a batch that crosses to the writer thread. */
 export interface PostedBatch {
   readonly numbers: Float64Array;
@@ -267,12 +236,21 @@ export interface PostedBatch {
   readonly rare: readonly RareParts[];
 }
 
-/** A batch as `captureFacts` would have pushed it, for `recordsOf`; `names` is the whole dictionary. */
+/**
+ * A batch as `captureFacts` would have pushed it, for `recordsOf`; `names` is the whole dictionary.
+ * Written out slot by slot (the layout of `captureFacts`, record.ts) rather than driven by a table
+ * of slot kinds: the table's lookups and branches were a third of this function's own work (this
+ * function is about a tenth of the writer thread's work on a record).
+ */
 export function capturedOf(batch: PostedBatch, names: readonly string[]): Captured {
   const { numbers, text, rare } = batch;
   const out: Captured = new Array(numbers.length);
+  /** Where the next id starts in the text: ids are cut from it in slot order. */
   let at = 0;
   let r = 0;
+  /** The revision met last, as a number and as the bigint made of it (most of a batch's are one). */
+  let revisionNumber = Number.NaN;
+  let revision = 0n;
   /** The next `length` characters of the text. */
   const next = (length: number): string => {
     const from = at;
@@ -283,22 +261,70 @@ export function capturedOf(batch: PostedBatch, names: readonly string[]): Captur
     if (value >= 0) return names[value];
     return value === NONE ? undefined : next(TEXT - value);
   };
+  const number = (value: number): number | undefined => (Number.isNaN(value) ? undefined : value);
   for (let i = 0; i < numbers.length; ) {
-    const witnessed = numbers[i + FIELDS - 1]!;
-    for (let k = 0; k < FIELDS; k++, i++) {
-      const value = numbers[i]!;
-      const kind = FIXED_SLOTS[k];
-      if (kind === Slot.Text) out[i] = string(value);
-      else if (kind === Slot.Number) out[i] = Number.isNaN(value) ? undefined : value;
-      else if (kind === Slot.Revision) out[i] = BigInt(value >= 0 ? value : next(TEXT - value));
-      else out[i] = value === 1 ? rare[r++] : undefined;
-    }
-    for (let w = 0; w < witnessed; w++) {
-      for (let k = 0; k < WITNESS_FIELDS; k++, i++) {
-        const value = numbers[i]!;
-        out[i] = WITNESS_SLOTS[k] === Slot.Text ? string(value) : Number.isNaN(value) ? undefined : value;
+    out[i] = string(numbers[i]!); // operation
+    out[i + 1] = string(numbers[i + 1]!); // subject type
+    out[i + 2] = string(numbers[i + 2]!); // subject id
+    out[i + 3] = string(numbers[i + 3]!); // subject relation
+    out[i + 4] = string(numbers[i + 4]!); // resource type
+    out[i + 5] = string(numbers[i + 5]!); // resource id
+    out[i + 6] = string(numbers[i + 6]!); // permission
+    out[i + 7] = string(numbers[i + 7]!); // answer
+    const value = numbers[i + 8]!;
+    if (value < 0) out[i + 8] = BigInt(next(TEXT - value));
+    else {
+      if (value !== revisionNumber) {
+        revisionNumber = value;
+        revision = BigInt(value);
       }
+      out[i + 8] = revision;
+    }
+    out[i + 9] = string(numbers[i + 9]!); // consistency
+    out[i + 10] = number(numbers[i + 10]!); // time (ms)
+    out[i + 11] = number(numbers[i + 11]!); // latency (µs)
+    out[i + 12] = string(numbers[i + 12]!); // request id
+    out[i + 13] = string(numbers[i + 13]!); // caller
+    out[i + 14] = numbers[i + 14] === 1 ? rare[r++] : undefined;
+    const witnessed = numbers[i + 15]!;
+    out[i + 15] = witnessed;
+    i += FIELDS;
+    for (let w = 0; w < witnessed; w++, i += WITNESS_FIELDS) {
+      out[i] = string(numbers[i]!); // resource type
+      out[i + 1] = string(numbers[i + 1]!); // resource id
+      out[i + 2] = string(numbers[i + 2]!); // relation
+      out[i + 3] = string(numbers[i + 3]!); // subject type
+      out[i + 4] = string(numbers[i + 4]!); // subject id
+      out[i + 5] = string(numbers[i + 5]!); // subject relation
+      out[i + 6] = string(numbers[i + 6]!); // caveat name
+      out[i + 7] = number(numbers[i + 7]!); // expiration (ms)
     }
   }
   return out;
+}
+
+/**
+ * The writer's side of the dictionary: the names received so far (a batch's codes are positions
+ * in it), and whether every one of them is escape-free, tested once as it arrives.
+ */
+export class ReceivedNames {
+  readonly names: string[] = [];
+  private escapeFree = true;
+
+  add(names: readonly string[]): void {
+    for (const name of names) {
+      this.names.push(name);
+      if (this.escapeFree && !isEscapeFree(name)) this.escapeFree = false;
+    }
+  }
+
+  /**
+   * A posted batch's records in their stored form (what the writer thread appends). Every string
+   * of a plain record is a name or a cut of the batch's text, so when both are escape-free (one
+   * test of the text a batch, not one of each record's strings) no record needs its own test.
+   */
+  encoded(batch: PostedBatch): EncodedDecision[] {
+    const escapeFree = this.escapeFree && isEscapeFree(batch.text);
+    return encodedRecordsOf(capturedOf(batch, this.names), escapeFree);
+  }
 }

@@ -21,8 +21,8 @@ import {
   receivedError,
   spawnModuleThread,
 } from "../store/index.js";
-import { capturedOf, type PostedBatch } from "./capture-buffer.js";
-import { encodedRecordsOf, recordsOf } from "./record.js";
+import { capturedOf, type PostedBatch, ReceivedNames } from "./capture-buffer.js";
+import { recordsOf } from "./record.js";
 import type { BatchWriter } from "./sink.js";
 
 const MARK = "latchDecisionWriter";
@@ -101,7 +101,7 @@ function serveBatches(remote: RemoteDecisionLog): void {
   const port = parentPort;
   if (port === null) return;
   let opened: OpenedDecisionLog | undefined;
-  const names: string[] = [];
+  const received = new ReceivedNames();
   const handle = async (request: Request): Promise<void> => {
     if (request.kind === "close") {
       await opened?.close();
@@ -109,16 +109,15 @@ function serveBatches(remote: RemoteDecisionLog): void {
       return;
     }
     // Before anything can fail: a later batch may use these names.
-    for (const name of request.names) names.push(name);
+    received.add(request.names);
     try {
       // Opened on the first batch, and again after an open that failed.
       opened ??= await openRemoteDecisionLog(remote);
-      const batch = capturedOf(request.batch, names);
       const started = performance.now();
       const { log } = opened;
       // Records in their stored form, built from the batch without a record object each.
-      if (log.appendEncoded !== undefined) await log.appendEncoded(encodedRecordsOf(batch));
-      else await log.append(recordsOf(batch));
+      if (log.appendEncoded !== undefined) await log.appendEncoded(received.encoded(request.batch));
+      else await log.append(recordsOf(capturedOf(request.batch, received.names)));
       port.postMessage({ seconds: (performance.now() - started) / 1000 } satisfies Reply);
     } catch (error) {
       port.postMessage({ error: postedError(error) } satisfies Reply);

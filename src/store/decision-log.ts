@@ -282,8 +282,11 @@ const sha256Hex: (text: string) => string =
         (crypto as unknown as { hash(a: string, d: string, e: string): string }).hash("sha256", text, "hex")
     : (text) => createHash("sha256").update(text).digest("hex");
 
+/** What record `seq`'s hash is taken of, up to its body. */
+const chainPrefix = (seq: number, prevHash: string) => `latch-decision-v1\n${seq}\n${prevHash}\n`;
+
 export function chainHash(seq: number, prevHash: string, body: string): string {
-  return sha256Hex(`latch-decision-v1\n${seq}\n${prevHash}\n${body}`);
+  return sha256Hex(chainPrefix(seq, prevHash) + body);
 }
 
 /**
@@ -373,10 +376,17 @@ export function extendChain(
   const rows: ChainRow[] = [];
   const checkpoints: SignedPoint[] = [];
   let { seq, hash } = head;
-  for (const { at, subject, body } of records) {
+  for (const record of records) {
     seq += 1;
-    const next = chainHash(seq, hash, body);
-    rows.push({ seq, at, subject, body, prevHash: hash, hash: next });
+    const prefix = chainPrefix(seq, hash);
+    const hashed = prefix + record.body;
+    const next = sha256Hex(hashed);
+    // The same text as the record's body, cut from the hashed text, which hashing flattened (V8
+    // joins the pieces of a concatenated string into one at its first read as bytes): the row
+    // then refers to that flat copy, and storing it copies no pieces together again (the body of
+    // a record built by concatenation, audit/record.ts, is many).
+    const body = hashed.slice(prefix.length);
+    rows.push({ seq, at: record.at, subject: record.subject, body, prevHash: hash, hash: next });
     hash = next;
     if (seq % checkpointEvery === 0) checkpoints.push({ seq, hash, mac: signer.checkpoint(seq, hash) });
   }

@@ -5,7 +5,12 @@
  * is sent the whole dictionary is test/audit/writer-thread.test.ts's thread that dies.)
  */
 import { describe, expect, it } from "vitest";
-import { CaptureBuffer, type CapturedBatch, capturedOf } from "../../src/audit/capture-buffer.js";
+import {
+  CaptureBuffer,
+  type CapturedBatch,
+  capturedOf,
+  ReceivedNames,
+} from "../../src/audit/capture-buffer.js";
 import {
   type AuditCallInfo,
   type Captured,
@@ -14,9 +19,11 @@ import {
   type DecisionFacts,
   plainCheck,
   rarePartsOf,
+  recordsOf,
 } from "../../src/audit/record.js";
 import { parseRelationship } from "../../src/core/index.js";
 import type { CheckRequest, CheckResult } from "../../src/engine/index.js";
+import { encodeDecision } from "../../src/store/index.js";
 
 const witness = [
   "room:401#booker@group:ops#member",
@@ -155,5 +162,72 @@ describe("the capture buffer", () => {
     expect(plain).toBeGreaterThan(5);
     expect(plain).toBeLessThan(60);
     expect(direct.take()).toEqual(viaFacts.take());
+  });
+});
+
+describe("the writer's side of the dictionary", () => {
+  /** Plain decisions (no rare parts), `odd` in the slot `where` of the `n`th. */
+  function plainBatch(
+    buffer: CaptureBuffer,
+    from: number,
+    odd?: { n: number; where: "id" | "name"; text: string },
+  ): CapturedBatch {
+    for (let i = from; i < from + 12; i++) {
+      const { facts, at } = decision(i);
+      const text = odd?.n === i ? odd.text : undefined;
+      const plain: DecisionFacts = {
+        ...facts,
+        chain: undefined,
+        subjectGrants: undefined,
+        missing: [],
+        context: undefined,
+        reason: undefined,
+        approvalId: undefined,
+        approvalRule: undefined,
+        sampled: undefined,
+        resource: odd?.where === "id" && text !== undefined ? { type: "doc", id: text } : facts.resource,
+        permission: odd?.where === "name" && text !== undefined ? text : facts.permission,
+      };
+      buffer.capture(plain, { requestId: `req-${i}`, caller: "svc" }, at);
+    }
+    return buffer.take();
+  }
+
+  it("encodes each batch as building and encoding each record does, byte for byte, escapes or not", () => {
+    const buffer = new CaptureBuffer(loggable, undefined);
+    const received = new ReceivedNames();
+    const batches = [
+      plainBatch(buffer, 0),
+      // Escapes in the text: that batch alone; then in a name: every batch after it.
+      plainBatch(buffer, 100, { n: 103, where: "id", text: 'q"uote' }),
+      plainBatch(buffer, 200),
+      plainBatch(buffer, 300, { n: 305, where: "id", text: "lone\ud800 and 😀" }),
+      plainBatch(buffer, 400, { n: 401, where: "name", text: "back\\slash\n" }),
+      plainBatch(buffer, 500),
+      // A batch with rare parts and witnesses of every kind, after all that.
+      (() => {
+        for (let i = 0; i < 40; i++) {
+          const { facts, info, at } = decision(i);
+          buffer.capture(facts, info, at);
+        }
+        return buffer.take();
+      })(),
+    ];
+    let sent = 0;
+    const bodies: string[] = [];
+    for (const batch of batches) {
+      const message = structuredClone({
+        batch: { numbers: batch.numbers, text: batch.text, rare: batch.rare },
+        names: batch.names.slice(sent, batch.namesUpTo),
+      });
+      sent = batch.namesUpTo;
+      received.add(message.names);
+      const stored = received.encoded(message.batch);
+      expect(stored).toEqual(recordsOf(capturedOf(message.batch, received.names)).map(encodeDecision));
+      bodies.push(...stored.map((r) => r.body));
+    }
+    expect(bodies.some((b) => b.includes('"resource":"doc:q\\"uote"'))).toBe(true);
+    expect(bodies.some((b) => b.includes('"permission":"back\\\\slash\\n"'))).toBe(true);
+    expect(bodies.some((b) => b.includes('"resource":"doc:lone\\ud800 and 😀"'))).toBe(true);
   });
 });

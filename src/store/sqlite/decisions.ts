@@ -28,9 +28,18 @@ import {
 import { positiveInt } from "../write-checks.js";
 
 type Row = [number, number, string, string, string, string];
-/** Rows per multi-row INSERT: one statement per row cost more than the row itself. */
+/** Most rows per multi-row INSERT: one statement per row cost more than the row itself. */
 const INSERT_ROWS = 50;
 const COLUMNS = "seq, at, subject, body, prev_hash, hash";
+
+/**
+ * An INSERT of `rows` rows. OR FAIL, not the default ABORT: a multi-row statement that may abort
+ * keeps a statement journal (a copy of each page it touches first, about 3k instructions a row
+ * here) to undo its own rows; an append is one transaction, rolled back whole on any error, so
+ * that undo is never needed (and no row can conflict: seq follows the head, under the write lock).
+ */
+const insertSql = (rows: number) =>
+  `INSERT OR FAIL INTO decisions (${COLUMNS}) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?)").join(", ")}`;
 const toRow = (r: Row): StoredRow => ({
   seq: r[0],
   at: r[1],
@@ -50,10 +59,6 @@ export function createSqliteDecisionLog(
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const s = {
     head: db.prepare("SELECT seq, hash, floor, mac FROM decision_head WHERE singleton = 1"),
-    insert: db.prepare(`INSERT INTO decisions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`),
-    insertMany: db.prepare(
-      `INSERT INTO decisions (${COLUMNS}) VALUES ${Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?, ?)").join(", ")}`,
-    ),
     checkpoint: db.prepare("INSERT INTO decision_checkpoints (seq, hash, mac, at) VALUES (?, ?, ?, ?)"),
     setHead: db.prepare(
       "INSERT INTO decision_head (singleton, seq, hash, floor, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, floor = excluded.floor, mac = excluded.mac",
@@ -78,19 +83,23 @@ export function createSqliteDecisionLog(
     return chain.rows;
   });
 
+  /**
+   * The INSERT of n rows, prepared when first needed, at index n - 1: a batch's last rows are one
+   * statement too (a statement run per row costs several times a row's share of a multi-row one).
+   */
+  const inserts: Database.Statement[] = [];
   const insertRows = (rows: readonly ChainRow[]) => {
-    let i = 0;
-    for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
+    for (let i = 0; i < rows.length; i += INSERT_ROWS) {
+      const n = Math.min(INSERT_ROWS, rows.length - i);
       const values: unknown[] = [];
-      for (let k = i; k < i + INSERT_ROWS; k++) {
+      for (let k = i; k < i + n; k++) {
         const r = rows[k]!;
         values.push(r.seq, r.at, r.subject, r.body, r.prevHash, r.hash);
       }
-      s.insertMany.run(values);
-    }
-    for (; i < rows.length; i++) {
-      const r = rows[i]!;
-      s.insert.run(r.seq, r.at, r.subject, r.body, r.prevHash, r.hash);
+      inserts[n - 1] ??= db.prepare(insertSql(n));
+      // Spread, not the array: better-sqlite3 reads an array's values one API call each (about
+      // 400 instructions), arguments straight off the stack.
+      inserts[n - 1]!.run(...values);
     }
   };
 

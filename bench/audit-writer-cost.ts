@@ -1,0 +1,109 @@
+/**
+ * The audit writer thread's work per record, alone and in one thread: `node --import tsx
+ * bench/audit-writer-cost.ts [ROUNDS] [scale] [BATCH]` captures the witnessed answers of the
+ * bench's check mix into batches of BATCH decisions (default 100) as the recorder does, outside
+ * the count, then does what the writer thread does with each batch (`ReceivedNames.encoded`,
+ * `appendEncoded` into a SQLite file, or PostgreSQL with
+ * `LATCH_BENCH_POSTGRES_URL`) ROUNDS times (default 10) over all of them, and prints the CPU time
+ * per record (process.cpuUsage: this thread only does the work), split into building the stored
+ * forms and appending them. Under `valgrind --tool=callgrind --instr-atstart=no`
+ * (`AUDIT_COST_CALLGRIND=1`) only the counted rounds are counted; divide the total by the records
+ * printed.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pgDriver from "pg";
+import { CaptureBuffer, type PostedBatch, ReceivedNames } from "../src/audit/capture-buffer.js";
+import { createEngine } from "../src/engine/index.js";
+import type { EncodedDecision } from "../src/store/index.js";
+import { createPostgresStore } from "../src/store/postgres/index.js";
+import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { generateCorpus, type Scale } from "./corpus.js";
+import { loadedMirror, pickFixtures } from "./fixtures.js";
+
+const [roundsText = "10", scaleText = "s", batchText = "100"] = process.argv.slice(2);
+const rounds = Number(roundsText);
+const batchSize = Number(batchText);
+const corpus = generateCorpus(scaleText as Scale);
+const dir = mkdtempSync(join(tmpdir(), "latch-audit-writer-cost-"));
+const sqlite = await createSqliteStore({ path: join(dir, "audit.db") });
+await sqlite.writeSchema(corpus.schema);
+await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
+const mirror = await loadedMirror(sqlite);
+const fx = pickFixtures(corpus, 250);
+const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
+const engine = createEngine({ store: mirror, cache: false });
+
+const pgUrl = process.env.LATCH_BENCH_POSTGRES_URL;
+const pgSchema = `audit_writer_cost_${process.pid}`;
+const pg = pgUrl === undefined ? undefined : await createPostgresStore({ url: pgUrl, schema: pgSchema });
+const log = (pg ?? sqlite).decisions;
+if (log.appendEncoded === undefined) throw new Error("the log has no appendEncoded");
+
+// The batches as the writer thread receives them (a structured clone of what the recorder posts).
+const buffer = new CaptureBuffer(new Set(), undefined);
+const batches: PostedBatch[] = [];
+const received = new ReceivedNames();
+let at = Date.now();
+for (const input of mix) {
+  const request = Object.assign({}, input, { witness: true });
+  const result = await engine.check(request);
+  buffer.captureCheck(request, result, 40, undefined, at++);
+  if (buffer.count === batchSize) {
+    const batch = buffer.take();
+    batches.push(structuredClone({ numbers: batch.numbers, text: batch.text, rare: batch.rare }));
+    received.add(batch.names.slice(received.names.length, batch.namesUpTo));
+  }
+}
+const perRound = batches.length * batchSize;
+
+const build = () => batches.map((batch) => received.encoded(batch));
+const appendAll = async (encoded: readonly (readonly EncodedDecision[])[]) => {
+  for (const records of encoded) await log.appendEncoded!(records);
+};
+// Warm up both halves (V8 tiers the code up; SQLite's file grows).
+for (let i = 0; i < Number(process.env.AUDIT_COST_WARMUP ?? 10); i++) await appendAll(build());
+
+const callgrind = (on: boolean) => {
+  if (process.env.AUDIT_COST_CALLGRIND === "1")
+    execFileSync("callgrind_control", ["-i", on ? "on" : "off", String(process.pid)]);
+};
+let systemUs = 0;
+const cpu = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  systemUs += used.system;
+  return used.user + used.system;
+};
+let buildUs = 0;
+let appendUs = 0;
+callgrind(true);
+for (let r = 0; r < rounds; r++) {
+  const before = process.cpuUsage();
+  const encoded = build();
+  buildUs += cpu(before);
+  const middle = process.cpuUsage();
+  await appendAll(encoded);
+  appendUs += cpu(middle);
+}
+callgrind(false);
+const records = rounds * perRound;
+const bytes = build()
+  .flat()
+  .reduce((sum, r) => sum + r.body.length, 0);
+console.log(
+  `${records} records (${batches.length} batches of ${batchSize}, ${(bytes / perRound).toFixed(0)} body chars a record) on ${pg === undefined ? "sqlite" : "postgres"}: ` +
+    `build ${(buildUs / records).toFixed(2)} µs, append ${(appendUs / records).toFixed(2)} µs, ` +
+    `total ${((buildUs + appendUs) / records).toFixed(2)} µs CPU a record (system ${(systemUs / records).toFixed(2)} µs of it)`,
+);
+await mirror.close();
+await pg?.close();
+if (pgUrl !== undefined) {
+  // The bench's own schema, made by the store's migrations above.
+  const client = new pgDriver.Client({ connectionString: pgUrl });
+  await client.connect();
+  await client.query(`DROP SCHEMA ${pgSchema} CASCADE`);
+  await client.end();
+}
+rmSync(dir, { recursive: true, force: true });
