@@ -159,7 +159,11 @@ export function indexProof(plan: Plan, index: MembershipIndex, target: PlanMembe
   if (r === undefined) return undefined;
   const sub = r.subject;
   if (sub.relation === undefined) return r;
-  const from = plan.defs.get(sub.type)?.members.get(sub.relation);
+  // A group nested in a group of its own kind (the common case) needs no lookup by name.
+  const from =
+    sub.relation === target.name && sub.type === target.def.name
+      ? target
+      : plan.defs.get(sub.type)?.members.get(sub.relation);
   return from === undefined ? r : joinProofs(r, indexProof(plan, index, from, sub.id));
 }
 
