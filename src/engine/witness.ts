@@ -31,6 +31,16 @@ export function proofRelationships(p: Proof): Relationship[] {
   if (p === undefined) return [];
   // The common case: one relationship (a direct grant), nothing to gather.
   if (!(p instanceof ProofJoin)) return [p];
+  // Next most common: a row and the one relationship below it (a document's folder and the
+  // folder's owner, a document's group and the subject's membership in it), as one literal.
+  const { left, right } = p;
+  if (
+    left !== undefined &&
+    right !== undefined &&
+    !(left instanceof ProofJoin) &&
+    !(right instanceof ProofJoin)
+  )
+    return left === right || same(left, right) ? [left] : [left, right];
   // Most other proofs are a few relationships in a shallow tree (a row and the path below it):
   // gathered into a reused list by recursion, with no stack of pending proofs nor a list grown
   // step by step, then copied out at their count (the lists grown step by step were more than half
