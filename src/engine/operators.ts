@@ -159,7 +159,11 @@ export function indexProof(plan: Plan, index: MembershipIndex, target: PlanMembe
   if (r === undefined) return undefined;
   const sub = r.subject;
   if (sub.relation === undefined) return r;
-  const from = plan.defs.get(sub.type)?.members.get(sub.relation);
+  // A group nested in a group of its own kind (the common case) needs no lookup by name.
+  const from =
+    sub.relation === target.name && sub.type === target.def.name
+      ? target
+      : plan.defs.get(sub.type)?.members.get(sub.relation);
   return from === undefined ? r : joinProofs(r, indexProof(plan, index, from, sub.id));
 }
 
@@ -177,12 +181,12 @@ export function unionProof(acc: Member | undefined, accw: Proof, x: Member | und
   // answer is the union of the conditional branches; a no needs each branch's no).
   if (x === true) return xw;
   if (acc === true) return accw;
-  return joinProofs(accw, xw);
+  return join(accw, xw);
 }
 
 /** An intersection's proof after folding `x` into `acc`: all operands, or the one that said no. */
 export function intersectionProof(accw: Proof, x: Member | undefined, xw: Proof): Proof {
-  return x === undefined ? xw : joinProofs(accw, xw);
+  return x === undefined ? xw : join(accw, xw);
 }
 
 /**
@@ -197,12 +201,12 @@ export function exclusionProof(
 ): Proof {
   if (base === undefined) return basew;
   if (subtract === true) return subtractw;
-  return joinProofs(basew, subtractw);
+  return join(basew, subtractw);
 }
 
 /** What row `r` proves when its subject holds `x` (proof `xw`); see `throughRow`. */
 export function rowProof(x: Member | undefined, xw: Proof, r: Relationship): Proof {
-  return x === undefined ? xw : joinProofs(r, xw);
+  return x === undefined ? xw : join(r, xw);
 }
 
 /**
@@ -220,6 +224,17 @@ export function arrowProof(
   first: boolean,
 ): Proof {
   if (mode === "any") return unionProof(acc, accw, x, xw);
-  if (x === undefined) return joinProofs(r, xw);
-  return first ? xw : joinProofs(accw, xw);
+  if (x === undefined) return join(r, xw);
+  return first ? xw : join(accw, xw);
+}
+
+/**
+ * `joinProofs`, with its common cases (a side with no proof) decided here: these rules run for
+ * every operand of a witnessing walk, most with a side that has none, and a call (not always
+ * inlined in the walk's larger methods) cost more than the test.
+ */
+function join(a: Proof, b: Proof): Proof {
+  if (b === undefined) return a;
+  if (a === undefined) return b;
+  return joinProofs(a, b);
 }

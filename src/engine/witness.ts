@@ -31,8 +31,60 @@ export function proofRelationships(p: Proof): Relationship[] {
   if (p === undefined) return [];
   // The common case: one relationship (a direct grant), nothing to gather.
   if (!(p instanceof ProofJoin)) return [p];
+  // Next most common: a row and the one relationship below it (a document's folder and the
+  // folder's owner, a document's group and the subject's membership in it), as one literal.
+  const { left, right } = p;
+  if (
+    left !== undefined &&
+    right !== undefined &&
+    !(left instanceof ProofJoin) &&
+    !(right instanceof ProofJoin)
+  )
+    return left === right || same(left, right) ? [left] : [left, right];
+  // Most other proofs are a few relationships in a shallow tree (a row and the path below it):
+  // gathered into a reused list by recursion, with no stack of pending proofs nor a list grown
+  // step by step, then copied out at their count (the lists grown step by step were more than half
+  // of what a witnessing check allocates beyond a plain one).
+  gathered = 0;
+  const fits = gather(p, 0);
+  // Its first `gathered` entries are relationships.
+  const out = fits ? (scratch.slice(0, gathered) as Relationship[]) : undefined;
+  // No stale references: a relationship deleted since must not be kept alive by this list.
+  for (let i = 0; i < gathered; i++) scratch[i] = undefined;
+  return out ?? manyRelationships(p);
+}
+
+/** Most relationships `gather` compares pairwise and nested joins it follows; beyond, `manyRelationships`. */
+const PAIRWISE = 16;
+const NESTED = 64;
+/** `gather`'s list (its first `gathered` entries): module state, as `gather` never re-enters. */
+const scratch: (Relationship | undefined)[] = [];
+let gathered = 0;
+
+/**
+ * Adds `p`'s relationships not yet in `scratch`, left before right; false when it holds more than
+ * `PAIRWISE` or nests deeper than `NESTED` (a long chain of joined rows): the caller starts over.
+ */
+function gather(p: Proof, depth: number): boolean {
+  // Down the right side in a loop (a row joined to the proof below it nests there), the left by
+  // recursion (a union joined branch after branch nests there).
+  while (p instanceof ProofJoin) {
+    if (depth >= NESTED || !gather(p.left, depth + 1)) return false;
+    p = p.right;
+  }
+  if (p === undefined) return true;
+  for (let i = 0; i < gathered; i++) {
+    const o = scratch[i]!;
+    if (o === p || same(o, p)) return true;
+  }
+  if (gathered >= PAIRWISE) return false;
+  scratch[gathered++] = p;
+  return true;
+}
+
+/** `proofRelationships` for any proof: a stack of pending joins, a set of keys past a handful. */
+function manyRelationships(p: ProofJoin): Relationship[] {
   const out: Relationship[] = [];
-  // Few relationships as a rule: compared pairwise; a set of keys beyond a handful.
   let keys: Set<string> | undefined;
   const todo: Proof[] = [p];
   while (todo.length > 0) {
@@ -43,7 +95,7 @@ export function proofRelationships(p: Proof): Relationship[] {
       continue;
     }
     // One stored relationship may be met as two objects (read twice): keep it once.
-    if (keys === undefined && out.length >= 16) keys = new Set(out.map(keyOf));
+    if (keys === undefined && out.length >= PAIRWISE) keys = new Set(out.map(keyOf));
     if (keys !== undefined) {
       const key = keyOf(next);
       if (keys.has(key)) continue;

@@ -2,6 +2,7 @@
  * Witnesses by example: which relationships each operator puts in the witness of an ALLOWED or
  * CONDITIONAL answer, the same through the in-memory walk and the batched evaluator.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   formatRelationship,
@@ -10,8 +11,9 @@ import {
   parseSubjectRef,
 } from "../../src/core/index.js";
 import { createEngine, type Engine } from "../../src/engine/index.js";
-import { joinProofs, type Proof, proofRelationships } from "../../src/engine/witness.js";
+import { joinProofs, type Proof, ProofJoin, proofRelationships } from "../../src/engine/witness.js";
 import { createMemoryStore } from "./memory-store.js";
+import { propertyRuns } from "./random-scenarios.js";
 
 const SCHEMA = `
 caveat in_office(ip string) { ip == "10.0.0.1" }
@@ -142,5 +144,54 @@ describe("a proof's relationships", () => {
       );
     }
     expect(proofRelationships(undefined)).toEqual([]);
+  });
+  it("lists what a naive walk of the tree keeps, for trees shallow and deep, narrow and wide", () => {
+    const pool = Array.from({ length: 24 }, (_, i) =>
+      parseRelationship(`document:d${i % 6}#viewer@group:g${i}#member`),
+    );
+    // A tree of joins over the pool: a leaf is a relationship (or none), read as the pool's own
+    // object or as a copy (the same relationship read twice).
+    const leaf = fc.oneof(
+      fc.constant(undefined),
+      fc.tuple(fc.nat(pool.length - 1), fc.boolean()).map(([i, copy]) => {
+        const r = pool[i]!;
+        return copy ? parseRelationship(formatRelationship(r)) : r;
+      }),
+    );
+    const { tree } = fc.letrec<{ tree: Proof }>((tie) => ({
+      tree: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        leaf,
+        fc.tuple(tie("tree"), tie("tree")).map(([a, b]) => joinProofs(a, b)),
+      ),
+    }));
+    // Chains past any shortcut's depth: a union's rows joined one after another (nesting to the
+    // left), and a path of rows (nesting to the right).
+    const chain = fc
+      .tuple(fc.array(leaf, { minLength: 60, maxLength: 120 }), fc.boolean())
+      .map(([leaves, left]) =>
+        leaves.reduce<Proof>((acc, r) => (left ? joinProofs(acc, r) : joinProofs(r, acc)), undefined),
+      );
+    const naive = (p: Proof): string[] => {
+      const out: string[] = [];
+      const visit = (q: Proof): void => {
+        if (q === undefined) return;
+        if (q instanceof ProofJoin) {
+          visit(q.left);
+          visit(q.right);
+          return;
+        }
+        const text = formatRelationship(q);
+        if (!out.includes(text)) out.push(text);
+      };
+      visit(p);
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.oneof(tree, chain), (proof) => {
+        expect(proofRelationships(proof).map(formatRelationship)).toEqual(naive(proof));
+      }),
+      propertyRuns(300),
+    );
   });
 });
