@@ -6,9 +6,10 @@ import { type DecisionState, LatchError, type ObjectRef, type Revision } from ".
 import { type CheckBulkItem, createPacer } from "../../engine/index.js";
 import type { Change } from "../../store/index.js";
 import { type Decider, lookupBatches } from "../decider.js";
-import type { Listener, SetSnapshot } from "./listener.js";
+import type { Listener } from "./listener.js";
 import { type NodeKey, nodeKey, type ReverseGraph } from "./reverse-graph.js";
-import type { PermissionEvent, PermissionState, WatchPermissionsRequest } from "./types.js";
+import { type ChangeRun, type Sent, type SetSnapshot, syncedAt } from "./runs.js";
+import type { PermissionState, WatchPermissionsRequest } from "./types.js";
 
 export type SetDecider = Pick<Decider, "checkBulk" | "lookupResources">;
 
@@ -41,17 +42,6 @@ const stateOfResult = (r: {
   readonly state: PermissionState["state"];
   readonly missing: readonly string[];
 }) => (r.state === "ALLOWED" && r.missing.length === 0 ? ALLOWED : { state: r.state, missing: r.missing });
-
-/** The event that moves a resource to `after` (undefined: out of the set). */
-function eventOf(
-  id: string,
-  after: PermissionState | undefined,
-  revision: Revision,
-  token: string,
-): PermissionEvent {
-  const kind = after === undefined ? "REMOVED" : after.state === "ALLOWED" ? "ADDED" : "CONDITIONAL";
-  return { kind, resourceId: id, missing: after?.missing ?? [], revision, token };
-}
 
 /**
  * What one set owes (schedule.ts): re-check `ids`, and what walking `walk` up `graph` reaches
@@ -97,10 +87,10 @@ export class Group {
   /** Subscribers that asked for a SYNCED at every revision the feed reaches. */
   checkpointers = 0;
   /**
-   * While `replace` streams a lookup: the events already sent at the newer revision, which
+   * While `replace` streams a lookup: the runs already sent at the newer revision, which
    * `state` (still the set at `revision`) does not hold yet.
    */
-  private partial: PermissionEvent[][] | undefined;
+  private partial: ChangeRun[] | undefined;
 
   constructor(
     readonly key: string,
@@ -127,10 +117,11 @@ export class Group {
    */
   snapshot(idle?: { readonly revision: Revision; readonly token: string }): SetSnapshot {
     const at = this.busy || idle === undefined ? { revision: this.revision, token: this.token } : idle;
-    // Mid-replace, `state` is still the set at `revision`; the events already sent at the newer
-    // revision follow the copy's SYNCED, so the copy holds everything pushed so far.
-    const tail = this.partial === undefined ? {} : { tail: this.partial.flat() };
-    return { entries: new Map(this.state), ...at, ...tail };
+    // Mid-replace, `state` is still the set at `revision`; the runs already sent at the newer
+    // revision follow the copy's SYNCED, so the copy holds everything pushed so far. The live map
+    // is handed out: a snapshot is read at once (Listener), before the set changes again.
+    const tail = this.partial === undefined ? {} : { tail: [...this.partial] };
+    return { entries: this.state, ...at, ...tail };
   }
 
   involves(subject: ObjectRef): boolean {
@@ -161,41 +152,53 @@ export class Group {
    */
   async replace(revision: Revision, token: string): Promise<number> {
     const next = new Map<string, PermissionState>();
-    // The chunks already sent, each as it went to the listeners (one array, not a copy per event).
-    const sent: PermissionEvent[][] = [];
+    // The runs already sent, each as it went to the listeners (one run serves them all).
+    const sent: ChangeRun[] = [];
     this.partial = sent;
     try {
       const before = this.state;
-      let chunk: PermissionEvent[] = [];
+      let ids: string[] = [];
+      let states: (PermissionState | undefined)[] = [];
       let count = 0;
       const pacer = createPacer(undefined);
       for await (const batch of this.lookup(token)) {
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i]!;
+          const id = r.resourceId;
           const after = stateOfResult(r);
-          next.set(r.resourceId, after);
-          const was = before.get(r.resourceId);
-          if (was !== after && !sameState(was, after))
-            chunk.push(eventOf(r.resourceId, after, revision, token));
+          next.set(id, after);
+          // A set that was empty (a user joining a group) has nothing to compare with.
+          const was = before.size === 0 ? undefined : before.get(id);
+          if (was !== after && !sameState(was, after)) {
+            ids.push(id);
+            states.push(after);
+          }
         }
         if (!pacer.due(batch.length)) continue;
-        if (chunk.length > 0) {
-          this.send(chunk, true, revision, token);
-          sent.push(chunk);
-          count += chunk.length;
-          chunk = [];
+        if (ids.length > 0) {
+          const run: ChangeRun = { ids, states, revision, token };
+          this.send([run], true, revision, token);
+          sent.push(run);
+          count += ids.length;
+          ids = [];
+          states = [];
         }
         // Other sets' updates, and the subscribers' reads, run between two slices.
         await pacer.pause();
       }
-      for (const id of before.keys()) if (!next.has(id)) chunk.push(eventOf(id, undefined, revision, token));
+      for (const id of before.keys()) {
+        if (next.has(id)) continue;
+        ids.push(id);
+        states.push(undefined);
+      }
       this.state = next;
       this.revision = revision;
       this.token = token;
       this.partial = undefined;
-      // The SYNCED is owed to every subscriber once any chunk changed the set, even if this last one is empty.
-      this.send(chunk, false, revision, token, count + chunk.length > 0);
-      return count + chunk.length;
+      const last: Sent[] = ids.length === 0 ? [] : [{ ids, states, revision, token }];
+      // The SYNCED is owed to every subscriber once any run changed the set, even if this last one is empty.
+      this.send(last, false, revision, token, count + ids.length > 0);
+      return count + ids.length;
     } finally {
       this.partial = undefined;
     }
@@ -219,20 +222,21 @@ export class Group {
    * only the SYNCED to those who asked for checkpoints when the step did not change the set.
    */
   private send(
-    events: readonly PermissionEvent[],
+    items: readonly Sent[],
     more: boolean,
     revision: Revision,
     token: string,
-    changed = events.length > 0,
+    changed = items.length > 0,
   ): void {
     if (more) {
-      // Listeners copy the events into their queues: one array serves them all.
-      if (events.length > 0) for (const s of this.subscribers) s.listener.push(events, true);
+      // Listeners queue the runs as they are: one serves them all.
+      if (items.length > 0) for (const s of this.subscribers) s.listener.push(items, true);
       return;
     }
-    const synced: PermissionEvent = { kind: "SYNCED", resourceId: "", missing: [], revision, token };
+    const synced = syncedAt(revision, token);
+    const withSynced = [...items, synced];
     for (const s of this.subscribers) {
-      if (changed) s.listener.push([...events, synced]);
+      if (changed) s.listener.push(withSynced);
       else if (s.checkpoints) s.listener.push([synced]);
     }
   }
@@ -281,19 +285,21 @@ export class Group {
     revision: Revision,
     token: string,
   ): number {
-    const events: PermissionEvent[] = [];
-    const ids = complete ? new Set([...this.state.keys(), ...next.keys()]) : new Set(next.keys());
-    for (const id of [...ids].sort()) {
+    const ids: string[] = [];
+    const states: (PermissionState | undefined)[] = [];
+    const candidates = complete ? new Set([...this.state.keys(), ...next.keys()]) : new Set(next.keys());
+    for (const id of [...candidates].sort()) {
       const before = this.state.get(id);
       const after = next.get(id);
       if (sameState(before, after)) continue;
       if (after === undefined) this.state.delete(id);
       else this.state.set(id, after);
-      events.push(eventOf(id, after, revision, token));
+      ids.push(id);
+      states.push(after);
     }
     this.revision = revision;
     this.token = token;
-    this.send(events, false, revision, token);
-    return events.length;
+    this.send(ids.length === 0 ? [] : [{ ids, states, revision, token }], false, revision, token);
+    return ids.length;
   }
 }

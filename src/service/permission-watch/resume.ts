@@ -26,7 +26,7 @@ import {
 } from "../../schema/index.js";
 import { checkRetained, type Store } from "../../store/index.js";
 import { Group, groupKey, type SetDecider, sameState } from "./group.js";
-import { setEvents } from "./listener.js";
+import { setEvents } from "./runs.js";
 import type {
   PermissionEvent,
   PermissionState,
