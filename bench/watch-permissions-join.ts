@@ -92,7 +92,8 @@ const lookupCpu: number[] = [];
 for (let round = 0; round < Number(args.rounds); round++) {
   const cpu = process.cpuUsage();
   recorded.length = 0;
-  for await (const batch of lookupBatches(latch.engine, lookupRequest, { cursors: false })) recorded.push(batch);
+  for await (const batch of lookupBatches(latch.engine, lookupRequest, { cursors: false }))
+    recorded.push(batch);
   lookupCpu.push(Number(cpuMs(cpu)));
 }
 console.log(
