@@ -38,10 +38,17 @@ const ALLOWED: PermissionState = Object.freeze({
   missing: Object.freeze([]) as readonly string[],
 });
 
-const stateOfResult = (r: {
+interface Found {
+  readonly resourceId: string;
   readonly state: PermissionState["state"];
   readonly missing: readonly string[];
-}) => (r.state === "ALLOWED" && r.missing.length === 0 ? ALLOWED : { state: r.state, missing: r.missing });
+}
+
+const stateOfResult = (r: Found) =>
+  r.state === "ALLOWED" && r.missing.length === 0 ? ALLOWED : { state: r.state, missing: r.missing };
+
+/** Entries a clock read covers while the map of a replaced set is filled. */
+const FILL_SLICE = 4096;
 
 /**
  * What one set owes (schedule.ts): re-check `ids`, and what walking `walk` up `graph` reaches
@@ -72,7 +79,13 @@ export function groupKey(request: WatchPermissionsRequest): string {
 }
 
 export class Group {
-  state = new Map<string, PermissionState>();
+  private entries = new Map<string, PermissionState>();
+  /**
+   * After a replace: its lookup's results, not yet (or not all, from `filled` on) in `entries`.
+   * They are the set; the map is filled once the events have left (`replace`), or at once when
+   * asked for first.
+   */
+  private unfilled: { readonly found: readonly (readonly Found[])[]; batch: number } | undefined;
   revision: Revision = 0n;
   token = "";
   readonly subscribers = new Set<Subscriber>();
@@ -111,6 +124,35 @@ export class Group {
     ];
   }
 
+  /** The set at `revision`, resource id to state. */
+  get state(): Map<string, PermissionState> {
+    while (!this.fill(Number.POSITIVE_INFINITY));
+    return this.entries;
+  }
+
+  get size(): number {
+    if (this.unfilled === undefined) return this.entries.size;
+    let size = 0;
+    for (const batch of this.unfilled.found) size += batch.length;
+    return size;
+  }
+
+  /** Moves about `count` of the replaced set's results into the map; true once all are in. */
+  private fill(count: number): boolean {
+    const unfilled = this.unfilled;
+    if (unfilled === undefined) return true;
+    const { found } = unfilled;
+    let moved = 0;
+    while (unfilled.batch < found.length && moved < count) {
+      const batch = found[unfilled.batch++]!;
+      for (let i = 0; i < batch.length; i++) this.entries.set(batch[i]!.resourceId, stateOfResult(batch[i]!));
+      moved += batch.length;
+    }
+    if (unfilled.batch < found.length) return false;
+    this.unfilled = undefined;
+    return true;
+  }
+
   /**
    * The set as a subscriber's first (or resynced) copy. A set with no work waiting holds at the
    * newest revision the feed was planned to (`idle`): no change up to there concerned it.
@@ -141,63 +183,77 @@ export class Group {
   }
 
   /**
-   * Moves the set whole to `revision` (LookupResources there), streaming: each ADDED or
-   * CONDITIONAL leaves as soon as the lookup has found it, in chunks of one pacer slice, so the
-   * first changes of a step that adds a whole corpus wait for a slice of the lookup, not for all
-   * of it. The REMOVED (known only once the lookup is done) and the SYNCED follow at the end.
-   * Every event holds at `revision`; `state` stays the set at the previous revision until the
-   * end, so a copy taken meanwhile (a new or resynced subscriber) is that set, then the events
-   * sent so far (see `snapshot`). The set's queue runs one update at a time, so a later step's
-   * events come after this SYNCED.
+   * Moves the set whole to `revision` (LookupResources there), streaming: the ADDED and
+   * CONDITIONAL of each chunk the lookup gives leave as soon as it is found, so the first changes
+   * of a step that adds a whole corpus wait for a chunk of the lookup, not for all of it. The
+   * REMOVED (known only once the lookup is done) and the SYNCED follow at the end. Every event
+   * holds at `revision`; `state` stays the set at the previous revision until the end, so a copy
+   * taken meanwhile (a new or resynced subscriber) is that set, then the events sent so far (see
+   * `snapshot`). The set's queue runs one update at a time, so a later step's events come after
+   * this SYNCED.
+   *
+   * What only later steps need waits until the events have left: the new set's map is filled
+   * from the lookup's chunks after the SYNCED, a slice at a time (or at once when asked for
+   * first). Of the set before, only the ids found again are kept aside, to know the REMOVED.
    */
   async replace(revision: Revision, token: string): Promise<number> {
-    const next = new Map<string, PermissionState>();
     // The runs already sent, each as it went to the listeners (one run serves them all).
     const sent: ChangeRun[] = [];
     this.partial = sent;
     try {
       const before = this.state;
-      let ids: string[] = [];
-      let states: (PermissionState | undefined)[] = [];
+      // A set that was empty (a user joining a group) has nothing to compare with.
+      const again = before.size === 0 ? undefined : new Set<string>();
+      const found: (readonly Found[])[] = [];
       let count = 0;
       const pacer = createPacer(undefined);
       for await (const batch of this.lookup(token)) {
+        found.push(batch);
+        const ids: string[] = [];
+        const states: PermissionState[] = [];
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i]!;
-          const id = r.resourceId;
           const after = stateOfResult(r);
-          next.set(id, after);
-          // A set that was empty (a user joining a group) has nothing to compare with.
-          const was = before.size === 0 ? undefined : before.get(id);
-          if (was !== after && !sameState(was, after)) {
-            ids.push(id);
-            states.push(after);
+          if (again !== undefined) {
+            const was = before.get(r.resourceId);
+            if (was !== undefined) {
+              again.add(r.resourceId);
+              if (was === after || sameState(was, after)) continue;
+            }
           }
+          ids.push(r.resourceId);
+          states.push(after);
         }
-        if (!pacer.due(batch.length)) continue;
         if (ids.length > 0) {
           const run: ChangeRun = { ids, states, revision, token };
           this.send([run], true, revision, token);
           sent.push(run);
           count += ids.length;
-          ids = [];
-          states = [];
         }
-        // Other sets' updates, and the subscribers' reads, run between two slices.
-        await pacer.pause();
+        // Other sets' updates, and the feed, run between two slices; the subscribers read the
+        // runs sent as soon as this awaits the next chunk.
+        if (pacer.due(batch.length)) await pacer.pause();
       }
-      for (const id of before.keys()) {
-        if (next.has(id)) continue;
-        ids.push(id);
-        states.push(undefined);
+      const ids: string[] = [];
+      const states: undefined[] = [];
+      if (again !== undefined && again.size < before.size) {
+        for (const id of before.keys()) {
+          if (again.has(id)) continue;
+          ids.push(id);
+          states.push(undefined);
+        }
       }
-      this.state = next;
+      this.entries = new Map();
+      this.unfilled = { found, batch: 0 };
       this.revision = revision;
       this.token = token;
       this.partial = undefined;
       const last: Sent[] = ids.length === 0 ? [] : [{ ids, states, revision, token }];
       // The SYNCED is owed to every subscriber once any run changed the set, even if this last one is empty.
       this.send(last, false, revision, token, count + ids.length > 0);
+      // The subscribers read the last events before the map is filled.
+      await pacer.pause();
+      while (!this.fill(FILL_SLICE)) if (pacer.due(FILL_SLICE)) await pacer.pause();
       return count + ids.length;
     } finally {
       this.partial = undefined;
