@@ -108,15 +108,22 @@ class Subscription implements AsyncIterableIterator<PermissionEvent, undefined, 
         return undefined;
       }
       const group = await this.host.groupFor(this.request);
-      if (this.ended) return undefined;
       // The group failed or ended between its start and this subscriber's arrival: again.
-      if (!this.host.current(group)) continue;
+      if (!this.host.current(group)) {
+        if (this.ended) return undefined;
+        continue;
+      }
       // A copy at the newest planned revision when the set owes nothing (see Group.snapshot).
       const listener = new Listener(this.host.maxQueued, () => group.snapshot(this.host.planned()));
       const subscriber: Subscriber = { listener, checkpoints: this.request.checkpoints === true };
       group.subscribers.add(subscriber);
       if (subscriber.checkpoints) group.checkpointers++;
       this.joined = { group, listener, subscriber };
+      if (this.ended) {
+        // Returned while the set was being started: it may have no one else to keep it for.
+        this.host.leave(group, subscriber);
+        return undefined;
+      }
       this.signal?.addEventListener("abort", this.onAbort, { once: true });
       if (this.signal?.aborted) listener.close();
       return this.joined;

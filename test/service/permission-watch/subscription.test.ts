@@ -2,7 +2,7 @@
  * A WatchPermissions stream as an async iterator (subscribe.ts writes it out rather than using a
  * generator): calls of `next` made before the previous one settled get the events in order;
  * `return` ends a read waiting for events and leaves the set; a stream returned before its first
- * read never joins one; and one step larger than the queue bound, read as it comes, arrives whole
+ * read never joins one, and one returned while joining lets the set go; and one step larger than the queue bound, read as it comes, arrives whole
  * (changes travel as runs of ids, runs.ts), with the REMOVED, CONDITIONAL and ADDED of one step.
  */
 import { describe, expect, it } from "vitest";
@@ -83,6 +83,20 @@ describe("WatchPermissions stream as an iterator", () => {
       const events = latch.permissions.watch(U1)[Symbol.asyncIterator]();
       await events.return?.();
       expect((await events.next()).done).toBe(true);
+      expect(latch.permissions.stats()).toMatchObject({ subscriptions: 0, groups: 0 });
+    } finally {
+      await latch.close();
+    }
+  });
+
+  it("lets the set go when returned while joining it", async () => {
+    const latch = await openLatch({ database: ":memory:", schema: SCHEMA, approvals: false });
+    try {
+      await latch.store.write([touch("document:d0#viewer@user:u1")]);
+      const events = latch.permissions.watch(U1)[Symbol.asyncIterator]();
+      const first = events.next();
+      await events.return?.();
+      expect(await first).toEqual({ value: undefined, done: true });
       expect(latch.permissions.stats()).toMatchObject({ subscriptions: 0, groups: 0 });
     } finally {
       await latch.close();
