@@ -297,6 +297,16 @@ export class Group {
     }
   }
 
+  /**
+   * A new set's first entries, before anyone has subscribed (so there is nothing to send): taken
+   * as they are, where `apply` would sort and re-insert every id to diff them against nothing.
+   */
+  start(entries: Map<string, PermissionState>, revision: Revision, token: string): void {
+    this.entries = entries;
+    this.revision = revision;
+    this.token = token;
+  }
+
   /** The whole set at `revision`, as LookupResources answers it. */
   async compute(token: string): Promise<Map<string, PermissionState>> {
     const out = new Map<string, PermissionState>();
@@ -334,17 +344,11 @@ export class Group {
     return out;
   }
 
-  /** Applies new states (all of them, or only those of the ids given) and tells every subscriber. */
-  apply(
-    next: ReadonlyMap<string, PermissionState | undefined>,
-    complete: boolean,
-    revision: Revision,
-    token: string,
-  ): number {
+  /** Applies the new states of the ids re-checked (undefined: out of the set) and tells every subscriber. */
+  apply(next: ReadonlyMap<string, PermissionState | undefined>, revision: Revision, token: string): number {
     const ids: string[] = [];
     const states: (PermissionState | undefined)[] = [];
-    const candidates = complete ? new Set([...this.state.keys(), ...next.keys()]) : new Set(next.keys());
-    for (const id of [...candidates].sort()) {
+    for (const id of [...next.keys()].sort()) {
       const before = this.state.get(id);
       const after = next.get(id);
       if (sameState(before, after)) continue;

@@ -174,7 +174,7 @@ async function updateGroup(group: Group, work: GroupWork, u: Updater): Promise<v
   const ids = [...own.ids].sort();
   counters.rechecked += ids.length;
   const next = ids.length === 0 ? new Map() : await group.recheck(ids, work.token);
-  group.apply(next, false, work.target, work.token);
+  group.apply(next, work.target, work.token);
 }
 
 function statsOf(
@@ -434,7 +434,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
       await startFeed();
       const group = new Group(key, request, decider, delegationPermission, options.maxBulkItems ?? 1000);
       const token = store.encodeRevision(revision!);
-      group.apply(await group.compute(token), true, revision!, token);
+      group.start(await group.compute(token), revision!, token);
       groups.set(key, group);
       planner.index = undefined;
       return group;
