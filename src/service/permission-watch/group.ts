@@ -81,9 +81,10 @@ export function groupKey(request: WatchPermissionsRequest): string {
 export class Group {
   private entries = new Map<string, PermissionState>();
   /**
-   * After a replace: its lookup's results, not yet (or not all, from `filled` on) in `entries`.
-   * They are the set; the map is filled once the events have left (`replace`), or at once when
-   * asked for first.
+   * After a replace: its lookup's chunks, not yet (or not all, from chunk `batch` on) in
+   * `entries`. They are the set; the map is filled once the events have left (`replace`), or at
+   * once when asked for first. The chunks are kept as the lookup gave them: no lookup or
+   * decorator changes a chunk it has given (each gives a new array).
    */
   private unfilled: { readonly found: readonly (readonly Found[])[]; batch: number } | undefined;
   revision: Revision = 0n;
