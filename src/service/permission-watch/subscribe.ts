@@ -64,11 +64,11 @@ class Subscription implements AsyncIterableIterator<PermissionEvent, undefined, 
       if (event !== undefined && event !== END) return Promise.resolve({ value: event, done: false });
     }
     const previous = this.waiting;
-    const next = (previous === undefined ? this.slowNext() : previous.then(() => this.slowNext())).finally(
-      () => {
-        if (this.waiting === next) this.waiting = undefined;
-      },
-    );
+    // After a read that failed the stream has ended: the next one is done, as a generator's.
+    const slow = () => this.slowNext();
+    const next = (previous === undefined ? slow() : previous.then(slow, slow)).finally(() => {
+      if (this.waiting === next) this.waiting = undefined;
+    });
     this.waiting = next;
     return next;
   }
