@@ -6,10 +6,20 @@
  * the set's walk and lookup, the events, and reading them), when its first change and its SYNCED
  * arrived, and, for comparison, the CPU of the engine's LookupResources of that set alone (the
  * floor of a whole lookup). Wall times on a shared machine are indicative only.
+ *
+ * Then the two halves apart, CPU per round: the chunked lookup the watch asks for (`cursors:
+ * false`, read and dropped), and the watch side alone: a kept set fed that lookup's recorded
+ * chunks instead of a lookup, moving from empty to the joined set and back (`Group.replace`),
+ * with one subscriber reading every event through `subscribe` as `PermissionWatch.watch` does:
+ * the CPU until that subscriber has read the step's SYNCED, and until the replace is over (work
+ * left for after the SYNCED, such as filling the set's map, counts only in the second).
  */
 import { parseArgs } from "node:util";
+import { type LookupResourceResult, withLookupBatches } from "../src/engine/index.js";
 import { openLatch } from "../src/open/index.js";
-import type { PermissionEvent } from "../src/service/index.js";
+import { lookupBatches, type PermissionEvent } from "../src/service/index.js";
+import { Group, groupKey, type SetDecider } from "../src/service/permission-watch/group.js";
+import { subscribe } from "../src/service/permission-watch/subscribe.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
 
@@ -76,5 +86,84 @@ for (let round = 0; round < Number(args.rounds); round++) {
   for await (const _ of results) n++;
   console.log(`  the engine's LookupResources of the joined set alone: ${n} results, CPU ${cpuMs(cpu)} ms`);
 }
+const request = { resourceType: "document", permission: "view", subject: user } as const;
+const lookupRequest = { ...request, consistency: { kind: "at-exact-snapshot", token } } as const;
+const recorded: (readonly LookupResourceResult[])[] = [];
+const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const lookupCpu: number[] = [];
+for (let round = 0; round < Number(args.rounds); round++) {
+  const cpu = process.cpuUsage();
+  recorded.length = 0;
+  for await (const batch of lookupBatches(latch.engine, lookupRequest, { cursors: false }))
+    recorded.push(batch);
+  lookupCpu.push(Number(cpuMs(cpu)));
+}
+console.log(
+  `  the chunked lookup the watch asks for, alone: ${recorded.flat().length} results in ${recorded.length} chunks, CPU median ${median(lookupCpu)} ms (${lookupCpu.join(", ")})`,
+);
+
+let replaying: readonly (readonly LookupResourceResult[])[] = [];
+const replay: SetDecider = {
+  checkBulk: () => Promise.reject(new Error("the replay has no checks")),
+  lookupResources: withLookupBatches(
+    () => {
+      throw new Error("the replay gives chunks only");
+    },
+    async function* () {
+      yield* replaying;
+    },
+  ),
+};
+const kept = new Group(groupKey(request), request, replay, () => "act_as", 1000);
+const replayed = new AbortController();
+const stream = subscribe(
+  {
+    closed: () => false,
+    groupFor: async () => kept,
+    current: () => true,
+    planned: () => undefined,
+    maxQueued: 10_000,
+    leave: () => undefined,
+  },
+  request,
+  { signal: replayed.signal },
+)[Symbol.asyncIterator]();
+/** Reads the replayed stream to its next SYNCED: how many changes came, and the CPU spent by then. */
+async function replayedUntilSynced(cpu = process.cpuUsage()): Promise<{ changes: number; cpu: number }> {
+  let changes = 0;
+  for (;;) {
+    const e = (await stream.next()).value as PermissionEvent;
+    if (e.kind === "SYNCED") return { changes, cpu: Number(cpuMs(cpu)) };
+    changes++;
+  }
+}
+await replayedUntilSynced();
+const total = recorded.reduce((n, batch) => n + batch.length, 0);
+const sideCpu = { join: [] as number[], leave: [] as number[] };
+const syncedCpu = { join: [] as number[], leave: [] as number[] };
+let revision = 1n;
+for (let round = 0; round < Number(args.rounds) * 3; round++) {
+  for (const step of ["join", "leave"] as const) {
+    replaying = step === "join" ? recorded : [];
+    const at = revision++;
+    const cpu = process.cpuUsage();
+    const read = replayedUntilSynced(cpu);
+    await kept.replace(at, raw.encodeRevision(at));
+    const { changes, cpu: toSynced } = await read;
+    sideCpu[step].push(Number(cpuMs(cpu)));
+    syncedCpu[step].push(toSynced);
+    if (changes !== total) throw new Error(`the replay sent ${changes} changes`);
+  }
+}
+console.log(
+  `  the watch side alone, ${total} changes (replace, events, one subscriber reading them), CPU median:`,
+);
+for (const step of ["join", "leave"] as const) {
+  console.log(
+    `    ${step}: to its SYNCED read ${median([...syncedCpu[step]])} ms (${syncedCpu[step].join(", ")}), the whole replace ${median([...sideCpu[step]])} ms (${sideCpu[step].join(", ")})`,
+  );
+}
+replayed.abort();
+await stream.return?.(undefined);
 controller.abort();
 await latch.close();

@@ -6,9 +6,10 @@ import { type DecisionState, LatchError, type ObjectRef, type Revision } from ".
 import { type CheckBulkItem, createPacer } from "../../engine/index.js";
 import type { Change } from "../../store/index.js";
 import { type Decider, lookupBatches } from "../decider.js";
-import type { Listener, SetSnapshot } from "./listener.js";
+import type { Listener } from "./listener.js";
 import { type NodeKey, nodeKey, type ReverseGraph } from "./reverse-graph.js";
-import type { PermissionEvent, PermissionState, WatchPermissionsRequest } from "./types.js";
+import { type ChangeRun, type Sent, type SetSnapshot, syncedAt } from "./runs.js";
+import type { PermissionState, WatchPermissionsRequest } from "./types.js";
 
 export type SetDecider = Pick<Decider, "checkBulk" | "lookupResources">;
 
@@ -37,21 +38,17 @@ const ALLOWED: PermissionState = Object.freeze({
   missing: Object.freeze([]) as readonly string[],
 });
 
-const stateOfResult = (r: {
+interface Found {
+  readonly resourceId: string;
   readonly state: PermissionState["state"];
   readonly missing: readonly string[];
-}) => (r.state === "ALLOWED" && r.missing.length === 0 ? ALLOWED : { state: r.state, missing: r.missing });
-
-/** The event that moves a resource to `after` (undefined: out of the set). */
-function eventOf(
-  id: string,
-  after: PermissionState | undefined,
-  revision: Revision,
-  token: string,
-): PermissionEvent {
-  const kind = after === undefined ? "REMOVED" : after.state === "ALLOWED" ? "ADDED" : "CONDITIONAL";
-  return { kind, resourceId: id, missing: after?.missing ?? [], revision, token };
 }
+
+const stateOfResult = (r: Found) =>
+  r.state === "ALLOWED" && r.missing.length === 0 ? ALLOWED : { state: r.state, missing: r.missing };
+
+/** Entries a clock read covers while the map of a replaced set is filled. */
+const FILL_SLICE = 4096;
 
 /**
  * What one set owes (schedule.ts): re-check `ids`, and what walking `walk` up `graph` reaches
@@ -82,7 +79,14 @@ export function groupKey(request: WatchPermissionsRequest): string {
 }
 
 export class Group {
-  state = new Map<string, PermissionState>();
+  private entries = new Map<string, PermissionState>();
+  /**
+   * After a replace: its lookup's chunks, not yet (or not all, from chunk `batch` on) in
+   * `entries`. They are the set; the map is filled once the events have left (`replace`), or at
+   * once when asked for first. The chunks are kept as the lookup gave them: no lookup or
+   * decorator changes a chunk it has given (each gives a new array).
+   */
+  private unfilled: { readonly found: readonly (readonly Found[])[]; batch: number } | undefined;
   revision: Revision = 0n;
   token = "";
   readonly subscribers = new Set<Subscriber>();
@@ -97,10 +101,10 @@ export class Group {
   /** Subscribers that asked for a SYNCED at every revision the feed reaches. */
   checkpointers = 0;
   /**
-   * While `replace` streams a lookup: the events already sent at the newer revision, which
+   * While `replace` streams a lookup: the runs already sent at the newer revision, which
    * `state` (still the set at `revision`) does not hold yet.
    */
-  private partial: PermissionEvent[][] | undefined;
+  private partial: ChangeRun[] | undefined;
 
   constructor(
     readonly key: string,
@@ -121,16 +125,46 @@ export class Group {
     ];
   }
 
+  /** The set at `revision`, resource id to state. */
+  get state(): Map<string, PermissionState> {
+    while (!this.fill(Number.POSITIVE_INFINITY));
+    return this.entries;
+  }
+
+  get size(): number {
+    if (this.unfilled === undefined) return this.entries.size;
+    let size = 0;
+    for (const batch of this.unfilled.found) size += batch.length;
+    return size;
+  }
+
+  /** Moves about `count` of the replaced set's results into the map; true once all are in. */
+  private fill(count: number): boolean {
+    const unfilled = this.unfilled;
+    if (unfilled === undefined) return true;
+    const { found } = unfilled;
+    let moved = 0;
+    while (unfilled.batch < found.length && moved < count) {
+      const batch = found[unfilled.batch++]!;
+      for (let i = 0; i < batch.length; i++) this.entries.set(batch[i]!.resourceId, stateOfResult(batch[i]!));
+      moved += batch.length;
+    }
+    if (unfilled.batch < found.length) return false;
+    this.unfilled = undefined;
+    return true;
+  }
+
   /**
    * The set as a subscriber's first (or resynced) copy. A set with no work waiting holds at the
    * newest revision the feed was planned to (`idle`): no change up to there concerned it.
    */
   snapshot(idle?: { readonly revision: Revision; readonly token: string }): SetSnapshot {
     const at = this.busy || idle === undefined ? { revision: this.revision, token: this.token } : idle;
-    // Mid-replace, `state` is still the set at `revision`; the events already sent at the newer
-    // revision follow the copy's SYNCED, so the copy holds everything pushed so far.
-    const tail = this.partial === undefined ? {} : { tail: this.partial.flat() };
-    return { entries: new Map(this.state), ...at, ...tail };
+    // Mid-replace, `state` is still the set at `revision`; the runs already sent at the newer
+    // revision follow the copy's SYNCED, so the copy holds everything pushed so far. The live map
+    // is handed out: a snapshot is read at once (Listener), before the set changes again.
+    const tail = this.partial === undefined ? {} : { tail: [...this.partial] };
+    return { entries: this.state, ...at, ...tail };
   }
 
   involves(subject: ObjectRef): boolean {
@@ -150,52 +184,78 @@ export class Group {
   }
 
   /**
-   * Moves the set whole to `revision` (LookupResources there), streaming: each ADDED or
-   * CONDITIONAL leaves as soon as the lookup has found it, in chunks of one pacer slice, so the
-   * first changes of a step that adds a whole corpus wait for a slice of the lookup, not for all
-   * of it. The REMOVED (known only once the lookup is done) and the SYNCED follow at the end.
-   * Every event holds at `revision`; `state` stays the set at the previous revision until the
-   * end, so a copy taken meanwhile (a new or resynced subscriber) is that set, then the events
-   * sent so far (see `snapshot`). The set's queue runs one update at a time, so a later step's
-   * events come after this SYNCED.
+   * Moves the set whole to `revision` (LookupResources there), streaming: the ADDED and
+   * CONDITIONAL of each chunk the lookup gives leave as soon as it is found, so the first changes
+   * of a step that adds a whole corpus wait for a chunk of the lookup, not for all of it. The
+   * REMOVED (known only once the lookup is done) and the SYNCED follow at the end. Every event
+   * holds at `revision`; `state` stays the set at the previous revision until the end, so a copy
+   * taken meanwhile (a new or resynced subscriber) is that set, then the events sent so far (see
+   * `snapshot`). The set's queue runs one update at a time, so a later step's events come after
+   * this SYNCED.
+   *
+   * What only later steps need waits until the events have left: the new set's map is filled
+   * from the lookup's chunks after the SYNCED, a slice at a time (or at once when asked for
+   * first). Of the set before, only the ids found again are kept aside, to know the REMOVED.
    */
   async replace(revision: Revision, token: string): Promise<number> {
-    const next = new Map<string, PermissionState>();
-    // The chunks already sent, each as it went to the listeners (one array, not a copy per event).
-    const sent: PermissionEvent[][] = [];
+    // The runs already sent, each as it went to the listeners (one run serves them all).
+    const sent: ChangeRun[] = [];
     this.partial = sent;
     try {
       const before = this.state;
-      let chunk: PermissionEvent[] = [];
+      // A set that was empty (a user joining a group) has nothing to compare with.
+      const again = before.size === 0 ? undefined : new Set<string>();
+      const found: (readonly Found[])[] = [];
       let count = 0;
       const pacer = createPacer(undefined);
       for await (const batch of this.lookup(token)) {
+        found.push(batch);
+        const ids: string[] = [];
+        const states: PermissionState[] = [];
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i]!;
           const after = stateOfResult(r);
-          next.set(r.resourceId, after);
-          const was = before.get(r.resourceId);
-          if (was !== after && !sameState(was, after))
-            chunk.push(eventOf(r.resourceId, after, revision, token));
+          if (again !== undefined) {
+            const was = before.get(r.resourceId);
+            if (was !== undefined) {
+              again.add(r.resourceId);
+              if (was === after || sameState(was, after)) continue;
+            }
+          }
+          ids.push(r.resourceId);
+          states.push(after);
         }
-        if (!pacer.due(batch.length)) continue;
-        if (chunk.length > 0) {
-          this.send(chunk, true, revision, token);
-          sent.push(chunk);
-          count += chunk.length;
-          chunk = [];
+        if (ids.length > 0) {
+          const run: ChangeRun = { ids, states, revision, token };
+          this.send([run], true, revision, token);
+          sent.push(run);
+          count += ids.length;
         }
-        // Other sets' updates, and the subscribers' reads, run between two slices.
-        await pacer.pause();
+        // Other sets' updates, and the feed, run between two slices; the subscribers read the
+        // runs sent as soon as this awaits the next chunk.
+        if (pacer.due(batch.length)) await pacer.pause();
       }
-      for (const id of before.keys()) if (!next.has(id)) chunk.push(eventOf(id, undefined, revision, token));
-      this.state = next;
+      const ids: string[] = [];
+      const states: undefined[] = [];
+      if (again !== undefined && again.size < before.size) {
+        for (const id of before.keys()) {
+          if (again.has(id)) continue;
+          ids.push(id);
+          states.push(undefined);
+        }
+      }
+      this.entries = new Map();
+      this.unfilled = { found, batch: 0 };
       this.revision = revision;
       this.token = token;
       this.partial = undefined;
-      // The SYNCED is owed to every subscriber once any chunk changed the set, even if this last one is empty.
-      this.send(chunk, false, revision, token, count + chunk.length > 0);
-      return count + chunk.length;
+      const last: Sent[] = ids.length === 0 ? [] : [{ ids, states, revision, token }];
+      // The SYNCED is owed to every subscriber once any run changed the set, even if this last one is empty.
+      this.send(last, false, revision, token, count + ids.length > 0);
+      // The subscribers read the last events before the map is filled.
+      await pacer.pause();
+      while (!this.fill(FILL_SLICE)) if (pacer.due(FILL_SLICE)) await pacer.pause();
+      return count + ids.length;
     } finally {
       this.partial = undefined;
     }
@@ -219,22 +279,33 @@ export class Group {
    * only the SYNCED to those who asked for checkpoints when the step did not change the set.
    */
   private send(
-    events: readonly PermissionEvent[],
+    items: readonly Sent[],
     more: boolean,
     revision: Revision,
     token: string,
-    changed = events.length > 0,
+    changed = items.length > 0,
   ): void {
     if (more) {
-      // Listeners copy the events into their queues: one array serves them all.
-      if (events.length > 0) for (const s of this.subscribers) s.listener.push(events, true);
+      // Listeners queue the runs as they are: one serves them all.
+      if (items.length > 0) for (const s of this.subscribers) s.listener.push(items, true);
       return;
     }
-    const synced: PermissionEvent = { kind: "SYNCED", resourceId: "", missing: [], revision, token };
+    const synced = syncedAt(revision, token);
+    const withSynced = [...items, synced];
     for (const s of this.subscribers) {
-      if (changed) s.listener.push([...events, synced]);
+      if (changed) s.listener.push(withSynced);
       else if (s.checkpoints) s.listener.push([synced]);
     }
+  }
+
+  /**
+   * A new set's first entries, before anyone has subscribed (so there is nothing to send): taken
+   * as they are, where `apply` would sort and re-insert every id to diff them against nothing.
+   */
+  start(entries: Map<string, PermissionState>, revision: Revision, token: string): void {
+    this.entries = entries;
+    this.revision = revision;
+    this.token = token;
   }
 
   /** The whole set at `revision`, as LookupResources answers it. */
@@ -274,26 +345,22 @@ export class Group {
     return out;
   }
 
-  /** Applies new states (all of them, or only those of the ids given) and tells every subscriber. */
-  apply(
-    next: ReadonlyMap<string, PermissionState | undefined>,
-    complete: boolean,
-    revision: Revision,
-    token: string,
-  ): number {
-    const events: PermissionEvent[] = [];
-    const ids = complete ? new Set([...this.state.keys(), ...next.keys()]) : new Set(next.keys());
-    for (const id of [...ids].sort()) {
+  /** Applies the new states of the ids re-checked (undefined: out of the set) and tells every subscriber. */
+  apply(next: ReadonlyMap<string, PermissionState | undefined>, revision: Revision, token: string): number {
+    const ids: string[] = [];
+    const states: (PermissionState | undefined)[] = [];
+    for (const id of [...next.keys()].sort()) {
       const before = this.state.get(id);
       const after = next.get(id);
       if (sameState(before, after)) continue;
       if (after === undefined) this.state.delete(id);
       else this.state.set(id, after);
-      events.push(eventOf(id, after, revision, token));
+      ids.push(id);
+      states.push(after);
     }
     this.revision = revision;
     this.token = token;
-    this.send(events, false, revision, token);
-    return events.length;
+    this.send(ids.length === 0 ? [] : [{ ids, states, revision, token }], false, revision, token);
+    return ids.length;
   }
 }

@@ -26,7 +26,7 @@ import {
 } from "../../schema/index.js";
 import { checkRetained, type Store } from "../../store/index.js";
 import { Group, groupKey, type SetDecider, sameState } from "./group.js";
-import { setEvents } from "./listener.js";
+import { setEvents } from "./runs.js";
 import type {
   PermissionEvent,
   PermissionState,
@@ -210,10 +210,10 @@ export async function* resumed(
 type Subscribe = (
   request: WatchPermissionsRequest,
   options?: WatchPermissionsOptions,
-) => AsyncGenerator<PermissionEvent, void, undefined>;
+) => AsyncIterable<PermissionEvent>;
 
 /**
- * PermissionWatch.watch: `subscribe` as it is without `after` (its own generator, with no layer of
+ * PermissionWatch.watch: `subscribe` as it is without `after` (its own iterator, with no layer of
  * ours over each event); with it, the token is judged (and the set at it looked up) before the
  * subscription joins a set, and the stream is `resumed`.
  */
@@ -223,7 +223,7 @@ export function resumable(
   subscribe: Subscribe,
   watch: { readonly store: Store; readonly decider: SetDecider; readonly maxBulkItems?: number },
   delegationPermission: (type: string) => string,
-): AsyncGenerator<PermissionEvent, void, undefined> {
+): AsyncIterable<PermissionEvent> {
   const { after, ...live } = request;
   if (after === undefined) return subscribe(live, options);
   return resumedAfter(after, live, options, subscribe, watch, delegationPermission);

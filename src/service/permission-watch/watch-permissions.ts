@@ -145,7 +145,7 @@ async function ownWork(
   // Never without a graph (plan.ts hands one with every walk); recomputing is the safe answer.
   if (work.graph === undefined) return "recompute";
   const found = await walkForSet(u.store.at(work.target), work.graph, group, work.walk, {
-    wideAt: Math.max(u.recheckFloor, group.state.size),
+    wideAt: Math.max(u.recheckFloor, group.size),
     maxReached: u.maxReached,
     pacer: createPacer(undefined),
     reached: (n) => {
@@ -164,7 +164,7 @@ async function updateGroup(group: Group, work: GroupWork, u: Updater): Promise<v
   const own = work.whole ? "recompute" : await ownWork(group, work, u);
   const wide =
     own === "lookup" ||
-    (typeof own !== "string" && own.ids.size > recheckFloor && own.ids.size >= group.state.size);
+    (typeof own !== "string" && own.ids.size > recheckFloor && own.ids.size >= group.size);
   if (typeof own === "string" || wide) {
     if (own === "recompute") counters.recomputed++;
     else counters.lookedUp++;
@@ -174,7 +174,7 @@ async function updateGroup(group: Group, work: GroupWork, u: Updater): Promise<v
   const ids = [...own.ids].sort();
   counters.rechecked += ids.length;
   const next = ids.length === 0 ? new Map() : await group.recheck(ids, work.token);
-  group.apply(next, false, work.target, work.token);
+  group.apply(next, work.target, work.token);
 }
 
 function statsOf(
@@ -434,7 +434,7 @@ export function createPermissionWatch(options: PermissionWatchOptions): Permissi
       await startFeed();
       const group = new Group(key, request, decider, delegationPermission, options.maxBulkItems ?? 1000);
       const token = store.encodeRevision(revision!);
-      group.apply(await group.compute(token), true, revision!, token);
+      group.start(await group.compute(token), revision!, token);
       groups.set(key, group);
       planner.index = undefined;
       return group;
