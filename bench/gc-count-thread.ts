@@ -18,7 +18,9 @@ const { path, shared, nice, pauseMs } = workerData as {
   pauseMs: number;
 };
 /** [0] 1 while a run is in progress; [1] commits so far. */
-const flags = new Int32Array(shared);
+const flags = new Int32Array(shared, 0, 2);
+/** [1] when the last commit returned, [2] when the last run ended (process.hrtime, ns). */
+const times = new BigInt64Array(shared, 8, 3);
 if (nice !== 0) {
   // Linux: /proc/thread-self names this thread's id, which setpriority takes as a "process".
   const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
@@ -34,6 +36,7 @@ proto.transaction = function (fn) {
     try {
       return tx.immediate(...a);
     } finally {
+      Atomics.store(times, 1, process.hrtime.bigint());
       Atomics.add(flags, 1, 1);
     }
   };
@@ -42,14 +45,21 @@ proto.transaction = function (fn) {
 const { db } = openConnection({ path });
 const compaction = createSqliteCompaction(db, () => {});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The horizon as the store's thread sends it (compaction-thread.ts). */
+const read = () => {
+  const at = Date.now();
+  return { horizon: compaction.horizon(), at };
+};
 parentPort!.on("message", async (options: CompactionOptions) => {
   Atomics.store(flags, 0, 1);
   const report = await compaction.run(options, {
     beforeApply: async () => {
-      parentPort!.postMessage({ kind: "publishing" });
+      parentPort!.postMessage({ kind: "publishing", read: read() });
       if (pauseMs > 0) await sleep(pauseMs);
     },
   });
+  const r = read();
+  Atomics.store(times, 2, process.hrtime.bigint());
   Atomics.store(flags, 0, 0);
-  parentPort!.postMessage({ kind: "report", report });
+  parentPort!.postMessage({ kind: "report", report, read: r });
 });

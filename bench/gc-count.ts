@@ -82,7 +82,14 @@ function countStatements(): void {
 }
 
 /** The serving thread's counters from /proc (Linux). */
-function threadCounters(): () => { runNs: number; waitNs: number; syscr: number; minflt: number; vol: number; invol: number } {
+function threadCounters(): () => {
+  runNs: number;
+  waitNs: number;
+  syscr: number;
+  minflt: number;
+  vol: number;
+  invol: number;
+} {
   const base = `/proc/${process.pid}/task/${process.pid}`;
   const fds = ["schedstat", "io", "stat", "status"].map((f) => openSync(`${base}/${f}`, "r"));
   const buf = Buffer.alloc(4096);
@@ -117,7 +124,17 @@ interface Figures {
 }
 const figures = new Map<Label, Figures>();
 for (const label of ["after a compaction commit", "thread running", "after a write", "quiet"] as Label[]) {
-  figures.set(label, { wallUs: [], runUs: [], waitUs: [], syscr: [], minflt: [], vol: [], invol: [], statements: new Map(), statementUs: new Map() });
+  figures.set(label, {
+    wallUs: [],
+    runUs: [],
+    waitUs: [],
+    syscr: [],
+    minflt: [],
+    vol: [],
+    invol: [],
+    statements: new Map(),
+    statementUs: new Map(),
+  });
 }
 
 const percentile = (values: readonly number[], p: number) => {
@@ -148,15 +165,22 @@ async function main(): Promise<void> {
   names.set(inner.db, "main");
   names.set(inner.snapshot.db, "read");
   await store.writeSchema(SCHEMA);
-  const shared = new SharedArrayBuffer(8);
-  const flags = new Int32Array(shared);
+  const shared = new SharedArrayBuffer(32);
+  const flags = new Int32Array(shared, 0, 2);
+  const times = new BigInt64Array(shared, 8, 3);
+  /** The checks first after a commit: [ms since the commit, wall µs, the run still going]. */
+  const sinceCommit: [number, number, boolean][] = [];
+
   const url = new URL("./gc-count-thread.ts", import.meta.url).href;
   const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); })`;
   const thread = new Worker(boot, { eval: true, workerData: { path, shared, nice, pauseMs } });
   let settle: ((r: CompactionReport) => void) | undefined;
-  thread.on("message", (m: { kind: string; report?: CompactionReport }) => {
-    if (m.kind === "publishing") (store as unknown as { horizonRead: number }).horizonRead = -Infinity;
-    else settle?.(m.report!);
+  // As the store takes the horizon its own thread read (sqlite-store.ts, learnHorizon).
+  const learn = (read: unknown) =>
+    (store as unknown as { learnHorizon(r: unknown): void }).learnHorizon(read);
+  thread.on("message", (m: { kind: string; report?: CompactionReport; read: unknown }) => {
+    learn(m.read);
+    if (m.kind === "report") settle?.(m.report!);
   });
   const engine = createEngine({ store, quantizationMs: 0, cache: false });
   let wrote = false;
@@ -169,7 +193,13 @@ async function main(): Promise<void> {
       const running = Atomics.load(flags, 0) === 1;
       const c = Atomics.load(flags, 1);
       const label: Label =
-        c !== commits ? "after a compaction commit" : running ? "thread running" : wrote ? "after a write" : "quiet";
+        c !== commits
+          ? "after a compaction commit"
+          : running
+            ? "thread running"
+            : wrote
+              ? "after a write"
+              : "quiet";
       commits = c;
       wrote = false;
       ran.clear();
@@ -183,6 +213,13 @@ async function main(): Promise<void> {
         context: { n: 1 },
       });
       const wallUs = (performance.now() - p0) * 1e3;
+      if (label === "after a compaction commit") {
+        sinceCommit.push([
+          Number(process.hrtime.bigint() - Atomics.load(times, 1)) / 1e6 - wallUs / 1e3,
+          wallUs,
+          Atomics.load(flags, 0) === 1,
+        ]);
+      }
       const after = counters();
       const f = figures.get(label)!;
       f.wallUs.push(wallUs);
@@ -210,7 +247,6 @@ async function main(): Promise<void> {
         settle = resolve;
         thread.postMessage({ windowMs: WINDOW_MS, graceMs: WINDOW_MS, batchSize: 1_000 });
       });
-      (store as unknown as { horizonRead: number }).horizonRead = -Infinity;
       runs += 1;
     }
   })();
@@ -232,6 +268,22 @@ async function main(): Promise<void> {
       .join(" ")}`,
   );
   const us = (v: number) => `${v.toFixed(0)}`;
+  for (const [lo, hi] of [
+    [0, 0.1],
+    [0.1, 0.3],
+    [0.3, 1],
+    [1, 1e9],
+  ] as const) {
+    const inside = sinceCommit.filter(([ms]) => ms >= lo && ms < hi);
+    console.log(
+      `first check after a commit, started ${lo}-${hi} ms after it: ${inside.length}, over 100 µs ${inside.filter(([, w]) => w > 100).length}, run still going at its end ${inside.filter(([, , r]) => r).length}, wall p50 ${us(
+        percentile(
+          inside.map(([, w]) => w),
+          0.5,
+        ),
+      )} µs`,
+    );
+  }
   for (const [label, f] of figures) {
     const n = f.wallUs.length;
     const slow = f.wallUs.map((w, j) => [w, j] as const).filter(([w]) => w > 100);
