@@ -11,7 +11,8 @@
  *     [--reader-cache KiB]
  *
  * Variants, each an experiment on the cause (none is how the store runs): `no-mmap` turns off
- * mmap on the store's read connection; `read-connection` runs compaction on the read connection
+ * mmap on the store's read connection (since issue 18 the store opens it so: the variant now
+ * changes nothing); `read-connection` runs compaction on the read connection
  * itself (SQLite keeps a connection's page cache across its own commits, not across another
  * connection's); `thread` runs it in a worker thread on a connection of its own
  * (`bench/gc-probe-thread.ts`). `store-thread` is how a serving store now runs it: the store's own

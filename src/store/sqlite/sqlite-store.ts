@@ -52,7 +52,7 @@ import {
 import { createSqliteApprovals } from "./approvals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
-import { type CompactionThread, compactionThread } from "./compaction-thread.js";
+import { type CompactionThread, compactionThread, type ReadHorizon } from "./compaction-thread.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
 import { createSqliteDecisionLog } from "./decisions.js";
 import { importBatch } from "./import-batch.js";
@@ -106,8 +106,11 @@ registerDecisionLogOpener("sqlite", async (options) => {
   };
 });
 
-/** The thread that runs a file's background compactions; `beforeApply` drops the cached horizon. */
-function backgroundCompactor(options: SqliteStoreOptions, beforeApply: () => void): CompactionThread {
+/** The thread that runs a file's background compactions; `horizonRead` takes the horizon it read. */
+function backgroundCompactor(
+  options: SqliteStoreOptions,
+  horizonRead: (read: ReadHorizon) => void,
+): CompactionThread {
   // Only what crosses to the thread (the options may hold functions).
   const connection: ConnectionOptions = {
     path: options.path,
@@ -115,7 +118,7 @@ function backgroundCompactor(options: SqliteStoreOptions, beforeApply: () => voi
     ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
   };
   const onRun = options.onCompactionThreadRun;
-  return compactionThread(connection, { beforeApply, ...(onRun === undefined ? {} : { onRun }) });
+  return compactionThread(connection, { horizonRead, ...(onRun === undefined ? {} : { onRun }) });
 }
 
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
@@ -196,9 +199,7 @@ class SqliteStore implements Store {
     this.compaction = createSqliteCompaction(this.db, () => this.snapshot.release());
     this.compactor = this.db.memory
       ? undefined
-      : backgroundCompactor(options, () => {
-          this.horizonRead = Number.NEGATIVE_INFINITY;
-        });
+      : backgroundCompactor(options, (read) => this.learnHorizon(read));
     this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
     this.importBatchSize = options.importBatchSize ?? 5_000;
@@ -278,7 +279,7 @@ class SqliteStore implements Store {
   }
 
   async currentRevision(): Promise<Revision> {
-    return this.current();
+    return this.snapshot.newest();
   }
 
   at(revision: Revision): StoreReader {
@@ -474,6 +475,19 @@ class SqliteStore implements Store {
     return this.horizonValue;
   }
 
+  /**
+   * The horizon the compaction thread read, as the cached one: its read is as fresh as one here
+   * would be and costs this thread nothing. A cached horizon ahead of it (another process
+   * published later) stays.
+   */
+  private learnHorizon(read: ReadHorizon): void {
+    const cached = this.horizonRead > Number.NEGATIVE_INFINITY ? this.horizonValue : undefined;
+    if (cached !== undefined && (read.horizon === undefined || cached.revision > read.horizon.revision))
+      return;
+    this.horizonValue = read.horizon;
+    this.horizonRead = read.at;
+  }
+
   async historyHorizon(): Promise<HistoryHorizon | undefined> {
     return this.horizon();
   }
@@ -486,10 +500,9 @@ class SqliteStore implements Store {
   async compactHistory(options?: CompactionOptions): Promise<CompactionReport> {
     const inThread = options?.background === true && options.dryRun !== true;
     if (inThread) resolveCompaction(options); // bad settings fail here, as a LatchError
-    const report =
-      inThread && this.compactor !== undefined
-        ? await this.compactor.run(options)
-        : await this.compaction.run(options);
+    // From the thread, the horizon comes with the report (learnHorizon).
+    if (inThread && this.compactor !== undefined) return this.compactor.run(options);
+    const report = await this.compaction.run(options);
     this.horizonRead = Number.NEGATIVE_INFINITY;
     return report;
   }
