@@ -145,7 +145,7 @@ export class CaptureBuffer {
     witness: Witness | undefined,
   ): void {
     const witnessed = witness === undefined ? 0 : witness.length;
-    let i = this.at;
+    const i = this.at;
     const end = i + FIELDS + witnessed * WITNESS_FIELDS;
     if (end > this.numbers.length) this.grow(end);
     const n = this.numbers;
@@ -170,9 +170,18 @@ export class CaptureBuffer {
       this.rare.push(rare);
     }
     n[i + 15] = witnessed;
-    i += FIELDS;
+    this.at = witnessed === 0 ? end : this.putWitness(n, i + FIELDS, witness!, witnessed);
+    this.count += 1;
+  }
+
+  /**
+   * A witness's rows from slot `i`; returns the slot after them. A method of its own: in `put`,
+   * with its dozen name lookups, V8 stopped inlining `name` (its budget of inlined code is per
+   * function), and each call cost more than the lookup.
+   */
+  private putWitness(n: Float64Array, i: number, witness: Witness, witnessed: number): number {
     for (let w = 0; w < witnessed; w++, i += WITNESS_FIELDS) {
-      const r = witness![w]!;
+      const r = witness[w]!;
       const s = r.subject;
       const c = WITNESS_CACHE + (w < WITNESS_CACHE_ROWS ? w : WITNESS_CACHE_ROWS - 1) * WITNESS_FIELDS;
       n[i] = this.name(c, r.resource.type);
@@ -184,8 +193,7 @@ export class CaptureBuffer {
       n[i + 6] = this.name(c + 6, r.caveat?.name);
       n[i + 7] = r.expiration === undefined ? Number.NaN : r.expiration.getTime();
     }
-    this.at = i;
-    this.count += 1;
+    return i;
   }
 
   /** Closes the open batch: its own copy of the slots used; the buffer is reused. */
@@ -225,10 +233,16 @@ export class CaptureBuffer {
     return TEXT - value.length;
   }
 
+  /** Kept small, so that V8 inlines it at every slot: the lookup in the dictionary is apart. */
   private name(slot: number, value: string | undefined): number {
     // None first, and a cache of strings only: V8 then compares two strings, not any two values.
     if (value === undefined) return NONE;
     if (value === this.lastName[slot]) return this.lastCode[slot]!;
+    return this.lookUp(slot, value);
+  }
+
+  /** A name's code in the dictionary (added when new), kept as the slot's last. */
+  private lookUp(slot: number, value: string): number {
     let code = this.codes.get(value);
     if (code === undefined) {
       if (this.names.length >= this.maxNames) return this.id(value);
