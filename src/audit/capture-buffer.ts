@@ -64,8 +64,13 @@ export class CaptureBuffer {
   count = 0;
   private numbers = new Float64Array(4096);
   private at = 0;
-  /** The open batch's ids (and other strings past the dictionary), in slot order. */
+  /**
+   * The open batch's ids (and other strings past the dictionary), in slot order: the first
+   * `idCount`. Entries past it are a closed batch's, overwritten rather than cleared: a list
+   * emptied at each batch was grown again, a copy at each doubling.
+   */
   private readonly ids: string[] = [];
+  private idCount = 0;
   private rare: RareParts[] = [];
   /** The empty name is the first: every slot's cache below starts on it (see `name`). */
   private readonly names: string[] = [""];
@@ -201,14 +206,14 @@ export class CaptureBuffer {
     const batch: CapturedBatch = {
       count: this.count,
       numbers: this.numbers.slice(0, this.at),
-      text: textOf(this.ids),
+      text: textOf(this.ids, this.idCount),
       rare: this.rare,
       names: this.names,
       namesUpTo: this.names.length,
     };
     this.count = 0;
     this.at = 0;
-    this.ids.length = 0;
+    this.idCount = 0;
     this.rare = [];
     return batch;
   }
@@ -221,14 +226,15 @@ export class CaptureBuffer {
   }
 
   /**
-   * An id, kept in order for the batch's text. A list joined once a batch rather than a string
-   * grown an id at a time: each `+=` made a rope node in the young generation, stored into this
-   * (old) object through the write barrier's slow path, copied by the scavenger and flattened by
-   * the clone (callgrind: about 1.5k instructions a check of the bench's mix, under valgrind,
-   * where batches wait longer for the writer than they do in real runs).
+   * An id, kept in order for the batch's text (`textOf`, when the batch closes) rather than
+   * appended to a string held here: each `+=` made a rope node in the young generation, stored
+   * into this (old) object through the write barrier's slow path, copied by each scavenge while
+   * the batch was open or waiting and flattened by the clone (callgrind: 1.2k to 1.7k
+   * instructions a check of bench/audit-cost.ts's mix, under valgrind, where batches wait longer
+   * for the writer than in real runs; about 0.3k this way).
    */
   private id(value: string): number {
-    this.ids.push(value);
+    this.ids[this.idCount++] = value;
     return TEXT - value.length;
   }
 
@@ -266,14 +272,14 @@ export class CaptureBuffer {
 }
 
 /**
- * The ids as one flat string. Appended one by one and flattened here, rather than `join("")`:
+ * The first `count` ids as one flat string. Appended one by one and flattened here, rather than `join("")`:
  * callgrind counted about 140 instructions an id this way against about 210 for `join` (600
  * short ids, flattening included). Flattened at once (`charCodeAt` does it) because the batch may
  * wait for the writer: a rope of one node an id would be copied by each scavenge meanwhile.
  */
-function textOf(ids: readonly string[]): string {
+function textOf(ids: readonly string[], count: number): string {
   let text = "";
-  for (let i = 0; i < ids.length; i++) text += ids[i]!;
+  for (let i = 0; i < count; i++) text += ids[i]!;
   text.charCodeAt(0);
   return text;
 }
