@@ -581,7 +581,9 @@ function withWitness<T extends object>(request: T): T {
  * one shape each (`Object.assign`'s generic copy cost about ten times as much, counted by
  * callgrind). That a request has no other field is told by counting its keys (a for-in over a
  * shape V8 has seen is a few loads a key): each of those fields with a value is one key, so as
- * many keys as such fields means there is no other; any other request is copied whole.
+ * many keys as such fields means there is no other; any other request is copied whole. (A for-in
+ * sees no symbol keys, which `Object.assign` would copy: requests, built from wire messages and
+ * options, carry none.)
  */
 function checkWithWitness(request: CheckRequest): CheckRequest {
   const { resource, permission, subject, consistency } = request;
