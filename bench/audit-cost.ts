@@ -34,9 +34,18 @@ const store = await loadedMirror(sqlite);
 const fx = pickFixtures(corpus, 250);
 const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
 // A queue that never drops: a dropped record costs less than a kept one and would flatter the count.
+// AUDIT_COST_FLUSH_MS (default the recorder's 10): under valgrind 10 ms is a few dozen checks, so
+// batches close by time, small; a longer one closes them by size (500), as a busy server does.
+const flushMs = Number(process.env.AUDIT_COST_FLUSH_MS ?? 10);
 const recorder =
   mode === "audit"
-    ? createAuditRecorder({ log: sqlite.decisions, policy: "all", mode: "async", queueLimit: 10_000_000 })
+    ? createAuditRecorder({
+        log: sqlite.decisions,
+        policy: "all",
+        mode: "async",
+        queueLimit: 10_000_000,
+        flushMs,
+      })
     : undefined;
 const engine = decorate(createEngine({ store, cache: false }), ...(recorder ? [recorder.decorator] : []));
 // Built once, outside the counted loop, and not with `{ ...input, witness: true }`: on Node 20's V8

@@ -13,8 +13,8 @@
  * the rare parts of the rare decisions that have them (record.ts `RareParts`).
  *
  * Why one text rather than an array of ids: the clone costs V8 a few hundred instructions per
- * string it writes (about 1.5k a witnessed record), and one string only once per batch; appending
- * an id to the text costs a string concatenation (a rope, flattened once by the clone).
+ * string it writes (about 1.5k a witnessed record), and one string only once per batch; the ids
+ * are listed as they come and joined into that text when the batch closes (see `id`).
  */
 import type { ObjectRef, SubjectRef } from "../core/index.js";
 import type { CheckRequest, CheckResult, Witness } from "../engine/index.js";
@@ -64,7 +64,13 @@ export class CaptureBuffer {
   count = 0;
   private numbers = new Float64Array(4096);
   private at = 0;
-  private text = "";
+  /**
+   * The open batch's ids (and other strings past the dictionary), in slot order: the first
+   * `idCount`. Entries past it are a closed batch's, overwritten rather than cleared: a list
+   * emptied at each batch was grown again, a copy at each doubling.
+   */
+  private readonly ids: string[] = [];
+  private idCount = 0;
   private rare: RareParts[] = [];
   /** The empty name is the first: every slot's cache below starts on it (see `name`). */
   private readonly names: string[] = [""];
@@ -85,9 +91,19 @@ export class CaptureBuffer {
 
   /** Appends one decision, slot for slot as `captureFacts` pushes it. */
   capture(facts: DecisionFacts, info: AuditCallInfo | undefined, at: number): void {
-    const { subject, resource } = facts;
-    this.write(facts.operation, subject, resource, facts.permission, facts, facts.consistency?.kind);
-    this.finish(facts.latencyUs, info, at, rarePartsOf(facts, this.loggable), facts.witness);
+    this.put(
+      facts.operation,
+      facts.subject,
+      facts.resource,
+      facts.permission,
+      facts,
+      facts.consistency?.kind,
+      facts.latencyUs,
+      info,
+      at,
+      rarePartsOf(facts, this.loggable),
+      facts.witness,
+    );
   }
 
   /**
@@ -101,24 +117,43 @@ export class CaptureBuffer {
     info: AuditCallInfo | undefined,
     at: number,
   ): void {
-    const { subject, resource } = request;
-    this.write("check", subject, resource, request.permission, result, request.consistency?.kind);
-    this.finish(latencyUs, info, at, undefined, result.witness);
+    this.put(
+      "check",
+      request.subject,
+      request.resource,
+      request.permission,
+      result,
+      request.consistency?.kind,
+      latencyUs,
+      info,
+      at,
+      undefined,
+      result.witness,
+    );
   }
 
-  /** The first slots of a decision (up to its time). */
-  private write(
+  /**
+   * One decision's slots, witness included, after one test for room (a test per part of it, and
+   * a call to make room, were a tenth of this function's work).
+   */
+  private put(
     operation: string,
     subject: SubjectRef,
     resource: ObjectRef,
     permission: string,
     answer: { readonly state: string; readonly revision: bigint },
     consistency: string | undefined,
+    latencyUs: number | undefined,
+    info: AuditCallInfo | undefined,
+    at: number,
+    rare: RareParts | undefined,
+    witness: Witness | undefined,
   ): void {
-    // The most a decision takes without its witness; `finish` makes room for that.
-    this.reserve(FIELDS);
-    const n = this.numbers;
+    const witnessed = witness === undefined ? 0 : witness.length;
     const i = this.at;
+    const end = i + FIELDS + witnessed * WITNESS_FIELDS;
+    if (end > this.numbers.length) this.grow(end);
+    const n = this.numbers;
     n[i] = this.name(0, operation);
     n[i + 1] = this.name(1, subject.type);
     n[i + 2] = this.id(subject.id);
@@ -129,20 +164,6 @@ export class CaptureBuffer {
     n[i + 7] = this.name(7, answer.state);
     n[i + 8] = this.revision(answer.revision);
     n[i + 9] = this.name(9, consistency);
-  }
-
-  /** The rest of a decision `write` began: its time and the slots after, then its witness. */
-  private finish(
-    latencyUs: number | undefined,
-    info: AuditCallInfo | undefined,
-    at: number,
-    rare: RareParts | undefined,
-    witness: Witness | undefined,
-  ): void {
-    const witnessed = witness === undefined ? 0 : witness.length;
-    this.reserve(FIELDS + witnessed * WITNESS_FIELDS);
-    const n = this.numbers;
-    let i = this.at;
     n[i + 10] = at;
     n[i + 11] = latencyUs ?? Number.NaN;
     const requestId = info?.requestId;
@@ -154,9 +175,18 @@ export class CaptureBuffer {
       this.rare.push(rare);
     }
     n[i + 15] = witnessed;
-    i += FIELDS;
+    this.at = witnessed === 0 ? end : this.putWitness(n, i + FIELDS, witness!, witnessed);
+    this.count += 1;
+  }
+
+  /**
+   * A witness's rows from slot `i`; returns the slot after them. A method of its own: in `put`,
+   * with its dozen name lookups, V8 stopped inlining `name` (its budget of inlined code is per
+   * function), and each call cost more than the lookup.
+   */
+  private putWitness(n: Float64Array, i: number, witness: Witness, witnessed: number): number {
     for (let w = 0; w < witnessed; w++, i += WITNESS_FIELDS) {
-      const r = witness![w]!;
+      const r = witness[w]!;
       const s = r.subject;
       const c = WITNESS_CACHE + (w < WITNESS_CACHE_ROWS ? w : WITNESS_CACHE_ROWS - 1) * WITNESS_FIELDS;
       n[i] = this.name(c, r.resource.type);
@@ -168,8 +198,7 @@ export class CaptureBuffer {
       n[i + 6] = this.name(c + 6, r.caveat?.name);
       n[i + 7] = r.expiration === undefined ? Number.NaN : r.expiration.getTime();
     }
-    this.at = i;
-    this.count += 1;
+    return i;
   }
 
   /** Closes the open batch: its own copy of the slots used; the buffer is reused. */
@@ -177,35 +206,48 @@ export class CaptureBuffer {
     const batch: CapturedBatch = {
       count: this.count,
       numbers: this.numbers.slice(0, this.at),
-      text: this.text,
+      text: textOf(this.ids, this.idCount),
       rare: this.rare,
       names: this.names,
       namesUpTo: this.names.length,
     };
     this.count = 0;
     this.at = 0;
-    this.text = "";
+    this.idCount = 0;
     this.rare = [];
     return batch;
   }
 
-  private reserve(slots: number): void {
-    if (this.at + slots <= this.numbers.length) return;
-    const grown = new Float64Array(Math.max(this.numbers.length * 2, this.at + slots));
-    // All of it: a decision's first slots are written before its witness makes room (`finish`).
-    grown.set(this.numbers);
+  /** Room for `end` slots, keeping those written. */
+  private grow(end: number): void {
+    const grown = new Float64Array(Math.max(this.numbers.length * 2, end));
+    grown.set(this.numbers.subarray(0, this.at));
     this.numbers = grown;
   }
 
+  /**
+   * An id, kept in order for the batch's text (`textOf`, when the batch closes) rather than
+   * appended to a string held here: each `+=` made a rope node in the young generation, stored
+   * into this (old) object through the write barrier's slow path, copied by each scavenge while
+   * the batch was open or waiting and flattened by the clone (callgrind: 1.2k to 1.7k
+   * instructions a check of bench/audit-cost.ts's mix, under valgrind, where batches wait longer
+   * for the writer than in real runs; about 0.3k this way).
+   */
   private id(value: string): number {
-    this.text += value;
+    this.ids[this.idCount++] = value;
     return TEXT - value.length;
   }
 
+  /** Kept small, so that V8 inlines it at every slot: the lookup in the dictionary is apart. */
   private name(slot: number, value: string | undefined): number {
     // None first, and a cache of strings only: V8 then compares two strings, not any two values.
     if (value === undefined) return NONE;
     if (value === this.lastName[slot]) return this.lastCode[slot]!;
+    return this.lookUp(slot, value);
+  }
+
+  /** A name's code in the dictionary (added when new), kept as the slot's last. */
+  private lookUp(slot: number, value: string): number {
     let code = this.codes.get(value);
     if (code === undefined) {
       if (this.names.length >= this.maxNames) return this.id(value);
@@ -227,6 +269,19 @@ export class CaptureBuffer {
     this.lastRevisionSlot = asNumber;
     return asNumber;
   }
+}
+
+/**
+ * The first `count` ids as one flat string. Appended one by one and flattened here, rather than `join("")`:
+ * callgrind counted about 140 instructions an id this way against about 210 for `join` (600
+ * short ids, flattening included). Flattened at once (`charCodeAt` does it) because the batch may
+ * wait for the writer: a rope of one node an id would be copied by each scavenge meanwhile.
+ */
+function textOf(ids: readonly string[], count: number): string {
+  let text = "";
+  for (let i = 0; i < count; i++) text += ids[i]!;
+  text.charCodeAt(0);
+  return text;
 }
 
 /** The part of a batch that crosses to the writer thread. */

@@ -120,6 +120,36 @@ describe("audit recorder", () => {
     }
   });
 
+  it("asks the decider below with a witness and every field the caller gave, whatever the request's shape", async () => {
+    const store = await createSqliteStore({ path: ":memory:" });
+    const recorder = createAuditRecorder({ log: store.decisions, policy: "all", writerThread: false });
+    const seen: unknown[] = [];
+    const below = {
+      check: async (request: CheckRequest) => {
+        seen.push(request);
+        return { state: "ALLOWED", missing: [], revision: 1n, token: "t", witness: [] } as never;
+      },
+    } as never;
+    const decider = recorder.decorator(below);
+    const base = check("room:401", "user:alice");
+    const asked = [
+      base,
+      { ...base, consistency: { kind: "fully-consistent" } },
+      { ...base, context: { ip: "10.0.0.1" } },
+      // A field the copy does not name, and one given as undefined: both reach the decider below.
+      { ...base, consistency: { kind: "minimize-latency" }, consumeApproval: true },
+      { ...base, consistency: undefined },
+      { ...base, witness: false },
+    ] as CheckRequest[];
+    for (const request of asked) {
+      const answer = await decider.check(request);
+      expect("witness" in answer).toBe(false);
+    }
+    expect(seen).toStrictEqual(asked.map((request) => ({ ...request, witness: true })));
+    await recorder.close();
+    await store.close();
+  });
+
   it("witness: a kept ALLOWED or CONDITIONAL record carries the relationships that proved it", async () => {
     const { latch } = await open({ mode: "sync", policy: "all" });
     const plain = await latch.decider.check(check("room:401", "user:alice"));
