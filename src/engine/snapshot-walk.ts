@@ -73,9 +73,6 @@ class ProvedEntry {
 
 type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
 
-/** What `subjectRef` stands at when the snapshot shares no subject objects: compare by fields. */
-const BY_FIELDS: unique symbol = Symbol("by fields");
-
 /** `rows` in the form `MemorySnapshot.packedOf` hands out (see PackedRows), for a snapshot without it. */
 function pack(rows: readonly Relationship[]): PackedRows {
   const out = new Array<unknown>(1 + 4 * rows.length);
@@ -89,7 +86,8 @@ function pack(rows: readonly Relationship[]): PackedRows {
     out[at + 3] = r;
   }
   out[0] = expiring;
-  return out;
+  // As the copy's own packed lists are (see relationship-index.ts): one array shape for every read.
+  return Object.freeze(out);
 }
 
 /** Thrown inside the walk when it cannot answer exactly; caught at its entry point. */
@@ -113,14 +111,8 @@ export class SnapshotWalk {
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
   private lastId = "";
-  private lastRows: PackedRows = [false];
-  /**
-   * The snapshot's own object for the subject (see `MemorySnapshot.subjectRef`), and for its type's
-   * wildcard: a row grants the subject directly exactly when its subject is one of them, which the
-   * walk tells without reading the row's subject (a cache miss per row in a large copy).
-   */
-  private readonly subjectRef: SubjectRef | undefined | typeof BY_FIELDS;
-  private readonly wildcardRef: SubjectRef | undefined;
+  private lastRows: PackedRows = pack([]);
+
   /** In a witnessing walk, the proof of the answer just returned. */
   private proof: Proof;
 
@@ -136,16 +128,7 @@ export class SnapshotWalk {
     private readonly membershipIndex: () => MembershipIndex | null | undefined,
     /** Keep each answer's proof (see `witness`). */
     private readonly witnessing = false,
-  ) {
-    if (snapshot.subjectRef === undefined || snapshot.packedOf === undefined) {
-      this.subjectRef = BY_FIELDS;
-      this.wildcardRef = undefined;
-    } else {
-      this.subjectRef = snapshot.subjectRef(subject);
-      this.wildcardRef =
-        subject.relation === undefined ? snapshot.subjectRef({ type: subject.type, id: "*" }) : undefined;
-    }
-  }
+  ) {}
 
   /** The proof of the last answer `check` gave, in a witnessing walk. */
   witness(): Proof {
@@ -318,7 +301,6 @@ export class SnapshotWalk {
     let w: Proof;
     const rows = this.rowsOf(def, id);
     const expiring = rows[0] === true;
-    const ref = this.subjectRef;
     for (let i = 1; i < rows.length; i += 4) {
       if (rows[i] !== relation) continue;
       const subRelation = rows[i + 1] as string | undefined;
@@ -327,7 +309,7 @@ export class SnapshotWalk {
       if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
       let x: Member | undefined;
       let xw: Proof;
-      if (ref === BY_FIELDS ? grantsDirectly(sub, s) : sub === ref || sub === this.wildcardRef) x = true;
+      if (grantsDirectly(sub, s)) x = true;
       else if (subRelation !== undefined) {
         const target = this.plan.defs.get(sub.type)?.members.get(subRelation);
         if (target !== undefined) {

@@ -2,7 +2,7 @@
  * The store contract. Small, async and batched so that SQLite (embedded) and PostgreSQL (shared)
  * implement it alike; one conformance suite (`test/store/*.case.ts`) runs against every backend.
  */
-import type { Relationship, Revision, SubjectRef } from "../core/index.js";
+import type { Relationship, Revision } from "../core/index.js";
 import type { ApprovalStore, RulesValidator } from "./approval-store.js";
 import type { DecisionLog } from "./decision-log.js";
 import type { CompactionOptions, CompactionReport, HistoryHorizon } from "./history.js";
@@ -314,19 +314,13 @@ export interface MemorySnapshot {
    * packs `relationshipsOf` itself without it.
    */
   packedOf?(resourceType: string, resourceId: string): PackedRows;
-  /**
-   * The object this snapshot shares for `subject` in every row whose subject it is (so a row's
-   * subject is `subject` exactly when it is this object); undefined when no row has it. Absent when
-   * the snapshot shares no such object: rows' subjects are then compared field by field.
-   */
-  subjectRef?(subject: SubjectRef): SubjectRef | undefined;
 }
 
 /**
  * One object's relationships as the synchronous walk reads them: `[expiring, ...rows]`, each row
  * four slots `relation, subject.relation, subject, relationship`; `expiring` is false when no row
  * carries an expiration. The walk tests a row's relation and subject from the slots themselves and
- * reads the Relationship object only for a row that grants: in a copy larger than the CPU's caches
- * each object read is a likely cache miss, and most rows of an object grant nothing.
+ * reads the Relationship object only for a row that grants or is followed: in a copy larger than
+ * the CPU's caches each object read is a likely cache miss, and most rows of an object grant nothing.
  */
 export type PackedRows = readonly unknown[];

@@ -360,7 +360,6 @@ class MirrorCopy {
     return {
       relationshipsOf: (type, id) => copy.relationshipsOf(type, id, r, now),
       packedOf: (type, id) => copy.packedOf(type, id, r, now),
-      subjectRef: (subject) => copy.subjectRef(subject),
       // Sets let go of later are seen at once: a snapshot kept across a yield asks the store for them.
       lookupReverse: (query) =>
         this.excluded.size === 0 || query.relations.every((rel) => this.holdsSet(query.resourceType, rel))
