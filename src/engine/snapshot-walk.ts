@@ -75,15 +75,14 @@ type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
 
 /** `rows` in the form `MemorySnapshot.packedOf` hands out (see PackedRows), for a snapshot without it. */
 function pack(rows: readonly Relationship[]): PackedRows {
-  const out = new Array<unknown>(1 + 4 * rows.length);
+  const out = new Array<unknown>(1 + 3 * rows.length);
   let expiring = false;
-  for (let i = 0, at = 1; i < rows.length; i++, at += 4) {
+  for (let i = 0, at = 1; i < rows.length; i++, at += 3) {
     const r = rows[i]!;
     if (r.expiration !== undefined) expiring = true;
     out[at] = r.relation;
-    out[at + 1] = r.subject.relation;
-    out[at + 2] = r.subject;
-    out[at + 3] = r;
+    out[at + 1] = r.subject;
+    out[at + 2] = r;
   }
   out[0] = expiring;
   // As the copy's own packed lists are (see relationship-index.ts): one array shape for every read.
@@ -301,17 +300,16 @@ export class SnapshotWalk {
     let w: Proof;
     const rows = this.rowsOf(def, id);
     const expiring = rows[0] === true;
-    for (let i = 1; i < rows.length; i += 4) {
+    for (let i = 1; i < rows.length; i += 3) {
       if (rows[i] !== relation) continue;
-      const subRelation = rows[i + 1] as string | undefined;
-      const sub = rows[i + 2] as SubjectRef;
-      const r = rows[i + 3] as Relationship;
+      const sub = rows[i + 1] as SubjectRef;
+      const r = rows[i + 2] as Relationship;
       if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
       let x: Member | undefined;
       let xw: Proof;
       if (grantsDirectly(sub, s)) x = true;
-      else if (subRelation !== undefined) {
-        const target = this.plan.defs.get(sub.type)?.members.get(subRelation);
+      else if (sub.relation !== undefined) {
+        const target = this.plan.defs.get(sub.type)?.members.get(sub.relation);
         if (target !== undefined) {
           x = this.inSet(target, sub.id, depth);
           if (witnessing) xw = this.proof;
@@ -369,12 +367,12 @@ export class SnapshotWalk {
     this.mustHold(def, node.tupleset);
     const rows = this.rowsOf(def, id);
     const expiring = rows[0] === true;
-    for (let i = 1; i < rows.length; i += 4) {
+    for (let i = 1; i < rows.length; i += 3) {
       if (rows[i] !== node.tupleset) continue;
-      const subject = rows[i + 2] as SubjectRef;
+      const subject = rows[i + 1] as SubjectRef;
       if (!followsSubject(subject)) continue;
       // The Relationship itself is read only for what needs it: an expiration, a grant's caveat.
-      const r = rows[i + 3] as Relationship;
+      const r = rows[i + 2] as Relationship;
       if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
       const target = node.targets.get(subject.type);
       const sub = target === undefined ? undefined : this.has(target, subject.id, depth + 1);

@@ -14,8 +14,8 @@ const viewer = (doc: string, user: string): Relationship => ({
   subject: { type: "user", id: user },
 });
 const users = (rows: readonly Relationship[]) => rows.map((r) => r.subject.id).sort();
-/** The relationships of packed rows (see PackedRows: a header, then four slots a row). */
-const unpacked = (rows: PackedRows) => rows.filter((_, i) => i % 4 === 0 && i > 0) as Relationship[];
+/** The relationships of packed rows (see PackedRows: a header, then three slots a row). */
+const unpacked = (rows: PackedRows) => rows.filter((_, i) => i % 3 === 0 && i > 0) as Relationship[];
 const NOW = 0;
 
 describe("RelationshipIndex", () => {

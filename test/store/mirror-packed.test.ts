@@ -73,13 +73,12 @@ interface Version {
 }
 
 function rowsOf(packed: PackedRows): Relationship[] {
-  expect((packed.length - 1) % 4).toBe(0);
+  expect((packed.length - 1) % 3).toBe(0);
   const out: Relationship[] = [];
-  for (let i = 1; i < packed.length; i += 4) {
-    const r = packed[i + 3] as Relationship;
+  for (let i = 1; i < packed.length; i += 3) {
+    const r = packed[i + 2] as Relationship;
     expect(packed[i]).toBe(r.relation);
-    expect(packed[i + 1]).toBe(r.subject.relation);
-    expect(packed[i + 2]).toBe(r.subject);
+    expect(packed[i + 1]).toBe(r.subject);
     out.push(r);
   }
   return out;

@@ -56,12 +56,12 @@ type Plain = PackedRows;
  */
 type Slot = Plain | Bucket;
 
-/** Where a packed row's fields are (see PackedRows): after the header, four slots a row. */
+/** Where a packed row's fields are (see PackedRows): after the header, three slots a row. */
 const HEAD = 1;
-const STRIDE = 4;
+const STRIDE = 3;
 
 const plainCount = (p: Plain): number => (p.length - HEAD) / STRIDE;
-const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 3] as Relationship;
+const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 2] as Relationship;
 
 function unpack(p: Plain): Relationship[] {
   const out = new Array<Relationship>(plainCount(p));
@@ -81,9 +81,8 @@ function packRows(list: readonly Relationship[], expiring: boolean): PackedRows 
   for (let i = 0, at = HEAD; i < list.length; i++, at += STRIDE) {
     const r = list[i]!;
     out[at] = r.relation;
-    out[at + 1] = r.subject.relation;
-    out[at + 2] = r.subject;
-    out[at + 3] = r;
+    out[at + 1] = r.subject;
+    out[at + 2] = r;
   }
   return Object.freeze(out);
 }
@@ -140,9 +139,8 @@ function appendPlain(p: Plain | undefined, r: Relationship): Plain {
   out[0] = false;
   for (let i = HEAD; i < n; i++) out[i] = p![i];
   out[n] = r.relation;
-  out[n + 1] = r.subject.relation;
-  out[n + 2] = r.subject;
-  out[n + 3] = r;
+  out[n + 1] = r.subject;
+  out[n + 2] = r;
   return Object.freeze(out);
 }
 
