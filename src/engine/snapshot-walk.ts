@@ -85,8 +85,8 @@ function pack(rows: readonly Relationship[]): PackedRows {
     out[at + 2] = r;
   }
   out[0] = expiring;
-  // As the copy's own packed lists are (see relationship-index.ts): one array shape for every read.
-  return Object.freeze(out);
+  // Made as the copy's own packed lists are (see relationship-index.ts): one array shape for every read.
+  return out;
 }
 
 /** Thrown inside the walk when it cannot answer exactly; caught at its entry point. */

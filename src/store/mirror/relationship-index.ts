@@ -71,9 +71,10 @@ function unpack(p: Plain): Relationship[] {
 
 /**
  * `list` packed; `expiring` when some entry may carry an expiration (the walk then reads it).
- * Every packed list is made the same way and frozen when made: the walk's reads of them then see
- * one kind of array (V8 inlines a load it has seen on one array shape only; on several, it calls a
- * generic load, measured at a sixth of the walk's instructions).
+ * Every packed list is made the same way (`new Array(n)`, then filled) and never frozen: the walk's
+ * reads of them then see one kind of array, which V8 loads from inline. Frozen arrays, or several
+ * kinds, sent every load through V8's generic keyed load (callgrind: a sixth of the walk's
+ * instructions). Readers must not change them (PackedRows is readonly); a write replaces a list.
  */
 function packRows(list: readonly Relationship[], expiring: boolean): PackedRows {
   const out = new Array<unknown>(HEAD + STRIDE * list.length);
@@ -84,7 +85,7 @@ function packRows(list: readonly Relationship[], expiring: boolean): PackedRows 
     out[at + 1] = r.subject;
     out[at + 2] = r;
   }
-  return Object.freeze(out);
+  return out;
 }
 
 const isPlain = (slot: Slot): slot is Plain => Array.isArray(slot);
@@ -141,7 +142,7 @@ function appendPlain(p: Plain | undefined, r: Relationship): Plain {
   out[n] = r.relation;
   out[n + 1] = r.subject;
   out[n + 2] = r;
-  return Object.freeze(out);
+  return out;
 }
 
 /** Reverse lists by subject id, for one (subject type, subject relation, resource type). */
