@@ -109,7 +109,12 @@ type ArrowMode = Extract<PlanNode, { k: "arrow" }>["mode"];
 
 /** A wildcard subject names no object to follow. */
 export function follows(r: Relationship): boolean {
-  return r.subject.id !== "*";
+  return followsSubject(r.subject);
+}
+
+/** `follows` of a row whose subject is `subject`, for a walk that reads the subject alone. */
+export function followsSubject(subject: SubjectRef): boolean {
+  return subject.id !== "*";
 }
 
 /**

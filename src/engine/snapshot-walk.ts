@@ -19,7 +19,7 @@
  * walk down. A plain walk only tests the flag: it allocates nothing for proofs.
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
-import type { MemorySnapshot } from "../store/index.js";
+import type { MemorySnapshot, PackedRows } from "../store/index.js";
 import { type Member, tooDeep } from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
 import {
@@ -30,7 +30,7 @@ import {
   exclusion,
   exclusionDone,
   exclusionProof,
-  follows,
+  followsSubject,
   fromIndex,
   grantsDirectly,
   INTERSECTION_START,
@@ -73,6 +73,22 @@ class ProvedEntry {
 
 type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
 
+/** `rows` in the form `MemorySnapshot.packedOf` hands out (see PackedRows), for a snapshot without it. */
+function pack(rows: readonly Relationship[]): PackedRows {
+  const out = new Array<unknown>(1 + 3 * rows.length);
+  let expiring = false;
+  for (let i = 0, at = 1; i < rows.length; i++, at += 3) {
+    const r = rows[i]!;
+    if (r.expiration !== undefined) expiring = true;
+    out[at] = r.relation;
+    out[at + 1] = r.subject;
+    out[at + 2] = r;
+  }
+  out[0] = expiring;
+  // Made as the copy's own packed lists are (see relationship-index.ts): one array shape for every read.
+  return out;
+}
+
 /** Thrown inside the walk when it cannot answer exactly; caught at its entry point. */
 const UNKNOWN: unique symbol = Symbol("unknown");
 
@@ -94,7 +110,8 @@ export class SnapshotWalk {
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
   private lastId = "";
-  private lastRows: readonly Relationship[] = [];
+  private lastRows: PackedRows = pack([]);
+
   /** In a witnessing walk, the proof of the answer just returned. */
   private proof: Proof;
 
@@ -261,9 +278,13 @@ export class SnapshotWalk {
     if (holds !== undefined && !holds.call(this.snapshot, def.name, relation)) throw UNKNOWN;
   }
 
-  private rowsOf(def: PlanDef, id: string): readonly Relationship[] {
+  private rowsOf(def: PlanDef, id: string): PackedRows {
     if (this.lastDef === def && this.lastId === id) return this.lastRows;
-    const rows = this.snapshot.relationshipsOf(def.name, id);
+    const snapshot = this.snapshot;
+    const rows =
+      snapshot.packedOf !== undefined
+        ? snapshot.packedOf(def.name, id)
+        : pack(snapshot.relationshipsOf(def.name, id));
     this.lastDef = def;
     this.lastId = id;
     this.lastRows = rows;
@@ -277,10 +298,13 @@ export class SnapshotWalk {
     // A relation is the union of what its rows grant.
     let m: Member | undefined = UNION_START;
     let w: Proof;
-    for (const r of this.rowsOf(def, id)) {
-      if (r.relation !== relation) continue;
-      if (r.expiration !== undefined) this.expires(r.expiration.getTime());
-      const sub = r.subject;
+    const rows = this.rowsOf(def, id);
+    const expiring = rows[0] === true;
+    for (let i = 1; i < rows.length; i += 3) {
+      if (rows[i] !== relation) continue;
+      const sub = rows[i + 1] as SubjectRef;
+      const r = rows[i + 2] as Relationship;
+      if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
       let x: Member | undefined;
       let xw: Proof;
       if (grantsDirectly(sub, s)) x = true;
@@ -341,11 +365,17 @@ export class SnapshotWalk {
     let w: Proof;
     let first = true;
     this.mustHold(def, node.tupleset);
-    for (const r of this.rowsOf(def, id)) {
-      if (r.relation !== node.tupleset || !follows(r)) continue;
-      if (r.expiration !== undefined) this.expires(r.expiration.getTime());
-      const target = node.targets.get(r.subject.type);
-      const sub = target === undefined ? undefined : this.has(target, r.subject.id, depth + 1);
+    const rows = this.rowsOf(def, id);
+    const expiring = rows[0] === true;
+    for (let i = 1; i < rows.length; i += 3) {
+      if (rows[i] !== node.tupleset) continue;
+      const subject = rows[i + 1] as SubjectRef;
+      if (!followsSubject(subject)) continue;
+      // The Relationship itself is read only for what needs it: an expiration, a grant's caveat.
+      const r = rows[i + 2] as Relationship;
+      if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
+      const target = node.targets.get(subject.type);
+      const sub = target === undefined ? undefined : this.has(target, subject.id, depth + 1);
       const x = throughRow(sub, r);
       if (witnessing) {
         w = arrowProof(

@@ -309,4 +309,18 @@ export interface MemorySnapshot {
    * whether it holds every relationship of `resourceType#relation`. Absent: it holds them all.
    */
   holds?(resourceType: string, relation: string): boolean;
+  /**
+   * `relationshipsOf` packed (see PackedRows), for a walk that reads many objects: optional, a walk
+   * packs `relationshipsOf` itself without it.
+   */
+  packedOf?(resourceType: string, resourceId: string): PackedRows;
 }
+
+/**
+ * One object's relationships as the synchronous walk reads them: `[expiring, ...rows]`, each row
+ * three slots `relation, subject, relationship`; `expiring` is false when no row carries an
+ * expiration. The walk tests a row's relation and subject from the slots themselves and reads the
+ * Relationship object only for a row that grants or is followed: in a copy larger than the CPU's
+ * caches each object read is a likely cache miss, and most rows of an object grant nothing.
+ */
+export type PackedRows = readonly unknown[];

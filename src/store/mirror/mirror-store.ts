@@ -359,6 +359,7 @@ class MirrorCopy {
     const now = Date.now();
     return {
       relationshipsOf: (type, id) => copy.relationshipsOf(type, id, r, now),
+      packedOf: (type, id) => copy.packedOf(type, id, r, now),
       // Sets let go of later are seen at once: a snapshot kept across a yield asks the store for them.
       lookupReverse: (query) =>
         this.excluded.size === 0 || query.relations.every((rel) => this.holdsSet(query.resourceType, rel))

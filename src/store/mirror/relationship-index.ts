@@ -4,17 +4,19 @@
  * indexes answer the engine's two hot queries without a scan: forward (resource type, then id) and
  * reverse (subject type, subject relation and resource type, then subject id). Both hold the same
  * frozen Relationship objects and hand them out on every read: nothing is allocated per row read.
+ * The forward index keeps a plain resource's rows packed (see PackedRows): relation and subject
+ * beside each Relationship, so the walk that reads them touches one array per object read.
  *
  * Compact on purpose (a copy of millions of rows): there is no per-entry object besides the
  * Relationship itself. Revisions are kept on the side, in `versions`, only for the few entries a
  * reader may not see: created after the last compaction, or deleted. Every other entry is visible
- * to every reader the copy serves, so a resource without such entries answers `relationshipsOf`
- * with its own (frozen, copied on the next write) list.
+ * to every reader the copy serves, so a resource without such entries answers `packedOf` with its
+ * own (frozen, copied on the next write) list.
  *
  * Deleted entries stay until `compact` drops those no reader may still see (older than the floor).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../../core/index.js";
-import type { ForwardQuery, ReverseQuery } from "../types.js";
+import type { ForwardQuery, PackedRows, ReverseQuery } from "../types.js";
 
 /** Revisions of an entry that not every reader sees. */
 interface Version {
@@ -32,7 +34,17 @@ interface Bucket {
   live: Map<string, Relationship> | undefined;
   /** How many entries have a version or an expiration: while none, `entries` is every answer. */
   special: number;
+  /** `entries` packed (see PackedRows), kept while `entries` is the list it was packed from. */
+  packed: PackedRows | undefined;
+  packedFrom: Relationship[] | undefined;
 }
+
+/**
+ * A plain resource's relationships in the form the synchronous walk reads (see `PackedRows` in
+ * store/types.ts): the walk compares a row's relation and subject without touching the row's
+ * Relationship object, so a resource read costs one array rather than an object per row.
+ */
+type Plain = PackedRows;
 
 /**
  * What the forward index holds for one resource. Most resources have a few relationships, every one
@@ -42,10 +54,44 @@ interface Bucket {
  * A resource becomes a Bucket when it needs one (a versioned or expiring entry, or a long list)
  * and a plain list again when `compact` finds it plain.
  */
-type Slot = Relationship[] | Bucket;
+type Slot = Plain | Bucket;
 
-const resourceOf = (slot: Slot): ObjectRef => (Array.isArray(slot) ? slot[0]!.resource : slot.resource);
-const entriesOf = (slot: Slot): Relationship[] => (Array.isArray(slot) ? slot : slot.entries);
+/** Where a packed row's fields are (see PackedRows): after the header, three slots a row. */
+const HEAD = 1;
+const STRIDE = 3;
+
+const plainCount = (p: Plain): number => (p.length - HEAD) / STRIDE;
+const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 2] as Relationship;
+
+function unpack(p: Plain): Relationship[] {
+  const out = new Array<Relationship>(plainCount(p));
+  for (let i = 0; i < out.length; i++) out[i] = plainAt(p, i);
+  return out;
+}
+
+/**
+ * `list` packed; `expiring` when some entry may carry an expiration (the walk then reads it).
+ * Every packed list is made the same way (`new Array(n)`, then filled) and never frozen: the walk's
+ * reads of them then see one kind of array, which V8 loads from inline. Frozen arrays, or several
+ * kinds, sent every load through V8's generic keyed load (callgrind: a sixth of the walk's
+ * instructions). Readers must not change them (PackedRows is readonly); a write replaces a list.
+ */
+function packRows(list: readonly Relationship[], expiring: boolean): PackedRows {
+  const out = new Array<unknown>(HEAD + STRIDE * list.length);
+  out[0] = expiring;
+  for (let i = 0, at = HEAD; i < list.length; i++, at += STRIDE) {
+    const r = list[i]!;
+    out[at] = r.relation;
+    out[at + 1] = r.subject;
+    out[at + 2] = r;
+  }
+  return out;
+}
+
+const isPlain = (slot: Slot): slot is Plain => Array.isArray(slot);
+
+const resourceOf = (slot: Slot): ObjectRef => (isPlain(slot) ? plainAt(slot, 0).resource : slot.resource);
+const entriesOf = (slot: Slot): Relationship[] => (isPlain(slot) ? unpack(slot) : slot.entries);
 
 /** Above this many entries a bucket keeps a map of its live entries, so a change finds its row fast. */
 const LIVE_MAP_AT = 16;
@@ -53,6 +99,7 @@ const LIVE_MAP_AT = 16;
 const NUL = "\u0000";
 
 const NONE: readonly Relationship[] = Object.freeze([]);
+const NO_ROWS: PackedRows = packRows(NONE, false);
 
 const INF = Number.POSITIVE_INFINITY;
 
@@ -84,6 +131,18 @@ function append(list: readonly Relationship[], r: Relationship): Relationship[] 
   const grown = list as Relationship[];
   grown.push(r);
   return grown;
+}
+
+/** Plain list `p` with `r` appended: always a copy of exactly the new length (plain lists are short). */
+function appendPlain(p: Plain | undefined, r: Relationship): Plain {
+  const n = p === undefined ? HEAD : p.length;
+  const out = new Array<unknown>(n + STRIDE);
+  out[0] = false;
+  for (let i = HEAD; i < n; i++) out[i] = p![i];
+  out[n] = r.relation;
+  out[n + 1] = r.subject;
+  out[n + 2] = r;
+  return out;
 }
 
 /** Reverse lists by subject id, for one (subject type, subject relation, resource type). */
@@ -145,8 +204,8 @@ export class RelationshipIndex {
       this.young.push(frozen);
       special = true;
     }
-    if (!special && (slot === undefined || (Array.isArray(slot) && slot.length < LIVE_MAP_AT))) {
-      byId.set(resource.id, append(slot ?? NONE, frozen));
+    if (!special && (slot === undefined || (isPlain(slot) && plainCount(slot) < LIVE_MAP_AT))) {
+      byId.set(resource.id, appendPlain(slot, frozen));
     } else {
       const bucket = this.bucketFor(byId, slot, resource);
       if (special) bucket.special++;
@@ -203,8 +262,10 @@ export class RelationshipIndex {
       }
       const slot = byId.get(id);
       if (slot === undefined) continue;
-      const plain = Array.isArray(slot) || slot.special === 0;
-      for (const r of entriesOf(slot)) {
+      const plain = isPlain(slot) || slot.special === 0;
+      const n = isPlain(slot) ? plainCount(slot) : slot.entries.length;
+      for (let i = 0; i < n; i++) {
+        const r = isPlain(slot) ? plainAt(slot, i) : slot.entries[i]!;
         if (single !== undefined ? r.relation !== single : !relations.includes(r.relation)) continue;
         if (!plain && !this.visibleAt(r, revision, now)) continue;
         if (subjectType !== undefined && r.subject.type !== subjectType) continue;
@@ -216,18 +277,48 @@ export class RelationshipIndex {
     return out;
   }
 
-  /** Every relationship of one object visible at `revision` (the synchronous walk's one read). */
+  /**
+   * Every relationship of one object visible at `revision`. A plain resource's list is built on
+   * each call: the synchronous walk reads `packedOf` instead, which allocates nothing.
+   */
   relationshipsOf(resourceType: string, id: string, revision: number, now: number): readonly Relationship[] {
     const slot = this.forwardIndex.get(resourceType)?.get(id);
     if (slot === undefined) return NONE;
-    // Every entry is visible at every revision served: the list itself is the answer.
-    if (Array.isArray(slot)) return Object.isFrozen(slot) ? slot : Object.freeze(slot);
+    if (isPlain(slot)) return unpack(slot);
     if (slot.special === 0) {
       return Object.isFrozen(slot.entries) ? slot.entries : Object.freeze(slot.entries);
     }
     const out: Relationship[] = [];
     for (const r of slot.entries) if (this.visibleAt(r, revision, now)) out.push(r);
     return out;
+  }
+
+  /**
+   * `relationshipsOf` packed (see PackedRows): the synchronous walk's one read. A plain resource
+   * (most) and a long list every reader sees answer with a list kept for them: nothing allocated.
+   */
+  packedOf(resourceType: string, id: string, revision: number, now: number): PackedRows {
+    const slot = this.forwardIndex.get(resourceType)?.get(id);
+    if (slot === undefined) return NO_ROWS;
+    // Every entry is visible at every revision served: the list itself is the answer.
+    if (isPlain(slot)) return slot;
+    if (slot.special === 0) {
+      if (slot.packedFrom !== slot.entries) {
+        slot.packed = packRows(slot.entries, false);
+        // Kept only while the list is this one: a write replaces the list (copy on write).
+        Object.freeze(slot.entries);
+        slot.packedFrom = slot.entries;
+      }
+      return slot.packed!;
+    }
+    let expiring = false;
+    const out: Relationship[] = [];
+    for (const r of slot.entries) {
+      if (!this.visibleAt(r, revision, now)) continue;
+      if (r.expiration !== undefined) expiring = true;
+      out.push(r);
+    }
+    return packRows(out, expiring);
   }
 
   reverse(query: ReverseQuery, revision: number, now: number): Relationship[] {
@@ -358,20 +449,27 @@ export class RelationshipIndex {
     if (byId === undefined || byId.get(bucket.resource.id) !== bucket) return;
     if (bucket.entries.length === 0) byId.delete(bucket.resource.id);
     else if (bucket.special === 0 && bucket.entries.length <= LIVE_MAP_AT) {
-      byId.set(bucket.resource.id, bucket.entries);
+      byId.set(bucket.resource.id, packRows(bucket.entries, false));
     }
   }
 
   /** The bucket of `r`'s resource; undefined when it has none (a plain list, or gone). */
   private bucketAt(r: Relationship): Bucket | undefined {
     const slot = this.forwardIndex.get(r.resource.type)?.get(r.resource.id);
-    return slot === undefined || Array.isArray(slot) ? undefined : slot;
+    return slot === undefined || isPlain(slot) ? undefined : slot;
   }
 
   /** `slot` as a bucket, made and put in its place when it is a plain list (or none). */
   private bucketFor(byId: Map<string, Slot>, slot: Slot | undefined, resource: ObjectRef): Bucket {
-    if (slot !== undefined && !Array.isArray(slot)) return slot;
-    const bucket: Bucket = { resource, entries: slot ?? [], live: undefined, special: 0 };
+    if (slot !== undefined && !isPlain(slot)) return slot;
+    const bucket: Bucket = {
+      resource,
+      entries: slot === undefined ? [] : unpack(slot),
+      live: undefined,
+      special: 0,
+      packed: undefined,
+      packedFrom: undefined,
+    };
     byId.set(resource.id, bucket);
     return bucket;
   }
@@ -383,8 +481,11 @@ export class RelationshipIndex {
 
   /** In a plain list every entry is live. */
   private findLive(slot: Slot, rel: Relationship): Relationship | undefined {
-    if (Array.isArray(slot)) {
-      for (const e of slot) if (sameIdentity(e, rel)) return e;
+    if (isPlain(slot)) {
+      for (let i = 0, n = plainCount(slot); i < n; i++) {
+        const e = plainAt(slot, i);
+        if (sameIdentity(e, rel)) return e;
+      }
       return undefined;
     }
     if (slot.live !== undefined) return slot.live.get(identity(rel));
@@ -443,10 +544,10 @@ export class RelationshipIndex {
         const entries = entriesOf(slot);
         if (!entries.some(inSet)) continue;
         const kept = entries.filter((r) => !inSet(r));
-        if (Array.isArray(slot)) {
+        if (isPlain(slot)) {
           // A plain list has no versions to forget.
           if (kept.length === 0) byId.delete(id);
-          else byId.set(id, kept);
+          else byId.set(id, packRows(kept, false));
           continue;
         }
         for (const r of entries) if (inSet(r)) this.versions.delete(r);

@@ -1,0 +1,135 @@
+/**
+ * The packed rows the synchronous walk reads (`packedOf`, see PackedRows) against a naive model of
+ * the index's versioned relationships, on random writes, deletes, expirations and compactions: the
+ * same relationships as `relationshipsOf` in the same order, and the right `expiring` header.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Relationship, SubjectRef } from "../../src/core/index.js";
+import type { PackedRows } from "../../src/store/index.js";
+import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
+
+type Op =
+  | {
+      kind: "touch";
+      doc: number;
+      relation: string;
+      subject: number;
+      set: boolean;
+      expires: number | undefined;
+    }
+  | { kind: "delete"; doc: number; relation: string; subject: number; set: boolean }
+  | { kind: "compact" };
+
+const subjectOf = (n: number, set: boolean): SubjectRef =>
+  set ? { type: "group", id: `g${n}`, relation: "member" } : { type: "user", id: n === 0 ? "*" : `u${n}` };
+
+const rel = (
+  doc: number,
+  relation: string,
+  subject: number,
+  set: boolean,
+  expires?: number,
+): Relationship => ({
+  resource: { type: "document", id: `d${doc}` },
+  relation,
+  subject: subjectOf(subject, set),
+  ...(expires === undefined ? {} : { expiration: new Date(expires) }),
+});
+
+const identity = (r: Relationship) =>
+  `${r.resource.id}|${r.relation}|${r.subject.type}:${r.subject.id}#${r.subject.relation ?? ""}`;
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("touch" as const),
+      doc: fc.nat(3),
+      relation: fc.constantFrom("viewer", "owner", "parent"),
+      subject: fc.nat(5),
+      set: fc.boolean(),
+      expires: fc.option(fc.constantFrom(50, 150), { nil: undefined }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("delete" as const),
+      doc: fc.nat(3),
+      relation: fc.constantFrom("viewer", "owner", "parent"),
+      subject: fc.nat(5),
+      set: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("compact" as const) }) },
+);
+
+/** Every version ever written, with the revisions that created and deleted it. */
+interface Version {
+  readonly r: Relationship;
+  readonly created: number;
+  deleted: number;
+}
+
+function rowsOf(packed: PackedRows): Relationship[] {
+  expect((packed.length - 1) % 3).toBe(0);
+  const out: Relationship[] = [];
+  for (let i = 1; i < packed.length; i += 3) {
+    const r = packed[i + 2] as Relationship;
+    expect(packed[i]).toBe(r.relation);
+    expect(packed[i + 1]).toBe(r.subject);
+    out.push(r);
+  }
+  return out;
+}
+
+describe("RelationshipIndex.packedOf", () => {
+  it("holds what a naive versioned list holds, at every revision a reader may ask", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.constantFrom(0, 100, 200), (ops, now) => {
+        const index = new RelationshipIndex();
+        const versions: Version[] = [];
+        let revision = 0;
+        let floor = 0;
+        for (const o of ops) {
+          if (o.kind === "compact") {
+            floor = revision;
+            index.compact(floor);
+            continue;
+          }
+          revision++;
+          const r =
+            o.kind === "touch"
+              ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
+              : rel(o.doc, o.relation, o.subject, o.set);
+          const live = versions.find((v) => v.deleted === Infinity && identity(v.r) === identity(r));
+          if (live !== undefined) live.deleted = revision;
+          if (o.kind === "touch") {
+            index.touch(r, revision);
+            versions.push({ r, created: revision, deleted: Infinity });
+          } else index.delete(r, revision);
+        }
+        for (let at = floor; at <= revision; at++) {
+          for (let doc = 0; doc <= 3; doc++) {
+            const packed = index.packedOf("document", `d${doc}`, at, now);
+            const rows = rowsOf(packed);
+            const expected = versions
+              .filter((v) => v.r.resource.id === `d${doc}` && v.created <= at && at < v.deleted)
+              .filter((v) => v.r.expiration === undefined || v.r.expiration.getTime() > now)
+              .map((v) => identity(v.r))
+              .sort();
+            expect(rows.map(identity).sort()).toEqual(expected);
+            expect(rows.map(identity)).toEqual(
+              index.relationshipsOf("document", `d${doc}`, at, now).map(identity),
+            );
+            // The header may say "expiring" only when a row carries an expiration; must when one does.
+            if (rows.some((r) => r.expiration !== undefined)) expect(packed[0]).toBe(true);
+            if (packed[0] === true) expect(rows.some((r) => r.expiration !== undefined)).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
