@@ -66,8 +66,9 @@ export class CaptureBuffer {
   private at = 0;
   /**
    * The open batch's ids (and other strings past the dictionary), in slot order: the first
-   * `idCount`. Entries past it are a closed batch's, overwritten rather than cleared: a list
-   * emptied at each batch was grown again, a copy at each doubling.
+   * `idCount`. Entries past it are blanked when a batch closes rather than dropped: a list emptied
+   * at each batch was grown again, a copy at each doubling; blanked, it holds no one's ids once
+   * their batch has gone (they may be personal data).
    */
   private readonly ids: string[] = [];
   private idCount = 0;
@@ -211,6 +212,7 @@ export class CaptureBuffer {
       names: this.names,
       namesUpTo: this.names.length,
     };
+    this.ids.fill("", 0, this.idCount);
     this.count = 0;
     this.at = 0;
     this.idCount = 0;

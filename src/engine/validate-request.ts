@@ -5,6 +5,7 @@ import {
   clip,
   DEFAULT_CONTEXT_LIMITS,
   formatSubjectRef,
+  isValidObjectId,
   LatchError,
   type ObjectRef,
   type Relationship,
@@ -13,6 +14,8 @@ import {
 } from "../core/index.js";
 import { validateRelationship } from "../store/index.js";
 import type { Plan, PlanMember } from "./plan.js";
+
+const OBJECT_ID_RULE = "an id is 1 to 1024 of the characters a-z A-Z 0-9 / _ | - = +";
 
 export function resolveMember(plan: Plan, resource: ObjectRef, permission: string): PlanMember {
   const def = plan.defs.get(resource.type);
@@ -35,11 +38,13 @@ export function resolveMember(plan: Plan, resource: ObjectRef, permission: strin
       { type: clip(resource.type), permission: clip(permission) },
     );
   }
-  if (resource.id === "" || resource.id === WILDCARD_ID) {
+  // The ids a relationship may hold (SpiceDB's rule), so that a question no write could make true
+  // is refused rather than answered, and nothing ill-formed (a lone surrogate) reaches a record.
+  if (!isValidObjectId(resource.id)) {
     throw new LatchError(
       "check/invalid-resource",
       "invalid-argument",
-      `invalid resource id "${clip(resource.id)}"`,
+      `invalid resource id "${clip(resource.id)}": ${OBJECT_ID_RULE}`,
     );
   }
   return member;
@@ -64,8 +69,13 @@ export function validateSubject(plan: Plan, subject: SubjectRef): string {
       "a check's subject cannot be a wildcard; check a concrete subject",
     );
   }
-  if (subject.id === "")
-    throw new LatchError("check/invalid-subject", "invalid-argument", "empty subject id");
+  if (!isValidObjectId(subject.id)) {
+    throw new LatchError(
+      "check/invalid-subject",
+      "invalid-argument",
+      subject.id === "" ? "empty subject id" : `invalid subject id "${clip(subject.id)}": ${OBJECT_ID_RULE}`,
+    );
+  }
   if (subject.relation !== undefined && !def.members.has(subject.relation)) {
     throw new LatchError(
       "check/unknown-permission",

@@ -114,6 +114,20 @@ describe("the capture buffer", () => {
     expect(new Set(batches[3]!.names).size).toBe(batches[3]!.names.length);
   });
 
+  it("holds none of a closed batch's ids once the batch is taken", () => {
+    const buffer = new CaptureBuffer(loggable, undefined);
+    for (let i = 0; i < 50; i++) {
+      const { facts, info, at } = decision(i);
+      buffer.capture(facts, info, at);
+    }
+    const batch = buffer.take();
+    expect(batch.text.length).toBeGreaterThan(0);
+    // The id list is private; what matters is that it keeps no strings of a batch that has left.
+    const kept = (buffer as unknown as { ids: string[] }).ids;
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.every((id) => id === "")).toBe(true);
+  });
+
   it("sends names past its dictionary's limit as strings, like ids", () => {
     const buffer = new CaptureBuffer(loggable, undefined, 3);
     for (let i = 0; i < 20; i++) {

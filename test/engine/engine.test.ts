@@ -210,6 +210,48 @@ for (const snapshots of [false, true]) {
         );
       });
 
+      it("refuses ids no relationship may hold, as a write would", async () => {
+        const { engine } = await setup(["document:d#owner@user:a"]);
+        const ask = (resource: string, subject: string) =>
+          errorOf(
+            engine.check({
+              resource: { type: "document", id: resource },
+              permission: "view",
+              subject: { type: "user", id: subject },
+            }),
+          );
+        // A lone surrogate would otherwise reach the audit trail, whose stores cannot hold it.
+        expect(await ask("d", "a\ud800")).toEqual({
+          code: "check/invalid-subject",
+          kind: "invalid-argument",
+        });
+        expect(await ask("d", "a b")).toEqual({ code: "check/invalid-subject", kind: "invalid-argument" });
+        expect(await ask("d", "x".repeat(1025))).toEqual({
+          code: "check/invalid-subject",
+          kind: "invalid-argument",
+        });
+        expect(await ask("d e", "a")).toEqual({ code: "check/invalid-resource", kind: "invalid-argument" });
+        expect(await ask("*", "a")).toEqual({ code: "check/invalid-resource", kind: "invalid-argument" });
+        const bulk = await engine.checkBulk({
+          items: [
+            {
+              resource: { type: "document", id: "d" },
+              permission: "view",
+              subject: { type: "user", id: "a\ud800" },
+            },
+            {
+              resource: { type: "document", id: "d" },
+              permission: "view",
+              subject: { type: "user", id: "a" },
+            },
+          ],
+        });
+        expect(bulk.results.map((r) => (r.ok ? r.state : r.error.code))).toEqual([
+          "check/invalid-subject",
+          "ALLOWED",
+        ]);
+      });
+
       it("terminates on cycles and limits depth", async () => {
         const { engine } = await setup([
           "group:a#member@group:b#member",

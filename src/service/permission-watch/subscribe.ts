@@ -86,6 +86,8 @@ class Subscription implements AsyncIterableIterator<PermissionEvent, undefined, 
       const joined = this.joined ?? (await this.join());
       if (joined === undefined) return DONE;
       for (;;) {
+        // Returned while this read waited: what is still queued is not handed out after `return`.
+        if (this.ended) return DONE;
         const event = joined.listener.take();
         if (event === END) {
           this.end();
