@@ -2,31 +2,19 @@
  * A naive reference evaluator: recursive, one object at a time, over an in-memory list of
  * relationships, three-valued (true / false / unknown) with Kleene logic at every step. No
  * batching, no caching, no expressions: obviously correct and slow. Cycles follow the same path
- * semantics as the engine: a subproblem already on the path is "not a member" there; one met
- * again through an exclusion's right-hand side is a fourth value, "E", with no answer, which
- * fails the check only when the answer depends on it (a plain yes of a union, a plain no of an
- * intersection, win over it; otherwise it wins over an unknown caveat).
+ * semantics as the engine: a subproblem already on the path is "not a member" there.
  */
 import type { CheckState, Relationship, SubjectRef } from "../../src/core/index.js";
 import type { CompiledSchema, PermissionExpr } from "../../src/schema/index.js";
 
-type Tri = "T" | "F" | "U" | "E";
+type Tri = "T" | "F" | "U";
 
 /** Recursion through the right-hand side of an exclusion: not stratified, no defined answer. */
 export class CycleThroughExclusion extends Error {}
 
-/** Past the plain value that decides it, the one that leaves no answer, then the unknown caveat. */
-const rest = (a: Tri, b: Tri, decided: Tri, otherwise: Tri): Tri =>
-  a === decided || b === decided
-    ? decided
-    : a === "E" || b === "E"
-      ? "E"
-      : a === "U" || b === "U"
-        ? "U"
-        : otherwise;
-const and = (a: Tri, b: Tri): Tri => rest(a, b, "F", "T");
-const or = (a: Tri, b: Tri): Tri => rest(a, b, "T", "F");
-const not = (a: Tri): Tri => (a === "T" ? "F" : a === "F" ? "T" : a);
+const and = (a: Tri, b: Tri): Tri => (a === "F" || b === "F" ? "F" : a === "U" || b === "U" ? "U" : "T");
+const or = (a: Tri, b: Tri): Tri => (a === "T" || b === "T" ? "T" : a === "U" || b === "U" ? "U" : "F");
+const not = (a: Tri): Tri => (a === "T" ? "F" : a === "F" ? "T" : "U");
 
 export function referenceCheck(
   schema: CompiledSchema,
@@ -56,7 +44,8 @@ export function referenceCheck(
     const key = `${type}:${id}#${name}`;
     const seen = path.get(key);
     if (seen !== undefined) {
-      return seen !== neg ? "E" : "F";
+      if (seen !== neg) throw new CycleThroughExclusion();
+      return "F";
     }
     const member = schema.definitions.get(type)?.members.get(name);
     if (member === undefined) return "F";
@@ -115,7 +104,6 @@ export function referenceCheck(
   };
 
   const r = check(resource.type, resource.id, permission, new Map());
-  if (r === "E") throw new CycleThroughExclusion();
   return r === "T" ? "ALLOWED" : r === "F" ? "DENIED" : "CONDITIONAL";
 }
 
