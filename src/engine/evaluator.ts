@@ -118,6 +118,10 @@ export function dispatch(
           // membership.ts `unstratified`), so the order of work cannot decide the outcome.
           const none = unstratified(member.label, at);
           m.set(id, none);
+          // Where such a cycle is cut decides what the rest of it computes: an answer that met one
+          // is never reused (infinite height, as past the depth limit), not even from its own root,
+          // or what a check says would depend on what was asked before it.
+          acc.deepest = Number.POSITIVE_INFINITY;
           pushTrace(t, id, { label: `${at} (cycle through an exclusion)`, member: none });
         } else pushTrace(t, id, { label: `${at} (cycle)`, member: undefined });
       } else if (tooFar) {

@@ -19,7 +19,7 @@ import {
 } from "../../src/core/index.js";
 import { CheckDeps } from "../../src/engine/check-deps.js";
 import { createRequestResults } from "../../src/engine/dispatch/index.js";
-import { createEngine } from "../../src/engine/index.js";
+import { createEngine, type Engine } from "../../src/engine/index.js";
 import { createRevisions } from "../../src/engine/revisions.js";
 import { createMemoryStore, type MemoryStore } from "./memory-store.js";
 
@@ -93,10 +93,16 @@ async function storeWith(schema: string, rows: readonly string[], snapshots: boo
   return store;
 }
 
-/** The check's state, or its error's code. */
-async function answer(store: MemoryStore, resource: string, permission: string, subject: SubjectRef) {
+/** The check's state, or its error's code, from `engine` (false: a fresh one with no cache). */
+async function answer(
+  store: MemoryStore,
+  resource: string,
+  permission: string,
+  subject: SubjectRef,
+  on: Engine | false = false,
+) {
   const [type, id] = resource.split(":") as [string, string];
-  const engine = createEngine({ store, cache: false });
+  const engine = on === false ? createEngine({ store, cache: false }) : on;
   try {
     const r = await engine.check({
       resource: { type, id },
@@ -174,6 +180,50 @@ describe("a cycle through an exclusion fails a check only when the answer depend
       // doc:plain's plain yes decides `->`, whether doc:bad comes before it or after.
       expect(await answer(store, "doc:top", "some_parent", U0), how).toBe("ALLOWED");
     });
+  });
+
+  it("an answer that met such a cycle is not reused: asking it first does not change later answers", async () => {
+    // Found with a stricter property.test.ts (seed 1005360053): typeb:o0#perm1, asked first, meets
+    // the cycle from its own root; reused inside typeb:o0#perm0 (whose path cuts the cycle
+    // earlier), its cycle leaf made that check fail where asked alone it is CONDITIONAL.
+    const schema = `
+caveat cav2(flag bool, x int) {
+  flag || x > 7
+}
+
+definition user {}
+
+definition typeb {
+  relation rel1: user | user with cav2 | typeb#perm1
+  relation par: typeb
+  permission perm0 = ((rel1 & par->rel1) + (rel1 & (rel1 + rel1)))
+  permission perm1 = (rel1 + ((perm0 - perm0) + par.all(perm0)))
+}
+`;
+    const rows = ["typeb:o0#rel1@user:u0[cav2]", "typeb:o0#rel1@typeb:o0#perm1"];
+    const permissions = ["perm1", "perm0"];
+    for (const snapshots of [false, true]) {
+      const store = await storeWith(schema, rows, snapshots);
+      try {
+        const alone = new Map<string, string>();
+        for (const p of permissions) alone.set(p, await answer(store, "typeb:o0", p, U0, false));
+        expect(alone.get("perm1")).toBe("check/cycle-through-exclusion");
+        expect(alone.get("perm0")).toBe("CONDITIONAL");
+        // perm1 first: it meets the cycle from its own root, and its answer must not be reused.
+        // (The other way round is a known gap, older than this rule: perm0 cached from its own
+        // root, then reused under perm1's exclusion where a fresh walk would meet the cycle, lets
+        // perm1 and rel1 answer CONDITIONAL: a cached answer does not record the frames it
+        // depended on.)
+        const engine = createEngine({ store });
+        for (const p of permissions) {
+          expect(await answer(store, "typeb:o0", p, U0, engine), `${p}, perm1 asked first`).toBe(
+            alone.get(p),
+          );
+        }
+      } finally {
+        await store.close();
+      }
+    }
   });
 
   it("both walks, asked directly, build the same answer for the found counterexample", async () => {
