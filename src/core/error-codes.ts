@@ -36,7 +36,7 @@ export const ErrorCodes = {
   CheckTooManyItems: "check/too-many-items",
   /** failed-precondition: the walk went deeper than the maximum depth (`--max-depth`). */
   CheckMaxDepthExceeded: "check/max-depth-exceeded",
-  /** failed-precondition: a permission depends on itself through the right-hand side of an exclusion. */
+  /** failed-precondition: the answer depends on a permission that depends on itself through the right-hand side of an exclusion. */
   CheckCycleThroughExclusion: "check/cycle-through-exclusion",
   /** failed-precondition: no schema has been written yet, so nothing can be checked. */
   CheckNoSchema: "check/no-schema",

@@ -6,9 +6,9 @@
  */
 import { type CheckState, clip, LatchError } from "../core/index.js";
 import type { CompiledSchema } from "../schema/index.js";
-import { type CaveatExpr, type CaveatLeaf, type Member, TOO_DEEP } from "./membership.js";
+import { type CaveatExpr, type CaveatLeaf, type Member, TOO_DEEP, UNSTRATIFIED } from "./membership.js";
 import type { CaveatTrace } from "./types.js";
-import { maxDepthExceeded } from "./walk-stack.js";
+import { cycleThroughExclusion, maxDepthExceeded } from "./walk-stack.js";
 
 export interface Verdict {
   readonly state: CheckState;
@@ -51,6 +51,8 @@ export function createCaveatEvaluator(
   const leafCache = new Map<CaveatExpr, Tri>();
   // The first subproblem past the depth limit the answer depends on, for the error message.
   let deep: CaveatLeaf | undefined;
+  // Likewise the first cycle through an exclusion it depends on.
+  let cycle: CaveatLeaf | undefined;
 
   const leaf = (expr: CaveatLeaf): Tri => {
     const hit = leafCache.get(expr);
@@ -58,6 +60,10 @@ export function createCaveatEvaluator(
     if (expr.name === TOO_DEEP) {
       deep ??= expr;
       return { v: "missing", missing: new Set([TOO_DEEP]) };
+    }
+    if (expr.name === UNSTRATIFIED) {
+      cycle ??= expr;
+      return { v: "missing", missing: new Set([UNSTRATIFIED]) };
     }
     const def = schema.caveats.get(expr.name);
     const context = mergeContext(requestContext, expr.context);
@@ -160,6 +166,11 @@ export function createCaveatEvaluator(
       const r = evaluate(member);
       if (r.v === "true") return { state: "ALLOWED", missing: [] };
       if (r.v === "false") return { state: "DENIED", missing: [] };
+      // Both: the cycle first, as no depth limit would give it an answer.
+      if (r.missing.has(UNSTRATIFIED)) {
+        // The answer depends on recursion through an exclusion (see membership.ts).
+        throw cycleThroughExclusion(String(cycle?.context?.label ?? ""), String(cycle?.context?.at ?? ""));
+      }
       if (r.missing.has(TOO_DEEP)) {
         // The answer depends on a subproblem past the limit (see walk-stack.ts).
         const at = String(deep?.context?.at ?? "");

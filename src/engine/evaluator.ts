@@ -7,7 +7,8 @@
  * Cycles: a subproblem already on the current path counts as "not a member" there (the least
  * fixpoint SpiceDB's semantics imply for recursive data). A result that leaned on such a cut to an
  * ancestor is only valid on that path, so it is not cached; when the cut hit a sibling in the same
- * batch, the batch is recomputed id by id.
+ * batch, the batch is recomputed id by id. A cycle through an exclusion's right-hand side has no
+ * such answer: it is cut the same way but carried as the `unstratified` leaf (membership.ts).
  *
  * Witnesses: a request that asks for them (`ctx.witness`) gets each answer's proof beside it (`w`,
  * see witness.ts; what each operator contributes is in operators.ts). Such a request shares no
@@ -23,7 +24,7 @@ import {
   narrow,
   type Subproblem,
 } from "./dispatch/index.js";
-import { addMember, caveatOf, type Member, type Memberships, tooDeep } from "./membership.js";
+import { addMember, caveatOf, type Member, type Memberships, tooDeep, unstratified } from "./membership.js";
 import {
   arrowDone,
   arrowProof,
@@ -106,15 +107,23 @@ export function dispatch(
       m.set(id, true);
       pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
     } else {
-      let cut = -1;
-      try {
-        cut = stack === undefined || traceOnly ? -1 : onStack(stack, member.label, id, neg, origin);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      if (cut >= 0) {
-        if (cut < acc.minCut) acc.minCut = cut;
-        pushTrace(t, id, { label: `${member.def.name}:${id}#${member.name} (cycle)`, member: undefined });
+      const cut =
+        stack === undefined || traceOnly ? undefined : onStack(stack, member.label, id, neg, origin);
+      if (cut !== undefined) {
+        // Either way the answer holds only on this path: never cached (see computeInto).
+        if (cut.depth < acc.minCut) acc.minCut = cut.depth;
+        const at = `${member.def.name}:${id}#${member.name}`;
+        if (cut.throughExclusion) {
+          // No answer, but no error yet: the check fails only if its answer depends on it (see
+          // membership.ts `unstratified`), so the order of work cannot decide the outcome.
+          const none = unstratified(member.label, at);
+          m.set(id, none);
+          // Where such a cycle is cut decides what the rest of it computes: an answer that met one
+          // is never reused (infinite height, as past the depth limit), not even from its own root,
+          // or what a check says would depend on what was asked before it.
+          acc.deepest = Number.POSITIVE_INFINITY;
+          pushTrace(t, id, { label: `${at} (cycle through an exclusion)`, member: none });
+        } else pushTrace(t, id, { label: `${at} (cycle)`, member: undefined });
       } else if (tooFar) {
         // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
         // leaned on it might resolve from a shallower place, so it is never reused (infinite height).

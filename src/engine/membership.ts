@@ -44,6 +44,23 @@ export function tooDeep(at: string, maxDepth: number): CaveatLeaf {
   return { op: "caveat", name: TOO_DEEP, context: { at, maxDepth } };
 }
 
+/**
+ * The name of the leaf that stands for a subproblem met again on its own path through the
+ * right-hand side of an exclusion (see walk-stack.ts): recursion that is not stratified has no
+ * defined answer. Carried like `TOO_DEEP`, and for the same reason: it fails the check only when
+ * the answer depends on it, so `a + cycle` is allowed when `a` is and `b & cycle` (or `.all()`
+ * over an object that says no) is denied when `b` is, whichever row or branch a walk meets
+ * first and whether or not it short-circuits there. Throwing where the cycle is met instead made
+ * the answer depend on the order of work: the batched evaluator follows every object of an
+ * `.all()` at once, the in-memory walk stops at the first plain no.
+ */
+export const UNSTRATIFIED = "\u0000cycle-through-exclusion";
+
+/** The leaf for subproblem `at` (`type:id#relation`, of member `label`) met again through an exclusion. */
+export function unstratified(label: string, at: string): CaveatLeaf {
+  return { op: "caveat", name: UNSTRATIFIED, context: { label, at } };
+}
+
 /** A relationship's caveat as an expression leaf; undefined when it has none. */
 export function caveatOf(r: Relationship): CaveatLeaf | undefined {
   return r.caveat === undefined ? undefined : caveatLeaf(r.caveat.name, r.caveat.context);

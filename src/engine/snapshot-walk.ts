@@ -5,7 +5,8 @@
  * are the batched evaluator's memberships (yes, or a caveat expression), built by the same
  * operators (operators.ts). It says "unknown" where the batched evaluator must answer instead:
  *
- * - a cycle: a subproblem met again on its own path (the batched evaluator cuts it, exactly);
+ * - a cycle: a subproblem met again on its own path (the batched evaluator cuts it, exactly, or
+ *   through an exclusion carries it as the `unstratified` leaf: membership.ts);
  * - a remembered answer that needed more hops than are left where it is met again (see
  *   walk-stack.ts: depth is counted in dispatch hops exactly as the batched evaluator counts it);
  * - a walk longer than its step budget, which bounds the time it blocks the event loop.

@@ -42,12 +42,24 @@ export interface Acc {
   deepest: number;
 }
 
+/** A cycle `onStack` found: the frame it points at, and whether it passes through an exclusion. */
+export interface CycleCut {
+  /** The depth of the frame where the subproblem is already being computed. */
+  readonly depth: number;
+  /**
+   * The path from that frame to here enters the right-hand side of an exclusion (or leaves one):
+   * recursion that is not stratified, which has no defined answer. The walk carries it as the
+   * `UNSTRATIFIED` leaf (membership.ts), an error only when the check's answer depends on it.
+   */
+  readonly throughExclusion: boolean;
+}
+
 /**
- * The depth of the frame where `id` of `label` is already being computed on this id's own path,
- * or -1. Batches merge paths: a frame holding the id as a mere sibling (two documents in one
- * folder chain) is not a cycle, so the walk follows `origin` upwards and only a frame reached
- * through it counts. Merged origins can still over-approximate a path; such a cut makes the frame
- * it points to recompute id by id (see computeInto), exactly as before.
+ * Where `id` of `label` is already being computed on this id's own path, or undefined. Batches
+ * merge paths: a frame holding the id as a mere sibling (two documents in one folder chain) is not
+ * a cycle, so the walk follows `origin` upwards and only a frame reached through it counts. Merged
+ * origins can still over-approximate a path; such a cut makes the frame it points to recompute id
+ * by id (see computeInto), exactly as before, whether or not it passes through an exclusion.
  */
 export function onStack(
   stack: Stack | undefined,
@@ -55,28 +67,20 @@ export function onStack(
   id: string,
   neg: number,
   origin: Origin | undefined,
-): number {
+): CycleCut | undefined {
   // The shallowest frame holding the id: the walk below need not go past it.
   let top: Stack | undefined;
   for (let s = stack; s !== undefined; s = s.parent) if (s.label === label && s.ids.has(id)) top = s;
-  if (top === undefined) return -1;
+  if (top === undefined) return undefined;
   // The ids on this id's own path at the current frame: one id, the origin's list, or a set.
   const list: readonly string[] = origin?.get(id) ?? [id];
   let set: Set<string> | undefined;
   for (let s = stack; s !== undefined; s = s.parent) {
     if (s.label === label && s.ids.has(id) && (set === undefined ? list.includes(id) : set.has(id))) {
-      if (s.neg !== neg) {
-        // Recursion through an exclusion has no well-defined answer (it is not stratified).
-        throw new LatchError(
-          "check/cycle-through-exclusion",
-          "failed-precondition",
-          `${label} depends on itself through the right-hand side of an exclusion`,
-          { at: `${label.replace("#", `:${id}#`)}` },
-        );
-      }
-      return s.depth;
+      // Cycles are rare: an object only for them.
+      return { depth: s.depth, throughExclusion: s.neg !== neg };
     }
-    if (s === top) return -1;
+    if (s === top) return undefined;
     const o = s.origin;
     if (o === undefined) continue;
     const up = new Set<string>();
@@ -87,10 +91,23 @@ export function onStack(
         for (const y of s.parent?.ids ?? []) up.add(y);
       } else for (const y of from) up.add(y);
     }
-    if (up.size === 0) return -1;
+    if (up.size === 0) return undefined;
     set = up;
   }
-  return -1;
+  return undefined;
+}
+
+/**
+ * The error for a check whose answer depends on a cycle through an exclusion: `label`
+ * (`type#relation`) met again at `at` (`type:id#relation`).
+ */
+export function cycleThroughExclusion(label: string, at: string): LatchError {
+  return new LatchError(
+    "check/cycle-through-exclusion",
+    "failed-precondition",
+    `${label} depends on itself through the right-hand side of an exclusion`,
+    { at },
+  );
 }
 
 /**
