@@ -41,19 +41,7 @@ import { createEngine } from "../src/engine/index.js";
 import type { RelationshipUpdate, Store } from "../src/store/index.js";
 import { createPostgresStore } from "../src/store/postgres/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-
-const SCHEMA = `
-caveat tagged(n int) { n >= 0 }
-definition user {}
-definition document {
-  relation viewer: user | user with tagged
-  permission view = viewer
-}`;
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
-}
+import { arg, CHURN_SCHEMA } from "./churn.js";
 
 const touches = Number(arg("touches", "1000000"));
 const keys = Number(arg("keys", "10000"));
@@ -181,7 +169,7 @@ async function postgresTarget(url: string): Promise<Target> {
     },
     async close() {
       await store.close();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.query(`DROP CHURN_SCHEMA IF EXISTS "${schema}" CASCADE`);
       await admin.end();
     },
   };
@@ -200,7 +188,7 @@ function update(i: number): RelationshipUpdate {
 
 async function run(target: Target) {
   const { store } = target;
-  await store.writeSchema(SCHEMA);
+  await store.writeSchema(CHURN_SCHEMA);
   const engine = createEngine({ store, quantizationMs: 0, cache: false });
   const samples: Sample[] = [];
   const during: number[] = [];

@@ -29,27 +29,14 @@ import { parseRelationship } from "../src/core/index.js";
 import { createEngine } from "../src/engine/index.js";
 import type { CompactionReport, RelationshipUpdate } from "../src/store/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { arg, CHURN, CHURN_SCHEMA } from "./churn.js";
 
-const SCHEMA = `
-caveat tagged(n int) { n >= 0 }
-definition user {}
-definition document {
-  relation viewer: user | user with tagged
-  permission view = viewer
-}`;
-const KEYS = 10_000;
-const BATCH = 500;
-const RATE = 1_000;
-const WINDOW_MS = 250;
+const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
-}
 const touches = Number(arg("touches", "20000"));
 const nice = Number(arg("nice", "0"));
 const pauseMs = Number(arg("pause-ms", "0"));
-/** The read connection's mmap_size (the store sets 1 GiB); "" leaves it. */
+/** The read connection's mmap_size (the store leaves it at 0: see sqlite-store.ts); "" leaves it. */
 const readerMmap = arg("reader-mmap", "");
 
 /** Statements run since the last reset, per connection ("main" or "read") and SQL. */
@@ -167,7 +154,7 @@ async function main(): Promise<void> {
   names.set(inner.db, "main");
   names.set(inner.snapshot.db, "read");
   if (readerMmap !== "") inner.snapshot.db.pragma(`mmap_size = ${Number(readerMmap)}`);
-  await store.writeSchema(SCHEMA);
+  await store.writeSchema(CHURN_SCHEMA);
   const shared = new SharedArrayBuffer(32);
   const flags = new Int32Array(shared, 0, 2);
   const times = new BigInt64Array(shared, 8, 3);

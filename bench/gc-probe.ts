@@ -31,23 +31,10 @@ import { createEngine } from "../src/engine/index.js";
 import type { CompactionOptions, CompactionReport, RelationshipUpdate, Store } from "../src/store/index.js";
 import { createSqliteCompaction } from "../src/store/sqlite/compaction.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { arg, CHURN, CHURN_SCHEMA } from "./churn.js";
 
-const SCHEMA = `
-caveat tagged(n int) { n >= 0 }
-definition user {}
-definition document {
-  relation viewer: user | user with tagged
-  permission view = viewer
-}`;
-const KEYS = 10_000;
-const BATCH = 500;
-const RATE = 1_000;
-const WINDOW_MS = 250;
+const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
 
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
-}
 const touches = Number(arg("touches", "20000"));
 const variant = arg("variant", "base");
 /** The read connection's page cache in KiB (the store opens it with 65,536). */
@@ -152,7 +139,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "latch-gc-probe-"));
   const path = join(dir, "gc.db");
   const store = await createSqliteStore({ path });
-  await store.writeSchema(SCHEMA);
+  await store.writeSchema(CHURN_SCHEMA);
   const compaction = await compactor(store, path);
   const gcs: [number, number][] = [];
   const observer = new PerformanceObserver((list) => {

@@ -1,0 +1,20 @@
+/**
+ * What the compaction benches share (gc-bench.ts, gc-probe.ts, gc-count.ts): the schema whose
+ * relationships they touch over and over (each touch a new version: the caveat context changes),
+ * the churn's shape, and their `--name value` arguments.
+ */
+export const CHURN_SCHEMA = `
+caveat tagged(n int) { n >= 0 }
+definition user {}
+definition document {
+  relation viewer: user | user with tagged
+  permission view = viewer
+}`;
+/** Relationships touched in turn, touches a write, writes paced to touches a second. */
+export const CHURN = { keys: 10_000, batch: 500, rate: 1_000, windowMs: 250 } as const;
+
+/** The value after `--name` on the command line, or `fallback`. */
+export function arg(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
+}
