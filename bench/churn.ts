@@ -3,6 +3,9 @@
  * relationships they touch over and over (each touch a new version: the caveat context changes),
  * the churn's shape, and their `--name value` arguments.
  */
+import { parseRelationship } from "../src/core/index.js";
+import type { RelationshipUpdate } from "../src/store/index.js";
+
 export const CHURN_SCHEMA = `
 caveat tagged(n int) { n >= 0 }
 definition user {}
@@ -17,4 +20,15 @@ export const CHURN = { keys: 10_000, batch: 500, rate: 1_000, windowMs: 250 } as
 export function arg(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
+}
+
+/** The `i`th touch: relationship `i % keys`, its context numbering the round. */
+export function churnUpdate(i: number, keys: number = CHURN.keys): RelationshipUpdate {
+  const k = i % keys;
+  return {
+    operation: "touch",
+    relationship: parseRelationship(
+      `document:d${k}#viewer@user:u${k % 100}[tagged:{"n":${Math.floor(i / keys)}}]`,
+    ),
+  };
 }

@@ -36,12 +36,11 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { type CaseResult, summarize } from "../src/cli/load/percentiles.js";
-import { parseRelationship } from "../src/core/index.js";
 import { createEngine } from "../src/engine/index.js";
 import type { RelationshipUpdate, Store } from "../src/store/index.js";
 import { createPostgresStore } from "../src/store/postgres/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { arg, CHURN_SCHEMA } from "./churn.js";
+import { arg, CHURN_SCHEMA, churnUpdate } from "./churn.js";
 
 const touches = Number(arg("touches", "1000000"));
 const keys = Number(arg("keys", "10000"));
@@ -169,22 +168,14 @@ async function postgresTarget(url: string): Promise<Target> {
     },
     async close() {
       await store.close();
-      await admin.query(`DROP CHURN_SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await admin.end();
     },
   };
 }
 
-/** The i-th touch: key i % keys, its caveat context changing so every touch is a real new version. */
-function update(i: number): RelationshipUpdate {
-  const k = i % keys;
-  return {
-    operation: "touch",
-    relationship: parseRelationship(
-      `document:d${k}#viewer@user:u${k % 100}[tagged:{"n":${Math.floor(i / keys)}}]`,
-    ),
-  };
-}
+/** The i-th touch: its caveat context changes, so every touch is a real new version. */
+const update = (i: number): RelationshipUpdate => churnUpdate(i, keys);
 
 async function run(target: Target) {
   const { store } = target;

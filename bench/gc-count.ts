@@ -25,11 +25,10 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { parseRelationship } from "../src/core/index.js";
 import { createEngine } from "../src/engine/index.js";
 import type { CompactionReport, RelationshipUpdate } from "../src/store/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { arg, CHURN, CHURN_SCHEMA } from "./churn.js";
+import { arg, CHURN, CHURN_SCHEMA, churnUpdate } from "./churn.js";
 
 const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
 
@@ -132,15 +131,7 @@ const percentile = (values: readonly number[], p: number) => {
 };
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
-function update(i: number): RelationshipUpdate {
-  const k = i % KEYS;
-  return {
-    operation: "touch",
-    relationship: parseRelationship(
-      `document:d${k}#viewer@user:u${k % 100}[tagged:{"n":${Math.floor(i / KEYS)}}]`,
-    ),
-  };
-}
+const update = (i: number): RelationshipUpdate => churnUpdate(i);
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 

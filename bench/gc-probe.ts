@@ -26,12 +26,11 @@ import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { parseRelationship } from "../src/core/index.js";
 import { createEngine } from "../src/engine/index.js";
 import type { CompactionOptions, CompactionReport, RelationshipUpdate, Store } from "../src/store/index.js";
 import { createSqliteCompaction } from "../src/store/sqlite/compaction.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { arg, CHURN, CHURN_SCHEMA } from "./churn.js";
+import { arg, CHURN, CHURN_SCHEMA, churnUpdate } from "./churn.js";
 
 const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
 
@@ -122,15 +121,7 @@ async function compactor(
   };
 }
 
-function update(i: number): RelationshipUpdate {
-  const k = i % KEYS;
-  return {
-    operation: "touch",
-    relationship: parseRelationship(
-      `document:d${k}#viewer@user:u${k % 100}[tagged:{"n":${Math.floor(i / KEYS)}}]`,
-    ),
-  };
-}
+const update = (i: number): RelationshipUpdate => churnUpdate(i);
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 

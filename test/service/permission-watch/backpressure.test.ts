@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { isLatchError, parseRelationship } from "../../../src/core/index.js";
 import { openLatch } from "../../../src/open/index.js";
-import type { Decorator, PermissionEvent } from "../../../src/service/index.js";
+import type { Decorator } from "../../../src/service/index.js";
+import { toSynced } from "./stream.js";
 
 const SCHEMA = `definition user {}
 definition document {
@@ -22,17 +23,6 @@ async function until(what: string, predicate: () => boolean): Promise<void> {
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** Reads events until (and including) the next SYNCED. */
-async function toSynced(events: AsyncIterator<PermissionEvent>): Promise<PermissionEvent[]> {
-  const out: PermissionEvent[] = [];
-  for (;;) {
-    const next = await events.next();
-    if (next.done === true) throw new Error("the stream ended");
-    out.push(next.value);
-    if (next.value.kind === "SYNCED") return out;
   }
 }
 

@@ -44,3 +44,14 @@ export class Stream {
     };
   }
 }
+
+/** Reads events until (and including) the next SYNCED. */
+export async function toSynced(events: AsyncIterator<PermissionEvent>): Promise<PermissionEvent[]> {
+  const out: PermissionEvent[] = [];
+  for (;;) {
+    const next = await events.next();
+    if (next.done === true) throw new Error("the stream ended");
+    out.push(next.value);
+    if (next.value.kind === "SYNCED") return out;
+  }
+}

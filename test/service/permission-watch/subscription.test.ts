@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parseRelationship } from "../../../src/core/index.js";
 import { openLatch } from "../../../src/open/index.js";
 import type { PermissionEvent } from "../../../src/service/index.js";
+import { toSynced } from "./stream.js";
 
 const SCHEMA = `definition user {}
 definition group { relation member: user }
@@ -23,16 +24,6 @@ const remove = (text: string) => ({ operation: "delete" as const, relationship: 
 const U1 = { resourceType: "document", permission: "read", subject: { type: "user", id: "u1" } };
 const shown = (e: PermissionEvent) =>
   `${e.kind}:${e.resourceId}${e.missing.length === 0 ? "" : `[${e.missing.join(",")}]`}`;
-
-async function toSynced(events: AsyncIterator<PermissionEvent>): Promise<PermissionEvent[]> {
-  const out: PermissionEvent[] = [];
-  for (;;) {
-    const next = await events.next();
-    if (next.done === true) throw new Error("the stream ended");
-    out.push(next.value);
-    if (next.value.kind === "SYNCED") return out;
-  }
-}
 
 async function until(what: string, predicate: () => boolean): Promise<void> {
   const deadline = Date.now() + 20_000;
