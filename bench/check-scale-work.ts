@@ -21,13 +21,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { Relationship } from "../src/core/index.js";
 import { createEngine, type Engine } from "../src/engine/index.js";
 import type { MemorySnapshot, Store } from "../src/store/index.js";
 import { createMirroredStore } from "../src/store/mirror/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, checkMix, pickFixtures } from "./fixtures.js";
+import { type CheckInput, checkMix, corpusStore, pickFixtures } from "./fixtures.js";
 
 const args = process.argv.slice(2);
 const scales = args.filter((a) => /^[sml]$/.test(a)) as Scale[];
@@ -39,32 +38,6 @@ const flag = (name: string, fallback: number) => {
 const rounds = flag("--rounds", 5);
 const callgrind = args.includes("--callgrind");
 const callgrindChecks = flag("--checks", 3_000);
-
-/**
- * The store with its export replaced by the corpus: the copy loads without an import. The corpus
- * is let go once exported: held, it would triple the heap at scale `l` (1.4 GB against the copy's
- * 0.46), and the full collections of that heap would run inside the timed loop, which a server
- * (holding the copy alone) does not pay.
- */
-function corpusStore(inner: Store, corpus: { relationships: readonly Relationship[] | undefined }): Store {
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== "at") return Reflect.get(target, prop, receiver);
-      return (revision: bigint) =>
-        new Proxy(target.at(revision), {
-          get(reader, p, r) {
-            if (p !== "exportRelationships") return Reflect.get(reader, p, r);
-            return async function* () {
-              const relationships = corpus.relationships;
-              if (relationships === undefined) throw new Error("the corpus was exported once already");
-              corpus.relationships = undefined;
-              yield* relationships;
-            };
-          },
-        });
-    },
-  });
-}
 
 /** Counts the relationships a snapshot hands out. */
 function countingStore(store: Store, counter: { rows: number }): Store {

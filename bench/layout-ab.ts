@@ -14,13 +14,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { Relationship } from "../src/core/index.js";
 import * as newEngine from "../src/engine/index.js";
-import type { Store } from "../src/store/index.js";
 import * as newMirror from "../src/store/mirror/index.js";
 import * as newSqlite from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, checkMix, pickFixtures } from "./fixtures.js";
+import { type CheckInput, checkMix, corpusStore, pickFixtures } from "./fixtures.js";
 
 const [oldTree, roundsArg] = process.argv.slice(2);
 if (oldTree === undefined) throw new Error("usage: bench/layout-ab.ts <old-tree> [rounds]");
@@ -32,27 +30,6 @@ type SqliteModule = typeof newSqlite;
 const oldEngine: EngineModule = await import(join(oldSrc, "engine/index.js"));
 const oldMirror: MirrorModule = await import(join(oldSrc, "store/mirror/index.js"));
 const oldSqlite: SqliteModule = await import(join(oldSrc, "store/sqlite/index.js"));
-
-/** The store with its export replaced by the corpus, let go once exported (as check-scale-work.ts). */
-function corpusStore(inner: Store, holder: { rels: readonly Relationship[] | undefined }): Store {
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== "at") return Reflect.get(target, prop, receiver);
-      return (revision: bigint) =>
-        new Proxy(target.at(revision), {
-          get(reader, p, r) {
-            if (p !== "exportRelationships") return Reflect.get(reader, p, r);
-            return async function* () {
-              const rels = holder.rels;
-              if (rels === undefined) throw new Error("the corpus was exported once already");
-              holder.rels = undefined;
-              yield* rels;
-            };
-          },
-        });
-    },
-  });
-}
 
 interface Pair {
   readonly key: string;
@@ -71,7 +48,7 @@ async function load(
   const corpus = generateCorpus(scale);
   const sqlite = await S.createSqliteStore({ path: join(dir, `${scale}-${tree}.db`) });
   await sqlite.writeSchema(corpus.schema);
-  const mirror = M.createMirroredStore(corpusStore(sqlite, { rels: corpus.relationships }), {
+  const mirror = M.createMirroredStore(corpusStore(sqlite, { relationships: corpus.relationships }), {
     maxRelationships: 10_000_000,
   });
   if (!(await mirror.ready())) throw new Error("the copy did not load");
