@@ -20,12 +20,13 @@ import { status } from "@grpc/grpc-js";
 import { deadlines } from "./deadline-wheel.js";
 import { RemoteError } from "./errors.js";
 import { H2Session, type H2Stream } from "./h2-session.js";
-import { type HeaderMap, indexedField, literalField, STATIC_INDEX } from "./hpack.js";
+import { checkRequestId, type HeaderMap, indexedField, literalField, STATIC_INDEX } from "./hpack.js";
 import {
   codecOf,
   DEFAULT_STREAMS_PER_CONNECTION,
   grpcTimeout,
   type Http2TransportOptions,
+  lostError,
   MAX_DEADLINE_MS,
   type Plan,
   streamError,
@@ -33,7 +34,7 @@ import {
 } from "./http2-transport.js";
 import { endedWith, ServerStream, StreamCall, type StreamShared } from "./stream-call.js";
 import type { Transport, UnaryTransport } from "./transport.js";
-import { capture, localError, refused, UnaryCall } from "./unary-call.js";
+import { capture, localError, UnaryCall } from "./unary-call.js";
 
 export interface H2TransportOptions extends Http2TransportOptions {
   /** The last stream id a connection uses before the pool opens another (tests lower it). */
@@ -148,9 +149,7 @@ class Call extends UnaryCall implements H2Stream {
 
   onLost(cause: string, wasRefused: boolean): void {
     this.detach();
-    const error = streamError(undefined, cause, true);
-    if (wasRefused) refused.add(error);
-    this.failed(error);
+    this.failed(lostError(cause, wasRefused));
   }
 
   /** The outcome of a stream the server ended: the answer's message, or the error it carries. */
@@ -182,9 +181,6 @@ function hostPort(address: string): { host: string; port: number } {
   const host = address.slice(0, colon);
   return { host: host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host, port };
 }
-
-/** Header values node:http2 would refuse (control characters): refused here the same way. */
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** Unary calls, and server-streaming ones (stream-call.ts) on the same connections. */
 export type H2Transport = UnaryTransport & Pick<Transport, "serverStream">;
@@ -294,8 +290,7 @@ export function createH2Transport(options: H2TransportOptions): H2Transport {
         plan = planOf(method);
         body = plan.encode(request);
         const requestId = opts?.requestId;
-        if (requestId !== undefined && BAD_VALUE.test(requestId))
-          throw new TypeError(`invalid character in the request id ${JSON.stringify(requestId)}`);
+        checkRequestId(requestId);
         if (requestId !== undefined)
           block = Buffer.concat([
             plan.prefix,

@@ -311,3 +311,12 @@ export function literalField(name: number | string, value: string, neverIndexed 
 export function indexedField(index: number): Buffer {
   return Buffer.from(integerBytes(index, 7, 0x80));
 }
+
+/** Header values node:http2 would refuse (control characters): refused here the same way. */
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Throws, as node:http2 does, for a request id no header may carry. */
+export function checkRequestId(requestId: string | undefined): void {
+  if (requestId !== undefined && BAD_VALUE.test(requestId))
+    throw new TypeError(`invalid character in the request id ${JSON.stringify(requestId)}`);
+}

@@ -117,6 +117,13 @@ export function streamError(
   return localError(status.UNAVAILABLE, `connection lost before the answer${cause ? `: ${cause}` : ""}`);
 }
 
+/** A stream lost with its session; `wasRefused`: the server cannot have processed it. */
+export function lostError(cause: string, wasRefused: boolean): RemoteError {
+  const error = streamError(undefined, cause, true);
+  if (wasRefused) refused.add(error);
+  return error;
+}
+
 /** One HTTP/2 session and the calls in flight on it. */
 class Connection {
   readonly session: ClientHttp2Session;

@@ -32,8 +32,8 @@ import { frameOf } from "./check-codec.js";
 import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
 import { RemoteError } from "./errors.js";
 import type { H2Session, H2Stream } from "./h2-session.js";
-import type { HeaderMap } from "./hpack.js";
-import { MAX_DEADLINE_MS, statusError, statusOfHttp, streamError } from "./http2-transport.js";
+import { checkRequestId, type HeaderMap } from "./hpack.js";
+import { lostError, MAX_DEADLINE_MS, statusError, statusOfHttp, streamError } from "./http2-transport.js";
 import type { CallOptions } from "./types.js";
 import { localError, refused } from "./unary-call.js";
 
@@ -116,9 +116,6 @@ type StreamMethod<O extends DescMessage> = DescMethod & { readonly output: O };
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
-
-/** Header values node:http2 would refuse (control characters): refused here the same way. */
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
  * The async iterator a consumer reads (`serverStream`'s answer). Apart from its call because the
@@ -231,8 +228,7 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
   private begin(): void {
     this.signal?.throwIfAborted();
     const requestId = this.options?.requestId;
-    if (requestId !== undefined && BAD_VALUE.test(requestId))
-      throw new TypeError(`invalid character in the request id ${JSON.stringify(requestId)}`);
+    checkRequestId(requestId);
     this.request = frameOf(toBinary(this.method.input, create(this.method.input, this.init as never)));
     this.block = this.shared.headerBlock(this.method, this.timeoutMs, requestId);
     this.signal?.addEventListener("abort", this);
@@ -345,9 +341,7 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
 
   onLost(cause: string, wasRefused: boolean): void {
     this.detach();
-    const error = streamError(undefined, cause, true);
-    if (wasRefused) refused.add(error);
-    this.failed(error);
+    this.failed(lostError(cause, wasRefused));
   }
 
   /** How a stream the server ended ended: undefined for OK, else its error. */
