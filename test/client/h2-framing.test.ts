@@ -1,13 +1,5 @@
-/**
- * The h2 framing's reader against real server bytes cut anywhere: a node:http2 server (nghttp2's
- * encoder: Huffman strings, a dynamic table that fills and evicts) answers a run of calls through a
- * recording proxy; then the recorded bytes are replayed to fresh clients in chunks split at random
- * points, and every call must end exactly as it did live. Also the HPACK decoder's refusals.
- */
-import { once } from "node:events";
 import { createServer as createH2Server, type ServerHttp2Stream } from "node:http2";
-import { connect, createServer, type Server, type Socket } from "node:net";
-import { setImmediate as turn } from "node:timers/promises";
+import { createServer, type Server } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +9,7 @@ import {
   CheckPermissionResponse_Permissionship,
   CheckPermissionResponseSchema,
 } from "../../src/gen/latch/v1/permission_service_pb.js";
+import { cutReplay, listen, recordingProxy } from "./byte-replay.js";
 
 const CALLS = 12;
 const check = (n: number) => ({ resource: `document:d${n}`, permission: "view", subject: "user:alice" });
@@ -53,12 +46,6 @@ function answer(stream: ServerHttp2Stream, n: number): void {
   stream.end(framed);
 }
 
-async function listen(server: Server | ReturnType<typeof createH2Server>): Promise<string> {
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 /** The outcome of each call, in call order, as plain data. */
 async function outcomes(address: string): Promise<unknown[]> {
   const client = createClient({ address, transport: "h2", batch: false, maxAttempts: 1 });
@@ -92,17 +79,9 @@ describe("h2 framing: frames and header blocks split at any byte", () => {
       // Stream ids are 1, 3, 5... in call order: keyed on it, the answers do not depend on timing.
       stream.on("end", () => answer(stream, ((stream.id ?? 1) + 1) / 2));
     });
-    const target = await listen(h2);
-    const [host, port] = target.split(":");
-    const received: Buffer[] = [];
-    proxy = createServer((client: Socket) => {
-      const upstream = connect(Number(port), host!);
-      client.pipe(upstream);
-      upstream.on("data", (chunk: Buffer) => received.push(chunk));
-      upstream.pipe(client);
-      client.on("error", () => {});
-      upstream.on("error", () => {});
-    });
+    const recording = recordingProxy(await listen(h2));
+    proxy = recording.proxy;
+    const { received } = recording;
     live = await outcomes(await listen(proxy));
     recorded = Buffer.concat(received);
   });
@@ -133,18 +112,10 @@ describe("h2 framing: frames and header blocks split at any byte", () => {
       fc.asyncProperty(
         fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, recorded.length - 1) }), { maxLength: 40 }),
         async (cuts) => {
-          const points = [0, ...cuts.sort((a, b) => a - b), recorded.length];
-          const replay = createServer(async (socket) => {
-            socket.setNoDelay(true);
-            socket.on("error", () => {});
-            socket.resume();
-            for (let i = 1; i < points.length; i++) {
-              if (socket.destroyed) return;
-              socket.write(recorded.subarray(points[i - 1], points[i]));
-              // A turn between writes, so the pieces arrive as separate reads.
-              await turn();
-            }
-          });
+          const replay = cutReplay(
+            recorded,
+            cuts.sort((a, b) => a - b),
+          );
           try {
             expect(await outcomes(await listen(replay))).toEqual(live);
           } finally {

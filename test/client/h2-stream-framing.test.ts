@@ -1,15 +1,5 @@
-/**
- * The h2 framing's server streams against real server bytes cut anywhere (as h2-framing.test.ts
- * does for unary calls): a node:http2 server answers a run of LookupResources streams through a
- * recording proxy, with several messages to a DATA frame, a message larger than a frame, a message
- * written in two pieces, trailers with and without an error, and a header that grows the HPACK
- * dynamic table; then the recorded bytes are replayed to fresh clients in chunks split at random
- * points, and every stream must deliver the same messages and end the same way.
- */
-import { once } from "node:events";
 import { createServer as createH2Server, type ServerHttp2Stream } from "node:http2";
-import { connect, createServer, type Server, type Socket } from "node:net";
-import { setImmediate as turn } from "node:timers/promises";
+import type { Server } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +9,7 @@ import {
   LookupResourcesResponseSchema,
   PermissionService,
 } from "../../src/gen/latch/v1/permission_service_pb.js";
+import { cutReplay, listen, recordingProxy } from "./byte-replay.js";
 
 const CALLS = 6;
 const LOOKUP = PermissionService.method.lookupResources;
@@ -62,12 +53,6 @@ function answer(stream: ServerHttp2Stream, n: number): void {
   stream.end(framed(`${n}-last`));
 }
 
-async function listen(server: Server | ReturnType<typeof createH2Server>): Promise<string> {
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 /** Each stream's messages (their ids) and how it ended, in call order. */
 async function outcomes(address: string): Promise<unknown[]> {
   const t = createH2Transport({ address, timeoutMs: 30_000, maxAttempts: 1, maxMessageBytes: 1 << 20 });
@@ -102,17 +87,9 @@ describe("h2 framing: stream messages split at any byte", () => {
       stream.resume();
       stream.on("end", () => answer(stream, ((stream.id ?? 1) + 1) / 2));
     });
-    const target = await listen(h2);
-    const [host, port] = target.split(":");
-    const received: Buffer[] = [];
-    proxy = createServer((client: Socket) => {
-      const upstream = connect(Number(port), host!);
-      client.pipe(upstream);
-      upstream.on("data", (chunk: Buffer) => received.push(chunk));
-      upstream.pipe(client);
-      client.on("error", () => {});
-      upstream.on("error", () => {});
-    });
+    const recording = recordingProxy(await listen(h2));
+    proxy = recording.proxy;
+    const { received } = recording;
     live = await outcomes(await listen(proxy));
     recorded = Buffer.concat(received);
   });
@@ -141,18 +118,10 @@ describe("h2 framing: stream messages split at any byte", () => {
       fc.asyncProperty(
         fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, recorded.length - 1) }), { maxLength: 60 }),
         async (cuts) => {
-          const points = [0, ...cuts.sort((a, b) => a - b), recorded.length];
-          const replay = createServer(async (socket) => {
-            socket.setNoDelay(true);
-            socket.on("error", () => {});
-            socket.resume();
-            for (let i = 1; i < points.length; i++) {
-              if (socket.destroyed) return;
-              socket.write(recorded.subarray(points[i - 1], points[i]));
-              // A turn between writes, so the pieces arrive as separate reads.
-              await turn();
-            }
-          });
+          const replay = cutReplay(
+            recorded,
+            cuts.sort((a, b) => a - b),
+          );
           try {
             expect(await outcomes(await listen(replay))).toEqual(live);
           } finally {
