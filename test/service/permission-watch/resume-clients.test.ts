@@ -8,7 +8,6 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  createClient,
   createEmbedded,
   type EmbeddedClient,
   type LatchClient,
@@ -22,7 +21,8 @@ import {
   WatchPermissionsResponse_Kind,
 } from "../../../src/gen/latch/v1/permission_service_pb.js";
 import { type OpenedLatch, openLatch } from "../../../src/open/index.js";
-import { createLogger, type RunningServer, startServer } from "../../../src/server/index.js";
+import type { RunningServer } from "../../../src/server/index.js";
+import { serveOverTheWire } from "./stream.js";
 
 const SCHEMA = `definition user {}
 definition document {
@@ -71,18 +71,7 @@ describe("WatchPermissions resumed over the wire", () => {
 
   beforeAll(async () => {
     latch = await openLatch({ database: ":memory:", schema: SCHEMA, approvals: false });
-    server = await startServer({
-      store: latch.store,
-      engine: latch.engine,
-      decider: latch.decider,
-      permissions: latch.permissions,
-      tokens: [TOKEN],
-      listen: "127.0.0.1:0",
-      httpListen: "127.0.0.1:0",
-      logger: createLogger("silent"),
-      watchPollMs: 10,
-    });
-    remote = createClient({ address: server.address, token: TOKEN });
+    ({ server, remote } = await serveOverTheWire(latch, TOKEN));
   });
 
   afterAll(async () => {

@@ -1,6 +1,8 @@
 /** A WatchPermissions subscription read one SYNCED at a time, with the set it has built so far. */
 import { expect } from "vitest";
+import { createClient, type LatchClient } from "../../../src/client/index.js";
 import type { OpenedLatch } from "../../../src/open/index.js";
+import { createLogger, type RunningServer, startServer } from "../../../src/server/index.js";
 import type { PermissionEvent, WatchPermissionsRequest } from "../../../src/service/index.js";
 import { lookupSet } from "./history.js";
 
@@ -54,4 +56,23 @@ export async function toSynced(events: AsyncIterator<PermissionEvent>): Promise<
     out.push(next.value);
     if (next.value.kind === "SYNCED") return out;
   }
+}
+
+/** `latch` served over gRPC and Connect (the change feed polled every 10 ms), and a client of it. */
+export async function serveOverTheWire(
+  latch: OpenedLatch,
+  token: string,
+): Promise<{ readonly server: RunningServer; readonly remote: LatchClient }> {
+  const server = await startServer({
+    store: latch.store,
+    engine: latch.engine,
+    decider: latch.decider,
+    permissions: latch.permissions,
+    tokens: [token],
+    listen: "127.0.0.1:0",
+    httpListen: "127.0.0.1:0",
+    logger: createLogger("silent"),
+    watchPollMs: 10,
+  });
+  return { server, remote: createClient({ address: server.address, token }) };
 }
