@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { StoreError } from "../errors.js";
+import { NEWEST_REVISION_SQL } from "./statements.js";
 
 export interface BackupResult {
   readonly bytes: number;
@@ -63,7 +64,7 @@ export function verifyBackup(path: string): BackupResult {
         `the backup ${path} failed its integrity check: ${String(check)}`,
       );
     }
-    const revision = copy.prepare("SELECT coalesce(max(revision), 0) FROM revisions").pluck().get() as number;
+    const revision = copy.prepare(NEWEST_REVISION_SQL).pluck().get() as number;
     const relationships = copy
       .prepare("SELECT count(*) FROM relationships WHERE deleted_rev = 9223372036854775807")
       .pluck()

@@ -13,6 +13,7 @@
  */
 import Database from "better-sqlite3";
 import type { Revision } from "../../core/index.js";
+import { NEWEST_REVISION_SQL } from "./statements.js";
 
 export interface ReadSnapshot {
   readonly db: Database.Database;
@@ -39,7 +40,7 @@ export interface ReadSnapshot {
 
 export function createReadSnapshot(main: Database.Database, path: string): ReadSnapshot {
   if (path === ":memory:" || path === "" || main.memory) {
-    const current = main.prepare("SELECT coalesce(max(revision), 0) FROM revisions").pluck();
+    const current = main.prepare(NEWEST_REVISION_SQL).pluck();
     return {
       db: main,
       at: (_revision, read) => read(),
@@ -67,7 +68,7 @@ export function createReadSnapshot(main: Database.Database, path: string): ReadS
   }
   const begin = db.prepare("BEGIN");
   const end = db.prepare("COMMIT");
-  const newest = db.prepare("SELECT coalesce(max(revision), 0) FROM revisions").pluck();
+  const newest = db.prepare(NEWEST_REVISION_SQL).pluck();
   let held: Revision | undefined;
   let release: ReturnType<typeof setImmediate> | undefined;
   const finish = () => {

@@ -18,13 +18,14 @@ import {
   signalRow,
 } from "../signal-store.js";
 import { positiveInt } from "../write-checks.js";
+import { NEWEST_REVISION_SQL } from "./statements.js";
 
 export function createSqliteSignals(
   db: Database.Database,
   committed: (revision: Revision) => void,
 ): SignalStore {
   const s = {
-    current: db.prepare("SELECT coalesce(max(revision), 0) FROM revisions").pluck(),
+    current: db.prepare(NEWEST_REVISION_SQL).pluck(),
     insertRevision: db.prepare("INSERT INTO revisions (revision, committed_at) VALUES (?, ?)"),
     seen: db.prepare("SELECT 1 FROM signals WHERE issuer = ? AND jti = ?").pluck(),
     insertSignal: db.prepare(`INSERT INTO signals (${SIGNAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),

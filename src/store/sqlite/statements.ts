@@ -15,6 +15,8 @@ const REL_ROW = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${MAX_REVISION})`;
 const CHANGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /** Rows per multi-row INSERT into the changes feed: beyond a few dozen the gain per statement is nil. */
 export const CHANGES_PER_INSERT = 64;
+/** The newest committed revision (0 before the first). */
+export const NEWEST_REVISION_SQL = "SELECT coalesce(max(revision), 0) FROM revisions";
 
 export interface Statements {
   readonly currentRevision: Stmt;
@@ -44,7 +46,7 @@ export interface Statements {
 export function prepareStatements(db: Database.Database): Statements {
   const changeColumns = `CAST(revision AS TEXT), operation, ${REL_COLUMNS}`;
   return {
-    currentRevision: db.prepare("SELECT coalesce(max(revision), 0) FROM revisions").pluck(),
+    currentRevision: db.prepare(NEWEST_REVISION_SQL).pluck(),
     insertRevision: db.prepare("INSERT INTO revisions (revision, committed_at) VALUES (?, ?)"),
     setRevisionMetadata: db.prepare("UPDATE revisions SET metadata = ? WHERE revision = ?"),
     metadataRange: db
