@@ -9,7 +9,7 @@
  * every subscriber, and each event object is made only when it is read. A queued change costs a
  * slot of two arrays, not an object that lives (and is copied by the collector) until it is read.
  */
-import { eventAt, isRun, type Sent, type SetSnapshot, setRuns } from "./runs.js";
+import { eventAt, isRun, markerAt, type Sent, type SetSnapshot, setRuns } from "./runs.js";
 import type { PermissionEvent } from "./types.js";
 
 /** What `Listener.take` gives once the stream is over. */
@@ -185,13 +185,7 @@ export class Listener {
     this.emptyQueue();
     const items = setRuns(snapshot);
     if (resync) {
-      items.unshift({
-        kind: "RESYNC",
-        resourceId: "",
-        missing: [],
-        revision: snapshot.revision,
-        token: snapshot.token,
-      });
+      items.unshift(markerAt("RESYNC", snapshot.revision, snapshot.token));
     }
     return items;
   }

@@ -26,7 +26,7 @@ import {
 } from "../../schema/index.js";
 import { checkRetained, type Store } from "../../store/index.js";
 import { Group, groupKey, type SetDecider, sameState } from "./group.js";
-import { setEvents } from "./runs.js";
+import { markerAt, setEvents } from "./runs.js";
 import type {
   PermissionEvent,
   PermissionState,
@@ -172,10 +172,7 @@ function firstEvents(
     if (changes.length <= current.size) return [...changes, synced];
   }
   const { revision, token } = synced;
-  return [
-    { kind: "RESYNC", resourceId: "", missing: [], revision, token },
-    ...setEvents({ entries: current, revision, token }),
-  ];
+  return [markerAt("RESYNC", revision, token), ...setEvents({ entries: current, revision, token })];
 }
 
 /**

@@ -35,13 +35,17 @@ export function eventAt(run: ChangeRun, i: number): PermissionEvent {
   };
 }
 
-export const syncedAt = (revision: Revision, token: string): PermissionEvent => ({
-  kind: "SYNCED",
+/** A marker event: SYNCED (the set is whole at `revision`) or RESYNC (start again from it). */
+export const markerAt = (kind: "SYNCED" | "RESYNC", revision: Revision, token: string): PermissionEvent => ({
+  kind,
   resourceId: "",
   missing: NONE,
   revision,
   token,
 });
+
+export const syncedAt = (revision: Revision, token: string): PermissionEvent =>
+  markerAt("SYNCED", revision, token);
 
 /** A set as a subscriber's copy of it: its entries at `revision`, to be read at once (not kept). */
 export interface SetSnapshot {
