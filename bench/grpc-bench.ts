@@ -26,7 +26,15 @@
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { connect as http2Connect } from "node:http2";
 import { createRequire } from "node:module";
 import { loadavg, tmpdir } from "node:os";
@@ -71,6 +79,13 @@ async function serveChild(db: string) {
           log: store.decisions,
           policy,
           mode: process.env.BENCH_AUDIT_MODE === "sync" ? "sync" : "async",
+          // The batching knobs, to weigh the writer thread's cost a batch against its bursts.
+          ...(process.env.BENCH_AUDIT_FLUSH_MS === undefined
+            ? {}
+            : { flushMs: Number(process.env.BENCH_AUDIT_FLUSH_MS) }),
+          ...(process.env.BENCH_AUDIT_BATCH === undefined
+            ? {}
+            : { batchSize: Number(process.env.BENCH_AUDIT_BATCH) }),
         })
       : undefined;
   const running = await startServer({
@@ -209,6 +224,46 @@ export function cpuSeconds(pid: number): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** Each thread's user plus system CPU seconds (by thread id), from /proc; empty where there is none. */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  const dir = `/proc/${pid}/task`;
+  if (!existsSync(dir)) return out;
+  for (const tid of readdirSync(dir)) {
+    try {
+      const fields = readFileSync(`${dir}/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / CLK_TCK);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of this process's children that were waited for (h2load, run synchronously). */
+function childrenCpuSeconds(): number {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+}
+
+/**
+ * Where a server's CPU went between two `threadCpuSeconds`, per call: its main thread, then its
+ * other threads, busiest first (the audit writer thread is the one that spent most with
+ * `--audit all`; the rest are V8's and libuv's helpers).
+ */
+function threadSplit(pid: number, before: Map<number, number>, after: Map<number, number>, calls: number) {
+  const per = (seconds: number) => (seconds * 1e6) / calls;
+  let main = 0;
+  const others: number[] = [];
+  for (const [tid, seconds] of after) {
+    const spent = per(seconds - (before.get(tid) ?? 0));
+    if (tid === pid) main = spent;
+    else if (spent > 0) others.push(spent);
+  }
+  others.sort((a, b) => b - a);
+  return { mainUs: main, otherUs: others };
+}
+
 export interface RawTarget {
   readonly path: string;
   readonly body: Buffer;
@@ -289,7 +344,11 @@ export function h2load(
   rmSync(`${file}.log`, { force: true });
   console.log(`  $ h2load ${args.map(shellQuote).join(" ")}`);
   const before = cpuSeconds(pid);
+  const threadsBefore = threadCpuSeconds(pid);
+  const clientBefore = childrenCpuSeconds();
   const out = execFileSync("h2load", args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  const clientUs = ((childrenCpuSeconds() - clientBefore) * 1e6) / calls;
+  const threads = threadSplit(pid, threadsBefore, threadCpuSeconds(pid), calls);
   const after = cpuSeconds(pid);
   const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out)?.[1];
   const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1];
@@ -307,12 +366,22 @@ export function h2load(
   console.log(
     `${label.padEnd(48)} p50 ${at(0.5).padStart(7)}  p99 ${at(0.99).padStart(7)}  mean ${String(mean).padStart(7)}  ${Number(rate).toFixed(0).padStart(6)} /s${cpu}${succeeded === calls ? "" : `  (only ${succeeded} of ${calls} succeeded)`}`,
   );
+  const shown = (us: number) => us.toFixed(1);
+  console.log(
+    `${"".padEnd(48)} CPU µs/call: server main ${shown(threads.mainUs)}, other threads [${threads.otherUs
+      .slice(0, 4)
+      .map(shown)
+      .join(", ")}${threads.otherUs.length > 4 ? ", ..." : ""}], h2load ${shown(clientUs)}`,
+  );
   const serverCpuUs =
     before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / calls;
   return {
     rate: Number(rate),
     serverCpuUs,
     succeeded,
+    mainUs: threads.mainUs,
+    otherUs: threads.otherUs.reduce((a, b) => a + b, 0),
+    clientUs,
     p50Us: micros[Math.min(micros.length - 1, Math.floor(micros.length * 0.5))],
   };
 }
@@ -495,7 +564,7 @@ async function auditCompare(
   const ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? (["off", "all"] as const) : (["all", "off"] as const);
-    const got: Record<string, { rate: number; serverCpuUs: number | undefined; succeeded: number }> = {};
+    const got: Record<string, ReturnType<typeof h2load>> = {};
     for (const audit of order) got[audit] = await measure(audit, r);
     const off = got.off!;
     const all = got.all!;
@@ -503,7 +572,7 @@ async function auditCompare(
     const ratio = all.rate / off.rate;
     ratios.push(ratio);
     console.log(
-      `pair ${r + 1}: off ${off.rate.toFixed(0)} /s, all ${all.rate.toFixed(0)} /s: all/off ${(ratio * 100).toFixed(1)}%`,
+      `pair ${r + 1}: off ${off.rate.toFixed(0)} /s, all ${all.rate.toFixed(0)} /s: all/off ${(ratio * 100).toFixed(1)}%; CPU µs/call all minus off: server main ${(all.mainUs - off.mainUs).toFixed(1)}, other threads ${(all.otherUs - off.otherUs).toFixed(1)}, h2load ${(all.clientUs - off.clientUs).toFixed(1)}`,
     );
   }
   const sorted = [...ratios].sort((a, b) => a - b);
