@@ -52,6 +52,15 @@ function digest(text: string): Buffer {
 const BEARER = /^Bearer\s+(.+)$/i;
 
 /**
+ * The name `authenticate` found, kept on the call's metadata: `callerOf` (asked by every audit
+ * record) reads it back instead of finding the header and its name again, about 0.2 µs a call at
+ * 25k calls/s. grpc-js hands its interceptor and the handler the same Metadata object; were they
+ * ever two, `callerOf` finds the name from the header as before. A symbol cannot come from the wire.
+ */
+const CALLER = Symbol("latch.caller");
+type Marked = Metadata & { [CALLER]?: string };
+
+/**
  * Header values already accepted. A client sends the same header on every call, and hashing it
  * each time was a visible share of a cached check. Only accepted values are kept, so a caller
  * without a token cannot fill the map, and a wrong token always takes the constant-time path.
@@ -86,6 +95,8 @@ export function createAuthenticator(tokens: readonly (string | NamedToken)[]): A
   return {
     enabled: true,
     callerOf(metadata) {
+      const marked = (metadata as Marked)[CALLER];
+      if (marked !== undefined) return marked;
       const text = headerOf(metadata);
       if (text === undefined) return undefined;
       return accepted.get(text) ?? match(text);
@@ -99,7 +110,11 @@ export function createAuthenticator(tokens: readonly (string | NamedToken)[]): A
           "missing 'authorization: Bearer <token>'",
         );
       }
-      if (accepted.has(text)) return;
+      const known = accepted.get(text);
+      if (known !== undefined) {
+        (metadata as Marked)[CALLER] = known;
+        return;
+      }
       if (!BEARER.test(text)) {
         throw new LatchError("auth/malformed", "unauthenticated", "authorization must be 'Bearer <token>'");
       }
@@ -108,6 +123,7 @@ export function createAuthenticator(tokens: readonly (string | NamedToken)[]): A
       // Spellings of a valid header (spaces, case of "Bearer") are few in practice but unbounded.
       if (accepted.size >= MAX_ACCEPTED) accepted.clear();
       accepted.set(text, name);
+      (metadata as Marked)[CALLER] = name;
     },
   };
 }

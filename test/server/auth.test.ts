@@ -45,6 +45,26 @@ describe("createAuthenticator", () => {
     expect(codeOf(() => auth.authenticate(withHeader("Bearer gamma")))).toBe("auth/invalid-token");
   });
 
+  it("names the token it accepted on that call's metadata, the first time and once remembered", () => {
+    const named = createAuthenticator(["ci=ci-token-0123456789", "ops=ops-token-0123456789"]);
+    for (const header of [
+      "Bearer ops-token-0123456789",
+      "Bearer ops-token-0123456789",
+      "bearer  ci-token-0123456789",
+    ]) {
+      const metadata = withHeader(header);
+      named.authenticate(metadata);
+      // Read back from the call, not found again from its header (which a later hop might change).
+      const name = named.callerOf(metadata);
+      metadata.set("authorization", "Bearer ops-token-0123456789");
+      expect(named.callerOf(metadata)).toBe(name);
+      expect(name).toBe(header.includes("ops") ? "ops" : "ci");
+    }
+    // Never authenticated on this metadata: found from the header.
+    expect(named.callerOf(withHeader("Bearer ci-token-0123456789"))).toBe("ci");
+    expect(named.callerOf(withHeader("Bearer wrong-token-0123456789"))).toBe(undefined);
+  });
+
   it("lets everything through when no token is configured", () => {
     const open = createAuthenticator([]);
     expect(open.enabled).toBe(false);
