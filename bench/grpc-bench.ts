@@ -240,6 +240,18 @@ export function threadCpuSeconds(pid: number): Map<number, number> {
   return out;
 }
 
+/**
+ * Seconds a thread has waited, runnable, for a CPU (the second field of its schedstat): a
+ * thread that could work but was not running, the mark of threads contending for the cores.
+ */
+function waitedSeconds(pid: number, tid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** CPU seconds of this process's children that were waited for (h2load, run synchronously). */
 function childrenCpuSeconds(): number {
   const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
@@ -345,9 +357,13 @@ export function h2load(
   console.log(`  $ h2load ${args.map(shellQuote).join(" ")}`);
   const before = cpuSeconds(pid);
   const threadsBefore = threadCpuSeconds(pid);
+  const waitedBefore = waitedSeconds(pid, pid);
   const clientBefore = childrenCpuSeconds();
+  const t0 = performance.now();
   const out = execFileSync("h2load", args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  const wallSeconds = (performance.now() - t0) / 1000;
   const clientUs = ((childrenCpuSeconds() - clientBefore) * 1e6) / calls;
+  const waitedUs = ((waitedSeconds(pid, pid) - waitedBefore) * 1e6) / calls;
   const threads = threadSplit(pid, threadsBefore, threadCpuSeconds(pid), calls);
   const after = cpuSeconds(pid);
   const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out)?.[1];
@@ -368,7 +384,7 @@ export function h2load(
   );
   const shown = (us: number) => us.toFixed(1);
   console.log(
-    `${"".padEnd(48)} CPU µs/call: server main ${shown(threads.mainUs)}, other threads [${threads.otherUs
+    `${"".padEnd(48)} CPU µs/call: server main ${shown(threads.mainUs)} (busy ${((threads.mainUs * calls) / (wallSeconds * 1e4)).toFixed(0)}% of the run, waited for a CPU ${shown(waitedUs)} µs/call), other threads [${threads.otherUs
       .slice(0, 4)
       .map(shown)
       .join(", ")}${threads.otherUs.length > 4 ? ", ..." : ""}], h2load ${shown(clientUs)}`,
@@ -380,6 +396,7 @@ export function h2load(
     serverCpuUs,
     succeeded,
     mainUs: threads.mainUs,
+    waitedUs,
     otherUs: threads.otherUs.reduce((a, b) => a + b, 0),
     clientUs,
     p50Us: micros[Math.min(micros.length - 1, Math.floor(micros.length * 0.5))],
@@ -572,7 +589,7 @@ async function auditCompare(
     const ratio = all.rate / off.rate;
     ratios.push(ratio);
     console.log(
-      `pair ${r + 1}: off ${off.rate.toFixed(0)} /s, all ${all.rate.toFixed(0)} /s: all/off ${(ratio * 100).toFixed(1)}%; CPU µs/call all minus off: server main ${(all.mainUs - off.mainUs).toFixed(1)}, other threads ${(all.otherUs - off.otherUs).toFixed(1)}, h2load ${(all.clientUs - off.clientUs).toFixed(1)}`,
+      `pair ${r + 1}: off ${off.rate.toFixed(0)} /s, all ${all.rate.toFixed(0)} /s: all/off ${(ratio * 100).toFixed(1)}%; CPU µs/call all minus off: server main ${(all.mainUs - off.mainUs).toFixed(1)} (its wait for a CPU ${(all.waitedUs - off.waitedUs).toFixed(1)}), other threads ${(all.otherUs - off.otherUs).toFixed(1)}, h2load ${(all.clientUs - off.clientUs).toFixed(1)}`,
     );
   }
   const sorted = [...ratios].sort((a, b) => a - b);
