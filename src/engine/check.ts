@@ -10,66 +10,132 @@ import { toExplainNode } from "./explain.js";
 import type { Member } from "./membership.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
+import type { TraceNode } from "./traces.js";
 import type { Cancellation, CheckRequest, CheckResult, RequestOptions } from "./types.js";
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
 import { type Proof, proofRelationships } from "./witness.js";
 
+type Revision = RequestContext["revision"];
+
+/**
+ * The engine's Check: `checkNow` in an async function, so that whatever it throws is a rejection.
+ */
 export async function check(
   deps: CheckDeps,
   request: CheckRequest,
   opts?: RequestOptions,
 ): Promise<CheckResult> {
+  return checkNow(deps, request, opts);
+}
+
+/**
+ * Check, answered at once when nothing has to be waited for (most are: a revision and plan at hand,
+ * an answer from the cache or the in-memory walk), else a promise. A caller that would only wait
+ * for `check`'s promise to do more work (the audit recorder) calls this instead: no promise and
+ * no turn of the microtask queue when the answer is at hand. It may throw.
+ */
+export function checkNow(
+  deps: CheckDeps,
+  request: CheckRequest,
+  opts?: RequestOptions,
+): CheckResult | Promise<CheckResult> {
   const signal = opts?.signal;
   abortCheck(signal);
-  const limits = deps.limits;
-  validateContext(request.context, limits.contextLimits);
-  // Most requests resolve both at once: no await then (each would be a turn of the microtask queue).
+  validateContext(request.context, deps.limits.contextLimits);
   const resolved = deps.revisions.resolve(request.consistency, signal);
-  const revision = typeof resolved === "bigint" ? resolved : await resolved;
+  return typeof resolved === "bigint"
+    ? checkAtRevision(deps, request, signal, resolved)
+    : resolved.then((revision) => checkAtRevision(deps, request, signal, revision));
+}
+
+function checkAtRevision(
+  deps: CheckDeps,
+  request: CheckRequest,
+  signal: Cancellation | undefined,
+  revision: Revision,
+): CheckResult | Promise<CheckResult> {
   const planned = deps.revisions.planAt(revision);
-  const plan = planned instanceof Promise ? await planned : planned;
+  return planned instanceof Promise
+    ? planned.then((plan) => checkWithPlan(deps, request, signal, revision, plan))
+    : checkWithPlan(deps, request, signal, revision, planned);
+}
+
+/** The membership from the cache, the in-memory walk or the batched evaluator, then the answer. */
+function checkWithPlan(
+  deps: CheckDeps,
+  request: CheckRequest,
+  signal: Cancellation | undefined,
+  revision: Revision,
+  plan: Plan,
+): CheckResult | Promise<CheckResult> {
   const member = resolveMember(plan, request.resource, request.permission);
   const subjectKey = validateSubject(plan, request.subject);
-  const contextual = indexContextual(plan, request.contextualRelationships, limits.maxContextual);
+  const contextual = indexContextual(plan, request.contextualRelationships, deps.limits.maxContextual);
+  const id = request.resource.id;
+  // Explanations and contextual relationships take the batched walk, with no shared cache.
+  if (request.explain === true || contextual !== undefined) {
+    return deps
+      .run(requestContext(deps, plan, revision, request, subjectKey, contextual, signal), member, [id])
+      .then((out) =>
+        answerOf(deps, plan, request, revision, out.m.get(id), out.w?.get(id), out.t?.get(id)?.[0]),
+      );
+  }
+  if (request.witness === true) {
+    const found = witnessedMembership(deps, plan, revision, member, id, subjectKey, request, signal);
+    return found instanceof Promise
+      ? found.then(({ m, proof }) => answerOf(deps, plan, request, revision, m, proof, undefined))
+      : answerOf(deps, plan, request, revision, found.m, found.proof, undefined);
+  }
+  const found = plainMembership(deps, plan, revision, member, id, subjectKey, request, signal);
+  return found instanceof Promise
+    ? found.then((m) => answerOf(deps, plan, request, revision, m, undefined, undefined))
+    : answerOf(deps, plan, request, revision, found, undefined, undefined);
+}
+
+/**
+ * The batched evaluator's context for this request: built only when that evaluator runs (a
+ * function here, not a closure made by every check for the few that need it).
+ */
+function requestContext(
+  deps: CheckDeps,
+  plan: Plan,
+  revision: Revision,
+  request: CheckRequest,
+  subjectKey: string,
+  contextual: ReturnType<typeof indexContextual>,
+  signal: Cancellation | undefined,
+): RequestContext {
+  return deps.makeContext(
+    plan,
+    revision,
+    request.subject,
+    subjectKey,
+    contextual,
+    request.explain === true,
+    signal,
+    new Map(),
+    deps.resultsFor(contextual),
+    request.witness === true,
+  );
+}
+
+/** The answer: the collected caveat expression evaluated once with the request context. */
+function answerOf(
+  deps: CheckDeps,
+  plan: Plan,
+  request: CheckRequest,
+  revision: Revision,
+  m: Member | undefined,
+  proof: Proof,
+  trace: TraceNode | undefined,
+): CheckResult {
   const explain = request.explain === true;
   const witness = request.witness === true;
-  const id = request.resource.id;
-  const ctx = () =>
-    deps.makeContext(
-      plan,
-      revision,
-      request.subject,
-      subjectKey,
-      contextual,
-      explain,
-      signal,
-      new Map(),
-      deps.resultsFor(contextual),
-      witness,
-    );
-  let out: Awaited<ReturnType<CheckDeps["run"]>> | undefined;
-  let m: Member | undefined;
-  let proof: Proof;
-  // Explanations and contextual relationships take the batched walk, with no shared cache.
-  if (explain || contextual !== undefined) {
-    out = await deps.run(ctx(), member, [id]);
-    m = out.m.get(id);
-    proof = out.w?.get(id);
-  } else if (witness) {
-    // Most answers are synchronous here too: an await would cost a turn of the microtask queue.
-    const found = witnessedMembership(deps, plan, revision, member, id, subjectKey, request, ctx);
-    ({ m, proof } = found instanceof Promise ? await found : found);
-  } else {
-    const found = plainMembership(deps, plan, revision, member, id, subjectKey, request.subject, signal, ctx);
-    // Most answers are synchronous (cache or in-memory walk): no promise to wait for then.
-    m = found instanceof Promise ? await found : found;
-  }
   const evaluator: CaveatEvaluator | undefined =
     explain || (m !== undefined && m !== true)
-      ? createCaveatEvaluator(plan.schema, request.context, false, limits.maxCaveatCost)
+      ? createCaveatEvaluator(plan.schema, request.context, false, deps.limits.maxCaveatCost)
       : undefined;
   const verdict = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
-  const trace = out?.t?.get(id)?.[0];
   const token = deps.tokens.of(revision);
   if (explain && trace !== undefined) {
     return {
@@ -112,12 +178,12 @@ const NO_PROOF: Proved = Object.freeze({ m: undefined, proof: undefined });
 function witnessedMembership(
   deps: CheckDeps,
   plan: Plan,
-  revision: RequestContext["revision"],
+  revision: Revision,
   member: PlanMember,
   id: string,
   subjectKey: string,
   request: CheckRequest,
-  ctx: () => RequestContext,
+  signal: Cancellation | undefined,
 ): Proved | Promise<Proved> {
   const key = deps.topKey(plan, revision, member, id, subjectKey);
   if (key !== undefined) {
@@ -137,7 +203,9 @@ function witnessedMembership(
       return { m, proof: walk.witness() };
     }
   }
-  return deps.run(ctx(), member, [id]).then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
+  return deps
+    .run(requestContext(deps, plan, revision, request, subjectKey, undefined, signal), member, [id])
+    .then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
 }
 
 /**
@@ -148,13 +216,12 @@ function witnessedMembership(
 function plainMembership(
   deps: CheckDeps,
   plan: Plan,
-  revision: RequestContext["revision"],
+  revision: Revision,
   member: PlanMember,
   id: string,
   subjectKey: string,
-  subject: CheckRequest["subject"],
+  request: CheckRequest,
   signal: Cancellation | undefined,
-  ctx: () => RequestContext,
 ): Member | undefined | Promise<Member | undefined> {
   // A cached answer needs no request context at all (building one is most of a hit's cost).
   const topKey = deps.topKey(plan, revision, member, id, subjectKey);
@@ -164,7 +231,7 @@ function plainMembership(
   const snapshot = deps.store.at(revision).snapshot?.();
   if (snapshot !== undefined) {
     const walked = deps.answerBy(
-      deps.snapshotWalk(plan, revision, snapshot, subject, subjectKey),
+      deps.snapshotWalk(plan, revision, snapshot, request.subject, subjectKey),
       member,
       id,
       topKey,
@@ -172,6 +239,7 @@ function plainMembership(
     if (walked !== undefined) return walked === false ? undefined : walked;
   }
   const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
+  const ctx = () => requestContext(deps, plan, revision, request, subjectKey, undefined, signal);
   const flight = deps.topFlights.join(key, () => deps.run(ctx(), member, [id]).then((r) => r.m.get(id)));
   if ("own" in flight) return flight.own;
   return flight.joined.catch(async (e: unknown) => {
