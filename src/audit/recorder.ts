@@ -45,6 +45,7 @@ import type { Worker } from "node:worker_threads";
 import type { SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
 import {
+  type AsAsked,
   type CheckBulkRequest,
   type CheckBulkResult,
   type CheckRequest,
@@ -324,12 +325,19 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     ): Promise<CheckResult> => {
       const started = performance.now();
       const witnessed = request.witness === true;
-      const answered = answer(witnessed ? request : checkWithWitness(request), requestOptions);
+      // The engine's form asked for the witness beside the request as it came, and gives the
+      // answer without it too (`asAsked`); any other `next` is asked with a copy of the request.
+      const asAsked: AsAsked | undefined =
+        checkNow === undefined || witnessed ? undefined : { answer: undefined };
+      const answered =
+        asAsked === undefined
+          ? answer(witnessed ? request : checkWithWitness(request), requestOptions)
+          : checkNow!(request, requestOptions, asAsked);
       const result = answered instanceof Promise ? await answered : answered;
       const committed = recordCheck(request, requestOptions, result, started, sampledOne);
       if (committed !== undefined) await committed;
       // The record is captured from the witnessed answer; the caller gets it as it asked.
-      return witnessed ? result : checkWithoutWitness(result);
+      return witnessed ? result : (asAsked?.answer ?? checkWithoutWitness(result));
     };
 
     /**

@@ -7,11 +7,22 @@
  */
 import type { CheckRequest, CheckResult, RequestOptions } from "./types.js";
 
-/** A Check's answer, or a promise of it when one has to be waited for; may throw. */
+/**
+ * A Check's answer, or a promise of it when one has to be waited for; may throw. Given `asAsked`,
+ * the answer carries its witness (as with `witness: true`) and `asAsked.answer` is set to the same
+ * answer as the request asked for it: a caller that records the witness and answers without it
+ * (the audit recorder) needs no copy of the request nor of the answer.
+ */
 export type CheckNow = (
   request: CheckRequest,
   options?: RequestOptions,
+  asAsked?: AsAsked,
 ) => CheckResult | Promise<CheckResult>;
+
+/** Where a `CheckNow` puts the answer as its request asked for it. */
+export interface AsAsked {
+  answer: CheckResult | undefined;
+}
 
 const NOW = Symbol("latch.checkNow");
 

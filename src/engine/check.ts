@@ -5,6 +5,7 @@
  */
 import { LatchError } from "../core/index.js";
 import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
+import type { AsAsked } from "./check-now.js";
 import { type CaveatEvaluator, createCaveatEvaluator } from "./evaluate-caveats.js";
 import { toExplainNode } from "./explain.js";
 import type { Member } from "./membership.js";
@@ -32,20 +33,22 @@ export async function check(
  * Check, answered at once when nothing has to be waited for (most are: a revision and plan at hand,
  * an answer from the cache or the in-memory walk), else a promise. A caller that would only wait
  * for `check`'s promise to do more work (the audit recorder) calls this instead: no promise and
- * no turn of the microtask queue when the answer is at hand. It may throw.
+ * no turn of the microtask queue when the answer is at hand. It may throw. With `asAsked`, the
+ * answer carries its witness whatever the request asked (check-now.ts).
  */
 export function checkNow(
   deps: CheckDeps,
   request: CheckRequest,
   opts?: RequestOptions,
+  asAsked?: AsAsked,
 ): CheckResult | Promise<CheckResult> {
   const signal = opts?.signal;
   abortCheck(signal);
   validateContext(request.context, deps.limits.contextLimits);
   const resolved = deps.revisions.resolve(request.consistency, signal);
   return typeof resolved === "bigint"
-    ? checkAtRevision(deps, request, signal, resolved)
-    : resolved.then((revision) => checkAtRevision(deps, request, signal, revision));
+    ? checkAtRevision(deps, request, signal, resolved, asAsked)
+    : resolved.then((revision) => checkAtRevision(deps, request, signal, revision, asAsked));
 }
 
 function checkAtRevision(
@@ -53,11 +56,12 @@ function checkAtRevision(
   request: CheckRequest,
   signal: Cancellation | undefined,
   revision: Revision,
+  asAsked: AsAsked | undefined,
 ): CheckResult | Promise<CheckResult> {
   const planned = deps.revisions.planAt(revision);
   return planned instanceof Promise
-    ? planned.then((plan) => checkWithPlan(deps, request, signal, revision, plan))
-    : checkWithPlan(deps, request, signal, revision, planned);
+    ? planned.then((plan) => checkWithPlan(deps, request, signal, revision, plan, asAsked))
+    : checkWithPlan(deps, request, signal, revision, planned, asAsked);
 }
 
 /** The membership from the cache, the in-memory walk or the batched evaluator, then the answer. */
@@ -67,29 +71,32 @@ function checkWithPlan(
   signal: Cancellation | undefined,
   revision: Revision,
   plan: Plan,
+  asAsked: AsAsked | undefined,
 ): CheckResult | Promise<CheckResult> {
   const member = resolveMember(plan, request.resource, request.permission);
   const subjectKey = validateSubject(plan, request.subject);
   const contextual = indexContextual(plan, request.contextualRelationships, deps.limits.maxContextual);
   const id = request.resource.id;
+  const witness = asAsked !== undefined || request.witness === true;
   // Explanations and contextual relationships take the batched walk, with no shared cache.
   if (request.explain === true || contextual !== undefined) {
+    const ctx = requestContext(deps, plan, revision, request, subjectKey, contextual, signal, witness);
     return deps
-      .run(requestContext(deps, plan, revision, request, subjectKey, contextual, signal), member, [id])
+      .run(ctx, member, [id])
       .then((out) =>
-        answerOf(deps, plan, request, revision, out.m.get(id), out.w?.get(id), out.t?.get(id)?.[0]),
+        answerOf(deps, plan, request, revision, out.m.get(id), out.w?.get(id), out.t?.get(id)?.[0], asAsked),
       );
   }
-  if (request.witness === true) {
+  if (witness) {
     const found = witnessedMembership(deps, plan, revision, member, id, subjectKey, request, signal);
     return found instanceof Promise
-      ? found.then(({ m, proof }) => answerOf(deps, plan, request, revision, m, proof, undefined))
-      : answerOf(deps, plan, request, revision, found.m, found.proof, undefined);
+      ? found.then(({ m, proof }) => answerOf(deps, plan, request, revision, m, proof, undefined, asAsked))
+      : answerOf(deps, plan, request, revision, found.m, found.proof, undefined, asAsked);
   }
   const found = plainMembership(deps, plan, revision, member, id, subjectKey, request, signal);
   return found instanceof Promise
-    ? found.then((m) => answerOf(deps, plan, request, revision, m, undefined, undefined))
-    : answerOf(deps, plan, request, revision, found, undefined, undefined);
+    ? found.then((m) => answerOf(deps, plan, request, revision, m, undefined, undefined, undefined))
+    : answerOf(deps, plan, request, revision, found, undefined, undefined, undefined);
 }
 
 /**
@@ -104,6 +111,7 @@ function requestContext(
   subjectKey: string,
   contextual: ReturnType<typeof indexContextual>,
   signal: Cancellation | undefined,
+  witness: boolean,
 ): RequestContext {
   return deps.makeContext(
     plan,
@@ -115,11 +123,15 @@ function requestContext(
     signal,
     new Map(),
     deps.resultsFor(contextual),
-    request.witness === true,
+    witness,
   );
 }
 
-/** The answer: the collected caveat expression evaluated once with the request context. */
+/**
+ * The answer: the collected caveat expression evaluated once with the request context. With
+ * `asAsked`, the answer carries its witness, and `asAsked.answer` is the same answer as the
+ * request asked for it.
+ */
 function answerOf(
   deps: CheckDeps,
   plan: Plan,
@@ -128,36 +140,53 @@ function answerOf(
   m: Member | undefined,
   proof: Proof,
   trace: TraceNode | undefined,
+  asAsked: AsAsked | undefined,
 ): CheckResult {
   const explain = request.explain === true;
-  const witness = request.witness === true;
   const evaluator: CaveatEvaluator | undefined =
     explain || (m !== undefined && m !== true)
       ? createCaveatEvaluator(plan.schema, request.context, false, deps.limits.maxCaveatCost)
       : undefined;
-  const verdict = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
+  const { state, missing } = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
   const token = deps.tokens.of(revision);
-  if (explain && trace !== undefined) {
-    return {
-      state: verdict.state,
-      missing: verdict.missing,
-      revision,
-      token,
-      explain: toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context)),
-      ...(witness && verdict.state !== "DENIED" ? { witness: proofRelationships(proof) } : {}),
-    };
+  const explained =
+    explain && trace !== undefined
+      ? toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context))
+      : undefined;
+  const witness =
+    (asAsked !== undefined || request.witness === true) && state !== "DENIED"
+      ? proofRelationships(proof)
+      : undefined;
+  const answer = answerLiteral(state, missing, revision, token, explained, witness);
+  if (asAsked !== undefined) {
+    asAsked.answer =
+      witness === undefined || request.witness === true
+        ? answer
+        : answerLiteral(state, missing, revision, token, explained, undefined);
   }
-  // A literal of its own rather than a spread of `{ witness }`: one fixed shape, no property added.
-  if (witness && verdict.state !== "DENIED") {
-    return {
-      state: verdict.state,
-      missing: verdict.missing,
-      revision,
-      token,
-      witness: proofRelationships(proof),
-    };
+  return answer;
+}
+
+/**
+ * An answer as one literal of each shape rather than a spread of its optional parts: one fixed
+ * map per shape, no property added.
+ */
+function answerLiteral(
+  state: CheckResult["state"],
+  missing: CheckResult["missing"],
+  revision: Revision,
+  token: string,
+  explain: CheckResult["explain"],
+  witness: CheckResult["witness"],
+): CheckResult {
+  if (explain !== undefined) {
+    return witness === undefined
+      ? { state, missing, revision, token, explain }
+      : { state, missing, revision, token, explain, witness };
   }
-  return { state: verdict.state, missing: verdict.missing, revision, token };
+  return witness === undefined
+    ? { state, missing, revision, token }
+    : { state, missing, revision, token, witness };
 }
 
 /** A membership with its proof. */
@@ -204,7 +233,7 @@ function witnessedMembership(
     }
   }
   return deps
-    .run(requestContext(deps, plan, revision, request, subjectKey, undefined, signal), member, [id])
+    .run(requestContext(deps, plan, revision, request, subjectKey, undefined, signal, true), member, [id])
     .then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
 }
 
@@ -239,7 +268,7 @@ function plainMembership(
     if (walked !== undefined) return walked === false ? undefined : walked;
   }
   const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
-  const ctx = () => requestContext(deps, plan, revision, request, subjectKey, undefined, signal);
+  const ctx = () => requestContext(deps, plan, revision, request, subjectKey, undefined, signal, false);
   const flight = deps.topFlights.join(key, () => deps.run(ctx(), member, [id]).then((r) => r.m.get(id)));
   if ("own" in flight) return flight.own;
   return flight.joined.catch(async (e: unknown) => {

@@ -113,9 +113,9 @@ export function createEngine(options: EngineOptions): Engine {
     check: withCheckNow(
       (request, opts) =>
         isDelegated(request) ? Promise.reject(notDelegating()) : check(deps, request, opts),
-      (request, opts) => {
+      (request, opts, asAsked) => {
         if (isDelegated(request)) throw notDelegating();
-        return checkNow(deps, request, opts);
+        return checkNow(deps, request, opts, asAsked);
       },
     ),
 
