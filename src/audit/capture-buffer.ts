@@ -9,7 +9,8 @@
  * each string slot holds a number: a code in a dictionary of names (types, relations, permissions,
  * answers, callers: a schema's worth, sent to the thread once each), -1 for none, or -2 - n for
  * "the next n characters of the batch's text" (ids, request ids, revisions past 2^53, names past
- * the dictionary's limit). A batch crosses as that typed array (moved, not copied), its text and
+ * the dictionary's limit), or 2^40 + k for "the string of slot k", an id its decision repeats
+ * (`SAME`). A batch crosses as that typed array (moved, not copied), its text and
  * the rare parts of the rare decisions that have them (record.ts `RareParts`).
  *
  * Why one text rather than an array of ids: the clone costs V8 a few hundred instructions per
@@ -37,6 +38,14 @@ const NONE = -1;
 const TEXT = -2;
 /** Most names a dictionary holds; a name past it crosses as a string, like an id. */
 const MAX_NAMES = 65_536;
+/**
+ * A string slot's value at least this: the string of slot `value - SAME` of the batch, an id met
+ * earlier in the same decision. A witness row's ids mostly repeat the request's or the row above's
+ * (`document:d#viewer@group:g#member`, `group:g#member@user:u` for `document:d` and `user:u`): each
+ * of those crossed in the text cost the answering thread about 130 instructions (listing it,
+ * joining and flattening the text, the clone's copy), a comparison a few dozen.
+ */
+const SAME = 2 ** 40;
 
 /** A closed batch, as the writer gets it. */
 export interface CapturedBatch {
@@ -176,25 +185,41 @@ export class CaptureBuffer {
       this.rare.push(rare);
     }
     n[i + 15] = witnessed;
-    this.at = witnessed === 0 ? end : this.putWitness(n, i + FIELDS, witness!, witnessed);
+    this.at = witnessed === 0 ? end : this.putWitness(n, i, witness!, witnessed, resource.id, subject.id);
     this.count += 1;
   }
 
   /**
-   * A witness's rows from slot `i`; returns the slot after them. A method of its own: in `put`,
-   * with its dozen name lookups, V8 stopped inlining `name` (its budget of inlined code is per
-   * function), and each call cost more than the lookup.
+   * The witness rows of the decision whose slots start at `start`, after them; returns the slot
+   * after the rows. A method of its own: in `put`, with its dozen name lookups, V8 stopped inlining
+   * `name` (its budget of inlined code is per function), and each call cost more than the lookup.
+   * An id that repeats the decision's subject's, or (a row's resource) the checked resource's for
+   * the first row and the row above's subject's for the others, crosses as that slot (`SAME`).
    */
-  private putWitness(n: Float64Array, i: number, witness: Witness, witnessed: number): number {
+  private putWitness(
+    n: Float64Array,
+    start: number,
+    witness: Witness,
+    witnessed: number,
+    resourceId: string,
+    subjectId: string,
+  ): number {
+    const subjectSlot = SAME + start + 2;
+    let above = resourceId;
+    let aboveSlot = SAME + start + 5;
+    let i = start + FIELDS;
     for (let w = 0; w < witnessed; w++, i += WITNESS_FIELDS) {
       const r = witness[w]!;
       const s = r.subject;
       const c = WITNESS_CACHE + (w < WITNESS_CACHE_ROWS ? w : WITNESS_CACHE_ROWS - 1) * WITNESS_FIELDS;
+      const id = r.resource.id;
       n[i] = this.name(c, r.resource.type);
-      n[i + 1] = this.id(r.resource.id);
+      n[i + 1] = id === above ? aboveSlot : this.id(id);
       n[i + 2] = this.name(c + 2, r.relation);
       n[i + 3] = this.name(c + 3, s.type);
-      n[i + 4] = this.id(s.id);
+      above = s.id;
+      aboveSlot = SAME + i + 4;
+      n[i + 4] = above === subjectId ? subjectSlot : this.id(above);
       n[i + 5] = this.name(c + 5, s.relation);
       n[i + 6] = this.name(c + 6, r.caveat?.name);
       n[i + 7] = r.expiration === undefined ? Number.NaN : r.expiration.getTime();
@@ -212,7 +237,10 @@ export class CaptureBuffer {
       names: this.names,
       namesUpTo: this.names.length,
     };
-    this.ids.fill("", 0, this.idCount);
+    // A loop, not `fill`: V8's `fill` is a runtime call walking the list element by element (about
+    // 25 instructions an id, counted by callgrind), the loop a few.
+    const ids = this.ids;
+    for (let k = 0; k < this.idCount; k++) ids[k] = "";
     this.count = 0;
     this.at = 0;
     this.idCount = 0;
@@ -315,7 +343,7 @@ export function capturedOf(batch: PostedBatch, names: readonly string[]): Captur
     return text.slice(from, at);
   };
   const string = (value: number): string | undefined => {
-    if (value >= 0) return names[value];
+    if (value >= 0) return value < SAME ? names[value] : (out[value - SAME] as string);
     return value === NONE ? undefined : next(TEXT - value);
   };
   const number = (value: number): number | undefined => (Number.isNaN(value) ? undefined : value);

@@ -44,15 +44,17 @@ import { performance } from "node:perf_hooks";
 import type { Worker } from "node:worker_threads";
 import type { SubjectRef } from "../core/index.js";
 import { LatchError } from "../core/index.js";
-import type {
-  CheckBulkRequest,
-  CheckBulkResult,
-  CheckRequest,
-  CheckResult,
-  LookupResourceResult,
-  LookupResourcesRequest,
-  RequestOptions,
-  Witness,
+import {
+  type AsAsked,
+  type CheckBulkRequest,
+  type CheckBulkResult,
+  type CheckRequest,
+  type CheckResult,
+  checkNowOf,
+  type LookupResourceResult,
+  type LookupResourcesRequest,
+  type RequestOptions,
+  type Witness,
 } from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import type { DecisionLog } from "../store/index.js";
@@ -309,31 +311,49 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const facts = checkFacts(request, result, chainOf(request), latency);
       return sink.record(sample ? Object.assign(facts, { sampled: true }) : facts, callInfo(options), now());
     };
-    /** `async`: the answer at once; `sync`: once its record is committed. */
-    const after = <T>(committed: Promise<void> | undefined, answer: T) =>
-      committed === undefined ? answer : committed.then(() => answer);
+    // The engine's answer at once, when `next` is the engine (or passes its form on): recorded on
+    // this turn, with no promise of the engine's nor a `then` of ours to wait for (check-now.ts).
+    const checkNow = checkNowOf(next.check);
+    const answer = (request: CheckRequest, requestOptions: RequestOptions | undefined) =>
+      checkNow === undefined ? next.check(request, requestOptions) : checkNow(request, requestOptions);
 
     /** Every one of these is recorded: asked with a witness, and timed. */
-    const checkKept = (
+    const checkKept = async (
       request: CheckRequest,
       requestOptions: RequestOptions | undefined,
       sampledOne: boolean,
-    ) => {
+    ): Promise<CheckResult> => {
       const started = performance.now();
-      if (request.witness === true) {
-        return next
-          .check(request, requestOptions)
-          .then((result) => after(recordCheck(request, requestOptions, result, started, sampledOne), result));
-      }
-      // One `then`: the record is captured from the witnessed answer, the caller gets it without.
-      return next
-        .check(checkWithWitness(request), requestOptions)
-        .then((result) =>
-          after(
-            recordCheck(request, requestOptions, result, started, sampledOne),
-            checkWithoutWitness(result),
-          ),
-        );
+      const witnessed = request.witness === true;
+      // The engine's form asked for the witness beside the request as it came, and gives the
+      // answer without it too (`asAsked`); any other `next` is asked with a copy of the request.
+      const asAsked: AsAsked | undefined =
+        checkNow === undefined || witnessed ? undefined : { answer: undefined };
+      const answered =
+        asAsked === undefined
+          ? answer(witnessed ? request : checkWithWitness(request), requestOptions)
+          : checkNow!(request, requestOptions, asAsked);
+      const result = answered instanceof Promise ? await answered : answered;
+      const committed = recordCheck(request, requestOptions, result, started, sampledOne);
+      if (committed !== undefined) await committed;
+      // The record is captured from the witnessed answer; the caller gets it as it asked.
+      return witnessed ? result : (asAsked?.answer ?? checkWithoutWitness(result));
+    };
+
+    /**
+     * The common case: only a DENIED answer or one an approval rule gated is recorded, and nothing
+     * is timed (this runs for every decision).
+     */
+    const checkIfDenied = async (
+      request: CheckRequest,
+      requestOptions: RequestOptions | undefined,
+    ): Promise<CheckResult> => {
+      const answered = answer(request, requestOptions);
+      const result = answered instanceof Promise ? await answered : answered;
+      if (result.state !== "DENIED" && result.approvalRule === undefined) return result;
+      const committed = recordCheck(request, requestOptions, result, undefined, false);
+      if (committed !== undefined) await committed;
+      return result;
     };
 
     return {
@@ -344,16 +364,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
           (includes === undefined || !includes(request.resource.type, request.permission))
         ) {
           if (sample !== 0 && random() < sample) return checkKept(request, requestOptions, true);
-          // The common case: only a DENIED answer or one an approval rule gated is recorded, and
-          // nothing is timed; one `then` rather than an async frame of our own (this runs for
-          // every decision).
-          return next
-            .check(request, requestOptions)
-            .then((result) =>
-              result.state !== "DENIED" && result.approvalRule === undefined
-                ? result
-                : after(recordCheck(request, requestOptions, result, undefined, false), result),
-            );
+          return checkIfDenied(request, requestOptions);
         }
         return checkKept(request, requestOptions, false);
       },

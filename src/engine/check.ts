@@ -5,93 +5,188 @@
  */
 import { LatchError } from "../core/index.js";
 import { ALLOWED, abortCheck, type CheckDeps, DENIED } from "./check-deps.js";
+import type { AsAsked } from "./check-now.js";
 import { type CaveatEvaluator, createCaveatEvaluator } from "./evaluate-caveats.js";
 import { toExplainNode } from "./explain.js";
 import type { Member } from "./membership.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
+import type { TraceNode } from "./traces.js";
 import type { Cancellation, CheckRequest, CheckResult, RequestOptions } from "./types.js";
 import { indexContextual, resolveMember, validateContext, validateSubject } from "./validate-request.js";
 import { type Proof, proofRelationships } from "./witness.js";
 
+type Revision = RequestContext["revision"];
+
+/**
+ * The engine's Check: `checkNow` in an async function, so that whatever it throws is a rejection.
+ */
 export async function check(
   deps: CheckDeps,
   request: CheckRequest,
   opts?: RequestOptions,
 ): Promise<CheckResult> {
+  return checkNow(deps, request, opts);
+}
+
+/**
+ * Check, answered at once when nothing has to be waited for (most are: a revision and plan at hand,
+ * an answer from the cache or the in-memory walk), else a promise. A caller that would only wait
+ * for `check`'s promise to do more work (the audit recorder) calls this instead: no promise and
+ * no turn of the microtask queue when the answer is at hand. It may throw. With `asAsked`, the
+ * answer carries its witness whatever the request asked (check-now.ts).
+ */
+export function checkNow(
+  deps: CheckDeps,
+  request: CheckRequest,
+  opts?: RequestOptions,
+  asAsked?: AsAsked,
+): CheckResult | Promise<CheckResult> {
   const signal = opts?.signal;
   abortCheck(signal);
-  const limits = deps.limits;
-  validateContext(request.context, limits.contextLimits);
-  // Most requests resolve both at once: no await then (each would be a turn of the microtask queue).
+  validateContext(request.context, deps.limits.contextLimits);
   const resolved = deps.revisions.resolve(request.consistency, signal);
-  const revision = typeof resolved === "bigint" ? resolved : await resolved;
+  return typeof resolved === "bigint"
+    ? checkAtRevision(deps, request, signal, resolved, asAsked)
+    : resolved.then((revision) => checkAtRevision(deps, request, signal, revision, asAsked));
+}
+
+function checkAtRevision(
+  deps: CheckDeps,
+  request: CheckRequest,
+  signal: Cancellation | undefined,
+  revision: Revision,
+  asAsked: AsAsked | undefined,
+): CheckResult | Promise<CheckResult> {
   const planned = deps.revisions.planAt(revision);
-  const plan = planned instanceof Promise ? await planned : planned;
+  return planned instanceof Promise
+    ? planned.then((plan) => checkWithPlan(deps, request, signal, revision, plan, asAsked))
+    : checkWithPlan(deps, request, signal, revision, planned, asAsked);
+}
+
+/** The membership from the cache, the in-memory walk or the batched evaluator, then the answer. */
+function checkWithPlan(
+  deps: CheckDeps,
+  request: CheckRequest,
+  signal: Cancellation | undefined,
+  revision: Revision,
+  plan: Plan,
+  asAsked: AsAsked | undefined,
+): CheckResult | Promise<CheckResult> {
   const member = resolveMember(plan, request.resource, request.permission);
   const subjectKey = validateSubject(plan, request.subject);
-  const contextual = indexContextual(plan, request.contextualRelationships, limits.maxContextual);
-  const explain = request.explain === true;
-  const witness = request.witness === true;
+  const contextual = indexContextual(plan, request.contextualRelationships, deps.limits.maxContextual);
   const id = request.resource.id;
-  const ctx = () =>
-    deps.makeContext(
-      plan,
-      revision,
-      request.subject,
-      subjectKey,
-      contextual,
-      explain,
-      signal,
-      new Map(),
-      deps.resultsFor(contextual),
-      witness,
-    );
-  let out: Awaited<ReturnType<CheckDeps["run"]>> | undefined;
-  let m: Member | undefined;
-  let proof: Proof;
+  const witness = asAsked !== undefined || request.witness === true;
   // Explanations and contextual relationships take the batched walk, with no shared cache.
-  if (explain || contextual !== undefined) {
-    out = await deps.run(ctx(), member, [id]);
-    m = out.m.get(id);
-    proof = out.w?.get(id);
-  } else if (witness) {
-    // Most answers are synchronous here too: an await would cost a turn of the microtask queue.
-    const found = witnessedMembership(deps, plan, revision, member, id, subjectKey, request, ctx);
-    ({ m, proof } = found instanceof Promise ? await found : found);
-  } else {
-    const found = plainMembership(deps, plan, revision, member, id, subjectKey, request.subject, signal, ctx);
-    // Most answers are synchronous (cache or in-memory walk): no promise to wait for then.
-    m = found instanceof Promise ? await found : found;
+  if (request.explain === true || contextual !== undefined) {
+    const ctx = requestContext(deps, plan, revision, request, subjectKey, contextual, signal, witness);
+    return deps
+      .run(ctx, member, [id])
+      .then((out) =>
+        answerOf(deps, plan, request, revision, out.m.get(id), out.w?.get(id), out.t?.get(id)?.[0], asAsked),
+      );
   }
+  if (witness) {
+    const found = witnessedMembership(deps, plan, revision, member, id, subjectKey, request, signal);
+    return found instanceof Promise
+      ? found.then(({ m, proof }) => answerOf(deps, plan, request, revision, m, proof, undefined, asAsked))
+      : answerOf(deps, plan, request, revision, found.m, found.proof, undefined, asAsked);
+  }
+  const found = plainMembership(deps, plan, revision, member, id, subjectKey, request, signal);
+  return found instanceof Promise
+    ? found.then((m) => answerOf(deps, plan, request, revision, m, undefined, undefined, undefined))
+    : answerOf(deps, plan, request, revision, found, undefined, undefined, undefined);
+}
+
+/**
+ * The batched evaluator's context for this request: built only when that evaluator runs (a
+ * function here, not a closure made by every check for the few that need it).
+ */
+function requestContext(
+  deps: CheckDeps,
+  plan: Plan,
+  revision: Revision,
+  request: CheckRequest,
+  subjectKey: string,
+  contextual: ReturnType<typeof indexContextual>,
+  signal: Cancellation | undefined,
+  witness: boolean,
+): RequestContext {
+  return deps.makeContext(
+    plan,
+    revision,
+    request.subject,
+    subjectKey,
+    contextual,
+    request.explain === true,
+    signal,
+    new Map(),
+    deps.resultsFor(contextual),
+    witness,
+  );
+}
+
+/**
+ * The answer: the collected caveat expression evaluated once with the request context. With
+ * `asAsked`, the answer carries its witness, and `asAsked.answer` is the same answer as the
+ * request asked for it.
+ */
+function answerOf(
+  deps: CheckDeps,
+  plan: Plan,
+  request: CheckRequest,
+  revision: Revision,
+  m: Member | undefined,
+  proof: Proof,
+  trace: TraceNode | undefined,
+  asAsked: AsAsked | undefined,
+): CheckResult {
+  const explain = request.explain === true;
   const evaluator: CaveatEvaluator | undefined =
     explain || (m !== undefined && m !== true)
-      ? createCaveatEvaluator(plan.schema, request.context, false, limits.maxCaveatCost)
+      ? createCaveatEvaluator(plan.schema, request.context, false, deps.limits.maxCaveatCost)
       : undefined;
-  const verdict = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
-  const trace = out?.t?.get(id)?.[0];
+  const { state, missing } = evaluator?.verdict(m) ?? (m === true ? ALLOWED : DENIED);
   const token = deps.tokens.of(revision);
-  if (explain && trace !== undefined) {
-    return {
-      state: verdict.state,
-      missing: verdict.missing,
-      revision,
-      token,
-      explain: toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context)),
-      ...(witness && verdict.state !== "DENIED" ? { witness: proofRelationships(proof) } : {}),
-    };
+  const explained =
+    explain && trace !== undefined
+      ? toExplainNode(trace, evaluator!, deps.traceLeaf(plan, request.context))
+      : undefined;
+  const witness =
+    (asAsked !== undefined || request.witness === true) && state !== "DENIED"
+      ? proofRelationships(proof)
+      : undefined;
+  const answer = answerLiteral(state, missing, revision, token, explained, witness);
+  if (asAsked !== undefined) {
+    asAsked.answer =
+      witness === undefined || request.witness === true
+        ? answer
+        : answerLiteral(state, missing, revision, token, explained, undefined);
   }
-  // A literal of its own rather than a spread of `{ witness }`: one fixed shape, no property added.
-  if (witness && verdict.state !== "DENIED") {
-    return {
-      state: verdict.state,
-      missing: verdict.missing,
-      revision,
-      token,
-      witness: proofRelationships(proof),
-    };
+  return answer;
+}
+
+/**
+ * An answer as one literal of each shape rather than a spread of its optional parts: one fixed
+ * map per shape, no property added.
+ */
+function answerLiteral(
+  state: CheckResult["state"],
+  missing: CheckResult["missing"],
+  revision: Revision,
+  token: string,
+  explain: CheckResult["explain"],
+  witness: CheckResult["witness"],
+): CheckResult {
+  if (explain !== undefined) {
+    return witness === undefined
+      ? { state, missing, revision, token, explain }
+      : { state, missing, revision, token, explain, witness };
   }
-  return { state: verdict.state, missing: verdict.missing, revision, token };
+  return witness === undefined
+    ? { state, missing, revision, token }
+    : { state, missing, revision, token, witness };
 }
 
 /** A membership with its proof. */
@@ -112,12 +207,12 @@ const NO_PROOF: Proved = Object.freeze({ m: undefined, proof: undefined });
 function witnessedMembership(
   deps: CheckDeps,
   plan: Plan,
-  revision: RequestContext["revision"],
+  revision: Revision,
   member: PlanMember,
   id: string,
   subjectKey: string,
   request: CheckRequest,
-  ctx: () => RequestContext,
+  signal: Cancellation | undefined,
 ): Proved | Promise<Proved> {
   const key = deps.topKey(plan, revision, member, id, subjectKey);
   if (key !== undefined) {
@@ -137,7 +232,9 @@ function witnessedMembership(
       return { m, proof: walk.witness() };
     }
   }
-  return deps.run(ctx(), member, [id]).then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
+  return deps
+    .run(requestContext(deps, plan, revision, request, subjectKey, undefined, signal, true), member, [id])
+    .then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
 }
 
 /**
@@ -148,13 +245,12 @@ function witnessedMembership(
 function plainMembership(
   deps: CheckDeps,
   plan: Plan,
-  revision: RequestContext["revision"],
+  revision: Revision,
   member: PlanMember,
   id: string,
   subjectKey: string,
-  subject: CheckRequest["subject"],
+  request: CheckRequest,
   signal: Cancellation | undefined,
-  ctx: () => RequestContext,
 ): Member | undefined | Promise<Member | undefined> {
   // A cached answer needs no request context at all (building one is most of a hit's cost).
   const topKey = deps.topKey(plan, revision, member, id, subjectKey);
@@ -164,7 +260,7 @@ function plainMembership(
   const snapshot = deps.store.at(revision).snapshot?.();
   if (snapshot !== undefined) {
     const walked = deps.answerBy(
-      deps.snapshotWalk(plan, revision, snapshot, subject, subjectKey),
+      deps.snapshotWalk(plan, revision, snapshot, request.subject, subjectKey),
       member,
       id,
       topKey,
@@ -172,6 +268,7 @@ function plainMembership(
     if (walked !== undefined) return walked === false ? undefined : walked;
   }
   const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
+  const ctx = () => requestContext(deps, plan, revision, request, subjectKey, undefined, signal, false);
   const flight = deps.topFlights.join(key, () => deps.run(ctx(), member, [id]).then((r) => r.m.get(id)));
   if ("own" in flight) return flight.own;
   return flight.joined.catch(async (e: unknown) => {

@@ -1,3 +1,4 @@
+export { type AsAsked, type CheckNow, checkNowOf, withCheckNow } from "./check-now.js";
 export type { EngineOptions } from "./engine.js";
 export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
 export {

@@ -128,6 +128,36 @@ describe("the capture buffer", () => {
     expect(kept.every((id) => id === "")).toBe(true);
   });
 
+  it("sends an id its decision repeats once, whether witness rows repeat the request's ids or not", () => {
+    const buffer = new CaptureBuffer(loggable, undefined);
+    const proofs = [
+      // A direct grant: both ids are the request's.
+      ["document:d1#viewer@user:alice"],
+      // A group: the first row's resource is the document, the second's the group above it.
+      ["document:d1#viewer@group:eng#member", "group:eng#member@user:alice"],
+      // A folder, then a union branch that starts over at the document.
+      ["document:d1#parent@folder:f", "folder:f#viewer@user:alice", "document:d1#owner@user:alice"],
+      // Ids that repeat nothing (another subject, a wildcard) and a row that names the same id twice.
+      ["document:d2#viewer@user:*", "group:g#member@group:g#member", "user:bob#delegate@agent:alice"],
+    ].map((rows) => rows.map(parseRelationship));
+    const facts = proofs.map(
+      (witness): DecisionFacts => ({
+        ...decision(3).facts,
+        subject: { type: "user", id: "alice" },
+        resource: { type: "document", id: "d1" },
+        witness,
+      }),
+    );
+    for (const f of facts) buffer.capture(f, undefined, 1);
+    const batch = buffer.take();
+    const out: Captured = [];
+    for (const f of facts) captureFacts(out, f, undefined, loggable, 1);
+    expect(threadSide()(batch)).toEqual(out);
+    // Each decision's text: its subject's and resource's ids, then only the witness ids that
+    // repeat neither the subject's nor the one above them (the resource's, for the first row).
+    expect(batch.text).toBe(["aliced1", "aliced1eng", "aliced1fd1", "aliced1d2*ggbob"].join(""));
+  });
+
   it("sends names past its dictionary's limit as strings, like ids", () => {
     const buffer = new CaptureBuffer(loggable, undefined, 3);
     for (let i = 0; i < 20; i++) {

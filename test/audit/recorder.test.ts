@@ -150,6 +150,38 @@ describe("audit recorder", () => {
     await store.close();
   });
 
+  it("on the engine itself (its answer at once, check-now.ts): answers as the engine, records as above", async () => {
+    const { latch } = await open({ policy: "off" });
+    const recorder = createAuditRecorder({ log: latch.store.decisions, mode: "sync", policy: "agents" });
+    const decider = recorder.decorator(latch.engine);
+    const sampling = createAuditRecorder({ log: latch.store.decisions, mode: "sync", sample: 1 });
+    const asked = [
+      check("room:401", "user:alice"),
+      check("room:401", "user:alice", { witness: true }),
+      check("room:402", "user:bob", { context: { ip: "10.0.0.1" } }),
+      check("room:401", "user:carol"),
+    ];
+    // Kept only if DENIED (agents), and kept whatever the answer (a sample of every one).
+    for (const d of [decider, sampling.decorator(latch.engine)]) {
+      for (const request of asked) expect(await d.check(request)).toEqual(await latch.engine.check(request));
+    }
+    const got = (await records(latch)).map((r) => [r.subject, r.answer, r.sampled, r.witness]);
+    expect(got).toEqual([
+      ["user:carol", "DENIED", undefined, undefined],
+      ["user:alice", "ALLOWED", true, ["room:401#booker@user:alice"]],
+      ["user:alice", "ALLOWED", true, ["room:401#booker@user:alice"]],
+      ["user:bob", "ALLOWED", true, ["room:402#booker@user:bob[from_office]"]],
+      ["user:carol", "DENIED", undefined, undefined],
+    ]);
+    // A refusal of the engine's is the caller's, through the recorder too.
+    const chained = check("room:401", "agent:calendar-bot-v2", { onBehalfOf: [alice] } as never);
+    await expect(sampling.decorator(latch.engine).check(chained)).rejects.toMatchObject({
+      code: "delegation/not-enabled",
+    });
+    await recorder.close();
+    await sampling.close();
+  });
+
   it("witness: a kept ALLOWED or CONDITIONAL record carries the relationships that proved it", async () => {
     const { latch } = await open({ mode: "sync", policy: "all" });
     const plain = await latch.decider.check(check("room:401", "user:alice"));

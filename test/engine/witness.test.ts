@@ -10,7 +10,13 @@ import {
   parseRelationship,
   parseSubjectRef,
 } from "../../src/core/index.js";
-import { createEngine, type Engine } from "../../src/engine/index.js";
+import {
+  type AsAsked,
+  type CheckRequest,
+  checkNowOf,
+  createEngine,
+  type Engine,
+} from "../../src/engine/index.js";
 import { joinProofs, type Proof, ProofJoin, proofRelationships } from "../../src/engine/witness.js";
 import { createMemoryStore } from "./memory-store.js";
 import { propertyRuns } from "./random-scenarios.js";
@@ -108,6 +114,39 @@ describe("witnesses by example", () => {
         // Not asked: no witness.
         expect((await engine.check(request)).witness, label).toBeUndefined();
       }
+    }
+  });
+});
+
+describe("the Check answered at once (checkNow, carried by the engine's check)", () => {
+  it("answers as check does, and given asAsked, with the witness and the answer as asked apart", async () => {
+    for (const [walk, engine] of await engines()) {
+      const now = checkNowOf(engine.check);
+      expect(now, walk).toBeDefined();
+      for (const [resource, permission, subject] of CASES) {
+        const plain = { resource: parseObjectRef(resource), permission, subject: parseSubjectRef(subject) };
+        // As it came, asking for a witness, and asking for an explanation (the batched walk).
+        for (const request of [
+          plain,
+          { ...plain, witness: true },
+          { ...plain, explain: true },
+        ] as CheckRequest[]) {
+          const label = `${walk}: ${JSON.stringify(request)}`;
+          expect(await now!(request), label).toEqual(await engine.check(request));
+          const asAsked: AsAsked = { answer: undefined };
+          const witnessed = await now!(request, undefined, asAsked);
+          expect(witnessed, label).toEqual(await engine.check({ ...request, witness: true }));
+          expect(asAsked.answer, label).toEqual(await engine.check(request));
+        }
+      }
+      // What check refuses (a chain, without the delegation decorator), it throws or rejects.
+      const request = {
+        resource: parseObjectRef("document:q3"),
+        permission: "read",
+        subject: parseSubjectRef("agent:a"),
+        onBehalfOf: [parseSubjectRef("user:alice")],
+      };
+      await expect(async () => now!(request)).rejects.toMatchObject({ code: "delegation/not-enabled" });
     }
   });
 });
