@@ -13,10 +13,10 @@
  * thread go on (unless the serving side has it already, from the last run's report: the usual
  * case, a run applying what the run before published); so the serving thread never answers
  * below one whose rows are going (a read snapshot already open keeps seeing the rows: WAL
- * snapshots are isolated). After each run the
- * thread sends the horizon again, as the run left it. The serving side used to drop its cached
- * horizon instead and re-read it: on its write connection, whose page cache the thread's commit
- * had just emptied, inside the next check (gc-count.ts: 13 µs at p50 in the check after a commit).
+ * snapshots are isolated). After each run the thread sends the horizon again, as the run left
+ * it. The serving side used to drop its cached horizon instead and re-read it: on its write
+ * connection, whose page cache the thread's commit had just emptied, inside the next check
+ * (gc-count.ts: 13 µs at p50 in the check after a commit).
  */
 import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
 import type { Revision } from "../../core/index.js";
