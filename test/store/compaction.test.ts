@@ -139,6 +139,32 @@ describe("background compaction in a thread (SQLite file)", () => {
     }
   });
 
+  it("applies in a later run the horizon an earlier one published, refused below since that run", async () => {
+    const store = await createSqliteStore({ path: join(dir, "grace.db") });
+    try {
+      const { split, tokens } = await history(store, 3);
+      const engine = createEngine({ store, quantizationMs: 0, cache: false });
+      const refusedBelow = async () => {
+        const refused = await checkAt(engine, tokens[0]!, "u0", "at-exact-snapshot").catch((e: unknown) => e);
+        expect(isLatchError(refused) && refused.code).toBe("revision/compacted");
+      };
+      const grace = { background: true, windowMs: 0, graceMs: 1_000 } as const;
+      const published = await store.compactHistory!({ ...grace, now: split });
+      expect(published.pending).toBe(store.decodeRevision(tokens[5]!));
+      expect(published.relationshipVersions).toBe(0);
+      await refusedBelow();
+      // The thread deletes below the horizon its last report carried without asking again.
+      const applied = await store.compactHistory!({ ...grace, windowMs: 2_000, now: split + 2_000 });
+      expect(applied.applied).toBe(published.horizon);
+      expect(applied.relationshipVersions).toBeGreaterThan(0);
+      await refusedBelow();
+      expect((await checkAt(engine, tokens[5]!, "u2", "at-exact-snapshot")).state).toBe("DENIED");
+      expect(await exportAll(store)).toEqual(["document:d#owner@user:kept"]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("fails a run with the thread's error, as a run here would fail", async () => {
     const gone = join(dir, "gone");
     mkdirSync(gone);

@@ -44,11 +44,11 @@ interface Counts {
 /** What the caller of a run in another thread learns and decides (compaction-thread.ts). */
 export interface CompactionHooks {
   /**
-   * Awaited after a horizon is published and before any row below a horizon is deleted: a
-   * serving connection elsewhere drops its cached horizon here, so it never answers below one
-   * whose rows are going.
+   * Awaited after a horizon is published and before any row below `horizon` is deleted: a
+   * serving connection elsewhere takes it as its cached horizon here, so it never answers below
+   * one whose rows are going.
    */
-  beforeApply?(): Promise<void>;
+  beforeApply?(horizon: Revision): Promise<void>;
   /** Checked between batches: true ends the run early (its report shows the horizon pending). */
   stopped?(): boolean;
 }
@@ -149,7 +149,7 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
     then: () => void,
     hooks: CompactionHooks,
   ): Promise<boolean> => {
-    await hooks.beforeApply?.();
+    await hooks.beforeApply?.(horizon);
     for (;;) {
       if (hooks.stopped?.() === true) return false;
       releaseReads();
