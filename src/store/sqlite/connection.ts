@@ -27,11 +27,6 @@ export interface ConnectionOptions {
   readonly busyTimeoutMs?: number;
   /** Page cache size in KiB (default 64 MiB). */
   readonly cacheSizeKib?: number;
-  /**
-   * WAL pages past which a commit on this connection checkpoints (SQLite's default 1000). Each
-   * connection checks its own at its own commits; the others keep the default.
-   */
-  readonly walAutocheckpointPages?: number;
 }
 
 export interface Connection {
@@ -48,8 +43,6 @@ export function openConnection(options: ConnectionOptions): Connection {
     db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
     db.pragma(`cache_size = -${Math.max(1024, Math.floor(options.cacheSizeKib ?? 65_536))}`);
     db.pragma("temp_store = MEMORY");
-    if (options.walAutocheckpointPages !== undefined)
-      db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(options.walAutocheckpointPages))}`);
     const init = db.transaction(() => {
       applyMigrations(db);
       const insert = db.prepare("INSERT OR IGNORE INTO store_meta (key, value) VALUES (?, ?)");

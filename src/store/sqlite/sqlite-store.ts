@@ -97,14 +97,13 @@ interface RemoteOptions {
 
 /**
  * The audit writer thread's connection only appends: the rows and the time index grow at their
- * right edges (seq and at only increase), so a few pages stay hot. A small page cache, not the
+ * right edges (seq increases, and at nearly always), so a few pages stay hot. A small page cache, not the
  * default 64 MiB that the appends would otherwise fill page by page with fresh memory (a page
- * fault each 4 KiB of rows, for the first couple of hundred thousand records). And a checkpoint every 4000 WAL pages
- * rather than 1000: the right-edge pages each commit rewrites are copied back once per
- * checkpoint however often they were rewritten in between, so fewer checkpoints copy fewer pages
- * per record (the WAL then peaks at about 16 MiB).
+ * fault each 4 KiB of rows, for the first couple of hundred thousand records). Its checkpoints
+ * stay at SQLite's default WAL size: past it, any connection's commit checkpoints, and a larger
+ * one here would hand bigger checkpoints to the serving thread's writes.
  */
-const DECISION_LOG_CONNECTION = { cacheSizeKib: 2048, walAutocheckpointPages: 4000 } as const;
+const DECISION_LOG_CONNECTION = { cacheSizeKib: 2048 } as const;
 
 // The decision log of a file, on a connection of its own (the audit trail's writer thread). The
 // write lock (BEGIN IMMEDIATE) serializes its appends with every other connection's writes.
