@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { latestReader } from "../../src/store/index.js";
 import { createSqliteStore, MIGRATIONS } from "../../src/store/sqlite/index.js";
 import { compactionCases } from "./conformance/compaction.js";
+import { decisions } from "./conformance/decisions.js";
 import { SCHEMA } from "./conformance/helpers.js";
 import { storeConformance } from "./store.case.js";
 
@@ -50,6 +51,32 @@ describe("sqlite file store", () => {
     expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
+  });
+
+  it("keeps a decision log written before migration 8 verifiable and queryable by subject", async () => {
+    const path = join(dir, "before-8.db");
+    const first = await createSqliteStore({ path, decisionCheckpointEvery: 5 });
+    await first.decisions.append(decisions(1, 24));
+    await first.close();
+    // The file as version 7 left it: the subject index present, migration 8 not run.
+    const Database = (await import("better-sqlite3")).default;
+    const raw = new Database(path);
+    raw.exec(
+      "CREATE INDEX decisions_subject ON decisions (subject, seq); DELETE FROM migrations WHERE version = 8",
+    );
+    raw.close();
+
+    const second = await createSqliteStore({ path, decisionCheckpointEvery: 5 });
+    await second.decisions.append(decisions(24, 30));
+    expect(await second.decisions.verify()).toMatchObject({ ok: true, records: 29 });
+    const bySubject = await second.decisions.read({ subject: "user:u1", limit: 100 });
+    expect(bySubject.map((d) => d.record.requestId)).toEqual(["req-1", "req-11", "req-16", "req-26"]);
+    await second.close();
+    const after = new Database(path, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE name = 'decisions_subject'").all()).toEqual(
+      [],
+    );
+    after.close();
   });
 
   it("serializes two connections writing one file", async () => {

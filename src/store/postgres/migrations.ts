@@ -212,6 +212,15 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX posture_reports_revision ON {schema}.posture_reports (revision, id)`,
     ],
   },
+  {
+    version: 8,
+    name: "decision log without the subject index",
+    statements: [
+      // As SQLite's migration 8: no query used it (QueryDecisions by subject also matches
+      // onBehalfOf inside the body, an OR no btree serves) and every append wrote into it.
+      `DROP INDEX IF EXISTS {schema}.decisions_subject`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

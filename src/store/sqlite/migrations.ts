@@ -222,6 +222,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX posture_reports_revision ON posture_reports (revision, id);
     `,
   },
+  {
+    version: 8,
+    name: "decision log without the subject index",
+    sql: `
+      -- No query used it (QueryDecisions by subject also matches onBehalfOf inside the body, an OR
+      -- no index serves), yet every append wrote into it where its subject sorts: a page of it per
+      -- record in a batch, written to the WAL and checkpointed back, the writer's largest cost.
+      DROP INDEX IF EXISTS decisions_subject;
+    `,
+  },
 ];
 
 export function applyMigrations(db: Database.Database): void {
