@@ -6,6 +6,10 @@
  * run round by round in alternating order, so load on the machine hits them alike. Prints each
  * pair's p50 and each tree's `l`/`m` ratio: a change to the copy's layout judged in one run.
  *
+ * The place in the run is not neutral: with the same code in both places (two copies of one tree),
+ * "new" came out 3.5-5% faster at `l` and its ratio 0.04-0.09 lower (2026-12-05). Run it both ways
+ * (from each tree, the other as `<old-tree>`) and compare each tree's figures across the two runs.
+ *
  * Run: `npx tsx bench/layout-ab.ts <old-tree> [rounds]`.
  */
 import "../src/cli/v8-flags.js";
