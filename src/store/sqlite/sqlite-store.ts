@@ -91,8 +91,20 @@ export interface SqliteStoreOptions extends ConnectionOptions {
 type Stmt = Database.Statement<unknown[], unknown>;
 
 interface RemoteOptions {
-  readonly path: string;
+  readonly connection: ConnectionOptions;
   readonly checkpointEvery: number | undefined;
+}
+
+/**
+ * How a thread of this store opens its own connection to the file: only what can cross to it
+ * (the options may hold functions), and the same durability and lock waiting as the serving one.
+ */
+function threadConnection(options: SqliteStoreOptions): ConnectionOptions {
+  return {
+    path: options.path,
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+  };
 }
 
 /**
@@ -108,8 +120,8 @@ const DECISION_LOG_CONNECTION = { cacheSizeKib: 2048 } as const;
 // The decision log of a file, on a connection of its own (the audit trail's writer thread). The
 // write lock (BEGIN IMMEDIATE) serializes its appends with every other connection's writes.
 registerDecisionLogOpener("sqlite", async (options) => {
-  const { path, checkpointEvery } = options as RemoteOptions;
-  const { db, storeId, tokenSecret } = openConnection({ path, ...DECISION_LOG_CONNECTION });
+  const { connection, checkpointEvery } = options as RemoteOptions;
+  const { db, storeId, tokenSecret } = openConnection({ ...connection, ...DECISION_LOG_CONNECTION });
   return {
     log: createSqliteDecisionLog(db, storeId, tokenSecret, checkpointEvery),
     close: async () => void db.close(),
@@ -121,14 +133,11 @@ function backgroundCompactor(
   options: SqliteStoreOptions,
   horizonRead: (read: ReadHorizon) => void,
 ): CompactionThread {
-  // Only what crosses to the thread (the options may hold functions).
-  const connection: ConnectionOptions = {
-    path: options.path,
-    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
-    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
-  };
   const onRun = options.onCompactionThreadRun;
-  return compactionThread(connection, { horizonRead, ...(onRun === undefined ? {} : { onRun }) });
+  return compactionThread(threadConnection(options), {
+    horizonRead,
+    ...(onRun === undefined ? {} : { onRun }),
+  });
 }
 
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
@@ -193,7 +202,10 @@ class SqliteStore implements Store {
     this.db = connection.db;
     this.storeId = connection.storeId;
     this.codec = createRevisionCodec(connection.storeId, connection.tokenSecret);
-    const remote: RemoteOptions = { path: options.path, checkpointEvery: options.decisionCheckpointEvery };
+    const remote: RemoteOptions = {
+      connection: threadConnection(options),
+      checkpointEvery: options.decisionCheckpointEvery,
+    };
     this.decisions = createSqliteDecisionLog(
       this.db,
       connection.storeId,
