@@ -58,8 +58,9 @@ export interface CompactionThread {
 
 export interface CompactionThreadEvents {
   /**
-   * The published horizon, read by the thread: before rows below a horizon go (the thread waits
-   * until this returns) and after each run. Keep it as the cached horizon.
+   * The published horizon, read by the thread: after each run, and before rows below a horizon
+   * go unless the last report already carried one as late (the thread then waits until this
+   * returns). Keep it as the cached horizon.
    */
   horizonRead(read: ReadHorizon): void;
   /** A run finished in thread `threadId` (tests see that the work left the serving thread). */

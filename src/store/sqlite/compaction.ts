@@ -45,8 +45,9 @@ interface Counts {
 export interface CompactionHooks {
   /**
    * Awaited after a horizon is published and before any row below `horizon` is deleted: a
-   * serving connection elsewhere takes it as its cached horizon here, so it never answers below
-   * one whose rows are going.
+   * serving connection elsewhere must hold it (or a later one) as its cached horizon before then,
+   * so it never answers below one whose rows are going. The hook may return at once when the
+   * serving side already holds it (the thread's last report carried it).
    */
   beforeApply?(horizon: Revision): Promise<void>;
   /** Checked between batches: true ends the run early (its report shows the horizon pending). */
