@@ -218,6 +218,10 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       // As SQLite's migration 8: no query used it (QueryDecisions by subject also matches
       // onBehalfOf inside the body, an OR no btree serves) and every append wrote into it.
+      // The drop waits for an exclusive lock on the table, and every append queues behind it: a
+      // long reader (an export) would stall the audit trail, and a sync one every Check. Better
+      // a start that fails with the lock's timeout, to be tried again, than that.
+      `SET LOCAL lock_timeout = '5s'`,
       `DROP INDEX IF EXISTS {schema}.decisions_subject`,
     ],
   },
