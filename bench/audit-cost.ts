@@ -7,7 +7,9 @@
  * /proc/self/task, Linux; the writer thread's and the collector's helpers' work is not in it), the
  * process's, and the young-generation collections per 1000 checks (with a 1 MiB semi-space, one
  * stands for about 1 MiB allocated). CPU time still moves with the machine's load: compare modes
- * and commits in the same minutes, alternating.
+ * and commits in the same minutes, alternating. `AUDIT_COST_SEAM=open` asks through the seam every
+ * transport uses instead (`openLatch`: actor tokens, the recorder, the approval gate, the signal
+ * gate and delegation, over the same store and an uncached engine), as `latch serve` answers.
  */
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
@@ -18,6 +20,7 @@ import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { createAuditRecorder } from "../src/audit/index.js";
 import { createEngine } from "../src/engine/index.js";
+import { openLatch } from "../src/open/index.js";
 import { decorate } from "../src/service/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
@@ -37,17 +40,30 @@ const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.denie
 // AUDIT_COST_FLUSH_MS (default the recorder's 10): under valgrind 10 ms is a few dozen checks, so
 // batches close by time, small; a longer one closes them by size (500), as a busy server does.
 const flushMs = Number(process.env.AUDIT_COST_FLUSH_MS ?? 10);
-const recorder =
-  mode === "audit"
-    ? createAuditRecorder({
-        log: sqlite.decisions,
-        policy: "all",
-        mode: "async",
-        queueLimit: 10_000_000,
-        flushMs,
+const auditOptions = {
+  policy: "all",
+  mode: "async",
+  queueLimit: 10_000_000,
+  flushMs,
+} as const;
+const opened =
+  process.env.AUDIT_COST_SEAM === "open"
+    ? await openLatch({
+        store,
+        mirror: false,
+        engine: { cache: false },
+        ...(mode === "audit" ? { audit: auditOptions } : {}),
       })
     : undefined;
-const engine = decorate(createEngine({ store, cache: false }), ...(recorder ? [recorder.decorator] : []));
+const recorder =
+  opened !== undefined
+    ? opened.recorder
+    : mode === "audit"
+      ? createAuditRecorder({ log: sqlite.decisions, ...auditOptions })
+      : undefined;
+const engine =
+  opened?.decider ??
+  decorate(createEngine({ store, cache: false }), ...(recorder ? [recorder.decorator] : []));
 // Built once, outside the counted loop, and not with `{ ...input, witness: true }`: on Node 20's V8
 // a spread followed by a property gives every object a map of its own, and each read of such an
 // object's fields then misses its inline cache (a cost of the harness, not of witnesses).
@@ -94,6 +110,9 @@ console.log(
   `(window ${windowStart}-${windowEnd})`,
 );
 observer.disconnect();
-await recorder?.close();
-await store.close();
+if (opened !== undefined) await opened.close();
+else {
+  await recorder?.close();
+  await store.close();
+}
 rmSync(dir, { recursive: true, force: true });

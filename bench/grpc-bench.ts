@@ -48,6 +48,7 @@ import { createClient, type LatchClient } from "../src/client/index.js";
 import { createEngine } from "../src/engine/index.js";
 import { CheckPermissionRequestSchema as AuthzedCheckPermissionRequestSchema } from "../src/gen/authzed/api/v1/permission_service_pb.js";
 import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
+import { openLatch } from "../src/open/index.js";
 import { createLogger, startServer } from "../src/server/index.js";
 import { createActorTokens, createDelegation, decorate } from "../src/service/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
@@ -70,15 +71,13 @@ function line(name: string, sorted: readonly number[]) {
 async function serveChild(db: string) {
   // As `latch serve` runs: reads through the in-memory copy.
   const store = await loadedMirror(await createSqliteStore({ path: db }));
-  const engine = createEngine({ store });
   // BENCH_AUDIT=all|agents puts the decision recorder on the seam, as `latch serve --audit` does.
   const policy = process.env.BENCH_AUDIT;
-  const recorder =
+  const audit =
     policy === "all" || policy === "agents"
-      ? createAuditRecorder({
-          log: store.decisions,
-          policy,
-          mode: process.env.BENCH_AUDIT_MODE === "sync" ? "sync" : "async",
+      ? {
+          policy: policy as "all" | "agents",
+          mode: process.env.BENCH_AUDIT_MODE === "sync" ? ("sync" as const) : ("async" as const),
           // The batching knobs, to weigh the writer thread's cost a batch against its bursts.
           ...(process.env.BENCH_AUDIT_FLUSH_MS === undefined
             ? {}
@@ -86,21 +85,41 @@ async function serveChild(db: string) {
           ...(process.env.BENCH_AUDIT_BATCH === undefined
             ? {}
             : { batchSize: Number(process.env.BENCH_AUDIT_BATCH) }),
-        })
+        }
       : undefined;
+  // BENCH_SEAM=open: the whole seam `latch serve` builds (openLatch: actor tokens, the recorder,
+  // the approval gate, the signal gate, delegation) over the same store.
+  const opened =
+    process.env.BENCH_SEAM === "open"
+      ? await openLatch({ store, mirror: false, ...(audit === undefined ? {} : { audit }) })
+      : undefined;
+  const engine = opened?.engine ?? createEngine({ store });
+  const recorder =
+    opened !== undefined
+      ? opened.recorder
+      : audit === undefined
+        ? undefined
+        : createAuditRecorder({ log: store.decisions, ...audit });
   const running = await startServer({
-    store,
+    store: opened?.store ?? store,
     engine,
-    ...(recorder === undefined
-      ? {}
-      : {
-          decider: decorate(
-            engine,
-            createActorTokens(undefined),
-            recorder.decorator,
-            createDelegation({ maxBulkItems: 1000 }),
-          ),
-        }),
+    ...(opened !== undefined
+      ? {
+          decider: opened.decider,
+          ...(opened.approvals === undefined ? {} : { approvals: opened.approvals }),
+          permissions: opened.permissions,
+          ...(opened.signals === undefined ? {} : { signals: opened.signals }),
+        }
+      : recorder === undefined
+        ? {}
+        : {
+            decider: decorate(
+              engine,
+              createActorTokens(undefined),
+              recorder.decorator,
+              createDelegation({ maxBulkItems: 1000 }),
+            ),
+          }),
     tokens: [TOKEN],
     listen: "127.0.0.1:0",
     logger: createLogger("warn"),
@@ -112,7 +131,8 @@ async function serveChild(db: string) {
     await recorder?.close();
     // Dropped records would flatter auditing's cost: say how many there were.
     if (recorder !== undefined) process.stderr.write(`audit ${JSON.stringify(recorder.stats())}\n`);
-    await store.close();
+    if (opened !== undefined) await opened.close();
+    else await store.close();
     process.exit(0);
   });
 }

@@ -15,7 +15,12 @@
  * seen within `closedForMs`.
  */
 import { formatObjectRef, formatSubjectRef, type ObjectRef, type SubjectRef } from "../core/index.js";
-import type { CheckBulkItemResult, CheckRequest } from "../engine/index.js";
+import {
+  type CheckBulkItemResult,
+  type CheckRequest,
+  checkNowThrough,
+  type RequestOptions,
+} from "../engine/index.js";
 import type { Decorator } from "../service/index.js";
 import { type ApprovalAction, type ApprovalStore, approvalActionKey } from "../store/index.js";
 import type { ApprovalRule, ApprovalRules } from "./rules.js";
@@ -108,16 +113,21 @@ export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
   }
 
   const decorator: Decorator = (next) => ({
-    // Not async: an ungated check is handed on as it is, with no promise of the gate's own.
-    check(request: CheckRequest, opts) {
-      const rule = ruleFor(options.rules(), request);
-      if (rule === undefined) return next.check(request, opts);
-      return next
-        .check(request, opts)
-        .then(async (result) =>
-          result.state !== "ALLOWED" ? result : { ...result, ...(await gate(request, rule)) },
-        );
-    },
+    // Not async: an ungated check is handed on as it is, with no promise of the gate's own, and
+    // answered at once when `next` can.
+    check: checkNowThrough(
+      (request: CheckRequest, opts?: RequestOptions) => {
+        const rule = ruleFor(options.rules(), request);
+        if (rule === undefined) return next.check(request, opts);
+        return next
+          .check(request, opts)
+          .then(async (result) =>
+            result.state !== "ALLOWED" ? result : { ...result, ...(await gate(request, rule)) },
+          );
+      },
+      next.check,
+      (request) => ruleFor(options.rules(), request) === undefined,
+    ),
 
     async checkBulk(request, opts) {
       const rules = options.rules();

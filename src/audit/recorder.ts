@@ -51,10 +51,12 @@ import {
   type CheckRequest,
   type CheckResult,
   checkNowOf,
+  checkWithWitness,
   type LookupResourceResult,
   type LookupResourcesRequest,
   type RequestOptions,
   type Witness,
+  withWitness,
 } from "../engine/index.js";
 import type { Decider, Decorator } from "../service/index.js";
 import type { DecisionLog } from "../store/index.js";
@@ -571,41 +573,6 @@ function bulkFacts(
     });
   });
   return out;
-}
-
-/**
- * `request` asking for witnesses. Not `{ ...request, witness: true }`: on Node 20's V8 a spread
- * followed by a property (in the literal or after it) gives every object a map of its own, and
- * each of the engine's reads of it then misses its inline cache (about 2 µs a check, more than the
- * witness itself costs). Nor `Object.assign({}, request, { witness: true })`: with a second source
- * V8 takes its generic path, about twice the instructions of one source and a store.
- */
-function withWitness<T extends object>(request: T): T {
-  const asked = Object.assign({}, request) as T & { witness?: boolean };
-  asked.witness = true;
-  return asked;
-}
-
-/**
- * A Check request asking for witnesses, as `withWitness` gives it. Most requests name only a
- * resource, permission and subject, and perhaps a consistency: those are copied as one literal of
- * one shape each (`Object.assign`'s generic copy cost about ten times as much, counted by
- * callgrind). That a request has no other field is told by counting its keys (a for-in over a
- * shape V8 has seen is a few loads a key): each of those fields with a value is one key, so as
- * many keys as such fields means there is no other; any other request is copied whole. (A for-in
- * sees no symbol keys, which `Object.assign` would copy: requests, built from wire messages and
- * options, carry none.)
- */
-function checkWithWitness(request: CheckRequest): CheckRequest {
-  const { resource, permission, subject, consistency } = request;
-  let keys = 0;
-  for (const _ in request) keys++;
-  if (resource === undefined || permission === undefined || subject === undefined)
-    return withWitness(request);
-  if (consistency === undefined) {
-    if (keys === 3) return { resource, permission, subject, witness: true };
-  } else if (keys === 4) return { resource, permission, subject, consistency, witness: true };
-  return withWitness(request);
 }
 
 /**

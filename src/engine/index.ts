@@ -1,4 +1,13 @@
-export { type AsAsked, type CheckNow, checkNowOf, withCheckNow } from "./check-now.js";
+export {
+  type AfterNow,
+  type AsAsked,
+  type CheckNow,
+  checkNowOf,
+  checkNowThrough,
+  checkWithWitness,
+  withCheckNow,
+  withWitness,
+} from "./check-now.js";
 export type { EngineOptions } from "./engine.js";
 export { createEngine, MAX_DEPTH_LIMIT } from "./engine.js";
 export {

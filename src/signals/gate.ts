@@ -22,6 +22,7 @@ import {
   type CheckBulkItemResult,
   type CheckRequest,
   type CheckResult,
+  checkNowThrough,
   type LookupResourcesRequest,
   type RequestOptions,
   withLookupBatches,
@@ -150,40 +151,63 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
   }
 
   return (next: Decider): Decider => {
-    const decider: Decider = {
-      check(request: CheckRequest, opts) {
-        // Nothing known and the view current: the check is handed on as it is.
-        if (states.empty) {
-          return next.check(request, opts).then(async (result) => {
-            const waiting = states.ensure(result.revision);
-            if (waiting !== undefined) await waiting;
-            // The view may have learnt of a state meanwhile (the change feed reads in the background).
-            return states.empty ? result : settle(request, [], result);
-          });
-        }
-        const before = statesOf(request, latest);
-        return next
-          .check(withAttributes(request, before), opts)
-          .then((result) => settle(request, before, result));
+    /**
+     * A check handed on as it was (nothing known of any subject), once answered: the view brought
+     * up to the answer's revision, and the answer judged only if it learnt of a state meanwhile
+     * (the change feed reads in the background). The answer as it is when nothing has to be read.
+     */
+    const afterPlain = (
+      result: CheckResult,
+      request: CheckRequest,
+      opts: RequestOptions | undefined,
+      witness: boolean,
+    ): CheckResult | Promise<CheckResult> => {
+      const waiting = states.ensure(result.revision);
+      if (waiting === undefined) return states.empty ? result : settle(request, [], result, opts, witness);
+      return waiting.then(() => (states.empty ? result : settle(request, [], result, opts, witness)));
+    };
 
-        async function settle(
-          original: CheckRequest,
-          used: readonly SubjectState[],
-          result: CheckResult,
-        ): Promise<CheckResult> {
-          await states.ensure(result.revision);
-          const at = statesOf(original, (type, id) => states.at(type, id, result.revision));
-          const reason = suspension(at);
-          if (reason !== undefined) return deniedWithReason(result, reason);
-          if (same(at, used)) return result;
-          // A signal changed the attributes between what was used and the answer's revision.
-          const again = {
-            ...withAttributes(original, at),
-            consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
-          } as const;
-          return next.check(again, opts);
-        }
-      },
+    /**
+     * The answer judged at its revision: DENIED when a subject is suspended there, asked again
+     * there when the attributes used were not those in force (with the witness when `witness`).
+     */
+    async function settle(
+      original: CheckRequest,
+      used: readonly SubjectState[],
+      result: CheckResult,
+      opts: RequestOptions | undefined,
+      witness: boolean,
+    ): Promise<CheckResult> {
+      await states.ensure(result.revision);
+      const at = statesOf(original, (type, id) => states.at(type, id, result.revision));
+      const reason = suspension(at);
+      if (reason !== undefined) return deniedWithReason(result, reason);
+      if (same(at, used)) return result;
+      // A signal changed the attributes between what was used and the answer's revision.
+      const again = {
+        ...withAttributes(original, at),
+        consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
+        ...(witness ? { witness: true } : {}),
+      } as const;
+      return next.check(again, opts);
+    }
+
+    const decider: Decider = {
+      // With nothing known of any subject, a check is handed on as it is, and answered at once
+      // when `next` can and the view is current.
+      check: checkNowThrough(
+        (request: CheckRequest, opts?: RequestOptions) => {
+          if (states.empty)
+            return next.check(request, opts).then((result) => afterPlain(result, request, opts, false));
+          const before = statesOf(request, latest);
+          return next
+            .check(withAttributes(request, before), opts)
+            .then((result) => settle(request, before, result, opts, false));
+        },
+        next.check,
+        () => states.empty,
+        afterPlain,
+      ),
 
       async checkBulk(request, opts) {
         const used = states.empty ? undefined : request.items.map((item) => statesOf(item, latest));

@@ -15,7 +15,7 @@
  * outermost on the seam, to this gate, which sits inside the audit recorder so that the recorder
  * sees the DENIED answer and its `reason`.
  */
-import type { CheckBulkItemResult } from "../../engine/index.js";
+import { type CheckBulkItemResult, checkNowThrough } from "../../engine/index.js";
 import { type Decorator, deniedWithReason, type WithReason } from "../decider.js";
 
 /** Added to a request by the actor-token decorator when its token carries `scope`. */
@@ -48,11 +48,15 @@ function outOfScope(request: object, resourceType: string, permission: string): 
  */
 export function createActorScopeGate(): Decorator {
   return (next) => ({
-    check: (request, opts) => {
-      const reason = outOfScope(request, request.resource.type, request.permission);
-      if (reason === undefined) return next.check(request, opts);
-      return next.check(request, opts).then((result) => deniedWithReason(result, reason));
-    },
+    check: checkNowThrough(
+      (request, opts) => {
+        const reason = outOfScope(request, request.resource.type, request.permission);
+        if (reason === undefined) return next.check(request, opts);
+        return next.check(request, opts).then((result) => deniedWithReason(result, reason));
+      },
+      next.check,
+      (request) => outOfScope(request, request.resource.type, request.permission) === undefined,
+    ),
 
     async checkBulk(request, opts) {
       const reasons = request.items.map((item) => outOfScope(item, item.resource.type, item.permission));

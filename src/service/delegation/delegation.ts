@@ -15,6 +15,7 @@ import {
   type CheckRequest,
   type CheckResult,
   type Consistency,
+  checkNowThrough,
   type Delegated,
   type ExplainNode,
   type LookupResourcesRequest,
@@ -54,6 +55,10 @@ export function isDelegated(request: Delegated): boolean {
     (request.onBehalfOf !== undefined && request.onBehalfOf.length > 0) ||
     request.subjectGrants === "not-required"
   );
+}
+
+function isPlain(request: Delegated): boolean {
+  return !isDelegated(request);
 }
 
 interface Scope {
@@ -218,9 +223,14 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
   const maxItems = options.maxBulkItems ?? 1000;
 
   return (next) => ({
-    // A plain request goes straight on: no async frame of ours (a chained one is rare).
-    check: (request, opts) =>
-      isDelegated(request) ? checkDelegated(next, request, opts) : next.check(request, opts),
+    // A plain request goes straight on: no async frame of ours (a chained one is rare), and
+    // answered at once when `next` can.
+    check: checkNowThrough(
+      (request, opts) =>
+        isDelegated(request) ? checkDelegated(next, request, opts) : next.check(request, opts),
+      next.check,
+      isPlain,
+    ),
 
     checkBulk: (request, opts) =>
       request.items.some(isDelegated)
