@@ -318,6 +318,10 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     const checkNow = checkNowOf(next.check);
     const answer = (request: CheckRequest, requestOptions: RequestOptions | undefined) =>
       checkNow === undefined ? next.check(request, requestOptions) : checkNow(request, requestOptions);
+    // An answer the form gave at once needs no await (a turn of the microtask queue per check);
+    // anything from another `next` is awaited, whatever kind of thenable a decorator returns.
+    const settledNow = (answered: CheckResult | PromiseLike<CheckResult>): answered is CheckResult =>
+      checkNow !== undefined && !(answered instanceof Promise);
 
     /** Every one of these is recorded: asked with a witness, and timed. */
     const checkKept = async (
@@ -335,7 +339,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
         asAsked === undefined
           ? answer(witnessed ? request : checkWithWitness(request), requestOptions)
           : checkNow!(request, requestOptions, asAsked);
-      const result = answered instanceof Promise ? await answered : answered;
+      const result = settledNow(answered) ? answered : await answered;
       const committed = recordCheck(request, requestOptions, result, started, sampledOne);
       if (committed !== undefined) await committed;
       // The record is captured from the witnessed answer; the caller gets it as it asked.
@@ -351,7 +355,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       requestOptions: RequestOptions | undefined,
     ): Promise<CheckResult> => {
       const answered = answer(request, requestOptions);
-      const result = answered instanceof Promise ? await answered : answered;
+      const result = settledNow(answered) ? answered : await answered;
       if (result.state !== "DENIED" && result.approvalRule === undefined) return result;
       const committed = recordCheck(request, requestOptions, result, undefined, false);
       if (committed !== undefined) await committed;

@@ -150,6 +150,27 @@ describe("audit recorder", () => {
     await store.close();
   });
 
+  it("awaits whatever thenable a decider below returns: its DENIED recorded, its ALLOWED kept whole", async () => {
+    const { latch } = await open({ policy: "off" });
+    const recorder = createAuditRecorder({ log: latch.store.decisions, mode: "sync", policy: "agents" });
+    // A promise of another kind than this realm's (a library's, another vm context's).
+    const thenable = <T>(value: T): PromiseLike<T> => ({
+      // biome-ignore lint/suspicious/noThenProperty: the point is an object that is a thenable only
+      then: (resolve, reject) => Promise.resolve(value).then(resolve, reject),
+    });
+    const below = {
+      check: (request: CheckRequest) => thenable(latch.engine.check(request)),
+    } as never;
+    const decider = recorder.decorator(below);
+    const denied = check("room:401", "user:carol");
+    const allowed = check("room:401", "user:alice");
+    expect(await decider.check(denied)).toEqual(await latch.engine.check(denied));
+    expect(await decider.check(allowed)).toEqual(await latch.engine.check(allowed));
+    const got = (await records(latch)).map((r) => [r.subject, r.answer]);
+    expect(got).toEqual([["user:carol", "DENIED"]]);
+    await recorder.close();
+  });
+
   it("on the engine itself (its answer at once, check-now.ts): answers as the engine, records as above", async () => {
     const { latch } = await open({ policy: "off" });
     const recorder = createAuditRecorder({ log: latch.store.decisions, mode: "sync", policy: "agents" });
