@@ -10,7 +10,6 @@
  * one never costs a decode, and a malformed message is the caller's error (INVALID_ARGUMENT,
  * `request/malformed`), not grpc-js's INTERNAL.
  */
-import { randomUUID } from "node:crypto";
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import {
@@ -31,6 +30,7 @@ import type { Cancellation, RequestOptions } from "../engine/index.js";
 import { toWireError, type WireError } from "./errors.js";
 import type { ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
+import { requestIdOr } from "./request-id.js";
 import {
   type ContextDecodeLimits,
   DEFAULT_CONTEXT_DECODE_LIMITS,
@@ -119,11 +119,8 @@ export interface AdapterOptions {
   readonly toWireError?: (error: unknown, requestId: string) => WireError;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 export function requestIdOf(metadata: Metadata): string {
-  const given = metadata.get("x-request-id")[0];
-  return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+  return requestIdOr(metadata.get("x-request-id")[0]);
 }
 
 interface GrpcCall {

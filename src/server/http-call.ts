@@ -3,15 +3,13 @@
  * CallContext the gRPC wrapper gives (request id, cancellation, caller, logs), and the same
  * bookkeeping when it ends (a log line, the call metric).
  */
-import { randomUUID } from "node:crypto";
 import { Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { LatchError } from "../core/index.js";
 import type { RequestOptions } from "../engine/index.js";
 import { toWireError as latchWireError, type WireError } from "./errors.js";
 import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+import { requestIdOr } from "./request-id.js";
 
 /** Request headers as gRPC metadata, which handlers, auth and routing read. */
 function metadataOfHeaders(headers: Iterable<readonly [string, string | readonly string[]]>): Metadata {
@@ -60,8 +58,7 @@ export class HttpCall implements CallContext, RequestOptions {
 
   get requestId(): string {
     if (this.id === undefined) {
-      const given = this.requestIdHeader;
-      this.id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      this.id = requestIdOr(this.requestIdHeader);
     }
     return this.id;
   }
