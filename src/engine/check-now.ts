@@ -6,6 +6,7 @@
  * caller above that decorator falls back to `check`; a decorator that only forwards most checks
  * (delegation, the gates on the seam) passes it on with `checkNowThrough`.
  */
+import { carriedForm } from "./carried-form.js";
 import type { CheckRequest, CheckResult, RequestOptions } from "./types.js";
 
 /**
@@ -25,18 +26,13 @@ export interface AsAsked {
   answer: CheckResult | undefined;
 }
 
-const NOW = Symbol("latch.checkNow");
+const NOW = carriedForm<CheckNow>("latch.checkNow");
 
 /** `check`, carrying `now`: the same Check, answered at once when it can be. */
-export function withCheckNow<F extends object>(check: F, now: CheckNow): F {
-  Object.defineProperty(check, NOW, { value: now });
-  return check;
-}
+export const withCheckNow: <F extends object>(check: F, now: CheckNow) => F = NOW.attach;
 
 /** The form answering at once that a `check` function carries, if any. */
-export function checkNowOf(check: object): CheckNow | undefined {
-  return (check as { readonly [NOW]?: CheckNow })[NOW];
-}
+export const checkNowOf: (check: object) => CheckNow | undefined = NOW.of;
 
 type Check = (request: CheckRequest, options?: RequestOptions) => Promise<CheckResult>;
 

@@ -6,6 +6,7 @@
  * never goes round a decorator that does not know of chunks; it then falls back to one result a
  * chunk (`lookupBatches` in service/decider.ts).
  */
+import { carriedForm } from "./carried-form.js";
 import type { LookupResourceResult, LookupResourcesRequest, RequestOptions } from "./types.js";
 
 /**
@@ -25,15 +26,11 @@ export type LookupResourceBatches = (
   options?: LookupBatchOptions,
 ) => AsyncIterable<readonly LookupResourceResult[]>;
 
-const BATCHES = Symbol("latch.lookupResourceBatches");
+const BATCHES = carriedForm<LookupResourceBatches>("latch.lookupResourceBatches");
 
 /** `lookup`, carrying `batches`: the same lookup a chunk at a time. */
-export function withLookupBatches<F extends object>(lookup: F, batches: LookupResourceBatches): F {
-  Object.defineProperty(lookup, BATCHES, { value: batches });
-  return lookup;
-}
+export const withLookupBatches: <F extends object>(lookup: F, batches: LookupResourceBatches) => F =
+  BATCHES.attach;
 
 /** The chunked form a `lookupResources` function carries, if any. */
-export function lookupBatchesOf(lookup: object): LookupResourceBatches | undefined {
-  return (lookup as { readonly [BATCHES]?: LookupResourceBatches })[BATCHES];
-}
+export const lookupBatchesOf: (lookup: object) => LookupResourceBatches | undefined = BATCHES.of;
