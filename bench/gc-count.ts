@@ -24,11 +24,12 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { createEngine } from "../src/engine/index.js";
 import type { CompactionReport, RelationshipUpdate } from "../src/store/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { arg, CHURN, CHURN_SCHEMA, churnUpdate } from "./churn.js";
+import { timeStatements } from "./statement-timer.js";
 
 const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
 
@@ -45,28 +46,11 @@ const ranUs = new Map<string, number>();
 const names = new WeakMap<object, string>();
 
 function countStatements(): void {
-  type Prepare = (this: Database.Database, sql: string) => Database.Statement;
-  const proto = Database.prototype as unknown as { prepare: Prepare };
-  const prepare = proto.prepare;
-  proto.prepare = function (sql) {
-    const stmt = prepare.call(this, sql) as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const db = this;
-    const key = sql.replace(/\s+/g, " ").slice(0, 40);
-    for (const method of ["run", "get", "all"]) {
-      const f = stmt[method]!;
-      stmt[method] = function (this: unknown, ...a: unknown[]) {
-        const id = `${names.get(db) ?? "other"}: ${key}`;
-        const t0 = performance.now();
-        try {
-          return f.apply(this, a);
-        } finally {
-          ran.set(id, (ran.get(id) ?? 0) + 1);
-          ranUs.set(id, (ranUs.get(id) ?? 0) + (performance.now() - t0) * 1e3);
-        }
-      };
-    }
-    return stmt as unknown as Database.Statement;
-  };
+  timeStatements(40, (db, sql, us) => {
+    const id = `${names.get(db) ?? "other"}: ${sql}`;
+    ran.set(id, (ran.get(id) ?? 0) + 1);
+    ranUs.set(id, (ranUs.get(id) ?? 0) + us);
+  });
 }
 
 /** The serving thread's counters from /proc (Linux). */

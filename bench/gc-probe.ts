@@ -25,12 +25,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { createEngine } from "../src/engine/index.js";
 import type { CompactionOptions, CompactionReport, RelationshipUpdate, Store } from "../src/store/index.js";
 import { createSqliteCompaction } from "../src/store/sqlite/compaction.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { arg, CHURN, CHURN_SCHEMA, churnUpdate } from "./churn.js";
+import { timeStatements } from "./statement-timer.js";
 
 const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
 
@@ -46,27 +47,11 @@ if (!["base", "no-mmap", "read-connection", "thread", "store-thread"].includes(v
 const statementUs = new Map<string, number>();
 let statements = 0;
 
-function timeStatements(): void {
-  type Prepare = (this: Database.Database, sql: string) => Database.Statement;
-  const proto = Database.prototype as unknown as { prepare: Prepare };
-  const prepare = proto.prepare;
-  proto.prepare = function (sql) {
-    const stmt = prepare.call(this, sql) as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const key = sql.replace(/\s+/g, " ").slice(0, 48);
-    for (const method of ["run", "get", "all"]) {
-      const f = stmt[method]!;
-      stmt[method] = function (this: unknown, ...a: unknown[]) {
-        const t0 = process.hrtime.bigint();
-        try {
-          return f.apply(this, a);
-        } finally {
-          statements += 1;
-          statementUs.set(key, (statementUs.get(key) ?? 0) + Number(process.hrtime.bigint() - t0) / 1e3);
-        }
-      };
-    }
-    return stmt as unknown as Database.Statement;
-  };
+function countStatements(): void {
+  timeStatements(48, (_db, sql, us) => {
+    statements += 1;
+    statementUs.set(sql, (statementUs.get(sql) ?? 0) + us);
+  });
 }
 
 type Label = "first after a compaction" | "first after a write" | "other";
@@ -126,7 +111,7 @@ const update = (i: number): RelationshipUpdate => churnUpdate(i);
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 async function main(): Promise<void> {
-  timeStatements();
+  countStatements();
   const dir = mkdtempSync(join(tmpdir(), "latch-gc-probe-"));
   const path = join(dir, "gc.db");
   const store = await createSqliteStore({ path });
