@@ -20,7 +20,13 @@
  * walk down. A plain walk only tests the flag: it allocates nothing for proofs.
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
-import type { MemorySnapshot, PackedRows } from "../store/index.js";
+import {
+  type MemorySnapshot,
+  PACKED_HEAD,
+  PACKED_STRIDE,
+  type PackedRows,
+  packRows,
+} from "../store/index.js";
 import { type Member, tooDeep } from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
 import {
@@ -74,22 +80,6 @@ class ProvedEntry {
 
 type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
 
-/** `rows` in the form `MemorySnapshot.packedOf` hands out (see PackedRows), for a snapshot without it. */
-function pack(rows: readonly Relationship[]): PackedRows {
-  const out = new Array<unknown>(1 + 3 * rows.length);
-  let expiring = false;
-  for (let i = 0, at = 1; i < rows.length; i++, at += 3) {
-    const r = rows[i]!;
-    if (r.expiration !== undefined) expiring = true;
-    out[at] = r.relation;
-    out[at + 1] = r.subject;
-    out[at + 2] = r;
-  }
-  out[0] = expiring;
-  // Made as the copy's own packed lists are (see relationship-index.ts): one array shape for every read.
-  return out;
-}
-
 /** Thrown inside the walk when it cannot answer exactly; caught at its entry point. */
 const UNKNOWN: unique symbol = Symbol("unknown");
 
@@ -111,7 +101,7 @@ export class SnapshotWalk {
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
   private lastId = "";
-  private lastRows: PackedRows = pack([]);
+  private lastRows: PackedRows = packRows([]);
 
   /** In a witnessing walk, the proof of the answer just returned. */
   private proof: Proof;
@@ -285,7 +275,7 @@ export class SnapshotWalk {
     const rows =
       snapshot.packedOf !== undefined
         ? snapshot.packedOf(def.name, id)
-        : pack(snapshot.relationshipsOf(def.name, id));
+        : packRows(snapshot.relationshipsOf(def.name, id));
     this.lastDef = def;
     this.lastId = id;
     this.lastRows = rows;
@@ -301,7 +291,7 @@ export class SnapshotWalk {
     let w: Proof;
     const rows = this.rowsOf(def, id);
     const expiring = rows[0] === true;
-    for (let i = 1; i < rows.length; i += 3) {
+    for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
       if (rows[i] !== relation) continue;
       const sub = rows[i + 1] as SubjectRef;
       const r = rows[i + 2] as Relationship;
@@ -368,7 +358,7 @@ export class SnapshotWalk {
     this.mustHold(def, node.tupleset);
     const rows = this.rowsOf(def, id);
     const expiring = rows[0] === true;
-    for (let i = 1; i < rows.length; i += 3) {
+    for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
       if (rows[i] !== node.tupleset) continue;
       const subject = rows[i + 1] as SubjectRef;
       if (!followsSubject(subject)) continue;

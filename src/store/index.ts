@@ -5,6 +5,7 @@ export * from "./delegate.js";
 export * from "./errors.js";
 export * from "./history.js";
 export * from "./orphans.js";
+export * from "./packed-rows.js";
 export * from "./posture-store.js";
 export * from "./readers.js";
 export * from "./revision-token.js";

@@ -16,6 +16,7 @@
  * Deleted entries stay until `compact` drops those no reader may still see (older than the floor).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../../core/index.js";
+import { PACKED_HEAD, PACKED_STRIDE, packRows } from "../packed-rows.js";
 import type { ForwardQuery, PackedRows, ReverseQuery } from "../types.js";
 
 /** Revisions of an entry that not every reader sees. */
@@ -56,9 +57,8 @@ type Plain = PackedRows;
  */
 type Slot = Plain | Bucket;
 
-/** Where a packed row's fields are (see PackedRows): after the header, three slots a row. */
-const HEAD = 1;
-const STRIDE = 3;
+const HEAD = PACKED_HEAD;
+const STRIDE = PACKED_STRIDE;
 
 const plainCount = (p: Plain): number => (p.length - HEAD) / STRIDE;
 const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 2] as Relationship;
@@ -66,25 +66,6 @@ const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 2] 
 function unpack(p: Plain): Relationship[] {
   const out = new Array<Relationship>(plainCount(p));
   for (let i = 0; i < out.length; i++) out[i] = plainAt(p, i);
-  return out;
-}
-
-/**
- * `list` packed; `expiring` when some entry may carry an expiration (the walk then reads it).
- * Every packed list is made the same way (`new Array(n)`, then filled) and never frozen: the walk's
- * reads of them then see one kind of array, which V8 loads from inline. Frozen arrays, or several
- * kinds, sent every load through V8's generic keyed load (callgrind: a sixth of the walk's
- * instructions). Readers must not change them (PackedRows is readonly); a write replaces a list.
- */
-function packRows(list: readonly Relationship[], expiring: boolean): PackedRows {
-  const out = new Array<unknown>(HEAD + STRIDE * list.length);
-  out[0] = expiring;
-  for (let i = 0, at = HEAD; i < list.length; i++, at += STRIDE) {
-    const r = list[i]!;
-    out[at] = r.relation;
-    out[at + 1] = r.subject;
-    out[at + 2] = r;
-  }
   return out;
 }
 
