@@ -16,6 +16,8 @@ import { WILDCARD_ID } from "./types.js";
 export const MAX_OBJECT_ID_LENGTH = 1024;
 /** Characters an object id may use; `*` alone is the subject wildcard and is not an id. */
 export const OBJECT_ID_PATTERN = /^[a-zA-Z0-9/_|\-=+]{1,1024}$/;
+/** What OBJECT_ID_PATTERN accepts, for error messages. */
+export const OBJECT_ID_RULE = "1 to 1024 of the characters a-z A-Z 0-9 / _ | - = +";
 /**
  * A type (or caveat) name: lowercase segments of up to 64 characters separated by `/`, at most 128
  * in all (SpiceDB's bounds). Bounded so that a huge name is refused at the edge, before any lookup.

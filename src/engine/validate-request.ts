@@ -7,6 +7,7 @@ import {
   formatSubjectRef,
   isValidObjectId,
   LatchError,
+  OBJECT_ID_RULE,
   type ObjectRef,
   type Relationship,
   type SubjectRef,
@@ -14,8 +15,6 @@ import {
 } from "../core/index.js";
 import { validateRelationship } from "../store/index.js";
 import type { Plan, PlanMember } from "./plan.js";
-
-const OBJECT_ID_RULE = "an id is 1 to 1024 of the characters a-z A-Z 0-9 / _ | - = +";
 
 export function resolveMember(plan: Plan, resource: ObjectRef, permission: string): PlanMember {
   const def = plan.defs.get(resource.type);
@@ -44,7 +43,7 @@ export function resolveMember(plan: Plan, resource: ObjectRef, permission: strin
     throw new LatchError(
       "check/invalid-resource",
       "invalid-argument",
-      `invalid resource id "${clip(resource.id)}": ${OBJECT_ID_RULE}`,
+      `invalid resource id "${clip(resource.id)}": an id is ${OBJECT_ID_RULE}`,
     );
   }
   return member;
@@ -73,7 +72,9 @@ export function validateSubject(plan: Plan, subject: SubjectRef): string {
     throw new LatchError(
       "check/invalid-subject",
       "invalid-argument",
-      subject.id === "" ? "empty subject id" : `invalid subject id "${clip(subject.id)}": ${OBJECT_ID_RULE}`,
+      subject.id === ""
+        ? "empty subject id"
+        : `invalid subject id "${clip(subject.id)}": an id is ${OBJECT_ID_RULE}`,
     );
   }
   if (subject.relation !== undefined && !def.members.has(subject.relation)) {

@@ -15,6 +15,7 @@ import {
   MAX_OBJECT_ID_LENGTH,
   measureContext,
   OBJECT_ID_PATTERN,
+  OBJECT_ID_RULE,
   type Relationship,
   WILDCARD_ID,
 } from "../core/index.js";
@@ -228,7 +229,7 @@ function checkId(r: Relationship, id: string, what: string): void {
       r,
       "relationship/invalid-id",
       `the ${what} \`${clip(id)}\` contains characters ids may not use`,
-      "Ids may use letters, digits and / _ | - = +.",
+      `An id is ${OBJECT_ID_RULE}.`,
     );
   }
 }
