@@ -218,14 +218,13 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       // As SQLite's migration 8: no query used it (QueryDecisions by subject also matches
       // onBehalfOf inside the body, an OR no btree serves) and every append wrote into it.
-      // The drop waits for an exclusive lock on the table, and every append queues behind it: a
-      // long reader (an export) would stall the audit trail, and a sync one every Check. Better
-      // a start that fails with the lock's timeout, to be tried again, than that.
-      `SET LOCAL lock_timeout = '5s'`,
       `DROP INDEX IF EXISTS {schema}.decisions_subject`,
     ],
   },
 ];
+
+/** How long a migration waits for a table lock. */
+const MIGRATION_LOCK_TIMEOUT = "5s";
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
@@ -238,6 +237,11 @@ export async function applyMigrations(client: pg.ClientBase, schema: string): Pr
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock($1::int, hashtext($2))", [MIGRATION_LOCK_CLASS, schema]);
+    // After the advisory lock (waiting for another replica's migrations is fine): a migration that
+    // waits for a table's lock (a DROP INDEX behind a long export) queues every later reader and
+    // writer of that table behind it, a stalled audit trail, in sync mode every Check. Better a
+    // start that fails with the lock's timeout, to be tried again.
+    await client.query(`SET LOCAL lock_timeout = '${MIGRATION_LOCK_TIMEOUT}'`);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${q}.latch_migrations (
