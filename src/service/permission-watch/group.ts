@@ -320,7 +320,7 @@ export class Group {
     return out;
   }
 
-  /** The states of `ids` at the token's revision, as Check answers them. */
+  /** The states of `ids` at the token's revision, as Check answers them, in the order of `ids`. */
   async recheck(ids: readonly string[], token: string): Promise<Map<string, PermissionState | undefined>> {
     const out = new Map<string, PermissionState | undefined>();
     const base = this.base();
@@ -345,13 +345,16 @@ export class Group {
     return out;
   }
 
-  /** Applies the new states of the ids re-checked (undefined: out of the set) and tells every subscriber. */
-  apply(next: ReadonlyMap<string, PermissionState | undefined>, revision: Revision, token: string): number {
+  /**
+   * Applies the new states of the ids re-checked (undefined: out of the set) and tells every
+   * subscriber. `next` is in id order (`recheck` keeps the sorted order it was asked in), the order
+   * the changes leave in.
+   */
+  apply(next: ReadonlyMap<string, PermissionState | undefined>, revision: Revision, token: string): void {
     const ids: string[] = [];
     const states: (PermissionState | undefined)[] = [];
-    for (const id of [...next.keys()].sort()) {
+    for (const [id, after] of next) {
       const before = this.state.get(id);
-      const after = next.get(id);
       if (sameState(before, after)) continue;
       if (after === undefined) this.state.delete(id);
       else this.state.set(id, after);
@@ -361,6 +364,5 @@ export class Group {
     this.revision = revision;
     this.token = token;
     this.send(ids.length === 0 ? [] : [{ ids, states, revision, token }], false, revision, token);
-    return ids.length;
   }
 }
