@@ -168,7 +168,7 @@ class SqliteStore implements Store {
   private readonly compaction: SqliteCompaction;
   /** Background runs for a file (a worker cannot open `:memory:`: those run here). */
   private readonly compactor: CompactionThread | undefined;
-  private horizonRead = Number.NEGATIVE_INFINITY;
+  private horizonReadAt = Number.NEGATIVE_INFINITY;
   private horizonValue: HistoryHorizon | undefined;
   private readonly writeTx: (
     updates: readonly RelationshipUpdate[],
@@ -490,9 +490,9 @@ class SqliteStore implements Store {
   /** The published horizon, re-read at most once per HORIZON_CACHE_MS (another process may compact). */
   private horizon(): HistoryHorizon | undefined {
     const now = Date.now();
-    if (now - this.horizonRead >= HORIZON_CACHE_MS) {
+    if (now - this.horizonReadAt >= HORIZON_CACHE_MS) {
       this.horizonValue = this.compaction.horizon();
-      this.horizonRead = now;
+      this.horizonReadAt = now;
     }
     return this.horizonValue;
   }
@@ -503,11 +503,11 @@ class SqliteStore implements Store {
    * published later) stays.
    */
   private learnHorizon(read: ReadHorizon): void {
-    const cached = this.horizonRead > Number.NEGATIVE_INFINITY ? this.horizonValue : undefined;
+    const cached = this.horizonReadAt > Number.NEGATIVE_INFINITY ? this.horizonValue : undefined;
     if (cached !== undefined && (read.horizon === undefined || cached.revision > read.horizon.revision))
       return;
     this.horizonValue = read.horizon;
-    this.horizonRead = read.at;
+    this.horizonReadAt = read.at;
   }
 
   async historyHorizon(): Promise<HistoryHorizon | undefined> {
@@ -525,7 +525,7 @@ class SqliteStore implements Store {
     // From the thread, the horizon comes with the report (learnHorizon).
     if (inThread && this.compactor !== undefined) return this.compactor.run(options);
     const report = await this.compaction.run(options);
-    this.horizonRead = Number.NEGATIVE_INFINITY;
+    this.horizonReadAt = Number.NEGATIVE_INFINITY;
     return report;
   }
 
