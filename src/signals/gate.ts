@@ -17,7 +17,7 @@
  * subject and principal. A store read only when the answer's revision is newer than the view
  * (subject-states.ts), once per revision.
  */
-import type { SubjectRef } from "../core/index.js";
+import type { Revision, SubjectRef } from "../core/index.js";
 import {
   type CheckBulkItemResult,
   type CheckRequest,
@@ -26,6 +26,7 @@ import {
   type LookupResourcesRequest,
   type RequestOptions,
   withLookupBatches,
+  withWitness,
 } from "../engine/index.js";
 import {
   type Decider,
@@ -162,10 +163,16 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
       opts: RequestOptions | undefined,
       witness: boolean,
     ): CheckResult | Promise<CheckResult> => {
+      const judged = () => (states.empty ? result : settle(request, [], result, opts, witness));
       const waiting = states.ensure(result.revision);
-      if (waiting === undefined) return states.empty ? result : settle(request, [], result, opts, witness);
-      return waiting.then(() => (states.empty ? result : settle(request, [], result, opts, witness)));
+      return waiting === undefined ? judged() : waiting.then(judged);
     };
+
+    /** `request` with the attributes `at`, asked at `revision` exactly. */
+    const askedAt = <T extends Involved>(request: T, at: readonly SubjectState[], revision: Revision) => ({
+      ...withAttributes(request, at),
+      consistency: { kind: "at-exact-snapshot" as const, token: store.encodeRevision(revision) },
+    });
 
     /**
      * The answer judged at its revision: DENIED when a subject is suspended there, asked again
@@ -184,12 +191,8 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
       if (reason !== undefined) return deniedWithReason(result, reason);
       if (same(at, used)) return result;
       // A signal changed the attributes between what was used and the answer's revision.
-      const again = {
-        ...withAttributes(original, at),
-        consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
-        ...(witness ? { witness: true } : {}),
-      } as const;
-      return next.check(again, opts);
+      const again = askedAt(original, at, result.revision);
+      return next.check(witness ? withWitness(again) : again, opts);
     }
 
     const decider: Decider = {
@@ -230,13 +233,7 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
           }
           if (same(at, used?.[i] ?? [])) continue;
           // Rare: a signal landed in between; this item is asked again at the answer's revision.
-          const again = await decider.check(
-            {
-              ...withAttributes(item, at),
-              consistency: { kind: "at-exact-snapshot", token: store.encodeRevision(result.revision) },
-            },
-            opts,
-          );
+          const again = await decider.check(askedAt(item, at, result.revision), opts);
           results ??= [...result.results];
           results[i] = { ok: true, state: again.state, missing: again.missing, ...(again as WithReason) };
         }
