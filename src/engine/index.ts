@@ -1,7 +1,5 @@
 export {
-  type AfterNow,
   type AsAsked,
-  type CheckNow,
   checkNowOf,
   checkNowThrough,
   checkWithWitness,
