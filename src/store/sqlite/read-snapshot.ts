@@ -7,7 +7,8 @@
  * Why a snapshot may serve a read at revision R: rows are versioned (created_rev, deleted_rev),
  * so any database state taken after R committed answers "visible at R" exactly as the newest one.
  * The snapshot remembers the newest revision it holds and is renewed when asked for a later one
- * (a write by this process or another one). It is released on the next turn of the event loop, so
+ * (a write by this process or another one) and by each `newest()` (the serving path's "what is
+ * current", which must see other processes' commits). It is released on the next turn of the event loop, so
  * it never holds back checkpoints for long. `:memory:` databases cannot be shared between
  * connections and have no such cost: they read through the main connection, in autocommit.
  */
