@@ -51,6 +51,12 @@ interface H2Plan extends Pick<Plan, "encode" | "decode"> {
   readonly timed: Buffer;
 }
 
+/** The `x-request-id` field, refused (as node:http2 would) for a value no header may carry. */
+function requestIdField(requestId: string): Buffer {
+  checkRequestId(requestId);
+  return literalField("x-request-id", requestId);
+}
+
 /** A header block with the call's own `grpc-timeout` value: one allocation, no re-encoding. */
 function timedBlock(plan: H2Plan, timeoutMs: number): Buffer {
   const value = grpcTimeout(timeoutMs); // at most 9 characters: its HPACK length is one byte
@@ -271,7 +277,7 @@ export function createH2Transport(options: H2TransportOptions): H2Transport {
       Buffer.concat([
         planOf(method).prefix,
         ...(timeoutMs === undefined ? [] : [timeoutField(timeoutMs)]),
-        ...(requestId === undefined ? [] : [literalField("x-request-id", requestId)]),
+        ...(requestId === undefined ? [] : [requestIdField(requestId)]),
       ]),
     maxAttempts: options.maxAttempts,
     maxMessageBytes: options.maxMessageBytes,
@@ -290,13 +296,8 @@ export function createH2Transport(options: H2TransportOptions): H2Transport {
         plan = planOf(method);
         body = plan.encode(request);
         const requestId = opts?.requestId;
-        checkRequestId(requestId);
         if (requestId !== undefined)
-          block = Buffer.concat([
-            plan.prefix,
-            timeoutField(timeoutMs),
-            literalField("x-request-id", requestId),
-          ]);
+          block = Buffer.concat([plan.prefix, timeoutField(timeoutMs), requestIdField(requestId)]);
         else block = opts?.timeoutMs === undefined ? plan.block : timedBlock(plan, timeoutMs);
       } catch (error) {
         return Promise.reject(error);

@@ -32,7 +32,7 @@ import { frameOf } from "./check-codec.js";
 import { deadlines, type Expiring, type Lane } from "./deadline-wheel.js";
 import { RemoteError } from "./errors.js";
 import type { H2Session, H2Stream } from "./h2-session.js";
-import { checkRequestId, type HeaderMap } from "./hpack.js";
+import type { HeaderMap } from "./hpack.js";
 import { lostError, MAX_DEADLINE_MS, statusError, statusOfHttp, streamError } from "./http2-transport.js";
 import type { CallOptions } from "./types.js";
 import { localError, refused } from "./unary-call.js";
@@ -227,10 +227,9 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
 
   private begin(): void {
     this.signal?.throwIfAborted();
-    const requestId = this.options?.requestId;
-    checkRequestId(requestId);
+    // The header block first: a request id no header may carry is refused before the message is encoded.
+    this.block = this.shared.headerBlock(this.method, this.timeoutMs, this.options?.requestId);
     this.request = frameOf(toBinary(this.method.input, create(this.method.input, this.init as never)));
-    this.block = this.shared.headerBlock(this.method, this.timeoutMs, requestId);
     this.signal?.addEventListener("abort", this);
     this.send();
   }
