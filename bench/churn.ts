@@ -1,9 +1,10 @@
 /**
  * What the compaction benches share (gc-bench.ts, gc-probe.ts, gc-count.ts): the schema whose
  * relationships they touch over and over (each touch a new version: the caveat context changes),
- * the churn's shape, and their `--name value` arguments.
+ * the churn's shape, the check they time, and their `--name value` arguments.
  */
 import { parseRelationship } from "../src/core/index.js";
+import type { CheckRequest } from "../src/engine/index.js";
 import type { RelationshipUpdate } from "../src/store/index.js";
 
 export const CHURN_SCHEMA = `
@@ -30,5 +31,15 @@ export function churnUpdate(i: number, keys: number = CHURN.keys): RelationshipU
     relationship: parseRelationship(
       `document:d${k}#viewer@user:u${k % 100}[tagged:{"n":${Math.floor(i / keys)}}]`,
     ),
+  };
+}
+
+/** The check of relationship `k`'s document by its user, as the benches time it. */
+export function churnCheck(k: number): CheckRequest {
+  return {
+    resource: { type: "document", id: `d${k}` },
+    permission: "view",
+    subject: { type: "user", id: `u${k % 100}` },
+    context: { n: 1 },
   };
 }

@@ -40,7 +40,7 @@ import { createEngine } from "../src/engine/index.js";
 import type { RelationshipUpdate, Store } from "../src/store/index.js";
 import { createPostgresStore } from "../src/store/postgres/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { arg, CHURN_SCHEMA, churnUpdate } from "./churn.js";
+import { arg, CHURN_SCHEMA, churnCheck, churnUpdate } from "./churn.js";
 
 const touches = Number(arg("touches", "1000000"));
 const keys = Number(arg("keys", "10000"));
@@ -200,12 +200,7 @@ async function run(target: Target) {
       const wasCompacting = compacting || aftermath;
       aftermath = false;
       const t0 = process.hrtime.bigint();
-      await engine.check({
-        resource: { type: "document", id: `d${k}` },
-        permission: "view",
-        subject: { type: "user", id: `u${k % 100}` },
-        context: { n: 1 },
-      });
+      await engine.check(churnCheck(k));
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       (wasCompacting || compacting ? during : outside).push(ms);
       await new Promise((r) => setImmediate(r));

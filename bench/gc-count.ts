@@ -28,7 +28,7 @@ import type Database from "better-sqlite3";
 import { createEngine } from "../src/engine/index.js";
 import type { CompactionReport, RelationshipUpdate } from "../src/store/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { arg, CHURN, CHURN_SCHEMA, churnUpdate } from "./churn.js";
+import { arg, CHURN, CHURN_SCHEMA, churnCheck, churnUpdate } from "./churn.js";
 import { timeStatements } from "./statement-timer.js";
 
 const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
@@ -171,12 +171,7 @@ async function main(): Promise<void> {
       ranUs.clear();
       const before = counters();
       const p0 = performance.now();
-      await engine.check({
-        resource: { type: "document", id: `d${k}` },
-        permission: "view",
-        subject: { type: "user", id: `u${k % 100}` },
-        context: { n: 1 },
-      });
+      await engine.check(churnCheck(k));
       const wallUs = (performance.now() - p0) * 1e3;
       if (label === "after a compaction commit") {
         sinceCommit.push([

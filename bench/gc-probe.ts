@@ -30,7 +30,7 @@ import { createEngine } from "../src/engine/index.js";
 import type { CompactionOptions, CompactionReport, RelationshipUpdate, Store } from "../src/store/index.js";
 import { createSqliteCompaction } from "../src/store/sqlite/compaction.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { arg, CHURN, CHURN_SCHEMA, churnUpdate } from "./churn.js";
+import { arg, CHURN, CHURN_SCHEMA, churnCheck, churnUpdate } from "./churn.js";
 import { timeStatements } from "./statement-timer.js";
 
 const { keys: KEYS, batch: BATCH, rate: RATE, windowMs: WINDOW_MS } = CHURN;
@@ -134,12 +134,7 @@ async function main(): Promise<void> {
       statements = 0;
       const cpu0 = process.cpuUsage();
       const p0 = performance.now();
-      await engine.check({
-        resource: { type: "document", id: `d${k}` },
-        permission: "view",
-        subject: { type: "user", id: `u${k % 100}` },
-        context: { n: 1 },
-      });
+      await engine.check(churnCheck(k));
       record(figures.get(label)!, p0, process.cpuUsage(cpu0));
       await turn();
     }
