@@ -68,6 +68,12 @@ function timedBlock(plan: H2Plan, timeoutMs: number): Buffer {
   return out;
 }
 
+/** A unary call's header block: its timeout, and its request id when it has one. */
+function blockFor(plan: H2Plan, timeoutMs: number, requestId: string | undefined): Buffer {
+  const timed = timedBlock(plan, timeoutMs);
+  return requestId === undefined ? timed : Buffer.concat([timed, requestIdField(requestId)]);
+}
+
 interface Shared {
   closed: boolean;
   readonly pick: () => H2Session;
@@ -92,9 +98,10 @@ class Call extends UnaryCall implements H2Stream {
 
   constructor(
     private readonly shared: Shared,
-    plan: H2Plan,
+    private readonly plan: H2Plan,
     private readonly request: Buffer,
     private readonly block: Buffer,
+    private readonly requestId: string | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     idempotent: boolean,
@@ -117,8 +124,13 @@ class Call extends UnaryCall implements H2Stream {
     this.trailers = undefined;
     this.received = 0;
     if (this.chunks.length > 0) this.chunks = [];
-    deadlines.add(this, this.timeoutMs);
-    session.start(this, this.block, this.request);
+    const ms = this.attemptMs();
+    deadlines.add(this, ms);
+    session.start(
+      this,
+      this.attempt === 0 ? this.block : blockFor(this.plan, ms, this.requestId),
+      this.request,
+    );
   }
 
   onHeaders(headers: HeaderMap, endStream: boolean): void {
@@ -288,6 +300,7 @@ export function createH2Transport(options: H2TransportOptions): H2Transport {
       const signal = opts?.signal;
       const timeoutMs =
         opts?.timeoutMs === undefined ? defaultTimeoutMs : Math.min(opts.timeoutMs, MAX_DEADLINE_MS);
+      const requestId = opts?.requestId;
       let plan: H2Plan;
       let body: Buffer;
       let block: Buffer;
@@ -295,15 +308,15 @@ export function createH2Transport(options: H2TransportOptions): H2Transport {
         signal?.throwIfAborted();
         plan = planOf(method);
         body = plan.encode(request);
-        const requestId = opts?.requestId;
-        if (requestId !== undefined)
-          block = Buffer.concat([plan.prefix, timeoutField(timeoutMs), requestIdField(requestId)]);
-        else block = opts?.timeoutMs === undefined ? plan.block : timedBlock(plan, timeoutMs);
+        block =
+          opts?.timeoutMs === undefined && requestId === undefined
+            ? plan.block
+            : blockFor(plan, timeoutMs, requestId);
       } catch (error) {
         return Promise.reject(error);
       }
       const answer = new Promise(capture);
-      const call = new Call(shared, plan, body, block, timeoutMs, signal, idempotent);
+      const call = new Call(shared, plan, body, block, requestId, timeoutMs, signal, idempotent);
       signal?.addEventListener("abort", call);
       call.start();
       return answer as Promise<never>;

@@ -323,10 +323,13 @@ class Call extends UnaryCall {
   }
 
   protected send(): void {
+    const ms = this.attemptMs();
     const conn = this.shared.pick();
     let stream: CallStream;
     try {
-      stream = conn.session.request(this.headers);
+      stream = conn.session.request(
+        this.attempt === 0 ? this.headers : { ...this.headers, "grpc-timeout": grpcTimeout(ms) },
+      );
     } catch (error) {
       this.failed(localError(status.UNAVAILABLE, `cannot start a call: ${(error as Error).message}`));
       return;
@@ -345,7 +348,7 @@ class Call extends UnaryCall {
     stream.on("data", onData);
     stream.on("error", onError);
     stream.on("close", onClose);
-    deadlines.add(this, this.timeoutMs);
+    deadlines.add(this, ms);
     stream.end(this.body);
   }
 

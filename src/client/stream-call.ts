@@ -186,6 +186,8 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
   private request: Buffer | undefined = undefined;
   private block: Buffer | undefined = undefined;
   private readonly timeoutMs: number | undefined;
+  /** `Date.now()` when the call's deadline (when it has one) passes, over all its attempts. */
+  private endsAt = 0;
   private readonly signal: AbortSignal | undefined;
 
   constructor(
@@ -231,6 +233,7 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
     this.block = this.shared.headerBlock(this.method, this.timeoutMs, this.options?.requestId);
     this.request = frameOf(toBinary(this.method.input, create(this.method.input, this.init as never)));
     this.signal?.addEventListener("abort", this);
+    if (this.timeoutMs !== undefined) this.endsAt = Date.now() + this.timeoutMs;
     this.send();
   }
 
@@ -248,8 +251,14 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
     this.reader = new GrpcMessageReader(this.shared.maxMessageBytes);
     this.owed = 0;
     this.receivedThisAttempt = 0;
-    if (this.timeoutMs !== undefined) deadlines.add(this, this.timeoutMs);
-    session.start(this, this.block!, this.request!);
+    let block = this.block!;
+    if (this.timeoutMs !== undefined) {
+      // A retry has what is left of the call's deadline, and tells the server so.
+      const ms = this.attempt === 0 ? this.timeoutMs : Math.max(1, this.endsAt - Date.now());
+      if (this.attempt > 0) block = this.shared.headerBlock(this.method, ms, this.options?.requestId);
+      deadlines.add(this, ms);
+    }
+    session.start(this, block, this.request!);
   }
 
   /**
@@ -363,11 +372,13 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
       this.attempt + 1 < this.shared.maxAttempts &&
       !this.signal?.aborted &&
       this.end === undefined;
-    if (!again) {
+    const pause = 25 * 2 ** this.attempt;
+    // No retry that could only start after the deadline: the consumer gets the real cause now.
+    if (!again || (this.timeoutMs !== undefined && Date.now() + pause >= this.endsAt)) {
       this.finish(error);
       return;
     }
-    this.backoff = setTimeout(() => this.send(), 25 * 2 ** this.attempt);
+    this.backoff = setTimeout(() => this.send(), pause);
     this.attempt++;
   }
 

@@ -83,15 +83,20 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
     if (opts?.requestId !== undefined) copy.set("x-request-id", opts.requestId);
     return copy;
   };
+  /** The call's deadline, taken once: its retries share it (grpc-js sends what is left of it). */
   const callOptions = (
     opts: CallOptions | undefined,
     defaultTimeout: number | undefined,
-  ): GrpcCallOptions => {
+  ): GrpcCallOptions & { readonly deadline?: number } => {
     const timeout = opts?.timeoutMs ?? defaultTimeout;
     return timeout === undefined ? {} : { deadline: Date.now() + Math.min(timeout, MAX_DEADLINE_MS) };
   };
+  const pauseAfter = (attempt: number) => 25 * 2 ** attempt;
+  /** Whether a retry after `attempt`'s pause starts before the deadline (none: always). */
+  const fits = (attempt: number, call: { readonly deadline?: number }) =>
+    call.deadline === undefined || Date.now() + pauseAfter(attempt) < call.deadline;
   const backoff = (attempt: number, signal: AbortSignal | undefined) =>
-    sleep(25 * 2 ** attempt, undefined, signal === undefined ? {} : { signal });
+    sleep(pauseAfter(attempt), undefined, signal === undefined ? {} : { signal });
 
   const serializer = (desc: DescMessage) => (value: unknown) =>
     Buffer.from(toBinary(desc, value as MessageShape<DescMessage>));
@@ -100,6 +105,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
   return {
     async unary(method, request, opts, idempotent) {
       const message = create(method.input, request);
+      const timing = callOptions(opts, options.timeoutMs);
       for (let attempt = 0; ; attempt++) {
         try {
           return await new Promise((resolve, reject) => {
@@ -110,7 +116,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
               deserializer(method.output),
               message,
               metadata(opts),
-              callOptions(opts, options.timeoutMs),
+              timing,
               (error, response) =>
                 error ? reject(error) : resolve(response as MessageShape<typeof method.output>),
             );
@@ -121,7 +127,8 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
             idempotent &&
             isUnavailable(error) &&
             attempt + 1 < options.maxAttempts &&
-            !opts?.signal?.aborted
+            !opts?.signal?.aborted &&
+            fits(attempt, timing)
           ) {
             await backoff(attempt, opts?.signal);
             continue;
@@ -133,6 +140,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
 
     async *serverStream(method, request, opts, idempotent) {
       const message = create(method.input, request);
+      const timing = callOptions(opts, undefined);
       for (let attempt = 0; ; attempt++) {
         opts?.signal?.throwIfAborted();
         const call: ClientReadableStream<unknown> = channel.makeServerStreamRequest(
@@ -141,7 +149,7 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
           deserializer(method.output),
           message,
           metadata(opts),
-          callOptions(opts, undefined),
+          timing,
         );
         const onAbort = () => call.cancel();
         opts?.signal?.addEventListener("abort", onAbort, { once: true });
@@ -157,7 +165,13 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
         } catch (error) {
           finished = true;
           // Only a stream that has not delivered anything can be replayed without duplicates.
-          if (idempotent && received === 0 && isUnavailable(error) && attempt + 1 < options.maxAttempts) {
+          if (
+            idempotent &&
+            received === 0 &&
+            isUnavailable(error) &&
+            attempt + 1 < options.maxAttempts &&
+            fits(attempt, timing)
+          ) {
             await backoff(attempt, opts?.signal);
             continue;
           }

@@ -35,6 +35,8 @@ export abstract class UnaryCall implements Expiring {
   chunks: Buffer[] = [];
   received = 0;
   backoff: NodeJS.Timeout | undefined = undefined;
+  /** `Date.now()` when the call's deadline passes, over all its attempts. */
+  private endsAt = 0;
   private settled = false;
   private readonly resolve = capturedResolve;
   private readonly reject = capturedReject;
@@ -47,9 +49,18 @@ export abstract class UnaryCall implements Expiring {
     private readonly maxAttempts: number,
   ) {}
 
+  /**
+   * This attempt's timeout: the call's own for the first, what is left of it for a retry: retries
+   * never extend the call's deadline, and the server is told what is left.
+   */
+  protected attemptMs(): number {
+    return this.attempt === 0 ? this.timeoutMs : Math.max(1, this.endsAt - Date.now());
+  }
+
   /** Starts an attempt (the first, or a retry after its backoff). */
   start(): void {
     this.backoff = undefined;
+    if (this.attempt === 0) this.endsAt = Date.now() + this.timeoutMs;
     if (this.clientClosed) this.settle(localError(status.UNAVAILABLE, "the client is closed"));
     else this.send();
   }
@@ -94,11 +105,13 @@ export abstract class UnaryCall implements Expiring {
       this.attempt + 1 < this.maxAttempts &&
       !this.signal?.aborted &&
       !this.settled;
-    if (!again) {
+    const pause = 25 * 2 ** this.attempt;
+    // No retry that could only start after the deadline: the caller gets the real cause now.
+    if (!again || Date.now() + pause >= this.endsAt) {
       this.settle(error);
       return;
     }
-    this.backoff = setTimeout(() => this.start(), 25 * 2 ** this.attempt);
+    this.backoff = setTimeout(() => this.start(), pause);
     this.attempt++;
   }
 
