@@ -33,6 +33,16 @@ import type { StoreContext } from "./context.js";
 
 const COLUMNS = "seq, at, subject, body, prev_hash, hash";
 
+/**
+ * Whether the record's on-behalf-of chain holds `param`. jsonb refuses a body with the escape
+ * \u0000 or a surrogate's (a loggable caveat value can hold them) and would fail the whole query:
+ * such a body is searched as text for the quoted subject instead, a superset (subjects need no
+ * escaping, so a chain's member always appears quoted), which may return a record that merely
+ * mentions the subject elsewhere and never hides one.
+ */
+const inChain = (param: string) =>
+  `CASE WHEN body ~ '\\\\u(0000|[dD][89a-fA-F])' THEN strpos(body, '"' || ${param} || '"') > 0 ELSE (body::jsonb -> 'onBehalfOf') ? ${param} END`;
+
 function toRow(r: unknown[]): StoredRow {
   return {
     seq: Number(r[0]),
@@ -205,7 +215,7 @@ export function createPostgresDecisionLog(
       }
       if (query.subject !== undefined) {
         values.push(query.subject);
-        where.push(`(subject = $${values.length} OR (body::jsonb -> 'onBehalfOf') ? $${values.length})`);
+        where.push(`(subject = $${values.length} OR ${inChain(`$${values.length}`)})`);
       }
       values.push(limit);
       const text = `SELECT ${COLUMNS} FROM ${q}.decisions WHERE ${where.join(" AND ")} ORDER BY seq LIMIT $${values.length}`;

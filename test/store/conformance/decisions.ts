@@ -130,6 +130,22 @@ export function decisionCases(factory: StoreFactory): void {
       expect((await rejection(store.decisions.read({ limit: 0 }))).code).toBe("store/invalid-limit");
     });
 
+    it("reads by subject past records whose text a JSON parser may refuse (NUL, lone surrogates)", async () => {
+      // PostgreSQL's jsonb refuses the escapes \u0000 and a lone surrogate: such a record (a
+      // loggable caveat value, say) must neither fail the query nor hide anyone's records.
+      const odd = ["nul\u0000", "lone\ud800", "low\udc00 first", "pair \ud83d\ude00"];
+      await store.decisions.append(
+        odd.map((text, k) => decision(3 * (k + 1), { permission: `reserve ${text}` })),
+      );
+      await store.decisions.append([decision(13), decision(15)]);
+      const alice = await store.decisions.read({ subject: "user:alice" });
+      expect(alice.map((d) => d.seq)).toEqual([1, 2, 3, 4, 6]);
+      const bot = await store.decisions.read({ subject: "agent:calendar-bot-v2" });
+      expect(bot.map((d) => d.seq)).toEqual([1, 2, 3, 4, 6]);
+      expect((await store.decisions.read({ subject: "user:u3" })).map((d) => d.seq)).toEqual([5]);
+      expect(await store.decisions.read({ subject: "user:nobody" })).toEqual([]);
+    });
+
     it("refuses a record whose time is not an instant, appending nothing", async () => {
       const error = await rejection(
         store.decisions.append([decision(1), decision(2, { time: "yesterday" })]),
