@@ -142,7 +142,7 @@ export const ErrorCodes = {
   RelationshipInvalidExpiration: "relationship/invalid-expiration",
   /** invalid-argument: an object id is empty, too long, uses forbidden characters or misuses the wildcard. */
   RelationshipInvalidId: "relationship/invalid-id",
-  /** invalid-argument: the stored caveat context names unknown parameters or does not fit their types. */
+  /** invalid-argument: the stored caveat context names unknown parameters, does not fit their types, or holds U+0000 or a lone surrogate. */
   RelationshipBadCaveatContext: "relationship/bad-caveat-context",
   /** invalid-argument: the stored caveat context holds too many values or too much text. */
   RelationshipContextTooLarge: "relationship/context-too-large",
@@ -156,6 +156,8 @@ export const ErrorCodes = {
   WriteTooManyUpdates: "write/too-many-updates",
   /** invalid-argument: an update's operation is not create, touch or delete. */
   WriteInvalidOperation: "write/invalid-operation",
+  /** invalid-argument: a write's transaction metadata holds U+0000 or a lone surrogate, which a datastore cannot store as given. */
+  WriteBadMetadata: "write/bad-metadata",
   /** invalid-argument: one write updates the same relationship twice. */
   WriteDuplicateUpdate: "write/duplicate-update",
   /** failed-precondition: a write precondition did not hold; nothing was written. */

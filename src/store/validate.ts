@@ -10,6 +10,7 @@
 import { convertContext } from "../conditions/index.js";
 import {
   clip,
+  describeTextPath,
   type ErrorCodeIn,
   formatRelationship,
   MAX_OBJECT_ID_LENGTH,
@@ -17,6 +18,7 @@ import {
   OBJECT_ID_PATTERN,
   OBJECT_ID_RULE,
   type Relationship,
+  unstorableTextAt,
   WILDCARD_ID,
 } from "../core/index.js";
 import type { AllowedSubject, CompiledSchema, RelationDef } from "../schema/index.js";
@@ -309,6 +311,15 @@ export function validateRelationship(schema: CompiledSchema, r: Relationship): v
       `relationship/context-too-${size.problem === "too-large" ? "large" : "deep"}`,
       `the caveat context is too ${size.problem === "too-large" ? "large" : "deep"}: ${size.message}`,
       "Store only the values the caveat reads.",
+    );
+  }
+  const unstorable = unstorableTextAt(context);
+  if (unstorable !== undefined) {
+    fail(
+      r,
+      "relationship/bad-caveat-context",
+      `the caveat context's text at ${describeTextPath(unstorable)} holds U+0000 or a lone surrogate, which a datastore cannot store as given`,
+      "Remove the character, or store the value encoded (base64, say).",
     );
   }
   const unknown = Object.keys(context).filter((k) => !caveat.parameters.has(k));

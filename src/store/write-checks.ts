@@ -4,10 +4,10 @@
  */
 
 import type { Relationship } from "../core/index.js";
-import { clip } from "../core/index.js";
+import { clip, describeTextPath, unstorableTextAt } from "../core/index.js";
 import { StoreError } from "./errors.js";
 import { relationshipKeyString } from "./row-keys.js";
-import type { RelationshipFilter, RelationshipUpdate } from "./types.js";
+import type { RelationshipFilter, RelationshipUpdate, TransactionMetadata } from "./types.js";
 import { describeRelationship } from "./validate.js";
 
 /** Most updates in one write unless a backend is configured otherwise; bulk loads use importRelationships. */
@@ -91,6 +91,19 @@ export function checkUpdates(
     }
     seen.add(key);
   }
+}
+
+/** A write's or delete's transaction metadata: text every datastore keeps as given. */
+export function checkMetadata(metadata: TransactionMetadata | undefined): void {
+  if (metadata === undefined) return;
+  const at = unstorableTextAt(metadata);
+  if (at === undefined) return;
+  throw new StoreError(
+    "write/bad-metadata",
+    "invalid-argument",
+    `the transaction metadata's text at ${describeTextPath(at)} holds U+0000 or a lone surrogate, which a datastore cannot store as given; remove the character or store the value encoded (base64, say).`,
+    { path: at },
+  );
 }
 
 /** An optional limit or size from a caller: absent stays absent, anything but a positive integer is refused. */

@@ -4,6 +4,7 @@ import type { Revision } from "../../core/index.js";
 import {
   cachedHorizon,
   checkFilter,
+  checkMetadata,
   checkRetained,
   checkUpdates,
   createRevisionCodec,
@@ -298,6 +299,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     writeSchema: (text, schemaOptions) => writeSchema(ctx, text, schemaOptions),
     async write(updates, preconditions = [], writeOptions = {}) {
       checkUpdates(updates);
+      checkMetadata(writeOptions.metadata);
       const { revision } = await writeTransaction(
         ctx,
         (client, revision) => writeUpdates(ctx, client, revision, updates, preconditions),
@@ -307,6 +309,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
     async deleteRelationships(filter, deleteOptions = {}) {
       checkFilter(filter);
+      checkMetadata(deleteOptions.metadata);
       const limit = positiveInt(deleteOptions.limit, "limit");
       const { revision, result } = await writeTransaction(
         ctx,

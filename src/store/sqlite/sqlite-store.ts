@@ -44,6 +44,7 @@ import type {
 import { validateRelationship } from "../validate.js";
 import {
   checkFilter,
+  checkMetadata,
   checkUpdates,
   collectForCreate,
   MAX_UPDATES_PER_WRITE,
@@ -401,6 +402,7 @@ class SqliteStore implements Store {
     options: WriteOptions = {},
   ): Promise<Revision> {
     checkUpdates(updates, this.maxUpdates);
+    checkMetadata(options.metadata);
     return this.committed(this.writeTx(updates, preconditions, options.metadata));
   }
 
@@ -412,6 +414,7 @@ class SqliteStore implements Store {
 
   async deleteRelationships(filter: RelationshipFilter, options: DeleteOptions = {}): Promise<DeleteResult> {
     checkFilter(filter);
+    checkMetadata(options.metadata);
     const result = this.deleteTx(
       filter,
       positiveInt(options.limit, "limit"),

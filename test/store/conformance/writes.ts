@@ -183,6 +183,9 @@ export function writeCases(factory: StoreFactory): void {
           "relationship/expiration-not-allowed",
         ],
         ['document:a#viewer@user:alice[only_on:{"day":7}]', "relationship/bad-caveat-context"],
+        // Text PostgreSQL's jsonb refuses: both datastores refuse it up front.
+        ['document:a#viewer@user:alice[only_on:{"day":"tues\\u0000day"}]', "relationship/bad-caveat-context"],
+        ['document:a#viewer@user:alice[only_on:{"day":"\\ud800"}]', "relationship/bad-caveat-context"],
       ] as const;
       for (const [text, code] of bad) {
         const error = await rejection(
@@ -327,6 +330,26 @@ export function writeCases(factory: StoreFactory): void {
         store.write([create("document:c#nothing@user:u1")], [], { metadata: { reason: "bad" } }),
       );
       expect((await store.changesSince(r3)).metadata ?? []).toEqual([]);
+    });
+
+    it("refuses metadata holding U+0000 or a lone surrogate, writing nothing", async () => {
+      const before = await store.currentRevision();
+      const nul = await rejection(
+        store.write([create("document:a#viewer@user:u1")], [], { metadata: { note: ["ok", "a\u0000b"] } }),
+      );
+      expect(nul).toMatchObject({ code: "write/bad-metadata", kind: "invalid-argument" });
+      expect(nul.message).toContain("`note[1]`");
+      const lone = await rejection(
+        store.deleteRelationships({ resourceType: "document" }, { metadata: { "x\udc00": 1 } }),
+      );
+      expect(lone).toMatchObject({ code: "write/bad-metadata", kind: "invalid-argument" });
+      expect(await store.currentRevision()).toBe(before);
+      expect(await exportAll(store)).toEqual([]);
+      // A surrogate pair is well-formed text, kept as given.
+      const r = await store.write([create("document:a#viewer@user:u1")], [], { metadata: { note: "😀" } });
+      expect((await store.changesSince(before)).metadata).toEqual([
+        { revision: r, metadata: { note: "😀" } },
+      ]);
     });
   });
 
