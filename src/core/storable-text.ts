@@ -6,6 +6,11 @@
  */
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** The index of the first character of `text` no datastore keeps as given, or -1. */
+export function unstorableIndex(text: string): number {
+  return text.search(UNSTORABLE);
+}
+
 /**
  * Where in `value` (a JSON-like value: strings, numbers, lists, maps, plain objects) a string or
  * key holds text no datastore keeps as given: its path (`""` for the value itself), or undefined.

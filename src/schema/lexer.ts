@@ -4,6 +4,7 @@
  * A `{` that directly follows `)` opens a caveat body: the body is CEL, not schema language, so
  * it is captured raw as one `cel` token up to the matching `}`.
  */
+import { unstorableIndex } from "../core/index.js";
 import type { Diagnostic, SourceFile, Span } from "./diagnostics.js";
 
 export type TokenKind = "ident" | "punct" | "newline" | "cel" | "eof";
@@ -61,6 +62,17 @@ export function tokenize(source: SourceFile): LexResult {
     }
     return undefined;
   };
+
+  // Anywhere, a comment and a caveat's CEL included: a datastore could not store the schema as given.
+  const unstorable = unstorableIndex(text);
+  if (unstorable >= 0) {
+    source.record(
+      diagnostics,
+      "schema/invalid-character",
+      { start: unstorable, end: unstorable + 1 },
+      "the schema holds U+0000 or a lone surrogate, which a datastore cannot store as given; remove it",
+    );
+  }
 
   while (pos < text.length) {
     const ch = text[pos] ?? "";
@@ -150,12 +162,13 @@ export function tokenize(source: SourceFile): LexResult {
     }
     const cp = text.codePointAt(pos) ?? 0;
     const width = cp > 0xffff ? 2 : 1;
-    source.record(
-      diagnostics,
-      "schema/invalid-character",
-      { start: pos, end: pos + width },
-      `unexpected character ${JSON.stringify(String.fromCodePoint(cp))}; names use only ASCII letters, digits and \`_\``,
-    );
+    if (pos !== unstorable)
+      source.record(
+        diagnostics,
+        "schema/invalid-character",
+        { start: pos, end: pos + width },
+        `unexpected character ${JSON.stringify(String.fromCodePoint(cp))}; names use only ASCII letters, digits and \`_\``,
+      );
     pos += width;
   }
   push("eof", "", text.length, text.length);

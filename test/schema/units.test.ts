@@ -50,6 +50,23 @@ describe("lexer", () => {
     const cel = tokens.find((t) => t.kind === "cel");
     expect(cel?.text).toBe(" a != '}' && {'k': 1}['k'] == 1 ");
   });
+
+  it("refuses U+0000 and lone surrogates anywhere, comments and caveat bodies included", () => {
+    for (const [text, line, column] of [
+      ["definition user {}\n// a\u0000b\n", 2, 5],
+      ["caveat c(a string) { a == '\ud800' }\ndefinition user {}", 1, 28],
+      ["definition user {} /* \udc00 */", 1, 23],
+      ["definition us\u0000er {}", 1, 14],
+    ] as const) {
+      const error = errorOf(text);
+      // Once, not again as an unexpected character (a name cut in two adds a syntax error after it).
+      expect(error.diagnostics.filter((d) => d.code === "schema/invalid-character")).toHaveLength(1);
+      expect(error.diagnostics[0]).toMatchObject({ code: "schema/invalid-character", line, column });
+      expect(error.message).toContain("U+0000 or a lone surrogate");
+    }
+    // A surrogate pair is one well-formed character: fine in a comment.
+    expect(() => compileSchema("// 😀\ndefinition user {}")).not.toThrow();
+  });
 });
 
 describe("parser and IR", () => {
