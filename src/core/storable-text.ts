@@ -4,6 +4,7 @@
  * caveat context or write metadata holding one would be refused by one datastore with an internal
  * error and kept by the other. Both refuse it up front instead, as invalid input.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding U+0000 is the point
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The index of the first character of `text` no datastore keeps as given, or -1. */
