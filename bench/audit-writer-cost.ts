@@ -2,11 +2,14 @@
  * The audit writer thread's work per record, alone and in one thread: `node --import tsx
  * bench/audit-writer-cost.ts [ROUNDS] [scale] [BATCH]` captures the witnessed answers of the
  * bench's check mix into batches of BATCH decisions (default 100) as the recorder does, outside
- * the count, then does what the writer thread does with each batch (`ReceivedNames.encoded`,
- * `appendEncoded` into a SQLite file, or PostgreSQL with
- * `LATCH_BENCH_POSTGRES_URL`) ROUNDS times (default 10) over all of them, and prints the CPU time
+ * the count (again for every round, each decision a millisecond later than the one before), then
+ * does what the writer thread does with each batch (`ReceivedNames.encoded`, `appendEncoded` into
+ * a SQLite file, or PostgreSQL with `LATCH_BENCH_POSTGRES_URL`) ROUNDS times (default 10) over all
+ * of them, and prints the CPU time
  * per record (process.cpuUsage: this thread only does the work), split into building the stored
- * forms and appending them. Under `valgrind --tool=callgrind --instr-atstart=no`
+ * forms and appending them, and how much of the append the chain alone takes (`extendChain` run
+ * again on the same records, outside the append: hashing and the rows; the rest is the datastore).
+ * Under `valgrind --tool=callgrind --instr-atstart=no`
  * (`AUDIT_COST_CALLGRIND=1`) only the counted rounds are counted; divide the total by the records
  * printed.
  */
@@ -16,7 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pgDriver from "pg";
 import { CaptureBuffer, type PostedBatch, ReceivedNames } from "../src/audit/capture-buffer.js";
-import { createEngine } from "../src/engine/index.js";
+import { type CheckRequest, type CheckResult, createEngine } from "../src/engine/index.js";
+import { createChainSigner, EMPTY_HEAD, extendChain } from "../src/store/decision-log.js";
 import { type EncodedDecision, openRemoteDecisionLog } from "../src/store/index.js";
 import { createPostgresStore } from "../src/store/postgres/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
@@ -46,24 +50,35 @@ const opened = await openRemoteDecisionLog(remote);
 const { log } = opened;
 if (log.appendEncoded === undefined) throw new Error("the log has no appendEncoded");
 
-// The batches as the writer thread receives them (a structured clone of what the recorder posts).
-const buffer = new CaptureBuffer(new Set(), undefined);
-const batches: PostedBatch[] = [];
-const received = new ReceivedNames();
-let at = Date.now();
+// The mix's witnessed answers, checked once; captured again for every round below, outside the
+// count, each decision a millisecond after the one before it (as a server's are: the records' `at`
+// only grows, so the time index is appended to at its end, not written across its pages).
+const answered: { request: CheckRequest; result: CheckResult }[] = [];
 for (const input of mix) {
   const request = Object.assign({}, input, { witness: true });
-  const result = await engine.check(request);
-  buffer.captureCheck(request, result, 40, undefined, at++);
-  if (buffer.count === batchSize) {
-    const batch = buffer.take();
-    batches.push(structuredClone({ numbers: batch.numbers, text: batch.text, rare: batch.rare }));
-    received.add(batch.names.slice(received.names.length, batch.namesUpTo));
-  }
+  answered.push({ request, result: await engine.check(request) });
 }
-const perRound = batches.length * batchSize;
+const buffer = new CaptureBuffer(new Set(), undefined);
+const received = new ReceivedNames();
+let at = Date.now();
+/** A round's batches as the writer thread receives them (a structured clone of what the recorder posts). */
+const capture = (): PostedBatch[] => {
+  const batches: PostedBatch[] = [];
+  for (const { request, result } of answered) {
+    buffer.captureCheck(request, result, 40, undefined, at++);
+    if (buffer.count === batchSize) {
+      const batch = buffer.take();
+      batches.push(structuredClone({ numbers: batch.numbers, text: batch.text, rare: batch.rare }));
+      received.add(batch.names.slice(received.names.length, batch.namesUpTo));
+    }
+  }
+  // The mix's last decisions, short of a batch, are left out of every round.
+  buffer.take();
+  return batches;
+};
+const perRound = Math.floor(answered.length / batchSize) * batchSize;
 
-const build = () => batches.map((batch) => received.encoded(batch));
+const build = (batches: readonly PostedBatch[]) => batches.map((batch) => received.encoded(batch));
 const appendAll = async (encoded: readonly (readonly EncodedDecision[])[]) => {
   for (const records of encoded) await log.appendEncoded!(records);
 };
@@ -72,7 +87,7 @@ const appendAll = async (encoded: readonly (readonly EncodedDecision[])[]) => {
 // copy the WAL past it, and the WAL would grow without end, which the server never sees).
 await new Promise((resolve) => setImmediate(resolve));
 // Warm up both halves (V8 tiers the code up; SQLite's file grows).
-for (let i = 0; i < Number(process.env.AUDIT_COST_WARMUP ?? 10); i++) await appendAll(build());
+for (let i = 0; i < Number(process.env.AUDIT_COST_WARMUP ?? 10); i++) await appendAll(build(capture()));
 
 const callgrind = (on: boolean) => {
   if (process.env.AUDIT_COST_CALLGRIND === "1")
@@ -86,25 +101,39 @@ const cpu = (since: NodeJS.CpuUsage) => {
 };
 let buildUs = 0;
 let appendUs = 0;
-const faultsBefore = process.resourceUsage().minorPageFault;
-callgrind(true);
+let faults = 0;
 for (let r = 0; r < rounds; r++) {
+  const batches = capture();
+  const faultsBefore = process.resourceUsage().minorPageFault;
+  callgrind(true);
   const before = process.cpuUsage();
-  const encoded = build();
+  const encoded = build(batches);
   buildUs += cpu(before);
   const middle = process.cpuUsage();
   await appendAll(encoded);
   appendUs += cpu(middle);
+  callgrind(false);
+  faults += process.resourceUsage().minorPageFault - faultsBefore;
 }
-callgrind(false);
-const faults = process.resourceUsage().minorPageFault - faultsBefore;
+// The chain's share of the append: the same records chained again with a key of the bench's own,
+// as many rounds, after the counted ones (not in the system time above).
+const signer = createChainSigner("audit-writer-cost", new Uint8Array(32));
+let chainHead: { seq: number; hash: string; floor: number } = EMPTY_HEAD;
+let chainUs = 0;
+for (let r = 0; r < rounds; r++) {
+  const encoded = build(capture());
+  const before = process.cpuUsage();
+  for (const records of encoded) chainHead = extendChain(chainHead, records, signer, 100).head;
+  const used = process.cpuUsage(before);
+  chainUs += used.user + used.system;
+}
 const records = rounds * perRound;
-const bytes = build()
+const bytes = build(capture())
   .flat()
   .reduce((sum, r) => sum + r.body.length, 0);
 console.log(
-  `${records} records (${batches.length} batches of ${batchSize}, ${(bytes / perRound).toFixed(0)} body chars a record) on ${pg === undefined ? "sqlite" : "postgres"}: ` +
-    `build ${(buildUs / records).toFixed(2)} µs, append ${(appendUs / records).toFixed(2)} µs, ` +
+  `${records} records (${perRound / batchSize} batches of ${batchSize} a round, ${(bytes / perRound).toFixed(0)} body chars a record) on ${pg === undefined ? "sqlite" : "postgres"}: ` +
+    `build ${(buildUs / records).toFixed(2)} µs, append ${(appendUs / records).toFixed(2)} µs (the chain alone ${(chainUs / records).toFixed(2)} µs), ` +
     `total ${((buildUs + appendUs) / records).toFixed(2)} µs CPU a record (system ${(systemUs / records).toFixed(2)} µs of it; ${(faults / records).toFixed(2)} minor page faults a record)`,
 );
 await opened.close();
