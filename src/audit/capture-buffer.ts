@@ -172,14 +172,14 @@ export class CaptureBuffer {
     const end = i + FIELDS + witnessed * WITNESS_FIELDS;
     if (end > this.numbers.length) this.grow(end);
     const n = this.numbers;
-    n[i] = this.name(0, operation);
+    n[i] = this.internedName(0, operation);
     n[i + 1] = this.name(1, subject.type);
     n[i + 2] = this.id(subject.id);
     n[i + 3] = this.name(3, subject.relation);
     n[i + 4] = this.name(4, resource.type);
     n[i + 5] = this.id(resource.id);
     n[i + 6] = this.name(6, permission);
-    n[i + 7] = this.name(7, answer.state);
+    n[i + 7] = this.internedName(7, answer.state);
     n[i + 8] = this.revision(answer.revision);
     n[i + 9] = this.name(9, consistency);
     n[i + 10] = at;
@@ -221,14 +221,14 @@ export class CaptureBuffer {
       const s = r.subject;
       const c = WITNESS_CACHE + (w < WITNESS_CACHE_ROWS ? w : WITNESS_CACHE_ROWS - 1) * WITNESS_FIELDS;
       const id = r.resource.id;
-      n[i] = this.rowName(c, r.resource.type);
+      n[i] = this.internedName(c, r.resource.type);
       n[i + 1] = id === above ? aboveSlot : this.id(id);
-      n[i + 2] = this.rowName(c + 2, r.relation);
-      n[i + 3] = this.rowName(c + 3, s.type);
+      n[i + 2] = this.internedName(c + 2, r.relation);
+      n[i + 3] = this.internedName(c + 3, s.type);
       above = s.id;
       aboveSlot = SAME + i + 4;
       n[i + 4] = above === subjectId ? subjectSlot : this.id(above);
-      n[i + 5] = this.rowName(c + 5, s.relation);
+      n[i + 5] = this.internedName(c + 5, s.relation);
       n[i + 6] = this.name(c + 6, r.caveat?.name); // not interned by the copy: `name`
       n[i + 7] = r.expiration === undefined ? Number.NaN : r.expiration.getTime();
     }
@@ -285,14 +285,16 @@ export class CaptureBuffer {
   }
 
   /**
-   * `name` for the witness rows' slots: the same, apart so that its comparisons have type feedback
-   * of their own. A row's names are the in-memory copy's, interned there as internalized strings
-   * (`RelationshipIndex.name`, store/mirror), so V8 compares them by reference when only such
-   * strings reached these comparisons; the request's names, which no one interns, reach `name`'s,
-   * which then call V8's string comparison for every name of the same length as its slot's last
-   * (about 40 instructions each with the registers it saves and restores).
+   * `name` for names V8 has internalized: the witness rows' (the in-memory copy interns its names
+   * as internalized strings, `RelationshipIndex.name` in store/mirror), the operation's and the
+   * answer's (string literals). The same as `name`, apart so that its comparisons have type
+   * feedback of their own: when only internalized strings have reached them, V8 compares by
+   * reference. The request's names, which no one interns, reach `name`'s, which call V8's string
+   * comparison for every name as long as its slot's last (about 40 instructions each with the
+   * registers saved and restored around the call; 12 calls a witnessed check of the bench's mix).
+   * A string of another kind here only costs V8 one recompilation with the general comparison.
    */
-  private rowName(slot: number, value: string | undefined): number {
+  private internedName(slot: number, value: string | undefined): number {
     if (value === undefined) return NONE;
     if (value === this.lastName[slot]) return this.lastCode[slot]!;
     return this.lookUp(slot, value);

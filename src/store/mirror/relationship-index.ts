@@ -567,7 +567,7 @@ export class RelationshipIndex {
    * The one string kept for a name, internalized (V8's table of unique strings, as property keys
    * are): code comparing two internalized strings for identity, which V8 does by reference when
    * only such strings reached the comparison, then needs no call comparing their characters (the
-   * audit capture's witness rows, capture-buffer.ts `rowName`).
+   * audit capture's witness rows, capture-buffer.ts `internedName`).
    */
   private name(value: string): string {
     const known = this.names.get(value);
