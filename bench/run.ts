@@ -272,7 +272,16 @@ async function audited(store: Store, engine: Engine, mix: readonly CheckInput[])
   for (const mode of ["async", "sync"] as const satisfies readonly AuditMode[]) {
     const name = mode === "async" ? "check/mix+audit" : "check/mix+audit-sync";
     if (!filter.test(name)) continue;
-    const recorder = createAuditRecorder({ log: store.decisions, policy: "all", mode });
+    // A queue that never drops (async): a loop of uncached checks outruns the writer thread, and
+    // past the default queue (10,000 records) each record was dropped, its capture skipped, so the
+    // p50 flattered auditing (it timed decisions left unrecorded among the recorded ones).
+    // Here every decision is captured and written; the backlog is written before the next case.
+    const recorder = createAuditRecorder({
+      log: store.decisions,
+      policy: "all",
+      mode,
+      ...(mode === "async" ? { queueLimit: 10_000_000 } : {}),
+    });
     const decider = recorder.decorator(engine);
     let calls = 0;
     const stats = { dropped: 0, written: 0 };

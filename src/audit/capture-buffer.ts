@@ -85,9 +85,17 @@ export class CaptureBuffer {
   /** The empty name is the first: every slot's cache below starts on it (see `name`). */
   private readonly names: string[] = [""];
   private readonly codes = new Map<string, number>([["", 0]]);
-  /** Per slot, the last name met and its code: most slots repeat their last value. */
+  /**
+   * Per slot, the last name met and its code: most slots repeat their last value. The codes in a
+   * list of small integers, not a Float64Array: read from one, each code was checked for being an
+   * integer and boxed as one on its way to the batch's slot, and each read tested the array's
+   * buffer for being detached (a dozen instructions a name, counted by callgrind).
+   */
   private readonly lastName: string[] = new Array(FIELDS + WITNESS_CACHE_ROWS * WITNESS_FIELDS).fill("");
-  private readonly lastCode = new Float64Array(FIELDS + WITNESS_CACHE_ROWS * WITNESS_FIELDS).fill(0);
+  private readonly lastCode: number[] = Array.from(
+    { length: FIELDS + WITNESS_CACHE_ROWS * WITNESS_FIELDS },
+    () => 0,
+  );
   private lastRevision: bigint | undefined;
   private lastRevisionSlot = Number.NaN;
 
@@ -164,14 +172,14 @@ export class CaptureBuffer {
     const end = i + FIELDS + witnessed * WITNESS_FIELDS;
     if (end > this.numbers.length) this.grow(end);
     const n = this.numbers;
-    n[i] = this.name(0, operation);
+    n[i] = this.internedName(0, operation);
     n[i + 1] = this.name(1, subject.type);
     n[i + 2] = this.id(subject.id);
     n[i + 3] = this.name(3, subject.relation);
     n[i + 4] = this.name(4, resource.type);
     n[i + 5] = this.id(resource.id);
     n[i + 6] = this.name(6, permission);
-    n[i + 7] = this.name(7, answer.state);
+    n[i + 7] = this.internedName(7, answer.state);
     n[i + 8] = this.revision(answer.revision);
     n[i + 9] = this.name(9, consistency);
     n[i + 10] = at;
@@ -213,15 +221,15 @@ export class CaptureBuffer {
       const s = r.subject;
       const c = WITNESS_CACHE + (w < WITNESS_CACHE_ROWS ? w : WITNESS_CACHE_ROWS - 1) * WITNESS_FIELDS;
       const id = r.resource.id;
-      n[i] = this.name(c, r.resource.type);
+      n[i] = this.internedName(c, r.resource.type);
       n[i + 1] = id === above ? aboveSlot : this.id(id);
-      n[i + 2] = this.name(c + 2, r.relation);
-      n[i + 3] = this.name(c + 3, s.type);
+      n[i + 2] = this.internedName(c + 2, r.relation);
+      n[i + 3] = this.internedName(c + 3, s.type);
       above = s.id;
       aboveSlot = SAME + i + 4;
       n[i + 4] = above === subjectId ? subjectSlot : this.id(above);
-      n[i + 5] = this.name(c + 5, s.relation);
-      n[i + 6] = this.name(c + 6, r.caveat?.name);
+      n[i + 5] = this.internedName(c + 5, s.relation);
+      n[i + 6] = this.name(c + 6, r.caveat?.name); // not interned by the copy: `name`
       n[i + 7] = r.expiration === undefined ? Number.NaN : r.expiration.getTime();
     }
     return i;
@@ -271,6 +279,22 @@ export class CaptureBuffer {
   /** Kept small, so that V8 inlines it at every slot: the lookup in the dictionary is apart. */
   private name(slot: number, value: string | undefined): number {
     // None first, and a cache of strings only: V8 then compares two strings, not any two values.
+    if (value === undefined) return NONE;
+    if (value === this.lastName[slot]) return this.lastCode[slot]!;
+    return this.lookUp(slot, value);
+  }
+
+  /**
+   * `name` for names V8 has internalized: the witness rows' (the in-memory copy interns its names
+   * as internalized strings, `RelationshipIndex.name` in store/mirror), the operation's and the
+   * answer's (string literals). The same as `name`, apart so that its comparisons have type
+   * feedback of their own: when only internalized strings have reached them, V8 compares by
+   * reference. The request's names, which no one interns, reach `name`'s, which call V8's string
+   * comparison for every name as long as its slot's last (about 40 instructions each with the
+   * registers saved and restored around the call; 12 calls a witnessed check of the bench's mix).
+   * A string of another kind here only costs V8 one recompilation with the general comparison.
+   */
+  private internedName(slot: number, value: string | undefined): number {
     if (value === undefined) return NONE;
     if (value === this.lastName[slot]) return this.lastCode[slot]!;
     return this.lookUp(slot, value);

@@ -21,7 +21,7 @@ import {
   rarePartsOf,
   recordsOf,
 } from "../../src/audit/record.js";
-import { parseRelationship } from "../../src/core/index.js";
+import { parseRelationship, type Relationship } from "../../src/core/index.js";
 import type { CheckRequest, CheckResult } from "../../src/engine/index.js";
 import { encodeDecision } from "../../src/store/index.js";
 
@@ -156,6 +156,41 @@ describe("the capture buffer", () => {
     // Each decision's text: its subject's and resource's ids, then only the witness ids that
     // repeat neither the subject's nor the one above them (the resource's, for the first row).
     expect(batch.text).toBe(["aliced1", "aliced1eng", "aliced1fd1", "aliced1d2*ggbob"].join(""));
+  });
+
+  it("codes a name alike whether it comes as V8's unique string of it or as another copy", () => {
+    // Names in witness rows, operations and answers usually come interned (the in-memory copy's,
+    // string literals) and are then compared by reference; a copy made at run time is not interned.
+    const copy = (name: string) => `#${name}`.slice(1);
+    const fresh = (r: Relationship): Relationship => ({
+      ...r,
+      resource: { type: copy(r.resource.type), id: r.resource.id },
+      relation: copy(r.relation),
+      subject: {
+        type: copy(r.subject.type),
+        id: r.subject.id,
+        ...(r.subject.relation === undefined ? {} : { relation: copy(r.subject.relation) }),
+      },
+    });
+    const buffer = new CaptureBuffer(loggable, undefined);
+    const facts: DecisionFacts[] = [];
+    for (let i = 0; i < 60; i++) {
+      const base = decision(i).facts;
+      const copied = i % 2 === 1;
+      facts.push({
+        ...base,
+        operation: copied ? copy(base.operation) : base.operation,
+        state: (copied ? copy(base.state) : base.state) as DecisionFacts["state"],
+        witness: copied ? base.witness?.map(fresh) : base.witness,
+      });
+    }
+    for (const f of facts) buffer.capture(f, undefined, 1);
+    const batch = buffer.take();
+    const out: Captured = [];
+    for (const f of facts) captureFacts(out, f, undefined, loggable, 1);
+    expect(threadSide()(batch)).toEqual(out);
+    // Each name once in the dictionary, however many copies of it came.
+    expect(new Set(batch.names.slice(0, batch.namesUpTo)).size).toBe(batch.namesUpTo);
   });
 
   it("sends names past its dictionary's limit as strings, like ids", () => {

@@ -19,6 +19,28 @@ const unpacked = (rows: PackedRows) => rows.filter((_, i) => i % 3 === 0 && i > 
 const NOW = 0;
 
 describe("RelationshipIndex", () => {
+  it("keeps every name as written, those special as object keys too (names are interned through one)", () => {
+    const index = new RelationshipIndex();
+    const odd = ["__proto__", "constructor", "123", "0", "toString", "a/b_c"];
+    for (const name of odd)
+      index.touch(
+        {
+          resource: { type: name, id: "d" },
+          relation: name,
+          subject: { type: name, id: "u", relation: name },
+        },
+        0,
+      );
+    for (const name of odd) {
+      const [r] = index.relationshipsOf(name, "d", 0, NOW);
+      expect(r).toEqual({
+        resource: { type: name, id: "d" },
+        relation: name,
+        subject: { type: name, id: "u", relation: name },
+      });
+    }
+  });
+
   it("hands out the same frozen list until a write, and never changes a list it handed out", () => {
     const index = new RelationshipIndex();
     for (let i = 0; i < 20; i++) index.touch(viewer("d1", `u${i}`), 0);

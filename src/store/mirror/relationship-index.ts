@@ -563,11 +563,18 @@ export class RelationshipIndex {
     this.liveCount -= held;
   }
 
+  /**
+   * The one string kept for a name, internalized (V8's table of unique strings, as property keys
+   * are): code comparing two internalized strings for identity, which V8 does by reference when
+   * only such strings reached the comparison, then needs no call comparing their characters (the
+   * audit capture's witness rows, capture-buffer.ts `internedName`).
+   */
   private name(value: string): string {
     const known = this.names.get(value);
     if (known !== undefined) return known;
-    this.names.set(value, value);
-    return value;
+    const interned = internalized(value);
+    this.names.set(value, interned);
+    return interned;
   }
 
   /** A frozen copy sharing its resource and subject objects: readers share it, nobody may change it. */
@@ -596,4 +603,13 @@ export class RelationshipIndex {
     if (rel.expiration !== undefined) out.expiration = rel.expiration;
     return Object.freeze(out);
   }
+}
+
+/**
+ * `value` as V8's internalized string of it: an object's property keys are internalized, so the key
+ * read back is (an integer-like name is not, but is still equal to `value`, which is all a caller
+ * may rely on).
+ */
+function internalized(value: string): string {
+  return Object.keys({ [value]: true })[0] ?? value;
 }
