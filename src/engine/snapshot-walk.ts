@@ -92,14 +92,18 @@ export class SnapshotWalk {
   height = 1;
   private budget = STEP_BUDGET;
   /**
-   * Each member's memo: object id to a slot of `entries` and `heights`. One map per member, set
-   * once per subproblem: an answer and its height are kept in the slot, not in maps of their own
-   * (each a map made per member per walk, and set again as the entry changes).
+   * The memo: an object id to the first of its slots, one slot per member of that object met,
+   * chained by `next` (an object is met as few members: the chain is short). One map for the
+   * walk, set once per object: an answer, its height and its member are kept in the slot, not
+   * in maps made per member per walk and set again as the entry changes.
    */
-  private readonly memo = new Map<PlanMember, Map<string, number>>();
+  private readonly memo = new Map<string, number>();
   private readonly entries: MemoEntry[] = [];
   /** The height each memo entry needed: it stands for a fresh walk only where it fits. */
   private readonly heights: number[] = [];
+  private readonly owners: PlanMember[] = [];
+  /** The next slot of the same object; -1: none. */
+  private readonly next: number[] = [];
   /** Deepest hop the subproblem being computed has needed so far. */
   private deepest = 0;
   /** The subject's memberships once asked for; null: none. */
@@ -147,6 +151,8 @@ export class SnapshotWalk {
       this.memo.clear();
       this.entries.length = 0;
       this.heights.length = 0;
+      this.owners.length = 0;
+      this.next.length = 0;
       return undefined;
     }
   }
@@ -157,13 +163,10 @@ export class SnapshotWalk {
       if (this.witnessing) this.proof = undefined;
       return true;
     }
-    let known = this.memo.get(member);
-    if (known === undefined) {
-      known = new Map();
-      this.memo.set(member, known);
-    }
-    const at = known.get(id);
-    if (at !== undefined) {
+    const first = this.memo.get(id);
+    let at = first ?? -1;
+    while (at >= 0 && this.owners[at] !== member) at = this.next[at]!;
+    if (at >= 0) {
       const seen = this.entries[at];
       if (seen === ON_PATH) throw UNKNOWN;
       // Computed from a shallower place, it may have needed more hops than are left here.
@@ -192,7 +195,15 @@ export class SnapshotWalk {
     const slot = this.entries.length;
     this.entries.push(ON_PATH);
     this.heights.push(1);
-    known.set(id, slot);
+    this.owners.push(member);
+    // Chained after the object's first slot: the map is set only for an object not met before.
+    if (first === undefined) {
+      this.next.push(-1);
+      this.memo.set(id, slot);
+    } else {
+      this.next.push(this.next[first]!);
+      this.next[first] = slot;
+    }
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
