@@ -49,6 +49,9 @@ export function createRevisions(
   let asking: Promise<Revision> | undefined;
   const byRevision = new Map<Revision, Plan>();
   const byText = new Map<string, Plan>();
+  // The last plan found, tested first (see RevisionTokens): a revision's plan never changes.
+  let lastRevision: Revision | undefined;
+  let lastPlan: Plan | undefined;
 
   const current = async (): Promise<Revision> => {
     const revision = await store.currentRevision();
@@ -154,7 +157,12 @@ export function createRevisions(
     },
 
     planAt(revision) {
-      return byRevision.get(revision) ?? planOf(revision);
+      if (revision === lastRevision && lastPlan !== undefined) return lastPlan;
+      const plan = byRevision.get(revision);
+      if (plan === undefined) return planOf(revision);
+      lastRevision = revision;
+      lastPlan = plan;
+      return plan;
     },
   };
   return retained(store, revisions);

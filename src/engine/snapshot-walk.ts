@@ -91,9 +91,19 @@ export class SnapshotWalk {
   /** Dispatch hops the last answer needed (see walk-stack.ts), kept with it in the shared cache. */
   height = 1;
   private budget = STEP_BUDGET;
-  private readonly memo = new Map<PlanMember, Map<string, MemoEntry>>();
+  /**
+   * The memo: an object id to the first of its slots, one slot per member of that object met,
+   * chained by `next` (an object is met as few members: the chain is short). One map for the
+   * walk, set once per object: an answer, its height and its member are kept in the slot, not
+   * in maps made per member per walk and set again as the entry changes.
+   */
+  private readonly memo = new Map<string, number>();
+  private readonly entries: MemoEntry[] = [];
   /** The height each memo entry needed: it stands for a fresh walk only where it fits. */
-  private readonly heights = new Map<PlanMember, Map<string, number>>();
+  private readonly heights: number[] = [];
+  private readonly owners: PlanMember[] = [];
+  /** The next slot of the same object; -1: none. */
+  private readonly next: number[] = [];
   /** Deepest hop the subproblem being computed has needed so far. */
   private deepest = 0;
   /** The subject's memberships once asked for; null: none. */
@@ -139,6 +149,10 @@ export class SnapshotWalk {
       if (e !== UNKNOWN && !(e instanceof RangeError)) throw e;
       // Subproblems left on the path have no answer: start afresh for the next question.
       this.memo.clear();
+      this.entries.length = 0;
+      this.heights.length = 0;
+      this.owners.length = 0;
+      this.next.length = 0;
       return undefined;
     }
   }
@@ -149,19 +163,14 @@ export class SnapshotWalk {
       if (this.witnessing) this.proof = undefined;
       return true;
     }
-    let known = this.memo.get(member);
-    let heights = this.heights.get(member);
-    if (known === undefined || heights === undefined) {
-      known = new Map();
-      heights = new Map();
-      this.memo.set(member, known);
-      this.heights.set(member, heights);
-    }
-    const seen = known.get(id);
-    if (seen !== undefined) {
+    const first = this.memo.get(id);
+    let at = first ?? -1;
+    while (at >= 0 && this.owners[at] !== member) at = this.next[at]!;
+    if (at >= 0) {
+      const seen = this.entries[at];
       if (seen === ON_PATH) throw UNKNOWN;
       // Computed from a shallower place, it may have needed more hops than are left here.
-      const reach = depth + (heights.get(id) ?? 1) - 1;
+      const reach = depth + this.heights[at]! - 1;
       if (reach > this.maxDepth) throw UNKNOWN;
       if (this.deepest < reach) this.deepest = reach;
       // Only a witnessing walk keeps entries with proofs.
@@ -183,13 +192,25 @@ export class SnapshotWalk {
     }
     if (--this.budget < 0) throw UNKNOWN;
     this.steps++;
-    known.set(id, ON_PATH);
+    const slot = this.entries.length;
+    this.entries.push(ON_PATH);
+    this.heights.push(1);
+    this.owners.push(member);
+    // Chained after the object's first slot: the map is set only for an object not met before.
+    if (first === undefined) {
+      this.next.push(-1);
+      this.memo.set(id, slot);
+    } else {
+      this.next.push(this.next[first]!);
+      this.next[first] = slot;
+    }
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
     // Most answers need no proof (a no, or the subject itself): a bare entry reads as none.
-    known.set(id, this.witnessing && this.proof !== undefined ? new ProvedEntry(m, this.proof) : (m ?? NO));
-    heights.set(id, this.deepest - depth + 1);
+    this.entries[slot] =
+      this.witnessing && this.proof !== undefined ? new ProvedEntry(m, this.proof) : (m ?? NO);
+    this.heights[slot] = this.deepest - depth + 1;
     if (this.deepest < outer) this.deepest = outer;
     return m;
   }

@@ -28,6 +28,7 @@ import { createRequestResults } from "../../src/engine/dispatch/index.js";
 import { type CaveatExpr, type Member, TOO_DEEP } from "../../src/engine/membership.js";
 import type { Plan, PlanMember } from "../../src/engine/plan.js";
 import { createRevisions } from "../../src/engine/revisions.js";
+import type { MemorySnapshot } from "../../src/store/index.js";
 import { createMemoryStore, type MemoryStore } from "./memory-store.js";
 import { propertyRuns, type Scenario, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
 
@@ -118,8 +119,13 @@ async function walksOver(store: MemoryStore, maxDepth: number) {
   const snapshot = store.at(revision).snapshot?.();
   if (snapshot === undefined) throw new Error("the store offers no snapshot");
   if (snapshot.packedOf === undefined) throw new Error("the copy's snapshot packs no rows");
-  // A snapshot without packed rows (as a wrapper may hand out): the walk packs them itself.
-  const { packedOf: _packed, ...unpacked } = snapshot;
+  // A snapshot without packed rows (as a wrapper may hand out): the walk packs them itself. Its
+  // reads are the copy's, forwarded (the copy's snapshot keeps them as methods, not own properties).
+  const unpacked: MemorySnapshot = {
+    relationshipsOf: (type, id) => snapshot.relationshipsOf(type, id),
+    lookupReverse: (query) => snapshot.lookupReverse(query),
+    holds: (type, relation) => snapshot.holds?.(type, relation) ?? true,
+  };
   return {
     plan,
     /** One in-memory walk for `subject`: it remembers answers across questions, as in CheckBulk. */

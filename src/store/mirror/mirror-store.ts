@@ -19,7 +19,7 @@
 import type { Relationship, Revision } from "../../core/index.js";
 import { delegateReader, delegateStore } from "../delegate.js";
 import { lastReader } from "../readers.js";
-import type { ForwardQuery, MemorySnapshot, ReverseQuery, Store, StoreReader } from "../types.js";
+import type { ForwardQuery, MemorySnapshot, PackedRows, ReverseQuery, Store, StoreReader } from "../types.js";
 import { RelationshipIndex } from "./relationship-index.js";
 import { chooseSets, type MirrorSetStats, setKey, splitKey } from "./set-selection.js";
 
@@ -356,17 +356,7 @@ class MirrorCopy {
     const copy = this.usable(r);
     // Not caught up to `r` yet: the async reads catch up first.
     if (copy === undefined || r > this.applied) return undefined;
-    const now = Date.now();
-    return {
-      relationshipsOf: (type, id) => copy.relationshipsOf(type, id, r, now),
-      packedOf: (type, id) => copy.packedOf(type, id, r, now),
-      // Sets let go of later are seen at once: a snapshot kept across a yield asks the store for them.
-      lookupReverse: (query) =>
-        this.excluded.size === 0 || query.relations.every((rel) => this.holdsSet(query.resourceType, rel))
-          ? copy.reverse(query, r, now)
-          : undefined,
-      holds: (type, relation) => this.holdsSet(type, relation),
-    };
+    return new MirrorSnapshot(this, copy, r, Date.now());
   }
 
   stats(): MirrorStats {
@@ -381,6 +371,42 @@ class MirrorCopy {
         ...[...this.away].map(([key, info]) => ({ ...splitKey(key), mirrored: false, ...info })),
       ].sort((a, b) => a.type.localeCompare(b.type) || a.relation.localeCompare(b.relation)),
     };
+  }
+}
+
+/**
+ * One snapshot's reads (see `MirrorCopy.snapshot`), as methods rather than a literal of arrow
+ * functions: made per check, and where the code runs through tsx (esbuild's keepNames) each
+ * arrow that is a property is named by an `Object.defineProperty` call, four a check, about 15k
+ * instructions (callgrind), more than a quarter of an uncached check's.
+ */
+class MirrorSnapshot implements MemorySnapshot {
+  constructor(
+    private readonly mirror: MirrorCopy,
+    private readonly copy: RelationshipIndex,
+    private readonly r: number,
+    private readonly now: number,
+  ) {}
+
+  relationshipsOf(type: string, id: string): readonly Relationship[] {
+    return this.copy.relationshipsOf(type, id, this.r, this.now);
+  }
+
+  packedOf(type: string, id: string): PackedRows {
+    return this.copy.packedOf(type, id, this.r, this.now);
+  }
+
+  lookupReverse(query: ReverseQuery): readonly Relationship[] | undefined {
+    const mirror = this.mirror;
+    // Sets let go of later are seen at once: a snapshot kept across a yield asks the store for them.
+    return mirror.excluded.size === 0 ||
+      query.relations.every((rel) => mirror.holdsSet(query.resourceType, rel))
+      ? this.copy.reverse(query, this.r, this.now)
+      : undefined;
+  }
+
+  holds(type: string, relation: string): boolean {
+    return this.mirror.holdsSet(type, relation);
   }
 }
 
