@@ -206,7 +206,7 @@ export const ErrorCodes = {
   StoreConflict: "store/conflict",
   /** deadline-exceeded: a PostgreSQL statement timed out. */
   StoreDeadlineExceeded: "store/deadline-exceeded",
-  /** invalid-argument: PostgreSQL refused text it was given (U+0000, a lone surrogate) that no check before it caught; nothing was written. */
+  /** invalid-argument: PostgreSQL refused text it was given (U+0000) that no check before it caught; nothing was written. */
   StoreUnstorableText: "store/unstorable-text",
   /** internal: any other PostgreSQL error (`details.sqlState`). */
   StoreInternal: "store/internal",

@@ -123,13 +123,15 @@ export function toStoreError(error: unknown): LatchError {
       { cause: error },
     );
   }
-  // A NUL in text (22021), or jsonb refusing \u0000 or a lone surrogate (22P05): the caller's input,
-  // on a path no check of its own caught; SQLite keeps such text, PostgreSQL cannot.
+  // A NUL in text (22021), or jsonb refusing \u0000 (22P05): the caller's input, on a path no
+  // check of its own caught; SQLite keeps such text, PostgreSQL cannot. (A lone surrogate never
+  // gets here: the driver's UTF-8 encoding turns it into U+FFFD in text, and the stored JSON
+  // values that could hold one are checked before any write.)
   if (code === "22021" || code === "22P05") {
     return new StoreError(
       "store/unstorable-text",
       "invalid-argument",
-      `PostgreSQL cannot store the text given (${message}); remove U+0000 and lone surrogates from it`,
+      `PostgreSQL cannot store the text given (${message}); remove U+0000 from it`,
       { sqlState: code },
       { cause: error },
     );
