@@ -157,6 +157,8 @@ async function sequence(run: DifferentialRun, scenario: Scenario, types: readonl
     }
     // The answers both servers agree on, in lookup terms: ALLOWED, CONDITIONAL[...] or DENIED.
     const checks = new Map<string, string>();
+    // The same answers in CheckBulkPermissions' words, item by item.
+    const checkForms = new Map<string, string>();
     const key = (type: string, id: string, permission: string, user: string) =>
       `${type}:${id}#${permission}@${user}`;
     for (const item of items) {
@@ -168,6 +170,7 @@ async function sequence(run: DifferentialRun, scenario: Scenario, types: readonl
       );
       if (agreed && spicedb.ok) {
         checks.set(key(item.type, item.id, item.permission, item.user), R.checkAsLookup(spicedb.value));
+        checkForms.set(key(item.type, item.id, item.permission, item.user), R.checkForm(spicedb.value));
       }
     }
     /** The lines a lookup would give from the checks, or undefined when one is missing. */
@@ -185,6 +188,9 @@ async function sequence(run: DifferentialRun, scenario: Scenario, types: readonl
       `CheckBulkPermissions (every check above)${with_}`,
       R.bulkRequest(items),
       R.bulkForm,
+      items.every((item) => checkForms.has(key(item.type, item.id, item.permission, item.user)))
+        ? items.map((item) => checkForms.get(key(item.type, item.id, item.permission, item.user)))
+        : undefined,
     );
     for (const type of types) {
       for (const permission of PERMISSIONS) {
