@@ -34,6 +34,7 @@ import { RemoteError } from "./errors.js";
 import type { H2Session, H2Stream } from "./h2-session.js";
 import type { HeaderMap } from "./hpack.js";
 import { lostError, MAX_DEADLINE_MS, statusError, statusOfHttp, streamError } from "./http2-transport.js";
+import { retryPause } from "./retry-policy.js";
 import type { CallOptions } from "./types.js";
 import { localError, refused } from "./unary-call.js";
 
@@ -372,9 +373,10 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
       this.attempt + 1 < this.shared.maxAttempts &&
       !this.signal?.aborted &&
       this.end === undefined;
-    const pause = 25 * 2 ** this.attempt;
-    // No retry that could only start after the deadline: the consumer gets the real cause now.
-    if (!again || (this.timeoutMs !== undefined && Date.now() + pause >= this.endsAt)) {
+    const pause = again
+      ? retryPause(this.attempt, this.timeoutMs === undefined ? undefined : this.endsAt)
+      : undefined;
+    if (pause === undefined) {
       this.finish(error);
       return;
     }

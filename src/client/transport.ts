@@ -22,6 +22,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { fromServiceError } from "./errors.js";
+import { retryPause } from "./retry-policy.js";
 import type { CallOptions } from "./types.js";
 
 export interface TransportOptions {
@@ -91,12 +92,8 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
     const timeout = opts?.timeoutMs ?? defaultTimeout;
     return timeout === undefined ? {} : { deadline: Date.now() + Math.min(timeout, MAX_DEADLINE_MS) };
   };
-  const pauseAfter = (attempt: number) => 25 * 2 ** attempt;
-  /** Whether a retry after `attempt`'s pause starts before the deadline (none: always). */
-  const fits = (attempt: number, call: { readonly deadline?: number }) =>
-    call.deadline === undefined || Date.now() + pauseAfter(attempt) < call.deadline;
-  const backoff = (attempt: number, signal: AbortSignal | undefined) =>
-    sleep(pauseAfter(attempt), undefined, signal === undefined ? {} : { signal });
+  const backoff = (pause: number, signal: AbortSignal | undefined) =>
+    sleep(pause, undefined, signal === undefined ? {} : { signal });
 
   const serializer = (desc: DescMessage) => (value: unknown) =>
     Buffer.from(toBinary(desc, value as MessageShape<DescMessage>));
@@ -123,14 +120,12 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
             opts?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
           });
         } catch (error) {
-          if (
-            idempotent &&
-            isUnavailable(error) &&
-            attempt + 1 < options.maxAttempts &&
-            !opts?.signal?.aborted &&
-            fits(attempt, timing)
-          ) {
-            await backoff(attempt, opts?.signal);
+          const pause =
+            idempotent && isUnavailable(error) && attempt + 1 < options.maxAttempts && !opts?.signal?.aborted
+              ? retryPause(attempt, timing.deadline)
+              : undefined;
+          if (pause !== undefined) {
+            await backoff(pause, opts?.signal);
             continue;
           }
           throw fromServiceError(error);
@@ -165,14 +160,12 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
         } catch (error) {
           finished = true;
           // Only a stream that has not delivered anything can be replayed without duplicates.
-          if (
-            idempotent &&
-            received === 0 &&
-            isUnavailable(error) &&
-            attempt + 1 < options.maxAttempts &&
-            fits(attempt, timing)
-          ) {
-            await backoff(attempt, opts?.signal);
+          const pause =
+            idempotent && received === 0 && isUnavailable(error) && attempt + 1 < options.maxAttempts
+              ? retryPause(attempt, timing.deadline)
+              : undefined;
+          if (pause !== undefined) {
+            await backoff(pause, opts?.signal);
             continue;
           }
           if (opts?.signal?.aborted && (error as { code?: unknown }).code === status.CANCELLED) return;

@@ -8,6 +8,7 @@
 import { status } from "@grpc/grpc-js";
 import type { Expiring, Lane } from "./deadline-wheel.js";
 import { type RemoteError, remoteError } from "./errors.js";
+import { retryPause } from "./retry-policy.js";
 
 /** A RemoteError the transport made itself (no server status), `grpc/<status>` like grpc-js's. */
 export function localError(code: status, message: string): RemoteError {
@@ -105,9 +106,8 @@ export abstract class UnaryCall implements Expiring {
       this.attempt + 1 < this.maxAttempts &&
       !this.signal?.aborted &&
       !this.settled;
-    const pause = 25 * 2 ** this.attempt;
-    // No retry that could only start after the deadline: the caller gets the real cause now.
-    if (!again || Date.now() + pause >= this.endsAt) {
+    const pause = again ? retryPause(this.attempt, this.endsAt) : undefined;
+    if (pause === undefined) {
       this.settle(error);
       return;
     }
