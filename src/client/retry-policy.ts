@@ -8,10 +8,16 @@ const FIRST_PAUSE_MS = 25;
 const LEAST_LEFT_MS = 5;
 
 /**
- * The pause before the attempt after `attempt` (0 for the first), or undefined when that attempt
- * would start too close to `endsAt` (`Date.now()` at the deadline; undefined: none).
+ * The pause before the attempt after `attempt` (0 for the first), or undefined when there is none:
+ * `maxAttempts` made, or that attempt would start too close to `endsAt` (`Date.now()` at the
+ * deadline; undefined: none).
  */
-export function retryPause(attempt: number, endsAt: number | undefined): number | undefined {
+export function retryPause(
+  attempt: number,
+  maxAttempts: number,
+  endsAt: number | undefined,
+): number | undefined {
+  if (attempt + 1 >= maxAttempts) return undefined;
   const pause = FIRST_PAUSE_MS * 2 ** attempt;
   return endsAt === undefined || Date.now() + pause + LEAST_LEFT_MS <= endsAt ? pause : undefined;
 }

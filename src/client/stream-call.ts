@@ -370,11 +370,14 @@ export class StreamCall<O extends DescMessage> implements H2Stream, Expiring {
       error.status === status.UNAVAILABLE &&
       (this.idempotent || refused.has(error)) &&
       this.receivedThisAttempt === 0 &&
-      this.attempt + 1 < this.shared.maxAttempts &&
       !this.signal?.aborted &&
       this.end === undefined;
     const pause = again
-      ? retryPause(this.attempt, this.timeoutMs === undefined ? undefined : this.endsAt)
+      ? retryPause(
+          this.attempt,
+          this.shared.maxAttempts,
+          this.timeoutMs === undefined ? undefined : this.endsAt,
+        )
       : undefined;
     if (pause === undefined) {
       this.finish(error);

@@ -121,8 +121,8 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
           });
         } catch (error) {
           const pause =
-            idempotent && isUnavailable(error) && attempt + 1 < options.maxAttempts && !opts?.signal?.aborted
-              ? retryPause(attempt, timing.deadline)
+            idempotent && isUnavailable(error) && !opts?.signal?.aborted
+              ? retryPause(attempt, options.maxAttempts, timing.deadline)
               : undefined;
           if (pause !== undefined) {
             await backoff(pause, opts?.signal);
@@ -161,8 +161,8 @@ export function createTransport(channel: Client, options: TransportOptions): Tra
           finished = true;
           // Only a stream that has not delivered anything can be replayed without duplicates.
           const pause =
-            idempotent && received === 0 && isUnavailable(error) && attempt + 1 < options.maxAttempts
-              ? retryPause(attempt, timing.deadline)
+            idempotent && received === 0 && isUnavailable(error)
+              ? retryPause(attempt, options.maxAttempts, timing.deadline)
               : undefined;
           if (pause !== undefined) {
             await backoff(pause, opts?.signal);

@@ -103,10 +103,9 @@ export abstract class UnaryCall implements Expiring {
     const again =
       error.status === status.UNAVAILABLE &&
       (this.idempotent || refused.has(error)) &&
-      this.attempt + 1 < this.maxAttempts &&
       !this.signal?.aborted &&
       !this.settled;
-    const pause = again ? retryPause(this.attempt, this.endsAt) : undefined;
+    const pause = again ? retryPause(this.attempt, this.maxAttempts, this.endsAt) : undefined;
     if (pause === undefined) {
       this.settle(error);
       return;
