@@ -285,12 +285,11 @@ export function createH2Transport(options: H2TransportOptions): H2Transport {
     pick,
     isClosed: () => shared.closed,
     // A stream has a deadline only when its call gives one, as on grpc-js.
-    headerBlock: (method, timeoutMs, requestId) =>
-      Buffer.concat([
-        planOf(method).prefix,
-        ...(timeoutMs === undefined ? [] : [timeoutField(timeoutMs)]),
-        ...(requestId === undefined ? [] : [requestIdField(requestId)]),
-      ]),
+    headerBlock: (method, timeoutMs, requestId) => {
+      const plan = planOf(method);
+      if (timeoutMs !== undefined) return blockFor(plan, timeoutMs, requestId);
+      return requestId === undefined ? plan.prefix : Buffer.concat([plan.prefix, requestIdField(requestId)]);
+    },
     maxAttempts: options.maxAttempts,
     maxMessageBytes: options.maxMessageBytes,
   };
