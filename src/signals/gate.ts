@@ -163,9 +163,10 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
       opts: RequestOptions | undefined,
       witness: boolean,
     ): CheckResult | Promise<CheckResult> => {
-      const judged = () => (states.empty ? result : settle(request, [], result, opts, witness));
       const waiting = states.ensure(result.revision);
-      return waiting === undefined ? judged() : waiting.then(judged);
+      // No closure in the usual case: the view is current.
+      if (waiting === undefined) return states.empty ? result : settle(request, [], result, opts, witness);
+      return waiting.then(() => (states.empty ? result : settle(request, [], result, opts, witness)));
     };
 
     /** `request` with the attributes `at`, asked at `revision` exactly. */
