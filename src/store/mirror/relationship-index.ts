@@ -16,7 +16,7 @@
  * Deleted entries stay until `compact` drops those no reader may still see (older than the floor).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../../core/index.js";
-import { PACKED_HEAD, PACKED_STRIDE, packRows } from "../packed-rows.js";
+import { PACKED_HEAD as HEAD, packRows, PACKED_STRIDE as STRIDE } from "../packed-rows.js";
 import type { ForwardQuery, PackedRows, ReverseQuery } from "../types.js";
 
 /** Revisions of an entry that not every reader sees. */
@@ -56,9 +56,6 @@ type Plain = PackedRows;
  * and a plain list again when `compact` finds it plain.
  */
 type Slot = Plain | Bucket;
-
-const HEAD = PACKED_HEAD;
-const STRIDE = PACKED_STRIDE;
 
 const plainCount = (p: Plain): number => (p.length - HEAD) / STRIDE;
 const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 2] as Relationship;
