@@ -19,17 +19,6 @@ import { type Proof, proofRelationships } from "./witness.js";
 type Revision = RequestContext["revision"];
 
 /**
- * The engine's Check: `checkNow` in an async function, so that whatever it throws is a rejection.
- */
-export async function check(
-  deps: CheckDeps,
-  request: CheckRequest,
-  opts?: RequestOptions,
-): Promise<CheckResult> {
-  return checkNow(deps, request, opts);
-}
-
-/**
  * Check, answered at once when nothing has to be waited for (most are: a revision and plan at hand,
  * an answer from the cache or the in-memory walk), else a promise. A caller that would only wait
  * for `check`'s promise to do more work (the audit recorder) calls this instead: no promise and

@@ -6,10 +6,10 @@
 
 import { type ContextLimits, DEFAULT_CONTEXT_LIMITS, LatchError } from "../core/index.js";
 import type { Store } from "../store/index.js";
-import { check, checkNow } from "./check.js";
+import { checkNow } from "./check.js";
 import { checkBulk } from "./check-bulk.js";
 import { abortCheck, CheckDeps, type EngineLimits, MembershipCache } from "./check-deps.js";
-import { withCheckNow } from "./check-now.js";
+import { type CheckNow, withCheckNow } from "./check-now.js";
 import { createSharedResults } from "./dispatch/index.js";
 import { expandTree } from "./expand.js";
 import { MAX_DEPTH_LIMIT } from "./limits.js";
@@ -109,15 +109,14 @@ export function createEngine(options: EngineOptions): Engine {
   );
   const lookupDeps = deps.lookupDeps();
 
+  const now: CheckNow = (request, opts, asAsked) => {
+    if (isDelegated(request)) throw notDelegating();
+    return checkNow(deps, request, opts, asAsked);
+  };
+
   return {
-    check: withCheckNow(
-      (request, opts) =>
-        isDelegated(request) ? Promise.reject(notDelegating()) : check(deps, request, opts),
-      (request, opts, asAsked) => {
-        if (isDelegated(request)) throw notDelegating();
-        return checkNow(deps, request, opts, asAsked);
-      },
-    ),
+    // The plain form is the same in an async function: whatever `now` throws is a rejection.
+    check: withCheckNow(async (request, opts) => now(request, opts), now),
 
     checkBulk: (request, opts) =>
       request.items.some(isDelegated) ? Promise.reject(notDelegating()) : checkBulk(deps, request, opts),
