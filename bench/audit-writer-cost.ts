@@ -68,7 +68,9 @@ const capture = (): PostedBatch[] => {
     buffer.captureCheck(request, result, 40, undefined, at++);
     if (buffer.count === batchSize) {
       const batch = buffer.take();
-      batches.push(structuredClone({ numbers: batch.numbers, text: batch.text, rare: batch.rare }));
+      batches.push(
+        structuredClone({ numbers: batch.numbers, length: batch.length, text: batch.text, rare: batch.rare }),
+      );
       received.add(batch.names.slice(received.names.length, batch.namesUpTo));
     }
   }

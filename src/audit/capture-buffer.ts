@@ -13,10 +13,17 @@
  * (`SAME`). A batch crosses as that typed array (moved, not copied), its text and
  * the rare parts of the rare decisions that have them (record.ts `RareParts`).
  *
+ * Why the buffer itself crosses and comes back (`reuse`) rather than a copy of its used part: the
+ * copy (`slice`: a new buffer zeroed, then the slots copied into it) was about 0.55k instructions
+ * a record of the answering thread's, counted by callgrind with batches of 500; the writer hands
+ * the buffer back with its reply, and a later batch is written into it (a new one, not zeroed,
+ * while the writer holds them all).
+ *
  * Why one text rather than an array of ids: the clone costs V8 a few hundred instructions per
  * string it writes (about 1.5k a witnessed record), and one string only once per batch; the ids
  * are listed as they come and joined into that text when the batch closes (see `id`).
  */
+import { Buffer } from "node:buffer";
 import type { ObjectRef, SubjectRef } from "../core/index.js";
 import type { CheckRequest, CheckResult, Witness } from "../engine/index.js";
 import type { EncodedDecision } from "../store/index.js";
@@ -47,10 +54,21 @@ const MAX_NAMES = 65_536;
  */
 const SAME = 2 ** 40;
 
+/**
+ * A buffer of `count` slots, not zeroed: only slots written are read (a batch's first `length`).
+ * Zeroing (what `new Float64Array` does) costs as much as writing the batch's slots a second time;
+ * a buffer of its own (`allocUnsafeSlow`, not Node's shared pool), since it crosses to the writer.
+ */
+function slots(count: number): Float64Array {
+  return new Float64Array(Buffer.allocUnsafeSlow(count * Float64Array.BYTES_PER_ELEMENT).buffer);
+}
+
 /** A closed batch, as the writer gets it. */
 export interface CapturedBatch {
   readonly count: number;
+  /** The batch's slots are its first `length` (the rest is room, or an earlier batch's slots). */
   readonly numbers: Float64Array;
+  readonly length: number;
   readonly text: string;
   readonly rare: readonly RareParts[];
   /** The recorder's dictionary (shared, only ever appended to) and how much of it this batch uses. */
@@ -67,12 +85,19 @@ const WITNESS_CACHE = FIELDS;
  * next decision's proof is far more often alike.
  */
 const WITNESS_CACHE_ROWS = 8;
+/**
+ * Buffers kept for the next batches (`reuse`): one being written and one waiting is the usual
+ * state; more would be memory kept for a writer that fell behind.
+ */
+const SPARE_BUFFERS = 2;
 
 export class CaptureBuffer {
   /** Decisions in the open batch. */
   count = 0;
-  private numbers = new Float64Array(4096);
+  private numbers: Float64Array = slots(4096);
   private at = 0;
+  /** Buffers of earlier batches the writer has read and given back (`reuse`). */
+  private readonly spare: Float64Array[] = [];
   /**
    * The open batch's ids (and other strings past the dictionary), in slot order: the first
    * `idCount`. Entries past it are blanked when a batch closes rather than dropped: a list emptied
@@ -235,20 +260,23 @@ export class CaptureBuffer {
     return i;
   }
 
-  /** Closes the open batch: its own copy of the slots used; the buffer is reused. */
+  /**
+   * Closes the open batch, which takes the buffer itself: the next batch is captured into a
+   * buffer an earlier batch gave back (`reuse`), or into a new one.
+   */
   take(): CapturedBatch {
+    const numbers = this.numbers;
+    this.numbers = this.spare.pop() ?? slots(numbers.length);
     const batch: CapturedBatch = {
       count: this.count,
-      numbers: this.numbers.slice(0, this.at),
+      numbers,
+      length: this.at,
       text: textOf(this.ids, this.idCount),
       rare: this.rare,
       names: this.names,
       namesUpTo: this.names.length,
     };
-    // A loop, not `fill`: V8's `fill` is a runtime call walking the list element by element (about
-    // 25 instructions an id, counted by callgrind), the loop a few.
-    const ids = this.ids;
-    for (let k = 0; k < this.idCount; k++) ids[k] = "";
+    blank(this.ids, this.idCount);
     this.count = 0;
     this.at = 0;
     this.idCount = 0;
@@ -256,9 +284,17 @@ export class CaptureBuffer {
     return batch;
   }
 
+  /**
+   * A closed batch's buffer, given back once the writer has read its slots: kept for a later batch
+   * unless enough are kept (one smaller than a batch needs grows as the first did).
+   */
+  reuse(numbers: Float64Array): void {
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(numbers);
+  }
+
   /** Room for `end` slots, keeping those written. */
   private grow(end: number): void {
-    const grown = new Float64Array(Math.max(this.numbers.length * 2, end));
+    const grown = slots(Math.max(this.numbers.length * 2, end));
     grown.set(this.numbers.subarray(0, this.at));
     this.numbers = grown;
   }
@@ -326,6 +362,16 @@ export class CaptureBuffer {
 }
 
 /**
+ * Blanks the first `count` ids. A loop, not `fill`: V8's `fill` is a runtime call walking the list
+ * element by element (about 25 instructions an id, counted by callgrind), the loop a few once
+ * optimized. A function of its own: `take` runs once a batch, too seldom to stay optimized through
+ * a deoptimization, and this loop ran unoptimized in it (about 0.3k instructions a record).
+ */
+function blank(ids: string[], count: number): void {
+  for (let k = 0; k < count; k++) ids[k] = "";
+}
+
+/**
  * The first `count` ids as one flat string. Appended one by one and flattened here, rather than `join("")`:
  * callgrind counted about 140 instructions an id this way against about 210 for `join` (600
  * short ids, flattening included). Flattened at once (`charCodeAt` does it) because the batch may
@@ -340,7 +386,9 @@ function textOf(ids: readonly string[], count: number): string {
 
 /** The part of a batch that crosses to the writer thread. */
 export interface PostedBatch {
+  /** The slots are the first `length`. */
   readonly numbers: Float64Array;
+  readonly length: number;
   readonly text: string;
   readonly rare: readonly RareParts[];
 }
@@ -352,18 +400,18 @@ export interface PostedBatch {
  * function is about a tenth of the writer thread's work on a record).
  */
 export function capturedOf(batch: PostedBatch, names: readonly string[]): Captured {
-  const { numbers, text, rare } = batch;
-  const out: Captured = new Array(numbers.length);
+  const { numbers, length, text, rare } = batch;
+  const out: Captured = new Array(length);
   /** Where the next id starts in the text: ids are cut from it in slot order. */
   let at = 0;
   let r = 0;
   /** The revision met last, as a number and as the bigint made of it (most of a batch's are one). */
   let revisionNumber = Number.NaN;
   let revision = 0n;
-  /** The next `length` characters of the text. */
-  const next = (length: number): string => {
+  /** The next `count` characters of the text. */
+  const next = (count: number): string => {
     const from = at;
-    at += length;
+    at += count;
     return text.slice(from, at);
   };
   const string = (value: number): string | undefined => {
@@ -371,7 +419,7 @@ export function capturedOf(batch: PostedBatch, names: readonly string[]): Captur
     return value === NONE ? undefined : next(TEXT - value);
   };
   const number = (value: number): number | undefined => (Number.isNaN(value) ? undefined : value);
-  for (let i = 0; i < numbers.length; ) {
+  for (let i = 0; i < length; ) {
     out[i] = string(numbers[i]!); // operation
     out[i + 1] = string(numbers[i + 1]!); // subject type
     out[i + 2] = string(numbers[i + 2]!); // subject id

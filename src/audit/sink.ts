@@ -18,10 +18,18 @@ import type { DecisionLog } from "../store/index.js";
 import { CaptureBuffer, type CapturedBatch, capturedOf } from "./capture-buffer.js";
 import { type AuditCallInfo, type DecisionFacts, recordsOf } from "./record.js";
 
-/** Appends captured batches, one at a time; resolves with how long the append took, in seconds. */
+/** Appends captured batches, one at a time. */
 export interface BatchWriter {
-  append(batch: CapturedBatch): Promise<number>;
+  append(batch: CapturedBatch): Promise<Appended>;
   close(): Promise<void>;
+}
+
+/** An append done. */
+export interface Appended {
+  /** How long it took. */
+  readonly seconds: number;
+  /** The batch's buffer, given back once read: later batches are captured into it (`reuse`). */
+  readonly numbers: Float64Array | undefined;
 }
 
 /** The fallback writer: builds and appends the records on this thread. */
@@ -31,7 +39,7 @@ export function inThreadWriter(log: DecisionLog): BatchWriter {
       const records = recordsOf(capturedOf(batch, batch.names));
       const started = performance.now();
       await log.append(records);
-      return (performance.now() - started) / 1000;
+      return { seconds: (performance.now() - started) / 1000, numbers: batch.numbers };
     },
     close: async () => undefined,
   };
@@ -191,7 +199,8 @@ export class DecisionSink {
     this.queued -= count;
     this.writing = batch;
     this.settings.writer.append(batch.captured).then(
-      (seconds) => {
+      ({ seconds, numbers }) => {
+        if (numbers !== undefined) this.open.reuse(numbers);
         this.written += count;
         this.settings.onAppend?.(seconds, count);
         batch.done?.settle();

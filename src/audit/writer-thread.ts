@@ -23,7 +23,7 @@ import {
 } from "../store/index.js";
 import { capturedOf, type PostedBatch, ReceivedNames } from "./capture-buffer.js";
 import { recordsOf } from "./record.js";
-import type { BatchWriter } from "./sink.js";
+import type { Appended, BatchWriter } from "./sink.js";
 
 const MARK = "latchDecisionWriter";
 
@@ -35,7 +35,10 @@ type Request =
   | { readonly kind: "append"; readonly batch: PostedBatch; readonly names: readonly string[] }
   | { readonly kind: "close" };
 
-type Reply = { readonly seconds: number } | { readonly error: PostedError };
+/** The batch's buffer goes back with the reply, whatever it is (see `CaptureBuffer.reuse`). */
+type Reply = ({ readonly seconds: number } | { readonly error: PostedError }) & {
+  readonly numbers: ArrayBuffer | undefined;
+};
 
 /** Appends through a writer thread, started on the first batch and again after it dies. */
 export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worker) => void): BatchWriter {
@@ -43,7 +46,7 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
   /** How many of the dictionary's names the current thread holds. */
   let namesSent = 0;
   let waiting:
-    | { readonly on: Worker; resolve(seconds: number): void; reject(error: unknown): void }
+    | { readonly on: Worker; resolve(appended: Appended): void; reject(error: unknown): void }
     | undefined;
   /** Settles the batch `from` holds; a thread that died late settles nothing of its successor's. */
   const settle = (from: Worker, reply: Reply | Error) => {
@@ -53,7 +56,11 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
     from.unref();
     if (reply instanceof Error) w.reject(reply);
     else if ("error" in reply) w.reject(receivedError(reply.error));
-    else w.resolve(reply.seconds);
+    else
+      w.resolve({
+        seconds: reply.seconds,
+        numbers: reply.numbers === undefined ? undefined : new Float64Array(reply.numbers),
+      });
   };
   const start = (): Worker => {
     const started = spawnModuleThread(import.meta.url, { [MARK]: remote });
@@ -78,12 +85,13 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
       const to = thread;
       const names = batch.names.slice(namesSent, batch.namesUpTo);
       namesSent = Math.max(namesSent, batch.namesUpTo);
-      const { numbers, text, rare } = batch;
-      return new Promise<number>((resolve, reject) => {
+      const { numbers, length, text, rare } = batch;
+      return new Promise<Appended>((resolve, reject) => {
         waiting = { on: to, resolve, reject };
         to.ref();
-        // The numbers move (the batch owns its copy); the text is cloned, one string.
-        to.postMessage({ kind: "append", batch: { numbers, text, rare }, names } satisfies Request, [
+        // The numbers move (the batch owns its buffer until the reply gives it back); the text is
+        // cloned, one string.
+        to.postMessage({ kind: "append", batch: { numbers, length, text, rare }, names } satisfies Request, [
           numbers.buffer as ArrayBuffer,
         ]);
       });
@@ -110,6 +118,7 @@ function serveBatches(remote: RemoteDecisionLog): void {
     }
     // Before anything can fail: a later batch may use these names.
     received.add(request.names);
+    const numbers = request.batch.numbers.buffer as ArrayBuffer;
     try {
       // Opened on the first batch, and again after an open that failed.
       opened ??= await openRemoteDecisionLog(remote);
@@ -118,9 +127,9 @@ function serveBatches(remote: RemoteDecisionLog): void {
       // Records in their stored form, built from the batch without a record object each.
       if (log.appendEncoded !== undefined) await log.appendEncoded(received.encoded(request.batch));
       else await log.append(recordsOf(capturedOf(request.batch, received.names)));
-      port.postMessage({ seconds: (performance.now() - started) / 1000 } satisfies Reply);
+      port.postMessage({ seconds: (performance.now() - started) / 1000, numbers } satisfies Reply, [numbers]);
     } catch (error) {
-      port.postMessage({ error: postedError(error) } satisfies Reply);
+      port.postMessage({ error: postedError(error), numbers } satisfies Reply, [numbers]);
     }
   };
   let turn = Promise.resolve();

@@ -70,13 +70,18 @@ function threadSide() {
   let sent = 0;
   return (batch: CapturedBatch): Captured => {
     const message = structuredClone({
-      batch: { numbers: batch.numbers, text: batch.text, rare: batch.rare },
+      batch: { numbers: batch.numbers, length: batch.length, text: batch.text, rare: batch.rare },
       names: batch.names.slice(sent, batch.namesUpTo),
     });
     sent = batch.namesUpTo;
     names.push(...message.names);
     return capturedOf(message.batch, names);
   };
+}
+
+/** A batch with its buffer cut to the slots it holds (the rest of the buffer is not its own). */
+function used(batch: CapturedBatch) {
+  return { ...batch, numbers: batch.numbers.slice(0, batch.length) };
 }
 
 function expected(from: number, to: number): Captured {
@@ -112,6 +117,36 @@ describe("the capture buffer", () => {
     // Names were sent once: the last batches brought none that the first ones had not.
     expect(batches[3]!.namesUpTo).toBe(batches[2]!.namesUpTo);
     expect(new Set(batches[3]!.names).size).toBe(batches[3]!.names.length);
+  });
+
+  it("captures later batches into the buffers the writer gives back, whatever they held", () => {
+    const buffer = new CaptureBuffer(loggable, undefined);
+    const receive = threadSide();
+    const captureRange = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const { facts, info, at } = decision(i);
+        buffer.capture(facts, info, at);
+      }
+      return buffer.take();
+    };
+    // A large batch, read and given back while the next is open (in a buffer of its own); the
+    // batch after that goes into the buffer given back, over what the large batch left there.
+    const large = captureRange(0, 300);
+    expect(receive(large)).toEqual(expected(0, 300));
+    buffer.reuse(large.numbers);
+    const next = captureRange(300, 305);
+    expect(next.numbers).not.toBe(large.numbers);
+    const small = captureRange(305, 310);
+    expect(small.numbers).toBe(large.numbers);
+    expect(receive(next)).toEqual(expected(300, 305));
+    expect(receive(small)).toEqual(expected(305, 310));
+    // A batch larger than its buffer grows it, keeping what was written.
+    const first = captureRange(310, 320);
+    buffer.reuse(first.numbers);
+    const tiny = first.numbers.length;
+    const grown = captureRange(320, 320 + Math.ceil(tiny / 8));
+    expect(grown.length).toBeGreaterThan(tiny);
+    expect(receive(grown)).toEqual(expected(320, 320 + Math.ceil(tiny / 8)));
   });
 
   it("holds none of a closed batch's ids once the batch is taken", () => {
@@ -240,7 +275,7 @@ describe("the capture buffer", () => {
     // Both kinds were met, and the plain ones gave the same slots, text and names.
     expect(plain).toBeGreaterThan(5);
     expect(plain).toBeLessThan(60);
-    expect(direct.take()).toEqual(viaFacts.take());
+    expect(used(direct.take())).toEqual(used(viaFacts.take()));
   });
 });
 
@@ -296,7 +331,7 @@ describe("the writer's side of the dictionary", () => {
     const bodies: string[] = [];
     for (const batch of batches) {
       const message = structuredClone({
-        batch: { numbers: batch.numbers, text: batch.text, rare: batch.rare },
+        batch: { numbers: batch.numbers, length: batch.length, text: batch.text, rare: batch.rare },
         names: batch.names.slice(sent, batch.namesUpTo),
       });
       sent = batch.namesUpTo;
