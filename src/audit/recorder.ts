@@ -69,6 +69,7 @@ import {
   type WithChain,
 } from "./record.js";
 import { DecisionSink, inThreadWriter } from "./sink.js";
+import { WallClock } from "./wall-clock.js";
 import { threadWriter } from "./writer-thread.js";
 
 export type AuditPolicy = "all" | "agents" | "off";
@@ -120,7 +121,10 @@ export interface AuditOptions {
   readonly caller?: string;
   /** Told how long each append to the log took (ok or not), in seconds: for a latency metric. */
   readonly onAppend?: (seconds: number, records: number) => void;
-  /** Clock, ms since the epoch (default Date.now). */
+  /**
+   * Clock, ms since the epoch (default the wall clock: Date.now, or for a timed Check the reading
+   * its latency took, on the wall clock's time, see wall-clock.ts).
+   */
   readonly now?: () => number;
   /**
    * Append from a writer thread with a connection of its own (default true, when the log can be
@@ -272,6 +276,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const sampled = () => sample !== 0 && random() < sample;
   const loggable = new Set(options.loggableParameters ?? []);
   const now = options.now ?? Date.now;
+  /** A timed Check's time from its latency's clock reading, unless a clock was given. */
+  const wall = options.now === undefined ? new WallClock() : undefined;
   // The default caller is filled in where a record is captured (no object per call here).
   const callInfo = (requestOptions: RequestOptions | undefined) =>
     requestOptions as AuditCallInfo | undefined;
@@ -304,14 +310,17 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       started: number | undefined,
       sampledOne: boolean,
     ) => {
-      const latency = started === undefined ? undefined : Math.round((performance.now() - started) * 1000);
+      // One clock read for the latency and the time, unless a clock was given (wall-clock.ts).
+      const ended = started === undefined ? undefined : performance.now();
+      const latency = ended === undefined ? undefined : Math.round((ended - started!) * 1000);
+      const at = ended === undefined || wall === undefined ? now() : wall.at(ended);
       // A DENIED or gated one would have been kept anyway: only the others are a sample.
       const sample = sampledOne && result.state !== "DENIED" && result.approvalRule === undefined;
       // Most records: no rare part, captured straight from the request and the answer.
       if (!sample && plainCheck(request, result))
-        return sink.recordCheck(request, result, latency, callInfo(options), now());
+        return sink.recordCheck(request, result, latency, callInfo(options), at);
       const facts = checkFacts(request, result, chainOf(request), latency);
-      return sink.record(sample ? Object.assign(facts, { sampled: true }) : facts, callInfo(options), now());
+      return sink.record(sample ? Object.assign(facts, { sampled: true }) : facts, callInfo(options), at);
     };
     // The engine's answer at once, when `next` is the engine (or passes its form on): recorded on
     // this turn, with no promise of the engine's nor a `then` of ours to wait for (check-now.ts).
