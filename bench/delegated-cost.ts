@@ -71,6 +71,26 @@ async function block(inputs: readonly CheckInput[], check: (input: CheckInput) =
 const plain = (input: CheckInput) => engine.check(input);
 const chained = (input: CheckInput) => decider.check(input);
 
+if (process.env.DELEGATED_YOUNG === "1") {
+  // The same checks on this copy, whose agents are young (written after it loaded, as in
+  // bench/run.ts), and on a second copy loaded after they were written (settled), alternating.
+  const settledCopy = await loadedMirror(sqlite);
+  const engine2 = createEngine({ store: settledCopy, cache: false });
+  const decider2 = decorate(engine2, createDelegation());
+  const cases = [
+    ["mix young", questions, plain],
+    ["mix settled", questions, (input: CheckInput) => engine2.check(input)],
+    ["delegated young", delegated, chained],
+    ["delegated settled", delegated, (input: CheckInput) => decider2.check(input)],
+  ] as const;
+  const times: number[][] = cases.map(() => []);
+  for (const [, inputs, f] of cases) await block(inputs, f);
+  for (let r = 0; r < rounds; r++)
+    for (const [k, [, inputs, f]] of cases.entries()) times[k]!.push(await block(inputs, f));
+  for (const [k, [name]] of cases.entries())
+    console.log(name, [...times[k]!].sort((x, y) => x - y)[Math.floor(rounds / 2)]!.toFixed(2));
+  process.exit(0);
+}
 const counted = process.env.DELEGATED_COUNT;
 if (counted !== undefined) {
   // For callgrind: both warmed, then N of one kind; Ir per check = the difference of two runs
@@ -82,7 +102,9 @@ if (counted !== undefined) {
   for (let i = 0; i < Number(n); i++) await f(inputs[i % inputs.length]!);
 } else if (process.env.DELEGATED_ONLY === "1") {
   const t0 = performance.now();
-  while (performance.now() - t0 < Number(process.env.DELEGATED_MS ?? 8_000)) await block(delegated, chained);
+  const own = delegated.map((d) => ({ resource: d.resource, permission: d.permission, subject: d.subject }));
+  const [inputs, f] = process.env.DELEGATED_KIND === "own" ? [own, plain] : [delegated, chained];
+  while (performance.now() - t0 < Number(process.env.DELEGATED_MS ?? 8_000)) await block(inputs, f);
 } else if (process.env.DELEGATED_PARTS === "1") {
   // The floor: the three parts asked as plain checks, one after another.
   const own = delegated.map((d) => ({ resource: d.resource, permission: d.permission, subject: d.subject }));
