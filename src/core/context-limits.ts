@@ -33,34 +33,25 @@ function isContainer(value: unknown): value is object {
 
 /**
  * Walks a context without copying it and stops at the first limit passed: the cost is bounded by
- * the limits, not by the context. Returns undefined when it is within them.
+ * the limits, not by the context. Returns undefined when it is within them. A class, not closures
+ * made per call: every Check with a context (each link of a delegation chain has one) measures it.
  */
 export function measureContext(
   context: unknown,
   limits: ContextLimits = DEFAULT_CONTEXT_LIMITS,
 ): ContextProblem | undefined {
-  let values = 0;
-  const tooLarge = (what: string, details: Record<string, unknown>): ContextProblem => ({
-    problem: "too-large",
-    message: what,
-    details,
-  });
-  const text = (s: string, path: string): ContextProblem | undefined =>
-    s.length > limits.maxStringLength
-      ? tooLarge(
-          `the string at ${path || "the top"} is ${s.length} characters long, over the limit of ${limits.maxStringLength}`,
-          { path, length: s.length, limit: limits.maxStringLength },
-        )
-      : undefined;
-  const count = (): ContextProblem | undefined =>
-    ++values > limits.maxValues
-      ? tooLarge(`it holds more than ${limits.maxValues} values (object keys and list elements)`, {
-          limit: limits.maxValues,
-        })
-      : undefined;
-  const walk = (value: unknown, depth: number, path: string): ContextProblem | undefined => {
-    if (typeof value === "string") return text(value, path);
+  return new ContextWalk(limits).walk(context, 1, "");
+}
+
+class ContextWalk {
+  private values = 0;
+
+  constructor(private readonly limits: ContextLimits) {}
+
+  walk(value: unknown, depth: number, path: string): ContextProblem | undefined {
+    if (typeof value === "string") return this.text(value, path);
     if (!isContainer(value)) return undefined;
+    const limits = this.limits;
     if (depth > limits.maxDepth) {
       return {
         problem: "too-deep",
@@ -70,28 +61,51 @@ export function measureContext(
     }
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        const p = count() ?? walk(value[i], depth + 1, `${path}[${i}]`);
+        const p = this.count() ?? this.walk(value[i], depth + 1, `${path}[${i}]`);
         if (p !== undefined) return p;
       }
     } else if (value instanceof Map) {
       for (const [k, v] of value) {
         const key = String(k);
-        const p = count() ?? text(key, path) ?? walk(v, depth + 1, path === "" ? key : `${path}.${key}`);
+        const p =
+          this.count() ??
+          this.text(key, path) ??
+          this.walk(v, depth + 1, path === "" ? key : `${path}.${key}`);
         if (p !== undefined) return p;
       }
     } else {
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
         const p =
-          count() ??
-          text(key, path) ??
-          walk((value as Record<string, unknown>)[key], depth + 1, path === "" ? key : `${path}.${key}`);
+          this.count() ??
+          this.text(key, path) ??
+          this.walk((value as Record<string, unknown>)[key], depth + 1, path === "" ? key : `${path}.${key}`);
         if (p !== undefined) return p;
       }
     }
     return undefined;
-  };
-  return walk(context, 1, "");
+  }
+
+  private text(s: string, path: string): ContextProblem | undefined {
+    const max = this.limits.maxStringLength;
+    return s.length > max
+      ? tooLarge(
+          `the string at ${path || "the top"} is ${s.length} characters long, over the limit of ${max}`,
+          { path, length: s.length, limit: max },
+        )
+      : undefined;
+  }
+
+  private count(): ContextProblem | undefined {
+    const max = this.limits.maxValues;
+    return ++this.values > max
+      ? tooLarge(`it holds more than ${max} values (object keys and list elements)`, { limit: max })
+      : undefined;
+  }
+}
+
+function tooLarge(message: string, details: Record<string, unknown>): ContextProblem {
+  return { problem: "too-large", message, details };
 }
 
 /**

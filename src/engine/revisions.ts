@@ -62,9 +62,18 @@ export function createRevisions(
     if (known !== undefined && Date.now() - known.at < quantizationMs) return known.revision;
     return current();
   };
+  // The last token decoded, tested first: a token always stands for the same revision, and
+  // decoding checks its mac (an HMAC: most of an exact-snapshot Check's cost of resolving). The
+  // parts of a delegated Check (service/delegation) are pinned with one token, read again and again.
+  let lastToken: string | undefined;
+  let lastDecoded: Revision = 0n;
   const decode = (token: string): Revision => {
+    if (token === lastToken) return lastDecoded;
     try {
-      return store.decodeRevision(token);
+      const revision = store.decodeRevision(token);
+      lastToken = token;
+      lastDecoded = revision;
+      return revision;
     } catch (e) {
       if (e instanceof LatchError) throw e;
       throw new LatchError(

@@ -110,26 +110,60 @@ describe("RelationshipIndex.packedOf", () => {
             versions.push({ r, created: revision, deleted: Infinity });
           } else index.delete(r, revision);
         }
-        for (let at = floor; at <= revision; at++) {
-          for (let doc = 0; doc <= 3; doc++) {
-            const packed = index.packedOf("document", `d${doc}`, at, now);
-            const rows = rowsOf(packed);
-            const expected = versions
-              .filter((v) => v.r.resource.id === `d${doc}` && v.created <= at && at < v.deleted)
-              .filter((v) => v.r.expiration === undefined || v.r.expiration.getTime() > now)
-              .map((v) => identity(v.r))
-              .sort();
-            expect(rows.map(identity).sort()).toEqual(expected);
-            expect(rows.map(identity)).toEqual(
-              index.relationshipsOf("document", `d${doc}`, at, now).map(identity),
-            );
-            // The header may say "expiring" only when a row carries an expiration; must when one does.
-            if (rows.some((r) => r.expiration !== undefined)) expect(packed[0]).toBe(true);
-            if (packed[0] === true) expect(rows.some((r) => r.expiration !== undefined)).toBe(true);
+        for (let at = floor; at <= revision; at++) expectPacked(index, versions, at, now);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("holds it when reads come between the writes (what a revision read before sees of a list is kept)", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.constantFrom(0, 100, 200), (ops, now) => {
+        const index = new RelationshipIndex();
+        const versions: Version[] = [];
+        let revision = 0;
+        let floor = 0;
+        for (const o of ops) {
+          if (o.kind === "compact") {
+            floor = revision;
+            index.compact(floor);
+          } else {
+            revision++;
+            const r =
+              o.kind === "touch"
+                ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
+                : rel(o.doc, o.relation, o.subject, o.set);
+            const live = versions.find((v) => v.deleted === Infinity && identity(v.r) === identity(r));
+            if (live !== undefined) live.deleted = revision;
+            if (o.kind === "touch") {
+              index.touch(r, revision);
+              versions.push({ r, created: revision, deleted: Infinity });
+            } else index.delete(r, revision);
           }
+          // A reader reads at a revision the copy has applied, never ahead of it.
+          expectPacked(index, versions, revision, now);
+          expectPacked(index, versions, floor, now);
         }
+        for (let at = floor; at <= revision; at++) expectPacked(index, versions, at, now);
       }),
       { numRuns: 300 },
     );
   });
 });
+
+function expectPacked(index: RelationshipIndex, versions: readonly Version[], at: number, now: number): void {
+  for (let doc = 0; doc <= 3; doc++) {
+    const packed = index.packedOf("document", `d${doc}`, at, now);
+    const rows = rowsOf(packed);
+    const expected = versions
+      .filter((v) => v.r.resource.id === `d${doc}` && v.created <= at && at < v.deleted)
+      .filter((v) => v.r.expiration === undefined || v.r.expiration.getTime() > now)
+      .map((v) => identity(v.r))
+      .sort();
+    expect(rows.map(identity).sort()).toEqual(expected);
+    expect(rows.map(identity)).toEqual(index.relationshipsOf("document", `d${doc}`, at, now).map(identity));
+    // The header may say "expiring" only when a row carries an expiration; must when one does.
+    if (rows.some((r) => r.expiration !== undefined)) expect(packed[0]).toBe(true);
+    if (packed[0] === true) expect(rows.some((r) => r.expiration !== undefined)).toBe(true);
+  }
+}

@@ -15,6 +15,7 @@ import {
   type CheckRequest,
   type CheckResult,
   type Consistency,
+  checkNowOf,
   checkNowThrough,
   type Delegated,
   type ExplainNode,
@@ -36,6 +37,7 @@ import {
   type Verdict,
   witnessOf,
 } from "./parts.js";
+import { answersNow, type CheckNow, checkPartsNow } from "./parts-now.js";
 
 export interface DelegationOptions {
   /**
@@ -222,43 +224,70 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
     Object.hasOwn(configured, type) ? configured[type]! : DEFAULT_DELEGATION_PERMISSION;
   const maxItems = options.maxBulkItems ?? 1000;
 
-  return (next) => ({
-    // A plain request goes straight on: no async frame of ours (a chained one is rare), and
-    // answered at once when `next` can.
-    check: checkNowThrough(
-      (request, opts) =>
-        isDelegated(request) ? checkDelegated(next, request, opts) : next.check(request, opts),
-      next.check,
-      isPlain,
-    ),
+  return (next) => {
+    // The next decider's form answered at once, if it has one: a delegated Check's parts go
+    // through it (parts-now.ts) rather than a CheckBulk.
+    const nextNow = checkNowOf(next.check);
+    return decorated(next, nextNow);
+  };
 
-    checkBulk: (request, opts) =>
-      request.items.some(isDelegated)
-        ? checkBulkDelegated(next, request, opts)
-        : next.checkBulk(request, opts),
+  function decorated(next: Decider, nextNow: CheckNow | undefined): Decider {
+    return {
+      // A plain request goes straight on: no async frame of ours (a chained one is rare), and
+      // answered at once when `next` can.
+      check: checkNowThrough(
+        (request, opts) =>
+          isDelegated(request) ? checkDelegated(next, request, opts) : next.check(request, opts),
+        next.check,
+        isPlain,
+      ),
 
-    // A plain lookup keeps its engine's chunks; a chained one is handed on one result a chunk.
-    lookupResources: withLookupBatches(
-      (request: LookupResourcesRequest, opts?: RequestOptions) =>
-        isDelegated(request)
-          ? lookupDelegated(next, request, permissionOf, maxItems, opts)
-          : next.lookupResources(request, opts),
-      (request, opts) =>
-        isDelegated(request)
-          ? singleBatches(lookupDelegated(next, request, permissionOf, maxItems, opts))
-          : lookupBatches(next, request, opts),
-    ),
-  });
+      checkBulk: (request, opts) =>
+        request.items.some(isDelegated)
+          ? checkBulkDelegated(next, request, opts)
+          : next.checkBulk(request, opts),
 
-  function checkDelegated(next: Decider, request: CheckRequest, opts?: RequestOptions): Promise<CheckResult> {
-    let parts: Part[];
-    let chain: Chain;
-    try {
-      chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
-      parts = partsOf(request, chain, permissionOf);
-    } catch (error) {
-      return Promise.reject(error);
+      // A plain lookup keeps its engine's chunks; a chained one is handed on one result a chunk.
+      lookupResources: withLookupBatches(
+        (request: LookupResourcesRequest, opts?: RequestOptions) =>
+          isDelegated(request)
+            ? lookupDelegated(next, request, permissionOf, maxItems, opts)
+            : next.lookupResources(request, opts),
+        (request, opts) =>
+          isDelegated(request)
+            ? singleBatches(lookupDelegated(next, request, permissionOf, maxItems, opts))
+            : lookupBatches(next, request, opts),
+      ),
+    };
+
+    function checkDelegated(
+      next: Decider,
+      request: CheckRequest,
+      opts?: RequestOptions,
+    ): Promise<CheckResult> {
+      let parts: Part[];
+      let chain: Chain;
+      let answered: CheckResult | Promise<CheckResult> | undefined;
+      try {
+        chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
+        parts = partsOf(request, chain, permissionOf);
+        if (nextNow !== undefined && answersNow(request))
+          answered = checkPartsNow(nextNow, request, parts, chain, opts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (answered !== undefined) return answered instanceof Promise ? answered : Promise.resolve(answered);
+      return checkDelegatedInBulk(next, request, chain, parts, opts);
     }
+  }
+
+  function checkDelegatedInBulk(
+    next: Decider,
+    request: CheckRequest,
+    chain: Chain,
+    parts: Part[],
+    opts?: RequestOptions,
+  ): Promise<CheckResult> {
     const items = parts.map((p) => p.item);
     return bulk(next, items, request, maxItems, opts).then((answer) => {
       const planned = { parts, start: 0, chain };

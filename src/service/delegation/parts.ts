@@ -150,13 +150,17 @@ export function and(verdicts: Iterable<Answer>): Verdict {
  * The witness of a delegated answer: the parts' witnesses, the permission's first (the subject's,
  * then each principal's), then the links' (the delegation relationships), each relationship once.
  */
-export function witnessOf(parts: readonly Part[], results: readonly CheckBulkItemResult[]): Witness {
+export function witnessOf(
+  parts: readonly Part[],
+  results: readonly (CheckBulkItemResult | { readonly ok?: undefined; readonly witness?: Witness })[],
+): Witness {
   const witnesses = new WitnessUnion();
   for (const links of [false, true]) {
     parts.forEach((part, i) => {
       if ((part.from.kind === "link") !== links) return;
       const r = results[i];
-      witnesses.add(r?.ok ? r.witness : undefined);
+      // A bulk item's result has `ok`; a Check's answer (no `ok`) is never a failure.
+      witnesses.add(r === undefined || r.ok === false ? undefined : r.witness);
     });
   }
   return witnesses.out;
@@ -212,6 +216,19 @@ export async function partError(
     if (!isLatchError(e)) throw e;
     error = e as LatchError;
   }
+  return namedPartError(error, part, principals, prefix);
+}
+
+/**
+ * A part's error as the delegated question's: an unknown principal type, or a type without its
+ * delegation permission, names the principal's `on_behalf_of[i]` field; any other is kept.
+ */
+export function namedPartError(
+  error: LatchError,
+  part: Part,
+  principals: readonly SubjectRef[],
+  prefix: string,
+): LatchError {
   const from = part.from;
   if (from.kind === "subject") return error;
   const principal = principals[from.index]!;

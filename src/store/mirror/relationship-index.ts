@@ -38,6 +38,13 @@ interface Bucket {
   /** `entries` packed (see PackedRows), kept while `entries` is the list it was packed from. */
   packed: PackedRows | undefined;
   packedFrom: Relationship[] | undefined;
+  /**
+   * While some entries are versioned: what a reader at revision `shownAt` sees, packed, kept while
+   * `entries` is the list it was filtered from and none of it expires (see `packedOf`).
+   */
+  shown: PackedRows | undefined;
+  shownFrom: Relationship[] | undefined;
+  shownAt: number;
 }
 
 /**
@@ -289,14 +296,28 @@ export class RelationshipIndex {
       }
       return slot.packed!;
     }
+    // Read again at the same revision (most reads: requests share the quantized revision), the
+    // list answers as before. What a revision sees of a list changes only when the list does (a
+    // write then replaces it: frozen below) or with the clock (an expiring entry: not kept). A
+    // deletion marks its entry in place, but at a revision later than any reader has read at.
+    if (slot.shownFrom === slot.entries && slot.shownAt === revision) return slot.shown!;
     let expiring = false;
+    let timed = false;
     const out: Relationship[] = [];
     for (const r of slot.entries) {
+      if (r.expiration !== undefined) timed = true;
       if (!this.visibleAt(r, revision, now)) continue;
       if (r.expiration !== undefined) expiring = true;
       out.push(r);
     }
-    return packRows(out, expiring);
+    const packed = packRows(out, expiring);
+    if (!timed) {
+      Object.freeze(slot.entries);
+      slot.shown = packed;
+      slot.shownFrom = slot.entries;
+      slot.shownAt = revision;
+    }
+    return packed;
   }
 
   reverse(query: ReverseQuery, revision: number, now: number): Relationship[] {
@@ -447,6 +468,9 @@ export class RelationshipIndex {
       special: 0,
       packed: undefined,
       packedFrom: undefined,
+      shown: undefined,
+      shownFrom: undefined,
+      shownAt: -1,
     };
     byId.set(resource.id, bucket);
     return bucket;
