@@ -8,7 +8,14 @@
  * way carries a caveat (else the normal walk, which keeps caveat expressions, answers instead).
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
-import type { MemorySnapshot, ReverseQuery } from "../store/index.js";
+import {
+  type MemorySnapshot,
+  packReverse,
+  REVERSE_HEAD,
+  REVERSE_STRIDE,
+  type ReverseQuery,
+  type ReverseRows,
+} from "../store/index.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { MembershipIndex, RequestContext } from "./request-context.js";
 
@@ -50,7 +57,7 @@ export async function buildMembershipIndex(ctx: RequestContext): Promise<Members
   if (ctx.subject.relation !== undefined || ctx.contextual !== undefined) return null;
   const walk = membershipWalk(ctx.plan, ctx.subject);
   let step = walk.next();
-  while (step.done !== true) step = walk.next(await ctx.reader.lookupReverse(step.value));
+  while (step.done !== true) step = walk.next([packReverse(await ctx.reader.lookupReverse(step.value))]);
   return step.value;
 }
 
@@ -67,11 +74,18 @@ export function snapshotMembershipIndex(
   const walk = membershipWalk(plan, subject);
   let step = walk.next();
   while (step.done !== true) {
-    const rows = snapshot.lookupReverse(step.value);
+    const rows = readReverse(snapshot, step.value);
     if (rows === undefined) return undefined;
     step = walk.next(rows);
   }
   return step.value;
+}
+
+/** The snapshot's packed reverse rows (see ReverseRows), or its relationships packed here. */
+function readReverse(snapshot: MemorySnapshot, query: ReverseQuery): readonly ReverseRows[] | undefined {
+  if (snapshot.reverseRows !== undefined) return snapshot.reverseRows(query);
+  const rows = snapshot.lookupReverse(query);
+  return rows === undefined ? undefined : [packReverse(rows)];
 }
 
 /**
@@ -81,7 +95,7 @@ export function snapshotMembershipIndex(
 function* membershipWalk(
   plan: Plan,
   subject: SubjectRef,
-): Generator<ReverseQuery, MembershipIndex | null, readonly Relationship[]> {
+): Generator<ReverseQuery, MembershipIndex | null, readonly ReverseRows[]> {
   const accepting = acceptingOf(plan);
   const members = new Map<PlanMember, Map<string, Relationship>>();
   let validUntil = Number.POSITIVE_INFINITY;
@@ -97,25 +111,37 @@ function* membershipWalk(
       const subjectRelation = kind.slice(hash + 1);
       for (const [resourceType, relations] of accepting.get(kind) ?? []) {
         const found = yield { resourceType, relations, subjectType, subjectIds: ids, subjectRelation };
-        for (const r of found) {
-          if (r.caveat !== undefined) return null;
-          if (r.expiration !== undefined) validUntil = Math.min(validUntil, r.expiration.getTime());
-          const member = plan.defs.get(r.resource.type)?.members.get(r.relation);
-          if (member === undefined) continue;
-          let ids = members.get(member);
-          if (ids === undefined) {
-            ids = new Map();
-            members.set(member, ids);
+        const defMembers = plan.defs.get(resourceType)?.members;
+        if (defMembers === undefined) continue;
+        for (const rows of found) {
+          const caveated = rows[0] === true;
+          const expiring = rows[1] === true;
+          // Rows of every relation of the list: the walk keeps those it asked for.
+          for (let i = REVERSE_HEAD; i < rows.length; i += REVERSE_STRIDE) {
+            const relation = rows[i] as string;
+            if (!relations.includes(relation)) continue;
+            // The Relationship itself is read only when a header says a row may need it.
+            const r = rows[i + 2] as Relationship;
+            if (caveated && r.caveat !== undefined) return null;
+            if (expiring && r.expiration !== undefined)
+              validUntil = Math.min(validUntil, r.expiration.getTime());
+            const member = defMembers.get(relation);
+            if (member === undefined) continue;
+            let ids = members.get(member);
+            if (ids === undefined) {
+              ids = new Map();
+              members.set(member, ids);
+            }
+            const id = rows[i + 1] as string;
+            // The first to reach it, from the level before: following these back always ends at the subject.
+            if (ids.has(id)) continue;
+            ids.set(id, r);
+            levels = level + 1;
+            // A member's label is its kind, `type#relation`: the next level asks who is in it.
+            const list = next.get(member.label);
+            if (list === undefined) next.set(member.label, [id]);
+            else list.push(id);
           }
-          const id = r.resource.id;
-          // The first to reach it, from the level before: following these back always ends at the subject.
-          if (ids.has(id)) continue;
-          ids.set(id, r);
-          levels = level + 1;
-          // A member's label is its kind, `type#relation`: the next level asks who is in it.
-          const list = next.get(member.label);
-          if (list === undefined) next.set(member.label, [id]);
-          else list.push(id);
         }
       }
     }

@@ -3,7 +3,7 @@
  * it, and the engine's walk packs rows from a snapshot that hands out none.
  */
 import type { Relationship } from "../core/index.js";
-import type { PackedRows } from "./types.js";
+import type { PackedRows, ReverseRows } from "./types.js";
 
 /** Where a packed row's fields are: after the header (`expiring`), three slots a row. */
 export const PACKED_HEAD = 1;
@@ -29,5 +29,33 @@ export function packRows(
     out[at + 1] = r.subject;
     out[at + 2] = r;
   }
+  return out;
+}
+
+/**
+ * Where a packed reverse row's fields are (see ReverseRows): after the header (`caveated`,
+ * `expiring`), three slots a row.
+ */
+export const REVERSE_HEAD = 2;
+export const REVERSE_STRIDE = 3;
+
+/**
+ * Reverse `list` packed (see ReverseRows): one subject's relationships to one resource type, in the
+ * order given. Made like `packRows` (`new Array(n)`, then filled, never frozen), for the same reason.
+ */
+export function packReverse(list: readonly Relationship[]): ReverseRows {
+  const out = new Array<unknown>(REVERSE_HEAD + REVERSE_STRIDE * list.length);
+  let caveated = false;
+  let expiring = false;
+  for (let i = 0, at = REVERSE_HEAD; i < list.length; i++, at += REVERSE_STRIDE) {
+    const r = list[i]!;
+    if (r.caveat !== undefined) caveated = true;
+    if (r.expiration !== undefined) expiring = true;
+    out[at] = r.relation;
+    out[at + 1] = r.resource.id;
+    out[at + 2] = r;
+  }
+  out[0] = caveated;
+  out[1] = expiring;
   return out;
 }

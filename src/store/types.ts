@@ -314,6 +314,13 @@ export interface MemorySnapshot {
    * packs `relationshipsOf` itself without it.
    */
   packedOf?(resourceType: string, resourceId: string): PackedRows;
+  /**
+   * `lookupReverse` packed (see ReverseRows), for the walk up a subject's memberships: one list per
+   * subject id that has rows, each with the rows of every relation (the caller picks its own);
+   * undefined when the snapshot does not hold every relation asked. Optional: a walk packs
+   * `lookupReverse` itself without it.
+   */
+  reverseRows?(query: ReverseQuery): readonly ReverseRows[] | undefined;
 }
 
 /**
@@ -324,3 +331,12 @@ export interface MemorySnapshot {
  * caches each object read is a likely cache miss, and most rows of an object grant nothing.
  */
 export type PackedRows = readonly unknown[];
+
+/**
+ * One subject's relationships to one resource type as the walk up its memberships reads them:
+ * `[caveated, expiring, ...rows]`, each row three slots `relation, resource id, relationship`;
+ * `caveated` (`expiring`) is false when no row carries a caveat (an expiration). The walk reads a
+ * row's relation and resource id from the slots and the Relationship object only when a header
+ * says it must: the object and its resource are each a likely cache miss in a large copy.
+ */
+export type ReverseRows = readonly unknown[];

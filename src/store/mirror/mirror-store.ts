@@ -19,7 +19,15 @@
 import type { Relationship, Revision } from "../../core/index.js";
 import { delegateReader, delegateStore } from "../delegate.js";
 import { lastReader } from "../readers.js";
-import type { ForwardQuery, MemorySnapshot, PackedRows, ReverseQuery, Store, StoreReader } from "../types.js";
+import type {
+  ForwardQuery,
+  MemorySnapshot,
+  PackedRows,
+  ReverseQuery,
+  ReverseRows,
+  Store,
+  StoreReader,
+} from "../types.js";
 import { RelationshipIndex } from "./relationship-index.js";
 import { chooseSets, type MirrorSetStats, setKey, splitKey } from "./set-selection.js";
 
@@ -397,12 +405,19 @@ class MirrorSnapshot implements MemorySnapshot {
   }
 
   lookupReverse(query: ReverseQuery): readonly Relationship[] | undefined {
+    return this.holdsAll(query) ? this.copy.reverse(query, this.r, this.now) : undefined;
+  }
+
+  reverseRows(query: ReverseQuery): readonly ReverseRows[] | undefined {
+    return this.holdsAll(query) ? this.copy.reverseRows(query, this.r, this.now) : undefined;
+  }
+
+  /** Sets let go of later are seen at once: a snapshot kept across a yield asks the store for them. */
+  private holdsAll(query: ReverseQuery): boolean {
     const mirror = this.mirror;
-    // Sets let go of later are seen at once: a snapshot kept across a yield asks the store for them.
-    return mirror.excluded.size === 0 ||
-      query.relations.every((rel) => mirror.holdsSet(query.resourceType, rel))
-      ? this.copy.reverse(query, this.r, this.now)
-      : undefined;
+    return (
+      mirror.excluded.size === 0 || query.relations.every((rel) => mirror.holdsSet(query.resourceType, rel))
+    );
   }
 
   holds(type: string, relation: string): boolean {

@@ -16,8 +16,15 @@
  * Deleted entries stay until `compact` drops those no reader may still see (older than the floor).
  */
 import type { ObjectRef, Relationship, SubjectRef } from "../../core/index.js";
-import { PACKED_HEAD as HEAD, packRows, PACKED_STRIDE as STRIDE } from "../packed-rows.js";
-import type { ForwardQuery, PackedRows, ReverseQuery } from "../types.js";
+import {
+  PACKED_HEAD as HEAD,
+  packReverse,
+  packRows,
+  REVERSE_HEAD,
+  REVERSE_STRIDE,
+  PACKED_STRIDE as STRIDE,
+} from "../packed-rows.js";
+import type { ForwardQuery, PackedRows, ReverseQuery, ReverseRows } from "../types.js";
 
 /** Revisions of an entry that not every reader sees. */
 interface Version {
@@ -130,8 +137,28 @@ function appendPlain(p: Plain | undefined, r: Relationship): Plain {
   return out;
 }
 
+/**
+ * One subject's relationships to one resource type: the list, or the list packed (ReverseRows) once
+ * the membership walk read it while every entry was visible to every reader and none could expire.
+ * The packed form stands for the list until a write to this list (a new entry, or a deletion of one
+ * of its entries) turns it back into a list: a write elsewhere leaves it as it is, so a copy under
+ * steady writes packs each list it reads once, not on every read.
+ */
+type ReverseList = Relationship[] | ReverseRows;
+
 /** Reverse lists by subject id, for one (subject type, subject relation, resource type). */
-type ReverseLists = Map<string, Relationship[]>;
+type ReverseLists = Map<string, ReverseList>;
+
+/** A list is never empty (an emptied one is removed), so its first slot tells the two forms apart. */
+const isRawList = (list: ReverseList): list is Relationship[] => typeof list[0] !== "boolean";
+
+/** The entries of `list`: itself, or a new list of the packed form's relationships. */
+function rawList(list: ReverseList): Relationship[] {
+  if (isRawList(list)) return list;
+  const out = new Array<Relationship>((list.length - REVERSE_HEAD) / REVERSE_STRIDE);
+  for (let i = 0; i < out.length; i++) out[i] = list[REVERSE_HEAD + REVERSE_STRIDE * i + 2] as Relationship;
+  return out;
+}
 
 /**
  * Subject type, then subject relation ("" for none), then resource type: nested maps whose keys
@@ -160,6 +187,8 @@ export class RelationshipIndex {
   private readonly subjects = new Map<string, SubjectRef>();
   /** Live entries by resource type, then relation: the sets a partial copy keeps or drops whole. */
   private readonly setSizes = new Map<string, Map<string, number>>();
+  /** Reverse lists packed and kept (see ReverseList), for tests that a write elsewhere keeps them. */
+  reversePacks = 0;
 
   /** Live relationships. */
   get size(): number {
@@ -204,7 +233,8 @@ export class RelationshipIndex {
     const s = frozen.subject;
     const lists = this.reverseLists(s.type, s.relation ?? "", resource.type, true)!;
     const list = lists.get(s.id);
-    const longer = append(list ?? NONE, frozen);
+    // A packed list stands for entries every reader sees: one that some may not see unpacks it.
+    const longer = append(list === undefined ? NONE : rawList(list), frozen);
     if (longer !== list) lists.set(s.id, longer);
     this.liveCount++;
     this.countSet(frozen, 1);
@@ -336,6 +366,15 @@ export class RelationshipIndex {
       }
       const list = bySubject.get(id);
       if (list === undefined) continue;
+      if (!isRawList(list)) {
+        // Every entry visible to every reader, none expiring: no version to look up.
+        for (let i = REVERSE_HEAD; i < list.length; i += REVERSE_STRIDE) {
+          const relation = list[i] as string;
+          if (single !== undefined ? relation !== single : !relations.includes(relation)) continue;
+          out.push(list[i + 2] as Relationship);
+        }
+        continue;
+      }
       for (const r of list) {
         if (single !== undefined ? r.relation !== single : !relations.includes(r.relation)) continue;
         if (!this.visibleAt(r, revision, now)) continue;
@@ -343,6 +382,43 @@ export class RelationshipIndex {
       }
     }
     return out;
+  }
+
+  /**
+   * `reverse` packed (see ReverseRows): one list per subject id that has entries, with the entries
+   * of every relation (the reader picks its own). A list whose entries every reader sees and none of
+   * which may expire is packed once and kept in its place (see ReverseList); any other is packed
+   * for this read, from the entries visible at `revision`.
+   */
+  reverseRows(query: ReverseQuery, revision: number, now: number): ReverseRows[] {
+    const out: ReverseRows[] = [];
+    const subjectRelation = query.subjectRelation === "..." ? "" : query.subjectRelation;
+    const bySubject = this.reverseLists(query.subjectType, subjectRelation, query.resourceType, false);
+    if (bySubject === undefined) return out;
+    for (const id of query.subjectIds) {
+      const list = bySubject.get(id);
+      if (list === undefined) continue;
+      if (!isRawList(list)) out.push(list);
+      else if (this.everyReaderSees(list)) {
+        const packed = packReverse(list);
+        bySubject.set(id, packed);
+        this.reversePacks++;
+        out.push(packed);
+      } else {
+        const visible = list.filter((r) => this.visibleAt(r, revision, now));
+        if (visible.length > 0) out.push(packReverse(visible));
+      }
+    }
+    return out;
+  }
+
+  /** No entry of `list` has a version (see `versions`) or an expiration. */
+  private everyReaderSees(list: readonly Relationship[]): boolean {
+    const versions = this.versions;
+    for (const r of list) {
+      if (r.expiration !== undefined || (versions.size !== 0 && versions.has(r))) return false;
+    }
+    return true;
   }
 
   private reverseLists(
@@ -432,7 +508,7 @@ export class RelationshipIndex {
       for (const id of ids) {
         const list = map.get(id);
         if (list === undefined) continue;
-        const kept = list.filter((x) => !gone.has(x));
+        const kept = rawList(list).filter((x) => !gone.has(x));
         if (kept.length === 0) map.delete(id);
         else map.set(id, kept);
       }
@@ -506,11 +582,21 @@ export class RelationshipIndex {
       if (entry.expiration === undefined) bucket.special++;
     }
     bucket.live?.delete(identity(entry));
+    this.unpackReverseOf(entry);
     this.dead.push(entry);
     this.liveCount--;
     this.countSet(entry, -1);
     return bucket;
   }
+
+  /** `entry` now has a version: its reverse list, if packed (every reader sees all), is a list again. */
+  private unpackReverseOf(entry: Relationship): void {
+    const s = entry.subject;
+    const lists = this.reverseLists(s.type, s.relation ?? "", entry.resource.type, false);
+    const list = lists?.get(s.id);
+    if (list !== undefined && !isRawList(list)) lists!.set(s.id, rawList(list));
+  }
+
   private countSet(r: Relationship, by: number): void {
     let byRelation = this.setSizes.get(r.resource.type);
     if (byRelation === undefined) {
@@ -570,7 +656,8 @@ export class RelationshipIndex {
       for (const byType of byRelation.values()) {
         const bySubject = byType.get(type);
         if (bySubject === undefined) continue;
-        for (const [id, list] of bySubject) {
+        for (const [id, packedOrNot] of bySubject) {
+          const list = rawList(packedOrNot);
           if (!list.some(inSet)) continue;
           const kept = list.filter((r) => !inSet(r));
           if (kept.length === 0) bySubject.delete(id);
