@@ -31,7 +31,7 @@ import {
   CheckBulkPermissionsResponseSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
 import { utf8Length, varintSize, writeString, writeVarint } from "./check-permission-codec.js";
-import { FastReader, NOT_HANDLED } from "./fast-reader.js";
+import { FastReader, type NameSlot, NOT_HANDLED } from "./fast-reader.js";
 import { asBuffer, type ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
 import { type ContextDecodeLimits, DEFAULT_CONTEXT_DECODE_LIMITS } from "./struct-codec.js";
@@ -67,11 +67,18 @@ const T = BULK_TAGS;
 /** The bytes each item decoded here was read from: exactly what `toBinary` writes for it. */
 const itemBytes = new WeakMap<CheckBulkPermissionsRequestItem, Buffer>();
 
-function readObjectReference(r: FastReader, end: number): ObjectReference {
+// The last names read for each field (fast-reader.ts `name`): an item's names mostly repeat the
+// item's before it, in a bulk and from one bulk to the next.
+const RESOURCE_TYPE: NameSlot = { text: "" };
+const SUBJECT_TYPE: NameSlot = { text: "" };
+const SUBJECT_RELATION: NameSlot = { text: "" };
+const PERMISSION: NameSlot = { text: "" };
+
+function readObjectReference(r: FastReader, end: number, types: NameSlot): ObjectReference {
   const msg: ObjectReference = { $typeName: "latch.v1.ObjectReference", objectType: "", objectId: "" };
   if (r.pos < end && r.buf[r.pos] === T.objectType) {
     r.pos++;
-    msg.objectType = r.string(end);
+    msg.objectType = r.name(end, types);
   }
   if (r.pos < end && r.buf[r.pos] === T.objectId) {
     r.pos++;
@@ -86,11 +93,11 @@ function readSubjectReference(r: FastReader, end: number): SubjectReference {
   if (r.pos < end && r.buf[r.pos] === T.subjectObject) {
     r.pos++;
     const stop = r.span(end);
-    msg.object = readObjectReference(r, stop);
+    msg.object = readObjectReference(r, stop, SUBJECT_TYPE);
   }
   if (r.pos < end && r.buf[r.pos] === T.subjectRelation) {
     r.pos++;
-    msg.optionalRelation = r.string(end);
+    msg.optionalRelation = r.name(end, SUBJECT_RELATION);
   }
   if (r.pos !== end) throw NOT_HANDLED;
   return msg;
@@ -110,11 +117,11 @@ function readItem(r: FastReader, end: number): CheckBulkPermissionsRequestItem {
   if (r.pos < end && buf[r.pos] === T.itemResource) {
     r.pos++;
     const stop = r.span(end);
-    msg.resource = readObjectReference(r, stop);
+    msg.resource = readObjectReference(r, stop, RESOURCE_TYPE);
   }
   if (r.pos < end && buf[r.pos] === T.itemPermission) {
     r.pos++;
-    msg.permission = r.string(end);
+    msg.permission = r.name(end, PERMISSION);
   }
   if (r.pos < end && buf[r.pos] === T.itemSubject) {
     r.pos++;

@@ -33,7 +33,7 @@ import {
   type CheckPermissionResponse,
   CheckPermissionResponseSchema,
 } from "../gen/latch/v1/permission_service_pb.js";
-import { FastReader, NOT_HANDLED } from "./fast-reader.js";
+import { FastReader, type NameSlot, NOT_HANDLED } from "./fast-reader.js";
 import { asBuffer, type ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
 import { type ContextDecodeLimits, ContextReader, DEFAULT_CONTEXT_DECODE_LIMITS } from "./struct-codec.js";
@@ -83,14 +83,21 @@ const RESPONSE_PARTIAL_CAVEAT_INFO = tagOf(CheckPermissionResponseSchema, "parti
 const TOKEN = tagOf(ZedTokenSchema, "token");
 const MISSING_CONTEXT = tagOf(PartialCaveatInfoSchema, "missingRequiredContext");
 
-function readObjectReference(r: FastReader, end: number): ObjectReference {
+// The last names read for each field (fast-reader.ts `name`): the resource's type, the subject's
+// type and relation and the permission each repeat from call to call, but differ from each other.
+const RESOURCE_TYPE: NameSlot = { text: "" };
+const SUBJECT_TYPE: NameSlot = { text: "" };
+const SUBJECT_RELATION_NAME: NameSlot = { text: "" };
+const PERMISSION: NameSlot = { text: "" };
+
+function readObjectReference(r: FastReader, end: number, types: NameSlot): ObjectReference {
   const msg: ObjectReference = { $typeName: "latch.v1.ObjectReference", objectType: "", objectId: "" };
   let seen = 0;
   while (r.pos < end) {
     const t = r.buf[r.pos++]!;
     if (t === OBJECT_TYPE && (seen & 1) === 0) {
       seen |= 1;
-      msg.objectType = r.string(end);
+      msg.objectType = r.name(end, types);
     } else if (t === OBJECT_ID && (seen & 2) === 0) {
       seen |= 2;
       msg.objectId = r.string(end);
@@ -107,10 +114,10 @@ function readSubjectReference(r: FastReader, end: number): SubjectReference {
     if (t === SUBJECT_OBJECT && (seen & 1) === 0) {
       seen |= 1;
       const stop = r.span(end);
-      msg.object = readObjectReference(r, stop);
+      msg.object = readObjectReference(r, stop, SUBJECT_TYPE);
     } else if (t === SUBJECT_RELATION && (seen & 2) === 0) {
       seen |= 2;
-      msg.optionalRelation = r.string(end);
+      msg.optionalRelation = r.name(end, SUBJECT_RELATION_NAME);
     } else throw NOT_HANDLED;
   }
   return msg;
@@ -148,10 +155,10 @@ function readRequest(buf: Buffer, limits: ContextDecodeLimits): CheckPermissionR
     } else if (t === REQUEST_RESOURCE && (seen & 2) === 0) {
       seen |= 2;
       const stop = r.span(end);
-      msg.resource = readObjectReference(r, stop);
+      msg.resource = readObjectReference(r, stop, RESOURCE_TYPE);
     } else if (t === REQUEST_PERMISSION && (seen & 4) === 0) {
       seen |= 4;
-      msg.permission = r.string(end);
+      msg.permission = r.name(end, PERMISSION);
     } else if (t === REQUEST_SUBJECT && (seen & 8) === 0) {
       seen |= 8;
       const stop = r.span(end);

@@ -15,6 +15,11 @@ export const NOT_HANDLED = Symbol("not handled");
  */
 const SHORT_STRING = 12;
 
+/** The last name read for one field (`FastReader.name`); one per field, module-wide. */
+export interface NameSlot {
+  text: string;
+}
+
 export class FastReader {
   pos: number;
 
@@ -57,7 +62,38 @@ export class FastReader {
 
   /** protobuf-es decodes proto3 strings strictly (invalid UTF-8 fails the call): so do we. */
   string(end: number): string {
+    return this.textTo(this.span(end));
+  }
+
+  /**
+   * `string`, for a name (an object type, a permission, a relation): the string `last` holds when
+   * the bytes spell it, else the string read, kept in `last` if it is ASCII. Names repeat call
+   * after call, and returning the same string skips building it char by char and hashing it again
+   * for each lookup by name (V8 keeps a string's hash in it); the audit capture also finds a name
+   * it has seen by reference. Only ASCII is kept: then equal bytes and char codes are equal text.
+   */
+  name(end: number, last: NameSlot): string {
     const stop = this.span(end);
+    const start = this.pos;
+    const known = last.text;
+    const n = stop - start;
+    if (n === known.length && n > 0) {
+      const buf = this.buf;
+      let k = 0;
+      while (k < n && buf[start + k] === known.charCodeAt(k)) k++;
+      if (k === n) {
+        this.pos = stop;
+        return known;
+      }
+    }
+    const text = this.textTo(stop);
+    // A UTF-8 byte length equal to the UTF-16 length: every character was one byte, ASCII.
+    if (text.length === n) last.text = text;
+    return text;
+  }
+
+  /** The UTF-8 text from `pos` to `stop` (a span's end). */
+  private textTo(stop: number): string {
     const start = this.pos;
     if (this.canonical && stop === start) throw NOT_HANDLED;
     this.pos = stop;

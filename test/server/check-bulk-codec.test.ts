@@ -103,6 +103,28 @@ const expectSameDecoding = sameDecodingAs(
 describe("CheckBulkPermissions request decoding", () => {
   itDecodesAsProtobufEs(CheckBulkPermissionsRequestSchema, request, expectSameDecoding);
 
+  it("reads names that repeat, change or are not ASCII as protobuf-es does, item after item", () => {
+    // As in check-permission-codec.test.ts: "Ã©" as text is the char codes of the bytes of "é".
+    const names = ["document", "document", "folder", "docu_ent", "Ã©", "é", "é", "", "view"];
+    const items = names.map((name) => ({
+      resource: { objectType: name, objectId: "d1" },
+      permission: name,
+      subject: { object: { objectType: name, objectId: "u1" }, optionalRelation: name },
+    }));
+    const bytes = toBinary(
+      CheckBulkPermissionsRequestSchema,
+      create(CheckBulkPermissionsRequestSchema, { items }),
+    );
+    expectSameDecoding(bytes);
+    for (const name of names) {
+      const one = toBinary(
+        CheckBulkPermissionsRequestSchema,
+        create(CheckBulkPermissionsRequestSchema, { items: [items[names.indexOf(name)]!] }),
+      );
+      expect(decodeCheckBulkPermissionsRequest(Buffer.from(one)).items[0]?.permission).toBe(name);
+    }
+  });
+
   it("reads a Uint8Array that is not a Buffer, at an offset", () => {
     const bytes = toBinary(
       CheckBulkPermissionsRequestSchema,

@@ -98,6 +98,42 @@ describe("CheckPermission request decoding", () => {
     expect(decodeCheckPermissionRequest(Buffer.from(bytes)).withWitness).toBe(true);
   });
 
+  it("reads names that repeat, change or are not ASCII as protobuf-es does, one request after another", () => {
+    // The reader hands back the last string read for a field when the bytes spell it again: a
+    // name of the same length, a name whose bytes are another string's char codes ("Ã©" read
+    // as text is two chars, 0xC3 0xA9, the UTF-8 bytes of "é") and the empty name must not match.
+    const names = [
+      "document",
+      "document",
+      "folder",
+      "document",
+      "docu_ent",
+      "Ã©",
+      "é",
+      "é",
+      "",
+      "view",
+      "view",
+    ];
+    for (const name of names) {
+      const bytes = toBinary(
+        CheckPermissionRequestSchema,
+        create(CheckPermissionRequestSchema, {
+          resource: { objectType: name, objectId: "d1" },
+          permission: name,
+          subject: { object: { objectType: name, objectId: "u1" }, optionalRelation: name },
+        }),
+      );
+      expectSameDecoding(bytes);
+      const decoded = decodeCheckPermissionRequest(Buffer.from(bytes));
+      expect([decoded.resource?.objectType, decoded.permission, decoded.subject?.optionalRelation]).toEqual([
+        name,
+        name,
+        name,
+      ]);
+    }
+  });
+
   it("reads a Uint8Array that is not a Buffer, at an offset", () => {
     const bytes = toBinary(
       CheckPermissionRequestSchema,
