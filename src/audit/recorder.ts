@@ -122,8 +122,8 @@ export interface AuditOptions {
   /** Told how long each append to the log took (ok or not), in seconds: for a latency metric. */
   readonly onAppend?: (seconds: number, records: number) => void;
   /**
-   * Clock, ms since the epoch (default the wall clock: Date.now, or for a timed Check the reading
-   * its latency took, on the wall clock's time, see wall-clock.ts).
+   * Clock, ms since the epoch (default the wall clock, read through the monotonic clock: for a
+   * timed Check the reading its latency took, see wall-clock.ts).
    */
   readonly now?: () => number;
   /**
@@ -275,9 +275,12 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const random = options.random ?? Math.random;
   const sampled = () => sample !== 0 && random() < sample;
   const loggable = new Set(options.loggableParameters ?? []);
-  const now = options.now ?? Date.now;
-  /** A timed Check's time from its latency's clock reading, unless a clock was given. */
+  /**
+   * Every record's time from one clock (so times follow the records' order): a timed Check's from
+   * its latency's reading, the others' from a reading of their own, unless a clock was given.
+   */
   const wall = options.now === undefined ? new WallClock() : undefined;
+  const now = options.now ?? (() => wall!.at(performance.now()));
   // The default caller is filled in where a record is captured (no object per call here).
   const callInfo = (requestOptions: RequestOptions | undefined) =>
     requestOptions as AuditCallInfo | undefined;

@@ -1,5 +1,6 @@
 export {
   type AsAsked,
+  type CheckNow,
   checkNowOf,
   checkNowThrough,
   checkWithWitness,

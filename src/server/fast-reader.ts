@@ -14,6 +14,8 @@ export const NOT_HANDLED = Symbol("not handled");
  * (longer ones built by `+=` become chains to flatten later, which costs more than Buffer's decoder).
  */
 const SHORT_STRING = 12;
+/** The longest name `name` keeps for the next call (object type and relation names are far shorter). */
+const NAME_KEPT_UP_TO = 64;
 
 /** The last name read for one field (`FastReader.name`); one per field, module-wide. */
 export interface NameSlot {
@@ -87,8 +89,9 @@ export class FastReader {
       }
     }
     const text = this.textTo(stop);
-    // A UTF-8 byte length equal to the UTF-16 length: every character was one byte, ASCII.
-    if (text.length === n) last.text = text;
+    // A UTF-8 byte length equal to the UTF-16 length: every character was one byte, ASCII. Only a
+    // name's length is kept: an oversized one would stay in memory until the next call.
+    if (text.length === n && n <= NAME_KEPT_UP_TO) last.text = text;
     return text;
   }
 

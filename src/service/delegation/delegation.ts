@@ -12,6 +12,7 @@ import {
   type CheckBulkItemResult,
   type CheckBulkRequest,
   type CheckBulkResult,
+  type CheckNow,
   type CheckRequest,
   type CheckResult,
   type Consistency,
@@ -37,7 +38,7 @@ import {
   type Verdict,
   witnessOf,
 } from "./parts.js";
-import { answersNow, type CheckNow, checkPartsNow } from "./parts-now.js";
+import { answersNow, checkPartsNow } from "./parts-now.js";
 
 export interface DelegationOptions {
   /**
@@ -228,16 +229,12 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
     // The next decider's form answered at once, if it has one: a delegated Check's parts go
     // through it (parts-now.ts) rather than a CheckBulk.
     const nextNow = checkNowOf(next.check);
-    return decorated(next, nextNow);
-  };
-
-  function decorated(next: Decider, nextNow: CheckNow | undefined): Decider {
     return {
       // A plain request goes straight on: no async frame of ours (a chained one is rare), and
       // answered at once when `next` can.
       check: checkNowThrough(
         (request, opts) =>
-          isDelegated(request) ? checkDelegated(next, request, opts) : next.check(request, opts),
+          isDelegated(request) ? checkDelegated(next, nextNow, request, opts) : next.check(request, opts),
         next.check,
         isPlain,
       ),
@@ -259,26 +256,27 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
             : lookupBatches(next, request, opts),
       ),
     };
+  };
 
-    function checkDelegated(
-      next: Decider,
-      request: CheckRequest,
-      opts?: RequestOptions,
-    ): Promise<CheckResult> {
-      let parts: Part[];
-      let chain: Chain;
-      let answered: CheckResult | Promise<CheckResult> | undefined;
-      try {
-        chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
-        parts = partsOf(request, chain, permissionOf);
-        if (nextNow !== undefined && answersNow(request))
-          answered = checkPartsNow(nextNow, request, parts, chain, opts);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (answered !== undefined) return answered instanceof Promise ? answered : Promise.resolve(answered);
-      return checkDelegatedInBulk(next, request, chain, parts, opts);
+  function checkDelegated(
+    next: Decider,
+    nextNow: CheckNow | undefined,
+    request: CheckRequest,
+    opts?: RequestOptions,
+  ): Promise<CheckResult> {
+    let parts: Part[];
+    let chain: Chain;
+    let answered: CheckResult | Promise<CheckResult> | undefined;
+    try {
+      chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
+      parts = partsOf(request, chain, permissionOf);
+      if (nextNow !== undefined && answersNow(request))
+        answered = checkPartsNow(nextNow, request, parts, chain, opts);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    if (answered !== undefined) return answered instanceof Promise ? answered : Promise.resolve(answered);
+    return checkDelegatedInBulk(next, request, chain, parts, opts);
   }
 
   function checkDelegatedInBulk(

@@ -10,10 +10,10 @@
  */
 import { isLatchError } from "../../core/index.js";
 import type {
+  CheckNow,
   CheckRequest,
   CheckResult,
   Consistency,
-  checkNowOf,
   RequestOptions,
   Witness,
 } from "../../engine/index.js";
@@ -22,8 +22,6 @@ import { and, namedPartError, type Part, witnessOf } from "./parts.js";
 
 /** `T` with each optional field also allowed as undefined (read as absent). */
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };
-
-export type CheckNow = NonNullable<ReturnType<typeof checkNowOf>>;
 
 /** Whether a delegated Check may take this path: the rest need the bulk path's extra calls. */
 export function answersNow(request: CheckRequest): boolean {
