@@ -11,7 +11,13 @@ import { createEngine } from "../src/engine/index.js";
 import { createDelegation, decorate } from "../src/service/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, loadedMirror, pickFixtures } from "./fixtures.js";
+import {
+  agentDelegations,
+  type CheckInput,
+  delegatedQuestions,
+  loadedMirror,
+  pickFixtures,
+} from "./fixtures.js";
 
 const [scaleArg = "m", roundsArg = "15"] = process.argv.slice(2);
 const scale = scaleArg as Scale;
@@ -36,30 +42,11 @@ for (let i = mix.length - 1; i > 0; i--) {
   [mix[i], mix[j]] = [mix[j]!, mix[i]!];
 }
 const questions = mix.slice(0, 500);
-await store.write(
-  questions.flatMap((q, i) => [
-    {
-      operation: "touch" as const,
-      relationship: { resource: q.resource, relation: "viewer", subject: { type: "agent", id: `a${i}` } },
-    },
-    {
-      operation: "touch" as const,
-      relationship: {
-        resource: { type: "user", id: q.subject.id },
-        relation: "delegate_to",
-        subject: { type: "agent", id: `a${i}` },
-      },
-    },
-  ]),
-);
+await store.write(agentDelegations(questions));
 if (settled) store = await loadedMirror(sqlite);
 const engine = createEngine({ store, cache: false });
 const decider = decorate(engine, createDelegation());
-const delegated = questions.map((q, i) => ({
-  ...q,
-  subject: { type: "agent", id: `a${i}` },
-  onBehalfOf: [q.subject],
-}));
+const delegated = delegatedQuestions(questions);
 
 async function block(inputs: readonly CheckInput[], check: (input: CheckInput) => Promise<unknown>) {
   const before = process.cpuUsage();

@@ -4,7 +4,7 @@
  * folders, denied) without asking the engine under test.
  */
 import type { Relationship } from "../src/core/index.js";
-import type { Store } from "../src/store/index.js";
+import type { RelationshipUpdate, Store } from "../src/store/index.js";
 import { createMirroredStore, type MirroredStore } from "../src/store/mirror/index.js";
 import { type Corpus, createRandom } from "./corpus.js";
 
@@ -192,4 +192,34 @@ export function corpusStore(
         });
     },
   });
+}
+
+/**
+ * The writes that make each question's subject delegate it to an agent of its own (`agent:a<i>`,
+ * a viewer of the question's document), for check/delegated: the agent's grant and the link.
+ */
+export function agentDelegations(questions: readonly CheckInput[]): RelationshipUpdate[] {
+  return questions.flatMap((q, i) => [
+    {
+      operation: "touch" as const,
+      relationship: { resource: q.resource, relation: "viewer", subject: { type: "agent", id: `a${i}` } },
+    },
+    {
+      operation: "touch" as const,
+      relationship: {
+        resource: { type: "user", id: q.subject.id },
+        relation: "delegate_to",
+        subject: { type: "agent", id: `a${i}` },
+      },
+    },
+  ]);
+}
+
+/** Each question asked by its agent acting for the question's subject (see `agentDelegations`). */
+export function delegatedQuestions(questions: readonly CheckInput[]) {
+  return questions.map((q, i) => ({
+    ...q,
+    subject: { type: "agent", id: `a${i}` },
+    onBehalfOf: [q.subject],
+  }));
 }

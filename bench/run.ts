@@ -18,7 +18,13 @@ import { createDelegation, type Decider, decorate } from "../src/service/index.j
 import type { Store } from "../src/store/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { createRandom, generateCorpus, type Scale } from "./corpus.js";
-import { type CheckInput, loadedMirror, pickFixtures } from "./fixtures.js";
+import {
+  agentDelegations,
+  type CheckInput,
+  delegatedQuestions,
+  loadedMirror,
+  pickFixtures,
+} from "./fixtures.js";
 import { type CaseResult, machine, markdownTable, summarize, writeResults } from "./report.js";
 
 const { values } = parseArgs({
@@ -349,28 +355,9 @@ async function lookupAudited(store: Store, engine: Engine, name: string, user: s
 async function delegated(store: Store, engine: Engine, mix: readonly CheckInput[]) {
   if (!filter.test("check/delegated")) return;
   const questions = mix.slice(0, 500);
-  await store.write(
-    questions.flatMap((q, i) => [
-      {
-        operation: "touch" as const,
-        relationship: { resource: q.resource, relation: "viewer", subject: { type: "agent", id: `a${i}` } },
-      },
-      {
-        operation: "touch" as const,
-        relationship: {
-          resource: { type: "user", id: q.subject.id },
-          relation: "delegate_to",
-          subject: { type: "agent", id: `a${i}` },
-        },
-      },
-    ]),
-  );
+  await store.write(agentDelegations(questions));
   const decider: Decider = decorate(engine, createDelegation());
-  const inputs = questions.map((q, i) => ({
-    ...q,
-    subject: { type: "agent", id: `a${i}` },
-    onBehalfOf: [q.subject],
-  }));
+  const inputs = delegatedQuestions(questions);
   await measure(
     "check/delegated",
     inputs,
