@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { Relationship, SubjectRef } from "../../src/core/index.js";
 import type { PackedRows } from "../../src/store/index.js";
 import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
+import { applyWrite, type Version, visible } from "./versioned-model.js";
 
 type Op =
   | {
@@ -65,13 +66,6 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("compact" as const) }) },
 );
 
-/** Every version ever written, with the revisions that created and deleted it. */
-interface Version {
-  readonly r: Relationship;
-  readonly created: number;
-  deleted: number;
-}
-
 function rowsOf(packed: PackedRows): Relationship[] {
   expect((packed.length - 1) % 3).toBe(0);
   const out: Relationship[] = [];
@@ -103,12 +97,7 @@ describe("RelationshipIndex.packedOf", () => {
             o.kind === "touch"
               ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
               : rel(o.doc, o.relation, o.subject, o.set);
-          const live = versions.find((v) => v.deleted === Infinity && identity(v.r) === identity(r));
-          if (live !== undefined) live.deleted = revision;
-          if (o.kind === "touch") {
-            index.touch(r, revision);
-            versions.push({ r, created: revision, deleted: Infinity });
-          } else index.delete(r, revision);
+          applyWrite(index, versions, o.kind, r, revision);
         }
         for (let at = floor; at <= revision; at++) expectPacked(index, versions, at, now);
       }),
@@ -133,12 +122,7 @@ describe("RelationshipIndex.packedOf", () => {
               o.kind === "touch"
                 ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
                 : rel(o.doc, o.relation, o.subject, o.set);
-            const live = versions.find((v) => v.deleted === Infinity && identity(v.r) === identity(r));
-            if (live !== undefined) live.deleted = revision;
-            if (o.kind === "touch") {
-              index.touch(r, revision);
-              versions.push({ r, created: revision, deleted: Infinity });
-            } else index.delete(r, revision);
+            applyWrite(index, versions, o.kind, r, revision);
           }
           // A reader reads at a revision the copy has applied, never ahead of it.
           expectPacked(index, versions, revision, now);
@@ -207,10 +191,8 @@ function expectPacked(index: RelationshipIndex, versions: readonly Version[], at
   for (let doc = 0; doc <= 3; doc++) {
     const packed = index.packedOf("document", `d${doc}`, at, now);
     const rows = rowsOf(packed);
-    const expected = versions
-      .filter((v) => v.r.resource.id === `d${doc}` && v.created <= at && at < v.deleted)
-      .filter((v) => v.r.expiration === undefined || v.r.expiration.getTime() > now)
-      .map((v) => identity(v.r))
+    const expected = visible(versions, at, now, (r) => r.resource.id === `d${doc}`)
+      .map(identity)
       .sort();
     expect(rows.map(identity).sort()).toEqual(expected);
     expect(rows.map(identity)).toEqual(index.relationshipsOf("document", `d${doc}`, at, now).map(identity));

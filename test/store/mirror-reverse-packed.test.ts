@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Relationship, SubjectRef } from "../../src/core/index.js";
 import { REVERSE_HEAD, REVERSE_STRIDE, type ReverseRows } from "../../src/store/index.js";
 import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
+import { applyWrite, type Version, visible } from "./versioned-model.js";
 
 type Op =
   | {
@@ -98,19 +99,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("read" as const), subject: fc.nat(2) }) },
 );
 
-/** Every version ever written, with the revisions that created and deleted it. */
-interface Version {
-  readonly r: Relationship;
-  readonly created: number;
-  deleted: number;
-}
-
 /** What a reader at `at` sees of `subject`'s relationships, by the naive model. */
 const expected = (versions: readonly Version[], subject: string, at: number, now: number) =>
-  versions
-    .filter((v) => v.r.subject.id === subject && v.created <= at && at < v.deleted)
-    .filter((v) => v.r.expiration === undefined || v.r.expiration.getTime() > now)
-    .map((v) => identity(v.r))
+  visible(versions, at, now, (r) => r.subject.id === subject)
+    .map(identity)
     .sort();
 
 /** Every reader the index may serve (from the last compaction's floor on) sees what the model says. */
@@ -162,12 +154,7 @@ describe("RelationshipIndex.reverseRows", () => {
             o.kind === "touch"
               ? rel(o.doc, o.relation, o.subject, o.caveat, o.expires)
               : rel(o.doc, o.relation, o.subject);
-          const live = versions.find((v) => v.deleted === Infinity && identity(v.r) === identity(r));
-          if (live !== undefined) live.deleted = revision;
-          if (o.kind === "touch") {
-            index.touch(r, revision);
-            versions.push({ r, created: revision, deleted: Infinity });
-          } else index.delete(r, revision);
+          applyWrite(index, versions, o.kind, r, revision);
         }
         agrees(index, versions, floor, revision, now);
       }),
