@@ -35,8 +35,9 @@ import {
   type PermissionOf,
   partError,
   partsOf,
+  resultOf,
   type Verdict,
-  witnessOf,
+  verdictOf,
 } from "./parts.js";
 import { answersNow, checkPartsNow } from "./parts-now.js";
 
@@ -127,16 +128,6 @@ type Planned =
   | { readonly parts: readonly Part[]; readonly start: number; readonly chain: Chain | undefined }
   | { readonly error: { readonly code: string; readonly message: string } };
 
-function resultOf(verdict: Verdict & { readonly witness?: Witness }, answer: CheckBulkResult): CheckResult {
-  const result = {
-    state: verdict.state,
-    missing: verdict.missing,
-    revision: answer.revision,
-    token: answer.token,
-  };
-  return verdict.witness === undefined ? result : Object.assign({}, result, { witness: verdict.witness });
-}
-
 /** Folds one question's answers when every part was answered (the common case: no promise). */
 function foldAnswered(
   planned: { readonly parts: readonly Part[]; readonly start: number },
@@ -149,9 +140,7 @@ function foldAnswered(
     if (!result.ok) return undefined;
     verdicts.push(result);
   }
-  const verdict = and(verdicts as Answer[]);
-  if (scope.witness !== true || verdict.state === "DENIED") return verdict;
-  return Object.assign({}, verdict, { witness: witnessOf(planned.parts, verdicts) });
+  return verdictOf(planned.parts, verdicts as (Answer & CheckBulkItemResult)[], scope.witness === true);
 }
 
 /** Folds one question's answers; a failed part becomes the error it stands for. */
@@ -183,9 +172,7 @@ async function fold(
     }
     verdicts.push(result);
   }
-  const verdict = and(verdicts as Answer[]);
-  if (scope.witness !== true || verdict.state === "DENIED") return verdict;
-  return Object.assign({}, verdict, { witness: witnessOf(planned.parts, verdicts) });
+  return verdictOf(planned.parts, verdicts as (Answer & CheckBulkItemResult)[], scope.witness === true);
 }
 
 async function explainParts(

@@ -9,16 +9,9 @@
  * three-valued AND with the same witnesses.
  */
 import { isLatchError } from "../../core/index.js";
-import type {
-  CheckNow,
-  CheckRequest,
-  CheckResult,
-  Consistency,
-  RequestOptions,
-  Witness,
-} from "../../engine/index.js";
+import type { CheckNow, CheckRequest, CheckResult, Consistency, RequestOptions } from "../../engine/index.js";
 import type { Chain } from "./chain.js";
-import { and, namedPartError, type Part, witnessOf } from "./parts.js";
+import { namedPartError, type Part, resultOf, verdictOf } from "./parts.js";
 
 /** `T` with each optional field also allowed as undefined (read as absent). */
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };
@@ -109,11 +102,6 @@ class PartsRun {
   }
 
   private result(): CheckResult {
-    const first = this.answers[0]!;
-    const { state, missing } = and(this.answers);
-    const answer = { state, missing, revision: first.revision, token: first.token };
-    if (this.witness === undefined || state === "DENIED") return answer;
-    const witness: Witness = witnessOf(this.parts, this.answers);
-    return { state, missing, revision: first.revision, token: first.token, witness };
+    return resultOf(verdictOf(this.parts, this.answers, this.witness === true), this.answers[0]!);
   }
 }

@@ -18,9 +18,16 @@ import {
   LatchError,
   type ObjectRef,
   type Relationship,
+  type Revision,
   type SubjectRef,
 } from "../../core/index.js";
-import type { CheckBulkItem, CheckBulkItemResult, RequestOptions, Witness } from "../../engine/index.js";
+import type {
+  CheckBulkItem,
+  CheckBulkItemResult,
+  CheckResult,
+  RequestOptions,
+  Witness,
+} from "../../engine/index.js";
 import type { Decider } from "../decider.js";
 import type { Chain } from "./chain.js";
 
@@ -146,14 +153,37 @@ export function and(verdicts: Iterable<Answer>): Verdict {
   return conditional ? { state: "CONDITIONAL", missing: [...(missing ?? [])].sort() } : ALLOWED;
 }
 
+/** A part's answer: a Check's, or a bulk item's (a failed one stands for no witness). */
+type PartAnswer = CheckBulkItemResult | { readonly ok?: undefined; readonly witness?: Witness };
+
+/**
+ * A question's verdict from its parts' answers, every one answered: their AND, and, when the
+ * request asked for one and the verdict is not DENIED, the parts' witness.
+ */
+export function verdictOf(
+  parts: readonly Part[],
+  answers: readonly (Answer & PartAnswer)[],
+  witness: boolean,
+): Verdict & { readonly witness?: Witness } {
+  const verdict = and(answers);
+  if (!witness || verdict.state === "DENIED") return verdict;
+  return Object.assign({}, verdict, { witness: witnessOf(parts, answers) });
+}
+
+/** A delegated Check's result: its verdict, at the revision its parts were answered at. */
+export function resultOf(
+  verdict: Verdict & { readonly witness?: Witness },
+  at: { readonly revision: Revision; readonly token: string },
+): CheckResult {
+  const result = { state: verdict.state, missing: verdict.missing, revision: at.revision, token: at.token };
+  return verdict.witness === undefined ? result : Object.assign({}, result, { witness: verdict.witness });
+}
+
 /**
  * The witness of a delegated answer: the parts' witnesses, the permission's first (the subject's,
  * then each principal's), then the links' (the delegation relationships), each relationship once.
  */
-export function witnessOf(
-  parts: readonly Part[],
-  results: readonly (CheckBulkItemResult | { readonly ok?: undefined; readonly witness?: Witness })[],
-): Witness {
+export function witnessOf(parts: readonly Part[], results: readonly PartAnswer[]): Witness {
   const witnesses = new WitnessUnion();
   for (const links of [false, true]) {
     parts.forEach((part, i) => {
