@@ -35,10 +35,8 @@ type Request =
   | { readonly kind: "append"; readonly batch: PostedBatch; readonly names: readonly string[] }
   | { readonly kind: "close" };
 
-/** The batch's buffer goes back with the reply, whatever it is (see `CaptureBuffer.reuse`). */
-type Reply = ({ readonly seconds: number } | { readonly error: PostedError }) & {
-  readonly numbers: ArrayBuffer | undefined;
-};
+/** A batch appended gives its buffer back (see `CaptureBuffer.reuse`); a failed one keeps it. */
+type Reply = { readonly seconds: number; readonly numbers: ArrayBuffer } | { readonly error: PostedError };
 
 /** Appends through a writer thread, started on the first batch and again after it dies. */
 export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worker) => void): BatchWriter {
@@ -56,11 +54,7 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
     from.unref();
     if (reply instanceof Error) w.reject(reply);
     else if ("error" in reply) w.reject(receivedError(reply.error));
-    else
-      w.resolve({
-        seconds: reply.seconds,
-        numbers: reply.numbers === undefined ? undefined : new Float64Array(reply.numbers),
-      });
+    else w.resolve({ seconds: reply.seconds, numbers: new Float64Array(reply.numbers) });
   };
   const start = (): Worker => {
     const started = spawnModuleThread(import.meta.url, { [MARK]: remote });
@@ -129,7 +123,7 @@ function serveBatches(remote: RemoteDecisionLog): void {
       else await log.append(recordsOf(capturedOf(request.batch, received.names)));
       port.postMessage({ seconds: (performance.now() - started) / 1000, numbers } satisfies Reply, [numbers]);
     } catch (error) {
-      port.postMessage({ error: postedError(error), numbers } satisfies Reply, [numbers]);
+      port.postMessage({ error: postedError(error) } satisfies Reply);
     }
   };
   let turn = Promise.resolve();

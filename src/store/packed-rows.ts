@@ -59,3 +59,13 @@ export function packReverse(list: readonly Relationship[]): ReverseRows {
   out[1] = expiring;
   return out;
 }
+
+/**
+ * The relationships of packed rows of either layout (`head` slots of header, then `stride` a row,
+ * the relationship each row's third slot), in order.
+ */
+export function relationshipsIn(rows: readonly unknown[], head: number, stride: number): Relationship[] {
+  const out = new Array<Relationship>((rows.length - head) / stride);
+  for (let i = 0; i < out.length; i++) out[i] = rows[head + stride * i + 2] as Relationship;
+  return out;
+}

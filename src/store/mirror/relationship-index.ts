@@ -22,6 +22,7 @@ import {
   packRows,
   REVERSE_HEAD,
   REVERSE_STRIDE,
+  relationshipsIn,
   PACKED_STRIDE as STRIDE,
 } from "../packed-rows.js";
 import type { ForwardQuery, PackedRows, ReverseQuery, ReverseRows } from "../types.js";
@@ -74,11 +75,7 @@ type Slot = Plain | Bucket;
 const plainCount = (p: Plain): number => (p.length - HEAD) / STRIDE;
 const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 2] as Relationship;
 
-function unpack(p: Plain): Relationship[] {
-  const out = new Array<Relationship>(plainCount(p));
-  for (let i = 0; i < out.length; i++) out[i] = plainAt(p, i);
-  return out;
-}
+const unpack = (p: Plain): Relationship[] => relationshipsIn(p, HEAD, STRIDE);
 
 const isPlain = (slot: Slot): slot is Plain => Array.isArray(slot);
 
@@ -154,10 +151,7 @@ const isRawList = (list: ReverseList): list is Relationship[] => typeof list[0] 
 
 /** The entries of `list`: itself, or a new list of the packed form's relationships. */
 function rawList(list: ReverseList): Relationship[] {
-  if (isRawList(list)) return list;
-  const out = new Array<Relationship>((list.length - REVERSE_HEAD) / REVERSE_STRIDE);
-  for (let i = 0; i < out.length; i++) out[i] = list[REVERSE_HEAD + REVERSE_STRIDE * i + 2] as Relationship;
-  return out;
+  return isRawList(list) ? list : relationshipsIn(list, REVERSE_HEAD, REVERSE_STRIDE);
 }
 
 /**
