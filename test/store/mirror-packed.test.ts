@@ -78,27 +78,37 @@ function rowsOf(packed: PackedRows): Relationship[] {
   return out;
 }
 
+/** The index and the naive model after `ops`, `read` called after each op with where they stand. */
+function replay(
+  ops: readonly Op[],
+  read?: (index: RelationshipIndex, versions: readonly Version[], revision: number, floor: number) => void,
+) {
+  const index = new RelationshipIndex();
+  const versions: Version[] = [];
+  let revision = 0;
+  let floor = 0;
+  for (const o of ops) {
+    if (o.kind === "compact") {
+      floor = revision;
+      index.compact(floor);
+    } else {
+      revision++;
+      const r =
+        o.kind === "touch"
+          ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
+          : rel(o.doc, o.relation, o.subject, o.set);
+      applyWrite(index, versions, o.kind, r, revision);
+    }
+    read?.(index, versions, revision, floor);
+  }
+  return { index, versions, revision, floor };
+}
+
 describe("RelationshipIndex.packedOf", () => {
   it("holds what a naive versioned list holds, at every revision a reader may ask", () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 60 }), fc.constantFrom(0, 100, 200), (ops, now) => {
-        const index = new RelationshipIndex();
-        const versions: Version[] = [];
-        let revision = 0;
-        let floor = 0;
-        for (const o of ops) {
-          if (o.kind === "compact") {
-            floor = revision;
-            index.compact(floor);
-            continue;
-          }
-          revision++;
-          const r =
-            o.kind === "touch"
-              ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
-              : rel(o.doc, o.relation, o.subject, o.set);
-          applyWrite(index, versions, o.kind, r, revision);
-        }
+        const { index, versions, revision, floor } = replay(ops);
         for (let at = floor; at <= revision; at++) expectPacked(index, versions, at, now);
       }),
       { numRuns: 300 },
@@ -108,26 +118,11 @@ describe("RelationshipIndex.packedOf", () => {
   it("holds it when reads come between the writes (what a revision read before sees of a list is kept)", () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 60 }), fc.constantFrom(0, 100, 200), (ops, now) => {
-        const index = new RelationshipIndex();
-        const versions: Version[] = [];
-        let revision = 0;
-        let floor = 0;
-        for (const o of ops) {
-          if (o.kind === "compact") {
-            floor = revision;
-            index.compact(floor);
-          } else {
-            revision++;
-            const r =
-              o.kind === "touch"
-                ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
-                : rel(o.doc, o.relation, o.subject, o.set);
-            applyWrite(index, versions, o.kind, r, revision);
-          }
+        const { index, versions, revision, floor } = replay(ops, (index, versions, revision, floor) => {
           // A reader reads at a revision the copy has applied, never ahead of it.
           expectPacked(index, versions, revision, now);
           expectPacked(index, versions, floor, now);
-        }
+        });
         for (let at = floor; at <= revision; at++) expectPacked(index, versions, at, now);
       }),
       { numRuns: 300 },
