@@ -12,13 +12,26 @@
  * Under `valgrind --tool=callgrind --instr-atstart=no`
  * (`AUDIT_COST_CALLGRIND=1`) only the counted rounds are counted; divide the total by the records
  * printed.
+ *
+ * `AUDIT_COST_THREAD=1`: the batches go through the writer thread itself (`threadWriter`, as the
+ * server's recorder sends them), and the CPU per record is read per thread (schedstat): the
+ * writer thread's, this thread's (posting and the replies) and V8's helpers' (the writer's
+ * young-generation collections run partly there). This is what a server pays: the writer's heap
+ * is its own isolate's, small, where the rounds above run in this thread's heap, which holds the
+ * corpus and the in-memory copy, and so collect garbage at another cost.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pgDriver from "pg";
-import { CaptureBuffer, type PostedBatch, ReceivedNames } from "../src/audit/capture-buffer.js";
+import {
+  CaptureBuffer,
+  type CapturedBatch,
+  type PostedBatch,
+  ReceivedNames,
+} from "../src/audit/capture-buffer.js";
+import { threadWriter } from "../src/audit/writer-thread.js";
 import { type CheckRequest, type CheckResult, createEngine } from "../src/engine/index.js";
 import { createChainSigner, EMPTY_HEAD, extendChain } from "../src/store/decision-log.js";
 import { type EncodedDecision, openRemoteDecisionLog } from "../src/store/index.js";
@@ -79,6 +92,89 @@ const capture = (): PostedBatch[] => {
   return batches;
 };
 const perRound = Math.floor(answered.length / batchSize) * batchSize;
+const callgrind = (on: boolean) => {
+  if (process.env.AUDIT_COST_CALLGRIND === "1")
+    execFileSync("callgrind_control", ["-i", on ? "on" : "off", String(process.pid)]);
+};
+
+/** A round's batches as the recorder hands them to its writer (`CaptureBuffer.take`). */
+const captureTaken = (): CapturedBatch[] => {
+  const batches: CapturedBatch[] = [];
+  for (const { request, result } of answered) {
+    buffer.captureCheck(request, result, 40, undefined, at++);
+    if (buffer.count === batchSize) batches.push(buffer.take());
+  }
+  buffer.take();
+  return batches;
+};
+
+/**
+ * CPU time of each of this process's threads: nanoseconds (schedstat) and the system part of it
+ * in ns (stat, counted in ticks of 10 ms: read it over many rounds). This thread's own is read
+ * last before a round and first after it (`mainFirst`), so that the reads are not counted in it.
+ */
+const threadCpuNs = (mainFirst: boolean): Map<number, { readonly ns: number; readonly systemNs: number }> => {
+  const out = new Map<number, { ns: number; systemNs: number }>();
+  const others = readdirSync("/proc/self/task").filter((tid) => Number(tid) !== process.pid);
+  const main = String(process.pid);
+  for (const tid of mainFirst ? [main, ...others] : [...others, main]) {
+    try {
+      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(Number(tid), { ns, systemNs: Number(stat[12]) * 1e7 });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+};
+
+if (process.env.AUDIT_COST_THREAD === "1") {
+  const writer = threadWriter(remote);
+  const send = async (batches: readonly CapturedBatch[]) => {
+    for (const batch of batches) {
+      const { numbers } = await writer.append(batch);
+      if (numbers !== undefined) buffer.reuse(numbers);
+    }
+  };
+  await new Promise((resolve) => setImmediate(resolve));
+  for (let i = 0; i < Number(process.env.AUDIT_COST_WARMUP ?? 10); i++) await send(captureTaken());
+  const spent = new Map<number, { ns: number; systemNs: number }>();
+  for (let r = 0; r < rounds; r++) {
+    const batches = captureTaken();
+    callgrind(true);
+    const before = threadCpuNs(false);
+    await send(batches);
+    const after = threadCpuNs(true);
+    callgrind(false);
+    for (const [tid, used] of after) {
+      const from = before.get(tid) ?? used;
+      const sum = spent.get(tid) ?? { ns: 0, systemNs: 0 };
+      spent.set(tid, {
+        ns: sum.ns + used.ns - from.ns,
+        systemNs: sum.systemNs + used.systemNs - from.systemNs,
+      });
+    }
+  }
+  const records = rounds * perRound;
+  const us = (ns: number) => (ns / 1000 / records).toFixed(2);
+  const main = spent.get(process.pid)?.ns ?? 0;
+  // The writer: the thread that spent most, other than this one.
+  const [writerThread, ...others] = [...spent]
+    .filter(([tid]) => tid !== process.pid)
+    .map(([, used]) => used)
+    .sort((a, b) => b.ns - a.ns);
+  const writerNs = writerThread?.ns ?? 0;
+  const otherNs = others.reduce((sum, used) => sum + used.ns, 0);
+  console.log(
+    `${records} records through the writer thread (batches of ${batchSize}) on ${pg === undefined ? "sqlite" : "postgres"}: ` +
+      `writer thread ${us(writerNs)} µs (system ${us(writerThread?.systemNs ?? 0)} µs of it), this thread ${us(main)} µs, ` +
+      `other threads ${us(otherNs)} µs, total ${us(writerNs + main + otherNs)} µs CPU a record`,
+  );
+  await writer.close();
+  await finish();
+  process.exit(0);
+}
 
 const build = (batches: readonly PostedBatch[]) => batches.map((batch) => received.encoded(batch));
 const appendAll = async (encoded: readonly (readonly EncodedDecision[])[]) => {
@@ -91,10 +187,6 @@ await new Promise((resolve) => setImmediate(resolve));
 // Warm up both halves (V8 tiers the code up; SQLite's file grows).
 for (let i = 0; i < Number(process.env.AUDIT_COST_WARMUP ?? 10); i++) await appendAll(build(capture()));
 
-const callgrind = (on: boolean) => {
-  if (process.env.AUDIT_COST_CALLGRIND === "1")
-    execFileSync("callgrind_control", ["-i", on ? "on" : "off", String(process.pid)]);
-};
 let systemUs = 0;
 const cpu = (since: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(since);
@@ -138,14 +230,19 @@ console.log(
     `build ${(buildUs / records).toFixed(2)} µs, append ${(appendUs / records).toFixed(2)} µs (the chain alone ${(chainUs / records).toFixed(2)} µs), ` +
     `total ${((buildUs + appendUs) / records).toFixed(2)} µs CPU a record (system ${(systemUs / records).toFixed(2)} µs of it; ${(faults / records).toFixed(2)} minor page faults a record)`,
 );
-await opened.close();
-await mirror.close();
-await pg?.close();
-if (pgUrl !== undefined) {
-  // The bench's own schema, made by the store's migrations above.
-  const client = new pgDriver.Client({ connectionString: pgUrl });
-  await client.connect();
-  await client.query(`DROP SCHEMA ${pgSchema} CASCADE`);
-  await client.end();
+await finish();
+
+/** Closes everything the bench opened and removes its files (and its PostgreSQL schema). */
+async function finish(): Promise<void> {
+  await opened.close();
+  await mirror.close();
+  await pg?.close();
+  if (pgUrl !== undefined) {
+    // The bench's own schema, made by the store's migrations above.
+    const client = new pgDriver.Client({ connectionString: pgUrl });
+    await client.connect();
+    await client.query(`DROP SCHEMA ${pgSchema} CASCADE`);
+    await client.end();
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
-rmSync(dir, { recursive: true, force: true });
