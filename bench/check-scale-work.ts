@@ -9,11 +9,12 @@
  * - time: p50 and mean, scales alternating round by round in the same process, so load on the
  *   machine hits both alike; and time per relationship read (work-normalised cost).
  *
- * Run: `npx tsx bench/check-scale-work.ts [m l] [--rounds N]`.
+ * Run: `npx tsx bench/check-scale-work.ts [m l] [--rounds N] [--kind direct]`.
  * Under callgrind (instruction counts and simulated cache misses of the check loop only):
  * `valgrind --tool=callgrind --instr-atstart=no --cache-sim=yes node --import tsx
  * bench/check-scale-work.ts l --callgrind` prints a line `READY <pid>`; then run
- * `callgrind_control -i on <pid>` and create the file it names; the loop runs `--checks` checks.
+ * `callgrind_control -i on <pid>` and create the file it names; the loop runs `--checks` checks
+ * (of the mix, or of one kind with `--kind direct`).
  */
 import "../src/cli/v8-flags.js";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -38,6 +39,9 @@ const flag = (name: string, fallback: number) => {
 const rounds = flag("--rounds", 5);
 const callgrind = args.includes("--callgrind");
 const callgrindChecks = flag("--checks", 3_000);
+/** One kind only (`--kind direct`). */
+const kindArg = args.indexOf("--kind");
+const onlyKind = kindArg < 0 ? undefined : args[kindArg + 1];
 
 /** Counts the relationships a snapshot hands out. */
 function countingStore(store: Store, counter: { rows: number }): Store {
@@ -88,7 +92,11 @@ async function load(scale: Scale, dir: string): Promise<Loaded> {
     maxRelationships: 10_000_000,
   });
   if (!(await mirror.ready())) throw new Error("the copy did not load");
-  const fx = pickFixtures(corpus, 2_000);
+  // Under callgrind one kind's checks are as many as the loop runs: each object read once, as in the mix.
+  const fx = pickFixtures(
+    corpus,
+    callgrind && onlyKind !== undefined ? Math.max(2_000, callgrindChecks) : 2_000,
+  );
   const kinds: [string, readonly CheckInput[]][] = [
     ["mix", checkMix(fx, 6_000, createRandom(11))],
     ["direct", fx.direct],
@@ -98,13 +106,15 @@ async function load(scale: Scale, dir: string): Promise<Loaded> {
     ["folder-and-group", fx.folderAndGroup],
     ["denied-random", fx.deniedRandom],
   ];
+  if (onlyKind !== undefined && !kinds.some(([k]) => k === onlyKind))
+    throw new Error(`unknown kind ${onlyKind}: ${kinds.map(([k]) => k).join(", ")}`);
   const counter = { rows: 0 };
   console.log(
     `scale ${scale}: ${mirror.stats().relationships} relationships in the copy, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
   );
   return {
     scale,
-    kinds,
+    kinds: onlyKind === undefined ? kinds : kinds.filter(([k]) => k === onlyKind),
     engine: createEngine({ store: mirror, cache: false }),
     counted: createEngine({ store: countingStore(mirror, counter), cache: false }),
     counter,
@@ -150,7 +160,8 @@ async function main() {
     fullGc();
     if (callgrind) {
       const l = loaded[0]!;
-      const mix = l.kinds[0]![1].slice(0, callgrindChecks);
+      const inputs = l.kinds[0]![1];
+      const mix = inputs.slice(0, callgrindChecks);
       await timeAll(l.engine, mix); // JIT warm-up, outside the counted window
       const go = join(dir, "go");
       console.log(`READY ${process.pid} touch ${go}`);

@@ -21,6 +21,7 @@
  */
 import type { Relationship, SubjectRef } from "../core/index.js";
 import {
+  headOf,
   type MemorySnapshot,
   PACKED_HEAD,
   PACKED_STRIDE,
@@ -80,6 +81,18 @@ class ProvedEntry {
 
 type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
 
+/**
+ * A memo slot's fields: its entry; the height it needed (it stands for a fresh walk only where it
+ * fits); the member it answers; the next slot of the same object (-1: none).
+ */
+const ENTRY = 0;
+const HEIGHT = 1;
+const OWNER = 2;
+const NEXT = 3;
+
+/** The walk's last object read before it reads one: none. */
+const NO_ROWS: PackedRows = packRows([]);
+
 /** Thrown inside the walk when it cannot answer exactly; caught at its entry point. */
 const UNKNOWN: unique symbol = Symbol("unknown");
 
@@ -95,15 +108,18 @@ export class SnapshotWalk {
    * The memo: an object id to the first of its slots, one slot per member of that object met,
    * chained by `next` (an object is met as few members: the chain is short). One map for the
    * walk, set once per object: an answer, its height and its member are kept in the slot, not
-   * in maps made per member per walk and set again as the entry changes.
+   * in maps made per member per walk and set again as the entry changes. The first object met
+   * (its first slot is 0) is kept beside the map, which is made for a second: many walks read one.
    */
-  private readonly memo = new Map<string, number>();
-  private readonly entries: MemoEntry[] = [];
-  /** The height each memo entry needed: it stands for a fresh walk only where it fits. */
-  private readonly heights: number[] = [];
-  private readonly owners: PlanMember[] = [];
-  /** The next slot of the same object; -1: none. */
-  private readonly next: number[] = [];
+  private firstId: string | undefined;
+  private memo: Map<string, number> | undefined;
+  /**
+   * The slots, four fields each (ENTRY, HEIGHT, OWNER, NEXT) in one array: one backing store
+   * a walk, where an array per field made four. Most walks are short, and what a check allocates
+   * sets how often the young generation is collected, a collection that visits every page of the
+   * heap: the larger the copy, the dearer each one.
+   */
+  private readonly slots: unknown[] = [];
   /** Deepest hop the subproblem being computed has needed so far. */
   private deepest = 0;
   /** The subject's memberships once asked for; null: none. */
@@ -111,7 +127,7 @@ export class SnapshotWalk {
   // The last object read: a member's parts read one object several times in a row.
   private lastDef: PlanDef | undefined;
   private lastId = "";
-  private lastRows: PackedRows = packRows([]);
+  private lastRows: PackedRows = NO_ROWS;
 
   /** In a witnessing walk, the proof of the answer just returned. */
   private proof: Proof;
@@ -148,11 +164,9 @@ export class SnapshotWalk {
       // either: the batched evaluator, which awaits between hops, answers instead.
       if (e !== UNKNOWN && !(e instanceof RangeError)) throw e;
       // Subproblems left on the path have no answer: start afresh for the next question.
-      this.memo.clear();
-      this.entries.length = 0;
-      this.heights.length = 0;
-      this.owners.length = 0;
-      this.next.length = 0;
+      this.firstId = undefined;
+      this.memo?.clear();
+      this.slots.length = 0;
       return undefined;
     }
   }
@@ -163,14 +177,15 @@ export class SnapshotWalk {
       if (this.witnessing) this.proof = undefined;
       return true;
     }
-    const first = this.memo.get(id);
+    const slots = this.slots;
+    const first = id === this.firstId ? 0 : this.memo?.get(id);
     let at = first ?? -1;
-    while (at >= 0 && this.owners[at] !== member) at = this.next[at]!;
+    while (at >= 0 && slots[at + OWNER] !== member) at = slots[at + NEXT] as number;
     if (at >= 0) {
-      const seen = this.entries[at];
+      const seen = slots[at + ENTRY] as MemoEntry;
       if (seen === ON_PATH) throw UNKNOWN;
       // Computed from a shallower place, it may have needed more hops than are left here.
-      const reach = depth + this.heights[at]! - 1;
+      const reach = depth + (slots[at + HEIGHT] as number) - 1;
       if (reach > this.maxDepth) throw UNKNOWN;
       if (this.deepest < reach) this.deepest = reach;
       // Only a witnessing walk keeps entries with proofs.
@@ -192,25 +207,26 @@ export class SnapshotWalk {
     }
     if (--this.budget < 0) throw UNKNOWN;
     this.steps++;
-    const slot = this.entries.length;
-    this.entries.push(ON_PATH);
-    this.heights.push(1);
-    this.owners.push(member);
+    const slot = slots.length;
     // Chained after the object's first slot: the map is set only for an object not met before.
     if (first === undefined) {
-      this.next.push(-1);
-      this.memo.set(id, slot);
+      slots.push(ON_PATH, 1, member, -1);
+      if (slot === 0) this.firstId = id;
+      else {
+        this.memo ??= new Map();
+        this.memo.set(id, slot);
+      }
     } else {
-      this.next.push(this.next[first]!);
-      this.next[first] = slot;
+      slots.push(ON_PATH, 1, member, slots[first + NEXT]);
+      slots[first + NEXT] = slot;
     }
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
     // Most answers need no proof (a no, or the subject itself): a bare entry reads as none.
-    this.entries[slot] =
+    slots[slot + ENTRY] =
       this.witnessing && this.proof !== undefined ? new ProvedEntry(m, this.proof) : (m ?? NO);
-    this.heights[slot] = this.deepest - depth + 1;
+    slots[slot + HEIGHT] = this.deepest - depth + 1;
     if (this.deepest < outer) this.deepest = outer;
     return m;
   }
@@ -303,39 +319,67 @@ export class SnapshotWalk {
     return rows;
   }
 
+  /**
+   * A relation is the union of what its rows grant. Rows naming a subject go first: one that is
+   * the subject answers without walking any subject set, nor asking for the subject's memberships
+   * (built at the first subject set met: reverse reads of the copy's largest maps, each a likely
+   * cache miss in a large copy). The union's answer does not depend on the order.
+   */
   private relation(def: PlanDef, relation: string, id: string, depth: number): Member | undefined {
     this.mustHold(def, relation);
     const s = this.subject;
     const witnessing = this.witnessing;
-    // A relation is the union of what its rows grant.
     let m: Member | undefined = UNION_START;
     let w: Proof;
     const rows = this.rowsOf(def, id);
-    const expiring = rows[0] === true;
+    const { expiring, caveated } = headOf(rows);
+    let sets = false;
     for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
       if (rows[i] !== relation) continue;
       const sub = rows[i + 1] as SubjectRef;
-      const r = rows[i + 2] as Relationship;
-      if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
-      let x: Member | undefined;
-      let xw: Proof;
-      if (grantsDirectly(sub, s)) x = true;
-      else if (sub.relation !== undefined) {
-        const target = this.plan.defs.get(sub.type)?.members.get(sub.relation);
-        if (target !== undefined) {
-          x = this.inSet(target, sub.id, depth);
-          if (witnessing) xw = this.proof;
-        }
-      }
-      if (x === undefined) {
-        // A no's proof counts only where it has one (an exclusion or `.all()` below).
-        if (xw !== undefined) w = unionProof(m, w, undefined, xw);
+      if (sub.relation !== undefined) {
+        sets = true;
         continue;
       }
-      const g = throughRow(x, r);
-      if (witnessing) w = unionProof(m, w, g, rowProof(x, xw, r));
+      const r = rows[i + 2] as Relationship;
+      if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
+      if (!grantsDirectly(sub, s)) continue;
+      // No row of the list has a caveat: the Relationship is not read (a likely cache miss).
+      const g = caveated ? throughRow(true, r) : true;
+      if (witnessing) w = unionProof(m, w, g, rowProof(true, undefined, r));
       m = unionStep(m, g);
-      if (unionDone(m)) break;
+      if (unionDone(m)) {
+        if (witnessing) this.proof = w;
+        return m;
+      }
+    }
+    if (sets) {
+      for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
+        if (rows[i] !== relation) continue;
+        const sub = rows[i + 1] as SubjectRef;
+        if (sub.relation === undefined) continue;
+        const r = rows[i + 2] as Relationship;
+        if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
+        let x: Member | undefined;
+        let xw: Proof;
+        if (grantsDirectly(sub, s)) x = true;
+        else {
+          const target = this.plan.defs.get(sub.type)?.members.get(sub.relation);
+          if (target !== undefined) {
+            x = this.inSet(target, sub.id, depth);
+            if (witnessing) xw = this.proof;
+          }
+        }
+        if (x === undefined) {
+          // A no's proof counts only where it has one (an exclusion or `.all()` below).
+          if (xw !== undefined) w = unionProof(m, w, undefined, xw);
+          continue;
+        }
+        const g = caveated ? throughRow(x, r) : x;
+        if (witnessing) w = unionProof(m, w, g, rowProof(x, xw, r));
+        m = unionStep(m, g);
+        if (unionDone(m)) break;
+      }
     }
     if (witnessing) this.proof = w;
     return m;
@@ -378,7 +422,7 @@ export class SnapshotWalk {
     let first = true;
     this.mustHold(def, node.tupleset);
     const rows = this.rowsOf(def, id);
-    const expiring = rows[0] === true;
+    const { expiring, caveated } = headOf(rows);
     for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
       if (rows[i] !== node.tupleset) continue;
       const subject = rows[i + 1] as SubjectRef;
@@ -388,7 +432,7 @@ export class SnapshotWalk {
       if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
       const target = node.targets.get(subject.type);
       const sub = target === undefined ? undefined : this.has(target, subject.id, depth + 1);
-      const x = throughRow(sub, r);
+      const x = caveated ? throughRow(sub, r) : sub;
       if (witnessing) {
         w = arrowProof(
           mode,

@@ -5,9 +5,38 @@
 import type { Relationship } from "../core/index.js";
 import type { PackedRows, ReverseRows } from "./types.js";
 
-/** Where a packed row's fields are: after the header (`expiring`), three slots a row. */
+/** Where a packed row's fields are: after the header (see PackedHead), three slots a row. */
 export const PACKED_HEAD = 1;
 export const PACKED_STRIDE = 3;
+
+/**
+ * What a packed list's first slot says of its rows, so the walk reads a row's Relationship only
+ * when it must: `expiring` when a row may carry an expiration, `caveated` when one may carry a
+ * caveat. One of four shared objects, never one per list: the header costs no heap, and reading it
+ * touches an object every walk reads (always in cache), where a Relationship read for its caveat
+ * is a likely cache miss in a large copy.
+ */
+export interface PackedHead {
+  readonly expiring: boolean;
+  readonly caveated: boolean;
+}
+
+const HEADS: readonly PackedHead[] = [
+  Object.freeze({ expiring: false, caveated: false }),
+  Object.freeze({ expiring: true, caveated: false }),
+  Object.freeze({ expiring: false, caveated: true }),
+  Object.freeze({ expiring: true, caveated: true }),
+];
+
+/** The shared header saying `expiring` and `caveated`. */
+export function packedHead(expiring: boolean, caveated: boolean): PackedHead {
+  return HEADS[(expiring ? 1 : 0) + (caveated ? 2 : 0)]!;
+}
+
+/** The header of packed rows. */
+export function headOf(rows: PackedRows): PackedHead {
+  return rows[0] as PackedHead;
+}
 
 /**
  * `list` packed; `expiring` when some entry may carry an expiration (the walk then reads it; by
@@ -22,13 +51,15 @@ export function packRows(
   expiring: boolean = list.some((r) => r.expiration !== undefined),
 ): PackedRows {
   const out = new Array<unknown>(PACKED_HEAD + PACKED_STRIDE * list.length);
-  out[0] = expiring;
+  let caveated = false;
   for (let i = 0, at = PACKED_HEAD; i < list.length; i++, at += PACKED_STRIDE) {
     const r = list[i]!;
+    if (r.caveat !== undefined) caveated = true;
     out[at] = r.relation;
     out[at + 1] = r.subject;
     out[at + 2] = r;
   }
+  out[0] = packedHead(expiring, caveated);
   return out;
 }
 

@@ -1,12 +1,13 @@
 /**
  * The packed rows the synchronous walk reads (`packedOf`, see PackedRows) against a naive model of
  * the index's versioned relationships, on random writes, deletes, expirations and compactions: the
- * same relationships as `relationshipsOf` in the same order, and the right `expiring` header.
+ * same relationships as `relationshipsOf` in the same order, and the right header (`expiring`,
+ * `caveated`: see PackedHead).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Relationship, SubjectRef } from "../../src/core/index.js";
-import type { PackedRows } from "../../src/store/index.js";
+import { headOf, type PackedRows } from "../../src/store/index.js";
 import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
 import { applyWrite, type Version, visible } from "./versioned-model.js";
 
@@ -18,6 +19,7 @@ type Op =
       subject: number;
       set: boolean;
       expires: number | undefined;
+      caveated: boolean;
     }
   | { kind: "delete"; doc: number; relation: string; subject: number; set: boolean }
   | { kind: "compact" };
@@ -31,11 +33,13 @@ const rel = (
   subject: number,
   set: boolean,
   expires?: number,
+  caveated = false,
 ): Relationship => ({
   resource: { type: "document", id: `d${doc}` },
   relation,
   subject: subjectOf(subject, set),
   ...(expires === undefined ? {} : { expiration: new Date(expires) }),
+  ...(caveated ? { caveat: { name: "in_window", context: {} } } : {}),
 });
 
 const identity = (r: Relationship) =>
@@ -51,6 +55,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       subject: fc.nat(5),
       set: fc.boolean(),
       expires: fc.option(fc.constantFrom(50, 150), { nil: undefined }),
+      caveated: fc.boolean(),
     }),
   },
   {
@@ -95,7 +100,7 @@ function replay(
       revision++;
       const r =
         o.kind === "touch"
-          ? rel(o.doc, o.relation, o.subject, o.set, o.expires)
+          ? rel(o.doc, o.relation, o.subject, o.set, o.expires, o.caveated)
           : rel(o.doc, o.relation, o.subject, o.set);
       applyWrite(index, versions, o.kind, r, revision);
     }
@@ -144,10 +149,10 @@ describe("RelationshipIndex.packedOf, one revision read at two clocks", () => {
     index.touch(young, 2); // written after the last compaction: versioned
     const before = index.packedOf("document", "d0", 2, 100);
     expect(rowsOf(before).map(identity).sort()).toEqual([identity(expiring), identity(young)].sort());
-    expect(before[0]).toBe(true);
+    expect(headOf(before).expiring).toBe(true);
     const after = index.packedOf("document", "d0", 2, 200);
     expect(rowsOf(after).map(identity)).toEqual([identity(young)]);
-    expect(after[0]).toBe(false);
+    expect(headOf(after).expiring).toBe(false);
     expect(index.relationshipsOf("document", "d0", 2, 200).map(identity)).toEqual([identity(young)]);
   });
 
@@ -192,7 +197,9 @@ function expectPacked(index: RelationshipIndex, versions: readonly Version[], at
     expect(rows.map(identity).sort()).toEqual(expected);
     expect(rows.map(identity)).toEqual(index.relationshipsOf("document", `d${doc}`, at, now).map(identity));
     // The header may say "expiring" only when a row carries an expiration; must when one does.
-    if (rows.some((r) => r.expiration !== undefined)) expect(packed[0]).toBe(true);
-    if (packed[0] === true) expect(rows.some((r) => r.expiration !== undefined)).toBe(true);
+    // The same of "caveated" and a caveat: the walk reads no row's caveat when it says none.
+    const head = headOf(packed);
+    expect(head.expiring).toBe(rows.some((r) => r.expiration !== undefined));
+    expect(head.caveated).toBe(rows.some((r) => r.caveat !== undefined));
   }
 }

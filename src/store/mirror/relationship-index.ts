@@ -18,6 +18,8 @@
 import type { ObjectRef, Relationship, SubjectRef } from "../../core/index.js";
 import {
   PACKED_HEAD as HEAD,
+  headOf,
+  packedHead,
   packReverse,
   packRows,
   REVERSE_HEAD,
@@ -126,7 +128,8 @@ function append(list: readonly Relationship[], r: Relationship): Relationship[] 
 function appendPlain(p: Plain | undefined, r: Relationship): Plain {
   const n = p === undefined ? HEAD : p.length;
   const out = new Array<unknown>(n + STRIDE);
-  out[0] = false;
+  // A plain list has no expiring entry (one makes it a Bucket); a caveated one marks it caveated.
+  out[0] = packedHead(false, r.caveat !== undefined || (p !== undefined && headOf(p).caveated));
   for (let i = HEAD; i < n; i++) out[i] = p![i];
   out[n] = r.relation;
   out[n + 1] = r.subject;

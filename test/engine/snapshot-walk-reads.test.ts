@@ -1,0 +1,112 @@
+/**
+ * What the in-memory walk reads to answer (snapshot-walk.ts), beyond what it answers (walks-agree
+ * and the property tests check that): a relation's rows naming the subject are tried before its
+ * subject sets, so a direct grant asks for no memberships of the subject (reverse reads of the
+ * copy's largest maps); and a relation whose rows carry no caveat grants without reading them.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_CONTEXT_LIMITS, parseRelationship, type Revision } from "../../src/core/index.js";
+import { CheckDeps } from "../../src/engine/check-deps.js";
+import { createRevisions } from "../../src/engine/revisions.js";
+import type { MemorySnapshot, ReverseQuery } from "../../src/store/index.js";
+import { createMemoryStore } from "./memory-store.js";
+
+const SCHEMA = `
+caveat in_window(hour int) { hour < 18 }
+definition user {}
+definition group {
+  relation member: user | group#member
+}
+definition document {
+  relation viewer: user | group#member | user with in_window
+  permission view = viewer
+}
+`;
+
+/** A walk for `subject` over a copy holding `lines`, with the snapshot's reverse reads counted. */
+async function walkOver(lines: readonly string[], subject: string) {
+  const store = await createMemoryStore({ snapshots: true });
+  await store.writeSchema(SCHEMA);
+  await store.write(lines.map((l) => ({ operation: "touch", relationship: parseRelationship(l) })));
+  const revisions = createRevisions(store, 0);
+  const revision: Revision = await revisions.resolve({ kind: "fully-consistent" });
+  const plan = await revisions.planAt(revision);
+  const limits = {
+    maxDepth: 50,
+    maxBulkItems: 1000,
+    maxContextual: 100,
+    maxCaveatCost: undefined,
+    contextLimits: DEFAULT_CONTEXT_LIMITS,
+  };
+  const deps = new CheckDeps(store, limits, revisions, undefined, undefined);
+  const snapshot = store.at(revision).snapshot?.();
+  if (snapshot?.packedOf === undefined || snapshot.reverseRows === undefined)
+    throw new Error("the copy's snapshot packs no rows");
+  const reads = { reverse: 0, relationships: 0 };
+  // Each row's Relationship (its third slot) counted when the walk reads a field of it.
+  const countedRow = (v: unknown, i: number) =>
+    i > 0 && (i - 1) % 3 === 2
+      ? new Proxy(v as object, {
+          get(target, p, receiver) {
+            reads.relationships++;
+            return Reflect.get(target, p, receiver);
+          },
+        })
+      : v;
+  const counted: MemorySnapshot = {
+    relationshipsOf: (type, id) => snapshot.relationshipsOf(type, id),
+    lookupReverse: (query: ReverseQuery) => {
+      reads.reverse++;
+      return snapshot.lookupReverse(query);
+    },
+    packedOf: (type, id) => snapshot.packedOf!(type, id).map(countedRow),
+    reverseRows: (query: ReverseQuery) => {
+      reads.reverse++;
+      return snapshot.reverseRows!(query);
+    },
+  };
+  const [type, id] = subject.split(":") as [string, string];
+  const walk = deps.snapshotWalk(plan, revision, counted, { type, id }, subject);
+  const view = plan.defs.get("document")!.members.get("view")!;
+  return { walk, view, reads };
+}
+
+describe("the in-memory walk's reads", () => {
+  it("answers a direct grant listed after a subject set without the subject's memberships", async () => {
+    const { walk, view, reads } = await walkOver(
+      ["group:eng#member@user:bob", "document:d1#viewer@group:eng#member", "document:d1#viewer@user:alice"],
+      "user:alice",
+    );
+    expect(walk.check(view, "d1")).toBe(true);
+    expect(reads.reverse).toBe(0);
+    // No row carries a caveat (the rows' header says so): the granting row's Relationship is not read.
+    expect(reads.relationships).toBe(0);
+  });
+
+  it("still finds a grant through the subject set, by the subject's memberships", async () => {
+    const { walk, view, reads } = await walkOver(
+      ["group:eng#member@user:bob", "document:d1#viewer@group:eng#member", "document:d1#viewer@user:alice"],
+      "user:bob",
+    );
+    expect(walk.check(view, "d1")).toBe(true);
+    expect(reads.reverse).toBeGreaterThan(0);
+  });
+
+  it("keeps a direct grant's caveat, and a plain grant through a set after it decides", async () => {
+    const caveated = await walkOver(
+      ["document:d1#viewer@user:alice[in_window]", "document:d1#viewer@user:carol"],
+      "user:alice",
+    );
+    expect(caveated.walk.check(caveated.view, "d1")).toMatchObject({ op: "caveat", name: "in_window" });
+    expect(caveated.reads.relationships).toBeGreaterThan(0);
+    const both = await walkOver(
+      [
+        "document:d1#viewer@user:alice[in_window]",
+        "document:d1#viewer@group:eng#member",
+        "group:eng#member@user:alice",
+      ],
+      "user:alice",
+    );
+    expect(both.walk.check(both.view, "d1")).toBe(true);
+  });
+});
