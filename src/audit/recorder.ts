@@ -313,10 +313,16 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       started: number | undefined,
       sampledOne: boolean,
     ) => {
-      // One clock read for the latency and the time, unless a clock was given (wall-clock.ts).
-      const ended = started === undefined ? undefined : performance.now();
-      const latency = ended === undefined ? undefined : Math.round((ended - started!) * 1000);
-      const at = ended === undefined || wall === undefined ? now() : wall.at(ended);
+      // One clock read for the latency and the time, unless a clock was given (wall-clock.ts). The
+      // reading is never `undefined`: a `number | undefined` made V8 box it, 16 bytes a check.
+      let latency: number | undefined;
+      let at: number;
+      if (started === undefined) at = now();
+      else {
+        const ended = performance.now();
+        latency = Math.round((ended - started) * 1000);
+        at = wall === undefined ? now() : wall.at(ended);
+      }
       // A DENIED or gated one would have been kept anyway: only the others are a sample.
       const sample = sampledOne && result.state !== "DENIED" && result.approvalRule === undefined;
       // Most records: no rare part, captured straight from the request and the answer.
