@@ -199,6 +199,15 @@ describe("audit recorder", () => {
     await expect(sampling.decorator(latch.engine).check(chained)).rejects.toMatchObject({
       code: "delegation/not-enabled",
     });
+    // The engine's form throws a request it refuses at once: either path hands it on as a rejection.
+    const unknown = check("room:401", "user:alice", { permission: "fly" });
+    for (const d of [decider, sampling.decorator(latch.engine)]) {
+      let refused: Promise<unknown> | undefined;
+      expect(() => {
+        refused = d.check(unknown);
+      }).not.toThrow();
+      await expect(refused).rejects.toMatchObject({ code: "check/unknown-permission" });
+    }
     await recorder.close();
     await sampling.close();
   });
