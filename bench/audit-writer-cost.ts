@@ -120,7 +120,10 @@ const threadCpuNs = (mainFirst: boolean): Map<number, { readonly ns: number; rea
   for (const tid of mainFirst ? [main, ...others] : [...others, main]) {
     try {
       const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      // After the name's closing parenthesis (a thread's name may hold one); stime is in clock
+      // ticks, 100 a second on Linux here (USER_HZ).
+      const text = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const stat = text.slice(text.lastIndexOf(")") + 2).split(" ");
       out.set(Number(tid), { ns, systemNs: Number(stat[12]) * 1e7 });
     } catch {
       // The thread ended between the listing and the read.
@@ -168,7 +171,7 @@ if (process.env.AUDIT_COST_THREAD === "1") {
   const otherNs = others.reduce((sum, used) => sum + used.ns, 0);
   console.log(
     `${records} records through the writer thread (batches of ${batchSize}) on ${pg === undefined ? "sqlite" : "postgres"}: ` +
-      `writer thread ${us(writerNs)} µs (system ${us(writerThread?.systemNs ?? 0)} µs of it), this thread ${us(main)} µs, ` +
+      `writer thread (taken to be the busiest other thread) ${us(writerNs)} µs (system ${us(writerThread?.systemNs ?? 0)} µs of it), this thread ${us(main)} µs, ` +
       `other threads ${us(otherNs)} µs, total ${us(writerNs + main + otherNs)} µs CPU a record`,
   );
   await writer.close();

@@ -353,13 +353,14 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     ): Promise<CheckResult> => {
       try {
         const started = performance.now();
+        const witnessed = request.witness === true;
         // The engine's form asked for the witness beside the request as it came, and gives the
         // answer without it too (`asAsked`); any other `next` is asked with a copy of the request.
         const asAsked: AsAsked | undefined =
-          checkNow === undefined || request.witness === true ? undefined : { answer: undefined };
+          checkNow === undefined || witnessed ? undefined : { answer: undefined };
         const answered =
           asAsked === undefined
-            ? answer(request.witness === true ? request : checkWithWitness(request), requestOptions)
+            ? answer(witnessed ? request : checkWithWitness(request), requestOptions)
             : checkNow!(request, requestOptions, asAsked);
         if (!settledNow(answered))
           return keptLater(answered, request, requestOptions, started, sampledOne, asAsked);

@@ -106,10 +106,11 @@ export class SnapshotWalk {
   private budget = STEP_BUDGET;
   /**
    * The memo: an object id to the first of its slots, one slot per member of that object met,
-   * chained by `next` (an object is met as few members: the chain is short). One map for the
-   * walk, set once per object: an answer, its height and its member are kept in the slot, not
-   * in maps made per member per walk and set again as the entry changes. The first object met
-   * (its first slot is 0) is kept beside the map, which is made for a second: many walks read one.
+   * chained by NEXT (an object is met as few members: the chain is short). One map for the walk,
+   * set once per object: an answer, its height and its member are kept in the slot, not in maps
+   * made per member per walk and set again as the entry changes. The first object met (its first
+   * slot is 0) is kept beside the map, which is made only when a second object is met: many walks
+   * read one object.
    */
   private firstId: string | undefined;
   private memo: Map<string, number> | undefined;
@@ -320,10 +321,11 @@ export class SnapshotWalk {
   }
 
   /**
-   * A relation is the union of what its rows grant. Rows naming a subject go first: one that is
-   * the subject answers without walking any subject set, nor asking for the subject's memberships
-   * (built at the first subject set met: reverse reads of the copy's largest maps, each a likely
-   * cache miss in a large copy). The union's answer does not depend on the order.
+   * A relation is the union of what its rows grant. Rows whose subject is an object or a wildcard
+   * (no relation) go first: one that is the subject answers without walking any subject set, nor
+   * asking for the subject's memberships (built at the first subject set met: reverse reads of the
+   * copy's largest maps, each a likely cache miss in a large copy). The union's answer does not
+   * depend on the order.
    */
   private relation(def: PlanDef, relation: string, id: string, depth: number): Member | undefined {
     this.mustHold(def, relation);
@@ -333,12 +335,13 @@ export class SnapshotWalk {
     let w: Proof;
     const rows = this.rowsOf(def, id);
     const { expiring, caveated } = headOf(rows);
-    let sets = false;
+    // Where the first subject-set row is: the second pass starts there.
+    let firstSet = -1;
     for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
       if (rows[i] !== relation) continue;
       const sub = rows[i + 1] as SubjectRef;
       if (sub.relation !== undefined) {
-        sets = true;
+        if (firstSet < 0) firstSet = i;
         continue;
       }
       const r = rows[i + 2] as Relationship;
@@ -353,8 +356,8 @@ export class SnapshotWalk {
         return m;
       }
     }
-    if (sets) {
-      for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
+    if (firstSet >= 0) {
+      for (let i = firstSet; i < rows.length; i += PACKED_STRIDE) {
         if (rows[i] !== relation) continue;
         const sub = rows[i + 1] as SubjectRef;
         if (sub.relation === undefined) continue;

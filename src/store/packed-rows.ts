@@ -33,9 +33,14 @@ export function packedHead(expiring: boolean, caveated: boolean): PackedHead {
   return HEADS[(expiring ? 1 : 0) + (caveated ? 2 : 0)]!;
 }
 
-/** The header of packed rows. */
+/**
+ * The header of packed rows. A first slot that is not a header (rows packed some other way) reads
+ * as "may expire, may carry a caveat": the walk then reads every row's Relationship, slower but
+ * never granting past a caveat it did not see.
+ */
 export function headOf(rows: PackedRows): PackedHead {
-  return rows[0] as PackedHead;
+  const head = rows[0];
+  return typeof head === "object" && head !== null ? (head as PackedHead) : HEADS[3]!;
 }
 
 /**
