@@ -362,8 +362,11 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
           asAsked === undefined
             ? answer(witnessed ? request : checkWithWitness(request), requestOptions)
             : checkNow!(request, requestOptions, asAsked);
+        // An answer to wait for (any thenable a decorator returns) is recorded once it comes.
         if (!settledNow(answered))
-          return keptLater(answered, request, requestOptions, started, sampledOne, asAsked);
+          return Promise.resolve(answered).then((result) =>
+            kept(result, request, requestOptions, started, sampledOne, asAsked),
+          );
         return kept(answered, request, requestOptions, started, sampledOne, asAsked);
       } catch (error) {
         return Promise.reject(error);
@@ -385,16 +388,6 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       return committed === undefined ? Promise.resolve(out) : committed.then(() => out);
     };
 
-    /** `kept` for an answer that has to be waited for (any thenable a decorator returns). */
-    const keptLater = async (
-      answered: PromiseLike<CheckResult>,
-      request: CheckRequest,
-      requestOptions: RequestOptions | undefined,
-      started: number,
-      sampledOne: boolean,
-      asAsked: AsAsked | undefined,
-    ): Promise<CheckResult> => kept(await answered, request, requestOptions, started, sampledOne, asAsked);
-
     /**
      * The common case: only a DENIED answer or one an approval rule gated is recorded, and nothing
      * is timed (this runs for every decision). Not an async function, as `checkKept`.
@@ -405,7 +398,8 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     ): Promise<CheckResult> => {
       try {
         const answered = answer(request, requestOptions);
-        if (!settledNow(answered)) return ifDeniedLater(answered, request, requestOptions);
+        if (!settledNow(answered))
+          return Promise.resolve(answered).then((result) => ifDenied(result, request, requestOptions));
         return ifDenied(answered, request, requestOptions);
       } catch (error) {
         return Promise.reject(error);
@@ -421,12 +415,6 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const committed = recordCheck(request, requestOptions, result, undefined, false);
       return committed === undefined ? Promise.resolve(result) : committed.then(() => result);
     };
-
-    const ifDeniedLater = async (
-      answered: PromiseLike<CheckResult>,
-      request: CheckRequest,
-      requestOptions: RequestOptions | undefined,
-    ): Promise<CheckResult> => ifDenied(await answered, request, requestOptions);
 
     return {
       check(request, requestOptions) {
