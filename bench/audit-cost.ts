@@ -14,28 +14,18 @@
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
 import { PerformanceObserver } from "node:perf_hooks";
 import { createAuditRecorder } from "../src/audit/index.js";
 import { createEngine } from "../src/engine/index.js";
 import { openLatch } from "../src/open/index.js";
 import { decorate } from "../src/service/index.js";
-import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { generateCorpus, type Scale } from "./corpus.js";
-import { loadedMirror, pickFixtures } from "./fixtures.js";
+import type { Scale } from "./corpus.js";
+import { auditBenchSetting } from "./fixtures.js";
 
 const [mode = "plain", countText = "20000", scaleText = "s"] = process.argv.slice(2);
 const count = Number(countText);
-const corpus = generateCorpus(scaleText as Scale);
-const dir = mkdtempSync(join(tmpdir(), "latch-audit-cost-"));
-const sqlite = await createSqliteStore({ path: join(dir, "audit.db") });
-await sqlite.writeSchema(corpus.schema);
-await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
-const store = await loadedMirror(sqlite);
-const fx = pickFixtures(corpus, 250);
-const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
+const { dir, sqlite, mirror: store, mix } = await auditBenchSetting(scaleText as Scale, "audit-cost");
 // A queue that never drops: a dropped record costs less than a kept one and would flatter the count.
 // AUDIT_COST_FLUSH_MS (default the recorder's 10): under valgrind 10 ms is a few dozen checks, so
 // batches close by time, small; a longer one closes them by size (500), as a busy server does.

@@ -19,9 +19,7 @@
 // First: V8 settings shared with the server (see the module).
 import "../src/cli/v8-flags.js";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { createAuditRecorder } from "../src/audit/index.js";
 import {
   type AsAsked,
@@ -31,20 +29,11 @@ import {
   withCheckNow,
 } from "../src/engine/index.js";
 import type { Decider } from "../src/service/index.js";
-import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { generateCorpus } from "./corpus.js";
-import { loadedMirror, pickFixtures } from "./fixtures.js";
+import { auditBenchSetting } from "./fixtures.js";
 
 const [mode = "audit", countText = "20000"] = process.argv.slice(2);
 const count = Number(countText);
-const corpus = generateCorpus("s");
-const dir = mkdtempSync(join(tmpdir(), "latch-audit-recorder-cost-"));
-const sqlite = await createSqliteStore({ path: join(dir, "audit.db") });
-await sqlite.writeSchema(corpus.schema);
-await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
-const store = await loadedMirror(sqlite);
-const fx = pickFixtures(corpus, 250);
-const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
+const { dir, sqlite, mirror: store, mix } = await auditBenchSetting("s", "audit-recorder-cost");
 // The engine's answers to the mix, each with its witness and as asked without one.
 const engine = createEngine({ store, cache: false });
 const witnessed: CheckResult[] = [];

@@ -21,9 +21,7 @@
  * corpus and the in-memory copy, and so collect garbage at another cost.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import pgDriver from "pg";
 import {
   CaptureBuffer,
@@ -36,21 +34,13 @@ import { type CheckRequest, type CheckResult, createEngine } from "../src/engine
 import { createChainSigner, EMPTY_HEAD, extendChain } from "../src/store/decision-log.js";
 import { type EncodedDecision, openRemoteDecisionLog } from "../src/store/index.js";
 import { createPostgresStore } from "../src/store/postgres/index.js";
-import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { generateCorpus, type Scale } from "./corpus.js";
-import { loadedMirror, pickFixtures } from "./fixtures.js";
+import type { Scale } from "./corpus.js";
+import { auditBenchSetting } from "./fixtures.js";
 
 const [roundsText = "10", scaleText = "s", batchText = "100"] = process.argv.slice(2);
 const rounds = Number(roundsText);
 const batchSize = Number(batchText);
-const corpus = generateCorpus(scaleText as Scale);
-const dir = mkdtempSync(join(tmpdir(), "latch-audit-writer-cost-"));
-const sqlite = await createSqliteStore({ path: join(dir, "audit.db") });
-await sqlite.writeSchema(corpus.schema);
-await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
-const mirror = await loadedMirror(sqlite);
-const fx = pickFixtures(corpus, 250);
-const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
+const { dir, sqlite, mirror, mix } = await auditBenchSetting(scaleText as Scale, "audit-writer-cost");
 const engine = createEngine({ store: mirror, cache: false });
 
 const pgUrl = process.env.LATCH_BENCH_POSTGRES_URL;

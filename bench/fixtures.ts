@@ -3,10 +3,14 @@
  * checks something whose answer is known to be of the intended kind (direct, via groups, via
  * folders, denied) without asking the engine under test.
  */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Relationship } from "../src/core/index.js";
 import type { RelationshipUpdate, Store } from "../src/store/index.js";
 import { createMirroredStore, type MirroredStore } from "../src/store/mirror/index.js";
-import { type Corpus, createRandom } from "./corpus.js";
+import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { type Corpus, createRandom, generateCorpus, type Scale } from "./corpus.js";
 
 export interface CheckInput {
   readonly resource: { readonly type: string; readonly id: string };
@@ -163,6 +167,24 @@ export async function loadedMirror(store: Store): Promise<MirroredStore> {
   const mirror = createMirroredStore(store);
   if (!(await mirror.ready())) throw new Error("the in-memory copy did not load");
   return mirror;
+}
+
+/**
+ * The audit benches' setting: the corpus at `scale` imported into a SQLite file in a fresh folder
+ * `dir` (the decision log the records go to; the caller removes it), the in-memory copy over it,
+ * and the uncached mix of 250 questions of each kind (direct, group-nested, folder-inherited,
+ * denied-random).
+ */
+export async function auditBenchSetting(scale: Scale, name: string) {
+  const corpus = generateCorpus(scale);
+  const dir = mkdtempSync(join(tmpdir(), `latch-${name}-`));
+  const sqlite = await createSqliteStore({ path: join(dir, "audit.db") });
+  await sqlite.writeSchema(corpus.schema);
+  await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
+  const mirror = await loadedMirror(sqlite);
+  const fx = pickFixtures(corpus, 250);
+  const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
+  return { dir, sqlite, mirror, mix };
 }
 
 /**
