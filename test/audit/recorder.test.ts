@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type AuditOptions, createAuditRecorder, decisionSentence, REDACTED } from "../../src/audit/index.js";
 import { parseRelationship } from "../../src/core/index.js";
-import type { CheckRequest } from "../../src/engine/index.js";
+import { type CheckRequest, checkNowOf } from "../../src/engine/index.js";
 import { type OpenedLatch, openLatch } from "../../src/open/index.js";
 import type { DecisionLog, DecisionRecord, StoredDecision } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
@@ -28,10 +28,16 @@ afterEach(async () => {
   for (const latch of opened.splice(0)) await latch.close();
 });
 
-async function open(options: Omit<AuditOptions, "log">, log?: DecisionLog) {
+/** `mirrored`: with the in-memory copy, so the engine answers a Check on the turn it is asked. */
+async function open(options: Omit<AuditOptions, "log">, log?: DecisionLog, mirrored = false) {
   const store = await createSqliteStore({ path: ":memory:" });
   const recorder = createAuditRecorder({ ...options, log: log ?? store.decisions });
-  const latch = await openLatch({ store, schema: SCHEMA, mirror: false, decorators: [recorder.decorator] });
+  const latch = await openLatch({
+    store,
+    schema: SCHEMA,
+    ...(mirrored ? {} : { mirror: false as const }),
+    decorators: [recorder.decorator],
+  });
   opened.push(latch);
   await latch.store.write(
     [
@@ -60,6 +66,19 @@ const check = (
   }) as CheckRequest;
 
 const alice = { type: "user", id: "alice" };
+
+/** A decision log whose every append fails. */
+function failingLog(): DecisionLog {
+  return {
+    append: async () => {
+      throw new Error("disk full");
+    },
+    read: async () => [],
+    checkpoints: async () => [],
+    prune: async () => 0,
+    verify: async () => ({ ok: true, records: 0 }),
+  };
+}
 
 async function records(latch: OpenedLatch): Promise<DecisionRecord[]> {
   return (await latch.store.decisions.read()).map((d) => d.record);
@@ -201,6 +220,10 @@ describe("audit recorder", () => {
     });
     // The engine's form throws a request it refuses at once: either path hands it on as a rejection.
     const unknown = check("room:401", "user:alice", { permission: "fly" });
+    // The premise: the engine's same-turn form throws it (not a rejected promise).
+    const checkNow = checkNowOf(latch.engine.check);
+    expect(checkNow).toBeDefined();
+    expect(() => checkNow!(unknown)).toThrow(expect.objectContaining({ code: "check/unknown-permission" }));
     for (const d of [decider, sampling.decorator(latch.engine)]) {
       let refused: Promise<unknown> | undefined;
       expect(() => {
@@ -318,15 +341,7 @@ describe("audit recorder", () => {
 
   it("sync: refuses the decision with audit/unavailable when it cannot be recorded", async () => {
     const errors: unknown[] = [];
-    const failing: DecisionLog = {
-      append: async () => {
-        throw new Error("disk full");
-      },
-      read: async () => [],
-      checkpoints: async () => [],
-      prune: async () => 0,
-      verify: async () => ({ ok: true, records: 0 }),
-    };
+    const failing = failingLog();
     const { latch, recorder } = await open(
       { mode: "sync", policy: "all", onError: (e) => errors.push(e) },
       failing,
@@ -339,17 +354,57 @@ describe("audit recorder", () => {
     expect(recorder.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
   });
 
+  it("sync under agents (the default): refuses a DENIED decision it cannot record, on either path", async () => {
+    const errors: unknown[] = [];
+    // On the engine over its in-memory copy: its answer at once, recorded on this turn.
+    const { latch, recorder } = await open(
+      { mode: "sync", onError: (e) => errors.push(e) },
+      failingLog(),
+      true,
+    );
+    const denied = check("room:401", "user:carol");
+    // The premise, once a first check has resolved a revision and its plan: an answer, not a promise.
+    await latch.engine.check(denied);
+    expect(checkNowOf(latch.engine.check)!(denied)).not.toBeInstanceOf(Promise);
+    await expect(latch.decider.check(denied)).rejects.toMatchObject({
+      code: "audit/unavailable",
+      kind: "unavailable",
+    });
+    expect(errors).toHaveLength(1);
+    expect(recorder.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
+    // A plain ALLOWED is not recorded under agents: nothing to fail.
+    expect((await latch.decider.check(check("room:401", "user:alice"))).state).toBe("ALLOWED");
+    expect(recorder.stats().failed).toBe(1);
+
+    // On a decider below that answers through a thenable: the answer is awaited, then recorded.
+    const later = createAuditRecorder({ log: failingLog(), mode: "sync", onError: (e) => errors.push(e) });
+    const below = {
+      check: (request: CheckRequest) => Promise.resolve().then(() => latch.engine.check(request)),
+    } as never;
+    await expect(later.decorator(below).check(denied)).rejects.toMatchObject({
+      code: "audit/unavailable",
+      kind: "unavailable",
+    });
+    expect(errors).toHaveLength(2);
+    expect(later.stats()).toMatchObject({ failed: 1, written: 0, dropped: 0 });
+    await later.close();
+    // And a kept decision (policy all) through that decider below.
+    const kept = createAuditRecorder({
+      log: failingLog(),
+      mode: "sync",
+      policy: "all",
+      onError: (e) => errors.push(e),
+    });
+    await expect(kept.decorator(below).check(check("room:401", "user:alice"))).rejects.toMatchObject({
+      code: "audit/unavailable",
+    });
+    expect(kept.stats()).toMatchObject({ failed: 1, written: 0 });
+    await kept.close();
+  });
+
   it("sync with allow-and-alert: answers a decision it cannot record, tells onError and counts it", async () => {
     const errors: unknown[] = [];
-    const failing: DecisionLog = {
-      append: async () => {
-        throw new Error("disk full");
-      },
-      read: async () => [],
-      checkpoints: async () => [],
-      prune: async () => 0,
-      verify: async () => ({ ok: true, records: 0 }),
-    };
+    const failing = failingLog();
     const { latch, recorder } = await open(
       { mode: "sync", policy: "all", failure: "allow-and-alert", onError: (e) => errors.push(e) },
       failing,

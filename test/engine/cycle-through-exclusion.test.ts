@@ -117,6 +117,32 @@ async function answer(
   }
 }
 
+/** In-memory walks for `subject` over `store`'s copy, each new one made afresh (its own memo). */
+async function walksOver(store: MemoryStore, subject: SubjectRef) {
+  const revisions = createRevisions(store, 0);
+  const revision: Revision = await revisions.resolve({ kind: "fully-consistent" });
+  const plan = await revisions.planAt(revision);
+  const limits = {
+    maxDepth: 50,
+    maxBulkItems: 1000,
+    maxContextual: 100,
+    maxCaveatCost: undefined,
+    contextLimits: DEFAULT_CONTEXT_LIMITS,
+  };
+  // No shared cache: each answer is the walk's own.
+  const deps = new CheckDeps(store, limits, revisions, undefined, undefined);
+  const snapshot = store.at(revision).snapshot?.();
+  if (snapshot === undefined) throw new Error("the store offers no snapshot");
+  const key = `${subject.type}:${subject.id}`;
+  return {
+    walk: () => deps.snapshotWalk(plan, revision, snapshot, subject, key),
+    member: (resource: string, permission: string) => {
+      const [type, id] = resource.split(":") as [string, string];
+      return { member: plan.defs.get(type)!.members.get(permission)!, id };
+    },
+  };
+}
+
 /** Each order the `par`/`parent` rows of `rows` can come in (the others first, in place). */
 function orders(rows: readonly string[], arrow: RegExp): string[][] {
   const fixed = rows.filter((r) => !arrow.test(r));
@@ -266,6 +292,40 @@ definition typeb {
         const batched = (await deps.run(ctx, member, ["o0"])).m.get("o0");
         expect(batched).toBeUndefined();
         expect(walked === undefined || walked === false).toBe(true);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  it("a walk that met the cycle starts afresh: its next answers are a fresh walk's", async () => {
+    // The walk gives up (undefined) on the cycle and clears its memo; one walk serves every item of
+    // a bulk check with the same subject, so what it answers next must not read what it left.
+    const rows = [...DOC_ROWS, "doc:top#parent@doc:bad", "doc:top#parent@doc:plain"];
+    const questions: [string, string][] = [
+      ["doc:top", "some_parent"],
+      ["doc:plain", "loop_or_viewer"],
+      ["doc:top", "some_parent"],
+      ["doc:bad", "owner_or_loop"],
+      ["doc:plain", "loop_or_viewer"],
+    ];
+    for (const ordered of orders(rows, /#parent@/)) {
+      const store = await storeWith(DOC_SCHEMA, ordered, true);
+      try {
+        const walks = await walksOver(store, U0);
+        const fresh = questions.map(([resource, permission]) => {
+          const { member, id } = walks.member(resource, permission);
+          return walks.walk().check(member, id);
+        });
+        // The premise: the first question meets the cycle, the second does not.
+        expect(fresh[0]).toBeUndefined();
+        expect(fresh[1]).toBe(false);
+        expect(fresh[3]).toBe(true);
+        const one = walks.walk();
+        questions.forEach(([resource, permission], i) => {
+          const { member, id } = walks.member(resource, permission);
+          expect(one.check(member, id), `${resource}#${permission}, question ${i}`).toEqual(fresh[i]);
+        });
       } finally {
         await store.close();
       }

@@ -192,6 +192,24 @@ for (const snapshots of [false, true]) {
         expect((await check(engine, "document:d", "view", "user:u")).state).toBe("DENIED");
       });
 
+      it("keeps a direct row's expiration when a subject set is listed before it", async () => {
+        vi.useFakeTimers({ toFake: ["Date"] });
+        onTestFinished(() => {
+          vi.useRealTimers();
+        });
+        const start = Date.parse("2030-01-01T00:00:00Z");
+        vi.setSystemTime(start);
+        const soon = new Date(start + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+        // Two writes, so the subject set is the first row: the walk tries the direct row first all
+        // the same, and the cached answer must end with that row's expiration.
+        const { store, engine } = await setup(["document:x#viewer@group:outer#member"]);
+        await write(store, [`document:x#viewer@user:brief[expiration:${soon}]`]);
+        expect((await check(engine, "document:x", "view", "user:brief")).state).toBe("ALLOWED");
+        vi.setSystemTime(start + 60_001);
+        expect((await check(engine, "document:x", "view", "user:brief")).state).toBe("DENIED");
+        expect(engine.stats().cacheHits).toBe(0);
+      });
+
       it("rejects unknown types, permissions and wildcard subjects as invalid arguments", async () => {
         const { engine } = await setup([]);
         expect(await errorOf(check(engine, "nope:d", "view", "user:a"))).toEqual({

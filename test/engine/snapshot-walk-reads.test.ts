@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_CONTEXT_LIMITS, parseRelationship, type Revision } from "../../src/core/index.js";
 import { CheckDeps } from "../../src/engine/check-deps.js";
 import { createRevisions } from "../../src/engine/revisions.js";
-import type { MemorySnapshot, ReverseQuery } from "../../src/store/index.js";
+import { type MemorySnapshot, PACKED_HEAD, PACKED_STRIDE, type ReverseQuery } from "../../src/store/index.js";
 import { createMemoryStore } from "./memory-store.js";
 
 const SCHEMA = `
@@ -17,14 +17,23 @@ definition user {}
 definition group {
   relation member: user | group#member
 }
+definition folder {
+  relation viewer: user
+  permission view = viewer
+}
 definition document {
   relation viewer: user | group#member | user with in_window
+  relation parent: folder | folder with in_window
   permission view = viewer
+  permission via_parent = parent->view
 }
 `;
 
-/** A walk for `subject` over a copy holding `lines`, with the snapshot's reverse reads counted. */
-async function walkOver(lines: readonly string[], subject: string) {
+/**
+ * A walk for `subject` over a copy holding `lines`, with the snapshot's reverse reads counted; the
+ * document's `permission`, and the snapshot itself (uncounted).
+ */
+async function walkOver(lines: readonly string[], subject: string, permission = "view") {
   const store = await createMemoryStore({ snapshots: true });
   await store.writeSchema(SCHEMA);
   await store.write(lines.map((l) => ({ operation: "touch", relationship: parseRelationship(l) })));
@@ -67,16 +76,21 @@ async function walkOver(lines: readonly string[], subject: string) {
   };
   const [type, id] = subject.split(":") as [string, string];
   const walk = deps.snapshotWalk(plan, revision, counted, { type, id }, subject);
-  const view = plan.defs.get("document")!.members.get("view")!;
-  return { walk, view, reads };
+  const view = plan.defs.get("document")!.members.get(permission)!;
+  return { walk, view, reads, snapshot };
 }
 
 describe("the in-memory walk's reads", () => {
   it("answers a direct grant listed after a subject set without the subject's memberships", async () => {
-    const { walk, view, reads } = await walkOver(
+    const { walk, view, reads, snapshot } = await walkOver(
       ["group:eng#member@user:bob", "document:d1#viewer@group:eng#member", "document:d1#viewer@user:alice"],
       "user:alice",
     );
+    // The premise: the copy keeps write order, so the subject set is the first row (its subject
+    // in slot 2, after the header and the row's relation: packed-rows.ts) and the grant comes after.
+    const rows = snapshot.packedOf!("document", "d1");
+    expect(rows[PACKED_HEAD + 1]).toEqual({ type: "group", id: "eng", relation: "member" });
+    expect(rows[PACKED_HEAD + PACKED_STRIDE + 1]).toEqual({ type: "user", id: "alice" });
     expect(walk.check(view, "d1")).toBe(true);
     expect(reads.reverse).toBe(0);
     // No row carries a caveat (the rows' header says so): the granting row's Relationship is not read.
@@ -108,5 +122,23 @@ describe("the in-memory walk's reads", () => {
       "user:alice",
     );
     expect(both.walk.check(both.view, "d1")).toBe(true);
+  });
+
+  it("follows `->` without reading the parent rows unless one carries a caveat, and keeps that caveat", async () => {
+    const plain = await walkOver(
+      ["document:d1#parent@folder:f1", "folder:f1#viewer@user:alice"],
+      "user:alice",
+      "via_parent",
+    );
+    expect(plain.walk.check(plain.view, "d1")).toBe(true);
+    // Neither the parent row's Relationship nor the folder's viewer row's is read.
+    expect(plain.reads.relationships).toBe(0);
+    const caveated = await walkOver(
+      ["document:d1#parent@folder:f1[in_window]", "folder:f1#viewer@user:alice"],
+      "user:alice",
+      "via_parent",
+    );
+    expect(caveated.walk.check(caveated.view, "d1")).toMatchObject({ op: "caveat", name: "in_window" });
+    expect(caveated.reads.relationships).toBeGreaterThan(0);
   });
 });
