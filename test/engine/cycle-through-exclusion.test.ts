@@ -22,6 +22,7 @@ import { createRequestResults } from "../../src/engine/dispatch/index.js";
 import { createEngine, type Engine } from "../../src/engine/index.js";
 import { createRevisions } from "../../src/engine/revisions.js";
 import { createMemoryStore, type MemoryStore } from "./memory-store.js";
+import { walkSetting } from "./walk-setting.js";
 
 const FOUND_SCHEMA = `
 caveat cav2(flag bool, x int) {
@@ -119,20 +120,8 @@ async function answer(
 
 /** In-memory walks for `subject` over `store`'s copy, each new one made afresh (its own memo). */
 async function walksOver(store: MemoryStore, subject: SubjectRef) {
-  const revisions = createRevisions(store, 0);
-  const revision: Revision = await revisions.resolve({ kind: "fully-consistent" });
-  const plan = await revisions.planAt(revision);
-  const limits = {
-    maxDepth: 50,
-    maxBulkItems: 1000,
-    maxContextual: 100,
-    maxCaveatCost: undefined,
-    contextLimits: DEFAULT_CONTEXT_LIMITS,
-  };
   // No shared cache: each answer is the walk's own.
-  const deps = new CheckDeps(store, limits, revisions, undefined, undefined);
-  const snapshot = store.at(revision).snapshot?.();
-  if (snapshot === undefined) throw new Error("the store offers no snapshot");
+  const { revision, plan, deps, snapshot } = await walkSetting(store);
   const key = `${subject.type}:${subject.id}`;
   return {
     walk: () => deps.snapshotWalk(plan, revision, snapshot, subject, key),

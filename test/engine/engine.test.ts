@@ -141,14 +141,7 @@ for (const snapshots of [false, true]) {
       });
 
       it("hides expired relationships", async () => {
-        // Only the clock is faked (timers and I/O run as usual), so expiry does not race a slow machine.
-        vi.useFakeTimers({ toFake: ["Date"] });
-        onTestFinished(() => {
-          vi.useRealTimers();
-        });
-        const start = Date.parse("2030-01-01T00:00:00Z");
-        vi.setSystemTime(start);
-        const soon = new Date(start + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+        const { start, soon } = fakeClock();
         const { engine } = await setup([
           "document:d#viewer@user:old[expiration:2020-01-01T00:00:00Z]",
           "document:d#viewer@user:new[expiration:2300-01-01T00:00:00Z]",
@@ -173,13 +166,7 @@ for (const snapshots of [false, true]) {
       });
 
       it("keeps a cached subproblem's expiration in the answers built on it", async () => {
-        vi.useFakeTimers({ toFake: ["Date"] });
-        onTestFinished(() => {
-          vi.useRealTimers();
-        });
-        const start = Date.parse("2030-01-01T00:00:00Z");
-        vi.setSystemTime(start);
-        const soon = new Date(start + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+        const { start, soon } = fakeClock();
         const { engine } = await setup([
           `group:g#member@user:u[expiration:${soon}]`,
           "folder:f#viewer@group:g#member",
@@ -193,13 +180,7 @@ for (const snapshots of [false, true]) {
       });
 
       it("keeps a direct row's expiration when a subject set is listed before it", async () => {
-        vi.useFakeTimers({ toFake: ["Date"] });
-        onTestFinished(() => {
-          vi.useRealTimers();
-        });
-        const start = Date.parse("2030-01-01T00:00:00Z");
-        vi.setSystemTime(start);
-        const soon = new Date(start + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+        const { start, soon } = fakeClock();
         // Two writes, so the subject set is the first row: the walk tries the direct row first all
         // the same, and the cached answer must end with that row's expiration.
         const { store, engine } = await setup(["document:x#viewer@group:outer#member"]);
@@ -568,6 +549,21 @@ for (const snapshots of [false, true]) {
       });
     });
   });
+}
+
+/**
+ * Fakes only the clock (timers and I/O run as usual), so expiry does not race a slow machine: it
+ * reads `start`, and `soon` is an expiration a minute later. Real again once the test ends.
+ */
+function fakeClock() {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  onTestFinished(() => {
+    vi.useRealTimers();
+  });
+  const start = Date.parse("2030-01-01T00:00:00Z");
+  vi.setSystemTime(start);
+  const soon = new Date(start + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+  return { start, soon };
 }
 
 describe("the in-memory walk", () => {

@@ -5,11 +5,10 @@
  * copy's largest maps); and a relation whose rows carry no caveat grants without reading them.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONTEXT_LIMITS, parseRelationship, type Revision } from "../../src/core/index.js";
-import { CheckDeps } from "../../src/engine/check-deps.js";
-import { createRevisions } from "../../src/engine/revisions.js";
+import { parseRelationship } from "../../src/core/index.js";
 import { type MemorySnapshot, PACKED_HEAD, PACKED_STRIDE, type ReverseQuery } from "../../src/store/index.js";
 import { createMemoryStore } from "./memory-store.js";
+import { walkSetting } from "./walk-setting.js";
 
 const SCHEMA = `
 caveat in_window(hour int) { hour < 18 }
@@ -37,19 +36,8 @@ async function walkOver(lines: readonly string[], subject: string, permission = 
   const store = await createMemoryStore({ snapshots: true });
   await store.writeSchema(SCHEMA);
   await store.write(lines.map((l) => ({ operation: "touch", relationship: parseRelationship(l) })));
-  const revisions = createRevisions(store, 0);
-  const revision: Revision = await revisions.resolve({ kind: "fully-consistent" });
-  const plan = await revisions.planAt(revision);
-  const limits = {
-    maxDepth: 50,
-    maxBulkItems: 1000,
-    maxContextual: 100,
-    maxCaveatCost: undefined,
-    contextLimits: DEFAULT_CONTEXT_LIMITS,
-  };
-  const deps = new CheckDeps(store, limits, revisions, undefined, undefined);
-  const snapshot = store.at(revision).snapshot?.();
-  if (snapshot?.packedOf === undefined || snapshot.reverseRows === undefined)
+  const { revision, plan, deps, snapshot } = await walkSetting(store);
+  if (snapshot.packedOf === undefined || snapshot.reverseRows === undefined)
     throw new Error("the copy's snapshot packs no rows");
   const reads = { reverse: 0, relationships: 0 };
   // Each row's Relationship (its third slot) counted when the walk reads a field of it.

@@ -17,20 +17,14 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_CONTEXT_LIMITS,
-  type Relationship,
-  type Revision,
-  type SubjectRef,
-} from "../../src/core/index.js";
-import { CheckDeps } from "../../src/engine/check-deps.js";
+import type { Relationship, SubjectRef } from "../../src/core/index.js";
 import { createRequestResults } from "../../src/engine/dispatch/index.js";
 import { type CaveatExpr, type Member, TOO_DEEP } from "../../src/engine/membership.js";
 import type { Plan, PlanMember } from "../../src/engine/plan.js";
-import { createRevisions } from "../../src/engine/revisions.js";
 import type { MemorySnapshot } from "../../src/store/index.js";
 import { createMemoryStore, type MemoryStore } from "./memory-store.js";
 import { propertyRuns, type Scenario, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
+import { walkSetting } from "./walk-setting.js";
 
 const IDS = ["o0", "o1"] as const;
 const PERMISSIONS = ["rel0", "rel1", "perm0", "perm1"] as const;
@@ -105,19 +99,7 @@ const keyOf = (s: SubjectRef) => `${s.type}:${s.id}${s.relation === undefined ? 
 
 /** Both walks over one store at one revision, each with nothing shared: no cache, own indexes. */
 async function walksOver(store: MemoryStore, maxDepth: number) {
-  const revisions = createRevisions(store, 0);
-  const revision: Revision = await revisions.resolve({ kind: "fully-consistent" });
-  const plan = await revisions.planAt(revision);
-  const limits = {
-    maxDepth,
-    maxBulkItems: 1000,
-    maxContextual: 100,
-    maxCaveatCost: undefined,
-    contextLimits: DEFAULT_CONTEXT_LIMITS,
-  };
-  const deps = new CheckDeps(store, limits, revisions, undefined, undefined);
-  const snapshot = store.at(revision).snapshot?.();
-  if (snapshot === undefined) throw new Error("the store offers no snapshot");
+  const { revision, plan, deps, snapshot } = await walkSetting(store, maxDepth);
   if (snapshot.packedOf === undefined) throw new Error("the copy's snapshot packs no rows");
   // A snapshot without packed rows (as a wrapper may hand out): the walk packs them itself. Its
   // reads are the copy's, forwarded (the copy's snapshot keeps them as methods, not own properties).
