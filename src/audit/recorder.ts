@@ -270,6 +270,11 @@ interface Recording {
   readonly callInfo: (requestOptions: RequestOptions | undefined) => AuditCallInfo | undefined;
 }
 
+/** `out` once `committed` (a `sync` record's commit) is done; at once when there is none to wait for. */
+function onceCommitted<T>(committed: Promise<unknown> | undefined, out: T): Promise<T> {
+  return committed === undefined ? Promise.resolve(out) : committed.then(() => out);
+}
+
 export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const { policy, mode, failure, queueLimit, batchSize, flushMs, includes, sample } = settingsOf(options);
   const random = options.random ?? Math.random;
@@ -385,7 +390,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
       const committed = recordCheck(request, requestOptions, result, started, sampledOne);
       // The record is captured from the witnessed answer; the caller gets it as it asked.
       const out = request.witness === true ? result : (asAsked?.answer ?? checkWithoutWitness(result));
-      return committed === undefined ? Promise.resolve(out) : committed.then(() => out);
+      return onceCommitted(committed, out);
     };
 
     /**
@@ -413,7 +418,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     ): Promise<CheckResult> => {
       if (result.state !== "DENIED" && result.approvalRule === undefined) return Promise.resolve(result);
       const committed = recordCheck(request, requestOptions, result, undefined, false);
-      return committed === undefined ? Promise.resolve(result) : committed.then(() => result);
+      return onceCommitted(committed, result);
     };
 
     return {
