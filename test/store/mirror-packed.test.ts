@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Relationship, SubjectRef } from "../../src/core/index.js";
 import { headOf, type PackedRows } from "../../src/store/index.js";
 import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
-import { applyWrite, type Version, visible } from "./versioned-model.js";
+import { Replay, type Version, visible } from "./versioned-model.js";
 
 type Op =
   | {
@@ -88,25 +88,19 @@ function replay(
   ops: readonly Op[],
   read?: (index: RelationshipIndex, versions: readonly Version[], revision: number, floor: number) => void,
 ) {
-  const index = new RelationshipIndex();
-  const versions: Version[] = [];
-  let revision = 0;
-  let floor = 0;
+  const model = new Replay();
   for (const o of ops) {
-    if (o.kind === "compact") {
-      floor = revision;
-      index.compact(floor);
-    } else {
-      revision++;
-      const r =
+    if (o.kind === "compact") model.compact();
+    else
+      model.write(
+        o.kind,
         o.kind === "touch"
           ? rel(o.doc, o.relation, o.subject, o.set, o.expires, o.caveated)
-          : rel(o.doc, o.relation, o.subject, o.set);
-      applyWrite(index, versions, o.kind, r, revision);
-    }
-    read?.(index, versions, revision, floor);
+          : rel(o.doc, o.relation, o.subject, o.set),
+      );
+    read?.(model.index, model.versions, model.revision, model.floor);
   }
-  return { index, versions, revision, floor };
+  return model;
 }
 
 describe("RelationshipIndex.packedOf", () => {

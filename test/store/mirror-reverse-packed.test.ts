@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Relationship, SubjectRef } from "../../src/core/index.js";
 import { REVERSE_HEAD, REVERSE_STRIDE, type ReverseRows } from "../../src/store/index.js";
 import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
-import { applyWrite, type Version, visible } from "./versioned-model.js";
+import { Replay, type Version, visible } from "./versioned-model.js";
 
 type Op =
   | {
@@ -134,29 +134,21 @@ describe("RelationshipIndex.reverseRows", () => {
   it("holds what a naive versioned list holds, at every revision a reader may ask, lists packed or not", () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 60 }), fc.constantFrom(0, 100, 200), (ops, now) => {
-        const index = new RelationshipIndex();
-        const versions: Version[] = [];
-        let revision = 0;
-        let floor = 0;
+        const m = new Replay();
         for (const o of ops) {
-          if (o.kind === "compact") {
-            floor = revision;
-            index.compact(floor);
-            continue;
-          }
-          if (o.kind === "read") {
+          if (o.kind === "compact") m.compact();
+          else if (o.kind === "read") {
             // Packs the list when every reader sees all of it: later ops then meet the packed form.
-            agrees(index, versions, floor, revision, now, [subjectOf(o.subject).id]);
-            continue;
-          }
-          revision++;
-          const r =
-            o.kind === "touch"
-              ? rel(o.doc, o.relation, o.subject, o.caveat, o.expires)
-              : rel(o.doc, o.relation, o.subject);
-          applyWrite(index, versions, o.kind, r, revision);
+            agrees(m.index, m.versions, m.floor, m.revision, now, [subjectOf(o.subject).id]);
+          } else
+            m.write(
+              o.kind,
+              o.kind === "touch"
+                ? rel(o.doc, o.relation, o.subject, o.caveat, o.expires)
+                : rel(o.doc, o.relation, o.subject),
+            );
         }
-        agrees(index, versions, floor, revision, now);
+        agrees(m.index, m.versions, m.floor, m.revision, now);
       }),
       {
         numRuns: 1000,

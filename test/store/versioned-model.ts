@@ -3,7 +3,7 @@
  * packed forms: every version ever written with the revisions that created and deleted it.
  */
 import type { Relationship } from "../../src/core/index.js";
-import type { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
+import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
 
 export interface Version {
   readonly r: Relationship;
@@ -30,6 +30,25 @@ export function applyWrite(
     index.touch(r, revision);
     versions.push({ r, created: revision, deleted: Infinity });
   } else index.delete(r, revision);
+}
+
+/** A fresh index and the model side by side, as a property test replays writes and compactions. */
+export class Replay {
+  readonly index = new RelationshipIndex();
+  readonly versions: Version[] = [];
+  revision = 0;
+  /** The last compaction's floor: the oldest revision a reader may still ask. */
+  floor = 0;
+
+  /** A touch or a delete at the next revision, to both. */
+  write(kind: "touch" | "delete", r: Relationship): void {
+    applyWrite(this.index, this.versions, kind, r, ++this.revision);
+  }
+
+  compact(): void {
+    this.floor = this.revision;
+    this.index.compact(this.floor);
+  }
 }
 
 /** The versions a reader at revision `at` sees at clock `now` that `keep` selects. */
