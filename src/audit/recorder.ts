@@ -275,6 +275,48 @@ function onceCommitted<T>(committed: Promise<unknown> | undefined, out: T): Prom
   return committed === undefined ? Promise.resolve(out) : committed.then(() => out);
 }
 
+/** What a kept Check's answer goes through once it comes (see `checkKept`). */
+type KeptAnswer = (
+  result: CheckResult,
+  request: CheckRequest,
+  requestOptions: RequestOptions | undefined,
+  started: number,
+  sampledOne: boolean,
+  asAsked: AsAsked | undefined,
+) => Promise<CheckResult>;
+
+/*
+ * The continuations of an answer to wait for are functions of their own rather than arrows in
+ * `checkKept` and `checkIfDenied`: V8 allocates a function's closure context on entry, whichever
+ * branch runs, so an arrow in the branch rarely taken cost every check a context object.
+ */
+function keptLater(
+  kept: KeptAnswer,
+  answered: PromiseLike<CheckResult>,
+  request: CheckRequest,
+  requestOptions: RequestOptions | undefined,
+  started: number,
+  sampledOne: boolean,
+  asAsked: AsAsked | undefined,
+): Promise<CheckResult> {
+  return Promise.resolve(answered).then((result) =>
+    kept(result, request, requestOptions, started, sampledOne, asAsked),
+  );
+}
+
+function ifDeniedLater(
+  ifDenied: (
+    result: CheckResult,
+    request: CheckRequest,
+    options: RequestOptions | undefined,
+  ) => Promise<CheckResult>,
+  answered: PromiseLike<CheckResult>,
+  request: CheckRequest,
+  requestOptions: RequestOptions | undefined,
+): Promise<CheckResult> {
+  return Promise.resolve(answered).then((result) => ifDenied(result, request, requestOptions));
+}
+
 export function createAuditRecorder(options: AuditOptions): AuditRecorder {
   const { policy, mode, failure, queueLimit, batchSize, flushMs, includes, sample } = settingsOf(options);
   const random = options.random ?? Math.random;
@@ -369,9 +411,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
             : checkNow!(request, requestOptions, asAsked);
         // An answer to wait for (any thenable a decorator returns) is recorded once it comes.
         if (!settledNow(answered))
-          return Promise.resolve(answered).then((result) =>
-            kept(result, request, requestOptions, started, sampledOne, asAsked),
-          );
+          return keptLater(kept, answered, request, requestOptions, started, sampledOne, asAsked);
         return kept(answered, request, requestOptions, started, sampledOne, asAsked);
       } catch (error) {
         return Promise.reject(error);
@@ -403,8 +443,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     ): Promise<CheckResult> => {
       try {
         const answered = answer(request, requestOptions);
-        if (!settledNow(answered))
-          return Promise.resolve(answered).then((result) => ifDenied(result, request, requestOptions));
+        if (!settledNow(answered)) return ifDeniedLater(ifDenied, answered, request, requestOptions);
         return ifDenied(answered, request, requestOptions);
       } catch (error) {
         return Promise.reject(error);

@@ -70,9 +70,20 @@ export function checkNowThrough<F extends Check>(
     const answered = nextNow(request, options, asAsked);
     if (after === undefined) return answered;
     return answered instanceof Promise
-      ? answered.then((answer) => afterNow(after, answer, request, options, asAsked))
+      ? afterLater(after, answered, request, options, asAsked)
       : afterNow(after, answered, request, options, asAsked);
   });
+}
+
+/** A function, not an arrow in the one above: that arrow then closes over nothing, and allocates no context a call. */
+function afterLater(
+  after: AfterNow,
+  answered: Promise<CheckResult>,
+  request: CheckRequest,
+  options: RequestOptions | undefined,
+  asAsked: AsAsked | undefined,
+): Promise<CheckResult> {
+  return answered.then((answer) => afterNow(after, answer, request, options, asAsked));
 }
 
 function afterNow(

@@ -37,7 +37,35 @@ export function checkNow(
   const resolved = deps.revisions.resolve(request.consistency, signal);
   return typeof resolved === "bigint"
     ? checkAtRevision(deps, request, signal, resolved, asAsked)
-    : resolved.then((revision) => checkAtRevision(deps, request, signal, revision, asAsked));
+    : checkAtRevisionLater(deps, request, signal, resolved, asAsked);
+}
+
+/*
+ * The continuations below are functions of their own rather than arrows in the functions that
+ * need them: V8 allocates a function's closure context on entry, whichever branch runs, so an
+ * arrow in the rarely taken branch cost every check a context object (the common path is
+ * synchronous and closes over nothing).
+ */
+
+function checkAtRevisionLater(
+  deps: CheckDeps,
+  request: CheckRequest,
+  signal: Cancellation | undefined,
+  resolved: Promise<Revision>,
+  asAsked: AsAsked | undefined,
+): Promise<CheckResult> {
+  return resolved.then((revision) => checkAtRevision(deps, request, signal, revision, asAsked));
+}
+
+function checkWithPlanLater(
+  deps: CheckDeps,
+  request: CheckRequest,
+  signal: Cancellation | undefined,
+  revision: Revision,
+  planned: Promise<Plan>,
+  asAsked: AsAsked | undefined,
+): Promise<CheckResult> {
+  return planned.then((plan) => checkWithPlan(deps, request, signal, revision, plan, asAsked));
 }
 
 function checkAtRevision(
@@ -49,7 +77,7 @@ function checkAtRevision(
 ): CheckResult | Promise<CheckResult> {
   const planned = deps.revisions.planAt(revision);
   return planned instanceof Promise
-    ? planned.then((plan) => checkWithPlan(deps, request, signal, revision, plan, asAsked))
+    ? checkWithPlanLater(deps, request, signal, revision, planned, asAsked)
     : checkWithPlan(deps, request, signal, revision, planned, asAsked);
 }
 
@@ -70,22 +98,57 @@ function checkWithPlan(
   // Explanations and contextual relationships take the batched walk, with no shared cache.
   if (request.explain === true || contextual !== undefined) {
     const ctx = requestContext(deps, plan, revision, request, subjectKey, contextual, signal, witness);
-    return deps
-      .run(ctx, member, [id])
-      .then((out) =>
-        answerOf(deps, plan, request, revision, out.m.get(id), out.w?.get(id), out.t?.get(id)?.[0], asAsked),
-      );
+    return batchedAnswer(deps, plan, request, revision, ctx, member, asAsked);
   }
   if (witness) {
     const found = witnessedMembership(deps, plan, revision, member, id, subjectKey, request, signal);
     return found instanceof Promise
-      ? found.then(({ m, proof }) => answerOf(deps, plan, request, revision, m, proof, undefined, asAsked))
+      ? answerWhenProved(deps, plan, request, revision, found, asAsked)
       : answerOf(deps, plan, request, revision, found.m, found.proof, undefined, asAsked);
   }
   const found = plainMembership(deps, plan, revision, member, id, subjectKey, request, signal);
   return found instanceof Promise
-    ? found.then((m) => answerOf(deps, plan, request, revision, m, undefined, undefined, undefined))
+    ? answerWhenFound(deps, plan, request, revision, found)
     : answerOf(deps, plan, request, revision, found, undefined, undefined, undefined);
+}
+
+/** The batched evaluator's answer, with its witness and explanation when the request asked. */
+function batchedAnswer(
+  deps: CheckDeps,
+  plan: Plan,
+  request: CheckRequest,
+  revision: Revision,
+  ctx: RequestContext,
+  member: PlanMember,
+  asAsked: AsAsked | undefined,
+): Promise<CheckResult> {
+  const id = request.resource.id;
+  return deps
+    .run(ctx, member, [id])
+    .then((out) =>
+      answerOf(deps, plan, request, revision, out.m.get(id), out.w?.get(id), out.t?.get(id)?.[0], asAsked),
+    );
+}
+
+function answerWhenProved(
+  deps: CheckDeps,
+  plan: Plan,
+  request: CheckRequest,
+  revision: Revision,
+  found: Promise<Proved>,
+  asAsked: AsAsked | undefined,
+): Promise<CheckResult> {
+  return found.then(({ m, proof }) => answerOf(deps, plan, request, revision, m, proof, undefined, asAsked));
+}
+
+function answerWhenFound(
+  deps: CheckDeps,
+  plan: Plan,
+  request: CheckRequest,
+  revision: Revision,
+  found: Promise<Member | undefined>,
+): Promise<CheckResult> {
+  return found.then((m) => answerOf(deps, plan, request, revision, m, undefined, undefined, undefined));
 }
 
 /**
@@ -221,9 +284,21 @@ function witnessedMembership(
       return { m, proof: walk.witness() };
     }
   }
-  return deps
-    .run(requestContext(deps, plan, revision, request, subjectKey, undefined, signal, true), member, [id])
-    .then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
+  return provedByEvaluator(
+    deps,
+    requestContext(deps, plan, revision, request, subjectKey, undefined, signal, true),
+    member,
+    id,
+  );
+}
+
+function provedByEvaluator(
+  deps: CheckDeps,
+  ctx: RequestContext,
+  member: PlanMember,
+  id: string,
+): Promise<Proved> {
+  return deps.run(ctx, member, [id]).then((out) => ({ m: out.m.get(id), proof: out.w?.get(id) }));
 }
 
 /**
@@ -256,6 +331,20 @@ function plainMembership(
     );
     if (walked !== undefined) return walked === false ? undefined : walked;
   }
+  return plainByEvaluator(deps, plan, revision, member, id, subjectKey, request, signal);
+}
+
+/** A plain check's membership from the batched evaluator, run once for concurrent equals. */
+function plainByEvaluator(
+  deps: CheckDeps,
+  plan: Plan,
+  revision: Revision,
+  member: PlanMember,
+  id: string,
+  subjectKey: string,
+  request: CheckRequest,
+  signal: Cancellation | undefined,
+): Promise<Member | undefined> {
   const key = `${plan.id}|${revision}|${member.label}:${id}@${subjectKey}`;
   const ctx = () => requestContext(deps, plan, revision, request, subjectKey, undefined, signal, false);
   const flight = deps.topFlights.join(key, () => deps.run(ctx(), member, [id]).then((r) => r.m.get(id)));
