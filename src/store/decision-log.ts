@@ -604,6 +604,19 @@ export function pruneCut(
 export const DEFAULT_DECISION_PAGE = 1_000;
 
 /**
+ * Text every body that names `subject` in its `onBehalfOf` contains: a cheap necessary condition
+ * to test before a JSON parser reads the body (a read by subject passes over every record). Bodies
+ * are canonical JSON, strings written as JSON.stringify writes them, so this is exact even for a
+ * subject outside the grammar. A valid one (`type:id[#relation]`, src/core/relationship-string.ts:
+ * `a-z 0-9 _ /` in names, `a-zA-Z0-9/_|-=+` in ids, and `:` `#` `*`) holds nothing JSON.stringify
+ * escapes (`"`, `\`, control characters, lone surrogates): it is the subject in quotes. The quotes
+ * keep a witness (`doc#viewer@user:alice`) or a longer id (`user:alice2`) from passing.
+ */
+export function subjectNeedle(subject: string): string {
+  return JSON.stringify(subject);
+}
+
+/**
  * Group commit: while one append transaction is in flight, later appends wait and then go
  * together in the next one, so N concurrent callers cost about two transactions, not N. Each caller
  * gets its own records back, or the error of the transaction that held them.

@@ -12,6 +12,7 @@ import {
   type SignedHead,
   type SignedPoint,
   type StoredRow,
+  subjectNeedle,
   type VerifyReport,
   verifyChain,
 } from "../decision-log.js";
@@ -114,16 +115,7 @@ export interface ScanQuery {
   readonly limit: number;
 }
 
-/**
- * A subject matches a record whose subject column is it, or whose `onBehalfOf` holds it. Before
- * json_each parses a body, a necessary condition: the body holds the subject as a whole JSON
- * string. Bodies are canonical JSON (decision-log.ts), strings written as JSON.stringify writes
- * them, so the needle is JSON.stringify(subject): exact even for a query subject outside the
- * grammar. A valid one (`type:id[#relation]`, src/core/relationship-string.ts: `a-z 0-9 _ /` in
- * names, `a-zA-Z0-9/_|-=+` in ids, `:` `#` `*`) has nothing JSON.stringify escapes (`"`, `\`,
- * control characters, lone surrogates), so the needle is the subject in quotes. The quotes keep a
- * witness (`doc#viewer@user:alice`) or a longer id (`user:alice2`) from passing.
- */
+/** The subject column, or `onBehalfOf` (json_each) where the body holds the needle (subjectNeedle). */
 const SUBJECT_FILTER =
   "(subject = ? OR (instr(body, ?) > 0 AND EXISTS (SELECT 1 FROM json_each(body, '$.onBehalfOf') WHERE value = ?)))";
 
@@ -145,7 +137,7 @@ function rangeStatement(db: Database.Database, cache: Map<string, Database.State
 function filterParams(q: ScanQuery): unknown[] {
   const params: unknown[] = [];
   if (q.since !== undefined) params.push(q.since.getTime());
-  if (q.subject !== undefined) params.push(q.subject, JSON.stringify(q.subject), q.subject);
+  if (q.subject !== undefined) params.push(q.subject, subjectNeedle(q.subject), q.subject);
   return params;
 }
 
