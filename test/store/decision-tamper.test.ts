@@ -192,35 +192,39 @@ function tamperCases(name: string, open: () => Promise<Backend>, runs: number): 
 const dir = mkdtempSync(join(tmpdir(), "latch-tamper-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-tamperCases(
-  "sqlite",
-  async () => {
-    const path = join(dir, "tamper.db");
-    const store = await createSqliteStore({ path, decisionCheckpointEvery: EVERY });
-    const raw = new Database(path);
-    // The SQL numbers its parameters in order, so SQLite takes them as plain ?.
-    const sql = (text: string) => text.replace(/\$\d+/g, "?");
-    return {
-      store,
-      prefix: "",
-      async exec(text, params = []) {
-        if (params.length === 0) raw.exec(sql(text));
-        else raw.prepare(sql(text)).run(...params);
-      },
-      async query(text, params = []) {
-        return raw
-          .prepare(sql(text))
-          .raw()
-          .all(...params) as unknown[][];
-      },
-      async close() {
-        raw.close();
-        await store.close();
-      },
-    };
-  },
-  60,
-);
+/** `pageRows`: verify's page (and checkpoint page) size; 2 puts every tamper across pages. */
+const sqliteBackend = (name: string, pageRows?: number) => async (): Promise<Backend> => {
+  const path = join(dir, `${name}.db`);
+  const store = await createSqliteStore({
+    path,
+    decisionCheckpointEvery: EVERY,
+    ...(pageRows === undefined ? {} : { decisionLongReads: { verifyPageRows: pageRows } }),
+  });
+  const raw = new Database(path);
+  // The SQL numbers its parameters in order, so SQLite takes them as plain ?.
+  const sql = (text: string) => text.replace(/\$\d+/g, "?");
+  return {
+    store,
+    prefix: "",
+    async exec(text, params = []) {
+      if (params.length === 0) raw.exec(sql(text));
+      else raw.prepare(sql(text)).run(...params);
+    },
+    async query(text, params = []) {
+      return raw
+        .prepare(sql(text))
+        .raw()
+        .all(...params) as unknown[][];
+    },
+    async close() {
+      raw.close();
+      await store.close();
+    },
+  };
+};
+
+tamperCases("sqlite", sqliteBackend("tamper"), 60);
+tamperCases("sqlite, verify in pages of 2", sqliteBackend("tamper-paged", 2), 40);
 
 describe.skipIf(PG_URL === undefined)("decision log on PostgreSQL", () => {
   const schemas = new SchemaTracker();

@@ -58,3 +58,20 @@ export function openConnection(options: ConnectionOptions): Connection {
     throw error;
   }
 }
+
+/**
+ * A read-only connection to a file the store has open, for a read that spans turns of the event
+ * loop in a read transaction of its own (the decision log's verify). Read-only: it never takes the
+ * write lock, not even for the migrations `openConnection` runs (the store ran them). SQLite's
+ * default page cache (2 MiB), not the serving connection's 64: it reads each page once.
+ */
+export function openReader(options: ConnectionOptions): Database.Database {
+  const db = new Database(options.path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}

@@ -21,16 +21,23 @@ import {
   rowToDecision,
   type SignedHead,
   type SignedPoint,
-  type StoredRow,
   trustedHead,
   verifyChain,
 } from "../decision-log.js";
 import { positiveInt } from "../write-checks.js";
+import {
+  COLUMNS,
+  createScan,
+  DEFAULT_LONG_READS,
+  inPages,
+  type LongReadSettings,
+  type Row,
+  toRow,
+  verifyOnSnapshot,
+} from "./decision-reads.js";
 
-type Row = [number, number, string, string, string, string];
 /** Most rows per multi-row INSERT: one statement per row cost more than the row itself. */
 const INSERT_ROWS = 50;
-const COLUMNS = "seq, at, subject, body, prev_hash, hash";
 
 /**
  * An INSERT of `rows` rows. OR FAIL, not the default ABORT: a multi-row statement that may abort
@@ -40,22 +47,28 @@ const COLUMNS = "seq, at, subject, body, prev_hash, hash";
  */
 const insertSql = (rows: number) =>
   `INSERT OR FAIL INTO decisions (${COLUMNS}) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?)").join(", ")}`;
-const toRow = (r: Row): StoredRow => ({
-  seq: r[0],
-  at: r[1],
-  subject: r[2],
-  body: r[3],
-  prevHash: r[4],
-  hash: r[5],
-});
+export interface SqliteDecisionLogOptions {
+  readonly checkpointEvery?: number | undefined;
+  readonly remote?: RemoteDecisionLog | undefined;
+  /**
+   * Opens a read-only connection of its own to the same file, for verify's snapshot; absent for
+   * `:memory:`, which no other connection can open.
+   */
+  readonly openReader?: (() => Database.Database) | undefined;
+  /** Page and range sizes of the long reads, and how they let the event loop turn (tests). */
+  readonly longReads?: Partial<LongReadSettings> | undefined;
+}
 
 export function createSqliteDecisionLog(
   db: Database.Database,
   storeId: string,
   secret: Uint8Array,
-  checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
-  remote?: RemoteDecisionLog,
+  options: SqliteDecisionLogOptions = {},
 ): DecisionLog {
+  const { remote, openReader } = options;
+  const checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  const longReads: LongReadSettings = { ...DEFAULT_LONG_READS, ...options.longReads };
+  const scan = createScan(db, longReads);
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const s = {
     head: db.prepare("SELECT seq, hash, floor, mac FROM decision_head WHERE singleton = 1"),
@@ -127,19 +140,12 @@ export function createSqliteDecisionLog(
 
     async read(query: DecisionQuery = {}) {
       const limit = positiveInt(query.limit, "limit") ?? DEFAULT_DECISION_PAGE;
-      const where = ["seq > ?"];
-      const params: unknown[] = [query.afterSeq ?? 0];
-      if (query.since !== undefined) {
-        where.push("at >= ?");
-        params.push(query.since.getTime());
-      }
-      if (query.subject !== undefined) {
-        where.push("(subject = ? OR EXISTS (SELECT 1 FROM json_each(body, '$.onBehalfOf') WHERE value = ?))");
-        params.push(query.subject, query.subject);
-      }
-      params.push(limit);
-      const sql = `SELECT ${COLUMNS} FROM decisions WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`;
-      const rows = db.prepare(sql).raw().all(params) as Row[];
+      const afterSeq = query.afterSeq ?? 0;
+      // A filter may pass over any number of records before the page fills: in ranges, with turns.
+      const rows =
+        query.subject === undefined && query.since === undefined
+          ? (s.page.all(afterSeq, limit) as Row[])
+          : await scan({ afterSeq, since: query.since, subject: query.subject, limit });
       return rows.map((r) => rowToDecision(toRow(r)));
     },
 
@@ -170,25 +176,15 @@ export function createSqliteDecisionLog(
     },
 
     async verify() {
+      if (openReader !== undefined) return verifyOnSnapshot(openReader(), signer, longReads);
+      // `:memory:`: one transaction on this connection is the only snapshot there is (inPages).
       const read = db.transaction(() => {
         const points = s.checkpoints.all() as SignedPoint[];
-        const rows: StoredRow[] = [];
-        let after = 0;
-        for (;;) {
-          const page = s.page.all(after, 10_000) as Row[];
-          for (const r of page) rows.push(toRow(r));
-          if (page.length < 10_000) break;
-          after = page[page.length - 1]![0];
-        }
+        const rows = (s.page.all(0, -1) as Row[]).map(toRow);
         return { points, head: head(), rows };
       });
-      // One read transaction: the walk sees one consistent snapshot of rows, checkpoints and head.
       const { points, head: signedHead, rows } = read.deferred();
-      return verifyChain(iterate(rows), points, signedHead, signer);
+      return verifyChain(inPages(rows, longReads), points, signedHead, signer, longReads.pause);
     },
   };
-}
-
-async function* iterate<T>(items: readonly T[]): AsyncIterable<T> {
-  yield* items;
 }

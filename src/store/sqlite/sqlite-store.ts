@@ -54,7 +54,8 @@ import { createSqliteApprovals } from "./approvals.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
 import { type CompactionThread, compactionThread, type ReadHorizon } from "./compaction-thread.js";
-import { type Connection, type ConnectionOptions, openConnection } from "./connection.js";
+import { type Connection, type ConnectionOptions, openConnection, openReader } from "./connection.js";
+import type { LongReadSettings } from "./decision-reads.js";
 import { createSqliteDecisionLog } from "./decisions.js";
 import { importBatch } from "./import-batch.js";
 import { createLookups, type Lookups } from "./lookups.js";
@@ -85,6 +86,8 @@ export interface SqliteStoreOptions extends ConnectionOptions {
   readonly subscribePollMs?: number;
   /** Decision records between two signed checkpoints of the audit chain (default 100). */
   readonly decisionCheckpointEvery?: number;
+  /** Page and range sizes of the decision log's long reads (verify, filtered reads; tests make them small). */
+  readonly decisionLongReads?: Partial<LongReadSettings>;
   /** Told the thread id each time a background compaction run ends in its thread (tests). */
   readonly onCompactionThreadRun?: (threadId: number) => void;
 }
@@ -124,7 +127,10 @@ registerDecisionLogOpener("sqlite", async (options) => {
   const { connection, checkpointEvery } = options as RemoteOptions;
   const { db, storeId, tokenSecret } = openConnection({ ...connection, ...DECISION_LOG_CONNECTION });
   return {
-    log: createSqliteDecisionLog(db, storeId, tokenSecret, checkpointEvery),
+    log: createSqliteDecisionLog(db, storeId, tokenSecret, {
+      checkpointEvery,
+      openReader: () => openReader(connection),
+    }),
     close: async () => void db.close(),
   };
 });
@@ -207,13 +213,16 @@ class SqliteStore implements Store {
       connection: threadConnection(options),
       checkpointEvery: options.decisionCheckpointEvery,
     };
-    this.decisions = createSqliteDecisionLog(
-      this.db,
-      connection.storeId,
-      connection.tokenSecret,
-      options.decisionCheckpointEvery,
-      this.db.memory ? undefined : { backend: "sqlite", module: import.meta.url, options: remote },
-    );
+    this.decisions = createSqliteDecisionLog(this.db, connection.storeId, connection.tokenSecret, {
+      checkpointEvery: options.decisionCheckpointEvery,
+      ...(this.db.memory
+        ? {}
+        : {
+            remote: { backend: "sqlite", module: import.meta.url, options: remote },
+            openReader: () => openReader(remote.connection),
+          }),
+      longReads: options.decisionLongReads,
+    });
     this.approvals = createSqliteApprovals(this.db, options.subscribePollMs ?? 100);
     this.postureReports = createSqlitePostureReports(this.db);
     this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision));

@@ -8,6 +8,7 @@ import {
   GENESIS_HASH,
   type Store,
 } from "../../../src/store/index.js";
+import { checkSubjectReads } from "./decision-subjects.js";
 import { rejection, type StoreFactory } from "./helpers.js";
 
 const T0 = Date.parse("2026-05-15T14:00:00Z");
@@ -144,6 +145,23 @@ export function decisionCases(factory: StoreFactory): void {
       expect(bot.map((d) => d.seq)).toEqual([1, 2, 3, 4, 6]);
       expect((await store.decisions.read({ subject: "user:u3" })).map((d) => d.seq)).toEqual([5]);
       expect(await store.decisions.read({ subject: "user:nobody" })).toEqual([]);
+    });
+
+    it("reads by subject as a naive filter over every record does, page after page", async () => {
+      await checkSubjectReads(store.decisions, 30);
+    });
+
+    it("verifies a good chain as good while records are appended and a prune runs", async () => {
+      const n = DEFAULT_CHECKPOINT_EVERY;
+      await store.decisions.append(decisions(1, 3 * n + 1));
+      const verifying = store.decisions.verify();
+      const appending = store.decisions.append(decisions(3 * n + 1, 4 * n + 1));
+      const pruned = await store.decisions.prune({ keepLast: n });
+      await appending;
+      // Whichever state the walk saw, it was a whole one: a good chain.
+      expect(await verifying).toMatchObject({ ok: true });
+      expect(pruned).toBeGreaterThan(0);
+      expect(await store.decisions.verify()).toMatchObject({ ok: true, lastSeq: 4 * n });
     });
 
     it("refuses a record whose time is not an instant, appending nothing", async () => {
