@@ -10,7 +10,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -132,31 +131,6 @@ function gateway(path: string, body: string): Promise<Outcome> {
       const [code, size] = out.trim().split(" ");
       resolve({ code: `HTTP ${code}`, bytes: Number(size) });
     });
-  });
-}
-
-/** The same, read here (kept to compare: the reader's own work shows as a stall). */
-export function gatewayInProcess(path: string, body: string): Promise<Outcome> {
-  const [host, port] = HTTP.split(":");
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host,
-        port,
-        path,
-        method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      },
-      (res) => {
-        let n = 0;
-        res.on("data", (b: Buffer) => {
-          n += b.length;
-        });
-        res.on("end", () => resolve({ code: `HTTP ${res.statusCode}`, bytes: n }));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
   });
 }
 
