@@ -374,12 +374,22 @@ class MultiWalk {
           this.queueLookup(link.edge, delta);
           continue;
         }
-        for (const [id, d] of delta) {
-          if (this.pacer.due()) await this.pacer.pause();
-          this.follow(link, id, d);
-        }
+        const entries = delta.entries();
+        while (!this.followSome(link, entries)) await this.pacer.pause();
       }
     }
+  }
+
+  /**
+   * Entries through one link until they run out (true) or the pacer asks for a turn (false). The
+   * hot loops stay in synchronous functions: an await inside them slows every iteration.
+   */
+  private followSome(link: Exclude<Link, { k: "lookup" }>, entries: Iterator<[string, ReachEntry]>): boolean {
+    for (let e = entries.next(); !e.done; e = entries.next()) {
+      this.follow(link, e.value[0], e.value[1]);
+      if (this.pacer.due()) return false;
+    }
+    return true;
   }
 
   /** One entry of a delta through one link (a lookup link batches the whole delta instead). */
@@ -439,8 +449,17 @@ class MultiWalk {
 
   private async apply(batch: Batch, rows: readonly Relationship[]): Promise<void> {
     const edges = [...batch.edges];
-    for (const r of rows) {
-      if (this.pacer.due()) await this.pacer.pause();
+    let from = this.applySome(edges, rows, 0);
+    while (from < rows.length) {
+      await this.pacer.pause();
+      from = this.applySome(edges, rows, from);
+    }
+  }
+
+  /** Rows from `start` on until they run out or the pacer asks for a turn; where it stopped. */
+  private applySome(edges: readonly [Edge, Delta][], rows: readonly Relationship[], start: number): number {
+    for (let i = start; i < rows.length; ) {
+      const r = rows[i++]!;
       for (const [edge, delta] of edges) {
         // One call serves several edges: each takes only the rows of its relation and ids.
         if (edge.relation !== r.relation) continue;
@@ -449,6 +468,8 @@ class MultiWalk {
         const sure = edge.cap && r.caveat === undefined;
         this.add(edge.to, r.resource.id, from.any, sure ? from.def : EMPTY);
       }
+      if (this.pacer.due()) return i;
     }
+    return rows.length;
   }
 }
