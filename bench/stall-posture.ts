@@ -4,7 +4,9 @@
  * server), the report run while a 1 ms interval measures the longest
  * gap between its ticks (monitorEventLoopDelay's max missed whole stalls here, so it is not used).
  *
- * Run: `npx tsx bench/stall-posture.ts [scale] [--agents N] [--no-probe]` (default m, 1,000 agents).
+ * Run: `npx tsx bench/stall-posture.ts [scale] [--agents N] [--no-probe]` (default m, 1,000 agents);
+ * for CPU comparisons `node --expose-gc --import tsx bench/stall-posture.ts m --no-probe` (`--phases`
+ * prints the report's own phase timings).
  */
 import "../src/cli/v8-flags.js";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -65,7 +67,11 @@ async function main(): Promise<void> {
       }, 1);
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
-      const { report } = await createPostureReport({ store, engine, config: CONFIG, save: i === 0 });
+      const { report, stats } = await createPostureReport({ store, engine, config: CONFIG, save: i === 0 });
+      if (args.includes("--phases")) console.log(`phases (ms): ${JSON.stringify(stats.phases)}`);
+      // With --expose-gc: collect inside the measured window, so that garbage a run leaves for
+      // later (a report that never yields lets V8's GC tasks wait) is counted for every run alike.
+      (globalThis as { gc?: () => void }).gc?.();
       const cpu = process.cpuUsage(cpu0);
       const ms = performance.now() - t0;
       // One more turn, so that a stall at the very end is sampled too.
