@@ -17,6 +17,6 @@ export {
 } from "./lookup-batches.js";
 export { cursorToken } from "./lookup-cursor.js";
 export { type ReverseBatch, readReverseBatch } from "./lookup-reverse.js";
-export { createPacer, type Pacer } from "./pacer.js";
+export { COSTLY_ITEM, createPacer, type Pacer } from "./pacer.js";
 export { createRevisions, type Revisions } from "./revisions.js";
 export type * from "./types.js";

@@ -5,6 +5,7 @@
  * the sensitive objects, and which owners still exist anywhere else.
  */
 import { formatObjectRef, type Relationship, WILDCARD_ID } from "../core/index.js";
+import type { Pacer } from "../engine/index.js";
 import type { StoreReader } from "../store/index.js";
 import type { PostureConfig } from "./config.js";
 
@@ -44,7 +45,15 @@ function isSensitive(r: Relationship, config: PostureConfig): boolean {
   return n >= s.min;
 }
 
-export async function readInventory(reader: StoreReader, config: PostureConfig): Promise<Inventory> {
+/**
+ * `pacer`: the export is read from the store or the in-memory copy without a macrotask between
+ * rows, so the pass yields to the event loop itself (a report must not hold a server's other calls).
+ */
+export async function readInventory(
+  reader: StoreReader,
+  config: PostureConfig,
+  pacer: Pacer,
+): Promise<Inventory> {
   const identities = new Map<string, IdentityFacts>();
   const facts = (type: string, id: string): IdentityFacts => {
     const key = `${type}:${id}`;
@@ -66,6 +75,7 @@ export async function readInventory(reader: StoreReader, config: PostureConfig):
         { limit: 1_000, ...(cursor === undefined ? {} : { cursor }) },
       );
       for (const r of page.relationships) {
+        if (pacer.due()) await pacer.pause();
         let ids = owners.get(r.subject.type);
         if (ids === undefined) {
           ids = new Set();
@@ -86,6 +96,7 @@ export async function readInventory(reader: StoreReader, config: PostureConfig):
   const present = new Set<string>();
   let relationships = 0;
   for await (const r of reader.exportRelationships()) {
+    if (pacer.due()) await pacer.pause();
     relationships++;
     objects.get(r.resource.type)?.add(r.resource.id);
     if (isSensitive(r, config)) sensitive.add(r.resource.id);

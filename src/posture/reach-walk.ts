@@ -25,9 +25,12 @@
  * It reads with the same batched reverse lookups as the engine's walk: one store call per
  * (resource type, subject type, subject relation) per round, whatever the number of identities.
  * Unlike LookupResources it does not count depth: sets only grow, so it ends at the fixpoint.
+ *
+ * Reads from the in-memory copy answer without a macrotask, so a walk over every identity would
+ * hold the event loop for the whole report: it yields through its pacer between sets it merges.
  */
 import { type Relationship, WILDCARD_ID } from "../core/index.js";
-import { readReverseBatch } from "../engine/index.js";
+import { createPacer, type Pacer, readReverseBatch } from "../engine/index.js";
 import type { CompiledSchema, PermissionExpr, RelationDef } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
 
@@ -150,6 +153,8 @@ export interface ReachWalkInput {
   readonly reader: StoreReader;
   /** The identities; an identity's index in the sets is its index here. */
   readonly sources: readonly WalkSource[];
+  /** Asked after each merge and row; absent, the walk makes its own (no deadline). */
+  readonly pacer?: Pacer | undefined;
 }
 
 function mergeInto(delta: Delta, id: string, any: IdSet, def: IdSet): void {
@@ -159,7 +164,8 @@ function mergeInto(delta: Delta, id: string, any: IdSet, def: IdSet): void {
 
 /** Every object of `type` whose `permission` may hold some of the sources, with which ones. */
 export async function reachSets(input: ReachWalkInput, type: string, permission: string): Promise<ReachSets> {
-  const walk = new MultiWalk(input, new Set());
+  const paced = input.pacer === undefined ? { ...input, pacer: createPacer(undefined) } : input;
+  const walk = new MultiWalk(paced, new Set());
   const cell = walk.target(type, permission);
   await walk.run();
   return cell?.ids ?? new Map();
@@ -172,12 +178,14 @@ class MultiWalk {
   private pending = new Map<Cell, Delta>();
   private lookups = new Map<string, Batch>();
   private readonly exclusions: Exclusion[] = [];
+  private readonly pacer: Pacer;
 
   constructor(
     private readonly input: ReachWalkInput,
     /** Exclusions whose `sub` the walks above this one are computing. */
     private readonly computing: ReadonlySet<PermissionExpr>,
   ) {
+    this.pacer = input.pacer ?? createPacer(undefined);
     input.sources.forEach((s, i) => {
       const list = this.ofType.get(s.type);
       if (list === undefined) this.ofType.set(s.type, [i]);
@@ -353,33 +361,53 @@ class MultiWalk {
     }
   }
 
-  /** Pushes pending deltas through the links that need no store call. */
-  private drain(): void {
+  /**
+   * Pushes pending deltas through the links that need no store call. A pause between entries is
+   * safe: the walk's state is its own, and a delta taken off `pending` is finished after it.
+   */
+  private async drain(): Promise<void> {
     while (this.pending.size > 0) {
       const [cell, delta] = this.pending.entries().next().value!;
       this.pending.delete(cell);
       for (const link of cell.links) {
-        switch (link.k) {
-          case "pass":
-            for (const [id, d] of delta) this.add(link.to, id, d.any, link.cap ? d.def : EMPTY);
-            break;
-          case "and":
-            for (const id of delta.keys()) this.intersect(link.to, link.all, id);
-            break;
-          case "lookup":
-            this.queueLookup(link.edge, delta);
-            break;
-          case "minus": {
-            const sub = link.x.sub;
-            for (const [id, d] of delta) {
-              const s = sub?.get(id);
-              if (sub === undefined) this.add(link.x.to, id, d.any, EMPTY);
-              else if (s === undefined) this.add(link.x.to, id, d.any, d.def);
-              else this.add(link.x.to, id, minus(d.any, s.def), minus(d.def, s.any));
-            }
-            break;
-          }
+        if (link.k === "lookup") {
+          this.queueLookup(link.edge, delta);
+          continue;
         }
+        const entries = delta.entries();
+        while (!this.followSome(link, entries)) await this.pacer.pause();
+      }
+    }
+  }
+
+  /**
+   * Entries through one link until they run out (true) or the pacer asks for a turn (false). The
+   * hot loops stay in synchronous functions: an await inside them slows every iteration.
+   */
+  private followSome(link: Exclude<Link, { k: "lookup" }>, entries: Iterator<[string, ReachEntry]>): boolean {
+    for (let e = entries.next(); !e.done; e = entries.next()) {
+      this.follow(link, e.value[0], e.value[1]);
+      if (this.pacer.due()) return false;
+    }
+    return true;
+  }
+
+  /** One entry of a delta through one link (a lookup link batches the whole delta instead). */
+  private follow(link: Exclude<Link, { k: "lookup" }>, id: string, d: ReachEntry): void {
+    switch (link.k) {
+      case "pass":
+        this.add(link.to, id, d.any, link.cap ? d.def : EMPTY);
+        return;
+      case "and":
+        this.intersect(link.to, link.all, id);
+        return;
+      case "minus": {
+        const sub = link.x.sub;
+        const s = sub?.get(id);
+        if (sub === undefined) this.add(link.x.to, id, d.any, EMPTY);
+        else if (s === undefined) this.add(link.x.to, id, d.any, d.def);
+        else this.add(link.x.to, id, minus(d.any, s.def), minus(d.def, s.any));
+        return;
       }
     }
   }
@@ -406,14 +434,12 @@ class MultiWalk {
       x.sub = cell.ids;
     }
     for (;;) {
-      this.drain();
+      await this.drain();
       if (this.lookups.size === 0) return;
       const batches = [...this.lookups.values()];
       this.lookups = new Map();
       const rows = await Promise.all(batches.map((b) => this.read(b)));
-      batches.forEach((batch, i) => {
-        this.apply(batch, rows[i]!);
-      });
+      for (const [i, batch] of batches.entries()) await this.apply(batch, rows[i]!);
     }
   }
 
@@ -421,9 +447,19 @@ class MultiWalk {
     return readReverseBatch(this.input.reader, batch);
   }
 
-  private apply(batch: Batch, rows: readonly Relationship[]): void {
+  private async apply(batch: Batch, rows: readonly Relationship[]): Promise<void> {
     const edges = [...batch.edges];
-    for (const r of rows) {
+    let from = this.applySome(edges, rows, 0);
+    while (from < rows.length) {
+      await this.pacer.pause();
+      from = this.applySome(edges, rows, from);
+    }
+  }
+
+  /** Rows from `start` on until they run out or the pacer asks for a turn; where it stopped. */
+  private applySome(edges: readonly [Edge, Delta][], rows: readonly Relationship[], start: number): number {
+    for (let i = start; i < rows.length; ) {
+      const r = rows[i++]!;
       for (const [edge, delta] of edges) {
         // One call serves several edges: each takes only the rows of its relation and ids.
         if (edge.relation !== r.relation) continue;
@@ -432,6 +468,8 @@ class MultiWalk {
         const sure = edge.cap && r.caveat === undefined;
         this.add(edge.to, r.resource.id, from.any, sure ? from.def : EMPTY);
       }
+      if (this.pacer.due()) return i;
     }
+    return rows.length;
   }
 }

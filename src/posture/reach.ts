@@ -12,7 +12,7 @@
  * give) reach the same objects, so the walk's sources are those classes, not the identities.
  */
 import { type ErrorCode, formatRelationship, LatchError, type Relationship } from "../core/index.js";
-import type { Engine } from "../engine/index.js";
+import type { Engine, Pacer } from "../engine/index.js";
 import type { CompiledSchema } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
 import type { MemberRef } from "./config.js";
@@ -83,6 +83,8 @@ export interface WalkReachInput {
   readonly token: string;
   /** Bulk checks in flight at once (default 4). */
   readonly concurrency?: number;
+  /** Yields to the event loop between steps of the walk and its tallies (reach-walk.ts). */
+  readonly pacer?: Pacer | undefined;
 }
 
 /**
@@ -97,12 +99,13 @@ export async function walkReach(
   visit: (source: number, id: string, state: "ALLOWED" | "CONDITIONAL") => void,
 ): Promise<{ checks: number }> {
   const sets = await reachSets(
-    { schema: input.schema, reader: input.reader, sources },
+    { schema: input.schema, reader: input.reader, sources, pacer: input.pacer },
     permission.type,
     permission.name,
   );
   const candidates: { id: string; source: number }[] = [];
   for (const [id, { any, def }] of sets) {
+    if (input.pacer?.due() === true) await input.pacer.pause();
     // Both sorted: `def` ⊆ `any`, walked side by side.
     let j = 0;
     for (const i of any) {
@@ -160,6 +163,7 @@ async function reachOf(
 export async function computeReach(input: ReachInput): Promise<{ table: ReachTable; stats: ReachStats }> {
   const classes = new Map<string, IdentityFacts[]>();
   for (const f of input.identities.values()) {
+    if (input.pacer?.due() === true) await input.pacer.pause();
     // The type is part of the class: an agent and a service reach differently with the same grants.
     const key = `${f.type}\n${footprint(f)}`;
     const members = classes.get(key);

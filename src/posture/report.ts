@@ -4,9 +4,19 @@
  * the access their identities were granted, reads the decision log over the unused window, and
  * compares with the previous kept report (drift); then the findings (findings.ts) and, when asked,
  * keeps the report with its revision for the next run.
+ *
+ * Every pass here grows with the stored data (relationships, identities, decisions) and the store's
+ * reads answer without a macrotask, so one pacer (engine/pacer.ts) paces them all: a report yields
+ * to the event loop every few milliseconds, as CheckBulk does, and stops once its call is aborted.
  */
 import { LatchError, type Relationship, type Revision } from "../core/index.js";
-import type { CheckBulkItem, Engine } from "../engine/index.js";
+import {
+  type Cancellation,
+  type CheckBulkItem,
+  createPacer,
+  type Engine,
+  type Pacer,
+} from "../engine/index.js";
 import { compileSchema } from "../schema/index.js";
 import type { Store } from "../store/index.js";
 import { configToJson, type PostureConfig, parsePostureConfig } from "./config.js";
@@ -51,6 +61,8 @@ export interface PostureOptions {
   readonly save?: boolean | undefined;
   /** Reverse walks in flight at once (default 4). */
   readonly concurrency?: number | undefined;
+  /** The call's: once aborted, the report stops at its next yield with `request/deadline-exceeded`. */
+  readonly signal?: Cancellation | undefined;
 }
 
 export interface PostureResult {
@@ -77,10 +89,13 @@ async function ownerDenials(
   token: string,
   config: PostureConfig,
   identities: Iterable<IdentityFacts>,
+  pacer: Pacer,
+  signal: Cancellation | undefined,
 ): Promise<Map<string, Denied[]>> {
   const asks: { key: string; denied: Denied; item: CheckBulkItem }[] = [];
   for (const f of identities) {
     for (const grant of f.grants) {
+      if (pacer.due()) await pacer.pause();
       const permission = config.ownerAccess.get(grant.resource.type);
       if (permission === undefined) continue;
       for (const o of f.owners) {
@@ -96,10 +111,10 @@ async function ownerDenials(
   const out = new Map<string, Denied[]>();
   for (let i = 0; i < asks.length; i += BULK) {
     const chunk = asks.slice(i, i + BULK);
-    const result = await engine.checkBulk({
-      items: chunk.map((a) => a.item),
-      consistency: { kind: "at-exact-snapshot", token },
-    });
+    const result = await engine.checkBulk(
+      { items: chunk.map((a) => a.item), consistency: { kind: "at-exact-snapshot", token } },
+      signal === undefined ? undefined : { signal },
+    );
     result.results.forEach((r, j) => {
       // CONDITIONAL: the owner may still have it, depending on context: not a finding.
       if (!r.ok || r.state !== "DENIED") return;
@@ -118,6 +133,7 @@ async function readDecisions(
   since: Date,
   maxChain: number,
   identities: ReadonlyMap<string, IdentityFacts>,
+  pacer: Pacer,
 ): Promise<{ witnesses: Set<string>; longChains: Map<string, string[]> }> {
   const witnesses = new Set<string>();
   const longChains = new Map<string, string[]>();
@@ -129,6 +145,7 @@ async function readDecisions(
       ...(afterSeq === undefined ? {} : { afterSeq }),
     });
     for (const { seq, record } of page) {
+      if (pacer.due()) await pacer.pause();
       if (record.answer === "ALLOWED") for (const w of record.witness ?? []) witnesses.add(w);
       const chain = record.onBehalfOf ?? [];
       if (chain.length > maxChain && identities.has(record.subject)) {
@@ -151,12 +168,14 @@ async function addedSince(
   after: Revision,
   upTo: Revision,
   identities: ReadonlyMap<string, IdentityFacts>,
+  pacer: Pacer,
 ): Promise<Map<string, Relationship[]>> {
   const out = new Map<string, Relationship[]>();
   let from = after;
   while (from < upTo) {
     const page = await store.changesSince(from, 10_000);
     for (const c of page.changes) {
+      if (pacer.due()) await pacer.pause();
       if (c.revision > upTo || c.operation !== "touch") continue;
       const key = `${c.relationship.subject.type}:${c.relationship.subject.id}`;
       if (!identities.has(key)) continue;
@@ -210,6 +229,90 @@ function sortFindings(findings: Finding[]): Finding[] {
   );
 }
 
+/** Owners the signals hook says are suspended. */
+async function suspendedOwners(
+  options: PostureOptions,
+  inventory: Inventory,
+  pacer: Pacer,
+): Promise<Set<string>> {
+  const suspended = new Set<string>();
+  if (options.isSuspended === undefined) return suspended;
+  for (const f of inventory.identities.values())
+    for (const o of f.owners) {
+      if (pacer.due()) await pacer.pause();
+      const owner = `${o.subject.type}:${o.subject.id}`;
+      if (await options.isSuspended(owner)) suspended.add(owner);
+    }
+  return suspended;
+}
+
+/** Reach changed since the previous kept report, and the drift findings it makes. */
+async function driftPart(
+  store: Store,
+  revision: Revision,
+  previous: { readonly revision: Revision; readonly body: string },
+  parts: { inventory: Inventory; identities: readonly IdentityEntry[]; config: PostureConfig; pacer: Pacer },
+): Promise<{ drift: NonNullable<PostureReport["drift"]>; findings: Finding[] }> {
+  const { inventory, identities, config, pacer } = parts;
+  const before = previousReach(previous.body);
+  const changes: DriftEntry[] = [];
+  // Grouped by identity once: filtering all changes per identity grows with their product.
+  const byIdentity = new Map<string, DriftEntry[]>();
+  for (const i of identities)
+    for (const r of i.reach) {
+      const b = before.get(`${i.identity} ${r.permission}`);
+      if (b === undefined || b === r.reached) continue;
+      const change = { identity: i.identity, permission: r.permission, before: b, after: r.reached };
+      changes.push(change);
+      const list = byIdentity.get(i.identity);
+      if (list === undefined) byIdentity.set(i.identity, [change]);
+      else list.push(change);
+    }
+  const added = await addedSince(store, previous.revision, revision, inventory.identities, pacer);
+  const findings: Finding[] = [];
+  for (const f of inventory.identities.values()) {
+    if (pacer.due()) await pacer.pause();
+    const mine = byIdentity.get(f.key) ?? [];
+    findings.push(...driftFindings(f, mine, config, previous.revision.toString(), added.get(f.key) ?? []));
+  }
+  const drift = {
+    previousRevision: previous.revision.toString(),
+    previousGeneratedAt: (JSON.parse(previous.body) as PostureReport).generatedAt,
+    changes,
+  };
+  return { drift, findings };
+}
+
+interface Evidence {
+  readonly config: PostureConfig;
+  readonly inventory: Inventory;
+  readonly reach: ReachTable;
+  readonly denied: ReadonlyMap<string, Denied[]>;
+  readonly suspended: ReadonlySet<string>;
+  readonly witnesses: ReadonlySet<string>;
+  readonly longChains: ReadonlyMap<string, string[]>;
+  readonly now: Date;
+}
+
+/** Each identity's findings but drift, appended to `findings`. */
+async function identityFindings(e: Evidence, findings: Finding[], pacer: Pacer): Promise<void> {
+  const { config, inventory } = e;
+  for (const f of inventory.identities.values()) {
+    if (pacer.due()) await pacer.pause();
+    const orphan = orphanFinding(f, config, inventory, e.suspended);
+    const found = [
+      orphan,
+      // An orphan's owner has no access to keep: the orphan finding says it all.
+      orphan === undefined ? ownerLostAccessFinding(f, e.denied.get(f.key) ?? []) : undefined,
+      nonExpiringFinding(f, config, e.now),
+      overBroadFinding(f, config, inventory, e.reach),
+      unusedFinding(f, config, e.witnesses),
+      riskyDelegationFinding(f, config, e.longChains.get(f.key) ?? []),
+    ];
+    for (const x of found) if (x !== undefined) findings.push(x);
+  }
+}
+
 export async function createPostureReport(options: PostureOptions): Promise<PostureResult> {
   const { store, engine } = options;
   const now = options.now ?? new Date();
@@ -225,6 +328,7 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
   const schema = compileSchema(stored.text);
   const config = parsePostureConfig(options.config, schema);
   const token = store.encodeRevision(revision);
+  const pacer = createPacer(options.signal);
   const phases: Record<string, number> = {};
   let mark = performance.now();
   const lap = (name: string) => {
@@ -232,7 +336,7 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
     phases[name] = Math.round(t - mark);
     mark = t;
   };
-  const inventory = await readInventory(reader, config);
+  const inventory = await readInventory(reader, config, pacer);
   lap("inventory");
   const { table: reach, stats } = await computeReach({
     engine,
@@ -243,58 +347,40 @@ export async function createPostureReport(options: PostureOptions): Promise<Post
     permissions: config.reach,
     sensitive: inventory.sensitive,
     sensitiveType: config.sensitive?.relation.type,
+    pacer,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
   lap("reach");
-  const denied = await ownerDenials(engine, token, config, inventory.identities.values());
+  const denied = await ownerDenials(
+    engine,
+    token,
+    config,
+    inventory.identities.values(),
+    pacer,
+    options.signal,
+  );
   lap("owners");
   const since = new Date(now.getTime() - config.thresholds.unusedDays * DAY_MS);
-  const { witnesses, longChains } = await readDecisions(store, since, config.maxChain, inventory.identities);
-  const suspended = new Set<string>();
-  if (options.isSuspended !== undefined)
-    for (const f of inventory.identities.values())
-      for (const o of f.owners) {
-        const owner = `${o.subject.type}:${o.subject.id}`;
-        if (await options.isSuspended(owner)) suspended.add(owner);
-      }
+  const { witnesses, longChains } = await readDecisions(
+    store,
+    since,
+    config.maxChain,
+    inventory.identities,
+    pacer,
+  );
+  const suspended = await suspendedOwners(options, inventory, pacer);
   lap("decisions");
   const identities = identityEntries(inventory, reach, config);
   const previous = await store.postureReports.previous(revision);
   let drift: PostureReport["drift"] = null;
   const findings: Finding[] = [];
   if (previous !== undefined) {
-    const before = previousReach(previous.body);
-    const changes: DriftEntry[] = [];
-    for (const i of identities)
-      for (const r of i.reach) {
-        const b = before.get(`${i.identity} ${r.permission}`);
-        if (b !== undefined && b !== r.reached)
-          changes.push({ identity: i.identity, permission: r.permission, before: b, after: r.reached });
-      }
-    const added = await addedSince(store, previous.revision, revision, inventory.identities);
-    for (const f of inventory.identities.values()) {
-      const mine = changes.filter((c) => c.identity === f.key);
-      findings.push(...driftFindings(f, mine, config, previous.revision.toString(), added.get(f.key) ?? []));
-    }
-    drift = {
-      previousRevision: previous.revision.toString(),
-      previousGeneratedAt: (JSON.parse(previous.body) as PostureReport).generatedAt,
-      changes,
-    };
+    const part = await driftPart(store, revision, previous, { inventory, identities, config, pacer });
+    drift = part.drift;
+    findings.push(...part.findings);
   }
-  for (const f of inventory.identities.values()) {
-    const orphan = orphanFinding(f, config, inventory, suspended);
-    const found = [
-      orphan,
-      // An orphan's owner has no access to keep: the orphan finding says it all.
-      orphan === undefined ? ownerLostAccessFinding(f, denied.get(f.key) ?? []) : undefined,
-      nonExpiringFinding(f, config, now),
-      overBroadFinding(f, config, inventory, reach),
-      unusedFinding(f, config, witnesses),
-      riskyDelegationFinding(f, config, longChains.get(f.key) ?? []),
-    ];
-    for (const x of found) if (x !== undefined) findings.push(x);
-  }
+  const evidence = { config, inventory, reach, denied, suspended, witnesses, longChains, now };
+  await identityFindings(evidence, findings, pacer);
   lap("findings");
   sortFindings(findings);
   const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;

@@ -14,6 +14,7 @@ import { status } from "@grpc/grpc-js";
 import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { ServedService } from "./services.js";
+import { createStreamPacer } from "./stream-pacing.js";
 
 /** Connect aborts its signal with its own errors; handlers see Latch's (deadline or cancelled). */
 function latchSignal(from: AbortSignal): AbortSignal {
@@ -86,10 +87,13 @@ export function connectImplementation(
     if (m.methodKind === "server_streaming") {
       out[m.localName] = async function* (request, hctx) {
         const call = callOf(hctx, options);
+        const pacer = createStreamPacer();
         try {
           for await (const item of handler(request, call) as AsyncIterable<unknown>) {
             if (call.aborted) throw call.signal.reason;
             yield item;
+            // Connect writes without waiting for a fast reader: the stream yields on its own.
+            await pacer.afterMessage();
           }
         } catch (error) {
           throw connectErrorOf(call, error);

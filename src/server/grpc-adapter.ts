@@ -31,6 +31,7 @@ import { toWireError, type WireError } from "./errors.js";
 import type { ServerCodec } from "./grpc-definition.js";
 import { requestDecoder } from "./request-decoder.js";
 import { requestIdOr } from "./request-id.js";
+import { createStreamPacer } from "./stream-pacing.js";
 import {
   type ContextDecodeLimits,
   DEFAULT_CONTEXT_DECODE_LIMITS,
@@ -306,11 +307,15 @@ function wrapServerStream(
     const ctx = new CallState(call, method, options);
     (async () => {
       ctx.check();
+      const pacer = createStreamPacer();
       for await (const item of handler(io.decode(call.request), ctx)) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         // Respect back-pressure: a slow reader must not make us buffer a whole export.
         if (!call.write(create(io.output, item as MessageInitShape<DescMessage>)))
           await waitForDrain(call, ctx.signal);
+        // And a fast one must not hold the event loop for the whole stream ('drain' may come on
+        // the next tick, not in a later turn).
+        await pacer.afterMessage();
       }
     })().then(
       () => {

@@ -17,7 +17,7 @@ export interface PostureHandlerOptions {
 export function postureHandlers(options: PostureHandlerOptions): ServiceImplementation<Methods> {
   const { store, engine } = options;
   return {
-    async report(req) {
+    async report(req, ctx) {
       // A bad token or config is a LatchError (invalid-argument): the adapter maps it to a status.
       const revision = req.atRevision === "" ? undefined : store.decodeRevision(req.atRevision);
       const { report } = await createPostureReport({
@@ -27,6 +27,8 @@ export function postureHandlers(options: PostureHandlerOptions): ServiceImplemen
         revision,
         save: req.save,
         isSuspended: options.isSuspended,
+        // The report yields to the event loop as it goes; the call state stops it past its deadline.
+        signal: ctx,
       });
       return {
         reportJson: JSON.stringify(report),

@@ -34,6 +34,7 @@ import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { HttpRoutes } from "./http-server.js";
 import type { ServedService } from "./services.js";
+import { createStreamPacer } from "./stream-pacing.js";
 
 export interface GatewayOptions {
   readonly routes: readonly GatewayRoute[];
@@ -236,6 +237,19 @@ function requestsOf(endpoint: Endpoint, body: Buffer, registry: Registry): unkno
   });
 }
 
+/** Until the response drains or closes; both listeners go with either (a long export waits often). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
 export function createGateway(options: GatewayOptions): HttpRoutes {
   const registry = registryOf(options.services);
   const byPath = endpoints(options);
@@ -288,6 +302,7 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
       const requests = requestsOf(endpoint, await readBody(req, options.maxBodyBytes), registry);
       const kind = endpoint.method.methodKind;
       if (kind === "server_streaming") {
+        const pacer = createStreamPacer();
         for await (const item of endpoint.handler(requests[0], call) as AsyncIterable<unknown>) {
           if (call.aborted) throw call.signal.reason;
           if (!streaming) {
@@ -295,11 +310,10 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
             streaming = true;
           }
           // Respect back-pressure: a slow reader must not make the server buffer a whole export.
-          if (!res.write(`${JSON.stringify({ result: resultJson(endpoint, item) })}\n`))
-            await new Promise<void>((resolve) => {
-              res.once("drain", resolve);
-              res.once("close", resolve);
-            });
+          if (!res.write(`${JSON.stringify({ result: resultJson(endpoint, item) })}\n`)) await drained(res);
+          // And a fast one must not hold the event loop: a socket that takes a write at once emits
+          // 'drain' on the next tick, not in a later turn, so waiting for it alone yields nothing.
+          await pacer.afterMessage();
         }
         if (!streaming) res.writeHead(200, JSON_TYPE);
         res.end();

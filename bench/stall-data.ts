@@ -1,0 +1,317 @@
+/**
+ * Requests whose work grows with the stored data, against a real `latch serve` on the scale-m
+ * corpus (with agents and owners): how long does one such request hold the server's event loop?
+ * As bench/hostile-stall.ts: one connection sends the request while another sends a cheap check
+ * every 2 ms; the longest latency a cheap check saw is the stall. Streams are read to their end
+ * and their bytes counted, never decoded (the bench's own work must not count as a stall).
+ *
+ * Run: `npx tsx bench/stall-data.ts [scale] [--only name]` (default m). Target: every stall < 50 ms.
+ * The delete case runs last: it empties `document#viewer`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { createClient } from "../src/client/index.js";
+import { ExportBulkRelationshipsRequestSchema } from "../src/gen/authzed/api/v1/permission_service_pb.js";
+import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
+import { PostureServiceReportRequestSchema } from "../src/gen/latch/v1/posture_service_pb.js";
+import {
+  DeleteRelationshipsRequestSchema,
+  ExportRelationshipsRequestSchema,
+  ReadRelationshipsRequestSchema,
+} from "../src/gen/latch/v1/relationship_service_pb.js";
+import { createSqliteStore } from "../src/store/sqlite/index.js";
+import { generateCorpus, type Scale } from "./corpus.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const TOKEN = "bench-token-0123456789";
+const PORT = 50_000 + Math.floor(Math.random() * 10_000);
+const ADDRESS = `127.0.0.1:${PORT}`;
+const HTTP = `127.0.0.1:${PORT + 1}`;
+
+const args = process.argv.slice(2);
+const scale = (args.find((a) => !a.startsWith("--")) ?? "m") as Scale;
+const onlyAt = args.indexOf("--only");
+const only = onlyAt < 0 ? undefined : args[onlyAt + 1];
+
+const POSTURE_CONFIG = `identities:
+  agent: { owner: owner }
+reach: [document#view, folder#view]
+owner_access: { document: view, folder: view }
+delegation: { relations: [user#delegate_to], scope_caveats: [], max_chain: 1 }
+thresholds: { overbroad_share: 0.01, max_grant_days: 90, unused_days: 30, drift_share: 0.25 }
+`;
+
+/** Each its own connection: the measured and the cheap requests must not share one. */
+function connection(): grpc.Client {
+  return new grpc.Client(ADDRESS, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+}
+
+function metadata(): grpc.Metadata {
+  const m = new grpc.Metadata();
+  m.set("authorization", `Bearer ${TOKEN}`);
+  return m;
+}
+
+function encode(input: DescMessage, request: MessageInitShape<DescMessage>): Buffer {
+  return Buffer.from(toBinary(input, create(input, request)));
+}
+
+interface Outcome {
+  readonly code: string;
+  readonly bytes: number;
+}
+
+const identity = (b: Buffer) => b;
+const statusOf = (error: grpc.ServiceError | null) =>
+  error === null
+    ? "OK"
+    : `${grpc.status[error.code]} ${error.metadata.get("latch-error-code")[0] ?? ""}`.trim();
+
+function unary(c: grpc.Client, path: string, bytes: Buffer): Promise<Outcome> {
+  return new Promise((resolve) => {
+    c.makeUnaryRequest(
+      path,
+      identity,
+      identity,
+      bytes,
+      metadata(),
+      { deadline: Date.now() + 120_000 },
+      (e, r) => resolve({ code: statusOf(e), bytes: r?.length ?? 0 }),
+    );
+  });
+}
+
+function stream(c: grpc.Client, path: string, bytes: Buffer): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let n = 0;
+    const call = c.makeServerStreamRequest(path, identity, identity, bytes, metadata(), {
+      deadline: Date.now() + 120_000,
+    });
+    call.on("data", (b: Buffer) => {
+      n += b.length;
+    });
+    call.on("error", (e: grpc.ServiceError) => resolve({ code: statusOf(e), bytes: n }));
+    call.on("end", () => resolve({ code: "OK", bytes: n }));
+  });
+}
+
+/**
+ * SpiceDB's HTTP gateway: a server stream is one JSON object per line. Read by `curl` in a
+ * process of its own: parsing ~90 MB of HTTP here would delay this process's cheap checks too.
+ */
+function gateway(path: string, body: string): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const curl = spawn("curl", [
+      "-sS",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code} %{size_download}",
+      "-X",
+      "POST",
+      "-H",
+      `authorization: Bearer ${TOKEN}`,
+      "-H",
+      "content-type: application/json",
+      "--data",
+      body,
+      `http://${HTTP}${path}`,
+    ]);
+    let out = "";
+    curl.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    curl.on("error", reject);
+    curl.on("exit", () => {
+      const [code, size] = out.trim().split(" ");
+      resolve({ code: `HTTP ${code}`, bytes: Number(size) });
+    });
+  });
+}
+
+type Case = { name: string; run: (c: grpc.Client) => Promise<Outcome>; repeat: number };
+
+const CASES: Case[] = [
+  {
+    name: "posture report (1,000 agents)",
+    repeat: 3,
+    run: (c) =>
+      unary(
+        c,
+        "/latch.v1.PostureService/Report",
+        encode(PostureServiceReportRequestSchema, { config: POSTURE_CONFIG }),
+      ),
+  },
+  {
+    name: "latch.v1 ExportRelationships, everything",
+    repeat: 2,
+    run: (c) =>
+      stream(
+        c,
+        "/latch.v1.RelationshipService/ExportRelationships",
+        encode(ExportRelationshipsRequestSchema, {}),
+      ),
+  },
+  {
+    name: "authzed ExportBulkRelationships, everything",
+    repeat: 2,
+    run: (c) =>
+      stream(
+        c,
+        "/authzed.api.v1.PermissionsService/ExportBulkRelationships",
+        encode(ExportBulkRelationshipsRequestSchema, {}),
+      ),
+  },
+  {
+    name: "latch.v1 ReadRelationships, resource type document",
+    repeat: 2,
+    run: (c) =>
+      stream(
+        c,
+        "/latch.v1.RelationshipService/ReadRelationships",
+        encode(ReadRelationshipsRequestSchema, { relationshipFilter: { resourceType: "document" } }),
+      ),
+  },
+  {
+    name: "HTTP gateway exportbulk, everything",
+    repeat: 2,
+    run: () => gateway("/v1/relationships/exportbulk", "{}"),
+  },
+  {
+    name: "latch.v1 DeleteRelationships document#viewer (all of them)",
+    repeat: 1,
+    run: (c) =>
+      unary(
+        c,
+        "/latch.v1.RelationshipService/DeleteRelationships",
+        encode(DeleteRelationshipsRequestSchema, {
+          relationshipFilter: { resourceType: "document", optionalRelation: "viewer" },
+        }),
+      ),
+  },
+];
+
+async function prepare(dir: string): Promise<{ path: string; cheap: Buffer }> {
+  const corpus = generateCorpus(scale, { agents: 1_000 });
+  const path = join(dir, "latch.db");
+  const store = await createSqliteStore({ path });
+  await store.writeSchema(corpus.schema);
+  await store.importRelationships(corpus.relationships, { batchSize: 20_000 });
+  await store.close();
+  // A cheap check the copy answers at once: a direct owner of a document.
+  const owner = corpus.relationships.find((r) => r.resource.type === "document" && r.relation === "owner")!;
+  const cheap = encode(CheckPermissionRequestSchema, {
+    resource: { objectType: "document", objectId: owner.resource.id },
+    permission: "edit",
+    subject: { object: { objectType: owner.subject.type, objectId: owner.subject.id } },
+  });
+  return { path, cheap };
+}
+
+async function startServer(db: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "src/cli/main.ts"),
+      "serve",
+      "--db",
+      db,
+      "--listen",
+      ADDRESS,
+      "--http-listen",
+      HTTP,
+      "--token",
+      TOKEN,
+      "--log-level",
+      "warn",
+    ],
+    { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] },
+  );
+  const latch = createClient({ address: ADDRESS, token: TOKEN, timeoutMs: 5000 });
+  for (let i = 0; ; i++) {
+    try {
+      await latch.readSchema();
+      break;
+    } catch (error) {
+      if (i > 300) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  await latch.close();
+  return child;
+}
+
+const CHECK = "/latch.v1.PermissionService/CheckPermission";
+
+async function measure(measured: grpc.Client, cheap: grpc.Client, cheapBytes: Buffer, c: Case) {
+  const latencies: number[] = [];
+  let done = false;
+  const prober = (async () => {
+    while (!done) {
+      const start = performance.now();
+      await unary(cheap, CHECK, cheapBytes);
+      latencies.push(performance.now() - start);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 50));
+  const start = performance.now();
+  const outcome = await c.run(measured);
+  const ms = performance.now() - start;
+  await new Promise((r) => setTimeout(r, 50));
+  done = true;
+  await prober;
+  latencies.sort((a, b) => a - b);
+  return {
+    ...outcome,
+    ms,
+    checks: latencies.length,
+    p50: latencies[latencies.length >> 1] ?? 0,
+    max: latencies.at(-1) ?? 0,
+  };
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "latch-stall-data-"));
+  const { path, cheap: cheapBytes } = await prepare(dir);
+  const server = await startServer(path);
+  const measured = connection();
+  const cheap = connection();
+  try {
+    // Until the in-memory copy has loaded, cheap checks are slow; wait for ten fast ones in a row.
+    for (let fast = 0; fast < 10; ) {
+      const t = performance.now();
+      const r = await unary(cheap, CHECK, cheapBytes);
+      if (r.code !== "OK") throw new Error(`cheap check: ${r.code}`);
+      fast = performance.now() - t < 5 ? fast + 1 : 0;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    console.log(`\nstall-data, scale ${scale}, ${new Date().toISOString()}, node ${process.version}\n`);
+    console.log("| case | run | status | bytes | call ms | cheap checks | cheap p50 ms | longest stall ms |");
+    console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (const c of CASES) {
+      if (only !== undefined && !c.name.includes(only)) continue;
+      for (let i = 0; i < c.repeat; i++) {
+        const r = await measure(measured, cheap, cheapBytes, c);
+        console.log(
+          `| ${c.name} | ${i + 1} | ${r.code} | ${r.bytes} | ${r.ms.toFixed(0)} | ${r.checks} | ${r.p50.toFixed(2)} | ${r.max.toFixed(1)} |`,
+        );
+      }
+    }
+  } finally {
+    measured.close();
+    cheap.close();
+    server.kill("SIGTERM");
+    await new Promise((r) => server.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
