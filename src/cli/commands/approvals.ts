@@ -116,7 +116,7 @@ function listCommand(): Command {
       .addOption(new Option("--state <state>", "only requests in this state").choices(STATES))
       .option("--resource <object>", "only requests on this resource, e.g. database:prod-orders")
       .option("--subject <subject>", "only requests by this subject")
-      .option("--limit <n>", "at most this many (default 100)"),
+      .option("--limit <n>", "at most this many (default 100; a server lists 1,000 at most)"),
   ).action(async (options: ListOptions) => {
     await withTarget(options, async (client) => {
       if (options.pending === true && options.state !== undefined && options.state !== "pending")

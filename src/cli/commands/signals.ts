@@ -48,7 +48,7 @@ function sendCommand(): Command {
 function listCommand(): Command {
   const command = new Command("list")
     .description("the signals received, newest first, with what each did")
-    .option("--limit <n>", "most signals listed (default 100)");
+    .option("--limit <n>", "most signals listed (default 100; a server lists 1,000 at most)");
   addTargetOptions(command);
   return command.action(async (options: TargetOptions & { limit?: string }) => {
     await withTarget(options, async (client) => {
