@@ -419,14 +419,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     };
 
     /** A kept Check's answer recorded; `sync`: given once its record is committed. */
-    const kept = (
-      result: CheckResult,
-      request: CheckRequest,
-      requestOptions: RequestOptions | undefined,
-      started: number,
-      sampledOne: boolean,
-      asAsked: AsAsked | undefined,
-    ): Promise<CheckResult> => {
+    const kept: KeptAnswer = (result, request, requestOptions, started, sampledOne, asAsked) => {
       const committed = recordCheck(request, requestOptions, result, started, sampledOne);
       // The record is captured from the witnessed answer; the caller gets it as it asked.
       const out = request.witness === true ? result : (asAsked?.answer ?? checkWithoutWitness(result));
