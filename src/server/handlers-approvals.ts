@@ -2,12 +2,12 @@
 import type { ApprovalFlow } from "../approvals/index.js";
 import { LatchError } from "../core/index.js";
 import type { ApprovalService } from "../gen/latch/v1/approval_service_pb.js";
-import { invalidArgument, overLimit, permissionName } from "../service/index.js";
+import { invalidArgument, permissionName } from "../service/index.js";
 import { approverOf } from "./approver-identity.js";
 import { contextFromProto, delegationFromProto, objectRefFromProto, subjectRefFromProto } from "./convert.js";
 import { approvalStateFromProto, approvalToProto } from "./convert-approvals.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
-import { MAX_LIST_ROWS } from "./limits.js";
+import { checkListLimit } from "./limits.js";
 
 type Methods = (typeof ApprovalService)["method"];
 
@@ -67,7 +67,7 @@ export function approvalHandlers(options: ApprovalHandlerOptions): ServiceImplem
     },
 
     async listApprovals(req) {
-      if (req.limit > MAX_LIST_ROWS) throw overLimit("limit", MAX_LIST_ROWS, req.limit);
+      checkListLimit(req.limit);
       const state = approvalStateFromProto(req.state);
       const approvals = await flow().list({
         ...(state === undefined ? {} : { state }),

@@ -1,11 +1,10 @@
 /** SignalService: security signals in (src/signals) for transmitters that cannot push. */
 import { LatchError } from "../core/index.js";
 import type { SignalService } from "../gen/latch/v1/signal_service_pb.js";
-import { overLimit } from "../service/index.js";
 import type { Signals } from "../signals/index.js";
 import type { SignalEffect, Store } from "../store/index.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
-import { MAX_LIST_ROWS } from "./limits.js";
+import { checkListLimit } from "./limits.js";
 
 type Methods = (typeof SignalService)["method"];
 
@@ -45,7 +44,7 @@ export function signalHandlers(options: SignalHandlerOptions): ServiceImplementa
     },
 
     async listSignals(req) {
-      if (req.limit > MAX_LIST_ROWS) throw overLimit("limit", MAX_LIST_ROWS, req.limit);
+      checkListLimit(req.limit);
       const signals = await store.signals.list(req.limit === 0 ? {} : { limit: req.limit });
       return {
         signals: signals.map((s) => ({

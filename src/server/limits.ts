@@ -1,5 +1,5 @@
 /** Request limits enforced at the edge, before any work is done: the service's, plus the wire's. */
-import { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "../service/index.js";
+import { DEFAULT_SERVICE_LIMITS, invalidArgument, type ServiceLimits } from "../service/index.js";
 
 export interface ServerLimits extends ServiceLimits {
   /**
@@ -16,6 +16,15 @@ export interface ServerLimits extends ServiceLimits {
  * signals held the event loop 0.3-0.4 s); the default (100) and the filters stay as they were.
  */
 export const MAX_LIST_ROWS = 1_000;
+
+/** Refuses a list's `limit` past MAX_LIST_ROWS, as an out-of-range parameter (QueryDecisions' page size alike). */
+export function checkListLimit(limit: number): void {
+  if (limit > MAX_LIST_ROWS)
+    throw invalidArgument(
+      "limit",
+      `must be at most ${MAX_LIST_ROWS} (got ${limit}); 0 lists the default 100`,
+    );
+}
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxMessageBytes: 4 * 1024 * 1024,

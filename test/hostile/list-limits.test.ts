@@ -2,7 +2,7 @@
  * Stall review, finding 3: ListSignals and ListApprovals have no cursor, and took any `limit`: a
  * limit of 4e9 read and converted every received signal in one synchronous stretch (50,000 held
  * the event loop 0.3-0.4 s in process, `bench/stall-lists.ts`). The server now refuses a
- * limit over MAX_LIST_ROWS with `request/over-limit` (RESOURCE_EXHAUSTED), before any read; the
+ * limit over MAX_LIST_ROWS with `request/invalid-argument` (INVALID_ARGUMENT), before any read; the
  * default (100) and every limit up to the bound answer as before.
  */
 import { describe, expect, it } from "vitest";
@@ -29,7 +29,7 @@ describe("list limits on a gRPC server", () => {
         client.listApprovals({ limit: 4_000_000_000 }),
       ]) {
         const answer = await codeOf(call);
-        expect(answer).toMatch(/^request\/over-limit /);
+        expect(answer).toMatch(/^request\/invalid-argument /);
         expect(answer).toContain("limit");
         expect(answer).toContain(String(MAX_LIST_ROWS));
       }
