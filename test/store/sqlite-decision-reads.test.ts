@@ -9,6 +9,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
+import { openConnection } from "../../src/store/sqlite/connection.js";
+import { createSqliteDecisionLog } from "../../src/store/sqlite/decisions.js";
 import { createSqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/index.js";
 import { checkSubjectReads } from "./conformance/decision-subjects.js";
 import { decision, decisions } from "./conformance/decisions.js";
@@ -142,5 +144,35 @@ describe("sqlite decision log: long reads let the event loop turn", () => {
     expect(first.map((d) => d.seq)).toEqual([3, 21, 24, 27, 30, 33, 36, 39]);
     const next = await store.decisions.read({ subject: bot, afterSeq: 40 });
     expect(next.map((d) => d.seq)).toEqual([42, 45, 48, 51, 54, 57, 60]);
+  });
+
+  it("refuses page or range sizes below one (a read would walk nothing forever)", async () => {
+    for (const sizes of [{ verifyPageRows: 0 }, { scanRangeRows: 0 }, { scanRangeRows: 2.5 }]) {
+      await expect(open({ decisionLongReads: { ...SMALL, ...sizes } })).rejects.toMatchObject({
+        code: "audit/invalid-option",
+      });
+    }
+  });
+
+  it("verifies on a reader of its own only in WAL mode (else one transaction on the serving connection)", async () => {
+    for (const mode of ["wal", "delete"] as const) {
+      const path = join(dir, `log-${files++}.db`);
+      const { db, storeId, tokenSecret } = openConnection({ path });
+      // A rollback journal: a reader's shared lock held across turns would stall this connection's writers.
+      if (mode === "delete") db.pragma("journal_mode = DELETE");
+      let readers = 0;
+      const log = createSqliteDecisionLog(db, storeId, tokenSecret, {
+        checkpointEvery: 10,
+        longReads: SMALL,
+        openReader: () => {
+          readers += 1;
+          return new Database(path, { readonly: true });
+        },
+      });
+      await log.append(decisions(1, 31));
+      expect(await log.verify()).toMatchObject({ ok: true, records: 30 });
+      expect(readers).toBe(mode === "wal" ? 1 : 0);
+      db.close();
+    }
   });
 });

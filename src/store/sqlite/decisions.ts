@@ -4,6 +4,7 @@
  * other processes on the same file.
  */
 import type Database from "better-sqlite3";
+import { LatchError } from "../../core/index.js";
 import {
   appended,
   type ChainRow,
@@ -59,6 +60,22 @@ export interface SqliteDecisionLogOptions {
   readonly longReads?: Partial<LongReadSettings> | undefined;
 }
 
+/** The long reads' settings; a size below one would make a read walk nothing forever. */
+function longReadsOf(given: Partial<LongReadSettings> | undefined): LongReadSettings {
+  const settings = { ...DEFAULT_LONG_READS, ...given };
+  for (const key of ["verifyPageRows", "scanRangeRows"] as const) {
+    const value = settings[key];
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new LatchError(
+        "audit/invalid-option",
+        "invalid-argument",
+        `decision log ${key} \`${String(value)}\` is not a positive integer`,
+        { option: key },
+      );
+  }
+  return settings;
+}
+
 export function createSqliteDecisionLog(
   db: Database.Database,
   storeId: string,
@@ -67,7 +84,7 @@ export function createSqliteDecisionLog(
 ): DecisionLog {
   const { remote, openReader } = options;
   const checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-  const longReads: LongReadSettings = { ...DEFAULT_LONG_READS, ...options.longReads };
+  const longReads = longReadsOf(options.longReads);
   const scan = createScan(db, longReads);
   const signer: ChainSigner = createChainSigner(storeId, secret);
   const s = {
@@ -176,8 +193,12 @@ export function createSqliteDecisionLog(
     },
 
     async verify() {
-      if (openReader !== undefined) return verifyOnSnapshot(openReader(), signer, longReads);
-      // `:memory:`: one transaction on this connection is the only snapshot there is (inPages).
+      // A reader of its own holds its snapshot across turns only in WAL mode: in rollback-journal
+      // mode its shared lock would keep this connection's writers waiting (synchronously) behind it.
+      if (openReader !== undefined && db.pragma("journal_mode", { simple: true }) === "wal")
+        return verifyOnSnapshot(openReader(), signer, longReads);
+      // `:memory:` (or a file not in WAL mode): one transaction on this connection is the only
+      // snapshot there is (inPages).
       const read = db.transaction(() => {
         const points = s.checkpoints.all() as SignedPoint[];
         const rows = (s.page.all(0, -1) as Row[]).map(toRow);
