@@ -237,16 +237,23 @@ function requestsOf(endpoint: Endpoint, body: Buffer, registry: Registry): unkno
   });
 }
 
-/** Until the response drains or closes; both listeners go with either (a long export waits often). */
-function drained(res: ServerResponse): Promise<void> {
+/**
+ * Until the response drains or closes, or the call is aborted (its deadline passed while the
+ * reader stopped reading: the loop then ends the call rather than wait for the socket's idle
+ * timeout); every listener goes with any of them (a long export waits often).
+ */
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);
       res.off("close", done);
+      signal.removeEventListener("abort", done);
       resolve();
     };
     res.on("drain", done);
     res.on("close", done);
+    signal.addEventListener("abort", done);
   });
 }
 
@@ -310,7 +317,10 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
             streaming = true;
           }
           // Respect back-pressure: a slow reader must not make the server buffer a whole export.
-          if (!res.write(`${JSON.stringify({ result: resultJson(endpoint, item) })}\n`)) await drained(res);
+          if (!res.write(`${JSON.stringify({ result: resultJson(endpoint, item) })}\n`)) {
+            await drained(res, call.signal);
+            if (call.aborted) throw call.signal.reason;
+          }
           // And a fast one must not hold the event loop: a socket that takes a write at once emits
           // 'drain' on the next tick, not in a later turn, so waiting for it alone yields nothing.
           await pacer.afterMessage();

@@ -48,10 +48,18 @@ class FastSocketResponse extends EventEmitter {
   }
 }
 
-function request(): Readable {
+function request(headers: Record<string, string> = {}): Readable {
   const req = Readable.from([Buffer.from("{}")]) as Readable & Record<string, unknown>;
-  Object.assign(req, { method: "POST", url: PATH, headers: {}, complete: true });
+  Object.assign(req, { method: "POST", url: PATH, headers, complete: true });
   return req;
+}
+
+/** A response over a socket whose reader stopped reading: every write refused, never drained. */
+class StalledSocketResponse extends FastSocketResponse {
+  override write(chunk: string): boolean {
+    this.lines.push(chunk);
+    return false;
+  }
 }
 
 /** The export: every message at hand, each counted as it is handed to the transport. */
@@ -129,5 +137,25 @@ describe("a server stream to a reader that takes every write at once", () => {
     // The gateway's own: one for the call's abort; none per 'drain' waited for.
     expect(listeners.close).toBeLessThanOrEqual(1);
     expect(listeners.drain).toBe(0);
+  });
+
+  it("ends a stream whose reader stopped reading once its deadline passes, with DEADLINE_EXCEEDED", async () => {
+    const gateway = createGateway({
+      routes: SPICEDB_GATEWAY_ROUTES.filter((r) => r.path === PATH),
+      services: [exporter({ produced: 0 })],
+      adapter: { log: createLogger("silent") },
+      authenticate: () => {},
+      maxBodyBytes: 1 << 20,
+      serving: () => true,
+    });
+    const res = new StalledSocketResponse();
+    const ended = new Promise((resolve) => res.on("finish", resolve));
+    // Without the call's abort among what ends the wait, it would wait for a 'drain' that never comes.
+    gateway.handle(request({ "grpc-timeout": "20m" }) as never, res as never);
+    await ended;
+    const last = JSON.parse(res.lines.at(-1)!) as { error?: { code?: number } };
+    expect(res.lines).toHaveLength(2);
+    expect(last.error?.code).toBe(4);
+    expect(res.listenerCount("drain")).toBe(0);
   });
 });
