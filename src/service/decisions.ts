@@ -153,7 +153,11 @@ export async function* watchDecisions(
   const pollMs = options.pollMs ?? 200;
   // A function, so that the check after each yield reads the signal again.
   const stopped = () => signal?.aborted === true;
+  // A filter the store applies reads records it does not return: the newest seq, read before a
+  // read that comes back short, is how far that read has looked (see DecisionLog.lastSeq).
+  const filtered = options.subject !== undefined || options.since !== undefined;
   while (!stopped()) {
+    const newest = filtered ? await log.lastSeq?.() : undefined;
     const batch = await log.read({
       afterSeq: after,
       limit: MAX_DECISION_PAGE_SIZE,
@@ -165,6 +169,9 @@ export async function* watchDecisions(
       if (stopped()) return;
       if (matches(d, options)) yield { decision: d, cursor: decisionCursor(d.seq) };
     }
-    if (batch.length < MAX_DECISION_PAGE_SIZE) await pause(pollMs, signal);
+    if (batch.length < MAX_DECISION_PAGE_SIZE) {
+      if (newest !== undefined && newest > after) after = newest;
+      await pause(pollMs, signal);
+    }
   }
 }

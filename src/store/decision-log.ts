@@ -144,6 +144,12 @@ export interface DecisionLog {
   /** The kept checkpoints, oldest first. */
   checkpoints(): Promise<readonly DecisionCheckpoint[]>;
   /**
+   * The newest record's seq (0 when empty), read off the index: what a short filtered read has
+   * scanned to, so a watch by a rare subject moves past records it has read instead of reading
+   * them again at every poll. Optional: a log without it (a wrapper) is read again from the cursor.
+   */
+  lastSeq?(): Promise<number>;
+  /**
    * Deletes the oldest records, a whole prefix up to a checkpoint (kept as the new anchor), so
    * that verify still passes; returns how many records were deleted.
    */

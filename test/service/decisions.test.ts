@@ -47,6 +47,41 @@ describe("watchDecisions", () => {
     stop.abort();
     expect((await watch.next()).done).toBe(true);
   });
+
+  it("by a rare subject: each poll reads on from where the last one looked, not from the last match", async () => {
+    const store = await open();
+    await store.decisions.append(decisions(1, 41));
+    // The cursor of each read the watch makes by subject; the test goes on at its second.
+    const cursors: number[] = [];
+    let second: () => void = () => {};
+    const secondRead = new Promise<void>((resolve) => {
+      second = resolve;
+    });
+    const log: DecisionLog = {
+      ...store.decisions,
+      read: async (query) => {
+        if (query?.subject !== undefined && cursors.push(query.afterSeq ?? 0) === 2) second();
+        return store.decisions.read(query);
+      },
+      checkpoints: () => store.decisions.checkpoints(),
+      lastSeq: () => store.decisions.lastSeq!(),
+    };
+    const stop = new AbortController();
+    const watch = watchDecisions(log, {
+      after: decisionCursor(0),
+      subject: "user:rare",
+      pollMs: 1,
+      signal: stop.signal,
+    });
+    const next = watch.next();
+    await secondRead;
+    // Without lastSeq the second poll would read records 1-40 again.
+    expect(cursors.slice(0, 2)).toEqual([0, 40]);
+    await store.decisions.append([decision(100, { subject: "user:rare" })]);
+    expect((await next).value?.decision).toMatchObject({ seq: 41, record: { subject: "user:rare" } });
+    stop.abort();
+    expect((await watch.next()).done).toBe(true);
+  });
 });
 
 describe("queryDecisions", () => {

@@ -229,6 +229,15 @@ export function createPostgresDecisionLog(
       );
     },
 
+    lastSeq() {
+      return withClient(
+        ctx.pool,
+        async (client) =>
+          Number((await rows(client, `SELECT coalesce(max(seq), 0) FROM ${q}.decisions`, []))[0]?.[0] ?? 0),
+        true,
+      );
+    },
+
     checkpoints() {
       return withClient(
         ctx.pool,

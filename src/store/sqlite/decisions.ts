@@ -166,6 +166,10 @@ export function createSqliteDecisionLog(
       return rows.map((r) => rowToDecision(toRow(r)));
     },
 
+    async lastSeq() {
+      return (s.last.get() as number | null) ?? 0;
+    },
+
     async checkpoints() {
       return (s.checkpoints.all() as { seq: number; hash: string; at: number }[]).map(
         ({ seq, hash, at }) => ({
