@@ -24,13 +24,13 @@ afterEach(async () => {
   for (const close of cleanup.splice(0).reverse()) await close();
 });
 
-/** Resolves once `signal` is aborted (a Cancellation has no event: it is looked at each turn). */
+/** Resolves once `signal` is aborted (a Cancellation has no event: it is looked at every few ms). */
 async function abortedOf(signal: Cancellation): Promise<void> {
   while (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** The engine, whose CheckBulk answers only after `gate`, and after its cancellation, if any, fired. */
-function slowOwnerChecks(engine: Engine, gate: Promise<unknown>, asked: { bulks: number }): Engine {
+function slowBulkChecks(engine: Engine, gate: Promise<unknown>, asked: { bulks: number }): Engine {
   return new Proxy(engine, {
     get(target, key, receiver) {
       if (key !== "checkBulk") return Reflect.get(target, key, receiver);
@@ -66,7 +66,7 @@ async function serve(gate: Promise<unknown>) {
   } as unknown as Metrics;
   const server = await startServer({
     store: latch.store,
-    engine: slowOwnerChecks(latch.engine, gate, asked),
+    engine: slowBulkChecks(latch.engine, gate, asked),
     tokens: [TOKEN],
     listen: "127.0.0.1:0",
     logger: createLogger("silent"),
