@@ -471,7 +471,8 @@ export function appended(rows: readonly ChainRow[], records: readonly DecisionRe
 
 /**
  * Walks a stored chain. `rows` yields every kept record in seq order; `checkpoints` are all kept
- * ones (any order); `head` is the signed head, absent when nothing was ever appended.
+ * ones (any order); `head` is the signed head, absent when nothing was ever appended. `pause` lets
+ * the event loop turn after each `checkpointsPerTurn` signatures checked (tests set both).
  */
 export async function verifyChain(
   rows: AsyncIterable<StoredRow>,
@@ -479,6 +480,7 @@ export async function verifyChain(
   head: SignedHead | undefined,
   signer: ChainSigner,
   pause: () => Promise<void> = nextTurn,
+  checkpointsPerTurn: number = CHECKPOINTS_PER_TURN,
 ): Promise<VerifyReport> {
   const sorted = [...checkpoints].sort((a, b) => a.seq - b.seq);
   let records = 0;
@@ -492,7 +494,7 @@ export async function verifyChain(
     head: head && { seq: head.seq, hash: head.hash },
     problem: { seq, kind, message },
   });
-  const unsigned = await firstUnsigned(sorted, signer, pause);
+  const unsigned = await firstUnsigned(sorted, signer, pause, checkpointsPerTurn);
   if (unsigned !== undefined)
     return fail(
       unsigned.seq,
@@ -579,9 +581,10 @@ async function firstUnsigned(
   points: readonly SignedPoint[],
   signer: ChainSigner,
   pause: () => Promise<void>,
+  perTurn: number,
 ): Promise<SignedPoint | undefined> {
   for (let i = 0; i < points.length; i++) {
-    if (i > 0 && i % CHECKPOINTS_PER_TURN === 0) await pause();
+    if (i > 0 && i % perTurn === 0) await pause();
     if (!signer.checkCheckpoint(points[i]!)) return points[i];
   }
   return undefined;
