@@ -75,7 +75,10 @@ export function checkNowThrough<F extends Check>(
   });
 }
 
-/** A function, not an arrow in the one above: that arrow then closes over nothing, and allocates no context a call. */
+/**
+ * A function of its own rather than an arrow inside `checkNowThrough`'s: that arrow then closes over
+ * none of its own parameters, and V8 allocates no context for it at each call.
+ */
 function afterLater(
   after: AfterNow,
   answered: Promise<CheckResult>,
