@@ -573,6 +573,22 @@ export async function verifyChain(
 /** Lets timers and I/O run: a macrotask, since a microtask runs before any of them. */
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * `verify` once at a time: a call while a walk runs gets that walk's report (of the log as it was
+ * when the walk began, moments before). A walk reads and hashes the whole log, a few seconds a
+ * million records; callers arriving together would each pay it (and, on SQLite, each pin a WAL
+ * snapshot) for the same answer.
+ */
+export function oneVerifyAtATime(verify: () => Promise<VerifyReport>): () => Promise<VerifyReport> {
+  let running: Promise<VerifyReport> | undefined;
+  return () => {
+    running ??= verify().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+}
+
 /** An HMAC costs about 4 µs: a million records' 10,000 checkpoints would hold the loop 40 ms. */
 const CHECKPOINTS_PER_TURN = 1_000;
 

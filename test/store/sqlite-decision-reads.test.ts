@@ -175,4 +175,27 @@ describe("sqlite decision log: long reads let the event loop turn", () => {
       db.close();
     }
   });
+
+  it("runs one verify at a time: a call during a walk gets that walk's report", async () => {
+    const path = join(dir, `log-${files++}.db`);
+    const { db, storeId, tokenSecret } = openConnection({ path });
+    let readers = 0;
+    const log = createSqliteDecisionLog(db, storeId, tokenSecret, {
+      checkpointEvery: 10,
+      longReads: SMALL,
+      openReader: () => {
+        readers += 1;
+        return new Database(path, { readonly: true });
+      },
+    });
+    await log.append(decisions(1, 31));
+    const [a, b] = await Promise.all([log.verify(), log.verify()]);
+    expect(a).toMatchObject({ ok: true, records: 30 });
+    expect(b).toBe(a);
+    expect(readers).toBe(1);
+    // Once it is over, the next call walks again.
+    expect(await log.verify()).toEqual(a);
+    expect(readers).toBe(2);
+    db.close();
+  });
 });

@@ -18,6 +18,7 @@ import {
   encodeDecision,
   extendChain,
   groupCommit,
+  oneVerifyAtATime,
   pruneCut,
   type RemoteDecisionLog,
   rowToDecision,
@@ -264,8 +265,8 @@ export function createPostgresDecisionLog(
       );
     },
 
-    verify() {
-      return withClient(
+    verify: oneVerifyAtATime(() =>
+      withClient(
         ctx.pool,
         async (client) => {
           // One snapshot for the whole walk: rows, checkpoints and head agree with each other.
@@ -280,7 +281,7 @@ export function createPostgresDecisionLog(
           }
         },
         true,
-      );
-    },
+      ),
+    ),
   };
 }

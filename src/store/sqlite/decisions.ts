@@ -17,6 +17,7 @@ import {
   type EncodedDecision,
   encodeDecision,
   extendChain,
+  oneVerifyAtATime,
   pruneCut,
   type RemoteDecisionLog,
   rowToDecision,
@@ -196,7 +197,7 @@ export function createSqliteDecisionLog(
       return prune.immediate(Math.min(...lasts));
     },
 
-    async verify() {
+    verify: oneVerifyAtATime(async () => {
       // A reader of its own holds its snapshot across turns only in WAL mode: in rollback-journal
       // mode its shared lock would keep this connection's writers waiting (synchronously) behind it.
       if (openReader !== undefined && db.pragma("journal_mode", { simple: true }) === "wal")
@@ -210,6 +211,6 @@ export function createSqliteDecisionLog(
       });
       const { points, head: signedHead, rows } = read.deferred();
       return verifyChain(inPages(rows, longReads), points, signedHead, signer, longReads.pause);
-    },
+    }),
   };
 }
