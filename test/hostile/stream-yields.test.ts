@@ -82,6 +82,18 @@ function exporter(counter: { produced: number }): ServedService {
   };
 }
 
+/** The gateway serving only the export, to a caller it lets in. */
+function gatewayOf(counter: { produced: number }) {
+  return createGateway({
+    routes: SPICEDB_GATEWAY_ROUTES.filter((r) => r.path === PATH),
+    services: [exporter(counter)],
+    adapter: { log: createLogger("silent") },
+    authenticate: () => {},
+    maxBodyBytes: 1 << 20,
+    serving: () => true,
+  });
+}
+
 beforeEach(() => {
   let t = 0;
   vi.spyOn(performance, "now").mockImplementation(() => ++t);
@@ -93,14 +105,7 @@ afterEach(() => {
 describe("a server stream to a reader that takes every write at once", () => {
   it("gives other calls a turn before it ends (HTTP gateway)", async () => {
     const counter = { produced: 0 };
-    const gateway = createGateway({
-      routes: SPICEDB_GATEWAY_ROUTES.filter((r) => r.path === PATH),
-      services: [exporter(counter)],
-      adapter: { log: createLogger("silent") },
-      authenticate: () => {},
-      maxBodyBytes: 1 << 20,
-      serving: () => true,
-    });
+    const gateway = gatewayOf(counter);
     const res = new FastSocketResponse();
     // Another call's work, queued as the stream starts: it must not wait for the whole stream.
     let producedWhenOtherRan: number | undefined;
@@ -117,14 +122,7 @@ describe("a server stream to a reader that takes every write at once", () => {
   });
 
   it("leaves no listener behind on the response however often it waits for 'drain'", async () => {
-    const gateway = createGateway({
-      routes: SPICEDB_GATEWAY_ROUTES.filter((r) => r.path === PATH),
-      services: [exporter({ produced: 0 })],
-      adapter: { log: createLogger("silent") },
-      authenticate: () => {},
-      maxBodyBytes: 1 << 20,
-      serving: () => true,
-    });
+    const gateway = gatewayOf({ produced: 0 });
     const res = new FastSocketResponse();
     // Counted as the stream ends, before 'close' fires and takes its once-listeners with it.
     const atEnd = new Promise<{ close: number; drain: number }>((resolve) =>
@@ -140,14 +138,7 @@ describe("a server stream to a reader that takes every write at once", () => {
   });
 
   it("ends a stream whose reader stopped reading once its deadline passes, with DEADLINE_EXCEEDED", async () => {
-    const gateway = createGateway({
-      routes: SPICEDB_GATEWAY_ROUTES.filter((r) => r.path === PATH),
-      services: [exporter({ produced: 0 })],
-      adapter: { log: createLogger("silent") },
-      authenticate: () => {},
-      maxBodyBytes: 1 << 20,
-      serving: () => true,
-    });
+    const gateway = gatewayOf({ produced: 0 });
     const res = new StalledSocketResponse();
     const ended = new Promise((resolve) => res.on("finish", resolve));
     // Without the call's abort among what ends the wait, it would wait for a 'drain' that never comes.

@@ -36,6 +36,23 @@ async function open(options: Partial<SqliteStoreOptions> = {}, path?: string): P
   return store;
 }
 
+/** A decision log on a file of its own, counting the readers its verify opens. */
+function countedLog(prepare: (db: Database.Database) => void = () => {}) {
+  const path = join(dir, `log-${files++}.db`);
+  const { db, storeId, tokenSecret } = openConnection({ path });
+  prepare(db);
+  const readers = { opened: 0 };
+  const log = createSqliteDecisionLog(db, storeId, tokenSecret, {
+    checkpointEvery: 10,
+    longReads: SMALL,
+    openReader: () => {
+      readers.opened += 1;
+      return new Database(path, { readonly: true });
+    },
+  });
+  return { db, log, readers };
+}
+
 /** A pause that counts the turns and runs `between` (once) at the first of them. */
 function steppedPause() {
   const state = { pauses: 0, between: undefined as (() => Promise<void>) | undefined };
@@ -156,46 +173,27 @@ describe("sqlite decision log: long reads let the event loop turn", () => {
 
   it("verifies on a reader of its own only in WAL mode (else one transaction on the serving connection)", async () => {
     for (const mode of ["wal", "delete"] as const) {
-      const path = join(dir, `log-${files++}.db`);
-      const { db, storeId, tokenSecret } = openConnection({ path });
-      // A rollback journal: a reader's shared lock held across turns would stall this connection's writers.
-      if (mode === "delete") db.pragma("journal_mode = DELETE");
-      let readers = 0;
-      const log = createSqliteDecisionLog(db, storeId, tokenSecret, {
-        checkpointEvery: 10,
-        longReads: SMALL,
-        openReader: () => {
-          readers += 1;
-          return new Database(path, { readonly: true });
-        },
+      const { db, log, readers } = countedLog((db) => {
+        // A rollback journal: a reader's shared lock held across turns would stall this connection's writers.
+        if (mode === "delete") db.pragma("journal_mode = DELETE");
       });
       await log.append(decisions(1, 31));
       expect(await log.verify()).toMatchObject({ ok: true, records: 30 });
-      expect(readers).toBe(mode === "wal" ? 1 : 0);
+      expect(readers.opened).toBe(mode === "wal" ? 1 : 0);
       db.close();
     }
   });
 
   it("runs one verify at a time: a call during a walk gets that walk's report", async () => {
-    const path = join(dir, `log-${files++}.db`);
-    const { db, storeId, tokenSecret } = openConnection({ path });
-    let readers = 0;
-    const log = createSqliteDecisionLog(db, storeId, tokenSecret, {
-      checkpointEvery: 10,
-      longReads: SMALL,
-      openReader: () => {
-        readers += 1;
-        return new Database(path, { readonly: true });
-      },
-    });
+    const { db, log, readers } = countedLog();
     await log.append(decisions(1, 31));
     const [a, b] = await Promise.all([log.verify(), log.verify()]);
     expect(a).toMatchObject({ ok: true, records: 30 });
     expect(b).toBe(a);
-    expect(readers).toBe(1);
+    expect(readers.opened).toBe(1);
     // Once it is over, the next call walks again.
     expect(await log.verify()).toEqual(a);
-    expect(readers).toBe(2);
+    expect(readers.opened).toBe(2);
     db.close();
   });
 });
