@@ -63,21 +63,19 @@ export async function verifyOnSnapshot(
   try {
     reader.exec("BEGIN");
     // The first read begins the snapshot; everything after, across the turns, reads that state.
-    const points = await allPages<SignedPoint>(
-      reader.prepare("SELECT seq, hash, mac FROM decision_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?"),
-      settings,
+    const points: SignedPoint[] = [];
+    const checkpoints = reader.prepare(
+      "SELECT seq, hash, mac FROM decision_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?",
     );
+    for await (const batch of pagesAfter<SignedPoint>(checkpoints, settings, (p) => p.seq))
+      points.push(...batch);
     const head = reader
       .prepare("SELECT seq, hash, floor, mac FROM decision_head WHERE singleton = 1")
       .get() as SignedHead | undefined;
     const page = reader.prepare(`SELECT ${COLUMNS} FROM decisions WHERE seq > ? ORDER BY seq LIMIT ?`).raw();
     const pages = async function* (): AsyncIterable<StoredRow> {
-      for (let after = 0; ; await settings.pause()) {
-        const batch = page.all(after, settings.verifyPageRows) as Row[];
+      for await (const batch of pagesAfter<Row>(page, settings, (r) => r[0]))
         for (const r of batch) yield toRow(r);
-        if (batch.length < settings.verifyPageRows) return;
-        after = batch[batch.length - 1]![0];
-      }
     };
     return await verifyChain(pages(), points, head, signer, settings.pause);
   } finally {
@@ -86,17 +84,20 @@ export async function verifyOnSnapshot(
   }
 }
 
-/** The checkpoints, a page per turn (a million records have 10,000 of them, a year's many more). */
-async function allPages<T extends { seq: number }>(
+/**
+ * A table's rows past each page's last seq, a page per turn of the event loop (the checkpoints:
+ * a million records have 10,000 of them; the records themselves).
+ */
+async function* pagesAfter<T>(
   stmt: Database.Statement,
   settings: LongReadSettings,
-): Promise<T[]> {
-  const all: T[] = [];
+  seqOf: (row: T) => number,
+): AsyncIterable<T[]> {
   for (let after = 0; ; await settings.pause()) {
     const batch = stmt.all(after, settings.verifyPageRows) as T[];
-    for (const row of batch) all.push(row);
-    if (batch.length < settings.verifyPageRows) return all;
-    after = batch[batch.length - 1]!.seq;
+    yield batch;
+    if (batch.length < settings.verifyPageRows) return;
+    after = seqOf(batch[batch.length - 1]!);
   }
 }
 
