@@ -9,12 +9,13 @@
 import { EventEmitter } from "node:events";
 import type { HandlerContext } from "@connectrpc/connect";
 import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RelationshipService } from "../../src/gen/latch/v1/relationship_service_pb.js";
 import { connectImplementation } from "../../src/server/connect-adapter.js";
 import { serviceImplementation } from "../../src/server/grpc-adapter.js";
 import { createLogger } from "../../src/server/index.js";
 import type { ServedService } from "../../src/server/services.js";
+import { producedWhenOtherRan, stepPerformanceClock } from "./stepped-clock.js";
 
 const MESSAGES = 200;
 const options = { log: createLogger("silent") };
@@ -57,22 +58,7 @@ function exporter(counter: { produced: number }): ServedService {
   return { service: RelationshipService, impl: impl as ServedService["impl"] };
 }
 
-/** How many messages the stream had produced when an immediate queued as it started ran. */
-function producedWhenOtherRan(counter: { produced: number }): () => number | undefined {
-  let seen: number | undefined;
-  setImmediate(() => {
-    seen = counter.produced;
-  });
-  return () => seen;
-}
-
-beforeEach(() => {
-  let t = 0;
-  vi.spyOn(performance, "now").mockImplementation(() => ++t);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+stepPerformanceClock();
 
 describe("a server stream to a reader that takes every write at once", () => {
   it("gives other calls a turn before it ends (gRPC)", async () => {

@@ -12,12 +12,13 @@
  */
 import { EventEmitter } from "node:events";
 import { Readable } from "node:stream";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PermissionsService } from "../../src/gen/authzed/api/v1/permission_service_pb.js";
 import { SPICEDB_GATEWAY_ROUTES } from "../../src/server/gateway-routes.js";
 import { createGateway } from "../../src/server/http-gateway.js";
 import { createLogger } from "../../src/server/index.js";
 import type { ServedService } from "../../src/server/services.js";
+import { producedWhenOtherRan, stepPerformanceClock } from "./stepped-clock.js";
 
 const MESSAGES = 200;
 const PATH = "/v1/relationships/exportbulk";
@@ -94,13 +95,7 @@ function gatewayOf(counter: { produced: number }) {
   });
 }
 
-beforeEach(() => {
-  let t = 0;
-  vi.spyOn(performance, "now").mockImplementation(() => ++t);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+stepPerformanceClock();
 
 describe("a server stream to a reader that takes every write at once", () => {
   it("gives other calls a turn before it ends (HTTP gateway)", async () => {
@@ -108,17 +103,14 @@ describe("a server stream to a reader that takes every write at once", () => {
     const gateway = gatewayOf(counter);
     const res = new FastSocketResponse();
     // Another call's work, queued as the stream starts: it must not wait for the whole stream.
-    let producedWhenOtherRan: number | undefined;
-    setImmediate(() => {
-      producedWhenOtherRan = counter.produced;
-    });
+    const seen = producedWhenOtherRan(counter);
     const ended = new Promise((resolve) => res.on("finish", resolve));
     expect(gateway.handle(request() as never, res as never)).toBe(true);
     await ended;
     expect(res.statusCode).toBe(200);
     expect(res.lines).toHaveLength(MESSAGES);
-    expect(producedWhenOtherRan).toBeDefined();
-    expect(producedWhenOtherRan!).toBeLessThan(MESSAGES);
+    expect(seen()).toBeDefined();
+    expect(seen()!).toBeLessThan(MESSAGES);
   });
 
   it("leaves no listener behind on the response however often it waits for 'drain'", async () => {
