@@ -164,8 +164,7 @@ function mergeInto(delta: Delta, id: string, any: IdSet, def: IdSet): void {
 
 /** Every object of `type` whose `permission` may hold some of the sources, with which ones. */
 export async function reachSets(input: ReachWalkInput, type: string, permission: string): Promise<ReachSets> {
-  const paced = input.pacer === undefined ? { ...input, pacer: createPacer(undefined) } : input;
-  const walk = new MultiWalk(paced, new Set());
+  const walk = new MultiWalk(input, new Set());
   const cell = walk.target(type, permission);
   await walk.run();
   return cell?.ids ?? new Map();
@@ -427,7 +426,7 @@ class MultiWalk {
   /** The exclusions' subtracted sets first (each to completion), then rounds of reads to the fixpoint. */
   async run(): Promise<void> {
     for (const x of this.exclusions) {
-      const inner = new MultiWalk(this.input, new Set([...this.computing, x.node]));
+      const inner = new MultiWalk({ ...this.input, pacer: this.pacer }, new Set([...this.computing, x.node]));
       const cell: Cell = { ids: new Map(), links: [] };
       inner.wireExpr(x.type, x.expr, cell, true);
       await inner.run();
