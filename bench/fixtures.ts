@@ -245,3 +245,12 @@ export function delegatedQuestions(questions: readonly CheckInput[]) {
     onBehalfOf: [q.subject],
   }));
 }
+
+/** The posture configuration of the benches that report on the corpus's agents (`generateCorpus(scale, { agents })`). */
+export const POSTURE_BENCH_CONFIG = `identities:
+  agent: { owner: owner }
+reach: [document#view, folder#view]
+owner_access: { document: view, folder: view }
+delegation: { relations: [user#delegate_to], scope_caveats: [], max_chain: 1 }
+thresholds: { overbroad_share: 0.01, max_grant_days: 90, unused_days: 30, drift_share: 0.25 }
+`;

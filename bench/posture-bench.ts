@@ -17,21 +17,13 @@ import { createPostureReport } from "../src/posture/index.js";
 import type { DecisionRecord } from "../src/store/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
-import { loadedMirror } from "./fixtures.js";
+import { loadedMirror, POSTURE_BENCH_CONFIG } from "./fixtures.js";
 
 const args = process.argv.slice(2);
 const scale = (args.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "m") as Scale;
 const agentsAt = args.indexOf("--agents");
 const agents = agentsAt < 0 ? 1_000 : Number(args[agentsAt + 1]);
 const mirrored = !args.includes("--no-mirror");
-
-const CONFIG = `identities:
-  agent: { owner: owner }
-reach: [document#view, folder#view]
-owner_access: { document: view, folder: view }
-delegation: { relations: [user#delegate_to], scope_caveats: [], max_chain: 1 }
-thresholds: { overbroad_share: 0.01, max_grant_days: 90, unused_days: 30, drift_share: 0.25 }
-`;
 
 let peak = 0;
 const sample = () => {
@@ -67,7 +59,12 @@ async function main(): Promise<void> {
     const timer = setInterval(sample, 50);
     sample();
     const t0 = performance.now();
-    const { report, stats } = await createPostureReport({ store, engine, config: CONFIG, save: true });
+    const { report, stats } = await createPostureReport({
+      store,
+      engine,
+      config: POSTURE_BENCH_CONFIG,
+      save: true,
+    });
     const seconds = (performance.now() - t0) / 1000;
     sample();
     clearInterval(timer);

@@ -26,6 +26,7 @@ import {
 } from "../src/gen/latch/v1/relationship_service_pb.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
+import { POSTURE_BENCH_CONFIG } from "./fixtures.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TOKEN = "bench-token-0123456789";
@@ -37,14 +38,6 @@ const args = process.argv.slice(2);
 const scale = (args.find((a) => !a.startsWith("--")) ?? "m") as Scale;
 const onlyAt = args.indexOf("--only");
 const only = onlyAt < 0 ? undefined : args[onlyAt + 1];
-
-const POSTURE_CONFIG = `identities:
-  agent: { owner: owner }
-reach: [document#view, folder#view]
-owner_access: { document: view, folder: view }
-delegation: { relations: [user#delegate_to], scope_caveats: [], max_chain: 1 }
-thresholds: { overbroad_share: 0.01, max_grant_days: 90, unused_days: 30, drift_share: 0.25 }
-`;
 
 /** Each its own connection: the measured and the cheap requests must not share one. */
 function connection(): grpc.Client {
@@ -144,7 +137,7 @@ const CASES: Case[] = [
       unary(
         c,
         "/latch.v1.PostureService/Report",
-        encode(PostureServiceReportRequestSchema, { config: POSTURE_CONFIG }),
+        encode(PostureServiceReportRequestSchema, { config: POSTURE_BENCH_CONFIG }),
       ),
   },
   {

@@ -16,7 +16,7 @@ import { createEngine } from "../src/engine/index.js";
 import { createPostureReport } from "../src/posture/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
-import { loadedMirror } from "./fixtures.js";
+import { loadedMirror, POSTURE_BENCH_CONFIG } from "./fixtures.js";
 
 const args = process.argv.slice(2);
 const scale = (args.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "m") as Scale;
@@ -25,14 +25,6 @@ const agents = agentsAt < 0 ? 1_000 : Number(args[agentsAt + 1]);
 const runs = 3;
 /** Without the probes: for comparing CPU time (the probes run only when the report yields, so they cost the paced report alone). */
 const probing = !args.includes("--no-probe");
-
-const CONFIG = `identities:
-  agent: { owner: owner }
-reach: [document#view, folder#view]
-owner_access: { document: view, folder: view }
-delegation: { relations: [user#delegate_to], scope_caveats: [], max_chain: 1 }
-thresholds: { overbroad_share: 0.01, max_grant_days: 90, unused_days: 30, drift_share: 0.25 }
-`;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "latch-stall-posture-"));
@@ -67,7 +59,12 @@ async function main(): Promise<void> {
       }, 1);
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
-      const { report, stats } = await createPostureReport({ store, engine, config: CONFIG, save: i === 0 });
+      const { report, stats } = await createPostureReport({
+        store,
+        engine,
+        config: POSTURE_BENCH_CONFIG,
+        save: i === 0,
+      });
       if (args.includes("--phases")) console.log(`phases (ms): ${JSON.stringify(stats.phases)}`);
       // With --expose-gc: collect inside the measured window, so that garbage a run leaves for
       // later (a report that never yields lets V8's GC tasks wait) is counted for every run alike.
