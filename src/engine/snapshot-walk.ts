@@ -22,11 +22,17 @@
 import type { Relationship, SubjectRef } from "../core/index.js";
 import {
   headOf,
+  KEY_SET,
+  KEY_WILDCARD,
   type MemorySnapshot,
   PACKED_HEAD,
+  PACKED_KEY,
+  PACKED_RELATIONSHIP,
   PACKED_STRIDE,
+  PACKED_SUBJECT,
   type PackedRows,
   packRows,
+  subjectKey,
 } from "../store/index.js";
 import { type Member, tooDeep } from "./membership.js";
 import type { MembershipIndex } from "./membership-index.js";
@@ -38,7 +44,6 @@ import {
   exclusion,
   exclusionDone,
   exclusionProof,
-  followsSubject,
   fromIndex,
   grantsDirectly,
   INTERSECTION_START,
@@ -132,6 +137,12 @@ export class SnapshotWalk {
 
   /** In a witnessing walk, the proof of the answer just returned. */
   private proof: Proof;
+  /**
+   * The subject's key (see `subjectKey`) when it is a plain subject: a plain row whose key is
+   * neither this nor a wildcard's names someone else, and the walk reads no more of it. -1 (no
+   * row's key) for a subject set, which no plain row grants.
+   */
+  private readonly key: number;
 
   constructor(
     private readonly plan: Plan,
@@ -145,7 +156,9 @@ export class SnapshotWalk {
     private readonly membershipIndex: () => MembershipIndex | null | undefined,
     /** Keep each answer's proof (see `witness`). */
     private readonly witnessing = false,
-  ) {}
+  ) {
+    this.key = subject.relation === undefined ? subjectKey(subject) : -1;
+  }
 
   /** The proof of the last answer `check` gave, in a witnessing walk. */
   witness(): Proof {
@@ -339,14 +352,19 @@ export class SnapshotWalk {
     let firstSet = -1;
     for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
       if (rows[i] !== relation) continue;
-      const sub = rows[i + 1] as SubjectRef;
-      if (sub.relation !== undefined) {
+      const key = rows[i + PACKED_KEY] as number;
+      if (key === KEY_SET) {
         if (firstSet < 0) firstSet = i;
         continue;
       }
-      const r = rows[i + 2] as Relationship;
-      if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
-      if (!grantsDirectly(sub, s)) continue;
+      if (expiring) {
+        const r = rows[i + PACKED_RELATIONSHIP] as Relationship;
+        if (r.expiration !== undefined) this.expires(r.expiration.getTime());
+      }
+      // Someone else: neither the subject nor a wildcard (the key alone says so).
+      if (key !== this.key && key !== KEY_WILDCARD) continue;
+      if (!grantsDirectly(rows[i + PACKED_SUBJECT] as SubjectRef, s)) continue;
+      const r = rows[i + PACKED_RELATIONSHIP] as Relationship;
       // No row of the list has a caveat: the Relationship is not read (a likely cache miss).
       const g = caveated ? throughRow(true, r) : true;
       if (witnessing) w = unionProof(m, w, g, rowProof(true, undefined, r));
@@ -358,16 +376,16 @@ export class SnapshotWalk {
     }
     if (firstSet >= 0) {
       for (let i = firstSet; i < rows.length; i += PACKED_STRIDE) {
-        if (rows[i] !== relation) continue;
-        const sub = rows[i + 1] as SubjectRef;
-        if (sub.relation === undefined) continue;
-        const r = rows[i + 2] as Relationship;
+        if (rows[i] !== relation || rows[i + PACKED_KEY] !== KEY_SET) continue;
+        const sub = rows[i + PACKED_SUBJECT] as SubjectRef;
+        const r = rows[i + PACKED_RELATIONSHIP] as Relationship;
         if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
         let x: Member | undefined;
         let xw: Proof;
         if (grantsDirectly(sub, s)) x = true;
         else {
-          const target = this.plan.defs.get(sub.type)?.members.get(sub.relation);
+          // A subject set's key (KEY_SET): its subject has a relation.
+          const target = this.plan.defs.get(sub.type)?.members.get(sub.relation as string);
           if (target !== undefined) {
             x = this.inSet(target, sub.id, depth);
             if (witnessing) xw = this.proof;
@@ -427,11 +445,11 @@ export class SnapshotWalk {
     const rows = this.rowsOf(def, id);
     const { expiring, caveated } = headOf(rows);
     for (let i = PACKED_HEAD; i < rows.length; i += PACKED_STRIDE) {
-      if (rows[i] !== node.tupleset) continue;
-      const subject = rows[i + 1] as SubjectRef;
-      if (!followsSubject(subject)) continue;
+      // A wildcard names no object to follow (`followsSubject`), as its key says.
+      if (rows[i] !== node.tupleset || rows[i + PACKED_KEY] === KEY_WILDCARD) continue;
+      const subject = rows[i + PACKED_SUBJECT] as SubjectRef;
       // The Relationship itself is read only for what needs it: an expiration, a grant's caveat.
-      const r = rows[i + 2] as Relationship;
+      const r = rows[i + PACKED_RELATIONSHIP] as Relationship;
       if (expiring && r.expiration !== undefined) this.expires(r.expiration.getTime());
       const target = node.targets.get(subject.type);
       const sub = target === undefined ? undefined : this.has(target, subject.id, depth + 1);

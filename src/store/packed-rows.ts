@@ -2,12 +2,41 @@
  * The layout of PackedRows (types.ts), built in one place: the in-memory copy packs its lists with
  * it, and the engine's walk packs rows from a snapshot that hands out none.
  */
-import type { Relationship } from "../core/index.js";
+import type { Relationship, SubjectRef } from "../core/index.js";
 import type { PackedRows, ReverseRows } from "./types.js";
 
-/** Where a packed row's fields are: after the header (see PackedHead), three slots a row. */
+/**
+ * Where a packed row's fields are: after the header (see PackedHead), four slots a row, from the
+ * row's first: its relation, its subject's key (see `subjectKey`), its subject, its relationship.
+ */
 export const PACKED_HEAD = 1;
-export const PACKED_STRIDE = 3;
+export const PACKED_STRIDE = 4;
+export const PACKED_KEY = 1;
+export const PACKED_SUBJECT = 2;
+export const PACKED_RELATIONSHIP = 3;
+
+/** A subject key's low bits: a wildcard (`user:*`), a subject set (`group:x#member`). */
+export const KEY_WILDCARD = 1;
+export const KEY_SET = 2;
+
+/**
+ * A small integer standing for a row's subject, kept in the row beside it, so the walk tells a row
+ * that cannot grant from one that may without reading the subject object or its id string (in a
+ * copy larger than the CPU's caches each a likely cache miss, and at scale `l` most rows a check
+ * reads name someone else). A plain subject's key is a hash of its id with the low bits clear: two
+ * subjects whose keys differ are different; equal keys say only "compare the subjects". A wildcard
+ * or a subject set is its kind alone (`KEY_WILDCARD`, `KEY_SET`): the walk reads those subjects
+ * anyway. Always a small integer (under 2^30), which V8 keeps in the slot itself.
+ */
+export function subjectKey(subject: SubjectRef): number {
+  if (subject.relation !== undefined) return KEY_SET;
+  const id = subject.id;
+  if (id === "*") return KEY_WILDCARD;
+  // FNV-1a over the UTF-16 code units, folded to 28 bits.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h >>> 4) << 2;
+}
 
 /**
  * What a packed list's first slot says of its rows, so the walk reads a row's Relationship only
@@ -61,8 +90,9 @@ export function packRows(
     const r = list[i]!;
     if (r.caveat !== undefined) caveated = true;
     out[at] = r.relation;
-    out[at + 1] = r.subject;
-    out[at + 2] = r;
+    out[at + PACKED_KEY] = subjectKey(r.subject);
+    out[at + PACKED_SUBJECT] = r.subject;
+    out[at + PACKED_RELATIONSHIP] = r;
   }
   out[0] = packedHead(expiring, caveated);
   return out;
@@ -98,10 +128,10 @@ export function packReverse(list: readonly Relationship[]): ReverseRows {
 
 /**
  * The relationships of packed rows of either layout (`head` slots of header, then `stride` a row,
- * the relationship each row's third slot), in order.
+ * the relationship each row's last slot), in order.
  */
 export function relationshipsIn(rows: readonly unknown[], head: number, stride: number): Relationship[] {
   const out = new Array<Relationship>((rows.length - head) / stride);
-  for (let i = 0; i < out.length; i++) out[i] = rows[head + stride * i + 2] as Relationship;
+  for (let i = 0; i < out.length; i++) out[i] = rows[head + stride * i + stride - 1] as Relationship;
   return out;
 }

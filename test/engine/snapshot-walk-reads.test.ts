@@ -6,7 +6,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseRelationship } from "../../src/core/index.js";
-import { type MemorySnapshot, PACKED_HEAD, PACKED_STRIDE, type ReverseQuery } from "../../src/store/index.js";
+import {
+  type MemorySnapshot,
+  PACKED_HEAD,
+  PACKED_RELATIONSHIP,
+  PACKED_STRIDE,
+  PACKED_SUBJECT,
+  type ReverseQuery,
+  subjectKey,
+} from "../../src/store/index.js";
 import { createMemoryStore } from "./memory-store.js";
 import { walkSetting } from "./walk-setting.js";
 
@@ -39,17 +47,19 @@ async function walkOver(lines: readonly string[], subject: string, permission = 
   const { revision, plan, deps, snapshot } = await walkSetting(store);
   if (snapshot.packedOf === undefined || snapshot.reverseRows === undefined)
     throw new Error("the copy's snapshot packs no rows");
-  const reads = { reverse: 0, relationships: 0 };
-  // Each row's Relationship (its third slot) counted when the walk reads a field of it.
-  const countedRow = (v: unknown, i: number) =>
-    i > 0 && (i - 1) % 3 === 2
-      ? new Proxy(v as object, {
-          get(target, p, receiver) {
-            reads.relationships++;
-            return Reflect.get(target, p, receiver);
-          },
-        })
-      : v;
+  const reads = { reverse: 0, relationships: 0, subjects: 0 };
+  // Each row's Relationship (its last slot) and subject counted when the walk reads a field of them.
+  const countedRow = (v: unknown, i: number) => {
+    const slot = (i - PACKED_HEAD) % PACKED_STRIDE;
+    if (i < PACKED_HEAD || (slot !== PACKED_RELATIONSHIP && slot !== PACKED_SUBJECT)) return v;
+    const field = slot === PACKED_RELATIONSHIP ? "relationships" : "subjects";
+    return new Proxy(v as object, {
+      get(target, p, receiver) {
+        reads[field]++;
+        return Reflect.get(target, p, receiver);
+      },
+    });
+  };
   const counted: MemorySnapshot = {
     relationshipsOf: (type, id) => snapshot.relationshipsOf(type, id),
     lookupReverse: (query: ReverseQuery) => {
@@ -77,8 +87,8 @@ describe("the in-memory walk's reads", () => {
     // The premise: the copy keeps write order, so the subject set is the first row (its subject
     // in slot 2, after the header and the row's relation: packed-rows.ts) and the grant comes after.
     const rows = snapshot.packedOf!("document", "d1");
-    expect(rows[PACKED_HEAD + 1]).toEqual({ type: "group", id: "eng", relation: "member" });
-    expect(rows[PACKED_HEAD + PACKED_STRIDE + 1]).toEqual({ type: "user", id: "alice" });
+    expect(rows[PACKED_HEAD + PACKED_SUBJECT]).toEqual({ type: "group", id: "eng", relation: "member" });
+    expect(rows[PACKED_HEAD + PACKED_STRIDE + PACKED_SUBJECT]).toEqual({ type: "user", id: "alice" });
     expect(walk.check(view, "d1")).toBe(true);
     expect(reads.reverse).toBe(0);
     // No row carries a caveat (the rows' header says so): the granting row's Relationship is not read.
@@ -128,5 +138,33 @@ describe("the in-memory walk's reads", () => {
     );
     expect(caveated.walk.check(caveated.view, "d1")).toMatchObject({ op: "caveat", name: "in_window" });
     expect(caveated.reads.relationships).toBeGreaterThan(0);
+  });
+
+  it("reads a plain row's subject only when the row's key may be the subject's", async () => {
+    const { walk, view, reads } = await walkOver(
+      ["document:d1#viewer@user:bob", "document:d1#viewer@user:carol", "document:d1#viewer@user:alice"],
+      "user:alice",
+    );
+    expect(walk.check(view, "d1")).toBe(true);
+    // Three reads of alice's subject (relation, type, id), none of bob's or carol's.
+    expect(reads.subjects).toBe(3);
+  });
+
+  it("tells apart two subjects whose keys are equal", async () => {
+    // Two ids with the same key (a 28-bit hash: a pair turns up among a few ten thousand ids).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; pair === undefined; i++) {
+      const id = `u${i}`;
+      const key = subjectKey({ type: "user", id });
+      const other = seen.get(key);
+      if (other !== undefined) pair = [other, id];
+      seen.set(key, id);
+    }
+    const [holder, other] = pair;
+    const { walk, view, reads } = await walkOver([`document:d1#viewer@user:${holder}`], `user:${other}`);
+    expect(walk.check(view, "d1")).toBe(false);
+    // The key let it through to the subject, which said no.
+    expect(reads.subjects).toBeGreaterThan(0);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Relationship } from "../../src/core/index.js";
-import type { PackedRows } from "../../src/store/index.js";
+import { PACKED_HEAD, PACKED_RELATIONSHIP, PACKED_STRIDE, type PackedRows } from "../../src/store/index.js";
 import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
 
 const viewer = (doc: string, user: string): Relationship => ({
@@ -15,7 +15,10 @@ const viewer = (doc: string, user: string): Relationship => ({
 });
 const users = (rows: readonly Relationship[]) => rows.map((r) => r.subject.id).sort();
 /** The relationships of packed rows (see PackedRows: a header, then three slots a row). */
-const unpacked = (rows: PackedRows) => rows.filter((_, i) => i % 3 === 0 && i > 0) as Relationship[];
+const unpacked = (rows: PackedRows) =>
+  rows.filter(
+    (_, i) => i >= PACKED_HEAD && (i - PACKED_HEAD) % PACKED_STRIDE === PACKED_RELATIONSHIP,
+  ) as Relationship[];
 const NOW = 0;
 
 describe("RelationshipIndex", () => {

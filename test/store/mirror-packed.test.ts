@@ -7,7 +7,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Relationship, SubjectRef } from "../../src/core/index.js";
-import { headOf, type PackedRows } from "../../src/store/index.js";
+import {
+  headOf,
+  PACKED_HEAD,
+  PACKED_KEY,
+  PACKED_RELATIONSHIP,
+  PACKED_STRIDE,
+  PACKED_SUBJECT,
+  type PackedRows,
+  subjectKey,
+} from "../../src/store/index.js";
 import { RelationshipIndex } from "../../src/store/mirror/relationship-index.js";
 import { Replay, type Version, visible } from "./versioned-model.js";
 
@@ -72,12 +81,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 function rowsOf(packed: PackedRows): Relationship[] {
-  expect((packed.length - 1) % 3).toBe(0);
+  expect((packed.length - PACKED_HEAD) % PACKED_STRIDE).toBe(0);
   const out: Relationship[] = [];
-  for (let i = 1; i < packed.length; i += 3) {
-    const r = packed[i + 2] as Relationship;
+  for (let i = PACKED_HEAD; i < packed.length; i += PACKED_STRIDE) {
+    const r = packed[i + PACKED_RELATIONSHIP] as Relationship;
     expect(packed[i]).toBe(r.relation);
-    expect(packed[i + 1]).toBe(r.subject);
+    expect(packed[i + PACKED_KEY]).toBe(subjectKey(r.subject));
+    expect(packed[i + PACKED_SUBJECT]).toBe(r.subject);
     out.push(r);
   }
   return out;

@@ -19,6 +19,9 @@ import type { ObjectRef, Relationship, SubjectRef } from "../../core/index.js";
 import {
   PACKED_HEAD as HEAD,
   headOf,
+  PACKED_KEY,
+  PACKED_RELATIONSHIP,
+  PACKED_SUBJECT,
   packedHead,
   packReverse,
   packRows,
@@ -26,6 +29,7 @@ import {
   REVERSE_STRIDE,
   relationshipsIn,
   PACKED_STRIDE as STRIDE,
+  subjectKey,
 } from "../packed-rows.js";
 import type { ForwardQuery, PackedRows, ReverseQuery, ReverseRows } from "../types.js";
 
@@ -75,7 +79,8 @@ type Plain = PackedRows;
 type Slot = Plain | Bucket;
 
 const plainCount = (p: Plain): number => (p.length - HEAD) / STRIDE;
-const plainAt = (p: Plain, i: number): Relationship => p[HEAD + STRIDE * i + 2] as Relationship;
+const plainAt = (p: Plain, i: number): Relationship =>
+  p[HEAD + STRIDE * i + PACKED_RELATIONSHIP] as Relationship;
 
 const unpack = (p: Plain): Relationship[] => relationshipsIn(p, HEAD, STRIDE);
 
@@ -132,8 +137,9 @@ function appendPlain(p: Plain | undefined, r: Relationship): Plain {
   out[0] = packedHead(false, r.caveat !== undefined || (p !== undefined && headOf(p).caveated));
   for (let i = HEAD; i < n; i++) out[i] = p![i];
   out[n] = r.relation;
-  out[n + 1] = r.subject;
-  out[n + 2] = r;
+  out[n + PACKED_KEY] = subjectKey(r.subject);
+  out[n + PACKED_SUBJECT] = r.subject;
+  out[n + PACKED_RELATIONSHIP] = r;
   return out;
 }
 
