@@ -324,12 +324,13 @@ export interface MemorySnapshot {
 }
 
 /**
- * One object's relationships as the synchronous walk reads them: `[head, ...rows]`, each row three
- * slots `relation, subject, relationship`; `head` (a PackedHead, packed-rows.ts) says whether a
- * row may carry an expiration, or a caveat. The walk tests a row's relation and subject from the
- * slots themselves and reads the Relationship object only for a row that grants, is followed, may
- * expire or may carry a caveat: in a copy larger than the CPU's caches each object read is a
- * likely cache miss, and most rows of an object grant nothing.
+ * One object's relationships as the synchronous walk reads them: `[head, ...rows]`, each row four
+ * slots `relation, subject key, subject, relationship` (packed-rows.ts: `subjectKey`, a small
+ * integer); `head` (a PackedHead) says whether a row may carry an expiration, or a caveat. The walk
+ * tests a row's relation and subject key from the slots themselves, reads the subject only for a
+ * row whose key may be the subject's (or that it follows), and the Relationship object only for a
+ * row that grants, is followed, may expire or may carry a caveat: in a copy larger than the CPU's
+ * caches each object read is a likely cache miss, and most rows of an object grant nothing.
  */
 export type PackedRows = readonly unknown[];
 
