@@ -85,7 +85,7 @@ describe("the in-memory walk's reads", () => {
       "user:alice",
     );
     // The premise: the copy keeps write order, so the subject set is the first row (its subject
-    // in slot 2, after the header and the row's relation: packed-rows.ts) and the grant comes after.
+    // at PACKED_SUBJECT, after the row's relation and subject key: packed-rows.ts) and the grant after.
     const rows = snapshot.packedOf!("document", "d1");
     expect(rows[PACKED_HEAD + PACKED_SUBJECT]).toEqual({ type: "group", id: "eng", relation: "member" });
     expect(rows[PACKED_HEAD + PACKED_STRIDE + PACKED_SUBJECT]).toEqual({ type: "user", id: "alice" });

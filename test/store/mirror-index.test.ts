@@ -14,7 +14,7 @@ const viewer = (doc: string, user: string): Relationship => ({
   subject: { type: "user", id: user },
 });
 const users = (rows: readonly Relationship[]) => rows.map((r) => r.subject.id).sort();
-/** The relationships of packed rows (see PackedRows: a header, then three slots a row). */
+/** The relationships of packed rows (see PackedRows: a header, then PACKED_STRIDE slots a row). */
 const unpacked = (rows: PackedRows) =>
   rows.filter(
     (_, i) => i >= PACKED_HEAD && (i - PACKED_HEAD) % PACKED_STRIDE === PACKED_RELATIONSHIP,
