@@ -61,7 +61,7 @@ import {
   unionStep,
 } from "./operators.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
-import type { Proof } from "./witness.js";
+import { type Proof, ProofJoin } from "./witness.js";
 
 /** Steps (subproblems computed) one walk may take before it gives up: bounds the time it blocks. */
 const STEP_BUDGET = 20_000;
@@ -69,7 +69,10 @@ const STEP_BUDGET = 20_000;
 /** A walk's answer: a membership, `false` for none, undefined when the walk cannot tell. */
 export type WalkAnswer = Member | false | undefined;
 
-/** Memo entries: a membership, `NO`, `ON_PATH` while it is being computed, or one with its proof. */
+/**
+ * Memo entries: a membership, `NO`, `ON_PATH` while it is being computed, or (a witnessing walk's)
+ * one with its proof, or a plain yes's proof when that is a join.
+ */
 const NO = null;
 const ON_PATH = 0;
 
@@ -84,7 +87,7 @@ class ProvedEntry {
   ) {}
 }
 
-type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
+type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry | ProofJoin;
 
 /**
  * A memo slot's fields: its entry; the height it needed (it stands for a fresh walk only where it
@@ -204,6 +207,11 @@ export class SnapshotWalk {
       if (this.deepest < reach) this.deepest = reach;
       // Only a witnessing walk keeps entries with proofs.
       if (this.witnessing) {
+        // A plain yes proved by a join is kept as the join itself (see below).
+        if (seen instanceof ProofJoin) {
+          this.proof = seen;
+          return true;
+        }
         if (seen instanceof ProvedEntry) {
           this.proof = seen.proof;
           return seen.m;
@@ -237,9 +245,16 @@ export class SnapshotWalk {
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
-    // Most answers need no proof (a no, or the subject itself): a bare entry reads as none.
-    slots[slot + ENTRY] =
-      this.witnessing && this.proof !== undefined ? new ProvedEntry(m, this.proof) : (m ?? NO);
+    // Most answers need no proof (a no, or the subject itself): a bare entry reads as none. A plain
+    // yes proved by a join (a row and the path below it, the common proof past one level) keeps the
+    // join as its entry, which no membership is: no entry object made for it.
+    let entry: MemoEntry = m ?? NO;
+    if (this.witnessing) {
+      const proof = this.proof;
+      if (proof !== undefined)
+        entry = m === true && proof instanceof ProofJoin ? proof : new ProvedEntry(m, proof);
+    }
+    slots[slot + ENTRY] = entry;
     slots[slot + HEIGHT] = this.deepest - depth + 1;
     if (this.deepest < outer) this.deepest = outer;
     return m;

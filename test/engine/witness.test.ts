@@ -171,6 +171,42 @@ describe("witnessed answers remembered", () => {
   });
 });
 
+describe("a subproblem met again in one walk", () => {
+  it("keeps its proof: two bulk items through one folder proved by a group", async () => {
+    // One walk serves both items (same subject): the second meets folder:f2#view in the walk's
+    // memo, proved the first time by a join (the folder's row and the group below it).
+    const data = [
+      "group:finance#member@user:alice",
+      "folder:f2#viewer@group:finance#member",
+      "document:d1#parent@folder:f2",
+      "document:d2#parent@folder:f2",
+    ];
+    const subject = parseSubjectRef("user:alice");
+    for (const snapshots of [true, false]) {
+      const store = await createMemoryStore({ snapshots });
+      await store.writeSchema(SCHEMA);
+      await store.write(data.map((d) => ({ operation: "touch", relationship: parseRelationship(d) })));
+      const engine = createEngine({ store, cache: false });
+      const bulk = await engine.checkBulk({
+        items: ["document:d1", "document:d2"].map((d) => ({
+          resource: parseObjectRef(d),
+          permission: "read",
+          subject,
+        })),
+        witness: true,
+      });
+      const below = ["folder:f2#viewer@group:finance#member", "group:finance#member@user:alice"];
+      expect(
+        bulk.results.map((r) => (r.ok && r.witness !== undefined ? r.witness.map(formatRelationship) : r)),
+        snapshots ? "in-memory walk" : "batched evaluator",
+      ).toEqual([
+        ["document:d1#parent@folder:f2", ...below],
+        ["document:d2#parent@folder:f2", ...below],
+      ]);
+    }
+  });
+});
+
 describe("a proof's relationships", () => {
   it("lists each relationship once, in the order met, however many and however often read", () => {
     const rel = (i: number) => parseRelationship(`document:d${i}#viewer@user:u${i}`);
