@@ -61,7 +61,7 @@ import {
   unionStep,
 } from "./operators.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
-import { type Proof, ProofJoin } from "./witness.js";
+import type { Proof, ProofJoin } from "./witness.js";
 
 /** Steps (subproblems computed) one walk may take before it gives up: bounds the time it blocks. */
 const STEP_BUDGET = 20_000;
@@ -70,15 +70,16 @@ const STEP_BUDGET = 20_000;
 export type WalkAnswer = Member | false | undefined;
 
 /**
- * Memo entries: a membership, `NO`, `ON_PATH` while it is being computed, or (a witnessing walk's)
- * one with its proof, or a plain yes's proof when that is a join.
+ * Memo entries: a membership, `NO`, `ON_PATH` while it is being computed; in a witnessing walk also
+ * a plain yes's proof, or any other answer with its proof (see `has`).
  */
 const NO = null;
 const ON_PATH = 0;
 
 /**
- * A witnessing walk's memo entry for an answer that has a proof (most have none: a no, or the
- * subject itself), kept in the memo itself: one small object, no map of proofs beside it.
+ * A witnessing walk's memo entry for a caveat expression (with its proof, if any) or a no that has
+ * a proof (an exclusion's or `.all()`'s), kept in the memo itself: one small object, no map of
+ * proofs beside it. A plain yes keeps its proof bare (see `has`); most answers have none.
  */
 class ProvedEntry {
   constructor(
@@ -87,7 +88,7 @@ class ProvedEntry {
   ) {}
 }
 
-type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry | ProofJoin;
+type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry | Relationship | ProofJoin;
 
 /**
  * A memo slot's fields: its entry; the height it needed (it stands for a fresh walk only where it
@@ -205,18 +206,19 @@ export class SnapshotWalk {
       const reach = depth + (slots[at + HEIGHT] as number) - 1;
       if (reach > this.maxDepth) throw UNKNOWN;
       if (this.deepest < reach) this.deepest = reach;
-      // Only a witnessing walk keeps entries with proofs.
+      // Only a witnessing walk keeps entries with proofs (see below for their forms).
       if (this.witnessing) {
-        // A plain yes proved by a join is kept as the join itself (see below).
-        if (seen instanceof ProofJoin) {
-          this.proof = seen;
-          return true;
+        if (seen === true || seen === NO) {
+          this.proof = undefined;
+          return seen ?? undefined;
         }
         if (seen instanceof ProvedEntry) {
           this.proof = seen.proof;
           return seen.m;
         }
-        this.proof = undefined;
+        // Any other object is the proof of a plain yes.
+        this.proof = seen as Proof;
+        return true;
       }
       return (seen as Member | typeof NO) ?? undefined;
     }
@@ -245,14 +247,17 @@ export class SnapshotWalk {
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
-    // Most answers need no proof (a no, or the subject itself): a bare entry reads as none. A plain
-    // yes proved by a join (a row and the path below it, the common proof past one level) keeps the
-    // join as its entry, which no membership is: no entry object made for it.
+    // Most answers need no proof (a no, or the subject itself): a bare entry reads as none. In a
+    // witnessing walk a plain yes with a proof keeps the proof itself as its entry (a row, or a
+    // row joined to the path below it), and a caveat expression is always kept in a `ProvedEntry`,
+    // so that any other object read back is a plain yes's proof: no entry object for the common
+    // answers with a proof.
     let entry: MemoEntry = m ?? NO;
     if (this.witnessing) {
       const proof = this.proof;
-      if (proof !== undefined)
-        entry = m === true && proof instanceof ProofJoin ? proof : new ProvedEntry(m, proof);
+      if (m === true) {
+        if (proof !== undefined) entry = proof;
+      } else if (m !== undefined || proof !== undefined) entry = new ProvedEntry(m, proof);
     }
     slots[slot + ENTRY] = entry;
     slots[slot + HEIGHT] = this.deepest - depth + 1;
