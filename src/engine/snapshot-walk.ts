@@ -61,7 +61,7 @@ import {
   unionStep,
 } from "./operators.js";
 import type { Plan, PlanDef, PlanMember, PlanNode } from "./plan.js";
-import type { Proof } from "./witness.js";
+import type { Proof, ProofJoin } from "./witness.js";
 
 /** Steps (subproblems computed) one walk may take before it gives up: bounds the time it blocks. */
 const STEP_BUDGET = 20_000;
@@ -69,13 +69,17 @@ const STEP_BUDGET = 20_000;
 /** A walk's answer: a membership, `false` for none, undefined when the walk cannot tell. */
 export type WalkAnswer = Member | false | undefined;
 
-/** Memo entries: a membership, `NO`, `ON_PATH` while it is being computed, or one with its proof. */
+/**
+ * Memo entries: a membership, `NO`, `ON_PATH` while it is being computed; in a witnessing walk also
+ * a plain yes's proof, or any other answer with its proof (see `has`).
+ */
 const NO = null;
 const ON_PATH = 0;
 
 /**
- * A witnessing walk's memo entry for an answer that has a proof (most have none: a no, or the
- * subject itself), kept in the memo itself: one small object, no map of proofs beside it.
+ * A witnessing walk's memo entry for a caveat expression (with its proof, if any) or a no that has
+ * a proof (an exclusion's or `.all()`'s), kept in the memo itself: one small object, no map of
+ * proofs beside it. A plain yes keeps its proof bare (see `has`); most answers have none.
  */
 class ProvedEntry {
   constructor(
@@ -84,7 +88,7 @@ class ProvedEntry {
   ) {}
 }
 
-type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry;
+type MemoEntry = Member | typeof NO | typeof ON_PATH | ProvedEntry | Relationship | ProofJoin;
 
 /**
  * A memo slot's fields: its entry; the height it needed (it stands for a fresh walk only where it
@@ -202,13 +206,19 @@ export class SnapshotWalk {
       const reach = depth + (slots[at + HEIGHT] as number) - 1;
       if (reach > this.maxDepth) throw UNKNOWN;
       if (this.deepest < reach) this.deepest = reach;
-      // Only a witnessing walk keeps entries with proofs.
+      // Only a witnessing walk keeps entries with proofs (see below for their forms).
       if (this.witnessing) {
+        if (seen === true || seen === NO) {
+          this.proof = undefined;
+          return seen ?? undefined;
+        }
         if (seen instanceof ProvedEntry) {
           this.proof = seen.proof;
           return seen.m;
         }
-        this.proof = undefined;
+        // Any other object is the proof of a plain yes.
+        this.proof = seen as Proof;
+        return true;
       }
       return (seen as Member | typeof NO) ?? undefined;
     }
@@ -237,9 +247,19 @@ export class SnapshotWalk {
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
-    // Most answers need no proof (a no, or the subject itself): a bare entry reads as none.
-    slots[slot + ENTRY] =
-      this.witnessing && this.proof !== undefined ? new ProvedEntry(m, this.proof) : (m ?? NO);
+    // Most answers need no proof (a no, or the subject itself): a bare entry reads as none. In a
+    // witnessing walk a plain yes with a proof keeps the proof itself as its entry (a row, or a
+    // row joined to the path below it), and a caveat expression is always kept in a `ProvedEntry`,
+    // so that any other object read back is a plain yes's proof: no entry object for the common
+    // answers with a proof.
+    let entry: MemoEntry = m ?? NO;
+    if (this.witnessing) {
+      const proof = this.proof;
+      if (m === true) {
+        if (proof !== undefined) entry = proof;
+      } else if (m !== undefined || proof !== undefined) entry = new ProvedEntry(m, proof);
+    }
+    slots[slot + ENTRY] = entry;
     slots[slot + HEIGHT] = this.deepest - depth + 1;
     if (this.deepest < outer) this.deepest = outer;
     return m;

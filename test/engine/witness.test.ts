@@ -171,6 +171,48 @@ describe("witnessed answers remembered", () => {
   });
 });
 
+describe("a subproblem met again in one walk", () => {
+  it("keeps its proof: bulk items through one folder, proved by a group or by one row", async () => {
+    // One walk serves every item (same subject): the second of each pair meets the folder's view
+    // in the walk's memo, proved the first time by a join (folder:f2's row and the group below
+    // it) or by one row (folder:f3's).
+    const data = [
+      "group:finance#member@user:alice",
+      "folder:f2#viewer@group:finance#member",
+      "document:d1#parent@folder:f2",
+      "document:d2#parent@folder:f2",
+      "folder:f3#viewer@user:alice",
+      "document:d3#parent@folder:f3",
+      "document:d4#parent@folder:f3",
+    ];
+    const subject = parseSubjectRef("user:alice");
+    for (const snapshots of [true, false]) {
+      const store = await createMemoryStore({ snapshots });
+      await store.writeSchema(SCHEMA);
+      await store.write(data.map((d) => ({ operation: "touch", relationship: parseRelationship(d) })));
+      const engine = createEngine({ store, cache: false });
+      const bulk = await engine.checkBulk({
+        items: ["document:d1", "document:d2", "document:d3", "document:d4"].map((d) => ({
+          resource: parseObjectRef(d),
+          permission: "read",
+          subject,
+        })),
+        witness: true,
+      });
+      const below = ["folder:f2#viewer@group:finance#member", "group:finance#member@user:alice"];
+      expect(
+        bulk.results.map((r) => (r.ok && r.witness !== undefined ? r.witness.map(formatRelationship) : r)),
+        snapshots ? "in-memory walk" : "batched evaluator",
+      ).toEqual([
+        ["document:d1#parent@folder:f2", ...below],
+        ["document:d2#parent@folder:f2", ...below],
+        ["document:d3#parent@folder:f3", "folder:f3#viewer@user:alice"],
+        ["document:d4#parent@folder:f3", "folder:f3#viewer@user:alice"],
+      ]);
+    }
+  });
+});
+
 describe("a proof's relationships", () => {
   it("lists each relationship once, in the order met, however many and however often read", () => {
     const rel = (i: number) => parseRelationship(`document:d${i}#viewer@user:u${i}`);
