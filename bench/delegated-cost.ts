@@ -10,13 +10,14 @@ import "../src/cli/v8-flags.js";
 import { createEngine } from "../src/engine/index.js";
 import { createDelegation, decorate } from "../src/service/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { createRandom, generateCorpus, type Scale } from "./corpus.js";
+import { generateCorpus, type Scale } from "./corpus.js";
 import {
   agentDelegations,
   type CheckInput,
   delegatedQuestions,
   loadedMirror,
   pickFixtures,
+  shuffledMix,
 } from "./fixtures.js";
 
 const [scaleArg = "m", roundsArg = "15"] = process.argv.slice(2);
@@ -34,13 +35,8 @@ await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
 const settled = process.env.DELEGATED_SETTLED === "1";
 let store = settled ? sqlite : await loadedMirror(sqlite);
 
-// The same shuffle as bench/run.ts, so the delegated questions are the same 500.
-const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
-const random = createRandom(11);
-for (let i = mix.length - 1; i > 0; i--) {
-  const j = Math.floor(random() * (i + 1));
-  [mix[i], mix[j]] = [mix[j]!, mix[i]!];
-}
+// The questions of bench/run.ts's mix, so the delegated questions are the same 500.
+const mix = shuffledMix(fx);
 const questions = mix.slice(0, 500);
 await store.write(agentDelegations(questions));
 if (settled) store = await loadedMirror(sqlite);

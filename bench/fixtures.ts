@@ -162,6 +162,25 @@ export function checkMix(fixtures: Fixtures, count: number, random: () => number
   });
 }
 
+/**
+ * The questions `check/mix` asks (bench/run.ts): direct, group-nested, folder-inherited and denied,
+ * shuffled by a fixed seed, so every bench that compares itself with `check/mix` asks the same.
+ */
+export function shuffledMix(fixtures: Fixtures): CheckInput[] {
+  const mix = [
+    ...fixtures.direct,
+    ...fixtures.groupNested,
+    ...fixtures.folderInherited,
+    ...fixtures.deniedRandom,
+  ];
+  const random = createRandom(11);
+  for (let i = mix.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [mix[i], mix[j]] = [mix[j]!, mix[i]!];
+  }
+  return mix;
+}
+
 /** The in-memory copy over `store`, loaded, as `latch serve` reads. */
 export async function loadedMirror(store: Store): Promise<MirroredStore> {
   const mirror = createMirroredStore(store);
@@ -172,19 +191,19 @@ export async function loadedMirror(store: Store): Promise<MirroredStore> {
 /**
  * The audit benches' setting: the corpus at `scale` imported into a SQLite file in a fresh folder
  * `dir` (the decision log the records go to; the caller removes it), the in-memory copy over it,
- * and the uncached mix of 250 questions of each kind (direct, group-nested, folder-inherited,
- * denied-random).
+ * and the uncached mix of `perKind` questions of each kind (direct, group-nested, folder-inherited,
+ * denied-random), in that order; `fixtures` are all the questions picked.
  */
-export async function auditBenchSetting(scale: Scale, name: string) {
+export async function auditBenchSetting(scale: Scale, name: string, perKind = 250) {
   const corpus = generateCorpus(scale);
   const dir = mkdtempSync(join(tmpdir(), `latch-${name}-`));
   const sqlite = await createSqliteStore({ path: join(dir, "audit.db") });
   await sqlite.writeSchema(corpus.schema);
   await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
   const mirror = await loadedMirror(sqlite);
-  const fx = pickFixtures(corpus, 250);
+  const fx = pickFixtures(corpus, perKind);
   const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
-  return { dir, sqlite, mirror, mix };
+  return { dir, sqlite, mirror, mix, fixtures: fx };
 }
 
 /**

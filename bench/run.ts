@@ -17,13 +17,14 @@ import { createEngine, type Engine } from "../src/engine/index.js";
 import { createDelegation, type Decider, decorate } from "../src/service/index.js";
 import type { Store } from "../src/store/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
-import { createRandom, generateCorpus, type Scale } from "./corpus.js";
+import { generateCorpus, type Scale } from "./corpus.js";
 import {
   agentDelegations,
   type CheckInput,
   delegatedQuestions,
   loadedMirror,
   pickFixtures,
+  shuffledMix,
 } from "./fixtures.js";
 import { type CaseResult, machine, markdownTable, summarize, writeResults } from "./report.js";
 
@@ -82,15 +83,6 @@ async function measure<T>(
   );
 }
 
-function shuffle<T>(list: T[]): T[] {
-  const random = createRandom(11);
-  for (let i = list.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [list[i], list[j]] = [list[j]!, list[i]!];
-  }
-  return list;
-}
-
 const checkWith = (engine: Engine) => (input: CheckInput) => engine.check(input);
 
 async function main() {
@@ -126,12 +118,7 @@ async function main() {
   await measure("check/folder-inherited", fixtures.folderInherited, check);
   await measure("check/folder-and-group", fixtures.folderAndGroup, check);
   await measure("check/denied-random", fixtures.deniedRandom, check);
-  const mix = shuffle([
-    ...fixtures.direct,
-    ...fixtures.groupNested,
-    ...fixtures.folderInherited,
-    ...fixtures.deniedRandom,
-  ]);
+  const mix = shuffledMix(fixtures);
   await measure("check/mix", mix, check, "direct, group, folder and denied interleaved");
   await audited(store, uncached, mix);
   await delegated(store, uncached, mix);
