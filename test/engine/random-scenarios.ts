@@ -71,31 +71,27 @@ function permArb(level: 0 | 1, extra: readonly string[], wildcardExclusions: boo
   return wildcardExclusions ? fc.oneof(random, fc.constantFrom(...WILDCARD_EXCLUSIONS[level])) : random;
 }
 
-function shapeArb(extra: readonly string[], wildcardExclusions: boolean): fc.Arbitrary<Shape> {
-  const perm0 = permArb(0, extra, wildcardExclusions);
-  const perm1 = permArb(1, extra, wildcardExclusions);
-  return fc
-    .record({
-      p0: fc.tuple(perm0, perm0),
-      p1: fc.tuple(perm1, perm1),
-      sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TYPES), fc.constantFrom(...SET_TARGETS)), {
-        minLength: 1,
-        maxLength: 3,
-        selector: ([t, r]) => `${t}#${r}`,
-      }),
-    })
-    .map(({ p0, p1, sets }) => {
-      const setList = sets.map(([t, r]) => `${t}#${r}`).join(" | ");
-      const defs = TYPES.map(
-        (t, i) => `definition ${t} {
+/** The schema of two object types whose permissions are `p0` and `p1` (one per type), with `sets` as subject sets. */
+export function shapeOf({
+  p0,
+  p1,
+  sets,
+}: {
+  p0: readonly [string, string];
+  p1: readonly [string, string];
+  sets: readonly (readonly [string, string])[];
+}): Shape {
+  const setList = sets.map(([t, r]) => `${t}#${r}`).join(" | ");
+  const defs = TYPES.map(
+    (t, i) => `definition ${t} {
   relation rel0: user | user:* | user with cav1 | user:* with cav1 | user with expiration | ${setList}
   relation rel1: user | user with cav2 | ${setList} | ${setList.replaceAll(" |", " with cav1 |")} with cav1
   relation par: typea | typeb | typea with cav1
   permission perm0 = ${p0[i]}
   permission perm1 = ${p1[i]}
 }`,
-      );
-      const schema = `use expiration
+  );
+  const schema = `use expiration
 
 caveat cav1(x int) {
   x > 5
@@ -109,8 +105,23 @@ definition user {}
 
 ${defs.join("\n\n")}
 `;
-      return { schema, sets };
-    });
+  return { schema, sets };
+}
+
+function shapeArb(extra: readonly string[], wildcardExclusions: boolean): fc.Arbitrary<Shape> {
+  const perm0 = permArb(0, extra, wildcardExclusions);
+  const perm1 = permArb(1, extra, wildcardExclusions);
+  return fc
+    .record({
+      p0: fc.tuple(perm0, perm0),
+      p1: fc.tuple(perm1, perm1),
+      sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TYPES), fc.constantFrom(...SET_TARGETS)), {
+        minLength: 1,
+        maxLength: 3,
+        selector: ([t, r]) => `${t}#${r}`,
+      }),
+    })
+    .map(shapeOf);
 }
 
 function relationshipsArb(shape: Shape, options: ScenarioOptions): fc.Arbitrary<Relationship[]> {
@@ -213,6 +224,36 @@ export function scenarioArb(options: ScenarioOptions): fc.Arbitrary<Scenario> {
       context: fc.constantFrom(...options.contexts),
     }),
   );
+}
+
+/**
+ * A fixed scenario that meets every kind of witness the witness tests require (allowed and
+ * conditional, by one relationship and by several), run as an example beside the random ones so
+ * that no seed can leave a kind unseen: `perm1` goes through `par` to `perm0` (= `rel0`), over a
+ * plain `par` to `typea:o0` and a caveated one (no context: conditional) to `typeb:o0`.
+ */
+export function witnessKindsScenario(context: Readonly<Record<string, unknown>> | undefined): Scenario {
+  const user = (id: string): SubjectRef => ({ type: "user", id });
+  return {
+    shape: shapeOf({ p0: ["rel0", "rel0"], p1: ["par->perm0", "par->perm0"], sets: [["typea", "rel0"]] }),
+    relationships: [
+      { resource: { type: "typea", id: "o1" }, relation: "rel0", subject: user("u0") },
+      { resource: { type: "typea", id: "o0" }, relation: "par", subject: { type: "typea", id: "o1" } },
+      {
+        resource: { type: "typeb", id: "o0" },
+        relation: "par",
+        subject: { type: "typea", id: "o1" },
+        caveat: { name: "cav1" },
+      },
+      {
+        resource: { type: "typeb", id: "o1" },
+        relation: "rel0",
+        subject: user("u1"),
+        caveat: { name: "cav1" },
+      },
+    ],
+    context,
+  };
 }
 
 /**
