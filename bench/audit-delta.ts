@@ -18,6 +18,7 @@ import { createAuditRecorder } from "../src/audit/index.js";
 import { createEngine } from "../src/engine/index.js";
 import type { Scale } from "./corpus.js";
 import { auditBenchSetting, type CheckInput, shuffledMix } from "./fixtures.js";
+import { median, summarize } from "./report.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -46,26 +47,21 @@ const audited = recorder.decorator(engine);
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * `checks` questions of the mix, each timed alone, in µs. Every 100th call yields a turn of the
- * event loop, as a program serving requests does (and as `bench/run.ts` does), so the writer
- * thread's acknowledgements are read.
+ * The p50 in µs of `checks` questions of the mix, each timed alone, by the same percentiles as
+ * `bench/run.ts`. Every 100th call yields a turn of the event loop, as a program serving requests
+ * does (and as `bench/run.ts` does), so the writer thread's acknowledgements are read.
  */
-async function round(check: (input: CheckInput) => Promise<unknown>, from: number): Promise<number[]> {
+async function round(check: (input: CheckInput) => Promise<unknown>, from: number): Promise<number> {
   const samples = new Array<number>(checks);
   for (let i = 0; i < checks; i++) {
     const input = mix[(from + i) % mix.length]!;
     const started = performance.now();
     await check(input);
-    samples[i] = (performance.now() - started) * 1000;
+    samples[i] = performance.now() - started;
     if (i % 100 === 99) await yieldTurn();
   }
-  return samples;
+  return summarize("round", samples).p50Us;
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 const plainCheck = (input: CheckInput) => engine.check(input);
 const auditedCheck = (input: CheckInput) => audited.check(input);
@@ -79,8 +75,8 @@ const rows: { plain: number; audited: number }[] = [];
 for (let r = 0; r < rounds; r++) {
   // Both ways ask the same questions in a round.
   const from = (r * checks) % mix.length;
-  const plain = median(await round(plainCheck, from));
-  const withAudit = median(await round(auditedCheck, from));
+  const plain = await round(plainCheck, from);
+  const withAudit = await round(auditedCheck, from);
   await recorder.flush();
   rows.push({ plain, audited: withAudit });
 }

@@ -12,7 +12,7 @@ import { PerformanceObserver } from "node:perf_hooks";
 import { createEngine } from "../src/engine/index.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
 import { generateCorpus, type Scale } from "./corpus.js";
-import { loadedMirror, pickFixtures } from "./fixtures.js";
+import { loadedMirror, mixKinds, pickFixtures } from "./fixtures.js";
 
 const scale = (process.argv[2] ?? "s") as Scale;
 const rounds = Number(process.env.COUNT_ROUNDS ?? 20);
@@ -22,7 +22,7 @@ await sqlite.writeSchema(corpus.schema);
 await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
 const store = await loadedMirror(sqlite);
 const fx = pickFixtures(corpus, 1_000);
-const inputs = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
+const inputs = mixKinds(fx);
 
 let scavenges = 0;
 const observer = new PerformanceObserver((list) => {

@@ -19,6 +19,7 @@ import {
   pickFixtures,
   shuffledMix,
 } from "./fixtures.js";
+import { median } from "./report.js";
 
 const [scaleArg = "m", roundsArg = "15"] = process.argv.slice(2);
 const scale = scaleArg as Scale;
@@ -124,7 +125,6 @@ if (counted !== undefined) {
     a.push(await block(mix, plain));
     b.push(await block(delegated, chained));
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const ratios = a.map((x, i) => b[i]! / x);
   console.log(
     `scale ${scale}, ${rounds} rounds of ${BLOCK}: mix ${median(a).toFixed(2)} µs CPU/check, ` +

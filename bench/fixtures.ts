@@ -162,17 +162,17 @@ export function checkMix(fixtures: Fixtures, count: number, random: () => number
   });
 }
 
+/** The mix's four kinds of question, in order: direct, group-nested, folder-inherited, denied-random. */
+export function mixKinds(fixtures: Fixtures): CheckInput[] {
+  return [...fixtures.direct, ...fixtures.groupNested, ...fixtures.folderInherited, ...fixtures.deniedRandom];
+}
+
 /**
- * The questions `check/mix` asks (bench/run.ts): direct, group-nested, folder-inherited and denied,
- * shuffled by a fixed seed, so every bench that compares itself with `check/mix` asks the same.
+ * The questions `check/mix` asks (bench/run.ts): `mixKinds` shuffled by a fixed seed, so every
+ * bench that compares itself with `check/mix` asks the same.
  */
 export function shuffledMix(fixtures: Fixtures): CheckInput[] {
-  const mix = [
-    ...fixtures.direct,
-    ...fixtures.groupNested,
-    ...fixtures.folderInherited,
-    ...fixtures.deniedRandom,
-  ];
+  const mix = mixKinds(fixtures);
   const random = createRandom(11);
   for (let i = mix.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -202,8 +202,7 @@ export async function auditBenchSetting(scale: Scale, name: string, perKind = 25
   await sqlite.importRelationships(corpus.relationships, { batchSize: 20_000 });
   const mirror = await loadedMirror(sqlite);
   const fx = pickFixtures(corpus, perKind);
-  const mix = [...fx.direct, ...fx.groupNested, ...fx.folderInherited, ...fx.deniedRandom];
-  return { dir, sqlite, mirror, mix, fixtures: fx };
+  return { dir, sqlite, mirror, mix: mixKinds(fx), fixtures: fx };
 }
 
 /**

@@ -7,6 +7,11 @@ import { type CaseResult, markdownTable, summarize } from "../src/cli/load/perce
 
 export { type CaseResult, markdownTable, summarize };
 
+/** The middle value (the upper one of an even count), for medians of a few rounds. */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
 export interface Machine {
   readonly cpu: string;
   readonly cores: number;
