@@ -12,18 +12,17 @@
  */
 import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
 import {
-  closeThread,
   type OpenedDecisionLog,
   openRemoteDecisionLog,
   type PostedError,
   postedError,
   type RemoteDecisionLog,
   receivedError,
-  spawnModuleThread,
+  requestThread,
 } from "../store/index.js";
 import { capturedOf, type PostedBatch, ReceivedNames } from "./capture-buffer.js";
 import { recordsOf } from "./record.js";
-import type { Appended, BatchWriter } from "./sink.js";
+import type { BatchWriter } from "./sink.js";
 
 const MARK = "latchDecisionWriter";
 
@@ -40,60 +39,33 @@ type Reply = { readonly seconds: number; readonly numbers: ArrayBuffer } | { rea
 
 /** Appends through a writer thread, started on the first batch and again after it dies. */
 export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worker) => void): BatchWriter {
-  let thread: Worker | undefined;
+  const thread = requestThread<Request, Reply>({
+    moduleUrl: import.meta.url,
+    workerData: { [MARK]: remote },
+    name: "the audit writer thread",
+    ...(onStart === undefined ? {} : { onStart }),
+  });
   /** How many of the dictionary's names the current thread holds. */
   let namesSent = 0;
-  let waiting:
-    | { readonly on: Worker; resolve(appended: Appended): void; reject(error: unknown): void }
-    | undefined;
-  /** Settles the batch `from` holds; a thread that died late settles nothing of its successor's. */
-  const settle = (from: Worker, reply: Reply | Error) => {
-    const w = waiting;
-    if (w === undefined || w.on !== from) return;
-    waiting = undefined;
-    from.unref();
-    if (reply instanceof Error) w.reject(reply);
-    else if ("error" in reply) w.reject(receivedError(reply.error));
-    else w.resolve({ seconds: reply.seconds, numbers: new Float64Array(reply.numbers) });
-  };
-  const start = (): Worker => {
-    const started = spawnModuleThread(import.meta.url, { [MARK]: remote });
-    namesSent = 0;
-    const gone = (error: Error) => {
-      if (thread === started) thread = undefined;
-      settle(started, error);
-    };
-    started.on("message", (reply: Reply) => settle(started, reply));
-    started.on("error", gone);
-    started.on("exit", (code) =>
-      gone(new Error(`the audit writer thread stopped (exit code ${code}) before the batch was written`)),
-    );
-    // Idle, it does not keep the process alive; a batch being written does (see `append`).
-    started.unref();
-    onStart?.(started);
-    return started;
-  };
   return {
-    append(batch) {
-      thread ??= start();
-      const to = thread;
-      const names = batch.names.slice(namesSent, batch.namesUpTo);
-      namesSent = Math.max(namesSent, batch.namesUpTo);
+    async append(batch) {
       const { numbers, length, text, rare } = batch;
-      return new Promise<Appended>((resolve, reject) => {
-        waiting = { on: to, resolve, reject };
-        to.ref();
+      const reply = await thread.request(
+        (fresh) => {
+          if (fresh) namesSent = 0;
+          const names = batch.names.slice(namesSent, batch.namesUpTo);
+          namesSent = Math.max(namesSent, batch.namesUpTo);
+          return { kind: "append", batch: { numbers, length, text, rare }, names };
+        },
         // The numbers move (the batch owns its buffer until the reply gives it back); the text is
         // cloned, one string.
-        to.postMessage({ kind: "append", batch: { numbers, length, text, rare }, names } satisfies Request, [
-          numbers.buffer as ArrayBuffer,
-        ]);
-      });
+        [numbers.buffer as ArrayBuffer],
+      );
+      if ("error" in reply) throw receivedError(reply.error);
+      return { seconds: reply.seconds, numbers: new Float64Array(reply.numbers) };
     },
     async close() {
-      const closing = thread;
-      thread = undefined;
-      await closeThread(closing, { kind: "close" } satisfies Request);
+      await thread.close({ kind: "close" } satisfies Request);
     },
   };
 }

@@ -17,7 +17,9 @@ export {
   closeThread,
   type PostedError,
   postedError,
+  type RequestThread,
   receivedError,
+  requestThread,
   spawnModuleThread,
 } from "./worker-thread.js";
 export * from "./write-checks.js";

@@ -1,9 +1,10 @@
 /**
- * What the store's worker threads (the audit trail's writer, SQLite's background compaction)
- * share: starting a thread that runs the module that asks for it, stopping one, and carrying an
- * error across (an Error does not cross whole: its name, message and code do).
+ * What the store's worker threads (the audit trail's writer, SQLite's background compaction and
+ * large deletes) share: starting a thread that runs the module that asks for it, asking it one
+ * thing at a time, stopping one, and carrying an error across (an Error does not cross whole: its
+ * name, message and code do).
  */
-import { Worker } from "node:worker_threads";
+import { type TransferListItem, Worker } from "node:worker_threads";
 
 /** An error as it crosses to the other thread. */
 export interface PostedError {
@@ -23,6 +24,82 @@ export function spawnModuleThread(moduleUrl: string, workerData: unknown): Worke
   if (!url.pathname.endsWith(".ts")) return new Worker(url, options);
   const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(boot, { ...options, eval: true });
+}
+
+/** One request at a time to a thread started on the first and again after one dies. */
+export interface RequestThread<Req, Rep> {
+  /**
+   * Posts the request `make` builds (`fresh`: to a thread just started) and settles with the
+   * thread's reply, or fails if the thread dies first. The caller sends one at a time.
+   */
+  request(make: (fresh: boolean) => Req, transfer?: readonly TransferListItem[]): Promise<Rep>;
+  /** Asks the thread, if one runs, to close (`closeMessage`) and waits until it has exited. */
+  close(closeMessage: unknown): Promise<void>;
+}
+
+export interface RequestThreadSettings<Rep> {
+  /** The module the thread runs (its `import.meta.url`) and what the thread is told. */
+  readonly moduleUrl: string;
+  readonly workerData: unknown;
+  /** The thread, as an error that it died mid-request names it ("the delete thread"). */
+  readonly name: string;
+  /**
+   * A message that is not the reply (compaction's `publishing`), handled here while the request
+   * goes on waiting: true when handled.
+   */
+  readonly interim?: (message: Rep, from: Worker) => boolean;
+  /** Told of each thread started (tests stop one). */
+  readonly onStart?: (thread: Worker) => void;
+}
+
+export function requestThread<Req, Rep>(settings: RequestThreadSettings<Rep>): RequestThread<Req, Rep> {
+  let thread: Worker | undefined;
+  let waiting: { readonly on: Worker; resolve(reply: Rep): void; reject(error: unknown): void } | undefined;
+  /** Settles what `from` was asked; a thread that died late settles nothing of its successor's. */
+  const settle = (from: Worker, reply: Rep | Error) => {
+    const w = waiting;
+    if (w === undefined || w.on !== from) return;
+    waiting = undefined;
+    from.unref();
+    if (reply instanceof Error) w.reject(reply);
+    else w.resolve(reply);
+  };
+  const start = (): Worker => {
+    const started = spawnModuleThread(settings.moduleUrl, settings.workerData);
+    const gone = (error: Error) => {
+      if (thread === started) thread = undefined;
+      settle(started, error);
+    };
+    started.on("message", (message: Rep) => {
+      if (settings.interim?.(message, started) !== true) settle(started, message);
+    });
+    started.on("error", gone);
+    started.on("exit", (code) =>
+      gone(new Error(`${settings.name} stopped (exit code ${code}) during a request`)),
+    );
+    // Idle, it does not keep the process alive; a request in progress does.
+    started.unref();
+    settings.onStart?.(started);
+    return started;
+  };
+  return {
+    request(make, transfer) {
+      const fresh = thread === undefined;
+      thread ??= start();
+      const to = thread;
+      const message = make(fresh);
+      return new Promise<Rep>((resolve, reject) => {
+        waiting = { on: to, resolve, reject };
+        to.ref();
+        to.postMessage(message, transfer as TransferListItem[] | undefined);
+      });
+    },
+    async close(closeMessage) {
+      const closing = thread;
+      thread = undefined;
+      await closeThread(closing, closeMessage);
+    },
+  };
 }
 
 /** Asks `thread` to close (`closeMessage`) and waits until it has exited. */

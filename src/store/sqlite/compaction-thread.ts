@@ -18,16 +18,10 @@
  * connection, whose page cache the thread's commit had just emptied, inside the next check
  * (gc-count.ts: 13 µs at p50 in the check after a commit).
  */
-import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, threadId, workerData } from "node:worker_threads";
 import type { Revision } from "../../core/index.js";
 import type { CompactionOptions, CompactionReport, HistoryHorizon } from "../history.js";
-import {
-  closeThread,
-  type PostedError,
-  postedError,
-  receivedError,
-  spawnModuleThread,
-} from "../worker-thread.js";
+import { type PostedError, postedError, receivedError, requestThread } from "../worker-thread.js";
 import { type CompactionHooks, createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
 import { type ConnectionOptions, openConnection } from "./connection.js";
 
@@ -46,7 +40,12 @@ export interface ReadHorizon {
 
 type Reply =
   | { readonly kind: "publishing"; readonly read: ReadHorizon }
-  | { readonly kind: "report"; readonly report: CompactionReport; readonly read: ReadHorizon }
+  | {
+      readonly kind: "report";
+      readonly report: CompactionReport;
+      readonly read: ReadHorizon;
+      readonly threadId: number;
+    }
   | { readonly kind: "error"; readonly error: PostedError };
 
 export interface CompactionThread {
@@ -72,54 +71,28 @@ export function compactionThread(
   connection: ConnectionOptions,
   events: CompactionThreadEvents,
 ): CompactionThread {
-  let thread: Worker | undefined;
+  const thread = requestThread<Request, Reply>({
+    moduleUrl: import.meta.url,
+    workerData: { [MARK]: connection },
+    name: "the compaction thread",
+    interim(reply, from) {
+      if (reply.kind !== "publishing") return false;
+      events.horizonRead(reply.read);
+      from.postMessage({ kind: "proceed" } satisfies Request);
+      return true;
+    },
+  });
   let closed = false;
   /** The end of the last run asked for, while one is still going. */
   let queue: Promise<unknown> | undefined;
-  let waiting:
-    | { readonly on: Worker; resolve(r: CompactionReport): void; reject(e: unknown): void }
-    | undefined;
-  const settle = (from: Worker, reply: Reply | Error) => {
-    const w = waiting;
-    if (w === undefined || w.on !== from) return;
-    waiting = undefined;
-    from.unref();
-    if (reply instanceof Error) w.reject(reply);
-    else if (reply.kind === "error") w.reject(receivedError(reply.error));
-    else if (reply.kind === "report") {
-      events.horizonRead(reply.read);
-      events.onRun?.(from.threadId);
-      w.resolve(reply.report);
-    }
-  };
-  const start = (): Worker => {
-    const started = spawnModuleThread(import.meta.url, { [MARK]: connection });
-    const gone = (error: Error) => {
-      if (thread === started) thread = undefined;
-      settle(started, error);
-    };
-    started.on("message", (reply: Reply) => {
-      if (reply.kind !== "publishing") return settle(started, reply);
-      events.horizonRead(reply.read);
-      started.postMessage({ kind: "proceed" } satisfies Request);
-    });
-    started.on("error", gone);
-    started.on("exit", (code) =>
-      gone(new Error(`the compaction thread stopped (exit code ${code}) during a run`)),
-    );
-    // Idle, it does not keep the process alive; a run does (see `once`).
-    started.unref();
-    return started;
-  };
-  const once = (options: CompactionOptions) => {
-    if (closed) return Promise.reject(new Error("the store is closed: no compaction runs"));
-    thread ??= start();
-    const to = thread;
-    return new Promise<CompactionReport>((resolve, reject) => {
-      waiting = { on: to, resolve, reject };
-      to.ref();
-      to.postMessage({ kind: "run", options } satisfies Request);
-    });
+  const once = async (options: CompactionOptions): Promise<CompactionReport> => {
+    if (closed) throw new Error("the store is closed: no compaction runs");
+    const reply = await thread.request(() => ({ kind: "run", options }));
+    if (reply.kind === "error") throw receivedError(reply.error);
+    if (reply.kind !== "report") throw new Error(`the compaction thread answered ${reply.kind}`);
+    events.horizonRead(reply.read);
+    events.onRun?.(reply.threadId);
+    return reply.report;
   };
   return {
     run(options) {
@@ -135,9 +108,7 @@ export function compactionThread(
     },
     async close() {
       closed = true;
-      const closing = thread;
-      thread = undefined;
-      await closeThread(closing, { kind: "close" } satisfies Request);
+      await thread.close({ kind: "close" } satisfies Request);
     },
   };
 }
@@ -181,7 +152,7 @@ function serveRuns(connection: ConnectionOptions): void {
       }
       const report = await compaction.run(options, hooks(compaction));
       const sent = read(compaction);
-      port.postMessage({ kind: "report", report, read: sent } satisfies Reply);
+      port.postMessage({ kind: "report", report, read: sent, threadId } satisfies Reply);
       delivered = sent.horizon?.revision;
     } catch (error) {
       port.postMessage({ kind: "error", error: postedError(error) } satisfies Reply);
