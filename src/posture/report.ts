@@ -172,8 +172,9 @@ async function addedSince(
 ): Promise<Map<string, Relationship[]>> {
   const out = new Map<string, Relationship[]>();
   let from = after;
+  let within = 0;
   while (from < upTo) {
-    const page = await store.changesSince(from, 10_000);
+    const page = await store.changesSince(from, 10_000, within);
     for (const c of page.changes) {
       if (pacer.due()) await pacer.pause();
       if (c.revision > upTo || c.operation !== "touch") continue;
@@ -183,6 +184,11 @@ async function addedSince(
       if (list === undefined) out.set(key, [c.relationship]);
       else list.push(c.relationship);
     }
+    if (page.within !== undefined) {
+      within = page.within;
+      continue;
+    }
+    within = 0;
     if (page.revision <= from) break;
     from = page.revision;
   }

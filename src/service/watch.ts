@@ -74,13 +74,24 @@ export async function* watchChanges(store: Store, options: WatchOptions = {}): A
   });
   // With a push feed, polling only guards against a missed notification.
   const idleMs = unsubscribe === undefined ? pollMs : Math.max(pollMs, 1000);
+  // The changes so far of a revision the store returns in slices: its batch is yielded whole.
+  let sliced: Change[] = [];
+  let within = 0;
   try {
     while (signal?.aborted !== true) {
       notified = false;
-      const page = await store.changesSince(after, options.pageSize ?? 1000);
+      const page = await store.changesSince(after, options.pageSize ?? 1000, within);
+      if (page.within !== undefined) {
+        for (const change of page.changes) sliced.push(change);
+        within = page.within;
+        continue;
+      }
+      const changes = within === 0 ? page.changes : sliced.concat(page.changes);
+      sliced = [];
+      within = 0;
       const schemaRevisions = new Set(page.schemaChanges.map((s) => s.revision));
       const byRevision = new Map<Revision, Change[]>();
-      for (const change of page.changes) {
+      for (const change of changes) {
         if (types.size > 0 && !types.has(change.relationship.resource.type)) continue;
         if (filter !== undefined && !filter(change.relationship)) continue;
         const list = byRevision.get(change.revision);

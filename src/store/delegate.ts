@@ -14,7 +14,7 @@ export function delegateStore(inner: Store): Store {
     writeSchema: (text, options) => inner.writeSchema(text, options),
     write: (updates, preconditions, options) => inner.write(updates, preconditions, options),
     deleteRelationships: (filter, options) => inner.deleteRelationships(filter, options),
-    changesSince: (after, limit) => inner.changesSince(after, limit),
+    changesSince: (after, limit, within) => inner.changesSince(after, limit, within),
     importRelationships: (relationships, options) => inner.importRelationships(relationships, options),
     sweepExpired: (limit) => inner.sweepExpired(limit),
     decisions: inner.decisions,

@@ -115,6 +115,13 @@ export interface ChangesPage {
   readonly revision: Revision;
   /** The metadata of the page's revisions that were written with some, in revision order. */
   readonly metadata?: readonly { readonly revision: Revision; readonly metadata: TransactionMetadata }[];
+  /**
+   * Set when the page is a slice of one revision too large for a page (only when the call passed
+   * `within`): the page holds that revision's changes from the `within` asked for up to this one,
+   * `revision` is still the `after` asked for, and the next call passes both back unchanged but
+   * for this `within`. The revision's last slice comes without it, reaching the revision.
+   */
+  readonly within?: number;
 }
 
 export interface StoredSchema {
@@ -173,8 +180,14 @@ export interface Store {
    */
   deleteRelationships(filter: RelationshipFilter, options?: DeleteOptions): Promise<DeleteResult>;
 
-  /** Changes after `after`, in order, at most `limit` relationship changes. */
-  changesSince(after: Revision, limit?: number): Promise<ChangesPage>;
+  /**
+   * Changes after `after`, in order, at most `limit` relationship changes; a page ends on a
+   * revision boundary. A revision with more than `limit` changes comes whole in a page of its own,
+   * unless the caller passes `within` (0 to start): then the store may return it in slices (see
+   * `ChangesPage.within`), so that no read holds the thread for the whole revision (SQLite does;
+   * PostgreSQL, whose reads do not hold the thread, returns it whole).
+   */
+  changesSince(after: Revision, limit?: number, within?: number): Promise<ChangesPage>;
 
   /**
    * Validated bulk load, replacing what exists (TOUCH), atomic: one transaction with a revision per

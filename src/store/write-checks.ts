@@ -119,6 +119,18 @@ export function positiveInt(value: number | undefined, what: string): number | u
   return value;
 }
 
+export function nonNegativeInt(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new StoreError(
+      "store/invalid-limit",
+      "invalid-argument",
+      `${what} must be a whole number, 0 or more, got ${value}.`,
+    );
+  }
+  return value;
+}
+
 /** A delete that may not be partial matched more than its limit (checked inside its transaction). */
 export function deleteOverLimit(limit: number): StoreError {
   return new StoreError(

@@ -92,4 +92,24 @@ describe("watchChanges", () => {
     expect(checkpoints.at(-1)?.revision).toBe(last);
     expect(checkpoints.every((b) => b.changes.length === 0)).toBe(true);
   });
+
+  it("yields a revision the store reads in slices as one batch, whole and in order", async () => {
+    const start = await store.currentRevision();
+    const ids = Array.from({ length: 25 }, (_, i) => `d${String(i).padStart(2, "0")}`);
+    await store.write(
+      ids.map((id) => ({ operation: "touch", relationship: rel(`document:${id}`, "viewer", "user:u") })),
+    );
+    const { revision } = await store.deleteRelationships({ resourceType: "document" });
+    // A page of 10: the store (SQLite) returns the 25 deletes of `revision` in three slices.
+    const sliced = await store.changesSince(revision - 1n, 10, 0);
+    expect(sliced.within).toBeDefined();
+    const batches = await readUntil(
+      (signal) => watchChanges(store, { after: start, pageSize: 10, signal, pollMs: 5 }),
+      revision,
+    );
+    expect(batches.map((b) => b.revision)).toEqual([revision - 1n, revision]);
+    const deleted = batches[1]!.changes;
+    expect(deleted.every((c) => c.operation === "delete" && c.revision === revision)).toBe(true);
+    expect(deleted.map((c) => c.relationship.resource.id)).toEqual(ids);
+  });
 });

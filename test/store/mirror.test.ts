@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { createRandom } from "../../bench/corpus.js";
 import type { Relationship } from "../../src/core/index.js";
-import type { RelationshipUpdate, Store } from "../../src/store/index.js";
+import { delegateStore, type RelationshipUpdate, type Store } from "../../src/store/index.js";
 import { createMirroredStore, type MirrorEvent } from "../../src/store/mirror/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { fmt, rel, SCHEMA } from "./conformance/helpers.js";
@@ -223,6 +223,81 @@ describe("in-memory copy", () => {
     expect(await copy.catchUp(loadedAt - 1n)).toBe(false);
     await copy.close();
     await writer.close();
+  });
+
+  it("answers readers between the slices of a revision too large to apply in one turn", async () => {
+    const path = nextPath();
+    const writer = await createSqliteStore({ path });
+    await writer.writeSchema(SCHEMA);
+    const ids = Array.from({ length: 12_000 }, (_, i) => `d${i}`);
+    await writer.importRelationships(ids.map((id) => rel(`document:${id}#viewer@user:u1`)));
+    const copy = createMirroredStore(await createSqliteStore({ path }));
+    expect(await copy.ready()).toBe(true);
+    const before = copy.stats().revision;
+    const { revision } = await writer.deleteRelationships({ resourceType: "document", relation: "viewer" });
+    const caught = copy.catchUp(revision);
+    // One turn later the copy has applied part of the revision, and still answers at `before`
+    // from memory as it was: the rows it has deleted already carry the revision of their delete.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(copy.stats().revision).toBe(before);
+    const old = copy.at(before).snapshot?.();
+    expect(old).toBeDefined();
+    for (const id of [ids[0]!, ids[11_999]!]) {
+      expect(old!.relationshipsOf("document", id).map(fmt)).toEqual([`document:${id}#viewer@user:u1`]);
+    }
+    // A reader at the new revision meanwhile does not wait for the rest: the store answers it.
+    const fresh = await copy.at(revision).lookupForward({
+      resourceType: "document",
+      resourceIds: [ids[0]!, ids[11_999]!],
+      relations: ["viewer"],
+    });
+    expect(fresh).toEqual([]);
+    expect(copy.stats().revision).toBe(before);
+    expect(await caught).toBe(true);
+    const now = copy.at(revision).snapshot?.();
+    expect(now?.relationshipsOf("document", ids[0]!)).toEqual([]);
+    expect(now?.relationshipsOf("document", ids[11_999]!)).toEqual([]);
+    expect(copy.stats().relationships).toBe(0);
+    await copy.close();
+    await writer.close();
+  });
+
+  it("sends a reader to the store when the copy's read of the changes keeps it waiting", async () => {
+    const sqlite = await createSqliteStore({ path: nextPath() });
+    await sqlite.writeSchema(SCHEMA);
+    // The changes feed held back until the test lets it go, as a slow datastore would.
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    let hold = false;
+    const slow: Store = {
+      ...delegateStore(sqlite),
+      changesSince: async (after, limit, within) => {
+        if (hold) await held;
+        return sqlite.changesSince(after, limit, within);
+      },
+    };
+    const copy = createMirroredStore(slow);
+    expect(await copy.ready()).toBe(true);
+    const before = copy.stats().revision;
+    hold = true;
+    const revision = await copy.write([
+      { operation: "touch", relationship: rel("document:d1#viewer@user:u1") },
+    ]);
+    const read = await copy.at(revision).lookupForward({
+      resourceType: "document",
+      resourceIds: ["d1"],
+      relations: ["viewer"],
+    });
+    expect(read.map(fmt)).toEqual(["document:d1#viewer@user:u1"]);
+    expect(copy.stats().revision).toBe(before);
+    letGo();
+    expect(await copy.catchUp(revision)).toBe(true);
+    expect(copy.at(revision).snapshot?.()?.relationshipsOf("document", "d1").map(fmt)).toEqual([
+      "document:d1#viewer@user:u1",
+    ]);
+    await copy.close();
   });
 
   it("follows commits pushed by the store before anyone reads them", async () => {

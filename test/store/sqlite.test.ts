@@ -135,6 +135,38 @@ describe("sqlite file store", () => {
     await b.close();
   });
 
+  it("reads a revision larger than a page in slices when asked, and whole when not", async () => {
+    const store = await createSqliteStore({ path: ":memory:", changesPageSize: 1_000 });
+    await store.writeSchema(SCHEMA);
+    const viewers = Array.from({ length: 2_500 }, (_, i) => ({
+      resource: { type: "document", id: `d${String(i).padStart(4, "0")}` },
+      relation: "viewer",
+      subject: { type: "user", id: "u" },
+    }));
+    await store.importRelationships(viewers);
+    const before = await store.currentRevision();
+    const { revision } = await store.deleteRelationships({ resourceType: "document" });
+    const sizes: number[] = [];
+    const ids: string[] = [];
+    let within = 0;
+    for (;;) {
+      const page = await store.changesSince(before, undefined, within);
+      sizes.push(page.changes.length);
+      ids.push(...page.changes.map((c) => c.relationship.resource.id));
+      if (page.within === undefined) {
+        expect(page.revision).toBe(revision);
+        break;
+      }
+      expect(page.revision).toBe(before);
+      within = page.within;
+    }
+    expect(sizes).toEqual([1_000, 1_000, 500]);
+    expect(ids).toEqual(viewers.map((v) => v.resource.id));
+    // Without `within`, as before: the whole revision in a page of its own.
+    expect((await store.changesSince(before)).changes).toHaveLength(2_500);
+    await store.close();
+  });
+
   it("bulk-loads an empty store in one transaction and rebuilds the reverse index", async () => {
     const path = join(dir, "bulk.db");
     const store = await createSqliteStore({ path });

@@ -104,6 +104,16 @@ const FOLLOW_MS = 20;
 /** Rows loaded between two yields to the event loop, so a server keeps answering while it loads. */
 const LOAD_SLICE = 20_000;
 
+/** Changes applied between two yields to the event loop (see `applyChanges`). */
+const APPLY_SLICE = 1_000;
+
+/**
+ * Longest a read waits for the copy to catch up before the store answers it: a catch-up of a
+ * usual write takes a page read (PostgreSQL: a round trip), one of a delete of 200,000
+ * relationships seconds (on PostgreSQL its changes query alone about 17 s at scale m).
+ */
+const IMPATIENT_MS = 50;
+
 /**
  * The copy and its bookkeeping: what it holds (`index`, up to revision `applied`), which readers it
  * may serve (from `floor` up), how it catches up with the store's changes, and how it loads.
@@ -116,6 +126,12 @@ class MirrorCopy {
   /** (revision, when it was applied): the floor moves to revisions applied `retainMs` ago. */
   private readonly history: { revision: number; at: number }[] = [];
   private catching: Promise<void> | undefined;
+  /**
+   * Readers waiting for a catch-up who go to the store instead once it gives the loop a turn or
+   * has kept them IMPATIENT_MS (`patience`: its timer).
+   */
+  private impatient: { readonly r: number; readonly go: () => void }[] = [];
+  private patience: ReturnType<typeof setTimeout> | undefined;
   closed = false;
   /** Sets (`type#relation`) not held: their reads go to the store. Empty while the copy holds all. */
   readonly excluded = new Set<string>();
@@ -189,19 +205,39 @@ class MirrorCopy {
     return out;
   }
 
+  /**
+   * Reads and applies the store's changes up to `target`, giving the event loop a turn every
+   * APPLY_SLICE changes: a revision can hold hundreds of thousands (a delete by filter), and
+   * readers keep being answered from the copy meanwhile. That is exact because every entry a
+   * revision later than `applied` adds or deletes carries its revision (RelationshipIndex's
+   * versions), so a reader at `applied` or before sees none of a revision half applied.
+   */
   private async applyChanges(target: number): Promise<void> {
+    let within = 0;
+    let sinceTurn = 0;
     while (this.applied < target && this.index !== undefined) {
-      const page = await this.inner.changesSince(BigInt(this.applied));
+      const page = await this.inner.changesSince(BigInt(this.applied), undefined, within);
       const index = this.index;
       if (index === undefined) return;
-      const partial = this.excluded.size !== 0;
       for (const change of page.changes) {
+        if (++sinceTurn >= APPLY_SLICE) {
+          sinceTurn = 0;
+          this.release(true);
+          await new Promise((resolve) => setImmediate(resolve));
+          // Dropped or closed meanwhile: what is left is no longer this copy's to apply.
+          if (this.index !== index || this.closed) return;
+        }
         const rel = change.relationship;
-        if (partial && this.excluded.has(setKey(rel.resource.type, rel.relation))) continue;
+        if (this.excluded.size !== 0 && this.excluded.has(setKey(rel.resource.type, rel.relation))) continue;
         const revision = Number(change.revision);
         if (change.operation === "touch") index.touch(rel, revision);
         else index.delete(rel, revision);
       }
+      if (page.within !== undefined) {
+        within = page.within;
+        continue;
+      }
+      within = 0;
       const reached = Number(page.revision);
       if (reached <= this.applied) break;
       this.applied = reached;
@@ -232,6 +268,8 @@ class MirrorCopy {
     if (this.catching === undefined) {
       this.catching = this.applyChanges(target).finally(() => {
         this.catching = undefined;
+        // Those it brought far enough; the others wait for the catch-up that follows.
+        this.release(false);
       });
       return this.catching;
     }
@@ -248,20 +286,51 @@ class MirrorCopy {
     return this.state === "ready" && r >= this.floor ? this.index : undefined;
   }
 
-  /** Applies the changes up to `r`; false when the copy cannot follow (the store then answers). */
-  private async reach(r: number): Promise<boolean> {
-    try {
-      await this.catchUp(r);
-    } catch (error) {
+  /**
+   * Applies the changes up to `r`; false when the copy cannot follow (the store then answers).
+   * An impatient reader waits only until the catch-up first gives the event loop a turn, or for
+   * IMPATIENT_MS: one that long (a revision of thousands of changes) takes many turns or a long
+   * read, and the store answers the reader at `r` meanwhile rather than keep it waiting.
+   */
+  private async reach(r: number, impatient: boolean): Promise<boolean> {
+    const caught = this.catchUp(r);
+    const failed = (error: unknown) => {
       this.notify({ kind: "error", error });
       return false;
+    };
+    if (!impatient) return caught.then(() => this.applied >= r, failed);
+    return new Promise<boolean>((resolve) => {
+      const go = () => resolve(this.applied >= r);
+      this.impatient.push({ r, go });
+      if (this.patience === undefined) {
+        this.patience = setTimeout(() => {
+          this.patience = undefined;
+          this.release(true);
+        }, IMPATIENT_MS);
+        this.patience.unref?.();
+      }
+      caught.then(go, (error: unknown) => resolve(failed(error)));
+    });
+  }
+
+  /** Lets waiting readers go on: all of them, or those the copy has caught up for. */
+  private release(all: boolean): void {
+    if (this.impatient.length === 0) return;
+    const waiting = this.impatient;
+    this.impatient = [];
+    for (const w of waiting) {
+      if (all || w.r <= this.applied || this.index === undefined) w.go();
+      else this.impatient.push(w);
     }
-    return this.applied >= r;
+    if (this.impatient.length === 0 && this.patience !== undefined) {
+      clearTimeout(this.patience);
+      this.patience = undefined;
+    }
   }
 
   /** Whether the copy answers reads at `r`, once it has caught up to it. */
   async holds(r: number): Promise<boolean> {
-    if (this.usable(r) === undefined || (r > this.applied && !(await this.reach(r)))) return false;
+    if (this.usable(r) === undefined || (r > this.applied && !(await this.reach(r, false)))) return false;
     return this.usable(r) !== undefined;
   }
 
@@ -275,7 +344,7 @@ class MirrorCopy {
     fromCopy: (copy: RelationshipIndex, query: Q, r: number) => Relationship[],
     fromStore: (query: Q) => Promise<readonly Relationship[]>,
   ): Promise<readonly Relationship[]> {
-    if (this.usable(r) !== undefined && (r <= this.applied || (await this.reach(r)))) {
+    if (this.usable(r) !== undefined && (r <= this.applied || (await this.reach(r, true)))) {
       // Checked again: the copy may have been dropped while it caught up.
       const copy = this.usable(r);
       if (copy !== undefined) {

@@ -10,6 +10,7 @@ import {
   createRevisionCodec,
   deleteOverLimit,
   lastReader,
+  nonNegativeInt,
   positiveInt,
   registerDecisionLogOpener,
   type Store,
@@ -331,8 +332,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       );
       return { revision, deleted: result };
     },
-    async changesSince(after, limit) {
+    async changesSince(after, limit, within) {
       const size = Math.min(positiveInt(limit, "limit") ?? CHANGES_PAGE, CHANGES_PAGE);
+      // Never sliced here (a read waits on the socket, not on this thread), so never resumed.
+      nonNegativeInt(within, "within");
       await retained(after);
       return changesSince(ctx, after, size);
     },

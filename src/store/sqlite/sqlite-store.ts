@@ -48,6 +48,7 @@ import {
   checkUpdates,
   collectForCreate,
   MAX_UPDATES_PER_WRITE,
+  nonNegativeInt,
   positiveInt,
 } from "../write-checks.js";
 import { createSqliteApprovals } from "./approvals.js";
@@ -203,7 +204,7 @@ class SqliteStore implements Store {
     source: Iterable<Relationship>,
     batchSize: number,
   ) => { revision: Revision; count: number };
-  private readonly changesTx: (after: Revision, limit: number) => ChangesPage;
+  private readonly changesTx: (after: Revision, limit: number, within: number | undefined) => ChangesPage;
 
   constructor(connection: Connection, options: SqliteStoreOptions) {
     this.db = connection.db;
@@ -267,12 +268,12 @@ class SqliteStore implements Store {
     this.bulkTx = tx((source, batchSize) => bulkLoad(this, this.schemaForWrite(), source, batchSize));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
     // Deferred: a read transaction, so both queries of a page see one snapshot.
-    const read = this.db.transaction((after: Revision, limit: number) => {
+    const read = this.db.transaction((after: Revision, limit: number, within: number | undefined) => {
       // Read in the page's own snapshot: a feed behind the horizon is refused, never half-answered.
       checkRetained(after, this.compaction.horizon());
-      return readChangesPage(this, after, limit);
+      return readChangesPage(this, after, limit, within);
     });
-    this.changesTx = (after, limit) => read.deferred(after, limit);
+    this.changesTx = (after, limit, within) => read.deferred(after, limit, within);
   }
 
   exec(sql: string): void {
@@ -435,9 +436,9 @@ class SqliteStore implements Store {
     return result;
   }
 
-  async changesSince(after: Revision, limit?: number): Promise<ChangesPage> {
+  async changesSince(after: Revision, limit?: number, within?: number): Promise<ChangesPage> {
     const size = Math.min(positiveInt(limit, "limit") ?? this.changesPageSize, this.changesPageSize);
-    return this.changesTx(after, size);
+    return this.changesTx(after, size, nonNegativeInt(within, "within"));
   }
 
   /**

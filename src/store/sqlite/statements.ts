@@ -36,6 +36,10 @@ export interface Statements {
   readonly insertChanges: Stmt;
   readonly changesRange: Stmt;
   readonly changesOfRevision: Stmt;
+  /** A slice of one revision's changes from a `seq` on, with each row's `seq` first. */
+  readonly changesSlice: Stmt;
+  /** The first revision after `?` with relationship changes. */
+  readonly nextChangedRevision: Stmt;
   readonly schemaChanges: Stmt;
   readonly liveShapes: Stmt;
   readonly sweep: Stmt;
@@ -82,6 +86,14 @@ export function prepareStatements(db: Database.Database): Statements {
     changesOfRevision: db
       .prepare(`SELECT ${changeColumns} FROM changes WHERE revision = ? ORDER BY seq`)
       .raw(),
+    changesSlice: db
+      .prepare(
+        `SELECT seq, ${changeColumns} FROM changes WHERE revision = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+      )
+      .raw(),
+    nextChangedRevision: db
+      .prepare("SELECT revision FROM changes WHERE revision > ? ORDER BY revision, seq LIMIT 1")
+      .pluck(),
     schemaChanges: db
       .prepare("SELECT revision, text FROM schemas WHERE revision > ? AND revision <= ? ORDER BY revision")
       .raw(),

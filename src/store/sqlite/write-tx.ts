@@ -146,7 +146,13 @@ export function applyDeleteByFilter(
   return { revision, deleted: rows.length };
 }
 
-export function readChangesPage(ctx: WriteContext, after: Revision, limit: number): ChangesPage {
+export function readChangesPage(
+  ctx: WriteContext,
+  after: Revision,
+  limit: number,
+  within: number | undefined,
+): ChangesPage {
+  if (within !== undefined && within > 0) return readSlice(ctx, after, limit, within);
   const current = ctx.current();
   let rows = ctx.s.changesRange.all(after, current, limit + 1) as RawRow[];
   let reached = current;
@@ -156,15 +162,46 @@ export function readChangesPage(ctx: WriteContext, after: Revision, limit: numbe
     rows = rows.slice(0, limit).filter((row) => BigInt(row[0] as string) < cut);
     reached = cut - 1n;
     if (rows.length === 0) {
+      if (within !== undefined) return readSlice(ctx, after, limit, 0);
       rows = ctx.s.changesOfRevision.all(cut) as RawRow[];
       reached = cut;
     }
   }
-  const changes: Change[] = rows.map((row) => ({
+  return changesPage(ctx, after, reached, rows.map(toChange));
+}
+
+/**
+ * A slice of the first revision after `after` that has changes, from its change `within` on: a
+ * revision too large for a page, read a page at a time so that no read holds the thread for all
+ * of it (a delete by filter can make one of hundreds of thousands of changes).
+ */
+function readSlice(ctx: WriteContext, after: Revision, limit: number, within: number): ChangesPage {
+  const revision = ctx.s.nextChangedRevision.get(after) as number | undefined;
+  if (revision === undefined) return changesPage(ctx, after, ctx.current(), []);
+  const rows = ctx.s.changesSlice.all(revision, within, limit + 1) as RawRow[];
+  if (rows.length <= limit) {
+    return changesPage(
+      ctx,
+      after,
+      BigInt(revision),
+      rows.map((row) => toChange(row.slice(1))),
+    );
+  }
+  const next = rows[limit]![0] as number;
+  const changes = rows.slice(0, limit).map((row) => toChange(row.slice(1)));
+  return { changes, schemaChanges: [], revision: after, within: next };
+}
+
+function toChange(row: RawRow): Change {
+  return {
     revision: BigInt(row[0] as string),
     operation: row[1] === TOUCH ? "touch" : "delete",
     relationship: rowToRelationship(row.slice(2)),
-  }));
+  };
+}
+
+/** `changes` with the schema changes and metadata of the revisions after `after` up to `reached`. */
+function changesPage(ctx: WriteContext, after: Revision, reached: Revision, changes: Change[]): ChangesPage {
   const schemaChanges: SchemaChange[] = (ctx.s.schemaChanges.all(after, reached) as RawRow[]).map((row) => ({
     revision: BigInt(row[0] as number),
     schemaText: row[1] as string,

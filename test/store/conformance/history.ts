@@ -86,6 +86,48 @@ export function historyCases(factory: StoreFactory): void {
       expect(after).toBe(current);
       expect(seen).toEqual(expected);
     });
+
+    it("with `within`, resumes a revision larger than a page where its slice ended", async () => {
+      const first = await store.writeSchema(SCHEMA);
+      const expected: string[] = [];
+      const texts = Array.from({ length: 10 }, (_, i) => `document:d${i}#viewer@user:u${i}`);
+      const created = await store.write(texts.map(create));
+      expected.push(...texts.map((t) => `${created}:touch:${t}`));
+      const small = await store.write([create("document:x#viewer@user:bob")]);
+      expected.push(`${small}:touch:document:x#viewer@user:bob`);
+      const schema = await store.writeSchema(`${SCHEMA}\ndefinition team {}\n`);
+      const deleted = await store.deleteRelationships({ resourceType: "document", relation: "viewer" });
+      // A delete by filter lists its changes in key order: d0..d9, then x.
+      expected.push(
+        ...[...texts, "document:x#viewer@user:bob"].map((t) => `${deleted.revision}:delete:${t}`),
+      );
+      const seen: string[] = [];
+      const schemas: bigint[] = [];
+      let after = 0n;
+      let within = 0;
+      const current = await store.currentRevision();
+      for (let guard = 0; after < current && guard < 100; guard++) {
+        const page = await store.changesSince(after, 3, within);
+        seen.push(...page.changes.map(describeChange));
+        schemas.push(...page.schemaChanges.map((c) => c.revision));
+        if (page.within !== undefined) {
+          // A slice: one revision's changes, at most a page of them, and no progress in revisions.
+          expect(page.revision).toBe(after);
+          expect(page.changes.length).toBeLessThanOrEqual(3);
+          expect(new Set(page.changes.map((c) => c.revision)).size).toBe(1);
+          expect(page.schemaChanges).toEqual([]);
+          expect(page.within).toBeGreaterThan(within);
+          within = page.within;
+          continue;
+        }
+        expect(page.revision).toBeGreaterThan(after);
+        after = page.revision;
+        within = 0;
+      }
+      expect(after).toBe(current);
+      expect(seen).toEqual(expected);
+      expect(schemas).toEqual([first, schema]);
+    });
   });
 
   describe("revision tokens", () => {
