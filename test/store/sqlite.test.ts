@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { threadId } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { latestReader } from "../../src/store/index.js";
 import { createSqliteStore, MIGRATIONS } from "../../src/store/sqlite/index.js";
@@ -133,6 +134,71 @@ describe("sqlite file store", () => {
     unsubscribe();
     await a.close();
     await b.close();
+  });
+
+  it("deletes many relationships in its delete thread, one transaction, with writes after it", async () => {
+    const threads: number[] = [];
+    const store = await createSqliteStore({
+      path: join(dir, `store-${files++}.db`),
+      onDeleteThreadRun: (id) => threads.push(id),
+    });
+    await store.writeSchema(SCHEMA);
+    const viewer = (i: number) => ({
+      resource: { type: "document", id: `d${i}` },
+      relation: "viewer",
+      subject: { type: "user", id: "u" },
+    });
+    await store.importRelationships(Array.from({ length: 1_500 }, (_, i) => viewer(i)));
+    const owner = {
+      resource: { type: "document", id: "d0" },
+      relation: "owner",
+      subject: { type: "user", id: "o" },
+    };
+    // Refused in the thread: the error keeps its code and kind, and nothing is deleted.
+    const before = await store.currentRevision();
+    await expect(
+      store.deleteRelationships(
+        { resourceType: "document", relation: "viewer" },
+        {
+          preconditions: [
+            { operation: "must-match", filter: { resourceType: "document", relation: "owner" } },
+          ],
+        },
+      ),
+    ).rejects.toMatchObject({
+      name: "StoreError",
+      code: "write/precondition-failed",
+      kind: "failed-precondition",
+    });
+    await expect(
+      store.deleteRelationships({ resourceType: "document" }, { limit: 1_200, failOverLimit: true }),
+    ).rejects.toMatchObject({ name: "StoreError", code: "delete/over-limit", kind: "invalid-argument" });
+    expect(await store.currentRevision()).toBe(before);
+    expect(threads).toEqual([]);
+
+    // A write sent while the delete runs waits for it: its revision comes after the delete's.
+    const deleting = store.deleteRelationships(
+      { resourceType: "document", relation: "viewer" },
+      { metadata: { reason: "cleanup" } },
+    );
+    const writing = store.write([{ operation: "touch", relationship: owner }]);
+    const [deleted, written] = await Promise.all([deleting, writing]);
+    expect(deleted.deleted).toBe(1_500);
+    expect(deleted.revision).toBe(before + 1n);
+    expect(written).toBe(before + 2n);
+    expect(threads).toHaveLength(1);
+    expect(threads[0]).not.toBe(threadId);
+    const page = await store.changesSince(before, 1_000, 0);
+    expect(page.metadata).toBeUndefined();
+    const all = await store.changesSince(before);
+    expect(all.metadata).toEqual([{ revision: deleted.revision, metadata: { reason: "cleanup" } }]);
+    const left = await store.at(written).readRelationships({ resourceType: "document" });
+    expect(left.relationships).toMatchObject([owner]);
+
+    // A small delete stays on this thread.
+    await store.deleteRelationships({ resourceType: "document", resourceId: "d0" });
+    expect(threads).toHaveLength(1);
+    await store.close();
   });
 
   it("reads a revision larger than a page in slices when asked, and whole when not", async () => {

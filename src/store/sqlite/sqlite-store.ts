@@ -58,6 +58,7 @@ import { type CompactionThread, compactionThread, type ReadHorizon } from "./com
 import { type Connection, type ConnectionOptions, openConnection, openReader } from "./connection.js";
 import type { LongReadSettings } from "./decision-reads.js";
 import { createSqliteDecisionLog } from "./decisions.js";
+import { type DeleteThread, deleteThread } from "./delete-thread.js";
 import { importBatch } from "./import-batch.js";
 import { createLookups, type Lookups } from "./lookups.js";
 import { MAX_REVISION } from "./migrations.js";
@@ -91,7 +92,16 @@ export interface SqliteStoreOptions extends ConnectionOptions {
   readonly decisionLongReads?: Partial<LongReadSettings>;
   /** Told the thread id each time a background compaction run ends in its thread (tests). */
   readonly onCompactionThreadRun?: (threadId: number) => void;
+  /** Told the thread id each time a delete ends in the delete thread (tests). */
+  readonly onDeleteThreadRun?: (threadId: number) => void;
 }
+
+/**
+ * A delete by filter matching more relationships than this runs in the delete thread
+ * (delete-thread.ts); up to this many (about 12 ms of work at scale m) it runs here, sparing
+ * the usual small delete the hand-over.
+ */
+const IN_THREAD_DELETE_ROWS = 1_000;
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
@@ -176,6 +186,13 @@ class SqliteStore implements Store {
   private readonly compaction: SqliteCompaction;
   /** Background runs for a file (a worker cannot open `:memory:`: those run here). */
   private readonly compactor: CompactionThread | undefined;
+  /** Large deletes for a file (a worker cannot open `:memory:`: those run here). */
+  private readonly deleter: DeleteThread | undefined;
+  /**
+   * A delete running in the delete thread: until it settles, writes here wait for it rather than
+   * for the file's write lock, which SQLite would wait for by sleeping on this thread.
+   */
+  private background: Promise<unknown> | undefined;
   private horizonReadAt = Number.NEGATIVE_INFINITY;
   private horizonValue: HistoryHorizon | undefined;
   private readonly writeTx: (
@@ -233,6 +250,9 @@ class SqliteStore implements Store {
     this.compactor = this.db.memory
       ? undefined
       : backgroundCompactor(options, (read) => this.learnHorizon(read));
+    this.deleter = this.db.memory
+      ? undefined
+      : deleteThread(threadConnection(options), options.onDeleteThreadRun);
     this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
     this.importBatchSize = options.importBatchSize ?? 5_000;
@@ -337,6 +357,7 @@ class SqliteStore implements Store {
 
   async writeSchema(text: string, options: WriteSchemaOptions = {}): Promise<Revision> {
     const schema = compileSchema(text);
+    if (this.background !== undefined) await this.afterBackground();
     return this.committed(this.schemaTx(text, schema, options.validateRules));
   }
 
@@ -413,6 +434,7 @@ class SqliteStore implements Store {
   ): Promise<Revision> {
     checkUpdates(updates, this.maxUpdates);
     checkMetadata(options.metadata);
+    if (this.background !== undefined) await this.afterBackground();
     return this.committed(this.writeTx(updates, preconditions, options.metadata));
   }
 
@@ -425,15 +447,54 @@ class SqliteStore implements Store {
   async deleteRelationships(filter: RelationshipFilter, options: DeleteOptions = {}): Promise<DeleteResult> {
     checkFilter(filter);
     checkMetadata(options.metadata);
-    const result = this.deleteTx(
-      filter,
-      positiveInt(options.limit, "limit"),
-      options.preconditions ?? [],
-      options.failOverLimit === true,
-      options.metadata,
-    );
+    const limit = positiveInt(options.limit, "limit");
+    const preconditions = options.preconditions ?? [];
+    const failOverLimit = options.failOverLimit === true;
+    if (this.background !== undefined) await this.afterBackground();
+    if (
+      this.deleter !== undefined &&
+      (limit === undefined || limit > IN_THREAD_DELETE_ROWS) &&
+      this.matchesMoreThan(filter, IN_THREAD_DELETE_ROWS)
+    ) {
+      this.schemaForWrite();
+      // So that the thread's commit can checkpoint the whole WAL (read-snapshot.ts).
+      this.snapshot.release();
+      const run = this.deleter.run({
+        filter,
+        limit,
+        preconditions,
+        failOverLimit,
+        metadata: options.metadata,
+      });
+      this.background = run;
+      try {
+        const result = await run;
+        this.committed(result.revision);
+        return result;
+      } finally {
+        if (this.background === run) this.background = undefined;
+      }
+    }
+    const result = this.deleteTx(filter, limit, preconditions, failOverLimit, options.metadata);
     this.committed(result.revision);
     return result;
+  }
+
+  /** Waits until no delete runs in the delete thread (another may start as one ends). */
+  private async afterBackground(): Promise<void> {
+    while (this.background !== undefined) await this.background.catch(() => undefined);
+  }
+
+  /** Whether more than `n` relationships visible now match `filter`: reads at most n + 1 of them. */
+  private matchesMoreThan(filter: RelationshipFilter, n: number): boolean {
+    const params: unknown[] = [];
+    const where = filterConditions(filter, params);
+    where.push(VISIBLE);
+    const current = Number(this.current());
+    params.push(current, current, Date.now(), n + 1);
+    const sql = `SELECT count(*) FROM (SELECT 1 FROM relationships WHERE ${where.join(" AND ")} LIMIT ?)`;
+    const row = this.prepared(sql).get(params) as [number];
+    return row[0] > n;
   }
 
   async changesSince(after: Revision, limit?: number, within?: number): Promise<ChangesPage> {
@@ -458,6 +519,7 @@ class SqliteStore implements Store {
       const all = await collectForCreate(relationships);
       if (all.length === 0) return { revision: this.current(), count: 0 };
       const creates = all.map((relationship) => ({ operation: "create" as const, relationship }));
+      if (this.background !== undefined) await this.afterBackground();
       return { revision: this.committed(this.writeTx(creates, [])), count: all.length };
     }
     let source: Iterable<Relationship>;
@@ -467,6 +529,7 @@ class SqliteStore implements Store {
       for await (const r of relationships) all.push(r);
       source = all;
     }
+    if (this.background !== undefined) await this.afterBackground();
     const result = isEmpty(this) ? this.bulkTx(source, batchSize) : this.importTx(source, batchSize);
     if (result.count === 0) return { revision: this.current(), count: 0 };
     this.committed(result.revision);
@@ -543,7 +606,9 @@ class SqliteStore implements Store {
   }
 
   async sweepExpired(limit = 1_000): Promise<number> {
-    return this.sweepTx(positiveInt(limit, "limit") ?? 1_000);
+    const n = positiveInt(limit, "limit") ?? 1_000;
+    if (this.background !== undefined) await this.afterBackground();
+    return this.sweepTx(n);
   }
 
   encodeRevision(revision: Revision): string {
@@ -600,6 +665,8 @@ class SqliteStore implements Store {
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
     this.listeners.clear();
+    await this.afterBackground();
+    await this.deleter?.close();
     await this.compactor?.close();
     this.snapshot.close();
     if (this.db.open) this.db.close();
