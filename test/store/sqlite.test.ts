@@ -182,10 +182,23 @@ describe("sqlite file store", () => {
       { metadata: { reason: "cleanup" } },
     );
     const writing = store.write([{ operation: "touch", relationship: owner }]);
-    const [deleted, written] = await Promise.all([deleting, writing]);
+    // So does a security signal recorded through the same store (its own tables, the same lock).
+    const signalled = store.signals.record(
+      {
+        issuer: "https://idp.example.com",
+        jti: "j1",
+        receivedAt: Date.now(),
+        via: "api",
+        events: ["https://schemas.openid.net/secevent/caep/event-type/session-revoked"],
+        effects: [],
+      },
+      [{ kind: "suspend", subject: "user:u", reason: "session revoked" }],
+    );
+    const [deleted, written, signal] = await Promise.all([deleting, writing, signalled]);
     expect(deleted.deleted).toBe(1_500);
     expect(deleted.revision).toBe(before + 1n);
     expect(written).toBe(before + 2n);
+    expect(signal).toBe(before + 3n);
     expect(threads).toHaveLength(1);
     expect(threads[0]).not.toBe(threadId);
     const page = await store.changesSince(before, 1_000, 0);

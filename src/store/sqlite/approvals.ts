@@ -25,10 +25,11 @@ import {
   type SchemaValidator,
 } from "../approval-store.js";
 import { positiveInt } from "../write-checks.js";
+import type { WriteGate } from "./write-gate.js";
 
 const NEXT_SEQ = "(SELECT coalesce(max(seq), 0) + 1 FROM approvals)";
 
-export function createSqliteApprovals(db: Database.Database, pollMs: number): ApprovalStore {
+export function createSqliteApprovals(db: Database.Database, pollMs: number, gate: WriteGate): ApprovalStore {
   const s = {
     writeRules: db.prepare(
       "INSERT INTO approval_rules (version, text, written_at) SELECT coalesce(max(version), 0) + 1, ?, ? FROM approval_rules RETURNING version",
@@ -97,6 +98,7 @@ export function createSqliteApprovals(db: Database.Database, pollMs: number): Ap
 
   return {
     async writeRules(text, now, validate) {
+      await gate();
       return writeRules.immediate(text, now, validate);
     },
     async readRules() {
@@ -106,6 +108,7 @@ export function createSqliteApprovals(db: Database.Database, pollMs: number): Ap
         : { version: row.version, text: row.text, writtenAt: row.written_at };
     },
     async create(approval) {
+      await gate();
       const result = create.immediate(approval, approval.createdAt);
       if (result.created) feed.changed();
       return result;
@@ -130,15 +133,18 @@ export function createSqliteApprovals(db: Database.Database, pollMs: number): Ap
     },
     async decide(d) {
       const state = d.approve ? "approved" : "denied";
+      await gate();
       const changed = s.decide.run(state, d.decidedBy, d.now, d.reason, state, d.now, d.id, d.now).changes;
       if (changed !== 1) return undefined;
       feed.changed();
       return get(d.id, d.now);
     },
     async consume(id, now) {
+      await gate();
       return s.consume.run(now, id, now).changes === 1;
     },
     async poll(id, now, clock) {
+      await gate();
       return poll.immediate(id, now, clock);
     },
     async latestChange() {

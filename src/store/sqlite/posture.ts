@@ -1,8 +1,9 @@
 /** Kept posture reports on SQLite (store/posture-store.ts). */
 import type Database from "better-sqlite3";
 import { POSTURE_REPORT_COLUMNS, type PostureReportStore, rowToPostureReport } from "../posture-store.js";
+import type { WriteGate } from "./write-gate.js";
 
-export function createSqlitePostureReports(db: Database.Database): PostureReportStore {
+export function createSqlitePostureReports(db: Database.Database, gate: WriteGate): PostureReportStore {
   const s = {
     insert: db.prepare(
       "INSERT INTO posture_reports (revision, created_at, body) VALUES (?, ?, ?) RETURNING id",
@@ -20,6 +21,7 @@ export function createSqlitePostureReports(db: Database.Database): PostureReport
   };
   return {
     async save(revision, body, now) {
+      await gate();
       return (s.insert.get(revision, now, body) as { id: number }).id;
     },
     async previous(before) {

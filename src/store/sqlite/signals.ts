@@ -19,10 +19,12 @@ import {
 } from "../signal-store.js";
 import { positiveInt } from "../write-checks.js";
 import { NEWEST_REVISION_SQL } from "./statements.js";
+import type { WriteGate } from "./write-gate.js";
 
 export function createSqliteSignals(
   db: Database.Database,
   committed: (revision: Revision) => void,
+  gate: WriteGate,
 ): SignalStore {
   const s = {
     current: db.prepare(NEWEST_REVISION_SQL).pluck(),
@@ -77,6 +79,7 @@ export function createSqliteSignals(
       return s.seen.get(issuer, jti) !== undefined;
     },
     async record(signal, changes) {
+      await gate();
       const revision = record.immediate(signal, changes);
       committed(revision);
       return revision;

@@ -241,9 +241,11 @@ class SqliteStore implements Store {
           }),
       longReads: options.decisionLongReads,
     });
-    this.approvals = createSqliteApprovals(this.db, options.subscribePollMs ?? 100);
-    this.postureReports = createSqlitePostureReports(this.db);
-    this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision));
+    // Their writes wait for a delete in the delete thread, as this store's own do.
+    const gate = () => (this.background === undefined ? undefined : this.afterBackground());
+    this.approvals = createSqliteApprovals(this.db, options.subscribePollMs ?? 100, gate);
+    this.postureReports = createSqlitePostureReports(this.db, gate);
+    this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision), gate);
     this.s = prepareStatements(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.compaction = createSqliteCompaction(this.db, () => this.snapshot.release());
