@@ -1,10 +1,10 @@
 /**
  * Deletes by filter that match many relationships, in a worker thread on a connection of its own.
- * On the serving thread such a delete held every request for the whole transaction: 200,154 rows
- * of the scale-m corpus took 2.4-3.4 s (bench/stall-data.ts). Here the serving thread goes on
- * answering (a WAL writer blocks no reader) while the store holds its own writes back until the
- * thread commits (SqliteStore's `background`), so revisions stay in order and the serving
- * connection never sleeps on the file's write lock. Still one transaction: the preconditions, the
+ * On the serving thread such a delete held every request for the whole transaction: one of
+ * 203,169 rows at scale m held the server 4.1-4.5 s (bench/stall-data.ts). Here the serving
+ * thread goes on answering (a WAL writer blocks no reader) while the store holds its own writes
+ * back until the thread commits (SqliteStore's `background`), so revisions stay in order and the
+ * serving connection never sleeps on the file's write lock. Still one transaction: the preconditions, the
  * rows closed, their changes, the revision and its metadata, all or nothing.
  *
  * Both sides live in this module, as in compaction-thread.ts: the thread runs this same module,
