@@ -18,7 +18,7 @@ import { StoreError } from "../errors.js";
 import type { Precondition, RelationshipFilter, TransactionMetadata } from "../types.js";
 import { type PostedError, postedError, receivedError, requestThread } from "../worker-thread.js";
 import { type ConnectionOptions, openConnection } from "./connection.js";
-import { prepareStatements } from "./statements.js";
+import { prepareStatements, statementCache } from "./statements.js";
 import { applyDeleteByFilter, type WriteContext } from "./write-tx.js";
 
 const MARK = "latchSqliteDeletes";
@@ -97,18 +97,9 @@ function serveDeletes(connection: ConnectionOptions): void {
     const opened = openConnection(connection).db;
     db = opened;
     const s = prepareStatements(opened);
-    const dynamic = new Map<string, Database.Statement<unknown[], unknown>>();
     const ctx: WriteContext = {
       s,
-      prepared(sql) {
-        let stmt = dynamic.get(sql);
-        if (stmt === undefined) {
-          stmt = opened.prepare(sql);
-          if (stmt.reader) stmt.raw();
-          dynamic.set(sql, stmt);
-        }
-        return stmt;
-      },
+      prepared: statementCache(opened),
       current: () => BigInt(s.currentRevision.get() as number),
     };
     const tx = opened.transaction((request: DeleteRequest): DeleteOutcome => {

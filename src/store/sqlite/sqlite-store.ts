@@ -74,7 +74,7 @@ import {
   VISIBLE,
 } from "./rows.js";
 import { createSqliteSignals } from "./signals.js";
-import { prepareStatements, type Statements } from "./statements.js";
+import { prepareStatements, type Statements, statementCache } from "./statements.js";
 import { applyDeleteByFilter, applyUpdates, readChangesPage } from "./write-tx.js";
 
 export interface SqliteStoreOptions extends ConnectionOptions {
@@ -171,7 +171,7 @@ class SqliteStore implements Store {
   private readonly db: Database.Database;
   readonly s: Statements;
   private readonly codec: RevisionCodec;
-  private readonly dynamic = new Map<string, Stmt>();
+  private readonly dynamic: (sql: string) => Stmt;
   private readonly lookups: Lookups;
   private readonly snapshot: ReadSnapshot;
   private readonly maxUpdates: number;
@@ -247,6 +247,7 @@ class SqliteStore implements Store {
     this.postureReports = createSqlitePostureReports(this.db, gate);
     this.signals = createSqliteSignals(this.db, (revision) => this.committed(revision), gate);
     this.s = prepareStatements(this.db);
+    this.dynamic = statementCache(this.db);
     this.snapshot = createReadSnapshot(this.db, options.path);
     this.compaction = createSqliteCompaction(this.db, () => this.snapshot.release());
     this.compactor = this.db.memory
@@ -307,13 +308,7 @@ class SqliteStore implements Store {
   }
 
   prepared(sql: string): Stmt {
-    let stmt = this.dynamic.get(sql);
-    if (stmt === undefined) {
-      stmt = this.db.prepare(sql);
-      if (stmt.reader) stmt.raw();
-      this.dynamic.set(sql, stmt);
-    }
-    return stmt;
+    return this.dynamic(sql);
   }
 
   /** The schema writes validate against; recompiled only when another revision of it appears. */

@@ -47,6 +47,23 @@ export interface Statements {
   readonly exportFirstPage: Stmt;
 }
 
+/**
+ * Statements built from SQL text at run time (filters), each prepared once per connection; a read
+ * returns its rows as arrays, as every reader here expects.
+ */
+export function statementCache(db: Database.Database): (sql: string) => Stmt {
+  const prepared = new Map<string, Stmt>();
+  return (sql) => {
+    let stmt = prepared.get(sql);
+    if (stmt === undefined) {
+      stmt = db.prepare(sql);
+      if (stmt.reader) stmt.raw();
+      prepared.set(sql, stmt);
+    }
+    return stmt;
+  };
+}
+
 export function prepareStatements(db: Database.Database): Statements {
   const changeColumns = `CAST(revision AS TEXT), operation, ${REL_COLUMNS}`;
   return {
