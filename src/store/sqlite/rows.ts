@@ -79,6 +79,22 @@ function prefixUpperBound(prefix: string): string | undefined {
 }
 
 /** SQL conditions for a filter, pushing their parameters in order. */
+/**
+ * The WHERE clause of the rows `filter` matches that a reader at `revision` sees at `now`, with
+ * its parameters in order.
+ */
+export function visibleMatches(
+  filter: RelationshipFilter,
+  revision: Revision,
+  now: number,
+): { readonly where: string; readonly params: unknown[] } {
+  const params: unknown[] = [];
+  const where = filterConditions(filter, params);
+  where.push(VISIBLE);
+  params.push(Number(revision), Number(revision), now);
+  return { where: where.join(" AND "), params };
+}
+
 export function filterConditions(filter: RelationshipFilter, params: unknown[]): string[] {
   const where: string[] = [];
   if (filter.resourceType !== undefined) {

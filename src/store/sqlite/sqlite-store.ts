@@ -72,6 +72,7 @@ import {
   REL_COLUMNS,
   rowToRelationship,
   VISIBLE,
+  visibleMatches,
 } from "./rows.js";
 import { createSqliteSignals } from "./signals.js";
 import { prepareStatements, type Statements, statementCache } from "./statements.js";
@@ -484,13 +485,9 @@ class SqliteStore implements Store {
 
   /** Whether more than `n` relationships visible now match `filter`: reads at most n + 1 of them. */
   private matchesMoreThan(filter: RelationshipFilter, n: number): boolean {
-    const params: unknown[] = [];
-    const where = filterConditions(filter, params);
-    where.push(VISIBLE);
-    const current = Number(this.current());
-    params.push(current, current, Date.now(), n + 1);
-    const sql = `SELECT count(*) FROM (SELECT 1 FROM relationships WHERE ${where.join(" AND ")} LIMIT ?)`;
-    const row = this.prepared(sql).get(params) as [number];
+    const { where, params } = visibleMatches(filter, this.current(), Date.now());
+    const sql = `SELECT count(*) FROM (SELECT 1 FROM relationships WHERE ${where} LIMIT ?)`;
+    const row = this.prepared(sql).get(...params, n + 1) as [number];
     return row[0] > n;
   }
 

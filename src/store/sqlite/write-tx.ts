@@ -18,13 +18,12 @@ import type {
 import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
 import { checkFilter, deleteOverLimit } from "../write-checks.js";
 import {
-  filterConditions,
   KEY_COLUMNS,
   keyOfRow,
   type RawRow,
   REL_COLUMNS,
   rowToRelationship,
-  VISIBLE,
+  visibleMatches,
 } from "./rows.js";
 import type { Statements } from "./statements.js";
 
@@ -45,13 +44,8 @@ export function checkPreconditions(
 ): void {
   for (const [index, pre] of preconditions.entries()) {
     checkFilter(pre.filter);
-    const params: unknown[] = [];
-    const where = filterConditions(pre.filter, params);
-    where.push(VISIBLE);
-    params.push(Number(revision), Number(revision), now);
-    const found = ctx
-      .prepared(`SELECT 1 FROM relationships WHERE ${where.join(" AND ")} LIMIT 1`)
-      .get(params);
+    const { where, params } = visibleMatches(pre.filter, revision, now);
+    const found = ctx.prepared(`SELECT 1 FROM relationships WHERE ${where} LIMIT 1`).get(params);
     const matched = found !== undefined;
     if (matched !== (pre.operation === "must-match")) {
       // The filter as the caller sent it, each name clipped: a name can be a megabyte long.
@@ -122,11 +116,8 @@ export function applyDeleteByFilter(
   const now = Date.now();
   const current = ctx.current();
   checkPreconditions(ctx, preconditions, current, now);
-  const params: unknown[] = [];
-  const where = filterConditions(filter, params);
-  where.push(VISIBLE);
-  params.push(Number(current), Number(current), now);
-  let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where.join(" AND ")} ORDER BY ${KEY_COLUMNS}`;
+  const { where, params } = visibleMatches(filter, current, now);
+  let sql = `SELECT ${REL_COLUMNS} FROM relationships WHERE ${where} ORDER BY ${KEY_COLUMNS}`;
   if (limit !== undefined) {
     sql += " LIMIT ?";
     // One more than the limit tells whether the delete would leave matches behind.
