@@ -108,24 +108,21 @@ export function checkMetadata(metadata: TransactionMetadata | undefined): void {
 
 /** An optional limit or size from a caller: absent stays absent, anything but a positive integer is refused. */
 export function positiveInt(value: number | undefined, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new StoreError(
-      "store/invalid-limit",
-      "invalid-argument",
-      `${what} must be a positive integer, got ${value}.`,
-    );
-  }
-  return value;
+  return wholeNumber(value, what, 1);
 }
 
 export function nonNegativeInt(value: number | undefined, what: string): number | undefined {
+  return wholeNumber(value, what, 0);
+}
+
+function wholeNumber(value: number | undefined, what: string, least: 0 | 1): number | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value < 0) {
+  if (!Number.isSafeInteger(value) || value < least) {
+    const expected = least === 1 ? "a positive integer" : "a whole number, 0 or more";
     throw new StoreError(
       "store/invalid-limit",
       "invalid-argument",
-      `${what} must be a whole number, 0 or more, got ${value}.`,
+      `${what} must be ${expected}, got ${value}.`,
     );
   }
   return value;
