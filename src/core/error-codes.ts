@@ -120,6 +120,8 @@ export const ErrorCodes = {
   SchemaMissing: "schema/missing",
   /** not-found: ReadSchema found no schema written. */
   SchemaNotFound: "schema/not-found",
+  /** failed-precondition: another process wrote a schema while an import was validated against the one before; retry the import. */
+  SchemaChanged: "schema/changed",
 
   // ---- relationships: parsing and validating them against the schema
   /** invalid-argument: a relationship string does not parse (`details.column` says where). */

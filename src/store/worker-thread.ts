@@ -1,8 +1,8 @@
 /**
  * What the store's worker threads (the audit trail's writer, SQLite's background compaction and
- * large deletes) share: starting a thread that runs the module that asks for it, asking it one
- * thing at a time, stopping one, and carrying an error across (an Error does not cross whole: its
- * name, message and code do).
+ * large writes) share: starting a thread that runs the module that asks for it, asking it
+ * things it answers in order, stopping one, and carrying an error across (an Error does not cross
+ * whole: its name, message and code do).
  */
 import { type TransferListItem, Worker } from "node:worker_threads";
 
@@ -26,11 +26,12 @@ export function spawnModuleThread(moduleUrl: string, workerData: unknown): Worke
   return new Worker(boot, { ...options, eval: true });
 }
 
-/** One request at a time to a thread started on the first and again after one dies. */
+/** Requests to a thread started on the first and again after one dies, answered in order. */
 export interface RequestThread<Req, Rep> {
   /**
    * Posts the request `make` builds (`fresh`: to a thread just started) and settles with the
-   * thread's reply, or fails if the thread dies first. The caller sends one at a time.
+   * thread's reply, or fails if the thread dies first. The thread answers each request with one
+   * reply, in the order they were sent; several may wait at once (an import's chunks).
    */
   request(make: (fresh: boolean) => Req, transfer?: readonly TransferListItem[]): Promise<Rep>;
   /** Asks the thread, if one runs, to close (`closeMessage`) and waits until it has exited. */
@@ -41,7 +42,7 @@ export interface RequestThreadSettings<Rep> {
   /** The module the thread runs (its `import.meta.url`) and what the thread is told. */
   readonly moduleUrl: string;
   readonly workerData: unknown;
-  /** The thread, as an error that it died mid-request names it ("the delete thread"). */
+  /** The thread, as an error that it died mid-request names it ("the write thread"). */
   readonly name: string;
   /**
    * A message that is not the reply (compaction's `publishing`), handled here while the request
@@ -54,21 +55,21 @@ export interface RequestThreadSettings<Rep> {
 
 export function requestThread<Req, Rep>(settings: RequestThreadSettings<Rep>): RequestThread<Req, Rep> {
   let thread: Worker | undefined;
-  let waiting: { readonly on: Worker; resolve(reply: Rep): void; reject(error: unknown): void } | undefined;
-  /** Settles what `from` was asked; a thread that died late settles nothing of its successor's. */
-  const settle = (from: Worker, reply: Rep | Error) => {
-    const w = waiting;
-    if (w === undefined || w.on !== from) return;
-    waiting = undefined;
-    from.unref();
-    if (reply instanceof Error) w.reject(reply);
-    else w.resolve(reply);
+  /** Requests sent and not yet answered, oldest first; all to one thread. */
+  const waiting: { readonly on: Worker; resolve(reply: Rep): void; reject(error: unknown): void }[] = [];
+  /** Settles the oldest request to `from`; a thread that died late settles nothing of its successor's. */
+  const settle = (from: Worker, reply: Rep) => {
+    if (waiting[0]?.on !== from) return;
+    const w = waiting.shift()!;
+    if (waiting.length === 0) from.unref();
+    w.resolve(reply);
   };
   const start = (): Worker => {
     const started = spawnModuleThread(settings.moduleUrl, settings.workerData);
     const gone = (error: Error) => {
       if (thread === started) thread = undefined;
-      settle(started, error);
+      while (waiting[0]?.on === started) waiting.shift()!.reject(error);
+      started.unref();
     };
     started.on("message", (message: Rep) => {
       if (settings.interim?.(message, started) !== true) settle(started, message);
@@ -89,7 +90,7 @@ export function requestThread<Req, Rep>(settings: RequestThreadSettings<Rep>): R
       const to = thread;
       const message = make(fresh);
       return new Promise<Rep>((resolve, reject) => {
-        waiting = { on: to, resolve, reject };
+        waiting.push({ on: to, resolve, reject });
         to.ref();
         to.postMessage(message, transfer as TransferListItem[] | undefined);
       });

@@ -17,8 +17,12 @@ const dir = mkdtempSync(join(tmpdir(), "latch-bulk-"));
 let files = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function openStore(): Promise<Store> {
-  const store = await createSqliteStore({ path: join(dir, `bulk-${files++}.db`) });
+/** `writeThreadRows: 0` sends every import to the write thread. */
+async function openStore(writeThreadRows?: number): Promise<Store> {
+  const store = await createSqliteStore({
+    path: join(dir, `bulk-${files++}.db`),
+    ...(writeThreadRows === undefined ? {} : { writeThreadRows }),
+  });
   await store.writeSchema(SCHEMA);
   return store;
 }
@@ -54,13 +58,14 @@ async function feed(store: Store, after: bigint): Promise<string[]> {
 }
 
 describe("sqlite bulk load", () => {
-  it("matches the batched import at every revision, duplicates included", async () => {
+  it("matches the batched import at every revision, duplicates included, in the write thread or not", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(relationship, { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 1, max: 9 }),
-        async (input, batchSize) => {
-          const bulk = await openStore();
+        fc.boolean(),
+        async (input, batchSize, inThread) => {
+          const bulk = await openStore(inThread ? 0 : undefined);
           const batched = await openStore();
           // One relationship first sends the second store down the batched path.
           await batched.write([{ operation: "touch", relationship: rel("folder:f#viewer@user:x") }]);

@@ -16,6 +16,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 storeConformance("sqlite :memory:", () => createSqliteStore({ path: ":memory:" }));
 storeConformance("sqlite file", () => createSqliteStore({ path: join(dir, `store-${files++}.db`) }));
+storeConformance("sqlite file, every delete by filter and import in the write thread", () =>
+  createSqliteStore({ path: join(dir, `store-${files++}.db`), writeThreadRows: 0 }),
+);
 describe("sqlite file: compaction in the background (its worker thread)", () =>
   compactionCases(() => createSqliteStore({ path: join(dir, `store-${files++}.db`) }), true));
 
@@ -140,7 +143,7 @@ describe("sqlite file store", () => {
     const threads: number[] = [];
     const store = await createSqliteStore({
       path: join(dir, `store-${files++}.db`),
-      onDeleteThreadRun: (id) => threads.push(id),
+      onWriteThreadRun: (id) => threads.push(id),
     });
     await store.writeSchema(SCHEMA);
     const viewer = (i: number) => ({
@@ -149,6 +152,9 @@ describe("sqlite file store", () => {
       subject: { type: "user", id: "u" },
     });
     await store.importRelationships(Array.from({ length: 1_500 }, (_, i) => viewer(i)));
+    // The import ran in the thread too.
+    expect(threads).toHaveLength(1);
+    threads.length = 0;
     const owner = {
       resource: { type: "document", id: "d0" },
       relation: "owner",
@@ -211,6 +217,87 @@ describe("sqlite file store", () => {
     // A small delete stays on this thread.
     await store.deleteRelationships({ resourceType: "document", resourceId: "d0" });
     expect(threads).toHaveLength(1);
+    await store.close();
+  });
+
+  it("imports many relationships in its write thread, all or nothing, with writes after it", async () => {
+    const threads: number[] = [];
+    const store = await createSqliteStore({
+      path: join(dir, `store-${files++}.db`),
+      onWriteThreadRun: (id) => threads.push(id),
+    });
+    await store.writeSchema(SCHEMA);
+    const viewer = (i: number, relation = "viewer") => ({
+      resource: { type: "document", id: `d${i}` },
+      relation,
+      subject: { type: "user", id: "u" },
+    });
+    const owner = {
+      resource: { type: "document", id: "d0" },
+      relation: "owner",
+      subject: { type: "user", id: "o" },
+    };
+    const start = await store.currentRevision();
+    // Into the empty store (the bulk loader, in the thread), one revision per batch.
+    const loaded = await store.importRelationships(
+      Array.from({ length: 4_500 }, (_, i) => viewer(i)),
+      { batchSize: 2_000 },
+    );
+    expect(loaded).toEqual({ revision: start + 3n, count: 4_500 });
+    expect(threads).toHaveLength(1);
+    expect(threads[0]).not.toBe(threadId);
+
+    // A bad relationship in a later chunk: the thread rolls back what it had inserted.
+    const bad = Array.from({ length: 5_000 }, (_, i) => viewer(10_000 + i, i === 4_800 ? "nope" : "viewer"));
+    await expect(store.importRelationships(bad)).rejects.toMatchObject({
+      code: "relationship/unknown-relation",
+    });
+    // CREATE refuses one that is live already, found by the thread in its third chunk.
+    const creates = Array.from({ length: 5_000 }, (_, i) => viewer(4_499 - i));
+    await expect(store.importRelationships(creates, { createOnly: true })).rejects.toMatchObject({
+      name: "StoreError",
+      code: "relationship/already-exists",
+      kind: "already-exists",
+    });
+    expect(await store.currentRevision()).toBe(loaded.revision);
+    expect((await store.changesSince(loaded.revision)).changes).toEqual([]);
+
+    // Into a store with rows, replacing some (TOUCH), while a write waits for it.
+    const touching = store.importRelationships(Array.from({ length: 3_000 }, (_, i) => viewer(3_000 + i)));
+    const writing = store.write([{ operation: "touch", relationship: owner }]);
+    const [touched, written] = await Promise.all([touching, writing]);
+    expect(touched).toEqual({ revision: loaded.revision + 1n, count: 3_000 });
+    expect(written).toBe(loaded.revision + 2n);
+    const read = await store.at(written).readRelationships({ resourceType: "document", relation: "viewer" });
+    expect(read.relationships).toHaveLength(6_000);
+    const changes = await store.changesSince(loaded.revision, 5_000);
+    expect(changes.changes).toHaveLength(3_000);
+    expect(threads).toHaveLength(2);
+
+    // A schema written while a stream was read: its rows were validated against the one before.
+    for (const size of [10, 1_500]) {
+      async function* changing() {
+        for (let i = 0; i < size; i++) {
+          if (i === size / 2) await store.writeSchema(`${SCHEMA}\n// changed ${size}`);
+          yield viewer(30_000 + i);
+        }
+      }
+      const at = await store.currentRevision();
+      await expect(store.importRelationships(changing())).rejects.toMatchObject({
+        code: "schema/changed",
+        kind: "failed-precondition",
+      });
+      expect((await store.changesSince(at)).changes).toEqual([]);
+    }
+
+    // A CREATE load of new relationships goes in as one revision.
+    const beforeCreate = await store.currentRevision();
+    const created = await store.importRelationships(
+      Array.from({ length: 2_500 }, (_, i) => viewer(20_000 + i)),
+      { createOnly: true },
+    );
+    expect(created).toEqual({ revision: beforeCreate + 1n, count: 2_500 });
+    expect(threads).toHaveLength(3);
     await store.close();
   });
 

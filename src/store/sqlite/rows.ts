@@ -1,6 +1,7 @@
 /** Row <-> relationship conversion and filter SQL, shared by every statement of the SQLite store. */
 import type { CaveatRef, Relationship, Revision, SubjectRef } from "../../core/index.js";
 import type { RelationshipKey } from "../cursor.js";
+import { serializeContext } from "../row-keys.js";
 import type { RelationshipFilter } from "../types.js";
 
 /** Column order of every relationship read (`.raw()` rows). */
@@ -13,6 +14,73 @@ export const KEY_COLUMNS = "resource_type, resource_id, relation, subject_type, 
 export const VISIBLE = "created_rev <= ? AND deleted_rev > ? AND (expiration IS NULL OR expiration > ?)";
 
 export type RawRow = unknown[];
+
+/** Columns per relationship in flat rows (REL_COLUMNS order). */
+export const RELATIONSHIP_PARAMS = 9;
+
+/**
+ * Ends each column of rows as text. No stored column holds it: ids and names are validated, and
+ * JSON writes it escaped. `rowsFromText` counts the columns, so a stray one could not shift them.
+ */
+const END = "\u0000";
+
+/** Validated relationships on their way into an import, as text (`encodeRows`). */
+export interface EncodedRows {
+  readonly text: string;
+  readonly count: number;
+}
+
+/**
+ * Relationships as one string of their stored columns (null as empty). An import holds and
+ * sends them so: a string crosses to a worker thread in one copy, where an array of strings
+ * costs about three times as much to send and receive (write-thread.ts), and a stream read ahead
+ * leaves one object per chunk for the garbage collector instead of several per relationship.
+ */
+export function encodeRows(relationships: readonly Relationship[]): EncodedRows {
+  let text = "";
+  for (const r of relationships) {
+    const subjectRelation = r.subject.relation;
+    text +=
+      r.resource.type +
+      END +
+      r.resource.id +
+      END +
+      r.relation +
+      END +
+      r.subject.type +
+      END +
+      r.subject.id +
+      END +
+      (subjectRelation === undefined || subjectRelation === "..." ? "" : subjectRelation) +
+      END +
+      (r.caveat === undefined ? "" : r.caveat.name) +
+      END +
+      (r.caveat === undefined ? "" : (serializeContext(r) ?? "")) +
+      END +
+      (r.expiration === undefined ? "" : String(r.expiration.getTime())) +
+      END;
+  }
+  // Built by appending, the string is a rope: flattened here, where the work overlaps the write
+  // thread's, rather than when it is posted.
+  text.indexOf("\u0001");
+  return { text, count: relationships.length };
+}
+
+/** The flat rows (REL_COLUMNS order, one after another) of `encodeRows`'s relationships. */
+export function rowsFromText({ text, count }: EncodedRows): unknown[] {
+  const rows: unknown[] = text.split(END);
+  // The text ends with END: one empty string follows the last column.
+  if (rows.length !== count * RELATIONSHIP_PARAMS + 1) {
+    throw new Error(`rows of ${count} relationships arrived as ${rows.length - 1} columns`);
+  }
+  rows.length -= 1;
+  for (let at = 0; at < rows.length; at += RELATIONSHIP_PARAMS) {
+    if (rows[at + 6] === "") rows[at + 6] = null;
+    if (rows[at + 7] === "") rows[at + 7] = null;
+    rows[at + 8] = rows[at + 8] === "" ? null : Number(rows[at + 8]);
+  }
+  return rows;
+}
 
 export function rowToRelationship(row: RawRow): Relationship {
   return makeRelationship(

@@ -8,7 +8,7 @@ import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import type { ApprovalStore, RulesValidator } from "../approval-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
-import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
+import { type DecisionLog, nextTurn, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
 import {
   type CompactionOptions,
@@ -46,36 +46,37 @@ import {
   checkFilter,
   checkMetadata,
   checkUpdates,
-  collectForCreate,
   MAX_UPDATES_PER_WRITE,
   nonNegativeInt,
   positiveInt,
 } from "../write-checks.js";
 import { createSqliteApprovals } from "./approvals.js";
-import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { createSqliteCompaction, type SqliteCompaction } from "./compaction.js";
 import { type CompactionThread, compactionThread, type ReadHorizon } from "./compaction-thread.js";
 import { type Connection, type ConnectionOptions, openConnection, openReader } from "./connection.js";
 import type { LongReadSettings } from "./decision-reads.js";
 import { createSqliteDecisionLog } from "./decisions.js";
-import { type DeleteThread, deleteThread } from "./delete-thread.js";
-import { importBatch } from "./import-batch.js";
+import { beginImport, type ImportRequest } from "./import-rows.js";
 import { createLookups, type Lookups } from "./lookups.js";
 import { MAX_REVISION } from "./migrations.js";
 import { createSqlitePostureReports } from "./posture.js";
 import { createReadSnapshot, type ReadSnapshot } from "./read-snapshot.js";
 import {
+  type EncodedRows,
+  encodeRows,
   filterConditions,
   KEY_COLUMNS,
   keyOfRow,
   type RawRow,
   REL_COLUMNS,
+  rowsFromText,
   rowToRelationship,
   VISIBLE,
   visibleMatches,
 } from "./rows.js";
 import { createSqliteSignals } from "./signals.js";
 import { prepareStatements, type Statements, statementCache } from "./statements.js";
+import { type WriteThread, writeThread } from "./write-thread.js";
 import { applyDeleteByFilter, applyUpdates, readChangesPage } from "./write-tx.js";
 
 export interface SqliteStoreOptions extends ConnectionOptions {
@@ -93,16 +94,18 @@ export interface SqliteStoreOptions extends ConnectionOptions {
   readonly decisionLongReads?: Partial<LongReadSettings>;
   /** Told the thread id each time a background compaction run ends in its thread (tests). */
   readonly onCompactionThreadRun?: (threadId: number) => void;
-  /** Told the thread id each time a delete ends in the delete thread (tests). */
-  readonly onDeleteThreadRun?: (threadId: number) => void;
+  /**
+   * A delete by filter matching more relationships than this, or an import of more, runs in the
+   * write thread (write-thread.ts); up to this many it runs on the calling thread (default 1,000,
+   * about 12 ms of work at scale m, sparing the usual small write the hand-over; tests lower it).
+   */
+  readonly writeThreadRows?: number;
+  /** Told the thread id each time a delete or an import ends in the write thread (tests). */
+  readonly onWriteThreadRun?: (threadId: number) => void;
 }
 
-/**
- * A delete by filter matching more relationships than this runs in the delete thread
- * (delete-thread.ts); up to this many (about 12 ms of work at scale m) it runs here, sparing
- * the usual small delete the hand-over.
- */
-const IN_THREAD_DELETE_ROWS = 1_000;
+/** Relationships per chunk an import hands to the write thread: a few ms of validation each. */
+const IMPORT_CHUNK = 2_000;
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
@@ -177,6 +180,7 @@ class SqliteStore implements Store {
   private readonly snapshot: ReadSnapshot;
   private readonly maxUpdates: number;
   private readonly importBatchSize: number;
+  private readonly writeThreadRows: number;
   private readonly changesPageSize: number;
   private readonly listeners = new Set<(revision: Revision) => void>();
   private readonly pollMs: number;
@@ -187,10 +191,10 @@ class SqliteStore implements Store {
   private readonly compaction: SqliteCompaction;
   /** Background runs for a file (a worker cannot open `:memory:`: those run here). */
   private readonly compactor: CompactionThread | undefined;
-  /** Large deletes for a file (a worker cannot open `:memory:`: those run here). */
-  private readonly deleter: DeleteThread | undefined;
+  /** Large deletes and imports for a file (a worker cannot open `:memory:`: those run here). */
+  private readonly writer: WriteThread | undefined;
   /**
-   * A delete running in the delete thread: until it settles, writes here wait for it rather than
+   * A write running in the write thread: until it settles, writes here wait for it rather than
    * for the file's write lock, which SQLite would wait for by sleeping on this thread.
    */
   private background: Promise<unknown> | undefined;
@@ -213,15 +217,8 @@ class SqliteStore implements Store {
     schema: CompiledSchema,
     validateRules: RulesValidator | undefined,
   ) => Revision;
-  private readonly importTx: (
-    source: Iterable<Relationship>,
-    batchSize: number,
-  ) => { revision: Revision; count: number };
+  private readonly importTx: (request: ImportRequest, rows: Iterable<EncodedRows>) => ImportResult;
   private readonly sweepTx: (limit: number) => number;
-  private readonly bulkTx: (
-    source: Iterable<Relationship>,
-    batchSize: number,
-  ) => { revision: Revision; count: number };
   private readonly changesTx: (after: Revision, limit: number, within: number | undefined) => ChangesPage;
 
   constructor(connection: Connection, options: SqliteStoreOptions) {
@@ -242,7 +239,7 @@ class SqliteStore implements Store {
           }),
       longReads: options.decisionLongReads,
     });
-    // Their writes wait for a delete in the delete thread, as this store's own do.
+    // Their writes wait for a write in the write thread, as this store's own do.
     const gate = () => (this.background === undefined ? undefined : this.afterBackground());
     this.approvals = createSqliteApprovals(this.db, options.subscribePollMs ?? 100, gate);
     this.postureReports = createSqlitePostureReports(this.db, gate);
@@ -254,12 +251,13 @@ class SqliteStore implements Store {
     this.compactor = this.db.memory
       ? undefined
       : backgroundCompactor(options, (read) => this.learnHorizon(read));
-    this.deleter = this.db.memory
+    this.writer = this.db.memory
       ? undefined
-      : deleteThread(threadConnection(options), options.onDeleteThreadRun);
+      : writeThread(threadConnection(options), options.onWriteThreadRun);
     this.lookups = createLookups(this.snapshot.db);
     this.maxUpdates = options.maxUpdatesPerWrite ?? MAX_UPDATES_PER_WRITE;
     this.importBatchSize = options.importBatchSize ?? 5_000;
+    this.writeThreadRows = options.writeThreadRows ?? 1_000;
     this.changesPageSize = options.changesPageSize ?? 1_000;
     this.pollMs = options.subscribePollMs ?? 100;
     const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
@@ -280,16 +278,11 @@ class SqliteStore implements Store {
       return result;
     });
     this.schemaTx = tx((text, schema, validateRules) => this.applySchema(text, schema, validateRules));
-    this.importTx = tx((source, batchSize) => {
-      let revision = this.current();
-      let count = 0;
-      for (const batch of chunks(source, batchSize)) {
-        revision = this.applyImport(batch);
-        count += batch.length;
-      }
-      return { revision, count };
+    this.importTx = tx((request, rows) => {
+      const sink = beginImport(this, request);
+      for (const chunk of rows) sink.add(rowsFromText(chunk));
+      return sink.finish();
     });
-    this.bulkTx = tx((source, batchSize) => bulkLoad(this, this.schemaForWrite(), source, batchSize));
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
     // Deferred: a read transaction, so both queries of a page see one snapshot.
     const read = this.db.transaction((after: Revision, limit: number, within: number | undefined) => {
@@ -449,36 +442,42 @@ class SqliteStore implements Store {
     const preconditions = options.preconditions ?? [];
     const failOverLimit = options.failOverLimit === true;
     if (this.background !== undefined) await this.afterBackground();
+    const writer = this.writer;
     if (
-      this.deleter !== undefined &&
-      (limit === undefined || limit > IN_THREAD_DELETE_ROWS) &&
-      this.matchesMoreThan(filter, IN_THREAD_DELETE_ROWS)
+      writer !== undefined &&
+      (limit === undefined || limit > this.writeThreadRows) &&
+      this.matchesMoreThan(filter, this.writeThreadRows)
     ) {
       this.schemaForWrite();
-      // So that the thread's commit can checkpoint the whole WAL (read-snapshot.ts).
-      this.snapshot.release();
-      const run = this.deleter.run({
-        filter,
-        limit,
-        preconditions,
-        failOverLimit,
-        metadata: options.metadata,
-      });
-      this.background = run;
-      try {
-        const result = await run;
-        this.committed(result.revision);
-        return result;
-      } finally {
-        if (this.background === run) this.background = undefined;
-      }
+      const { metadata } = options;
+      return this.inBackground(() =>
+        writer.delete({ filter, limit, preconditions, failOverLimit, metadata }),
+      );
     }
     const result = this.deleteTx(filter, limit, preconditions, failOverLimit, options.metadata);
     this.committed(result.revision);
     return result;
   }
 
-  /** Waits until no delete runs in the delete thread (another may start as one ends). */
+  /**
+   * A write in the write thread: this store's writes wait for it (`background`), and it commits
+   * with no read snapshot of this thread's held, so its checkpoint can copy the whole WAL
+   * (read-snapshot.ts).
+   */
+  private async inBackground<T extends { readonly revision: Revision }>(write: () => Promise<T>): Promise<T> {
+    this.snapshot.release();
+    const run = write();
+    this.background = run;
+    try {
+      const result = await run;
+      this.committed(result.revision);
+      return result;
+    } finally {
+      if (this.background === run) this.background = undefined;
+    }
+  }
+
+  /** Waits until no write runs in the write thread (another may start as one ends). */
   private async afterBackground(): Promise<void> {
     while (this.background !== undefined) await this.background.catch(() => undefined);
   }
@@ -508,36 +507,53 @@ class SqliteStore implements Store {
     options: ImportOptions = {},
   ): Promise<ImportResult> {
     const batchSize = positiveInt(options.batchSize, "batchSize") ?? this.importBatchSize;
-    this.schemaForWrite();
-    if (options.createOnly === true) {
-      const all = await collectForCreate(relationships);
-      if (all.length === 0) return { revision: this.current(), count: 0 };
-      const creates = all.map((relationship) => ({ operation: "create" as const, relationship }));
-      if (this.background !== undefined) await this.afterBackground();
-      return { revision: this.committed(this.writeTx(creates, [])), count: all.length };
-    }
-    let source: Iterable<Relationship>;
-    if (Symbol.iterator in relationships) source = relationships;
+    const createOnly = options.createOnly === true;
+    const schema = this.schemaForWrite();
+    const schemaRevision = this.compiled!.revision;
+    const encode = (chunk: readonly Relationship[]): EncodedRows => {
+      for (const r of chunk) validateRelationship(schema, r);
+      return encodeRows(chunk);
+    };
+    // The first chunk tells whether the import is larger than the write thread's threshold.
+    const size = Math.max(IMPORT_CHUNK, this.writeThreadRows + 1);
+    let chunks: Iterator<EncodedRows>;
+    if (Symbol.iterator in relationships) chunks = mapped(chunked(relationships, size), encode);
     else {
-      const all: Relationship[] = [];
-      for await (const r of relationships) all.push(r);
-      source = all;
+      // A transaction cannot wait on a stream: the connection is shared, and a slow client would
+      // hold the file's write lock. The stream is read first, as text a chunk at a time: compact,
+      // and few objects for the garbage collector to carry. A turn of the event loop after each
+      // chunk: a stream's messages may have arrived long before, and their awaits never leave the
+      // microtask queue.
+      const all: EncodedRows[] = [];
+      let batch: Relationship[] = [];
+      for await (const r of relationships) {
+        batch.push(r);
+        if (batch.length === size) {
+          all.push(encode(batch));
+          batch = [];
+          await nextTurn();
+        }
+      }
+      if (batch.length > 0) all.push(encode(batch));
+      chunks = all.values();
     }
     if (this.background !== undefined) await this.afterBackground();
-    const result = isEmpty(this) ? this.bulkTx(source, batchSize) : this.importTx(source, batchSize);
-    if (result.count === 0) return { revision: this.current(), count: 0 };
+    const first = chunks.next();
+    const writer = this.writer;
+    if (first.done === true) return { revision: this.current(), count: 0 };
+    const request = { createOnly, batchSize, schemaRevision };
+    if (writer !== undefined && first.value.count > this.writeThreadRows) {
+      let head: EncodedRows | undefined = first.value;
+      const next = () => {
+        const rows = head ?? chunks.next().value;
+        head = undefined;
+        return rows;
+      };
+      return this.inBackground(() => writer.import(request, next));
+    }
+    const result = this.importTx(request, concat([first.value], chunks));
     this.committed(result.revision);
     return result;
-  }
-
-  private applyImport(batch: readonly Relationship[]): Revision {
-    const schema = this.schemaForWrite();
-    for (const r of batch) validateRelationship(schema, r);
-    const now = Date.now();
-    const revision = this.current() + 1n;
-    this.s.insertRevision.run(Number(revision), now);
-    importBatch(this.s, batch, Number(revision));
-    return revision;
   }
 
   private async *exportAt(at: Revision): AsyncIterable<Relationship> {
@@ -660,7 +676,7 @@ class SqliteStore implements Store {
     this.poll = undefined;
     this.listeners.clear();
     await this.afterBackground();
-    await this.deleter?.close();
+    await this.writer?.close();
     await this.compactor?.close();
     this.snapshot.close();
     if (this.db.open) this.db.close();
@@ -669,8 +685,17 @@ class SqliteStore implements Store {
 
 export { MAX_REVISION };
 
+function* concat<T>(head: readonly T[], rest: Iterator<T>): Generator<T> {
+  yield* head;
+  for (let next = rest.next(); next.done !== true; next = rest.next()) yield next.value;
+}
+
+function* mapped<T, U>(source: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of source) yield f(item);
+}
+
 /** The source in arrays of `size`, read lazily. */
-function* chunks<T>(source: Iterable<T>, size: number): Generator<T[]> {
+function* chunked<T>(source: Iterable<T>, size: number): Generator<T[]> {
   let batch: T[] = [];
   for (const item of source) {
     batch.push(item);

@@ -33,6 +33,15 @@ export interface WriteContext {
   current(): Revision;
 }
 
+/** What an import needs besides: the bulk loader drops and builds an index. */
+export type ImportContext = WriteContext & { exec(sql: string): void };
+
+/** An import under way inside a transaction (import-rows.ts): chunks of flat rows in, then its last revision. */
+export interface ImportSink {
+  add(rows: readonly unknown[]): void;
+  finish(): { revision: Revision; count: number };
+}
+
 export const TOUCH = 1;
 export const DELETE = 2;
 
