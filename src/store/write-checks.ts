@@ -5,6 +5,7 @@
 
 import type { Relationship } from "../core/index.js";
 import { clip, describeTextPath, unstorableTextAt } from "../core/index.js";
+import { nextTurn } from "./decision-log.js";
 import { StoreError } from "./errors.js";
 import { relationshipKeyString } from "./row-keys.js";
 import type { RelationshipFilter, RelationshipUpdate, TransactionMetadata } from "./types.js";
@@ -145,6 +146,8 @@ export async function collectForCreate(
   const all: Relationship[] = [];
   const seen = new Set<string>();
   for await (const r of relationships) {
+    // A source already in memory never leaves the microtask queue: a turn for other requests.
+    if (all.length % 2_000 === 1_999) await nextTurn();
     const key = relationshipKeyString(r);
     if (seen.has(key)) {
       throw new StoreError(

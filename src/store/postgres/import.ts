@@ -2,6 +2,7 @@
 import type pg from "pg";
 import type { Relationship, Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
+import { nextTurn } from "../decision-log.js";
 import {
   collectForCreate,
   type ImportOptions,
@@ -97,6 +98,9 @@ function lastOfEach(batch: readonly Relationship[]): Relationship[] {
   return byKey.size === batch.length ? [...batch] : [...byKey.values()];
 }
 
+/** Relationships validated between two turns of the event loop. */
+const YIELD_EVERY = 2_000;
+
 /** The whole load in one transaction at one revision, refusing what exists (CREATE). */
 async function importCreateOnly(
   ctx: StoreContext,
@@ -113,7 +117,10 @@ async function importCreateOnly(
   const { revision } = await writeTransaction(ctx, async (client, revision) => {
     const schema = await currentSchema(ctx, client);
     if (schema === undefined) throw noSchema();
-    for (const r of all) validateRelationship(schema.schema, r);
+    for (const [i, r] of all.entries()) {
+      validateRelationship(schema.schema, r);
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn();
+    }
     await applyUpdates(ctx, client, revision, creates);
   });
   return { revision, count: all.length };
@@ -147,6 +154,8 @@ export async function importRelationships(
     if (batch.length >= batchSize) {
       batches.push({ batch, prepared: prepareBatch(start.schema, batch) });
       batch = [];
+      // A source already in memory never leaves the microtask queue: a turn for other requests.
+      await nextTurn();
     }
   }
   if (batch.length > 0) batches.push({ batch, prepared: prepareBatch(start.schema, batch) });
