@@ -6,7 +6,9 @@
  * and their bytes counted, never decoded (the bench's own work must not count as a stall).
  *
  * Run: `npx tsx bench/stall-data.ts [scale] [--only name]` (default m). Target: every stall < 50 ms.
- * The delete case runs last: it empties `document#viewer`.
+ * `BENCH_SERVER_NODE_ARGS` adds options to the server's node (a CPU profile of a stall).
+ * The import cases add IMPORTED new `document#viewer` relationships each (latch.v1 then SpiceDB's
+ * CREATE import, different documents); the delete case runs last: it empties `document#viewer`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,12 +18,16 @@ import { fileURLToPath } from "node:url";
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { createClient } from "../src/client/index.js";
-import { ExportBulkRelationshipsRequestSchema } from "../src/gen/authzed/api/v1/permission_service_pb.js";
+import {
+  ExportBulkRelationshipsRequestSchema,
+  ImportBulkRelationshipsRequestSchema,
+} from "../src/gen/authzed/api/v1/permission_service_pb.js";
 import { CheckPermissionRequestSchema } from "../src/gen/latch/v1/permission_service_pb.js";
 import { PostureServiceReportRequestSchema } from "../src/gen/latch/v1/posture_service_pb.js";
 import {
   DeleteRelationshipsRequestSchema,
   ExportRelationshipsRequestSchema,
+  ImportRelationshipsRequestSchema,
   ReadRelationshipsRequestSchema,
 } from "../src/gen/latch/v1/relationship_service_pb.js";
 import { createSqliteStore } from "../src/store/sqlite/index.js";
@@ -127,7 +133,46 @@ function gateway(path: string, body: string): Promise<Outcome> {
   });
 }
 
-type Case = { name: string; run: (c: grpc.Client) => Promise<Outcome>; repeat: number };
+/** A client stream of pre-encoded messages (encoding them here would delay the cheap checks). */
+function clientStream(c: grpc.Client, path: string, messages: readonly Buffer[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const call = c.makeClientStreamRequest(
+      path,
+      identity,
+      identity,
+      metadata(),
+      { deadline: Date.now() + 120_000 },
+      (e, r) => resolve({ code: statusOf(e), bytes: r?.length ?? 0 }),
+    );
+    for (const m of messages) call.write(m);
+    call.end();
+  });
+}
+
+/** New relationships per import case, in messages of 10,000 (latch.v1's limit per message). */
+const IMPORTED = 200_000;
+
+function importMessages(input: DescMessage, prefix: string): Buffer[] {
+  const out: Buffer[] = [];
+  for (let from = 0; from < IMPORTED; from += 10_000) {
+    const relationships = [];
+    for (let i = from; i < from + 10_000; i++) {
+      relationships.push({
+        resource: { objectType: "document", objectId: `${prefix}${i >> 1}` },
+        relation: "viewer",
+        subject: { object: { objectType: "user", objectId: `u${i % 10_000}` } },
+      });
+    }
+    out.push(encode(input, { relationships }));
+  }
+  return out;
+}
+
+/** `before` runs ahead of the measured window (the import messages are encoded there). */
+type Case = { name: string; run: (c: grpc.Client) => Promise<Outcome>; repeat: number; before?: () => void };
+
+let latchImport: Buffer[] = [];
+let authzedImport: Buffer[] = [];
 
 const CASES: Case[] = [
   {
@@ -176,6 +221,22 @@ const CASES: Case[] = [
     run: () => gateway("/v1/relationships/exportbulk", "{}"),
   },
   {
+    name: `latch.v1 ImportRelationships, ${IMPORTED} new`,
+    repeat: 1,
+    before: () => {
+      latchImport = importMessages(ImportRelationshipsRequestSchema, "imported-");
+    },
+    run: (c) => clientStream(c, "/latch.v1.RelationshipService/ImportRelationships", latchImport),
+  },
+  {
+    name: `authzed ImportBulkRelationships, ${IMPORTED} new`,
+    repeat: 1,
+    before: () => {
+      authzedImport = importMessages(ImportBulkRelationshipsRequestSchema, "bulk-imported-");
+    },
+    run: (c) => clientStream(c, "/authzed.api.v1.PermissionsService/ImportBulkRelationships", authzedImport),
+  },
+  {
     name: "latch.v1 DeleteRelationships document#viewer (all of them)",
     repeat: 1,
     run: (c) =>
@@ -210,6 +271,8 @@ async function startServer(db: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
+      // e.g. `--cpu-prof --cpu-prof-dir=DIR` to see what a long stall was
+      ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""),
       "--import",
       "tsx",
       join(ROOT, "src/cli/main.ts"),
@@ -291,6 +354,7 @@ async function main() {
     console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
     for (const c of CASES) {
       if (only !== undefined && !c.name.includes(only)) continue;
+      c.before?.();
       for (let i = 0; i < c.repeat; i++) {
         const r = await measure(measured, cheap, cheapBytes, c);
         console.log(
