@@ -1,8 +1,8 @@
 /**
- * Imports, as flat rows (rows.ts, `flatRows`): the serving thread validates and flattens; the rows
- * go in here, inside one transaction, on the serving connection for small imports and `:memory:`
- * stores or in the write thread for large ones (write-thread.ts). Chunks arrive one after another,
- * so an import streams in without ever being held whole as rows.
+ * Imports: the serving thread validates and encodes relationships (rows.ts, `encodeRows`); their
+ * flat rows go in here, inside one transaction, on the serving connection for small imports and
+ * `:memory:` stores or in the write thread for large ones (write-thread.ts). Chunks arrive one
+ * after another, so an import streams in without ever being held whole as rows.
  *
  * Row by row, one prepared single-row INSERT per relationship with its parameters in reused arrays,
  * change rows CHANGES_PER_INSERT at a time. Binding a BigInt costs far more than a number, so
