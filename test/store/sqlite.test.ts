@@ -139,7 +139,7 @@ describe("sqlite file store", () => {
     await b.close();
   });
 
-  it("deletes many relationships in its delete thread, one transaction, with writes after it", async () => {
+  it("deletes many relationships in its write thread, one transaction, with writes after it", async () => {
     const threads: number[] = [];
     const store = await createSqliteStore({
       path: join(dir, `store-${files++}.db`),

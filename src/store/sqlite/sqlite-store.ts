@@ -460,9 +460,9 @@ class SqliteStore implements Store {
   }
 
   /**
-   * A write in the write thread: this store's writes wait for it (`background`), and it commits
-   * with no read snapshot of this thread's held, so its checkpoint can copy the whole WAL
-   * (read-snapshot.ts).
+   * A write in the write thread: this store's writes wait for it (`background`). It starts with
+   * no read snapshot of this thread's held, so that a short one's checkpoint can copy the whole
+   * WAL (read-snapshot.ts); a long one may find one taken since, and a later commit copies the rest.
    */
   private async inBackground<T extends { readonly revision: Revision }>(write: () => Promise<T>): Promise<T> {
     this.snapshot.release();
