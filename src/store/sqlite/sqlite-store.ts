@@ -69,7 +69,7 @@ import {
   keyOfRow,
   type RawRow,
   REL_COLUMNS,
-  rowsFromText,
+  rowsFromBytes,
   rowToRelationship,
   VISIBLE,
   visibleMatches,
@@ -280,7 +280,7 @@ class SqliteStore implements Store {
     this.schemaTx = tx((text, schema, validateRules) => this.applySchema(text, schema, validateRules));
     this.importTx = tx((request, rows) => {
       const sink = beginImport(this, request);
-      for (const chunk of rows) sink.add(rowsFromText(chunk));
+      for (const chunk of rows) sink.add(rowsFromBytes(chunk));
       return sink.finish();
     });
     this.sweepTx = tx((limit) => this.s.sweep.run(Date.now(), limit).changes);
@@ -520,7 +520,7 @@ class SqliteStore implements Store {
     if (Symbol.iterator in relationships) chunks = mapped(chunked(relationships, size), encode);
     else {
       // A transaction cannot wait on a stream: the connection is shared, and a slow client would
-      // hold the file's write lock. The stream is read first, as text a chunk at a time: compact,
+      // hold the file's write lock. The stream is read first, as bytes a chunk at a time: compact,
       // and few objects for the garbage collector to carry. A turn of the event loop after each
       // chunk: a stream's messages may have arrived long before, and their awaits never leave the
       // microtask queue.

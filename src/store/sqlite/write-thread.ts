@@ -7,7 +7,7 @@
  * (SqliteStore's `background`), so revisions stay in order and the serving connection never
  * sleeps on the file's write lock. Each is still one transaction, all or nothing.
  *
- * An import crosses in chunks of its rows as text (rows.ts, `encodeRows`), validated on the
+ * An import crosses in chunks of its rows as bytes (rows.ts, `encodeRows`), validated on the
  * serving side against the schema whose revision the thread checks again inside its transaction.
  * The serving side validates and encodes the next chunks while the thread inserts.
  *
@@ -22,7 +22,7 @@ import type { Precondition, RelationshipFilter, TransactionMetadata } from "../t
 import { type PostedError, postedError, receivedError, requestThread } from "../worker-thread.js";
 import { type ConnectionOptions, openConnection } from "./connection.js";
 import { beginImport, type ImportRequest } from "./import-rows.js";
-import { type EncodedRows, rowsFromText } from "./rows.js";
+import { type EncodedRows, rowsFromBytes } from "./rows.js";
 import { prepareStatements, statementCache } from "./statements.js";
 import { applyDeleteByFilter, type ImportContext, type ImportSink } from "./write-tx.js";
 
@@ -102,12 +102,17 @@ export function writeThread(
   let closed = false;
   /** Asks the thread; `continuing`: the request belongs to an import the thread has begun. */
   const ask = async (request: Request, continuing = false) => {
-    const reply = await thread.request((fresh) => {
+    const make = (fresh: boolean) => {
       if (fresh && continuing) {
         throw new Error("the write thread stopped during an import; nothing was written");
       }
       return request;
-    });
+    };
+    // An import's rows move to the thread rather than being copied.
+    const reply = await thread.request(
+      make,
+      request.kind === "rows" ? [request.rows.bytes.buffer as ArrayBuffer] : undefined,
+    );
     if (reply.kind === "refused") {
       const { code, kind, message, details } = reply.error;
       throw new StoreError(code as StoreError["code"], kind, message, details);
@@ -214,7 +219,7 @@ function openWrites(connection: ConnectionOptions) {
       case "rows":
         // After a refused chunk the import is gone: the chunks sent behind it are dropped.
         if (sink === undefined) throw new Error("rows for an import that is not under way");
-        sink.add(rowsFromText(message.rows));
+        sink.add(rowsFromBytes(message.rows));
         return ok;
       case "commit": {
         if (sink === undefined) throw new Error("commit of an import that is not under way");
