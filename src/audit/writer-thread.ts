@@ -70,6 +70,30 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
   };
 }
 
+/**
+ * How long an append goes on trying while SQLite's write lock stays taken past its busy timeout:
+ * a large import or delete of the same file holds it for seconds, and its records are no less
+ * owed for that. Each try waits the busy timeout (5 s by default) inside SQLite.
+ */
+const BUSY_RETRY_MS = 60_000;
+
+/** Runs `append` again while it fails on a taken write lock, for up to BUSY_RETRY_MS. */
+async function whileBusy(append: () => Promise<unknown>): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    try {
+      await append();
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      const busy = typeof code === "string" && code.startsWith("SQLITE_BUSY");
+      if (!busy || performance.now() - started > BUSY_RETRY_MS) throw error;
+      // Nothing was written: the append's transaction could not begin.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
 /** The thread's side: one request at a time, in the order received. */
 function serveBatches(remote: RemoteDecisionLog): void {
   const port = parentPort;
@@ -91,8 +115,10 @@ function serveBatches(remote: RemoteDecisionLog): void {
       const started = performance.now();
       const { log } = opened;
       // Records in their stored form, built from the batch without a record object each.
-      if (log.appendEncoded !== undefined) await log.appendEncoded(received.encoded(request.batch));
-      else await log.append(recordsOf(capturedOf(request.batch, received.names)));
+      const encoded = log.appendEncoded === undefined ? undefined : received.encoded(request.batch);
+      const records =
+        encoded === undefined ? recordsOf(capturedOf(request.batch, received.names)) : undefined;
+      await whileBusy(() => (encoded !== undefined ? log.appendEncoded!(encoded) : log.append(records!)));
       port.postMessage({ seconds: (performance.now() - started) / 1000, numbers } satisfies Reply, [numbers]);
     } catch (error) {
       port.postMessage({ error: postedError(error) } satisfies Reply);

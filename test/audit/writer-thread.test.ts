@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type AuditOptions, createAuditRecorder } from "../../src/audit/index.js";
 import { isLatchError, parseRelationship } from "../../src/core/index.js";
@@ -123,6 +124,34 @@ describe("the audit writer thread", () => {
     expect((await latch.store.decisions.read()).map((d) => d.record.subject)).toEqual(["user:u1"]);
     expect((await latch.store.decisions.verify()).ok).toBe(true);
     await recorder.close();
+  });
+
+  it("waits for a write lock held past the busy timeout instead of losing the batch", async () => {
+    const path = join(dir, `audit-${++files}.db`);
+    const store = await createSqliteStore({ path, busyTimeoutMs: 50 });
+    for (const mode of ["async", "sync"] as const) {
+      const { latch, recorder } = await open(store, { mode });
+      // The thread up and its connection open first: the lock is what the batch waits for.
+      await latch.decider.check(check("warm"));
+      await recorder.flush();
+      // Another connection takes the file's write lock, as a large import or delete does.
+      const blocker = new Database(path);
+      blocker.exec("BEGIN IMMEDIATE");
+      const answers = Promise.all(["u0", "u1", "u2"].map((user) => latch.decider.check(check(user))));
+      // Many busy timeouts pass before the lock is let go.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(recorder.stats()).toMatchObject({ written: 1, failed: 0 });
+      blocker.exec("COMMIT");
+      blocker.close();
+      expect((await answers).map((a) => a.state)).toEqual(["ALLOWED", "DENIED", "DENIED"]);
+      await recorder.flush();
+      expect(recorder.stats()).toMatchObject({ written: 4, failed: 0, dropped: 0 });
+      await recorder.close();
+    }
+    const subjects = (await store.decisions.read()).map((d) => d.record.subject);
+    const one = ["user:warm", "user:u0", "user:u1", "user:u2"];
+    expect(subjects).toEqual([...one, ...one]);
+    expect((await store.decisions.verify()).ok).toBe(true);
   });
 
   it("writes on this thread when the log cannot be opened elsewhere (SQLite :memory:)", async () => {
