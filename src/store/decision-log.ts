@@ -21,6 +21,7 @@
  */
 import crypto, { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { StoreError } from "./errors.js";
+import { nextTurn } from "./next-turn.js";
 
 export type DecisionAnswer = "ALLOWED" | "DENIED" | "CONDITIONAL" | "APPROVAL_REQUIRED";
 
@@ -569,9 +570,6 @@ export async function verifyChain(
   }
   return { ok: true, records, firstSeq, lastSeq, head: head && { seq: head.seq, hash: head.hash } };
 }
-
-/** Lets timers and I/O run: a macrotask, since a microtask runs before any of them. */
-export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * `verify` once at a time: a call while a walk runs gets that walk's report (of the log as it was

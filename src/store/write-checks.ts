@@ -5,8 +5,8 @@
 
 import type { Relationship } from "../core/index.js";
 import { clip, describeTextPath, unstorableTextAt } from "../core/index.js";
-import { nextTurn } from "./decision-log.js";
 import { StoreError } from "./errors.js";
+import { nextTurn } from "./next-turn.js";
 import { relationshipKeyString } from "./row-keys.js";
 import type { RelationshipFilter, RelationshipUpdate, TransactionMetadata } from "./types.js";
 import { describeRelationship } from "./validate.js";

@@ -18,6 +18,7 @@
  */
 import type { Relationship, Revision } from "../../core/index.js";
 import { delegateReader, delegateStore } from "../delegate.js";
+import { nextTurn } from "../next-turn.js";
 import { lastReader } from "../readers.js";
 import type {
   ForwardQuery,
@@ -223,7 +224,7 @@ class MirrorCopy {
         if (++sinceTurn >= APPLY_SLICE) {
           sinceTurn = 0;
           this.release(true);
-          await new Promise((resolve) => setImmediate(resolve));
+          await nextTurn();
           // Dropped or closed meanwhile: what is left is no longer this copy's to apply.
           if (this.index !== index || this.closed) return;
         }
@@ -380,7 +381,7 @@ class MirrorCopy {
       }
       if (++n % LOAD_SLICE === 0) {
         this.fit();
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
     }
     this.fit();

@@ -2,7 +2,6 @@
 import type pg from "pg";
 import type { Relationship, Revision } from "../../core/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
-import { nextTurn } from "../decision-log.js";
 import {
   collectForCreate,
   type ImportOptions,
@@ -12,6 +11,7 @@ import {
   StoreError,
   validateRelationship,
 } from "../index.js";
+import { nextTurn } from "../next-turn.js";
 import { currentSchema, noSchema, run, runRows, type StoreContext } from "./context.js";
 import { currentRevision, readClient } from "./read.js";
 import { columnValues, emptyColumns, pushColumns } from "./rows.js";

@@ -25,10 +25,9 @@ import {
   resolveCompaction,
   STATE_KEYS,
 } from "../history.js";
+import { nextTurn } from "../next-turn.js";
 
 type Stmt = Database.Statement<unknown[], unknown>;
-
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const KEY = "resource_type, resource_id, relation, subject_type, subject_id, subject_relation";
 const KEY_MATCH =
@@ -155,7 +154,7 @@ export function createSqliteCompaction(db: Database.Database, releaseReads: () =
       if (hooks.stopped?.() === true) return false;
       releaseReads();
       if (step.immediate(horizon, batchSize, counts, then)) return true;
-      await turn();
+      await nextTurn();
     }
   };
 

@@ -8,7 +8,6 @@
 import type Database from "better-sqlite3";
 import {
   type ChainSigner,
-  nextTurn,
   type SignedHead,
   type SignedPoint,
   type StoredRow,
@@ -16,6 +15,7 @@ import {
   type VerifyReport,
   verifyChain,
 } from "../decision-log.js";
+import { nextTurn } from "../next-turn.js";
 
 export type Row = [number, number, string, string, string, string];
 export const COLUMNS = "seq, at, subject, body, prev_hash, hash";

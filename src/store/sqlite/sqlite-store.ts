@@ -8,7 +8,7 @@ import type { Relationship, Revision } from "../../core/index.js";
 import { type CompiledSchema, compileSchema } from "../../schema/index.js";
 import type { ApprovalStore, RulesValidator } from "../approval-store.js";
 import { cursorAfter, encodeCursor } from "../cursor.js";
-import { type DecisionLog, nextTurn, registerDecisionLogOpener } from "../decision-log.js";
+import { type DecisionLog, registerDecisionLogOpener } from "../decision-log.js";
 import { StoreError } from "../errors.js";
 import {
   type CompactionOptions,
@@ -18,6 +18,7 @@ import {
   HORIZON_CACHE_MS,
   resolveCompaction,
 } from "../history.js";
+import { nextTurn } from "../next-turn.js";
 import { findOrphans, type ShapeCount, wouldOrphanError } from "../orphans.js";
 import type { PostureReportStore } from "../posture-store.js";
 import { lastReader } from "../readers.js";
@@ -204,21 +205,21 @@ class SqliteStore implements Store {
     updates: readonly RelationshipUpdate[],
     pre: readonly Precondition[],
     metadata?: TransactionMetadata,
-  ) => Revision;
+  ) => Promise<Revision>;
   private readonly deleteTx: (
     filter: RelationshipFilter,
     limit: number | undefined,
     pre: readonly Precondition[],
     failOverLimit: boolean,
     metadata: TransactionMetadata | undefined,
-  ) => { revision: Revision; deleted: number };
+  ) => Promise<{ revision: Revision; deleted: number }>;
   private readonly schemaTx: (
     text: string,
     schema: CompiledSchema,
     validateRules: RulesValidator | undefined,
-  ) => Revision;
-  private readonly importTx: (request: ImportRequest, rows: Iterable<EncodedRows>) => ImportResult;
-  private readonly sweepTx: (limit: number) => number;
+  ) => Promise<Revision>;
+  private readonly importTx: (request: ImportRequest, rows: Iterable<EncodedRows>) => Promise<ImportResult>;
+  private readonly sweepTx: (limit: number) => Promise<number>;
   private readonly changesTx: (after: Revision, limit: number, within: number | undefined) => ChangesPage;
 
   constructor(connection: Connection, options: SqliteStoreOptions) {
@@ -260,9 +261,12 @@ class SqliteStore implements Store {
     this.writeThreadRows = options.writeThreadRows ?? 1_000;
     this.changesPageSize = options.changesPageSize ?? 1_000;
     this.pollMs = options.subscribePollMs ?? 100;
+    // Every write on this connection: first after a write in the write thread, which holds the
+    // file's lock (SQLite would wait for it by sleeping on this thread, holding every request).
     const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
       const t = this.db.transaction(fn);
-      return (...args: A): R => {
+      return async (...args: A): Promise<R> => {
+        if (this.background !== undefined) await this.afterBackground();
         // So that the checkpoint at this commit can copy the whole WAL (read-snapshot.ts).
         this.snapshot.release();
         return t.immediate(...args);
@@ -305,8 +309,13 @@ class SqliteStore implements Store {
     return this.dynamic(sql);
   }
 
-  /** The schema writes validate against; recompiled only when another revision of it appears. */
+  /** The schema writes validate against. */
   private schemaForWrite(): CompiledSchema {
+    return this.compiledForWrite().schema;
+  }
+
+  /** The latest schema and its revision; recompiled only when another revision of it appears. */
+  private compiledForWrite(): { readonly revision: number; readonly schema: CompiledSchema } {
     const revision = this.s.latestSchemaRevision.get() as number | undefined;
     if (revision === undefined) {
       throw new StoreError(
@@ -319,7 +328,7 @@ class SqliteStore implements Store {
       const [text] = this.s.latestSchema.get() as [string, number];
       this.compiled = { revision, schema: compileSchema(text) };
     }
-    return this.compiled.schema;
+    return this.compiled;
   }
 
   async currentRevision(): Promise<Revision> {
@@ -348,8 +357,7 @@ class SqliteStore implements Store {
 
   async writeSchema(text: string, options: WriteSchemaOptions = {}): Promise<Revision> {
     const schema = compileSchema(text);
-    if (this.background !== undefined) await this.afterBackground();
-    return this.committed(this.schemaTx(text, schema, options.validateRules));
+    return this.committed(await this.schemaTx(text, schema, options.validateRules));
   }
 
   private applySchema(
@@ -425,8 +433,7 @@ class SqliteStore implements Store {
   ): Promise<Revision> {
     checkUpdates(updates, this.maxUpdates);
     checkMetadata(options.metadata);
-    if (this.background !== undefined) await this.afterBackground();
-    return this.committed(this.writeTx(updates, preconditions, options.metadata));
+    return this.committed(await this.writeTx(updates, preconditions, options.metadata));
   }
 
   /** Inside a write's transaction: its metadata on its revision row. */
@@ -454,7 +461,7 @@ class SqliteStore implements Store {
         writer.delete({ filter, limit, preconditions, failOverLimit, metadata }),
       );
     }
-    const result = this.deleteTx(filter, limit, preconditions, failOverLimit, options.metadata);
+    const result = await this.deleteTx(filter, limit, preconditions, failOverLimit, options.metadata);
     this.committed(result.revision);
     return result;
   }
@@ -508,8 +515,7 @@ class SqliteStore implements Store {
   ): Promise<ImportResult> {
     const batchSize = positiveInt(options.batchSize, "batchSize") ?? this.importBatchSize;
     const createOnly = options.createOnly === true;
-    const schema = this.schemaForWrite();
-    const schemaRevision = this.compiled!.revision;
+    const { schema, revision: schemaRevision } = this.compiledForWrite();
     const encode = (chunk: readonly Relationship[]): EncodedRows => {
       for (const r of chunk) validateRelationship(schema, r);
       return encodeRows(chunk);
@@ -551,7 +557,7 @@ class SqliteStore implements Store {
       };
       return this.inBackground(() => writer.import(request, next));
     }
-    const result = this.importTx(request, concat([first.value], chunks));
+    const result = await this.importTx(request, concat([first.value], chunks));
     this.committed(result.revision);
     return result;
   }
@@ -616,9 +622,7 @@ class SqliteStore implements Store {
   }
 
   async sweepExpired(limit = 1_000): Promise<number> {
-    const n = positiveInt(limit, "limit") ?? 1_000;
-    if (this.background !== undefined) await this.afterBackground();
-    return this.sweepTx(n);
+    return this.sweepTx(positiveInt(limit, "limit") ?? 1_000);
   }
 
   encodeRevision(revision: Revision): string {
