@@ -144,8 +144,15 @@ function clientStream(c: grpc.Client, path: string, messages: readonly Buffer[])
       { deadline: Date.now() + 120_000 },
       (e, r) => resolve({ code: statusOf(e), bytes: r?.length ?? 0 }),
     );
-    for (const m of messages) call.write(m);
-    call.end();
+    // One message a turn, after the last has drained: writing them all in one turn held this
+    // process (the prober's too) while grpc-js framed 12 MB, which then counted as a stall.
+    (async () => {
+      for (const m of messages) {
+        if (!call.write(m)) await new Promise((r) => call.once("drain", r));
+        await new Promise((r) => setImmediate(r));
+      }
+      call.end();
+    })();
   });
 }
 
@@ -308,17 +315,22 @@ const CHECK = "/latch.v1.PermissionService/CheckPermission";
 
 async function measure(measured: grpc.Client, cheap: grpc.Client, cheapBytes: Buffer, c: Case) {
   const latencies: number[] = [];
+  let longest = { ms: 0, at: 0 };
   let done = false;
+  let callStart = 0;
   const prober = (async () => {
     while (!done) {
       const start = performance.now();
       await unary(cheap, CHECK, cheapBytes);
-      latencies.push(performance.now() - start);
+      const ms = performance.now() - start;
+      latencies.push(ms);
+      if (ms > longest.ms) longest = { ms, at: start - callStart };
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   })();
   await new Promise((r) => setTimeout(r, 50));
   const start = performance.now();
+  callStart = start;
   const outcome = await c.run(measured);
   const ms = performance.now() - start;
   await new Promise((r) => setTimeout(r, 50));
@@ -331,6 +343,8 @@ async function measure(measured: grpc.Client, cheap: grpc.Client, cheapBytes: Bu
     checks: latencies.length,
     p50: latencies[latencies.length >> 1] ?? 0,
     max: latencies.at(-1) ?? 0,
+    // When the longest stall began, from the call's start: where to look in a profile.
+    maxAt: longest.at,
   };
 }
 
@@ -350,15 +364,17 @@ async function main() {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     console.log(`\nstall-data, scale ${scale}, ${new Date().toISOString()}, node ${process.version}\n`);
-    console.log("| case | run | status | bytes | call ms | cheap checks | cheap p50 ms | longest stall ms |");
-    console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    console.log(
+      "| case | run | status | bytes | call ms | cheap checks | cheap p50 ms | longest stall ms | at ms |",
+    );
+    console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const c of CASES) {
       if (only !== undefined && !c.name.includes(only)) continue;
       c.before?.();
       for (let i = 0; i < c.repeat; i++) {
         const r = await measure(measured, cheap, cheapBytes, c);
         console.log(
-          `| ${c.name} | ${i + 1} | ${r.code} | ${r.bytes} | ${r.ms.toFixed(0)} | ${r.checks} | ${r.p50.toFixed(2)} | ${r.max.toFixed(1)} |`,
+          `| ${c.name} | ${i + 1} | ${r.code} | ${r.bytes} | ${r.ms.toFixed(0)} | ${r.checks} | ${r.p50.toFixed(2)} | ${r.max.toFixed(1)} | ${r.maxAt.toFixed(0)} |`,
         );
       }
     }
