@@ -37,7 +37,7 @@ import {
   DEFAULT_CONTEXT_DECODE_LIMITS,
   tooManyContextValues,
 } from "./struct-codec.js";
-import { countContextValues } from "./wire-scan.js";
+import { countContextValues, splitAtFields } from "./wire-scan.js";
 
 export interface CallContext {
   readonly requestId: string;
@@ -339,9 +339,11 @@ function wrapServerStream(
 async function* decodeEach(call: AsyncIterable<unknown>, io: MethodIo): AsyncIterable<unknown> {
   const pacer = createStreamPacer();
   for await (const bytes of call) {
-    yield io.decode(bytes as Buffer);
-    const turn = pacer.afterMessage();
-    if (turn !== undefined) await turn;
+    for (const message of io.decodeStreamed(bytes as Buffer)) {
+      yield message;
+      const turn = pacer.afterMessage();
+      if (turn !== undefined) await turn;
+    }
   }
 }
 
@@ -373,9 +375,22 @@ function wrapClientStream(
 
 const MALFORMED = "request/malformed";
 
+/**
+ * An import's message is decoded in parts of about this size, a turn between when due: protobuf-es
+ * decodes a message in one go, and one of 10,000 relationships took 50-150 ms with its garbage
+ * collection (bench/stall-data.ts).
+ */
+const PART_BYTES = 16 * 1024;
+
 /** How one method's request is decoded, and its response type. */
 interface MethodIo {
   readonly decode: (bytes: Buffer) => unknown;
+  /**
+   * A client stream's message, or for one whose message is one repeated field (the imports) the
+   * message in parts (wire-scan.ts `splitAtFields`), each decoded as it is asked for: a part is
+   * used before the next is decoded, so few of its objects outlive a scavenge.
+   */
+  readonly decodeStreamed: (bytes: Buffer) => Iterable<unknown>;
   readonly output: DescMessage;
 }
 
@@ -384,6 +399,7 @@ function methodIo(
   output: DescMessage,
   codec: ServerCodec | undefined,
   maxContextValues: number,
+  clientStream: boolean,
 ): MethodIo {
   // Caveat contexts are read by struct-codec.ts, within the limits (typed errors), the rest by
   // protobuf-es (request-decoder.ts) or the method's own codec.
@@ -391,28 +407,56 @@ function methodIo(
   const limits: ContextDecodeLimits = { ...DEFAULT_CONTEXT_DECODE_LIMITS, maxValues: maxContextValues };
   // A context value takes at least two bytes on the wire: a smaller message cannot be over.
   const scanFrom = 2 * maxContextValues;
-  return {
-    output,
-    decode(bytes) {
-      if (bytes.length > scanFrom && countContextValues(input, bytes, maxContextValues) > maxContextValues) {
-        throw tooManyContextValues(maxContextValues);
-      }
-      try {
-        return read(bytes, limits);
-      } catch (error) {
-        if (error instanceof LatchError) throw error;
-        // protobuf-es (or struct-codec.ts, in its words) says what it found ("premature EOF",
-        // "invalid wire type 7 @ 3"): short, and about the bytes only, never about Latch.
-        const reason = error instanceof Error ? error.message.slice(0, 200) : "cannot be decoded";
-        throw new LatchError(
-          MALFORMED,
-          "invalid-argument",
-          `the request is not a valid ${input.typeName} message (${reason}): send protobuf-encoded bytes of that message`,
-          { messageType: input.typeName, reason },
-        );
-      }
-    },
+  const scan = (bytes: Buffer): void => {
+    if (bytes.length > scanFrom && countContextValues(input, bytes, maxContextValues) > maxContextValues) {
+      throw tooManyContextValues(maxContextValues);
+    }
   };
+  const readChecked = (bytes: Buffer): unknown => {
+    try {
+      return read(bytes, limits);
+    } catch (error) {
+      if (error instanceof LatchError) throw error;
+      // protobuf-es (or struct-codec.ts, in its words) says what it found ("premature EOF",
+      // "invalid wire type 7 @ 3"): short, and about the bytes only, never about Latch.
+      const reason = error instanceof Error ? error.message.slice(0, 200) : "cannot be decoded";
+      throw new LatchError(
+        MALFORMED,
+        "invalid-argument",
+        `the request is not a valid ${input.typeName} message (${reason}): send protobuf-encoded bytes of that message`,
+        { messageType: input.typeName, reason },
+      );
+    }
+  };
+  const decode = (bytes: Buffer): unknown => {
+    scan(bytes);
+    return readChecked(bytes);
+  };
+  const splittable = clientStream && isOneList(input);
+  function* decodeStreamed(bytes: Buffer): Iterable<unknown> {
+    const parts = splittable && bytes.length > PART_BYTES ? splitAtFields(bytes, PART_BYTES) : undefined;
+    if (parts === undefined) {
+      yield decode(bytes);
+      return;
+    }
+    // The message's context values are counted part by part, against the one budget.
+    let left = maxContextValues;
+    for (const part of parts) {
+      const found = countContextValues(input, part, left);
+      if (found > left) throw tooManyContextValues(maxContextValues);
+      left -= found;
+      yield readChecked(part);
+    }
+  }
+  return { output, decode, decodeStreamed };
+}
+
+/** True when `desc`'s only field is a repeated message field: its parts are messages of its own. */
+function isOneList(desc: DescMessage): boolean {
+  const [field, ...others] = desc.fields;
+  return (
+    field !== undefined && others.length === 0 && field.fieldKind === "list" && field.listKind === "message"
+  );
 }
 
 /**
@@ -437,6 +481,7 @@ export function serviceImplementation<S extends GenServiceMethods>(
       m.output,
       codec,
       options.maxContextValues ?? DEFAULT_CONTEXT_LIMITS.maxValues,
+      m.methodKind === "client_streaming",
     );
     switch (m.methodKind) {
       case "unary":

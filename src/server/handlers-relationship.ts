@@ -9,6 +9,7 @@ import {
 import type { RelationshipService, WatchResponseSchema } from "../gen/latch/v1/relationship_service_pb.js";
 import {
   exportBatches,
+  importTooLarge,
   invalidArgument,
   overLimit,
   readRelationshipPages,
@@ -129,9 +130,11 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
     async importRelationships(requests) {
       let count = 0;
       async function* relationships(): AsyncIterable<Relationship> {
+        // A message is bounded by the message size and decoded in parts (grpc-adapter.ts); the
+        // stream, held until it commits, by a count.
         for await (const msg of requests) {
-          if (msg.relationships.length > limits.maxImportBatch) {
-            throw overLimit("relationships", limits.maxImportBatch, msg.relationships.length);
+          if (count + msg.relationships.length > limits.maxImportRelationships) {
+            throw importTooLarge(limits.maxImportRelationships);
           }
           for (const r of msg.relationships) yield relationshipFromProto(r, `relationships[${count++}]`);
         }

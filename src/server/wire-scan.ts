@@ -105,3 +105,39 @@ export function countContextValues(desc: DescMessage, bytes: Uint8Array, budget:
   }
   return count;
 }
+
+/**
+ * `bytes` (an encoded message) cut between top-level fields into parts of about `partBytes` each,
+ * every part an encoded message of the same type; decoded one by one and their repeated fields
+ * joined, the parts give what `bytes` gives (protobuf's concatenation rule). Undefined where the
+ * bytes hold anything but length-delimited fields, or are cut short: decoding the whole message
+ * then reports it.
+ *
+ * Why: protobuf-es decodes a message in one go, and a client stream's message of 10,000
+ * relationships took 50-150 ms with its garbage collection (bench/stall-data.ts).
+ */
+export function splitAtFields(bytes: Buffer, partBytes: number): Buffer[] | undefined {
+  const parts: Buffer[] = [];
+  let start = 0;
+  let pos = 0;
+  while (pos < bytes.length) {
+    const tag = bytes[pos++]!;
+    // One byte: field numbers up to 15, the only ones the split messages have.
+    if (tag >= 0x80 || (tag & 7) !== 2) return undefined;
+    let length = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (pos >= bytes.length || shift > 28) return undefined;
+      const b = bytes[pos++]!;
+      length += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    pos += length;
+    if (pos > bytes.length) return undefined;
+    if (pos - start >= partBytes) {
+      parts.push(bytes.subarray(start, pos));
+      start = pos;
+    }
+  }
+  if (start < pos) parts.push(bytes.subarray(start, pos));
+  return parts;
+}

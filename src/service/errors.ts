@@ -17,6 +17,16 @@ export function invalidArgument(
   });
 }
 
+/** An import stream past `limit` relationships (held in memory until its one transaction commits). */
+export function importTooLarge(limit: number): RequestError {
+  return new RequestError(
+    "request/over-limit",
+    "resource-exhausted",
+    `an import stream may hold at most ${limit} relationships (one transaction, held in memory until it commits); nothing was written. Split the load into several imports.`,
+    { field: "relationships", limit },
+  );
+}
+
 export function overLimit(field: string, limit: number, got: number): RequestError {
   return new RequestError(
     "request/over-limit",

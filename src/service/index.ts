@@ -40,7 +40,7 @@ export {
   RESOURCE_TYPE,
   type WithReason,
 } from "./delegation/index.js";
-export { invalidArgument, overLimit, RequestError } from "./errors.js";
+export { importTooLarge, invalidArgument, overLimit, RequestError } from "./errors.js";
 export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./limits.js";
 export * from "./permission-watch/index.js";
 export { relationshipMatches } from "./relationship-match.js";

@@ -11,8 +11,13 @@ export interface ServiceLimits {
   readonly maxPreconditions: number;
   /** Contextual relationships in one check. */
   readonly maxContextualRelationships: number;
-  /** Relationships in one ImportRelationships message (the embedded import's largest batch). */
+  /** The embedded import's largest batch. */
   readonly maxImportBatch: number;
+  /**
+   * Relationships in one import stream of either API: a stream is held in memory (as bytes) until
+   * its one transaction commits, so it must be bounded.
+   */
+  readonly maxImportRelationships: number;
   /** Characters in a schema. */
   readonly maxSchemaBytes: number;
 }
@@ -23,5 +28,6 @@ export const DEFAULT_SERVICE_LIMITS: ServiceLimits = {
   maxPreconditions: 1000,
   maxContextualRelationships: 100,
   maxImportBatch: 10_000,
+  maxImportRelationships: 500_000,
   maxSchemaBytes: 1024 * 1024,
 };

@@ -213,6 +213,44 @@ describe("tokens at start", () => {
   });
 });
 
+describe("--max-import-relationships", () => {
+  it("bounds an import stream of either API, nothing written past it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latch-import-bound-"));
+    const token = "import-token-0123456789";
+    const server = await serve([
+      "--db",
+      join(dir, "s.db"),
+      "--token",
+      token,
+      "--max-import-relationships",
+      "3",
+    ]);
+    const client = createClient({ address: server.address, token, maxAttempts: 1 });
+    try {
+      await client.writeSchema(SCHEMA);
+      const docs = (n: number) => Array.from({ length: n }, (_, i) => `document:d${i}#viewer@user:ann`);
+      const refused = await client.importRelationships(docs(4), { batchSize: 2 }).then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string },
+      );
+      expect(refused?.code).toBe("request/over-limit");
+      expect(refused?.message).toContain("at most 3 relationships");
+      expect((await client.importRelationships(docs(3))).count).toBe(3);
+      const stored = [];
+      for await (const item of client.readRelationships({
+        filter: { resourceType: "document" },
+        consistency: { kind: "fully-consistent" },
+      }))
+        stored.push(item.relationship);
+      expect(stored).toHaveLength(3);
+    } finally {
+      await client.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("/metrics with --metrics-token", () => {
   const METRICS_TOKEN = "metrics-token-0123456789";
   let h: Harness;

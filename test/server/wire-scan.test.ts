@@ -1,10 +1,13 @@
-import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { measureContext } from "../../src/core/index.js";
 import { CheckBulkPermissionsRequestSchema } from "../../src/gen/latch/v1/permission_service_pb.js";
-import { WriteRelationshipsRequestSchema } from "../../src/gen/latch/v1/relationship_service_pb.js";
-import { countContextValues } from "../../src/server/wire-scan.js";
+import {
+  ImportRelationshipsRequestSchema,
+  WriteRelationshipsRequestSchema,
+} from "../../src/gen/latch/v1/relationship_service_pb.js";
+import { countContextValues, splitAtFields } from "../../src/server/wire-scan.js";
 
 /** Object keys plus list elements at every level: what the context limits count. */
 function valuesIn(value: unknown): number {
@@ -79,5 +82,55 @@ describe("countContextValues", () => {
     for (const bytes of [[0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x22, 0x7f], [0x0b]]) {
       expect(countContextValues(CheckBulkPermissionsRequestSchema, Uint8Array.from(bytes), 10)).toBe(0);
     }
+  });
+});
+
+describe("splitAtFields", () => {
+  const relationship = fc.record({
+    id: fc.string({ minLength: 1, maxLength: 40 }),
+    user: fc.string({ minLength: 1, maxLength: 300 }),
+    context: fc.option(json.context, { nil: undefined }),
+  });
+
+  it("cuts a message into messages whose decoded lists, joined, are the message's", () => {
+    fc.assert(
+      fc.property(
+        fc.array(relationship, { maxLength: 60 }),
+        fc.integer({ min: 1, max: 2_000 }),
+        (rs, partBytes) => {
+          const whole = create(ImportRelationshipsRequestSchema, {
+            relationships: rs.map((r) => ({
+              resource: { objectType: "document", objectId: r.id },
+              relation: "viewer",
+              subject: { object: { objectType: "user", objectId: r.user } },
+              ...(r.context === undefined
+                ? {}
+                : { optionalCaveat: { caveatName: "c", context: r.context as JsonObject } }),
+            })),
+          });
+          const bytes = Buffer.from(toBinary(ImportRelationshipsRequestSchema, whole));
+          const parts = splitAtFields(bytes, partBytes)!;
+          expect(Buffer.concat(parts)).toEqual(bytes);
+          // Each part holds whole fields, reaching its size only with its last one.
+          for (const part of parts.slice(0, -1)) expect(part.length).toBeGreaterThanOrEqual(partBytes);
+          const joined = parts.flatMap(
+            (part) => fromBinary(ImportRelationshipsRequestSchema, part).relationships,
+          );
+          expect(joined).toEqual(fromBinary(ImportRelationshipsRequestSchema, bytes).relationships);
+        },
+      ),
+    );
+  });
+
+  it("leaves anything but whole length-delimited fields to the decoder", () => {
+    for (const bytes of [
+      [0x0a, 0x05, 0x01], // cut short
+      [0x08, 0x01], // a varint field
+      [0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], // a length past 2^35
+      [0x82, 0x01, 0x00], // a field number past 15
+    ]) {
+      expect(splitAtFields(Buffer.from(bytes), 1)).toBeUndefined();
+    }
+    expect(splitAtFields(Buffer.alloc(0), 1)).toEqual([]);
   });
 });

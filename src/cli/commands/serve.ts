@@ -59,6 +59,7 @@ interface ServeOptions {
   metricsListen?: string;
   maxMessageBytes?: string;
   maxBulkItems?: string;
+  maxImportRelationships?: string;
   maxDepth?: string;
   maxCaveatCost?: string;
   logLevel: string;
@@ -266,6 +267,12 @@ function addLimitFlags(command: Command): Command {
     )
     .addOption(
       new Option("--max-bulk-items <n>", "items per CheckBulk (default 1000)").env("LATCH_MAX_BULK_ITEMS"),
+    )
+    .addOption(
+      new Option(
+        "--max-import-relationships <n>",
+        "relationships in one import stream, held in memory until it commits (default 500000)",
+      ).env("LATCH_MAX_IMPORT_RELATIONSHIPS"),
     )
     .addOption(
       new Option(
@@ -513,6 +520,7 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
   if (testing && (options.ssfListen !== undefined || signals.transmitter !== undefined))
     throw new Error("--testing has no signals: leave out --ssf-*");
   const maxMessageBytes = int(options.maxMessageBytes, "--max-message-bytes");
+  const maxImportRelationships = int(options.maxImportRelationships, "--max-import-relationships");
   const testingMaxStores = int(options.testingMaxStores, "--testing-max-stores");
   if (testingMaxStores !== undefined && !testing)
     throw new Error("--testing-max-stores goes with --testing (a store per token)");
@@ -523,6 +531,7 @@ function readSettings(options: ServeOptions, tokens: string[], testing: boolean)
   const limits: Partial<ServerLimits> = {
     ...(maxBulkItems === undefined ? {} : { maxBulkItems }),
     ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
+    ...(maxImportRelationships === undefined ? {} : { maxImportRelationships }),
   };
   return {
     /** What every backend is opened with (openLatch). */

@@ -48,7 +48,6 @@ import {
   limitTooLarge,
   MAX_DELETE_LIMIT,
   MAX_EXPORT_BATCH,
-  MAX_IMPORT_RELATIONSHIPS,
   MAX_READ_LIMIT,
   refineSubjectError,
   spiceWriteError,
@@ -168,7 +167,7 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
 
     async importBulkRelationships(requests) {
       try {
-        return { numLoaded: await importBulk(store, requests) };
+        return { numLoaded: await importBulk(store, requests, limits.maxImportRelationships) };
       } catch (error) {
         throw await refineSubjectError(error, currentSchema);
       }
@@ -183,12 +182,12 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
 /**
  * Every relationship of a client stream, in one transaction with CREATE semantics: an existing (or
  * repeated) relationship fails the whole import, as in SpiceDB. Returns how many were loaded.
- * Exported for ExperimentalService's BulkImportRelationships, which has the same messages.
+ * `maxRelationships`: the server's `maxImportRelationships`, as the stream is held in memory.
  */
 export async function importBulk(
   store: Store,
   requests: AsyncIterable<{ readonly relationships: readonly RelationshipMessage[] }>,
-  maxRelationships = MAX_IMPORT_RELATIONSHIPS,
+  maxRelationships: number,
 ): Promise<bigint> {
   let count = 0;
   async function* relationships(): AsyncIterable<Relationship> {

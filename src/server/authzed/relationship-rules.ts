@@ -24,8 +24,6 @@ export const MAX_DELETE_LIMIT = 1_000;
 export const MAX_EXPORT_BATCH = 100_000;
 /** Export batch when the request gives none (SpiceDB sends up to 100,000; see the docs). */
 export const DEFAULT_EXPORT_BATCH = 1_000;
-/** Most relationships in one ImportBulkRelationships stream, which Latch holds in memory until it commits. */
-export const MAX_IMPORT_RELATIONSHIPS = 500_000;
 /** Largest `optional_transaction_metadata`, as JSON bytes (SpiceDB's, set by MySQL's BLOB). */
 const MAX_METADATA_BYTES = 65_000;
 
