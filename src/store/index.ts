@@ -2,6 +2,7 @@ export * from "./approval-store.js";
 export * from "./cursor.js";
 export * from "./decision-log.js";
 export * from "./delegate.js";
+export * from "./describe.js";
 export * from "./errors.js";
 export * from "./history.js";
 export * from "./orphans.js";

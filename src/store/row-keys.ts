@@ -1,7 +1,7 @@
 /** How every backend keys and stores a relationship's parts, so both agree on identity and context. */
 import type { Relationship } from "../core/index.js";
 import type { RelationshipKey } from "./cursor.js";
-import { subjectRelationOf } from "./validate.js";
+import { subjectRelationOf } from "./describe.js";
 
 /** The six identity columns in table order; a relation-less subject stores `""`. */
 export function relationshipKey(r: Relationship): RelationshipKey {

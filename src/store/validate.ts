@@ -12,7 +12,6 @@ import {
   clip,
   describeTextPath,
   type ErrorCodeIn,
-  formatRelationship,
   MAX_OBJECT_ID_LENGTH,
   measureContext,
   OBJECT_ID_PATTERN,
@@ -22,7 +21,9 @@ import {
   WILDCARD_ID,
 } from "../core/index.js";
 import type { AllowedSubject, CompiledSchema, RelationDef } from "../schema/index.js";
+import { describeRelationship, subjectRelationOf } from "./describe.js";
 import { RelationshipValidationError } from "./errors.js";
+import type { RelationshipUpdate } from "./types.js";
 
 /** The parts of a relationship the schema constrains: what the orphan check counts in bulk. */
 export interface RelationshipShape {
@@ -180,25 +181,6 @@ export function checkRelationshipShape(
   return undefined;
 }
 
-/** Longest echo of a whole relationship in a message: room for two names and two long ids. */
-const RELATIONSHIP_CLIP = 256;
-
-/**
- * The string form for messages, clipped; never throws, even for relationships the formatter
- * refuses.
- */
-export function describeRelationship(r: Relationship): string {
-  try {
-    return clip(formatRelationship(r), RELATIONSHIP_CLIP);
-  } catch {
-    const subject = `${clip(r.subject.type)}:${clip(r.subject.id)}${r.subject.relation === undefined ? "" : `#${clip(r.subject.relation)}`}`;
-    return clip(
-      `${clip(r.resource.type)}:${clip(r.resource.id)}#${clip(r.relation)}@${subject}`,
-      RELATIONSHIP_CLIP,
-    );
-  }
-}
-
 function fail(
   r: Relationship,
   code: ErrorCodeIn<"relationship">,
@@ -234,12 +216,6 @@ function checkId(r: Relationship, id: string, what: string): void {
       `An id is ${OBJECT_ID_RULE}.`,
     );
   }
-}
-
-/** Normalises the ellipsis (`#...`) and the empty relation to "no subject relation". */
-export function subjectRelationOf(r: Relationship): string | undefined {
-  const relation = r.subject.relation;
-  return relation === undefined || relation === "" || relation === "..." ? undefined : relation;
 }
 
 export function shapeOf(r: Relationship): RelationshipShape {
@@ -342,6 +318,14 @@ export function validateRelationship(schema: CompiledSchema, r: Relationship): v
       "Give each parameter a value of its declared type.",
       error,
     );
+  }
+}
+
+/** Each update as its operation asks: a delete by identity, a write whole. */
+export function validateUpdates(schema: CompiledSchema, updates: readonly RelationshipUpdate[]): void {
+  for (const { operation, relationship } of updates) {
+    if (operation === "delete") validateRelationshipForDelete(schema, relationship);
+    else validateRelationship(schema, relationship);
   }
 }
 

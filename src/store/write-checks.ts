@@ -5,11 +5,11 @@
 
 import type { Relationship } from "../core/index.js";
 import { clip, describeTextPath, unstorableTextAt } from "../core/index.js";
+import { describeRelationship } from "./describe.js";
 import { StoreError } from "./errors.js";
 import { nextTurn } from "./next-turn.js";
 import { relationshipKeyString } from "./row-keys.js";
 import type { RelationshipFilter, RelationshipUpdate, TransactionMetadata } from "./types.js";
-import { describeRelationship } from "./validate.js";
 
 /** Most updates in one write unless a backend is configured otherwise; bulk loads use importRelationships. */
 export const MAX_UPDATES_PER_WRITE = 1_000;

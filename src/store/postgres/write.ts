@@ -1,7 +1,6 @@
 /** Relationship writes: validated, checked against preconditions, applied at one revision. */
 import type pg from "pg";
 import { clipJson, type Relationship, type Revision } from "../../core/index.js";
-import type { CompiledSchema } from "../../schema/index.js";
 import {
   checkFilter,
   describeRelationship,
@@ -10,20 +9,12 @@ import {
   type RelationshipUpdate,
   relationshipKey,
   StoreError,
-  validateRelationship,
-  validateRelationshipForDelete,
+  validateUpdates,
 } from "../index.js";
 import { nowParam, requireSchema, run, runRows, type StoreContext } from "./context.js";
 import { LIVE_REVISION } from "./migrations.js";
 import { columnValues, emptyColumns, pushColumns } from "./rows.js";
 import { filterPredicates, Params } from "./sql-filter.js";
-
-export function validateUpdates(schema: CompiledSchema, updates: readonly RelationshipUpdate[]): void {
-  for (const { operation, relationship } of updates) {
-    if (operation === "delete") validateRelationshipForDelete(schema, relationship);
-    else validateRelationship(schema, relationship);
-  }
-}
 
 export async function checkPreconditions(
   ctx: StoreContext,

@@ -8,8 +8,9 @@
  * change rows CHANGES_PER_INSERT at a time. Binding a BigInt costs far more than a number, so
  * revisions are bound as numbers (safe far beyond any reachable revision: 2^53 writes).
  */
+
+import { describeRelationship } from "../describe.js";
 import { StoreError } from "../errors.js";
-import { describeRelationship } from "../validate.js";
 import { bulkLoad, isEmpty } from "./bulk-load.js";
 import { RELATIONSHIP_PARAMS, rowToRelationship } from "./rows.js";
 import { CHANGES_PER_INSERT } from "./statements.js";

@@ -42,7 +42,7 @@ import type {
   WriteOptions,
   WriteSchemaOptions,
 } from "../types.js";
-import { validateRelationship } from "../validate.js";
+import { validateRelationship, validateUpdates } from "../validate.js";
 import {
   checkFilter,
   checkMetadata,
@@ -272,9 +272,10 @@ class SqliteStore implements Store {
         return t.immediate(...args);
       };
     };
-    this.writeTx = tx((updates, pre, metadata) =>
-      this.keepMetadata(applyUpdates(this, this.schemaForWrite(), updates, pre), metadata),
-    );
+    this.writeTx = tx((updates, pre, metadata) => {
+      validateUpdates(this.schemaForWrite(), updates);
+      return this.keepMetadata(applyUpdates(this, updates, pre), metadata);
+    });
     this.deleteTx = tx((filter, limit, pre, failOverLimit, metadata) => {
       this.schemaForWrite();
       const result = applyDeleteByFilter(this, filter, limit, pre, failOverLimit);

@@ -4,7 +4,7 @@
  */
 import type Database from "better-sqlite3";
 import { clipJson, type Revision } from "../../core/index.js";
-import type { CompiledSchema } from "../../schema/index.js";
+import { describeRelationship } from "../describe.js";
 import { StoreError } from "../errors.js";
 import { relationshipKey, serializeContext } from "../row-keys.js";
 import type {
@@ -15,7 +15,6 @@ import type {
   RelationshipUpdate,
   SchemaChange,
 } from "../types.js";
-import { describeRelationship, validateRelationship, validateRelationshipForDelete } from "../validate.js";
 import { checkFilter, deleteOverLimit } from "../write-checks.js";
 import {
   KEY_COLUMNS,
@@ -70,16 +69,12 @@ export function checkPreconditions(
   }
 }
 
+/** Updates validated against the schema (validate.ts `validateUpdates`), in the same transaction. */
 export function applyUpdates(
   ctx: WriteContext,
-  schema: CompiledSchema,
   updates: readonly RelationshipUpdate[],
   preconditions: readonly Precondition[],
 ): Revision {
-  for (const { operation, relationship } of updates) {
-    if (operation === "delete") validateRelationshipForDelete(schema, relationship);
-    else validateRelationship(schema, relationship);
-  }
   const now = Date.now();
   const current = ctx.current();
   checkPreconditions(ctx, preconditions, current, now);
