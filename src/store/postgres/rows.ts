@@ -84,3 +84,32 @@ export function columnValues(c: Columns): unknown[] {
     c.seq,
   ];
 }
+
+/**
+ * PostgreSQL's text form of an array (`{"a","b",NULL}`), as node-postgres would send it; built by
+ * the caller when it is large, so that the driver does not serialize it in one go.
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  return `{${arrayElements(values)}}`;
+}
+
+/** An array literal's elements, without the braces: parts of one literal join with commas. */
+export function arrayElements(values: readonly unknown[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) parts[i] = "NULL";
+    else if (typeof v === "number") parts[i] = String(v);
+    else if (typeof v === "boolean") parts[i] = v ? "t" : "f";
+    else {
+      const text = String(v);
+      parts[i] = NEEDS_ESCAPE.test(text)
+        ? `"${text.replace(NEEDS_ESCAPE_ALL, (c) => `\\${c}`)}"`
+        : `"${text}"`;
+    }
+  }
+  return parts.join(",");
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+const NEEDS_ESCAPE_ALL = /["\\]/g;

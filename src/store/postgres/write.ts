@@ -55,24 +55,56 @@ export async function applyUpdates(
   revision: Revision,
   updates: readonly RelationshipUpdate[],
 ): Promise<void> {
-  if (updates.length === 0) return;
-  const now = nowParam(ctx);
+  await applyPrepared(ctx, client, revision, updates, [prepareUpdates(updates)]);
+}
+
+/** The array parameters of applyUpdates' two statements, each an array or its literal text. */
+export interface PreparedUpdates {
+  /** closeRows': the six key columns, the updates' seqs and whether each deletes. */
+  readonly close: readonly unknown[];
+  /** insertRows' columns (`columnValues`); undefined when every update deletes. */
+  readonly insert: readonly unknown[] | undefined;
+}
+
+/** `updates` as statement parameters, their seqs counted from `firstSeq`. */
+export function prepareUpdates(updates: readonly RelationshipUpdate[], firstSeq = 0): PreparedUpdates {
   const keys: string[][] = [[], [], [], [], [], []];
   const seqs: number[] = [];
   const isDelete: boolean[] = [];
   const inserts = emptyColumns();
-  for (const [seq, update] of updates.entries()) {
-    for (const [i, part] of relationshipKey(update.relationship).entries()) keys[i]?.push(part);
+  for (const [i, update] of updates.entries()) {
+    const seq = firstSeq + i;
+    for (const [k, part] of relationshipKey(update.relationship).entries()) keys[k]?.push(part);
     seqs.push(seq);
     isDelete.push(update.operation === "delete");
     if (update.operation !== "delete") pushColumns(inserts, update.relationship, seq);
   }
-  const closed = await runRows(client, ctx.sql.closeRows, [revision, now, ...keys, seqs, isDelete]);
-  for (const [seq, visible] of closed) {
-    const update = updates[seq as number];
-    if (update?.operation === "create" && visible === true) throw alreadyExists(update.relationship);
+  return {
+    close: [...keys, seqs, isDelete],
+    insert: inserts.seq.length > 0 ? columnValues(inserts) : undefined,
+  };
+}
+
+/** Runs the statements of `updates` prepared in parts (seqs counted over all): every close, then every insert. */
+export async function applyPrepared(
+  ctx: StoreContext,
+  client: pg.ClientBase,
+  revision: Revision,
+  updates: readonly RelationshipUpdate[],
+  parts: readonly PreparedUpdates[],
+): Promise<void> {
+  if (updates.length === 0) return;
+  const now = nowParam(ctx);
+  for (const part of parts) {
+    const closed = await runRows(client, ctx.sql.closeRows, [revision, now, ...part.close]);
+    for (const [seq, visible] of closed) {
+      const update = updates[seq as number];
+      if (update?.operation === "create" && visible === true) throw alreadyExists(update.relationship);
+    }
   }
-  if (inserts.seq.length > 0) await run(client, ctx.sql.insertRows, [revision, ...columnValues(inserts)]);
+  for (const part of parts) {
+    if (part.insert !== undefined) await run(client, ctx.sql.insertRows, [revision, ...part.insert]);
+  }
 }
 
 export function alreadyExists(r: Relationship): StoreError {
