@@ -11,7 +11,7 @@
  * CREATE import, different documents); the delete case runs last: it empties `document#viewer`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,7 +103,7 @@ function stream(c: grpc.Client, path: string, bytes: Buffer): Promise<Outcome> {
  * SpiceDB's HTTP gateway: a server stream is one JSON object per line. Read by `curl` in a
  * process of its own: parsing ~90 MB of HTTP here would delay this process's cheap checks too.
  */
-function gateway(path: string, body: string): Promise<Outcome> {
+function gateway(path: string, body: string | { readonly file: string }): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const curl = spawn("curl", [
       "-sS",
@@ -117,8 +117,7 @@ function gateway(path: string, body: string): Promise<Outcome> {
       `authorization: Bearer ${TOKEN}`,
       "-H",
       "content-type: application/json",
-      "--data",
-      body,
+      ...(typeof body === "string" ? ["--data", body] : ["--data-binary", `@${body.file}`]),
       `http://${HTTP}${path}`,
     ]);
     let out = "";
@@ -179,6 +178,23 @@ function importMessages(input: DescMessage, prefix: string): Buffer[] {
 type Case = { name: string; run: (c: grpc.Client) => Promise<Outcome>; repeat: number; before?: () => void };
 
 let latchImport: Buffer[] = [];
+/** A file holding one JSON ImportBulkRelationships request of as many relationships as fit in 4 MiB. */
+let gatewayImportFile = "";
+
+function gatewayImportBody(): string {
+  const relationships = [];
+  for (let i = 0, size = 0; size < 4 * 1024 * 1024 - 1_000; i++) {
+    const r = {
+      resource: { objectType: "document", objectId: `gw-imported-${i}` },
+      relation: "viewer",
+      subject: { object: { objectType: "user", objectId: `u${i % 10_000}` } },
+    };
+    size += JSON.stringify(r).length + 1;
+    relationships.push(r);
+  }
+  relationships.pop();
+  return JSON.stringify({ relationships });
+}
 let authzedImport: Buffer[] = [];
 
 const CASES: Case[] = [
@@ -242,6 +258,15 @@ const CASES: Case[] = [
       authzedImport = importMessages(ImportBulkRelationshipsRequestSchema, "bulk-imported-");
     },
     run: (c) => clientStream(c, "/authzed.api.v1.PermissionsService/ImportBulkRelationships", authzedImport),
+  },
+  {
+    name: "HTTP gateway importbulk, one body under 4 MiB",
+    repeat: 1,
+    before: () => {
+      gatewayImportFile = join(tmpdir(), `latch-stall-gateway-import-${process.pid}.json`);
+      writeFileSync(gatewayImportFile, gatewayImportBody());
+    },
+    run: () => gateway("/v1/relationships/importbulk", { file: gatewayImportFile }),
   },
   {
     name: "latch.v1 DeleteRelationships document#viewer (all of them)",
@@ -384,6 +409,7 @@ async function main() {
     server.kill("SIGTERM");
     await new Promise((r) => server.once("exit", r));
     rmSync(dir, { recursive: true, force: true });
+    if (gatewayImportFile !== "") rmSync(gatewayImportFile, { force: true });
   }
 }
 
