@@ -130,6 +130,10 @@ export interface StoredSchema {
 }
 
 export interface ImportOptions {
+  /**
+   * Relationships a batch: a revision each for a plain import; for a CREATE import (one revision)
+   * the rows a statement on PostgreSQL.
+   */
   readonly batchSize?: number;
   /** One transaction, CREATE semantics (see `Store.importRelationships`). */
   readonly createOnly?: boolean;
