@@ -37,7 +37,7 @@ import {
   DEFAULT_CONTEXT_DECODE_LIMITS,
   tooManyContextValues,
 } from "./struct-codec.js";
-import { countContextValues, splitAtFields } from "./wire-scan.js";
+import { countContextValues, onlyListField, splitAtFields } from "./wire-scan.js";
 
 export interface CallContext {
   readonly requestId: string;
@@ -432,7 +432,7 @@ function methodIo(
     scan(bytes);
     return readChecked(bytes);
   };
-  const splittable = clientStream && isOneList(input);
+  const splittable = clientStream && onlyListField(input) !== undefined;
   function* decodeStreamed(bytes: Buffer): Iterable<unknown> {
     const parts = splittable && bytes.length > PART_BYTES ? splitAtFields(bytes, PART_BYTES) : undefined;
     if (parts === undefined) {
@@ -449,14 +449,6 @@ function methodIo(
     }
   }
   return { output, decode, decodeStreamed };
-}
-
-/** True when `desc`'s only field is a repeated message field: its parts are messages of its own. */
-function isOneList(desc: DescMessage): boolean {
-  const [field, ...others] = desc.fields;
-  return (
-    field !== undefined && others.length === 0 && field.fieldKind === "list" && field.listKind === "message"
-  );
 }
 
 /**

@@ -12,7 +12,7 @@
  * the scan still refuses before anything is decoded, and it counts the contexts that protobuf-es
  * itself decodes (an odd encoding that request-decoder.ts leaves to it).
  */
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescField, DescMessage } from "@bufbuild/protobuf";
 
 const VALUE = "google.protobuf.Value";
 /** protobuf-es refuses deeper messages itself; past this the scan leaves the verdict to it. */
@@ -140,4 +140,18 @@ export function splitAtFields(bytes: Buffer, partBytes: number): Buffer[] | unde
   }
   if (start < pos) parts.push(bytes.subarray(start, pos));
   return parts;
+}
+
+/**
+ * `desc`'s only field when it is a repeated message field (the import requests), else undefined:
+ * a message of that type can be read in parts, each a message of its own.
+ */
+export function onlyListField(desc: DescMessage): (DescField & { fieldKind: "list" }) | undefined {
+  const [field, ...others] = desc.fields;
+  return field !== undefined &&
+    others.length === 0 &&
+    field.fieldKind === "list" &&
+    field.listKind === "message"
+    ? field
+    : undefined;
 }

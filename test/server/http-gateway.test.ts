@@ -92,6 +92,47 @@ describe("SpiceDB's HTTP gateway", () => {
     ]);
   });
 
+  it("imports a body of several messages, a large one read in parts, as one CREATE import", async () => {
+    const rels = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        resource: doc(`bulk-${from + i}`),
+        relation: "viewer",
+        subject: user(`u${(from + i) % 7}`),
+      }));
+    // 1,000 relationships in the first message: several parts of the gateway's 200.
+    const body = `${JSON.stringify({ relationships: rels(0, 1_000) })}\n${JSON.stringify({ relationships: rels(1_000, 3) })}`;
+    const res = await post("/v1/relationships/importbulk", body);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ numLoaded: "1003" });
+    const check = async (id: string, u: string) =>
+      (
+        (await (
+          await post("/v1/permissions/check", {
+            consistency: fully,
+            resource: doc(id),
+            permission: "view",
+            subject: user(u),
+          })
+        ).json()) as Json
+      ).permissionship;
+    expect(await check("bulk-0", "u0")).toBe("PERMISSIONSHIP_HAS_PERMISSION");
+    expect(await check("bulk-999", "u5")).toBe("PERMISSIONSHIP_HAS_PERMISSION");
+    expect(await check("bulk-1002", "u1")).toBe("PERMISSIONSHIP_HAS_PERMISSION");
+    expect(await check("bulk-999", "u6")).toBe("PERMISSIONSHIP_NO_PERMISSION");
+
+    // A bad relationship in a late part, or one that exists, refuses the whole body.
+    const late = rels(2_000, 1_000);
+    late[900] = { ...late[900]!, relation: "owner" };
+    const refused = await post("/v1/relationships/importbulk", { relationships: late });
+    expect(refused.status).toBe(400);
+    const again = await post("/v1/relationships/importbulk", {
+      relationships: rels(3_000, 500).concat(rels(0, 1)),
+    });
+    expect(again.status).toBe(409);
+    expect(await check("bulk-2000", "u5")).toBe("PERMISSIONSHIP_NO_PERMISSION");
+    expect(await check("bulk-3000", "u4")).toBe("PERMISSIONSHIP_NO_PERMISSION");
+  });
+
   it('streams LookupResources as one {"result": ...} object per line', async () => {
     const res = await post("/v1/permissions/resources", {
       consistency: fully,
