@@ -15,7 +15,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   create,
   createRegistry,
-  type DescField,
   type DescFile,
   type DescMessage,
   type DescMethod,
@@ -217,19 +216,94 @@ export function splitJsonValues(text: string): string[] {
   return out;
 }
 
+/** A JSON object of one key whose value is an array: the key, and where each element lies. */
+export interface ListText {
+  readonly key: string;
+  /** Each element's [start, end) in the text, in order. */
+  readonly elements: readonly (readonly [number, number])[];
+}
+
+const WHITESPACE = new Set([" ", "\t", "\n", "\r"]);
+
+/**
+ * `text` (one JSON value) read as `{"key": [e1, e2, ...]}` without parsing the elements, or
+ * undefined when it is anything else (another shape, a key with escapes, text that is not JSON):
+ * the caller then parses it whole, and JSON.parse judges it. An element's text is not checked here:
+ * parsing it does that.
+ */
+export function listElements(text: string): ListText | undefined {
+  let i = 0;
+  const skip = () => {
+    while (i < text.length && WHITESPACE.has(text[i]!)) i++;
+  };
+  const expect = (c: string) => {
+    skip();
+    if (text[i] !== c) return false;
+    i++;
+    return true;
+  };
+  if (!expect("{") || !expect('"')) return undefined;
+  const keyEnd = text.indexOf('"', i);
+  if (keyEnd < 0) return undefined;
+  const key = text.slice(i, keyEnd);
+  if (key.includes("\\")) return undefined;
+  i = keyEnd + 1;
+  if (!expect(":") || !expect("[")) return undefined;
+  const elements: [number, number][] = [];
+  skip();
+  if (text[i] === "]") i++;
+  else {
+    let depth = 0;
+    let start = i;
+    let inString = false;
+    for (; ; i++) {
+      if (i >= text.length) return undefined;
+      const c = text[i]!;
+      if (inString) {
+        if (c === "\\") i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === "{" || c === "[") depth++;
+      else if (c === "}" || (c === "]" && depth > 0)) depth--;
+      else if (depth === 0 && (c === "," || c === "]")) {
+        elements.push([start, i]);
+        start = i + 1;
+        if (c === "]") {
+          i++;
+          break;
+        }
+      }
+    }
+  }
+  if (!expect("}")) return undefined;
+  skip();
+  return i === text.length ? { key, elements } : undefined;
+}
+
 function requestsOf(endpoint: Endpoint, body: Buffer, registry: Registry): unknown[] {
   return valuesOf(endpoint, body).map((value) => messageOf(endpoint, value, registry));
 }
 
 /** The body's JSON values: one, or for a client stream a sequence of them. */
 function valuesOf(endpoint: Endpoint, body: Buffer): JsonValue[] {
+  return textsOf(endpoint, body).map((text) => parsed(endpoint, text));
+}
+
+/** The text of each of the body's JSON values, not parsed. */
+function textsOf(endpoint: Endpoint, body: Buffer): string[] {
   const text = body.toString("utf8");
   try {
-    const parts =
-      endpoint.method.methodKind === "client_streaming"
-        ? splitJsonValues(text)
-        : [text.trim() === "" ? "{}" : text];
-    return parts.map((p) => JSON.parse(p) as JsonValue);
+    return endpoint.method.methodKind === "client_streaming"
+      ? splitJsonValues(text)
+      : [text.trim() === "" ? "{}" : text];
+  } catch (error) {
+    throw malformed(endpoint.method.input.typeName, error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parsed(endpoint: Endpoint, text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
   } catch (error) {
     throw malformed(endpoint.method.input.typeName, error instanceof Error ? error.message : String(error));
   }
@@ -249,36 +323,34 @@ const LIST_PART = 200;
 
 /**
  * A client stream's messages, read as the handler asks: a message that is only its list (an
- * import) in parts of LIST_PART items, the stream pacer between, so that a body of 4 MiB is not
- * read by protobuf-es in one go.
+ * import) parsed and converted in parts of LIST_PART items (`listElements`), the stream pacer
+ * between, so that neither JSON.parse nor protobuf-es reads a 4 MiB body in one go.
  */
 async function* streamedRequestsOf(
   endpoint: Endpoint,
-  values: readonly JsonValue[],
+  texts: readonly string[],
   registry: Registry,
 ): AsyncIterable<unknown> {
-  const list = onlyListField(endpoint.method.input);
+  const field = onlyListField(endpoint.method.input);
   const pacer = createStreamPacer();
-  for (const value of values) {
-    const items = list === undefined ? undefined : onlyItems(value, list);
-    if (list === undefined || items === undefined) {
-      yield messageOf(endpoint, value, registry);
+  for (const text of texts) {
+    const list = field === undefined ? undefined : listElements(text);
+    if (
+      field === undefined ||
+      list === undefined ||
+      (list.key !== field.jsonName && list.key !== field.name)
+    ) {
+      yield messageOf(endpoint, parsed(endpoint, text), registry);
       continue;
     }
-    for (let i = 0; i < items.length; i += LIST_PART) {
-      yield messageOf(endpoint, { [list.jsonName]: items.slice(i, i + LIST_PART) }, registry);
+    const { elements } = list;
+    for (let i = 0; i < elements.length; i += LIST_PART) {
+      const last = elements[Math.min(i + LIST_PART, elements.length) - 1]!;
+      const items = parsed(endpoint, `[${text.slice(elements[i]![0], last[1])}]`);
+      yield messageOf(endpoint, { [field.jsonName]: items }, registry);
       await pacer.afterMessage();
     }
   }
-}
-
-/** The items of `value` when it is an object holding only `field`'s list (by either name). */
-function onlyItems(value: JsonValue, field: DescField): JsonValue[] | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const keys = Object.keys(value);
-  if (keys.length !== 1 || (keys[0] !== field.jsonName && keys[0] !== field.name)) return undefined;
-  const items = value[keys[0]];
-  return Array.isArray(items) ? items : undefined;
 }
 
 /**
@@ -375,7 +447,7 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
       } else {
         const input =
           kind === "client_streaming"
-            ? streamedRequestsOf(endpoint, valuesOf(endpoint, body), registry)
+            ? streamedRequestsOf(endpoint, textsOf(endpoint, body), registry)
             : requestsOf(endpoint, body, registry)[0];
         const result = await endpoint.handler(input, call);
         const json = JSON.stringify(resultJson(endpoint, result));

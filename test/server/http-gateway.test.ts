@@ -3,12 +3,18 @@
  * documented `curl` examples send it: the answers, the error shape (google.rpc.Status as JSON with
  * the HTTP status of its code), streams as JSON lines, and the per-token stores of `--testing`.
  */
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRelationship } from "../../src/core/index.js";
 import { CheckPermissionRequestSchema } from "../../src/gen/authzed/api/v1/permission_service_pb.js";
 import { openLatch } from "../../src/open/index.js";
 import { SPICEDB_GATEWAY_ROUTES } from "../../src/server/gateway-routes.js";
-import { grpcTimeoutMs, splitJsonValues, withUnsetAsNull } from "../../src/server/http-gateway.js";
+import {
+  grpcTimeoutMs,
+  listElements,
+  splitJsonValues,
+  withUnsetAsNull,
+} from "../../src/server/http-gateway.js";
 import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
 import { SERVED_SHAPES } from "../../src/server/services.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
@@ -315,6 +321,50 @@ describe("the gateway's route table", () => {
     expect(splitJsonValues('{"a":"\\"}"}')).toEqual(['{"a":"\\"}"}']);
     expect(() => splitJsonValues('{"a":1')).toThrow("not complete");
     expect(() => splitJsonValues('1 {"a":1}')).toThrow("expected a JSON object");
+  });
+});
+
+describe("listElements", () => {
+  const elementsOf = (text: string) => {
+    const list = listElements(text);
+    return list === undefined
+      ? undefined
+      : { [list.key]: list.elements.map(([from, to]) => JSON.parse(text.slice(from, to)) as unknown) };
+  };
+
+  it("finds each element of a one-key object's array, as JSON.parse reads them", () => {
+    fc.assert(
+      fc.property(
+        fc.string().filter((k) => !k.includes("\\") && !k.includes('"') && k !== "__proto__"),
+        fc.array(fc.jsonValue(), { maxLength: 8 }),
+        fc.constantFrom(undefined, 2, "\t"),
+        (key, items, space) => {
+          const text = JSON.stringify({ [key]: items }, null, space);
+          expect(elementsOf(text)).toEqual(JSON.parse(text));
+        },
+      ),
+    );
+  });
+
+  it("never disagrees with JSON.parse on any JSON text; declines other shapes", () => {
+    fc.assert(
+      fc.property(fc.json(), (text) => {
+        const found = elementsOf(text);
+        if (found !== undefined) expect(found).toEqual(JSON.parse(text));
+      }),
+    );
+    for (const text of [
+      '{"a": [1], "b": 2}',
+      '{"a": 1}',
+      "[1]",
+      '{"a\\"b": [1]}',
+      '{"a": [1}',
+      '{"a": [1]} x',
+    ]) {
+      expect(listElements(text)).toBeUndefined();
+    }
+    // Elements that are not JSON are found, and left to JSON.parse to refuse.
+    expect(listElements('{"a": [1,,2]}')?.elements).toHaveLength(3);
   });
 });
 
