@@ -9,13 +9,9 @@ import { parseRelationship } from "../../src/core/index.js";
 import { CheckPermissionRequestSchema } from "../../src/gen/authzed/api/v1/permission_service_pb.js";
 import { openLatch } from "../../src/open/index.js";
 import { SPICEDB_GATEWAY_ROUTES } from "../../src/server/gateway-routes.js";
-import {
-  grpcTimeoutMs,
-  listElements,
-  splitJsonValues,
-  withUnsetAsNull,
-} from "../../src/server/http-gateway.js";
+import { grpcTimeoutMs, withUnsetAsNull } from "../../src/server/http-gateway.js";
 import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
+import { listElements, splitJsonValues } from "../../src/server/json-text.js";
 import { SERVED_SHAPES } from "../../src/server/services.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
 
