@@ -19,7 +19,11 @@ export interface DatastoreHealthOptions {
   readonly onChange: (serving: boolean, reason?: unknown) => void;
   /** Time between the end of one probe and the start of the next (default 2 s). */
   readonly intervalMs?: number;
-  /** A probe slower than this counts as a failure (default the smaller of 1 s and the interval). */
+  /**
+   * A probe slower than this counts as a failure (default 1 s). Not tied to the interval: probes
+   * never overlap, and a short interval with a short timeout turned a loaded machine's slow query
+   * into NOT_SERVING.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -59,7 +63,7 @@ export function watchDatastoreHealth(options: DatastoreHealthOptions): Datastore
   if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
     throw new RangeError(`health probe interval must be a positive number of ms, got ${intervalMs}`);
   }
-  const timeoutMs = options.timeoutMs ?? Math.min(DEFAULT_PROBE_TIMEOUT_MS, intervalMs);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   let serving = true;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

@@ -6,9 +6,12 @@ import type { Store } from "../../src/store/index.js";
 import { StoreError } from "../../src/store/index.js";
 import { eventually } from "../store/fixtures/pg-setup.js";
 
-type Mode = "up" | "refused" | "silent";
+type Mode = "up" | "refused" | "silent" | "slow";
 
-/** Only `currentRevision` and a reader's `readSchema` matter here; modes: answer, fail at once, never answer. */
+/**
+ * Only `currentRevision` and a reader's `readSchema` matter here; modes: answer, fail at once,
+ * never answer, answer after 150 ms (a loaded database).
+ */
 function fakeStore() {
   let mode: Mode = "up";
   let revision = 1n;
@@ -17,6 +20,7 @@ function fakeStore() {
     if (mode === "refused") {
       return Promise.reject(new StoreError("store/unavailable", "unavailable", "connection refused"));
     }
+    if (mode === "slow") return new Promise<T>((done) => setTimeout(() => done(value()), 150));
     return new Promise<T>(() => undefined);
   };
   const store = {
@@ -59,6 +63,23 @@ describe("datastore health probe", () => {
       await eventually(() => health.serving, "probe to report up again", 5_000);
       // Only the transitions are reported, not every probe.
       expect(changes).toEqual([false, true, false, true]);
+    } finally {
+      health.stop();
+    }
+  });
+
+  it("keeps a short interval's slow answers serving: the timeout is not the interval", async () => {
+    const fake = fakeStore();
+    const changes: boolean[] = [];
+    const health = watchDatastoreHealth({
+      store: fake.store,
+      intervalMs: 10,
+      onChange: (s) => changes.push(s),
+    });
+    try {
+      fake.set("slow");
+      for (let i = 0; i < 3; i++) expect(await health.probe()).toBe(true);
+      expect(changes).toEqual([]);
     } finally {
       health.stop();
     }
