@@ -33,9 +33,9 @@ import { type GatewayRoute, httpStatusOf } from "./gateway-routes.js";
 import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { HttpRoutes } from "./http-server.js";
-import { listElements, splitJsonValues } from "./json-text.js";
+import { listElements, type Span, splitJsonValues } from "./json-text.js";
 import type { ServedService } from "./services.js";
-import { createStreamPacer } from "./stream-pacing.js";
+import { createStreamPacer, type StreamPacer } from "./stream-pacing.js";
 import { onlyListField } from "./wire-scan.js";
 
 export interface GatewayOptions {
@@ -184,16 +184,23 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 
 /** The request of a unary or server-streaming call: the body's one JSON value. */
 function requestOf(endpoint: Endpoint, body: Buffer, registry: Registry): unknown {
-  return messageOf(endpoint, parsed(endpoint, textsOf(endpoint, body)[0]!), registry);
+  const text = body.toString("utf8");
+  return messageOf(endpoint, parsed(endpoint, text.trim() === "" ? "{}" : text), registry);
 }
 
-/** The text of each of the body's JSON values, not parsed. */
-function textsOf(endpoint: Endpoint, body: Buffer): string[] {
-  const text = body.toString("utf8");
+/** A scan of the body (json-text.ts) run to its end, the pacer between its steps. */
+async function paced<T>(scan: Generator<void, T>, pacer: StreamPacer): Promise<T> {
+  for (;;) {
+    const step = scan.next();
+    if (step.done === true) return step.value;
+    await pacer.afterMessage();
+  }
+}
+
+/** Where each of a client stream's JSON values lies in the body, not parsed. */
+async function valuesOf(endpoint: Endpoint, body: Buffer, pacer: StreamPacer): Promise<Span[]> {
   try {
-    return endpoint.method.methodKind === "client_streaming"
-      ? splitJsonValues(text)
-      : [text.trim() === "" ? "{}" : text];
+    return await paced(splitJsonValues(body), pacer);
   } catch (error) {
     throw malformed(endpoint.method.input.typeName, error instanceof Error ? error.message : String(error));
   }
@@ -226,25 +233,25 @@ const LIST_PART = 200;
  */
 async function* streamedRequestsOf(
   endpoint: Endpoint,
-  texts: readonly string[],
+  body: Buffer,
   registry: Registry,
 ): AsyncIterable<unknown> {
   const field = onlyListField(endpoint.method.input);
   const pacer = createStreamPacer();
-  for (const text of texts) {
-    const list = field === undefined ? undefined : listElements(text);
+  for (const [start, end] of await valuesOf(endpoint, body, pacer)) {
+    const list = field === undefined ? undefined : await paced(listElements(body, start, end), pacer);
     if (
       field === undefined ||
       list === undefined ||
       (list.key !== field.jsonName && list.key !== field.name)
     ) {
-      yield messageOf(endpoint, parsed(endpoint, text), registry);
+      yield messageOf(endpoint, parsed(endpoint, body.toString("utf8", start, end)), registry);
       continue;
     }
-    const { elements } = list;
-    for (let i = 0; i < elements.length; i += LIST_PART) {
-      const last = elements[Math.min(i + LIST_PART, elements.length) - 1]!;
-      const items = parsed(endpoint, `[${text.slice(elements[i]![0], last[1])}]`);
+    const { bounds } = list;
+    for (let i = 0; i < bounds.length; i += 2 * LIST_PART) {
+      const last = Math.min(i + 2 * LIST_PART, bounds.length) - 1;
+      const items = parsed(endpoint, `[${body.toString("utf8", bounds[i], bounds[last])}]`);
       yield messageOf(endpoint, { [field.jsonName]: items }, registry);
       await pacer.afterMessage();
     }
@@ -347,7 +354,7 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
       } else {
         const input =
           kind === "client_streaming"
-            ? streamedRequestsOf(endpoint, textsOf(endpoint, body), registry)
+            ? streamedRequestsOf(endpoint, body, registry)
             : requestOf(endpoint, body, registry);
         const result = await endpoint.handler(input, call);
         const json = JSON.stringify(resultJson(endpoint, result));

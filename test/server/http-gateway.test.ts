@@ -11,7 +11,7 @@ import { openLatch } from "../../src/open/index.js";
 import { SPICEDB_GATEWAY_ROUTES } from "../../src/server/gateway-routes.js";
 import { grpcTimeoutMs, withUnsetAsNull } from "../../src/server/http-gateway.js";
 import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
-import { listElements, splitJsonValues } from "../../src/server/json-text.js";
+import { listElements, scanned, splitJsonValues } from "../../src/server/json-text.js";
 import { SERVED_SHAPES } from "../../src/server/services.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
 
@@ -309,30 +309,39 @@ describe("the gateway's route table", () => {
   });
 
   it("splits a client stream's body into its JSON messages, outside strings", () => {
-    expect(splitJsonValues('{"a":"}{"}\n{"b":[1,{"c":2}]}  {}')).toEqual([
-      '{"a":"}{"}',
-      '{"b":[1,{"c":2}]}',
-      "{}",
-    ]);
-    expect(splitJsonValues('{"a":"\\"}"}')).toEqual(['{"a":"\\"}"}']);
-    expect(() => splitJsonValues('{"a":1')).toThrow("not complete");
-    expect(() => splitJsonValues('1 {"a":1}')).toThrow("expected a JSON object");
+    const values = (text: string) => {
+      const body = Buffer.from(text);
+      return scanned(splitJsonValues(body)).map(([from, to]) => body.toString("utf8", from, to));
+    };
+    expect(values('{"a":"}{"}\n{"b":[1,{"c":2}]}  {}')).toEqual(['{"a":"}{"}', '{"b":[1,{"c":2}]}', "{}"]);
+    expect(values('{"a":"\\"}"}')).toEqual(['{"a":"\\"}"}']);
+    // Bytes, not characters: a multi-byte character never reads as structure.
+    expect(values('\uFEFF{"ä€😀":"}"} {"b":"ü"}')).toEqual(['{"ä€😀":"}"}', '{"b":"ü"}']);
+    expect(() => values('{"a":1')).toThrow("not complete");
+    expect(() => values('1 {"a":1}')).toThrow('expected a JSON object at byte 0, found "1"');
+    expect(() => values("{} \u00a0{}")).toThrow("found byte 0xc2");
   });
 });
 
 describe("listElements", () => {
   const elementsOf = (text: string) => {
-    const list = listElements(text);
-    return list === undefined
-      ? undefined
-      : { [list.key]: list.elements.map(([from, to]) => JSON.parse(text.slice(from, to)) as unknown) };
+    const body = Buffer.from(` ${text}`);
+    const list = scanned(listElements(body, 1));
+    if (list === undefined) return undefined;
+    const items: unknown[] = [];
+    for (let k = 0; k < list.bounds.length; k += 2) {
+      items.push(JSON.parse(body.toString("utf8", list.bounds[k], list.bounds[k + 1])));
+    }
+    return { [list.key]: items };
   };
 
   it("finds each element of a one-key object's array, as JSON.parse reads them", () => {
     fc.assert(
       fc.property(
-        fc.string().filter((k) => !k.includes("\\") && !k.includes('"') && k !== "__proto__"),
-        fc.array(fc.jsonValue(), { maxLength: 8 }),
+        fc
+          .string({ unit: "grapheme" })
+          .filter((k) => !k.includes("\\") && !k.includes('"') && k !== "__proto__"),
+        fc.array(fc.jsonValue({ stringUnit: "grapheme" }), { maxLength: 8 }),
         fc.constantFrom(undefined, 2, "\t"),
         (key, items, space) => {
           const text = JSON.stringify({ [key]: items }, null, space);
@@ -344,7 +353,7 @@ describe("listElements", () => {
 
   it("never disagrees with JSON.parse on any JSON text; declines other shapes", () => {
     fc.assert(
-      fc.property(fc.json(), (text) => {
+      fc.property(fc.json({ stringUnit: "grapheme" }), (text) => {
         const found = elementsOf(text);
         if (found !== undefined) expect(found).toEqual(JSON.parse(text));
       }),
@@ -357,10 +366,28 @@ describe("listElements", () => {
       '{"a": [1}',
       '{"a": [1]} x',
     ]) {
-      expect(listElements(text)).toBeUndefined();
+      expect(scanned(listElements(Buffer.from(text)))).toBeUndefined();
     }
     // Elements that are not JSON are found, and left to JSON.parse to refuse.
-    expect(listElements('{"a": [1,,2]}')?.elements).toHaveLength(3);
+    expect(scanned(listElements(Buffer.from('{"a": [1,,2]}')))?.bounds).toHaveLength(6);
+    // A large body is scanned in steps (a caller paces them), with the same result.
+    const items = Array.from({ length: 3_000 }, (_, k) => ({ id: `item-${k}`, text: "x".repeat(k % 200) }));
+    const large = Buffer.from(JSON.stringify({ items }));
+    let steps = 0;
+    const values = splitJsonValues(large);
+    for (let step = values.next(); step.done !== true; step = values.next()) steps++;
+    const scan = listElements(large);
+    let step = scan.next();
+    for (; step.done !== true; step = scan.next()) steps++;
+    expect(steps).toBeGreaterThanOrEqual(2 * Math.floor(large.length / (64 * 1024)));
+    const bounds = step.value!.bounds;
+    expect(bounds).toHaveLength(2 * items.length);
+    expect(JSON.parse(large.toString("utf8", bounds[2 * 2_999], bounds[2 * 2_999 + 1]))).toEqual(
+      items[2_999],
+    );
+    // Only the span asked for is read: the same list inside a larger body.
+    const body = Buffer.from('{"x": [0]} {"a": [1, 2]} {}');
+    expect(scanned(listElements(body, 11, 24))).toEqual({ key: "a", bounds: [18, 19, 20, 22] });
   });
 });
 
