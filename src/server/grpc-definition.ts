@@ -45,9 +45,10 @@ function definitionOf(
       requestDeserialize: rawRequests
         ? passBytes
         : (codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(m.input, bytes))),
-      responseSerialize:
-        (codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
-        ((value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>))),
+      responseSerialize: rawRequests
+        ? serverSerializer(m.output, codec)
+        : ((codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
+          ((value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>)))),
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
     };
   }
@@ -55,6 +56,17 @@ function definitionOf(
 }
 
 const passBytes = (bytes: Buffer): Buffer => bytes;
+
+/**
+ * The server's response encoder: bytes (a server stream's message, encoded by grpc-adapter.ts in
+ * its paced loop) go on as they are; a message is encoded by the method's codec or protobuf-es.
+ */
+function serverSerializer(output: DescMessage, codec: ServerCodec | undefined): (value: unknown) => Buffer {
+  const encode =
+    (codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
+    ((value: unknown) => asBuffer(toBinary(output, value as MessageShape<DescMessage>)));
+  return (value) => (value instanceof Uint8Array ? asBuffer(value) : encode(value));
+}
 
 /**
  * The grpc-js service definition for a protobuf-es service: paths and protobuf-es serializers, or
