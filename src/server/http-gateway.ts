@@ -20,6 +20,7 @@ import {
   type DescMethod,
   fromBinary,
   fromJson,
+  type JsonObject,
   type JsonValue,
   type MessageInitShape,
   type Registry,
@@ -34,6 +35,7 @@ import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { HttpRoutes } from "./http-server.js";
 import { listElements, type Span, splitJsonValues } from "./json-text.js";
+import { listFieldOf, PIECE } from "./paced-encoding.js";
 import type { ServedService } from "./services.js";
 import { createStreamPacer, type StreamPacer } from "./stream-pacing.js";
 import { onlyListField } from "./wire-scan.js";
@@ -290,6 +292,30 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
     );
   };
 
+  /**
+   * A server stream's message as JSON: a large list's elements converted a piece at a time, the
+   * pacer asked between (paced-encoding.ts does the same for gRPC); the same JSON as `resultJson`.
+   */
+  const streamedJson = async (endpoint: Endpoint, item: unknown, pacer: StreamPacer): Promise<JsonValue> => {
+    const output = endpoint.method.output;
+    const field = listFieldOf(output);
+    const list =
+      field === undefined
+        ? undefined
+        : ((item as Record<string, unknown>)[field.localName] as unknown[] | undefined);
+    if (field === undefined || list === undefined || list.length <= PIECE) return resultJson(endpoint, item);
+    // Every field but the list, which alwaysEmitImplicit writes as [] in its place among the keys.
+    const json = resultJson(endpoint, { ...(item as object), [field.localName]: [] }) as JsonObject;
+    const elements: JsonValue[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const element = create(field.message, list[i] as MessageInitShape<never>);
+      elements.push(withUnsetAsNull(field.message, toJson(field.message, element, writeOptions)));
+      if (i % PIECE === PIECE - 1) await pacer.afterMessage();
+    }
+    json[field.jsonName] = elements;
+    return json;
+  };
+
   /** The google.rpc.Status of a failure as JSON: from its status details when it has them. */
   const statusJson = (wire: WireError): JsonValue => {
     const bin = wire.metadata.get("grpc-status-details-bin")[0];
@@ -341,7 +367,8 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
             streaming = true;
           }
           // Respect back-pressure: a slow reader must not make the server buffer a whole export.
-          if (!res.write(`${JSON.stringify({ result: resultJson(endpoint, item) })}\n`)) {
+          const result = await streamedJson(endpoint, item, pacer);
+          if (!res.write(`${JSON.stringify({ result })}\n`)) {
             await drained(res, call.signal);
             if (call.aborted) throw call.signal.reason;
           }

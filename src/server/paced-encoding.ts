@@ -17,12 +17,12 @@ import {
 import type { StreamPacer } from "./stream-pacing.js";
 
 /** Elements encoded between two questions to the pacer. */
-const PIECE = 50;
+export const PIECE = 50;
 
 type ListField = DescField & { fieldKind: "list"; listKind: "message" };
 
 /** The message's one repeated message field, if it has exactly one. */
-function listFieldOf(desc: DescMessage): ListField | undefined {
+export function listFieldOf(desc: DescMessage): ListField | undefined {
   const lists = desc.fields.filter((f): f is ListField => f.fieldKind === "list" && f.listKind === "message");
   return lists.length === 1 ? lists[0] : undefined;
 }

@@ -135,6 +135,31 @@ describe("SpiceDB's HTTP gateway", () => {
     expect(await check("bulk-3000", "u4")).toBe("PERMISSIONSHIP_NO_PERMISSION");
   });
 
+  it("exports a large message as a small one: the same JSON for every relationship, in the same key order", async () => {
+    const exported = async (limit: number) => {
+      const res = await post("/v1/relationships/exportbulk", { consistency: fully, optionalLimit: limit });
+      expect(res.status).toBe(200);
+      const results = (await res.text())
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { result: Json }).result);
+      return {
+        keys: Object.keys(results[0]!),
+        relationships: results.flatMap((r) => r.relationships as Json[]),
+        sizes: results.map((r) => (r.relationships as Json[]).length),
+      };
+    };
+    // Messages of up to 1,000 (the bulk import above: converted a piece at a time) and of 40 (whole).
+    const large = await exported(1_000);
+    const small = await exported(40);
+    expect(Math.max(...large.sizes)).toBeGreaterThan(50);
+    expect(Math.max(...small.sizes)).toBeLessThanOrEqual(40);
+    expect(large.keys).toEqual(["afterResultCursor", "relationships"]);
+    expect(small.keys).toEqual(large.keys);
+    expect(large.relationships).toEqual(small.relationships);
+    expect(large.relationships[0]).toMatchObject({ optionalCaveat: null, optionalExpiresAt: null });
+  });
+
   it('streams LookupResources as one {"result": ...} object per line', async () => {
     const res = await post("/v1/permissions/resources", {
       consistency: fully,
