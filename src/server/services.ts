@@ -35,6 +35,7 @@ import { relationshipHandlers } from "./handlers-relationship.js";
 import { schemaHandlers } from "./handlers-schema.js";
 import { signalHandlers } from "./handlers-signals.js";
 import type { ServerLimits } from "./limits.js";
+import { postureReportCodec } from "./posture-codec.js";
 
 /** What the handlers of one caller work on. */
 export interface Backend {
@@ -89,6 +90,8 @@ function served<S extends GenServiceMethods>(
 /** A service without its handlers: what a router needs to know (testing-mode.ts). */
 export type ServiceShape = Omit<ServedService, "impl">;
 
+const POSTURE_CODECS: Readonly<Record<string, ServerCodec>> = { report: postureReportCodec };
+
 const CHECK_CODECS: Readonly<Record<string, ServerCodec>> = {
   checkPermission: checkPermissionCodec,
   checkBulkPermissions: checkBulkPermissionsCodec,
@@ -101,7 +104,7 @@ const LATCH_SERVICES: readonly ServiceShape[] = [
   { service: SchemaService },
   { service: AuditService },
   { service: ApprovalService },
-  { service: PostureService },
+  { service: PostureService, codecs: POSTURE_CODECS },
   { service: SignalService },
 ] as unknown as ServiceShape[];
 
@@ -130,6 +133,7 @@ function latchServices(backend: Backend, settings: ServiceSettings): ServedServi
         engine,
         ...(signals === undefined ? {} : { isSuspended: (subject) => isSuspended(signals, subject) }),
       }),
+      POSTURE_CODECS,
     ),
     served(SignalService, signalHandlers({ store, signals })),
   ];
