@@ -32,7 +32,9 @@ export function encodePostureReportResponse(msg: PostureServiceReportResponse): 
   for (const [tag, text, bytes] of fields) {
     buf[pos++] = tag;
     pos = writeVarint(buf, pos, bytes);
-    pos += buf.write(text, pos, "utf8");
+    // As many bytes as characters: all ASCII (anything else takes two bytes or more), and Node
+    // copies ASCII text at memory speed (2 MB: 0.1-0.3 ms against 6 ms through its UTF-8 writer).
+    pos += buf.write(text, pos, bytes === text.length ? "ascii" : "utf8");
   }
   return buf;
 }
