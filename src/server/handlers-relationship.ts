@@ -27,6 +27,7 @@ import {
 } from "./convert.js";
 import type { ServiceImplementation } from "./grpc-adapter.js";
 import type { ServerLimits } from "./limits.js";
+import { createStreamPacer, pacedMap } from "./stream-pacing.js";
 
 type Methods = (typeof RelationshipService)["method"];
 
@@ -117,9 +118,11 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
         pollMs: options.watchPollMs,
         signal: AbortSignal.any([ctx.signal, options.shutdown]),
       });
+      // A message carries a whole revision (an import or delete may be 200,000 changes).
+      const pacer = createStreamPacer();
       for await (const batch of batches) {
         const message: MessageInitShape<typeof WatchResponseSchema> = {
-          updates: batch.changes.map(changeToUpdate),
+          updates: await pacedMap(batch.changes, changeToUpdate, pacer),
           changesThrough: { token: store.encodeRevision(batch.revision) },
           schemaUpdated: batch.schemaUpdated,
         };

@@ -35,9 +35,9 @@ import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { HttpRoutes } from "./http-server.js";
 import { listElements, type Span, splitJsonValues } from "./json-text.js";
-import { listFieldOf, PIECE } from "./paced-encoding.js";
+import { listFieldsOf, listsOf, withoutLists } from "./paced-encoding.js";
 import type { ServedService } from "./services.js";
-import { createStreamPacer, type StreamPacer } from "./stream-pacing.js";
+import { createStreamPacer, PACED_PIECE, type StreamPacer } from "./stream-pacing.js";
 import { onlyListField } from "./wire-scan.js";
 
 export interface GatewayOptions {
@@ -297,22 +297,21 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
    * pacer asked between (paced-encoding.ts does the same for gRPC); the same JSON as `resultJson`.
    */
   const streamedJson = async (endpoint: Endpoint, item: unknown, pacer: StreamPacer): Promise<JsonValue> => {
-    const output = endpoint.method.output;
-    const field = listFieldOf(output);
-    const list =
-      field === undefined
-        ? undefined
-        : ((item as Record<string, unknown>)[field.localName] as unknown[] | undefined);
-    if (field === undefined || list === undefined || list.length <= PIECE) return resultJson(endpoint, item);
-    // Every field but the list, which alwaysEmitImplicit writes as [] in its place among the keys.
-    const json = resultJson(endpoint, { ...(item as object), [field.localName]: [] }) as JsonObject;
-    const elements: JsonValue[] = [];
-    for (let i = 0; i < list.length; i++) {
-      const element = create(field.message, list[i] as MessageInitShape<never>);
-      elements.push(withUnsetAsNull(field.message, toJson(field.message, element, writeOptions)));
-      if (i % PIECE === PIECE - 1) await pacer.afterMessage();
+    const fields = listFieldsOf(endpoint.method.output);
+    const { lists, large } = listsOf(item, fields);
+    if (!large) return resultJson(endpoint, item);
+    // Every field but the lists, which alwaysEmitImplicit writes as [] in their places among the keys.
+    const json = resultJson(endpoint, withoutLists(item, fields)) as JsonObject;
+    let done = 0;
+    for (const [k, field] of fields.entries()) {
+      const elements: JsonValue[] = [];
+      for (const element of lists[k]!) {
+        const message = create(field.message, element as MessageInitShape<never>);
+        elements.push(withUnsetAsNull(field.message, toJson(field.message, message, writeOptions)));
+        if (++done % PACED_PIECE === 0) await pacer.afterMessage();
+      }
+      json[field.jsonName] = elements;
     }
-    json[field.jsonName] = elements;
     return json;
   };
 

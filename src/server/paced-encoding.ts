@@ -2,10 +2,11 @@
  * A server stream's message encoded a piece at a time. An export's message holds a thousand
  * relationships, and protobuf-es encodes one by reflection in about 12 µs (several times that
  * before the code is optimized): encoded whole, the first message of an export held the server
- * 60-100 ms (bench/stall-data.ts). A message with one repeated message field is encoded as its
- * other fields, then its list's elements one by one, the stream pacer asked between pieces; the
- * bytes are a valid encoding of the same message (a parser merges fields in any order), and the
- * same bytes as protobuf-es's when the list is the last field set, as in every export.
+ * 60-100 ms (bench/stall-data.ts); a Watch message carries a whole revision, which may be 200,000
+ * changes. A message whose repeated message fields hold more than a piece is encoded as its other
+ * fields, then each list's elements one by one, the stream pacer asked between pieces; the bytes
+ * are a valid encoding of the same message (a parser merges fields in any order), and the same
+ * bytes as protobuf-es's when the one list is the last field set, as in every export.
  */
 import {
   create,
@@ -14,17 +15,40 @@ import {
   type MessageInitShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import type { StreamPacer } from "./stream-pacing.js";
+import { PACED_PIECE, type StreamPacer } from "./stream-pacing.js";
 
-/** Elements encoded between two questions to the pacer. */
-export const PIECE = 50;
+export type ListField = DescField & { fieldKind: "list"; listKind: "message" };
 
-type ListField = DescField & { fieldKind: "list"; listKind: "message" };
+/**
+ * The message's repeated fields of Latch's and SpiceDB's own messages. Well-known types are left
+ * with the other fields: protobuf-es holds a list of google.protobuf.Struct as plain JSON objects,
+ * not messages (and such lists are short: a Watch message's revision metadata).
+ */
+export function listFieldsOf(desc: DescMessage): readonly ListField[] {
+  return desc.fields.filter(
+    (f): f is ListField =>
+      f.fieldKind === "list" &&
+      f.listKind === "message" &&
+      !f.message.typeName.startsWith("google.protobuf."),
+  );
+}
 
-/** The message's one repeated message field, if it has exactly one. */
-export function listFieldOf(desc: DescMessage): ListField | undefined {
-  const lists = desc.fields.filter((f): f is ListField => f.fieldKind === "list" && f.listKind === "message");
-  return lists.length === 1 ? lists[0] : undefined;
+/** The lists of `message` (created or an initializer) in `fields`, and whether any is large. */
+export function listsOf(
+  message: unknown,
+  fields: readonly ListField[],
+): { readonly lists: readonly (readonly unknown[])[]; readonly large: boolean } {
+  const lists = fields.map(
+    (f) => ((message as Record<string, unknown>)[f.localName] ?? []) as readonly unknown[],
+  );
+  return { lists, large: lists.reduce((n, l) => n + l.length, 0) > PACED_PIECE };
+}
+
+/** `message` with its lists in `fields` emptied (a created message stays one). */
+export function withoutLists(message: unknown, fields: readonly ListField[]): unknown {
+  const out: Record<string, unknown> = { ...(message as object) };
+  for (const f of fields) out[f.localName] = [];
+  return out;
 }
 
 /** A length-delimited field's tag and length, as varints. */
@@ -44,20 +68,26 @@ export type PacedEncoder = (message: unknown, pacer: StreamPacer) => Promise<Uin
 
 /** An encoder for `output`'s messages that lets the pacer yield within a large one. */
 export function pacedEncoder(output: DescMessage): PacedEncoder {
-  const field = listFieldOf(output);
+  const fields = listFieldsOf(output);
   const whole = (message: unknown) =>
     toBinary(output, create(output, message as MessageInitShape<DescMessage>));
-  if (field === undefined) return async (message) => whole(message);
+  if (fields.length === 0) return async (message) => whole(message);
   return async (message, pacer) => {
-    // The list as given (created messages or initializers), each element made only when its turn
+    // The lists as given (created messages or initializers), each element made only when its turn
     // comes: creating them is reflection too.
-    const list = ((message as Record<string, unknown>)[field.localName] ?? []) as readonly unknown[];
-    if (list.length <= PIECE) return whole(message);
-    const parts: Uint8Array[] = [whole({ ...(message as object), [field.localName]: [] })];
-    for (let i = 0; i < list.length; i++) {
-      const bytes = toBinary(field.message, create(field.message, list[i] as MessageInitShape<DescMessage>));
-      parts.push(fieldHead(field.number, bytes.length), bytes);
-      if (i % PIECE === PIECE - 1) await pacer.afterMessage();
+    const { lists, large } = listsOf(message, fields);
+    if (!large) return whole(message);
+    const parts: Uint8Array[] = [whole(withoutLists(message, fields))];
+    let done = 0;
+    for (const [k, field] of fields.entries()) {
+      for (const element of lists[k]!) {
+        const bytes = toBinary(
+          field.message,
+          create(field.message, element as MessageInitShape<DescMessage>),
+        );
+        parts.push(fieldHead(field.number, bytes.length), bytes);
+        if (++done % PACED_PIECE === 0) await pacer.afterMessage();
+      }
     }
     return Buffer.concat(parts);
   };

@@ -14,12 +14,13 @@ import {
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ExportBulkRelationshipsResponseSchema } from "../../src/gen/authzed/api/v1/permission_service_pb.js";
+import { WatchResponseSchema as AuthzedWatchResponseSchema } from "../../src/gen/authzed/api/v1/watch_service_pb.js";
 import {
   ExportRelationshipsResponseSchema,
   WatchResponseSchema,
 } from "../../src/gen/latch/v1/relationship_service_pb.js";
 import { pacedEncoder } from "../../src/server/paced-encoding.js";
-import type { StreamPacer } from "../../src/server/stream-pacing.js";
+import { pacedMap, type StreamPacer } from "../../src/server/stream-pacing.js";
 
 const text = fc.oneof(
   { weight: 4, arbitrary: fc.stringMatching(/^[a-z][a-z0-9_]{0,20}$/) },
@@ -111,6 +112,39 @@ describe("paced encoding of a server stream's message", () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("gives the same message beside a list of Structs (SpiceDB's Watch), pacing the updates", async () => {
+    const update = fc.record({ operation: fc.constantFrom(1, 2, 3), relationship });
+    const metadata = fc.record({
+      fields: fc.dictionary(
+        text,
+        fc.record({ kind: fc.constant({ case: "boolValue" as const, value: true }) }),
+      ),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        list(update),
+        fc.array(metadata, { maxLength: 30 }),
+        text,
+        async (updates, fullRevisionMetadata, token) => {
+          await same(
+            AuthzedWatchResponseSchema,
+            { updates, fullRevisionMetadata, changesThrough: { token }, isCheckpoint: false },
+            updates.length,
+            false,
+          );
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it("converts a list a piece at a time (pacedMap)", async () => {
+    const pacer = countingPacer();
+    const items = Array.from({ length: 175 }, (_, k) => k);
+    expect(await pacedMap(items, (k) => k * 2, pacer)).toEqual(items.map((k) => k * 2));
+    expect(pacer.asked).toBe(3);
   });
 
   it("takes initializers as well as messages, and a message without its list", async () => {

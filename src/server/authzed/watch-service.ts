@@ -11,6 +11,7 @@ import { WatchKind, type WatchService } from "../../gen/authzed/api/v1/watch_ser
 import { relationshipMatches, typeName, watchChanges } from "../../service/index.js";
 import type { RelationshipFilter, Store } from "../../store/index.js";
 import type { ServiceImplementation } from "../grpc-adapter.js";
+import { createStreamPacer, pacedMap } from "../stream-pacing.js";
 import { filterFromSpice, updateToSpice, zedTokenToSpice } from "./convert.js";
 import type { AuthzedDeps } from "./deps.js";
 import { AuthzedError } from "./errors.js";
@@ -88,6 +89,8 @@ export function watchHandlers(deps: AuthzedDeps): Partial<ServiceImplementation<
         pollMs: deps.watchPollMs,
         signal: AbortSignal.any([ctx.signal, deps.shutdown]),
       });
+      // A message carries a whole revision (an import or delete may be 200,000 changes).
+      const pacer = createStreamPacer();
       for await (const batch of batches) {
         const changesThrough = zedTokenToSpice(store.encodeRevision(batch.revision));
         if (batch.checkpoint === true) {
@@ -96,8 +99,10 @@ export function watchHandlers(deps: AuthzedDeps): Partial<ServiceImplementation<
         }
         if (relationships && batch.changes.length > 0) {
           yield {
-            updates: batch.changes.map((c) =>
-              updateToSpice({ operation: c.operation, relationship: c.relationship }),
+            updates: await pacedMap(
+              batch.changes,
+              (c) => updateToSpice({ operation: c.operation, relationship: c.relationship }),
+              pacer,
             ),
             changesThrough,
             ...(batch.metadata === undefined

@@ -126,6 +126,25 @@ describe.each(backends)("Watch on %s", (name, open) => {
   });
 
   it.skipIf(name === "PostgreSQL" && open === undefined)(
+    "sends a revision of many changes as one message, encoded a piece at a time",
+    async () => {
+      const start = await store.currentRevision();
+      const w = watch(c, { optionalStartCursor: v1.ZedToken.create({ token: store.encodeRevision(start) }) });
+      const many = Array.from({ length: 300 }, (_, i) => rel(`document:many${i}`, "viewer", "user:ana"));
+      const written = await store.write(
+        many.map((relationship) => ({ operation: "touch" as const, relationship })),
+      );
+      const got = await w.until((m) => updates(m).length >= 300).finally(() => w.cancel());
+      const carrying = got.filter((m) => m.updates.length > 0);
+      expect(carrying).toHaveLength(1);
+      expect(carrying[0]!.changesThrough?.token).toBe(store.encodeRevision(written));
+      expect(updates(got).sort()).toEqual(
+        many.map((r) => `+document:${r.resource.id}#viewer@user:ana`).sort(),
+      );
+    },
+  );
+
+  it.skipIf(name === "PostgreSQL" && open === undefined)(
     "streams each write with the token to resume after it, and resumes from a cursor",
     async () => {
       // From an explicit cursor: a stream "from now" could start after the write below.
