@@ -77,18 +77,25 @@ export function pacedEncoder(output: DescMessage): PacedEncoder {
     // comes: creating them is reflection too.
     const { lists, large } = listsOf(message, fields);
     if (!large) return whole(message);
-    const parts: Uint8Array[] = [whole(withoutLists(message, fields))];
-    let done = 0;
+    // Each piece joined on its own: one join of 400,000 small arrays (a Watch message of 200,000
+    // changes) took 40-70 ms by itself.
+    const chunks: Uint8Array[] = [whole(withoutLists(message, fields))];
+    let piece: Uint8Array[] = [];
     for (const [k, field] of fields.entries()) {
       for (const element of lists[k]!) {
         const bytes = toBinary(
           field.message,
           create(field.message, element as MessageInitShape<DescMessage>),
         );
-        parts.push(fieldHead(field.number, bytes.length), bytes);
-        if (++done % PACED_PIECE === 0) await pacer.afterMessage();
+        piece.push(fieldHead(field.number, bytes.length), bytes);
+        if (piece.length === 2 * PACED_PIECE) {
+          chunks.push(Buffer.concat(piece));
+          piece = [];
+          await pacer.afterMessage();
+        }
       }
     }
-    return Buffer.concat(parts);
+    chunks.push(Buffer.concat(piece));
+    return Buffer.concat(chunks);
   };
 }

@@ -1,5 +1,6 @@
 /** The change feed behind Watch, shared by the server and embedded mode. */
 import type { Relationship, Revision } from "../core/index.js";
+import { COSTLY_ITEM, createPacer } from "../engine/index.js";
 import type { Change, Store, TransactionMetadata } from "../store/index.js";
 
 export interface WatchBatch {
@@ -77,6 +78,9 @@ export async function* watchChanges(store: Store, options: WatchOptions = {}): A
   // The changes so far of a revision the store returns in slices: its batch is yielded whole.
   let sliced: Change[] = [];
   let within = 0;
+  // A store may answer a page without a macrotask (SQLite): reading a large revision's slices
+  // back to back held the server about a second for 200,000 changes (bench/stall-data.ts).
+  const pacer = createPacer(undefined);
   try {
     while (signal?.aborted !== true) {
       notified = false;
@@ -84,6 +88,7 @@ export async function* watchChanges(store: Store, options: WatchOptions = {}): A
       if (page.within !== undefined) {
         for (const change of page.changes) sliced.push(change);
         within = page.within;
+        if (pacer.due(COSTLY_ITEM)) await pacer.pause();
         continue;
       }
       const changes = within === 0 ? page.changes : sliced.concat(page.changes);
