@@ -8,7 +8,8 @@
  * Run: `npx tsx bench/stall-data.ts [scale] [--only name]` (default m). Target: every stall < 50 ms.
  * `BENCH_SERVER_NODE_ARGS` adds options to the server's node (a CPU profile of a stall).
  * The import cases add IMPORTED new `document#viewer` relationships each (latch.v1 then SpiceDB's
- * CREATE import, different documents); the delete case runs last: it empties `document#viewer`.
+ * CREATE import, different documents; a third, SpiceDB's again, with a latch.v1 Watch receiving its
+ * revision); the delete case runs last: it empties `document#viewer`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
