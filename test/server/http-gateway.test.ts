@@ -225,6 +225,31 @@ describe("SpiceDB's HTTP gateway", () => {
     expect(((await wrongType.json()) as { message: string }).message).toContain("permission");
   });
 
+  it("refuses a client stream's body that is not JSON values with 400, where it goes wrong, importing nothing", async () => {
+    const one = JSON.stringify({
+      relationships: [{ resource: doc("torn-1"), relation: "viewer", subject: user("ana") }],
+    });
+    for (const [body, says] of [
+      [`${one}\n{"relationships": [`, "not complete"],
+      [`${one} x ${one}`, 'found "x"'],
+      [`${one}\u00a0${one}`, "found byte 0xc2"],
+    ] as const) {
+      const res = await post("/v1/relationships/importbulk", body);
+      expect(res.status).toBe(400);
+      const refusal = (await res.json()) as { code: number; message: string };
+      expect(refusal.code).toBe(3);
+      expect(refusal.message).toContain("authzed.api.v1.ImportBulkRelationshipsRequest");
+      expect(refusal.message).toContain(says);
+    }
+    const check = await post("/v1/permissions/check", {
+      consistency: fully,
+      resource: doc("torn-1"),
+      permission: "view",
+      subject: user("ana"),
+    });
+    expect(((await check.json()) as Json).permissionship).toBe("PERMISSIONSHIP_NO_PERMISSION");
+  });
+
   it("refuses a caveat context nested past any limit on both routes with 400, and keeps serving", async () => {
     const deep = "[".repeat(200_000) + "]".repeat(200_000);
     const body = `{"resource":{"objectType":"document","objectId":"plan"},"permission":"view","subject":{"object":{"objectType":"user","objectId":"alice"}},"context":{"x":${deep}}}`;
