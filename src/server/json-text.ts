@@ -41,6 +41,21 @@ function bomAt(body: Uint8Array, at: number): number {
   return body[at] === 0xef && body[at + 1] === 0xbb && body[at + 2] === 0xbf ? 3 : 0;
 }
 
+/**
+ * Where the string opened by the quote at `open` closes (before `end`), or -1. Found by the
+ * native search for the next quote, one not escaped (preceded by an even number of backslashes):
+ * strings are most of an import's bytes, and neither scan needs what is inside them.
+ */
+function stringEnd(body: Uint8Array, open: number, end: number): number {
+  for (let i = open; ; ) {
+    i = body.indexOf(QUOTE, i + 1);
+    if (i < 0 || i >= end) return -1;
+    let backslashes = 0;
+    while (body[i - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return i;
+  }
+}
+
 /** A value's bytes in the body: [start, end). */
 export type Span = readonly [number, number];
 
@@ -53,7 +68,6 @@ export function* splitJsonValues(body: Uint8Array): Generator<void, Span[]> {
   const out: Span[] = [];
   let depth = 0;
   let start = -1;
-  let inString = false;
   let pause = STEP_BYTES;
   for (let i = bomAt(body, 0); i < body.length; i++) {
     if (i >= pause) {
@@ -61,13 +75,10 @@ export function* splitJsonValues(body: Uint8Array): Generator<void, Span[]> {
       pause = i + STEP_BYTES;
     }
     const c = body[i]!;
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-      continue;
-    }
-    if (c === QUOTE) inString = true;
-    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    if (c === QUOTE && depth > 0) {
+      i = stringEnd(body, i, body.length);
+      if (i < 0) throw new SyntaxError("the last JSON value is not complete");
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (depth === 0) start = i;
       depth++;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
@@ -81,7 +92,7 @@ export function* splitJsonValues(body: Uint8Array): Generator<void, Span[]> {
       throw new SyntaxError(`expected a JSON object at byte ${i}, found ${describeByte(body, i)}`);
     }
   }
-  if (depth !== 0 || inString) throw new SyntaxError("the last JSON value is not complete");
+  if (depth !== 0) throw new SyntaxError("the last JSON value is not complete");
   return out;
 }
 
@@ -131,7 +142,6 @@ export function* listElements(
   else {
     let depth = 0;
     let from = i;
-    let inString = false;
     let pause = i + STEP_BYTES;
     for (; ; i++) {
       if (i >= end) return undefined;
@@ -140,11 +150,10 @@ export function* listElements(
         pause = i + STEP_BYTES;
       }
       const c = body[i]!;
-      if (inString) {
-        if (c === BACKSLASH) i++;
-        else if (c === QUOTE) inString = false;
-      } else if (c === QUOTE) inString = true;
-      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      if (c === QUOTE) {
+        i = stringEnd(body, i, end);
+        if (i < 0) return undefined;
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
       else if (c === CLOSE_BRACE || (c === CLOSE_BRACKET && depth > 0)) depth--;
       else if (depth === 0 && (c === COMMA || c === CLOSE_BRACKET)) {
         bounds.push(from, i);

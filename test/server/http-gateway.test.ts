@@ -365,9 +365,14 @@ describe("the gateway's route table", () => {
     };
     expect(values('{"a":"}{"}\n{"b":[1,{"c":2}]}  {}')).toEqual(['{"a":"}{"}', '{"b":[1,{"c":2}]}', "{}"]);
     expect(values('{"a":"\\"}"}')).toEqual(['{"a":"\\"}"}']);
+    // A quote after an escaped backslash closes the string.
+    expect(values('{"a":"x\\\\"}{"b":"\\\\\\""}')).toEqual(['{"a":"x\\\\"}', '{"b":"\\\\\\""}']);
     // Bytes, not characters: a multi-byte character never reads as structure.
     expect(values('\uFEFF{"ä€😀":"}"} {"b":"ü"}')).toEqual(['{"ä€😀":"}"}', '{"b":"ü"}']);
     expect(() => values('{"a":1')).toThrow("not complete");
+    expect(() => values('{"a":"1}')).toThrow("not complete");
+    // A string between values is not a message: refused, not skipped.
+    expect(() => values('{} "x" {}')).toThrow('expected a JSON object at byte 3, found """');
     expect(() => values('1 {"a":1}')).toThrow('expected a JSON object at byte 0, found "1"');
     expect(() => values("{} \u00a0{}")).toThrow("found byte 0xc2");
   });
