@@ -35,9 +35,9 @@ import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { HttpRoutes } from "./http-server.js";
 import { listElements, type Span, splitJsonValues } from "./json-text.js";
-import { listFieldsOf, listsOf, withoutLists } from "./paced-encoding.js";
+import { listFieldsOf, listsOf, piecesOf, withoutLists } from "./paced-encoding.js";
 import type { ServedService } from "./services.js";
-import { createStreamPacer, PACED_PIECE, type StreamPacer } from "./stream-pacing.js";
+import { createStreamPacer, type StreamPacer } from "./stream-pacing.js";
 import { onlyListField } from "./wire-scan.js";
 
 export interface GatewayOptions {
@@ -302,15 +302,12 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
     if (!large) return resultJson(endpoint, item);
     // Every field but the lists, which alwaysEmitImplicit writes as [] in their places among the keys.
     const json = resultJson(endpoint, withoutLists(item, fields)) as JsonObject;
-    let done = 0;
-    for (const [k, field] of fields.entries()) {
-      const elements: JsonValue[] = [];
-      for (const element of lists[k]!) {
-        const message = create(field.message, element as MessageInitShape<never>);
-        elements.push(withUnsetAsNull(field.message, toJson(field.message, message, writeOptions)));
-        if (++done % PACED_PIECE === 0) await pacer.afterMessage();
+    for await (const piece of piecesOf(fields, lists, pacer)) {
+      for (const { field, message } of piece) {
+        (json[field.jsonName] as JsonValue[]).push(
+          withUnsetAsNull(field.message, toJson(field.message, message, writeOptions)),
+        );
       }
-      json[field.jsonName] = elements;
     }
     return json;
   };
