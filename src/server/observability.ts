@@ -107,6 +107,11 @@ export function createMetrics(
         "Newest revision applied to the in-memory copy",
         (s: MirrorStats) => Number(s.revision),
       ],
+      [
+        "latch_mirror_versioned",
+        "Entries the in-memory copy keeps with their revisions (written since its floor, or deleted and not yet dropped) until compaction settles them",
+        (s: MirrorStats) => s.versioned,
+      ],
     ] as const) {
       new Gauge({
         name,

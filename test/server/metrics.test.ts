@@ -24,6 +24,14 @@ describe("metrics of the in-memory copy", () => {
     expect(text).toMatch(/^latch_mirror_ready 1$/m);
     expect(text).toMatch(/^latch_mirror_relationships 2$/m);
     expect(text).toMatch(new RegExp(`^latch_mirror_revision ${revision}$`, "m"));
+    // Loaded whole: every entry is seen by every reader. A write since is kept with its revision
+    // until the floor passes it (10 s by default).
+    expect(text).toMatch(/^latch_mirror_versioned 0$/m);
+    const deleted = await mirror.write([
+      { operation: "delete", relationship: parseRelationship("document:a#viewer@user:ann") },
+    ]);
+    expect(await mirror.catchUp(deleted)).toBe(true);
+    expect(await metrics.registry.metrics()).toMatch(/^latch_mirror_versioned 1$/m);
     await mirror.close();
     const after = await metrics.registry.metrics();
     expect(after).toMatch(/^latch_mirror_ready 0$/m);

@@ -262,6 +262,56 @@ describe("in-memory copy", () => {
     await writer.close();
   });
 
+  it("settles a revision too large for one turn a slice at a time, exact for readers meanwhile", async () => {
+    const path = nextPath();
+    const writer = await createSqliteStore({ path });
+    await writer.writeSchema(SCHEMA);
+    // No time kept: each catch-up moves the floor up to the newest revision and compacts.
+    const copy = createMirroredStore(await createSqliteStore({ path }), { retainMs: 0 });
+    expect(await copy.ready()).toBe(true);
+    const ids = Array.from({ length: 12_000 }, (_, i) => `d${i}`);
+    const viewers = (at: bigint) => {
+      const snapshot = copy.at(at).snapshot?.();
+      expect(snapshot).toBeDefined();
+      return [ids[0]!, ids[6_000]!, ids[11_999]!].flatMap((id) =>
+        snapshot!.relationshipsOf("document", id).map(fmt),
+      );
+    };
+    const settled = async () => {
+      for (let turn = 0; turn < 100 && copy.stats().versioned > 0; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return copy.stats().versioned;
+    };
+    const { revision: imported } = await writer.importRelationships(
+      ids.map((id) => rel(`document:${id}#viewer@user:u1`)),
+    );
+    expect(await copy.catchUp(imported)).toBe(true);
+    // Compacted in part: the rest waits for later turns, and readers see every row meanwhile.
+    expect(copy.stats().versioned).toBeGreaterThan(0);
+    expect(viewers(imported)).toEqual([
+      "document:d0#viewer@user:u1",
+      "document:d6000#viewer@user:u1",
+      "document:d11999#viewer@user:u1",
+    ]);
+    expect(await settled()).toBe(0);
+    expect(viewers(imported)).toHaveLength(3);
+
+    // Deleted rows are dropped in slices too, unseen by readers from their delete on.
+    const { revision: deleted } = await writer.deleteRelationships({
+      resourceType: "document",
+      relation: "viewer",
+    });
+    expect(await copy.catchUp(deleted)).toBe(true);
+    expect(copy.stats().versioned).toBeGreaterThan(0);
+    expect(viewers(deleted)).toEqual([]);
+    expect(await settled()).toBe(0);
+    expect(viewers(deleted)).toEqual([]);
+    expect(copy.stats().relationships).toBe(0);
+    await copy.close();
+    await writer.close();
+  });
+
   it("sends a reader to the store when the copy's read of the changes keeps it waiting", async () => {
     const sqlite = await createSqliteStore({ path: nextPath() });
     await sqlite.writeSchema(SCHEMA);

@@ -45,9 +45,13 @@ export class Replay {
     applyWrite(this.index, this.versions, kind, r, ++this.revision);
   }
 
-  compact(): void {
+  /**
+   * Moves the floor to the current revision and compacts: whole, or `budget` entries of it (the
+   * rest left for a later call, as the copy does a slice a turn). Returns whether some are left.
+   */
+  compact(budget?: number | undefined): boolean {
     this.floor = this.revision;
-    this.index.compact(this.floor);
+    return this.index.compact(this.floor, budget);
   }
 }
 

@@ -75,6 +75,11 @@ export interface MirrorStats {
   readonly revision: Revision;
   /** Reads below this revision go to the wrapped store. */
   readonly floor: Revision;
+  /**
+   * Entries kept with their revisions, because some reader the copy serves may not see them: those
+   * created since the floor, and those deleted and not yet dropped. Compaction brings it down.
+   */
+  readonly versioned: number;
   /** True when some sets are not held (the copy is over its limit): see `sets`. */
   readonly partial: boolean;
   /** Every (resource type, relation) the copy knows of, held or not. */
@@ -108,6 +113,9 @@ const LOAD_SLICE = 20_000;
 /** Changes applied between two yields to the event loop (see `applyChanges`). */
 const APPLY_SLICE = 1_000;
 
+/** Entries compacted between two yields to the event loop (see `compactRest`). */
+const COMPACT_SLICE = 5_000;
+
 /**
  * Longest a read waits for the copy to catch up before the store answers it: a catch-up of a
  * usual write takes a page read (PostgreSQL: a round trip), one of a delete of 200,000
@@ -127,6 +135,8 @@ class MirrorCopy {
   /** (revision, when it was applied): the floor moves to revisions applied `retainMs` ago. */
   private readonly history: { revision: number; at: number }[] = [];
   private catching: Promise<void> | undefined;
+  /** Whether `compactRest` is at work. */
+  private compacting = false;
   /**
    * Readers waiting for a catch-up who go to the store instead once it gives the loop a turn or
    * has kept them IMPATIENT_MS (`patience`: its timer).
@@ -260,7 +270,25 @@ class MirrorCopy {
     history.splice(0, n);
     if (next > this.floor) {
       this.floor = next;
-      this.index.compact(next);
+      if (this.index.compact(next, COMPACT_SLICE)) void this.compactRest(this.index);
+    }
+  }
+
+  /**
+   * Goes on compacting `index` up to the floor a slice at a time, a turn of the event loop between
+   * slices, while it is still the copy's; one such task at a time, which follows the floor as it
+   * moves. Readers are served meanwhile: an entry not yet compacted keeps its version.
+   */
+  private async compactRest(index: RelationshipIndex): Promise<void> {
+    if (this.compacting) return;
+    this.compacting = true;
+    try {
+      do await nextTurn();
+      while (this.index === index && !this.closed && index.compact(this.floor, COMPACT_SLICE));
+    } catch (error) {
+      this.notify({ kind: "error", error });
+    } finally {
+      this.compacting = false;
     }
   }
 
@@ -443,6 +471,7 @@ class MirrorCopy {
       relationships: this.index?.size ?? 0,
       revision: BigInt(Math.max(this.applied, 0)),
       floor: BigInt(Number.isFinite(this.floor) ? this.floor : 0),
+      versioned: this.index?.versioned ?? 0,
       partial: this.excluded.size !== 0,
       sets: [
         ...(this.index?.sets() ?? []).map((s) => ({ ...s, mirrored: true, storeReads: 0 })),

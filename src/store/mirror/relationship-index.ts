@@ -175,9 +175,9 @@ export class RelationshipIndex {
   /** Revisions of the entries some reader may not see (see the file comment). */
   private readonly versions = new Map<Relationship, Version>();
   /** Live entries created after `settled`, in creation order: `compact` forgets their versions. */
-  private young: Relationship[] = [];
+  private readonly young = new Fifo<Relationship>();
   /** Deleted entries in deletion order, waiting for `compact`. */
-  private dead: Relationship[] = [];
+  private readonly dead = new Fifo<Relationship>();
   /** Every reader the copy serves reads at this revision or later (the last compaction's floor). */
   private settled = 0;
   private liveCount = 0;
@@ -196,6 +196,11 @@ export class RelationshipIndex {
   /** Live relationships. */
   get size(): number {
     return this.liveCount;
+  }
+
+  /** Entries kept with their revisions (see the file comment): what `compact` has yet to settle. */
+  get versioned(): number {
+    return this.versions.size;
   }
 
   /** Applies a TOUCH at `revision`: replaces the live entry of the same identity, if any. */
@@ -453,35 +458,47 @@ export class RelationshipIndex {
   /**
    * Drops entries deleted at or before `floor`: no reader at `floor` or later can see them; and
    * forgets the versions of live entries created by then, which every such reader sees.
-   * Each affected list is rebuilt once, whatever the number of its dead entries.
+   * Each affected list is rebuilt once a call, whatever the number of its dead entries.
+   *
+   * At most `budget` entries a call: after a revision of 200,000 changes one call held the event
+   * loop for 100-200 ms. Returns whether entries up to the floor are left for another call; until
+   * then they keep their versions, so every reader the floor admits sees them exactly as before.
    */
-  compact(floor: number): void {
-    if (floor <= this.settled) return;
-    this.settled = floor;
+  compact(floor: number, budget = Number.POSITIVE_INFINITY): boolean {
+    if (floor > this.settled) this.settled = floor;
+    const settled = this.settled;
+    const { young, dead, versions } = this;
     let y = 0;
     const settling = new Set<Bucket>();
-    while (y < this.young.length && this.versions.get(this.young[y]!)!.created <= floor) {
-      const r = this.young[y++]!;
-      const v = this.versions.get(r)!;
+    while (y < young.length && y < budget && versions.get(young.at(y)!)!.created <= settled) {
+      const r = young.at(y++)!;
+      const v = versions.get(r)!;
       if (v.deleted !== INF) continue; // dead: its version stays until it is dropped below
-      this.versions.delete(r);
+      versions.delete(r);
       const bucket = this.bucketAt(r);
       if (bucket !== undefined && r.expiration === undefined) {
         bucket.special--;
         settling.add(bucket);
       }
     }
-    if (y > 0) this.young = this.young.slice(y);
-    let n = 0;
-    while (n < this.dead.length && this.versions.get(this.dead[n]!)!.deleted <= floor) n++;
-    if (n > 0) this.dropDead(n, settling);
+    young.drop(y);
+    const youngLeft = young.length > 0 && versions.get(young.at(0)!)!.created <= settled;
+    // Only once no young entry up to the floor is left: every dead one up to it is then behind them
+    // (created before it was deleted), so the loop above never meets an entry without its version.
+    if (!youngLeft) {
+      let n = 0;
+      while (n < dead.length && y + n < budget && versions.get(dead.at(n)!)!.deleted <= settled) n++;
+      if (n > 0) this.dropDead(n, settling);
+    }
     for (const bucket of settling) this.settle(bucket);
+    return youngLeft || (dead.length > 0 && versions.get(dead.at(0)!)!.deleted <= settled);
   }
 
   /** Drops the first `n` dead entries; the buckets they leave go into `settling`. */
   private dropDead(n: number, settling: Set<Bucket>): void {
-    const gone = new Set(this.dead.slice(0, n));
-    this.dead = this.dead.slice(n);
+    const gone = new Set<Relationship>();
+    for (let i = 0; i < n; i++) gone.add(this.dead.at(i)!);
+    this.dead.drop(n);
     // Every touched list is filtered once, however many of its entries are gone.
     const lists = new Map<ReverseLists, Set<string>>();
     // Only buckets that held a dead entry are filtered, not every bucket already settling.
@@ -668,8 +685,8 @@ export class RelationshipIndex {
         }
       }
     }
-    this.young = this.young.filter((r) => !inSet(r));
-    this.dead = this.dead.filter((r) => !inSet(r));
+    this.young.filter((r) => !inSet(r));
+    this.dead.filter((r) => !inSet(r));
     byRelation?.delete(relation);
     this.liveCount -= held;
   }
@@ -723,4 +740,47 @@ export class RelationshipIndex {
  */
 function internalized(value: string): string {
   return Object.keys({ [value]: true })[0] ?? value;
+}
+
+/**
+ * Entries in the order they came, taken from the front a slice at a time (see `compact`): a head
+ * index rather than a new array a slice, which for a revision of 200,000 entries allocated a
+ * megabyte-sized array at every slice for the collector to find.
+ */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** The `i`th entry from the front. */
+  at(i: number): T | undefined {
+    return this.items[this.head + i];
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  /** Takes the first `n` entries off. */
+  drop(n: number): void {
+    this.head += n;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 >= this.items.length) {
+      // In place: what is left moves to the front once it is no more than what was taken.
+      this.items.copyWithin(0, this.head);
+      this.items.length -= this.head;
+      this.head = 0;
+    }
+  }
+
+  /** Keeps the entries `keep` accepts. */
+  filter(keep: (item: T) => boolean): void {
+    this.items = this.items.slice(this.head).filter(keep);
+    this.head = 0;
+  }
 }
