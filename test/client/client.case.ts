@@ -224,19 +224,22 @@ export function defineClientContract(name: string, open: () => Promise<ContractT
     });
 
     it("refuses malformed and unknown references as invalid arguments", async () => {
+      // Each call made when awaited: a rejection nobody awaits yet is an unhandled one.
       const bad = [
-        client.check({
-          resource: { type: "document", id: "has space" },
-          permission: "view",
-          subject: "user:a",
-        }),
-        client.check({ resource: "nosuchtype:x", permission: "view", subject: "user:alice" }),
-        client.check({ resource: "document:q3", permission: "nosuchperm", subject: "user:alice" }),
-        client.writeRelationships({
-          updates: [{ operation: "touch", relationship: "document:x#nosuch@user:a" }],
-        }),
+        () =>
+          client.check({
+            resource: { type: "document", id: "has space" },
+            permission: "view",
+            subject: "user:a",
+          }),
+        () => client.check({ resource: "nosuchtype:x", permission: "view", subject: "user:alice" }),
+        () => client.check({ resource: "document:q3", permission: "nosuchperm", subject: "user:alice" }),
+        () =>
+          client.writeRelationships({
+            updates: [{ operation: "touch", relationship: "document:x#nosuch@user:a" }],
+          }),
       ];
-      for (const promise of bad) expect((await caught(promise)).kind).toBe("invalid-argument");
+      for (const call of bad) expect((await caught(call())).kind).toBe("invalid-argument");
     });
 
     it("streams changes in order, and resumes after a given revision", async () => {
