@@ -105,11 +105,13 @@ export interface AuditOptions {
   readonly loggableParameters?: readonly string[];
   /** `async`: most records waiting (default 10,000); beyond it records are dropped and counted. */
   readonly queueLimit?: number;
-  /** Most records per append (default 500). */
+  /** Most records per append (default 2,000). */
   readonly batchSize?: number;
   /**
-   * `async`: how long records wait for others to share their append, in ms (default 10), unless a
-   * batch fills first. This and the queue are what a crash can lose.
+   * `async`: how long records wait for others to share their append, in ms (default 50), unless a
+   * batch fills first. This and the queue are what a crash can lose. Fewer, larger appends wake
+   * the writer thread less often: over gRPC at 64 in flight, Checks/s with every decision recorded
+   * went from about 88.5% to 92.5% of auditing off when this went from 10 to 50 (bench/README.md).
    */
   readonly flushMs?: number;
   /** Told of every failed append (async: the batch is lost; sync: the decision is refused). */
@@ -244,8 +246,8 @@ function settingsOf(options: AuditOptions): AuditSettings {
     );
   }
   const queueLimit = positive(options.queueLimit, "queue limit", 10_000);
-  const batchSize = positive(options.batchSize, "batch size", 500);
-  const flushMs = positive(options.flushMs, "flush interval", 10);
+  const batchSize = positive(options.batchSize, "batch size", 2_000);
+  const flushMs = positive(options.flushMs, "flush interval", 50);
   const includes = includesOf(options.include, policy);
   const sample = sampleOf(options.sample, policy);
   return { policy, mode, failure, queueLimit, batchSize, flushMs, includes, sample };

@@ -1,6 +1,6 @@
 /**
  * `--audit`, `--audit-mode`, `--audit-failure`, `--audit-loggable`, `--audit-include`,
- * `--audit-sample`, shared by `latch serve` and the in-process decision commands: the same
+ * `--audit-sample`, `--audit-flush-ms`, shared by `latch serve` and the in-process decision commands: the same
  * settings, the same defaults, the same refusals.
  */
 import { type Command, Option } from "commander";
@@ -14,6 +14,7 @@ export interface AuditFlags {
   /** Repeated flags, or one comma-separated value (the environment variable). */
   readonly auditInclude?: readonly string[] | string | undefined;
   readonly auditSample?: string | undefined;
+  readonly auditFlushMs?: string | undefined;
 }
 
 export interface AuditSettings {
@@ -23,6 +24,7 @@ export interface AuditSettings {
   readonly loggableParameters: readonly string[];
   readonly include?: readonly string[];
   readonly sample?: number;
+  readonly flushMs?: number;
 }
 
 /** Where a flag is declared: `latch serve` (its help, its defaults) or an in-process command. */
@@ -110,6 +112,16 @@ export const AUDIT_FLAGS: readonly SharedFlag[] = [
         "in process, agents: also record this share (0..1) of plain decisions (no chain, not DENIED), marked sampled",
     },
   },
+  {
+    key: "auditFlushMs",
+    flags: "--audit-flush-ms <ms>",
+    env: "LATCH_AUDIT_FLUSH_MS",
+    help: {
+      serve:
+        "async: how long records wait to share one append, 1-10000 (default 50): a crash loses about the last this many ms of records; shorter costs throughput",
+      "in-process": "in process, async: how long records wait to share one append (default 50 ms)",
+    },
+  },
 ];
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -163,6 +175,15 @@ export function parseAuditFlags(flags: AuditFlags, fail: (message: string) => Er
     throw fail(
       `--audit-include and --audit-sample refine --audit agents; --audit ${policy} leaves nothing to add or sample`,
     );
+  const flushMs = flags.auditFlushMs === undefined ? undefined : Number(flags.auditFlushMs);
+  if (flushMs !== undefined && !(Number.isInteger(flushMs) && flushMs >= 1 && flushMs <= 10_000))
+    throw fail(
+      `--audit-flush-ms takes whole milliseconds from 1 to 10000 (e.g. 10), got "${flags.auditFlushMs}"`,
+    );
+  if (flushMs !== undefined && mode !== "async")
+    throw fail(
+      "--audit-flush-ms is for --audit-mode async: sync appends at the end of each turn of the event loop",
+    );
   return {
     policy,
     mode,
@@ -170,5 +191,6 @@ export function parseAuditFlags(flags: AuditFlags, fail: (message: string) => Er
     loggableParameters: list(flags.auditLoggable),
     ...(include.length === 0 ? {} : { include }),
     ...(sample === undefined || sample === 0 ? {} : { sample }),
+    ...(flushMs === undefined ? {} : { flushMs }),
   };
 }

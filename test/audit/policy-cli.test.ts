@@ -141,6 +141,38 @@ describe("--audit-include and --audit-sample in process", () => {
     });
     expect(parseAuditFlags({ audit: "off", auditSample: "0" }, fail)).toMatchObject({ policy: "off" });
   });
+
+  it("--audit-flush-ms: whole milliseconds from 1 to 10000, for async only", () => {
+    const fail = (message: string) => new Error(message);
+    expect(parseAuditFlags({ auditFlushMs: "10" }, fail)).toEqual({
+      policy: "agents",
+      mode: "async",
+      loggableParameters: [],
+      flushMs: 10,
+    });
+    expect(parseAuditFlags({}, fail)).not.toHaveProperty("flushMs");
+    for (const bad of ["0", "10001", "2.5", "soon", ""]) {
+      expect(() => parseAuditFlags({ auditFlushMs: bad }, fail), bad).toThrow(
+        `--audit-flush-ms takes whole milliseconds from 1 to 10000 (e.g. 10), got "${bad}"`,
+      );
+    }
+    expect(() => parseAuditFlags({ auditMode: "sync", auditFlushMs: "10" }, fail)).toThrow(
+      "--audit-flush-ms is for --audit-mode async",
+    );
+  });
+});
+
+describe("latch serve --audit-flush-ms", () => {
+  it("refuses a wait outside 1..10000 ms at start, before anything is opened", async () => {
+    const out = await runCommand(serveCommand(), [
+      ...["--listen", "127.0.0.1:0", "--db", join(dir, "never.db"), "--insecure-no-auth"],
+      ...["--log-level", "silent", "--audit-flush-ms", "0"],
+    ]);
+    expect(out.exitCode).toBe(1);
+    expect(out.stderr).toContain(
+      '--audit-flush-ms takes whole milliseconds from 1 to 10000 (e.g. 10), got "0"',
+    );
+  });
 });
 
 describe("latch serve --audit-sample", () => {

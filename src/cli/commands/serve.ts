@@ -78,6 +78,7 @@ interface ServeOptions {
   auditLoggable?: string;
   auditInclude?: string[] | string;
   auditSample?: string;
+  auditFlushMs?: string;
   ssfListen?: string;
   ssfJwks?: string;
   ssfIssuer?: string;
