@@ -162,28 +162,16 @@ describe("--audit-include and --audit-sample in process", () => {
   });
 });
 
-describe("latch serve --audit-flush-ms", () => {
-  it("refuses a wait outside 1..10000 ms at start, before anything is opened", async () => {
+describe("latch serve --audit-sample and --audit-flush-ms", () => {
+  it.each([
+    ["--audit-sample", "2", "--audit-sample takes the share of plain decisions to record, between 0 and 1"],
+    ["--audit-flush-ms", "0", '--audit-flush-ms takes whole milliseconds from 1 to 10000 (e.g. 10), got "0"'],
+  ])("refuses %s %s at start, before anything is opened", async (flag, value, message) => {
     const out = await runCommand(serveCommand(), [
       ...["--listen", "127.0.0.1:0", "--db", join(dir, "never.db"), "--insecure-no-auth"],
-      ...["--log-level", "silent", "--audit-flush-ms", "0"],
+      ...["--log-level", "silent", flag, value],
     ]);
     expect(out.exitCode).toBe(1);
-    expect(out.stderr).toContain(
-      '--audit-flush-ms takes whole milliseconds from 1 to 10000 (e.g. 10), got "0"',
-    );
-  });
-});
-
-describe("latch serve --audit-sample", () => {
-  it("refuses a share outside 0..1 at start, before anything is opened", async () => {
-    const out = await runCommand(serveCommand(), [
-      ...["--listen", "127.0.0.1:0", "--db", join(dir, "never.db"), "--insecure-no-auth"],
-      ...["--log-level", "silent", "--audit-sample", "2"],
-    ]);
-    expect(out.exitCode).toBe(1);
-    expect(out.stderr).toContain(
-      "--audit-sample takes the share of plain decisions to record, between 0 and 1",
-    );
+    expect(out.stderr).toContain(message);
   });
 });
