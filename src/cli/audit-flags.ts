@@ -1,7 +1,7 @@
 /**
  * `--audit`, `--audit-mode`, `--audit-failure`, `--audit-loggable`, `--audit-include`,
- * `--audit-sample`, `--audit-flush-ms`, shared by `latch serve` and the in-process decision commands: the same
- * settings, the same defaults, the same refusals.
+ * `--audit-sample`, `--audit-flush-ms`, shared by `latch serve` and the in-process decision
+ * commands: the same settings, the same defaults, the same refusals.
  */
 import { type Command, Option } from "commander";
 import type { AuditFailure, AuditMode, AuditPolicy } from "../audit/index.js";

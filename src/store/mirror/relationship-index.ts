@@ -174,7 +174,10 @@ export class RelationshipIndex {
   private readonly reverseIndex: ReverseIndex = new Map();
   /** Revisions of the entries some reader may not see (see the file comment). */
   private readonly versions = new Map<Relationship, Version>();
-  /** Live entries created after `settled`, in creation order: `compact` forgets their versions. */
+  /**
+   * Entries created with a version, in creation order: `compact` forgets the versions of those
+   * created by the floor (a slice a call, so some may wait, still versioned, past `settled`).
+   */
   private readonly young = new Fifo<Relationship>();
   /** Deleted entries in deletion order, waiting for `compact`. */
   private readonly dead = new Fifo<Relationship>();
@@ -685,8 +688,8 @@ export class RelationshipIndex {
         }
       }
     }
-    this.young.filter((r) => !inSet(r));
-    this.dead.filter((r) => !inSet(r));
+    this.young.retain((r) => !inSet(r));
+    this.dead.retain((r) => !inSet(r));
     byRelation?.delete(relation);
     this.liveCount -= held;
   }
@@ -778,8 +781,8 @@ class Fifo<T> {
     }
   }
 
-  /** Keeps the entries `keep` accepts. */
-  filter(keep: (item: T) => boolean): void {
+  /** Keeps only the entries `keep` accepts. */
+  retain(keep: (item: T) => boolean): void {
     this.items = this.items.slice(this.head).filter(keep);
     this.head = 0;
   }
