@@ -135,6 +135,12 @@ export interface AuditOptions {
   readonly writerThread?: boolean;
   /** Told of each writer thread started (the first batch starts one, and a batch after one died). */
   readonly onWriterThread?: (thread: Worker) => void;
+  /**
+   * Start the writer thread and open its connection now, not with the first batch (`latch serve`):
+   * the first decisions then wait for no thread (`sync`), and a crash soon after start loses only
+   * what any later crash would (`async`).
+   */
+  readonly startWriter?: boolean;
 }
 
 export interface AuditStats {
@@ -346,6 +352,7 @@ export function createAuditRecorder(options: AuditOptions): AuditRecorder {
     onAppend: options.onAppend,
     caller: options.caller,
   });
+  if (options.startWriter === true && policy !== "off") sink.start();
   const all = policy === "all";
   const recording: Recording = { sink, all, includes, sample, sampled, mode, batchSize, now, callInfo };
 

@@ -21,6 +21,8 @@ import { type AuditCallInfo, type DecisionFacts, recordsOf } from "./record.js";
 /** Appends captured batches, one at a time. */
 export interface BatchWriter {
   append(batch: CapturedBatch): Promise<Appended>;
+  /** Makes ready what appends need (a writer thread and its connection) before the first batch. */
+  start?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -138,6 +140,11 @@ export class DecisionSink {
     if (this.open.count >= this.settings.batchSize) this.closeBatch();
     else this.schedule();
     return done?.promise;
+  }
+
+  /** Starts the writer ahead of the first batch; a failure is reported, and the first batch tries again. */
+  start(): void {
+    this.settings.writer.start?.().catch(this.settings.onError);
   }
 
   /** Resolves once every decision captured so far has been appended (or failed). */

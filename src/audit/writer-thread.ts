@@ -32,10 +32,17 @@ const MARK = "latchDecisionWriter";
  */
 type Request =
   | { readonly kind: "append"; readonly batch: PostedBatch; readonly names: readonly string[] }
+  | { readonly kind: "open" }
   | { readonly kind: "close" };
 
-/** A batch appended gives its buffer back (see `CaptureBuffer.reuse`); a failed one keeps it. */
-type Reply = { readonly seconds: number; readonly numbers: ArrayBuffer } | { readonly error: PostedError };
+/**
+ * A batch appended gives its buffer back (see `CaptureBuffer.reuse`); a failed one keeps it. An
+ * `open` answers `opened` once the thread's connection is open.
+ */
+type Reply =
+  | { readonly seconds: number; readonly numbers: ArrayBuffer }
+  | { readonly opened: true }
+  | { readonly error: PostedError };
 
 /** Appends through a writer thread, started on the first batch and again after it dies. */
 export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worker) => void): BatchWriter {
@@ -62,7 +69,15 @@ export function threadWriter(remote: RemoteDecisionLog, onStart?: (thread: Worke
         [numbers.buffer as ArrayBuffer],
       );
       if ("error" in reply) throw receivedError(reply.error);
+      if (!("numbers" in reply)) throw new Error("the audit writer thread answered an append with no batch");
       return { seconds: reply.seconds, numbers: new Float64Array(reply.numbers) };
+    },
+    async start() {
+      const reply = await thread.request((fresh) => {
+        if (fresh) namesSent = 0;
+        return { kind: "open" };
+      });
+      if ("error" in reply) throw receivedError(reply.error);
     },
     async close() {
       await thread.close({ kind: "close" } satisfies Request);
@@ -104,6 +119,15 @@ function serveBatches(remote: RemoteDecisionLog): void {
     if (request.kind === "close") {
       await opened?.close();
       port.close();
+      return;
+    }
+    if (request.kind === "open") {
+      try {
+        opened ??= await openRemoteDecisionLog(remote);
+        port.postMessage({ opened: true } satisfies Reply);
+      } catch (error) {
+        port.postMessage({ error: postedError(error) } satisfies Reply);
+      }
       return;
     }
     // Before anything can fail: a later batch may use these names.

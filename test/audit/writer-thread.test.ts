@@ -103,6 +103,19 @@ describe("the audit writer thread", () => {
     await recorder.close();
   });
 
+  it("startWriter: the thread starts with the recorder, not with the first batch, and serves it", async () => {
+    const late = await open(await sqliteFile(), { mode: "sync" });
+    expect(late.threads).toHaveLength(0);
+    const early = await open(await sqliteFile(), { mode: "sync", startWriter: true });
+    expect(early.threads).toHaveLength(1);
+    expect((await early.latch.decider.check(check("u0"))).state).toBe("ALLOWED");
+    expect(early.threads).toHaveLength(1);
+    expect(early.recorder.stats()).toMatchObject({ written: 1, failed: 0 });
+    expect((await early.latch.store.decisions.read()).map((d) => d.record.subject)).toEqual(["user:u0"]);
+    await late.recorder.close();
+    await early.recorder.close();
+  });
+
   it("a thread that dies fails the batch it held; the next batch starts a new thread", async () => {
     const errors: unknown[] = [];
     let first = true;

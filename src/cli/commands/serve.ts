@@ -427,6 +427,8 @@ function auditOptions(
   const { audit } = settings;
   return {
     ...audit,
+    // A server's first decisions should not wait for the thread, nor a crash soon after start lose them.
+    startWriter: true,
     onAppend,
     onError: (error) =>
       logger.error(
