@@ -61,7 +61,8 @@ export function requestThread<Req, Rep>(settings: RequestThreadSettings<Rep>): R
   const settle = (from: Worker, reply: Rep) => {
     if (waiting[0]?.on !== from) return;
     const w = waiting.shift()!;
-    if (waiting.length === 0) from.unref();
+    // Idle again, unless it is being closed: `close` holds the process until it has exited.
+    if (waiting.length === 0 && from === thread) from.unref();
     w.resolve(reply);
   };
   const start = (): Worker => {

@@ -3,9 +3,11 @@
  * in the order the decisions were made; `sync` answers only once committed; a thread that dies
  * fails its batch, and the next batch starts a new one; `close` writes what is queued.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -114,6 +116,28 @@ describe("the audit writer thread", () => {
     expect((await early.latch.store.decisions.read()).map((d) => d.record.subject)).toEqual(["user:u0"]);
     await late.recorder.close();
     await early.recorder.close();
+  });
+
+  it("startWriter, then close at once: close waits for the thread, and the process can exit", () => {
+    // The reply to the thread's opening came after close had held the process for the thread's
+    // exit, and let go of it: Node then found nothing to wait for and quit (exit code 13) with the
+    // close unfinished, as `latch serve` did when it refused to start.
+    const script = `
+      import { createAuditRecorder } from "./src/audit/index.js";
+      import { createSqliteStore } from "./src/store/sqlite/index.js";
+      const store = await createSqliteStore({ path: ${JSON.stringify(join(dir, "closed-at-once.db"))} });
+      const recorder = createAuditRecorder({ log: store.decisions, policy: "all", startWriter: true });
+      await recorder.close();
+      await store.close();
+      console.log("closed");`;
+    const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: resolve(dirname(fileURLToPath(import.meta.url)), "../.."),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(run.stderr).toBe("");
+    expect(run.stdout.trim()).toBe("closed");
+    expect(run.status).toBe(0);
   });
 
   it("a thread that dies fails the batch it held; the next batch starts a new thread", async () => {
