@@ -41,16 +41,22 @@ function fakeStore() {
   };
 }
 
+/** A probe every 10 ms of a fake store, and the changes of state it reports. */
+function probed(timeoutMs?: number) {
+  const fake = fakeStore();
+  const changes: boolean[] = [];
+  const health = watchDatastoreHealth({
+    store: fake.store,
+    intervalMs: 10,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    onChange: (serving) => changes.push(serving),
+  });
+  return { fake, changes, health };
+}
+
 describe("datastore health probe", () => {
   it("reports unreachable on refusal and on silence, and reachable again by itself", async () => {
-    const fake = fakeStore();
-    const changes: boolean[] = [];
-    const health = watchDatastoreHealth({
-      store: fake.store,
-      intervalMs: 10,
-      timeoutMs: 20,
-      onChange: (serving) => changes.push(serving),
-    });
+    const { fake, changes, health } = probed(20);
     try {
       expect(await health.probe()).toBe(true);
       fake.set("refused");
@@ -69,13 +75,7 @@ describe("datastore health probe", () => {
   });
 
   it("keeps a short interval's slow answers serving: the timeout is not the interval", async () => {
-    const fake = fakeStore();
-    const changes: boolean[] = [];
-    const health = watchDatastoreHealth({
-      store: fake.store,
-      intervalMs: 10,
-      onChange: (s) => changes.push(s),
-    });
+    const { fake, changes, health } = probed();
     try {
       fake.set("slow");
       for (let i = 0; i < 3; i++) expect(await health.probe()).toBe(true);
@@ -86,13 +86,7 @@ describe("datastore health probe", () => {
   });
 
   it("stops probing when stopped", async () => {
-    const fake = fakeStore();
-    const changes: boolean[] = [];
-    const health = watchDatastoreHealth({
-      store: fake.store,
-      intervalMs: 10,
-      onChange: (s) => changes.push(s),
-    });
+    const { fake, changes, health } = probed();
     health.stop();
     fake.set("refused");
     await new Promise((r) => setTimeout(r, 50));
