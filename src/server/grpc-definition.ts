@@ -36,6 +36,9 @@ function definitionOf(
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const m of service.methods) {
     const codec = Object.hasOwn(serverCodecs, m.localName) ? serverCodecs[m.localName] : undefined;
+    const encodeResponse =
+      (codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
+      ((value: unknown) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>)));
     definition[m.localName] = {
       path: `/${service.typeName}/${m.name}`,
       originalName: m.localName,
@@ -45,10 +48,7 @@ function definitionOf(
       requestDeserialize: rawRequests
         ? passBytes
         : (codec?.decodeRequest ?? ((bytes: Buffer) => fromBinary(m.input, bytes))),
-      responseSerialize: rawRequests
-        ? serverSerializer(m.output, codec)
-        : ((codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
-          ((value) => asBuffer(toBinary(m.output, value as MessageShape<DescMessage>)))),
+      responseSerialize: rawRequests ? bytesAsGiven(encodeResponse) : encodeResponse,
       responseDeserialize: (bytes: Buffer) => fromBinary(m.output, bytes),
     };
   }
@@ -59,12 +59,9 @@ const passBytes = (bytes: Buffer): Buffer => bytes;
 
 /**
  * The server's response encoder: bytes (a server stream's message, encoded by grpc-adapter.ts in
- * its paced loop) go on as they are; a message is encoded by the method's codec or protobuf-es.
+ * its paced loop) go on as they are; a message is encoded by `encode`.
  */
-function serverSerializer(output: DescMessage, codec: ServerCodec | undefined): (value: unknown) => Buffer {
-  const encode =
-    (codec?.encodeResponse as ((value: unknown) => Buffer) | undefined) ??
-    ((value: unknown) => asBuffer(toBinary(output, value as MessageShape<DescMessage>)));
+function bytesAsGiven(encode: (value: unknown) => Buffer): (value: unknown) => Buffer {
   return (value) => (value instanceof Uint8Array ? asBuffer(value) : encode(value));
 }
 
