@@ -79,6 +79,7 @@ export const tokenFor = (deps: LookupDeps, revision: Revision): string =>
 
 export const freshAcc = (): Acc => ({
   minCut: Number.POSITIVE_INFINITY,
+  cuts: undefined,
   validUntil: Number.POSITIVE_INFINITY,
   deepest: 0,
 });
