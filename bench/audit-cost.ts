@@ -27,8 +27,9 @@ const [mode = "plain", countText = "20000", scaleText = "s"] = process.argv.slic
 const count = Number(countText);
 const { dir, sqlite, mirror: store, mix } = await auditBenchSetting(scaleText as Scale, "audit-cost");
 // A queue that never drops: a dropped record costs less than a kept one and would flatter the count.
-// AUDIT_COST_FLUSH_MS (default the recorder's 10): under valgrind 10 ms is a few dozen checks, so
-// batches close by time, small; a longer one closes them by size (500), as a busy server does.
+// AUDIT_COST_FLUSH_MS (default 10, the recorder's own until 2026-12-06, kept so that the figures in
+// bench/README.md compare): under valgrind 10 ms is a few dozen checks, so batches close by time,
+// small; a longer one closes them by size (the recorder's batch size), as a busy server does.
 const flushMs = Number(process.env.AUDIT_COST_FLUSH_MS ?? 10);
 const auditOptions = {
   policy: "all",
