@@ -285,12 +285,7 @@ export class CheckDeps {
 
   /** The batched evaluator's answer for `ids`, counted. */
   async run(ctx: RequestContext, member: PlanMember, ids: readonly string[]) {
-    const acc: Acc = {
-      minCut: Number.POSITIVE_INFINITY,
-      cuts: undefined,
-      validUntil: Number.POSITIVE_INFINITY,
-      deepest: 0,
-    };
+    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: 0 };
     try {
       return await dispatch(ctx, member, ids, undefined, acc);
     } finally {

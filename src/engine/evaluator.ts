@@ -52,7 +52,7 @@ import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
 import type { RequestContext, TraceNode } from "./request-context.js";
 import { collect, type Out, pushTrace, type Traces, wrap } from "./traces.js";
-import { type Acc, noteCut, type Origin, onStack, type Stack } from "./walk-stack.js";
+import { type Acc, type Origin, onStack, type Stack } from "./walk-stack.js";
 import type { Proof, Proofs } from "./witness.js";
 
 /**
@@ -111,7 +111,7 @@ export function dispatch(
         stack === undefined || traceOnly ? undefined : onStack(stack, member.label, id, neg, origin);
       if (cut !== undefined) {
         // Either way the answer holds only on this path: never cached (see computeInto).
-        noteCut(acc, cut.depth);
+        if (cut.depth < acc.minCut) acc.minCut = cut.depth;
         const at = `${member.def.name}:${id}#${member.name}`;
         if (cut.throughExclusion) {
           // No answer, but no error yet: the check fails only if its answer depends on it (see
@@ -194,16 +194,9 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
   // A label no member has, for a frame that must never be found as a cycle (see dispatch).
   const label = traceOnly ? `${member.label} (explaining)` : member.label;
   const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin };
-  const sub: Acc = {
-    minCut: Number.POSITIVE_INFINITY,
-    cuts: undefined,
-    validUntil: Number.POSITIVE_INFINITY,
-    deepest: hops,
-  };
+  const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
-  // Whether or not another cut pointed higher: one that pointed here may be a false cycle for
-  // some id (a sibling's path merged into its own), which would wrongly deny that id.
-  if (ids.length > 1 && sub.cuts?.has(depth)) {
+  if (sub.minCut === depth && ids.length > 1) {
     // A cut may have hit a sibling rather than an ancestor: ask each id again on its own path,
     // through the dispatcher, which keeps and shares each answer on its own. The batch as a whole
     // is then not handed on (its waiters compute theirs).
@@ -223,8 +216,7 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
   // The batch's height stands for each id's: never lower than the id's own, so never too lenient.
   const height = sub.deepest - hops + 1;
   const cacheable = sub.minCut >= depth && !ctx.explain && height !== Number.POSITIVE_INFINITY;
-  // A cut that pointed at this frame ends here; those that pointed above it go to the caller.
-  if (sub.cuts !== undefined) for (const c of sub.cuts) if (c < depth) noteCut(acc, c);
+  if (sub.minCut < depth && sub.minCut < acc.minCut) acc.minCut = sub.minCut;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     const r = out.m.get(id);

@@ -79,7 +79,6 @@ export const tokenFor = (deps: LookupDeps, revision: Revision): string =>
 
 export const freshAcc = (): Acc => ({
   minCut: Number.POSITIVE_INFINITY,
-  cuts: undefined,
   validUntil: Number.POSITIVE_INFINITY,
   deepest: 0,
 });

@@ -36,22 +36,10 @@ export type Origin = ReadonlyMap<string, readonly string[]>;
 export interface Acc {
   /** Shallowest frame depth a cycle cut pointed to (Infinity: none). */
   minCut: number;
-  /**
-   * Every frame depth a cut pointed to, from this frame up (undefined: none; cycles are rare). A
-   * frame that a cut pointed at must know it even when another cut pointed higher (see computeInto).
-   */
-  cuts: Set<number> | undefined;
   /** Earliest expiration among relationships read (ms since epoch; Infinity: none). */
   validUntil: number;
   /** Deepest depth the frame's answer needed (itself, its callees, the heights of answers reused). */
   deepest: number;
-}
-
-/** Records in `acc` that a cycle cut pointed at the frame at `depth`. */
-export function noteCut(acc: Acc, depth: number): void {
-  if (depth < acc.minCut) acc.minCut = depth;
-  if (acc.cuts === undefined) acc.cuts = new Set([depth]);
-  else acc.cuts.add(depth);
 }
 
 /** A cycle `onStack` found: the frame it points at, and whether it passes through an exclusion. */

@@ -49,12 +49,7 @@ function ask(ctx: Ctx, ids: string[], hops = 1, keyed = true): Subproblem<Ctx> {
     m: new Map(),
     t: undefined,
     w: undefined,
-    acc: {
-      minCut: Number.POSITIVE_INFINITY,
-      cuts: undefined,
-      validUntil: Number.POSITIVE_INFINITY,
-      deepest: hops,
-    },
+    acc: { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops },
   };
 }
 
@@ -227,10 +222,7 @@ describe("the single-flight decorator", () => {
       const needs = id === "x" ? "y" : "x";
       if (hops === 1) {
         await gates[ctx.name as "a" | "b"].promise;
-        const nested = {
-          ...ask(ctx, [needs], 2),
-          acc: { minCut: 9, cuts: undefined, validUntil: 9e15, deepest: 2 },
-        };
+        const nested = { ...ask(ctx, [needs], 2), acc: { minCut: 9, validUntil: 9e15, deepest: 2 } };
         await flights.dispatch(nested);
       }
       return { m: true };
