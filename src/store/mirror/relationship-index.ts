@@ -469,11 +469,10 @@ export class RelationshipIndex {
    */
   compact(floor: number, budget = Number.POSITIVE_INFINITY): boolean {
     if (floor > this.settled) this.settled = floor;
-    const settled = this.settled;
-    const { young, dead, versions } = this;
+    const { young, versions } = this;
     let y = 0;
     const settling = new Set<Bucket>();
-    while (y < young.length && y < budget && versions.get(young.at(y)!)!.created <= settled) {
+    while (y < budget && this.youngDue(y)) {
       const r = young.at(y++)!;
       const v = versions.get(r)!;
       if (v.deleted !== INF) continue; // dead: its version stays until it is dropped below
@@ -485,16 +484,27 @@ export class RelationshipIndex {
       }
     }
     young.drop(y);
-    const youngLeft = young.length > 0 && versions.get(young.at(0)!)!.created <= settled;
     // Only once no young entry up to the floor is left: every dead one up to it is then behind them
     // (created before it was deleted), so the loop above never meets an entry without its version.
-    if (!youngLeft) {
+    if (!this.youngDue(0)) {
       let n = 0;
-      while (n < dead.length && y + n < budget && versions.get(dead.at(n)!)!.deleted <= settled) n++;
+      while (y + n < budget && this.deadDue(n)) n++;
       if (n > 0) this.dropDead(n, settling);
     }
     for (const bucket of settling) this.settle(bucket);
-    return youngLeft || (dead.length > 0 && versions.get(dead.at(0)!)!.deleted <= settled);
+    return this.youngDue(0) || this.deadDue(0);
+  }
+
+  /** Whether the `i`th young entry was created by the floor: its version can be forgotten. */
+  private youngDue(i: number): boolean {
+    const r = this.young.at(i);
+    return r !== undefined && this.versions.get(r)!.created <= this.settled;
+  }
+
+  /** Whether the `i`th dead entry was deleted by the floor: it can be dropped. */
+  private deadDue(i: number): boolean {
+    const r = this.dead.at(i);
+    return r !== undefined && this.versions.get(r)!.deleted <= this.settled;
   }
 
   /** Drops the first `n` dead entries; the buckets they leave go into `settling`. */
