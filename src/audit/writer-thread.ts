@@ -114,6 +114,11 @@ function serveBatches(remote: RemoteDecisionLog): void {
   const port = parentPort;
   if (port === null) return;
   let opened: OpenedDecisionLog | undefined;
+  /** The thread's connection, opened by an `open` or the first batch, and again after a failed open. */
+  const open = async (): Promise<OpenedDecisionLog> => {
+    opened ??= await openRemoteDecisionLog(remote);
+    return opened;
+  };
   const received = new ReceivedNames();
   const handle = async (request: Request): Promise<void> => {
     if (request.kind === "close") {
@@ -123,7 +128,7 @@ function serveBatches(remote: RemoteDecisionLog): void {
     }
     if (request.kind === "open") {
       try {
-        opened ??= await openRemoteDecisionLog(remote);
+        await open();
         port.postMessage({ opened: true } satisfies Reply);
       } catch (error) {
         port.postMessage({ error: postedError(error) } satisfies Reply);
@@ -134,10 +139,8 @@ function serveBatches(remote: RemoteDecisionLog): void {
     received.add(request.names);
     const numbers = request.batch.numbers.buffer as ArrayBuffer;
     try {
-      // Opened on the first batch, and again after an open that failed.
-      opened ??= await openRemoteDecisionLog(remote);
+      const { log } = await open();
       const started = performance.now();
-      const { log } = opened;
       // Records in their stored form, built from the batch without a record object each.
       const encoded = log.appendEncoded === undefined ? undefined : received.encoded(request.batch);
       const records =
