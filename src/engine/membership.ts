@@ -75,24 +75,29 @@ export function orMember(a: Member | undefined, b: Member | undefined): Member |
   if (a === undefined) return b;
   if (b === undefined) return a;
   if (a === true || b === true) return true;
-  const children: CaveatExpr[] = [];
-  for (const x of [a, b]) {
-    if (x.op === "or") children.push(...x.children);
-    else children.push(x);
-  }
-  return { op: "or", children };
+  return a === b ? a : { op: "or", children: flatten("or", a, b) };
 }
 
 export function andMember(a: Member | undefined, b: Member | undefined): Member | undefined {
   if (a === undefined || b === undefined) return undefined;
   if (a === true) return b;
   if (b === true) return a;
+  return a === b ? a : { op: "and", children: flatten("and", a, b) };
+}
+
+/**
+ * The operands of `a op b`, nested `op`s lifted, each expression once. Where paths meet (a
+ * document reached through two folders that share a parent) both sides carry the same
+ * expressions: kept twice, an answer doubled at every such meeting, exponential in the depth of
+ * the data. Short lists are not checked: copies there cost less than the check.
+ */
+function flatten(op: "and" | "or", a: CaveatExpr, b: CaveatExpr): CaveatExpr[] {
   const children: CaveatExpr[] = [];
   for (const x of [a, b]) {
-    if (x.op === "and") children.push(...x.children);
-    else children.push(x);
+    if (x.op !== op) children.push(x);
+    else for (const c of x.children) children.push(c);
   }
-  return { op: "and", children };
+  return children.length > 8 ? [...new Set(children)] : children;
 }
 
 /** `base - subtract`. */
