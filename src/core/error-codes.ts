@@ -38,6 +38,8 @@ export const ErrorCodes = {
   CheckMaxDepthExceeded: "check/max-depth-exceeded",
   /** failed-precondition: the answer depends on a permission that depends on itself through the right-hand side of an exclusion. */
   CheckCycleThroughExclusion: "check/cycle-through-exclusion",
+  /** failed-precondition: the answers of a cycle did not settle within the rounds allowed (its caveats too many to compare). */
+  CheckCycleUnsettled: "check/cycle-unsettled",
   /** failed-precondition: no schema has been written yet, so nothing can be checked. */
   CheckNoSchema: "check/no-schema",
   /** failed-precondition | invalid-argument: a caveat is unknown (precondition) or failed to evaluate on this context (argument). */

@@ -17,7 +17,7 @@ import {
   subproblemKey,
 } from "./dispatch/index.js";
 import { mergeContext } from "./evaluate-caveats.js";
-import { dispatch, evaluate } from "./evaluator.js";
+import { evaluate, solve } from "./evaluator.js";
 import type { LookupDeps } from "./lookup-context.js";
 import type { Member } from "./membership.js";
 import { buildMembershipIndex, type MembershipIndex, snapshotMembershipIndex } from "./membership-index.js";
@@ -26,7 +26,6 @@ import type { CachedResult, RequestContext, ResultStore, TraceNode } from "./req
 import type { Revisions } from "./revisions.js";
 import { SnapshotWalk, type WalkAnswer } from "./snapshot-walk.js";
 import type { Cancellation, CaveatTrace, CheckRequest } from "./types.js";
-import type { Acc } from "./walk-stack.js";
 import type { Proof } from "./witness.js";
 
 /** A witnessed answer as remembered (see `CheckDeps.recallWitnessed`). */
@@ -285,9 +284,8 @@ export class CheckDeps {
 
   /** The batched evaluator's answer for `ids`, counted. */
   async run(ctx: RequestContext, member: PlanMember, ids: readonly string[]) {
-    const acc: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: 0 };
     try {
-      return await dispatch(ctx, member, ids, undefined, acc);
+      return await solve(ctx, member, ids);
     } finally {
       this.dispatches += ctx.dispatches;
     }

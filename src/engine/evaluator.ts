@@ -6,9 +6,10 @@
  *
  * Cycles: a subproblem already on the current path counts as "not a member" there (the least
  * fixpoint SpiceDB's semantics imply for recursive data). A result that leaned on such a cut to an
- * ancestor is only valid on that path, so it is not cached; when the cut hit a sibling in the same
- * batch, the batch is recomputed id by id. A cycle through an exclusion's right-hand side has no
- * such answer: it is cut the same way but carried as the `unstratified` leaf (membership.ts).
+ * ancestor is only valid on that path, so it is not cached. A cut that is a cycle on only some of
+ * the merged paths of a batch makes the walk be done again as a fixpoint (fixpoint.ts, `solve`).
+ * A cycle through an exclusion's right-hand side has no such answer: it is cut the same way but
+ * carried as the `unstratified` leaf (membership.ts).
  *
  * Witnesses: a request that asks for them (`ctx.witness`) gets each answer's proof beside it (`w`,
  * see witness.ts; what each operator contributes is in operators.ts). Such a request shares no
@@ -16,14 +17,8 @@
  * is computed again; a plain request only tests the flag.
  */
 import { LatchError, type Relationship } from "../core/index.js";
-import {
-  type Dispatched,
-  type Dispatcher,
-  keyPrefix,
-  keySuffix,
-  narrow,
-  type Subproblem,
-} from "./dispatch/index.js";
+import { type Dispatched, type Dispatcher, keyPrefix, keySuffix, type Subproblem } from "./dispatch/index.js";
+import { assume, CycleWalk, noteFound, settle } from "./fixpoint.js";
 import { addMember, caveatOf, type Member, type Memberships, tooDeep, unstratified } from "./membership.js";
 import {
   arrowDone,
@@ -52,7 +47,7 @@ import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
 import type { RequestContext, TraceNode } from "./request-context.js";
 import { collect, type Out, pushTrace, type Traces, wrap } from "./traces.js";
-import { type Acc, type Origin, onStack, type Stack } from "./walk-stack.js";
+import { type Acc, baseFrame, freshAcc, type Origin, onStack, type Stack } from "./walk-stack.js";
 import type { Proof, Proofs } from "./witness.js";
 
 /**
@@ -61,7 +56,7 @@ import type { Proof, Proofs } from "./witness.js";
  * engine's dispatcher (dispatch/combined.ts: cache, single-flight, then `evaluate` below) for the
  * rest. Not async itself: the dispatcher's promise is handed back as it is.
  */
-export function dispatch(
+function dispatch(
   ctx: RequestContext,
   member: PlanMember,
   ids: readonly string[],
@@ -123,7 +118,21 @@ export function dispatch(
           // or what a check says would depend on what was asked before it.
           acc.deepest = Number.POSITIVE_INFINITY;
           pushTrace(t, id, { label: `${at} (cycle through an exclusion)`, member: none });
-        } else pushTrace(t, id, { label: `${at} (cycle)`, member: undefined });
+        } else if (stack!.walk.levels !== undefined) {
+          // A fixpoint round: what the round before found for it.
+          const x = assume(stack!.walk, neg, member.label, id);
+          if (x.m !== undefined) m.set(id, x.m);
+          w?.set(id, x.w);
+          pushTrace(t, id, { label: `${at} (cycle, as found before)`, member: x.m });
+        } else {
+          if (!cut.exact) {
+            // "No" may be wrong on the paths this is no cycle on: nothing above it is kept, and
+            // the walk is done again (see `solve`).
+            stack!.walk.partial = true;
+            acc.minCut = 0;
+          }
+          pushTrace(t, id, { label: `${at} (cycle)`, member: undefined });
+        }
       } else if (tooFar) {
         // Unknown, not an error yet: the check fails only if its answer depends on it. Whatever
         // leaned on it might resolve from a shallower place, so it is never reused (infinite height).
@@ -168,6 +177,19 @@ export function dispatch(
   });
 }
 
+/**
+ * Which of `ids` (objects of `member.def`) have `member` for the request's subject, asked from the
+ * top: every check and lookup starts its walks here. A walk that met a cut that is a cycle on some
+ * of its paths only is done again as a fixpoint (fixpoint.ts).
+ */
+export async function solve(ctx: RequestContext, member: PlanMember, ids: readonly string[]): Promise<Out> {
+  const walk = new CycleWalk();
+  const base = baseFrame(walk);
+  const out = await dispatch(ctx, member, ids, base, freshAcc());
+  if (!walk.partial) return out;
+  return settle(walk, 0, ids, () => dispatch(ctx, member, ids, base, freshAcc()));
+}
+
 /** `ids` with each id once (and their keys, when there are any); undefined when none repeats. */
 function withoutRepeats(
   ids: readonly string[],
@@ -193,30 +215,22 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
   const { ctx, member, ids, stack, depth, hops, acc, m, t, w, neg, origin, traceOnly } = p;
   // A label no member has, for a frame that must never be found as a cycle (see dispatch).
   const label = traceOnly ? `${member.label} (explaining)` : member.label;
-  const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin };
+  const walk = stack === undefined ? new CycleWalk() : stack.walk;
+  const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin, walk };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
-  if (sub.minCut === depth && ids.length > 1) {
-    // A cut may have hit a sibling rather than an ancestor: ask each id again on its own path,
-    // through the dispatcher, which keeps and shares each answer on its own. The batch as a whole
-    // is then not handed on (its waiters compute theirs).
-    let until = Number.POSITIVE_INFINITY;
-    let height = 1;
-    for (let i = 0; i < ids.length; i++) {
-      const one = await ctx.dispatcher.dispatch(
-        narrow(p, [ids[i]!], p.keys.length === 0 ? p.keys : [p.keys[i]!]),
-      );
-      if (one.until < until) until = one.until;
-      if (one.height > height) height = one.height;
-    }
-    return { m, t, w, ids, keys: p.keys, cacheable: false, until, height };
-  }
+  // A fixpoint round's answers rest on what it assumed wherever it met a cut, this frame's own
+  // cycles too: only answers that met none are kept. Otherwise cuts to this frame or below
+  // (all exact, see onStack) leave an answer that holds on any path.
+  const fixing = walk.levels !== undefined;
   if (sub.validUntil < acc.validUntil) acc.validUntil = sub.validUntil;
   if (sub.deepest > acc.deepest) acc.deepest = sub.deepest;
   // The batch's height stands for each id's: never lower than the id's own, so never too lenient.
   const height = sub.deepest - hops + 1;
-  const cacheable = sub.minCut >= depth && !ctx.explain && height !== Number.POSITIVE_INFINITY;
-  if (sub.minCut < depth && sub.minCut < acc.minCut) acc.minCut = sub.minCut;
+  if (fixing) noteFound(walk, neg, member.label, ids, out);
+  const settled = fixing ? sub.minCut === Number.POSITIVE_INFINITY : sub.minCut >= depth;
+  const cacheable = settled && !ctx.explain && height !== Number.POSITIVE_INFINITY;
+  if (sub.minCut < acc.minCut && (fixing || sub.minCut < depth)) acc.minCut = sub.minCut;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     const r = out.m.get(id);
@@ -342,7 +356,12 @@ async function evalCombined(
       // The base's proofs stand for the ids it answered no; the others' are replaced below.
       const w: Proofs | undefined = ctx.witness ? new Map(base.w) : undefined;
       if (active.length > 0) {
-        const subtract = await evalNode(ctx, member, node.subtract, active, frame, acc, neg + 1);
+        const subtracted = () => evalNode(ctx, member, node.subtract, active, frame, acc, neg + 1);
+        // In a fixpoint round the right-hand side settles its own cycles first (fixpoint.ts).
+        const subtract =
+          frame.walk.levels === undefined
+            ? await subtracted()
+            : await settle(frame.walk, neg + 1, active, subtracted);
         collect(t, subtract, active, "subtract");
         for (const id of active) {
           const b = base.m.get(id);
@@ -434,12 +453,16 @@ async function evalRelation(
           continue;
         }
       }
+      // The paths each subject is asked for: only objects not yet plainly allowed need it (a path
+      // through one that is would make a cycle seen there count for the others; see onStack). An
+      // explanation asks for those too, and there they are the only ones.
       const origin = new Map<string, string[]>();
-      for (const sid of subjectIds)
-        origin.set(
-          sid,
-          bySubject.get(sid)!.map((f) => f.id),
-        );
+      for (const sid of subjectIds) {
+        const feeds = bySubject.get(sid)!;
+        const open: string[] = [];
+        for (const f of feeds) if (!unionDone(m.get(f.id))) open.push(f.id);
+        origin.set(sid, open.length > 0 ? open : feeds.map((f) => f.id));
+      }
       const r = await dispatch(ctx, target, subjectIds, frame, acc, neg, origin);
       for (const sid of subjectIds) {
         const x = r.m.get(sid);

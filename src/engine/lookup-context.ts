@@ -9,7 +9,6 @@ import type { Plan, PlanMember } from "./plan.js";
 import type { RequestContext, ResultStore } from "./request-context.js";
 import type { Revisions } from "./revisions.js";
 import type { Cancellation } from "./types.js";
-import type { Acc } from "./walk-stack.js";
 
 export interface LookupDeps {
   readonly store: Store;
@@ -76,12 +75,6 @@ export function createLookupContext(
 
 export const tokenFor = (deps: LookupDeps, revision: Revision): string =>
   deps.tokenOf?.(revision) ?? deps.store.encodeRevision(revision);
-
-export const freshAcc = (): Acc => ({
-  minCut: Number.POSITIVE_INFINITY,
-  validUntil: Number.POSITIVE_INFINITY,
-  deepest: 0,
-});
 
 /** The member `type#name` of a lookup, with the same error codes as Check. */
 export function resolveLookupMember(plan: Plan, type: string, name: string): PlanMember {

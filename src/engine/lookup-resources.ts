@@ -20,12 +20,11 @@
  */
 import type { CaveatEvaluator } from "./evaluate-caveats.js";
 import { createCaveatEvaluator } from "./evaluate-caveats.js";
-import { dispatch } from "./evaluator.js";
+import { solve } from "./evaluator.js";
 import type { LookupBatchOptions } from "./lookup-batches.js";
 import {
   createLookupContext,
   deadlineExceeded,
-  freshAcc,
   isDeadline,
   type LookupDeps,
   resolveLookupMember,
@@ -120,7 +119,7 @@ function chunkResults(
     return out;
   };
   if (toCheck === undefined) return found(undefined);
-  return dispatch(proving ?? ctx, member, toCheck, undefined, freshAcc()).then(found);
+  return solve(proving ?? ctx, member, toCheck).then(found);
 }
 
 /** `ids[start..end)`, every one definite and without witness, as ALLOWED results. */

@@ -22,8 +22,8 @@
 import type { Relationship } from "../core/index.js";
 import type { RelationDef } from "../schema/index.js";
 import type { StoreReader } from "../store/index.js";
-import { dispatch } from "./evaluator.js";
-import { deadlineExceeded, freshAcc } from "./lookup-context.js";
+import { solve } from "./evaluator.js";
+import { deadlineExceeded } from "./lookup-context.js";
 import { computedHop } from "./operators.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import type { RequestContext } from "./request-context.js";
@@ -501,7 +501,7 @@ class ReverseWalk {
       this.confirms = new Map();
       for (const [member, { to, ids }] of confirms) {
         // A confirmed candidate stays at its level: the member's own expression is no hop.
-        const checked = await dispatch(this.proving ?? this.ctx, member, ids, undefined, freshAcc());
+        const checked = await solve(this.proving ?? this.ctx, member, ids);
         for (const id of ids) {
           const m = checked.m.get(id);
           if (m !== undefined) this.add(to, id, m === true, m === true ? checked.w?.get(id) : undefined);

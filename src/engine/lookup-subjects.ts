@@ -14,11 +14,10 @@
 
 import { clip, formatSubjectRef, LatchError, type SubjectRef } from "../core/index.js";
 import { createCaveatEvaluator, type Verdict } from "./evaluate-caveats.js";
-import { dispatch } from "./evaluator.js";
+import { solve } from "./evaluator.js";
 import {
   createLookupContext,
   deadlineExceeded,
-  freshAcc,
   isDeadline,
   type LookupDeps,
   resolveLookupMember,
@@ -37,7 +36,7 @@ import type {
   SubjectExclusion,
 } from "./types.js";
 import { validateContext } from "./validate-request.js";
-import { maxDepthExceeded } from "./walk-stack.js";
+import { freshAcc, maxDepthExceeded } from "./walk-stack.js";
 
 type Flags = Map<string, boolean>;
 
@@ -109,7 +108,7 @@ export async function* lookupSubjects(
         walkCtx.results,
       );
       try {
-        const out = await dispatch(ctx, member, [request.resource.id], undefined, freshAcc());
+        const out = await solve(ctx, member, [request.resource.id]);
         return evaluator.verdict(out.m.get(request.resource.id));
       } finally {
         dispatches += ctx.dispatches;

@@ -13,6 +13,7 @@
  * (membership-index.ts) only where all of their levels fit.
  */
 import { LatchError } from "../core/index.js";
+import type { CycleWalk } from "./fixpoint.js";
 
 /** The ids of one dispatch frame on the current path. */
 export interface Stack {
@@ -27,6 +28,8 @@ export interface Stack {
   readonly neg: number;
   /** For each id, the ids of the parent frame it was reached from; absent: the same ids. */
   readonly origin: Origin | undefined;
+  /** The walk this frame belongs to (fixpoint.ts): how it answers cycles. */
+  readonly walk: CycleWalk;
 }
 
 /** Callee id -> the caller frame's ids that led to it. */
@@ -42,24 +45,43 @@ export interface Acc {
   deepest: number;
 }
 
+/** The frame above a walk's checked objects: holds nothing, carries `walk` to every frame. */
+export function baseFrame(walk: CycleWalk): Stack {
+  return { parent: undefined, label: "", ids: new Set(), depth: 0, hops: 0, neg: 0, origin: undefined, walk };
+}
+
+/** A frame's facts before anything is gathered. */
+export const freshAcc = (): Acc => ({
+  minCut: Number.POSITIVE_INFINITY,
+  validUntil: Number.POSITIVE_INFINITY,
+  deepest: 0,
+});
+
 /** A cycle `onStack` found: the frame it points at, and whether it passes through an exclusion. */
 export interface CycleCut {
-  /** The depth of the frame where the subproblem is already being computed. */
+  /** The shallowest frame where the subproblem is already being computed on a path through it. */
   readonly depth: number;
   /**
-   * The path from that frame to here enters the right-hand side of an exclusion (or leaves one):
-   * recursion that is not stratified, which has no defined answer. The walk carries it as the
-   * `UNSTRATIFIED` leaf (membership.ts), an error only when the check's answer depends on it.
+   * The path from the nearest such frame to here enters the right-hand side of an exclusion (or
+   * leaves one): recursion that is not stratified, which has no defined answer. The walk carries
+   * it as the `UNSTRATIFIED` leaf (membership.ts), an error only when the check's answer depends
+   * on it.
    */
   readonly throughExclusion: boolean;
+  /**
+   * Every path through the subproblem meets it again: a cycle wherever its answer is used, so "no"
+   * is exact. Otherwise the cut is a cycle on some paths only (a sibling's path merged into its
+   * own), and the walk is done again as a fixpoint (fixpoint.ts).
+   */
+  readonly exact: boolean;
 }
 
 /**
- * Where `id` of `label` is already being computed on this id's own path, or undefined. Batches
- * merge paths: a frame holding the id as a mere sibling (two documents in one folder chain) is not
- * a cycle, so the walk follows `origin` upwards and only a frame reached through it counts. Merged
- * origins can still over-approximate a path; such a cut makes the frame it points to recompute id
- * by id (see computeInto), exactly as before, whether or not it passes through an exclusion.
+ * Where `id` of `label` is already being computed on a path to here, or undefined. Batches merge
+ * paths: a frame holding the id as a mere sibling (two documents in one folder chain) is not a
+ * cycle, so the walk follows `origin` upwards, path by path, and only a frame reached through the
+ * id itself counts; the paths that met it there end, and the others go on up. Paths follow each
+ * id's recorded callers, so they can over-approximate, never miss one: an exact cut is exact.
  */
 export function onStack(
   stack: Stack | undefined,
@@ -72,15 +94,21 @@ export function onStack(
   let top: Stack | undefined;
   for (let s = stack; s !== undefined; s = s.parent) if (s.label === label && s.ids.has(id)) top = s;
   if (top === undefined) return undefined;
-  // The ids on this id's own path at the current frame: one id, the origin's list, or a set.
+  // The ids, at the current frame, of the paths still open: one id, the origin's list, or a set.
   const list: readonly string[] = origin?.get(id) ?? [id];
   let set: Set<string> | undefined;
+  let depth = Number.POSITIVE_INFINITY;
+  let throughExclusion = false;
   for (let s = stack; s !== undefined; s = s.parent) {
     if (s.label === label && s.ids.has(id) && (set === undefined ? list.includes(id) : set.has(id))) {
+      if (depth === Number.POSITIVE_INFINITY) throughExclusion = s.neg !== neg;
+      depth = s.depth;
+      set ??= new Set(list);
+      set.delete(id);
       // Cycles are rare: an object only for them.
-      return { depth: s.depth, throughExclusion: s.neg !== neg };
+      if (set.size === 0) return { depth, throughExclusion, exact: true };
     }
-    if (s === top) return undefined;
+    if (s === top) break;
     const o = s.origin;
     if (o === undefined) continue;
     const up = new Set<string>();
@@ -91,10 +119,10 @@ export function onStack(
         for (const y of s.parent?.ids ?? []) up.add(y);
       } else for (const y of from) up.add(y);
     }
-    if (up.size === 0) return undefined;
     set = up;
+    if (up.size === 0) break;
   }
-  return undefined;
+  return depth === Number.POSITIVE_INFINITY ? undefined : { depth, throughExclusion, exact: false };
 }
 
 /**
