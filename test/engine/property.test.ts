@@ -5,11 +5,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isLatchError, type Relationship, type SubjectRef } from "../../src/core/index.js";
+import { isLatchError, type SubjectRef } from "../../src/core/index.js";
 import { type CheckBulkItem, createEngine, type Engine } from "../../src/engine/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { createMemoryStore } from "./memory-store.js";
-import { propertyRuns, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
+import { hasCycle, propertyRuns, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
 import { referenceAnswer } from "./reference.js";
 
 const IDS = ["o0", "o1"] as const;
@@ -125,27 +125,6 @@ const STOPPED = new Set(["check/max-depth-exceeded", "check/cycle-through-exclus
  * places than a walk of one object does, so one way may fail on such a cycle where another
  * answers, the same way.
  */
-/** Whether relationships, read as edges from a resource to its subject's object, make a cycle. */
-function hasCycle(relationships: readonly Relationship[]): boolean {
-  const next = new Map<string, string[]>();
-  for (const r of relationships) {
-    const from = `${r.resource.type}:${r.resource.id}`;
-    const list = next.get(from) ?? [];
-    list.push(`${r.subject.type}:${r.subject.id}`);
-    next.set(from, list);
-  }
-  const state = new Map<string, "open" | "done">();
-  const visit = (node: string): boolean => {
-    const seen = state.get(node);
-    if (seen !== undefined) return seen === "open";
-    state.set(node, "open");
-    for (const to of next.get(node) ?? []) if (visit(to)) return true;
-    state.set(node, "done");
-    return false;
-  };
-  return [...next.keys()].some(visit);
-}
-
 describe("both walks give the same answer at the depth limit", () => {
   const WALK_IDS = ["o0", "o1", "o2"] as const;
   const walkScenarios = fc.record({

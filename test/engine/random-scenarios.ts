@@ -266,3 +266,24 @@ export function propertyRuns(defaultRuns: number): { numRuns: number; seed?: num
     ...(process.env.LATCH_PROPERTY_SEED ? { seed: Number(process.env.LATCH_PROPERTY_SEED) } : {}),
   };
 }
+
+/** Whether relationships, read as edges from a resource to its subject's object, make a cycle. */
+export function hasCycle(relationships: readonly Relationship[]): boolean {
+  const next = new Map<string, string[]>();
+  for (const r of relationships) {
+    const from = `${r.resource.type}:${r.resource.id}`;
+    const list = next.get(from) ?? [];
+    list.push(`${r.subject.type}:${r.subject.id}`);
+    next.set(from, list);
+  }
+  const state = new Map<string, "open" | "done">();
+  const visit = (node: string): boolean => {
+    const seen = state.get(node);
+    if (seen !== undefined) return seen === "open";
+    state.set(node, "open");
+    for (const to of next.get(node) ?? []) if (visit(to)) return true;
+    state.set(node, "done");
+    return false;
+  };
+  return [...next.keys()].some(visit);
+}

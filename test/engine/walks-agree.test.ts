@@ -30,7 +30,7 @@ import { type CaveatExpr, type Member, TOO_DEEP, UNSTRATIFIED } from "../../src/
 import type { Plan, PlanMember } from "../../src/engine/plan.js";
 import type { MemorySnapshot } from "../../src/store/index.js";
 import { createMemoryStore, type MemoryStore } from "./memory-store.js";
-import { propertyRuns, type Scenario, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
+import { hasCycle, propertyRuns, type Scenario, scenarioArb, TYPES, USERS } from "./random-scenarios.js";
 import { walkSetting } from "./walk-setting.js";
 
 const IDS = ["o0", "o1"] as const;
@@ -218,27 +218,6 @@ function agreeUpToLimit(
     }
   }
   return true;
-}
-
-/** Whether relationships, read as edges from a resource to its subject's object, make a cycle. */
-function hasCycle(relationships: readonly Relationship[]): boolean {
-  const next = new Map<string, string[]>();
-  for (const r of relationships) {
-    const from = `${r.resource.type}:${r.resource.id}`;
-    const list = next.get(from) ?? [];
-    list.push(`${r.subject.type}:${r.subject.id}`);
-    next.set(from, list);
-  }
-  const state = new Map<string, "open" | "done">();
-  const visit = (node: string): boolean => {
-    const seen = state.get(node);
-    if (seen !== undefined) return seen === "open";
-    state.set(node, "open");
-    for (const to of next.get(node) ?? []) if (visit(to)) return true;
-    state.set(node, "done");
-    return false;
-  };
-  return [...next.keys()].some(visit);
 }
 
 function kindOf(m: Member | undefined): "none" | "yes" | "caveat" | "past the limit" {
