@@ -183,8 +183,9 @@ export function compact(m: Member | undefined): Member | undefined {
   return out.length === 1 ? out[0]! : { op: "or", children: out };
 }
 
-/** Most terms `terms` keeps before it gives up. */
+/** Most terms `terms` keeps before it gives up, and most it compares at once (`minimal` is quadratic). */
 const MAX_TERMS = 256;
+const MAX_CANDIDATES = 4 * MAX_TERMS;
 
 /**
  * A monotone expression as its minimal terms: sets of leaves (bits, numbered by `leaves`) each of
@@ -202,14 +203,16 @@ function terms(e: CaveatExpr, leaves: Leaves): bigint[] | undefined {
         const t = terms(c, leaves);
         if (t === undefined) return undefined;
         for (const x of t) out.push(x);
+        if (out.length > MAX_CANDIDATES) return undefined;
       }
-      return minimal(out);
+      const kept = minimal(out);
+      return kept.length > MAX_TERMS ? undefined : kept;
     }
     case "and": {
       let out: bigint[] = [0n];
       for (const c of e.children) {
         const t = terms(c, leaves);
-        if (t === undefined || out.length * t.length > MAX_TERMS * MAX_TERMS) return undefined;
+        if (t === undefined || out.length * t.length > MAX_CANDIDATES) return undefined;
         const product: bigint[] = [];
         for (const x of out) for (const y of t) product.push(x | y);
         out = minimal(product);
