@@ -86,10 +86,11 @@ export function andMember(a: Member | undefined, b: Member | undefined): Member 
 }
 
 /**
- * The operands of `a op b`, nested `op`s lifted, each expression once. Where paths meet (a
- * document reached through two folders that share a parent) both sides carry the same
- * expressions: kept twice, an answer doubled at every such meeting, exponential in the depth of
- * the data. Short lists are not checked: copies there cost less than the check.
+ * The operands of `a op b`, nested `op`s lifted. Where paths meet (a document reached through two
+ * folders that share a parent) both sides are lists carrying the same expressions: kept twice, an
+ * answer doubled at every such meeting, exponential in the depth of the data, so two lists keep
+ * each expression once (short ones are not checked: copies there cost less than the check). One
+ * operand added to a list, as a union gathers its rows, is only appended.
  */
 function flatten(op: "and" | "or", a: CaveatExpr, b: CaveatExpr): CaveatExpr[] {
   const children: CaveatExpr[] = [];
@@ -97,7 +98,7 @@ function flatten(op: "and" | "or", a: CaveatExpr, b: CaveatExpr): CaveatExpr[] {
     if (x.op !== op) children.push(x);
     else for (const c of x.children) children.push(c);
   }
-  return children.length > 8 ? [...new Set(children)] : children;
+  return a.op === op && b.op === op && children.length > 8 ? [...new Set(children)] : children;
 }
 
 /** `base - subtract`. */
