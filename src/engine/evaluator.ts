@@ -60,7 +60,7 @@ function dispatch(
   ctx: RequestContext,
   member: PlanMember,
   ids: readonly string[],
-  stack: Stack | undefined,
+  stack: Stack,
   acc: Acc,
   neg = 0,
   origin?: Origin,
@@ -79,8 +79,8 @@ function dispatch(
     );
   }
   // `depth` numbers the frames of the path (cycle cuts point at it); `hops` is what the limit counts.
-  const depth = stack === undefined ? 1 : stack.depth + 1;
-  const hops = stack === undefined ? 1 : stack.hops + hop;
+  const depth = stack.depth + 1;
+  const hops = stack.hops + hop;
   if (acc.deepest < hops) acc.deepest = hops;
   const tooFar = hops > ctx.maxDepth;
   ctx.dispatches++;
@@ -102,8 +102,7 @@ function dispatch(
       m.set(id, true);
       pushTrace(t, id, { label: `${member.label} (the subject itself)`, member: true });
     } else {
-      const cut =
-        stack === undefined || traceOnly ? undefined : onStack(stack, member.label, id, neg, origin);
+      const cut = traceOnly ? undefined : onStack(stack, member.label, id, neg, origin);
       if (cut !== undefined) {
         // Either way the answer holds only on this path: never cached (see computeInto).
         if (cut.depth < acc.minCut) acc.minCut = cut.depth;
@@ -118,9 +117,9 @@ function dispatch(
           // or what a check says would depend on what was asked before it.
           acc.deepest = Number.POSITIVE_INFINITY;
           pushTrace(t, id, { label: `${at} (cycle through an exclusion)`, member: none });
-        } else if (stack!.walk.levels !== undefined) {
+        } else if (stack.walk.levels !== undefined) {
           // A fixpoint round: what the round before found for it.
-          const x = assume(stack!.walk, neg, member.label, id);
+          const x = assume(stack.walk, neg, member.label, id);
           if (x.m !== undefined) m.set(id, x.m);
           w?.set(id, x.w);
           pushTrace(t, id, { label: `${at} (cycle, as found before)`, member: x.m });
@@ -128,7 +127,7 @@ function dispatch(
           if (!cut.exact) {
             // "No" may be wrong on the paths this is no cycle on: nothing above it is kept, and
             // the walk is done again (see `solve`).
-            stack!.walk.partial = true;
+            stack.walk.partial = true;
             acc.minCut = 0;
           }
           pushTrace(t, id, { label: `${at} (cycle)`, member: undefined });
@@ -215,7 +214,7 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
   const { ctx, member, ids, stack, depth, hops, acc, m, t, w, neg, origin, traceOnly } = p;
   // A label no member has, for a frame that must never be found as a cycle (see dispatch).
   const label = traceOnly ? `${member.label} (explaining)` : member.label;
-  const walk = stack === undefined ? new CycleWalk() : stack.walk;
+  const walk = stack.walk;
   const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin, walk };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);

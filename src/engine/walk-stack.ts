@@ -84,7 +84,7 @@ export interface CycleCut {
  * id's recorded callers, so they can over-approximate, never miss one: an exact cut is exact.
  */
 export function onStack(
-  stack: Stack | undefined,
+  stack: Stack,
   label: string,
   id: string,
   neg: number,
@@ -92,14 +92,15 @@ export function onStack(
 ): CycleCut | undefined {
   // The shallowest frame holding the id: the walk below need not go past it.
   let top: Stack | undefined;
-  for (let s = stack; s !== undefined; s = s.parent) if (s.label === label && s.ids.has(id)) top = s;
+  for (let s: Stack | undefined = stack; s !== undefined; s = s.parent)
+    if (s.label === label && s.ids.has(id)) top = s;
   if (top === undefined) return undefined;
   // The ids, at the current frame, of the paths still open: one id, the origin's list, or a set.
   const list: readonly string[] = origin?.get(id) ?? [id];
   let set: Set<string> | undefined;
   let depth = Number.POSITIVE_INFINITY;
   let throughExclusion = false;
-  for (let s = stack; s !== undefined; s = s.parent) {
+  for (let s: Stack | undefined = stack; s !== undefined; s = s.parent) {
     if (s.label === label && s.ids.has(id) && (set === undefined ? list.includes(id) : set.has(id))) {
       if (depth === Number.POSITIVE_INFINITY) throughExclusion = s.neg !== neg;
       depth = s.depth;

@@ -16,8 +16,10 @@ import {
   SingleFlightDispatcher,
   type Subproblem,
 } from "../../src/engine/dispatch/index.js";
+import { CycleWalk } from "../../src/engine/fixpoint.js";
 import type { Member } from "../../src/engine/membership.js";
 import type { PlanMember } from "../../src/engine/plan.js";
+import { baseFrame } from "../../src/engine/walk-stack.js";
 
 const MEMBER = { label: "doc#view" } as unknown as PlanMember;
 
@@ -40,7 +42,7 @@ function ask(ctx: Ctx, ids: string[], hops = 1, keyed = true): Subproblem<Ctx> {
     member: MEMBER,
     ids,
     keys: keyed ? ids.map((id) => `k:${id}`) : [],
-    stack: undefined,
+    stack: baseFrame(new CycleWalk()),
     depth: hops,
     hops,
     neg: 0,

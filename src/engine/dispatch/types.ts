@@ -58,8 +58,8 @@ export interface Subproblem<C extends DispatchContext = DispatchContext> {
    * once per id. Empty when nothing may be shared (an explanation).
    */
   readonly keys: readonly string[];
-  /** The path it is asked from (undefined at the top), see walk-stack.ts. */
-  readonly stack: Stack | undefined;
+  /** The path it is asked from (at the top, the walk's base frame), see walk-stack.ts. */
+  readonly stack: Stack;
   /** The place its frame takes on the path, and its hops from the resource. */
   readonly depth: number;
   readonly hops: number;
