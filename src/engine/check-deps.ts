@@ -189,6 +189,7 @@ export class CheckDeps {
       signal,
       now: Date.now(),
       dispatches: 0,
+      pacer: undefined,
       dispatcher: this.dispatcher,
       state: shares ? { waitingOn: undefined } : undefined,
       membershipIndex: undefined,

@@ -43,6 +43,7 @@ import {
   unionDone,
   unionProof,
 } from "./operators.js";
+import { createPacer } from "./pacer.js";
 import type { PlanMember, PlanNode } from "./plan.js";
 import { NONE, readTuples } from "./read-tuples.js";
 import type { RequestContext, TraceNode } from "./request-context.js";
@@ -78,6 +79,11 @@ function dispatch(
       new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted"),
     );
   }
+  // Reads from memory answer at once, so without this a long walk would hold the event loop whole.
+  ctx.pacer ??= createPacer(ctx.signal);
+  const pacer = ctx.pacer;
+  if (pacer.due())
+    return pacer.pause().then(() => dispatch(ctx, member, ids, stack, acc, neg, origin, hop, traceOnly));
   // `depth` numbers the frames of the path (cycle cuts point at it); `hops` is what the limit counts.
   const depth = stack.depth + 1;
   const hops = stack.hops + hop;

@@ -69,6 +69,7 @@ export function createLookupContext(
     signal,
     now: Date.now(),
     dispatches: 0,
+    pacer: undefined,
     dispatcher: deps.dispatcher,
   };
 }

@@ -2,6 +2,7 @@
 import type { Relationship, Revision, SubjectRef } from "../core/index.js";
 import type { StoreReader } from "../store/index.js";
 import type { DispatchContext, Dispatcher, RequestState, ResultStore } from "./dispatch/index.js";
+import type { Pacer } from "./pacer.js";
 import type { Plan, PlanMember } from "./plan.js";
 import type { Cancellation } from "./types.js";
 
@@ -47,6 +48,12 @@ export interface RequestContext extends DispatchContext {
   /** Wall-clock milliseconds at the start of the request (expiration is judged against it). */
   readonly now: number;
   dispatches: number;
+  /**
+   * Lets the evaluator's walk yield to the event loop every few milliseconds (pacer.ts): its reads
+   * may all answer at once from memory, and a walk over hostile data (cycles, a batch of a
+   * thousand items) can run long. Made at the walk's first dispatch.
+   */
+  pacer: Pacer | undefined;
   /** The engine's dispatcher (dispatch/combined.ts): every subproblem of the request goes through it. */
   readonly dispatcher: Dispatcher<RequestContext>;
   /** Present when the request shares its subproblems with others (single-flight). */

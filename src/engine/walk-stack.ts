@@ -77,11 +77,32 @@ export interface CycleCut {
 }
 
 /**
+ * Paths `onStack` follows up for one id, counted by id and frame, before it gives up. A batch of
+ * a thousand items whose paths all merge (hostile data, or a CheckBulk over a cyclic graph) would
+ * otherwise cost a thousand ids at every frame of the path, for every id at every dispatch.
+ */
+const PATH_BUDGET = 1_024;
+
+/**
+ * The cut `onStack` answers when its paths are too many to follow: partial, which is always
+ * sound (the walk is done again as a fixpoint, which answers what the paths would), pointing at
+ * the shallowest frame holding the id (caching less, never more). Whether the nearest resolution
+ * lies across an exclusion is sure when every frame holding the id is on the same side (`neg` only
+ * grows down the path); where frames on both sides hold it, the cut is taken as through one: the
+ * check then fails with `check/cycle-through-exclusion` if its answer depends on it, rather than
+ * guess.
+ */
+function unfollowed(near: Stack, top: Stack, neg: number): CycleCut {
+  return { depth: top.depth, throughExclusion: near.neg !== neg || top.neg !== neg, exact: false };
+}
+
+/**
  * Where `id` of `label` is already being computed on a path to here, or undefined. Batches merge
  * paths: a frame holding the id as a mere sibling (two documents in one folder chain) is not a
  * cycle, so the walk follows `origin` upwards, path by path, and only a frame reached through the
  * id itself counts; the paths that met it there end, and the others go on up. Paths follow each
- * id's recorded callers, so they can over-approximate, never miss one: an exact cut is exact.
+ * id's recorded callers, so they can over-approximate, never miss one: an exact cut is exact. Past
+ * `PATH_BUDGET` it stops following them (see `unfollowed`).
  */
 export function onStack(
   stack: Stack,
@@ -90,40 +111,53 @@ export function onStack(
   neg: number,
   origin: Origin | undefined,
 ): CycleCut | undefined {
-  // The shallowest frame holding the id: the walk below need not go past it.
+  // The nearest and the shallowest frame holding the id: the walk below need not go past the latter.
+  let near: Stack | undefined;
   let top: Stack | undefined;
   for (let s: Stack | undefined = stack; s !== undefined; s = s.parent)
-    if (s.label === label && s.ids.has(id)) top = s;
-  if (top === undefined) return undefined;
-  // The ids, at the current frame, of the paths still open: one id, the origin's list, or a set.
-  const list: readonly string[] = origin?.get(id) ?? [id];
-  let set: Set<string> | undefined;
+    if (s.label === label && s.ids.has(id)) {
+      near ??= s;
+      top = s;
+    }
+  if (near === undefined || top === undefined) return undefined;
+  // A walk to be done again as a fixpoint, or being one, has no use for knowing that a cut is
+  // exact (a round assumes every cut alike), so its paths are followed only where the side of an
+  // exclusion is not sure otherwise.
+  const sideSure = top.neg === neg || near.neg !== neg;
+  if (sideSure && (stack.walk.partial || stack.walk.levels !== undefined)) return unfollowed(near, top, neg);
+  let budget = PATH_BUDGET;
+  // The ids, at the frame reached, of the paths still open (most often one: no copy made then).
+  let open: readonly string[] = origin?.get(id) ?? [id];
   let depth = Number.POSITIVE_INFINITY;
   let throughExclusion = false;
   for (let s: Stack | undefined = stack; s !== undefined; s = s.parent) {
-    if (s.label === label && s.ids.has(id) && (set === undefined ? list.includes(id) : set.has(id))) {
+    if (s.label === label && s.ids.has(id) && open.includes(id)) {
       if (depth === Number.POSITIVE_INFINITY) throughExclusion = s.neg !== neg;
       depth = s.depth;
-      set ??= new Set(list);
-      set.delete(id);
-      // Cycles are rare: an object only for them.
-      if (set.size === 0) return { depth, throughExclusion, exact: true };
+      // Cycles are rare: a copy only for them.
+      open = open.filter((x) => x !== id);
+      if (open.length === 0) return { depth, throughExclusion, exact: true };
     }
     if (s === top) break;
     const o = s.origin;
     if (o === undefined) continue;
-    const up = new Set<string>();
-    for (const x of set ?? list) {
-      const from = o.get(x);
-      if (from === undefined) {
-        // Unknown provenance: assume every id of the parent frame.
-        for (const y of s.parent?.ids ?? []) up.add(y);
-      } else for (const y of from) up.add(y);
-    }
-    set = up;
-    if (up.size === 0) break;
+    budget -= open.length;
+    if (budget < 0) return unfollowed(near, top, neg);
+    open = callers(o, open, s.parent);
+    if (open.length === 0) break;
   }
   return depth === Number.POSITIVE_INFINITY ? undefined : { depth, throughExclusion, exact: false };
+}
+
+/** The ids of `parent` that `ids` were reached from (all of them for an id of unknown provenance). */
+function callers(o: Origin, ids: readonly string[], parent: Stack | undefined): readonly string[] {
+  if (ids.length === 1) return o.get(ids[0]!) ?? [...(parent?.ids ?? [])];
+  const up = new Set<string>();
+  for (const x of ids) {
+    const from = o.get(x);
+    for (const y of from ?? parent?.ids ?? []) up.add(y);
+  }
+  return [...up];
 }
 
 /**
