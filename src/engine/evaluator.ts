@@ -18,7 +18,7 @@
  */
 import { LatchError, type Relationship } from "../core/index.js";
 import { type Dispatched, type Dispatcher, keyPrefix, keySuffix, type Subproblem } from "./dispatch/index.js";
-import { assume, CycleWalk, noteFound, settle } from "./fixpoint.js";
+import { assume, CycleWalk, noteFound, roundsFor, settle } from "./fixpoint.js";
 import { addMember, caveatOf, type Member, type Memberships, tooDeep, unstratified } from "./membership.js";
 import {
   arrowDone,
@@ -188,7 +188,7 @@ function dispatch(
  * of its paths only is done again as a fixpoint (fixpoint.ts).
  */
 export async function solve(ctx: RequestContext, member: PlanMember, ids: readonly string[]): Promise<Out> {
-  const walk = new CycleWalk();
+  const walk = new CycleWalk(roundsFor(ctx.maxDepth));
   const base = baseFrame(walk);
   const out = await dispatch(ctx, member, ids, base, freshAcc());
   if (!walk.partial) return out;
@@ -224,6 +224,7 @@ async function computeInto(p: Subproblem<RequestContext>): Promise<Dispatched> {
   const frame: Stack = { parent: stack, label, ids: new Set(ids), depth, hops, neg, origin, walk };
   const sub: Acc = { minCut: Number.POSITIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY, deepest: hops };
   const out = await evalNode(ctx, member, member.node, ids, frame, sub, neg);
+  if (member.recursesThroughExclusion) sub.deepest = Number.POSITIVE_INFINITY;
   // A fixpoint round's answers rest on what it assumed wherever it met a cut, this frame's own
   // cycles too: only answers that met none are kept. Otherwise cuts to this frame or below
   // (all exact, see onStack) leave an answer that holds on any path.

@@ -43,7 +43,13 @@ interface Level {
 /** Nothing found yet: a round's first cuts are a plain "no", as in the walk before. */
 const NOTHING: Assumed = { m: undefined, w: undefined };
 
-/** Rounds a level may take before the check fails rather than loop (a few are the rule). */
+/**
+ * Rounds a level may take before the check fails rather than loop (a few are the rule), unless
+ * the walk allows more (`CycleWalk.maxRounds`). Each round carries what was found at least one cut
+ * further, so answers without caveats settle within the depth limit's hops plus one: a chain of
+ * cycles as long as the limit allows takes that many (measured: about one round per two rings of
+ * subject sets).
+ */
 const MAX_ROUNDS = 64;
 /** Distinct caveats two answers with a negation may hold for `implies` to compare them by truth table. */
 const MAX_LEAVES = 12;
@@ -54,7 +60,12 @@ export class CycleWalk {
   partial = false;
   /** When walking again: each exclusion level's round (index: `neg`); undefined otherwise. */
   levels: (Level | undefined)[] | undefined;
+
+  constructor(readonly maxRounds = MAX_ROUNDS) {}
 }
+
+/** The rounds a walk under `maxDepth` may take: at least the limit plus two (see MAX_ROUNDS). */
+export const roundsFor = (maxDepth: number): number => Math.max(MAX_ROUNDS, maxDepth + 2);
 
 const goal = (label: string, id: string) => `${label}:${id}`;
 
@@ -115,12 +126,12 @@ export async function settle(
       level.found = new Map();
       const out = await run();
       if (ids.every((id) => out.m.get(id) === true) || !widen(level)) return out;
-      if (round === MAX_ROUNDS) {
+      if (round >= walk.maxRounds) {
         throw new LatchError(
           "check/cycle-unsettled",
           "failed-precondition",
-          `the answers of a cycle did not settle in ${MAX_ROUNDS} rounds: they hold too many caveats to compare (more than ${MAX_LEAVES} under an exclusion, or more than ${MAX_TERMS} ways to hold)`,
-          { rounds: MAX_ROUNDS },
+          `the answers of a cycle did not settle in ${walk.maxRounds} rounds: they hold too many caveats to compare (more than ${MAX_LEAVES} under an exclusion, or more than ${MAX_TERMS} ways to hold)`,
+          { rounds: walk.maxRounds },
         );
       }
     }

@@ -27,6 +27,15 @@ export interface PlanMember {
    * it can be found by walking from the subject upwards (reverse lookups) instead of downwards.
    */
   indexed: boolean;
+  /**
+   * Some cycle of members through this one (by the schema: subject sets, arrows, computed members)
+   * passes the right-hand side of an exclusion. On data that closes such a cycle a check has no
+   * answer (walk-stack.ts, `throughExclusion`), and an answer of this member found on one path
+   * (where the cycle was cut as a plain one) could hide that on another: so its answers, and what
+   * is built on them, are never reused (infinite height, as past the depth limit). Schemas without
+   * such a cycle (nearly all) are unaffected.
+   */
+  recursesThroughExclusion: boolean;
 }
 
 export type PlanNode =
@@ -68,6 +77,7 @@ export function buildPlan(schema: CompiledSchema): Plan {
         prefetch: [],
         allowed: member.kind === "relation" ? member.allowed : [],
         indexed: false,
+        recursesThroughExclusion: false,
       });
     }
     defs.set(name, planDef);
@@ -135,6 +145,7 @@ export function buildPlan(schema: CompiledSchema): Plan {
     for (const pm of planDef.members.values()) pm.prefetch = [...(wide.get(pm) ?? [])];
   }
   markIndexed(defs);
+  markExclusionCycles(defs);
   return { id: nextPlanId++, schema, defs };
 }
 
@@ -164,6 +175,96 @@ function markIndexed(defs: ReadonlyMap<string, PlanDef>): void {
         const target = defs.get(a.type)?.members.get(a.relation);
         if (target !== undefined && closed.has(target)) target.indexed = true;
       }
+    }
+  }
+}
+
+/** A member's next members in the schema's graph, each marked when reached through a right-hand side. */
+function edgesOf(defs: ReadonlyMap<string, PlanDef>, member: PlanMember): [PlanMember, boolean][] {
+  const out: [PlanMember, boolean][] = [];
+  const setsOf = (relation: PlanMember | undefined, negative: boolean) => {
+    for (const a of relation?.allowed ?? []) {
+      const target = a.relation === undefined ? undefined : defs.get(a.type)?.members.get(a.relation);
+      if (target !== undefined) out.push([target, negative]);
+    }
+  };
+  const walk = (node: PlanNode, negative: boolean): void => {
+    switch (node.k) {
+      case "relation":
+        setsOf(member.def.members.get(node.name), negative);
+        break;
+      case "union":
+      case "intersection":
+        for (const c of node.children) walk(c, negative);
+        break;
+      case "exclusion":
+        walk(node.base, negative);
+        walk(node.subtract, true);
+        break;
+      case "computed":
+        out.push([node.target, negative]);
+        break;
+      case "arrow":
+        for (const a of member.def.members.get(node.tupleset)?.allowed ?? []) {
+          const target = node.targets.get(a.type);
+          if (target !== undefined) out.push([target, negative]);
+        }
+        break;
+      case "nil":
+        break;
+    }
+  };
+  walk(member.node, false);
+  return out;
+}
+
+/**
+ * Sets `recursesThroughExclusion` on every member of a strongly connected component of the
+ * members' graph that holds an edge through a right-hand side (Tarjan's algorithm, iterative: a
+ * schema may have thousands of members).
+ */
+function markExclusionCycles(defs: ReadonlyMap<string, PlanDef>): void {
+  const members: PlanMember[] = [];
+  for (const d of defs.values()) for (const m of d.members.values()) members.push(m);
+  const edges = new Map(members.map((m) => [m, edgesOf(defs, m)]));
+  const index = new Map<PlanMember, number>();
+  const low = new Map<PlanMember, number>();
+  const onStack = new Set<PlanMember>();
+  const stack: PlanMember[] = [];
+  let next = 0;
+  for (const root of members) {
+    if (index.has(root)) continue;
+    const work: [PlanMember, number][] = [[root, 0]];
+    while (work.length > 0) {
+      const top = work[work.length - 1]!;
+      const [v, i] = top;
+      if (i === 0) {
+        index.set(v, next);
+        low.set(v, next++);
+        stack.push(v);
+        onStack.add(v);
+      }
+      const out = edges.get(v)!;
+      if (i < out.length) {
+        top[1] = i + 1;
+        const w = out[i]![0];
+        if (!index.has(w)) work.push([w, 0]);
+        else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1]?.[0];
+      if (parent !== undefined) low.set(parent, Math.min(low.get(parent)!, low.get(v)!));
+      if (low.get(v) !== index.get(v)) continue;
+      const component = new Set<PlanMember>();
+      for (let w = stack.pop(); w !== undefined; w = w === v ? undefined : stack.pop()) {
+        onStack.delete(w);
+        component.add(w);
+      }
+      const negative = [...component].some((m) =>
+        edges.get(m)!.some(([w, through]) => through && component.has(w)),
+      );
+      if (negative) for (const m of component) m.recursesThroughExclusion = true;
     }
   }
 }

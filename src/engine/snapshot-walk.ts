@@ -247,6 +247,8 @@ export class SnapshotWalk {
     const outer = this.deepest;
     this.deepest = depth;
     const m = this.node(member, member.node, id, depth);
+    // Never reused (see PlanMember): a later use of it here ends the walk (the evaluator answers).
+    if (member.recursesThroughExclusion) this.deepest = Number.POSITIVE_INFINITY;
     // Most answers need no proof (a no, or the subject itself): a bare entry reads as none. In a
     // witnessing walk a plain yes with a proof keeps the proof itself as its entry (a row, or a
     // row joined to the path below it), and a caveat expression is always kept in a `ProvedEntry`,

@@ -197,7 +197,7 @@ describe("a cycle through an exclusion fails a check only when the answer depend
     });
   });
 
-  it("an answer that met such a cycle is not reused: asking it first does not change later answers", async () => {
+  it("an answer on such a cycle is not reused: asking it first does not change later answers", async () => {
     // Found with a stricter property.test.ts (seed 1005360053): typeb:o0#perm1, asked first, meets
     // the cycle from its own root; reused inside typeb:o0#perm0 (whose path cuts the cycle
     // earlier), its cycle leaf made that check fail where asked alone it is CONDITIONAL.
@@ -225,15 +225,18 @@ definition typeb {
         expect(alone.get("perm1")).toBe("check/cycle-through-exclusion");
         expect(alone.get("perm0")).toBe("CONDITIONAL");
         // perm1 first: it meets the cycle from its own root, and its answer must not be reused.
-        // (The other way round is a known gap, older than this rule: perm0 cached from its own
-        // root, then reused under perm1's exclusion where a fresh walk would meet the cycle, lets
-        // perm1 and rel1 answer CONDITIONAL: a cached answer does not record the frames it
-        // depended on.)
-        const engine = createEngine({ store });
-        for (const p of permissions) {
-          expect(await answer(store, "typeb:o0", p, U0, engine), `${p}, perm1 asked first`).toBe(
-            alone.get(p),
-          );
+        // perm0 first (a gap until 2026-12-06): cached from its own root, where the cycle is cut
+        // as a plain one, then reused under perm1's exclusion, where a fresh walk meets it, it let
+        // perm1 answer CONDITIONAL. A cached answer does not record the frames it depended on, so
+        // members on such a cycle of the schema are never reused (PlanMember
+        // `recursesThroughExclusion`).
+        for (const order of [permissions, [...permissions].reverse()]) {
+          const engine = createEngine({ store });
+          for (const p of order) {
+            expect(await answer(store, "typeb:o0", p, U0, engine), `${p}, ${order[0]} asked first`).toBe(
+              alone.get(p),
+            );
+          }
         }
       } finally {
         await store.close();
@@ -291,12 +294,14 @@ definition typeb {
     // The walk gives up (undefined) on the cycle and clears its memo; one walk serves every item of
     // a bulk check with the same subject, so what it answers next must not read what it left.
     const rows = [...DOC_ROWS, "doc:top#parent@doc:bad", "doc:top#parent@doc:plain"];
+    // (Not `loop_or_viewer` of doc:plain: it reads `viewer`, on the schema's cycle through the
+    // exclusion, twice, and an answer on such a cycle is never reused, so the walk gives up there.)
     const questions: [string, string][] = [
       ["doc:top", "some_parent"],
-      ["doc:plain", "loop_or_viewer"],
+      ["doc:plain", "loop_or_owner"],
       ["doc:top", "some_parent"],
       ["doc:bad", "owner_or_loop"],
-      ["doc:plain", "loop_or_viewer"],
+      ["doc:plain", "loop_or_owner"],
     ];
     for (const ordered of orders(rows, /#parent@/)) {
       const store = await storeWith(DOC_SCHEMA, ordered, true);
