@@ -43,7 +43,17 @@ caveat anything(m map<any>) {
   true
 }
 
+caveat flagged(flag bool) {
+  flag
+}
+
 definition user {}
+
+definition node {
+  relation parent: node
+  relation viewer: user | user with flagged | node#view
+  permission view = viewer + parent->view
+}
 
 definition document {
   relation fixed: user with fixed_pattern
@@ -109,6 +119,31 @@ const checkRequest = (permission: string, context?: Record<string, unknown>) => 
 });
 
 const ints = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * Rings of subject sets (hostile review of 2026-12-06): a_i and b_i view each other, a_i views
+ * a_{i+1} and is b_{i+1}'s parent; the last grants `user:u` and, behind a caveat, `user:c`. A
+ * CheckBulk of every node merges all their paths, and every cut is a cycle on some of them only.
+ */
+const RINGS = 140;
+const ringRows = (): string[] => {
+  const out: string[] = [];
+  for (let i = 0; i < RINGS; i++) {
+    out.push(`node:a${i}#viewer@node:b${i}#view`, `node:b${i}#viewer@node:a${i}#view`);
+    out.push(`node:a${i}#viewer@node:a${i + 1}#view`, `node:b${i + 1}#parent@node:a${i}`);
+  }
+  out.push(`node:a${RINGS}#viewer@user:u`, `node:a${RINGS}#viewer@user:c[flagged]`);
+  return out;
+};
+const ringBulk = (subject: string) => ({
+  items: Array.from({ length: RINGS }, (_, i) => [`a${i}`, `b${i}`])
+    .flat()
+    .map((id) => ({
+      resource: ref("node", id),
+      permission: "view",
+      subject: { object: ref("user", subject) },
+    })),
+});
 const CASES: {
   name: string;
   method: string;
@@ -160,6 +195,18 @@ const CASES: {
     }),
   },
   {
+    name: `CheckBulk of ${2 * RINGS} nodes in rings, a plain grant`,
+    method: "checkBulkPermissions",
+    input: CheckBulkPermissionsRequestSchema,
+    request: () => ringBulk("u"),
+  },
+  {
+    name: `CheckBulk of ${2 * RINGS} nodes in rings, a caveated grant`,
+    method: "checkBulkPermissions",
+    input: CheckBulkPermissionsRequestSchema,
+    request: () => ringBulk("c"),
+  },
+  {
     name: "200,000-key context",
     method: "checkPermission",
     input: CheckPermissionRequestSchema,
@@ -201,6 +248,7 @@ async function startServer(dir: string): Promise<ChildProcess> {
           "document:d#pairs@user:u[all_pairs]",
           "document:d#ctx@user:u[anything]",
           "document:d#plain@user:u",
+          ...ringRows(),
         ].map((relationship) => ({ operation: "touch" as const, relationship })),
       });
       break;

@@ -80,9 +80,10 @@ function dispatch(
     );
   }
   // Reads from memory answer at once, so without this a long walk would hold the event loop whole.
+  // A frame of many ids (a bulk's, or where paths merge) costs as much as many frames of one.
   ctx.pacer ??= createPacer(ctx.signal);
   const pacer = ctx.pacer;
-  if (pacer.due())
+  if (pacer.due(1 + (ids.length >> 3)))
     return pacer.pause().then(() => dispatch(ctx, member, ids, stack, acc, neg, origin, hop, traceOnly));
   // `depth` numbers the frames of the path (cycle cuts point at it); `hops` is what the limit counts.
   const depth = stack.depth + 1;

@@ -30,6 +30,9 @@ export interface Pacer {
 export function createPacer(signal: Cancellation | undefined): Pacer {
   let units = 0;
   let since = performance.now();
+  // The turn every caller waits for: branches of one walk that pause together resume in the same
+  // turn of the event loop, so they share one slice there rather than each taking a whole one.
+  let turn: Promise<void> | undefined;
   return {
     due(n = 1) {
       units += n;
@@ -38,8 +41,11 @@ export function createPacer(signal: Cancellation | undefined): Pacer {
       return performance.now() - since > SLICE_MS || signal?.aborted === true;
     },
     async pause() {
-      await yieldToEventLoop();
-      since = performance.now();
+      turn ??= yieldToEventLoop().then(() => {
+        turn = undefined;
+        since = performance.now();
+      });
+      await turn;
       if (signal?.aborted) {
         throw new LatchError("request/deadline-exceeded", "deadline-exceeded", "the request was aborted");
       }
