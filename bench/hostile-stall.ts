@@ -20,6 +20,7 @@ import {
   PermissionService,
 } from "../src/gen/latch/v1/permission_service_pb.js";
 import { serviceDefinition } from "../src/server/index.js";
+import { RINGS_SCHEMA, ringIds, ringRows } from "./rings.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TOKEN = "bench-token-0123456789";
@@ -43,18 +44,8 @@ caveat anything(m map<any>) {
   true
 }
 
-caveat flagged(flag bool) {
-  flag
-}
-
 definition user {}
-
-definition node {
-  relation parent: node
-  relation viewer: user | user with flagged | node#view
-  permission view = viewer + parent->view
-}
-
+${RINGS_SCHEMA}
 definition document {
   relation fixed: user with fixed_pattern
   relation given: user with given_pattern
@@ -120,29 +111,14 @@ const checkRequest = (permission: string, context?: Record<string, unknown>) => 
 
 const ints = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/**
- * Rings of subject sets (hostile review of 2026-12-06): a_i and b_i view each other, a_i views
- * a_{i+1} and is b_{i+1}'s parent; the last grants `user:u` and, behind a caveat, `user:c`. A
- * CheckBulk of every node merges all their paths, and every cut is a cycle on some of them only.
- */
+/** 140 rings of subject sets (bench/rings.ts): a CheckBulk of every node merges all their paths. */
 const RINGS = 140;
-const ringRows = (): string[] => {
-  const out: string[] = [];
-  for (let i = 0; i < RINGS; i++) {
-    out.push(`node:a${i}#viewer@node:b${i}#view`, `node:b${i}#viewer@node:a${i}#view`);
-    out.push(`node:a${i}#viewer@node:a${i + 1}#view`, `node:b${i + 1}#parent@node:a${i}`);
-  }
-  out.push(`node:a${RINGS}#viewer@user:u`, `node:a${RINGS}#viewer@user:c[flagged]`);
-  return out;
-};
 const ringBulk = (subject: string) => ({
-  items: Array.from({ length: RINGS }, (_, i) => [`a${i}`, `b${i}`])
-    .flat()
-    .map((id) => ({
-      resource: ref("node", id),
-      permission: "view",
-      subject: { object: ref("user", subject) },
-    })),
+  items: ringIds(RINGS).map((id) => ({
+    resource: ref("node", id),
+    permission: "view",
+    subject: { object: ref("user", subject) },
+  })),
 });
 const CASES: {
   name: string;
@@ -248,7 +224,7 @@ async function startServer(dir: string): Promise<ChildProcess> {
           "document:d#pairs@user:u[all_pairs]",
           "document:d#ctx@user:u[anything]",
           "document:d#plain@user:u",
-          ...ringRows(),
+          ...ringRows(RINGS),
         ].map((relationship) => ({ operation: "touch" as const, relationship })),
       });
       break;

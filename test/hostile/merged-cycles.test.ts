@@ -12,44 +12,24 @@
  * walk yields depends on its work only, never on how fast the machine is.
  */
 import { describe, expect, it } from "vitest";
+import { RINGS_SCHEMA, ringIds, ringRows } from "../../bench/rings.js";
 import { parseRelationship } from "../../src/core/index.js";
 import { createEngine, type Engine } from "../../src/engine/index.js";
 import { createMemoryStore } from "../engine/memory-store.js";
-import { stepPerformanceClock } from "./stepped-clock.js";
+import { stepPerformanceClock, turnCounter } from "./stepped-clock.js";
 
 stepPerformanceClock();
 
-const SCHEMA = `
-caveat flagged(flag bool) {
-  flag
-}
-
-definition user {}
-
-definition node {
-  relation parent: node
-  relation viewer: user | user with flagged | node#view
-  permission view = viewer + parent->view
-}`;
-
-/** Rings of subject sets: a_i and b_i view each other, a_i views a_{i+1}, a_i is b_{i+1}'s parent. */
+const SCHEMA = `definition user {}\n${RINGS_SCHEMA}`;
+/** Under the depth limit: the bulk and a check of each item alone must then agree. */
 const LEVELS = 20;
-function rings(): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < LEVELS; i++) {
-    out.push(`node:a${i}#viewer@node:b${i}#view`, `node:b${i}#viewer@node:a${i}#view`);
-    out.push(`node:a${i}#viewer@node:a${i + 1}#view`, `node:b${i + 1}#parent@node:a${i}`);
-  }
-  out.push(`node:a${LEVELS}#viewer@user:u`, `node:a${LEVELS}#viewer@user:c[flagged]`);
-  return out;
-}
-const IDS = Array.from({ length: LEVELS }, (_, i) => [`a${i}`, `b${i}`]).flat();
+const IDS = ringIds(LEVELS);
 
 async function engineOver(snapshots: boolean): Promise<Engine> {
   const store = await createMemoryStore({ snapshots });
   await store.writeSchema(SCHEMA);
   await store.write(
-    rings().map((t) => ({ operation: "touch" as const, relationship: parseRelationship(t) })),
+    ringRows(LEVELS).map((t) => ({ operation: "touch" as const, relationship: parseRelationship(t) })),
   );
   return createEngine({ store, quantizationMs: 0, cache: false });
 }
@@ -69,17 +49,9 @@ describe.each([
   // Nobody's bulk is cheap (nothing is found, so no fixpoint round): only the grants walk long.
   it.each(["u", "c"])("lets other calls run, and answers as Check does (user %s)", async (who) => {
     const engine = await engineOver(snapshots);
-    let turns = 0;
-    let done = false;
-    const tick = () => {
-      if (done) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = turnCounter();
     const result = await engine.checkBulk(bulk(who));
-    done = true;
-    expect(turns).toBeGreaterThan(0);
+    expect(turns.stop()).toBeGreaterThan(0);
     // Under the depth limit: the bulk answers each item as a check of it alone does.
     const states = result.results.map((r) => (r.ok ? r.state : r.error.code));
     const alone: string[] = [];

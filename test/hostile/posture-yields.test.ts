@@ -16,6 +16,7 @@ import { createPostureReport } from "../../src/posture/index.js";
 import type { RelationshipUpdate, Store } from "../../src/store/index.js";
 import { createMirroredStore } from "../../src/store/mirror/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { turnCounter } from "./stepped-clock.js";
 
 const SCHEMA = `definition user {}
 definition agent {
@@ -81,24 +82,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/** Counts event-loop turns (setImmediate callbacks) until stopped. */
-function turnCounter() {
-  let turns = 0;
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    stop: () => {
-      stopped = true;
-      return turns;
-    },
-  };
-}
 
 describe.each(Object.entries(SETUPS))("a posture report over many relationships, %s", (_, open) => {
   let store: Store;

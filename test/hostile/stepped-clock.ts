@@ -1,7 +1,7 @@
 /**
- * For the stream-pacing tests: `performance.now` stepped by one at each read, so where a stream
- * yields depends on the messages it sent only, never on how fast the machine is; and what a stream
- * had produced when another call's work, queued as it started, got its turn.
+ * For the pacing tests: `performance.now` stepped by one at each read, so where a stream or a walk
+ * yields depends on its work only, never on how fast the machine is; what a stream had produced
+ * when another call's work, queued as it started, got its turn; and how many turns others got.
  */
 import { afterEach, beforeEach, vi } from "vitest";
 
@@ -23,4 +23,22 @@ export function producedWhenOtherRan(counter: { produced: number }): () => numbe
     seen = counter.produced;
   });
   return () => seen;
+}
+
+/** Counts event-loop turns (setImmediate callbacks) until stopped. */
+export function turnCounter() {
+  let turns = 0;
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop: () => {
+      stopped = true;
+      return turns;
+    },
+  };
 }
