@@ -84,16 +84,16 @@ export interface CycleCut {
 const PATH_BUDGET = 1_024;
 
 /**
- * The cut `onStack` answers when its paths are too many to follow: partial, which is always
- * sound (the walk is done again as a fixpoint, which answers what the paths would), pointing at
- * the shallowest frame holding the id (caching less, never more). Whether the nearest resolution
- * lies across an exclusion is sure when every frame holding the id is on the same side (`neg` only
- * grows down the path); where frames on both sides hold it, the cut is taken as through one: the
- * check then fails with `check/cycle-through-exclusion` if its answer depends on it, rather than
- * guess.
+ * The cut `onStack` answers without following paths: partial, which is sound (the walk is done
+ * again as a fixpoint, whose rounds find the answer of the frame that holds the id, cycle or not),
+ * pointing at the shallowest frame holding the id (caching less, never more). Where every frame
+ * holding the id is on this side of every exclusion (`neg` only grows down the path), that is all.
+ * Otherwise the cut is taken as through one, which can turn an id an ancestor merely holds into
+ * `check/cycle-through-exclusion` where its answer depends on it: only past `PATH_BUDGET`, on data
+ * built to get there, an error rather than a guess.
  */
-function unfollowed(near: Stack, top: Stack, neg: number): CycleCut {
-  return { depth: top.depth, throughExclusion: near.neg !== neg || top.neg !== neg, exact: false };
+function unfollowed(top: Stack, neg: number): CycleCut {
+  return { depth: top.depth, throughExclusion: top.neg !== neg, exact: false };
 }
 
 /**
@@ -111,20 +111,15 @@ export function onStack(
   neg: number,
   origin: Origin | undefined,
 ): CycleCut | undefined {
-  // The nearest and the shallowest frame holding the id: the walk below need not go past the latter.
-  let near: Stack | undefined;
+  // The shallowest frame holding the id: the walk below need not go past it.
   let top: Stack | undefined;
   for (let s: Stack | undefined = stack; s !== undefined; s = s.parent)
-    if (s.label === label && s.ids.has(id)) {
-      near ??= s;
-      top = s;
-    }
-  if (near === undefined || top === undefined) return undefined;
+    if (s.label === label && s.ids.has(id)) top = s;
+  if (top === undefined) return undefined;
   // A walk to be done again as a fixpoint, or being one, has no use for knowing that a cut is
-  // exact (a round assumes every cut alike), so its paths are followed only where the side of an
-  // exclusion is not sure otherwise.
-  const sideSure = top.neg === neg || near.neg !== neg;
-  if (sideSure && (stack.walk.partial || stack.walk.levels !== undefined)) return unfollowed(near, top, neg);
+  // exact (a round assumes every cut alike), so its paths are followed only where an exclusion
+  // lies between here and a frame holding the id (whether the id's cycle crosses it decides).
+  if (top.neg === neg && (stack.walk.partial || stack.walk.levels !== undefined)) return unfollowed(top, neg);
   let budget = PATH_BUDGET;
   // The ids, at the frame reached, of the paths still open (most often one: no copy made then).
   let open: readonly string[] = origin?.get(id) ?? [id];
@@ -142,7 +137,7 @@ export function onStack(
     const o = s.origin;
     if (o === undefined) continue;
     budget -= open.length;
-    if (budget < 0) return unfollowed(near, top, neg);
+    if (budget < 0) return unfollowed(top, neg);
     open = callers(o, open, s.parent);
     if (open.length === 0) break;
   }
