@@ -8,25 +8,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { formatRelationshipWithoutContext, parseRelationship } from "../../src/core/index.js";
-import { createEngine } from "../../src/engine/index.js";
 import { compileSchema } from "../../src/schema/index.js";
 import { collectAll } from "./lookup-harness.js";
-import { createMemoryStore } from "./memory-store.js";
+import { uncachedEngineOver } from "./memory-store.js";
 import { referenceAnswer } from "./reference.js";
 
 const WALKS = [
   ["the batched evaluator", false],
   ["the in-memory walk", true],
 ] as const;
-
-async function engineOver(schema: string, relationships: string[], snapshots: boolean) {
-  const store = await createMemoryStore({ snapshots });
-  await store.writeSchema(schema);
-  await store.write(
-    relationships.map((text) => ({ operation: "touch" as const, relationship: parseRelationship(text) })),
-  );
-  return createEngine({ store, quantizationMs: 0, cache: false });
-}
 
 const LADDER = `
 caveat flagged(flag bool) {
@@ -60,7 +50,7 @@ describe.each(WALKS)("sibling cycles with a way back to the root, through %s", (
     // Per question: dispatches at 4, 8 and 16 levels.
     const counts = new Map<string, number[]>();
     for (const levels of [4, 8, 16]) {
-      const engine = await engineOver(
+      const engine = await uncachedEngineOver(
         LADDER,
         [...ladder(levels), `node:b${levels}#viewer@user:u`, `node:b${levels}#viewer@user:c[flagged]`],
         snapshots,
@@ -200,7 +190,7 @@ describe.each(WALKS)("a cycle on some merged paths only, through %s", (_name, sn
       request,
       Date.now(),
     );
-    const engine = await engineOver(schema, relationships, snapshots);
+    const engine = await uncachedEngineOver(schema, relationships, snapshots);
     expect((await engine.check(request)).state).toBe(expected);
     return expected;
   };
@@ -238,7 +228,7 @@ describe.each(WALKS)("a cycle on some merged paths only, through %s", (_name, sn
   });
 
   it("gives the fixpoint's answer to CheckBulk, LookupResources and a witness too", async () => {
-    const engine = await engineOver(FOUND, FOUND_RELATIONSHIPS, snapshots);
+    const engine = await uncachedEngineOver(FOUND, FOUND_RELATIONSHIPS, snapshots);
     const plain = checkOf("node:n1", "every", "user:plain");
     const bulk = await engine.checkBulk({
       items: [plain, checkOf("node:n0", "every", "user:plain")],

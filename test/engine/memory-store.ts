@@ -3,7 +3,8 @@
  * conformance suite), with the in-memory copy in front of it when the test wants the synchronous
  * in-memory walk. It counts the lookups that reach it, for batching assertions.
  */
-import type { Revision } from "../../src/core/index.js";
+import { parseRelationship, type Revision } from "../../src/core/index.js";
+import { createEngine, type Engine } from "../../src/engine/index.js";
 import {
   delegateReader,
   delegateStore,
@@ -77,4 +78,21 @@ export async function createMemoryStore(options: MemoryStoreOptions = {}): Promi
       return result;
     },
   };
+}
+
+/**
+ * An engine with no cache over a memory store holding `schema` and `relationships` (as text), with
+ * the in-memory copy when `snapshots`: each answer is the walk's own.
+ */
+export async function uncachedEngineOver(
+  schema: string,
+  relationships: readonly string[],
+  snapshots: boolean,
+): Promise<Engine> {
+  const store = await createMemoryStore({ snapshots });
+  await store.writeSchema(schema);
+  await store.write(
+    relationships.map((text) => ({ operation: "touch" as const, relationship: parseRelationship(text) })),
+  );
+  return createEngine({ store, quantizationMs: 0, cache: false });
 }

@@ -13,9 +13,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { RINGS_SCHEMA, ringIds, ringRows } from "../../bench/rings.js";
-import { parseRelationship } from "../../src/core/index.js";
-import { createEngine, type Engine } from "../../src/engine/index.js";
-import { createMemoryStore } from "../engine/memory-store.js";
+import { uncachedEngineOver } from "../engine/memory-store.js";
 import { stepPerformanceClock, turnCounter } from "./stepped-clock.js";
 
 stepPerformanceClock();
@@ -24,15 +22,6 @@ const SCHEMA = `definition user {}\n${RINGS_SCHEMA}`;
 /** Under the depth limit: the bulk and a check of each item alone must then agree. */
 const LEVELS = 20;
 const IDS = ringIds(LEVELS);
-
-async function engineOver(snapshots: boolean): Promise<Engine> {
-  const store = await createMemoryStore({ snapshots });
-  await store.writeSchema(SCHEMA);
-  await store.write(
-    ringRows(LEVELS).map((t) => ({ operation: "touch" as const, relationship: parseRelationship(t) })),
-  );
-  return createEngine({ store, quantizationMs: 0, cache: false });
-}
 
 const bulk = (who: string) => ({
   items: IDS.map((id) => ({
@@ -48,7 +37,7 @@ describe.each([
 ] as const)("a CheckBulk whose paths all merge, through %s", (_name, snapshots) => {
   // Nobody's bulk is cheap (nothing is found, so no fixpoint round): only the grants walk long.
   it.each(["u", "c"])("lets other calls run, and answers as Check does (user %s)", async (who) => {
-    const engine = await engineOver(snapshots);
+    const engine = await uncachedEngineOver(SCHEMA, ringRows(LEVELS), snapshots);
     const turns = turnCounter();
     const result = await engine.checkBulk(bulk(who));
     expect(turns.stop()).toBeGreaterThan(0);
@@ -61,7 +50,7 @@ describe.each([
   });
 
   it("stops at its deadline while it walks", async () => {
-    const engine = await engineOver(snapshots);
+    const engine = await uncachedEngineOver(SCHEMA, ringRows(LEVELS), snapshots);
     // Aborted by another call's turn: only a walk that yields lets that turn come.
     const signal = { aborted: false };
     setImmediate(() => {
