@@ -30,6 +30,13 @@ export type SubjectGrants = "required" | "not-required";
 export interface Delegated {
   readonly onBehalfOf?: readonly SubjectRef[];
   readonly subjectGrants?: SubjectGrants;
+  /**
+   * Caveat context by subject (`type:id`) of a delegated request: each part's check gets its own
+   * subject's entry over the request's context, so that a person's grant is judged with the
+   * person's values and never with the agent's. The signal gate sets it (signals' attributes); one
+   * context for every part would let an agent's values stand in for its principal's.
+   */
+  readonly subjectContext?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
 /**

@@ -4,8 +4,9 @@
  *
  * - A check whose subject, or any principal of its chain, is suspended at the answer's revision is
  *   DENIED with a `reason` the audit trail records, whatever the relationships say.
- * - The attributes signals stored for the subject and its principals are merged into the caveat
- *   context, over the request's own (a request cannot override them).
+ * - The attributes signals stored for the subject are merged into the caveat context, over the
+ *   request's own (a request cannot override them); with a chain, each part of the delegated
+ *   question gets those of its own subject (`subjectContext`).
  *
  * The state is judged at the revision the answer was computed at, so `at_least_as_fresh` of a
  * signal's token sees its effect on every replica. Attributes must go in before the answer is
@@ -42,6 +43,7 @@ interface Involved {
   readonly subject: SubjectRef;
   readonly onBehalfOf?: readonly SubjectRef[];
   readonly context?: Readonly<Record<string, unknown>>;
+  readonly subjectContext?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
 /** The states that apply to a request, subject last (its attributes win over its principals'). */
@@ -70,8 +72,21 @@ function suspension(states: readonly SubjectState[]): string | undefined {
   return undefined;
 }
 
-/** The request's context with the states' attributes over it; the same object when none apply. */
+/**
+ * The request with the states' attributes over its context; the same object when none apply. With
+ * a chain they go by subject (`subjectContext`), for the delegation step to give each part its own
+ * subject's: merged, an agent's values would stand in for its principal's in the principal's grant.
+ */
 function withAttributes<T extends Involved>(request: T, states: readonly SubjectState[]): T {
+  if (request.onBehalfOf !== undefined && request.onBehalfOf.length > 0) {
+    let bySubject: Map<string, Readonly<Record<string, unknown>>> | undefined;
+    for (const state of states) {
+      if (Object.keys(state.attributes).length === 0) continue;
+      bySubject ??= new Map();
+      bySubject.set(state.subject, state.attributes);
+    }
+    return bySubject === undefined ? request : { ...request, subjectContext: bySubject };
+  }
   let merged: Record<string, unknown> | undefined;
   for (const state of states) {
     const keys = Object.keys(state.attributes);

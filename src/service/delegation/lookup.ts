@@ -34,8 +34,10 @@ import {
   type Answer,
   and,
   linkPart,
+  ownPart,
   type Part,
   type PermissionOf,
+  partContext,
   partError,
   RESOURCE_ID,
   WitnessUnion,
@@ -56,7 +58,7 @@ async function linksOnce(
 ): Promise<{ readonly links: readonly (Answer | undefined)[]; readonly answer: CheckBulkResult }> {
   const where = { resourceType: request.resourceType, permission: request.permission, resourceId: undefined };
   const parts = chain.principals.map((_, i) =>
-    linkPart(chain, i, request.subject, permissionOf, where, request.context),
+    linkPart(chain, i, request.subject, permissionOf, where, request),
   );
   const answer = await next.checkBulk(
     {
@@ -97,18 +99,12 @@ function partsFor(
   const resource = { type: request.resourceType, id: resourceId };
   const where = { resourceType: request.resourceType, permission: request.permission, resourceId };
   chain.principals.forEach((principal, i) => {
-    if (links[i] === undefined)
-      parts.push(linkPart(chain, i, request.subject, permissionOf, where, request.context));
+    if (links[i] === undefined) parts.push(linkPart(chain, i, request.subject, permissionOf, where, request));
     // Without the subject's grants, the first principal drives: its own part is the driver's.
     if (i > 0 || chain.subjectRequired) {
       parts.push({
         from: { kind: "principal", index: i },
-        item: {
-          resource,
-          permission: request.permission,
-          subject: principal,
-          ...(request.context === undefined ? {} : { context: request.context }),
-        },
+        item: ownPart(resource, request.permission, principal, request),
       });
     }
   });
@@ -246,12 +242,14 @@ export async function* lookupDelegated(
     // A cursor pins its own revision; without one, the lookup reads the links' revision.
     const consistency: Consistency | undefined =
       request.cursor === undefined ? { kind: "at-exact-snapshot", token: once.answer.token } : undefined;
+    const drives = chain.subjectRequired ? request.subject : chain.principals[0]!;
+    const drivesContext = partContext(request, drives);
     const driver = next.lookupResources(
       {
         resourceType: request.resourceType,
         permission: request.permission,
-        subject: chain.subjectRequired ? request.subject : chain.principals[0]!,
-        ...(request.context === undefined ? {} : { context: request.context }),
+        subject: drives,
+        ...(drivesContext === undefined ? {} : { context: drivesContext }),
         ...(consistency === undefined ? {} : { consistency }),
         ...(request.cursor === undefined ? {} : { cursor: request.cursor }),
         ...(request.witness === true ? { witness: true } : {}),

@@ -24,6 +24,7 @@ import {
 import type {
   CheckBulkItem,
   CheckBulkItemResult,
+  CheckRequest,
   CheckResult,
   RequestOptions,
   Witness,
@@ -72,22 +73,36 @@ export function linkContext(
   return merged;
 }
 
+/** Where a part's caveat context comes from: the request's context, and its `subjectContext`. */
+export type ContextSource = Pick<CheckRequest, "context" | "subjectContext">;
+
+/** The context of a part whose subject is `subject`: the request's, with that subject's own over it. */
+export function partContext(
+  asked: ContextSource,
+  subject: SubjectRef,
+): Readonly<Record<string, unknown>> | undefined {
+  const own = asked.subjectContext?.get(`${subject.type}:${subject.id}`);
+  return own === undefined ? asked.context : { ...asked.context, ...own };
+}
+
 export function linkPart(
   chain: Chain,
   index: number,
   subject: SubjectRef,
   permissionOf: PermissionOf,
   question: { resourceType: string; permission: string; resourceId: string | undefined },
-  context: Readonly<Record<string, unknown>> | undefined,
+  asked: ContextSource,
 ): Part {
   const principal = chain.principals[index]!;
   const permission = permissionOf(principal.type);
+  const actor = index === 0 ? subject : chain.principals[index - 1]!;
+  const context = partContext(asked, actor);
   return {
     from: { kind: "link", index, permission },
     item: {
       resource: { type: principal.type, id: principal.id },
       permission,
-      subject: index === 0 ? subject : chain.principals[index - 1]!,
+      subject: actor,
       context: linkContext(context, question.resourceType, question.permission, question.resourceId),
     },
   };
@@ -95,30 +110,38 @@ export function linkPart(
 
 /** Every part of one question, in the order their errors are reported. */
 export function partsOf(
-  question: {
+  question: ContextSource & {
     readonly resource: ObjectRef;
     readonly permission: string;
     readonly subject: SubjectRef;
-    readonly context?: Readonly<Record<string, unknown>>;
   },
   chain: Chain,
   permissionOf: PermissionOf,
 ): Part[] {
   const { resource, permission, subject } = question;
-  const context = question.context;
-  const withContext = context === undefined ? {} : { context };
   const parts: Part[] = [];
   if (chain.subjectRequired)
-    parts.push({ from: { kind: "subject" }, item: { resource, permission, subject, ...withContext } });
+    parts.push({ from: { kind: "subject" }, item: ownPart(resource, permission, subject, question) });
   const where = { resourceType: resource.type, permission, resourceId: resource.id };
   for (let i = 0; i < chain.principals.length; i++) {
-    parts.push(linkPart(chain, i, subject, permissionOf, where, context));
+    parts.push(linkPart(chain, i, subject, permissionOf, where, question));
     parts.push({
       from: { kind: "principal", index: i },
-      item: { resource, permission, subject: chain.principals[i]!, ...withContext },
+      item: ownPart(resource, permission, chain.principals[i]!, question),
     });
   }
   return parts;
+}
+
+/** The check of `subject`'s own permission, in its own context. */
+export function ownPart(
+  resource: ObjectRef,
+  permission: string,
+  subject: SubjectRef,
+  asked: ContextSource,
+): CheckBulkItem {
+  const context = partContext(asked, subject);
+  return { resource, permission, subject, ...(context === undefined ? {} : { context }) };
 }
 
 export interface Verdict {
