@@ -58,6 +58,10 @@ export const ErrorCodes = {
   DelegationChainTooLong: "delegation/chain-too-long",
   /** invalid-argument: a principal of the chain is a subject set or a wildcard; name an object (`user:alice`). */
   DelegationInvalidPrincipal: "delegation/invalid-principal",
+  /** invalid-argument: the subject of a request with an on-behalf-of chain is a subject set or a wildcard; the one acting is an object (`agent:bot`). */
+  DelegationInvalidSubject: "delegation/invalid-subject",
+  /** invalid-argument: a request with an on-behalf-of chain carries contextual relationships, which could assert the principals' grants and delegations the chain is held to; write them instead. */
+  DelegationContextualRelationships: "delegation/contextual-relationships",
   /** invalid-argument: a principal of the chain is the subject itself or appears twice (`details.field` names it). */
   DelegationRepeatedPrincipal: "delegation/repeated-principal",
   /** invalid-argument: a principal's type is not defined in the schema. */

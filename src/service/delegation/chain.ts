@@ -46,6 +46,16 @@ export function checkChain(
       `must be required or not-required, got ${String(grants)}`,
     );
   checkChainLength(onBehalfOf.length, prefix);
+  // A subject set acting would pass its own link by membership in itself (`user:alice#delegate` is
+  // in `user:alice`'s delegate permission) with no delegation stored.
+  if (subject.relation !== undefined || subject.id === WILDCARD_ID) {
+    throw new LatchError(
+      "delegation/invalid-subject",
+      "invalid-argument",
+      `${prefix}subject: the one acting for someone is one object (agent:bot), not ${formatSubjectRef(subject)}`,
+      { field: `${prefix}subject` },
+    );
+  }
   const principals: SubjectRef[] = [];
   onBehalfOf.forEach((raw, i) => {
     const field = `${prefix}on_behalf_of[${i}]`;

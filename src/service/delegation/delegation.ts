@@ -123,6 +123,22 @@ async function rest(
   return { results, revision: first.revision, token: first.token };
 }
 
+/**
+ * Contextual relationships hold for every part of a question, so a delegated one could assert its
+ * principals' grants and the delegations themselves: the ceiling the chain is held to must come
+ * from the store. (Refused rather than applied to the subject's part alone: silently ignored, a
+ * relationship sent for the person would read as the person's denial.)
+ */
+function refuseContextual(contextual: CheckRequest["contextualRelationships"], prefix: string): void {
+  if (contextual === undefined || contextual.length === 0) return;
+  throw new LatchError(
+    "delegation/contextual-relationships",
+    "invalid-argument",
+    `${prefix}on_behalf_of with contextual_relationships: a request acting for someone cannot carry contextual relationships (they could grant its principals, or the delegations, what the store does not); write them, or ask without a chain`,
+    { field: "contextual_relationships" },
+  );
+}
+
 /** One question's parts and where their answers start in the bulk results. */
 type Planned =
   | { readonly parts: readonly Part[]; readonly start: number; readonly chain: Chain | undefined }
@@ -256,6 +272,7 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
     let answered: CheckResult | Promise<CheckResult> | undefined;
     try {
       chain = checkChain(request.subject, request.onBehalfOf ?? [], request.subjectGrants);
+      refuseContextual(request.contextualRelationships, "");
       parts = partsOf(request, chain, permissionOf);
       if (nextNow !== undefined && answersNow(request))
         answered = checkPartsNow(nextNow, request, parts, chain, opts);
@@ -307,6 +324,7 @@ export function createDelegation(options: DelegationOptions = {}): Decorator {
         const chain = isDelegated(item)
           ? checkChain(item.subject, item.onBehalfOf ?? [], item.subjectGrants, `items[${i}].`)
           : undefined;
+        if (chain !== undefined) refuseContextual(request.contextualRelationships, `items[${i}].`);
         const parts: readonly Part[] =
           chain === undefined ? [{ from: { kind: "subject" }, item }] : partsOf(item, chain, permissionOf);
         const start = items.length;

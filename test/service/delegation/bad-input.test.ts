@@ -117,6 +117,59 @@ describe("a bad on-behalf-of chain", () => {
     expect((await refusal(lookup)).code).toBe(code);
   });
 
+  it.each([
+    ["a subject set", { type: "user", id: "alice", relation: "delegate" }],
+    ["a wildcard", { type: "agent", id: "*" }],
+  ])(
+    "refuses %s acting for someone, which would pass its own link by membership in itself",
+    async (_, subject) => {
+      const asked = request([alice], { subject, subjectGrants: "not-required" });
+      expect(await refusal(latch.decider.check(asked))).toEqual({
+        code: "delegation/invalid-subject",
+        kind: "invalid-argument",
+        field: "subject",
+      });
+      const bulk = await latch.decider.checkBulk({ items: [request([]), asked] });
+      expect(bulk.results[0]!.ok).toBe(true);
+      const second = bulk.results[1]!;
+      expect(second.ok ? "ok" : second.error.code).toBe("delegation/invalid-subject");
+      const lookup = (async () => {
+        for await (const _ of latch.decider.lookupResources({
+          resourceType: "document",
+          permission: "view",
+          subject,
+          onBehalfOf: [alice],
+          subjectGrants: "not-required",
+        })) {
+          // nothing is found before the refusal
+        }
+      })();
+      expect((await refusal(lookup)).code).toBe("delegation/invalid-subject");
+    },
+  );
+
+  it("refuses contextual relationships with a chain: they could assert the person's grant and the delegation", async () => {
+    // Neither alice's grant nor her delegation is stored; both are claimed in the request.
+    const contextualRelationships = [
+      { resource: { type: "document", id: "d" }, relation: "viewer", subject: alice },
+      { resource: alice, relation: "delegate", subject: bot },
+    ];
+    const asked = request([alice], { subjectGrants: "not-required", contextualRelationships });
+    expect(await refusal(latch.decider.check(asked))).toEqual({
+      code: "delegation/contextual-relationships",
+      kind: "invalid-argument",
+      field: "contextual_relationships",
+    });
+    // In a bulk, the delegated item is refused and a plain one answered with them.
+    const bulk = await latch.decider.checkBulk({
+      items: [request([], { subject: alice }), request([alice], { subjectGrants: "not-required" })],
+      contextualRelationships,
+    });
+    expect(bulk.results[0]).toMatchObject({ ok: true, state: "ALLOWED" });
+    const second = bulk.results[1]!;
+    expect(second.ok ? "ok" : second.error.code).toBe("delegation/contextual-relationships");
+  });
+
   it("uses the delegation permission configured for a type", async () => {
     const chain = [{ type: "person", id: "p" }];
     expect((await custom.decider.check(request(chain))).state).toBe("DENIED");
