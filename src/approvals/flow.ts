@@ -301,6 +301,15 @@ function checkText(field: string, text: string | undefined, max: number): string
       `${field} is ${bytes} bytes; at most ${max} are allowed (the approver reads it on a small screen): shorten it`,
       { field, limit: max, size: bytes },
     );
+  // Line breaks and tabs are text; other control characters (a terminal escape, a carriage
+  // return) could dress the message up as something else where it is printed.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  const control = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.exec(text);
+  if (control !== null)
+    throw invalid(
+      field,
+      `holds the control character U+${control[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()} at ${control.index}; only line breaks and tabs may be used`,
+    );
   return text;
 }
 

@@ -7,7 +7,29 @@
  */
 import type { DecisionRecord } from "../store/index.js";
 
+/**
+ * Control characters shown as escapes: a record's free text (an approval's message, a reason)
+ * comes from callers, and a line break or a terminal escape in it must not print as a line of its
+ * own in `latch audit tail`, where it would read as another decision.
+ */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === "\n"
+      ? "\\n"
+      : c === "\r"
+        ? "\\r"
+        : c === "\t"
+          ? "\\t"
+          : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 export function decisionSentence(record: DecisionRecord): string {
+  return printable(sentenceOf(record));
+}
+
+function sentenceOf(record: DecisionRecord): string {
   const time = record.time.replace(/\.\d+Z$/, "Z");
   const who = [record.subject, ...(record.onBehalfOf ?? [])].join(" acting for ");
   let text = `${time} ${who}: ${record.permission} on ${record.resource} ${record.answer}`;

@@ -56,6 +56,16 @@ describe("approval flow: bad input", () => {
     expect(await latch.approvals!.list({})).toEqual([]);
   });
 
+  it("a control character in a message is refused (a terminal escape, a carriage return); line breaks are text", async () => {
+    for (const message of ["nightly cleanup\u001b[2K", "ok\rALLOWED"])
+      expect(
+        await refusal(
+          latch.approvals!.request({ resource: db, permission: "delete", subject: agent, message }),
+        ),
+      ).toMatchObject({ code: "approval/invalid-request", kind: "invalid-argument" });
+    expect(await latch.approvals!.list({})).toEqual([]);
+  });
+
   it("an action no rule gates, or one the subject is not permitted, cannot be requested", async () => {
     const ungated = await refusal(
       latch.approvals!.request({ resource: db, permission: "read", subject: agent, message: "read?" }),

@@ -25,11 +25,18 @@ export interface WithActorScope {
 
 export type { WithReason };
 
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
 /** Splits the claim; anything but a string is a malformed token (the caller says how to refuse it). */
 export function parseScopeClaim(value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "string") throw new TypeError("scope must be a space-separated string");
-  return value.split(" ").filter((entry) => entry !== "");
+  const entries = value.split(" ").filter((entry) => entry !== "");
+  // RFC 6749 §3.3's scope-token: printable ASCII but `"` and `\`; a line break in one would end
+  // up in the audit trail's reasons.
+  if (entries.some((entry) => !SCOPE_TOKEN.test(entry)))
+    throw new TypeError("scope entries are printable ASCII without quotes or backslashes");
+  return entries;
 }
 
 export function inActorScope(scope: readonly string[], resourceType: string, permission: string): boolean {

@@ -88,8 +88,9 @@ export function chainOfClaims(payload: JWTPayload): ActorChain {
   while (act !== undefined) {
     if (typeof act !== "object" || act === null || Array.isArray(act))
       throw invalid(`${path} must be an object`);
-    // The subject plus at most MAX_CHAIN principals; deeper nesting is refused before it is walked.
-    if (actors.length > MAX_CHAIN) throw invalid(`act nests deeper than a chain of ${MAX_CHAIN} allows`);
+    // The chain is the actors after the first, then `sub`: at most MAX_CHAIN actors in all, refused
+    // before a deeper one is walked.
+    if (actors.length >= MAX_CHAIN) throw invalid(`act nests deeper than a chain of ${MAX_CHAIN} allows`);
     actors.push(subjectClaim((act as { sub?: unknown }).sub, `${path}.sub`));
     act = (act as { act?: unknown }).act;
     path += ".act";
@@ -112,6 +113,15 @@ export function createActorTokenVerifier(options: ActorTokenOptions): ActorToken
   const algorithms = [...new Set(options.jwks.keys.map((k) => k.alg))];
   if (options.jwks.keys.length === 0 || algorithms.some((a) => typeof a !== "string" || a === "none"))
     throw new Error("actor token JWKS: every key must name its alg (and none may be 'none')");
+  // A shared secret or a private key in a file every replica reads is not a verifier's key: jose
+  // would refuse every token signed with it, and the server would start broken.
+  const unfit = options.jwks.keys.find(
+    (k) => k.kty === "oct" || "d" in k || (typeof k.alg === "string" && k.alg.startsWith("HS")),
+  );
+  if (unfit !== undefined)
+    throw new Error(
+      `actor token JWKS: key ${unfit.kid === undefined ? "" : `"${unfit.kid}" `}is ${unfit.kty === "oct" || String(unfit.alg).startsWith("HS") ? "a symmetric (oct, HS*) key" : "a private key"}; list the issuer's public keys (RS*, PS*, ES*, EdDSA)`,
+    );
   const keys = createLocalJWKSet(options.jwks);
   return async (token) => {
     let payload: JWTPayload;

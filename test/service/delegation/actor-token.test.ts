@@ -52,6 +52,14 @@ async function sign(
 
 const aliceViaBot = { sub: "user:alice", act: { sub: "agent:bot" } };
 
+/** `act` nesting `count` actors: agent:bot, then agent:a1, agent:a2, ... */
+function nested(count: number): Record<string, unknown> {
+  let act: Record<string, unknown> | undefined;
+  for (let i = count - 1; i >= 0; i--)
+    act = { sub: i === 0 ? "agent:bot" : `agent:a${i}`, ...(act === undefined ? {} : { act }) };
+  return act!;
+}
+
 function ask(actorToken: string, extra: Partial<CheckRequest> = {}): CheckRequest {
   return {
     resource: { type: "document", id: "b" },
@@ -223,6 +231,17 @@ describe("actor tokens", () => {
       /Latch subject/,
     ],
     ["a subject set", () => sign({ sub: "user:alice", act: { sub: "group:eng#member" } }), /one object/],
+    [
+      // 9 actors: the subject and 8 prior ones, so a chain of 9 with `sub`.
+      "act nested one level past a chain of 8",
+      () => sign({ sub: "user:alice", act: nested(9) }),
+      /act nests deeper than a chain of 8/,
+    ],
+    [
+      "a scope entry with a line break (RFC 6749 allows none)",
+      () => sign({ ...aliceViaBot, scope: "view\n2026-05-15T14:00:02Z forged ALLOWED" }),
+      /scope must be a string of space-separated entries/,
+    ],
   ])("%s: UNAUTHENTICATED with the reason", async (_name, make, reason) => {
     const e = await refusal(latch.decider.check(ask(await make())));
     expect([e.code, e.kind]).toEqual(["delegation/invalid-actor-token", "unauthenticated"]);
@@ -232,6 +251,26 @@ describe("actor tokens", () => {
   it("a token sent to a server without a JWKS is FAILED_PRECONDITION", async () => {
     const e = await refusal(unconfigured.decider.check(ask(await sign(aliceViaBot))));
     expect([e.code, e.kind]).toEqual(["delegation/actor-tokens-not-configured", "failed-precondition"]);
+  });
+
+  it("a chain of exactly 8 from nested act is taken", async () => {
+    // 8 actors: the subject and 7 prior ones, then `sub`: a chain of 8, all refused only for data.
+    const answer = await latch.decider.check(ask(await sign({ sub: "user:alice", act: nested(8) })));
+    expect(answer.state).toBe("DENIED");
+  });
+
+  it.each([
+    ["a symmetric key", { kty: "oct", k: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", alg: "HS256" }, /symmetric/],
+    ["a private key", "private", /private key/],
+  ])("a JWKS holding %s is refused at start", async (_, given, reason) => {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const jwk = given === "private" ? { ...(await exportJWK(pair.privateKey)), alg: "ES256" } : given;
+    await expect(
+      openLatch({
+        database: ":memory:",
+        actorTokens: { jwks: { keys: [jwk as JWK] }, issuer: ISSUER, audience: AUDIENCE },
+      }),
+    ).rejects.toThrow(reason);
   });
 
   it("a JWKS key without alg is refused at start", async () => {
