@@ -29,6 +29,8 @@ export interface AuthorizedSet {
   /** The subject as text (`user:alice`), and its chain, for matching requests to this set. */
   readonly subject: string;
   readonly onBehalfOf: readonly string[];
+  /** The caveat context the set was watched with: it decided CONDITIONAL against ALLOWED. */
+  readonly context: Readonly<Record<string, unknown>> | undefined;
   readonly includeConditional: boolean;
   /** Whether the set is current: it has been received and the stream is up. */
   readonly live: boolean;
@@ -177,6 +179,7 @@ export function watchAuthorizedSet(
     permission: options.permission,
     subject: formatSubjectRef(toSubject(options.subject)),
     onBehalfOf: (options.onBehalfOf ?? []).map((p) => formatSubjectRef(toSubject(p))),
+    context: options.context,
     includeConditional: options.includeConditional === true,
     get live() {
       return live;

@@ -1,4 +1,5 @@
 /** RAG post-filtering: keep the items the subject may see, in their original order. */
+import { isDeepStrictEqual } from "node:util";
 import { formatSubjectRef } from "../core/index.js";
 import type { Consistency } from "../engine/index.js";
 import type { AuthorizedSet } from "./authorized-set.js";
@@ -18,7 +19,7 @@ export interface FilterOptions<T> {
   /**
    * A live set (watchAuthorizedSet) for this subject and permission: items of its resource type
    * are kept when it holds them, without a call. Used only while it is live, when it matches
-   * `subject` and `permission` and has no chain or context the filter lacks, and when no
+   * `subject` and `permission`, has no chain and was watched with the filter's context, and when no
    * `consistency` is asked for (a set's freshness cannot be compared with a token here);
    * otherwise every item is checked as without it.
    */
@@ -28,8 +29,10 @@ export interface FilterOptions<T> {
 /** The set, when it answers exactly what CheckBulk would be asked here. */
 function usableSet<T>(options: FilterOptions<T>): AuthorizedSet | undefined {
   const set = options.authorizedSet;
-  if (set === undefined || !set.live || options.consistency !== undefined || options.context !== undefined)
-    return undefined;
+  if (set === undefined || !set.live || options.consistency !== undefined) return undefined;
+  // A set watched with a context holds what that context allows: asked without it (or with
+  // another), CheckBulk would answer CONDITIONAL or DENIED for some of them.
+  if (!isDeepStrictEqual(set.context ?? {}, options.context ?? {})) return undefined;
   // A set that counts CONDITIONAL as readable would let through what CheckBulk's ALLOWED does not.
   if (set.includeConditional || set.onBehalfOf.length > 0 || set.permission !== options.permission)
     return undefined;
