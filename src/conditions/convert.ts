@@ -197,13 +197,18 @@ export function createConverter(type: ParameterType): Converter {
   }
 }
 
+/**
+ * What a value is, never what it holds: the message reaches the server's log ("call failed"), and
+ * a context value is redacted everywhere else unless its parameter is loggable (a card number sent
+ * where an amount goes would be logged in full).
+ */
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
-  if (typeof value === "string") return `the string ${JSON.stringify(clip(value, 40))}`;
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
-    return `${typeof value} ${String(value)}`;
-  }
+  if (typeof value === "string") return `a string (${value.length} characters)`;
+  if (typeof value === "number") return Number.isInteger(value) ? "a number" : "a number with a fraction";
+  if (typeof value === "bigint") return "an integer";
+  if (typeof value === "boolean") return "a boolean";
   if (isPlainObject(value) || value instanceof Map) return "an object";
   return typeof value;
 }

@@ -207,6 +207,19 @@ describe("convertContext", () => {
       expect(e.details).toMatchObject({ parameter: "l", path: "l[1]", expected: "duration" });
     }
   });
+
+  it("says what kind of value failed, never the value (messages reach the server's log)", () => {
+    const secret = "4111-1111-1111-1111";
+    for (const context of [{ a: secret }, { t: secret }, { l: [secret] }]) {
+      try {
+        convertContext(declared, context);
+        expect.unreachable();
+      } catch (error) {
+        expect((error as Error).message).toMatch(/got a string \(19 characters\)$/);
+        expect((error as Error).message).not.toContain("4111");
+      }
+    }
+  });
 });
 
 describe("parseDuration", () => {
