@@ -129,5 +129,12 @@ describe("latch audit", () => {
     expect(parseSince("1h", "--since", Date.parse("2026-05-15T14:00:00Z")).toISOString()).toBe(
       "2026-05-15T13:00:00.000Z",
     );
+    expect(parseSince("2026-05-15T16:00:00.5+02:00", "--since").toISOString()).toBe(
+      "2026-05-15T14:00:00.500Z",
+    );
+    // A duration past a Date's range, a local time (no offset), a day that does not exist: each
+    // read as something else before (no records, local time, March 3rd).
+    for (const bad of ["99999999999d", "2026-05-15T14:00:00", "2026-02-31T00:00:00Z", "2026-05-15T24:00:00Z"])
+      expect(() => parseSince(bad, "--since")).toThrow(/--since must be/);
   });
 });

@@ -177,12 +177,42 @@ function printVerify(report: VerifyReport, json: boolean | undefined): void {
 
 const UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/**
+ * RFC 3339's date-time: the offset is required (without one, Date.parse reads local time), and
+ * the fields are checked (Date.parse rolls 2026-02-31 over into March).
+ */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function instant(text: string): Date | undefined {
+  const m = RFC3339.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const fits =
+    date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  if (!fits || hour > 23 || minute > 59 || second > 60) return undefined;
+  const at = Date.parse(text.toUpperCase());
+  return Number.isFinite(at) ? new Date(at) : undefined;
+}
+
 /** `90s`, `30m`, `1h`, `7d` ago, or an RFC 3339 instant. */
 export function parseSince(text: string, flag: string, now = Date.now()): Date {
   const relative = /^(\d+)([smhd])$/.exec(text);
-  if (relative !== null) return new Date(now - Number(relative[1]) * UNITS[relative[2]!]!);
-  const at = Date.parse(text);
-  if (/^\d{4}-\d{2}-\d{2}T/.test(text) && Number.isFinite(at)) return new Date(at);
+  if (relative !== null) {
+    const at = new Date(now - Number(relative[1]) * UNITS[relative[2]!]!);
+    // Past the range of a Date (about 273,000 years): refused, not an empty answer.
+    if (Number.isFinite(at.getTime())) return at;
+  } else {
+    const at = instant(text);
+    if (at !== undefined) return at;
+  }
   throw new UsageError(
     `${flag} must be a duration such as 90s, 30m, 1h or 7d, or an RFC 3339 instant, got "${text}"`,
   );
@@ -218,7 +248,10 @@ function queryCommand(): Command {
     new Command("query")
       .description("print recorded decisions, oldest first, one sentence each")
       .option("--subject <subject>", "only decisions by this subject or acting for it (e.g. user:alice)")
-      .option("--since <when>", "only decisions since: 90s, 30m, 1h, 7d, or an RFC 3339 instant"),
+      .option(
+        "--since <when>",
+        "only decisions since: 90s, 30m, 1h, 7d, or an RFC 3339 instant with its offset (2026-05-15T14:00:00Z)",
+      ),
     true,
   ).action(async (options: AuditTargetOptions & { subject?: string; since?: string }) => {
     await withSource(
@@ -326,7 +359,10 @@ function exportCommand(): Command {
         "write every kept record for a SIEM, one JSON object a line: the record with its place in the chain (jsonl), or an OCSF 1.3 API Activity event (ocsf)",
       )
       .option("--format <format>", "jsonl or ocsf", "jsonl")
-      .option("--since <when>", "only decisions since: 90s, 30m, 1h, 7d, or an RFC 3339 instant"),
+      .option(
+        "--since <when>",
+        "only decisions since: 90s, 30m, 1h, 7d, or an RFC 3339 instant with its offset (2026-05-15T14:00:00Z)",
+      ),
   ).action(async (options: AuditTargetOptions & { format: string; since?: string }) => {
     await withStore(options, async (store) => {
       if (options.format !== "jsonl" && options.format !== "ocsf")
