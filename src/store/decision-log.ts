@@ -306,6 +306,14 @@ export interface ChainSigner {
   head(seq: number, hash: string, floor: number): string;
   checkCheckpoint(point: SignedPoint): boolean;
   checkHead(head: SignedHead): boolean;
+  /**
+   * The highest head this log has committed or trusted. A signed head is no proof of being the
+   * latest: an old copy of the head row put back over a truncated end verifies. A head below this
+   * mark was put back, and is refused (`trustedHead`) and reported (`verifyChain`).
+   */
+  readonly highest: number;
+  /** Raises `highest` to `seq`: an append's head once committed, a head read and trusted. */
+  saw(seq: number): void;
 }
 
 export function createChainSigner(storeId: string, secret: Uint8Array): ChainSigner {
@@ -318,11 +326,18 @@ export function createChainSigner(storeId: string, secret: Uint8Array): ChainSig
   };
   const checkpoint = (seq: number, hash: string) => sign(`checkpoint\n${seq}\n${hash}`);
   const head = (seq: number, hash: string, floor: number) => sign(`head\n${seq}\n${hash}\n${floor}`);
+  let highest = 0;
   return {
     checkpoint,
     head,
     checkCheckpoint: (p) => same(p.mac, checkpoint(p.seq, p.hash)),
     checkHead: (h) => same(h.mac, head(h.seq, h.hash, h.floor)),
+    get highest() {
+      return highest;
+    },
+    saw(seq) {
+      if (seq > highest) highest = seq;
+    },
   };
 }
 
@@ -504,6 +519,9 @@ export async function verifyChain(
     );
   if (head !== undefined && !signer.checkHead(head))
     return fail(head.seq, "bad-head", "the chain's head is not signed by this store");
+  if ((head?.seq ?? 0) < signer.highest)
+    return fail((head?.seq ?? 0) + 1, "truncated", wentBack(signer.highest, head?.seq ?? 0));
+  if (head !== undefined) signer.saw(head.seq);
   const bySeq = new Map(sorted.map((cp) => [cp.seq, cp]));
   const floor = head?.floor ?? 0;
   // The kept chain hangs from the genesis, or from the checkpoint pruning last cut at.
@@ -687,6 +705,10 @@ export function groupCommit<T, R>(
   };
 }
 
+function wentBack(highest: number, seq: number): string {
+  return `the decision log's head went back from record ${highest}, seen by this process, to ${seq}: the records after ${seq} were removed and an older head put back`;
+}
+
 /**
  * The head to append after or prune under: a forged head is refused, never signed again (that
  * would hide whatever it hides, such as a truncated end). `latch audit verify` says what is wrong.
@@ -695,8 +717,18 @@ export function trustedHead(
   head: SignedHead | undefined,
   signer: ChainSigner,
 ): { readonly seq: number; readonly hash: string; readonly floor: number } {
+  const seq = head?.seq ?? 0;
+  if (seq < signer.highest)
+    throw new StoreError(
+      "store/corrupt",
+      "internal",
+      `${wentBack(signer.highest, seq)}. Nothing more is appended or pruned; run \`latch audit verify\`.`,
+    );
   if (head === undefined) return EMPTY_HEAD;
-  if (signer.checkHead(head)) return head;
+  if (signer.checkHead(head)) {
+    signer.saw(head.seq);
+    return head;
+  }
   throw new StoreError(
     "store/corrupt",
     "internal",

@@ -48,6 +48,37 @@ describe("latch audit", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, problem: { seq: 7, kind: "edited" } });
   });
 
+  it("verify --anchor: an older head put back over a truncated end is caught against a head kept outside", async () => {
+    const raw = new Database(path);
+    const kept = raw.prepare("SELECT seq, hash, floor, mac FROM decision_head").get();
+    raw.close();
+    const store = await createSqliteStore({ path, decisionCheckpointEvery: 10 });
+    await store.decisions.append(decisions(26, 36));
+    await store.close();
+    const head = /head: record (\d+), hash ([0-9a-f]{64})/.exec(
+      (await audit("verify", "--db", path)).stdout,
+    )!;
+    const anchor = `${head[1]}:${head[2]}`;
+    expect(anchor.startsWith("34:")).toBe(true);
+    expect(await audit("verify", "--db", path, "--anchor", anchor)).toMatchObject({ exitCode: 0 });
+    expect(
+      (await audit("verify", "--db", path, "--anchor", `${head[1]}:${"0".repeat(64)}`)).stdout,
+    ).toContain("BROKEN at record 34 (edited)");
+
+    // Someone with write access deletes the newest records and puts back the head row they kept.
+    const writer = new Database(path);
+    writer.exec("DELETE FROM decisions WHERE seq > 24; DELETE FROM decision_checkpoints WHERE seq > 24");
+    writer.prepare("UPDATE decision_head SET seq = @seq, hash = @hash, floor = @floor, mac = @mac").run(kept);
+    writer.close();
+    // A fresh process has no way to know without the anchor...
+    expect(await audit("verify", "--db", path)).toMatchObject({ exitCode: 0 });
+    // ...and with it, it does.
+    const caught = await audit("verify", "--db", path, "--anchor", anchor);
+    expect(caught.exitCode).toBe(1);
+    expect(caught.stdout).toContain("BROKEN at record 34 (truncated)");
+    expect((await audit("verify", "--db", path, "--anchor", "34:abc")).stderr).toContain("--anchor must be");
+  });
+
   it("query: one sentence per record, filtered by subject (or its chain) and time", async () => {
     const first = await audit("query", "--db", path, "--subject", "user:u2");
     expect(first.exitCode).toBe(0);

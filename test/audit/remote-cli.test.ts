@@ -105,6 +105,15 @@ describe("latch audit against a server (--address)", () => {
     expect((await audit("verify", ...server, "--json")).stdout).toBe(
       (await audit("verify", "--db", path, "--json")).stdout,
     );
+    // An anchor is read through QueryDecisions: the same verdicts as in process.
+    const head = /head: record (\d+), hash ([0-9a-f]{64})/.exec(verify.stdout)!;
+    for (const anchor of [`2:${"0".repeat(64)}`, `${head[1]}:${head[2]}`, `9:${head[2]}`]) {
+      const remote = await audit("verify", ...server, "--anchor", anchor);
+      expect(remote, anchor).toEqual(await audit("verify", "--db", path, "--anchor", anchor));
+    }
+    expect((await audit("verify", ...server, "--anchor", `9:${head[2]}`)).stdout).toContain(
+      "BROKEN at record 9 (truncated)",
+    );
   });
 
   it("tail prints the records appended after it starts, as they come, until SIGINT", async () => {

@@ -186,6 +186,27 @@ function tamperCases(name: string, open: () => Promise<Backend>, runs: number): 
       );
       await restore(b);
     });
+
+    // Last: the store remembers the highest head it has seen, which no restore takes back.
+    it("detects an older signed head put back over a truncated end, and appends nothing past it", async () => {
+      await restore(b);
+      // Anyone who can read the tables can keep a copy of the head row: it needs no secret.
+      const [kept] = await b.query(`SELECT seq, hash, floor, mac FROM ${b.prefix}decision_head`);
+      await b.store.decisions.append(decisions(RECORDS + 1, RECORDS + 11));
+      expect(await b.store.decisions.verify()).toMatchObject({ ok: true, records: RECORDS + 10 });
+      await b.exec(`DELETE FROM ${b.prefix}decisions WHERE seq > ${RECORDS}`);
+      await b.exec(`DELETE FROM ${b.prefix}decision_checkpoints WHERE seq > ${RECORDS}`);
+      await b.exec(`UPDATE ${b.prefix}decision_head SET seq = $1, hash = $2, floor = $3, mac = $4`, kept);
+      expect((await b.store.decisions.verify()).problem).toMatchObject({
+        seq: RECORDS + 1,
+        kind: "truncated",
+      });
+      // Appending would sign the old head again and make the gap permanent.
+      await expect(b.store.decisions.append(decisions(RECORDS + 11, RECORDS + 12))).rejects.toMatchObject({
+        code: "store/corrupt",
+      });
+      expect(Number((await b.query(`SELECT max(seq) FROM ${b.prefix}decisions`))[0]![0])).toBe(RECORDS);
+    });
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import { Command, Option } from "commander";
 import type { LatchClient } from "../../client/index.js";
+import { decisionCursor } from "../../service/decisions.js";
 import type { DecisionQuery, Store, StoredDecision, VerifyReport } from "../../store/index.js";
 import { openDatastore } from "../datastore.js";
 import {
@@ -47,6 +48,8 @@ function addAuditTarget(command: Command, server = false): Command {
 /** What `verify`, `query` and `tail` read: a database in process, or a server's AuditService. */
 interface AuditSource {
   verify(): Promise<VerifyReport>;
+  /** The record at `seq`, if the log holds it. */
+  record(seq: number): Promise<StoredDecision | undefined>;
   /** Every record matching, oldest first. */
   records(filter: { subject?: string; since?: Date }): AsyncIterable<StoredDecision>;
   /** The records appended from now on, until the signal aborts. */
@@ -56,6 +59,8 @@ interface AuditSource {
 function storeSource(store: Store): AuditSource {
   return {
     verify: () => store.decisions.verify(),
+    record: async (seq) =>
+      (await store.decisions.read({ afterSeq: seq - 1, limit: 1 })).find((d) => d.seq === seq),
     records: (filter) => allRecords(store, filter),
     tail: (filter, signal, intervalMs) =>
       tailDecisions(store, { ...filter, signal, ...(intervalMs === undefined ? {} : { intervalMs }) }),
@@ -65,6 +70,10 @@ function storeSource(store: Store): AuditSource {
 function serverSource(client: LatchClient): AuditSource {
   return {
     verify: () => client.verifyDecisions(),
+    record: async (seq) => {
+      const page = await client.queryDecisions({ cursor: decisionCursor(seq - 1), pageSize: 1 });
+      return page.decisions.find((d) => d.seq === seq);
+    },
     async *records(filter) {
       let cursor: string | undefined;
       do {
@@ -238,9 +247,71 @@ function verifyCommand(): Command {
       "walk the hash chain from the oldest kept record; name the first edited, deleted, reordered or truncated one (exit code 1)",
     ),
     true,
-  ).action(async (options: AuditTargetOptions) => {
-    await withSource(options, async (source) => printVerify(await source.verify(), options.json), true);
+  )
+    .addOption(
+      new Option(
+        "--anchor <seq:hash>",
+        "a head printed by an earlier verify and kept outside the database: the chain must still hold it (an older head put back over a truncated end verifies otherwise)",
+      ),
+    )
+    .action(async (options: AuditTargetOptions & { anchor?: string }) => {
+      await withSource(
+        options,
+        async (source) => {
+          const anchor = options.anchor === undefined ? undefined : parseAnchor(options.anchor);
+          const report = await source.verify();
+          printVerify(
+            report.ok && anchor !== undefined ? await anchored(source, report, anchor) : report,
+            options.json,
+          );
+        },
+        true,
+      );
+    });
+}
+
+interface Anchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+function parseAnchor(text: string): Anchor {
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(text);
+  const seq = m === null ? Number.NaN : Number(m[1]);
+  if (m === null || !Number.isSafeInteger(seq) || seq < 1)
+    throw new UsageError(
+      `--anchor must be SEQ:HASH as verify prints its head (record 42, hash 64 hex digits: 42:9f86...), got "${text}"`,
+    );
+  return { seq, hash: m[2]! };
+}
+
+/**
+ * A verified chain checked against a head kept outside it: the record at the anchor's seq must
+ * be there with the anchor's hash. A chain that ends before it was cut and given an older head;
+ * one that kept the seq with another hash was rewritten from there.
+ */
+async function anchored(source: AuditSource, report: VerifyReport, anchor: Anchor): Promise<VerifyReport> {
+  const broken = (kind: "truncated" | "edited", message: string): VerifyReport => ({
+    ...report,
+    ok: false,
+    problem: { seq: anchor.seq, kind, message },
   });
+  if ((report.lastSeq ?? 0) < anchor.seq)
+    return broken(
+      "truncated",
+      `the chain ends at record ${report.lastSeq ?? 0} but the anchor is record ${anchor.seq}: truncated, and an older head put back`,
+    );
+  if (report.firstSeq !== undefined && anchor.seq < report.firstSeq)
+    throw new UsageError(
+      `the anchor's record ${anchor.seq} was pruned (the log keeps records from ${report.firstSeq}): anchor on a newer head`,
+    );
+  const record = await source.record(anchor.seq);
+  if (record?.hash !== anchor.hash)
+    return broken(
+      "edited",
+      `record ${anchor.seq} is not the anchor's (hash ${record?.hash ?? "none"}): rewritten`,
+    );
+  return report;
 }
 
 function queryCommand(): Command {

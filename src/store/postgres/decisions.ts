@@ -185,6 +185,8 @@ export function createPostgresDecisionLog(
           await writeChain(client, q, chain, ctx.now());
           committing = true;
           await client.query("COMMIT");
+          // Committed: no later head may be below this one (see ChainSigner.highest).
+          signer.saw(chain.head.seq);
           return chain.rows;
         } catch (error) {
           await client.query("ROLLBACK").catch(() => undefined);

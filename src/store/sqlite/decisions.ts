@@ -102,6 +102,11 @@ export function createSqliteDecisionLog(
     deleteCheckpoints: db.prepare("DELETE FROM decision_checkpoints WHERE seq < ?"),
   };
   const head = (): SignedHead | undefined => s.head.get() as SignedHead | undefined;
+  /** The rows of a committed append: its head is the least any later head may be. */
+  const committed = (rows: readonly ChainRow[]): readonly ChainRow[] => {
+    if (rows.length > 0) signer.saw(rows[rows.length - 1]!.seq);
+    return rows;
+  };
 
   const append = db.transaction((records: readonly EncodedDecision[]): readonly ChainRow[] => {
     const from = trustedHead(head(), signer);
@@ -149,11 +154,11 @@ export function createSqliteDecisionLog(
 
     async append(records) {
       if (records.length === 0) return [];
-      return appended(append.immediate(records.map(encodeDecision)), records);
+      return appended(committed(append.immediate(records.map(encodeDecision))), records);
     },
 
     async appendEncoded(records) {
-      if (records.length > 0) append.immediate(records);
+      if (records.length > 0) committed(append.immediate(records));
     },
 
     async read(query: DecisionQuery = {}) {
