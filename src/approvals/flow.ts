@@ -40,7 +40,14 @@ import {
   createApprovalFeed,
   watchEvents,
 } from "./feed.js";
-import { type ApprovalGate, actionOf, createApprovalGate, ruleFor } from "./gate.js";
+import {
+  type ApprovalGate,
+  type AttributesOf,
+  actionOf,
+  candidatesFor,
+  createApprovalGate,
+  gatingRule,
+} from "./gate.js";
 import {
   type ApprovalRule,
   type ApprovalRules,
@@ -63,6 +70,8 @@ export interface ApprovalFlowOptions {
   readonly pollIntervalMs?: number;
   /** How long the gate remembers that an action has no approval (ms; see gate.ts). */
   readonly closedForMs?: number;
+  /** Signals' attributes, when signals are on: `when` thresholds are judged on them too (gate.ts). */
+  readonly attributesOf?: AttributesOf;
   /**
    * Called with each new request made through this flow, its witness included (the
    * relationships that proved the underlying ALLOWED): the webhook notifier.
@@ -162,6 +171,7 @@ interface FlowContext {
   readonly feed: ApprovalFeed;
   readonly rules: () => ApprovalRules;
   readonly gate: ApprovalGate;
+  readonly attributesOf: AttributesOf | undefined;
   readonly onRequest: ((approval: StoredApproval) => void) | undefined;
   readonly onDecide: ((approval: StoredApproval) => void) | undefined;
 }
@@ -179,6 +189,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     approvals: store.approvals,
     now,
     ...(options.closedForMs === undefined ? {} : { closedForMs: options.closedForMs }),
+    ...(options.attributesOf === undefined ? {} : { attributesOf: options.attributesOf }),
   });
   const ctx: FlowContext = {
     store,
@@ -188,6 +199,7 @@ export function createApprovalFlow(options: ApprovalFlowOptions): ApprovalFlow {
     feed,
     rules: () => current,
     gate,
+    attributesOf: options.attributesOf,
     onRequest: options.onRequest,
     onDecide: options.onDecide,
   };
@@ -315,22 +327,20 @@ function checkText(field: string, text: string | undefined, max: number): string
 
 // --- request ----------------------------------------------------------------------------------
 
-function ruleOf(rules: ApprovalRules, input: RequestApprovalInput): ApprovalRule {
-  const rule = ruleFor(rules, input);
-  if (rule === undefined)
-    throw new LatchError(
-      "approval/not-gated",
-      "failed-precondition",
-      `no approval rule gates ${input.permission} on ${formatObjectRef(input.resource)} for ${formatSubjectRef(input.subject)}: check it and act`,
-    );
-  return rule;
+function notGated(input: RequestApprovalInput): LatchError {
+  return new LatchError(
+    "approval/not-gated",
+    "failed-precondition",
+    `no approval rule gates ${input.permission} on ${formatObjectRef(input.resource)} for ${formatSubjectRef(input.subject)}: check it and act`,
+  );
 }
 
 async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): Promise<ApprovalTicket> {
   const message = checkText("message", input.message, MAX_BINDING_MESSAGE);
   if (message.trim() === "") throw invalid("message", "give a short binding message the approver will see");
   const justification = checkText("justification", input.justification, MAX_JUSTIFICATION);
-  const rule = ruleOf(ctx.rules(), input);
+  const candidates = candidatesFor(ctx.rules(), input);
+  if (candidates.length === 0) throw notGated(input);
   // A gate never grants: asking a person to unlock what is not permitted anyway wastes their time.
   const check: CheckRequest = {
     resource: input.resource,
@@ -350,6 +360,9 @@ async function requestApproval(ctx: FlowContext, input: RequestApprovalInput): P
       "failed-precondition",
       `${formatSubjectRef(input.subject)} is not permitted ${input.permission} on ${formatObjectRef(input.resource)}: an approval can only unlock what is already permitted`,
     );
+  // Judged as the gate judges the check it unlocks (on the values the answer used).
+  const rule = gatingRule(candidates, input, answer.witness, ctx.attributesOf);
+  if (rule === undefined) throw notGated(input);
   const at = ctx.now();
   const { approval, created } = await ctx.store.approvals.create({
     ...actionOf(input),

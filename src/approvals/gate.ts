@@ -1,7 +1,7 @@
 /**
  * The approval gate: a decorator on the decision seam. For an action an approval rule names, an
  * answer the inner seam gives as ALLOWED becomes APPROVAL_REQUIRED, unless an approved, still
- * valid approval matches the action exactly (resource, permission, subject, chain); then it stays
+ * valid approval matches the action exactly (resource, permission, subject, chain, context); then it stays
  * ALLOWED and carries the approval's id. A gate never grants: DENIED and CONDITIONAL pass
  * through unchanged, and since the inner answer is computed on every check, revoking anything the
  * approval relied on makes the check DENIED at once, approval or not.
@@ -20,14 +20,26 @@ import {
   type CheckRequest,
   checkNowThrough,
   type RequestOptions,
+  type Witness,
+  withWitness,
 } from "../engine/index.js";
 import type { Decorator } from "../service/index.js";
-import { type ApprovalAction, type ApprovalStore, approvalActionKey } from "../store/index.js";
+import {
+  type ApprovalAction,
+  type ApprovalStore,
+  approvalActionKey,
+  sameApprovalContext,
+} from "../store/index.js";
 import type { ApprovalRule, ApprovalRules } from "./rules.js";
+
+/** Attributes security signals set for a subject (they win over the request's context). */
+export type AttributesOf = (subject: SubjectRef) => Readonly<Record<string, unknown>> | undefined;
 
 export interface ApprovalGateOptions {
   /** The rules in force (read on every check, so a rules write takes effect at once). */
   readonly rules: () => ApprovalRules;
+  /** Signals' attributes, when signals are on: a `when` threshold is judged on them too. */
+  readonly attributesOf?: AttributesOf;
   readonly approvals: ApprovalStore;
   readonly now?: () => number;
   /** How long a "no approval" answer is remembered (ms; 0: never). */
@@ -51,19 +63,30 @@ interface Gated {
   readonly context?: Readonly<Record<string, unknown>>;
 }
 
-/**
- * The rule that gates this request, if any. A `when` threshold is judged on the request's
- * context; a request that does not state the parameter is gated (unknown counts as high).
- */
-export function ruleFor(rules: ApprovalRules, request: Gated): ApprovalRule | undefined {
-  const candidates = rules.byAction.get(request.resource.type)?.get(request.permission);
-  if (candidates === undefined) return undefined;
+const NONE: readonly ApprovalRule[] = Object.freeze([]);
+
+/** The rules naming this request's action and subject, before any `when` threshold is judged. */
+export function candidatesFor(rules: ApprovalRules, request: Gated): readonly ApprovalRule[] {
+  const named = rules.byAction.get(request.resource.type)?.get(request.permission);
+  if (named === undefined) return NONE;
+  const chained = (request.onBehalfOf?.length ?? 0) > 0;
+  return named.filter(
+    (rule) => rule.subjectTypes.includes(request.subject.type) && (chained || !rule.onBehalfOfOnly),
+  );
+}
+
+function numberOf(value: unknown): number | undefined {
+  return typeof value === "bigint" ? Number(value) : typeof value === "number" ? value : undefined;
+}
+
+/** The first rule that gates, given the value each `when` parameter is judged on (undefined: unknown, high). */
+function firstGating(
+  candidates: readonly ApprovalRule[],
+  judged: (parameter: string) => number | undefined,
+): ApprovalRule | undefined {
   for (const rule of candidates) {
-    if (!rule.subjectTypes.includes(request.subject.type)) continue;
-    if (rule.onBehalfOfOnly && (request.onBehalfOf?.length ?? 0) === 0) continue;
     if (rule.when !== undefined) {
-      const value = request.context?.[rule.when.parameter];
-      const n = typeof value === "bigint" ? Number(value) : typeof value === "number" ? value : undefined;
+      const n = judged(rule.when.parameter);
       if (n !== undefined && !(n > rule.when.above)) continue;
     }
     return rule;
@@ -71,13 +94,58 @@ export function ruleFor(rules: ApprovalRules, request: Gated): ApprovalRule | un
   return undefined;
 }
 
+/**
+ * The rule that gates this request judged on its context alone (a request that does not state a
+ * `when` parameter is gated: unknown counts as high). Before an answer, to know whether to look.
+ */
+export function ruleFor(rules: ApprovalRules, request: Gated): ApprovalRule | undefined {
+  return firstGating(candidatesFor(rules, request), (p) => numberOf(request.context?.[p]));
+}
+
+/**
+ * The rule that gates an answered request. A `when` threshold is judged on the highest value the
+ * decision may have used: the request's, one stored on a relationship of the answer's proof, one a
+ * security signal set for the subject or a principal, since both of those win over the request's
+ * own in the caveat; the request's alone let an agent claim `sensitivity: 0` where the data says 5.
+ */
+export function gatingRule(
+  candidates: readonly ApprovalRule[],
+  request: Gated,
+  witness: Witness | undefined,
+  attributesOf: AttributesOf | undefined,
+): ApprovalRule | undefined {
+  return firstGating(candidates, (parameter) => {
+    let n = numberOf(request.context?.[parameter]);
+    if (n === undefined) return undefined;
+    const higher = (value: unknown) => {
+      const v = numberOf(value);
+      if (v !== undefined && v > n!) n = v;
+    };
+    for (const r of witness ?? []) higher(r.caveat?.context?.[parameter]);
+    if (attributesOf !== undefined)
+      for (const s of [request.subject, ...(request.onBehalfOf ?? [])]) higher(attributesOf(s)?.[parameter]);
+    return n;
+  });
+}
+
+/** Whether judging `candidates` needs the answer's proof (a `when` threshold is among them). */
+const judgesValues = (candidates: readonly ApprovalRule[]) => candidates.some((r) => r.when !== undefined);
+
 export function actionOf(request: Gated): ApprovalAction {
   return {
     resource: formatObjectRef(request.resource),
     permission: request.permission,
     subject: formatSubjectRef(request.subject),
     chain: (request.onBehalfOf ?? []).map(formatSubjectRef),
+    ...(request.context === undefined ? {} : { context: request.context }),
   };
+}
+
+/** An answer without the proof the gate asked for itself (the caller did not ask for one). */
+function withoutWitness<T extends { readonly witness?: Witness }>(answer: T): T {
+  if (answer.witness === undefined) return answer;
+  const { witness: _, ...rest } = answer;
+  return rest as T;
 }
 
 export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
@@ -98,7 +166,10 @@ export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
     const key = approvalActionKey(action);
     const until = closed.get(key);
     if (until !== undefined && until > at) return required;
-    const approval = await approvals.findApproved(action, at);
+    const found = await approvals.findApproved(action, at);
+    // The key covers the context; a row written before it did is held to it here.
+    const approval =
+      found !== undefined && sameApprovalContext(found.context, request.context) ? found : undefined;
     if (approval === undefined) {
       if (closedFor > 0) {
         if (closed.size >= MAX_CLOSED) closed.clear();
@@ -117,31 +188,37 @@ export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
     // answered at once when `next` can.
     check: checkNowThrough(
       (request: CheckRequest, opts?: RequestOptions) => {
-        const rule = ruleFor(options.rules(), request);
-        if (rule === undefined) return next.check(request, opts);
-        return next
-          .check(request, opts)
-          .then(async (result) =>
-            result.state !== "ALLOWED" ? result : { ...result, ...(await gate(request, rule)) },
-          );
+        const candidates = candidatesFor(options.rules(), request);
+        if (candidates.length === 0) return next.check(request, opts);
+        const proved = judgesValues(candidates) && request.witness !== true;
+        return next.check(proved ? withWitness(request) : request, opts).then(async (result) => {
+          const answer = proved ? withoutWitness(result) : result;
+          if (result.state !== "ALLOWED") return answer;
+          const rule = gatingRule(candidates, request, result.witness, options.attributesOf);
+          return rule === undefined ? answer : { ...answer, ...(await gate(request, rule)) };
+        });
       },
       next.check,
-      (request) => ruleFor(options.rules(), request) === undefined,
+      (request) => candidatesFor(options.rules(), request).length === 0,
     ),
 
     async checkBulk(request, opts) {
       const rules = options.rules();
       if (rules.byAction.size === 0) return next.checkBulk(request, opts);
-      const result = await next.checkBulk(request, opts);
-      let results: CheckBulkItemResult[] | undefined;
+      const candidates = request.items.map((item) => candidatesFor(rules, item));
+      const proved = request.witness !== true && candidates.some(judgesValues);
+      const result = await next.checkBulk(proved ? { ...request, witness: true } : request, opts);
+      let results: CheckBulkItemResult[] | undefined = proved
+        ? result.results.map((r) => (r.ok ? withoutWitness(r) : r))
+        : undefined;
       for (let i = 0; i < request.items.length; i++) {
         const item = request.items[i]!;
         const answer = result.results[i]!;
-        if (!answer.ok || answer.state !== "ALLOWED") continue;
-        const rule = ruleFor(rules, item);
+        if (!answer.ok || answer.state !== "ALLOWED" || candidates[i]!.length === 0) continue;
+        const rule = gatingRule(candidates[i]!, item, answer.witness, options.attributesOf);
         if (rule === undefined) continue;
         results ??= [...result.results];
-        results[i] = { ...answer, ...(await gate(item, rule)) };
+        results[i] = { ...results[i]!, ...(await gate(item, rule)) } as CheckBulkItemResult;
       }
       return results === undefined ? result : { ...result, results };
     },

@@ -19,6 +19,7 @@ export {
 export {
   type ApprovalGate,
   type ApprovalGateOptions,
+  type AttributesOf,
   actionOf,
   createApprovalGate,
   ruleFor,

@@ -9,6 +9,7 @@
 
 import {
   type ApprovalFlow,
+  type AttributesOf,
   createApprovalFlow,
   createWebhookNotifier,
   validateStoredRules,
@@ -142,6 +143,7 @@ async function openApprovals(
   store: Store,
   decider: Decider,
   options: OpenOptions,
+  attributesOf: AttributesOf,
 ): Promise<ApprovalFlow | undefined> {
   const settings = options.approvals;
   if (settings === false) return undefined;
@@ -152,6 +154,7 @@ async function openApprovals(
   const flow = createApprovalFlow({
     store,
     decider,
+    attributesOf,
     ...(settings?.now === undefined ? {} : { now: settings.now }),
     ...(settings?.pollIntervalMs === undefined ? {} : { pollIntervalMs: settings.pollIntervalMs }),
     ...(settings?.closedForMs === undefined ? {} : { closedForMs: settings.closedForMs }),
@@ -231,13 +234,19 @@ export async function openLatch(options: OpenOptions): Promise<OpenedLatch> {
     maxBulkItems: options.engine?.maxBulkItems ?? 1000,
   });
   let approvals: ApprovalFlow | undefined;
+  let signals: Signals | undefined;
   try {
-    approvals = await openApprovals(store, decorate(engine, delegation), options);
+    // Signals open after approvals: the gate reads their attributes once they are there.
+    approvals = await openApprovals(
+      store,
+      decorate(engine, delegation),
+      options,
+      (subject) => signals?.states.latest(subject.type, subject.id)?.attributes,
+    );
   } catch (error) {
     await raw.close();
     throw error;
   }
-  let signals: Signals | undefined;
   try {
     signals = options.signals === false ? undefined : await openSignals(store, options.signals);
   } catch (error) {

@@ -6,7 +6,9 @@
  * Time is passed in (`now`, ms since the epoch) rather than read here, so that expiry is judged
  * by the caller's clock, one clock for the whole flow, and tests can move it.
  */
+import { createHash } from "node:crypto";
 import type { CompiledSchema } from "../schema/index.js";
+import { canonicalJson } from "./decision-log.js";
 
 /** As stored. `expired` is never stored: a pending or approved row past its time reads as expired. */
 export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "consumed";
@@ -20,6 +22,11 @@ export interface ApprovalAction {
   readonly subject: string;
   /** The principals the subject acts for, nearest first, each `type:id`. */
   readonly chain: readonly string[];
+  /**
+   * The caveat context the action is asked with: an approval holds for the context its approver
+   * was shown (an amount of 150 approved is no approval of 999,999). Absent or empty alike.
+   */
+  readonly context?: Readonly<Record<string, unknown>>;
 }
 
 export interface NewApproval extends ApprovalAction {
@@ -153,9 +160,24 @@ export interface ApprovalStore {
   subscribe(listener: (cursor: number) => void): () => void;
 }
 
-/** The canonical action key: the same string for the same resource, permission, subject and chain. */
+/**
+ * The canonical action key: the same string for the same resource, permission, subject, chain and
+ * context. The context goes in as a digest of its canonical JSON (an index entry has a size limit
+ * on PostgreSQL; a context may hold 10,000 values); an empty one adds nothing.
+ */
 export function approvalActionKey(action: ApprovalAction): string {
-  return `${action.resource}#${action.permission}@${action.subject}<${action.chain.join("<")}`;
+  const base = `${action.resource}#${action.permission}@${action.subject}<${action.chain.join("<")}`;
+  const context = action.context;
+  if (context === undefined || Object.keys(context).length === 0) return base;
+  return `${base}?${createHash("sha256").update(canonicalJson(context)).digest("base64url")}`;
+}
+
+/** True when an approval's context is the one an action is asked with (absent and empty alike). */
+export function sameApprovalContext(
+  approved: Readonly<Record<string, unknown>> | undefined,
+  asked: Readonly<Record<string, unknown>> | undefined,
+): boolean {
+  return canonicalJson(approved ?? {}) === canonicalJson(asked ?? {});
 }
 
 /** The state a reader sees at `now`. */

@@ -69,7 +69,13 @@ describe.each(TRANSPORTS)("approvals through %s", (_name, transport) => {
           expect.arrayContaining(["database:prod-orders#operator@agent:cleanup"]),
         );
         expect((await client.listApprovals({ id: ticket.id }))[0]?.witness).toEqual(ticket.approval.witness);
-        expect((await client.requestApproval({ ...check, message: "again" })).id).toBe(ticket.id);
+        const retired = { why: "retired" };
+        expect((await client.requestApproval({ ...check, message: "again", context: retired })).id).toBe(
+          ticket.id,
+        );
+        // Another context is another action: the approver sees what the agent means to use.
+        const other = await client.requestApproval({ ...check, message: "no context" });
+        expect(other.id).not.toBe(ticket.id);
 
         expect((await client.getApproval(ticket.id)).state).toBe("pending");
         expect(await code(client.getApproval(ticket.id))).toBe("approval/slow-down");
@@ -83,7 +89,9 @@ describe.each(TRANSPORTS)("approvals through %s", (_name, transport) => {
         expect(
           await code(client.decideApproval({ id: ticket.id, approve: true, approver: "user:alice" })),
         ).toBe("approval/self-approval");
-        expect((await client.listApprovals({ state: "pending" })).map((a) => a.id)).toEqual([ticket.id]);
+        expect((await client.listApprovals({ state: "pending" })).map((a) => a.id).sort()).toEqual(
+          [ticket.id, other.id].sort(),
+        );
 
         const waiting = client.awaitApproval(ticket.id);
         const decided = await client.decideApproval({
@@ -98,17 +106,30 @@ describe.each(TRANSPORTS)("approvals through %s", (_name, transport) => {
           await code(client.decideApproval({ id: ticket.id, approve: false, approver: "user:olga" })),
         ).toBe("approval/already-decided");
 
-        expect(await client.check({ ...check, consumeApproval: true })).toMatchObject({
+        // Approved for the context it was requested with, and for no other.
+        expect((await client.check({ ...check, consumeApproval: true })).state).toBe("APPROVAL_REQUIRED");
+        expect(await client.check({ ...check, context: retired, consumeApproval: true })).toMatchObject({
           state: "ALLOWED",
           approvalId: ticket.id,
         });
-        expect((await client.check({ ...check, consumeApproval: true })).state).toBe("APPROVAL_REQUIRED");
+        expect((await client.check({ ...check, context: retired, consumeApproval: true })).state).toBe(
+          "APPROVAL_REQUIRED",
+        );
         const bulk = await client.checkBulk({ items: [check, { ...check, permission: "read" }] });
         expect(bulk.results.map((r) => (r.ok ? r.state : r.error.code))).toEqual([
           "APPROVAL_REQUIRED",
           "ALLOWED",
         ]);
-        expect((await client.listApprovals({})).map((a) => a.state)).toEqual(["consumed"]);
+        expect(
+          (await client.listApprovals({}))
+            .map((a) => [a.id, a.state])
+            .sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+        ).toEqual(
+          [
+            [ticket.id, "consumed"],
+            [other.id, "pending"],
+          ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+        );
 
         // Each step of the flow is in the audit trail, whatever records the checks themselves.
         const steps = await client.queryDecisions({ subject: "user:olga" });
