@@ -163,6 +163,48 @@ async function* batches<T>(source: AsyncIterable<T> | Iterable<T>, size: number)
   if (batch.length > 0) yield batch;
 }
 
+/** The most a limit's field holds: every limit travels in a uint32. */
+const MAX_WIRE_LIMIT = 2 ** 32 - 1;
+
+/**
+ * A limit for its uint32 field, where 0 means "no limit" (proto3 sends no absent number). Refused
+ * as the embedded client refuses it, with its code (lookups: the engine's; reads and deletes: the
+ * store's), and above what the field holds rather than by protobuf's encoder (a plain Error).
+ * `least` 1 where 0 is refused (a delete); else a 0 never reaches the wire: the caller answers it
+ * itself, with nothing, as the embedded client does.
+ */
+function wireLimit(
+  limit: number | undefined,
+  code: "lookup/invalid-limit" | "store/invalid-limit",
+  least: 0 | 1 = 0,
+): number {
+  if (limit === undefined) return 0;
+  if (!Number.isInteger(limit) || limit < least || limit > MAX_WIRE_LIMIT) {
+    throw new LatchError(
+      code,
+      "invalid-argument",
+      `limit must be an integer from ${least} to ${MAX_WIRE_LIMIT}, got ${limit}`,
+      { field: "limit", limit },
+    );
+  }
+  return limit;
+}
+
+/**
+ * proto3 sends an empty actor token as none at all, and the server would then take the request's
+ * claimed chain unverified. The embedded client's verifier refuses it: refuse it here the same way.
+ */
+function refuseEmptyActorToken(token: string | undefined): void {
+  if (token === "") {
+    throw new LatchError(
+      "delegation/invalid-actor-token",
+      "unauthenticated",
+      "actor token: empty; leave actorToken out to send none",
+      { field: "actor_token" },
+    );
+  }
+}
+
 const P = PermissionService.method;
 const R = RelationshipService.method;
 const S = SchemaService.method;
@@ -201,6 +243,7 @@ type CheckInit = Exclude<MessageInitShape<typeof CheckPermissionRequestSchema>, 
  * (callgrind, bench/client-instructions.ts seq).
  */
 function checkRequest(params: CheckParams): CheckRequestInit {
+  refuseEmptyActorToken(params.actorToken);
   const request: CheckRequestInit = {
     resource: objectInit(toObject(params.resource)),
     subject: subjectInit(toSubject(params.subject)),
@@ -294,6 +337,9 @@ const CHANGE_KINDS: Readonly<Record<number, PermissionChange["kind"]>> = {
 function lookupCalls(t: Transport): Pick<PermissionCalls, "lookupResources" | "lookupSubjects"> {
   return {
     async *lookupResources(params, opts) {
+      refuseEmptyActorToken(params.actorToken);
+      const limit = wireLimit(params.limit, "lookup/invalid-limit");
+      if (params.limit === 0) return;
       const stream = t.serverStream(
         P.lookupResources,
         defined({
@@ -302,7 +348,7 @@ function lookupCalls(t: Transport): Pick<PermissionCalls, "lookupResources" | "l
           subject: subjectRefToProto(toSubject(params.subject)),
           context: params.context as never,
           consistency: consistencyToProto(params.consistency),
-          optionalLimit: params.limit ?? 0,
+          optionalLimit: limit,
           optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
           ...delegationToProto(params),
           actorToken: params.actorToken,
@@ -329,6 +375,8 @@ function lookupCalls(t: Transport): Pick<PermissionCalls, "lookupResources" | "l
     },
 
     async *lookupSubjects(params, opts) {
+      const limit = wireLimit(params.limit, "lookup/invalid-limit");
+      if (params.limit === 0) return;
       const stream = t.serverStream(
         P.lookupSubjects,
         defined({
@@ -338,7 +386,7 @@ function lookupCalls(t: Transport): Pick<PermissionCalls, "lookupResources" | "l
           optionalSubjectRelation: params.subjectRelation ?? "",
           context: params.context as never,
           consistency: consistencyToProto(params.consistency),
-          optionalConcreteLimit: params.limit ?? 0,
+          optionalConcreteLimit: limit,
           optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
         }),
         opts,
@@ -434,6 +482,7 @@ function permissionCalls(t: Transport): PermissionCalls {
     },
 
     async checkBulk(params, opts) {
+      refuseEmptyActorToken(params.actorToken);
       const res = await t.unary(
         P.checkBulkPermissions,
         defined({
@@ -487,12 +536,14 @@ function relationshipCalls(t: Transport): RelationshipCalls {
     },
 
     async deleteRelationships(params, opts) {
+      // 0 is "no limit" on the wire: a limit of 0 would delete every match. The store refuses it.
+      const limit = wireLimit(params.limit, "store/invalid-limit", 1);
       const res = await t.unary(
         R.deleteRelationships,
         {
           relationshipFilter: filterToProto(params.filter),
           optionalPreconditions: (params.preconditions ?? []).map(preconditionToProto),
-          optionalLimit: params.limit ?? 0,
+          optionalLimit: limit,
         },
         opts,
         false,
@@ -501,12 +552,14 @@ function relationshipCalls(t: Transport): RelationshipCalls {
     },
 
     async *readRelationships(params, opts) {
+      const limit = wireLimit(params.limit, "store/invalid-limit");
+      if (params.limit === 0) return;
       const stream = t.serverStream(
         R.readRelationships,
         defined({
           relationshipFilter: filterToProto(params.filter),
           consistency: consistencyToProto(params.consistency),
-          optionalLimit: params.limit ?? 0,
+          optionalLimit: limit,
           optionalCursor: params.cursor === undefined ? undefined : { token: params.cursor },
         }),
         opts,

@@ -130,7 +130,7 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
       }
     },
 
-    async importRelationships(requests) {
+    async importRelationships(requests, ctx) {
       let count = 0;
       async function* relationships(): AsyncIterable<Relationship> {
         // A message is bounded by the message size and decoded in parts (grpc-adapter.ts); the
@@ -141,6 +141,10 @@ export function relationshipHandlers(options: RelationshipHandlerOptions): Servi
           }
           for (const r of msg.relationships) yield relationshipFromProto(r, `relationships[${count++}]`);
         }
+        // The stores read the whole stream before they commit (store/types.ts), so this is the
+        // last word the call has: a client that cancelled (or a deadline that passed) while the
+        // stream was read must leave nothing, whichever way its stream ended.
+        if (ctx.aborted) throw ctx.signal.reason;
       }
       const result = await store.importRelationships(relationships());
       return { numLoaded: BigInt(result.count), writtenAt: { token: store.encodeRevision(result.revision) } };
