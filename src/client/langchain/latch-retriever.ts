@@ -150,7 +150,7 @@ export class LatchRetriever<F = unknown> extends BaseRetriever {
       retrieval =
         ids === undefined
           ? await this.postFilter(query, k, retrievalId, call)
-          : await this.preFiltered(query, k, ids, retrievalId);
+          : await this.preFiltered(query, k, ids, retrievalId, call);
     }
     const { report } = retrieval;
     const t = this.totals;
@@ -194,14 +194,21 @@ export class LatchRetriever<F = unknown> extends BaseRetriever {
     k: number,
     ids: ReadonlySet<string>,
     retrievalId: string,
+    call: { requestId: string; signal?: AbortSignal },
   ): Promise<Retrieval> {
     const o = this.options;
     const fetched = ids.size === 0 ? [] : await this.search(query, k, o.preFilter!(ids));
     // The store's filter is the caller's code: every chunk is held against the set all the same.
-    const documents = fetched.filter((d) => {
+    const listed = fetched.filter((d) => {
       const id = o.resourceId(d);
       return id !== undefined && ids.has(id);
     });
+    // And Check has the last word on the k chunks returned: a lookup lists what the subject may
+    // reach, while a check may gate it (APPROVAL_REQUIRED by an approval rule), which post-filter
+    // honours; the two strategies must hand the model the same chunks.
+    const decided = new Map<string, boolean>();
+    await this.decide(listed, decided, call);
+    const documents = listed.filter((d) => decided.get(o.resourceId(d)!) === true);
     return {
       documents: documents.slice(0, k),
       report: {
