@@ -1,6 +1,6 @@
 /** Reading relationships page by page, and exporting them in batches, at one revision. */
 import type { Relationship } from "../core/index.js";
-import type { ReadPage, RelationshipFilter, StoreReader } from "../store/index.js";
+import { nonNegativeInt, type ReadPage, type RelationshipFilter, type StoreReader } from "../store/index.js";
 
 /** Relationships per store read and per export batch. */
 export const PAGE_SIZE = 1000;
@@ -26,7 +26,8 @@ export async function* readRelationshipPages(
   filter: RelationshipFilter,
   options: ReadPagesOptions,
 ): AsyncGenerator<ReadPage> {
-  let left = options.limit ?? Number.POSITIVE_INFINITY;
+  // -1, 1.5 or NaN would read as "nothing" and Infinity as "all": refused, as the gRPC client does.
+  let left = nonNegativeInt(options.limit, "limit") ?? Number.POSITIVE_INFINITY;
   let cursor = options.cursor;
   const signal = options.signal;
   while (left > 0) {

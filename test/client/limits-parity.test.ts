@@ -137,7 +137,7 @@ async function limitAnswers(client: LatchClient): Promise<Record<string, string>
       (r) => r.resourceId,
     );
   }
-  for (const limit of [0, 2, 1.5]) {
+  for (const limit of [0, 2, 1.5, -1, Number.NaN]) {
     out[`readRelationships ${limit}`] = await results(
       client.readRelationships({ filter: { resourceType: "document" }, limit, consistency }),
       (r) => `${r.relationship.resource.id}@${r.relationship.subject.id}`,
@@ -171,6 +171,8 @@ describe("limits: the embedded and the gRPC client agree", () => {
       "lookupResources -1": "invalid-argument lookup/invalid-limit",
       "readRelationships 0": "(none)",
       "readRelationships 1.5": "invalid-argument store/invalid-limit",
+      "readRelationships -1": "invalid-argument store/invalid-limit",
+      "readRelationships NaN": "invalid-argument store/invalid-limit",
       "deleteRelationships 0": "invalid-argument store/invalid-limit",
       "stored after deleteRelationships 0": String(DOCUMENTS),
       "deleteRelationships -1": "invalid-argument store/invalid-limit",
