@@ -497,6 +497,11 @@ export async function verifyChain(
   signer: ChainSigner,
   pause: () => Promise<void> = nextTurn,
   checkpointsPerTurn: number = CHECKPOINTS_PER_TURN,
+  /**
+   * `signer.highest` taken before the snapshot began: appends this log commits while the walk
+   * reads an older snapshot raise the mark past the snapshot's head, and are no rollback.
+   */
+  seenBefore: number = signer.highest,
 ): Promise<VerifyReport> {
   const sorted = [...checkpoints].sort((a, b) => a.seq - b.seq);
   let records = 0;
@@ -519,8 +524,8 @@ export async function verifyChain(
     );
   if (head !== undefined && !signer.checkHead(head))
     return fail(head.seq, "bad-head", "the chain's head is not signed by this store");
-  if ((head?.seq ?? 0) < signer.highest)
-    return fail((head?.seq ?? 0) + 1, "truncated", wentBack(signer.highest, head?.seq ?? 0));
+  if ((head?.seq ?? 0) < seenBefore)
+    return fail((head?.seq ?? 0) + 1, "truncated", wentBack(seenBefore, head?.seq ?? 0));
   if (head !== undefined) signer.saw(head.seq);
   const bySeq = new Map(sorted.map((cp) => [cp.seq, cp]));
   const floor = head?.floor ?? 0;

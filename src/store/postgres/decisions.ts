@@ -138,7 +138,7 @@ async function pruneIn(
 }
 
 /** Walks the chain in pages, inside the caller's (repeatable-read) transaction. */
-async function verifyIn(client: pg.ClientBase, q: string, signer: ChainSigner) {
+async function verifyIn(client: pg.ClientBase, q: string, signer: ChainSigner, seenBefore: number) {
   const points = await checkpointsOf(client, q);
   const head = headOf((await rows(client, `SELECT ${HEAD} FROM ${q}.decision_head`, []))[0]);
   const page = async function* (): AsyncIterable<StoredRow> {
@@ -154,7 +154,7 @@ async function verifyIn(client: pg.ClientBase, q: string, signer: ChainSigner) {
       after = Number(batch[batch.length - 1]![0]);
     }
   };
-  return verifyChain(page(), points, head, signer);
+  return verifyChain(page(), points, head, signer, undefined, undefined, seenBefore);
 }
 
 export function createPostgresDecisionLog(
@@ -272,9 +272,11 @@ export function createPostgresDecisionLog(
         ctx.pool,
         async (client) => {
           // One snapshot for the whole walk: rows, checkpoints and head agree with each other.
+          // The mark before it begins (its first read): see verifyChain's `seenBefore`.
+          const seenBefore = signer.highest;
           await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
           try {
-            const report = await verifyIn(client, q, signer);
+            const report = await verifyIn(client, q, signer, seenBefore);
             await client.query("COMMIT");
             return report;
           } catch (error) {

@@ -60,6 +60,8 @@ export async function verifyOnSnapshot(
   signer: ChainSigner,
   settings: LongReadSettings,
 ): Promise<VerifyReport> {
+  // Before the snapshot begins (its first read, below); see verifyChain's `seenBefore`.
+  const seenBefore = signer.highest;
   try {
     reader.exec("BEGIN");
     // The first read begins the snapshot; everything after, across the turns, reads that state.
@@ -77,7 +79,7 @@ export async function verifyOnSnapshot(
       for await (const batch of pagesAfter<Row>(page, settings, (r) => r[0]))
         for (const r of batch) yield toRow(r);
     };
-    return await verifyChain(pages(), points, head, signer, settings.pause);
+    return await verifyChain(pages(), points, head, signer, settings.pause, undefined, seenBefore);
   } finally {
     // Closing ends the read transaction (nothing was written: a rollback).
     reader.close();
