@@ -179,29 +179,41 @@ export function cachedHorizon(
   let value: HistoryHorizon | undefined;
   let at = Number.NEGATIVE_INFINITY;
   let inflight: Promise<HistoryHorizon | undefined> | undefined;
+  // Bumped by `invalidate`: a read begun before it may have seen the horizon it was called for
+  // not yet published, so its answer must not be kept as fresh (nor joined by later callers).
+  let generation = 0;
   return {
     async get() {
       if (clock() - at < HORIZON_CACHE_MS) return value;
-      inflight ??= read().then(
+      if (inflight !== undefined) return inflight;
+      const started = clock();
+      const begun = generation;
+      const reading: Promise<HistoryHorizon | undefined> = read().then(
         (h) => {
-          value = h;
-          at = clock();
-          inflight = undefined;
+          if (begun === generation) {
+            value = h;
+            // Its age counts from when the read began: the horizon may have moved during it.
+            at = started;
+          }
+          if (inflight === reading) inflight = undefined;
           return h;
         },
         (error: unknown) => {
-          inflight = undefined;
+          if (inflight === reading) inflight = undefined;
           throw error;
         },
       );
-      return inflight;
+      inflight = reading;
+      return reading;
     },
     fresh() {
       if (clock() - at < HORIZON_CACHE_MS) return value ?? null;
       return undefined;
     },
     invalidate() {
+      generation++;
       at = Number.NEGATIVE_INFINITY;
+      inflight = undefined;
     },
   };
 }

@@ -174,15 +174,26 @@ export async function lookupReverse(
   return rows.map((row) => fromRow(row));
 }
 
+export interface ExportOptions {
+  readonly pageSize?: number;
+  /**
+   * Awaited before each page after the first (which the caller guards itself): throws when the
+   * revision has since fallen behind the history horizon, whose rows compaction may be deleting.
+   */
+  readonly beforePage?: () => Promise<void> | undefined;
+}
+
 /** Every visible relationship at a revision, in key order, fetched a page at a time. */
 export async function* exportRelationships(
   ctx: StoreContext,
   revision: Revision,
-  pageSize = 5_000,
+  options: ExportOptions = {},
 ): AsyncIterable<Relationship> {
+  const pageSize = options.pageSize ?? 5_000;
   const at = await readClientAt(ctx, revision, (client) => checkedRevision(ctx, client, revision));
   let after: RelationshipKey | undefined;
   for (;;) {
+    if (after !== undefined) await options.beforePage?.();
     const rows = await readClientAt(ctx, at, (client) =>
       selectPage(ctx, client, undefined, at, after, pageSize),
     );

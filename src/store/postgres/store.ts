@@ -274,13 +274,25 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     await ctx.reads.probe();
   }
   const reads = ctx.reads;
-  async function* exportRetained(revision: Revision) {
-    await retained(revision);
-    yield* exportRelationships(ctx, revision);
-  }
   // Cached: asked on every request (engine/revisions.ts) and before every read it guards.
   const horizon = cachedHorizon(() => readHorizon(ctx));
   const retained = async (revision: Revision) => checkRetained(revision, await horizon.get());
+  /**
+   * Before every read at a revision, not just a request's first: a lookup, check or export may
+   * pause (a slow consumer) past the grace period while compaction deletes below a horizon
+   * published meanwhile, and would then answer from half-compacted history. Synchronous while
+   * the cached horizon is fresh (a comparison); undefined then, else the read of the horizon.
+   */
+  const retainedNow = (revision: Revision): Promise<void> | undefined => {
+    const known = horizon.fresh();
+    if (known === undefined) return retained(revision);
+    checkRetained(revision, known ?? undefined);
+    return undefined;
+  };
+  async function* exportRetained(revision: Revision) {
+    await retained(revision);
+    yield* exportRelationships(ctx, revision, { beforePage: () => retainedNow(revision) });
+  }
 
   return {
     storeId,
@@ -290,11 +302,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       revision,
       readSchema: () => readSchema(ctx, revision),
       readRelationships: async (filter, pageOptions) => {
-        await retained(revision);
+        await retainedNow(revision);
         return readRelationships(ctx, filter, revision, pageOptions);
       },
-      lookupForward: (query) => lookupForward(ctx, query, revision),
-      lookupReverse: (query) => lookupReverse(ctx, query, revision),
+      lookupForward: async (query) => {
+        await retainedNow(revision);
+        return lookupForward(ctx, query, revision);
+      },
+      lookupReverse: async (query) => {
+        await retainedNow(revision);
+        return lookupReverse(ctx, query, revision);
+      },
       exportRelationships: () => exportRetained(revision),
     })),
     writeSchema: (text, schemaOptions) => writeSchema(ctx, text, schemaOptions),

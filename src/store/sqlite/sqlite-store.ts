@@ -345,8 +345,17 @@ class SqliteStore implements Store {
       revision,
       readSchema: async () => this.schemaAt(revision),
       readRelationships: async (filter, options) => this.readPage(filter, revision, options),
-      lookupForward: async (query) => this.snapshot.at(revision, () => this.lookups.forward(query, revision)),
-      lookupReverse: async (query) => this.snapshot.at(revision, () => this.lookups.reverse(query, revision)),
+      // Every read, not just the first of a request: a lookup or check at an old revision may
+      // pause (a slow stream's consumer) past the grace period while compaction deletes below
+      // the horizon. The horizon is cached, so this is a clock read and a comparison.
+      lookupForward: async (query) => {
+        checkRetained(revision, this.horizon());
+        return this.snapshot.at(revision, () => this.lookups.forward(query, revision));
+      },
+      lookupReverse: async (query) => {
+        checkRetained(revision, this.horizon());
+        return this.snapshot.at(revision, () => this.lookups.reverse(query, revision));
+      },
       exportRelationships: () => this.exportAt(revision),
     }),
   );
@@ -570,6 +579,9 @@ class SqliteStore implements Store {
     while (rows.length > 0) {
       for (const row of rows) yield rowToRelationship(row);
       if (rows.length < page) return;
+      // Again before each page: the consumer may have paused past the grace period, and rows
+      // below a horizon published meanwhile may be gone; a short export would look complete.
+      checkRetained(at, this.horizon());
       rows = this.s.exportPage.all(
         ...keyOfRow(rows[rows.length - 1]!),
         Number(at),
