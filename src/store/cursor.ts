@@ -15,6 +15,13 @@ export type RelationshipKey = readonly [string, string, string, string, string, 
 export interface ReadCursor {
   readonly revision: Revision;
   readonly after: RelationshipKey;
+  /**
+   * The store's signed token for `revision`, in cursors a caller reads at without naming the
+   * revision otherwise (SpiceDB's, which pin their read): the caller resolves it as an exact
+   * snapshot (store identity, mac, reached yet, compacted) and requires it to stand for
+   * `revision`. The store's own reads check `revision` against theirs and ignore it.
+   */
+  readonly token?: string;
 }
 
 export function filterFingerprint(filter: RelationshipFilter): string {
@@ -32,6 +39,15 @@ export function filterFingerprint(filter: RelationshipFilter): string {
   return createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 12);
 }
 
+/**
+ * SHA-256 of `text`, truncated to 128 bits, as base64url (22 characters): what binds a cursor to
+ * the request it continues. Unlike a short checksum, no one finds two requests that share one,
+ * so a cursor of one request is never taken as another's.
+ */
+export function requestDigest(text: string): string {
+  return createHash("sha256").update(text).digest().subarray(0, 16).toString("base64url");
+}
+
 export function encodeCursor(cursor: ReadCursor, filter: RelationshipFilter): string {
   return cursorEncoder(filter)(cursor);
 }
@@ -39,10 +55,13 @@ export function encodeCursor(cursor: ReadCursor, filter: RelationshipFilter): st
 /** `encodeCursor` for many cursors of one filter (a cursor per result): the fingerprint is hashed once. */
 export function cursorEncoder(filter: RelationshipFilter): (cursor: ReadCursor) => string {
   const f = filterFingerprint(filter);
-  return (cursor) =>
-    Buffer.from(JSON.stringify({ r: cursor.revision.toString(), k: cursor.after, f }), "utf8").toString(
-      "base64url",
-    );
+  return (cursor) => {
+    const fields =
+      cursor.token === undefined
+        ? { r: cursor.revision.toString(), k: cursor.after, f }
+        : { r: cursor.revision.toString(), k: cursor.after, f, z: cursor.token };
+    return Buffer.from(JSON.stringify(fields), "utf8").toString("base64url");
+  };
 }
 
 function bad(why: string): StoreError {
@@ -61,9 +80,10 @@ export function decodeCursor(token: string, filter: RelationshipFilter): ReadCur
     throw bad("not a cursor");
   }
   if (typeof value !== "object" || value === null) throw bad("not a cursor");
-  const { r, k, f } = value as { r?: unknown; k?: unknown; f?: unknown };
+  const { r, k, f, z } = value as { r?: unknown; k?: unknown; f?: unknown; z?: unknown };
   if (typeof r !== "string" || !/^\d{1,19}$/.test(r)) throw bad("no revision");
   if (!Array.isArray(k) || k.length !== 6 || !k.every((p) => typeof p === "string")) throw bad("no key");
+  if (z !== undefined && typeof z !== "string") throw bad("bad revision token");
   if (f !== filterFingerprint(filter)) {
     throw new StoreError(
       "cursor/filter-mismatch",
@@ -71,7 +91,8 @@ export function decodeCursor(token: string, filter: RelationshipFilter): ReadCur
       "read cursor belongs to a different filter: a cursor continues the read that produced it. Repeat the original filter, or start without a cursor.",
     );
   }
-  return { revision: BigInt(r), after: k as unknown as RelationshipKey };
+  const after = k as unknown as RelationshipKey;
+  return z === undefined ? { revision: BigInt(r), after } : { revision: BigInt(r), after, token: z };
 }
 
 /** The key a cursor continues after, for a read at `revision`: a cursor of another revision is refused. */

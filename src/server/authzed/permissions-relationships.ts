@@ -4,7 +4,7 @@
  * latch.v1's RelationshipService, with SpiceDB's semantics (docs/spicedb-relationships.md).
  */
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
-import type { Relationship, Revision } from "../../core/index.js";
+import { LatchError, type Relationship, type Revision } from "../../core/index.js";
 import type { Relationship as RelationshipMessage } from "../../gen/authzed/api/v1/core_pb.js";
 import {
   DeleteRelationshipsResponse_DeletionProgress,
@@ -17,6 +17,7 @@ import type { CompiledSchema } from "../../schema/index.js";
 import { readRelationshipPages, readRevision } from "../../service/index.js";
 import {
   checkFilter,
+  compactedError,
   type DeleteResult,
   type Precondition,
   type RelationshipFilter,
@@ -93,15 +94,17 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       const filter = filterFromSpice(req.relationshipFilter, "relationship_filter");
       checkFilter(filter);
       const cursor = cursorFromSpice(req.optionalCursor);
-      // A cursor pins the revision it was issued at, whatever the consistency says (as SpiceDB).
+      // A cursor pins the revision it was issued at, whatever the consistency says (as SpiceDB);
+      // it is resolved as an exact-snapshot token (store, mac, reached, compacted).
       const revision =
         cursor === undefined
           ? await readRevision(store, consistencyFromSpice(req.consistency, "consistency"), ctx)
-          : cursorRevision(cursor, filter);
+          : await cursorRevision(store, cursor, filter, ctx);
       const reader = store.at(revision);
       checkFilterNames(await schemaAt(reader), filter, "relationship_filter");
-      const readAt = zedTokenToSpice(store.encodeRevision(revision));
-      const cursorAfter = cursorsAfter(filter, revision);
+      const token = store.encodeRevision(revision);
+      const readAt = zedTokenToSpice(token);
+      const cursorAfter = cursorsAfter(filter, revision, token);
       const pages = readRelationshipPages(reader, filter, {
         ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
         ...(cursor === undefined ? {} : { cursor }),
@@ -165,9 +168,9 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
       };
     },
 
-    async importBulkRelationships(requests) {
+    async importBulkRelationships(requests, ctx) {
       try {
-        return { numLoaded: await importBulk(store, requests, limits.maxImportRelationships) };
+        return { numLoaded: await importBulk(store, requests, limits.maxImportRelationships, ctx) };
       } catch (error) {
         throw await refineSubjectError(error, currentSchema);
       }
@@ -183,11 +186,13 @@ export function relationshipHandlers(deps: AuthzedDeps): Partial<ServiceImplemen
  * Every relationship of a client stream, in one transaction with CREATE semantics: an existing (or
  * repeated) relationship fails the whole import, as in SpiceDB. Returns how many were loaded.
  * `maxRelationships`: the server's `maxImportRelationships`, as the stream is held in memory.
+ * `call`: the call's cancellation, checked once the stream has been read, before the store commits.
  */
 export async function importBulk(
   store: Store,
   requests: AsyncIterable<{ readonly relationships: readonly RelationshipMessage[] }>,
   maxRelationships: number,
+  call?: Pick<CallContext, "aborted" | "signal">,
 ): Promise<bigint> {
   let count = 0;
   async function* relationships(): AsyncIterable<Relationship> {
@@ -196,6 +201,9 @@ export async function importBulk(
       if (count + msg.relationships.length > maxRelationships) throw importTooLarge(maxRelationships);
       for (const r of msg.relationships) yield relationshipFromSpice(r, `relationships[${count++}]`);
     }
+    // The store reads the whole stream before it commits: the last word the call has. A client
+    // that cancelled (or a deadline that passed) while it was read must leave nothing.
+    if (call?.aborted === true) throw call.signal.reason;
   }
   const result = await store.importRelationships(relationships(), { createOnly: true });
   return BigInt(result.count);
@@ -226,18 +234,24 @@ async function* exportBulk(
   const token = cursorFromSpice(req.optionalCursor);
   const start = token === undefined ? undefined : decodeExportCursor(token);
   const filterFor = (type: string): RelationshipFilter => ({ ...base, resourceType: type });
+  // A cursor's revision is resolved as an exact-snapshot token: before the schema is read, so a
+  // compacted one is refused (revision/compacted) rather than finding no schema, hence no types.
   const revision =
     start === undefined
       ? await readRevision(store, consistencyFromSpice(req.consistency, "consistency"), ctx.signal)
-      : cursorRevision(start.cursor, filterFor(start.type));
+      : await cursorRevision(store, start.cursor, filterFor(start.type), ctx.signal);
   const reader = store.at(revision);
   const schema = await schemaAt(reader);
+  // No schema at a resumed export's revision: not "nothing left", since the first page found one.
+  // It can only mean the history went (compaction since the check); refuse rather than end early.
+  if (schema === undefined && start !== undefined) throw await noSchemaAt(store, revision);
   const types = schema === undefined ? [] : [...schema.definitions.keys()].sort();
+  const pinned = store.encodeRevision(revision);
   for (const type of types) {
     if (wanted !== undefined && type !== wanted) continue;
     if (start !== undefined && type < start.type) continue;
     const filter = filterFor(type);
-    const cursorAfter = cursorsAfter(filter, revision);
+    const cursorAfter = cursorsAfter(filter, revision, pinned);
     const resume = start !== undefined && type === start.type ? start.cursor : undefined;
     const pages = readRelationshipPages(reader, filter, {
       ...(resume === undefined ? {} : { cursor: resume }),
@@ -262,4 +276,15 @@ async function* exportBulk(
     }
     if (pending.length > 0) yield flush();
   }
+}
+
+/** Why a resumed export found no schema at its cursor's revision: compacted, as a rule. */
+async function noSchemaAt(store: Store, revision: Revision): Promise<LatchError> {
+  const horizon = await store.historyHorizon?.();
+  if (horizon !== undefined && revision < horizon.revision) return compactedError(revision, horizon);
+  return new LatchError(
+    "schema/missing",
+    "failed-precondition",
+    `the export cursor's revision ${revision} has no schema in this store's history: it cannot be resumed. Start the export again without a cursor.`,
+  );
 }

@@ -6,7 +6,9 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { clip, isLatchError, parseRelationship, type Relationship, type Revision } from "../../core/index.js";
+import type { Cancellation } from "../../engine/index.js";
 import type { CompiledSchema } from "../../schema/index.js";
+import { readRevision } from "../../service/index.js";
 import {
   cursorEncoder,
   decodeCursor,
@@ -15,6 +17,8 @@ import {
   type RelationshipFilter,
   type RelationshipUpdate,
   relationshipKey,
+  type Store,
+  StoreError,
 } from "../../store/index.js";
 import { AuthzedError } from "./errors.js";
 
@@ -229,17 +233,69 @@ export function transactionalDeleteError(error: unknown, filter: RelationshipFil
 }
 
 /**
- * Cursors after single relationships of a read: the store's own, so the store resumes from them.
- * Made once per read, as every result of a read gets one.
+ * Cursors after single relationships of a read: the store's own, so the store resumes from them,
+ * carrying the store's signed token for the revision (`token`), since a SpiceDB cursor pins the
+ * read whatever the request's consistency says (cursorRevision). Made once per read, as every
+ * result of a read gets one.
  */
-export function cursorsAfter(filter: RelationshipFilter, revision: Revision): (r: Relationship) => string {
+export function cursorsAfter(
+  filter: RelationshipFilter,
+  revision: Revision,
+  token: string,
+): (r: Relationship) => string {
   const encode = cursorEncoder(filter);
-  return (r) => encode({ revision, after: relationshipKey(r) });
+  return (r) => encode({ revision, after: relationshipKey(r), token });
 }
 
-/** The revision a read cursor was issued at (it pins the read, as in SpiceDB). */
-export function cursorRevision(token: string, filter: RelationshipFilter): Revision {
-  return decodeCursor(token, filter).revision;
+/** Token errors that mean the cursor was not issued by this store as it stands. */
+const FOREIGN_OR_ALTERED = new Set<string>([
+  "revision/foreign-token",
+  "revision/malformed-token",
+  "revision/invalid-token",
+]);
+
+function untrustedCursor(why: string, cause?: unknown): StoreError {
+  return new StoreError(
+    "cursor/malformed",
+    "invalid-argument",
+    `read cursor is not valid: ${why}. Pass back the cursor of a previous response of this server unchanged.`,
+    {},
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * The revision a read cursor was issued at (it pins the read, as in SpiceDB). The cursor names it
+ * twice: as a number, which the store's read checks, and as the store's signed token, resolved
+ * here as an `at_exact_snapshot` token is: one of another store, or altered, is refused
+ * (INVALID_ARGUMENT); one ahead of the store is waited for, then `revision/not-reached`; one
+ * behind the history horizon is `revision/compacted`. The two must agree, so an edited number
+ * cannot move the read to a revision the store never reached, nor sign a token for it.
+ */
+export async function cursorRevision(
+  store: Store,
+  token: string,
+  filter: RelationshipFilter,
+  signal: Cancellation | undefined,
+): Promise<Revision> {
+  const cursor = decodeCursor(token, filter);
+  if (cursor.token === undefined) {
+    throw untrustedCursor("it carries no revision token of this store (it may come from an earlier version)");
+  }
+  let revision: Revision;
+  try {
+    revision = await readRevision(store, { kind: "at-exact-snapshot", token: cursor.token }, signal);
+  } catch (error) {
+    if (isLatchError(error) && FOREIGN_OR_ALTERED.has(error.code)) {
+      throw untrustedCursor(
+        error.code === "revision/foreign-token" ? "it was issued by another store" : "it was altered",
+        error,
+      );
+    }
+    throw error;
+  }
+  if (revision !== cursor.revision) throw untrustedCursor("it was altered");
+  return revision;
 }
 
 /**
