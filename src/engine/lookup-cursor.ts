@@ -1,12 +1,20 @@
 /**
  * Lookup cursors: the revision token of the page (so a resumed lookup reads the same snapshot: no
- * duplicates, no gaps), the position of the last result returned and a fingerprint of the
- * request, so a cursor is refused by a different lookup. LookupResources results come level by
- * level of the walk, in id order within a level: their position is the level and the id (version
- * 2; version 1, the id alone, was theirs when they came in id order after the whole walk).
- * LookupSubjects results come in id order: their position is the id (version 1).
+ * duplicates, no gaps), the position of the last result returned and a digest of the request, so
+ * a cursor is refused by a different lookup. LookupResources results come level by level of the
+ * walk, in id order within a level: their position is the level and the id (version 2; version
+ * 1, the id alone, was theirs when they came in id order after the whole walk). LookupSubjects
+ * results come in id order: their position is the id (version 1).
+ *
+ * The digest is SHA-256 (128 bits of it) of the whole request as canonical text (everything but
+ * the cursor, the limit and the consistency, which the cursor's token replaces), hashed once per
+ * call. The token is signed by the store; the position is not (a mac per result would cost more
+ * than the result), so the lookups check it against the walk instead: a position the walk never
+ * gave is refused, never read as "nothing more".
  */
 import { LatchError } from "../core/index.js";
+import { requestDigest } from "../store/index.js";
+import type { LookupResourcesRequest, LookupSubjectsRequest } from "./types.js";
 
 export interface LookupCursor {
   readonly token: string;
@@ -15,20 +23,63 @@ export interface LookupCursor {
   readonly after: string;
 }
 
+/** The length of a request digest; shorter ones are the 32-bit checksums of earlier versions. */
+const DIGEST_LENGTH = 22;
+
 /** `cause` tells a cursor that does not decode from one of another lookup (SpiceDB answers them apart). */
-const invalid = (why: string, cause: "malformed" | "other-lookup" = "malformed") =>
+export const invalidCursor = (why: string, cause: "malformed" | "other-lookup" = "malformed") =>
   new LatchError("lookup/invalid-cursor", "invalid-argument", `the lookup cursor is not valid: ${why}`, {
     cause,
   });
+const invalid = invalidCursor;
 
-/** FNV-1a, 32 bits: enough to tell one request from another, not a security boundary. */
+/** The digest of a request's canonical text (see the top of this file). */
 export function fingerprint(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(36);
+  return requestDigest(text);
+}
+
+/**
+ * JSON with object keys in order, so that one context gives one text however its keys were
+ * inserted; bigints tagged (JSON has none). An empty context is no context.
+ */
+function canonicalContext(context: Readonly<Record<string, unknown>> | undefined): string {
+  if (context === undefined || Object.keys(context).length === 0) return "null";
+  return JSON.stringify(context, (_key, value: unknown) => {
+    if (typeof value === "bigint") return { $bigint: value.toString() };
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    const entries = Object.entries(value as Record<string, unknown>);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries);
+  });
+}
+
+/** What a LookupResources cursor is bound to. */
+export function resourcesRequestPrint(request: LookupResourcesRequest): string {
+  const { subject } = request;
+  return fingerprint(
+    JSON.stringify([
+      "lookup-resources",
+      request.resourceType,
+      request.permission,
+      subject.type,
+      subject.id,
+      subject.relation ?? "",
+    ]) + canonicalContext(request.context),
+  );
+}
+
+/** What a LookupSubjects cursor is bound to. */
+export function subjectsRequestPrint(request: LookupSubjectsRequest): string {
+  return fingerprint(
+    JSON.stringify([
+      "lookup-subjects",
+      request.resource.type,
+      request.resource.id,
+      request.permission,
+      request.subjectType,
+      request.subjectRelation ?? "",
+    ]) + canonicalContext(request.context),
+  );
 }
 
 function toBase64Url(text: string): string {
@@ -77,6 +128,11 @@ function decodeParts(cursor: string, request: string, version: 1 | 2): { token: 
     typeof parsed[2] !== "string"
   ) {
     throw invalid("malformed");
+  }
+  if (parsed[2] !== request && parsed[2].length < DIGEST_LENGTH) {
+    throw invalid(
+      "it comes from an earlier version of Latch, which bound cursors to requests differently; start the lookup again without a cursor",
+    );
   }
   if (parsed[0] !== version || parsed[2] !== request) {
     throw invalid("it belongs to a different lookup", "other-lookup");

@@ -34,9 +34,10 @@ import {
 import {
   cursorPrefix,
   decodeResourceCursor,
-  fingerprint,
+  invalidCursor,
   type LookupCursor,
   resourceCursorAt,
+  resourcesRequestPrint,
 } from "./lookup-cursor.js";
 import { type ReverseSteps, reverseSteps } from "./lookup-reverse.js";
 import type { PlanMember } from "./plan.js";
@@ -134,13 +135,24 @@ function definiteResults(ids: readonly string[], start: number, end: number, at:
   return out;
 }
 
-/** What of a level's fresh objects a lookup resuming at `resume` has still to give. */
+/**
+ * What of a level's fresh objects a lookup resuming at `resume` has still to give. At the
+ * cursor's level, its id must be one of them: a cursor names a result the walk gave at that level
+ * (at one revision the walk reaches the same objects at the same levels), so any other position
+ * was not made by this lookup and would silently skip results.
+ */
 function still(ids: string[], level: number, resume: LookupCursor | undefined): string[] {
   if (resume === undefined || level > resume.level) return ids;
   if (level < resume.level) return [];
   const after = resume.after;
+  if (!ids.includes(after)) throw positionNotReached();
   return ids.filter((id) => id > after);
 }
+
+const positionNotReached = () =>
+  invalidCursor(
+    "its position is not one this lookup reaches; pass back a cursor of this lookup's results unchanged",
+  );
 
 /**
  * LookupResources, a chunk of results at a time (each from one level, in order): the work without
@@ -160,10 +172,8 @@ export async function* lookupResourceBatches(
   const limit = request.limit;
   validateLimit(limit);
   if (limit === 0) return;
-  const subjectText = `${request.subject.type}:${request.subject.id}${
-    request.subject.relation === undefined ? "" : `#${request.subject.relation}`
-  }`;
-  const requestPrint = fingerprint(`${request.resourceType}#${request.permission}@${subjectText}`);
+  // Hashed once per call: every result's cursor shares it (cursorPrefix).
+  const requestPrint = resourcesRequestPrint(request);
   let resume: LookupCursor | undefined;
   let dispatches = 0;
   try {
@@ -225,6 +235,8 @@ export async function* lookupResourceBatches(
           if (limit !== undefined && emitted >= limit) return;
         }
       } while (await walk.advance());
+      // The walk ended before the cursor's level (an edited level): not "no more results".
+      if (resume !== undefined && walk.level < resume.level) throw positionNotReached();
     } finally {
       dispatches = ctx.dispatches + (proving?.dispatches ?? 0);
     }
