@@ -1,6 +1,6 @@
 /**
  * Security Event Token (RFC 8417) verification with `jose`: the signature against the
- * transmitter's JWKS (given as keys, or a URL fetched and cached by jose's remote key set), `iss`,
+ * transmitter's JWKS (given as keys, or a URL fetched and cached: `remoteKeys`), `iss`,
  * `aud`, `iat` within the allowed skew and age, a `jti`, and an `events` claim. Each failure is a
  * SignalError whose `err` is the RFC 8935 error code the push receiver answers with.
  */
@@ -10,10 +10,11 @@ import {
   decodeProtectedHeader,
   type JSONWebKeySet,
   type JWTPayload,
+  type JWTVerifyGetKey,
   errors as joseErrors,
   jwtVerify,
 } from "jose";
-import { type ErrorCode, LatchError } from "../core/index.js";
+import { type ErrorCode, isLatchError, LatchError } from "../core/index.js";
 
 /** RFC 8935 §2.4 error codes. */
 export type SetErrorCode =
@@ -64,6 +65,11 @@ export interface SetVerifierOptions {
   readonly maxAgeSeconds?: number;
   /** How long a fetched JWKS is used before it is fetched again (ms; default 10 min). */
   readonly jwksCacheMs?: number;
+  /**
+   * After a failed JWKS fetch, how long SETs are answered 503 without fetching again (ms; default
+   * 5 s): unauthenticated senders must not be able to make Latch fetch the URL for every SET.
+   */
+  readonly jwksRetryMs?: number;
   /** For tests: the time (ms since the epoch). */
   readonly now?: () => number;
 }
@@ -94,13 +100,11 @@ export function createSetVerifier(options: SetVerifierOptions): SetVerifier {
       "failed-precondition",
       "signals need the transmitter's issuer and this receiver's audience (--ssf-issuer, --ssf-audience)",
     );
+  const now = options.now ?? Date.now;
   const keys =
-    options.jwks instanceof URL
-      ? createRemoteJWKSet(options.jwks, { cacheMaxAge: options.jwksCacheMs ?? 600_000 })
-      : createLocalJWKSet(options.jwks);
+    options.jwks instanceof URL ? remoteKeys(options.jwks, options, now) : createLocalJWKSet(options.jwks);
   const skew = options.clockSkewSeconds ?? 60;
   const maxAge = options.maxAgeSeconds ?? 600;
-  const now = options.now ?? Date.now;
 
   return async (token) => {
     const text = token.trim();
@@ -141,7 +145,72 @@ export function createSetVerifier(options: SetVerifierOptions): SetVerifier {
   };
 }
 
+/** How long an unknown `kid` does not cause a refetch after the last one (jose's default). */
+const KID_REFETCH_COOLDOWN_MS = 30_000;
+
+function keysUnavailable(reason: string): LatchError {
+  return new LatchError(
+    "signal/keys-unavailable",
+    "unavailable",
+    `the transmitter's keys could not be read: ${reason}; nothing was applied, retry the SET`,
+  );
+}
+
+/**
+ * The keys of a JWKS URL. jose's remote key set fetches (one fetch at a time, its timeout, no
+ * redirects); the cache, the refetch on an unknown `kid` and the back-off are kept here so that
+ * every failure to obtain the JWKS (unreachable, an HTTP error or redirect, a body that is not a
+ * JWKS) is told apart from a verdict on the SET: the former is ours and the transmitter must retry
+ * (503), the latter is final (400). jose throws a plain JOSEError for an HTTP error status, which
+ * could not be told from a malformed SET after the fact.
+ */
+function remoteKeys(url: URL, options: SetVerifierOptions, now: () => number): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(url);
+  const cacheMs = options.jwksCacheMs ?? 600_000;
+  const retryMs = options.jwksRetryMs ?? 5_000;
+  let local: ReturnType<typeof createLocalJWKSet> | undefined;
+  let fetchedAt = Number.NEGATIVE_INFINITY;
+  let failedAt = Number.NEGATIVE_INFINITY;
+  let failure = "";
+
+  const refresh = async (): Promise<void> => {
+    const since = now() - failedAt;
+    if (since < retryMs)
+      throw keysUnavailable(
+        `fetching ${url.href} failed ${Math.round(since / 1000)} s ago (${failure}); it is fetched again ${Math.ceil((retryMs - since) / 1000)} s after that failure`,
+      );
+    try {
+      await remote.reload();
+      const jwks = remote.jwks();
+      if (jwks === undefined) throw new Error("no JSON Web Key Set was read");
+      local = createLocalJWKSet(jwks);
+      fetchedAt = now();
+    } catch (error) {
+      failedAt = now();
+      failure = (error instanceof Error ? error.message : String(error)).slice(0, 200);
+      throw keysUnavailable(`fetching ${url.href} failed: ${failure}`);
+    }
+  };
+
+  return async (header, token) => {
+    if (local === undefined || now() - fetchedAt >= cacheMs) await refresh();
+    try {
+      return await local!(header, token);
+    } catch (error) {
+      // An unknown kid may be a key the transmitter rotated in: fetch again, but not for every
+      // forged SET.
+      if (error instanceof joseErrors.JWKSNoMatchingKey && now() - fetchedAt >= KID_REFETCH_COOLDOWN_MS) {
+        await refresh();
+        return local!(header, token);
+      }
+      throw error;
+    }
+  };
+}
+
 function fromJose(error: unknown, options: SetVerifierOptions): LatchError {
+  // Raised by remoteKeys: the keys could not be read, already the error to answer with.
+  if (isLatchError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JOSEAlgNotAllowed)
     return signalError(
@@ -179,7 +248,8 @@ function fromJose(error: unknown, options: SetVerifierOptions): LatchError {
       `the SET's ${error.claim} claim is not acceptable: ${message}`,
     );
   }
-  // Not jose's verdict on the SET (a JWKS URL that cannot be fetched): ours, so the sender retries.
+  // Not jose's verdict on the SET (a failure inside the runtime, or a fetch jose timed out): ours,
+  // so the sender retries.
   if (!(error instanceof joseErrors.JOSEError) || error instanceof joseErrors.JWKSTimeout)
     return new LatchError(
       "signal/keys-unavailable",
