@@ -6,8 +6,12 @@
  * `x-latch-timestamp` (ms, also inside the body, so it is signed) against replays. A failed
  * delivery (network error or a non-2xx status) is retried with exponential backoff; each attempt
  * is appended to the audit trail (operation `approval-webhook`, its outcome as the reason).
+ * Redirects are not followed (a 3xx is a failed attempt): following one would re-send the signed
+ * approval to whatever host the receiver names, or turn the POST into a GET whose 200 would be
+ * audited as a delivery.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { LatchError } from "../core/index.js";
 import type { DecisionLog, StoredApproval } from "../store/index.js";
 
 export interface WebhookOptions {
@@ -84,12 +88,61 @@ export function webhookBody(event: WebhookEvent, sentAt: number): string {
   });
 }
 
-/** Returns a notifier; its deliveries run in the background and never throw. */
+/**
+ * The webhook URL, refused unless it is http(s) without credentials: fetch cannot send to a URL
+ * with `user:password@` (and its error would carry the password into the audit trail on every
+ * attempt), and other schemes (data:, file:) would never reach a receiver. `flag` names the option
+ * the URL came from, for the message.
+ */
+export function checkWebhookUrl(url: string, flag = "the approval webhook URL"): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new LatchError(
+      "approval/invalid-webhook",
+      "invalid-argument",
+      `${flag} is not a URL (${JSON.stringify(scrubbed(url).slice(0, 200))}); give an http:// or https:// URL`,
+    );
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw new LatchError(
+      "approval/invalid-webhook",
+      "invalid-argument",
+      `${flag} must be an http:// or https:// URL, not ${parsed.protocol}`,
+      { scheme: parsed.protocol },
+    );
+  if (parsed.username !== "" || parsed.password !== "")
+    throw new LatchError(
+      "approval/invalid-webhook",
+      "invalid-argument",
+      `${flag} must not carry credentials (user:password@): the receiver authenticates Latch by the x-latch-signature HMAC; put any other credential in the path or query`,
+    );
+  return parsed;
+}
+
+/** `text` with the userinfo of any URL in it replaced: error messages must not carry passwords. */
+function scrubbed(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, "$1***@");
+}
+
+/** An error's message with its cause's (fetch says only "fetch failed"; the cause says why). */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause === undefined || cause === error.message ? error.message : `${error.message}: ${cause}`;
+}
+
+/**
+ * Returns a notifier; its deliveries run in the background and never throw. Throws
+ * `approval/invalid-webhook` for a URL `checkWebhookUrl` refuses.
+ */
 export function createWebhookNotifier(options: WebhookOptions): {
   notify(event: WebhookEvent): void;
   /** Resolves when every delivery started so far has finished (tests, shutdown). */
   idle(): Promise<void>;
 } {
+  checkWebhookUrl(options.url);
   const attempts = options.attempts ?? 5;
   const backoff = options.backoffMs ?? 500;
   const timeout = options.timeoutMs ?? 5_000;
@@ -112,12 +165,15 @@ export function createWebhookNotifier(options: WebhookOptions): {
           },
           body,
           signal: AbortSignal.timeout(timeout),
+          redirect: "manual",
         });
         ok = response.ok;
         outcome = `${event.type} attempt ${attempt}: HTTP ${response.status}`;
+        if (response.status >= 300 && response.status < 400)
+          outcome += " (a redirect, not followed: configure the URL it names)";
         await response.body?.cancel();
       } catch (error) {
-        outcome = `${event.type} attempt ${attempt}: ${error instanceof Error ? error.message : String(error)}`;
+        outcome = `${event.type} attempt ${attempt}: ${scrubbed(describeError(error))}`;
       }
       await options.log
         ?.append([

@@ -262,6 +262,8 @@ export const ErrorCodes = {
   ApprovalSlowDown: "approval/slow-down",
   /** failed-precondition: SpiceDB's API (which has no such answer) was asked about an action an approval rule gates and no approval allows (`details.approvalRule`); request one through latch.v1 ApprovalService. */
   ApprovalRequired: "approval/required",
+  /** invalid-argument: the approval webhook URL is not an http(s) URL, or carries credentials (`user:password@`). */
+  ApprovalInvalidWebhook: "approval/invalid-webhook",
 
   // ---- identity security posture (src/posture)
   /** invalid-argument: the posture configuration is malformed or names a type, relation, permission or caveat parameter the schema lacks (`details.path` names the field). */
@@ -295,6 +297,8 @@ export const ErrorCodes = {
   HttpMalformedJson: "http/malformed-json",
   /** resource-exhausted: the HTTP body is over `--max-message-bytes` (gRPC's limit on a request message). */
   HttpBodyTooLarge: "http/body-too-large",
+  /** permission-denied: a browser sent the request from another site (`Sec-Fetch-Site`, or an `Origin` that is not the `Host`); the HTTP API takes no cross-site calls. */
+  HttpCrossSite: "http/cross-site",
   /** resource-exhausted: `--testing` holds its most stores (one per token) and every one is in use by a call. */
   TestingTooManyStores: "testing/too-many-stores",
 

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { LevelWithSilent, Logger } from "pino";
 // The limit alone, from its own file: the engine's index would load the whole engine for --help.
+import { checkWebhookUrl } from "../../approvals/webhook.js";
 import { MAX_DEPTH_LIMIT } from "../../engine/limits.js";
 import type { OpenOptions } from "../../open/index.js";
 import type { Metrics, RunningServer, ServerLimits } from "../../server/index.js";
@@ -761,6 +762,8 @@ async function serveDatastore(parts: ServeParts, settings: Settings, options: Se
 
 /** `--approval-rules` and `--approval-webhook` as openLatch's approval settings. */
 function approvalSettings(options: ServeOptions): NonNullable<Exclude<OpenOptions["approvals"], false>> {
+  // Refused at start, not found out at the first delivery: only http(s), no credentials.
+  if (options.approvalWebhook !== undefined) checkWebhookUrl(options.approvalWebhook, "--approval-webhook");
   const secret = process.env.LATCH_APPROVAL_WEBHOOK_SECRET;
   if (options.approvalWebhook !== undefined && (secret === undefined || secret.length < 16))
     throw new Error(
