@@ -11,6 +11,7 @@ import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import { type Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { status } from "@grpc/grpc-js";
+import { isLatchError } from "../core/index.js";
 import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
 import type { ServedService } from "./services.js";
@@ -58,6 +59,11 @@ function connectErrorOf(call: HttpCall, error: unknown): ConnectError {
   );
 }
 
+/** Whether `signal` was aborted because the call's deadline passed (not a cancel or shutdown). */
+export function abortedByDeadline(signal: AbortSignal): boolean {
+  return signal.aborted && isLatchError(signal.reason) && signal.reason.code === "request/deadline-exceeded";
+}
+
 /** The token check, before Connect reads the body: for the router's `requestGate`. */
 export function connectGate(
   authenticate: (metadata: CallContext["metadata"]) => void,
@@ -68,6 +74,9 @@ export function connectGate(
     try {
       authenticate(call.metadata);
     } catch (error) {
+      // The refused body is never read: without this Node would drain it (however long it is)
+      // to keep the connection alive; closed, it is cut once the answer is out.
+      hctx.responseHeader.set("connection", "close");
       throw connectErrorOf(call, error);
     }
   };
@@ -95,6 +104,9 @@ export function connectImplementation(
             // Connect writes without waiting for a fast reader: the stream yields on its own.
             await pacer.afterMessage();
           }
+          // A handler that stops at the abort (a Watch) ends its stream; cut by the deadline, the
+          // call failed (DEADLINE_EXCEEDED, as on gRPC), it did not end cleanly.
+          if (abortedByDeadline(call.signal)) throw call.signal.reason;
         } catch (error) {
           throw connectErrorOf(call, error);
         }

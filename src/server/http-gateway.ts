@@ -29,14 +29,16 @@ import {
 import { LatchError } from "../core/index.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { file_google_rpc_status, StatusSchema } from "../gen/google/rpc/status_pb.js";
+import { abortedByDeadline } from "./connect-adapter.js";
 import type { WireError } from "./errors.js";
 import { type GatewayRoute, httpStatusOf } from "./gateway-routes.js";
 import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
-import type { HttpRoutes } from "./http-server.js";
+import { type HttpRoutes, MAX_TIMER_MS } from "./http-server.js";
 import { listElements, type Span, splitJsonValues } from "./json-text.js";
 import { listFieldsOf, listsOf, piecesOf, withoutLists } from "./paced-encoding.js";
 import type { ServedService } from "./services.js";
+import { closeOnceAnswered } from "./ssf-receiver.js";
 import { createStreamPacer, type StreamPacer } from "./stream-pacing.js";
 import { onlyListField } from "./wire-scan.js";
 
@@ -138,7 +140,8 @@ const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = {
 
 /**
  * The `Grpc-Timeout` header the gateway takes as the call's deadline (gRPC's form: up to 8 digits
- * and a unit, H M S m u n), in ms; undefined when absent.
+ * and a unit, H M S m u n), in ms; undefined when absent. At most 2^31-1 ms (24.8 days): Node fires
+ * a longer timer after 1 ms, and a deadline that far off is as good as none.
  */
 export function grpcTimeoutMs(header: string | string[] | undefined): number | undefined {
   if (header === undefined) return undefined;
@@ -151,7 +154,7 @@ export function grpcTimeoutMs(header: string | string[] | undefined): number | u
       { field: "Grpc-Timeout" },
     );
   }
-  return Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
+  return Math.min(Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!, MAX_TIMER_MS);
 }
 
 function malformed(typeName: string, reason: string): LatchError {
@@ -163,8 +166,12 @@ function malformed(typeName: string, reason: string): LatchError {
   );
 }
 
-/** The body, refused past `max` bytes (whatever Content-Length says) before it is all read. */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+/**
+ * The body, refused past `max` bytes (whatever Content-Length says) before it is all read. Read by
+ * events, not `for await`: leaving that loop early destroys the request, and with it the socket,
+ * before the refusal is written.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const tooLarge = () =>
     new LatchError(
       "http/body-too-large",
@@ -173,15 +180,32 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       { limit: max },
     );
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > max) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw tooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > max) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: unknown, body?: Buffer) => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      if (error === undefined) resolve(body!);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) settle(tooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(undefined, Buffer.concat(chunks));
+    const onError = (error: unknown) => settle(error);
+    // A client gone before the end: the call's own cancel (res "close") says so.
+    const onClose = () => settle(cancelledError());
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
 }
 
 /** The request of a unary or server-streaming call: the body's one JSON value. */
@@ -372,6 +396,9 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
           // 'drain' on the next tick, not in a later turn, so waiting for it alone yields nothing.
           await pacer.afterMessage();
         }
+        // A handler that stops at the abort (a Watch) ends its stream; cut by the deadline, the
+        // call failed (DEADLINE_EXCEEDED, as on gRPC): the stream ends with the error line.
+        if (abortedByDeadline(call.signal)) throw call.signal.reason;
         if (!streaming) res.writeHead(200, JSON_TYPE);
         res.end();
       } else {
@@ -396,7 +423,7 @@ export function createGateway(options: GatewayOptions): HttpRoutes {
       const body =
         endpoint.method.methodKind === "server_streaming" ? { error: statusJson(wire) } : statusJson(wire);
       // A body left unread (refused before it was read) is not waited for: the connection closes.
-      if (!req.complete) res.setHeader("connection", "close");
+      closeOnceAnswered(req, res);
       res.writeHead(httpStatusOf(wire.code), errorHeaders(wire, call));
       res.end(JSON.stringify(body));
     } finally {

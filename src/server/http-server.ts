@@ -14,6 +14,7 @@ import type { AdapterOptions } from "./grpc-adapter.js";
 import type { ServerLimits } from "./limits.js";
 import { listenOn } from "./observability.js";
 import type { ServedService } from "./services.js";
+import { closeOnceAnswered, lingerOnClose } from "./ssf-receiver.js";
 
 /** Routes served beside Connect's; `handle` answers and returns true when the request is theirs. */
 export interface HttpRoutes {
@@ -44,14 +45,63 @@ export interface HttpServer {
 }
 
 /** A JSON error for requests no route takes, in the shape Connect and the gateway answer. */
-function notFound(res: ServerResponse, method: string | undefined, path: string): void {
+function notFound(req: IncomingMessage, res: ServerResponse): void {
+  // A body nobody will read is not drained (Node would read on until the request timeout).
+  closeOnceAnswered(req, res);
   res.writeHead(404, { "content-type": "application/json" });
   res.end(
     JSON.stringify({
       code: "not_found",
-      message: `no route for ${method} ${path}: Latch's services are at POST /latch.v1.<Service>/<Method> (Connect protocol), SpiceDB's HTTP gateway at POST /v1/...`,
+      message: `no route for ${req.method} ${req.url ?? ""}: Latch's services are at POST /latch.v1.<Service>/<Method> (Connect protocol), SpiceDB's HTTP gateway at POST /v1/...`,
       errorCode: "http/not-found",
     }),
+  );
+}
+
+/** The longest timer Node keeps: a longer delay fires after 1 ms (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Why `req` is a browser's request from another site, or undefined. Such a request is refused
+ * before any route sees it: without a token (`--insecure-no-auth`) any page the user opens could
+ * otherwise write relationships or a schema with a "simple" POST (text/plain, no preflight).
+ * Browsers send `Sec-Fetch-Site`, which a proxy does not change; older ones only `Origin`, compared
+ * with `Host`. Requests with neither (curl, the SDKs) are not browsers' and pass; so do GET and
+ * HEAD (the console's files, /healthz), which change nothing and whose answers a page on another
+ * origin cannot read.
+ */
+export function crossSiteReason(req: IncomingMessage): string | undefined {
+  if (req.method === "GET" || req.method === "HEAD") return undefined;
+  const site = req.headers["sec-fetch-site"];
+  if (typeof site === "string") {
+    const s = site.trim().toLowerCase();
+    return s === "cross-site" || s === "same-site" ? `Sec-Fetch-Site is ${s}` : undefined;
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  const host = req.headers.host ?? "";
+  try {
+    const from = new URL(origin);
+    // The Host header read with the Origin's scheme, so that default ports compare equal.
+    if (from.host !== "" && from.host === new URL(`${from.protocol}//${host}`).host) return undefined;
+  } catch {
+    // "null" (a sandboxed frame, a file: page) or garbage: not this server.
+  }
+  return `Origin ${origin.slice(0, 200)} is not this server (Host ${host.slice(0, 200)})`;
+}
+
+function refuseCrossSite(req: IncomingMessage, res: ServerResponse, reason: string): void {
+  const message = `cross-site browser requests are refused (${reason}): call the HTTP API from a page served by this server (the console), or from a program`;
+  closeOnceAnswered(req, res);
+  res.writeHead(403, { "content-type": "application/json", "latch-error-code": "http/cross-site" });
+  // In the shape of the route asked for: the gateway's google.rpc.Status, or Connect's error.
+  const path = (req.url ?? "").split("?")[0]!;
+  res.end(
+    JSON.stringify(
+      path.startsWith("/v1/")
+        ? { code: 7, message, details: [] }
+        : { code: "permission_denied", message, errorCode: "http/cross-site" },
+    ),
   );
 }
 
@@ -73,11 +123,24 @@ export function createLatchHttpServer(options: HttpServerOptions): HttpServer {
     // `curl -d` sends no Connect-Protocol-Version header; the content type is enough to tell.
     requireConnectProtocolHeader: false,
     requestGate: connectGate(options.authenticate, options.adapter),
-    fallback: (req, res) => notFound(res as ServerResponse, req.method, req.url ?? ""),
+    fallback: (req, res) => notFound(req as IncomingMessage, res as ServerResponse),
   });
   const routes = options.routes ?? [];
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const crossSite = crossSiteReason(req);
+    if (crossSite !== undefined) {
+      refuseCrossSite(req, res, crossSite);
+      return;
+    }
     for (const r of routes) if (r.handle(req, res)) return;
+    // connect-node arms a timer with the header's value, which Node fires after 1 ms when it is
+    // over 2^31-1 ms (24.8 days): such a deadline is as good as none, so it is clamped.
+    const timeout = req.headers["connect-timeout-ms"];
+    if (typeof timeout === "string" && /^\d{1,10}$/.test(timeout) && Number(timeout) > MAX_TIMER_MS)
+      req.headers["connect-timeout-ms"] = String(MAX_TIMER_MS);
+    // The gate answers a refusal with `connection: close` (connect-adapter.ts), but cannot reach
+    // the socket: its body is left unread this way.
+    lingerOnClose(req);
     connect(req, res);
   };
   // A socket must send its headers soon and its whole request within a minute (a full 4 MiB

@@ -6,6 +6,7 @@
  * is a 503 without an `err`: the SET was not applied and the transmitter should retry it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import { isLatchError } from "../core/index.js";
 import { MAX_SET_BYTES, type SignalReceiver, setErrorCode } from "../signals/index.js";
 import { listenOn } from "./observability.js";
@@ -17,7 +18,46 @@ export interface SsfReceiverServer {
   close(): Promise<void>;
 }
 
+/** How long a refused request's connection stays open, unread, after its answer went out. */
+const LINGER_MS = 1000;
+
+/**
+ * For an answer given before the request's body was read (a refusal): the body is not drained,
+ * which Node would otherwise do for as long as the sender sends, to keep the connection alive.
+ * The answer says `connection: close`, and the socket lingers (`lingerOnClose`). Also used by the
+ * HTTP API (http-server.ts, http-gateway.ts), from here so that the SSF receiver does not load
+ * Connect.
+ */
+export function closeOnceAnswered(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete) return;
+  res.setHeader("connection", "close");
+  lingerOnClose(req);
+}
+
+/**
+ * Node closes a `connection: close` socket with `destroySoon` once the answer is flushed, which
+ * destroys it at once. With the request's body not all read, that is a reset, which can reach a
+ * sender still sending before it read the answer: it sees ECONNRESET instead of the status. So
+ * this socket's `destroySoon` ends our side, stops reading (the sender's writes stall on TCP's
+ * window: nothing more is taken) and destroys the socket LINGER_MS later.
+ */
+export function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  socket.destroySoon = () => {
+    if (req.complete) {
+      Socket.prototype.destroySoon.call(socket);
+      return;
+    }
+    socket.pause();
+    if (socket.writable) socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  };
+}
+
 function answer(res: ServerResponse, status: number, body?: object): void {
+  closeOnceAnswered(res.req, res);
   if (body === undefined) {
     res.writeHead(status).end();
     return;
@@ -35,15 +75,39 @@ function isSetFault(error: unknown): boolean {
   );
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_SET_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+/**
+ * The body, or undefined past MAX_SET_BYTES (at once when Content-Length says so). Read by events,
+ * not `for await`: leaving that loop early destroys the request, and with it the socket, before
+ * the 400 is written.
+ */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > MAX_SET_BYTES) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (value: string | undefined, error?: unknown) => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      if (error === undefined) resolve(value);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_SET_BYTES) done(undefined);
+      else chunks.push(chunk);
+    };
+    const onEnd = () => done(Buffer.concat(chunks).toString("utf8"));
+    const onError = (error: unknown) => done(undefined, error);
+    const onClose = () =>
+      done(undefined, new Error("the sender closed the connection before the end of the SET"));
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
 }
 
 async function handle(receiver: SignalReceiver, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -57,7 +121,6 @@ async function handle(receiver: SignalReceiver, req: IncomingMessage, res: Serve
   }
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== SET_CONTENT_TYPE) {
-    req.resume();
     answer(res, 400, {
       err: "invalid_request",
       description: `Content-Type is ${JSON.stringify(type)}; a SET is sent as ${SET_CONTENT_TYPE} (RFC 8935)`,
@@ -70,7 +133,6 @@ async function handle(receiver: SignalReceiver, req: IncomingMessage, res: Serve
       err: "invalid_request",
       description: `the SET is larger than ${MAX_SET_BYTES} bytes`,
     });
-    req.destroy();
     return;
   }
   try {
