@@ -203,6 +203,22 @@ async function storeIdentity(
   return { storeId, secret };
 }
 
+/**
+ * Before every read at a revision, not just a request's first: a lookup, check or export may
+ * pause (a slow consumer) past the grace period while compaction deletes below a horizon
+ * published meanwhile, and would then answer from half-compacted history. Synchronous while the
+ * cached horizon is fresh (a comparison); undefined then, else the read of the horizon.
+ */
+function retainedAt(
+  horizon: ReturnType<typeof cachedHorizon>,
+  revision: Revision,
+): Promise<void> | undefined {
+  const known = horizon.fresh();
+  if (known === undefined) return horizon.get().then((h) => checkRetained(revision, h));
+  checkRetained(revision, known ?? undefined);
+  return undefined;
+}
+
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
   const schemaName = options.schema ?? "public";
   checkSchemaName(schemaName);
@@ -277,18 +293,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   // Cached: asked on every request (engine/revisions.ts) and before every read it guards.
   const horizon = cachedHorizon(() => readHorizon(ctx));
   const retained = async (revision: Revision) => checkRetained(revision, await horizon.get());
-  /**
-   * Before every read at a revision, not just a request's first: a lookup, check or export may
-   * pause (a slow consumer) past the grace period while compaction deletes below a horizon
-   * published meanwhile, and would then answer from half-compacted history. Synchronous while
-   * the cached horizon is fresh (a comparison); undefined then, else the read of the horizon.
-   */
-  const retainedNow = (revision: Revision): Promise<void> | undefined => {
-    const known = horizon.fresh();
-    if (known === undefined) return retained(revision);
-    checkRetained(revision, known ?? undefined);
-    return undefined;
-  };
+  const retainedNow = (revision: Revision) => retainedAt(horizon, revision);
   async function* exportRetained(revision: Revision) {
     await retained(revision);
     yield* exportRelationships(ctx, revision, { beforePage: () => retainedNow(revision) });
