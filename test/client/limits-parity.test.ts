@@ -8,15 +8,9 @@
  */
 import { exportJWK, generateKeyPair } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  type ClientOptions,
-  createClient,
-  createEmbedded,
-  type LatchClient,
-} from "../../src/client/index.js";
+import type { LatchClient } from "../../src/client/index.js";
 import { isLatchError } from "../../src/core/index.js";
-import { type OpenOptions, openLatch } from "../../src/open/index.js";
-import { createLogger, startServer } from "../../src/server/index.js";
+import { embedded, grpcServerWith, type Transport, type TransportOptions } from "../service/transports.js";
 
 const SCHEMA = `definition agent {}
 definition user {
@@ -37,50 +31,12 @@ const RELATIONSHIPS = [
 ];
 /** The documents' relationships: what a read or delete of `resourceType: "document"` matches. */
 const DOCUMENTS = RELATIONSHIPS.filter((r) => r.startsWith("document:")).length;
-const TOKEN = "limits-parity-token-0123456789";
 const consistency = { kind: "fully-consistent" } as const;
 
-type Options = Pick<OpenOptions, "schema" | "actorTokens">;
-type Run = (options: Options, body: (client: LatchClient) => Promise<void>) => Promise<void>;
-
-const embedded: Run = async (options, body) => {
-  const client = await createEmbedded({ database: ":memory:", audit: false, ...options });
-  try {
-    await body(client);
-  } finally {
-    await client.close();
-  }
-};
-
-function grpc(clientOptions: Partial<ClientOptions>): Run {
-  return async (options, body) => {
-    const latch = await openLatch({ database: ":memory:", ...options });
-    try {
-      const server = await startServer({
-        store: latch.store,
-        engine: latch.engine,
-        decider: latch.decider,
-        tokens: [TOKEN],
-        listen: "127.0.0.1:0",
-        logger: createLogger("silent"),
-      });
-      const client = createClient({ address: server.address, token: TOKEN, ...clientOptions });
-      try {
-        await body(client);
-      } finally {
-        await client.close();
-        await server.shutdown(1000);
-      }
-    } finally {
-      await latch.close();
-    }
-  };
-}
-
-const RUNS: readonly (readonly [string, Run])[] = [
+const RUNS: readonly (readonly [string, Transport])[] = [
   ["embedded", embedded],
-  ["gRPC (h2, batched checks)", grpc({})],
-  ["gRPC (grpc-js, unbatched)", grpc({ transport: "grpc-js", batch: false })],
+  ["gRPC (h2, batched checks)", grpcServerWith({})],
+  ["gRPC (grpc-js, unbatched)", grpcServerWith({ transport: "grpc-js", batch: false })],
 ];
 const REMOTES = RUNS.slice(1);
 
@@ -233,7 +189,7 @@ describe("limits: the embedded and the gRPC client agree", () => {
 });
 
 describe("an empty actor token: the embedded and the gRPC client agree", () => {
-  let actorTokens: NonNullable<OpenOptions["actorTokens"]>;
+  let actorTokens: NonNullable<TransportOptions["actorTokens"]>;
   beforeAll(async () => {
     const { publicKey } = await generateKeyPair("RS256");
     actorTokens = {

@@ -6,7 +6,6 @@
  * server closes the connection.
  */
 import { request } from "node:http";
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine } from "../../src/engine/index.js";
 import { grpcTimeoutMs } from "../../src/server/http-gateway.js";
@@ -14,6 +13,7 @@ import { crossSiteReason, MAX_TIMER_MS } from "../../src/server/http-server.js";
 import { createLogger, type RunningServer, startServer } from "../../src/server/index.js";
 import type { Store } from "../../src/store/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { endlessBody } from "../support/endless-body.js";
 import { type Harness, startHarness, TOKEN } from "./harness.js";
 
 const SCHEMA = `definition user {}
@@ -235,35 +235,6 @@ describe("deadlines over HTTP", () => {
   });
 });
 
-/**
- * Sends a request head and then an endless chunked body; resolves with the status line the server
- * answered and whether the server closed the connection (waiting for it, as long as the test's own
- * timeout allows; the server closes a refused request's socket a second after its answer).
- */
-function endless(address: string, head: string): Promise<{ statusLine: string; head: string }> {
-  const [host, port] = address.split(":") as [string, string];
-  return new Promise((resolve) => {
-    const s = connect(Number(port), host);
-    let out = "";
-    s.on("data", (d: Buffer) => {
-      out += d.toString("latin1");
-    });
-    s.on("error", () => {});
-    s.on("close", () => {
-      const [answerHead = ""] = out.split("\r\n\r\n");
-      resolve({ statusLine: answerHead.split("\r\n")[0] ?? "", head: answerHead.toLowerCase() });
-    });
-    s.write(`${head}transfer-encoding: chunked\r\n\r\n`);
-    const chunk = `${(16 * 1024).toString(16)}\r\n${"z".repeat(16 * 1024)}\r\n`;
-    const pump = () => {
-      if (s.destroyed) return;
-      if (s.write(chunk)) setImmediate(pump);
-      else s.once("drain", pump);
-    };
-    pump();
-  });
-}
-
 describe("refused requests with an endless body", () => {
   let h: Harness;
   beforeAll(async () => {
@@ -280,7 +251,7 @@ describe("refused requests with an endless body", () => {
   ];
   for (const [name, line, status] of cases) {
     it(`${name}: answered ${status} with connection: close, then closed by the server`, async () => {
-      const r = await endless(
+      const r = await endlessBody(
         h.server.httpAddress!,
         `${line} HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n`,
       );
@@ -290,7 +261,7 @@ describe("refused requests with an endless body", () => {
   }
 
   it("the gateway over the size limit: answered 429, not cut before the answer", async () => {
-    const r = await endless(
+    const r = await endlessBody(
       h.server.httpAddress!,
       `POST /v1/permissions/check HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${TOKEN}\r\n`,
     );

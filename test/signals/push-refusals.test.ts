@@ -4,33 +4,11 @@
  * takes as transient and retries), and a refused request's body is not drained: the answer says
  * `connection: close` and the server closes the connection.
  */
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedLatch, openLatch } from "../../src/open/index.js";
 import { createSsfReceiverServer, SET_CONTENT_TYPE, type SsfReceiverServer } from "../../src/server/index.js";
+import { endlessBody } from "../support/endless-body.js";
 import { AUDIENCE, createTransmitter, ISSUER, RULES, SCHEMA } from "./fixtures.js";
-
-/** A request head, then an endless chunked body; the answer's head once the server has closed. */
-function endless(address: string, head: string): Promise<string> {
-  const [host, port] = address.split(":") as [string, string];
-  return new Promise((resolve) => {
-    const s = connect(Number(port), host);
-    let out = "";
-    s.on("data", (d: Buffer) => {
-      out += d.toString("latin1");
-    });
-    s.on("error", () => {});
-    s.on("close", () => resolve((out.split("\r\n\r\n")[0] ?? "").toLowerCase()));
-    s.write(`${head}transfer-encoding: chunked\r\n\r\n`);
-    const chunk = `${(16 * 1024).toString(16)}\r\n${"z".repeat(16 * 1024)}\r\n`;
-    const pump = () => {
-      if (s.destroyed) return;
-      if (s.write(chunk)) setImmediate(pump);
-      else s.once("drain", pump);
-    };
-    pump();
-  });
-}
 
 describe("SSF push refusals", () => {
   let latch: OpenedLatch;
@@ -72,7 +50,7 @@ describe("SSF push refusals", () => {
   ];
   for (const [name, head, status] of cases) {
     it(`${name}: answered ${status} with connection: close, then closed by the server`, async () => {
-      const answer = await endless(address, head);
+      const { head: answer } = await endlessBody(address, head);
       expect(answer).toMatch(new RegExp(`^http/1.1 ${status} `));
       expect(answer).toContain("connection: close");
     }, 20_000);
