@@ -9,8 +9,9 @@
  * The digest is SHA-256 (128 bits of it) of the whole request as canonical text (everything but
  * the cursor, the limit and the consistency, which the cursor's token replaces), hashed once per
  * call. The token is signed by the store; the position is not (a mac per result would cost more
- * than the result), so the lookups check it against the walk instead: a position the walk never
- * gave is refused, never read as "nothing more".
+ * than the result), and it is not checked against the walk: a grant that expires between pages
+ * takes the cursor's own result out of it. An edited position skips or repeats results the same
+ * caller may have without a cursor, no more.
  */
 import { LatchError } from "../core/index.js";
 import { requestDigest } from "../store/index.js";
@@ -27,11 +28,10 @@ export interface LookupCursor {
 const DIGEST_LENGTH = 22;
 
 /** `cause` tells a cursor that does not decode from one of another lookup (SpiceDB answers them apart). */
-export const invalidCursor = (why: string, cause: "malformed" | "other-lookup" = "malformed") =>
+const invalid = (why: string, cause: "malformed" | "other-lookup" = "malformed") =>
   new LatchError("lookup/invalid-cursor", "invalid-argument", `the lookup cursor is not valid: ${why}`, {
     cause,
   });
-const invalid = invalidCursor;
 
 /** The digest of a request's canonical text (see the top of this file). */
 export function fingerprint(text: string): string {

@@ -34,7 +34,6 @@ import {
 import {
   cursorPrefix,
   decodeResourceCursor,
-  invalidCursor,
   type LookupCursor,
   resourceCursorAt,
   resourcesRequestPrint,
@@ -136,23 +135,16 @@ function definiteResults(ids: readonly string[], start: number, end: number, at:
 }
 
 /**
- * What of a level's fresh objects a lookup resuming at `resume` has still to give. At the
- * cursor's level, its id must be one of them: a cursor names a result the walk gave at that level
- * (at one revision the walk reaches the same objects at the same levels), so any other position
- * was not made by this lookup and would silently skip results.
+ * What of a level's fresh objects a lookup resuming at `resume` has still to give. The cursor's
+ * id need not be among them: a grant that expired since the last page takes its object out of the
+ * walk (docs/concepts.md), and the lookup goes on after where it was.
  */
 function still(ids: string[], level: number, resume: LookupCursor | undefined): string[] {
   if (resume === undefined || level > resume.level) return ids;
   if (level < resume.level) return [];
   const after = resume.after;
-  if (!ids.includes(after)) throw positionNotReached();
   return ids.filter((id) => id > after);
 }
-
-const positionNotReached = () =>
-  invalidCursor(
-    "its position is not one this lookup reaches; pass back a cursor of this lookup's results unchanged",
-  );
 
 /**
  * LookupResources, a chunk of results at a time (each from one level, in order): the work without
@@ -235,8 +227,6 @@ export async function* lookupResourceBatches(
           if (limit !== undefined && emitted >= limit) return;
         }
       } while (await walk.advance());
-      // The walk ended before the cursor's level (an edited level): not "no more results".
-      if (resume !== undefined && walk.level < resume.level) throw positionNotReached();
     } finally {
       dispatches = ctx.dispatches + (proving?.dispatches ?? 0);
     }
