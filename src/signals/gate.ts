@@ -24,6 +24,7 @@ import {
   type CheckRequest,
   type CheckResult,
   checkNowThrough,
+  cursorToken,
   type LookupResourcesRequest,
   type RequestOptions,
   withLookupBatches,
@@ -125,12 +126,21 @@ export function createSignalGate(states: SubjectStates, store: Store): Decorator
       : withAttributes(request, statesOf(request, latest));
   };
 
-  /** The revision a lookup is pinned to; undefined when it is not, or its token is not valid (the walk refuses it). */
+  /**
+   * The revision a lookup is pinned to: its cursor's (a later page must be asked as the first was,
+   * or its cursor, bound to the request's context, is refused), or an exact snapshot's; undefined
+   * when it is not pinned, or its token is not valid (the walk refuses it).
+   */
   const pinnedRevision = (request: LookupResourcesRequest): bigint | undefined => {
     const consistency = request.consistency;
-    if (consistency?.kind !== "at-exact-snapshot") return undefined;
     try {
-      return store.decodeRevision(consistency.token);
+      const token =
+        request.cursor !== undefined
+          ? cursorToken(request.cursor)
+          : consistency?.kind === "at-exact-snapshot"
+            ? consistency.token
+            : undefined;
+      return token === undefined ? undefined : store.decodeRevision(token);
     } catch {
       return undefined;
     }
