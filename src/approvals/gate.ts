@@ -75,8 +75,10 @@ export function candidatesFor(rules: ApprovalRules, request: Gated): readonly Ap
   );
 }
 
+/** A context value as a number; NaN is none (it compares false with any threshold: unknown, high). */
 function numberOf(value: unknown): number | undefined {
-  return typeof value === "bigint" ? Number(value) : typeof value === "number" ? value : undefined;
+  const n = typeof value === "bigint" ? Number(value) : typeof value === "number" ? value : undefined;
+  return n === undefined || Number.isNaN(n) ? undefined : n;
 }
 
 /** The first rule that gates, given the value each `when` parameter is judged on (undefined: unknown, high). */

@@ -206,7 +206,10 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "string") return `a string (${value.length} characters)`;
-  if (typeof value === "number") return Number.isInteger(value) ? "a number" : "a number with a fraction";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return "a number that is not finite";
+    return Number.isInteger(value) ? "a number" : "a number with a fraction";
+  }
   if (typeof value === "bigint") return "an integer";
   if (typeof value === "boolean") return "a boolean";
   if (isPlainObject(value) || value instanceof Map) return "an object";

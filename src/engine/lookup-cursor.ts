@@ -14,7 +14,7 @@
  * caller may have without a cursor, no more.
  */
 import { LatchError } from "../core/index.js";
-import { requestDigest } from "../store/index.js";
+import { canonicalContext, requestDigest } from "../store/index.js";
 import type { LookupResourcesRequest, LookupSubjectsRequest } from "./types.js";
 
 export interface LookupCursor {
@@ -36,21 +36,6 @@ const invalid = (why: string, cause: "malformed" | "other-lookup" = "malformed")
 /** The digest of a request's canonical text (see the top of this file). */
 export function fingerprint(text: string): string {
   return requestDigest(text);
-}
-
-/**
- * JSON with object keys in order, so that one context gives one text however its keys were
- * inserted; bigints tagged (JSON has none). An empty context is no context.
- */
-function canonicalContext(context: Readonly<Record<string, unknown>> | undefined): string {
-  if (context === undefined || Object.keys(context).length === 0) return "null";
-  return JSON.stringify(context, (_key, value: unknown) => {
-    if (typeof value === "bigint") return { $bigint: value.toString() };
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
-    const entries = Object.entries(value as Record<string, unknown>);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return Object.fromEntries(entries);
-  });
 }
 
 /** What a LookupResources cursor is bound to. */

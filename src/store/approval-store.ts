@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { CompiledSchema } from "../schema/index.js";
-import { canonicalJson } from "./decision-log.js";
+import { canonicalContext } from "./cursor.js";
 
 /** As stored. `expired` is never stored: a pending or approved row past its time reads as expired. */
 export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "consumed";
@@ -167,9 +167,9 @@ export interface ApprovalStore {
  */
 export function approvalActionKey(action: ApprovalAction): string {
   const base = `${action.resource}#${action.permission}@${action.subject}<${action.chain.join("<")}`;
-  const context = action.context;
-  if (context === undefined || Object.keys(context).length === 0) return base;
-  return `${base}?${createHash("sha256").update(canonicalJson(context)).digest("base64url")}`;
+  const context = canonicalContext(action.context);
+  if (context === "null") return base;
+  return `${base}?${createHash("sha256").update(context).digest("base64url")}`;
 }
 
 /** True when an approval's context is the one an action is asked with (absent and empty alike). */
@@ -177,7 +177,7 @@ export function sameApprovalContext(
   approved: Readonly<Record<string, unknown>> | undefined,
   asked: Readonly<Record<string, unknown>> | undefined,
 ): boolean {
-  return canonicalJson(approved ?? {}) === canonicalJson(asked ?? {});
+  return canonicalContext(approved) === canonicalContext(asked);
 }
 
 /** The state a reader sees at `now`. */

@@ -103,6 +103,21 @@ describe("approvals and the values a decision used", () => {
     expect(ticket.approval.ruleId).toBe("sensitive-delete");
   });
 
+  it("takes a NaN claim as unknown (gated), and answers a claim JSON cannot write (Infinity)", async () => {
+    for (const sensitivity of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const asked = on("prod", "delete", { sensitivity });
+      expect((await latch.decider.check(asked)).state, String(sensitivity)).toBe("APPROVAL_REQUIRED");
+      const bulk = await latch.decider.checkBulk({
+        items: [asked, on("scratch", "delete", {})],
+        consistency: fresh,
+      });
+      expect(bulk.results.map((r) => (r.ok ? r.state : r.error.code))).toEqual([
+        "APPROVAL_REQUIRED",
+        "APPROVAL_REQUIRED",
+      ]);
+    }
+  });
+
   it("judges a `when` threshold on a security signal's attribute too", async () => {
     expect((await latch.decider.check(on("jobs", "run", { risk: 0 }))).state).toBe("ALLOWED");
     await latch.signals!.receiver.receive(
