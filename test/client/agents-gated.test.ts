@@ -86,6 +86,60 @@ describe("agents and the approval gate", () => {
     }
   });
 
+  it("pre-filter hands the model the same k chunks as post-filter when Check gates one of them", async () => {
+    // Only reads of sensitive documents are gated: the rule's threshold, judged on the value
+    // stored on each grant (the retriever claims 0 for all).
+    const schema = `definition agent {}
+definition user {}
+caveat sens(sensitivity int) { sensitivity >= 0 }
+definition document {
+  relation viewer: agent with sens
+  relation approver: user
+  permission read = viewer
+  permission approve = approver
+}`;
+    const rules = `rules:
+  - id: sensitive-read
+    resource: document
+    permission: read
+    subjects: [agent]
+    approvers: approve
+    when: { parameter: sensitivity, above: 2 }
+`;
+    const client = await createEmbedded({ database: ":memory:", schema, audit: false });
+    try {
+      await client.writeApprovalRules(rules);
+      const docs = ["d1", "secret", "d2", "d3", "d4", "d5"];
+      await client.writeRelationships({
+        updates: docs.map((d) => ({
+          operation: "touch" as const,
+          relationship: `document:${d}#viewer@agent:bot[sens:{"sensitivity":${d === "secret" ? 5 : 1}}]`,
+        })),
+      });
+      const chunks = docs.map((doc) => new Document({ pageContent: doc, metadata: { doc } }));
+      const source = async (_q: string, n: number, filter?: (d: DocumentInterface) => boolean) =>
+        chunks.filter((d) => filter === undefined || filter(d)).slice(0, n);
+      const make = (strategy: "post-filter" | "pre-filter") =>
+        new LatchRetriever({
+          client,
+          source,
+          subject: "agent:bot",
+          permission: "read",
+          resourceType: "document",
+          resourceId: (d) => d.metadata.doc as string,
+          context: { sensitivity: 0 },
+          k: 4,
+          strategy,
+          preFilter: (ids) => (d: DocumentInterface) => ids.has(d.metadata.doc as string),
+        });
+      const post = (await make("post-filter").invoke("q")).map((d) => d.metadata.doc);
+      expect(post).toEqual(["d1", "d2", "d3", "d4"]);
+      expect((await make("pre-filter").invoke("q")).map((d) => d.metadata.doc)).toEqual(post);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("an MCP call approved for amount 150 does not run with amount 999999, and runs once with 150", async () => {
     const latch = await createEmbedded({ database: ":memory:", schema: SCHEMA, audit: false });
     try {

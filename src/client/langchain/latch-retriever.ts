@@ -197,30 +197,40 @@ export class LatchRetriever<F = unknown> extends BaseRetriever {
     call: { requestId: string; signal?: AbortSignal },
   ): Promise<Retrieval> {
     const o = this.options;
-    const fetched = ids.size === 0 ? [] : await this.search(query, k, o.preFilter!(ids));
-    // The store's filter is the caller's code: every chunk is held against the set all the same.
-    const listed = fetched.filter((d) => {
-      const id = o.resourceId(d);
-      return id !== undefined && ids.has(id);
-    });
-    // And Check has the last word on the k chunks returned: a lookup lists what the subject may
-    // reach, while a check may gate it (APPROVAL_REQUIRED by an approval rule), which post-filter
-    // honours; the two strategies must hand the model the same chunks.
+    // Check has the last word on the chunks returned: a lookup lists what the subject may reach,
+    // while a check may gate it (APPROVAL_REQUIRED by an approval rule), as post-filter honours.
+    // A gated resource leaves the set and the store is asked again, so that both strategies hand
+    // the model the same k chunks: rarely more than one more search (a gated resource is rare).
+    const allowed = new Set(ids);
     const decided = new Map<string, boolean>();
-    await this.decide(listed, decided, call);
-    const documents = listed.filter((d) => decided.get(o.resourceId(d)!) === true);
-    return {
-      documents: documents.slice(0, k),
-      report: {
-        retrievalId,
-        strategy: "pre-filter",
-        fetched: fetched.length,
-        dropped: fetched.length - documents.length,
-        returned: Math.min(k, documents.length),
-        authorizedResources: ids.size,
-        incomplete: false,
-      },
-    };
+    let fetchedInAll = 0;
+    for (;;) {
+      const fetched = allowed.size === 0 ? [] : await this.search(query, k, o.preFilter!(allowed));
+      fetchedInAll += fetched.length;
+      // The store's filter is the caller's code: every chunk is held against the set all the same.
+      const listed = fetched.filter((d) => {
+        const id = o.resourceId(d);
+        return id !== undefined && allowed.has(id);
+      });
+      await this.decide(listed, decided, call);
+      const documents = listed.filter((d) => decided.get(o.resourceId(d)!) === true);
+      const gated = listed.filter((d) => decided.get(o.resourceId(d)!) !== true);
+      if (documents.length >= k || fetched.length < k || gated.length === 0) {
+        return {
+          documents: documents.slice(0, k),
+          report: {
+            retrievalId,
+            strategy: "pre-filter",
+            fetched: fetchedInAll,
+            dropped: fetchedInAll - Math.min(k, documents.length),
+            returned: Math.min(k, documents.length),
+            authorizedResources: ids.size,
+            incomplete: false,
+          },
+        };
+      }
+      for (const d of gated) allowed.delete(o.resourceId(d)!);
+    }
   }
 
   private async postFilter(
