@@ -17,13 +17,15 @@
 import { formatObjectRef, formatSubjectRef, type ObjectRef, type SubjectRef } from "../core/index.js";
 import {
   type CheckBulkItemResult,
+  type CheckBulkRequest,
+  type CheckBulkResult,
   type CheckRequest,
   checkNowThrough,
   type RequestOptions,
   type Witness,
   withWitness,
 } from "../engine/index.js";
-import type { Decorator } from "../service/index.js";
+import type { Decider, Decorator } from "../service/index.js";
 import {
   type ApprovalAction,
   type ApprovalStore,
@@ -64,6 +66,8 @@ interface Gated {
 }
 
 const NONE: readonly ApprovalRule[] = Object.freeze([]);
+/** A proof asked for and not given (see `proofsFor`). */
+const UNPROVED = Symbol("unproved");
 
 /** The rules naming this request's action and subject, before any `when` threshold is judged. */
 export function candidatesFor(rules: ApprovalRules, request: Gated): readonly ApprovalRule[] {
@@ -130,8 +134,17 @@ export function gatingRule(
   });
 }
 
-/** Whether judging `candidates` needs the answer's proof (a `when` threshold is among them). */
-const judgesValues = (candidates: readonly ApprovalRule[]) => candidates.some((r) => r.when !== undefined);
+/**
+ * Whether judging `candidates` needs the answer's proof: only where the request's own value would
+ * let a `when` rule pass (stated, and not above its threshold); a value absent or above it gates
+ * whatever the proof holds.
+ */
+const needsProof = (candidates: readonly ApprovalRule[], request: Gated) =>
+  candidates.some((r) => {
+    if (r.when === undefined) return false;
+    const n = numberOf(request.context?.[r.when.parameter]);
+    return n !== undefined && !(n > r.when.above);
+  });
 
 export function actionOf(request: Gated): ApprovalAction {
   return {
@@ -185,6 +198,42 @@ export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
     return { state: "ALLOWED", approvalRule: rule.id, approvalId: approval.id };
   }
 
+  /**
+   * The proofs of the ALLOWED items whose `when` the request's own value would pass, asked again
+   * of just those, at the bulk's revision: one rule must not make a whole bulk (a retriever's
+   * thousand chunks) prove every answer. By item index; none when the caller asked for proofs.
+   */
+  async function proofsFor(
+    next: Decider,
+    request: CheckBulkRequest,
+    candidates: readonly (readonly ApprovalRule[])[],
+    result: CheckBulkResult,
+    opts: RequestOptions | undefined,
+  ): Promise<Map<number, Witness | typeof UNPROVED>> {
+    const proofs = new Map<number, Witness | typeof UNPROVED>();
+    if (request.witness === true) return proofs;
+    const asked = request.items.flatMap((item, i) => {
+      const answer = result.results[i]!;
+      return answer.ok && answer.state === "ALLOWED" && needsProof(candidates[i]!, item) ? [i] : [];
+    });
+    if (asked.length === 0) return proofs;
+    const again = await next.checkBulk(
+      {
+        ...request,
+        items: asked.map((i) => request.items[i]!),
+        consistency: { kind: "at-exact-snapshot", token: result.token },
+        witness: true,
+      },
+      opts,
+    );
+    asked.forEach((i, k) => {
+      const r = again.results[k]!;
+      // Answered otherwise the second time (an expiry at that instant): no proof, so gated.
+      proofs.set(i, r.ok && r.state === "ALLOWED" && r.witness !== undefined ? r.witness : UNPROVED);
+    });
+    return proofs;
+  }
+
   const decorator: Decorator = (next) => ({
     // Not async: an ungated check is handed on as it is, with no promise of the gate's own, and
     // answered at once when `next` can.
@@ -192,7 +241,7 @@ export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
       (request: CheckRequest, opts?: RequestOptions) => {
         const candidates = candidatesFor(options.rules(), request);
         if (candidates.length === 0) return next.check(request, opts);
-        const proved = judgesValues(candidates) && request.witness !== true;
+        const proved = request.witness !== true && needsProof(candidates, request);
         return next.check(proved ? withWitness(request) : request, opts).then(async (result) => {
           const answer = proved ? withoutWitness(result) : result;
           if (result.state !== "ALLOWED") return answer;
@@ -208,19 +257,21 @@ export function createApprovalGate(options: ApprovalGateOptions): ApprovalGate {
       const rules = options.rules();
       if (rules.byAction.size === 0) return next.checkBulk(request, opts);
       const candidates = request.items.map((item) => candidatesFor(rules, item));
-      const proved = request.witness !== true && candidates.some(judgesValues);
-      const result = await next.checkBulk(proved ? { ...request, witness: true } : request, opts);
-      let results: CheckBulkItemResult[] | undefined = proved
-        ? result.results.map((r) => (r.ok ? withoutWitness(r) : r))
-        : undefined;
+      const result = await next.checkBulk(request, opts);
+      const proofs = await proofsFor(next, request, candidates, result, opts);
+      let results: CheckBulkItemResult[] | undefined;
       for (let i = 0; i < request.items.length; i++) {
         const item = request.items[i]!;
         const answer = result.results[i]!;
         if (!answer.ok || answer.state !== "ALLOWED" || candidates[i]!.length === 0) continue;
-        const rule = gatingRule(candidates[i]!, item, answer.witness, options.attributesOf);
+        const proof = proofs.get(i);
+        const rule =
+          proof === UNPROVED
+            ? candidates[i]![0]
+            : gatingRule(candidates[i]!, item, proof ?? answer.witness, options.attributesOf);
         if (rule === undefined) continue;
         results ??= [...result.results];
-        results[i] = { ...results[i]!, ...(await gate(item, rule)) } as CheckBulkItemResult;
+        results[i] = { ...answer, ...(await gate(item, rule)) } as CheckBulkItemResult;
       }
       return results === undefined ? result : { ...result, results };
     },
