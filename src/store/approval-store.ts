@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { CompiledSchema } from "../schema/index.js";
-import { canonicalContext } from "./cursor.js";
+import { canonicalContext } from "./canonical-context.js";
 
 /** As stored. `expired` is never stored: a pending or approved row past its time reads as expired. */
 export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "consumed";

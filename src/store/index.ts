@@ -1,4 +1,5 @@
 export * from "./approval-store.js";
+export * from "./canonical-context.js";
 export * from "./cursor.js";
 export * from "./decision-log.js";
 export * from "./delegate.js";
