@@ -34,11 +34,11 @@ import type { WireError } from "./errors.js";
 import { type GatewayRoute, httpStatusOf } from "./gateway-routes.js";
 import type { AdapterOptions, CallContext } from "./grpc-adapter.js";
 import { cancelledError, deadlineError, HttpCall } from "./http-call.js";
+import { closeOnceAnswered } from "./http-close.js";
 import { type HttpRoutes, MAX_TIMER_MS } from "./http-server.js";
 import { listElements, type Span, splitJsonValues } from "./json-text.js";
 import { listFieldsOf, listsOf, piecesOf, withoutLists } from "./paced-encoding.js";
 import type { ServedService } from "./services.js";
-import { closeOnceAnswered } from "./ssf-receiver.js";
 import { createStreamPacer, type StreamPacer } from "./stream-pacing.js";
 import { onlyListField } from "./wire-scan.js";
 

@@ -11,10 +11,10 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Metadata } from "@grpc/grpc-js";
 import { connectGate, connectImplementation } from "./connect-adapter.js";
 import type { AdapterOptions } from "./grpc-adapter.js";
+import { closeOnceAnswered, lingerOnClose } from "./http-close.js";
 import type { ServerLimits } from "./limits.js";
 import { listenOn } from "./observability.js";
 import type { ServedService } from "./services.js";
-import { closeOnceAnswered, lingerOnClose } from "./ssf-receiver.js";
 
 /** Routes served beside Connect's; `handle` answers and returns true when the request is theirs. */
 export interface HttpRoutes {

@@ -6,9 +6,9 @@
  * is a 503 without an `err`: the SET was not applied and the transmitter should retry it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { Socket } from "node:net";
 import { isLatchError } from "../core/index.js";
 import { MAX_SET_BYTES, type SignalReceiver, setErrorCode } from "../signals/index.js";
+import { closeOnceAnswered } from "./http-close.js";
 import { listenOn } from "./observability.js";
 
 export const SET_CONTENT_TYPE = "application/secevent+jwt";
@@ -16,44 +16,6 @@ export const SET_CONTENT_TYPE = "application/secevent+jwt";
 export interface SsfReceiverServer {
   listen(address: string): Promise<string>;
   close(): Promise<void>;
-}
-
-/** How long a refused request's connection stays open, unread, after its answer went out. */
-const LINGER_MS = 1000;
-
-/**
- * For an answer given before the request's body was read (a refusal): the body is not drained,
- * which Node would otherwise do for as long as the sender sends, to keep the connection alive.
- * The answer says `connection: close`, and the socket lingers (`lingerOnClose`). Also used by the
- * HTTP API (http-server.ts, http-gateway.ts), from here so that the SSF receiver does not load
- * Connect.
- */
-export function closeOnceAnswered(req: IncomingMessage, res: ServerResponse): void {
-  if (req.complete) return;
-  res.setHeader("connection", "close");
-  lingerOnClose(req);
-}
-
-/**
- * Node closes a `connection: close` socket with `destroySoon` once the answer is flushed, which
- * destroys it at once. With the request's body not all read, that is a reset, which can reach a
- * sender still sending before it read the answer: it sees ECONNRESET instead of the status. So
- * this socket's `destroySoon` ends our side, stops reading (the sender's writes stall on TCP's
- * window: nothing more is taken) and destroys the socket LINGER_MS later.
- */
-export function lingerOnClose(req: IncomingMessage): void {
-  const socket = req.socket;
-  socket.destroySoon = () => {
-    if (req.complete) {
-      Socket.prototype.destroySoon.call(socket);
-      return;
-    }
-    socket.pause();
-    if (socket.writable) socket.end();
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
-  };
 }
 
 function answer(res: ServerResponse, status: number, body?: object): void {
