@@ -9,7 +9,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createEmbedded } from "../../src/client/index.js";
+import { createEmbedded, type LatchClient } from "../../src/client/index.js";
 import { LatchRetriever } from "../../src/client/langchain/index.js";
 import { createToolGuard } from "../../src/client/mcp/index.js";
 
@@ -45,6 +45,33 @@ const RULES = `rules:
     when: { parameter: amount, above: 100 }
 `;
 
+/**
+ * A retriever over `docs` (a chunk each, ranked in that order) for agent:bot reading documents,
+ * k = 4, with the given strategy and context.
+ */
+function retriever(
+  client: LatchClient,
+  docs: readonly string[],
+  strategy: "post-filter" | "pre-filter",
+  context?: Record<string, unknown>,
+): LatchRetriever<(d: DocumentInterface) => boolean> {
+  const chunks = docs.map((doc) => new Document({ pageContent: doc, metadata: { doc } }));
+  const source = async (_q: string, n: number, filter?: (d: DocumentInterface) => boolean) =>
+    chunks.filter((d) => filter === undefined || filter(d)).slice(0, n);
+  return new LatchRetriever({
+    client,
+    source,
+    subject: "agent:bot",
+    permission: "read",
+    resourceType: "document",
+    resourceId: (d) => d.metadata.doc as string,
+    ...(context === undefined ? {} : { context }),
+    k: 4,
+    strategy,
+    preFilter: (ids) => (d: DocumentInterface) => ids.has(d.metadata.doc as string),
+  });
+}
+
 describe("agents and the approval gate", () => {
   it("pre-filter returns no chunk whose read Check answers APPROVAL_REQUIRED, as post-filter", async () => {
     const client = await createEmbedded({ database: ":memory:", schema: SCHEMA, audit: false });
@@ -61,24 +88,9 @@ describe("agents and the approval gate", () => {
         subject: "agent:bot",
       });
       expect(check.state).toBe("APPROVAL_REQUIRED");
-      const chunks = [new Document({ pageContent: "the secret", metadata: { doc: "secret" } })];
-      const source = async (_q: string, n: number, filter?: (d: DocumentInterface) => boolean) =>
-        chunks.filter((d) => filter === undefined || filter(d)).slice(0, n);
-      const make = (strategy: "post-filter" | "pre-filter") =>
-        new LatchRetriever({
-          client,
-          source,
-          subject: "agent:bot",
-          permission: "read",
-          resourceType: "document",
-          resourceId: (d) => d.metadata.doc as string,
-          k: 4,
-          strategy,
-          preFilter: (ids) => (d: DocumentInterface) => ids.has(d.metadata.doc as string),
-        });
-      const post = await make("post-filter").invoke("secret");
+      const post = await retriever(client, ["secret"], "post-filter").invoke("secret");
       expect(post).toHaveLength(0);
-      const pre = await make("pre-filter").invoke("secret");
+      const pre = await retriever(client, ["secret"], "pre-filter").invoke("secret");
       // Both strategies promise "the inner ranking filtered by Check".
       expect(pre).toHaveLength(0);
     } finally {
@@ -116,22 +128,8 @@ definition document {
           relationship: `document:${d}#viewer@agent:bot[sens:{"sensitivity":${d === "secret" ? 5 : 1}}]`,
         })),
       });
-      const chunks = docs.map((doc) => new Document({ pageContent: doc, metadata: { doc } }));
-      const source = async (_q: string, n: number, filter?: (d: DocumentInterface) => boolean) =>
-        chunks.filter((d) => filter === undefined || filter(d)).slice(0, n);
       const make = (strategy: "post-filter" | "pre-filter") =>
-        new LatchRetriever({
-          client,
-          source,
-          subject: "agent:bot",
-          permission: "read",
-          resourceType: "document",
-          resourceId: (d) => d.metadata.doc as string,
-          context: { sensitivity: 0 },
-          k: 4,
-          strategy,
-          preFilter: (ids) => (d: DocumentInterface) => ids.has(d.metadata.doc as string),
-        });
+        retriever(client, docs, strategy, { sensitivity: 0 });
       const post = (await make("post-filter").invoke("q")).map((d) => d.metadata.doc);
       expect(post).toEqual(["d1", "d2", "d3", "d4"]);
       expect((await make("pre-filter").invoke("q")).map((d) => d.metadata.doc)).toEqual(post);
