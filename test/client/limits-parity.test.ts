@@ -6,21 +6,13 @@
  * not a whole number from 0 is refused as invalid-argument; an empty actor token is refused as
  * unauthenticated, never answered for the chain the request claims.
  */
-import { exportJWK, generateKeyPair } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LatchClient } from "../../src/client/index.js";
 import { isLatchError } from "../../src/core/index.js";
+import { AGENT_SCHEMA, AUDIENCE, actorKey, ISSUER } from "../service/delegation/actor-fixtures.js";
 import { embedded, grpcServerWith, type Transport, type TransportOptions } from "../service/transports.js";
 
-const SCHEMA = `definition agent {}
-definition user {
-  relation delegate_to: agent
-  permission delegate = delegate_to
-}
-definition document {
-  relation viewer: user | agent
-  permission view = viewer
-}`;
+const SCHEMA = AGENT_SCHEMA;
 const RELATIONSHIPS = [
   "document:x#viewer@user:a",
   "document:x#viewer@user:b",
@@ -191,12 +183,7 @@ describe("limits: the embedded and the gRPC client agree", () => {
 describe("an empty actor token: the embedded and the gRPC client agree", () => {
   let actorTokens: NonNullable<TransportOptions["actorTokens"]>;
   beforeAll(async () => {
-    const { publicKey } = await generateKeyPair("RS256");
-    actorTokens = {
-      jwks: { keys: [{ ...(await exportJWK(publicKey)), alg: "RS256", kid: "k1" }] },
-      issuer: "https://sts.example",
-      audience: "latch",
-    };
+    actorTokens = { jwks: (await actorKey("RS256", "k1")).jwks, issuer: ISSUER, audience: AUDIENCE };
   });
 
   async function tokenAnswers(client: LatchClient): Promise<Record<string, string>> {
