@@ -67,6 +67,7 @@ function isPlain(request: Delegated): boolean {
 
 interface Scope {
   readonly consistency?: Consistency;
+  /** For a bulk's plain items only: a delegated question refuses them (`refuseContextual`). */
   readonly contextualRelationships?: CheckRequest["contextualRelationships"];
   readonly witness?: boolean;
 }
@@ -175,16 +176,7 @@ async function fold(
     if (!result.ok) {
       const principals = planned.chain?.principals ?? [];
       const part = planned.parts[i]!;
-      throw await partError(
-        next,
-        part,
-        token,
-        scope.contextualRelationships,
-        result.error,
-        principals,
-        prefix,
-        options,
-      );
+      throw await partError(next, part, token, result.error, principals, prefix, options);
     }
     verdicts.push(result);
   }
@@ -206,9 +198,6 @@ async function explainParts(
       const r = await next.check(
         {
           ...part.item,
-          ...(request.contextualRelationships === undefined
-            ? {}
-            : { contextualRelationships: request.contextualRelationships }),
           consistency,
           explain: true,
         },

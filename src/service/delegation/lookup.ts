@@ -70,17 +70,7 @@ async function linksOnce(
   );
   const links = await Promise.all(
     answer.results.map(async (r, i) => {
-      if (!r.ok)
-        throw await partError(
-          next,
-          parts[i]!,
-          answer.token,
-          undefined,
-          r.error,
-          chain.principals,
-          "",
-          options,
-        );
+      if (!r.ok) throw await partError(next, parts[i]!, answer.token, r.error, chain.principals, "", options);
       return r.state === "CONDITIONAL" && r.missing.includes(RESOURCE_ID) ? undefined : r;
     }),
   );
@@ -171,7 +161,7 @@ async function* settle(
     const answers: CheckBulkItemResult[] = [];
     for (const part of perResource[b]!) {
       const r = answer!.results[at++]!;
-      if (!r.ok) throw await partError(next, part, token, undefined, r.error, chain.principals, "", options);
+      if (!r.ok) throw await partError(next, part, token, r.error, chain.principals, "", options);
       verdicts.push(r);
       answers.push(r);
     }

@@ -16,9 +16,9 @@ import { namedPartError, type Part, resultOf, verdictOf } from "./parts.js";
 /** `T` with each optional field also allowed as undefined (read as absent). */
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };
 
-/** Whether a delegated Check may take this path: the rest need the bulk path's extra calls. */
+/** Whether a delegated Check may take this path: an explanation needs the bulk path's extra calls. */
 export function answersNow(request: CheckRequest): boolean {
-  return request.explain !== true && request.contextualRelationships === undefined;
+  return request.explain !== true;
 }
 
 /** The delegated Check's answer from its parts, at once unless a part has to be waited for. */

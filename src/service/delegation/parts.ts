@@ -248,7 +248,6 @@ export async function partError(
   next: Decider,
   part: Part,
   token: string,
-  contextualRelationships: readonly Relationship[] | undefined,
   fallback: { readonly code: string; readonly message: string },
   principals: readonly SubjectRef[],
   prefix: string,
@@ -259,7 +258,6 @@ export async function partError(
     await next.check(
       {
         ...part.item,
-        ...(contextualRelationships === undefined ? {} : { contextualRelationships }),
         consistency: { kind: "at-exact-snapshot", token },
       },
       options,
